@@ -213,6 +213,28 @@ static inline double $1(const float *restrict p)
 }
 ')
 
+# MC_BIAS_GRAD(channels, stride): in a backward with a bias (BIAS 1), its
+# gradient: per channel c (threads over channels), the sum in double of
+# its output-gradient planes over the batch (plane c of image b at dy + (b
+# * stride + c) * HO * WO, summed by NAME_bias_sum), added to dbias once.
+m4_define(`MC_BIAS_GRAD',
+`m4_ifelse(BIAS, 1, `    MC_OMP_FOR
+    for (int c = 0; c < $1; c++) {
+        double gb = 0;
+        for (int b = 0; b < n; b++)
+            gb += NAME`'_bias_sum(dy + ((long)b * $2 + c) * m4_eval(HO * WO));
+        dbias[c] += (float)gb;
+    }
+', `    (void)dbias;
+')')
+
+# MC_NCH(floats): the fixed chunks of images of a filter gradient whose
+# threads each sum whole chunks into a part of their own, floats each, the
+# parts added in chunk order (the same bits on any thread count): 16, or
+# fewer (at least 2) where 16 parts would pass 4 MB.
+m4_define(`MC_NCH', `m4_ifelse(m4_eval(($1) * 16 <= 1048576), 1, 16,
+    m4_eval(($1) * 2 >= 1048576), 1, 2, `m4_eval(1048576 / ($1))')')
+
 # MC_ADD_OR_STORE(indent, loop, lhs, rhs): the last pass of a backward
 # into an input gradient: lhs += rhs in the loop, or lhs = rhs when acc is
 # 0 (the kernel writes that gradient first: nothing cleared it).

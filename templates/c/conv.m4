@@ -431,11 +431,9 @@ m4_define(`CV_FWD_SHIFT',
 # CV_NCH fixed chunks instead, a thread taking whole chunks, each chunk
 # summed into its own part of dwt (the product per image, serial); the
 # parts are added in chunk order at the end. No barrier per image or
-# chunk, and the sums do not depend on the thread count. 16 chunks, or
-# fewer (at least 2) where 16 parts would pass 4 MB.
+# chunk, and the sums do not depend on the thread count (see common.m4).
 m4_define(`CV_DW_OWN', `m4_eval(CV_XT <= 65536)')
-m4_define(`CV_NCH', `m4_ifelse(m4_eval(CO * CV_CKK * 16 <= 1048576), 1, 16,
-    m4_eval(CO * CV_CKK * 2 >= 1048576), 1, 2, `m4_eval(1048576 / (CO * CV_CKK))')')
+m4_define(`CV_NCH', `MC_NCH(m4_eval(CO * CV_CKK))')
 m4_define(`CV_DW_CL', `m4_ifelse(CV_DW_OWN, 1, `CV_DW_CL_OWN()', `CV_DW_CL_SHARED()')')
 m4_define(`CV_DW_CL_OWN',
 `    static float dwt[m4_eval(CV_NCH * CO * CV_CKK)];
@@ -444,7 +442,8 @@ m4_define(`CV_DW_CL_OWN',
         _Alignas(64) float xt[CV_XT];
 m4_ifelse(S, 1, `', `        float xs[CV_CPIX];
 ')m4_dnl
-        memset(xt, 0, sizeof xt);
+m4_ifelse(PAD, 0, `', `        memset(xt, 0, sizeof xt);
+')m4_dnl
         MC_OMP_FOR_IN
         for (int k = 0; k < CV_NCH; k++) {
             float *restrict part = dwt + (long)k * m4_eval(CO * CV_CKK);
@@ -546,15 +545,7 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const f
 m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT), 1, `', `    if (!acc)
         memset(dx, 0, sizeof(float) * n * m4_eval(C * H * W));
 ')m4_dnl
-m4_ifelse(BIAS, 1, `    MC_OMP_FOR
-    for (int co = 0; co < CO; co++) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            gb += NAME`'_bias_sum(dy + ((long)b * CO + co) * m4_eval(HO * WO));
-        dbias[co] += (float)gb;
-    }
-', `    (void)dbias;
-')m4_dnl
+MC_BIAS_GRAD(CO, CO)m4_dnl
 m4_ifelse(CV_SHIFTED, 1, `CV_BWD_SHIFT()', CV_POINT, 1, `CV_BWD_POINT()', G, 1, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
 }
 ')

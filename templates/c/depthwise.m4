@@ -234,8 +234,6 @@ m4_ifelse(DW_CL, 1, `DW_CL_BWD_HELPERS()m4_dnl
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-m4_ifelse(BIAS, 1, `', `    (void)dbias;
-')m4_dnl
 DW_CL_BWD()m4_dnl
 }
 ', `DW_FLAT_BWD()')')
@@ -255,15 +253,12 @@ m4_ifelse(DW_FLAT, 1, `DW_BWD_FLAT()', `DW_BWD_ROWS()')m4_dnl
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
+MC_BIAS_GRAD(C, YC)m4_dnl
     MC_OMP_FOR
     for (int c = 0; c < C; c++) {
         DW_GA_TYPE ga[DW_TC(NK)];
         memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
-m4_ifelse(BIAS, 1, `            gb += NAME`'_bias_sum(dy + ((long)b * YC + c) * m4_eval(HO * WO));
-')m4_dnl
             NAME`'_bwd_plane(x + ((long)b * C + c) * m4_eval(H * W), w, dy, dx + ((long)b * C + c) * m4_eval(H * W), ga, b, c,
                 acc);
         }
@@ -272,9 +267,6 @@ DW_EACH(`        {
 MC_FOR(`t', 0, m4_eval(DW_K(j) * DW_K(j) - 1), `            dw`'j[t] += DW_GA_SUM(m4_eval(DW_TC(j) + t));
 ')m4_dnl
         }
-')m4_dnl
-m4_ifelse(BIAS, 1, `        dbias[c] += (float)gb;
-', `        (void)gb;
 ')m4_dnl
     }
 }

@@ -206,7 +206,7 @@ DW_EACH(`            NAME`'_fwd_k`'j`'(yt, xt, w`'j`'m4_ifelse(BIAS, 1, `, bias 
 # one result. The images go in DW_CL_NCH fixed chunks, each with its own
 # filter-gradient sums, added in chunk order at the end: the threads take
 # chunks, and the sums do not depend on how many threads there are.
-m4_define(`DW_CL_NCH', 16)
+m4_define(`DW_CL_NCH', `MC_NCH(m4_eval(DW_CL_G * DW_TC(NK) * 16))')
 m4_define(`DW_CL_BWD_HELPERS',
 `DW_EACH(`DW_CL_TAPS(j, NAME`'_dx_k`'j, m4_ifelse(j, 0, `zero', `load'))m4_dnl
 MC_FOR(`ky', 0, m4_eval(DW_K(j) - 1), `DW_CL_GROW(j)')m4_dnl
@@ -243,14 +243,7 @@ DW_EACH(`                    NAME`'_cl_in(dy + ((long)b * YC + m4_eval(j * C) + 
                 }
         }
     }
-m4_ifelse(BIAS, 1, `    MC_OMP_FOR
-    for (int c = 0; c < C; c++) {
-        double gb = 0;
-        for (int b = 0; b < n; b++)
-            gb += NAME`'_bias_sum(dy + ((long)b * YC + c) * DW_CL_HW);
-        dbias[c] += (float)gb;
-    }
-')m4_dnl
+MC_BIAS_GRAD(C, YC)m4_dnl
 DW_EACH(`    for (int c = 0; c < C; c++)
         for (int t = 0; t < m4_eval(DW_K(j) * DW_K(j)); t++) {
             float s = 0.0f;

@@ -803,11 +803,11 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 16; co++) {
+    for (int c = 0; c < 16; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c96_16_96x96_s1_p0_b_bias_sum(dy + ((long)b * 16 + co) * 9216);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c96_16_96x96_s1_p0_b_bias_sum(dy + ((long)b * 16 + c) * 9216);
+        dbias[c] += (float)gb;
     }
     static float wt[1536];
     conv_k1_c96_16_96x96_s1_p0_b_transpose_w(w, wt);
@@ -1490,11 +1490,11 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 24; co++) {
+    for (int c = 0; c < 24; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c192_24_96x96_s2_p0_b_bias_sum(dy + ((long)b * 24 + co) * 2304);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c192_24_96x96_s2_p0_b_bias_sum(dy + ((long)b * 24 + c) * 2304);
+        dbias[c] += (float)gb;
     }
     static float wt[4608];
     conv_k1_c192_24_96x96_s2_p0_b_transpose_w(w, wt);
@@ -2173,11 +2173,11 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 24; co++) {
+    for (int c = 0; c < 24; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c288_24_48x48_s1_p0_b_bias_sum(dy + ((long)b * 24 + co) * 2304);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c288_24_48x48_s1_p0_b_bias_sum(dy + ((long)b * 24 + c) * 2304);
+        dbias[c] += (float)gb;
     }
     static float wt[6912];
     conv_k1_c288_24_48x48_s1_p0_b_transpose_w(w, wt);
@@ -2974,7 +2974,6 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[18432];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 6144;
@@ -3817,7 +3816,6 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[27648];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 12288;
@@ -4300,7 +4298,6 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[9216];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 24576;
@@ -4783,7 +4780,6 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[55296];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 24576;
@@ -5266,7 +5262,6 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[55296];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 36864;
@@ -5749,7 +5744,6 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[13824];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 55296;
@@ -6706,7 +6700,6 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[20736];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 11; k++) {
             float *restrict part = dwt + (long)k * 92160;
@@ -7189,7 +7182,6 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[5760];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 6; k++) {
             float *restrict part = dwt + (long)k * 153600;
@@ -7672,7 +7664,6 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[34560];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 6; k++) {
             float *restrict part = dwt + (long)k * 153600;
@@ -8155,7 +8146,6 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[34560];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 3; k++) {
             float *restrict part = dwt + (long)k * 307200;
@@ -8638,7 +8628,6 @@ void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[11520];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 2; k++) {
             float *restrict part = dwt + (long)k * 409600;

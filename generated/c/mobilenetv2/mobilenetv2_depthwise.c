@@ -2868,7 +2868,6 @@ void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *res
     for (int c = 0; c < 32; c++) {
         mc_v16 ga[83];
         memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
             dw_k3_5_7_c32_96x96_s1_bwd_plane(x + ((long)b * 32 + c) * 9216, w, dy, dx + ((long)b * 32 + c) * 9216, ga, b, c,
                 acc);
@@ -2965,7 +2964,6 @@ void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *res
             dw2[47] += mc_v16_sum(&ga[81]);
             dw2[48] += mc_v16_sum(&ga[82]);
         }
-        (void)gb;
     }
 }
 
@@ -4265,7 +4263,6 @@ void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restr
     for (int c = 0; c < 96; c++) {
         mc_v16 ga[34];
         memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
             dw_k3_5_c96_96x96_s1_bwd_plane(x + ((long)b * 96 + c) * 9216, w, dy, dx + ((long)b * 96 + c) * 9216, ga, b, c,
                 acc);
@@ -4310,7 +4307,6 @@ void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restr
             dw1[23] += mc_v16_sum(&ga[32]);
             dw1[24] += mc_v16_sum(&ga[33]);
         }
-        (void)gb;
     }
 }
 
@@ -5610,7 +5606,6 @@ void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *rest
     for (int c = 0; c < 144; c++) {
         mc_v16 ga[34];
         memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
             dw_k3_5_c144_48x48_s1_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304, ga, b, c,
                 acc);
@@ -5655,7 +5650,6 @@ void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *rest
             dw1[23] += mc_v16_sum(&ga[32]);
             dw1[24] += mc_v16_sum(&ga[33]);
         }
-        (void)gb;
     }
 }
 
@@ -5893,7 +5887,6 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
     for (int c = 0; c < 144; c++) {
         float ga[9];
         memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
             dw_k3_c144_48x48_s2_bwd_plane(x + ((long)b * 144 + c) * 2304, w, dy, dx + ((long)b * 144 + c) * 2304, ga, b, c,
                 acc);
@@ -5910,7 +5903,6 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
             dw0[7] += ga[7];
             dw0[8] += ga[8];
         }
-        (void)gb;
     }
 }
 
@@ -6477,7 +6469,6 @@ static void dw_k3_c192_24x24_s1_dw_k0(mc_v16 *restrict gg, const float *restrict
 void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[1728];
     static _Alignas(64) mc_v16 ga[1728];
     dw_k3_c192_24x24_s1_cl_filters(w, wt, 1);
@@ -6501,6 +6492,7 @@ void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restri
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 192; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -6744,7 +6736,6 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
     for (int c = 0; c < 192; c++) {
         float ga[9];
         memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
             dw_k3_c192_24x24_s2_bwd_plane(x + ((long)b * 192 + c) * 576, w, dy, dx + ((long)b * 192 + c) * 576, ga, b, c,
                 acc);
@@ -6761,7 +6752,6 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
             dw0[7] += ga[7];
             dw0[8] += ga[8];
         }
-        (void)gb;
     }
 }
 
@@ -7272,7 +7262,6 @@ static void dw_k3_c384_12x12_s1_dw_k0(mc_v16 *restrict gg, const float *restrict
 void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[3456];
     static _Alignas(64) mc_v16 ga[3456];
     dw_k3_c384_12x12_s1_cl_filters(w, wt, 1);
@@ -7296,6 +7285,7 @@ void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restri
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 384; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -7812,7 +7802,6 @@ static void dw_k3_c576_12x12_s1_dw_k0(mc_v16 *restrict gg, const float *restrict
 void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[5184];
     static _Alignas(64) mc_v16 ga[5184];
     dw_k3_c576_12x12_s1_cl_filters(w, wt, 1);
@@ -7836,6 +7825,7 @@ void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restri
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 576; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -8079,7 +8069,6 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
     for (int c = 0; c < 576; c++) {
         float ga[9];
         memset(ga, 0, sizeof ga);
-        double gb = 0; /* the bias gradient, with one kernel */
         for (int b = 0; b < n; b++) {
             dw_k3_c576_12x12_s2_bwd_plane(x + ((long)b * 576 + c) * 144, w, dy, dx + ((long)b * 576 + c) * 144, ga, b, c,
                 acc);
@@ -8096,7 +8085,6 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
             dw0[7] += ga[7];
             dw0[8] += ga[8];
         }
-        (void)gb;
     }
 }
 
@@ -8664,7 +8652,6 @@ static void dw_k3_c960_6x6_s1_dw_k0(mc_v16 *restrict gg, const float *restrict d
 void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[8640];
     static _Alignas(64) mc_v16 ga[8640];
     dw_k3_c960_6x6_s1_cl_filters(w, wt, 1);
@@ -8688,6 +8675,7 @@ void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 960; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;

@@ -3628,7 +3628,6 @@ static void dw_k3_5_7_c16_32x32_s1_dw_k2(mc_v16 *restrict gg, const float *restr
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[1328];
     static _Alignas(64) mc_v16 ga[1328];
     dw_k3_5_7_c16_32x32_s1_cl_filters(w, wt, 1);
@@ -3660,6 +3659,7 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 16; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -5311,7 +5311,6 @@ static void dw_k3_5_c16_32x32_s1_dw_k1(mc_v16 *restrict gg, const float *restric
 void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[544];
     static _Alignas(64) mc_v16 ga[544];
     dw_k3_5_c16_32x32_s1_cl_filters(w, wt, 1);
@@ -5339,6 +5338,7 @@ void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restr
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 16; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -6983,7 +6983,6 @@ static void dw_k3_5_c32_16x16_s1_dw_k1(mc_v16 *restrict gg, const float *restric
 void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[1088];
     static _Alignas(64) mc_v16 ga[1088];
     dw_k3_5_c32_16x16_s1_cl_filters(w, wt, 1);
@@ -7011,6 +7010,7 @@ void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 32; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -8072,7 +8072,6 @@ static void dw_k3_3_c32_16x16_s1_dw_k1(mc_v16 *restrict gg, const float *restric
 void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[576];
     static _Alignas(64) mc_v16 ga[576];
     dw_k3_3_c32_16x16_s1_cl_filters(w, wt, 1);
@@ -8100,6 +8099,7 @@ void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 32; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -9161,7 +9161,6 @@ static void dw_k3_3_c64_8x8_s1_dw_k1(mc_v16 *restrict gg, const float *restrict 
 void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[1152];
     static _Alignas(64) mc_v16 ga[1152];
     dw_k3_3_c64_8x8_s1_cl_filters(w, wt, 1);
@@ -9189,6 +9188,7 @@ void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restric
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 64; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;

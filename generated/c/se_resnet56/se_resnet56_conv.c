@@ -880,11 +880,11 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 16; co++) {
+    for (int c = 0; c < 16; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c48_16_32x32_s1_p0_b_bias_sum(dy + ((long)b * 16 + co) * 1024);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c48_16_32x32_s1_p0_b_bias_sum(dy + ((long)b * 16 + c) * 1024);
+        dbias[c] += (float)gb;
     }
     static float wt[768];
     conv_k1_c48_16_32x32_s1_p0_b_transpose_w(w, wt);
@@ -892,7 +892,6 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[49152];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 768;
@@ -1777,11 +1776,11 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 32; co++) {
+    for (int c = 0; c < 32; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c32_32_32x32_s2_p0_b_bias_sum(dy + ((long)b * 32 + co) * 256);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c32_32_32x32_s2_p0_b_bias_sum(dy + ((long)b * 32 + c) * 256);
+        dbias[c] += (float)gb;
     }
     static float wt[1024];
     conv_k1_c32_32_32x32_s2_p0_b_transpose_w(w, wt);
@@ -1790,7 +1789,6 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
     {
         _Alignas(64) float xt[8192];
         float xs[8192];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 1024;
@@ -2568,7 +2566,6 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
     {
         _Alignas(64) float xt[4096];
         float xs[4096];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 512;
@@ -2957,11 +2954,11 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 32; co++) {
+    for (int c = 0; c < 32; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c64_32_16x16_s1_p0_b_bias_sum(dy + ((long)b * 32 + co) * 256);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c64_32_16x16_s1_p0_b_bias_sum(dy + ((long)b * 32 + c) * 256);
+        dbias[c] += (float)gb;
     }
     static float wt[2048];
     conv_k1_c64_32_16x16_s1_p0_b_transpose_w(w, wt);
@@ -2969,7 +2966,6 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[16384];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 2048;
@@ -3374,11 +3370,11 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 64; co++) {
+    for (int c = 0; c < 64; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c64_64_16x16_s2_p0_b_bias_sum(dy + ((long)b * 64 + co) * 64);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c64_64_16x16_s2_p0_b_bias_sum(dy + ((long)b * 64 + c) * 64);
+        dbias[c] += (float)gb;
     }
     static float wt[4096];
     conv_k1_c64_64_16x16_s2_p0_b_transpose_w(w, wt);
@@ -3387,7 +3383,6 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
     {
         _Alignas(64) float xt[4096];
         float xs[4096];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 4096;
@@ -4315,7 +4310,6 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
     {
         _Alignas(64) float xt[2048];
         float xs[2048];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 2048;
@@ -4704,11 +4698,11 @@ void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 64; co++) {
+    for (int c = 0; c < 64; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c128_64_8x8_s1_p0_b_bias_sum(dy + ((long)b * 64 + co) * 64);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c128_64_8x8_s1_p0_b_bias_sum(dy + ((long)b * 64 + c) * 64);
+        dbias[c] += (float)gb;
     }
     static float wt[8192];
     conv_k1_c128_64_8x8_s1_p0_b_transpose_w(w, wt);
@@ -4716,7 +4710,6 @@ void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[8192];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 8192;

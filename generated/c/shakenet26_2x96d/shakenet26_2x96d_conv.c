@@ -433,11 +433,11 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 16; co++) {
+    for (int c = 0; c < 16; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k3_c3_16_32x32_s1_p1_b_bias_sum(dy + ((long)b * 16 + co) * 1024);
-        dbias[co] += (float)gb;
+            gb += conv_k3_c3_16_32x32_s1_p1_b_bias_sum(dy + ((long)b * 16 + c) * 1024);
+        dbias[c] += (float)gb;
     }
     static float wf[432];
     conv_k3_c3_16_32x32_s1_p1_b_flip(w, wf);
@@ -790,7 +790,6 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[16384];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 768;
@@ -1242,11 +1241,11 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 96; co++) {
+    for (int c = 0; c < 96; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c48_96_32x32_s1_p0_b_bias_sum(dy + ((long)b * 96 + co) * 1024);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c48_96_32x32_s1_p0_b_bias_sum(dy + ((long)b * 96 + c) * 1024);
+        dbias[c] += (float)gb;
     }
     static float wt[4608];
     conv_k1_c48_96_32x32_s1_p0_b_transpose_w(w, wt);
@@ -1254,7 +1253,6 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[49152];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 4608;
@@ -2030,11 +2028,11 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 96; co++) {
+    for (int c = 0; c < 96; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c288_96_32x32_s1_p0_b_bias_sum(dy + ((long)b * 96 + co) * 1024);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c288_96_32x32_s1_p0_b_bias_sum(dy + ((long)b * 96 + c) * 1024);
+        dbias[c] += (float)gb;
     }
     static float wt[27648];
     conv_k1_c288_96_32x32_s1_p0_b_transpose_w(w, wt);
@@ -2401,7 +2399,6 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[24576];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 9216;
@@ -2806,11 +2803,11 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 192; co++) {
+    for (int c = 0; c < 192; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c192_192_32x32_s2_p0_b_bias_sum(dy + ((long)b * 192 + co) * 256);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c192_192_32x32_s2_p0_b_bias_sum(dy + ((long)b * 192 + c) * 256);
+        dbias[c] += (float)gb;
     }
     static float wt[36864];
     conv_k1_c192_192_32x32_s2_p0_b_transpose_w(w, wt);
@@ -2819,7 +2816,6 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
     {
         _Alignas(64) float xt[49152];
         float xs[49152];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 36864;
@@ -3611,11 +3607,11 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 192; co++) {
+    for (int c = 0; c < 192; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c384_192_16x16_s1_p0_b_bias_sum(dy + ((long)b * 192 + co) * 256);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c384_192_16x16_s1_p0_b_bias_sum(dy + ((long)b * 192 + c) * 256);
+        dbias[c] += (float)gb;
     }
     static float wt[73728];
     conv_k1_c384_192_16x16_s1_p0_b_transpose_w(w, wt);
@@ -3982,7 +3978,6 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[12288];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 16; k++) {
             float *restrict part = dwt + (long)k * 36864;
@@ -4387,11 +4382,11 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 384; co++) {
+    for (int c = 0; c < 384; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c384_384_16x16_s2_p0_b_bias_sum(dy + ((long)b * 384 + co) * 64);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c384_384_16x16_s2_p0_b_bias_sum(dy + ((long)b * 384 + c) * 64);
+        dbias[c] += (float)gb;
     }
     static float wt[147456];
     conv_k1_c384_384_16x16_s2_p0_b_transpose_w(w, wt);
@@ -4400,7 +4395,6 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
     {
         _Alignas(64) float xt[24576];
         float xs[24576];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 7; k++) {
             float *restrict part = dwt + (long)k * 147456;
@@ -5309,11 +5303,11 @@ void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const floa
     float *restrict dw, float *restrict dbias, int acc)
 {
     MC_OMP_FOR
-    for (int co = 0; co < 384; co++) {
+    for (int c = 0; c < 384; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c768_384_8x8_s1_p0_b_bias_sum(dy + ((long)b * 384 + co) * 64);
-        dbias[co] += (float)gb;
+            gb += conv_k1_c768_384_8x8_s1_p0_b_bias_sum(dy + ((long)b * 384 + c) * 64);
+        dbias[c] += (float)gb;
     }
     static float wt[294912];
     conv_k1_c768_384_8x8_s1_p0_b_transpose_w(w, wt);
@@ -5321,7 +5315,6 @@ void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const floa
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[49152];
-        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
         for (int k = 0; k < 3; k++) {
             float *restrict part = dwt + (long)k * 294912;

@@ -3628,7 +3628,6 @@ static void dw_k3_5_7_c16_32x32_s1_dw_k2(mc_v16 *restrict gg, const float *restr
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[1328];
     static _Alignas(64) mc_v16 ga[1328];
     dw_k3_5_7_c16_32x32_s1_cl_filters(w, wt, 1);
@@ -3660,6 +3659,7 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 16; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -7224,7 +7224,6 @@ static void dw_k3_5_7_c96_32x32_s1_dw_k2(mc_v16 *restrict gg, const float *restr
 void dw_k3_5_7_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[7968];
     static _Alignas(64) mc_v16 ga[7968];
     dw_k3_5_7_c96_32x32_s1_cl_filters(w, wt, 1);
@@ -7256,6 +7255,7 @@ void dw_k3_5_7_c96_32x32_s1_bwd(int n, const float *restrict x, const float *res
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 96; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -8907,7 +8907,6 @@ static void dw_k3_5_c96_32x32_s1_dw_k1(mc_v16 *restrict gg, const float *restric
 void dw_k3_5_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[3264];
     static _Alignas(64) mc_v16 ga[3264];
     dw_k3_5_c96_32x32_s1_cl_filters(w, wt, 1);
@@ -8935,6 +8934,7 @@ void dw_k3_5_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restr
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 96; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -10579,7 +10579,6 @@ static void dw_k3_5_c192_16x16_s1_dw_k1(mc_v16 *restrict gg, const float *restri
 void dw_k3_5_c192_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[6528];
     static _Alignas(64) mc_v16 ga[6528];
     dw_k3_5_c192_16x16_s1_cl_filters(w, wt, 1);
@@ -10607,6 +10606,7 @@ void dw_k3_5_c192_16x16_s1_bwd(int n, const float *restrict x, const float *rest
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 192; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -11668,7 +11668,6 @@ static void dw_k3_3_c192_16x16_s1_dw_k1(mc_v16 *restrict gg, const float *restri
 void dw_k3_3_c192_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[3456];
     static _Alignas(64) mc_v16 ga[3456];
     dw_k3_3_c192_16x16_s1_cl_filters(w, wt, 1);
@@ -11696,6 +11695,7 @@ void dw_k3_3_c192_16x16_s1_bwd(int n, const float *restrict x, const float *rest
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 192; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
@@ -12757,7 +12757,6 @@ static void dw_k3_3_c384_8x8_s1_dw_k1(mc_v16 *restrict gg, const float *restrict
 void dw_k3_3_c384_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
-    (void)dbias;
     static _Alignas(64) float wt[6912];
     static _Alignas(64) mc_v16 ga[6912];
     dw_k3_3_c384_8x8_s1_cl_filters(w, wt, 1);
@@ -12785,6 +12784,7 @@ void dw_k3_3_c384_8x8_s1_bwd(int n, const float *restrict x, const float *restri
                 }
         }
     }
+    (void)dbias;
     for (int c = 0; c < 384; c++)
         for (int t = 0; t < 9; t++) {
             float s = 0.0f;
