@@ -184,6 +184,40 @@ static void $1(const float *restrict planes, float *restrict xt)
 }
 ')
 
+# MC_CL_OUT(fn, P, PITCH, G): static void fn(xt, planes, acc): the inverse
+# of the transpose above, without padding: pixel p of a channels-last
+# image (channel c at xt + p * PITCH + c) back to G groups of 16 planes of
+# P floats, added to them when acc, else stored.
+m4_define(`MC_CL_OUT',
+`MC_VEC_PRELUDE()m4_dnl
+static void $1(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < $4; g++)
+        for (int p0 = 0; p0 < $2; p0 += 16) {
+            const int count = $2 - p0 < 16 ? $2 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * $3 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * $2 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+')
+
 # MC_PLANE_SUM(fn, count): static double fn(p), the sum of count floats
 # at p, in the 4 x 8 double lanes of four vectors (32 floats a round,
 # converted and added: every term in double, as the generic kernels sum;

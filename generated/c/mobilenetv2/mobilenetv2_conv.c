@@ -410,8 +410,6 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wf[864];
-    conv_k3_c3_32_96x96_s1_p1_flip(w, wf);
     static float xp[259326], dyp[2709504];
     for (int b0 = 0; b0 < n; b0 += 9) {
         const int nb = n - b0 < 9 ? n - b0 : 9;
@@ -425,6 +423,8 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
         }
         conv_k3_c3_32_96x96_s1_p1_gemm_dw(nb, dyp, xp, dw);
     }
+    static float wf[864];
+    conv_k3_c3_32_96x96_s1_p1_flip(w, wf);
     static float dyq[307330] = {0}, dxg[28224];
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 294912;
@@ -809,8 +809,6 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
             gb += conv_k1_c96_16_96x96_s1_p0_b_bias_sum(dy + ((long)b * 16 + c) * 9216);
         dbias[c] += (float)gb;
     }
-    static float wt[1536];
-    conv_k1_c96_16_96x96_s1_p0_b_transpose_w(w, wt);
     static _Alignas(64) float xt[884736];
     static float dwt[1536];
     memset(dwt, 0, sizeof dwt);
@@ -825,6 +823,8 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
         for (int ci = 0; ci < 96; ci++)
             for (int t = 0; t < 1; t++)
                 dw[(co * 96 + ci) * 1 + t] += dwt[(co * 1 + t) * 96 + ci];
+    static float wt[1536];
+    conv_k1_c96_16_96x96_s1_p0_b_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -1137,8 +1137,6 @@ void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[1536];
-    conv_k1_c16_96_96x96_s1_p0_transpose_w(w, wt);
     static _Alignas(64) float xt[147456];
     static float dwt[1536];
     memset(dwt, 0, sizeof dwt);
@@ -1153,6 +1151,8 @@ void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float 
         for (int ci = 0; ci < 16; ci++)
             for (int t = 0; t < 1; t++)
                 dw[(co * 16 + ci) * 1 + t] += dwt[(co * 1 + t) * 16 + ci];
+    static float wt[1536];
+    conv_k1_c16_96_96x96_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -1496,8 +1496,6 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
             gb += conv_k1_c192_24_96x96_s2_p0_b_bias_sum(dy + ((long)b * 24 + c) * 2304);
         dbias[c] += (float)gb;
     }
-    static float wt[4608];
-    conv_k1_c192_24_96x96_s2_p0_b_transpose_w(w, wt);
     static float xs[442368];
     for (int b0 = 0; b0 < n; b0 += 1) {
         const int nb = n - b0 < 1 ? n - b0 : 1;
@@ -1506,6 +1504,8 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
             conv_k1_c192_24_96x96_s2_p0_b_gather(x + (long)(b0 + i) * 1769472, xs + (long)i * 442368);
         conv_k1_c192_24_96x96_s2_p0_b_gemm_dw(nb, dy + (long)b0 * 55296, xs, dw);
     }
+    static float wt[4608];
+    conv_k1_c192_24_96x96_s2_p0_b_transpose_w(w, wt);
     static float dxs[442368];
     for (int b = 0; b < n; b++) {
         memset(dxs, 0, sizeof dxs);
@@ -1807,9 +1807,9 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
+    conv_k1_c24_144_48x48_s1_p0_gemm_dw(n, dy, x, dw);
     static float wt[3456];
     conv_k1_c24_144_48x48_s1_p0_transpose_w(w, wt);
-    conv_k1_c24_144_48x48_s1_p0_gemm_dw(n, dy, x, dw);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2179,8 +2179,6 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
             gb += conv_k1_c288_24_48x48_s1_p0_b_bias_sum(dy + ((long)b * 24 + c) * 2304);
         dbias[c] += (float)gb;
     }
-    static float wt[6912];
-    conv_k1_c288_24_48x48_s1_p0_b_transpose_w(w, wt);
     static _Alignas(64) float xt[663552];
     static float dwt[6912];
     memset(dwt, 0, sizeof dwt);
@@ -2195,6 +2193,8 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
         for (int ci = 0; ci < 288; ci++)
             for (int t = 0; t < 1; t++)
                 dw[(co * 288 + ci) * 1 + t] += dwt[(co * 1 + t) * 288 + ci];
+    static float wt[6912];
+    conv_k1_c288_24_48x48_s1_p0_b_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2609,8 +2609,6 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[4608];
-    conv_k1_c144_32_24x24_s1_p0_transpose_w(w, wt);
     static _Alignas(64) float xt[82944];
     static float dwt[4608];
     memset(dwt, 0, sizeof dwt);
@@ -2625,6 +2623,8 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
         for (int ci = 0; ci < 144; ci++)
             for (int t = 0; t < 1; t++)
                 dw[(co * 144 + ci) * 1 + t] += dwt[(co * 1 + t) * 144 + ci];
+    static float wt[4608];
+    conv_k1_c144_32_24x24_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2968,8 +2968,6 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[6144];
-    conv_k1_c32_192_24x24_s1_p0_transpose_w(w, wt);
     static float dwt[98304];
     MC_OMP_PARALLEL
     {
@@ -2993,6 +2991,8 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
                     s += dwt[(long)k * 6144 + (co * 1 + t) * 32 + ci];
                 dw[(co * 32 + ci) * 1 + t] += s;
             }
+    static float wt[6144];
+    conv_k1_c32_192_24x24_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -3337,8 +3337,6 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[6144];
-    conv_k1_c192_32_24x24_s1_p0_transpose_w(w, wt);
     static _Alignas(64) float xt[110592];
     static float dwt[6144];
     memset(dwt, 0, sizeof dwt);
@@ -3353,6 +3351,8 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
         for (int ci = 0; ci < 192; ci++)
             for (int t = 0; t < 1; t++)
                 dw[(co * 192 + ci) * 1 + t] += dwt[(co * 1 + t) * 192 + ci];
+    static float wt[6144];
+    conv_k1_c192_32_24x24_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -3362,148 +3362,123 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c192_64_12x12_s1_p0: conv 192x12x12 -> 64x12x12, kernel 1, stride 1, padding 0 */
-static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c192_64_12x12_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 32) {
-        for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 192;
-            float *restrict c1 = c + (i0 + 1) * 144 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 192;
-            float *restrict c2 = c + (i0 + 2) * 144 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 192;
-            float *restrict c3 = c + (i0 + 3) * 144 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 192;
-            float *restrict c4 = c + (i0 + 4) * 144 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 192;
-            float *restrict c5 = c + (i0 + 5) * 144 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 192;
-            float *restrict c6 = c + (i0 + 6) * 144 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 192;
-            float *restrict c7 = c + (i0 + 7) * 144 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 192;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 192; p++) {
-                const float *restrict bp = b + p * 144 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 144; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 12 * 12 + (i0 + 0) % 12) * 192;
+                const float *restrict a1 = a + ((i0 + 1) / 12 * 12 + (i0 + 1) % 12) * 192;
+                const float *restrict a2 = a + ((i0 + 2) / 12 * 12 + (i0 + 2) % 12) * 192;
+                const float *restrict a3 = a + ((i0 + 3) / 12 * 12 + (i0 + 3) % 12) * 192;
+                const float *restrict a4 = a + ((i0 + 4) / 12 * 12 + (i0 + 4) % 12) * 192;
+                const float *restrict a5 = a + ((i0 + 5) / 12 * 12 + (i0 + 5) % 12) * 192;
+                const float *restrict a6 = a + ((i0 + 6) / 12 * 12 + (i0 + 6) % 12) * 192;
+                const float *restrict a7 = a + ((i0 + 7) / 12 * 12 + (i0 + 7) % 12) * 192;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 12 + kx) * 192;
+                    for (int ci = 0; ci < 192; ci++, bp += 64) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
-    {
-        for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + 128;
-            const float *restrict a0 = a + (i0 + 0) * 192;
-            float *restrict c1 = c + (i0 + 1) * 144 + 128;
-            const float *restrict a1 = a + (i0 + 1) * 192;
-            float *restrict c2 = c + (i0 + 2) * 144 + 128;
-            const float *restrict a2 = a + (i0 + 2) * 192;
-            float *restrict c3 = c + (i0 + 3) * 144 + 128;
-            const float *restrict a3 = a + (i0 + 3) * 192;
-            float *restrict c4 = c + (i0 + 4) * 144 + 128;
-            const float *restrict a4 = a + (i0 + 4) * 192;
-            float *restrict c5 = c + (i0 + 5) * 144 + 128;
-            const float *restrict a5 = a + (i0 + 5) * 192;
-            float *restrict c6 = c + (i0 + 6) * 144 + 128;
-            const float *restrict a6 = a + (i0 + 6) * 192;
-            float *restrict c7 = c + (i0 + 7) * 144 + 128;
-            const float *restrict a7 = a + (i0 + 7) * 192;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            for (int p = 0; p < 192; p++) {
-                const float *restrict bp = b + p * 144 + 128;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+}
+
+static void conv_k1_c192_64_12x12_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 64 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c7 + 0) = s7_0;
         }
-    }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c192_64_12x12_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 192; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 192 + ci) * 64 + co] = w[(co * 192 + ci) * 1 + t];
 }
 
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3639,168 +3614,153 @@ static void conv_k1_c192_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
         }
 }
 
-static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c192_64_12x12_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 32) {
-        for (int i0 = 0; i0 < 192; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 144 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 144 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 144 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 144 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 144 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 144 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 144 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 144 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 192; j0 += 32) {
+        for (int i0 = 0; i0 < 144; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 12 * 12 + (i0 + 0) % 12) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 12 * 12 + (i0 + 1) % 12) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 12 * 12 + (i0 + 2) % 12) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 12 * 12 + (i0 + 3) % 12) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 12 * 12 + (i0 + 4) % 12) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 12 * 12 + (i0 + 5) % 12) * 64;
+                const float *restrict a6 = a + ((i0 + 6) / 12 * 12 + (i0 + 6) % 12) * 64;
+                const float *restrict a7 = a + ((i0 + 7) / 12 * 12 + (i0 + 7) % 12) * 64;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 12 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 192) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 192 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 192 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 192 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 192 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 192 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 192 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 192 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 192 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 192 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 192 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 192 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 192 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 192 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 192 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 192 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 192 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 192; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + 128;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 144 + 128;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 144 + 128;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 144 + 128;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 144 + 128;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 144 + 128;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 144 + 128;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 144 + 128;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 144 + 128;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
-            }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-        }
     }
 }
 
-static void conv_k1_c192_64_12x12_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c192_64_12x12_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 64; r++)
-        for (int q = 0; q < 192; q++)
-            t[q * 64 + r] = a[r * 192 + q];
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 64 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c192_64_12x12_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 12; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 192 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 9216;
-        for (int co = 0; co < 64; co++)
-            for (int i = 0; i < 144; i++)
-                yb[co * 144 + i] = 0.0f;
-        conv_k1_c192_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 27648, yb);
+    static _Alignas(64) float wr[12288];
+    conv_k1_c192_64_12x12_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[27648], yt[9216];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c192_64_12x12_s1_p0_pad_cl(x + (long)b * 27648, xt);
+            conv_k1_c192_64_12x12_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c192_64_12x12_s1_p0_y_out(yt, y + (long)b * 9216, 0);
+        }
     }
 }
 
@@ -3810,8 +3770,6 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[12288];
-    conv_k1_c192_64_12x12_s1_p0_transpose_w(w, wt);
     static float dwt[196608];
     MC_OMP_PARALLEL
     {
@@ -3835,157 +3793,136 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
                     s += dwt[(long)k * 12288 + (co * 1 + t) * 192 + ci];
                 dw[(co * 192 + ci) * 1 + t] += s;
             }
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 27648, 0, sizeof(float) * 27648);
-        conv_k1_c192_64_12x12_s1_p0_gemm_dx(wt, dy + (long)b * 9216, dx + (long)b * 27648);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[9216], dxt[27648];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c192_64_12x12_s1_p0_dy_cl(dy + (long)b * 9216, dyt);
+            conv_k1_c192_64_12x12_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c192_64_12x12_s1_p0_dx_out(dxt, dx + (long)b * 27648, acc);
+        }
     }
 }
 
 /* conv_k1_c64_384_12x12_s1_p0: conv 64x12x12 -> 384x12x12, kernel 1, stride 1, padding 0 */
-static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c64_384_12x12_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 32) {
-        for (int i0 = 0; i0 < 384; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 144 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 144 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 144 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 144 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 144 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 144 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 144 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 144 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 384; j0 += 32) {
+        for (int i0 = 0; i0 < 144; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 12 * 12 + (i0 + 0) % 12) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 12 * 12 + (i0 + 1) % 12) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 12 * 12 + (i0 + 2) % 12) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 12 * 12 + (i0 + 3) % 12) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 12 * 12 + (i0 + 4) % 12) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 12 * 12 + (i0 + 5) % 12) * 64;
+                const float *restrict a6 = a + ((i0 + 6) / 12 * 12 + (i0 + 6) % 12) * 64;
+                const float *restrict a7 = a + ((i0 + 7) / 12 * 12 + (i0 + 7) % 12) * 64;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 12 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 384) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 384 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 384 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 384 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 384 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 384 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 384 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 384 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 384 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 384 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 384 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 384 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 384 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 384 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 384 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 384 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 384 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
-    {
-        for (int i0 = 0; i0 < 384; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + 128;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 144 + 128;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 144 + 128;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 144 + 128;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 144 + 128;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 144 + 128;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 144 + 128;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 144 + 128;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 144 + 128;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+}
+
+static void conv_k1_c64_384_12x12_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 384 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c7 + 0) = s7_0;
         }
-    }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c64_384_12x12_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 384; co++)
+        for (int ci = 0; ci < 64; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 64 + ci) * 384 + co] = w[(co * 64 + ci) * 1 + t];
 }
 
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4121,168 +4058,153 @@ static void conv_k1_c64_384_12x12_s1_p0_pad_cl(const float *restrict planes, flo
         }
 }
 
-static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c64_384_12x12_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 32) {
-        for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 384;
-            float *restrict c1 = c + (i0 + 1) * 144 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 384;
-            float *restrict c2 = c + (i0 + 2) * 144 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 384;
-            float *restrict c3 = c + (i0 + 3) * 144 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 384;
-            float *restrict c4 = c + (i0 + 4) * 144 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 384;
-            float *restrict c5 = c + (i0 + 5) * 144 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 384;
-            float *restrict c6 = c + (i0 + 6) * 144 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 384;
-            float *restrict c7 = c + (i0 + 7) * 144 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 384;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 384; p++) {
-                const float *restrict bp = b + p * 144 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 144; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 12 * 12 + (i0 + 0) % 12) * 384;
+                const float *restrict a1 = a + ((i0 + 1) / 12 * 12 + (i0 + 1) % 12) * 384;
+                const float *restrict a2 = a + ((i0 + 2) / 12 * 12 + (i0 + 2) % 12) * 384;
+                const float *restrict a3 = a + ((i0 + 3) / 12 * 12 + (i0 + 3) % 12) * 384;
+                const float *restrict a4 = a + ((i0 + 4) / 12 * 12 + (i0 + 4) % 12) * 384;
+                const float *restrict a5 = a + ((i0 + 5) / 12 * 12 + (i0 + 5) % 12) * 384;
+                const float *restrict a6 = a + ((i0 + 6) / 12 * 12 + (i0 + 6) % 12) * 384;
+                const float *restrict a7 = a + ((i0 + 7) / 12 * 12 + (i0 + 7) % 12) * 384;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 12 + kx) * 384;
+                    for (int ci = 0; ci < 384; ci++, bp += 64) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + 128;
-            const float *restrict a0 = a + (i0 + 0) * 384;
-            float *restrict c1 = c + (i0 + 1) * 144 + 128;
-            const float *restrict a1 = a + (i0 + 1) * 384;
-            float *restrict c2 = c + (i0 + 2) * 144 + 128;
-            const float *restrict a2 = a + (i0 + 2) * 384;
-            float *restrict c3 = c + (i0 + 3) * 144 + 128;
-            const float *restrict a3 = a + (i0 + 3) * 384;
-            float *restrict c4 = c + (i0 + 4) * 144 + 128;
-            const float *restrict a4 = a + (i0 + 4) * 384;
-            float *restrict c5 = c + (i0 + 5) * 144 + 128;
-            const float *restrict a5 = a + (i0 + 5) * 384;
-            float *restrict c6 = c + (i0 + 6) * 144 + 128;
-            const float *restrict a6 = a + (i0 + 6) * 384;
-            float *restrict c7 = c + (i0 + 7) * 144 + 128;
-            const float *restrict a7 = a + (i0 + 7) * 384;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            for (int p = 0; p < 384; p++) {
-                const float *restrict bp = b + p * 144 + 128;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
-            }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-        }
     }
 }
 
-static void conv_k1_c64_384_12x12_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c64_384_12x12_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 384; r++)
-        for (int q = 0; q < 64; q++)
-            t[q * 384 + r] = a[r * 64 + q];
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 384 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c64_384_12x12_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 64 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 55296;
-        for (int co = 0; co < 384; co++)
-            for (int i = 0; i < 144; i++)
-                yb[co * 144 + i] = 0.0f;
-        conv_k1_c64_384_12x12_s1_p0_gemm_fwd(w, x + (long)b * 9216, yb);
+    static _Alignas(64) float wr[24576];
+    conv_k1_c64_384_12x12_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[9216], yt[55296];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c64_384_12x12_s1_p0_pad_cl(x + (long)b * 9216, xt);
+            conv_k1_c64_384_12x12_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c64_384_12x12_s1_p0_y_out(yt, y + (long)b * 55296, 0);
+        }
     }
 }
 
@@ -4292,8 +4214,6 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[24576];
-    conv_k1_c64_384_12x12_s1_p0_transpose_w(w, wt);
     static float dwt[393216];
     MC_OMP_PARALLEL
     {
@@ -4317,157 +4237,136 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
                     s += dwt[(long)k * 24576 + (co * 1 + t) * 64 + ci];
                 dw[(co * 64 + ci) * 1 + t] += s;
             }
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 9216, 0, sizeof(float) * 9216);
-        conv_k1_c64_384_12x12_s1_p0_gemm_dx(wt, dy + (long)b * 55296, dx + (long)b * 9216);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[55296], dxt[9216];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c64_384_12x12_s1_p0_dy_cl(dy + (long)b * 55296, dyt);
+            conv_k1_c64_384_12x12_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c64_384_12x12_s1_p0_dx_out(dxt, dx + (long)b * 9216, acc);
+        }
     }
 }
 
 /* conv_k1_c384_64_12x12_s1_p0: conv 384x12x12 -> 64x12x12, kernel 1, stride 1, padding 0 */
-static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c384_64_12x12_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 32) {
-        for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 384;
-            float *restrict c1 = c + (i0 + 1) * 144 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 384;
-            float *restrict c2 = c + (i0 + 2) * 144 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 384;
-            float *restrict c3 = c + (i0 + 3) * 144 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 384;
-            float *restrict c4 = c + (i0 + 4) * 144 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 384;
-            float *restrict c5 = c + (i0 + 5) * 144 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 384;
-            float *restrict c6 = c + (i0 + 6) * 144 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 384;
-            float *restrict c7 = c + (i0 + 7) * 144 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 384;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 384; p++) {
-                const float *restrict bp = b + p * 144 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 64; j0 += 32) {
+        for (int i0 = 0; i0 < 144; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 12 * 12 + (i0 + 0) % 12) * 384;
+                const float *restrict a1 = a + ((i0 + 1) / 12 * 12 + (i0 + 1) % 12) * 384;
+                const float *restrict a2 = a + ((i0 + 2) / 12 * 12 + (i0 + 2) % 12) * 384;
+                const float *restrict a3 = a + ((i0 + 3) / 12 * 12 + (i0 + 3) % 12) * 384;
+                const float *restrict a4 = a + ((i0 + 4) / 12 * 12 + (i0 + 4) % 12) * 384;
+                const float *restrict a5 = a + ((i0 + 5) / 12 * 12 + (i0 + 5) % 12) * 384;
+                const float *restrict a6 = a + ((i0 + 6) / 12 * 12 + (i0 + 6) % 12) * 384;
+                const float *restrict a7 = a + ((i0 + 7) / 12 * 12 + (i0 + 7) % 12) * 384;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 12 + kx) * 384;
+                    for (int ci = 0; ci < 384; ci++, bp += 64) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
-    {
-        for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + 128;
-            const float *restrict a0 = a + (i0 + 0) * 384;
-            float *restrict c1 = c + (i0 + 1) * 144 + 128;
-            const float *restrict a1 = a + (i0 + 1) * 384;
-            float *restrict c2 = c + (i0 + 2) * 144 + 128;
-            const float *restrict a2 = a + (i0 + 2) * 384;
-            float *restrict c3 = c + (i0 + 3) * 144 + 128;
-            const float *restrict a3 = a + (i0 + 3) * 384;
-            float *restrict c4 = c + (i0 + 4) * 144 + 128;
-            const float *restrict a4 = a + (i0 + 4) * 384;
-            float *restrict c5 = c + (i0 + 5) * 144 + 128;
-            const float *restrict a5 = a + (i0 + 5) * 384;
-            float *restrict c6 = c + (i0 + 6) * 144 + 128;
-            const float *restrict a6 = a + (i0 + 6) * 384;
-            float *restrict c7 = c + (i0 + 7) * 144 + 128;
-            const float *restrict a7 = a + (i0 + 7) * 384;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            for (int p = 0; p < 384; p++) {
-                const float *restrict bp = b + p * 144 + 128;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+}
+
+static void conv_k1_c384_64_12x12_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 64 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c7 + 0) = s7_0;
         }
-    }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c384_64_12x12_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 384; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 384 + ci) * 64 + co] = w[(co * 384 + ci) * 1 + t];
 }
 
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4603,168 +4502,153 @@ static void conv_k1_c384_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
         }
 }
 
-static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c384_64_12x12_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 128; j0 += 32) {
-        for (int i0 = 0; i0 < 384; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 144 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 144 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 144 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 144 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 144 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 144 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 144 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 144 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 384; j0 += 32) {
+        for (int i0 = 0; i0 < 144; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 12 * 12 + (i0 + 0) % 12) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 12 * 12 + (i0 + 1) % 12) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 12 * 12 + (i0 + 2) % 12) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 12 * 12 + (i0 + 3) % 12) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 12 * 12 + (i0 + 4) % 12) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 12 * 12 + (i0 + 5) % 12) * 64;
+                const float *restrict a6 = a + ((i0 + 6) / 12 * 12 + (i0 + 6) % 12) * 64;
+                const float *restrict a7 = a + ((i0 + 7) / 12 * 12 + (i0 + 7) % 12) * 64;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 12 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 384) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 384 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 384 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 384 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 384 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 384 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 384 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 384 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 384 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 384 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 384 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 384 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 384 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 384 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 384 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 384 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 384 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 384; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 144 + 128;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 144 + 128;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 144 + 128;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 144 + 128;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 144 + 128;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 144 + 128;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 144 + 128;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 144 + 128;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 144 + 128;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
-            }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-        }
     }
 }
 
-static void conv_k1_c384_64_12x12_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c384_64_12x12_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 64; r++)
-        for (int q = 0; q < 384; q++)
-            t[q * 64 + r] = a[r * 384 + q];
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 12, ix = (p0 + q) % 12;
+                *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 64 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c384_64_12x12_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 384 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 9216;
-        for (int co = 0; co < 64; co++)
-            for (int i = 0; i < 144; i++)
-                yb[co * 144 + i] = 0.0f;
-        conv_k1_c384_64_12x12_s1_p0_gemm_fwd(w, x + (long)b * 55296, yb);
+    static _Alignas(64) float wr[24576];
+    conv_k1_c384_64_12x12_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[55296], yt[9216];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c384_64_12x12_s1_p0_pad_cl(x + (long)b * 55296, xt);
+            conv_k1_c384_64_12x12_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c384_64_12x12_s1_p0_y_out(yt, y + (long)b * 9216, 0);
+        }
     }
 }
 
@@ -4774,8 +4658,6 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[24576];
-    conv_k1_c384_64_12x12_s1_p0_transpose_w(w, wt);
     static float dwt[393216];
     MC_OMP_PARALLEL
     {
@@ -4799,11 +4681,15 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
                     s += dwt[(long)k * 24576 + (co * 1 + t) * 384 + ci];
                 dw[(co * 384 + ci) * 1 + t] += s;
             }
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 55296, 0, sizeof(float) * 55296);
-        conv_k1_c384_64_12x12_s1_p0_gemm_dx(wt, dy + (long)b * 9216, dx + (long)b * 55296);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[9216], dxt[55296];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c384_64_12x12_s1_p0_dy_cl(dy + (long)b * 9216, dyt);
+            conv_k1_c384_64_12x12_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c384_64_12x12_s1_p0_dx_out(dxt, dx + (long)b * 55296, acc);
+        }
     }
 }
 
@@ -5256,8 +5142,6 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[36864];
-    conv_k1_c384_96_12x12_s1_p0_transpose_w(w, wt);
     static float dwt[589824];
     MC_OMP_PARALLEL
     {
@@ -5281,6 +5165,8 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
                     s += dwt[(long)k * 36864 + (co * 1 + t) * 384 + ci];
                 dw[(co * 384 + ci) * 1 + t] += s;
             }
+    static float wt[36864];
+    conv_k1_c384_96_12x12_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -5738,8 +5624,6 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[55296];
-    conv_k1_c96_576_12x12_s1_p0_transpose_w(w, wt);
     static float dwt[884736];
     MC_OMP_PARALLEL
     {
@@ -5763,6 +5647,8 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
                     s += dwt[(long)k * 55296 + (co * 1 + t) * 96 + ci];
                 dw[(co * 96 + ci) * 1 + t] += s;
             }
+    static float wt[55296];
+    conv_k1_c96_576_12x12_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -6221,8 +6107,6 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[55296];
-    conv_k1_c576_96_12x12_s1_p0_transpose_w(w, wt);
     static _Alignas(64) float xt[82944];
     static float dwt[55296];
     memset(dwt, 0, sizeof dwt);
@@ -6237,6 +6121,8 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
         for (int ci = 0; ci < 576; ci++)
             for (int t = 0; t < 1; t++)
                 dw[(co * 576 + ci) * 1 + t] += dwt[(co * 1 + t) * 576 + ci];
+    static float wt[55296];
+    conv_k1_c576_96_12x12_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -6246,148 +6132,169 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c576_160_6x6_s1_p0: conv 576x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
-static void conv_k1_c576_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 32; j0 += 32) {
-        for (int i0 = 0; i0 < 160; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 576;
-            float *restrict c1 = c + (i0 + 1) * 36 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 576;
-            float *restrict c2 = c + (i0 + 2) * 36 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 576;
-            float *restrict c3 = c + (i0 + 3) * 36 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 576;
-            float *restrict c4 = c + (i0 + 4) * 36 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 576;
-            float *restrict c5 = c + (i0 + 5) * 36 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 576;
-            float *restrict c6 = c + (i0 + 6) * 36 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 576;
-            float *restrict c7 = c + (i0 + 7) * 36 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 576;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 576; p++) {
-                const float *restrict bp = b + p * 36 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 160; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 576;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 576;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 576;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 576;
+                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 576;
+                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 576;
+                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 576;
+                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 576;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 576;
+                    for (int ci = 0; ci < 576; ci++, bp += 160) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 160 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 160 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
+        {
+            const int i0 = 32;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 576;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 576;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 576;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 576;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 576;
+                    for (int ci = 0; ci < 576; ci++, bp += 160) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 16) = s3_1;
+            }
         }
     }
-    {
-        for (int i0 = 0; i0 < 160; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + 32;
-            const float *restrict a0 = a + (i0 + 0) * 576;
-            float *restrict c1 = c + (i0 + 1) * 36 + 32;
-            const float *restrict a1 = a + (i0 + 1) * 576;
-            float *restrict c2 = c + (i0 + 2) * 36 + 32;
-            const float *restrict a2 = a + (i0 + 2) * 576;
-            float *restrict c3 = c + (i0 + 3) * 36 + 32;
-            const float *restrict a3 = a + (i0 + 3) * 576;
-            float *restrict c4 = c + (i0 + 4) * 36 + 32;
-            const float *restrict a4 = a + (i0 + 4) * 576;
-            float *restrict c5 = c + (i0 + 5) * 36 + 32;
-            const float *restrict a5 = a + (i0 + 5) * 576;
-            float *restrict c6 = c + (i0 + 6) * 36 + 32;
-            const float *restrict a6 = a + (i0 + 6) * 576;
-            float *restrict c7 = c + (i0 + 7) * 36 + 32;
-            const float *restrict a7 = a + (i0 + 7) * 576;
-            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
-            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
-            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
-            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
-            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
-            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
-            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
-            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
-            for (int p = 0; p < 576; p++) {
-                const float *restrict bp = b + p * 36 + 32;
-                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+}
+
+static void conv_k1_c576_160_6x6_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 10; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 160 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
             }
-            mc_v16_store_part(c0 + 0, &s0_0, 4);
-            mc_v16_store_part(c1 + 0, &s1_0, 4);
-            mc_v16_store_part(c2 + 0, &s2_0, 4);
-            mc_v16_store_part(c3 + 0, &s3_0, 4);
-            mc_v16_store_part(c4 + 0, &s4_0, 4);
-            mc_v16_store_part(c5 + 0, &s5_0, 4);
-            mc_v16_store_part(c6 + 0, &s6_0, 4);
-            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
-    }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c576_160_6x6_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 160; co++)
+        for (int ci = 0; ci < 576; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 576 + ci) * 160 + co] = w[(co * 576 + ci) * 1 + t];
 }
 
 static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -6523,168 +6430,199 @@ static void conv_k1_c576_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
         }
 }
 
-static void conv_k1_c576_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 32; j0 += 32) {
-        for (int i0 = 0; i0 < 576; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 160;
-            float *restrict c1 = c + (i0 + 1) * 36 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 160;
-            float *restrict c2 = c + (i0 + 2) * 36 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 160;
-            float *restrict c3 = c + (i0 + 3) * 36 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 160;
-            float *restrict c4 = c + (i0 + 4) * 36 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 160;
-            float *restrict c5 = c + (i0 + 5) * 36 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 160;
-            float *restrict c6 = c + (i0 + 6) * 36 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 160;
-            float *restrict c7 = c + (i0 + 7) * 36 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 160;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 160; p++) {
-                const float *restrict bp = b + p * 36 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 576; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
+                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 160;
+                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 160;
+                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 160;
+                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 160;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 160;
+                    for (int ci = 0; ci < 160; ci++, bp += 576) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 576 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 576 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 576 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 576 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 576 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 576 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 576 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 576 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 576 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 576 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 576 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 576 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 576 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 576 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 576 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 576 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 576; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 32;
-            const float *restrict a0 = a + (i0 + 0) * 160;
-            float *restrict c1 = c + (i0 + 1) * 36 + 32;
-            const float *restrict a1 = a + (i0 + 1) * 160;
-            float *restrict c2 = c + (i0 + 2) * 36 + 32;
-            const float *restrict a2 = a + (i0 + 2) * 160;
-            float *restrict c3 = c + (i0 + 3) * 36 + 32;
-            const float *restrict a3 = a + (i0 + 3) * 160;
-            float *restrict c4 = c + (i0 + 4) * 36 + 32;
-            const float *restrict a4 = a + (i0 + 4) * 160;
-            float *restrict c5 = c + (i0 + 5) * 36 + 32;
-            const float *restrict a5 = a + (i0 + 5) * 160;
-            float *restrict c6 = c + (i0 + 6) * 36 + 32;
-            const float *restrict a6 = a + (i0 + 6) * 160;
-            float *restrict c7 = c + (i0 + 7) * 36 + 32;
-            const float *restrict a7 = a + (i0 + 7) * 160;
-            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
-            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
-            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
-            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
-            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
-            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
-            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
-            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
-            for (int p = 0; p < 160; p++) {
-                const float *restrict bp = b + p * 36 + 32;
-                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+            const int i0 = 32;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 160;
+                    for (int ci = 0; ci < 160; ci++, bp += 576) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 576 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 576 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 576 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 576 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 576 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 576 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 576 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 576 + j0 + 16) = s3_1;
             }
-            mc_v16_store_part(c0 + 0, &s0_0, 4);
-            mc_v16_store_part(c1 + 0, &s1_0, 4);
-            mc_v16_store_part(c2 + 0, &s2_0, 4);
-            mc_v16_store_part(c3 + 0, &s3_0, 4);
-            mc_v16_store_part(c4 + 0, &s4_0, 4);
-            mc_v16_store_part(c5 + 0, &s5_0, 4);
-            mc_v16_store_part(c6 + 0, &s6_0, 4);
-            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
 
-static void conv_k1_c576_160_6x6_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c576_160_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 160; r++)
-        for (int q = 0; q < 576; q++)
-            t[q * 160 + r] = a[r * 576 + q];
+    for (int g = 0; g < 10; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 160 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c576_160_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 36; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 576 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 5760;
-        for (int co = 0; co < 160; co++)
-            for (int i = 0; i < 36; i++)
-                yb[co * 36 + i] = 0.0f;
-        conv_k1_c576_160_6x6_s1_p0_gemm_fwd(w, x + (long)b * 20736, yb);
+    static _Alignas(64) float wr[92160];
+    conv_k1_c576_160_6x6_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[20736], yt[5760];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c576_160_6x6_s1_p0_pad_cl(x + (long)b * 20736, xt);
+            conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c576_160_6x6_s1_p0_y_out(yt, y + (long)b * 5760, 0);
+        }
     }
 }
 
@@ -6694,8 +6632,6 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[92160];
-    conv_k1_c576_160_6x6_s1_p0_transpose_w(w, wt);
     static float dwt[1013760];
     MC_OMP_PARALLEL
     {
@@ -6719,157 +6655,182 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 92160 + (co * 1 + t) * 576 + ci];
                 dw[(co * 576 + ci) * 1 + t] += s;
             }
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 20736, 0, sizeof(float) * 20736);
-        conv_k1_c576_160_6x6_s1_p0_gemm_dx(wt, dy + (long)b * 5760, dx + (long)b * 20736);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[5760], dxt[20736];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c576_160_6x6_s1_p0_dy_cl(dy + (long)b * 5760, dyt);
+            conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c576_160_6x6_s1_p0_dx_out(dxt, dx + (long)b * 20736, acc);
+        }
     }
 }
 
 /* conv_k1_c160_960_6x6_s1_p0: conv 160x6x6 -> 960x6x6, kernel 1, stride 1, padding 0 */
-static void conv_k1_c160_960_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 32; j0 += 32) {
-        for (int i0 = 0; i0 < 960; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 160;
-            float *restrict c1 = c + (i0 + 1) * 36 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 160;
-            float *restrict c2 = c + (i0 + 2) * 36 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 160;
-            float *restrict c3 = c + (i0 + 3) * 36 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 160;
-            float *restrict c4 = c + (i0 + 4) * 36 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 160;
-            float *restrict c5 = c + (i0 + 5) * 36 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 160;
-            float *restrict c6 = c + (i0 + 6) * 36 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 160;
-            float *restrict c7 = c + (i0 + 7) * 36 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 160;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 160; p++) {
-                const float *restrict bp = b + p * 36 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 960; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
+                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 160;
+                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 160;
+                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 160;
+                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 160;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 160;
+                    for (int ci = 0; ci < 160; ci++, bp += 960) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 960 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 960 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
+        {
+            const int i0 = 32;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 160;
+                    for (int ci = 0; ci < 160; ci++, bp += 960) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 16) = s3_1;
+            }
         }
     }
-    {
-        for (int i0 = 0; i0 < 960; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + 32;
-            const float *restrict a0 = a + (i0 + 0) * 160;
-            float *restrict c1 = c + (i0 + 1) * 36 + 32;
-            const float *restrict a1 = a + (i0 + 1) * 160;
-            float *restrict c2 = c + (i0 + 2) * 36 + 32;
-            const float *restrict a2 = a + (i0 + 2) * 160;
-            float *restrict c3 = c + (i0 + 3) * 36 + 32;
-            const float *restrict a3 = a + (i0 + 3) * 160;
-            float *restrict c4 = c + (i0 + 4) * 36 + 32;
-            const float *restrict a4 = a + (i0 + 4) * 160;
-            float *restrict c5 = c + (i0 + 5) * 36 + 32;
-            const float *restrict a5 = a + (i0 + 5) * 160;
-            float *restrict c6 = c + (i0 + 6) * 36 + 32;
-            const float *restrict a6 = a + (i0 + 6) * 160;
-            float *restrict c7 = c + (i0 + 7) * 36 + 32;
-            const float *restrict a7 = a + (i0 + 7) * 160;
-            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
-            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
-            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
-            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
-            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
-            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
-            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
-            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
-            for (int p = 0; p < 160; p++) {
-                const float *restrict bp = b + p * 36 + 32;
-                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+}
+
+static void conv_k1_c160_960_6x6_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 60; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 960 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
             }
-            mc_v16_store_part(c0 + 0, &s0_0, 4);
-            mc_v16_store_part(c1 + 0, &s1_0, 4);
-            mc_v16_store_part(c2 + 0, &s2_0, 4);
-            mc_v16_store_part(c3 + 0, &s3_0, 4);
-            mc_v16_store_part(c4 + 0, &s4_0, 4);
-            mc_v16_store_part(c5 + 0, &s5_0, 4);
-            mc_v16_store_part(c6 + 0, &s6_0, 4);
-            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
-    }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c160_960_6x6_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 960; co++)
+        for (int ci = 0; ci < 160; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 160 + ci) * 960 + co] = w[(co * 160 + ci) * 1 + t];
 }
 
 static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -7005,168 +6966,199 @@ static void conv_k1_c160_960_6x6_s1_p0_pad_cl(const float *restrict planes, floa
         }
 }
 
-static void conv_k1_c160_960_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 32; j0 += 32) {
-        for (int i0 = 0; i0 < 160; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 960;
-            float *restrict c1 = c + (i0 + 1) * 36 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 960;
-            float *restrict c2 = c + (i0 + 2) * 36 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 960;
-            float *restrict c3 = c + (i0 + 3) * 36 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 960;
-            float *restrict c4 = c + (i0 + 4) * 36 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 960;
-            float *restrict c5 = c + (i0 + 5) * 36 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 960;
-            float *restrict c6 = c + (i0 + 6) * 36 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 960;
-            float *restrict c7 = c + (i0 + 7) * 36 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 960;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 960; p++) {
-                const float *restrict bp = b + p * 36 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 160; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
+                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 960;
+                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 960;
+                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 960;
+                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 960;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 960;
+                    for (int ci = 0; ci < 960; ci++, bp += 160) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 160 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 160 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 160; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 32;
-            const float *restrict a0 = a + (i0 + 0) * 960;
-            float *restrict c1 = c + (i0 + 1) * 36 + 32;
-            const float *restrict a1 = a + (i0 + 1) * 960;
-            float *restrict c2 = c + (i0 + 2) * 36 + 32;
-            const float *restrict a2 = a + (i0 + 2) * 960;
-            float *restrict c3 = c + (i0 + 3) * 36 + 32;
-            const float *restrict a3 = a + (i0 + 3) * 960;
-            float *restrict c4 = c + (i0 + 4) * 36 + 32;
-            const float *restrict a4 = a + (i0 + 4) * 960;
-            float *restrict c5 = c + (i0 + 5) * 36 + 32;
-            const float *restrict a5 = a + (i0 + 5) * 960;
-            float *restrict c6 = c + (i0 + 6) * 36 + 32;
-            const float *restrict a6 = a + (i0 + 6) * 960;
-            float *restrict c7 = c + (i0 + 7) * 36 + 32;
-            const float *restrict a7 = a + (i0 + 7) * 960;
-            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
-            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
-            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
-            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
-            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
-            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
-            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
-            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
-            for (int p = 0; p < 960; p++) {
-                const float *restrict bp = b + p * 36 + 32;
-                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+            const int i0 = 32;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 960;
+                    for (int ci = 0; ci < 960; ci++, bp += 160) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 16) = s3_1;
             }
-            mc_v16_store_part(c0 + 0, &s0_0, 4);
-            mc_v16_store_part(c1 + 0, &s1_0, 4);
-            mc_v16_store_part(c2 + 0, &s2_0, 4);
-            mc_v16_store_part(c3 + 0, &s3_0, 4);
-            mc_v16_store_part(c4 + 0, &s4_0, 4);
-            mc_v16_store_part(c5 + 0, &s5_0, 4);
-            mc_v16_store_part(c6 + 0, &s6_0, 4);
-            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
 
-static void conv_k1_c160_960_6x6_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c160_960_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 960; r++)
-        for (int q = 0; q < 160; q++)
-            t[q * 960 + r] = a[r * 160 + q];
+    for (int g = 0; g < 60; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 960 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c160_960_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 10; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 160 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 34560;
-        for (int co = 0; co < 960; co++)
-            for (int i = 0; i < 36; i++)
-                yb[co * 36 + i] = 0.0f;
-        conv_k1_c160_960_6x6_s1_p0_gemm_fwd(w, x + (long)b * 5760, yb);
+    static _Alignas(64) float wr[153600];
+    conv_k1_c160_960_6x6_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[5760], yt[34560];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c160_960_6x6_s1_p0_pad_cl(x + (long)b * 5760, xt);
+            conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c160_960_6x6_s1_p0_y_out(yt, y + (long)b * 34560, 0);
+        }
     }
 }
 
@@ -7176,8 +7168,6 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[153600];
-    conv_k1_c160_960_6x6_s1_p0_transpose_w(w, wt);
     static float dwt[921600];
     MC_OMP_PARALLEL
     {
@@ -7201,157 +7191,182 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 153600 + (co * 1 + t) * 160 + ci];
                 dw[(co * 160 + ci) * 1 + t] += s;
             }
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 5760, 0, sizeof(float) * 5760);
-        conv_k1_c160_960_6x6_s1_p0_gemm_dx(wt, dy + (long)b * 34560, dx + (long)b * 5760);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[34560], dxt[5760];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c160_960_6x6_s1_p0_dy_cl(dy + (long)b * 34560, dyt);
+            conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c160_960_6x6_s1_p0_dx_out(dxt, dx + (long)b * 5760, acc);
+        }
     }
 }
 
 /* conv_k1_c960_160_6x6_s1_p0: conv 960x6x6 -> 160x6x6, kernel 1, stride 1, padding 0 */
-static void conv_k1_c960_160_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 32; j0 += 32) {
-        for (int i0 = 0; i0 < 160; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 960;
-            float *restrict c1 = c + (i0 + 1) * 36 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 960;
-            float *restrict c2 = c + (i0 + 2) * 36 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 960;
-            float *restrict c3 = c + (i0 + 3) * 36 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 960;
-            float *restrict c4 = c + (i0 + 4) * 36 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 960;
-            float *restrict c5 = c + (i0 + 5) * 36 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 960;
-            float *restrict c6 = c + (i0 + 6) * 36 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 960;
-            float *restrict c7 = c + (i0 + 7) * 36 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 960;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 960; p++) {
-                const float *restrict bp = b + p * 36 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 160; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
+                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 960;
+                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 960;
+                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 960;
+                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 960;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 960;
+                    for (int ci = 0; ci < 960; ci++, bp += 160) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 160 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 160 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
+        {
+            const int i0 = 32;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 960;
+                    for (int ci = 0; ci < 960; ci++, bp += 160) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 16) = s3_1;
+            }
         }
     }
-    {
-        for (int i0 = 0; i0 < 160; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + 32;
-            const float *restrict a0 = a + (i0 + 0) * 960;
-            float *restrict c1 = c + (i0 + 1) * 36 + 32;
-            const float *restrict a1 = a + (i0 + 1) * 960;
-            float *restrict c2 = c + (i0 + 2) * 36 + 32;
-            const float *restrict a2 = a + (i0 + 2) * 960;
-            float *restrict c3 = c + (i0 + 3) * 36 + 32;
-            const float *restrict a3 = a + (i0 + 3) * 960;
-            float *restrict c4 = c + (i0 + 4) * 36 + 32;
-            const float *restrict a4 = a + (i0 + 4) * 960;
-            float *restrict c5 = c + (i0 + 5) * 36 + 32;
-            const float *restrict a5 = a + (i0 + 5) * 960;
-            float *restrict c6 = c + (i0 + 6) * 36 + 32;
-            const float *restrict a6 = a + (i0 + 6) * 960;
-            float *restrict c7 = c + (i0 + 7) * 36 + 32;
-            const float *restrict a7 = a + (i0 + 7) * 960;
-            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
-            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
-            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
-            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
-            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
-            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
-            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
-            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
-            for (int p = 0; p < 960; p++) {
-                const float *restrict bp = b + p * 36 + 32;
-                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+}
+
+static void conv_k1_c960_160_6x6_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 10; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 160 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
             }
-            mc_v16_store_part(c0 + 0, &s0_0, 4);
-            mc_v16_store_part(c1 + 0, &s1_0, 4);
-            mc_v16_store_part(c2 + 0, &s2_0, 4);
-            mc_v16_store_part(c3 + 0, &s3_0, 4);
-            mc_v16_store_part(c4 + 0, &s4_0, 4);
-            mc_v16_store_part(c5 + 0, &s5_0, 4);
-            mc_v16_store_part(c6 + 0, &s6_0, 4);
-            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
-    }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c960_160_6x6_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 160; co++)
+        for (int ci = 0; ci < 960; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 960 + ci) * 160 + co] = w[(co * 960 + ci) * 1 + t];
 }
 
 static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -7487,168 +7502,199 @@ static void conv_k1_c960_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
         }
 }
 
-static void conv_k1_c960_160_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 32; j0 += 32) {
-        for (int i0 = 0; i0 < 960; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 160;
-            float *restrict c1 = c + (i0 + 1) * 36 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 160;
-            float *restrict c2 = c + (i0 + 2) * 36 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 160;
-            float *restrict c3 = c + (i0 + 3) * 36 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 160;
-            float *restrict c4 = c + (i0 + 4) * 36 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 160;
-            float *restrict c5 = c + (i0 + 5) * 36 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 160;
-            float *restrict c6 = c + (i0 + 6) * 36 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 160;
-            float *restrict c7 = c + (i0 + 7) * 36 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 160;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 160; p++) {
-                const float *restrict bp = b + p * 36 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 960; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
+                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 160;
+                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 160;
+                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 160;
+                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 160;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 160;
+                    for (int ci = 0; ci < 160; ci++, bp += 960) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 960 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 960 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 960; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 32;
-            const float *restrict a0 = a + (i0 + 0) * 160;
-            float *restrict c1 = c + (i0 + 1) * 36 + 32;
-            const float *restrict a1 = a + (i0 + 1) * 160;
-            float *restrict c2 = c + (i0 + 2) * 36 + 32;
-            const float *restrict a2 = a + (i0 + 2) * 160;
-            float *restrict c3 = c + (i0 + 3) * 36 + 32;
-            const float *restrict a3 = a + (i0 + 3) * 160;
-            float *restrict c4 = c + (i0 + 4) * 36 + 32;
-            const float *restrict a4 = a + (i0 + 4) * 160;
-            float *restrict c5 = c + (i0 + 5) * 36 + 32;
-            const float *restrict a5 = a + (i0 + 5) * 160;
-            float *restrict c6 = c + (i0 + 6) * 36 + 32;
-            const float *restrict a6 = a + (i0 + 6) * 160;
-            float *restrict c7 = c + (i0 + 7) * 36 + 32;
-            const float *restrict a7 = a + (i0 + 7) * 160;
-            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
-            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
-            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
-            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
-            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
-            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
-            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
-            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
-            for (int p = 0; p < 160; p++) {
-                const float *restrict bp = b + p * 36 + 32;
-                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+            const int i0 = 32;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 160;
+                    for (int ci = 0; ci < 160; ci++, bp += 960) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 16) = s3_1;
             }
-            mc_v16_store_part(c0 + 0, &s0_0, 4);
-            mc_v16_store_part(c1 + 0, &s1_0, 4);
-            mc_v16_store_part(c2 + 0, &s2_0, 4);
-            mc_v16_store_part(c3 + 0, &s3_0, 4);
-            mc_v16_store_part(c4 + 0, &s4_0, 4);
-            mc_v16_store_part(c5 + 0, &s5_0, 4);
-            mc_v16_store_part(c6 + 0, &s6_0, 4);
-            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
 
-static void conv_k1_c960_160_6x6_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c960_160_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 160; r++)
-        for (int q = 0; q < 960; q++)
-            t[q * 160 + r] = a[r * 960 + q];
+    for (int g = 0; g < 10; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 160 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c960_160_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 60; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 960 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 5760;
-        for (int co = 0; co < 160; co++)
-            for (int i = 0; i < 36; i++)
-                yb[co * 36 + i] = 0.0f;
-        conv_k1_c960_160_6x6_s1_p0_gemm_fwd(w, x + (long)b * 34560, yb);
+    static _Alignas(64) float wr[153600];
+    conv_k1_c960_160_6x6_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[34560], yt[5760];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c960_160_6x6_s1_p0_pad_cl(x + (long)b * 34560, xt);
+            conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c960_160_6x6_s1_p0_y_out(yt, y + (long)b * 5760, 0);
+        }
     }
 }
 
@@ -7658,8 +7704,6 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[153600];
-    conv_k1_c960_160_6x6_s1_p0_transpose_w(w, wt);
     static float dwt[921600];
     MC_OMP_PARALLEL
     {
@@ -7683,157 +7727,182 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 153600 + (co * 1 + t) * 960 + ci];
                 dw[(co * 960 + ci) * 1 + t] += s;
             }
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 34560, 0, sizeof(float) * 34560);
-        conv_k1_c960_160_6x6_s1_p0_gemm_dx(wt, dy + (long)b * 5760, dx + (long)b * 34560);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[5760], dxt[34560];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c960_160_6x6_s1_p0_dy_cl(dy + (long)b * 5760, dyt);
+            conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c960_160_6x6_s1_p0_dx_out(dxt, dx + (long)b * 34560, acc);
+        }
     }
 }
 
 /* conv_k1_c960_320_6x6_s1_p0: conv 960x6x6 -> 320x6x6, kernel 1, stride 1, padding 0 */
-static void conv_k1_c960_320_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 32; j0 += 32) {
-        for (int i0 = 0; i0 < 320; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 960;
-            float *restrict c1 = c + (i0 + 1) * 36 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 960;
-            float *restrict c2 = c + (i0 + 2) * 36 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 960;
-            float *restrict c3 = c + (i0 + 3) * 36 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 960;
-            float *restrict c4 = c + (i0 + 4) * 36 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 960;
-            float *restrict c5 = c + (i0 + 5) * 36 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 960;
-            float *restrict c6 = c + (i0 + 6) * 36 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 960;
-            float *restrict c7 = c + (i0 + 7) * 36 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 960;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 960; p++) {
-                const float *restrict bp = b + p * 36 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 320; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
+                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 960;
+                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 960;
+                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 960;
+                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 960;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 960;
+                    for (int ci = 0; ci < 960; ci++, bp += 320) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 320 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 320 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 320 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 320 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 320 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 320 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 320 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 320 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
+        {
+            const int i0 = 32;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 960;
+                    for (int ci = 0; ci < 960; ci++, bp += 320) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 16) = s3_1;
+            }
         }
     }
-    {
-        for (int i0 = 0; i0 < 320; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + 32;
-            const float *restrict a0 = a + (i0 + 0) * 960;
-            float *restrict c1 = c + (i0 + 1) * 36 + 32;
-            const float *restrict a1 = a + (i0 + 1) * 960;
-            float *restrict c2 = c + (i0 + 2) * 36 + 32;
-            const float *restrict a2 = a + (i0 + 2) * 960;
-            float *restrict c3 = c + (i0 + 3) * 36 + 32;
-            const float *restrict a3 = a + (i0 + 3) * 960;
-            float *restrict c4 = c + (i0 + 4) * 36 + 32;
-            const float *restrict a4 = a + (i0 + 4) * 960;
-            float *restrict c5 = c + (i0 + 5) * 36 + 32;
-            const float *restrict a5 = a + (i0 + 5) * 960;
-            float *restrict c6 = c + (i0 + 6) * 36 + 32;
-            const float *restrict a6 = a + (i0 + 6) * 960;
-            float *restrict c7 = c + (i0 + 7) * 36 + 32;
-            const float *restrict a7 = a + (i0 + 7) * 960;
-            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
-            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
-            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
-            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
-            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
-            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
-            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
-            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
-            for (int p = 0; p < 960; p++) {
-                const float *restrict bp = b + p * 36 + 32;
-                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+}
+
+static void conv_k1_c960_320_6x6_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 20; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 320 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
             }
-            mc_v16_store_part(c0 + 0, &s0_0, 4);
-            mc_v16_store_part(c1 + 0, &s1_0, 4);
-            mc_v16_store_part(c2 + 0, &s2_0, 4);
-            mc_v16_store_part(c3 + 0, &s3_0, 4);
-            mc_v16_store_part(c4 + 0, &s4_0, 4);
-            mc_v16_store_part(c5 + 0, &s5_0, 4);
-            mc_v16_store_part(c6 + 0, &s6_0, 4);
-            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
-    }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c960_320_6x6_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 320; co++)
+        for (int ci = 0; ci < 960; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 960 + ci) * 320 + co] = w[(co * 960 + ci) * 1 + t];
 }
 
 static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -7969,168 +8038,199 @@ static void conv_k1_c960_320_6x6_s1_p0_pad_cl(const float *restrict planes, floa
         }
 }
 
-static void conv_k1_c960_320_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 32; j0 += 32) {
-        for (int i0 = 0; i0 < 960; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 320;
-            float *restrict c1 = c + (i0 + 1) * 36 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 320;
-            float *restrict c2 = c + (i0 + 2) * 36 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 320;
-            float *restrict c3 = c + (i0 + 3) * 36 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 320;
-            float *restrict c4 = c + (i0 + 4) * 36 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 320;
-            float *restrict c5 = c + (i0 + 5) * 36 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 320;
-            float *restrict c6 = c + (i0 + 6) * 36 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 320;
-            float *restrict c7 = c + (i0 + 7) * 36 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 320;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 320; p++) {
-                const float *restrict bp = b + p * 36 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 960; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 320;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 320;
+                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 320;
+                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 320;
+                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 320;
+                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 320;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 320;
+                    for (int ci = 0; ci < 320; ci++, bp += 960) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 960 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 960 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 960; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 32;
-            const float *restrict a0 = a + (i0 + 0) * 320;
-            float *restrict c1 = c + (i0 + 1) * 36 + 32;
-            const float *restrict a1 = a + (i0 + 1) * 320;
-            float *restrict c2 = c + (i0 + 2) * 36 + 32;
-            const float *restrict a2 = a + (i0 + 2) * 320;
-            float *restrict c3 = c + (i0 + 3) * 36 + 32;
-            const float *restrict a3 = a + (i0 + 3) * 320;
-            float *restrict c4 = c + (i0 + 4) * 36 + 32;
-            const float *restrict a4 = a + (i0 + 4) * 320;
-            float *restrict c5 = c + (i0 + 5) * 36 + 32;
-            const float *restrict a5 = a + (i0 + 5) * 320;
-            float *restrict c6 = c + (i0 + 6) * 36 + 32;
-            const float *restrict a6 = a + (i0 + 6) * 320;
-            float *restrict c7 = c + (i0 + 7) * 36 + 32;
-            const float *restrict a7 = a + (i0 + 7) * 320;
-            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
-            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
-            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
-            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
-            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
-            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
-            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
-            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
-            for (int p = 0; p < 320; p++) {
-                const float *restrict bp = b + p * 36 + 32;
-                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+            const int i0 = 32;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 320;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 320;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 320;
+                    for (int ci = 0; ci < 320; ci++, bp += 960) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 16) = s3_1;
             }
-            mc_v16_store_part(c0 + 0, &s0_0, 4);
-            mc_v16_store_part(c1 + 0, &s1_0, 4);
-            mc_v16_store_part(c2 + 0, &s2_0, 4);
-            mc_v16_store_part(c3 + 0, &s3_0, 4);
-            mc_v16_store_part(c4 + 0, &s4_0, 4);
-            mc_v16_store_part(c5 + 0, &s5_0, 4);
-            mc_v16_store_part(c6 + 0, &s6_0, 4);
-            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
 
-static void conv_k1_c960_320_6x6_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c960_320_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 320; r++)
-        for (int q = 0; q < 960; q++)
-            t[q * 320 + r] = a[r * 960 + q];
+    for (int g = 0; g < 20; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 320 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c960_320_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 60; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 960 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 11520;
-        for (int co = 0; co < 320; co++)
-            for (int i = 0; i < 36; i++)
-                yb[co * 36 + i] = 0.0f;
-        conv_k1_c960_320_6x6_s1_p0_gemm_fwd(w, x + (long)b * 34560, yb);
+    static _Alignas(64) float wr[307200];
+    conv_k1_c960_320_6x6_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[34560], yt[11520];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c960_320_6x6_s1_p0_pad_cl(x + (long)b * 34560, xt);
+            conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c960_320_6x6_s1_p0_y_out(yt, y + (long)b * 11520, 0);
+        }
     }
 }
 
@@ -8140,8 +8240,6 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[307200];
-    conv_k1_c960_320_6x6_s1_p0_transpose_w(w, wt);
     static float dwt[921600];
     MC_OMP_PARALLEL
     {
@@ -8165,157 +8263,182 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 307200 + (co * 1 + t) * 960 + ci];
                 dw[(co * 960 + ci) * 1 + t] += s;
             }
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 34560, 0, sizeof(float) * 34560);
-        conv_k1_c960_320_6x6_s1_p0_gemm_dx(wt, dy + (long)b * 11520, dx + (long)b * 34560);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[11520], dxt[34560];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c960_320_6x6_s1_p0_dy_cl(dy + (long)b * 11520, dyt);
+            conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c960_320_6x6_s1_p0_dx_out(dxt, dx + (long)b * 34560, acc);
+        }
     }
 }
 
 /* conv_k1_c320_1280_6x6_s1_p0: conv 320x6x6 -> 1280x6x6, kernel 1, stride 1, padding 0 */
-static void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 32; j0 += 32) {
-        for (int i0 = 0; i0 < 1280; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 320;
-            float *restrict c1 = c + (i0 + 1) * 36 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 320;
-            float *restrict c2 = c + (i0 + 2) * 36 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 320;
-            float *restrict c3 = c + (i0 + 3) * 36 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 320;
-            float *restrict c4 = c + (i0 + 4) * 36 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 320;
-            float *restrict c5 = c + (i0 + 5) * 36 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 320;
-            float *restrict c6 = c + (i0 + 6) * 36 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 320;
-            float *restrict c7 = c + (i0 + 7) * 36 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 320;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 320; p++) {
-                const float *restrict bp = b + p * 36 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 1280; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 320;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 320;
+                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 320;
+                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 320;
+                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 320;
+                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 320;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 320;
+                    for (int ci = 0; ci < 320; ci++, bp += 1280) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 1280 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 1280 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 1280 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 1280 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 1280 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 1280 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 1280 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 1280 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 1280 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 1280 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 1280 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 1280 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 1280 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 1280 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 1280 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 1280 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
+        {
+            const int i0 = 32;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 320;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 320;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 320;
+                    for (int ci = 0; ci < 320; ci++, bp += 1280) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 1280 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 1280 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 1280 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 1280 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 1280 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 1280 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 1280 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 1280 + j0 + 16) = s3_1;
+            }
         }
     }
-    {
-        for (int i0 = 0; i0 < 1280; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + 32;
-            const float *restrict a0 = a + (i0 + 0) * 320;
-            float *restrict c1 = c + (i0 + 1) * 36 + 32;
-            const float *restrict a1 = a + (i0 + 1) * 320;
-            float *restrict c2 = c + (i0 + 2) * 36 + 32;
-            const float *restrict a2 = a + (i0 + 2) * 320;
-            float *restrict c3 = c + (i0 + 3) * 36 + 32;
-            const float *restrict a3 = a + (i0 + 3) * 320;
-            float *restrict c4 = c + (i0 + 4) * 36 + 32;
-            const float *restrict a4 = a + (i0 + 4) * 320;
-            float *restrict c5 = c + (i0 + 5) * 36 + 32;
-            const float *restrict a5 = a + (i0 + 5) * 320;
-            float *restrict c6 = c + (i0 + 6) * 36 + 32;
-            const float *restrict a6 = a + (i0 + 6) * 320;
-            float *restrict c7 = c + (i0 + 7) * 36 + 32;
-            const float *restrict a7 = a + (i0 + 7) * 320;
-            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
-            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
-            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
-            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
-            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
-            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
-            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
-            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
-            for (int p = 0; p < 320; p++) {
-                const float *restrict bp = b + p * 36 + 32;
-                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+}
+
+static void conv_k1_c320_1280_6x6_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 80; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 1280 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
             }
-            mc_v16_store_part(c0 + 0, &s0_0, 4);
-            mc_v16_store_part(c1 + 0, &s1_0, 4);
-            mc_v16_store_part(c2 + 0, &s2_0, 4);
-            mc_v16_store_part(c3 + 0, &s3_0, 4);
-            mc_v16_store_part(c4 + 0, &s4_0, 4);
-            mc_v16_store_part(c5 + 0, &s5_0, 4);
-            mc_v16_store_part(c6 + 0, &s6_0, 4);
-            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
-    }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c320_1280_6x6_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 1280; co++)
+        for (int ci = 0; ci < 320; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 320 + ci) * 1280 + co] = w[(co * 320 + ci) * 1 + t];
 }
 
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -8451,168 +8574,199 @@ static void conv_k1_c320_1280_6x6_s1_p0_pad_cl(const float *restrict planes, flo
         }
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 32; j0 += 32) {
-        for (int i0 = 0; i0 < 320; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 36 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 1280;
-            float *restrict c1 = c + (i0 + 1) * 36 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 1280;
-            float *restrict c2 = c + (i0 + 2) * 36 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 1280;
-            float *restrict c3 = c + (i0 + 3) * 36 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 1280;
-            float *restrict c4 = c + (i0 + 4) * 36 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 1280;
-            float *restrict c5 = c + (i0 + 5) * 36 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 1280;
-            float *restrict c6 = c + (i0 + 6) * 36 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 1280;
-            float *restrict c7 = c + (i0 + 7) * 36 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 1280;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 1280; p++) {
-                const float *restrict bp = b + p * 36 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 320; j0 += 32) {
+        for (int i0 = 0; i0 < 32; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 1280;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 1280;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 1280;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 1280;
+                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 1280;
+                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 1280;
+                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 1280;
+                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 1280;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 1280;
+                    for (int ci = 0; ci < 1280; ci++, bp += 320) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 320 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 320 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 320 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 320 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 320 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 320 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 320 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 320 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 320; i0 += 8)
         {
-            float *restrict c0 = c + (i0 + 0) * 36 + 32;
-            const float *restrict a0 = a + (i0 + 0) * 1280;
-            float *restrict c1 = c + (i0 + 1) * 36 + 32;
-            const float *restrict a1 = a + (i0 + 1) * 1280;
-            float *restrict c2 = c + (i0 + 2) * 36 + 32;
-            const float *restrict a2 = a + (i0 + 2) * 1280;
-            float *restrict c3 = c + (i0 + 3) * 36 + 32;
-            const float *restrict a3 = a + (i0 + 3) * 1280;
-            float *restrict c4 = c + (i0 + 4) * 36 + 32;
-            const float *restrict a4 = a + (i0 + 4) * 1280;
-            float *restrict c5 = c + (i0 + 5) * 36 + 32;
-            const float *restrict a5 = a + (i0 + 5) * 1280;
-            float *restrict c6 = c + (i0 + 6) * 36 + 32;
-            const float *restrict a6 = a + (i0 + 6) * 1280;
-            float *restrict c7 = c + (i0 + 7) * 36 + 32;
-            const float *restrict a7 = a + (i0 + 7) * 1280;
-            mc_v16 s0_0; mc_v16_part(&s0_0, c0 + 0, 4);
-            mc_v16 s1_0; mc_v16_part(&s1_0, c1 + 0, 4);
-            mc_v16 s2_0; mc_v16_part(&s2_0, c2 + 0, 4);
-            mc_v16 s3_0; mc_v16_part(&s3_0, c3 + 0, 4);
-            mc_v16 s4_0; mc_v16_part(&s4_0, c4 + 0, 4);
-            mc_v16 s5_0; mc_v16_part(&s5_0, c5 + 0, 4);
-            mc_v16 s6_0; mc_v16_part(&s6_0, c6 + 0, 4);
-            mc_v16 s7_0; mc_v16_part(&s7_0, c7 + 0, 4);
-            for (int p = 0; p < 1280; p++) {
-                const float *restrict bp = b + p * 36 + 32;
-                mc_v16 b0; mc_v16_part(&b0, bp + 0, 4);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+            const int i0 = 32;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 1280;
+                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 1280;
+                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 1280;
+                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 1280;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 6 + kx) * 1280;
+                    for (int ci = 0; ci < 1280; ci++, bp += 320) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 16) = s3_1;
             }
-            mc_v16_store_part(c0 + 0, &s0_0, 4);
-            mc_v16_store_part(c1 + 0, &s1_0, 4);
-            mc_v16_store_part(c2 + 0, &s2_0, 4);
-            mc_v16_store_part(c3 + 0, &s3_0, 4);
-            mc_v16_store_part(c4 + 0, &s4_0, 4);
-            mc_v16_store_part(c5 + 0, &s5_0, 4);
-            mc_v16_store_part(c6 + 0, &s6_0, 4);
-            mc_v16_store_part(c7 + 0, &s7_0, 4);
         }
     }
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c320_1280_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 1280; r++)
-        for (int q = 0; q < 320; q++)
-            t[q * 1280 + r] = a[r * 320 + q];
+    for (int g = 0; g < 80; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 1280 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c320_1280_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 20; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 320 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 void conv_k1_c320_1280_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 46080;
-        for (int co = 0; co < 1280; co++)
-            for (int i = 0; i < 36; i++)
-                yb[co * 36 + i] = 0.0f;
-        conv_k1_c320_1280_6x6_s1_p0_gemm_fwd(w, x + (long)b * 11520, yb);
+    static _Alignas(64) float wr[409600];
+    conv_k1_c320_1280_6x6_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[11520], yt[46080];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c320_1280_6x6_s1_p0_pad_cl(x + (long)b * 11520, xt);
+            conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c320_1280_6x6_s1_p0_y_out(yt, y + (long)b * 46080, 0);
+        }
     }
 }
 
@@ -8622,8 +8776,6 @@ void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[409600];
-    conv_k1_c320_1280_6x6_s1_p0_transpose_w(w, wt);
     static float dwt[819200];
     MC_OMP_PARALLEL
     {
@@ -8647,10 +8799,14 @@ void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float
                     s += dwt[(long)k * 409600 + (co * 1 + t) * 320 + ci];
                 dw[(co * 320 + ci) * 1 + t] += s;
             }
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 11520, 0, sizeof(float) * 11520);
-        conv_k1_c320_1280_6x6_s1_p0_gemm_dx(wt, dy + (long)b * 46080, dx + (long)b * 11520);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[46080], dxt[11520];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c320_1280_6x6_s1_p0_dy_cl(dy + (long)b * 46080, dyt);
+            conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c320_1280_6x6_s1_p0_dx_out(dxt, dx + (long)b * 11520, acc);
+        }
     }
 }

@@ -414,8 +414,6 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wf[432];
-    conv_k3_c3_16_32x32_s1_p1_flip(w, wf);
     static float xp[55520], dyp[278528];
     for (int b0 = 0; b0 < n; b0 += 16) {
         const int nb = n - b0 < 16 ? n - b0 : 16;
@@ -429,6 +427,8 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
         }
         conv_k3_c3_16_32x32_s1_p1_gemm_dw(nb, dyp, xp, dw);
     }
+    static float wf[432];
+    conv_k3_c3_16_32x32_s1_p1_flip(w, wf);
     MC_OMP_PARALLEL
     {
         float dyq[18498] = {0}, dxg[3264];
@@ -457,91 +457,99 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
 }
 
 /* conv_k1_c48_16_32x32_s1_p0_b: conv 48x32x32 -> 16x32x32, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 1024; j0 += 32) {
-        for (int i0 = 0; i0 < 16; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 1024 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 48;
-            float *restrict c1 = c + (i0 + 1) * 1024 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 48;
-            float *restrict c2 = c + (i0 + 2) * 1024 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 48;
-            float *restrict c3 = c + (i0 + 3) * 1024 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 48;
-            float *restrict c4 = c + (i0 + 4) * 1024 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 48;
-            float *restrict c5 = c + (i0 + 5) * 1024 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 48;
-            float *restrict c6 = c + (i0 + 6) * 1024 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 48;
-            float *restrict c7 = c + (i0 + 7) * 1024 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 48;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 48; p++) {
-                const float *restrict bp = b + p * 1024 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    {
+        const int j0 = 0;
+        for (int i0 = 0; i0 < 1024; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 32 * 32 + (i0 + 0) % 32) * 48;
+                const float *restrict a1 = a + ((i0 + 1) / 32 * 32 + (i0 + 1) % 32) * 48;
+                const float *restrict a2 = a + ((i0 + 2) / 32 * 32 + (i0 + 2) % 32) * 48;
+                const float *restrict a3 = a + ((i0 + 3) / 32 * 32 + (i0 + 3) % 32) * 48;
+                const float *restrict a4 = a + ((i0 + 4) / 32 * 32 + (i0 + 4) % 32) * 48;
+                const float *restrict a5 = a + ((i0 + 5) / 32 * 32 + (i0 + 5) % 32) * 48;
+                const float *restrict a6 = a + ((i0 + 6) / 32 * 32 + (i0 + 6) % 32) * 48;
+                const float *restrict a7 = a + ((i0 + 7) / 32 * 32 + (i0 + 7) % 32) * 48;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 32 + kx) * 48;
+                    for (int ci = 0; ci < 48; ci++, bp += 16) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s1_0 += x1 * b0;
+                        s2_0 += x2 * b0;
+                        s3_0 += x3 * b0;
+                        s4_0 += x4 * b0;
+                        s5_0 += x5 * b0;
+                        s6_0 += x6 * b0;
+                        s7_0 += x7 * b0;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 16 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 1) * 16 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 2) * 16 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 4) * 16 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 5) * 16 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 6) * 16 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 7) * 16 + j0 + 0) = s7_0;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k1_c48_16_32x32_s1_p0_b_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c48_16_32x32_s1_p0_b_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 48; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 48 + ci) * 16 + co] = w[(co * 48 + ci) * 1 + t];
 }
 
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -844,13 +852,17 @@ static void conv_k1_c48_16_32x32_s1_p0_b_transpose_w(const float *restrict a, fl
 
 void conv_k1_c48_16_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 16384;
-        for (int co = 0; co < 16; co++)
-            for (int i = 0; i < 1024; i++)
-                yb[co * 1024 + i] = bias[co];
-        conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(w, x + (long)b * 49152, yb);
+    static _Alignas(64) float wr[768];
+    conv_k1_c48_16_32x32_s1_p0_b_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[49152], yt[16384];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c48_16_32x32_s1_p0_b_pad_cl(x + (long)b * 49152, xt);
+            conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd_cl(xt, wr, bias, yt);
+            conv_k1_c48_16_32x32_s1_p0_b_y_out(yt, y + (long)b * 16384, 0);
+        }
     }
 }
 
@@ -886,8 +898,6 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
             gb += conv_k1_c48_16_32x32_s1_p0_b_bias_sum(dy + ((long)b * 16 + c) * 1024);
         dbias[c] += (float)gb;
     }
-    static float wt[768];
-    conv_k1_c48_16_32x32_s1_p0_b_transpose_w(w, wt);
     static float dwt[12288];
     MC_OMP_PARALLEL
     {
@@ -911,6 +921,8 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
                     s += dwt[(long)k * 768 + (co * 1 + t) * 48 + ci];
                 dw[(co * 48 + ci) * 1 + t] += s;
             }
+    static float wt[768];
+    conv_k1_c48_16_32x32_s1_p0_b_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -920,93 +932,99 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
 }
 
 /* conv_k3_c16_16_32x32_s1_p1: conv 16x32x32 -> 16x32x32, kernel 3, stride 1, padding 1 */
-static void conv_k3_c16_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 1088; j0 += 32) {
-        for (int i0 = 0; i0 < 16; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 1088 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 144;
-            float *restrict c1 = c + (i0 + 1) * 1088 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 144;
-            float *restrict c2 = c + (i0 + 2) * 1088 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 144;
-            float *restrict c3 = c + (i0 + 3) * 1088 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 144;
-            float *restrict c4 = c + (i0 + 4) * 1088 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 144;
-            float *restrict c5 = c + (i0 + 5) * 1088 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 144;
-            float *restrict c6 = c + (i0 + 6) * 1088 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 144;
-            float *restrict c7 = c + (i0 + 7) * 1088 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 144;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int ci = 0, p = 0; ci < 16; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 1156 + ky * 34 + kx + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    {
+        const int j0 = 0;
+        for (int i0 = 0; i0 < 1024; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 32 * 34 + (i0 + 0) % 32) * 16;
+                const float *restrict a1 = a + ((i0 + 1) / 32 * 34 + (i0 + 1) % 32) * 16;
+                const float *restrict a2 = a + ((i0 + 2) / 32 * 34 + (i0 + 2) % 32) * 16;
+                const float *restrict a3 = a + ((i0 + 3) / 32 * 34 + (i0 + 3) % 32) * 16;
+                const float *restrict a4 = a + ((i0 + 4) / 32 * 34 + (i0 + 4) % 32) * 16;
+                const float *restrict a5 = a + ((i0 + 5) / 32 * 34 + (i0 + 5) % 32) * 16;
+                const float *restrict a6 = a + ((i0 + 6) / 32 * 34 + (i0 + 6) % 32) * 16;
+                const float *restrict a7 = a + ((i0 + 7) / 32 * 34 + (i0 + 7) % 32) * 16;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 34 + kx) * 16;
+                    for (int ci = 0; ci < 16; ci++, bp += 16) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s1_0 += x1 * b0;
+                        s2_0 += x2 * b0;
+                        s3_0 += x3 * b0;
+                        s4_0 += x4 * b0;
+                        s5_0 += x5 * b0;
+                        s6_0 += x6 * b0;
+                        s7_0 += x7 * b0;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 16 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 1) * 16 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 2) * 16 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 4) * 16 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 5) * 16 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 6) * 16 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 7) * 16 + j0 + 0) = s7_0;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k3_c16_16_32x32_s1_p1_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k3_c16_16_32x32_s1_p1_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 16; ci++)
+            for (int t = 0; t < 9; t++)
+                wr[(t * 16 + ci) * 16 + co] = w[(co * 16 + ci) * 9 + t];
 }
 
 static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1302,14 +1320,6 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const fl
 }
 
 
-/* Image xb into the interior of the zero-padded xp (its border stays 0). */
-static void conv_k3_c16_16_32x32_s1_p1_pad(const float *restrict xb, float *restrict xp)
-{
-    for (int ci = 0; ci < 16; ci++)
-        for (int iy = 0; iy < 32; iy++)
-            memcpy(xp + (ci * 34 + iy + 1) * 34 + 1, xb + (ci * 32 + iy) * 32, 32 * sizeof(float));
-}
-
 /* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
 static void conv_k3_c16_16_32x32_s1_p1_flip(const float *restrict w, float *restrict wf)
 {
@@ -1322,21 +1332,18 @@ static void conv_k3_c16_16_32x32_s1_p1_flip(const float *restrict w, float *rest
 void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static _Alignas(64) float wr[2304];
+    conv_k3_c16_16_32x32_s1_p1_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
-        float xp[18498] = {0}, yg[17408];
+        _Alignas(64) float xt[18496], yt[16384];
+        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 16384;
-        conv_k3_c16_16_32x32_s1_p1_pad(x + (long)b * 16384, xp);
-        for (int co = 0; co < 16; co++)
-            for (int i = 0; i < 1088; i++)
-                yg[co * 1088 + i] = 0.0f;
-        conv_k3_c16_16_32x32_s1_p1_gemm_fwd(w, xp, yg);
-        for (int co = 0; co < 16; co++)
-            for (int oy = 0; oy < 32; oy++)
-                memcpy(yb + (co * 32 + oy) * 32, yg + co * 1088 + oy * 34, 32 * sizeof(float));
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k3_c16_16_32x32_s1_p1_pad_cl(x + (long)b * 16384, xt);
+            conv_k3_c16_16_32x32_s1_p1_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k3_c16_16_32x32_s1_p1_y_out(yt, y + (long)b * 16384, 0);
+        }
     }
 }
 
@@ -1346,8 +1353,6 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wf[2304];
-    conv_k3_c16_16_32x32_s1_p1_flip(w, wf);
     static float dwt[36864];
     MC_OMP_PARALLEL
     {
@@ -1372,6 +1377,8 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 2304 + (co * 9 + t) * 16 + ci];
                 dw[(co * 16 + ci) * 9 + t] += s;
             }
+    static float wf[2304];
+    conv_k3_c16_16_32x32_s1_p1_flip(w, wf);
     MC_OMP_PARALLEL
     {
         float dyq[18498] = {0}, dxg[17408];
@@ -1400,91 +1407,123 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
 }
 
 /* conv_k1_c32_32_32x32_s2_p0_b: conv 32x32x32 -> 32x16x16, kernel 1, stride 2, padding 0, bias */
-static void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 256 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 32;
-            float *restrict c1 = c + (i0 + 1) * 256 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 32;
-            float *restrict c2 = c + (i0 + 2) * 256 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 32;
-            float *restrict c3 = c + (i0 + 3) * 256 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 32;
-            float *restrict c4 = c + (i0 + 4) * 256 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 32;
-            float *restrict c5 = c + (i0 + 5) * 256 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 32;
-            float *restrict c6 = c + (i0 + 6) * 256 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 32;
-            float *restrict c7 = c + (i0 + 7) * 256 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 32;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 32; p++) {
-                const float *restrict bp = b + p * 256 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 256; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 32;
+                const float *restrict a6 = a + ((i0 + 6) / 16 * 16 + (i0 + 6) % 16) * 32;
+                const float *restrict a7 = a + ((i0 + 7) / 16 * 16 + (i0 + 7) % 16) * 32;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 16 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 32) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k1_c32_32_32x32_s2_p0_b_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 32 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c32_32_32x32_s2_p0_b_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 32; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 32 + ci) * 32 + co] = w[(co * 32 + ci) * 1 + t];
 }
 
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1620,99 +1659,137 @@ static void conv_k1_c32_32_32x32_s2_p0_b_pad_cl(const float *restrict planes, fl
         }
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 256 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 32;
-            float *restrict c1 = c + (i0 + 1) * 256 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 32;
-            float *restrict c2 = c + (i0 + 2) * 256 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 32;
-            float *restrict c3 = c + (i0 + 3) * 256 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 32;
-            float *restrict c4 = c + (i0 + 4) * 256 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 32;
-            float *restrict c5 = c + (i0 + 5) * 256 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 32;
-            float *restrict c6 = c + (i0 + 6) * 256 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 32;
-            float *restrict c7 = c + (i0 + 7) * 256 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 32;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 32; p++) {
-                const float *restrict bp = b + p * 256 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 256; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 32;
+                const float *restrict a6 = a + ((i0 + 6) / 16 * 16 + (i0 + 6) % 16) * 32;
+                const float *restrict a7 = a + ((i0 + 7) / 16 * 16 + (i0 + 7) % 16) * 32;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 16 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 32) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c32_32_32x32_s2_p0_b_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 32; r++)
-        for (int q = 0; q < 32; q++)
-            t[q * 32 + r] = a[r * 32 + q];
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c32_32_32x32_s2_p0_b_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 32 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 /* The pixels of image xb that the filters see, as planes of 16 x 16. */
@@ -1735,18 +1812,19 @@ static void conv_k1_c32_32_32x32_s2_p0_b_scatter_add(const float *restrict dxs, 
 
 void conv_k1_c32_32_32x32_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    static _Alignas(64) float wr[1024];
+    conv_k1_c32_32_32x32_s2_p0_b_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
+        _Alignas(64) float xt[8192], yt[8192];
         float xs[8192];
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 8192;
-        conv_k1_c32_32_32x32_s2_p0_b_gather(x + (long)b * 32768, xs);
-        for (int co = 0; co < 32; co++)
-            for (int i = 0; i < 256; i++)
-                yb[co * 256 + i] = bias[co];
-        conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd(w, xs, yb);
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k1_c32_32_32x32_s2_p0_b_gather(x + (long)b * 32768, xs);
+            conv_k1_c32_32_32x32_s2_p0_b_pad_cl(xs, xt);
+            conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd_cl(xt, wr, bias, yt);
+            conv_k1_c32_32_32x32_s2_p0_b_y_out(yt, y + (long)b * 8192, 0);
+        }
     }
 }
 
@@ -1782,8 +1860,6 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
             gb += conv_k1_c32_32_32x32_s2_p0_b_bias_sum(dy + ((long)b * 32 + c) * 256);
         dbias[c] += (float)gb;
     }
-    static float wt[1024];
-    conv_k1_c32_32_32x32_s2_p0_b_transpose_w(w, wt);
     static float dwt[16384];
     MC_OMP_PARALLEL
     {
@@ -1811,106 +1887,138 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
             }
     MC_OMP_PARALLEL
     {
+        _Alignas(64) float dyt[8192], dxt[8192];
         float dxs[8192];
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        memset(dxs, 0, sizeof dxs);
-        conv_k1_c32_32_32x32_s2_p0_b_gemm_dx(wt, dy + (long)b * 8192, dxs);
-        if (!acc)
-            memset(dx + (long)b * 32768, 0, sizeof(float) * 32768);
-        conv_k1_c32_32_32x32_s2_p0_b_scatter_add(dxs, dx + (long)b * 32768);
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k1_c32_32_32x32_s2_p0_b_dy_cl(dy + (long)b * 8192, dyt);
+            conv_k1_c32_32_32x32_s2_p0_b_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c32_32_32x32_s2_p0_b_dx_out(dxt, dxs, 0);
+            if (!acc)
+                memset(dx + (long)b * 32768, 0, sizeof(float) * 32768);
+            conv_k1_c32_32_32x32_s2_p0_b_scatter_add(dxs, dx + (long)b * 32768);
+        }
     }
 }
 
 /* conv_k3_c32_32_16x16_s1_p1: conv 32x16x16 -> 32x16x16, kernel 3, stride 1, padding 1 */
-static void conv_k3_c32_32_16x16_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 288; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 288 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 288;
-            float *restrict c1 = c + (i0 + 1) * 288 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 288;
-            float *restrict c2 = c + (i0 + 2) * 288 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 288;
-            float *restrict c3 = c + (i0 + 3) * 288 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 288;
-            float *restrict c4 = c + (i0 + 4) * 288 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 288;
-            float *restrict c5 = c + (i0 + 5) * 288 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 288;
-            float *restrict c6 = c + (i0 + 6) * 288 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 288;
-            float *restrict c7 = c + (i0 + 7) * 288 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 288;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int ci = 0, p = 0; ci < 32; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 256; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 18 + (i0 + 0) % 16) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 18 + (i0 + 1) % 16) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 18 + (i0 + 2) % 16) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 18 + (i0 + 3) % 16) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 18 + (i0 + 4) % 16) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 18 + (i0 + 5) % 16) * 32;
+                const float *restrict a6 = a + ((i0 + 6) / 16 * 18 + (i0 + 6) % 16) * 32;
+                const float *restrict a7 = a + ((i0 + 7) / 16 * 18 + (i0 + 7) % 16) * 32;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 18 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 32) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k3_c32_32_16x16_s1_p1_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 32 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k3_c32_32_16x16_s1_p1_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 32; ci++)
+            for (int t = 0; t < 9; t++)
+                wr[(t * 32 + ci) * 32 + co] = w[(co * 32 + ci) * 9 + t];
 }
 
 static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2136,14 +2244,6 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const fl
 }
 
 
-/* Image xb into the interior of the zero-padded xp (its border stays 0). */
-static void conv_k3_c32_32_16x16_s1_p1_pad(const float *restrict xb, float *restrict xp)
-{
-    for (int ci = 0; ci < 32; ci++)
-        for (int iy = 0; iy < 16; iy++)
-            memcpy(xp + (ci * 18 + iy + 1) * 18 + 1, xb + (ci * 16 + iy) * 16, 16 * sizeof(float));
-}
-
 /* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
 static void conv_k3_c32_32_16x16_s1_p1_flip(const float *restrict w, float *restrict wf)
 {
@@ -2156,21 +2256,18 @@ static void conv_k3_c32_32_16x16_s1_p1_flip(const float *restrict w, float *rest
 void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static _Alignas(64) float wr[9216];
+    conv_k3_c32_32_16x16_s1_p1_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
-        float xp[10370] = {0}, yg[9216];
+        _Alignas(64) float xt[10368], yt[8192];
+        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 8192;
-        conv_k3_c32_32_16x16_s1_p1_pad(x + (long)b * 8192, xp);
-        for (int co = 0; co < 32; co++)
-            for (int i = 0; i < 288; i++)
-                yg[co * 288 + i] = 0.0f;
-        conv_k3_c32_32_16x16_s1_p1_gemm_fwd(w, xp, yg);
-        for (int co = 0; co < 32; co++)
-            for (int oy = 0; oy < 16; oy++)
-                memcpy(yb + (co * 16 + oy) * 16, yg + co * 288 + oy * 18, 16 * sizeof(float));
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k3_c32_32_16x16_s1_p1_pad_cl(x + (long)b * 8192, xt);
+            conv_k3_c32_32_16x16_s1_p1_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k3_c32_32_16x16_s1_p1_y_out(yt, y + (long)b * 8192, 0);
+        }
     }
 }
 
@@ -2180,8 +2277,6 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wf[9216];
-    conv_k3_c32_32_16x16_s1_p1_flip(w, wf);
     static float dwt[147456];
     MC_OMP_PARALLEL
     {
@@ -2206,6 +2301,8 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 9216 + (co * 9 + t) * 32 + ci];
                 dw[(co * 32 + ci) * 9 + t] += s;
             }
+    static float wf[9216];
+    conv_k3_c32_32_16x16_s1_p1_flip(w, wf);
     MC_OMP_PARALLEL
     {
         float dyq[10370] = {0}, dxg[9216];
@@ -2234,91 +2331,123 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
 }
 
 /* conv_k1_c16_32_32x32_s2_p0: conv 16x32x32 -> 32x16x16, kernel 1, stride 2, padding 0 */
-static void conv_k1_c16_32_32x32_s2_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 256 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 16;
-            float *restrict c1 = c + (i0 + 1) * 256 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 16;
-            float *restrict c2 = c + (i0 + 2) * 256 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 16;
-            float *restrict c3 = c + (i0 + 3) * 256 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 16;
-            float *restrict c4 = c + (i0 + 4) * 256 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 16;
-            float *restrict c5 = c + (i0 + 5) * 256 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 16;
-            float *restrict c6 = c + (i0 + 6) * 256 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 16;
-            float *restrict c7 = c + (i0 + 7) * 256 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 16;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 16; p++) {
-                const float *restrict bp = b + p * 256 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 256; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 16;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 16;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 16;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 16;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 16;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 16;
+                const float *restrict a6 = a + ((i0 + 6) / 16 * 16 + (i0 + 6) % 16) * 16;
+                const float *restrict a7 = a + ((i0 + 7) / 16 * 16 + (i0 + 7) % 16) * 16;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 16 + kx) * 16;
+                    for (int ci = 0; ci < 16; ci++, bp += 32) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k1_c16_32_32x32_s2_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 32 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c16_32_32x32_s2_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 16; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 16 + ci) * 32 + co] = w[(co * 16 + ci) * 1 + t];
 }
 
 static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2422,99 +2551,113 @@ static void conv_k1_c16_32_32x32_s2_p0_pad_cl(const float *restrict planes, floa
         }
 }
 
-static void conv_k1_c16_32_32x32_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 32) {
-        for (int i0 = 0; i0 < 16; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 256 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 32;
-            float *restrict c1 = c + (i0 + 1) * 256 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 32;
-            float *restrict c2 = c + (i0 + 2) * 256 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 32;
-            float *restrict c3 = c + (i0 + 3) * 256 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 32;
-            float *restrict c4 = c + (i0 + 4) * 256 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 32;
-            float *restrict c5 = c + (i0 + 5) * 256 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 32;
-            float *restrict c6 = c + (i0 + 6) * 256 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 32;
-            float *restrict c7 = c + (i0 + 7) * 256 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 32;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 32; p++) {
-                const float *restrict bp = b + p * 256 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    {
+        const int j0 = 0;
+        for (int i0 = 0; i0 < 256; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 32;
+                const float *restrict a6 = a + ((i0 + 6) / 16 * 16 + (i0 + 6) % 16) * 32;
+                const float *restrict a7 = a + ((i0 + 7) / 16 * 16 + (i0 + 7) % 16) * 32;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 16 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 16) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s1_0 += x1 * b0;
+                        s2_0 += x2 * b0;
+                        s3_0 += x3 * b0;
+                        s4_0 += x4 * b0;
+                        s5_0 += x5 * b0;
+                        s6_0 += x6 * b0;
+                        s7_0 += x7 * b0;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 16 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 1) * 16 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 2) * 16 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 3) * 16 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 4) * 16 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 5) * 16 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 6) * 16 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 7) * 16 + j0 + 0) = s7_0;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
 }
 
-static void conv_k1_c16_32_32x32_s2_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c16_32_32x32_s2_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 32; r++)
-        for (int q = 0; q < 16; q++)
-            t[q * 32 + r] = a[r * 16 + q];
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c16_32_32x32_s2_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 /* The pixels of image xb that the filters see, as planes of 16 x 16. */
@@ -2538,18 +2681,19 @@ static void conv_k1_c16_32_32x32_s2_p0_scatter_add(const float *restrict dxs, fl
 void conv_k1_c16_32_32x32_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static _Alignas(64) float wr[512];
+    conv_k1_c16_32_32x32_s2_p0_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
+        _Alignas(64) float xt[4096], yt[8192];
         float xs[4096];
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 8192;
-        conv_k1_c16_32_32x32_s2_p0_gather(x + (long)b * 16384, xs);
-        for (int co = 0; co < 32; co++)
-            for (int i = 0; i < 256; i++)
-                yb[co * 256 + i] = 0.0f;
-        conv_k1_c16_32_32x32_s2_p0_gemm_fwd(w, xs, yb);
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k1_c16_32_32x32_s2_p0_gather(x + (long)b * 16384, xs);
+            conv_k1_c16_32_32x32_s2_p0_pad_cl(xs, xt);
+            conv_k1_c16_32_32x32_s2_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c16_32_32x32_s2_p0_y_out(yt, y + (long)b * 8192, 0);
+        }
     }
 }
 
@@ -2559,8 +2703,6 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[512];
-    conv_k1_c16_32_32x32_s2_p0_transpose_w(w, wt);
     static float dwt[8192];
     MC_OMP_PARALLEL
     {
@@ -2588,104 +2730,138 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
             }
     MC_OMP_PARALLEL
     {
+        _Alignas(64) float dyt[8192], dxt[4096];
         float dxs[4096];
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        memset(dxs, 0, sizeof dxs);
-        conv_k1_c16_32_32x32_s2_p0_gemm_dx(wt, dy + (long)b * 8192, dxs);
-        if (!acc)
-            memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
-        conv_k1_c16_32_32x32_s2_p0_scatter_add(dxs, dx + (long)b * 16384);
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k1_c16_32_32x32_s2_p0_dy_cl(dy + (long)b * 8192, dyt);
+            conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c16_32_32x32_s2_p0_dx_out(dxt, dxs, 0);
+            if (!acc)
+                memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
+            conv_k1_c16_32_32x32_s2_p0_scatter_add(dxs, dx + (long)b * 16384);
+        }
     }
 }
 
 /* conv_k1_c64_32_16x16_s1_p0_b: conv 64x16x16 -> 32x16x16, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 256 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 256 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 256 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 256 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 256 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 256 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 256 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 256 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 256 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 256; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 64;
+                const float *restrict a6 = a + ((i0 + 6) / 16 * 16 + (i0 + 6) % 16) * 64;
+                const float *restrict a7 = a + ((i0 + 7) / 16 * 16 + (i0 + 7) % 16) * 64;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 16 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 32) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k1_c64_32_16x16_s1_p0_b_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 32 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c64_32_16x16_s1_p0_b_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 64; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 64 + ci) * 32 + co] = w[(co * 64 + ci) * 1 + t];
 }
 
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2918,13 +3094,17 @@ static void conv_k1_c64_32_16x16_s1_p0_b_transpose_w(const float *restrict a, fl
 
 void conv_k1_c64_32_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 8192;
-        for (int co = 0; co < 32; co++)
-            for (int i = 0; i < 256; i++)
-                yb[co * 256 + i] = bias[co];
-        conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(w, x + (long)b * 16384, yb);
+    static _Alignas(64) float wr[2048];
+    conv_k1_c64_32_16x16_s1_p0_b_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[16384], yt[8192];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c64_32_16x16_s1_p0_b_pad_cl(x + (long)b * 16384, xt);
+            conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd_cl(xt, wr, bias, yt);
+            conv_k1_c64_32_16x16_s1_p0_b_y_out(yt, y + (long)b * 8192, 0);
+        }
     }
 }
 
@@ -2960,8 +3140,6 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
             gb += conv_k1_c64_32_16x16_s1_p0_b_bias_sum(dy + ((long)b * 32 + c) * 256);
         dbias[c] += (float)gb;
     }
-    static float wt[2048];
-    conv_k1_c64_32_16x16_s1_p0_b_transpose_w(w, wt);
     static float dwt[32768];
     MC_OMP_PARALLEL
     {
@@ -2985,6 +3163,8 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
                     s += dwt[(long)k * 2048 + (co * 1 + t) * 64 + ci];
                 dw[(co * 64 + ci) * 1 + t] += s;
             }
+    static float wt[2048];
+    conv_k1_c64_32_16x16_s1_p0_b_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2994,91 +3174,123 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
 }
 
 /* conv_k1_c64_64_16x16_s2_p0_b: conv 64x16x16 -> 64x8x8, kernel 1, stride 2, padding 0, bias */
-static void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 64 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 64 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 64 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 64 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 64 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 64 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 64 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 64 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 64 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 64;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 64;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 64;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k1_c64_64_16x16_s2_p0_b_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 64 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c64_64_16x16_s2_p0_b_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 64; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 64 + ci) * 64 + co] = w[(co * 64 + ci) * 1 + t];
 }
 
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3214,99 +3426,137 @@ static void conv_k1_c64_64_16x16_s2_p0_b_pad_cl(const float *restrict planes, fl
         }
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 64 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 64 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 64 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 64 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 64 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 64 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 64 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 64 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 64 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 64;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 64;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 64;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c64_64_16x16_s2_p0_b_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 64; r++)
-        for (int q = 0; q < 64; q++)
-            t[q * 64 + r] = a[r * 64 + q];
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c64_64_16x16_s2_p0_b_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 64 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 /* The pixels of image xb that the filters see, as planes of 8 x 8. */
@@ -3329,18 +3579,19 @@ static void conv_k1_c64_64_16x16_s2_p0_b_scatter_add(const float *restrict dxs, 
 
 void conv_k1_c64_64_16x16_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
+    static _Alignas(64) float wr[4096];
+    conv_k1_c64_64_16x16_s2_p0_b_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
+        _Alignas(64) float xt[4096], yt[4096];
         float xs[4096];
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 4096;
-        conv_k1_c64_64_16x16_s2_p0_b_gather(x + (long)b * 16384, xs);
-        for (int co = 0; co < 64; co++)
-            for (int i = 0; i < 64; i++)
-                yb[co * 64 + i] = bias[co];
-        conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd(w, xs, yb);
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k1_c64_64_16x16_s2_p0_b_gather(x + (long)b * 16384, xs);
+            conv_k1_c64_64_16x16_s2_p0_b_pad_cl(xs, xt);
+            conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd_cl(xt, wr, bias, yt);
+            conv_k1_c64_64_16x16_s2_p0_b_y_out(yt, y + (long)b * 4096, 0);
+        }
     }
 }
 
@@ -3376,8 +3627,6 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
             gb += conv_k1_c64_64_16x16_s2_p0_b_bias_sum(dy + ((long)b * 64 + c) * 64);
         dbias[c] += (float)gb;
     }
-    static float wt[4096];
-    conv_k1_c64_64_16x16_s2_p0_b_transpose_w(w, wt);
     static float dwt[65536];
     MC_OMP_PARALLEL
     {
@@ -3405,165 +3654,138 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
             }
     MC_OMP_PARALLEL
     {
+        _Alignas(64) float dyt[4096], dxt[4096];
         float dxs[4096];
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        memset(dxs, 0, sizeof dxs);
-        conv_k1_c64_64_16x16_s2_p0_b_gemm_dx(wt, dy + (long)b * 4096, dxs);
-        if (!acc)
-            memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
-        conv_k1_c64_64_16x16_s2_p0_b_scatter_add(dxs, dx + (long)b * 16384);
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k1_c64_64_16x16_s2_p0_b_dy_cl(dy + (long)b * 4096, dyt);
+            conv_k1_c64_64_16x16_s2_p0_b_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c64_64_16x16_s2_p0_b_dx_out(dxt, dxs, 0);
+            if (!acc)
+                memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
+            conv_k1_c64_64_16x16_s2_p0_b_scatter_add(dxs, dx + (long)b * 16384);
+        }
     }
 }
 
 /* conv_k3_c64_64_8x8_s1_p1: conv 64x8x8 -> 64x8x8, kernel 3, stride 1, padding 1 */
-static void conv_k3_c64_64_8x8_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 80 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 576;
-            float *restrict c1 = c + (i0 + 1) * 80 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 576;
-            float *restrict c2 = c + (i0 + 2) * 80 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 576;
-            float *restrict c3 = c + (i0 + 3) * 80 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 576;
-            float *restrict c4 = c + (i0 + 4) * 80 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 576;
-            float *restrict c5 = c + (i0 + 5) * 80 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 576;
-            float *restrict c6 = c + (i0 + 6) * 80 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 576;
-            float *restrict c7 = c + (i0 + 7) * 80 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 576;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int ci = 0, p = 0; ci < 64; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 64;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 10 + (i0 + 6) % 8) * 64;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 10 + (i0 + 7) % 8) * 64;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 10 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
-    {
-        for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 80 + 64;
-            const float *restrict a0 = a + (i0 + 0) * 576;
-            float *restrict c1 = c + (i0 + 1) * 80 + 64;
-            const float *restrict a1 = a + (i0 + 1) * 576;
-            float *restrict c2 = c + (i0 + 2) * 80 + 64;
-            const float *restrict a2 = a + (i0 + 2) * 576;
-            float *restrict c3 = c + (i0 + 3) * 80 + 64;
-            const float *restrict a3 = a + (i0 + 3) * 576;
-            float *restrict c4 = c + (i0 + 4) * 80 + 64;
-            const float *restrict a4 = a + (i0 + 4) * 576;
-            float *restrict c5 = c + (i0 + 5) * 80 + 64;
-            const float *restrict a5 = a + (i0 + 5) * 576;
-            float *restrict c6 = c + (i0 + 6) * 80 + 64;
-            const float *restrict a6 = a + (i0 + 6) * 576;
-            float *restrict c7 = c + (i0 + 7) * 80 + 64;
-            const float *restrict a7 = a + (i0 + 7) * 576;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            for (int ci = 0, p = 0; ci < 64; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+}
+
+static void conv_k3_c64_64_8x8_s1_p1_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 64 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c7 + 0) = s7_0;
         }
-    }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k3_c64_64_8x8_s1_p1_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 64; ci++)
+            for (int t = 0; t < 9; t++)
+                wr[(t * 64 + ci) * 64 + co] = w[(co * 64 + ci) * 9 + t];
 }
 
 static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3699,190 +3921,162 @@ static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict planes, float 
         }
 }
 
-static void conv_k3_c64_64_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 80 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 576;
-            float *restrict c1 = c + (i0 + 1) * 80 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 576;
-            float *restrict c2 = c + (i0 + 2) * 80 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 576;
-            float *restrict c3 = c + (i0 + 3) * 80 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 576;
-            float *restrict c4 = c + (i0 + 4) * 80 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 576;
-            float *restrict c5 = c + (i0 + 5) * 80 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 576;
-            float *restrict c6 = c + (i0 + 6) * 80 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 576;
-            float *restrict c7 = c + (i0 + 7) * 80 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 576;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int ci = 0, p = 0; ci < 64; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 64;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 10 + (i0 + 6) % 8) * 64;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 10 + (i0 + 7) % 8) * 64;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 10 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 64) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 80 + 64;
-            const float *restrict a0 = a + (i0 + 0) * 576;
-            float *restrict c1 = c + (i0 + 1) * 80 + 64;
-            const float *restrict a1 = a + (i0 + 1) * 576;
-            float *restrict c2 = c + (i0 + 2) * 80 + 64;
-            const float *restrict a2 = a + (i0 + 2) * 576;
-            float *restrict c3 = c + (i0 + 3) * 80 + 64;
-            const float *restrict a3 = a + (i0 + 3) * 576;
-            float *restrict c4 = c + (i0 + 4) * 80 + 64;
-            const float *restrict a4 = a + (i0 + 4) * 576;
-            float *restrict c5 = c + (i0 + 5) * 80 + 64;
-            const float *restrict a5 = a + (i0 + 5) * 576;
-            float *restrict c6 = c + (i0 + 6) * 80 + 64;
-            const float *restrict a6 = a + (i0 + 6) * 576;
-            float *restrict c7 = c + (i0 + 7) * 80 + 64;
-            const float *restrict a7 = a + (i0 + 7) * 576;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            for (int ci = 0, p = 0; ci < 64; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
-            }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-        }
     }
 }
 
-
-/* Image xb into the interior of the zero-padded xp (its border stays 0). */
-static void conv_k3_c64_64_8x8_s1_p1_pad(const float *restrict xb, float *restrict xp)
+static void conv_k3_c64_64_8x8_s1_p1_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int ci = 0; ci < 64; ci++)
-        for (int iy = 0; iy < 8; iy++)
-            memcpy(xp + (ci * 10 + iy + 1) * 10 + 1, xb + (ci * 8 + iy) * 8, 8 * sizeof(float));
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 64 + g * 16) = r[q];
+            }
+        }
 }
 
-/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c64_64_8x8_s1_p1_flip(const float *restrict w, float *restrict wf)
+static void conv_k3_c64_64_8x8_s1_p1_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 64 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c64_64_8x8_s1_p1_order_dx_cl(const float *restrict w, float *restrict wq)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 64; ci++)
             for (int t = 0; t < 9; t++)
-                wf[(ci * 64 + co) * 9 + t] = w[(co * 64 + ci) * 9 + 8 - t];
+                wq[(t * 64 + co) * 64 + ci] = w[(co * 64 + ci) * 9 + 8 - t];
 }
+
 
 void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static _Alignas(64) float wr[36864];
+    conv_k3_c64_64_8x8_s1_p1_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
-        float xp[6402] = {0}, yg[5120];
+        _Alignas(64) float xt[6400], yt[4096];
+        memset(xt, 0, sizeof xt);
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 4096;
-        conv_k3_c64_64_8x8_s1_p1_pad(x + (long)b * 4096, xp);
-        for (int co = 0; co < 64; co++)
-            for (int i = 0; i < 80; i++)
-                yg[co * 80 + i] = 0.0f;
-        conv_k3_c64_64_8x8_s1_p1_gemm_fwd(w, xp, yg);
-        for (int co = 0; co < 64; co++)
-            for (int oy = 0; oy < 8; oy++)
-                memcpy(yb + (co * 8 + oy) * 8, yg + co * 80 + oy * 10, 8 * sizeof(float));
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k3_c64_64_8x8_s1_p1_pad_cl(x + (long)b * 4096, xt);
+            conv_k3_c64_64_8x8_s1_p1_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k3_c64_64_8x8_s1_p1_y_out(yt, y + (long)b * 4096, 0);
+        }
     }
 }
 
@@ -3892,8 +4086,6 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wf[36864];
-    conv_k3_c64_64_8x8_s1_p1_flip(w, wf);
     static float dwt[589824];
     MC_OMP_PARALLEL
     {
@@ -3918,119 +4110,139 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
                     s += dwt[(long)k * 36864 + (co * 9 + t) * 64 + ci];
                 dw[(co * 64 + ci) * 9 + t] += s;
             }
+    static _Alignas(64) float wq[36864];
+    conv_k3_c64_64_8x8_s1_p1_order_dx_cl(w, wq);
     MC_OMP_PARALLEL
     {
-        float dyq[6402] = {0}, dxg[5120];
+        _Alignas(64) float dyt[6400], dxt[4096];
+        memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 4096;
-        float *restrict dxb = dx + (long)b * 4096;
-        for (int co = 0; co < 64; co++)
-            for (int oy = 0; oy < 8; oy++)
-                memcpy(dyq + (co * 10 + oy + 1) * 10 + 1, dyb + (co * 8 + oy) * 8, 8 * sizeof(float));
-        memset(dxg, 0, sizeof dxg);
-        conv_k3_c64_64_8x8_s1_p1_gemm_dx(wf, dyq, dxg);
-        for (int ci = 0; ci < 64; ci++)
-            for (int iy = 0; iy < 8; iy++) {
-                float *restrict row = dxb + (ci * 8 + iy) * 8;
-                const float *restrict g = dxg + ci * 80 + iy * 10;
-                if (acc)
-                    for (int ix = 0; ix < 8; ix++)
-                        row[ix] += g[ix];
-                else
-                    for (int ix = 0; ix < 8; ix++)
-                        row[ix] = g[ix];
-            }
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k3_c64_64_8x8_s1_p1_dy_cl(dy + (long)b * 4096, dyt);
+            conv_k3_c64_64_8x8_s1_p1_gemm_dx_cl(dyt, wq, 0, dxt);
+            conv_k3_c64_64_8x8_s1_p1_dx_out(dxt, dx + (long)b * 4096, acc);
+        }
     }
 }
 
 /* conv_k1_c32_64_16x16_s2_p0: conv 32x16x16 -> 64x8x8, kernel 1, stride 2, padding 0 */
-static void conv_k1_c32_64_16x16_s2_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 64 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 32;
-            float *restrict c1 = c + (i0 + 1) * 64 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 32;
-            float *restrict c2 = c + (i0 + 2) * 64 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 32;
-            float *restrict c3 = c + (i0 + 3) * 64 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 32;
-            float *restrict c4 = c + (i0 + 4) * 64 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 32;
-            float *restrict c5 = c + (i0 + 5) * 64 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 32;
-            float *restrict c6 = c + (i0 + 6) * 64 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 32;
-            float *restrict c7 = c + (i0 + 7) * 64 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 32;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 32; p++) {
-                const float *restrict bp = b + p * 64 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 32;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 32;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 32;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 32;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 32;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 32;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 32;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 32;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 64) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k1_c32_64_16x16_s2_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 64 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c32_64_16x16_s2_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 32; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 32 + ci) * 64 + co] = w[(co * 32 + ci) * 1 + t];
 }
 
 static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4166,99 +4378,137 @@ static void conv_k1_c32_64_16x16_s2_p0_pad_cl(const float *restrict planes, floa
         }
 }
 
-static void conv_k1_c32_64_16x16_s2_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 64 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 64 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 64 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 64 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 64 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 64 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 64 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 64 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 64 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 64;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 64;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 64;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 32) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
 }
 
-static void conv_k1_c32_64_16x16_s2_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c32_64_16x16_s2_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 64; r++)
-        for (int q = 0; q < 32; q++)
-            t[q * 64 + r] = a[r * 32 + q];
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c32_64_16x16_s2_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 32 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 /* The pixels of image xb that the filters see, as planes of 8 x 8. */
@@ -4282,18 +4532,19 @@ static void conv_k1_c32_64_16x16_s2_p0_scatter_add(const float *restrict dxs, fl
 void conv_k1_c32_64_16x16_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
+    static _Alignas(64) float wr[2048];
+    conv_k1_c32_64_16x16_s2_p0_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
+        _Alignas(64) float xt[2048], yt[4096];
         float xs[2048];
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 4096;
-        conv_k1_c32_64_16x16_s2_p0_gather(x + (long)b * 8192, xs);
-        for (int co = 0; co < 64; co++)
-            for (int i = 0; i < 64; i++)
-                yb[co * 64 + i] = 0.0f;
-        conv_k1_c32_64_16x16_s2_p0_gemm_fwd(w, xs, yb);
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k1_c32_64_16x16_s2_p0_gather(x + (long)b * 8192, xs);
+            conv_k1_c32_64_16x16_s2_p0_pad_cl(xs, xt);
+            conv_k1_c32_64_16x16_s2_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c32_64_16x16_s2_p0_y_out(yt, y + (long)b * 4096, 0);
+        }
     }
 }
 
@@ -4303,8 +4554,6 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[2048];
-    conv_k1_c32_64_16x16_s2_p0_transpose_w(w, wt);
     static float dwt[32768];
     MC_OMP_PARALLEL
     {
@@ -4332,104 +4581,138 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
             }
     MC_OMP_PARALLEL
     {
+        _Alignas(64) float dyt[4096], dxt[2048];
         float dxs[2048];
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        memset(dxs, 0, sizeof dxs);
-        conv_k1_c32_64_16x16_s2_p0_gemm_dx(wt, dy + (long)b * 4096, dxs);
-        if (!acc)
-            memset(dx + (long)b * 8192, 0, sizeof(float) * 8192);
-        conv_k1_c32_64_16x16_s2_p0_scatter_add(dxs, dx + (long)b * 8192);
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k1_c32_64_16x16_s2_p0_dy_cl(dy + (long)b * 4096, dyt);
+            conv_k1_c32_64_16x16_s2_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c32_64_16x16_s2_p0_dx_out(dxt, dxs, 0);
+            if (!acc)
+                memset(dx + (long)b * 8192, 0, sizeof(float) * 8192);
+            conv_k1_c32_64_16x16_s2_p0_scatter_add(dxs, dx + (long)b * 8192);
+        }
     }
 }
 
 /* conv_k1_c128_64_8x8_s1_p0_b: conv 128x8x8 -> 64x8x8, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 64 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 128;
-            float *restrict c1 = c + (i0 + 1) * 64 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 128;
-            float *restrict c2 = c + (i0 + 2) * 64 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 128;
-            float *restrict c3 = c + (i0 + 3) * 64 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 128;
-            float *restrict c4 = c + (i0 + 4) * 64 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 128;
-            float *restrict c5 = c + (i0 + 5) * 64 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 128;
-            float *restrict c6 = c + (i0 + 6) * 64 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 128;
-            float *restrict c7 = c + (i0 + 7) * 64 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 128;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 128; p++) {
-                const float *restrict bp = b + p * 64 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 128;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 128;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 128;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 128;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 128;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 128;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 128;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 128;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 128;
+                    for (int ci = 0; ci < 128; ci++, bp += 64) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 64 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 64 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 64 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 64 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 64 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 64 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 64 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 64 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k1_c128_64_8x8_s1_p0_b_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 64 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c128_64_8x8_s1_p0_b_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 128; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 128 + ci) * 64 + co] = w[(co * 128 + ci) * 1 + t];
 }
 
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4565,110 +4848,152 @@ static void conv_k1_c128_64_8x8_s1_p0_b_pad_cl(const float *restrict planes, flo
         }
 }
 
-static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 32) {
-        for (int i0 = 0; i0 < 128; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 64 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 64;
-            float *restrict c1 = c + (i0 + 1) * 64 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 64;
-            float *restrict c2 = c + (i0 + 2) * 64 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 64;
-            float *restrict c3 = c + (i0 + 3) * 64 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 64;
-            float *restrict c4 = c + (i0 + 4) * 64 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 64;
-            float *restrict c5 = c + (i0 + 5) * 64 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 64;
-            float *restrict c6 = c + (i0 + 6) * 64 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 64;
-            float *restrict c7 = c + (i0 + 7) * 64 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 64;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 64; p++) {
-                const float *restrict bp = b + p * 64 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 128; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 64;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 64;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 64;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 64;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 64;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 64;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 64;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 64;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 64;
+                    for (int ci = 0; ci < 64; ci++, bp += 128) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 128 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 128 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 128 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 128 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 128 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 128 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 128 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 128 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 128 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 128 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 128 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 128 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 128 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 128 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 128 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 128 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
 }
 
-static void conv_k1_c128_64_8x8_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c128_64_8x8_s1_p0_b_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 64; r++)
-        for (int q = 0; q < 128; q++)
-            t[q * 64 + r] = a[r * 128 + q];
+    for (int g = 0; g < 4; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c128_64_8x8_s1_p0_b_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 8; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 128 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 void conv_k1_c128_64_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 4096;
-        for (int co = 0; co < 64; co++)
-            for (int i = 0; i < 64; i++)
-                yb[co * 64 + i] = bias[co];
-        conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(w, x + (long)b * 8192, yb);
+    static _Alignas(64) float wr[8192];
+    conv_k1_c128_64_8x8_s1_p0_b_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[8192], yt[4096];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c128_64_8x8_s1_p0_b_pad_cl(x + (long)b * 8192, xt);
+            conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd_cl(xt, wr, bias, yt);
+            conv_k1_c128_64_8x8_s1_p0_b_y_out(yt, y + (long)b * 4096, 0);
+        }
     }
 }
 
@@ -4704,8 +5029,6 @@ void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float
             gb += conv_k1_c128_64_8x8_s1_p0_b_bias_sum(dy + ((long)b * 64 + c) * 64);
         dbias[c] += (float)gb;
     }
-    static float wt[8192];
-    conv_k1_c128_64_8x8_s1_p0_b_transpose_w(w, wt);
     static float dwt[131072];
     MC_OMP_PARALLEL
     {
@@ -4729,10 +5052,14 @@ void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float
                     s += dwt[(long)k * 8192 + (co * 1 + t) * 128 + ci];
                 dw[(co * 128 + ci) * 1 + t] += s;
             }
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 8192, 0, sizeof(float) * 8192);
-        conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(wt, dy + (long)b * 4096, dx + (long)b * 8192);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[4096], dxt[8192];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c128_64_8x8_s1_p0_b_dy_cl(dy + (long)b * 4096, dyt);
+            conv_k1_c128_64_8x8_s1_p0_b_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c128_64_8x8_s1_p0_b_dx_out(dxt, dx + (long)b * 8192, acc);
+        }
     }
 }

@@ -439,8 +439,6 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
             gb += conv_k3_c3_16_32x32_s1_p1_b_bias_sum(dy + ((long)b * 16 + c) * 1024);
         dbias[c] += (float)gb;
     }
-    static float wf[432];
-    conv_k3_c3_16_32x32_s1_p1_b_flip(w, wf);
     static float xp[55520], dyp[278528];
     for (int b0 = 0; b0 < n; b0 += 16) {
         const int nb = n - b0 < 16 ? n - b0 : 16;
@@ -454,6 +452,8 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
         }
         conv_k3_c3_16_32x32_s1_p1_b_gemm_dw(nb, dyp, xp, dw);
     }
+    static float wf[432];
+    conv_k3_c3_16_32x32_s1_p1_b_flip(w, wf);
     MC_OMP_PARALLEL
     {
         float dyq[18498] = {0}, dxg[3264];
@@ -482,91 +482,177 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
 }
 
 /* conv_k1_c16_48_32x32_s1_p0: conv 16x32x32 -> 48x32x32, kernel 1, stride 1, padding 0 */
-static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c16_48_32x32_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 1024; j0 += 32) {
-        for (int i0 = 0; i0 < 48; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 1024 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 16;
-            float *restrict c1 = c + (i0 + 1) * 1024 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 16;
-            float *restrict c2 = c + (i0 + 2) * 1024 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 16;
-            float *restrict c3 = c + (i0 + 3) * 1024 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 16;
-            float *restrict c4 = c + (i0 + 4) * 1024 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 16;
-            float *restrict c5 = c + (i0 + 5) * 1024 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 16;
-            float *restrict c6 = c + (i0 + 6) * 1024 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 16;
-            float *restrict c7 = c + (i0 + 7) * 1024 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 16;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 16; p++) {
-                const float *restrict bp = b + p * 1024 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 1024; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 32 * 32 + (i0 + 0) % 32) * 16;
+                const float *restrict a1 = a + ((i0 + 1) / 32 * 32 + (i0 + 1) % 32) * 16;
+                const float *restrict a2 = a + ((i0 + 2) / 32 * 32 + (i0 + 2) % 32) * 16;
+                const float *restrict a3 = a + ((i0 + 3) / 32 * 32 + (i0 + 3) % 32) * 16;
+                const float *restrict a4 = a + ((i0 + 4) / 32 * 32 + (i0 + 4) % 32) * 16;
+                const float *restrict a5 = a + ((i0 + 5) / 32 * 32 + (i0 + 5) % 32) * 16;
+                const float *restrict a6 = a + ((i0 + 6) / 32 * 32 + (i0 + 6) % 32) * 16;
+                const float *restrict a7 = a + ((i0 + 7) / 32 * 32 + (i0 + 7) % 32) * 16;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 32 + kx) * 16;
+                    for (int ci = 0; ci < 16; ci++, bp += 48) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 48 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 48 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 48 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 48 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 48 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 48 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 48 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 48 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 48 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 48 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 48 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 48 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 48 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 48 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 48 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 48 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+    {
+        const int j0 = 32;
+        for (int i0 = 0; i0 < 1024; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 32 * 32 + (i0 + 0) % 32) * 16;
+                const float *restrict a1 = a + ((i0 + 1) / 32 * 32 + (i0 + 1) % 32) * 16;
+                const float *restrict a2 = a + ((i0 + 2) / 32 * 32 + (i0 + 2) % 32) * 16;
+                const float *restrict a3 = a + ((i0 + 3) / 32 * 32 + (i0 + 3) % 32) * 16;
+                const float *restrict a4 = a + ((i0 + 4) / 32 * 32 + (i0 + 4) % 32) * 16;
+                const float *restrict a5 = a + ((i0 + 5) / 32 * 32 + (i0 + 5) % 32) * 16;
+                const float *restrict a6 = a + ((i0 + 6) / 32 * 32 + (i0 + 6) % 32) * 16;
+                const float *restrict a7 = a + ((i0 + 7) / 32 * 32 + (i0 + 7) % 32) * 16;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 32 + kx) * 16;
+                    for (int ci = 0; ci < 16; ci++, bp += 48) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s1_0 += x1 * b0;
+                        s2_0 += x2 * b0;
+                        s3_0 += x3 * b0;
+                        s4_0 += x4 * b0;
+                        s5_0 += x5 * b0;
+                        s6_0 += x6 * b0;
+                        s7_0 += x7 * b0;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 48 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 1) * 48 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 2) * 48 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 3) * 48 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 4) * 48 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 5) * 48 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 6) * 48 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 7) * 48 + j0 + 0) = s7_0;
+            }
+    }
+}
+
+static void conv_k1_c16_48_32x32_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 3; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 48 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c16_48_32x32_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 48; co++)
+        for (int ci = 0; ci < 16; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 16 + ci) * 48 + co] = w[(co * 16 + ci) * 1 + t];
 }
 
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -768,13 +854,17 @@ static void conv_k1_c16_48_32x32_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c16_48_32x32_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 49152;
-        for (int co = 0; co < 48; co++)
-            for (int i = 0; i < 1024; i++)
-                yb[co * 1024 + i] = 0.0f;
-        conv_k1_c16_48_32x32_s1_p0_gemm_fwd(w, x + (long)b * 16384, yb);
+    static _Alignas(64) float wr[768];
+    conv_k1_c16_48_32x32_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[16384], yt[49152];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c16_48_32x32_s1_p0_pad_cl(x + (long)b * 16384, xt);
+            conv_k1_c16_48_32x32_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c16_48_32x32_s1_p0_y_out(yt, y + (long)b * 49152, 0);
+        }
     }
 }
 
@@ -784,8 +874,6 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[768];
-    conv_k1_c16_48_32x32_s1_p0_transpose_w(w, wt);
     static float dwt[12288];
     MC_OMP_PARALLEL
     {
@@ -809,6 +897,8 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 768 + (co * 1 + t) * 16 + ci];
                 dw[(co * 16 + ci) * 1 + t] += s;
             }
+    static float wt[768];
+    conv_k1_c16_48_32x32_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -1247,8 +1337,6 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
             gb += conv_k1_c48_96_32x32_s1_p0_b_bias_sum(dy + ((long)b * 96 + c) * 1024);
         dbias[c] += (float)gb;
     }
-    static float wt[4608];
-    conv_k1_c48_96_32x32_s1_p0_b_transpose_w(w, wt);
     static float dwt[73728];
     MC_OMP_PARALLEL
     {
@@ -1272,6 +1360,8 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
                     s += dwt[(long)k * 4608 + (co * 1 + t) * 48 + ci];
                 dw[(co * 48 + ci) * 1 + t] += s;
             }
+    static float wt[4608];
+    conv_k1_c48_96_32x32_s1_p0_b_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -1634,8 +1724,6 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wf[82944];
-    conv_k3_c96_96_32x32_s1_p1_flip(w, wf);
     static _Alignas(64) float xt[110976];
     static float dwt[82944];
     memset(dwt, 0, sizeof dwt);
@@ -1650,6 +1738,8 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
         for (int ci = 0; ci < 96; ci++)
             for (int t = 0; t < 9; t++)
                 dw[(co * 96 + ci) * 9 + t] += dwt[(co * 9 + t) * 96 + ci];
+    static float wf[82944];
+    conv_k3_c96_96_32x32_s1_p1_flip(w, wf);
     static float dyq[110978] = {0}, dxg[104448];
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 98304;
@@ -2034,8 +2124,6 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
             gb += conv_k1_c288_96_32x32_s1_p0_b_bias_sum(dy + ((long)b * 96 + c) * 1024);
         dbias[c] += (float)gb;
     }
-    static float wt[27648];
-    conv_k1_c288_96_32x32_s1_p0_b_transpose_w(w, wt);
     static _Alignas(64) float xt[294912];
     static float dwt[27648];
     memset(dwt, 0, sizeof dwt);
@@ -2050,6 +2138,8 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
         for (int ci = 0; ci < 288; ci++)
             for (int t = 0; t < 1; t++)
                 dw[(co * 288 + ci) * 1 + t] += dwt[(co * 1 + t) * 288 + ci];
+    static float wt[27648];
+    conv_k1_c288_96_32x32_s1_p0_b_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2059,91 +2149,123 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
 }
 
 /* conv_k1_c96_96_16x16_s1_p0: conv 96x16x16 -> 96x16x16, kernel 1, stride 1, padding 0 */
-static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c96_96_16x16_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 256; j0 += 32) {
-        for (int i0 = 0; i0 < 96; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 256 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 96;
-            float *restrict c1 = c + (i0 + 1) * 256 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 96;
-            float *restrict c2 = c + (i0 + 2) * 256 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 96;
-            float *restrict c3 = c + (i0 + 3) * 256 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 96;
-            float *restrict c4 = c + (i0 + 4) * 256 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 96;
-            float *restrict c5 = c + (i0 + 5) * 256 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 96;
-            float *restrict c6 = c + (i0 + 6) * 256 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 96;
-            float *restrict c7 = c + (i0 + 7) * 256 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 96;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 96; p++) {
-                const float *restrict bp = b + p * 256 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 96; j0 += 32) {
+        for (int i0 = 0; i0 < 256; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 96;
+                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 96;
+                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 96;
+                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 96;
+                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 96;
+                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 96;
+                const float *restrict a6 = a + ((i0 + 6) / 16 * 16 + (i0 + 6) % 16) * 96;
+                const float *restrict a7 = a + ((i0 + 7) / 16 * 16 + (i0 + 7) % 16) * 96;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 16 + kx) * 96;
+                    for (int ci = 0; ci < 96; ci++, bp += 96) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 96 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 96 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 96 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 96 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 96 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 96 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 96 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 96 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 96 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 96 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 96 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 96 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 96 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 96 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 96 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 96 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k1_c96_96_16x16_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 6; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 96 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c96_96_16x16_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 96; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 96 + ci) * 96 + co] = w[(co * 96 + ci) * 1 + t];
 }
 
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2377,13 +2499,17 @@ static void conv_k1_c96_96_16x16_s1_p0_transpose_w(const float *restrict a, floa
 void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 24576;
-        for (int co = 0; co < 96; co++)
-            for (int i = 0; i < 256; i++)
-                yb[co * 256 + i] = 0.0f;
-        conv_k1_c96_96_16x16_s1_p0_gemm_fwd(w, x + (long)b * 24576, yb);
+    static _Alignas(64) float wr[9216];
+    conv_k1_c96_96_16x16_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[24576], yt[24576];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c96_96_16x16_s1_p0_pad_cl(x + (long)b * 24576, xt);
+            conv_k1_c96_96_16x16_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c96_96_16x16_s1_p0_y_out(yt, y + (long)b * 24576, 0);
+        }
     }
 }
 
@@ -2393,8 +2519,6 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[9216];
-    conv_k1_c96_96_16x16_s1_p0_transpose_w(w, wt);
     static float dwt[147456];
     MC_OMP_PARALLEL
     {
@@ -2418,6 +2542,8 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 9216 + (co * 1 + t) * 96 + ci];
                 dw[(co * 96 + ci) * 1 + t] += s;
             }
+    static float wt[9216];
+    conv_k1_c96_96_16x16_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -2809,8 +2935,6 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
             gb += conv_k1_c192_192_32x32_s2_p0_b_bias_sum(dy + ((long)b * 192 + c) * 256);
         dbias[c] += (float)gb;
     }
-    static float wt[36864];
-    conv_k1_c192_192_32x32_s2_p0_b_transpose_w(w, wt);
     static float dwt[589824];
     MC_OMP_PARALLEL
     {
@@ -2836,6 +2960,8 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
                     s += dwt[(long)k * 36864 + (co * 1 + t) * 192 + ci];
                 dw[(co * 192 + ci) * 1 + t] += s;
             }
+    static float wt[36864];
+    conv_k1_c192_192_32x32_s2_p0_b_transpose_w(w, wt);
     MC_OMP_PARALLEL
     {
         float dxs[49152];
@@ -3203,8 +3329,6 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wf[331776];
-    conv_k3_c192_192_16x16_s1_p1_flip(w, wf);
     static float dwt[995328];
     MC_OMP_PARALLEL
     {
@@ -3229,6 +3353,8 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
                     s += dwt[(long)k * 331776 + (co * 9 + t) * 192 + ci];
                 dw[(co * 192 + ci) * 9 + t] += s;
             }
+    static float wf[331776];
+    conv_k3_c192_192_16x16_s1_p1_flip(w, wf);
     static float dyq[62210] = {0}, dxg[55296];
     for (int b = 0; b < n; b++) {
         const float *restrict dyb = dy + (long)b * 49152;
@@ -3613,8 +3739,6 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
             gb += conv_k1_c384_192_16x16_s1_p0_b_bias_sum(dy + ((long)b * 192 + c) * 256);
         dbias[c] += (float)gb;
     }
-    static float wt[73728];
-    conv_k1_c384_192_16x16_s1_p0_b_transpose_w(w, wt);
     static _Alignas(64) float xt[98304];
     static float dwt[73728];
     memset(dwt, 0, sizeof dwt);
@@ -3629,6 +3753,8 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
         for (int ci = 0; ci < 384; ci++)
             for (int t = 0; t < 1; t++)
                 dw[(co * 384 + ci) * 1 + t] += dwt[(co * 1 + t) * 384 + ci];
+    static float wt[73728];
+    conv_k1_c384_192_16x16_s1_p0_b_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
@@ -3638,91 +3764,123 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
 }
 
 /* conv_k1_c192_192_8x8_s1_p0: conv 192x8x8 -> 192x8x8, kernel 1, stride 1, padding 0 */
-static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c192_192_8x8_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 32) {
-        for (int i0 = 0; i0 < 192; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 64 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 192;
-            float *restrict c1 = c + (i0 + 1) * 64 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 192;
-            float *restrict c2 = c + (i0 + 2) * 64 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 192;
-            float *restrict c3 = c + (i0 + 3) * 64 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 192;
-            float *restrict c4 = c + (i0 + 4) * 64 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 192;
-            float *restrict c5 = c + (i0 + 5) * 64 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 192;
-            float *restrict c6 = c + (i0 + 6) * 64 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 192;
-            float *restrict c7 = c + (i0 + 7) * 64 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 192;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 192; p++) {
-                const float *restrict bp = b + p * 64 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 192; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 192;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 192;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 192;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 192;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 192;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 192;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 192;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 192;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 192;
+                    for (int ci = 0; ci < 192; ci++, bp += 192) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 192 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 192 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 192 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 192 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 192 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 192 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 192 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 192 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 192 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 192 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 192 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 192 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 192 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 192 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 192 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 192 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
+}
+
+static void conv_k1_c192_192_8x8_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 12; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 192 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k1_c192_192_8x8_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 192; co++)
+        for (int ci = 0; ci < 192; ci++)
+            for (int t = 0; t < 1; t++)
+                wr[(t * 192 + ci) * 192 + co] = w[(co * 192 + ci) * 1 + t];
 }
 
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3858,111 +4016,153 @@ static void conv_k1_c192_192_8x8_s1_p0_pad_cl(const float *restrict planes, floa
         }
 }
 
-static void conv_k1_c192_192_8x8_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k1_c192_192_8x8_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 32) {
-        for (int i0 = 0; i0 < 192; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 64 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 192;
-            float *restrict c1 = c + (i0 + 1) * 64 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 192;
-            float *restrict c2 = c + (i0 + 2) * 64 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 192;
-            float *restrict c3 = c + (i0 + 3) * 64 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 192;
-            float *restrict c4 = c + (i0 + 4) * 64 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 192;
-            float *restrict c5 = c + (i0 + 5) * 64 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 192;
-            float *restrict c6 = c + (i0 + 6) * 64 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 192;
-            float *restrict c7 = c + (i0 + 7) * 64 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 192;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int p = 0; p < 192; p++) {
-                const float *restrict bp = b + p * 64 + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 192; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 192;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 192;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 192;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 192;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 192;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 192;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 192;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 192;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 1; ky++)
+                for (int kx = 0; kx < 1; kx++) {
+                    const int o = (ky * 8 + kx) * 192;
+                    for (int ci = 0; ci < 192; ci++, bp += 192) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 192 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 192 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 192 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 192 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 192 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 192 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 192 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 192 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 192 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 192 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 192 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 192 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 192 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 192 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 192 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 192 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
 }
 
-static void conv_k1_c192_192_8x8_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c192_192_8x8_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int r = 0; r < 192; r++)
-        for (int q = 0; q < 192; q++)
-            t[q * 192 + r] = a[r * 192 + q];
+    for (int g = 0; g < 12; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 192 + g * 16) = r[q];
+            }
+        }
 }
+
+static void conv_k1_c192_192_8x8_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 12; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 192 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
 
 
 void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 12288;
-        for (int co = 0; co < 192; co++)
-            for (int i = 0; i < 64; i++)
-                yb[co * 64 + i] = 0.0f;
-        conv_k1_c192_192_8x8_s1_p0_gemm_fwd(w, x + (long)b * 12288, yb);
+    static _Alignas(64) float wr[36864];
+    conv_k1_c192_192_8x8_s1_p0_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[12288], yt[12288];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c192_192_8x8_s1_p0_pad_cl(x + (long)b * 12288, xt);
+            conv_k1_c192_192_8x8_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k1_c192_192_8x8_s1_p0_y_out(yt, y + (long)b * 12288, 0);
+        }
     }
 }
 
@@ -3972,8 +4172,6 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wt[36864];
-    conv_k1_c192_192_8x8_s1_p0_transpose_w(w, wt);
     static float dwt[589824];
     MC_OMP_PARALLEL
     {
@@ -3997,11 +4195,15 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 36864 + (co * 1 + t) * 192 + ci];
                 dw[(co * 192 + ci) * 1 + t] += s;
             }
-    MC_OMP_FOR
-    for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 12288, 0, sizeof(float) * 12288);
-        conv_k1_c192_192_8x8_s1_p0_gemm_dx(wt, dy + (long)b * 12288, dx + (long)b * 12288);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[12288], dxt[12288];
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k1_c192_192_8x8_s1_p0_dy_cl(dy + (long)b * 12288, dyt);
+            conv_k1_c192_192_8x8_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
+            conv_k1_c192_192_8x8_s1_p0_dx_out(dxt, dx + (long)b * 12288, acc);
+        }
     }
 }
 
@@ -4388,8 +4590,6 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
             gb += conv_k1_c384_384_16x16_s2_p0_b_bias_sum(dy + ((long)b * 384 + c) * 64);
         dbias[c] += (float)gb;
     }
-    static float wt[147456];
-    conv_k1_c384_384_16x16_s2_p0_b_transpose_w(w, wt);
     static float dwt[1032192];
     MC_OMP_PARALLEL
     {
@@ -4415,6 +4615,8 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
                     s += dwt[(long)k * 147456 + (co * 1 + t) * 384 + ci];
                 dw[(co * 384 + ci) * 1 + t] += s;
             }
+    static float wt[147456];
+    conv_k1_c384_384_16x16_s2_p0_b_transpose_w(w, wt);
     MC_OMP_PARALLEL
     {
         float dxs[24576];
@@ -4430,152 +4632,123 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
 }
 
 /* conv_k3_c384_384_8x8_s1_p1: conv 384x8x8 -> 384x8x8, kernel 3, stride 1, padding 1 */
-static void conv_k3_c384_384_8x8_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 32) {
-        for (int i0 = 0; i0 < 384; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 80 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 3456;
-            float *restrict c1 = c + (i0 + 1) * 80 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 3456;
-            float *restrict c2 = c + (i0 + 2) * 80 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 3456;
-            float *restrict c3 = c + (i0 + 3) * 80 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 3456;
-            float *restrict c4 = c + (i0 + 4) * 80 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 3456;
-            float *restrict c5 = c + (i0 + 5) * 80 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 3456;
-            float *restrict c6 = c + (i0 + 6) * 80 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 3456;
-            float *restrict c7 = c + (i0 + 7) * 80 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 3456;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int ci = 0, p = 0; ci < 384; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 384; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 384;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 384;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 384;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 384;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 384;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 384;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 10 + (i0 + 6) % 8) * 384;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 10 + (i0 + 7) % 8) * 384;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 10 + kx) * 384;
+                    for (int ci = 0; ci < 384; ci++, bp += 384) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 384 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 384 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 384 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 384 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 384 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 384 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 384 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 384 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 384 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 384 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 384 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 384 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 384 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 384 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 384 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 384 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
     }
-    {
-        for (int i0 = 0; i0 < 384; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 80 + 64;
-            const float *restrict a0 = a + (i0 + 0) * 3456;
-            float *restrict c1 = c + (i0 + 1) * 80 + 64;
-            const float *restrict a1 = a + (i0 + 1) * 3456;
-            float *restrict c2 = c + (i0 + 2) * 80 + 64;
-            const float *restrict a2 = a + (i0 + 2) * 3456;
-            float *restrict c3 = c + (i0 + 3) * 80 + 64;
-            const float *restrict a3 = a + (i0 + 3) * 3456;
-            float *restrict c4 = c + (i0 + 4) * 80 + 64;
-            const float *restrict a4 = a + (i0 + 4) * 3456;
-            float *restrict c5 = c + (i0 + 5) * 80 + 64;
-            const float *restrict a5 = a + (i0 + 5) * 3456;
-            float *restrict c6 = c + (i0 + 6) * 80 + 64;
-            const float *restrict a6 = a + (i0 + 6) * 3456;
-            float *restrict c7 = c + (i0 + 7) * 80 + 64;
-            const float *restrict a7 = a + (i0 + 7) * 3456;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            for (int ci = 0, p = 0; ci < 384; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
+}
+
+static void conv_k3_c384_384_8x8_s1_p1_y_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 384 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c7 + 0) = s7_0;
         }
-    }
+}
+
+/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
+static void conv_k3_c384_384_8x8_s1_p1_order_cl(const float *restrict w, float *restrict wr)
+{
+    for (int co = 0; co < 384; co++)
+        for (int ci = 0; ci < 384; ci++)
+            for (int t = 0; t < 9; t++)
+                wr[(t * 384 + ci) * 384 + co] = w[(co * 384 + ci) * 9 + t];
 }
 
 static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4711,186 +4884,162 @@ static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict planes, floa
         }
 }
 
-static void conv_k3_c384_384_8x8_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 64; j0 += 32) {
-        for (int i0 = 0; i0 < 384; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 80 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 3456;
-            float *restrict c1 = c + (i0 + 1) * 80 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 3456;
-            float *restrict c2 = c + (i0 + 2) * 80 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 3456;
-            float *restrict c3 = c + (i0 + 3) * 80 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 3456;
-            float *restrict c4 = c + (i0 + 4) * 80 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 3456;
-            float *restrict c5 = c + (i0 + 5) * 80 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 3456;
-            float *restrict c6 = c + (i0 + 6) * 80 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 3456;
-            float *restrict c7 = c + (i0 + 7) * 80 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 3456;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int ci = 0, p = 0; ci < 384; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 100 + ky * 10 + kx + j0;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 384; j0 += 32) {
+        for (int i0 = 0; i0 < 64; i0 += 8)
+            {
+                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 384;
+                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 384;
+                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 384;
+                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 384;
+                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 384;
+                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 384;
+                const float *restrict a6 = a + ((i0 + 6) / 8 * 10 + (i0 + 6) % 8) * 384;
+                const float *restrict a7 = a + ((i0 + 7) / 8 * 10 + (i0 + 7) % 8) * 384;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 10 + kx) * 384;
+                    for (int ci = 0; ci < 384; ci++, bp += 384) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 384 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 384 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 384 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 384 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 384 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 384 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 384 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 384 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 384 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 384 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 384 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 384 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 384 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 384 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 384 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 384 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
-        }
-    }
-    {
-        for (int i0 = 0; i0 < 384; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 80 + 64;
-            const float *restrict a0 = a + (i0 + 0) * 3456;
-            float *restrict c1 = c + (i0 + 1) * 80 + 64;
-            const float *restrict a1 = a + (i0 + 1) * 3456;
-            float *restrict c2 = c + (i0 + 2) * 80 + 64;
-            const float *restrict a2 = a + (i0 + 2) * 3456;
-            float *restrict c3 = c + (i0 + 3) * 80 + 64;
-            const float *restrict a3 = a + (i0 + 3) * 3456;
-            float *restrict c4 = c + (i0 + 4) * 80 + 64;
-            const float *restrict a4 = a + (i0 + 4) * 3456;
-            float *restrict c5 = c + (i0 + 5) * 80 + 64;
-            const float *restrict a5 = a + (i0 + 5) * 3456;
-            float *restrict c6 = c + (i0 + 6) * 80 + 64;
-            const float *restrict a6 = a + (i0 + 6) * 3456;
-            float *restrict c7 = c + (i0 + 7) * 80 + 64;
-            const float *restrict a7 = a + (i0 + 7) * 3456;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            for (int ci = 0, p = 0; ci < 384; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 100 + ky * 10 + kx + 64;
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s1_0 += x1 * b0;
-                s2_0 += x2 * b0;
-                s3_0 += x3 * b0;
-                s4_0 += x4 * b0;
-                s5_0 += x5 * b0;
-                s6_0 += x6 * b0;
-                s7_0 += x7 * b0;
-            }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-        }
     }
 }
 
-
-/* Image xb into the interior of the zero-padded xp (its border stays 0). */
-static void conv_k3_c384_384_8x8_s1_p1_pad(const float *restrict xb, float *restrict xp)
+static void conv_k3_c384_384_8x8_s1_p1_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int ci = 0; ci < 384; ci++)
-        for (int iy = 0; iy < 8; iy++)
-            memcpy(xp + (ci * 10 + iy + 1) * 10 + 1, xb + (ci * 8 + iy) * 8, 8 * sizeof(float));
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 384 + g * 16) = r[q];
+            }
+        }
 }
 
-/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c384_384_8x8_s1_p1_flip(const float *restrict w, float *restrict wf)
+static void conv_k3_c384_384_8x8_s1_p1_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 24; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 384 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
+
+/* The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c384_384_8x8_s1_p1_order_dx_cl(const float *restrict w, float *restrict wq)
 {
     for (int co = 0; co < 384; co++)
         for (int ci = 0; ci < 384; ci++)
             for (int t = 0; t < 9; t++)
-                wf[(ci * 384 + co) * 9 + t] = w[(co * 384 + ci) * 9 + 8 - t];
+                wq[(t * 384 + co) * 384 + ci] = w[(co * 384 + ci) * 9 + 8 - t];
 }
+
 
 void conv_k3_c384_384_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
     (void)bias;
-    static float xp[38402] = {0}, yg[30720];
-    for (int b = 0; b < n; b++) {
-        float *restrict yb = y + (long)b * 24576;
-        conv_k3_c384_384_8x8_s1_p1_pad(x + (long)b * 24576, xp);
-        for (int co = 0; co < 384; co++)
-            for (int i = 0; i < 80; i++)
-                yg[co * 80 + i] = 0.0f;
-        conv_k3_c384_384_8x8_s1_p1_gemm_fwd(w, xp, yg);
-        for (int co = 0; co < 384; co++)
-            for (int oy = 0; oy < 8; oy++)
-                memcpy(yb + (co * 8 + oy) * 8, yg + co * 80 + oy * 10, 8 * sizeof(float));
+    static _Alignas(64) float wr[1327104];
+    conv_k3_c384_384_8x8_s1_p1_order_cl(w, wr);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float xt[38400], yt[24576];
+        memset(xt, 0, sizeof xt);
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k3_c384_384_8x8_s1_p1_pad_cl(x + (long)b * 24576, xt);
+            conv_k3_c384_384_8x8_s1_p1_gemm_fwd_cl(xt, wr, 0, yt);
+            conv_k3_c384_384_8x8_s1_p1_y_out(yt, y + (long)b * 24576, 0);
+        }
     }
 }
 
@@ -4900,8 +5049,6 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc)
 {
     (void)dbias;
-    static float wf[1327104];
-    conv_k3_c384_384_8x8_s1_p1_flip(w, wf);
     static float dwt[2654208];
     MC_OMP_PARALLEL
     {
@@ -4926,26 +5073,18 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 1327104 + (co * 9 + t) * 384 + ci];
                 dw[(co * 384 + ci) * 9 + t] += s;
             }
-    static float dyq[38402] = {0}, dxg[30720];
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 24576;
-        float *restrict dxb = dx + (long)b * 24576;
-        for (int co = 0; co < 384; co++)
-            for (int oy = 0; oy < 8; oy++)
-                memcpy(dyq + (co * 10 + oy + 1) * 10 + 1, dyb + (co * 8 + oy) * 8, 8 * sizeof(float));
-        memset(dxg, 0, sizeof dxg);
-        conv_k3_c384_384_8x8_s1_p1_gemm_dx(wf, dyq, dxg);
-        for (int ci = 0; ci < 384; ci++)
-            for (int iy = 0; iy < 8; iy++) {
-                float *restrict row = dxb + (ci * 8 + iy) * 8;
-                const float *restrict g = dxg + ci * 80 + iy * 10;
-                if (acc)
-                    for (int ix = 0; ix < 8; ix++)
-                        row[ix] += g[ix];
-                else
-                    for (int ix = 0; ix < 8; ix++)
-                        row[ix] = g[ix];
-            }
+    static _Alignas(64) float wq[1327104];
+    conv_k3_c384_384_8x8_s1_p1_order_dx_cl(w, wq);
+    MC_OMP_PARALLEL
+    {
+        _Alignas(64) float dyt[38400], dxt[24576];
+        memset(dyt, 0, sizeof dyt);
+        MC_OMP_FOR_IN
+        for (int b = 0; b < n; b++) {
+            conv_k3_c384_384_8x8_s1_p1_dy_cl(dy + (long)b * 24576, dyt);
+            conv_k3_c384_384_8x8_s1_p1_gemm_dx_cl(dyt, wq, 0, dxt);
+            conv_k3_c384_384_8x8_s1_p1_dx_out(dxt, dx + (long)b * 24576, acc);
+        }
     }
 }
 
@@ -5309,8 +5448,6 @@ void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const floa
             gb += conv_k1_c768_384_8x8_s1_p0_b_bias_sum(dy + ((long)b * 384 + c) * 64);
         dbias[c] += (float)gb;
     }
-    static float wt[294912];
-    conv_k1_c768_384_8x8_s1_p0_b_transpose_w(w, wt);
     static float dwt[884736];
     MC_OMP_PARALLEL
     {
@@ -5334,6 +5471,8 @@ void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const floa
                     s += dwt[(long)k * 294912 + (co * 1 + t) * 768 + ci];
                 dw[(co * 768 + ci) * 1 + t] += s;
             }
+    static float wt[294912];
+    conv_k1_c768_384_8x8_s1_p0_b_transpose_w(w, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         if (!acc)
