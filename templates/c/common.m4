@@ -159,7 +159,11 @@ m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, 15, `m4_ifelse(k, 0, `', `, ')m4_eval(k
 # image with its channels last: pixel (iy, ix) of group g at xt + ((iy +
 # PAD) * WP + ix + PAD) * PITCH + g * 16, so a padded image when PAD > 0
 # (its border is left as it is). 16 pixels at a time: a 16 x 16 block
-# loaded by channel, transposed in registers, stored by pixel.
+# loaded by channel, transposed in registers, stored by pixel. The 16
+# planes are 16 streams at once, more than the hardware prefetchers
+# follow: each is prefetched 4 lines ahead (measured, resnet20 Multiception
+# kernels alternated call by call: the depthwise backwards 1.12x to 1.49x
+# faster, their forwards up to 1.22x; 2 and 8 lines ahead no better).
 m4_define(`MC_CL_IN',
 `MC_VEC_PRELUDE()m4_dnl
 static void $1(const float *restrict planes, float *restrict xt)
@@ -170,6 +174,7 @@ static void $1(const float *restrict planes, float *restrict xt)
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * m4_eval($2 * $3) + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else

@@ -539,13 +539,13 @@ m4_define(`CV_CLF_WP', `m4_ifelse(S, 1, CV_WP, WO)')
 m4_define(`CV_CLX_WP', `m4_ifelse(S, 1, CV_WQ, WO)')
 m4_define(`CV_CLX_PIX', `m4_ifelse(S, 1, `m4_eval(H * W)', CV_PIX)')
 m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CO)', `m4_eval(CV_PIX * CO)')')
-# The input gradient takes that form only on planes under 14 x 14, or
-# when strided (the planar form gathers and scatters besides). Measured
-# on resnet20 (1 thread, batch 128, the backward of one layer): at 7 x 7
-# a 3x3 conv 6.7 -> 6.0 ms; at 14 x 14 its transposes cost what the lanes
-# gain; at 28 x 28 more (pointwise 48 -> 16: 4.4 -> 4.7 ms: with 16
-# output channels each term is one vector against 8 broadcasts).
-m4_define(`CV_CLX', `m4_eval(CV_CLV && (S != 1 || CV_CLX_PIX < 196) && CV_DYT + C * CV_CLX_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= 65536)')
+# The input gradient takes that form on planes up to 14 x 14, and when
+# strided (the planar form gathers and scatters besides). Measured on
+# resnet20 (1 thread, batch 128, the kernels alternated call by call): the
+# 3x3 backwards 1.16x faster at 7 x 7, 1.10x at 14 x 14, 1.02x at 28 x 28,
+# but the pointwise 48 -> 16 at 28 x 28 0.93x (with 16 output channels
+# each term is one vector against 8 broadcasts): planar from 28 x 28 on.
+m4_define(`CV_CLX', `m4_eval(CV_CLV && (S != 1 || CV_CLX_PIX <= 196) && CV_DYT + C * CV_CLX_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= 65536)')
 m4_define(`CV_CLF_HELPERS',
 `MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP)
 MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / 16))

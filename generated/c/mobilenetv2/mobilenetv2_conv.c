@@ -541,105 +541,132 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
     MC_OMP_FOR
     for (int i0 = 0; i0 < 16; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 96; j0 += 32)
+            for (int j0 = 0; j0 < 96; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 147456 + (i0 + 0) * 9216;
+                const float *restrict ap = a + (long)i * 147456 + i0 * 9216;
                 float *restrict c0 = c + (i0 + 0) * 96 + j0;
-                const float *restrict a1 = a + (long)i * 147456 + (i0 + 1) * 9216;
                 float *restrict c1 = c + (i0 + 1) * 96 + j0;
-                const float *restrict a2 = a + (long)i * 147456 + (i0 + 2) * 9216;
                 float *restrict c2 = c + (i0 + 2) * 96 + j0;
-                const float *restrict a3 = a + (long)i * 147456 + (i0 + 3) * 9216;
                 float *restrict c3 = c + (i0 + 3) * 96 + j0;
-                const float *restrict a4 = a + (long)i * 147456 + (i0 + 4) * 9216;
                 float *restrict c4 = c + (i0 + 4) * 96 + j0;
-                const float *restrict a5 = a + (long)i * 147456 + (i0 + 5) * 9216;
                 float *restrict c5 = c + (i0 + 5) * 96 + j0;
-                const float *restrict a6 = a + (long)i * 147456 + (i0 + 6) * 9216;
                 float *restrict c6 = c + (i0 + 6) * 96 + j0;
-                const float *restrict a7 = a + (long)i * 147456 + (i0 + 7) * 9216;
                 float *restrict c7 = c + (i0 + 7) * 96 + j0;
                 const int o0 = ((j0 + 0) / 96 / 1 * 96 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
                 const int o1 = ((j0 + 16) / 96 / 1 * 96 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
+                const int o2 = ((j0 + 32) / 96 / 1 * 96 + (j0 + 32) / 96 % 1) * 96 + (j0 + 32) % 96;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 96; oy++) {
                     for (int ox = 0; ox < 96; ox++, p++) {
                         const float *restrict bp = b + (long)i * 884736 + (oy * 96 + ox) * 96;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 9216];
+                        const float x2 = ap[p + 18432];
+                        const float x3 = ap[p + 27648];
+                        const float x4 = ap[p + 36864];
+                        const float x5 = ap[p + 46080];
+                        const float x6 = ap[p + 55296];
+                        const float x7 = ap[p + 64512];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -657,6 +684,7 @@ static void conv_k1_c96_16_96x96_s1_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 9216 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -929,21 +957,14 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, 
             {
             const int j0 = 0;
             {
-                const float *restrict a0 = a + (long)i * 884736 + (i0 + 0) * 9216;
+                const float *restrict ap = a + (long)i * 884736 + i0 * 9216;
                 float *restrict c0 = c + (i0 + 0) * 16 + j0;
-                const float *restrict a1 = a + (long)i * 884736 + (i0 + 1) * 9216;
                 float *restrict c1 = c + (i0 + 1) * 16 + j0;
-                const float *restrict a2 = a + (long)i * 884736 + (i0 + 2) * 9216;
                 float *restrict c2 = c + (i0 + 2) * 16 + j0;
-                const float *restrict a3 = a + (long)i * 884736 + (i0 + 3) * 9216;
                 float *restrict c3 = c + (i0 + 3) * 16 + j0;
-                const float *restrict a4 = a + (long)i * 884736 + (i0 + 4) * 9216;
                 float *restrict c4 = c + (i0 + 4) * 16 + j0;
-                const float *restrict a5 = a + (long)i * 884736 + (i0 + 5) * 9216;
                 float *restrict c5 = c + (i0 + 5) * 16 + j0;
-                const float *restrict a6 = a + (long)i * 884736 + (i0 + 6) * 9216;
                 float *restrict c6 = c + (i0 + 6) * 16 + j0;
-                const float *restrict a7 = a + (long)i * 884736 + (i0 + 7) * 9216;
                 float *restrict c7 = c + (i0 + 7) * 16 + j0;
                 const int o0 = ((j0 + 0) / 16 / 1 * 96 + (j0 + 0) / 16 % 1) * 16 + (j0 + 0) % 16;
                 mc_v16 s0_0 = {0};
@@ -958,14 +979,14 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, 
                     for (int ox = 0; ox < 96; ox++, p++) {
                         const float *restrict bp = b + (long)i * 147456 + (oy * 96 + ox) * 16;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 9216];
+                        const float x2 = ap[p + 18432];
+                        const float x3 = ap[p + 27648];
+                        const float x4 = ap[p + 36864];
+                        const float x5 = ap[p + 46080];
+                        const float x6 = ap[p + 55296];
+                        const float x7 = ap[p + 64512];
                         s0_0 += x0 * y0;
                         s1_0 += x1 * y0;
                         s2_0 += x2 * y0;
@@ -1010,6 +1031,7 @@ static void conv_k1_c16_96_96x96_s1_p0_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 9216 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1911,105 +1933,132 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
     MC_OMP_FOR
     for (int i0 = 0; i0 < 24; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 288; j0 += 32)
+            for (int j0 = 0; j0 < 288; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 2304;
+                const float *restrict ap = a + (long)i * 55296 + i0 * 2304;
                 float *restrict c0 = c + (i0 + 0) * 288 + j0;
-                const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 2304;
                 float *restrict c1 = c + (i0 + 1) * 288 + j0;
-                const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 2304;
                 float *restrict c2 = c + (i0 + 2) * 288 + j0;
-                const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 2304;
                 float *restrict c3 = c + (i0 + 3) * 288 + j0;
-                const float *restrict a4 = a + (long)i * 55296 + (i0 + 4) * 2304;
                 float *restrict c4 = c + (i0 + 4) * 288 + j0;
-                const float *restrict a5 = a + (long)i * 55296 + (i0 + 5) * 2304;
                 float *restrict c5 = c + (i0 + 5) * 288 + j0;
-                const float *restrict a6 = a + (long)i * 55296 + (i0 + 6) * 2304;
                 float *restrict c6 = c + (i0 + 6) * 288 + j0;
-                const float *restrict a7 = a + (long)i * 55296 + (i0 + 7) * 2304;
                 float *restrict c7 = c + (i0 + 7) * 288 + j0;
                 const int o0 = ((j0 + 0) / 288 / 1 * 48 + (j0 + 0) / 288 % 1) * 288 + (j0 + 0) % 288;
                 const int o1 = ((j0 + 16) / 288 / 1 * 48 + (j0 + 16) / 288 % 1) * 288 + (j0 + 16) % 288;
+                const int o2 = ((j0 + 32) / 288 / 1 * 48 + (j0 + 32) / 288 % 1) * 288 + (j0 + 32) % 288;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 48; oy++) {
                     for (int ox = 0; ox < 48; ox++, p++) {
                         const float *restrict bp = b + (long)i * 663552 + (oy * 48 + ox) * 288;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 2304];
+                        const float x2 = ap[p + 4608];
+                        const float x3 = ap[p + 6912];
+                        const float x4 = ap[p + 9216];
+                        const float x5 = ap[p + 11520];
+                        const float x6 = ap[p + 13824];
+                        const float x7 = ap[p + 16128];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -2027,6 +2076,7 @@ static void conv_k1_c288_24_48x48_s1_p0_b_pad_cl(const float *restrict planes, f
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 2304 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2296,177 +2346,134 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
     MC_OMP_FOR
     for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 128; j0 += 32)
+            for (int j0 = 0; j0 < 144; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
+                const float *restrict ap = a + (long)i * 18432 + i0 * 576;
                 float *restrict c0 = c + (i0 + 0) * 144 + j0;
-                const float *restrict a1 = a + (long)i * 18432 + (i0 + 1) * 576;
                 float *restrict c1 = c + (i0 + 1) * 144 + j0;
-                const float *restrict a2 = a + (long)i * 18432 + (i0 + 2) * 576;
                 float *restrict c2 = c + (i0 + 2) * 144 + j0;
-                const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
                 float *restrict c3 = c + (i0 + 3) * 144 + j0;
-                const float *restrict a4 = a + (long)i * 18432 + (i0 + 4) * 576;
                 float *restrict c4 = c + (i0 + 4) * 144 + j0;
-                const float *restrict a5 = a + (long)i * 18432 + (i0 + 5) * 576;
                 float *restrict c5 = c + (i0 + 5) * 144 + j0;
-                const float *restrict a6 = a + (long)i * 18432 + (i0 + 6) * 576;
                 float *restrict c6 = c + (i0 + 6) * 144 + j0;
-                const float *restrict a7 = a + (long)i * 18432 + (i0 + 7) * 576;
                 float *restrict c7 = c + (i0 + 7) * 144 + j0;
                 const int o0 = ((j0 + 0) / 144 / 1 * 24 + (j0 + 0) / 144 % 1) * 144 + (j0 + 0) % 144;
                 const int o1 = ((j0 + 16) / 144 / 1 * 24 + (j0 + 16) / 144 % 1) * 144 + (j0 + 16) % 144;
+                const int o2 = ((j0 + 32) / 144 / 1 * 24 + (j0 + 32) / 144 % 1) * 144 + (j0 + 32) % 144;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 24; oy++) {
                     for (int ox = 0; ox < 24; ox++, p++) {
                         const float *restrict bp = b + (long)i * 82944 + (oy * 24 + ox) * 144;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 576];
+                        const float x2 = ap[p + 1152];
+                        const float x3 = ap[p + 1728];
+                        const float x4 = ap[p + 2304];
+                        const float x5 = ap[p + 2880];
+                        const float x6 = ap[p + 3456];
+                        const float x7 = ap[p + 4032];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 2 == 1 || oy == 23) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
-            }
-            {
-            const int j0 = 128;
-            {
-                const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
-                float *restrict c0 = c + (i0 + 0) * 144 + j0;
-                const float *restrict a1 = a + (long)i * 18432 + (i0 + 1) * 576;
-                float *restrict c1 = c + (i0 + 1) * 144 + j0;
-                const float *restrict a2 = a + (long)i * 18432 + (i0 + 2) * 576;
-                float *restrict c2 = c + (i0 + 2) * 144 + j0;
-                const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
-                float *restrict c3 = c + (i0 + 3) * 144 + j0;
-                const float *restrict a4 = a + (long)i * 18432 + (i0 + 4) * 576;
-                float *restrict c4 = c + (i0 + 4) * 144 + j0;
-                const float *restrict a5 = a + (long)i * 18432 + (i0 + 5) * 576;
-                float *restrict c5 = c + (i0 + 5) * 144 + j0;
-                const float *restrict a6 = a + (long)i * 18432 + (i0 + 6) * 576;
-                float *restrict c6 = c + (i0 + 6) * 144 + j0;
-                const float *restrict a7 = a + (long)i * 18432 + (i0 + 7) * 576;
-                float *restrict c7 = c + (i0 + 7) * 144 + j0;
-                const int o0 = ((j0 + 0) / 144 / 1 * 24 + (j0 + 0) / 144 % 1) * 144 + (j0 + 0) % 144;
-                mc_v16 s0_0 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s4_0 = {0};
-                mc_v16 s5_0 = {0};
-                mc_v16 s6_0 = {0};
-                mc_v16 s7_0 = {0};
-                for (int oy = 0, p = 0; oy < 24; oy++) {
-                    for (int ox = 0; ox < 24; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 82944 + (oy * 24 + ox) * 144;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
-                        s0_0 += x0 * y0;
-                        s1_0 += x1 * y0;
-                        s2_0 += x2 * y0;
-                        s3_0 += x3 * y0;
-                        s4_0 += x4 * y0;
-                        s5_0 += x5 * y0;
-                        s6_0 += x6 * y0;
-                        s7_0 += x7 * y0;
-                    }
-                    if (oy % 2 == 1 || oy == 23) {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c4 + 0) += s4_0;
-                        *(mc_v16 *)(c5 + 0) += s5_0;
-                        *(mc_v16 *)(c6 + 0) += s6_0;
-                        *(mc_v16 *)(c7 + 0) += s7_0;
-                        s0_0 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s4_0 = (mc_v16){0};
-                        s5_0 = (mc_v16){0};
-                        s6_0 = (mc_v16){0};
-                        s7_0 = (mc_v16){0};
-                    }
-                }
-            }
             }
         }
     }
@@ -2482,6 +2489,7 @@ static void conv_k1_c144_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 576 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2725,23 +2733,17 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
 {
     for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 32; j0 += 32)
             {
-                const float *restrict a0 = a + (long)i * 110592 + (i0 + 0) * 576;
+            const int j0 = 0;
+            {
+                const float *restrict ap = a + (long)i * 110592 + i0 * 576;
                 float *restrict c0 = c + (i0 + 0) * 32 + j0;
-                const float *restrict a1 = a + (long)i * 110592 + (i0 + 1) * 576;
                 float *restrict c1 = c + (i0 + 1) * 32 + j0;
-                const float *restrict a2 = a + (long)i * 110592 + (i0 + 2) * 576;
                 float *restrict c2 = c + (i0 + 2) * 32 + j0;
-                const float *restrict a3 = a + (long)i * 110592 + (i0 + 3) * 576;
                 float *restrict c3 = c + (i0 + 3) * 32 + j0;
-                const float *restrict a4 = a + (long)i * 110592 + (i0 + 4) * 576;
                 float *restrict c4 = c + (i0 + 4) * 32 + j0;
-                const float *restrict a5 = a + (long)i * 110592 + (i0 + 5) * 576;
                 float *restrict c5 = c + (i0 + 5) * 32 + j0;
-                const float *restrict a6 = a + (long)i * 110592 + (i0 + 6) * 576;
                 float *restrict c6 = c + (i0 + 6) * 32 + j0;
-                const float *restrict a7 = a + (long)i * 110592 + (i0 + 7) * 576;
                 float *restrict c7 = c + (i0 + 7) * 32 + j0;
                 const int o0 = ((j0 + 0) / 32 / 1 * 24 + (j0 + 0) / 32 % 1) * 32 + (j0 + 0) % 32;
                 const int o1 = ((j0 + 16) / 32 / 1 * 24 + (j0 + 16) / 32 % 1) * 32 + (j0 + 16) % 32;
@@ -2766,14 +2768,14 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                         const float *restrict bp = b + (long)i * 18432 + (oy * 24 + ox) * 32;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 576];
+                        const float x2 = ap[p + 1152];
+                        const float x3 = ap[p + 1728];
+                        const float x4 = ap[p + 2304];
+                        const float x5 = ap[p + 2880];
+                        const float x6 = ap[p + 3456];
+                        const float x7 = ap[p + 4032];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -2827,6 +2829,7 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
                     }
                 }
             }
+            }
         }
     }
 }
@@ -2841,6 +2844,7 @@ static void conv_k1_c32_192_24x24_s1_p0_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 576 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3094,105 +3098,132 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
     MC_OMP_FOR
     for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 192; j0 += 32)
+            for (int j0 = 0; j0 < 192; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 18432 + (i0 + 0) * 576;
+                const float *restrict ap = a + (long)i * 18432 + i0 * 576;
                 float *restrict c0 = c + (i0 + 0) * 192 + j0;
-                const float *restrict a1 = a + (long)i * 18432 + (i0 + 1) * 576;
                 float *restrict c1 = c + (i0 + 1) * 192 + j0;
-                const float *restrict a2 = a + (long)i * 18432 + (i0 + 2) * 576;
                 float *restrict c2 = c + (i0 + 2) * 192 + j0;
-                const float *restrict a3 = a + (long)i * 18432 + (i0 + 3) * 576;
                 float *restrict c3 = c + (i0 + 3) * 192 + j0;
-                const float *restrict a4 = a + (long)i * 18432 + (i0 + 4) * 576;
                 float *restrict c4 = c + (i0 + 4) * 192 + j0;
-                const float *restrict a5 = a + (long)i * 18432 + (i0 + 5) * 576;
                 float *restrict c5 = c + (i0 + 5) * 192 + j0;
-                const float *restrict a6 = a + (long)i * 18432 + (i0 + 6) * 576;
                 float *restrict c6 = c + (i0 + 6) * 192 + j0;
-                const float *restrict a7 = a + (long)i * 18432 + (i0 + 7) * 576;
                 float *restrict c7 = c + (i0 + 7) * 192 + j0;
                 const int o0 = ((j0 + 0) / 192 / 1 * 24 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
                 const int o1 = ((j0 + 16) / 192 / 1 * 24 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
+                const int o2 = ((j0 + 32) / 192 / 1 * 24 + (j0 + 32) / 192 % 1) * 192 + (j0 + 32) % 192;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 24; oy++) {
                     for (int ox = 0; ox < 24; ox++, p++) {
                         const float *restrict bp = b + (long)i * 110592 + (oy * 24 + ox) * 192;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 576];
+                        const float x2 = ap[p + 1152];
+                        const float x3 = ap[p + 1728];
+                        const float x4 = ap[p + 2304];
+                        const float x5 = ap[p + 2880];
+                        const float x6 = ap[p + 3456];
+                        const float x7 = ap[p + 4032];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 2 == 1 || oy == 23) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -3210,6 +3241,7 @@ static void conv_k1_c192_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 576 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3485,105 +3517,132 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 192; j0 += 32)
+            for (int j0 = 0; j0 < 192; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 144;
+                const float *restrict ap = a + (long)i * 9216 + i0 * 144;
                 float *restrict c0 = c + (i0 + 0) * 192 + j0;
-                const float *restrict a1 = a + (long)i * 9216 + (i0 + 1) * 144;
                 float *restrict c1 = c + (i0 + 1) * 192 + j0;
-                const float *restrict a2 = a + (long)i * 9216 + (i0 + 2) * 144;
                 float *restrict c2 = c + (i0 + 2) * 192 + j0;
-                const float *restrict a3 = a + (long)i * 9216 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 192 + j0;
-                const float *restrict a4 = a + (long)i * 9216 + (i0 + 4) * 144;
                 float *restrict c4 = c + (i0 + 4) * 192 + j0;
-                const float *restrict a5 = a + (long)i * 9216 + (i0 + 5) * 144;
                 float *restrict c5 = c + (i0 + 5) * 192 + j0;
-                const float *restrict a6 = a + (long)i * 9216 + (i0 + 6) * 144;
                 float *restrict c6 = c + (i0 + 6) * 192 + j0;
-                const float *restrict a7 = a + (long)i * 9216 + (i0 + 7) * 144;
                 float *restrict c7 = c + (i0 + 7) * 192 + j0;
                 const int o0 = ((j0 + 0) / 192 / 1 * 12 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
                 const int o1 = ((j0 + 16) / 192 / 1 * 12 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
+                const int o2 = ((j0 + 32) / 192 / 1 * 12 + (j0 + 32) / 192 % 1) * 192 + (j0 + 32) % 192;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 27648 + (oy * 12 + ox) * 192;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 144];
+                        const float x2 = ap[p + 288];
+                        const float x3 = ap[p + 432];
+                        const float x4 = ap[p + 576];
+                        const float x5 = ap[p + 720];
+                        const float x6 = ap[p + 864];
+                        const float x7 = ap[p + 1008];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -3601,6 +3660,7 @@ static void conv_k1_c192_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3705,6 +3765,7 @@ static void conv_k1_c192_64_12x12_s1_p0_dy_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3929,107 +3990,197 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 {
     for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 64; j0 += 32)
+            for (int j0 = 0; j0 < 48; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 55296 + (i0 + 0) * 144;
+                const float *restrict ap = a + (long)i * 55296 + i0 * 144;
                 float *restrict c0 = c + (i0 + 0) * 64 + j0;
-                const float *restrict a1 = a + (long)i * 55296 + (i0 + 1) * 144;
                 float *restrict c1 = c + (i0 + 1) * 64 + j0;
-                const float *restrict a2 = a + (long)i * 55296 + (i0 + 2) * 144;
                 float *restrict c2 = c + (i0 + 2) * 64 + j0;
-                const float *restrict a3 = a + (long)i * 55296 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 64 + j0;
-                const float *restrict a4 = a + (long)i * 55296 + (i0 + 4) * 144;
                 float *restrict c4 = c + (i0 + 4) * 64 + j0;
-                const float *restrict a5 = a + (long)i * 55296 + (i0 + 5) * 144;
                 float *restrict c5 = c + (i0 + 5) * 64 + j0;
-                const float *restrict a6 = a + (long)i * 55296 + (i0 + 6) * 144;
                 float *restrict c6 = c + (i0 + 6) * 64 + j0;
-                const float *restrict a7 = a + (long)i * 55296 + (i0 + 7) * 144;
                 float *restrict c7 = c + (i0 + 7) * 64 + j0;
                 const int o0 = ((j0 + 0) / 64 / 1 * 12 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
                 const int o1 = ((j0 + 16) / 64 / 1 * 12 + (j0 + 16) / 64 % 1) * 64 + (j0 + 16) % 64;
+                const int o2 = ((j0 + 32) / 64 / 1 * 12 + (j0 + 32) / 64 % 1) * 64 + (j0 + 32) % 64;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 9216 + (oy * 12 + ox) * 64;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 144];
+                        const float x2 = ap[p + 288];
+                        const float x3 = ap[p + 432];
+                        const float x4 = ap[p + 576];
+                        const float x5 = ap[p + 720];
+                        const float x6 = ap[p + 864];
+                        const float x7 = ap[p + 1008];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
+            }
+            {
+            const int j0 = 48;
+            {
+                const float *restrict ap = a + (long)i * 55296 + i0 * 144;
+                float *restrict c0 = c + (i0 + 0) * 64 + j0;
+                float *restrict c1 = c + (i0 + 1) * 64 + j0;
+                float *restrict c2 = c + (i0 + 2) * 64 + j0;
+                float *restrict c3 = c + (i0 + 3) * 64 + j0;
+                float *restrict c4 = c + (i0 + 4) * 64 + j0;
+                float *restrict c5 = c + (i0 + 5) * 64 + j0;
+                float *restrict c6 = c + (i0 + 6) * 64 + j0;
+                float *restrict c7 = c + (i0 + 7) * 64 + j0;
+                const int o0 = ((j0 + 0) / 64 / 1 * 12 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
+                for (int oy = 0, p = 0; oy < 12; oy++) {
+                    for (int ox = 0; ox < 12; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 9216 + (oy * 12 + ox) * 64;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 144];
+                        const float x2 = ap[p + 288];
+                        const float x3 = ap[p + 432];
+                        const float x4 = ap[p + 576];
+                        const float x5 = ap[p + 720];
+                        const float x6 = ap[p + 864];
+                        const float x7 = ap[p + 1008];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
+                    }
+                    if (oy % 5 == 4 || oy == 11) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                    }
+                }
+            }
             }
         }
     }
@@ -4045,6 +4196,7 @@ static void conv_k1_c64_384_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4149,6 +4301,7 @@ static void conv_k1_c64_384_12x12_s1_p0_dy_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4373,105 +4526,132 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 384; j0 += 32)
+            for (int j0 = 0; j0 < 384; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 9216 + (i0 + 0) * 144;
+                const float *restrict ap = a + (long)i * 9216 + i0 * 144;
                 float *restrict c0 = c + (i0 + 0) * 384 + j0;
-                const float *restrict a1 = a + (long)i * 9216 + (i0 + 1) * 144;
                 float *restrict c1 = c + (i0 + 1) * 384 + j0;
-                const float *restrict a2 = a + (long)i * 9216 + (i0 + 2) * 144;
                 float *restrict c2 = c + (i0 + 2) * 384 + j0;
-                const float *restrict a3 = a + (long)i * 9216 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 384 + j0;
-                const float *restrict a4 = a + (long)i * 9216 + (i0 + 4) * 144;
                 float *restrict c4 = c + (i0 + 4) * 384 + j0;
-                const float *restrict a5 = a + (long)i * 9216 + (i0 + 5) * 144;
                 float *restrict c5 = c + (i0 + 5) * 384 + j0;
-                const float *restrict a6 = a + (long)i * 9216 + (i0 + 6) * 144;
                 float *restrict c6 = c + (i0 + 6) * 384 + j0;
-                const float *restrict a7 = a + (long)i * 9216 + (i0 + 7) * 144;
                 float *restrict c7 = c + (i0 + 7) * 384 + j0;
                 const int o0 = ((j0 + 0) / 384 / 1 * 12 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
                 const int o1 = ((j0 + 16) / 384 / 1 * 12 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
+                const int o2 = ((j0 + 32) / 384 / 1 * 12 + (j0 + 32) / 384 % 1) * 384 + (j0 + 32) % 384;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 55296 + (oy * 12 + ox) * 384;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 144];
+                        const float x2 = ap[p + 288];
+                        const float x3 = ap[p + 432];
+                        const float x4 = ap[p + 576];
+                        const float x5 = ap[p + 720];
+                        const float x6 = ap[p + 864];
+                        const float x7 = ap[p + 1008];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -4489,6 +4669,7 @@ static void conv_k1_c384_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4593,6 +4774,7 @@ static void conv_k1_c384_64_12x12_s1_p0_dy_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4842,105 +5024,132 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 {
     for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 384; j0 += 32)
+            for (int j0 = 0; j0 < 384; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 13824 + (i0 + 0) * 144;
+                const float *restrict ap = a + (long)i * 13824 + i0 * 144;
                 float *restrict c0 = c + (i0 + 0) * 384 + j0;
-                const float *restrict a1 = a + (long)i * 13824 + (i0 + 1) * 144;
                 float *restrict c1 = c + (i0 + 1) * 384 + j0;
-                const float *restrict a2 = a + (long)i * 13824 + (i0 + 2) * 144;
                 float *restrict c2 = c + (i0 + 2) * 384 + j0;
-                const float *restrict a3 = a + (long)i * 13824 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 384 + j0;
-                const float *restrict a4 = a + (long)i * 13824 + (i0 + 4) * 144;
                 float *restrict c4 = c + (i0 + 4) * 384 + j0;
-                const float *restrict a5 = a + (long)i * 13824 + (i0 + 5) * 144;
                 float *restrict c5 = c + (i0 + 5) * 384 + j0;
-                const float *restrict a6 = a + (long)i * 13824 + (i0 + 6) * 144;
                 float *restrict c6 = c + (i0 + 6) * 384 + j0;
-                const float *restrict a7 = a + (long)i * 13824 + (i0 + 7) * 144;
                 float *restrict c7 = c + (i0 + 7) * 384 + j0;
                 const int o0 = ((j0 + 0) / 384 / 1 * 12 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
                 const int o1 = ((j0 + 16) / 384 / 1 * 12 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
+                const int o2 = ((j0 + 32) / 384 / 1 * 12 + (j0 + 32) / 384 % 1) * 384 + (j0 + 32) % 384;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 55296 + (oy * 12 + ox) * 384;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 144];
+                        const float x2 = ap[p + 288];
+                        const float x3 = ap[p + 432];
+                        const float x4 = ap[p + 576];
+                        const float x5 = ap[p + 720];
+                        const float x6 = ap[p + 864];
+                        const float x7 = ap[p + 1008];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -4958,6 +5167,7 @@ static void conv_k1_c384_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5324,105 +5534,132 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 {
     for (int i0 = 0; i0 < 576; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 96; j0 += 32)
+            for (int j0 = 0; j0 < 96; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 82944 + (i0 + 0) * 144;
+                const float *restrict ap = a + (long)i * 82944 + i0 * 144;
                 float *restrict c0 = c + (i0 + 0) * 96 + j0;
-                const float *restrict a1 = a + (long)i * 82944 + (i0 + 1) * 144;
                 float *restrict c1 = c + (i0 + 1) * 96 + j0;
-                const float *restrict a2 = a + (long)i * 82944 + (i0 + 2) * 144;
                 float *restrict c2 = c + (i0 + 2) * 96 + j0;
-                const float *restrict a3 = a + (long)i * 82944 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 96 + j0;
-                const float *restrict a4 = a + (long)i * 82944 + (i0 + 4) * 144;
                 float *restrict c4 = c + (i0 + 4) * 96 + j0;
-                const float *restrict a5 = a + (long)i * 82944 + (i0 + 5) * 144;
                 float *restrict c5 = c + (i0 + 5) * 96 + j0;
-                const float *restrict a6 = a + (long)i * 82944 + (i0 + 6) * 144;
                 float *restrict c6 = c + (i0 + 6) * 96 + j0;
-                const float *restrict a7 = a + (long)i * 82944 + (i0 + 7) * 144;
                 float *restrict c7 = c + (i0 + 7) * 96 + j0;
                 const int o0 = ((j0 + 0) / 96 / 1 * 12 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
                 const int o1 = ((j0 + 16) / 96 / 1 * 12 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
+                const int o2 = ((j0 + 32) / 96 / 1 * 12 + (j0 + 32) / 96 % 1) * 96 + (j0 + 32) % 96;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 13824 + (oy * 12 + ox) * 96;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 144];
+                        const float x2 = ap[p + 288];
+                        const float x3 = ap[p + 432];
+                        const float x4 = ap[p + 576];
+                        const float x5 = ap[p + 720];
+                        const float x6 = ap[p + 864];
+                        const float x7 = ap[p + 1008];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -5440,6 +5677,7 @@ static void conv_k1_c96_576_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5807,105 +6045,132 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
     MC_OMP_FOR
     for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 576; j0 += 32)
+            for (int j0 = 0; j0 < 576; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 13824 + (i0 + 0) * 144;
+                const float *restrict ap = a + (long)i * 13824 + i0 * 144;
                 float *restrict c0 = c + (i0 + 0) * 576 + j0;
-                const float *restrict a1 = a + (long)i * 13824 + (i0 + 1) * 144;
                 float *restrict c1 = c + (i0 + 1) * 576 + j0;
-                const float *restrict a2 = a + (long)i * 13824 + (i0 + 2) * 144;
                 float *restrict c2 = c + (i0 + 2) * 576 + j0;
-                const float *restrict a3 = a + (long)i * 13824 + (i0 + 3) * 144;
                 float *restrict c3 = c + (i0 + 3) * 576 + j0;
-                const float *restrict a4 = a + (long)i * 13824 + (i0 + 4) * 144;
                 float *restrict c4 = c + (i0 + 4) * 576 + j0;
-                const float *restrict a5 = a + (long)i * 13824 + (i0 + 5) * 144;
                 float *restrict c5 = c + (i0 + 5) * 576 + j0;
-                const float *restrict a6 = a + (long)i * 13824 + (i0 + 6) * 144;
                 float *restrict c6 = c + (i0 + 6) * 576 + j0;
-                const float *restrict a7 = a + (long)i * 13824 + (i0 + 7) * 144;
                 float *restrict c7 = c + (i0 + 7) * 576 + j0;
                 const int o0 = ((j0 + 0) / 576 / 1 * 12 + (j0 + 0) / 576 % 1) * 576 + (j0 + 0) % 576;
                 const int o1 = ((j0 + 16) / 576 / 1 * 12 + (j0 + 16) / 576 % 1) * 576 + (j0 + 16) % 576;
+                const int o2 = ((j0 + 32) / 576 / 1 * 12 + (j0 + 32) / 576 % 1) * 576 + (j0 + 32) % 576;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 12; oy++) {
                     for (int ox = 0; ox < 12; ox++, p++) {
                         const float *restrict bp = b + (long)i * 82944 + (oy * 12 + ox) * 576;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 144];
+                        const float x2 = ap[p + 288];
+                        const float x3 = ap[p + 432];
+                        const float x4 = ap[p + 576];
+                        const float x5 = ap[p + 720];
+                        const float x6 = ap[p + 864];
+                        const float x7 = ap[p + 1008];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 5 == 4 || oy == 11) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -5923,6 +6188,7 @@ static void conv_k1_c576_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -6301,105 +6567,132 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 {
     for (int i0 = 0; i0 < 160; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 576; j0 += 32)
+            for (int j0 = 0; j0 < 576; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 5760 + (i0 + 0) * 36;
+                const float *restrict ap = a + (long)i * 5760 + i0 * 36;
                 float *restrict c0 = c + (i0 + 0) * 576 + j0;
-                const float *restrict a1 = a + (long)i * 5760 + (i0 + 1) * 36;
                 float *restrict c1 = c + (i0 + 1) * 576 + j0;
-                const float *restrict a2 = a + (long)i * 5760 + (i0 + 2) * 36;
                 float *restrict c2 = c + (i0 + 2) * 576 + j0;
-                const float *restrict a3 = a + (long)i * 5760 + (i0 + 3) * 36;
                 float *restrict c3 = c + (i0 + 3) * 576 + j0;
-                const float *restrict a4 = a + (long)i * 5760 + (i0 + 4) * 36;
                 float *restrict c4 = c + (i0 + 4) * 576 + j0;
-                const float *restrict a5 = a + (long)i * 5760 + (i0 + 5) * 36;
                 float *restrict c5 = c + (i0 + 5) * 576 + j0;
-                const float *restrict a6 = a + (long)i * 5760 + (i0 + 6) * 36;
                 float *restrict c6 = c + (i0 + 6) * 576 + j0;
-                const float *restrict a7 = a + (long)i * 5760 + (i0 + 7) * 36;
                 float *restrict c7 = c + (i0 + 7) * 576 + j0;
                 const int o0 = ((j0 + 0) / 576 / 1 * 6 + (j0 + 0) / 576 % 1) * 576 + (j0 + 0) % 576;
                 const int o1 = ((j0 + 16) / 576 / 1 * 6 + (j0 + 16) / 576 % 1) * 576 + (j0 + 16) % 576;
+                const int o2 = ((j0 + 32) / 576 / 1 * 6 + (j0 + 32) / 576 % 1) * 576 + (j0 + 32) % 576;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 6; oy++) {
                     for (int ox = 0; ox < 6; ox++, p++) {
                         const float *restrict bp = b + (long)i * 20736 + (oy * 6 + ox) * 576;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 36];
+                        const float x2 = ap[p + 72];
+                        const float x3 = ap[p + 108];
+                        const float x4 = ap[p + 144];
+                        const float x5 = ap[p + 180];
+                        const float x6 = ap[p + 216];
+                        const float x7 = ap[p + 252];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 10 == 9 || oy == 5) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -6417,6 +6710,7 @@ static void conv_k1_c576_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -6567,6 +6861,7 @@ static void conv_k1_c576_160_6x6_s1_p0_dy_cl(const float *restrict planes, float
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -6837,107 +7132,197 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 {
     for (int i0 = 0; i0 < 960; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 160; j0 += 32)
+            for (int j0 = 0; j0 < 144; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 34560 + (i0 + 0) * 36;
+                const float *restrict ap = a + (long)i * 34560 + i0 * 36;
                 float *restrict c0 = c + (i0 + 0) * 160 + j0;
-                const float *restrict a1 = a + (long)i * 34560 + (i0 + 1) * 36;
                 float *restrict c1 = c + (i0 + 1) * 160 + j0;
-                const float *restrict a2 = a + (long)i * 34560 + (i0 + 2) * 36;
                 float *restrict c2 = c + (i0 + 2) * 160 + j0;
-                const float *restrict a3 = a + (long)i * 34560 + (i0 + 3) * 36;
                 float *restrict c3 = c + (i0 + 3) * 160 + j0;
-                const float *restrict a4 = a + (long)i * 34560 + (i0 + 4) * 36;
                 float *restrict c4 = c + (i0 + 4) * 160 + j0;
-                const float *restrict a5 = a + (long)i * 34560 + (i0 + 5) * 36;
                 float *restrict c5 = c + (i0 + 5) * 160 + j0;
-                const float *restrict a6 = a + (long)i * 34560 + (i0 + 6) * 36;
                 float *restrict c6 = c + (i0 + 6) * 160 + j0;
-                const float *restrict a7 = a + (long)i * 34560 + (i0 + 7) * 36;
                 float *restrict c7 = c + (i0 + 7) * 160 + j0;
                 const int o0 = ((j0 + 0) / 160 / 1 * 6 + (j0 + 0) / 160 % 1) * 160 + (j0 + 0) % 160;
                 const int o1 = ((j0 + 16) / 160 / 1 * 6 + (j0 + 16) / 160 % 1) * 160 + (j0 + 16) % 160;
+                const int o2 = ((j0 + 32) / 160 / 1 * 6 + (j0 + 32) / 160 % 1) * 160 + (j0 + 32) % 160;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 6; oy++) {
                     for (int ox = 0; ox < 6; ox++, p++) {
                         const float *restrict bp = b + (long)i * 5760 + (oy * 6 + ox) * 160;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 36];
+                        const float x2 = ap[p + 72];
+                        const float x3 = ap[p + 108];
+                        const float x4 = ap[p + 144];
+                        const float x5 = ap[p + 180];
+                        const float x6 = ap[p + 216];
+                        const float x7 = ap[p + 252];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 10 == 9 || oy == 5) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
+            }
+            {
+            const int j0 = 144;
+            {
+                const float *restrict ap = a + (long)i * 34560 + i0 * 36;
+                float *restrict c0 = c + (i0 + 0) * 160 + j0;
+                float *restrict c1 = c + (i0 + 1) * 160 + j0;
+                float *restrict c2 = c + (i0 + 2) * 160 + j0;
+                float *restrict c3 = c + (i0 + 3) * 160 + j0;
+                float *restrict c4 = c + (i0 + 4) * 160 + j0;
+                float *restrict c5 = c + (i0 + 5) * 160 + j0;
+                float *restrict c6 = c + (i0 + 6) * 160 + j0;
+                float *restrict c7 = c + (i0 + 7) * 160 + j0;
+                const int o0 = ((j0 + 0) / 160 / 1 * 6 + (j0 + 0) / 160 % 1) * 160 + (j0 + 0) % 160;
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
+                for (int oy = 0, p = 0; oy < 6; oy++) {
+                    for (int ox = 0; ox < 6; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 5760 + (oy * 6 + ox) * 160;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 36];
+                        const float x2 = ap[p + 72];
+                        const float x3 = ap[p + 108];
+                        const float x4 = ap[p + 144];
+                        const float x5 = ap[p + 180];
+                        const float x6 = ap[p + 216];
+                        const float x7 = ap[p + 252];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
+                    }
+                    if (oy % 10 == 9 || oy == 5) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                    }
+                }
+            }
             }
         }
     }
@@ -6953,6 +7338,7 @@ static void conv_k1_c160_960_6x6_s1_p0_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7103,6 +7489,7 @@ static void conv_k1_c160_960_6x6_s1_p0_dy_cl(const float *restrict planes, float
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7373,105 +7760,132 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 {
     for (int i0 = 0; i0 < 160; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 960; j0 += 32)
+            for (int j0 = 0; j0 < 960; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 5760 + (i0 + 0) * 36;
+                const float *restrict ap = a + (long)i * 5760 + i0 * 36;
                 float *restrict c0 = c + (i0 + 0) * 960 + j0;
-                const float *restrict a1 = a + (long)i * 5760 + (i0 + 1) * 36;
                 float *restrict c1 = c + (i0 + 1) * 960 + j0;
-                const float *restrict a2 = a + (long)i * 5760 + (i0 + 2) * 36;
                 float *restrict c2 = c + (i0 + 2) * 960 + j0;
-                const float *restrict a3 = a + (long)i * 5760 + (i0 + 3) * 36;
                 float *restrict c3 = c + (i0 + 3) * 960 + j0;
-                const float *restrict a4 = a + (long)i * 5760 + (i0 + 4) * 36;
                 float *restrict c4 = c + (i0 + 4) * 960 + j0;
-                const float *restrict a5 = a + (long)i * 5760 + (i0 + 5) * 36;
                 float *restrict c5 = c + (i0 + 5) * 960 + j0;
-                const float *restrict a6 = a + (long)i * 5760 + (i0 + 6) * 36;
                 float *restrict c6 = c + (i0 + 6) * 960 + j0;
-                const float *restrict a7 = a + (long)i * 5760 + (i0 + 7) * 36;
                 float *restrict c7 = c + (i0 + 7) * 960 + j0;
                 const int o0 = ((j0 + 0) / 960 / 1 * 6 + (j0 + 0) / 960 % 1) * 960 + (j0 + 0) % 960;
                 const int o1 = ((j0 + 16) / 960 / 1 * 6 + (j0 + 16) / 960 % 1) * 960 + (j0 + 16) % 960;
+                const int o2 = ((j0 + 32) / 960 / 1 * 6 + (j0 + 32) / 960 % 1) * 960 + (j0 + 32) % 960;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 6; oy++) {
                     for (int ox = 0; ox < 6; ox++, p++) {
                         const float *restrict bp = b + (long)i * 34560 + (oy * 6 + ox) * 960;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 36];
+                        const float x2 = ap[p + 72];
+                        const float x3 = ap[p + 108];
+                        const float x4 = ap[p + 144];
+                        const float x5 = ap[p + 180];
+                        const float x6 = ap[p + 216];
+                        const float x7 = ap[p + 252];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 10 == 9 || oy == 5) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -7489,6 +7903,7 @@ static void conv_k1_c960_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7639,6 +8054,7 @@ static void conv_k1_c960_160_6x6_s1_p0_dy_cl(const float *restrict planes, float
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7909,105 +8325,132 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 {
     for (int i0 = 0; i0 < 320; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 960; j0 += 32)
+            for (int j0 = 0; j0 < 960; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 11520 + (i0 + 0) * 36;
+                const float *restrict ap = a + (long)i * 11520 + i0 * 36;
                 float *restrict c0 = c + (i0 + 0) * 960 + j0;
-                const float *restrict a1 = a + (long)i * 11520 + (i0 + 1) * 36;
                 float *restrict c1 = c + (i0 + 1) * 960 + j0;
-                const float *restrict a2 = a + (long)i * 11520 + (i0 + 2) * 36;
                 float *restrict c2 = c + (i0 + 2) * 960 + j0;
-                const float *restrict a3 = a + (long)i * 11520 + (i0 + 3) * 36;
                 float *restrict c3 = c + (i0 + 3) * 960 + j0;
-                const float *restrict a4 = a + (long)i * 11520 + (i0 + 4) * 36;
                 float *restrict c4 = c + (i0 + 4) * 960 + j0;
-                const float *restrict a5 = a + (long)i * 11520 + (i0 + 5) * 36;
                 float *restrict c5 = c + (i0 + 5) * 960 + j0;
-                const float *restrict a6 = a + (long)i * 11520 + (i0 + 6) * 36;
                 float *restrict c6 = c + (i0 + 6) * 960 + j0;
-                const float *restrict a7 = a + (long)i * 11520 + (i0 + 7) * 36;
                 float *restrict c7 = c + (i0 + 7) * 960 + j0;
                 const int o0 = ((j0 + 0) / 960 / 1 * 6 + (j0 + 0) / 960 % 1) * 960 + (j0 + 0) % 960;
                 const int o1 = ((j0 + 16) / 960 / 1 * 6 + (j0 + 16) / 960 % 1) * 960 + (j0 + 16) % 960;
+                const int o2 = ((j0 + 32) / 960 / 1 * 6 + (j0 + 32) / 960 % 1) * 960 + (j0 + 32) % 960;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 6; oy++) {
                     for (int ox = 0; ox < 6; ox++, p++) {
                         const float *restrict bp = b + (long)i * 34560 + (oy * 6 + ox) * 960;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 36];
+                        const float x2 = ap[p + 72];
+                        const float x3 = ap[p + 108];
+                        const float x4 = ap[p + 144];
+                        const float x5 = ap[p + 180];
+                        const float x6 = ap[p + 216];
+                        const float x7 = ap[p + 252];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 10 == 9 || oy == 5) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -8025,6 +8468,7 @@ static void conv_k1_c960_320_6x6_s1_p0_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8175,6 +8619,7 @@ static void conv_k1_c960_320_6x6_s1_p0_dy_cl(const float *restrict planes, float
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8445,23 +8890,146 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a,
 {
     for (int i0 = 0; i0 < 1280; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 320; j0 += 32)
+            for (int j0 = 0; j0 < 288; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 46080 + (i0 + 0) * 36;
+                const float *restrict ap = a + (long)i * 46080 + i0 * 36;
                 float *restrict c0 = c + (i0 + 0) * 320 + j0;
-                const float *restrict a1 = a + (long)i * 46080 + (i0 + 1) * 36;
                 float *restrict c1 = c + (i0 + 1) * 320 + j0;
-                const float *restrict a2 = a + (long)i * 46080 + (i0 + 2) * 36;
                 float *restrict c2 = c + (i0 + 2) * 320 + j0;
-                const float *restrict a3 = a + (long)i * 46080 + (i0 + 3) * 36;
                 float *restrict c3 = c + (i0 + 3) * 320 + j0;
-                const float *restrict a4 = a + (long)i * 46080 + (i0 + 4) * 36;
                 float *restrict c4 = c + (i0 + 4) * 320 + j0;
-                const float *restrict a5 = a + (long)i * 46080 + (i0 + 5) * 36;
                 float *restrict c5 = c + (i0 + 5) * 320 + j0;
-                const float *restrict a6 = a + (long)i * 46080 + (i0 + 6) * 36;
                 float *restrict c6 = c + (i0 + 6) * 320 + j0;
-                const float *restrict a7 = a + (long)i * 46080 + (i0 + 7) * 36;
+                float *restrict c7 = c + (i0 + 7) * 320 + j0;
+                const int o0 = ((j0 + 0) / 320 / 1 * 6 + (j0 + 0) / 320 % 1) * 320 + (j0 + 0) % 320;
+                const int o1 = ((j0 + 16) / 320 / 1 * 6 + (j0 + 16) / 320 % 1) * 320 + (j0 + 16) % 320;
+                const int o2 = ((j0 + 32) / 320 / 1 * 6 + (j0 + 32) / 320 % 1) * 320 + (j0 + 32) % 320;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
+                for (int oy = 0, p = 0; oy < 6; oy++) {
+                    for (int ox = 0; ox < 6; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 11520 + (oy * 6 + ox) * 320;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 36];
+                        const float x2 = ap[p + 72];
+                        const float x3 = ap[p + 108];
+                        const float x4 = ap[p + 144];
+                        const float x5 = ap[p + 180];
+                        const float x6 = ap[p + 216];
+                        const float x7 = ap[p + 252];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
+                    }
+                    if (oy % 10 == 9 || oy == 5) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
+                    }
+                }
+            }
+            {
+            const int j0 = 288;
+            {
+                const float *restrict ap = a + (long)i * 46080 + i0 * 36;
+                float *restrict c0 = c + (i0 + 0) * 320 + j0;
+                float *restrict c1 = c + (i0 + 1) * 320 + j0;
+                float *restrict c2 = c + (i0 + 2) * 320 + j0;
+                float *restrict c3 = c + (i0 + 3) * 320 + j0;
+                float *restrict c4 = c + (i0 + 4) * 320 + j0;
+                float *restrict c5 = c + (i0 + 5) * 320 + j0;
+                float *restrict c6 = c + (i0 + 6) * 320 + j0;
                 float *restrict c7 = c + (i0 + 7) * 320 + j0;
                 const int o0 = ((j0 + 0) / 320 / 1 * 6 + (j0 + 0) / 320 % 1) * 320 + (j0 + 0) % 320;
                 const int o1 = ((j0 + 16) / 320 / 1 * 6 + (j0 + 16) / 320 % 1) * 320 + (j0 + 16) % 320;
@@ -8486,14 +9054,14 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a,
                         const float *restrict bp = b + (long)i * 11520 + (oy * 6 + ox) * 320;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 36];
+                        const float x2 = ap[p + 72];
+                        const float x3 = ap[p + 108];
+                        const float x4 = ap[p + 144];
+                        const float x5 = ap[p + 180];
+                        const float x6 = ap[p + 216];
+                        const float x7 = ap[p + 252];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -8547,6 +9115,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a,
                     }
                 }
             }
+            }
         }
     }
 }
@@ -8561,6 +9130,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8711,6 +9281,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_dy_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else

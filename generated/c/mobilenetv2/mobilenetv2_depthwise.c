@@ -5926,6 +5926,7 @@ static void dw_k3_c192_24x24_s1_cl_in(const float *restrict planes, float *restr
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 576 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -6775,6 +6776,7 @@ static void dw_k3_c384_12x12_s1_cl_in(const float *restrict planes, float *restr
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7315,6 +7317,7 @@ static void dw_k3_c576_12x12_s1_cl_in(const float *restrict planes, float *restr
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8108,6 +8111,7 @@ static void dw_k3_c960_6x6_s1_cl_in(const float *restrict planes, float *restric
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else

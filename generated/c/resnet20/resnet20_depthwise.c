@@ -113,6 +113,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *re
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3706,6 +3707,7 @@ static void dw_k3_5_c16_32x32_s1_cl_in(const float *restrict planes, float *rest
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5378,6 +5380,7 @@ static void dw_k3_5_c32_16x16_s1_cl_in(const float *restrict planes, float *rest
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7050,6 +7053,7 @@ static void dw_k3_3_c32_16x16_s1_cl_in(const float *restrict planes, float *rest
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8139,6 +8143,7 @@ static void dw_k3_3_c64_8x8_s1_cl_in(const float *restrict planes, float *restri
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else

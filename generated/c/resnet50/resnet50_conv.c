@@ -556,177 +556,134 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
 {
     for (int i0 = 0; i0 < 16; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 32; j0 += 32)
+            for (int j0 = 0; j0 < 48; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
+                const float *restrict ap = a + (long)i * 16384 + i0 * 1024;
                 float *restrict c0 = c + (i0 + 0) * 48 + j0;
-                const float *restrict a1 = a + (long)i * 16384 + (i0 + 1) * 1024;
                 float *restrict c1 = c + (i0 + 1) * 48 + j0;
-                const float *restrict a2 = a + (long)i * 16384 + (i0 + 2) * 1024;
                 float *restrict c2 = c + (i0 + 2) * 48 + j0;
-                const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 48 + j0;
-                const float *restrict a4 = a + (long)i * 16384 + (i0 + 4) * 1024;
                 float *restrict c4 = c + (i0 + 4) * 48 + j0;
-                const float *restrict a5 = a + (long)i * 16384 + (i0 + 5) * 1024;
                 float *restrict c5 = c + (i0 + 5) * 48 + j0;
-                const float *restrict a6 = a + (long)i * 16384 + (i0 + 6) * 1024;
                 float *restrict c6 = c + (i0 + 6) * 48 + j0;
-                const float *restrict a7 = a + (long)i * 16384 + (i0 + 7) * 1024;
                 float *restrict c7 = c + (i0 + 7) * 48 + j0;
                 const int o0 = ((j0 + 0) / 48 / 1 * 32 + (j0 + 0) / 48 % 1) * 48 + (j0 + 0) % 48;
                 const int o1 = ((j0 + 16) / 48 / 1 * 32 + (j0 + 16) / 48 % 1) * 48 + (j0 + 16) % 48;
+                const int o2 = ((j0 + 32) / 48 / 1 * 32 + (j0 + 32) / 48 % 1) * 48 + (j0 + 32) % 48;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 49152 + (oy * 32 + ox) * 48;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 1024];
+                        const float x2 = ap[p + 2048];
+                        const float x3 = ap[p + 3072];
+                        const float x4 = ap[p + 4096];
+                        const float x5 = ap[p + 5120];
+                        const float x6 = ap[p + 6144];
+                        const float x7 = ap[p + 7168];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
-            }
-            {
-            const int j0 = 32;
-            {
-                const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
-                float *restrict c0 = c + (i0 + 0) * 48 + j0;
-                const float *restrict a1 = a + (long)i * 16384 + (i0 + 1) * 1024;
-                float *restrict c1 = c + (i0 + 1) * 48 + j0;
-                const float *restrict a2 = a + (long)i * 16384 + (i0 + 2) * 1024;
-                float *restrict c2 = c + (i0 + 2) * 48 + j0;
-                const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
-                float *restrict c3 = c + (i0 + 3) * 48 + j0;
-                const float *restrict a4 = a + (long)i * 16384 + (i0 + 4) * 1024;
-                float *restrict c4 = c + (i0 + 4) * 48 + j0;
-                const float *restrict a5 = a + (long)i * 16384 + (i0 + 5) * 1024;
-                float *restrict c5 = c + (i0 + 5) * 48 + j0;
-                const float *restrict a6 = a + (long)i * 16384 + (i0 + 6) * 1024;
-                float *restrict c6 = c + (i0 + 6) * 48 + j0;
-                const float *restrict a7 = a + (long)i * 16384 + (i0 + 7) * 1024;
-                float *restrict c7 = c + (i0 + 7) * 48 + j0;
-                const int o0 = ((j0 + 0) / 48 / 1 * 32 + (j0 + 0) / 48 % 1) * 48 + (j0 + 0) % 48;
-                mc_v16 s0_0 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s4_0 = {0};
-                mc_v16 s5_0 = {0};
-                mc_v16 s6_0 = {0};
-                mc_v16 s7_0 = {0};
-                for (int oy = 0, p = 0; oy < 32; oy++) {
-                    for (int ox = 0; ox < 32; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 49152 + (oy * 32 + ox) * 48;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
-                        s0_0 += x0 * y0;
-                        s1_0 += x1 * y0;
-                        s2_0 += x2 * y0;
-                        s3_0 += x3 * y0;
-                        s4_0 += x4 * y0;
-                        s5_0 += x5 * y0;
-                        s6_0 += x6 * y0;
-                        s7_0 += x7 * y0;
-                    }
-                    if (oy % 2 == 1 || oy == 31) {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c4 + 0) += s4_0;
-                        *(mc_v16 *)(c5 + 0) += s5_0;
-                        *(mc_v16 *)(c6 + 0) += s6_0;
-                        *(mc_v16 *)(c7 + 0) += s7_0;
-                        s0_0 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s4_0 = (mc_v16){0};
-                        s5_0 = (mc_v16){0};
-                        s6_0 = (mc_v16){0};
-                        s7_0 = (mc_v16){0};
-                    }
-                }
-            }
             }
         }
     }
@@ -742,6 +699,7 @@ static void conv_k1_c48_16_32x32_s1_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1031,177 +989,134 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
 {
     for (int i0 = 0; i0 < 16; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 128; j0 += 32)
+            for (int j0 = 0; j0 < 144; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
+                const float *restrict ap = a + (long)i * 16384 + i0 * 1024;
                 float *restrict c0 = c + (i0 + 0) * 144 + j0;
-                const float *restrict a1 = a + (long)i * 16384 + (i0 + 1) * 1024;
                 float *restrict c1 = c + (i0 + 1) * 144 + j0;
-                const float *restrict a2 = a + (long)i * 16384 + (i0 + 2) * 1024;
                 float *restrict c2 = c + (i0 + 2) * 144 + j0;
-                const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 144 + j0;
-                const float *restrict a4 = a + (long)i * 16384 + (i0 + 4) * 1024;
                 float *restrict c4 = c + (i0 + 4) * 144 + j0;
-                const float *restrict a5 = a + (long)i * 16384 + (i0 + 5) * 1024;
                 float *restrict c5 = c + (i0 + 5) * 144 + j0;
-                const float *restrict a6 = a + (long)i * 16384 + (i0 + 6) * 1024;
                 float *restrict c6 = c + (i0 + 6) * 144 + j0;
-                const float *restrict a7 = a + (long)i * 16384 + (i0 + 7) * 1024;
                 float *restrict c7 = c + (i0 + 7) * 144 + j0;
                 const int o0 = ((j0 + 0) / 16 / 3 * 34 + (j0 + 0) / 16 % 3) * 16 + (j0 + 0) % 16;
                 const int o1 = ((j0 + 16) / 16 / 3 * 34 + (j0 + 16) / 16 % 3) * 16 + (j0 + 16) % 16;
+                const int o2 = ((j0 + 32) / 16 / 3 * 34 + (j0 + 32) / 16 % 3) * 16 + (j0 + 32) % 16;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 18496 + (oy * 34 + ox) * 16;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 1024];
+                        const float x2 = ap[p + 2048];
+                        const float x3 = ap[p + 3072];
+                        const float x4 = ap[p + 4096];
+                        const float x5 = ap[p + 5120];
+                        const float x6 = ap[p + 6144];
+                        const float x7 = ap[p + 7168];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
-            }
-            {
-            const int j0 = 128;
-            {
-                const float *restrict a0 = a + (long)i * 16384 + (i0 + 0) * 1024;
-                float *restrict c0 = c + (i0 + 0) * 144 + j0;
-                const float *restrict a1 = a + (long)i * 16384 + (i0 + 1) * 1024;
-                float *restrict c1 = c + (i0 + 1) * 144 + j0;
-                const float *restrict a2 = a + (long)i * 16384 + (i0 + 2) * 1024;
-                float *restrict c2 = c + (i0 + 2) * 144 + j0;
-                const float *restrict a3 = a + (long)i * 16384 + (i0 + 3) * 1024;
-                float *restrict c3 = c + (i0 + 3) * 144 + j0;
-                const float *restrict a4 = a + (long)i * 16384 + (i0 + 4) * 1024;
-                float *restrict c4 = c + (i0 + 4) * 144 + j0;
-                const float *restrict a5 = a + (long)i * 16384 + (i0 + 5) * 1024;
-                float *restrict c5 = c + (i0 + 5) * 144 + j0;
-                const float *restrict a6 = a + (long)i * 16384 + (i0 + 6) * 1024;
-                float *restrict c6 = c + (i0 + 6) * 144 + j0;
-                const float *restrict a7 = a + (long)i * 16384 + (i0 + 7) * 1024;
-                float *restrict c7 = c + (i0 + 7) * 144 + j0;
-                const int o0 = ((j0 + 0) / 16 / 3 * 34 + (j0 + 0) / 16 % 3) * 16 + (j0 + 0) % 16;
-                mc_v16 s0_0 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s4_0 = {0};
-                mc_v16 s5_0 = {0};
-                mc_v16 s6_0 = {0};
-                mc_v16 s7_0 = {0};
-                for (int oy = 0, p = 0; oy < 32; oy++) {
-                    for (int ox = 0; ox < 32; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 18496 + (oy * 34 + ox) * 16;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
-                        s0_0 += x0 * y0;
-                        s1_0 += x1 * y0;
-                        s2_0 += x2 * y0;
-                        s3_0 += x3 * y0;
-                        s4_0 += x4 * y0;
-                        s5_0 += x5 * y0;
-                        s6_0 += x6 * y0;
-                        s7_0 += x7 * y0;
-                    }
-                    if (oy % 2 == 1 || oy == 31) {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c4 + 0) += s4_0;
-                        *(mc_v16 *)(c5 + 0) += s5_0;
-                        *(mc_v16 *)(c6 + 0) += s6_0;
-                        *(mc_v16 *)(c7 + 0) += s7_0;
-                        s0_0 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s4_0 = (mc_v16){0};
-                        s5_0 = (mc_v16){0};
-                        s6_0 = (mc_v16){0};
-                        s7_0 = (mc_v16){0};
-                    }
-                }
-            }
             }
         }
     }
@@ -1217,6 +1132,7 @@ static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1530,23 +1446,17 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a
 {
     for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 32; j0 += 32)
             {
-                const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+            const int j0 = 0;
+            {
+                const float *restrict ap = a + (long)i * 8192 + i0 * 256;
                 float *restrict c0 = c + (i0 + 0) * 32 + j0;
-                const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
                 float *restrict c1 = c + (i0 + 1) * 32 + j0;
-                const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
                 float *restrict c2 = c + (i0 + 2) * 32 + j0;
-                const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 32 + j0;
-                const float *restrict a4 = a + (long)i * 8192 + (i0 + 4) * 256;
                 float *restrict c4 = c + (i0 + 4) * 32 + j0;
-                const float *restrict a5 = a + (long)i * 8192 + (i0 + 5) * 256;
                 float *restrict c5 = c + (i0 + 5) * 32 + j0;
-                const float *restrict a6 = a + (long)i * 8192 + (i0 + 6) * 256;
                 float *restrict c6 = c + (i0 + 6) * 32 + j0;
-                const float *restrict a7 = a + (long)i * 8192 + (i0 + 7) * 256;
                 float *restrict c7 = c + (i0 + 7) * 32 + j0;
                 const int o0 = ((j0 + 0) / 32 / 1 * 16 + (j0 + 0) / 32 % 1) * 32 + (j0 + 0) % 32;
                 const int o1 = ((j0 + 16) / 32 / 1 * 16 + (j0 + 16) / 32 % 1) * 32 + (j0 + 16) % 32;
@@ -1571,14 +1481,14 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a
                         const float *restrict bp = b + (long)i * 8192 + (oy * 16 + ox) * 32;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 256];
+                        const float x2 = ap[p + 512];
+                        const float x3 = ap[p + 768];
+                        const float x4 = ap[p + 1024];
+                        const float x5 = ap[p + 1280];
+                        const float x6 = ap[p + 1536];
+                        const float x7 = ap[p + 1792];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -1632,6 +1542,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a
                     }
                 }
             }
+            }
         }
     }
 }
@@ -1646,6 +1557,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1750,6 +1662,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_dy_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2025,105 +1938,132 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
 {
     for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 288; j0 += 32)
+            for (int j0 = 0; j0 < 288; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                const float *restrict ap = a + (long)i * 8192 + i0 * 256;
                 float *restrict c0 = c + (i0 + 0) * 288 + j0;
-                const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
                 float *restrict c1 = c + (i0 + 1) * 288 + j0;
-                const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
                 float *restrict c2 = c + (i0 + 2) * 288 + j0;
-                const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 288 + j0;
-                const float *restrict a4 = a + (long)i * 8192 + (i0 + 4) * 256;
                 float *restrict c4 = c + (i0 + 4) * 288 + j0;
-                const float *restrict a5 = a + (long)i * 8192 + (i0 + 5) * 256;
                 float *restrict c5 = c + (i0 + 5) * 288 + j0;
-                const float *restrict a6 = a + (long)i * 8192 + (i0 + 6) * 256;
                 float *restrict c6 = c + (i0 + 6) * 288 + j0;
-                const float *restrict a7 = a + (long)i * 8192 + (i0 + 7) * 256;
                 float *restrict c7 = c + (i0 + 7) * 288 + j0;
                 const int o0 = ((j0 + 0) / 32 / 3 * 18 + (j0 + 0) / 32 % 3) * 32 + (j0 + 0) % 32;
                 const int o1 = ((j0 + 16) / 32 / 3 * 18 + (j0 + 16) / 32 % 3) * 32 + (j0 + 16) % 32;
+                const int o2 = ((j0 + 32) / 32 / 3 * 18 + (j0 + 32) / 32 % 3) * 32 + (j0 + 32) % 32;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 10368 + (oy * 18 + ox) * 32;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 256];
+                        const float x2 = ap[p + 512];
+                        const float x3 = ap[p + 768];
+                        const float x4 = ap[p + 1024];
+                        const float x5 = ap[p + 1280];
+                        const float x6 = ap[p + 1536];
+                        const float x7 = ap[p + 1792];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -2141,6 +2081,7 @@ static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2457,21 +2398,14 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, 
             {
             const int j0 = 0;
             {
-                const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                const float *restrict ap = a + (long)i * 8192 + i0 * 256;
                 float *restrict c0 = c + (i0 + 0) * 16 + j0;
-                const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
                 float *restrict c1 = c + (i0 + 1) * 16 + j0;
-                const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
                 float *restrict c2 = c + (i0 + 2) * 16 + j0;
-                const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 16 + j0;
-                const float *restrict a4 = a + (long)i * 8192 + (i0 + 4) * 256;
                 float *restrict c4 = c + (i0 + 4) * 16 + j0;
-                const float *restrict a5 = a + (long)i * 8192 + (i0 + 5) * 256;
                 float *restrict c5 = c + (i0 + 5) * 16 + j0;
-                const float *restrict a6 = a + (long)i * 8192 + (i0 + 6) * 256;
                 float *restrict c6 = c + (i0 + 6) * 16 + j0;
-                const float *restrict a7 = a + (long)i * 8192 + (i0 + 7) * 256;
                 float *restrict c7 = c + (i0 + 7) * 16 + j0;
                 const int o0 = ((j0 + 0) / 16 / 1 * 16 + (j0 + 0) / 16 % 1) * 16 + (j0 + 0) % 16;
                 mc_v16 s0_0 = {0};
@@ -2486,14 +2420,14 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, 
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 4096 + (oy * 16 + ox) * 16;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 256];
+                        const float x2 = ap[p + 512];
+                        const float x3 = ap[p + 768];
+                        const float x4 = ap[p + 1024];
+                        const float x5 = ap[p + 1280];
+                        const float x6 = ap[p + 1536];
+                        const float x7 = ap[p + 1792];
                         s0_0 += x0 * y0;
                         s1_0 += x1 * y0;
                         s2_0 += x2 * y0;
@@ -2538,6 +2472,7 @@ static void conv_k1_c16_32_32x32_s2_p0_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2618,6 +2553,7 @@ static void conv_k1_c16_32_32x32_s2_p0_dy_cl(const float *restrict planes, float
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2868,107 +2804,197 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a
 {
     for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 64; j0 += 32)
+            for (int j0 = 0; j0 < 48; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 8192 + (i0 + 0) * 256;
+                const float *restrict ap = a + (long)i * 8192 + i0 * 256;
                 float *restrict c0 = c + (i0 + 0) * 64 + j0;
-                const float *restrict a1 = a + (long)i * 8192 + (i0 + 1) * 256;
                 float *restrict c1 = c + (i0 + 1) * 64 + j0;
-                const float *restrict a2 = a + (long)i * 8192 + (i0 + 2) * 256;
                 float *restrict c2 = c + (i0 + 2) * 64 + j0;
-                const float *restrict a3 = a + (long)i * 8192 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 64 + j0;
-                const float *restrict a4 = a + (long)i * 8192 + (i0 + 4) * 256;
                 float *restrict c4 = c + (i0 + 4) * 64 + j0;
-                const float *restrict a5 = a + (long)i * 8192 + (i0 + 5) * 256;
                 float *restrict c5 = c + (i0 + 5) * 64 + j0;
-                const float *restrict a6 = a + (long)i * 8192 + (i0 + 6) * 256;
                 float *restrict c6 = c + (i0 + 6) * 64 + j0;
-                const float *restrict a7 = a + (long)i * 8192 + (i0 + 7) * 256;
                 float *restrict c7 = c + (i0 + 7) * 64 + j0;
                 const int o0 = ((j0 + 0) / 64 / 1 * 16 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
                 const int o1 = ((j0 + 16) / 64 / 1 * 16 + (j0 + 16) / 64 % 1) * 64 + (j0 + 16) % 64;
+                const int o2 = ((j0 + 32) / 64 / 1 * 16 + (j0 + 32) / 64 % 1) * 64 + (j0 + 32) % 64;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 16384 + (oy * 16 + ox) * 64;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 256];
+                        const float x2 = ap[p + 512];
+                        const float x3 = ap[p + 768];
+                        const float x4 = ap[p + 1024];
+                        const float x5 = ap[p + 1280];
+                        const float x6 = ap[p + 1536];
+                        const float x7 = ap[p + 1792];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
+            }
+            {
+            const int j0 = 48;
+            {
+                const float *restrict ap = a + (long)i * 8192 + i0 * 256;
+                float *restrict c0 = c + (i0 + 0) * 64 + j0;
+                float *restrict c1 = c + (i0 + 1) * 64 + j0;
+                float *restrict c2 = c + (i0 + 2) * 64 + j0;
+                float *restrict c3 = c + (i0 + 3) * 64 + j0;
+                float *restrict c4 = c + (i0 + 4) * 64 + j0;
+                float *restrict c5 = c + (i0 + 5) * 64 + j0;
+                float *restrict c6 = c + (i0 + 6) * 64 + j0;
+                float *restrict c7 = c + (i0 + 7) * 64 + j0;
+                const int o0 = ((j0 + 0) / 64 / 1 * 16 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
+                for (int oy = 0, p = 0; oy < 16; oy++) {
+                    for (int ox = 0; ox < 16; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 16384 + (oy * 16 + ox) * 64;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 256];
+                        const float x2 = ap[p + 512];
+                        const float x3 = ap[p + 768];
+                        const float x4 = ap[p + 1024];
+                        const float x5 = ap[p + 1280];
+                        const float x6 = ap[p + 1536];
+                        const float x7 = ap[p + 1792];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
+                    }
+                    if (oy % 4 == 3 || oy == 15) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                    }
+                }
+            }
             }
         }
     }
@@ -2984,6 +3010,7 @@ static void conv_k1_c64_32_16x16_s1_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3297,107 +3324,197 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 64; j0 += 32)
+            for (int j0 = 0; j0 < 48; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+                const float *restrict ap = a + (long)i * 4096 + i0 * 64;
                 float *restrict c0 = c + (i0 + 0) * 64 + j0;
-                const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
                 float *restrict c1 = c + (i0 + 1) * 64 + j0;
-                const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
                 float *restrict c2 = c + (i0 + 2) * 64 + j0;
-                const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 64 + j0;
-                const float *restrict a4 = a + (long)i * 4096 + (i0 + 4) * 64;
                 float *restrict c4 = c + (i0 + 4) * 64 + j0;
-                const float *restrict a5 = a + (long)i * 4096 + (i0 + 5) * 64;
                 float *restrict c5 = c + (i0 + 5) * 64 + j0;
-                const float *restrict a6 = a + (long)i * 4096 + (i0 + 6) * 64;
                 float *restrict c6 = c + (i0 + 6) * 64 + j0;
-                const float *restrict a7 = a + (long)i * 4096 + (i0 + 7) * 64;
                 float *restrict c7 = c + (i0 + 7) * 64 + j0;
                 const int o0 = ((j0 + 0) / 64 / 1 * 8 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
                 const int o1 = ((j0 + 16) / 64 / 1 * 8 + (j0 + 16) / 64 % 1) * 64 + (j0 + 16) % 64;
+                const int o2 = ((j0 + 32) / 64 / 1 * 8 + (j0 + 32) / 64 % 1) * 64 + (j0 + 32) % 64;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 4096 + (oy * 8 + ox) * 64;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 64];
+                        const float x2 = ap[p + 128];
+                        const float x3 = ap[p + 192];
+                        const float x4 = ap[p + 256];
+                        const float x5 = ap[p + 320];
+                        const float x6 = ap[p + 384];
+                        const float x7 = ap[p + 448];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
+            }
+            {
+            const int j0 = 48;
+            {
+                const float *restrict ap = a + (long)i * 4096 + i0 * 64;
+                float *restrict c0 = c + (i0 + 0) * 64 + j0;
+                float *restrict c1 = c + (i0 + 1) * 64 + j0;
+                float *restrict c2 = c + (i0 + 2) * 64 + j0;
+                float *restrict c3 = c + (i0 + 3) * 64 + j0;
+                float *restrict c4 = c + (i0 + 4) * 64 + j0;
+                float *restrict c5 = c + (i0 + 5) * 64 + j0;
+                float *restrict c6 = c + (i0 + 6) * 64 + j0;
+                float *restrict c7 = c + (i0 + 7) * 64 + j0;
+                const int o0 = ((j0 + 0) / 64 / 1 * 8 + (j0 + 0) / 64 % 1) * 64 + (j0 + 0) % 64;
+                mc_v16 s0_0 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s7_0 = {0};
+                for (int oy = 0, p = 0; oy < 8; oy++) {
+                    for (int ox = 0; ox < 8; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 4096 + (oy * 8 + ox) * 64;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 64];
+                        const float x2 = ap[p + 128];
+                        const float x3 = ap[p + 192];
+                        const float x4 = ap[p + 256];
+                        const float x5 = ap[p + 320];
+                        const float x6 = ap[p + 384];
+                        const float x7 = ap[p + 448];
+                        s0_0 += x0 * y0;
+                        s1_0 += x1 * y0;
+                        s2_0 += x2 * y0;
+                        s3_0 += x3 * y0;
+                        s4_0 += x4 * y0;
+                        s5_0 += x5 * y0;
+                        s6_0 += x6 * y0;
+                        s7_0 += x7 * y0;
+                    }
+                    if (oy % 8 == 7 || oy == 7) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        s0_0 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                    }
+                }
+            }
             }
         }
     }
@@ -3413,6 +3530,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3517,6 +3635,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_dy_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3792,105 +3911,132 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, co
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 576; j0 += 32)
+            for (int j0 = 0; j0 < 576; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+                const float *restrict ap = a + (long)i * 4096 + i0 * 64;
                 float *restrict c0 = c + (i0 + 0) * 576 + j0;
-                const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
                 float *restrict c1 = c + (i0 + 1) * 576 + j0;
-                const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
                 float *restrict c2 = c + (i0 + 2) * 576 + j0;
-                const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 576 + j0;
-                const float *restrict a4 = a + (long)i * 4096 + (i0 + 4) * 64;
                 float *restrict c4 = c + (i0 + 4) * 576 + j0;
-                const float *restrict a5 = a + (long)i * 4096 + (i0 + 5) * 64;
                 float *restrict c5 = c + (i0 + 5) * 576 + j0;
-                const float *restrict a6 = a + (long)i * 4096 + (i0 + 6) * 64;
                 float *restrict c6 = c + (i0 + 6) * 576 + j0;
-                const float *restrict a7 = a + (long)i * 4096 + (i0 + 7) * 64;
                 float *restrict c7 = c + (i0 + 7) * 576 + j0;
                 const int o0 = ((j0 + 0) / 64 / 3 * 10 + (j0 + 0) / 64 % 3) * 64 + (j0 + 0) % 64;
                 const int o1 = ((j0 + 16) / 64 / 3 * 10 + (j0 + 16) / 64 % 3) * 64 + (j0 + 16) % 64;
+                const int o2 = ((j0 + 32) / 64 / 3 * 10 + (j0 + 32) / 64 % 3) * 64 + (j0 + 32) % 64;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 6400 + (oy * 10 + ox) * 64;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 64];
+                        const float x2 = ap[p + 128];
+                        const float x3 = ap[p + 192];
+                        const float x4 = ap[p + 256];
+                        const float x5 = ap[p + 320];
+                        const float x6 = ap[p + 384];
+                        const float x7 = ap[p + 448];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -3908,6 +4054,7 @@ static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict planes, float 
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4012,6 +4159,7 @@ static void conv_k3_c64_64_8x8_s1_p1_dy_cl(const float *restrict planes, float *
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4249,23 +4397,17 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, 
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 32; j0 += 32)
             {
-                const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+            const int j0 = 0;
+            {
+                const float *restrict ap = a + (long)i * 4096 + i0 * 64;
                 float *restrict c0 = c + (i0 + 0) * 32 + j0;
-                const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
                 float *restrict c1 = c + (i0 + 1) * 32 + j0;
-                const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
                 float *restrict c2 = c + (i0 + 2) * 32 + j0;
-                const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 32 + j0;
-                const float *restrict a4 = a + (long)i * 4096 + (i0 + 4) * 64;
                 float *restrict c4 = c + (i0 + 4) * 32 + j0;
-                const float *restrict a5 = a + (long)i * 4096 + (i0 + 5) * 64;
                 float *restrict c5 = c + (i0 + 5) * 32 + j0;
-                const float *restrict a6 = a + (long)i * 4096 + (i0 + 6) * 64;
                 float *restrict c6 = c + (i0 + 6) * 32 + j0;
-                const float *restrict a7 = a + (long)i * 4096 + (i0 + 7) * 64;
                 float *restrict c7 = c + (i0 + 7) * 32 + j0;
                 const int o0 = ((j0 + 0) / 32 / 1 * 8 + (j0 + 0) / 32 % 1) * 32 + (j0 + 0) % 32;
                 const int o1 = ((j0 + 16) / 32 / 1 * 8 + (j0 + 16) / 32 % 1) * 32 + (j0 + 16) % 32;
@@ -4290,14 +4432,14 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, 
                         const float *restrict bp = b + (long)i * 2048 + (oy * 8 + ox) * 32;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 64];
+                        const float x2 = ap[p + 128];
+                        const float x3 = ap[p + 192];
+                        const float x4 = ap[p + 256];
+                        const float x5 = ap[p + 320];
+                        const float x6 = ap[p + 384];
+                        const float x7 = ap[p + 448];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -4351,6 +4493,7 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, 
                     }
                 }
             }
+            }
         }
     }
 }
@@ -4365,6 +4508,7 @@ static void conv_k1_c32_64_16x16_s2_p0_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4469,6 +4613,7 @@ static void conv_k1_c32_64_16x16_s2_p0_dy_cl(const float *restrict planes, float
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4719,23 +4864,146 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a,
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 128; j0 += 32)
+            for (int j0 = 0; j0 < 96; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 4096 + (i0 + 0) * 64;
+                const float *restrict ap = a + (long)i * 4096 + i0 * 64;
                 float *restrict c0 = c + (i0 + 0) * 128 + j0;
-                const float *restrict a1 = a + (long)i * 4096 + (i0 + 1) * 64;
                 float *restrict c1 = c + (i0 + 1) * 128 + j0;
-                const float *restrict a2 = a + (long)i * 4096 + (i0 + 2) * 64;
                 float *restrict c2 = c + (i0 + 2) * 128 + j0;
-                const float *restrict a3 = a + (long)i * 4096 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 128 + j0;
-                const float *restrict a4 = a + (long)i * 4096 + (i0 + 4) * 64;
                 float *restrict c4 = c + (i0 + 4) * 128 + j0;
-                const float *restrict a5 = a + (long)i * 4096 + (i0 + 5) * 64;
                 float *restrict c5 = c + (i0 + 5) * 128 + j0;
-                const float *restrict a6 = a + (long)i * 4096 + (i0 + 6) * 64;
                 float *restrict c6 = c + (i0 + 6) * 128 + j0;
-                const float *restrict a7 = a + (long)i * 4096 + (i0 + 7) * 64;
+                float *restrict c7 = c + (i0 + 7) * 128 + j0;
+                const int o0 = ((j0 + 0) / 128 / 1 * 8 + (j0 + 0) / 128 % 1) * 128 + (j0 + 0) % 128;
+                const int o1 = ((j0 + 16) / 128 / 1 * 8 + (j0 + 16) / 128 % 1) * 128 + (j0 + 16) % 128;
+                const int o2 = ((j0 + 32) / 128 / 1 * 8 + (j0 + 32) / 128 % 1) * 128 + (j0 + 32) % 128;
+                mc_v16 s0_0 = {0};
+                mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
+                mc_v16 s1_0 = {0};
+                mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
+                mc_v16 s2_0 = {0};
+                mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
+                mc_v16 s3_0 = {0};
+                mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
+                mc_v16 s4_0 = {0};
+                mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
+                mc_v16 s5_0 = {0};
+                mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
+                mc_v16 s6_0 = {0};
+                mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
+                mc_v16 s7_0 = {0};
+                mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
+                for (int oy = 0, p = 0; oy < 8; oy++) {
+                    for (int ox = 0; ox < 8; ox++, p++) {
+                        const float *restrict bp = b + (long)i * 8192 + (oy * 8 + ox) * 128;
+                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
+                        const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 64];
+                        const float x2 = ap[p + 128];
+                        const float x3 = ap[p + 192];
+                        const float x4 = ap[p + 256];
+                        const float x5 = ap[p + 320];
+                        const float x6 = ap[p + 384];
+                        const float x7 = ap[p + 448];
+                        s0_0 += x0 * y0;
+                        s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
+                        s1_0 += x1 * y0;
+                        s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
+                        s2_0 += x2 * y0;
+                        s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
+                        s3_0 += x3 * y0;
+                        s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
+                        s4_0 += x4 * y0;
+                        s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
+                        s5_0 += x5 * y0;
+                        s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
+                        s6_0 += x6 * y0;
+                        s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
+                        s7_0 += x7 * y0;
+                        s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
+                    }
+                    if (oy % 8 == 7 || oy == 7) {
+                        *(mc_v16 *)(c0 + 0) += s0_0;
+                        *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
+                        *(mc_v16 *)(c1 + 0) += s1_0;
+                        *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
+                        *(mc_v16 *)(c2 + 0) += s2_0;
+                        *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
+                        *(mc_v16 *)(c3 + 0) += s3_0;
+                        *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
+                        *(mc_v16 *)(c4 + 0) += s4_0;
+                        *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
+                        *(mc_v16 *)(c5 + 0) += s5_0;
+                        *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
+                        *(mc_v16 *)(c6 + 0) += s6_0;
+                        *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
+                        *(mc_v16 *)(c7 + 0) += s7_0;
+                        *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
+                        s0_0 = (mc_v16){0};
+                        s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
+                        s1_0 = (mc_v16){0};
+                        s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
+                        s2_0 = (mc_v16){0};
+                        s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
+                        s3_0 = (mc_v16){0};
+                        s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
+                        s4_0 = (mc_v16){0};
+                        s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
+                        s5_0 = (mc_v16){0};
+                        s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
+                        s6_0 = (mc_v16){0};
+                        s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
+                        s7_0 = (mc_v16){0};
+                        s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
+                    }
+                }
+            }
+            {
+            const int j0 = 96;
+            {
+                const float *restrict ap = a + (long)i * 4096 + i0 * 64;
+                float *restrict c0 = c + (i0 + 0) * 128 + j0;
+                float *restrict c1 = c + (i0 + 1) * 128 + j0;
+                float *restrict c2 = c + (i0 + 2) * 128 + j0;
+                float *restrict c3 = c + (i0 + 3) * 128 + j0;
+                float *restrict c4 = c + (i0 + 4) * 128 + j0;
+                float *restrict c5 = c + (i0 + 5) * 128 + j0;
+                float *restrict c6 = c + (i0 + 6) * 128 + j0;
                 float *restrict c7 = c + (i0 + 7) * 128 + j0;
                 const int o0 = ((j0 + 0) / 128 / 1 * 8 + (j0 + 0) / 128 % 1) * 128 + (j0 + 0) % 128;
                 const int o1 = ((j0 + 16) / 128 / 1 * 8 + (j0 + 16) / 128 % 1) * 128 + (j0 + 16) % 128;
@@ -4760,14 +5028,14 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a,
                         const float *restrict bp = b + (long)i * 8192 + (oy * 8 + ox) * 128;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 64];
+                        const float x2 = ap[p + 128];
+                        const float x3 = ap[p + 192];
+                        const float x4 = ap[p + 256];
+                        const float x5 = ap[p + 320];
+                        const float x6 = ap[p + 384];
+                        const float x7 = ap[p + 448];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
                         s1_0 += x1 * y0;
@@ -4821,6 +5089,7 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a,
                     }
                 }
             }
+            }
         }
     }
 }
@@ -4835,6 +5104,7 @@ static void conv_k1_c128_64_8x8_s1_p0_b_pad_cl(const float *restrict planes, flo
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4939,6 +5209,7 @@ static void conv_k1_c128_64_8x8_s1_p0_b_dy_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else

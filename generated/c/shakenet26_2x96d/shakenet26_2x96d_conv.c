@@ -662,21 +662,14 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, 
             {
             const int j0 = 0;
             {
-                const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 1024;
+                const float *restrict ap = a + (long)i * 49152 + i0 * 1024;
                 float *restrict c0 = c + (i0 + 0) * 16 + j0;
-                const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 1024;
                 float *restrict c1 = c + (i0 + 1) * 16 + j0;
-                const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 1024;
                 float *restrict c2 = c + (i0 + 2) * 16 + j0;
-                const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 16 + j0;
-                const float *restrict a4 = a + (long)i * 49152 + (i0 + 4) * 1024;
                 float *restrict c4 = c + (i0 + 4) * 16 + j0;
-                const float *restrict a5 = a + (long)i * 49152 + (i0 + 5) * 1024;
                 float *restrict c5 = c + (i0 + 5) * 16 + j0;
-                const float *restrict a6 = a + (long)i * 49152 + (i0 + 6) * 1024;
                 float *restrict c6 = c + (i0 + 6) * 16 + j0;
-                const float *restrict a7 = a + (long)i * 49152 + (i0 + 7) * 1024;
                 float *restrict c7 = c + (i0 + 7) * 16 + j0;
                 const int o0 = ((j0 + 0) / 16 / 1 * 32 + (j0 + 0) / 16 % 1) * 16 + (j0 + 0) % 16;
                 mc_v16 s0_0 = {0};
@@ -691,14 +684,14 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, 
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 16384 + (oy * 32 + ox) * 16;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 1024];
+                        const float x2 = ap[p + 2048];
+                        const float x3 = ap[p + 3072];
+                        const float x4 = ap[p + 4096];
+                        const float x5 = ap[p + 5120];
+                        const float x6 = ap[p + 6144];
+                        const float x7 = ap[p + 7168];
                         s0_0 += x0 * y0;
                         s1_0 += x1 * y0;
                         s2_0 += x2 * y0;
@@ -743,6 +736,7 @@ static void conv_k1_c16_48_32x32_s1_p0_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -999,177 +993,134 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
 {
     for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 32; j0 += 32)
+            for (int j0 = 0; j0 < 48; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                const float *restrict ap = a + (long)i * 98304 + i0 * 1024;
                 float *restrict c0 = c + (i0 + 0) * 48 + j0;
-                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
                 float *restrict c1 = c + (i0 + 1) * 48 + j0;
-                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
                 float *restrict c2 = c + (i0 + 2) * 48 + j0;
-                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 48 + j0;
-                const float *restrict a4 = a + (long)i * 98304 + (i0 + 4) * 1024;
                 float *restrict c4 = c + (i0 + 4) * 48 + j0;
-                const float *restrict a5 = a + (long)i * 98304 + (i0 + 5) * 1024;
                 float *restrict c5 = c + (i0 + 5) * 48 + j0;
-                const float *restrict a6 = a + (long)i * 98304 + (i0 + 6) * 1024;
                 float *restrict c6 = c + (i0 + 6) * 48 + j0;
-                const float *restrict a7 = a + (long)i * 98304 + (i0 + 7) * 1024;
                 float *restrict c7 = c + (i0 + 7) * 48 + j0;
                 const int o0 = ((j0 + 0) / 48 / 1 * 32 + (j0 + 0) / 48 % 1) * 48 + (j0 + 0) % 48;
                 const int o1 = ((j0 + 16) / 48 / 1 * 32 + (j0 + 16) / 48 % 1) * 48 + (j0 + 16) % 48;
+                const int o2 = ((j0 + 32) / 48 / 1 * 32 + (j0 + 32) / 48 % 1) * 48 + (j0 + 32) % 48;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 49152 + (oy * 32 + ox) * 48;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 1024];
+                        const float x2 = ap[p + 2048];
+                        const float x3 = ap[p + 3072];
+                        const float x4 = ap[p + 4096];
+                        const float x5 = ap[p + 5120];
+                        const float x6 = ap[p + 6144];
+                        const float x7 = ap[p + 7168];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
-            }
-            {
-            const int j0 = 32;
-            {
-                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
-                float *restrict c0 = c + (i0 + 0) * 48 + j0;
-                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
-                float *restrict c1 = c + (i0 + 1) * 48 + j0;
-                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
-                float *restrict c2 = c + (i0 + 2) * 48 + j0;
-                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
-                float *restrict c3 = c + (i0 + 3) * 48 + j0;
-                const float *restrict a4 = a + (long)i * 98304 + (i0 + 4) * 1024;
-                float *restrict c4 = c + (i0 + 4) * 48 + j0;
-                const float *restrict a5 = a + (long)i * 98304 + (i0 + 5) * 1024;
-                float *restrict c5 = c + (i0 + 5) * 48 + j0;
-                const float *restrict a6 = a + (long)i * 98304 + (i0 + 6) * 1024;
-                float *restrict c6 = c + (i0 + 6) * 48 + j0;
-                const float *restrict a7 = a + (long)i * 98304 + (i0 + 7) * 1024;
-                float *restrict c7 = c + (i0 + 7) * 48 + j0;
-                const int o0 = ((j0 + 0) / 48 / 1 * 32 + (j0 + 0) / 48 % 1) * 48 + (j0 + 0) % 48;
-                mc_v16 s0_0 = {0};
-                mc_v16 s1_0 = {0};
-                mc_v16 s2_0 = {0};
-                mc_v16 s3_0 = {0};
-                mc_v16 s4_0 = {0};
-                mc_v16 s5_0 = {0};
-                mc_v16 s6_0 = {0};
-                mc_v16 s7_0 = {0};
-                for (int oy = 0, p = 0; oy < 32; oy++) {
-                    for (int ox = 0; ox < 32; ox++, p++) {
-                        const float *restrict bp = b + (long)i * 49152 + (oy * 32 + ox) * 48;
-                        const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
-                        s0_0 += x0 * y0;
-                        s1_0 += x1 * y0;
-                        s2_0 += x2 * y0;
-                        s3_0 += x3 * y0;
-                        s4_0 += x4 * y0;
-                        s5_0 += x5 * y0;
-                        s6_0 += x6 * y0;
-                        s7_0 += x7 * y0;
-                    }
-                    if (oy % 2 == 1 || oy == 31) {
-                        *(mc_v16 *)(c0 + 0) += s0_0;
-                        *(mc_v16 *)(c1 + 0) += s1_0;
-                        *(mc_v16 *)(c2 + 0) += s2_0;
-                        *(mc_v16 *)(c3 + 0) += s3_0;
-                        *(mc_v16 *)(c4 + 0) += s4_0;
-                        *(mc_v16 *)(c5 + 0) += s5_0;
-                        *(mc_v16 *)(c6 + 0) += s6_0;
-                        *(mc_v16 *)(c7 + 0) += s7_0;
-                        s0_0 = (mc_v16){0};
-                        s1_0 = (mc_v16){0};
-                        s2_0 = (mc_v16){0};
-                        s3_0 = (mc_v16){0};
-                        s4_0 = (mc_v16){0};
-                        s5_0 = (mc_v16){0};
-                        s6_0 = (mc_v16){0};
-                        s7_0 = (mc_v16){0};
-                    }
-                }
-            }
             }
         }
     }
@@ -1185,6 +1136,7 @@ static void conv_k1_c48_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1465,105 +1417,132 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
     MC_OMP_FOR
     for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 864; j0 += 32)
+            for (int j0 = 0; j0 < 864; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                const float *restrict ap = a + (long)i * 98304 + i0 * 1024;
                 float *restrict c0 = c + (i0 + 0) * 864 + j0;
-                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
                 float *restrict c1 = c + (i0 + 1) * 864 + j0;
-                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
                 float *restrict c2 = c + (i0 + 2) * 864 + j0;
-                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 864 + j0;
-                const float *restrict a4 = a + (long)i * 98304 + (i0 + 4) * 1024;
                 float *restrict c4 = c + (i0 + 4) * 864 + j0;
-                const float *restrict a5 = a + (long)i * 98304 + (i0 + 5) * 1024;
                 float *restrict c5 = c + (i0 + 5) * 864 + j0;
-                const float *restrict a6 = a + (long)i * 98304 + (i0 + 6) * 1024;
                 float *restrict c6 = c + (i0 + 6) * 864 + j0;
-                const float *restrict a7 = a + (long)i * 98304 + (i0 + 7) * 1024;
                 float *restrict c7 = c + (i0 + 7) * 864 + j0;
                 const int o0 = ((j0 + 0) / 96 / 3 * 34 + (j0 + 0) / 96 % 3) * 96 + (j0 + 0) % 96;
                 const int o1 = ((j0 + 16) / 96 / 3 * 34 + (j0 + 16) / 96 % 3) * 96 + (j0 + 16) % 96;
+                const int o2 = ((j0 + 32) / 96 / 3 * 34 + (j0 + 32) / 96 % 3) * 96 + (j0 + 32) % 96;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 110976 + (oy * 34 + ox) * 96;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 1024];
+                        const float x2 = ap[p + 2048];
+                        const float x3 = ap[p + 3072];
+                        const float x4 = ap[p + 4096];
+                        const float x5 = ap[p + 5120];
+                        const float x6 = ap[p + 6144];
+                        const float x7 = ap[p + 7168];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -1581,6 +1560,7 @@ static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1856,105 +1836,132 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
     MC_OMP_FOR
     for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 288; j0 += 32)
+            for (int j0 = 0; j0 < 288; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 98304 + (i0 + 0) * 1024;
+                const float *restrict ap = a + (long)i * 98304 + i0 * 1024;
                 float *restrict c0 = c + (i0 + 0) * 288 + j0;
-                const float *restrict a1 = a + (long)i * 98304 + (i0 + 1) * 1024;
                 float *restrict c1 = c + (i0 + 1) * 288 + j0;
-                const float *restrict a2 = a + (long)i * 98304 + (i0 + 2) * 1024;
                 float *restrict c2 = c + (i0 + 2) * 288 + j0;
-                const float *restrict a3 = a + (long)i * 98304 + (i0 + 3) * 1024;
                 float *restrict c3 = c + (i0 + 3) * 288 + j0;
-                const float *restrict a4 = a + (long)i * 98304 + (i0 + 4) * 1024;
                 float *restrict c4 = c + (i0 + 4) * 288 + j0;
-                const float *restrict a5 = a + (long)i * 98304 + (i0 + 5) * 1024;
                 float *restrict c5 = c + (i0 + 5) * 288 + j0;
-                const float *restrict a6 = a + (long)i * 98304 + (i0 + 6) * 1024;
                 float *restrict c6 = c + (i0 + 6) * 288 + j0;
-                const float *restrict a7 = a + (long)i * 98304 + (i0 + 7) * 1024;
                 float *restrict c7 = c + (i0 + 7) * 288 + j0;
                 const int o0 = ((j0 + 0) / 288 / 1 * 32 + (j0 + 0) / 288 % 1) * 288 + (j0 + 0) % 288;
                 const int o1 = ((j0 + 16) / 288 / 1 * 32 + (j0 + 16) / 288 % 1) * 288 + (j0 + 16) % 288;
+                const int o2 = ((j0 + 32) / 288 / 1 * 32 + (j0 + 32) / 288 % 1) * 288 + (j0 + 32) % 288;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 32; oy++) {
                     for (int ox = 0; ox < 32; ox++, p++) {
                         const float *restrict bp = b + (long)i * 294912 + (oy * 32 + ox) * 288;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 1024];
+                        const float x2 = ap[p + 2048];
+                        const float x3 = ap[p + 3072];
+                        const float x4 = ap[p + 4096];
+                        const float x5 = ap[p + 5120];
+                        const float x6 = ap[p + 6144];
+                        const float x7 = ap[p + 7168];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 2 == 1 || oy == 31) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -1972,6 +1979,7 @@ static void conv_k1_c288_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, f
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2272,105 +2280,132 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
 {
     for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 96; j0 += 32)
+            for (int j0 = 0; j0 < 96; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 256;
+                const float *restrict ap = a + (long)i * 24576 + i0 * 256;
                 float *restrict c0 = c + (i0 + 0) * 96 + j0;
-                const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 256;
                 float *restrict c1 = c + (i0 + 1) * 96 + j0;
-                const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 256;
                 float *restrict c2 = c + (i0 + 2) * 96 + j0;
-                const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 96 + j0;
-                const float *restrict a4 = a + (long)i * 24576 + (i0 + 4) * 256;
                 float *restrict c4 = c + (i0 + 4) * 96 + j0;
-                const float *restrict a5 = a + (long)i * 24576 + (i0 + 5) * 256;
                 float *restrict c5 = c + (i0 + 5) * 96 + j0;
-                const float *restrict a6 = a + (long)i * 24576 + (i0 + 6) * 256;
                 float *restrict c6 = c + (i0 + 6) * 96 + j0;
-                const float *restrict a7 = a + (long)i * 24576 + (i0 + 7) * 256;
                 float *restrict c7 = c + (i0 + 7) * 96 + j0;
                 const int o0 = ((j0 + 0) / 96 / 1 * 16 + (j0 + 0) / 96 % 1) * 96 + (j0 + 0) % 96;
                 const int o1 = ((j0 + 16) / 96 / 1 * 16 + (j0 + 16) / 96 % 1) * 96 + (j0 + 16) % 96;
+                const int o2 = ((j0 + 32) / 96 / 1 * 16 + (j0 + 32) / 96 % 1) * 96 + (j0 + 32) % 96;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 24576 + (oy * 16 + ox) * 96;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 256];
+                        const float x2 = ap[p + 512];
+                        const float x3 = ap[p + 768];
+                        const float x4 = ap[p + 1024];
+                        const float x5 = ap[p + 1280];
+                        const float x6 = ap[p + 1536];
+                        const float x7 = ap[p + 1792];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -2388,6 +2423,7 @@ static void conv_k1_c96_96_16x16_s1_p0_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2644,105 +2680,132 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict
 {
     for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 192; j0 += 32)
+            for (int j0 = 0; j0 < 192; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
+                const float *restrict ap = a + (long)i * 49152 + i0 * 256;
                 float *restrict c0 = c + (i0 + 0) * 192 + j0;
-                const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 256;
                 float *restrict c1 = c + (i0 + 1) * 192 + j0;
-                const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 256;
                 float *restrict c2 = c + (i0 + 2) * 192 + j0;
-                const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 192 + j0;
-                const float *restrict a4 = a + (long)i * 49152 + (i0 + 4) * 256;
                 float *restrict c4 = c + (i0 + 4) * 192 + j0;
-                const float *restrict a5 = a + (long)i * 49152 + (i0 + 5) * 256;
                 float *restrict c5 = c + (i0 + 5) * 192 + j0;
-                const float *restrict a6 = a + (long)i * 49152 + (i0 + 6) * 256;
                 float *restrict c6 = c + (i0 + 6) * 192 + j0;
-                const float *restrict a7 = a + (long)i * 49152 + (i0 + 7) * 256;
                 float *restrict c7 = c + (i0 + 7) * 192 + j0;
                 const int o0 = ((j0 + 0) / 192 / 1 * 16 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
                 const int o1 = ((j0 + 16) / 192 / 1 * 16 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
+                const int o2 = ((j0 + 32) / 192 / 1 * 16 + (j0 + 32) / 192 % 1) * 192 + (j0 + 32) % 192;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 49152 + (oy * 16 + ox) * 192;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 256];
+                        const float x2 = ap[p + 512];
+                        const float x3 = ap[p + 768];
+                        const float x4 = ap[p + 1024];
+                        const float x5 = ap[p + 1280];
+                        const float x6 = ap[p + 1536];
+                        const float x7 = ap[p + 1792];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -2760,6 +2823,7 @@ static void conv_k1_c192_192_32x32_s2_p0_b_pad_cl(const float *restrict planes, 
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3070,105 +3134,132 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a
 {
     for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 1728; j0 += 32)
+            for (int j0 = 0; j0 < 1728; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
+                const float *restrict ap = a + (long)i * 49152 + i0 * 256;
                 float *restrict c0 = c + (i0 + 0) * 1728 + j0;
-                const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 256;
                 float *restrict c1 = c + (i0 + 1) * 1728 + j0;
-                const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 256;
                 float *restrict c2 = c + (i0 + 2) * 1728 + j0;
-                const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 1728 + j0;
-                const float *restrict a4 = a + (long)i * 49152 + (i0 + 4) * 256;
                 float *restrict c4 = c + (i0 + 4) * 1728 + j0;
-                const float *restrict a5 = a + (long)i * 49152 + (i0 + 5) * 256;
                 float *restrict c5 = c + (i0 + 5) * 1728 + j0;
-                const float *restrict a6 = a + (long)i * 49152 + (i0 + 6) * 256;
                 float *restrict c6 = c + (i0 + 6) * 1728 + j0;
-                const float *restrict a7 = a + (long)i * 49152 + (i0 + 7) * 256;
                 float *restrict c7 = c + (i0 + 7) * 1728 + j0;
                 const int o0 = ((j0 + 0) / 192 / 3 * 18 + (j0 + 0) / 192 % 3) * 192 + (j0 + 0) % 192;
                 const int o1 = ((j0 + 16) / 192 / 3 * 18 + (j0 + 16) / 192 % 3) * 192 + (j0 + 16) % 192;
+                const int o2 = ((j0 + 32) / 192 / 3 * 18 + (j0 + 32) / 192 % 3) * 192 + (j0 + 32) % 192;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 62208 + (oy * 18 + ox) * 192;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 256];
+                        const float x2 = ap[p + 512];
+                        const float x3 = ap[p + 768];
+                        const float x4 = ap[p + 1024];
+                        const float x5 = ap[p + 1280];
+                        const float x6 = ap[p + 1536];
+                        const float x7 = ap[p + 1792];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -3186,6 +3277,7 @@ static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict planes, fl
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3471,105 +3563,132 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict
     MC_OMP_FOR
     for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 384; j0 += 32)
+            for (int j0 = 0; j0 < 384; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 49152 + (i0 + 0) * 256;
+                const float *restrict ap = a + (long)i * 49152 + i0 * 256;
                 float *restrict c0 = c + (i0 + 0) * 384 + j0;
-                const float *restrict a1 = a + (long)i * 49152 + (i0 + 1) * 256;
                 float *restrict c1 = c + (i0 + 1) * 384 + j0;
-                const float *restrict a2 = a + (long)i * 49152 + (i0 + 2) * 256;
                 float *restrict c2 = c + (i0 + 2) * 384 + j0;
-                const float *restrict a3 = a + (long)i * 49152 + (i0 + 3) * 256;
                 float *restrict c3 = c + (i0 + 3) * 384 + j0;
-                const float *restrict a4 = a + (long)i * 49152 + (i0 + 4) * 256;
                 float *restrict c4 = c + (i0 + 4) * 384 + j0;
-                const float *restrict a5 = a + (long)i * 49152 + (i0 + 5) * 256;
                 float *restrict c5 = c + (i0 + 5) * 384 + j0;
-                const float *restrict a6 = a + (long)i * 49152 + (i0 + 6) * 256;
                 float *restrict c6 = c + (i0 + 6) * 384 + j0;
-                const float *restrict a7 = a + (long)i * 49152 + (i0 + 7) * 256;
                 float *restrict c7 = c + (i0 + 7) * 384 + j0;
                 const int o0 = ((j0 + 0) / 384 / 1 * 16 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
                 const int o1 = ((j0 + 16) / 384 / 1 * 16 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
+                const int o2 = ((j0 + 32) / 384 / 1 * 16 + (j0 + 32) / 384 % 1) * 384 + (j0 + 32) % 384;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 16; oy++) {
                     for (int ox = 0; ox < 16; ox++, p++) {
                         const float *restrict bp = b + (long)i * 98304 + (oy * 16 + ox) * 384;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 256];
+                        const float x2 = ap[p + 512];
+                        const float x3 = ap[p + 768];
+                        const float x4 = ap[p + 1024];
+                        const float x5 = ap[p + 1280];
+                        const float x6 = ap[p + 1536];
+                        const float x7 = ap[p + 1792];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 4 == 3 || oy == 15) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -3587,6 +3706,7 @@ static void conv_k1_c384_192_16x16_s1_p0_b_pad_cl(const float *restrict planes, 
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3887,105 +4007,132 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, 
 {
     for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 192; j0 += 32)
+            for (int j0 = 0; j0 < 192; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 12288 + (i0 + 0) * 64;
+                const float *restrict ap = a + (long)i * 12288 + i0 * 64;
                 float *restrict c0 = c + (i0 + 0) * 192 + j0;
-                const float *restrict a1 = a + (long)i * 12288 + (i0 + 1) * 64;
                 float *restrict c1 = c + (i0 + 1) * 192 + j0;
-                const float *restrict a2 = a + (long)i * 12288 + (i0 + 2) * 64;
                 float *restrict c2 = c + (i0 + 2) * 192 + j0;
-                const float *restrict a3 = a + (long)i * 12288 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 192 + j0;
-                const float *restrict a4 = a + (long)i * 12288 + (i0 + 4) * 64;
                 float *restrict c4 = c + (i0 + 4) * 192 + j0;
-                const float *restrict a5 = a + (long)i * 12288 + (i0 + 5) * 64;
                 float *restrict c5 = c + (i0 + 5) * 192 + j0;
-                const float *restrict a6 = a + (long)i * 12288 + (i0 + 6) * 64;
                 float *restrict c6 = c + (i0 + 6) * 192 + j0;
-                const float *restrict a7 = a + (long)i * 12288 + (i0 + 7) * 64;
                 float *restrict c7 = c + (i0 + 7) * 192 + j0;
                 const int o0 = ((j0 + 0) / 192 / 1 * 8 + (j0 + 0) / 192 % 1) * 192 + (j0 + 0) % 192;
                 const int o1 = ((j0 + 16) / 192 / 1 * 8 + (j0 + 16) / 192 % 1) * 192 + (j0 + 16) % 192;
+                const int o2 = ((j0 + 32) / 192 / 1 * 8 + (j0 + 32) / 192 % 1) * 192 + (j0 + 32) % 192;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 12288 + (oy * 8 + ox) * 192;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 64];
+                        const float x2 = ap[p + 128];
+                        const float x3 = ap[p + 192];
+                        const float x4 = ap[p + 256];
+                        const float x5 = ap[p + 320];
+                        const float x6 = ap[p + 384];
+                        const float x7 = ap[p + 448];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -4003,6 +4150,7 @@ static void conv_k1_c192_192_8x8_s1_p0_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4107,6 +4255,7 @@ static void conv_k1_c192_192_8x8_s1_p0_dy_cl(const float *restrict planes, float
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4299,105 +4448,132 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict
 {
     for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 384; j0 += 32)
+            for (int j0 = 0; j0 < 384; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
+                const float *restrict ap = a + (long)i * 24576 + i0 * 64;
                 float *restrict c0 = c + (i0 + 0) * 384 + j0;
-                const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 64;
                 float *restrict c1 = c + (i0 + 1) * 384 + j0;
-                const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 64;
                 float *restrict c2 = c + (i0 + 2) * 384 + j0;
-                const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 384 + j0;
-                const float *restrict a4 = a + (long)i * 24576 + (i0 + 4) * 64;
                 float *restrict c4 = c + (i0 + 4) * 384 + j0;
-                const float *restrict a5 = a + (long)i * 24576 + (i0 + 5) * 64;
                 float *restrict c5 = c + (i0 + 5) * 384 + j0;
-                const float *restrict a6 = a + (long)i * 24576 + (i0 + 6) * 64;
                 float *restrict c6 = c + (i0 + 6) * 384 + j0;
-                const float *restrict a7 = a + (long)i * 24576 + (i0 + 7) * 64;
                 float *restrict c7 = c + (i0 + 7) * 384 + j0;
                 const int o0 = ((j0 + 0) / 384 / 1 * 8 + (j0 + 0) / 384 % 1) * 384 + (j0 + 0) % 384;
                 const int o1 = ((j0 + 16) / 384 / 1 * 8 + (j0 + 16) / 384 % 1) * 384 + (j0 + 16) % 384;
+                const int o2 = ((j0 + 32) / 384 / 1 * 8 + (j0 + 32) / 384 % 1) * 384 + (j0 + 32) % 384;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 24576 + (oy * 8 + ox) * 384;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 64];
+                        const float x2 = ap[p + 128];
+                        const float x3 = ap[p + 192];
+                        const float x4 = ap[p + 256];
+                        const float x5 = ap[p + 320];
+                        const float x6 = ap[p + 384];
+                        const float x7 = ap[p + 448];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -4415,6 +4591,7 @@ static void conv_k1_c384_384_16x16_s2_p0_b_pad_cl(const float *restrict planes, 
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4755,105 +4932,132 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, 
 {
     for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 3456; j0 += 32)
+            for (int j0 = 0; j0 < 3456; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
+                const float *restrict ap = a + (long)i * 24576 + i0 * 64;
                 float *restrict c0 = c + (i0 + 0) * 3456 + j0;
-                const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 64;
                 float *restrict c1 = c + (i0 + 1) * 3456 + j0;
-                const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 64;
                 float *restrict c2 = c + (i0 + 2) * 3456 + j0;
-                const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 3456 + j0;
-                const float *restrict a4 = a + (long)i * 24576 + (i0 + 4) * 64;
                 float *restrict c4 = c + (i0 + 4) * 3456 + j0;
-                const float *restrict a5 = a + (long)i * 24576 + (i0 + 5) * 64;
                 float *restrict c5 = c + (i0 + 5) * 3456 + j0;
-                const float *restrict a6 = a + (long)i * 24576 + (i0 + 6) * 64;
                 float *restrict c6 = c + (i0 + 6) * 3456 + j0;
-                const float *restrict a7 = a + (long)i * 24576 + (i0 + 7) * 64;
                 float *restrict c7 = c + (i0 + 7) * 3456 + j0;
                 const int o0 = ((j0 + 0) / 384 / 3 * 10 + (j0 + 0) / 384 % 3) * 384 + (j0 + 0) % 384;
                 const int o1 = ((j0 + 16) / 384 / 3 * 10 + (j0 + 16) / 384 % 3) * 384 + (j0 + 16) % 384;
+                const int o2 = ((j0 + 32) / 384 / 3 * 10 + (j0 + 32) / 384 % 3) * 384 + (j0 + 32) % 384;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 38400 + (oy * 10 + ox) * 384;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 64];
+                        const float x2 = ap[p + 128];
+                        const float x3 = ap[p + 192];
+                        const float x4 = ap[p + 256];
+                        const float x5 = ap[p + 320];
+                        const float x6 = ap[p + 384];
+                        const float x7 = ap[p + 448];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -4871,6 +5075,7 @@ static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict planes, floa
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4975,6 +5180,7 @@ static void conv_k3_c384_384_8x8_s1_p1_dy_cl(const float *restrict planes, float
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5180,105 +5386,132 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a
 {
     for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
-            for (int j0 = 0; j0 < 768; j0 += 32)
+            for (int j0 = 0; j0 < 768; j0 += 48)
             {
-                const float *restrict a0 = a + (long)i * 24576 + (i0 + 0) * 64;
+                const float *restrict ap = a + (long)i * 24576 + i0 * 64;
                 float *restrict c0 = c + (i0 + 0) * 768 + j0;
-                const float *restrict a1 = a + (long)i * 24576 + (i0 + 1) * 64;
                 float *restrict c1 = c + (i0 + 1) * 768 + j0;
-                const float *restrict a2 = a + (long)i * 24576 + (i0 + 2) * 64;
                 float *restrict c2 = c + (i0 + 2) * 768 + j0;
-                const float *restrict a3 = a + (long)i * 24576 + (i0 + 3) * 64;
                 float *restrict c3 = c + (i0 + 3) * 768 + j0;
-                const float *restrict a4 = a + (long)i * 24576 + (i0 + 4) * 64;
                 float *restrict c4 = c + (i0 + 4) * 768 + j0;
-                const float *restrict a5 = a + (long)i * 24576 + (i0 + 5) * 64;
                 float *restrict c5 = c + (i0 + 5) * 768 + j0;
-                const float *restrict a6 = a + (long)i * 24576 + (i0 + 6) * 64;
                 float *restrict c6 = c + (i0 + 6) * 768 + j0;
-                const float *restrict a7 = a + (long)i * 24576 + (i0 + 7) * 64;
                 float *restrict c7 = c + (i0 + 7) * 768 + j0;
                 const int o0 = ((j0 + 0) / 768 / 1 * 8 + (j0 + 0) / 768 % 1) * 768 + (j0 + 0) % 768;
                 const int o1 = ((j0 + 16) / 768 / 1 * 8 + (j0 + 16) / 768 % 1) * 768 + (j0 + 16) % 768;
+                const int o2 = ((j0 + 32) / 768 / 1 * 8 + (j0 + 32) / 768 % 1) * 768 + (j0 + 32) % 768;
                 mc_v16 s0_0 = {0};
                 mc_v16 s0_1 = {0};
+                mc_v16 s0_2 = {0};
                 mc_v16 s1_0 = {0};
                 mc_v16 s1_1 = {0};
+                mc_v16 s1_2 = {0};
                 mc_v16 s2_0 = {0};
                 mc_v16 s2_1 = {0};
+                mc_v16 s2_2 = {0};
                 mc_v16 s3_0 = {0};
                 mc_v16 s3_1 = {0};
+                mc_v16 s3_2 = {0};
                 mc_v16 s4_0 = {0};
                 mc_v16 s4_1 = {0};
+                mc_v16 s4_2 = {0};
                 mc_v16 s5_0 = {0};
                 mc_v16 s5_1 = {0};
+                mc_v16 s5_2 = {0};
                 mc_v16 s6_0 = {0};
                 mc_v16 s6_1 = {0};
+                mc_v16 s6_2 = {0};
                 mc_v16 s7_0 = {0};
                 mc_v16 s7_1 = {0};
+                mc_v16 s7_2 = {0};
                 for (int oy = 0, p = 0; oy < 8; oy++) {
                     for (int ox = 0; ox < 8; ox++, p++) {
                         const float *restrict bp = b + (long)i * 49152 + (oy * 8 + ox) * 768;
                         const mc_v16 y0 = *(const mc_v16 *)(bp + o0);
                         const mc_v16 y1 = *(const mc_v16 *)(bp + o1);
-                        const float x0 = a0[p];
-                        const float x1 = a1[p];
-                        const float x2 = a2[p];
-                        const float x3 = a3[p];
-                        const float x4 = a4[p];
-                        const float x5 = a5[p];
-                        const float x6 = a6[p];
-                        const float x7 = a7[p];
+                        const mc_v16 y2 = *(const mc_v16 *)(bp + o2);
+                        const float x0 = ap[p + 0];
+                        const float x1 = ap[p + 64];
+                        const float x2 = ap[p + 128];
+                        const float x3 = ap[p + 192];
+                        const float x4 = ap[p + 256];
+                        const float x5 = ap[p + 320];
+                        const float x6 = ap[p + 384];
+                        const float x7 = ap[p + 448];
                         s0_0 += x0 * y0;
                         s0_1 += x0 * y1;
+                        s0_2 += x0 * y2;
                         s1_0 += x1 * y0;
                         s1_1 += x1 * y1;
+                        s1_2 += x1 * y2;
                         s2_0 += x2 * y0;
                         s2_1 += x2 * y1;
+                        s2_2 += x2 * y2;
                         s3_0 += x3 * y0;
                         s3_1 += x3 * y1;
+                        s3_2 += x3 * y2;
                         s4_0 += x4 * y0;
                         s4_1 += x4 * y1;
+                        s4_2 += x4 * y2;
                         s5_0 += x5 * y0;
                         s5_1 += x5 * y1;
+                        s5_2 += x5 * y2;
                         s6_0 += x6 * y0;
                         s6_1 += x6 * y1;
+                        s6_2 += x6 * y2;
                         s7_0 += x7 * y0;
                         s7_1 += x7 * y1;
+                        s7_2 += x7 * y2;
                     }
                     if (oy % 8 == 7 || oy == 7) {
                         *(mc_v16 *)(c0 + 0) += s0_0;
                         *(mc_v16 *)(c0 + 16) += s0_1;
+                        *(mc_v16 *)(c0 + 32) += s0_2;
                         *(mc_v16 *)(c1 + 0) += s1_0;
                         *(mc_v16 *)(c1 + 16) += s1_1;
+                        *(mc_v16 *)(c1 + 32) += s1_2;
                         *(mc_v16 *)(c2 + 0) += s2_0;
                         *(mc_v16 *)(c2 + 16) += s2_1;
+                        *(mc_v16 *)(c2 + 32) += s2_2;
                         *(mc_v16 *)(c3 + 0) += s3_0;
                         *(mc_v16 *)(c3 + 16) += s3_1;
+                        *(mc_v16 *)(c3 + 32) += s3_2;
                         *(mc_v16 *)(c4 + 0) += s4_0;
                         *(mc_v16 *)(c4 + 16) += s4_1;
+                        *(mc_v16 *)(c4 + 32) += s4_2;
                         *(mc_v16 *)(c5 + 0) += s5_0;
                         *(mc_v16 *)(c5 + 16) += s5_1;
+                        *(mc_v16 *)(c5 + 32) += s5_2;
                         *(mc_v16 *)(c6 + 0) += s6_0;
                         *(mc_v16 *)(c6 + 16) += s6_1;
+                        *(mc_v16 *)(c6 + 32) += s6_2;
                         *(mc_v16 *)(c7 + 0) += s7_0;
                         *(mc_v16 *)(c7 + 16) += s7_1;
+                        *(mc_v16 *)(c7 + 32) += s7_2;
                         s0_0 = (mc_v16){0};
                         s0_1 = (mc_v16){0};
+                        s0_2 = (mc_v16){0};
                         s1_0 = (mc_v16){0};
                         s1_1 = (mc_v16){0};
+                        s1_2 = (mc_v16){0};
                         s2_0 = (mc_v16){0};
                         s2_1 = (mc_v16){0};
+                        s2_2 = (mc_v16){0};
                         s3_0 = (mc_v16){0};
                         s3_1 = (mc_v16){0};
+                        s3_2 = (mc_v16){0};
                         s4_0 = (mc_v16){0};
                         s4_1 = (mc_v16){0};
+                        s4_2 = (mc_v16){0};
                         s5_0 = (mc_v16){0};
                         s5_1 = (mc_v16){0};
+                        s5_2 = (mc_v16){0};
                         s6_0 = (mc_v16){0};
                         s6_1 = (mc_v16){0};
+                        s6_2 = (mc_v16){0};
                         s7_0 = (mc_v16){0};
                         s7_1 = (mc_v16){0};
+                        s7_2 = (mc_v16){0};
                     }
                 }
             }
@@ -5296,6 +5529,7 @@ static void conv_k1_c768_384_8x8_s1_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else

@@ -113,6 +113,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *re
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3709,6 +3710,7 @@ static void dw_k3_5_7_c96_32x32_s1_cl_in(const float *restrict planes, float *re
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7302,6 +7304,7 @@ static void dw_k3_5_c96_32x32_s1_cl_in(const float *restrict planes, float *rest
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8974,6 +8977,7 @@ static void dw_k3_5_c192_16x16_s1_cl_in(const float *restrict planes, float *res
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -10646,6 +10650,7 @@ static void dw_k3_3_c192_16x16_s1_cl_in(const float *restrict planes, float *res
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -11735,6 +11740,7 @@ static void dw_k3_3_c384_8x8_s1_cl_in(const float *restrict planes, float *restr
             mc_v16 r[16];
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
