@@ -145,34 +145,8 @@ DW_EACH(`    for (int c = 0; c < C; c++)
  * channels-last image xt. */
 MC_CL_IN(NAME`'_cl_in, H, W, PMAX, DW_CL_WP, 16, 1)
 /* The channels-last result back into 16 planes of HO x WO: stored, or
- * added when add is nonzero. */
-static inline void NAME`'_cl_out(const float *restrict yt, float *restrict planes, int add)
-{
-    for (int p0 = 0; p0 < DW_CL_HW; p0 += 16) {
-        const int count = DW_CL_HW - p0 < 16 ? DW_CL_HW - p0 : 16;
-        mc_v16 r[16];
-        for (int q = 0; q < 16; q++)
-            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
-        mc_v16_transpose(r);
-        for (int c = 0; c < 16; c++) {
-            float *restrict p = planes + c * DW_CL_HW + p0;
-            if (count == 16) {
-                if (add)
-                    *(mc_v16 *)p += r[c];
-                else
-                    *(mc_v16 *)p = r[c];
-            } else {
-                mc_v16 v = r[c];
-                if (add) {
-                    mc_v16 old;
-                    mc_v16_part(&old, p, count);
-                    v += old;
-                }
-                mc_v16_store_part(p, &v, count);
-            }
-        }
-    }
-}
+ * added when acc is nonzero. */
+MC_CL_OUT(NAME`'_cl_out, DW_CL_HW, 16, 1)m4_dnl
 ')
 
 # DW_CL_WEIGHTS(indent): wj, the weights of kernel j for group g.

@@ -685,6 +685,7 @@ static void conv_k1_c96_16_96x96_s1_p0_b_pad_cl(const float *restrict planes, fl
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 9216 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 147456, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1032,6 +1033,7 @@ static void conv_k1_c16_96_96x96_s1_p0_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 9216 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 147456, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2077,6 +2079,7 @@ static void conv_k1_c288_24_48x48_s1_p0_b_pad_cl(const float *restrict planes, f
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 2304 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 36864, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2490,6 +2493,7 @@ static void conv_k1_c144_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 576 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 9216, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2845,6 +2849,7 @@ static void conv_k1_c32_192_24x24_s1_p0_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 576 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 9216, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3242,6 +3247,7 @@ static void conv_k1_c192_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 576 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 9216, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3661,6 +3667,7 @@ static void conv_k1_c192_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3766,6 +3773,7 @@ static void conv_k1_c192_64_12x12_s1_p0_dy_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4197,6 +4205,7 @@ static void conv_k1_c64_384_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4302,6 +4311,7 @@ static void conv_k1_c64_384_12x12_s1_p0_dy_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4670,6 +4680,7 @@ static void conv_k1_c384_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4775,6 +4786,7 @@ static void conv_k1_c384_64_12x12_s1_p0_dy_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5168,6 +5180,7 @@ static void conv_k1_c384_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5678,6 +5691,7 @@ static void conv_k1_c96_576_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -6189,6 +6203,7 @@ static void conv_k1_c576_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -6711,6 +6726,7 @@ static void conv_k1_c576_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -6862,6 +6878,7 @@ static void conv_k1_c576_160_6x6_s1_p0_dy_cl(const float *restrict planes, float
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7339,6 +7356,7 @@ static void conv_k1_c160_960_6x6_s1_p0_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7490,6 +7508,7 @@ static void conv_k1_c160_960_6x6_s1_p0_dy_cl(const float *restrict planes, float
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7904,6 +7923,7 @@ static void conv_k1_c960_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8055,6 +8075,7 @@ static void conv_k1_c960_160_6x6_s1_p0_dy_cl(const float *restrict planes, float
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8469,6 +8490,7 @@ static void conv_k1_c960_320_6x6_s1_p0_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8620,6 +8642,7 @@ static void conv_k1_c960_320_6x6_s1_p0_dy_cl(const float *restrict planes, float
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -9131,6 +9154,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -9282,6 +9306,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_dy_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else

@@ -5927,6 +5927,7 @@ static void dw_k3_c192_24x24_s1_cl_in(const float *restrict planes, float *restr
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 576 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 9216, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5941,33 +5942,32 @@ static void dw_k3_c192_24x24_s1_cl_in(const float *restrict planes, float *restr
 }
 
 /* The channels-last result back into 16 planes of 24 x 24: stored, or
- * added when add is nonzero. */
-static inline void dw_k3_c192_24x24_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+ * added when acc is nonzero. */
+static void dw_k3_c192_24x24_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
-    for (int p0 = 0; p0 < 576; p0 += 16) {
-        const int count = 576 - p0 < 16 ? 576 - p0 : 16;
-        mc_v16 r[16];
-        for (int q = 0; q < 16; q++)
-            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
-        mc_v16_transpose(r);
-        for (int c = 0; c < 16; c++) {
-            float *restrict p = planes + c * 576 + p0;
-            if (count == 16) {
-                if (add)
-                    *(mc_v16 *)p += r[c];
-                else
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 576; p0 += 16) {
+            const int count = 576 - p0 < 16 ? 576 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 576 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
                     *(mc_v16 *)p = r[c];
-            } else {
-                mc_v16 v = r[c];
-                if (add) {
-                    mc_v16 old;
-                    mc_v16_part(&old, p, count);
-                    v += old;
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
                 }
-                mc_v16_store_part(p, &v, count);
             }
         }
-    }
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
@@ -6777,6 +6777,7 @@ static void dw_k3_c384_12x12_s1_cl_in(const float *restrict planes, float *restr
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -6791,33 +6792,32 @@ static void dw_k3_c384_12x12_s1_cl_in(const float *restrict planes, float *restr
 }
 
 /* The channels-last result back into 16 planes of 12 x 12: stored, or
- * added when add is nonzero. */
-static inline void dw_k3_c384_12x12_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+ * added when acc is nonzero. */
+static void dw_k3_c384_12x12_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
-    for (int p0 = 0; p0 < 144; p0 += 16) {
-        const int count = 144 - p0 < 16 ? 144 - p0 : 16;
-        mc_v16 r[16];
-        for (int q = 0; q < 16; q++)
-            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
-        mc_v16_transpose(r);
-        for (int c = 0; c < 16; c++) {
-            float *restrict p = planes + c * 144 + p0;
-            if (count == 16) {
-                if (add)
-                    *(mc_v16 *)p += r[c];
-                else
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
                     *(mc_v16 *)p = r[c];
-            } else {
-                mc_v16 v = r[c];
-                if (add) {
-                    mc_v16 old;
-                    mc_v16_part(&old, p, count);
-                    v += old;
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
                 }
-                mc_v16_store_part(p, &v, count);
             }
         }
-    }
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
@@ -7318,6 +7318,7 @@ static void dw_k3_c576_12x12_s1_cl_in(const float *restrict planes, float *restr
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 144 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 2304, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7332,33 +7333,32 @@ static void dw_k3_c576_12x12_s1_cl_in(const float *restrict planes, float *restr
 }
 
 /* The channels-last result back into 16 planes of 12 x 12: stored, or
- * added when add is nonzero. */
-static inline void dw_k3_c576_12x12_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+ * added when acc is nonzero. */
+static void dw_k3_c576_12x12_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
-    for (int p0 = 0; p0 < 144; p0 += 16) {
-        const int count = 144 - p0 < 16 ? 144 - p0 : 16;
-        mc_v16 r[16];
-        for (int q = 0; q < 16; q++)
-            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
-        mc_v16_transpose(r);
-        for (int c = 0; c < 16; c++) {
-            float *restrict p = planes + c * 144 + p0;
-            if (count == 16) {
-                if (add)
-                    *(mc_v16 *)p += r[c];
-                else
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 144; p0 += 16) {
+            const int count = 144 - p0 < 16 ? 144 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 144 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
                     *(mc_v16 *)p = r[c];
-            } else {
-                mc_v16 v = r[c];
-                if (add) {
-                    mc_v16 old;
-                    mc_v16_part(&old, p, count);
-                    v += old;
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
                 }
-                mc_v16_store_part(p, &v, count);
             }
         }
-    }
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
@@ -8112,6 +8112,7 @@ static void dw_k3_c960_6x6_s1_cl_in(const float *restrict planes, float *restric
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 36 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8126,33 +8127,32 @@ static void dw_k3_c960_6x6_s1_cl_in(const float *restrict planes, float *restric
 }
 
 /* The channels-last result back into 16 planes of 6 x 6: stored, or
- * added when add is nonzero. */
-static inline void dw_k3_c960_6x6_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+ * added when acc is nonzero. */
+static void dw_k3_c960_6x6_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
-    for (int p0 = 0; p0 < 36; p0 += 16) {
-        const int count = 36 - p0 < 16 ? 36 - p0 : 16;
-        mc_v16 r[16];
-        for (int q = 0; q < 16; q++)
-            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
-        mc_v16_transpose(r);
-        for (int c = 0; c < 16; c++) {
-            float *restrict p = planes + c * 36 + p0;
-            if (count == 16) {
-                if (add)
-                    *(mc_v16 *)p += r[c];
-                else
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
                     *(mc_v16 *)p = r[c];
-            } else {
-                mc_v16 v = r[c];
-                if (add) {
-                    mc_v16 old;
-                    mc_v16_part(&old, p, count);
-                    v += old;
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
                 }
-                mc_v16_store_part(p, &v, count);
             }
         }
-    }
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */

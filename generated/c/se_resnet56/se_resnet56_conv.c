@@ -700,6 +700,7 @@ static void conv_k1_c48_16_32x32_s1_p0_b_pad_cl(const float *restrict planes, fl
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 16384, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1133,6 +1134,7 @@ static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 16384, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1558,6 +1560,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_pad_cl(const float *restrict planes, fl
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1663,6 +1666,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_dy_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2082,6 +2086,7 @@ static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2473,6 +2478,7 @@ static void conv_k1_c16_32_32x32_s2_p0_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2554,6 +2560,7 @@ static void conv_k1_c16_32_32x32_s2_p0_dy_cl(const float *restrict planes, float
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3011,6 +3018,7 @@ static void conv_k1_c64_32_16x16_s1_p0_b_pad_cl(const float *restrict planes, fl
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3531,6 +3539,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_pad_cl(const float *restrict planes, fl
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3636,6 +3645,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_dy_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4055,6 +4065,7 @@ static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict planes, float 
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4160,6 +4171,7 @@ static void conv_k3_c64_64_8x8_s1_p1_dy_cl(const float *restrict planes, float *
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4509,6 +4521,7 @@ static void conv_k1_c32_64_16x16_s2_p0_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4614,6 +4627,7 @@ static void conv_k1_c32_64_16x16_s2_p0_dy_cl(const float *restrict planes, float
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5105,6 +5119,7 @@ static void conv_k1_c128_64_8x8_s1_p0_b_pad_cl(const float *restrict planes, flo
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5210,6 +5225,7 @@ static void conv_k1_c128_64_8x8_s1_p0_b_dy_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else

@@ -114,6 +114,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *re
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 16384, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -128,33 +129,32 @@ static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *re
 }
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
- * added when add is nonzero. */
-static inline void dw_k3_5_7_c16_32x32_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+ * added when acc is nonzero. */
+static void dw_k3_5_7_c16_32x32_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
-    for (int p0 = 0; p0 < 1024; p0 += 16) {
-        const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
-        mc_v16 r[16];
-        for (int q = 0; q < 16; q++)
-            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
-        mc_v16_transpose(r);
-        for (int c = 0; c < 16; c++) {
-            float *restrict p = planes + c * 1024 + p0;
-            if (count == 16) {
-                if (add)
-                    *(mc_v16 *)p += r[c];
-                else
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
                     *(mc_v16 *)p = r[c];
-            } else {
-                mc_v16 v = r[c];
-                if (add) {
-                    mc_v16 old;
-                    mc_v16_part(&old, p, count);
-                    v += old;
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
                 }
-                mc_v16_store_part(p, &v, count);
             }
         }
-    }
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
@@ -3708,6 +3708,7 @@ static void dw_k3_5_c16_32x32_s1_cl_in(const float *restrict planes, float *rest
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 16384, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3722,33 +3723,32 @@ static void dw_k3_5_c16_32x32_s1_cl_in(const float *restrict planes, float *rest
 }
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
- * added when add is nonzero. */
-static inline void dw_k3_5_c16_32x32_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+ * added when acc is nonzero. */
+static void dw_k3_5_c16_32x32_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
-    for (int p0 = 0; p0 < 1024; p0 += 16) {
-        const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
-        mc_v16 r[16];
-        for (int q = 0; q < 16; q++)
-            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
-        mc_v16_transpose(r);
-        for (int c = 0; c < 16; c++) {
-            float *restrict p = planes + c * 1024 + p0;
-            if (count == 16) {
-                if (add)
-                    *(mc_v16 *)p += r[c];
-                else
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 1024; p0 += 16) {
+            const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 1024 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
                     *(mc_v16 *)p = r[c];
-            } else {
-                mc_v16 v = r[c];
-                if (add) {
-                    mc_v16 old;
-                    mc_v16_part(&old, p, count);
-                    v += old;
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
                 }
-                mc_v16_store_part(p, &v, count);
             }
         }
-    }
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
@@ -5381,6 +5381,7 @@ static void dw_k3_5_c32_16x16_s1_cl_in(const float *restrict planes, float *rest
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5395,33 +5396,32 @@ static void dw_k3_5_c32_16x16_s1_cl_in(const float *restrict planes, float *rest
 }
 
 /* The channels-last result back into 16 planes of 16 x 16: stored, or
- * added when add is nonzero. */
-static inline void dw_k3_5_c32_16x16_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+ * added when acc is nonzero. */
+static void dw_k3_5_c32_16x16_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
-    for (int p0 = 0; p0 < 256; p0 += 16) {
-        const int count = 256 - p0 < 16 ? 256 - p0 : 16;
-        mc_v16 r[16];
-        for (int q = 0; q < 16; q++)
-            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
-        mc_v16_transpose(r);
-        for (int c = 0; c < 16; c++) {
-            float *restrict p = planes + c * 256 + p0;
-            if (count == 16) {
-                if (add)
-                    *(mc_v16 *)p += r[c];
-                else
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
                     *(mc_v16 *)p = r[c];
-            } else {
-                mc_v16 v = r[c];
-                if (add) {
-                    mc_v16 old;
-                    mc_v16_part(&old, p, count);
-                    v += old;
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
                 }
-                mc_v16_store_part(p, &v, count);
             }
         }
-    }
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
@@ -7054,6 +7054,7 @@ static void dw_k3_3_c32_16x16_s1_cl_in(const float *restrict planes, float *rest
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -7068,33 +7069,32 @@ static void dw_k3_3_c32_16x16_s1_cl_in(const float *restrict planes, float *rest
 }
 
 /* The channels-last result back into 16 planes of 16 x 16: stored, or
- * added when add is nonzero. */
-static inline void dw_k3_3_c32_16x16_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+ * added when acc is nonzero. */
+static void dw_k3_3_c32_16x16_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
-    for (int p0 = 0; p0 < 256; p0 += 16) {
-        const int count = 256 - p0 < 16 ? 256 - p0 : 16;
-        mc_v16 r[16];
-        for (int q = 0; q < 16; q++)
-            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
-        mc_v16_transpose(r);
-        for (int c = 0; c < 16; c++) {
-            float *restrict p = planes + c * 256 + p0;
-            if (count == 16) {
-                if (add)
-                    *(mc_v16 *)p += r[c];
-                else
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
                     *(mc_v16 *)p = r[c];
-            } else {
-                mc_v16 v = r[c];
-                if (add) {
-                    mc_v16 old;
-                    mc_v16_part(&old, p, count);
-                    v += old;
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
                 }
-                mc_v16_store_part(p, &v, count);
             }
         }
-    }
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
@@ -8144,6 +8144,7 @@ static void dw_k3_3_c64_8x8_s1_cl_in(const float *restrict planes, float *restri
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -8158,33 +8159,32 @@ static void dw_k3_3_c64_8x8_s1_cl_in(const float *restrict planes, float *restri
 }
 
 /* The channels-last result back into 16 planes of 8 x 8: stored, or
- * added when add is nonzero. */
-static inline void dw_k3_3_c64_8x8_s1_cl_out(const float *restrict yt, float *restrict planes, int add)
+ * added when acc is nonzero. */
+static void dw_k3_3_c64_8x8_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
-    for (int p0 = 0; p0 < 64; p0 += 16) {
-        const int count = 64 - p0 < 16 ? 64 - p0 : 16;
-        mc_v16 r[16];
-        for (int q = 0; q < 16; q++)
-            r[q] = q < count ? *(const mc_v16 *)(yt + (p0 + q) * 16) : (mc_v16){0};
-        mc_v16_transpose(r);
-        for (int c = 0; c < 16; c++) {
-            float *restrict p = planes + c * 64 + p0;
-            if (count == 16) {
-                if (add)
-                    *(mc_v16 *)p += r[c];
-                else
+    for (int g = 0; g < 1; g++)
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 16 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
                     *(mc_v16 *)p = r[c];
-            } else {
-                mc_v16 v = r[c];
-                if (add) {
-                    mc_v16 old;
-                    mc_v16_part(&old, p, count);
-                    v += old;
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
                 }
-                mc_v16_store_part(p, &v, count);
             }
         }
-    }
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */

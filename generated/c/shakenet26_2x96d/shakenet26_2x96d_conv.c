@@ -737,6 +737,7 @@ static void conv_k1_c16_48_32x32_s1_p0_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 16384, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1137,6 +1138,7 @@ static void conv_k1_c48_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, fl
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 16384, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1561,6 +1563,7 @@ static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 16384, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -1980,6 +1983,7 @@ static void conv_k1_c288_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, f
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 1024 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 16384, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2424,6 +2428,7 @@ static void conv_k1_c96_96_16x16_s1_p0_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -2824,6 +2829,7 @@ static void conv_k1_c192_192_32x32_s2_p0_b_pad_cl(const float *restrict planes, 
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3278,6 +3284,7 @@ static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict planes, fl
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -3707,6 +3714,7 @@ static void conv_k1_c384_192_16x16_s1_p0_b_pad_cl(const float *restrict planes, 
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 256 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4151,6 +4159,7 @@ static void conv_k1_c192_192_8x8_s1_p0_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4256,6 +4265,7 @@ static void conv_k1_c192_192_8x8_s1_p0_dy_cl(const float *restrict planes, float
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -4592,6 +4602,7 @@ static void conv_k1_c384_384_16x16_s2_p0_b_pad_cl(const float *restrict planes, 
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5076,6 +5087,7 @@ static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict planes, floa
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5181,6 +5193,7 @@ static void conv_k3_c384_384_8x8_s1_p1_dy_cl(const float *restrict planes, float
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
@@ -5530,6 +5543,7 @@ static void conv_k1_c768_384_8x8_s1_p0_b_pad_cl(const float *restrict planes, fl
             for (int c = 0; c < 16; c++) {
                 const float *restrict p = planes + (g * 16 + c) * 64 + p0;
                 __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
                 if (count == 16)
                     r[c] = *(const mc_v16 *)p;
                 else
