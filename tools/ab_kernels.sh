@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# ab_kernels.sh A_DIR B_DIR MODEL [THREADS] [CALLS] [BATCH]
+#
+# Times the conv and depthwise kernels of two emitted versions of a model
+# (the folders `mcgen emit MODEL.mcn -o DIR` wrote, from two versions of
+# the templates) against each other in one process: each kernel of A and
+# its twin in B are called in turn, call by call (the order swapped every
+# call), and the medians of CALLS calls of each are printed with their
+# ratio (> 1: B is faster). On a machine whose speed drifts from minute to
+# minute, separate runs differ by more than the 5% a kernel change makes;
+# alternating calls cancels the drift.
+#
+#   build/mcgen emit models/resnet20.mcn --conv multiception --input 1x28x28 -o /tmp/a
+#   (change the templates)
+#   build/mcgen emit models/resnet20.mcn --conv multiception --input 1x28x28 -o /tmp/b
+#   tools/ab_kernels.sh /tmp/a /tmp/b resnet20 1 11
+#
+# Kernels are found by name (conv_kK_cC_CO_HxW_sS_pP..., dw_kK1_K2..._cC_HxW_sS...),
+# their buffers sized from it; inputs are fixed pseudo-random values.
+set -euo pipefail
+if [ $# -lt 3 ]; then
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+a=$(cd "$1" && pwd) b=$(cd "$2" && pwd) model=$3
+threads=${4:-1} calls=${5:-11} batch=${6:-128}
+src=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cflags=(-std=c11 -O3 -march=native -fopenmp -ffp-contract=fast -I "$src/runtime")
+
+# Each side's kernel files, their global symbols prefixed A_ or B_.
+objs=()
+for side in A B; do
+  dir=$a
+  [ $side = B ] && dir=$b
+  for family in conv depthwise; do
+    f=$dir/${model}_$family.c
+    [ -f "$f" ] || continue
+    o=$work/${side}_$family.o
+    gcc "${cflags[@]}" -c "$f" -o "$o"
+    nm --defined-only -g "$o" | awk -v p=$side '{print $3" "p"_"$3}' > "$o.map"
+    objcopy --redefine-syms="$o.map" "$o"
+    objs+=("$o")
+  done
+done
+
+# name in out weights: per-image floats of the input and the output, and the weights.
+table=$work/kernels.txt
+: > "$table"
+nm --defined-only -g "$work"/B_*.o | awk '{print $3}' > "$work/b_symbols.txt"
+for k in $(nm --defined-only -g "$work"/A_*.o | awk '{print $3}' | sed -n 's/^A_\(.*\)_fwd$/\1/p' | sort -u); do
+  grep -qx "B_${k}_fwd" "$work/b_symbols.txt" || continue
+  if [[ $k =~ ^conv_k([0-9]+)_c([0-9]+)_([0-9]+)_([0-9]+)x([0-9]+)_s([0-9]+)_p([0-9]+) ]]; then
+    K=${BASH_REMATCH[1]} C=${BASH_REMATCH[2]} CO=${BASH_REMATCH[3]} H=${BASH_REMATCH[4]} W=${BASH_REMATCH[5]}
+    S=${BASH_REMATCH[6]} P=${BASH_REMATCH[7]}
+    HO=$(( (H + 2 * P - K) / S + 1 )) WO=$(( (W + 2 * P - K) / S + 1 ))
+    echo "$k $(( C * H * W )) $(( CO * HO * WO )) $(( CO * C * K * K + CO ))" >> "$table"
+  elif [[ $k =~ ^dw_k([0-9_]+)_c([0-9]+)_([0-9]+)x([0-9]+)_s([0-9]+) ]]; then
+    C=${BASH_REMATCH[2]} H=${BASH_REMATCH[3]} W=${BASH_REMATCH[4]} S=${BASH_REMATCH[5]}
+    HO=$(( (H - 1) / S + 1 )) WO=$(( (W - 1) / S + 1 ))
+    nk=0 taps=0
+    for kk in ${BASH_REMATCH[1]//_/ }; do nk=$((nk + 1)); taps=$((taps + kk * kk)); done
+    echo "$k $(( C * H * W )) $(( nk * C * HO * WO )) $(( C * taps + nk * C ))" >> "$table"
+  fi
+done
+if [ ! -s "$table" ]; then
+  echo "ab_kernels.sh: no conv or depthwise kernel found in both $a and $b for model $model" >&2
+  exit 1
+fi
+
+{
+  cat <<'EOF'
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+typedef void fwd_fn(int, const float *, const float *, const float *, float *);
+typedef void bwd_fn(int, const float *, const float *, const float *, float *, float *, float *, int);
+EOF
+  while read -r k in out wn; do
+    echo "fwd_fn A_${k}_fwd, B_${k}_fwd; bwd_fn A_${k}_bwd, B_${k}_bwd;"
+  done < "$table"
+  echo 'static const struct kernel { const char *name; long in, out, w; fwd_fn *fwd[2]; bwd_fn *bwd[2]; } kernels[] = {'
+  while read -r k in out wn; do
+    echo "    {\"$k\", $in, $out, $wn, {A_${k}_fwd, B_${k}_fwd}, {A_${k}_bwd, B_${k}_bwd}},"
+  done < "$table"
+  echo '};'
+  cat <<'EOF'
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int by_value(const void *p, const void *q)
+{
+    const double x = *(const double *)p, y = *(const double *)q;
+    return (x > y) - (x < y);
+}
+
+static float *filled(long count, unsigned seed)
+{
+    float *p = malloc(sizeof(float) * (size_t)count);
+    if (!p) {
+        fprintf(stderr, "ab_kernels: out of memory\n");
+        exit(1);
+    }
+    for (long i = 0; i < count; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+    }
+    return p;
+}
+
+/* Times side 0 and side 1 of one pass in turn, calls times each; the medians in t. */
+static void alternate(const struct kernel *k, int n, int calls, int pass, float **buf, double t[2])
+{
+    double *s[2] = {malloc(sizeof(double) * calls), malloc(sizeof(double) * calls)};
+    for (int c = -1; c < calls; c++)
+        for (int turn = 0; turn < 2; turn++) {
+            const int side = (turn + (c & 1)) & 1;
+            const double t0 = now();
+            if (pass == 0)
+                k->fwd[side](n, buf[0], buf[2], buf[3], buf[1]);
+            else
+                k->bwd[side](n, buf[0], buf[2], buf[4], buf[5], buf[6], buf[7], 0);
+            if (c >= 0)
+                s[side][c] = now() - t0; /* call -1 warms up */
+        }
+    for (int side = 0; side < 2; side++) {
+        qsort(s[side], calls, sizeof(double), by_value);
+        t[side] = s[side][calls / 2] * 1e3;
+        free(s[side]);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const int n = atoi(argv[1]), calls = atoi(argv[2]);
+    double total[2][2] = {{0}};
+    printf("%-36s %21s %8s %21s %8s\n", "kernel (ms: A, B)", "forward", "A/B", "backward", "A/B");
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
+        const struct kernel *k = &kernels[i];
+        /* x, y, w, bias, dy, dx, dw, dbias */
+        float *buf[8] = {filled(n * k->in, 1), filled(n * k->out, 2), filled(k->w, 3), filled(k->out, 4),
+                         filled(n * k->out, 5), filled(n * k->in, 6), filled(k->w, 7), filled(k->out, 8)};
+        double f[2], b[2];
+        alternate(k, n, calls, 0, buf, f);
+        alternate(k, n, calls, 1, buf, b);
+        printf("%-36s %10.3f %10.3f %7.2fx %10.3f %10.3f %7.2fx\n", k->name, f[0], f[1], f[0] / f[1], b[0], b[1],
+            b[0] / b[1]);
+        for (int side = 0; side < 2; side++) {
+            total[0][side] += f[side];
+            total[1][side] += b[side];
+        }
+        for (int j = 0; j < 8; j++)
+            free(buf[j]);
+    }
+    printf("%-36s %10.3f %10.3f %7.2fx %10.3f %10.3f %7.2fx\n", "all", total[0][0], total[0][1],
+        total[0][0] / total[0][1], total[1][0], total[1][1], total[1][0] / total[1][1]);
+    return 0;
+}
+EOF
+} > "$work/main.c"
+gcc -std=c11 -O2 -fopenmp "$work/main.c" "${objs[@]}" -lm -o "$work/ab"
+echo "A: $a  B: $b  ($model, batch $batch, $threads thread(s), median of $calls calls each)"
+OMP_NUM_THREADS=$threads "$work/ab" "$batch" "$calls"
