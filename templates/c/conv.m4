@@ -373,6 +373,20 @@ m4_define(`CV_CL_HELPERS',
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 MC_CL_IN(NAME`'_pad_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / 16))')
 
+# CV_ORDER(fn, comment, dst, tap): static void NAME_fn(w, out), the
+# filters w[co][ci][t] rearranged for a product: out[dst] = w[co][ci][tap]
+# (dst and tap expressions of co, ci and the tap t).
+m4_define(`CV_ORDER',
+`/* $2 */
+static void NAME`'_$1(const float *restrict w, float *restrict out)
+{
+    for (int co = 0; co < CO; co++)
+        for (int ci = 0; ci < C; ci++)
+            for (int t = 0; t < m4_eval(K * K); t++)
+                out[$3] = w[(co * C + ci) * m4_eval(K * K) + $4];
+}
+')
+
 m4_define(`CV_SHIFT_HELPERS',
 `m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP)')
 m4_ifelse(CV_CL, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
@@ -387,15 +401,8 @@ static void NAME`'_pad(const float *restrict xb, float *restrict xp)
 }
 ')m4_dnl
 m4_ifelse(CV_CLX, 1, `', `
-/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][K-1-ky][K-1-kx]. */
-static void NAME`'_flip(const float *restrict w, float *restrict wf)
-{
-    for (int co = 0; co < CO; co++)
-        for (int ci = 0; ci < C; ci++)
-            for (int t = 0; t < m4_eval(K * K); t++)
-                wf[(ci * CO + co) * m4_eval(K * K) + t] = w[(co * C + ci) * m4_eval(K * K) + m4_eval(K * K - 1) - t];
-}
-')')
+CV_ORDER(flip, `The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][K-1-ky][K-1-kx].',
+    `(ci * CO + co) * m4_eval(K * K) + t', `m4_eval(K * K - 1) - t')')')
 
 # Images run in parallel, each thread with its own padded image and grid
 # on its stack (zeroed once per call, so the borders stay 0) when they are
@@ -549,28 +556,14 @@ m4_define(`CV_CLX', `m4_eval(CV_CLV && (S != 1 || CV_CLX_PIX <= 196) && CV_DYT +
 m4_define(`CV_CLF_HELPERS',
 `MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP)
 MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / 16))
-/* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void NAME`'_order_cl(const float *restrict w, float *restrict wr)
-{
-    for (int co = 0; co < CO; co++)
-        for (int ci = 0; ci < C; ci++)
-            for (int t = 0; t < m4_eval(K * K); t++)
-                wr[(t * C + ci) * CO + co] = w[(co * C + ci) * m4_eval(K * K) + t];
-}
-')
+CV_ORDER(order_cl, `The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx].',
+    `(t * C + ci) * CO + co', `t')')
 m4_define(`CV_CLX_HELPERS',
 `MC_GEMM_CL_FWD(NAME`'_gemm_dx_cl, CV_CLX_PIX, m4_ifelse(S, 1, W, WO), C, CO, K, CV_CLX_WP)
 MC_CL_IN(NAME`'_dy_cl, HO, WO, m4_ifelse(S, 1, CV_Q, 0), CV_CLX_WP, CO, m4_eval(CO / 16))
 MC_CL_OUT(NAME`'_dx_out, CV_CLX_PIX, C, m4_eval(C / 16))
-m4_ifelse(K, 1, `', `/* The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][K-1-ky][K-1-kx]. */
-static void NAME`'_order_dx_cl(const float *restrict w, float *restrict wq)
-{
-    for (int co = 0; co < CO; co++)
-        for (int ci = 0; ci < C; ci++)
-            for (int t = 0; t < m4_eval(K * K); t++)
-                wq[(t * CO + co) * C + ci] = w[(co * C + ci) * m4_eval(K * K) + m4_eval(K * K - 1) - t];
-}
-')')
+m4_ifelse(K, 1, `', `CV_ORDER(order_dx_cl, `The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][K-1-ky][K-1-kx].',
+    `(t * CO + co) * C + ci', `m4_eval(K * K - 1) - t')')')
 
 # CV_CL_IMAGE(indent): image b into xt, through xs when strided.
 m4_define(`CV_CL_IMAGE',

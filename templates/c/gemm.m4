@@ -89,19 +89,23 @@ m4_define(`GEMM_VLOAD', `m4_ifelse(m4_eval($3 == GPART), 1,
 m4_define(`GEMM_VSTORE', `m4_ifelse(m4_eval($3 == GPART), 1,
 `mc_v16_store_part($1, &$2, GCOUNT);', `*(mc_v16 *)($1) = $2;')')
 
-# GEMM_COLS(M, vecs, N, K, j0, tail): every row block of the columns from
-# j0 (vecs vectors, the last partial when tail is given).
-m4_define(`GEMM_COLS',
+# GEMM_ROW_BLOCKS(M, tile, args): the row blocks of M rows, tile(rows,
+# args) for each: blocks of 8 from i0, then the rows left.
+m4_define(`GEMM_ROW_BLOCKS',
 `m4_pushdef(`GM', m4_eval($1 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
 m4_ifelse(m4_eval(GM > 0), 1, `        for (int i0 = 0; i0 < GM; i0 += MC_GEMM_MR)
-MC_GEMM_TILE(MC_GEMM_MR, $2, $3, $4, $5, $6)')m4_dnl
+$2(MC_GEMM_MR, $3)')m4_dnl
 m4_ifelse(m4_eval(GM < $1), 1, `        {
         const int i0 = GM;
-MC_GEMM_TILE(m4_eval($1 - GM), $2, $3, $4, $5, $6)m4_dnl
+$2(m4_eval($1 - GM), $3)m4_dnl
         }
 ')m4_dnl
 m4_popdef(`GM')m4_dnl
 ')
+
+# GEMM_COLS(M, vecs, N, K, j0, tail): every row block of the columns from
+# j0 (vecs vectors, the last partial when tail is given).
+m4_define(`GEMM_COLS', `GEMM_ROW_BLOCKS($1, `MC_GEMM_TILE', `$2, $3, $4, $5, $6')')
 
 # GEMM_BODY(M, N, K): column tiles of 4 vectors outer, threads taking them,
 # row blocks inner, so that the K x 64 floats of b a tile reads stay in
@@ -248,8 +252,8 @@ m4_popdef(`GM', `GKK')m4_dnl
 # GEMM_CL_RB), each vector of columns reading its own tap of the image;
 # threads take blocks of 8 rows, and within them the images go by in
 # order. 3 vectors (MC_GEMM_CL_NV): 3 loads and 8 broadcasts per 24
-# multiply-adds; the 3x3 backwards of resnet20 3% to 5% faster than with
-# 2, 4 no better. The rows of a (dy) are one pointer at literal offsets:
+# multiply-adds; the 3x3 backwards of resnet20 1% to 3% faster than with
+# 2 (kernels alternated call by call), 4 no better (separate runs). The rows of a (dy) are one pointer at literal offsets:
 # as 8 pointers gcc kept some on the stack (the 3x3 backward at 28 x 28,
 # 16 channels, 6.4 -> 6.1 ms).
 # GEMM_CL_TILE(rows, vecs, C, KS, HO, WO, WP, ASTRIDE, BSTRIDE): c[i0, i0 + rows) x [j0, j0 + 16 vecs), image i.
@@ -373,17 +377,7 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 ')
 
 # GEMM_CLF_COLS(vecs, P, WO, N, C, KS, WP): every block of pixels of the columns from j0.
-m4_define(`GEMM_CLF_COLS',
-`m4_pushdef(`GM', m4_eval($2 / MC_GEMM_MR * MC_GEMM_MR))m4_dnl
-m4_ifelse(m4_eval(GM > 0), 1, `        for (int i0 = 0; i0 < GM; i0 += MC_GEMM_MR)
-GEMM_CLF_TILE(MC_GEMM_MR, $1, $2, $3, $4, $5, $6, $7)')m4_dnl
-m4_ifelse(m4_eval(GM < $2), 1, `        {
-            const int i0 = GM;
-GEMM_CLF_TILE(m4_eval($2 - GM), $1, $2, $3, $4, $5, $6, $7)m4_dnl
-        }
-')m4_dnl
-m4_popdef(`GM')m4_dnl
-')
+m4_define(`GEMM_CLF_COLS', `GEMM_ROW_BLOCKS($2, `GEMM_CLF_TILE', `$1, $2, $3, $4, $5, $6, $7')')
 
 m4_define(`MC_GEMM_CL_FWD',
 `MC_VEC_PRELUDE()m4_dnl

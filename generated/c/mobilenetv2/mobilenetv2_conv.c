@@ -379,12 +379,12 @@ static void conv_k3_c3_32_96x96_s1_p1_pad(const float *restrict xb, float *restr
 }
 
 /* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c3_32_96x96_s1_p1_flip(const float *restrict w, float *restrict wf)
+static void conv_k3_c3_32_96x96_s1_p1_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 3; ci++)
             for (int t = 0; t < 9; t++)
-                wf[(ci * 32 + co) * 9 + t] = w[(co * 3 + ci) * 9 + 8 - t];
+                out[(ci * 32 + co) * 9 + t] = w[(co * 3 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c3_32_96x96_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -3511,12 +3511,12 @@ static void conv_k1_c192_64_12x12_s1_p0_y_out(const float *restrict xt, float *r
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c192_64_12x12_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c192_64_12x12_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 192; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 192 + ci) * 64 + co] = w[(co * 192 + ci) * 1 + t];
+                out[(t * 192 + ci) * 64 + co] = w[(co * 192 + ci) * 1 + t];
 }
 
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3986,12 +3986,12 @@ static void conv_k1_c64_384_12x12_s1_p0_y_out(const float *restrict xt, float *r
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c64_384_12x12_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c64_384_12x12_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 384; co++)
         for (int ci = 0; ci < 64; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 64 + ci) * 384 + co] = w[(co * 64 + ci) * 1 + t];
+                out[(t * 64 + ci) * 384 + co] = w[(co * 64 + ci) * 1 + t];
 }
 
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4524,12 +4524,12 @@ static void conv_k1_c384_64_12x12_s1_p0_y_out(const float *restrict xt, float *r
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c384_64_12x12_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c384_64_12x12_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 384; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 384 + ci) * 64 + co] = w[(co * 384 + ci) * 1 + t];
+                out[(t * 384 + ci) * 64 + co] = w[(co * 384 + ci) * 1 + t];
 }
 
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -6494,7 +6494,7 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(con
                 *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 16) = s7_1;
             }
         {
-            const int i0 = 32;
+        const int i0 = 32;
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 576;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 576;
@@ -6570,12 +6570,12 @@ static void conv_k1_c576_160_6x6_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c576_160_6x6_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c576_160_6x6_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 160; co++)
         for (int ci = 0; ci < 576; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 576 + ci) * 160 + co] = w[(co * 576 + ci) * 1 + t];
+                out[(t * 576 + ci) * 160 + co] = w[(co * 576 + ci) * 1 + t];
 }
 
 static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -6821,7 +6821,7 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(cons
                 *(mc_v16 *)(c + (i0 + 7) * 576 + j0 + 16) = s7_1;
             }
         {
-            const int i0 = 32;
+        const int i0 = 32;
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
@@ -7061,7 +7061,7 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(con
                 *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 16) = s7_1;
             }
         {
-            const int i0 = 32;
+        const int i0 = 32;
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
@@ -7137,12 +7137,12 @@ static void conv_k1_c160_960_6x6_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c160_960_6x6_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c160_960_6x6_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 960; co++)
         for (int ci = 0; ci < 160; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 160 + ci) * 960 + co] = w[(co * 160 + ci) * 1 + t];
+                out[(t * 160 + ci) * 960 + co] = w[(co * 160 + ci) * 1 + t];
 }
 
 static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -7451,7 +7451,7 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(cons
                 *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 16) = s7_1;
             }
         {
-            const int i0 = 32;
+        const int i0 = 32;
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
@@ -7691,7 +7691,7 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(con
                 *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 16) = s7_1;
             }
         {
-            const int i0 = 32;
+        const int i0 = 32;
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
@@ -7767,12 +7767,12 @@ static void conv_k1_c960_160_6x6_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c960_160_6x6_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c960_160_6x6_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 160; co++)
         for (int ci = 0; ci < 960; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 960 + ci) * 160 + co] = w[(co * 960 + ci) * 1 + t];
+                out[(t * 960 + ci) * 160 + co] = w[(co * 960 + ci) * 1 + t];
 }
 
 static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -8018,7 +8018,7 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(cons
                 *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 16) = s7_1;
             }
         {
-            const int i0 = 32;
+        const int i0 = 32;
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
@@ -8258,7 +8258,7 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(con
                 *(mc_v16 *)(c + (i0 + 7) * 320 + j0 + 16) = s7_1;
             }
         {
-            const int i0 = 32;
+        const int i0 = 32;
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
@@ -8334,12 +8334,12 @@ static void conv_k1_c960_320_6x6_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c960_320_6x6_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c960_320_6x6_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 320; co++)
         for (int ci = 0; ci < 960; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 960 + ci) * 320 + co] = w[(co * 960 + ci) * 1 + t];
+                out[(t * 960 + ci) * 320 + co] = w[(co * 960 + ci) * 1 + t];
 }
 
 static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -8585,7 +8585,7 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(cons
                 *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 16) = s7_1;
             }
         {
-            const int i0 = 32;
+        const int i0 = 32;
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
@@ -8825,7 +8825,7 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(co
                 *(mc_v16 *)(c + (i0 + 7) * 1280 + j0 + 16) = s7_1;
             }
         {
-            const int i0 = 32;
+        const int i0 = 32;
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
@@ -8901,12 +8901,12 @@ static void conv_k1_c320_1280_6x6_s1_p0_y_out(const float *restrict xt, float *r
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c320_1280_6x6_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c320_1280_6x6_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 1280; co++)
         for (int ci = 0; ci < 320; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 320 + ci) * 1280 + co] = w[(co * 320 + ci) * 1 + t];
+                out[(t * 320 + ci) * 1280 + co] = w[(co * 320 + ci) * 1 + t];
 }
 
 static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -9249,7 +9249,7 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(con
                 *(mc_v16 *)(c + (i0 + 7) * 320 + j0 + 16) = s7_1;
             }
         {
-            const int i0 = 32;
+        const int i0 = 32;
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 1280;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 1280;

@@ -379,12 +379,12 @@ static void conv_k3_c3_16_32x32_s1_p1_pad(const float *restrict xb, float *restr
 }
 
 /* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c3_16_32x32_s1_p1_flip(const float *restrict w, float *restrict wf)
+static void conv_k3_c3_16_32x32_s1_p1_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 16; co++)
         for (int ci = 0; ci < 3; ci++)
             for (int t = 0; t < 9; t++)
-                wf[(ci * 16 + co) * 9 + t] = w[(co * 3 + ci) * 9 + 8 - t];
+                out[(ci * 16 + co) * 9 + t] = w[(co * 3 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c3_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -544,12 +544,12 @@ static void conv_k1_c48_16_32x32_s1_p0_b_y_out(const float *restrict xt, float *
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c48_16_32x32_s1_p0_b_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c48_16_32x32_s1_p0_b_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 16; co++)
         for (int ci = 0; ci < 48; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 48 + ci) * 16 + co] = w[(co * 48 + ci) * 1 + t];
+                out[(t * 48 + ci) * 16 + co] = w[(co * 48 + ci) * 1 + t];
 }
 
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -978,12 +978,12 @@ static void conv_k3_c16_16_32x32_s1_p1_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k3_c16_16_32x32_s1_p1_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k3_c16_16_32x32_s1_p1_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 16; co++)
         for (int ci = 0; ci < 16; ci++)
             for (int t = 0; t < 9; t++)
-                wr[(t * 16 + ci) * 16 + co] = w[(co * 16 + ci) * 9 + t];
+                out[(t * 16 + ci) * 16 + co] = w[(co * 16 + ci) * 9 + t];
 }
 
 static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1239,12 +1239,12 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const fl
 
 
 /* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c16_16_32x32_s1_p1_flip(const float *restrict w, float *restrict wf)
+static void conv_k3_c16_16_32x32_s1_p1_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 16; co++)
         for (int ci = 0; ci < 16; ci++)
             for (int t = 0; t < 9; t++)
-                wf[(ci * 16 + co) * 9 + t] = w[(co * 16 + ci) * 9 + 8 - t];
+                out[(ci * 16 + co) * 9 + t] = w[(co * 16 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -1436,12 +1436,12 @@ static void conv_k1_c32_32_32x32_s2_p0_b_y_out(const float *restrict xt, float *
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c32_32_32x32_s2_p0_b_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c32_32_32x32_s2_p0_b_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 32; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 32 + ci) * 32 + co] = w[(co * 32 + ci) * 1 + t];
+                out[(t * 32 + ci) * 32 + co] = w[(co * 32 + ci) * 1 + t];
 }
 
 static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1930,12 +1930,12 @@ static void conv_k3_c32_32_16x16_s1_p1_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k3_c32_32_16x16_s1_p1_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k3_c32_32_16x16_s1_p1_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 32; ci++)
             for (int t = 0; t < 9; t++)
-                wr[(t * 32 + ci) * 32 + co] = w[(co * 32 + ci) * 9 + t];
+                out[(t * 32 + ci) * 32 + co] = w[(co * 32 + ci) * 9 + t];
 }
 
 static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2191,12 +2191,12 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const fl
 
 
 /* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c32_32_16x16_s1_p1_flip(const float *restrict w, float *restrict wf)
+static void conv_k3_c32_32_16x16_s1_p1_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 32; ci++)
             for (int t = 0; t < 9; t++)
-                wf[(ci * 32 + co) * 9 + t] = w[(co * 32 + ci) * 9 + 8 - t];
+                out[(ci * 32 + co) * 9 + t] = w[(co * 32 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2388,12 +2388,12 @@ static void conv_k1_c16_32_32x32_s2_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c16_32_32x32_s2_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c16_32_32x32_s2_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 16; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 16 + ci) * 32 + co] = w[(co * 16 + ci) * 1 + t];
+                out[(t * 16 + ci) * 32 + co] = w[(co * 16 + ci) * 1 + t];
 }
 
 static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -2799,12 +2799,12 @@ static void conv_k1_c64_32_16x16_s1_p0_b_y_out(const float *restrict xt, float *
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c64_32_16x16_s1_p0_b_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c64_32_16x16_s1_p0_b_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 64; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 64 + ci) * 32 + co] = w[(co * 64 + ci) * 1 + t];
+                out[(t * 64 + ci) * 32 + co] = w[(co * 64 + ci) * 1 + t];
 }
 
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3320,12 +3320,12 @@ static void conv_k1_c64_64_16x16_s2_p0_b_y_out(const float *restrict xt, float *
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c64_64_16x16_s2_p0_b_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c64_64_16x16_s2_p0_b_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 64; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 64 + ci) * 64 + co] = w[(co * 64 + ci) * 1 + t];
+                out[(t * 64 + ci) * 64 + co] = w[(co * 64 + ci) * 1 + t];
 }
 
 static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3909,12 +3909,12 @@ static void conv_k3_c64_64_8x8_s1_p1_y_out(const float *restrict xt, float *rest
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k3_c64_64_8x8_s1_p1_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k3_c64_64_8x8_s1_p1_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 64; ci++)
             for (int t = 0; t < 9; t++)
-                wr[(t * 64 + ci) * 64 + co] = w[(co * 64 + ci) * 9 + t];
+                out[(t * 64 + ci) * 64 + co] = w[(co * 64 + ci) * 9 + t];
 }
 
 static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4213,12 +4213,12 @@ static void conv_k3_c64_64_8x8_s1_p1_dx_out(const float *restrict xt, float *res
 }
 
 /* The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c64_64_8x8_s1_p1_order_dx_cl(const float *restrict w, float *restrict wq)
+static void conv_k3_c64_64_8x8_s1_p1_order_dx_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 64; ci++)
             for (int t = 0; t < 9; t++)
-                wq[(t * 64 + co) * 64 + ci] = w[(co * 64 + ci) * 9 + 8 - t];
+                out[(t * 64 + co) * 64 + ci] = w[(co * 64 + ci) * 9 + 8 - t];
 }
 
 
@@ -4397,12 +4397,12 @@ static void conv_k1_c32_64_16x16_s2_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c32_64_16x16_s2_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c32_64_16x16_s2_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 32; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 32 + ci) * 64 + co] = w[(co * 32 + ci) * 1 + t];
+                out[(t * 32 + ci) * 64 + co] = w[(co * 32 + ci) * 1 + t];
 }
 
 static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4866,12 +4866,12 @@ static void conv_k1_c128_64_8x8_s1_p0_b_y_out(const float *restrict xt, float *r
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c128_64_8x8_s1_p0_b_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c128_64_8x8_s1_p0_b_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 128; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 128 + ci) * 64 + co] = w[(co * 128 + ci) * 1 + t];
+                out[(t * 128 + ci) * 64 + co] = w[(co * 128 + ci) * 1 + t];
 }
 
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)

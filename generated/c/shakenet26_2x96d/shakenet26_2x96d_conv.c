@@ -379,12 +379,12 @@ static void conv_k3_c3_16_32x32_s1_p1_b_pad(const float *restrict xb, float *res
 }
 
 /* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c3_16_32x32_s1_p1_b_flip(const float *restrict w, float *restrict wf)
+static void conv_k3_c3_16_32x32_s1_p1_b_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 16; co++)
         for (int ci = 0; ci < 3; ci++)
             for (int t = 0; t < 9; t++)
-                wf[(ci * 16 + co) * 9 + t] = w[(co * 3 + ci) * 9 + 8 - t];
+                out[(ci * 16 + co) * 9 + t] = w[(co * 3 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c3_16_32x32_s1_p1_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -647,12 +647,12 @@ static void conv_k1_c16_48_32x32_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c16_48_32x32_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c16_48_32x32_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 48; co++)
         for (int ci = 0; ci < 16; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 16 + ci) * 48 + co] = w[(co * 16 + ci) * 1 + t];
+                out[(t * 16 + ci) * 48 + co] = w[(co * 16 + ci) * 1 + t];
 }
 
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -1676,12 +1676,12 @@ static void conv_k3_c96_96_32x32_s1_p1_pad(const float *restrict xb, float *rest
 }
 
 /* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c96_96_32x32_s1_p1_flip(const float *restrict w, float *restrict wf)
+static void conv_k3_c96_96_32x32_s1_p1_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 96; co++)
         for (int ci = 0; ci < 96; ci++)
             for (int t = 0; t < 9; t++)
-                wf[(ci * 96 + co) * 9 + t] = w[(co * 96 + ci) * 9 + 8 - t];
+                out[(ci * 96 + co) * 9 + t] = w[(co * 96 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c96_96_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -2272,12 +2272,12 @@ static void conv_k1_c96_96_16x16_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c96_96_16x16_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c96_96_16x16_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 96; co++)
         for (int ci = 0; ci < 96; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 96 + ci) * 96 + co] = w[(co * 96 + ci) * 1 + t];
+                out[(t * 96 + ci) * 96 + co] = w[(co * 96 + ci) * 1 + t];
 }
 
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -3397,12 +3397,12 @@ static void conv_k3_c192_192_16x16_s1_p1_pad(const float *restrict xb, float *re
 }
 
 /* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c192_192_16x16_s1_p1_flip(const float *restrict w, float *restrict wf)
+static void conv_k3_c192_192_16x16_s1_p1_flip(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 192; co++)
         for (int ci = 0; ci < 192; ci++)
             for (int t = 0; t < 9; t++)
-                wf[(ci * 192 + co) * 9 + t] = w[(co * 192 + ci) * 9 + 8 - t];
+                out[(ci * 192 + co) * 9 + t] = w[(co * 192 + ci) * 9 + 8 - t];
 }
 
 void conv_k3_c192_192_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
@@ -4003,12 +4003,12 @@ static void conv_k1_c192_192_8x8_s1_p0_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c192_192_8x8_s1_p0_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k1_c192_192_8x8_s1_p0_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 192; co++)
         for (int ci = 0; ci < 192; ci++)
             for (int t = 0; t < 1; t++)
-                wr[(t * 192 + ci) * 192 + co] = w[(co * 192 + ci) * 1 + t];
+                out[(t * 192 + ci) * 192 + co] = w[(co * 192 + ci) * 1 + t];
 }
 
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -4931,12 +4931,12 @@ static void conv_k3_c384_384_8x8_s1_p1_y_out(const float *restrict xt, float *re
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k3_c384_384_8x8_s1_p1_order_cl(const float *restrict w, float *restrict wr)
+static void conv_k3_c384_384_8x8_s1_p1_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 384; co++)
         for (int ci = 0; ci < 384; ci++)
             for (int t = 0; t < 9; t++)
-                wr[(t * 384 + ci) * 384 + co] = w[(co * 384 + ci) * 9 + t];
+                out[(t * 384 + ci) * 384 + co] = w[(co * 384 + ci) * 9 + t];
 }
 
 static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
@@ -5235,12 +5235,12 @@ static void conv_k3_c384_384_8x8_s1_p1_dx_out(const float *restrict xt, float *r
 }
 
 /* The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c384_384_8x8_s1_p1_order_dx_cl(const float *restrict w, float *restrict wq)
+static void conv_k3_c384_384_8x8_s1_p1_order_dx_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 384; co++)
         for (int ci = 0; ci < 384; ci++)
             for (int t = 0; t < 9; t++)
-                wq[(t * 384 + co) * 384 + ci] = w[(co * 384 + ci) * 9 + 8 - t];
+                out[(t * 384 + co) * 384 + ci] = w[(co * 384 + ci) * 9 + 8 - t];
 }
 
 
