@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ab_kernels.sh A_DIR B_DIR MODEL [THREADS] [CALLS] [BATCH]
 #
-# Times the conv and depthwise kernels of two emitted versions of a model
+# Times the conv, depthwise and batch-norm kernels of two emitted versions
+# of a model
 # (the folders `mcgen emit MODEL.mcn -o DIR` wrote, from two versions of
 # the templates) against each other in one process: each kernel of A and
 # its twin in B are called in turn, call by call (the order swapped every
@@ -15,8 +16,9 @@
 #   build/mcgen emit models/resnet20.mcn --conv multiception --input 1x28x28 -o /tmp/b
 #   tools/ab_kernels.sh /tmp/a /tmp/b resnet20 1 11
 #
-# Kernels are found by name (conv_kK_cC_CO_HxW_sS_pP..., dw_kK1_K2..._cC_HxW_sS...),
-# their buffers sized from it; inputs are fixed pseudo-random values.
+# Kernels are found by name (conv_kK_cC_CO_HxW_sS_pP..., dw_kK1_K2..._cC_HxW_sS...,
+# bn_cC_HxW...), their buffers sized from it; inputs are fixed pseudo-random
+# values (batch norm: its training forward and its backward).
 set -euo pipefail
 if [ $# -lt 3 ]; then
   sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
@@ -34,7 +36,7 @@ objs=()
 for side in A B; do
   dir=$a
   [ $side = B ] && dir=$b
-  for family in conv depthwise; do
+  for family in conv depthwise batchnorm; do
     f=$dir/${model}_$family.c
     [ -f "$f" ] || continue
     o=$work/${side}_$family.o
@@ -45,27 +47,30 @@ for side in A B; do
   done
 done
 
-# name in out weights: per-image floats of the input and the output, and the weights.
+# kind name in out weights: 0 conv or depthwise, 1 batch norm; per-image floats of the input and the output, and the weights.
 table=$work/kernels.txt
 : > "$table"
 nm --defined-only -g "$work"/B_*.o | awk '{print $3}' > "$work/b_symbols.txt"
-for k in $(nm --defined-only -g "$work"/A_*.o | awk '{print $3}' | sed -n 's/^A_\(.*\)_fwd$/\1/p' | sort -u); do
-  grep -qx "B_${k}_fwd" "$work/b_symbols.txt" || continue
+for k in $(nm --defined-only -g "$work"/A_*.o | awk '{print $3}' | sed -n 's/^A_\(.*\)_fwd\(_train\)\{0,1\}$/\1/p' | sort -u); do
+  grep -Eqx "B_${k}_fwd(_train)?" "$work/b_symbols.txt" || continue
   if [[ $k =~ ^conv_k([0-9]+)_c([0-9]+)_([0-9]+)_([0-9]+)x([0-9]+)_s([0-9]+)_p([0-9]+) ]]; then
     K=${BASH_REMATCH[1]} C=${BASH_REMATCH[2]} CO=${BASH_REMATCH[3]} H=${BASH_REMATCH[4]} W=${BASH_REMATCH[5]}
     S=${BASH_REMATCH[6]} P=${BASH_REMATCH[7]}
     HO=$(( (H + 2 * P - K) / S + 1 )) WO=$(( (W + 2 * P - K) / S + 1 ))
-    echo "$k $(( C * H * W )) $(( CO * HO * WO )) $(( CO * C * K * K + CO ))" >> "$table"
+    echo "0 $k $(( C * H * W )) $(( CO * HO * WO )) $(( CO * C * K * K + CO ))" >> "$table"
   elif [[ $k =~ ^dw_k([0-9_]+)_c([0-9]+)_([0-9]+)x([0-9]+)_s([0-9]+) ]]; then
     C=${BASH_REMATCH[2]} H=${BASH_REMATCH[3]} W=${BASH_REMATCH[4]} S=${BASH_REMATCH[5]}
     HO=$(( (H - 1) / S + 1 )) WO=$(( (W - 1) / S + 1 ))
     nk=0 taps=0
     for kk in ${BASH_REMATCH[1]//_/ }; do nk=$((nk + 1)); taps=$((taps + kk * kk)); done
-    echo "$k $(( C * H * W )) $(( nk * C * HO * WO )) $(( C * taps + nk * C ))" >> "$table"
+    echo "0 $k $(( C * H * W )) $(( nk * C * HO * WO )) $(( C * taps + nk * C ))" >> "$table"
+  elif [[ $k =~ ^bn_c([0-9]+)_([0-9]+)x([0-9]+) ]]; then
+    C=${BASH_REMATCH[1]} H=${BASH_REMATCH[2]} W=${BASH_REMATCH[3]}
+    echo "1 $k $(( C * H * W )) $(( C * H * W )) $C" >> "$table"
   fi
 done
 if [ ! -s "$table" ]; then
-  echo "ab_kernels.sh: no conv or depthwise kernel found in both $a and $b for model $model" >&2
+  echo "ab_kernels.sh: no conv, depthwise or batch-norm kernel found in both $a and $b for model $model" >&2
   exit 1
 fi
 
@@ -74,15 +79,32 @@ fi
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <stdint.h>
+/* conv, depthwise: (n, x, w, bias, y) and (n, x, w, dy, dx, dw, dbias, acc) */
 typedef void fwd_fn(int, const float *, const float *, const float *, float *);
 typedef void bwd_fn(int, const float *, const float *, const float *, float *, float *, float *, int);
+/* batch norm: (n, x, gamma, beta, running mean, running var, count, y, mean, invstd)
+ * and (n, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, acc) */
+typedef void bn_fwd_fn(int, const float *, const float *, const float *, float *, float *, int64_t *, float *,
+    float *, float *);
+typedef void bn_bwd_fn(int, const float *, const float *, const float *, const float *, const float *, float *,
+    float *, float *, int);
+typedef void any_fn(void);
+double (*mc_bn_allreduce)(double *, int, double); /* the kernels' hook for synchronized batch norm: off */
 EOF
-  while read -r k in out wn; do
-    echo "fwd_fn A_${k}_fwd, B_${k}_fwd; bwd_fn A_${k}_bwd, B_${k}_bwd;"
+  while read -r kind k in out wn; do
+    if [ "$kind" = 1 ]; then
+      echo "bn_fwd_fn A_${k}_fwd_train, B_${k}_fwd_train; bn_bwd_fn A_${k}_bwd, B_${k}_bwd;"
+    else
+      echo "fwd_fn A_${k}_fwd, B_${k}_fwd; bwd_fn A_${k}_bwd, B_${k}_bwd;"
+    fi
   done < "$table"
-  echo 'static const struct kernel { const char *name; long in, out, w; fwd_fn *fwd[2]; bwd_fn *bwd[2]; } kernels[] = {'
-  while read -r k in out wn; do
-    echo "    {\"$k\", $in, $out, $wn, {A_${k}_fwd, B_${k}_fwd}, {A_${k}_bwd, B_${k}_bwd}},"
+  echo 'static const struct kernel { const char *name; int bn; long in, out, w; any_fn *fwd[2], *bwd[2]; } kernels[] = {'
+  while read -r kind k in out wn; do
+    f=fwd
+    [ "$kind" = 1 ] && f=fwd_train
+    echo "    {\"$k\", $kind, $in, $out, $wn, {(any_fn *)A_${k}_$f, (any_fn *)B_${k}_$f},"
+    echo "        {(any_fn *)A_${k}_bwd, (any_fn *)B_${k}_bwd}},"
   done < "$table"
   echo '};'
   cat <<'EOF'
@@ -121,10 +143,16 @@ static void alternate(const struct kernel *k, int n, int calls, int pass, float 
         for (int turn = 0; turn < 2; turn++) {
             const int side = (turn + (c & 1)) & 1;
             const double t0 = now();
-            if (pass == 0)
-                k->fwd[side](n, buf[0], buf[2], buf[3], buf[1]);
+            int64_t count = 0;
+            if (k->bn && pass == 0)
+                ((bn_fwd_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[8], buf[9], &count, buf[1], buf[10],
+                    buf[11]);
+            else if (k->bn)
+                ((bn_bwd_fn *)k->bwd[side])(n, buf[0], buf[2], buf[10], buf[11], buf[4], buf[5], buf[6], buf[7], 0);
+            else if (pass == 0)
+                ((fwd_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[1]);
             else
-                k->bwd[side](n, buf[0], buf[2], buf[4], buf[5], buf[6], buf[7], 0);
+                ((bwd_fn *)k->bwd[side])(n, buf[0], buf[2], buf[4], buf[5], buf[6], buf[7], 0);
             if (c >= 0)
                 s[side][c] = now() - t0; /* call -1 warms up */
         }
@@ -142,9 +170,13 @@ int main(int argc, char **argv)
     printf("%-36s %21s %8s %21s %8s\n", "kernel (ms: A, B)", "forward", "A/B", "backward", "A/B");
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         const struct kernel *k = &kernels[i];
-        /* x, y, w, bias, dy, dx, dw, dbias */
-        float *buf[8] = {filled(n * k->in, 1), filled(n * k->out, 2), filled(k->w, 3), filled(k->out, 4),
-                         filled(n * k->out, 5), filled(n * k->in, 6), filled(k->w, 7), filled(k->out, 8)};
+        /* x, y, w, bias, dy, dx, dw, dbias; batch norm: gamma and beta in w and bias, then its running mean
+         * and variance, its saved mean and 1/std (each forward sets those before the backwards read them) */
+        float *buf[12] = {filled(n * k->in, 1), filled(n * k->out, 2), filled(k->w, 3), filled(k->out, 4),
+                          filled(n * k->out, 5), filled(n * k->in, 6), filled(k->w, 7), filled(k->out, 8),
+                          filled(k->w, 9), filled(k->w, 10), filled(k->w, 11), filled(k->w, 12)};
+        for (long c = 0; c < k->w; c++)
+            buf[9][c] += 1; /* a variance */
         double f[2], b[2];
         alternate(k, n, calls, 0, buf, f);
         alternate(k, n, calls, 1, buf, b);
@@ -154,7 +186,7 @@ int main(int argc, char **argv)
             total[0][side] += f[side];
             total[1][side] += b[side];
         }
-        for (int j = 0; j < 8; j++)
+        for (int j = 0; j < 12; j++)
             free(buf[j]);
     }
     printf("%-36s %10.3f %10.3f %7.2fx %10.3f %10.3f %7.2fx\n", "all", total[0][0], total[0][1],

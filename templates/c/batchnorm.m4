@@ -8,11 +8,19 @@ m4_divert(-1)
 m4_define(`BN_HW', `m4_eval(H * W)')
 m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
 
+# Every pass walks one channel over the batch: its planes, C * H * W floats
+# apart, streams too short for the hardware prefetchers (at 48 x 28 x 28 the
+# forward moved 16 GB/s where the memory gives 45). So a pass over a plane
+# fetched from memory prefetches the next image plane of the channel, a
+# line per 16 floats, as it goes; the passes after the first find the
+# channel in L2.
+m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
+
 # The per-channel sums go plane by plane: each plane in the 16 float lanes
 # of a vector, the lanes and the tail then added in double, the planes in
 # double.
 m4_define(`BN_PLANE_SUMS',
-`MC_PLANE_SUM(NAME`'_plane_sum, BN_HW)
+`MC_PLANE_SUM(NAME`'_plane_sum, BN_HW, BN_NEXT)
 /* The sum of (p - mean)^2. */
 static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
 {
@@ -33,6 +41,8 @@ static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *r
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < BN_HW16; i += 16) {
+        __builtin_prefetch(g + i + BN_NEXT, 0, 2);
+        __builtin_prefetch(x + i + BN_NEXT, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -44,6 +54,40 @@ static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *r
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < BN_HW16; i += 16) {
+        __builtin_prefetch(dx + i + BN_NEXT, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < BN_HW; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void NAME`'_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < BN_HW16; i += 16) {
+        __builtin_prefetch(y + i + BN_NEXT, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < BN_HW; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 ')
 
@@ -100,12 +144,8 @@ void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamm
         const double mean = synced ? stats[c] : NAME`'_sum(n, x, c) / m;
         const double var = synced ? stats[C + c] : NAME`'_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + EPS);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * C + c) * BN_HW;
-            float *restrict yc = y + ((long)b * C + c) * BN_HW;
-            for (int i = 0; i < BN_HW; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -124,12 +164,8 @@ void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma
     for (int c = 0; c < C; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + EPS);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * C + c) * BN_HW;
-            float *restrict yc = y + ((long)b * C + c) * BN_HW;
-            for (int i = 0; i < BN_HW; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, mean, scale, shift);
     }
 }
 
@@ -176,10 +212,8 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, con
             NAME`'_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * C + c) * BN_HW, *restrict gc = dy + ((long)b * C + c) * BN_HW;
-            float *restrict dxc = dx + ((long)b * C + c) * BN_HW;
-MC_ADD_OR_STORE(`            ', `for (int i = 0; i < BN_HW; i++)', `dxc[i]',
-    `k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat)')m4_dnl
+            const long at = ((long)b * C + c) * BN_HW;
+            NAME`'_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }

@@ -229,11 +229,21 @@ static void $1(const float *restrict xt, float *restrict planes, int acc)
 }
 ')
 
-# MC_PLANE_SUM(fn, count): static double fn(p), the sum of count floats
-# at p, in the 4 x 8 double lanes of four vectors (32 floats a round,
-# converted and added: every term in double, as the generic kernels sum;
-# the sums of gradients that batch norm cancels to almost 0 need it; four
-# chains of adds keep pace with memory), then the lanes and the tail.
+# MC_PREFETCH_LINES(indent, address, lines, write): prefetches of that many
+# 64-byte lines from address on into L2 (for writing when write is 1), one
+# statement a line: a plane fetched while the one before it is worked on.
+m4_define(`MC_PREFETCH_LINES',
+`m4_ifelse(m4_eval($3 > 1), 1, `MC_PREFETCH_LINES(`$1', `$2', m4_decr($3), $4)')m4_dnl
+m4_ifelse(m4_eval($3 > 0), 1, `$1`'__builtin_prefetch($2`'m4_ifelse($3, 1, `', ` + m4_eval(16 * ($3 - 1))'), $4, 2);
+')')
+
+# MC_PLANE_SUM(fn, count[, ahead]): static double fn(p), the sum of count
+# floats at p, in the 4 x 8 double lanes of four vectors (32 floats a
+# round, converted and added: every term in double, as the generic kernels
+# sum; the sums of gradients that batch norm cancels to almost 0 need it;
+# four chains of adds keep pace with memory), then the lanes and the tail.
+# With ahead, each round also prefetches its two lines ahead floats on (the
+# next plane of a walk over planes; see batchnorm.m4).
 m4_define(`MC_PLANE_SUM',
 `MC_VEC_PRELUDE()m4_dnl
 static inline double $1(const float *restrict p)
@@ -241,11 +251,13 @@ static inline double $1(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= $2; i += 32) {
+m4_ifelse(`$3', `', `', `MC_PREFETCH_LINES(`        ', `p + i + $3', 2, 0)')m4_dnl
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+m4_ifelse(`$3', `', `', `MC_PREFETCH_LINES(`    ', `p + i + $3', m4_eval(($2 % 32 + 15) / 16), 0)')m4_dnl
     for (; i + 8 <= $2; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);

@@ -93,6 +93,8 @@ static inline double bn_c32_96x96_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 9216; i += 32) {
+        __builtin_prefetch(p + i + 589824, 0, 2);
+        __builtin_prefetch(p + i + 589824 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -129,6 +131,8 @@ static inline void bn_c32_96x96_plane_sum_grad(const float *restrict g, const fl
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
+        __builtin_prefetch(g + i + 589824, 0, 2);
+        __builtin_prefetch(x + i + 589824, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -140,6 +144,40 @@ static inline void bn_c32_96x96_plane_sum_grad(const float *restrict g, const fl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c32_96x96_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 9216; i += 16) {
+        __builtin_prefetch(dx + i + 589824, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 9216; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c32_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 9216; i += 16) {
+        __builtin_prefetch(y + i + 589824, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 9216; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c32_96x96_sum(int n, const float *restrict x, int c)
@@ -190,12 +228,8 @@ void bn_c32_96x96_fwd_train(int n, const float *restrict x, const float *restric
         const double mean = synced ? stats[c] : bn_c32_96x96_sum(n, x, c) / m;
         const double var = synced ? stats[32 + c] : bn_c32_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216;
-            float *restrict yc = y + ((long)b * 32 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c32_96x96_plane_normalize(x + ((long)b * 32 + c) * 9216, y + ((long)b * 32 + c) * 9216, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -214,12 +248,8 @@ void bn_c32_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 32; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216;
-            float *restrict yc = y + ((long)b * 32 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c32_96x96_plane_normalize(x + ((long)b * 32 + c) * 9216, y + ((long)b * 32 + c) * 9216, mean, scale, shift);
     }
 }
 
@@ -266,14 +296,8 @@ void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
             bn_c32_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 9216, *restrict gc = dy + ((long)b * 32 + c) * 9216;
-            float *restrict dxc = dx + ((long)b * 32 + c) * 9216;
-            if (acc)
-                for (int i = 0; i < 9216; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 9216; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 32 + c) * 9216;
+            bn_c32_96x96_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -284,6 +308,8 @@ static inline double bn_c96_96x96_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 9216; i += 32) {
+        __builtin_prefetch(p + i + 1769472, 0, 2);
+        __builtin_prefetch(p + i + 1769472 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -320,6 +346,8 @@ static inline void bn_c96_96x96_plane_sum_grad(const float *restrict g, const fl
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
+        __builtin_prefetch(g + i + 1769472, 0, 2);
+        __builtin_prefetch(x + i + 1769472, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -331,6 +359,40 @@ static inline void bn_c96_96x96_plane_sum_grad(const float *restrict g, const fl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c96_96x96_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 9216; i += 16) {
+        __builtin_prefetch(dx + i + 1769472, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 9216; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c96_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 9216; i += 16) {
+        __builtin_prefetch(y + i + 1769472, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 9216; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c96_96x96_sum(int n, const float *restrict x, int c)
@@ -381,12 +443,8 @@ void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restric
         const double mean = synced ? stats[c] : bn_c96_96x96_sum(n, x, c) / m;
         const double var = synced ? stats[96 + c] : bn_c96_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216;
-            float *restrict yc = y + ((long)b * 96 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c96_96x96_plane_normalize(x + ((long)b * 96 + c) * 9216, y + ((long)b * 96 + c) * 9216, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -405,12 +463,8 @@ void bn_c96_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 96; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216;
-            float *restrict yc = y + ((long)b * 96 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c96_96x96_plane_normalize(x + ((long)b * 96 + c) * 9216, y + ((long)b * 96 + c) * 9216, mean, scale, shift);
     }
 }
 
@@ -457,14 +511,8 @@ void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
             bn_c96_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 9216, *restrict gc = dy + ((long)b * 96 + c) * 9216;
-            float *restrict dxc = dx + ((long)b * 96 + c) * 9216;
-            if (acc)
-                for (int i = 0; i < 9216; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 9216; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 96 + c) * 9216;
+            bn_c96_96x96_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -475,6 +523,8 @@ static inline double bn_c16_96x96_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 9216; i += 32) {
+        __builtin_prefetch(p + i + 294912, 0, 2);
+        __builtin_prefetch(p + i + 294912 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -511,6 +561,8 @@ static inline void bn_c16_96x96_plane_sum_grad(const float *restrict g, const fl
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
+        __builtin_prefetch(g + i + 294912, 0, 2);
+        __builtin_prefetch(x + i + 294912, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -522,6 +574,40 @@ static inline void bn_c16_96x96_plane_sum_grad(const float *restrict g, const fl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c16_96x96_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 9216; i += 16) {
+        __builtin_prefetch(dx + i + 294912, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 9216; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c16_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 9216; i += 16) {
+        __builtin_prefetch(y + i + 294912, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 9216; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c16_96x96_sum(int n, const float *restrict x, int c)
@@ -572,12 +658,8 @@ void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restric
         const double mean = synced ? stats[c] : bn_c16_96x96_sum(n, x, c) / m;
         const double var = synced ? stats[16 + c] : bn_c16_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 9216;
-            float *restrict yc = y + ((long)b * 16 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c16_96x96_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -596,12 +678,8 @@ void bn_c16_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 16; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 9216;
-            float *restrict yc = y + ((long)b * 16 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c16_96x96_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, mean, scale, shift);
     }
 }
 
@@ -648,14 +726,8 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
             bn_c16_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 16 + c) * 9216, *restrict gc = dy + ((long)b * 16 + c) * 9216;
-            float *restrict dxc = dx + ((long)b * 16 + c) * 9216;
-            if (acc)
-                for (int i = 0; i < 9216; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 9216; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 16 + c) * 9216;
+            bn_c16_96x96_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -666,6 +738,8 @@ static inline double bn_c192_96x96_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 9216; i += 32) {
+        __builtin_prefetch(p + i + 3538944, 0, 2);
+        __builtin_prefetch(p + i + 3538944 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -702,6 +776,8 @@ static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
+        __builtin_prefetch(g + i + 3538944, 0, 2);
+        __builtin_prefetch(x + i + 3538944, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -713,6 +789,40 @@ static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c192_96x96_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 9216; i += 16) {
+        __builtin_prefetch(dx + i + 3538944, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 9216; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c192_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 9216; i += 16) {
+        __builtin_prefetch(y + i + 3538944, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 9216; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c192_96x96_sum(int n, const float *restrict x, int c)
@@ -763,12 +873,8 @@ void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c192_96x96_sum(n, x, c) / m;
         const double var = synced ? stats[192 + c] : bn_c192_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 9216;
-            float *restrict yc = y + ((long)b * 192 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_96x96_plane_normalize(x + ((long)b * 192 + c) * 9216, y + ((long)b * 192 + c) * 9216, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -787,12 +893,8 @@ void bn_c192_96x96_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 192; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 9216;
-            float *restrict yc = y + ((long)b * 192 + c) * 9216;
-            for (int i = 0; i < 9216; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_96x96_plane_normalize(x + ((long)b * 192 + c) * 9216, y + ((long)b * 192 + c) * 9216, mean, scale, shift);
     }
 }
 
@@ -839,14 +941,8 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 9216, *restrict gc = dy + ((long)b * 192 + c) * 9216;
-            float *restrict dxc = dx + ((long)b * 192 + c) * 9216;
-            if (acc)
-                for (int i = 0; i < 9216; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 9216; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 192 + c) * 9216;
+            bn_c192_96x96_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -857,6 +953,8 @@ static inline double bn_c24_48x48_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 2304; i += 32) {
+        __builtin_prefetch(p + i + 110592, 0, 2);
+        __builtin_prefetch(p + i + 110592 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -893,6 +991,8 @@ static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const fl
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 2304; i += 16) {
+        __builtin_prefetch(g + i + 110592, 0, 2);
+        __builtin_prefetch(x + i + 110592, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -904,6 +1004,40 @@ static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const fl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c24_48x48_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 2304; i += 16) {
+        __builtin_prefetch(dx + i + 110592, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 2304; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c24_48x48_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 2304; i += 16) {
+        __builtin_prefetch(y + i + 110592, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 2304; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c24_48x48_sum(int n, const float *restrict x, int c)
@@ -954,12 +1088,8 @@ void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restric
         const double mean = synced ? stats[c] : bn_c24_48x48_sum(n, x, c) / m;
         const double var = synced ? stats[24 + c] : bn_c24_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 24 + c) * 2304;
-            float *restrict yc = y + ((long)b * 24 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c24_48x48_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -978,12 +1108,8 @@ void bn_c24_48x48_fwd_eval(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 24; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 24 + c) * 2304;
-            float *restrict yc = y + ((long)b * 24 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c24_48x48_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, mean, scale, shift);
     }
 }
 
@@ -1030,14 +1156,8 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamm
             bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 24 + c) * 2304, *restrict gc = dy + ((long)b * 24 + c) * 2304;
-            float *restrict dxc = dx + ((long)b * 24 + c) * 2304;
-            if (acc)
-                for (int i = 0; i < 2304; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 2304; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 24 + c) * 2304;
+            bn_c24_48x48_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1048,6 +1168,8 @@ static inline double bn_c144_48x48_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 2304; i += 32) {
+        __builtin_prefetch(p + i + 663552, 0, 2);
+        __builtin_prefetch(p + i + 663552 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -1084,6 +1206,8 @@ static inline void bn_c144_48x48_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 2304; i += 16) {
+        __builtin_prefetch(g + i + 663552, 0, 2);
+        __builtin_prefetch(x + i + 663552, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -1095,6 +1219,40 @@ static inline void bn_c144_48x48_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c144_48x48_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 2304; i += 16) {
+        __builtin_prefetch(dx + i + 663552, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 2304; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c144_48x48_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 2304; i += 16) {
+        __builtin_prefetch(y + i + 663552, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 2304; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c144_48x48_sum(int n, const float *restrict x, int c)
@@ -1145,12 +1303,8 @@ void bn_c144_48x48_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c144_48x48_sum(n, x, c) / m;
         const double var = synced ? stats[144 + c] : bn_c144_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304;
-            float *restrict yc = y + ((long)b * 144 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c144_48x48_plane_normalize(x + ((long)b * 144 + c) * 2304, y + ((long)b * 144 + c) * 2304, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1169,12 +1323,8 @@ void bn_c144_48x48_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 144; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304;
-            float *restrict yc = y + ((long)b * 144 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c144_48x48_plane_normalize(x + ((long)b * 144 + c) * 2304, y + ((long)b * 144 + c) * 2304, mean, scale, shift);
     }
 }
 
@@ -1221,14 +1371,8 @@ void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c144_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 2304, *restrict gc = dy + ((long)b * 144 + c) * 2304;
-            float *restrict dxc = dx + ((long)b * 144 + c) * 2304;
-            if (acc)
-                for (int i = 0; i < 2304; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 2304; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 144 + c) * 2304;
+            bn_c144_48x48_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1239,6 +1383,8 @@ static inline double bn_c288_48x48_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 2304; i += 32) {
+        __builtin_prefetch(p + i + 1327104, 0, 2);
+        __builtin_prefetch(p + i + 1327104 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -1275,6 +1421,8 @@ static inline void bn_c288_48x48_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 2304; i += 16) {
+        __builtin_prefetch(g + i + 1327104, 0, 2);
+        __builtin_prefetch(x + i + 1327104, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -1286,6 +1434,40 @@ static inline void bn_c288_48x48_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c288_48x48_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 2304; i += 16) {
+        __builtin_prefetch(dx + i + 1327104, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 2304; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c288_48x48_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 2304; i += 16) {
+        __builtin_prefetch(y + i + 1327104, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 2304; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c288_48x48_sum(int n, const float *restrict x, int c)
@@ -1336,12 +1518,8 @@ void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c288_48x48_sum(n, x, c) / m;
         const double var = synced ? stats[288 + c] : bn_c288_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 2304;
-            float *restrict yc = y + ((long)b * 288 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c288_48x48_plane_normalize(x + ((long)b * 288 + c) * 2304, y + ((long)b * 288 + c) * 2304, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1360,12 +1538,8 @@ void bn_c288_48x48_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 288; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 2304;
-            float *restrict yc = y + ((long)b * 288 + c) * 2304;
-            for (int i = 0; i < 2304; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c288_48x48_plane_normalize(x + ((long)b * 288 + c) * 2304, y + ((long)b * 288 + c) * 2304, mean, scale, shift);
     }
 }
 
@@ -1412,14 +1586,8 @@ void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c288_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 2304, *restrict gc = dy + ((long)b * 288 + c) * 2304;
-            float *restrict dxc = dx + ((long)b * 288 + c) * 2304;
-            if (acc)
-                for (int i = 0; i < 2304; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 2304; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 288 + c) * 2304;
+            bn_c288_48x48_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1430,6 +1598,8 @@ static inline double bn_c144_24x24_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 576; i += 32) {
+        __builtin_prefetch(p + i + 165888, 0, 2);
+        __builtin_prefetch(p + i + 165888 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -1466,6 +1636,8 @@ static inline void bn_c144_24x24_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 576; i += 16) {
+        __builtin_prefetch(g + i + 165888, 0, 2);
+        __builtin_prefetch(x + i + 165888, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -1477,6 +1649,40 @@ static inline void bn_c144_24x24_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c144_24x24_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 576; i += 16) {
+        __builtin_prefetch(dx + i + 165888, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 576; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c144_24x24_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 576; i += 16) {
+        __builtin_prefetch(y + i + 165888, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 576; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c144_24x24_sum(int n, const float *restrict x, int c)
@@ -1527,12 +1733,8 @@ void bn_c144_24x24_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c144_24x24_sum(n, x, c) / m;
         const double var = synced ? stats[144 + c] : bn_c144_24x24_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 576;
-            float *restrict yc = y + ((long)b * 144 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c144_24x24_plane_normalize(x + ((long)b * 144 + c) * 576, y + ((long)b * 144 + c) * 576, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1551,12 +1753,8 @@ void bn_c144_24x24_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 144; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 576;
-            float *restrict yc = y + ((long)b * 144 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c144_24x24_plane_normalize(x + ((long)b * 144 + c) * 576, y + ((long)b * 144 + c) * 576, mean, scale, shift);
     }
 }
 
@@ -1603,14 +1801,8 @@ void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c144_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 144 + c) * 576, *restrict gc = dy + ((long)b * 144 + c) * 576;
-            float *restrict dxc = dx + ((long)b * 144 + c) * 576;
-            if (acc)
-                for (int i = 0; i < 576; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 576; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 144 + c) * 576;
+            bn_c144_24x24_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1621,6 +1813,8 @@ static inline double bn_c32_24x24_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 576; i += 32) {
+        __builtin_prefetch(p + i + 36864, 0, 2);
+        __builtin_prefetch(p + i + 36864 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -1657,6 +1851,8 @@ static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const fl
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 576; i += 16) {
+        __builtin_prefetch(g + i + 36864, 0, 2);
+        __builtin_prefetch(x + i + 36864, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -1668,6 +1864,40 @@ static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const fl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c32_24x24_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 576; i += 16) {
+        __builtin_prefetch(dx + i + 36864, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 576; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c32_24x24_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 576; i += 16) {
+        __builtin_prefetch(y + i + 36864, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 576; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c32_24x24_sum(int n, const float *restrict x, int c)
@@ -1718,12 +1948,8 @@ void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restric
         const double mean = synced ? stats[c] : bn_c32_24x24_sum(n, x, c) / m;
         const double var = synced ? stats[32 + c] : bn_c32_24x24_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 576;
-            float *restrict yc = y + ((long)b * 32 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c32_24x24_plane_normalize(x + ((long)b * 32 + c) * 576, y + ((long)b * 32 + c) * 576, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1742,12 +1968,8 @@ void bn_c32_24x24_fwd_eval(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 32; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 576;
-            float *restrict yc = y + ((long)b * 32 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c32_24x24_plane_normalize(x + ((long)b * 32 + c) * 576, y + ((long)b * 32 + c) * 576, mean, scale, shift);
     }
 }
 
@@ -1794,14 +2016,8 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamm
             bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 32 + c) * 576, *restrict gc = dy + ((long)b * 32 + c) * 576;
-            float *restrict dxc = dx + ((long)b * 32 + c) * 576;
-            if (acc)
-                for (int i = 0; i < 576; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 576; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 32 + c) * 576;
+            bn_c32_24x24_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1812,6 +2028,8 @@ static inline double bn_c192_24x24_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 576; i += 32) {
+        __builtin_prefetch(p + i + 221184, 0, 2);
+        __builtin_prefetch(p + i + 221184 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -1848,6 +2066,8 @@ static inline void bn_c192_24x24_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 576; i += 16) {
+        __builtin_prefetch(g + i + 221184, 0, 2);
+        __builtin_prefetch(x + i + 221184, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -1859,6 +2079,40 @@ static inline void bn_c192_24x24_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c192_24x24_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 576; i += 16) {
+        __builtin_prefetch(dx + i + 221184, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 576; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c192_24x24_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 576; i += 16) {
+        __builtin_prefetch(y + i + 221184, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 576; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c192_24x24_sum(int n, const float *restrict x, int c)
@@ -1909,12 +2163,8 @@ void bn_c192_24x24_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c192_24x24_sum(n, x, c) / m;
         const double var = synced ? stats[192 + c] : bn_c192_24x24_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576;
-            float *restrict yc = y + ((long)b * 192 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_24x24_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1933,12 +2183,8 @@ void bn_c192_24x24_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 192; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576;
-            float *restrict yc = y + ((long)b * 192 + c) * 576;
-            for (int i = 0; i < 576; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_24x24_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, mean, scale, shift);
     }
 }
 
@@ -1985,14 +2231,8 @@ void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c192_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 576, *restrict gc = dy + ((long)b * 192 + c) * 576;
-            float *restrict dxc = dx + ((long)b * 192 + c) * 576;
-            if (acc)
-                for (int i = 0; i < 576; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 576; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 192 + c) * 576;
+            bn_c192_24x24_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2003,11 +2243,14 @@ static inline double bn_c192_12x12_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 144; i += 32) {
+        __builtin_prefetch(p + i + 55296, 0, 2);
+        __builtin_prefetch(p + i + 55296 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+    __builtin_prefetch(p + i + 55296, 0, 2);
     for (; i + 8 <= 144; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);
@@ -2039,6 +2282,8 @@ static inline void bn_c192_12x12_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
+        __builtin_prefetch(g + i + 55296, 0, 2);
+        __builtin_prefetch(x + i + 55296, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -2050,6 +2295,40 @@ static inline void bn_c192_12x12_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c192_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(dx + i + 55296, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 144; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c192_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(y + i + 55296, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 144; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c192_12x12_sum(int n, const float *restrict x, int c)
@@ -2100,12 +2379,8 @@ void bn_c192_12x12_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c192_12x12_sum(n, x, c) / m;
         const double var = synced ? stats[192 + c] : bn_c192_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 144;
-            float *restrict yc = y + ((long)b * 192 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_12x12_plane_normalize(x + ((long)b * 192 + c) * 144, y + ((long)b * 192 + c) * 144, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2124,12 +2399,8 @@ void bn_c192_12x12_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 192; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 144;
-            float *restrict yc = y + ((long)b * 192 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_12x12_plane_normalize(x + ((long)b * 192 + c) * 144, y + ((long)b * 192 + c) * 144, mean, scale, shift);
     }
 }
 
@@ -2176,14 +2447,8 @@ void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c192_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 144, *restrict gc = dy + ((long)b * 192 + c) * 144;
-            float *restrict dxc = dx + ((long)b * 192 + c) * 144;
-            if (acc)
-                for (int i = 0; i < 144; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 144; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 192 + c) * 144;
+            bn_c192_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2194,11 +2459,14 @@ static inline double bn_c64_12x12_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 144; i += 32) {
+        __builtin_prefetch(p + i + 18432, 0, 2);
+        __builtin_prefetch(p + i + 18432 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+    __builtin_prefetch(p + i + 18432, 0, 2);
     for (; i + 8 <= 144; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);
@@ -2230,6 +2498,8 @@ static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const fl
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
+        __builtin_prefetch(g + i + 18432, 0, 2);
+        __builtin_prefetch(x + i + 18432, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -2241,6 +2511,40 @@ static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const fl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c64_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(dx + i + 18432, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 144; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c64_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(y + i + 18432, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 144; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c64_12x12_sum(int n, const float *restrict x, int c)
@@ -2291,12 +2595,8 @@ void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restric
         const double mean = synced ? stats[c] : bn_c64_12x12_sum(n, x, c) / m;
         const double var = synced ? stats[64 + c] : bn_c64_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 144;
-            float *restrict yc = y + ((long)b * 64 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c64_12x12_plane_normalize(x + ((long)b * 64 + c) * 144, y + ((long)b * 64 + c) * 144, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2315,12 +2615,8 @@ void bn_c64_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 64; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 144;
-            float *restrict yc = y + ((long)b * 64 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c64_12x12_plane_normalize(x + ((long)b * 64 + c) * 144, y + ((long)b * 64 + c) * 144, mean, scale, shift);
     }
 }
 
@@ -2367,14 +2663,8 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
             bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 64 + c) * 144, *restrict gc = dy + ((long)b * 64 + c) * 144;
-            float *restrict dxc = dx + ((long)b * 64 + c) * 144;
-            if (acc)
-                for (int i = 0; i < 144; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 144; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 64 + c) * 144;
+            bn_c64_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2385,11 +2675,14 @@ static inline double bn_c384_12x12_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 144; i += 32) {
+        __builtin_prefetch(p + i + 110592, 0, 2);
+        __builtin_prefetch(p + i + 110592 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+    __builtin_prefetch(p + i + 110592, 0, 2);
     for (; i + 8 <= 144; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);
@@ -2421,6 +2714,8 @@ static inline void bn_c384_12x12_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
+        __builtin_prefetch(g + i + 110592, 0, 2);
+        __builtin_prefetch(x + i + 110592, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -2432,6 +2727,40 @@ static inline void bn_c384_12x12_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c384_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(dx + i + 110592, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 144; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c384_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(y + i + 110592, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 144; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c384_12x12_sum(int n, const float *restrict x, int c)
@@ -2482,12 +2811,8 @@ void bn_c384_12x12_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c384_12x12_sum(n, x, c) / m;
         const double var = synced ? stats[384 + c] : bn_c384_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144;
-            float *restrict yc = y + ((long)b * 384 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c384_12x12_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2506,12 +2831,8 @@ void bn_c384_12x12_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 384; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144;
-            float *restrict yc = y + ((long)b * 384 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c384_12x12_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, mean, scale, shift);
     }
 }
 
@@ -2558,14 +2879,8 @@ void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c384_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 144, *restrict gc = dy + ((long)b * 384 + c) * 144;
-            float *restrict dxc = dx + ((long)b * 384 + c) * 144;
-            if (acc)
-                for (int i = 0; i < 144; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 144; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 384 + c) * 144;
+            bn_c384_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2576,11 +2891,14 @@ static inline double bn_c96_12x12_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 144; i += 32) {
+        __builtin_prefetch(p + i + 27648, 0, 2);
+        __builtin_prefetch(p + i + 27648 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+    __builtin_prefetch(p + i + 27648, 0, 2);
     for (; i + 8 <= 144; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);
@@ -2612,6 +2930,8 @@ static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const fl
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
+        __builtin_prefetch(g + i + 27648, 0, 2);
+        __builtin_prefetch(x + i + 27648, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -2623,6 +2943,40 @@ static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const fl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c96_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(dx + i + 27648, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 144; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c96_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(y + i + 27648, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 144; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c96_12x12_sum(int n, const float *restrict x, int c)
@@ -2673,12 +3027,8 @@ void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restric
         const double mean = synced ? stats[c] : bn_c96_12x12_sum(n, x, c) / m;
         const double var = synced ? stats[96 + c] : bn_c96_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 144;
-            float *restrict yc = y + ((long)b * 96 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c96_12x12_plane_normalize(x + ((long)b * 96 + c) * 144, y + ((long)b * 96 + c) * 144, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2697,12 +3047,8 @@ void bn_c96_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 96; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 144;
-            float *restrict yc = y + ((long)b * 96 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c96_12x12_plane_normalize(x + ((long)b * 96 + c) * 144, y + ((long)b * 96 + c) * 144, mean, scale, shift);
     }
 }
 
@@ -2749,14 +3095,8 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
             bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 144, *restrict gc = dy + ((long)b * 96 + c) * 144;
-            float *restrict dxc = dx + ((long)b * 96 + c) * 144;
-            if (acc)
-                for (int i = 0; i < 144; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 144; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 96 + c) * 144;
+            bn_c96_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2767,11 +3107,14 @@ static inline double bn_c576_12x12_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 144; i += 32) {
+        __builtin_prefetch(p + i + 165888, 0, 2);
+        __builtin_prefetch(p + i + 165888 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+    __builtin_prefetch(p + i + 165888, 0, 2);
     for (; i + 8 <= 144; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);
@@ -2803,6 +3146,8 @@ static inline void bn_c576_12x12_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
+        __builtin_prefetch(g + i + 165888, 0, 2);
+        __builtin_prefetch(x + i + 165888, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -2814,6 +3159,40 @@ static inline void bn_c576_12x12_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c576_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(dx + i + 165888, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 144; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c576_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(y + i + 165888, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 144; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c576_12x12_sum(int n, const float *restrict x, int c)
@@ -2864,12 +3243,8 @@ void bn_c576_12x12_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c576_12x12_sum(n, x, c) / m;
         const double var = synced ? stats[576 + c] : bn_c576_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144;
-            float *restrict yc = y + ((long)b * 576 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c576_12x12_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2888,12 +3263,8 @@ void bn_c576_12x12_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 576; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144;
-            float *restrict yc = y + ((long)b * 576 + c) * 144;
-            for (int i = 0; i < 144; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c576_12x12_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, mean, scale, shift);
     }
 }
 
@@ -2940,14 +3311,8 @@ void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c576_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 144, *restrict gc = dy + ((long)b * 576 + c) * 144;
-            float *restrict dxc = dx + ((long)b * 576 + c) * 144;
-            if (acc)
-                for (int i = 0; i < 144; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 144; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 576 + c) * 144;
+            bn_c576_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2958,11 +3323,14 @@ static inline double bn_c576_6x6_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 36; i += 32) {
+        __builtin_prefetch(p + i + 41472, 0, 2);
+        __builtin_prefetch(p + i + 41472 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+    __builtin_prefetch(p + i + 41472, 0, 2);
     for (; i + 8 <= 36; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);
@@ -2994,6 +3362,8 @@ static inline void bn_c576_6x6_plane_sum_grad(const float *restrict g, const flo
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
+        __builtin_prefetch(g + i + 41472, 0, 2);
+        __builtin_prefetch(x + i + 41472, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -3005,6 +3375,40 @@ static inline void bn_c576_6x6_plane_sum_grad(const float *restrict g, const flo
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c576_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(dx + i + 41472, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 36; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c576_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(y + i + 41472, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 36; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c576_6x6_sum(int n, const float *restrict x, int c)
@@ -3055,12 +3459,8 @@ void bn_c576_6x6_fwd_train(int n, const float *restrict x, const float *restrict
         const double mean = synced ? stats[c] : bn_c576_6x6_sum(n, x, c) / m;
         const double var = synced ? stats[576 + c] : bn_c576_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 36;
-            float *restrict yc = y + ((long)b * 576 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c576_6x6_plane_normalize(x + ((long)b * 576 + c) * 36, y + ((long)b * 576 + c) * 36, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -3079,12 +3479,8 @@ void bn_c576_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     for (int c = 0; c < 576; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 36;
-            float *restrict yc = y + ((long)b * 576 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c576_6x6_plane_normalize(x + ((long)b * 576 + c) * 36, y + ((long)b * 576 + c) * 36, mean, scale, shift);
     }
 }
 
@@ -3131,14 +3527,8 @@ void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
             bn_c576_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 576 + c) * 36, *restrict gc = dy + ((long)b * 576 + c) * 36;
-            float *restrict dxc = dx + ((long)b * 576 + c) * 36;
-            if (acc)
-                for (int i = 0; i < 36; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 36; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 576 + c) * 36;
+            bn_c576_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -3149,11 +3539,14 @@ static inline double bn_c160_6x6_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 36; i += 32) {
+        __builtin_prefetch(p + i + 11520, 0, 2);
+        __builtin_prefetch(p + i + 11520 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+    __builtin_prefetch(p + i + 11520, 0, 2);
     for (; i + 8 <= 36; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);
@@ -3185,6 +3578,8 @@ static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const flo
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
+        __builtin_prefetch(g + i + 11520, 0, 2);
+        __builtin_prefetch(x + i + 11520, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -3196,6 +3591,40 @@ static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const flo
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c160_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(dx + i + 11520, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 36; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c160_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(y + i + 11520, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 36; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c160_6x6_sum(int n, const float *restrict x, int c)
@@ -3246,12 +3675,8 @@ void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict
         const double mean = synced ? stats[c] : bn_c160_6x6_sum(n, x, c) / m;
         const double var = synced ? stats[160 + c] : bn_c160_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 160 + c) * 36;
-            float *restrict yc = y + ((long)b * 160 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c160_6x6_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -3270,12 +3695,8 @@ void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     for (int c = 0; c < 160; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 160 + c) * 36;
-            float *restrict yc = y + ((long)b * 160 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c160_6x6_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, mean, scale, shift);
     }
 }
 
@@ -3322,14 +3743,8 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
             bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 160 + c) * 36, *restrict gc = dy + ((long)b * 160 + c) * 36;
-            float *restrict dxc = dx + ((long)b * 160 + c) * 36;
-            if (acc)
-                for (int i = 0; i < 36; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 36; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 160 + c) * 36;
+            bn_c160_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -3340,11 +3755,14 @@ static inline double bn_c960_6x6_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 36; i += 32) {
+        __builtin_prefetch(p + i + 69120, 0, 2);
+        __builtin_prefetch(p + i + 69120 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+    __builtin_prefetch(p + i + 69120, 0, 2);
     for (; i + 8 <= 36; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);
@@ -3376,6 +3794,8 @@ static inline void bn_c960_6x6_plane_sum_grad(const float *restrict g, const flo
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
+        __builtin_prefetch(g + i + 69120, 0, 2);
+        __builtin_prefetch(x + i + 69120, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -3387,6 +3807,40 @@ static inline void bn_c960_6x6_plane_sum_grad(const float *restrict g, const flo
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c960_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(dx + i + 69120, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 36; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c960_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(y + i + 69120, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 36; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c960_6x6_sum(int n, const float *restrict x, int c)
@@ -3437,12 +3891,8 @@ void bn_c960_6x6_fwd_train(int n, const float *restrict x, const float *restrict
         const double mean = synced ? stats[c] : bn_c960_6x6_sum(n, x, c) / m;
         const double var = synced ? stats[960 + c] : bn_c960_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36;
-            float *restrict yc = y + ((long)b * 960 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c960_6x6_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -3461,12 +3911,8 @@ void bn_c960_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     for (int c = 0; c < 960; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36;
-            float *restrict yc = y + ((long)b * 960 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c960_6x6_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, mean, scale, shift);
     }
 }
 
@@ -3513,14 +3959,8 @@ void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
             bn_c960_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 960 + c) * 36, *restrict gc = dy + ((long)b * 960 + c) * 36;
-            float *restrict dxc = dx + ((long)b * 960 + c) * 36;
-            if (acc)
-                for (int i = 0; i < 36; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 36; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 960 + c) * 36;
+            bn_c960_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -3531,11 +3971,14 @@ static inline double bn_c320_6x6_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 36; i += 32) {
+        __builtin_prefetch(p + i + 23040, 0, 2);
+        __builtin_prefetch(p + i + 23040 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+    __builtin_prefetch(p + i + 23040, 0, 2);
     for (; i + 8 <= 36; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);
@@ -3567,6 +4010,8 @@ static inline void bn_c320_6x6_plane_sum_grad(const float *restrict g, const flo
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
+        __builtin_prefetch(g + i + 23040, 0, 2);
+        __builtin_prefetch(x + i + 23040, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -3578,6 +4023,40 @@ static inline void bn_c320_6x6_plane_sum_grad(const float *restrict g, const flo
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c320_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(dx + i + 23040, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 36; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c320_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(y + i + 23040, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 36; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c320_6x6_sum(int n, const float *restrict x, int c)
@@ -3628,12 +4107,8 @@ void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict
         const double mean = synced ? stats[c] : bn_c320_6x6_sum(n, x, c) / m;
         const double var = synced ? stats[320 + c] : bn_c320_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 320 + c) * 36;
-            float *restrict yc = y + ((long)b * 320 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c320_6x6_plane_normalize(x + ((long)b * 320 + c) * 36, y + ((long)b * 320 + c) * 36, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -3652,12 +4127,8 @@ void bn_c320_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
     for (int c = 0; c < 320; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 320 + c) * 36;
-            float *restrict yc = y + ((long)b * 320 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c320_6x6_plane_normalize(x + ((long)b * 320 + c) * 36, y + ((long)b * 320 + c) * 36, mean, scale, shift);
     }
 }
 
@@ -3704,14 +4175,8 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
             bn_c320_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 320 + c) * 36, *restrict gc = dy + ((long)b * 320 + c) * 36;
-            float *restrict dxc = dx + ((long)b * 320 + c) * 36;
-            if (acc)
-                for (int i = 0; i < 36; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 36; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 320 + c) * 36;
+            bn_c320_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -3722,11 +4187,14 @@ static inline double bn_c1280_6x6_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 36; i += 32) {
+        __builtin_prefetch(p + i + 92160, 0, 2);
+        __builtin_prefetch(p + i + 92160 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
         s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
     }
+    __builtin_prefetch(p + i + 92160, 0, 2);
     for (; i + 8 <= 36; i += 8)
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
     s0 += s1 + (s2 + s3);
@@ -3758,6 +4226,8 @@ static inline void bn_c1280_6x6_plane_sum_grad(const float *restrict g, const fl
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
+        __builtin_prefetch(g + i + 92160, 0, 2);
+        __builtin_prefetch(x + i + 92160, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -3769,6 +4239,40 @@ static inline void bn_c1280_6x6_plane_sum_grad(const float *restrict g, const fl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c1280_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(dx + i + 92160, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 36; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c1280_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(y + i + 92160, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 36; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c1280_6x6_sum(int n, const float *restrict x, int c)
@@ -3819,12 +4323,8 @@ void bn_c1280_6x6_fwd_train(int n, const float *restrict x, const float *restric
         const double mean = synced ? stats[c] : bn_c1280_6x6_sum(n, x, c) / m;
         const double var = synced ? stats[1280 + c] : bn_c1280_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 1280 + c) * 36;
-            float *restrict yc = y + ((long)b * 1280 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c1280_6x6_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -3843,12 +4343,8 @@ void bn_c1280_6x6_fwd_eval(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 1280; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 1280 + c) * 36;
-            float *restrict yc = y + ((long)b * 1280 + c) * 36;
-            for (int i = 0; i < 36; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c1280_6x6_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, mean, scale, shift);
     }
 }
 
@@ -3895,14 +4391,8 @@ void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamm
             bn_c1280_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 1280 + c) * 36, *restrict gc = dy + ((long)b * 1280 + c) * 36;
-            float *restrict dxc = dx + ((long)b * 1280 + c) * 36;
-            if (acc)
-                for (int i = 0; i < 36; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 36; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 1280 + c) * 36;
+            bn_c1280_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }

@@ -93,6 +93,8 @@ static inline double bn_c96_32x32_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 1024; i += 32) {
+        __builtin_prefetch(p + i + 196608, 0, 2);
+        __builtin_prefetch(p + i + 196608 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -129,6 +131,8 @@ static inline void bn_c96_32x32_plane_sum_grad(const float *restrict g, const fl
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
+        __builtin_prefetch(g + i + 196608, 0, 2);
+        __builtin_prefetch(x + i + 196608, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -140,6 +144,40 @@ static inline void bn_c96_32x32_plane_sum_grad(const float *restrict g, const fl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c96_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(dx + i + 196608, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 1024; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c96_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(y + i + 196608, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 1024; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c96_32x32_sum(int n, const float *restrict x, int c)
@@ -190,12 +228,8 @@ void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restric
         const double mean = synced ? stats[c] : bn_c96_32x32_sum(n, x, c) / m;
         const double var = synced ? stats[96 + c] : bn_c96_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 1024;
-            float *restrict yc = y + ((long)b * 96 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c96_32x32_plane_normalize(x + ((long)b * 96 + c) * 1024, y + ((long)b * 96 + c) * 1024, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -214,12 +248,8 @@ void bn_c96_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 96; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 1024;
-            float *restrict yc = y + ((long)b * 96 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c96_32x32_plane_normalize(x + ((long)b * 96 + c) * 1024, y + ((long)b * 96 + c) * 1024, mean, scale, shift);
     }
 }
 
@@ -266,14 +296,8 @@ void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
             bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 96 + c) * 1024, *restrict gc = dy + ((long)b * 96 + c) * 1024;
-            float *restrict dxc = dx + ((long)b * 96 + c) * 1024;
-            if (acc)
-                for (int i = 0; i < 1024; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 1024; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 96 + c) * 1024;
+            bn_c96_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -284,6 +308,8 @@ static inline double bn_c48_32x32_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 1024; i += 32) {
+        __builtin_prefetch(p + i + 98304, 0, 2);
+        __builtin_prefetch(p + i + 98304 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -320,6 +346,8 @@ static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const fl
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
+        __builtin_prefetch(g + i + 98304, 0, 2);
+        __builtin_prefetch(x + i + 98304, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -331,6 +359,40 @@ static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const fl
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c48_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(dx + i + 98304, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 1024; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c48_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(y + i + 98304, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 1024; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c48_32x32_sum(int n, const float *restrict x, int c)
@@ -381,12 +443,8 @@ void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restric
         const double mean = synced ? stats[c] : bn_c48_32x32_sum(n, x, c) / m;
         const double var = synced ? stats[48 + c] : bn_c48_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 48 + c) * 1024;
-            float *restrict yc = y + ((long)b * 48 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c48_32x32_plane_normalize(x + ((long)b * 48 + c) * 1024, y + ((long)b * 48 + c) * 1024, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -405,12 +463,8 @@ void bn_c48_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 48; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 48 + c) * 1024;
-            float *restrict yc = y + ((long)b * 48 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c48_32x32_plane_normalize(x + ((long)b * 48 + c) * 1024, y + ((long)b * 48 + c) * 1024, mean, scale, shift);
     }
 }
 
@@ -457,14 +511,8 @@ void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
             bn_c48_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 48 + c) * 1024, *restrict gc = dy + ((long)b * 48 + c) * 1024;
-            float *restrict dxc = dx + ((long)b * 48 + c) * 1024;
-            if (acc)
-                for (int i = 0; i < 1024; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 1024; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 48 + c) * 1024;
+            bn_c48_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -475,6 +523,8 @@ static inline double bn_c288_32x32_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 1024; i += 32) {
+        __builtin_prefetch(p + i + 589824, 0, 2);
+        __builtin_prefetch(p + i + 589824 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -511,6 +561,8 @@ static inline void bn_c288_32x32_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
+        __builtin_prefetch(g + i + 589824, 0, 2);
+        __builtin_prefetch(x + i + 589824, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -522,6 +574,40 @@ static inline void bn_c288_32x32_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c288_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(dx + i + 589824, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 1024; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c288_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(y + i + 589824, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 1024; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c288_32x32_sum(int n, const float *restrict x, int c)
@@ -572,12 +658,8 @@ void bn_c288_32x32_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c288_32x32_sum(n, x, c) / m;
         const double var = synced ? stats[288 + c] : bn_c288_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 1024;
-            float *restrict yc = y + ((long)b * 288 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c288_32x32_plane_normalize(x + ((long)b * 288 + c) * 1024, y + ((long)b * 288 + c) * 1024, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -596,12 +678,8 @@ void bn_c288_32x32_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 288; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 1024;
-            float *restrict yc = y + ((long)b * 288 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c288_32x32_plane_normalize(x + ((long)b * 288 + c) * 1024, y + ((long)b * 288 + c) * 1024, mean, scale, shift);
     }
 }
 
@@ -648,14 +726,8 @@ void bn_c288_32x32_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c288_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 288 + c) * 1024, *restrict gc = dy + ((long)b * 288 + c) * 1024;
-            float *restrict dxc = dx + ((long)b * 288 + c) * 1024;
-            if (acc)
-                for (int i = 0; i < 1024; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 1024; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 288 + c) * 1024;
+            bn_c288_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -666,6 +738,8 @@ static inline double bn_c192_16x16_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 256; i += 32) {
+        __builtin_prefetch(p + i + 98304, 0, 2);
+        __builtin_prefetch(p + i + 98304 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -702,6 +776,8 @@ static inline void bn_c192_16x16_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 256; i += 16) {
+        __builtin_prefetch(g + i + 98304, 0, 2);
+        __builtin_prefetch(x + i + 98304, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -713,6 +789,40 @@ static inline void bn_c192_16x16_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c192_16x16_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(dx + i + 98304, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 256; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c192_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(y + i + 98304, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 256; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c192_16x16_sum(int n, const float *restrict x, int c)
@@ -763,12 +873,8 @@ void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c192_16x16_sum(n, x, c) / m;
         const double var = synced ? stats[192 + c] : bn_c192_16x16_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 256;
-            float *restrict yc = y + ((long)b * 192 + c) * 256;
-            for (int i = 0; i < 256; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_16x16_plane_normalize(x + ((long)b * 192 + c) * 256, y + ((long)b * 192 + c) * 256, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -787,12 +893,8 @@ void bn_c192_16x16_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 192; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 256;
-            float *restrict yc = y + ((long)b * 192 + c) * 256;
-            for (int i = 0; i < 256; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_16x16_plane_normalize(x + ((long)b * 192 + c) * 256, y + ((long)b * 192 + c) * 256, mean, scale, shift);
     }
 }
 
@@ -839,14 +941,8 @@ void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 256, *restrict gc = dy + ((long)b * 192 + c) * 256;
-            float *restrict dxc = dx + ((long)b * 192 + c) * 256;
-            if (acc)
-                for (int i = 0; i < 256; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 256; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 192 + c) * 256;
+            bn_c192_16x16_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -857,6 +953,8 @@ static inline double bn_c192_32x32_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 1024; i += 32) {
+        __builtin_prefetch(p + i + 393216, 0, 2);
+        __builtin_prefetch(p + i + 393216 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -893,6 +991,8 @@ static inline void bn_c192_32x32_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
+        __builtin_prefetch(g + i + 393216, 0, 2);
+        __builtin_prefetch(x + i + 393216, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -904,6 +1004,40 @@ static inline void bn_c192_32x32_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c192_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(dx + i + 393216, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 1024; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c192_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(y + i + 393216, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 1024; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c192_32x32_sum(int n, const float *restrict x, int c)
@@ -954,12 +1088,8 @@ void bn_c192_32x32_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c192_32x32_sum(n, x, c) / m;
         const double var = synced ? stats[192 + c] : bn_c192_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 1024;
-            float *restrict yc = y + ((long)b * 192 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_32x32_plane_normalize(x + ((long)b * 192 + c) * 1024, y + ((long)b * 192 + c) * 1024, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -978,12 +1108,8 @@ void bn_c192_32x32_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 192; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 1024;
-            float *restrict yc = y + ((long)b * 192 + c) * 1024;
-            for (int i = 0; i < 1024; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c192_32x32_plane_normalize(x + ((long)b * 192 + c) * 1024, y + ((long)b * 192 + c) * 1024, mean, scale, shift);
     }
 }
 
@@ -1030,14 +1156,8 @@ void bn_c192_32x32_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c192_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 192 + c) * 1024, *restrict gc = dy + ((long)b * 192 + c) * 1024;
-            float *restrict dxc = dx + ((long)b * 192 + c) * 1024;
-            if (acc)
-                for (int i = 0; i < 1024; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 1024; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 192 + c) * 1024;
+            bn_c192_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1048,6 +1168,8 @@ static inline double bn_c384_16x16_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 256; i += 32) {
+        __builtin_prefetch(p + i + 196608, 0, 2);
+        __builtin_prefetch(p + i + 196608 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -1084,6 +1206,8 @@ static inline void bn_c384_16x16_plane_sum_grad(const float *restrict g, const f
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 256; i += 16) {
+        __builtin_prefetch(g + i + 196608, 0, 2);
+        __builtin_prefetch(x + i + 196608, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -1095,6 +1219,40 @@ static inline void bn_c384_16x16_plane_sum_grad(const float *restrict g, const f
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c384_16x16_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(dx + i + 196608, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 256; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c384_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(y + i + 196608, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 256; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c384_16x16_sum(int n, const float *restrict x, int c)
@@ -1145,12 +1303,8 @@ void bn_c384_16x16_fwd_train(int n, const float *restrict x, const float *restri
         const double mean = synced ? stats[c] : bn_c384_16x16_sum(n, x, c) / m;
         const double var = synced ? stats[384 + c] : bn_c384_16x16_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 256;
-            float *restrict yc = y + ((long)b * 384 + c) * 256;
-            for (int i = 0; i < 256; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c384_16x16_plane_normalize(x + ((long)b * 384 + c) * 256, y + ((long)b * 384 + c) * 256, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1169,12 +1323,8 @@ void bn_c384_16x16_fwd_eval(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 384; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 256;
-            float *restrict yc = y + ((long)b * 384 + c) * 256;
-            for (int i = 0; i < 256; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c384_16x16_plane_normalize(x + ((long)b * 384 + c) * 256, y + ((long)b * 384 + c) * 256, mean, scale, shift);
     }
 }
 
@@ -1221,14 +1371,8 @@ void bn_c384_16x16_bwd(int n, const float *restrict x, const float *restrict gam
             bn_c384_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 256, *restrict gc = dy + ((long)b * 384 + c) * 256;
-            float *restrict dxc = dx + ((long)b * 384 + c) * 256;
-            if (acc)
-                for (int i = 0; i < 256; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 256; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 384 + c) * 256;
+            bn_c384_16x16_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1239,6 +1383,8 @@ static inline double bn_c384_8x8_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 64; i += 32) {
+        __builtin_prefetch(p + i + 49152, 0, 2);
+        __builtin_prefetch(p + i + 49152 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -1275,6 +1421,8 @@ static inline void bn_c384_8x8_plane_sum_grad(const float *restrict g, const flo
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 64; i += 16) {
+        __builtin_prefetch(g + i + 49152, 0, 2);
+        __builtin_prefetch(x + i + 49152, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -1286,6 +1434,40 @@ static inline void bn_c384_8x8_plane_sum_grad(const float *restrict g, const flo
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c384_8x8_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(dx + i + 49152, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 64; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c384_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(y + i + 49152, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 64; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c384_8x8_sum(int n, const float *restrict x, int c)
@@ -1336,12 +1518,8 @@ void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict
         const double mean = synced ? stats[c] : bn_c384_8x8_sum(n, x, c) / m;
         const double var = synced ? stats[384 + c] : bn_c384_8x8_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 64;
-            float *restrict yc = y + ((long)b * 384 + c) * 64;
-            for (int i = 0; i < 64; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c384_8x8_plane_normalize(x + ((long)b * 384 + c) * 64, y + ((long)b * 384 + c) * 64, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1360,12 +1538,8 @@ void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict 
     for (int c = 0; c < 384; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 64;
-            float *restrict yc = y + ((long)b * 384 + c) * 64;
-            for (int i = 0; i < 64; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c384_8x8_plane_normalize(x + ((long)b * 384 + c) * 64, y + ((long)b * 384 + c) * 64, mean, scale, shift);
     }
 }
 
@@ -1412,14 +1586,8 @@ void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict gamma
             bn_c384_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 384 + c) * 64, *restrict gc = dy + ((long)b * 384 + c) * 64;
-            float *restrict dxc = dx + ((long)b * 384 + c) * 64;
-            if (acc)
-                for (int i = 0; i < 64; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 64; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 384 + c) * 64;
+            bn_c384_8x8_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1430,6 +1598,8 @@ static inline double bn_c768_8x8_plane_sum(const float *restrict p)
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
     for (; i + 32 <= 64; i += 32) {
+        __builtin_prefetch(p + i + 98304, 0, 2);
+        __builtin_prefetch(p + i + 98304 + 16, 0, 2);
         s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
         s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
         s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
@@ -1466,6 +1636,8 @@ static inline void bn_c768_8x8_plane_sum_grad(const float *restrict g, const flo
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 64; i += 16) {
+        __builtin_prefetch(g + i + 98304, 0, 2);
+        __builtin_prefetch(x + i + 98304, 0, 2);
         const mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
@@ -1477,6 +1649,40 @@ static inline void bn_c768_8x8_plane_sum_grad(const float *restrict g, const flo
     }
     *sum_g += sg;
     *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
+ * plane of dx prefetched for writing. */
+static inline void bn_c768_8x8_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
+    float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(dx + i + 98304, 1, 2);
+        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 64; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift, the next plane of y prefetched for
+ * writing (its lines are read before they are written). */
+static inline void bn_c768_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(y + i + 98304, 1, 2);
+        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+    }
+    for (; i < 64; i++)
+        y[i] = (x[i] - mean) * scale + shift;
 }
 
 static double bn_c768_8x8_sum(int n, const float *restrict x, int c)
@@ -1527,12 +1733,8 @@ void bn_c768_8x8_fwd_train(int n, const float *restrict x, const float *restrict
         const double mean = synced ? stats[c] : bn_c768_8x8_sum(n, x, c) / m;
         const double var = synced ? stats[768 + c] : bn_c768_8x8_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 768 + c) * 64;
-            float *restrict yc = y + ((long)b * 768 + c) * 64;
-            for (int i = 0; i < 64; i++)
-                yc[i] = (xc[i] - fmean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c768_8x8_plane_normalize(x + ((long)b * 768 + c) * 64, y + ((long)b * 768 + c) * 64, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1551,12 +1753,8 @@ void bn_c768_8x8_fwd_eval(int n, const float *restrict x, const float *restrict 
     for (int c = 0; c < 768; c++) {
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 768 + c) * 64;
-            float *restrict yc = y + ((long)b * 768 + c) * 64;
-            for (int i = 0; i < 64; i++)
-                yc[i] = (xc[i] - mean) * scale + shift;
-        }
+        for (int b = 0; b < n; b++)
+            bn_c768_8x8_plane_normalize(x + ((long)b * 768 + c) * 64, y + ((long)b * 768 + c) * 64, mean, scale, shift);
     }
 }
 
@@ -1603,14 +1801,8 @@ void bn_c768_8x8_bwd(int n, const float *restrict x, const float *restrict gamma
             bn_c768_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
-            const float *restrict xc = x + ((long)b * 768 + c) * 64, *restrict gc = dy + ((long)b * 768 + c) * 64;
-            float *restrict dxc = dx + ((long)b * 768 + c) * 64;
-            if (acc)
-                for (int i = 0; i < 64; i++)
-                    dxc[i] += k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
-            else
-                for (int i = 0; i < 64; i++)
-                    dxc[i] = k * (gc[i] - mean_dy - (xc[i] - mean) * invstd * mean_dy_xhat);
+            const long at = ((long)b * 768 + c) * 64;
+            bn_c768_8x8_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
