@@ -9,8 +9,12 @@
 #include "arena.h"
 #include "ops.h"
 
-static const char *layer_kind(const mc_node *n)
+/* A fused ReLU (see plan.c) runs as part of the layer before it: the
+ * runtime sees an identity there, and that layer's relu flag. */
+static const char *layer_kind(const mc_node *n, const mc_plan_node *pn)
 {
+    if (pn->fused)
+        return "MC_L_IDENTITY";
     static const char *const kinds[] = {
         [OP_CONV] = "MC_L_CONV", [OP_DEPTHWISE] = "MC_L_DEPTHWISE", [OP_MIXCONV] = "MC_L_MIXCONV",
         [OP_BATCHNORM] = "MC_L_BATCHNORM", [OP_RELU] = "MC_L_RELU", [OP_RELU6] = "MC_L_RELU6",
@@ -32,7 +36,7 @@ static void layer_row(emitter *e, const mc_node *n)
     for (int j = 0; j < n->nks; j++)
         ks = arena_printf(e->a, "%s%s%d", ks, j ? ", " : "", n->ks[j]);
     em_def(e, "L_NAME", "%s", n->name);
-    em_def(e, "L_KIND", "%s", layer_kind(n));
+    em_def(e, "L_KIND", "%s", layer_kind(n, pn));
     em_def(e, "L_INPUTS", "%s", inputs);
     em_defi(e, "L_NIN", n->ninputs);
     em_defi(e, "L_C", n->shape.c);
@@ -53,6 +57,7 @@ static void layer_row(emitter *e, const mc_node *n)
     em_deff(e, "L_MOMENTUM", n->momentum);
     em_deff(e, "L_P", n->p);
     em_defi(e, "L_ACT", pn->act);
+    em_defi(e, "L_RELU", pn->relu);
     bool bn = n->op->code == OP_BATCHNORM;
     em_defi(e, "L_WEIGHT", n->ntensors ? em_tensor_offset(e, n, 0) : -1);
     em_defi(e, "L_BIAS_AT", bn ? em_tensor_offset(e, n, 1) : n->bias ? em_tensor_offset(e, n, 1) : -1);

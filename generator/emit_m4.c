@@ -167,6 +167,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     case OP_BATCHNORM:
         em_deff(e, "EPS", n->eps);
         em_deff(e, "MOMENTUM", n->momentum);
+        em_defi(e, "RELU", e->p->nodes[k->node].relu);
         break;
     case OP_AVGPOOL: em_defi(e, "K", n->k); break;
     case OP_SUBSAMPLE: {
@@ -178,6 +179,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     }
     case OP_ADD:
     case OP_CONCAT:
+        em_defi(e, "RELU", e->p->nodes[k->node].relu);
         em_defi(e, "NIN", n->ninputs);
         for (int i = 0; i < n->ninputs; i++)
             em_defi(e, arena_printf(e->a, "C%d", i), em_in_shape(e, n, i).c);

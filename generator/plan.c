@@ -29,9 +29,11 @@ static const char *kernel_list(struct arena *a, const int *ks, int nks)
 
 /* The name of the kernel that runs node n (part `k` of an unfused
  * depthwise, else k = 0): everything the code depends on is in it. */
-static const char *signature(struct arena *a, const mc_model *m, const mc_node *n, int k)
+static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n, int k)
 {
+    const mc_model *m = p->m;
     mc_shape in = n->ninputs ? m->nodes[n->inputs[0]].shape : n->shape, o = n->shape;
+    const char *relu = p->nodes[n - m->nodes].relu ? "_relu" : "";
     long long count = (long long)o.c * o.h * o.w;
     switch (n->op->code) {
     case OP_CONV:
@@ -47,12 +49,12 @@ static const char *signature(struct arena *a, const mc_model *m, const mc_node *
         return arena_printf(a, "mixconv_c%d_%d_%dx%d_s%d", in.c, n->out, in.h, in.w, n->stride);
     case OP_BATCHNORM:
         if (n->eps != 1e-5 || n->momentum != 0.1)
-            return arena_printf(a, "bn_c%d_%dx%d_e%g_m%g", o.c, o.h, o.w, n->eps, n->momentum);
-        return arena_printf(a, "bn_c%d_%dx%d", o.c, o.h, o.w);
+            return arena_printf(a, "bn_c%d_%dx%d_e%g_m%g%s", o.c, o.h, o.w, n->eps, n->momentum, relu);
+        return arena_printf(a, "bn_c%d_%dx%d%s", o.c, o.h, o.w, relu);
     case OP_RELU: return arena_printf(a, "relu_n%lld", count);
     case OP_RELU6: return arena_printf(a, "relu6_n%lld", count);
     case OP_SIGMOID: return arena_printf(a, "sigmoid_n%lld", count);
-    case OP_ADD: return arena_printf(a, "add%d_n%lld", n->ninputs, count);
+    case OP_ADD: return arena_printf(a, "add%d_n%lld%s", n->ninputs, count, relu);
     case OP_CONCAT: {
         const char *cs = "";
         for (int i = 0; i < n->ninputs; i++)
@@ -86,6 +88,33 @@ static int find_or_add_kernel(struct arena *a, mc_plan *p, int *cap, const char 
     return p->nkernels++;
 }
 
+/* A ReLU whose input is a batch norm or an add that nothing else reads
+ * (not the output either) is done by that layer: it writes the ReLU of its
+ * result, and its backward masks the output gradient where that result is
+ * 0. The ReLU's slot is the layer's own, as for an identity. That saves the
+ * ReLU's passes over memory: one read and one write forward, two reads and
+ * a write backward, against one more read (the result) in the layer's own
+ * backward. */
+static void fuse_relus(mc_plan *p)
+{
+    const mc_model *m = p->m;
+    for (int i = 0; i < m->norder; i++) {
+        const mc_node *r = &m->nodes[m->order[i]];
+        if (r->op->code != OP_RELU)
+            continue;
+        const int b = r->inputs[0];
+        const int code = m->nodes[b].op->code;
+        if ((code != OP_BATCHNORM && code != OP_ADD) || b == m->output)
+            continue;
+        int readers = 0;
+        for (int j = 0; j < m->norder; j++)
+            for (int q = 0; q < m->nodes[m->order[j]].ninputs; q++)
+                readers += m->nodes[m->order[j]].inputs[q] == b;
+        if (readers == 1)
+            p->nodes[b].relu = p->nodes[m->order[i]].fused = true;
+    }
+}
+
 mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options *opt)
 {
     mc_plan *p = arena_alloc(a, sizeof *p);
@@ -95,6 +124,8 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
     p->nodes = arena_alloc(a, (size_t)m->nnodes * sizeof *p->nodes);
     for (int i = 0; i < m->nnodes; i++)
         p->nodes[i].layer = -1;
+    if (!p->opt.no_fuse)
+        fuse_relus(p);
 
     /* Every live node (and the input, for its gradient) gets an output slot;
      * identity aliases its input. Training keeps every activation for the
@@ -107,7 +138,7 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
         const mc_node *n = &m->nodes[v];
         mc_plan_node *pn = &p->nodes[v];
         pn->layer = i;
-        if (n->op->code == OP_IDENTITY) {
+        if (n->op->code == OP_IDENTITY || pn->fused) {
             pn->act = p->nodes[n->inputs[0]].act;
             continue;
         }
@@ -126,7 +157,7 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
         bool split = p->opt.no_fuse && n->op->code == OP_DEPTHWISE && n->nks > 1;
         for (int j = 0; j < (split ? n->nks : 1); j++) {
             int k = split ? n->ks[j] : 0;
-            const char *name = signature(a, m, n, k);
+            const char *name = signature(a, p, n, k);
             if (name)
                 pn->kernels[pn->nkernels++] = find_or_add_kernel(a, p, &kcap, name, v, k);
         }

@@ -21,15 +21,17 @@ enum { MC_PLAN_MAX_PARTS = MC_MAX_KERNELS };
 
 typedef struct mc_plan_node {
     int kernels[MC_PLAN_MAX_PARTS]; /* what runs it: one kernel, or one per kernel size unfused */
-    int nkernels;                   /* 0: no code (the input, identity) */
+    int nkernels;                   /* 0: no code (the input, identity, a fused ReLU) */
     int layer;                      /* index in the execution order, -1 for the input and unused nodes */
     long long act;     /* output slot: per-image floats from the start of the activation area */
     long long saved;   /* batch-independent floats (BN batch mean and 1/std) */
     long long extra;   /* per-image floats of random draws (dropout mask, shake a and b) */
+    bool relu;         /* a batch norm or add that also applies the ReLU after it (see fused_relu) */
+    bool fused;        /* a ReLU done by the layer before it: no code, its slot is its input's */
 } mc_plan_node;
 
 typedef struct mc_plan_options {
-    bool no_fuse; /* a Multiception's kernels as separate depthwise kernels */
+    bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every ReLU its own layer */
 } mc_plan_options;
 
 typedef struct mc_plan {

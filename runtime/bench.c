@@ -99,7 +99,8 @@ static void layer_cost(const mc_model_desc *m, const mc_layer *l, int n, layer_r
     r->flops_fwd = macs_layer ? 2.0 * n * (double)weight * l->h * l->w : 0;
     r->flops_bwd = 2 * r->flops_fwd;
     r->bytes_fwd = f * (in + out + params);
-    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params);
+    /* (A fused ReLU's mask reads the output too.) */
+    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->relu ? out : 0));
 }
 
 /* ---- timing -------------------------------------------------------------------- */
@@ -178,7 +179,7 @@ static void describe(const mc_layer *l, char *op, size_t oplen)
         if (l->stride > 1 && len < (int)oplen)
             snprintf(op + len, oplen - (size_t)len, " s%d", l->stride);
     } else {
-        snprintf(op, oplen, "%s", kind_names[l->kind]);
+        snprintf(op, oplen, "%s%s", kind_names[l->kind], l->relu ? "+relu" : "");
     }
 }
 
@@ -279,6 +280,8 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
         } else if (l->kind == MC_L_CONV) {
             fprintf(f, "\"kernels\": [%d], ", l->k);
         }
+        if (l->relu)
+            fputs("\"relu\": true, ", f);
         fprintf(f, "\"stride\": %d, \"flops_fwd\": %.0f, \"flops_bwd\": %.0f, \"bytes_fwd\": %.0f, \"bytes_bwd\": "
                    "%.0f,\n   ",
                 l->stride, r->flops_fwd, r->flops_bwd, r->bytes_fwd, r->bytes_bwd);

@@ -2,6 +2,8 @@
  * runtime's generic kernels, with the same memory layout as the generated
  * step (mc_model.h), so that both can be compared slot by slot and a
  * `--generic` classifier needs no generated kernels. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mc_model.h"
@@ -143,6 +145,8 @@ void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int lay
         break;
     }
     }
+    if (l->relu) /* the ReLU after it, fused (its layer is an identity) */
+        mc_relu_fwd(count, y, y);
 }
 
 void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int layer)
@@ -154,6 +158,18 @@ void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int la
     const float *dy = output_slot(s->dacts, s, l);
     float *dx = input_slot(m, s->dacts, s, l, 0);
     const float *extra = s->extra + l->extra * n;
+    /* With its ReLU fused, the layer's own output gradient is the slot's
+     * where the output is positive, 0 elsewhere (the slot keeps the ReLU's). */
+    float *masked = NULL;
+    if (l->relu) {
+        masked = calloc((size_t)count, sizeof *masked);
+        if (!masked) {
+            fprintf(stderr, "error: out of memory\n");
+            exit(1);
+        }
+        mc_relu_bwd(count, y, dy, masked);
+        dy = masked;
+    }
     switch (l->kind) {
     case MC_L_CONV: {
         mc_conv_dims d = mc_layer_conv_dims(l, n);
@@ -217,6 +233,7 @@ void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int la
         mc_shake_bwd(n, per_image(l), extra + n, dy, dx, input_slot(m, s->dacts, s, l, 1));
         break;
     }
+    free(masked);
 }
 
 void mc_generic_forward(const mc_model_desc *m, const mc_state *s, int train)

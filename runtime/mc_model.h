@@ -72,6 +72,8 @@ typedef struct mc_layer {
     int nk, ks[MC_DW_MAX_KERNELS];
     float eps, momentum, p;
     int64_t act;        /* output slot, per-image floats from the start of the area */
+    int relu;           /* batch norm, add: the ReLU of the result is written (the ReLU layer after it
+                         * is an identity), and the backward masks the output gradient where it is 0 */
     int64_t weight;     /* parameter offsets, -1 if none */
     int64_t bias_at;
     int64_t running;    /* BN: running_mean in the buffer area; running_var follows */

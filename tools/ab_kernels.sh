@@ -84,11 +84,11 @@ fi
 typedef void fwd_fn(int, const float *, const float *, const float *, float *);
 typedef void bwd_fn(int, const float *, const float *, const float *, float *, float *, float *, int);
 /* batch norm: (n, x, gamma, beta, running mean, running var, count, y, mean, invstd)
- * and (n, x, gamma, mean, invstd, dy, dx, dgamma, dbeta, acc) */
+ * and (n, x, y, gamma, mean, invstd, dy, dx, dgamma, dbeta, acc) */
 typedef void bn_fwd_fn(int, const float *, const float *, const float *, float *, float *, int64_t *, float *,
     float *, float *);
-typedef void bn_bwd_fn(int, const float *, const float *, const float *, const float *, const float *, float *,
-    float *, float *, int);
+typedef void bn_bwd_fn(int, const float *, const float *, const float *, const float *, const float *,
+    const float *, float *, float *, float *, int);
 typedef void any_fn(void);
 double (*mc_bn_allreduce)(double *, int, double); /* the kernels' hook for synchronized batch norm: off */
 EOF
@@ -148,7 +148,8 @@ static void alternate(const struct kernel *k, int n, int calls, int pass, float 
                 ((bn_fwd_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[8], buf[9], &count, buf[1], buf[10],
                     buf[11]);
             else if (k->bn)
-                ((bn_bwd_fn *)k->bwd[side])(n, buf[0], buf[2], buf[10], buf[11], buf[4], buf[5], buf[6], buf[7], 0);
+                ((bn_bwd_fn *)k->bwd[side])(n, buf[0], buf[1], buf[2], buf[10], buf[11], buf[4], buf[5], buf[6],
+                    buf[7], 0);
             else if (pass == 0)
                 ((fwd_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[1]);
             else

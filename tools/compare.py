@@ -230,9 +230,18 @@ def make_layer(torch, F, layer, batch, prev):
     raise ValueError(op)
 
 
+def make_fused_layer(torch, F, layer, batch, prev):
+    """make_layer, and the ReLU after it where mcgen fused one into the
+    layer ("relu": true in the bench file: its ReLU layer is not listed)."""
+    tensors, fwd = make_layer(torch, F, layer, batch, prev)
+    if layer.get("relu"):
+        return tensors, lambda *ts: F.relu(fwd(*ts))
+    return tensors, fwd
+
+
 def time_layer(torch, F, layer, prev, batch, layout, iters, warmup=2):
     """Median forward and backward seconds of one layer in one layout."""
-    tensors, fwd = make_layer(torch, F, layer, batch, prev)
+    tensors, fwd = make_fused_layer(torch, F, layer, batch, prev)
     if layout == "channels_last":
         tensors = [t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in tensors]
     tensors = [t.requires_grad_() for t in tensors]
@@ -389,7 +398,8 @@ def build_rows(bench, torch_times, probe):
             tt = torch_times.get(layer["index"], {}).get(p)
             pt, layout = (tt[0] * 1e3, tt[1]) if tt else (None, None)
             rows.append({
-                "index": layer["index"], "name": layer["name"], "op": layer["op"], "pass": p,
+                "index": layer["index"], "name": layer["name"], "pass": p,
+                "op": layer["op"] + ("+relu" if layer.get("relu") else ""),
                 "generated_ms": gen, "generic_ms": generic, "pytorch_ms": pt, "pytorch_layout": layout,
                 "roofline_ms": roof,
                 "speedup_vs_pytorch": ratio(pt, gen), "speedup_vs_generic": ratio(generic, gen),
@@ -453,25 +463,25 @@ def print_table(bench, probe, threads, rows, totals, step):
              bench["batch"], threads, probe["peak_gflops"], probe["bandwidth_gbs"]))
     print("speedups: > 1 means the generated code is faster; gen/roof: generated time over the roofline bound")
     print()
-    head = "%4s %-28s %-9s %-4s %9s %9s %9s %-4s %9s %8s %8s %8s" % (
+    head = "%4s %-28s %-14s %-4s %9s %9s %9s %-4s %9s %8s %8s %8s" % (
         "idx", "layer", "op", "pass", "gen ms", "generic", "pytorch", "lay", "roof ms",
         "vs torch", "vs gener", "gen/roof")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print("%4d %-28s %-9s %-4s %9.3f %s %s %-4s %9.3f %s %s %s" % (
+        print("%4d %-28s %-14s %-4s %9.3f %s %s %-4s %9.3f %s %s %s" % (
             r["index"], r["name"][-28:], r["op"], r["pass"], r["generated_ms"],
             fmt(r["generic_ms"], "9.3f", 9), fmt(r["pytorch_ms"], "9.3f", 9),
             LAYOUT_TAG[r["pytorch_layout"]], r["roofline_ms"],
             fmt(r["speedup_vs_pytorch"], "7.2fx", 8), fmt(r["speedup_vs_generic"], "7.2fx", 8),
             fmt(r["generated_over_roofline"], "8.2f", 8)))
     print()
-    head = "%-9s %-4s %6s %9s %9s %9s %9s %8s %8s %8s" % (
+    head = "%-14s %-4s %6s %9s %9s %9s %9s %8s %8s %8s" % (
         "op", "pass", "layers", "gen ms", "generic", "pytorch", "roof ms", "vs torch", "vs gener", "gen/roof")
     print(head)
     print("-" * len(head))
     for t in sorted(totals, key=lambda t: -t["generated_ms"]):
-        print("%-9s %-4s %6d %9.3f %s %s %9.3f %s %s %s" % (
+        print("%-14s %-4s %6d %9.3f %s %s %9.3f %s %s %s" % (
             t["op"], t["pass"], t["layers"], t["generated_ms"], fmt(t["generic_ms"], "9.3f", 9),
             fmt(t["pytorch_ms"], "9.3f", 9), t["roofline_ms"],
             fmt(t["speedup_vs_pytorch"], "7.2fx", 8), fmt(t["speedup_vs_generic"], "7.2fx", 8),

@@ -3,7 +3,11 @@ m4_divert(-1)
 # Training normalizes with the batch mean and biased variance (sums in
 # double), saves mean and 1/std for the backward and updates the running
 # estimates (the variance with its unbiased value); eval uses them.
-# Constants: NAME, C, H, W, EPS, MOMENTUM.
+# With RELU 1 it also does the ReLU after it (plan.c): it writes the ReLU
+# of its result, and its backward takes the output gradient only where
+# that output y is positive (y is read, not recomputed: the mask is then
+# the forward's, bit for bit).
+# Constants: NAME, C, H, W, EPS, MOMENTUM, RELU.
 
 m4_define(`BN_HW', `m4_eval(H * W)')
 m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
@@ -15,6 +19,14 @@ m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
 # line per 16 floats, as it goes; the passes after the first find the
 # channel in L2.
 m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
+
+# BN_OUT(v): a vector v of results as written, with the ReLU or without;
+# BN_OUT1(v) the same for one float. BN_DY(g, y), BN_DY1(g, y): the output
+# gradient g where the output y is positive (RELU 1), else g.
+m4_define(`BN_OUT', `m4_ifelse(RELU, 1, `(mc_v16)((mc_v16i)($1) & ($1 > 0))', `$1')')
+m4_define(`BN_OUT1', `m4_ifelse(RELU, 1, `($1 > 0 ? $1 : 0)', `$1')')
+m4_define(`BN_DY', `m4_ifelse(RELU, 1, `(mc_v16)((mc_v16i)($1) & ($2 > 0))', `$1')')
+m4_define(`BN_DY1', `m4_ifelse(RELU, 1, `($2 > 0 ? $1 : 0)', `$1')')
 
 # The per-channel sums go plane by plane: each plane in the 16 float lanes
 # of a vector, the lanes and the tail then added in double, the planes in
@@ -35,59 +47,70 @@ static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+m4_ifelse(RELU, 1, `', `    (void)y;
+')m4_dnl
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < BN_HW16; i += 16) {
         __builtin_prefetch(g + i + BN_NEXT, 0, 2);
         __builtin_prefetch(x + i + BN_NEXT, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+m4_ifelse(RELU, 1, `        __builtin_prefetch(y + i + BN_NEXT, 0, 2);
+')m4_dnl
+        const mc_v16 gv = BN_DY(`*(const mc_v16 *)(g + i)', `*(const mc_v16 *)(y + i)');
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = BN_HW16; i < BN_HW; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = BN_DY1(g[i], y[i]);
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+m4_ifelse(RELU, 1, `', `    (void)y;
+')m4_dnl
     int i = 0;
     for (; i < BN_HW16; i += 16) {
         __builtin_prefetch(dx + i + BN_NEXT, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = BN_DY(`*(const mc_v16 *)(g + i)', `*(const mc_v16 *)(y + i)');
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < BN_HW; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        const float d = k * (BN_DY1(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with RELU 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void NAME`'_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < BN_HW16; i += 16) {
         __builtin_prefetch(y + i + BN_NEXT, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = BN_OUT(v);
     }
-    for (; i < BN_HW; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < BN_HW; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = BN_OUT1(v);
+    }
 }
 ')
 
@@ -170,15 +193,16 @@ void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void NAME`'_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void NAME`'_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        NAME`'_plane_sum_grad(dy + ((long)b * C + c) * BN_HW, x + ((long)b * C + c) * BN_HW, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * C + c) * BN_HW;
+        NAME`'_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -186,13 +210,14 @@ static void NAME`'_grad_sums(int n, const float *restrict x, const float *restri
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * C];
     const int synced = mc_bn_allreduce != 0;
@@ -200,7 +225,7 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, con
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < C; c++)
-            NAME`'_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            NAME`'_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * C, m);
     }
     MC_OMP_FOR
@@ -209,11 +234,11 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, con
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            NAME`'_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            NAME`'_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * C + c) * BN_HW;
-            NAME`'_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            NAME`'_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -225,9 +250,9 @@ m4_define(`MC_BATCHNORM_PROTO',
     float *restrict save_mean, float *restrict save_invstd);
 void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 ')
 
 # Calls: IN0, OUT, GAMMA, BETA (parameters), RUNNING_MEAN, RUNNING_VAR
@@ -241,8 +266,8 @@ m4_define(`MC_BATCHNORM_CALL_FWD',
             MC_ACT(OUT));
 ')
 m4_define(`MC_BATCHNORM_CALL_BWD',
-`    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD), MC_DACT(OUT),
-        MC_DACT(IN0), MC_GRAD(GAMMA), MC_GRAD(BETA), MC_ACC(0));
+`    NAME`'_bwd(n, MC_ACT(IN0), MC_ACT(OUT), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD),
+        MC_DACT(OUT), MC_DACT(IN0), MC_GRAD(GAMMA), MC_GRAD(BETA), MC_ACC(0));
 ')
 m4_define(`MC_BATCHNORM_STORES')
 m4_divert(0)m4_dnl

@@ -3,20 +3,25 @@ m4_divert(-1)
 # the C template computes it: sums in double (fixed-order block sums of
 # parts of each channel, then the parts in order), the statistics and
 # running estimates per channel, then the normalization (eval too) element
-# by element with the same per-element function. Constants: NAME, C, H, W,
-# EPS, MOMENTUM.
+# by element with the same per-element function. With RELU 1 it also does
+# the ReLU after it, as the C template: the ReLU of the result is written,
+# the output gradient taken where that output is positive. Constants: NAME,
+# C, H, W, EPS, MOMENTUM, RELU.
 
 m4_define(`CBN_HW', `m4_eval(H * W)')
 # Element i of channel c over the batch, and the parts of a channel (see
 # the sums per channel in common.m4).
 m4_define(`CBN_AT', `CU_CHANNEL_AT($1, C, CBN_HW)')
 m4_define(`CBN_S', `CU_PARTS(C)')
+# The output gradient at index $1 as the batch norm itself sees it.
+m4_define(`CBN_DY', `m4_ifelse(RELU, 1, `(y[$1] > 0 ? dy[$1] : 0.0f)', `dy[$1]')')
 
 m4_define(`MC_BATCHNORM_KERNEL',
 `/* NAME: batch norm over C channels of H`'x`'W, CBN_S blocks per channel */
 MC_CU_HD static inline float NAME`'_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+m4_ifelse(RELU, 1, `    const float v = (x - mean) * scale + shift;
+    return v > 0 ? v : 0.0f;', `    return (x - mean) * scale + shift;')
 }
 
 CU_PART_BODY(NAME`'_sum, `const float *x', `x', `        s0 += x[CBN_AT(i)];
@@ -58,11 +63,13 @@ CU_MAP(NAME`'_eval, n * m4_eval(C * H * W)L, `int n, const float *x, const float
         y[i] = NAME`'_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
 ')
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-CU_PART_BODY(NAME`'_bsum, `const float *x, const float *save_mean, const float *save_invstd, const float *dy',
-    `x, save_mean, save_invstd, dy', `        s0 += dy[CBN_AT(i)];
-        s1 += (double)dy[CBN_AT(i)] * ((x[CBN_AT(i)] - mean) * invstd);
+CU_PART_BODY(NAME`'_bsum, `const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy', `x, y, save_mean, save_invstd, dy', `        const float g = CBN_DY(CBN_AT(i));
+        s0 += g;
+        s1 += (double)g * ((x[CBN_AT(i)] - mean) * invstd);
 ', 2, `    const float mean = save_mean[c], invstd = save_invstd[c];
-', C, CBN_HW)
+m4_ifelse(RELU, 1, `', `    (void)y;
+')', C, CBN_HW)
 /* Per channel: the parameter gradients and the coefficients of dx. */
 CU_MAP(NAME`'_bstats, (long)C, `int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef', `n, part, gamma, save_invstd, dgamma, dbeta, coef',
@@ -76,10 +83,13 @@ CU_MAP(NAME`'_bstats, (long)C, `int n, const double *part, const float *gamma, c
         coef[C + c] = (float)(sum_dy / m);
         coef[2 * C + c] = (float)(sum_dy_xhat / m);
 ')
-CU_MAP(NAME`'_bapply, n * m4_eval(C * H * W)L, `int n, const float *x, const float *save_mean,
-    const float *save_invstd, const float *coef, const float *dy, float *dx', `n, x, save_mean, save_invstd, coef, dy, dx',
+CU_MAP(NAME`'_bapply, n * m4_eval(C * H * W)L, `int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx',
+    `n, x, y, save_mean, save_invstd, coef, dy, dx',
 `        const int c = (int)(i / CBN_HW % C);
-        dx[i] += coef[c] * (dy[i] - coef[C + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * C + c]);
+m4_ifelse(RELU, 1, `', `        (void)y;
+')m4_dnl
+        dx[i] += coef[c] * (CBN_DY(i) - coef[C + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * C + c]);
 ')
 void NAME`'_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
@@ -100,15 +110,15 @@ void NAME`'_cu_fwd_eval(int host, int n, const float *x, const float *gamma, con
     CU_MAP_RUN(NAME`'_eval, n * m4_eval(C * H * W)L, `n, x, gamma, beta, running_mean, running_var, y');
 }
 
-void NAME`'_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void NAME`'_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, m4_eval(2 * C * CBN_S + 2 * C));
     float *coef = (float *)(part + m4_eval(2 * C * CBN_S));
-    CU_PART_RUN(NAME`'_bsum, C, `n, x, save_mean, save_invstd, dy, part');
+    CU_PART_RUN(NAME`'_bsum, C, `n, x, y, save_mean, save_invstd, dy, part');
     CU_MAP_RUN(NAME`'_bstats, (long)C, `n, part, gamma, save_invstd, dgamma, dbeta, coef');
-    CU_MAP_RUN(NAME`'_bapply, n * m4_eval(C * H * W)L, `n, x, save_mean, save_invstd, coef, dy, dx');
+    CU_MAP_RUN(NAME`'_bapply, n * m4_eval(C * H * W)L, `n, x, y, save_mean, save_invstd, coef, dy, dx');
 }
 ')
 
@@ -117,7 +127,7 @@ m4_define(`MC_BATCHNORM_PROTO',
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void NAME`'_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void NAME`'_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void NAME`'_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 ')
 
@@ -130,7 +140,7 @@ m4_define(`MC_BATCHNORM_CALL_FWD',
             MC_BUF(RUNNING_VAR), MC_ACT(OUT));
 ')
 m4_define(`MC_BATCHNORM_CALL_BWD',
-`    NAME`'_cu_bwd(host, n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD), MC_DACT(OUT),
-        MC_DACT(IN0), MC_GRAD(GAMMA), MC_GRAD(BETA));
+`    NAME`'_cu_bwd(host, n, MC_ACT(IN0), MC_ACT(OUT), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD),
+        MC_DACT(OUT), MC_DACT(IN0), MC_GRAD(GAMMA), MC_GRAD(BETA));
 ')
 m4_divert(0)m4_dnl

@@ -18,9 +18,9 @@ void bn_c32_96x96_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c32_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void relu6_n294912_fwd(int n, const float *restrict x, float *restrict y);
 void relu6_n294912_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -32,23 +32,28 @@ void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c96_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c96_16_96x96_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c16_96x96_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd);
+void bn_c16_96x96_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c16_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
-void relu_n147456_fwd(int n, const float *restrict x, float *restrict y);
-void relu_n147456_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
+void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c16_96_96x96_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -63,23 +68,28 @@ void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c192_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c192_24_96x96_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c24_48x48_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd);
+void bn_c24_48x48_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c24_48x48_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
-void relu_n55296_fwd(int n, const float *restrict x, float *restrict y);
-void relu_n55296_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
+void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -88,9 +98,9 @@ void bn_c144_48x48_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c144_48x48_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void relu6_n331776_fwd(int n, const float *restrict x, float *restrict y);
 void relu6_n331776_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -102,14 +112,14 @@ void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c288_48x48_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c288_24_48x48_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void add2_n55296_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n55296_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n55296_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -118,9 +128,9 @@ void bn_c144_24x24_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c144_24x24_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void relu6_n82944_fwd(int n, const float *restrict x, float *restrict y);
 void relu6_n82944_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -132,9 +142,9 @@ void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c32_24x24_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -143,9 +153,9 @@ void bn_c192_24x24_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c192_24x24_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void relu6_n110592_fwd(int n, const float *restrict x, float *restrict y);
 void relu6_n110592_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -156,7 +166,7 @@ void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float
 void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void add2_n18432_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n18432_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n18432_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_c192_24x24_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -165,9 +175,9 @@ void bn_c192_12x12_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c192_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void relu6_n27648_fwd(int n, const float *restrict x, float *restrict y);
 void relu6_n27648_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -179,9 +189,9 @@ void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c64_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -190,9 +200,9 @@ void bn_c384_12x12_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c384_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void relu6_n55296_fwd(int n, const float *restrict x, float *restrict y);
 void relu6_n55296_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -203,7 +213,7 @@ void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float
 void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void add2_n9216_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n9216_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n9216_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -212,9 +222,9 @@ void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c96_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -223,9 +233,9 @@ void bn_c576_12x12_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c576_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -233,7 +243,7 @@ void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float
 void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void add2_n13824_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n13824_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n13824_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_c576_12x12_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -242,9 +252,9 @@ void bn_c576_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c576_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void relu6_n20736_fwd(int n, const float *restrict x, float *restrict y);
 void relu6_n20736_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -256,9 +266,9 @@ void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -267,9 +277,9 @@ void bn_c960_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c960_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void relu6_n34560_fwd(int n, const float *restrict x, float *restrict y);
 void relu6_n34560_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -280,7 +290,7 @@ void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float 
 void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void add2_n5760_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n5760_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n5760_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -289,9 +299,9 @@ void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c320_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c320_1280_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -300,9 +310,9 @@ void bn_c1280_6x6_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c1280_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void relu6_n46080_fwd(int n, const float *restrict x, float *restrict y);
 void relu6_n46080_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);

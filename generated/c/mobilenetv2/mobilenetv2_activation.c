@@ -27,29 +27,6 @@ void relu6_n294912_bwd(int n, const float *restrict x, const float *restrict y, 
     }
 }
 
-/* relu_n147456: relu on 147456 values per image */
-void relu_n147456_fwd(int n, const float *restrict x, float *restrict y)
-{
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 147456); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
-}
-
-void relu_n147456_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc)
-{
-    (void)x, (void)y;
-    if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 147456); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
-    } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 147456); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
-    }
-}
-
 /* relu6_n884736: relu6 on 884736 values per image */
 void relu6_n884736_fwd(int n, const float *restrict x, float *restrict y)
 {
@@ -70,29 +47,6 @@ void relu6_n884736_bwd(int n, const float *restrict x, const float *restrict y, 
         MC_OMP_FOR
         for (long i = 0; i < (n * 884736); i++)
             dx[i] = x[i] > 0 && x[i] < 6 ? dy[i] : 0;
-    }
-}
-
-/* relu_n55296: relu on 55296 values per image */
-void relu_n55296_fwd(int n, const float *restrict x, float *restrict y)
-{
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 55296); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
-}
-
-void relu_n55296_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc)
-{
-    (void)x, (void)y;
-    if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 55296); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
-    } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 55296); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
     }
 }
 

@@ -8,6 +8,7 @@
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
 typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
+typedef int mc_v16i __attribute__((vector_size(64), aligned(4), may_alias)); /* masks: what v > 0 gives */
 
 /* The first count floats at p, zeros after: the tail of a row; and its
  * store, the first count lanes of v to p. One masked instruction with
@@ -125,10 +126,11 @@ static inline double bn_c32_96x96_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c32_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c32_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
         __builtin_prefetch(g + i + 589824, 0, 2);
@@ -139,22 +141,25 @@ static inline void bn_c32_96x96_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 9216; i < 9216; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c32_96x96_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_96x96_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(dx + i + 589824, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -166,18 +171,21 @@ static inline void bn_c32_96x96_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c32_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(y + i + 589824, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 9216; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 9216; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c32_96x96_sum(int n, const float *restrict x, int c)
@@ -254,15 +262,16 @@ void bn_c32_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c32_96x96_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c32_96x96_plane_sum_grad(dy + ((long)b * 32 + c) * 9216, x + ((long)b * 32 + c) * 9216, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 32 + c) * 9216;
+        bn_c32_96x96_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -270,13 +279,14 @@ static void bn_c32_96x96_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -284,7 +294,7 @@ void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 32; c++)
-            bn_c32_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c32_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
@@ -293,11 +303,11 @@ void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c32_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c32_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 32 + c) * 9216;
-            bn_c32_96x96_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c32_96x96_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -340,10 +350,11 @@ static inline double bn_c96_96x96_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c96_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c96_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
         __builtin_prefetch(g + i + 1769472, 0, 2);
@@ -354,22 +365,25 @@ static inline void bn_c96_96x96_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 9216; i < 9216; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c96_96x96_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c96_96x96_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(dx + i + 1769472, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -381,18 +395,21 @@ static inline void bn_c96_96x96_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c96_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(y + i + 1769472, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 9216; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 9216; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c96_96x96_sum(int n, const float *restrict x, int c)
@@ -469,15 +486,16 @@ void bn_c96_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c96_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c96_96x96_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c96_96x96_plane_sum_grad(dy + ((long)b * 96 + c) * 9216, x + ((long)b * 96 + c) * 9216, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 96 + c) * 9216;
+        bn_c96_96x96_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -485,13 +503,14 @@ static void bn_c96_96x96_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 96];
     const int synced = mc_bn_allreduce != 0;
@@ -499,7 +518,7 @@ void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 96; c++)
-            bn_c96_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c96_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
@@ -508,11 +527,234 @@ void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c96_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c96_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 96 + c) * 9216;
-            bn_c96_96x96_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c96_96x96_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+        }
+    }
+}
+
+/* bn_c16_96x96_relu: batch norm over 16 channels of 96x96 */
+static inline double bn_c16_96x96_relu_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 9216; i += 32) {
+        __builtin_prefetch(p + i + 294912, 0, 2);
+        __builtin_prefetch(p + i + 294912 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 9216; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 9216; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c16_96x96_relu_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 9216; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 9216; i < 9216; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c16_96x96_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 9216; i += 16) {
+        __builtin_prefetch(g + i + 294912, 0, 2);
+        __builtin_prefetch(x + i + 294912, 0, 2);
+        __builtin_prefetch(y + i + 294912, 0, 2);
+        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 9216; i < 9216; i++) {
+        const float gi = (y[i] > 0 ? g[i] : 0);
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c16_96x96_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 9216; i += 16) {
+        __builtin_prefetch(dx + i + 294912, 1, 2);
+        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 9216; i++) {
+        const float d = k * ((y[i] > 0 ? g[i] : 0) - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
+static inline void bn_c16_96x96_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 9216; i += 16) {
+        __builtin_prefetch(y + i + 294912, 1, 2);
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+    }
+    for (; i < 9216; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = (v > 0 ? v : 0);
+    }
+}
+
+static double bn_c16_96x96_relu_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c16_96x96_relu_plane_sum(x + ((long)b * 16 + c) * 9216);
+    return sum;
+}
+
+static double bn_c16_96x96_relu_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c16_96x96_relu_plane_sum_sq(x + ((long)b * 16 + c) * 9216, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c16_96x96_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++)
+        stats[c] = bn_c16_96x96_relu_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 16, (double)n * 9216);
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++) {
+        stats[c] /= m;
+        stats[16 + c] = bn_c16_96x96_relu_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 16, 16, m);
+    for (int c = 0; c < 16; c++)
+        stats[16 + c] /= m;
+    return m;
+}
+
+void bn_c16_96x96_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd)
+{
+    double stats[2 * 16];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c16_96x96_relu_synced_stats(n, x, stats) : (double)n * 9216;
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++) {
+        const double mean = synced ? stats[c] : bn_c16_96x96_relu_sum(n, x, c) / m;
+        const double var = synced ? stats[16 + c] : bn_c16_96x96_relu_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c16_96x96_relu_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, fmean, scale, shift);
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+void bn_c16_96x96_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c16_96x96_relu_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, mean, scale, shift);
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c16_96x96_relu_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 16 + c) * 9216;
+        bn_c16_96x96_relu_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    double sums[2 * 16];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 9216;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 16; c++)
+            bn_c16_96x96_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 16, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c16_96x96_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 16 + c) * 9216;
+            bn_c16_96x96_relu_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -555,10 +797,11 @@ static inline double bn_c16_96x96_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c16_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c16_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
         __builtin_prefetch(g + i + 294912, 0, 2);
@@ -569,22 +812,25 @@ static inline void bn_c16_96x96_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 9216; i < 9216; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c16_96x96_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c16_96x96_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(dx + i + 294912, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -596,18 +842,21 @@ static inline void bn_c16_96x96_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c16_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(y + i + 294912, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 9216; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 9216; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c16_96x96_sum(int n, const float *restrict x, int c)
@@ -684,15 +933,16 @@ void bn_c16_96x96_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c16_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c16_96x96_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c16_96x96_plane_sum_grad(dy + ((long)b * 16 + c) * 9216, x + ((long)b * 16 + c) * 9216, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 16 + c) * 9216;
+        bn_c16_96x96_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -700,13 +950,14 @@ static void bn_c16_96x96_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 16];
     const int synced = mc_bn_allreduce != 0;
@@ -714,7 +965,7 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 16; c++)
-            bn_c16_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c16_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
@@ -723,11 +974,11 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c16_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c16_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 16 + c) * 9216;
-            bn_c16_96x96_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c16_96x96_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -770,10 +1021,11 @@ static inline double bn_c192_96x96_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
         __builtin_prefetch(g + i + 3538944, 0, 2);
@@ -784,22 +1036,25 @@ static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const f
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 9216; i < 9216; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c192_96x96_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c192_96x96_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(dx + i + 3538944, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -811,18 +1066,21 @@ static inline void bn_c192_96x96_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c192_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(y + i + 3538944, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 9216; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 9216; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c192_96x96_sum(int n, const float *restrict x, int c)
@@ -899,15 +1157,16 @@ void bn_c192_96x96_fwd_eval(int n, const float *restrict x, const float *restric
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c192_96x96_plane_sum_grad(dy + ((long)b * 192 + c) * 9216, x + ((long)b * 192 + c) * 9216, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 192 + c) * 9216;
+        bn_c192_96x96_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -915,13 +1174,14 @@ static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -929,7 +1189,7 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gam
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 192; c++)
-            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c192_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
@@ -938,11 +1198,234 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict gam
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c192_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 192 + c) * 9216;
-            bn_c192_96x96_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c192_96x96_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+        }
+    }
+}
+
+/* bn_c24_48x48_relu: batch norm over 24 channels of 48x48 */
+static inline double bn_c24_48x48_relu_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 2304; i += 32) {
+        __builtin_prefetch(p + i + 110592, 0, 2);
+        __builtin_prefetch(p + i + 110592 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 2304; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 2304; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c24_48x48_relu_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 2304; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 2304; i < 2304; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c24_48x48_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 2304; i += 16) {
+        __builtin_prefetch(g + i + 110592, 0, 2);
+        __builtin_prefetch(x + i + 110592, 0, 2);
+        __builtin_prefetch(y + i + 110592, 0, 2);
+        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 2304; i < 2304; i++) {
+        const float gi = (y[i] > 0 ? g[i] : 0);
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c24_48x48_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 2304; i += 16) {
+        __builtin_prefetch(dx + i + 110592, 1, 2);
+        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 2304; i++) {
+        const float d = k * ((y[i] > 0 ? g[i] : 0) - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
+static inline void bn_c24_48x48_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 2304; i += 16) {
+        __builtin_prefetch(y + i + 110592, 1, 2);
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+    }
+    for (; i < 2304; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = (v > 0 ? v : 0);
+    }
+}
+
+static double bn_c24_48x48_relu_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c24_48x48_relu_plane_sum(x + ((long)b * 24 + c) * 2304);
+    return sum;
+}
+
+static double bn_c24_48x48_relu_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c24_48x48_relu_plane_sum_sq(x + ((long)b * 24 + c) * 2304, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c24_48x48_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++)
+        stats[c] = bn_c24_48x48_relu_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 24, (double)n * 2304);
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++) {
+        stats[c] /= m;
+        stats[24 + c] = bn_c24_48x48_relu_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 24, 24, m);
+    for (int c = 0; c < 24; c++)
+        stats[24 + c] /= m;
+    return m;
+}
+
+void bn_c24_48x48_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd)
+{
+    double stats[2 * 24];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c24_48x48_relu_synced_stats(n, x, stats) : (double)n * 2304;
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++) {
+        const double mean = synced ? stats[c] : bn_c24_48x48_relu_sum(n, x, c) / m;
+        const double var = synced ? stats[24 + c] : bn_c24_48x48_relu_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c24_48x48_relu_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, fmean, scale, shift);
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+void bn_c24_48x48_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c24_48x48_relu_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, mean, scale, shift);
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c24_48x48_relu_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 24 + c) * 2304;
+        bn_c24_48x48_relu_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    double sums[2 * 24];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 2304;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 24; c++)
+            bn_c24_48x48_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 24, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c24_48x48_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 24 + c) * 2304;
+            bn_c24_48x48_relu_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -985,10 +1468,11 @@ static inline double bn_c24_48x48_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 2304; i += 16) {
         __builtin_prefetch(g + i + 110592, 0, 2);
@@ -999,22 +1483,25 @@ static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 2304; i < 2304; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c24_48x48_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c24_48x48_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(dx + i + 110592, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -1026,18 +1513,21 @@ static inline void bn_c24_48x48_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c24_48x48_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(y + i + 110592, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 2304; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 2304; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c24_48x48_sum(int n, const float *restrict x, int c)
@@ -1114,15 +1604,16 @@ void bn_c24_48x48_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c24_48x48_plane_sum_grad(dy + ((long)b * 24 + c) * 2304, x + ((long)b * 24 + c) * 2304, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 24 + c) * 2304;
+        bn_c24_48x48_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -1130,13 +1621,14 @@ static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 24];
     const int synced = mc_bn_allreduce != 0;
@@ -1144,7 +1636,7 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 24; c++)
-            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c24_48x48_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 24, m);
     }
     MC_OMP_FOR
@@ -1153,11 +1645,11 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c24_48x48_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 24 + c) * 2304;
-            bn_c24_48x48_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c24_48x48_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1200,10 +1692,11 @@ static inline double bn_c144_48x48_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c144_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c144_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 2304; i += 16) {
         __builtin_prefetch(g + i + 663552, 0, 2);
@@ -1214,22 +1707,25 @@ static inline void bn_c144_48x48_plane_sum_grad(const float *restrict g, const f
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 2304; i < 2304; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c144_48x48_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c144_48x48_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(dx + i + 663552, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -1241,18 +1737,21 @@ static inline void bn_c144_48x48_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c144_48x48_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(y + i + 663552, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 2304; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 2304; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c144_48x48_sum(int n, const float *restrict x, int c)
@@ -1329,15 +1828,16 @@ void bn_c144_48x48_fwd_eval(int n, const float *restrict x, const float *restric
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c144_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c144_48x48_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c144_48x48_plane_sum_grad(dy + ((long)b * 144 + c) * 2304, x + ((long)b * 144 + c) * 2304, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 144 + c) * 2304;
+        bn_c144_48x48_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -1345,13 +1845,14 @@ static void bn_c144_48x48_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 144];
     const int synced = mc_bn_allreduce != 0;
@@ -1359,7 +1860,7 @@ void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gam
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 144; c++)
-            bn_c144_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c144_48x48_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 144, m);
     }
     MC_OMP_FOR
@@ -1368,11 +1869,11 @@ void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict gam
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c144_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c144_48x48_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 144 + c) * 2304;
-            bn_c144_48x48_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c144_48x48_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1415,10 +1916,11 @@ static inline double bn_c288_48x48_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c288_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c288_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 2304; i += 16) {
         __builtin_prefetch(g + i + 1327104, 0, 2);
@@ -1429,22 +1931,25 @@ static inline void bn_c288_48x48_plane_sum_grad(const float *restrict g, const f
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 2304; i < 2304; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c288_48x48_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c288_48x48_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(dx + i + 1327104, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -1456,18 +1961,21 @@ static inline void bn_c288_48x48_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c288_48x48_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(y + i + 1327104, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 2304; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 2304; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c288_48x48_sum(int n, const float *restrict x, int c)
@@ -1544,15 +2052,16 @@ void bn_c288_48x48_fwd_eval(int n, const float *restrict x, const float *restric
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c288_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c288_48x48_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c288_48x48_plane_sum_grad(dy + ((long)b * 288 + c) * 2304, x + ((long)b * 288 + c) * 2304, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 288 + c) * 2304;
+        bn_c288_48x48_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -1560,13 +2069,14 @@ static void bn_c288_48x48_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 288];
     const int synced = mc_bn_allreduce != 0;
@@ -1574,7 +2084,7 @@ void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gam
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 288; c++)
-            bn_c288_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c288_48x48_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 288, m);
     }
     MC_OMP_FOR
@@ -1583,11 +2093,11 @@ void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict gam
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c288_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c288_48x48_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 288 + c) * 2304;
-            bn_c288_48x48_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c288_48x48_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1630,10 +2140,11 @@ static inline double bn_c144_24x24_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c144_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c144_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 576; i += 16) {
         __builtin_prefetch(g + i + 165888, 0, 2);
@@ -1644,22 +2155,25 @@ static inline void bn_c144_24x24_plane_sum_grad(const float *restrict g, const f
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 576; i < 576; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c144_24x24_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c144_24x24_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(dx + i + 165888, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -1671,18 +2185,21 @@ static inline void bn_c144_24x24_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c144_24x24_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(y + i + 165888, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 576; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 576; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c144_24x24_sum(int n, const float *restrict x, int c)
@@ -1759,15 +2276,16 @@ void bn_c144_24x24_fwd_eval(int n, const float *restrict x, const float *restric
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c144_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c144_24x24_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c144_24x24_plane_sum_grad(dy + ((long)b * 144 + c) * 576, x + ((long)b * 144 + c) * 576, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 144 + c) * 576;
+        bn_c144_24x24_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -1775,13 +2293,14 @@ static void bn_c144_24x24_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 144];
     const int synced = mc_bn_allreduce != 0;
@@ -1789,7 +2308,7 @@ void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gam
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 144; c++)
-            bn_c144_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c144_24x24_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 144, m);
     }
     MC_OMP_FOR
@@ -1798,11 +2317,11 @@ void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict gam
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c144_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c144_24x24_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 144 + c) * 576;
-            bn_c144_24x24_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c144_24x24_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1845,10 +2364,11 @@ static inline double bn_c32_24x24_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 576; i += 16) {
         __builtin_prefetch(g + i + 36864, 0, 2);
@@ -1859,22 +2379,25 @@ static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 576; i < 576; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c32_24x24_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_24x24_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(dx + i + 36864, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -1886,18 +2409,21 @@ static inline void bn_c32_24x24_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c32_24x24_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(y + i + 36864, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 576; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 576; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c32_24x24_sum(int n, const float *restrict x, int c)
@@ -1974,15 +2500,16 @@ void bn_c32_24x24_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c32_24x24_plane_sum_grad(dy + ((long)b * 32 + c) * 576, x + ((long)b * 32 + c) * 576, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 32 + c) * 576;
+        bn_c32_24x24_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -1990,13 +2517,14 @@ static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -2004,7 +2532,7 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 32; c++)
-            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c32_24x24_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
@@ -2013,11 +2541,11 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c32_24x24_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 32 + c) * 576;
-            bn_c32_24x24_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c32_24x24_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2060,10 +2588,11 @@ static inline double bn_c192_24x24_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c192_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c192_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 576; i += 16) {
         __builtin_prefetch(g + i + 221184, 0, 2);
@@ -2074,22 +2603,25 @@ static inline void bn_c192_24x24_plane_sum_grad(const float *restrict g, const f
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 576; i < 576; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c192_24x24_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c192_24x24_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(dx + i + 221184, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -2101,18 +2633,21 @@ static inline void bn_c192_24x24_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c192_24x24_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(y + i + 221184, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 576; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 576; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c192_24x24_sum(int n, const float *restrict x, int c)
@@ -2189,15 +2724,16 @@ void bn_c192_24x24_fwd_eval(int n, const float *restrict x, const float *restric
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c192_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c192_24x24_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c192_24x24_plane_sum_grad(dy + ((long)b * 192 + c) * 576, x + ((long)b * 192 + c) * 576, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 192 + c) * 576;
+        bn_c192_24x24_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -2205,13 +2741,14 @@ static void bn_c192_24x24_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -2219,7 +2756,7 @@ void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gam
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 192; c++)
-            bn_c192_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c192_24x24_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
@@ -2228,11 +2765,11 @@ void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict gam
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c192_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c192_24x24_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 192 + c) * 576;
-            bn_c192_24x24_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c192_24x24_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2276,10 +2813,11 @@ static inline double bn_c192_12x12_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c192_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c192_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 55296, 0, 2);
@@ -2290,22 +2828,25 @@ static inline void bn_c192_12x12_plane_sum_grad(const float *restrict g, const f
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 144; i < 144; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c192_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c192_12x12_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 55296, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -2317,18 +2858,21 @@ static inline void bn_c192_12x12_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c192_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(y + i + 55296, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 144; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 144; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c192_12x12_sum(int n, const float *restrict x, int c)
@@ -2405,15 +2949,16 @@ void bn_c192_12x12_fwd_eval(int n, const float *restrict x, const float *restric
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c192_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c192_12x12_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c192_12x12_plane_sum_grad(dy + ((long)b * 192 + c) * 144, x + ((long)b * 192 + c) * 144, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 192 + c) * 144;
+        bn_c192_12x12_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -2421,13 +2966,14 @@ static void bn_c192_12x12_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -2435,7 +2981,7 @@ void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gam
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 192; c++)
-            bn_c192_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c192_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
@@ -2444,11 +2990,11 @@ void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict gam
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c192_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c192_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 192 + c) * 144;
-            bn_c192_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c192_12x12_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2492,10 +3038,11 @@ static inline double bn_c64_12x12_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 18432, 0, 2);
@@ -2506,22 +3053,25 @@ static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 144; i < 144; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c64_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c64_12x12_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 18432, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -2533,18 +3083,21 @@ static inline void bn_c64_12x12_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c64_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(y + i + 18432, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 144; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 144; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c64_12x12_sum(int n, const float *restrict x, int c)
@@ -2621,15 +3174,16 @@ void bn_c64_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c64_12x12_plane_sum_grad(dy + ((long)b * 64 + c) * 144, x + ((long)b * 64 + c) * 144, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 64 + c) * 144;
+        bn_c64_12x12_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -2637,13 +3191,14 @@ static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 64];
     const int synced = mc_bn_allreduce != 0;
@@ -2651,7 +3206,7 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 64; c++)
-            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c64_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
@@ -2660,11 +3215,11 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c64_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 64 + c) * 144;
-            bn_c64_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c64_12x12_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2708,10 +3263,11 @@ static inline double bn_c384_12x12_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c384_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c384_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 110592, 0, 2);
@@ -2722,22 +3278,25 @@ static inline void bn_c384_12x12_plane_sum_grad(const float *restrict g, const f
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 144; i < 144; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c384_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c384_12x12_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 110592, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -2749,18 +3308,21 @@ static inline void bn_c384_12x12_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c384_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(y + i + 110592, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 144; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 144; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c384_12x12_sum(int n, const float *restrict x, int c)
@@ -2837,15 +3399,16 @@ void bn_c384_12x12_fwd_eval(int n, const float *restrict x, const float *restric
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c384_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c384_12x12_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c384_12x12_plane_sum_grad(dy + ((long)b * 384 + c) * 144, x + ((long)b * 384 + c) * 144, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 384 + c) * 144;
+        bn_c384_12x12_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -2853,13 +3416,14 @@ static void bn_c384_12x12_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 384];
     const int synced = mc_bn_allreduce != 0;
@@ -2867,7 +3431,7 @@ void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gam
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 384; c++)
-            bn_c384_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c384_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 384, m);
     }
     MC_OMP_FOR
@@ -2876,11 +3440,11 @@ void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict gam
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c384_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c384_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 384 + c) * 144;
-            bn_c384_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c384_12x12_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -2924,10 +3488,11 @@ static inline double bn_c96_12x12_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 27648, 0, 2);
@@ -2938,22 +3503,25 @@ static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 144; i < 144; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c96_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c96_12x12_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 27648, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -2965,18 +3533,21 @@ static inline void bn_c96_12x12_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c96_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(y + i + 27648, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 144; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 144; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c96_12x12_sum(int n, const float *restrict x, int c)
@@ -3053,15 +3624,16 @@ void bn_c96_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c96_12x12_plane_sum_grad(dy + ((long)b * 96 + c) * 144, x + ((long)b * 96 + c) * 144, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 96 + c) * 144;
+        bn_c96_12x12_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -3069,13 +3641,14 @@ static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 96];
     const int synced = mc_bn_allreduce != 0;
@@ -3083,7 +3656,7 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 96; c++)
-            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c96_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
@@ -3092,11 +3665,11 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c96_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 96 + c) * 144;
-            bn_c96_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c96_12x12_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -3140,10 +3713,11 @@ static inline double bn_c576_12x12_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c576_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c576_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 165888, 0, 2);
@@ -3154,22 +3728,25 @@ static inline void bn_c576_12x12_plane_sum_grad(const float *restrict g, const f
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 144; i < 144; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c576_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c576_12x12_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 165888, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -3181,18 +3758,21 @@ static inline void bn_c576_12x12_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c576_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(y + i + 165888, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 144; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 144; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c576_12x12_sum(int n, const float *restrict x, int c)
@@ -3269,15 +3849,16 @@ void bn_c576_12x12_fwd_eval(int n, const float *restrict x, const float *restric
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c576_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c576_12x12_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c576_12x12_plane_sum_grad(dy + ((long)b * 576 + c) * 144, x + ((long)b * 576 + c) * 144, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 576 + c) * 144;
+        bn_c576_12x12_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -3285,13 +3866,14 @@ static void bn_c576_12x12_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 576];
     const int synced = mc_bn_allreduce != 0;
@@ -3299,7 +3881,7 @@ void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gam
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 576; c++)
-            bn_c576_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c576_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 576, m);
     }
     MC_OMP_FOR
@@ -3308,11 +3890,11 @@ void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict gam
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c576_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c576_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 576 + c) * 144;
-            bn_c576_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c576_12x12_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -3356,10 +3938,11 @@ static inline double bn_c576_6x6_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c576_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c576_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
         __builtin_prefetch(g + i + 41472, 0, 2);
@@ -3370,22 +3953,25 @@ static inline void bn_c576_6x6_plane_sum_grad(const float *restrict g, const flo
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 32; i < 36; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c576_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c576_6x6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(dx + i + 41472, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -3397,18 +3983,21 @@ static inline void bn_c576_6x6_plane_dx(const float *restrict g, const float *re
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c576_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(y + i + 41472, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 36; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 36; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c576_6x6_sum(int n, const float *restrict x, int c)
@@ -3485,15 +4074,16 @@ void bn_c576_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c576_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c576_6x6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c576_6x6_plane_sum_grad(dy + ((long)b * 576 + c) * 36, x + ((long)b * 576 + c) * 36, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 576 + c) * 36;
+        bn_c576_6x6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -3501,13 +4091,14 @@ static void bn_c576_6x6_grad_sums(int n, const float *restrict x, const float *r
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 576];
     const int synced = mc_bn_allreduce != 0;
@@ -3515,7 +4106,7 @@ void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 576; c++)
-            bn_c576_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c576_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 576, m);
     }
     MC_OMP_FOR
@@ -3524,11 +4115,11 @@ void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c576_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c576_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 576 + c) * 36;
-            bn_c576_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c576_6x6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -3572,10 +4163,11 @@ static inline double bn_c160_6x6_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
         __builtin_prefetch(g + i + 11520, 0, 2);
@@ -3586,22 +4178,25 @@ static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const flo
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 32; i < 36; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c160_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c160_6x6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(dx + i + 11520, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -3613,18 +4208,21 @@ static inline void bn_c160_6x6_plane_dx(const float *restrict g, const float *re
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c160_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(y + i + 11520, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 36; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 36; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c160_6x6_sum(int n, const float *restrict x, int c)
@@ -3701,15 +4299,16 @@ void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c160_6x6_plane_sum_grad(dy + ((long)b * 160 + c) * 36, x + ((long)b * 160 + c) * 36, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 160 + c) * 36;
+        bn_c160_6x6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -3717,13 +4316,14 @@ static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *r
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 160];
     const int synced = mc_bn_allreduce != 0;
@@ -3731,7 +4331,7 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 160; c++)
-            bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c160_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 160, m);
     }
     MC_OMP_FOR
@@ -3740,11 +4340,11 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c160_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 160 + c) * 36;
-            bn_c160_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c160_6x6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -3788,10 +4388,11 @@ static inline double bn_c960_6x6_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c960_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c960_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
         __builtin_prefetch(g + i + 69120, 0, 2);
@@ -3802,22 +4403,25 @@ static inline void bn_c960_6x6_plane_sum_grad(const float *restrict g, const flo
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 32; i < 36; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c960_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c960_6x6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(dx + i + 69120, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -3829,18 +4433,21 @@ static inline void bn_c960_6x6_plane_dx(const float *restrict g, const float *re
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c960_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(y + i + 69120, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 36; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 36; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c960_6x6_sum(int n, const float *restrict x, int c)
@@ -3917,15 +4524,16 @@ void bn_c960_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c960_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c960_6x6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c960_6x6_plane_sum_grad(dy + ((long)b * 960 + c) * 36, x + ((long)b * 960 + c) * 36, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 960 + c) * 36;
+        bn_c960_6x6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -3933,13 +4541,14 @@ static void bn_c960_6x6_grad_sums(int n, const float *restrict x, const float *r
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 960];
     const int synced = mc_bn_allreduce != 0;
@@ -3947,7 +4556,7 @@ void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 960; c++)
-            bn_c960_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c960_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 960, m);
     }
     MC_OMP_FOR
@@ -3956,11 +4565,11 @@ void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c960_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c960_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 960 + c) * 36;
-            bn_c960_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c960_6x6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -4004,10 +4613,11 @@ static inline double bn_c320_6x6_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c320_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c320_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
         __builtin_prefetch(g + i + 23040, 0, 2);
@@ -4018,22 +4628,25 @@ static inline void bn_c320_6x6_plane_sum_grad(const float *restrict g, const flo
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 32; i < 36; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c320_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c320_6x6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(dx + i + 23040, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -4045,18 +4658,21 @@ static inline void bn_c320_6x6_plane_dx(const float *restrict g, const float *re
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c320_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(y + i + 23040, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 36; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 36; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c320_6x6_sum(int n, const float *restrict x, int c)
@@ -4133,15 +4749,16 @@ void bn_c320_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c320_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c320_6x6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c320_6x6_plane_sum_grad(dy + ((long)b * 320 + c) * 36, x + ((long)b * 320 + c) * 36, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 320 + c) * 36;
+        bn_c320_6x6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -4149,13 +4766,14 @@ static void bn_c320_6x6_grad_sums(int n, const float *restrict x, const float *r
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 320];
     const int synced = mc_bn_allreduce != 0;
@@ -4163,7 +4781,7 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 320; c++)
-            bn_c320_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c320_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 320, m);
     }
     MC_OMP_FOR
@@ -4172,11 +4790,11 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict gamma
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c320_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c320_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 320 + c) * 36;
-            bn_c320_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c320_6x6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -4220,10 +4838,11 @@ static inline double bn_c1280_6x6_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c1280_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c1280_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
         __builtin_prefetch(g + i + 92160, 0, 2);
@@ -4234,22 +4853,25 @@ static inline void bn_c1280_6x6_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 32; i < 36; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c1280_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c1280_6x6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(dx + i + 92160, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -4261,18 +4883,21 @@ static inline void bn_c1280_6x6_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c1280_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(y + i + 92160, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 36; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 36; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c1280_6x6_sum(int n, const float *restrict x, int c)
@@ -4349,15 +4974,16 @@ void bn_c1280_6x6_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c1280_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c1280_6x6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c1280_6x6_plane_sum_grad(dy + ((long)b * 1280 + c) * 36, x + ((long)b * 1280 + c) * 36, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 1280 + c) * 36;
+        bn_c1280_6x6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -4365,13 +4991,14 @@ static void bn_c1280_6x6_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 1280];
     const int synced = mc_bn_allreduce != 0;
@@ -4379,7 +5006,7 @@ void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 1280; c++)
-            bn_c1280_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c1280_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 1280, m);
     }
     MC_OMP_FOR
@@ -4388,11 +5015,11 @@ void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c1280_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c1280_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 1280 + c) * 36;
-            bn_c1280_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c1280_6x6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }

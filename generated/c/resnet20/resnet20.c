@@ -29,10 +29,10 @@ static void resnet20_layer1_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
 }
 
@@ -40,8 +40,8 @@ static void resnet20_layer1_forward(const mc_state *s, int train)
 static void resnet20_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
-        (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), (act + (long)(19456) * n), (par + 432), (sav + 0), (sav + 16),
+        (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
 }
 
 /* relu#1 */
@@ -49,14 +49,12 @@ static void resnet20_layer2_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n));
 }
 
 /* relu#1 */
 static void resnet20_layer2_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.conv_bn.seps */
@@ -64,14 +62,14 @@ static void resnet20_layer3_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(35840) * n), (par + 464), 0, (act + (long)(52224) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0));
 }
 
 /* layer1.0.conv_bn.seps */
 static void resnet20_layer3_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464), 0,
         1);
 }
 
@@ -81,19 +79,19 @@ static void resnet20_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (cnt + 1), (act + (long)(101376) * n), (sav + 32), (sav + 80));
+        bn_c48_32x32_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
+            (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (act + (long)(101376) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
+            (act + (long)(84992) * n));
 }
 
 /* layer1.0.conv_bn.bn1 */
 static void resnet20_layer4_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
-        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(35840) * n), (act + (long)(84992) * n), (par + 1792), (sav + 32), (sav + 80),
+        (dact + (long)(84992) * n), (dact + (long)(35840) * n), (grad + 1792), (grad + 1840), 0);
 }
 
 /* layer1.0.conv_bn.pointwise */
@@ -101,14 +99,14 @@ static void resnet20_layer5_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(101376) * n), (par + 1888), (par + 2656), (act + (long)(150528) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(84992) * n), (par + 1888), (par + 2656), (act + (long)(134144) * n + 0));
 }
 
 /* layer1.0.conv_bn.pointwise */
 static void resnet20_layer5_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888), (grad + 2656),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(84992) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(84992) * n), (grad + 1888), (grad + 2656),
         0);
 }
 
@@ -118,19 +116,19 @@ static void resnet20_layer6_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
-            (cnt + 2), (act + (long)(166912) * n), (sav + 128), (sav + 144));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
+            (cnt + 2), (act + (long)(150528) * n), (sav + 128), (sav + 144));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
-            (act + (long)(166912) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
+            (act + (long)(150528) * n));
 }
 
 /* layer1.0.conv_bn.bn2 */
 static void resnet20_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
-        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144),
+        (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688), 0);
 }
 
 /* layer1.0.relu#1 */
@@ -138,14 +136,12 @@ static void resnet20_layer7_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n));
 }
 
 /* layer1.0.relu#1 */
 static void resnet20_layer7_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n), 0);
 }
 
 /* layer1.0.conv2 */
@@ -153,14 +149,14 @@ static void resnet20_layer8_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(183296) * n), (par + 2704), 0, (act + (long)(199680) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0));
 }
 
 /* layer1.0.conv2 */
 static void resnet20_layer8_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704), 0,
         0);
 }
 
@@ -170,19 +166,19 @@ static void resnet20_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (cnt + 3), (act + (long)(216064) * n), (sav + 160), (sav + 176));
+        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
+            (cnt + 3), (act + (long)(183296) * n), (sav + 160), (sav + 176));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (act + (long)(216064) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
+            (act + (long)(183296) * n));
 }
 
 /* layer1.0.bn2 */
 static void resnet20_layer9_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
-        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+        (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024), 0);
 }
 
 /* layer1.0.sum */
@@ -190,14 +186,14 @@ static void resnet20_layer10_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(216064) * n), (act + (long)(35840) * n), (act + (long)(232448) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(183296) * n), (act + (long)(19456) * n), (act + (long)(199680) * n));
 }
 
 /* layer1.0.sum */
 static void resnet20_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(232448) * n), (dact + (long)(216064) * n), 0, (dact + (long)(35840) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(199680) * n), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.relu#2 */
@@ -205,14 +201,12 @@ static void resnet20_layer11_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(232448) * n), (act + (long)(248832) * n));
 }
 
 /* layer1.0.relu#2 */
 static void resnet20_layer11_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(232448) * n), (act + (long)(248832) * n), (dact + (long)(248832) * n), (dact + (long)(232448) * n), 0);
 }
 
 /* layer1.1.conv_bn.seps */
@@ -220,14 +214,14 @@ static void resnet20_layer12_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(248832) * n), (par + 5040), 0, (act + (long)(265216) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0));
 }
 
 /* layer1.1.conv_bn.seps */
 static void resnet20_layer12_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(248832) * n), (par + 5040), (dact + (long)(265216) * n + 0), (dact + (long)(248832) * n), (grad + 5040), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(216064) * n + 0), (dact + (long)(199680) * n), (grad + 5040), 0,
         1);
 }
 
@@ -237,19 +231,19 @@ static void resnet20_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
-            (cnt + 4), (act + (long)(314368) * n), (sav + 192), (sav + 240));
+        bn_c48_32x32_fwd_train(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
+            (cnt + 4), (act + (long)(265216) * n), (sav + 192), (sav + 240));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
-            (act + (long)(314368) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
+            (act + (long)(265216) * n));
 }
 
 /* layer1.1.conv_bn.bn1 */
 static void resnet20_layer13_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240), (dact + (long)(314368) * n),
-        (dact + (long)(265216) * n), (grad + 6368), (grad + 6416), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(216064) * n), (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240),
+        (dact + (long)(265216) * n), (dact + (long)(216064) * n), (grad + 6368), (grad + 6416), 0);
 }
 
 /* layer1.1.conv_bn.pointwise */
@@ -257,14 +251,14 @@ static void resnet20_layer14_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(314368) * n), (par + 6464), (par + 7232), (act + (long)(363520) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(265216) * n), (par + 6464), (par + 7232), (act + (long)(314368) * n + 0));
 }
 
 /* layer1.1.conv_bn.pointwise */
 static void resnet20_layer14_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(314368) * n), (par + 6464), (dact + (long)(363520) * n + 0), (dact + (long)(314368) * n), (grad + 6464), (grad + 7232),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(265216) * n), (par + 6464), (dact + (long)(314368) * n + 0), (dact + (long)(265216) * n), (grad + 6464), (grad + 7232),
         0);
 }
 
@@ -274,19 +268,19 @@ static void resnet20_layer15_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
-            (cnt + 5), (act + (long)(379904) * n), (sav + 288), (sav + 304));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
+            (cnt + 5), (act + (long)(330752) * n), (sav + 288), (sav + 304));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
-            (act + (long)(379904) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
+            (act + (long)(330752) * n));
 }
 
 /* layer1.1.conv_bn.bn2 */
 static void resnet20_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(363520) * n), (par + 7248), (sav + 288), (sav + 304), (dact + (long)(379904) * n),
-        (dact + (long)(363520) * n), (grad + 7248), (grad + 7264), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(314368) * n), (act + (long)(330752) * n), (par + 7248), (sav + 288), (sav + 304),
+        (dact + (long)(330752) * n), (dact + (long)(314368) * n), (grad + 7248), (grad + 7264), 0);
 }
 
 /* layer1.1.relu#1 */
@@ -294,14 +288,12 @@ static void resnet20_layer16_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(379904) * n), (act + (long)(396288) * n));
 }
 
 /* layer1.1.relu#1 */
 static void resnet20_layer16_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(379904) * n), (act + (long)(396288) * n), (dact + (long)(396288) * n), (dact + (long)(379904) * n), 0);
 }
 
 /* layer1.1.conv2 */
@@ -309,14 +301,14 @@ static void resnet20_layer17_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(396288) * n), (par + 7280), 0, (act + (long)(412672) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(330752) * n), (par + 7280), 0, (act + (long)(347136) * n + 0));
 }
 
 /* layer1.1.conv2 */
 static void resnet20_layer17_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(396288) * n), (par + 7280), (dact + (long)(412672) * n + 0), (dact + (long)(396288) * n), (grad + 7280), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(330752) * n), (par + 7280), (dact + (long)(347136) * n + 0), (dact + (long)(330752) * n), (grad + 7280), 0,
         0);
 }
 
@@ -326,19 +318,19 @@ static void resnet20_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
-            (cnt + 6), (act + (long)(429056) * n), (sav + 320), (sav + 336));
+        bn_c16_32x32_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
+            (cnt + 6), (act + (long)(363520) * n), (sav + 320), (sav + 336));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
-            (act + (long)(429056) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
+            (act + (long)(363520) * n));
 }
 
 /* layer1.1.bn2 */
 static void resnet20_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(412672) * n), (par + 9584), (sav + 320), (sav + 336), (dact + (long)(429056) * n),
-        (dact + (long)(412672) * n), (grad + 9584), (grad + 9600), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
+        (dact + (long)(363520) * n), (dact + (long)(347136) * n), (grad + 9584), (grad + 9600), 0);
 }
 
 /* layer1.1.sum */
@@ -346,14 +338,14 @@ static void resnet20_layer19_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(429056) * n), (act + (long)(248832) * n), (act + (long)(445440) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(363520) * n), (act + (long)(199680) * n), (act + (long)(379904) * n));
 }
 
 /* layer1.1.sum */
 static void resnet20_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(445440) * n), (dact + (long)(429056) * n), 0, (dact + (long)(248832) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(379904) * n), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
 }
 
 /* layer1.1.relu#2 */
@@ -361,14 +353,12 @@ static void resnet20_layer20_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(445440) * n), (act + (long)(461824) * n));
 }
 
 /* layer1.1.relu#2 */
 static void resnet20_layer20_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(445440) * n), (act + (long)(461824) * n), (dact + (long)(461824) * n), (dact + (long)(445440) * n), 0);
 }
 
 /* layer1.2.conv_bn.seps */
@@ -376,14 +366,14 @@ static void resnet20_layer21_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(461824) * n), (par + 9616), 0, (act + (long)(478208) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0));
 }
 
 /* layer1.2.conv_bn.seps */
 static void resnet20_layer21_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(461824) * n), (par + 9616), (dact + (long)(478208) * n + 0), (dact + (long)(461824) * n), (grad + 9616), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(379904) * n), (par + 9616), (dact + (long)(396288) * n + 0), (dact + (long)(379904) * n), (grad + 9616), 0,
         1);
 }
 
@@ -393,19 +383,19 @@ static void resnet20_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
-            (cnt + 7), (act + (long)(527360) * n), (sav + 352), (sav + 400));
+        bn_c48_32x32_fwd_train(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
+            (cnt + 7), (act + (long)(445440) * n), (sav + 352), (sav + 400));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
-            (act + (long)(527360) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
+            (act + (long)(445440) * n));
 }
 
 /* layer1.2.conv_bn.bn1 */
 static void resnet20_layer22_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(478208) * n), (par + 10944), (sav + 352), (sav + 400), (dact + (long)(527360) * n),
-        (dact + (long)(478208) * n), (grad + 10944), (grad + 10992), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(396288) * n), (act + (long)(445440) * n), (par + 10944), (sav + 352), (sav + 400),
+        (dact + (long)(445440) * n), (dact + (long)(396288) * n), (grad + 10944), (grad + 10992), 0);
 }
 
 /* layer1.2.conv_bn.pointwise */
@@ -413,14 +403,14 @@ static void resnet20_layer23_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(527360) * n), (par + 11040), (par + 11808), (act + (long)(576512) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(445440) * n), (par + 11040), (par + 11808), (act + (long)(494592) * n + 0));
 }
 
 /* layer1.2.conv_bn.pointwise */
 static void resnet20_layer23_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(527360) * n), (par + 11040), (dact + (long)(576512) * n + 0), (dact + (long)(527360) * n), (grad + 11040), (grad + 11808),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(445440) * n), (par + 11040), (dact + (long)(494592) * n + 0), (dact + (long)(445440) * n), (grad + 11040), (grad + 11808),
         0);
 }
 
@@ -430,19 +420,19 @@ static void resnet20_layer24_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
-            (cnt + 8), (act + (long)(592896) * n), (sav + 448), (sav + 464));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
+            (cnt + 8), (act + (long)(510976) * n), (sav + 448), (sav + 464));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
-            (act + (long)(592896) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
+            (act + (long)(510976) * n));
 }
 
 /* layer1.2.conv_bn.bn2 */
 static void resnet20_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(576512) * n), (par + 11824), (sav + 448), (sav + 464), (dact + (long)(592896) * n),
-        (dact + (long)(576512) * n), (grad + 11824), (grad + 11840), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(494592) * n), (act + (long)(510976) * n), (par + 11824), (sav + 448), (sav + 464),
+        (dact + (long)(510976) * n), (dact + (long)(494592) * n), (grad + 11824), (grad + 11840), 0);
 }
 
 /* layer1.2.relu#1 */
@@ -450,14 +440,12 @@ static void resnet20_layer25_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(592896) * n), (act + (long)(609280) * n));
 }
 
 /* layer1.2.relu#1 */
 static void resnet20_layer25_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(592896) * n), (act + (long)(609280) * n), (dact + (long)(609280) * n), (dact + (long)(592896) * n), 0);
 }
 
 /* layer1.2.conv2 */
@@ -465,14 +453,14 @@ static void resnet20_layer26_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(609280) * n), (par + 11856), 0, (act + (long)(625664) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(510976) * n), (par + 11856), 0, (act + (long)(527360) * n + 0));
 }
 
 /* layer1.2.conv2 */
 static void resnet20_layer26_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(609280) * n), (par + 11856), (dact + (long)(625664) * n + 0), (dact + (long)(609280) * n), (grad + 11856), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(510976) * n), (par + 11856), (dact + (long)(527360) * n + 0), (dact + (long)(510976) * n), (grad + 11856), 0,
         0);
 }
 
@@ -482,19 +470,19 @@ static void resnet20_layer27_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
-            (cnt + 9), (act + (long)(642048) * n), (sav + 480), (sav + 496));
+        bn_c16_32x32_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
+            (cnt + 9), (act + (long)(543744) * n), (sav + 480), (sav + 496));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
-            (act + (long)(642048) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
+            (act + (long)(543744) * n));
 }
 
 /* layer1.2.bn2 */
 static void resnet20_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(625664) * n), (par + 14160), (sav + 480), (sav + 496), (dact + (long)(642048) * n),
-        (dact + (long)(625664) * n), (grad + 14160), (grad + 14176), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
+        (dact + (long)(543744) * n), (dact + (long)(527360) * n), (grad + 14160), (grad + 14176), 0);
 }
 
 /* layer1.2.sum */
@@ -502,14 +490,14 @@ static void resnet20_layer28_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(642048) * n), (act + (long)(461824) * n), (act + (long)(658432) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(543744) * n), (act + (long)(379904) * n), (act + (long)(560128) * n));
 }
 
 /* layer1.2.sum */
 static void resnet20_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(658432) * n), (dact + (long)(642048) * n), 0, (dact + (long)(461824) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(560128) * n), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
 }
 
 /* layer1.2.relu#2 */
@@ -517,14 +505,12 @@ static void resnet20_layer29_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(658432) * n), (act + (long)(674816) * n));
 }
 
 /* layer1.2.relu#2 */
 static void resnet20_layer29_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(658432) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(658432) * n), 0);
 }
 
 /* layer2.0.conv_bn.seps */
@@ -532,14 +518,14 @@ static void resnet20_layer30_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(674816) * n), (par + 14192), 0, (act + (long)(691200) * n + 0));
+    dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0));
 }
 
 /* layer2.0.conv_bn.seps */
 static void resnet20_layer30_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(674816) * n), (par + 14192), (dact + (long)(691200) * n + 0), (dact + (long)(674816) * n), (grad + 14192), 0,
+    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(560128) * n), (par + 14192), (dact + (long)(576512) * n + 0), (dact + (long)(560128) * n), (grad + 14192), 0,
         1);
 }
 
@@ -549,19 +535,19 @@ static void resnet20_layer31_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_fwd_train(n, (act + (long)(691200) * n), (par + 14736), (par + 14768), (buf + 512), (buf + 544),
-            (cnt + 10), (act + (long)(723968) * n), (sav + 512), (sav + 544));
+        bn_c32_32x32_fwd_train(n, (act + (long)(576512) * n), (par + 14736), (par + 14768), (buf + 512), (buf + 544),
+            (cnt + 10), (act + (long)(609280) * n), (sav + 512), (sav + 544));
     else
-        bn_c32_32x32_fwd_eval(n, (act + (long)(691200) * n), (par + 14736), (par + 14768), (buf + 512), (buf + 544),
-            (act + (long)(723968) * n));
+        bn_c32_32x32_fwd_eval(n, (act + (long)(576512) * n), (par + 14736), (par + 14768), (buf + 512), (buf + 544),
+            (act + (long)(609280) * n));
 }
 
 /* layer2.0.conv_bn.bn1 */
 static void resnet20_layer31_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_32x32_bwd(n, (act + (long)(691200) * n), (par + 14736), (sav + 512), (sav + 544), (dact + (long)(723968) * n),
-        (dact + (long)(691200) * n), (grad + 14736), (grad + 14768), 0);
+    bn_c32_32x32_bwd(n, (act + (long)(576512) * n), (act + (long)(609280) * n), (par + 14736), (sav + 512), (sav + 544),
+        (dact + (long)(609280) * n), (dact + (long)(576512) * n), (grad + 14736), (grad + 14768), 0);
 }
 
 /* layer2.0.conv_bn.pointwise */
@@ -569,14 +555,14 @@ static void resnet20_layer32_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(723968) * n), (par + 14800), (par + 15824), (act + (long)(756736) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(609280) * n), (par + 14800), (par + 15824), (act + (long)(642048) * n + 0));
 }
 
 /* layer2.0.conv_bn.pointwise */
 static void resnet20_layer32_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(723968) * n), (par + 14800), (dact + (long)(756736) * n + 0), (dact + (long)(723968) * n), (grad + 14800), (grad + 15824),
+    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(609280) * n), (par + 14800), (dact + (long)(642048) * n + 0), (dact + (long)(609280) * n), (grad + 14800), (grad + 15824),
         0);
 }
 
@@ -586,19 +572,19 @@ static void resnet20_layer33_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(756736) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
-            (cnt + 11), (act + (long)(764928) * n), (sav + 576), (sav + 608));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(642048) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
+            (cnt + 11), (act + (long)(650240) * n), (sav + 576), (sav + 608));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(756736) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
-            (act + (long)(764928) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(642048) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
+            (act + (long)(650240) * n));
 }
 
 /* layer2.0.conv_bn.bn2 */
 static void resnet20_layer33_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(756736) * n), (par + 15856), (sav + 576), (sav + 608), (dact + (long)(764928) * n),
-        (dact + (long)(756736) * n), (grad + 15856), (grad + 15888), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(642048) * n), (act + (long)(650240) * n), (par + 15856), (sav + 576), (sav + 608),
+        (dact + (long)(650240) * n), (dact + (long)(642048) * n), (grad + 15856), (grad + 15888), 0);
 }
 
 /* layer2.0.relu#1 */
@@ -606,14 +592,12 @@ static void resnet20_layer34_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(764928) * n), (act + (long)(773120) * n));
 }
 
 /* layer2.0.relu#1 */
 static void resnet20_layer34_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(764928) * n), (act + (long)(773120) * n), (dact + (long)(773120) * n), (dact + (long)(764928) * n), 0);
 }
 
 /* layer2.0.conv2 */
@@ -621,14 +605,14 @@ static void resnet20_layer35_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(773120) * n), (par + 15920), 0, (act + (long)(781312) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(650240) * n), (par + 15920), 0, (act + (long)(658432) * n + 0));
 }
 
 /* layer2.0.conv2 */
 static void resnet20_layer35_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(773120) * n), (par + 15920), (dact + (long)(781312) * n + 0), (dact + (long)(773120) * n), (grad + 15920), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(650240) * n), (par + 15920), (dact + (long)(658432) * n + 0), (dact + (long)(650240) * n), (grad + 15920), 0,
         0);
 }
 
@@ -638,19 +622,19 @@ static void resnet20_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(781312) * n), (par + 25136), (par + 25168), (buf + 640), (buf + 672),
-            (cnt + 12), (act + (long)(789504) * n), (sav + 640), (sav + 672));
+        bn_c32_16x16_fwd_train(n, (act + (long)(658432) * n), (par + 25136), (par + 25168), (buf + 640), (buf + 672),
+            (cnt + 12), (act + (long)(666624) * n), (sav + 640), (sav + 672));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(781312) * n), (par + 25136), (par + 25168), (buf + 640), (buf + 672),
-            (act + (long)(789504) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(658432) * n), (par + 25136), (par + 25168), (buf + 640), (buf + 672),
+            (act + (long)(666624) * n));
 }
 
 /* layer2.0.bn2 */
 static void resnet20_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(781312) * n), (par + 25136), (sav + 640), (sav + 672), (dact + (long)(789504) * n),
-        (dact + (long)(781312) * n), (grad + 25136), (grad + 25168), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(658432) * n), (act + (long)(666624) * n), (par + 25136), (sav + 640), (sav + 672),
+        (dact + (long)(666624) * n), (dact + (long)(658432) * n), (grad + 25136), (grad + 25168), 0);
 }
 
 /* layer2.0.downsample.0 */
@@ -658,14 +642,14 @@ static void resnet20_layer37_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(674816) * n), (par + 25200), 0, (act + (long)(797696) * n + 0));
+    conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(560128) * n), (par + 25200), 0, (act + (long)(674816) * n + 0));
 }
 
 /* layer2.0.downsample.0 */
 static void resnet20_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(674816) * n), (par + 25200), (dact + (long)(797696) * n + 0), (dact + (long)(674816) * n), (grad + 25200), 0,
+    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(560128) * n), (par + 25200), (dact + (long)(674816) * n + 0), (dact + (long)(560128) * n), (grad + 25200), 0,
         0);
 }
 
@@ -675,19 +659,19 @@ static void resnet20_layer38_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(797696) * n), (par + 25712), (par + 25744), (buf + 704), (buf + 736),
-            (cnt + 13), (act + (long)(805888) * n), (sav + 704), (sav + 736));
+        bn_c32_16x16_fwd_train(n, (act + (long)(674816) * n), (par + 25712), (par + 25744), (buf + 704), (buf + 736),
+            (cnt + 13), (act + (long)(683008) * n), (sav + 704), (sav + 736));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(797696) * n), (par + 25712), (par + 25744), (buf + 704), (buf + 736),
-            (act + (long)(805888) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(674816) * n), (par + 25712), (par + 25744), (buf + 704), (buf + 736),
+            (act + (long)(683008) * n));
 }
 
 /* layer2.0.downsample.1 */
 static void resnet20_layer38_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(797696) * n), (par + 25712), (sav + 704), (sav + 736), (dact + (long)(805888) * n),
-        (dact + (long)(797696) * n), (grad + 25712), (grad + 25744), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(674816) * n), (act + (long)(683008) * n), (par + 25712), (sav + 704), (sav + 736),
+        (dact + (long)(683008) * n), (dact + (long)(674816) * n), (grad + 25712), (grad + 25744), 0);
 }
 
 /* layer2.0.sum */
@@ -695,14 +679,14 @@ static void resnet20_layer39_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(789504) * n), (act + (long)(805888) * n), (act + (long)(814080) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(666624) * n), (act + (long)(683008) * n), (act + (long)(691200) * n));
 }
 
 /* layer2.0.sum */
 static void resnet20_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(814080) * n), (dact + (long)(789504) * n), 0, (dact + (long)(805888) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(691200) * n), (dact + (long)(691200) * n), (dact + (long)(666624) * n), 0, (dact + (long)(683008) * n), 0);
 }
 
 /* layer2.0.relu#2 */
@@ -710,14 +694,12 @@ static void resnet20_layer40_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(814080) * n), (act + (long)(822272) * n));
 }
 
 /* layer2.0.relu#2 */
 static void resnet20_layer40_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(814080) * n), (act + (long)(822272) * n), (dact + (long)(822272) * n), (dact + (long)(814080) * n), 0);
 }
 
 /* layer2.1.conv_bn.seps */
@@ -725,14 +707,14 @@ static void resnet20_layer41_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(822272) * n), (par + 25776), 0, (act + (long)(830464) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(691200) * n), (par + 25776), 0, (act + (long)(699392) * n + 0));
 }
 
 /* layer2.1.conv_bn.seps */
 static void resnet20_layer41_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(822272) * n), (par + 25776), (dact + (long)(830464) * n + 0), (dact + (long)(822272) * n), (grad + 25776), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(691200) * n), (par + 25776), (dact + (long)(699392) * n + 0), (dact + (long)(691200) * n), (grad + 25776), 0,
         1);
 }
 
@@ -742,19 +724,19 @@ static void resnet20_layer42_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(830464) * n), (par + 26864), (par + 26928), (buf + 768), (buf + 832),
-            (cnt + 14), (act + (long)(846848) * n), (sav + 768), (sav + 832));
+        bn_c64_16x16_fwd_train(n, (act + (long)(699392) * n), (par + 26864), (par + 26928), (buf + 768), (buf + 832),
+            (cnt + 14), (act + (long)(715776) * n), (sav + 768), (sav + 832));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(830464) * n), (par + 26864), (par + 26928), (buf + 768), (buf + 832),
-            (act + (long)(846848) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(699392) * n), (par + 26864), (par + 26928), (buf + 768), (buf + 832),
+            (act + (long)(715776) * n));
 }
 
 /* layer2.1.conv_bn.bn1 */
 static void resnet20_layer42_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(830464) * n), (par + 26864), (sav + 768), (sav + 832), (dact + (long)(846848) * n),
-        (dact + (long)(830464) * n), (grad + 26864), (grad + 26928), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(699392) * n), (act + (long)(715776) * n), (par + 26864), (sav + 768), (sav + 832),
+        (dact + (long)(715776) * n), (dact + (long)(699392) * n), (grad + 26864), (grad + 26928), 0);
 }
 
 /* layer2.1.conv_bn.pointwise */
@@ -762,14 +744,14 @@ static void resnet20_layer43_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(846848) * n), (par + 26992), (par + 29040), (act + (long)(863232) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(715776) * n), (par + 26992), (par + 29040), (act + (long)(732160) * n + 0));
 }
 
 /* layer2.1.conv_bn.pointwise */
 static void resnet20_layer43_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(846848) * n), (par + 26992), (dact + (long)(863232) * n + 0), (dact + (long)(846848) * n), (grad + 26992), (grad + 29040),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(715776) * n), (par + 26992), (dact + (long)(732160) * n + 0), (dact + (long)(715776) * n), (grad + 26992), (grad + 29040),
         0);
 }
 
@@ -779,19 +761,19 @@ static void resnet20_layer44_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(863232) * n), (par + 29072), (par + 29104), (buf + 896), (buf + 928),
-            (cnt + 15), (act + (long)(871424) * n), (sav + 896), (sav + 928));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(732160) * n), (par + 29072), (par + 29104), (buf + 896), (buf + 928),
+            (cnt + 15), (act + (long)(740352) * n), (sav + 896), (sav + 928));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(863232) * n), (par + 29072), (par + 29104), (buf + 896), (buf + 928),
-            (act + (long)(871424) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(732160) * n), (par + 29072), (par + 29104), (buf + 896), (buf + 928),
+            (act + (long)(740352) * n));
 }
 
 /* layer2.1.conv_bn.bn2 */
 static void resnet20_layer44_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(863232) * n), (par + 29072), (sav + 896), (sav + 928), (dact + (long)(871424) * n),
-        (dact + (long)(863232) * n), (grad + 29072), (grad + 29104), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(732160) * n), (act + (long)(740352) * n), (par + 29072), (sav + 896), (sav + 928),
+        (dact + (long)(740352) * n), (dact + (long)(732160) * n), (grad + 29072), (grad + 29104), 0);
 }
 
 /* layer2.1.relu#1 */
@@ -799,14 +781,12 @@ static void resnet20_layer45_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(871424) * n), (act + (long)(879616) * n));
 }
 
 /* layer2.1.relu#1 */
 static void resnet20_layer45_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(871424) * n), (act + (long)(879616) * n), (dact + (long)(879616) * n), (dact + (long)(871424) * n), 0);
 }
 
 /* layer2.1.conv2 */
@@ -814,14 +794,14 @@ static void resnet20_layer46_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(879616) * n), (par + 29136), 0, (act + (long)(887808) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(740352) * n), (par + 29136), 0, (act + (long)(748544) * n + 0));
 }
 
 /* layer2.1.conv2 */
 static void resnet20_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(879616) * n), (par + 29136), (dact + (long)(887808) * n + 0), (dact + (long)(879616) * n), (grad + 29136), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(740352) * n), (par + 29136), (dact + (long)(748544) * n + 0), (dact + (long)(740352) * n), (grad + 29136), 0,
         0);
 }
 
@@ -831,19 +811,19 @@ static void resnet20_layer47_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(887808) * n), (par + 38352), (par + 38384), (buf + 960), (buf + 992),
-            (cnt + 16), (act + (long)(896000) * n), (sav + 960), (sav + 992));
+        bn_c32_16x16_fwd_train(n, (act + (long)(748544) * n), (par + 38352), (par + 38384), (buf + 960), (buf + 992),
+            (cnt + 16), (act + (long)(756736) * n), (sav + 960), (sav + 992));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(887808) * n), (par + 38352), (par + 38384), (buf + 960), (buf + 992),
-            (act + (long)(896000) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(748544) * n), (par + 38352), (par + 38384), (buf + 960), (buf + 992),
+            (act + (long)(756736) * n));
 }
 
 /* layer2.1.bn2 */
 static void resnet20_layer47_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(887808) * n), (par + 38352), (sav + 960), (sav + 992), (dact + (long)(896000) * n),
-        (dact + (long)(887808) * n), (grad + 38352), (grad + 38384), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(748544) * n), (act + (long)(756736) * n), (par + 38352), (sav + 960), (sav + 992),
+        (dact + (long)(756736) * n), (dact + (long)(748544) * n), (grad + 38352), (grad + 38384), 0);
 }
 
 /* layer2.1.sum */
@@ -851,14 +831,14 @@ static void resnet20_layer48_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(896000) * n), (act + (long)(822272) * n), (act + (long)(904192) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(756736) * n), (act + (long)(691200) * n), (act + (long)(764928) * n));
 }
 
 /* layer2.1.sum */
 static void resnet20_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(904192) * n), (dact + (long)(896000) * n), 0, (dact + (long)(822272) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(764928) * n), (dact + (long)(764928) * n), (dact + (long)(756736) * n), 0, (dact + (long)(691200) * n), 0);
 }
 
 /* layer2.1.relu#2 */
@@ -866,14 +846,12 @@ static void resnet20_layer49_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(904192) * n), (act + (long)(912384) * n));
 }
 
 /* layer2.1.relu#2 */
 static void resnet20_layer49_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(904192) * n), (act + (long)(912384) * n), (dact + (long)(912384) * n), (dact + (long)(904192) * n), 0);
 }
 
 /* layer2.2.conv_bn.seps */
@@ -881,14 +859,14 @@ static void resnet20_layer50_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(912384) * n), (par + 38416), 0, (act + (long)(920576) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(764928) * n), (par + 38416), 0, (act + (long)(773120) * n + 0));
 }
 
 /* layer2.2.conv_bn.seps */
 static void resnet20_layer50_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(912384) * n), (par + 38416), (dact + (long)(920576) * n + 0), (dact + (long)(912384) * n), (grad + 38416), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(764928) * n), (par + 38416), (dact + (long)(773120) * n + 0), (dact + (long)(764928) * n), (grad + 38416), 0,
         1);
 }
 
@@ -898,19 +876,19 @@ static void resnet20_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(920576) * n), (par + 39504), (par + 39568), (buf + 1024), (buf + 1088),
-            (cnt + 17), (act + (long)(936960) * n), (sav + 1024), (sav + 1088));
+        bn_c64_16x16_fwd_train(n, (act + (long)(773120) * n), (par + 39504), (par + 39568), (buf + 1024), (buf + 1088),
+            (cnt + 17), (act + (long)(789504) * n), (sav + 1024), (sav + 1088));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(920576) * n), (par + 39504), (par + 39568), (buf + 1024), (buf + 1088),
-            (act + (long)(936960) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(773120) * n), (par + 39504), (par + 39568), (buf + 1024), (buf + 1088),
+            (act + (long)(789504) * n));
 }
 
 /* layer2.2.conv_bn.bn1 */
 static void resnet20_layer51_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(920576) * n), (par + 39504), (sav + 1024), (sav + 1088), (dact + (long)(936960) * n),
-        (dact + (long)(920576) * n), (grad + 39504), (grad + 39568), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(773120) * n), (act + (long)(789504) * n), (par + 39504), (sav + 1024), (sav + 1088),
+        (dact + (long)(789504) * n), (dact + (long)(773120) * n), (grad + 39504), (grad + 39568), 0);
 }
 
 /* layer2.2.conv_bn.pointwise */
@@ -918,14 +896,14 @@ static void resnet20_layer52_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(936960) * n), (par + 39632), (par + 41680), (act + (long)(953344) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(789504) * n), (par + 39632), (par + 41680), (act + (long)(805888) * n + 0));
 }
 
 /* layer2.2.conv_bn.pointwise */
 static void resnet20_layer52_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(936960) * n), (par + 39632), (dact + (long)(953344) * n + 0), (dact + (long)(936960) * n), (grad + 39632), (grad + 41680),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(789504) * n), (par + 39632), (dact + (long)(805888) * n + 0), (dact + (long)(789504) * n), (grad + 39632), (grad + 41680),
         0);
 }
 
@@ -935,19 +913,19 @@ static void resnet20_layer53_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(953344) * n), (par + 41712), (par + 41744), (buf + 1152), (buf + 1184),
-            (cnt + 18), (act + (long)(961536) * n), (sav + 1152), (sav + 1184));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(805888) * n), (par + 41712), (par + 41744), (buf + 1152), (buf + 1184),
+            (cnt + 18), (act + (long)(814080) * n), (sav + 1152), (sav + 1184));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(953344) * n), (par + 41712), (par + 41744), (buf + 1152), (buf + 1184),
-            (act + (long)(961536) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(805888) * n), (par + 41712), (par + 41744), (buf + 1152), (buf + 1184),
+            (act + (long)(814080) * n));
 }
 
 /* layer2.2.conv_bn.bn2 */
 static void resnet20_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(953344) * n), (par + 41712), (sav + 1152), (sav + 1184), (dact + (long)(961536) * n),
-        (dact + (long)(953344) * n), (grad + 41712), (grad + 41744), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(805888) * n), (act + (long)(814080) * n), (par + 41712), (sav + 1152), (sav + 1184),
+        (dact + (long)(814080) * n), (dact + (long)(805888) * n), (grad + 41712), (grad + 41744), 0);
 }
 
 /* layer2.2.relu#1 */
@@ -955,14 +933,12 @@ static void resnet20_layer54_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(961536) * n), (act + (long)(969728) * n));
 }
 
 /* layer2.2.relu#1 */
 static void resnet20_layer54_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(961536) * n), (act + (long)(969728) * n), (dact + (long)(969728) * n), (dact + (long)(961536) * n), 0);
 }
 
 /* layer2.2.conv2 */
@@ -970,14 +946,14 @@ static void resnet20_layer55_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(969728) * n), (par + 41776), 0, (act + (long)(977920) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(814080) * n), (par + 41776), 0, (act + (long)(822272) * n + 0));
 }
 
 /* layer2.2.conv2 */
 static void resnet20_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(969728) * n), (par + 41776), (dact + (long)(977920) * n + 0), (dact + (long)(969728) * n), (grad + 41776), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(814080) * n), (par + 41776), (dact + (long)(822272) * n + 0), (dact + (long)(814080) * n), (grad + 41776), 0,
         0);
 }
 
@@ -987,19 +963,19 @@ static void resnet20_layer56_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(977920) * n), (par + 50992), (par + 51024), (buf + 1216), (buf + 1248),
-            (cnt + 19), (act + (long)(986112) * n), (sav + 1216), (sav + 1248));
+        bn_c32_16x16_fwd_train(n, (act + (long)(822272) * n), (par + 50992), (par + 51024), (buf + 1216), (buf + 1248),
+            (cnt + 19), (act + (long)(830464) * n), (sav + 1216), (sav + 1248));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(977920) * n), (par + 50992), (par + 51024), (buf + 1216), (buf + 1248),
-            (act + (long)(986112) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(822272) * n), (par + 50992), (par + 51024), (buf + 1216), (buf + 1248),
+            (act + (long)(830464) * n));
 }
 
 /* layer2.2.bn2 */
 static void resnet20_layer56_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(977920) * n), (par + 50992), (sav + 1216), (sav + 1248), (dact + (long)(986112) * n),
-        (dact + (long)(977920) * n), (grad + 50992), (grad + 51024), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(822272) * n), (act + (long)(830464) * n), (par + 50992), (sav + 1216), (sav + 1248),
+        (dact + (long)(830464) * n), (dact + (long)(822272) * n), (grad + 50992), (grad + 51024), 0);
 }
 
 /* layer2.2.sum */
@@ -1007,14 +983,14 @@ static void resnet20_layer57_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(986112) * n), (act + (long)(912384) * n), (act + (long)(994304) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(830464) * n), (act + (long)(764928) * n), (act + (long)(838656) * n));
 }
 
 /* layer2.2.sum */
 static void resnet20_layer57_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(994304) * n), (dact + (long)(986112) * n), 0, (dact + (long)(912384) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(838656) * n), (dact + (long)(838656) * n), (dact + (long)(830464) * n), 0, (dact + (long)(764928) * n), 0);
 }
 
 /* layer2.2.relu#2 */
@@ -1022,14 +998,12 @@ static void resnet20_layer58_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(994304) * n), (act + (long)(1002496) * n));
 }
 
 /* layer2.2.relu#2 */
 static void resnet20_layer58_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(994304) * n), (act + (long)(1002496) * n), (dact + (long)(1002496) * n), (dact + (long)(994304) * n), 0);
 }
 
 /* layer3.0.conv_bn.seps */
@@ -1037,14 +1011,14 @@ static void resnet20_layer59_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(1002496) * n), (par + 51056), 0, (act + (long)(1010688) * n + 0));
+    dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(838656) * n), (par + 51056), 0, (act + (long)(846848) * n + 0));
 }
 
 /* layer3.0.conv_bn.seps */
 static void resnet20_layer59_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(1002496) * n), (par + 51056), (dact + (long)(1010688) * n + 0), (dact + (long)(1002496) * n), (grad + 51056), 0,
+    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(838656) * n), (par + 51056), (dact + (long)(846848) * n + 0), (dact + (long)(838656) * n), (grad + 51056), 0,
         1);
 }
 
@@ -1054,19 +1028,19 @@ static void resnet20_layer60_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(1010688) * n), (par + 51632), (par + 51696), (buf + 1280), (buf + 1344),
-            (cnt + 20), (act + (long)(1027072) * n), (sav + 1280), (sav + 1344));
+        bn_c64_16x16_fwd_train(n, (act + (long)(846848) * n), (par + 51632), (par + 51696), (buf + 1280), (buf + 1344),
+            (cnt + 20), (act + (long)(863232) * n), (sav + 1280), (sav + 1344));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(1010688) * n), (par + 51632), (par + 51696), (buf + 1280), (buf + 1344),
-            (act + (long)(1027072) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(846848) * n), (par + 51632), (par + 51696), (buf + 1280), (buf + 1344),
+            (act + (long)(863232) * n));
 }
 
 /* layer3.0.conv_bn.bn1 */
 static void resnet20_layer60_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(1010688) * n), (par + 51632), (sav + 1280), (sav + 1344), (dact + (long)(1027072) * n),
-        (dact + (long)(1010688) * n), (grad + 51632), (grad + 51696), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(846848) * n), (act + (long)(863232) * n), (par + 51632), (sav + 1280), (sav + 1344),
+        (dact + (long)(863232) * n), (dact + (long)(846848) * n), (grad + 51632), (grad + 51696), 0);
 }
 
 /* layer3.0.conv_bn.pointwise */
@@ -1074,14 +1048,14 @@ static void resnet20_layer61_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(1027072) * n), (par + 51760), (par + 55856), (act + (long)(1043456) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(863232) * n), (par + 51760), (par + 55856), (act + (long)(879616) * n + 0));
 }
 
 /* layer3.0.conv_bn.pointwise */
 static void resnet20_layer61_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(1027072) * n), (par + 51760), (dact + (long)(1043456) * n + 0), (dact + (long)(1027072) * n), (grad + 51760), (grad + 55856),
+    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(863232) * n), (par + 51760), (dact + (long)(879616) * n + 0), (dact + (long)(863232) * n), (grad + 51760), (grad + 55856),
         0);
 }
 
@@ -1091,19 +1065,19 @@ static void resnet20_layer62_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(1043456) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
-            (cnt + 21), (act + (long)(1047552) * n), (sav + 1408), (sav + 1472));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(879616) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
+            (cnt + 21), (act + (long)(883712) * n), (sav + 1408), (sav + 1472));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(1043456) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
-            (act + (long)(1047552) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(879616) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
+            (act + (long)(883712) * n));
 }
 
 /* layer3.0.conv_bn.bn2 */
 static void resnet20_layer62_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(1043456) * n), (par + 55920), (sav + 1408), (sav + 1472), (dact + (long)(1047552) * n),
-        (dact + (long)(1043456) * n), (grad + 55920), (grad + 55984), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(879616) * n), (act + (long)(883712) * n), (par + 55920), (sav + 1408), (sav + 1472),
+        (dact + (long)(883712) * n), (dact + (long)(879616) * n), (grad + 55920), (grad + 55984), 0);
 }
 
 /* layer3.0.relu#1 */
@@ -1111,14 +1085,12 @@ static void resnet20_layer63_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(1047552) * n), (act + (long)(1051648) * n));
 }
 
 /* layer3.0.relu#1 */
 static void resnet20_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(1047552) * n), (act + (long)(1051648) * n), (dact + (long)(1051648) * n), (dact + (long)(1047552) * n), 0);
 }
 
 /* layer3.0.conv2 */
@@ -1126,14 +1098,14 @@ static void resnet20_layer64_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(1051648) * n), (par + 56048), 0, (act + (long)(1055744) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(883712) * n), (par + 56048), 0, (act + (long)(887808) * n + 0));
 }
 
 /* layer3.0.conv2 */
 static void resnet20_layer64_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(1051648) * n), (par + 56048), (dact + (long)(1055744) * n + 0), (dact + (long)(1051648) * n), (grad + 56048), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(883712) * n), (par + 56048), (dact + (long)(887808) * n + 0), (dact + (long)(883712) * n), (grad + 56048), 0,
         0);
 }
 
@@ -1143,19 +1115,19 @@ static void resnet20_layer65_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(1055744) * n), (par + 92912), (par + 92976), (buf + 1536), (buf + 1600),
-            (cnt + 22), (act + (long)(1059840) * n), (sav + 1536), (sav + 1600));
+        bn_c64_8x8_fwd_train(n, (act + (long)(887808) * n), (par + 92912), (par + 92976), (buf + 1536), (buf + 1600),
+            (cnt + 22), (act + (long)(891904) * n), (sav + 1536), (sav + 1600));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(1055744) * n), (par + 92912), (par + 92976), (buf + 1536), (buf + 1600),
-            (act + (long)(1059840) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(887808) * n), (par + 92912), (par + 92976), (buf + 1536), (buf + 1600),
+            (act + (long)(891904) * n));
 }
 
 /* layer3.0.bn2 */
 static void resnet20_layer65_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(1055744) * n), (par + 92912), (sav + 1536), (sav + 1600), (dact + (long)(1059840) * n),
-        (dact + (long)(1055744) * n), (grad + 92912), (grad + 92976), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(887808) * n), (act + (long)(891904) * n), (par + 92912), (sav + 1536), (sav + 1600),
+        (dact + (long)(891904) * n), (dact + (long)(887808) * n), (grad + 92912), (grad + 92976), 0);
 }
 
 /* layer3.0.downsample.0 */
@@ -1163,14 +1135,14 @@ static void resnet20_layer66_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(1002496) * n), (par + 93040), 0, (act + (long)(1063936) * n + 0));
+    conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(838656) * n), (par + 93040), 0, (act + (long)(896000) * n + 0));
 }
 
 /* layer3.0.downsample.0 */
 static void resnet20_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(1002496) * n), (par + 93040), (dact + (long)(1063936) * n + 0), (dact + (long)(1002496) * n), (grad + 93040), 0,
+    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(838656) * n), (par + 93040), (dact + (long)(896000) * n + 0), (dact + (long)(838656) * n), (grad + 93040), 0,
         0);
 }
 
@@ -1180,19 +1152,19 @@ static void resnet20_layer67_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(1063936) * n), (par + 95088), (par + 95152), (buf + 1664), (buf + 1728),
-            (cnt + 23), (act + (long)(1068032) * n), (sav + 1664), (sav + 1728));
+        bn_c64_8x8_fwd_train(n, (act + (long)(896000) * n), (par + 95088), (par + 95152), (buf + 1664), (buf + 1728),
+            (cnt + 23), (act + (long)(900096) * n), (sav + 1664), (sav + 1728));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(1063936) * n), (par + 95088), (par + 95152), (buf + 1664), (buf + 1728),
-            (act + (long)(1068032) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(896000) * n), (par + 95088), (par + 95152), (buf + 1664), (buf + 1728),
+            (act + (long)(900096) * n));
 }
 
 /* layer3.0.downsample.1 */
 static void resnet20_layer67_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(1063936) * n), (par + 95088), (sav + 1664), (sav + 1728), (dact + (long)(1068032) * n),
-        (dact + (long)(1063936) * n), (grad + 95088), (grad + 95152), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(896000) * n), (act + (long)(900096) * n), (par + 95088), (sav + 1664), (sav + 1728),
+        (dact + (long)(900096) * n), (dact + (long)(896000) * n), (grad + 95088), (grad + 95152), 0);
 }
 
 /* layer3.0.sum */
@@ -1200,14 +1172,14 @@ static void resnet20_layer68_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(1059840) * n), (act + (long)(1068032) * n), (act + (long)(1072128) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(891904) * n), (act + (long)(900096) * n), (act + (long)(904192) * n));
 }
 
 /* layer3.0.sum */
 static void resnet20_layer68_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(1072128) * n), (dact + (long)(1059840) * n), 0, (dact + (long)(1068032) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(904192) * n), (dact + (long)(904192) * n), (dact + (long)(891904) * n), 0, (dact + (long)(900096) * n), 0);
 }
 
 /* layer3.0.relu#2 */
@@ -1215,14 +1187,12 @@ static void resnet20_layer69_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(1072128) * n), (act + (long)(1076224) * n));
 }
 
 /* layer3.0.relu#2 */
 static void resnet20_layer69_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(1072128) * n), (act + (long)(1076224) * n), (dact + (long)(1076224) * n), (dact + (long)(1072128) * n), 0);
 }
 
 /* layer3.1.conv_bn.seps */
@@ -1230,14 +1200,14 @@ static void resnet20_layer70_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(1076224) * n), (par + 95216), 0, (act + (long)(1080320) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(904192) * n), (par + 95216), 0, (act + (long)(908288) * n + 0));
 }
 
 /* layer3.1.conv_bn.seps */
 static void resnet20_layer70_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(1076224) * n), (par + 95216), (dact + (long)(1080320) * n + 0), (dact + (long)(1076224) * n), (grad + 95216), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(904192) * n), (par + 95216), (dact + (long)(908288) * n + 0), (dact + (long)(904192) * n), (grad + 95216), 0,
         1);
 }
 
@@ -1247,19 +1217,19 @@ static void resnet20_layer71_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(1080320) * n), (par + 96368), (par + 96496), (buf + 1792), (buf + 1920),
-            (cnt + 24), (act + (long)(1088512) * n), (sav + 1792), (sav + 1920));
+        bn_c128_8x8_fwd_train(n, (act + (long)(908288) * n), (par + 96368), (par + 96496), (buf + 1792), (buf + 1920),
+            (cnt + 24), (act + (long)(916480) * n), (sav + 1792), (sav + 1920));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(1080320) * n), (par + 96368), (par + 96496), (buf + 1792), (buf + 1920),
-            (act + (long)(1088512) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(908288) * n), (par + 96368), (par + 96496), (buf + 1792), (buf + 1920),
+            (act + (long)(916480) * n));
 }
 
 /* layer3.1.conv_bn.bn1 */
 static void resnet20_layer71_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(1080320) * n), (par + 96368), (sav + 1792), (sav + 1920), (dact + (long)(1088512) * n),
-        (dact + (long)(1080320) * n), (grad + 96368), (grad + 96496), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(908288) * n), (act + (long)(916480) * n), (par + 96368), (sav + 1792), (sav + 1920),
+        (dact + (long)(916480) * n), (dact + (long)(908288) * n), (grad + 96368), (grad + 96496), 0);
 }
 
 /* layer3.1.conv_bn.pointwise */
@@ -1267,14 +1237,14 @@ static void resnet20_layer72_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(1088512) * n), (par + 96624), (par + 104816), (act + (long)(1096704) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(916480) * n), (par + 96624), (par + 104816), (act + (long)(924672) * n + 0));
 }
 
 /* layer3.1.conv_bn.pointwise */
 static void resnet20_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(1088512) * n), (par + 96624), (dact + (long)(1096704) * n + 0), (dact + (long)(1088512) * n), (grad + 96624), (grad + 104816),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(916480) * n), (par + 96624), (dact + (long)(924672) * n + 0), (dact + (long)(916480) * n), (grad + 96624), (grad + 104816),
         0);
 }
 
@@ -1284,19 +1254,19 @@ static void resnet20_layer73_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(1096704) * n), (par + 104880), (par + 104944), (buf + 2048), (buf + 2112),
-            (cnt + 25), (act + (long)(1100800) * n), (sav + 2048), (sav + 2112));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(924672) * n), (par + 104880), (par + 104944), (buf + 2048), (buf + 2112),
+            (cnt + 25), (act + (long)(928768) * n), (sav + 2048), (sav + 2112));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(1096704) * n), (par + 104880), (par + 104944), (buf + 2048), (buf + 2112),
-            (act + (long)(1100800) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(924672) * n), (par + 104880), (par + 104944), (buf + 2048), (buf + 2112),
+            (act + (long)(928768) * n));
 }
 
 /* layer3.1.conv_bn.bn2 */
 static void resnet20_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(1096704) * n), (par + 104880), (sav + 2048), (sav + 2112), (dact + (long)(1100800) * n),
-        (dact + (long)(1096704) * n), (grad + 104880), (grad + 104944), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(924672) * n), (act + (long)(928768) * n), (par + 104880), (sav + 2048), (sav + 2112),
+        (dact + (long)(928768) * n), (dact + (long)(924672) * n), (grad + 104880), (grad + 104944), 0);
 }
 
 /* layer3.1.relu#1 */
@@ -1304,14 +1274,12 @@ static void resnet20_layer74_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(1100800) * n), (act + (long)(1104896) * n));
 }
 
 /* layer3.1.relu#1 */
 static void resnet20_layer74_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(1100800) * n), (act + (long)(1104896) * n), (dact + (long)(1104896) * n), (dact + (long)(1100800) * n), 0);
 }
 
 /* layer3.1.conv2 */
@@ -1319,14 +1287,14 @@ static void resnet20_layer75_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(1104896) * n), (par + 105008), 0, (act + (long)(1108992) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(928768) * n), (par + 105008), 0, (act + (long)(932864) * n + 0));
 }
 
 /* layer3.1.conv2 */
 static void resnet20_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(1104896) * n), (par + 105008), (dact + (long)(1108992) * n + 0), (dact + (long)(1104896) * n), (grad + 105008), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(928768) * n), (par + 105008), (dact + (long)(932864) * n + 0), (dact + (long)(928768) * n), (grad + 105008), 0,
         0);
 }
 
@@ -1336,19 +1304,19 @@ static void resnet20_layer76_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(1108992) * n), (par + 141872), (par + 141936), (buf + 2176), (buf + 2240),
-            (cnt + 26), (act + (long)(1113088) * n), (sav + 2176), (sav + 2240));
+        bn_c64_8x8_fwd_train(n, (act + (long)(932864) * n), (par + 141872), (par + 141936), (buf + 2176), (buf + 2240),
+            (cnt + 26), (act + (long)(936960) * n), (sav + 2176), (sav + 2240));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(1108992) * n), (par + 141872), (par + 141936), (buf + 2176), (buf + 2240),
-            (act + (long)(1113088) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(932864) * n), (par + 141872), (par + 141936), (buf + 2176), (buf + 2240),
+            (act + (long)(936960) * n));
 }
 
 /* layer3.1.bn2 */
 static void resnet20_layer76_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(1108992) * n), (par + 141872), (sav + 2176), (sav + 2240), (dact + (long)(1113088) * n),
-        (dact + (long)(1108992) * n), (grad + 141872), (grad + 141936), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(932864) * n), (act + (long)(936960) * n), (par + 141872), (sav + 2176), (sav + 2240),
+        (dact + (long)(936960) * n), (dact + (long)(932864) * n), (grad + 141872), (grad + 141936), 0);
 }
 
 /* layer3.1.sum */
@@ -1356,14 +1324,14 @@ static void resnet20_layer77_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(1113088) * n), (act + (long)(1076224) * n), (act + (long)(1117184) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(936960) * n), (act + (long)(904192) * n), (act + (long)(941056) * n));
 }
 
 /* layer3.1.sum */
 static void resnet20_layer77_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(1117184) * n), (dact + (long)(1113088) * n), 0, (dact + (long)(1076224) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(941056) * n), (dact + (long)(941056) * n), (dact + (long)(936960) * n), 0, (dact + (long)(904192) * n), 0);
 }
 
 /* layer3.1.relu#2 */
@@ -1371,14 +1339,12 @@ static void resnet20_layer78_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(1117184) * n), (act + (long)(1121280) * n));
 }
 
 /* layer3.1.relu#2 */
 static void resnet20_layer78_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(1117184) * n), (act + (long)(1121280) * n), (dact + (long)(1121280) * n), (dact + (long)(1117184) * n), 0);
 }
 
 /* layer3.2.conv_bn.seps */
@@ -1386,14 +1352,14 @@ static void resnet20_layer79_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(1121280) * n), (par + 142000), 0, (act + (long)(1125376) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(941056) * n), (par + 142000), 0, (act + (long)(945152) * n + 0));
 }
 
 /* layer3.2.conv_bn.seps */
 static void resnet20_layer79_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(1121280) * n), (par + 142000), (dact + (long)(1125376) * n + 0), (dact + (long)(1121280) * n), (grad + 142000), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(941056) * n), (par + 142000), (dact + (long)(945152) * n + 0), (dact + (long)(941056) * n), (grad + 142000), 0,
         1);
 }
 
@@ -1403,19 +1369,19 @@ static void resnet20_layer80_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(1125376) * n), (par + 143152), (par + 143280), (buf + 2304), (buf + 2432),
-            (cnt + 27), (act + (long)(1133568) * n), (sav + 2304), (sav + 2432));
+        bn_c128_8x8_fwd_train(n, (act + (long)(945152) * n), (par + 143152), (par + 143280), (buf + 2304), (buf + 2432),
+            (cnt + 27), (act + (long)(953344) * n), (sav + 2304), (sav + 2432));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(1125376) * n), (par + 143152), (par + 143280), (buf + 2304), (buf + 2432),
-            (act + (long)(1133568) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(945152) * n), (par + 143152), (par + 143280), (buf + 2304), (buf + 2432),
+            (act + (long)(953344) * n));
 }
 
 /* layer3.2.conv_bn.bn1 */
 static void resnet20_layer80_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(1125376) * n), (par + 143152), (sav + 2304), (sav + 2432), (dact + (long)(1133568) * n),
-        (dact + (long)(1125376) * n), (grad + 143152), (grad + 143280), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(945152) * n), (act + (long)(953344) * n), (par + 143152), (sav + 2304), (sav + 2432),
+        (dact + (long)(953344) * n), (dact + (long)(945152) * n), (grad + 143152), (grad + 143280), 0);
 }
 
 /* layer3.2.conv_bn.pointwise */
@@ -1423,14 +1389,14 @@ static void resnet20_layer81_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(1133568) * n), (par + 143408), (par + 151600), (act + (long)(1141760) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(953344) * n), (par + 143408), (par + 151600), (act + (long)(961536) * n + 0));
 }
 
 /* layer3.2.conv_bn.pointwise */
 static void resnet20_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(1133568) * n), (par + 143408), (dact + (long)(1141760) * n + 0), (dact + (long)(1133568) * n), (grad + 143408), (grad + 151600),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(953344) * n), (par + 143408), (dact + (long)(961536) * n + 0), (dact + (long)(953344) * n), (grad + 143408), (grad + 151600),
         0);
 }
 
@@ -1440,19 +1406,19 @@ static void resnet20_layer82_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(1141760) * n), (par + 151664), (par + 151728), (buf + 2560), (buf + 2624),
-            (cnt + 28), (act + (long)(1145856) * n), (sav + 2560), (sav + 2624));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(961536) * n), (par + 151664), (par + 151728), (buf + 2560), (buf + 2624),
+            (cnt + 28), (act + (long)(965632) * n), (sav + 2560), (sav + 2624));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(1141760) * n), (par + 151664), (par + 151728), (buf + 2560), (buf + 2624),
-            (act + (long)(1145856) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(961536) * n), (par + 151664), (par + 151728), (buf + 2560), (buf + 2624),
+            (act + (long)(965632) * n));
 }
 
 /* layer3.2.conv_bn.bn2 */
 static void resnet20_layer82_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(1141760) * n), (par + 151664), (sav + 2560), (sav + 2624), (dact + (long)(1145856) * n),
-        (dact + (long)(1141760) * n), (grad + 151664), (grad + 151728), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(961536) * n), (act + (long)(965632) * n), (par + 151664), (sav + 2560), (sav + 2624),
+        (dact + (long)(965632) * n), (dact + (long)(961536) * n), (grad + 151664), (grad + 151728), 0);
 }
 
 /* layer3.2.relu#1 */
@@ -1460,14 +1426,12 @@ static void resnet20_layer83_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(1145856) * n), (act + (long)(1149952) * n));
 }
 
 /* layer3.2.relu#1 */
 static void resnet20_layer83_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(1145856) * n), (act + (long)(1149952) * n), (dact + (long)(1149952) * n), (dact + (long)(1145856) * n), 0);
 }
 
 /* layer3.2.conv2 */
@@ -1475,14 +1439,14 @@ static void resnet20_layer84_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(1149952) * n), (par + 151792), 0, (act + (long)(1154048) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(965632) * n), (par + 151792), 0, (act + (long)(969728) * n + 0));
 }
 
 /* layer3.2.conv2 */
 static void resnet20_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(1149952) * n), (par + 151792), (dact + (long)(1154048) * n + 0), (dact + (long)(1149952) * n), (grad + 151792), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(965632) * n), (par + 151792), (dact + (long)(969728) * n + 0), (dact + (long)(965632) * n), (grad + 151792), 0,
         0);
 }
 
@@ -1492,19 +1456,19 @@ static void resnet20_layer85_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(1154048) * n), (par + 188656), (par + 188720), (buf + 2688), (buf + 2752),
-            (cnt + 29), (act + (long)(1158144) * n), (sav + 2688), (sav + 2752));
+        bn_c64_8x8_fwd_train(n, (act + (long)(969728) * n), (par + 188656), (par + 188720), (buf + 2688), (buf + 2752),
+            (cnt + 29), (act + (long)(973824) * n), (sav + 2688), (sav + 2752));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(1154048) * n), (par + 188656), (par + 188720), (buf + 2688), (buf + 2752),
-            (act + (long)(1158144) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(969728) * n), (par + 188656), (par + 188720), (buf + 2688), (buf + 2752),
+            (act + (long)(973824) * n));
 }
 
 /* layer3.2.bn2 */
 static void resnet20_layer85_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(1154048) * n), (par + 188656), (sav + 2688), (sav + 2752), (dact + (long)(1158144) * n),
-        (dact + (long)(1154048) * n), (grad + 188656), (grad + 188720), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(969728) * n), (act + (long)(973824) * n), (par + 188656), (sav + 2688), (sav + 2752),
+        (dact + (long)(973824) * n), (dact + (long)(969728) * n), (grad + 188656), (grad + 188720), 0);
 }
 
 /* layer3.2.sum */
@@ -1512,14 +1476,14 @@ static void resnet20_layer86_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(1158144) * n), (act + (long)(1121280) * n), (act + (long)(1162240) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(973824) * n), (act + (long)(941056) * n), (act + (long)(977920) * n));
 }
 
 /* layer3.2.sum */
 static void resnet20_layer86_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(1162240) * n), (dact + (long)(1158144) * n), 0, (dact + (long)(1121280) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(977920) * n), (dact + (long)(977920) * n), (dact + (long)(973824) * n), 0, (dact + (long)(941056) * n), 0);
 }
 
 /* layer3.2.relu#2 */
@@ -1527,14 +1491,12 @@ static void resnet20_layer87_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(1162240) * n), (act + (long)(1166336) * n));
 }
 
 /* layer3.2.relu#2 */
 static void resnet20_layer87_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(1162240) * n), (act + (long)(1166336) * n), (dact + (long)(1166336) * n), (dact + (long)(1162240) * n), 0);
 }
 
 /* pool */
@@ -1542,15 +1504,15 @@ static void resnet20_layer88_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(1166336) * n), (act + (long)(1170432) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(977920) * n), (act + (long)(982016) * n));
 }
 
 /* pool */
 static void resnet20_layer88_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1166336) * n), 0, sizeof(float) * n * 4096);
-    gap_c64_8x8_bwd(n, (dact + (long)(1170432) * n), (dact + (long)(1166336) * n));
+    memset((dact + (long)(977920) * n), 0, sizeof(float) * n * 4096);
+    gap_c64_8x8_bwd(n, (dact + (long)(982016) * n), (dact + (long)(977920) * n));
 }
 
 /* fc */
@@ -1558,15 +1520,15 @@ static void resnet20_layer89_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_10_b_fwd(n, (act + (long)(1170432) * n), (par + 188784), (par + 189424), (act + (long)(1170496) * n));
+    linear_64_10_b_fwd(n, (act + (long)(982016) * n), (par + 188784), (par + 189424), (act + (long)(982080) * n));
 }
 
 /* fc */
 static void resnet20_layer89_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1170432) * n), 0, sizeof(float) * n * 64);
-    linear_64_10_b_bwd(n, (act + (long)(1170432) * n), (par + 188784), (dact + (long)(1170496) * n), (dact + (long)(1170432) * n), (grad + 188784), (grad + 189424));
+    memset((dact + (long)(982016) * n), 0, sizeof(float) * n * 64);
+    linear_64_10_b_bwd(n, (act + (long)(982016) * n), (par + 188784), (dact + (long)(982080) * n), (dact + (long)(982016) * n), (grad + 188784), (grad + 189424));
 }
 
 static void (*const resnet20_layer_forward[90])(const mc_state *, int) = {
@@ -1784,7 +1746,7 @@ static inline double resnet20_loss_image(const float *zb, int32_t label, float *
 static float resnet20_loss(const mc_state *s, const int32_t *labels, float *probs)
 {
     const int n = s->batch;
-    const float *z = s->acts + (long)1170496 * n;
+    const float *z = s->acts + (long)982080 * n;
     double total = 0;
     for (long b = 0; b < n; b++)
         total += resnet20_loss_image(z + b * 10, labels[b], probs + b * 10);
@@ -1795,7 +1757,7 @@ static float resnet20_loss(const mc_state *s, const int32_t *labels, float *prob
 static void resnet20_loss_backward(const mc_state *s, const int32_t *labels, const float *probs)
 {
     const int n = s->batch;
-    float *d = s->dacts + (long)1170496 * n;
+    float *d = s->dacts + (long)982080 * n;
     const float scale = 1.0f / n;
     for (long b = 0; b < n; b++)
         for (int j = 0; j < 10; j++)
@@ -2013,541 +1975,541 @@ static const mc_layer resnet20_layers[90] = {
      .c = 16, .h = 32, .w = 32, .in_c = 3, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3072, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 3072, .relu = 0, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 19456, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
+     .act = 19456, .relu = 1, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
      .saved = 0, .extra = 0},
-    {.name = "relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){1},
+    {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 35840, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 19456, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 52224, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 35840, .relu = 0, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 101376, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
+     .act = 84992, .relu = 0, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
      .saved = 32, .extra = 0},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 150528, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
+     .act = 134144, .relu = 0, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 166912, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
+     .act = 150528, .relu = 1, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
      .saved = 128, .extra = 0},
-    {.name = "layer1.0.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){6},
+    {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 183296, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 150528, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 199680, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 166912, .relu = 0, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 216064, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
+     .act = 183296, .relu = 0, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
      .saved = 160, .extra = 0},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){9, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 232448, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 199680, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.0.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){10},
+    {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 248832, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 199680, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 265216, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 216064, .relu = 0, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 314368, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
+     .act = 265216, .relu = 0, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
      .saved = 192, .extra = 0},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 363520, .weight = 6464, .bias_at = 7232, .running = -1, .counter = -1,
+     .act = 314368, .relu = 0, .weight = 6464, .bias_at = 7232, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 379904, .weight = 7248, .bias_at = 7264, .running = 288, .counter = 5,
+     .act = 330752, .relu = 1, .weight = 7248, .bias_at = 7264, .running = 288, .counter = 5,
      .saved = 288, .extra = 0},
-    {.name = "layer1.1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){15},
+    {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 396288, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 330752, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 412672, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 347136, .relu = 0, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 429056, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
+     .act = 363520, .relu = 0, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
      .saved = 320, .extra = 0},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){18, 11},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 445440, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 379904, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){19},
+    {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 461824, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 379904, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 478208, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 396288, .relu = 0, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 527360, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
+     .act = 445440, .relu = 0, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
      .saved = 352, .extra = 0},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 576512, .weight = 11040, .bias_at = 11808, .running = -1, .counter = -1,
+     .act = 494592, .relu = 0, .weight = 11040, .bias_at = 11808, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 592896, .weight = 11824, .bias_at = 11840, .running = 448, .counter = 8,
+     .act = 510976, .relu = 1, .weight = 11824, .bias_at = 11840, .running = 448, .counter = 8,
      .saved = 448, .extra = 0},
-    {.name = "layer1.2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){24},
+    {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 609280, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 510976, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){25},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 625664, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 527360, .relu = 0, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){26},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 642048, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
+     .act = 543744, .relu = 0, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
      .saved = 480, .extra = 0},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){27, 20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 658432, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 560128, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){28},
+    {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 674816, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 560128, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){29},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 691200, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 576512, .relu = 0, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 723968, .weight = 14736, .bias_at = 14768, .running = 512, .counter = 10,
+     .act = 609280, .relu = 0, .weight = 14736, .bias_at = 14768, .running = 512, .counter = 10,
      .saved = 512, .extra = 0},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 756736, .weight = 14800, .bias_at = 15824, .running = -1, .counter = -1,
+     .act = 642048, .relu = 0, .weight = 14800, .bias_at = 15824, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 764928, .weight = 15856, .bias_at = 15888, .running = 576, .counter = 11,
+     .act = 650240, .relu = 1, .weight = 15856, .bias_at = 15888, .running = 576, .counter = 11,
      .saved = 576, .extra = 0},
-    {.name = "layer2.0.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){33},
+    {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){33},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 773120, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 650240, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 781312, .weight = 15920, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 658432, .relu = 0, .weight = 15920, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 789504, .weight = 25136, .bias_at = 25168, .running = 640, .counter = 12,
+     .act = 666624, .relu = 0, .weight = 25136, .bias_at = 25168, .running = 640, .counter = 12,
      .saved = 640, .extra = 0},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){29},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 797696, .weight = 25200, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 674816, .relu = 0, .weight = 25200, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){37},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 805888, .weight = 25712, .bias_at = 25744, .running = 704, .counter = 13,
+     .act = 683008, .relu = 0, .weight = 25712, .bias_at = 25744, .running = 704, .counter = 13,
      .saved = 704, .extra = 0},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){36, 38},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 814080, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 691200, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.0.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){39},
+    {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){39},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 822272, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 691200, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){40},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 830464, .weight = 25776, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 699392, .relu = 0, .weight = 25776, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){41},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 846848, .weight = 26864, .bias_at = 26928, .running = 768, .counter = 14,
+     .act = 715776, .relu = 0, .weight = 26864, .bias_at = 26928, .running = 768, .counter = 14,
      .saved = 768, .extra = 0},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){42},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 863232, .weight = 26992, .bias_at = 29040, .running = -1, .counter = -1,
+     .act = 732160, .relu = 0, .weight = 26992, .bias_at = 29040, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){43},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 871424, .weight = 29072, .bias_at = 29104, .running = 896, .counter = 15,
+     .act = 740352, .relu = 1, .weight = 29072, .bias_at = 29104, .running = 896, .counter = 15,
      .saved = 896, .extra = 0},
-    {.name = "layer2.1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){44},
+    {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){44},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 879616, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 740352, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){45},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 887808, .weight = 29136, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 748544, .relu = 0, .weight = 29136, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){46},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 896000, .weight = 38352, .bias_at = 38384, .running = 960, .counter = 16,
+     .act = 756736, .relu = 0, .weight = 38352, .bias_at = 38384, .running = 960, .counter = 16,
      .saved = 960, .extra = 0},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){47, 40},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 904192, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 764928, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){48},
+    {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){48},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 912384, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 764928, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){49},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 920576, .weight = 38416, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 773120, .relu = 0, .weight = 38416, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 936960, .weight = 39504, .bias_at = 39568, .running = 1024, .counter = 17,
+     .act = 789504, .relu = 0, .weight = 39504, .bias_at = 39568, .running = 1024, .counter = 17,
      .saved = 1024, .extra = 0},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){51},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 953344, .weight = 39632, .bias_at = 41680, .running = -1, .counter = -1,
+     .act = 805888, .relu = 0, .weight = 39632, .bias_at = 41680, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){52},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 961536, .weight = 41712, .bias_at = 41744, .running = 1152, .counter = 18,
+     .act = 814080, .relu = 1, .weight = 41712, .bias_at = 41744, .running = 1152, .counter = 18,
      .saved = 1152, .extra = 0},
-    {.name = "layer2.2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){53},
+    {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){53},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 969728, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 814080, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){54},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 977920, .weight = 41776, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 822272, .relu = 0, .weight = 41776, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){55},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 986112, .weight = 50992, .bias_at = 51024, .running = 1216, .counter = 19,
+     .act = 830464, .relu = 0, .weight = 50992, .bias_at = 51024, .running = 1216, .counter = 19,
      .saved = 1216, .extra = 0},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){56, 49},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 994304, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 838656, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){57},
+    {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){57},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1002496, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 838656, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){58},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1010688, .weight = 51056, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 846848, .relu = 0, .weight = 51056, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){59},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1027072, .weight = 51632, .bias_at = 51696, .running = 1280, .counter = 20,
+     .act = 863232, .relu = 0, .weight = 51632, .bias_at = 51696, .running = 1280, .counter = 20,
      .saved = 1280, .extra = 0},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){60},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1043456, .weight = 51760, .bias_at = 55856, .running = -1, .counter = -1,
+     .act = 879616, .relu = 0, .weight = 51760, .bias_at = 55856, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){61},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1047552, .weight = 55920, .bias_at = 55984, .running = 1408, .counter = 21,
+     .act = 883712, .relu = 1, .weight = 55920, .bias_at = 55984, .running = 1408, .counter = 21,
      .saved = 1408, .extra = 0},
-    {.name = "layer3.0.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){62},
+    {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){62},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1051648, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 883712, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){63},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1055744, .weight = 56048, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 887808, .relu = 0, .weight = 56048, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){64},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1059840, .weight = 92912, .bias_at = 92976, .running = 1536, .counter = 22,
+     .act = 891904, .relu = 0, .weight = 92912, .bias_at = 92976, .running = 1536, .counter = 22,
      .saved = 1536, .extra = 0},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){58},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1063936, .weight = 93040, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 896000, .relu = 0, .weight = 93040, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){66},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1068032, .weight = 95088, .bias_at = 95152, .running = 1664, .counter = 23,
+     .act = 900096, .relu = 0, .weight = 95088, .bias_at = 95152, .running = 1664, .counter = 23,
      .saved = 1664, .extra = 0},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){65, 67},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1072128, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 904192, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.0.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){68},
+    {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){68},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1076224, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 904192, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){69},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1080320, .weight = 95216, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 908288, .relu = 0, .weight = 95216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){70},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1088512, .weight = 96368, .bias_at = 96496, .running = 1792, .counter = 24,
+     .act = 916480, .relu = 0, .weight = 96368, .bias_at = 96496, .running = 1792, .counter = 24,
      .saved = 1792, .extra = 0},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){71},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1096704, .weight = 96624, .bias_at = 104816, .running = -1, .counter = -1,
+     .act = 924672, .relu = 0, .weight = 96624, .bias_at = 104816, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){72},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1100800, .weight = 104880, .bias_at = 104944, .running = 2048, .counter = 25,
+     .act = 928768, .relu = 1, .weight = 104880, .bias_at = 104944, .running = 2048, .counter = 25,
      .saved = 2048, .extra = 0},
-    {.name = "layer3.1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){73},
+    {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){73},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1104896, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 928768, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){74},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1108992, .weight = 105008, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 932864, .relu = 0, .weight = 105008, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){75},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1113088, .weight = 141872, .bias_at = 141936, .running = 2176, .counter = 26,
+     .act = 936960, .relu = 0, .weight = 141872, .bias_at = 141936, .running = 2176, .counter = 26,
      .saved = 2176, .extra = 0},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){76, 69},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1117184, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 941056, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){77},
+    {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){77},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1121280, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 941056, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){78},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1125376, .weight = 142000, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 945152, .relu = 0, .weight = 142000, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){79},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1133568, .weight = 143152, .bias_at = 143280, .running = 2304, .counter = 27,
+     .act = 953344, .relu = 0, .weight = 143152, .bias_at = 143280, .running = 2304, .counter = 27,
      .saved = 2304, .extra = 0},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){80},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1141760, .weight = 143408, .bias_at = 151600, .running = -1, .counter = -1,
+     .act = 961536, .relu = 0, .weight = 143408, .bias_at = 151600, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){81},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1145856, .weight = 151664, .bias_at = 151728, .running = 2560, .counter = 28,
+     .act = 965632, .relu = 1, .weight = 151664, .bias_at = 151728, .running = 2560, .counter = 28,
      .saved = 2560, .extra = 0},
-    {.name = "layer3.2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){82},
+    {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){82},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1149952, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 965632, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){83},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1154048, .weight = 151792, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 969728, .relu = 0, .weight = 151792, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){84},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1158144, .weight = 188656, .bias_at = 188720, .running = 2688, .counter = 29,
+     .act = 973824, .relu = 0, .weight = 188656, .bias_at = 188720, .running = 2688, .counter = 29,
      .saved = 2688, .extra = 0},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){85, 78},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1162240, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 977920, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){86},
+    {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1166336, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 977920, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){87},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1170432, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 982016, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){88},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1170496, .weight = 188784, .bias_at = 189424, .running = -1, .counter = -1,
+     .act = 982080, .relu = 0, .weight = 188784, .bias_at = 189424, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
 };
 
@@ -2558,7 +2520,7 @@ const mc_model_desc resnet20_model = {
     .ntensors = 203, .tensors = resnet20_tensors,
     .nlayers = 90, .layers = resnet20_layers,
     .param_floats = 189434, .buffer_floats = 2816, .counters = 30,
-    .act_floats = 1170506, .saved_floats = 2816, .extra_floats = 0, .clears_dacts = 1,
+    .act_floats = 982090, .saved_floats = 2816, .extra_floats = 0, .clears_dacts = 1,
     .forward = resnet20_forward, .backward = resnet20_backward,
     .layer_forward = resnet20_layer_forward, .layer_backward = resnet20_layer_backward,
     .loss = resnet20_loss, .loss_backward = resnet20_loss_backward,

@@ -4,92 +4,98 @@
 
 #include "resnet20.h"
 
-/* add2_n16384: sum of 2 inputs of 16384 values per image */
-void add2_n16384_fwd(int n, const float *x0, const float *x1, float *restrict y)
+/* add2_n16384_relu: sum of 2 inputs of 16384 values per image */
+void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 16384); k++)
-        y[k] = x0[k] + x1[k];
+    for (long k = 0; k < (n * 16384); k++) {
+        const float s = x0[k] + x1[k];
+        y[k] = (s > 0 ? s : 0);
+    }
 }
 
-void add2_n16384_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+void add2_n16384_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     if (acc0) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 16384); k++)
-            dx0[k] += dy[k];
+            dx0[k] += (y[k] > 0 ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 16384); k++)
-            dx0[k] = dy[k];
+            dx0[k] = (y[k] > 0 ? dy[k] : 0);
     }
     if (acc1) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 16384); k++)
-            dx1[k] += dy[k];
+            dx1[k] += (y[k] > 0 ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 16384); k++)
-            dx1[k] = dy[k];
+            dx1[k] = (y[k] > 0 ? dy[k] : 0);
     }
 }
 
-/* add2_n8192: sum of 2 inputs of 8192 values per image */
-void add2_n8192_fwd(int n, const float *x0, const float *x1, float *restrict y)
+/* add2_n8192_relu: sum of 2 inputs of 8192 values per image */
+void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 8192); k++)
-        y[k] = x0[k] + x1[k];
+    for (long k = 0; k < (n * 8192); k++) {
+        const float s = x0[k] + x1[k];
+        y[k] = (s > 0 ? s : 0);
+    }
 }
 
-void add2_n8192_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+void add2_n8192_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     if (acc0) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 8192); k++)
-            dx0[k] += dy[k];
+            dx0[k] += (y[k] > 0 ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 8192); k++)
-            dx0[k] = dy[k];
+            dx0[k] = (y[k] > 0 ? dy[k] : 0);
     }
     if (acc1) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 8192); k++)
-            dx1[k] += dy[k];
+            dx1[k] += (y[k] > 0 ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 8192); k++)
-            dx1[k] = dy[k];
+            dx1[k] = (y[k] > 0 ? dy[k] : 0);
     }
 }
 
-/* add2_n4096: sum of 2 inputs of 4096 values per image */
-void add2_n4096_fwd(int n, const float *x0, const float *x1, float *restrict y)
+/* add2_n4096_relu: sum of 2 inputs of 4096 values per image */
+void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 4096); k++)
-        y[k] = x0[k] + x1[k];
+    for (long k = 0; k < (n * 4096); k++) {
+        const float s = x0[k] + x1[k];
+        y[k] = (s > 0 ? s : 0);
+    }
 }
 
-void add2_n4096_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+void add2_n4096_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     if (acc0) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 4096); k++)
-            dx0[k] += dy[k];
+            dx0[k] += (y[k] > 0 ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 4096); k++)
-            dx0[k] = dy[k];
+            dx0[k] = (y[k] > 0 ? dy[k] : 0);
     }
     if (acc1) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 4096); k++)
-            dx1[k] += dy[k];
+            dx1[k] += (y[k] > 0 ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 4096); k++)
-            dx1[k] = dy[k];
+            dx1[k] = (y[k] > 0 ? dy[k] : 0);
     }
 }

@@ -8,6 +8,7 @@
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
 typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
+typedef int mc_v16i __attribute__((vector_size(64), aligned(4), may_alias)); /* masks: what v > 0 gives */
 
 /* The first count floats at p, zeros after: the tail of a row; and its
  * store, the first count lanes of v to p. One masked instruction with

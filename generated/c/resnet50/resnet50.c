@@ -29,10 +29,10 @@ static void resnet50_layer1_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
 }
 
@@ -40,8 +40,8 @@ static void resnet50_layer1_forward(const mc_state *s, int train)
 static void resnet50_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
-        (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), (act + (long)(19456) * n), (par + 432), (sav + 0), (sav + 16),
+        (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
 }
 
 /* relu#1 */
@@ -49,14 +49,12 @@ static void resnet50_layer2_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n));
 }
 
 /* relu#1 */
 static void resnet50_layer2_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.conv_bn.seps */
@@ -64,14 +62,14 @@ static void resnet50_layer3_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(35840) * n), (par + 464), 0, (act + (long)(52224) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0));
 }
 
 /* layer1.0.conv_bn.seps */
 static void resnet50_layer3_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464), 0,
         1);
 }
 
@@ -81,19 +79,19 @@ static void resnet50_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (cnt + 1), (act + (long)(101376) * n), (sav + 32), (sav + 80));
+        bn_c48_32x32_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
+            (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (act + (long)(101376) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
+            (act + (long)(84992) * n));
 }
 
 /* layer1.0.conv_bn.bn1 */
 static void resnet50_layer4_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
-        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(35840) * n), (act + (long)(84992) * n), (par + 1792), (sav + 32), (sav + 80),
+        (dact + (long)(84992) * n), (dact + (long)(35840) * n), (grad + 1792), (grad + 1840), 0);
 }
 
 /* layer1.0.conv_bn.pointwise */
@@ -101,14 +99,14 @@ static void resnet50_layer5_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(101376) * n), (par + 1888), (par + 2656), (act + (long)(150528) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(84992) * n), (par + 1888), (par + 2656), (act + (long)(134144) * n + 0));
 }
 
 /* layer1.0.conv_bn.pointwise */
 static void resnet50_layer5_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888), (grad + 2656),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(84992) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(84992) * n), (grad + 1888), (grad + 2656),
         0);
 }
 
@@ -118,19 +116,19 @@ static void resnet50_layer6_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
-            (cnt + 2), (act + (long)(166912) * n), (sav + 128), (sav + 144));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
+            (cnt + 2), (act + (long)(150528) * n), (sav + 128), (sav + 144));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
-            (act + (long)(166912) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
+            (act + (long)(150528) * n));
 }
 
 /* layer1.0.conv_bn.bn2 */
 static void resnet50_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
-        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144),
+        (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688), 0);
 }
 
 /* layer1.0.relu#1 */
@@ -138,14 +136,12 @@ static void resnet50_layer7_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n));
 }
 
 /* layer1.0.relu#1 */
 static void resnet50_layer7_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n), 0);
 }
 
 /* layer1.0.conv2 */
@@ -153,14 +149,14 @@ static void resnet50_layer8_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(183296) * n), (par + 2704), 0, (act + (long)(199680) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0));
 }
 
 /* layer1.0.conv2 */
 static void resnet50_layer8_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704), 0,
         0);
 }
 
@@ -170,19 +166,19 @@ static void resnet50_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (cnt + 3), (act + (long)(216064) * n), (sav + 160), (sav + 176));
+        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
+            (cnt + 3), (act + (long)(183296) * n), (sav + 160), (sav + 176));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (act + (long)(216064) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
+            (act + (long)(183296) * n));
 }
 
 /* layer1.0.bn2 */
 static void resnet50_layer9_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
-        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+        (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024), 0);
 }
 
 /* layer1.0.sum */
@@ -190,14 +186,14 @@ static void resnet50_layer10_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(216064) * n), (act + (long)(35840) * n), (act + (long)(232448) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(183296) * n), (act + (long)(19456) * n), (act + (long)(199680) * n));
 }
 
 /* layer1.0.sum */
 static void resnet50_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(232448) * n), (dact + (long)(216064) * n), 0, (dact + (long)(35840) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(199680) * n), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.relu#2 */
@@ -205,14 +201,12 @@ static void resnet50_layer11_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(232448) * n), (act + (long)(248832) * n));
 }
 
 /* layer1.0.relu#2 */
 static void resnet50_layer11_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(232448) * n), (act + (long)(248832) * n), (dact + (long)(248832) * n), (dact + (long)(232448) * n), 0);
 }
 
 /* layer1.1.conv_bn.seps */
@@ -220,14 +214,14 @@ static void resnet50_layer12_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(248832) * n), (par + 5040), 0, (act + (long)(265216) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0));
 }
 
 /* layer1.1.conv_bn.seps */
 static void resnet50_layer12_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(248832) * n), (par + 5040), (dact + (long)(265216) * n + 0), (dact + (long)(248832) * n), (grad + 5040), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(216064) * n + 0), (dact + (long)(199680) * n), (grad + 5040), 0,
         1);
 }
 
@@ -237,19 +231,19 @@ static void resnet50_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
-            (cnt + 4), (act + (long)(314368) * n), (sav + 192), (sav + 240));
+        bn_c48_32x32_fwd_train(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
+            (cnt + 4), (act + (long)(265216) * n), (sav + 192), (sav + 240));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
-            (act + (long)(314368) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
+            (act + (long)(265216) * n));
 }
 
 /* layer1.1.conv_bn.bn1 */
 static void resnet50_layer13_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240), (dact + (long)(314368) * n),
-        (dact + (long)(265216) * n), (grad + 6368), (grad + 6416), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(216064) * n), (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240),
+        (dact + (long)(265216) * n), (dact + (long)(216064) * n), (grad + 6368), (grad + 6416), 0);
 }
 
 /* layer1.1.conv_bn.pointwise */
@@ -257,14 +251,14 @@ static void resnet50_layer14_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(314368) * n), (par + 6464), (par + 7232), (act + (long)(363520) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(265216) * n), (par + 6464), (par + 7232), (act + (long)(314368) * n + 0));
 }
 
 /* layer1.1.conv_bn.pointwise */
 static void resnet50_layer14_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(314368) * n), (par + 6464), (dact + (long)(363520) * n + 0), (dact + (long)(314368) * n), (grad + 6464), (grad + 7232),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(265216) * n), (par + 6464), (dact + (long)(314368) * n + 0), (dact + (long)(265216) * n), (grad + 6464), (grad + 7232),
         0);
 }
 
@@ -274,19 +268,19 @@ static void resnet50_layer15_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
-            (cnt + 5), (act + (long)(379904) * n), (sav + 288), (sav + 304));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
+            (cnt + 5), (act + (long)(330752) * n), (sav + 288), (sav + 304));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
-            (act + (long)(379904) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
+            (act + (long)(330752) * n));
 }
 
 /* layer1.1.conv_bn.bn2 */
 static void resnet50_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(363520) * n), (par + 7248), (sav + 288), (sav + 304), (dact + (long)(379904) * n),
-        (dact + (long)(363520) * n), (grad + 7248), (grad + 7264), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(314368) * n), (act + (long)(330752) * n), (par + 7248), (sav + 288), (sav + 304),
+        (dact + (long)(330752) * n), (dact + (long)(314368) * n), (grad + 7248), (grad + 7264), 0);
 }
 
 /* layer1.1.relu#1 */
@@ -294,14 +288,12 @@ static void resnet50_layer16_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(379904) * n), (act + (long)(396288) * n));
 }
 
 /* layer1.1.relu#1 */
 static void resnet50_layer16_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(379904) * n), (act + (long)(396288) * n), (dact + (long)(396288) * n), (dact + (long)(379904) * n), 0);
 }
 
 /* layer1.1.conv2 */
@@ -309,14 +301,14 @@ static void resnet50_layer17_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(396288) * n), (par + 7280), 0, (act + (long)(412672) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(330752) * n), (par + 7280), 0, (act + (long)(347136) * n + 0));
 }
 
 /* layer1.1.conv2 */
 static void resnet50_layer17_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(396288) * n), (par + 7280), (dact + (long)(412672) * n + 0), (dact + (long)(396288) * n), (grad + 7280), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(330752) * n), (par + 7280), (dact + (long)(347136) * n + 0), (dact + (long)(330752) * n), (grad + 7280), 0,
         0);
 }
 
@@ -326,19 +318,19 @@ static void resnet50_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
-            (cnt + 6), (act + (long)(429056) * n), (sav + 320), (sav + 336));
+        bn_c16_32x32_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
+            (cnt + 6), (act + (long)(363520) * n), (sav + 320), (sav + 336));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
-            (act + (long)(429056) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
+            (act + (long)(363520) * n));
 }
 
 /* layer1.1.bn2 */
 static void resnet50_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(412672) * n), (par + 9584), (sav + 320), (sav + 336), (dact + (long)(429056) * n),
-        (dact + (long)(412672) * n), (grad + 9584), (grad + 9600), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
+        (dact + (long)(363520) * n), (dact + (long)(347136) * n), (grad + 9584), (grad + 9600), 0);
 }
 
 /* layer1.1.sum */
@@ -346,14 +338,14 @@ static void resnet50_layer19_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(429056) * n), (act + (long)(248832) * n), (act + (long)(445440) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(363520) * n), (act + (long)(199680) * n), (act + (long)(379904) * n));
 }
 
 /* layer1.1.sum */
 static void resnet50_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(445440) * n), (dact + (long)(429056) * n), 0, (dact + (long)(248832) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(379904) * n), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
 }
 
 /* layer1.1.relu#2 */
@@ -361,14 +353,12 @@ static void resnet50_layer20_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(445440) * n), (act + (long)(461824) * n));
 }
 
 /* layer1.1.relu#2 */
 static void resnet50_layer20_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(445440) * n), (act + (long)(461824) * n), (dact + (long)(461824) * n), (dact + (long)(445440) * n), 0);
 }
 
 /* layer1.2.conv_bn.seps */
@@ -376,14 +366,14 @@ static void resnet50_layer21_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(461824) * n), (par + 9616), 0, (act + (long)(478208) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0));
 }
 
 /* layer1.2.conv_bn.seps */
 static void resnet50_layer21_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(461824) * n), (par + 9616), (dact + (long)(478208) * n + 0), (dact + (long)(461824) * n), (grad + 9616), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(379904) * n), (par + 9616), (dact + (long)(396288) * n + 0), (dact + (long)(379904) * n), (grad + 9616), 0,
         1);
 }
 
@@ -393,19 +383,19 @@ static void resnet50_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
-            (cnt + 7), (act + (long)(527360) * n), (sav + 352), (sav + 400));
+        bn_c48_32x32_fwd_train(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
+            (cnt + 7), (act + (long)(445440) * n), (sav + 352), (sav + 400));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
-            (act + (long)(527360) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
+            (act + (long)(445440) * n));
 }
 
 /* layer1.2.conv_bn.bn1 */
 static void resnet50_layer22_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(478208) * n), (par + 10944), (sav + 352), (sav + 400), (dact + (long)(527360) * n),
-        (dact + (long)(478208) * n), (grad + 10944), (grad + 10992), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(396288) * n), (act + (long)(445440) * n), (par + 10944), (sav + 352), (sav + 400),
+        (dact + (long)(445440) * n), (dact + (long)(396288) * n), (grad + 10944), (grad + 10992), 0);
 }
 
 /* layer1.2.conv_bn.pointwise */
@@ -413,14 +403,14 @@ static void resnet50_layer23_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(527360) * n), (par + 11040), (par + 11808), (act + (long)(576512) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(445440) * n), (par + 11040), (par + 11808), (act + (long)(494592) * n + 0));
 }
 
 /* layer1.2.conv_bn.pointwise */
 static void resnet50_layer23_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(527360) * n), (par + 11040), (dact + (long)(576512) * n + 0), (dact + (long)(527360) * n), (grad + 11040), (grad + 11808),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(445440) * n), (par + 11040), (dact + (long)(494592) * n + 0), (dact + (long)(445440) * n), (grad + 11040), (grad + 11808),
         0);
 }
 
@@ -430,19 +420,19 @@ static void resnet50_layer24_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
-            (cnt + 8), (act + (long)(592896) * n), (sav + 448), (sav + 464));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
+            (cnt + 8), (act + (long)(510976) * n), (sav + 448), (sav + 464));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
-            (act + (long)(592896) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
+            (act + (long)(510976) * n));
 }
 
 /* layer1.2.conv_bn.bn2 */
 static void resnet50_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(576512) * n), (par + 11824), (sav + 448), (sav + 464), (dact + (long)(592896) * n),
-        (dact + (long)(576512) * n), (grad + 11824), (grad + 11840), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(494592) * n), (act + (long)(510976) * n), (par + 11824), (sav + 448), (sav + 464),
+        (dact + (long)(510976) * n), (dact + (long)(494592) * n), (grad + 11824), (grad + 11840), 0);
 }
 
 /* layer1.2.relu#1 */
@@ -450,14 +440,12 @@ static void resnet50_layer25_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(592896) * n), (act + (long)(609280) * n));
 }
 
 /* layer1.2.relu#1 */
 static void resnet50_layer25_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(592896) * n), (act + (long)(609280) * n), (dact + (long)(609280) * n), (dact + (long)(592896) * n), 0);
 }
 
 /* layer1.2.conv2 */
@@ -465,14 +453,14 @@ static void resnet50_layer26_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(609280) * n), (par + 11856), 0, (act + (long)(625664) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(510976) * n), (par + 11856), 0, (act + (long)(527360) * n + 0));
 }
 
 /* layer1.2.conv2 */
 static void resnet50_layer26_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(609280) * n), (par + 11856), (dact + (long)(625664) * n + 0), (dact + (long)(609280) * n), (grad + 11856), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(510976) * n), (par + 11856), (dact + (long)(527360) * n + 0), (dact + (long)(510976) * n), (grad + 11856), 0,
         0);
 }
 
@@ -482,19 +470,19 @@ static void resnet50_layer27_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
-            (cnt + 9), (act + (long)(642048) * n), (sav + 480), (sav + 496));
+        bn_c16_32x32_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
+            (cnt + 9), (act + (long)(543744) * n), (sav + 480), (sav + 496));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
-            (act + (long)(642048) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
+            (act + (long)(543744) * n));
 }
 
 /* layer1.2.bn2 */
 static void resnet50_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(625664) * n), (par + 14160), (sav + 480), (sav + 496), (dact + (long)(642048) * n),
-        (dact + (long)(625664) * n), (grad + 14160), (grad + 14176), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
+        (dact + (long)(543744) * n), (dact + (long)(527360) * n), (grad + 14160), (grad + 14176), 0);
 }
 
 /* layer1.2.sum */
@@ -502,14 +490,14 @@ static void resnet50_layer28_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(642048) * n), (act + (long)(461824) * n), (act + (long)(658432) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(543744) * n), (act + (long)(379904) * n), (act + (long)(560128) * n));
 }
 
 /* layer1.2.sum */
 static void resnet50_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(658432) * n), (dact + (long)(642048) * n), 0, (dact + (long)(461824) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(560128) * n), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
 }
 
 /* layer1.2.relu#2 */
@@ -517,14 +505,12 @@ static void resnet50_layer29_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(658432) * n), (act + (long)(674816) * n));
 }
 
 /* layer1.2.relu#2 */
 static void resnet50_layer29_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(658432) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(658432) * n), 0);
 }
 
 /* layer1.3.conv_bn.seps */
@@ -532,14 +518,14 @@ static void resnet50_layer30_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(674816) * n), (par + 14192), 0, (act + (long)(691200) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0));
 }
 
 /* layer1.3.conv_bn.seps */
 static void resnet50_layer30_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(674816) * n), (par + 14192), (dact + (long)(691200) * n + 0), (dact + (long)(674816) * n), (grad + 14192), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(560128) * n), (par + 14192), (dact + (long)(576512) * n + 0), (dact + (long)(560128) * n), (grad + 14192), 0,
         1);
 }
 
@@ -549,19 +535,19 @@ static void resnet50_layer31_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(691200) * n), (par + 15520), (par + 15568), (buf + 512), (buf + 560),
-            (cnt + 10), (act + (long)(740352) * n), (sav + 512), (sav + 560));
+        bn_c48_32x32_fwd_train(n, (act + (long)(576512) * n), (par + 15520), (par + 15568), (buf + 512), (buf + 560),
+            (cnt + 10), (act + (long)(625664) * n), (sav + 512), (sav + 560));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(691200) * n), (par + 15520), (par + 15568), (buf + 512), (buf + 560),
-            (act + (long)(740352) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(576512) * n), (par + 15520), (par + 15568), (buf + 512), (buf + 560),
+            (act + (long)(625664) * n));
 }
 
 /* layer1.3.conv_bn.bn1 */
 static void resnet50_layer31_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(691200) * n), (par + 15520), (sav + 512), (sav + 560), (dact + (long)(740352) * n),
-        (dact + (long)(691200) * n), (grad + 15520), (grad + 15568), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(576512) * n), (act + (long)(625664) * n), (par + 15520), (sav + 512), (sav + 560),
+        (dact + (long)(625664) * n), (dact + (long)(576512) * n), (grad + 15520), (grad + 15568), 0);
 }
 
 /* layer1.3.conv_bn.pointwise */
@@ -569,14 +555,14 @@ static void resnet50_layer32_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(740352) * n), (par + 15616), (par + 16384), (act + (long)(789504) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(625664) * n), (par + 15616), (par + 16384), (act + (long)(674816) * n + 0));
 }
 
 /* layer1.3.conv_bn.pointwise */
 static void resnet50_layer32_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(740352) * n), (par + 15616), (dact + (long)(789504) * n + 0), (dact + (long)(740352) * n), (grad + 15616), (grad + 16384),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(625664) * n), (par + 15616), (dact + (long)(674816) * n + 0), (dact + (long)(625664) * n), (grad + 15616), (grad + 16384),
         0);
 }
 
@@ -586,19 +572,19 @@ static void resnet50_layer33_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(789504) * n), (par + 16400), (par + 16416), (buf + 608), (buf + 624),
-            (cnt + 11), (act + (long)(805888) * n), (sav + 608), (sav + 624));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(674816) * n), (par + 16400), (par + 16416), (buf + 608), (buf + 624),
+            (cnt + 11), (act + (long)(691200) * n), (sav + 608), (sav + 624));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(789504) * n), (par + 16400), (par + 16416), (buf + 608), (buf + 624),
-            (act + (long)(805888) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(674816) * n), (par + 16400), (par + 16416), (buf + 608), (buf + 624),
+            (act + (long)(691200) * n));
 }
 
 /* layer1.3.conv_bn.bn2 */
 static void resnet50_layer33_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(789504) * n), (par + 16400), (sav + 608), (sav + 624), (dact + (long)(805888) * n),
-        (dact + (long)(789504) * n), (grad + 16400), (grad + 16416), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(674816) * n), (act + (long)(691200) * n), (par + 16400), (sav + 608), (sav + 624),
+        (dact + (long)(691200) * n), (dact + (long)(674816) * n), (grad + 16400), (grad + 16416), 0);
 }
 
 /* layer1.3.relu#1 */
@@ -606,14 +592,12 @@ static void resnet50_layer34_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(805888) * n), (act + (long)(822272) * n));
 }
 
 /* layer1.3.relu#1 */
 static void resnet50_layer34_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(805888) * n), (act + (long)(822272) * n), (dact + (long)(822272) * n), (dact + (long)(805888) * n), 0);
 }
 
 /* layer1.3.conv2 */
@@ -621,14 +605,14 @@ static void resnet50_layer35_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(822272) * n), (par + 16432), 0, (act + (long)(838656) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(691200) * n), (par + 16432), 0, (act + (long)(707584) * n + 0));
 }
 
 /* layer1.3.conv2 */
 static void resnet50_layer35_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(822272) * n), (par + 16432), (dact + (long)(838656) * n + 0), (dact + (long)(822272) * n), (grad + 16432), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(691200) * n), (par + 16432), (dact + (long)(707584) * n + 0), (dact + (long)(691200) * n), (grad + 16432), 0,
         0);
 }
 
@@ -638,19 +622,19 @@ static void resnet50_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(838656) * n), (par + 18736), (par + 18752), (buf + 640), (buf + 656),
-            (cnt + 12), (act + (long)(855040) * n), (sav + 640), (sav + 656));
+        bn_c16_32x32_fwd_train(n, (act + (long)(707584) * n), (par + 18736), (par + 18752), (buf + 640), (buf + 656),
+            (cnt + 12), (act + (long)(723968) * n), (sav + 640), (sav + 656));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(838656) * n), (par + 18736), (par + 18752), (buf + 640), (buf + 656),
-            (act + (long)(855040) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(707584) * n), (par + 18736), (par + 18752), (buf + 640), (buf + 656),
+            (act + (long)(723968) * n));
 }
 
 /* layer1.3.bn2 */
 static void resnet50_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(838656) * n), (par + 18736), (sav + 640), (sav + 656), (dact + (long)(855040) * n),
-        (dact + (long)(838656) * n), (grad + 18736), (grad + 18752), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(707584) * n), (act + (long)(723968) * n), (par + 18736), (sav + 640), (sav + 656),
+        (dact + (long)(723968) * n), (dact + (long)(707584) * n), (grad + 18736), (grad + 18752), 0);
 }
 
 /* layer1.3.sum */
@@ -658,14 +642,14 @@ static void resnet50_layer37_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(855040) * n), (act + (long)(674816) * n), (act + (long)(871424) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(723968) * n), (act + (long)(560128) * n), (act + (long)(740352) * n));
 }
 
 /* layer1.3.sum */
 static void resnet50_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(871424) * n), (dact + (long)(855040) * n), 0, (dact + (long)(674816) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(740352) * n), (dact + (long)(740352) * n), (dact + (long)(723968) * n), 0, (dact + (long)(560128) * n), 0);
 }
 
 /* layer1.3.relu#2 */
@@ -673,14 +657,12 @@ static void resnet50_layer38_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(871424) * n), (act + (long)(887808) * n));
 }
 
 /* layer1.3.relu#2 */
 static void resnet50_layer38_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(871424) * n), (act + (long)(887808) * n), (dact + (long)(887808) * n), (dact + (long)(871424) * n), 0);
 }
 
 /* layer1.4.conv_bn.seps */
@@ -688,14 +670,14 @@ static void resnet50_layer39_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(887808) * n), (par + 18768), 0, (act + (long)(904192) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(740352) * n), (par + 18768), 0, (act + (long)(756736) * n + 0));
 }
 
 /* layer1.4.conv_bn.seps */
 static void resnet50_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(887808) * n), (par + 18768), (dact + (long)(904192) * n + 0), (dact + (long)(887808) * n), (grad + 18768), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(740352) * n), (par + 18768), (dact + (long)(756736) * n + 0), (dact + (long)(740352) * n), (grad + 18768), 0,
         1);
 }
 
@@ -705,19 +687,19 @@ static void resnet50_layer40_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(904192) * n), (par + 20096), (par + 20144), (buf + 672), (buf + 720),
-            (cnt + 13), (act + (long)(953344) * n), (sav + 672), (sav + 720));
+        bn_c48_32x32_fwd_train(n, (act + (long)(756736) * n), (par + 20096), (par + 20144), (buf + 672), (buf + 720),
+            (cnt + 13), (act + (long)(805888) * n), (sav + 672), (sav + 720));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(904192) * n), (par + 20096), (par + 20144), (buf + 672), (buf + 720),
-            (act + (long)(953344) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(756736) * n), (par + 20096), (par + 20144), (buf + 672), (buf + 720),
+            (act + (long)(805888) * n));
 }
 
 /* layer1.4.conv_bn.bn1 */
 static void resnet50_layer40_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(904192) * n), (par + 20096), (sav + 672), (sav + 720), (dact + (long)(953344) * n),
-        (dact + (long)(904192) * n), (grad + 20096), (grad + 20144), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(756736) * n), (act + (long)(805888) * n), (par + 20096), (sav + 672), (sav + 720),
+        (dact + (long)(805888) * n), (dact + (long)(756736) * n), (grad + 20096), (grad + 20144), 0);
 }
 
 /* layer1.4.conv_bn.pointwise */
@@ -725,14 +707,14 @@ static void resnet50_layer41_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(953344) * n), (par + 20192), (par + 20960), (act + (long)(1002496) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(805888) * n), (par + 20192), (par + 20960), (act + (long)(855040) * n + 0));
 }
 
 /* layer1.4.conv_bn.pointwise */
 static void resnet50_layer41_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(953344) * n), (par + 20192), (dact + (long)(1002496) * n + 0), (dact + (long)(953344) * n), (grad + 20192), (grad + 20960),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(805888) * n), (par + 20192), (dact + (long)(855040) * n + 0), (dact + (long)(805888) * n), (grad + 20192), (grad + 20960),
         0);
 }
 
@@ -742,19 +724,19 @@ static void resnet50_layer42_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1002496) * n), (par + 20976), (par + 20992), (buf + 768), (buf + 784),
-            (cnt + 14), (act + (long)(1018880) * n), (sav + 768), (sav + 784));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(855040) * n), (par + 20976), (par + 20992), (buf + 768), (buf + 784),
+            (cnt + 14), (act + (long)(871424) * n), (sav + 768), (sav + 784));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1002496) * n), (par + 20976), (par + 20992), (buf + 768), (buf + 784),
-            (act + (long)(1018880) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(855040) * n), (par + 20976), (par + 20992), (buf + 768), (buf + 784),
+            (act + (long)(871424) * n));
 }
 
 /* layer1.4.conv_bn.bn2 */
 static void resnet50_layer42_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1002496) * n), (par + 20976), (sav + 768), (sav + 784), (dact + (long)(1018880) * n),
-        (dact + (long)(1002496) * n), (grad + 20976), (grad + 20992), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(855040) * n), (act + (long)(871424) * n), (par + 20976), (sav + 768), (sav + 784),
+        (dact + (long)(871424) * n), (dact + (long)(855040) * n), (grad + 20976), (grad + 20992), 0);
 }
 
 /* layer1.4.relu#1 */
@@ -762,14 +744,12 @@ static void resnet50_layer43_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1018880) * n), (act + (long)(1035264) * n));
 }
 
 /* layer1.4.relu#1 */
 static void resnet50_layer43_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1018880) * n), (act + (long)(1035264) * n), (dact + (long)(1035264) * n), (dact + (long)(1018880) * n), 0);
 }
 
 /* layer1.4.conv2 */
@@ -777,14 +757,14 @@ static void resnet50_layer44_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1035264) * n), (par + 21008), 0, (act + (long)(1051648) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(871424) * n), (par + 21008), 0, (act + (long)(887808) * n + 0));
 }
 
 /* layer1.4.conv2 */
 static void resnet50_layer44_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1035264) * n), (par + 21008), (dact + (long)(1051648) * n + 0), (dact + (long)(1035264) * n), (grad + 21008), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(871424) * n), (par + 21008), (dact + (long)(887808) * n + 0), (dact + (long)(871424) * n), (grad + 21008), 0,
         0);
 }
 
@@ -794,19 +774,19 @@ static void resnet50_layer45_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1051648) * n), (par + 23312), (par + 23328), (buf + 800), (buf + 816),
-            (cnt + 15), (act + (long)(1068032) * n), (sav + 800), (sav + 816));
+        bn_c16_32x32_fwd_train(n, (act + (long)(887808) * n), (par + 23312), (par + 23328), (buf + 800), (buf + 816),
+            (cnt + 15), (act + (long)(904192) * n), (sav + 800), (sav + 816));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1051648) * n), (par + 23312), (par + 23328), (buf + 800), (buf + 816),
-            (act + (long)(1068032) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(887808) * n), (par + 23312), (par + 23328), (buf + 800), (buf + 816),
+            (act + (long)(904192) * n));
 }
 
 /* layer1.4.bn2 */
 static void resnet50_layer45_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1051648) * n), (par + 23312), (sav + 800), (sav + 816), (dact + (long)(1068032) * n),
-        (dact + (long)(1051648) * n), (grad + 23312), (grad + 23328), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(887808) * n), (act + (long)(904192) * n), (par + 23312), (sav + 800), (sav + 816),
+        (dact + (long)(904192) * n), (dact + (long)(887808) * n), (grad + 23312), (grad + 23328), 0);
 }
 
 /* layer1.4.sum */
@@ -814,14 +794,14 @@ static void resnet50_layer46_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(1068032) * n), (act + (long)(887808) * n), (act + (long)(1084416) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(904192) * n), (act + (long)(740352) * n), (act + (long)(920576) * n));
 }
 
 /* layer1.4.sum */
 static void resnet50_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(1084416) * n), (dact + (long)(1068032) * n), 0, (dact + (long)(887808) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(920576) * n), (dact + (long)(920576) * n), (dact + (long)(904192) * n), 0, (dact + (long)(740352) * n), 0);
 }
 
 /* layer1.4.relu#2 */
@@ -829,14 +809,12 @@ static void resnet50_layer47_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1084416) * n), (act + (long)(1100800) * n));
 }
 
 /* layer1.4.relu#2 */
 static void resnet50_layer47_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1084416) * n), (act + (long)(1100800) * n), (dact + (long)(1100800) * n), (dact + (long)(1084416) * n), 0);
 }
 
 /* layer1.5.conv_bn.seps */
@@ -844,14 +822,14 @@ static void resnet50_layer48_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1100800) * n), (par + 23344), 0, (act + (long)(1117184) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(920576) * n), (par + 23344), 0, (act + (long)(936960) * n + 0));
 }
 
 /* layer1.5.conv_bn.seps */
 static void resnet50_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1100800) * n), (par + 23344), (dact + (long)(1117184) * n + 0), (dact + (long)(1100800) * n), (grad + 23344), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(920576) * n), (par + 23344), (dact + (long)(936960) * n + 0), (dact + (long)(920576) * n), (grad + 23344), 0,
         1);
 }
 
@@ -861,19 +839,19 @@ static void resnet50_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1117184) * n), (par + 24672), (par + 24720), (buf + 832), (buf + 880),
-            (cnt + 16), (act + (long)(1166336) * n), (sav + 832), (sav + 880));
+        bn_c48_32x32_fwd_train(n, (act + (long)(936960) * n), (par + 24672), (par + 24720), (buf + 832), (buf + 880),
+            (cnt + 16), (act + (long)(986112) * n), (sav + 832), (sav + 880));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1117184) * n), (par + 24672), (par + 24720), (buf + 832), (buf + 880),
-            (act + (long)(1166336) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(936960) * n), (par + 24672), (par + 24720), (buf + 832), (buf + 880),
+            (act + (long)(986112) * n));
 }
 
 /* layer1.5.conv_bn.bn1 */
 static void resnet50_layer49_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1117184) * n), (par + 24672), (sav + 832), (sav + 880), (dact + (long)(1166336) * n),
-        (dact + (long)(1117184) * n), (grad + 24672), (grad + 24720), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(936960) * n), (act + (long)(986112) * n), (par + 24672), (sav + 832), (sav + 880),
+        (dact + (long)(986112) * n), (dact + (long)(936960) * n), (grad + 24672), (grad + 24720), 0);
 }
 
 /* layer1.5.conv_bn.pointwise */
@@ -881,14 +859,14 @@ static void resnet50_layer50_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1166336) * n), (par + 24768), (par + 25536), (act + (long)(1215488) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(986112) * n), (par + 24768), (par + 25536), (act + (long)(1035264) * n + 0));
 }
 
 /* layer1.5.conv_bn.pointwise */
 static void resnet50_layer50_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1166336) * n), (par + 24768), (dact + (long)(1215488) * n + 0), (dact + (long)(1166336) * n), (grad + 24768), (grad + 25536),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(986112) * n), (par + 24768), (dact + (long)(1035264) * n + 0), (dact + (long)(986112) * n), (grad + 24768), (grad + 25536),
         0);
 }
 
@@ -898,19 +876,19 @@ static void resnet50_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1215488) * n), (par + 25552), (par + 25568), (buf + 928), (buf + 944),
-            (cnt + 17), (act + (long)(1231872) * n), (sav + 928), (sav + 944));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1035264) * n), (par + 25552), (par + 25568), (buf + 928), (buf + 944),
+            (cnt + 17), (act + (long)(1051648) * n), (sav + 928), (sav + 944));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1215488) * n), (par + 25552), (par + 25568), (buf + 928), (buf + 944),
-            (act + (long)(1231872) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1035264) * n), (par + 25552), (par + 25568), (buf + 928), (buf + 944),
+            (act + (long)(1051648) * n));
 }
 
 /* layer1.5.conv_bn.bn2 */
 static void resnet50_layer51_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1215488) * n), (par + 25552), (sav + 928), (sav + 944), (dact + (long)(1231872) * n),
-        (dact + (long)(1215488) * n), (grad + 25552), (grad + 25568), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1035264) * n), (act + (long)(1051648) * n), (par + 25552), (sav + 928), (sav + 944),
+        (dact + (long)(1051648) * n), (dact + (long)(1035264) * n), (grad + 25552), (grad + 25568), 0);
 }
 
 /* layer1.5.relu#1 */
@@ -918,14 +896,12 @@ static void resnet50_layer52_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1231872) * n), (act + (long)(1248256) * n));
 }
 
 /* layer1.5.relu#1 */
 static void resnet50_layer52_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1231872) * n), (act + (long)(1248256) * n), (dact + (long)(1248256) * n), (dact + (long)(1231872) * n), 0);
 }
 
 /* layer1.5.conv2 */
@@ -933,14 +909,14 @@ static void resnet50_layer53_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1248256) * n), (par + 25584), 0, (act + (long)(1264640) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1051648) * n), (par + 25584), 0, (act + (long)(1068032) * n + 0));
 }
 
 /* layer1.5.conv2 */
 static void resnet50_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1248256) * n), (par + 25584), (dact + (long)(1264640) * n + 0), (dact + (long)(1248256) * n), (grad + 25584), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1051648) * n), (par + 25584), (dact + (long)(1068032) * n + 0), (dact + (long)(1051648) * n), (grad + 25584), 0,
         0);
 }
 
@@ -950,19 +926,19 @@ static void resnet50_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1264640) * n), (par + 27888), (par + 27904), (buf + 960), (buf + 976),
-            (cnt + 18), (act + (long)(1281024) * n), (sav + 960), (sav + 976));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904), (buf + 960), (buf + 976),
+            (cnt + 18), (act + (long)(1084416) * n), (sav + 960), (sav + 976));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1264640) * n), (par + 27888), (par + 27904), (buf + 960), (buf + 976),
-            (act + (long)(1281024) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904), (buf + 960), (buf + 976),
+            (act + (long)(1084416) * n));
 }
 
 /* layer1.5.bn2 */
 static void resnet50_layer54_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1264640) * n), (par + 27888), (sav + 960), (sav + 976), (dact + (long)(1281024) * n),
-        (dact + (long)(1264640) * n), (grad + 27888), (grad + 27904), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(1068032) * n), (act + (long)(1084416) * n), (par + 27888), (sav + 960), (sav + 976),
+        (dact + (long)(1084416) * n), (dact + (long)(1068032) * n), (grad + 27888), (grad + 27904), 0);
 }
 
 /* layer1.5.sum */
@@ -970,14 +946,14 @@ static void resnet50_layer55_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(1281024) * n), (act + (long)(1100800) * n), (act + (long)(1297408) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(1084416) * n), (act + (long)(920576) * n), (act + (long)(1100800) * n));
 }
 
 /* layer1.5.sum */
 static void resnet50_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(1297408) * n), (dact + (long)(1281024) * n), 0, (dact + (long)(1100800) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(1100800) * n), (dact + (long)(1100800) * n), (dact + (long)(1084416) * n), 0, (dact + (long)(920576) * n), 0);
 }
 
 /* layer1.5.relu#2 */
@@ -985,14 +961,12 @@ static void resnet50_layer56_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1297408) * n), (act + (long)(1313792) * n));
 }
 
 /* layer1.5.relu#2 */
 static void resnet50_layer56_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1297408) * n), (act + (long)(1313792) * n), (dact + (long)(1313792) * n), (dact + (long)(1297408) * n), 0);
 }
 
 /* layer1.6.conv_bn.seps */
@@ -1000,14 +974,14 @@ static void resnet50_layer57_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1313792) * n), (par + 27920), 0, (act + (long)(1330176) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1100800) * n), (par + 27920), 0, (act + (long)(1117184) * n + 0));
 }
 
 /* layer1.6.conv_bn.seps */
 static void resnet50_layer57_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1313792) * n), (par + 27920), (dact + (long)(1330176) * n + 0), (dact + (long)(1313792) * n), (grad + 27920), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1100800) * n), (par + 27920), (dact + (long)(1117184) * n + 0), (dact + (long)(1100800) * n), (grad + 27920), 0,
         1);
 }
 
@@ -1017,19 +991,19 @@ static void resnet50_layer58_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1330176) * n), (par + 29248), (par + 29296), (buf + 992), (buf + 1040),
-            (cnt + 19), (act + (long)(1379328) * n), (sav + 992), (sav + 1040));
+        bn_c48_32x32_fwd_train(n, (act + (long)(1117184) * n), (par + 29248), (par + 29296), (buf + 992), (buf + 1040),
+            (cnt + 19), (act + (long)(1166336) * n), (sav + 992), (sav + 1040));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1330176) * n), (par + 29248), (par + 29296), (buf + 992), (buf + 1040),
-            (act + (long)(1379328) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(1117184) * n), (par + 29248), (par + 29296), (buf + 992), (buf + 1040),
+            (act + (long)(1166336) * n));
 }
 
 /* layer1.6.conv_bn.bn1 */
 static void resnet50_layer58_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1330176) * n), (par + 29248), (sav + 992), (sav + 1040), (dact + (long)(1379328) * n),
-        (dact + (long)(1330176) * n), (grad + 29248), (grad + 29296), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(1117184) * n), (act + (long)(1166336) * n), (par + 29248), (sav + 992), (sav + 1040),
+        (dact + (long)(1166336) * n), (dact + (long)(1117184) * n), (grad + 29248), (grad + 29296), 0);
 }
 
 /* layer1.6.conv_bn.pointwise */
@@ -1037,14 +1011,14 @@ static void resnet50_layer59_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1379328) * n), (par + 29344), (par + 30112), (act + (long)(1428480) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1166336) * n), (par + 29344), (par + 30112), (act + (long)(1215488) * n + 0));
 }
 
 /* layer1.6.conv_bn.pointwise */
 static void resnet50_layer59_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1379328) * n), (par + 29344), (dact + (long)(1428480) * n + 0), (dact + (long)(1379328) * n), (grad + 29344), (grad + 30112),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1166336) * n), (par + 29344), (dact + (long)(1215488) * n + 0), (dact + (long)(1166336) * n), (grad + 29344), (grad + 30112),
         0);
 }
 
@@ -1054,19 +1028,19 @@ static void resnet50_layer60_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1428480) * n), (par + 30128), (par + 30144), (buf + 1088), (buf + 1104),
-            (cnt + 20), (act + (long)(1444864) * n), (sav + 1088), (sav + 1104));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1215488) * n), (par + 30128), (par + 30144), (buf + 1088), (buf + 1104),
+            (cnt + 20), (act + (long)(1231872) * n), (sav + 1088), (sav + 1104));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1428480) * n), (par + 30128), (par + 30144), (buf + 1088), (buf + 1104),
-            (act + (long)(1444864) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1215488) * n), (par + 30128), (par + 30144), (buf + 1088), (buf + 1104),
+            (act + (long)(1231872) * n));
 }
 
 /* layer1.6.conv_bn.bn2 */
 static void resnet50_layer60_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1428480) * n), (par + 30128), (sav + 1088), (sav + 1104), (dact + (long)(1444864) * n),
-        (dact + (long)(1428480) * n), (grad + 30128), (grad + 30144), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1215488) * n), (act + (long)(1231872) * n), (par + 30128), (sav + 1088), (sav + 1104),
+        (dact + (long)(1231872) * n), (dact + (long)(1215488) * n), (grad + 30128), (grad + 30144), 0);
 }
 
 /* layer1.6.relu#1 */
@@ -1074,14 +1048,12 @@ static void resnet50_layer61_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1444864) * n), (act + (long)(1461248) * n));
 }
 
 /* layer1.6.relu#1 */
 static void resnet50_layer61_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1444864) * n), (act + (long)(1461248) * n), (dact + (long)(1461248) * n), (dact + (long)(1444864) * n), 0);
 }
 
 /* layer1.6.conv2 */
@@ -1089,14 +1061,14 @@ static void resnet50_layer62_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1461248) * n), (par + 30160), 0, (act + (long)(1477632) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1231872) * n), (par + 30160), 0, (act + (long)(1248256) * n + 0));
 }
 
 /* layer1.6.conv2 */
 static void resnet50_layer62_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1461248) * n), (par + 30160), (dact + (long)(1477632) * n + 0), (dact + (long)(1461248) * n), (grad + 30160), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1231872) * n), (par + 30160), (dact + (long)(1248256) * n + 0), (dact + (long)(1231872) * n), (grad + 30160), 0,
         0);
 }
 
@@ -1106,19 +1078,19 @@ static void resnet50_layer63_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1477632) * n), (par + 32464), (par + 32480), (buf + 1120), (buf + 1136),
-            (cnt + 21), (act + (long)(1494016) * n), (sav + 1120), (sav + 1136));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480), (buf + 1120), (buf + 1136),
+            (cnt + 21), (act + (long)(1264640) * n), (sav + 1120), (sav + 1136));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1477632) * n), (par + 32464), (par + 32480), (buf + 1120), (buf + 1136),
-            (act + (long)(1494016) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480), (buf + 1120), (buf + 1136),
+            (act + (long)(1264640) * n));
 }
 
 /* layer1.6.bn2 */
 static void resnet50_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1477632) * n), (par + 32464), (sav + 1120), (sav + 1136), (dact + (long)(1494016) * n),
-        (dact + (long)(1477632) * n), (grad + 32464), (grad + 32480), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(1248256) * n), (act + (long)(1264640) * n), (par + 32464), (sav + 1120), (sav + 1136),
+        (dact + (long)(1264640) * n), (dact + (long)(1248256) * n), (grad + 32464), (grad + 32480), 0);
 }
 
 /* layer1.6.sum */
@@ -1126,14 +1098,14 @@ static void resnet50_layer64_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(1494016) * n), (act + (long)(1313792) * n), (act + (long)(1510400) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(1264640) * n), (act + (long)(1100800) * n), (act + (long)(1281024) * n));
 }
 
 /* layer1.6.sum */
 static void resnet50_layer64_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(1510400) * n), (dact + (long)(1494016) * n), 0, (dact + (long)(1313792) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(1281024) * n), (dact + (long)(1281024) * n), (dact + (long)(1264640) * n), 0, (dact + (long)(1100800) * n), 0);
 }
 
 /* layer1.6.relu#2 */
@@ -1141,14 +1113,12 @@ static void resnet50_layer65_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1510400) * n), (act + (long)(1526784) * n));
 }
 
 /* layer1.6.relu#2 */
 static void resnet50_layer65_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1510400) * n), (act + (long)(1526784) * n), (dact + (long)(1526784) * n), (dact + (long)(1510400) * n), 0);
 }
 
 /* layer1.7.conv_bn.seps */
@@ -1156,14 +1126,14 @@ static void resnet50_layer66_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1526784) * n), (par + 32496), 0, (act + (long)(1543168) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1281024) * n), (par + 32496), 0, (act + (long)(1297408) * n + 0));
 }
 
 /* layer1.7.conv_bn.seps */
 static void resnet50_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1526784) * n), (par + 32496), (dact + (long)(1543168) * n + 0), (dact + (long)(1526784) * n), (grad + 32496), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1281024) * n), (par + 32496), (dact + (long)(1297408) * n + 0), (dact + (long)(1281024) * n), (grad + 32496), 0,
         1);
 }
 
@@ -1173,19 +1143,19 @@ static void resnet50_layer67_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1543168) * n), (par + 33824), (par + 33872), (buf + 1152), (buf + 1200),
-            (cnt + 22), (act + (long)(1592320) * n), (sav + 1152), (sav + 1200));
+        bn_c48_32x32_fwd_train(n, (act + (long)(1297408) * n), (par + 33824), (par + 33872), (buf + 1152), (buf + 1200),
+            (cnt + 22), (act + (long)(1346560) * n), (sav + 1152), (sav + 1200));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1543168) * n), (par + 33824), (par + 33872), (buf + 1152), (buf + 1200),
-            (act + (long)(1592320) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(1297408) * n), (par + 33824), (par + 33872), (buf + 1152), (buf + 1200),
+            (act + (long)(1346560) * n));
 }
 
 /* layer1.7.conv_bn.bn1 */
 static void resnet50_layer67_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1543168) * n), (par + 33824), (sav + 1152), (sav + 1200), (dact + (long)(1592320) * n),
-        (dact + (long)(1543168) * n), (grad + 33824), (grad + 33872), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(1297408) * n), (act + (long)(1346560) * n), (par + 33824), (sav + 1152), (sav + 1200),
+        (dact + (long)(1346560) * n), (dact + (long)(1297408) * n), (grad + 33824), (grad + 33872), 0);
 }
 
 /* layer1.7.conv_bn.pointwise */
@@ -1193,14 +1163,14 @@ static void resnet50_layer68_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1592320) * n), (par + 33920), (par + 34688), (act + (long)(1641472) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1346560) * n), (par + 33920), (par + 34688), (act + (long)(1395712) * n + 0));
 }
 
 /* layer1.7.conv_bn.pointwise */
 static void resnet50_layer68_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1592320) * n), (par + 33920), (dact + (long)(1641472) * n + 0), (dact + (long)(1592320) * n), (grad + 33920), (grad + 34688),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1346560) * n), (par + 33920), (dact + (long)(1395712) * n + 0), (dact + (long)(1346560) * n), (grad + 33920), (grad + 34688),
         0);
 }
 
@@ -1210,19 +1180,19 @@ static void resnet50_layer69_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1641472) * n), (par + 34704), (par + 34720), (buf + 1248), (buf + 1264),
-            (cnt + 23), (act + (long)(1657856) * n), (sav + 1248), (sav + 1264));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1395712) * n), (par + 34704), (par + 34720), (buf + 1248), (buf + 1264),
+            (cnt + 23), (act + (long)(1412096) * n), (sav + 1248), (sav + 1264));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1641472) * n), (par + 34704), (par + 34720), (buf + 1248), (buf + 1264),
-            (act + (long)(1657856) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1395712) * n), (par + 34704), (par + 34720), (buf + 1248), (buf + 1264),
+            (act + (long)(1412096) * n));
 }
 
 /* layer1.7.conv_bn.bn2 */
 static void resnet50_layer69_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1641472) * n), (par + 34704), (sav + 1248), (sav + 1264), (dact + (long)(1657856) * n),
-        (dact + (long)(1641472) * n), (grad + 34704), (grad + 34720), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1395712) * n), (act + (long)(1412096) * n), (par + 34704), (sav + 1248), (sav + 1264),
+        (dact + (long)(1412096) * n), (dact + (long)(1395712) * n), (grad + 34704), (grad + 34720), 0);
 }
 
 /* layer1.7.relu#1 */
@@ -1230,14 +1200,12 @@ static void resnet50_layer70_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1657856) * n), (act + (long)(1674240) * n));
 }
 
 /* layer1.7.relu#1 */
 static void resnet50_layer70_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1657856) * n), (act + (long)(1674240) * n), (dact + (long)(1674240) * n), (dact + (long)(1657856) * n), 0);
 }
 
 /* layer1.7.conv2 */
@@ -1245,14 +1213,14 @@ static void resnet50_layer71_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1674240) * n), (par + 34736), 0, (act + (long)(1690624) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1412096) * n), (par + 34736), 0, (act + (long)(1428480) * n + 0));
 }
 
 /* layer1.7.conv2 */
 static void resnet50_layer71_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1674240) * n), (par + 34736), (dact + (long)(1690624) * n + 0), (dact + (long)(1674240) * n), (grad + 34736), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1412096) * n), (par + 34736), (dact + (long)(1428480) * n + 0), (dact + (long)(1412096) * n), (grad + 34736), 0,
         0);
 }
 
@@ -1262,19 +1230,19 @@ static void resnet50_layer72_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1690624) * n), (par + 37040), (par + 37056), (buf + 1280), (buf + 1296),
-            (cnt + 24), (act + (long)(1707008) * n), (sav + 1280), (sav + 1296));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056), (buf + 1280), (buf + 1296),
+            (cnt + 24), (act + (long)(1444864) * n), (sav + 1280), (sav + 1296));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1690624) * n), (par + 37040), (par + 37056), (buf + 1280), (buf + 1296),
-            (act + (long)(1707008) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056), (buf + 1280), (buf + 1296),
+            (act + (long)(1444864) * n));
 }
 
 /* layer1.7.bn2 */
 static void resnet50_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1690624) * n), (par + 37040), (sav + 1280), (sav + 1296), (dact + (long)(1707008) * n),
-        (dact + (long)(1690624) * n), (grad + 37040), (grad + 37056), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(1428480) * n), (act + (long)(1444864) * n), (par + 37040), (sav + 1280), (sav + 1296),
+        (dact + (long)(1444864) * n), (dact + (long)(1428480) * n), (grad + 37040), (grad + 37056), 0);
 }
 
 /* layer1.7.sum */
@@ -1282,14 +1250,14 @@ static void resnet50_layer73_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(1707008) * n), (act + (long)(1526784) * n), (act + (long)(1723392) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(1444864) * n), (act + (long)(1281024) * n), (act + (long)(1461248) * n));
 }
 
 /* layer1.7.sum */
 static void resnet50_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(1723392) * n), (dact + (long)(1707008) * n), 0, (dact + (long)(1526784) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(1461248) * n), (dact + (long)(1461248) * n), (dact + (long)(1444864) * n), 0, (dact + (long)(1281024) * n), 0);
 }
 
 /* layer1.7.relu#2 */
@@ -1297,14 +1265,12 @@ static void resnet50_layer74_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1723392) * n), (act + (long)(1739776) * n));
 }
 
 /* layer1.7.relu#2 */
 static void resnet50_layer74_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1723392) * n), (act + (long)(1739776) * n), (dact + (long)(1739776) * n), (dact + (long)(1723392) * n), 0);
 }
 
 /* layer2.0.conv_bn.seps */
@@ -1312,14 +1278,14 @@ static void resnet50_layer75_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(1739776) * n), (par + 37072), 0, (act + (long)(1756160) * n + 0));
+    dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(1461248) * n), (par + 37072), 0, (act + (long)(1477632) * n + 0));
 }
 
 /* layer2.0.conv_bn.seps */
 static void resnet50_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(1739776) * n), (par + 37072), (dact + (long)(1756160) * n + 0), (dact + (long)(1739776) * n), (grad + 37072), 0,
+    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(1461248) * n), (par + 37072), (dact + (long)(1477632) * n + 0), (dact + (long)(1461248) * n), (grad + 37072), 0,
         1);
 }
 
@@ -1329,19 +1295,19 @@ static void resnet50_layer76_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_fwd_train(n, (act + (long)(1756160) * n), (par + 37616), (par + 37648), (buf + 1312), (buf + 1344),
-            (cnt + 25), (act + (long)(1788928) * n), (sav + 1312), (sav + 1344));
+        bn_c32_32x32_fwd_train(n, (act + (long)(1477632) * n), (par + 37616), (par + 37648), (buf + 1312), (buf + 1344),
+            (cnt + 25), (act + (long)(1510400) * n), (sav + 1312), (sav + 1344));
     else
-        bn_c32_32x32_fwd_eval(n, (act + (long)(1756160) * n), (par + 37616), (par + 37648), (buf + 1312), (buf + 1344),
-            (act + (long)(1788928) * n));
+        bn_c32_32x32_fwd_eval(n, (act + (long)(1477632) * n), (par + 37616), (par + 37648), (buf + 1312), (buf + 1344),
+            (act + (long)(1510400) * n));
 }
 
 /* layer2.0.conv_bn.bn1 */
 static void resnet50_layer76_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_32x32_bwd(n, (act + (long)(1756160) * n), (par + 37616), (sav + 1312), (sav + 1344), (dact + (long)(1788928) * n),
-        (dact + (long)(1756160) * n), (grad + 37616), (grad + 37648), 0);
+    bn_c32_32x32_bwd(n, (act + (long)(1477632) * n), (act + (long)(1510400) * n), (par + 37616), (sav + 1312), (sav + 1344),
+        (dact + (long)(1510400) * n), (dact + (long)(1477632) * n), (grad + 37616), (grad + 37648), 0);
 }
 
 /* layer2.0.conv_bn.pointwise */
@@ -1349,14 +1315,14 @@ static void resnet50_layer77_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(1788928) * n), (par + 37680), (par + 38704), (act + (long)(1821696) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(1510400) * n), (par + 37680), (par + 38704), (act + (long)(1543168) * n + 0));
 }
 
 /* layer2.0.conv_bn.pointwise */
 static void resnet50_layer77_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(1788928) * n), (par + 37680), (dact + (long)(1821696) * n + 0), (dact + (long)(1788928) * n), (grad + 37680), (grad + 38704),
+    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(1510400) * n), (par + 37680), (dact + (long)(1543168) * n + 0), (dact + (long)(1510400) * n), (grad + 37680), (grad + 38704),
         0);
 }
 
@@ -1366,19 +1332,19 @@ static void resnet50_layer78_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1821696) * n), (par + 38736), (par + 38768), (buf + 1376), (buf + 1408),
-            (cnt + 26), (act + (long)(1829888) * n), (sav + 1376), (sav + 1408));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1543168) * n), (par + 38736), (par + 38768), (buf + 1376), (buf + 1408),
+            (cnt + 26), (act + (long)(1551360) * n), (sav + 1376), (sav + 1408));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1821696) * n), (par + 38736), (par + 38768), (buf + 1376), (buf + 1408),
-            (act + (long)(1829888) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1543168) * n), (par + 38736), (par + 38768), (buf + 1376), (buf + 1408),
+            (act + (long)(1551360) * n));
 }
 
 /* layer2.0.conv_bn.bn2 */
 static void resnet50_layer78_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1821696) * n), (par + 38736), (sav + 1376), (sav + 1408), (dact + (long)(1829888) * n),
-        (dact + (long)(1821696) * n), (grad + 38736), (grad + 38768), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1543168) * n), (act + (long)(1551360) * n), (par + 38736), (sav + 1376), (sav + 1408),
+        (dact + (long)(1551360) * n), (dact + (long)(1543168) * n), (grad + 38736), (grad + 38768), 0);
 }
 
 /* layer2.0.relu#1 */
@@ -1386,14 +1352,12 @@ static void resnet50_layer79_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(1829888) * n), (act + (long)(1838080) * n));
 }
 
 /* layer2.0.relu#1 */
 static void resnet50_layer79_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(1829888) * n), (act + (long)(1838080) * n), (dact + (long)(1838080) * n), (dact + (long)(1829888) * n), 0);
 }
 
 /* layer2.0.conv2 */
@@ -1401,14 +1365,14 @@ static void resnet50_layer80_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1838080) * n), (par + 38800), 0, (act + (long)(1846272) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1551360) * n), (par + 38800), 0, (act + (long)(1559552) * n + 0));
 }
 
 /* layer2.0.conv2 */
 static void resnet50_layer80_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1838080) * n), (par + 38800), (dact + (long)(1846272) * n + 0), (dact + (long)(1838080) * n), (grad + 38800), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1551360) * n), (par + 38800), (dact + (long)(1559552) * n + 0), (dact + (long)(1551360) * n), (grad + 38800), 0,
         0);
 }
 
@@ -1418,19 +1382,19 @@ static void resnet50_layer81_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1846272) * n), (par + 48016), (par + 48048), (buf + 1440), (buf + 1472),
-            (cnt + 27), (act + (long)(1854464) * n), (sav + 1440), (sav + 1472));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048), (buf + 1440), (buf + 1472),
+            (cnt + 27), (act + (long)(1567744) * n), (sav + 1440), (sav + 1472));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1846272) * n), (par + 48016), (par + 48048), (buf + 1440), (buf + 1472),
-            (act + (long)(1854464) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048), (buf + 1440), (buf + 1472),
+            (act + (long)(1567744) * n));
 }
 
 /* layer2.0.bn2 */
 static void resnet50_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1846272) * n), (par + 48016), (sav + 1440), (sav + 1472), (dact + (long)(1854464) * n),
-        (dact + (long)(1846272) * n), (grad + 48016), (grad + 48048), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(1559552) * n), (act + (long)(1567744) * n), (par + 48016), (sav + 1440), (sav + 1472),
+        (dact + (long)(1567744) * n), (dact + (long)(1559552) * n), (grad + 48016), (grad + 48048), 0);
 }
 
 /* layer2.0.downsample.0 */
@@ -1438,14 +1402,14 @@ static void resnet50_layer82_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(1739776) * n), (par + 48080), 0, (act + (long)(1862656) * n + 0));
+    conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(1461248) * n), (par + 48080), 0, (act + (long)(1575936) * n + 0));
 }
 
 /* layer2.0.downsample.0 */
 static void resnet50_layer82_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(1739776) * n), (par + 48080), (dact + (long)(1862656) * n + 0), (dact + (long)(1739776) * n), (grad + 48080), 0,
+    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(1461248) * n), (par + 48080), (dact + (long)(1575936) * n + 0), (dact + (long)(1461248) * n), (grad + 48080), 0,
         0);
 }
 
@@ -1455,19 +1419,19 @@ static void resnet50_layer83_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1862656) * n), (par + 48592), (par + 48624), (buf + 1504), (buf + 1536),
-            (cnt + 28), (act + (long)(1870848) * n), (sav + 1504), (sav + 1536));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1575936) * n), (par + 48592), (par + 48624), (buf + 1504), (buf + 1536),
+            (cnt + 28), (act + (long)(1584128) * n), (sav + 1504), (sav + 1536));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1862656) * n), (par + 48592), (par + 48624), (buf + 1504), (buf + 1536),
-            (act + (long)(1870848) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(1575936) * n), (par + 48592), (par + 48624), (buf + 1504), (buf + 1536),
+            (act + (long)(1584128) * n));
 }
 
 /* layer2.0.downsample.1 */
 static void resnet50_layer83_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1862656) * n), (par + 48592), (sav + 1504), (sav + 1536), (dact + (long)(1870848) * n),
-        (dact + (long)(1862656) * n), (grad + 48592), (grad + 48624), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(1575936) * n), (act + (long)(1584128) * n), (par + 48592), (sav + 1504), (sav + 1536),
+        (dact + (long)(1584128) * n), (dact + (long)(1575936) * n), (grad + 48592), (grad + 48624), 0);
 }
 
 /* layer2.0.sum */
@@ -1475,14 +1439,14 @@ static void resnet50_layer84_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(1854464) * n), (act + (long)(1870848) * n), (act + (long)(1879040) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(1567744) * n), (act + (long)(1584128) * n), (act + (long)(1592320) * n));
 }
 
 /* layer2.0.sum */
 static void resnet50_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(1879040) * n), (dact + (long)(1854464) * n), 0, (dact + (long)(1870848) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(1592320) * n), (dact + (long)(1592320) * n), (dact + (long)(1567744) * n), 0, (dact + (long)(1584128) * n), 0);
 }
 
 /* layer2.0.relu#2 */
@@ -1490,14 +1454,12 @@ static void resnet50_layer85_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(1879040) * n), (act + (long)(1887232) * n));
 }
 
 /* layer2.0.relu#2 */
 static void resnet50_layer85_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(1879040) * n), (act + (long)(1887232) * n), (dact + (long)(1887232) * n), (dact + (long)(1879040) * n), 0);
 }
 
 /* layer2.1.conv_bn.seps */
@@ -1505,14 +1467,14 @@ static void resnet50_layer86_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1887232) * n), (par + 48656), 0, (act + (long)(1895424) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1592320) * n), (par + 48656), 0, (act + (long)(1600512) * n + 0));
 }
 
 /* layer2.1.conv_bn.seps */
 static void resnet50_layer86_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1887232) * n), (par + 48656), (dact + (long)(1895424) * n + 0), (dact + (long)(1887232) * n), (grad + 48656), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1592320) * n), (par + 48656), (dact + (long)(1600512) * n + 0), (dact + (long)(1592320) * n), (grad + 48656), 0,
         1);
 }
 
@@ -1522,19 +1484,19 @@ static void resnet50_layer87_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(1895424) * n), (par + 49744), (par + 49808), (buf + 1568), (buf + 1632),
-            (cnt + 29), (act + (long)(1911808) * n), (sav + 1568), (sav + 1632));
+        bn_c64_16x16_fwd_train(n, (act + (long)(1600512) * n), (par + 49744), (par + 49808), (buf + 1568), (buf + 1632),
+            (cnt + 29), (act + (long)(1616896) * n), (sav + 1568), (sav + 1632));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(1895424) * n), (par + 49744), (par + 49808), (buf + 1568), (buf + 1632),
-            (act + (long)(1911808) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(1600512) * n), (par + 49744), (par + 49808), (buf + 1568), (buf + 1632),
+            (act + (long)(1616896) * n));
 }
 
 /* layer2.1.conv_bn.bn1 */
 static void resnet50_layer87_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(1895424) * n), (par + 49744), (sav + 1568), (sav + 1632), (dact + (long)(1911808) * n),
-        (dact + (long)(1895424) * n), (grad + 49744), (grad + 49808), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(1600512) * n), (act + (long)(1616896) * n), (par + 49744), (sav + 1568), (sav + 1632),
+        (dact + (long)(1616896) * n), (dact + (long)(1600512) * n), (grad + 49744), (grad + 49808), 0);
 }
 
 /* layer2.1.conv_bn.pointwise */
@@ -1542,14 +1504,14 @@ static void resnet50_layer88_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1911808) * n), (par + 49872), (par + 51920), (act + (long)(1928192) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1616896) * n), (par + 49872), (par + 51920), (act + (long)(1633280) * n + 0));
 }
 
 /* layer2.1.conv_bn.pointwise */
 static void resnet50_layer88_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1911808) * n), (par + 49872), (dact + (long)(1928192) * n + 0), (dact + (long)(1911808) * n), (grad + 49872), (grad + 51920),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1616896) * n), (par + 49872), (dact + (long)(1633280) * n + 0), (dact + (long)(1616896) * n), (grad + 49872), (grad + 51920),
         0);
 }
 
@@ -1559,19 +1521,19 @@ static void resnet50_layer89_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1928192) * n), (par + 51952), (par + 51984), (buf + 1696), (buf + 1728),
-            (cnt + 30), (act + (long)(1936384) * n), (sav + 1696), (sav + 1728));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1633280) * n), (par + 51952), (par + 51984), (buf + 1696), (buf + 1728),
+            (cnt + 30), (act + (long)(1641472) * n), (sav + 1696), (sav + 1728));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1928192) * n), (par + 51952), (par + 51984), (buf + 1696), (buf + 1728),
-            (act + (long)(1936384) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1633280) * n), (par + 51952), (par + 51984), (buf + 1696), (buf + 1728),
+            (act + (long)(1641472) * n));
 }
 
 /* layer2.1.conv_bn.bn2 */
 static void resnet50_layer89_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1928192) * n), (par + 51952), (sav + 1696), (sav + 1728), (dact + (long)(1936384) * n),
-        (dact + (long)(1928192) * n), (grad + 51952), (grad + 51984), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1633280) * n), (act + (long)(1641472) * n), (par + 51952), (sav + 1696), (sav + 1728),
+        (dact + (long)(1641472) * n), (dact + (long)(1633280) * n), (grad + 51952), (grad + 51984), 0);
 }
 
 /* layer2.1.relu#1 */
@@ -1579,14 +1541,12 @@ static void resnet50_layer90_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(1936384) * n), (act + (long)(1944576) * n));
 }
 
 /* layer2.1.relu#1 */
 static void resnet50_layer90_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(1936384) * n), (act + (long)(1944576) * n), (dact + (long)(1944576) * n), (dact + (long)(1936384) * n), 0);
 }
 
 /* layer2.1.conv2 */
@@ -1594,14 +1554,14 @@ static void resnet50_layer91_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1944576) * n), (par + 52016), 0, (act + (long)(1952768) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1641472) * n), (par + 52016), 0, (act + (long)(1649664) * n + 0));
 }
 
 /* layer2.1.conv2 */
 static void resnet50_layer91_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1944576) * n), (par + 52016), (dact + (long)(1952768) * n + 0), (dact + (long)(1944576) * n), (grad + 52016), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1641472) * n), (par + 52016), (dact + (long)(1649664) * n + 0), (dact + (long)(1641472) * n), (grad + 52016), 0,
         0);
 }
 
@@ -1611,19 +1571,19 @@ static void resnet50_layer92_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1952768) * n), (par + 61232), (par + 61264), (buf + 1760), (buf + 1792),
-            (cnt + 31), (act + (long)(1960960) * n), (sav + 1760), (sav + 1792));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264), (buf + 1760), (buf + 1792),
+            (cnt + 31), (act + (long)(1657856) * n), (sav + 1760), (sav + 1792));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1952768) * n), (par + 61232), (par + 61264), (buf + 1760), (buf + 1792),
-            (act + (long)(1960960) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264), (buf + 1760), (buf + 1792),
+            (act + (long)(1657856) * n));
 }
 
 /* layer2.1.bn2 */
 static void resnet50_layer92_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1952768) * n), (par + 61232), (sav + 1760), (sav + 1792), (dact + (long)(1960960) * n),
-        (dact + (long)(1952768) * n), (grad + 61232), (grad + 61264), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(1649664) * n), (act + (long)(1657856) * n), (par + 61232), (sav + 1760), (sav + 1792),
+        (dact + (long)(1657856) * n), (dact + (long)(1649664) * n), (grad + 61232), (grad + 61264), 0);
 }
 
 /* layer2.1.sum */
@@ -1631,14 +1591,14 @@ static void resnet50_layer93_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(1960960) * n), (act + (long)(1887232) * n), (act + (long)(1969152) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(1657856) * n), (act + (long)(1592320) * n), (act + (long)(1666048) * n));
 }
 
 /* layer2.1.sum */
 static void resnet50_layer93_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(1969152) * n), (dact + (long)(1960960) * n), 0, (dact + (long)(1887232) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(1666048) * n), (dact + (long)(1666048) * n), (dact + (long)(1657856) * n), 0, (dact + (long)(1592320) * n), 0);
 }
 
 /* layer2.1.relu#2 */
@@ -1646,14 +1606,12 @@ static void resnet50_layer94_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(1969152) * n), (act + (long)(1977344) * n));
 }
 
 /* layer2.1.relu#2 */
 static void resnet50_layer94_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(1969152) * n), (act + (long)(1977344) * n), (dact + (long)(1977344) * n), (dact + (long)(1969152) * n), 0);
 }
 
 /* layer2.2.conv_bn.seps */
@@ -1661,14 +1619,14 @@ static void resnet50_layer95_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1977344) * n), (par + 61296), 0, (act + (long)(1985536) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1666048) * n), (par + 61296), 0, (act + (long)(1674240) * n + 0));
 }
 
 /* layer2.2.conv_bn.seps */
 static void resnet50_layer95_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1977344) * n), (par + 61296), (dact + (long)(1985536) * n + 0), (dact + (long)(1977344) * n), (grad + 61296), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1666048) * n), (par + 61296), (dact + (long)(1674240) * n + 0), (dact + (long)(1666048) * n), (grad + 61296), 0,
         1);
 }
 
@@ -1678,19 +1636,19 @@ static void resnet50_layer96_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(1985536) * n), (par + 62384), (par + 62448), (buf + 1824), (buf + 1888),
-            (cnt + 32), (act + (long)(2001920) * n), (sav + 1824), (sav + 1888));
+        bn_c64_16x16_fwd_train(n, (act + (long)(1674240) * n), (par + 62384), (par + 62448), (buf + 1824), (buf + 1888),
+            (cnt + 32), (act + (long)(1690624) * n), (sav + 1824), (sav + 1888));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(1985536) * n), (par + 62384), (par + 62448), (buf + 1824), (buf + 1888),
-            (act + (long)(2001920) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(1674240) * n), (par + 62384), (par + 62448), (buf + 1824), (buf + 1888),
+            (act + (long)(1690624) * n));
 }
 
 /* layer2.2.conv_bn.bn1 */
 static void resnet50_layer96_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(1985536) * n), (par + 62384), (sav + 1824), (sav + 1888), (dact + (long)(2001920) * n),
-        (dact + (long)(1985536) * n), (grad + 62384), (grad + 62448), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(1674240) * n), (act + (long)(1690624) * n), (par + 62384), (sav + 1824), (sav + 1888),
+        (dact + (long)(1690624) * n), (dact + (long)(1674240) * n), (grad + 62384), (grad + 62448), 0);
 }
 
 /* layer2.2.conv_bn.pointwise */
@@ -1698,14 +1656,14 @@ static void resnet50_layer97_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2001920) * n), (par + 62512), (par + 64560), (act + (long)(2018304) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1690624) * n), (par + 62512), (par + 64560), (act + (long)(1707008) * n + 0));
 }
 
 /* layer2.2.conv_bn.pointwise */
 static void resnet50_layer97_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2001920) * n), (par + 62512), (dact + (long)(2018304) * n + 0), (dact + (long)(2001920) * n), (grad + 62512), (grad + 64560),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1690624) * n), (par + 62512), (dact + (long)(1707008) * n + 0), (dact + (long)(1690624) * n), (grad + 62512), (grad + 64560),
         0);
 }
 
@@ -1715,19 +1673,19 @@ static void resnet50_layer98_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2018304) * n), (par + 64592), (par + 64624), (buf + 1952), (buf + 1984),
-            (cnt + 33), (act + (long)(2026496) * n), (sav + 1952), (sav + 1984));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1707008) * n), (par + 64592), (par + 64624), (buf + 1952), (buf + 1984),
+            (cnt + 33), (act + (long)(1715200) * n), (sav + 1952), (sav + 1984));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2018304) * n), (par + 64592), (par + 64624), (buf + 1952), (buf + 1984),
-            (act + (long)(2026496) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1707008) * n), (par + 64592), (par + 64624), (buf + 1952), (buf + 1984),
+            (act + (long)(1715200) * n));
 }
 
 /* layer2.2.conv_bn.bn2 */
 static void resnet50_layer98_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2018304) * n), (par + 64592), (sav + 1952), (sav + 1984), (dact + (long)(2026496) * n),
-        (dact + (long)(2018304) * n), (grad + 64592), (grad + 64624), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1707008) * n), (act + (long)(1715200) * n), (par + 64592), (sav + 1952), (sav + 1984),
+        (dact + (long)(1715200) * n), (dact + (long)(1707008) * n), (grad + 64592), (grad + 64624), 0);
 }
 
 /* layer2.2.relu#1 */
@@ -1735,14 +1693,12 @@ static void resnet50_layer99_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2026496) * n), (act + (long)(2034688) * n));
 }
 
 /* layer2.2.relu#1 */
 static void resnet50_layer99_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2026496) * n), (act + (long)(2034688) * n), (dact + (long)(2034688) * n), (dact + (long)(2026496) * n), 0);
 }
 
 /* layer2.2.conv2 */
@@ -1750,14 +1706,14 @@ static void resnet50_layer100_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2034688) * n), (par + 64656), 0, (act + (long)(2042880) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1715200) * n), (par + 64656), 0, (act + (long)(1723392) * n + 0));
 }
 
 /* layer2.2.conv2 */
 static void resnet50_layer100_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2034688) * n), (par + 64656), (dact + (long)(2042880) * n + 0), (dact + (long)(2034688) * n), (grad + 64656), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1715200) * n), (par + 64656), (dact + (long)(1723392) * n + 0), (dact + (long)(1715200) * n), (grad + 64656), 0,
         0);
 }
 
@@ -1767,19 +1723,19 @@ static void resnet50_layer101_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2042880) * n), (par + 73872), (par + 73904), (buf + 2016), (buf + 2048),
-            (cnt + 34), (act + (long)(2051072) * n), (sav + 2016), (sav + 2048));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904), (buf + 2016), (buf + 2048),
+            (cnt + 34), (act + (long)(1731584) * n), (sav + 2016), (sav + 2048));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2042880) * n), (par + 73872), (par + 73904), (buf + 2016), (buf + 2048),
-            (act + (long)(2051072) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904), (buf + 2016), (buf + 2048),
+            (act + (long)(1731584) * n));
 }
 
 /* layer2.2.bn2 */
 static void resnet50_layer101_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2042880) * n), (par + 73872), (sav + 2016), (sav + 2048), (dact + (long)(2051072) * n),
-        (dact + (long)(2042880) * n), (grad + 73872), (grad + 73904), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(1723392) * n), (act + (long)(1731584) * n), (par + 73872), (sav + 2016), (sav + 2048),
+        (dact + (long)(1731584) * n), (dact + (long)(1723392) * n), (grad + 73872), (grad + 73904), 0);
 }
 
 /* layer2.2.sum */
@@ -1787,14 +1743,14 @@ static void resnet50_layer102_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2051072) * n), (act + (long)(1977344) * n), (act + (long)(2059264) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(1731584) * n), (act + (long)(1666048) * n), (act + (long)(1739776) * n));
 }
 
 /* layer2.2.sum */
 static void resnet50_layer102_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2059264) * n), (dact + (long)(2051072) * n), 0, (dact + (long)(1977344) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(1739776) * n), (dact + (long)(1739776) * n), (dact + (long)(1731584) * n), 0, (dact + (long)(1666048) * n), 0);
 }
 
 /* layer2.2.relu#2 */
@@ -1802,14 +1758,12 @@ static void resnet50_layer103_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2059264) * n), (act + (long)(2067456) * n));
 }
 
 /* layer2.2.relu#2 */
 static void resnet50_layer103_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2059264) * n), (act + (long)(2067456) * n), (dact + (long)(2067456) * n), (dact + (long)(2059264) * n), 0);
 }
 
 /* layer2.3.conv_bn.seps */
@@ -1817,14 +1771,14 @@ static void resnet50_layer104_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2067456) * n), (par + 73936), 0, (act + (long)(2075648) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1739776) * n), (par + 73936), 0, (act + (long)(1747968) * n + 0));
 }
 
 /* layer2.3.conv_bn.seps */
 static void resnet50_layer104_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2067456) * n), (par + 73936), (dact + (long)(2075648) * n + 0), (dact + (long)(2067456) * n), (grad + 73936), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1739776) * n), (par + 73936), (dact + (long)(1747968) * n + 0), (dact + (long)(1739776) * n), (grad + 73936), 0,
         1);
 }
 
@@ -1834,19 +1788,19 @@ static void resnet50_layer105_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2075648) * n), (par + 75024), (par + 75088), (buf + 2080), (buf + 2144),
-            (cnt + 35), (act + (long)(2092032) * n), (sav + 2080), (sav + 2144));
+        bn_c64_16x16_fwd_train(n, (act + (long)(1747968) * n), (par + 75024), (par + 75088), (buf + 2080), (buf + 2144),
+            (cnt + 35), (act + (long)(1764352) * n), (sav + 2080), (sav + 2144));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2075648) * n), (par + 75024), (par + 75088), (buf + 2080), (buf + 2144),
-            (act + (long)(2092032) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(1747968) * n), (par + 75024), (par + 75088), (buf + 2080), (buf + 2144),
+            (act + (long)(1764352) * n));
 }
 
 /* layer2.3.conv_bn.bn1 */
 static void resnet50_layer105_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2075648) * n), (par + 75024), (sav + 2080), (sav + 2144), (dact + (long)(2092032) * n),
-        (dact + (long)(2075648) * n), (grad + 75024), (grad + 75088), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(1747968) * n), (act + (long)(1764352) * n), (par + 75024), (sav + 2080), (sav + 2144),
+        (dact + (long)(1764352) * n), (dact + (long)(1747968) * n), (grad + 75024), (grad + 75088), 0);
 }
 
 /* layer2.3.conv_bn.pointwise */
@@ -1854,14 +1808,14 @@ static void resnet50_layer106_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2092032) * n), (par + 75152), (par + 77200), (act + (long)(2108416) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1764352) * n), (par + 75152), (par + 77200), (act + (long)(1780736) * n + 0));
 }
 
 /* layer2.3.conv_bn.pointwise */
 static void resnet50_layer106_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2092032) * n), (par + 75152), (dact + (long)(2108416) * n + 0), (dact + (long)(2092032) * n), (grad + 75152), (grad + 77200),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1764352) * n), (par + 75152), (dact + (long)(1780736) * n + 0), (dact + (long)(1764352) * n), (grad + 75152), (grad + 77200),
         0);
 }
 
@@ -1871,19 +1825,19 @@ static void resnet50_layer107_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2108416) * n), (par + 77232), (par + 77264), (buf + 2208), (buf + 2240),
-            (cnt + 36), (act + (long)(2116608) * n), (sav + 2208), (sav + 2240));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1780736) * n), (par + 77232), (par + 77264), (buf + 2208), (buf + 2240),
+            (cnt + 36), (act + (long)(1788928) * n), (sav + 2208), (sav + 2240));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2108416) * n), (par + 77232), (par + 77264), (buf + 2208), (buf + 2240),
-            (act + (long)(2116608) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1780736) * n), (par + 77232), (par + 77264), (buf + 2208), (buf + 2240),
+            (act + (long)(1788928) * n));
 }
 
 /* layer2.3.conv_bn.bn2 */
 static void resnet50_layer107_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2108416) * n), (par + 77232), (sav + 2208), (sav + 2240), (dact + (long)(2116608) * n),
-        (dact + (long)(2108416) * n), (grad + 77232), (grad + 77264), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1780736) * n), (act + (long)(1788928) * n), (par + 77232), (sav + 2208), (sav + 2240),
+        (dact + (long)(1788928) * n), (dact + (long)(1780736) * n), (grad + 77232), (grad + 77264), 0);
 }
 
 /* layer2.3.relu#1 */
@@ -1891,14 +1845,12 @@ static void resnet50_layer108_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2116608) * n), (act + (long)(2124800) * n));
 }
 
 /* layer2.3.relu#1 */
 static void resnet50_layer108_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2116608) * n), (act + (long)(2124800) * n), (dact + (long)(2124800) * n), (dact + (long)(2116608) * n), 0);
 }
 
 /* layer2.3.conv2 */
@@ -1906,14 +1858,14 @@ static void resnet50_layer109_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2124800) * n), (par + 77296), 0, (act + (long)(2132992) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1788928) * n), (par + 77296), 0, (act + (long)(1797120) * n + 0));
 }
 
 /* layer2.3.conv2 */
 static void resnet50_layer109_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2124800) * n), (par + 77296), (dact + (long)(2132992) * n + 0), (dact + (long)(2124800) * n), (grad + 77296), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1788928) * n), (par + 77296), (dact + (long)(1797120) * n + 0), (dact + (long)(1788928) * n), (grad + 77296), 0,
         0);
 }
 
@@ -1923,19 +1875,19 @@ static void resnet50_layer110_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2132992) * n), (par + 86512), (par + 86544), (buf + 2272), (buf + 2304),
-            (cnt + 37), (act + (long)(2141184) * n), (sav + 2272), (sav + 2304));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544), (buf + 2272), (buf + 2304),
+            (cnt + 37), (act + (long)(1805312) * n), (sav + 2272), (sav + 2304));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2132992) * n), (par + 86512), (par + 86544), (buf + 2272), (buf + 2304),
-            (act + (long)(2141184) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544), (buf + 2272), (buf + 2304),
+            (act + (long)(1805312) * n));
 }
 
 /* layer2.3.bn2 */
 static void resnet50_layer110_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2132992) * n), (par + 86512), (sav + 2272), (sav + 2304), (dact + (long)(2141184) * n),
-        (dact + (long)(2132992) * n), (grad + 86512), (grad + 86544), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(1797120) * n), (act + (long)(1805312) * n), (par + 86512), (sav + 2272), (sav + 2304),
+        (dact + (long)(1805312) * n), (dact + (long)(1797120) * n), (grad + 86512), (grad + 86544), 0);
 }
 
 /* layer2.3.sum */
@@ -1943,14 +1895,14 @@ static void resnet50_layer111_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2141184) * n), (act + (long)(2067456) * n), (act + (long)(2149376) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(1805312) * n), (act + (long)(1739776) * n), (act + (long)(1813504) * n));
 }
 
 /* layer2.3.sum */
 static void resnet50_layer111_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2149376) * n), (dact + (long)(2141184) * n), 0, (dact + (long)(2067456) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(1813504) * n), (dact + (long)(1813504) * n), (dact + (long)(1805312) * n), 0, (dact + (long)(1739776) * n), 0);
 }
 
 /* layer2.3.relu#2 */
@@ -1958,14 +1910,12 @@ static void resnet50_layer112_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2149376) * n), (act + (long)(2157568) * n));
 }
 
 /* layer2.3.relu#2 */
 static void resnet50_layer112_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2149376) * n), (act + (long)(2157568) * n), (dact + (long)(2157568) * n), (dact + (long)(2149376) * n), 0);
 }
 
 /* layer2.4.conv_bn.seps */
@@ -1973,14 +1923,14 @@ static void resnet50_layer113_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2157568) * n), (par + 86576), 0, (act + (long)(2165760) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1813504) * n), (par + 86576), 0, (act + (long)(1821696) * n + 0));
 }
 
 /* layer2.4.conv_bn.seps */
 static void resnet50_layer113_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2157568) * n), (par + 86576), (dact + (long)(2165760) * n + 0), (dact + (long)(2157568) * n), (grad + 86576), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1813504) * n), (par + 86576), (dact + (long)(1821696) * n + 0), (dact + (long)(1813504) * n), (grad + 86576), 0,
         1);
 }
 
@@ -1990,19 +1940,19 @@ static void resnet50_layer114_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2165760) * n), (par + 87664), (par + 87728), (buf + 2336), (buf + 2400),
-            (cnt + 38), (act + (long)(2182144) * n), (sav + 2336), (sav + 2400));
+        bn_c64_16x16_fwd_train(n, (act + (long)(1821696) * n), (par + 87664), (par + 87728), (buf + 2336), (buf + 2400),
+            (cnt + 38), (act + (long)(1838080) * n), (sav + 2336), (sav + 2400));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2165760) * n), (par + 87664), (par + 87728), (buf + 2336), (buf + 2400),
-            (act + (long)(2182144) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(1821696) * n), (par + 87664), (par + 87728), (buf + 2336), (buf + 2400),
+            (act + (long)(1838080) * n));
 }
 
 /* layer2.4.conv_bn.bn1 */
 static void resnet50_layer114_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2165760) * n), (par + 87664), (sav + 2336), (sav + 2400), (dact + (long)(2182144) * n),
-        (dact + (long)(2165760) * n), (grad + 87664), (grad + 87728), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(1821696) * n), (act + (long)(1838080) * n), (par + 87664), (sav + 2336), (sav + 2400),
+        (dact + (long)(1838080) * n), (dact + (long)(1821696) * n), (grad + 87664), (grad + 87728), 0);
 }
 
 /* layer2.4.conv_bn.pointwise */
@@ -2010,14 +1960,14 @@ static void resnet50_layer115_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2182144) * n), (par + 87792), (par + 89840), (act + (long)(2198528) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1838080) * n), (par + 87792), (par + 89840), (act + (long)(1854464) * n + 0));
 }
 
 /* layer2.4.conv_bn.pointwise */
 static void resnet50_layer115_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2182144) * n), (par + 87792), (dact + (long)(2198528) * n + 0), (dact + (long)(2182144) * n), (grad + 87792), (grad + 89840),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1838080) * n), (par + 87792), (dact + (long)(1854464) * n + 0), (dact + (long)(1838080) * n), (grad + 87792), (grad + 89840),
         0);
 }
 
@@ -2027,19 +1977,19 @@ static void resnet50_layer116_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2198528) * n), (par + 89872), (par + 89904), (buf + 2464), (buf + 2496),
-            (cnt + 39), (act + (long)(2206720) * n), (sav + 2464), (sav + 2496));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1854464) * n), (par + 89872), (par + 89904), (buf + 2464), (buf + 2496),
+            (cnt + 39), (act + (long)(1862656) * n), (sav + 2464), (sav + 2496));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2198528) * n), (par + 89872), (par + 89904), (buf + 2464), (buf + 2496),
-            (act + (long)(2206720) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1854464) * n), (par + 89872), (par + 89904), (buf + 2464), (buf + 2496),
+            (act + (long)(1862656) * n));
 }
 
 /* layer2.4.conv_bn.bn2 */
 static void resnet50_layer116_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2198528) * n), (par + 89872), (sav + 2464), (sav + 2496), (dact + (long)(2206720) * n),
-        (dact + (long)(2198528) * n), (grad + 89872), (grad + 89904), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1854464) * n), (act + (long)(1862656) * n), (par + 89872), (sav + 2464), (sav + 2496),
+        (dact + (long)(1862656) * n), (dact + (long)(1854464) * n), (grad + 89872), (grad + 89904), 0);
 }
 
 /* layer2.4.relu#1 */
@@ -2047,14 +1997,12 @@ static void resnet50_layer117_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2206720) * n), (act + (long)(2214912) * n));
 }
 
 /* layer2.4.relu#1 */
 static void resnet50_layer117_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2206720) * n), (act + (long)(2214912) * n), (dact + (long)(2214912) * n), (dact + (long)(2206720) * n), 0);
 }
 
 /* layer2.4.conv2 */
@@ -2062,14 +2010,14 @@ static void resnet50_layer118_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2214912) * n), (par + 89936), 0, (act + (long)(2223104) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1862656) * n), (par + 89936), 0, (act + (long)(1870848) * n + 0));
 }
 
 /* layer2.4.conv2 */
 static void resnet50_layer118_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2214912) * n), (par + 89936), (dact + (long)(2223104) * n + 0), (dact + (long)(2214912) * n), (grad + 89936), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1862656) * n), (par + 89936), (dact + (long)(1870848) * n + 0), (dact + (long)(1862656) * n), (grad + 89936), 0,
         0);
 }
 
@@ -2079,19 +2027,19 @@ static void resnet50_layer119_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2223104) * n), (par + 99152), (par + 99184), (buf + 2528), (buf + 2560),
-            (cnt + 40), (act + (long)(2231296) * n), (sav + 2528), (sav + 2560));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184), (buf + 2528), (buf + 2560),
+            (cnt + 40), (act + (long)(1879040) * n), (sav + 2528), (sav + 2560));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2223104) * n), (par + 99152), (par + 99184), (buf + 2528), (buf + 2560),
-            (act + (long)(2231296) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184), (buf + 2528), (buf + 2560),
+            (act + (long)(1879040) * n));
 }
 
 /* layer2.4.bn2 */
 static void resnet50_layer119_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2223104) * n), (par + 99152), (sav + 2528), (sav + 2560), (dact + (long)(2231296) * n),
-        (dact + (long)(2223104) * n), (grad + 99152), (grad + 99184), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(1870848) * n), (act + (long)(1879040) * n), (par + 99152), (sav + 2528), (sav + 2560),
+        (dact + (long)(1879040) * n), (dact + (long)(1870848) * n), (grad + 99152), (grad + 99184), 0);
 }
 
 /* layer2.4.sum */
@@ -2099,14 +2047,14 @@ static void resnet50_layer120_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2231296) * n), (act + (long)(2157568) * n), (act + (long)(2239488) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(1879040) * n), (act + (long)(1813504) * n), (act + (long)(1887232) * n));
 }
 
 /* layer2.4.sum */
 static void resnet50_layer120_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2239488) * n), (dact + (long)(2231296) * n), 0, (dact + (long)(2157568) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(1887232) * n), (dact + (long)(1887232) * n), (dact + (long)(1879040) * n), 0, (dact + (long)(1813504) * n), 0);
 }
 
 /* layer2.4.relu#2 */
@@ -2114,14 +2062,12 @@ static void resnet50_layer121_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2239488) * n), (act + (long)(2247680) * n));
 }
 
 /* layer2.4.relu#2 */
 static void resnet50_layer121_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2239488) * n), (act + (long)(2247680) * n), (dact + (long)(2247680) * n), (dact + (long)(2239488) * n), 0);
 }
 
 /* layer2.5.conv_bn.seps */
@@ -2129,14 +2075,14 @@ static void resnet50_layer122_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2247680) * n), (par + 99216), 0, (act + (long)(2255872) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1887232) * n), (par + 99216), 0, (act + (long)(1895424) * n + 0));
 }
 
 /* layer2.5.conv_bn.seps */
 static void resnet50_layer122_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2247680) * n), (par + 99216), (dact + (long)(2255872) * n + 0), (dact + (long)(2247680) * n), (grad + 99216), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1887232) * n), (par + 99216), (dact + (long)(1895424) * n + 0), (dact + (long)(1887232) * n), (grad + 99216), 0,
         1);
 }
 
@@ -2146,19 +2092,19 @@ static void resnet50_layer123_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2255872) * n), (par + 100304), (par + 100368), (buf + 2592), (buf + 2656),
-            (cnt + 41), (act + (long)(2272256) * n), (sav + 2592), (sav + 2656));
+        bn_c64_16x16_fwd_train(n, (act + (long)(1895424) * n), (par + 100304), (par + 100368), (buf + 2592), (buf + 2656),
+            (cnt + 41), (act + (long)(1911808) * n), (sav + 2592), (sav + 2656));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2255872) * n), (par + 100304), (par + 100368), (buf + 2592), (buf + 2656),
-            (act + (long)(2272256) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(1895424) * n), (par + 100304), (par + 100368), (buf + 2592), (buf + 2656),
+            (act + (long)(1911808) * n));
 }
 
 /* layer2.5.conv_bn.bn1 */
 static void resnet50_layer123_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2255872) * n), (par + 100304), (sav + 2592), (sav + 2656), (dact + (long)(2272256) * n),
-        (dact + (long)(2255872) * n), (grad + 100304), (grad + 100368), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(1895424) * n), (act + (long)(1911808) * n), (par + 100304), (sav + 2592), (sav + 2656),
+        (dact + (long)(1911808) * n), (dact + (long)(1895424) * n), (grad + 100304), (grad + 100368), 0);
 }
 
 /* layer2.5.conv_bn.pointwise */
@@ -2166,14 +2112,14 @@ static void resnet50_layer124_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2272256) * n), (par + 100432), (par + 102480), (act + (long)(2288640) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1911808) * n), (par + 100432), (par + 102480), (act + (long)(1928192) * n + 0));
 }
 
 /* layer2.5.conv_bn.pointwise */
 static void resnet50_layer124_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2272256) * n), (par + 100432), (dact + (long)(2288640) * n + 0), (dact + (long)(2272256) * n), (grad + 100432), (grad + 102480),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1911808) * n), (par + 100432), (dact + (long)(1928192) * n + 0), (dact + (long)(1911808) * n), (grad + 100432), (grad + 102480),
         0);
 }
 
@@ -2183,19 +2129,19 @@ static void resnet50_layer125_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2288640) * n), (par + 102512), (par + 102544), (buf + 2720), (buf + 2752),
-            (cnt + 42), (act + (long)(2296832) * n), (sav + 2720), (sav + 2752));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1928192) * n), (par + 102512), (par + 102544), (buf + 2720), (buf + 2752),
+            (cnt + 42), (act + (long)(1936384) * n), (sav + 2720), (sav + 2752));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2288640) * n), (par + 102512), (par + 102544), (buf + 2720), (buf + 2752),
-            (act + (long)(2296832) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1928192) * n), (par + 102512), (par + 102544), (buf + 2720), (buf + 2752),
+            (act + (long)(1936384) * n));
 }
 
 /* layer2.5.conv_bn.bn2 */
 static void resnet50_layer125_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2288640) * n), (par + 102512), (sav + 2720), (sav + 2752), (dact + (long)(2296832) * n),
-        (dact + (long)(2288640) * n), (grad + 102512), (grad + 102544), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1928192) * n), (act + (long)(1936384) * n), (par + 102512), (sav + 2720), (sav + 2752),
+        (dact + (long)(1936384) * n), (dact + (long)(1928192) * n), (grad + 102512), (grad + 102544), 0);
 }
 
 /* layer2.5.relu#1 */
@@ -2203,14 +2149,12 @@ static void resnet50_layer126_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2296832) * n), (act + (long)(2305024) * n));
 }
 
 /* layer2.5.relu#1 */
 static void resnet50_layer126_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2296832) * n), (act + (long)(2305024) * n), (dact + (long)(2305024) * n), (dact + (long)(2296832) * n), 0);
 }
 
 /* layer2.5.conv2 */
@@ -2218,14 +2162,14 @@ static void resnet50_layer127_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2305024) * n), (par + 102576), 0, (act + (long)(2313216) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1936384) * n), (par + 102576), 0, (act + (long)(1944576) * n + 0));
 }
 
 /* layer2.5.conv2 */
 static void resnet50_layer127_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2305024) * n), (par + 102576), (dact + (long)(2313216) * n + 0), (dact + (long)(2305024) * n), (grad + 102576), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1936384) * n), (par + 102576), (dact + (long)(1944576) * n + 0), (dact + (long)(1936384) * n), (grad + 102576), 0,
         0);
 }
 
@@ -2235,19 +2179,19 @@ static void resnet50_layer128_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2313216) * n), (par + 111792), (par + 111824), (buf + 2784), (buf + 2816),
-            (cnt + 43), (act + (long)(2321408) * n), (sav + 2784), (sav + 2816));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824), (buf + 2784), (buf + 2816),
+            (cnt + 43), (act + (long)(1952768) * n), (sav + 2784), (sav + 2816));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2313216) * n), (par + 111792), (par + 111824), (buf + 2784), (buf + 2816),
-            (act + (long)(2321408) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824), (buf + 2784), (buf + 2816),
+            (act + (long)(1952768) * n));
 }
 
 /* layer2.5.bn2 */
 static void resnet50_layer128_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2313216) * n), (par + 111792), (sav + 2784), (sav + 2816), (dact + (long)(2321408) * n),
-        (dact + (long)(2313216) * n), (grad + 111792), (grad + 111824), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(1944576) * n), (act + (long)(1952768) * n), (par + 111792), (sav + 2784), (sav + 2816),
+        (dact + (long)(1952768) * n), (dact + (long)(1944576) * n), (grad + 111792), (grad + 111824), 0);
 }
 
 /* layer2.5.sum */
@@ -2255,14 +2199,14 @@ static void resnet50_layer129_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2321408) * n), (act + (long)(2247680) * n), (act + (long)(2329600) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(1952768) * n), (act + (long)(1887232) * n), (act + (long)(1960960) * n));
 }
 
 /* layer2.5.sum */
 static void resnet50_layer129_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2329600) * n), (dact + (long)(2321408) * n), 0, (dact + (long)(2247680) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(1960960) * n), (dact + (long)(1960960) * n), (dact + (long)(1952768) * n), 0, (dact + (long)(1887232) * n), 0);
 }
 
 /* layer2.5.relu#2 */
@@ -2270,14 +2214,12 @@ static void resnet50_layer130_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2329600) * n), (act + (long)(2337792) * n));
 }
 
 /* layer2.5.relu#2 */
 static void resnet50_layer130_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2329600) * n), (act + (long)(2337792) * n), (dact + (long)(2337792) * n), (dact + (long)(2329600) * n), 0);
 }
 
 /* layer2.6.conv_bn.seps */
@@ -2285,14 +2227,14 @@ static void resnet50_layer131_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2337792) * n), (par + 111856), 0, (act + (long)(2345984) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1960960) * n), (par + 111856), 0, (act + (long)(1969152) * n + 0));
 }
 
 /* layer2.6.conv_bn.seps */
 static void resnet50_layer131_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2337792) * n), (par + 111856), (dact + (long)(2345984) * n + 0), (dact + (long)(2337792) * n), (grad + 111856), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1960960) * n), (par + 111856), (dact + (long)(1969152) * n + 0), (dact + (long)(1960960) * n), (grad + 111856), 0,
         1);
 }
 
@@ -2302,19 +2244,19 @@ static void resnet50_layer132_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2345984) * n), (par + 112944), (par + 113008), (buf + 2848), (buf + 2912),
-            (cnt + 44), (act + (long)(2362368) * n), (sav + 2848), (sav + 2912));
+        bn_c64_16x16_fwd_train(n, (act + (long)(1969152) * n), (par + 112944), (par + 113008), (buf + 2848), (buf + 2912),
+            (cnt + 44), (act + (long)(1985536) * n), (sav + 2848), (sav + 2912));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2345984) * n), (par + 112944), (par + 113008), (buf + 2848), (buf + 2912),
-            (act + (long)(2362368) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(1969152) * n), (par + 112944), (par + 113008), (buf + 2848), (buf + 2912),
+            (act + (long)(1985536) * n));
 }
 
 /* layer2.6.conv_bn.bn1 */
 static void resnet50_layer132_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2345984) * n), (par + 112944), (sav + 2848), (sav + 2912), (dact + (long)(2362368) * n),
-        (dact + (long)(2345984) * n), (grad + 112944), (grad + 113008), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(1969152) * n), (act + (long)(1985536) * n), (par + 112944), (sav + 2848), (sav + 2912),
+        (dact + (long)(1985536) * n), (dact + (long)(1969152) * n), (grad + 112944), (grad + 113008), 0);
 }
 
 /* layer2.6.conv_bn.pointwise */
@@ -2322,14 +2264,14 @@ static void resnet50_layer133_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2362368) * n), (par + 113072), (par + 115120), (act + (long)(2378752) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1985536) * n), (par + 113072), (par + 115120), (act + (long)(2001920) * n + 0));
 }
 
 /* layer2.6.conv_bn.pointwise */
 static void resnet50_layer133_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2362368) * n), (par + 113072), (dact + (long)(2378752) * n + 0), (dact + (long)(2362368) * n), (grad + 113072), (grad + 115120),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1985536) * n), (par + 113072), (dact + (long)(2001920) * n + 0), (dact + (long)(1985536) * n), (grad + 113072), (grad + 115120),
         0);
 }
 
@@ -2339,19 +2281,19 @@ static void resnet50_layer134_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2378752) * n), (par + 115152), (par + 115184), (buf + 2976), (buf + 3008),
-            (cnt + 45), (act + (long)(2386944) * n), (sav + 2976), (sav + 3008));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2001920) * n), (par + 115152), (par + 115184), (buf + 2976), (buf + 3008),
+            (cnt + 45), (act + (long)(2010112) * n), (sav + 2976), (sav + 3008));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2378752) * n), (par + 115152), (par + 115184), (buf + 2976), (buf + 3008),
-            (act + (long)(2386944) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2001920) * n), (par + 115152), (par + 115184), (buf + 2976), (buf + 3008),
+            (act + (long)(2010112) * n));
 }
 
 /* layer2.6.conv_bn.bn2 */
 static void resnet50_layer134_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2378752) * n), (par + 115152), (sav + 2976), (sav + 3008), (dact + (long)(2386944) * n),
-        (dact + (long)(2378752) * n), (grad + 115152), (grad + 115184), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2001920) * n), (act + (long)(2010112) * n), (par + 115152), (sav + 2976), (sav + 3008),
+        (dact + (long)(2010112) * n), (dact + (long)(2001920) * n), (grad + 115152), (grad + 115184), 0);
 }
 
 /* layer2.6.relu#1 */
@@ -2359,14 +2301,12 @@ static void resnet50_layer135_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2386944) * n), (act + (long)(2395136) * n));
 }
 
 /* layer2.6.relu#1 */
 static void resnet50_layer135_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2386944) * n), (act + (long)(2395136) * n), (dact + (long)(2395136) * n), (dact + (long)(2386944) * n), 0);
 }
 
 /* layer2.6.conv2 */
@@ -2374,14 +2314,14 @@ static void resnet50_layer136_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2395136) * n), (par + 115216), 0, (act + (long)(2403328) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2010112) * n), (par + 115216), 0, (act + (long)(2018304) * n + 0));
 }
 
 /* layer2.6.conv2 */
 static void resnet50_layer136_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2395136) * n), (par + 115216), (dact + (long)(2403328) * n + 0), (dact + (long)(2395136) * n), (grad + 115216), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2010112) * n), (par + 115216), (dact + (long)(2018304) * n + 0), (dact + (long)(2010112) * n), (grad + 115216), 0,
         0);
 }
 
@@ -2391,19 +2331,19 @@ static void resnet50_layer137_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2403328) * n), (par + 124432), (par + 124464), (buf + 3040), (buf + 3072),
-            (cnt + 46), (act + (long)(2411520) * n), (sav + 3040), (sav + 3072));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464), (buf + 3040), (buf + 3072),
+            (cnt + 46), (act + (long)(2026496) * n), (sav + 3040), (sav + 3072));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2403328) * n), (par + 124432), (par + 124464), (buf + 3040), (buf + 3072),
-            (act + (long)(2411520) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464), (buf + 3040), (buf + 3072),
+            (act + (long)(2026496) * n));
 }
 
 /* layer2.6.bn2 */
 static void resnet50_layer137_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2403328) * n), (par + 124432), (sav + 3040), (sav + 3072), (dact + (long)(2411520) * n),
-        (dact + (long)(2403328) * n), (grad + 124432), (grad + 124464), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(2018304) * n), (act + (long)(2026496) * n), (par + 124432), (sav + 3040), (sav + 3072),
+        (dact + (long)(2026496) * n), (dact + (long)(2018304) * n), (grad + 124432), (grad + 124464), 0);
 }
 
 /* layer2.6.sum */
@@ -2411,14 +2351,14 @@ static void resnet50_layer138_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2411520) * n), (act + (long)(2337792) * n), (act + (long)(2419712) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(2026496) * n), (act + (long)(1960960) * n), (act + (long)(2034688) * n));
 }
 
 /* layer2.6.sum */
 static void resnet50_layer138_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2419712) * n), (dact + (long)(2411520) * n), 0, (dact + (long)(2337792) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(2034688) * n), (dact + (long)(2034688) * n), (dact + (long)(2026496) * n), 0, (dact + (long)(1960960) * n), 0);
 }
 
 /* layer2.6.relu#2 */
@@ -2426,14 +2366,12 @@ static void resnet50_layer139_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2419712) * n), (act + (long)(2427904) * n));
 }
 
 /* layer2.6.relu#2 */
 static void resnet50_layer139_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2419712) * n), (act + (long)(2427904) * n), (dact + (long)(2427904) * n), (dact + (long)(2419712) * n), 0);
 }
 
 /* layer2.7.conv_bn.seps */
@@ -2441,14 +2379,14 @@ static void resnet50_layer140_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2427904) * n), (par + 124496), 0, (act + (long)(2436096) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2034688) * n), (par + 124496), 0, (act + (long)(2042880) * n + 0));
 }
 
 /* layer2.7.conv_bn.seps */
 static void resnet50_layer140_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2427904) * n), (par + 124496), (dact + (long)(2436096) * n + 0), (dact + (long)(2427904) * n), (grad + 124496), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2034688) * n), (par + 124496), (dact + (long)(2042880) * n + 0), (dact + (long)(2034688) * n), (grad + 124496), 0,
         1);
 }
 
@@ -2458,19 +2396,19 @@ static void resnet50_layer141_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2436096) * n), (par + 125584), (par + 125648), (buf + 3104), (buf + 3168),
-            (cnt + 47), (act + (long)(2452480) * n), (sav + 3104), (sav + 3168));
+        bn_c64_16x16_fwd_train(n, (act + (long)(2042880) * n), (par + 125584), (par + 125648), (buf + 3104), (buf + 3168),
+            (cnt + 47), (act + (long)(2059264) * n), (sav + 3104), (sav + 3168));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2436096) * n), (par + 125584), (par + 125648), (buf + 3104), (buf + 3168),
-            (act + (long)(2452480) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(2042880) * n), (par + 125584), (par + 125648), (buf + 3104), (buf + 3168),
+            (act + (long)(2059264) * n));
 }
 
 /* layer2.7.conv_bn.bn1 */
 static void resnet50_layer141_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2436096) * n), (par + 125584), (sav + 3104), (sav + 3168), (dact + (long)(2452480) * n),
-        (dact + (long)(2436096) * n), (grad + 125584), (grad + 125648), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(2042880) * n), (act + (long)(2059264) * n), (par + 125584), (sav + 3104), (sav + 3168),
+        (dact + (long)(2059264) * n), (dact + (long)(2042880) * n), (grad + 125584), (grad + 125648), 0);
 }
 
 /* layer2.7.conv_bn.pointwise */
@@ -2478,14 +2416,14 @@ static void resnet50_layer142_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2452480) * n), (par + 125712), (par + 127760), (act + (long)(2468864) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2059264) * n), (par + 125712), (par + 127760), (act + (long)(2075648) * n + 0));
 }
 
 /* layer2.7.conv_bn.pointwise */
 static void resnet50_layer142_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2452480) * n), (par + 125712), (dact + (long)(2468864) * n + 0), (dact + (long)(2452480) * n), (grad + 125712), (grad + 127760),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2059264) * n), (par + 125712), (dact + (long)(2075648) * n + 0), (dact + (long)(2059264) * n), (grad + 125712), (grad + 127760),
         0);
 }
 
@@ -2495,19 +2433,19 @@ static void resnet50_layer143_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2468864) * n), (par + 127792), (par + 127824), (buf + 3232), (buf + 3264),
-            (cnt + 48), (act + (long)(2477056) * n), (sav + 3232), (sav + 3264));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2075648) * n), (par + 127792), (par + 127824), (buf + 3232), (buf + 3264),
+            (cnt + 48), (act + (long)(2083840) * n), (sav + 3232), (sav + 3264));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2468864) * n), (par + 127792), (par + 127824), (buf + 3232), (buf + 3264),
-            (act + (long)(2477056) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2075648) * n), (par + 127792), (par + 127824), (buf + 3232), (buf + 3264),
+            (act + (long)(2083840) * n));
 }
 
 /* layer2.7.conv_bn.bn2 */
 static void resnet50_layer143_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2468864) * n), (par + 127792), (sav + 3232), (sav + 3264), (dact + (long)(2477056) * n),
-        (dact + (long)(2468864) * n), (grad + 127792), (grad + 127824), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2075648) * n), (act + (long)(2083840) * n), (par + 127792), (sav + 3232), (sav + 3264),
+        (dact + (long)(2083840) * n), (dact + (long)(2075648) * n), (grad + 127792), (grad + 127824), 0);
 }
 
 /* layer2.7.relu#1 */
@@ -2515,14 +2453,12 @@ static void resnet50_layer144_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2477056) * n), (act + (long)(2485248) * n));
 }
 
 /* layer2.7.relu#1 */
 static void resnet50_layer144_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2477056) * n), (act + (long)(2485248) * n), (dact + (long)(2485248) * n), (dact + (long)(2477056) * n), 0);
 }
 
 /* layer2.7.conv2 */
@@ -2530,14 +2466,14 @@ static void resnet50_layer145_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2485248) * n), (par + 127856), 0, (act + (long)(2493440) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2083840) * n), (par + 127856), 0, (act + (long)(2092032) * n + 0));
 }
 
 /* layer2.7.conv2 */
 static void resnet50_layer145_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2485248) * n), (par + 127856), (dact + (long)(2493440) * n + 0), (dact + (long)(2485248) * n), (grad + 127856), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2083840) * n), (par + 127856), (dact + (long)(2092032) * n + 0), (dact + (long)(2083840) * n), (grad + 127856), 0,
         0);
 }
 
@@ -2547,19 +2483,19 @@ static void resnet50_layer146_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2493440) * n), (par + 137072), (par + 137104), (buf + 3296), (buf + 3328),
-            (cnt + 49), (act + (long)(2501632) * n), (sav + 3296), (sav + 3328));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104), (buf + 3296), (buf + 3328),
+            (cnt + 49), (act + (long)(2100224) * n), (sav + 3296), (sav + 3328));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2493440) * n), (par + 137072), (par + 137104), (buf + 3296), (buf + 3328),
-            (act + (long)(2501632) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104), (buf + 3296), (buf + 3328),
+            (act + (long)(2100224) * n));
 }
 
 /* layer2.7.bn2 */
 static void resnet50_layer146_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2493440) * n), (par + 137072), (sav + 3296), (sav + 3328), (dact + (long)(2501632) * n),
-        (dact + (long)(2493440) * n), (grad + 137072), (grad + 137104), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(2092032) * n), (act + (long)(2100224) * n), (par + 137072), (sav + 3296), (sav + 3328),
+        (dact + (long)(2100224) * n), (dact + (long)(2092032) * n), (grad + 137072), (grad + 137104), 0);
 }
 
 /* layer2.7.sum */
@@ -2567,14 +2503,14 @@ static void resnet50_layer147_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2501632) * n), (act + (long)(2427904) * n), (act + (long)(2509824) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(2100224) * n), (act + (long)(2034688) * n), (act + (long)(2108416) * n));
 }
 
 /* layer2.7.sum */
 static void resnet50_layer147_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2509824) * n), (dact + (long)(2501632) * n), 0, (dact + (long)(2427904) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(2108416) * n), (dact + (long)(2108416) * n), (dact + (long)(2100224) * n), 0, (dact + (long)(2034688) * n), 0);
 }
 
 /* layer2.7.relu#2 */
@@ -2582,14 +2518,12 @@ static void resnet50_layer148_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2509824) * n), (act + (long)(2518016) * n));
 }
 
 /* layer2.7.relu#2 */
 static void resnet50_layer148_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2509824) * n), (act + (long)(2518016) * n), (dact + (long)(2518016) * n), (dact + (long)(2509824) * n), 0);
 }
 
 /* layer3.0.conv_bn.seps */
@@ -2597,14 +2531,14 @@ static void resnet50_layer149_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(2518016) * n), (par + 137136), 0, (act + (long)(2526208) * n + 0));
+    dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(2108416) * n), (par + 137136), 0, (act + (long)(2116608) * n + 0));
 }
 
 /* layer3.0.conv_bn.seps */
 static void resnet50_layer149_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(2518016) * n), (par + 137136), (dact + (long)(2526208) * n + 0), (dact + (long)(2518016) * n), (grad + 137136), 0,
+    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(2108416) * n), (par + 137136), (dact + (long)(2116608) * n + 0), (dact + (long)(2108416) * n), (grad + 137136), 0,
         1);
 }
 
@@ -2614,19 +2548,19 @@ static void resnet50_layer150_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2526208) * n), (par + 137712), (par + 137776), (buf + 3360), (buf + 3424),
-            (cnt + 50), (act + (long)(2542592) * n), (sav + 3360), (sav + 3424));
+        bn_c64_16x16_fwd_train(n, (act + (long)(2116608) * n), (par + 137712), (par + 137776), (buf + 3360), (buf + 3424),
+            (cnt + 50), (act + (long)(2132992) * n), (sav + 3360), (sav + 3424));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2526208) * n), (par + 137712), (par + 137776), (buf + 3360), (buf + 3424),
-            (act + (long)(2542592) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(2116608) * n), (par + 137712), (par + 137776), (buf + 3360), (buf + 3424),
+            (act + (long)(2132992) * n));
 }
 
 /* layer3.0.conv_bn.bn1 */
 static void resnet50_layer150_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2526208) * n), (par + 137712), (sav + 3360), (sav + 3424), (dact + (long)(2542592) * n),
-        (dact + (long)(2526208) * n), (grad + 137712), (grad + 137776), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(2116608) * n), (act + (long)(2132992) * n), (par + 137712), (sav + 3360), (sav + 3424),
+        (dact + (long)(2132992) * n), (dact + (long)(2116608) * n), (grad + 137712), (grad + 137776), 0);
 }
 
 /* layer3.0.conv_bn.pointwise */
@@ -2634,14 +2568,14 @@ static void resnet50_layer151_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(2542592) * n), (par + 137840), (par + 141936), (act + (long)(2558976) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(2132992) * n), (par + 137840), (par + 141936), (act + (long)(2149376) * n + 0));
 }
 
 /* layer3.0.conv_bn.pointwise */
 static void resnet50_layer151_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(2542592) * n), (par + 137840), (dact + (long)(2558976) * n + 0), (dact + (long)(2542592) * n), (grad + 137840), (grad + 141936),
+    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(2132992) * n), (par + 137840), (dact + (long)(2149376) * n + 0), (dact + (long)(2132992) * n), (grad + 137840), (grad + 141936),
         0);
 }
 
@@ -2651,19 +2585,19 @@ static void resnet50_layer152_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2558976) * n), (par + 142000), (par + 142064), (buf + 3488), (buf + 3552),
-            (cnt + 51), (act + (long)(2563072) * n), (sav + 3488), (sav + 3552));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2149376) * n), (par + 142000), (par + 142064), (buf + 3488), (buf + 3552),
+            (cnt + 51), (act + (long)(2153472) * n), (sav + 3488), (sav + 3552));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2558976) * n), (par + 142000), (par + 142064), (buf + 3488), (buf + 3552),
-            (act + (long)(2563072) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2149376) * n), (par + 142000), (par + 142064), (buf + 3488), (buf + 3552),
+            (act + (long)(2153472) * n));
 }
 
 /* layer3.0.conv_bn.bn2 */
 static void resnet50_layer152_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2558976) * n), (par + 142000), (sav + 3488), (sav + 3552), (dact + (long)(2563072) * n),
-        (dact + (long)(2558976) * n), (grad + 142000), (grad + 142064), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2149376) * n), (act + (long)(2153472) * n), (par + 142000), (sav + 3488), (sav + 3552),
+        (dact + (long)(2153472) * n), (dact + (long)(2149376) * n), (grad + 142000), (grad + 142064), 0);
 }
 
 /* layer3.0.relu#1 */
@@ -2671,14 +2605,12 @@ static void resnet50_layer153_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2563072) * n), (act + (long)(2567168) * n));
 }
 
 /* layer3.0.relu#1 */
 static void resnet50_layer153_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2563072) * n), (act + (long)(2567168) * n), (dact + (long)(2567168) * n), (dact + (long)(2563072) * n), 0);
 }
 
 /* layer3.0.conv2 */
@@ -2686,14 +2618,14 @@ static void resnet50_layer154_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2567168) * n), (par + 142128), 0, (act + (long)(2571264) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2153472) * n), (par + 142128), 0, (act + (long)(2157568) * n + 0));
 }
 
 /* layer3.0.conv2 */
 static void resnet50_layer154_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2567168) * n), (par + 142128), (dact + (long)(2571264) * n + 0), (dact + (long)(2567168) * n), (grad + 142128), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2153472) * n), (par + 142128), (dact + (long)(2157568) * n + 0), (dact + (long)(2153472) * n), (grad + 142128), 0,
         0);
 }
 
@@ -2703,19 +2635,19 @@ static void resnet50_layer155_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2571264) * n), (par + 178992), (par + 179056), (buf + 3616), (buf + 3680),
-            (cnt + 52), (act + (long)(2575360) * n), (sav + 3616), (sav + 3680));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056), (buf + 3616), (buf + 3680),
+            (cnt + 52), (act + (long)(2161664) * n), (sav + 3616), (sav + 3680));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2571264) * n), (par + 178992), (par + 179056), (buf + 3616), (buf + 3680),
-            (act + (long)(2575360) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056), (buf + 3616), (buf + 3680),
+            (act + (long)(2161664) * n));
 }
 
 /* layer3.0.bn2 */
 static void resnet50_layer155_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2571264) * n), (par + 178992), (sav + 3616), (sav + 3680), (dact + (long)(2575360) * n),
-        (dact + (long)(2571264) * n), (grad + 178992), (grad + 179056), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2157568) * n), (act + (long)(2161664) * n), (par + 178992), (sav + 3616), (sav + 3680),
+        (dact + (long)(2161664) * n), (dact + (long)(2157568) * n), (grad + 178992), (grad + 179056), 0);
 }
 
 /* layer3.0.downsample.0 */
@@ -2723,14 +2655,14 @@ static void resnet50_layer156_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(2518016) * n), (par + 179120), 0, (act + (long)(2579456) * n + 0));
+    conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(2108416) * n), (par + 179120), 0, (act + (long)(2165760) * n + 0));
 }
 
 /* layer3.0.downsample.0 */
 static void resnet50_layer156_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(2518016) * n), (par + 179120), (dact + (long)(2579456) * n + 0), (dact + (long)(2518016) * n), (grad + 179120), 0,
+    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(2108416) * n), (par + 179120), (dact + (long)(2165760) * n + 0), (dact + (long)(2108416) * n), (grad + 179120), 0,
         0);
 }
 
@@ -2740,19 +2672,19 @@ static void resnet50_layer157_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2579456) * n), (par + 181168), (par + 181232), (buf + 3744), (buf + 3808),
-            (cnt + 53), (act + (long)(2583552) * n), (sav + 3744), (sav + 3808));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2165760) * n), (par + 181168), (par + 181232), (buf + 3744), (buf + 3808),
+            (cnt + 53), (act + (long)(2169856) * n), (sav + 3744), (sav + 3808));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2579456) * n), (par + 181168), (par + 181232), (buf + 3744), (buf + 3808),
-            (act + (long)(2583552) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2165760) * n), (par + 181168), (par + 181232), (buf + 3744), (buf + 3808),
+            (act + (long)(2169856) * n));
 }
 
 /* layer3.0.downsample.1 */
 static void resnet50_layer157_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2579456) * n), (par + 181168), (sav + 3744), (sav + 3808), (dact + (long)(2583552) * n),
-        (dact + (long)(2579456) * n), (grad + 181168), (grad + 181232), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2165760) * n), (act + (long)(2169856) * n), (par + 181168), (sav + 3744), (sav + 3808),
+        (dact + (long)(2169856) * n), (dact + (long)(2165760) * n), (grad + 181168), (grad + 181232), 0);
 }
 
 /* layer3.0.sum */
@@ -2760,14 +2692,14 @@ static void resnet50_layer158_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(2575360) * n), (act + (long)(2583552) * n), (act + (long)(2587648) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2161664) * n), (act + (long)(2169856) * n), (act + (long)(2173952) * n));
 }
 
 /* layer3.0.sum */
 static void resnet50_layer158_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(2587648) * n), (dact + (long)(2575360) * n), 0, (dact + (long)(2583552) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2173952) * n), (dact + (long)(2173952) * n), (dact + (long)(2161664) * n), 0, (dact + (long)(2169856) * n), 0);
 }
 
 /* layer3.0.relu#2 */
@@ -2775,14 +2707,12 @@ static void resnet50_layer159_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2587648) * n), (act + (long)(2591744) * n));
 }
 
 /* layer3.0.relu#2 */
 static void resnet50_layer159_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2587648) * n), (act + (long)(2591744) * n), (dact + (long)(2591744) * n), (dact + (long)(2587648) * n), 0);
 }
 
 /* layer3.1.conv_bn.seps */
@@ -2790,14 +2720,14 @@ static void resnet50_layer160_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2591744) * n), (par + 181296), 0, (act + (long)(2595840) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2173952) * n), (par + 181296), 0, (act + (long)(2178048) * n + 0));
 }
 
 /* layer3.1.conv_bn.seps */
 static void resnet50_layer160_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2591744) * n), (par + 181296), (dact + (long)(2595840) * n + 0), (dact + (long)(2591744) * n), (grad + 181296), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2173952) * n), (par + 181296), (dact + (long)(2178048) * n + 0), (dact + (long)(2173952) * n), (grad + 181296), 0,
         1);
 }
 
@@ -2807,19 +2737,19 @@ static void resnet50_layer161_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2595840) * n), (par + 182448), (par + 182576), (buf + 3872), (buf + 4000),
-            (cnt + 54), (act + (long)(2604032) * n), (sav + 3872), (sav + 4000));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2178048) * n), (par + 182448), (par + 182576), (buf + 3872), (buf + 4000),
+            (cnt + 54), (act + (long)(2186240) * n), (sav + 3872), (sav + 4000));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2595840) * n), (par + 182448), (par + 182576), (buf + 3872), (buf + 4000),
-            (act + (long)(2604032) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2178048) * n), (par + 182448), (par + 182576), (buf + 3872), (buf + 4000),
+            (act + (long)(2186240) * n));
 }
 
 /* layer3.1.conv_bn.bn1 */
 static void resnet50_layer161_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2595840) * n), (par + 182448), (sav + 3872), (sav + 4000), (dact + (long)(2604032) * n),
-        (dact + (long)(2595840) * n), (grad + 182448), (grad + 182576), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2178048) * n), (act + (long)(2186240) * n), (par + 182448), (sav + 3872), (sav + 4000),
+        (dact + (long)(2186240) * n), (dact + (long)(2178048) * n), (grad + 182448), (grad + 182576), 0);
 }
 
 /* layer3.1.conv_bn.pointwise */
@@ -2827,14 +2757,14 @@ static void resnet50_layer162_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2604032) * n), (par + 182704), (par + 190896), (act + (long)(2612224) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2186240) * n), (par + 182704), (par + 190896), (act + (long)(2194432) * n + 0));
 }
 
 /* layer3.1.conv_bn.pointwise */
 static void resnet50_layer162_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2604032) * n), (par + 182704), (dact + (long)(2612224) * n + 0), (dact + (long)(2604032) * n), (grad + 182704), (grad + 190896),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2186240) * n), (par + 182704), (dact + (long)(2194432) * n + 0), (dact + (long)(2186240) * n), (grad + 182704), (grad + 190896),
         0);
 }
 
@@ -2844,19 +2774,19 @@ static void resnet50_layer163_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2612224) * n), (par + 190960), (par + 191024), (buf + 4128), (buf + 4192),
-            (cnt + 55), (act + (long)(2616320) * n), (sav + 4128), (sav + 4192));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2194432) * n), (par + 190960), (par + 191024), (buf + 4128), (buf + 4192),
+            (cnt + 55), (act + (long)(2198528) * n), (sav + 4128), (sav + 4192));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2612224) * n), (par + 190960), (par + 191024), (buf + 4128), (buf + 4192),
-            (act + (long)(2616320) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2194432) * n), (par + 190960), (par + 191024), (buf + 4128), (buf + 4192),
+            (act + (long)(2198528) * n));
 }
 
 /* layer3.1.conv_bn.bn2 */
 static void resnet50_layer163_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2612224) * n), (par + 190960), (sav + 4128), (sav + 4192), (dact + (long)(2616320) * n),
-        (dact + (long)(2612224) * n), (grad + 190960), (grad + 191024), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2194432) * n), (act + (long)(2198528) * n), (par + 190960), (sav + 4128), (sav + 4192),
+        (dact + (long)(2198528) * n), (dact + (long)(2194432) * n), (grad + 190960), (grad + 191024), 0);
 }
 
 /* layer3.1.relu#1 */
@@ -2864,14 +2794,12 @@ static void resnet50_layer164_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2616320) * n), (act + (long)(2620416) * n));
 }
 
 /* layer3.1.relu#1 */
 static void resnet50_layer164_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2616320) * n), (act + (long)(2620416) * n), (dact + (long)(2620416) * n), (dact + (long)(2616320) * n), 0);
 }
 
 /* layer3.1.conv2 */
@@ -2879,14 +2807,14 @@ static void resnet50_layer165_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2620416) * n), (par + 191088), 0, (act + (long)(2624512) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2198528) * n), (par + 191088), 0, (act + (long)(2202624) * n + 0));
 }
 
 /* layer3.1.conv2 */
 static void resnet50_layer165_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2620416) * n), (par + 191088), (dact + (long)(2624512) * n + 0), (dact + (long)(2620416) * n), (grad + 191088), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2198528) * n), (par + 191088), (dact + (long)(2202624) * n + 0), (dact + (long)(2198528) * n), (grad + 191088), 0,
         0);
 }
 
@@ -2896,19 +2824,19 @@ static void resnet50_layer166_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2624512) * n), (par + 227952), (par + 228016), (buf + 4256), (buf + 4320),
-            (cnt + 56), (act + (long)(2628608) * n), (sav + 4256), (sav + 4320));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016), (buf + 4256), (buf + 4320),
+            (cnt + 56), (act + (long)(2206720) * n), (sav + 4256), (sav + 4320));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2624512) * n), (par + 227952), (par + 228016), (buf + 4256), (buf + 4320),
-            (act + (long)(2628608) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016), (buf + 4256), (buf + 4320),
+            (act + (long)(2206720) * n));
 }
 
 /* layer3.1.bn2 */
 static void resnet50_layer166_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2624512) * n), (par + 227952), (sav + 4256), (sav + 4320), (dact + (long)(2628608) * n),
-        (dact + (long)(2624512) * n), (grad + 227952), (grad + 228016), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2202624) * n), (act + (long)(2206720) * n), (par + 227952), (sav + 4256), (sav + 4320),
+        (dact + (long)(2206720) * n), (dact + (long)(2202624) * n), (grad + 227952), (grad + 228016), 0);
 }
 
 /* layer3.1.sum */
@@ -2916,14 +2844,14 @@ static void resnet50_layer167_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(2628608) * n), (act + (long)(2591744) * n), (act + (long)(2632704) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2206720) * n), (act + (long)(2173952) * n), (act + (long)(2210816) * n));
 }
 
 /* layer3.1.sum */
 static void resnet50_layer167_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(2632704) * n), (dact + (long)(2628608) * n), 0, (dact + (long)(2591744) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2210816) * n), (dact + (long)(2210816) * n), (dact + (long)(2206720) * n), 0, (dact + (long)(2173952) * n), 0);
 }
 
 /* layer3.1.relu#2 */
@@ -2931,14 +2859,12 @@ static void resnet50_layer168_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2632704) * n), (act + (long)(2636800) * n));
 }
 
 /* layer3.1.relu#2 */
 static void resnet50_layer168_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2632704) * n), (act + (long)(2636800) * n), (dact + (long)(2636800) * n), (dact + (long)(2632704) * n), 0);
 }
 
 /* layer3.2.conv_bn.seps */
@@ -2946,14 +2872,14 @@ static void resnet50_layer169_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2636800) * n), (par + 228080), 0, (act + (long)(2640896) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2210816) * n), (par + 228080), 0, (act + (long)(2214912) * n + 0));
 }
 
 /* layer3.2.conv_bn.seps */
 static void resnet50_layer169_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2636800) * n), (par + 228080), (dact + (long)(2640896) * n + 0), (dact + (long)(2636800) * n), (grad + 228080), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2210816) * n), (par + 228080), (dact + (long)(2214912) * n + 0), (dact + (long)(2210816) * n), (grad + 228080), 0,
         1);
 }
 
@@ -2963,19 +2889,19 @@ static void resnet50_layer170_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2640896) * n), (par + 229232), (par + 229360), (buf + 4384), (buf + 4512),
-            (cnt + 57), (act + (long)(2649088) * n), (sav + 4384), (sav + 4512));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2214912) * n), (par + 229232), (par + 229360), (buf + 4384), (buf + 4512),
+            (cnt + 57), (act + (long)(2223104) * n), (sav + 4384), (sav + 4512));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2640896) * n), (par + 229232), (par + 229360), (buf + 4384), (buf + 4512),
-            (act + (long)(2649088) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2214912) * n), (par + 229232), (par + 229360), (buf + 4384), (buf + 4512),
+            (act + (long)(2223104) * n));
 }
 
 /* layer3.2.conv_bn.bn1 */
 static void resnet50_layer170_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2640896) * n), (par + 229232), (sav + 4384), (sav + 4512), (dact + (long)(2649088) * n),
-        (dact + (long)(2640896) * n), (grad + 229232), (grad + 229360), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2214912) * n), (act + (long)(2223104) * n), (par + 229232), (sav + 4384), (sav + 4512),
+        (dact + (long)(2223104) * n), (dact + (long)(2214912) * n), (grad + 229232), (grad + 229360), 0);
 }
 
 /* layer3.2.conv_bn.pointwise */
@@ -2983,14 +2909,14 @@ static void resnet50_layer171_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2649088) * n), (par + 229488), (par + 237680), (act + (long)(2657280) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2223104) * n), (par + 229488), (par + 237680), (act + (long)(2231296) * n + 0));
 }
 
 /* layer3.2.conv_bn.pointwise */
 static void resnet50_layer171_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2649088) * n), (par + 229488), (dact + (long)(2657280) * n + 0), (dact + (long)(2649088) * n), (grad + 229488), (grad + 237680),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2223104) * n), (par + 229488), (dact + (long)(2231296) * n + 0), (dact + (long)(2223104) * n), (grad + 229488), (grad + 237680),
         0);
 }
 
@@ -3000,19 +2926,19 @@ static void resnet50_layer172_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2657280) * n), (par + 237744), (par + 237808), (buf + 4640), (buf + 4704),
-            (cnt + 58), (act + (long)(2661376) * n), (sav + 4640), (sav + 4704));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2231296) * n), (par + 237744), (par + 237808), (buf + 4640), (buf + 4704),
+            (cnt + 58), (act + (long)(2235392) * n), (sav + 4640), (sav + 4704));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2657280) * n), (par + 237744), (par + 237808), (buf + 4640), (buf + 4704),
-            (act + (long)(2661376) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2231296) * n), (par + 237744), (par + 237808), (buf + 4640), (buf + 4704),
+            (act + (long)(2235392) * n));
 }
 
 /* layer3.2.conv_bn.bn2 */
 static void resnet50_layer172_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2657280) * n), (par + 237744), (sav + 4640), (sav + 4704), (dact + (long)(2661376) * n),
-        (dact + (long)(2657280) * n), (grad + 237744), (grad + 237808), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2231296) * n), (act + (long)(2235392) * n), (par + 237744), (sav + 4640), (sav + 4704),
+        (dact + (long)(2235392) * n), (dact + (long)(2231296) * n), (grad + 237744), (grad + 237808), 0);
 }
 
 /* layer3.2.relu#1 */
@@ -3020,14 +2946,12 @@ static void resnet50_layer173_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2661376) * n), (act + (long)(2665472) * n));
 }
 
 /* layer3.2.relu#1 */
 static void resnet50_layer173_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2661376) * n), (act + (long)(2665472) * n), (dact + (long)(2665472) * n), (dact + (long)(2661376) * n), 0);
 }
 
 /* layer3.2.conv2 */
@@ -3035,14 +2959,14 @@ static void resnet50_layer174_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2665472) * n), (par + 237872), 0, (act + (long)(2669568) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2235392) * n), (par + 237872), 0, (act + (long)(2239488) * n + 0));
 }
 
 /* layer3.2.conv2 */
 static void resnet50_layer174_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2665472) * n), (par + 237872), (dact + (long)(2669568) * n + 0), (dact + (long)(2665472) * n), (grad + 237872), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2235392) * n), (par + 237872), (dact + (long)(2239488) * n + 0), (dact + (long)(2235392) * n), (grad + 237872), 0,
         0);
 }
 
@@ -3052,19 +2976,19 @@ static void resnet50_layer175_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2669568) * n), (par + 274736), (par + 274800), (buf + 4768), (buf + 4832),
-            (cnt + 59), (act + (long)(2673664) * n), (sav + 4768), (sav + 4832));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800), (buf + 4768), (buf + 4832),
+            (cnt + 59), (act + (long)(2243584) * n), (sav + 4768), (sav + 4832));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2669568) * n), (par + 274736), (par + 274800), (buf + 4768), (buf + 4832),
-            (act + (long)(2673664) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800), (buf + 4768), (buf + 4832),
+            (act + (long)(2243584) * n));
 }
 
 /* layer3.2.bn2 */
 static void resnet50_layer175_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2669568) * n), (par + 274736), (sav + 4768), (sav + 4832), (dact + (long)(2673664) * n),
-        (dact + (long)(2669568) * n), (grad + 274736), (grad + 274800), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2239488) * n), (act + (long)(2243584) * n), (par + 274736), (sav + 4768), (sav + 4832),
+        (dact + (long)(2243584) * n), (dact + (long)(2239488) * n), (grad + 274736), (grad + 274800), 0);
 }
 
 /* layer3.2.sum */
@@ -3072,14 +2996,14 @@ static void resnet50_layer176_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(2673664) * n), (act + (long)(2636800) * n), (act + (long)(2677760) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2243584) * n), (act + (long)(2210816) * n), (act + (long)(2247680) * n));
 }
 
 /* layer3.2.sum */
 static void resnet50_layer176_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(2677760) * n), (dact + (long)(2673664) * n), 0, (dact + (long)(2636800) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2247680) * n), (dact + (long)(2247680) * n), (dact + (long)(2243584) * n), 0, (dact + (long)(2210816) * n), 0);
 }
 
 /* layer3.2.relu#2 */
@@ -3087,14 +3011,12 @@ static void resnet50_layer177_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2677760) * n), (act + (long)(2681856) * n));
 }
 
 /* layer3.2.relu#2 */
 static void resnet50_layer177_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2677760) * n), (act + (long)(2681856) * n), (dact + (long)(2681856) * n), (dact + (long)(2677760) * n), 0);
 }
 
 /* layer3.3.conv_bn.seps */
@@ -3102,14 +3024,14 @@ static void resnet50_layer178_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2681856) * n), (par + 274864), 0, (act + (long)(2685952) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2247680) * n), (par + 274864), 0, (act + (long)(2251776) * n + 0));
 }
 
 /* layer3.3.conv_bn.seps */
 static void resnet50_layer178_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2681856) * n), (par + 274864), (dact + (long)(2685952) * n + 0), (dact + (long)(2681856) * n), (grad + 274864), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2247680) * n), (par + 274864), (dact + (long)(2251776) * n + 0), (dact + (long)(2247680) * n), (grad + 274864), 0,
         1);
 }
 
@@ -3119,19 +3041,19 @@ static void resnet50_layer179_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2685952) * n), (par + 276016), (par + 276144), (buf + 4896), (buf + 5024),
-            (cnt + 60), (act + (long)(2694144) * n), (sav + 4896), (sav + 5024));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2251776) * n), (par + 276016), (par + 276144), (buf + 4896), (buf + 5024),
+            (cnt + 60), (act + (long)(2259968) * n), (sav + 4896), (sav + 5024));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2685952) * n), (par + 276016), (par + 276144), (buf + 4896), (buf + 5024),
-            (act + (long)(2694144) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2251776) * n), (par + 276016), (par + 276144), (buf + 4896), (buf + 5024),
+            (act + (long)(2259968) * n));
 }
 
 /* layer3.3.conv_bn.bn1 */
 static void resnet50_layer179_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2685952) * n), (par + 276016), (sav + 4896), (sav + 5024), (dact + (long)(2694144) * n),
-        (dact + (long)(2685952) * n), (grad + 276016), (grad + 276144), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2251776) * n), (act + (long)(2259968) * n), (par + 276016), (sav + 4896), (sav + 5024),
+        (dact + (long)(2259968) * n), (dact + (long)(2251776) * n), (grad + 276016), (grad + 276144), 0);
 }
 
 /* layer3.3.conv_bn.pointwise */
@@ -3139,14 +3061,14 @@ static void resnet50_layer180_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2694144) * n), (par + 276272), (par + 284464), (act + (long)(2702336) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2259968) * n), (par + 276272), (par + 284464), (act + (long)(2268160) * n + 0));
 }
 
 /* layer3.3.conv_bn.pointwise */
 static void resnet50_layer180_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2694144) * n), (par + 276272), (dact + (long)(2702336) * n + 0), (dact + (long)(2694144) * n), (grad + 276272), (grad + 284464),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2259968) * n), (par + 276272), (dact + (long)(2268160) * n + 0), (dact + (long)(2259968) * n), (grad + 276272), (grad + 284464),
         0);
 }
 
@@ -3156,19 +3078,19 @@ static void resnet50_layer181_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2702336) * n), (par + 284528), (par + 284592), (buf + 5152), (buf + 5216),
-            (cnt + 61), (act + (long)(2706432) * n), (sav + 5152), (sav + 5216));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2268160) * n), (par + 284528), (par + 284592), (buf + 5152), (buf + 5216),
+            (cnt + 61), (act + (long)(2272256) * n), (sav + 5152), (sav + 5216));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2702336) * n), (par + 284528), (par + 284592), (buf + 5152), (buf + 5216),
-            (act + (long)(2706432) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2268160) * n), (par + 284528), (par + 284592), (buf + 5152), (buf + 5216),
+            (act + (long)(2272256) * n));
 }
 
 /* layer3.3.conv_bn.bn2 */
 static void resnet50_layer181_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2702336) * n), (par + 284528), (sav + 5152), (sav + 5216), (dact + (long)(2706432) * n),
-        (dact + (long)(2702336) * n), (grad + 284528), (grad + 284592), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2268160) * n), (act + (long)(2272256) * n), (par + 284528), (sav + 5152), (sav + 5216),
+        (dact + (long)(2272256) * n), (dact + (long)(2268160) * n), (grad + 284528), (grad + 284592), 0);
 }
 
 /* layer3.3.relu#1 */
@@ -3176,14 +3098,12 @@ static void resnet50_layer182_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2706432) * n), (act + (long)(2710528) * n));
 }
 
 /* layer3.3.relu#1 */
 static void resnet50_layer182_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2706432) * n), (act + (long)(2710528) * n), (dact + (long)(2710528) * n), (dact + (long)(2706432) * n), 0);
 }
 
 /* layer3.3.conv2 */
@@ -3191,14 +3111,14 @@ static void resnet50_layer183_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2710528) * n), (par + 284656), 0, (act + (long)(2714624) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2272256) * n), (par + 284656), 0, (act + (long)(2276352) * n + 0));
 }
 
 /* layer3.3.conv2 */
 static void resnet50_layer183_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2710528) * n), (par + 284656), (dact + (long)(2714624) * n + 0), (dact + (long)(2710528) * n), (grad + 284656), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2272256) * n), (par + 284656), (dact + (long)(2276352) * n + 0), (dact + (long)(2272256) * n), (grad + 284656), 0,
         0);
 }
 
@@ -3208,19 +3128,19 @@ static void resnet50_layer184_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2714624) * n), (par + 321520), (par + 321584), (buf + 5280), (buf + 5344),
-            (cnt + 62), (act + (long)(2718720) * n), (sav + 5280), (sav + 5344));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584), (buf + 5280), (buf + 5344),
+            (cnt + 62), (act + (long)(2280448) * n), (sav + 5280), (sav + 5344));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2714624) * n), (par + 321520), (par + 321584), (buf + 5280), (buf + 5344),
-            (act + (long)(2718720) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584), (buf + 5280), (buf + 5344),
+            (act + (long)(2280448) * n));
 }
 
 /* layer3.3.bn2 */
 static void resnet50_layer184_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2714624) * n), (par + 321520), (sav + 5280), (sav + 5344), (dact + (long)(2718720) * n),
-        (dact + (long)(2714624) * n), (grad + 321520), (grad + 321584), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2276352) * n), (act + (long)(2280448) * n), (par + 321520), (sav + 5280), (sav + 5344),
+        (dact + (long)(2280448) * n), (dact + (long)(2276352) * n), (grad + 321520), (grad + 321584), 0);
 }
 
 /* layer3.3.sum */
@@ -3228,14 +3148,14 @@ static void resnet50_layer185_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(2718720) * n), (act + (long)(2681856) * n), (act + (long)(2722816) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2280448) * n), (act + (long)(2247680) * n), (act + (long)(2284544) * n));
 }
 
 /* layer3.3.sum */
 static void resnet50_layer185_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(2722816) * n), (dact + (long)(2718720) * n), 0, (dact + (long)(2681856) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2284544) * n), (dact + (long)(2284544) * n), (dact + (long)(2280448) * n), 0, (dact + (long)(2247680) * n), 0);
 }
 
 /* layer3.3.relu#2 */
@@ -3243,14 +3163,12 @@ static void resnet50_layer186_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2722816) * n), (act + (long)(2726912) * n));
 }
 
 /* layer3.3.relu#2 */
 static void resnet50_layer186_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2722816) * n), (act + (long)(2726912) * n), (dact + (long)(2726912) * n), (dact + (long)(2722816) * n), 0);
 }
 
 /* layer3.4.conv_bn.seps */
@@ -3258,14 +3176,14 @@ static void resnet50_layer187_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2726912) * n), (par + 321648), 0, (act + (long)(2731008) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2284544) * n), (par + 321648), 0, (act + (long)(2288640) * n + 0));
 }
 
 /* layer3.4.conv_bn.seps */
 static void resnet50_layer187_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2726912) * n), (par + 321648), (dact + (long)(2731008) * n + 0), (dact + (long)(2726912) * n), (grad + 321648), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2284544) * n), (par + 321648), (dact + (long)(2288640) * n + 0), (dact + (long)(2284544) * n), (grad + 321648), 0,
         1);
 }
 
@@ -3275,19 +3193,19 @@ static void resnet50_layer188_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2731008) * n), (par + 322800), (par + 322928), (buf + 5408), (buf + 5536),
-            (cnt + 63), (act + (long)(2739200) * n), (sav + 5408), (sav + 5536));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2288640) * n), (par + 322800), (par + 322928), (buf + 5408), (buf + 5536),
+            (cnt + 63), (act + (long)(2296832) * n), (sav + 5408), (sav + 5536));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2731008) * n), (par + 322800), (par + 322928), (buf + 5408), (buf + 5536),
-            (act + (long)(2739200) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2288640) * n), (par + 322800), (par + 322928), (buf + 5408), (buf + 5536),
+            (act + (long)(2296832) * n));
 }
 
 /* layer3.4.conv_bn.bn1 */
 static void resnet50_layer188_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2731008) * n), (par + 322800), (sav + 5408), (sav + 5536), (dact + (long)(2739200) * n),
-        (dact + (long)(2731008) * n), (grad + 322800), (grad + 322928), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2288640) * n), (act + (long)(2296832) * n), (par + 322800), (sav + 5408), (sav + 5536),
+        (dact + (long)(2296832) * n), (dact + (long)(2288640) * n), (grad + 322800), (grad + 322928), 0);
 }
 
 /* layer3.4.conv_bn.pointwise */
@@ -3295,14 +3213,14 @@ static void resnet50_layer189_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2739200) * n), (par + 323056), (par + 331248), (act + (long)(2747392) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2296832) * n), (par + 323056), (par + 331248), (act + (long)(2305024) * n + 0));
 }
 
 /* layer3.4.conv_bn.pointwise */
 static void resnet50_layer189_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2739200) * n), (par + 323056), (dact + (long)(2747392) * n + 0), (dact + (long)(2739200) * n), (grad + 323056), (grad + 331248),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2296832) * n), (par + 323056), (dact + (long)(2305024) * n + 0), (dact + (long)(2296832) * n), (grad + 323056), (grad + 331248),
         0);
 }
 
@@ -3312,19 +3230,19 @@ static void resnet50_layer190_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2747392) * n), (par + 331312), (par + 331376), (buf + 5664), (buf + 5728),
-            (cnt + 64), (act + (long)(2751488) * n), (sav + 5664), (sav + 5728));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2305024) * n), (par + 331312), (par + 331376), (buf + 5664), (buf + 5728),
+            (cnt + 64), (act + (long)(2309120) * n), (sav + 5664), (sav + 5728));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2747392) * n), (par + 331312), (par + 331376), (buf + 5664), (buf + 5728),
-            (act + (long)(2751488) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2305024) * n), (par + 331312), (par + 331376), (buf + 5664), (buf + 5728),
+            (act + (long)(2309120) * n));
 }
 
 /* layer3.4.conv_bn.bn2 */
 static void resnet50_layer190_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2747392) * n), (par + 331312), (sav + 5664), (sav + 5728), (dact + (long)(2751488) * n),
-        (dact + (long)(2747392) * n), (grad + 331312), (grad + 331376), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2305024) * n), (act + (long)(2309120) * n), (par + 331312), (sav + 5664), (sav + 5728),
+        (dact + (long)(2309120) * n), (dact + (long)(2305024) * n), (grad + 331312), (grad + 331376), 0);
 }
 
 /* layer3.4.relu#1 */
@@ -3332,14 +3250,12 @@ static void resnet50_layer191_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2751488) * n), (act + (long)(2755584) * n));
 }
 
 /* layer3.4.relu#1 */
 static void resnet50_layer191_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2751488) * n), (act + (long)(2755584) * n), (dact + (long)(2755584) * n), (dact + (long)(2751488) * n), 0);
 }
 
 /* layer3.4.conv2 */
@@ -3347,14 +3263,14 @@ static void resnet50_layer192_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2755584) * n), (par + 331440), 0, (act + (long)(2759680) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2309120) * n), (par + 331440), 0, (act + (long)(2313216) * n + 0));
 }
 
 /* layer3.4.conv2 */
 static void resnet50_layer192_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2755584) * n), (par + 331440), (dact + (long)(2759680) * n + 0), (dact + (long)(2755584) * n), (grad + 331440), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2309120) * n), (par + 331440), (dact + (long)(2313216) * n + 0), (dact + (long)(2309120) * n), (grad + 331440), 0,
         0);
 }
 
@@ -3364,19 +3280,19 @@ static void resnet50_layer193_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2759680) * n), (par + 368304), (par + 368368), (buf + 5792), (buf + 5856),
-            (cnt + 65), (act + (long)(2763776) * n), (sav + 5792), (sav + 5856));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368), (buf + 5792), (buf + 5856),
+            (cnt + 65), (act + (long)(2317312) * n), (sav + 5792), (sav + 5856));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2759680) * n), (par + 368304), (par + 368368), (buf + 5792), (buf + 5856),
-            (act + (long)(2763776) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368), (buf + 5792), (buf + 5856),
+            (act + (long)(2317312) * n));
 }
 
 /* layer3.4.bn2 */
 static void resnet50_layer193_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2759680) * n), (par + 368304), (sav + 5792), (sav + 5856), (dact + (long)(2763776) * n),
-        (dact + (long)(2759680) * n), (grad + 368304), (grad + 368368), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2313216) * n), (act + (long)(2317312) * n), (par + 368304), (sav + 5792), (sav + 5856),
+        (dact + (long)(2317312) * n), (dact + (long)(2313216) * n), (grad + 368304), (grad + 368368), 0);
 }
 
 /* layer3.4.sum */
@@ -3384,14 +3300,14 @@ static void resnet50_layer194_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(2763776) * n), (act + (long)(2726912) * n), (act + (long)(2767872) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2317312) * n), (act + (long)(2284544) * n), (act + (long)(2321408) * n));
 }
 
 /* layer3.4.sum */
 static void resnet50_layer194_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(2767872) * n), (dact + (long)(2763776) * n), 0, (dact + (long)(2726912) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2321408) * n), (dact + (long)(2321408) * n), (dact + (long)(2317312) * n), 0, (dact + (long)(2284544) * n), 0);
 }
 
 /* layer3.4.relu#2 */
@@ -3399,14 +3315,12 @@ static void resnet50_layer195_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2767872) * n), (act + (long)(2771968) * n));
 }
 
 /* layer3.4.relu#2 */
 static void resnet50_layer195_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2767872) * n), (act + (long)(2771968) * n), (dact + (long)(2771968) * n), (dact + (long)(2767872) * n), 0);
 }
 
 /* layer3.5.conv_bn.seps */
@@ -3414,14 +3328,14 @@ static void resnet50_layer196_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2771968) * n), (par + 368432), 0, (act + (long)(2776064) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2321408) * n), (par + 368432), 0, (act + (long)(2325504) * n + 0));
 }
 
 /* layer3.5.conv_bn.seps */
 static void resnet50_layer196_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2771968) * n), (par + 368432), (dact + (long)(2776064) * n + 0), (dact + (long)(2771968) * n), (grad + 368432), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2321408) * n), (par + 368432), (dact + (long)(2325504) * n + 0), (dact + (long)(2321408) * n), (grad + 368432), 0,
         1);
 }
 
@@ -3431,19 +3345,19 @@ static void resnet50_layer197_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2776064) * n), (par + 369584), (par + 369712), (buf + 5920), (buf + 6048),
-            (cnt + 66), (act + (long)(2784256) * n), (sav + 5920), (sav + 6048));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2325504) * n), (par + 369584), (par + 369712), (buf + 5920), (buf + 6048),
+            (cnt + 66), (act + (long)(2333696) * n), (sav + 5920), (sav + 6048));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2776064) * n), (par + 369584), (par + 369712), (buf + 5920), (buf + 6048),
-            (act + (long)(2784256) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2325504) * n), (par + 369584), (par + 369712), (buf + 5920), (buf + 6048),
+            (act + (long)(2333696) * n));
 }
 
 /* layer3.5.conv_bn.bn1 */
 static void resnet50_layer197_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2776064) * n), (par + 369584), (sav + 5920), (sav + 6048), (dact + (long)(2784256) * n),
-        (dact + (long)(2776064) * n), (grad + 369584), (grad + 369712), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2325504) * n), (act + (long)(2333696) * n), (par + 369584), (sav + 5920), (sav + 6048),
+        (dact + (long)(2333696) * n), (dact + (long)(2325504) * n), (grad + 369584), (grad + 369712), 0);
 }
 
 /* layer3.5.conv_bn.pointwise */
@@ -3451,14 +3365,14 @@ static void resnet50_layer198_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2784256) * n), (par + 369840), (par + 378032), (act + (long)(2792448) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2333696) * n), (par + 369840), (par + 378032), (act + (long)(2341888) * n + 0));
 }
 
 /* layer3.5.conv_bn.pointwise */
 static void resnet50_layer198_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2784256) * n), (par + 369840), (dact + (long)(2792448) * n + 0), (dact + (long)(2784256) * n), (grad + 369840), (grad + 378032),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2333696) * n), (par + 369840), (dact + (long)(2341888) * n + 0), (dact + (long)(2333696) * n), (grad + 369840), (grad + 378032),
         0);
 }
 
@@ -3468,19 +3382,19 @@ static void resnet50_layer199_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2792448) * n), (par + 378096), (par + 378160), (buf + 6176), (buf + 6240),
-            (cnt + 67), (act + (long)(2796544) * n), (sav + 6176), (sav + 6240));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2341888) * n), (par + 378096), (par + 378160), (buf + 6176), (buf + 6240),
+            (cnt + 67), (act + (long)(2345984) * n), (sav + 6176), (sav + 6240));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2792448) * n), (par + 378096), (par + 378160), (buf + 6176), (buf + 6240),
-            (act + (long)(2796544) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2341888) * n), (par + 378096), (par + 378160), (buf + 6176), (buf + 6240),
+            (act + (long)(2345984) * n));
 }
 
 /* layer3.5.conv_bn.bn2 */
 static void resnet50_layer199_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2792448) * n), (par + 378096), (sav + 6176), (sav + 6240), (dact + (long)(2796544) * n),
-        (dact + (long)(2792448) * n), (grad + 378096), (grad + 378160), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2341888) * n), (act + (long)(2345984) * n), (par + 378096), (sav + 6176), (sav + 6240),
+        (dact + (long)(2345984) * n), (dact + (long)(2341888) * n), (grad + 378096), (grad + 378160), 0);
 }
 
 /* layer3.5.relu#1 */
@@ -3488,14 +3402,12 @@ static void resnet50_layer200_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2796544) * n), (act + (long)(2800640) * n));
 }
 
 /* layer3.5.relu#1 */
 static void resnet50_layer200_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2796544) * n), (act + (long)(2800640) * n), (dact + (long)(2800640) * n), (dact + (long)(2796544) * n), 0);
 }
 
 /* layer3.5.conv2 */
@@ -3503,14 +3415,14 @@ static void resnet50_layer201_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2800640) * n), (par + 378224), 0, (act + (long)(2804736) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2345984) * n), (par + 378224), 0, (act + (long)(2350080) * n + 0));
 }
 
 /* layer3.5.conv2 */
 static void resnet50_layer201_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2800640) * n), (par + 378224), (dact + (long)(2804736) * n + 0), (dact + (long)(2800640) * n), (grad + 378224), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2345984) * n), (par + 378224), (dact + (long)(2350080) * n + 0), (dact + (long)(2345984) * n), (grad + 378224), 0,
         0);
 }
 
@@ -3520,19 +3432,19 @@ static void resnet50_layer202_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2804736) * n), (par + 415088), (par + 415152), (buf + 6304), (buf + 6368),
-            (cnt + 68), (act + (long)(2808832) * n), (sav + 6304), (sav + 6368));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152), (buf + 6304), (buf + 6368),
+            (cnt + 68), (act + (long)(2354176) * n), (sav + 6304), (sav + 6368));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2804736) * n), (par + 415088), (par + 415152), (buf + 6304), (buf + 6368),
-            (act + (long)(2808832) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152), (buf + 6304), (buf + 6368),
+            (act + (long)(2354176) * n));
 }
 
 /* layer3.5.bn2 */
 static void resnet50_layer202_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2804736) * n), (par + 415088), (sav + 6304), (sav + 6368), (dact + (long)(2808832) * n),
-        (dact + (long)(2804736) * n), (grad + 415088), (grad + 415152), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2350080) * n), (act + (long)(2354176) * n), (par + 415088), (sav + 6304), (sav + 6368),
+        (dact + (long)(2354176) * n), (dact + (long)(2350080) * n), (grad + 415088), (grad + 415152), 0);
 }
 
 /* layer3.5.sum */
@@ -3540,14 +3452,14 @@ static void resnet50_layer203_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(2808832) * n), (act + (long)(2771968) * n), (act + (long)(2812928) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2354176) * n), (act + (long)(2321408) * n), (act + (long)(2358272) * n));
 }
 
 /* layer3.5.sum */
 static void resnet50_layer203_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(2812928) * n), (dact + (long)(2808832) * n), 0, (dact + (long)(2771968) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2358272) * n), (dact + (long)(2358272) * n), (dact + (long)(2354176) * n), 0, (dact + (long)(2321408) * n), 0);
 }
 
 /* layer3.5.relu#2 */
@@ -3555,14 +3467,12 @@ static void resnet50_layer204_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2812928) * n), (act + (long)(2817024) * n));
 }
 
 /* layer3.5.relu#2 */
 static void resnet50_layer204_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2812928) * n), (act + (long)(2817024) * n), (dact + (long)(2817024) * n), (dact + (long)(2812928) * n), 0);
 }
 
 /* layer3.6.conv_bn.seps */
@@ -3570,14 +3480,14 @@ static void resnet50_layer205_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2817024) * n), (par + 415216), 0, (act + (long)(2821120) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2358272) * n), (par + 415216), 0, (act + (long)(2362368) * n + 0));
 }
 
 /* layer3.6.conv_bn.seps */
 static void resnet50_layer205_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2817024) * n), (par + 415216), (dact + (long)(2821120) * n + 0), (dact + (long)(2817024) * n), (grad + 415216), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2358272) * n), (par + 415216), (dact + (long)(2362368) * n + 0), (dact + (long)(2358272) * n), (grad + 415216), 0,
         1);
 }
 
@@ -3587,19 +3497,19 @@ static void resnet50_layer206_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2821120) * n), (par + 416368), (par + 416496), (buf + 6432), (buf + 6560),
-            (cnt + 69), (act + (long)(2829312) * n), (sav + 6432), (sav + 6560));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2362368) * n), (par + 416368), (par + 416496), (buf + 6432), (buf + 6560),
+            (cnt + 69), (act + (long)(2370560) * n), (sav + 6432), (sav + 6560));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2821120) * n), (par + 416368), (par + 416496), (buf + 6432), (buf + 6560),
-            (act + (long)(2829312) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2362368) * n), (par + 416368), (par + 416496), (buf + 6432), (buf + 6560),
+            (act + (long)(2370560) * n));
 }
 
 /* layer3.6.conv_bn.bn1 */
 static void resnet50_layer206_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2821120) * n), (par + 416368), (sav + 6432), (sav + 6560), (dact + (long)(2829312) * n),
-        (dact + (long)(2821120) * n), (grad + 416368), (grad + 416496), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2362368) * n), (act + (long)(2370560) * n), (par + 416368), (sav + 6432), (sav + 6560),
+        (dact + (long)(2370560) * n), (dact + (long)(2362368) * n), (grad + 416368), (grad + 416496), 0);
 }
 
 /* layer3.6.conv_bn.pointwise */
@@ -3607,14 +3517,14 @@ static void resnet50_layer207_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2829312) * n), (par + 416624), (par + 424816), (act + (long)(2837504) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2370560) * n), (par + 416624), (par + 424816), (act + (long)(2378752) * n + 0));
 }
 
 /* layer3.6.conv_bn.pointwise */
 static void resnet50_layer207_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2829312) * n), (par + 416624), (dact + (long)(2837504) * n + 0), (dact + (long)(2829312) * n), (grad + 416624), (grad + 424816),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2370560) * n), (par + 416624), (dact + (long)(2378752) * n + 0), (dact + (long)(2370560) * n), (grad + 416624), (grad + 424816),
         0);
 }
 
@@ -3624,19 +3534,19 @@ static void resnet50_layer208_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2837504) * n), (par + 424880), (par + 424944), (buf + 6688), (buf + 6752),
-            (cnt + 70), (act + (long)(2841600) * n), (sav + 6688), (sav + 6752));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2378752) * n), (par + 424880), (par + 424944), (buf + 6688), (buf + 6752),
+            (cnt + 70), (act + (long)(2382848) * n), (sav + 6688), (sav + 6752));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2837504) * n), (par + 424880), (par + 424944), (buf + 6688), (buf + 6752),
-            (act + (long)(2841600) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2378752) * n), (par + 424880), (par + 424944), (buf + 6688), (buf + 6752),
+            (act + (long)(2382848) * n));
 }
 
 /* layer3.6.conv_bn.bn2 */
 static void resnet50_layer208_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2837504) * n), (par + 424880), (sav + 6688), (sav + 6752), (dact + (long)(2841600) * n),
-        (dact + (long)(2837504) * n), (grad + 424880), (grad + 424944), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2378752) * n), (act + (long)(2382848) * n), (par + 424880), (sav + 6688), (sav + 6752),
+        (dact + (long)(2382848) * n), (dact + (long)(2378752) * n), (grad + 424880), (grad + 424944), 0);
 }
 
 /* layer3.6.relu#1 */
@@ -3644,14 +3554,12 @@ static void resnet50_layer209_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2841600) * n), (act + (long)(2845696) * n));
 }
 
 /* layer3.6.relu#1 */
 static void resnet50_layer209_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2841600) * n), (act + (long)(2845696) * n), (dact + (long)(2845696) * n), (dact + (long)(2841600) * n), 0);
 }
 
 /* layer3.6.conv2 */
@@ -3659,14 +3567,14 @@ static void resnet50_layer210_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2845696) * n), (par + 425008), 0, (act + (long)(2849792) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2382848) * n), (par + 425008), 0, (act + (long)(2386944) * n + 0));
 }
 
 /* layer3.6.conv2 */
 static void resnet50_layer210_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2845696) * n), (par + 425008), (dact + (long)(2849792) * n + 0), (dact + (long)(2845696) * n), (grad + 425008), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2382848) * n), (par + 425008), (dact + (long)(2386944) * n + 0), (dact + (long)(2382848) * n), (grad + 425008), 0,
         0);
 }
 
@@ -3676,19 +3584,19 @@ static void resnet50_layer211_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2849792) * n), (par + 461872), (par + 461936), (buf + 6816), (buf + 6880),
-            (cnt + 71), (act + (long)(2853888) * n), (sav + 6816), (sav + 6880));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936), (buf + 6816), (buf + 6880),
+            (cnt + 71), (act + (long)(2391040) * n), (sav + 6816), (sav + 6880));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2849792) * n), (par + 461872), (par + 461936), (buf + 6816), (buf + 6880),
-            (act + (long)(2853888) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936), (buf + 6816), (buf + 6880),
+            (act + (long)(2391040) * n));
 }
 
 /* layer3.6.bn2 */
 static void resnet50_layer211_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2849792) * n), (par + 461872), (sav + 6816), (sav + 6880), (dact + (long)(2853888) * n),
-        (dact + (long)(2849792) * n), (grad + 461872), (grad + 461936), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2386944) * n), (act + (long)(2391040) * n), (par + 461872), (sav + 6816), (sav + 6880),
+        (dact + (long)(2391040) * n), (dact + (long)(2386944) * n), (grad + 461872), (grad + 461936), 0);
 }
 
 /* layer3.6.sum */
@@ -3696,14 +3604,14 @@ static void resnet50_layer212_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(2853888) * n), (act + (long)(2817024) * n), (act + (long)(2857984) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2391040) * n), (act + (long)(2358272) * n), (act + (long)(2395136) * n));
 }
 
 /* layer3.6.sum */
 static void resnet50_layer212_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(2857984) * n), (dact + (long)(2853888) * n), 0, (dact + (long)(2817024) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2395136) * n), (dact + (long)(2395136) * n), (dact + (long)(2391040) * n), 0, (dact + (long)(2358272) * n), 0);
 }
 
 /* layer3.6.relu#2 */
@@ -3711,14 +3619,12 @@ static void resnet50_layer213_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2857984) * n), (act + (long)(2862080) * n));
 }
 
 /* layer3.6.relu#2 */
 static void resnet50_layer213_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2857984) * n), (act + (long)(2862080) * n), (dact + (long)(2862080) * n), (dact + (long)(2857984) * n), 0);
 }
 
 /* layer3.7.conv_bn.seps */
@@ -3726,14 +3632,14 @@ static void resnet50_layer214_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2862080) * n), (par + 462000), 0, (act + (long)(2866176) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2395136) * n), (par + 462000), 0, (act + (long)(2399232) * n + 0));
 }
 
 /* layer3.7.conv_bn.seps */
 static void resnet50_layer214_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2862080) * n), (par + 462000), (dact + (long)(2866176) * n + 0), (dact + (long)(2862080) * n), (grad + 462000), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2395136) * n), (par + 462000), (dact + (long)(2399232) * n + 0), (dact + (long)(2395136) * n), (grad + 462000), 0,
         1);
 }
 
@@ -3743,19 +3649,19 @@ static void resnet50_layer215_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2866176) * n), (par + 463152), (par + 463280), (buf + 6944), (buf + 7072),
-            (cnt + 72), (act + (long)(2874368) * n), (sav + 6944), (sav + 7072));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2399232) * n), (par + 463152), (par + 463280), (buf + 6944), (buf + 7072),
+            (cnt + 72), (act + (long)(2407424) * n), (sav + 6944), (sav + 7072));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2866176) * n), (par + 463152), (par + 463280), (buf + 6944), (buf + 7072),
-            (act + (long)(2874368) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2399232) * n), (par + 463152), (par + 463280), (buf + 6944), (buf + 7072),
+            (act + (long)(2407424) * n));
 }
 
 /* layer3.7.conv_bn.bn1 */
 static void resnet50_layer215_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2866176) * n), (par + 463152), (sav + 6944), (sav + 7072), (dact + (long)(2874368) * n),
-        (dact + (long)(2866176) * n), (grad + 463152), (grad + 463280), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2399232) * n), (act + (long)(2407424) * n), (par + 463152), (sav + 6944), (sav + 7072),
+        (dact + (long)(2407424) * n), (dact + (long)(2399232) * n), (grad + 463152), (grad + 463280), 0);
 }
 
 /* layer3.7.conv_bn.pointwise */
@@ -3763,14 +3669,14 @@ static void resnet50_layer216_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2874368) * n), (par + 463408), (par + 471600), (act + (long)(2882560) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2407424) * n), (par + 463408), (par + 471600), (act + (long)(2415616) * n + 0));
 }
 
 /* layer3.7.conv_bn.pointwise */
 static void resnet50_layer216_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2874368) * n), (par + 463408), (dact + (long)(2882560) * n + 0), (dact + (long)(2874368) * n), (grad + 463408), (grad + 471600),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2407424) * n), (par + 463408), (dact + (long)(2415616) * n + 0), (dact + (long)(2407424) * n), (grad + 463408), (grad + 471600),
         0);
 }
 
@@ -3780,19 +3686,19 @@ static void resnet50_layer217_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2882560) * n), (par + 471664), (par + 471728), (buf + 7200), (buf + 7264),
-            (cnt + 73), (act + (long)(2886656) * n), (sav + 7200), (sav + 7264));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2415616) * n), (par + 471664), (par + 471728), (buf + 7200), (buf + 7264),
+            (cnt + 73), (act + (long)(2419712) * n), (sav + 7200), (sav + 7264));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2882560) * n), (par + 471664), (par + 471728), (buf + 7200), (buf + 7264),
-            (act + (long)(2886656) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2415616) * n), (par + 471664), (par + 471728), (buf + 7200), (buf + 7264),
+            (act + (long)(2419712) * n));
 }
 
 /* layer3.7.conv_bn.bn2 */
 static void resnet50_layer217_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2882560) * n), (par + 471664), (sav + 7200), (sav + 7264), (dact + (long)(2886656) * n),
-        (dact + (long)(2882560) * n), (grad + 471664), (grad + 471728), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2415616) * n), (act + (long)(2419712) * n), (par + 471664), (sav + 7200), (sav + 7264),
+        (dact + (long)(2419712) * n), (dact + (long)(2415616) * n), (grad + 471664), (grad + 471728), 0);
 }
 
 /* layer3.7.relu#1 */
@@ -3800,14 +3706,12 @@ static void resnet50_layer218_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2886656) * n), (act + (long)(2890752) * n));
 }
 
 /* layer3.7.relu#1 */
 static void resnet50_layer218_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2886656) * n), (act + (long)(2890752) * n), (dact + (long)(2890752) * n), (dact + (long)(2886656) * n), 0);
 }
 
 /* layer3.7.conv2 */
@@ -3815,14 +3719,14 @@ static void resnet50_layer219_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2890752) * n), (par + 471792), 0, (act + (long)(2894848) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2419712) * n), (par + 471792), 0, (act + (long)(2423808) * n + 0));
 }
 
 /* layer3.7.conv2 */
 static void resnet50_layer219_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2890752) * n), (par + 471792), (dact + (long)(2894848) * n + 0), (dact + (long)(2890752) * n), (grad + 471792), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2419712) * n), (par + 471792), (dact + (long)(2423808) * n + 0), (dact + (long)(2419712) * n), (grad + 471792), 0,
         0);
 }
 
@@ -3832,19 +3736,19 @@ static void resnet50_layer220_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2894848) * n), (par + 508656), (par + 508720), (buf + 7328), (buf + 7392),
-            (cnt + 74), (act + (long)(2898944) * n), (sav + 7328), (sav + 7392));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720), (buf + 7328), (buf + 7392),
+            (cnt + 74), (act + (long)(2427904) * n), (sav + 7328), (sav + 7392));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2894848) * n), (par + 508656), (par + 508720), (buf + 7328), (buf + 7392),
-            (act + (long)(2898944) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720), (buf + 7328), (buf + 7392),
+            (act + (long)(2427904) * n));
 }
 
 /* layer3.7.bn2 */
 static void resnet50_layer220_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2894848) * n), (par + 508656), (sav + 7328), (sav + 7392), (dact + (long)(2898944) * n),
-        (dact + (long)(2894848) * n), (grad + 508656), (grad + 508720), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2423808) * n), (act + (long)(2427904) * n), (par + 508656), (sav + 7328), (sav + 7392),
+        (dact + (long)(2427904) * n), (dact + (long)(2423808) * n), (grad + 508656), (grad + 508720), 0);
 }
 
 /* layer3.7.sum */
@@ -3852,14 +3756,14 @@ static void resnet50_layer221_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(2898944) * n), (act + (long)(2862080) * n), (act + (long)(2903040) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2427904) * n), (act + (long)(2395136) * n), (act + (long)(2432000) * n));
 }
 
 /* layer3.7.sum */
 static void resnet50_layer221_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(2903040) * n), (dact + (long)(2898944) * n), 0, (dact + (long)(2862080) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2432000) * n), (dact + (long)(2432000) * n), (dact + (long)(2427904) * n), 0, (dact + (long)(2395136) * n), 0);
 }
 
 /* layer3.7.relu#2 */
@@ -3867,14 +3771,12 @@ static void resnet50_layer222_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(2903040) * n), (act + (long)(2907136) * n));
 }
 
 /* layer3.7.relu#2 */
 static void resnet50_layer222_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(2903040) * n), (act + (long)(2907136) * n), (dact + (long)(2907136) * n), (dact + (long)(2903040) * n), 0);
 }
 
 /* pool */
@@ -3882,15 +3784,15 @@ static void resnet50_layer223_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(2907136) * n), (act + (long)(2911232) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2432000) * n), (act + (long)(2436096) * n));
 }
 
 /* pool */
 static void resnet50_layer223_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2907136) * n), 0, sizeof(float) * n * 4096);
-    gap_c64_8x8_bwd(n, (dact + (long)(2911232) * n), (dact + (long)(2907136) * n));
+    memset((dact + (long)(2432000) * n), 0, sizeof(float) * n * 4096);
+    gap_c64_8x8_bwd(n, (dact + (long)(2436096) * n), (dact + (long)(2432000) * n));
 }
 
 /* fc */
@@ -3898,15 +3800,15 @@ static void resnet50_layer224_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_10_b_fwd(n, (act + (long)(2911232) * n), (par + 508784), (par + 509424), (act + (long)(2911296) * n));
+    linear_64_10_b_fwd(n, (act + (long)(2436096) * n), (par + 508784), (par + 509424), (act + (long)(2436160) * n));
 }
 
 /* fc */
 static void resnet50_layer224_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2911232) * n), 0, sizeof(float) * n * 64);
-    linear_64_10_b_bwd(n, (act + (long)(2911232) * n), (par + 508784), (dact + (long)(2911296) * n), (dact + (long)(2911232) * n), (grad + 508784), (grad + 509424));
+    memset((dact + (long)(2436096) * n), 0, sizeof(float) * n * 64);
+    linear_64_10_b_bwd(n, (act + (long)(2436096) * n), (par + 508784), (dact + (long)(2436160) * n), (dact + (long)(2436096) * n), (grad + 508784), (grad + 509424));
 }
 
 static void (*const resnet50_layer_forward[225])(const mc_state *, int) = {
@@ -4394,7 +4296,7 @@ static inline double resnet50_loss_image(const float *zb, int32_t label, float *
 static float resnet50_loss(const mc_state *s, const int32_t *labels, float *probs)
 {
     const int n = s->batch;
-    const float *z = s->acts + (long)2911296 * n;
+    const float *z = s->acts + (long)2436160 * n;
     double total = 0;
     for (long b = 0; b < n; b++)
         total += resnet50_loss_image(z + b * 10, labels[b], probs + b * 10);
@@ -4405,7 +4307,7 @@ static float resnet50_loss(const mc_state *s, const int32_t *labels, float *prob
 static void resnet50_loss_backward(const mc_state *s, const int32_t *labels, const float *probs)
 {
     const int n = s->batch;
-    float *d = s->dacts + (long)2911296 * n;
+    float *d = s->dacts + (long)2436160 * n;
     const float scale = 1.0f / n;
     for (long b = 0; b < n; b++)
         for (int j = 0; j < 10; j++)
@@ -4928,1351 +4830,1351 @@ static const mc_layer resnet50_layers[225] = {
      .c = 16, .h = 32, .w = 32, .in_c = 3, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3072, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 3072, .relu = 0, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 19456, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
+     .act = 19456, .relu = 1, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
      .saved = 0, .extra = 0},
-    {.name = "relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){1},
+    {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 35840, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 19456, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 52224, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 35840, .relu = 0, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 101376, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
+     .act = 84992, .relu = 0, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
      .saved = 32, .extra = 0},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 150528, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
+     .act = 134144, .relu = 0, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 166912, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
+     .act = 150528, .relu = 1, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
      .saved = 128, .extra = 0},
-    {.name = "layer1.0.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){6},
+    {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 183296, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 150528, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 199680, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 166912, .relu = 0, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 216064, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
+     .act = 183296, .relu = 0, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
      .saved = 160, .extra = 0},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){9, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 232448, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 199680, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.0.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){10},
+    {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 248832, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 199680, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 265216, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 216064, .relu = 0, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 314368, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
+     .act = 265216, .relu = 0, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
      .saved = 192, .extra = 0},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 363520, .weight = 6464, .bias_at = 7232, .running = -1, .counter = -1,
+     .act = 314368, .relu = 0, .weight = 6464, .bias_at = 7232, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 379904, .weight = 7248, .bias_at = 7264, .running = 288, .counter = 5,
+     .act = 330752, .relu = 1, .weight = 7248, .bias_at = 7264, .running = 288, .counter = 5,
      .saved = 288, .extra = 0},
-    {.name = "layer1.1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){15},
+    {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 396288, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 330752, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 412672, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 347136, .relu = 0, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 429056, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
+     .act = 363520, .relu = 0, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
      .saved = 320, .extra = 0},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){18, 11},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 445440, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 379904, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){19},
+    {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 461824, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 379904, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 478208, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 396288, .relu = 0, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 527360, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
+     .act = 445440, .relu = 0, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
      .saved = 352, .extra = 0},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 576512, .weight = 11040, .bias_at = 11808, .running = -1, .counter = -1,
+     .act = 494592, .relu = 0, .weight = 11040, .bias_at = 11808, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 592896, .weight = 11824, .bias_at = 11840, .running = 448, .counter = 8,
+     .act = 510976, .relu = 1, .weight = 11824, .bias_at = 11840, .running = 448, .counter = 8,
      .saved = 448, .extra = 0},
-    {.name = "layer1.2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){24},
+    {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 609280, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 510976, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){25},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 625664, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 527360, .relu = 0, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){26},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 642048, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
+     .act = 543744, .relu = 0, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
      .saved = 480, .extra = 0},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){27, 20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 658432, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 560128, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){28},
+    {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 674816, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 560128, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){29},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 691200, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 576512, .relu = 0, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 740352, .weight = 15520, .bias_at = 15568, .running = 512, .counter = 10,
+     .act = 625664, .relu = 0, .weight = 15520, .bias_at = 15568, .running = 512, .counter = 10,
      .saved = 512, .extra = 0},
     {.name = "layer1.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 789504, .weight = 15616, .bias_at = 16384, .running = -1, .counter = -1,
+     .act = 674816, .relu = 0, .weight = 15616, .bias_at = 16384, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 805888, .weight = 16400, .bias_at = 16416, .running = 608, .counter = 11,
+     .act = 691200, .relu = 1, .weight = 16400, .bias_at = 16416, .running = 608, .counter = 11,
      .saved = 608, .extra = 0},
-    {.name = "layer1.3.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){33},
+    {.name = "layer1.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){33},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 822272, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 691200, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 838656, .weight = 16432, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 707584, .relu = 0, .weight = 16432, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 855040, .weight = 18736, .bias_at = 18752, .running = 640, .counter = 12,
+     .act = 723968, .relu = 0, .weight = 18736, .bias_at = 18752, .running = 640, .counter = 12,
      .saved = 640, .extra = 0},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){36, 29},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 871424, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 740352, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.3.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){37},
+    {.name = "layer1.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){37},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 887808, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 740352, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){38},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 904192, .weight = 18768, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 756736, .relu = 0, .weight = 18768, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){39},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 953344, .weight = 20096, .bias_at = 20144, .running = 672, .counter = 13,
+     .act = 805888, .relu = 0, .weight = 20096, .bias_at = 20144, .running = 672, .counter = 13,
      .saved = 672, .extra = 0},
     {.name = "layer1.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){40},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1002496, .weight = 20192, .bias_at = 20960, .running = -1, .counter = -1,
+     .act = 855040, .relu = 0, .weight = 20192, .bias_at = 20960, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){41},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1018880, .weight = 20976, .bias_at = 20992, .running = 768, .counter = 14,
+     .act = 871424, .relu = 1, .weight = 20976, .bias_at = 20992, .running = 768, .counter = 14,
      .saved = 768, .extra = 0},
-    {.name = "layer1.4.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){42},
+    {.name = "layer1.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){42},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1035264, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 871424, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){43},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1051648, .weight = 21008, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 887808, .relu = 0, .weight = 21008, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){44},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1068032, .weight = 23312, .bias_at = 23328, .running = 800, .counter = 15,
+     .act = 904192, .relu = 0, .weight = 23312, .bias_at = 23328, .running = 800, .counter = 15,
      .saved = 800, .extra = 0},
     {.name = "layer1.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){45, 38},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1084416, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 920576, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.4.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){46},
+    {.name = "layer1.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){46},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1100800, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 920576, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){47},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1117184, .weight = 23344, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 936960, .relu = 0, .weight = 23344, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1166336, .weight = 24672, .bias_at = 24720, .running = 832, .counter = 16,
+     .act = 986112, .relu = 0, .weight = 24672, .bias_at = 24720, .running = 832, .counter = 16,
      .saved = 832, .extra = 0},
     {.name = "layer1.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1215488, .weight = 24768, .bias_at = 25536, .running = -1, .counter = -1,
+     .act = 1035264, .relu = 0, .weight = 24768, .bias_at = 25536, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1231872, .weight = 25552, .bias_at = 25568, .running = 928, .counter = 17,
+     .act = 1051648, .relu = 1, .weight = 25552, .bias_at = 25568, .running = 928, .counter = 17,
      .saved = 928, .extra = 0},
-    {.name = "layer1.5.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){51},
+    {.name = "layer1.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){51},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1248256, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1051648, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){52},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1264640, .weight = 25584, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1068032, .relu = 0, .weight = 25584, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1281024, .weight = 27888, .bias_at = 27904, .running = 960, .counter = 18,
+     .act = 1084416, .relu = 0, .weight = 27888, .bias_at = 27904, .running = 960, .counter = 18,
      .saved = 960, .extra = 0},
     {.name = "layer1.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){54, 47},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1297408, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1100800, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.5.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){55},
+    {.name = "layer1.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){55},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1313792, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1100800, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){56},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1330176, .weight = 27920, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1117184, .relu = 0, .weight = 27920, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){57},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1379328, .weight = 29248, .bias_at = 29296, .running = 992, .counter = 19,
+     .act = 1166336, .relu = 0, .weight = 29248, .bias_at = 29296, .running = 992, .counter = 19,
      .saved = 992, .extra = 0},
     {.name = "layer1.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){58},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1428480, .weight = 29344, .bias_at = 30112, .running = -1, .counter = -1,
+     .act = 1215488, .relu = 0, .weight = 29344, .bias_at = 30112, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){59},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1444864, .weight = 30128, .bias_at = 30144, .running = 1088, .counter = 20,
+     .act = 1231872, .relu = 1, .weight = 30128, .bias_at = 30144, .running = 1088, .counter = 20,
      .saved = 1088, .extra = 0},
-    {.name = "layer1.6.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){60},
+    {.name = "layer1.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){60},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1461248, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1231872, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){61},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1477632, .weight = 30160, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1248256, .relu = 0, .weight = 30160, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){62},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1494016, .weight = 32464, .bias_at = 32480, .running = 1120, .counter = 21,
+     .act = 1264640, .relu = 0, .weight = 32464, .bias_at = 32480, .running = 1120, .counter = 21,
      .saved = 1120, .extra = 0},
     {.name = "layer1.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){63, 56},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1510400, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1281024, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.6.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){64},
+    {.name = "layer1.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){64},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1526784, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1281024, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){65},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1543168, .weight = 32496, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1297408, .relu = 0, .weight = 32496, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){66},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1592320, .weight = 33824, .bias_at = 33872, .running = 1152, .counter = 22,
+     .act = 1346560, .relu = 0, .weight = 33824, .bias_at = 33872, .running = 1152, .counter = 22,
      .saved = 1152, .extra = 0},
     {.name = "layer1.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1641472, .weight = 33920, .bias_at = 34688, .running = -1, .counter = -1,
+     .act = 1395712, .relu = 0, .weight = 33920, .bias_at = 34688, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1657856, .weight = 34704, .bias_at = 34720, .running = 1248, .counter = 23,
+     .act = 1412096, .relu = 1, .weight = 34704, .bias_at = 34720, .running = 1248, .counter = 23,
      .saved = 1248, .extra = 0},
-    {.name = "layer1.7.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){69},
+    {.name = "layer1.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){69},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1674240, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1412096, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){70},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1690624, .weight = 34736, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1428480, .relu = 0, .weight = 34736, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1707008, .weight = 37040, .bias_at = 37056, .running = 1280, .counter = 24,
+     .act = 1444864, .relu = 0, .weight = 37040, .bias_at = 37056, .running = 1280, .counter = 24,
      .saved = 1280, .extra = 0},
     {.name = "layer1.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){72, 65},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1723392, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1461248, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.7.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){73},
+    {.name = "layer1.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){73},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1739776, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1461248, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){74},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1756160, .weight = 37072, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1477632, .relu = 0, .weight = 37072, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){75},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1788928, .weight = 37616, .bias_at = 37648, .running = 1312, .counter = 25,
+     .act = 1510400, .relu = 0, .weight = 37616, .bias_at = 37648, .running = 1312, .counter = 25,
      .saved = 1312, .extra = 0},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){76},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1821696, .weight = 37680, .bias_at = 38704, .running = -1, .counter = -1,
+     .act = 1543168, .relu = 0, .weight = 37680, .bias_at = 38704, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){77},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1829888, .weight = 38736, .bias_at = 38768, .running = 1376, .counter = 26,
+     .act = 1551360, .relu = 1, .weight = 38736, .bias_at = 38768, .running = 1376, .counter = 26,
      .saved = 1376, .extra = 0},
-    {.name = "layer2.0.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){78},
+    {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){78},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1838080, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1551360, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1846272, .weight = 38800, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1559552, .relu = 0, .weight = 38800, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1854464, .weight = 48016, .bias_at = 48048, .running = 1440, .counter = 27,
+     .act = 1567744, .relu = 0, .weight = 48016, .bias_at = 48048, .running = 1440, .counter = 27,
      .saved = 1440, .extra = 0},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){74},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1862656, .weight = 48080, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1575936, .relu = 0, .weight = 48080, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){82},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1870848, .weight = 48592, .bias_at = 48624, .running = 1504, .counter = 28,
+     .act = 1584128, .relu = 0, .weight = 48592, .bias_at = 48624, .running = 1504, .counter = 28,
      .saved = 1504, .extra = 0},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){81, 83},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1879040, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1592320, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.0.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){84},
+    {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){84},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1887232, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1592320, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){85},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1895424, .weight = 48656, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1600512, .relu = 0, .weight = 48656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1911808, .weight = 49744, .bias_at = 49808, .running = 1568, .counter = 29,
+     .act = 1616896, .relu = 0, .weight = 49744, .bias_at = 49808, .running = 1568, .counter = 29,
      .saved = 1568, .extra = 0},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){87},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1928192, .weight = 49872, .bias_at = 51920, .running = -1, .counter = -1,
+     .act = 1633280, .relu = 0, .weight = 49872, .bias_at = 51920, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){88},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1936384, .weight = 51952, .bias_at = 51984, .running = 1696, .counter = 30,
+     .act = 1641472, .relu = 1, .weight = 51952, .bias_at = 51984, .running = 1696, .counter = 30,
      .saved = 1696, .extra = 0},
-    {.name = "layer2.1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){89},
+    {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){89},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1944576, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1641472, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){90},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1952768, .weight = 52016, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1649664, .relu = 0, .weight = 52016, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){91},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1960960, .weight = 61232, .bias_at = 61264, .running = 1760, .counter = 31,
+     .act = 1657856, .relu = 0, .weight = 61232, .bias_at = 61264, .running = 1760, .counter = 31,
      .saved = 1760, .extra = 0},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){92, 85},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1969152, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1666048, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){93},
+    {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){93},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1977344, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1666048, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){94},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1985536, .weight = 61296, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1674240, .relu = 0, .weight = 61296, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2001920, .weight = 62384, .bias_at = 62448, .running = 1824, .counter = 32,
+     .act = 1690624, .relu = 0, .weight = 62384, .bias_at = 62448, .running = 1824, .counter = 32,
      .saved = 1824, .extra = 0},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){96},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2018304, .weight = 62512, .bias_at = 64560, .running = -1, .counter = -1,
+     .act = 1707008, .relu = 0, .weight = 62512, .bias_at = 64560, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){97},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2026496, .weight = 64592, .bias_at = 64624, .running = 1952, .counter = 33,
+     .act = 1715200, .relu = 1, .weight = 64592, .bias_at = 64624, .running = 1952, .counter = 33,
      .saved = 1952, .extra = 0},
-    {.name = "layer2.2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){98},
+    {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){98},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2034688, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1715200, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){99},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2042880, .weight = 64656, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1723392, .relu = 0, .weight = 64656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){100},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2051072, .weight = 73872, .bias_at = 73904, .running = 2016, .counter = 34,
+     .act = 1731584, .relu = 0, .weight = 73872, .bias_at = 73904, .running = 2016, .counter = 34,
      .saved = 2016, .extra = 0},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){101, 94},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2059264, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1739776, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){102},
+    {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){102},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2067456, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1739776, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){103},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2075648, .weight = 73936, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1747968, .relu = 0, .weight = 73936, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){104},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2092032, .weight = 75024, .bias_at = 75088, .running = 2080, .counter = 35,
+     .act = 1764352, .relu = 0, .weight = 75024, .bias_at = 75088, .running = 2080, .counter = 35,
      .saved = 2080, .extra = 0},
     {.name = "layer2.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){105},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2108416, .weight = 75152, .bias_at = 77200, .running = -1, .counter = -1,
+     .act = 1780736, .relu = 0, .weight = 75152, .bias_at = 77200, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2116608, .weight = 77232, .bias_at = 77264, .running = 2208, .counter = 36,
+     .act = 1788928, .relu = 1, .weight = 77232, .bias_at = 77264, .running = 2208, .counter = 36,
      .saved = 2208, .extra = 0},
-    {.name = "layer2.3.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){107},
+    {.name = "layer2.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){107},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2124800, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1788928, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){108},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2132992, .weight = 77296, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1797120, .relu = 0, .weight = 77296, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){109},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2141184, .weight = 86512, .bias_at = 86544, .running = 2272, .counter = 37,
+     .act = 1805312, .relu = 0, .weight = 86512, .bias_at = 86544, .running = 2272, .counter = 37,
      .saved = 2272, .extra = 0},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){110, 103},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2149376, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1813504, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.3.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){111},
+    {.name = "layer2.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){111},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2157568, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1813504, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){112},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2165760, .weight = 86576, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1821696, .relu = 0, .weight = 86576, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){113},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2182144, .weight = 87664, .bias_at = 87728, .running = 2336, .counter = 38,
+     .act = 1838080, .relu = 0, .weight = 87664, .bias_at = 87728, .running = 2336, .counter = 38,
      .saved = 2336, .extra = 0},
     {.name = "layer2.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){114},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2198528, .weight = 87792, .bias_at = 89840, .running = -1, .counter = -1,
+     .act = 1854464, .relu = 0, .weight = 87792, .bias_at = 89840, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){115},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2206720, .weight = 89872, .bias_at = 89904, .running = 2464, .counter = 39,
+     .act = 1862656, .relu = 1, .weight = 89872, .bias_at = 89904, .running = 2464, .counter = 39,
      .saved = 2464, .extra = 0},
-    {.name = "layer2.4.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){116},
+    {.name = "layer2.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){116},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2214912, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1862656, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){117},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2223104, .weight = 89936, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1870848, .relu = 0, .weight = 89936, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){118},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2231296, .weight = 99152, .bias_at = 99184, .running = 2528, .counter = 40,
+     .act = 1879040, .relu = 0, .weight = 99152, .bias_at = 99184, .running = 2528, .counter = 40,
      .saved = 2528, .extra = 0},
     {.name = "layer2.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){119, 112},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2239488, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1887232, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.4.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){120},
+    {.name = "layer2.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){120},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2247680, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1887232, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){121},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2255872, .weight = 99216, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1895424, .relu = 0, .weight = 99216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){122},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2272256, .weight = 100304, .bias_at = 100368, .running = 2592, .counter = 41,
+     .act = 1911808, .relu = 0, .weight = 100304, .bias_at = 100368, .running = 2592, .counter = 41,
      .saved = 2592, .extra = 0},
     {.name = "layer2.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){123},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2288640, .weight = 100432, .bias_at = 102480, .running = -1, .counter = -1,
+     .act = 1928192, .relu = 0, .weight = 100432, .bias_at = 102480, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){124},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2296832, .weight = 102512, .bias_at = 102544, .running = 2720, .counter = 42,
+     .act = 1936384, .relu = 1, .weight = 102512, .bias_at = 102544, .running = 2720, .counter = 42,
      .saved = 2720, .extra = 0},
-    {.name = "layer2.5.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){125},
+    {.name = "layer2.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){125},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2305024, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1936384, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){126},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2313216, .weight = 102576, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1944576, .relu = 0, .weight = 102576, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){127},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2321408, .weight = 111792, .bias_at = 111824, .running = 2784, .counter = 43,
+     .act = 1952768, .relu = 0, .weight = 111792, .bias_at = 111824, .running = 2784, .counter = 43,
      .saved = 2784, .extra = 0},
     {.name = "layer2.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){128, 121},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2329600, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1960960, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.5.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){129},
+    {.name = "layer2.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){129},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2337792, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1960960, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){130},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2345984, .weight = 111856, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1969152, .relu = 0, .weight = 111856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){131},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2362368, .weight = 112944, .bias_at = 113008, .running = 2848, .counter = 44,
+     .act = 1985536, .relu = 0, .weight = 112944, .bias_at = 113008, .running = 2848, .counter = 44,
      .saved = 2848, .extra = 0},
     {.name = "layer2.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){132},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2378752, .weight = 113072, .bias_at = 115120, .running = -1, .counter = -1,
+     .act = 2001920, .relu = 0, .weight = 113072, .bias_at = 115120, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){133},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2386944, .weight = 115152, .bias_at = 115184, .running = 2976, .counter = 45,
+     .act = 2010112, .relu = 1, .weight = 115152, .bias_at = 115184, .running = 2976, .counter = 45,
      .saved = 2976, .extra = 0},
-    {.name = "layer2.6.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){134},
+    {.name = "layer2.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){134},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2395136, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2010112, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){135},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2403328, .weight = 115216, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2018304, .relu = 0, .weight = 115216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){136},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2411520, .weight = 124432, .bias_at = 124464, .running = 3040, .counter = 46,
+     .act = 2026496, .relu = 0, .weight = 124432, .bias_at = 124464, .running = 3040, .counter = 46,
      .saved = 3040, .extra = 0},
     {.name = "layer2.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){137, 130},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2419712, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2034688, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.6.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){138},
+    {.name = "layer2.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){138},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2427904, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2034688, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){139},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2436096, .weight = 124496, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2042880, .relu = 0, .weight = 124496, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){140},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2452480, .weight = 125584, .bias_at = 125648, .running = 3104, .counter = 47,
+     .act = 2059264, .relu = 0, .weight = 125584, .bias_at = 125648, .running = 3104, .counter = 47,
      .saved = 3104, .extra = 0},
     {.name = "layer2.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){141},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2468864, .weight = 125712, .bias_at = 127760, .running = -1, .counter = -1,
+     .act = 2075648, .relu = 0, .weight = 125712, .bias_at = 127760, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){142},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2477056, .weight = 127792, .bias_at = 127824, .running = 3232, .counter = 48,
+     .act = 2083840, .relu = 1, .weight = 127792, .bias_at = 127824, .running = 3232, .counter = 48,
      .saved = 3232, .extra = 0},
-    {.name = "layer2.7.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){143},
+    {.name = "layer2.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){143},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2485248, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2083840, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){144},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2493440, .weight = 127856, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2092032, .relu = 0, .weight = 127856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){145},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2501632, .weight = 137072, .bias_at = 137104, .running = 3296, .counter = 49,
+     .act = 2100224, .relu = 0, .weight = 137072, .bias_at = 137104, .running = 3296, .counter = 49,
      .saved = 3296, .extra = 0},
     {.name = "layer2.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){146, 139},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2509824, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2108416, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.7.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){147},
+    {.name = "layer2.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){147},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2518016, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2108416, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){148},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2526208, .weight = 137136, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2116608, .relu = 0, .weight = 137136, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){149},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2542592, .weight = 137712, .bias_at = 137776, .running = 3360, .counter = 50,
+     .act = 2132992, .relu = 0, .weight = 137712, .bias_at = 137776, .running = 3360, .counter = 50,
      .saved = 3360, .extra = 0},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){150},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2558976, .weight = 137840, .bias_at = 141936, .running = -1, .counter = -1,
+     .act = 2149376, .relu = 0, .weight = 137840, .bias_at = 141936, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){151},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2563072, .weight = 142000, .bias_at = 142064, .running = 3488, .counter = 51,
+     .act = 2153472, .relu = 1, .weight = 142000, .bias_at = 142064, .running = 3488, .counter = 51,
      .saved = 3488, .extra = 0},
-    {.name = "layer3.0.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){152},
+    {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){152},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2567168, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2153472, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){153},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2571264, .weight = 142128, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2157568, .relu = 0, .weight = 142128, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){154},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2575360, .weight = 178992, .bias_at = 179056, .running = 3616, .counter = 52,
+     .act = 2161664, .relu = 0, .weight = 178992, .bias_at = 179056, .running = 3616, .counter = 52,
      .saved = 3616, .extra = 0},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){148},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2579456, .weight = 179120, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2165760, .relu = 0, .weight = 179120, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){156},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2583552, .weight = 181168, .bias_at = 181232, .running = 3744, .counter = 53,
+     .act = 2169856, .relu = 0, .weight = 181168, .bias_at = 181232, .running = 3744, .counter = 53,
      .saved = 3744, .extra = 0},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){155, 157},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2587648, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2173952, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.0.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
+    {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){158},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2591744, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2173952, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){159},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2595840, .weight = 181296, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2178048, .relu = 0, .weight = 181296, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){160},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2604032, .weight = 182448, .bias_at = 182576, .running = 3872, .counter = 54,
+     .act = 2186240, .relu = 0, .weight = 182448, .bias_at = 182576, .running = 3872, .counter = 54,
      .saved = 3872, .extra = 0},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){161},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2612224, .weight = 182704, .bias_at = 190896, .running = -1, .counter = -1,
+     .act = 2194432, .relu = 0, .weight = 182704, .bias_at = 190896, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){162},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2616320, .weight = 190960, .bias_at = 191024, .running = 4128, .counter = 55,
+     .act = 2198528, .relu = 1, .weight = 190960, .bias_at = 191024, .running = 4128, .counter = 55,
      .saved = 4128, .extra = 0},
-    {.name = "layer3.1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){163},
+    {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){163},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2620416, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2198528, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){164},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2624512, .weight = 191088, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2202624, .relu = 0, .weight = 191088, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){165},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2628608, .weight = 227952, .bias_at = 228016, .running = 4256, .counter = 56,
+     .act = 2206720, .relu = 0, .weight = 227952, .bias_at = 228016, .running = 4256, .counter = 56,
      .saved = 4256, .extra = 0},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){166, 159},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2632704, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2210816, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){167},
+    {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){167},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2636800, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2210816, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){168},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2640896, .weight = 228080, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2214912, .relu = 0, .weight = 228080, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){169},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2649088, .weight = 229232, .bias_at = 229360, .running = 4384, .counter = 57,
+     .act = 2223104, .relu = 0, .weight = 229232, .bias_at = 229360, .running = 4384, .counter = 57,
      .saved = 4384, .extra = 0},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){170},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2657280, .weight = 229488, .bias_at = 237680, .running = -1, .counter = -1,
+     .act = 2231296, .relu = 0, .weight = 229488, .bias_at = 237680, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){171},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2661376, .weight = 237744, .bias_at = 237808, .running = 4640, .counter = 58,
+     .act = 2235392, .relu = 1, .weight = 237744, .bias_at = 237808, .running = 4640, .counter = 58,
      .saved = 4640, .extra = 0},
-    {.name = "layer3.2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){172},
+    {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){172},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2665472, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2235392, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){173},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2669568, .weight = 237872, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2239488, .relu = 0, .weight = 237872, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){174},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2673664, .weight = 274736, .bias_at = 274800, .running = 4768, .counter = 59,
+     .act = 2243584, .relu = 0, .weight = 274736, .bias_at = 274800, .running = 4768, .counter = 59,
      .saved = 4768, .extra = 0},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){175, 168},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2677760, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2247680, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){176},
+    {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){176},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2681856, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2247680, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){177},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2685952, .weight = 274864, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2251776, .relu = 0, .weight = 274864, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){178},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2694144, .weight = 276016, .bias_at = 276144, .running = 4896, .counter = 60,
+     .act = 2259968, .relu = 0, .weight = 276016, .bias_at = 276144, .running = 4896, .counter = 60,
      .saved = 4896, .extra = 0},
     {.name = "layer3.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){179},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2702336, .weight = 276272, .bias_at = 284464, .running = -1, .counter = -1,
+     .act = 2268160, .relu = 0, .weight = 276272, .bias_at = 284464, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){180},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2706432, .weight = 284528, .bias_at = 284592, .running = 5152, .counter = 61,
+     .act = 2272256, .relu = 1, .weight = 284528, .bias_at = 284592, .running = 5152, .counter = 61,
      .saved = 5152, .extra = 0},
-    {.name = "layer3.3.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){181},
+    {.name = "layer3.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){181},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2710528, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2272256, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){182},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2714624, .weight = 284656, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2276352, .relu = 0, .weight = 284656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){183},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2718720, .weight = 321520, .bias_at = 321584, .running = 5280, .counter = 62,
+     .act = 2280448, .relu = 0, .weight = 321520, .bias_at = 321584, .running = 5280, .counter = 62,
      .saved = 5280, .extra = 0},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){184, 177},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2722816, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2284544, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.3.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){185},
+    {.name = "layer3.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){185},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2726912, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2284544, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){186},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2731008, .weight = 321648, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2288640, .relu = 0, .weight = 321648, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2739200, .weight = 322800, .bias_at = 322928, .running = 5408, .counter = 63,
+     .act = 2296832, .relu = 0, .weight = 322800, .bias_at = 322928, .running = 5408, .counter = 63,
      .saved = 5408, .extra = 0},
     {.name = "layer3.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){188},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2747392, .weight = 323056, .bias_at = 331248, .running = -1, .counter = -1,
+     .act = 2305024, .relu = 0, .weight = 323056, .bias_at = 331248, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){189},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2751488, .weight = 331312, .bias_at = 331376, .running = 5664, .counter = 64,
+     .act = 2309120, .relu = 1, .weight = 331312, .bias_at = 331376, .running = 5664, .counter = 64,
      .saved = 5664, .extra = 0},
-    {.name = "layer3.4.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){190},
+    {.name = "layer3.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){190},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2755584, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2309120, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){191},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2759680, .weight = 331440, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2313216, .relu = 0, .weight = 331440, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){192},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2763776, .weight = 368304, .bias_at = 368368, .running = 5792, .counter = 65,
+     .act = 2317312, .relu = 0, .weight = 368304, .bias_at = 368368, .running = 5792, .counter = 65,
      .saved = 5792, .extra = 0},
     {.name = "layer3.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){193, 186},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2767872, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2321408, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.4.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){194},
+    {.name = "layer3.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){194},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2771968, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2321408, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){195},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2776064, .weight = 368432, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2325504, .relu = 0, .weight = 368432, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){196},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2784256, .weight = 369584, .bias_at = 369712, .running = 5920, .counter = 66,
+     .act = 2333696, .relu = 0, .weight = 369584, .bias_at = 369712, .running = 5920, .counter = 66,
      .saved = 5920, .extra = 0},
     {.name = "layer3.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){197},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2792448, .weight = 369840, .bias_at = 378032, .running = -1, .counter = -1,
+     .act = 2341888, .relu = 0, .weight = 369840, .bias_at = 378032, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){198},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2796544, .weight = 378096, .bias_at = 378160, .running = 6176, .counter = 67,
+     .act = 2345984, .relu = 1, .weight = 378096, .bias_at = 378160, .running = 6176, .counter = 67,
      .saved = 6176, .extra = 0},
-    {.name = "layer3.5.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){199},
+    {.name = "layer3.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){199},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2800640, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2345984, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){200},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2804736, .weight = 378224, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2350080, .relu = 0, .weight = 378224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){201},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2808832, .weight = 415088, .bias_at = 415152, .running = 6304, .counter = 68,
+     .act = 2354176, .relu = 0, .weight = 415088, .bias_at = 415152, .running = 6304, .counter = 68,
      .saved = 6304, .extra = 0},
     {.name = "layer3.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){202, 195},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2812928, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2358272, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.5.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){203},
+    {.name = "layer3.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){203},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2817024, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2358272, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){204},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2821120, .weight = 415216, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2362368, .relu = 0, .weight = 415216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2829312, .weight = 416368, .bias_at = 416496, .running = 6432, .counter = 69,
+     .act = 2370560, .relu = 0, .weight = 416368, .bias_at = 416496, .running = 6432, .counter = 69,
      .saved = 6432, .extra = 0},
     {.name = "layer3.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){206},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2837504, .weight = 416624, .bias_at = 424816, .running = -1, .counter = -1,
+     .act = 2378752, .relu = 0, .weight = 416624, .bias_at = 424816, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){207},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2841600, .weight = 424880, .bias_at = 424944, .running = 6688, .counter = 70,
+     .act = 2382848, .relu = 1, .weight = 424880, .bias_at = 424944, .running = 6688, .counter = 70,
      .saved = 6688, .extra = 0},
-    {.name = "layer3.6.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){208},
+    {.name = "layer3.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){208},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2845696, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2382848, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){209},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2849792, .weight = 425008, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2386944, .relu = 0, .weight = 425008, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){210},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2853888, .weight = 461872, .bias_at = 461936, .running = 6816, .counter = 71,
+     .act = 2391040, .relu = 0, .weight = 461872, .bias_at = 461936, .running = 6816, .counter = 71,
      .saved = 6816, .extra = 0},
     {.name = "layer3.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){211, 204},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2857984, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2395136, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.6.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){212},
+    {.name = "layer3.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){212},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2862080, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2395136, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){213},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2866176, .weight = 462000, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2399232, .relu = 0, .weight = 462000, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){214},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2874368, .weight = 463152, .bias_at = 463280, .running = 6944, .counter = 72,
+     .act = 2407424, .relu = 0, .weight = 463152, .bias_at = 463280, .running = 6944, .counter = 72,
      .saved = 6944, .extra = 0},
     {.name = "layer3.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){215},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2882560, .weight = 463408, .bias_at = 471600, .running = -1, .counter = -1,
+     .act = 2415616, .relu = 0, .weight = 463408, .bias_at = 471600, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){216},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2886656, .weight = 471664, .bias_at = 471728, .running = 7200, .counter = 73,
+     .act = 2419712, .relu = 1, .weight = 471664, .bias_at = 471728, .running = 7200, .counter = 73,
      .saved = 7200, .extra = 0},
-    {.name = "layer3.7.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){217},
+    {.name = "layer3.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){217},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2890752, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2419712, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){218},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2894848, .weight = 471792, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2423808, .relu = 0, .weight = 471792, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){219},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2898944, .weight = 508656, .bias_at = 508720, .running = 7328, .counter = 74,
+     .act = 2427904, .relu = 0, .weight = 508656, .bias_at = 508720, .running = 7328, .counter = 74,
      .saved = 7328, .extra = 0},
     {.name = "layer3.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){220, 213},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2903040, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2432000, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.7.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){221},
+    {.name = "layer3.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){221},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2907136, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2432000, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){222},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2911232, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2436096, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){223},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2911296, .weight = 508784, .bias_at = 509424, .running = -1, .counter = -1,
+     .act = 2436160, .relu = 0, .weight = 508784, .bias_at = 509424, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
 };
 
@@ -6283,7 +6185,7 @@ const mc_model_desc resnet50_model = {
     .ntensors = 508, .tensors = resnet50_tensors,
     .nlayers = 225, .layers = resnet50_layers,
     .param_floats = 509434, .buffer_floats = 7456, .counters = 75,
-    .act_floats = 2911306, .saved_floats = 7456, .extra_floats = 0, .clears_dacts = 1,
+    .act_floats = 2436170, .saved_floats = 7456, .extra_floats = 0, .clears_dacts = 1,
     .forward = resnet50_forward, .backward = resnet50_backward,
     .layer_forward = resnet50_layer_forward, .layer_backward = resnet50_layer_backward,
     .loss = resnet50_loss, .loss_backward = resnet50_loss_backward,

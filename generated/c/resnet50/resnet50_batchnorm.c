@@ -4,10 +4,11 @@
 
 #include "resnet50.h"
 
-/* bn_c16_32x32: batch norm over 16 channels of 32x32 */
+/* bn_c16_32x32_relu: batch norm over 16 channels of 32x32 */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
 typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
+typedef int mc_v16i __attribute__((vector_size(64), aligned(4), may_alias)); /* masks: what v > 0 gives */
 
 /* The first count floats at p, zeros after: the tail of a row; and its
  * store, the first count lanes of v to p. One masked instruction with
@@ -88,7 +89,7 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
         }
 }
 
-static inline double bn_c16_32x32_plane_sum(const float *restrict p)
+static inline double bn_c16_32x32_relu_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -112,7 +113,7 @@ static inline double bn_c16_32x32_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c16_32x32_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c16_32x32_relu_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -125,90 +126,96 @@ static inline double bn_c16_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c16_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c16_32x32_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
         __builtin_prefetch(g + i + 32768, 0, 2);
         __builtin_prefetch(x + i + 32768, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        __builtin_prefetch(y + i + 32768, 0, 2);
+        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 1024; i < 1024; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = (y[i] > 0 ? g[i] : 0);
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c16_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c16_32x32_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 1024; i += 16) {
         __builtin_prefetch(dx + i + 32768, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 1024; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        const float d = k * ((y[i] > 0 ? g[i] : 0) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
-static inline void bn_c16_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
+static inline void bn_c16_32x32_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 1024; i += 16) {
         __builtin_prefetch(y + i + 32768, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
     }
-    for (; i < 1024; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 1024; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = (v > 0 ? v : 0);
+    }
 }
 
-static double bn_c16_32x32_sum(int n, const float *restrict x, int c)
+static double bn_c16_32x32_relu_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c16_32x32_plane_sum(x + ((long)b * 16 + c) * 1024);
+        sum += bn_c16_32x32_relu_plane_sum(x + ((long)b * 16 + c) * 1024);
     return sum;
 }
 
-static double bn_c16_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c16_32x32_relu_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c16_32x32_plane_sum_sq(x + ((long)b * 16 + c) * 1024, (float)mean);
+        sq += bn_c16_32x32_relu_plane_sum_sq(x + ((long)b * 16 + c) * 1024, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c16_32x32_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c16_32x32_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 16; c++)
-        stats[c] = bn_c16_32x32_sum(n, x, c);
+        stats[c] = bn_c16_32x32_relu_sum(n, x, c);
     const double m = mc_bn_allreduce(stats, 16, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         stats[c] /= m;
-        stats[16 + c] = bn_c16_32x32_sqdev(n, x, c, stats[c]);
+        stats[16 + c] = bn_c16_32x32_relu_sqdev(n, x, c, stats[c]);
     }
     mc_bn_allreduce(stats + 16, 16, m);
     for (int c = 0; c < 16; c++)
@@ -216,20 +223,20 @@ static double bn_c16_32x32_synced_stats(int n, const float *restrict x, double *
     return m;
 }
 
-void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c16_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 16];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c16_32x32_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c16_32x32_relu_synced_stats(n, x, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
-        const double mean = synced ? stats[c] : bn_c16_32x32_sum(n, x, c) / m;
-        const double var = synced ? stats[16 + c] : bn_c16_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c16_32x32_relu_sum(n, x, c) / m;
+        const double var = synced ? stats[16 + c] : bn_c16_32x32_relu_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, fmean, scale, shift);
+            bn_c16_32x32_relu_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, fmean, scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -241,7 +248,7 @@ void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restric
     *count += 1;
 }
 
-void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c16_32x32_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
     MC_OMP_FOR
@@ -249,20 +256,21 @@ void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, mean, scale, shift);
+            bn_c16_32x32_relu_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, mean, scale, shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c16_32x32_plane_sum_grad(dy + ((long)b * 16 + c) * 1024, x + ((long)b * 16 + c) * 1024, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 16 + c) * 1024;
+        bn_c16_32x32_relu_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -270,13 +278,14 @@ static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 16];
     const int synced = mc_bn_allreduce != 0;
@@ -284,7 +293,7 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 16; c++)
-            bn_c16_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c16_32x32_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
@@ -293,11 +302,11 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c16_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c16_32x32_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 16 + c) * 1024;
-            bn_c16_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c16_32x32_relu_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -340,10 +349,11 @@ static inline double bn_c48_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
         __builtin_prefetch(g + i + 98304, 0, 2);
@@ -354,22 +364,25 @@ static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 1024; i < 1024; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c48_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c48_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 1024; i += 16) {
         __builtin_prefetch(dx + i + 98304, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -381,18 +394,21 @@ static inline void bn_c48_32x32_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c48_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 1024; i += 16) {
         __builtin_prefetch(y + i + 98304, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 1024; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 1024; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c48_32x32_sum(int n, const float *restrict x, int c)
@@ -469,15 +485,16 @@ void bn_c48_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c48_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c48_32x32_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c48_32x32_plane_sum_grad(dy + ((long)b * 48 + c) * 1024, x + ((long)b * 48 + c) * 1024, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 48 + c) * 1024;
+        bn_c48_32x32_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -485,13 +502,14 @@ static void bn_c48_32x32_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 48];
     const int synced = mc_bn_allreduce != 0;
@@ -499,7 +517,7 @@ void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 48; c++)
-            bn_c48_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c48_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 48, m);
     }
     MC_OMP_FOR
@@ -508,11 +526,235 @@ void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c48_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c48_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 48 + c) * 1024;
-            bn_c48_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c48_32x32_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+        }
+    }
+}
+
+/* bn_c16_32x32: batch norm over 16 channels of 32x32 */
+static inline double bn_c16_32x32_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 1024; i += 32) {
+        __builtin_prefetch(p + i + 32768, 0, 2);
+        __builtin_prefetch(p + i + 32768 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 1024; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 1024; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c16_32x32_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 1024; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 1024; i < 1024; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c16_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    (void)y;
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 1024; i += 16) {
+        __builtin_prefetch(g + i + 32768, 0, 2);
+        __builtin_prefetch(x + i + 32768, 0, 2);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 1024; i < 1024; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c16_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+{
+    (void)y;
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(dx + i + 32768, 1, 2);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 1024; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
+static inline void bn_c16_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(y + i + 32768, 1, 2);
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
+    }
+    for (; i < 1024; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
+}
+
+static double bn_c16_32x32_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c16_32x32_plane_sum(x + ((long)b * 16 + c) * 1024);
+    return sum;
+}
+
+static double bn_c16_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c16_32x32_plane_sum_sq(x + ((long)b * 16 + c) * 1024, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c16_32x32_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++)
+        stats[c] = bn_c16_32x32_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 16, (double)n * 1024);
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++) {
+        stats[c] /= m;
+        stats[16 + c] = bn_c16_32x32_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 16, 16, m);
+    for (int c = 0; c < 16; c++)
+        stats[16 + c] /= m;
+    return m;
+}
+
+void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd)
+{
+    double stats[2 * 16];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c16_32x32_synced_stats(n, x, stats) : (double)n * 1024;
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++) {
+        const double mean = synced ? stats[c] : bn_c16_32x32_sum(n, x, c) / m;
+        const double var = synced ? stats[16 + c] : bn_c16_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, fmean, scale, shift);
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, mean, scale, shift);
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 16 + c) * 1024;
+        bn_c16_32x32_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    double sums[2 * 16];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 1024;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 16; c++)
+            bn_c16_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 16, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 16; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c16_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 16 + c) * 1024;
+            bn_c16_32x32_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -555,10 +797,11 @@ static inline double bn_c32_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c32_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c32_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
         __builtin_prefetch(g + i + 65536, 0, 2);
@@ -569,22 +812,25 @@ static inline void bn_c32_32x32_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 1024; i < 1024; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c32_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 1024; i += 16) {
         __builtin_prefetch(dx + i + 65536, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -596,18 +842,21 @@ static inline void bn_c32_32x32_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c32_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 1024; i += 16) {
         __builtin_prefetch(y + i + 65536, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 1024; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 1024; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c32_32x32_sum(int n, const float *restrict x, int c)
@@ -684,15 +933,16 @@ void bn_c32_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c32_32x32_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c32_32x32_plane_sum_grad(dy + ((long)b * 32 + c) * 1024, x + ((long)b * 32 + c) * 1024, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 32 + c) * 1024;
+        bn_c32_32x32_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -700,13 +950,14 @@ static void bn_c32_32x32_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -714,7 +965,7 @@ void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 32; c++)
-            bn_c32_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c32_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
@@ -723,11 +974,234 @@ void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c32_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c32_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 32 + c) * 1024;
-            bn_c32_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c32_32x32_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+        }
+    }
+}
+
+/* bn_c32_16x16_relu: batch norm over 32 channels of 16x16 */
+static inline double bn_c32_16x16_relu_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 256; i += 32) {
+        __builtin_prefetch(p + i + 16384, 0, 2);
+        __builtin_prefetch(p + i + 16384 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 256; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 256; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c32_16x16_relu_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 256; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 256; i < 256; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c32_16x16_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 256; i += 16) {
+        __builtin_prefetch(g + i + 16384, 0, 2);
+        __builtin_prefetch(x + i + 16384, 0, 2);
+        __builtin_prefetch(y + i + 16384, 0, 2);
+        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 256; i < 256; i++) {
+        const float gi = (y[i] > 0 ? g[i] : 0);
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_16x16_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(dx + i + 16384, 1, 2);
+        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 256; i++) {
+        const float d = k * ((y[i] > 0 ? g[i] : 0) - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
+static inline void bn_c32_16x16_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(y + i + 16384, 1, 2);
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+    }
+    for (; i < 256; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = (v > 0 ? v : 0);
+    }
+}
+
+static double bn_c32_16x16_relu_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c32_16x16_relu_plane_sum(x + ((long)b * 32 + c) * 256);
+    return sum;
+}
+
+static double bn_c32_16x16_relu_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c32_16x16_relu_plane_sum_sq(x + ((long)b * 32 + c) * 256, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c32_16x16_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++)
+        stats[c] = bn_c32_16x16_relu_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 32, (double)n * 256);
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        stats[c] /= m;
+        stats[32 + c] = bn_c32_16x16_relu_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 32, 32, m);
+    for (int c = 0; c < 32; c++)
+        stats[32 + c] /= m;
+    return m;
+}
+
+void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd)
+{
+    double stats[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c32_16x16_relu_synced_stats(n, x, stats) : (double)n * 256;
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const double mean = synced ? stats[c] : bn_c32_16x16_relu_sum(n, x, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_16x16_relu_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c32_16x16_relu_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, fmean, scale, shift);
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+void bn_c32_16x16_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c32_16x16_relu_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, mean, scale, shift);
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 32 + c) * 256;
+        bn_c32_16x16_relu_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    double sums[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 256;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 32; c++)
+            bn_c32_16x16_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 32, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c32_16x16_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 32 + c) * 256;
+            bn_c32_16x16_relu_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -770,10 +1244,11 @@ static inline double bn_c32_16x16_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c32_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c32_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 256; i += 16) {
         __builtin_prefetch(g + i + 16384, 0, 2);
@@ -784,22 +1259,25 @@ static inline void bn_c32_16x16_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 256; i < 256; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c32_16x16_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_16x16_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 256; i += 16) {
         __builtin_prefetch(dx + i + 16384, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -811,18 +1289,21 @@ static inline void bn_c32_16x16_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c32_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 256; i += 16) {
         __builtin_prefetch(y + i + 16384, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 256; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 256; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c32_16x16_sum(int n, const float *restrict x, int c)
@@ -899,15 +1380,16 @@ void bn_c32_16x16_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c32_16x16_plane_sum_grad(dy + ((long)b * 32 + c) * 256, x + ((long)b * 32 + c) * 256, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 32 + c) * 256;
+        bn_c32_16x16_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -915,13 +1397,14 @@ static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -929,7 +1412,7 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 32; c++)
-            bn_c32_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c32_16x16_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
@@ -938,11 +1421,11 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c32_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c32_16x16_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c32_16x16_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -985,10 +1468,11 @@ static inline double bn_c64_16x16_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c64_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c64_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 256; i += 16) {
         __builtin_prefetch(g + i + 32768, 0, 2);
@@ -999,22 +1483,25 @@ static inline void bn_c64_16x16_plane_sum_grad(const float *restrict g, const fl
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 256; i < 256; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c64_16x16_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c64_16x16_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 256; i += 16) {
         __builtin_prefetch(dx + i + 32768, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -1026,18 +1513,21 @@ static inline void bn_c64_16x16_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c64_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 256; i += 16) {
         __builtin_prefetch(y + i + 32768, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 256; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 256; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c64_16x16_sum(int n, const float *restrict x, int c)
@@ -1114,15 +1604,16 @@ void bn_c64_16x16_fwd_eval(int n, const float *restrict x, const float *restrict
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c64_16x16_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c64_16x16_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c64_16x16_plane_sum_grad(dy + ((long)b * 64 + c) * 256, x + ((long)b * 64 + c) * 256, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 64 + c) * 256;
+        bn_c64_16x16_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -1130,13 +1621,14 @@ static void bn_c64_16x16_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 64];
     const int synced = mc_bn_allreduce != 0;
@@ -1144,7 +1636,7 @@ void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 64; c++)
-            bn_c64_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c64_16x16_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
@@ -1153,11 +1645,234 @@ void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict gamm
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c64_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c64_16x16_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 64 + c) * 256;
-            bn_c64_16x16_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c64_16x16_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+        }
+    }
+}
+
+/* bn_c64_8x8_relu: batch norm over 64 channels of 8x8 */
+static inline double bn_c64_8x8_relu_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 64; i += 32) {
+        __builtin_prefetch(p + i + 8192, 0, 2);
+        __builtin_prefetch(p + i + 8192 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 64; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 64; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c64_8x8_relu_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 64; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 64; i < 64; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c64_8x8_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 64; i += 16) {
+        __builtin_prefetch(g + i + 8192, 0, 2);
+        __builtin_prefetch(x + i + 8192, 0, 2);
+        __builtin_prefetch(y + i + 8192, 0, 2);
+        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 64; i < 64; i++) {
+        const float gi = (y[i] > 0 ? g[i] : 0);
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c64_8x8_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(dx + i + 8192, 1, 2);
+        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 64; i++) {
+        const float d = k * ((y[i] > 0 ? g[i] : 0) - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
+static inline void bn_c64_8x8_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
+    float shift)
+{
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(y + i + 8192, 1, 2);
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+    }
+    for (; i < 64; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = (v > 0 ? v : 0);
+    }
+}
+
+static double bn_c64_8x8_relu_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c64_8x8_relu_plane_sum(x + ((long)b * 64 + c) * 64);
+    return sum;
+}
+
+static double bn_c64_8x8_relu_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c64_8x8_relu_plane_sum_sq(x + ((long)b * 64 + c) * 64, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c64_8x8_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++)
+        stats[c] = bn_c64_8x8_relu_sum(n, x, c);
+    const double m = mc_bn_allreduce(stats, 64, (double)n * 64);
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        stats[c] /= m;
+        stats[64 + c] = bn_c64_8x8_relu_sqdev(n, x, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 64, 64, m);
+    for (int c = 0; c < 64; c++)
+        stats[64 + c] /= m;
+    return m;
+}
+
+void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd)
+{
+    double stats[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c64_8x8_relu_synced_stats(n, x, stats) : (double)n * 64;
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        const double mean = synced ? stats[c] : bn_c64_8x8_relu_sum(n, x, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_8x8_relu_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c64_8x8_relu_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, fmean, scale, shift);
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+void bn_c64_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c64_8x8_relu_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, mean, scale, shift);
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 64 + c) * 64;
+        bn_c64_8x8_relu_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    double sums[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 64;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 64; c++)
+            bn_c64_8x8_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 64, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c64_8x8_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 64 + c) * 64;
+            bn_c64_8x8_relu_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1200,10 +1915,11 @@ static inline double bn_c64_8x8_plane_sum_sq(const float *restrict p, float mean
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c64_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c64_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 64; i += 16) {
         __builtin_prefetch(g + i + 8192, 0, 2);
@@ -1214,22 +1930,25 @@ static inline void bn_c64_8x8_plane_sum_grad(const float *restrict g, const floa
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 64; i < 64; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c64_8x8_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c64_8x8_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 64; i += 16) {
         __builtin_prefetch(dx + i + 8192, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -1241,18 +1960,21 @@ static inline void bn_c64_8x8_plane_dx(const float *restrict g, const float *res
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c64_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 64; i += 16) {
         __builtin_prefetch(y + i + 8192, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 64; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 64; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c64_8x8_sum(int n, const float *restrict x, int c)
@@ -1329,15 +2051,16 @@ void bn_c64_8x8_fwd_eval(int n, const float *restrict x, const float *restrict g
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c64_8x8_plane_sum_grad(dy + ((long)b * 64 + c) * 64, x + ((long)b * 64 + c) * 64, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 64 + c) * 64;
+        bn_c64_8x8_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -1345,13 +2068,14 @@ static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *re
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 64];
     const int synced = mc_bn_allreduce != 0;
@@ -1359,7 +2083,7 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict gamma,
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 64; c++)
-            bn_c64_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c64_8x8_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
@@ -1368,11 +2092,11 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict gamma,
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c64_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c64_8x8_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c64_8x8_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }
@@ -1415,10 +2139,11 @@ static inline double bn_c128_8x8_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd. */
-static inline void bn_c128_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd,
-    double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+static inline void bn_c128_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
+    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 64; i += 16) {
         __builtin_prefetch(g + i + 16384, 0, 2);
@@ -1429,22 +2154,25 @@ static inline void bn_c128_8x8_plane_sum_grad(const float *restrict g, const flo
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 64; i < 64; i++) {
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean) * invstd);
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
     }
     *sum_g += sg;
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope), added when acc, the next
- * plane of dx prefetched for writing. */
-static inline void bn_c128_8x8_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx, float k,
-    float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
+ * ReLU), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c128_8x8_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
+    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
+    (void)y;
     int i = 0;
     for (; i < 64; i += 16) {
         __builtin_prefetch(dx + i + 16384, 1, 2);
-        const mc_v16 d = k * (*(const mc_v16 *)(g + i) - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
         else
@@ -1456,18 +2184,21 @@ static inline void bn_c128_8x8_plane_dx(const float *restrict g, const float *re
     }
 }
 
-/* y = (x - mean) * scale + shift, the next plane of y prefetched for
- * writing (its lines are read before they are written). */
+/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+ * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c128_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
 {
     int i = 0;
     for (; i < 64; i += 16) {
         __builtin_prefetch(y + i + 16384, 1, 2);
-        *(mc_v16 *)(y + i) = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
     }
-    for (; i < 64; i++)
-        y[i] = (x[i] - mean) * scale + shift;
+    for (; i < 64; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
 }
 
 static double bn_c128_8x8_sum(int n, const float *restrict x, int c)
@@ -1544,15 +2275,16 @@ void bn_c128_8x8_fwd_eval(int n, const float *restrict x, const float *restrict 
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c128_8x8_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c128_8x8_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++)
-        bn_c128_8x8_plane_sum_grad(dy + ((long)b * 128 + c) * 64, x + ((long)b * 128 + c) * 64, mean, invstd, &sum_dy,
-            &sum_dy_xhat);
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 128 + c) * 64;
+        bn_c128_8x8_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
     sums[0] = sum_dy;
@@ -1560,13 +2292,14 @@ static void bn_c128_8x8_grad_sums(int n, const float *restrict x, const float *r
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0): the gradient also flows through the batch mean
- * and variance. Synchronized batch norm
- * takes the means over all processes: every channel first, one reduction
- * (the parameter gradients keep the local sums; their all-reduce adds them). */
-void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc)
+ * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
 {
     double sums[2 * 128];
     const int synced = mc_bn_allreduce != 0;
@@ -1574,7 +2307,7 @@ void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict gamma
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 128; c++)
-            bn_c128_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c128_8x8_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 128, m);
     }
     MC_OMP_FOR
@@ -1583,11 +2316,11 @@ void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict gamma
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c128_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c128_8x8_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 128 + c) * 64;
-            bn_c128_8x8_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c128_8x8_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
         }
     }
 }

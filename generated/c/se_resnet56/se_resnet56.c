@@ -29,10 +29,10 @@ static void se_resnet56_layer1_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
 }
 
@@ -40,8 +40,8 @@ static void se_resnet56_layer1_forward(const mc_state *s, int train)
 static void se_resnet56_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
-        (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), (act + (long)(19456) * n), (par + 432), (sav + 0), (sav + 16),
+        (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
 }
 
 /* relu#1 */
@@ -49,14 +49,12 @@ static void se_resnet56_layer2_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n));
 }
 
 /* relu#1 */
 static void se_resnet56_layer2_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.conv_bn.seps */
@@ -64,14 +62,14 @@ static void se_resnet56_layer3_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(35840) * n), (par + 464), 0, (act + (long)(52224) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0));
 }
 
 /* layer1.0.conv_bn.seps */
 static void se_resnet56_layer3_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464), 0,
         1);
 }
 
@@ -81,19 +79,19 @@ static void se_resnet56_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (cnt + 1), (act + (long)(101376) * n), (sav + 32), (sav + 80));
+        bn_c48_32x32_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
+            (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (act + (long)(101376) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
+            (act + (long)(84992) * n));
 }
 
 /* layer1.0.conv_bn.bn1 */
 static void se_resnet56_layer4_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
-        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(35840) * n), (act + (long)(84992) * n), (par + 1792), (sav + 32), (sav + 80),
+        (dact + (long)(84992) * n), (dact + (long)(35840) * n), (grad + 1792), (grad + 1840), 0);
 }
 
 /* layer1.0.conv_bn.pointwise */
@@ -101,14 +99,14 @@ static void se_resnet56_layer5_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(101376) * n), (par + 1888), (par + 2656), (act + (long)(150528) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(84992) * n), (par + 1888), (par + 2656), (act + (long)(134144) * n + 0));
 }
 
 /* layer1.0.conv_bn.pointwise */
 static void se_resnet56_layer5_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888), (grad + 2656),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(84992) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(84992) * n), (grad + 1888), (grad + 2656),
         0);
 }
 
@@ -118,19 +116,19 @@ static void se_resnet56_layer6_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
-            (cnt + 2), (act + (long)(166912) * n), (sav + 128), (sav + 144));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
+            (cnt + 2), (act + (long)(150528) * n), (sav + 128), (sav + 144));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
-            (act + (long)(166912) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
+            (act + (long)(150528) * n));
 }
 
 /* layer1.0.conv_bn.bn2 */
 static void se_resnet56_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
-        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144),
+        (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688), 0);
 }
 
 /* layer1.0.relu#1 */
@@ -138,14 +136,12 @@ static void se_resnet56_layer7_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n));
 }
 
 /* layer1.0.relu#1 */
 static void se_resnet56_layer7_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n), 0);
 }
 
 /* layer1.0.conv2 */
@@ -153,14 +149,14 @@ static void se_resnet56_layer8_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(183296) * n), (par + 2704), 0, (act + (long)(199680) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0));
 }
 
 /* layer1.0.conv2 */
 static void se_resnet56_layer8_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704), 0,
         0);
 }
 
@@ -170,19 +166,19 @@ static void se_resnet56_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (cnt + 3), (act + (long)(216064) * n), (sav + 160), (sav + 176));
+        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
+            (cnt + 3), (act + (long)(183296) * n), (sav + 160), (sav + 176));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (act + (long)(216064) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
+            (act + (long)(183296) * n));
 }
 
 /* layer1.0.bn2 */
 static void se_resnet56_layer9_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
-        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+        (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024), 0);
 }
 
 /* layer1.0.se.pool */
@@ -190,14 +186,14 @@ static void se_resnet56_layer10_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c16_32x32_fwd(n, (act + (long)(216064) * n), (act + (long)(232448) * n));
+    gap_c16_32x32_fwd(n, (act + (long)(183296) * n), (act + (long)(199680) * n));
 }
 
 /* layer1.0.se.pool */
 static void se_resnet56_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(232448) * n), (dact + (long)(216064) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(199680) * n), (dact + (long)(183296) * n));
 }
 
 /* layer1.0.se.fc.0 */
@@ -205,15 +201,15 @@ static void se_resnet56_layer11_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_16_2_fwd(n, (act + (long)(232448) * n), (par + 5040), 0, (act + (long)(232464) * n));
+    linear_16_2_fwd(n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(199696) * n));
 }
 
 /* layer1.0.se.fc.0 */
 static void se_resnet56_layer11_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(232448) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(232448) * n), (par + 5040), (dact + (long)(232464) * n), (dact + (long)(232448) * n), (grad + 5040), 0);
+    memset((dact + (long)(199680) * n), 0, sizeof(float) * n * 16);
+    linear_16_2_bwd(n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(199696) * n), (dact + (long)(199680) * n), (grad + 5040), 0);
 }
 
 /* layer1.0.se.relu#1 */
@@ -221,14 +217,14 @@ static void se_resnet56_layer12_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n2_fwd(n, (act + (long)(232464) * n), (act + (long)(232466) * n));
+    relu_n2_fwd(n, (act + (long)(199696) * n), (act + (long)(199698) * n));
 }
 
 /* layer1.0.se.relu#1 */
 static void se_resnet56_layer12_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n2_bwd(n, (act + (long)(232464) * n), (act + (long)(232466) * n), (dact + (long)(232466) * n), (dact + (long)(232464) * n), 0);
+    relu_n2_bwd(n, (act + (long)(199696) * n), (act + (long)(199698) * n), (dact + (long)(199698) * n), (dact + (long)(199696) * n), 0);
 }
 
 /* layer1.0.se.fc.2 */
@@ -236,15 +232,15 @@ static void se_resnet56_layer13_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_2_16_fwd(n, (act + (long)(232466) * n), (par + 5072), 0, (act + (long)(232468) * n));
+    linear_2_16_fwd(n, (act + (long)(199698) * n), (par + 5072), 0, (act + (long)(199700) * n));
 }
 
 /* layer1.0.se.fc.2 */
 static void se_resnet56_layer13_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(232466) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(232466) * n), (par + 5072), (dact + (long)(232468) * n), (dact + (long)(232466) * n), (grad + 5072), 0);
+    memset((dact + (long)(199698) * n), 0, sizeof(float) * n * 2);
+    linear_2_16_bwd(n, (act + (long)(199698) * n), (par + 5072), (dact + (long)(199700) * n), (dact + (long)(199698) * n), (grad + 5072), 0);
 }
 
 /* layer1.0.se.gate */
@@ -252,14 +248,14 @@ static void se_resnet56_layer14_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n16_fwd(n, (act + (long)(232468) * n), (act + (long)(232484) * n));
+    sigmoid_n16_fwd(n, (act + (long)(199700) * n), (act + (long)(199716) * n));
 }
 
 /* layer1.0.se.gate */
 static void se_resnet56_layer14_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n16_bwd(n, (act + (long)(232468) * n), (act + (long)(232484) * n), (dact + (long)(232484) * n), (dact + (long)(232468) * n), 0);
+    sigmoid_n16_bwd(n, (act + (long)(199700) * n), (act + (long)(199716) * n), (dact + (long)(199716) * n), (dact + (long)(199700) * n), 0);
 }
 
 /* layer1.0.se.scale */
@@ -267,16 +263,16 @@ static void se_resnet56_layer15_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c16_32x32_fwd(n, (act + (long)(216064) * n), (act + (long)(232484) * n), (act + (long)(232500) * n));
+    scale_c16_32x32_fwd(n, (act + (long)(183296) * n), (act + (long)(199716) * n), (act + (long)(199732) * n));
 }
 
 /* layer1.0.se.scale */
 static void se_resnet56_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(216064) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(232484) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(216064) * n), (act + (long)(232484) * n), (dact + (long)(232500) * n), (dact + (long)(216064) * n), (dact + (long)(232484) * n));
+    memset((dact + (long)(183296) * n), 0, sizeof(float) * n * 16384);
+    memset((dact + (long)(199716) * n), 0, sizeof(float) * n * 16);
+    scale_c16_32x32_bwd(n, (act + (long)(183296) * n), (act + (long)(199716) * n), (dact + (long)(199732) * n), (dact + (long)(183296) * n), (dact + (long)(199716) * n));
 }
 
 /* layer1.0.sum */
@@ -284,14 +280,14 @@ static void se_resnet56_layer16_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(232500) * n), (act + (long)(35840) * n), (act + (long)(248884) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(199732) * n), (act + (long)(19456) * n), (act + (long)(216116) * n));
 }
 
 /* layer1.0.sum */
 static void se_resnet56_layer16_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(248884) * n), (dact + (long)(232500) * n), 0, (dact + (long)(35840) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(216116) * n), (dact + (long)(216116) * n), (dact + (long)(199732) * n), 0, (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.relu#2 */
@@ -299,14 +295,12 @@ static void se_resnet56_layer17_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(248884) * n), (act + (long)(265268) * n));
 }
 
 /* layer1.0.relu#2 */
 static void se_resnet56_layer17_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(248884) * n), (act + (long)(265268) * n), (dact + (long)(265268) * n), (dact + (long)(248884) * n), 0);
 }
 
 /* layer1.1.conv_bn.seps */
@@ -314,14 +308,14 @@ static void se_resnet56_layer18_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(265268) * n), (par + 5104), 0, (act + (long)(281652) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(216116) * n), (par + 5104), 0, (act + (long)(232500) * n + 0));
 }
 
 /* layer1.1.conv_bn.seps */
 static void se_resnet56_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(265268) * n), (par + 5104), (dact + (long)(281652) * n + 0), (dact + (long)(265268) * n), (grad + 5104), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(216116) * n), (par + 5104), (dact + (long)(232500) * n + 0), (dact + (long)(216116) * n), (grad + 5104), 0,
         1);
 }
 
@@ -331,19 +325,19 @@ static void se_resnet56_layer19_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(281652) * n), (par + 6432), (par + 6480), (buf + 192), (buf + 240),
-            (cnt + 4), (act + (long)(330804) * n), (sav + 192), (sav + 240));
+        bn_c48_32x32_fwd_train(n, (act + (long)(232500) * n), (par + 6432), (par + 6480), (buf + 192), (buf + 240),
+            (cnt + 4), (act + (long)(281652) * n), (sav + 192), (sav + 240));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(281652) * n), (par + 6432), (par + 6480), (buf + 192), (buf + 240),
-            (act + (long)(330804) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(232500) * n), (par + 6432), (par + 6480), (buf + 192), (buf + 240),
+            (act + (long)(281652) * n));
 }
 
 /* layer1.1.conv_bn.bn1 */
 static void se_resnet56_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(281652) * n), (par + 6432), (sav + 192), (sav + 240), (dact + (long)(330804) * n),
-        (dact + (long)(281652) * n), (grad + 6432), (grad + 6480), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(232500) * n), (act + (long)(281652) * n), (par + 6432), (sav + 192), (sav + 240),
+        (dact + (long)(281652) * n), (dact + (long)(232500) * n), (grad + 6432), (grad + 6480), 0);
 }
 
 /* layer1.1.conv_bn.pointwise */
@@ -351,14 +345,14 @@ static void se_resnet56_layer20_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(330804) * n), (par + 6528), (par + 7296), (act + (long)(379956) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(281652) * n), (par + 6528), (par + 7296), (act + (long)(330804) * n + 0));
 }
 
 /* layer1.1.conv_bn.pointwise */
 static void se_resnet56_layer20_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(330804) * n), (par + 6528), (dact + (long)(379956) * n + 0), (dact + (long)(330804) * n), (grad + 6528), (grad + 7296),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(281652) * n), (par + 6528), (dact + (long)(330804) * n + 0), (dact + (long)(281652) * n), (grad + 6528), (grad + 7296),
         0);
 }
 
@@ -368,19 +362,19 @@ static void se_resnet56_layer21_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(379956) * n), (par + 7312), (par + 7328), (buf + 288), (buf + 304),
-            (cnt + 5), (act + (long)(396340) * n), (sav + 288), (sav + 304));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(330804) * n), (par + 7312), (par + 7328), (buf + 288), (buf + 304),
+            (cnt + 5), (act + (long)(347188) * n), (sav + 288), (sav + 304));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(379956) * n), (par + 7312), (par + 7328), (buf + 288), (buf + 304),
-            (act + (long)(396340) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(330804) * n), (par + 7312), (par + 7328), (buf + 288), (buf + 304),
+            (act + (long)(347188) * n));
 }
 
 /* layer1.1.conv_bn.bn2 */
 static void se_resnet56_layer21_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(379956) * n), (par + 7312), (sav + 288), (sav + 304), (dact + (long)(396340) * n),
-        (dact + (long)(379956) * n), (grad + 7312), (grad + 7328), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(330804) * n), (act + (long)(347188) * n), (par + 7312), (sav + 288), (sav + 304),
+        (dact + (long)(347188) * n), (dact + (long)(330804) * n), (grad + 7312), (grad + 7328), 0);
 }
 
 /* layer1.1.relu#1 */
@@ -388,14 +382,12 @@ static void se_resnet56_layer22_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(396340) * n), (act + (long)(412724) * n));
 }
 
 /* layer1.1.relu#1 */
 static void se_resnet56_layer22_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(396340) * n), (act + (long)(412724) * n), (dact + (long)(412724) * n), (dact + (long)(396340) * n), 0);
 }
 
 /* layer1.1.conv2 */
@@ -403,14 +395,14 @@ static void se_resnet56_layer23_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(412724) * n), (par + 7344), 0, (act + (long)(429108) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(347188) * n), (par + 7344), 0, (act + (long)(363572) * n + 0));
 }
 
 /* layer1.1.conv2 */
 static void se_resnet56_layer23_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(412724) * n), (par + 7344), (dact + (long)(429108) * n + 0), (dact + (long)(412724) * n), (grad + 7344), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(347188) * n), (par + 7344), (dact + (long)(363572) * n + 0), (dact + (long)(347188) * n), (grad + 7344), 0,
         0);
 }
 
@@ -420,19 +412,19 @@ static void se_resnet56_layer24_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(429108) * n), (par + 9648), (par + 9664), (buf + 320), (buf + 336),
-            (cnt + 6), (act + (long)(445492) * n), (sav + 320), (sav + 336));
+        bn_c16_32x32_fwd_train(n, (act + (long)(363572) * n), (par + 9648), (par + 9664), (buf + 320), (buf + 336),
+            (cnt + 6), (act + (long)(379956) * n), (sav + 320), (sav + 336));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(429108) * n), (par + 9648), (par + 9664), (buf + 320), (buf + 336),
-            (act + (long)(445492) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(363572) * n), (par + 9648), (par + 9664), (buf + 320), (buf + 336),
+            (act + (long)(379956) * n));
 }
 
 /* layer1.1.bn2 */
 static void se_resnet56_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(429108) * n), (par + 9648), (sav + 320), (sav + 336), (dact + (long)(445492) * n),
-        (dact + (long)(429108) * n), (grad + 9648), (grad + 9664), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(363572) * n), (act + (long)(379956) * n), (par + 9648), (sav + 320), (sav + 336),
+        (dact + (long)(379956) * n), (dact + (long)(363572) * n), (grad + 9648), (grad + 9664), 0);
 }
 
 /* layer1.1.se.pool */
@@ -440,14 +432,14 @@ static void se_resnet56_layer25_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c16_32x32_fwd(n, (act + (long)(445492) * n), (act + (long)(461876) * n));
+    gap_c16_32x32_fwd(n, (act + (long)(379956) * n), (act + (long)(396340) * n));
 }
 
 /* layer1.1.se.pool */
 static void se_resnet56_layer25_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(461876) * n), (dact + (long)(445492) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(396340) * n), (dact + (long)(379956) * n));
 }
 
 /* layer1.1.se.fc.0 */
@@ -455,15 +447,15 @@ static void se_resnet56_layer26_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_16_2_fwd(n, (act + (long)(461876) * n), (par + 9680), 0, (act + (long)(461892) * n));
+    linear_16_2_fwd(n, (act + (long)(396340) * n), (par + 9680), 0, (act + (long)(396356) * n));
 }
 
 /* layer1.1.se.fc.0 */
 static void se_resnet56_layer26_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(461876) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(461876) * n), (par + 9680), (dact + (long)(461892) * n), (dact + (long)(461876) * n), (grad + 9680), 0);
+    memset((dact + (long)(396340) * n), 0, sizeof(float) * n * 16);
+    linear_16_2_bwd(n, (act + (long)(396340) * n), (par + 9680), (dact + (long)(396356) * n), (dact + (long)(396340) * n), (grad + 9680), 0);
 }
 
 /* layer1.1.se.relu#1 */
@@ -471,14 +463,14 @@ static void se_resnet56_layer27_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n2_fwd(n, (act + (long)(461892) * n), (act + (long)(461894) * n));
+    relu_n2_fwd(n, (act + (long)(396356) * n), (act + (long)(396358) * n));
 }
 
 /* layer1.1.se.relu#1 */
 static void se_resnet56_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n2_bwd(n, (act + (long)(461892) * n), (act + (long)(461894) * n), (dact + (long)(461894) * n), (dact + (long)(461892) * n), 0);
+    relu_n2_bwd(n, (act + (long)(396356) * n), (act + (long)(396358) * n), (dact + (long)(396358) * n), (dact + (long)(396356) * n), 0);
 }
 
 /* layer1.1.se.fc.2 */
@@ -486,15 +478,15 @@ static void se_resnet56_layer28_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_2_16_fwd(n, (act + (long)(461894) * n), (par + 9712), 0, (act + (long)(461896) * n));
+    linear_2_16_fwd(n, (act + (long)(396358) * n), (par + 9712), 0, (act + (long)(396360) * n));
 }
 
 /* layer1.1.se.fc.2 */
 static void se_resnet56_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(461894) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(461894) * n), (par + 9712), (dact + (long)(461896) * n), (dact + (long)(461894) * n), (grad + 9712), 0);
+    memset((dact + (long)(396358) * n), 0, sizeof(float) * n * 2);
+    linear_2_16_bwd(n, (act + (long)(396358) * n), (par + 9712), (dact + (long)(396360) * n), (dact + (long)(396358) * n), (grad + 9712), 0);
 }
 
 /* layer1.1.se.gate */
@@ -502,14 +494,14 @@ static void se_resnet56_layer29_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n16_fwd(n, (act + (long)(461896) * n), (act + (long)(461912) * n));
+    sigmoid_n16_fwd(n, (act + (long)(396360) * n), (act + (long)(396376) * n));
 }
 
 /* layer1.1.se.gate */
 static void se_resnet56_layer29_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n16_bwd(n, (act + (long)(461896) * n), (act + (long)(461912) * n), (dact + (long)(461912) * n), (dact + (long)(461896) * n), 0);
+    sigmoid_n16_bwd(n, (act + (long)(396360) * n), (act + (long)(396376) * n), (dact + (long)(396376) * n), (dact + (long)(396360) * n), 0);
 }
 
 /* layer1.1.se.scale */
@@ -517,16 +509,16 @@ static void se_resnet56_layer30_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c16_32x32_fwd(n, (act + (long)(445492) * n), (act + (long)(461912) * n), (act + (long)(461928) * n));
+    scale_c16_32x32_fwd(n, (act + (long)(379956) * n), (act + (long)(396376) * n), (act + (long)(396392) * n));
 }
 
 /* layer1.1.se.scale */
 static void se_resnet56_layer30_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(445492) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(461912) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(445492) * n), (act + (long)(461912) * n), (dact + (long)(461928) * n), (dact + (long)(445492) * n), (dact + (long)(461912) * n));
+    memset((dact + (long)(379956) * n), 0, sizeof(float) * n * 16384);
+    memset((dact + (long)(396376) * n), 0, sizeof(float) * n * 16);
+    scale_c16_32x32_bwd(n, (act + (long)(379956) * n), (act + (long)(396376) * n), (dact + (long)(396392) * n), (dact + (long)(379956) * n), (dact + (long)(396376) * n));
 }
 
 /* layer1.1.sum */
@@ -534,14 +526,14 @@ static void se_resnet56_layer31_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(461928) * n), (act + (long)(265268) * n), (act + (long)(478312) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(396392) * n), (act + (long)(216116) * n), (act + (long)(412776) * n));
 }
 
 /* layer1.1.sum */
 static void se_resnet56_layer31_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(478312) * n), (dact + (long)(461928) * n), 0, (dact + (long)(265268) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(412776) * n), (dact + (long)(412776) * n), (dact + (long)(396392) * n), 0, (dact + (long)(216116) * n), 0);
 }
 
 /* layer1.1.relu#2 */
@@ -549,14 +541,12 @@ static void se_resnet56_layer32_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(478312) * n), (act + (long)(494696) * n));
 }
 
 /* layer1.1.relu#2 */
 static void se_resnet56_layer32_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(478312) * n), (act + (long)(494696) * n), (dact + (long)(494696) * n), (dact + (long)(478312) * n), 0);
 }
 
 /* layer1.2.conv_bn.seps */
@@ -564,14 +554,14 @@ static void se_resnet56_layer33_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(494696) * n), (par + 9744), 0, (act + (long)(511080) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(412776) * n), (par + 9744), 0, (act + (long)(429160) * n + 0));
 }
 
 /* layer1.2.conv_bn.seps */
 static void se_resnet56_layer33_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(494696) * n), (par + 9744), (dact + (long)(511080) * n + 0), (dact + (long)(494696) * n), (grad + 9744), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(412776) * n), (par + 9744), (dact + (long)(429160) * n + 0), (dact + (long)(412776) * n), (grad + 9744), 0,
         1);
 }
 
@@ -581,19 +571,19 @@ static void se_resnet56_layer34_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(511080) * n), (par + 11072), (par + 11120), (buf + 352), (buf + 400),
-            (cnt + 7), (act + (long)(560232) * n), (sav + 352), (sav + 400));
+        bn_c48_32x32_fwd_train(n, (act + (long)(429160) * n), (par + 11072), (par + 11120), (buf + 352), (buf + 400),
+            (cnt + 7), (act + (long)(478312) * n), (sav + 352), (sav + 400));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(511080) * n), (par + 11072), (par + 11120), (buf + 352), (buf + 400),
-            (act + (long)(560232) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(429160) * n), (par + 11072), (par + 11120), (buf + 352), (buf + 400),
+            (act + (long)(478312) * n));
 }
 
 /* layer1.2.conv_bn.bn1 */
 static void se_resnet56_layer34_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(511080) * n), (par + 11072), (sav + 352), (sav + 400), (dact + (long)(560232) * n),
-        (dact + (long)(511080) * n), (grad + 11072), (grad + 11120), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(429160) * n), (act + (long)(478312) * n), (par + 11072), (sav + 352), (sav + 400),
+        (dact + (long)(478312) * n), (dact + (long)(429160) * n), (grad + 11072), (grad + 11120), 0);
 }
 
 /* layer1.2.conv_bn.pointwise */
@@ -601,14 +591,14 @@ static void se_resnet56_layer35_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(560232) * n), (par + 11168), (par + 11936), (act + (long)(609384) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(478312) * n), (par + 11168), (par + 11936), (act + (long)(527464) * n + 0));
 }
 
 /* layer1.2.conv_bn.pointwise */
 static void se_resnet56_layer35_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(560232) * n), (par + 11168), (dact + (long)(609384) * n + 0), (dact + (long)(560232) * n), (grad + 11168), (grad + 11936),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(478312) * n), (par + 11168), (dact + (long)(527464) * n + 0), (dact + (long)(478312) * n), (grad + 11168), (grad + 11936),
         0);
 }
 
@@ -618,19 +608,19 @@ static void se_resnet56_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(609384) * n), (par + 11952), (par + 11968), (buf + 448), (buf + 464),
-            (cnt + 8), (act + (long)(625768) * n), (sav + 448), (sav + 464));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(527464) * n), (par + 11952), (par + 11968), (buf + 448), (buf + 464),
+            (cnt + 8), (act + (long)(543848) * n), (sav + 448), (sav + 464));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(609384) * n), (par + 11952), (par + 11968), (buf + 448), (buf + 464),
-            (act + (long)(625768) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(527464) * n), (par + 11952), (par + 11968), (buf + 448), (buf + 464),
+            (act + (long)(543848) * n));
 }
 
 /* layer1.2.conv_bn.bn2 */
 static void se_resnet56_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(609384) * n), (par + 11952), (sav + 448), (sav + 464), (dact + (long)(625768) * n),
-        (dact + (long)(609384) * n), (grad + 11952), (grad + 11968), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(527464) * n), (act + (long)(543848) * n), (par + 11952), (sav + 448), (sav + 464),
+        (dact + (long)(543848) * n), (dact + (long)(527464) * n), (grad + 11952), (grad + 11968), 0);
 }
 
 /* layer1.2.relu#1 */
@@ -638,14 +628,12 @@ static void se_resnet56_layer37_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(625768) * n), (act + (long)(642152) * n));
 }
 
 /* layer1.2.relu#1 */
 static void se_resnet56_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(625768) * n), (act + (long)(642152) * n), (dact + (long)(642152) * n), (dact + (long)(625768) * n), 0);
 }
 
 /* layer1.2.conv2 */
@@ -653,14 +641,14 @@ static void se_resnet56_layer38_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(642152) * n), (par + 11984), 0, (act + (long)(658536) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(543848) * n), (par + 11984), 0, (act + (long)(560232) * n + 0));
 }
 
 /* layer1.2.conv2 */
 static void se_resnet56_layer38_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(642152) * n), (par + 11984), (dact + (long)(658536) * n + 0), (dact + (long)(642152) * n), (grad + 11984), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(543848) * n), (par + 11984), (dact + (long)(560232) * n + 0), (dact + (long)(543848) * n), (grad + 11984), 0,
         0);
 }
 
@@ -670,19 +658,19 @@ static void se_resnet56_layer39_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(658536) * n), (par + 14288), (par + 14304), (buf + 480), (buf + 496),
-            (cnt + 9), (act + (long)(674920) * n), (sav + 480), (sav + 496));
+        bn_c16_32x32_fwd_train(n, (act + (long)(560232) * n), (par + 14288), (par + 14304), (buf + 480), (buf + 496),
+            (cnt + 9), (act + (long)(576616) * n), (sav + 480), (sav + 496));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(658536) * n), (par + 14288), (par + 14304), (buf + 480), (buf + 496),
-            (act + (long)(674920) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(560232) * n), (par + 14288), (par + 14304), (buf + 480), (buf + 496),
+            (act + (long)(576616) * n));
 }
 
 /* layer1.2.bn2 */
 static void se_resnet56_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(658536) * n), (par + 14288), (sav + 480), (sav + 496), (dact + (long)(674920) * n),
-        (dact + (long)(658536) * n), (grad + 14288), (grad + 14304), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(560232) * n), (act + (long)(576616) * n), (par + 14288), (sav + 480), (sav + 496),
+        (dact + (long)(576616) * n), (dact + (long)(560232) * n), (grad + 14288), (grad + 14304), 0);
 }
 
 /* layer1.2.se.pool */
@@ -690,14 +678,14 @@ static void se_resnet56_layer40_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c16_32x32_fwd(n, (act + (long)(674920) * n), (act + (long)(691304) * n));
+    gap_c16_32x32_fwd(n, (act + (long)(576616) * n), (act + (long)(593000) * n));
 }
 
 /* layer1.2.se.pool */
 static void se_resnet56_layer40_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(691304) * n), (dact + (long)(674920) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(593000) * n), (dact + (long)(576616) * n));
 }
 
 /* layer1.2.se.fc.0 */
@@ -705,15 +693,15 @@ static void se_resnet56_layer41_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_16_2_fwd(n, (act + (long)(691304) * n), (par + 14320), 0, (act + (long)(691320) * n));
+    linear_16_2_fwd(n, (act + (long)(593000) * n), (par + 14320), 0, (act + (long)(593016) * n));
 }
 
 /* layer1.2.se.fc.0 */
 static void se_resnet56_layer41_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(691304) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(691304) * n), (par + 14320), (dact + (long)(691320) * n), (dact + (long)(691304) * n), (grad + 14320), 0);
+    memset((dact + (long)(593000) * n), 0, sizeof(float) * n * 16);
+    linear_16_2_bwd(n, (act + (long)(593000) * n), (par + 14320), (dact + (long)(593016) * n), (dact + (long)(593000) * n), (grad + 14320), 0);
 }
 
 /* layer1.2.se.relu#1 */
@@ -721,14 +709,14 @@ static void se_resnet56_layer42_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n2_fwd(n, (act + (long)(691320) * n), (act + (long)(691322) * n));
+    relu_n2_fwd(n, (act + (long)(593016) * n), (act + (long)(593018) * n));
 }
 
 /* layer1.2.se.relu#1 */
 static void se_resnet56_layer42_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n2_bwd(n, (act + (long)(691320) * n), (act + (long)(691322) * n), (dact + (long)(691322) * n), (dact + (long)(691320) * n), 0);
+    relu_n2_bwd(n, (act + (long)(593016) * n), (act + (long)(593018) * n), (dact + (long)(593018) * n), (dact + (long)(593016) * n), 0);
 }
 
 /* layer1.2.se.fc.2 */
@@ -736,15 +724,15 @@ static void se_resnet56_layer43_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_2_16_fwd(n, (act + (long)(691322) * n), (par + 14352), 0, (act + (long)(691324) * n));
+    linear_2_16_fwd(n, (act + (long)(593018) * n), (par + 14352), 0, (act + (long)(593020) * n));
 }
 
 /* layer1.2.se.fc.2 */
 static void se_resnet56_layer43_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(691322) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(691322) * n), (par + 14352), (dact + (long)(691324) * n), (dact + (long)(691322) * n), (grad + 14352), 0);
+    memset((dact + (long)(593018) * n), 0, sizeof(float) * n * 2);
+    linear_2_16_bwd(n, (act + (long)(593018) * n), (par + 14352), (dact + (long)(593020) * n), (dact + (long)(593018) * n), (grad + 14352), 0);
 }
 
 /* layer1.2.se.gate */
@@ -752,14 +740,14 @@ static void se_resnet56_layer44_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n16_fwd(n, (act + (long)(691324) * n), (act + (long)(691340) * n));
+    sigmoid_n16_fwd(n, (act + (long)(593020) * n), (act + (long)(593036) * n));
 }
 
 /* layer1.2.se.gate */
 static void se_resnet56_layer44_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n16_bwd(n, (act + (long)(691324) * n), (act + (long)(691340) * n), (dact + (long)(691340) * n), (dact + (long)(691324) * n), 0);
+    sigmoid_n16_bwd(n, (act + (long)(593020) * n), (act + (long)(593036) * n), (dact + (long)(593036) * n), (dact + (long)(593020) * n), 0);
 }
 
 /* layer1.2.se.scale */
@@ -767,16 +755,16 @@ static void se_resnet56_layer45_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c16_32x32_fwd(n, (act + (long)(674920) * n), (act + (long)(691340) * n), (act + (long)(691356) * n));
+    scale_c16_32x32_fwd(n, (act + (long)(576616) * n), (act + (long)(593036) * n), (act + (long)(593052) * n));
 }
 
 /* layer1.2.se.scale */
 static void se_resnet56_layer45_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(674920) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(691340) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(674920) * n), (act + (long)(691340) * n), (dact + (long)(691356) * n), (dact + (long)(674920) * n), (dact + (long)(691340) * n));
+    memset((dact + (long)(576616) * n), 0, sizeof(float) * n * 16384);
+    memset((dact + (long)(593036) * n), 0, sizeof(float) * n * 16);
+    scale_c16_32x32_bwd(n, (act + (long)(576616) * n), (act + (long)(593036) * n), (dact + (long)(593052) * n), (dact + (long)(576616) * n), (dact + (long)(593036) * n));
 }
 
 /* layer1.2.sum */
@@ -784,14 +772,14 @@ static void se_resnet56_layer46_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(691356) * n), (act + (long)(494696) * n), (act + (long)(707740) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(593052) * n), (act + (long)(412776) * n), (act + (long)(609436) * n));
 }
 
 /* layer1.2.sum */
 static void se_resnet56_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(707740) * n), (dact + (long)(691356) * n), 0, (dact + (long)(494696) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(609436) * n), (dact + (long)(609436) * n), (dact + (long)(593052) * n), 0, (dact + (long)(412776) * n), 0);
 }
 
 /* layer1.2.relu#2 */
@@ -799,14 +787,12 @@ static void se_resnet56_layer47_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(707740) * n), (act + (long)(724124) * n));
 }
 
 /* layer1.2.relu#2 */
 static void se_resnet56_layer47_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(707740) * n), (act + (long)(724124) * n), (dact + (long)(724124) * n), (dact + (long)(707740) * n), 0);
 }
 
 /* layer1.3.conv_bn.seps */
@@ -814,14 +800,14 @@ static void se_resnet56_layer48_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(724124) * n), (par + 14384), 0, (act + (long)(740508) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(609436) * n), (par + 14384), 0, (act + (long)(625820) * n + 0));
 }
 
 /* layer1.3.conv_bn.seps */
 static void se_resnet56_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(724124) * n), (par + 14384), (dact + (long)(740508) * n + 0), (dact + (long)(724124) * n), (grad + 14384), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(609436) * n), (par + 14384), (dact + (long)(625820) * n + 0), (dact + (long)(609436) * n), (grad + 14384), 0,
         1);
 }
 
@@ -831,19 +817,19 @@ static void se_resnet56_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(740508) * n), (par + 15712), (par + 15760), (buf + 512), (buf + 560),
-            (cnt + 10), (act + (long)(789660) * n), (sav + 512), (sav + 560));
+        bn_c48_32x32_fwd_train(n, (act + (long)(625820) * n), (par + 15712), (par + 15760), (buf + 512), (buf + 560),
+            (cnt + 10), (act + (long)(674972) * n), (sav + 512), (sav + 560));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(740508) * n), (par + 15712), (par + 15760), (buf + 512), (buf + 560),
-            (act + (long)(789660) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(625820) * n), (par + 15712), (par + 15760), (buf + 512), (buf + 560),
+            (act + (long)(674972) * n));
 }
 
 /* layer1.3.conv_bn.bn1 */
 static void se_resnet56_layer49_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(740508) * n), (par + 15712), (sav + 512), (sav + 560), (dact + (long)(789660) * n),
-        (dact + (long)(740508) * n), (grad + 15712), (grad + 15760), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(625820) * n), (act + (long)(674972) * n), (par + 15712), (sav + 512), (sav + 560),
+        (dact + (long)(674972) * n), (dact + (long)(625820) * n), (grad + 15712), (grad + 15760), 0);
 }
 
 /* layer1.3.conv_bn.pointwise */
@@ -851,14 +837,14 @@ static void se_resnet56_layer50_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(789660) * n), (par + 15808), (par + 16576), (act + (long)(838812) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(674972) * n), (par + 15808), (par + 16576), (act + (long)(724124) * n + 0));
 }
 
 /* layer1.3.conv_bn.pointwise */
 static void se_resnet56_layer50_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(789660) * n), (par + 15808), (dact + (long)(838812) * n + 0), (dact + (long)(789660) * n), (grad + 15808), (grad + 16576),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(674972) * n), (par + 15808), (dact + (long)(724124) * n + 0), (dact + (long)(674972) * n), (grad + 15808), (grad + 16576),
         0);
 }
 
@@ -868,19 +854,19 @@ static void se_resnet56_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(838812) * n), (par + 16592), (par + 16608), (buf + 608), (buf + 624),
-            (cnt + 11), (act + (long)(855196) * n), (sav + 608), (sav + 624));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(724124) * n), (par + 16592), (par + 16608), (buf + 608), (buf + 624),
+            (cnt + 11), (act + (long)(740508) * n), (sav + 608), (sav + 624));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(838812) * n), (par + 16592), (par + 16608), (buf + 608), (buf + 624),
-            (act + (long)(855196) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(724124) * n), (par + 16592), (par + 16608), (buf + 608), (buf + 624),
+            (act + (long)(740508) * n));
 }
 
 /* layer1.3.conv_bn.bn2 */
 static void se_resnet56_layer51_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(838812) * n), (par + 16592), (sav + 608), (sav + 624), (dact + (long)(855196) * n),
-        (dact + (long)(838812) * n), (grad + 16592), (grad + 16608), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(724124) * n), (act + (long)(740508) * n), (par + 16592), (sav + 608), (sav + 624),
+        (dact + (long)(740508) * n), (dact + (long)(724124) * n), (grad + 16592), (grad + 16608), 0);
 }
 
 /* layer1.3.relu#1 */
@@ -888,14 +874,12 @@ static void se_resnet56_layer52_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(855196) * n), (act + (long)(871580) * n));
 }
 
 /* layer1.3.relu#1 */
 static void se_resnet56_layer52_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(855196) * n), (act + (long)(871580) * n), (dact + (long)(871580) * n), (dact + (long)(855196) * n), 0);
 }
 
 /* layer1.3.conv2 */
@@ -903,14 +887,14 @@ static void se_resnet56_layer53_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(871580) * n), (par + 16624), 0, (act + (long)(887964) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(740508) * n), (par + 16624), 0, (act + (long)(756892) * n + 0));
 }
 
 /* layer1.3.conv2 */
 static void se_resnet56_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(871580) * n), (par + 16624), (dact + (long)(887964) * n + 0), (dact + (long)(871580) * n), (grad + 16624), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(740508) * n), (par + 16624), (dact + (long)(756892) * n + 0), (dact + (long)(740508) * n), (grad + 16624), 0,
         0);
 }
 
@@ -920,19 +904,19 @@ static void se_resnet56_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(887964) * n), (par + 18928), (par + 18944), (buf + 640), (buf + 656),
-            (cnt + 12), (act + (long)(904348) * n), (sav + 640), (sav + 656));
+        bn_c16_32x32_fwd_train(n, (act + (long)(756892) * n), (par + 18928), (par + 18944), (buf + 640), (buf + 656),
+            (cnt + 12), (act + (long)(773276) * n), (sav + 640), (sav + 656));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(887964) * n), (par + 18928), (par + 18944), (buf + 640), (buf + 656),
-            (act + (long)(904348) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(756892) * n), (par + 18928), (par + 18944), (buf + 640), (buf + 656),
+            (act + (long)(773276) * n));
 }
 
 /* layer1.3.bn2 */
 static void se_resnet56_layer54_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(887964) * n), (par + 18928), (sav + 640), (sav + 656), (dact + (long)(904348) * n),
-        (dact + (long)(887964) * n), (grad + 18928), (grad + 18944), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(756892) * n), (act + (long)(773276) * n), (par + 18928), (sav + 640), (sav + 656),
+        (dact + (long)(773276) * n), (dact + (long)(756892) * n), (grad + 18928), (grad + 18944), 0);
 }
 
 /* layer1.3.se.pool */
@@ -940,14 +924,14 @@ static void se_resnet56_layer55_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c16_32x32_fwd(n, (act + (long)(904348) * n), (act + (long)(920732) * n));
+    gap_c16_32x32_fwd(n, (act + (long)(773276) * n), (act + (long)(789660) * n));
 }
 
 /* layer1.3.se.pool */
 static void se_resnet56_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(920732) * n), (dact + (long)(904348) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(789660) * n), (dact + (long)(773276) * n));
 }
 
 /* layer1.3.se.fc.0 */
@@ -955,15 +939,15 @@ static void se_resnet56_layer56_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_16_2_fwd(n, (act + (long)(920732) * n), (par + 18960), 0, (act + (long)(920748) * n));
+    linear_16_2_fwd(n, (act + (long)(789660) * n), (par + 18960), 0, (act + (long)(789676) * n));
 }
 
 /* layer1.3.se.fc.0 */
 static void se_resnet56_layer56_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(920732) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(920732) * n), (par + 18960), (dact + (long)(920748) * n), (dact + (long)(920732) * n), (grad + 18960), 0);
+    memset((dact + (long)(789660) * n), 0, sizeof(float) * n * 16);
+    linear_16_2_bwd(n, (act + (long)(789660) * n), (par + 18960), (dact + (long)(789676) * n), (dact + (long)(789660) * n), (grad + 18960), 0);
 }
 
 /* layer1.3.se.relu#1 */
@@ -971,14 +955,14 @@ static void se_resnet56_layer57_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n2_fwd(n, (act + (long)(920748) * n), (act + (long)(920750) * n));
+    relu_n2_fwd(n, (act + (long)(789676) * n), (act + (long)(789678) * n));
 }
 
 /* layer1.3.se.relu#1 */
 static void se_resnet56_layer57_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n2_bwd(n, (act + (long)(920748) * n), (act + (long)(920750) * n), (dact + (long)(920750) * n), (dact + (long)(920748) * n), 0);
+    relu_n2_bwd(n, (act + (long)(789676) * n), (act + (long)(789678) * n), (dact + (long)(789678) * n), (dact + (long)(789676) * n), 0);
 }
 
 /* layer1.3.se.fc.2 */
@@ -986,15 +970,15 @@ static void se_resnet56_layer58_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_2_16_fwd(n, (act + (long)(920750) * n), (par + 18992), 0, (act + (long)(920752) * n));
+    linear_2_16_fwd(n, (act + (long)(789678) * n), (par + 18992), 0, (act + (long)(789680) * n));
 }
 
 /* layer1.3.se.fc.2 */
 static void se_resnet56_layer58_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(920750) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(920750) * n), (par + 18992), (dact + (long)(920752) * n), (dact + (long)(920750) * n), (grad + 18992), 0);
+    memset((dact + (long)(789678) * n), 0, sizeof(float) * n * 2);
+    linear_2_16_bwd(n, (act + (long)(789678) * n), (par + 18992), (dact + (long)(789680) * n), (dact + (long)(789678) * n), (grad + 18992), 0);
 }
 
 /* layer1.3.se.gate */
@@ -1002,14 +986,14 @@ static void se_resnet56_layer59_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n16_fwd(n, (act + (long)(920752) * n), (act + (long)(920768) * n));
+    sigmoid_n16_fwd(n, (act + (long)(789680) * n), (act + (long)(789696) * n));
 }
 
 /* layer1.3.se.gate */
 static void se_resnet56_layer59_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n16_bwd(n, (act + (long)(920752) * n), (act + (long)(920768) * n), (dact + (long)(920768) * n), (dact + (long)(920752) * n), 0);
+    sigmoid_n16_bwd(n, (act + (long)(789680) * n), (act + (long)(789696) * n), (dact + (long)(789696) * n), (dact + (long)(789680) * n), 0);
 }
 
 /* layer1.3.se.scale */
@@ -1017,16 +1001,16 @@ static void se_resnet56_layer60_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c16_32x32_fwd(n, (act + (long)(904348) * n), (act + (long)(920768) * n), (act + (long)(920784) * n));
+    scale_c16_32x32_fwd(n, (act + (long)(773276) * n), (act + (long)(789696) * n), (act + (long)(789712) * n));
 }
 
 /* layer1.3.se.scale */
 static void se_resnet56_layer60_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(904348) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(920768) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(904348) * n), (act + (long)(920768) * n), (dact + (long)(920784) * n), (dact + (long)(904348) * n), (dact + (long)(920768) * n));
+    memset((dact + (long)(773276) * n), 0, sizeof(float) * n * 16384);
+    memset((dact + (long)(789696) * n), 0, sizeof(float) * n * 16);
+    scale_c16_32x32_bwd(n, (act + (long)(773276) * n), (act + (long)(789696) * n), (dact + (long)(789712) * n), (dact + (long)(773276) * n), (dact + (long)(789696) * n));
 }
 
 /* layer1.3.sum */
@@ -1034,14 +1018,14 @@ static void se_resnet56_layer61_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(920784) * n), (act + (long)(724124) * n), (act + (long)(937168) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(789712) * n), (act + (long)(609436) * n), (act + (long)(806096) * n));
 }
 
 /* layer1.3.sum */
 static void se_resnet56_layer61_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(937168) * n), (dact + (long)(920784) * n), 0, (dact + (long)(724124) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(806096) * n), (dact + (long)(806096) * n), (dact + (long)(789712) * n), 0, (dact + (long)(609436) * n), 0);
 }
 
 /* layer1.3.relu#2 */
@@ -1049,14 +1033,12 @@ static void se_resnet56_layer62_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(937168) * n), (act + (long)(953552) * n));
 }
 
 /* layer1.3.relu#2 */
 static void se_resnet56_layer62_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(937168) * n), (act + (long)(953552) * n), (dact + (long)(953552) * n), (dact + (long)(937168) * n), 0);
 }
 
 /* layer1.4.conv_bn.seps */
@@ -1064,14 +1046,14 @@ static void se_resnet56_layer63_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(953552) * n), (par + 19024), 0, (act + (long)(969936) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(806096) * n), (par + 19024), 0, (act + (long)(822480) * n + 0));
 }
 
 /* layer1.4.conv_bn.seps */
 static void se_resnet56_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(953552) * n), (par + 19024), (dact + (long)(969936) * n + 0), (dact + (long)(953552) * n), (grad + 19024), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(806096) * n), (par + 19024), (dact + (long)(822480) * n + 0), (dact + (long)(806096) * n), (grad + 19024), 0,
         1);
 }
 
@@ -1081,19 +1063,19 @@ static void se_resnet56_layer64_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(969936) * n), (par + 20352), (par + 20400), (buf + 672), (buf + 720),
-            (cnt + 13), (act + (long)(1019088) * n), (sav + 672), (sav + 720));
+        bn_c48_32x32_fwd_train(n, (act + (long)(822480) * n), (par + 20352), (par + 20400), (buf + 672), (buf + 720),
+            (cnt + 13), (act + (long)(871632) * n), (sav + 672), (sav + 720));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(969936) * n), (par + 20352), (par + 20400), (buf + 672), (buf + 720),
-            (act + (long)(1019088) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(822480) * n), (par + 20352), (par + 20400), (buf + 672), (buf + 720),
+            (act + (long)(871632) * n));
 }
 
 /* layer1.4.conv_bn.bn1 */
 static void se_resnet56_layer64_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(969936) * n), (par + 20352), (sav + 672), (sav + 720), (dact + (long)(1019088) * n),
-        (dact + (long)(969936) * n), (grad + 20352), (grad + 20400), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(822480) * n), (act + (long)(871632) * n), (par + 20352), (sav + 672), (sav + 720),
+        (dact + (long)(871632) * n), (dact + (long)(822480) * n), (grad + 20352), (grad + 20400), 0);
 }
 
 /* layer1.4.conv_bn.pointwise */
@@ -1101,14 +1083,14 @@ static void se_resnet56_layer65_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1019088) * n), (par + 20448), (par + 21216), (act + (long)(1068240) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(871632) * n), (par + 20448), (par + 21216), (act + (long)(920784) * n + 0));
 }
 
 /* layer1.4.conv_bn.pointwise */
 static void se_resnet56_layer65_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1019088) * n), (par + 20448), (dact + (long)(1068240) * n + 0), (dact + (long)(1019088) * n), (grad + 20448), (grad + 21216),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(871632) * n), (par + 20448), (dact + (long)(920784) * n + 0), (dact + (long)(871632) * n), (grad + 20448), (grad + 21216),
         0);
 }
 
@@ -1118,19 +1100,19 @@ static void se_resnet56_layer66_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1068240) * n), (par + 21232), (par + 21248), (buf + 768), (buf + 784),
-            (cnt + 14), (act + (long)(1084624) * n), (sav + 768), (sav + 784));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(920784) * n), (par + 21232), (par + 21248), (buf + 768), (buf + 784),
+            (cnt + 14), (act + (long)(937168) * n), (sav + 768), (sav + 784));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1068240) * n), (par + 21232), (par + 21248), (buf + 768), (buf + 784),
-            (act + (long)(1084624) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(920784) * n), (par + 21232), (par + 21248), (buf + 768), (buf + 784),
+            (act + (long)(937168) * n));
 }
 
 /* layer1.4.conv_bn.bn2 */
 static void se_resnet56_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1068240) * n), (par + 21232), (sav + 768), (sav + 784), (dact + (long)(1084624) * n),
-        (dact + (long)(1068240) * n), (grad + 21232), (grad + 21248), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(920784) * n), (act + (long)(937168) * n), (par + 21232), (sav + 768), (sav + 784),
+        (dact + (long)(937168) * n), (dact + (long)(920784) * n), (grad + 21232), (grad + 21248), 0);
 }
 
 /* layer1.4.relu#1 */
@@ -1138,14 +1120,12 @@ static void se_resnet56_layer67_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1084624) * n), (act + (long)(1101008) * n));
 }
 
 /* layer1.4.relu#1 */
 static void se_resnet56_layer67_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1084624) * n), (act + (long)(1101008) * n), (dact + (long)(1101008) * n), (dact + (long)(1084624) * n), 0);
 }
 
 /* layer1.4.conv2 */
@@ -1153,14 +1133,14 @@ static void se_resnet56_layer68_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1101008) * n), (par + 21264), 0, (act + (long)(1117392) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(937168) * n), (par + 21264), 0, (act + (long)(953552) * n + 0));
 }
 
 /* layer1.4.conv2 */
 static void se_resnet56_layer68_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1101008) * n), (par + 21264), (dact + (long)(1117392) * n + 0), (dact + (long)(1101008) * n), (grad + 21264), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(937168) * n), (par + 21264), (dact + (long)(953552) * n + 0), (dact + (long)(937168) * n), (grad + 21264), 0,
         0);
 }
 
@@ -1170,19 +1150,19 @@ static void se_resnet56_layer69_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1117392) * n), (par + 23568), (par + 23584), (buf + 800), (buf + 816),
-            (cnt + 15), (act + (long)(1133776) * n), (sav + 800), (sav + 816));
+        bn_c16_32x32_fwd_train(n, (act + (long)(953552) * n), (par + 23568), (par + 23584), (buf + 800), (buf + 816),
+            (cnt + 15), (act + (long)(969936) * n), (sav + 800), (sav + 816));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1117392) * n), (par + 23568), (par + 23584), (buf + 800), (buf + 816),
-            (act + (long)(1133776) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(953552) * n), (par + 23568), (par + 23584), (buf + 800), (buf + 816),
+            (act + (long)(969936) * n));
 }
 
 /* layer1.4.bn2 */
 static void se_resnet56_layer69_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1117392) * n), (par + 23568), (sav + 800), (sav + 816), (dact + (long)(1133776) * n),
-        (dact + (long)(1117392) * n), (grad + 23568), (grad + 23584), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(953552) * n), (act + (long)(969936) * n), (par + 23568), (sav + 800), (sav + 816),
+        (dact + (long)(969936) * n), (dact + (long)(953552) * n), (grad + 23568), (grad + 23584), 0);
 }
 
 /* layer1.4.se.pool */
@@ -1190,14 +1170,14 @@ static void se_resnet56_layer70_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c16_32x32_fwd(n, (act + (long)(1133776) * n), (act + (long)(1150160) * n));
+    gap_c16_32x32_fwd(n, (act + (long)(969936) * n), (act + (long)(986320) * n));
 }
 
 /* layer1.4.se.pool */
 static void se_resnet56_layer70_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(1150160) * n), (dact + (long)(1133776) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(986320) * n), (dact + (long)(969936) * n));
 }
 
 /* layer1.4.se.fc.0 */
@@ -1205,15 +1185,15 @@ static void se_resnet56_layer71_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_16_2_fwd(n, (act + (long)(1150160) * n), (par + 23600), 0, (act + (long)(1150176) * n));
+    linear_16_2_fwd(n, (act + (long)(986320) * n), (par + 23600), 0, (act + (long)(986336) * n));
 }
 
 /* layer1.4.se.fc.0 */
 static void se_resnet56_layer71_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1150160) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(1150160) * n), (par + 23600), (dact + (long)(1150176) * n), (dact + (long)(1150160) * n), (grad + 23600), 0);
+    memset((dact + (long)(986320) * n), 0, sizeof(float) * n * 16);
+    linear_16_2_bwd(n, (act + (long)(986320) * n), (par + 23600), (dact + (long)(986336) * n), (dact + (long)(986320) * n), (grad + 23600), 0);
 }
 
 /* layer1.4.se.relu#1 */
@@ -1221,14 +1201,14 @@ static void se_resnet56_layer72_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n2_fwd(n, (act + (long)(1150176) * n), (act + (long)(1150178) * n));
+    relu_n2_fwd(n, (act + (long)(986336) * n), (act + (long)(986338) * n));
 }
 
 /* layer1.4.se.relu#1 */
 static void se_resnet56_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n2_bwd(n, (act + (long)(1150176) * n), (act + (long)(1150178) * n), (dact + (long)(1150178) * n), (dact + (long)(1150176) * n), 0);
+    relu_n2_bwd(n, (act + (long)(986336) * n), (act + (long)(986338) * n), (dact + (long)(986338) * n), (dact + (long)(986336) * n), 0);
 }
 
 /* layer1.4.se.fc.2 */
@@ -1236,15 +1216,15 @@ static void se_resnet56_layer73_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_2_16_fwd(n, (act + (long)(1150178) * n), (par + 23632), 0, (act + (long)(1150180) * n));
+    linear_2_16_fwd(n, (act + (long)(986338) * n), (par + 23632), 0, (act + (long)(986340) * n));
 }
 
 /* layer1.4.se.fc.2 */
 static void se_resnet56_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1150178) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(1150178) * n), (par + 23632), (dact + (long)(1150180) * n), (dact + (long)(1150178) * n), (grad + 23632), 0);
+    memset((dact + (long)(986338) * n), 0, sizeof(float) * n * 2);
+    linear_2_16_bwd(n, (act + (long)(986338) * n), (par + 23632), (dact + (long)(986340) * n), (dact + (long)(986338) * n), (grad + 23632), 0);
 }
 
 /* layer1.4.se.gate */
@@ -1252,14 +1232,14 @@ static void se_resnet56_layer74_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n16_fwd(n, (act + (long)(1150180) * n), (act + (long)(1150196) * n));
+    sigmoid_n16_fwd(n, (act + (long)(986340) * n), (act + (long)(986356) * n));
 }
 
 /* layer1.4.se.gate */
 static void se_resnet56_layer74_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n16_bwd(n, (act + (long)(1150180) * n), (act + (long)(1150196) * n), (dact + (long)(1150196) * n), (dact + (long)(1150180) * n), 0);
+    sigmoid_n16_bwd(n, (act + (long)(986340) * n), (act + (long)(986356) * n), (dact + (long)(986356) * n), (dact + (long)(986340) * n), 0);
 }
 
 /* layer1.4.se.scale */
@@ -1267,16 +1247,16 @@ static void se_resnet56_layer75_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c16_32x32_fwd(n, (act + (long)(1133776) * n), (act + (long)(1150196) * n), (act + (long)(1150212) * n));
+    scale_c16_32x32_fwd(n, (act + (long)(969936) * n), (act + (long)(986356) * n), (act + (long)(986372) * n));
 }
 
 /* layer1.4.se.scale */
 static void se_resnet56_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1133776) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(1150196) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(1133776) * n), (act + (long)(1150196) * n), (dact + (long)(1150212) * n), (dact + (long)(1133776) * n), (dact + (long)(1150196) * n));
+    memset((dact + (long)(969936) * n), 0, sizeof(float) * n * 16384);
+    memset((dact + (long)(986356) * n), 0, sizeof(float) * n * 16);
+    scale_c16_32x32_bwd(n, (act + (long)(969936) * n), (act + (long)(986356) * n), (dact + (long)(986372) * n), (dact + (long)(969936) * n), (dact + (long)(986356) * n));
 }
 
 /* layer1.4.sum */
@@ -1284,14 +1264,14 @@ static void se_resnet56_layer76_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(1150212) * n), (act + (long)(953552) * n), (act + (long)(1166596) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(986372) * n), (act + (long)(806096) * n), (act + (long)(1002756) * n));
 }
 
 /* layer1.4.sum */
 static void se_resnet56_layer76_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(1166596) * n), (dact + (long)(1150212) * n), 0, (dact + (long)(953552) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(1002756) * n), (dact + (long)(1002756) * n), (dact + (long)(986372) * n), 0, (dact + (long)(806096) * n), 0);
 }
 
 /* layer1.4.relu#2 */
@@ -1299,14 +1279,12 @@ static void se_resnet56_layer77_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1166596) * n), (act + (long)(1182980) * n));
 }
 
 /* layer1.4.relu#2 */
 static void se_resnet56_layer77_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1166596) * n), (act + (long)(1182980) * n), (dact + (long)(1182980) * n), (dact + (long)(1166596) * n), 0);
 }
 
 /* layer1.5.conv_bn.seps */
@@ -1314,14 +1292,14 @@ static void se_resnet56_layer78_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1182980) * n), (par + 23664), 0, (act + (long)(1199364) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1002756) * n), (par + 23664), 0, (act + (long)(1019140) * n + 0));
 }
 
 /* layer1.5.conv_bn.seps */
 static void se_resnet56_layer78_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1182980) * n), (par + 23664), (dact + (long)(1199364) * n + 0), (dact + (long)(1182980) * n), (grad + 23664), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1002756) * n), (par + 23664), (dact + (long)(1019140) * n + 0), (dact + (long)(1002756) * n), (grad + 23664), 0,
         1);
 }
 
@@ -1331,19 +1309,19 @@ static void se_resnet56_layer79_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1199364) * n), (par + 24992), (par + 25040), (buf + 832), (buf + 880),
-            (cnt + 16), (act + (long)(1248516) * n), (sav + 832), (sav + 880));
+        bn_c48_32x32_fwd_train(n, (act + (long)(1019140) * n), (par + 24992), (par + 25040), (buf + 832), (buf + 880),
+            (cnt + 16), (act + (long)(1068292) * n), (sav + 832), (sav + 880));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1199364) * n), (par + 24992), (par + 25040), (buf + 832), (buf + 880),
-            (act + (long)(1248516) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(1019140) * n), (par + 24992), (par + 25040), (buf + 832), (buf + 880),
+            (act + (long)(1068292) * n));
 }
 
 /* layer1.5.conv_bn.bn1 */
 static void se_resnet56_layer79_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1199364) * n), (par + 24992), (sav + 832), (sav + 880), (dact + (long)(1248516) * n),
-        (dact + (long)(1199364) * n), (grad + 24992), (grad + 25040), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(1019140) * n), (act + (long)(1068292) * n), (par + 24992), (sav + 832), (sav + 880),
+        (dact + (long)(1068292) * n), (dact + (long)(1019140) * n), (grad + 24992), (grad + 25040), 0);
 }
 
 /* layer1.5.conv_bn.pointwise */
@@ -1351,14 +1329,14 @@ static void se_resnet56_layer80_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1248516) * n), (par + 25088), (par + 25856), (act + (long)(1297668) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1068292) * n), (par + 25088), (par + 25856), (act + (long)(1117444) * n + 0));
 }
 
 /* layer1.5.conv_bn.pointwise */
 static void se_resnet56_layer80_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1248516) * n), (par + 25088), (dact + (long)(1297668) * n + 0), (dact + (long)(1248516) * n), (grad + 25088), (grad + 25856),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1068292) * n), (par + 25088), (dact + (long)(1117444) * n + 0), (dact + (long)(1068292) * n), (grad + 25088), (grad + 25856),
         0);
 }
 
@@ -1368,19 +1346,19 @@ static void se_resnet56_layer81_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1297668) * n), (par + 25872), (par + 25888), (buf + 928), (buf + 944),
-            (cnt + 17), (act + (long)(1314052) * n), (sav + 928), (sav + 944));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1117444) * n), (par + 25872), (par + 25888), (buf + 928), (buf + 944),
+            (cnt + 17), (act + (long)(1133828) * n), (sav + 928), (sav + 944));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1297668) * n), (par + 25872), (par + 25888), (buf + 928), (buf + 944),
-            (act + (long)(1314052) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1117444) * n), (par + 25872), (par + 25888), (buf + 928), (buf + 944),
+            (act + (long)(1133828) * n));
 }
 
 /* layer1.5.conv_bn.bn2 */
 static void se_resnet56_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1297668) * n), (par + 25872), (sav + 928), (sav + 944), (dact + (long)(1314052) * n),
-        (dact + (long)(1297668) * n), (grad + 25872), (grad + 25888), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1117444) * n), (act + (long)(1133828) * n), (par + 25872), (sav + 928), (sav + 944),
+        (dact + (long)(1133828) * n), (dact + (long)(1117444) * n), (grad + 25872), (grad + 25888), 0);
 }
 
 /* layer1.5.relu#1 */
@@ -1388,14 +1366,12 @@ static void se_resnet56_layer82_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1314052) * n), (act + (long)(1330436) * n));
 }
 
 /* layer1.5.relu#1 */
 static void se_resnet56_layer82_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1314052) * n), (act + (long)(1330436) * n), (dact + (long)(1330436) * n), (dact + (long)(1314052) * n), 0);
 }
 
 /* layer1.5.conv2 */
@@ -1403,14 +1379,14 @@ static void se_resnet56_layer83_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1330436) * n), (par + 25904), 0, (act + (long)(1346820) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1133828) * n), (par + 25904), 0, (act + (long)(1150212) * n + 0));
 }
 
 /* layer1.5.conv2 */
 static void se_resnet56_layer83_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1330436) * n), (par + 25904), (dact + (long)(1346820) * n + 0), (dact + (long)(1330436) * n), (grad + 25904), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1133828) * n), (par + 25904), (dact + (long)(1150212) * n + 0), (dact + (long)(1133828) * n), (grad + 25904), 0,
         0);
 }
 
@@ -1420,19 +1396,19 @@ static void se_resnet56_layer84_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1346820) * n), (par + 28208), (par + 28224), (buf + 960), (buf + 976),
-            (cnt + 18), (act + (long)(1363204) * n), (sav + 960), (sav + 976));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1150212) * n), (par + 28208), (par + 28224), (buf + 960), (buf + 976),
+            (cnt + 18), (act + (long)(1166596) * n), (sav + 960), (sav + 976));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1346820) * n), (par + 28208), (par + 28224), (buf + 960), (buf + 976),
-            (act + (long)(1363204) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(1150212) * n), (par + 28208), (par + 28224), (buf + 960), (buf + 976),
+            (act + (long)(1166596) * n));
 }
 
 /* layer1.5.bn2 */
 static void se_resnet56_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1346820) * n), (par + 28208), (sav + 960), (sav + 976), (dact + (long)(1363204) * n),
-        (dact + (long)(1346820) * n), (grad + 28208), (grad + 28224), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(1150212) * n), (act + (long)(1166596) * n), (par + 28208), (sav + 960), (sav + 976),
+        (dact + (long)(1166596) * n), (dact + (long)(1150212) * n), (grad + 28208), (grad + 28224), 0);
 }
 
 /* layer1.5.se.pool */
@@ -1440,14 +1416,14 @@ static void se_resnet56_layer85_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c16_32x32_fwd(n, (act + (long)(1363204) * n), (act + (long)(1379588) * n));
+    gap_c16_32x32_fwd(n, (act + (long)(1166596) * n), (act + (long)(1182980) * n));
 }
 
 /* layer1.5.se.pool */
 static void se_resnet56_layer85_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(1379588) * n), (dact + (long)(1363204) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(1182980) * n), (dact + (long)(1166596) * n));
 }
 
 /* layer1.5.se.fc.0 */
@@ -1455,15 +1431,15 @@ static void se_resnet56_layer86_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_16_2_fwd(n, (act + (long)(1379588) * n), (par + 28240), 0, (act + (long)(1379604) * n));
+    linear_16_2_fwd(n, (act + (long)(1182980) * n), (par + 28240), 0, (act + (long)(1182996) * n));
 }
 
 /* layer1.5.se.fc.0 */
 static void se_resnet56_layer86_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1379588) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(1379588) * n), (par + 28240), (dact + (long)(1379604) * n), (dact + (long)(1379588) * n), (grad + 28240), 0);
+    memset((dact + (long)(1182980) * n), 0, sizeof(float) * n * 16);
+    linear_16_2_bwd(n, (act + (long)(1182980) * n), (par + 28240), (dact + (long)(1182996) * n), (dact + (long)(1182980) * n), (grad + 28240), 0);
 }
 
 /* layer1.5.se.relu#1 */
@@ -1471,14 +1447,14 @@ static void se_resnet56_layer87_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n2_fwd(n, (act + (long)(1379604) * n), (act + (long)(1379606) * n));
+    relu_n2_fwd(n, (act + (long)(1182996) * n), (act + (long)(1182998) * n));
 }
 
 /* layer1.5.se.relu#1 */
 static void se_resnet56_layer87_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n2_bwd(n, (act + (long)(1379604) * n), (act + (long)(1379606) * n), (dact + (long)(1379606) * n), (dact + (long)(1379604) * n), 0);
+    relu_n2_bwd(n, (act + (long)(1182996) * n), (act + (long)(1182998) * n), (dact + (long)(1182998) * n), (dact + (long)(1182996) * n), 0);
 }
 
 /* layer1.5.se.fc.2 */
@@ -1486,15 +1462,15 @@ static void se_resnet56_layer88_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_2_16_fwd(n, (act + (long)(1379606) * n), (par + 28272), 0, (act + (long)(1379608) * n));
+    linear_2_16_fwd(n, (act + (long)(1182998) * n), (par + 28272), 0, (act + (long)(1183000) * n));
 }
 
 /* layer1.5.se.fc.2 */
 static void se_resnet56_layer88_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1379606) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(1379606) * n), (par + 28272), (dact + (long)(1379608) * n), (dact + (long)(1379606) * n), (grad + 28272), 0);
+    memset((dact + (long)(1182998) * n), 0, sizeof(float) * n * 2);
+    linear_2_16_bwd(n, (act + (long)(1182998) * n), (par + 28272), (dact + (long)(1183000) * n), (dact + (long)(1182998) * n), (grad + 28272), 0);
 }
 
 /* layer1.5.se.gate */
@@ -1502,14 +1478,14 @@ static void se_resnet56_layer89_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n16_fwd(n, (act + (long)(1379608) * n), (act + (long)(1379624) * n));
+    sigmoid_n16_fwd(n, (act + (long)(1183000) * n), (act + (long)(1183016) * n));
 }
 
 /* layer1.5.se.gate */
 static void se_resnet56_layer89_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n16_bwd(n, (act + (long)(1379608) * n), (act + (long)(1379624) * n), (dact + (long)(1379624) * n), (dact + (long)(1379608) * n), 0);
+    sigmoid_n16_bwd(n, (act + (long)(1183000) * n), (act + (long)(1183016) * n), (dact + (long)(1183016) * n), (dact + (long)(1183000) * n), 0);
 }
 
 /* layer1.5.se.scale */
@@ -1517,16 +1493,16 @@ static void se_resnet56_layer90_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c16_32x32_fwd(n, (act + (long)(1363204) * n), (act + (long)(1379624) * n), (act + (long)(1379640) * n));
+    scale_c16_32x32_fwd(n, (act + (long)(1166596) * n), (act + (long)(1183016) * n), (act + (long)(1183032) * n));
 }
 
 /* layer1.5.se.scale */
 static void se_resnet56_layer90_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1363204) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(1379624) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(1363204) * n), (act + (long)(1379624) * n), (dact + (long)(1379640) * n), (dact + (long)(1363204) * n), (dact + (long)(1379624) * n));
+    memset((dact + (long)(1166596) * n), 0, sizeof(float) * n * 16384);
+    memset((dact + (long)(1183016) * n), 0, sizeof(float) * n * 16);
+    scale_c16_32x32_bwd(n, (act + (long)(1166596) * n), (act + (long)(1183016) * n), (dact + (long)(1183032) * n), (dact + (long)(1166596) * n), (dact + (long)(1183016) * n));
 }
 
 /* layer1.5.sum */
@@ -1534,14 +1510,14 @@ static void se_resnet56_layer91_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(1379640) * n), (act + (long)(1182980) * n), (act + (long)(1396024) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(1183032) * n), (act + (long)(1002756) * n), (act + (long)(1199416) * n));
 }
 
 /* layer1.5.sum */
 static void se_resnet56_layer91_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(1396024) * n), (dact + (long)(1379640) * n), 0, (dact + (long)(1182980) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(1199416) * n), (dact + (long)(1199416) * n), (dact + (long)(1183032) * n), 0, (dact + (long)(1002756) * n), 0);
 }
 
 /* layer1.5.relu#2 */
@@ -1549,14 +1525,12 @@ static void se_resnet56_layer92_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1396024) * n), (act + (long)(1412408) * n));
 }
 
 /* layer1.5.relu#2 */
 static void se_resnet56_layer92_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1396024) * n), (act + (long)(1412408) * n), (dact + (long)(1412408) * n), (dact + (long)(1396024) * n), 0);
 }
 
 /* layer1.6.conv_bn.seps */
@@ -1564,14 +1538,14 @@ static void se_resnet56_layer93_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1412408) * n), (par + 28304), 0, (act + (long)(1428792) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1199416) * n), (par + 28304), 0, (act + (long)(1215800) * n + 0));
 }
 
 /* layer1.6.conv_bn.seps */
 static void se_resnet56_layer93_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1412408) * n), (par + 28304), (dact + (long)(1428792) * n + 0), (dact + (long)(1412408) * n), (grad + 28304), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1199416) * n), (par + 28304), (dact + (long)(1215800) * n + 0), (dact + (long)(1199416) * n), (grad + 28304), 0,
         1);
 }
 
@@ -1581,19 +1555,19 @@ static void se_resnet56_layer94_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1428792) * n), (par + 29632), (par + 29680), (buf + 992), (buf + 1040),
-            (cnt + 19), (act + (long)(1477944) * n), (sav + 992), (sav + 1040));
+        bn_c48_32x32_fwd_train(n, (act + (long)(1215800) * n), (par + 29632), (par + 29680), (buf + 992), (buf + 1040),
+            (cnt + 19), (act + (long)(1264952) * n), (sav + 992), (sav + 1040));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1428792) * n), (par + 29632), (par + 29680), (buf + 992), (buf + 1040),
-            (act + (long)(1477944) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(1215800) * n), (par + 29632), (par + 29680), (buf + 992), (buf + 1040),
+            (act + (long)(1264952) * n));
 }
 
 /* layer1.6.conv_bn.bn1 */
 static void se_resnet56_layer94_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1428792) * n), (par + 29632), (sav + 992), (sav + 1040), (dact + (long)(1477944) * n),
-        (dact + (long)(1428792) * n), (grad + 29632), (grad + 29680), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(1215800) * n), (act + (long)(1264952) * n), (par + 29632), (sav + 992), (sav + 1040),
+        (dact + (long)(1264952) * n), (dact + (long)(1215800) * n), (grad + 29632), (grad + 29680), 0);
 }
 
 /* layer1.6.conv_bn.pointwise */
@@ -1601,14 +1575,14 @@ static void se_resnet56_layer95_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1477944) * n), (par + 29728), (par + 30496), (act + (long)(1527096) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1264952) * n), (par + 29728), (par + 30496), (act + (long)(1314104) * n + 0));
 }
 
 /* layer1.6.conv_bn.pointwise */
 static void se_resnet56_layer95_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1477944) * n), (par + 29728), (dact + (long)(1527096) * n + 0), (dact + (long)(1477944) * n), (grad + 29728), (grad + 30496),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1264952) * n), (par + 29728), (dact + (long)(1314104) * n + 0), (dact + (long)(1264952) * n), (grad + 29728), (grad + 30496),
         0);
 }
 
@@ -1618,19 +1592,19 @@ static void se_resnet56_layer96_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1527096) * n), (par + 30512), (par + 30528), (buf + 1088), (buf + 1104),
-            (cnt + 20), (act + (long)(1543480) * n), (sav + 1088), (sav + 1104));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1314104) * n), (par + 30512), (par + 30528), (buf + 1088), (buf + 1104),
+            (cnt + 20), (act + (long)(1330488) * n), (sav + 1088), (sav + 1104));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1527096) * n), (par + 30512), (par + 30528), (buf + 1088), (buf + 1104),
-            (act + (long)(1543480) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1314104) * n), (par + 30512), (par + 30528), (buf + 1088), (buf + 1104),
+            (act + (long)(1330488) * n));
 }
 
 /* layer1.6.conv_bn.bn2 */
 static void se_resnet56_layer96_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1527096) * n), (par + 30512), (sav + 1088), (sav + 1104), (dact + (long)(1543480) * n),
-        (dact + (long)(1527096) * n), (grad + 30512), (grad + 30528), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1314104) * n), (act + (long)(1330488) * n), (par + 30512), (sav + 1088), (sav + 1104),
+        (dact + (long)(1330488) * n), (dact + (long)(1314104) * n), (grad + 30512), (grad + 30528), 0);
 }
 
 /* layer1.6.relu#1 */
@@ -1638,14 +1612,12 @@ static void se_resnet56_layer97_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1543480) * n), (act + (long)(1559864) * n));
 }
 
 /* layer1.6.relu#1 */
 static void se_resnet56_layer97_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1543480) * n), (act + (long)(1559864) * n), (dact + (long)(1559864) * n), (dact + (long)(1543480) * n), 0);
 }
 
 /* layer1.6.conv2 */
@@ -1653,14 +1625,14 @@ static void se_resnet56_layer98_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1559864) * n), (par + 30544), 0, (act + (long)(1576248) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1330488) * n), (par + 30544), 0, (act + (long)(1346872) * n + 0));
 }
 
 /* layer1.6.conv2 */
 static void se_resnet56_layer98_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1559864) * n), (par + 30544), (dact + (long)(1576248) * n + 0), (dact + (long)(1559864) * n), (grad + 30544), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1330488) * n), (par + 30544), (dact + (long)(1346872) * n + 0), (dact + (long)(1330488) * n), (grad + 30544), 0,
         0);
 }
 
@@ -1670,19 +1642,19 @@ static void se_resnet56_layer99_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1576248) * n), (par + 32848), (par + 32864), (buf + 1120), (buf + 1136),
-            (cnt + 21), (act + (long)(1592632) * n), (sav + 1120), (sav + 1136));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1346872) * n), (par + 32848), (par + 32864), (buf + 1120), (buf + 1136),
+            (cnt + 21), (act + (long)(1363256) * n), (sav + 1120), (sav + 1136));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1576248) * n), (par + 32848), (par + 32864), (buf + 1120), (buf + 1136),
-            (act + (long)(1592632) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(1346872) * n), (par + 32848), (par + 32864), (buf + 1120), (buf + 1136),
+            (act + (long)(1363256) * n));
 }
 
 /* layer1.6.bn2 */
 static void se_resnet56_layer99_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1576248) * n), (par + 32848), (sav + 1120), (sav + 1136), (dact + (long)(1592632) * n),
-        (dact + (long)(1576248) * n), (grad + 32848), (grad + 32864), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(1346872) * n), (act + (long)(1363256) * n), (par + 32848), (sav + 1120), (sav + 1136),
+        (dact + (long)(1363256) * n), (dact + (long)(1346872) * n), (grad + 32848), (grad + 32864), 0);
 }
 
 /* layer1.6.se.pool */
@@ -1690,14 +1662,14 @@ static void se_resnet56_layer100_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c16_32x32_fwd(n, (act + (long)(1592632) * n), (act + (long)(1609016) * n));
+    gap_c16_32x32_fwd(n, (act + (long)(1363256) * n), (act + (long)(1379640) * n));
 }
 
 /* layer1.6.se.pool */
 static void se_resnet56_layer100_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(1609016) * n), (dact + (long)(1592632) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(1379640) * n), (dact + (long)(1363256) * n));
 }
 
 /* layer1.6.se.fc.0 */
@@ -1705,15 +1677,15 @@ static void se_resnet56_layer101_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_16_2_fwd(n, (act + (long)(1609016) * n), (par + 32880), 0, (act + (long)(1609032) * n));
+    linear_16_2_fwd(n, (act + (long)(1379640) * n), (par + 32880), 0, (act + (long)(1379656) * n));
 }
 
 /* layer1.6.se.fc.0 */
 static void se_resnet56_layer101_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1609016) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(1609016) * n), (par + 32880), (dact + (long)(1609032) * n), (dact + (long)(1609016) * n), (grad + 32880), 0);
+    memset((dact + (long)(1379640) * n), 0, sizeof(float) * n * 16);
+    linear_16_2_bwd(n, (act + (long)(1379640) * n), (par + 32880), (dact + (long)(1379656) * n), (dact + (long)(1379640) * n), (grad + 32880), 0);
 }
 
 /* layer1.6.se.relu#1 */
@@ -1721,14 +1693,14 @@ static void se_resnet56_layer102_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n2_fwd(n, (act + (long)(1609032) * n), (act + (long)(1609034) * n));
+    relu_n2_fwd(n, (act + (long)(1379656) * n), (act + (long)(1379658) * n));
 }
 
 /* layer1.6.se.relu#1 */
 static void se_resnet56_layer102_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n2_bwd(n, (act + (long)(1609032) * n), (act + (long)(1609034) * n), (dact + (long)(1609034) * n), (dact + (long)(1609032) * n), 0);
+    relu_n2_bwd(n, (act + (long)(1379656) * n), (act + (long)(1379658) * n), (dact + (long)(1379658) * n), (dact + (long)(1379656) * n), 0);
 }
 
 /* layer1.6.se.fc.2 */
@@ -1736,15 +1708,15 @@ static void se_resnet56_layer103_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_2_16_fwd(n, (act + (long)(1609034) * n), (par + 32912), 0, (act + (long)(1609036) * n));
+    linear_2_16_fwd(n, (act + (long)(1379658) * n), (par + 32912), 0, (act + (long)(1379660) * n));
 }
 
 /* layer1.6.se.fc.2 */
 static void se_resnet56_layer103_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1609034) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(1609034) * n), (par + 32912), (dact + (long)(1609036) * n), (dact + (long)(1609034) * n), (grad + 32912), 0);
+    memset((dact + (long)(1379658) * n), 0, sizeof(float) * n * 2);
+    linear_2_16_bwd(n, (act + (long)(1379658) * n), (par + 32912), (dact + (long)(1379660) * n), (dact + (long)(1379658) * n), (grad + 32912), 0);
 }
 
 /* layer1.6.se.gate */
@@ -1752,14 +1724,14 @@ static void se_resnet56_layer104_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n16_fwd(n, (act + (long)(1609036) * n), (act + (long)(1609052) * n));
+    sigmoid_n16_fwd(n, (act + (long)(1379660) * n), (act + (long)(1379676) * n));
 }
 
 /* layer1.6.se.gate */
 static void se_resnet56_layer104_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n16_bwd(n, (act + (long)(1609036) * n), (act + (long)(1609052) * n), (dact + (long)(1609052) * n), (dact + (long)(1609036) * n), 0);
+    sigmoid_n16_bwd(n, (act + (long)(1379660) * n), (act + (long)(1379676) * n), (dact + (long)(1379676) * n), (dact + (long)(1379660) * n), 0);
 }
 
 /* layer1.6.se.scale */
@@ -1767,16 +1739,16 @@ static void se_resnet56_layer105_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c16_32x32_fwd(n, (act + (long)(1592632) * n), (act + (long)(1609052) * n), (act + (long)(1609068) * n));
+    scale_c16_32x32_fwd(n, (act + (long)(1363256) * n), (act + (long)(1379676) * n), (act + (long)(1379692) * n));
 }
 
 /* layer1.6.se.scale */
 static void se_resnet56_layer105_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1592632) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(1609052) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(1592632) * n), (act + (long)(1609052) * n), (dact + (long)(1609068) * n), (dact + (long)(1592632) * n), (dact + (long)(1609052) * n));
+    memset((dact + (long)(1363256) * n), 0, sizeof(float) * n * 16384);
+    memset((dact + (long)(1379676) * n), 0, sizeof(float) * n * 16);
+    scale_c16_32x32_bwd(n, (act + (long)(1363256) * n), (act + (long)(1379676) * n), (dact + (long)(1379692) * n), (dact + (long)(1363256) * n), (dact + (long)(1379676) * n));
 }
 
 /* layer1.6.sum */
@@ -1784,14 +1756,14 @@ static void se_resnet56_layer106_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(1609068) * n), (act + (long)(1412408) * n), (act + (long)(1625452) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(1379692) * n), (act + (long)(1199416) * n), (act + (long)(1396076) * n));
 }
 
 /* layer1.6.sum */
 static void se_resnet56_layer106_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(1625452) * n), (dact + (long)(1609068) * n), 0, (dact + (long)(1412408) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(1396076) * n), (dact + (long)(1396076) * n), (dact + (long)(1379692) * n), 0, (dact + (long)(1199416) * n), 0);
 }
 
 /* layer1.6.relu#2 */
@@ -1799,14 +1771,12 @@ static void se_resnet56_layer107_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1625452) * n), (act + (long)(1641836) * n));
 }
 
 /* layer1.6.relu#2 */
 static void se_resnet56_layer107_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1625452) * n), (act + (long)(1641836) * n), (dact + (long)(1641836) * n), (dact + (long)(1625452) * n), 0);
 }
 
 /* layer1.7.conv_bn.seps */
@@ -1814,14 +1784,14 @@ static void se_resnet56_layer108_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1641836) * n), (par + 32944), 0, (act + (long)(1658220) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1396076) * n), (par + 32944), 0, (act + (long)(1412460) * n + 0));
 }
 
 /* layer1.7.conv_bn.seps */
 static void se_resnet56_layer108_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1641836) * n), (par + 32944), (dact + (long)(1658220) * n + 0), (dact + (long)(1641836) * n), (grad + 32944), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1396076) * n), (par + 32944), (dact + (long)(1412460) * n + 0), (dact + (long)(1396076) * n), (grad + 32944), 0,
         1);
 }
 
@@ -1831,19 +1801,19 @@ static void se_resnet56_layer109_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1658220) * n), (par + 34272), (par + 34320), (buf + 1152), (buf + 1200),
-            (cnt + 22), (act + (long)(1707372) * n), (sav + 1152), (sav + 1200));
+        bn_c48_32x32_fwd_train(n, (act + (long)(1412460) * n), (par + 34272), (par + 34320), (buf + 1152), (buf + 1200),
+            (cnt + 22), (act + (long)(1461612) * n), (sav + 1152), (sav + 1200));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1658220) * n), (par + 34272), (par + 34320), (buf + 1152), (buf + 1200),
-            (act + (long)(1707372) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(1412460) * n), (par + 34272), (par + 34320), (buf + 1152), (buf + 1200),
+            (act + (long)(1461612) * n));
 }
 
 /* layer1.7.conv_bn.bn1 */
 static void se_resnet56_layer109_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1658220) * n), (par + 34272), (sav + 1152), (sav + 1200), (dact + (long)(1707372) * n),
-        (dact + (long)(1658220) * n), (grad + 34272), (grad + 34320), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(1412460) * n), (act + (long)(1461612) * n), (par + 34272), (sav + 1152), (sav + 1200),
+        (dact + (long)(1461612) * n), (dact + (long)(1412460) * n), (grad + 34272), (grad + 34320), 0);
 }
 
 /* layer1.7.conv_bn.pointwise */
@@ -1851,14 +1821,14 @@ static void se_resnet56_layer110_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1707372) * n), (par + 34368), (par + 35136), (act + (long)(1756524) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1461612) * n), (par + 34368), (par + 35136), (act + (long)(1510764) * n + 0));
 }
 
 /* layer1.7.conv_bn.pointwise */
 static void se_resnet56_layer110_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1707372) * n), (par + 34368), (dact + (long)(1756524) * n + 0), (dact + (long)(1707372) * n), (grad + 34368), (grad + 35136),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1461612) * n), (par + 34368), (dact + (long)(1510764) * n + 0), (dact + (long)(1461612) * n), (grad + 34368), (grad + 35136),
         0);
 }
 
@@ -1868,19 +1838,19 @@ static void se_resnet56_layer111_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1756524) * n), (par + 35152), (par + 35168), (buf + 1248), (buf + 1264),
-            (cnt + 23), (act + (long)(1772908) * n), (sav + 1248), (sav + 1264));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1510764) * n), (par + 35152), (par + 35168), (buf + 1248), (buf + 1264),
+            (cnt + 23), (act + (long)(1527148) * n), (sav + 1248), (sav + 1264));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1756524) * n), (par + 35152), (par + 35168), (buf + 1248), (buf + 1264),
-            (act + (long)(1772908) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1510764) * n), (par + 35152), (par + 35168), (buf + 1248), (buf + 1264),
+            (act + (long)(1527148) * n));
 }
 
 /* layer1.7.conv_bn.bn2 */
 static void se_resnet56_layer111_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1756524) * n), (par + 35152), (sav + 1248), (sav + 1264), (dact + (long)(1772908) * n),
-        (dact + (long)(1756524) * n), (grad + 35152), (grad + 35168), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1510764) * n), (act + (long)(1527148) * n), (par + 35152), (sav + 1248), (sav + 1264),
+        (dact + (long)(1527148) * n), (dact + (long)(1510764) * n), (grad + 35152), (grad + 35168), 0);
 }
 
 /* layer1.7.relu#1 */
@@ -1888,14 +1858,12 @@ static void se_resnet56_layer112_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1772908) * n), (act + (long)(1789292) * n));
 }
 
 /* layer1.7.relu#1 */
 static void se_resnet56_layer112_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1772908) * n), (act + (long)(1789292) * n), (dact + (long)(1789292) * n), (dact + (long)(1772908) * n), 0);
 }
 
 /* layer1.7.conv2 */
@@ -1903,14 +1871,14 @@ static void se_resnet56_layer113_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1789292) * n), (par + 35184), 0, (act + (long)(1805676) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1527148) * n), (par + 35184), 0, (act + (long)(1543532) * n + 0));
 }
 
 /* layer1.7.conv2 */
 static void se_resnet56_layer113_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1789292) * n), (par + 35184), (dact + (long)(1805676) * n + 0), (dact + (long)(1789292) * n), (grad + 35184), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1527148) * n), (par + 35184), (dact + (long)(1543532) * n + 0), (dact + (long)(1527148) * n), (grad + 35184), 0,
         0);
 }
 
@@ -1920,19 +1888,19 @@ static void se_resnet56_layer114_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1805676) * n), (par + 37488), (par + 37504), (buf + 1280), (buf + 1296),
-            (cnt + 24), (act + (long)(1822060) * n), (sav + 1280), (sav + 1296));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1543532) * n), (par + 37488), (par + 37504), (buf + 1280), (buf + 1296),
+            (cnt + 24), (act + (long)(1559916) * n), (sav + 1280), (sav + 1296));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1805676) * n), (par + 37488), (par + 37504), (buf + 1280), (buf + 1296),
-            (act + (long)(1822060) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(1543532) * n), (par + 37488), (par + 37504), (buf + 1280), (buf + 1296),
+            (act + (long)(1559916) * n));
 }
 
 /* layer1.7.bn2 */
 static void se_resnet56_layer114_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1805676) * n), (par + 37488), (sav + 1280), (sav + 1296), (dact + (long)(1822060) * n),
-        (dact + (long)(1805676) * n), (grad + 37488), (grad + 37504), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(1543532) * n), (act + (long)(1559916) * n), (par + 37488), (sav + 1280), (sav + 1296),
+        (dact + (long)(1559916) * n), (dact + (long)(1543532) * n), (grad + 37488), (grad + 37504), 0);
 }
 
 /* layer1.7.se.pool */
@@ -1940,14 +1908,14 @@ static void se_resnet56_layer115_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c16_32x32_fwd(n, (act + (long)(1822060) * n), (act + (long)(1838444) * n));
+    gap_c16_32x32_fwd(n, (act + (long)(1559916) * n), (act + (long)(1576300) * n));
 }
 
 /* layer1.7.se.pool */
 static void se_resnet56_layer115_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(1838444) * n), (dact + (long)(1822060) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(1576300) * n), (dact + (long)(1559916) * n));
 }
 
 /* layer1.7.se.fc.0 */
@@ -1955,15 +1923,15 @@ static void se_resnet56_layer116_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_16_2_fwd(n, (act + (long)(1838444) * n), (par + 37520), 0, (act + (long)(1838460) * n));
+    linear_16_2_fwd(n, (act + (long)(1576300) * n), (par + 37520), 0, (act + (long)(1576316) * n));
 }
 
 /* layer1.7.se.fc.0 */
 static void se_resnet56_layer116_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1838444) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(1838444) * n), (par + 37520), (dact + (long)(1838460) * n), (dact + (long)(1838444) * n), (grad + 37520), 0);
+    memset((dact + (long)(1576300) * n), 0, sizeof(float) * n * 16);
+    linear_16_2_bwd(n, (act + (long)(1576300) * n), (par + 37520), (dact + (long)(1576316) * n), (dact + (long)(1576300) * n), (grad + 37520), 0);
 }
 
 /* layer1.7.se.relu#1 */
@@ -1971,14 +1939,14 @@ static void se_resnet56_layer117_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n2_fwd(n, (act + (long)(1838460) * n), (act + (long)(1838462) * n));
+    relu_n2_fwd(n, (act + (long)(1576316) * n), (act + (long)(1576318) * n));
 }
 
 /* layer1.7.se.relu#1 */
 static void se_resnet56_layer117_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n2_bwd(n, (act + (long)(1838460) * n), (act + (long)(1838462) * n), (dact + (long)(1838462) * n), (dact + (long)(1838460) * n), 0);
+    relu_n2_bwd(n, (act + (long)(1576316) * n), (act + (long)(1576318) * n), (dact + (long)(1576318) * n), (dact + (long)(1576316) * n), 0);
 }
 
 /* layer1.7.se.fc.2 */
@@ -1986,15 +1954,15 @@ static void se_resnet56_layer118_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_2_16_fwd(n, (act + (long)(1838462) * n), (par + 37552), 0, (act + (long)(1838464) * n));
+    linear_2_16_fwd(n, (act + (long)(1576318) * n), (par + 37552), 0, (act + (long)(1576320) * n));
 }
 
 /* layer1.7.se.fc.2 */
 static void se_resnet56_layer118_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1838462) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(1838462) * n), (par + 37552), (dact + (long)(1838464) * n), (dact + (long)(1838462) * n), (grad + 37552), 0);
+    memset((dact + (long)(1576318) * n), 0, sizeof(float) * n * 2);
+    linear_2_16_bwd(n, (act + (long)(1576318) * n), (par + 37552), (dact + (long)(1576320) * n), (dact + (long)(1576318) * n), (grad + 37552), 0);
 }
 
 /* layer1.7.se.gate */
@@ -2002,14 +1970,14 @@ static void se_resnet56_layer119_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n16_fwd(n, (act + (long)(1838464) * n), (act + (long)(1838480) * n));
+    sigmoid_n16_fwd(n, (act + (long)(1576320) * n), (act + (long)(1576336) * n));
 }
 
 /* layer1.7.se.gate */
 static void se_resnet56_layer119_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n16_bwd(n, (act + (long)(1838464) * n), (act + (long)(1838480) * n), (dact + (long)(1838480) * n), (dact + (long)(1838464) * n), 0);
+    sigmoid_n16_bwd(n, (act + (long)(1576320) * n), (act + (long)(1576336) * n), (dact + (long)(1576336) * n), (dact + (long)(1576320) * n), 0);
 }
 
 /* layer1.7.se.scale */
@@ -2017,16 +1985,16 @@ static void se_resnet56_layer120_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c16_32x32_fwd(n, (act + (long)(1822060) * n), (act + (long)(1838480) * n), (act + (long)(1838496) * n));
+    scale_c16_32x32_fwd(n, (act + (long)(1559916) * n), (act + (long)(1576336) * n), (act + (long)(1576352) * n));
 }
 
 /* layer1.7.se.scale */
 static void se_resnet56_layer120_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(1822060) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(1838480) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(1822060) * n), (act + (long)(1838480) * n), (dact + (long)(1838496) * n), (dact + (long)(1822060) * n), (dact + (long)(1838480) * n));
+    memset((dact + (long)(1559916) * n), 0, sizeof(float) * n * 16384);
+    memset((dact + (long)(1576336) * n), 0, sizeof(float) * n * 16);
+    scale_c16_32x32_bwd(n, (act + (long)(1559916) * n), (act + (long)(1576336) * n), (dact + (long)(1576352) * n), (dact + (long)(1559916) * n), (dact + (long)(1576336) * n));
 }
 
 /* layer1.7.sum */
@@ -2034,14 +2002,14 @@ static void se_resnet56_layer121_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(1838496) * n), (act + (long)(1641836) * n), (act + (long)(1854880) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(1576352) * n), (act + (long)(1396076) * n), (act + (long)(1592736) * n));
 }
 
 /* layer1.7.sum */
 static void se_resnet56_layer121_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(1854880) * n), (dact + (long)(1838496) * n), 0, (dact + (long)(1641836) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(1592736) * n), (dact + (long)(1592736) * n), (dact + (long)(1576352) * n), 0, (dact + (long)(1396076) * n), 0);
 }
 
 /* layer1.7.relu#2 */
@@ -2049,14 +2017,12 @@ static void se_resnet56_layer122_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(1854880) * n), (act + (long)(1871264) * n));
 }
 
 /* layer1.7.relu#2 */
 static void se_resnet56_layer122_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(1854880) * n), (act + (long)(1871264) * n), (dact + (long)(1871264) * n), (dact + (long)(1854880) * n), 0);
 }
 
 /* layer1.8.conv_bn.seps */
@@ -2064,14 +2030,14 @@ static void se_resnet56_layer123_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1871264) * n), (par + 37584), 0, (act + (long)(1887648) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1592736) * n), (par + 37584), 0, (act + (long)(1609120) * n + 0));
 }
 
 /* layer1.8.conv_bn.seps */
 static void se_resnet56_layer123_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1871264) * n), (par + 37584), (dact + (long)(1887648) * n + 0), (dact + (long)(1871264) * n), (grad + 37584), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1592736) * n), (par + 37584), (dact + (long)(1609120) * n + 0), (dact + (long)(1592736) * n), (grad + 37584), 0,
         1);
 }
 
@@ -2081,19 +2047,19 @@ static void se_resnet56_layer124_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1887648) * n), (par + 38912), (par + 38960), (buf + 1312), (buf + 1360),
-            (cnt + 25), (act + (long)(1936800) * n), (sav + 1312), (sav + 1360));
+        bn_c48_32x32_fwd_train(n, (act + (long)(1609120) * n), (par + 38912), (par + 38960), (buf + 1312), (buf + 1360),
+            (cnt + 25), (act + (long)(1658272) * n), (sav + 1312), (sav + 1360));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1887648) * n), (par + 38912), (par + 38960), (buf + 1312), (buf + 1360),
-            (act + (long)(1936800) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(1609120) * n), (par + 38912), (par + 38960), (buf + 1312), (buf + 1360),
+            (act + (long)(1658272) * n));
 }
 
 /* layer1.8.conv_bn.bn1 */
 static void se_resnet56_layer124_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1887648) * n), (par + 38912), (sav + 1312), (sav + 1360), (dact + (long)(1936800) * n),
-        (dact + (long)(1887648) * n), (grad + 38912), (grad + 38960), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(1609120) * n), (act + (long)(1658272) * n), (par + 38912), (sav + 1312), (sav + 1360),
+        (dact + (long)(1658272) * n), (dact + (long)(1609120) * n), (grad + 38912), (grad + 38960), 0);
 }
 
 /* layer1.8.conv_bn.pointwise */
@@ -2101,14 +2067,14 @@ static void se_resnet56_layer125_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1936800) * n), (par + 39008), (par + 39776), (act + (long)(1985952) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1658272) * n), (par + 39008), (par + 39776), (act + (long)(1707424) * n + 0));
 }
 
 /* layer1.8.conv_bn.pointwise */
 static void se_resnet56_layer125_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1936800) * n), (par + 39008), (dact + (long)(1985952) * n + 0), (dact + (long)(1936800) * n), (grad + 39008), (grad + 39776),
+    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1658272) * n), (par + 39008), (dact + (long)(1707424) * n + 0), (dact + (long)(1658272) * n), (grad + 39008), (grad + 39776),
         0);
 }
 
@@ -2118,19 +2084,19 @@ static void se_resnet56_layer126_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1985952) * n), (par + 39792), (par + 39808), (buf + 1408), (buf + 1424),
-            (cnt + 26), (act + (long)(2002336) * n), (sav + 1408), (sav + 1424));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1707424) * n), (par + 39792), (par + 39808), (buf + 1408), (buf + 1424),
+            (cnt + 26), (act + (long)(1723808) * n), (sav + 1408), (sav + 1424));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1985952) * n), (par + 39792), (par + 39808), (buf + 1408), (buf + 1424),
-            (act + (long)(2002336) * n));
+        bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1707424) * n), (par + 39792), (par + 39808), (buf + 1408), (buf + 1424),
+            (act + (long)(1723808) * n));
 }
 
 /* layer1.8.conv_bn.bn2 */
 static void se_resnet56_layer126_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1985952) * n), (par + 39792), (sav + 1408), (sav + 1424), (dact + (long)(2002336) * n),
-        (dact + (long)(1985952) * n), (grad + 39792), (grad + 39808), 0);
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1707424) * n), (act + (long)(1723808) * n), (par + 39792), (sav + 1408), (sav + 1424),
+        (dact + (long)(1723808) * n), (dact + (long)(1707424) * n), (grad + 39792), (grad + 39808), 0);
 }
 
 /* layer1.8.relu#1 */
@@ -2138,14 +2104,12 @@ static void se_resnet56_layer127_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(2002336) * n), (act + (long)(2018720) * n));
 }
 
 /* layer1.8.relu#1 */
 static void se_resnet56_layer127_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(2002336) * n), (act + (long)(2018720) * n), (dact + (long)(2018720) * n), (dact + (long)(2002336) * n), 0);
 }
 
 /* layer1.8.conv2 */
@@ -2153,14 +2117,14 @@ static void se_resnet56_layer128_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(2018720) * n), (par + 39824), 0, (act + (long)(2035104) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_fwd(n, (act + (long)(1723808) * n), (par + 39824), 0, (act + (long)(1740192) * n + 0));
 }
 
 /* layer1.8.conv2 */
 static void se_resnet56_layer128_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(2018720) * n), (par + 39824), (dact + (long)(2035104) * n + 0), (dact + (long)(2018720) * n), (grad + 39824), 0,
+    conv_k3_c16_16_32x32_s1_p1_bwd(n, (act + (long)(1723808) * n), (par + 39824), (dact + (long)(1740192) * n + 0), (dact + (long)(1723808) * n), (grad + 39824), 0,
         0);
 }
 
@@ -2170,19 +2134,19 @@ static void se_resnet56_layer129_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(2035104) * n), (par + 42128), (par + 42144), (buf + 1440), (buf + 1456),
-            (cnt + 27), (act + (long)(2051488) * n), (sav + 1440), (sav + 1456));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1740192) * n), (par + 42128), (par + 42144), (buf + 1440), (buf + 1456),
+            (cnt + 27), (act + (long)(1756576) * n), (sav + 1440), (sav + 1456));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(2035104) * n), (par + 42128), (par + 42144), (buf + 1440), (buf + 1456),
-            (act + (long)(2051488) * n));
+        bn_c16_32x32_fwd_eval(n, (act + (long)(1740192) * n), (par + 42128), (par + 42144), (buf + 1440), (buf + 1456),
+            (act + (long)(1756576) * n));
 }
 
 /* layer1.8.bn2 */
 static void se_resnet56_layer129_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(2035104) * n), (par + 42128), (sav + 1440), (sav + 1456), (dact + (long)(2051488) * n),
-        (dact + (long)(2035104) * n), (grad + 42128), (grad + 42144), 0);
+    bn_c16_32x32_bwd(n, (act + (long)(1740192) * n), (act + (long)(1756576) * n), (par + 42128), (sav + 1440), (sav + 1456),
+        (dact + (long)(1756576) * n), (dact + (long)(1740192) * n), (grad + 42128), (grad + 42144), 0);
 }
 
 /* layer1.8.se.pool */
@@ -2190,14 +2154,14 @@ static void se_resnet56_layer130_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c16_32x32_fwd(n, (act + (long)(2051488) * n), (act + (long)(2067872) * n));
+    gap_c16_32x32_fwd(n, (act + (long)(1756576) * n), (act + (long)(1772960) * n));
 }
 
 /* layer1.8.se.pool */
 static void se_resnet56_layer130_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c16_32x32_bwd(n, (dact + (long)(2067872) * n), (dact + (long)(2051488) * n));
+    gap_c16_32x32_bwd(n, (dact + (long)(1772960) * n), (dact + (long)(1756576) * n));
 }
 
 /* layer1.8.se.fc.0 */
@@ -2205,15 +2169,15 @@ static void se_resnet56_layer131_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_16_2_fwd(n, (act + (long)(2067872) * n), (par + 42160), 0, (act + (long)(2067888) * n));
+    linear_16_2_fwd(n, (act + (long)(1772960) * n), (par + 42160), 0, (act + (long)(1772976) * n));
 }
 
 /* layer1.8.se.fc.0 */
 static void se_resnet56_layer131_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2067872) * n), 0, sizeof(float) * n * 16);
-    linear_16_2_bwd(n, (act + (long)(2067872) * n), (par + 42160), (dact + (long)(2067888) * n), (dact + (long)(2067872) * n), (grad + 42160), 0);
+    memset((dact + (long)(1772960) * n), 0, sizeof(float) * n * 16);
+    linear_16_2_bwd(n, (act + (long)(1772960) * n), (par + 42160), (dact + (long)(1772976) * n), (dact + (long)(1772960) * n), (grad + 42160), 0);
 }
 
 /* layer1.8.se.relu#1 */
@@ -2221,14 +2185,14 @@ static void se_resnet56_layer132_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n2_fwd(n, (act + (long)(2067888) * n), (act + (long)(2067890) * n));
+    relu_n2_fwd(n, (act + (long)(1772976) * n), (act + (long)(1772978) * n));
 }
 
 /* layer1.8.se.relu#1 */
 static void se_resnet56_layer132_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n2_bwd(n, (act + (long)(2067888) * n), (act + (long)(2067890) * n), (dact + (long)(2067890) * n), (dact + (long)(2067888) * n), 0);
+    relu_n2_bwd(n, (act + (long)(1772976) * n), (act + (long)(1772978) * n), (dact + (long)(1772978) * n), (dact + (long)(1772976) * n), 0);
 }
 
 /* layer1.8.se.fc.2 */
@@ -2236,15 +2200,15 @@ static void se_resnet56_layer133_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_2_16_fwd(n, (act + (long)(2067890) * n), (par + 42192), 0, (act + (long)(2067892) * n));
+    linear_2_16_fwd(n, (act + (long)(1772978) * n), (par + 42192), 0, (act + (long)(1772980) * n));
 }
 
 /* layer1.8.se.fc.2 */
 static void se_resnet56_layer133_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2067890) * n), 0, sizeof(float) * n * 2);
-    linear_2_16_bwd(n, (act + (long)(2067890) * n), (par + 42192), (dact + (long)(2067892) * n), (dact + (long)(2067890) * n), (grad + 42192), 0);
+    memset((dact + (long)(1772978) * n), 0, sizeof(float) * n * 2);
+    linear_2_16_bwd(n, (act + (long)(1772978) * n), (par + 42192), (dact + (long)(1772980) * n), (dact + (long)(1772978) * n), (grad + 42192), 0);
 }
 
 /* layer1.8.se.gate */
@@ -2252,14 +2216,14 @@ static void se_resnet56_layer134_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n16_fwd(n, (act + (long)(2067892) * n), (act + (long)(2067908) * n));
+    sigmoid_n16_fwd(n, (act + (long)(1772980) * n), (act + (long)(1772996) * n));
 }
 
 /* layer1.8.se.gate */
 static void se_resnet56_layer134_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n16_bwd(n, (act + (long)(2067892) * n), (act + (long)(2067908) * n), (dact + (long)(2067908) * n), (dact + (long)(2067892) * n), 0);
+    sigmoid_n16_bwd(n, (act + (long)(1772980) * n), (act + (long)(1772996) * n), (dact + (long)(1772996) * n), (dact + (long)(1772980) * n), 0);
 }
 
 /* layer1.8.se.scale */
@@ -2267,16 +2231,16 @@ static void se_resnet56_layer135_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c16_32x32_fwd(n, (act + (long)(2051488) * n), (act + (long)(2067908) * n), (act + (long)(2067924) * n));
+    scale_c16_32x32_fwd(n, (act + (long)(1756576) * n), (act + (long)(1772996) * n), (act + (long)(1773012) * n));
 }
 
 /* layer1.8.se.scale */
 static void se_resnet56_layer135_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2051488) * n), 0, sizeof(float) * n * 16384);
-    memset((dact + (long)(2067908) * n), 0, sizeof(float) * n * 16);
-    scale_c16_32x32_bwd(n, (act + (long)(2051488) * n), (act + (long)(2067908) * n), (dact + (long)(2067924) * n), (dact + (long)(2051488) * n), (dact + (long)(2067908) * n));
+    memset((dact + (long)(1756576) * n), 0, sizeof(float) * n * 16384);
+    memset((dact + (long)(1772996) * n), 0, sizeof(float) * n * 16);
+    scale_c16_32x32_bwd(n, (act + (long)(1756576) * n), (act + (long)(1772996) * n), (dact + (long)(1773012) * n), (dact + (long)(1756576) * n), (dact + (long)(1772996) * n));
 }
 
 /* layer1.8.sum */
@@ -2284,14 +2248,14 @@ static void se_resnet56_layer136_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_fwd(n, (act + (long)(2067924) * n), (act + (long)(1871264) * n), (act + (long)(2084308) * n));
+    add2_n16384_relu_fwd(n, (act + (long)(1773012) * n), (act + (long)(1592736) * n), (act + (long)(1789396) * n));
 }
 
 /* layer1.8.sum */
 static void se_resnet56_layer136_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_bwd(n, (dact + (long)(2084308) * n), (dact + (long)(2067924) * n), 0, (dact + (long)(1871264) * n), 0);
+    add2_n16384_relu_bwd(n, (act + (long)(1789396) * n), (dact + (long)(1789396) * n), (dact + (long)(1773012) * n), 0, (dact + (long)(1592736) * n), 0);
 }
 
 /* layer1.8.relu#2 */
@@ -2299,14 +2263,12 @@ static void se_resnet56_layer137_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(2084308) * n), (act + (long)(2100692) * n));
 }
 
 /* layer1.8.relu#2 */
 static void se_resnet56_layer137_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(2084308) * n), (act + (long)(2100692) * n), (dact + (long)(2100692) * n), (dact + (long)(2084308) * n), 0);
 }
 
 /* layer2.0.conv_bn.seps */
@@ -2314,14 +2276,14 @@ static void se_resnet56_layer138_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(2100692) * n), (par + 42224), 0, (act + (long)(2117076) * n + 0));
+    dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(1789396) * n), (par + 42224), 0, (act + (long)(1805780) * n + 0));
 }
 
 /* layer2.0.conv_bn.seps */
 static void se_resnet56_layer138_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(2100692) * n), (par + 42224), (dact + (long)(2117076) * n + 0), (dact + (long)(2100692) * n), (grad + 42224), 0,
+    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(1789396) * n), (par + 42224), (dact + (long)(1805780) * n + 0), (dact + (long)(1789396) * n), (grad + 42224), 0,
         1);
 }
 
@@ -2331,19 +2293,19 @@ static void se_resnet56_layer139_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_fwd_train(n, (act + (long)(2117076) * n), (par + 42768), (par + 42800), (buf + 1472), (buf + 1504),
-            (cnt + 28), (act + (long)(2149844) * n), (sav + 1472), (sav + 1504));
+        bn_c32_32x32_fwd_train(n, (act + (long)(1805780) * n), (par + 42768), (par + 42800), (buf + 1472), (buf + 1504),
+            (cnt + 28), (act + (long)(1838548) * n), (sav + 1472), (sav + 1504));
     else
-        bn_c32_32x32_fwd_eval(n, (act + (long)(2117076) * n), (par + 42768), (par + 42800), (buf + 1472), (buf + 1504),
-            (act + (long)(2149844) * n));
+        bn_c32_32x32_fwd_eval(n, (act + (long)(1805780) * n), (par + 42768), (par + 42800), (buf + 1472), (buf + 1504),
+            (act + (long)(1838548) * n));
 }
 
 /* layer2.0.conv_bn.bn1 */
 static void se_resnet56_layer139_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_32x32_bwd(n, (act + (long)(2117076) * n), (par + 42768), (sav + 1472), (sav + 1504), (dact + (long)(2149844) * n),
-        (dact + (long)(2117076) * n), (grad + 42768), (grad + 42800), 0);
+    bn_c32_32x32_bwd(n, (act + (long)(1805780) * n), (act + (long)(1838548) * n), (par + 42768), (sav + 1472), (sav + 1504),
+        (dact + (long)(1838548) * n), (dact + (long)(1805780) * n), (grad + 42768), (grad + 42800), 0);
 }
 
 /* layer2.0.conv_bn.pointwise */
@@ -2351,14 +2313,14 @@ static void se_resnet56_layer140_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(2149844) * n), (par + 42832), (par + 43856), (act + (long)(2182612) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(1838548) * n), (par + 42832), (par + 43856), (act + (long)(1871316) * n + 0));
 }
 
 /* layer2.0.conv_bn.pointwise */
 static void se_resnet56_layer140_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(2149844) * n), (par + 42832), (dact + (long)(2182612) * n + 0), (dact + (long)(2149844) * n), (grad + 42832), (grad + 43856),
+    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(1838548) * n), (par + 42832), (dact + (long)(1871316) * n + 0), (dact + (long)(1838548) * n), (grad + 42832), (grad + 43856),
         0);
 }
 
@@ -2368,19 +2330,19 @@ static void se_resnet56_layer141_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2182612) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
-            (cnt + 29), (act + (long)(2190804) * n), (sav + 1536), (sav + 1568));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1871316) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
+            (cnt + 29), (act + (long)(1879508) * n), (sav + 1536), (sav + 1568));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2182612) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
-            (act + (long)(2190804) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1871316) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
+            (act + (long)(1879508) * n));
 }
 
 /* layer2.0.conv_bn.bn2 */
 static void se_resnet56_layer141_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2182612) * n), (par + 43888), (sav + 1536), (sav + 1568), (dact + (long)(2190804) * n),
-        (dact + (long)(2182612) * n), (grad + 43888), (grad + 43920), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1871316) * n), (act + (long)(1879508) * n), (par + 43888), (sav + 1536), (sav + 1568),
+        (dact + (long)(1879508) * n), (dact + (long)(1871316) * n), (grad + 43888), (grad + 43920), 0);
 }
 
 /* layer2.0.relu#1 */
@@ -2388,14 +2350,12 @@ static void se_resnet56_layer142_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2190804) * n), (act + (long)(2198996) * n));
 }
 
 /* layer2.0.relu#1 */
 static void se_resnet56_layer142_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2190804) * n), (act + (long)(2198996) * n), (dact + (long)(2198996) * n), (dact + (long)(2190804) * n), 0);
 }
 
 /* layer2.0.conv2 */
@@ -2403,14 +2363,14 @@ static void se_resnet56_layer143_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2198996) * n), (par + 43952), 0, (act + (long)(2207188) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1879508) * n), (par + 43952), 0, (act + (long)(1887700) * n + 0));
 }
 
 /* layer2.0.conv2 */
 static void se_resnet56_layer143_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2198996) * n), (par + 43952), (dact + (long)(2207188) * n + 0), (dact + (long)(2198996) * n), (grad + 43952), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1879508) * n), (par + 43952), (dact + (long)(1887700) * n + 0), (dact + (long)(1879508) * n), (grad + 43952), 0,
         0);
 }
 
@@ -2420,19 +2380,19 @@ static void se_resnet56_layer144_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2207188) * n), (par + 53168), (par + 53200), (buf + 1600), (buf + 1632),
-            (cnt + 30), (act + (long)(2215380) * n), (sav + 1600), (sav + 1632));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1887700) * n), (par + 53168), (par + 53200), (buf + 1600), (buf + 1632),
+            (cnt + 30), (act + (long)(1895892) * n), (sav + 1600), (sav + 1632));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2207188) * n), (par + 53168), (par + 53200), (buf + 1600), (buf + 1632),
-            (act + (long)(2215380) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(1887700) * n), (par + 53168), (par + 53200), (buf + 1600), (buf + 1632),
+            (act + (long)(1895892) * n));
 }
 
 /* layer2.0.bn2 */
 static void se_resnet56_layer144_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2207188) * n), (par + 53168), (sav + 1600), (sav + 1632), (dact + (long)(2215380) * n),
-        (dact + (long)(2207188) * n), (grad + 53168), (grad + 53200), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(1887700) * n), (act + (long)(1895892) * n), (par + 53168), (sav + 1600), (sav + 1632),
+        (dact + (long)(1895892) * n), (dact + (long)(1887700) * n), (grad + 53168), (grad + 53200), 0);
 }
 
 /* layer2.0.se.pool */
@@ -2440,14 +2400,14 @@ static void se_resnet56_layer145_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c32_16x16_fwd(n, (act + (long)(2215380) * n), (act + (long)(2223572) * n));
+    gap_c32_16x16_fwd(n, (act + (long)(1895892) * n), (act + (long)(1904084) * n));
 }
 
 /* layer2.0.se.pool */
 static void se_resnet56_layer145_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2223572) * n), (dact + (long)(2215380) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(1904084) * n), (dact + (long)(1895892) * n));
 }
 
 /* layer2.0.se.fc.0 */
@@ -2455,15 +2415,15 @@ static void se_resnet56_layer146_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_32_4_fwd(n, (act + (long)(2223572) * n), (par + 53232), 0, (act + (long)(2223604) * n));
+    linear_32_4_fwd(n, (act + (long)(1904084) * n), (par + 53232), 0, (act + (long)(1904116) * n));
 }
 
 /* layer2.0.se.fc.0 */
 static void se_resnet56_layer146_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2223572) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2223572) * n), (par + 53232), (dact + (long)(2223604) * n), (dact + (long)(2223572) * n), (grad + 53232), 0);
+    memset((dact + (long)(1904084) * n), 0, sizeof(float) * n * 32);
+    linear_32_4_bwd(n, (act + (long)(1904084) * n), (par + 53232), (dact + (long)(1904116) * n), (dact + (long)(1904084) * n), (grad + 53232), 0);
 }
 
 /* layer2.0.se.relu#1 */
@@ -2471,14 +2431,14 @@ static void se_resnet56_layer147_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4_fwd(n, (act + (long)(2223604) * n), (act + (long)(2223608) * n));
+    relu_n4_fwd(n, (act + (long)(1904116) * n), (act + (long)(1904120) * n));
 }
 
 /* layer2.0.se.relu#1 */
 static void se_resnet56_layer147_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4_bwd(n, (act + (long)(2223604) * n), (act + (long)(2223608) * n), (dact + (long)(2223608) * n), (dact + (long)(2223604) * n), 0);
+    relu_n4_bwd(n, (act + (long)(1904116) * n), (act + (long)(1904120) * n), (dact + (long)(1904120) * n), (dact + (long)(1904116) * n), 0);
 }
 
 /* layer2.0.se.fc.2 */
@@ -2486,15 +2446,15 @@ static void se_resnet56_layer148_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_4_32_fwd(n, (act + (long)(2223608) * n), (par + 53360), 0, (act + (long)(2223612) * n));
+    linear_4_32_fwd(n, (act + (long)(1904120) * n), (par + 53360), 0, (act + (long)(1904124) * n));
 }
 
 /* layer2.0.se.fc.2 */
 static void se_resnet56_layer148_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2223608) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2223608) * n), (par + 53360), (dact + (long)(2223612) * n), (dact + (long)(2223608) * n), (grad + 53360), 0);
+    memset((dact + (long)(1904120) * n), 0, sizeof(float) * n * 4);
+    linear_4_32_bwd(n, (act + (long)(1904120) * n), (par + 53360), (dact + (long)(1904124) * n), (dact + (long)(1904120) * n), (grad + 53360), 0);
 }
 
 /* layer2.0.se.gate */
@@ -2502,14 +2462,14 @@ static void se_resnet56_layer149_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n32_fwd(n, (act + (long)(2223612) * n), (act + (long)(2223644) * n));
+    sigmoid_n32_fwd(n, (act + (long)(1904124) * n), (act + (long)(1904156) * n));
 }
 
 /* layer2.0.se.gate */
 static void se_resnet56_layer149_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n32_bwd(n, (act + (long)(2223612) * n), (act + (long)(2223644) * n), (dact + (long)(2223644) * n), (dact + (long)(2223612) * n), 0);
+    sigmoid_n32_bwd(n, (act + (long)(1904124) * n), (act + (long)(1904156) * n), (dact + (long)(1904156) * n), (dact + (long)(1904124) * n), 0);
 }
 
 /* layer2.0.se.scale */
@@ -2517,16 +2477,16 @@ static void se_resnet56_layer150_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c32_16x16_fwd(n, (act + (long)(2215380) * n), (act + (long)(2223644) * n), (act + (long)(2223676) * n));
+    scale_c32_16x16_fwd(n, (act + (long)(1895892) * n), (act + (long)(1904156) * n), (act + (long)(1904188) * n));
 }
 
 /* layer2.0.se.scale */
 static void se_resnet56_layer150_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2215380) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2223644) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2215380) * n), (act + (long)(2223644) * n), (dact + (long)(2223676) * n), (dact + (long)(2215380) * n), (dact + (long)(2223644) * n));
+    memset((dact + (long)(1895892) * n), 0, sizeof(float) * n * 8192);
+    memset((dact + (long)(1904156) * n), 0, sizeof(float) * n * 32);
+    scale_c32_16x16_bwd(n, (act + (long)(1895892) * n), (act + (long)(1904156) * n), (dact + (long)(1904188) * n), (dact + (long)(1895892) * n), (dact + (long)(1904156) * n));
 }
 
 /* layer2.0.downsample.0 */
@@ -2534,14 +2494,14 @@ static void se_resnet56_layer151_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(2100692) * n), (par + 53488), 0, (act + (long)(2231868) * n + 0));
+    conv_k1_c16_32_32x32_s2_p0_fwd(n, (act + (long)(1789396) * n), (par + 53488), 0, (act + (long)(1912380) * n + 0));
 }
 
 /* layer2.0.downsample.0 */
 static void se_resnet56_layer151_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(2100692) * n), (par + 53488), (dact + (long)(2231868) * n + 0), (dact + (long)(2100692) * n), (grad + 53488), 0,
+    conv_k1_c16_32_32x32_s2_p0_bwd(n, (act + (long)(1789396) * n), (par + 53488), (dact + (long)(1912380) * n + 0), (dact + (long)(1789396) * n), (grad + 53488), 0,
         0);
 }
 
@@ -2551,19 +2511,19 @@ static void se_resnet56_layer152_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2231868) * n), (par + 54000), (par + 54032), (buf + 1664), (buf + 1696),
-            (cnt + 31), (act + (long)(2240060) * n), (sav + 1664), (sav + 1696));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1912380) * n), (par + 54000), (par + 54032), (buf + 1664), (buf + 1696),
+            (cnt + 31), (act + (long)(1920572) * n), (sav + 1664), (sav + 1696));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2231868) * n), (par + 54000), (par + 54032), (buf + 1664), (buf + 1696),
-            (act + (long)(2240060) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(1912380) * n), (par + 54000), (par + 54032), (buf + 1664), (buf + 1696),
+            (act + (long)(1920572) * n));
 }
 
 /* layer2.0.downsample.1 */
 static void se_resnet56_layer152_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2231868) * n), (par + 54000), (sav + 1664), (sav + 1696), (dact + (long)(2240060) * n),
-        (dact + (long)(2231868) * n), (grad + 54000), (grad + 54032), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(1912380) * n), (act + (long)(1920572) * n), (par + 54000), (sav + 1664), (sav + 1696),
+        (dact + (long)(1920572) * n), (dact + (long)(1912380) * n), (grad + 54000), (grad + 54032), 0);
 }
 
 /* layer2.0.sum */
@@ -2571,14 +2531,14 @@ static void se_resnet56_layer153_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2223676) * n), (act + (long)(2240060) * n), (act + (long)(2248252) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(1904188) * n), (act + (long)(1920572) * n), (act + (long)(1928764) * n));
 }
 
 /* layer2.0.sum */
 static void se_resnet56_layer153_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2248252) * n), (dact + (long)(2223676) * n), 0, (dact + (long)(2240060) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(1928764) * n), (dact + (long)(1928764) * n), (dact + (long)(1904188) * n), 0, (dact + (long)(1920572) * n), 0);
 }
 
 /* layer2.0.relu#2 */
@@ -2586,14 +2546,12 @@ static void se_resnet56_layer154_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2248252) * n), (act + (long)(2256444) * n));
 }
 
 /* layer2.0.relu#2 */
 static void se_resnet56_layer154_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2248252) * n), (act + (long)(2256444) * n), (dact + (long)(2256444) * n), (dact + (long)(2248252) * n), 0);
 }
 
 /* layer2.1.conv_bn.seps */
@@ -2601,14 +2559,14 @@ static void se_resnet56_layer155_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2256444) * n), (par + 54064), 0, (act + (long)(2264636) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1928764) * n), (par + 54064), 0, (act + (long)(1936956) * n + 0));
 }
 
 /* layer2.1.conv_bn.seps */
 static void se_resnet56_layer155_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2256444) * n), (par + 54064), (dact + (long)(2264636) * n + 0), (dact + (long)(2256444) * n), (grad + 54064), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1928764) * n), (par + 54064), (dact + (long)(1936956) * n + 0), (dact + (long)(1928764) * n), (grad + 54064), 0,
         1);
 }
 
@@ -2618,19 +2576,19 @@ static void se_resnet56_layer156_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2264636) * n), (par + 55152), (par + 55216), (buf + 1728), (buf + 1792),
-            (cnt + 32), (act + (long)(2281020) * n), (sav + 1728), (sav + 1792));
+        bn_c64_16x16_fwd_train(n, (act + (long)(1936956) * n), (par + 55152), (par + 55216), (buf + 1728), (buf + 1792),
+            (cnt + 32), (act + (long)(1953340) * n), (sav + 1728), (sav + 1792));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2264636) * n), (par + 55152), (par + 55216), (buf + 1728), (buf + 1792),
-            (act + (long)(2281020) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(1936956) * n), (par + 55152), (par + 55216), (buf + 1728), (buf + 1792),
+            (act + (long)(1953340) * n));
 }
 
 /* layer2.1.conv_bn.bn1 */
 static void se_resnet56_layer156_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2264636) * n), (par + 55152), (sav + 1728), (sav + 1792), (dact + (long)(2281020) * n),
-        (dact + (long)(2264636) * n), (grad + 55152), (grad + 55216), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(1936956) * n), (act + (long)(1953340) * n), (par + 55152), (sav + 1728), (sav + 1792),
+        (dact + (long)(1953340) * n), (dact + (long)(1936956) * n), (grad + 55152), (grad + 55216), 0);
 }
 
 /* layer2.1.conv_bn.pointwise */
@@ -2638,14 +2596,14 @@ static void se_resnet56_layer157_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2281020) * n), (par + 55280), (par + 57328), (act + (long)(2297404) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1953340) * n), (par + 55280), (par + 57328), (act + (long)(1969724) * n + 0));
 }
 
 /* layer2.1.conv_bn.pointwise */
 static void se_resnet56_layer157_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2281020) * n), (par + 55280), (dact + (long)(2297404) * n + 0), (dact + (long)(2281020) * n), (grad + 55280), (grad + 57328),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1953340) * n), (par + 55280), (dact + (long)(1969724) * n + 0), (dact + (long)(1953340) * n), (grad + 55280), (grad + 57328),
         0);
 }
 
@@ -2655,19 +2613,19 @@ static void se_resnet56_layer158_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2297404) * n), (par + 57360), (par + 57392), (buf + 1856), (buf + 1888),
-            (cnt + 33), (act + (long)(2305596) * n), (sav + 1856), (sav + 1888));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1969724) * n), (par + 57360), (par + 57392), (buf + 1856), (buf + 1888),
+            (cnt + 33), (act + (long)(1977916) * n), (sav + 1856), (sav + 1888));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2297404) * n), (par + 57360), (par + 57392), (buf + 1856), (buf + 1888),
-            (act + (long)(2305596) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1969724) * n), (par + 57360), (par + 57392), (buf + 1856), (buf + 1888),
+            (act + (long)(1977916) * n));
 }
 
 /* layer2.1.conv_bn.bn2 */
 static void se_resnet56_layer158_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2297404) * n), (par + 57360), (sav + 1856), (sav + 1888), (dact + (long)(2305596) * n),
-        (dact + (long)(2297404) * n), (grad + 57360), (grad + 57392), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1969724) * n), (act + (long)(1977916) * n), (par + 57360), (sav + 1856), (sav + 1888),
+        (dact + (long)(1977916) * n), (dact + (long)(1969724) * n), (grad + 57360), (grad + 57392), 0);
 }
 
 /* layer2.1.relu#1 */
@@ -2675,14 +2633,12 @@ static void se_resnet56_layer159_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2305596) * n), (act + (long)(2313788) * n));
 }
 
 /* layer2.1.relu#1 */
 static void se_resnet56_layer159_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2305596) * n), (act + (long)(2313788) * n), (dact + (long)(2313788) * n), (dact + (long)(2305596) * n), 0);
 }
 
 /* layer2.1.conv2 */
@@ -2690,14 +2646,14 @@ static void se_resnet56_layer160_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2313788) * n), (par + 57424), 0, (act + (long)(2321980) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(1977916) * n), (par + 57424), 0, (act + (long)(1986108) * n + 0));
 }
 
 /* layer2.1.conv2 */
 static void se_resnet56_layer160_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2313788) * n), (par + 57424), (dact + (long)(2321980) * n + 0), (dact + (long)(2313788) * n), (grad + 57424), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(1977916) * n), (par + 57424), (dact + (long)(1986108) * n + 0), (dact + (long)(1977916) * n), (grad + 57424), 0,
         0);
 }
 
@@ -2707,19 +2663,19 @@ static void se_resnet56_layer161_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2321980) * n), (par + 66640), (par + 66672), (buf + 1920), (buf + 1952),
-            (cnt + 34), (act + (long)(2330172) * n), (sav + 1920), (sav + 1952));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1986108) * n), (par + 66640), (par + 66672), (buf + 1920), (buf + 1952),
+            (cnt + 34), (act + (long)(1994300) * n), (sav + 1920), (sav + 1952));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2321980) * n), (par + 66640), (par + 66672), (buf + 1920), (buf + 1952),
-            (act + (long)(2330172) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(1986108) * n), (par + 66640), (par + 66672), (buf + 1920), (buf + 1952),
+            (act + (long)(1994300) * n));
 }
 
 /* layer2.1.bn2 */
 static void se_resnet56_layer161_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2321980) * n), (par + 66640), (sav + 1920), (sav + 1952), (dact + (long)(2330172) * n),
-        (dact + (long)(2321980) * n), (grad + 66640), (grad + 66672), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(1986108) * n), (act + (long)(1994300) * n), (par + 66640), (sav + 1920), (sav + 1952),
+        (dact + (long)(1994300) * n), (dact + (long)(1986108) * n), (grad + 66640), (grad + 66672), 0);
 }
 
 /* layer2.1.se.pool */
@@ -2727,14 +2683,14 @@ static void se_resnet56_layer162_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c32_16x16_fwd(n, (act + (long)(2330172) * n), (act + (long)(2338364) * n));
+    gap_c32_16x16_fwd(n, (act + (long)(1994300) * n), (act + (long)(2002492) * n));
 }
 
 /* layer2.1.se.pool */
 static void se_resnet56_layer162_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2338364) * n), (dact + (long)(2330172) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2002492) * n), (dact + (long)(1994300) * n));
 }
 
 /* layer2.1.se.fc.0 */
@@ -2742,15 +2698,15 @@ static void se_resnet56_layer163_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_32_4_fwd(n, (act + (long)(2338364) * n), (par + 66704), 0, (act + (long)(2338396) * n));
+    linear_32_4_fwd(n, (act + (long)(2002492) * n), (par + 66704), 0, (act + (long)(2002524) * n));
 }
 
 /* layer2.1.se.fc.0 */
 static void se_resnet56_layer163_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2338364) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2338364) * n), (par + 66704), (dact + (long)(2338396) * n), (dact + (long)(2338364) * n), (grad + 66704), 0);
+    memset((dact + (long)(2002492) * n), 0, sizeof(float) * n * 32);
+    linear_32_4_bwd(n, (act + (long)(2002492) * n), (par + 66704), (dact + (long)(2002524) * n), (dact + (long)(2002492) * n), (grad + 66704), 0);
 }
 
 /* layer2.1.se.relu#1 */
@@ -2758,14 +2714,14 @@ static void se_resnet56_layer164_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4_fwd(n, (act + (long)(2338396) * n), (act + (long)(2338400) * n));
+    relu_n4_fwd(n, (act + (long)(2002524) * n), (act + (long)(2002528) * n));
 }
 
 /* layer2.1.se.relu#1 */
 static void se_resnet56_layer164_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4_bwd(n, (act + (long)(2338396) * n), (act + (long)(2338400) * n), (dact + (long)(2338400) * n), (dact + (long)(2338396) * n), 0);
+    relu_n4_bwd(n, (act + (long)(2002524) * n), (act + (long)(2002528) * n), (dact + (long)(2002528) * n), (dact + (long)(2002524) * n), 0);
 }
 
 /* layer2.1.se.fc.2 */
@@ -2773,15 +2729,15 @@ static void se_resnet56_layer165_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_4_32_fwd(n, (act + (long)(2338400) * n), (par + 66832), 0, (act + (long)(2338404) * n));
+    linear_4_32_fwd(n, (act + (long)(2002528) * n), (par + 66832), 0, (act + (long)(2002532) * n));
 }
 
 /* layer2.1.se.fc.2 */
 static void se_resnet56_layer165_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2338400) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2338400) * n), (par + 66832), (dact + (long)(2338404) * n), (dact + (long)(2338400) * n), (grad + 66832), 0);
+    memset((dact + (long)(2002528) * n), 0, sizeof(float) * n * 4);
+    linear_4_32_bwd(n, (act + (long)(2002528) * n), (par + 66832), (dact + (long)(2002532) * n), (dact + (long)(2002528) * n), (grad + 66832), 0);
 }
 
 /* layer2.1.se.gate */
@@ -2789,14 +2745,14 @@ static void se_resnet56_layer166_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n32_fwd(n, (act + (long)(2338404) * n), (act + (long)(2338436) * n));
+    sigmoid_n32_fwd(n, (act + (long)(2002532) * n), (act + (long)(2002564) * n));
 }
 
 /* layer2.1.se.gate */
 static void se_resnet56_layer166_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n32_bwd(n, (act + (long)(2338404) * n), (act + (long)(2338436) * n), (dact + (long)(2338436) * n), (dact + (long)(2338404) * n), 0);
+    sigmoid_n32_bwd(n, (act + (long)(2002532) * n), (act + (long)(2002564) * n), (dact + (long)(2002564) * n), (dact + (long)(2002532) * n), 0);
 }
 
 /* layer2.1.se.scale */
@@ -2804,16 +2760,16 @@ static void se_resnet56_layer167_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c32_16x16_fwd(n, (act + (long)(2330172) * n), (act + (long)(2338436) * n), (act + (long)(2338468) * n));
+    scale_c32_16x16_fwd(n, (act + (long)(1994300) * n), (act + (long)(2002564) * n), (act + (long)(2002596) * n));
 }
 
 /* layer2.1.se.scale */
 static void se_resnet56_layer167_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2330172) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2338436) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2330172) * n), (act + (long)(2338436) * n), (dact + (long)(2338468) * n), (dact + (long)(2330172) * n), (dact + (long)(2338436) * n));
+    memset((dact + (long)(1994300) * n), 0, sizeof(float) * n * 8192);
+    memset((dact + (long)(2002564) * n), 0, sizeof(float) * n * 32);
+    scale_c32_16x16_bwd(n, (act + (long)(1994300) * n), (act + (long)(2002564) * n), (dact + (long)(2002596) * n), (dact + (long)(1994300) * n), (dact + (long)(2002564) * n));
 }
 
 /* layer2.1.sum */
@@ -2821,14 +2777,14 @@ static void se_resnet56_layer168_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2338468) * n), (act + (long)(2256444) * n), (act + (long)(2346660) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(2002596) * n), (act + (long)(1928764) * n), (act + (long)(2010788) * n));
 }
 
 /* layer2.1.sum */
 static void se_resnet56_layer168_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2346660) * n), (dact + (long)(2338468) * n), 0, (dact + (long)(2256444) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(2010788) * n), (dact + (long)(2010788) * n), (dact + (long)(2002596) * n), 0, (dact + (long)(1928764) * n), 0);
 }
 
 /* layer2.1.relu#2 */
@@ -2836,14 +2792,12 @@ static void se_resnet56_layer169_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2346660) * n), (act + (long)(2354852) * n));
 }
 
 /* layer2.1.relu#2 */
 static void se_resnet56_layer169_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2346660) * n), (act + (long)(2354852) * n), (dact + (long)(2354852) * n), (dact + (long)(2346660) * n), 0);
 }
 
 /* layer2.2.conv_bn.seps */
@@ -2851,14 +2805,14 @@ static void se_resnet56_layer170_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2354852) * n), (par + 66960), 0, (act + (long)(2363044) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2010788) * n), (par + 66960), 0, (act + (long)(2018980) * n + 0));
 }
 
 /* layer2.2.conv_bn.seps */
 static void se_resnet56_layer170_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2354852) * n), (par + 66960), (dact + (long)(2363044) * n + 0), (dact + (long)(2354852) * n), (grad + 66960), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2010788) * n), (par + 66960), (dact + (long)(2018980) * n + 0), (dact + (long)(2010788) * n), (grad + 66960), 0,
         1);
 }
 
@@ -2868,19 +2822,19 @@ static void se_resnet56_layer171_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2363044) * n), (par + 68048), (par + 68112), (buf + 1984), (buf + 2048),
-            (cnt + 35), (act + (long)(2379428) * n), (sav + 1984), (sav + 2048));
+        bn_c64_16x16_fwd_train(n, (act + (long)(2018980) * n), (par + 68048), (par + 68112), (buf + 1984), (buf + 2048),
+            (cnt + 35), (act + (long)(2035364) * n), (sav + 1984), (sav + 2048));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2363044) * n), (par + 68048), (par + 68112), (buf + 1984), (buf + 2048),
-            (act + (long)(2379428) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(2018980) * n), (par + 68048), (par + 68112), (buf + 1984), (buf + 2048),
+            (act + (long)(2035364) * n));
 }
 
 /* layer2.2.conv_bn.bn1 */
 static void se_resnet56_layer171_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2363044) * n), (par + 68048), (sav + 1984), (sav + 2048), (dact + (long)(2379428) * n),
-        (dact + (long)(2363044) * n), (grad + 68048), (grad + 68112), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(2018980) * n), (act + (long)(2035364) * n), (par + 68048), (sav + 1984), (sav + 2048),
+        (dact + (long)(2035364) * n), (dact + (long)(2018980) * n), (grad + 68048), (grad + 68112), 0);
 }
 
 /* layer2.2.conv_bn.pointwise */
@@ -2888,14 +2842,14 @@ static void se_resnet56_layer172_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2379428) * n), (par + 68176), (par + 70224), (act + (long)(2395812) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2035364) * n), (par + 68176), (par + 70224), (act + (long)(2051748) * n + 0));
 }
 
 /* layer2.2.conv_bn.pointwise */
 static void se_resnet56_layer172_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2379428) * n), (par + 68176), (dact + (long)(2395812) * n + 0), (dact + (long)(2379428) * n), (grad + 68176), (grad + 70224),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2035364) * n), (par + 68176), (dact + (long)(2051748) * n + 0), (dact + (long)(2035364) * n), (grad + 68176), (grad + 70224),
         0);
 }
 
@@ -2905,19 +2859,19 @@ static void se_resnet56_layer173_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2395812) * n), (par + 70256), (par + 70288), (buf + 2112), (buf + 2144),
-            (cnt + 36), (act + (long)(2404004) * n), (sav + 2112), (sav + 2144));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2051748) * n), (par + 70256), (par + 70288), (buf + 2112), (buf + 2144),
+            (cnt + 36), (act + (long)(2059940) * n), (sav + 2112), (sav + 2144));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2395812) * n), (par + 70256), (par + 70288), (buf + 2112), (buf + 2144),
-            (act + (long)(2404004) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2051748) * n), (par + 70256), (par + 70288), (buf + 2112), (buf + 2144),
+            (act + (long)(2059940) * n));
 }
 
 /* layer2.2.conv_bn.bn2 */
 static void se_resnet56_layer173_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2395812) * n), (par + 70256), (sav + 2112), (sav + 2144), (dact + (long)(2404004) * n),
-        (dact + (long)(2395812) * n), (grad + 70256), (grad + 70288), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2051748) * n), (act + (long)(2059940) * n), (par + 70256), (sav + 2112), (sav + 2144),
+        (dact + (long)(2059940) * n), (dact + (long)(2051748) * n), (grad + 70256), (grad + 70288), 0);
 }
 
 /* layer2.2.relu#1 */
@@ -2925,14 +2879,12 @@ static void se_resnet56_layer174_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2404004) * n), (act + (long)(2412196) * n));
 }
 
 /* layer2.2.relu#1 */
 static void se_resnet56_layer174_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2404004) * n), (act + (long)(2412196) * n), (dact + (long)(2412196) * n), (dact + (long)(2404004) * n), 0);
 }
 
 /* layer2.2.conv2 */
@@ -2940,14 +2892,14 @@ static void se_resnet56_layer175_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2412196) * n), (par + 70320), 0, (act + (long)(2420388) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2059940) * n), (par + 70320), 0, (act + (long)(2068132) * n + 0));
 }
 
 /* layer2.2.conv2 */
 static void se_resnet56_layer175_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2412196) * n), (par + 70320), (dact + (long)(2420388) * n + 0), (dact + (long)(2412196) * n), (grad + 70320), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2059940) * n), (par + 70320), (dact + (long)(2068132) * n + 0), (dact + (long)(2059940) * n), (grad + 70320), 0,
         0);
 }
 
@@ -2957,19 +2909,19 @@ static void se_resnet56_layer176_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2420388) * n), (par + 79536), (par + 79568), (buf + 2176), (buf + 2208),
-            (cnt + 37), (act + (long)(2428580) * n), (sav + 2176), (sav + 2208));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2068132) * n), (par + 79536), (par + 79568), (buf + 2176), (buf + 2208),
+            (cnt + 37), (act + (long)(2076324) * n), (sav + 2176), (sav + 2208));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2420388) * n), (par + 79536), (par + 79568), (buf + 2176), (buf + 2208),
-            (act + (long)(2428580) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(2068132) * n), (par + 79536), (par + 79568), (buf + 2176), (buf + 2208),
+            (act + (long)(2076324) * n));
 }
 
 /* layer2.2.bn2 */
 static void se_resnet56_layer176_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2420388) * n), (par + 79536), (sav + 2176), (sav + 2208), (dact + (long)(2428580) * n),
-        (dact + (long)(2420388) * n), (grad + 79536), (grad + 79568), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(2068132) * n), (act + (long)(2076324) * n), (par + 79536), (sav + 2176), (sav + 2208),
+        (dact + (long)(2076324) * n), (dact + (long)(2068132) * n), (grad + 79536), (grad + 79568), 0);
 }
 
 /* layer2.2.se.pool */
@@ -2977,14 +2929,14 @@ static void se_resnet56_layer177_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c32_16x16_fwd(n, (act + (long)(2428580) * n), (act + (long)(2436772) * n));
+    gap_c32_16x16_fwd(n, (act + (long)(2076324) * n), (act + (long)(2084516) * n));
 }
 
 /* layer2.2.se.pool */
 static void se_resnet56_layer177_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2436772) * n), (dact + (long)(2428580) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2084516) * n), (dact + (long)(2076324) * n));
 }
 
 /* layer2.2.se.fc.0 */
@@ -2992,15 +2944,15 @@ static void se_resnet56_layer178_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_32_4_fwd(n, (act + (long)(2436772) * n), (par + 79600), 0, (act + (long)(2436804) * n));
+    linear_32_4_fwd(n, (act + (long)(2084516) * n), (par + 79600), 0, (act + (long)(2084548) * n));
 }
 
 /* layer2.2.se.fc.0 */
 static void se_resnet56_layer178_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2436772) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2436772) * n), (par + 79600), (dact + (long)(2436804) * n), (dact + (long)(2436772) * n), (grad + 79600), 0);
+    memset((dact + (long)(2084516) * n), 0, sizeof(float) * n * 32);
+    linear_32_4_bwd(n, (act + (long)(2084516) * n), (par + 79600), (dact + (long)(2084548) * n), (dact + (long)(2084516) * n), (grad + 79600), 0);
 }
 
 /* layer2.2.se.relu#1 */
@@ -3008,14 +2960,14 @@ static void se_resnet56_layer179_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4_fwd(n, (act + (long)(2436804) * n), (act + (long)(2436808) * n));
+    relu_n4_fwd(n, (act + (long)(2084548) * n), (act + (long)(2084552) * n));
 }
 
 /* layer2.2.se.relu#1 */
 static void se_resnet56_layer179_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4_bwd(n, (act + (long)(2436804) * n), (act + (long)(2436808) * n), (dact + (long)(2436808) * n), (dact + (long)(2436804) * n), 0);
+    relu_n4_bwd(n, (act + (long)(2084548) * n), (act + (long)(2084552) * n), (dact + (long)(2084552) * n), (dact + (long)(2084548) * n), 0);
 }
 
 /* layer2.2.se.fc.2 */
@@ -3023,15 +2975,15 @@ static void se_resnet56_layer180_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_4_32_fwd(n, (act + (long)(2436808) * n), (par + 79728), 0, (act + (long)(2436812) * n));
+    linear_4_32_fwd(n, (act + (long)(2084552) * n), (par + 79728), 0, (act + (long)(2084556) * n));
 }
 
 /* layer2.2.se.fc.2 */
 static void se_resnet56_layer180_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2436808) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2436808) * n), (par + 79728), (dact + (long)(2436812) * n), (dact + (long)(2436808) * n), (grad + 79728), 0);
+    memset((dact + (long)(2084552) * n), 0, sizeof(float) * n * 4);
+    linear_4_32_bwd(n, (act + (long)(2084552) * n), (par + 79728), (dact + (long)(2084556) * n), (dact + (long)(2084552) * n), (grad + 79728), 0);
 }
 
 /* layer2.2.se.gate */
@@ -3039,14 +2991,14 @@ static void se_resnet56_layer181_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n32_fwd(n, (act + (long)(2436812) * n), (act + (long)(2436844) * n));
+    sigmoid_n32_fwd(n, (act + (long)(2084556) * n), (act + (long)(2084588) * n));
 }
 
 /* layer2.2.se.gate */
 static void se_resnet56_layer181_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n32_bwd(n, (act + (long)(2436812) * n), (act + (long)(2436844) * n), (dact + (long)(2436844) * n), (dact + (long)(2436812) * n), 0);
+    sigmoid_n32_bwd(n, (act + (long)(2084556) * n), (act + (long)(2084588) * n), (dact + (long)(2084588) * n), (dact + (long)(2084556) * n), 0);
 }
 
 /* layer2.2.se.scale */
@@ -3054,16 +3006,16 @@ static void se_resnet56_layer182_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c32_16x16_fwd(n, (act + (long)(2428580) * n), (act + (long)(2436844) * n), (act + (long)(2436876) * n));
+    scale_c32_16x16_fwd(n, (act + (long)(2076324) * n), (act + (long)(2084588) * n), (act + (long)(2084620) * n));
 }
 
 /* layer2.2.se.scale */
 static void se_resnet56_layer182_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2428580) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2436844) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2428580) * n), (act + (long)(2436844) * n), (dact + (long)(2436876) * n), (dact + (long)(2428580) * n), (dact + (long)(2436844) * n));
+    memset((dact + (long)(2076324) * n), 0, sizeof(float) * n * 8192);
+    memset((dact + (long)(2084588) * n), 0, sizeof(float) * n * 32);
+    scale_c32_16x16_bwd(n, (act + (long)(2076324) * n), (act + (long)(2084588) * n), (dact + (long)(2084620) * n), (dact + (long)(2076324) * n), (dact + (long)(2084588) * n));
 }
 
 /* layer2.2.sum */
@@ -3071,14 +3023,14 @@ static void se_resnet56_layer183_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2436876) * n), (act + (long)(2354852) * n), (act + (long)(2445068) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(2084620) * n), (act + (long)(2010788) * n), (act + (long)(2092812) * n));
 }
 
 /* layer2.2.sum */
 static void se_resnet56_layer183_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2445068) * n), (dact + (long)(2436876) * n), 0, (dact + (long)(2354852) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(2092812) * n), (dact + (long)(2092812) * n), (dact + (long)(2084620) * n), 0, (dact + (long)(2010788) * n), 0);
 }
 
 /* layer2.2.relu#2 */
@@ -3086,14 +3038,12 @@ static void se_resnet56_layer184_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2445068) * n), (act + (long)(2453260) * n));
 }
 
 /* layer2.2.relu#2 */
 static void se_resnet56_layer184_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2445068) * n), (act + (long)(2453260) * n), (dact + (long)(2453260) * n), (dact + (long)(2445068) * n), 0);
 }
 
 /* layer2.3.conv_bn.seps */
@@ -3101,14 +3051,14 @@ static void se_resnet56_layer185_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2453260) * n), (par + 79856), 0, (act + (long)(2461452) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2092812) * n), (par + 79856), 0, (act + (long)(2101004) * n + 0));
 }
 
 /* layer2.3.conv_bn.seps */
 static void se_resnet56_layer185_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2453260) * n), (par + 79856), (dact + (long)(2461452) * n + 0), (dact + (long)(2453260) * n), (grad + 79856), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2092812) * n), (par + 79856), (dact + (long)(2101004) * n + 0), (dact + (long)(2092812) * n), (grad + 79856), 0,
         1);
 }
 
@@ -3118,19 +3068,19 @@ static void se_resnet56_layer186_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2461452) * n), (par + 80944), (par + 81008), (buf + 2240), (buf + 2304),
-            (cnt + 38), (act + (long)(2477836) * n), (sav + 2240), (sav + 2304));
+        bn_c64_16x16_fwd_train(n, (act + (long)(2101004) * n), (par + 80944), (par + 81008), (buf + 2240), (buf + 2304),
+            (cnt + 38), (act + (long)(2117388) * n), (sav + 2240), (sav + 2304));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2461452) * n), (par + 80944), (par + 81008), (buf + 2240), (buf + 2304),
-            (act + (long)(2477836) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(2101004) * n), (par + 80944), (par + 81008), (buf + 2240), (buf + 2304),
+            (act + (long)(2117388) * n));
 }
 
 /* layer2.3.conv_bn.bn1 */
 static void se_resnet56_layer186_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2461452) * n), (par + 80944), (sav + 2240), (sav + 2304), (dact + (long)(2477836) * n),
-        (dact + (long)(2461452) * n), (grad + 80944), (grad + 81008), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(2101004) * n), (act + (long)(2117388) * n), (par + 80944), (sav + 2240), (sav + 2304),
+        (dact + (long)(2117388) * n), (dact + (long)(2101004) * n), (grad + 80944), (grad + 81008), 0);
 }
 
 /* layer2.3.conv_bn.pointwise */
@@ -3138,14 +3088,14 @@ static void se_resnet56_layer187_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2477836) * n), (par + 81072), (par + 83120), (act + (long)(2494220) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2117388) * n), (par + 81072), (par + 83120), (act + (long)(2133772) * n + 0));
 }
 
 /* layer2.3.conv_bn.pointwise */
 static void se_resnet56_layer187_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2477836) * n), (par + 81072), (dact + (long)(2494220) * n + 0), (dact + (long)(2477836) * n), (grad + 81072), (grad + 83120),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2117388) * n), (par + 81072), (dact + (long)(2133772) * n + 0), (dact + (long)(2117388) * n), (grad + 81072), (grad + 83120),
         0);
 }
 
@@ -3155,19 +3105,19 @@ static void se_resnet56_layer188_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2494220) * n), (par + 83152), (par + 83184), (buf + 2368), (buf + 2400),
-            (cnt + 39), (act + (long)(2502412) * n), (sav + 2368), (sav + 2400));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2133772) * n), (par + 83152), (par + 83184), (buf + 2368), (buf + 2400),
+            (cnt + 39), (act + (long)(2141964) * n), (sav + 2368), (sav + 2400));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2494220) * n), (par + 83152), (par + 83184), (buf + 2368), (buf + 2400),
-            (act + (long)(2502412) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2133772) * n), (par + 83152), (par + 83184), (buf + 2368), (buf + 2400),
+            (act + (long)(2141964) * n));
 }
 
 /* layer2.3.conv_bn.bn2 */
 static void se_resnet56_layer188_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2494220) * n), (par + 83152), (sav + 2368), (sav + 2400), (dact + (long)(2502412) * n),
-        (dact + (long)(2494220) * n), (grad + 83152), (grad + 83184), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2133772) * n), (act + (long)(2141964) * n), (par + 83152), (sav + 2368), (sav + 2400),
+        (dact + (long)(2141964) * n), (dact + (long)(2133772) * n), (grad + 83152), (grad + 83184), 0);
 }
 
 /* layer2.3.relu#1 */
@@ -3175,14 +3125,12 @@ static void se_resnet56_layer189_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2502412) * n), (act + (long)(2510604) * n));
 }
 
 /* layer2.3.relu#1 */
 static void se_resnet56_layer189_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2502412) * n), (act + (long)(2510604) * n), (dact + (long)(2510604) * n), (dact + (long)(2502412) * n), 0);
 }
 
 /* layer2.3.conv2 */
@@ -3190,14 +3138,14 @@ static void se_resnet56_layer190_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2510604) * n), (par + 83216), 0, (act + (long)(2518796) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2141964) * n), (par + 83216), 0, (act + (long)(2150156) * n + 0));
 }
 
 /* layer2.3.conv2 */
 static void se_resnet56_layer190_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2510604) * n), (par + 83216), (dact + (long)(2518796) * n + 0), (dact + (long)(2510604) * n), (grad + 83216), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2141964) * n), (par + 83216), (dact + (long)(2150156) * n + 0), (dact + (long)(2141964) * n), (grad + 83216), 0,
         0);
 }
 
@@ -3207,19 +3155,19 @@ static void se_resnet56_layer191_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2518796) * n), (par + 92432), (par + 92464), (buf + 2432), (buf + 2464),
-            (cnt + 40), (act + (long)(2526988) * n), (sav + 2432), (sav + 2464));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2150156) * n), (par + 92432), (par + 92464), (buf + 2432), (buf + 2464),
+            (cnt + 40), (act + (long)(2158348) * n), (sav + 2432), (sav + 2464));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2518796) * n), (par + 92432), (par + 92464), (buf + 2432), (buf + 2464),
-            (act + (long)(2526988) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(2150156) * n), (par + 92432), (par + 92464), (buf + 2432), (buf + 2464),
+            (act + (long)(2158348) * n));
 }
 
 /* layer2.3.bn2 */
 static void se_resnet56_layer191_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2518796) * n), (par + 92432), (sav + 2432), (sav + 2464), (dact + (long)(2526988) * n),
-        (dact + (long)(2518796) * n), (grad + 92432), (grad + 92464), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(2150156) * n), (act + (long)(2158348) * n), (par + 92432), (sav + 2432), (sav + 2464),
+        (dact + (long)(2158348) * n), (dact + (long)(2150156) * n), (grad + 92432), (grad + 92464), 0);
 }
 
 /* layer2.3.se.pool */
@@ -3227,14 +3175,14 @@ static void se_resnet56_layer192_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c32_16x16_fwd(n, (act + (long)(2526988) * n), (act + (long)(2535180) * n));
+    gap_c32_16x16_fwd(n, (act + (long)(2158348) * n), (act + (long)(2166540) * n));
 }
 
 /* layer2.3.se.pool */
 static void se_resnet56_layer192_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2535180) * n), (dact + (long)(2526988) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2166540) * n), (dact + (long)(2158348) * n));
 }
 
 /* layer2.3.se.fc.0 */
@@ -3242,15 +3190,15 @@ static void se_resnet56_layer193_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_32_4_fwd(n, (act + (long)(2535180) * n), (par + 92496), 0, (act + (long)(2535212) * n));
+    linear_32_4_fwd(n, (act + (long)(2166540) * n), (par + 92496), 0, (act + (long)(2166572) * n));
 }
 
 /* layer2.3.se.fc.0 */
 static void se_resnet56_layer193_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2535180) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2535180) * n), (par + 92496), (dact + (long)(2535212) * n), (dact + (long)(2535180) * n), (grad + 92496), 0);
+    memset((dact + (long)(2166540) * n), 0, sizeof(float) * n * 32);
+    linear_32_4_bwd(n, (act + (long)(2166540) * n), (par + 92496), (dact + (long)(2166572) * n), (dact + (long)(2166540) * n), (grad + 92496), 0);
 }
 
 /* layer2.3.se.relu#1 */
@@ -3258,14 +3206,14 @@ static void se_resnet56_layer194_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4_fwd(n, (act + (long)(2535212) * n), (act + (long)(2535216) * n));
+    relu_n4_fwd(n, (act + (long)(2166572) * n), (act + (long)(2166576) * n));
 }
 
 /* layer2.3.se.relu#1 */
 static void se_resnet56_layer194_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4_bwd(n, (act + (long)(2535212) * n), (act + (long)(2535216) * n), (dact + (long)(2535216) * n), (dact + (long)(2535212) * n), 0);
+    relu_n4_bwd(n, (act + (long)(2166572) * n), (act + (long)(2166576) * n), (dact + (long)(2166576) * n), (dact + (long)(2166572) * n), 0);
 }
 
 /* layer2.3.se.fc.2 */
@@ -3273,15 +3221,15 @@ static void se_resnet56_layer195_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_4_32_fwd(n, (act + (long)(2535216) * n), (par + 92624), 0, (act + (long)(2535220) * n));
+    linear_4_32_fwd(n, (act + (long)(2166576) * n), (par + 92624), 0, (act + (long)(2166580) * n));
 }
 
 /* layer2.3.se.fc.2 */
 static void se_resnet56_layer195_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2535216) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2535216) * n), (par + 92624), (dact + (long)(2535220) * n), (dact + (long)(2535216) * n), (grad + 92624), 0);
+    memset((dact + (long)(2166576) * n), 0, sizeof(float) * n * 4);
+    linear_4_32_bwd(n, (act + (long)(2166576) * n), (par + 92624), (dact + (long)(2166580) * n), (dact + (long)(2166576) * n), (grad + 92624), 0);
 }
 
 /* layer2.3.se.gate */
@@ -3289,14 +3237,14 @@ static void se_resnet56_layer196_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n32_fwd(n, (act + (long)(2535220) * n), (act + (long)(2535252) * n));
+    sigmoid_n32_fwd(n, (act + (long)(2166580) * n), (act + (long)(2166612) * n));
 }
 
 /* layer2.3.se.gate */
 static void se_resnet56_layer196_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n32_bwd(n, (act + (long)(2535220) * n), (act + (long)(2535252) * n), (dact + (long)(2535252) * n), (dact + (long)(2535220) * n), 0);
+    sigmoid_n32_bwd(n, (act + (long)(2166580) * n), (act + (long)(2166612) * n), (dact + (long)(2166612) * n), (dact + (long)(2166580) * n), 0);
 }
 
 /* layer2.3.se.scale */
@@ -3304,16 +3252,16 @@ static void se_resnet56_layer197_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c32_16x16_fwd(n, (act + (long)(2526988) * n), (act + (long)(2535252) * n), (act + (long)(2535284) * n));
+    scale_c32_16x16_fwd(n, (act + (long)(2158348) * n), (act + (long)(2166612) * n), (act + (long)(2166644) * n));
 }
 
 /* layer2.3.se.scale */
 static void se_resnet56_layer197_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2526988) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2535252) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2526988) * n), (act + (long)(2535252) * n), (dact + (long)(2535284) * n), (dact + (long)(2526988) * n), (dact + (long)(2535252) * n));
+    memset((dact + (long)(2158348) * n), 0, sizeof(float) * n * 8192);
+    memset((dact + (long)(2166612) * n), 0, sizeof(float) * n * 32);
+    scale_c32_16x16_bwd(n, (act + (long)(2158348) * n), (act + (long)(2166612) * n), (dact + (long)(2166644) * n), (dact + (long)(2158348) * n), (dact + (long)(2166612) * n));
 }
 
 /* layer2.3.sum */
@@ -3321,14 +3269,14 @@ static void se_resnet56_layer198_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2535284) * n), (act + (long)(2453260) * n), (act + (long)(2543476) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(2166644) * n), (act + (long)(2092812) * n), (act + (long)(2174836) * n));
 }
 
 /* layer2.3.sum */
 static void se_resnet56_layer198_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2543476) * n), (dact + (long)(2535284) * n), 0, (dact + (long)(2453260) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(2174836) * n), (dact + (long)(2174836) * n), (dact + (long)(2166644) * n), 0, (dact + (long)(2092812) * n), 0);
 }
 
 /* layer2.3.relu#2 */
@@ -3336,14 +3284,12 @@ static void se_resnet56_layer199_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2543476) * n), (act + (long)(2551668) * n));
 }
 
 /* layer2.3.relu#2 */
 static void se_resnet56_layer199_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2543476) * n), (act + (long)(2551668) * n), (dact + (long)(2551668) * n), (dact + (long)(2543476) * n), 0);
 }
 
 /* layer2.4.conv_bn.seps */
@@ -3351,14 +3297,14 @@ static void se_resnet56_layer200_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2551668) * n), (par + 92752), 0, (act + (long)(2559860) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2174836) * n), (par + 92752), 0, (act + (long)(2183028) * n + 0));
 }
 
 /* layer2.4.conv_bn.seps */
 static void se_resnet56_layer200_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2551668) * n), (par + 92752), (dact + (long)(2559860) * n + 0), (dact + (long)(2551668) * n), (grad + 92752), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2174836) * n), (par + 92752), (dact + (long)(2183028) * n + 0), (dact + (long)(2174836) * n), (grad + 92752), 0,
         1);
 }
 
@@ -3368,19 +3314,19 @@ static void se_resnet56_layer201_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2559860) * n), (par + 93840), (par + 93904), (buf + 2496), (buf + 2560),
-            (cnt + 41), (act + (long)(2576244) * n), (sav + 2496), (sav + 2560));
+        bn_c64_16x16_fwd_train(n, (act + (long)(2183028) * n), (par + 93840), (par + 93904), (buf + 2496), (buf + 2560),
+            (cnt + 41), (act + (long)(2199412) * n), (sav + 2496), (sav + 2560));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2559860) * n), (par + 93840), (par + 93904), (buf + 2496), (buf + 2560),
-            (act + (long)(2576244) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(2183028) * n), (par + 93840), (par + 93904), (buf + 2496), (buf + 2560),
+            (act + (long)(2199412) * n));
 }
 
 /* layer2.4.conv_bn.bn1 */
 static void se_resnet56_layer201_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2559860) * n), (par + 93840), (sav + 2496), (sav + 2560), (dact + (long)(2576244) * n),
-        (dact + (long)(2559860) * n), (grad + 93840), (grad + 93904), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(2183028) * n), (act + (long)(2199412) * n), (par + 93840), (sav + 2496), (sav + 2560),
+        (dact + (long)(2199412) * n), (dact + (long)(2183028) * n), (grad + 93840), (grad + 93904), 0);
 }
 
 /* layer2.4.conv_bn.pointwise */
@@ -3388,14 +3334,14 @@ static void se_resnet56_layer202_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2576244) * n), (par + 93968), (par + 96016), (act + (long)(2592628) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2199412) * n), (par + 93968), (par + 96016), (act + (long)(2215796) * n + 0));
 }
 
 /* layer2.4.conv_bn.pointwise */
 static void se_resnet56_layer202_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2576244) * n), (par + 93968), (dact + (long)(2592628) * n + 0), (dact + (long)(2576244) * n), (grad + 93968), (grad + 96016),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2199412) * n), (par + 93968), (dact + (long)(2215796) * n + 0), (dact + (long)(2199412) * n), (grad + 93968), (grad + 96016),
         0);
 }
 
@@ -3405,19 +3351,19 @@ static void se_resnet56_layer203_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2592628) * n), (par + 96048), (par + 96080), (buf + 2624), (buf + 2656),
-            (cnt + 42), (act + (long)(2600820) * n), (sav + 2624), (sav + 2656));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2215796) * n), (par + 96048), (par + 96080), (buf + 2624), (buf + 2656),
+            (cnt + 42), (act + (long)(2223988) * n), (sav + 2624), (sav + 2656));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2592628) * n), (par + 96048), (par + 96080), (buf + 2624), (buf + 2656),
-            (act + (long)(2600820) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2215796) * n), (par + 96048), (par + 96080), (buf + 2624), (buf + 2656),
+            (act + (long)(2223988) * n));
 }
 
 /* layer2.4.conv_bn.bn2 */
 static void se_resnet56_layer203_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2592628) * n), (par + 96048), (sav + 2624), (sav + 2656), (dact + (long)(2600820) * n),
-        (dact + (long)(2592628) * n), (grad + 96048), (grad + 96080), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2215796) * n), (act + (long)(2223988) * n), (par + 96048), (sav + 2624), (sav + 2656),
+        (dact + (long)(2223988) * n), (dact + (long)(2215796) * n), (grad + 96048), (grad + 96080), 0);
 }
 
 /* layer2.4.relu#1 */
@@ -3425,14 +3371,12 @@ static void se_resnet56_layer204_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2600820) * n), (act + (long)(2609012) * n));
 }
 
 /* layer2.4.relu#1 */
 static void se_resnet56_layer204_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2600820) * n), (act + (long)(2609012) * n), (dact + (long)(2609012) * n), (dact + (long)(2600820) * n), 0);
 }
 
 /* layer2.4.conv2 */
@@ -3440,14 +3384,14 @@ static void se_resnet56_layer205_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2609012) * n), (par + 96112), 0, (act + (long)(2617204) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2223988) * n), (par + 96112), 0, (act + (long)(2232180) * n + 0));
 }
 
 /* layer2.4.conv2 */
 static void se_resnet56_layer205_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2609012) * n), (par + 96112), (dact + (long)(2617204) * n + 0), (dact + (long)(2609012) * n), (grad + 96112), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2223988) * n), (par + 96112), (dact + (long)(2232180) * n + 0), (dact + (long)(2223988) * n), (grad + 96112), 0,
         0);
 }
 
@@ -3457,19 +3401,19 @@ static void se_resnet56_layer206_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2617204) * n), (par + 105328), (par + 105360), (buf + 2688), (buf + 2720),
-            (cnt + 43), (act + (long)(2625396) * n), (sav + 2688), (sav + 2720));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2232180) * n), (par + 105328), (par + 105360), (buf + 2688), (buf + 2720),
+            (cnt + 43), (act + (long)(2240372) * n), (sav + 2688), (sav + 2720));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2617204) * n), (par + 105328), (par + 105360), (buf + 2688), (buf + 2720),
-            (act + (long)(2625396) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(2232180) * n), (par + 105328), (par + 105360), (buf + 2688), (buf + 2720),
+            (act + (long)(2240372) * n));
 }
 
 /* layer2.4.bn2 */
 static void se_resnet56_layer206_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2617204) * n), (par + 105328), (sav + 2688), (sav + 2720), (dact + (long)(2625396) * n),
-        (dact + (long)(2617204) * n), (grad + 105328), (grad + 105360), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(2232180) * n), (act + (long)(2240372) * n), (par + 105328), (sav + 2688), (sav + 2720),
+        (dact + (long)(2240372) * n), (dact + (long)(2232180) * n), (grad + 105328), (grad + 105360), 0);
 }
 
 /* layer2.4.se.pool */
@@ -3477,14 +3421,14 @@ static void se_resnet56_layer207_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c32_16x16_fwd(n, (act + (long)(2625396) * n), (act + (long)(2633588) * n));
+    gap_c32_16x16_fwd(n, (act + (long)(2240372) * n), (act + (long)(2248564) * n));
 }
 
 /* layer2.4.se.pool */
 static void se_resnet56_layer207_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2633588) * n), (dact + (long)(2625396) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2248564) * n), (dact + (long)(2240372) * n));
 }
 
 /* layer2.4.se.fc.0 */
@@ -3492,15 +3436,15 @@ static void se_resnet56_layer208_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_32_4_fwd(n, (act + (long)(2633588) * n), (par + 105392), 0, (act + (long)(2633620) * n));
+    linear_32_4_fwd(n, (act + (long)(2248564) * n), (par + 105392), 0, (act + (long)(2248596) * n));
 }
 
 /* layer2.4.se.fc.0 */
 static void se_resnet56_layer208_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2633588) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2633588) * n), (par + 105392), (dact + (long)(2633620) * n), (dact + (long)(2633588) * n), (grad + 105392), 0);
+    memset((dact + (long)(2248564) * n), 0, sizeof(float) * n * 32);
+    linear_32_4_bwd(n, (act + (long)(2248564) * n), (par + 105392), (dact + (long)(2248596) * n), (dact + (long)(2248564) * n), (grad + 105392), 0);
 }
 
 /* layer2.4.se.relu#1 */
@@ -3508,14 +3452,14 @@ static void se_resnet56_layer209_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4_fwd(n, (act + (long)(2633620) * n), (act + (long)(2633624) * n));
+    relu_n4_fwd(n, (act + (long)(2248596) * n), (act + (long)(2248600) * n));
 }
 
 /* layer2.4.se.relu#1 */
 static void se_resnet56_layer209_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4_bwd(n, (act + (long)(2633620) * n), (act + (long)(2633624) * n), (dact + (long)(2633624) * n), (dact + (long)(2633620) * n), 0);
+    relu_n4_bwd(n, (act + (long)(2248596) * n), (act + (long)(2248600) * n), (dact + (long)(2248600) * n), (dact + (long)(2248596) * n), 0);
 }
 
 /* layer2.4.se.fc.2 */
@@ -3523,15 +3467,15 @@ static void se_resnet56_layer210_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_4_32_fwd(n, (act + (long)(2633624) * n), (par + 105520), 0, (act + (long)(2633628) * n));
+    linear_4_32_fwd(n, (act + (long)(2248600) * n), (par + 105520), 0, (act + (long)(2248604) * n));
 }
 
 /* layer2.4.se.fc.2 */
 static void se_resnet56_layer210_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2633624) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2633624) * n), (par + 105520), (dact + (long)(2633628) * n), (dact + (long)(2633624) * n), (grad + 105520), 0);
+    memset((dact + (long)(2248600) * n), 0, sizeof(float) * n * 4);
+    linear_4_32_bwd(n, (act + (long)(2248600) * n), (par + 105520), (dact + (long)(2248604) * n), (dact + (long)(2248600) * n), (grad + 105520), 0);
 }
 
 /* layer2.4.se.gate */
@@ -3539,14 +3483,14 @@ static void se_resnet56_layer211_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n32_fwd(n, (act + (long)(2633628) * n), (act + (long)(2633660) * n));
+    sigmoid_n32_fwd(n, (act + (long)(2248604) * n), (act + (long)(2248636) * n));
 }
 
 /* layer2.4.se.gate */
 static void se_resnet56_layer211_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n32_bwd(n, (act + (long)(2633628) * n), (act + (long)(2633660) * n), (dact + (long)(2633660) * n), (dact + (long)(2633628) * n), 0);
+    sigmoid_n32_bwd(n, (act + (long)(2248604) * n), (act + (long)(2248636) * n), (dact + (long)(2248636) * n), (dact + (long)(2248604) * n), 0);
 }
 
 /* layer2.4.se.scale */
@@ -3554,16 +3498,16 @@ static void se_resnet56_layer212_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c32_16x16_fwd(n, (act + (long)(2625396) * n), (act + (long)(2633660) * n), (act + (long)(2633692) * n));
+    scale_c32_16x16_fwd(n, (act + (long)(2240372) * n), (act + (long)(2248636) * n), (act + (long)(2248668) * n));
 }
 
 /* layer2.4.se.scale */
 static void se_resnet56_layer212_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2625396) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2633660) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2625396) * n), (act + (long)(2633660) * n), (dact + (long)(2633692) * n), (dact + (long)(2625396) * n), (dact + (long)(2633660) * n));
+    memset((dact + (long)(2240372) * n), 0, sizeof(float) * n * 8192);
+    memset((dact + (long)(2248636) * n), 0, sizeof(float) * n * 32);
+    scale_c32_16x16_bwd(n, (act + (long)(2240372) * n), (act + (long)(2248636) * n), (dact + (long)(2248668) * n), (dact + (long)(2240372) * n), (dact + (long)(2248636) * n));
 }
 
 /* layer2.4.sum */
@@ -3571,14 +3515,14 @@ static void se_resnet56_layer213_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2633692) * n), (act + (long)(2551668) * n), (act + (long)(2641884) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(2248668) * n), (act + (long)(2174836) * n), (act + (long)(2256860) * n));
 }
 
 /* layer2.4.sum */
 static void se_resnet56_layer213_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2641884) * n), (dact + (long)(2633692) * n), 0, (dact + (long)(2551668) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(2256860) * n), (dact + (long)(2256860) * n), (dact + (long)(2248668) * n), 0, (dact + (long)(2174836) * n), 0);
 }
 
 /* layer2.4.relu#2 */
@@ -3586,14 +3530,12 @@ static void se_resnet56_layer214_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2641884) * n), (act + (long)(2650076) * n));
 }
 
 /* layer2.4.relu#2 */
 static void se_resnet56_layer214_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2641884) * n), (act + (long)(2650076) * n), (dact + (long)(2650076) * n), (dact + (long)(2641884) * n), 0);
 }
 
 /* layer2.5.conv_bn.seps */
@@ -3601,14 +3543,14 @@ static void se_resnet56_layer215_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2650076) * n), (par + 105648), 0, (act + (long)(2658268) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2256860) * n), (par + 105648), 0, (act + (long)(2265052) * n + 0));
 }
 
 /* layer2.5.conv_bn.seps */
 static void se_resnet56_layer215_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2650076) * n), (par + 105648), (dact + (long)(2658268) * n + 0), (dact + (long)(2650076) * n), (grad + 105648), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2256860) * n), (par + 105648), (dact + (long)(2265052) * n + 0), (dact + (long)(2256860) * n), (grad + 105648), 0,
         1);
 }
 
@@ -3618,19 +3560,19 @@ static void se_resnet56_layer216_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2658268) * n), (par + 106736), (par + 106800), (buf + 2752), (buf + 2816),
-            (cnt + 44), (act + (long)(2674652) * n), (sav + 2752), (sav + 2816));
+        bn_c64_16x16_fwd_train(n, (act + (long)(2265052) * n), (par + 106736), (par + 106800), (buf + 2752), (buf + 2816),
+            (cnt + 44), (act + (long)(2281436) * n), (sav + 2752), (sav + 2816));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2658268) * n), (par + 106736), (par + 106800), (buf + 2752), (buf + 2816),
-            (act + (long)(2674652) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(2265052) * n), (par + 106736), (par + 106800), (buf + 2752), (buf + 2816),
+            (act + (long)(2281436) * n));
 }
 
 /* layer2.5.conv_bn.bn1 */
 static void se_resnet56_layer216_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2658268) * n), (par + 106736), (sav + 2752), (sav + 2816), (dact + (long)(2674652) * n),
-        (dact + (long)(2658268) * n), (grad + 106736), (grad + 106800), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(2265052) * n), (act + (long)(2281436) * n), (par + 106736), (sav + 2752), (sav + 2816),
+        (dact + (long)(2281436) * n), (dact + (long)(2265052) * n), (grad + 106736), (grad + 106800), 0);
 }
 
 /* layer2.5.conv_bn.pointwise */
@@ -3638,14 +3580,14 @@ static void se_resnet56_layer217_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2674652) * n), (par + 106864), (par + 108912), (act + (long)(2691036) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2281436) * n), (par + 106864), (par + 108912), (act + (long)(2297820) * n + 0));
 }
 
 /* layer2.5.conv_bn.pointwise */
 static void se_resnet56_layer217_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2674652) * n), (par + 106864), (dact + (long)(2691036) * n + 0), (dact + (long)(2674652) * n), (grad + 106864), (grad + 108912),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2281436) * n), (par + 106864), (dact + (long)(2297820) * n + 0), (dact + (long)(2281436) * n), (grad + 106864), (grad + 108912),
         0);
 }
 
@@ -3655,19 +3597,19 @@ static void se_resnet56_layer218_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2691036) * n), (par + 108944), (par + 108976), (buf + 2880), (buf + 2912),
-            (cnt + 45), (act + (long)(2699228) * n), (sav + 2880), (sav + 2912));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2297820) * n), (par + 108944), (par + 108976), (buf + 2880), (buf + 2912),
+            (cnt + 45), (act + (long)(2306012) * n), (sav + 2880), (sav + 2912));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2691036) * n), (par + 108944), (par + 108976), (buf + 2880), (buf + 2912),
-            (act + (long)(2699228) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2297820) * n), (par + 108944), (par + 108976), (buf + 2880), (buf + 2912),
+            (act + (long)(2306012) * n));
 }
 
 /* layer2.5.conv_bn.bn2 */
 static void se_resnet56_layer218_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2691036) * n), (par + 108944), (sav + 2880), (sav + 2912), (dact + (long)(2699228) * n),
-        (dact + (long)(2691036) * n), (grad + 108944), (grad + 108976), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2297820) * n), (act + (long)(2306012) * n), (par + 108944), (sav + 2880), (sav + 2912),
+        (dact + (long)(2306012) * n), (dact + (long)(2297820) * n), (grad + 108944), (grad + 108976), 0);
 }
 
 /* layer2.5.relu#1 */
@@ -3675,14 +3617,12 @@ static void se_resnet56_layer219_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2699228) * n), (act + (long)(2707420) * n));
 }
 
 /* layer2.5.relu#1 */
 static void se_resnet56_layer219_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2699228) * n), (act + (long)(2707420) * n), (dact + (long)(2707420) * n), (dact + (long)(2699228) * n), 0);
 }
 
 /* layer2.5.conv2 */
@@ -3690,14 +3630,14 @@ static void se_resnet56_layer220_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2707420) * n), (par + 109008), 0, (act + (long)(2715612) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2306012) * n), (par + 109008), 0, (act + (long)(2314204) * n + 0));
 }
 
 /* layer2.5.conv2 */
 static void se_resnet56_layer220_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2707420) * n), (par + 109008), (dact + (long)(2715612) * n + 0), (dact + (long)(2707420) * n), (grad + 109008), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2306012) * n), (par + 109008), (dact + (long)(2314204) * n + 0), (dact + (long)(2306012) * n), (grad + 109008), 0,
         0);
 }
 
@@ -3707,19 +3647,19 @@ static void se_resnet56_layer221_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2715612) * n), (par + 118224), (par + 118256), (buf + 2944), (buf + 2976),
-            (cnt + 46), (act + (long)(2723804) * n), (sav + 2944), (sav + 2976));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2314204) * n), (par + 118224), (par + 118256), (buf + 2944), (buf + 2976),
+            (cnt + 46), (act + (long)(2322396) * n), (sav + 2944), (sav + 2976));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2715612) * n), (par + 118224), (par + 118256), (buf + 2944), (buf + 2976),
-            (act + (long)(2723804) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(2314204) * n), (par + 118224), (par + 118256), (buf + 2944), (buf + 2976),
+            (act + (long)(2322396) * n));
 }
 
 /* layer2.5.bn2 */
 static void se_resnet56_layer221_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2715612) * n), (par + 118224), (sav + 2944), (sav + 2976), (dact + (long)(2723804) * n),
-        (dact + (long)(2715612) * n), (grad + 118224), (grad + 118256), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(2314204) * n), (act + (long)(2322396) * n), (par + 118224), (sav + 2944), (sav + 2976),
+        (dact + (long)(2322396) * n), (dact + (long)(2314204) * n), (grad + 118224), (grad + 118256), 0);
 }
 
 /* layer2.5.se.pool */
@@ -3727,14 +3667,14 @@ static void se_resnet56_layer222_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c32_16x16_fwd(n, (act + (long)(2723804) * n), (act + (long)(2731996) * n));
+    gap_c32_16x16_fwd(n, (act + (long)(2322396) * n), (act + (long)(2330588) * n));
 }
 
 /* layer2.5.se.pool */
 static void se_resnet56_layer222_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2731996) * n), (dact + (long)(2723804) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2330588) * n), (dact + (long)(2322396) * n));
 }
 
 /* layer2.5.se.fc.0 */
@@ -3742,15 +3682,15 @@ static void se_resnet56_layer223_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_32_4_fwd(n, (act + (long)(2731996) * n), (par + 118288), 0, (act + (long)(2732028) * n));
+    linear_32_4_fwd(n, (act + (long)(2330588) * n), (par + 118288), 0, (act + (long)(2330620) * n));
 }
 
 /* layer2.5.se.fc.0 */
 static void se_resnet56_layer223_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2731996) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2731996) * n), (par + 118288), (dact + (long)(2732028) * n), (dact + (long)(2731996) * n), (grad + 118288), 0);
+    memset((dact + (long)(2330588) * n), 0, sizeof(float) * n * 32);
+    linear_32_4_bwd(n, (act + (long)(2330588) * n), (par + 118288), (dact + (long)(2330620) * n), (dact + (long)(2330588) * n), (grad + 118288), 0);
 }
 
 /* layer2.5.se.relu#1 */
@@ -3758,14 +3698,14 @@ static void se_resnet56_layer224_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4_fwd(n, (act + (long)(2732028) * n), (act + (long)(2732032) * n));
+    relu_n4_fwd(n, (act + (long)(2330620) * n), (act + (long)(2330624) * n));
 }
 
 /* layer2.5.se.relu#1 */
 static void se_resnet56_layer224_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4_bwd(n, (act + (long)(2732028) * n), (act + (long)(2732032) * n), (dact + (long)(2732032) * n), (dact + (long)(2732028) * n), 0);
+    relu_n4_bwd(n, (act + (long)(2330620) * n), (act + (long)(2330624) * n), (dact + (long)(2330624) * n), (dact + (long)(2330620) * n), 0);
 }
 
 /* layer2.5.se.fc.2 */
@@ -3773,15 +3713,15 @@ static void se_resnet56_layer225_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_4_32_fwd(n, (act + (long)(2732032) * n), (par + 118416), 0, (act + (long)(2732036) * n));
+    linear_4_32_fwd(n, (act + (long)(2330624) * n), (par + 118416), 0, (act + (long)(2330628) * n));
 }
 
 /* layer2.5.se.fc.2 */
 static void se_resnet56_layer225_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2732032) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2732032) * n), (par + 118416), (dact + (long)(2732036) * n), (dact + (long)(2732032) * n), (grad + 118416), 0);
+    memset((dact + (long)(2330624) * n), 0, sizeof(float) * n * 4);
+    linear_4_32_bwd(n, (act + (long)(2330624) * n), (par + 118416), (dact + (long)(2330628) * n), (dact + (long)(2330624) * n), (grad + 118416), 0);
 }
 
 /* layer2.5.se.gate */
@@ -3789,14 +3729,14 @@ static void se_resnet56_layer226_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n32_fwd(n, (act + (long)(2732036) * n), (act + (long)(2732068) * n));
+    sigmoid_n32_fwd(n, (act + (long)(2330628) * n), (act + (long)(2330660) * n));
 }
 
 /* layer2.5.se.gate */
 static void se_resnet56_layer226_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n32_bwd(n, (act + (long)(2732036) * n), (act + (long)(2732068) * n), (dact + (long)(2732068) * n), (dact + (long)(2732036) * n), 0);
+    sigmoid_n32_bwd(n, (act + (long)(2330628) * n), (act + (long)(2330660) * n), (dact + (long)(2330660) * n), (dact + (long)(2330628) * n), 0);
 }
 
 /* layer2.5.se.scale */
@@ -3804,16 +3744,16 @@ static void se_resnet56_layer227_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c32_16x16_fwd(n, (act + (long)(2723804) * n), (act + (long)(2732068) * n), (act + (long)(2732100) * n));
+    scale_c32_16x16_fwd(n, (act + (long)(2322396) * n), (act + (long)(2330660) * n), (act + (long)(2330692) * n));
 }
 
 /* layer2.5.se.scale */
 static void se_resnet56_layer227_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2723804) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2732068) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2723804) * n), (act + (long)(2732068) * n), (dact + (long)(2732100) * n), (dact + (long)(2723804) * n), (dact + (long)(2732068) * n));
+    memset((dact + (long)(2322396) * n), 0, sizeof(float) * n * 8192);
+    memset((dact + (long)(2330660) * n), 0, sizeof(float) * n * 32);
+    scale_c32_16x16_bwd(n, (act + (long)(2322396) * n), (act + (long)(2330660) * n), (dact + (long)(2330692) * n), (dact + (long)(2322396) * n), (dact + (long)(2330660) * n));
 }
 
 /* layer2.5.sum */
@@ -3821,14 +3761,14 @@ static void se_resnet56_layer228_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2732100) * n), (act + (long)(2650076) * n), (act + (long)(2740292) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(2330692) * n), (act + (long)(2256860) * n), (act + (long)(2338884) * n));
 }
 
 /* layer2.5.sum */
 static void se_resnet56_layer228_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2740292) * n), (dact + (long)(2732100) * n), 0, (dact + (long)(2650076) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(2338884) * n), (dact + (long)(2338884) * n), (dact + (long)(2330692) * n), 0, (dact + (long)(2256860) * n), 0);
 }
 
 /* layer2.5.relu#2 */
@@ -3836,14 +3776,12 @@ static void se_resnet56_layer229_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2740292) * n), (act + (long)(2748484) * n));
 }
 
 /* layer2.5.relu#2 */
 static void se_resnet56_layer229_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2740292) * n), (act + (long)(2748484) * n), (dact + (long)(2748484) * n), (dact + (long)(2740292) * n), 0);
 }
 
 /* layer2.6.conv_bn.seps */
@@ -3851,14 +3789,14 @@ static void se_resnet56_layer230_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2748484) * n), (par + 118544), 0, (act + (long)(2756676) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2338884) * n), (par + 118544), 0, (act + (long)(2347076) * n + 0));
 }
 
 /* layer2.6.conv_bn.seps */
 static void se_resnet56_layer230_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2748484) * n), (par + 118544), (dact + (long)(2756676) * n + 0), (dact + (long)(2748484) * n), (grad + 118544), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2338884) * n), (par + 118544), (dact + (long)(2347076) * n + 0), (dact + (long)(2338884) * n), (grad + 118544), 0,
         1);
 }
 
@@ -3868,19 +3806,19 @@ static void se_resnet56_layer231_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2756676) * n), (par + 119632), (par + 119696), (buf + 3008), (buf + 3072),
-            (cnt + 47), (act + (long)(2773060) * n), (sav + 3008), (sav + 3072));
+        bn_c64_16x16_fwd_train(n, (act + (long)(2347076) * n), (par + 119632), (par + 119696), (buf + 3008), (buf + 3072),
+            (cnt + 47), (act + (long)(2363460) * n), (sav + 3008), (sav + 3072));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2756676) * n), (par + 119632), (par + 119696), (buf + 3008), (buf + 3072),
-            (act + (long)(2773060) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(2347076) * n), (par + 119632), (par + 119696), (buf + 3008), (buf + 3072),
+            (act + (long)(2363460) * n));
 }
 
 /* layer2.6.conv_bn.bn1 */
 static void se_resnet56_layer231_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2756676) * n), (par + 119632), (sav + 3008), (sav + 3072), (dact + (long)(2773060) * n),
-        (dact + (long)(2756676) * n), (grad + 119632), (grad + 119696), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(2347076) * n), (act + (long)(2363460) * n), (par + 119632), (sav + 3008), (sav + 3072),
+        (dact + (long)(2363460) * n), (dact + (long)(2347076) * n), (grad + 119632), (grad + 119696), 0);
 }
 
 /* layer2.6.conv_bn.pointwise */
@@ -3888,14 +3826,14 @@ static void se_resnet56_layer232_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2773060) * n), (par + 119760), (par + 121808), (act + (long)(2789444) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2363460) * n), (par + 119760), (par + 121808), (act + (long)(2379844) * n + 0));
 }
 
 /* layer2.6.conv_bn.pointwise */
 static void se_resnet56_layer232_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2773060) * n), (par + 119760), (dact + (long)(2789444) * n + 0), (dact + (long)(2773060) * n), (grad + 119760), (grad + 121808),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2363460) * n), (par + 119760), (dact + (long)(2379844) * n + 0), (dact + (long)(2363460) * n), (grad + 119760), (grad + 121808),
         0);
 }
 
@@ -3905,19 +3843,19 @@ static void se_resnet56_layer233_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2789444) * n), (par + 121840), (par + 121872), (buf + 3136), (buf + 3168),
-            (cnt + 48), (act + (long)(2797636) * n), (sav + 3136), (sav + 3168));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2379844) * n), (par + 121840), (par + 121872), (buf + 3136), (buf + 3168),
+            (cnt + 48), (act + (long)(2388036) * n), (sav + 3136), (sav + 3168));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2789444) * n), (par + 121840), (par + 121872), (buf + 3136), (buf + 3168),
-            (act + (long)(2797636) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2379844) * n), (par + 121840), (par + 121872), (buf + 3136), (buf + 3168),
+            (act + (long)(2388036) * n));
 }
 
 /* layer2.6.conv_bn.bn2 */
 static void se_resnet56_layer233_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2789444) * n), (par + 121840), (sav + 3136), (sav + 3168), (dact + (long)(2797636) * n),
-        (dact + (long)(2789444) * n), (grad + 121840), (grad + 121872), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2379844) * n), (act + (long)(2388036) * n), (par + 121840), (sav + 3136), (sav + 3168),
+        (dact + (long)(2388036) * n), (dact + (long)(2379844) * n), (grad + 121840), (grad + 121872), 0);
 }
 
 /* layer2.6.relu#1 */
@@ -3925,14 +3863,12 @@ static void se_resnet56_layer234_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2797636) * n), (act + (long)(2805828) * n));
 }
 
 /* layer2.6.relu#1 */
 static void se_resnet56_layer234_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2797636) * n), (act + (long)(2805828) * n), (dact + (long)(2805828) * n), (dact + (long)(2797636) * n), 0);
 }
 
 /* layer2.6.conv2 */
@@ -3940,14 +3876,14 @@ static void se_resnet56_layer235_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2805828) * n), (par + 121904), 0, (act + (long)(2814020) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2388036) * n), (par + 121904), 0, (act + (long)(2396228) * n + 0));
 }
 
 /* layer2.6.conv2 */
 static void se_resnet56_layer235_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2805828) * n), (par + 121904), (dact + (long)(2814020) * n + 0), (dact + (long)(2805828) * n), (grad + 121904), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2388036) * n), (par + 121904), (dact + (long)(2396228) * n + 0), (dact + (long)(2388036) * n), (grad + 121904), 0,
         0);
 }
 
@@ -3957,19 +3893,19 @@ static void se_resnet56_layer236_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2814020) * n), (par + 131120), (par + 131152), (buf + 3200), (buf + 3232),
-            (cnt + 49), (act + (long)(2822212) * n), (sav + 3200), (sav + 3232));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2396228) * n), (par + 131120), (par + 131152), (buf + 3200), (buf + 3232),
+            (cnt + 49), (act + (long)(2404420) * n), (sav + 3200), (sav + 3232));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2814020) * n), (par + 131120), (par + 131152), (buf + 3200), (buf + 3232),
-            (act + (long)(2822212) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(2396228) * n), (par + 131120), (par + 131152), (buf + 3200), (buf + 3232),
+            (act + (long)(2404420) * n));
 }
 
 /* layer2.6.bn2 */
 static void se_resnet56_layer236_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2814020) * n), (par + 131120), (sav + 3200), (sav + 3232), (dact + (long)(2822212) * n),
-        (dact + (long)(2814020) * n), (grad + 131120), (grad + 131152), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(2396228) * n), (act + (long)(2404420) * n), (par + 131120), (sav + 3200), (sav + 3232),
+        (dact + (long)(2404420) * n), (dact + (long)(2396228) * n), (grad + 131120), (grad + 131152), 0);
 }
 
 /* layer2.6.se.pool */
@@ -3977,14 +3913,14 @@ static void se_resnet56_layer237_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c32_16x16_fwd(n, (act + (long)(2822212) * n), (act + (long)(2830404) * n));
+    gap_c32_16x16_fwd(n, (act + (long)(2404420) * n), (act + (long)(2412612) * n));
 }
 
 /* layer2.6.se.pool */
 static void se_resnet56_layer237_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2830404) * n), (dact + (long)(2822212) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2412612) * n), (dact + (long)(2404420) * n));
 }
 
 /* layer2.6.se.fc.0 */
@@ -3992,15 +3928,15 @@ static void se_resnet56_layer238_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_32_4_fwd(n, (act + (long)(2830404) * n), (par + 131184), 0, (act + (long)(2830436) * n));
+    linear_32_4_fwd(n, (act + (long)(2412612) * n), (par + 131184), 0, (act + (long)(2412644) * n));
 }
 
 /* layer2.6.se.fc.0 */
 static void se_resnet56_layer238_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2830404) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2830404) * n), (par + 131184), (dact + (long)(2830436) * n), (dact + (long)(2830404) * n), (grad + 131184), 0);
+    memset((dact + (long)(2412612) * n), 0, sizeof(float) * n * 32);
+    linear_32_4_bwd(n, (act + (long)(2412612) * n), (par + 131184), (dact + (long)(2412644) * n), (dact + (long)(2412612) * n), (grad + 131184), 0);
 }
 
 /* layer2.6.se.relu#1 */
@@ -4008,14 +3944,14 @@ static void se_resnet56_layer239_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4_fwd(n, (act + (long)(2830436) * n), (act + (long)(2830440) * n));
+    relu_n4_fwd(n, (act + (long)(2412644) * n), (act + (long)(2412648) * n));
 }
 
 /* layer2.6.se.relu#1 */
 static void se_resnet56_layer239_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4_bwd(n, (act + (long)(2830436) * n), (act + (long)(2830440) * n), (dact + (long)(2830440) * n), (dact + (long)(2830436) * n), 0);
+    relu_n4_bwd(n, (act + (long)(2412644) * n), (act + (long)(2412648) * n), (dact + (long)(2412648) * n), (dact + (long)(2412644) * n), 0);
 }
 
 /* layer2.6.se.fc.2 */
@@ -4023,15 +3959,15 @@ static void se_resnet56_layer240_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_4_32_fwd(n, (act + (long)(2830440) * n), (par + 131312), 0, (act + (long)(2830444) * n));
+    linear_4_32_fwd(n, (act + (long)(2412648) * n), (par + 131312), 0, (act + (long)(2412652) * n));
 }
 
 /* layer2.6.se.fc.2 */
 static void se_resnet56_layer240_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2830440) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2830440) * n), (par + 131312), (dact + (long)(2830444) * n), (dact + (long)(2830440) * n), (grad + 131312), 0);
+    memset((dact + (long)(2412648) * n), 0, sizeof(float) * n * 4);
+    linear_4_32_bwd(n, (act + (long)(2412648) * n), (par + 131312), (dact + (long)(2412652) * n), (dact + (long)(2412648) * n), (grad + 131312), 0);
 }
 
 /* layer2.6.se.gate */
@@ -4039,14 +3975,14 @@ static void se_resnet56_layer241_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n32_fwd(n, (act + (long)(2830444) * n), (act + (long)(2830476) * n));
+    sigmoid_n32_fwd(n, (act + (long)(2412652) * n), (act + (long)(2412684) * n));
 }
 
 /* layer2.6.se.gate */
 static void se_resnet56_layer241_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n32_bwd(n, (act + (long)(2830444) * n), (act + (long)(2830476) * n), (dact + (long)(2830476) * n), (dact + (long)(2830444) * n), 0);
+    sigmoid_n32_bwd(n, (act + (long)(2412652) * n), (act + (long)(2412684) * n), (dact + (long)(2412684) * n), (dact + (long)(2412652) * n), 0);
 }
 
 /* layer2.6.se.scale */
@@ -4054,16 +3990,16 @@ static void se_resnet56_layer242_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c32_16x16_fwd(n, (act + (long)(2822212) * n), (act + (long)(2830476) * n), (act + (long)(2830508) * n));
+    scale_c32_16x16_fwd(n, (act + (long)(2404420) * n), (act + (long)(2412684) * n), (act + (long)(2412716) * n));
 }
 
 /* layer2.6.se.scale */
 static void se_resnet56_layer242_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2822212) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2830476) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2822212) * n), (act + (long)(2830476) * n), (dact + (long)(2830508) * n), (dact + (long)(2822212) * n), (dact + (long)(2830476) * n));
+    memset((dact + (long)(2404420) * n), 0, sizeof(float) * n * 8192);
+    memset((dact + (long)(2412684) * n), 0, sizeof(float) * n * 32);
+    scale_c32_16x16_bwd(n, (act + (long)(2404420) * n), (act + (long)(2412684) * n), (dact + (long)(2412716) * n), (dact + (long)(2404420) * n), (dact + (long)(2412684) * n));
 }
 
 /* layer2.6.sum */
@@ -4071,14 +4007,14 @@ static void se_resnet56_layer243_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2830508) * n), (act + (long)(2748484) * n), (act + (long)(2838700) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(2412716) * n), (act + (long)(2338884) * n), (act + (long)(2420908) * n));
 }
 
 /* layer2.6.sum */
 static void se_resnet56_layer243_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2838700) * n), (dact + (long)(2830508) * n), 0, (dact + (long)(2748484) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(2420908) * n), (dact + (long)(2420908) * n), (dact + (long)(2412716) * n), 0, (dact + (long)(2338884) * n), 0);
 }
 
 /* layer2.6.relu#2 */
@@ -4086,14 +4022,12 @@ static void se_resnet56_layer244_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2838700) * n), (act + (long)(2846892) * n));
 }
 
 /* layer2.6.relu#2 */
 static void se_resnet56_layer244_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2838700) * n), (act + (long)(2846892) * n), (dact + (long)(2846892) * n), (dact + (long)(2838700) * n), 0);
 }
 
 /* layer2.7.conv_bn.seps */
@@ -4101,14 +4035,14 @@ static void se_resnet56_layer245_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2846892) * n), (par + 131440), 0, (act + (long)(2855084) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2420908) * n), (par + 131440), 0, (act + (long)(2429100) * n + 0));
 }
 
 /* layer2.7.conv_bn.seps */
 static void se_resnet56_layer245_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2846892) * n), (par + 131440), (dact + (long)(2855084) * n + 0), (dact + (long)(2846892) * n), (grad + 131440), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2420908) * n), (par + 131440), (dact + (long)(2429100) * n + 0), (dact + (long)(2420908) * n), (grad + 131440), 0,
         1);
 }
 
@@ -4118,19 +4052,19 @@ static void se_resnet56_layer246_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2855084) * n), (par + 132528), (par + 132592), (buf + 3264), (buf + 3328),
-            (cnt + 50), (act + (long)(2871468) * n), (sav + 3264), (sav + 3328));
+        bn_c64_16x16_fwd_train(n, (act + (long)(2429100) * n), (par + 132528), (par + 132592), (buf + 3264), (buf + 3328),
+            (cnt + 50), (act + (long)(2445484) * n), (sav + 3264), (sav + 3328));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2855084) * n), (par + 132528), (par + 132592), (buf + 3264), (buf + 3328),
-            (act + (long)(2871468) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(2429100) * n), (par + 132528), (par + 132592), (buf + 3264), (buf + 3328),
+            (act + (long)(2445484) * n));
 }
 
 /* layer2.7.conv_bn.bn1 */
 static void se_resnet56_layer246_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2855084) * n), (par + 132528), (sav + 3264), (sav + 3328), (dact + (long)(2871468) * n),
-        (dact + (long)(2855084) * n), (grad + 132528), (grad + 132592), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(2429100) * n), (act + (long)(2445484) * n), (par + 132528), (sav + 3264), (sav + 3328),
+        (dact + (long)(2445484) * n), (dact + (long)(2429100) * n), (grad + 132528), (grad + 132592), 0);
 }
 
 /* layer2.7.conv_bn.pointwise */
@@ -4138,14 +4072,14 @@ static void se_resnet56_layer247_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2871468) * n), (par + 132656), (par + 134704), (act + (long)(2887852) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2445484) * n), (par + 132656), (par + 134704), (act + (long)(2461868) * n + 0));
 }
 
 /* layer2.7.conv_bn.pointwise */
 static void se_resnet56_layer247_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2871468) * n), (par + 132656), (dact + (long)(2887852) * n + 0), (dact + (long)(2871468) * n), (grad + 132656), (grad + 134704),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2445484) * n), (par + 132656), (dact + (long)(2461868) * n + 0), (dact + (long)(2445484) * n), (grad + 132656), (grad + 134704),
         0);
 }
 
@@ -4155,19 +4089,19 @@ static void se_resnet56_layer248_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2887852) * n), (par + 134736), (par + 134768), (buf + 3392), (buf + 3424),
-            (cnt + 51), (act + (long)(2896044) * n), (sav + 3392), (sav + 3424));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2461868) * n), (par + 134736), (par + 134768), (buf + 3392), (buf + 3424),
+            (cnt + 51), (act + (long)(2470060) * n), (sav + 3392), (sav + 3424));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2887852) * n), (par + 134736), (par + 134768), (buf + 3392), (buf + 3424),
-            (act + (long)(2896044) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2461868) * n), (par + 134736), (par + 134768), (buf + 3392), (buf + 3424),
+            (act + (long)(2470060) * n));
 }
 
 /* layer2.7.conv_bn.bn2 */
 static void se_resnet56_layer248_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2887852) * n), (par + 134736), (sav + 3392), (sav + 3424), (dact + (long)(2896044) * n),
-        (dact + (long)(2887852) * n), (grad + 134736), (grad + 134768), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2461868) * n), (act + (long)(2470060) * n), (par + 134736), (sav + 3392), (sav + 3424),
+        (dact + (long)(2470060) * n), (dact + (long)(2461868) * n), (grad + 134736), (grad + 134768), 0);
 }
 
 /* layer2.7.relu#1 */
@@ -4175,14 +4109,12 @@ static void se_resnet56_layer249_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2896044) * n), (act + (long)(2904236) * n));
 }
 
 /* layer2.7.relu#1 */
 static void se_resnet56_layer249_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2896044) * n), (act + (long)(2904236) * n), (dact + (long)(2904236) * n), (dact + (long)(2896044) * n), 0);
 }
 
 /* layer2.7.conv2 */
@@ -4190,14 +4122,14 @@ static void se_resnet56_layer250_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2904236) * n), (par + 134800), 0, (act + (long)(2912428) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2470060) * n), (par + 134800), 0, (act + (long)(2478252) * n + 0));
 }
 
 /* layer2.7.conv2 */
 static void se_resnet56_layer250_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2904236) * n), (par + 134800), (dact + (long)(2912428) * n + 0), (dact + (long)(2904236) * n), (grad + 134800), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2470060) * n), (par + 134800), (dact + (long)(2478252) * n + 0), (dact + (long)(2470060) * n), (grad + 134800), 0,
         0);
 }
 
@@ -4207,19 +4139,19 @@ static void se_resnet56_layer251_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2912428) * n), (par + 144016), (par + 144048), (buf + 3456), (buf + 3488),
-            (cnt + 52), (act + (long)(2920620) * n), (sav + 3456), (sav + 3488));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2478252) * n), (par + 144016), (par + 144048), (buf + 3456), (buf + 3488),
+            (cnt + 52), (act + (long)(2486444) * n), (sav + 3456), (sav + 3488));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2912428) * n), (par + 144016), (par + 144048), (buf + 3456), (buf + 3488),
-            (act + (long)(2920620) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(2478252) * n), (par + 144016), (par + 144048), (buf + 3456), (buf + 3488),
+            (act + (long)(2486444) * n));
 }
 
 /* layer2.7.bn2 */
 static void se_resnet56_layer251_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2912428) * n), (par + 144016), (sav + 3456), (sav + 3488), (dact + (long)(2920620) * n),
-        (dact + (long)(2912428) * n), (grad + 144016), (grad + 144048), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(2478252) * n), (act + (long)(2486444) * n), (par + 144016), (sav + 3456), (sav + 3488),
+        (dact + (long)(2486444) * n), (dact + (long)(2478252) * n), (grad + 144016), (grad + 144048), 0);
 }
 
 /* layer2.7.se.pool */
@@ -4227,14 +4159,14 @@ static void se_resnet56_layer252_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c32_16x16_fwd(n, (act + (long)(2920620) * n), (act + (long)(2928812) * n));
+    gap_c32_16x16_fwd(n, (act + (long)(2486444) * n), (act + (long)(2494636) * n));
 }
 
 /* layer2.7.se.pool */
 static void se_resnet56_layer252_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(2928812) * n), (dact + (long)(2920620) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2494636) * n), (dact + (long)(2486444) * n));
 }
 
 /* layer2.7.se.fc.0 */
@@ -4242,15 +4174,15 @@ static void se_resnet56_layer253_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_32_4_fwd(n, (act + (long)(2928812) * n), (par + 144080), 0, (act + (long)(2928844) * n));
+    linear_32_4_fwd(n, (act + (long)(2494636) * n), (par + 144080), 0, (act + (long)(2494668) * n));
 }
 
 /* layer2.7.se.fc.0 */
 static void se_resnet56_layer253_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2928812) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(2928812) * n), (par + 144080), (dact + (long)(2928844) * n), (dact + (long)(2928812) * n), (grad + 144080), 0);
+    memset((dact + (long)(2494636) * n), 0, sizeof(float) * n * 32);
+    linear_32_4_bwd(n, (act + (long)(2494636) * n), (par + 144080), (dact + (long)(2494668) * n), (dact + (long)(2494636) * n), (grad + 144080), 0);
 }
 
 /* layer2.7.se.relu#1 */
@@ -4258,14 +4190,14 @@ static void se_resnet56_layer254_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4_fwd(n, (act + (long)(2928844) * n), (act + (long)(2928848) * n));
+    relu_n4_fwd(n, (act + (long)(2494668) * n), (act + (long)(2494672) * n));
 }
 
 /* layer2.7.se.relu#1 */
 static void se_resnet56_layer254_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4_bwd(n, (act + (long)(2928844) * n), (act + (long)(2928848) * n), (dact + (long)(2928848) * n), (dact + (long)(2928844) * n), 0);
+    relu_n4_bwd(n, (act + (long)(2494668) * n), (act + (long)(2494672) * n), (dact + (long)(2494672) * n), (dact + (long)(2494668) * n), 0);
 }
 
 /* layer2.7.se.fc.2 */
@@ -4273,15 +4205,15 @@ static void se_resnet56_layer255_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_4_32_fwd(n, (act + (long)(2928848) * n), (par + 144208), 0, (act + (long)(2928852) * n));
+    linear_4_32_fwd(n, (act + (long)(2494672) * n), (par + 144208), 0, (act + (long)(2494676) * n));
 }
 
 /* layer2.7.se.fc.2 */
 static void se_resnet56_layer255_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2928848) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(2928848) * n), (par + 144208), (dact + (long)(2928852) * n), (dact + (long)(2928848) * n), (grad + 144208), 0);
+    memset((dact + (long)(2494672) * n), 0, sizeof(float) * n * 4);
+    linear_4_32_bwd(n, (act + (long)(2494672) * n), (par + 144208), (dact + (long)(2494676) * n), (dact + (long)(2494672) * n), (grad + 144208), 0);
 }
 
 /* layer2.7.se.gate */
@@ -4289,14 +4221,14 @@ static void se_resnet56_layer256_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n32_fwd(n, (act + (long)(2928852) * n), (act + (long)(2928884) * n));
+    sigmoid_n32_fwd(n, (act + (long)(2494676) * n), (act + (long)(2494708) * n));
 }
 
 /* layer2.7.se.gate */
 static void se_resnet56_layer256_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n32_bwd(n, (act + (long)(2928852) * n), (act + (long)(2928884) * n), (dact + (long)(2928884) * n), (dact + (long)(2928852) * n), 0);
+    sigmoid_n32_bwd(n, (act + (long)(2494676) * n), (act + (long)(2494708) * n), (dact + (long)(2494708) * n), (dact + (long)(2494676) * n), 0);
 }
 
 /* layer2.7.se.scale */
@@ -4304,16 +4236,16 @@ static void se_resnet56_layer257_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c32_16x16_fwd(n, (act + (long)(2920620) * n), (act + (long)(2928884) * n), (act + (long)(2928916) * n));
+    scale_c32_16x16_fwd(n, (act + (long)(2486444) * n), (act + (long)(2494708) * n), (act + (long)(2494740) * n));
 }
 
 /* layer2.7.se.scale */
 static void se_resnet56_layer257_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2920620) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(2928884) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(2920620) * n), (act + (long)(2928884) * n), (dact + (long)(2928916) * n), (dact + (long)(2920620) * n), (dact + (long)(2928884) * n));
+    memset((dact + (long)(2486444) * n), 0, sizeof(float) * n * 8192);
+    memset((dact + (long)(2494708) * n), 0, sizeof(float) * n * 32);
+    scale_c32_16x16_bwd(n, (act + (long)(2486444) * n), (act + (long)(2494708) * n), (dact + (long)(2494740) * n), (dact + (long)(2486444) * n), (dact + (long)(2494708) * n));
 }
 
 /* layer2.7.sum */
@@ -4321,14 +4253,14 @@ static void se_resnet56_layer258_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(2928916) * n), (act + (long)(2846892) * n), (act + (long)(2937108) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(2494740) * n), (act + (long)(2420908) * n), (act + (long)(2502932) * n));
 }
 
 /* layer2.7.sum */
 static void se_resnet56_layer258_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(2937108) * n), (dact + (long)(2928916) * n), 0, (dact + (long)(2846892) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(2502932) * n), (dact + (long)(2502932) * n), (dact + (long)(2494740) * n), 0, (dact + (long)(2420908) * n), 0);
 }
 
 /* layer2.7.relu#2 */
@@ -4336,14 +4268,12 @@ static void se_resnet56_layer259_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2937108) * n), (act + (long)(2945300) * n));
 }
 
 /* layer2.7.relu#2 */
 static void se_resnet56_layer259_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2937108) * n), (act + (long)(2945300) * n), (dact + (long)(2945300) * n), (dact + (long)(2937108) * n), 0);
 }
 
 /* layer2.8.conv_bn.seps */
@@ -4351,14 +4281,14 @@ static void se_resnet56_layer260_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2945300) * n), (par + 144336), 0, (act + (long)(2953492) * n + 0));
+    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2502932) * n), (par + 144336), 0, (act + (long)(2511124) * n + 0));
 }
 
 /* layer2.8.conv_bn.seps */
 static void se_resnet56_layer260_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2945300) * n), (par + 144336), (dact + (long)(2953492) * n + 0), (dact + (long)(2945300) * n), (grad + 144336), 0,
+    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2502932) * n), (par + 144336), (dact + (long)(2511124) * n + 0), (dact + (long)(2502932) * n), (grad + 144336), 0,
         1);
 }
 
@@ -4368,19 +4298,19 @@ static void se_resnet56_layer261_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2953492) * n), (par + 145424), (par + 145488), (buf + 3520), (buf + 3584),
-            (cnt + 53), (act + (long)(2969876) * n), (sav + 3520), (sav + 3584));
+        bn_c64_16x16_fwd_train(n, (act + (long)(2511124) * n), (par + 145424), (par + 145488), (buf + 3520), (buf + 3584),
+            (cnt + 53), (act + (long)(2527508) * n), (sav + 3520), (sav + 3584));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2953492) * n), (par + 145424), (par + 145488), (buf + 3520), (buf + 3584),
-            (act + (long)(2969876) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(2511124) * n), (par + 145424), (par + 145488), (buf + 3520), (buf + 3584),
+            (act + (long)(2527508) * n));
 }
 
 /* layer2.8.conv_bn.bn1 */
 static void se_resnet56_layer261_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2953492) * n), (par + 145424), (sav + 3520), (sav + 3584), (dact + (long)(2969876) * n),
-        (dact + (long)(2953492) * n), (grad + 145424), (grad + 145488), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(2511124) * n), (act + (long)(2527508) * n), (par + 145424), (sav + 3520), (sav + 3584),
+        (dact + (long)(2527508) * n), (dact + (long)(2511124) * n), (grad + 145424), (grad + 145488), 0);
 }
 
 /* layer2.8.conv_bn.pointwise */
@@ -4388,14 +4318,14 @@ static void se_resnet56_layer262_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2969876) * n), (par + 145552), (par + 147600), (act + (long)(2986260) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2527508) * n), (par + 145552), (par + 147600), (act + (long)(2543892) * n + 0));
 }
 
 /* layer2.8.conv_bn.pointwise */
 static void se_resnet56_layer262_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2969876) * n), (par + 145552), (dact + (long)(2986260) * n + 0), (dact + (long)(2969876) * n), (grad + 145552), (grad + 147600),
+    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2527508) * n), (par + 145552), (dact + (long)(2543892) * n + 0), (dact + (long)(2527508) * n), (grad + 145552), (grad + 147600),
         0);
 }
 
@@ -4405,19 +4335,19 @@ static void se_resnet56_layer263_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2986260) * n), (par + 147632), (par + 147664), (buf + 3648), (buf + 3680),
-            (cnt + 54), (act + (long)(2994452) * n), (sav + 3648), (sav + 3680));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2543892) * n), (par + 147632), (par + 147664), (buf + 3648), (buf + 3680),
+            (cnt + 54), (act + (long)(2552084) * n), (sav + 3648), (sav + 3680));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2986260) * n), (par + 147632), (par + 147664), (buf + 3648), (buf + 3680),
-            (act + (long)(2994452) * n));
+        bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2543892) * n), (par + 147632), (par + 147664), (buf + 3648), (buf + 3680),
+            (act + (long)(2552084) * n));
 }
 
 /* layer2.8.conv_bn.bn2 */
 static void se_resnet56_layer263_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2986260) * n), (par + 147632), (sav + 3648), (sav + 3680), (dact + (long)(2994452) * n),
-        (dact + (long)(2986260) * n), (grad + 147632), (grad + 147664), 0);
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2543892) * n), (act + (long)(2552084) * n), (par + 147632), (sav + 3648), (sav + 3680),
+        (dact + (long)(2552084) * n), (dact + (long)(2543892) * n), (grad + 147632), (grad + 147664), 0);
 }
 
 /* layer2.8.relu#1 */
@@ -4425,14 +4355,12 @@ static void se_resnet56_layer264_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(2994452) * n), (act + (long)(3002644) * n));
 }
 
 /* layer2.8.relu#1 */
 static void se_resnet56_layer264_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(2994452) * n), (act + (long)(3002644) * n), (dact + (long)(3002644) * n), (dact + (long)(2994452) * n), 0);
 }
 
 /* layer2.8.conv2 */
@@ -4440,14 +4368,14 @@ static void se_resnet56_layer265_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(3002644) * n), (par + 147696), 0, (act + (long)(3010836) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_fwd(n, (act + (long)(2552084) * n), (par + 147696), 0, (act + (long)(2560276) * n + 0));
 }
 
 /* layer2.8.conv2 */
 static void se_resnet56_layer265_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(3002644) * n), (par + 147696), (dact + (long)(3010836) * n + 0), (dact + (long)(3002644) * n), (grad + 147696), 0,
+    conv_k3_c32_32_16x16_s1_p1_bwd(n, (act + (long)(2552084) * n), (par + 147696), (dact + (long)(2560276) * n + 0), (dact + (long)(2552084) * n), (grad + 147696), 0,
         0);
 }
 
@@ -4457,19 +4385,19 @@ static void se_resnet56_layer266_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(3010836) * n), (par + 156912), (par + 156944), (buf + 3712), (buf + 3744),
-            (cnt + 55), (act + (long)(3019028) * n), (sav + 3712), (sav + 3744));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2560276) * n), (par + 156912), (par + 156944), (buf + 3712), (buf + 3744),
+            (cnt + 55), (act + (long)(2568468) * n), (sav + 3712), (sav + 3744));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(3010836) * n), (par + 156912), (par + 156944), (buf + 3712), (buf + 3744),
-            (act + (long)(3019028) * n));
+        bn_c32_16x16_fwd_eval(n, (act + (long)(2560276) * n), (par + 156912), (par + 156944), (buf + 3712), (buf + 3744),
+            (act + (long)(2568468) * n));
 }
 
 /* layer2.8.bn2 */
 static void se_resnet56_layer266_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(3010836) * n), (par + 156912), (sav + 3712), (sav + 3744), (dact + (long)(3019028) * n),
-        (dact + (long)(3010836) * n), (grad + 156912), (grad + 156944), 0);
+    bn_c32_16x16_bwd(n, (act + (long)(2560276) * n), (act + (long)(2568468) * n), (par + 156912), (sav + 3712), (sav + 3744),
+        (dact + (long)(2568468) * n), (dact + (long)(2560276) * n), (grad + 156912), (grad + 156944), 0);
 }
 
 /* layer2.8.se.pool */
@@ -4477,14 +4405,14 @@ static void se_resnet56_layer267_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c32_16x16_fwd(n, (act + (long)(3019028) * n), (act + (long)(3027220) * n));
+    gap_c32_16x16_fwd(n, (act + (long)(2568468) * n), (act + (long)(2576660) * n));
 }
 
 /* layer2.8.se.pool */
 static void se_resnet56_layer267_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c32_16x16_bwd(n, (dact + (long)(3027220) * n), (dact + (long)(3019028) * n));
+    gap_c32_16x16_bwd(n, (dact + (long)(2576660) * n), (dact + (long)(2568468) * n));
 }
 
 /* layer2.8.se.fc.0 */
@@ -4492,15 +4420,15 @@ static void se_resnet56_layer268_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_32_4_fwd(n, (act + (long)(3027220) * n), (par + 156976), 0, (act + (long)(3027252) * n));
+    linear_32_4_fwd(n, (act + (long)(2576660) * n), (par + 156976), 0, (act + (long)(2576692) * n));
 }
 
 /* layer2.8.se.fc.0 */
 static void se_resnet56_layer268_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3027220) * n), 0, sizeof(float) * n * 32);
-    linear_32_4_bwd(n, (act + (long)(3027220) * n), (par + 156976), (dact + (long)(3027252) * n), (dact + (long)(3027220) * n), (grad + 156976), 0);
+    memset((dact + (long)(2576660) * n), 0, sizeof(float) * n * 32);
+    linear_32_4_bwd(n, (act + (long)(2576660) * n), (par + 156976), (dact + (long)(2576692) * n), (dact + (long)(2576660) * n), (grad + 156976), 0);
 }
 
 /* layer2.8.se.relu#1 */
@@ -4508,14 +4436,14 @@ static void se_resnet56_layer269_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4_fwd(n, (act + (long)(3027252) * n), (act + (long)(3027256) * n));
+    relu_n4_fwd(n, (act + (long)(2576692) * n), (act + (long)(2576696) * n));
 }
 
 /* layer2.8.se.relu#1 */
 static void se_resnet56_layer269_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4_bwd(n, (act + (long)(3027252) * n), (act + (long)(3027256) * n), (dact + (long)(3027256) * n), (dact + (long)(3027252) * n), 0);
+    relu_n4_bwd(n, (act + (long)(2576692) * n), (act + (long)(2576696) * n), (dact + (long)(2576696) * n), (dact + (long)(2576692) * n), 0);
 }
 
 /* layer2.8.se.fc.2 */
@@ -4523,15 +4451,15 @@ static void se_resnet56_layer270_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_4_32_fwd(n, (act + (long)(3027256) * n), (par + 157104), 0, (act + (long)(3027260) * n));
+    linear_4_32_fwd(n, (act + (long)(2576696) * n), (par + 157104), 0, (act + (long)(2576700) * n));
 }
 
 /* layer2.8.se.fc.2 */
 static void se_resnet56_layer270_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3027256) * n), 0, sizeof(float) * n * 4);
-    linear_4_32_bwd(n, (act + (long)(3027256) * n), (par + 157104), (dact + (long)(3027260) * n), (dact + (long)(3027256) * n), (grad + 157104), 0);
+    memset((dact + (long)(2576696) * n), 0, sizeof(float) * n * 4);
+    linear_4_32_bwd(n, (act + (long)(2576696) * n), (par + 157104), (dact + (long)(2576700) * n), (dact + (long)(2576696) * n), (grad + 157104), 0);
 }
 
 /* layer2.8.se.gate */
@@ -4539,14 +4467,14 @@ static void se_resnet56_layer271_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n32_fwd(n, (act + (long)(3027260) * n), (act + (long)(3027292) * n));
+    sigmoid_n32_fwd(n, (act + (long)(2576700) * n), (act + (long)(2576732) * n));
 }
 
 /* layer2.8.se.gate */
 static void se_resnet56_layer271_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n32_bwd(n, (act + (long)(3027260) * n), (act + (long)(3027292) * n), (dact + (long)(3027292) * n), (dact + (long)(3027260) * n), 0);
+    sigmoid_n32_bwd(n, (act + (long)(2576700) * n), (act + (long)(2576732) * n), (dact + (long)(2576732) * n), (dact + (long)(2576700) * n), 0);
 }
 
 /* layer2.8.se.scale */
@@ -4554,16 +4482,16 @@ static void se_resnet56_layer272_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c32_16x16_fwd(n, (act + (long)(3019028) * n), (act + (long)(3027292) * n), (act + (long)(3027324) * n));
+    scale_c32_16x16_fwd(n, (act + (long)(2568468) * n), (act + (long)(2576732) * n), (act + (long)(2576764) * n));
 }
 
 /* layer2.8.se.scale */
 static void se_resnet56_layer272_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3019028) * n), 0, sizeof(float) * n * 8192);
-    memset((dact + (long)(3027292) * n), 0, sizeof(float) * n * 32);
-    scale_c32_16x16_bwd(n, (act + (long)(3019028) * n), (act + (long)(3027292) * n), (dact + (long)(3027324) * n), (dact + (long)(3019028) * n), (dact + (long)(3027292) * n));
+    memset((dact + (long)(2568468) * n), 0, sizeof(float) * n * 8192);
+    memset((dact + (long)(2576732) * n), 0, sizeof(float) * n * 32);
+    scale_c32_16x16_bwd(n, (act + (long)(2568468) * n), (act + (long)(2576732) * n), (dact + (long)(2576764) * n), (dact + (long)(2568468) * n), (dact + (long)(2576732) * n));
 }
 
 /* layer2.8.sum */
@@ -4571,14 +4499,14 @@ static void se_resnet56_layer273_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_fwd(n, (act + (long)(3027324) * n), (act + (long)(2945300) * n), (act + (long)(3035516) * n));
+    add2_n8192_relu_fwd(n, (act + (long)(2576764) * n), (act + (long)(2502932) * n), (act + (long)(2584956) * n));
 }
 
 /* layer2.8.sum */
 static void se_resnet56_layer273_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_bwd(n, (dact + (long)(3035516) * n), (dact + (long)(3027324) * n), 0, (dact + (long)(2945300) * n), 0);
+    add2_n8192_relu_bwd(n, (act + (long)(2584956) * n), (dact + (long)(2584956) * n), (dact + (long)(2576764) * n), 0, (dact + (long)(2502932) * n), 0);
 }
 
 /* layer2.8.relu#2 */
@@ -4586,14 +4514,12 @@ static void se_resnet56_layer274_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8192_fwd(n, (act + (long)(3035516) * n), (act + (long)(3043708) * n));
 }
 
 /* layer2.8.relu#2 */
 static void se_resnet56_layer274_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8192_bwd(n, (act + (long)(3035516) * n), (act + (long)(3043708) * n), (dact + (long)(3043708) * n), (dact + (long)(3035516) * n), 0);
 }
 
 /* layer3.0.conv_bn.seps */
@@ -4601,14 +4527,14 @@ static void se_resnet56_layer275_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(3043708) * n), (par + 157232), 0, (act + (long)(3051900) * n + 0));
+    dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(2584956) * n), (par + 157232), 0, (act + (long)(2593148) * n + 0));
 }
 
 /* layer3.0.conv_bn.seps */
 static void se_resnet56_layer275_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(3043708) * n), (par + 157232), (dact + (long)(3051900) * n + 0), (dact + (long)(3043708) * n), (grad + 157232), 0,
+    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(2584956) * n), (par + 157232), (dact + (long)(2593148) * n + 0), (dact + (long)(2584956) * n), (grad + 157232), 0,
         1);
 }
 
@@ -4618,19 +4544,19 @@ static void se_resnet56_layer276_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(3051900) * n), (par + 157808), (par + 157872), (buf + 3776), (buf + 3840),
-            (cnt + 56), (act + (long)(3068284) * n), (sav + 3776), (sav + 3840));
+        bn_c64_16x16_fwd_train(n, (act + (long)(2593148) * n), (par + 157808), (par + 157872), (buf + 3776), (buf + 3840),
+            (cnt + 56), (act + (long)(2609532) * n), (sav + 3776), (sav + 3840));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(3051900) * n), (par + 157808), (par + 157872), (buf + 3776), (buf + 3840),
-            (act + (long)(3068284) * n));
+        bn_c64_16x16_fwd_eval(n, (act + (long)(2593148) * n), (par + 157808), (par + 157872), (buf + 3776), (buf + 3840),
+            (act + (long)(2609532) * n));
 }
 
 /* layer3.0.conv_bn.bn1 */
 static void se_resnet56_layer276_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(3051900) * n), (par + 157808), (sav + 3776), (sav + 3840), (dact + (long)(3068284) * n),
-        (dact + (long)(3051900) * n), (grad + 157808), (grad + 157872), 0);
+    bn_c64_16x16_bwd(n, (act + (long)(2593148) * n), (act + (long)(2609532) * n), (par + 157808), (sav + 3776), (sav + 3840),
+        (dact + (long)(2609532) * n), (dact + (long)(2593148) * n), (grad + 157808), (grad + 157872), 0);
 }
 
 /* layer3.0.conv_bn.pointwise */
@@ -4638,14 +4564,14 @@ static void se_resnet56_layer277_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(3068284) * n), (par + 157936), (par + 162032), (act + (long)(3084668) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(2609532) * n), (par + 157936), (par + 162032), (act + (long)(2625916) * n + 0));
 }
 
 /* layer3.0.conv_bn.pointwise */
 static void se_resnet56_layer277_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(3068284) * n), (par + 157936), (dact + (long)(3084668) * n + 0), (dact + (long)(3068284) * n), (grad + 157936), (grad + 162032),
+    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(2609532) * n), (par + 157936), (dact + (long)(2625916) * n + 0), (dact + (long)(2609532) * n), (grad + 157936), (grad + 162032),
         0);
 }
 
@@ -4655,19 +4581,19 @@ static void se_resnet56_layer278_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3084668) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
-            (cnt + 57), (act + (long)(3088764) * n), (sav + 3904), (sav + 3968));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2625916) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
+            (cnt + 57), (act + (long)(2630012) * n), (sav + 3904), (sav + 3968));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3084668) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
-            (act + (long)(3088764) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2625916) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
+            (act + (long)(2630012) * n));
 }
 
 /* layer3.0.conv_bn.bn2 */
 static void se_resnet56_layer278_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3084668) * n), (par + 162096), (sav + 3904), (sav + 3968), (dact + (long)(3088764) * n),
-        (dact + (long)(3084668) * n), (grad + 162096), (grad + 162160), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2625916) * n), (act + (long)(2630012) * n), (par + 162096), (sav + 3904), (sav + 3968),
+        (dact + (long)(2630012) * n), (dact + (long)(2625916) * n), (grad + 162096), (grad + 162160), 0);
 }
 
 /* layer3.0.relu#1 */
@@ -4675,14 +4601,12 @@ static void se_resnet56_layer279_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3088764) * n), (act + (long)(3092860) * n));
 }
 
 /* layer3.0.relu#1 */
 static void se_resnet56_layer279_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3088764) * n), (act + (long)(3092860) * n), (dact + (long)(3092860) * n), (dact + (long)(3088764) * n), 0);
 }
 
 /* layer3.0.conv2 */
@@ -4690,14 +4614,14 @@ static void se_resnet56_layer280_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3092860) * n), (par + 162224), 0, (act + (long)(3096956) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2630012) * n), (par + 162224), 0, (act + (long)(2634108) * n + 0));
 }
 
 /* layer3.0.conv2 */
 static void se_resnet56_layer280_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3092860) * n), (par + 162224), (dact + (long)(3096956) * n + 0), (dact + (long)(3092860) * n), (grad + 162224), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2630012) * n), (par + 162224), (dact + (long)(2634108) * n + 0), (dact + (long)(2630012) * n), (grad + 162224), 0,
         0);
 }
 
@@ -4707,19 +4631,19 @@ static void se_resnet56_layer281_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3096956) * n), (par + 199088), (par + 199152), (buf + 4032), (buf + 4096),
-            (cnt + 58), (act + (long)(3101052) * n), (sav + 4032), (sav + 4096));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2634108) * n), (par + 199088), (par + 199152), (buf + 4032), (buf + 4096),
+            (cnt + 58), (act + (long)(2638204) * n), (sav + 4032), (sav + 4096));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3096956) * n), (par + 199088), (par + 199152), (buf + 4032), (buf + 4096),
-            (act + (long)(3101052) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2634108) * n), (par + 199088), (par + 199152), (buf + 4032), (buf + 4096),
+            (act + (long)(2638204) * n));
 }
 
 /* layer3.0.bn2 */
 static void se_resnet56_layer281_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3096956) * n), (par + 199088), (sav + 4032), (sav + 4096), (dact + (long)(3101052) * n),
-        (dact + (long)(3096956) * n), (grad + 199088), (grad + 199152), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2634108) * n), (act + (long)(2638204) * n), (par + 199088), (sav + 4032), (sav + 4096),
+        (dact + (long)(2638204) * n), (dact + (long)(2634108) * n), (grad + 199088), (grad + 199152), 0);
 }
 
 /* layer3.0.se.pool */
@@ -4727,14 +4651,14 @@ static void se_resnet56_layer282_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(3101052) * n), (act + (long)(3105148) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2638204) * n), (act + (long)(2642300) * n));
 }
 
 /* layer3.0.se.pool */
 static void se_resnet56_layer282_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(3105148) * n), (dact + (long)(3101052) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2642300) * n), (dact + (long)(2638204) * n));
 }
 
 /* layer3.0.se.fc.0 */
@@ -4742,15 +4666,15 @@ static void se_resnet56_layer283_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_8_fwd(n, (act + (long)(3105148) * n), (par + 199216), 0, (act + (long)(3105212) * n));
+    linear_64_8_fwd(n, (act + (long)(2642300) * n), (par + 199216), 0, (act + (long)(2642364) * n));
 }
 
 /* layer3.0.se.fc.0 */
 static void se_resnet56_layer283_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3105148) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(3105148) * n), (par + 199216), (dact + (long)(3105212) * n), (dact + (long)(3105148) * n), (grad + 199216), 0);
+    memset((dact + (long)(2642300) * n), 0, sizeof(float) * n * 64);
+    linear_64_8_bwd(n, (act + (long)(2642300) * n), (par + 199216), (dact + (long)(2642364) * n), (dact + (long)(2642300) * n), (grad + 199216), 0);
 }
 
 /* layer3.0.se.relu#1 */
@@ -4758,14 +4682,14 @@ static void se_resnet56_layer284_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8_fwd(n, (act + (long)(3105212) * n), (act + (long)(3105220) * n));
+    relu_n8_fwd(n, (act + (long)(2642364) * n), (act + (long)(2642372) * n));
 }
 
 /* layer3.0.se.relu#1 */
 static void se_resnet56_layer284_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8_bwd(n, (act + (long)(3105212) * n), (act + (long)(3105220) * n), (dact + (long)(3105220) * n), (dact + (long)(3105212) * n), 0);
+    relu_n8_bwd(n, (act + (long)(2642364) * n), (act + (long)(2642372) * n), (dact + (long)(2642372) * n), (dact + (long)(2642364) * n), 0);
 }
 
 /* layer3.0.se.fc.2 */
@@ -4773,15 +4697,15 @@ static void se_resnet56_layer285_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_8_64_fwd(n, (act + (long)(3105220) * n), (par + 199728), 0, (act + (long)(3105228) * n));
+    linear_8_64_fwd(n, (act + (long)(2642372) * n), (par + 199728), 0, (act + (long)(2642380) * n));
 }
 
 /* layer3.0.se.fc.2 */
 static void se_resnet56_layer285_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3105220) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(3105220) * n), (par + 199728), (dact + (long)(3105228) * n), (dact + (long)(3105220) * n), (grad + 199728), 0);
+    memset((dact + (long)(2642372) * n), 0, sizeof(float) * n * 8);
+    linear_8_64_bwd(n, (act + (long)(2642372) * n), (par + 199728), (dact + (long)(2642380) * n), (dact + (long)(2642372) * n), (grad + 199728), 0);
 }
 
 /* layer3.0.se.gate */
@@ -4789,14 +4713,14 @@ static void se_resnet56_layer286_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n64_fwd(n, (act + (long)(3105228) * n), (act + (long)(3105292) * n));
+    sigmoid_n64_fwd(n, (act + (long)(2642380) * n), (act + (long)(2642444) * n));
 }
 
 /* layer3.0.se.gate */
 static void se_resnet56_layer286_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n64_bwd(n, (act + (long)(3105228) * n), (act + (long)(3105292) * n), (dact + (long)(3105292) * n), (dact + (long)(3105228) * n), 0);
+    sigmoid_n64_bwd(n, (act + (long)(2642380) * n), (act + (long)(2642444) * n), (dact + (long)(2642444) * n), (dact + (long)(2642380) * n), 0);
 }
 
 /* layer3.0.se.scale */
@@ -4804,16 +4728,16 @@ static void se_resnet56_layer287_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c64_8x8_fwd(n, (act + (long)(3101052) * n), (act + (long)(3105292) * n), (act + (long)(3105356) * n));
+    scale_c64_8x8_fwd(n, (act + (long)(2638204) * n), (act + (long)(2642444) * n), (act + (long)(2642508) * n));
 }
 
 /* layer3.0.se.scale */
 static void se_resnet56_layer287_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3101052) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(3105292) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(3101052) * n), (act + (long)(3105292) * n), (dact + (long)(3105356) * n), (dact + (long)(3101052) * n), (dact + (long)(3105292) * n));
+    memset((dact + (long)(2638204) * n), 0, sizeof(float) * n * 4096);
+    memset((dact + (long)(2642444) * n), 0, sizeof(float) * n * 64);
+    scale_c64_8x8_bwd(n, (act + (long)(2638204) * n), (act + (long)(2642444) * n), (dact + (long)(2642508) * n), (dact + (long)(2638204) * n), (dact + (long)(2642444) * n));
 }
 
 /* layer3.0.downsample.0 */
@@ -4821,14 +4745,14 @@ static void se_resnet56_layer288_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(3043708) * n), (par + 200240), 0, (act + (long)(3109452) * n + 0));
+    conv_k1_c32_64_16x16_s2_p0_fwd(n, (act + (long)(2584956) * n), (par + 200240), 0, (act + (long)(2646604) * n + 0));
 }
 
 /* layer3.0.downsample.0 */
 static void se_resnet56_layer288_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(3043708) * n), (par + 200240), (dact + (long)(3109452) * n + 0), (dact + (long)(3043708) * n), (grad + 200240), 0,
+    conv_k1_c32_64_16x16_s2_p0_bwd(n, (act + (long)(2584956) * n), (par + 200240), (dact + (long)(2646604) * n + 0), (dact + (long)(2584956) * n), (grad + 200240), 0,
         0);
 }
 
@@ -4838,19 +4762,19 @@ static void se_resnet56_layer289_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3109452) * n), (par + 202288), (par + 202352), (buf + 4160), (buf + 4224),
-            (cnt + 59), (act + (long)(3113548) * n), (sav + 4160), (sav + 4224));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2646604) * n), (par + 202288), (par + 202352), (buf + 4160), (buf + 4224),
+            (cnt + 59), (act + (long)(2650700) * n), (sav + 4160), (sav + 4224));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3109452) * n), (par + 202288), (par + 202352), (buf + 4160), (buf + 4224),
-            (act + (long)(3113548) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2646604) * n), (par + 202288), (par + 202352), (buf + 4160), (buf + 4224),
+            (act + (long)(2650700) * n));
 }
 
 /* layer3.0.downsample.1 */
 static void se_resnet56_layer289_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3109452) * n), (par + 202288), (sav + 4160), (sav + 4224), (dact + (long)(3113548) * n),
-        (dact + (long)(3109452) * n), (grad + 202288), (grad + 202352), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2646604) * n), (act + (long)(2650700) * n), (par + 202288), (sav + 4160), (sav + 4224),
+        (dact + (long)(2650700) * n), (dact + (long)(2646604) * n), (grad + 202288), (grad + 202352), 0);
 }
 
 /* layer3.0.sum */
@@ -4858,14 +4782,14 @@ static void se_resnet56_layer290_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(3105356) * n), (act + (long)(3113548) * n), (act + (long)(3117644) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2642508) * n), (act + (long)(2650700) * n), (act + (long)(2654796) * n));
 }
 
 /* layer3.0.sum */
 static void se_resnet56_layer290_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(3117644) * n), (dact + (long)(3105356) * n), 0, (dact + (long)(3113548) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2654796) * n), (dact + (long)(2654796) * n), (dact + (long)(2642508) * n), 0, (dact + (long)(2650700) * n), 0);
 }
 
 /* layer3.0.relu#2 */
@@ -4873,14 +4797,12 @@ static void se_resnet56_layer291_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3117644) * n), (act + (long)(3121740) * n));
 }
 
 /* layer3.0.relu#2 */
 static void se_resnet56_layer291_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3117644) * n), (act + (long)(3121740) * n), (dact + (long)(3121740) * n), (dact + (long)(3117644) * n), 0);
 }
 
 /* layer3.1.conv_bn.seps */
@@ -4888,14 +4810,14 @@ static void se_resnet56_layer292_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3121740) * n), (par + 202416), 0, (act + (long)(3125836) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2654796) * n), (par + 202416), 0, (act + (long)(2658892) * n + 0));
 }
 
 /* layer3.1.conv_bn.seps */
 static void se_resnet56_layer292_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3121740) * n), (par + 202416), (dact + (long)(3125836) * n + 0), (dact + (long)(3121740) * n), (grad + 202416), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2654796) * n), (par + 202416), (dact + (long)(2658892) * n + 0), (dact + (long)(2654796) * n), (grad + 202416), 0,
         1);
 }
 
@@ -4905,19 +4827,19 @@ static void se_resnet56_layer293_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(3125836) * n), (par + 203568), (par + 203696), (buf + 4288), (buf + 4416),
-            (cnt + 60), (act + (long)(3134028) * n), (sav + 4288), (sav + 4416));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2658892) * n), (par + 203568), (par + 203696), (buf + 4288), (buf + 4416),
+            (cnt + 60), (act + (long)(2667084) * n), (sav + 4288), (sav + 4416));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(3125836) * n), (par + 203568), (par + 203696), (buf + 4288), (buf + 4416),
-            (act + (long)(3134028) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2658892) * n), (par + 203568), (par + 203696), (buf + 4288), (buf + 4416),
+            (act + (long)(2667084) * n));
 }
 
 /* layer3.1.conv_bn.bn1 */
 static void se_resnet56_layer293_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(3125836) * n), (par + 203568), (sav + 4288), (sav + 4416), (dact + (long)(3134028) * n),
-        (dact + (long)(3125836) * n), (grad + 203568), (grad + 203696), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2658892) * n), (act + (long)(2667084) * n), (par + 203568), (sav + 4288), (sav + 4416),
+        (dact + (long)(2667084) * n), (dact + (long)(2658892) * n), (grad + 203568), (grad + 203696), 0);
 }
 
 /* layer3.1.conv_bn.pointwise */
@@ -4925,14 +4847,14 @@ static void se_resnet56_layer294_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3134028) * n), (par + 203824), (par + 212016), (act + (long)(3142220) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2667084) * n), (par + 203824), (par + 212016), (act + (long)(2675276) * n + 0));
 }
 
 /* layer3.1.conv_bn.pointwise */
 static void se_resnet56_layer294_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3134028) * n), (par + 203824), (dact + (long)(3142220) * n + 0), (dact + (long)(3134028) * n), (grad + 203824), (grad + 212016),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2667084) * n), (par + 203824), (dact + (long)(2675276) * n + 0), (dact + (long)(2667084) * n), (grad + 203824), (grad + 212016),
         0);
 }
 
@@ -4942,19 +4864,19 @@ static void se_resnet56_layer295_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3142220) * n), (par + 212080), (par + 212144), (buf + 4544), (buf + 4608),
-            (cnt + 61), (act + (long)(3146316) * n), (sav + 4544), (sav + 4608));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2675276) * n), (par + 212080), (par + 212144), (buf + 4544), (buf + 4608),
+            (cnt + 61), (act + (long)(2679372) * n), (sav + 4544), (sav + 4608));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3142220) * n), (par + 212080), (par + 212144), (buf + 4544), (buf + 4608),
-            (act + (long)(3146316) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2675276) * n), (par + 212080), (par + 212144), (buf + 4544), (buf + 4608),
+            (act + (long)(2679372) * n));
 }
 
 /* layer3.1.conv_bn.bn2 */
 static void se_resnet56_layer295_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3142220) * n), (par + 212080), (sav + 4544), (sav + 4608), (dact + (long)(3146316) * n),
-        (dact + (long)(3142220) * n), (grad + 212080), (grad + 212144), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2675276) * n), (act + (long)(2679372) * n), (par + 212080), (sav + 4544), (sav + 4608),
+        (dact + (long)(2679372) * n), (dact + (long)(2675276) * n), (grad + 212080), (grad + 212144), 0);
 }
 
 /* layer3.1.relu#1 */
@@ -4962,14 +4884,12 @@ static void se_resnet56_layer296_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3146316) * n), (act + (long)(3150412) * n));
 }
 
 /* layer3.1.relu#1 */
 static void se_resnet56_layer296_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3146316) * n), (act + (long)(3150412) * n), (dact + (long)(3150412) * n), (dact + (long)(3146316) * n), 0);
 }
 
 /* layer3.1.conv2 */
@@ -4977,14 +4897,14 @@ static void se_resnet56_layer297_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3150412) * n), (par + 212208), 0, (act + (long)(3154508) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2679372) * n), (par + 212208), 0, (act + (long)(2683468) * n + 0));
 }
 
 /* layer3.1.conv2 */
 static void se_resnet56_layer297_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3150412) * n), (par + 212208), (dact + (long)(3154508) * n + 0), (dact + (long)(3150412) * n), (grad + 212208), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2679372) * n), (par + 212208), (dact + (long)(2683468) * n + 0), (dact + (long)(2679372) * n), (grad + 212208), 0,
         0);
 }
 
@@ -4994,19 +4914,19 @@ static void se_resnet56_layer298_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3154508) * n), (par + 249072), (par + 249136), (buf + 4672), (buf + 4736),
-            (cnt + 62), (act + (long)(3158604) * n), (sav + 4672), (sav + 4736));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2683468) * n), (par + 249072), (par + 249136), (buf + 4672), (buf + 4736),
+            (cnt + 62), (act + (long)(2687564) * n), (sav + 4672), (sav + 4736));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3154508) * n), (par + 249072), (par + 249136), (buf + 4672), (buf + 4736),
-            (act + (long)(3158604) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2683468) * n), (par + 249072), (par + 249136), (buf + 4672), (buf + 4736),
+            (act + (long)(2687564) * n));
 }
 
 /* layer3.1.bn2 */
 static void se_resnet56_layer298_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3154508) * n), (par + 249072), (sav + 4672), (sav + 4736), (dact + (long)(3158604) * n),
-        (dact + (long)(3154508) * n), (grad + 249072), (grad + 249136), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2683468) * n), (act + (long)(2687564) * n), (par + 249072), (sav + 4672), (sav + 4736),
+        (dact + (long)(2687564) * n), (dact + (long)(2683468) * n), (grad + 249072), (grad + 249136), 0);
 }
 
 /* layer3.1.se.pool */
@@ -5014,14 +4934,14 @@ static void se_resnet56_layer299_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(3158604) * n), (act + (long)(3162700) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2687564) * n), (act + (long)(2691660) * n));
 }
 
 /* layer3.1.se.pool */
 static void se_resnet56_layer299_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(3162700) * n), (dact + (long)(3158604) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2691660) * n), (dact + (long)(2687564) * n));
 }
 
 /* layer3.1.se.fc.0 */
@@ -5029,15 +4949,15 @@ static void se_resnet56_layer300_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_8_fwd(n, (act + (long)(3162700) * n), (par + 249200), 0, (act + (long)(3162764) * n));
+    linear_64_8_fwd(n, (act + (long)(2691660) * n), (par + 249200), 0, (act + (long)(2691724) * n));
 }
 
 /* layer3.1.se.fc.0 */
 static void se_resnet56_layer300_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3162700) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(3162700) * n), (par + 249200), (dact + (long)(3162764) * n), (dact + (long)(3162700) * n), (grad + 249200), 0);
+    memset((dact + (long)(2691660) * n), 0, sizeof(float) * n * 64);
+    linear_64_8_bwd(n, (act + (long)(2691660) * n), (par + 249200), (dact + (long)(2691724) * n), (dact + (long)(2691660) * n), (grad + 249200), 0);
 }
 
 /* layer3.1.se.relu#1 */
@@ -5045,14 +4965,14 @@ static void se_resnet56_layer301_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8_fwd(n, (act + (long)(3162764) * n), (act + (long)(3162772) * n));
+    relu_n8_fwd(n, (act + (long)(2691724) * n), (act + (long)(2691732) * n));
 }
 
 /* layer3.1.se.relu#1 */
 static void se_resnet56_layer301_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8_bwd(n, (act + (long)(3162764) * n), (act + (long)(3162772) * n), (dact + (long)(3162772) * n), (dact + (long)(3162764) * n), 0);
+    relu_n8_bwd(n, (act + (long)(2691724) * n), (act + (long)(2691732) * n), (dact + (long)(2691732) * n), (dact + (long)(2691724) * n), 0);
 }
 
 /* layer3.1.se.fc.2 */
@@ -5060,15 +4980,15 @@ static void se_resnet56_layer302_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_8_64_fwd(n, (act + (long)(3162772) * n), (par + 249712), 0, (act + (long)(3162780) * n));
+    linear_8_64_fwd(n, (act + (long)(2691732) * n), (par + 249712), 0, (act + (long)(2691740) * n));
 }
 
 /* layer3.1.se.fc.2 */
 static void se_resnet56_layer302_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3162772) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(3162772) * n), (par + 249712), (dact + (long)(3162780) * n), (dact + (long)(3162772) * n), (grad + 249712), 0);
+    memset((dact + (long)(2691732) * n), 0, sizeof(float) * n * 8);
+    linear_8_64_bwd(n, (act + (long)(2691732) * n), (par + 249712), (dact + (long)(2691740) * n), (dact + (long)(2691732) * n), (grad + 249712), 0);
 }
 
 /* layer3.1.se.gate */
@@ -5076,14 +4996,14 @@ static void se_resnet56_layer303_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n64_fwd(n, (act + (long)(3162780) * n), (act + (long)(3162844) * n));
+    sigmoid_n64_fwd(n, (act + (long)(2691740) * n), (act + (long)(2691804) * n));
 }
 
 /* layer3.1.se.gate */
 static void se_resnet56_layer303_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n64_bwd(n, (act + (long)(3162780) * n), (act + (long)(3162844) * n), (dact + (long)(3162844) * n), (dact + (long)(3162780) * n), 0);
+    sigmoid_n64_bwd(n, (act + (long)(2691740) * n), (act + (long)(2691804) * n), (dact + (long)(2691804) * n), (dact + (long)(2691740) * n), 0);
 }
 
 /* layer3.1.se.scale */
@@ -5091,16 +5011,16 @@ static void se_resnet56_layer304_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c64_8x8_fwd(n, (act + (long)(3158604) * n), (act + (long)(3162844) * n), (act + (long)(3162908) * n));
+    scale_c64_8x8_fwd(n, (act + (long)(2687564) * n), (act + (long)(2691804) * n), (act + (long)(2691868) * n));
 }
 
 /* layer3.1.se.scale */
 static void se_resnet56_layer304_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3158604) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(3162844) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(3158604) * n), (act + (long)(3162844) * n), (dact + (long)(3162908) * n), (dact + (long)(3158604) * n), (dact + (long)(3162844) * n));
+    memset((dact + (long)(2687564) * n), 0, sizeof(float) * n * 4096);
+    memset((dact + (long)(2691804) * n), 0, sizeof(float) * n * 64);
+    scale_c64_8x8_bwd(n, (act + (long)(2687564) * n), (act + (long)(2691804) * n), (dact + (long)(2691868) * n), (dact + (long)(2687564) * n), (dact + (long)(2691804) * n));
 }
 
 /* layer3.1.sum */
@@ -5108,14 +5028,14 @@ static void se_resnet56_layer305_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(3162908) * n), (act + (long)(3121740) * n), (act + (long)(3167004) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2691868) * n), (act + (long)(2654796) * n), (act + (long)(2695964) * n));
 }
 
 /* layer3.1.sum */
 static void se_resnet56_layer305_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(3167004) * n), (dact + (long)(3162908) * n), 0, (dact + (long)(3121740) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2695964) * n), (dact + (long)(2695964) * n), (dact + (long)(2691868) * n), 0, (dact + (long)(2654796) * n), 0);
 }
 
 /* layer3.1.relu#2 */
@@ -5123,14 +5043,12 @@ static void se_resnet56_layer306_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3167004) * n), (act + (long)(3171100) * n));
 }
 
 /* layer3.1.relu#2 */
 static void se_resnet56_layer306_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3167004) * n), (act + (long)(3171100) * n), (dact + (long)(3171100) * n), (dact + (long)(3167004) * n), 0);
 }
 
 /* layer3.2.conv_bn.seps */
@@ -5138,14 +5056,14 @@ static void se_resnet56_layer307_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3171100) * n), (par + 250224), 0, (act + (long)(3175196) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2695964) * n), (par + 250224), 0, (act + (long)(2700060) * n + 0));
 }
 
 /* layer3.2.conv_bn.seps */
 static void se_resnet56_layer307_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3171100) * n), (par + 250224), (dact + (long)(3175196) * n + 0), (dact + (long)(3171100) * n), (grad + 250224), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2695964) * n), (par + 250224), (dact + (long)(2700060) * n + 0), (dact + (long)(2695964) * n), (grad + 250224), 0,
         1);
 }
 
@@ -5155,19 +5073,19 @@ static void se_resnet56_layer308_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(3175196) * n), (par + 251376), (par + 251504), (buf + 4800), (buf + 4928),
-            (cnt + 63), (act + (long)(3183388) * n), (sav + 4800), (sav + 4928));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2700060) * n), (par + 251376), (par + 251504), (buf + 4800), (buf + 4928),
+            (cnt + 63), (act + (long)(2708252) * n), (sav + 4800), (sav + 4928));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(3175196) * n), (par + 251376), (par + 251504), (buf + 4800), (buf + 4928),
-            (act + (long)(3183388) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2700060) * n), (par + 251376), (par + 251504), (buf + 4800), (buf + 4928),
+            (act + (long)(2708252) * n));
 }
 
 /* layer3.2.conv_bn.bn1 */
 static void se_resnet56_layer308_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(3175196) * n), (par + 251376), (sav + 4800), (sav + 4928), (dact + (long)(3183388) * n),
-        (dact + (long)(3175196) * n), (grad + 251376), (grad + 251504), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2700060) * n), (act + (long)(2708252) * n), (par + 251376), (sav + 4800), (sav + 4928),
+        (dact + (long)(2708252) * n), (dact + (long)(2700060) * n), (grad + 251376), (grad + 251504), 0);
 }
 
 /* layer3.2.conv_bn.pointwise */
@@ -5175,14 +5093,14 @@ static void se_resnet56_layer309_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3183388) * n), (par + 251632), (par + 259824), (act + (long)(3191580) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2708252) * n), (par + 251632), (par + 259824), (act + (long)(2716444) * n + 0));
 }
 
 /* layer3.2.conv_bn.pointwise */
 static void se_resnet56_layer309_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3183388) * n), (par + 251632), (dact + (long)(3191580) * n + 0), (dact + (long)(3183388) * n), (grad + 251632), (grad + 259824),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2708252) * n), (par + 251632), (dact + (long)(2716444) * n + 0), (dact + (long)(2708252) * n), (grad + 251632), (grad + 259824),
         0);
 }
 
@@ -5192,19 +5110,19 @@ static void se_resnet56_layer310_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3191580) * n), (par + 259888), (par + 259952), (buf + 5056), (buf + 5120),
-            (cnt + 64), (act + (long)(3195676) * n), (sav + 5056), (sav + 5120));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2716444) * n), (par + 259888), (par + 259952), (buf + 5056), (buf + 5120),
+            (cnt + 64), (act + (long)(2720540) * n), (sav + 5056), (sav + 5120));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3191580) * n), (par + 259888), (par + 259952), (buf + 5056), (buf + 5120),
-            (act + (long)(3195676) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2716444) * n), (par + 259888), (par + 259952), (buf + 5056), (buf + 5120),
+            (act + (long)(2720540) * n));
 }
 
 /* layer3.2.conv_bn.bn2 */
 static void se_resnet56_layer310_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3191580) * n), (par + 259888), (sav + 5056), (sav + 5120), (dact + (long)(3195676) * n),
-        (dact + (long)(3191580) * n), (grad + 259888), (grad + 259952), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2716444) * n), (act + (long)(2720540) * n), (par + 259888), (sav + 5056), (sav + 5120),
+        (dact + (long)(2720540) * n), (dact + (long)(2716444) * n), (grad + 259888), (grad + 259952), 0);
 }
 
 /* layer3.2.relu#1 */
@@ -5212,14 +5130,12 @@ static void se_resnet56_layer311_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3195676) * n), (act + (long)(3199772) * n));
 }
 
 /* layer3.2.relu#1 */
 static void se_resnet56_layer311_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3195676) * n), (act + (long)(3199772) * n), (dact + (long)(3199772) * n), (dact + (long)(3195676) * n), 0);
 }
 
 /* layer3.2.conv2 */
@@ -5227,14 +5143,14 @@ static void se_resnet56_layer312_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3199772) * n), (par + 260016), 0, (act + (long)(3203868) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2720540) * n), (par + 260016), 0, (act + (long)(2724636) * n + 0));
 }
 
 /* layer3.2.conv2 */
 static void se_resnet56_layer312_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3199772) * n), (par + 260016), (dact + (long)(3203868) * n + 0), (dact + (long)(3199772) * n), (grad + 260016), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2720540) * n), (par + 260016), (dact + (long)(2724636) * n + 0), (dact + (long)(2720540) * n), (grad + 260016), 0,
         0);
 }
 
@@ -5244,19 +5160,19 @@ static void se_resnet56_layer313_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3203868) * n), (par + 296880), (par + 296944), (buf + 5184), (buf + 5248),
-            (cnt + 65), (act + (long)(3207964) * n), (sav + 5184), (sav + 5248));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2724636) * n), (par + 296880), (par + 296944), (buf + 5184), (buf + 5248),
+            (cnt + 65), (act + (long)(2728732) * n), (sav + 5184), (sav + 5248));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3203868) * n), (par + 296880), (par + 296944), (buf + 5184), (buf + 5248),
-            (act + (long)(3207964) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2724636) * n), (par + 296880), (par + 296944), (buf + 5184), (buf + 5248),
+            (act + (long)(2728732) * n));
 }
 
 /* layer3.2.bn2 */
 static void se_resnet56_layer313_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3203868) * n), (par + 296880), (sav + 5184), (sav + 5248), (dact + (long)(3207964) * n),
-        (dact + (long)(3203868) * n), (grad + 296880), (grad + 296944), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2724636) * n), (act + (long)(2728732) * n), (par + 296880), (sav + 5184), (sav + 5248),
+        (dact + (long)(2728732) * n), (dact + (long)(2724636) * n), (grad + 296880), (grad + 296944), 0);
 }
 
 /* layer3.2.se.pool */
@@ -5264,14 +5180,14 @@ static void se_resnet56_layer314_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(3207964) * n), (act + (long)(3212060) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2728732) * n), (act + (long)(2732828) * n));
 }
 
 /* layer3.2.se.pool */
 static void se_resnet56_layer314_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(3212060) * n), (dact + (long)(3207964) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2732828) * n), (dact + (long)(2728732) * n));
 }
 
 /* layer3.2.se.fc.0 */
@@ -5279,15 +5195,15 @@ static void se_resnet56_layer315_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_8_fwd(n, (act + (long)(3212060) * n), (par + 297008), 0, (act + (long)(3212124) * n));
+    linear_64_8_fwd(n, (act + (long)(2732828) * n), (par + 297008), 0, (act + (long)(2732892) * n));
 }
 
 /* layer3.2.se.fc.0 */
 static void se_resnet56_layer315_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3212060) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(3212060) * n), (par + 297008), (dact + (long)(3212124) * n), (dact + (long)(3212060) * n), (grad + 297008), 0);
+    memset((dact + (long)(2732828) * n), 0, sizeof(float) * n * 64);
+    linear_64_8_bwd(n, (act + (long)(2732828) * n), (par + 297008), (dact + (long)(2732892) * n), (dact + (long)(2732828) * n), (grad + 297008), 0);
 }
 
 /* layer3.2.se.relu#1 */
@@ -5295,14 +5211,14 @@ static void se_resnet56_layer316_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8_fwd(n, (act + (long)(3212124) * n), (act + (long)(3212132) * n));
+    relu_n8_fwd(n, (act + (long)(2732892) * n), (act + (long)(2732900) * n));
 }
 
 /* layer3.2.se.relu#1 */
 static void se_resnet56_layer316_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8_bwd(n, (act + (long)(3212124) * n), (act + (long)(3212132) * n), (dact + (long)(3212132) * n), (dact + (long)(3212124) * n), 0);
+    relu_n8_bwd(n, (act + (long)(2732892) * n), (act + (long)(2732900) * n), (dact + (long)(2732900) * n), (dact + (long)(2732892) * n), 0);
 }
 
 /* layer3.2.se.fc.2 */
@@ -5310,15 +5226,15 @@ static void se_resnet56_layer317_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_8_64_fwd(n, (act + (long)(3212132) * n), (par + 297520), 0, (act + (long)(3212140) * n));
+    linear_8_64_fwd(n, (act + (long)(2732900) * n), (par + 297520), 0, (act + (long)(2732908) * n));
 }
 
 /* layer3.2.se.fc.2 */
 static void se_resnet56_layer317_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3212132) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(3212132) * n), (par + 297520), (dact + (long)(3212140) * n), (dact + (long)(3212132) * n), (grad + 297520), 0);
+    memset((dact + (long)(2732900) * n), 0, sizeof(float) * n * 8);
+    linear_8_64_bwd(n, (act + (long)(2732900) * n), (par + 297520), (dact + (long)(2732908) * n), (dact + (long)(2732900) * n), (grad + 297520), 0);
 }
 
 /* layer3.2.se.gate */
@@ -5326,14 +5242,14 @@ static void se_resnet56_layer318_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n64_fwd(n, (act + (long)(3212140) * n), (act + (long)(3212204) * n));
+    sigmoid_n64_fwd(n, (act + (long)(2732908) * n), (act + (long)(2732972) * n));
 }
 
 /* layer3.2.se.gate */
 static void se_resnet56_layer318_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n64_bwd(n, (act + (long)(3212140) * n), (act + (long)(3212204) * n), (dact + (long)(3212204) * n), (dact + (long)(3212140) * n), 0);
+    sigmoid_n64_bwd(n, (act + (long)(2732908) * n), (act + (long)(2732972) * n), (dact + (long)(2732972) * n), (dact + (long)(2732908) * n), 0);
 }
 
 /* layer3.2.se.scale */
@@ -5341,16 +5257,16 @@ static void se_resnet56_layer319_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c64_8x8_fwd(n, (act + (long)(3207964) * n), (act + (long)(3212204) * n), (act + (long)(3212268) * n));
+    scale_c64_8x8_fwd(n, (act + (long)(2728732) * n), (act + (long)(2732972) * n), (act + (long)(2733036) * n));
 }
 
 /* layer3.2.se.scale */
 static void se_resnet56_layer319_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3207964) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(3212204) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(3207964) * n), (act + (long)(3212204) * n), (dact + (long)(3212268) * n), (dact + (long)(3207964) * n), (dact + (long)(3212204) * n));
+    memset((dact + (long)(2728732) * n), 0, sizeof(float) * n * 4096);
+    memset((dact + (long)(2732972) * n), 0, sizeof(float) * n * 64);
+    scale_c64_8x8_bwd(n, (act + (long)(2728732) * n), (act + (long)(2732972) * n), (dact + (long)(2733036) * n), (dact + (long)(2728732) * n), (dact + (long)(2732972) * n));
 }
 
 /* layer3.2.sum */
@@ -5358,14 +5274,14 @@ static void se_resnet56_layer320_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(3212268) * n), (act + (long)(3171100) * n), (act + (long)(3216364) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2733036) * n), (act + (long)(2695964) * n), (act + (long)(2737132) * n));
 }
 
 /* layer3.2.sum */
 static void se_resnet56_layer320_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(3216364) * n), (dact + (long)(3212268) * n), 0, (dact + (long)(3171100) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2737132) * n), (dact + (long)(2737132) * n), (dact + (long)(2733036) * n), 0, (dact + (long)(2695964) * n), 0);
 }
 
 /* layer3.2.relu#2 */
@@ -5373,14 +5289,12 @@ static void se_resnet56_layer321_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3216364) * n), (act + (long)(3220460) * n));
 }
 
 /* layer3.2.relu#2 */
 static void se_resnet56_layer321_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3216364) * n), (act + (long)(3220460) * n), (dact + (long)(3220460) * n), (dact + (long)(3216364) * n), 0);
 }
 
 /* layer3.3.conv_bn.seps */
@@ -5388,14 +5302,14 @@ static void se_resnet56_layer322_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3220460) * n), (par + 298032), 0, (act + (long)(3224556) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2737132) * n), (par + 298032), 0, (act + (long)(2741228) * n + 0));
 }
 
 /* layer3.3.conv_bn.seps */
 static void se_resnet56_layer322_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3220460) * n), (par + 298032), (dact + (long)(3224556) * n + 0), (dact + (long)(3220460) * n), (grad + 298032), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2737132) * n), (par + 298032), (dact + (long)(2741228) * n + 0), (dact + (long)(2737132) * n), (grad + 298032), 0,
         1);
 }
 
@@ -5405,19 +5319,19 @@ static void se_resnet56_layer323_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(3224556) * n), (par + 299184), (par + 299312), (buf + 5312), (buf + 5440),
-            (cnt + 66), (act + (long)(3232748) * n), (sav + 5312), (sav + 5440));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2741228) * n), (par + 299184), (par + 299312), (buf + 5312), (buf + 5440),
+            (cnt + 66), (act + (long)(2749420) * n), (sav + 5312), (sav + 5440));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(3224556) * n), (par + 299184), (par + 299312), (buf + 5312), (buf + 5440),
-            (act + (long)(3232748) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2741228) * n), (par + 299184), (par + 299312), (buf + 5312), (buf + 5440),
+            (act + (long)(2749420) * n));
 }
 
 /* layer3.3.conv_bn.bn1 */
 static void se_resnet56_layer323_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(3224556) * n), (par + 299184), (sav + 5312), (sav + 5440), (dact + (long)(3232748) * n),
-        (dact + (long)(3224556) * n), (grad + 299184), (grad + 299312), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2741228) * n), (act + (long)(2749420) * n), (par + 299184), (sav + 5312), (sav + 5440),
+        (dact + (long)(2749420) * n), (dact + (long)(2741228) * n), (grad + 299184), (grad + 299312), 0);
 }
 
 /* layer3.3.conv_bn.pointwise */
@@ -5425,14 +5339,14 @@ static void se_resnet56_layer324_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3232748) * n), (par + 299440), (par + 307632), (act + (long)(3240940) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2749420) * n), (par + 299440), (par + 307632), (act + (long)(2757612) * n + 0));
 }
 
 /* layer3.3.conv_bn.pointwise */
 static void se_resnet56_layer324_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3232748) * n), (par + 299440), (dact + (long)(3240940) * n + 0), (dact + (long)(3232748) * n), (grad + 299440), (grad + 307632),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2749420) * n), (par + 299440), (dact + (long)(2757612) * n + 0), (dact + (long)(2749420) * n), (grad + 299440), (grad + 307632),
         0);
 }
 
@@ -5442,19 +5356,19 @@ static void se_resnet56_layer325_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3240940) * n), (par + 307696), (par + 307760), (buf + 5568), (buf + 5632),
-            (cnt + 67), (act + (long)(3245036) * n), (sav + 5568), (sav + 5632));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2757612) * n), (par + 307696), (par + 307760), (buf + 5568), (buf + 5632),
+            (cnt + 67), (act + (long)(2761708) * n), (sav + 5568), (sav + 5632));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3240940) * n), (par + 307696), (par + 307760), (buf + 5568), (buf + 5632),
-            (act + (long)(3245036) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2757612) * n), (par + 307696), (par + 307760), (buf + 5568), (buf + 5632),
+            (act + (long)(2761708) * n));
 }
 
 /* layer3.3.conv_bn.bn2 */
 static void se_resnet56_layer325_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3240940) * n), (par + 307696), (sav + 5568), (sav + 5632), (dact + (long)(3245036) * n),
-        (dact + (long)(3240940) * n), (grad + 307696), (grad + 307760), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2757612) * n), (act + (long)(2761708) * n), (par + 307696), (sav + 5568), (sav + 5632),
+        (dact + (long)(2761708) * n), (dact + (long)(2757612) * n), (grad + 307696), (grad + 307760), 0);
 }
 
 /* layer3.3.relu#1 */
@@ -5462,14 +5376,12 @@ static void se_resnet56_layer326_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3245036) * n), (act + (long)(3249132) * n));
 }
 
 /* layer3.3.relu#1 */
 static void se_resnet56_layer326_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3245036) * n), (act + (long)(3249132) * n), (dact + (long)(3249132) * n), (dact + (long)(3245036) * n), 0);
 }
 
 /* layer3.3.conv2 */
@@ -5477,14 +5389,14 @@ static void se_resnet56_layer327_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3249132) * n), (par + 307824), 0, (act + (long)(3253228) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2761708) * n), (par + 307824), 0, (act + (long)(2765804) * n + 0));
 }
 
 /* layer3.3.conv2 */
 static void se_resnet56_layer327_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3249132) * n), (par + 307824), (dact + (long)(3253228) * n + 0), (dact + (long)(3249132) * n), (grad + 307824), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2761708) * n), (par + 307824), (dact + (long)(2765804) * n + 0), (dact + (long)(2761708) * n), (grad + 307824), 0,
         0);
 }
 
@@ -5494,19 +5406,19 @@ static void se_resnet56_layer328_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3253228) * n), (par + 344688), (par + 344752), (buf + 5696), (buf + 5760),
-            (cnt + 68), (act + (long)(3257324) * n), (sav + 5696), (sav + 5760));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2765804) * n), (par + 344688), (par + 344752), (buf + 5696), (buf + 5760),
+            (cnt + 68), (act + (long)(2769900) * n), (sav + 5696), (sav + 5760));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3253228) * n), (par + 344688), (par + 344752), (buf + 5696), (buf + 5760),
-            (act + (long)(3257324) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2765804) * n), (par + 344688), (par + 344752), (buf + 5696), (buf + 5760),
+            (act + (long)(2769900) * n));
 }
 
 /* layer3.3.bn2 */
 static void se_resnet56_layer328_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3253228) * n), (par + 344688), (sav + 5696), (sav + 5760), (dact + (long)(3257324) * n),
-        (dact + (long)(3253228) * n), (grad + 344688), (grad + 344752), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2765804) * n), (act + (long)(2769900) * n), (par + 344688), (sav + 5696), (sav + 5760),
+        (dact + (long)(2769900) * n), (dact + (long)(2765804) * n), (grad + 344688), (grad + 344752), 0);
 }
 
 /* layer3.3.se.pool */
@@ -5514,14 +5426,14 @@ static void se_resnet56_layer329_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(3257324) * n), (act + (long)(3261420) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2769900) * n), (act + (long)(2773996) * n));
 }
 
 /* layer3.3.se.pool */
 static void se_resnet56_layer329_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(3261420) * n), (dact + (long)(3257324) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2773996) * n), (dact + (long)(2769900) * n));
 }
 
 /* layer3.3.se.fc.0 */
@@ -5529,15 +5441,15 @@ static void se_resnet56_layer330_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_8_fwd(n, (act + (long)(3261420) * n), (par + 344816), 0, (act + (long)(3261484) * n));
+    linear_64_8_fwd(n, (act + (long)(2773996) * n), (par + 344816), 0, (act + (long)(2774060) * n));
 }
 
 /* layer3.3.se.fc.0 */
 static void se_resnet56_layer330_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3261420) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(3261420) * n), (par + 344816), (dact + (long)(3261484) * n), (dact + (long)(3261420) * n), (grad + 344816), 0);
+    memset((dact + (long)(2773996) * n), 0, sizeof(float) * n * 64);
+    linear_64_8_bwd(n, (act + (long)(2773996) * n), (par + 344816), (dact + (long)(2774060) * n), (dact + (long)(2773996) * n), (grad + 344816), 0);
 }
 
 /* layer3.3.se.relu#1 */
@@ -5545,14 +5457,14 @@ static void se_resnet56_layer331_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8_fwd(n, (act + (long)(3261484) * n), (act + (long)(3261492) * n));
+    relu_n8_fwd(n, (act + (long)(2774060) * n), (act + (long)(2774068) * n));
 }
 
 /* layer3.3.se.relu#1 */
 static void se_resnet56_layer331_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8_bwd(n, (act + (long)(3261484) * n), (act + (long)(3261492) * n), (dact + (long)(3261492) * n), (dact + (long)(3261484) * n), 0);
+    relu_n8_bwd(n, (act + (long)(2774060) * n), (act + (long)(2774068) * n), (dact + (long)(2774068) * n), (dact + (long)(2774060) * n), 0);
 }
 
 /* layer3.3.se.fc.2 */
@@ -5560,15 +5472,15 @@ static void se_resnet56_layer332_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_8_64_fwd(n, (act + (long)(3261492) * n), (par + 345328), 0, (act + (long)(3261500) * n));
+    linear_8_64_fwd(n, (act + (long)(2774068) * n), (par + 345328), 0, (act + (long)(2774076) * n));
 }
 
 /* layer3.3.se.fc.2 */
 static void se_resnet56_layer332_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3261492) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(3261492) * n), (par + 345328), (dact + (long)(3261500) * n), (dact + (long)(3261492) * n), (grad + 345328), 0);
+    memset((dact + (long)(2774068) * n), 0, sizeof(float) * n * 8);
+    linear_8_64_bwd(n, (act + (long)(2774068) * n), (par + 345328), (dact + (long)(2774076) * n), (dact + (long)(2774068) * n), (grad + 345328), 0);
 }
 
 /* layer3.3.se.gate */
@@ -5576,14 +5488,14 @@ static void se_resnet56_layer333_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n64_fwd(n, (act + (long)(3261500) * n), (act + (long)(3261564) * n));
+    sigmoid_n64_fwd(n, (act + (long)(2774076) * n), (act + (long)(2774140) * n));
 }
 
 /* layer3.3.se.gate */
 static void se_resnet56_layer333_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n64_bwd(n, (act + (long)(3261500) * n), (act + (long)(3261564) * n), (dact + (long)(3261564) * n), (dact + (long)(3261500) * n), 0);
+    sigmoid_n64_bwd(n, (act + (long)(2774076) * n), (act + (long)(2774140) * n), (dact + (long)(2774140) * n), (dact + (long)(2774076) * n), 0);
 }
 
 /* layer3.3.se.scale */
@@ -5591,16 +5503,16 @@ static void se_resnet56_layer334_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c64_8x8_fwd(n, (act + (long)(3257324) * n), (act + (long)(3261564) * n), (act + (long)(3261628) * n));
+    scale_c64_8x8_fwd(n, (act + (long)(2769900) * n), (act + (long)(2774140) * n), (act + (long)(2774204) * n));
 }
 
 /* layer3.3.se.scale */
 static void se_resnet56_layer334_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3257324) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(3261564) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(3257324) * n), (act + (long)(3261564) * n), (dact + (long)(3261628) * n), (dact + (long)(3257324) * n), (dact + (long)(3261564) * n));
+    memset((dact + (long)(2769900) * n), 0, sizeof(float) * n * 4096);
+    memset((dact + (long)(2774140) * n), 0, sizeof(float) * n * 64);
+    scale_c64_8x8_bwd(n, (act + (long)(2769900) * n), (act + (long)(2774140) * n), (dact + (long)(2774204) * n), (dact + (long)(2769900) * n), (dact + (long)(2774140) * n));
 }
 
 /* layer3.3.sum */
@@ -5608,14 +5520,14 @@ static void se_resnet56_layer335_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(3261628) * n), (act + (long)(3220460) * n), (act + (long)(3265724) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2774204) * n), (act + (long)(2737132) * n), (act + (long)(2778300) * n));
 }
 
 /* layer3.3.sum */
 static void se_resnet56_layer335_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(3265724) * n), (dact + (long)(3261628) * n), 0, (dact + (long)(3220460) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2778300) * n), (dact + (long)(2778300) * n), (dact + (long)(2774204) * n), 0, (dact + (long)(2737132) * n), 0);
 }
 
 /* layer3.3.relu#2 */
@@ -5623,14 +5535,12 @@ static void se_resnet56_layer336_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3265724) * n), (act + (long)(3269820) * n));
 }
 
 /* layer3.3.relu#2 */
 static void se_resnet56_layer336_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3265724) * n), (act + (long)(3269820) * n), (dact + (long)(3269820) * n), (dact + (long)(3265724) * n), 0);
 }
 
 /* layer3.4.conv_bn.seps */
@@ -5638,14 +5548,14 @@ static void se_resnet56_layer337_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3269820) * n), (par + 345840), 0, (act + (long)(3273916) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2778300) * n), (par + 345840), 0, (act + (long)(2782396) * n + 0));
 }
 
 /* layer3.4.conv_bn.seps */
 static void se_resnet56_layer337_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3269820) * n), (par + 345840), (dact + (long)(3273916) * n + 0), (dact + (long)(3269820) * n), (grad + 345840), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2778300) * n), (par + 345840), (dact + (long)(2782396) * n + 0), (dact + (long)(2778300) * n), (grad + 345840), 0,
         1);
 }
 
@@ -5655,19 +5565,19 @@ static void se_resnet56_layer338_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(3273916) * n), (par + 346992), (par + 347120), (buf + 5824), (buf + 5952),
-            (cnt + 69), (act + (long)(3282108) * n), (sav + 5824), (sav + 5952));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2782396) * n), (par + 346992), (par + 347120), (buf + 5824), (buf + 5952),
+            (cnt + 69), (act + (long)(2790588) * n), (sav + 5824), (sav + 5952));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(3273916) * n), (par + 346992), (par + 347120), (buf + 5824), (buf + 5952),
-            (act + (long)(3282108) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2782396) * n), (par + 346992), (par + 347120), (buf + 5824), (buf + 5952),
+            (act + (long)(2790588) * n));
 }
 
 /* layer3.4.conv_bn.bn1 */
 static void se_resnet56_layer338_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(3273916) * n), (par + 346992), (sav + 5824), (sav + 5952), (dact + (long)(3282108) * n),
-        (dact + (long)(3273916) * n), (grad + 346992), (grad + 347120), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2782396) * n), (act + (long)(2790588) * n), (par + 346992), (sav + 5824), (sav + 5952),
+        (dact + (long)(2790588) * n), (dact + (long)(2782396) * n), (grad + 346992), (grad + 347120), 0);
 }
 
 /* layer3.4.conv_bn.pointwise */
@@ -5675,14 +5585,14 @@ static void se_resnet56_layer339_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3282108) * n), (par + 347248), (par + 355440), (act + (long)(3290300) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2790588) * n), (par + 347248), (par + 355440), (act + (long)(2798780) * n + 0));
 }
 
 /* layer3.4.conv_bn.pointwise */
 static void se_resnet56_layer339_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3282108) * n), (par + 347248), (dact + (long)(3290300) * n + 0), (dact + (long)(3282108) * n), (grad + 347248), (grad + 355440),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2790588) * n), (par + 347248), (dact + (long)(2798780) * n + 0), (dact + (long)(2790588) * n), (grad + 347248), (grad + 355440),
         0);
 }
 
@@ -5692,19 +5602,19 @@ static void se_resnet56_layer340_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3290300) * n), (par + 355504), (par + 355568), (buf + 6080), (buf + 6144),
-            (cnt + 70), (act + (long)(3294396) * n), (sav + 6080), (sav + 6144));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2798780) * n), (par + 355504), (par + 355568), (buf + 6080), (buf + 6144),
+            (cnt + 70), (act + (long)(2802876) * n), (sav + 6080), (sav + 6144));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3290300) * n), (par + 355504), (par + 355568), (buf + 6080), (buf + 6144),
-            (act + (long)(3294396) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2798780) * n), (par + 355504), (par + 355568), (buf + 6080), (buf + 6144),
+            (act + (long)(2802876) * n));
 }
 
 /* layer3.4.conv_bn.bn2 */
 static void se_resnet56_layer340_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3290300) * n), (par + 355504), (sav + 6080), (sav + 6144), (dact + (long)(3294396) * n),
-        (dact + (long)(3290300) * n), (grad + 355504), (grad + 355568), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2798780) * n), (act + (long)(2802876) * n), (par + 355504), (sav + 6080), (sav + 6144),
+        (dact + (long)(2802876) * n), (dact + (long)(2798780) * n), (grad + 355504), (grad + 355568), 0);
 }
 
 /* layer3.4.relu#1 */
@@ -5712,14 +5622,12 @@ static void se_resnet56_layer341_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3294396) * n), (act + (long)(3298492) * n));
 }
 
 /* layer3.4.relu#1 */
 static void se_resnet56_layer341_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3294396) * n), (act + (long)(3298492) * n), (dact + (long)(3298492) * n), (dact + (long)(3294396) * n), 0);
 }
 
 /* layer3.4.conv2 */
@@ -5727,14 +5635,14 @@ static void se_resnet56_layer342_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3298492) * n), (par + 355632), 0, (act + (long)(3302588) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2802876) * n), (par + 355632), 0, (act + (long)(2806972) * n + 0));
 }
 
 /* layer3.4.conv2 */
 static void se_resnet56_layer342_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3298492) * n), (par + 355632), (dact + (long)(3302588) * n + 0), (dact + (long)(3298492) * n), (grad + 355632), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2802876) * n), (par + 355632), (dact + (long)(2806972) * n + 0), (dact + (long)(2802876) * n), (grad + 355632), 0,
         0);
 }
 
@@ -5744,19 +5652,19 @@ static void se_resnet56_layer343_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3302588) * n), (par + 392496), (par + 392560), (buf + 6208), (buf + 6272),
-            (cnt + 71), (act + (long)(3306684) * n), (sav + 6208), (sav + 6272));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2806972) * n), (par + 392496), (par + 392560), (buf + 6208), (buf + 6272),
+            (cnt + 71), (act + (long)(2811068) * n), (sav + 6208), (sav + 6272));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3302588) * n), (par + 392496), (par + 392560), (buf + 6208), (buf + 6272),
-            (act + (long)(3306684) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2806972) * n), (par + 392496), (par + 392560), (buf + 6208), (buf + 6272),
+            (act + (long)(2811068) * n));
 }
 
 /* layer3.4.bn2 */
 static void se_resnet56_layer343_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3302588) * n), (par + 392496), (sav + 6208), (sav + 6272), (dact + (long)(3306684) * n),
-        (dact + (long)(3302588) * n), (grad + 392496), (grad + 392560), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2806972) * n), (act + (long)(2811068) * n), (par + 392496), (sav + 6208), (sav + 6272),
+        (dact + (long)(2811068) * n), (dact + (long)(2806972) * n), (grad + 392496), (grad + 392560), 0);
 }
 
 /* layer3.4.se.pool */
@@ -5764,14 +5672,14 @@ static void se_resnet56_layer344_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(3306684) * n), (act + (long)(3310780) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2811068) * n), (act + (long)(2815164) * n));
 }
 
 /* layer3.4.se.pool */
 static void se_resnet56_layer344_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(3310780) * n), (dact + (long)(3306684) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2815164) * n), (dact + (long)(2811068) * n));
 }
 
 /* layer3.4.se.fc.0 */
@@ -5779,15 +5687,15 @@ static void se_resnet56_layer345_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_8_fwd(n, (act + (long)(3310780) * n), (par + 392624), 0, (act + (long)(3310844) * n));
+    linear_64_8_fwd(n, (act + (long)(2815164) * n), (par + 392624), 0, (act + (long)(2815228) * n));
 }
 
 /* layer3.4.se.fc.0 */
 static void se_resnet56_layer345_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3310780) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(3310780) * n), (par + 392624), (dact + (long)(3310844) * n), (dact + (long)(3310780) * n), (grad + 392624), 0);
+    memset((dact + (long)(2815164) * n), 0, sizeof(float) * n * 64);
+    linear_64_8_bwd(n, (act + (long)(2815164) * n), (par + 392624), (dact + (long)(2815228) * n), (dact + (long)(2815164) * n), (grad + 392624), 0);
 }
 
 /* layer3.4.se.relu#1 */
@@ -5795,14 +5703,14 @@ static void se_resnet56_layer346_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8_fwd(n, (act + (long)(3310844) * n), (act + (long)(3310852) * n));
+    relu_n8_fwd(n, (act + (long)(2815228) * n), (act + (long)(2815236) * n));
 }
 
 /* layer3.4.se.relu#1 */
 static void se_resnet56_layer346_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8_bwd(n, (act + (long)(3310844) * n), (act + (long)(3310852) * n), (dact + (long)(3310852) * n), (dact + (long)(3310844) * n), 0);
+    relu_n8_bwd(n, (act + (long)(2815228) * n), (act + (long)(2815236) * n), (dact + (long)(2815236) * n), (dact + (long)(2815228) * n), 0);
 }
 
 /* layer3.4.se.fc.2 */
@@ -5810,15 +5718,15 @@ static void se_resnet56_layer347_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_8_64_fwd(n, (act + (long)(3310852) * n), (par + 393136), 0, (act + (long)(3310860) * n));
+    linear_8_64_fwd(n, (act + (long)(2815236) * n), (par + 393136), 0, (act + (long)(2815244) * n));
 }
 
 /* layer3.4.se.fc.2 */
 static void se_resnet56_layer347_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3310852) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(3310852) * n), (par + 393136), (dact + (long)(3310860) * n), (dact + (long)(3310852) * n), (grad + 393136), 0);
+    memset((dact + (long)(2815236) * n), 0, sizeof(float) * n * 8);
+    linear_8_64_bwd(n, (act + (long)(2815236) * n), (par + 393136), (dact + (long)(2815244) * n), (dact + (long)(2815236) * n), (grad + 393136), 0);
 }
 
 /* layer3.4.se.gate */
@@ -5826,14 +5734,14 @@ static void se_resnet56_layer348_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n64_fwd(n, (act + (long)(3310860) * n), (act + (long)(3310924) * n));
+    sigmoid_n64_fwd(n, (act + (long)(2815244) * n), (act + (long)(2815308) * n));
 }
 
 /* layer3.4.se.gate */
 static void se_resnet56_layer348_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n64_bwd(n, (act + (long)(3310860) * n), (act + (long)(3310924) * n), (dact + (long)(3310924) * n), (dact + (long)(3310860) * n), 0);
+    sigmoid_n64_bwd(n, (act + (long)(2815244) * n), (act + (long)(2815308) * n), (dact + (long)(2815308) * n), (dact + (long)(2815244) * n), 0);
 }
 
 /* layer3.4.se.scale */
@@ -5841,16 +5749,16 @@ static void se_resnet56_layer349_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c64_8x8_fwd(n, (act + (long)(3306684) * n), (act + (long)(3310924) * n), (act + (long)(3310988) * n));
+    scale_c64_8x8_fwd(n, (act + (long)(2811068) * n), (act + (long)(2815308) * n), (act + (long)(2815372) * n));
 }
 
 /* layer3.4.se.scale */
 static void se_resnet56_layer349_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3306684) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(3310924) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(3306684) * n), (act + (long)(3310924) * n), (dact + (long)(3310988) * n), (dact + (long)(3306684) * n), (dact + (long)(3310924) * n));
+    memset((dact + (long)(2811068) * n), 0, sizeof(float) * n * 4096);
+    memset((dact + (long)(2815308) * n), 0, sizeof(float) * n * 64);
+    scale_c64_8x8_bwd(n, (act + (long)(2811068) * n), (act + (long)(2815308) * n), (dact + (long)(2815372) * n), (dact + (long)(2811068) * n), (dact + (long)(2815308) * n));
 }
 
 /* layer3.4.sum */
@@ -5858,14 +5766,14 @@ static void se_resnet56_layer350_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(3310988) * n), (act + (long)(3269820) * n), (act + (long)(3315084) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2815372) * n), (act + (long)(2778300) * n), (act + (long)(2819468) * n));
 }
 
 /* layer3.4.sum */
 static void se_resnet56_layer350_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(3315084) * n), (dact + (long)(3310988) * n), 0, (dact + (long)(3269820) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2819468) * n), (dact + (long)(2819468) * n), (dact + (long)(2815372) * n), 0, (dact + (long)(2778300) * n), 0);
 }
 
 /* layer3.4.relu#2 */
@@ -5873,14 +5781,12 @@ static void se_resnet56_layer351_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3315084) * n), (act + (long)(3319180) * n));
 }
 
 /* layer3.4.relu#2 */
 static void se_resnet56_layer351_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3315084) * n), (act + (long)(3319180) * n), (dact + (long)(3319180) * n), (dact + (long)(3315084) * n), 0);
 }
 
 /* layer3.5.conv_bn.seps */
@@ -5888,14 +5794,14 @@ static void se_resnet56_layer352_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3319180) * n), (par + 393648), 0, (act + (long)(3323276) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2819468) * n), (par + 393648), 0, (act + (long)(2823564) * n + 0));
 }
 
 /* layer3.5.conv_bn.seps */
 static void se_resnet56_layer352_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3319180) * n), (par + 393648), (dact + (long)(3323276) * n + 0), (dact + (long)(3319180) * n), (grad + 393648), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2819468) * n), (par + 393648), (dact + (long)(2823564) * n + 0), (dact + (long)(2819468) * n), (grad + 393648), 0,
         1);
 }
 
@@ -5905,19 +5811,19 @@ static void se_resnet56_layer353_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(3323276) * n), (par + 394800), (par + 394928), (buf + 6336), (buf + 6464),
-            (cnt + 72), (act + (long)(3331468) * n), (sav + 6336), (sav + 6464));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2823564) * n), (par + 394800), (par + 394928), (buf + 6336), (buf + 6464),
+            (cnt + 72), (act + (long)(2831756) * n), (sav + 6336), (sav + 6464));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(3323276) * n), (par + 394800), (par + 394928), (buf + 6336), (buf + 6464),
-            (act + (long)(3331468) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2823564) * n), (par + 394800), (par + 394928), (buf + 6336), (buf + 6464),
+            (act + (long)(2831756) * n));
 }
 
 /* layer3.5.conv_bn.bn1 */
 static void se_resnet56_layer353_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(3323276) * n), (par + 394800), (sav + 6336), (sav + 6464), (dact + (long)(3331468) * n),
-        (dact + (long)(3323276) * n), (grad + 394800), (grad + 394928), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2823564) * n), (act + (long)(2831756) * n), (par + 394800), (sav + 6336), (sav + 6464),
+        (dact + (long)(2831756) * n), (dact + (long)(2823564) * n), (grad + 394800), (grad + 394928), 0);
 }
 
 /* layer3.5.conv_bn.pointwise */
@@ -5925,14 +5831,14 @@ static void se_resnet56_layer354_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3331468) * n), (par + 395056), (par + 403248), (act + (long)(3339660) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2831756) * n), (par + 395056), (par + 403248), (act + (long)(2839948) * n + 0));
 }
 
 /* layer3.5.conv_bn.pointwise */
 static void se_resnet56_layer354_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3331468) * n), (par + 395056), (dact + (long)(3339660) * n + 0), (dact + (long)(3331468) * n), (grad + 395056), (grad + 403248),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2831756) * n), (par + 395056), (dact + (long)(2839948) * n + 0), (dact + (long)(2831756) * n), (grad + 395056), (grad + 403248),
         0);
 }
 
@@ -5942,19 +5848,19 @@ static void se_resnet56_layer355_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3339660) * n), (par + 403312), (par + 403376), (buf + 6592), (buf + 6656),
-            (cnt + 73), (act + (long)(3343756) * n), (sav + 6592), (sav + 6656));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2839948) * n), (par + 403312), (par + 403376), (buf + 6592), (buf + 6656),
+            (cnt + 73), (act + (long)(2844044) * n), (sav + 6592), (sav + 6656));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3339660) * n), (par + 403312), (par + 403376), (buf + 6592), (buf + 6656),
-            (act + (long)(3343756) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2839948) * n), (par + 403312), (par + 403376), (buf + 6592), (buf + 6656),
+            (act + (long)(2844044) * n));
 }
 
 /* layer3.5.conv_bn.bn2 */
 static void se_resnet56_layer355_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3339660) * n), (par + 403312), (sav + 6592), (sav + 6656), (dact + (long)(3343756) * n),
-        (dact + (long)(3339660) * n), (grad + 403312), (grad + 403376), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2839948) * n), (act + (long)(2844044) * n), (par + 403312), (sav + 6592), (sav + 6656),
+        (dact + (long)(2844044) * n), (dact + (long)(2839948) * n), (grad + 403312), (grad + 403376), 0);
 }
 
 /* layer3.5.relu#1 */
@@ -5962,14 +5868,12 @@ static void se_resnet56_layer356_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3343756) * n), (act + (long)(3347852) * n));
 }
 
 /* layer3.5.relu#1 */
 static void se_resnet56_layer356_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3343756) * n), (act + (long)(3347852) * n), (dact + (long)(3347852) * n), (dact + (long)(3343756) * n), 0);
 }
 
 /* layer3.5.conv2 */
@@ -5977,14 +5881,14 @@ static void se_resnet56_layer357_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3347852) * n), (par + 403440), 0, (act + (long)(3351948) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2844044) * n), (par + 403440), 0, (act + (long)(2848140) * n + 0));
 }
 
 /* layer3.5.conv2 */
 static void se_resnet56_layer357_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3347852) * n), (par + 403440), (dact + (long)(3351948) * n + 0), (dact + (long)(3347852) * n), (grad + 403440), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2844044) * n), (par + 403440), (dact + (long)(2848140) * n + 0), (dact + (long)(2844044) * n), (grad + 403440), 0,
         0);
 }
 
@@ -5994,19 +5898,19 @@ static void se_resnet56_layer358_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3351948) * n), (par + 440304), (par + 440368), (buf + 6720), (buf + 6784),
-            (cnt + 74), (act + (long)(3356044) * n), (sav + 6720), (sav + 6784));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2848140) * n), (par + 440304), (par + 440368), (buf + 6720), (buf + 6784),
+            (cnt + 74), (act + (long)(2852236) * n), (sav + 6720), (sav + 6784));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3351948) * n), (par + 440304), (par + 440368), (buf + 6720), (buf + 6784),
-            (act + (long)(3356044) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2848140) * n), (par + 440304), (par + 440368), (buf + 6720), (buf + 6784),
+            (act + (long)(2852236) * n));
 }
 
 /* layer3.5.bn2 */
 static void se_resnet56_layer358_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3351948) * n), (par + 440304), (sav + 6720), (sav + 6784), (dact + (long)(3356044) * n),
-        (dact + (long)(3351948) * n), (grad + 440304), (grad + 440368), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2848140) * n), (act + (long)(2852236) * n), (par + 440304), (sav + 6720), (sav + 6784),
+        (dact + (long)(2852236) * n), (dact + (long)(2848140) * n), (grad + 440304), (grad + 440368), 0);
 }
 
 /* layer3.5.se.pool */
@@ -6014,14 +5918,14 @@ static void se_resnet56_layer359_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(3356044) * n), (act + (long)(3360140) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2852236) * n), (act + (long)(2856332) * n));
 }
 
 /* layer3.5.se.pool */
 static void se_resnet56_layer359_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(3360140) * n), (dact + (long)(3356044) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2856332) * n), (dact + (long)(2852236) * n));
 }
 
 /* layer3.5.se.fc.0 */
@@ -6029,15 +5933,15 @@ static void se_resnet56_layer360_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_8_fwd(n, (act + (long)(3360140) * n), (par + 440432), 0, (act + (long)(3360204) * n));
+    linear_64_8_fwd(n, (act + (long)(2856332) * n), (par + 440432), 0, (act + (long)(2856396) * n));
 }
 
 /* layer3.5.se.fc.0 */
 static void se_resnet56_layer360_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3360140) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(3360140) * n), (par + 440432), (dact + (long)(3360204) * n), (dact + (long)(3360140) * n), (grad + 440432), 0);
+    memset((dact + (long)(2856332) * n), 0, sizeof(float) * n * 64);
+    linear_64_8_bwd(n, (act + (long)(2856332) * n), (par + 440432), (dact + (long)(2856396) * n), (dact + (long)(2856332) * n), (grad + 440432), 0);
 }
 
 /* layer3.5.se.relu#1 */
@@ -6045,14 +5949,14 @@ static void se_resnet56_layer361_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8_fwd(n, (act + (long)(3360204) * n), (act + (long)(3360212) * n));
+    relu_n8_fwd(n, (act + (long)(2856396) * n), (act + (long)(2856404) * n));
 }
 
 /* layer3.5.se.relu#1 */
 static void se_resnet56_layer361_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8_bwd(n, (act + (long)(3360204) * n), (act + (long)(3360212) * n), (dact + (long)(3360212) * n), (dact + (long)(3360204) * n), 0);
+    relu_n8_bwd(n, (act + (long)(2856396) * n), (act + (long)(2856404) * n), (dact + (long)(2856404) * n), (dact + (long)(2856396) * n), 0);
 }
 
 /* layer3.5.se.fc.2 */
@@ -6060,15 +5964,15 @@ static void se_resnet56_layer362_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_8_64_fwd(n, (act + (long)(3360212) * n), (par + 440944), 0, (act + (long)(3360220) * n));
+    linear_8_64_fwd(n, (act + (long)(2856404) * n), (par + 440944), 0, (act + (long)(2856412) * n));
 }
 
 /* layer3.5.se.fc.2 */
 static void se_resnet56_layer362_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3360212) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(3360212) * n), (par + 440944), (dact + (long)(3360220) * n), (dact + (long)(3360212) * n), (grad + 440944), 0);
+    memset((dact + (long)(2856404) * n), 0, sizeof(float) * n * 8);
+    linear_8_64_bwd(n, (act + (long)(2856404) * n), (par + 440944), (dact + (long)(2856412) * n), (dact + (long)(2856404) * n), (grad + 440944), 0);
 }
 
 /* layer3.5.se.gate */
@@ -6076,14 +5980,14 @@ static void se_resnet56_layer363_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n64_fwd(n, (act + (long)(3360220) * n), (act + (long)(3360284) * n));
+    sigmoid_n64_fwd(n, (act + (long)(2856412) * n), (act + (long)(2856476) * n));
 }
 
 /* layer3.5.se.gate */
 static void se_resnet56_layer363_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n64_bwd(n, (act + (long)(3360220) * n), (act + (long)(3360284) * n), (dact + (long)(3360284) * n), (dact + (long)(3360220) * n), 0);
+    sigmoid_n64_bwd(n, (act + (long)(2856412) * n), (act + (long)(2856476) * n), (dact + (long)(2856476) * n), (dact + (long)(2856412) * n), 0);
 }
 
 /* layer3.5.se.scale */
@@ -6091,16 +5995,16 @@ static void se_resnet56_layer364_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c64_8x8_fwd(n, (act + (long)(3356044) * n), (act + (long)(3360284) * n), (act + (long)(3360348) * n));
+    scale_c64_8x8_fwd(n, (act + (long)(2852236) * n), (act + (long)(2856476) * n), (act + (long)(2856540) * n));
 }
 
 /* layer3.5.se.scale */
 static void se_resnet56_layer364_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3356044) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(3360284) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(3356044) * n), (act + (long)(3360284) * n), (dact + (long)(3360348) * n), (dact + (long)(3356044) * n), (dact + (long)(3360284) * n));
+    memset((dact + (long)(2852236) * n), 0, sizeof(float) * n * 4096);
+    memset((dact + (long)(2856476) * n), 0, sizeof(float) * n * 64);
+    scale_c64_8x8_bwd(n, (act + (long)(2852236) * n), (act + (long)(2856476) * n), (dact + (long)(2856540) * n), (dact + (long)(2852236) * n), (dact + (long)(2856476) * n));
 }
 
 /* layer3.5.sum */
@@ -6108,14 +6012,14 @@ static void se_resnet56_layer365_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(3360348) * n), (act + (long)(3319180) * n), (act + (long)(3364444) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2856540) * n), (act + (long)(2819468) * n), (act + (long)(2860636) * n));
 }
 
 /* layer3.5.sum */
 static void se_resnet56_layer365_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(3364444) * n), (dact + (long)(3360348) * n), 0, (dact + (long)(3319180) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2860636) * n), (dact + (long)(2860636) * n), (dact + (long)(2856540) * n), 0, (dact + (long)(2819468) * n), 0);
 }
 
 /* layer3.5.relu#2 */
@@ -6123,14 +6027,12 @@ static void se_resnet56_layer366_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3364444) * n), (act + (long)(3368540) * n));
 }
 
 /* layer3.5.relu#2 */
 static void se_resnet56_layer366_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3364444) * n), (act + (long)(3368540) * n), (dact + (long)(3368540) * n), (dact + (long)(3364444) * n), 0);
 }
 
 /* layer3.6.conv_bn.seps */
@@ -6138,14 +6040,14 @@ static void se_resnet56_layer367_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3368540) * n), (par + 441456), 0, (act + (long)(3372636) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2860636) * n), (par + 441456), 0, (act + (long)(2864732) * n + 0));
 }
 
 /* layer3.6.conv_bn.seps */
 static void se_resnet56_layer367_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3368540) * n), (par + 441456), (dact + (long)(3372636) * n + 0), (dact + (long)(3368540) * n), (grad + 441456), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2860636) * n), (par + 441456), (dact + (long)(2864732) * n + 0), (dact + (long)(2860636) * n), (grad + 441456), 0,
         1);
 }
 
@@ -6155,19 +6057,19 @@ static void se_resnet56_layer368_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(3372636) * n), (par + 442608), (par + 442736), (buf + 6848), (buf + 6976),
-            (cnt + 75), (act + (long)(3380828) * n), (sav + 6848), (sav + 6976));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2864732) * n), (par + 442608), (par + 442736), (buf + 6848), (buf + 6976),
+            (cnt + 75), (act + (long)(2872924) * n), (sav + 6848), (sav + 6976));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(3372636) * n), (par + 442608), (par + 442736), (buf + 6848), (buf + 6976),
-            (act + (long)(3380828) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2864732) * n), (par + 442608), (par + 442736), (buf + 6848), (buf + 6976),
+            (act + (long)(2872924) * n));
 }
 
 /* layer3.6.conv_bn.bn1 */
 static void se_resnet56_layer368_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(3372636) * n), (par + 442608), (sav + 6848), (sav + 6976), (dact + (long)(3380828) * n),
-        (dact + (long)(3372636) * n), (grad + 442608), (grad + 442736), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2864732) * n), (act + (long)(2872924) * n), (par + 442608), (sav + 6848), (sav + 6976),
+        (dact + (long)(2872924) * n), (dact + (long)(2864732) * n), (grad + 442608), (grad + 442736), 0);
 }
 
 /* layer3.6.conv_bn.pointwise */
@@ -6175,14 +6077,14 @@ static void se_resnet56_layer369_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3380828) * n), (par + 442864), (par + 451056), (act + (long)(3389020) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2872924) * n), (par + 442864), (par + 451056), (act + (long)(2881116) * n + 0));
 }
 
 /* layer3.6.conv_bn.pointwise */
 static void se_resnet56_layer369_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3380828) * n), (par + 442864), (dact + (long)(3389020) * n + 0), (dact + (long)(3380828) * n), (grad + 442864), (grad + 451056),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2872924) * n), (par + 442864), (dact + (long)(2881116) * n + 0), (dact + (long)(2872924) * n), (grad + 442864), (grad + 451056),
         0);
 }
 
@@ -6192,19 +6094,19 @@ static void se_resnet56_layer370_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3389020) * n), (par + 451120), (par + 451184), (buf + 7104), (buf + 7168),
-            (cnt + 76), (act + (long)(3393116) * n), (sav + 7104), (sav + 7168));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2881116) * n), (par + 451120), (par + 451184), (buf + 7104), (buf + 7168),
+            (cnt + 76), (act + (long)(2885212) * n), (sav + 7104), (sav + 7168));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3389020) * n), (par + 451120), (par + 451184), (buf + 7104), (buf + 7168),
-            (act + (long)(3393116) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2881116) * n), (par + 451120), (par + 451184), (buf + 7104), (buf + 7168),
+            (act + (long)(2885212) * n));
 }
 
 /* layer3.6.conv_bn.bn2 */
 static void se_resnet56_layer370_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3389020) * n), (par + 451120), (sav + 7104), (sav + 7168), (dact + (long)(3393116) * n),
-        (dact + (long)(3389020) * n), (grad + 451120), (grad + 451184), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2881116) * n), (act + (long)(2885212) * n), (par + 451120), (sav + 7104), (sav + 7168),
+        (dact + (long)(2885212) * n), (dact + (long)(2881116) * n), (grad + 451120), (grad + 451184), 0);
 }
 
 /* layer3.6.relu#1 */
@@ -6212,14 +6114,12 @@ static void se_resnet56_layer371_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3393116) * n), (act + (long)(3397212) * n));
 }
 
 /* layer3.6.relu#1 */
 static void se_resnet56_layer371_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3393116) * n), (act + (long)(3397212) * n), (dact + (long)(3397212) * n), (dact + (long)(3393116) * n), 0);
 }
 
 /* layer3.6.conv2 */
@@ -6227,14 +6127,14 @@ static void se_resnet56_layer372_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3397212) * n), (par + 451248), 0, (act + (long)(3401308) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2885212) * n), (par + 451248), 0, (act + (long)(2889308) * n + 0));
 }
 
 /* layer3.6.conv2 */
 static void se_resnet56_layer372_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3397212) * n), (par + 451248), (dact + (long)(3401308) * n + 0), (dact + (long)(3397212) * n), (grad + 451248), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2885212) * n), (par + 451248), (dact + (long)(2889308) * n + 0), (dact + (long)(2885212) * n), (grad + 451248), 0,
         0);
 }
 
@@ -6244,19 +6144,19 @@ static void se_resnet56_layer373_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3401308) * n), (par + 488112), (par + 488176), (buf + 7232), (buf + 7296),
-            (cnt + 77), (act + (long)(3405404) * n), (sav + 7232), (sav + 7296));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2889308) * n), (par + 488112), (par + 488176), (buf + 7232), (buf + 7296),
+            (cnt + 77), (act + (long)(2893404) * n), (sav + 7232), (sav + 7296));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3401308) * n), (par + 488112), (par + 488176), (buf + 7232), (buf + 7296),
-            (act + (long)(3405404) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2889308) * n), (par + 488112), (par + 488176), (buf + 7232), (buf + 7296),
+            (act + (long)(2893404) * n));
 }
 
 /* layer3.6.bn2 */
 static void se_resnet56_layer373_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3401308) * n), (par + 488112), (sav + 7232), (sav + 7296), (dact + (long)(3405404) * n),
-        (dact + (long)(3401308) * n), (grad + 488112), (grad + 488176), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2889308) * n), (act + (long)(2893404) * n), (par + 488112), (sav + 7232), (sav + 7296),
+        (dact + (long)(2893404) * n), (dact + (long)(2889308) * n), (grad + 488112), (grad + 488176), 0);
 }
 
 /* layer3.6.se.pool */
@@ -6264,14 +6164,14 @@ static void se_resnet56_layer374_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(3405404) * n), (act + (long)(3409500) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2893404) * n), (act + (long)(2897500) * n));
 }
 
 /* layer3.6.se.pool */
 static void se_resnet56_layer374_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(3409500) * n), (dact + (long)(3405404) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2897500) * n), (dact + (long)(2893404) * n));
 }
 
 /* layer3.6.se.fc.0 */
@@ -6279,15 +6179,15 @@ static void se_resnet56_layer375_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_8_fwd(n, (act + (long)(3409500) * n), (par + 488240), 0, (act + (long)(3409564) * n));
+    linear_64_8_fwd(n, (act + (long)(2897500) * n), (par + 488240), 0, (act + (long)(2897564) * n));
 }
 
 /* layer3.6.se.fc.0 */
 static void se_resnet56_layer375_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3409500) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(3409500) * n), (par + 488240), (dact + (long)(3409564) * n), (dact + (long)(3409500) * n), (grad + 488240), 0);
+    memset((dact + (long)(2897500) * n), 0, sizeof(float) * n * 64);
+    linear_64_8_bwd(n, (act + (long)(2897500) * n), (par + 488240), (dact + (long)(2897564) * n), (dact + (long)(2897500) * n), (grad + 488240), 0);
 }
 
 /* layer3.6.se.relu#1 */
@@ -6295,14 +6195,14 @@ static void se_resnet56_layer376_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8_fwd(n, (act + (long)(3409564) * n), (act + (long)(3409572) * n));
+    relu_n8_fwd(n, (act + (long)(2897564) * n), (act + (long)(2897572) * n));
 }
 
 /* layer3.6.se.relu#1 */
 static void se_resnet56_layer376_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8_bwd(n, (act + (long)(3409564) * n), (act + (long)(3409572) * n), (dact + (long)(3409572) * n), (dact + (long)(3409564) * n), 0);
+    relu_n8_bwd(n, (act + (long)(2897564) * n), (act + (long)(2897572) * n), (dact + (long)(2897572) * n), (dact + (long)(2897564) * n), 0);
 }
 
 /* layer3.6.se.fc.2 */
@@ -6310,15 +6210,15 @@ static void se_resnet56_layer377_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_8_64_fwd(n, (act + (long)(3409572) * n), (par + 488752), 0, (act + (long)(3409580) * n));
+    linear_8_64_fwd(n, (act + (long)(2897572) * n), (par + 488752), 0, (act + (long)(2897580) * n));
 }
 
 /* layer3.6.se.fc.2 */
 static void se_resnet56_layer377_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3409572) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(3409572) * n), (par + 488752), (dact + (long)(3409580) * n), (dact + (long)(3409572) * n), (grad + 488752), 0);
+    memset((dact + (long)(2897572) * n), 0, sizeof(float) * n * 8);
+    linear_8_64_bwd(n, (act + (long)(2897572) * n), (par + 488752), (dact + (long)(2897580) * n), (dact + (long)(2897572) * n), (grad + 488752), 0);
 }
 
 /* layer3.6.se.gate */
@@ -6326,14 +6226,14 @@ static void se_resnet56_layer378_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n64_fwd(n, (act + (long)(3409580) * n), (act + (long)(3409644) * n));
+    sigmoid_n64_fwd(n, (act + (long)(2897580) * n), (act + (long)(2897644) * n));
 }
 
 /* layer3.6.se.gate */
 static void se_resnet56_layer378_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n64_bwd(n, (act + (long)(3409580) * n), (act + (long)(3409644) * n), (dact + (long)(3409644) * n), (dact + (long)(3409580) * n), 0);
+    sigmoid_n64_bwd(n, (act + (long)(2897580) * n), (act + (long)(2897644) * n), (dact + (long)(2897644) * n), (dact + (long)(2897580) * n), 0);
 }
 
 /* layer3.6.se.scale */
@@ -6341,16 +6241,16 @@ static void se_resnet56_layer379_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c64_8x8_fwd(n, (act + (long)(3405404) * n), (act + (long)(3409644) * n), (act + (long)(3409708) * n));
+    scale_c64_8x8_fwd(n, (act + (long)(2893404) * n), (act + (long)(2897644) * n), (act + (long)(2897708) * n));
 }
 
 /* layer3.6.se.scale */
 static void se_resnet56_layer379_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3405404) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(3409644) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(3405404) * n), (act + (long)(3409644) * n), (dact + (long)(3409708) * n), (dact + (long)(3405404) * n), (dact + (long)(3409644) * n));
+    memset((dact + (long)(2893404) * n), 0, sizeof(float) * n * 4096);
+    memset((dact + (long)(2897644) * n), 0, sizeof(float) * n * 64);
+    scale_c64_8x8_bwd(n, (act + (long)(2893404) * n), (act + (long)(2897644) * n), (dact + (long)(2897708) * n), (dact + (long)(2893404) * n), (dact + (long)(2897644) * n));
 }
 
 /* layer3.6.sum */
@@ -6358,14 +6258,14 @@ static void se_resnet56_layer380_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(3409708) * n), (act + (long)(3368540) * n), (act + (long)(3413804) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2897708) * n), (act + (long)(2860636) * n), (act + (long)(2901804) * n));
 }
 
 /* layer3.6.sum */
 static void se_resnet56_layer380_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(3413804) * n), (dact + (long)(3409708) * n), 0, (dact + (long)(3368540) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2901804) * n), (dact + (long)(2901804) * n), (dact + (long)(2897708) * n), 0, (dact + (long)(2860636) * n), 0);
 }
 
 /* layer3.6.relu#2 */
@@ -6373,14 +6273,12 @@ static void se_resnet56_layer381_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3413804) * n), (act + (long)(3417900) * n));
 }
 
 /* layer3.6.relu#2 */
 static void se_resnet56_layer381_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3413804) * n), (act + (long)(3417900) * n), (dact + (long)(3417900) * n), (dact + (long)(3413804) * n), 0);
 }
 
 /* layer3.7.conv_bn.seps */
@@ -6388,14 +6286,14 @@ static void se_resnet56_layer382_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3417900) * n), (par + 489264), 0, (act + (long)(3421996) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2901804) * n), (par + 489264), 0, (act + (long)(2905900) * n + 0));
 }
 
 /* layer3.7.conv_bn.seps */
 static void se_resnet56_layer382_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3417900) * n), (par + 489264), (dact + (long)(3421996) * n + 0), (dact + (long)(3417900) * n), (grad + 489264), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2901804) * n), (par + 489264), (dact + (long)(2905900) * n + 0), (dact + (long)(2901804) * n), (grad + 489264), 0,
         1);
 }
 
@@ -6405,19 +6303,19 @@ static void se_resnet56_layer383_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(3421996) * n), (par + 490416), (par + 490544), (buf + 7360), (buf + 7488),
-            (cnt + 78), (act + (long)(3430188) * n), (sav + 7360), (sav + 7488));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2905900) * n), (par + 490416), (par + 490544), (buf + 7360), (buf + 7488),
+            (cnt + 78), (act + (long)(2914092) * n), (sav + 7360), (sav + 7488));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(3421996) * n), (par + 490416), (par + 490544), (buf + 7360), (buf + 7488),
-            (act + (long)(3430188) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2905900) * n), (par + 490416), (par + 490544), (buf + 7360), (buf + 7488),
+            (act + (long)(2914092) * n));
 }
 
 /* layer3.7.conv_bn.bn1 */
 static void se_resnet56_layer383_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(3421996) * n), (par + 490416), (sav + 7360), (sav + 7488), (dact + (long)(3430188) * n),
-        (dact + (long)(3421996) * n), (grad + 490416), (grad + 490544), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2905900) * n), (act + (long)(2914092) * n), (par + 490416), (sav + 7360), (sav + 7488),
+        (dact + (long)(2914092) * n), (dact + (long)(2905900) * n), (grad + 490416), (grad + 490544), 0);
 }
 
 /* layer3.7.conv_bn.pointwise */
@@ -6425,14 +6323,14 @@ static void se_resnet56_layer384_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3430188) * n), (par + 490672), (par + 498864), (act + (long)(3438380) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2914092) * n), (par + 490672), (par + 498864), (act + (long)(2922284) * n + 0));
 }
 
 /* layer3.7.conv_bn.pointwise */
 static void se_resnet56_layer384_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3430188) * n), (par + 490672), (dact + (long)(3438380) * n + 0), (dact + (long)(3430188) * n), (grad + 490672), (grad + 498864),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2914092) * n), (par + 490672), (dact + (long)(2922284) * n + 0), (dact + (long)(2914092) * n), (grad + 490672), (grad + 498864),
         0);
 }
 
@@ -6442,19 +6340,19 @@ static void se_resnet56_layer385_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3438380) * n), (par + 498928), (par + 498992), (buf + 7616), (buf + 7680),
-            (cnt + 79), (act + (long)(3442476) * n), (sav + 7616), (sav + 7680));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2922284) * n), (par + 498928), (par + 498992), (buf + 7616), (buf + 7680),
+            (cnt + 79), (act + (long)(2926380) * n), (sav + 7616), (sav + 7680));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3438380) * n), (par + 498928), (par + 498992), (buf + 7616), (buf + 7680),
-            (act + (long)(3442476) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2922284) * n), (par + 498928), (par + 498992), (buf + 7616), (buf + 7680),
+            (act + (long)(2926380) * n));
 }
 
 /* layer3.7.conv_bn.bn2 */
 static void se_resnet56_layer385_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3438380) * n), (par + 498928), (sav + 7616), (sav + 7680), (dact + (long)(3442476) * n),
-        (dact + (long)(3438380) * n), (grad + 498928), (grad + 498992), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2922284) * n), (act + (long)(2926380) * n), (par + 498928), (sav + 7616), (sav + 7680),
+        (dact + (long)(2926380) * n), (dact + (long)(2922284) * n), (grad + 498928), (grad + 498992), 0);
 }
 
 /* layer3.7.relu#1 */
@@ -6462,14 +6360,12 @@ static void se_resnet56_layer386_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3442476) * n), (act + (long)(3446572) * n));
 }
 
 /* layer3.7.relu#1 */
 static void se_resnet56_layer386_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3442476) * n), (act + (long)(3446572) * n), (dact + (long)(3446572) * n), (dact + (long)(3442476) * n), 0);
 }
 
 /* layer3.7.conv2 */
@@ -6477,14 +6373,14 @@ static void se_resnet56_layer387_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3446572) * n), (par + 499056), 0, (act + (long)(3450668) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2926380) * n), (par + 499056), 0, (act + (long)(2930476) * n + 0));
 }
 
 /* layer3.7.conv2 */
 static void se_resnet56_layer387_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3446572) * n), (par + 499056), (dact + (long)(3450668) * n + 0), (dact + (long)(3446572) * n), (grad + 499056), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2926380) * n), (par + 499056), (dact + (long)(2930476) * n + 0), (dact + (long)(2926380) * n), (grad + 499056), 0,
         0);
 }
 
@@ -6494,19 +6390,19 @@ static void se_resnet56_layer388_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3450668) * n), (par + 535920), (par + 535984), (buf + 7744), (buf + 7808),
-            (cnt + 80), (act + (long)(3454764) * n), (sav + 7744), (sav + 7808));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2930476) * n), (par + 535920), (par + 535984), (buf + 7744), (buf + 7808),
+            (cnt + 80), (act + (long)(2934572) * n), (sav + 7744), (sav + 7808));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3450668) * n), (par + 535920), (par + 535984), (buf + 7744), (buf + 7808),
-            (act + (long)(3454764) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2930476) * n), (par + 535920), (par + 535984), (buf + 7744), (buf + 7808),
+            (act + (long)(2934572) * n));
 }
 
 /* layer3.7.bn2 */
 static void se_resnet56_layer388_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3450668) * n), (par + 535920), (sav + 7744), (sav + 7808), (dact + (long)(3454764) * n),
-        (dact + (long)(3450668) * n), (grad + 535920), (grad + 535984), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2930476) * n), (act + (long)(2934572) * n), (par + 535920), (sav + 7744), (sav + 7808),
+        (dact + (long)(2934572) * n), (dact + (long)(2930476) * n), (grad + 535920), (grad + 535984), 0);
 }
 
 /* layer3.7.se.pool */
@@ -6514,14 +6410,14 @@ static void se_resnet56_layer389_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(3454764) * n), (act + (long)(3458860) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2934572) * n), (act + (long)(2938668) * n));
 }
 
 /* layer3.7.se.pool */
 static void se_resnet56_layer389_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(3458860) * n), (dact + (long)(3454764) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2938668) * n), (dact + (long)(2934572) * n));
 }
 
 /* layer3.7.se.fc.0 */
@@ -6529,15 +6425,15 @@ static void se_resnet56_layer390_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_8_fwd(n, (act + (long)(3458860) * n), (par + 536048), 0, (act + (long)(3458924) * n));
+    linear_64_8_fwd(n, (act + (long)(2938668) * n), (par + 536048), 0, (act + (long)(2938732) * n));
 }
 
 /* layer3.7.se.fc.0 */
 static void se_resnet56_layer390_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3458860) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(3458860) * n), (par + 536048), (dact + (long)(3458924) * n), (dact + (long)(3458860) * n), (grad + 536048), 0);
+    memset((dact + (long)(2938668) * n), 0, sizeof(float) * n * 64);
+    linear_64_8_bwd(n, (act + (long)(2938668) * n), (par + 536048), (dact + (long)(2938732) * n), (dact + (long)(2938668) * n), (grad + 536048), 0);
 }
 
 /* layer3.7.se.relu#1 */
@@ -6545,14 +6441,14 @@ static void se_resnet56_layer391_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8_fwd(n, (act + (long)(3458924) * n), (act + (long)(3458932) * n));
+    relu_n8_fwd(n, (act + (long)(2938732) * n), (act + (long)(2938740) * n));
 }
 
 /* layer3.7.se.relu#1 */
 static void se_resnet56_layer391_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8_bwd(n, (act + (long)(3458924) * n), (act + (long)(3458932) * n), (dact + (long)(3458932) * n), (dact + (long)(3458924) * n), 0);
+    relu_n8_bwd(n, (act + (long)(2938732) * n), (act + (long)(2938740) * n), (dact + (long)(2938740) * n), (dact + (long)(2938732) * n), 0);
 }
 
 /* layer3.7.se.fc.2 */
@@ -6560,15 +6456,15 @@ static void se_resnet56_layer392_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_8_64_fwd(n, (act + (long)(3458932) * n), (par + 536560), 0, (act + (long)(3458940) * n));
+    linear_8_64_fwd(n, (act + (long)(2938740) * n), (par + 536560), 0, (act + (long)(2938748) * n));
 }
 
 /* layer3.7.se.fc.2 */
 static void se_resnet56_layer392_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3458932) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(3458932) * n), (par + 536560), (dact + (long)(3458940) * n), (dact + (long)(3458932) * n), (grad + 536560), 0);
+    memset((dact + (long)(2938740) * n), 0, sizeof(float) * n * 8);
+    linear_8_64_bwd(n, (act + (long)(2938740) * n), (par + 536560), (dact + (long)(2938748) * n), (dact + (long)(2938740) * n), (grad + 536560), 0);
 }
 
 /* layer3.7.se.gate */
@@ -6576,14 +6472,14 @@ static void se_resnet56_layer393_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n64_fwd(n, (act + (long)(3458940) * n), (act + (long)(3459004) * n));
+    sigmoid_n64_fwd(n, (act + (long)(2938748) * n), (act + (long)(2938812) * n));
 }
 
 /* layer3.7.se.gate */
 static void se_resnet56_layer393_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n64_bwd(n, (act + (long)(3458940) * n), (act + (long)(3459004) * n), (dact + (long)(3459004) * n), (dact + (long)(3458940) * n), 0);
+    sigmoid_n64_bwd(n, (act + (long)(2938748) * n), (act + (long)(2938812) * n), (dact + (long)(2938812) * n), (dact + (long)(2938748) * n), 0);
 }
 
 /* layer3.7.se.scale */
@@ -6591,16 +6487,16 @@ static void se_resnet56_layer394_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c64_8x8_fwd(n, (act + (long)(3454764) * n), (act + (long)(3459004) * n), (act + (long)(3459068) * n));
+    scale_c64_8x8_fwd(n, (act + (long)(2934572) * n), (act + (long)(2938812) * n), (act + (long)(2938876) * n));
 }
 
 /* layer3.7.se.scale */
 static void se_resnet56_layer394_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3454764) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(3459004) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(3454764) * n), (act + (long)(3459004) * n), (dact + (long)(3459068) * n), (dact + (long)(3454764) * n), (dact + (long)(3459004) * n));
+    memset((dact + (long)(2934572) * n), 0, sizeof(float) * n * 4096);
+    memset((dact + (long)(2938812) * n), 0, sizeof(float) * n * 64);
+    scale_c64_8x8_bwd(n, (act + (long)(2934572) * n), (act + (long)(2938812) * n), (dact + (long)(2938876) * n), (dact + (long)(2934572) * n), (dact + (long)(2938812) * n));
 }
 
 /* layer3.7.sum */
@@ -6608,14 +6504,14 @@ static void se_resnet56_layer395_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(3459068) * n), (act + (long)(3417900) * n), (act + (long)(3463164) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2938876) * n), (act + (long)(2901804) * n), (act + (long)(2942972) * n));
 }
 
 /* layer3.7.sum */
 static void se_resnet56_layer395_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(3463164) * n), (dact + (long)(3459068) * n), 0, (dact + (long)(3417900) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2942972) * n), (dact + (long)(2942972) * n), (dact + (long)(2938876) * n), 0, (dact + (long)(2901804) * n), 0);
 }
 
 /* layer3.7.relu#2 */
@@ -6623,14 +6519,12 @@ static void se_resnet56_layer396_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3463164) * n), (act + (long)(3467260) * n));
 }
 
 /* layer3.7.relu#2 */
 static void se_resnet56_layer396_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3463164) * n), (act + (long)(3467260) * n), (dact + (long)(3467260) * n), (dact + (long)(3463164) * n), 0);
 }
 
 /* layer3.8.conv_bn.seps */
@@ -6638,14 +6532,14 @@ static void se_resnet56_layer397_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(3467260) * n), (par + 537072), 0, (act + (long)(3471356) * n + 0));
+    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2942972) * n), (par + 537072), 0, (act + (long)(2947068) * n + 0));
 }
 
 /* layer3.8.conv_bn.seps */
 static void se_resnet56_layer397_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(3467260) * n), (par + 537072), (dact + (long)(3471356) * n + 0), (dact + (long)(3467260) * n), (grad + 537072), 0,
+    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2942972) * n), (par + 537072), (dact + (long)(2947068) * n + 0), (dact + (long)(2942972) * n), (grad + 537072), 0,
         1);
 }
 
@@ -6655,19 +6549,19 @@ static void se_resnet56_layer398_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(3471356) * n), (par + 538224), (par + 538352), (buf + 7872), (buf + 8000),
-            (cnt + 81), (act + (long)(3479548) * n), (sav + 7872), (sav + 8000));
+        bn_c128_8x8_fwd_train(n, (act + (long)(2947068) * n), (par + 538224), (par + 538352), (buf + 7872), (buf + 8000),
+            (cnt + 81), (act + (long)(2955260) * n), (sav + 7872), (sav + 8000));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(3471356) * n), (par + 538224), (par + 538352), (buf + 7872), (buf + 8000),
-            (act + (long)(3479548) * n));
+        bn_c128_8x8_fwd_eval(n, (act + (long)(2947068) * n), (par + 538224), (par + 538352), (buf + 7872), (buf + 8000),
+            (act + (long)(2955260) * n));
 }
 
 /* layer3.8.conv_bn.bn1 */
 static void se_resnet56_layer398_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(3471356) * n), (par + 538224), (sav + 7872), (sav + 8000), (dact + (long)(3479548) * n),
-        (dact + (long)(3471356) * n), (grad + 538224), (grad + 538352), 0);
+    bn_c128_8x8_bwd(n, (act + (long)(2947068) * n), (act + (long)(2955260) * n), (par + 538224), (sav + 7872), (sav + 8000),
+        (dact + (long)(2955260) * n), (dact + (long)(2947068) * n), (grad + 538224), (grad + 538352), 0);
 }
 
 /* layer3.8.conv_bn.pointwise */
@@ -6675,14 +6569,14 @@ static void se_resnet56_layer399_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(3479548) * n), (par + 538480), (par + 546672), (act + (long)(3487740) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2955260) * n), (par + 538480), (par + 546672), (act + (long)(2963452) * n + 0));
 }
 
 /* layer3.8.conv_bn.pointwise */
 static void se_resnet56_layer399_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(3479548) * n), (par + 538480), (dact + (long)(3487740) * n + 0), (dact + (long)(3479548) * n), (grad + 538480), (grad + 546672),
+    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2955260) * n), (par + 538480), (dact + (long)(2963452) * n + 0), (dact + (long)(2955260) * n), (grad + 538480), (grad + 546672),
         0);
 }
 
@@ -6692,19 +6586,19 @@ static void se_resnet56_layer400_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3487740) * n), (par + 546736), (par + 546800), (buf + 8128), (buf + 8192),
-            (cnt + 82), (act + (long)(3491836) * n), (sav + 8128), (sav + 8192));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2963452) * n), (par + 546736), (par + 546800), (buf + 8128), (buf + 8192),
+            (cnt + 82), (act + (long)(2967548) * n), (sav + 8128), (sav + 8192));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3487740) * n), (par + 546736), (par + 546800), (buf + 8128), (buf + 8192),
-            (act + (long)(3491836) * n));
+        bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2963452) * n), (par + 546736), (par + 546800), (buf + 8128), (buf + 8192),
+            (act + (long)(2967548) * n));
 }
 
 /* layer3.8.conv_bn.bn2 */
 static void se_resnet56_layer400_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3487740) * n), (par + 546736), (sav + 8128), (sav + 8192), (dact + (long)(3491836) * n),
-        (dact + (long)(3487740) * n), (grad + 546736), (grad + 546800), 0);
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2963452) * n), (act + (long)(2967548) * n), (par + 546736), (sav + 8128), (sav + 8192),
+        (dact + (long)(2967548) * n), (dact + (long)(2963452) * n), (grad + 546736), (grad + 546800), 0);
 }
 
 /* layer3.8.relu#1 */
@@ -6712,14 +6606,12 @@ static void se_resnet56_layer401_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3491836) * n), (act + (long)(3495932) * n));
 }
 
 /* layer3.8.relu#1 */
 static void se_resnet56_layer401_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3491836) * n), (act + (long)(3495932) * n), (dact + (long)(3495932) * n), (dact + (long)(3491836) * n), 0);
 }
 
 /* layer3.8.conv2 */
@@ -6727,14 +6619,14 @@ static void se_resnet56_layer402_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(3495932) * n), (par + 546864), 0, (act + (long)(3500028) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_fwd(n, (act + (long)(2967548) * n), (par + 546864), 0, (act + (long)(2971644) * n + 0));
 }
 
 /* layer3.8.conv2 */
 static void se_resnet56_layer402_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(3495932) * n), (par + 546864), (dact + (long)(3500028) * n + 0), (dact + (long)(3495932) * n), (grad + 546864), 0,
+    conv_k3_c64_64_8x8_s1_p1_bwd(n, (act + (long)(2967548) * n), (par + 546864), (dact + (long)(2971644) * n + 0), (dact + (long)(2967548) * n), (grad + 546864), 0,
         0);
 }
 
@@ -6744,19 +6636,19 @@ static void se_resnet56_layer403_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(3500028) * n), (par + 583728), (par + 583792), (buf + 8256), (buf + 8320),
-            (cnt + 83), (act + (long)(3504124) * n), (sav + 8256), (sav + 8320));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2971644) * n), (par + 583728), (par + 583792), (buf + 8256), (buf + 8320),
+            (cnt + 83), (act + (long)(2975740) * n), (sav + 8256), (sav + 8320));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(3500028) * n), (par + 583728), (par + 583792), (buf + 8256), (buf + 8320),
-            (act + (long)(3504124) * n));
+        bn_c64_8x8_fwd_eval(n, (act + (long)(2971644) * n), (par + 583728), (par + 583792), (buf + 8256), (buf + 8320),
+            (act + (long)(2975740) * n));
 }
 
 /* layer3.8.bn2 */
 static void se_resnet56_layer403_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(3500028) * n), (par + 583728), (sav + 8256), (sav + 8320), (dact + (long)(3504124) * n),
-        (dact + (long)(3500028) * n), (grad + 583728), (grad + 583792), 0);
+    bn_c64_8x8_bwd(n, (act + (long)(2971644) * n), (act + (long)(2975740) * n), (par + 583728), (sav + 8256), (sav + 8320),
+        (dact + (long)(2975740) * n), (dact + (long)(2971644) * n), (grad + 583728), (grad + 583792), 0);
 }
 
 /* layer3.8.se.pool */
@@ -6764,14 +6656,14 @@ static void se_resnet56_layer404_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(3504124) * n), (act + (long)(3508220) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2975740) * n), (act + (long)(2979836) * n));
 }
 
 /* layer3.8.se.pool */
 static void se_resnet56_layer404_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    gap_c64_8x8_bwd(n, (dact + (long)(3508220) * n), (dact + (long)(3504124) * n));
+    gap_c64_8x8_bwd(n, (dact + (long)(2979836) * n), (dact + (long)(2975740) * n));
 }
 
 /* layer3.8.se.fc.0 */
@@ -6779,15 +6671,15 @@ static void se_resnet56_layer405_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_8_fwd(n, (act + (long)(3508220) * n), (par + 583856), 0, (act + (long)(3508284) * n));
+    linear_64_8_fwd(n, (act + (long)(2979836) * n), (par + 583856), 0, (act + (long)(2979900) * n));
 }
 
 /* layer3.8.se.fc.0 */
 static void se_resnet56_layer405_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3508220) * n), 0, sizeof(float) * n * 64);
-    linear_64_8_bwd(n, (act + (long)(3508220) * n), (par + 583856), (dact + (long)(3508284) * n), (dact + (long)(3508220) * n), (grad + 583856), 0);
+    memset((dact + (long)(2979836) * n), 0, sizeof(float) * n * 64);
+    linear_64_8_bwd(n, (act + (long)(2979836) * n), (par + 583856), (dact + (long)(2979900) * n), (dact + (long)(2979836) * n), (grad + 583856), 0);
 }
 
 /* layer3.8.se.relu#1 */
@@ -6795,14 +6687,14 @@ static void se_resnet56_layer406_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n8_fwd(n, (act + (long)(3508284) * n), (act + (long)(3508292) * n));
+    relu_n8_fwd(n, (act + (long)(2979900) * n), (act + (long)(2979908) * n));
 }
 
 /* layer3.8.se.relu#1 */
 static void se_resnet56_layer406_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n8_bwd(n, (act + (long)(3508284) * n), (act + (long)(3508292) * n), (dact + (long)(3508292) * n), (dact + (long)(3508284) * n), 0);
+    relu_n8_bwd(n, (act + (long)(2979900) * n), (act + (long)(2979908) * n), (dact + (long)(2979908) * n), (dact + (long)(2979900) * n), 0);
 }
 
 /* layer3.8.se.fc.2 */
@@ -6810,15 +6702,15 @@ static void se_resnet56_layer407_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_8_64_fwd(n, (act + (long)(3508292) * n), (par + 584368), 0, (act + (long)(3508300) * n));
+    linear_8_64_fwd(n, (act + (long)(2979908) * n), (par + 584368), 0, (act + (long)(2979916) * n));
 }
 
 /* layer3.8.se.fc.2 */
 static void se_resnet56_layer407_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3508292) * n), 0, sizeof(float) * n * 8);
-    linear_8_64_bwd(n, (act + (long)(3508292) * n), (par + 584368), (dact + (long)(3508300) * n), (dact + (long)(3508292) * n), (grad + 584368), 0);
+    memset((dact + (long)(2979908) * n), 0, sizeof(float) * n * 8);
+    linear_8_64_bwd(n, (act + (long)(2979908) * n), (par + 584368), (dact + (long)(2979916) * n), (dact + (long)(2979908) * n), (grad + 584368), 0);
 }
 
 /* layer3.8.se.gate */
@@ -6826,14 +6718,14 @@ static void se_resnet56_layer408_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    sigmoid_n64_fwd(n, (act + (long)(3508300) * n), (act + (long)(3508364) * n));
+    sigmoid_n64_fwd(n, (act + (long)(2979916) * n), (act + (long)(2979980) * n));
 }
 
 /* layer3.8.se.gate */
 static void se_resnet56_layer408_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    sigmoid_n64_bwd(n, (act + (long)(3508300) * n), (act + (long)(3508364) * n), (dact + (long)(3508364) * n), (dact + (long)(3508300) * n), 0);
+    sigmoid_n64_bwd(n, (act + (long)(2979916) * n), (act + (long)(2979980) * n), (dact + (long)(2979980) * n), (dact + (long)(2979916) * n), 0);
 }
 
 /* layer3.8.se.scale */
@@ -6841,16 +6733,16 @@ static void se_resnet56_layer409_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    scale_c64_8x8_fwd(n, (act + (long)(3504124) * n), (act + (long)(3508364) * n), (act + (long)(3508428) * n));
+    scale_c64_8x8_fwd(n, (act + (long)(2975740) * n), (act + (long)(2979980) * n), (act + (long)(2980044) * n));
 }
 
 /* layer3.8.se.scale */
 static void se_resnet56_layer409_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3504124) * n), 0, sizeof(float) * n * 4096);
-    memset((dact + (long)(3508364) * n), 0, sizeof(float) * n * 64);
-    scale_c64_8x8_bwd(n, (act + (long)(3504124) * n), (act + (long)(3508364) * n), (dact + (long)(3508428) * n), (dact + (long)(3504124) * n), (dact + (long)(3508364) * n));
+    memset((dact + (long)(2975740) * n), 0, sizeof(float) * n * 4096);
+    memset((dact + (long)(2979980) * n), 0, sizeof(float) * n * 64);
+    scale_c64_8x8_bwd(n, (act + (long)(2975740) * n), (act + (long)(2979980) * n), (dact + (long)(2980044) * n), (dact + (long)(2975740) * n), (dact + (long)(2979980) * n));
 }
 
 /* layer3.8.sum */
@@ -6858,14 +6750,14 @@ static void se_resnet56_layer410_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_fwd(n, (act + (long)(3508428) * n), (act + (long)(3467260) * n), (act + (long)(3512524) * n));
+    add2_n4096_relu_fwd(n, (act + (long)(2980044) * n), (act + (long)(2942972) * n), (act + (long)(2984140) * n));
 }
 
 /* layer3.8.sum */
 static void se_resnet56_layer410_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_bwd(n, (dact + (long)(3512524) * n), (dact + (long)(3508428) * n), 0, (dact + (long)(3467260) * n), 0);
+    add2_n4096_relu_bwd(n, (act + (long)(2984140) * n), (dact + (long)(2984140) * n), (dact + (long)(2980044) * n), 0, (dact + (long)(2942972) * n), 0);
 }
 
 /* layer3.8.relu#2 */
@@ -6873,14 +6765,12 @@ static void se_resnet56_layer411_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n4096_fwd(n, (act + (long)(3512524) * n), (act + (long)(3516620) * n));
 }
 
 /* layer3.8.relu#2 */
 static void se_resnet56_layer411_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n4096_bwd(n, (act + (long)(3512524) * n), (act + (long)(3516620) * n), (dact + (long)(3516620) * n), (dact + (long)(3512524) * n), 0);
 }
 
 /* pool */
@@ -6888,15 +6778,15 @@ static void se_resnet56_layer412_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c64_8x8_fwd(n, (act + (long)(3516620) * n), (act + (long)(3520716) * n));
+    gap_c64_8x8_fwd(n, (act + (long)(2984140) * n), (act + (long)(2988236) * n));
 }
 
 /* pool */
 static void se_resnet56_layer412_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3516620) * n), 0, sizeof(float) * n * 4096);
-    gap_c64_8x8_bwd(n, (dact + (long)(3520716) * n), (dact + (long)(3516620) * n));
+    memset((dact + (long)(2984140) * n), 0, sizeof(float) * n * 4096);
+    gap_c64_8x8_bwd(n, (dact + (long)(2988236) * n), (dact + (long)(2984140) * n));
 }
 
 /* fc */
@@ -6904,15 +6794,15 @@ static void se_resnet56_layer413_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_64_10_b_fwd(n, (act + (long)(3520716) * n), (par + 584880), (par + 585520), (act + (long)(3520780) * n));
+    linear_64_10_b_fwd(n, (act + (long)(2988236) * n), (par + 584880), (par + 585520), (act + (long)(2988300) * n));
 }
 
 /* fc */
 static void se_resnet56_layer413_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(3520716) * n), 0, sizeof(float) * n * 64);
-    linear_64_10_b_bwd(n, (act + (long)(3520716) * n), (par + 584880), (dact + (long)(3520780) * n), (dact + (long)(3520716) * n), (grad + 584880), (grad + 585520));
+    memset((dact + (long)(2988236) * n), 0, sizeof(float) * n * 64);
+    linear_64_10_b_bwd(n, (act + (long)(2988236) * n), (par + 584880), (dact + (long)(2988300) * n), (dact + (long)(2988236) * n), (grad + 584880), (grad + 585520));
 }
 
 static void (*const se_resnet56_layer_forward[414])(const mc_state *, int) = {
@@ -7778,7 +7668,7 @@ static inline double se_resnet56_loss_image(const float *zb, int32_t label, floa
 static float se_resnet56_loss(const mc_state *s, const int32_t *labels, float *probs)
 {
     const int n = s->batch;
-    const float *z = s->acts + (long)3520780 * n;
+    const float *z = s->acts + (long)2988300 * n;
     double total = 0;
     for (long b = 0; b < n; b++)
         total += se_resnet56_loss_image(z + b * 10, labels[b], probs + b * 10);
@@ -7789,7 +7679,7 @@ static float se_resnet56_loss(const mc_state *s, const int32_t *labels, float *p
 static void se_resnet56_loss_backward(const mc_state *s, const int32_t *labels, const float *probs)
 {
     const int n = s->batch;
-    float *d = s->dacts + (long)3520780 * n;
+    float *d = s->dacts + (long)2988300 * n;
     const float scale = 1.0f / n;
     for (long b = 0; b < n; b++)
         for (int j = 0; j < 10; j++)
@@ -8427,2485 +8317,2485 @@ static const mc_layer se_resnet56_layers[414] = {
      .c = 16, .h = 32, .w = 32, .in_c = 3, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3072, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 3072, .relu = 0, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 19456, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
+     .act = 19456, .relu = 1, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
      .saved = 0, .extra = 0},
-    {.name = "relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){1},
+    {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 35840, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 19456, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 52224, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 35840, .relu = 0, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 101376, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
+     .act = 84992, .relu = 0, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
      .saved = 32, .extra = 0},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 150528, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
+     .act = 134144, .relu = 0, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 166912, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
+     .act = 150528, .relu = 1, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
      .saved = 128, .extra = 0},
-    {.name = "layer1.0.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){6},
+    {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 183296, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 150528, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 199680, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 166912, .relu = 0, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 216064, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
+     .act = 183296, .relu = 0, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
      .saved = 160, .extra = 0},
     {.name = "layer1.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){9},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 232448, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 199680, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){10},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 232464, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 199696, .relu = 0, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){11},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 232466, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 199698, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){12},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 232468, .weight = 5072, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 199700, .relu = 0, .weight = 5072, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 232484, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 199716, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){9, 14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 232500, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 199732, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){15, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 248884, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 216116, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.0.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){16},
+    {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 265268, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 216116, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){17},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 281652, .weight = 5104, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 232500, .relu = 0, .weight = 5104, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){18},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 330804, .weight = 6432, .bias_at = 6480, .running = 192, .counter = 4,
+     .act = 281652, .relu = 0, .weight = 6432, .bias_at = 6480, .running = 192, .counter = 4,
      .saved = 192, .extra = 0},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 379956, .weight = 6528, .bias_at = 7296, .running = -1, .counter = -1,
+     .act = 330804, .relu = 0, .weight = 6528, .bias_at = 7296, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 396340, .weight = 7312, .bias_at = 7328, .running = 288, .counter = 5,
+     .act = 347188, .relu = 1, .weight = 7312, .bias_at = 7328, .running = 288, .counter = 5,
      .saved = 288, .extra = 0},
-    {.name = "layer1.1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){21},
+    {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){21},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 412724, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 347188, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 429108, .weight = 7344, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 363572, .relu = 0, .weight = 7344, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 445492, .weight = 9648, .bias_at = 9664, .running = 320, .counter = 6,
+     .act = 379956, .relu = 0, .weight = 9648, .bias_at = 9664, .running = 320, .counter = 6,
      .saved = 320, .extra = 0},
     {.name = "layer1.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 461876, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 396340, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){25},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 461892, .weight = 9680, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 396356, .relu = 0, .weight = 9680, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){26},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 461894, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 396358, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){27},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 461896, .weight = 9712, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 396360, .relu = 0, .weight = 9712, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 461912, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 396376, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){24, 29},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 461928, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 396392, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){30, 17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 478312, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 412776, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){31},
+    {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){31},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 494696, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 412776, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){32},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 511080, .weight = 9744, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 429160, .relu = 0, .weight = 9744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){33},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 560232, .weight = 11072, .bias_at = 11120, .running = 352, .counter = 7,
+     .act = 478312, .relu = 0, .weight = 11072, .bias_at = 11120, .running = 352, .counter = 7,
      .saved = 352, .extra = 0},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 609384, .weight = 11168, .bias_at = 11936, .running = -1, .counter = -1,
+     .act = 527464, .relu = 0, .weight = 11168, .bias_at = 11936, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 625768, .weight = 11952, .bias_at = 11968, .running = 448, .counter = 8,
+     .act = 543848, .relu = 1, .weight = 11952, .bias_at = 11968, .running = 448, .counter = 8,
      .saved = 448, .extra = 0},
-    {.name = "layer1.2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){36},
+    {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){36},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 642152, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 543848, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){37},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 658536, .weight = 11984, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 560232, .relu = 0, .weight = 11984, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){38},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 674920, .weight = 14288, .bias_at = 14304, .running = 480, .counter = 9,
+     .act = 576616, .relu = 0, .weight = 14288, .bias_at = 14304, .running = 480, .counter = 9,
      .saved = 480, .extra = 0},
     {.name = "layer1.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){39},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 691304, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 593000, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){40},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 691320, .weight = 14320, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 593016, .relu = 0, .weight = 14320, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){41},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 691322, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 593018, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){42},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 691324, .weight = 14352, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 593020, .relu = 0, .weight = 14352, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){43},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 691340, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 593036, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){39, 44},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 691356, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 593052, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){45, 32},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 707740, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 609436, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){46},
+    {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){46},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 724124, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 609436, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){47},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 740508, .weight = 14384, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 625820, .relu = 0, .weight = 14384, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 789660, .weight = 15712, .bias_at = 15760, .running = 512, .counter = 10,
+     .act = 674972, .relu = 0, .weight = 15712, .bias_at = 15760, .running = 512, .counter = 10,
      .saved = 512, .extra = 0},
     {.name = "layer1.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 838812, .weight = 15808, .bias_at = 16576, .running = -1, .counter = -1,
+     .act = 724124, .relu = 0, .weight = 15808, .bias_at = 16576, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 855196, .weight = 16592, .bias_at = 16608, .running = 608, .counter = 11,
+     .act = 740508, .relu = 1, .weight = 16592, .bias_at = 16608, .running = 608, .counter = 11,
      .saved = 608, .extra = 0},
-    {.name = "layer1.3.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){51},
+    {.name = "layer1.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){51},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 871580, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 740508, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){52},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 887964, .weight = 16624, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 756892, .relu = 0, .weight = 16624, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 904348, .weight = 18928, .bias_at = 18944, .running = 640, .counter = 12,
+     .act = 773276, .relu = 0, .weight = 18928, .bias_at = 18944, .running = 640, .counter = 12,
      .saved = 640, .extra = 0},
     {.name = "layer1.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){54},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 920732, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 789660, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){55},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 920748, .weight = 18960, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 789676, .relu = 0, .weight = 18960, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){56},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 920750, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 789678, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){57},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 920752, .weight = 18992, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 789680, .relu = 0, .weight = 18992, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){58},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 920768, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 789696, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){54, 59},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 920784, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 789712, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){60, 47},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 937168, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 806096, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.3.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){61},
+    {.name = "layer1.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){61},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 953552, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 806096, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){62},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 969936, .weight = 19024, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 822480, .relu = 0, .weight = 19024, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){63},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1019088, .weight = 20352, .bias_at = 20400, .running = 672, .counter = 13,
+     .act = 871632, .relu = 0, .weight = 20352, .bias_at = 20400, .running = 672, .counter = 13,
      .saved = 672, .extra = 0},
     {.name = "layer1.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){64},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1068240, .weight = 20448, .bias_at = 21216, .running = -1, .counter = -1,
+     .act = 920784, .relu = 0, .weight = 20448, .bias_at = 21216, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){65},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1084624, .weight = 21232, .bias_at = 21248, .running = 768, .counter = 14,
+     .act = 937168, .relu = 1, .weight = 21232, .bias_at = 21248, .running = 768, .counter = 14,
      .saved = 768, .extra = 0},
-    {.name = "layer1.4.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){66},
+    {.name = "layer1.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){66},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1101008, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 937168, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1117392, .weight = 21264, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 953552, .relu = 0, .weight = 21264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1133776, .weight = 23568, .bias_at = 23584, .running = 800, .counter = 15,
+     .act = 969936, .relu = 0, .weight = 23568, .bias_at = 23584, .running = 800, .counter = 15,
      .saved = 800, .extra = 0},
     {.name = "layer1.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){69},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1150160, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 986320, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){70},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1150176, .weight = 23600, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 986336, .relu = 0, .weight = 23600, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){71},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1150178, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 986338, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){72},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1150180, .weight = 23632, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 986340, .relu = 0, .weight = 23632, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){73},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1150196, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 986356, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){69, 74},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1150212, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 986372, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){75, 62},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1166596, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1002756, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.4.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){76},
+    {.name = "layer1.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){76},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1182980, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1002756, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){77},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1199364, .weight = 23664, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1019140, .relu = 0, .weight = 23664, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){78},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1248516, .weight = 24992, .bias_at = 25040, .running = 832, .counter = 16,
+     .act = 1068292, .relu = 0, .weight = 24992, .bias_at = 25040, .running = 832, .counter = 16,
      .saved = 832, .extra = 0},
     {.name = "layer1.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1297668, .weight = 25088, .bias_at = 25856, .running = -1, .counter = -1,
+     .act = 1117444, .relu = 0, .weight = 25088, .bias_at = 25856, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1314052, .weight = 25872, .bias_at = 25888, .running = 928, .counter = 17,
+     .act = 1133828, .relu = 1, .weight = 25872, .bias_at = 25888, .running = 928, .counter = 17,
      .saved = 928, .extra = 0},
-    {.name = "layer1.5.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){81},
+    {.name = "layer1.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){81},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1330436, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1133828, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){82},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1346820, .weight = 25904, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1150212, .relu = 0, .weight = 25904, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){83},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1363204, .weight = 28208, .bias_at = 28224, .running = 960, .counter = 18,
+     .act = 1166596, .relu = 0, .weight = 28208, .bias_at = 28224, .running = 960, .counter = 18,
      .saved = 960, .extra = 0},
     {.name = "layer1.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){84},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1379588, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1182980, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){85},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1379604, .weight = 28240, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1182996, .relu = 0, .weight = 28240, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){86},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1379606, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1182998, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){87},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1379608, .weight = 28272, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1183000, .relu = 0, .weight = 28272, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){88},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1379624, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1183016, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){84, 89},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1379640, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1183032, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){90, 77},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1396024, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1199416, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.5.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){91},
+    {.name = "layer1.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){91},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1412408, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1199416, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){92},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1428792, .weight = 28304, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1215800, .relu = 0, .weight = 28304, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){93},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1477944, .weight = 29632, .bias_at = 29680, .running = 992, .counter = 19,
+     .act = 1264952, .relu = 0, .weight = 29632, .bias_at = 29680, .running = 992, .counter = 19,
      .saved = 992, .extra = 0},
     {.name = "layer1.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){94},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1527096, .weight = 29728, .bias_at = 30496, .running = -1, .counter = -1,
+     .act = 1314104, .relu = 0, .weight = 29728, .bias_at = 30496, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1543480, .weight = 30512, .bias_at = 30528, .running = 1088, .counter = 20,
+     .act = 1330488, .relu = 1, .weight = 30512, .bias_at = 30528, .running = 1088, .counter = 20,
      .saved = 1088, .extra = 0},
-    {.name = "layer1.6.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){96},
+    {.name = "layer1.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){96},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1559864, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1330488, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){97},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1576248, .weight = 30544, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1346872, .relu = 0, .weight = 30544, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){98},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1592632, .weight = 32848, .bias_at = 32864, .running = 1120, .counter = 21,
+     .act = 1363256, .relu = 0, .weight = 32848, .bias_at = 32864, .running = 1120, .counter = 21,
      .saved = 1120, .extra = 0},
     {.name = "layer1.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){99},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1609016, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1379640, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){100},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1609032, .weight = 32880, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1379656, .relu = 0, .weight = 32880, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){101},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1609034, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1379658, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){102},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1609036, .weight = 32912, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1379660, .relu = 0, .weight = 32912, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){103},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1609052, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1379676, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){99, 104},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1609068, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1379692, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){105, 92},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1625452, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1396076, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.6.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){106},
+    {.name = "layer1.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){106},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1641836, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1396076, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){107},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1658220, .weight = 32944, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1412460, .relu = 0, .weight = 32944, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){108},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1707372, .weight = 34272, .bias_at = 34320, .running = 1152, .counter = 22,
+     .act = 1461612, .relu = 0, .weight = 34272, .bias_at = 34320, .running = 1152, .counter = 22,
      .saved = 1152, .extra = 0},
     {.name = "layer1.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){109},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1756524, .weight = 34368, .bias_at = 35136, .running = -1, .counter = -1,
+     .act = 1510764, .relu = 0, .weight = 34368, .bias_at = 35136, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){110},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1772908, .weight = 35152, .bias_at = 35168, .running = 1248, .counter = 23,
+     .act = 1527148, .relu = 1, .weight = 35152, .bias_at = 35168, .running = 1248, .counter = 23,
      .saved = 1248, .extra = 0},
-    {.name = "layer1.7.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){111},
+    {.name = "layer1.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){111},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1789292, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1527148, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){112},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1805676, .weight = 35184, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1543532, .relu = 0, .weight = 35184, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){113},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1822060, .weight = 37488, .bias_at = 37504, .running = 1280, .counter = 24,
+     .act = 1559916, .relu = 0, .weight = 37488, .bias_at = 37504, .running = 1280, .counter = 24,
      .saved = 1280, .extra = 0},
     {.name = "layer1.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){114},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1838444, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1576300, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){115},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1838460, .weight = 37520, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1576316, .relu = 0, .weight = 37520, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){116},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1838462, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1576318, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){117},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1838464, .weight = 37552, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1576320, .relu = 0, .weight = 37552, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){118},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1838480, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1576336, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){114, 119},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1838496, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1576352, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){120, 107},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1854880, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1592736, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.7.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){121},
+    {.name = "layer1.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){121},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1871264, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1592736, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){122},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1887648, .weight = 37584, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1609120, .relu = 0, .weight = 37584, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){123},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1936800, .weight = 38912, .bias_at = 38960, .running = 1312, .counter = 25,
+     .act = 1658272, .relu = 0, .weight = 38912, .bias_at = 38960, .running = 1312, .counter = 25,
      .saved = 1312, .extra = 0},
     {.name = "layer1.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){124},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1985952, .weight = 39008, .bias_at = 39776, .running = -1, .counter = -1,
+     .act = 1707424, .relu = 0, .weight = 39008, .bias_at = 39776, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){125},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2002336, .weight = 39792, .bias_at = 39808, .running = 1408, .counter = 26,
+     .act = 1723808, .relu = 1, .weight = 39792, .bias_at = 39808, .running = 1408, .counter = 26,
      .saved = 1408, .extra = 0},
-    {.name = "layer1.8.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){126},
+    {.name = "layer1.8.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){126},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2018720, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1723808, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){127},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2035104, .weight = 39824, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1740192, .relu = 0, .weight = 39824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){128},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2051488, .weight = 42128, .bias_at = 42144, .running = 1440, .counter = 27,
+     .act = 1756576, .relu = 0, .weight = 42128, .bias_at = 42144, .running = 1440, .counter = 27,
      .saved = 1440, .extra = 0},
     {.name = "layer1.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){129},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2067872, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1772960, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){130},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2067888, .weight = 42160, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1772976, .relu = 0, .weight = 42160, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){131},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2067890, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1772978, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){132},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2067892, .weight = 42192, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1772980, .relu = 0, .weight = 42192, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){133},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2067908, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1772996, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){129, 134},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2067924, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1773012, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){135, 122},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2084308, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1789396, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer1.8.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){136},
+    {.name = "layer1.8.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){136},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2100692, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1789396, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){137},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2117076, .weight = 42224, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1805780, .relu = 0, .weight = 42224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){138},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2149844, .weight = 42768, .bias_at = 42800, .running = 1472, .counter = 28,
+     .act = 1838548, .relu = 0, .weight = 42768, .bias_at = 42800, .running = 1472, .counter = 28,
      .saved = 1472, .extra = 0},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){139},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2182612, .weight = 42832, .bias_at = 43856, .running = -1, .counter = -1,
+     .act = 1871316, .relu = 0, .weight = 42832, .bias_at = 43856, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){140},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2190804, .weight = 43888, .bias_at = 43920, .running = 1536, .counter = 29,
+     .act = 1879508, .relu = 1, .weight = 43888, .bias_at = 43920, .running = 1536, .counter = 29,
      .saved = 1536, .extra = 0},
-    {.name = "layer2.0.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){141},
+    {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){141},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2198996, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1879508, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){142},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2207188, .weight = 43952, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1887700, .relu = 0, .weight = 43952, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){143},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2215380, .weight = 53168, .bias_at = 53200, .running = 1600, .counter = 30,
+     .act = 1895892, .relu = 0, .weight = 53168, .bias_at = 53200, .running = 1600, .counter = 30,
      .saved = 1600, .extra = 0},
     {.name = "layer2.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){144},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2223572, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1904084, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){145},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2223604, .weight = 53232, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1904116, .relu = 0, .weight = 53232, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){146},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2223608, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1904120, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){147},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2223612, .weight = 53360, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1904124, .relu = 0, .weight = 53360, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){148},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2223644, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1904156, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){144, 149},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2223676, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1904188, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){137},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2231868, .weight = 53488, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1912380, .relu = 0, .weight = 53488, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){151},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2240060, .weight = 54000, .bias_at = 54032, .running = 1664, .counter = 31,
+     .act = 1920572, .relu = 0, .weight = 54000, .bias_at = 54032, .running = 1664, .counter = 31,
      .saved = 1664, .extra = 0},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){150, 152},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2248252, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1928764, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.0.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){153},
+    {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){153},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2256444, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1928764, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){154},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2264636, .weight = 54064, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1936956, .relu = 0, .weight = 54064, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){155},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2281020, .weight = 55152, .bias_at = 55216, .running = 1728, .counter = 32,
+     .act = 1953340, .relu = 0, .weight = 55152, .bias_at = 55216, .running = 1728, .counter = 32,
      .saved = 1728, .extra = 0},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){156},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2297404, .weight = 55280, .bias_at = 57328, .running = -1, .counter = -1,
+     .act = 1969724, .relu = 0, .weight = 55280, .bias_at = 57328, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){157},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2305596, .weight = 57360, .bias_at = 57392, .running = 1856, .counter = 33,
+     .act = 1977916, .relu = 1, .weight = 57360, .bias_at = 57392, .running = 1856, .counter = 33,
      .saved = 1856, .extra = 0},
-    {.name = "layer2.1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
+    {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){158},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2313788, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1977916, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){159},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2321980, .weight = 57424, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1986108, .relu = 0, .weight = 57424, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){160},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2330172, .weight = 66640, .bias_at = 66672, .running = 1920, .counter = 34,
+     .act = 1994300, .relu = 0, .weight = 66640, .bias_at = 66672, .running = 1920, .counter = 34,
      .saved = 1920, .extra = 0},
     {.name = "layer2.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){161},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2338364, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2002492, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){162},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2338396, .weight = 66704, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2002524, .relu = 0, .weight = 66704, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){163},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2338400, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2002528, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){164},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2338404, .weight = 66832, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2002532, .relu = 0, .weight = 66832, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){165},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2338436, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2002564, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){161, 166},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2338468, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2002596, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){167, 154},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2346660, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2010788, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){168},
+    {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){168},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2354852, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2010788, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){169},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2363044, .weight = 66960, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2018980, .relu = 0, .weight = 66960, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){170},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2379428, .weight = 68048, .bias_at = 68112, .running = 1984, .counter = 35,
+     .act = 2035364, .relu = 0, .weight = 68048, .bias_at = 68112, .running = 1984, .counter = 35,
      .saved = 1984, .extra = 0},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){171},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2395812, .weight = 68176, .bias_at = 70224, .running = -1, .counter = -1,
+     .act = 2051748, .relu = 0, .weight = 68176, .bias_at = 70224, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){172},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2404004, .weight = 70256, .bias_at = 70288, .running = 2112, .counter = 36,
+     .act = 2059940, .relu = 1, .weight = 70256, .bias_at = 70288, .running = 2112, .counter = 36,
      .saved = 2112, .extra = 0},
-    {.name = "layer2.2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){173},
+    {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){173},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2412196, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2059940, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){174},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2420388, .weight = 70320, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2068132, .relu = 0, .weight = 70320, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){175},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2428580, .weight = 79536, .bias_at = 79568, .running = 2176, .counter = 37,
+     .act = 2076324, .relu = 0, .weight = 79536, .bias_at = 79568, .running = 2176, .counter = 37,
      .saved = 2176, .extra = 0},
     {.name = "layer2.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){176},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2436772, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2084516, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){177},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2436804, .weight = 79600, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2084548, .relu = 0, .weight = 79600, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){178},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2436808, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2084552, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){179},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2436812, .weight = 79728, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2084556, .relu = 0, .weight = 79728, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){180},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2436844, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2084588, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){176, 181},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2436876, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2084620, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){182, 169},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2445068, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2092812, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){183},
+    {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){183},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2453260, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2092812, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){184},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2461452, .weight = 79856, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2101004, .relu = 0, .weight = 79856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){185},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2477836, .weight = 80944, .bias_at = 81008, .running = 2240, .counter = 38,
+     .act = 2117388, .relu = 0, .weight = 80944, .bias_at = 81008, .running = 2240, .counter = 38,
      .saved = 2240, .extra = 0},
     {.name = "layer2.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){186},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2494220, .weight = 81072, .bias_at = 83120, .running = -1, .counter = -1,
+     .act = 2133772, .relu = 0, .weight = 81072, .bias_at = 83120, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2502412, .weight = 83152, .bias_at = 83184, .running = 2368, .counter = 39,
+     .act = 2141964, .relu = 1, .weight = 83152, .bias_at = 83184, .running = 2368, .counter = 39,
      .saved = 2368, .extra = 0},
-    {.name = "layer2.3.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){188},
+    {.name = "layer2.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){188},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2510604, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2141964, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){189},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2518796, .weight = 83216, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2150156, .relu = 0, .weight = 83216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){190},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2526988, .weight = 92432, .bias_at = 92464, .running = 2432, .counter = 40,
+     .act = 2158348, .relu = 0, .weight = 92432, .bias_at = 92464, .running = 2432, .counter = 40,
      .saved = 2432, .extra = 0},
     {.name = "layer2.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){191},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2535180, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2166540, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){192},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2535212, .weight = 92496, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2166572, .relu = 0, .weight = 92496, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){193},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2535216, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2166576, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){194},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2535220, .weight = 92624, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2166580, .relu = 0, .weight = 92624, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){195},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2535252, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2166612, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){191, 196},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2535284, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2166644, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){197, 184},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2543476, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2174836, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.3.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){198},
+    {.name = "layer2.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){198},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2551668, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2174836, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){199},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2559860, .weight = 92752, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2183028, .relu = 0, .weight = 92752, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){200},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2576244, .weight = 93840, .bias_at = 93904, .running = 2496, .counter = 41,
+     .act = 2199412, .relu = 0, .weight = 93840, .bias_at = 93904, .running = 2496, .counter = 41,
      .saved = 2496, .extra = 0},
     {.name = "layer2.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){201},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2592628, .weight = 93968, .bias_at = 96016, .running = -1, .counter = -1,
+     .act = 2215796, .relu = 0, .weight = 93968, .bias_at = 96016, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){202},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2600820, .weight = 96048, .bias_at = 96080, .running = 2624, .counter = 42,
+     .act = 2223988, .relu = 1, .weight = 96048, .bias_at = 96080, .running = 2624, .counter = 42,
      .saved = 2624, .extra = 0},
-    {.name = "layer2.4.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){203},
+    {.name = "layer2.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){203},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2609012, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2223988, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){204},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2617204, .weight = 96112, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2232180, .relu = 0, .weight = 96112, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2625396, .weight = 105328, .bias_at = 105360, .running = 2688, .counter = 43,
+     .act = 2240372, .relu = 0, .weight = 105328, .bias_at = 105360, .running = 2688, .counter = 43,
      .saved = 2688, .extra = 0},
     {.name = "layer2.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){206},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2633588, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2248564, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){207},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2633620, .weight = 105392, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2248596, .relu = 0, .weight = 105392, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){208},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2633624, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2248600, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){209},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2633628, .weight = 105520, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2248604, .relu = 0, .weight = 105520, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){210},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2633660, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2248636, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){206, 211},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2633692, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2248668, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){212, 199},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2641884, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2256860, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.4.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){213},
+    {.name = "layer2.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){213},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2650076, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2256860, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){214},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2658268, .weight = 105648, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2265052, .relu = 0, .weight = 105648, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){215},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2674652, .weight = 106736, .bias_at = 106800, .running = 2752, .counter = 44,
+     .act = 2281436, .relu = 0, .weight = 106736, .bias_at = 106800, .running = 2752, .counter = 44,
      .saved = 2752, .extra = 0},
     {.name = "layer2.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){216},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2691036, .weight = 106864, .bias_at = 108912, .running = -1, .counter = -1,
+     .act = 2297820, .relu = 0, .weight = 106864, .bias_at = 108912, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){217},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2699228, .weight = 108944, .bias_at = 108976, .running = 2880, .counter = 45,
+     .act = 2306012, .relu = 1, .weight = 108944, .bias_at = 108976, .running = 2880, .counter = 45,
      .saved = 2880, .extra = 0},
-    {.name = "layer2.5.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){218},
+    {.name = "layer2.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){218},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2707420, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2306012, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){219},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2715612, .weight = 109008, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2314204, .relu = 0, .weight = 109008, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){220},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2723804, .weight = 118224, .bias_at = 118256, .running = 2944, .counter = 46,
+     .act = 2322396, .relu = 0, .weight = 118224, .bias_at = 118256, .running = 2944, .counter = 46,
      .saved = 2944, .extra = 0},
     {.name = "layer2.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){221},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2731996, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2330588, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){222},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2732028, .weight = 118288, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2330620, .relu = 0, .weight = 118288, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){223},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2732032, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2330624, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){224},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2732036, .weight = 118416, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2330628, .relu = 0, .weight = 118416, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){225},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2732068, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2330660, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){221, 226},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2732100, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2330692, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){227, 214},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2740292, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2338884, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.5.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){228},
+    {.name = "layer2.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){228},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2748484, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2338884, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){229},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2756676, .weight = 118544, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2347076, .relu = 0, .weight = 118544, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){230},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2773060, .weight = 119632, .bias_at = 119696, .running = 3008, .counter = 47,
+     .act = 2363460, .relu = 0, .weight = 119632, .bias_at = 119696, .running = 3008, .counter = 47,
      .saved = 3008, .extra = 0},
     {.name = "layer2.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){231},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2789444, .weight = 119760, .bias_at = 121808, .running = -1, .counter = -1,
+     .act = 2379844, .relu = 0, .weight = 119760, .bias_at = 121808, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){232},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2797636, .weight = 121840, .bias_at = 121872, .running = 3136, .counter = 48,
+     .act = 2388036, .relu = 1, .weight = 121840, .bias_at = 121872, .running = 3136, .counter = 48,
      .saved = 3136, .extra = 0},
-    {.name = "layer2.6.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){233},
+    {.name = "layer2.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){233},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2805828, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2388036, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){234},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2814020, .weight = 121904, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2396228, .relu = 0, .weight = 121904, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){235},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2822212, .weight = 131120, .bias_at = 131152, .running = 3200, .counter = 49,
+     .act = 2404420, .relu = 0, .weight = 131120, .bias_at = 131152, .running = 3200, .counter = 49,
      .saved = 3200, .extra = 0},
     {.name = "layer2.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){236},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2830404, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2412612, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){237},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2830436, .weight = 131184, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2412644, .relu = 0, .weight = 131184, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){238},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2830440, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2412648, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){239},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2830444, .weight = 131312, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2412652, .relu = 0, .weight = 131312, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){240},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2830476, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2412684, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){236, 241},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2830508, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2412716, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){242, 229},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2838700, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2420908, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.6.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){243},
+    {.name = "layer2.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){243},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2846892, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2420908, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){244},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2855084, .weight = 131440, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2429100, .relu = 0, .weight = 131440, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){245},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2871468, .weight = 132528, .bias_at = 132592, .running = 3264, .counter = 50,
+     .act = 2445484, .relu = 0, .weight = 132528, .bias_at = 132592, .running = 3264, .counter = 50,
      .saved = 3264, .extra = 0},
     {.name = "layer2.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){246},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2887852, .weight = 132656, .bias_at = 134704, .running = -1, .counter = -1,
+     .act = 2461868, .relu = 0, .weight = 132656, .bias_at = 134704, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){247},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2896044, .weight = 134736, .bias_at = 134768, .running = 3392, .counter = 51,
+     .act = 2470060, .relu = 1, .weight = 134736, .bias_at = 134768, .running = 3392, .counter = 51,
      .saved = 3392, .extra = 0},
-    {.name = "layer2.7.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){248},
+    {.name = "layer2.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){248},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2904236, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2470060, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){249},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2912428, .weight = 134800, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2478252, .relu = 0, .weight = 134800, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){250},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2920620, .weight = 144016, .bias_at = 144048, .running = 3456, .counter = 52,
+     .act = 2486444, .relu = 0, .weight = 144016, .bias_at = 144048, .running = 3456, .counter = 52,
      .saved = 3456, .extra = 0},
     {.name = "layer2.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){251},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2928812, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2494636, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){252},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2928844, .weight = 144080, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2494668, .relu = 0, .weight = 144080, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){253},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2928848, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2494672, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){254},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2928852, .weight = 144208, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2494676, .relu = 0, .weight = 144208, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){255},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2928884, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2494708, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){251, 256},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2928916, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2494740, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){257, 244},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2937108, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2502932, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.7.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){258},
+    {.name = "layer2.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){258},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2945300, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2502932, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){259},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2953492, .weight = 144336, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2511124, .relu = 0, .weight = 144336, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){260},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2969876, .weight = 145424, .bias_at = 145488, .running = 3520, .counter = 53,
+     .act = 2527508, .relu = 0, .weight = 145424, .bias_at = 145488, .running = 3520, .counter = 53,
      .saved = 3520, .extra = 0},
     {.name = "layer2.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){261},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2986260, .weight = 145552, .bias_at = 147600, .running = -1, .counter = -1,
+     .act = 2543892, .relu = 0, .weight = 145552, .bias_at = 147600, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){262},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2994452, .weight = 147632, .bias_at = 147664, .running = 3648, .counter = 54,
+     .act = 2552084, .relu = 1, .weight = 147632, .bias_at = 147664, .running = 3648, .counter = 54,
      .saved = 3648, .extra = 0},
-    {.name = "layer2.8.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){263},
+    {.name = "layer2.8.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){263},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3002644, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2552084, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){264},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3010836, .weight = 147696, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2560276, .relu = 0, .weight = 147696, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){265},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3019028, .weight = 156912, .bias_at = 156944, .running = 3712, .counter = 55,
+     .act = 2568468, .relu = 0, .weight = 156912, .bias_at = 156944, .running = 3712, .counter = 55,
      .saved = 3712, .extra = 0},
     {.name = "layer2.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){266},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3027220, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2576660, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){267},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3027252, .weight = 156976, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2576692, .relu = 0, .weight = 156976, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){268},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3027256, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2576696, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){269},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3027260, .weight = 157104, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2576700, .relu = 0, .weight = 157104, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){270},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3027292, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2576732, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){266, 271},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3027324, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2576764, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){272, 259},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3035516, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2584956, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer2.8.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){273},
+    {.name = "layer2.8.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){273},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3043708, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2584956, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){274},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3051900, .weight = 157232, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2593148, .relu = 0, .weight = 157232, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){275},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3068284, .weight = 157808, .bias_at = 157872, .running = 3776, .counter = 56,
+     .act = 2609532, .relu = 0, .weight = 157808, .bias_at = 157872, .running = 3776, .counter = 56,
      .saved = 3776, .extra = 0},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){276},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3084668, .weight = 157936, .bias_at = 162032, .running = -1, .counter = -1,
+     .act = 2625916, .relu = 0, .weight = 157936, .bias_at = 162032, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){277},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3088764, .weight = 162096, .bias_at = 162160, .running = 3904, .counter = 57,
+     .act = 2630012, .relu = 1, .weight = 162096, .bias_at = 162160, .running = 3904, .counter = 57,
      .saved = 3904, .extra = 0},
-    {.name = "layer3.0.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){278},
+    {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){278},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3092860, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2630012, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){279},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3096956, .weight = 162224, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2634108, .relu = 0, .weight = 162224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){280},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3101052, .weight = 199088, .bias_at = 199152, .running = 4032, .counter = 58,
+     .act = 2638204, .relu = 0, .weight = 199088, .bias_at = 199152, .running = 4032, .counter = 58,
      .saved = 4032, .extra = 0},
     {.name = "layer3.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){281},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3105148, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2642300, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){282},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3105212, .weight = 199216, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2642364, .relu = 0, .weight = 199216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){283},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3105220, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2642372, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){284},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3105228, .weight = 199728, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2642380, .relu = 0, .weight = 199728, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){285},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3105292, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2642444, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){281, 286},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3105356, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2642508, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){274},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3109452, .weight = 200240, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2646604, .relu = 0, .weight = 200240, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){288},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3113548, .weight = 202288, .bias_at = 202352, .running = 4160, .counter = 59,
+     .act = 2650700, .relu = 0, .weight = 202288, .bias_at = 202352, .running = 4160, .counter = 59,
      .saved = 4160, .extra = 0},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){287, 289},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3117644, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2654796, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.0.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){290},
+    {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){290},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3121740, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2654796, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){291},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3125836, .weight = 202416, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2658892, .relu = 0, .weight = 202416, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){292},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3134028, .weight = 203568, .bias_at = 203696, .running = 4288, .counter = 60,
+     .act = 2667084, .relu = 0, .weight = 203568, .bias_at = 203696, .running = 4288, .counter = 60,
      .saved = 4288, .extra = 0},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){293},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3142220, .weight = 203824, .bias_at = 212016, .running = -1, .counter = -1,
+     .act = 2675276, .relu = 0, .weight = 203824, .bias_at = 212016, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){294},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3146316, .weight = 212080, .bias_at = 212144, .running = 4544, .counter = 61,
+     .act = 2679372, .relu = 1, .weight = 212080, .bias_at = 212144, .running = 4544, .counter = 61,
      .saved = 4544, .extra = 0},
-    {.name = "layer3.1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){295},
+    {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){295},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3150412, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2679372, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){296},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3154508, .weight = 212208, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2683468, .relu = 0, .weight = 212208, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){297},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3158604, .weight = 249072, .bias_at = 249136, .running = 4672, .counter = 62,
+     .act = 2687564, .relu = 0, .weight = 249072, .bias_at = 249136, .running = 4672, .counter = 62,
      .saved = 4672, .extra = 0},
     {.name = "layer3.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){298},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3162700, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2691660, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){299},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3162764, .weight = 249200, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2691724, .relu = 0, .weight = 249200, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){300},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3162772, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2691732, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){301},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3162780, .weight = 249712, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2691740, .relu = 0, .weight = 249712, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){302},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3162844, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2691804, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){298, 303},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3162908, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2691868, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){304, 291},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3167004, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2695964, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){305},
+    {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){305},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3171100, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2695964, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){306},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3175196, .weight = 250224, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2700060, .relu = 0, .weight = 250224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){307},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3183388, .weight = 251376, .bias_at = 251504, .running = 4800, .counter = 63,
+     .act = 2708252, .relu = 0, .weight = 251376, .bias_at = 251504, .running = 4800, .counter = 63,
      .saved = 4800, .extra = 0},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){308},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3191580, .weight = 251632, .bias_at = 259824, .running = -1, .counter = -1,
+     .act = 2716444, .relu = 0, .weight = 251632, .bias_at = 259824, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){309},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3195676, .weight = 259888, .bias_at = 259952, .running = 5056, .counter = 64,
+     .act = 2720540, .relu = 1, .weight = 259888, .bias_at = 259952, .running = 5056, .counter = 64,
      .saved = 5056, .extra = 0},
-    {.name = "layer3.2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){310},
+    {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){310},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3199772, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2720540, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){311},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3203868, .weight = 260016, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2724636, .relu = 0, .weight = 260016, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){312},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3207964, .weight = 296880, .bias_at = 296944, .running = 5184, .counter = 65,
+     .act = 2728732, .relu = 0, .weight = 296880, .bias_at = 296944, .running = 5184, .counter = 65,
      .saved = 5184, .extra = 0},
     {.name = "layer3.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){313},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3212060, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2732828, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){314},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3212124, .weight = 297008, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2732892, .relu = 0, .weight = 297008, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){315},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3212132, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2732900, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){316},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3212140, .weight = 297520, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2732908, .relu = 0, .weight = 297520, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){317},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3212204, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2732972, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){313, 318},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3212268, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2733036, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){319, 306},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3216364, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2737132, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){320},
+    {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){320},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3220460, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2737132, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){321},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3224556, .weight = 298032, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2741228, .relu = 0, .weight = 298032, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){322},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3232748, .weight = 299184, .bias_at = 299312, .running = 5312, .counter = 66,
+     .act = 2749420, .relu = 0, .weight = 299184, .bias_at = 299312, .running = 5312, .counter = 66,
      .saved = 5312, .extra = 0},
     {.name = "layer3.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){323},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3240940, .weight = 299440, .bias_at = 307632, .running = -1, .counter = -1,
+     .act = 2757612, .relu = 0, .weight = 299440, .bias_at = 307632, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){324},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3245036, .weight = 307696, .bias_at = 307760, .running = 5568, .counter = 67,
+     .act = 2761708, .relu = 1, .weight = 307696, .bias_at = 307760, .running = 5568, .counter = 67,
      .saved = 5568, .extra = 0},
-    {.name = "layer3.3.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){325},
+    {.name = "layer3.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){325},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3249132, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2761708, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){326},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3253228, .weight = 307824, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2765804, .relu = 0, .weight = 307824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){327},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3257324, .weight = 344688, .bias_at = 344752, .running = 5696, .counter = 68,
+     .act = 2769900, .relu = 0, .weight = 344688, .bias_at = 344752, .running = 5696, .counter = 68,
      .saved = 5696, .extra = 0},
     {.name = "layer3.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){328},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3261420, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2773996, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){329},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3261484, .weight = 344816, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2774060, .relu = 0, .weight = 344816, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){330},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3261492, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2774068, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){331},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3261500, .weight = 345328, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2774076, .relu = 0, .weight = 345328, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){332},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3261564, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2774140, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){328, 333},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3261628, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2774204, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){334, 321},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3265724, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2778300, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.3.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){335},
+    {.name = "layer3.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){335},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3269820, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2778300, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){336},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3273916, .weight = 345840, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2782396, .relu = 0, .weight = 345840, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){337},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3282108, .weight = 346992, .bias_at = 347120, .running = 5824, .counter = 69,
+     .act = 2790588, .relu = 0, .weight = 346992, .bias_at = 347120, .running = 5824, .counter = 69,
      .saved = 5824, .extra = 0},
     {.name = "layer3.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){338},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3290300, .weight = 347248, .bias_at = 355440, .running = -1, .counter = -1,
+     .act = 2798780, .relu = 0, .weight = 347248, .bias_at = 355440, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){339},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3294396, .weight = 355504, .bias_at = 355568, .running = 6080, .counter = 70,
+     .act = 2802876, .relu = 1, .weight = 355504, .bias_at = 355568, .running = 6080, .counter = 70,
      .saved = 6080, .extra = 0},
-    {.name = "layer3.4.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){340},
+    {.name = "layer3.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){340},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3298492, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2802876, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){341},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3302588, .weight = 355632, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2806972, .relu = 0, .weight = 355632, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){342},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3306684, .weight = 392496, .bias_at = 392560, .running = 6208, .counter = 71,
+     .act = 2811068, .relu = 0, .weight = 392496, .bias_at = 392560, .running = 6208, .counter = 71,
      .saved = 6208, .extra = 0},
     {.name = "layer3.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){343},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3310780, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2815164, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){344},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3310844, .weight = 392624, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2815228, .relu = 0, .weight = 392624, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){345},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3310852, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2815236, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){346},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3310860, .weight = 393136, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2815244, .relu = 0, .weight = 393136, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){347},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3310924, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2815308, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){343, 348},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3310988, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2815372, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){349, 336},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3315084, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2819468, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.4.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){350},
+    {.name = "layer3.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){350},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3319180, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2819468, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){351},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3323276, .weight = 393648, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2823564, .relu = 0, .weight = 393648, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){352},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3331468, .weight = 394800, .bias_at = 394928, .running = 6336, .counter = 72,
+     .act = 2831756, .relu = 0, .weight = 394800, .bias_at = 394928, .running = 6336, .counter = 72,
      .saved = 6336, .extra = 0},
     {.name = "layer3.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){353},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3339660, .weight = 395056, .bias_at = 403248, .running = -1, .counter = -1,
+     .act = 2839948, .relu = 0, .weight = 395056, .bias_at = 403248, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){354},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3343756, .weight = 403312, .bias_at = 403376, .running = 6592, .counter = 73,
+     .act = 2844044, .relu = 1, .weight = 403312, .bias_at = 403376, .running = 6592, .counter = 73,
      .saved = 6592, .extra = 0},
-    {.name = "layer3.5.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){355},
+    {.name = "layer3.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){355},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3347852, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2844044, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){356},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3351948, .weight = 403440, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2848140, .relu = 0, .weight = 403440, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){357},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3356044, .weight = 440304, .bias_at = 440368, .running = 6720, .counter = 74,
+     .act = 2852236, .relu = 0, .weight = 440304, .bias_at = 440368, .running = 6720, .counter = 74,
      .saved = 6720, .extra = 0},
     {.name = "layer3.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){358},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3360140, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2856332, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){359},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3360204, .weight = 440432, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2856396, .relu = 0, .weight = 440432, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){360},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3360212, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2856404, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){361},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3360220, .weight = 440944, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2856412, .relu = 0, .weight = 440944, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){362},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3360284, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2856476, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){358, 363},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3360348, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2856540, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){364, 351},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3364444, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2860636, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.5.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){365},
+    {.name = "layer3.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){365},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3368540, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2860636, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){366},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3372636, .weight = 441456, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2864732, .relu = 0, .weight = 441456, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){367},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3380828, .weight = 442608, .bias_at = 442736, .running = 6848, .counter = 75,
+     .act = 2872924, .relu = 0, .weight = 442608, .bias_at = 442736, .running = 6848, .counter = 75,
      .saved = 6848, .extra = 0},
     {.name = "layer3.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){368},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3389020, .weight = 442864, .bias_at = 451056, .running = -1, .counter = -1,
+     .act = 2881116, .relu = 0, .weight = 442864, .bias_at = 451056, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){369},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3393116, .weight = 451120, .bias_at = 451184, .running = 7104, .counter = 76,
+     .act = 2885212, .relu = 1, .weight = 451120, .bias_at = 451184, .running = 7104, .counter = 76,
      .saved = 7104, .extra = 0},
-    {.name = "layer3.6.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){370},
+    {.name = "layer3.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){370},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3397212, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2885212, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){371},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3401308, .weight = 451248, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2889308, .relu = 0, .weight = 451248, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){372},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3405404, .weight = 488112, .bias_at = 488176, .running = 7232, .counter = 77,
+     .act = 2893404, .relu = 0, .weight = 488112, .bias_at = 488176, .running = 7232, .counter = 77,
      .saved = 7232, .extra = 0},
     {.name = "layer3.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){373},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3409500, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2897500, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){374},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3409564, .weight = 488240, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2897564, .relu = 0, .weight = 488240, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){375},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3409572, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2897572, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){376},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3409580, .weight = 488752, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2897580, .relu = 0, .weight = 488752, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){377},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3409644, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2897644, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){373, 378},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3409708, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2897708, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){379, 366},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3413804, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2901804, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.6.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){380},
+    {.name = "layer3.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){380},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3417900, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2901804, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){381},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3421996, .weight = 489264, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2905900, .relu = 0, .weight = 489264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){382},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3430188, .weight = 490416, .bias_at = 490544, .running = 7360, .counter = 78,
+     .act = 2914092, .relu = 0, .weight = 490416, .bias_at = 490544, .running = 7360, .counter = 78,
      .saved = 7360, .extra = 0},
     {.name = "layer3.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){383},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3438380, .weight = 490672, .bias_at = 498864, .running = -1, .counter = -1,
+     .act = 2922284, .relu = 0, .weight = 490672, .bias_at = 498864, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){384},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3442476, .weight = 498928, .bias_at = 498992, .running = 7616, .counter = 79,
+     .act = 2926380, .relu = 1, .weight = 498928, .bias_at = 498992, .running = 7616, .counter = 79,
      .saved = 7616, .extra = 0},
-    {.name = "layer3.7.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){385},
+    {.name = "layer3.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){385},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3446572, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2926380, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){386},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3450668, .weight = 499056, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2930476, .relu = 0, .weight = 499056, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){387},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3454764, .weight = 535920, .bias_at = 535984, .running = 7744, .counter = 80,
+     .act = 2934572, .relu = 0, .weight = 535920, .bias_at = 535984, .running = 7744, .counter = 80,
      .saved = 7744, .extra = 0},
     {.name = "layer3.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){388},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3458860, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2938668, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){389},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3458924, .weight = 536048, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2938732, .relu = 0, .weight = 536048, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){390},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3458932, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2938740, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){391},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3458940, .weight = 536560, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2938748, .relu = 0, .weight = 536560, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){392},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3459004, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2938812, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){388, 393},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3459068, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2938876, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){394, 381},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3463164, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2942972, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.7.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){395},
+    {.name = "layer3.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){395},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3467260, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2942972, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){396},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3471356, .weight = 537072, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2947068, .relu = 0, .weight = 537072, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){397},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3479548, .weight = 538224, .bias_at = 538352, .running = 7872, .counter = 81,
+     .act = 2955260, .relu = 0, .weight = 538224, .bias_at = 538352, .running = 7872, .counter = 81,
      .saved = 7872, .extra = 0},
     {.name = "layer3.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){398},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3487740, .weight = 538480, .bias_at = 546672, .running = -1, .counter = -1,
+     .act = 2963452, .relu = 0, .weight = 538480, .bias_at = 546672, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){399},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3491836, .weight = 546736, .bias_at = 546800, .running = 8128, .counter = 82,
+     .act = 2967548, .relu = 1, .weight = 546736, .bias_at = 546800, .running = 8128, .counter = 82,
      .saved = 8128, .extra = 0},
-    {.name = "layer3.8.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){400},
+    {.name = "layer3.8.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){400},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3495932, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2967548, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){401},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3500028, .weight = 546864, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2971644, .relu = 0, .weight = 546864, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){402},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3504124, .weight = 583728, .bias_at = 583792, .running = 8256, .counter = 83,
+     .act = 2975740, .relu = 0, .weight = 583728, .bias_at = 583792, .running = 8256, .counter = 83,
      .saved = 8256, .extra = 0},
     {.name = "layer3.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){403},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3508220, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2979836, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){404},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3508284, .weight = 583856, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2979900, .relu = 0, .weight = 583856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){405},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3508292, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2979908, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){406},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3508300, .weight = 584368, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2979916, .relu = 0, .weight = 584368, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){407},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3508364, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2979980, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){403, 408},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3508428, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2980044, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){409, 396},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3512524, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2984140, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "layer3.8.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){410},
+    {.name = "layer3.8.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){410},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3516620, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2984140, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){411},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3520716, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2988236, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){412},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3520780, .weight = 584880, .bias_at = 585520, .running = -1, .counter = -1,
+     .act = 2988300, .relu = 0, .weight = 584880, .bias_at = 585520, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
 };
 
@@ -10916,7 +10806,7 @@ const mc_model_desc se_resnet56_model = {
     .ntensors = 623, .tensors = se_resnet56_tensors,
     .nlayers = 414, .layers = se_resnet56_layers,
     .param_floats = 585530, .buffer_floats = 8384, .counters = 84,
-    .act_floats = 3520790, .saved_floats = 8384, .extra_floats = 0, .clears_dacts = 1,
+    .act_floats = 2988310, .saved_floats = 8384, .extra_floats = 0, .clears_dacts = 1,
     .forward = se_resnet56_forward, .backward = se_resnet56_backward,
     .layer_forward = se_resnet56_layer_forward, .layer_backward = se_resnet56_layer_backward,
     .loss = se_resnet56_loss, .loss_backward = se_resnet56_loss_backward,

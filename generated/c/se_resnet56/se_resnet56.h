@@ -13,17 +13,14 @@ extern const mc_model_desc se_resnet56_model;
 void conv_k3_c3_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c16_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c16_32x32_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
-void relu_n16384_fwd(int n, const float *restrict x, float *restrict y);
-void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
+void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -32,15 +29,23 @@ void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c48_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c48_16_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd);
+void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c16_32x32_fwd(int n, const float *restrict x, float *restrict y);
 void gap_c16_32x32_bwd(int n, const float *restrict dy, float *restrict dx);
 void linear_16_2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -57,8 +62,8 @@ void sigmoid_n16_bwd(int n, const float *restrict x, const float *restrict y, co
     float *restrict dx, int acc);
 void scale_c16_32x32_fwd(int n, const float *x, const float *s, float *restrict y);
 void scale_c16_32x32_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds);
-void add2_n16384_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n16384_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
+void add2_n16384_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -67,26 +72,31 @@ void bn_c32_32x32_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c32_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c32_32_32x32_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, int acc);
+void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd);
+void bn_c32_16x16_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
+void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
+void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c32_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
-void relu_n8192_fwd(int n, const float *restrict x, float *restrict y);
-void relu_n8192_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
-void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc);
+void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c32_16x16_fwd(int n, const float *restrict x, float *restrict y);
 void gap_c32_16x16_bwd(int n, const float *restrict dy, float *restrict dx);
 void linear_32_4_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -106,8 +116,8 @@ void scale_c32_16x16_bwd(int n, const float *x, const float *s, const float *res
 void conv_k1_c16_32_32x32_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n8192_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n8192_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
+void add2_n8192_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -116,9 +126,9 @@ void bn_c64_16x16_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c64_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c64_32_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -128,20 +138,25 @@ void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
 void conv_k1_c64_64_16x16_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd);
+void bn_c64_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
+void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
+void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, int acc);
 void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c64_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
-void relu_n4096_fwd(int n, const float *restrict x, float *restrict y);
-void relu_n4096_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
-void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc);
+void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c64_8x8_fwd(int n, const float *restrict x, float *restrict y);
 void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx);
 void linear_64_8_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -161,8 +176,8 @@ void scale_c64_8x8_bwd(int n, const float *x, const float *s, const float *restr
 void conv_k1_c32_64_16x16_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n4096_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n4096_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
+void add2_n4096_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -171,9 +186,9 @@ void bn_c128_8x8_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c128_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c128_64_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);

@@ -4,29 +4,6 @@
 
 #include "se_resnet56.h"
 
-/* relu_n16384: relu on 16384 values per image */
-void relu_n16384_fwd(int n, const float *restrict x, float *restrict y)
-{
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 16384); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
-}
-
-void relu_n16384_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc)
-{
-    (void)x, (void)y;
-    if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 16384); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
-    } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 16384); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
-    }
-}
-
 /* relu_n2: relu on 2 values per image */
 void relu_n2_fwd(int n, const float *restrict x, float *restrict y)
 {
@@ -73,29 +50,6 @@ void sigmoid_n16_bwd(int n, const float *restrict x, const float *restrict y, co
     }
 }
 
-/* relu_n8192: relu on 8192 values per image */
-void relu_n8192_fwd(int n, const float *restrict x, float *restrict y)
-{
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 8192); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
-}
-
-void relu_n8192_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc)
-{
-    (void)x, (void)y;
-    if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 8192); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
-    } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 8192); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
-    }
-}
-
 /* relu_n4: relu on 4 values per image */
 void relu_n4_fwd(int n, const float *restrict x, float *restrict y)
 {
@@ -139,29 +93,6 @@ void sigmoid_n32_bwd(int n, const float *restrict x, const float *restrict y, co
         MC_OMP_FOR
         for (long i = 0; i < (n * 32); i++)
             dx[i] = dy[i] * y[i] * (1 - y[i]);
-    }
-}
-
-/* relu_n4096: relu on 4096 values per image */
-void relu_n4096_fwd(int n, const float *restrict x, float *restrict y)
-{
-    MC_OMP_FOR
-    for (long i = 0; i < (n * 4096); i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
-}
-
-void relu_n4096_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc)
-{
-    (void)x, (void)y;
-    if (acc) {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 4096); i++)
-            dx[i] += y[i] > 0 ? dy[i] : 0;
-    } else {
-        MC_OMP_FOR
-        for (long i = 0; i < (n * 4096); i++)
-            dx[i] = y[i] > 0 ? dy[i] : 0;
     }
 }
 

@@ -135,8 +135,8 @@ static void shakenet26_2x96d_layer7_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer7_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(166912) * n), (par + 1984), (sav + 0), (sav + 96), (dact + (long)(265216) * n),
-        (dact + (long)(166912) * n), (grad + 1984), (grad + 2080), 0);
+    bn_c96_32x32_bwd(n, (act + (long)(166912) * n), (act + (long)(265216) * n), (par + 1984), (sav + 0), (sav + 96),
+        (dact + (long)(265216) * n), (dact + (long)(166912) * n), (grad + 1984), (grad + 2080), 0);
 }
 
 /* layer1.0.branch1.relu#1 */
@@ -187,8 +187,8 @@ static void shakenet26_2x96d_layer10_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(379904) * n), (par + 3504), (sav + 192), (sav + 240), (dact + (long)(429056) * n),
-        (dact + (long)(379904) * n), (grad + 3504), (grad + 3552), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(379904) * n), (act + (long)(429056) * n), (par + 3504), (sav + 192), (sav + 240),
+        (dact + (long)(429056) * n), (dact + (long)(379904) * n), (grad + 3504), (grad + 3552), 0);
 }
 
 /* layer1.0.branch1.1.pointwise */
@@ -213,10 +213,10 @@ static void shakenet26_2x96d_layer12_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288), (buf + 384),
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288), (buf + 384),
             (cnt + 2), (act + (long)(576512) * n), (sav + 288), (sav + 384));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288), (buf + 384),
+        bn_c96_32x32_relu_fwd_eval(n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288), (buf + 384),
             (act + (long)(576512) * n));
 }
 
@@ -224,8 +224,8 @@ static void shakenet26_2x96d_layer12_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer12_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(478208) * n), (par + 8304), (sav + 288), (sav + 384), (dact + (long)(576512) * n),
-        (dact + (long)(478208) * n), (grad + 8304), (grad + 8400), 0);
+    bn_c96_32x32_relu_bwd(n, (act + (long)(478208) * n), (act + (long)(576512) * n), (par + 8304), (sav + 288), (sav + 384),
+        (dact + (long)(576512) * n), (dact + (long)(478208) * n), (grad + 8304), (grad + 8400), 0);
 }
 
 /* layer1.0.branch1.relu#2 */
@@ -233,14 +233,12 @@ static void shakenet26_2x96d_layer13_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(576512) * n), (act + (long)(674816) * n));
 }
 
 /* layer1.0.branch1.relu#2 */
 static void shakenet26_2x96d_layer13_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(576512) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(576512) * n), 0);
 }
 
 /* layer1.0.branch1.3 */
@@ -248,14 +246,14 @@ static void shakenet26_2x96d_layer14_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(674816) * n), (par + 8496), 0, (act + (long)(773120) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(576512) * n), (par + 8496), 0, (act + (long)(674816) * n + 0));
 }
 
 /* layer1.0.branch1.3 */
 static void shakenet26_2x96d_layer14_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(674816) * n), (par + 8496), (dact + (long)(773120) * n + 0), (dact + (long)(674816) * n), (grad + 8496), 0,
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(576512) * n), (par + 8496), (dact + (long)(674816) * n + 0), (dact + (long)(576512) * n), (grad + 8496), 0,
         0);
 }
 
@@ -265,19 +263,19 @@ static void shakenet26_2x96d_layer15_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(773120) * n), (par + 91440), (par + 91536), (buf + 480), (buf + 576),
-            (cnt + 3), (act + (long)(871424) * n), (sav + 480), (sav + 576));
+        bn_c96_32x32_fwd_train(n, (act + (long)(674816) * n), (par + 91440), (par + 91536), (buf + 480), (buf + 576),
+            (cnt + 3), (act + (long)(773120) * n), (sav + 480), (sav + 576));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(773120) * n), (par + 91440), (par + 91536), (buf + 480), (buf + 576),
-            (act + (long)(871424) * n));
+        bn_c96_32x32_fwd_eval(n, (act + (long)(674816) * n), (par + 91440), (par + 91536), (buf + 480), (buf + 576),
+            (act + (long)(773120) * n));
 }
 
 /* layer1.0.branch1.4 */
 static void shakenet26_2x96d_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(773120) * n), (par + 91440), (sav + 480), (sav + 576), (dact + (long)(871424) * n),
-        (dact + (long)(773120) * n), (grad + 91440), (grad + 91536), 0);
+    bn_c96_32x32_bwd(n, (act + (long)(674816) * n), (act + (long)(773120) * n), (par + 91440), (sav + 480), (sav + 576),
+        (dact + (long)(773120) * n), (dact + (long)(674816) * n), (grad + 91440), (grad + 91536), 0);
 }
 
 /* layer1.0.branch2.relu#1 */
@@ -285,14 +283,14 @@ static void shakenet26_2x96d_layer16_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n16384_fwd(n, (act + (long)(3072) * n), (act + (long)(969728) * n));
+    relu_n16384_fwd(n, (act + (long)(3072) * n), (act + (long)(871424) * n));
 }
 
 /* layer1.0.branch2.relu#1 */
 static void shakenet26_2x96d_layer16_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n16384_bwd(n, (act + (long)(3072) * n), (act + (long)(969728) * n), (dact + (long)(969728) * n), (dact + (long)(3072) * n), 0);
+    relu_n16384_bwd(n, (act + (long)(3072) * n), (act + (long)(871424) * n), (dact + (long)(871424) * n), (dact + (long)(3072) * n), 0);
 }
 
 /* layer1.0.branch2.1.seps */
@@ -300,14 +298,14 @@ static void shakenet26_2x96d_layer17_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(969728) * n), (par + 91632), 0, (act + (long)(986112) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(871424) * n), (par + 91632), 0, (act + (long)(887808) * n + 0));
 }
 
 /* layer1.0.branch2.1.seps */
 static void shakenet26_2x96d_layer17_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(969728) * n), (par + 91632), (dact + (long)(986112) * n + 0), (dact + (long)(969728) * n), (grad + 91632), 0,
+    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(871424) * n), (par + 91632), (dact + (long)(887808) * n + 0), (dact + (long)(871424) * n), (grad + 91632), 0,
         0);
 }
 
@@ -317,19 +315,19 @@ static void shakenet26_2x96d_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(986112) * n), (par + 92960), (par + 93008), (buf + 672), (buf + 720),
-            (cnt + 4), (act + (long)(1035264) * n), (sav + 672), (sav + 720));
+        bn_c48_32x32_fwd_train(n, (act + (long)(887808) * n), (par + 92960), (par + 93008), (buf + 672), (buf + 720),
+            (cnt + 4), (act + (long)(936960) * n), (sav + 672), (sav + 720));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(986112) * n), (par + 92960), (par + 93008), (buf + 672), (buf + 720),
-            (act + (long)(1035264) * n));
+        bn_c48_32x32_fwd_eval(n, (act + (long)(887808) * n), (par + 92960), (par + 93008), (buf + 672), (buf + 720),
+            (act + (long)(936960) * n));
 }
 
 /* layer1.0.branch2.1.bn1 */
 static void shakenet26_2x96d_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(986112) * n), (par + 92960), (sav + 672), (sav + 720), (dact + (long)(1035264) * n),
-        (dact + (long)(986112) * n), (grad + 92960), (grad + 93008), 0);
+    bn_c48_32x32_bwd(n, (act + (long)(887808) * n), (act + (long)(936960) * n), (par + 92960), (sav + 672), (sav + 720),
+        (dact + (long)(936960) * n), (dact + (long)(887808) * n), (grad + 92960), (grad + 93008), 0);
 }
 
 /* layer1.0.branch2.1.pointwise */
@@ -337,14 +335,14 @@ static void shakenet26_2x96d_layer19_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_96_32x32_s1_p0_b_fwd(n, (act + (long)(1035264) * n), (par + 93056), (par + 97664), (act + (long)(1084416) * n + 0));
+    conv_k1_c48_96_32x32_s1_p0_b_fwd(n, (act + (long)(936960) * n), (par + 93056), (par + 97664), (act + (long)(986112) * n + 0));
 }
 
 /* layer1.0.branch2.1.pointwise */
 static void shakenet26_2x96d_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_96_32x32_s1_p0_b_bwd(n, (act + (long)(1035264) * n), (par + 93056), (dact + (long)(1084416) * n + 0), (dact + (long)(1035264) * n), (grad + 93056), (grad + 97664),
+    conv_k1_c48_96_32x32_s1_p0_b_bwd(n, (act + (long)(936960) * n), (par + 93056), (dact + (long)(986112) * n + 0), (dact + (long)(936960) * n), (grad + 93056), (grad + 97664),
         0);
 }
 
@@ -354,19 +352,19 @@ static void shakenet26_2x96d_layer20_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(1084416) * n), (par + 97760), (par + 97856), (buf + 768), (buf + 864),
-            (cnt + 5), (act + (long)(1182720) * n), (sav + 768), (sav + 864));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(986112) * n), (par + 97760), (par + 97856), (buf + 768), (buf + 864),
+            (cnt + 5), (act + (long)(1084416) * n), (sav + 768), (sav + 864));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(1084416) * n), (par + 97760), (par + 97856), (buf + 768), (buf + 864),
-            (act + (long)(1182720) * n));
+        bn_c96_32x32_relu_fwd_eval(n, (act + (long)(986112) * n), (par + 97760), (par + 97856), (buf + 768), (buf + 864),
+            (act + (long)(1084416) * n));
 }
 
 /* layer1.0.branch2.1.bn2 */
 static void shakenet26_2x96d_layer20_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(1084416) * n), (par + 97760), (sav + 768), (sav + 864), (dact + (long)(1182720) * n),
-        (dact + (long)(1084416) * n), (grad + 97760), (grad + 97856), 0);
+    bn_c96_32x32_relu_bwd(n, (act + (long)(986112) * n), (act + (long)(1084416) * n), (par + 97760), (sav + 768), (sav + 864),
+        (dact + (long)(1084416) * n), (dact + (long)(986112) * n), (grad + 97760), (grad + 97856), 0);
 }
 
 /* layer1.0.branch2.relu#2 */
@@ -374,14 +372,12 @@ static void shakenet26_2x96d_layer21_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(1182720) * n), (act + (long)(1281024) * n));
 }
 
 /* layer1.0.branch2.relu#2 */
 static void shakenet26_2x96d_layer21_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(1182720) * n), (act + (long)(1281024) * n), (dact + (long)(1281024) * n), (dact + (long)(1182720) * n), 0);
 }
 
 /* layer1.0.branch2.3 */
@@ -389,14 +385,14 @@ static void shakenet26_2x96d_layer22_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(1281024) * n), (par + 97952), 0, (act + (long)(1379328) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(1084416) * n), (par + 97952), 0, (act + (long)(1182720) * n + 0));
 }
 
 /* layer1.0.branch2.3 */
 static void shakenet26_2x96d_layer22_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(1281024) * n), (par + 97952), (dact + (long)(1379328) * n + 0), (dact + (long)(1281024) * n), (grad + 97952), 0,
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(1084416) * n), (par + 97952), (dact + (long)(1182720) * n + 0), (dact + (long)(1084416) * n), (grad + 97952), 0,
         0);
 }
 
@@ -406,19 +402,19 @@ static void shakenet26_2x96d_layer23_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(1379328) * n), (par + 180896), (par + 180992), (buf + 960), (buf + 1056),
-            (cnt + 6), (act + (long)(1477632) * n), (sav + 960), (sav + 1056));
+        bn_c96_32x32_fwd_train(n, (act + (long)(1182720) * n), (par + 180896), (par + 180992), (buf + 960), (buf + 1056),
+            (cnt + 6), (act + (long)(1281024) * n), (sav + 960), (sav + 1056));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(1379328) * n), (par + 180896), (par + 180992), (buf + 960), (buf + 1056),
-            (act + (long)(1477632) * n));
+        bn_c96_32x32_fwd_eval(n, (act + (long)(1182720) * n), (par + 180896), (par + 180992), (buf + 960), (buf + 1056),
+            (act + (long)(1281024) * n));
 }
 
 /* layer1.0.branch2.4 */
 static void shakenet26_2x96d_layer23_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(1379328) * n), (par + 180896), (sav + 960), (sav + 1056), (dact + (long)(1477632) * n),
-        (dact + (long)(1379328) * n), (grad + 180896), (grad + 180992), 0);
+    bn_c96_32x32_bwd(n, (act + (long)(1182720) * n), (act + (long)(1281024) * n), (par + 180896), (sav + 960), (sav + 1056),
+        (dact + (long)(1281024) * n), (dact + (long)(1182720) * n), (grad + 180896), (grad + 180992), 0);
 }
 
 /* layer1.0.blend */
@@ -426,16 +422,16 @@ static void shakenet26_2x96d_layer24_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n98304_fwd(n, (act + (long)(871424) * n), (act + (long)(1477632) * n), train ? (ext + (long)(0) * n) : 0, (act + (long)(1575936) * n));
+    shake_n98304_fwd(n, (act + (long)(773120) * n), (act + (long)(1281024) * n), train ? (ext + (long)(0) * n) : 0, (act + (long)(1379328) * n));
 }
 
 /* layer1.0.blend */
 static void shakenet26_2x96d_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(871424) * n), 0, sizeof(float) * n * 98304);
-    memset((dact + (long)(1477632) * n), 0, sizeof(float) * n * 98304);
-    shake_n98304_bwd(n, (ext + (long)(0) * n) + n, (dact + (long)(1575936) * n), (dact + (long)(871424) * n), (dact + (long)(1477632) * n));
+    memset((dact + (long)(773120) * n), 0, sizeof(float) * n * 98304);
+    memset((dact + (long)(1281024) * n), 0, sizeof(float) * n * 98304);
+    shake_n98304_bwd(n, (ext + (long)(0) * n) + n, (dact + (long)(1379328) * n), (dact + (long)(773120) * n), (dact + (long)(1281024) * n));
 }
 
 /* layer1.0.sum */
@@ -443,14 +439,14 @@ static void shakenet26_2x96d_layer25_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n98304_fwd(n, (act + (long)(1575936) * n), (act + (long)(265216) * n), (act + (long)(1674240) * n));
+    add2_n98304_fwd(n, (act + (long)(1379328) * n), (act + (long)(265216) * n), (act + (long)(1477632) * n));
 }
 
 /* layer1.0.sum */
 static void shakenet26_2x96d_layer25_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n98304_bwd(n, (dact + (long)(1674240) * n), (dact + (long)(1575936) * n), 0, (dact + (long)(265216) * n), 0);
+    add2_n98304_bwd(n, (act + (long)(1477632) * n), (dact + (long)(1477632) * n), (dact + (long)(1379328) * n), 0, (dact + (long)(265216) * n), 0);
 }
 
 /* layer1.1.branch1.relu#1 */
@@ -458,14 +454,14 @@ static void shakenet26_2x96d_layer26_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(1674240) * n), (act + (long)(1772544) * n));
+    relu_n98304_fwd(n, (act + (long)(1477632) * n), (act + (long)(1575936) * n));
 }
 
 /* layer1.1.branch1.relu#1 */
 static void shakenet26_2x96d_layer26_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(1674240) * n), (act + (long)(1772544) * n), (dact + (long)(1772544) * n), (dact + (long)(1674240) * n), 1);
+    relu_n98304_bwd(n, (act + (long)(1477632) * n), (act + (long)(1575936) * n), (dact + (long)(1575936) * n), (dact + (long)(1477632) * n), 1);
 }
 
 /* layer1.1.branch1.1.seps */
@@ -473,14 +469,14 @@ static void shakenet26_2x96d_layer27_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(1772544) * n), (par + 190496), 0, (act + (long)(1870848) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(1575936) * n), (par + 190496), 0, (act + (long)(1674240) * n + 0));
 }
 
 /* layer1.1.branch1.1.seps */
 static void shakenet26_2x96d_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(1772544) * n), (par + 190496), (dact + (long)(1870848) * n + 0), (dact + (long)(1772544) * n), (grad + 190496), 0,
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(1575936) * n), (par + 190496), (dact + (long)(1674240) * n + 0), (dact + (long)(1575936) * n), (grad + 190496), 0,
         0);
 }
 
@@ -490,19 +486,19 @@ static void shakenet26_2x96d_layer28_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(1870848) * n), (par + 198464), (par + 198752), (buf + 1344), (buf + 1632),
-            (cnt + 8), (act + (long)(2165760) * n), (sav + 1152), (sav + 1440));
+        bn_c288_32x32_fwd_train(n, (act + (long)(1674240) * n), (par + 198464), (par + 198752), (buf + 1344), (buf + 1632),
+            (cnt + 8), (act + (long)(1969152) * n), (sav + 1152), (sav + 1440));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(1870848) * n), (par + 198464), (par + 198752), (buf + 1344), (buf + 1632),
-            (act + (long)(2165760) * n));
+        bn_c288_32x32_fwd_eval(n, (act + (long)(1674240) * n), (par + 198464), (par + 198752), (buf + 1344), (buf + 1632),
+            (act + (long)(1969152) * n));
 }
 
 /* layer1.1.branch1.1.bn1 */
 static void shakenet26_2x96d_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(1870848) * n), (par + 198464), (sav + 1152), (sav + 1440), (dact + (long)(2165760) * n),
-        (dact + (long)(1870848) * n), (grad + 198464), (grad + 198752), 0);
+    bn_c288_32x32_bwd(n, (act + (long)(1674240) * n), (act + (long)(1969152) * n), (par + 198464), (sav + 1152), (sav + 1440),
+        (dact + (long)(1969152) * n), (dact + (long)(1674240) * n), (grad + 198464), (grad + 198752), 0);
 }
 
 /* layer1.1.branch1.1.pointwise */
@@ -510,14 +506,14 @@ static void shakenet26_2x96d_layer29_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(2165760) * n), (par + 199040), (par + 226688), (act + (long)(2460672) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(1969152) * n), (par + 199040), (par + 226688), (act + (long)(2264064) * n + 0));
 }
 
 /* layer1.1.branch1.1.pointwise */
 static void shakenet26_2x96d_layer29_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(2165760) * n), (par + 199040), (dact + (long)(2460672) * n + 0), (dact + (long)(2165760) * n), (grad + 199040), (grad + 226688),
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(1969152) * n), (par + 199040), (dact + (long)(2264064) * n + 0), (dact + (long)(1969152) * n), (grad + 199040), (grad + 226688),
         0);
 }
 
@@ -527,19 +523,19 @@ static void shakenet26_2x96d_layer30_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(2460672) * n), (par + 226784), (par + 226880), (buf + 1920), (buf + 2016),
-            (cnt + 9), (act + (long)(2558976) * n), (sav + 1728), (sav + 1824));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(2264064) * n), (par + 226784), (par + 226880), (buf + 1920), (buf + 2016),
+            (cnt + 9), (act + (long)(2362368) * n), (sav + 1728), (sav + 1824));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(2460672) * n), (par + 226784), (par + 226880), (buf + 1920), (buf + 2016),
-            (act + (long)(2558976) * n));
+        bn_c96_32x32_relu_fwd_eval(n, (act + (long)(2264064) * n), (par + 226784), (par + 226880), (buf + 1920), (buf + 2016),
+            (act + (long)(2362368) * n));
 }
 
 /* layer1.1.branch1.1.bn2 */
 static void shakenet26_2x96d_layer30_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(2460672) * n), (par + 226784), (sav + 1728), (sav + 1824), (dact + (long)(2558976) * n),
-        (dact + (long)(2460672) * n), (grad + 226784), (grad + 226880), 0);
+    bn_c96_32x32_relu_bwd(n, (act + (long)(2264064) * n), (act + (long)(2362368) * n), (par + 226784), (sav + 1728), (sav + 1824),
+        (dact + (long)(2362368) * n), (dact + (long)(2264064) * n), (grad + 226784), (grad + 226880), 0);
 }
 
 /* layer1.1.branch1.relu#2 */
@@ -547,14 +543,12 @@ static void shakenet26_2x96d_layer31_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(2558976) * n), (act + (long)(2657280) * n));
 }
 
 /* layer1.1.branch1.relu#2 */
 static void shakenet26_2x96d_layer31_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(2558976) * n), (act + (long)(2657280) * n), (dact + (long)(2657280) * n), (dact + (long)(2558976) * n), 0);
 }
 
 /* layer1.1.branch1.3 */
@@ -562,14 +556,14 @@ static void shakenet26_2x96d_layer32_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(2657280) * n), (par + 226976), 0, (act + (long)(2755584) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(2362368) * n), (par + 226976), 0, (act + (long)(2460672) * n + 0));
 }
 
 /* layer1.1.branch1.3 */
 static void shakenet26_2x96d_layer32_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(2657280) * n), (par + 226976), (dact + (long)(2755584) * n + 0), (dact + (long)(2657280) * n), (grad + 226976), 0,
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(2362368) * n), (par + 226976), (dact + (long)(2460672) * n + 0), (dact + (long)(2362368) * n), (grad + 226976), 0,
         0);
 }
 
@@ -579,19 +573,19 @@ static void shakenet26_2x96d_layer33_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(2755584) * n), (par + 309920), (par + 310016), (buf + 2112), (buf + 2208),
-            (cnt + 10), (act + (long)(2853888) * n), (sav + 1920), (sav + 2016));
+        bn_c96_32x32_fwd_train(n, (act + (long)(2460672) * n), (par + 309920), (par + 310016), (buf + 2112), (buf + 2208),
+            (cnt + 10), (act + (long)(2558976) * n), (sav + 1920), (sav + 2016));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(2755584) * n), (par + 309920), (par + 310016), (buf + 2112), (buf + 2208),
-            (act + (long)(2853888) * n));
+        bn_c96_32x32_fwd_eval(n, (act + (long)(2460672) * n), (par + 309920), (par + 310016), (buf + 2112), (buf + 2208),
+            (act + (long)(2558976) * n));
 }
 
 /* layer1.1.branch1.4 */
 static void shakenet26_2x96d_layer33_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(2755584) * n), (par + 309920), (sav + 1920), (sav + 2016), (dact + (long)(2853888) * n),
-        (dact + (long)(2755584) * n), (grad + 309920), (grad + 310016), 0);
+    bn_c96_32x32_bwd(n, (act + (long)(2460672) * n), (act + (long)(2558976) * n), (par + 309920), (sav + 1920), (sav + 2016),
+        (dact + (long)(2558976) * n), (dact + (long)(2460672) * n), (grad + 309920), (grad + 310016), 0);
 }
 
 /* layer1.1.branch2.relu#1 */
@@ -599,14 +593,14 @@ static void shakenet26_2x96d_layer34_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(1674240) * n), (act + (long)(2952192) * n));
+    relu_n98304_fwd(n, (act + (long)(1477632) * n), (act + (long)(2657280) * n));
 }
 
 /* layer1.1.branch2.relu#1 */
 static void shakenet26_2x96d_layer34_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(1674240) * n), (act + (long)(2952192) * n), (dact + (long)(2952192) * n), (dact + (long)(1674240) * n), 1);
+    relu_n98304_bwd(n, (act + (long)(1477632) * n), (act + (long)(2657280) * n), (dact + (long)(2657280) * n), (dact + (long)(1477632) * n), 1);
 }
 
 /* layer1.1.branch2.1.seps */
@@ -614,14 +608,14 @@ static void shakenet26_2x96d_layer35_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(2952192) * n), (par + 310112), 0, (act + (long)(3050496) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(2657280) * n), (par + 310112), 0, (act + (long)(2755584) * n + 0));
 }
 
 /* layer1.1.branch2.1.seps */
 static void shakenet26_2x96d_layer35_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(2952192) * n), (par + 310112), (dact + (long)(3050496) * n + 0), (dact + (long)(2952192) * n), (grad + 310112), 0,
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(2657280) * n), (par + 310112), (dact + (long)(2755584) * n + 0), (dact + (long)(2657280) * n), (grad + 310112), 0,
         0);
 }
 
@@ -631,19 +625,19 @@ static void shakenet26_2x96d_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(3050496) * n), (par + 318080), (par + 318368), (buf + 2304), (buf + 2592),
-            (cnt + 11), (act + (long)(3345408) * n), (sav + 2112), (sav + 2400));
+        bn_c288_32x32_fwd_train(n, (act + (long)(2755584) * n), (par + 318080), (par + 318368), (buf + 2304), (buf + 2592),
+            (cnt + 11), (act + (long)(3050496) * n), (sav + 2112), (sav + 2400));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(3050496) * n), (par + 318080), (par + 318368), (buf + 2304), (buf + 2592),
-            (act + (long)(3345408) * n));
+        bn_c288_32x32_fwd_eval(n, (act + (long)(2755584) * n), (par + 318080), (par + 318368), (buf + 2304), (buf + 2592),
+            (act + (long)(3050496) * n));
 }
 
 /* layer1.1.branch2.1.bn1 */
 static void shakenet26_2x96d_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(3050496) * n), (par + 318080), (sav + 2112), (sav + 2400), (dact + (long)(3345408) * n),
-        (dact + (long)(3050496) * n), (grad + 318080), (grad + 318368), 0);
+    bn_c288_32x32_bwd(n, (act + (long)(2755584) * n), (act + (long)(3050496) * n), (par + 318080), (sav + 2112), (sav + 2400),
+        (dact + (long)(3050496) * n), (dact + (long)(2755584) * n), (grad + 318080), (grad + 318368), 0);
 }
 
 /* layer1.1.branch2.1.pointwise */
@@ -651,14 +645,14 @@ static void shakenet26_2x96d_layer37_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(3345408) * n), (par + 318656), (par + 346304), (act + (long)(3640320) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(3050496) * n), (par + 318656), (par + 346304), (act + (long)(3345408) * n + 0));
 }
 
 /* layer1.1.branch2.1.pointwise */
 static void shakenet26_2x96d_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(3345408) * n), (par + 318656), (dact + (long)(3640320) * n + 0), (dact + (long)(3345408) * n), (grad + 318656), (grad + 346304),
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(3050496) * n), (par + 318656), (dact + (long)(3345408) * n + 0), (dact + (long)(3050496) * n), (grad + 318656), (grad + 346304),
         0);
 }
 
@@ -668,19 +662,19 @@ static void shakenet26_2x96d_layer38_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(3640320) * n), (par + 346400), (par + 346496), (buf + 2880), (buf + 2976),
-            (cnt + 12), (act + (long)(3738624) * n), (sav + 2688), (sav + 2784));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(3345408) * n), (par + 346400), (par + 346496), (buf + 2880), (buf + 2976),
+            (cnt + 12), (act + (long)(3443712) * n), (sav + 2688), (sav + 2784));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(3640320) * n), (par + 346400), (par + 346496), (buf + 2880), (buf + 2976),
-            (act + (long)(3738624) * n));
+        bn_c96_32x32_relu_fwd_eval(n, (act + (long)(3345408) * n), (par + 346400), (par + 346496), (buf + 2880), (buf + 2976),
+            (act + (long)(3443712) * n));
 }
 
 /* layer1.1.branch2.1.bn2 */
 static void shakenet26_2x96d_layer38_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(3640320) * n), (par + 346400), (sav + 2688), (sav + 2784), (dact + (long)(3738624) * n),
-        (dact + (long)(3640320) * n), (grad + 346400), (grad + 346496), 0);
+    bn_c96_32x32_relu_bwd(n, (act + (long)(3345408) * n), (act + (long)(3443712) * n), (par + 346400), (sav + 2688), (sav + 2784),
+        (dact + (long)(3443712) * n), (dact + (long)(3345408) * n), (grad + 346400), (grad + 346496), 0);
 }
 
 /* layer1.1.branch2.relu#2 */
@@ -688,14 +682,12 @@ static void shakenet26_2x96d_layer39_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(3738624) * n), (act + (long)(3836928) * n));
 }
 
 /* layer1.1.branch2.relu#2 */
 static void shakenet26_2x96d_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(3738624) * n), (act + (long)(3836928) * n), (dact + (long)(3836928) * n), (dact + (long)(3738624) * n), 0);
 }
 
 /* layer1.1.branch2.3 */
@@ -703,14 +695,14 @@ static void shakenet26_2x96d_layer40_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(3836928) * n), (par + 346592), 0, (act + (long)(3935232) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(3443712) * n), (par + 346592), 0, (act + (long)(3542016) * n + 0));
 }
 
 /* layer1.1.branch2.3 */
 static void shakenet26_2x96d_layer40_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(3836928) * n), (par + 346592), (dact + (long)(3935232) * n + 0), (dact + (long)(3836928) * n), (grad + 346592), 0,
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(3443712) * n), (par + 346592), (dact + (long)(3542016) * n + 0), (dact + (long)(3443712) * n), (grad + 346592), 0,
         0);
 }
 
@@ -720,19 +712,19 @@ static void shakenet26_2x96d_layer41_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(3935232) * n), (par + 429536), (par + 429632), (buf + 3072), (buf + 3168),
-            (cnt + 13), (act + (long)(4033536) * n), (sav + 2880), (sav + 2976));
+        bn_c96_32x32_fwd_train(n, (act + (long)(3542016) * n), (par + 429536), (par + 429632), (buf + 3072), (buf + 3168),
+            (cnt + 13), (act + (long)(3640320) * n), (sav + 2880), (sav + 2976));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(3935232) * n), (par + 429536), (par + 429632), (buf + 3072), (buf + 3168),
-            (act + (long)(4033536) * n));
+        bn_c96_32x32_fwd_eval(n, (act + (long)(3542016) * n), (par + 429536), (par + 429632), (buf + 3072), (buf + 3168),
+            (act + (long)(3640320) * n));
 }
 
 /* layer1.1.branch2.4 */
 static void shakenet26_2x96d_layer41_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(3935232) * n), (par + 429536), (sav + 2880), (sav + 2976), (dact + (long)(4033536) * n),
-        (dact + (long)(3935232) * n), (grad + 429536), (grad + 429632), 0);
+    bn_c96_32x32_bwd(n, (act + (long)(3542016) * n), (act + (long)(3640320) * n), (par + 429536), (sav + 2880), (sav + 2976),
+        (dact + (long)(3640320) * n), (dact + (long)(3542016) * n), (grad + 429536), (grad + 429632), 0);
 }
 
 /* layer1.1.blend */
@@ -740,16 +732,16 @@ static void shakenet26_2x96d_layer42_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n98304_fwd(n, (act + (long)(2853888) * n), (act + (long)(4033536) * n), train ? (ext + (long)(2) * n) : 0, (act + (long)(4131840) * n));
+    shake_n98304_fwd(n, (act + (long)(2558976) * n), (act + (long)(3640320) * n), train ? (ext + (long)(2) * n) : 0, (act + (long)(3738624) * n));
 }
 
 /* layer1.1.blend */
 static void shakenet26_2x96d_layer42_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(2853888) * n), 0, sizeof(float) * n * 98304);
-    memset((dact + (long)(4033536) * n), 0, sizeof(float) * n * 98304);
-    shake_n98304_bwd(n, (ext + (long)(2) * n) + n, (dact + (long)(4131840) * n), (dact + (long)(2853888) * n), (dact + (long)(4033536) * n));
+    memset((dact + (long)(2558976) * n), 0, sizeof(float) * n * 98304);
+    memset((dact + (long)(3640320) * n), 0, sizeof(float) * n * 98304);
+    shake_n98304_bwd(n, (ext + (long)(2) * n) + n, (dact + (long)(3738624) * n), (dact + (long)(2558976) * n), (dact + (long)(3640320) * n));
 }
 
 /* layer1.1.sum */
@@ -757,14 +749,14 @@ static void shakenet26_2x96d_layer43_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n98304_fwd(n, (act + (long)(4131840) * n), (act + (long)(1674240) * n), (act + (long)(4230144) * n));
+    add2_n98304_fwd(n, (act + (long)(3738624) * n), (act + (long)(1477632) * n), (act + (long)(3836928) * n));
 }
 
 /* layer1.1.sum */
 static void shakenet26_2x96d_layer43_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n98304_bwd(n, (dact + (long)(4230144) * n), (dact + (long)(4131840) * n), 0, (dact + (long)(1674240) * n), 0);
+    add2_n98304_bwd(n, (act + (long)(3836928) * n), (dact + (long)(3836928) * n), (dact + (long)(3738624) * n), 0, (dact + (long)(1477632) * n), 0);
 }
 
 /* layer1.2.branch1.relu#1 */
@@ -772,14 +764,14 @@ static void shakenet26_2x96d_layer44_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(4230144) * n), (act + (long)(4328448) * n));
+    relu_n98304_fwd(n, (act + (long)(3836928) * n), (act + (long)(3935232) * n));
 }
 
 /* layer1.2.branch1.relu#1 */
 static void shakenet26_2x96d_layer44_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(4230144) * n), (act + (long)(4328448) * n), (dact + (long)(4328448) * n), (dact + (long)(4230144) * n), 1);
+    relu_n98304_bwd(n, (act + (long)(3836928) * n), (act + (long)(3935232) * n), (dact + (long)(3935232) * n), (dact + (long)(3836928) * n), 1);
 }
 
 /* layer1.2.branch1.1.seps */
@@ -787,14 +779,14 @@ static void shakenet26_2x96d_layer45_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(4328448) * n), (par + 439136), 0, (act + (long)(4426752) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(3935232) * n), (par + 439136), 0, (act + (long)(4033536) * n + 0));
 }
 
 /* layer1.2.branch1.1.seps */
 static void shakenet26_2x96d_layer45_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(4328448) * n), (par + 439136), (dact + (long)(4426752) * n + 0), (dact + (long)(4328448) * n), (grad + 439136), 0,
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(3935232) * n), (par + 439136), (dact + (long)(4033536) * n + 0), (dact + (long)(3935232) * n), (grad + 439136), 0,
         0);
 }
 
@@ -804,19 +796,19 @@ static void shakenet26_2x96d_layer46_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(4426752) * n), (par + 447104), (par + 447392), (buf + 3456), (buf + 3744),
-            (cnt + 15), (act + (long)(4721664) * n), (sav + 3072), (sav + 3360));
+        bn_c288_32x32_fwd_train(n, (act + (long)(4033536) * n), (par + 447104), (par + 447392), (buf + 3456), (buf + 3744),
+            (cnt + 15), (act + (long)(4328448) * n), (sav + 3072), (sav + 3360));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(4426752) * n), (par + 447104), (par + 447392), (buf + 3456), (buf + 3744),
-            (act + (long)(4721664) * n));
+        bn_c288_32x32_fwd_eval(n, (act + (long)(4033536) * n), (par + 447104), (par + 447392), (buf + 3456), (buf + 3744),
+            (act + (long)(4328448) * n));
 }
 
 /* layer1.2.branch1.1.bn1 */
 static void shakenet26_2x96d_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(4426752) * n), (par + 447104), (sav + 3072), (sav + 3360), (dact + (long)(4721664) * n),
-        (dact + (long)(4426752) * n), (grad + 447104), (grad + 447392), 0);
+    bn_c288_32x32_bwd(n, (act + (long)(4033536) * n), (act + (long)(4328448) * n), (par + 447104), (sav + 3072), (sav + 3360),
+        (dact + (long)(4328448) * n), (dact + (long)(4033536) * n), (grad + 447104), (grad + 447392), 0);
 }
 
 /* layer1.2.branch1.1.pointwise */
@@ -824,14 +816,14 @@ static void shakenet26_2x96d_layer47_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(4721664) * n), (par + 447680), (par + 475328), (act + (long)(5016576) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(4328448) * n), (par + 447680), (par + 475328), (act + (long)(4623360) * n + 0));
 }
 
 /* layer1.2.branch1.1.pointwise */
 static void shakenet26_2x96d_layer47_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(4721664) * n), (par + 447680), (dact + (long)(5016576) * n + 0), (dact + (long)(4721664) * n), (grad + 447680), (grad + 475328),
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(4328448) * n), (par + 447680), (dact + (long)(4623360) * n + 0), (dact + (long)(4328448) * n), (grad + 447680), (grad + 475328),
         0);
 }
 
@@ -841,19 +833,19 @@ static void shakenet26_2x96d_layer48_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(5016576) * n), (par + 475424), (par + 475520), (buf + 4032), (buf + 4128),
-            (cnt + 16), (act + (long)(5114880) * n), (sav + 3648), (sav + 3744));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(4623360) * n), (par + 475424), (par + 475520), (buf + 4032), (buf + 4128),
+            (cnt + 16), (act + (long)(4721664) * n), (sav + 3648), (sav + 3744));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(5016576) * n), (par + 475424), (par + 475520), (buf + 4032), (buf + 4128),
-            (act + (long)(5114880) * n));
+        bn_c96_32x32_relu_fwd_eval(n, (act + (long)(4623360) * n), (par + 475424), (par + 475520), (buf + 4032), (buf + 4128),
+            (act + (long)(4721664) * n));
 }
 
 /* layer1.2.branch1.1.bn2 */
 static void shakenet26_2x96d_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(5016576) * n), (par + 475424), (sav + 3648), (sav + 3744), (dact + (long)(5114880) * n),
-        (dact + (long)(5016576) * n), (grad + 475424), (grad + 475520), 0);
+    bn_c96_32x32_relu_bwd(n, (act + (long)(4623360) * n), (act + (long)(4721664) * n), (par + 475424), (sav + 3648), (sav + 3744),
+        (dact + (long)(4721664) * n), (dact + (long)(4623360) * n), (grad + 475424), (grad + 475520), 0);
 }
 
 /* layer1.2.branch1.relu#2 */
@@ -861,14 +853,12 @@ static void shakenet26_2x96d_layer49_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(5114880) * n), (act + (long)(5213184) * n));
 }
 
 /* layer1.2.branch1.relu#2 */
 static void shakenet26_2x96d_layer49_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(5114880) * n), (act + (long)(5213184) * n), (dact + (long)(5213184) * n), (dact + (long)(5114880) * n), 0);
 }
 
 /* layer1.2.branch1.3 */
@@ -876,14 +866,14 @@ static void shakenet26_2x96d_layer50_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(5213184) * n), (par + 475616), 0, (act + (long)(5311488) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(4721664) * n), (par + 475616), 0, (act + (long)(4819968) * n + 0));
 }
 
 /* layer1.2.branch1.3 */
 static void shakenet26_2x96d_layer50_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(5213184) * n), (par + 475616), (dact + (long)(5311488) * n + 0), (dact + (long)(5213184) * n), (grad + 475616), 0,
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(4721664) * n), (par + 475616), (dact + (long)(4819968) * n + 0), (dact + (long)(4721664) * n), (grad + 475616), 0,
         0);
 }
 
@@ -893,19 +883,19 @@ static void shakenet26_2x96d_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(5311488) * n), (par + 558560), (par + 558656), (buf + 4224), (buf + 4320),
-            (cnt + 17), (act + (long)(5409792) * n), (sav + 3840), (sav + 3936));
+        bn_c96_32x32_fwd_train(n, (act + (long)(4819968) * n), (par + 558560), (par + 558656), (buf + 4224), (buf + 4320),
+            (cnt + 17), (act + (long)(4918272) * n), (sav + 3840), (sav + 3936));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(5311488) * n), (par + 558560), (par + 558656), (buf + 4224), (buf + 4320),
-            (act + (long)(5409792) * n));
+        bn_c96_32x32_fwd_eval(n, (act + (long)(4819968) * n), (par + 558560), (par + 558656), (buf + 4224), (buf + 4320),
+            (act + (long)(4918272) * n));
 }
 
 /* layer1.2.branch1.4 */
 static void shakenet26_2x96d_layer51_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(5311488) * n), (par + 558560), (sav + 3840), (sav + 3936), (dact + (long)(5409792) * n),
-        (dact + (long)(5311488) * n), (grad + 558560), (grad + 558656), 0);
+    bn_c96_32x32_bwd(n, (act + (long)(4819968) * n), (act + (long)(4918272) * n), (par + 558560), (sav + 3840), (sav + 3936),
+        (dact + (long)(4918272) * n), (dact + (long)(4819968) * n), (grad + 558560), (grad + 558656), 0);
 }
 
 /* layer1.2.branch2.relu#1 */
@@ -913,14 +903,14 @@ static void shakenet26_2x96d_layer52_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(4230144) * n), (act + (long)(5508096) * n));
+    relu_n98304_fwd(n, (act + (long)(3836928) * n), (act + (long)(5016576) * n));
 }
 
 /* layer1.2.branch2.relu#1 */
 static void shakenet26_2x96d_layer52_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(4230144) * n), (act + (long)(5508096) * n), (dact + (long)(5508096) * n), (dact + (long)(4230144) * n), 1);
+    relu_n98304_bwd(n, (act + (long)(3836928) * n), (act + (long)(5016576) * n), (dact + (long)(5016576) * n), (dact + (long)(3836928) * n), 1);
 }
 
 /* layer1.2.branch2.1.seps */
@@ -928,14 +918,14 @@ static void shakenet26_2x96d_layer53_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(5508096) * n), (par + 558752), 0, (act + (long)(5606400) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(5016576) * n), (par + 558752), 0, (act + (long)(5114880) * n + 0));
 }
 
 /* layer1.2.branch2.1.seps */
 static void shakenet26_2x96d_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(5508096) * n), (par + 558752), (dact + (long)(5606400) * n + 0), (dact + (long)(5508096) * n), (grad + 558752), 0,
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(5016576) * n), (par + 558752), (dact + (long)(5114880) * n + 0), (dact + (long)(5016576) * n), (grad + 558752), 0,
         0);
 }
 
@@ -945,19 +935,19 @@ static void shakenet26_2x96d_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(5606400) * n), (par + 566720), (par + 567008), (buf + 4416), (buf + 4704),
-            (cnt + 18), (act + (long)(5901312) * n), (sav + 4032), (sav + 4320));
+        bn_c288_32x32_fwd_train(n, (act + (long)(5114880) * n), (par + 566720), (par + 567008), (buf + 4416), (buf + 4704),
+            (cnt + 18), (act + (long)(5409792) * n), (sav + 4032), (sav + 4320));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(5606400) * n), (par + 566720), (par + 567008), (buf + 4416), (buf + 4704),
-            (act + (long)(5901312) * n));
+        bn_c288_32x32_fwd_eval(n, (act + (long)(5114880) * n), (par + 566720), (par + 567008), (buf + 4416), (buf + 4704),
+            (act + (long)(5409792) * n));
 }
 
 /* layer1.2.branch2.1.bn1 */
 static void shakenet26_2x96d_layer54_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(5606400) * n), (par + 566720), (sav + 4032), (sav + 4320), (dact + (long)(5901312) * n),
-        (dact + (long)(5606400) * n), (grad + 566720), (grad + 567008), 0);
+    bn_c288_32x32_bwd(n, (act + (long)(5114880) * n), (act + (long)(5409792) * n), (par + 566720), (sav + 4032), (sav + 4320),
+        (dact + (long)(5409792) * n), (dact + (long)(5114880) * n), (grad + 566720), (grad + 567008), 0);
 }
 
 /* layer1.2.branch2.1.pointwise */
@@ -965,14 +955,14 @@ static void shakenet26_2x96d_layer55_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(5901312) * n), (par + 567296), (par + 594944), (act + (long)(6196224) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(5409792) * n), (par + 567296), (par + 594944), (act + (long)(5704704) * n + 0));
 }
 
 /* layer1.2.branch2.1.pointwise */
 static void shakenet26_2x96d_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(5901312) * n), (par + 567296), (dact + (long)(6196224) * n + 0), (dact + (long)(5901312) * n), (grad + 567296), (grad + 594944),
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(5409792) * n), (par + 567296), (dact + (long)(5704704) * n + 0), (dact + (long)(5409792) * n), (grad + 567296), (grad + 594944),
         0);
 }
 
@@ -982,19 +972,19 @@ static void shakenet26_2x96d_layer56_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(6196224) * n), (par + 595040), (par + 595136), (buf + 4992), (buf + 5088),
-            (cnt + 19), (act + (long)(6294528) * n), (sav + 4608), (sav + 4704));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(5704704) * n), (par + 595040), (par + 595136), (buf + 4992), (buf + 5088),
+            (cnt + 19), (act + (long)(5803008) * n), (sav + 4608), (sav + 4704));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(6196224) * n), (par + 595040), (par + 595136), (buf + 4992), (buf + 5088),
-            (act + (long)(6294528) * n));
+        bn_c96_32x32_relu_fwd_eval(n, (act + (long)(5704704) * n), (par + 595040), (par + 595136), (buf + 4992), (buf + 5088),
+            (act + (long)(5803008) * n));
 }
 
 /* layer1.2.branch2.1.bn2 */
 static void shakenet26_2x96d_layer56_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(6196224) * n), (par + 595040), (sav + 4608), (sav + 4704), (dact + (long)(6294528) * n),
-        (dact + (long)(6196224) * n), (grad + 595040), (grad + 595136), 0);
+    bn_c96_32x32_relu_bwd(n, (act + (long)(5704704) * n), (act + (long)(5803008) * n), (par + 595040), (sav + 4608), (sav + 4704),
+        (dact + (long)(5803008) * n), (dact + (long)(5704704) * n), (grad + 595040), (grad + 595136), 0);
 }
 
 /* layer1.2.branch2.relu#2 */
@@ -1002,14 +992,12 @@ static void shakenet26_2x96d_layer57_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(6294528) * n), (act + (long)(6392832) * n));
 }
 
 /* layer1.2.branch2.relu#2 */
 static void shakenet26_2x96d_layer57_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(6294528) * n), (act + (long)(6392832) * n), (dact + (long)(6392832) * n), (dact + (long)(6294528) * n), 0);
 }
 
 /* layer1.2.branch2.3 */
@@ -1017,14 +1005,14 @@ static void shakenet26_2x96d_layer58_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(6392832) * n), (par + 595232), 0, (act + (long)(6491136) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(5803008) * n), (par + 595232), 0, (act + (long)(5901312) * n + 0));
 }
 
 /* layer1.2.branch2.3 */
 static void shakenet26_2x96d_layer58_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(6392832) * n), (par + 595232), (dact + (long)(6491136) * n + 0), (dact + (long)(6392832) * n), (grad + 595232), 0,
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(5803008) * n), (par + 595232), (dact + (long)(5901312) * n + 0), (dact + (long)(5803008) * n), (grad + 595232), 0,
         0);
 }
 
@@ -1034,19 +1022,19 @@ static void shakenet26_2x96d_layer59_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(6491136) * n), (par + 678176), (par + 678272), (buf + 5184), (buf + 5280),
-            (cnt + 20), (act + (long)(6589440) * n), (sav + 4800), (sav + 4896));
+        bn_c96_32x32_fwd_train(n, (act + (long)(5901312) * n), (par + 678176), (par + 678272), (buf + 5184), (buf + 5280),
+            (cnt + 20), (act + (long)(5999616) * n), (sav + 4800), (sav + 4896));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(6491136) * n), (par + 678176), (par + 678272), (buf + 5184), (buf + 5280),
-            (act + (long)(6589440) * n));
+        bn_c96_32x32_fwd_eval(n, (act + (long)(5901312) * n), (par + 678176), (par + 678272), (buf + 5184), (buf + 5280),
+            (act + (long)(5999616) * n));
 }
 
 /* layer1.2.branch2.4 */
 static void shakenet26_2x96d_layer59_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(6491136) * n), (par + 678176), (sav + 4800), (sav + 4896), (dact + (long)(6589440) * n),
-        (dact + (long)(6491136) * n), (grad + 678176), (grad + 678272), 0);
+    bn_c96_32x32_bwd(n, (act + (long)(5901312) * n), (act + (long)(5999616) * n), (par + 678176), (sav + 4800), (sav + 4896),
+        (dact + (long)(5999616) * n), (dact + (long)(5901312) * n), (grad + 678176), (grad + 678272), 0);
 }
 
 /* layer1.2.blend */
@@ -1054,16 +1042,16 @@ static void shakenet26_2x96d_layer60_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n98304_fwd(n, (act + (long)(5409792) * n), (act + (long)(6589440) * n), train ? (ext + (long)(4) * n) : 0, (act + (long)(6687744) * n));
+    shake_n98304_fwd(n, (act + (long)(4918272) * n), (act + (long)(5999616) * n), train ? (ext + (long)(4) * n) : 0, (act + (long)(6097920) * n));
 }
 
 /* layer1.2.blend */
 static void shakenet26_2x96d_layer60_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(5409792) * n), 0, sizeof(float) * n * 98304);
-    memset((dact + (long)(6589440) * n), 0, sizeof(float) * n * 98304);
-    shake_n98304_bwd(n, (ext + (long)(4) * n) + n, (dact + (long)(6687744) * n), (dact + (long)(5409792) * n), (dact + (long)(6589440) * n));
+    memset((dact + (long)(4918272) * n), 0, sizeof(float) * n * 98304);
+    memset((dact + (long)(5999616) * n), 0, sizeof(float) * n * 98304);
+    shake_n98304_bwd(n, (ext + (long)(4) * n) + n, (dact + (long)(6097920) * n), (dact + (long)(4918272) * n), (dact + (long)(5999616) * n));
 }
 
 /* layer1.2.sum */
@@ -1071,14 +1059,14 @@ static void shakenet26_2x96d_layer61_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n98304_fwd(n, (act + (long)(6687744) * n), (act + (long)(4230144) * n), (act + (long)(6786048) * n));
+    add2_n98304_fwd(n, (act + (long)(6097920) * n), (act + (long)(3836928) * n), (act + (long)(6196224) * n));
 }
 
 /* layer1.2.sum */
 static void shakenet26_2x96d_layer61_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n98304_bwd(n, (dact + (long)(6786048) * n), (dact + (long)(6687744) * n), 0, (dact + (long)(4230144) * n), 0);
+    add2_n98304_bwd(n, (act + (long)(6196224) * n), (dact + (long)(6196224) * n), (dact + (long)(6097920) * n), 0, (dact + (long)(3836928) * n), 0);
 }
 
 /* layer1.3.branch1.relu#1 */
@@ -1086,14 +1074,14 @@ static void shakenet26_2x96d_layer62_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(6786048) * n), (act + (long)(6884352) * n));
+    relu_n98304_fwd(n, (act + (long)(6196224) * n), (act + (long)(6294528) * n));
 }
 
 /* layer1.3.branch1.relu#1 */
 static void shakenet26_2x96d_layer62_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(6786048) * n), (act + (long)(6884352) * n), (dact + (long)(6884352) * n), (dact + (long)(6786048) * n), 1);
+    relu_n98304_bwd(n, (act + (long)(6196224) * n), (act + (long)(6294528) * n), (dact + (long)(6294528) * n), (dact + (long)(6196224) * n), 1);
 }
 
 /* layer1.3.branch1.1.seps */
@@ -1101,14 +1089,14 @@ static void shakenet26_2x96d_layer63_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(6884352) * n), (par + 687776), 0, (act + (long)(6982656) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(6294528) * n), (par + 687776), 0, (act + (long)(6392832) * n + 0));
 }
 
 /* layer1.3.branch1.1.seps */
 static void shakenet26_2x96d_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(6884352) * n), (par + 687776), (dact + (long)(6982656) * n + 0), (dact + (long)(6884352) * n), (grad + 687776), 0,
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(6294528) * n), (par + 687776), (dact + (long)(6392832) * n + 0), (dact + (long)(6294528) * n), (grad + 687776), 0,
         0);
 }
 
@@ -1118,19 +1106,19 @@ static void shakenet26_2x96d_layer64_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(6982656) * n), (par + 695744), (par + 696032), (buf + 5568), (buf + 5856),
-            (cnt + 22), (act + (long)(7277568) * n), (sav + 4992), (sav + 5280));
+        bn_c288_32x32_fwd_train(n, (act + (long)(6392832) * n), (par + 695744), (par + 696032), (buf + 5568), (buf + 5856),
+            (cnt + 22), (act + (long)(6687744) * n), (sav + 4992), (sav + 5280));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(6982656) * n), (par + 695744), (par + 696032), (buf + 5568), (buf + 5856),
-            (act + (long)(7277568) * n));
+        bn_c288_32x32_fwd_eval(n, (act + (long)(6392832) * n), (par + 695744), (par + 696032), (buf + 5568), (buf + 5856),
+            (act + (long)(6687744) * n));
 }
 
 /* layer1.3.branch1.1.bn1 */
 static void shakenet26_2x96d_layer64_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(6982656) * n), (par + 695744), (sav + 4992), (sav + 5280), (dact + (long)(7277568) * n),
-        (dact + (long)(6982656) * n), (grad + 695744), (grad + 696032), 0);
+    bn_c288_32x32_bwd(n, (act + (long)(6392832) * n), (act + (long)(6687744) * n), (par + 695744), (sav + 4992), (sav + 5280),
+        (dact + (long)(6687744) * n), (dact + (long)(6392832) * n), (grad + 695744), (grad + 696032), 0);
 }
 
 /* layer1.3.branch1.1.pointwise */
@@ -1138,14 +1126,14 @@ static void shakenet26_2x96d_layer65_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(7277568) * n), (par + 696320), (par + 723968), (act + (long)(7572480) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(6687744) * n), (par + 696320), (par + 723968), (act + (long)(6982656) * n + 0));
 }
 
 /* layer1.3.branch1.1.pointwise */
 static void shakenet26_2x96d_layer65_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(7277568) * n), (par + 696320), (dact + (long)(7572480) * n + 0), (dact + (long)(7277568) * n), (grad + 696320), (grad + 723968),
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(6687744) * n), (par + 696320), (dact + (long)(6982656) * n + 0), (dact + (long)(6687744) * n), (grad + 696320), (grad + 723968),
         0);
 }
 
@@ -1155,19 +1143,19 @@ static void shakenet26_2x96d_layer66_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(7572480) * n), (par + 724064), (par + 724160), (buf + 6144), (buf + 6240),
-            (cnt + 23), (act + (long)(7670784) * n), (sav + 5568), (sav + 5664));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(6982656) * n), (par + 724064), (par + 724160), (buf + 6144), (buf + 6240),
+            (cnt + 23), (act + (long)(7080960) * n), (sav + 5568), (sav + 5664));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(7572480) * n), (par + 724064), (par + 724160), (buf + 6144), (buf + 6240),
-            (act + (long)(7670784) * n));
+        bn_c96_32x32_relu_fwd_eval(n, (act + (long)(6982656) * n), (par + 724064), (par + 724160), (buf + 6144), (buf + 6240),
+            (act + (long)(7080960) * n));
 }
 
 /* layer1.3.branch1.1.bn2 */
 static void shakenet26_2x96d_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(7572480) * n), (par + 724064), (sav + 5568), (sav + 5664), (dact + (long)(7670784) * n),
-        (dact + (long)(7572480) * n), (grad + 724064), (grad + 724160), 0);
+    bn_c96_32x32_relu_bwd(n, (act + (long)(6982656) * n), (act + (long)(7080960) * n), (par + 724064), (sav + 5568), (sav + 5664),
+        (dact + (long)(7080960) * n), (dact + (long)(6982656) * n), (grad + 724064), (grad + 724160), 0);
 }
 
 /* layer1.3.branch1.relu#2 */
@@ -1175,14 +1163,12 @@ static void shakenet26_2x96d_layer67_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(7670784) * n), (act + (long)(7769088) * n));
 }
 
 /* layer1.3.branch1.relu#2 */
 static void shakenet26_2x96d_layer67_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(7670784) * n), (act + (long)(7769088) * n), (dact + (long)(7769088) * n), (dact + (long)(7670784) * n), 0);
 }
 
 /* layer1.3.branch1.3 */
@@ -1190,14 +1176,14 @@ static void shakenet26_2x96d_layer68_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(7769088) * n), (par + 724256), 0, (act + (long)(7867392) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(7080960) * n), (par + 724256), 0, (act + (long)(7179264) * n + 0));
 }
 
 /* layer1.3.branch1.3 */
 static void shakenet26_2x96d_layer68_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(7769088) * n), (par + 724256), (dact + (long)(7867392) * n + 0), (dact + (long)(7769088) * n), (grad + 724256), 0,
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(7080960) * n), (par + 724256), (dact + (long)(7179264) * n + 0), (dact + (long)(7080960) * n), (grad + 724256), 0,
         0);
 }
 
@@ -1207,19 +1193,19 @@ static void shakenet26_2x96d_layer69_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(7867392) * n), (par + 807200), (par + 807296), (buf + 6336), (buf + 6432),
-            (cnt + 24), (act + (long)(7965696) * n), (sav + 5760), (sav + 5856));
+        bn_c96_32x32_fwd_train(n, (act + (long)(7179264) * n), (par + 807200), (par + 807296), (buf + 6336), (buf + 6432),
+            (cnt + 24), (act + (long)(7277568) * n), (sav + 5760), (sav + 5856));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(7867392) * n), (par + 807200), (par + 807296), (buf + 6336), (buf + 6432),
-            (act + (long)(7965696) * n));
+        bn_c96_32x32_fwd_eval(n, (act + (long)(7179264) * n), (par + 807200), (par + 807296), (buf + 6336), (buf + 6432),
+            (act + (long)(7277568) * n));
 }
 
 /* layer1.3.branch1.4 */
 static void shakenet26_2x96d_layer69_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(7867392) * n), (par + 807200), (sav + 5760), (sav + 5856), (dact + (long)(7965696) * n),
-        (dact + (long)(7867392) * n), (grad + 807200), (grad + 807296), 0);
+    bn_c96_32x32_bwd(n, (act + (long)(7179264) * n), (act + (long)(7277568) * n), (par + 807200), (sav + 5760), (sav + 5856),
+        (dact + (long)(7277568) * n), (dact + (long)(7179264) * n), (grad + 807200), (grad + 807296), 0);
 }
 
 /* layer1.3.branch2.relu#1 */
@@ -1227,14 +1213,14 @@ static void shakenet26_2x96d_layer70_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(6786048) * n), (act + (long)(8064000) * n));
+    relu_n98304_fwd(n, (act + (long)(6196224) * n), (act + (long)(7375872) * n));
 }
 
 /* layer1.3.branch2.relu#1 */
 static void shakenet26_2x96d_layer70_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(6786048) * n), (act + (long)(8064000) * n), (dact + (long)(8064000) * n), (dact + (long)(6786048) * n), 1);
+    relu_n98304_bwd(n, (act + (long)(6196224) * n), (act + (long)(7375872) * n), (dact + (long)(7375872) * n), (dact + (long)(6196224) * n), 1);
 }
 
 /* layer1.3.branch2.1.seps */
@@ -1242,14 +1228,14 @@ static void shakenet26_2x96d_layer71_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(8064000) * n), (par + 807392), 0, (act + (long)(8162304) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(7375872) * n), (par + 807392), 0, (act + (long)(7474176) * n + 0));
 }
 
 /* layer1.3.branch2.1.seps */
 static void shakenet26_2x96d_layer71_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(8064000) * n), (par + 807392), (dact + (long)(8162304) * n + 0), (dact + (long)(8064000) * n), (grad + 807392), 0,
+    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(7375872) * n), (par + 807392), (dact + (long)(7474176) * n + 0), (dact + (long)(7375872) * n), (grad + 807392), 0,
         0);
 }
 
@@ -1259,19 +1245,19 @@ static void shakenet26_2x96d_layer72_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(8162304) * n), (par + 815360), (par + 815648), (buf + 6528), (buf + 6816),
-            (cnt + 25), (act + (long)(8457216) * n), (sav + 5952), (sav + 6240));
+        bn_c288_32x32_fwd_train(n, (act + (long)(7474176) * n), (par + 815360), (par + 815648), (buf + 6528), (buf + 6816),
+            (cnt + 25), (act + (long)(7769088) * n), (sav + 5952), (sav + 6240));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(8162304) * n), (par + 815360), (par + 815648), (buf + 6528), (buf + 6816),
-            (act + (long)(8457216) * n));
+        bn_c288_32x32_fwd_eval(n, (act + (long)(7474176) * n), (par + 815360), (par + 815648), (buf + 6528), (buf + 6816),
+            (act + (long)(7769088) * n));
 }
 
 /* layer1.3.branch2.1.bn1 */
 static void shakenet26_2x96d_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(8162304) * n), (par + 815360), (sav + 5952), (sav + 6240), (dact + (long)(8457216) * n),
-        (dact + (long)(8162304) * n), (grad + 815360), (grad + 815648), 0);
+    bn_c288_32x32_bwd(n, (act + (long)(7474176) * n), (act + (long)(7769088) * n), (par + 815360), (sav + 5952), (sav + 6240),
+        (dact + (long)(7769088) * n), (dact + (long)(7474176) * n), (grad + 815360), (grad + 815648), 0);
 }
 
 /* layer1.3.branch2.1.pointwise */
@@ -1279,14 +1265,14 @@ static void shakenet26_2x96d_layer73_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(8457216) * n), (par + 815936), (par + 843584), (act + (long)(8752128) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(7769088) * n), (par + 815936), (par + 843584), (act + (long)(8064000) * n + 0));
 }
 
 /* layer1.3.branch2.1.pointwise */
 static void shakenet26_2x96d_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(8457216) * n), (par + 815936), (dact + (long)(8752128) * n + 0), (dact + (long)(8457216) * n), (grad + 815936), (grad + 843584),
+    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(7769088) * n), (par + 815936), (dact + (long)(8064000) * n + 0), (dact + (long)(7769088) * n), (grad + 815936), (grad + 843584),
         0);
 }
 
@@ -1296,19 +1282,19 @@ static void shakenet26_2x96d_layer74_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(8752128) * n), (par + 843680), (par + 843776), (buf + 7104), (buf + 7200),
-            (cnt + 26), (act + (long)(8850432) * n), (sav + 6528), (sav + 6624));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(8064000) * n), (par + 843680), (par + 843776), (buf + 7104), (buf + 7200),
+            (cnt + 26), (act + (long)(8162304) * n), (sav + 6528), (sav + 6624));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(8752128) * n), (par + 843680), (par + 843776), (buf + 7104), (buf + 7200),
-            (act + (long)(8850432) * n));
+        bn_c96_32x32_relu_fwd_eval(n, (act + (long)(8064000) * n), (par + 843680), (par + 843776), (buf + 7104), (buf + 7200),
+            (act + (long)(8162304) * n));
 }
 
 /* layer1.3.branch2.1.bn2 */
 static void shakenet26_2x96d_layer74_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(8752128) * n), (par + 843680), (sav + 6528), (sav + 6624), (dact + (long)(8850432) * n),
-        (dact + (long)(8752128) * n), (grad + 843680), (grad + 843776), 0);
+    bn_c96_32x32_relu_bwd(n, (act + (long)(8064000) * n), (act + (long)(8162304) * n), (par + 843680), (sav + 6528), (sav + 6624),
+        (dact + (long)(8162304) * n), (dact + (long)(8064000) * n), (grad + 843680), (grad + 843776), 0);
 }
 
 /* layer1.3.branch2.relu#2 */
@@ -1316,14 +1302,12 @@ static void shakenet26_2x96d_layer75_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(8850432) * n), (act + (long)(8948736) * n));
 }
 
 /* layer1.3.branch2.relu#2 */
 static void shakenet26_2x96d_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(8850432) * n), (act + (long)(8948736) * n), (dact + (long)(8948736) * n), (dact + (long)(8850432) * n), 0);
 }
 
 /* layer1.3.branch2.3 */
@@ -1331,14 +1315,14 @@ static void shakenet26_2x96d_layer76_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(8948736) * n), (par + 843872), 0, (act + (long)(9047040) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_fwd(n, (act + (long)(8162304) * n), (par + 843872), 0, (act + (long)(8260608) * n + 0));
 }
 
 /* layer1.3.branch2.3 */
 static void shakenet26_2x96d_layer76_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(8948736) * n), (par + 843872), (dact + (long)(9047040) * n + 0), (dact + (long)(8948736) * n), (grad + 843872), 0,
+    conv_k3_c96_96_32x32_s1_p1_bwd(n, (act + (long)(8162304) * n), (par + 843872), (dact + (long)(8260608) * n + 0), (dact + (long)(8162304) * n), (grad + 843872), 0,
         0);
 }
 
@@ -1348,19 +1332,19 @@ static void shakenet26_2x96d_layer77_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(9047040) * n), (par + 926816), (par + 926912), (buf + 7296), (buf + 7392),
-            (cnt + 27), (act + (long)(9145344) * n), (sav + 6720), (sav + 6816));
+        bn_c96_32x32_fwd_train(n, (act + (long)(8260608) * n), (par + 926816), (par + 926912), (buf + 7296), (buf + 7392),
+            (cnt + 27), (act + (long)(8358912) * n), (sav + 6720), (sav + 6816));
     else
-        bn_c96_32x32_fwd_eval(n, (act + (long)(9047040) * n), (par + 926816), (par + 926912), (buf + 7296), (buf + 7392),
-            (act + (long)(9145344) * n));
+        bn_c96_32x32_fwd_eval(n, (act + (long)(8260608) * n), (par + 926816), (par + 926912), (buf + 7296), (buf + 7392),
+            (act + (long)(8358912) * n));
 }
 
 /* layer1.3.branch2.4 */
 static void shakenet26_2x96d_layer77_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_bwd(n, (act + (long)(9047040) * n), (par + 926816), (sav + 6720), (sav + 6816), (dact + (long)(9145344) * n),
-        (dact + (long)(9047040) * n), (grad + 926816), (grad + 926912), 0);
+    bn_c96_32x32_bwd(n, (act + (long)(8260608) * n), (act + (long)(8358912) * n), (par + 926816), (sav + 6720), (sav + 6816),
+        (dact + (long)(8358912) * n), (dact + (long)(8260608) * n), (grad + 926816), (grad + 926912), 0);
 }
 
 /* layer1.3.blend */
@@ -1368,16 +1352,16 @@ static void shakenet26_2x96d_layer78_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n98304_fwd(n, (act + (long)(7965696) * n), (act + (long)(9145344) * n), train ? (ext + (long)(6) * n) : 0, (act + (long)(9243648) * n));
+    shake_n98304_fwd(n, (act + (long)(7277568) * n), (act + (long)(8358912) * n), train ? (ext + (long)(6) * n) : 0, (act + (long)(8457216) * n));
 }
 
 /* layer1.3.blend */
 static void shakenet26_2x96d_layer78_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(7965696) * n), 0, sizeof(float) * n * 98304);
-    memset((dact + (long)(9145344) * n), 0, sizeof(float) * n * 98304);
-    shake_n98304_bwd(n, (ext + (long)(6) * n) + n, (dact + (long)(9243648) * n), (dact + (long)(7965696) * n), (dact + (long)(9145344) * n));
+    memset((dact + (long)(7277568) * n), 0, sizeof(float) * n * 98304);
+    memset((dact + (long)(8358912) * n), 0, sizeof(float) * n * 98304);
+    shake_n98304_bwd(n, (ext + (long)(6) * n) + n, (dact + (long)(8457216) * n), (dact + (long)(7277568) * n), (dact + (long)(8358912) * n));
 }
 
 /* layer1.3.sum */
@@ -1385,14 +1369,14 @@ static void shakenet26_2x96d_layer79_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n98304_fwd(n, (act + (long)(9243648) * n), (act + (long)(6786048) * n), (act + (long)(9341952) * n));
+    add2_n98304_fwd(n, (act + (long)(8457216) * n), (act + (long)(6196224) * n), (act + (long)(8555520) * n));
 }
 
 /* layer1.3.sum */
 static void shakenet26_2x96d_layer79_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n98304_bwd(n, (dact + (long)(9341952) * n), (dact + (long)(9243648) * n), 0, (dact + (long)(6786048) * n), 0);
+    add2_n98304_bwd(n, (act + (long)(8555520) * n), (dact + (long)(8555520) * n), (dact + (long)(8457216) * n), 0, (dact + (long)(6196224) * n), 0);
 }
 
 /* layer2.0.shortcut.h */
@@ -1400,14 +1384,14 @@ static void shakenet26_2x96d_layer80_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(9341952) * n), (act + (long)(9440256) * n));
+    relu_n98304_fwd(n, (act + (long)(8555520) * n), (act + (long)(8653824) * n));
 }
 
 /* layer2.0.shortcut.h */
 static void shakenet26_2x96d_layer80_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(9341952) * n), (act + (long)(9440256) * n), (dact + (long)(9440256) * n), (dact + (long)(9341952) * n), 1);
+    relu_n98304_bwd(n, (act + (long)(8555520) * n), (act + (long)(8653824) * n), (dact + (long)(8653824) * n), (dact + (long)(8555520) * n), 1);
 }
 
 /* layer2.0.shortcut.path1 */
@@ -1415,14 +1399,14 @@ static void shakenet26_2x96d_layer81_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    subsample_c96_32x32_s2_o0_fwd(n, (act + (long)(9440256) * n), (act + (long)(9538560) * n));
+    subsample_c96_32x32_s2_o0_fwd(n, (act + (long)(8653824) * n), (act + (long)(8752128) * n));
 }
 
 /* layer2.0.shortcut.path1 */
 static void shakenet26_2x96d_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    subsample_c96_32x32_s2_o0_bwd(n, (dact + (long)(9538560) * n), (dact + (long)(9440256) * n));
+    subsample_c96_32x32_s2_o0_bwd(n, (dact + (long)(8752128) * n), (dact + (long)(8653824) * n));
 }
 
 /* layer2.0.shortcut.conv1 */
@@ -1430,14 +1414,14 @@ static void shakenet26_2x96d_layer82_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c96_96_16x16_s1_p0_fwd(n, (act + (long)(9538560) * n), (par + 927008), 0, (act + (long)(9563136) * n + 0));
+    conv_k1_c96_96_16x16_s1_p0_fwd(n, (act + (long)(8752128) * n), (par + 927008), 0, (act + (long)(8776704) * n + 0));
 }
 
 /* layer2.0.shortcut.conv1 */
 static void shakenet26_2x96d_layer82_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c96_96_16x16_s1_p0_bwd(n, (act + (long)(9538560) * n), (par + 927008), (dact + (long)(9563136) * n + 0), (dact + (long)(9538560) * n), (grad + 927008), 0,
+    conv_k1_c96_96_16x16_s1_p0_bwd(n, (act + (long)(8752128) * n), (par + 927008), (dact + (long)(8776704) * n + 0), (dact + (long)(8752128) * n), (grad + 927008), 0,
         0);
 }
 
@@ -1446,15 +1430,15 @@ static void shakenet26_2x96d_layer83_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    subsample_c96_32x32_s2_o1_fwd(n, (act + (long)(9440256) * n), (act + (long)(9587712) * n));
+    subsample_c96_32x32_s2_o1_fwd(n, (act + (long)(8653824) * n), (act + (long)(8801280) * n));
 }
 
 /* layer2.0.shortcut.path2 */
 static void shakenet26_2x96d_layer83_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(9440256) * n), 0, sizeof(float) * n * 98304);
-    subsample_c96_32x32_s2_o1_bwd(n, (dact + (long)(9587712) * n), (dact + (long)(9440256) * n));
+    memset((dact + (long)(8653824) * n), 0, sizeof(float) * n * 98304);
+    subsample_c96_32x32_s2_o1_bwd(n, (dact + (long)(8801280) * n), (dact + (long)(8653824) * n));
 }
 
 /* layer2.0.shortcut.conv2 */
@@ -1462,14 +1446,14 @@ static void shakenet26_2x96d_layer84_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c96_96_16x16_s1_p0_fwd(n, (act + (long)(9587712) * n), (par + 936224), 0, (act + (long)(9612288) * n + 0));
+    conv_k1_c96_96_16x16_s1_p0_fwd(n, (act + (long)(8801280) * n), (par + 936224), 0, (act + (long)(8825856) * n + 0));
 }
 
 /* layer2.0.shortcut.conv2 */
 static void shakenet26_2x96d_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c96_96_16x16_s1_p0_bwd(n, (act + (long)(9587712) * n), (par + 936224), (dact + (long)(9612288) * n + 0), (dact + (long)(9587712) * n), (grad + 936224), 0,
+    conv_k1_c96_96_16x16_s1_p0_bwd(n, (act + (long)(8801280) * n), (par + 936224), (dact + (long)(8825856) * n + 0), (dact + (long)(8801280) * n), (grad + 936224), 0,
         0);
 }
 
@@ -1478,16 +1462,16 @@ static void shakenet26_2x96d_layer85_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    concat_c_96_96_16x16_fwd(n, (act + (long)(9563136) * n), (act + (long)(9612288) * n), (act + (long)(9636864) * n));
+    concat_c_96_96_16x16_fwd(n, (act + (long)(8776704) * n), (act + (long)(8825856) * n), (act + (long)(8850432) * n));
 }
 
 /* layer2.0.shortcut.cat */
 static void shakenet26_2x96d_layer85_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(9563136) * n), 0, sizeof(float) * n * 24576);
-    memset((dact + (long)(9612288) * n), 0, sizeof(float) * n * 24576);
-    concat_c_96_96_16x16_bwd(n, (dact + (long)(9636864) * n), (dact + (long)(9563136) * n), (dact + (long)(9612288) * n));
+    memset((dact + (long)(8776704) * n), 0, sizeof(float) * n * 24576);
+    memset((dact + (long)(8825856) * n), 0, sizeof(float) * n * 24576);
+    concat_c_96_96_16x16_bwd(n, (dact + (long)(8850432) * n), (dact + (long)(8776704) * n), (dact + (long)(8825856) * n));
 }
 
 /* layer2.0.shortcut.bn */
@@ -1496,19 +1480,19 @@ static void shakenet26_2x96d_layer86_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(9636864) * n), (par + 945440), (par + 945632), (buf + 7488), (buf + 7680),
-            (cnt + 28), (act + (long)(9686016) * n), (sav + 6912), (sav + 7104));
+        bn_c192_16x16_fwd_train(n, (act + (long)(8850432) * n), (par + 945440), (par + 945632), (buf + 7488), (buf + 7680),
+            (cnt + 28), (act + (long)(8899584) * n), (sav + 6912), (sav + 7104));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(9636864) * n), (par + 945440), (par + 945632), (buf + 7488), (buf + 7680),
-            (act + (long)(9686016) * n));
+        bn_c192_16x16_fwd_eval(n, (act + (long)(8850432) * n), (par + 945440), (par + 945632), (buf + 7488), (buf + 7680),
+            (act + (long)(8899584) * n));
 }
 
 /* layer2.0.shortcut.bn */
 static void shakenet26_2x96d_layer86_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(9636864) * n), (par + 945440), (sav + 6912), (sav + 7104), (dact + (long)(9686016) * n),
-        (dact + (long)(9636864) * n), (grad + 945440), (grad + 945632), 0);
+    bn_c192_16x16_bwd(n, (act + (long)(8850432) * n), (act + (long)(8899584) * n), (par + 945440), (sav + 6912), (sav + 7104),
+        (dact + (long)(8899584) * n), (dact + (long)(8850432) * n), (grad + 945440), (grad + 945632), 0);
 }
 
 /* layer2.0.branch1.relu#1 */
@@ -1516,14 +1500,14 @@ static void shakenet26_2x96d_layer87_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(9341952) * n), (act + (long)(9735168) * n));
+    relu_n98304_fwd(n, (act + (long)(8555520) * n), (act + (long)(8948736) * n));
 }
 
 /* layer2.0.branch1.relu#1 */
 static void shakenet26_2x96d_layer87_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(9341952) * n), (act + (long)(9735168) * n), (dact + (long)(9735168) * n), (dact + (long)(9341952) * n), 1);
+    relu_n98304_bwd(n, (act + (long)(8555520) * n), (act + (long)(8948736) * n), (dact + (long)(8948736) * n), (dact + (long)(8555520) * n), 1);
 }
 
 /* layer2.0.branch1.1.seps */
@@ -1531,14 +1515,14 @@ static void shakenet26_2x96d_layer88_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c96_32x32_s1_fwd(n, (act + (long)(9735168) * n), (par + 945824), 0, (act + (long)(9833472) * n + 0));
+    dw_k3_5_c96_32x32_s1_fwd(n, (act + (long)(8948736) * n), (par + 945824), 0, (act + (long)(9047040) * n + 0));
 }
 
 /* layer2.0.branch1.1.seps */
 static void shakenet26_2x96d_layer88_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c96_32x32_s1_bwd(n, (act + (long)(9735168) * n), (par + 945824), (dact + (long)(9833472) * n + 0), (dact + (long)(9735168) * n), (grad + 945824), 0,
+    dw_k3_5_c96_32x32_s1_bwd(n, (act + (long)(8948736) * n), (par + 945824), (dact + (long)(9047040) * n + 0), (dact + (long)(8948736) * n), (grad + 945824), 0,
         0);
 }
 
@@ -1548,19 +1532,19 @@ static void shakenet26_2x96d_layer89_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_32x32_fwd_train(n, (act + (long)(9833472) * n), (par + 949088), (par + 949280), (buf + 7872), (buf + 8064),
-            (cnt + 29), (act + (long)(10030080) * n), (sav + 7296), (sav + 7488));
+        bn_c192_32x32_fwd_train(n, (act + (long)(9047040) * n), (par + 949088), (par + 949280), (buf + 7872), (buf + 8064),
+            (cnt + 29), (act + (long)(9243648) * n), (sav + 7296), (sav + 7488));
     else
-        bn_c192_32x32_fwd_eval(n, (act + (long)(9833472) * n), (par + 949088), (par + 949280), (buf + 7872), (buf + 8064),
-            (act + (long)(10030080) * n));
+        bn_c192_32x32_fwd_eval(n, (act + (long)(9047040) * n), (par + 949088), (par + 949280), (buf + 7872), (buf + 8064),
+            (act + (long)(9243648) * n));
 }
 
 /* layer2.0.branch1.1.bn1 */
 static void shakenet26_2x96d_layer89_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_32x32_bwd(n, (act + (long)(9833472) * n), (par + 949088), (sav + 7296), (sav + 7488), (dact + (long)(10030080) * n),
-        (dact + (long)(9833472) * n), (grad + 949088), (grad + 949280), 0);
+    bn_c192_32x32_bwd(n, (act + (long)(9047040) * n), (act + (long)(9243648) * n), (par + 949088), (sav + 7296), (sav + 7488),
+        (dact + (long)(9243648) * n), (dact + (long)(9047040) * n), (grad + 949088), (grad + 949280), 0);
 }
 
 /* layer2.0.branch1.1.pointwise */
@@ -1568,14 +1552,14 @@ static void shakenet26_2x96d_layer90_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c192_192_32x32_s2_p0_b_fwd(n, (act + (long)(10030080) * n), (par + 949472), (par + 986336), (act + (long)(10226688) * n + 0));
+    conv_k1_c192_192_32x32_s2_p0_b_fwd(n, (act + (long)(9243648) * n), (par + 949472), (par + 986336), (act + (long)(9440256) * n + 0));
 }
 
 /* layer2.0.branch1.1.pointwise */
 static void shakenet26_2x96d_layer90_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c192_192_32x32_s2_p0_b_bwd(n, (act + (long)(10030080) * n), (par + 949472), (dact + (long)(10226688) * n + 0), (dact + (long)(10030080) * n), (grad + 949472), (grad + 986336),
+    conv_k1_c192_192_32x32_s2_p0_b_bwd(n, (act + (long)(9243648) * n), (par + 949472), (dact + (long)(9440256) * n + 0), (dact + (long)(9243648) * n), (grad + 949472), (grad + 986336),
         0);
 }
 
@@ -1585,19 +1569,19 @@ static void shakenet26_2x96d_layer91_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(10226688) * n), (par + 986528), (par + 986720), (buf + 8256), (buf + 8448),
-            (cnt + 30), (act + (long)(10275840) * n), (sav + 7680), (sav + 7872));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(9440256) * n), (par + 986528), (par + 986720), (buf + 8256), (buf + 8448),
+            (cnt + 30), (act + (long)(9489408) * n), (sav + 7680), (sav + 7872));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(10226688) * n), (par + 986528), (par + 986720), (buf + 8256), (buf + 8448),
-            (act + (long)(10275840) * n));
+        bn_c192_16x16_relu_fwd_eval(n, (act + (long)(9440256) * n), (par + 986528), (par + 986720), (buf + 8256), (buf + 8448),
+            (act + (long)(9489408) * n));
 }
 
 /* layer2.0.branch1.1.bn2 */
 static void shakenet26_2x96d_layer91_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(10226688) * n), (par + 986528), (sav + 7680), (sav + 7872), (dact + (long)(10275840) * n),
-        (dact + (long)(10226688) * n), (grad + 986528), (grad + 986720), 0);
+    bn_c192_16x16_relu_bwd(n, (act + (long)(9440256) * n), (act + (long)(9489408) * n), (par + 986528), (sav + 7680), (sav + 7872),
+        (dact + (long)(9489408) * n), (dact + (long)(9440256) * n), (grad + 986528), (grad + 986720), 0);
 }
 
 /* layer2.0.branch1.relu#2 */
@@ -1605,14 +1589,12 @@ static void shakenet26_2x96d_layer92_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(10275840) * n), (act + (long)(10324992) * n));
 }
 
 /* layer2.0.branch1.relu#2 */
 static void shakenet26_2x96d_layer92_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(10275840) * n), (act + (long)(10324992) * n), (dact + (long)(10324992) * n), (dact + (long)(10275840) * n), 0);
 }
 
 /* layer2.0.branch1.3 */
@@ -1620,14 +1602,14 @@ static void shakenet26_2x96d_layer93_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(10324992) * n), (par + 986912), 0, (act + (long)(10374144) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(9489408) * n), (par + 986912), 0, (act + (long)(9538560) * n + 0));
 }
 
 /* layer2.0.branch1.3 */
 static void shakenet26_2x96d_layer93_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(10324992) * n), (par + 986912), (dact + (long)(10374144) * n + 0), (dact + (long)(10324992) * n), (grad + 986912), 0,
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(9489408) * n), (par + 986912), (dact + (long)(9538560) * n + 0), (dact + (long)(9489408) * n), (grad + 986912), 0,
         0);
 }
 
@@ -1637,19 +1619,19 @@ static void shakenet26_2x96d_layer94_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(10374144) * n), (par + 1318688), (par + 1318880), (buf + 8640), (buf + 8832),
-            (cnt + 31), (act + (long)(10423296) * n), (sav + 8064), (sav + 8256));
+        bn_c192_16x16_fwd_train(n, (act + (long)(9538560) * n), (par + 1318688), (par + 1318880), (buf + 8640), (buf + 8832),
+            (cnt + 31), (act + (long)(9587712) * n), (sav + 8064), (sav + 8256));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(10374144) * n), (par + 1318688), (par + 1318880), (buf + 8640), (buf + 8832),
-            (act + (long)(10423296) * n));
+        bn_c192_16x16_fwd_eval(n, (act + (long)(9538560) * n), (par + 1318688), (par + 1318880), (buf + 8640), (buf + 8832),
+            (act + (long)(9587712) * n));
 }
 
 /* layer2.0.branch1.4 */
 static void shakenet26_2x96d_layer94_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(10374144) * n), (par + 1318688), (sav + 8064), (sav + 8256), (dact + (long)(10423296) * n),
-        (dact + (long)(10374144) * n), (grad + 1318688), (grad + 1318880), 0);
+    bn_c192_16x16_bwd(n, (act + (long)(9538560) * n), (act + (long)(9587712) * n), (par + 1318688), (sav + 8064), (sav + 8256),
+        (dact + (long)(9587712) * n), (dact + (long)(9538560) * n), (grad + 1318688), (grad + 1318880), 0);
 }
 
 /* layer2.0.branch2.relu#1 */
@@ -1657,14 +1639,14 @@ static void shakenet26_2x96d_layer95_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n98304_fwd(n, (act + (long)(9341952) * n), (act + (long)(10472448) * n));
+    relu_n98304_fwd(n, (act + (long)(8555520) * n), (act + (long)(9636864) * n));
 }
 
 /* layer2.0.branch2.relu#1 */
 static void shakenet26_2x96d_layer95_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n98304_bwd(n, (act + (long)(9341952) * n), (act + (long)(10472448) * n), (dact + (long)(10472448) * n), (dact + (long)(9341952) * n), 0);
+    relu_n98304_bwd(n, (act + (long)(8555520) * n), (act + (long)(9636864) * n), (dact + (long)(9636864) * n), (dact + (long)(8555520) * n), 0);
 }
 
 /* layer2.0.branch2.1.seps */
@@ -1672,14 +1654,14 @@ static void shakenet26_2x96d_layer96_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c96_32x32_s1_fwd(n, (act + (long)(10472448) * n), (par + 1319072), 0, (act + (long)(10570752) * n + 0));
+    dw_k3_5_c96_32x32_s1_fwd(n, (act + (long)(9636864) * n), (par + 1319072), 0, (act + (long)(9735168) * n + 0));
 }
 
 /* layer2.0.branch2.1.seps */
 static void shakenet26_2x96d_layer96_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c96_32x32_s1_bwd(n, (act + (long)(10472448) * n), (par + 1319072), (dact + (long)(10570752) * n + 0), (dact + (long)(10472448) * n), (grad + 1319072), 0,
+    dw_k3_5_c96_32x32_s1_bwd(n, (act + (long)(9636864) * n), (par + 1319072), (dact + (long)(9735168) * n + 0), (dact + (long)(9636864) * n), (grad + 1319072), 0,
         0);
 }
 
@@ -1689,19 +1671,19 @@ static void shakenet26_2x96d_layer97_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_32x32_fwd_train(n, (act + (long)(10570752) * n), (par + 1322336), (par + 1322528), (buf + 9024), (buf + 9216),
-            (cnt + 32), (act + (long)(10767360) * n), (sav + 8448), (sav + 8640));
+        bn_c192_32x32_fwd_train(n, (act + (long)(9735168) * n), (par + 1322336), (par + 1322528), (buf + 9024), (buf + 9216),
+            (cnt + 32), (act + (long)(9931776) * n), (sav + 8448), (sav + 8640));
     else
-        bn_c192_32x32_fwd_eval(n, (act + (long)(10570752) * n), (par + 1322336), (par + 1322528), (buf + 9024), (buf + 9216),
-            (act + (long)(10767360) * n));
+        bn_c192_32x32_fwd_eval(n, (act + (long)(9735168) * n), (par + 1322336), (par + 1322528), (buf + 9024), (buf + 9216),
+            (act + (long)(9931776) * n));
 }
 
 /* layer2.0.branch2.1.bn1 */
 static void shakenet26_2x96d_layer97_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_32x32_bwd(n, (act + (long)(10570752) * n), (par + 1322336), (sav + 8448), (sav + 8640), (dact + (long)(10767360) * n),
-        (dact + (long)(10570752) * n), (grad + 1322336), (grad + 1322528), 0);
+    bn_c192_32x32_bwd(n, (act + (long)(9735168) * n), (act + (long)(9931776) * n), (par + 1322336), (sav + 8448), (sav + 8640),
+        (dact + (long)(9931776) * n), (dact + (long)(9735168) * n), (grad + 1322336), (grad + 1322528), 0);
 }
 
 /* layer2.0.branch2.1.pointwise */
@@ -1709,14 +1691,14 @@ static void shakenet26_2x96d_layer98_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c192_192_32x32_s2_p0_b_fwd(n, (act + (long)(10767360) * n), (par + 1322720), (par + 1359584), (act + (long)(10963968) * n + 0));
+    conv_k1_c192_192_32x32_s2_p0_b_fwd(n, (act + (long)(9931776) * n), (par + 1322720), (par + 1359584), (act + (long)(10128384) * n + 0));
 }
 
 /* layer2.0.branch2.1.pointwise */
 static void shakenet26_2x96d_layer98_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c192_192_32x32_s2_p0_b_bwd(n, (act + (long)(10767360) * n), (par + 1322720), (dact + (long)(10963968) * n + 0), (dact + (long)(10767360) * n), (grad + 1322720), (grad + 1359584),
+    conv_k1_c192_192_32x32_s2_p0_b_bwd(n, (act + (long)(9931776) * n), (par + 1322720), (dact + (long)(10128384) * n + 0), (dact + (long)(9931776) * n), (grad + 1322720), (grad + 1359584),
         0);
 }
 
@@ -1726,19 +1708,19 @@ static void shakenet26_2x96d_layer99_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(10963968) * n), (par + 1359776), (par + 1359968), (buf + 9408), (buf + 9600),
-            (cnt + 33), (act + (long)(11013120) * n), (sav + 8832), (sav + 9024));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(10128384) * n), (par + 1359776), (par + 1359968), (buf + 9408), (buf + 9600),
+            (cnt + 33), (act + (long)(10177536) * n), (sav + 8832), (sav + 9024));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(10963968) * n), (par + 1359776), (par + 1359968), (buf + 9408), (buf + 9600),
-            (act + (long)(11013120) * n));
+        bn_c192_16x16_relu_fwd_eval(n, (act + (long)(10128384) * n), (par + 1359776), (par + 1359968), (buf + 9408), (buf + 9600),
+            (act + (long)(10177536) * n));
 }
 
 /* layer2.0.branch2.1.bn2 */
 static void shakenet26_2x96d_layer99_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(10963968) * n), (par + 1359776), (sav + 8832), (sav + 9024), (dact + (long)(11013120) * n),
-        (dact + (long)(10963968) * n), (grad + 1359776), (grad + 1359968), 0);
+    bn_c192_16x16_relu_bwd(n, (act + (long)(10128384) * n), (act + (long)(10177536) * n), (par + 1359776), (sav + 8832), (sav + 9024),
+        (dact + (long)(10177536) * n), (dact + (long)(10128384) * n), (grad + 1359776), (grad + 1359968), 0);
 }
 
 /* layer2.0.branch2.relu#2 */
@@ -1746,14 +1728,12 @@ static void shakenet26_2x96d_layer100_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(11013120) * n), (act + (long)(11062272) * n));
 }
 
 /* layer2.0.branch2.relu#2 */
 static void shakenet26_2x96d_layer100_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(11013120) * n), (act + (long)(11062272) * n), (dact + (long)(11062272) * n), (dact + (long)(11013120) * n), 0);
 }
 
 /* layer2.0.branch2.3 */
@@ -1761,14 +1741,14 @@ static void shakenet26_2x96d_layer101_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(11062272) * n), (par + 1360160), 0, (act + (long)(11111424) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(10177536) * n), (par + 1360160), 0, (act + (long)(10226688) * n + 0));
 }
 
 /* layer2.0.branch2.3 */
 static void shakenet26_2x96d_layer101_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(11062272) * n), (par + 1360160), (dact + (long)(11111424) * n + 0), (dact + (long)(11062272) * n), (grad + 1360160), 0,
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(10177536) * n), (par + 1360160), (dact + (long)(10226688) * n + 0), (dact + (long)(10177536) * n), (grad + 1360160), 0,
         0);
 }
 
@@ -1778,19 +1758,19 @@ static void shakenet26_2x96d_layer102_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(11111424) * n), (par + 1691936), (par + 1692128), (buf + 9792), (buf + 9984),
-            (cnt + 34), (act + (long)(11160576) * n), (sav + 9216), (sav + 9408));
+        bn_c192_16x16_fwd_train(n, (act + (long)(10226688) * n), (par + 1691936), (par + 1692128), (buf + 9792), (buf + 9984),
+            (cnt + 34), (act + (long)(10275840) * n), (sav + 9216), (sav + 9408));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(11111424) * n), (par + 1691936), (par + 1692128), (buf + 9792), (buf + 9984),
-            (act + (long)(11160576) * n));
+        bn_c192_16x16_fwd_eval(n, (act + (long)(10226688) * n), (par + 1691936), (par + 1692128), (buf + 9792), (buf + 9984),
+            (act + (long)(10275840) * n));
 }
 
 /* layer2.0.branch2.4 */
 static void shakenet26_2x96d_layer102_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(11111424) * n), (par + 1691936), (sav + 9216), (sav + 9408), (dact + (long)(11160576) * n),
-        (dact + (long)(11111424) * n), (grad + 1691936), (grad + 1692128), 0);
+    bn_c192_16x16_bwd(n, (act + (long)(10226688) * n), (act + (long)(10275840) * n), (par + 1691936), (sav + 9216), (sav + 9408),
+        (dact + (long)(10275840) * n), (dact + (long)(10226688) * n), (grad + 1691936), (grad + 1692128), 0);
 }
 
 /* layer2.0.blend */
@@ -1798,16 +1778,16 @@ static void shakenet26_2x96d_layer103_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n49152_fwd(n, (act + (long)(10423296) * n), (act + (long)(11160576) * n), train ? (ext + (long)(8) * n) : 0, (act + (long)(11209728) * n));
+    shake_n49152_fwd(n, (act + (long)(9587712) * n), (act + (long)(10275840) * n), train ? (ext + (long)(8) * n) : 0, (act + (long)(10324992) * n));
 }
 
 /* layer2.0.blend */
 static void shakenet26_2x96d_layer103_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(10423296) * n), 0, sizeof(float) * n * 49152);
-    memset((dact + (long)(11160576) * n), 0, sizeof(float) * n * 49152);
-    shake_n49152_bwd(n, (ext + (long)(8) * n) + n, (dact + (long)(11209728) * n), (dact + (long)(10423296) * n), (dact + (long)(11160576) * n));
+    memset((dact + (long)(9587712) * n), 0, sizeof(float) * n * 49152);
+    memset((dact + (long)(10275840) * n), 0, sizeof(float) * n * 49152);
+    shake_n49152_bwd(n, (ext + (long)(8) * n) + n, (dact + (long)(10324992) * n), (dact + (long)(9587712) * n), (dact + (long)(10275840) * n));
 }
 
 /* layer2.0.sum */
@@ -1815,14 +1795,14 @@ static void shakenet26_2x96d_layer104_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n49152_fwd(n, (act + (long)(11209728) * n), (act + (long)(9686016) * n), (act + (long)(11258880) * n));
+    add2_n49152_fwd(n, (act + (long)(10324992) * n), (act + (long)(8899584) * n), (act + (long)(10374144) * n));
 }
 
 /* layer2.0.sum */
 static void shakenet26_2x96d_layer104_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n49152_bwd(n, (dact + (long)(11258880) * n), (dact + (long)(11209728) * n), 0, (dact + (long)(9686016) * n), 0);
+    add2_n49152_bwd(n, (act + (long)(10374144) * n), (dact + (long)(10374144) * n), (dact + (long)(10324992) * n), 0, (dact + (long)(8899584) * n), 0);
 }
 
 /* layer2.1.branch1.relu#1 */
@@ -1830,14 +1810,14 @@ static void shakenet26_2x96d_layer105_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(11258880) * n), (act + (long)(11308032) * n));
+    relu_n49152_fwd(n, (act + (long)(10374144) * n), (act + (long)(10423296) * n));
 }
 
 /* layer2.1.branch1.relu#1 */
 static void shakenet26_2x96d_layer105_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(11258880) * n), (act + (long)(11308032) * n), (dact + (long)(11308032) * n), (dact + (long)(11258880) * n), 1);
+    relu_n49152_bwd(n, (act + (long)(10374144) * n), (act + (long)(10423296) * n), (dact + (long)(10423296) * n), (dact + (long)(10374144) * n), 1);
 }
 
 /* layer2.1.branch1.1.seps */
@@ -1845,14 +1825,14 @@ static void shakenet26_2x96d_layer106_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(11308032) * n), (par + 1729568), 0, (act + (long)(11357184) * n + 0));
+    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(10423296) * n), (par + 1729568), 0, (act + (long)(10472448) * n + 0));
 }
 
 /* layer2.1.branch1.1.seps */
 static void shakenet26_2x96d_layer106_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(11308032) * n), (par + 1729568), (dact + (long)(11357184) * n + 0), (dact + (long)(11308032) * n), (grad + 1729568), 0,
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(10423296) * n), (par + 1729568), (dact + (long)(10472448) * n + 0), (dact + (long)(10423296) * n), (grad + 1729568), 0,
         0);
 }
 
@@ -1862,19 +1842,19 @@ static void shakenet26_2x96d_layer107_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(11357184) * n), (par + 1736096), (par + 1736480), (buf + 10560), (buf + 10944),
-            (cnt + 36), (act + (long)(11455488) * n), (sav + 9600), (sav + 9984));
+        bn_c384_16x16_fwd_train(n, (act + (long)(10472448) * n), (par + 1736096), (par + 1736480), (buf + 10560), (buf + 10944),
+            (cnt + 36), (act + (long)(10570752) * n), (sav + 9600), (sav + 9984));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(11357184) * n), (par + 1736096), (par + 1736480), (buf + 10560), (buf + 10944),
-            (act + (long)(11455488) * n));
+        bn_c384_16x16_fwd_eval(n, (act + (long)(10472448) * n), (par + 1736096), (par + 1736480), (buf + 10560), (buf + 10944),
+            (act + (long)(10570752) * n));
 }
 
 /* layer2.1.branch1.1.bn1 */
 static void shakenet26_2x96d_layer107_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(11357184) * n), (par + 1736096), (sav + 9600), (sav + 9984), (dact + (long)(11455488) * n),
-        (dact + (long)(11357184) * n), (grad + 1736096), (grad + 1736480), 0);
+    bn_c384_16x16_bwd(n, (act + (long)(10472448) * n), (act + (long)(10570752) * n), (par + 1736096), (sav + 9600), (sav + 9984),
+        (dact + (long)(10570752) * n), (dact + (long)(10472448) * n), (grad + 1736096), (grad + 1736480), 0);
 }
 
 /* layer2.1.branch1.1.pointwise */
@@ -1882,14 +1862,14 @@ static void shakenet26_2x96d_layer108_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(11455488) * n), (par + 1736864), (par + 1810592), (act + (long)(11553792) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(10570752) * n), (par + 1736864), (par + 1810592), (act + (long)(10669056) * n + 0));
 }
 
 /* layer2.1.branch1.1.pointwise */
 static void shakenet26_2x96d_layer108_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11455488) * n), (par + 1736864), (dact + (long)(11553792) * n + 0), (dact + (long)(11455488) * n), (grad + 1736864), (grad + 1810592),
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(10570752) * n), (par + 1736864), (dact + (long)(10669056) * n + 0), (dact + (long)(10570752) * n), (grad + 1736864), (grad + 1810592),
         0);
 }
 
@@ -1899,19 +1879,19 @@ static void shakenet26_2x96d_layer109_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(11553792) * n), (par + 1810784), (par + 1810976), (buf + 11328), (buf + 11520),
-            (cnt + 37), (act + (long)(11602944) * n), (sav + 10368), (sav + 10560));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(10669056) * n), (par + 1810784), (par + 1810976), (buf + 11328), (buf + 11520),
+            (cnt + 37), (act + (long)(10718208) * n), (sav + 10368), (sav + 10560));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(11553792) * n), (par + 1810784), (par + 1810976), (buf + 11328), (buf + 11520),
-            (act + (long)(11602944) * n));
+        bn_c192_16x16_relu_fwd_eval(n, (act + (long)(10669056) * n), (par + 1810784), (par + 1810976), (buf + 11328), (buf + 11520),
+            (act + (long)(10718208) * n));
 }
 
 /* layer2.1.branch1.1.bn2 */
 static void shakenet26_2x96d_layer109_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(11553792) * n), (par + 1810784), (sav + 10368), (sav + 10560), (dact + (long)(11602944) * n),
-        (dact + (long)(11553792) * n), (grad + 1810784), (grad + 1810976), 0);
+    bn_c192_16x16_relu_bwd(n, (act + (long)(10669056) * n), (act + (long)(10718208) * n), (par + 1810784), (sav + 10368), (sav + 10560),
+        (dact + (long)(10718208) * n), (dact + (long)(10669056) * n), (grad + 1810784), (grad + 1810976), 0);
 }
 
 /* layer2.1.branch1.relu#2 */
@@ -1919,14 +1899,12 @@ static void shakenet26_2x96d_layer110_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(11602944) * n), (act + (long)(11652096) * n));
 }
 
 /* layer2.1.branch1.relu#2 */
 static void shakenet26_2x96d_layer110_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(11602944) * n), (act + (long)(11652096) * n), (dact + (long)(11652096) * n), (dact + (long)(11602944) * n), 0);
 }
 
 /* layer2.1.branch1.3 */
@@ -1934,14 +1912,14 @@ static void shakenet26_2x96d_layer111_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(11652096) * n), (par + 1811168), 0, (act + (long)(11701248) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(10718208) * n), (par + 1811168), 0, (act + (long)(10767360) * n + 0));
 }
 
 /* layer2.1.branch1.3 */
 static void shakenet26_2x96d_layer111_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(11652096) * n), (par + 1811168), (dact + (long)(11701248) * n + 0), (dact + (long)(11652096) * n), (grad + 1811168), 0,
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(10718208) * n), (par + 1811168), (dact + (long)(10767360) * n + 0), (dact + (long)(10718208) * n), (grad + 1811168), 0,
         0);
 }
 
@@ -1951,19 +1929,19 @@ static void shakenet26_2x96d_layer112_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(11701248) * n), (par + 2142944), (par + 2143136), (buf + 11712), (buf + 11904),
-            (cnt + 38), (act + (long)(11750400) * n), (sav + 10752), (sav + 10944));
+        bn_c192_16x16_fwd_train(n, (act + (long)(10767360) * n), (par + 2142944), (par + 2143136), (buf + 11712), (buf + 11904),
+            (cnt + 38), (act + (long)(10816512) * n), (sav + 10752), (sav + 10944));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(11701248) * n), (par + 2142944), (par + 2143136), (buf + 11712), (buf + 11904),
-            (act + (long)(11750400) * n));
+        bn_c192_16x16_fwd_eval(n, (act + (long)(10767360) * n), (par + 2142944), (par + 2143136), (buf + 11712), (buf + 11904),
+            (act + (long)(10816512) * n));
 }
 
 /* layer2.1.branch1.4 */
 static void shakenet26_2x96d_layer112_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(11701248) * n), (par + 2142944), (sav + 10752), (sav + 10944), (dact + (long)(11750400) * n),
-        (dact + (long)(11701248) * n), (grad + 2142944), (grad + 2143136), 0);
+    bn_c192_16x16_bwd(n, (act + (long)(10767360) * n), (act + (long)(10816512) * n), (par + 2142944), (sav + 10752), (sav + 10944),
+        (dact + (long)(10816512) * n), (dact + (long)(10767360) * n), (grad + 2142944), (grad + 2143136), 0);
 }
 
 /* layer2.1.branch2.relu#1 */
@@ -1971,14 +1949,14 @@ static void shakenet26_2x96d_layer113_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(11258880) * n), (act + (long)(11799552) * n));
+    relu_n49152_fwd(n, (act + (long)(10374144) * n), (act + (long)(10865664) * n));
 }
 
 /* layer2.1.branch2.relu#1 */
 static void shakenet26_2x96d_layer113_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(11258880) * n), (act + (long)(11799552) * n), (dact + (long)(11799552) * n), (dact + (long)(11258880) * n), 1);
+    relu_n49152_bwd(n, (act + (long)(10374144) * n), (act + (long)(10865664) * n), (dact + (long)(10865664) * n), (dact + (long)(10374144) * n), 1);
 }
 
 /* layer2.1.branch2.1.seps */
@@ -1986,14 +1964,14 @@ static void shakenet26_2x96d_layer114_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(11799552) * n), (par + 2143328), 0, (act + (long)(11848704) * n + 0));
+    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(10865664) * n), (par + 2143328), 0, (act + (long)(10914816) * n + 0));
 }
 
 /* layer2.1.branch2.1.seps */
 static void shakenet26_2x96d_layer114_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(11799552) * n), (par + 2143328), (dact + (long)(11848704) * n + 0), (dact + (long)(11799552) * n), (grad + 2143328), 0,
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(10865664) * n), (par + 2143328), (dact + (long)(10914816) * n + 0), (dact + (long)(10865664) * n), (grad + 2143328), 0,
         0);
 }
 
@@ -2003,19 +1981,19 @@ static void shakenet26_2x96d_layer115_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(11848704) * n), (par + 2149856), (par + 2150240), (buf + 12096), (buf + 12480),
-            (cnt + 39), (act + (long)(11947008) * n), (sav + 11136), (sav + 11520));
+        bn_c384_16x16_fwd_train(n, (act + (long)(10914816) * n), (par + 2149856), (par + 2150240), (buf + 12096), (buf + 12480),
+            (cnt + 39), (act + (long)(11013120) * n), (sav + 11136), (sav + 11520));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(11848704) * n), (par + 2149856), (par + 2150240), (buf + 12096), (buf + 12480),
-            (act + (long)(11947008) * n));
+        bn_c384_16x16_fwd_eval(n, (act + (long)(10914816) * n), (par + 2149856), (par + 2150240), (buf + 12096), (buf + 12480),
+            (act + (long)(11013120) * n));
 }
 
 /* layer2.1.branch2.1.bn1 */
 static void shakenet26_2x96d_layer115_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(11848704) * n), (par + 2149856), (sav + 11136), (sav + 11520), (dact + (long)(11947008) * n),
-        (dact + (long)(11848704) * n), (grad + 2149856), (grad + 2150240), 0);
+    bn_c384_16x16_bwd(n, (act + (long)(10914816) * n), (act + (long)(11013120) * n), (par + 2149856), (sav + 11136), (sav + 11520),
+        (dact + (long)(11013120) * n), (dact + (long)(10914816) * n), (grad + 2149856), (grad + 2150240), 0);
 }
 
 /* layer2.1.branch2.1.pointwise */
@@ -2023,14 +2001,14 @@ static void shakenet26_2x96d_layer116_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(11947008) * n), (par + 2150624), (par + 2224352), (act + (long)(12045312) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(11013120) * n), (par + 2150624), (par + 2224352), (act + (long)(11111424) * n + 0));
 }
 
 /* layer2.1.branch2.1.pointwise */
 static void shakenet26_2x96d_layer116_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11947008) * n), (par + 2150624), (dact + (long)(12045312) * n + 0), (dact + (long)(11947008) * n), (grad + 2150624), (grad + 2224352),
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11013120) * n), (par + 2150624), (dact + (long)(11111424) * n + 0), (dact + (long)(11013120) * n), (grad + 2150624), (grad + 2224352),
         0);
 }
 
@@ -2040,19 +2018,19 @@ static void shakenet26_2x96d_layer117_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(12045312) * n), (par + 2224544), (par + 2224736), (buf + 12864), (buf + 13056),
-            (cnt + 40), (act + (long)(12094464) * n), (sav + 11904), (sav + 12096));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(11111424) * n), (par + 2224544), (par + 2224736), (buf + 12864), (buf + 13056),
+            (cnt + 40), (act + (long)(11160576) * n), (sav + 11904), (sav + 12096));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(12045312) * n), (par + 2224544), (par + 2224736), (buf + 12864), (buf + 13056),
-            (act + (long)(12094464) * n));
+        bn_c192_16x16_relu_fwd_eval(n, (act + (long)(11111424) * n), (par + 2224544), (par + 2224736), (buf + 12864), (buf + 13056),
+            (act + (long)(11160576) * n));
 }
 
 /* layer2.1.branch2.1.bn2 */
 static void shakenet26_2x96d_layer117_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(12045312) * n), (par + 2224544), (sav + 11904), (sav + 12096), (dact + (long)(12094464) * n),
-        (dact + (long)(12045312) * n), (grad + 2224544), (grad + 2224736), 0);
+    bn_c192_16x16_relu_bwd(n, (act + (long)(11111424) * n), (act + (long)(11160576) * n), (par + 2224544), (sav + 11904), (sav + 12096),
+        (dact + (long)(11160576) * n), (dact + (long)(11111424) * n), (grad + 2224544), (grad + 2224736), 0);
 }
 
 /* layer2.1.branch2.relu#2 */
@@ -2060,14 +2038,12 @@ static void shakenet26_2x96d_layer118_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(12094464) * n), (act + (long)(12143616) * n));
 }
 
 /* layer2.1.branch2.relu#2 */
 static void shakenet26_2x96d_layer118_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(12094464) * n), (act + (long)(12143616) * n), (dact + (long)(12143616) * n), (dact + (long)(12094464) * n), 0);
 }
 
 /* layer2.1.branch2.3 */
@@ -2075,14 +2051,14 @@ static void shakenet26_2x96d_layer119_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(12143616) * n), (par + 2224928), 0, (act + (long)(12192768) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(11160576) * n), (par + 2224928), 0, (act + (long)(11209728) * n + 0));
 }
 
 /* layer2.1.branch2.3 */
 static void shakenet26_2x96d_layer119_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(12143616) * n), (par + 2224928), (dact + (long)(12192768) * n + 0), (dact + (long)(12143616) * n), (grad + 2224928), 0,
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(11160576) * n), (par + 2224928), (dact + (long)(11209728) * n + 0), (dact + (long)(11160576) * n), (grad + 2224928), 0,
         0);
 }
 
@@ -2092,19 +2068,19 @@ static void shakenet26_2x96d_layer120_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(12192768) * n), (par + 2556704), (par + 2556896), (buf + 13248), (buf + 13440),
-            (cnt + 41), (act + (long)(12241920) * n), (sav + 12288), (sav + 12480));
+        bn_c192_16x16_fwd_train(n, (act + (long)(11209728) * n), (par + 2556704), (par + 2556896), (buf + 13248), (buf + 13440),
+            (cnt + 41), (act + (long)(11258880) * n), (sav + 12288), (sav + 12480));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(12192768) * n), (par + 2556704), (par + 2556896), (buf + 13248), (buf + 13440),
-            (act + (long)(12241920) * n));
+        bn_c192_16x16_fwd_eval(n, (act + (long)(11209728) * n), (par + 2556704), (par + 2556896), (buf + 13248), (buf + 13440),
+            (act + (long)(11258880) * n));
 }
 
 /* layer2.1.branch2.4 */
 static void shakenet26_2x96d_layer120_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(12192768) * n), (par + 2556704), (sav + 12288), (sav + 12480), (dact + (long)(12241920) * n),
-        (dact + (long)(12192768) * n), (grad + 2556704), (grad + 2556896), 0);
+    bn_c192_16x16_bwd(n, (act + (long)(11209728) * n), (act + (long)(11258880) * n), (par + 2556704), (sav + 12288), (sav + 12480),
+        (dact + (long)(11258880) * n), (dact + (long)(11209728) * n), (grad + 2556704), (grad + 2556896), 0);
 }
 
 /* layer2.1.blend */
@@ -2112,16 +2088,16 @@ static void shakenet26_2x96d_layer121_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n49152_fwd(n, (act + (long)(11750400) * n), (act + (long)(12241920) * n), train ? (ext + (long)(10) * n) : 0, (act + (long)(12291072) * n));
+    shake_n49152_fwd(n, (act + (long)(10816512) * n), (act + (long)(11258880) * n), train ? (ext + (long)(10) * n) : 0, (act + (long)(11308032) * n));
 }
 
 /* layer2.1.blend */
 static void shakenet26_2x96d_layer121_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(11750400) * n), 0, sizeof(float) * n * 49152);
-    memset((dact + (long)(12241920) * n), 0, sizeof(float) * n * 49152);
-    shake_n49152_bwd(n, (ext + (long)(10) * n) + n, (dact + (long)(12291072) * n), (dact + (long)(11750400) * n), (dact + (long)(12241920) * n));
+    memset((dact + (long)(10816512) * n), 0, sizeof(float) * n * 49152);
+    memset((dact + (long)(11258880) * n), 0, sizeof(float) * n * 49152);
+    shake_n49152_bwd(n, (ext + (long)(10) * n) + n, (dact + (long)(11308032) * n), (dact + (long)(10816512) * n), (dact + (long)(11258880) * n));
 }
 
 /* layer2.1.sum */
@@ -2129,14 +2105,14 @@ static void shakenet26_2x96d_layer122_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n49152_fwd(n, (act + (long)(12291072) * n), (act + (long)(11258880) * n), (act + (long)(12340224) * n));
+    add2_n49152_fwd(n, (act + (long)(11308032) * n), (act + (long)(10374144) * n), (act + (long)(11357184) * n));
 }
 
 /* layer2.1.sum */
 static void shakenet26_2x96d_layer122_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n49152_bwd(n, (dact + (long)(12340224) * n), (dact + (long)(12291072) * n), 0, (dact + (long)(11258880) * n), 0);
+    add2_n49152_bwd(n, (act + (long)(11357184) * n), (dact + (long)(11357184) * n), (dact + (long)(11308032) * n), 0, (dact + (long)(10374144) * n), 0);
 }
 
 /* layer2.2.branch1.relu#1 */
@@ -2144,14 +2120,14 @@ static void shakenet26_2x96d_layer123_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(12340224) * n), (act + (long)(12389376) * n));
+    relu_n49152_fwd(n, (act + (long)(11357184) * n), (act + (long)(11406336) * n));
 }
 
 /* layer2.2.branch1.relu#1 */
 static void shakenet26_2x96d_layer123_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(12340224) * n), (act + (long)(12389376) * n), (dact + (long)(12389376) * n), (dact + (long)(12340224) * n), 1);
+    relu_n49152_bwd(n, (act + (long)(11357184) * n), (act + (long)(11406336) * n), (dact + (long)(11406336) * n), (dact + (long)(11357184) * n), 1);
 }
 
 /* layer2.2.branch1.1.seps */
@@ -2159,14 +2135,14 @@ static void shakenet26_2x96d_layer124_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(12389376) * n), (par + 2594336), 0, (act + (long)(12438528) * n + 0));
+    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(11406336) * n), (par + 2594336), 0, (act + (long)(11455488) * n + 0));
 }
 
 /* layer2.2.branch1.1.seps */
 static void shakenet26_2x96d_layer124_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(12389376) * n), (par + 2594336), (dact + (long)(12438528) * n + 0), (dact + (long)(12389376) * n), (grad + 2594336), 0,
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(11406336) * n), (par + 2594336), (dact + (long)(11455488) * n + 0), (dact + (long)(11406336) * n), (grad + 2594336), 0,
         0);
 }
 
@@ -2176,19 +2152,19 @@ static void shakenet26_2x96d_layer125_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(12438528) * n), (par + 2600864), (par + 2601248), (buf + 14016), (buf + 14400),
-            (cnt + 43), (act + (long)(12536832) * n), (sav + 12672), (sav + 13056));
+        bn_c384_16x16_fwd_train(n, (act + (long)(11455488) * n), (par + 2600864), (par + 2601248), (buf + 14016), (buf + 14400),
+            (cnt + 43), (act + (long)(11553792) * n), (sav + 12672), (sav + 13056));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(12438528) * n), (par + 2600864), (par + 2601248), (buf + 14016), (buf + 14400),
-            (act + (long)(12536832) * n));
+        bn_c384_16x16_fwd_eval(n, (act + (long)(11455488) * n), (par + 2600864), (par + 2601248), (buf + 14016), (buf + 14400),
+            (act + (long)(11553792) * n));
 }
 
 /* layer2.2.branch1.1.bn1 */
 static void shakenet26_2x96d_layer125_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(12438528) * n), (par + 2600864), (sav + 12672), (sav + 13056), (dact + (long)(12536832) * n),
-        (dact + (long)(12438528) * n), (grad + 2600864), (grad + 2601248), 0);
+    bn_c384_16x16_bwd(n, (act + (long)(11455488) * n), (act + (long)(11553792) * n), (par + 2600864), (sav + 12672), (sav + 13056),
+        (dact + (long)(11553792) * n), (dact + (long)(11455488) * n), (grad + 2600864), (grad + 2601248), 0);
 }
 
 /* layer2.2.branch1.1.pointwise */
@@ -2196,14 +2172,14 @@ static void shakenet26_2x96d_layer126_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(12536832) * n), (par + 2601632), (par + 2675360), (act + (long)(12635136) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(11553792) * n), (par + 2601632), (par + 2675360), (act + (long)(11652096) * n + 0));
 }
 
 /* layer2.2.branch1.1.pointwise */
 static void shakenet26_2x96d_layer126_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(12536832) * n), (par + 2601632), (dact + (long)(12635136) * n + 0), (dact + (long)(12536832) * n), (grad + 2601632), (grad + 2675360),
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11553792) * n), (par + 2601632), (dact + (long)(11652096) * n + 0), (dact + (long)(11553792) * n), (grad + 2601632), (grad + 2675360),
         0);
 }
 
@@ -2213,19 +2189,19 @@ static void shakenet26_2x96d_layer127_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(12635136) * n), (par + 2675552), (par + 2675744), (buf + 14784), (buf + 14976),
-            (cnt + 44), (act + (long)(12684288) * n), (sav + 13440), (sav + 13632));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(11652096) * n), (par + 2675552), (par + 2675744), (buf + 14784), (buf + 14976),
+            (cnt + 44), (act + (long)(11701248) * n), (sav + 13440), (sav + 13632));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(12635136) * n), (par + 2675552), (par + 2675744), (buf + 14784), (buf + 14976),
-            (act + (long)(12684288) * n));
+        bn_c192_16x16_relu_fwd_eval(n, (act + (long)(11652096) * n), (par + 2675552), (par + 2675744), (buf + 14784), (buf + 14976),
+            (act + (long)(11701248) * n));
 }
 
 /* layer2.2.branch1.1.bn2 */
 static void shakenet26_2x96d_layer127_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(12635136) * n), (par + 2675552), (sav + 13440), (sav + 13632), (dact + (long)(12684288) * n),
-        (dact + (long)(12635136) * n), (grad + 2675552), (grad + 2675744), 0);
+    bn_c192_16x16_relu_bwd(n, (act + (long)(11652096) * n), (act + (long)(11701248) * n), (par + 2675552), (sav + 13440), (sav + 13632),
+        (dact + (long)(11701248) * n), (dact + (long)(11652096) * n), (grad + 2675552), (grad + 2675744), 0);
 }
 
 /* layer2.2.branch1.relu#2 */
@@ -2233,14 +2209,12 @@ static void shakenet26_2x96d_layer128_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(12684288) * n), (act + (long)(12733440) * n));
 }
 
 /* layer2.2.branch1.relu#2 */
 static void shakenet26_2x96d_layer128_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(12684288) * n), (act + (long)(12733440) * n), (dact + (long)(12733440) * n), (dact + (long)(12684288) * n), 0);
 }
 
 /* layer2.2.branch1.3 */
@@ -2248,14 +2222,14 @@ static void shakenet26_2x96d_layer129_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(12733440) * n), (par + 2675936), 0, (act + (long)(12782592) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(11701248) * n), (par + 2675936), 0, (act + (long)(11750400) * n + 0));
 }
 
 /* layer2.2.branch1.3 */
 static void shakenet26_2x96d_layer129_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(12733440) * n), (par + 2675936), (dact + (long)(12782592) * n + 0), (dact + (long)(12733440) * n), (grad + 2675936), 0,
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(11701248) * n), (par + 2675936), (dact + (long)(11750400) * n + 0), (dact + (long)(11701248) * n), (grad + 2675936), 0,
         0);
 }
 
@@ -2265,19 +2239,19 @@ static void shakenet26_2x96d_layer130_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(12782592) * n), (par + 3007712), (par + 3007904), (buf + 15168), (buf + 15360),
-            (cnt + 45), (act + (long)(12831744) * n), (sav + 13824), (sav + 14016));
+        bn_c192_16x16_fwd_train(n, (act + (long)(11750400) * n), (par + 3007712), (par + 3007904), (buf + 15168), (buf + 15360),
+            (cnt + 45), (act + (long)(11799552) * n), (sav + 13824), (sav + 14016));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(12782592) * n), (par + 3007712), (par + 3007904), (buf + 15168), (buf + 15360),
-            (act + (long)(12831744) * n));
+        bn_c192_16x16_fwd_eval(n, (act + (long)(11750400) * n), (par + 3007712), (par + 3007904), (buf + 15168), (buf + 15360),
+            (act + (long)(11799552) * n));
 }
 
 /* layer2.2.branch1.4 */
 static void shakenet26_2x96d_layer130_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(12782592) * n), (par + 3007712), (sav + 13824), (sav + 14016), (dact + (long)(12831744) * n),
-        (dact + (long)(12782592) * n), (grad + 3007712), (grad + 3007904), 0);
+    bn_c192_16x16_bwd(n, (act + (long)(11750400) * n), (act + (long)(11799552) * n), (par + 3007712), (sav + 13824), (sav + 14016),
+        (dact + (long)(11799552) * n), (dact + (long)(11750400) * n), (grad + 3007712), (grad + 3007904), 0);
 }
 
 /* layer2.2.branch2.relu#1 */
@@ -2285,14 +2259,14 @@ static void shakenet26_2x96d_layer131_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(12340224) * n), (act + (long)(12880896) * n));
+    relu_n49152_fwd(n, (act + (long)(11357184) * n), (act + (long)(11848704) * n));
 }
 
 /* layer2.2.branch2.relu#1 */
 static void shakenet26_2x96d_layer131_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(12340224) * n), (act + (long)(12880896) * n), (dact + (long)(12880896) * n), (dact + (long)(12340224) * n), 1);
+    relu_n49152_bwd(n, (act + (long)(11357184) * n), (act + (long)(11848704) * n), (dact + (long)(11848704) * n), (dact + (long)(11357184) * n), 1);
 }
 
 /* layer2.2.branch2.1.seps */
@@ -2300,14 +2274,14 @@ static void shakenet26_2x96d_layer132_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(12880896) * n), (par + 3008096), 0, (act + (long)(12930048) * n + 0));
+    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(11848704) * n), (par + 3008096), 0, (act + (long)(11897856) * n + 0));
 }
 
 /* layer2.2.branch2.1.seps */
 static void shakenet26_2x96d_layer132_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(12880896) * n), (par + 3008096), (dact + (long)(12930048) * n + 0), (dact + (long)(12880896) * n), (grad + 3008096), 0,
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(11848704) * n), (par + 3008096), (dact + (long)(11897856) * n + 0), (dact + (long)(11848704) * n), (grad + 3008096), 0,
         0);
 }
 
@@ -2317,19 +2291,19 @@ static void shakenet26_2x96d_layer133_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(12930048) * n), (par + 3014624), (par + 3015008), (buf + 15552), (buf + 15936),
-            (cnt + 46), (act + (long)(13028352) * n), (sav + 14208), (sav + 14592));
+        bn_c384_16x16_fwd_train(n, (act + (long)(11897856) * n), (par + 3014624), (par + 3015008), (buf + 15552), (buf + 15936),
+            (cnt + 46), (act + (long)(11996160) * n), (sav + 14208), (sav + 14592));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(12930048) * n), (par + 3014624), (par + 3015008), (buf + 15552), (buf + 15936),
-            (act + (long)(13028352) * n));
+        bn_c384_16x16_fwd_eval(n, (act + (long)(11897856) * n), (par + 3014624), (par + 3015008), (buf + 15552), (buf + 15936),
+            (act + (long)(11996160) * n));
 }
 
 /* layer2.2.branch2.1.bn1 */
 static void shakenet26_2x96d_layer133_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(12930048) * n), (par + 3014624), (sav + 14208), (sav + 14592), (dact + (long)(13028352) * n),
-        (dact + (long)(12930048) * n), (grad + 3014624), (grad + 3015008), 0);
+    bn_c384_16x16_bwd(n, (act + (long)(11897856) * n), (act + (long)(11996160) * n), (par + 3014624), (sav + 14208), (sav + 14592),
+        (dact + (long)(11996160) * n), (dact + (long)(11897856) * n), (grad + 3014624), (grad + 3015008), 0);
 }
 
 /* layer2.2.branch2.1.pointwise */
@@ -2337,14 +2311,14 @@ static void shakenet26_2x96d_layer134_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(13028352) * n), (par + 3015392), (par + 3089120), (act + (long)(13126656) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(11996160) * n), (par + 3015392), (par + 3089120), (act + (long)(12094464) * n + 0));
 }
 
 /* layer2.2.branch2.1.pointwise */
 static void shakenet26_2x96d_layer134_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(13028352) * n), (par + 3015392), (dact + (long)(13126656) * n + 0), (dact + (long)(13028352) * n), (grad + 3015392), (grad + 3089120),
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11996160) * n), (par + 3015392), (dact + (long)(12094464) * n + 0), (dact + (long)(11996160) * n), (grad + 3015392), (grad + 3089120),
         0);
 }
 
@@ -2354,19 +2328,19 @@ static void shakenet26_2x96d_layer135_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(13126656) * n), (par + 3089312), (par + 3089504), (buf + 16320), (buf + 16512),
-            (cnt + 47), (act + (long)(13175808) * n), (sav + 14976), (sav + 15168));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(12094464) * n), (par + 3089312), (par + 3089504), (buf + 16320), (buf + 16512),
+            (cnt + 47), (act + (long)(12143616) * n), (sav + 14976), (sav + 15168));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(13126656) * n), (par + 3089312), (par + 3089504), (buf + 16320), (buf + 16512),
-            (act + (long)(13175808) * n));
+        bn_c192_16x16_relu_fwd_eval(n, (act + (long)(12094464) * n), (par + 3089312), (par + 3089504), (buf + 16320), (buf + 16512),
+            (act + (long)(12143616) * n));
 }
 
 /* layer2.2.branch2.1.bn2 */
 static void shakenet26_2x96d_layer135_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(13126656) * n), (par + 3089312), (sav + 14976), (sav + 15168), (dact + (long)(13175808) * n),
-        (dact + (long)(13126656) * n), (grad + 3089312), (grad + 3089504), 0);
+    bn_c192_16x16_relu_bwd(n, (act + (long)(12094464) * n), (act + (long)(12143616) * n), (par + 3089312), (sav + 14976), (sav + 15168),
+        (dact + (long)(12143616) * n), (dact + (long)(12094464) * n), (grad + 3089312), (grad + 3089504), 0);
 }
 
 /* layer2.2.branch2.relu#2 */
@@ -2374,14 +2348,12 @@ static void shakenet26_2x96d_layer136_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(13175808) * n), (act + (long)(13224960) * n));
 }
 
 /* layer2.2.branch2.relu#2 */
 static void shakenet26_2x96d_layer136_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(13175808) * n), (act + (long)(13224960) * n), (dact + (long)(13224960) * n), (dact + (long)(13175808) * n), 0);
 }
 
 /* layer2.2.branch2.3 */
@@ -2389,14 +2361,14 @@ static void shakenet26_2x96d_layer137_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(13224960) * n), (par + 3089696), 0, (act + (long)(13274112) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(12143616) * n), (par + 3089696), 0, (act + (long)(12192768) * n + 0));
 }
 
 /* layer2.2.branch2.3 */
 static void shakenet26_2x96d_layer137_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(13224960) * n), (par + 3089696), (dact + (long)(13274112) * n + 0), (dact + (long)(13224960) * n), (grad + 3089696), 0,
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(12143616) * n), (par + 3089696), (dact + (long)(12192768) * n + 0), (dact + (long)(12143616) * n), (grad + 3089696), 0,
         0);
 }
 
@@ -2406,19 +2378,19 @@ static void shakenet26_2x96d_layer138_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(13274112) * n), (par + 3421472), (par + 3421664), (buf + 16704), (buf + 16896),
-            (cnt + 48), (act + (long)(13323264) * n), (sav + 15360), (sav + 15552));
+        bn_c192_16x16_fwd_train(n, (act + (long)(12192768) * n), (par + 3421472), (par + 3421664), (buf + 16704), (buf + 16896),
+            (cnt + 48), (act + (long)(12241920) * n), (sav + 15360), (sav + 15552));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(13274112) * n), (par + 3421472), (par + 3421664), (buf + 16704), (buf + 16896),
-            (act + (long)(13323264) * n));
+        bn_c192_16x16_fwd_eval(n, (act + (long)(12192768) * n), (par + 3421472), (par + 3421664), (buf + 16704), (buf + 16896),
+            (act + (long)(12241920) * n));
 }
 
 /* layer2.2.branch2.4 */
 static void shakenet26_2x96d_layer138_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(13274112) * n), (par + 3421472), (sav + 15360), (sav + 15552), (dact + (long)(13323264) * n),
-        (dact + (long)(13274112) * n), (grad + 3421472), (grad + 3421664), 0);
+    bn_c192_16x16_bwd(n, (act + (long)(12192768) * n), (act + (long)(12241920) * n), (par + 3421472), (sav + 15360), (sav + 15552),
+        (dact + (long)(12241920) * n), (dact + (long)(12192768) * n), (grad + 3421472), (grad + 3421664), 0);
 }
 
 /* layer2.2.blend */
@@ -2426,16 +2398,16 @@ static void shakenet26_2x96d_layer139_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n49152_fwd(n, (act + (long)(12831744) * n), (act + (long)(13323264) * n), train ? (ext + (long)(12) * n) : 0, (act + (long)(13372416) * n));
+    shake_n49152_fwd(n, (act + (long)(11799552) * n), (act + (long)(12241920) * n), train ? (ext + (long)(12) * n) : 0, (act + (long)(12291072) * n));
 }
 
 /* layer2.2.blend */
 static void shakenet26_2x96d_layer139_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(12831744) * n), 0, sizeof(float) * n * 49152);
-    memset((dact + (long)(13323264) * n), 0, sizeof(float) * n * 49152);
-    shake_n49152_bwd(n, (ext + (long)(12) * n) + n, (dact + (long)(13372416) * n), (dact + (long)(12831744) * n), (dact + (long)(13323264) * n));
+    memset((dact + (long)(11799552) * n), 0, sizeof(float) * n * 49152);
+    memset((dact + (long)(12241920) * n), 0, sizeof(float) * n * 49152);
+    shake_n49152_bwd(n, (ext + (long)(12) * n) + n, (dact + (long)(12291072) * n), (dact + (long)(11799552) * n), (dact + (long)(12241920) * n));
 }
 
 /* layer2.2.sum */
@@ -2443,14 +2415,14 @@ static void shakenet26_2x96d_layer140_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n49152_fwd(n, (act + (long)(13372416) * n), (act + (long)(12340224) * n), (act + (long)(13421568) * n));
+    add2_n49152_fwd(n, (act + (long)(12291072) * n), (act + (long)(11357184) * n), (act + (long)(12340224) * n));
 }
 
 /* layer2.2.sum */
 static void shakenet26_2x96d_layer140_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n49152_bwd(n, (dact + (long)(13421568) * n), (dact + (long)(13372416) * n), 0, (dact + (long)(12340224) * n), 0);
+    add2_n49152_bwd(n, (act + (long)(12340224) * n), (dact + (long)(12340224) * n), (dact + (long)(12291072) * n), 0, (dact + (long)(11357184) * n), 0);
 }
 
 /* layer2.3.branch1.relu#1 */
@@ -2458,14 +2430,14 @@ static void shakenet26_2x96d_layer141_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(13421568) * n), (act + (long)(13470720) * n));
+    relu_n49152_fwd(n, (act + (long)(12340224) * n), (act + (long)(12389376) * n));
 }
 
 /* layer2.3.branch1.relu#1 */
 static void shakenet26_2x96d_layer141_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(13421568) * n), (act + (long)(13470720) * n), (dact + (long)(13470720) * n), (dact + (long)(13421568) * n), 1);
+    relu_n49152_bwd(n, (act + (long)(12340224) * n), (act + (long)(12389376) * n), (dact + (long)(12389376) * n), (dact + (long)(12340224) * n), 1);
 }
 
 /* layer2.3.branch1.1.seps */
@@ -2473,14 +2445,14 @@ static void shakenet26_2x96d_layer142_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(13470720) * n), (par + 3459104), 0, (act + (long)(13519872) * n + 0));
+    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(12389376) * n), (par + 3459104), 0, (act + (long)(12438528) * n + 0));
 }
 
 /* layer2.3.branch1.1.seps */
 static void shakenet26_2x96d_layer142_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(13470720) * n), (par + 3459104), (dact + (long)(13519872) * n + 0), (dact + (long)(13470720) * n), (grad + 3459104), 0,
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(12389376) * n), (par + 3459104), (dact + (long)(12438528) * n + 0), (dact + (long)(12389376) * n), (grad + 3459104), 0,
         0);
 }
 
@@ -2490,19 +2462,19 @@ static void shakenet26_2x96d_layer143_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(13519872) * n), (par + 3465632), (par + 3466016), (buf + 17472), (buf + 17856),
-            (cnt + 50), (act + (long)(13618176) * n), (sav + 15744), (sav + 16128));
+        bn_c384_16x16_fwd_train(n, (act + (long)(12438528) * n), (par + 3465632), (par + 3466016), (buf + 17472), (buf + 17856),
+            (cnt + 50), (act + (long)(12536832) * n), (sav + 15744), (sav + 16128));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(13519872) * n), (par + 3465632), (par + 3466016), (buf + 17472), (buf + 17856),
-            (act + (long)(13618176) * n));
+        bn_c384_16x16_fwd_eval(n, (act + (long)(12438528) * n), (par + 3465632), (par + 3466016), (buf + 17472), (buf + 17856),
+            (act + (long)(12536832) * n));
 }
 
 /* layer2.3.branch1.1.bn1 */
 static void shakenet26_2x96d_layer143_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(13519872) * n), (par + 3465632), (sav + 15744), (sav + 16128), (dact + (long)(13618176) * n),
-        (dact + (long)(13519872) * n), (grad + 3465632), (grad + 3466016), 0);
+    bn_c384_16x16_bwd(n, (act + (long)(12438528) * n), (act + (long)(12536832) * n), (par + 3465632), (sav + 15744), (sav + 16128),
+        (dact + (long)(12536832) * n), (dact + (long)(12438528) * n), (grad + 3465632), (grad + 3466016), 0);
 }
 
 /* layer2.3.branch1.1.pointwise */
@@ -2510,14 +2482,14 @@ static void shakenet26_2x96d_layer144_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(13618176) * n), (par + 3466400), (par + 3540128), (act + (long)(13716480) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(12536832) * n), (par + 3466400), (par + 3540128), (act + (long)(12635136) * n + 0));
 }
 
 /* layer2.3.branch1.1.pointwise */
 static void shakenet26_2x96d_layer144_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(13618176) * n), (par + 3466400), (dact + (long)(13716480) * n + 0), (dact + (long)(13618176) * n), (grad + 3466400), (grad + 3540128),
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(12536832) * n), (par + 3466400), (dact + (long)(12635136) * n + 0), (dact + (long)(12536832) * n), (grad + 3466400), (grad + 3540128),
         0);
 }
 
@@ -2527,19 +2499,19 @@ static void shakenet26_2x96d_layer145_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(13716480) * n), (par + 3540320), (par + 3540512), (buf + 18240), (buf + 18432),
-            (cnt + 51), (act + (long)(13765632) * n), (sav + 16512), (sav + 16704));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(12635136) * n), (par + 3540320), (par + 3540512), (buf + 18240), (buf + 18432),
+            (cnt + 51), (act + (long)(12684288) * n), (sav + 16512), (sav + 16704));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(13716480) * n), (par + 3540320), (par + 3540512), (buf + 18240), (buf + 18432),
-            (act + (long)(13765632) * n));
+        bn_c192_16x16_relu_fwd_eval(n, (act + (long)(12635136) * n), (par + 3540320), (par + 3540512), (buf + 18240), (buf + 18432),
+            (act + (long)(12684288) * n));
 }
 
 /* layer2.3.branch1.1.bn2 */
 static void shakenet26_2x96d_layer145_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(13716480) * n), (par + 3540320), (sav + 16512), (sav + 16704), (dact + (long)(13765632) * n),
-        (dact + (long)(13716480) * n), (grad + 3540320), (grad + 3540512), 0);
+    bn_c192_16x16_relu_bwd(n, (act + (long)(12635136) * n), (act + (long)(12684288) * n), (par + 3540320), (sav + 16512), (sav + 16704),
+        (dact + (long)(12684288) * n), (dact + (long)(12635136) * n), (grad + 3540320), (grad + 3540512), 0);
 }
 
 /* layer2.3.branch1.relu#2 */
@@ -2547,14 +2519,12 @@ static void shakenet26_2x96d_layer146_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(13765632) * n), (act + (long)(13814784) * n));
 }
 
 /* layer2.3.branch1.relu#2 */
 static void shakenet26_2x96d_layer146_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(13765632) * n), (act + (long)(13814784) * n), (dact + (long)(13814784) * n), (dact + (long)(13765632) * n), 0);
 }
 
 /* layer2.3.branch1.3 */
@@ -2562,14 +2532,14 @@ static void shakenet26_2x96d_layer147_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(13814784) * n), (par + 3540704), 0, (act + (long)(13863936) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(12684288) * n), (par + 3540704), 0, (act + (long)(12733440) * n + 0));
 }
 
 /* layer2.3.branch1.3 */
 static void shakenet26_2x96d_layer147_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(13814784) * n), (par + 3540704), (dact + (long)(13863936) * n + 0), (dact + (long)(13814784) * n), (grad + 3540704), 0,
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(12684288) * n), (par + 3540704), (dact + (long)(12733440) * n + 0), (dact + (long)(12684288) * n), (grad + 3540704), 0,
         0);
 }
 
@@ -2579,19 +2549,19 @@ static void shakenet26_2x96d_layer148_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(13863936) * n), (par + 3872480), (par + 3872672), (buf + 18624), (buf + 18816),
-            (cnt + 52), (act + (long)(13913088) * n), (sav + 16896), (sav + 17088));
+        bn_c192_16x16_fwd_train(n, (act + (long)(12733440) * n), (par + 3872480), (par + 3872672), (buf + 18624), (buf + 18816),
+            (cnt + 52), (act + (long)(12782592) * n), (sav + 16896), (sav + 17088));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(13863936) * n), (par + 3872480), (par + 3872672), (buf + 18624), (buf + 18816),
-            (act + (long)(13913088) * n));
+        bn_c192_16x16_fwd_eval(n, (act + (long)(12733440) * n), (par + 3872480), (par + 3872672), (buf + 18624), (buf + 18816),
+            (act + (long)(12782592) * n));
 }
 
 /* layer2.3.branch1.4 */
 static void shakenet26_2x96d_layer148_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(13863936) * n), (par + 3872480), (sav + 16896), (sav + 17088), (dact + (long)(13913088) * n),
-        (dact + (long)(13863936) * n), (grad + 3872480), (grad + 3872672), 0);
+    bn_c192_16x16_bwd(n, (act + (long)(12733440) * n), (act + (long)(12782592) * n), (par + 3872480), (sav + 16896), (sav + 17088),
+        (dact + (long)(12782592) * n), (dact + (long)(12733440) * n), (grad + 3872480), (grad + 3872672), 0);
 }
 
 /* layer2.3.branch2.relu#1 */
@@ -2599,14 +2569,14 @@ static void shakenet26_2x96d_layer149_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(13421568) * n), (act + (long)(13962240) * n));
+    relu_n49152_fwd(n, (act + (long)(12340224) * n), (act + (long)(12831744) * n));
 }
 
 /* layer2.3.branch2.relu#1 */
 static void shakenet26_2x96d_layer149_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(13421568) * n), (act + (long)(13962240) * n), (dact + (long)(13962240) * n), (dact + (long)(13421568) * n), 1);
+    relu_n49152_bwd(n, (act + (long)(12340224) * n), (act + (long)(12831744) * n), (dact + (long)(12831744) * n), (dact + (long)(12340224) * n), 1);
 }
 
 /* layer2.3.branch2.1.seps */
@@ -2614,14 +2584,14 @@ static void shakenet26_2x96d_layer150_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(13962240) * n), (par + 3872864), 0, (act + (long)(14011392) * n + 0));
+    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(12831744) * n), (par + 3872864), 0, (act + (long)(12880896) * n + 0));
 }
 
 /* layer2.3.branch2.1.seps */
 static void shakenet26_2x96d_layer150_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(13962240) * n), (par + 3872864), (dact + (long)(14011392) * n + 0), (dact + (long)(13962240) * n), (grad + 3872864), 0,
+    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(12831744) * n), (par + 3872864), (dact + (long)(12880896) * n + 0), (dact + (long)(12831744) * n), (grad + 3872864), 0,
         0);
 }
 
@@ -2631,19 +2601,19 @@ static void shakenet26_2x96d_layer151_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(14011392) * n), (par + 3879392), (par + 3879776), (buf + 19008), (buf + 19392),
-            (cnt + 53), (act + (long)(14109696) * n), (sav + 17280), (sav + 17664));
+        bn_c384_16x16_fwd_train(n, (act + (long)(12880896) * n), (par + 3879392), (par + 3879776), (buf + 19008), (buf + 19392),
+            (cnt + 53), (act + (long)(12979200) * n), (sav + 17280), (sav + 17664));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(14011392) * n), (par + 3879392), (par + 3879776), (buf + 19008), (buf + 19392),
-            (act + (long)(14109696) * n));
+        bn_c384_16x16_fwd_eval(n, (act + (long)(12880896) * n), (par + 3879392), (par + 3879776), (buf + 19008), (buf + 19392),
+            (act + (long)(12979200) * n));
 }
 
 /* layer2.3.branch2.1.bn1 */
 static void shakenet26_2x96d_layer151_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(14011392) * n), (par + 3879392), (sav + 17280), (sav + 17664), (dact + (long)(14109696) * n),
-        (dact + (long)(14011392) * n), (grad + 3879392), (grad + 3879776), 0);
+    bn_c384_16x16_bwd(n, (act + (long)(12880896) * n), (act + (long)(12979200) * n), (par + 3879392), (sav + 17280), (sav + 17664),
+        (dact + (long)(12979200) * n), (dact + (long)(12880896) * n), (grad + 3879392), (grad + 3879776), 0);
 }
 
 /* layer2.3.branch2.1.pointwise */
@@ -2651,14 +2621,14 @@ static void shakenet26_2x96d_layer152_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(14109696) * n), (par + 3880160), (par + 3953888), (act + (long)(14208000) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(12979200) * n), (par + 3880160), (par + 3953888), (act + (long)(13077504) * n + 0));
 }
 
 /* layer2.3.branch2.1.pointwise */
 static void shakenet26_2x96d_layer152_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(14109696) * n), (par + 3880160), (dact + (long)(14208000) * n + 0), (dact + (long)(14109696) * n), (grad + 3880160), (grad + 3953888),
+    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(12979200) * n), (par + 3880160), (dact + (long)(13077504) * n + 0), (dact + (long)(12979200) * n), (grad + 3880160), (grad + 3953888),
         0);
 }
 
@@ -2668,19 +2638,19 @@ static void shakenet26_2x96d_layer153_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(14208000) * n), (par + 3954080), (par + 3954272), (buf + 19776), (buf + 19968),
-            (cnt + 54), (act + (long)(14257152) * n), (sav + 18048), (sav + 18240));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(13077504) * n), (par + 3954080), (par + 3954272), (buf + 19776), (buf + 19968),
+            (cnt + 54), (act + (long)(13126656) * n), (sav + 18048), (sav + 18240));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(14208000) * n), (par + 3954080), (par + 3954272), (buf + 19776), (buf + 19968),
-            (act + (long)(14257152) * n));
+        bn_c192_16x16_relu_fwd_eval(n, (act + (long)(13077504) * n), (par + 3954080), (par + 3954272), (buf + 19776), (buf + 19968),
+            (act + (long)(13126656) * n));
 }
 
 /* layer2.3.branch2.1.bn2 */
 static void shakenet26_2x96d_layer153_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(14208000) * n), (par + 3954080), (sav + 18048), (sav + 18240), (dact + (long)(14257152) * n),
-        (dact + (long)(14208000) * n), (grad + 3954080), (grad + 3954272), 0);
+    bn_c192_16x16_relu_bwd(n, (act + (long)(13077504) * n), (act + (long)(13126656) * n), (par + 3954080), (sav + 18048), (sav + 18240),
+        (dact + (long)(13126656) * n), (dact + (long)(13077504) * n), (grad + 3954080), (grad + 3954272), 0);
 }
 
 /* layer2.3.branch2.relu#2 */
@@ -2688,14 +2658,12 @@ static void shakenet26_2x96d_layer154_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(14257152) * n), (act + (long)(14306304) * n));
 }
 
 /* layer2.3.branch2.relu#2 */
 static void shakenet26_2x96d_layer154_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(14257152) * n), (act + (long)(14306304) * n), (dact + (long)(14306304) * n), (dact + (long)(14257152) * n), 0);
 }
 
 /* layer2.3.branch2.3 */
@@ -2703,14 +2671,14 @@ static void shakenet26_2x96d_layer155_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(14306304) * n), (par + 3954464), 0, (act + (long)(14355456) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_fwd(n, (act + (long)(13126656) * n), (par + 3954464), 0, (act + (long)(13175808) * n + 0));
 }
 
 /* layer2.3.branch2.3 */
 static void shakenet26_2x96d_layer155_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(14306304) * n), (par + 3954464), (dact + (long)(14355456) * n + 0), (dact + (long)(14306304) * n), (grad + 3954464), 0,
+    conv_k3_c192_192_16x16_s1_p1_bwd(n, (act + (long)(13126656) * n), (par + 3954464), (dact + (long)(13175808) * n + 0), (dact + (long)(13126656) * n), (grad + 3954464), 0,
         0);
 }
 
@@ -2720,19 +2688,19 @@ static void shakenet26_2x96d_layer156_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(14355456) * n), (par + 4286240), (par + 4286432), (buf + 20160), (buf + 20352),
-            (cnt + 55), (act + (long)(14404608) * n), (sav + 18432), (sav + 18624));
+        bn_c192_16x16_fwd_train(n, (act + (long)(13175808) * n), (par + 4286240), (par + 4286432), (buf + 20160), (buf + 20352),
+            (cnt + 55), (act + (long)(13224960) * n), (sav + 18432), (sav + 18624));
     else
-        bn_c192_16x16_fwd_eval(n, (act + (long)(14355456) * n), (par + 4286240), (par + 4286432), (buf + 20160), (buf + 20352),
-            (act + (long)(14404608) * n));
+        bn_c192_16x16_fwd_eval(n, (act + (long)(13175808) * n), (par + 4286240), (par + 4286432), (buf + 20160), (buf + 20352),
+            (act + (long)(13224960) * n));
 }
 
 /* layer2.3.branch2.4 */
 static void shakenet26_2x96d_layer156_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_bwd(n, (act + (long)(14355456) * n), (par + 4286240), (sav + 18432), (sav + 18624), (dact + (long)(14404608) * n),
-        (dact + (long)(14355456) * n), (grad + 4286240), (grad + 4286432), 0);
+    bn_c192_16x16_bwd(n, (act + (long)(13175808) * n), (act + (long)(13224960) * n), (par + 4286240), (sav + 18432), (sav + 18624),
+        (dact + (long)(13224960) * n), (dact + (long)(13175808) * n), (grad + 4286240), (grad + 4286432), 0);
 }
 
 /* layer2.3.blend */
@@ -2740,16 +2708,16 @@ static void shakenet26_2x96d_layer157_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n49152_fwd(n, (act + (long)(13913088) * n), (act + (long)(14404608) * n), train ? (ext + (long)(14) * n) : 0, (act + (long)(14453760) * n));
+    shake_n49152_fwd(n, (act + (long)(12782592) * n), (act + (long)(13224960) * n), train ? (ext + (long)(14) * n) : 0, (act + (long)(13274112) * n));
 }
 
 /* layer2.3.blend */
 static void shakenet26_2x96d_layer157_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(13913088) * n), 0, sizeof(float) * n * 49152);
-    memset((dact + (long)(14404608) * n), 0, sizeof(float) * n * 49152);
-    shake_n49152_bwd(n, (ext + (long)(14) * n) + n, (dact + (long)(14453760) * n), (dact + (long)(13913088) * n), (dact + (long)(14404608) * n));
+    memset((dact + (long)(12782592) * n), 0, sizeof(float) * n * 49152);
+    memset((dact + (long)(13224960) * n), 0, sizeof(float) * n * 49152);
+    shake_n49152_bwd(n, (ext + (long)(14) * n) + n, (dact + (long)(13274112) * n), (dact + (long)(12782592) * n), (dact + (long)(13224960) * n));
 }
 
 /* layer2.3.sum */
@@ -2757,14 +2725,14 @@ static void shakenet26_2x96d_layer158_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n49152_fwd(n, (act + (long)(14453760) * n), (act + (long)(13421568) * n), (act + (long)(14502912) * n));
+    add2_n49152_fwd(n, (act + (long)(13274112) * n), (act + (long)(12340224) * n), (act + (long)(13323264) * n));
 }
 
 /* layer2.3.sum */
 static void shakenet26_2x96d_layer158_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n49152_bwd(n, (dact + (long)(14502912) * n), (dact + (long)(14453760) * n), 0, (dact + (long)(13421568) * n), 0);
+    add2_n49152_bwd(n, (act + (long)(13323264) * n), (dact + (long)(13323264) * n), (dact + (long)(13274112) * n), 0, (dact + (long)(12340224) * n), 0);
 }
 
 /* layer3.0.shortcut.h */
@@ -2772,14 +2740,14 @@ static void shakenet26_2x96d_layer159_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(14502912) * n), (act + (long)(14552064) * n));
+    relu_n49152_fwd(n, (act + (long)(13323264) * n), (act + (long)(13372416) * n));
 }
 
 /* layer3.0.shortcut.h */
 static void shakenet26_2x96d_layer159_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(14502912) * n), (act + (long)(14552064) * n), (dact + (long)(14552064) * n), (dact + (long)(14502912) * n), 1);
+    relu_n49152_bwd(n, (act + (long)(13323264) * n), (act + (long)(13372416) * n), (dact + (long)(13372416) * n), (dact + (long)(13323264) * n), 1);
 }
 
 /* layer3.0.shortcut.path1 */
@@ -2787,14 +2755,14 @@ static void shakenet26_2x96d_layer160_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    subsample_c192_16x16_s2_o0_fwd(n, (act + (long)(14552064) * n), (act + (long)(14601216) * n));
+    subsample_c192_16x16_s2_o0_fwd(n, (act + (long)(13372416) * n), (act + (long)(13421568) * n));
 }
 
 /* layer3.0.shortcut.path1 */
 static void shakenet26_2x96d_layer160_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    subsample_c192_16x16_s2_o0_bwd(n, (dact + (long)(14601216) * n), (dact + (long)(14552064) * n));
+    subsample_c192_16x16_s2_o0_bwd(n, (dact + (long)(13421568) * n), (dact + (long)(13372416) * n));
 }
 
 /* layer3.0.shortcut.conv1 */
@@ -2802,14 +2770,14 @@ static void shakenet26_2x96d_layer161_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c192_192_8x8_s1_p0_fwd(n, (act + (long)(14601216) * n), (par + 4286624), 0, (act + (long)(14613504) * n + 0));
+    conv_k1_c192_192_8x8_s1_p0_fwd(n, (act + (long)(13421568) * n), (par + 4286624), 0, (act + (long)(13433856) * n + 0));
 }
 
 /* layer3.0.shortcut.conv1 */
 static void shakenet26_2x96d_layer161_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c192_192_8x8_s1_p0_bwd(n, (act + (long)(14601216) * n), (par + 4286624), (dact + (long)(14613504) * n + 0), (dact + (long)(14601216) * n), (grad + 4286624), 0,
+    conv_k1_c192_192_8x8_s1_p0_bwd(n, (act + (long)(13421568) * n), (par + 4286624), (dact + (long)(13433856) * n + 0), (dact + (long)(13421568) * n), (grad + 4286624), 0,
         0);
 }
 
@@ -2818,15 +2786,15 @@ static void shakenet26_2x96d_layer162_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    subsample_c192_16x16_s2_o1_fwd(n, (act + (long)(14552064) * n), (act + (long)(14625792) * n));
+    subsample_c192_16x16_s2_o1_fwd(n, (act + (long)(13372416) * n), (act + (long)(13446144) * n));
 }
 
 /* layer3.0.shortcut.path2 */
 static void shakenet26_2x96d_layer162_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(14552064) * n), 0, sizeof(float) * n * 49152);
-    subsample_c192_16x16_s2_o1_bwd(n, (dact + (long)(14625792) * n), (dact + (long)(14552064) * n));
+    memset((dact + (long)(13372416) * n), 0, sizeof(float) * n * 49152);
+    subsample_c192_16x16_s2_o1_bwd(n, (dact + (long)(13446144) * n), (dact + (long)(13372416) * n));
 }
 
 /* layer3.0.shortcut.conv2 */
@@ -2834,14 +2802,14 @@ static void shakenet26_2x96d_layer163_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c192_192_8x8_s1_p0_fwd(n, (act + (long)(14625792) * n), (par + 4323488), 0, (act + (long)(14638080) * n + 0));
+    conv_k1_c192_192_8x8_s1_p0_fwd(n, (act + (long)(13446144) * n), (par + 4323488), 0, (act + (long)(13458432) * n + 0));
 }
 
 /* layer3.0.shortcut.conv2 */
 static void shakenet26_2x96d_layer163_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c192_192_8x8_s1_p0_bwd(n, (act + (long)(14625792) * n), (par + 4323488), (dact + (long)(14638080) * n + 0), (dact + (long)(14625792) * n), (grad + 4323488), 0,
+    conv_k1_c192_192_8x8_s1_p0_bwd(n, (act + (long)(13446144) * n), (par + 4323488), (dact + (long)(13458432) * n + 0), (dact + (long)(13446144) * n), (grad + 4323488), 0,
         0);
 }
 
@@ -2850,16 +2818,16 @@ static void shakenet26_2x96d_layer164_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    concat_c_192_192_8x8_fwd(n, (act + (long)(14613504) * n), (act + (long)(14638080) * n), (act + (long)(14650368) * n));
+    concat_c_192_192_8x8_fwd(n, (act + (long)(13433856) * n), (act + (long)(13458432) * n), (act + (long)(13470720) * n));
 }
 
 /* layer3.0.shortcut.cat */
 static void shakenet26_2x96d_layer164_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(14613504) * n), 0, sizeof(float) * n * 12288);
-    memset((dact + (long)(14638080) * n), 0, sizeof(float) * n * 12288);
-    concat_c_192_192_8x8_bwd(n, (dact + (long)(14650368) * n), (dact + (long)(14613504) * n), (dact + (long)(14638080) * n));
+    memset((dact + (long)(13433856) * n), 0, sizeof(float) * n * 12288);
+    memset((dact + (long)(13458432) * n), 0, sizeof(float) * n * 12288);
+    concat_c_192_192_8x8_bwd(n, (dact + (long)(13470720) * n), (dact + (long)(13433856) * n), (dact + (long)(13458432) * n));
 }
 
 /* layer3.0.shortcut.bn */
@@ -2868,19 +2836,19 @@ static void shakenet26_2x96d_layer165_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(14650368) * n), (par + 4360352), (par + 4360736), (buf + 20544), (buf + 20928),
-            (cnt + 56), (act + (long)(14674944) * n), (sav + 18816), (sav + 19200));
+        bn_c384_8x8_fwd_train(n, (act + (long)(13470720) * n), (par + 4360352), (par + 4360736), (buf + 20544), (buf + 20928),
+            (cnt + 56), (act + (long)(13495296) * n), (sav + 18816), (sav + 19200));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(14650368) * n), (par + 4360352), (par + 4360736), (buf + 20544), (buf + 20928),
-            (act + (long)(14674944) * n));
+        bn_c384_8x8_fwd_eval(n, (act + (long)(13470720) * n), (par + 4360352), (par + 4360736), (buf + 20544), (buf + 20928),
+            (act + (long)(13495296) * n));
 }
 
 /* layer3.0.shortcut.bn */
 static void shakenet26_2x96d_layer165_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(14650368) * n), (par + 4360352), (sav + 18816), (sav + 19200), (dact + (long)(14674944) * n),
-        (dact + (long)(14650368) * n), (grad + 4360352), (grad + 4360736), 0);
+    bn_c384_8x8_bwd(n, (act + (long)(13470720) * n), (act + (long)(13495296) * n), (par + 4360352), (sav + 18816), (sav + 19200),
+        (dact + (long)(13495296) * n), (dact + (long)(13470720) * n), (grad + 4360352), (grad + 4360736), 0);
 }
 
 /* layer3.0.branch1.relu#1 */
@@ -2888,14 +2856,14 @@ static void shakenet26_2x96d_layer166_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(14502912) * n), (act + (long)(14699520) * n));
+    relu_n49152_fwd(n, (act + (long)(13323264) * n), (act + (long)(13519872) * n));
 }
 
 /* layer3.0.branch1.relu#1 */
 static void shakenet26_2x96d_layer166_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(14502912) * n), (act + (long)(14699520) * n), (dact + (long)(14699520) * n), (dact + (long)(14502912) * n), 1);
+    relu_n49152_bwd(n, (act + (long)(13323264) * n), (act + (long)(13519872) * n), (dact + (long)(13519872) * n), (dact + (long)(13323264) * n), 1);
 }
 
 /* layer3.0.branch1.1.seps */
@@ -2903,14 +2871,14 @@ static void shakenet26_2x96d_layer167_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c192_16x16_s1_fwd(n, (act + (long)(14699520) * n), (par + 4361120), 0, (act + (long)(14748672) * n + 0));
+    dw_k3_3_c192_16x16_s1_fwd(n, (act + (long)(13519872) * n), (par + 4361120), 0, (act + (long)(13569024) * n + 0));
 }
 
 /* layer3.0.branch1.1.seps */
 static void shakenet26_2x96d_layer167_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c192_16x16_s1_bwd(n, (act + (long)(14699520) * n), (par + 4361120), (dact + (long)(14748672) * n + 0), (dact + (long)(14699520) * n), (grad + 4361120), 0,
+    dw_k3_3_c192_16x16_s1_bwd(n, (act + (long)(13519872) * n), (par + 4361120), (dact + (long)(13569024) * n + 0), (dact + (long)(13519872) * n), (grad + 4361120), 0,
         0);
 }
 
@@ -2920,19 +2888,19 @@ static void shakenet26_2x96d_layer168_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(14748672) * n), (par + 4364576), (par + 4364960), (buf + 21312), (buf + 21696),
-            (cnt + 57), (act + (long)(14846976) * n), (sav + 19584), (sav + 19968));
+        bn_c384_16x16_fwd_train(n, (act + (long)(13569024) * n), (par + 4364576), (par + 4364960), (buf + 21312), (buf + 21696),
+            (cnt + 57), (act + (long)(13667328) * n), (sav + 19584), (sav + 19968));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(14748672) * n), (par + 4364576), (par + 4364960), (buf + 21312), (buf + 21696),
-            (act + (long)(14846976) * n));
+        bn_c384_16x16_fwd_eval(n, (act + (long)(13569024) * n), (par + 4364576), (par + 4364960), (buf + 21312), (buf + 21696),
+            (act + (long)(13667328) * n));
 }
 
 /* layer3.0.branch1.1.bn1 */
 static void shakenet26_2x96d_layer168_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(14748672) * n), (par + 4364576), (sav + 19584), (sav + 19968), (dact + (long)(14846976) * n),
-        (dact + (long)(14748672) * n), (grad + 4364576), (grad + 4364960), 0);
+    bn_c384_16x16_bwd(n, (act + (long)(13569024) * n), (act + (long)(13667328) * n), (par + 4364576), (sav + 19584), (sav + 19968),
+        (dact + (long)(13667328) * n), (dact + (long)(13569024) * n), (grad + 4364576), (grad + 4364960), 0);
 }
 
 /* layer3.0.branch1.1.pointwise */
@@ -2940,14 +2908,14 @@ static void shakenet26_2x96d_layer169_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_384_16x16_s2_p0_b_fwd(n, (act + (long)(14846976) * n), (par + 4365344), (par + 4512800), (act + (long)(14945280) * n + 0));
+    conv_k1_c384_384_16x16_s2_p0_b_fwd(n, (act + (long)(13667328) * n), (par + 4365344), (par + 4512800), (act + (long)(13765632) * n + 0));
 }
 
 /* layer3.0.branch1.1.pointwise */
 static void shakenet26_2x96d_layer169_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_384_16x16_s2_p0_b_bwd(n, (act + (long)(14846976) * n), (par + 4365344), (dact + (long)(14945280) * n + 0), (dact + (long)(14846976) * n), (grad + 4365344), (grad + 4512800),
+    conv_k1_c384_384_16x16_s2_p0_b_bwd(n, (act + (long)(13667328) * n), (par + 4365344), (dact + (long)(13765632) * n + 0), (dact + (long)(13667328) * n), (grad + 4365344), (grad + 4512800),
         0);
 }
 
@@ -2957,19 +2925,19 @@ static void shakenet26_2x96d_layer170_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(14945280) * n), (par + 4513184), (par + 4513568), (buf + 22080), (buf + 22464),
-            (cnt + 58), (act + (long)(14969856) * n), (sav + 20352), (sav + 20736));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(13765632) * n), (par + 4513184), (par + 4513568), (buf + 22080), (buf + 22464),
+            (cnt + 58), (act + (long)(13790208) * n), (sav + 20352), (sav + 20736));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(14945280) * n), (par + 4513184), (par + 4513568), (buf + 22080), (buf + 22464),
-            (act + (long)(14969856) * n));
+        bn_c384_8x8_relu_fwd_eval(n, (act + (long)(13765632) * n), (par + 4513184), (par + 4513568), (buf + 22080), (buf + 22464),
+            (act + (long)(13790208) * n));
 }
 
 /* layer3.0.branch1.1.bn2 */
 static void shakenet26_2x96d_layer170_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(14945280) * n), (par + 4513184), (sav + 20352), (sav + 20736), (dact + (long)(14969856) * n),
-        (dact + (long)(14945280) * n), (grad + 4513184), (grad + 4513568), 0);
+    bn_c384_8x8_relu_bwd(n, (act + (long)(13765632) * n), (act + (long)(13790208) * n), (par + 4513184), (sav + 20352), (sav + 20736),
+        (dact + (long)(13790208) * n), (dact + (long)(13765632) * n), (grad + 4513184), (grad + 4513568), 0);
 }
 
 /* layer3.0.branch1.relu#2 */
@@ -2977,14 +2945,12 @@ static void shakenet26_2x96d_layer171_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(14969856) * n), (act + (long)(14994432) * n));
 }
 
 /* layer3.0.branch1.relu#2 */
 static void shakenet26_2x96d_layer171_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(14969856) * n), (act + (long)(14994432) * n), (dact + (long)(14994432) * n), (dact + (long)(14969856) * n), 0);
 }
 
 /* layer3.0.branch1.3 */
@@ -2992,14 +2958,14 @@ static void shakenet26_2x96d_layer172_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(14994432) * n), (par + 4513952), 0, (act + (long)(15019008) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(13790208) * n), (par + 4513952), 0, (act + (long)(13814784) * n + 0));
 }
 
 /* layer3.0.branch1.3 */
 static void shakenet26_2x96d_layer172_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(14994432) * n), (par + 4513952), (dact + (long)(15019008) * n + 0), (dact + (long)(14994432) * n), (grad + 4513952), 0,
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(13790208) * n), (par + 4513952), (dact + (long)(13814784) * n + 0), (dact + (long)(13790208) * n), (grad + 4513952), 0,
         0);
 }
 
@@ -3009,19 +2975,19 @@ static void shakenet26_2x96d_layer173_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(15019008) * n), (par + 5841056), (par + 5841440), (buf + 22848), (buf + 23232),
-            (cnt + 59), (act + (long)(15043584) * n), (sav + 21120), (sav + 21504));
+        bn_c384_8x8_fwd_train(n, (act + (long)(13814784) * n), (par + 5841056), (par + 5841440), (buf + 22848), (buf + 23232),
+            (cnt + 59), (act + (long)(13839360) * n), (sav + 21120), (sav + 21504));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(15019008) * n), (par + 5841056), (par + 5841440), (buf + 22848), (buf + 23232),
-            (act + (long)(15043584) * n));
+        bn_c384_8x8_fwd_eval(n, (act + (long)(13814784) * n), (par + 5841056), (par + 5841440), (buf + 22848), (buf + 23232),
+            (act + (long)(13839360) * n));
 }
 
 /* layer3.0.branch1.4 */
 static void shakenet26_2x96d_layer173_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(15019008) * n), (par + 5841056), (sav + 21120), (sav + 21504), (dact + (long)(15043584) * n),
-        (dact + (long)(15019008) * n), (grad + 5841056), (grad + 5841440), 0);
+    bn_c384_8x8_bwd(n, (act + (long)(13814784) * n), (act + (long)(13839360) * n), (par + 5841056), (sav + 21120), (sav + 21504),
+        (dact + (long)(13839360) * n), (dact + (long)(13814784) * n), (grad + 5841056), (grad + 5841440), 0);
 }
 
 /* layer3.0.branch2.relu#1 */
@@ -3029,14 +2995,14 @@ static void shakenet26_2x96d_layer174_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n49152_fwd(n, (act + (long)(14502912) * n), (act + (long)(15068160) * n));
+    relu_n49152_fwd(n, (act + (long)(13323264) * n), (act + (long)(13863936) * n));
 }
 
 /* layer3.0.branch2.relu#1 */
 static void shakenet26_2x96d_layer174_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n49152_bwd(n, (act + (long)(14502912) * n), (act + (long)(15068160) * n), (dact + (long)(15068160) * n), (dact + (long)(14502912) * n), 0);
+    relu_n49152_bwd(n, (act + (long)(13323264) * n), (act + (long)(13863936) * n), (dact + (long)(13863936) * n), (dact + (long)(13323264) * n), 0);
 }
 
 /* layer3.0.branch2.1.seps */
@@ -3044,14 +3010,14 @@ static void shakenet26_2x96d_layer175_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c192_16x16_s1_fwd(n, (act + (long)(15068160) * n), (par + 5841824), 0, (act + (long)(15117312) * n + 0));
+    dw_k3_3_c192_16x16_s1_fwd(n, (act + (long)(13863936) * n), (par + 5841824), 0, (act + (long)(13913088) * n + 0));
 }
 
 /* layer3.0.branch2.1.seps */
 static void shakenet26_2x96d_layer175_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c192_16x16_s1_bwd(n, (act + (long)(15068160) * n), (par + 5841824), (dact + (long)(15117312) * n + 0), (dact + (long)(15068160) * n), (grad + 5841824), 0,
+    dw_k3_3_c192_16x16_s1_bwd(n, (act + (long)(13863936) * n), (par + 5841824), (dact + (long)(13913088) * n + 0), (dact + (long)(13863936) * n), (grad + 5841824), 0,
         0);
 }
 
@@ -3061,19 +3027,19 @@ static void shakenet26_2x96d_layer176_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(15117312) * n), (par + 5845280), (par + 5845664), (buf + 23616), (buf + 24000),
-            (cnt + 60), (act + (long)(15215616) * n), (sav + 21888), (sav + 22272));
+        bn_c384_16x16_fwd_train(n, (act + (long)(13913088) * n), (par + 5845280), (par + 5845664), (buf + 23616), (buf + 24000),
+            (cnt + 60), (act + (long)(14011392) * n), (sav + 21888), (sav + 22272));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(15117312) * n), (par + 5845280), (par + 5845664), (buf + 23616), (buf + 24000),
-            (act + (long)(15215616) * n));
+        bn_c384_16x16_fwd_eval(n, (act + (long)(13913088) * n), (par + 5845280), (par + 5845664), (buf + 23616), (buf + 24000),
+            (act + (long)(14011392) * n));
 }
 
 /* layer3.0.branch2.1.bn1 */
 static void shakenet26_2x96d_layer176_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(15117312) * n), (par + 5845280), (sav + 21888), (sav + 22272), (dact + (long)(15215616) * n),
-        (dact + (long)(15117312) * n), (grad + 5845280), (grad + 5845664), 0);
+    bn_c384_16x16_bwd(n, (act + (long)(13913088) * n), (act + (long)(14011392) * n), (par + 5845280), (sav + 21888), (sav + 22272),
+        (dact + (long)(14011392) * n), (dact + (long)(13913088) * n), (grad + 5845280), (grad + 5845664), 0);
 }
 
 /* layer3.0.branch2.1.pointwise */
@@ -3081,14 +3047,14 @@ static void shakenet26_2x96d_layer177_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_384_16x16_s2_p0_b_fwd(n, (act + (long)(15215616) * n), (par + 5846048), (par + 5993504), (act + (long)(15313920) * n + 0));
+    conv_k1_c384_384_16x16_s2_p0_b_fwd(n, (act + (long)(14011392) * n), (par + 5846048), (par + 5993504), (act + (long)(14109696) * n + 0));
 }
 
 /* layer3.0.branch2.1.pointwise */
 static void shakenet26_2x96d_layer177_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_384_16x16_s2_p0_b_bwd(n, (act + (long)(15215616) * n), (par + 5846048), (dact + (long)(15313920) * n + 0), (dact + (long)(15215616) * n), (grad + 5846048), (grad + 5993504),
+    conv_k1_c384_384_16x16_s2_p0_b_bwd(n, (act + (long)(14011392) * n), (par + 5846048), (dact + (long)(14109696) * n + 0), (dact + (long)(14011392) * n), (grad + 5846048), (grad + 5993504),
         0);
 }
 
@@ -3098,19 +3064,19 @@ static void shakenet26_2x96d_layer178_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(15313920) * n), (par + 5993888), (par + 5994272), (buf + 24384), (buf + 24768),
-            (cnt + 61), (act + (long)(15338496) * n), (sav + 22656), (sav + 23040));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14109696) * n), (par + 5993888), (par + 5994272), (buf + 24384), (buf + 24768),
+            (cnt + 61), (act + (long)(14134272) * n), (sav + 22656), (sav + 23040));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(15313920) * n), (par + 5993888), (par + 5994272), (buf + 24384), (buf + 24768),
-            (act + (long)(15338496) * n));
+        bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14109696) * n), (par + 5993888), (par + 5994272), (buf + 24384), (buf + 24768),
+            (act + (long)(14134272) * n));
 }
 
 /* layer3.0.branch2.1.bn2 */
 static void shakenet26_2x96d_layer178_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(15313920) * n), (par + 5993888), (sav + 22656), (sav + 23040), (dact + (long)(15338496) * n),
-        (dact + (long)(15313920) * n), (grad + 5993888), (grad + 5994272), 0);
+    bn_c384_8x8_relu_bwd(n, (act + (long)(14109696) * n), (act + (long)(14134272) * n), (par + 5993888), (sav + 22656), (sav + 23040),
+        (dact + (long)(14134272) * n), (dact + (long)(14109696) * n), (grad + 5993888), (grad + 5994272), 0);
 }
 
 /* layer3.0.branch2.relu#2 */
@@ -3118,14 +3084,12 @@ static void shakenet26_2x96d_layer179_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(15338496) * n), (act + (long)(15363072) * n));
 }
 
 /* layer3.0.branch2.relu#2 */
 static void shakenet26_2x96d_layer179_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(15338496) * n), (act + (long)(15363072) * n), (dact + (long)(15363072) * n), (dact + (long)(15338496) * n), 0);
 }
 
 /* layer3.0.branch2.3 */
@@ -3133,14 +3097,14 @@ static void shakenet26_2x96d_layer180_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(15363072) * n), (par + 5994656), 0, (act + (long)(15387648) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(14134272) * n), (par + 5994656), 0, (act + (long)(14158848) * n + 0));
 }
 
 /* layer3.0.branch2.3 */
 static void shakenet26_2x96d_layer180_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15363072) * n), (par + 5994656), (dact + (long)(15387648) * n + 0), (dact + (long)(15363072) * n), (grad + 5994656), 0,
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(14134272) * n), (par + 5994656), (dact + (long)(14158848) * n + 0), (dact + (long)(14134272) * n), (grad + 5994656), 0,
         0);
 }
 
@@ -3150,19 +3114,19 @@ static void shakenet26_2x96d_layer181_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(15387648) * n), (par + 7321760), (par + 7322144), (buf + 25152), (buf + 25536),
-            (cnt + 62), (act + (long)(15412224) * n), (sav + 23424), (sav + 23808));
+        bn_c384_8x8_fwd_train(n, (act + (long)(14158848) * n), (par + 7321760), (par + 7322144), (buf + 25152), (buf + 25536),
+            (cnt + 62), (act + (long)(14183424) * n), (sav + 23424), (sav + 23808));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(15387648) * n), (par + 7321760), (par + 7322144), (buf + 25152), (buf + 25536),
-            (act + (long)(15412224) * n));
+        bn_c384_8x8_fwd_eval(n, (act + (long)(14158848) * n), (par + 7321760), (par + 7322144), (buf + 25152), (buf + 25536),
+            (act + (long)(14183424) * n));
 }
 
 /* layer3.0.branch2.4 */
 static void shakenet26_2x96d_layer181_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(15387648) * n), (par + 7321760), (sav + 23424), (sav + 23808), (dact + (long)(15412224) * n),
-        (dact + (long)(15387648) * n), (grad + 7321760), (grad + 7322144), 0);
+    bn_c384_8x8_bwd(n, (act + (long)(14158848) * n), (act + (long)(14183424) * n), (par + 7321760), (sav + 23424), (sav + 23808),
+        (dact + (long)(14183424) * n), (dact + (long)(14158848) * n), (grad + 7321760), (grad + 7322144), 0);
 }
 
 /* layer3.0.blend */
@@ -3170,16 +3134,16 @@ static void shakenet26_2x96d_layer182_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n24576_fwd(n, (act + (long)(15043584) * n), (act + (long)(15412224) * n), train ? (ext + (long)(16) * n) : 0, (act + (long)(15436800) * n));
+    shake_n24576_fwd(n, (act + (long)(13839360) * n), (act + (long)(14183424) * n), train ? (ext + (long)(16) * n) : 0, (act + (long)(14208000) * n));
 }
 
 /* layer3.0.blend */
 static void shakenet26_2x96d_layer182_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(15043584) * n), 0, sizeof(float) * n * 24576);
-    memset((dact + (long)(15412224) * n), 0, sizeof(float) * n * 24576);
-    shake_n24576_bwd(n, (ext + (long)(16) * n) + n, (dact + (long)(15436800) * n), (dact + (long)(15043584) * n), (dact + (long)(15412224) * n));
+    memset((dact + (long)(13839360) * n), 0, sizeof(float) * n * 24576);
+    memset((dact + (long)(14183424) * n), 0, sizeof(float) * n * 24576);
+    shake_n24576_bwd(n, (ext + (long)(16) * n) + n, (dact + (long)(14208000) * n), (dact + (long)(13839360) * n), (dact + (long)(14183424) * n));
 }
 
 /* layer3.0.sum */
@@ -3187,14 +3151,14 @@ static void shakenet26_2x96d_layer183_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n24576_fwd(n, (act + (long)(15436800) * n), (act + (long)(14674944) * n), (act + (long)(15461376) * n));
+    add2_n24576_fwd(n, (act + (long)(14208000) * n), (act + (long)(13495296) * n), (act + (long)(14232576) * n));
 }
 
 /* layer3.0.sum */
 static void shakenet26_2x96d_layer183_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n24576_bwd(n, (dact + (long)(15461376) * n), (dact + (long)(15436800) * n), 0, (dact + (long)(14674944) * n), 0);
+    add2_n24576_bwd(n, (act + (long)(14232576) * n), (dact + (long)(14232576) * n), (dact + (long)(14208000) * n), 0, (dact + (long)(13495296) * n), 0);
 }
 
 /* layer3.1.branch1.relu#1 */
@@ -3202,14 +3166,14 @@ static void shakenet26_2x96d_layer184_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(15461376) * n), (act + (long)(15485952) * n));
+    relu_n24576_fwd(n, (act + (long)(14232576) * n), (act + (long)(14257152) * n));
 }
 
 /* layer3.1.branch1.relu#1 */
 static void shakenet26_2x96d_layer184_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(15461376) * n), (act + (long)(15485952) * n), (dact + (long)(15485952) * n), (dact + (long)(15461376) * n), 1);
+    relu_n24576_bwd(n, (act + (long)(14232576) * n), (act + (long)(14257152) * n), (dact + (long)(14257152) * n), (dact + (long)(14232576) * n), 1);
 }
 
 /* layer3.1.branch1.1.seps */
@@ -3217,14 +3181,14 @@ static void shakenet26_2x96d_layer185_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(15485952) * n), (par + 7470752), 0, (act + (long)(15510528) * n + 0));
+    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(14257152) * n), (par + 7470752), 0, (act + (long)(14281728) * n + 0));
 }
 
 /* layer3.1.branch1.1.seps */
 static void shakenet26_2x96d_layer185_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(15485952) * n), (par + 7470752), (dact + (long)(15510528) * n + 0), (dact + (long)(15485952) * n), (grad + 7470752), 0,
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(14257152) * n), (par + 7470752), (dact + (long)(14281728) * n + 0), (dact + (long)(14257152) * n), (grad + 7470752), 0,
         0);
 }
 
@@ -3234,19 +3198,19 @@ static void shakenet26_2x96d_layer186_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(15510528) * n), (par + 7477664), (par + 7478432), (buf + 26688), (buf + 27456),
-            (cnt + 64), (act + (long)(15559680) * n), (sav + 24192), (sav + 24960));
+        bn_c768_8x8_fwd_train(n, (act + (long)(14281728) * n), (par + 7477664), (par + 7478432), (buf + 26688), (buf + 27456),
+            (cnt + 64), (act + (long)(14330880) * n), (sav + 24192), (sav + 24960));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(15510528) * n), (par + 7477664), (par + 7478432), (buf + 26688), (buf + 27456),
-            (act + (long)(15559680) * n));
+        bn_c768_8x8_fwd_eval(n, (act + (long)(14281728) * n), (par + 7477664), (par + 7478432), (buf + 26688), (buf + 27456),
+            (act + (long)(14330880) * n));
 }
 
 /* layer3.1.branch1.1.bn1 */
 static void shakenet26_2x96d_layer186_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(15510528) * n), (par + 7477664), (sav + 24192), (sav + 24960), (dact + (long)(15559680) * n),
-        (dact + (long)(15510528) * n), (grad + 7477664), (grad + 7478432), 0);
+    bn_c768_8x8_bwd(n, (act + (long)(14281728) * n), (act + (long)(14330880) * n), (par + 7477664), (sav + 24192), (sav + 24960),
+        (dact + (long)(14330880) * n), (dact + (long)(14281728) * n), (grad + 7477664), (grad + 7478432), 0);
 }
 
 /* layer3.1.branch1.1.pointwise */
@@ -3254,14 +3218,14 @@ static void shakenet26_2x96d_layer187_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(15559680) * n), (par + 7479200), (par + 7774112), (act + (long)(15608832) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(14330880) * n), (par + 7479200), (par + 7774112), (act + (long)(14380032) * n + 0));
 }
 
 /* layer3.1.branch1.1.pointwise */
 static void shakenet26_2x96d_layer187_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15559680) * n), (par + 7479200), (dact + (long)(15608832) * n + 0), (dact + (long)(15559680) * n), (grad + 7479200), (grad + 7774112),
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(14330880) * n), (par + 7479200), (dact + (long)(14380032) * n + 0), (dact + (long)(14330880) * n), (grad + 7479200), (grad + 7774112),
         0);
 }
 
@@ -3271,19 +3235,19 @@ static void shakenet26_2x96d_layer188_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(15608832) * n), (par + 7774496), (par + 7774880), (buf + 28224), (buf + 28608),
-            (cnt + 65), (act + (long)(15633408) * n), (sav + 25728), (sav + 26112));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14380032) * n), (par + 7774496), (par + 7774880), (buf + 28224), (buf + 28608),
+            (cnt + 65), (act + (long)(14404608) * n), (sav + 25728), (sav + 26112));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(15608832) * n), (par + 7774496), (par + 7774880), (buf + 28224), (buf + 28608),
-            (act + (long)(15633408) * n));
+        bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14380032) * n), (par + 7774496), (par + 7774880), (buf + 28224), (buf + 28608),
+            (act + (long)(14404608) * n));
 }
 
 /* layer3.1.branch1.1.bn2 */
 static void shakenet26_2x96d_layer188_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(15608832) * n), (par + 7774496), (sav + 25728), (sav + 26112), (dact + (long)(15633408) * n),
-        (dact + (long)(15608832) * n), (grad + 7774496), (grad + 7774880), 0);
+    bn_c384_8x8_relu_bwd(n, (act + (long)(14380032) * n), (act + (long)(14404608) * n), (par + 7774496), (sav + 25728), (sav + 26112),
+        (dact + (long)(14404608) * n), (dact + (long)(14380032) * n), (grad + 7774496), (grad + 7774880), 0);
 }
 
 /* layer3.1.branch1.relu#2 */
@@ -3291,14 +3255,12 @@ static void shakenet26_2x96d_layer189_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(15633408) * n), (act + (long)(15657984) * n));
 }
 
 /* layer3.1.branch1.relu#2 */
 static void shakenet26_2x96d_layer189_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(15633408) * n), (act + (long)(15657984) * n), (dact + (long)(15657984) * n), (dact + (long)(15633408) * n), 0);
 }
 
 /* layer3.1.branch1.3 */
@@ -3306,14 +3268,14 @@ static void shakenet26_2x96d_layer190_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(15657984) * n), (par + 7775264), 0, (act + (long)(15682560) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(14404608) * n), (par + 7775264), 0, (act + (long)(14429184) * n + 0));
 }
 
 /* layer3.1.branch1.3 */
 static void shakenet26_2x96d_layer190_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15657984) * n), (par + 7775264), (dact + (long)(15682560) * n + 0), (dact + (long)(15657984) * n), (grad + 7775264), 0,
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(14404608) * n), (par + 7775264), (dact + (long)(14429184) * n + 0), (dact + (long)(14404608) * n), (grad + 7775264), 0,
         0);
 }
 
@@ -3323,19 +3285,19 @@ static void shakenet26_2x96d_layer191_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(15682560) * n), (par + 9102368), (par + 9102752), (buf + 28992), (buf + 29376),
-            (cnt + 66), (act + (long)(15707136) * n), (sav + 26496), (sav + 26880));
+        bn_c384_8x8_fwd_train(n, (act + (long)(14429184) * n), (par + 9102368), (par + 9102752), (buf + 28992), (buf + 29376),
+            (cnt + 66), (act + (long)(14453760) * n), (sav + 26496), (sav + 26880));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(15682560) * n), (par + 9102368), (par + 9102752), (buf + 28992), (buf + 29376),
-            (act + (long)(15707136) * n));
+        bn_c384_8x8_fwd_eval(n, (act + (long)(14429184) * n), (par + 9102368), (par + 9102752), (buf + 28992), (buf + 29376),
+            (act + (long)(14453760) * n));
 }
 
 /* layer3.1.branch1.4 */
 static void shakenet26_2x96d_layer191_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(15682560) * n), (par + 9102368), (sav + 26496), (sav + 26880), (dact + (long)(15707136) * n),
-        (dact + (long)(15682560) * n), (grad + 9102368), (grad + 9102752), 0);
+    bn_c384_8x8_bwd(n, (act + (long)(14429184) * n), (act + (long)(14453760) * n), (par + 9102368), (sav + 26496), (sav + 26880),
+        (dact + (long)(14453760) * n), (dact + (long)(14429184) * n), (grad + 9102368), (grad + 9102752), 0);
 }
 
 /* layer3.1.branch2.relu#1 */
@@ -3343,14 +3305,14 @@ static void shakenet26_2x96d_layer192_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(15461376) * n), (act + (long)(15731712) * n));
+    relu_n24576_fwd(n, (act + (long)(14232576) * n), (act + (long)(14478336) * n));
 }
 
 /* layer3.1.branch2.relu#1 */
 static void shakenet26_2x96d_layer192_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(15461376) * n), (act + (long)(15731712) * n), (dact + (long)(15731712) * n), (dact + (long)(15461376) * n), 1);
+    relu_n24576_bwd(n, (act + (long)(14232576) * n), (act + (long)(14478336) * n), (dact + (long)(14478336) * n), (dact + (long)(14232576) * n), 1);
 }
 
 /* layer3.1.branch2.1.seps */
@@ -3358,14 +3320,14 @@ static void shakenet26_2x96d_layer193_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(15731712) * n), (par + 9103136), 0, (act + (long)(15756288) * n + 0));
+    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(14478336) * n), (par + 9103136), 0, (act + (long)(14502912) * n + 0));
 }
 
 /* layer3.1.branch2.1.seps */
 static void shakenet26_2x96d_layer193_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(15731712) * n), (par + 9103136), (dact + (long)(15756288) * n + 0), (dact + (long)(15731712) * n), (grad + 9103136), 0,
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(14478336) * n), (par + 9103136), (dact + (long)(14502912) * n + 0), (dact + (long)(14478336) * n), (grad + 9103136), 0,
         0);
 }
 
@@ -3375,19 +3337,19 @@ static void shakenet26_2x96d_layer194_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(15756288) * n), (par + 9110048), (par + 9110816), (buf + 29760), (buf + 30528),
-            (cnt + 67), (act + (long)(15805440) * n), (sav + 27264), (sav + 28032));
+        bn_c768_8x8_fwd_train(n, (act + (long)(14502912) * n), (par + 9110048), (par + 9110816), (buf + 29760), (buf + 30528),
+            (cnt + 67), (act + (long)(14552064) * n), (sav + 27264), (sav + 28032));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(15756288) * n), (par + 9110048), (par + 9110816), (buf + 29760), (buf + 30528),
-            (act + (long)(15805440) * n));
+        bn_c768_8x8_fwd_eval(n, (act + (long)(14502912) * n), (par + 9110048), (par + 9110816), (buf + 29760), (buf + 30528),
+            (act + (long)(14552064) * n));
 }
 
 /* layer3.1.branch2.1.bn1 */
 static void shakenet26_2x96d_layer194_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(15756288) * n), (par + 9110048), (sav + 27264), (sav + 28032), (dact + (long)(15805440) * n),
-        (dact + (long)(15756288) * n), (grad + 9110048), (grad + 9110816), 0);
+    bn_c768_8x8_bwd(n, (act + (long)(14502912) * n), (act + (long)(14552064) * n), (par + 9110048), (sav + 27264), (sav + 28032),
+        (dact + (long)(14552064) * n), (dact + (long)(14502912) * n), (grad + 9110048), (grad + 9110816), 0);
 }
 
 /* layer3.1.branch2.1.pointwise */
@@ -3395,14 +3357,14 @@ static void shakenet26_2x96d_layer195_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(15805440) * n), (par + 9111584), (par + 9406496), (act + (long)(15854592) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(14552064) * n), (par + 9111584), (par + 9406496), (act + (long)(14601216) * n + 0));
 }
 
 /* layer3.1.branch2.1.pointwise */
 static void shakenet26_2x96d_layer195_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15805440) * n), (par + 9111584), (dact + (long)(15854592) * n + 0), (dact + (long)(15805440) * n), (grad + 9111584), (grad + 9406496),
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(14552064) * n), (par + 9111584), (dact + (long)(14601216) * n + 0), (dact + (long)(14552064) * n), (grad + 9111584), (grad + 9406496),
         0);
 }
 
@@ -3412,19 +3374,19 @@ static void shakenet26_2x96d_layer196_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(15854592) * n), (par + 9406880), (par + 9407264), (buf + 31296), (buf + 31680),
-            (cnt + 68), (act + (long)(15879168) * n), (sav + 28800), (sav + 29184));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14601216) * n), (par + 9406880), (par + 9407264), (buf + 31296), (buf + 31680),
+            (cnt + 68), (act + (long)(14625792) * n), (sav + 28800), (sav + 29184));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(15854592) * n), (par + 9406880), (par + 9407264), (buf + 31296), (buf + 31680),
-            (act + (long)(15879168) * n));
+        bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14601216) * n), (par + 9406880), (par + 9407264), (buf + 31296), (buf + 31680),
+            (act + (long)(14625792) * n));
 }
 
 /* layer3.1.branch2.1.bn2 */
 static void shakenet26_2x96d_layer196_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(15854592) * n), (par + 9406880), (sav + 28800), (sav + 29184), (dact + (long)(15879168) * n),
-        (dact + (long)(15854592) * n), (grad + 9406880), (grad + 9407264), 0);
+    bn_c384_8x8_relu_bwd(n, (act + (long)(14601216) * n), (act + (long)(14625792) * n), (par + 9406880), (sav + 28800), (sav + 29184),
+        (dact + (long)(14625792) * n), (dact + (long)(14601216) * n), (grad + 9406880), (grad + 9407264), 0);
 }
 
 /* layer3.1.branch2.relu#2 */
@@ -3432,14 +3394,12 @@ static void shakenet26_2x96d_layer197_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(15879168) * n), (act + (long)(15903744) * n));
 }
 
 /* layer3.1.branch2.relu#2 */
 static void shakenet26_2x96d_layer197_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(15879168) * n), (act + (long)(15903744) * n), (dact + (long)(15903744) * n), (dact + (long)(15879168) * n), 0);
 }
 
 /* layer3.1.branch2.3 */
@@ -3447,14 +3407,14 @@ static void shakenet26_2x96d_layer198_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(15903744) * n), (par + 9407648), 0, (act + (long)(15928320) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(14625792) * n), (par + 9407648), 0, (act + (long)(14650368) * n + 0));
 }
 
 /* layer3.1.branch2.3 */
 static void shakenet26_2x96d_layer198_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15903744) * n), (par + 9407648), (dact + (long)(15928320) * n + 0), (dact + (long)(15903744) * n), (grad + 9407648), 0,
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(14625792) * n), (par + 9407648), (dact + (long)(14650368) * n + 0), (dact + (long)(14625792) * n), (grad + 9407648), 0,
         0);
 }
 
@@ -3464,19 +3424,19 @@ static void shakenet26_2x96d_layer199_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(15928320) * n), (par + 10734752), (par + 10735136), (buf + 32064), (buf + 32448),
-            (cnt + 69), (act + (long)(15952896) * n), (sav + 29568), (sav + 29952));
+        bn_c384_8x8_fwd_train(n, (act + (long)(14650368) * n), (par + 10734752), (par + 10735136), (buf + 32064), (buf + 32448),
+            (cnt + 69), (act + (long)(14674944) * n), (sav + 29568), (sav + 29952));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(15928320) * n), (par + 10734752), (par + 10735136), (buf + 32064), (buf + 32448),
-            (act + (long)(15952896) * n));
+        bn_c384_8x8_fwd_eval(n, (act + (long)(14650368) * n), (par + 10734752), (par + 10735136), (buf + 32064), (buf + 32448),
+            (act + (long)(14674944) * n));
 }
 
 /* layer3.1.branch2.4 */
 static void shakenet26_2x96d_layer199_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(15928320) * n), (par + 10734752), (sav + 29568), (sav + 29952), (dact + (long)(15952896) * n),
-        (dact + (long)(15928320) * n), (grad + 10734752), (grad + 10735136), 0);
+    bn_c384_8x8_bwd(n, (act + (long)(14650368) * n), (act + (long)(14674944) * n), (par + 10734752), (sav + 29568), (sav + 29952),
+        (dact + (long)(14674944) * n), (dact + (long)(14650368) * n), (grad + 10734752), (grad + 10735136), 0);
 }
 
 /* layer3.1.blend */
@@ -3484,16 +3444,16 @@ static void shakenet26_2x96d_layer200_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n24576_fwd(n, (act + (long)(15707136) * n), (act + (long)(15952896) * n), train ? (ext + (long)(18) * n) : 0, (act + (long)(15977472) * n));
+    shake_n24576_fwd(n, (act + (long)(14453760) * n), (act + (long)(14674944) * n), train ? (ext + (long)(18) * n) : 0, (act + (long)(14699520) * n));
 }
 
 /* layer3.1.blend */
 static void shakenet26_2x96d_layer200_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(15707136) * n), 0, sizeof(float) * n * 24576);
-    memset((dact + (long)(15952896) * n), 0, sizeof(float) * n * 24576);
-    shake_n24576_bwd(n, (ext + (long)(18) * n) + n, (dact + (long)(15977472) * n), (dact + (long)(15707136) * n), (dact + (long)(15952896) * n));
+    memset((dact + (long)(14453760) * n), 0, sizeof(float) * n * 24576);
+    memset((dact + (long)(14674944) * n), 0, sizeof(float) * n * 24576);
+    shake_n24576_bwd(n, (ext + (long)(18) * n) + n, (dact + (long)(14699520) * n), (dact + (long)(14453760) * n), (dact + (long)(14674944) * n));
 }
 
 /* layer3.1.sum */
@@ -3501,14 +3461,14 @@ static void shakenet26_2x96d_layer201_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n24576_fwd(n, (act + (long)(15977472) * n), (act + (long)(15461376) * n), (act + (long)(16002048) * n));
+    add2_n24576_fwd(n, (act + (long)(14699520) * n), (act + (long)(14232576) * n), (act + (long)(14724096) * n));
 }
 
 /* layer3.1.sum */
 static void shakenet26_2x96d_layer201_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n24576_bwd(n, (dact + (long)(16002048) * n), (dact + (long)(15977472) * n), 0, (dact + (long)(15461376) * n), 0);
+    add2_n24576_bwd(n, (act + (long)(14724096) * n), (dact + (long)(14724096) * n), (dact + (long)(14699520) * n), 0, (dact + (long)(14232576) * n), 0);
 }
 
 /* layer3.2.branch1.relu#1 */
@@ -3516,14 +3476,14 @@ static void shakenet26_2x96d_layer202_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(16002048) * n), (act + (long)(16026624) * n));
+    relu_n24576_fwd(n, (act + (long)(14724096) * n), (act + (long)(14748672) * n));
 }
 
 /* layer3.2.branch1.relu#1 */
 static void shakenet26_2x96d_layer202_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(16002048) * n), (act + (long)(16026624) * n), (dact + (long)(16026624) * n), (dact + (long)(16002048) * n), 1);
+    relu_n24576_bwd(n, (act + (long)(14724096) * n), (act + (long)(14748672) * n), (dact + (long)(14748672) * n), (dact + (long)(14724096) * n), 1);
 }
 
 /* layer3.2.branch1.1.seps */
@@ -3531,14 +3491,14 @@ static void shakenet26_2x96d_layer203_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(16026624) * n), (par + 10883744), 0, (act + (long)(16051200) * n + 0));
+    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(14748672) * n), (par + 10883744), 0, (act + (long)(14773248) * n + 0));
 }
 
 /* layer3.2.branch1.1.seps */
 static void shakenet26_2x96d_layer203_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16026624) * n), (par + 10883744), (dact + (long)(16051200) * n + 0), (dact + (long)(16026624) * n), (grad + 10883744), 0,
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(14748672) * n), (par + 10883744), (dact + (long)(14773248) * n + 0), (dact + (long)(14748672) * n), (grad + 10883744), 0,
         0);
 }
 
@@ -3548,19 +3508,19 @@ static void shakenet26_2x96d_layer204_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(16051200) * n), (par + 10890656), (par + 10891424), (buf + 33600), (buf + 34368),
-            (cnt + 71), (act + (long)(16100352) * n), (sav + 30336), (sav + 31104));
+        bn_c768_8x8_fwd_train(n, (act + (long)(14773248) * n), (par + 10890656), (par + 10891424), (buf + 33600), (buf + 34368),
+            (cnt + 71), (act + (long)(14822400) * n), (sav + 30336), (sav + 31104));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(16051200) * n), (par + 10890656), (par + 10891424), (buf + 33600), (buf + 34368),
-            (act + (long)(16100352) * n));
+        bn_c768_8x8_fwd_eval(n, (act + (long)(14773248) * n), (par + 10890656), (par + 10891424), (buf + 33600), (buf + 34368),
+            (act + (long)(14822400) * n));
 }
 
 /* layer3.2.branch1.1.bn1 */
 static void shakenet26_2x96d_layer204_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(16051200) * n), (par + 10890656), (sav + 30336), (sav + 31104), (dact + (long)(16100352) * n),
-        (dact + (long)(16051200) * n), (grad + 10890656), (grad + 10891424), 0);
+    bn_c768_8x8_bwd(n, (act + (long)(14773248) * n), (act + (long)(14822400) * n), (par + 10890656), (sav + 30336), (sav + 31104),
+        (dact + (long)(14822400) * n), (dact + (long)(14773248) * n), (grad + 10890656), (grad + 10891424), 0);
 }
 
 /* layer3.2.branch1.1.pointwise */
@@ -3568,14 +3528,14 @@ static void shakenet26_2x96d_layer205_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(16100352) * n), (par + 10892192), (par + 11187104), (act + (long)(16149504) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(14822400) * n), (par + 10892192), (par + 11187104), (act + (long)(14871552) * n + 0));
 }
 
 /* layer3.2.branch1.1.pointwise */
 static void shakenet26_2x96d_layer205_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16100352) * n), (par + 10892192), (dact + (long)(16149504) * n + 0), (dact + (long)(16100352) * n), (grad + 10892192), (grad + 11187104),
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(14822400) * n), (par + 10892192), (dact + (long)(14871552) * n + 0), (dact + (long)(14822400) * n), (grad + 10892192), (grad + 11187104),
         0);
 }
 
@@ -3585,19 +3545,19 @@ static void shakenet26_2x96d_layer206_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(16149504) * n), (par + 11187488), (par + 11187872), (buf + 35136), (buf + 35520),
-            (cnt + 72), (act + (long)(16174080) * n), (sav + 31872), (sav + 32256));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14871552) * n), (par + 11187488), (par + 11187872), (buf + 35136), (buf + 35520),
+            (cnt + 72), (act + (long)(14896128) * n), (sav + 31872), (sav + 32256));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(16149504) * n), (par + 11187488), (par + 11187872), (buf + 35136), (buf + 35520),
-            (act + (long)(16174080) * n));
+        bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14871552) * n), (par + 11187488), (par + 11187872), (buf + 35136), (buf + 35520),
+            (act + (long)(14896128) * n));
 }
 
 /* layer3.2.branch1.1.bn2 */
 static void shakenet26_2x96d_layer206_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(16149504) * n), (par + 11187488), (sav + 31872), (sav + 32256), (dact + (long)(16174080) * n),
-        (dact + (long)(16149504) * n), (grad + 11187488), (grad + 11187872), 0);
+    bn_c384_8x8_relu_bwd(n, (act + (long)(14871552) * n), (act + (long)(14896128) * n), (par + 11187488), (sav + 31872), (sav + 32256),
+        (dact + (long)(14896128) * n), (dact + (long)(14871552) * n), (grad + 11187488), (grad + 11187872), 0);
 }
 
 /* layer3.2.branch1.relu#2 */
@@ -3605,14 +3565,12 @@ static void shakenet26_2x96d_layer207_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(16174080) * n), (act + (long)(16198656) * n));
 }
 
 /* layer3.2.branch1.relu#2 */
 static void shakenet26_2x96d_layer207_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(16174080) * n), (act + (long)(16198656) * n), (dact + (long)(16198656) * n), (dact + (long)(16174080) * n), 0);
 }
 
 /* layer3.2.branch1.3 */
@@ -3620,14 +3578,14 @@ static void shakenet26_2x96d_layer208_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(16198656) * n), (par + 11188256), 0, (act + (long)(16223232) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(14896128) * n), (par + 11188256), 0, (act + (long)(14920704) * n + 0));
 }
 
 /* layer3.2.branch1.3 */
 static void shakenet26_2x96d_layer208_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16198656) * n), (par + 11188256), (dact + (long)(16223232) * n + 0), (dact + (long)(16198656) * n), (grad + 11188256), 0,
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(14896128) * n), (par + 11188256), (dact + (long)(14920704) * n + 0), (dact + (long)(14896128) * n), (grad + 11188256), 0,
         0);
 }
 
@@ -3637,19 +3595,19 @@ static void shakenet26_2x96d_layer209_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(16223232) * n), (par + 12515360), (par + 12515744), (buf + 35904), (buf + 36288),
-            (cnt + 73), (act + (long)(16247808) * n), (sav + 32640), (sav + 33024));
+        bn_c384_8x8_fwd_train(n, (act + (long)(14920704) * n), (par + 12515360), (par + 12515744), (buf + 35904), (buf + 36288),
+            (cnt + 73), (act + (long)(14945280) * n), (sav + 32640), (sav + 33024));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(16223232) * n), (par + 12515360), (par + 12515744), (buf + 35904), (buf + 36288),
-            (act + (long)(16247808) * n));
+        bn_c384_8x8_fwd_eval(n, (act + (long)(14920704) * n), (par + 12515360), (par + 12515744), (buf + 35904), (buf + 36288),
+            (act + (long)(14945280) * n));
 }
 
 /* layer3.2.branch1.4 */
 static void shakenet26_2x96d_layer209_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(16223232) * n), (par + 12515360), (sav + 32640), (sav + 33024), (dact + (long)(16247808) * n),
-        (dact + (long)(16223232) * n), (grad + 12515360), (grad + 12515744), 0);
+    bn_c384_8x8_bwd(n, (act + (long)(14920704) * n), (act + (long)(14945280) * n), (par + 12515360), (sav + 32640), (sav + 33024),
+        (dact + (long)(14945280) * n), (dact + (long)(14920704) * n), (grad + 12515360), (grad + 12515744), 0);
 }
 
 /* layer3.2.branch2.relu#1 */
@@ -3657,14 +3615,14 @@ static void shakenet26_2x96d_layer210_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(16002048) * n), (act + (long)(16272384) * n));
+    relu_n24576_fwd(n, (act + (long)(14724096) * n), (act + (long)(14969856) * n));
 }
 
 /* layer3.2.branch2.relu#1 */
 static void shakenet26_2x96d_layer210_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(16002048) * n), (act + (long)(16272384) * n), (dact + (long)(16272384) * n), (dact + (long)(16002048) * n), 1);
+    relu_n24576_bwd(n, (act + (long)(14724096) * n), (act + (long)(14969856) * n), (dact + (long)(14969856) * n), (dact + (long)(14724096) * n), 1);
 }
 
 /* layer3.2.branch2.1.seps */
@@ -3672,14 +3630,14 @@ static void shakenet26_2x96d_layer211_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(16272384) * n), (par + 12516128), 0, (act + (long)(16296960) * n + 0));
+    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(14969856) * n), (par + 12516128), 0, (act + (long)(14994432) * n + 0));
 }
 
 /* layer3.2.branch2.1.seps */
 static void shakenet26_2x96d_layer211_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16272384) * n), (par + 12516128), (dact + (long)(16296960) * n + 0), (dact + (long)(16272384) * n), (grad + 12516128), 0,
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(14969856) * n), (par + 12516128), (dact + (long)(14994432) * n + 0), (dact + (long)(14969856) * n), (grad + 12516128), 0,
         0);
 }
 
@@ -3689,19 +3647,19 @@ static void shakenet26_2x96d_layer212_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(16296960) * n), (par + 12523040), (par + 12523808), (buf + 36672), (buf + 37440),
-            (cnt + 74), (act + (long)(16346112) * n), (sav + 33408), (sav + 34176));
+        bn_c768_8x8_fwd_train(n, (act + (long)(14994432) * n), (par + 12523040), (par + 12523808), (buf + 36672), (buf + 37440),
+            (cnt + 74), (act + (long)(15043584) * n), (sav + 33408), (sav + 34176));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(16296960) * n), (par + 12523040), (par + 12523808), (buf + 36672), (buf + 37440),
-            (act + (long)(16346112) * n));
+        bn_c768_8x8_fwd_eval(n, (act + (long)(14994432) * n), (par + 12523040), (par + 12523808), (buf + 36672), (buf + 37440),
+            (act + (long)(15043584) * n));
 }
 
 /* layer3.2.branch2.1.bn1 */
 static void shakenet26_2x96d_layer212_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(16296960) * n), (par + 12523040), (sav + 33408), (sav + 34176), (dact + (long)(16346112) * n),
-        (dact + (long)(16296960) * n), (grad + 12523040), (grad + 12523808), 0);
+    bn_c768_8x8_bwd(n, (act + (long)(14994432) * n), (act + (long)(15043584) * n), (par + 12523040), (sav + 33408), (sav + 34176),
+        (dact + (long)(15043584) * n), (dact + (long)(14994432) * n), (grad + 12523040), (grad + 12523808), 0);
 }
 
 /* layer3.2.branch2.1.pointwise */
@@ -3709,14 +3667,14 @@ static void shakenet26_2x96d_layer213_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(16346112) * n), (par + 12524576), (par + 12819488), (act + (long)(16395264) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(15043584) * n), (par + 12524576), (par + 12819488), (act + (long)(15092736) * n + 0));
 }
 
 /* layer3.2.branch2.1.pointwise */
 static void shakenet26_2x96d_layer213_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16346112) * n), (par + 12524576), (dact + (long)(16395264) * n + 0), (dact + (long)(16346112) * n), (grad + 12524576), (grad + 12819488),
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15043584) * n), (par + 12524576), (dact + (long)(15092736) * n + 0), (dact + (long)(15043584) * n), (grad + 12524576), (grad + 12819488),
         0);
 }
 
@@ -3726,19 +3684,19 @@ static void shakenet26_2x96d_layer214_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(16395264) * n), (par + 12819872), (par + 12820256), (buf + 38208), (buf + 38592),
-            (cnt + 75), (act + (long)(16419840) * n), (sav + 34944), (sav + 35328));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(15092736) * n), (par + 12819872), (par + 12820256), (buf + 38208), (buf + 38592),
+            (cnt + 75), (act + (long)(15117312) * n), (sav + 34944), (sav + 35328));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(16395264) * n), (par + 12819872), (par + 12820256), (buf + 38208), (buf + 38592),
-            (act + (long)(16419840) * n));
+        bn_c384_8x8_relu_fwd_eval(n, (act + (long)(15092736) * n), (par + 12819872), (par + 12820256), (buf + 38208), (buf + 38592),
+            (act + (long)(15117312) * n));
 }
 
 /* layer3.2.branch2.1.bn2 */
 static void shakenet26_2x96d_layer214_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(16395264) * n), (par + 12819872), (sav + 34944), (sav + 35328), (dact + (long)(16419840) * n),
-        (dact + (long)(16395264) * n), (grad + 12819872), (grad + 12820256), 0);
+    bn_c384_8x8_relu_bwd(n, (act + (long)(15092736) * n), (act + (long)(15117312) * n), (par + 12819872), (sav + 34944), (sav + 35328),
+        (dact + (long)(15117312) * n), (dact + (long)(15092736) * n), (grad + 12819872), (grad + 12820256), 0);
 }
 
 /* layer3.2.branch2.relu#2 */
@@ -3746,14 +3704,12 @@ static void shakenet26_2x96d_layer215_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(16419840) * n), (act + (long)(16444416) * n));
 }
 
 /* layer3.2.branch2.relu#2 */
 static void shakenet26_2x96d_layer215_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(16419840) * n), (act + (long)(16444416) * n), (dact + (long)(16444416) * n), (dact + (long)(16419840) * n), 0);
 }
 
 /* layer3.2.branch2.3 */
@@ -3761,14 +3717,14 @@ static void shakenet26_2x96d_layer216_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(16444416) * n), (par + 12820640), 0, (act + (long)(16468992) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(15117312) * n), (par + 12820640), 0, (act + (long)(15141888) * n + 0));
 }
 
 /* layer3.2.branch2.3 */
 static void shakenet26_2x96d_layer216_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16444416) * n), (par + 12820640), (dact + (long)(16468992) * n + 0), (dact + (long)(16444416) * n), (grad + 12820640), 0,
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15117312) * n), (par + 12820640), (dact + (long)(15141888) * n + 0), (dact + (long)(15117312) * n), (grad + 12820640), 0,
         0);
 }
 
@@ -3778,19 +3734,19 @@ static void shakenet26_2x96d_layer217_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(16468992) * n), (par + 14147744), (par + 14148128), (buf + 38976), (buf + 39360),
-            (cnt + 76), (act + (long)(16493568) * n), (sav + 35712), (sav + 36096));
+        bn_c384_8x8_fwd_train(n, (act + (long)(15141888) * n), (par + 14147744), (par + 14148128), (buf + 38976), (buf + 39360),
+            (cnt + 76), (act + (long)(15166464) * n), (sav + 35712), (sav + 36096));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(16468992) * n), (par + 14147744), (par + 14148128), (buf + 38976), (buf + 39360),
-            (act + (long)(16493568) * n));
+        bn_c384_8x8_fwd_eval(n, (act + (long)(15141888) * n), (par + 14147744), (par + 14148128), (buf + 38976), (buf + 39360),
+            (act + (long)(15166464) * n));
 }
 
 /* layer3.2.branch2.4 */
 static void shakenet26_2x96d_layer217_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(16468992) * n), (par + 14147744), (sav + 35712), (sav + 36096), (dact + (long)(16493568) * n),
-        (dact + (long)(16468992) * n), (grad + 14147744), (grad + 14148128), 0);
+    bn_c384_8x8_bwd(n, (act + (long)(15141888) * n), (act + (long)(15166464) * n), (par + 14147744), (sav + 35712), (sav + 36096),
+        (dact + (long)(15166464) * n), (dact + (long)(15141888) * n), (grad + 14147744), (grad + 14148128), 0);
 }
 
 /* layer3.2.blend */
@@ -3798,16 +3754,16 @@ static void shakenet26_2x96d_layer218_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n24576_fwd(n, (act + (long)(16247808) * n), (act + (long)(16493568) * n), train ? (ext + (long)(20) * n) : 0, (act + (long)(16518144) * n));
+    shake_n24576_fwd(n, (act + (long)(14945280) * n), (act + (long)(15166464) * n), train ? (ext + (long)(20) * n) : 0, (act + (long)(15191040) * n));
 }
 
 /* layer3.2.blend */
 static void shakenet26_2x96d_layer218_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(16247808) * n), 0, sizeof(float) * n * 24576);
-    memset((dact + (long)(16493568) * n), 0, sizeof(float) * n * 24576);
-    shake_n24576_bwd(n, (ext + (long)(20) * n) + n, (dact + (long)(16518144) * n), (dact + (long)(16247808) * n), (dact + (long)(16493568) * n));
+    memset((dact + (long)(14945280) * n), 0, sizeof(float) * n * 24576);
+    memset((dact + (long)(15166464) * n), 0, sizeof(float) * n * 24576);
+    shake_n24576_bwd(n, (ext + (long)(20) * n) + n, (dact + (long)(15191040) * n), (dact + (long)(14945280) * n), (dact + (long)(15166464) * n));
 }
 
 /* layer3.2.sum */
@@ -3815,14 +3771,14 @@ static void shakenet26_2x96d_layer219_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n24576_fwd(n, (act + (long)(16518144) * n), (act + (long)(16002048) * n), (act + (long)(16542720) * n));
+    add2_n24576_fwd(n, (act + (long)(15191040) * n), (act + (long)(14724096) * n), (act + (long)(15215616) * n));
 }
 
 /* layer3.2.sum */
 static void shakenet26_2x96d_layer219_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n24576_bwd(n, (dact + (long)(16542720) * n), (dact + (long)(16518144) * n), 0, (dact + (long)(16002048) * n), 0);
+    add2_n24576_bwd(n, (act + (long)(15215616) * n), (dact + (long)(15215616) * n), (dact + (long)(15191040) * n), 0, (dact + (long)(14724096) * n), 0);
 }
 
 /* layer3.3.branch1.relu#1 */
@@ -3830,14 +3786,14 @@ static void shakenet26_2x96d_layer220_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(16542720) * n), (act + (long)(16567296) * n));
+    relu_n24576_fwd(n, (act + (long)(15215616) * n), (act + (long)(15240192) * n));
 }
 
 /* layer3.3.branch1.relu#1 */
 static void shakenet26_2x96d_layer220_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(16542720) * n), (act + (long)(16567296) * n), (dact + (long)(16567296) * n), (dact + (long)(16542720) * n), 1);
+    relu_n24576_bwd(n, (act + (long)(15215616) * n), (act + (long)(15240192) * n), (dact + (long)(15240192) * n), (dact + (long)(15215616) * n), 1);
 }
 
 /* layer3.3.branch1.1.seps */
@@ -3845,14 +3801,14 @@ static void shakenet26_2x96d_layer221_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(16567296) * n), (par + 14296736), 0, (act + (long)(16591872) * n + 0));
+    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(15240192) * n), (par + 14296736), 0, (act + (long)(15264768) * n + 0));
 }
 
 /* layer3.3.branch1.1.seps */
 static void shakenet26_2x96d_layer221_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16567296) * n), (par + 14296736), (dact + (long)(16591872) * n + 0), (dact + (long)(16567296) * n), (grad + 14296736), 0,
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(15240192) * n), (par + 14296736), (dact + (long)(15264768) * n + 0), (dact + (long)(15240192) * n), (grad + 14296736), 0,
         0);
 }
 
@@ -3862,19 +3818,19 @@ static void shakenet26_2x96d_layer222_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(16591872) * n), (par + 14303648), (par + 14304416), (buf + 40512), (buf + 41280),
-            (cnt + 78), (act + (long)(16641024) * n), (sav + 36480), (sav + 37248));
+        bn_c768_8x8_fwd_train(n, (act + (long)(15264768) * n), (par + 14303648), (par + 14304416), (buf + 40512), (buf + 41280),
+            (cnt + 78), (act + (long)(15313920) * n), (sav + 36480), (sav + 37248));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(16591872) * n), (par + 14303648), (par + 14304416), (buf + 40512), (buf + 41280),
-            (act + (long)(16641024) * n));
+        bn_c768_8x8_fwd_eval(n, (act + (long)(15264768) * n), (par + 14303648), (par + 14304416), (buf + 40512), (buf + 41280),
+            (act + (long)(15313920) * n));
 }
 
 /* layer3.3.branch1.1.bn1 */
 static void shakenet26_2x96d_layer222_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(16591872) * n), (par + 14303648), (sav + 36480), (sav + 37248), (dact + (long)(16641024) * n),
-        (dact + (long)(16591872) * n), (grad + 14303648), (grad + 14304416), 0);
+    bn_c768_8x8_bwd(n, (act + (long)(15264768) * n), (act + (long)(15313920) * n), (par + 14303648), (sav + 36480), (sav + 37248),
+        (dact + (long)(15313920) * n), (dact + (long)(15264768) * n), (grad + 14303648), (grad + 14304416), 0);
 }
 
 /* layer3.3.branch1.1.pointwise */
@@ -3882,14 +3838,14 @@ static void shakenet26_2x96d_layer223_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(16641024) * n), (par + 14305184), (par + 14600096), (act + (long)(16690176) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(15313920) * n), (par + 14305184), (par + 14600096), (act + (long)(15363072) * n + 0));
 }
 
 /* layer3.3.branch1.1.pointwise */
 static void shakenet26_2x96d_layer223_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16641024) * n), (par + 14305184), (dact + (long)(16690176) * n + 0), (dact + (long)(16641024) * n), (grad + 14305184), (grad + 14600096),
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15313920) * n), (par + 14305184), (dact + (long)(15363072) * n + 0), (dact + (long)(15313920) * n), (grad + 14305184), (grad + 14600096),
         0);
 }
 
@@ -3899,19 +3855,19 @@ static void shakenet26_2x96d_layer224_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(16690176) * n), (par + 14600480), (par + 14600864), (buf + 42048), (buf + 42432),
-            (cnt + 79), (act + (long)(16714752) * n), (sav + 38016), (sav + 38400));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(15363072) * n), (par + 14600480), (par + 14600864), (buf + 42048), (buf + 42432),
+            (cnt + 79), (act + (long)(15387648) * n), (sav + 38016), (sav + 38400));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(16690176) * n), (par + 14600480), (par + 14600864), (buf + 42048), (buf + 42432),
-            (act + (long)(16714752) * n));
+        bn_c384_8x8_relu_fwd_eval(n, (act + (long)(15363072) * n), (par + 14600480), (par + 14600864), (buf + 42048), (buf + 42432),
+            (act + (long)(15387648) * n));
 }
 
 /* layer3.3.branch1.1.bn2 */
 static void shakenet26_2x96d_layer224_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(16690176) * n), (par + 14600480), (sav + 38016), (sav + 38400), (dact + (long)(16714752) * n),
-        (dact + (long)(16690176) * n), (grad + 14600480), (grad + 14600864), 0);
+    bn_c384_8x8_relu_bwd(n, (act + (long)(15363072) * n), (act + (long)(15387648) * n), (par + 14600480), (sav + 38016), (sav + 38400),
+        (dact + (long)(15387648) * n), (dact + (long)(15363072) * n), (grad + 14600480), (grad + 14600864), 0);
 }
 
 /* layer3.3.branch1.relu#2 */
@@ -3919,14 +3875,12 @@ static void shakenet26_2x96d_layer225_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(16714752) * n), (act + (long)(16739328) * n));
 }
 
 /* layer3.3.branch1.relu#2 */
 static void shakenet26_2x96d_layer225_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(16714752) * n), (act + (long)(16739328) * n), (dact + (long)(16739328) * n), (dact + (long)(16714752) * n), 0);
 }
 
 /* layer3.3.branch1.3 */
@@ -3934,14 +3888,14 @@ static void shakenet26_2x96d_layer226_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(16739328) * n), (par + 14601248), 0, (act + (long)(16763904) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(15387648) * n), (par + 14601248), 0, (act + (long)(15412224) * n + 0));
 }
 
 /* layer3.3.branch1.3 */
 static void shakenet26_2x96d_layer226_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16739328) * n), (par + 14601248), (dact + (long)(16763904) * n + 0), (dact + (long)(16739328) * n), (grad + 14601248), 0,
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15387648) * n), (par + 14601248), (dact + (long)(15412224) * n + 0), (dact + (long)(15387648) * n), (grad + 14601248), 0,
         0);
 }
 
@@ -3951,19 +3905,19 @@ static void shakenet26_2x96d_layer227_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(16763904) * n), (par + 15928352), (par + 15928736), (buf + 42816), (buf + 43200),
-            (cnt + 80), (act + (long)(16788480) * n), (sav + 38784), (sav + 39168));
+        bn_c384_8x8_fwd_train(n, (act + (long)(15412224) * n), (par + 15928352), (par + 15928736), (buf + 42816), (buf + 43200),
+            (cnt + 80), (act + (long)(15436800) * n), (sav + 38784), (sav + 39168));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(16763904) * n), (par + 15928352), (par + 15928736), (buf + 42816), (buf + 43200),
-            (act + (long)(16788480) * n));
+        bn_c384_8x8_fwd_eval(n, (act + (long)(15412224) * n), (par + 15928352), (par + 15928736), (buf + 42816), (buf + 43200),
+            (act + (long)(15436800) * n));
 }
 
 /* layer3.3.branch1.4 */
 static void shakenet26_2x96d_layer227_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(16763904) * n), (par + 15928352), (sav + 38784), (sav + 39168), (dact + (long)(16788480) * n),
-        (dact + (long)(16763904) * n), (grad + 15928352), (grad + 15928736), 0);
+    bn_c384_8x8_bwd(n, (act + (long)(15412224) * n), (act + (long)(15436800) * n), (par + 15928352), (sav + 38784), (sav + 39168),
+        (dact + (long)(15436800) * n), (dact + (long)(15412224) * n), (grad + 15928352), (grad + 15928736), 0);
 }
 
 /* layer3.3.branch2.relu#1 */
@@ -3971,14 +3925,14 @@ static void shakenet26_2x96d_layer228_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(16542720) * n), (act + (long)(16813056) * n));
+    relu_n24576_fwd(n, (act + (long)(15215616) * n), (act + (long)(15461376) * n));
 }
 
 /* layer3.3.branch2.relu#1 */
 static void shakenet26_2x96d_layer228_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(16542720) * n), (act + (long)(16813056) * n), (dact + (long)(16813056) * n), (dact + (long)(16542720) * n), 1);
+    relu_n24576_bwd(n, (act + (long)(15215616) * n), (act + (long)(15461376) * n), (dact + (long)(15461376) * n), (dact + (long)(15215616) * n), 1);
 }
 
 /* layer3.3.branch2.1.seps */
@@ -3986,14 +3940,14 @@ static void shakenet26_2x96d_layer229_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(16813056) * n), (par + 15929120), 0, (act + (long)(16837632) * n + 0));
+    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(15461376) * n), (par + 15929120), 0, (act + (long)(15485952) * n + 0));
 }
 
 /* layer3.3.branch2.1.seps */
 static void shakenet26_2x96d_layer229_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(16813056) * n), (par + 15929120), (dact + (long)(16837632) * n + 0), (dact + (long)(16813056) * n), (grad + 15929120), 0,
+    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(15461376) * n), (par + 15929120), (dact + (long)(15485952) * n + 0), (dact + (long)(15461376) * n), (grad + 15929120), 0,
         0);
 }
 
@@ -4003,19 +3957,19 @@ static void shakenet26_2x96d_layer230_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(16837632) * n), (par + 15936032), (par + 15936800), (buf + 43584), (buf + 44352),
-            (cnt + 81), (act + (long)(16886784) * n), (sav + 39552), (sav + 40320));
+        bn_c768_8x8_fwd_train(n, (act + (long)(15485952) * n), (par + 15936032), (par + 15936800), (buf + 43584), (buf + 44352),
+            (cnt + 81), (act + (long)(15535104) * n), (sav + 39552), (sav + 40320));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(16837632) * n), (par + 15936032), (par + 15936800), (buf + 43584), (buf + 44352),
-            (act + (long)(16886784) * n));
+        bn_c768_8x8_fwd_eval(n, (act + (long)(15485952) * n), (par + 15936032), (par + 15936800), (buf + 43584), (buf + 44352),
+            (act + (long)(15535104) * n));
 }
 
 /* layer3.3.branch2.1.bn1 */
 static void shakenet26_2x96d_layer230_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(16837632) * n), (par + 15936032), (sav + 39552), (sav + 40320), (dact + (long)(16886784) * n),
-        (dact + (long)(16837632) * n), (grad + 15936032), (grad + 15936800), 0);
+    bn_c768_8x8_bwd(n, (act + (long)(15485952) * n), (act + (long)(15535104) * n), (par + 15936032), (sav + 39552), (sav + 40320),
+        (dact + (long)(15535104) * n), (dact + (long)(15485952) * n), (grad + 15936032), (grad + 15936800), 0);
 }
 
 /* layer3.3.branch2.1.pointwise */
@@ -4023,14 +3977,14 @@ static void shakenet26_2x96d_layer231_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(16886784) * n), (par + 15937568), (par + 16232480), (act + (long)(16935936) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(15535104) * n), (par + 15937568), (par + 16232480), (act + (long)(15584256) * n + 0));
 }
 
 /* layer3.3.branch2.1.pointwise */
 static void shakenet26_2x96d_layer231_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(16886784) * n), (par + 15937568), (dact + (long)(16935936) * n + 0), (dact + (long)(16886784) * n), (grad + 15937568), (grad + 16232480),
+    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15535104) * n), (par + 15937568), (dact + (long)(15584256) * n + 0), (dact + (long)(15535104) * n), (grad + 15937568), (grad + 16232480),
         0);
 }
 
@@ -4040,19 +3994,19 @@ static void shakenet26_2x96d_layer232_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(16935936) * n), (par + 16232864), (par + 16233248), (buf + 45120), (buf + 45504),
-            (cnt + 82), (act + (long)(16960512) * n), (sav + 41088), (sav + 41472));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(15584256) * n), (par + 16232864), (par + 16233248), (buf + 45120), (buf + 45504),
+            (cnt + 82), (act + (long)(15608832) * n), (sav + 41088), (sav + 41472));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(16935936) * n), (par + 16232864), (par + 16233248), (buf + 45120), (buf + 45504),
-            (act + (long)(16960512) * n));
+        bn_c384_8x8_relu_fwd_eval(n, (act + (long)(15584256) * n), (par + 16232864), (par + 16233248), (buf + 45120), (buf + 45504),
+            (act + (long)(15608832) * n));
 }
 
 /* layer3.3.branch2.1.bn2 */
 static void shakenet26_2x96d_layer232_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(16935936) * n), (par + 16232864), (sav + 41088), (sav + 41472), (dact + (long)(16960512) * n),
-        (dact + (long)(16935936) * n), (grad + 16232864), (grad + 16233248), 0);
+    bn_c384_8x8_relu_bwd(n, (act + (long)(15584256) * n), (act + (long)(15608832) * n), (par + 16232864), (sav + 41088), (sav + 41472),
+        (dact + (long)(15608832) * n), (dact + (long)(15584256) * n), (grad + 16232864), (grad + 16233248), 0);
 }
 
 /* layer3.3.branch2.relu#2 */
@@ -4060,14 +4014,12 @@ static void shakenet26_2x96d_layer233_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(16960512) * n), (act + (long)(16985088) * n));
 }
 
 /* layer3.3.branch2.relu#2 */
 static void shakenet26_2x96d_layer233_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(16960512) * n), (act + (long)(16985088) * n), (dact + (long)(16985088) * n), (dact + (long)(16960512) * n), 0);
 }
 
 /* layer3.3.branch2.3 */
@@ -4075,14 +4027,14 @@ static void shakenet26_2x96d_layer234_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(16985088) * n), (par + 16233632), 0, (act + (long)(17009664) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_fwd(n, (act + (long)(15608832) * n), (par + 16233632), 0, (act + (long)(15633408) * n + 0));
 }
 
 /* layer3.3.branch2.3 */
 static void shakenet26_2x96d_layer234_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(16985088) * n), (par + 16233632), (dact + (long)(17009664) * n + 0), (dact + (long)(16985088) * n), (grad + 16233632), 0,
+    conv_k3_c384_384_8x8_s1_p1_bwd(n, (act + (long)(15608832) * n), (par + 16233632), (dact + (long)(15633408) * n + 0), (dact + (long)(15608832) * n), (grad + 16233632), 0,
         0);
 }
 
@@ -4092,19 +4044,19 @@ static void shakenet26_2x96d_layer235_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(17009664) * n), (par + 17560736), (par + 17561120), (buf + 45888), (buf + 46272),
-            (cnt + 83), (act + (long)(17034240) * n), (sav + 41856), (sav + 42240));
+        bn_c384_8x8_fwd_train(n, (act + (long)(15633408) * n), (par + 17560736), (par + 17561120), (buf + 45888), (buf + 46272),
+            (cnt + 83), (act + (long)(15657984) * n), (sav + 41856), (sav + 42240));
     else
-        bn_c384_8x8_fwd_eval(n, (act + (long)(17009664) * n), (par + 17560736), (par + 17561120), (buf + 45888), (buf + 46272),
-            (act + (long)(17034240) * n));
+        bn_c384_8x8_fwd_eval(n, (act + (long)(15633408) * n), (par + 17560736), (par + 17561120), (buf + 45888), (buf + 46272),
+            (act + (long)(15657984) * n));
 }
 
 /* layer3.3.branch2.4 */
 static void shakenet26_2x96d_layer235_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_bwd(n, (act + (long)(17009664) * n), (par + 17560736), (sav + 41856), (sav + 42240), (dact + (long)(17034240) * n),
-        (dact + (long)(17009664) * n), (grad + 17560736), (grad + 17561120), 0);
+    bn_c384_8x8_bwd(n, (act + (long)(15633408) * n), (act + (long)(15657984) * n), (par + 17560736), (sav + 41856), (sav + 42240),
+        (dact + (long)(15657984) * n), (dact + (long)(15633408) * n), (grad + 17560736), (grad + 17561120), 0);
 }
 
 /* layer3.3.blend */
@@ -4112,16 +4064,16 @@ static void shakenet26_2x96d_layer236_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    shake_n24576_fwd(n, (act + (long)(16788480) * n), (act + (long)(17034240) * n), train ? (ext + (long)(22) * n) : 0, (act + (long)(17058816) * n));
+    shake_n24576_fwd(n, (act + (long)(15436800) * n), (act + (long)(15657984) * n), train ? (ext + (long)(22) * n) : 0, (act + (long)(15682560) * n));
 }
 
 /* layer3.3.blend */
 static void shakenet26_2x96d_layer236_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(16788480) * n), 0, sizeof(float) * n * 24576);
-    memset((dact + (long)(17034240) * n), 0, sizeof(float) * n * 24576);
-    shake_n24576_bwd(n, (ext + (long)(22) * n) + n, (dact + (long)(17058816) * n), (dact + (long)(16788480) * n), (dact + (long)(17034240) * n));
+    memset((dact + (long)(15436800) * n), 0, sizeof(float) * n * 24576);
+    memset((dact + (long)(15657984) * n), 0, sizeof(float) * n * 24576);
+    shake_n24576_bwd(n, (ext + (long)(22) * n) + n, (dact + (long)(15682560) * n), (dact + (long)(15436800) * n), (dact + (long)(15657984) * n));
 }
 
 /* layer3.3.sum */
@@ -4129,14 +4081,14 @@ static void shakenet26_2x96d_layer237_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n24576_fwd(n, (act + (long)(17058816) * n), (act + (long)(16542720) * n), (act + (long)(17083392) * n));
+    add2_n24576_relu_fwd(n, (act + (long)(15682560) * n), (act + (long)(15215616) * n), (act + (long)(15707136) * n));
 }
 
 /* layer3.3.sum */
 static void shakenet26_2x96d_layer237_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n24576_bwd(n, (dact + (long)(17083392) * n), (dact + (long)(17058816) * n), 0, (dact + (long)(16542720) * n), 0);
+    add2_n24576_relu_bwd(n, (act + (long)(15707136) * n), (dact + (long)(15707136) * n), (dact + (long)(15682560) * n), 0, (dact + (long)(15215616) * n), 0);
 }
 
 /* relu#1 */
@@ -4144,14 +4096,12 @@ static void shakenet26_2x96d_layer238_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu_n24576_fwd(n, (act + (long)(17083392) * n), (act + (long)(17107968) * n));
 }
 
 /* relu#1 */
 static void shakenet26_2x96d_layer238_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu_n24576_bwd(n, (act + (long)(17083392) * n), (act + (long)(17107968) * n), (dact + (long)(17107968) * n), (dact + (long)(17083392) * n), 0);
 }
 
 /* pool */
@@ -4159,15 +4109,15 @@ static void shakenet26_2x96d_layer239_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c384_8x8_fwd(n, (act + (long)(17107968) * n), (act + (long)(17132544) * n));
+    gap_c384_8x8_fwd(n, (act + (long)(15707136) * n), (act + (long)(15731712) * n));
 }
 
 /* pool */
 static void shakenet26_2x96d_layer239_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(17107968) * n), 0, sizeof(float) * n * 24576);
-    gap_c384_8x8_bwd(n, (dact + (long)(17132544) * n), (dact + (long)(17107968) * n));
+    memset((dact + (long)(15707136) * n), 0, sizeof(float) * n * 24576);
+    gap_c384_8x8_bwd(n, (dact + (long)(15731712) * n), (dact + (long)(15707136) * n));
 }
 
 /* fc_out */
@@ -4175,15 +4125,15 @@ static void shakenet26_2x96d_layer240_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_384_10_b_fwd(n, (act + (long)(17132544) * n), (par + 17561504), (par + 17565344), (act + (long)(17132928) * n));
+    linear_384_10_b_fwd(n, (act + (long)(15731712) * n), (par + 17561504), (par + 17565344), (act + (long)(15732096) * n));
 }
 
 /* fc_out */
 static void shakenet26_2x96d_layer240_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(17132544) * n), 0, sizeof(float) * n * 384);
-    linear_384_10_b_bwd(n, (act + (long)(17132544) * n), (par + 17561504), (dact + (long)(17132928) * n), (dact + (long)(17132544) * n), (grad + 17561504), (grad + 17565344));
+    memset((dact + (long)(15731712) * n), 0, sizeof(float) * n * 384);
+    linear_384_10_b_bwd(n, (act + (long)(15731712) * n), (par + 17561504), (dact + (long)(15732096) * n), (dact + (long)(15731712) * n), (grad + 17561504), (grad + 17565344));
 }
 
 static void (*const shakenet26_2x96d_layer_forward[241])(const mc_state *, int) = {
@@ -4703,7 +4653,7 @@ static inline double shakenet26_2x96d_loss_image(const float *zb, int32_t label,
 static float shakenet26_2x96d_loss(const mc_state *s, const int32_t *labels, float *probs)
 {
     const int n = s->batch;
-    const float *z = s->acts + (long)17132928 * n;
+    const float *z = s->acts + (long)15732096 * n;
     double total = 0;
     for (long b = 0; b < n; b++)
         total += shakenet26_2x96d_loss_image(z + b * 10, labels[b], probs + b * 10);
@@ -4714,7 +4664,7 @@ static float shakenet26_2x96d_loss(const mc_state *s, const int32_t *labels, flo
 static void shakenet26_2x96d_loss_backward(const mc_state *s, const int32_t *labels, const float *probs)
 {
     const int n = s->batch;
-    float *d = s->dacts + (long)17132928 * n;
+    float *d = s->dacts + (long)15732096 * n;
     const float scale = 1.0f / n;
     for (long b = 0; b < n; b++)
         for (int j = 0; j < 10; j++)
@@ -5305,1447 +5255,1447 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .c = 16, .h = 32, .w = 32, .in_c = 3, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3072, .weight = 0, .bias_at = 432, .running = -1, .counter = -1,
+     .act = 3072, .relu = 0, .weight = 0, .bias_at = 432, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.shortcut.h", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 19456, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 19456, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.shortcut.path1", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 35840, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 35840, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.shortcut.conv1", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 52224, .weight = 448, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 52224, .relu = 0, .weight = 448, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.shortcut.path2", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 1, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 101376, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 101376, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.shortcut.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 117760, .weight = 1216, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 117760, .relu = 0, .weight = 1216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.shortcut.cat", .kind = MC_L_CONCAT, .ninputs = 2, .inputs = (const int[]){3, 5},
      .c = 96, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 166912, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 166912, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.shortcut.bn", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){6},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 265216, .weight = 1984, .bias_at = 2080, .running = 0, .counter = 0,
+     .act = 265216, .relu = 0, .weight = 1984, .bias_at = 2080, .running = 0, .counter = 0,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 363520, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 363520, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){8},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 379904, .weight = 2176, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 379904, .relu = 0, .weight = 2176, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){9},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 429056, .weight = 3504, .bias_at = 3552, .running = 192, .counter = 1,
+     .act = 429056, .relu = 0, .weight = 3504, .bias_at = 3552, .running = 192, .counter = 1,
      .saved = 192, .extra = 0},
     {.name = "layer1.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){10},
      .c = 96, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 478208, .weight = 3600, .bias_at = 8208, .running = -1, .counter = -1,
+     .act = 478208, .relu = 0, .weight = 3600, .bias_at = 8208, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){11},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 576512, .weight = 8304, .bias_at = 8400, .running = 288, .counter = 2,
+     .act = 576512, .relu = 1, .weight = 8304, .bias_at = 8400, .running = 288, .counter = 2,
      .saved = 288, .extra = 0},
-    {.name = "layer1.0.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){12},
+    {.name = "layer1.0.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){12},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 674816, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 576512, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 773120, .weight = 8496, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 674816, .relu = 0, .weight = 8496, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 871424, .weight = 91440, .bias_at = 91536, .running = 480, .counter = 3,
+     .act = 773120, .relu = 0, .weight = 91440, .bias_at = 91536, .running = 480, .counter = 3,
      .saved = 480, .extra = 0},
     {.name = "layer1.0.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 969728, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 871424, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){16},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 986112, .weight = 91632, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 887808, .relu = 0, .weight = 91632, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1035264, .weight = 92960, .bias_at = 93008, .running = 672, .counter = 4,
+     .act = 936960, .relu = 0, .weight = 92960, .bias_at = 93008, .running = 672, .counter = 4,
      .saved = 672, .extra = 0},
     {.name = "layer1.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){18},
      .c = 96, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1084416, .weight = 93056, .bias_at = 97664, .running = -1, .counter = -1,
+     .act = 986112, .relu = 0, .weight = 93056, .bias_at = 97664, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){19},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1182720, .weight = 97760, .bias_at = 97856, .running = 768, .counter = 5,
+     .act = 1084416, .relu = 1, .weight = 97760, .bias_at = 97856, .running = 768, .counter = 5,
      .saved = 768, .extra = 0},
-    {.name = "layer1.0.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){20},
+    {.name = "layer1.0.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){20},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1281024, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1084416, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){21},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1379328, .weight = 97952, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1182720, .relu = 0, .weight = 97952, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){22},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1477632, .weight = 180896, .bias_at = 180992, .running = 960, .counter = 6,
+     .act = 1281024, .relu = 0, .weight = 180896, .bias_at = 180992, .running = 960, .counter = 6,
      .saved = 960, .extra = 0},
     {.name = "layer1.0.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){15, 23},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1575936, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1379328, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){24, 7},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1674240, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1477632, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){25},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1772544, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1575936, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){26},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1870848, .weight = 190496, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 1674240, .relu = 0, .weight = 190496, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){27},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2165760, .weight = 198464, .bias_at = 198752, .running = 1344, .counter = 8,
+     .act = 1969152, .relu = 0, .weight = 198464, .bias_at = 198752, .running = 1344, .counter = 8,
      .saved = 1152, .extra = 0},
     {.name = "layer1.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){28},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2460672, .weight = 199040, .bias_at = 226688, .running = -1, .counter = -1,
+     .act = 2264064, .relu = 0, .weight = 199040, .bias_at = 226688, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){29},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2558976, .weight = 226784, .bias_at = 226880, .running = 1920, .counter = 9,
+     .act = 2362368, .relu = 1, .weight = 226784, .bias_at = 226880, .running = 1920, .counter = 9,
      .saved = 1728, .extra = 0},
-    {.name = "layer1.1.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){30},
+    {.name = "layer1.1.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){30},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2657280, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2362368, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2755584, .weight = 226976, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2460672, .relu = 0, .weight = 226976, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2853888, .weight = 309920, .bias_at = 310016, .running = 2112, .counter = 10,
+     .act = 2558976, .relu = 0, .weight = 309920, .bias_at = 310016, .running = 2112, .counter = 10,
      .saved = 1920, .extra = 0},
     {.name = "layer1.1.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){25},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2952192, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2657280, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){34},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3050496, .weight = 310112, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2755584, .relu = 0, .weight = 310112, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3345408, .weight = 318080, .bias_at = 318368, .running = 2304, .counter = 11,
+     .act = 3050496, .relu = 0, .weight = 318080, .bias_at = 318368, .running = 2304, .counter = 11,
      .saved = 2112, .extra = 0},
     {.name = "layer1.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){36},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3640320, .weight = 318656, .bias_at = 346304, .running = -1, .counter = -1,
+     .act = 3345408, .relu = 0, .weight = 318656, .bias_at = 346304, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){37},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3738624, .weight = 346400, .bias_at = 346496, .running = 2880, .counter = 12,
+     .act = 3443712, .relu = 1, .weight = 346400, .bias_at = 346496, .running = 2880, .counter = 12,
      .saved = 2688, .extra = 0},
-    {.name = "layer1.1.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){38},
+    {.name = "layer1.1.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){38},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3836928, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 3443712, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){39},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3935232, .weight = 346592, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 3542016, .relu = 0, .weight = 346592, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.1.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){40},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 4033536, .weight = 429536, .bias_at = 429632, .running = 3072, .counter = 13,
+     .act = 3640320, .relu = 0, .weight = 429536, .bias_at = 429632, .running = 3072, .counter = 13,
      .saved = 2880, .extra = 0},
     {.name = "layer1.1.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){33, 41},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 4131840, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 3738624, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 2},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){42, 25},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 4230144, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 3836928, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){43},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 4328448, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 3935232, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){44},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 4426752, .weight = 439136, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 4033536, .relu = 0, .weight = 439136, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){45},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 4721664, .weight = 447104, .bias_at = 447392, .running = 3456, .counter = 15,
+     .act = 4328448, .relu = 0, .weight = 447104, .bias_at = 447392, .running = 3456, .counter = 15,
      .saved = 3072, .extra = 0},
     {.name = "layer1.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){46},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 5016576, .weight = 447680, .bias_at = 475328, .running = -1, .counter = -1,
+     .act = 4623360, .relu = 0, .weight = 447680, .bias_at = 475328, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){47},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 5114880, .weight = 475424, .bias_at = 475520, .running = 4032, .counter = 16,
+     .act = 4721664, .relu = 1, .weight = 475424, .bias_at = 475520, .running = 4032, .counter = 16,
      .saved = 3648, .extra = 0},
-    {.name = "layer1.2.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){48},
+    {.name = "layer1.2.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){48},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 5213184, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 4721664, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 5311488, .weight = 475616, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 4819968, .relu = 0, .weight = 475616, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 5409792, .weight = 558560, .bias_at = 558656, .running = 4224, .counter = 17,
+     .act = 4918272, .relu = 0, .weight = 558560, .bias_at = 558656, .running = 4224, .counter = 17,
      .saved = 3840, .extra = 0},
     {.name = "layer1.2.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){43},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 5508096, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 5016576, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){52},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 5606400, .weight = 558752, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 5114880, .relu = 0, .weight = 558752, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 5901312, .weight = 566720, .bias_at = 567008, .running = 4416, .counter = 18,
+     .act = 5409792, .relu = 0, .weight = 566720, .bias_at = 567008, .running = 4416, .counter = 18,
      .saved = 4032, .extra = 0},
     {.name = "layer1.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){54},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 6196224, .weight = 567296, .bias_at = 594944, .running = -1, .counter = -1,
+     .act = 5704704, .relu = 0, .weight = 567296, .bias_at = 594944, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){55},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 6294528, .weight = 595040, .bias_at = 595136, .running = 4992, .counter = 19,
+     .act = 5803008, .relu = 1, .weight = 595040, .bias_at = 595136, .running = 4992, .counter = 19,
      .saved = 4608, .extra = 0},
-    {.name = "layer1.2.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){56},
+    {.name = "layer1.2.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){56},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 6392832, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 5803008, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){57},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 6491136, .weight = 595232, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 5901312, .relu = 0, .weight = 595232, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.2.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){58},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 6589440, .weight = 678176, .bias_at = 678272, .running = 5184, .counter = 20,
+     .act = 5999616, .relu = 0, .weight = 678176, .bias_at = 678272, .running = 5184, .counter = 20,
      .saved = 4800, .extra = 0},
     {.name = "layer1.2.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){51, 59},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 6687744, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 6097920, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 4},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){60, 43},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 6786048, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 6196224, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){61},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 6884352, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 6294528, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){62},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 6982656, .weight = 687776, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 6392832, .relu = 0, .weight = 687776, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){63},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 7277568, .weight = 695744, .bias_at = 696032, .running = 5568, .counter = 22,
+     .act = 6687744, .relu = 0, .weight = 695744, .bias_at = 696032, .running = 5568, .counter = 22,
      .saved = 4992, .extra = 0},
     {.name = "layer1.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){64},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 7572480, .weight = 696320, .bias_at = 723968, .running = -1, .counter = -1,
+     .act = 6982656, .relu = 0, .weight = 696320, .bias_at = 723968, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){65},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 7670784, .weight = 724064, .bias_at = 724160, .running = 6144, .counter = 23,
+     .act = 7080960, .relu = 1, .weight = 724064, .bias_at = 724160, .running = 6144, .counter = 23,
      .saved = 5568, .extra = 0},
-    {.name = "layer1.3.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){66},
+    {.name = "layer1.3.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){66},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 7769088, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 7080960, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 7867392, .weight = 724256, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 7179264, .relu = 0, .weight = 724256, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 7965696, .weight = 807200, .bias_at = 807296, .running = 6336, .counter = 24,
+     .act = 7277568, .relu = 0, .weight = 807200, .bias_at = 807296, .running = 6336, .counter = 24,
      .saved = 5760, .extra = 0},
     {.name = "layer1.3.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){61},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 8064000, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 7375872, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){70},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 8162304, .weight = 807392, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 7474176, .relu = 0, .weight = 807392, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 8457216, .weight = 815360, .bias_at = 815648, .running = 6528, .counter = 25,
+     .act = 7769088, .relu = 0, .weight = 815360, .bias_at = 815648, .running = 6528, .counter = 25,
      .saved = 5952, .extra = 0},
     {.name = "layer1.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){72},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 8752128, .weight = 815936, .bias_at = 843584, .running = -1, .counter = -1,
+     .act = 8064000, .relu = 0, .weight = 815936, .bias_at = 843584, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){73},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 8850432, .weight = 843680, .bias_at = 843776, .running = 7104, .counter = 26,
+     .act = 8162304, .relu = 1, .weight = 843680, .bias_at = 843776, .running = 7104, .counter = 26,
      .saved = 6528, .extra = 0},
-    {.name = "layer1.3.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){74},
+    {.name = "layer1.3.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){74},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 8948736, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8162304, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){75},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9047040, .weight = 843872, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8260608, .relu = 0, .weight = 843872, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer1.3.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){76},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9145344, .weight = 926816, .bias_at = 926912, .running = 7296, .counter = 27,
+     .act = 8358912, .relu = 0, .weight = 926816, .bias_at = 926912, .running = 7296, .counter = 27,
      .saved = 6720, .extra = 0},
     {.name = "layer1.3.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){69, 77},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9243648, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8457216, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 6},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){78, 61},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9341952, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8555520, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.shortcut.h", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){79},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9440256, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8653824, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.shortcut.path1", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){80},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9538560, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8752128, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.shortcut.conv1", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){81},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9563136, .weight = 927008, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8776704, .relu = 0, .weight = 927008, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.shortcut.path2", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){80},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 1, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9587712, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8801280, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.shortcut.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){83},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9612288, .weight = 936224, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8825856, .relu = 0, .weight = 936224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.shortcut.cat", .kind = MC_L_CONCAT, .ninputs = 2, .inputs = (const int[]){82, 84},
      .c = 192, .h = 16, .w = 16, .in_c = 96, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9636864, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8850432, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.shortcut.bn", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){85},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9686016, .weight = 945440, .bias_at = 945632, .running = 7488, .counter = 28,
+     .act = 8899584, .relu = 0, .weight = 945440, .bias_at = 945632, .running = 7488, .counter = 28,
      .saved = 6912, .extra = 0},
     {.name = "layer2.0.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){79},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9735168, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8948736, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){87},
      .c = 192, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9833472, .weight = 945824, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 9047040, .relu = 0, .weight = 945824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){88},
      .c = 192, .h = 32, .w = 32, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10030080, .weight = 949088, .bias_at = 949280, .running = 7872, .counter = 29,
+     .act = 9243648, .relu = 0, .weight = 949088, .bias_at = 949280, .running = 7872, .counter = 29,
      .saved = 7296, .extra = 0},
     {.name = "layer2.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){89},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10226688, .weight = 949472, .bias_at = 986336, .running = -1, .counter = -1,
+     .act = 9440256, .relu = 0, .weight = 949472, .bias_at = 986336, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){90},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10275840, .weight = 986528, .bias_at = 986720, .running = 8256, .counter = 30,
+     .act = 9489408, .relu = 1, .weight = 986528, .bias_at = 986720, .running = 8256, .counter = 30,
      .saved = 7680, .extra = 0},
-    {.name = "layer2.0.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){91},
+    {.name = "layer2.0.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){91},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10324992, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 9489408, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){92},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10374144, .weight = 986912, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 9538560, .relu = 0, .weight = 986912, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){93},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10423296, .weight = 1318688, .bias_at = 1318880, .running = 8640, .counter = 31,
+     .act = 9587712, .relu = 0, .weight = 1318688, .bias_at = 1318880, .running = 8640, .counter = 31,
      .saved = 8064, .extra = 0},
     {.name = "layer2.0.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){79},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10472448, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 9636864, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){95},
      .c = 192, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10570752, .weight = 1319072, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 9735168, .relu = 0, .weight = 1319072, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){96},
      .c = 192, .h = 32, .w = 32, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10767360, .weight = 1322336, .bias_at = 1322528, .running = 9024, .counter = 32,
+     .act = 9931776, .relu = 0, .weight = 1322336, .bias_at = 1322528, .running = 9024, .counter = 32,
      .saved = 8448, .extra = 0},
     {.name = "layer2.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){97},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10963968, .weight = 1322720, .bias_at = 1359584, .running = -1, .counter = -1,
+     .act = 10128384, .relu = 0, .weight = 1322720, .bias_at = 1359584, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){98},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11013120, .weight = 1359776, .bias_at = 1359968, .running = 9408, .counter = 33,
+     .act = 10177536, .relu = 1, .weight = 1359776, .bias_at = 1359968, .running = 9408, .counter = 33,
      .saved = 8832, .extra = 0},
-    {.name = "layer2.0.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){99},
+    {.name = "layer2.0.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){99},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11062272, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10177536, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){100},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11111424, .weight = 1360160, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10226688, .relu = 0, .weight = 1360160, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.0.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){101},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11160576, .weight = 1691936, .bias_at = 1692128, .running = 9792, .counter = 34,
+     .act = 10275840, .relu = 0, .weight = 1691936, .bias_at = 1692128, .running = 9792, .counter = 34,
      .saved = 9216, .extra = 0},
     {.name = "layer2.0.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){94, 102},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11209728, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10324992, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 8},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){103, 86},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11258880, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10374144, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){104},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11308032, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10423296, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){105},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11357184, .weight = 1729568, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10472448, .relu = 0, .weight = 1729568, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11455488, .weight = 1736096, .bias_at = 1736480, .running = 10560, .counter = 36,
+     .act = 10570752, .relu = 0, .weight = 1736096, .bias_at = 1736480, .running = 10560, .counter = 36,
      .saved = 9600, .extra = 0},
     {.name = "layer2.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){107},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11553792, .weight = 1736864, .bias_at = 1810592, .running = -1, .counter = -1,
+     .act = 10669056, .relu = 0, .weight = 1736864, .bias_at = 1810592, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){108},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11602944, .weight = 1810784, .bias_at = 1810976, .running = 11328, .counter = 37,
+     .act = 10718208, .relu = 1, .weight = 1810784, .bias_at = 1810976, .running = 11328, .counter = 37,
      .saved = 10368, .extra = 0},
-    {.name = "layer2.1.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){109},
+    {.name = "layer2.1.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){109},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11652096, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10718208, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){110},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11701248, .weight = 1811168, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10767360, .relu = 0, .weight = 1811168, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){111},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11750400, .weight = 2142944, .bias_at = 2143136, .running = 11712, .counter = 38,
+     .act = 10816512, .relu = 0, .weight = 2142944, .bias_at = 2143136, .running = 11712, .counter = 38,
      .saved = 10752, .extra = 0},
     {.name = "layer2.1.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){104},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11799552, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10865664, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){113},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11848704, .weight = 2143328, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10914816, .relu = 0, .weight = 2143328, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){114},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11947008, .weight = 2149856, .bias_at = 2150240, .running = 12096, .counter = 39,
+     .act = 11013120, .relu = 0, .weight = 2149856, .bias_at = 2150240, .running = 12096, .counter = 39,
      .saved = 11136, .extra = 0},
     {.name = "layer2.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){115},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12045312, .weight = 2150624, .bias_at = 2224352, .running = -1, .counter = -1,
+     .act = 11111424, .relu = 0, .weight = 2150624, .bias_at = 2224352, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){116},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12094464, .weight = 2224544, .bias_at = 2224736, .running = 12864, .counter = 40,
+     .act = 11160576, .relu = 1, .weight = 2224544, .bias_at = 2224736, .running = 12864, .counter = 40,
      .saved = 11904, .extra = 0},
-    {.name = "layer2.1.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){117},
+    {.name = "layer2.1.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){117},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12143616, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11160576, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){118},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12192768, .weight = 2224928, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11209728, .relu = 0, .weight = 2224928, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.1.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){119},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12241920, .weight = 2556704, .bias_at = 2556896, .running = 13248, .counter = 41,
+     .act = 11258880, .relu = 0, .weight = 2556704, .bias_at = 2556896, .running = 13248, .counter = 41,
      .saved = 12288, .extra = 0},
     {.name = "layer2.1.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){112, 120},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12291072, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11308032, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 10},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){121, 104},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12340224, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11357184, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){122},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12389376, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11406336, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){123},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12438528, .weight = 2594336, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11455488, .relu = 0, .weight = 2594336, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){124},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12536832, .weight = 2600864, .bias_at = 2601248, .running = 14016, .counter = 43,
+     .act = 11553792, .relu = 0, .weight = 2600864, .bias_at = 2601248, .running = 14016, .counter = 43,
      .saved = 12672, .extra = 0},
     {.name = "layer2.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){125},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12635136, .weight = 2601632, .bias_at = 2675360, .running = -1, .counter = -1,
+     .act = 11652096, .relu = 0, .weight = 2601632, .bias_at = 2675360, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){126},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12684288, .weight = 2675552, .bias_at = 2675744, .running = 14784, .counter = 44,
+     .act = 11701248, .relu = 1, .weight = 2675552, .bias_at = 2675744, .running = 14784, .counter = 44,
      .saved = 13440, .extra = 0},
-    {.name = "layer2.2.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){127},
+    {.name = "layer2.2.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){127},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12733440, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11701248, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){128},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12782592, .weight = 2675936, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11750400, .relu = 0, .weight = 2675936, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){129},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12831744, .weight = 3007712, .bias_at = 3007904, .running = 15168, .counter = 45,
+     .act = 11799552, .relu = 0, .weight = 3007712, .bias_at = 3007904, .running = 15168, .counter = 45,
      .saved = 13824, .extra = 0},
     {.name = "layer2.2.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){122},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12880896, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11848704, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){131},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12930048, .weight = 3008096, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11897856, .relu = 0, .weight = 3008096, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){132},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13028352, .weight = 3014624, .bias_at = 3015008, .running = 15552, .counter = 46,
+     .act = 11996160, .relu = 0, .weight = 3014624, .bias_at = 3015008, .running = 15552, .counter = 46,
      .saved = 14208, .extra = 0},
     {.name = "layer2.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){133},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13126656, .weight = 3015392, .bias_at = 3089120, .running = -1, .counter = -1,
+     .act = 12094464, .relu = 0, .weight = 3015392, .bias_at = 3089120, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){134},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13175808, .weight = 3089312, .bias_at = 3089504, .running = 16320, .counter = 47,
+     .act = 12143616, .relu = 1, .weight = 3089312, .bias_at = 3089504, .running = 16320, .counter = 47,
      .saved = 14976, .extra = 0},
-    {.name = "layer2.2.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){135},
+    {.name = "layer2.2.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){135},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13224960, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12143616, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){136},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13274112, .weight = 3089696, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12192768, .relu = 0, .weight = 3089696, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.2.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){137},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13323264, .weight = 3421472, .bias_at = 3421664, .running = 16704, .counter = 48,
+     .act = 12241920, .relu = 0, .weight = 3421472, .bias_at = 3421664, .running = 16704, .counter = 48,
      .saved = 15360, .extra = 0},
     {.name = "layer2.2.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){130, 138},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13372416, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12291072, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 12},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){139, 122},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13421568, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12340224, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){140},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13470720, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12389376, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){141},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13519872, .weight = 3459104, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12438528, .relu = 0, .weight = 3459104, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){142},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13618176, .weight = 3465632, .bias_at = 3466016, .running = 17472, .counter = 50,
+     .act = 12536832, .relu = 0, .weight = 3465632, .bias_at = 3466016, .running = 17472, .counter = 50,
      .saved = 15744, .extra = 0},
     {.name = "layer2.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){143},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13716480, .weight = 3466400, .bias_at = 3540128, .running = -1, .counter = -1,
+     .act = 12635136, .relu = 0, .weight = 3466400, .bias_at = 3540128, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){144},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13765632, .weight = 3540320, .bias_at = 3540512, .running = 18240, .counter = 51,
+     .act = 12684288, .relu = 1, .weight = 3540320, .bias_at = 3540512, .running = 18240, .counter = 51,
      .saved = 16512, .extra = 0},
-    {.name = "layer2.3.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){145},
+    {.name = "layer2.3.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){145},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13814784, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12684288, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){146},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13863936, .weight = 3540704, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12733440, .relu = 0, .weight = 3540704, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){147},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13913088, .weight = 3872480, .bias_at = 3872672, .running = 18624, .counter = 52,
+     .act = 12782592, .relu = 0, .weight = 3872480, .bias_at = 3872672, .running = 18624, .counter = 52,
      .saved = 16896, .extra = 0},
     {.name = "layer2.3.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){140},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13962240, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12831744, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){149},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14011392, .weight = 3872864, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12880896, .relu = 0, .weight = 3872864, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){150},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14109696, .weight = 3879392, .bias_at = 3879776, .running = 19008, .counter = 53,
+     .act = 12979200, .relu = 0, .weight = 3879392, .bias_at = 3879776, .running = 19008, .counter = 53,
      .saved = 17280, .extra = 0},
     {.name = "layer2.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){151},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14208000, .weight = 3880160, .bias_at = 3953888, .running = -1, .counter = -1,
+     .act = 13077504, .relu = 0, .weight = 3880160, .bias_at = 3953888, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){152},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14257152, .weight = 3954080, .bias_at = 3954272, .running = 19776, .counter = 54,
+     .act = 13126656, .relu = 1, .weight = 3954080, .bias_at = 3954272, .running = 19776, .counter = 54,
      .saved = 18048, .extra = 0},
-    {.name = "layer2.3.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){153},
+    {.name = "layer2.3.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){153},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14306304, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13126656, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){154},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14355456, .weight = 3954464, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13175808, .relu = 0, .weight = 3954464, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer2.3.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){155},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14404608, .weight = 4286240, .bias_at = 4286432, .running = 20160, .counter = 55,
+     .act = 13224960, .relu = 0, .weight = 4286240, .bias_at = 4286432, .running = 20160, .counter = 55,
      .saved = 18432, .extra = 0},
     {.name = "layer2.3.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){148, 156},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14453760, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13274112, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 14},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){157, 140},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14502912, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13323264, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.shortcut.h", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14552064, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13372416, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.shortcut.path1", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){159},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14601216, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13421568, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.shortcut.conv1", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){160},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14613504, .weight = 4286624, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13433856, .relu = 0, .weight = 4286624, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.shortcut.path2", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){159},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 1, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14625792, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13446144, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.shortcut.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){162},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14638080, .weight = 4323488, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13458432, .relu = 0, .weight = 4323488, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.shortcut.cat", .kind = MC_L_CONCAT, .ninputs = 2, .inputs = (const int[]){161, 163},
      .c = 384, .h = 8, .w = 8, .in_c = 192, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14650368, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13470720, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.shortcut.bn", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){164},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14674944, .weight = 4360352, .bias_at = 4360736, .running = 20544, .counter = 56,
+     .act = 13495296, .relu = 0, .weight = 4360352, .bias_at = 4360736, .running = 20544, .counter = 56,
      .saved = 18816, .extra = 0},
     {.name = "layer3.0.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14699520, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13519872, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){166},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14748672, .weight = 4361120, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13569024, .relu = 0, .weight = 4361120, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){167},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14846976, .weight = 4364576, .bias_at = 4364960, .running = 21312, .counter = 57,
+     .act = 13667328, .relu = 0, .weight = 4364576, .bias_at = 4364960, .running = 21312, .counter = 57,
      .saved = 19584, .extra = 0},
     {.name = "layer3.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){168},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14945280, .weight = 4365344, .bias_at = 4512800, .running = -1, .counter = -1,
+     .act = 13765632, .relu = 0, .weight = 4365344, .bias_at = 4512800, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){169},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14969856, .weight = 4513184, .bias_at = 4513568, .running = 22080, .counter = 58,
+     .act = 13790208, .relu = 1, .weight = 4513184, .bias_at = 4513568, .running = 22080, .counter = 58,
      .saved = 20352, .extra = 0},
-    {.name = "layer3.0.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){170},
+    {.name = "layer3.0.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){170},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14994432, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13790208, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){171},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15019008, .weight = 4513952, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13814784, .relu = 0, .weight = 4513952, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){172},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15043584, .weight = 5841056, .bias_at = 5841440, .running = 22848, .counter = 59,
+     .act = 13839360, .relu = 0, .weight = 5841056, .bias_at = 5841440, .running = 22848, .counter = 59,
      .saved = 21120, .extra = 0},
     {.name = "layer3.0.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15068160, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13863936, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){174},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15117312, .weight = 5841824, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13913088, .relu = 0, .weight = 5841824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){175},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15215616, .weight = 5845280, .bias_at = 5845664, .running = 23616, .counter = 60,
+     .act = 14011392, .relu = 0, .weight = 5845280, .bias_at = 5845664, .running = 23616, .counter = 60,
      .saved = 21888, .extra = 0},
     {.name = "layer3.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){176},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15313920, .weight = 5846048, .bias_at = 5993504, .running = -1, .counter = -1,
+     .act = 14109696, .relu = 0, .weight = 5846048, .bias_at = 5993504, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){177},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15338496, .weight = 5993888, .bias_at = 5994272, .running = 24384, .counter = 61,
+     .act = 14134272, .relu = 1, .weight = 5993888, .bias_at = 5994272, .running = 24384, .counter = 61,
      .saved = 22656, .extra = 0},
-    {.name = "layer3.0.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){178},
+    {.name = "layer3.0.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){178},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15363072, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14134272, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){179},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15387648, .weight = 5994656, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14158848, .relu = 0, .weight = 5994656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.0.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){180},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15412224, .weight = 7321760, .bias_at = 7322144, .running = 25152, .counter = 62,
+     .act = 14183424, .relu = 0, .weight = 7321760, .bias_at = 7322144, .running = 25152, .counter = 62,
      .saved = 23424, .extra = 0},
     {.name = "layer3.0.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){173, 181},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15436800, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14208000, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 16},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){182, 165},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15461376, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14232576, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){183},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15485952, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14257152, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){184},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15510528, .weight = 7470752, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14281728, .relu = 0, .weight = 7470752, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){185},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15559680, .weight = 7477664, .bias_at = 7478432, .running = 26688, .counter = 64,
+     .act = 14330880, .relu = 0, .weight = 7477664, .bias_at = 7478432, .running = 26688, .counter = 64,
      .saved = 24192, .extra = 0},
     {.name = "layer3.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){186},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15608832, .weight = 7479200, .bias_at = 7774112, .running = -1, .counter = -1,
+     .act = 14380032, .relu = 0, .weight = 7479200, .bias_at = 7774112, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15633408, .weight = 7774496, .bias_at = 7774880, .running = 28224, .counter = 65,
+     .act = 14404608, .relu = 1, .weight = 7774496, .bias_at = 7774880, .running = 28224, .counter = 65,
      .saved = 25728, .extra = 0},
-    {.name = "layer3.1.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){188},
+    {.name = "layer3.1.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){188},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15657984, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14404608, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){189},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15682560, .weight = 7775264, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14429184, .relu = 0, .weight = 7775264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){190},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15707136, .weight = 9102368, .bias_at = 9102752, .running = 28992, .counter = 66,
+     .act = 14453760, .relu = 0, .weight = 9102368, .bias_at = 9102752, .running = 28992, .counter = 66,
      .saved = 26496, .extra = 0},
     {.name = "layer3.1.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){183},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15731712, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14478336, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){192},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15756288, .weight = 9103136, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14502912, .relu = 0, .weight = 9103136, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){193},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15805440, .weight = 9110048, .bias_at = 9110816, .running = 29760, .counter = 67,
+     .act = 14552064, .relu = 0, .weight = 9110048, .bias_at = 9110816, .running = 29760, .counter = 67,
      .saved = 27264, .extra = 0},
     {.name = "layer3.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){194},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15854592, .weight = 9111584, .bias_at = 9406496, .running = -1, .counter = -1,
+     .act = 14601216, .relu = 0, .weight = 9111584, .bias_at = 9406496, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){195},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15879168, .weight = 9406880, .bias_at = 9407264, .running = 31296, .counter = 68,
+     .act = 14625792, .relu = 1, .weight = 9406880, .bias_at = 9407264, .running = 31296, .counter = 68,
      .saved = 28800, .extra = 0},
-    {.name = "layer3.1.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){196},
+    {.name = "layer3.1.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){196},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15903744, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14625792, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){197},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15928320, .weight = 9407648, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14650368, .relu = 0, .weight = 9407648, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.1.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){198},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15952896, .weight = 10734752, .bias_at = 10735136, .running = 32064, .counter = 69,
+     .act = 14674944, .relu = 0, .weight = 10734752, .bias_at = 10735136, .running = 32064, .counter = 69,
      .saved = 29568, .extra = 0},
     {.name = "layer3.1.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){191, 199},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15977472, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14699520, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 18},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){200, 183},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16002048, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14724096, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){201},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16026624, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14748672, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){202},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16051200, .weight = 10883744, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14773248, .relu = 0, .weight = 10883744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){203},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16100352, .weight = 10890656, .bias_at = 10891424, .running = 33600, .counter = 71,
+     .act = 14822400, .relu = 0, .weight = 10890656, .bias_at = 10891424, .running = 33600, .counter = 71,
      .saved = 30336, .extra = 0},
     {.name = "layer3.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){204},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16149504, .weight = 10892192, .bias_at = 11187104, .running = -1, .counter = -1,
+     .act = 14871552, .relu = 0, .weight = 10892192, .bias_at = 11187104, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16174080, .weight = 11187488, .bias_at = 11187872, .running = 35136, .counter = 72,
+     .act = 14896128, .relu = 1, .weight = 11187488, .bias_at = 11187872, .running = 35136, .counter = 72,
      .saved = 31872, .extra = 0},
-    {.name = "layer3.2.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){206},
+    {.name = "layer3.2.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){206},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16198656, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14896128, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){207},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16223232, .weight = 11188256, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14920704, .relu = 0, .weight = 11188256, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){208},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16247808, .weight = 12515360, .bias_at = 12515744, .running = 35904, .counter = 73,
+     .act = 14945280, .relu = 0, .weight = 12515360, .bias_at = 12515744, .running = 35904, .counter = 73,
      .saved = 32640, .extra = 0},
     {.name = "layer3.2.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){201},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16272384, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14969856, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){210},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16296960, .weight = 12516128, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14994432, .relu = 0, .weight = 12516128, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){211},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16346112, .weight = 12523040, .bias_at = 12523808, .running = 36672, .counter = 74,
+     .act = 15043584, .relu = 0, .weight = 12523040, .bias_at = 12523808, .running = 36672, .counter = 74,
      .saved = 33408, .extra = 0},
     {.name = "layer3.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){212},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16395264, .weight = 12524576, .bias_at = 12819488, .running = -1, .counter = -1,
+     .act = 15092736, .relu = 0, .weight = 12524576, .bias_at = 12819488, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){213},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16419840, .weight = 12819872, .bias_at = 12820256, .running = 38208, .counter = 75,
+     .act = 15117312, .relu = 1, .weight = 12819872, .bias_at = 12820256, .running = 38208, .counter = 75,
      .saved = 34944, .extra = 0},
-    {.name = "layer3.2.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){214},
+    {.name = "layer3.2.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){214},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16444416, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15117312, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){215},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16468992, .weight = 12820640, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15141888, .relu = 0, .weight = 12820640, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.2.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){216},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16493568, .weight = 14147744, .bias_at = 14148128, .running = 38976, .counter = 76,
+     .act = 15166464, .relu = 0, .weight = 14147744, .bias_at = 14148128, .running = 38976, .counter = 76,
      .saved = 35712, .extra = 0},
     {.name = "layer3.2.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){209, 217},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16518144, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15191040, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 20},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){218, 201},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16542720, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15215616, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){219},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16567296, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15240192, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){220},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16591872, .weight = 14296736, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15264768, .relu = 0, .weight = 14296736, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){221},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16641024, .weight = 14303648, .bias_at = 14304416, .running = 40512, .counter = 78,
+     .act = 15313920, .relu = 0, .weight = 14303648, .bias_at = 14304416, .running = 40512, .counter = 78,
      .saved = 36480, .extra = 0},
     {.name = "layer3.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){222},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16690176, .weight = 14305184, .bias_at = 14600096, .running = -1, .counter = -1,
+     .act = 15363072, .relu = 0, .weight = 14305184, .bias_at = 14600096, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){223},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16714752, .weight = 14600480, .bias_at = 14600864, .running = 42048, .counter = 79,
+     .act = 15387648, .relu = 1, .weight = 14600480, .bias_at = 14600864, .running = 42048, .counter = 79,
      .saved = 38016, .extra = 0},
-    {.name = "layer3.3.branch1.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){224},
+    {.name = "layer3.3.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){224},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16739328, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15387648, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){225},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16763904, .weight = 14601248, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15412224, .relu = 0, .weight = 14601248, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){226},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16788480, .weight = 15928352, .bias_at = 15928736, .running = 42816, .counter = 80,
+     .act = 15436800, .relu = 0, .weight = 15928352, .bias_at = 15928736, .running = 42816, .counter = 80,
      .saved = 38784, .extra = 0},
     {.name = "layer3.3.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){219},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16813056, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15461376, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){228},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16837632, .weight = 15929120, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15485952, .relu = 0, .weight = 15929120, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){229},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16886784, .weight = 15936032, .bias_at = 15936800, .running = 43584, .counter = 81,
+     .act = 15535104, .relu = 0, .weight = 15936032, .bias_at = 15936800, .running = 43584, .counter = 81,
      .saved = 39552, .extra = 0},
     {.name = "layer3.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){230},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16935936, .weight = 15937568, .bias_at = 16232480, .running = -1, .counter = -1,
+     .act = 15584256, .relu = 0, .weight = 15937568, .bias_at = 16232480, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){231},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16960512, .weight = 16232864, .bias_at = 16233248, .running = 45120, .counter = 82,
+     .act = 15608832, .relu = 1, .weight = 16232864, .bias_at = 16233248, .running = 45120, .counter = 82,
      .saved = 41088, .extra = 0},
-    {.name = "layer3.3.branch2.relu#2", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){232},
+    {.name = "layer3.3.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){232},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16985088, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15608832, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){233},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17009664, .weight = 16233632, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15633408, .relu = 0, .weight = 16233632, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "layer3.3.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){234},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17034240, .weight = 17560736, .bias_at = 17561120, .running = 45888, .counter = 83,
+     .act = 15657984, .relu = 0, .weight = 17560736, .bias_at = 17561120, .running = 45888, .counter = 83,
      .saved = 41856, .extra = 0},
     {.name = "layer3.3.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){227, 235},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17058816, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15682560, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 22},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){236, 219},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17083392, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15707136, .relu = 1, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
-    {.name = "relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){237},
+    {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){237},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17107968, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15707136, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){238},
      .c = 384, .h = 1, .w = 1, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17132544, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15731712, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "fc_out", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){239},
      .c = 10, .h = 1, .w = 1, .in_c = 384, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17132928, .weight = 17561504, .bias_at = 17565344, .running = -1, .counter = -1,
+     .act = 15732096, .relu = 0, .weight = 17561504, .bias_at = 17565344, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
 };
 
@@ -6756,7 +6706,7 @@ const mc_model_desc shakenet26_2x96d_model = {
     .ntensors = 576, .tensors = shakenet26_2x96d_tensors,
     .nlayers = 241, .layers = shakenet26_2x96d_layers,
     .param_floats = 17565354, .buffer_floats = 46656, .counters = 84,
-    .act_floats = 17132938, .saved_floats = 42624, .extra_floats = 24, .clears_dacts = 1,
+    .act_floats = 15732106, .saved_floats = 42624, .extra_floats = 24, .clears_dacts = 1,
     .forward = shakenet26_2x96d_forward, .backward = shakenet26_2x96d_backward,
     .layer_forward = shakenet26_2x96d_layer_forward, .layer_backward = shakenet26_2x96d_layer_backward,
     .loss = shakenet26_2x96d_loss, .loss_backward = shakenet26_2x96d_loss_backward,

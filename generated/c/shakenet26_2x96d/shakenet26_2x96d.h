@@ -30,9 +30,9 @@ void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c96_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -41,22 +41,30 @@ void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restric
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c48_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c48_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void relu_n98304_fwd(int n, const float *restrict x, float *restrict y);
-void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
+void bn_c96_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd);
+void bn_c96_32x32_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c96_32x32_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k3_c96_96_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void shake_n98304_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
 void shake_n98304_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
 void add2_n98304_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n98304_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n98304_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void relu_n98304_fwd(int n, const float *restrict x, float *restrict y);
+void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
+    float *restrict dx, int acc);
 void dw_k3_5_7_c96_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_7_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -65,9 +73,9 @@ void bn_c288_32x32_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c288_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c288_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c288_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c288_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -85,9 +93,9 @@ void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c192_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_5_c96_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -96,22 +104,30 @@ void bn_c192_32x32_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c192_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_32x32_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c192_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c192_192_32x32_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void relu_n49152_fwd(int n, const float *restrict x, float *restrict y);
-void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
+void bn_c192_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd);
+void bn_c192_16x16_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c192_16x16_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k3_c192_192_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void shake_n49152_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
 void shake_n49152_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
 void add2_n49152_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n49152_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n49152_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void relu_n49152_fwd(int n, const float *restrict x, float *restrict y);
+void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
+    float *restrict dx, int acc);
 void dw_k3_5_c192_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c192_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -120,9 +136,9 @@ void bn_c384_16x16_fwd_train(int n, const float *restrict x, const float *restri
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c384_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c384_16x16_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c384_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c384_192_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -140,25 +156,33 @@ void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_3_c192_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_3_c192_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void conv_k1_c384_384_16x16_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void relu_n24576_fwd(int n, const float *restrict x, float *restrict y);
-void relu_n24576_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
+void bn_c384_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd);
+void bn_c384_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k3_c384_384_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void shake_n24576_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
 void shake_n24576_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
 void add2_n24576_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n24576_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n24576_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void relu_n24576_fwd(int n, const float *restrict x, float *restrict y);
+void relu_n24576_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
+    float *restrict dx, int acc);
 void dw_k3_3_c384_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_3_c384_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -167,12 +191,14 @@ void bn_c768_8x8_fwd_train(int n, const float *restrict x, const float *restrict
     float *restrict save_mean, float *restrict save_invstd);
 void bn_c768_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c768_8x8_bwd(int n, const float *restrict x, const float *restrict gamma, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dx, float *restrict dgamma,
-    float *restrict dbeta, int acc);
+void bn_c768_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c768_384_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void add2_n24576_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
+void add2_n24576_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void gap_c384_8x8_fwd(int n, const float *restrict x, float *restrict y);
 void gap_c384_8x8_bwd(int n, const float *restrict dy, float *restrict dx);
 void linear_384_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);

@@ -8,12 +8,15 @@
 void add2_n98304_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 98304); k++)
-        y[k] = x0[k] + x1[k];
+    for (long k = 0; k < (n * 98304); k++) {
+        const float s = x0[k] + x1[k];
+        y[k] = s;
+    }
 }
 
-void add2_n98304_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+void add2_n98304_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
+    (void)y;
     if (acc0) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 98304); k++)
@@ -38,12 +41,15 @@ void add2_n98304_bwd(int n, const float *restrict dy, float *dx0, int acc0, floa
 void add2_n49152_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 49152); k++)
-        y[k] = x0[k] + x1[k];
+    for (long k = 0; k < (n * 49152); k++) {
+        const float s = x0[k] + x1[k];
+        y[k] = s;
+    }
 }
 
-void add2_n49152_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+void add2_n49152_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
+    (void)y;
     if (acc0) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 49152); k++)
@@ -68,12 +74,15 @@ void add2_n49152_bwd(int n, const float *restrict dy, float *dx0, int acc0, floa
 void add2_n24576_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 24576); k++)
-        y[k] = x0[k] + x1[k];
+    for (long k = 0; k < (n * 24576); k++) {
+        const float s = x0[k] + x1[k];
+        y[k] = s;
+    }
 }
 
-void add2_n24576_bwd(int n, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+void add2_n24576_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
+    (void)y;
     if (acc0) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 24576); k++)
@@ -91,5 +100,37 @@ void add2_n24576_bwd(int n, const float *restrict dy, float *dx0, int acc0, floa
         MC_OMP_FOR
         for (long k = 0; k < (n * 24576); k++)
             dx1[k] = dy[k];
+    }
+}
+
+/* add2_n24576_relu: sum of 2 inputs of 24576 values per image */
+void add2_n24576_relu_fwd(int n, const float *x0, const float *x1, float *restrict y)
+{
+    MC_OMP_FOR
+    for (long k = 0; k < (n * 24576); k++) {
+        const float s = x0[k] + x1[k];
+        y[k] = (s > 0 ? s : 0);
+    }
+}
+
+void add2_n24576_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+{
+    if (acc0) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 24576); k++)
+            dx0[k] += (y[k] > 0 ? dy[k] : 0);
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 24576); k++)
+            dx0[k] = (y[k] > 0 ? dy[k] : 0);
+    }
+    if (acc1) {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 24576); k++)
+            dx1[k] += (y[k] > 0 ? dy[k] : 0);
+    } else {
+        MC_OMP_FOR
+        for (long k = 0; k < (n * 24576); k++)
+            dx1[k] = (y[k] > 0 ? dy[k] : 0);
     }
 }

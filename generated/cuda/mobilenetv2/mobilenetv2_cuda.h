@@ -28,7 +28,7 @@ void bn_c32_96x96_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c32_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c32_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c32_96x96_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void relu6_n294912_cu_fwd(int host, int n, const float *x, float *y);
 void relu6_n294912_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
@@ -39,19 +39,23 @@ void bn_c96_96x96_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c96_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c96_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c96_96x96_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c96_16_96x96_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c96_16_96x96_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
+void bn_c16_96x96_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
+void bn_c16_96x96_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y);
+void bn_c16_96x96_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void bn_c16_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c16_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c16_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c16_96x96_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu_n147456_cu_fwd(int host, int n, const float *x, float *y);
-void relu_n147456_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void conv_k1_c16_96_96x96_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c16_96_96x96_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -64,19 +68,23 @@ void bn_c192_96x96_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c192_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c192_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c192_96x96_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c192_24_96x96_s2_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c192_24_96x96_s2_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
+void bn_c24_48x48_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
+void bn_c24_48x48_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y);
+void bn_c24_48x48_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void bn_c24_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c24_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c24_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c24_48x48_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu_n55296_cu_fwd(int host, int n, const float *x, float *y);
-void relu_n55296_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void conv_k1_c24_144_48x48_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c24_144_48x48_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -84,7 +92,7 @@ void bn_c144_48x48_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c144_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c144_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c144_48x48_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void relu6_n331776_cu_fwd(int host, int n, const float *x, float *y);
 void relu6_n331776_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
@@ -95,13 +103,13 @@ void bn_c288_48x48_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c288_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c288_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c288_48x48_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c288_24_48x48_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c288_24_48x48_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
 void add2_n55296_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n55296_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n55296_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
 void dw_k3_c144_48x48_s2_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c144_48x48_s2_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -109,7 +117,7 @@ void bn_c144_24x24_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c144_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c144_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c144_24x24_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void relu6_n82944_cu_fwd(int host, int n, const float *x, float *y);
 void relu6_n82944_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
@@ -120,7 +128,7 @@ void bn_c32_24x24_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c32_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c32_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c32_24x24_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c32_192_24x24_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c32_192_24x24_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -129,7 +137,7 @@ void bn_c192_24x24_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c192_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c192_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c192_24x24_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void relu6_n110592_cu_fwd(int host, int n, const float *x, float *y);
 void relu6_n110592_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
@@ -140,7 +148,7 @@ void conv_k1_c192_32_24x24_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c192_32_24x24_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
 void add2_n18432_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n18432_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n18432_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
 void dw_k3_c192_24x24_s2_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c192_24x24_s2_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -148,7 +156,7 @@ void bn_c192_12x12_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c192_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c192_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c192_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void relu6_n27648_cu_fwd(int host, int n, const float *x, float *y);
 void relu6_n27648_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
@@ -159,7 +167,7 @@ void bn_c64_12x12_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c64_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c64_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c64_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c64_384_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c64_384_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -168,7 +176,7 @@ void bn_c384_12x12_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c384_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c384_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c384_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void relu6_n55296_cu_fwd(int host, int n, const float *x, float *y);
 void relu6_n55296_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
@@ -179,7 +187,7 @@ void conv_k1_c384_64_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c384_64_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
 void add2_n9216_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n9216_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n9216_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
 void conv_k1_c384_96_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c384_96_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -187,7 +195,7 @@ void bn_c96_12x12_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c96_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c96_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c96_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c96_576_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c96_576_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -196,7 +204,7 @@ void bn_c576_12x12_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c576_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c576_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c576_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void dw_k3_c576_12x12_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c576_12x12_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -205,7 +213,7 @@ void conv_k1_c576_96_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const f
 void conv_k1_c576_96_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
 void add2_n13824_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n13824_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n13824_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
 void dw_k3_c576_12x12_s2_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c576_12x12_s2_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -213,7 +221,7 @@ void bn_c576_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamm
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c576_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c576_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c576_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void relu6_n20736_cu_fwd(int host, int n, const float *x, float *y);
 void relu6_n20736_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
@@ -224,7 +232,7 @@ void bn_c160_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamm
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c160_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c160_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c160_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c160_960_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c160_960_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -233,7 +241,7 @@ void bn_c960_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamm
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c960_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c960_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c960_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void relu6_n34560_cu_fwd(int host, int n, const float *x, float *y);
 void relu6_n34560_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
@@ -244,7 +252,7 @@ void conv_k1_c960_160_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const fl
 void conv_k1_c960_160_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
 void add2_n5760_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n5760_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n5760_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
 void conv_k1_c960_320_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c960_320_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -252,7 +260,7 @@ void bn_c320_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamm
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c320_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c320_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c320_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c320_1280_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c320_1280_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -261,7 +269,7 @@ void bn_c1280_6x6_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c1280_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c1280_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c1280_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void relu6_n46080_cu_fwd(int host, int n, const float *x, float *y);
 void relu6_n46080_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);

@@ -51,54 +51,6 @@ void relu6_n294912_cu_bwd(int host, int n, const float *x, const float *y, const
     MC_CU_RUN(host, relu6_n294912_bwd_kernel, relu6_n294912_bwd_body, (((n * 294912L)) + 256 - 1) / 256, 256, 0, n, x, y, dy, dx);
 }
 
-/* relu_n147456: relu on 147456 values per image */
-MC_CU_HD static inline float relu_n147456_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
-MC_CU_HD static inline float relu_n147456_grad_at(const float *x, const float *y, const float *dy, long i)
-{
-    (void)x, (void)y;
-    return y[i] > 0 ? dy[i] : 0;
-}
-
-MC_CU_HD static inline void relu_n147456_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, float *y)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((n * 147456L)) ? first + 256 : ((n * 147456L));
-    for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = relu_n147456_at(x, i);
-    }
-}
-
-static __global__ void __launch_bounds__(256) relu_n147456_fwd_kernel(int n, const float *x, float *y)
-{
-    extern __shared__ float mc_shm[];
-    relu_n147456_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y);
-}
-
-MC_CU_HD static inline void relu_n147456_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((n * 147456L)) ? first + 256 : ((n * 147456L));
-    for (long i = first + tid; i < last; i += nthreads) {
-        dx[i] += relu_n147456_grad_at(x, y, dy, i);
-    }
-}
-
-static __global__ void __launch_bounds__(256) relu_n147456_bwd_kernel(int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    extern __shared__ float mc_shm[];
-    relu_n147456_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, dy, dx);
-}
-
-void relu_n147456_cu_fwd(int host, int n, const float *x, float *y)
-{
-    MC_CU_RUN(host, relu_n147456_fwd_kernel, relu_n147456_fwd_body, (((n * 147456L)) + 256 - 1) / 256, 256, 0, n, x, y);
-}
-
-void relu_n147456_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    MC_CU_RUN(host, relu_n147456_bwd_kernel, relu_n147456_bwd_body, (((n * 147456L)) + 256 - 1) / 256, 256, 0, n, x, y, dy, dx);
-}
-
 /* relu6_n884736: relu6 on 884736 values per image */
 MC_CU_HD static inline float relu6_n884736_at(const float *x, long i) { return x[i] > 0 ? (x[i] < 6 ? x[i] : 6) : 0; }
 MC_CU_HD static inline float relu6_n884736_grad_at(const float *x, const float *y, const float *dy, long i)
@@ -145,54 +97,6 @@ void relu6_n884736_cu_fwd(int host, int n, const float *x, float *y)
 void relu6_n884736_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx)
 {
     MC_CU_RUN(host, relu6_n884736_bwd_kernel, relu6_n884736_bwd_body, (((n * 884736L)) + 256 - 1) / 256, 256, 0, n, x, y, dy, dx);
-}
-
-/* relu_n55296: relu on 55296 values per image */
-MC_CU_HD static inline float relu_n55296_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
-MC_CU_HD static inline float relu_n55296_grad_at(const float *x, const float *y, const float *dy, long i)
-{
-    (void)x, (void)y;
-    return y[i] > 0 ? dy[i] : 0;
-}
-
-MC_CU_HD static inline void relu_n55296_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, float *y)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((n * 55296L)) ? first + 256 : ((n * 55296L));
-    for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = relu_n55296_at(x, i);
-    }
-}
-
-static __global__ void __launch_bounds__(256) relu_n55296_fwd_kernel(int n, const float *x, float *y)
-{
-    extern __shared__ float mc_shm[];
-    relu_n55296_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y);
-}
-
-MC_CU_HD static inline void relu_n55296_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((n * 55296L)) ? first + 256 : ((n * 55296L));
-    for (long i = first + tid; i < last; i += nthreads) {
-        dx[i] += relu_n55296_grad_at(x, y, dy, i);
-    }
-}
-
-static __global__ void __launch_bounds__(256) relu_n55296_bwd_kernel(int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    extern __shared__ float mc_shm[];
-    relu_n55296_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, dy, dx);
-}
-
-void relu_n55296_cu_fwd(int host, int n, const float *x, float *y)
-{
-    MC_CU_RUN(host, relu_n55296_fwd_kernel, relu_n55296_fwd_body, (((n * 55296L)) + 256 - 1) / 256, 256, 0, n, x, y);
-}
-
-void relu_n55296_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    MC_CU_RUN(host, relu_n55296_bwd_kernel, relu_n55296_bwd_body, (((n * 55296L)) + 256 - 1) / 256, 256, 0, n, x, y, dy, dx);
 }
 
 /* relu6_n331776: relu6 on 331776 values per image */

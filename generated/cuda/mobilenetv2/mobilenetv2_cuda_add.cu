@@ -9,7 +9,8 @@ MC_CU_HD static inline void add2_n55296_fwd_body(long block, int tid, int nthrea
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 55296L)) ? first + 256 : ((n * 55296L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s;
     }
 }
 
@@ -19,19 +20,20 @@ static __global__ void __launch_bounds__(256) add2_n55296_fwd_kernel(int n, cons
     add2_n55296_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n55296_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n55296_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 55296L)) ? first + 256 : ((n * 55296L));
     for (long i = first + tid; i < last; i += nthreads) {
+        (void)y;
         dx[i] += dy[i];
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n55296_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n55296_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n55296_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n55296_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
 void add2_n55296_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
@@ -39,10 +41,10 @@ void add2_n55296_cu_fwd(int host, int n, const float *x0, const float *x1, float
     MC_CU_RUN(host, add2_n55296_fwd_kernel, add2_n55296_fwd_body, (((n * 55296L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n55296_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n55296_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n55296_bwd_kernel, add2_n55296_bwd_body, (((n * 55296L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n55296_bwd_kernel, add2_n55296_bwd_body, (((n * 55296L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n55296_bwd_kernel, add2_n55296_bwd_body, (((n * 55296L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n55296_bwd_kernel, add2_n55296_bwd_body, (((n * 55296L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }
 
 /* add2_n18432: sum of 2 inputs of 18432 values per image */
@@ -51,7 +53,8 @@ MC_CU_HD static inline void add2_n18432_fwd_body(long block, int tid, int nthrea
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 18432L)) ? first + 256 : ((n * 18432L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s;
     }
 }
 
@@ -61,19 +64,20 @@ static __global__ void __launch_bounds__(256) add2_n18432_fwd_kernel(int n, cons
     add2_n18432_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n18432_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n18432_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 18432L)) ? first + 256 : ((n * 18432L));
     for (long i = first + tid; i < last; i += nthreads) {
+        (void)y;
         dx[i] += dy[i];
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n18432_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n18432_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n18432_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n18432_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
 void add2_n18432_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
@@ -81,10 +85,10 @@ void add2_n18432_cu_fwd(int host, int n, const float *x0, const float *x1, float
     MC_CU_RUN(host, add2_n18432_fwd_kernel, add2_n18432_fwd_body, (((n * 18432L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n18432_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n18432_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n18432_bwd_kernel, add2_n18432_bwd_body, (((n * 18432L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n18432_bwd_kernel, add2_n18432_bwd_body, (((n * 18432L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n18432_bwd_kernel, add2_n18432_bwd_body, (((n * 18432L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n18432_bwd_kernel, add2_n18432_bwd_body, (((n * 18432L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }
 
 /* add2_n9216: sum of 2 inputs of 9216 values per image */
@@ -93,7 +97,8 @@ MC_CU_HD static inline void add2_n9216_fwd_body(long block, int tid, int nthread
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 9216L)) ? first + 256 : ((n * 9216L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s;
     }
 }
 
@@ -103,19 +108,20 @@ static __global__ void __launch_bounds__(256) add2_n9216_fwd_kernel(int n, const
     add2_n9216_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n9216_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n9216_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 9216L)) ? first + 256 : ((n * 9216L));
     for (long i = first + tid; i < last; i += nthreads) {
+        (void)y;
         dx[i] += dy[i];
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n9216_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n9216_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n9216_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n9216_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
 void add2_n9216_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
@@ -123,10 +129,10 @@ void add2_n9216_cu_fwd(int host, int n, const float *x0, const float *x1, float 
     MC_CU_RUN(host, add2_n9216_fwd_kernel, add2_n9216_fwd_body, (((n * 9216L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n9216_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n9216_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n9216_bwd_kernel, add2_n9216_bwd_body, (((n * 9216L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n9216_bwd_kernel, add2_n9216_bwd_body, (((n * 9216L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n9216_bwd_kernel, add2_n9216_bwd_body, (((n * 9216L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n9216_bwd_kernel, add2_n9216_bwd_body, (((n * 9216L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }
 
 /* add2_n13824: sum of 2 inputs of 13824 values per image */
@@ -135,7 +141,8 @@ MC_CU_HD static inline void add2_n13824_fwd_body(long block, int tid, int nthrea
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 13824L)) ? first + 256 : ((n * 13824L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s;
     }
 }
 
@@ -145,19 +152,20 @@ static __global__ void __launch_bounds__(256) add2_n13824_fwd_kernel(int n, cons
     add2_n13824_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n13824_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n13824_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 13824L)) ? first + 256 : ((n * 13824L));
     for (long i = first + tid; i < last; i += nthreads) {
+        (void)y;
         dx[i] += dy[i];
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n13824_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n13824_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n13824_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n13824_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
 void add2_n13824_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
@@ -165,10 +173,10 @@ void add2_n13824_cu_fwd(int host, int n, const float *x0, const float *x1, float
     MC_CU_RUN(host, add2_n13824_fwd_kernel, add2_n13824_fwd_body, (((n * 13824L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n13824_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n13824_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n13824_bwd_kernel, add2_n13824_bwd_body, (((n * 13824L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n13824_bwd_kernel, add2_n13824_bwd_body, (((n * 13824L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n13824_bwd_kernel, add2_n13824_bwd_body, (((n * 13824L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n13824_bwd_kernel, add2_n13824_bwd_body, (((n * 13824L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }
 
 /* add2_n5760: sum of 2 inputs of 5760 values per image */
@@ -177,7 +185,8 @@ MC_CU_HD static inline void add2_n5760_fwd_body(long block, int tid, int nthread
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 5760L)) ? first + 256 : ((n * 5760L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s;
     }
 }
 
@@ -187,19 +196,20 @@ static __global__ void __launch_bounds__(256) add2_n5760_fwd_kernel(int n, const
     add2_n5760_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n5760_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n5760_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 5760L)) ? first + 256 : ((n * 5760L));
     for (long i = first + tid; i < last; i += nthreads) {
+        (void)y;
         dx[i] += dy[i];
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n5760_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n5760_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n5760_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n5760_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
 void add2_n5760_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
@@ -207,8 +217,8 @@ void add2_n5760_cu_fwd(int host, int n, const float *x0, const float *x1, float 
     MC_CU_RUN(host, add2_n5760_fwd_kernel, add2_n5760_fwd_body, (((n * 5760L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n5760_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n5760_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n5760_bwd_kernel, add2_n5760_bwd_body, (((n * 5760L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n5760_bwd_kernel, add2_n5760_bwd_body, (((n * 5760L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n5760_bwd_kernel, add2_n5760_bwd_body, (((n * 5760L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n5760_bwd_kernel, add2_n5760_bwd_body, (((n * 5760L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }

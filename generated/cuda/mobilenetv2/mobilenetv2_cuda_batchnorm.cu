@@ -122,15 +122,18 @@ static __global__ void __launch_bounds__(256) bn_c32_96x96_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c32_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c32_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 9216, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)];
-        s1 += (double)dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -140,10 +143,11 @@ MC_CU_HD static inline void bn_c32_96x96_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c32_96x96_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c32_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -172,22 +176,23 @@ static __global__ void __launch_bounds__(256) bn_c32_96x96_bstats_kernel(int n, 
     bn_c32_96x96_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c32_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c32_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 294912L) ? first + 256 : (n * 294912L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 9216 % 32);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c32_96x96_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c32_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c32_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -208,15 +213,15 @@ void bn_c32_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c32_96x96_eval_kernel, bn_c32_96x96_eval_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c32_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c32_96x96_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 640);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c32_96x96_bsum_kernel, bn_c32_96x96_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_96x96_bsum_kernel, bn_c32_96x96_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c32_96x96_bstats_kernel, bn_c32_96x96_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c32_96x96_bapply_kernel, bn_c32_96x96_bapply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c32_96x96_bapply_kernel, bn_c32_96x96_bapply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c96_96x96: batch norm over 96 channels of 96x96, 3 blocks per channel */
@@ -338,15 +343,18 @@ static __global__ void __launch_bounds__(256) bn_c96_96x96_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c96_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c96_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 9216, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)];
-        s1 += (double)dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -356,10 +364,11 @@ MC_CU_HD static inline void bn_c96_96x96_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c96_96x96_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c96_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c96_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -388,22 +397,23 @@ static __global__ void __launch_bounds__(256) bn_c96_96x96_bstats_kernel(int n, 
     bn_c96_96x96_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c96_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c96_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 884736L) ? first + 256 : (n * 884736L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 9216 % 96);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_96x96_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c96_96x96_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c96_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c96_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c96_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -424,15 +434,235 @@ void bn_c96_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c96_96x96_eval_kernel, bn_c96_96x96_eval_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c96_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c96_96x96_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c96_96x96_bsum_kernel, bn_c96_96x96_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c96_96x96_bsum_kernel, bn_c96_96x96_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c96_96x96_bstats_kernel, bn_c96_96x96_bstats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c96_96x96_bapply_kernel, bn_c96_96x96_bapply_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c96_96x96_bapply_kernel, bn_c96_96x96_bapply_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+/* bn_c16_96x96_relu: batch norm over 16 channels of 96x96, 17 blocks per channel */
+MC_CU_HD static inline float bn_c16_96x96_relu_norm(float x, float mean, float scale, float shift)
+{
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? v : 0.0f;
+}
+
+MC_CU_HD static inline void bn_c16_96x96_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_relu_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_relu_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c16_96x96_relu_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    const double mean = mc_cu_parts_total(sums, c, 17, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_relu_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_relu_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c16_96x96_relu_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double mean = mc_cu_parts_total(sums, c, 17, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 17, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
+        save_invstd[c] = (float)invstd;
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+        if (c == 0)
+            *count += 1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_relu_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_relu_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c16_96x96_relu_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 147456L) ? first + 256 : (n * 147456L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 16);
+        y[i] = bn_c16_96x96_relu_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_relu_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_relu_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+}
+
+MC_CU_HD static inline void bn_c16_96x96_relu_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 147456L) ? first + 256 : (n * 147456L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 16);
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        y[i] = bn_c16_96x96_relu_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_relu_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_relu_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+MC_CU_HD static inline void bn_c16_96x96_relu_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0, s1 = 0;
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const float g = (y[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] > 0 ? dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] : 0.0f);
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean) * invstd);
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_relu_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_relu_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c16_96x96_relu_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double sum_dy = mc_cu_parts_total(part, c, 17, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 17, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[16 + c] = (float)(sum_dy / m);
+        coef[2 * 16 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_relu_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_relu_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c16_96x96_relu_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 147456L) ? first + 256 : (n * 147456L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 16);
+        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_96x96_relu_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_96x96_relu_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+void bn_c16_96x96_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+{
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 560), *sq = sums + 272;
+    float *scale = (float *)(sq + 272);
+    MC_CU_RUN(host, bn_c16_96x96_relu_sum_kernel, bn_c16_96x96_relu_sum_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c16_96x96_relu_sq_kernel, bn_c16_96x96_relu_sq_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c16_96x96_relu_stats_kernel, bn_c16_96x96_relu_stats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c16_96x96_relu_apply_kernel, bn_c16_96x96_relu_apply_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+}
+
+void bn_c16_96x96_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    MC_CU_RUN(host, bn_c16_96x96_relu_eval_kernel, bn_c16_96x96_relu_eval_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+void bn_c16_96x96_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 576);
+    float *coef = (float *)(part + 544);
+    MC_CU_RUN(host, bn_c16_96x96_relu_bsum_kernel, bn_c16_96x96_relu_bsum_body, 272, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c16_96x96_relu_bstats_kernel, bn_c16_96x96_relu_bstats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c16_96x96_relu_bapply_kernel, bn_c16_96x96_relu_bapply_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c16_96x96: batch norm over 16 channels of 96x96, 17 blocks per channel */
@@ -554,15 +784,18 @@ static __global__ void __launch_bounds__(256) bn_c16_96x96_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c16_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c16_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 17), s = (int)(block % 17);
     const long m = (long)n * 9216, lo = m * s / 17, hi = m * (s + 1) / 17;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)];
-        s1 += (double)dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -572,10 +805,11 @@ MC_CU_HD static inline void bn_c16_96x96_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c16_96x96_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c16_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -604,22 +838,23 @@ static __global__ void __launch_bounds__(256) bn_c16_96x96_bstats_kernel(int n, 
     bn_c16_96x96_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c16_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c16_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 147456L) ? first + 256 : (n * 147456L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 9216 % 16);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_96x96_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c16_96x96_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c16_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c16_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -640,15 +875,15 @@ void bn_c16_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c16_96x96_eval_kernel, bn_c16_96x96_eval_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c16_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c16_96x96_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 576);
     float *coef = (float *)(part + 544);
-    MC_CU_RUN(host, bn_c16_96x96_bsum_kernel, bn_c16_96x96_bsum_body, 272, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c16_96x96_bsum_kernel, bn_c16_96x96_bsum_body, 272, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c16_96x96_bstats_kernel, bn_c16_96x96_bstats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c16_96x96_bapply_kernel, bn_c16_96x96_bapply_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c16_96x96_bapply_kernel, bn_c16_96x96_bapply_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c192_96x96: batch norm over 192 channels of 96x96, 2 blocks per channel */
@@ -770,15 +1005,18 @@ static __global__ void __launch_bounds__(256) bn_c192_96x96_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c192_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c192_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 9216, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)];
-        s1 += (double)dy[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] * ((x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 9216 * 192 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -788,10 +1026,11 @@ MC_CU_HD static inline void bn_c192_96x96_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_96x96_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c192_96x96_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c192_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -820,22 +1059,23 @@ static __global__ void __launch_bounds__(256) bn_c192_96x96_bstats_kernel(int n,
     bn_c192_96x96_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c192_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c192_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 1769472L) ? first + 256 : (n * 1769472L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 9216 % 192);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_96x96_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c192_96x96_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c192_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c192_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -856,15 +1096,235 @@ void bn_c192_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c192_96x96_eval_kernel, bn_c192_96x96_eval_body, ((n * 1769472L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c192_96x96_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c192_96x96_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_96x96_bsum_kernel, bn_c192_96x96_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_96x96_bsum_kernel, bn_c192_96x96_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c192_96x96_bstats_kernel, bn_c192_96x96_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c192_96x96_bapply_kernel, bn_c192_96x96_bapply_body, ((n * 1769472L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c192_96x96_bapply_kernel, bn_c192_96x96_bapply_body, ((n * 1769472L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+/* bn_c24_48x48_relu: batch norm over 24 channels of 48x48, 11 blocks per channel */
+MC_CU_HD static inline float bn_c24_48x48_relu_norm(float x, float mean, float scale, float shift)
+{
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? v : 0.0f;
+}
+
+MC_CU_HD static inline void bn_c24_48x48_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 11), s = (int)(block % 11);
+    const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_relu_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_relu_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c24_48x48_relu_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 11), s = (int)(block % 11);
+    const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
+    double s0 = 0;
+    const double mean = mc_cu_parts_total(sums, c, 11, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_relu_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_relu_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c24_48x48_relu_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)24) ? first + 256 : ((long)24);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 2304;
+        const double mean = mc_cu_parts_total(sums, c, 11, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 11, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
+        save_invstd[c] = (float)invstd;
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+        if (c == 0)
+            *count += 1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_relu_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_relu_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c24_48x48_relu_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 2304 % 24);
+        y[i] = bn_c24_48x48_relu_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_relu_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_relu_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+}
+
+MC_CU_HD static inline void bn_c24_48x48_relu_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 2304 % 24);
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        y[i] = bn_c24_48x48_relu_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_relu_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_relu_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+MC_CU_HD static inline void bn_c24_48x48_relu_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    const int c = (int)(block / 11), s = (int)(block % 11);
+    const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
+    double s0 = 0, s1 = 0;
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const float g = (y[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] > 0 ? dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] : 0.0f);
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean) * invstd);
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_relu_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_relu_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c24_48x48_relu_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)24) ? first + 256 : ((long)24);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 2304;
+        const double sum_dy = mc_cu_parts_total(part, c, 11, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 11, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[24 + c] = (float)(sum_dy / m);
+        coef[2 * 24 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_relu_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_relu_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c24_48x48_relu_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 2304 % 24);
+        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[24 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 24 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c24_48x48_relu_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c24_48x48_relu_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+void bn_c24_48x48_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+{
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 552), *sq = sums + 264;
+    float *scale = (float *)(sq + 264);
+    MC_CU_RUN(host, bn_c24_48x48_relu_sum_kernel, bn_c24_48x48_relu_sum_body, 264, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c24_48x48_relu_sq_kernel, bn_c24_48x48_relu_sq_body, 264, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c24_48x48_relu_stats_kernel, bn_c24_48x48_relu_stats_body, (((long)24) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c24_48x48_relu_apply_kernel, bn_c24_48x48_relu_apply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+}
+
+void bn_c24_48x48_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    MC_CU_RUN(host, bn_c24_48x48_relu_eval_kernel, bn_c24_48x48_relu_eval_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+void bn_c24_48x48_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 576);
+    float *coef = (float *)(part + 528);
+    MC_CU_RUN(host, bn_c24_48x48_relu_bsum_kernel, bn_c24_48x48_relu_bsum_body, 264, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c24_48x48_relu_bstats_kernel, bn_c24_48x48_relu_bstats_body, (((long)24) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c24_48x48_relu_bapply_kernel, bn_c24_48x48_relu_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c24_48x48: batch norm over 24 channels of 48x48, 11 blocks per channel */
@@ -986,15 +1446,18 @@ static __global__ void __launch_bounds__(256) bn_c24_48x48_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c24_48x48_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c24_48x48_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 11), s = (int)(block % 11);
     const long m = (long)n * 2304, lo = m * s / 11, hi = m * (s + 1) / 11;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
-        s1 += (double)dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] * ((x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1004,10 +1467,11 @@ MC_CU_HD static inline void bn_c24_48x48_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c24_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c24_48x48_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c24_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c24_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1036,22 +1500,23 @@ static __global__ void __launch_bounds__(256) bn_c24_48x48_bstats_kernel(int n, 
     bn_c24_48x48_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c24_48x48_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c24_48x48_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 2304 % 24);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[24 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 24 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c24_48x48_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c24_48x48_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c24_48x48_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c24_48x48_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c24_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1072,15 +1537,15 @@ void bn_c24_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c24_48x48_eval_kernel, bn_c24_48x48_eval_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c24_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c24_48x48_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 576);
     float *coef = (float *)(part + 528);
-    MC_CU_RUN(host, bn_c24_48x48_bsum_kernel, bn_c24_48x48_bsum_body, 264, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c24_48x48_bsum_kernel, bn_c24_48x48_bsum_body, 264, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c24_48x48_bstats_kernel, bn_c24_48x48_bstats_body, (((long)24) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c24_48x48_bapply_kernel, bn_c24_48x48_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c24_48x48_bapply_kernel, bn_c24_48x48_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c144_48x48: batch norm over 144 channels of 48x48, 2 blocks per channel */
@@ -1202,15 +1667,18 @@ static __global__ void __launch_bounds__(256) bn_c144_48x48_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c144_48x48_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c144_48x48_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 2304, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)];
-        s1 += (double)dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] * ((x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1220,10 +1688,11 @@ MC_CU_HD static inline void bn_c144_48x48_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c144_48x48_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c144_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1252,22 +1721,23 @@ static __global__ void __launch_bounds__(256) bn_c144_48x48_bstats_kernel(int n,
     bn_c144_48x48_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c144_48x48_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c144_48x48_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 331776L) ? first + 256 : (n * 331776L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 2304 % 144);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c144_48x48_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c144_48x48_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c144_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1288,15 +1758,15 @@ void bn_c144_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c144_48x48_eval_kernel, bn_c144_48x48_eval_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c144_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c144_48x48_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 864);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c144_48x48_bsum_kernel, bn_c144_48x48_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c144_48x48_bsum_kernel, bn_c144_48x48_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c144_48x48_bstats_kernel, bn_c144_48x48_bstats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c144_48x48_bapply_kernel, bn_c144_48x48_bapply_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c144_48x48_bapply_kernel, bn_c144_48x48_bapply_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c288_48x48: batch norm over 288 channels of 48x48, 1 blocks per channel */
@@ -1418,15 +1888,18 @@ static __global__ void __launch_bounds__(256) bn_c288_48x48_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c288_48x48_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c288_48x48_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 2304, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)];
-        s1 += (double)dy[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] * ((x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 2304 * 288 + c) * 2304 + (i) % 2304)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1436,10 +1909,11 @@ MC_CU_HD static inline void bn_c288_48x48_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c288_48x48_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c288_48x48_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c288_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c288_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1468,22 +1942,23 @@ static __global__ void __launch_bounds__(256) bn_c288_48x48_bstats_kernel(int n,
     bn_c288_48x48_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c288_48x48_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c288_48x48_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 663552L) ? first + 256 : (n * 663552L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 2304 % 288);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[288 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 288 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c288_48x48_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c288_48x48_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c288_48x48_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c288_48x48_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c288_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1504,15 +1979,15 @@ void bn_c288_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c288_48x48_eval_kernel, bn_c288_48x48_eval_body, ((n * 663552L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c288_48x48_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c288_48x48_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c288_48x48_bsum_kernel, bn_c288_48x48_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c288_48x48_bsum_kernel, bn_c288_48x48_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c288_48x48_bstats_kernel, bn_c288_48x48_bstats_body, (((long)288) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c288_48x48_bapply_kernel, bn_c288_48x48_bapply_body, ((n * 663552L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c288_48x48_bapply_kernel, bn_c288_48x48_bapply_body, ((n * 663552L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c144_24x24: batch norm over 144 channels of 24x24, 2 blocks per channel */
@@ -1634,15 +2109,18 @@ static __global__ void __launch_bounds__(256) bn_c144_24x24_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c144_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c144_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)];
-        s1 += (double)dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] * ((x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1652,10 +2130,11 @@ MC_CU_HD static inline void bn_c144_24x24_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c144_24x24_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c144_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1684,22 +2163,23 @@ static __global__ void __launch_bounds__(256) bn_c144_24x24_bstats_kernel(int n,
     bn_c144_24x24_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c144_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c144_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 144);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c144_24x24_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c144_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c144_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1720,15 +2200,15 @@ void bn_c144_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c144_24x24_eval_kernel, bn_c144_24x24_eval_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c144_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c144_24x24_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 864);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c144_24x24_bsum_kernel, bn_c144_24x24_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c144_24x24_bsum_kernel, bn_c144_24x24_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c144_24x24_bstats_kernel, bn_c144_24x24_bstats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c144_24x24_bapply_kernel, bn_c144_24x24_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c144_24x24_bapply_kernel, bn_c144_24x24_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c32_24x24: batch norm over 32 channels of 24x24, 9 blocks per channel */
@@ -1850,15 +2330,18 @@ static __global__ void __launch_bounds__(256) bn_c32_24x24_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c32_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c32_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 576, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)];
-        s1 += (double)dy[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] * ((x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 576 * 32 + c) * 576 + (i) % 576)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1868,10 +2351,11 @@ MC_CU_HD static inline void bn_c32_24x24_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c32_24x24_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c32_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1900,22 +2384,23 @@ static __global__ void __launch_bounds__(256) bn_c32_24x24_bstats_kernel(int n, 
     bn_c32_24x24_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c32_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c32_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 18432L) ? first + 256 : (n * 18432L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 32);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_24x24_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c32_24x24_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c32_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c32_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1936,15 +2421,15 @@ void bn_c32_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c32_24x24_eval_kernel, bn_c32_24x24_eval_body, ((n * 18432L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c32_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c32_24x24_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 640);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c32_24x24_bsum_kernel, bn_c32_24x24_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_24x24_bsum_kernel, bn_c32_24x24_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c32_24x24_bstats_kernel, bn_c32_24x24_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c32_24x24_bapply_kernel, bn_c32_24x24_bapply_body, ((n * 18432L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c32_24x24_bapply_kernel, bn_c32_24x24_bapply_body, ((n * 18432L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c192_24x24: batch norm over 192 channels of 24x24, 2 blocks per channel */
@@ -2066,15 +2551,18 @@ static __global__ void __launch_bounds__(256) bn_c192_24x24_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c192_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c192_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)];
-        s1 += (double)dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] * ((x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -2084,10 +2572,11 @@ MC_CU_HD static inline void bn_c192_24x24_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c192_24x24_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c192_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -2116,22 +2605,23 @@ static __global__ void __launch_bounds__(256) bn_c192_24x24_bstats_kernel(int n,
     bn_c192_24x24_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c192_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c192_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 110592L) ? first + 256 : (n * 110592L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 192);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c192_24x24_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c192_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c192_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -2152,15 +2642,15 @@ void bn_c192_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c192_24x24_eval_kernel, bn_c192_24x24_eval_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c192_24x24_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c192_24x24_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_24x24_bsum_kernel, bn_c192_24x24_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_24x24_bsum_kernel, bn_c192_24x24_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c192_24x24_bstats_kernel, bn_c192_24x24_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c192_24x24_bapply_kernel, bn_c192_24x24_bapply_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c192_24x24_bapply_kernel, bn_c192_24x24_bapply_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c192_12x12: batch norm over 192 channels of 12x12, 2 blocks per channel */
@@ -2282,15 +2772,18 @@ static __global__ void __launch_bounds__(256) bn_c192_12x12_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c192_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c192_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 144, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)];
-        s1 += (double)dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -2300,10 +2793,11 @@ MC_CU_HD static inline void bn_c192_12x12_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c192_12x12_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c192_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -2332,22 +2826,23 @@ static __global__ void __launch_bounds__(256) bn_c192_12x12_bstats_kernel(int n,
     bn_c192_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c192_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c192_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 27648L) ? first + 256 : (n * 27648L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 192);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c192_12x12_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c192_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c192_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -2368,15 +2863,15 @@ void bn_c192_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c192_12x12_eval_kernel, bn_c192_12x12_eval_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c192_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c192_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_12x12_bsum_kernel, bn_c192_12x12_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_12x12_bsum_kernel, bn_c192_12x12_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c192_12x12_bstats_kernel, bn_c192_12x12_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c192_12x12_bapply_kernel, bn_c192_12x12_bapply_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c192_12x12_bapply_kernel, bn_c192_12x12_bapply_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c64_12x12: batch norm over 64 channels of 12x12, 5 blocks per channel */
@@ -2498,15 +2993,18 @@ static __global__ void __launch_bounds__(256) bn_c64_12x12_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c64_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c64_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 144, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)];
-        s1 += (double)dy[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 144 * 64 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -2516,10 +3014,11 @@ MC_CU_HD static inline void bn_c64_12x12_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c64_12x12_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c64_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -2548,22 +3047,23 @@ static __global__ void __launch_bounds__(256) bn_c64_12x12_bstats_kernel(int n, 
     bn_c64_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c64_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c64_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 9216L) ? first + 256 : (n * 9216L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 64);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[64 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 64 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_12x12_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c64_12x12_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c64_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c64_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -2584,15 +3084,15 @@ void bn_c64_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c64_12x12_eval_kernel, bn_c64_12x12_eval_body, ((n * 9216L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c64_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c64_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 640);
-    MC_CU_RUN(host, bn_c64_12x12_bsum_kernel, bn_c64_12x12_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c64_12x12_bsum_kernel, bn_c64_12x12_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c64_12x12_bstats_kernel, bn_c64_12x12_bstats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c64_12x12_bapply_kernel, bn_c64_12x12_bapply_body, ((n * 9216L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c64_12x12_bapply_kernel, bn_c64_12x12_bapply_body, ((n * 9216L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c384_12x12: batch norm over 384 channels of 12x12, 1 blocks per channel */
@@ -2714,15 +3214,18 @@ static __global__ void __launch_bounds__(256) bn_c384_12x12_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c384_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c384_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)];
-        s1 += (double)dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -2732,10 +3235,11 @@ MC_CU_HD static inline void bn_c384_12x12_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c384_12x12_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c384_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -2764,22 +3268,23 @@ static __global__ void __launch_bounds__(256) bn_c384_12x12_bstats_kernel(int n,
     bn_c384_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c384_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c384_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 384);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c384_12x12_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c384_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c384_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -2800,15 +3305,15 @@ void bn_c384_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c384_12x12_eval_kernel, bn_c384_12x12_eval_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c384_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c384_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1536);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c384_12x12_bsum_kernel, bn_c384_12x12_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c384_12x12_bsum_kernel, bn_c384_12x12_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c384_12x12_bstats_kernel, bn_c384_12x12_bstats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c384_12x12_bapply_kernel, bn_c384_12x12_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c384_12x12_bapply_kernel, bn_c384_12x12_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c96_12x12: batch norm over 96 channels of 12x12, 3 blocks per channel */
@@ -2930,15 +3435,18 @@ static __global__ void __launch_bounds__(256) bn_c96_12x12_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c96_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c96_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 144, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)];
-        s1 += (double)dy[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 144 * 96 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -2948,10 +3456,11 @@ MC_CU_HD static inline void bn_c96_12x12_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c96_12x12_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c96_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c96_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -2980,22 +3489,23 @@ static __global__ void __launch_bounds__(256) bn_c96_12x12_bstats_kernel(int n, 
     bn_c96_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c96_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c96_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 13824L) ? first + 256 : (n * 13824L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 96);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_12x12_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c96_12x12_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c96_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c96_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c96_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -3016,15 +3526,15 @@ void bn_c96_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c96_12x12_eval_kernel, bn_c96_12x12_eval_body, ((n * 13824L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c96_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c96_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c96_12x12_bsum_kernel, bn_c96_12x12_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c96_12x12_bsum_kernel, bn_c96_12x12_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c96_12x12_bstats_kernel, bn_c96_12x12_bstats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c96_12x12_bapply_kernel, bn_c96_12x12_bapply_body, ((n * 13824L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c96_12x12_bapply_kernel, bn_c96_12x12_bapply_body, ((n * 13824L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c576_12x12: batch norm over 576 channels of 12x12, 1 blocks per channel */
@@ -3146,15 +3656,18 @@ static __global__ void __launch_bounds__(256) bn_c576_12x12_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c576_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c576_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)];
-        s1 += (double)dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] * ((x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -3164,10 +3677,11 @@ MC_CU_HD static inline void bn_c576_12x12_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c576_12x12_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c576_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -3196,22 +3710,23 @@ static __global__ void __launch_bounds__(256) bn_c576_12x12_bstats_kernel(int n,
     bn_c576_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c576_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c576_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 576);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c576_12x12_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c576_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c576_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -3232,15 +3747,15 @@ void bn_c576_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c576_12x12_eval_kernel, bn_c576_12x12_eval_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c576_12x12_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c576_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 2304);
     float *coef = (float *)(part + 1152);
-    MC_CU_RUN(host, bn_c576_12x12_bsum_kernel, bn_c576_12x12_bsum_body, 576, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c576_12x12_bsum_kernel, bn_c576_12x12_bsum_body, 576, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c576_12x12_bstats_kernel, bn_c576_12x12_bstats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c576_12x12_bapply_kernel, bn_c576_12x12_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c576_12x12_bapply_kernel, bn_c576_12x12_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c576_6x6: batch norm over 576 channels of 6x6, 1 blocks per channel */
@@ -3362,15 +3877,18 @@ static __global__ void __launch_bounds__(256) bn_c576_6x6_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c576_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c576_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)];
-        s1 += (double)dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -3380,10 +3898,11 @@ MC_CU_HD static inline void bn_c576_6x6_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c576_6x6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c576_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -3412,22 +3931,23 @@ static __global__ void __launch_bounds__(256) bn_c576_6x6_bstats_kernel(int n, c
     bn_c576_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c576_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c576_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 20736L) ? first + 256 : (n * 20736L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 576);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c576_6x6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c576_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c576_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -3448,15 +3968,15 @@ void bn_c576_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
     MC_CU_RUN(host, bn_c576_6x6_eval_kernel, bn_c576_6x6_eval_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c576_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c576_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 2304);
     float *coef = (float *)(part + 1152);
-    MC_CU_RUN(host, bn_c576_6x6_bsum_kernel, bn_c576_6x6_bsum_body, 576, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c576_6x6_bsum_kernel, bn_c576_6x6_bsum_body, 576, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c576_6x6_bstats_kernel, bn_c576_6x6_bstats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c576_6x6_bapply_kernel, bn_c576_6x6_bapply_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c576_6x6_bapply_kernel, bn_c576_6x6_bapply_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c160_6x6: batch norm over 160 channels of 6x6, 2 blocks per channel */
@@ -3578,15 +4098,18 @@ static __global__ void __launch_bounds__(256) bn_c160_6x6_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c160_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c160_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 36, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)];
-        s1 += (double)dy[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 36 * 160 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -3596,10 +4119,11 @@ MC_CU_HD static inline void bn_c160_6x6_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c160_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c160_6x6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c160_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c160_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -3628,22 +4152,23 @@ static __global__ void __launch_bounds__(256) bn_c160_6x6_bstats_kernel(int n, c
     bn_c160_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c160_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c160_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 5760L) ? first + 256 : (n * 5760L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 160);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[160 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 160 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c160_6x6_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c160_6x6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c160_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c160_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c160_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -3664,15 +4189,15 @@ void bn_c160_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
     MC_CU_RUN(host, bn_c160_6x6_eval_kernel, bn_c160_6x6_eval_body, ((n * 5760L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c160_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c160_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 960);
     float *coef = (float *)(part + 640);
-    MC_CU_RUN(host, bn_c160_6x6_bsum_kernel, bn_c160_6x6_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c160_6x6_bsum_kernel, bn_c160_6x6_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c160_6x6_bstats_kernel, bn_c160_6x6_bstats_body, (((long)160) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c160_6x6_bapply_kernel, bn_c160_6x6_bapply_body, ((n * 5760L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c160_6x6_bapply_kernel, bn_c160_6x6_bapply_body, ((n * 5760L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c960_6x6: batch norm over 960 channels of 6x6, 1 blocks per channel */
@@ -3794,15 +4319,18 @@ static __global__ void __launch_bounds__(256) bn_c960_6x6_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c960_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c960_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)];
-        s1 += (double)dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -3812,10 +4340,11 @@ MC_CU_HD static inline void bn_c960_6x6_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c960_6x6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c960_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -3844,22 +4373,23 @@ static __global__ void __launch_bounds__(256) bn_c960_6x6_bstats_kernel(int n, c
     bn_c960_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c960_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c960_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 34560L) ? first + 256 : (n * 34560L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 960);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[960 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 960 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c960_6x6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c960_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c960_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -3880,15 +4410,15 @@ void bn_c960_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
     MC_CU_RUN(host, bn_c960_6x6_eval_kernel, bn_c960_6x6_eval_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c960_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c960_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 3840);
     float *coef = (float *)(part + 1920);
-    MC_CU_RUN(host, bn_c960_6x6_bsum_kernel, bn_c960_6x6_bsum_body, 960, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c960_6x6_bsum_kernel, bn_c960_6x6_bsum_body, 960, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c960_6x6_bstats_kernel, bn_c960_6x6_bstats_body, (((long)960) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c960_6x6_bapply_kernel, bn_c960_6x6_bapply_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c960_6x6_bapply_kernel, bn_c960_6x6_bapply_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c320_6x6: batch norm over 320 channels of 6x6, 1 blocks per channel */
@@ -4010,15 +4540,18 @@ static __global__ void __launch_bounds__(256) bn_c320_6x6_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c320_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c320_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)];
-        s1 += (double)dy[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 36 * 320 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -4028,10 +4561,11 @@ MC_CU_HD static inline void bn_c320_6x6_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c320_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c320_6x6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c320_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c320_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -4060,22 +4594,23 @@ static __global__ void __launch_bounds__(256) bn_c320_6x6_bstats_kernel(int n, c
     bn_c320_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c320_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c320_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 11520L) ? first + 256 : (n * 11520L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 320);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[320 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 320 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c320_6x6_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c320_6x6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c320_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c320_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c320_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -4096,15 +4631,15 @@ void bn_c320_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma
     MC_CU_RUN(host, bn_c320_6x6_eval_kernel, bn_c320_6x6_eval_body, ((n * 11520L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c320_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c320_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1280);
     float *coef = (float *)(part + 640);
-    MC_CU_RUN(host, bn_c320_6x6_bsum_kernel, bn_c320_6x6_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c320_6x6_bsum_kernel, bn_c320_6x6_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c320_6x6_bstats_kernel, bn_c320_6x6_bstats_body, (((long)320) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c320_6x6_bapply_kernel, bn_c320_6x6_bapply_body, ((n * 11520L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c320_6x6_bapply_kernel, bn_c320_6x6_bapply_body, ((n * 11520L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c1280_6x6: batch norm over 1280 channels of 6x6, 1 blocks per channel */
@@ -4226,15 +4761,18 @@ static __global__ void __launch_bounds__(256) bn_c1280_6x6_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c1280_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c1280_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)];
-        s1 += (double)dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] * ((x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -4244,10 +4782,11 @@ MC_CU_HD static inline void bn_c1280_6x6_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c1280_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -4276,22 +4815,23 @@ static __global__ void __launch_bounds__(256) bn_c1280_6x6_bstats_kernel(int n, 
     bn_c1280_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c1280_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c1280_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 46080L) ? first + 256 : (n * 46080L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 1280);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[1280 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 1280 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c1280_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c1280_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -4312,13 +4852,13 @@ void bn_c1280_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c1280_6x6_eval_kernel, bn_c1280_6x6_eval_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c1280_6x6_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c1280_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 5120);
     float *coef = (float *)(part + 2560);
-    MC_CU_RUN(host, bn_c1280_6x6_bsum_kernel, bn_c1280_6x6_bsum_body, 1280, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c1280_6x6_bsum_kernel, bn_c1280_6x6_bsum_body, 1280, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c1280_6x6_bstats_kernel, bn_c1280_6x6_bstats_body, (((long)1280) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c1280_6x6_bapply_kernel, bn_c1280_6x6_bapply_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c1280_6x6_bapply_kernel, bn_c1280_6x6_bapply_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }

@@ -65,7 +65,7 @@ static __global__ void __launch_bounds__(256) resnet20_xent_grad_kernel(int n, c
 static float resnet20_loss(const mc_state *s, const int32_t *labels, float *probs, int host)
 {
     const int n = s->batch;
-    const float *z = s->acts + (long)1170496 * n;
+    const float *z = s->acts + (long)982080 * n;
     double *losses = (double *)mc_cuda_scratch(host, 2 * (size_t)n + 2);
     float *mean = (float *)(losses + n), result;
     MC_CU_RUN(host, resnet20_xent_kernel, resnet20_xent_body, ((n) + 256 - 1) / 256, 256, 0, n, z, labels, probs, losses);
@@ -77,7 +77,7 @@ static float resnet20_loss(const mc_state *s, const int32_t *labels, float *prob
 static void resnet20_loss_backward(const mc_state *s, const int32_t *labels, const float *probs, int host)
 {
     const int n = s->batch;
-    float *d = s->dacts + (long)1170496 * n;
+    float *d = s->dacts + (long)982080 * n;
     MC_CU_RUN(host, resnet20_xent_grad_kernel, resnet20_xent_grad_body, ((n * 10) + 256 - 1) / 256, 256, 0, n, labels, probs, d);
 }
 
@@ -93,10 +93,10 @@ static void resnet20_fwd_1(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
             (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
             (buf + 16), (act + (long)(19456) * n));
 }
 
@@ -104,14 +104,13 @@ static void resnet20_fwd_2(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(19456) * n), (act + (long)(35840) * n));
 }
 
 static void resnet20_fwd_3(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(35840) * n), (par + 464), 0, (act + (long)(52224) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0));
 }
 
 static void resnet20_fwd_4(const mc_state *s, int train, int host)
@@ -119,18 +118,18 @@ static void resnet20_fwd_4(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32),
-            (buf + 80), (cnt + 1), (act + (long)(101376) * n), (sav + 32), (sav + 80));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32),
+            (buf + 80), (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32),
-            (buf + 80), (act + (long)(101376) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32),
+            (buf + 80), (act + (long)(84992) * n));
 }
 
 static void resnet20_fwd_5(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(101376) * n), (par + 1888), (par + 2656), (act + (long)(150528) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(84992) * n), (par + 1888), (par + 2656), (act + (long)(134144) * n + 0));
 }
 
 static void resnet20_fwd_6(const mc_state *s, int train, int host)
@@ -138,25 +137,24 @@ static void resnet20_fwd_6(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128),
-            (buf + 144), (cnt + 2), (act + (long)(166912) * n), (sav + 128), (sav + 144));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128),
+            (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128), (sav + 144));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128),
-            (buf + 144), (act + (long)(166912) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128),
+            (buf + 144), (act + (long)(150528) * n));
 }
 
 static void resnet20_fwd_7(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(166912) * n), (act + (long)(183296) * n));
 }
 
 static void resnet20_fwd_8(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(183296) * n), (par + 2704), 0, (act + (long)(199680) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0));
 }
 
 static void resnet20_fwd_9(const mc_state *s, int train, int host)
@@ -164,32 +162,31 @@ static void resnet20_fwd_9(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160),
-            (buf + 176), (cnt + 3), (act + (long)(216064) * n), (sav + 160), (sav + 176));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160),
+            (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160), (sav + 176));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160),
-            (buf + 176), (act + (long)(216064) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160),
+            (buf + 176), (act + (long)(183296) * n));
 }
 
 static void resnet20_fwd_10(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(216064) * n), (act + (long)(35840) * n), (act + (long)(232448) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(183296) * n), (act + (long)(19456) * n), (act + (long)(199680) * n));
 }
 
 static void resnet20_fwd_11(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(232448) * n), (act + (long)(248832) * n));
 }
 
 static void resnet20_fwd_12(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(248832) * n), (par + 5040), 0, (act + (long)(265216) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0));
 }
 
 static void resnet20_fwd_13(const mc_state *s, int train, int host)
@@ -197,18 +194,18 @@ static void resnet20_fwd_13(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192),
-            (buf + 240), (cnt + 4), (act + (long)(314368) * n), (sav + 192), (sav + 240));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192),
+            (buf + 240), (cnt + 4), (act + (long)(265216) * n), (sav + 192), (sav + 240));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192),
-            (buf + 240), (act + (long)(314368) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192),
+            (buf + 240), (act + (long)(265216) * n));
 }
 
 static void resnet20_fwd_14(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(314368) * n), (par + 6464), (par + 7232), (act + (long)(363520) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(265216) * n), (par + 6464), (par + 7232), (act + (long)(314368) * n + 0));
 }
 
 static void resnet20_fwd_15(const mc_state *s, int train, int host)
@@ -216,25 +213,24 @@ static void resnet20_fwd_15(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288),
-            (buf + 304), (cnt + 5), (act + (long)(379904) * n), (sav + 288), (sav + 304));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288),
+            (buf + 304), (cnt + 5), (act + (long)(330752) * n), (sav + 288), (sav + 304));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288),
-            (buf + 304), (act + (long)(379904) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288),
+            (buf + 304), (act + (long)(330752) * n));
 }
 
 static void resnet20_fwd_16(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(379904) * n), (act + (long)(396288) * n));
 }
 
 static void resnet20_fwd_17(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(396288) * n), (par + 7280), 0, (act + (long)(412672) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(330752) * n), (par + 7280), 0, (act + (long)(347136) * n + 0));
 }
 
 static void resnet20_fwd_18(const mc_state *s, int train, int host)
@@ -242,32 +238,31 @@ static void resnet20_fwd_18(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320),
-            (buf + 336), (cnt + 6), (act + (long)(429056) * n), (sav + 320), (sav + 336));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320),
+            (buf + 336), (cnt + 6), (act + (long)(363520) * n), (sav + 320), (sav + 336));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320),
-            (buf + 336), (act + (long)(429056) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320),
+            (buf + 336), (act + (long)(363520) * n));
 }
 
 static void resnet20_fwd_19(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(429056) * n), (act + (long)(248832) * n), (act + (long)(445440) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(363520) * n), (act + (long)(199680) * n), (act + (long)(379904) * n));
 }
 
 static void resnet20_fwd_20(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(445440) * n), (act + (long)(461824) * n));
 }
 
 static void resnet20_fwd_21(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(461824) * n), (par + 9616), 0, (act + (long)(478208) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0));
 }
 
 static void resnet20_fwd_22(const mc_state *s, int train, int host)
@@ -275,18 +270,18 @@ static void resnet20_fwd_22(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352),
-            (buf + 400), (cnt + 7), (act + (long)(527360) * n), (sav + 352), (sav + 400));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352),
+            (buf + 400), (cnt + 7), (act + (long)(445440) * n), (sav + 352), (sav + 400));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352),
-            (buf + 400), (act + (long)(527360) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352),
+            (buf + 400), (act + (long)(445440) * n));
 }
 
 static void resnet20_fwd_23(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(527360) * n), (par + 11040), (par + 11808), (act + (long)(576512) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(445440) * n), (par + 11040), (par + 11808), (act + (long)(494592) * n + 0));
 }
 
 static void resnet20_fwd_24(const mc_state *s, int train, int host)
@@ -294,25 +289,24 @@ static void resnet20_fwd_24(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448),
-            (buf + 464), (cnt + 8), (act + (long)(592896) * n), (sav + 448), (sav + 464));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448),
+            (buf + 464), (cnt + 8), (act + (long)(510976) * n), (sav + 448), (sav + 464));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448),
-            (buf + 464), (act + (long)(592896) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448),
+            (buf + 464), (act + (long)(510976) * n));
 }
 
 static void resnet20_fwd_25(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(592896) * n), (act + (long)(609280) * n));
 }
 
 static void resnet20_fwd_26(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(609280) * n), (par + 11856), 0, (act + (long)(625664) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(510976) * n), (par + 11856), 0, (act + (long)(527360) * n + 0));
 }
 
 static void resnet20_fwd_27(const mc_state *s, int train, int host)
@@ -320,32 +314,31 @@ static void resnet20_fwd_27(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480),
-            (buf + 496), (cnt + 9), (act + (long)(642048) * n), (sav + 480), (sav + 496));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480),
+            (buf + 496), (cnt + 9), (act + (long)(543744) * n), (sav + 480), (sav + 496));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480),
-            (buf + 496), (act + (long)(642048) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480),
+            (buf + 496), (act + (long)(543744) * n));
 }
 
 static void resnet20_fwd_28(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(642048) * n), (act + (long)(461824) * n), (act + (long)(658432) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(543744) * n), (act + (long)(379904) * n), (act + (long)(560128) * n));
 }
 
 static void resnet20_fwd_29(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(658432) * n), (act + (long)(674816) * n));
 }
 
 static void resnet20_fwd_30(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c16_32x32_s1_cu_fwd(host, n, (act + (long)(674816) * n), (par + 14192), 0, (act + (long)(691200) * n + 0));
+    dw_k3_5_c16_32x32_s1_cu_fwd(host, n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0));
 }
 
 static void resnet20_fwd_31(const mc_state *s, int train, int host)
@@ -353,18 +346,18 @@ static void resnet20_fwd_31(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_32x32_cu_fwd_train(host, n, (act + (long)(691200) * n), (par + 14736), (par + 14768), (buf + 512),
-            (buf + 544), (cnt + 10), (act + (long)(723968) * n), (sav + 512), (sav + 544));
+        bn_c32_32x32_cu_fwd_train(host, n, (act + (long)(576512) * n), (par + 14736), (par + 14768), (buf + 512),
+            (buf + 544), (cnt + 10), (act + (long)(609280) * n), (sav + 512), (sav + 544));
     else
-        bn_c32_32x32_cu_fwd_eval(host, n, (act + (long)(691200) * n), (par + 14736), (par + 14768), (buf + 512),
-            (buf + 544), (act + (long)(723968) * n));
+        bn_c32_32x32_cu_fwd_eval(host, n, (act + (long)(576512) * n), (par + 14736), (par + 14768), (buf + 512),
+            (buf + 544), (act + (long)(609280) * n));
 }
 
 static void resnet20_fwd_32(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c32_32_32x32_s2_p0_b_cu_fwd(host, n, (act + (long)(723968) * n), (par + 14800), (par + 15824), (act + (long)(756736) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_cu_fwd(host, n, (act + (long)(609280) * n), (par + 14800), (par + 15824), (act + (long)(642048) * n + 0));
 }
 
 static void resnet20_fwd_33(const mc_state *s, int train, int host)
@@ -372,25 +365,24 @@ static void resnet20_fwd_33(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(756736) * n), (par + 15856), (par + 15888), (buf + 576),
-            (buf + 608), (cnt + 11), (act + (long)(764928) * n), (sav + 576), (sav + 608));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(642048) * n), (par + 15856), (par + 15888), (buf + 576),
+            (buf + 608), (cnt + 11), (act + (long)(650240) * n), (sav + 576), (sav + 608));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(756736) * n), (par + 15856), (par + 15888), (buf + 576),
-            (buf + 608), (act + (long)(764928) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(642048) * n), (par + 15856), (par + 15888), (buf + 576),
+            (buf + 608), (act + (long)(650240) * n));
 }
 
 static void resnet20_fwd_34(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(764928) * n), (act + (long)(773120) * n));
 }
 
 static void resnet20_fwd_35(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(773120) * n), (par + 15920), 0, (act + (long)(781312) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(650240) * n), (par + 15920), 0, (act + (long)(658432) * n + 0));
 }
 
 static void resnet20_fwd_36(const mc_state *s, int train, int host)
@@ -398,18 +390,18 @@ static void resnet20_fwd_36(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(781312) * n), (par + 25136), (par + 25168), (buf + 640),
-            (buf + 672), (cnt + 12), (act + (long)(789504) * n), (sav + 640), (sav + 672));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(658432) * n), (par + 25136), (par + 25168), (buf + 640),
+            (buf + 672), (cnt + 12), (act + (long)(666624) * n), (sav + 640), (sav + 672));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(781312) * n), (par + 25136), (par + 25168), (buf + 640),
-            (buf + 672), (act + (long)(789504) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(658432) * n), (par + 25136), (par + 25168), (buf + 640),
+            (buf + 672), (act + (long)(666624) * n));
 }
 
 static void resnet20_fwd_37(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c16_32_32x32_s2_p0_cu_fwd(host, n, (act + (long)(674816) * n), (par + 25200), 0, (act + (long)(797696) * n + 0));
+    conv_k1_c16_32_32x32_s2_p0_cu_fwd(host, n, (act + (long)(560128) * n), (par + 25200), 0, (act + (long)(674816) * n + 0));
 }
 
 static void resnet20_fwd_38(const mc_state *s, int train, int host)
@@ -417,32 +409,31 @@ static void resnet20_fwd_38(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(797696) * n), (par + 25712), (par + 25744), (buf + 704),
-            (buf + 736), (cnt + 13), (act + (long)(805888) * n), (sav + 704), (sav + 736));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(674816) * n), (par + 25712), (par + 25744), (buf + 704),
+            (buf + 736), (cnt + 13), (act + (long)(683008) * n), (sav + 704), (sav + 736));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(797696) * n), (par + 25712), (par + 25744), (buf + 704),
-            (buf + 736), (act + (long)(805888) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(674816) * n), (par + 25712), (par + 25744), (buf + 704),
+            (buf + 736), (act + (long)(683008) * n));
 }
 
 static void resnet20_fwd_39(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(789504) * n), (act + (long)(805888) * n), (act + (long)(814080) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(666624) * n), (act + (long)(683008) * n), (act + (long)(691200) * n));
 }
 
 static void resnet20_fwd_40(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(814080) * n), (act + (long)(822272) * n));
 }
 
 static void resnet20_fwd_41(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(822272) * n), (par + 25776), 0, (act + (long)(830464) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(691200) * n), (par + 25776), 0, (act + (long)(699392) * n + 0));
 }
 
 static void resnet20_fwd_42(const mc_state *s, int train, int host)
@@ -450,18 +441,18 @@ static void resnet20_fwd_42(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(830464) * n), (par + 26864), (par + 26928), (buf + 768),
-            (buf + 832), (cnt + 14), (act + (long)(846848) * n), (sav + 768), (sav + 832));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(699392) * n), (par + 26864), (par + 26928), (buf + 768),
+            (buf + 832), (cnt + 14), (act + (long)(715776) * n), (sav + 768), (sav + 832));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(830464) * n), (par + 26864), (par + 26928), (buf + 768),
-            (buf + 832), (act + (long)(846848) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(699392) * n), (par + 26864), (par + 26928), (buf + 768),
+            (buf + 832), (act + (long)(715776) * n));
 }
 
 static void resnet20_fwd_43(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(846848) * n), (par + 26992), (par + 29040), (act + (long)(863232) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(715776) * n), (par + 26992), (par + 29040), (act + (long)(732160) * n + 0));
 }
 
 static void resnet20_fwd_44(const mc_state *s, int train, int host)
@@ -469,25 +460,24 @@ static void resnet20_fwd_44(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(863232) * n), (par + 29072), (par + 29104), (buf + 896),
-            (buf + 928), (cnt + 15), (act + (long)(871424) * n), (sav + 896), (sav + 928));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(732160) * n), (par + 29072), (par + 29104), (buf + 896),
+            (buf + 928), (cnt + 15), (act + (long)(740352) * n), (sav + 896), (sav + 928));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(863232) * n), (par + 29072), (par + 29104), (buf + 896),
-            (buf + 928), (act + (long)(871424) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(732160) * n), (par + 29072), (par + 29104), (buf + 896),
+            (buf + 928), (act + (long)(740352) * n));
 }
 
 static void resnet20_fwd_45(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(871424) * n), (act + (long)(879616) * n));
 }
 
 static void resnet20_fwd_46(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(879616) * n), (par + 29136), 0, (act + (long)(887808) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(740352) * n), (par + 29136), 0, (act + (long)(748544) * n + 0));
 }
 
 static void resnet20_fwd_47(const mc_state *s, int train, int host)
@@ -495,32 +485,31 @@ static void resnet20_fwd_47(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(887808) * n), (par + 38352), (par + 38384), (buf + 960),
-            (buf + 992), (cnt + 16), (act + (long)(896000) * n), (sav + 960), (sav + 992));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(748544) * n), (par + 38352), (par + 38384), (buf + 960),
+            (buf + 992), (cnt + 16), (act + (long)(756736) * n), (sav + 960), (sav + 992));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(887808) * n), (par + 38352), (par + 38384), (buf + 960),
-            (buf + 992), (act + (long)(896000) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(748544) * n), (par + 38352), (par + 38384), (buf + 960),
+            (buf + 992), (act + (long)(756736) * n));
 }
 
 static void resnet20_fwd_48(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(896000) * n), (act + (long)(822272) * n), (act + (long)(904192) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(756736) * n), (act + (long)(691200) * n), (act + (long)(764928) * n));
 }
 
 static void resnet20_fwd_49(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(904192) * n), (act + (long)(912384) * n));
 }
 
 static void resnet20_fwd_50(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(912384) * n), (par + 38416), 0, (act + (long)(920576) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(764928) * n), (par + 38416), 0, (act + (long)(773120) * n + 0));
 }
 
 static void resnet20_fwd_51(const mc_state *s, int train, int host)
@@ -528,18 +517,18 @@ static void resnet20_fwd_51(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(920576) * n), (par + 39504), (par + 39568), (buf + 1024),
-            (buf + 1088), (cnt + 17), (act + (long)(936960) * n), (sav + 1024), (sav + 1088));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(773120) * n), (par + 39504), (par + 39568), (buf + 1024),
+            (buf + 1088), (cnt + 17), (act + (long)(789504) * n), (sav + 1024), (sav + 1088));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(920576) * n), (par + 39504), (par + 39568), (buf + 1024),
-            (buf + 1088), (act + (long)(936960) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(773120) * n), (par + 39504), (par + 39568), (buf + 1024),
+            (buf + 1088), (act + (long)(789504) * n));
 }
 
 static void resnet20_fwd_52(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(936960) * n), (par + 39632), (par + 41680), (act + (long)(953344) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(789504) * n), (par + 39632), (par + 41680), (act + (long)(805888) * n + 0));
 }
 
 static void resnet20_fwd_53(const mc_state *s, int train, int host)
@@ -547,25 +536,24 @@ static void resnet20_fwd_53(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(953344) * n), (par + 41712), (par + 41744), (buf + 1152),
-            (buf + 1184), (cnt + 18), (act + (long)(961536) * n), (sav + 1152), (sav + 1184));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(805888) * n), (par + 41712), (par + 41744), (buf + 1152),
+            (buf + 1184), (cnt + 18), (act + (long)(814080) * n), (sav + 1152), (sav + 1184));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(953344) * n), (par + 41712), (par + 41744), (buf + 1152),
-            (buf + 1184), (act + (long)(961536) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(805888) * n), (par + 41712), (par + 41744), (buf + 1152),
+            (buf + 1184), (act + (long)(814080) * n));
 }
 
 static void resnet20_fwd_54(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(961536) * n), (act + (long)(969728) * n));
 }
 
 static void resnet20_fwd_55(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(969728) * n), (par + 41776), 0, (act + (long)(977920) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(814080) * n), (par + 41776), 0, (act + (long)(822272) * n + 0));
 }
 
 static void resnet20_fwd_56(const mc_state *s, int train, int host)
@@ -573,32 +561,31 @@ static void resnet20_fwd_56(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(977920) * n), (par + 50992), (par + 51024), (buf + 1216),
-            (buf + 1248), (cnt + 19), (act + (long)(986112) * n), (sav + 1216), (sav + 1248));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(822272) * n), (par + 50992), (par + 51024), (buf + 1216),
+            (buf + 1248), (cnt + 19), (act + (long)(830464) * n), (sav + 1216), (sav + 1248));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(977920) * n), (par + 50992), (par + 51024), (buf + 1216),
-            (buf + 1248), (act + (long)(986112) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(822272) * n), (par + 50992), (par + 51024), (buf + 1216),
+            (buf + 1248), (act + (long)(830464) * n));
 }
 
 static void resnet20_fwd_57(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(986112) * n), (act + (long)(912384) * n), (act + (long)(994304) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(830464) * n), (act + (long)(764928) * n), (act + (long)(838656) * n));
 }
 
 static void resnet20_fwd_58(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(994304) * n), (act + (long)(1002496) * n));
 }
 
 static void resnet20_fwd_59(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c32_16x16_s1_cu_fwd(host, n, (act + (long)(1002496) * n), (par + 51056), 0, (act + (long)(1010688) * n + 0));
+    dw_k3_3_c32_16x16_s1_cu_fwd(host, n, (act + (long)(838656) * n), (par + 51056), 0, (act + (long)(846848) * n + 0));
 }
 
 static void resnet20_fwd_60(const mc_state *s, int train, int host)
@@ -606,18 +593,18 @@ static void resnet20_fwd_60(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(1010688) * n), (par + 51632), (par + 51696), (buf + 1280),
-            (buf + 1344), (cnt + 20), (act + (long)(1027072) * n), (sav + 1280), (sav + 1344));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(846848) * n), (par + 51632), (par + 51696), (buf + 1280),
+            (buf + 1344), (cnt + 20), (act + (long)(863232) * n), (sav + 1280), (sav + 1344));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(1010688) * n), (par + 51632), (par + 51696), (buf + 1280),
-            (buf + 1344), (act + (long)(1027072) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(846848) * n), (par + 51632), (par + 51696), (buf + 1280),
+            (buf + 1344), (act + (long)(863232) * n));
 }
 
 static void resnet20_fwd_61(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_64_16x16_s2_p0_b_cu_fwd(host, n, (act + (long)(1027072) * n), (par + 51760), (par + 55856), (act + (long)(1043456) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_cu_fwd(host, n, (act + (long)(863232) * n), (par + 51760), (par + 55856), (act + (long)(879616) * n + 0));
 }
 
 static void resnet20_fwd_62(const mc_state *s, int train, int host)
@@ -625,25 +612,24 @@ static void resnet20_fwd_62(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(1043456) * n), (par + 55920), (par + 55984), (buf + 1408),
-            (buf + 1472), (cnt + 21), (act + (long)(1047552) * n), (sav + 1408), (sav + 1472));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(879616) * n), (par + 55920), (par + 55984), (buf + 1408),
+            (buf + 1472), (cnt + 21), (act + (long)(883712) * n), (sav + 1408), (sav + 1472));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(1043456) * n), (par + 55920), (par + 55984), (buf + 1408),
-            (buf + 1472), (act + (long)(1047552) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(879616) * n), (par + 55920), (par + 55984), (buf + 1408),
+            (buf + 1472), (act + (long)(883712) * n));
 }
 
 static void resnet20_fwd_63(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(1047552) * n), (act + (long)(1051648) * n));
 }
 
 static void resnet20_fwd_64(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(1051648) * n), (par + 56048), 0, (act + (long)(1055744) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(883712) * n), (par + 56048), 0, (act + (long)(887808) * n + 0));
 }
 
 static void resnet20_fwd_65(const mc_state *s, int train, int host)
@@ -651,18 +637,18 @@ static void resnet20_fwd_65(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(1055744) * n), (par + 92912), (par + 92976), (buf + 1536),
-            (buf + 1600), (cnt + 22), (act + (long)(1059840) * n), (sav + 1536), (sav + 1600));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(887808) * n), (par + 92912), (par + 92976), (buf + 1536),
+            (buf + 1600), (cnt + 22), (act + (long)(891904) * n), (sav + 1536), (sav + 1600));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(1055744) * n), (par + 92912), (par + 92976), (buf + 1536),
-            (buf + 1600), (act + (long)(1059840) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(887808) * n), (par + 92912), (par + 92976), (buf + 1536),
+            (buf + 1600), (act + (long)(891904) * n));
 }
 
 static void resnet20_fwd_66(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c32_64_16x16_s2_p0_cu_fwd(host, n, (act + (long)(1002496) * n), (par + 93040), 0, (act + (long)(1063936) * n + 0));
+    conv_k1_c32_64_16x16_s2_p0_cu_fwd(host, n, (act + (long)(838656) * n), (par + 93040), 0, (act + (long)(896000) * n + 0));
 }
 
 static void resnet20_fwd_67(const mc_state *s, int train, int host)
@@ -670,32 +656,31 @@ static void resnet20_fwd_67(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(1063936) * n), (par + 95088), (par + 95152), (buf + 1664),
-            (buf + 1728), (cnt + 23), (act + (long)(1068032) * n), (sav + 1664), (sav + 1728));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(896000) * n), (par + 95088), (par + 95152), (buf + 1664),
+            (buf + 1728), (cnt + 23), (act + (long)(900096) * n), (sav + 1664), (sav + 1728));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(1063936) * n), (par + 95088), (par + 95152), (buf + 1664),
-            (buf + 1728), (act + (long)(1068032) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(896000) * n), (par + 95088), (par + 95152), (buf + 1664),
+            (buf + 1728), (act + (long)(900096) * n));
 }
 
 static void resnet20_fwd_68(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(1059840) * n), (act + (long)(1068032) * n), (act + (long)(1072128) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(891904) * n), (act + (long)(900096) * n), (act + (long)(904192) * n));
 }
 
 static void resnet20_fwd_69(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(1072128) * n), (act + (long)(1076224) * n));
 }
 
 static void resnet20_fwd_70(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(1076224) * n), (par + 95216), 0, (act + (long)(1080320) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(904192) * n), (par + 95216), 0, (act + (long)(908288) * n + 0));
 }
 
 static void resnet20_fwd_71(const mc_state *s, int train, int host)
@@ -703,18 +688,18 @@ static void resnet20_fwd_71(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(1080320) * n), (par + 96368), (par + 96496), (buf + 1792),
-            (buf + 1920), (cnt + 24), (act + (long)(1088512) * n), (sav + 1792), (sav + 1920));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(908288) * n), (par + 96368), (par + 96496), (buf + 1792),
+            (buf + 1920), (cnt + 24), (act + (long)(916480) * n), (sav + 1792), (sav + 1920));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(1080320) * n), (par + 96368), (par + 96496), (buf + 1792),
-            (buf + 1920), (act + (long)(1088512) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(908288) * n), (par + 96368), (par + 96496), (buf + 1792),
+            (buf + 1920), (act + (long)(916480) * n));
 }
 
 static void resnet20_fwd_72(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(1088512) * n), (par + 96624), (par + 104816), (act + (long)(1096704) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(916480) * n), (par + 96624), (par + 104816), (act + (long)(924672) * n + 0));
 }
 
 static void resnet20_fwd_73(const mc_state *s, int train, int host)
@@ -722,25 +707,24 @@ static void resnet20_fwd_73(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(1096704) * n), (par + 104880), (par + 104944), (buf + 2048),
-            (buf + 2112), (cnt + 25), (act + (long)(1100800) * n), (sav + 2048), (sav + 2112));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(924672) * n), (par + 104880), (par + 104944), (buf + 2048),
+            (buf + 2112), (cnt + 25), (act + (long)(928768) * n), (sav + 2048), (sav + 2112));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(1096704) * n), (par + 104880), (par + 104944), (buf + 2048),
-            (buf + 2112), (act + (long)(1100800) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(924672) * n), (par + 104880), (par + 104944), (buf + 2048),
+            (buf + 2112), (act + (long)(928768) * n));
 }
 
 static void resnet20_fwd_74(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(1100800) * n), (act + (long)(1104896) * n));
 }
 
 static void resnet20_fwd_75(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(1104896) * n), (par + 105008), 0, (act + (long)(1108992) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(928768) * n), (par + 105008), 0, (act + (long)(932864) * n + 0));
 }
 
 static void resnet20_fwd_76(const mc_state *s, int train, int host)
@@ -748,32 +732,31 @@ static void resnet20_fwd_76(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(1108992) * n), (par + 141872), (par + 141936), (buf + 2176),
-            (buf + 2240), (cnt + 26), (act + (long)(1113088) * n), (sav + 2176), (sav + 2240));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(932864) * n), (par + 141872), (par + 141936), (buf + 2176),
+            (buf + 2240), (cnt + 26), (act + (long)(936960) * n), (sav + 2176), (sav + 2240));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(1108992) * n), (par + 141872), (par + 141936), (buf + 2176),
-            (buf + 2240), (act + (long)(1113088) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(932864) * n), (par + 141872), (par + 141936), (buf + 2176),
+            (buf + 2240), (act + (long)(936960) * n));
 }
 
 static void resnet20_fwd_77(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(1113088) * n), (act + (long)(1076224) * n), (act + (long)(1117184) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(936960) * n), (act + (long)(904192) * n), (act + (long)(941056) * n));
 }
 
 static void resnet20_fwd_78(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(1117184) * n), (act + (long)(1121280) * n));
 }
 
 static void resnet20_fwd_79(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(1121280) * n), (par + 142000), 0, (act + (long)(1125376) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(941056) * n), (par + 142000), 0, (act + (long)(945152) * n + 0));
 }
 
 static void resnet20_fwd_80(const mc_state *s, int train, int host)
@@ -781,18 +764,18 @@ static void resnet20_fwd_80(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(1125376) * n), (par + 143152), (par + 143280), (buf + 2304),
-            (buf + 2432), (cnt + 27), (act + (long)(1133568) * n), (sav + 2304), (sav + 2432));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(945152) * n), (par + 143152), (par + 143280), (buf + 2304),
+            (buf + 2432), (cnt + 27), (act + (long)(953344) * n), (sav + 2304), (sav + 2432));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(1125376) * n), (par + 143152), (par + 143280), (buf + 2304),
-            (buf + 2432), (act + (long)(1133568) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(945152) * n), (par + 143152), (par + 143280), (buf + 2304),
+            (buf + 2432), (act + (long)(953344) * n));
 }
 
 static void resnet20_fwd_81(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(1133568) * n), (par + 143408), (par + 151600), (act + (long)(1141760) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(953344) * n), (par + 143408), (par + 151600), (act + (long)(961536) * n + 0));
 }
 
 static void resnet20_fwd_82(const mc_state *s, int train, int host)
@@ -800,25 +783,24 @@ static void resnet20_fwd_82(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(1141760) * n), (par + 151664), (par + 151728), (buf + 2560),
-            (buf + 2624), (cnt + 28), (act + (long)(1145856) * n), (sav + 2560), (sav + 2624));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(961536) * n), (par + 151664), (par + 151728), (buf + 2560),
+            (buf + 2624), (cnt + 28), (act + (long)(965632) * n), (sav + 2560), (sav + 2624));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(1141760) * n), (par + 151664), (par + 151728), (buf + 2560),
-            (buf + 2624), (act + (long)(1145856) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(961536) * n), (par + 151664), (par + 151728), (buf + 2560),
+            (buf + 2624), (act + (long)(965632) * n));
 }
 
 static void resnet20_fwd_83(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(1145856) * n), (act + (long)(1149952) * n));
 }
 
 static void resnet20_fwd_84(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(1149952) * n), (par + 151792), 0, (act + (long)(1154048) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(965632) * n), (par + 151792), 0, (act + (long)(969728) * n + 0));
 }
 
 static void resnet20_fwd_85(const mc_state *s, int train, int host)
@@ -826,39 +808,38 @@ static void resnet20_fwd_85(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(1154048) * n), (par + 188656), (par + 188720), (buf + 2688),
-            (buf + 2752), (cnt + 29), (act + (long)(1158144) * n), (sav + 2688), (sav + 2752));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(969728) * n), (par + 188656), (par + 188720), (buf + 2688),
+            (buf + 2752), (cnt + 29), (act + (long)(973824) * n), (sav + 2688), (sav + 2752));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(1154048) * n), (par + 188656), (par + 188720), (buf + 2688),
-            (buf + 2752), (act + (long)(1158144) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(969728) * n), (par + 188656), (par + 188720), (buf + 2688),
+            (buf + 2752), (act + (long)(973824) * n));
 }
 
 static void resnet20_fwd_86(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(1158144) * n), (act + (long)(1121280) * n), (act + (long)(1162240) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(973824) * n), (act + (long)(941056) * n), (act + (long)(977920) * n));
 }
 
 static void resnet20_fwd_87(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(1162240) * n), (act + (long)(1166336) * n));
 }
 
 static void resnet20_fwd_88(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(1166336) * n), (act + (long)(1170432) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(977920) * n), (act + (long)(982016) * n));
 }
 
 static void resnet20_fwd_89(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_10_b_cu_fwd(host, n, (act + (long)(1170432) * n), (par + 188784), (par + 189424), (act + (long)(1170496) * n));
+    linear_64_10_b_cu_fwd(host, n, (act + (long)(982016) * n), (par + 188784), (par + 189424), (act + (long)(982080) * n));
 }
 
 static void resnet20_bwd_0(const mc_state *s, int host)
@@ -873,22 +854,21 @@ static void resnet20_bwd_1(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
-        (dact + (long)(3072) * n), (grad + 432), (grad + 448));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(3072) * n), (act + (long)(19456) * n), (par + 432), (sav + 0), (sav + 16),
+        (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448));
 }
 
 static void resnet20_bwd_2(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n));
 }
 
 static void resnet20_bwd_3(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464),
         0);
 }
 
@@ -896,15 +876,15 @@ static void resnet20_bwd_4(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
-        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(35840) * n), (act + (long)(84992) * n), (par + 1792), (sav + 32), (sav + 80),
+        (dact + (long)(84992) * n), (dact + (long)(35840) * n), (grad + 1792), (grad + 1840));
 }
 
 static void resnet20_bwd_5(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(84992) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(84992) * n), (grad + 1888),
         (grad + 2656));
 }
 
@@ -912,22 +892,21 @@ static void resnet20_bwd_6(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
-        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(134144) * n), (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144),
+        (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688));
 }
 
 static void resnet20_bwd_7(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n));
 }
 
 static void resnet20_bwd_8(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704),
         0);
 }
 
@@ -935,29 +914,28 @@ static void resnet20_bwd_9(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
-        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+        (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024));
 }
 
 static void resnet20_bwd_10(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(232448) * n), (dact + (long)(216064) * n), (dact + (long)(35840) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(199680) * n), (dact + (long)(199680) * n), (dact + (long)(183296) * n), (dact + (long)(19456) * n));
 }
 
 static void resnet20_bwd_11(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(232448) * n), (act + (long)(248832) * n), (dact + (long)(248832) * n), (dact + (long)(232448) * n));
 }
 
 static void resnet20_bwd_12(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(248832) * n), (par + 5040), (dact + (long)(265216) * n + 0), (dact + (long)(248832) * n), (grad + 5040),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(216064) * n + 0), (dact + (long)(199680) * n), (grad + 5040),
         0);
 }
 
@@ -965,15 +943,15 @@ static void resnet20_bwd_13(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240), (dact + (long)(314368) * n),
-        (dact + (long)(265216) * n), (grad + 6368), (grad + 6416));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(216064) * n), (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240),
+        (dact + (long)(265216) * n), (dact + (long)(216064) * n), (grad + 6368), (grad + 6416));
 }
 
 static void resnet20_bwd_14(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(314368) * n), (par + 6464), (dact + (long)(363520) * n + 0), (dact + (long)(314368) * n), (grad + 6464),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(265216) * n), (par + 6464), (dact + (long)(314368) * n + 0), (dact + (long)(265216) * n), (grad + 6464),
         (grad + 7232));
 }
 
@@ -981,22 +959,21 @@ static void resnet20_bwd_15(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(363520) * n), (par + 7248), (sav + 288), (sav + 304), (dact + (long)(379904) * n),
-        (dact + (long)(363520) * n), (grad + 7248), (grad + 7264));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(314368) * n), (act + (long)(330752) * n), (par + 7248), (sav + 288), (sav + 304),
+        (dact + (long)(330752) * n), (dact + (long)(314368) * n), (grad + 7248), (grad + 7264));
 }
 
 static void resnet20_bwd_16(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(379904) * n), (act + (long)(396288) * n), (dact + (long)(396288) * n), (dact + (long)(379904) * n));
 }
 
 static void resnet20_bwd_17(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(396288) * n), (par + 7280), (dact + (long)(412672) * n + 0), (dact + (long)(396288) * n), (grad + 7280),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(330752) * n), (par + 7280), (dact + (long)(347136) * n + 0), (dact + (long)(330752) * n), (grad + 7280),
         0);
 }
 
@@ -1004,29 +981,28 @@ static void resnet20_bwd_18(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(412672) * n), (par + 9584), (sav + 320), (sav + 336), (dact + (long)(429056) * n),
-        (dact + (long)(412672) * n), (grad + 9584), (grad + 9600));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
+        (dact + (long)(363520) * n), (dact + (long)(347136) * n), (grad + 9584), (grad + 9600));
 }
 
 static void resnet20_bwd_19(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(445440) * n), (dact + (long)(429056) * n), (dact + (long)(248832) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(379904) * n), (dact + (long)(379904) * n), (dact + (long)(363520) * n), (dact + (long)(199680) * n));
 }
 
 static void resnet20_bwd_20(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(445440) * n), (act + (long)(461824) * n), (dact + (long)(461824) * n), (dact + (long)(445440) * n));
 }
 
 static void resnet20_bwd_21(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(461824) * n), (par + 9616), (dact + (long)(478208) * n + 0), (dact + (long)(461824) * n), (grad + 9616),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(379904) * n), (par + 9616), (dact + (long)(396288) * n + 0), (dact + (long)(379904) * n), (grad + 9616),
         0);
 }
 
@@ -1034,15 +1010,15 @@ static void resnet20_bwd_22(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(478208) * n), (par + 10944), (sav + 352), (sav + 400), (dact + (long)(527360) * n),
-        (dact + (long)(478208) * n), (grad + 10944), (grad + 10992));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(396288) * n), (act + (long)(445440) * n), (par + 10944), (sav + 352), (sav + 400),
+        (dact + (long)(445440) * n), (dact + (long)(396288) * n), (grad + 10944), (grad + 10992));
 }
 
 static void resnet20_bwd_23(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(527360) * n), (par + 11040), (dact + (long)(576512) * n + 0), (dact + (long)(527360) * n), (grad + 11040),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(445440) * n), (par + 11040), (dact + (long)(494592) * n + 0), (dact + (long)(445440) * n), (grad + 11040),
         (grad + 11808));
 }
 
@@ -1050,22 +1026,21 @@ static void resnet20_bwd_24(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(576512) * n), (par + 11824), (sav + 448), (sav + 464), (dact + (long)(592896) * n),
-        (dact + (long)(576512) * n), (grad + 11824), (grad + 11840));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(494592) * n), (act + (long)(510976) * n), (par + 11824), (sav + 448), (sav + 464),
+        (dact + (long)(510976) * n), (dact + (long)(494592) * n), (grad + 11824), (grad + 11840));
 }
 
 static void resnet20_bwd_25(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(592896) * n), (act + (long)(609280) * n), (dact + (long)(609280) * n), (dact + (long)(592896) * n));
 }
 
 static void resnet20_bwd_26(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(609280) * n), (par + 11856), (dact + (long)(625664) * n + 0), (dact + (long)(609280) * n), (grad + 11856),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(510976) * n), (par + 11856), (dact + (long)(527360) * n + 0), (dact + (long)(510976) * n), (grad + 11856),
         0);
 }
 
@@ -1073,29 +1048,28 @@ static void resnet20_bwd_27(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(625664) * n), (par + 14160), (sav + 480), (sav + 496), (dact + (long)(642048) * n),
-        (dact + (long)(625664) * n), (grad + 14160), (grad + 14176));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
+        (dact + (long)(543744) * n), (dact + (long)(527360) * n), (grad + 14160), (grad + 14176));
 }
 
 static void resnet20_bwd_28(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(658432) * n), (dact + (long)(642048) * n), (dact + (long)(461824) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(560128) * n), (dact + (long)(560128) * n), (dact + (long)(543744) * n), (dact + (long)(379904) * n));
 }
 
 static void resnet20_bwd_29(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(658432) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(658432) * n));
 }
 
 static void resnet20_bwd_30(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c16_32x32_s1_cu_bwd(host, n, (act + (long)(674816) * n), (par + 14192), (dact + (long)(691200) * n + 0), (dact + (long)(674816) * n), (grad + 14192),
+    dw_k3_5_c16_32x32_s1_cu_bwd(host, n, (act + (long)(560128) * n), (par + 14192), (dact + (long)(576512) * n + 0), (dact + (long)(560128) * n), (grad + 14192),
         0);
 }
 
@@ -1103,15 +1077,15 @@ static void resnet20_bwd_31(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_32x32_cu_bwd(host, n, (act + (long)(691200) * n), (par + 14736), (sav + 512), (sav + 544), (dact + (long)(723968) * n),
-        (dact + (long)(691200) * n), (grad + 14736), (grad + 14768));
+    bn_c32_32x32_cu_bwd(host, n, (act + (long)(576512) * n), (act + (long)(609280) * n), (par + 14736), (sav + 512), (sav + 544),
+        (dact + (long)(609280) * n), (dact + (long)(576512) * n), (grad + 14736), (grad + 14768));
 }
 
 static void resnet20_bwd_32(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c32_32_32x32_s2_p0_b_cu_bwd(host, n, (act + (long)(723968) * n), (par + 14800), (dact + (long)(756736) * n + 0), (dact + (long)(723968) * n), (grad + 14800),
+    conv_k1_c32_32_32x32_s2_p0_b_cu_bwd(host, n, (act + (long)(609280) * n), (par + 14800), (dact + (long)(642048) * n + 0), (dact + (long)(609280) * n), (grad + 14800),
         (grad + 15824));
 }
 
@@ -1119,22 +1093,21 @@ static void resnet20_bwd_33(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(756736) * n), (par + 15856), (sav + 576), (sav + 608), (dact + (long)(764928) * n),
-        (dact + (long)(756736) * n), (grad + 15856), (grad + 15888));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(642048) * n), (act + (long)(650240) * n), (par + 15856), (sav + 576), (sav + 608),
+        (dact + (long)(650240) * n), (dact + (long)(642048) * n), (grad + 15856), (grad + 15888));
 }
 
 static void resnet20_bwd_34(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(764928) * n), (act + (long)(773120) * n), (dact + (long)(773120) * n), (dact + (long)(764928) * n));
 }
 
 static void resnet20_bwd_35(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(773120) * n), (par + 15920), (dact + (long)(781312) * n + 0), (dact + (long)(773120) * n), (grad + 15920),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(650240) * n), (par + 15920), (dact + (long)(658432) * n + 0), (dact + (long)(650240) * n), (grad + 15920),
         0);
 }
 
@@ -1142,15 +1115,15 @@ static void resnet20_bwd_36(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(781312) * n), (par + 25136), (sav + 640), (sav + 672), (dact + (long)(789504) * n),
-        (dact + (long)(781312) * n), (grad + 25136), (grad + 25168));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(658432) * n), (act + (long)(666624) * n), (par + 25136), (sav + 640), (sav + 672),
+        (dact + (long)(666624) * n), (dact + (long)(658432) * n), (grad + 25136), (grad + 25168));
 }
 
 static void resnet20_bwd_37(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c16_32_32x32_s2_p0_cu_bwd(host, n, (act + (long)(674816) * n), (par + 25200), (dact + (long)(797696) * n + 0), (dact + (long)(674816) * n), (grad + 25200),
+    conv_k1_c16_32_32x32_s2_p0_cu_bwd(host, n, (act + (long)(560128) * n), (par + 25200), (dact + (long)(674816) * n + 0), (dact + (long)(560128) * n), (grad + 25200),
         0);
 }
 
@@ -1158,29 +1131,28 @@ static void resnet20_bwd_38(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(797696) * n), (par + 25712), (sav + 704), (sav + 736), (dact + (long)(805888) * n),
-        (dact + (long)(797696) * n), (grad + 25712), (grad + 25744));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(674816) * n), (act + (long)(683008) * n), (par + 25712), (sav + 704), (sav + 736),
+        (dact + (long)(683008) * n), (dact + (long)(674816) * n), (grad + 25712), (grad + 25744));
 }
 
 static void resnet20_bwd_39(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(814080) * n), (dact + (long)(789504) * n), (dact + (long)(805888) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(691200) * n), (dact + (long)(691200) * n), (dact + (long)(666624) * n), (dact + (long)(683008) * n));
 }
 
 static void resnet20_bwd_40(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(814080) * n), (act + (long)(822272) * n), (dact + (long)(822272) * n), (dact + (long)(814080) * n));
 }
 
 static void resnet20_bwd_41(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(822272) * n), (par + 25776), (dact + (long)(830464) * n + 0), (dact + (long)(822272) * n), (grad + 25776),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(691200) * n), (par + 25776), (dact + (long)(699392) * n + 0), (dact + (long)(691200) * n), (grad + 25776),
         0);
 }
 
@@ -1188,15 +1160,15 @@ static void resnet20_bwd_42(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(830464) * n), (par + 26864), (sav + 768), (sav + 832), (dact + (long)(846848) * n),
-        (dact + (long)(830464) * n), (grad + 26864), (grad + 26928));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(699392) * n), (act + (long)(715776) * n), (par + 26864), (sav + 768), (sav + 832),
+        (dact + (long)(715776) * n), (dact + (long)(699392) * n), (grad + 26864), (grad + 26928));
 }
 
 static void resnet20_bwd_43(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(846848) * n), (par + 26992), (dact + (long)(863232) * n + 0), (dact + (long)(846848) * n), (grad + 26992),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(715776) * n), (par + 26992), (dact + (long)(732160) * n + 0), (dact + (long)(715776) * n), (grad + 26992),
         (grad + 29040));
 }
 
@@ -1204,22 +1176,21 @@ static void resnet20_bwd_44(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(863232) * n), (par + 29072), (sav + 896), (sav + 928), (dact + (long)(871424) * n),
-        (dact + (long)(863232) * n), (grad + 29072), (grad + 29104));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(732160) * n), (act + (long)(740352) * n), (par + 29072), (sav + 896), (sav + 928),
+        (dact + (long)(740352) * n), (dact + (long)(732160) * n), (grad + 29072), (grad + 29104));
 }
 
 static void resnet20_bwd_45(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(871424) * n), (act + (long)(879616) * n), (dact + (long)(879616) * n), (dact + (long)(871424) * n));
 }
 
 static void resnet20_bwd_46(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(879616) * n), (par + 29136), (dact + (long)(887808) * n + 0), (dact + (long)(879616) * n), (grad + 29136),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(740352) * n), (par + 29136), (dact + (long)(748544) * n + 0), (dact + (long)(740352) * n), (grad + 29136),
         0);
 }
 
@@ -1227,29 +1198,28 @@ static void resnet20_bwd_47(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(887808) * n), (par + 38352), (sav + 960), (sav + 992), (dact + (long)(896000) * n),
-        (dact + (long)(887808) * n), (grad + 38352), (grad + 38384));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(748544) * n), (act + (long)(756736) * n), (par + 38352), (sav + 960), (sav + 992),
+        (dact + (long)(756736) * n), (dact + (long)(748544) * n), (grad + 38352), (grad + 38384));
 }
 
 static void resnet20_bwd_48(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(904192) * n), (dact + (long)(896000) * n), (dact + (long)(822272) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(764928) * n), (dact + (long)(764928) * n), (dact + (long)(756736) * n), (dact + (long)(691200) * n));
 }
 
 static void resnet20_bwd_49(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(904192) * n), (act + (long)(912384) * n), (dact + (long)(912384) * n), (dact + (long)(904192) * n));
 }
 
 static void resnet20_bwd_50(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(912384) * n), (par + 38416), (dact + (long)(920576) * n + 0), (dact + (long)(912384) * n), (grad + 38416),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(764928) * n), (par + 38416), (dact + (long)(773120) * n + 0), (dact + (long)(764928) * n), (grad + 38416),
         0);
 }
 
@@ -1257,15 +1227,15 @@ static void resnet20_bwd_51(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(920576) * n), (par + 39504), (sav + 1024), (sav + 1088), (dact + (long)(936960) * n),
-        (dact + (long)(920576) * n), (grad + 39504), (grad + 39568));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(773120) * n), (act + (long)(789504) * n), (par + 39504), (sav + 1024), (sav + 1088),
+        (dact + (long)(789504) * n), (dact + (long)(773120) * n), (grad + 39504), (grad + 39568));
 }
 
 static void resnet20_bwd_52(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(936960) * n), (par + 39632), (dact + (long)(953344) * n + 0), (dact + (long)(936960) * n), (grad + 39632),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(789504) * n), (par + 39632), (dact + (long)(805888) * n + 0), (dact + (long)(789504) * n), (grad + 39632),
         (grad + 41680));
 }
 
@@ -1273,22 +1243,21 @@ static void resnet20_bwd_53(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(953344) * n), (par + 41712), (sav + 1152), (sav + 1184), (dact + (long)(961536) * n),
-        (dact + (long)(953344) * n), (grad + 41712), (grad + 41744));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(805888) * n), (act + (long)(814080) * n), (par + 41712), (sav + 1152), (sav + 1184),
+        (dact + (long)(814080) * n), (dact + (long)(805888) * n), (grad + 41712), (grad + 41744));
 }
 
 static void resnet20_bwd_54(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(961536) * n), (act + (long)(969728) * n), (dact + (long)(969728) * n), (dact + (long)(961536) * n));
 }
 
 static void resnet20_bwd_55(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(969728) * n), (par + 41776), (dact + (long)(977920) * n + 0), (dact + (long)(969728) * n), (grad + 41776),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(814080) * n), (par + 41776), (dact + (long)(822272) * n + 0), (dact + (long)(814080) * n), (grad + 41776),
         0);
 }
 
@@ -1296,29 +1265,28 @@ static void resnet20_bwd_56(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(977920) * n), (par + 50992), (sav + 1216), (sav + 1248), (dact + (long)(986112) * n),
-        (dact + (long)(977920) * n), (grad + 50992), (grad + 51024));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(822272) * n), (act + (long)(830464) * n), (par + 50992), (sav + 1216), (sav + 1248),
+        (dact + (long)(830464) * n), (dact + (long)(822272) * n), (grad + 50992), (grad + 51024));
 }
 
 static void resnet20_bwd_57(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(994304) * n), (dact + (long)(986112) * n), (dact + (long)(912384) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(838656) * n), (dact + (long)(838656) * n), (dact + (long)(830464) * n), (dact + (long)(764928) * n));
 }
 
 static void resnet20_bwd_58(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(994304) * n), (act + (long)(1002496) * n), (dact + (long)(1002496) * n), (dact + (long)(994304) * n));
 }
 
 static void resnet20_bwd_59(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c32_16x16_s1_cu_bwd(host, n, (act + (long)(1002496) * n), (par + 51056), (dact + (long)(1010688) * n + 0), (dact + (long)(1002496) * n), (grad + 51056),
+    dw_k3_3_c32_16x16_s1_cu_bwd(host, n, (act + (long)(838656) * n), (par + 51056), (dact + (long)(846848) * n + 0), (dact + (long)(838656) * n), (grad + 51056),
         0);
 }
 
@@ -1326,15 +1294,15 @@ static void resnet20_bwd_60(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(1010688) * n), (par + 51632), (sav + 1280), (sav + 1344), (dact + (long)(1027072) * n),
-        (dact + (long)(1010688) * n), (grad + 51632), (grad + 51696));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(846848) * n), (act + (long)(863232) * n), (par + 51632), (sav + 1280), (sav + 1344),
+        (dact + (long)(863232) * n), (dact + (long)(846848) * n), (grad + 51632), (grad + 51696));
 }
 
 static void resnet20_bwd_61(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_64_16x16_s2_p0_b_cu_bwd(host, n, (act + (long)(1027072) * n), (par + 51760), (dact + (long)(1043456) * n + 0), (dact + (long)(1027072) * n), (grad + 51760),
+    conv_k1_c64_64_16x16_s2_p0_b_cu_bwd(host, n, (act + (long)(863232) * n), (par + 51760), (dact + (long)(879616) * n + 0), (dact + (long)(863232) * n), (grad + 51760),
         (grad + 55856));
 }
 
@@ -1342,22 +1310,21 @@ static void resnet20_bwd_62(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(1043456) * n), (par + 55920), (sav + 1408), (sav + 1472), (dact + (long)(1047552) * n),
-        (dact + (long)(1043456) * n), (grad + 55920), (grad + 55984));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(879616) * n), (act + (long)(883712) * n), (par + 55920), (sav + 1408), (sav + 1472),
+        (dact + (long)(883712) * n), (dact + (long)(879616) * n), (grad + 55920), (grad + 55984));
 }
 
 static void resnet20_bwd_63(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(1047552) * n), (act + (long)(1051648) * n), (dact + (long)(1051648) * n), (dact + (long)(1047552) * n));
 }
 
 static void resnet20_bwd_64(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(1051648) * n), (par + 56048), (dact + (long)(1055744) * n + 0), (dact + (long)(1051648) * n), (grad + 56048),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(883712) * n), (par + 56048), (dact + (long)(887808) * n + 0), (dact + (long)(883712) * n), (grad + 56048),
         0);
 }
 
@@ -1365,15 +1332,15 @@ static void resnet20_bwd_65(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(1055744) * n), (par + 92912), (sav + 1536), (sav + 1600), (dact + (long)(1059840) * n),
-        (dact + (long)(1055744) * n), (grad + 92912), (grad + 92976));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(887808) * n), (act + (long)(891904) * n), (par + 92912), (sav + 1536), (sav + 1600),
+        (dact + (long)(891904) * n), (dact + (long)(887808) * n), (grad + 92912), (grad + 92976));
 }
 
 static void resnet20_bwd_66(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c32_64_16x16_s2_p0_cu_bwd(host, n, (act + (long)(1002496) * n), (par + 93040), (dact + (long)(1063936) * n + 0), (dact + (long)(1002496) * n), (grad + 93040),
+    conv_k1_c32_64_16x16_s2_p0_cu_bwd(host, n, (act + (long)(838656) * n), (par + 93040), (dact + (long)(896000) * n + 0), (dact + (long)(838656) * n), (grad + 93040),
         0);
 }
 
@@ -1381,29 +1348,28 @@ static void resnet20_bwd_67(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(1063936) * n), (par + 95088), (sav + 1664), (sav + 1728), (dact + (long)(1068032) * n),
-        (dact + (long)(1063936) * n), (grad + 95088), (grad + 95152));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(896000) * n), (act + (long)(900096) * n), (par + 95088), (sav + 1664), (sav + 1728),
+        (dact + (long)(900096) * n), (dact + (long)(896000) * n), (grad + 95088), (grad + 95152));
 }
 
 static void resnet20_bwd_68(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(1072128) * n), (dact + (long)(1059840) * n), (dact + (long)(1068032) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(904192) * n), (dact + (long)(904192) * n), (dact + (long)(891904) * n), (dact + (long)(900096) * n));
 }
 
 static void resnet20_bwd_69(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(1072128) * n), (act + (long)(1076224) * n), (dact + (long)(1076224) * n), (dact + (long)(1072128) * n));
 }
 
 static void resnet20_bwd_70(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(1076224) * n), (par + 95216), (dact + (long)(1080320) * n + 0), (dact + (long)(1076224) * n), (grad + 95216),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(904192) * n), (par + 95216), (dact + (long)(908288) * n + 0), (dact + (long)(904192) * n), (grad + 95216),
         0);
 }
 
@@ -1411,15 +1377,15 @@ static void resnet20_bwd_71(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(1080320) * n), (par + 96368), (sav + 1792), (sav + 1920), (dact + (long)(1088512) * n),
-        (dact + (long)(1080320) * n), (grad + 96368), (grad + 96496));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(908288) * n), (act + (long)(916480) * n), (par + 96368), (sav + 1792), (sav + 1920),
+        (dact + (long)(916480) * n), (dact + (long)(908288) * n), (grad + 96368), (grad + 96496));
 }
 
 static void resnet20_bwd_72(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(1088512) * n), (par + 96624), (dact + (long)(1096704) * n + 0), (dact + (long)(1088512) * n), (grad + 96624),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(916480) * n), (par + 96624), (dact + (long)(924672) * n + 0), (dact + (long)(916480) * n), (grad + 96624),
         (grad + 104816));
 }
 
@@ -1427,22 +1393,21 @@ static void resnet20_bwd_73(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(1096704) * n), (par + 104880), (sav + 2048), (sav + 2112), (dact + (long)(1100800) * n),
-        (dact + (long)(1096704) * n), (grad + 104880), (grad + 104944));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(924672) * n), (act + (long)(928768) * n), (par + 104880), (sav + 2048), (sav + 2112),
+        (dact + (long)(928768) * n), (dact + (long)(924672) * n), (grad + 104880), (grad + 104944));
 }
 
 static void resnet20_bwd_74(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(1100800) * n), (act + (long)(1104896) * n), (dact + (long)(1104896) * n), (dact + (long)(1100800) * n));
 }
 
 static void resnet20_bwd_75(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(1104896) * n), (par + 105008), (dact + (long)(1108992) * n + 0), (dact + (long)(1104896) * n), (grad + 105008),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(928768) * n), (par + 105008), (dact + (long)(932864) * n + 0), (dact + (long)(928768) * n), (grad + 105008),
         0);
 }
 
@@ -1450,29 +1415,28 @@ static void resnet20_bwd_76(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(1108992) * n), (par + 141872), (sav + 2176), (sav + 2240), (dact + (long)(1113088) * n),
-        (dact + (long)(1108992) * n), (grad + 141872), (grad + 141936));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(932864) * n), (act + (long)(936960) * n), (par + 141872), (sav + 2176), (sav + 2240),
+        (dact + (long)(936960) * n), (dact + (long)(932864) * n), (grad + 141872), (grad + 141936));
 }
 
 static void resnet20_bwd_77(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(1117184) * n), (dact + (long)(1113088) * n), (dact + (long)(1076224) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(941056) * n), (dact + (long)(941056) * n), (dact + (long)(936960) * n), (dact + (long)(904192) * n));
 }
 
 static void resnet20_bwd_78(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(1117184) * n), (act + (long)(1121280) * n), (dact + (long)(1121280) * n), (dact + (long)(1117184) * n));
 }
 
 static void resnet20_bwd_79(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(1121280) * n), (par + 142000), (dact + (long)(1125376) * n + 0), (dact + (long)(1121280) * n), (grad + 142000),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(941056) * n), (par + 142000), (dact + (long)(945152) * n + 0), (dact + (long)(941056) * n), (grad + 142000),
         0);
 }
 
@@ -1480,15 +1444,15 @@ static void resnet20_bwd_80(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(1125376) * n), (par + 143152), (sav + 2304), (sav + 2432), (dact + (long)(1133568) * n),
-        (dact + (long)(1125376) * n), (grad + 143152), (grad + 143280));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(945152) * n), (act + (long)(953344) * n), (par + 143152), (sav + 2304), (sav + 2432),
+        (dact + (long)(953344) * n), (dact + (long)(945152) * n), (grad + 143152), (grad + 143280));
 }
 
 static void resnet20_bwd_81(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(1133568) * n), (par + 143408), (dact + (long)(1141760) * n + 0), (dact + (long)(1133568) * n), (grad + 143408),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(953344) * n), (par + 143408), (dact + (long)(961536) * n + 0), (dact + (long)(953344) * n), (grad + 143408),
         (grad + 151600));
 }
 
@@ -1496,22 +1460,21 @@ static void resnet20_bwd_82(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(1141760) * n), (par + 151664), (sav + 2560), (sav + 2624), (dact + (long)(1145856) * n),
-        (dact + (long)(1141760) * n), (grad + 151664), (grad + 151728));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(961536) * n), (act + (long)(965632) * n), (par + 151664), (sav + 2560), (sav + 2624),
+        (dact + (long)(965632) * n), (dact + (long)(961536) * n), (grad + 151664), (grad + 151728));
 }
 
 static void resnet20_bwd_83(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(1145856) * n), (act + (long)(1149952) * n), (dact + (long)(1149952) * n), (dact + (long)(1145856) * n));
 }
 
 static void resnet20_bwd_84(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(1149952) * n), (par + 151792), (dact + (long)(1154048) * n + 0), (dact + (long)(1149952) * n), (grad + 151792),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(965632) * n), (par + 151792), (dact + (long)(969728) * n + 0), (dact + (long)(965632) * n), (grad + 151792),
         0);
 }
 
@@ -1519,36 +1482,35 @@ static void resnet20_bwd_85(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(1154048) * n), (par + 188656), (sav + 2688), (sav + 2752), (dact + (long)(1158144) * n),
-        (dact + (long)(1154048) * n), (grad + 188656), (grad + 188720));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(969728) * n), (act + (long)(973824) * n), (par + 188656), (sav + 2688), (sav + 2752),
+        (dact + (long)(973824) * n), (dact + (long)(969728) * n), (grad + 188656), (grad + 188720));
 }
 
 static void resnet20_bwd_86(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(1162240) * n), (dact + (long)(1158144) * n), (dact + (long)(1121280) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(977920) * n), (dact + (long)(977920) * n), (dact + (long)(973824) * n), (dact + (long)(941056) * n));
 }
 
 static void resnet20_bwd_87(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(1162240) * n), (act + (long)(1166336) * n), (dact + (long)(1166336) * n), (dact + (long)(1162240) * n));
 }
 
 static void resnet20_bwd_88(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(1170432) * n), (dact + (long)(1166336) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(982016) * n), (dact + (long)(977920) * n));
 }
 
 static void resnet20_bwd_89(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_10_b_cu_bwd(host, n, (act + (long)(1170432) * n), (par + 188784), (dact + (long)(1170496) * n), (dact + (long)(1170432) * n), (grad + 188784), (grad + 189424));
+    linear_64_10_b_cu_bwd(host, n, (act + (long)(982016) * n), (par + 188784), (dact + (long)(982080) * n), (dact + (long)(982016) * n), (grad + 188784), (grad + 189424));
 }
 
 static const mc_cuda_layer_fwd resnet20_fwd_table[90] = {

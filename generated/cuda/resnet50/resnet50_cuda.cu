@@ -65,7 +65,7 @@ static __global__ void __launch_bounds__(256) resnet50_xent_grad_kernel(int n, c
 static float resnet50_loss(const mc_state *s, const int32_t *labels, float *probs, int host)
 {
     const int n = s->batch;
-    const float *z = s->acts + (long)2911296 * n;
+    const float *z = s->acts + (long)2436160 * n;
     double *losses = (double *)mc_cuda_scratch(host, 2 * (size_t)n + 2);
     float *mean = (float *)(losses + n), result;
     MC_CU_RUN(host, resnet50_xent_kernel, resnet50_xent_body, ((n) + 256 - 1) / 256, 256, 0, n, z, labels, probs, losses);
@@ -77,7 +77,7 @@ static float resnet50_loss(const mc_state *s, const int32_t *labels, float *prob
 static void resnet50_loss_backward(const mc_state *s, const int32_t *labels, const float *probs, int host)
 {
     const int n = s->batch;
-    float *d = s->dacts + (long)2911296 * n;
+    float *d = s->dacts + (long)2436160 * n;
     MC_CU_RUN(host, resnet50_xent_grad_kernel, resnet50_xent_grad_body, ((n * 10) + 256 - 1) / 256, 256, 0, n, labels, probs, d);
 }
 
@@ -93,10 +93,10 @@ static void resnet50_fwd_1(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
             (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
             (buf + 16), (act + (long)(19456) * n));
 }
 
@@ -104,14 +104,13 @@ static void resnet50_fwd_2(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(19456) * n), (act + (long)(35840) * n));
 }
 
 static void resnet50_fwd_3(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(35840) * n), (par + 464), 0, (act + (long)(52224) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0));
 }
 
 static void resnet50_fwd_4(const mc_state *s, int train, int host)
@@ -119,18 +118,18 @@ static void resnet50_fwd_4(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32),
-            (buf + 80), (cnt + 1), (act + (long)(101376) * n), (sav + 32), (sav + 80));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32),
+            (buf + 80), (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32),
-            (buf + 80), (act + (long)(101376) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32),
+            (buf + 80), (act + (long)(84992) * n));
 }
 
 static void resnet50_fwd_5(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(101376) * n), (par + 1888), (par + 2656), (act + (long)(150528) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(84992) * n), (par + 1888), (par + 2656), (act + (long)(134144) * n + 0));
 }
 
 static void resnet50_fwd_6(const mc_state *s, int train, int host)
@@ -138,25 +137,24 @@ static void resnet50_fwd_6(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128),
-            (buf + 144), (cnt + 2), (act + (long)(166912) * n), (sav + 128), (sav + 144));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128),
+            (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128), (sav + 144));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128),
-            (buf + 144), (act + (long)(166912) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128),
+            (buf + 144), (act + (long)(150528) * n));
 }
 
 static void resnet50_fwd_7(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(166912) * n), (act + (long)(183296) * n));
 }
 
 static void resnet50_fwd_8(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(183296) * n), (par + 2704), 0, (act + (long)(199680) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0));
 }
 
 static void resnet50_fwd_9(const mc_state *s, int train, int host)
@@ -164,32 +162,31 @@ static void resnet50_fwd_9(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160),
-            (buf + 176), (cnt + 3), (act + (long)(216064) * n), (sav + 160), (sav + 176));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160),
+            (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160), (sav + 176));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160),
-            (buf + 176), (act + (long)(216064) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160),
+            (buf + 176), (act + (long)(183296) * n));
 }
 
 static void resnet50_fwd_10(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(216064) * n), (act + (long)(35840) * n), (act + (long)(232448) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(183296) * n), (act + (long)(19456) * n), (act + (long)(199680) * n));
 }
 
 static void resnet50_fwd_11(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(232448) * n), (act + (long)(248832) * n));
 }
 
 static void resnet50_fwd_12(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(248832) * n), (par + 5040), 0, (act + (long)(265216) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0));
 }
 
 static void resnet50_fwd_13(const mc_state *s, int train, int host)
@@ -197,18 +194,18 @@ static void resnet50_fwd_13(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192),
-            (buf + 240), (cnt + 4), (act + (long)(314368) * n), (sav + 192), (sav + 240));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192),
+            (buf + 240), (cnt + 4), (act + (long)(265216) * n), (sav + 192), (sav + 240));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(265216) * n), (par + 6368), (par + 6416), (buf + 192),
-            (buf + 240), (act + (long)(314368) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192),
+            (buf + 240), (act + (long)(265216) * n));
 }
 
 static void resnet50_fwd_14(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(314368) * n), (par + 6464), (par + 7232), (act + (long)(363520) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(265216) * n), (par + 6464), (par + 7232), (act + (long)(314368) * n + 0));
 }
 
 static void resnet50_fwd_15(const mc_state *s, int train, int host)
@@ -216,25 +213,24 @@ static void resnet50_fwd_15(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288),
-            (buf + 304), (cnt + 5), (act + (long)(379904) * n), (sav + 288), (sav + 304));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288),
+            (buf + 304), (cnt + 5), (act + (long)(330752) * n), (sav + 288), (sav + 304));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(363520) * n), (par + 7248), (par + 7264), (buf + 288),
-            (buf + 304), (act + (long)(379904) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288),
+            (buf + 304), (act + (long)(330752) * n));
 }
 
 static void resnet50_fwd_16(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(379904) * n), (act + (long)(396288) * n));
 }
 
 static void resnet50_fwd_17(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(396288) * n), (par + 7280), 0, (act + (long)(412672) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(330752) * n), (par + 7280), 0, (act + (long)(347136) * n + 0));
 }
 
 static void resnet50_fwd_18(const mc_state *s, int train, int host)
@@ -242,32 +238,31 @@ static void resnet50_fwd_18(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320),
-            (buf + 336), (cnt + 6), (act + (long)(429056) * n), (sav + 320), (sav + 336));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320),
+            (buf + 336), (cnt + 6), (act + (long)(363520) * n), (sav + 320), (sav + 336));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(412672) * n), (par + 9584), (par + 9600), (buf + 320),
-            (buf + 336), (act + (long)(429056) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320),
+            (buf + 336), (act + (long)(363520) * n));
 }
 
 static void resnet50_fwd_19(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(429056) * n), (act + (long)(248832) * n), (act + (long)(445440) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(363520) * n), (act + (long)(199680) * n), (act + (long)(379904) * n));
 }
 
 static void resnet50_fwd_20(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(445440) * n), (act + (long)(461824) * n));
 }
 
 static void resnet50_fwd_21(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(461824) * n), (par + 9616), 0, (act + (long)(478208) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0));
 }
 
 static void resnet50_fwd_22(const mc_state *s, int train, int host)
@@ -275,18 +270,18 @@ static void resnet50_fwd_22(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352),
-            (buf + 400), (cnt + 7), (act + (long)(527360) * n), (sav + 352), (sav + 400));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352),
+            (buf + 400), (cnt + 7), (act + (long)(445440) * n), (sav + 352), (sav + 400));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(478208) * n), (par + 10944), (par + 10992), (buf + 352),
-            (buf + 400), (act + (long)(527360) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352),
+            (buf + 400), (act + (long)(445440) * n));
 }
 
 static void resnet50_fwd_23(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(527360) * n), (par + 11040), (par + 11808), (act + (long)(576512) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(445440) * n), (par + 11040), (par + 11808), (act + (long)(494592) * n + 0));
 }
 
 static void resnet50_fwd_24(const mc_state *s, int train, int host)
@@ -294,25 +289,24 @@ static void resnet50_fwd_24(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448),
-            (buf + 464), (cnt + 8), (act + (long)(592896) * n), (sav + 448), (sav + 464));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448),
+            (buf + 464), (cnt + 8), (act + (long)(510976) * n), (sav + 448), (sav + 464));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(576512) * n), (par + 11824), (par + 11840), (buf + 448),
-            (buf + 464), (act + (long)(592896) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448),
+            (buf + 464), (act + (long)(510976) * n));
 }
 
 static void resnet50_fwd_25(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(592896) * n), (act + (long)(609280) * n));
 }
 
 static void resnet50_fwd_26(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(609280) * n), (par + 11856), 0, (act + (long)(625664) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(510976) * n), (par + 11856), 0, (act + (long)(527360) * n + 0));
 }
 
 static void resnet50_fwd_27(const mc_state *s, int train, int host)
@@ -320,32 +314,31 @@ static void resnet50_fwd_27(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480),
-            (buf + 496), (cnt + 9), (act + (long)(642048) * n), (sav + 480), (sav + 496));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480),
+            (buf + 496), (cnt + 9), (act + (long)(543744) * n), (sav + 480), (sav + 496));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(625664) * n), (par + 14160), (par + 14176), (buf + 480),
-            (buf + 496), (act + (long)(642048) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480),
+            (buf + 496), (act + (long)(543744) * n));
 }
 
 static void resnet50_fwd_28(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(642048) * n), (act + (long)(461824) * n), (act + (long)(658432) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(543744) * n), (act + (long)(379904) * n), (act + (long)(560128) * n));
 }
 
 static void resnet50_fwd_29(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(658432) * n), (act + (long)(674816) * n));
 }
 
 static void resnet50_fwd_30(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(674816) * n), (par + 14192), 0, (act + (long)(691200) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0));
 }
 
 static void resnet50_fwd_31(const mc_state *s, int train, int host)
@@ -353,18 +346,18 @@ static void resnet50_fwd_31(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(691200) * n), (par + 15520), (par + 15568), (buf + 512),
-            (buf + 560), (cnt + 10), (act + (long)(740352) * n), (sav + 512), (sav + 560));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(576512) * n), (par + 15520), (par + 15568), (buf + 512),
+            (buf + 560), (cnt + 10), (act + (long)(625664) * n), (sav + 512), (sav + 560));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(691200) * n), (par + 15520), (par + 15568), (buf + 512),
-            (buf + 560), (act + (long)(740352) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(576512) * n), (par + 15520), (par + 15568), (buf + 512),
+            (buf + 560), (act + (long)(625664) * n));
 }
 
 static void resnet50_fwd_32(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(740352) * n), (par + 15616), (par + 16384), (act + (long)(789504) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(625664) * n), (par + 15616), (par + 16384), (act + (long)(674816) * n + 0));
 }
 
 static void resnet50_fwd_33(const mc_state *s, int train, int host)
@@ -372,25 +365,24 @@ static void resnet50_fwd_33(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(789504) * n), (par + 16400), (par + 16416), (buf + 608),
-            (buf + 624), (cnt + 11), (act + (long)(805888) * n), (sav + 608), (sav + 624));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(674816) * n), (par + 16400), (par + 16416), (buf + 608),
+            (buf + 624), (cnt + 11), (act + (long)(691200) * n), (sav + 608), (sav + 624));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(789504) * n), (par + 16400), (par + 16416), (buf + 608),
-            (buf + 624), (act + (long)(805888) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(674816) * n), (par + 16400), (par + 16416), (buf + 608),
+            (buf + 624), (act + (long)(691200) * n));
 }
 
 static void resnet50_fwd_34(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(805888) * n), (act + (long)(822272) * n));
 }
 
 static void resnet50_fwd_35(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(822272) * n), (par + 16432), 0, (act + (long)(838656) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(691200) * n), (par + 16432), 0, (act + (long)(707584) * n + 0));
 }
 
 static void resnet50_fwd_36(const mc_state *s, int train, int host)
@@ -398,32 +390,31 @@ static void resnet50_fwd_36(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(838656) * n), (par + 18736), (par + 18752), (buf + 640),
-            (buf + 656), (cnt + 12), (act + (long)(855040) * n), (sav + 640), (sav + 656));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(707584) * n), (par + 18736), (par + 18752), (buf + 640),
+            (buf + 656), (cnt + 12), (act + (long)(723968) * n), (sav + 640), (sav + 656));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(838656) * n), (par + 18736), (par + 18752), (buf + 640),
-            (buf + 656), (act + (long)(855040) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(707584) * n), (par + 18736), (par + 18752), (buf + 640),
+            (buf + 656), (act + (long)(723968) * n));
 }
 
 static void resnet50_fwd_37(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(855040) * n), (act + (long)(674816) * n), (act + (long)(871424) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(723968) * n), (act + (long)(560128) * n), (act + (long)(740352) * n));
 }
 
 static void resnet50_fwd_38(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(871424) * n), (act + (long)(887808) * n));
 }
 
 static void resnet50_fwd_39(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(887808) * n), (par + 18768), 0, (act + (long)(904192) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(740352) * n), (par + 18768), 0, (act + (long)(756736) * n + 0));
 }
 
 static void resnet50_fwd_40(const mc_state *s, int train, int host)
@@ -431,18 +422,18 @@ static void resnet50_fwd_40(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(904192) * n), (par + 20096), (par + 20144), (buf + 672),
-            (buf + 720), (cnt + 13), (act + (long)(953344) * n), (sav + 672), (sav + 720));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(756736) * n), (par + 20096), (par + 20144), (buf + 672),
+            (buf + 720), (cnt + 13), (act + (long)(805888) * n), (sav + 672), (sav + 720));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(904192) * n), (par + 20096), (par + 20144), (buf + 672),
-            (buf + 720), (act + (long)(953344) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(756736) * n), (par + 20096), (par + 20144), (buf + 672),
+            (buf + 720), (act + (long)(805888) * n));
 }
 
 static void resnet50_fwd_41(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(953344) * n), (par + 20192), (par + 20960), (act + (long)(1002496) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(805888) * n), (par + 20192), (par + 20960), (act + (long)(855040) * n + 0));
 }
 
 static void resnet50_fwd_42(const mc_state *s, int train, int host)
@@ -450,25 +441,24 @@ static void resnet50_fwd_42(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1002496) * n), (par + 20976), (par + 20992), (buf + 768),
-            (buf + 784), (cnt + 14), (act + (long)(1018880) * n), (sav + 768), (sav + 784));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(855040) * n), (par + 20976), (par + 20992), (buf + 768),
+            (buf + 784), (cnt + 14), (act + (long)(871424) * n), (sav + 768), (sav + 784));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1002496) * n), (par + 20976), (par + 20992), (buf + 768),
-            (buf + 784), (act + (long)(1018880) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(855040) * n), (par + 20976), (par + 20992), (buf + 768),
+            (buf + 784), (act + (long)(871424) * n));
 }
 
 static void resnet50_fwd_43(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1018880) * n), (act + (long)(1035264) * n));
 }
 
 static void resnet50_fwd_44(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1035264) * n), (par + 21008), 0, (act + (long)(1051648) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(871424) * n), (par + 21008), 0, (act + (long)(887808) * n + 0));
 }
 
 static void resnet50_fwd_45(const mc_state *s, int train, int host)
@@ -476,32 +466,31 @@ static void resnet50_fwd_45(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1051648) * n), (par + 23312), (par + 23328), (buf + 800),
-            (buf + 816), (cnt + 15), (act + (long)(1068032) * n), (sav + 800), (sav + 816));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(887808) * n), (par + 23312), (par + 23328), (buf + 800),
+            (buf + 816), (cnt + 15), (act + (long)(904192) * n), (sav + 800), (sav + 816));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1051648) * n), (par + 23312), (par + 23328), (buf + 800),
-            (buf + 816), (act + (long)(1068032) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(887808) * n), (par + 23312), (par + 23328), (buf + 800),
+            (buf + 816), (act + (long)(904192) * n));
 }
 
 static void resnet50_fwd_46(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(1068032) * n), (act + (long)(887808) * n), (act + (long)(1084416) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(904192) * n), (act + (long)(740352) * n), (act + (long)(920576) * n));
 }
 
 static void resnet50_fwd_47(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1084416) * n), (act + (long)(1100800) * n));
 }
 
 static void resnet50_fwd_48(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1100800) * n), (par + 23344), 0, (act + (long)(1117184) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(920576) * n), (par + 23344), 0, (act + (long)(936960) * n + 0));
 }
 
 static void resnet50_fwd_49(const mc_state *s, int train, int host)
@@ -509,18 +498,18 @@ static void resnet50_fwd_49(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1117184) * n), (par + 24672), (par + 24720), (buf + 832),
-            (buf + 880), (cnt + 16), (act + (long)(1166336) * n), (sav + 832), (sav + 880));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(936960) * n), (par + 24672), (par + 24720), (buf + 832),
+            (buf + 880), (cnt + 16), (act + (long)(986112) * n), (sav + 832), (sav + 880));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1117184) * n), (par + 24672), (par + 24720), (buf + 832),
-            (buf + 880), (act + (long)(1166336) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(936960) * n), (par + 24672), (par + 24720), (buf + 832),
+            (buf + 880), (act + (long)(986112) * n));
 }
 
 static void resnet50_fwd_50(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1166336) * n), (par + 24768), (par + 25536), (act + (long)(1215488) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(986112) * n), (par + 24768), (par + 25536), (act + (long)(1035264) * n + 0));
 }
 
 static void resnet50_fwd_51(const mc_state *s, int train, int host)
@@ -528,25 +517,24 @@ static void resnet50_fwd_51(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1215488) * n), (par + 25552), (par + 25568), (buf + 928),
-            (buf + 944), (cnt + 17), (act + (long)(1231872) * n), (sav + 928), (sav + 944));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(1035264) * n), (par + 25552), (par + 25568), (buf + 928),
+            (buf + 944), (cnt + 17), (act + (long)(1051648) * n), (sav + 928), (sav + 944));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1215488) * n), (par + 25552), (par + 25568), (buf + 928),
-            (buf + 944), (act + (long)(1231872) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(1035264) * n), (par + 25552), (par + 25568), (buf + 928),
+            (buf + 944), (act + (long)(1051648) * n));
 }
 
 static void resnet50_fwd_52(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1231872) * n), (act + (long)(1248256) * n));
 }
 
 static void resnet50_fwd_53(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1248256) * n), (par + 25584), 0, (act + (long)(1264640) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1051648) * n), (par + 25584), 0, (act + (long)(1068032) * n + 0));
 }
 
 static void resnet50_fwd_54(const mc_state *s, int train, int host)
@@ -554,32 +542,31 @@ static void resnet50_fwd_54(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1264640) * n), (par + 27888), (par + 27904), (buf + 960),
-            (buf + 976), (cnt + 18), (act + (long)(1281024) * n), (sav + 960), (sav + 976));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1068032) * n), (par + 27888), (par + 27904), (buf + 960),
+            (buf + 976), (cnt + 18), (act + (long)(1084416) * n), (sav + 960), (sav + 976));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1264640) * n), (par + 27888), (par + 27904), (buf + 960),
-            (buf + 976), (act + (long)(1281024) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1068032) * n), (par + 27888), (par + 27904), (buf + 960),
+            (buf + 976), (act + (long)(1084416) * n));
 }
 
 static void resnet50_fwd_55(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(1281024) * n), (act + (long)(1100800) * n), (act + (long)(1297408) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(1084416) * n), (act + (long)(920576) * n), (act + (long)(1100800) * n));
 }
 
 static void resnet50_fwd_56(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1297408) * n), (act + (long)(1313792) * n));
 }
 
 static void resnet50_fwd_57(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1313792) * n), (par + 27920), 0, (act + (long)(1330176) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1100800) * n), (par + 27920), 0, (act + (long)(1117184) * n + 0));
 }
 
 static void resnet50_fwd_58(const mc_state *s, int train, int host)
@@ -587,18 +574,18 @@ static void resnet50_fwd_58(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1330176) * n), (par + 29248), (par + 29296), (buf + 992),
-            (buf + 1040), (cnt + 19), (act + (long)(1379328) * n), (sav + 992), (sav + 1040));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1117184) * n), (par + 29248), (par + 29296), (buf + 992),
+            (buf + 1040), (cnt + 19), (act + (long)(1166336) * n), (sav + 992), (sav + 1040));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1330176) * n), (par + 29248), (par + 29296), (buf + 992),
-            (buf + 1040), (act + (long)(1379328) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1117184) * n), (par + 29248), (par + 29296), (buf + 992),
+            (buf + 1040), (act + (long)(1166336) * n));
 }
 
 static void resnet50_fwd_59(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1379328) * n), (par + 29344), (par + 30112), (act + (long)(1428480) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1166336) * n), (par + 29344), (par + 30112), (act + (long)(1215488) * n + 0));
 }
 
 static void resnet50_fwd_60(const mc_state *s, int train, int host)
@@ -606,25 +593,24 @@ static void resnet50_fwd_60(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1428480) * n), (par + 30128), (par + 30144), (buf + 1088),
-            (buf + 1104), (cnt + 20), (act + (long)(1444864) * n), (sav + 1088), (sav + 1104));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(1215488) * n), (par + 30128), (par + 30144), (buf + 1088),
+            (buf + 1104), (cnt + 20), (act + (long)(1231872) * n), (sav + 1088), (sav + 1104));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1428480) * n), (par + 30128), (par + 30144), (buf + 1088),
-            (buf + 1104), (act + (long)(1444864) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(1215488) * n), (par + 30128), (par + 30144), (buf + 1088),
+            (buf + 1104), (act + (long)(1231872) * n));
 }
 
 static void resnet50_fwd_61(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1444864) * n), (act + (long)(1461248) * n));
 }
 
 static void resnet50_fwd_62(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1461248) * n), (par + 30160), 0, (act + (long)(1477632) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1231872) * n), (par + 30160), 0, (act + (long)(1248256) * n + 0));
 }
 
 static void resnet50_fwd_63(const mc_state *s, int train, int host)
@@ -632,32 +618,31 @@ static void resnet50_fwd_63(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1477632) * n), (par + 32464), (par + 32480), (buf + 1120),
-            (buf + 1136), (cnt + 21), (act + (long)(1494016) * n), (sav + 1120), (sav + 1136));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1248256) * n), (par + 32464), (par + 32480), (buf + 1120),
+            (buf + 1136), (cnt + 21), (act + (long)(1264640) * n), (sav + 1120), (sav + 1136));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1477632) * n), (par + 32464), (par + 32480), (buf + 1120),
-            (buf + 1136), (act + (long)(1494016) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1248256) * n), (par + 32464), (par + 32480), (buf + 1120),
+            (buf + 1136), (act + (long)(1264640) * n));
 }
 
 static void resnet50_fwd_64(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(1494016) * n), (act + (long)(1313792) * n), (act + (long)(1510400) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(1264640) * n), (act + (long)(1100800) * n), (act + (long)(1281024) * n));
 }
 
 static void resnet50_fwd_65(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1510400) * n), (act + (long)(1526784) * n));
 }
 
 static void resnet50_fwd_66(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1526784) * n), (par + 32496), 0, (act + (long)(1543168) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1281024) * n), (par + 32496), 0, (act + (long)(1297408) * n + 0));
 }
 
 static void resnet50_fwd_67(const mc_state *s, int train, int host)
@@ -665,18 +650,18 @@ static void resnet50_fwd_67(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1543168) * n), (par + 33824), (par + 33872), (buf + 1152),
-            (buf + 1200), (cnt + 22), (act + (long)(1592320) * n), (sav + 1152), (sav + 1200));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1297408) * n), (par + 33824), (par + 33872), (buf + 1152),
+            (buf + 1200), (cnt + 22), (act + (long)(1346560) * n), (sav + 1152), (sav + 1200));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1543168) * n), (par + 33824), (par + 33872), (buf + 1152),
-            (buf + 1200), (act + (long)(1592320) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1297408) * n), (par + 33824), (par + 33872), (buf + 1152),
+            (buf + 1200), (act + (long)(1346560) * n));
 }
 
 static void resnet50_fwd_68(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1592320) * n), (par + 33920), (par + 34688), (act + (long)(1641472) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1346560) * n), (par + 33920), (par + 34688), (act + (long)(1395712) * n + 0));
 }
 
 static void resnet50_fwd_69(const mc_state *s, int train, int host)
@@ -684,25 +669,24 @@ static void resnet50_fwd_69(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1641472) * n), (par + 34704), (par + 34720), (buf + 1248),
-            (buf + 1264), (cnt + 23), (act + (long)(1657856) * n), (sav + 1248), (sav + 1264));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(1395712) * n), (par + 34704), (par + 34720), (buf + 1248),
+            (buf + 1264), (cnt + 23), (act + (long)(1412096) * n), (sav + 1248), (sav + 1264));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1641472) * n), (par + 34704), (par + 34720), (buf + 1248),
-            (buf + 1264), (act + (long)(1657856) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(1395712) * n), (par + 34704), (par + 34720), (buf + 1248),
+            (buf + 1264), (act + (long)(1412096) * n));
 }
 
 static void resnet50_fwd_70(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1657856) * n), (act + (long)(1674240) * n));
 }
 
 static void resnet50_fwd_71(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1674240) * n), (par + 34736), 0, (act + (long)(1690624) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1412096) * n), (par + 34736), 0, (act + (long)(1428480) * n + 0));
 }
 
 static void resnet50_fwd_72(const mc_state *s, int train, int host)
@@ -710,32 +694,31 @@ static void resnet50_fwd_72(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1690624) * n), (par + 37040), (par + 37056), (buf + 1280),
-            (buf + 1296), (cnt + 24), (act + (long)(1707008) * n), (sav + 1280), (sav + 1296));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1428480) * n), (par + 37040), (par + 37056), (buf + 1280),
+            (buf + 1296), (cnt + 24), (act + (long)(1444864) * n), (sav + 1280), (sav + 1296));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1690624) * n), (par + 37040), (par + 37056), (buf + 1280),
-            (buf + 1296), (act + (long)(1707008) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1428480) * n), (par + 37040), (par + 37056), (buf + 1280),
+            (buf + 1296), (act + (long)(1444864) * n));
 }
 
 static void resnet50_fwd_73(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(1707008) * n), (act + (long)(1526784) * n), (act + (long)(1723392) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(1444864) * n), (act + (long)(1281024) * n), (act + (long)(1461248) * n));
 }
 
 static void resnet50_fwd_74(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1723392) * n), (act + (long)(1739776) * n));
 }
 
 static void resnet50_fwd_75(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1739776) * n), (par + 37072), 0, (act + (long)(1756160) * n + 0));
+    dw_k3_5_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1461248) * n), (par + 37072), 0, (act + (long)(1477632) * n + 0));
 }
 
 static void resnet50_fwd_76(const mc_state *s, int train, int host)
@@ -743,18 +726,18 @@ static void resnet50_fwd_76(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_32x32_cu_fwd_train(host, n, (act + (long)(1756160) * n), (par + 37616), (par + 37648), (buf + 1312),
-            (buf + 1344), (cnt + 25), (act + (long)(1788928) * n), (sav + 1312), (sav + 1344));
+        bn_c32_32x32_cu_fwd_train(host, n, (act + (long)(1477632) * n), (par + 37616), (par + 37648), (buf + 1312),
+            (buf + 1344), (cnt + 25), (act + (long)(1510400) * n), (sav + 1312), (sav + 1344));
     else
-        bn_c32_32x32_cu_fwd_eval(host, n, (act + (long)(1756160) * n), (par + 37616), (par + 37648), (buf + 1312),
-            (buf + 1344), (act + (long)(1788928) * n));
+        bn_c32_32x32_cu_fwd_eval(host, n, (act + (long)(1477632) * n), (par + 37616), (par + 37648), (buf + 1312),
+            (buf + 1344), (act + (long)(1510400) * n));
 }
 
 static void resnet50_fwd_77(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c32_32_32x32_s2_p0_b_cu_fwd(host, n, (act + (long)(1788928) * n), (par + 37680), (par + 38704), (act + (long)(1821696) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_cu_fwd(host, n, (act + (long)(1510400) * n), (par + 37680), (par + 38704), (act + (long)(1543168) * n + 0));
 }
 
 static void resnet50_fwd_78(const mc_state *s, int train, int host)
@@ -762,25 +745,24 @@ static void resnet50_fwd_78(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1821696) * n), (par + 38736), (par + 38768), (buf + 1376),
-            (buf + 1408), (cnt + 26), (act + (long)(1829888) * n), (sav + 1376), (sav + 1408));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(1543168) * n), (par + 38736), (par + 38768), (buf + 1376),
+            (buf + 1408), (cnt + 26), (act + (long)(1551360) * n), (sav + 1376), (sav + 1408));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1821696) * n), (par + 38736), (par + 38768), (buf + 1376),
-            (buf + 1408), (act + (long)(1829888) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(1543168) * n), (par + 38736), (par + 38768), (buf + 1376),
+            (buf + 1408), (act + (long)(1551360) * n));
 }
 
 static void resnet50_fwd_79(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(1829888) * n), (act + (long)(1838080) * n));
 }
 
 static void resnet50_fwd_80(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(1838080) * n), (par + 38800), 0, (act + (long)(1846272) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(1551360) * n), (par + 38800), 0, (act + (long)(1559552) * n + 0));
 }
 
 static void resnet50_fwd_81(const mc_state *s, int train, int host)
@@ -788,18 +770,18 @@ static void resnet50_fwd_81(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1846272) * n), (par + 48016), (par + 48048), (buf + 1440),
-            (buf + 1472), (cnt + 27), (act + (long)(1854464) * n), (sav + 1440), (sav + 1472));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1559552) * n), (par + 48016), (par + 48048), (buf + 1440),
+            (buf + 1472), (cnt + 27), (act + (long)(1567744) * n), (sav + 1440), (sav + 1472));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1846272) * n), (par + 48016), (par + 48048), (buf + 1440),
-            (buf + 1472), (act + (long)(1854464) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1559552) * n), (par + 48016), (par + 48048), (buf + 1440),
+            (buf + 1472), (act + (long)(1567744) * n));
 }
 
 static void resnet50_fwd_82(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c16_32_32x32_s2_p0_cu_fwd(host, n, (act + (long)(1739776) * n), (par + 48080), 0, (act + (long)(1862656) * n + 0));
+    conv_k1_c16_32_32x32_s2_p0_cu_fwd(host, n, (act + (long)(1461248) * n), (par + 48080), 0, (act + (long)(1575936) * n + 0));
 }
 
 static void resnet50_fwd_83(const mc_state *s, int train, int host)
@@ -807,32 +789,31 @@ static void resnet50_fwd_83(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1862656) * n), (par + 48592), (par + 48624), (buf + 1504),
-            (buf + 1536), (cnt + 28), (act + (long)(1870848) * n), (sav + 1504), (sav + 1536));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1575936) * n), (par + 48592), (par + 48624), (buf + 1504),
+            (buf + 1536), (cnt + 28), (act + (long)(1584128) * n), (sav + 1504), (sav + 1536));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1862656) * n), (par + 48592), (par + 48624), (buf + 1504),
-            (buf + 1536), (act + (long)(1870848) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1575936) * n), (par + 48592), (par + 48624), (buf + 1504),
+            (buf + 1536), (act + (long)(1584128) * n));
 }
 
 static void resnet50_fwd_84(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(1854464) * n), (act + (long)(1870848) * n), (act + (long)(1879040) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(1567744) * n), (act + (long)(1584128) * n), (act + (long)(1592320) * n));
 }
 
 static void resnet50_fwd_85(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(1879040) * n), (act + (long)(1887232) * n));
 }
 
 static void resnet50_fwd_86(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(1887232) * n), (par + 48656), 0, (act + (long)(1895424) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(1592320) * n), (par + 48656), 0, (act + (long)(1600512) * n + 0));
 }
 
 static void resnet50_fwd_87(const mc_state *s, int train, int host)
@@ -840,18 +821,18 @@ static void resnet50_fwd_87(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(1895424) * n), (par + 49744), (par + 49808), (buf + 1568),
-            (buf + 1632), (cnt + 29), (act + (long)(1911808) * n), (sav + 1568), (sav + 1632));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(1600512) * n), (par + 49744), (par + 49808), (buf + 1568),
+            (buf + 1632), (cnt + 29), (act + (long)(1616896) * n), (sav + 1568), (sav + 1632));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(1895424) * n), (par + 49744), (par + 49808), (buf + 1568),
-            (buf + 1632), (act + (long)(1911808) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(1600512) * n), (par + 49744), (par + 49808), (buf + 1568),
+            (buf + 1632), (act + (long)(1616896) * n));
 }
 
 static void resnet50_fwd_88(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(1911808) * n), (par + 49872), (par + 51920), (act + (long)(1928192) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(1616896) * n), (par + 49872), (par + 51920), (act + (long)(1633280) * n + 0));
 }
 
 static void resnet50_fwd_89(const mc_state *s, int train, int host)
@@ -859,25 +840,24 @@ static void resnet50_fwd_89(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1928192) * n), (par + 51952), (par + 51984), (buf + 1696),
-            (buf + 1728), (cnt + 30), (act + (long)(1936384) * n), (sav + 1696), (sav + 1728));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(1633280) * n), (par + 51952), (par + 51984), (buf + 1696),
+            (buf + 1728), (cnt + 30), (act + (long)(1641472) * n), (sav + 1696), (sav + 1728));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1928192) * n), (par + 51952), (par + 51984), (buf + 1696),
-            (buf + 1728), (act + (long)(1936384) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(1633280) * n), (par + 51952), (par + 51984), (buf + 1696),
+            (buf + 1728), (act + (long)(1641472) * n));
 }
 
 static void resnet50_fwd_90(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(1936384) * n), (act + (long)(1944576) * n));
 }
 
 static void resnet50_fwd_91(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(1944576) * n), (par + 52016), 0, (act + (long)(1952768) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(1641472) * n), (par + 52016), 0, (act + (long)(1649664) * n + 0));
 }
 
 static void resnet50_fwd_92(const mc_state *s, int train, int host)
@@ -885,32 +865,31 @@ static void resnet50_fwd_92(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1952768) * n), (par + 61232), (par + 61264), (buf + 1760),
-            (buf + 1792), (cnt + 31), (act + (long)(1960960) * n), (sav + 1760), (sav + 1792));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1649664) * n), (par + 61232), (par + 61264), (buf + 1760),
+            (buf + 1792), (cnt + 31), (act + (long)(1657856) * n), (sav + 1760), (sav + 1792));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1952768) * n), (par + 61232), (par + 61264), (buf + 1760),
-            (buf + 1792), (act + (long)(1960960) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1649664) * n), (par + 61232), (par + 61264), (buf + 1760),
+            (buf + 1792), (act + (long)(1657856) * n));
 }
 
 static void resnet50_fwd_93(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(1960960) * n), (act + (long)(1887232) * n), (act + (long)(1969152) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(1657856) * n), (act + (long)(1592320) * n), (act + (long)(1666048) * n));
 }
 
 static void resnet50_fwd_94(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(1969152) * n), (act + (long)(1977344) * n));
 }
 
 static void resnet50_fwd_95(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(1977344) * n), (par + 61296), 0, (act + (long)(1985536) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(1666048) * n), (par + 61296), 0, (act + (long)(1674240) * n + 0));
 }
 
 static void resnet50_fwd_96(const mc_state *s, int train, int host)
@@ -918,18 +897,18 @@ static void resnet50_fwd_96(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(1985536) * n), (par + 62384), (par + 62448), (buf + 1824),
-            (buf + 1888), (cnt + 32), (act + (long)(2001920) * n), (sav + 1824), (sav + 1888));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(1674240) * n), (par + 62384), (par + 62448), (buf + 1824),
+            (buf + 1888), (cnt + 32), (act + (long)(1690624) * n), (sav + 1824), (sav + 1888));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(1985536) * n), (par + 62384), (par + 62448), (buf + 1824),
-            (buf + 1888), (act + (long)(2001920) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(1674240) * n), (par + 62384), (par + 62448), (buf + 1824),
+            (buf + 1888), (act + (long)(1690624) * n));
 }
 
 static void resnet50_fwd_97(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2001920) * n), (par + 62512), (par + 64560), (act + (long)(2018304) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(1690624) * n), (par + 62512), (par + 64560), (act + (long)(1707008) * n + 0));
 }
 
 static void resnet50_fwd_98(const mc_state *s, int train, int host)
@@ -937,25 +916,24 @@ static void resnet50_fwd_98(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2018304) * n), (par + 64592), (par + 64624), (buf + 1952),
-            (buf + 1984), (cnt + 33), (act + (long)(2026496) * n), (sav + 1952), (sav + 1984));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(1707008) * n), (par + 64592), (par + 64624), (buf + 1952),
+            (buf + 1984), (cnt + 33), (act + (long)(1715200) * n), (sav + 1952), (sav + 1984));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2018304) * n), (par + 64592), (par + 64624), (buf + 1952),
-            (buf + 1984), (act + (long)(2026496) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(1707008) * n), (par + 64592), (par + 64624), (buf + 1952),
+            (buf + 1984), (act + (long)(1715200) * n));
 }
 
 static void resnet50_fwd_99(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2026496) * n), (act + (long)(2034688) * n));
 }
 
 static void resnet50_fwd_100(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2034688) * n), (par + 64656), 0, (act + (long)(2042880) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(1715200) * n), (par + 64656), 0, (act + (long)(1723392) * n + 0));
 }
 
 static void resnet50_fwd_101(const mc_state *s, int train, int host)
@@ -963,32 +941,31 @@ static void resnet50_fwd_101(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2042880) * n), (par + 73872), (par + 73904), (buf + 2016),
-            (buf + 2048), (cnt + 34), (act + (long)(2051072) * n), (sav + 2016), (sav + 2048));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1723392) * n), (par + 73872), (par + 73904), (buf + 2016),
+            (buf + 2048), (cnt + 34), (act + (long)(1731584) * n), (sav + 2016), (sav + 2048));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2042880) * n), (par + 73872), (par + 73904), (buf + 2016),
-            (buf + 2048), (act + (long)(2051072) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1723392) * n), (par + 73872), (par + 73904), (buf + 2016),
+            (buf + 2048), (act + (long)(1731584) * n));
 }
 
 static void resnet50_fwd_102(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2051072) * n), (act + (long)(1977344) * n), (act + (long)(2059264) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(1731584) * n), (act + (long)(1666048) * n), (act + (long)(1739776) * n));
 }
 
 static void resnet50_fwd_103(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2059264) * n), (act + (long)(2067456) * n));
 }
 
 static void resnet50_fwd_104(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2067456) * n), (par + 73936), 0, (act + (long)(2075648) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(1739776) * n), (par + 73936), 0, (act + (long)(1747968) * n + 0));
 }
 
 static void resnet50_fwd_105(const mc_state *s, int train, int host)
@@ -996,18 +973,18 @@ static void resnet50_fwd_105(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2075648) * n), (par + 75024), (par + 75088), (buf + 2080),
-            (buf + 2144), (cnt + 35), (act + (long)(2092032) * n), (sav + 2080), (sav + 2144));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(1747968) * n), (par + 75024), (par + 75088), (buf + 2080),
+            (buf + 2144), (cnt + 35), (act + (long)(1764352) * n), (sav + 2080), (sav + 2144));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2075648) * n), (par + 75024), (par + 75088), (buf + 2080),
-            (buf + 2144), (act + (long)(2092032) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(1747968) * n), (par + 75024), (par + 75088), (buf + 2080),
+            (buf + 2144), (act + (long)(1764352) * n));
 }
 
 static void resnet50_fwd_106(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2092032) * n), (par + 75152), (par + 77200), (act + (long)(2108416) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(1764352) * n), (par + 75152), (par + 77200), (act + (long)(1780736) * n + 0));
 }
 
 static void resnet50_fwd_107(const mc_state *s, int train, int host)
@@ -1015,25 +992,24 @@ static void resnet50_fwd_107(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2108416) * n), (par + 77232), (par + 77264), (buf + 2208),
-            (buf + 2240), (cnt + 36), (act + (long)(2116608) * n), (sav + 2208), (sav + 2240));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(1780736) * n), (par + 77232), (par + 77264), (buf + 2208),
+            (buf + 2240), (cnt + 36), (act + (long)(1788928) * n), (sav + 2208), (sav + 2240));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2108416) * n), (par + 77232), (par + 77264), (buf + 2208),
-            (buf + 2240), (act + (long)(2116608) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(1780736) * n), (par + 77232), (par + 77264), (buf + 2208),
+            (buf + 2240), (act + (long)(1788928) * n));
 }
 
 static void resnet50_fwd_108(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2116608) * n), (act + (long)(2124800) * n));
 }
 
 static void resnet50_fwd_109(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2124800) * n), (par + 77296), 0, (act + (long)(2132992) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(1788928) * n), (par + 77296), 0, (act + (long)(1797120) * n + 0));
 }
 
 static void resnet50_fwd_110(const mc_state *s, int train, int host)
@@ -1041,32 +1017,31 @@ static void resnet50_fwd_110(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2132992) * n), (par + 86512), (par + 86544), (buf + 2272),
-            (buf + 2304), (cnt + 37), (act + (long)(2141184) * n), (sav + 2272), (sav + 2304));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1797120) * n), (par + 86512), (par + 86544), (buf + 2272),
+            (buf + 2304), (cnt + 37), (act + (long)(1805312) * n), (sav + 2272), (sav + 2304));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2132992) * n), (par + 86512), (par + 86544), (buf + 2272),
-            (buf + 2304), (act + (long)(2141184) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1797120) * n), (par + 86512), (par + 86544), (buf + 2272),
+            (buf + 2304), (act + (long)(1805312) * n));
 }
 
 static void resnet50_fwd_111(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2141184) * n), (act + (long)(2067456) * n), (act + (long)(2149376) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(1805312) * n), (act + (long)(1739776) * n), (act + (long)(1813504) * n));
 }
 
 static void resnet50_fwd_112(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2149376) * n), (act + (long)(2157568) * n));
 }
 
 static void resnet50_fwd_113(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2157568) * n), (par + 86576), 0, (act + (long)(2165760) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(1813504) * n), (par + 86576), 0, (act + (long)(1821696) * n + 0));
 }
 
 static void resnet50_fwd_114(const mc_state *s, int train, int host)
@@ -1074,18 +1049,18 @@ static void resnet50_fwd_114(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2165760) * n), (par + 87664), (par + 87728), (buf + 2336),
-            (buf + 2400), (cnt + 38), (act + (long)(2182144) * n), (sav + 2336), (sav + 2400));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(1821696) * n), (par + 87664), (par + 87728), (buf + 2336),
+            (buf + 2400), (cnt + 38), (act + (long)(1838080) * n), (sav + 2336), (sav + 2400));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2165760) * n), (par + 87664), (par + 87728), (buf + 2336),
-            (buf + 2400), (act + (long)(2182144) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(1821696) * n), (par + 87664), (par + 87728), (buf + 2336),
+            (buf + 2400), (act + (long)(1838080) * n));
 }
 
 static void resnet50_fwd_115(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2182144) * n), (par + 87792), (par + 89840), (act + (long)(2198528) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(1838080) * n), (par + 87792), (par + 89840), (act + (long)(1854464) * n + 0));
 }
 
 static void resnet50_fwd_116(const mc_state *s, int train, int host)
@@ -1093,25 +1068,24 @@ static void resnet50_fwd_116(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2198528) * n), (par + 89872), (par + 89904), (buf + 2464),
-            (buf + 2496), (cnt + 39), (act + (long)(2206720) * n), (sav + 2464), (sav + 2496));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(1854464) * n), (par + 89872), (par + 89904), (buf + 2464),
+            (buf + 2496), (cnt + 39), (act + (long)(1862656) * n), (sav + 2464), (sav + 2496));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2198528) * n), (par + 89872), (par + 89904), (buf + 2464),
-            (buf + 2496), (act + (long)(2206720) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(1854464) * n), (par + 89872), (par + 89904), (buf + 2464),
+            (buf + 2496), (act + (long)(1862656) * n));
 }
 
 static void resnet50_fwd_117(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2206720) * n), (act + (long)(2214912) * n));
 }
 
 static void resnet50_fwd_118(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2214912) * n), (par + 89936), 0, (act + (long)(2223104) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(1862656) * n), (par + 89936), 0, (act + (long)(1870848) * n + 0));
 }
 
 static void resnet50_fwd_119(const mc_state *s, int train, int host)
@@ -1119,32 +1093,31 @@ static void resnet50_fwd_119(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2223104) * n), (par + 99152), (par + 99184), (buf + 2528),
-            (buf + 2560), (cnt + 40), (act + (long)(2231296) * n), (sav + 2528), (sav + 2560));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1870848) * n), (par + 99152), (par + 99184), (buf + 2528),
+            (buf + 2560), (cnt + 40), (act + (long)(1879040) * n), (sav + 2528), (sav + 2560));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2223104) * n), (par + 99152), (par + 99184), (buf + 2528),
-            (buf + 2560), (act + (long)(2231296) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1870848) * n), (par + 99152), (par + 99184), (buf + 2528),
+            (buf + 2560), (act + (long)(1879040) * n));
 }
 
 static void resnet50_fwd_120(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2231296) * n), (act + (long)(2157568) * n), (act + (long)(2239488) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(1879040) * n), (act + (long)(1813504) * n), (act + (long)(1887232) * n));
 }
 
 static void resnet50_fwd_121(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2239488) * n), (act + (long)(2247680) * n));
 }
 
 static void resnet50_fwd_122(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2247680) * n), (par + 99216), 0, (act + (long)(2255872) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(1887232) * n), (par + 99216), 0, (act + (long)(1895424) * n + 0));
 }
 
 static void resnet50_fwd_123(const mc_state *s, int train, int host)
@@ -1152,18 +1125,18 @@ static void resnet50_fwd_123(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2255872) * n), (par + 100304), (par + 100368), (buf + 2592),
-            (buf + 2656), (cnt + 41), (act + (long)(2272256) * n), (sav + 2592), (sav + 2656));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(1895424) * n), (par + 100304), (par + 100368), (buf + 2592),
+            (buf + 2656), (cnt + 41), (act + (long)(1911808) * n), (sav + 2592), (sav + 2656));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2255872) * n), (par + 100304), (par + 100368), (buf + 2592),
-            (buf + 2656), (act + (long)(2272256) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(1895424) * n), (par + 100304), (par + 100368), (buf + 2592),
+            (buf + 2656), (act + (long)(1911808) * n));
 }
 
 static void resnet50_fwd_124(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2272256) * n), (par + 100432), (par + 102480), (act + (long)(2288640) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(1911808) * n), (par + 100432), (par + 102480), (act + (long)(1928192) * n + 0));
 }
 
 static void resnet50_fwd_125(const mc_state *s, int train, int host)
@@ -1171,25 +1144,24 @@ static void resnet50_fwd_125(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2288640) * n), (par + 102512), (par + 102544), (buf + 2720),
-            (buf + 2752), (cnt + 42), (act + (long)(2296832) * n), (sav + 2720), (sav + 2752));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(1928192) * n), (par + 102512), (par + 102544), (buf + 2720),
+            (buf + 2752), (cnt + 42), (act + (long)(1936384) * n), (sav + 2720), (sav + 2752));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2288640) * n), (par + 102512), (par + 102544), (buf + 2720),
-            (buf + 2752), (act + (long)(2296832) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(1928192) * n), (par + 102512), (par + 102544), (buf + 2720),
+            (buf + 2752), (act + (long)(1936384) * n));
 }
 
 static void resnet50_fwd_126(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2296832) * n), (act + (long)(2305024) * n));
 }
 
 static void resnet50_fwd_127(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2305024) * n), (par + 102576), 0, (act + (long)(2313216) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(1936384) * n), (par + 102576), 0, (act + (long)(1944576) * n + 0));
 }
 
 static void resnet50_fwd_128(const mc_state *s, int train, int host)
@@ -1197,32 +1169,31 @@ static void resnet50_fwd_128(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2313216) * n), (par + 111792), (par + 111824), (buf + 2784),
-            (buf + 2816), (cnt + 43), (act + (long)(2321408) * n), (sav + 2784), (sav + 2816));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1944576) * n), (par + 111792), (par + 111824), (buf + 2784),
+            (buf + 2816), (cnt + 43), (act + (long)(1952768) * n), (sav + 2784), (sav + 2816));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2313216) * n), (par + 111792), (par + 111824), (buf + 2784),
-            (buf + 2816), (act + (long)(2321408) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1944576) * n), (par + 111792), (par + 111824), (buf + 2784),
+            (buf + 2816), (act + (long)(1952768) * n));
 }
 
 static void resnet50_fwd_129(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2321408) * n), (act + (long)(2247680) * n), (act + (long)(2329600) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(1952768) * n), (act + (long)(1887232) * n), (act + (long)(1960960) * n));
 }
 
 static void resnet50_fwd_130(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2329600) * n), (act + (long)(2337792) * n));
 }
 
 static void resnet50_fwd_131(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2337792) * n), (par + 111856), 0, (act + (long)(2345984) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(1960960) * n), (par + 111856), 0, (act + (long)(1969152) * n + 0));
 }
 
 static void resnet50_fwd_132(const mc_state *s, int train, int host)
@@ -1230,18 +1201,18 @@ static void resnet50_fwd_132(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2345984) * n), (par + 112944), (par + 113008), (buf + 2848),
-            (buf + 2912), (cnt + 44), (act + (long)(2362368) * n), (sav + 2848), (sav + 2912));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(1969152) * n), (par + 112944), (par + 113008), (buf + 2848),
+            (buf + 2912), (cnt + 44), (act + (long)(1985536) * n), (sav + 2848), (sav + 2912));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2345984) * n), (par + 112944), (par + 113008), (buf + 2848),
-            (buf + 2912), (act + (long)(2362368) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(1969152) * n), (par + 112944), (par + 113008), (buf + 2848),
+            (buf + 2912), (act + (long)(1985536) * n));
 }
 
 static void resnet50_fwd_133(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2362368) * n), (par + 113072), (par + 115120), (act + (long)(2378752) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(1985536) * n), (par + 113072), (par + 115120), (act + (long)(2001920) * n + 0));
 }
 
 static void resnet50_fwd_134(const mc_state *s, int train, int host)
@@ -1249,25 +1220,24 @@ static void resnet50_fwd_134(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2378752) * n), (par + 115152), (par + 115184), (buf + 2976),
-            (buf + 3008), (cnt + 45), (act + (long)(2386944) * n), (sav + 2976), (sav + 3008));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(2001920) * n), (par + 115152), (par + 115184), (buf + 2976),
+            (buf + 3008), (cnt + 45), (act + (long)(2010112) * n), (sav + 2976), (sav + 3008));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2378752) * n), (par + 115152), (par + 115184), (buf + 2976),
-            (buf + 3008), (act + (long)(2386944) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(2001920) * n), (par + 115152), (par + 115184), (buf + 2976),
+            (buf + 3008), (act + (long)(2010112) * n));
 }
 
 static void resnet50_fwd_135(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2386944) * n), (act + (long)(2395136) * n));
 }
 
 static void resnet50_fwd_136(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2395136) * n), (par + 115216), 0, (act + (long)(2403328) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2010112) * n), (par + 115216), 0, (act + (long)(2018304) * n + 0));
 }
 
 static void resnet50_fwd_137(const mc_state *s, int train, int host)
@@ -1275,32 +1245,31 @@ static void resnet50_fwd_137(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2403328) * n), (par + 124432), (par + 124464), (buf + 3040),
-            (buf + 3072), (cnt + 46), (act + (long)(2411520) * n), (sav + 3040), (sav + 3072));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2018304) * n), (par + 124432), (par + 124464), (buf + 3040),
+            (buf + 3072), (cnt + 46), (act + (long)(2026496) * n), (sav + 3040), (sav + 3072));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2403328) * n), (par + 124432), (par + 124464), (buf + 3040),
-            (buf + 3072), (act + (long)(2411520) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2018304) * n), (par + 124432), (par + 124464), (buf + 3040),
+            (buf + 3072), (act + (long)(2026496) * n));
 }
 
 static void resnet50_fwd_138(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2411520) * n), (act + (long)(2337792) * n), (act + (long)(2419712) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(2026496) * n), (act + (long)(1960960) * n), (act + (long)(2034688) * n));
 }
 
 static void resnet50_fwd_139(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2419712) * n), (act + (long)(2427904) * n));
 }
 
 static void resnet50_fwd_140(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2427904) * n), (par + 124496), 0, (act + (long)(2436096) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2034688) * n), (par + 124496), 0, (act + (long)(2042880) * n + 0));
 }
 
 static void resnet50_fwd_141(const mc_state *s, int train, int host)
@@ -1308,18 +1277,18 @@ static void resnet50_fwd_141(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2436096) * n), (par + 125584), (par + 125648), (buf + 3104),
-            (buf + 3168), (cnt + 47), (act + (long)(2452480) * n), (sav + 3104), (sav + 3168));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2042880) * n), (par + 125584), (par + 125648), (buf + 3104),
+            (buf + 3168), (cnt + 47), (act + (long)(2059264) * n), (sav + 3104), (sav + 3168));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2436096) * n), (par + 125584), (par + 125648), (buf + 3104),
-            (buf + 3168), (act + (long)(2452480) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2042880) * n), (par + 125584), (par + 125648), (buf + 3104),
+            (buf + 3168), (act + (long)(2059264) * n));
 }
 
 static void resnet50_fwd_142(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2452480) * n), (par + 125712), (par + 127760), (act + (long)(2468864) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2059264) * n), (par + 125712), (par + 127760), (act + (long)(2075648) * n + 0));
 }
 
 static void resnet50_fwd_143(const mc_state *s, int train, int host)
@@ -1327,25 +1296,24 @@ static void resnet50_fwd_143(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2468864) * n), (par + 127792), (par + 127824), (buf + 3232),
-            (buf + 3264), (cnt + 48), (act + (long)(2477056) * n), (sav + 3232), (sav + 3264));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(2075648) * n), (par + 127792), (par + 127824), (buf + 3232),
+            (buf + 3264), (cnt + 48), (act + (long)(2083840) * n), (sav + 3232), (sav + 3264));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2468864) * n), (par + 127792), (par + 127824), (buf + 3232),
-            (buf + 3264), (act + (long)(2477056) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(2075648) * n), (par + 127792), (par + 127824), (buf + 3232),
+            (buf + 3264), (act + (long)(2083840) * n));
 }
 
 static void resnet50_fwd_144(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2477056) * n), (act + (long)(2485248) * n));
 }
 
 static void resnet50_fwd_145(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2485248) * n), (par + 127856), 0, (act + (long)(2493440) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2083840) * n), (par + 127856), 0, (act + (long)(2092032) * n + 0));
 }
 
 static void resnet50_fwd_146(const mc_state *s, int train, int host)
@@ -1353,32 +1321,31 @@ static void resnet50_fwd_146(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2493440) * n), (par + 137072), (par + 137104), (buf + 3296),
-            (buf + 3328), (cnt + 49), (act + (long)(2501632) * n), (sav + 3296), (sav + 3328));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2092032) * n), (par + 137072), (par + 137104), (buf + 3296),
+            (buf + 3328), (cnt + 49), (act + (long)(2100224) * n), (sav + 3296), (sav + 3328));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2493440) * n), (par + 137072), (par + 137104), (buf + 3296),
-            (buf + 3328), (act + (long)(2501632) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2092032) * n), (par + 137072), (par + 137104), (buf + 3296),
+            (buf + 3328), (act + (long)(2100224) * n));
 }
 
 static void resnet50_fwd_147(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2501632) * n), (act + (long)(2427904) * n), (act + (long)(2509824) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(2100224) * n), (act + (long)(2034688) * n), (act + (long)(2108416) * n));
 }
 
 static void resnet50_fwd_148(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2509824) * n), (act + (long)(2518016) * n));
 }
 
 static void resnet50_fwd_149(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2518016) * n), (par + 137136), 0, (act + (long)(2526208) * n + 0));
+    dw_k3_3_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2108416) * n), (par + 137136), 0, (act + (long)(2116608) * n + 0));
 }
 
 static void resnet50_fwd_150(const mc_state *s, int train, int host)
@@ -1386,18 +1353,18 @@ static void resnet50_fwd_150(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2526208) * n), (par + 137712), (par + 137776), (buf + 3360),
-            (buf + 3424), (cnt + 50), (act + (long)(2542592) * n), (sav + 3360), (sav + 3424));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2116608) * n), (par + 137712), (par + 137776), (buf + 3360),
+            (buf + 3424), (cnt + 50), (act + (long)(2132992) * n), (sav + 3360), (sav + 3424));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2526208) * n), (par + 137712), (par + 137776), (buf + 3360),
-            (buf + 3424), (act + (long)(2542592) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2116608) * n), (par + 137712), (par + 137776), (buf + 3360),
+            (buf + 3424), (act + (long)(2132992) * n));
 }
 
 static void resnet50_fwd_151(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_64_16x16_s2_p0_b_cu_fwd(host, n, (act + (long)(2542592) * n), (par + 137840), (par + 141936), (act + (long)(2558976) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_cu_fwd(host, n, (act + (long)(2132992) * n), (par + 137840), (par + 141936), (act + (long)(2149376) * n + 0));
 }
 
 static void resnet50_fwd_152(const mc_state *s, int train, int host)
@@ -1405,25 +1372,24 @@ static void resnet50_fwd_152(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2558976) * n), (par + 142000), (par + 142064), (buf + 3488),
-            (buf + 3552), (cnt + 51), (act + (long)(2563072) * n), (sav + 3488), (sav + 3552));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2149376) * n), (par + 142000), (par + 142064), (buf + 3488),
+            (buf + 3552), (cnt + 51), (act + (long)(2153472) * n), (sav + 3488), (sav + 3552));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2558976) * n), (par + 142000), (par + 142064), (buf + 3488),
-            (buf + 3552), (act + (long)(2563072) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2149376) * n), (par + 142000), (par + 142064), (buf + 3488),
+            (buf + 3552), (act + (long)(2153472) * n));
 }
 
 static void resnet50_fwd_153(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2563072) * n), (act + (long)(2567168) * n));
 }
 
 static void resnet50_fwd_154(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2567168) * n), (par + 142128), 0, (act + (long)(2571264) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2153472) * n), (par + 142128), 0, (act + (long)(2157568) * n + 0));
 }
 
 static void resnet50_fwd_155(const mc_state *s, int train, int host)
@@ -1431,18 +1397,18 @@ static void resnet50_fwd_155(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2571264) * n), (par + 178992), (par + 179056), (buf + 3616),
-            (buf + 3680), (cnt + 52), (act + (long)(2575360) * n), (sav + 3616), (sav + 3680));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2157568) * n), (par + 178992), (par + 179056), (buf + 3616),
+            (buf + 3680), (cnt + 52), (act + (long)(2161664) * n), (sav + 3616), (sav + 3680));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2571264) * n), (par + 178992), (par + 179056), (buf + 3616),
-            (buf + 3680), (act + (long)(2575360) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2157568) * n), (par + 178992), (par + 179056), (buf + 3616),
+            (buf + 3680), (act + (long)(2161664) * n));
 }
 
 static void resnet50_fwd_156(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c32_64_16x16_s2_p0_cu_fwd(host, n, (act + (long)(2518016) * n), (par + 179120), 0, (act + (long)(2579456) * n + 0));
+    conv_k1_c32_64_16x16_s2_p0_cu_fwd(host, n, (act + (long)(2108416) * n), (par + 179120), 0, (act + (long)(2165760) * n + 0));
 }
 
 static void resnet50_fwd_157(const mc_state *s, int train, int host)
@@ -1450,32 +1416,31 @@ static void resnet50_fwd_157(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2579456) * n), (par + 181168), (par + 181232), (buf + 3744),
-            (buf + 3808), (cnt + 53), (act + (long)(2583552) * n), (sav + 3744), (sav + 3808));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2165760) * n), (par + 181168), (par + 181232), (buf + 3744),
+            (buf + 3808), (cnt + 53), (act + (long)(2169856) * n), (sav + 3744), (sav + 3808));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2579456) * n), (par + 181168), (par + 181232), (buf + 3744),
-            (buf + 3808), (act + (long)(2583552) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2165760) * n), (par + 181168), (par + 181232), (buf + 3744),
+            (buf + 3808), (act + (long)(2169856) * n));
 }
 
 static void resnet50_fwd_158(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(2575360) * n), (act + (long)(2583552) * n), (act + (long)(2587648) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2161664) * n), (act + (long)(2169856) * n), (act + (long)(2173952) * n));
 }
 
 static void resnet50_fwd_159(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2587648) * n), (act + (long)(2591744) * n));
 }
 
 static void resnet50_fwd_160(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2591744) * n), (par + 181296), 0, (act + (long)(2595840) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2173952) * n), (par + 181296), 0, (act + (long)(2178048) * n + 0));
 }
 
 static void resnet50_fwd_161(const mc_state *s, int train, int host)
@@ -1483,18 +1448,18 @@ static void resnet50_fwd_161(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2595840) * n), (par + 182448), (par + 182576), (buf + 3872),
-            (buf + 4000), (cnt + 54), (act + (long)(2604032) * n), (sav + 3872), (sav + 4000));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2178048) * n), (par + 182448), (par + 182576), (buf + 3872),
+            (buf + 4000), (cnt + 54), (act + (long)(2186240) * n), (sav + 3872), (sav + 4000));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2595840) * n), (par + 182448), (par + 182576), (buf + 3872),
-            (buf + 4000), (act + (long)(2604032) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2178048) * n), (par + 182448), (par + 182576), (buf + 3872),
+            (buf + 4000), (act + (long)(2186240) * n));
 }
 
 static void resnet50_fwd_162(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2604032) * n), (par + 182704), (par + 190896), (act + (long)(2612224) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2186240) * n), (par + 182704), (par + 190896), (act + (long)(2194432) * n + 0));
 }
 
 static void resnet50_fwd_163(const mc_state *s, int train, int host)
@@ -1502,25 +1467,24 @@ static void resnet50_fwd_163(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2612224) * n), (par + 190960), (par + 191024), (buf + 4128),
-            (buf + 4192), (cnt + 55), (act + (long)(2616320) * n), (sav + 4128), (sav + 4192));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2194432) * n), (par + 190960), (par + 191024), (buf + 4128),
+            (buf + 4192), (cnt + 55), (act + (long)(2198528) * n), (sav + 4128), (sav + 4192));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2612224) * n), (par + 190960), (par + 191024), (buf + 4128),
-            (buf + 4192), (act + (long)(2616320) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2194432) * n), (par + 190960), (par + 191024), (buf + 4128),
+            (buf + 4192), (act + (long)(2198528) * n));
 }
 
 static void resnet50_fwd_164(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2616320) * n), (act + (long)(2620416) * n));
 }
 
 static void resnet50_fwd_165(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2620416) * n), (par + 191088), 0, (act + (long)(2624512) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2198528) * n), (par + 191088), 0, (act + (long)(2202624) * n + 0));
 }
 
 static void resnet50_fwd_166(const mc_state *s, int train, int host)
@@ -1528,32 +1492,31 @@ static void resnet50_fwd_166(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2624512) * n), (par + 227952), (par + 228016), (buf + 4256),
-            (buf + 4320), (cnt + 56), (act + (long)(2628608) * n), (sav + 4256), (sav + 4320));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2202624) * n), (par + 227952), (par + 228016), (buf + 4256),
+            (buf + 4320), (cnt + 56), (act + (long)(2206720) * n), (sav + 4256), (sav + 4320));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2624512) * n), (par + 227952), (par + 228016), (buf + 4256),
-            (buf + 4320), (act + (long)(2628608) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2202624) * n), (par + 227952), (par + 228016), (buf + 4256),
+            (buf + 4320), (act + (long)(2206720) * n));
 }
 
 static void resnet50_fwd_167(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(2628608) * n), (act + (long)(2591744) * n), (act + (long)(2632704) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2206720) * n), (act + (long)(2173952) * n), (act + (long)(2210816) * n));
 }
 
 static void resnet50_fwd_168(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2632704) * n), (act + (long)(2636800) * n));
 }
 
 static void resnet50_fwd_169(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2636800) * n), (par + 228080), 0, (act + (long)(2640896) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2210816) * n), (par + 228080), 0, (act + (long)(2214912) * n + 0));
 }
 
 static void resnet50_fwd_170(const mc_state *s, int train, int host)
@@ -1561,18 +1524,18 @@ static void resnet50_fwd_170(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2640896) * n), (par + 229232), (par + 229360), (buf + 4384),
-            (buf + 4512), (cnt + 57), (act + (long)(2649088) * n), (sav + 4384), (sav + 4512));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2214912) * n), (par + 229232), (par + 229360), (buf + 4384),
+            (buf + 4512), (cnt + 57), (act + (long)(2223104) * n), (sav + 4384), (sav + 4512));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2640896) * n), (par + 229232), (par + 229360), (buf + 4384),
-            (buf + 4512), (act + (long)(2649088) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2214912) * n), (par + 229232), (par + 229360), (buf + 4384),
+            (buf + 4512), (act + (long)(2223104) * n));
 }
 
 static void resnet50_fwd_171(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2649088) * n), (par + 229488), (par + 237680), (act + (long)(2657280) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2223104) * n), (par + 229488), (par + 237680), (act + (long)(2231296) * n + 0));
 }
 
 static void resnet50_fwd_172(const mc_state *s, int train, int host)
@@ -1580,25 +1543,24 @@ static void resnet50_fwd_172(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2657280) * n), (par + 237744), (par + 237808), (buf + 4640),
-            (buf + 4704), (cnt + 58), (act + (long)(2661376) * n), (sav + 4640), (sav + 4704));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2231296) * n), (par + 237744), (par + 237808), (buf + 4640),
+            (buf + 4704), (cnt + 58), (act + (long)(2235392) * n), (sav + 4640), (sav + 4704));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2657280) * n), (par + 237744), (par + 237808), (buf + 4640),
-            (buf + 4704), (act + (long)(2661376) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2231296) * n), (par + 237744), (par + 237808), (buf + 4640),
+            (buf + 4704), (act + (long)(2235392) * n));
 }
 
 static void resnet50_fwd_173(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2661376) * n), (act + (long)(2665472) * n));
 }
 
 static void resnet50_fwd_174(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2665472) * n), (par + 237872), 0, (act + (long)(2669568) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2235392) * n), (par + 237872), 0, (act + (long)(2239488) * n + 0));
 }
 
 static void resnet50_fwd_175(const mc_state *s, int train, int host)
@@ -1606,32 +1568,31 @@ static void resnet50_fwd_175(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2669568) * n), (par + 274736), (par + 274800), (buf + 4768),
-            (buf + 4832), (cnt + 59), (act + (long)(2673664) * n), (sav + 4768), (sav + 4832));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2239488) * n), (par + 274736), (par + 274800), (buf + 4768),
+            (buf + 4832), (cnt + 59), (act + (long)(2243584) * n), (sav + 4768), (sav + 4832));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2669568) * n), (par + 274736), (par + 274800), (buf + 4768),
-            (buf + 4832), (act + (long)(2673664) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2239488) * n), (par + 274736), (par + 274800), (buf + 4768),
+            (buf + 4832), (act + (long)(2243584) * n));
 }
 
 static void resnet50_fwd_176(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(2673664) * n), (act + (long)(2636800) * n), (act + (long)(2677760) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2243584) * n), (act + (long)(2210816) * n), (act + (long)(2247680) * n));
 }
 
 static void resnet50_fwd_177(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2677760) * n), (act + (long)(2681856) * n));
 }
 
 static void resnet50_fwd_178(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2681856) * n), (par + 274864), 0, (act + (long)(2685952) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2247680) * n), (par + 274864), 0, (act + (long)(2251776) * n + 0));
 }
 
 static void resnet50_fwd_179(const mc_state *s, int train, int host)
@@ -1639,18 +1600,18 @@ static void resnet50_fwd_179(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2685952) * n), (par + 276016), (par + 276144), (buf + 4896),
-            (buf + 5024), (cnt + 60), (act + (long)(2694144) * n), (sav + 4896), (sav + 5024));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2251776) * n), (par + 276016), (par + 276144), (buf + 4896),
+            (buf + 5024), (cnt + 60), (act + (long)(2259968) * n), (sav + 4896), (sav + 5024));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2685952) * n), (par + 276016), (par + 276144), (buf + 4896),
-            (buf + 5024), (act + (long)(2694144) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2251776) * n), (par + 276016), (par + 276144), (buf + 4896),
+            (buf + 5024), (act + (long)(2259968) * n));
 }
 
 static void resnet50_fwd_180(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2694144) * n), (par + 276272), (par + 284464), (act + (long)(2702336) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2259968) * n), (par + 276272), (par + 284464), (act + (long)(2268160) * n + 0));
 }
 
 static void resnet50_fwd_181(const mc_state *s, int train, int host)
@@ -1658,25 +1619,24 @@ static void resnet50_fwd_181(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2702336) * n), (par + 284528), (par + 284592), (buf + 5152),
-            (buf + 5216), (cnt + 61), (act + (long)(2706432) * n), (sav + 5152), (sav + 5216));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2268160) * n), (par + 284528), (par + 284592), (buf + 5152),
+            (buf + 5216), (cnt + 61), (act + (long)(2272256) * n), (sav + 5152), (sav + 5216));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2702336) * n), (par + 284528), (par + 284592), (buf + 5152),
-            (buf + 5216), (act + (long)(2706432) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2268160) * n), (par + 284528), (par + 284592), (buf + 5152),
+            (buf + 5216), (act + (long)(2272256) * n));
 }
 
 static void resnet50_fwd_182(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2706432) * n), (act + (long)(2710528) * n));
 }
 
 static void resnet50_fwd_183(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2710528) * n), (par + 284656), 0, (act + (long)(2714624) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2272256) * n), (par + 284656), 0, (act + (long)(2276352) * n + 0));
 }
 
 static void resnet50_fwd_184(const mc_state *s, int train, int host)
@@ -1684,32 +1644,31 @@ static void resnet50_fwd_184(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2714624) * n), (par + 321520), (par + 321584), (buf + 5280),
-            (buf + 5344), (cnt + 62), (act + (long)(2718720) * n), (sav + 5280), (sav + 5344));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2276352) * n), (par + 321520), (par + 321584), (buf + 5280),
+            (buf + 5344), (cnt + 62), (act + (long)(2280448) * n), (sav + 5280), (sav + 5344));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2714624) * n), (par + 321520), (par + 321584), (buf + 5280),
-            (buf + 5344), (act + (long)(2718720) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2276352) * n), (par + 321520), (par + 321584), (buf + 5280),
+            (buf + 5344), (act + (long)(2280448) * n));
 }
 
 static void resnet50_fwd_185(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(2718720) * n), (act + (long)(2681856) * n), (act + (long)(2722816) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2280448) * n), (act + (long)(2247680) * n), (act + (long)(2284544) * n));
 }
 
 static void resnet50_fwd_186(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2722816) * n), (act + (long)(2726912) * n));
 }
 
 static void resnet50_fwd_187(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2726912) * n), (par + 321648), 0, (act + (long)(2731008) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2284544) * n), (par + 321648), 0, (act + (long)(2288640) * n + 0));
 }
 
 static void resnet50_fwd_188(const mc_state *s, int train, int host)
@@ -1717,18 +1676,18 @@ static void resnet50_fwd_188(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2731008) * n), (par + 322800), (par + 322928), (buf + 5408),
-            (buf + 5536), (cnt + 63), (act + (long)(2739200) * n), (sav + 5408), (sav + 5536));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2288640) * n), (par + 322800), (par + 322928), (buf + 5408),
+            (buf + 5536), (cnt + 63), (act + (long)(2296832) * n), (sav + 5408), (sav + 5536));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2731008) * n), (par + 322800), (par + 322928), (buf + 5408),
-            (buf + 5536), (act + (long)(2739200) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2288640) * n), (par + 322800), (par + 322928), (buf + 5408),
+            (buf + 5536), (act + (long)(2296832) * n));
 }
 
 static void resnet50_fwd_189(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2739200) * n), (par + 323056), (par + 331248), (act + (long)(2747392) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2296832) * n), (par + 323056), (par + 331248), (act + (long)(2305024) * n + 0));
 }
 
 static void resnet50_fwd_190(const mc_state *s, int train, int host)
@@ -1736,25 +1695,24 @@ static void resnet50_fwd_190(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2747392) * n), (par + 331312), (par + 331376), (buf + 5664),
-            (buf + 5728), (cnt + 64), (act + (long)(2751488) * n), (sav + 5664), (sav + 5728));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2305024) * n), (par + 331312), (par + 331376), (buf + 5664),
+            (buf + 5728), (cnt + 64), (act + (long)(2309120) * n), (sav + 5664), (sav + 5728));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2747392) * n), (par + 331312), (par + 331376), (buf + 5664),
-            (buf + 5728), (act + (long)(2751488) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2305024) * n), (par + 331312), (par + 331376), (buf + 5664),
+            (buf + 5728), (act + (long)(2309120) * n));
 }
 
 static void resnet50_fwd_191(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2751488) * n), (act + (long)(2755584) * n));
 }
 
 static void resnet50_fwd_192(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2755584) * n), (par + 331440), 0, (act + (long)(2759680) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2309120) * n), (par + 331440), 0, (act + (long)(2313216) * n + 0));
 }
 
 static void resnet50_fwd_193(const mc_state *s, int train, int host)
@@ -1762,32 +1720,31 @@ static void resnet50_fwd_193(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2759680) * n), (par + 368304), (par + 368368), (buf + 5792),
-            (buf + 5856), (cnt + 65), (act + (long)(2763776) * n), (sav + 5792), (sav + 5856));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2313216) * n), (par + 368304), (par + 368368), (buf + 5792),
+            (buf + 5856), (cnt + 65), (act + (long)(2317312) * n), (sav + 5792), (sav + 5856));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2759680) * n), (par + 368304), (par + 368368), (buf + 5792),
-            (buf + 5856), (act + (long)(2763776) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2313216) * n), (par + 368304), (par + 368368), (buf + 5792),
+            (buf + 5856), (act + (long)(2317312) * n));
 }
 
 static void resnet50_fwd_194(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(2763776) * n), (act + (long)(2726912) * n), (act + (long)(2767872) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2317312) * n), (act + (long)(2284544) * n), (act + (long)(2321408) * n));
 }
 
 static void resnet50_fwd_195(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2767872) * n), (act + (long)(2771968) * n));
 }
 
 static void resnet50_fwd_196(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2771968) * n), (par + 368432), 0, (act + (long)(2776064) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2321408) * n), (par + 368432), 0, (act + (long)(2325504) * n + 0));
 }
 
 static void resnet50_fwd_197(const mc_state *s, int train, int host)
@@ -1795,18 +1752,18 @@ static void resnet50_fwd_197(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2776064) * n), (par + 369584), (par + 369712), (buf + 5920),
-            (buf + 6048), (cnt + 66), (act + (long)(2784256) * n), (sav + 5920), (sav + 6048));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2325504) * n), (par + 369584), (par + 369712), (buf + 5920),
+            (buf + 6048), (cnt + 66), (act + (long)(2333696) * n), (sav + 5920), (sav + 6048));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2776064) * n), (par + 369584), (par + 369712), (buf + 5920),
-            (buf + 6048), (act + (long)(2784256) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2325504) * n), (par + 369584), (par + 369712), (buf + 5920),
+            (buf + 6048), (act + (long)(2333696) * n));
 }
 
 static void resnet50_fwd_198(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2784256) * n), (par + 369840), (par + 378032), (act + (long)(2792448) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2333696) * n), (par + 369840), (par + 378032), (act + (long)(2341888) * n + 0));
 }
 
 static void resnet50_fwd_199(const mc_state *s, int train, int host)
@@ -1814,25 +1771,24 @@ static void resnet50_fwd_199(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2792448) * n), (par + 378096), (par + 378160), (buf + 6176),
-            (buf + 6240), (cnt + 67), (act + (long)(2796544) * n), (sav + 6176), (sav + 6240));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2341888) * n), (par + 378096), (par + 378160), (buf + 6176),
+            (buf + 6240), (cnt + 67), (act + (long)(2345984) * n), (sav + 6176), (sav + 6240));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2792448) * n), (par + 378096), (par + 378160), (buf + 6176),
-            (buf + 6240), (act + (long)(2796544) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2341888) * n), (par + 378096), (par + 378160), (buf + 6176),
+            (buf + 6240), (act + (long)(2345984) * n));
 }
 
 static void resnet50_fwd_200(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2796544) * n), (act + (long)(2800640) * n));
 }
 
 static void resnet50_fwd_201(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2800640) * n), (par + 378224), 0, (act + (long)(2804736) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2345984) * n), (par + 378224), 0, (act + (long)(2350080) * n + 0));
 }
 
 static void resnet50_fwd_202(const mc_state *s, int train, int host)
@@ -1840,32 +1796,31 @@ static void resnet50_fwd_202(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2804736) * n), (par + 415088), (par + 415152), (buf + 6304),
-            (buf + 6368), (cnt + 68), (act + (long)(2808832) * n), (sav + 6304), (sav + 6368));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2350080) * n), (par + 415088), (par + 415152), (buf + 6304),
+            (buf + 6368), (cnt + 68), (act + (long)(2354176) * n), (sav + 6304), (sav + 6368));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2804736) * n), (par + 415088), (par + 415152), (buf + 6304),
-            (buf + 6368), (act + (long)(2808832) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2350080) * n), (par + 415088), (par + 415152), (buf + 6304),
+            (buf + 6368), (act + (long)(2354176) * n));
 }
 
 static void resnet50_fwd_203(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(2808832) * n), (act + (long)(2771968) * n), (act + (long)(2812928) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2354176) * n), (act + (long)(2321408) * n), (act + (long)(2358272) * n));
 }
 
 static void resnet50_fwd_204(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2812928) * n), (act + (long)(2817024) * n));
 }
 
 static void resnet50_fwd_205(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2817024) * n), (par + 415216), 0, (act + (long)(2821120) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2358272) * n), (par + 415216), 0, (act + (long)(2362368) * n + 0));
 }
 
 static void resnet50_fwd_206(const mc_state *s, int train, int host)
@@ -1873,18 +1828,18 @@ static void resnet50_fwd_206(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2821120) * n), (par + 416368), (par + 416496), (buf + 6432),
-            (buf + 6560), (cnt + 69), (act + (long)(2829312) * n), (sav + 6432), (sav + 6560));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2362368) * n), (par + 416368), (par + 416496), (buf + 6432),
+            (buf + 6560), (cnt + 69), (act + (long)(2370560) * n), (sav + 6432), (sav + 6560));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2821120) * n), (par + 416368), (par + 416496), (buf + 6432),
-            (buf + 6560), (act + (long)(2829312) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2362368) * n), (par + 416368), (par + 416496), (buf + 6432),
+            (buf + 6560), (act + (long)(2370560) * n));
 }
 
 static void resnet50_fwd_207(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2829312) * n), (par + 416624), (par + 424816), (act + (long)(2837504) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2370560) * n), (par + 416624), (par + 424816), (act + (long)(2378752) * n + 0));
 }
 
 static void resnet50_fwd_208(const mc_state *s, int train, int host)
@@ -1892,25 +1847,24 @@ static void resnet50_fwd_208(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2837504) * n), (par + 424880), (par + 424944), (buf + 6688),
-            (buf + 6752), (cnt + 70), (act + (long)(2841600) * n), (sav + 6688), (sav + 6752));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2378752) * n), (par + 424880), (par + 424944), (buf + 6688),
+            (buf + 6752), (cnt + 70), (act + (long)(2382848) * n), (sav + 6688), (sav + 6752));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2837504) * n), (par + 424880), (par + 424944), (buf + 6688),
-            (buf + 6752), (act + (long)(2841600) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2378752) * n), (par + 424880), (par + 424944), (buf + 6688),
+            (buf + 6752), (act + (long)(2382848) * n));
 }
 
 static void resnet50_fwd_209(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2841600) * n), (act + (long)(2845696) * n));
 }
 
 static void resnet50_fwd_210(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2845696) * n), (par + 425008), 0, (act + (long)(2849792) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2382848) * n), (par + 425008), 0, (act + (long)(2386944) * n + 0));
 }
 
 static void resnet50_fwd_211(const mc_state *s, int train, int host)
@@ -1918,32 +1872,31 @@ static void resnet50_fwd_211(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2849792) * n), (par + 461872), (par + 461936), (buf + 6816),
-            (buf + 6880), (cnt + 71), (act + (long)(2853888) * n), (sav + 6816), (sav + 6880));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2386944) * n), (par + 461872), (par + 461936), (buf + 6816),
+            (buf + 6880), (cnt + 71), (act + (long)(2391040) * n), (sav + 6816), (sav + 6880));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2849792) * n), (par + 461872), (par + 461936), (buf + 6816),
-            (buf + 6880), (act + (long)(2853888) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2386944) * n), (par + 461872), (par + 461936), (buf + 6816),
+            (buf + 6880), (act + (long)(2391040) * n));
 }
 
 static void resnet50_fwd_212(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(2853888) * n), (act + (long)(2817024) * n), (act + (long)(2857984) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2391040) * n), (act + (long)(2358272) * n), (act + (long)(2395136) * n));
 }
 
 static void resnet50_fwd_213(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2857984) * n), (act + (long)(2862080) * n));
 }
 
 static void resnet50_fwd_214(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2862080) * n), (par + 462000), 0, (act + (long)(2866176) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2395136) * n), (par + 462000), 0, (act + (long)(2399232) * n + 0));
 }
 
 static void resnet50_fwd_215(const mc_state *s, int train, int host)
@@ -1951,18 +1904,18 @@ static void resnet50_fwd_215(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2866176) * n), (par + 463152), (par + 463280), (buf + 6944),
-            (buf + 7072), (cnt + 72), (act + (long)(2874368) * n), (sav + 6944), (sav + 7072));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2399232) * n), (par + 463152), (par + 463280), (buf + 6944),
+            (buf + 7072), (cnt + 72), (act + (long)(2407424) * n), (sav + 6944), (sav + 7072));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2866176) * n), (par + 463152), (par + 463280), (buf + 6944),
-            (buf + 7072), (act + (long)(2874368) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2399232) * n), (par + 463152), (par + 463280), (buf + 6944),
+            (buf + 7072), (act + (long)(2407424) * n));
 }
 
 static void resnet50_fwd_216(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2874368) * n), (par + 463408), (par + 471600), (act + (long)(2882560) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2407424) * n), (par + 463408), (par + 471600), (act + (long)(2415616) * n + 0));
 }
 
 static void resnet50_fwd_217(const mc_state *s, int train, int host)
@@ -1970,25 +1923,24 @@ static void resnet50_fwd_217(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2882560) * n), (par + 471664), (par + 471728), (buf + 7200),
-            (buf + 7264), (cnt + 73), (act + (long)(2886656) * n), (sav + 7200), (sav + 7264));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2415616) * n), (par + 471664), (par + 471728), (buf + 7200),
+            (buf + 7264), (cnt + 73), (act + (long)(2419712) * n), (sav + 7200), (sav + 7264));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2882560) * n), (par + 471664), (par + 471728), (buf + 7200),
-            (buf + 7264), (act + (long)(2886656) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2415616) * n), (par + 471664), (par + 471728), (buf + 7200),
+            (buf + 7264), (act + (long)(2419712) * n));
 }
 
 static void resnet50_fwd_218(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2886656) * n), (act + (long)(2890752) * n));
 }
 
 static void resnet50_fwd_219(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2890752) * n), (par + 471792), 0, (act + (long)(2894848) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2419712) * n), (par + 471792), 0, (act + (long)(2423808) * n + 0));
 }
 
 static void resnet50_fwd_220(const mc_state *s, int train, int host)
@@ -1996,39 +1948,38 @@ static void resnet50_fwd_220(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2894848) * n), (par + 508656), (par + 508720), (buf + 7328),
-            (buf + 7392), (cnt + 74), (act + (long)(2898944) * n), (sav + 7328), (sav + 7392));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2423808) * n), (par + 508656), (par + 508720), (buf + 7328),
+            (buf + 7392), (cnt + 74), (act + (long)(2427904) * n), (sav + 7328), (sav + 7392));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2894848) * n), (par + 508656), (par + 508720), (buf + 7328),
-            (buf + 7392), (act + (long)(2898944) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2423808) * n), (par + 508656), (par + 508720), (buf + 7328),
+            (buf + 7392), (act + (long)(2427904) * n));
 }
 
 static void resnet50_fwd_221(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(2898944) * n), (act + (long)(2862080) * n), (act + (long)(2903040) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2427904) * n), (act + (long)(2395136) * n), (act + (long)(2432000) * n));
 }
 
 static void resnet50_fwd_222(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(2903040) * n), (act + (long)(2907136) * n));
 }
 
 static void resnet50_fwd_223(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2907136) * n), (act + (long)(2911232) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2432000) * n), (act + (long)(2436096) * n));
 }
 
 static void resnet50_fwd_224(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_10_b_cu_fwd(host, n, (act + (long)(2911232) * n), (par + 508784), (par + 509424), (act + (long)(2911296) * n));
+    linear_64_10_b_cu_fwd(host, n, (act + (long)(2436096) * n), (par + 508784), (par + 509424), (act + (long)(2436160) * n));
 }
 
 static void resnet50_bwd_0(const mc_state *s, int host)
@@ -2043,22 +1994,21 @@ static void resnet50_bwd_1(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
-        (dact + (long)(3072) * n), (grad + 432), (grad + 448));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(3072) * n), (act + (long)(19456) * n), (par + 432), (sav + 0), (sav + 16),
+        (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448));
 }
 
 static void resnet50_bwd_2(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n));
 }
 
 static void resnet50_bwd_3(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464),
         0);
 }
 
@@ -2066,15 +2016,15 @@ static void resnet50_bwd_4(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
-        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(35840) * n), (act + (long)(84992) * n), (par + 1792), (sav + 32), (sav + 80),
+        (dact + (long)(84992) * n), (dact + (long)(35840) * n), (grad + 1792), (grad + 1840));
 }
 
 static void resnet50_bwd_5(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(84992) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(84992) * n), (grad + 1888),
         (grad + 2656));
 }
 
@@ -2082,22 +2032,21 @@ static void resnet50_bwd_6(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
-        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(134144) * n), (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144),
+        (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688));
 }
 
 static void resnet50_bwd_7(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n));
 }
 
 static void resnet50_bwd_8(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704),
         0);
 }
 
@@ -2105,29 +2054,28 @@ static void resnet50_bwd_9(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
-        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+        (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024));
 }
 
 static void resnet50_bwd_10(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(232448) * n), (dact + (long)(216064) * n), (dact + (long)(35840) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(199680) * n), (dact + (long)(199680) * n), (dact + (long)(183296) * n), (dact + (long)(19456) * n));
 }
 
 static void resnet50_bwd_11(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(232448) * n), (act + (long)(248832) * n), (dact + (long)(248832) * n), (dact + (long)(232448) * n));
 }
 
 static void resnet50_bwd_12(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(248832) * n), (par + 5040), (dact + (long)(265216) * n + 0), (dact + (long)(248832) * n), (grad + 5040),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(216064) * n + 0), (dact + (long)(199680) * n), (grad + 5040),
         0);
 }
 
@@ -2135,15 +2083,15 @@ static void resnet50_bwd_13(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240), (dact + (long)(314368) * n),
-        (dact + (long)(265216) * n), (grad + 6368), (grad + 6416));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(216064) * n), (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240),
+        (dact + (long)(265216) * n), (dact + (long)(216064) * n), (grad + 6368), (grad + 6416));
 }
 
 static void resnet50_bwd_14(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(314368) * n), (par + 6464), (dact + (long)(363520) * n + 0), (dact + (long)(314368) * n), (grad + 6464),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(265216) * n), (par + 6464), (dact + (long)(314368) * n + 0), (dact + (long)(265216) * n), (grad + 6464),
         (grad + 7232));
 }
 
@@ -2151,22 +2099,21 @@ static void resnet50_bwd_15(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(363520) * n), (par + 7248), (sav + 288), (sav + 304), (dact + (long)(379904) * n),
-        (dact + (long)(363520) * n), (grad + 7248), (grad + 7264));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(314368) * n), (act + (long)(330752) * n), (par + 7248), (sav + 288), (sav + 304),
+        (dact + (long)(330752) * n), (dact + (long)(314368) * n), (grad + 7248), (grad + 7264));
 }
 
 static void resnet50_bwd_16(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(379904) * n), (act + (long)(396288) * n), (dact + (long)(396288) * n), (dact + (long)(379904) * n));
 }
 
 static void resnet50_bwd_17(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(396288) * n), (par + 7280), (dact + (long)(412672) * n + 0), (dact + (long)(396288) * n), (grad + 7280),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(330752) * n), (par + 7280), (dact + (long)(347136) * n + 0), (dact + (long)(330752) * n), (grad + 7280),
         0);
 }
 
@@ -2174,29 +2121,28 @@ static void resnet50_bwd_18(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(412672) * n), (par + 9584), (sav + 320), (sav + 336), (dact + (long)(429056) * n),
-        (dact + (long)(412672) * n), (grad + 9584), (grad + 9600));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
+        (dact + (long)(363520) * n), (dact + (long)(347136) * n), (grad + 9584), (grad + 9600));
 }
 
 static void resnet50_bwd_19(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(445440) * n), (dact + (long)(429056) * n), (dact + (long)(248832) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(379904) * n), (dact + (long)(379904) * n), (dact + (long)(363520) * n), (dact + (long)(199680) * n));
 }
 
 static void resnet50_bwd_20(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(445440) * n), (act + (long)(461824) * n), (dact + (long)(461824) * n), (dact + (long)(445440) * n));
 }
 
 static void resnet50_bwd_21(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(461824) * n), (par + 9616), (dact + (long)(478208) * n + 0), (dact + (long)(461824) * n), (grad + 9616),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(379904) * n), (par + 9616), (dact + (long)(396288) * n + 0), (dact + (long)(379904) * n), (grad + 9616),
         0);
 }
 
@@ -2204,15 +2150,15 @@ static void resnet50_bwd_22(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(478208) * n), (par + 10944), (sav + 352), (sav + 400), (dact + (long)(527360) * n),
-        (dact + (long)(478208) * n), (grad + 10944), (grad + 10992));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(396288) * n), (act + (long)(445440) * n), (par + 10944), (sav + 352), (sav + 400),
+        (dact + (long)(445440) * n), (dact + (long)(396288) * n), (grad + 10944), (grad + 10992));
 }
 
 static void resnet50_bwd_23(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(527360) * n), (par + 11040), (dact + (long)(576512) * n + 0), (dact + (long)(527360) * n), (grad + 11040),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(445440) * n), (par + 11040), (dact + (long)(494592) * n + 0), (dact + (long)(445440) * n), (grad + 11040),
         (grad + 11808));
 }
 
@@ -2220,22 +2166,21 @@ static void resnet50_bwd_24(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(576512) * n), (par + 11824), (sav + 448), (sav + 464), (dact + (long)(592896) * n),
-        (dact + (long)(576512) * n), (grad + 11824), (grad + 11840));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(494592) * n), (act + (long)(510976) * n), (par + 11824), (sav + 448), (sav + 464),
+        (dact + (long)(510976) * n), (dact + (long)(494592) * n), (grad + 11824), (grad + 11840));
 }
 
 static void resnet50_bwd_25(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(592896) * n), (act + (long)(609280) * n), (dact + (long)(609280) * n), (dact + (long)(592896) * n));
 }
 
 static void resnet50_bwd_26(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(609280) * n), (par + 11856), (dact + (long)(625664) * n + 0), (dact + (long)(609280) * n), (grad + 11856),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(510976) * n), (par + 11856), (dact + (long)(527360) * n + 0), (dact + (long)(510976) * n), (grad + 11856),
         0);
 }
 
@@ -2243,29 +2188,28 @@ static void resnet50_bwd_27(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(625664) * n), (par + 14160), (sav + 480), (sav + 496), (dact + (long)(642048) * n),
-        (dact + (long)(625664) * n), (grad + 14160), (grad + 14176));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
+        (dact + (long)(543744) * n), (dact + (long)(527360) * n), (grad + 14160), (grad + 14176));
 }
 
 static void resnet50_bwd_28(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(658432) * n), (dact + (long)(642048) * n), (dact + (long)(461824) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(560128) * n), (dact + (long)(560128) * n), (dact + (long)(543744) * n), (dact + (long)(379904) * n));
 }
 
 static void resnet50_bwd_29(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(658432) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(658432) * n));
 }
 
 static void resnet50_bwd_30(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(674816) * n), (par + 14192), (dact + (long)(691200) * n + 0), (dact + (long)(674816) * n), (grad + 14192),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(560128) * n), (par + 14192), (dact + (long)(576512) * n + 0), (dact + (long)(560128) * n), (grad + 14192),
         0);
 }
 
@@ -2273,15 +2217,15 @@ static void resnet50_bwd_31(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(691200) * n), (par + 15520), (sav + 512), (sav + 560), (dact + (long)(740352) * n),
-        (dact + (long)(691200) * n), (grad + 15520), (grad + 15568));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(576512) * n), (act + (long)(625664) * n), (par + 15520), (sav + 512), (sav + 560),
+        (dact + (long)(625664) * n), (dact + (long)(576512) * n), (grad + 15520), (grad + 15568));
 }
 
 static void resnet50_bwd_32(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(740352) * n), (par + 15616), (dact + (long)(789504) * n + 0), (dact + (long)(740352) * n), (grad + 15616),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(625664) * n), (par + 15616), (dact + (long)(674816) * n + 0), (dact + (long)(625664) * n), (grad + 15616),
         (grad + 16384));
 }
 
@@ -2289,22 +2233,21 @@ static void resnet50_bwd_33(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(789504) * n), (par + 16400), (sav + 608), (sav + 624), (dact + (long)(805888) * n),
-        (dact + (long)(789504) * n), (grad + 16400), (grad + 16416));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(674816) * n), (act + (long)(691200) * n), (par + 16400), (sav + 608), (sav + 624),
+        (dact + (long)(691200) * n), (dact + (long)(674816) * n), (grad + 16400), (grad + 16416));
 }
 
 static void resnet50_bwd_34(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(805888) * n), (act + (long)(822272) * n), (dact + (long)(822272) * n), (dact + (long)(805888) * n));
 }
 
 static void resnet50_bwd_35(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(822272) * n), (par + 16432), (dact + (long)(838656) * n + 0), (dact + (long)(822272) * n), (grad + 16432),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(691200) * n), (par + 16432), (dact + (long)(707584) * n + 0), (dact + (long)(691200) * n), (grad + 16432),
         0);
 }
 
@@ -2312,29 +2255,28 @@ static void resnet50_bwd_36(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(838656) * n), (par + 18736), (sav + 640), (sav + 656), (dact + (long)(855040) * n),
-        (dact + (long)(838656) * n), (grad + 18736), (grad + 18752));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(707584) * n), (act + (long)(723968) * n), (par + 18736), (sav + 640), (sav + 656),
+        (dact + (long)(723968) * n), (dact + (long)(707584) * n), (grad + 18736), (grad + 18752));
 }
 
 static void resnet50_bwd_37(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(871424) * n), (dact + (long)(855040) * n), (dact + (long)(674816) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(740352) * n), (dact + (long)(740352) * n), (dact + (long)(723968) * n), (dact + (long)(560128) * n));
 }
 
 static void resnet50_bwd_38(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(871424) * n), (act + (long)(887808) * n), (dact + (long)(887808) * n), (dact + (long)(871424) * n));
 }
 
 static void resnet50_bwd_39(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(887808) * n), (par + 18768), (dact + (long)(904192) * n + 0), (dact + (long)(887808) * n), (grad + 18768),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(740352) * n), (par + 18768), (dact + (long)(756736) * n + 0), (dact + (long)(740352) * n), (grad + 18768),
         0);
 }
 
@@ -2342,15 +2284,15 @@ static void resnet50_bwd_40(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(904192) * n), (par + 20096), (sav + 672), (sav + 720), (dact + (long)(953344) * n),
-        (dact + (long)(904192) * n), (grad + 20096), (grad + 20144));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(756736) * n), (act + (long)(805888) * n), (par + 20096), (sav + 672), (sav + 720),
+        (dact + (long)(805888) * n), (dact + (long)(756736) * n), (grad + 20096), (grad + 20144));
 }
 
 static void resnet50_bwd_41(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(953344) * n), (par + 20192), (dact + (long)(1002496) * n + 0), (dact + (long)(953344) * n), (grad + 20192),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(805888) * n), (par + 20192), (dact + (long)(855040) * n + 0), (dact + (long)(805888) * n), (grad + 20192),
         (grad + 20960));
 }
 
@@ -2358,22 +2300,21 @@ static void resnet50_bwd_42(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1002496) * n), (par + 20976), (sav + 768), (sav + 784), (dact + (long)(1018880) * n),
-        (dact + (long)(1002496) * n), (grad + 20976), (grad + 20992));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(855040) * n), (act + (long)(871424) * n), (par + 20976), (sav + 768), (sav + 784),
+        (dact + (long)(871424) * n), (dact + (long)(855040) * n), (grad + 20976), (grad + 20992));
 }
 
 static void resnet50_bwd_43(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1018880) * n), (act + (long)(1035264) * n), (dact + (long)(1035264) * n), (dact + (long)(1018880) * n));
 }
 
 static void resnet50_bwd_44(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1035264) * n), (par + 21008), (dact + (long)(1051648) * n + 0), (dact + (long)(1035264) * n), (grad + 21008),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(871424) * n), (par + 21008), (dact + (long)(887808) * n + 0), (dact + (long)(871424) * n), (grad + 21008),
         0);
 }
 
@@ -2381,29 +2322,28 @@ static void resnet50_bwd_45(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1051648) * n), (par + 23312), (sav + 800), (sav + 816), (dact + (long)(1068032) * n),
-        (dact + (long)(1051648) * n), (grad + 23312), (grad + 23328));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(887808) * n), (act + (long)(904192) * n), (par + 23312), (sav + 800), (sav + 816),
+        (dact + (long)(904192) * n), (dact + (long)(887808) * n), (grad + 23312), (grad + 23328));
 }
 
 static void resnet50_bwd_46(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(1084416) * n), (dact + (long)(1068032) * n), (dact + (long)(887808) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(920576) * n), (dact + (long)(920576) * n), (dact + (long)(904192) * n), (dact + (long)(740352) * n));
 }
 
 static void resnet50_bwd_47(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1084416) * n), (act + (long)(1100800) * n), (dact + (long)(1100800) * n), (dact + (long)(1084416) * n));
 }
 
 static void resnet50_bwd_48(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1100800) * n), (par + 23344), (dact + (long)(1117184) * n + 0), (dact + (long)(1100800) * n), (grad + 23344),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(920576) * n), (par + 23344), (dact + (long)(936960) * n + 0), (dact + (long)(920576) * n), (grad + 23344),
         0);
 }
 
@@ -2411,15 +2351,15 @@ static void resnet50_bwd_49(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1117184) * n), (par + 24672), (sav + 832), (sav + 880), (dact + (long)(1166336) * n),
-        (dact + (long)(1117184) * n), (grad + 24672), (grad + 24720));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(936960) * n), (act + (long)(986112) * n), (par + 24672), (sav + 832), (sav + 880),
+        (dact + (long)(986112) * n), (dact + (long)(936960) * n), (grad + 24672), (grad + 24720));
 }
 
 static void resnet50_bwd_50(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1166336) * n), (par + 24768), (dact + (long)(1215488) * n + 0), (dact + (long)(1166336) * n), (grad + 24768),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(986112) * n), (par + 24768), (dact + (long)(1035264) * n + 0), (dact + (long)(986112) * n), (grad + 24768),
         (grad + 25536));
 }
 
@@ -2427,22 +2367,21 @@ static void resnet50_bwd_51(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1215488) * n), (par + 25552), (sav + 928), (sav + 944), (dact + (long)(1231872) * n),
-        (dact + (long)(1215488) * n), (grad + 25552), (grad + 25568));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(1035264) * n), (act + (long)(1051648) * n), (par + 25552), (sav + 928), (sav + 944),
+        (dact + (long)(1051648) * n), (dact + (long)(1035264) * n), (grad + 25552), (grad + 25568));
 }
 
 static void resnet50_bwd_52(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1231872) * n), (act + (long)(1248256) * n), (dact + (long)(1248256) * n), (dact + (long)(1231872) * n));
 }
 
 static void resnet50_bwd_53(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1248256) * n), (par + 25584), (dact + (long)(1264640) * n + 0), (dact + (long)(1248256) * n), (grad + 25584),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1051648) * n), (par + 25584), (dact + (long)(1068032) * n + 0), (dact + (long)(1051648) * n), (grad + 25584),
         0);
 }
 
@@ -2450,29 +2389,28 @@ static void resnet50_bwd_54(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1264640) * n), (par + 27888), (sav + 960), (sav + 976), (dact + (long)(1281024) * n),
-        (dact + (long)(1264640) * n), (grad + 27888), (grad + 27904));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1068032) * n), (act + (long)(1084416) * n), (par + 27888), (sav + 960), (sav + 976),
+        (dact + (long)(1084416) * n), (dact + (long)(1068032) * n), (grad + 27888), (grad + 27904));
 }
 
 static void resnet50_bwd_55(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(1297408) * n), (dact + (long)(1281024) * n), (dact + (long)(1100800) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(1100800) * n), (dact + (long)(1100800) * n), (dact + (long)(1084416) * n), (dact + (long)(920576) * n));
 }
 
 static void resnet50_bwd_56(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1297408) * n), (act + (long)(1313792) * n), (dact + (long)(1313792) * n), (dact + (long)(1297408) * n));
 }
 
 static void resnet50_bwd_57(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1313792) * n), (par + 27920), (dact + (long)(1330176) * n + 0), (dact + (long)(1313792) * n), (grad + 27920),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1100800) * n), (par + 27920), (dact + (long)(1117184) * n + 0), (dact + (long)(1100800) * n), (grad + 27920),
         0);
 }
 
@@ -2480,15 +2418,15 @@ static void resnet50_bwd_58(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1330176) * n), (par + 29248), (sav + 992), (sav + 1040), (dact + (long)(1379328) * n),
-        (dact + (long)(1330176) * n), (grad + 29248), (grad + 29296));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1117184) * n), (act + (long)(1166336) * n), (par + 29248), (sav + 992), (sav + 1040),
+        (dact + (long)(1166336) * n), (dact + (long)(1117184) * n), (grad + 29248), (grad + 29296));
 }
 
 static void resnet50_bwd_59(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1379328) * n), (par + 29344), (dact + (long)(1428480) * n + 0), (dact + (long)(1379328) * n), (grad + 29344),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1166336) * n), (par + 29344), (dact + (long)(1215488) * n + 0), (dact + (long)(1166336) * n), (grad + 29344),
         (grad + 30112));
 }
 
@@ -2496,22 +2434,21 @@ static void resnet50_bwd_60(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1428480) * n), (par + 30128), (sav + 1088), (sav + 1104), (dact + (long)(1444864) * n),
-        (dact + (long)(1428480) * n), (grad + 30128), (grad + 30144));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(1215488) * n), (act + (long)(1231872) * n), (par + 30128), (sav + 1088), (sav + 1104),
+        (dact + (long)(1231872) * n), (dact + (long)(1215488) * n), (grad + 30128), (grad + 30144));
 }
 
 static void resnet50_bwd_61(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1444864) * n), (act + (long)(1461248) * n), (dact + (long)(1461248) * n), (dact + (long)(1444864) * n));
 }
 
 static void resnet50_bwd_62(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1461248) * n), (par + 30160), (dact + (long)(1477632) * n + 0), (dact + (long)(1461248) * n), (grad + 30160),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1231872) * n), (par + 30160), (dact + (long)(1248256) * n + 0), (dact + (long)(1231872) * n), (grad + 30160),
         0);
 }
 
@@ -2519,29 +2456,28 @@ static void resnet50_bwd_63(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1477632) * n), (par + 32464), (sav + 1120), (sav + 1136), (dact + (long)(1494016) * n),
-        (dact + (long)(1477632) * n), (grad + 32464), (grad + 32480));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1248256) * n), (act + (long)(1264640) * n), (par + 32464), (sav + 1120), (sav + 1136),
+        (dact + (long)(1264640) * n), (dact + (long)(1248256) * n), (grad + 32464), (grad + 32480));
 }
 
 static void resnet50_bwd_64(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(1510400) * n), (dact + (long)(1494016) * n), (dact + (long)(1313792) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(1281024) * n), (dact + (long)(1281024) * n), (dact + (long)(1264640) * n), (dact + (long)(1100800) * n));
 }
 
 static void resnet50_bwd_65(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1510400) * n), (act + (long)(1526784) * n), (dact + (long)(1526784) * n), (dact + (long)(1510400) * n));
 }
 
 static void resnet50_bwd_66(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1526784) * n), (par + 32496), (dact + (long)(1543168) * n + 0), (dact + (long)(1526784) * n), (grad + 32496),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1281024) * n), (par + 32496), (dact + (long)(1297408) * n + 0), (dact + (long)(1281024) * n), (grad + 32496),
         0);
 }
 
@@ -2549,15 +2485,15 @@ static void resnet50_bwd_67(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1543168) * n), (par + 33824), (sav + 1152), (sav + 1200), (dact + (long)(1592320) * n),
-        (dact + (long)(1543168) * n), (grad + 33824), (grad + 33872));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1297408) * n), (act + (long)(1346560) * n), (par + 33824), (sav + 1152), (sav + 1200),
+        (dact + (long)(1346560) * n), (dact + (long)(1297408) * n), (grad + 33824), (grad + 33872));
 }
 
 static void resnet50_bwd_68(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1592320) * n), (par + 33920), (dact + (long)(1641472) * n + 0), (dact + (long)(1592320) * n), (grad + 33920),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1346560) * n), (par + 33920), (dact + (long)(1395712) * n + 0), (dact + (long)(1346560) * n), (grad + 33920),
         (grad + 34688));
 }
 
@@ -2565,22 +2501,21 @@ static void resnet50_bwd_69(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1641472) * n), (par + 34704), (sav + 1248), (sav + 1264), (dact + (long)(1657856) * n),
-        (dact + (long)(1641472) * n), (grad + 34704), (grad + 34720));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(1395712) * n), (act + (long)(1412096) * n), (par + 34704), (sav + 1248), (sav + 1264),
+        (dact + (long)(1412096) * n), (dact + (long)(1395712) * n), (grad + 34704), (grad + 34720));
 }
 
 static void resnet50_bwd_70(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1657856) * n), (act + (long)(1674240) * n), (dact + (long)(1674240) * n), (dact + (long)(1657856) * n));
 }
 
 static void resnet50_bwd_71(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1674240) * n), (par + 34736), (dact + (long)(1690624) * n + 0), (dact + (long)(1674240) * n), (grad + 34736),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1412096) * n), (par + 34736), (dact + (long)(1428480) * n + 0), (dact + (long)(1412096) * n), (grad + 34736),
         0);
 }
 
@@ -2588,29 +2523,28 @@ static void resnet50_bwd_72(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1690624) * n), (par + 37040), (sav + 1280), (sav + 1296), (dact + (long)(1707008) * n),
-        (dact + (long)(1690624) * n), (grad + 37040), (grad + 37056));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1428480) * n), (act + (long)(1444864) * n), (par + 37040), (sav + 1280), (sav + 1296),
+        (dact + (long)(1444864) * n), (dact + (long)(1428480) * n), (grad + 37040), (grad + 37056));
 }
 
 static void resnet50_bwd_73(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(1723392) * n), (dact + (long)(1707008) * n), (dact + (long)(1526784) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(1461248) * n), (dact + (long)(1461248) * n), (dact + (long)(1444864) * n), (dact + (long)(1281024) * n));
 }
 
 static void resnet50_bwd_74(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1723392) * n), (act + (long)(1739776) * n), (dact + (long)(1739776) * n), (dact + (long)(1723392) * n));
 }
 
 static void resnet50_bwd_75(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1739776) * n), (par + 37072), (dact + (long)(1756160) * n + 0), (dact + (long)(1739776) * n), (grad + 37072),
+    dw_k3_5_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1461248) * n), (par + 37072), (dact + (long)(1477632) * n + 0), (dact + (long)(1461248) * n), (grad + 37072),
         0);
 }
 
@@ -2618,15 +2552,15 @@ static void resnet50_bwd_76(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_32x32_cu_bwd(host, n, (act + (long)(1756160) * n), (par + 37616), (sav + 1312), (sav + 1344), (dact + (long)(1788928) * n),
-        (dact + (long)(1756160) * n), (grad + 37616), (grad + 37648));
+    bn_c32_32x32_cu_bwd(host, n, (act + (long)(1477632) * n), (act + (long)(1510400) * n), (par + 37616), (sav + 1312), (sav + 1344),
+        (dact + (long)(1510400) * n), (dact + (long)(1477632) * n), (grad + 37616), (grad + 37648));
 }
 
 static void resnet50_bwd_77(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c32_32_32x32_s2_p0_b_cu_bwd(host, n, (act + (long)(1788928) * n), (par + 37680), (dact + (long)(1821696) * n + 0), (dact + (long)(1788928) * n), (grad + 37680),
+    conv_k1_c32_32_32x32_s2_p0_b_cu_bwd(host, n, (act + (long)(1510400) * n), (par + 37680), (dact + (long)(1543168) * n + 0), (dact + (long)(1510400) * n), (grad + 37680),
         (grad + 38704));
 }
 
@@ -2634,22 +2568,21 @@ static void resnet50_bwd_78(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1821696) * n), (par + 38736), (sav + 1376), (sav + 1408), (dact + (long)(1829888) * n),
-        (dact + (long)(1821696) * n), (grad + 38736), (grad + 38768));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(1543168) * n), (act + (long)(1551360) * n), (par + 38736), (sav + 1376), (sav + 1408),
+        (dact + (long)(1551360) * n), (dact + (long)(1543168) * n), (grad + 38736), (grad + 38768));
 }
 
 static void resnet50_bwd_79(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(1829888) * n), (act + (long)(1838080) * n), (dact + (long)(1838080) * n), (dact + (long)(1829888) * n));
 }
 
 static void resnet50_bwd_80(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(1838080) * n), (par + 38800), (dact + (long)(1846272) * n + 0), (dact + (long)(1838080) * n), (grad + 38800),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(1551360) * n), (par + 38800), (dact + (long)(1559552) * n + 0), (dact + (long)(1551360) * n), (grad + 38800),
         0);
 }
 
@@ -2657,15 +2590,15 @@ static void resnet50_bwd_81(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1846272) * n), (par + 48016), (sav + 1440), (sav + 1472), (dact + (long)(1854464) * n),
-        (dact + (long)(1846272) * n), (grad + 48016), (grad + 48048));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1559552) * n), (act + (long)(1567744) * n), (par + 48016), (sav + 1440), (sav + 1472),
+        (dact + (long)(1567744) * n), (dact + (long)(1559552) * n), (grad + 48016), (grad + 48048));
 }
 
 static void resnet50_bwd_82(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c16_32_32x32_s2_p0_cu_bwd(host, n, (act + (long)(1739776) * n), (par + 48080), (dact + (long)(1862656) * n + 0), (dact + (long)(1739776) * n), (grad + 48080),
+    conv_k1_c16_32_32x32_s2_p0_cu_bwd(host, n, (act + (long)(1461248) * n), (par + 48080), (dact + (long)(1575936) * n + 0), (dact + (long)(1461248) * n), (grad + 48080),
         0);
 }
 
@@ -2673,29 +2606,28 @@ static void resnet50_bwd_83(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1862656) * n), (par + 48592), (sav + 1504), (sav + 1536), (dact + (long)(1870848) * n),
-        (dact + (long)(1862656) * n), (grad + 48592), (grad + 48624));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1575936) * n), (act + (long)(1584128) * n), (par + 48592), (sav + 1504), (sav + 1536),
+        (dact + (long)(1584128) * n), (dact + (long)(1575936) * n), (grad + 48592), (grad + 48624));
 }
 
 static void resnet50_bwd_84(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(1879040) * n), (dact + (long)(1854464) * n), (dact + (long)(1870848) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(1592320) * n), (dact + (long)(1592320) * n), (dact + (long)(1567744) * n), (dact + (long)(1584128) * n));
 }
 
 static void resnet50_bwd_85(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(1879040) * n), (act + (long)(1887232) * n), (dact + (long)(1887232) * n), (dact + (long)(1879040) * n));
 }
 
 static void resnet50_bwd_86(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(1887232) * n), (par + 48656), (dact + (long)(1895424) * n + 0), (dact + (long)(1887232) * n), (grad + 48656),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(1592320) * n), (par + 48656), (dact + (long)(1600512) * n + 0), (dact + (long)(1592320) * n), (grad + 48656),
         0);
 }
 
@@ -2703,15 +2635,15 @@ static void resnet50_bwd_87(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(1895424) * n), (par + 49744), (sav + 1568), (sav + 1632), (dact + (long)(1911808) * n),
-        (dact + (long)(1895424) * n), (grad + 49744), (grad + 49808));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(1600512) * n), (act + (long)(1616896) * n), (par + 49744), (sav + 1568), (sav + 1632),
+        (dact + (long)(1616896) * n), (dact + (long)(1600512) * n), (grad + 49744), (grad + 49808));
 }
 
 static void resnet50_bwd_88(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(1911808) * n), (par + 49872), (dact + (long)(1928192) * n + 0), (dact + (long)(1911808) * n), (grad + 49872),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(1616896) * n), (par + 49872), (dact + (long)(1633280) * n + 0), (dact + (long)(1616896) * n), (grad + 49872),
         (grad + 51920));
 }
 
@@ -2719,22 +2651,21 @@ static void resnet50_bwd_89(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1928192) * n), (par + 51952), (sav + 1696), (sav + 1728), (dact + (long)(1936384) * n),
-        (dact + (long)(1928192) * n), (grad + 51952), (grad + 51984));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(1633280) * n), (act + (long)(1641472) * n), (par + 51952), (sav + 1696), (sav + 1728),
+        (dact + (long)(1641472) * n), (dact + (long)(1633280) * n), (grad + 51952), (grad + 51984));
 }
 
 static void resnet50_bwd_90(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(1936384) * n), (act + (long)(1944576) * n), (dact + (long)(1944576) * n), (dact + (long)(1936384) * n));
 }
 
 static void resnet50_bwd_91(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(1944576) * n), (par + 52016), (dact + (long)(1952768) * n + 0), (dact + (long)(1944576) * n), (grad + 52016),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(1641472) * n), (par + 52016), (dact + (long)(1649664) * n + 0), (dact + (long)(1641472) * n), (grad + 52016),
         0);
 }
 
@@ -2742,29 +2673,28 @@ static void resnet50_bwd_92(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1952768) * n), (par + 61232), (sav + 1760), (sav + 1792), (dact + (long)(1960960) * n),
-        (dact + (long)(1952768) * n), (grad + 61232), (grad + 61264));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1649664) * n), (act + (long)(1657856) * n), (par + 61232), (sav + 1760), (sav + 1792),
+        (dact + (long)(1657856) * n), (dact + (long)(1649664) * n), (grad + 61232), (grad + 61264));
 }
 
 static void resnet50_bwd_93(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(1969152) * n), (dact + (long)(1960960) * n), (dact + (long)(1887232) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(1666048) * n), (dact + (long)(1666048) * n), (dact + (long)(1657856) * n), (dact + (long)(1592320) * n));
 }
 
 static void resnet50_bwd_94(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(1969152) * n), (act + (long)(1977344) * n), (dact + (long)(1977344) * n), (dact + (long)(1969152) * n));
 }
 
 static void resnet50_bwd_95(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(1977344) * n), (par + 61296), (dact + (long)(1985536) * n + 0), (dact + (long)(1977344) * n), (grad + 61296),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(1666048) * n), (par + 61296), (dact + (long)(1674240) * n + 0), (dact + (long)(1666048) * n), (grad + 61296),
         0);
 }
 
@@ -2772,15 +2702,15 @@ static void resnet50_bwd_96(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(1985536) * n), (par + 62384), (sav + 1824), (sav + 1888), (dact + (long)(2001920) * n),
-        (dact + (long)(1985536) * n), (grad + 62384), (grad + 62448));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(1674240) * n), (act + (long)(1690624) * n), (par + 62384), (sav + 1824), (sav + 1888),
+        (dact + (long)(1690624) * n), (dact + (long)(1674240) * n), (grad + 62384), (grad + 62448));
 }
 
 static void resnet50_bwd_97(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2001920) * n), (par + 62512), (dact + (long)(2018304) * n + 0), (dact + (long)(2001920) * n), (grad + 62512),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(1690624) * n), (par + 62512), (dact + (long)(1707008) * n + 0), (dact + (long)(1690624) * n), (grad + 62512),
         (grad + 64560));
 }
 
@@ -2788,22 +2718,21 @@ static void resnet50_bwd_98(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2018304) * n), (par + 64592), (sav + 1952), (sav + 1984), (dact + (long)(2026496) * n),
-        (dact + (long)(2018304) * n), (grad + 64592), (grad + 64624));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(1707008) * n), (act + (long)(1715200) * n), (par + 64592), (sav + 1952), (sav + 1984),
+        (dact + (long)(1715200) * n), (dact + (long)(1707008) * n), (grad + 64592), (grad + 64624));
 }
 
 static void resnet50_bwd_99(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2026496) * n), (act + (long)(2034688) * n), (dact + (long)(2034688) * n), (dact + (long)(2026496) * n));
 }
 
 static void resnet50_bwd_100(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2034688) * n), (par + 64656), (dact + (long)(2042880) * n + 0), (dact + (long)(2034688) * n), (grad + 64656),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(1715200) * n), (par + 64656), (dact + (long)(1723392) * n + 0), (dact + (long)(1715200) * n), (grad + 64656),
         0);
 }
 
@@ -2811,29 +2740,28 @@ static void resnet50_bwd_101(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2042880) * n), (par + 73872), (sav + 2016), (sav + 2048), (dact + (long)(2051072) * n),
-        (dact + (long)(2042880) * n), (grad + 73872), (grad + 73904));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1723392) * n), (act + (long)(1731584) * n), (par + 73872), (sav + 2016), (sav + 2048),
+        (dact + (long)(1731584) * n), (dact + (long)(1723392) * n), (grad + 73872), (grad + 73904));
 }
 
 static void resnet50_bwd_102(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2059264) * n), (dact + (long)(2051072) * n), (dact + (long)(1977344) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(1739776) * n), (dact + (long)(1739776) * n), (dact + (long)(1731584) * n), (dact + (long)(1666048) * n));
 }
 
 static void resnet50_bwd_103(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2059264) * n), (act + (long)(2067456) * n), (dact + (long)(2067456) * n), (dact + (long)(2059264) * n));
 }
 
 static void resnet50_bwd_104(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2067456) * n), (par + 73936), (dact + (long)(2075648) * n + 0), (dact + (long)(2067456) * n), (grad + 73936),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(1739776) * n), (par + 73936), (dact + (long)(1747968) * n + 0), (dact + (long)(1739776) * n), (grad + 73936),
         0);
 }
 
@@ -2841,15 +2769,15 @@ static void resnet50_bwd_105(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2075648) * n), (par + 75024), (sav + 2080), (sav + 2144), (dact + (long)(2092032) * n),
-        (dact + (long)(2075648) * n), (grad + 75024), (grad + 75088));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(1747968) * n), (act + (long)(1764352) * n), (par + 75024), (sav + 2080), (sav + 2144),
+        (dact + (long)(1764352) * n), (dact + (long)(1747968) * n), (grad + 75024), (grad + 75088));
 }
 
 static void resnet50_bwd_106(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2092032) * n), (par + 75152), (dact + (long)(2108416) * n + 0), (dact + (long)(2092032) * n), (grad + 75152),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(1764352) * n), (par + 75152), (dact + (long)(1780736) * n + 0), (dact + (long)(1764352) * n), (grad + 75152),
         (grad + 77200));
 }
 
@@ -2857,22 +2785,21 @@ static void resnet50_bwd_107(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2108416) * n), (par + 77232), (sav + 2208), (sav + 2240), (dact + (long)(2116608) * n),
-        (dact + (long)(2108416) * n), (grad + 77232), (grad + 77264));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(1780736) * n), (act + (long)(1788928) * n), (par + 77232), (sav + 2208), (sav + 2240),
+        (dact + (long)(1788928) * n), (dact + (long)(1780736) * n), (grad + 77232), (grad + 77264));
 }
 
 static void resnet50_bwd_108(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2116608) * n), (act + (long)(2124800) * n), (dact + (long)(2124800) * n), (dact + (long)(2116608) * n));
 }
 
 static void resnet50_bwd_109(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2124800) * n), (par + 77296), (dact + (long)(2132992) * n + 0), (dact + (long)(2124800) * n), (grad + 77296),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(1788928) * n), (par + 77296), (dact + (long)(1797120) * n + 0), (dact + (long)(1788928) * n), (grad + 77296),
         0);
 }
 
@@ -2880,29 +2807,28 @@ static void resnet50_bwd_110(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2132992) * n), (par + 86512), (sav + 2272), (sav + 2304), (dact + (long)(2141184) * n),
-        (dact + (long)(2132992) * n), (grad + 86512), (grad + 86544));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1797120) * n), (act + (long)(1805312) * n), (par + 86512), (sav + 2272), (sav + 2304),
+        (dact + (long)(1805312) * n), (dact + (long)(1797120) * n), (grad + 86512), (grad + 86544));
 }
 
 static void resnet50_bwd_111(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2149376) * n), (dact + (long)(2141184) * n), (dact + (long)(2067456) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(1813504) * n), (dact + (long)(1813504) * n), (dact + (long)(1805312) * n), (dact + (long)(1739776) * n));
 }
 
 static void resnet50_bwd_112(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2149376) * n), (act + (long)(2157568) * n), (dact + (long)(2157568) * n), (dact + (long)(2149376) * n));
 }
 
 static void resnet50_bwd_113(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2157568) * n), (par + 86576), (dact + (long)(2165760) * n + 0), (dact + (long)(2157568) * n), (grad + 86576),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(1813504) * n), (par + 86576), (dact + (long)(1821696) * n + 0), (dact + (long)(1813504) * n), (grad + 86576),
         0);
 }
 
@@ -2910,15 +2836,15 @@ static void resnet50_bwd_114(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2165760) * n), (par + 87664), (sav + 2336), (sav + 2400), (dact + (long)(2182144) * n),
-        (dact + (long)(2165760) * n), (grad + 87664), (grad + 87728));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(1821696) * n), (act + (long)(1838080) * n), (par + 87664), (sav + 2336), (sav + 2400),
+        (dact + (long)(1838080) * n), (dact + (long)(1821696) * n), (grad + 87664), (grad + 87728));
 }
 
 static void resnet50_bwd_115(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2182144) * n), (par + 87792), (dact + (long)(2198528) * n + 0), (dact + (long)(2182144) * n), (grad + 87792),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(1838080) * n), (par + 87792), (dact + (long)(1854464) * n + 0), (dact + (long)(1838080) * n), (grad + 87792),
         (grad + 89840));
 }
 
@@ -2926,22 +2852,21 @@ static void resnet50_bwd_116(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2198528) * n), (par + 89872), (sav + 2464), (sav + 2496), (dact + (long)(2206720) * n),
-        (dact + (long)(2198528) * n), (grad + 89872), (grad + 89904));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(1854464) * n), (act + (long)(1862656) * n), (par + 89872), (sav + 2464), (sav + 2496),
+        (dact + (long)(1862656) * n), (dact + (long)(1854464) * n), (grad + 89872), (grad + 89904));
 }
 
 static void resnet50_bwd_117(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2206720) * n), (act + (long)(2214912) * n), (dact + (long)(2214912) * n), (dact + (long)(2206720) * n));
 }
 
 static void resnet50_bwd_118(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2214912) * n), (par + 89936), (dact + (long)(2223104) * n + 0), (dact + (long)(2214912) * n), (grad + 89936),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(1862656) * n), (par + 89936), (dact + (long)(1870848) * n + 0), (dact + (long)(1862656) * n), (grad + 89936),
         0);
 }
 
@@ -2949,29 +2874,28 @@ static void resnet50_bwd_119(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2223104) * n), (par + 99152), (sav + 2528), (sav + 2560), (dact + (long)(2231296) * n),
-        (dact + (long)(2223104) * n), (grad + 99152), (grad + 99184));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1870848) * n), (act + (long)(1879040) * n), (par + 99152), (sav + 2528), (sav + 2560),
+        (dact + (long)(1879040) * n), (dact + (long)(1870848) * n), (grad + 99152), (grad + 99184));
 }
 
 static void resnet50_bwd_120(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2239488) * n), (dact + (long)(2231296) * n), (dact + (long)(2157568) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(1887232) * n), (dact + (long)(1887232) * n), (dact + (long)(1879040) * n), (dact + (long)(1813504) * n));
 }
 
 static void resnet50_bwd_121(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2239488) * n), (act + (long)(2247680) * n), (dact + (long)(2247680) * n), (dact + (long)(2239488) * n));
 }
 
 static void resnet50_bwd_122(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2247680) * n), (par + 99216), (dact + (long)(2255872) * n + 0), (dact + (long)(2247680) * n), (grad + 99216),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(1887232) * n), (par + 99216), (dact + (long)(1895424) * n + 0), (dact + (long)(1887232) * n), (grad + 99216),
         0);
 }
 
@@ -2979,15 +2903,15 @@ static void resnet50_bwd_123(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2255872) * n), (par + 100304), (sav + 2592), (sav + 2656), (dact + (long)(2272256) * n),
-        (dact + (long)(2255872) * n), (grad + 100304), (grad + 100368));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(1895424) * n), (act + (long)(1911808) * n), (par + 100304), (sav + 2592), (sav + 2656),
+        (dact + (long)(1911808) * n), (dact + (long)(1895424) * n), (grad + 100304), (grad + 100368));
 }
 
 static void resnet50_bwd_124(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2272256) * n), (par + 100432), (dact + (long)(2288640) * n + 0), (dact + (long)(2272256) * n), (grad + 100432),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(1911808) * n), (par + 100432), (dact + (long)(1928192) * n + 0), (dact + (long)(1911808) * n), (grad + 100432),
         (grad + 102480));
 }
 
@@ -2995,22 +2919,21 @@ static void resnet50_bwd_125(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2288640) * n), (par + 102512), (sav + 2720), (sav + 2752), (dact + (long)(2296832) * n),
-        (dact + (long)(2288640) * n), (grad + 102512), (grad + 102544));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(1928192) * n), (act + (long)(1936384) * n), (par + 102512), (sav + 2720), (sav + 2752),
+        (dact + (long)(1936384) * n), (dact + (long)(1928192) * n), (grad + 102512), (grad + 102544));
 }
 
 static void resnet50_bwd_126(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2296832) * n), (act + (long)(2305024) * n), (dact + (long)(2305024) * n), (dact + (long)(2296832) * n));
 }
 
 static void resnet50_bwd_127(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2305024) * n), (par + 102576), (dact + (long)(2313216) * n + 0), (dact + (long)(2305024) * n), (grad + 102576),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(1936384) * n), (par + 102576), (dact + (long)(1944576) * n + 0), (dact + (long)(1936384) * n), (grad + 102576),
         0);
 }
 
@@ -3018,29 +2941,28 @@ static void resnet50_bwd_128(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2313216) * n), (par + 111792), (sav + 2784), (sav + 2816), (dact + (long)(2321408) * n),
-        (dact + (long)(2313216) * n), (grad + 111792), (grad + 111824));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1944576) * n), (act + (long)(1952768) * n), (par + 111792), (sav + 2784), (sav + 2816),
+        (dact + (long)(1952768) * n), (dact + (long)(1944576) * n), (grad + 111792), (grad + 111824));
 }
 
 static void resnet50_bwd_129(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2329600) * n), (dact + (long)(2321408) * n), (dact + (long)(2247680) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(1960960) * n), (dact + (long)(1960960) * n), (dact + (long)(1952768) * n), (dact + (long)(1887232) * n));
 }
 
 static void resnet50_bwd_130(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2329600) * n), (act + (long)(2337792) * n), (dact + (long)(2337792) * n), (dact + (long)(2329600) * n));
 }
 
 static void resnet50_bwd_131(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2337792) * n), (par + 111856), (dact + (long)(2345984) * n + 0), (dact + (long)(2337792) * n), (grad + 111856),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(1960960) * n), (par + 111856), (dact + (long)(1969152) * n + 0), (dact + (long)(1960960) * n), (grad + 111856),
         0);
 }
 
@@ -3048,15 +2970,15 @@ static void resnet50_bwd_132(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2345984) * n), (par + 112944), (sav + 2848), (sav + 2912), (dact + (long)(2362368) * n),
-        (dact + (long)(2345984) * n), (grad + 112944), (grad + 113008));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(1969152) * n), (act + (long)(1985536) * n), (par + 112944), (sav + 2848), (sav + 2912),
+        (dact + (long)(1985536) * n), (dact + (long)(1969152) * n), (grad + 112944), (grad + 113008));
 }
 
 static void resnet50_bwd_133(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2362368) * n), (par + 113072), (dact + (long)(2378752) * n + 0), (dact + (long)(2362368) * n), (grad + 113072),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(1985536) * n), (par + 113072), (dact + (long)(2001920) * n + 0), (dact + (long)(1985536) * n), (grad + 113072),
         (grad + 115120));
 }
 
@@ -3064,22 +2986,21 @@ static void resnet50_bwd_134(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2378752) * n), (par + 115152), (sav + 2976), (sav + 3008), (dact + (long)(2386944) * n),
-        (dact + (long)(2378752) * n), (grad + 115152), (grad + 115184));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(2001920) * n), (act + (long)(2010112) * n), (par + 115152), (sav + 2976), (sav + 3008),
+        (dact + (long)(2010112) * n), (dact + (long)(2001920) * n), (grad + 115152), (grad + 115184));
 }
 
 static void resnet50_bwd_135(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2386944) * n), (act + (long)(2395136) * n), (dact + (long)(2395136) * n), (dact + (long)(2386944) * n));
 }
 
 static void resnet50_bwd_136(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2395136) * n), (par + 115216), (dact + (long)(2403328) * n + 0), (dact + (long)(2395136) * n), (grad + 115216),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2010112) * n), (par + 115216), (dact + (long)(2018304) * n + 0), (dact + (long)(2010112) * n), (grad + 115216),
         0);
 }
 
@@ -3087,29 +3008,28 @@ static void resnet50_bwd_137(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2403328) * n), (par + 124432), (sav + 3040), (sav + 3072), (dact + (long)(2411520) * n),
-        (dact + (long)(2403328) * n), (grad + 124432), (grad + 124464));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2018304) * n), (act + (long)(2026496) * n), (par + 124432), (sav + 3040), (sav + 3072),
+        (dact + (long)(2026496) * n), (dact + (long)(2018304) * n), (grad + 124432), (grad + 124464));
 }
 
 static void resnet50_bwd_138(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2419712) * n), (dact + (long)(2411520) * n), (dact + (long)(2337792) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(2034688) * n), (dact + (long)(2034688) * n), (dact + (long)(2026496) * n), (dact + (long)(1960960) * n));
 }
 
 static void resnet50_bwd_139(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2419712) * n), (act + (long)(2427904) * n), (dact + (long)(2427904) * n), (dact + (long)(2419712) * n));
 }
 
 static void resnet50_bwd_140(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2427904) * n), (par + 124496), (dact + (long)(2436096) * n + 0), (dact + (long)(2427904) * n), (grad + 124496),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2034688) * n), (par + 124496), (dact + (long)(2042880) * n + 0), (dact + (long)(2034688) * n), (grad + 124496),
         0);
 }
 
@@ -3117,15 +3037,15 @@ static void resnet50_bwd_141(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2436096) * n), (par + 125584), (sav + 3104), (sav + 3168), (dact + (long)(2452480) * n),
-        (dact + (long)(2436096) * n), (grad + 125584), (grad + 125648));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2042880) * n), (act + (long)(2059264) * n), (par + 125584), (sav + 3104), (sav + 3168),
+        (dact + (long)(2059264) * n), (dact + (long)(2042880) * n), (grad + 125584), (grad + 125648));
 }
 
 static void resnet50_bwd_142(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2452480) * n), (par + 125712), (dact + (long)(2468864) * n + 0), (dact + (long)(2452480) * n), (grad + 125712),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2059264) * n), (par + 125712), (dact + (long)(2075648) * n + 0), (dact + (long)(2059264) * n), (grad + 125712),
         (grad + 127760));
 }
 
@@ -3133,22 +3053,21 @@ static void resnet50_bwd_143(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2468864) * n), (par + 127792), (sav + 3232), (sav + 3264), (dact + (long)(2477056) * n),
-        (dact + (long)(2468864) * n), (grad + 127792), (grad + 127824));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(2075648) * n), (act + (long)(2083840) * n), (par + 127792), (sav + 3232), (sav + 3264),
+        (dact + (long)(2083840) * n), (dact + (long)(2075648) * n), (grad + 127792), (grad + 127824));
 }
 
 static void resnet50_bwd_144(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2477056) * n), (act + (long)(2485248) * n), (dact + (long)(2485248) * n), (dact + (long)(2477056) * n));
 }
 
 static void resnet50_bwd_145(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2485248) * n), (par + 127856), (dact + (long)(2493440) * n + 0), (dact + (long)(2485248) * n), (grad + 127856),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2083840) * n), (par + 127856), (dact + (long)(2092032) * n + 0), (dact + (long)(2083840) * n), (grad + 127856),
         0);
 }
 
@@ -3156,29 +3075,28 @@ static void resnet50_bwd_146(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2493440) * n), (par + 137072), (sav + 3296), (sav + 3328), (dact + (long)(2501632) * n),
-        (dact + (long)(2493440) * n), (grad + 137072), (grad + 137104));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2092032) * n), (act + (long)(2100224) * n), (par + 137072), (sav + 3296), (sav + 3328),
+        (dact + (long)(2100224) * n), (dact + (long)(2092032) * n), (grad + 137072), (grad + 137104));
 }
 
 static void resnet50_bwd_147(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2509824) * n), (dact + (long)(2501632) * n), (dact + (long)(2427904) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(2108416) * n), (dact + (long)(2108416) * n), (dact + (long)(2100224) * n), (dact + (long)(2034688) * n));
 }
 
 static void resnet50_bwd_148(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2509824) * n), (act + (long)(2518016) * n), (dact + (long)(2518016) * n), (dact + (long)(2509824) * n));
 }
 
 static void resnet50_bwd_149(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2518016) * n), (par + 137136), (dact + (long)(2526208) * n + 0), (dact + (long)(2518016) * n), (grad + 137136),
+    dw_k3_3_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2108416) * n), (par + 137136), (dact + (long)(2116608) * n + 0), (dact + (long)(2108416) * n), (grad + 137136),
         0);
 }
 
@@ -3186,15 +3104,15 @@ static void resnet50_bwd_150(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2526208) * n), (par + 137712), (sav + 3360), (sav + 3424), (dact + (long)(2542592) * n),
-        (dact + (long)(2526208) * n), (grad + 137712), (grad + 137776));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2116608) * n), (act + (long)(2132992) * n), (par + 137712), (sav + 3360), (sav + 3424),
+        (dact + (long)(2132992) * n), (dact + (long)(2116608) * n), (grad + 137712), (grad + 137776));
 }
 
 static void resnet50_bwd_151(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_64_16x16_s2_p0_b_cu_bwd(host, n, (act + (long)(2542592) * n), (par + 137840), (dact + (long)(2558976) * n + 0), (dact + (long)(2542592) * n), (grad + 137840),
+    conv_k1_c64_64_16x16_s2_p0_b_cu_bwd(host, n, (act + (long)(2132992) * n), (par + 137840), (dact + (long)(2149376) * n + 0), (dact + (long)(2132992) * n), (grad + 137840),
         (grad + 141936));
 }
 
@@ -3202,22 +3120,21 @@ static void resnet50_bwd_152(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2558976) * n), (par + 142000), (sav + 3488), (sav + 3552), (dact + (long)(2563072) * n),
-        (dact + (long)(2558976) * n), (grad + 142000), (grad + 142064));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2149376) * n), (act + (long)(2153472) * n), (par + 142000), (sav + 3488), (sav + 3552),
+        (dact + (long)(2153472) * n), (dact + (long)(2149376) * n), (grad + 142000), (grad + 142064));
 }
 
 static void resnet50_bwd_153(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2563072) * n), (act + (long)(2567168) * n), (dact + (long)(2567168) * n), (dact + (long)(2563072) * n));
 }
 
 static void resnet50_bwd_154(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2567168) * n), (par + 142128), (dact + (long)(2571264) * n + 0), (dact + (long)(2567168) * n), (grad + 142128),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2153472) * n), (par + 142128), (dact + (long)(2157568) * n + 0), (dact + (long)(2153472) * n), (grad + 142128),
         0);
 }
 
@@ -3225,15 +3142,15 @@ static void resnet50_bwd_155(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2571264) * n), (par + 178992), (sav + 3616), (sav + 3680), (dact + (long)(2575360) * n),
-        (dact + (long)(2571264) * n), (grad + 178992), (grad + 179056));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2157568) * n), (act + (long)(2161664) * n), (par + 178992), (sav + 3616), (sav + 3680),
+        (dact + (long)(2161664) * n), (dact + (long)(2157568) * n), (grad + 178992), (grad + 179056));
 }
 
 static void resnet50_bwd_156(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c32_64_16x16_s2_p0_cu_bwd(host, n, (act + (long)(2518016) * n), (par + 179120), (dact + (long)(2579456) * n + 0), (dact + (long)(2518016) * n), (grad + 179120),
+    conv_k1_c32_64_16x16_s2_p0_cu_bwd(host, n, (act + (long)(2108416) * n), (par + 179120), (dact + (long)(2165760) * n + 0), (dact + (long)(2108416) * n), (grad + 179120),
         0);
 }
 
@@ -3241,29 +3158,28 @@ static void resnet50_bwd_157(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2579456) * n), (par + 181168), (sav + 3744), (sav + 3808), (dact + (long)(2583552) * n),
-        (dact + (long)(2579456) * n), (grad + 181168), (grad + 181232));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2165760) * n), (act + (long)(2169856) * n), (par + 181168), (sav + 3744), (sav + 3808),
+        (dact + (long)(2169856) * n), (dact + (long)(2165760) * n), (grad + 181168), (grad + 181232));
 }
 
 static void resnet50_bwd_158(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(2587648) * n), (dact + (long)(2575360) * n), (dact + (long)(2583552) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2173952) * n), (dact + (long)(2173952) * n), (dact + (long)(2161664) * n), (dact + (long)(2169856) * n));
 }
 
 static void resnet50_bwd_159(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2587648) * n), (act + (long)(2591744) * n), (dact + (long)(2591744) * n), (dact + (long)(2587648) * n));
 }
 
 static void resnet50_bwd_160(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2591744) * n), (par + 181296), (dact + (long)(2595840) * n + 0), (dact + (long)(2591744) * n), (grad + 181296),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2173952) * n), (par + 181296), (dact + (long)(2178048) * n + 0), (dact + (long)(2173952) * n), (grad + 181296),
         0);
 }
 
@@ -3271,15 +3187,15 @@ static void resnet50_bwd_161(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2595840) * n), (par + 182448), (sav + 3872), (sav + 4000), (dact + (long)(2604032) * n),
-        (dact + (long)(2595840) * n), (grad + 182448), (grad + 182576));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2178048) * n), (act + (long)(2186240) * n), (par + 182448), (sav + 3872), (sav + 4000),
+        (dact + (long)(2186240) * n), (dact + (long)(2178048) * n), (grad + 182448), (grad + 182576));
 }
 
 static void resnet50_bwd_162(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2604032) * n), (par + 182704), (dact + (long)(2612224) * n + 0), (dact + (long)(2604032) * n), (grad + 182704),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2186240) * n), (par + 182704), (dact + (long)(2194432) * n + 0), (dact + (long)(2186240) * n), (grad + 182704),
         (grad + 190896));
 }
 
@@ -3287,22 +3203,21 @@ static void resnet50_bwd_163(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2612224) * n), (par + 190960), (sav + 4128), (sav + 4192), (dact + (long)(2616320) * n),
-        (dact + (long)(2612224) * n), (grad + 190960), (grad + 191024));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2194432) * n), (act + (long)(2198528) * n), (par + 190960), (sav + 4128), (sav + 4192),
+        (dact + (long)(2198528) * n), (dact + (long)(2194432) * n), (grad + 190960), (grad + 191024));
 }
 
 static void resnet50_bwd_164(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2616320) * n), (act + (long)(2620416) * n), (dact + (long)(2620416) * n), (dact + (long)(2616320) * n));
 }
 
 static void resnet50_bwd_165(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2620416) * n), (par + 191088), (dact + (long)(2624512) * n + 0), (dact + (long)(2620416) * n), (grad + 191088),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2198528) * n), (par + 191088), (dact + (long)(2202624) * n + 0), (dact + (long)(2198528) * n), (grad + 191088),
         0);
 }
 
@@ -3310,29 +3225,28 @@ static void resnet50_bwd_166(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2624512) * n), (par + 227952), (sav + 4256), (sav + 4320), (dact + (long)(2628608) * n),
-        (dact + (long)(2624512) * n), (grad + 227952), (grad + 228016));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2202624) * n), (act + (long)(2206720) * n), (par + 227952), (sav + 4256), (sav + 4320),
+        (dact + (long)(2206720) * n), (dact + (long)(2202624) * n), (grad + 227952), (grad + 228016));
 }
 
 static void resnet50_bwd_167(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(2632704) * n), (dact + (long)(2628608) * n), (dact + (long)(2591744) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2210816) * n), (dact + (long)(2210816) * n), (dact + (long)(2206720) * n), (dact + (long)(2173952) * n));
 }
 
 static void resnet50_bwd_168(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2632704) * n), (act + (long)(2636800) * n), (dact + (long)(2636800) * n), (dact + (long)(2632704) * n));
 }
 
 static void resnet50_bwd_169(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2636800) * n), (par + 228080), (dact + (long)(2640896) * n + 0), (dact + (long)(2636800) * n), (grad + 228080),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2210816) * n), (par + 228080), (dact + (long)(2214912) * n + 0), (dact + (long)(2210816) * n), (grad + 228080),
         0);
 }
 
@@ -3340,15 +3254,15 @@ static void resnet50_bwd_170(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2640896) * n), (par + 229232), (sav + 4384), (sav + 4512), (dact + (long)(2649088) * n),
-        (dact + (long)(2640896) * n), (grad + 229232), (grad + 229360));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2214912) * n), (act + (long)(2223104) * n), (par + 229232), (sav + 4384), (sav + 4512),
+        (dact + (long)(2223104) * n), (dact + (long)(2214912) * n), (grad + 229232), (grad + 229360));
 }
 
 static void resnet50_bwd_171(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2649088) * n), (par + 229488), (dact + (long)(2657280) * n + 0), (dact + (long)(2649088) * n), (grad + 229488),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2223104) * n), (par + 229488), (dact + (long)(2231296) * n + 0), (dact + (long)(2223104) * n), (grad + 229488),
         (grad + 237680));
 }
 
@@ -3356,22 +3270,21 @@ static void resnet50_bwd_172(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2657280) * n), (par + 237744), (sav + 4640), (sav + 4704), (dact + (long)(2661376) * n),
-        (dact + (long)(2657280) * n), (grad + 237744), (grad + 237808));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2231296) * n), (act + (long)(2235392) * n), (par + 237744), (sav + 4640), (sav + 4704),
+        (dact + (long)(2235392) * n), (dact + (long)(2231296) * n), (grad + 237744), (grad + 237808));
 }
 
 static void resnet50_bwd_173(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2661376) * n), (act + (long)(2665472) * n), (dact + (long)(2665472) * n), (dact + (long)(2661376) * n));
 }
 
 static void resnet50_bwd_174(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2665472) * n), (par + 237872), (dact + (long)(2669568) * n + 0), (dact + (long)(2665472) * n), (grad + 237872),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2235392) * n), (par + 237872), (dact + (long)(2239488) * n + 0), (dact + (long)(2235392) * n), (grad + 237872),
         0);
 }
 
@@ -3379,29 +3292,28 @@ static void resnet50_bwd_175(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2669568) * n), (par + 274736), (sav + 4768), (sav + 4832), (dact + (long)(2673664) * n),
-        (dact + (long)(2669568) * n), (grad + 274736), (grad + 274800));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2239488) * n), (act + (long)(2243584) * n), (par + 274736), (sav + 4768), (sav + 4832),
+        (dact + (long)(2243584) * n), (dact + (long)(2239488) * n), (grad + 274736), (grad + 274800));
 }
 
 static void resnet50_bwd_176(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(2677760) * n), (dact + (long)(2673664) * n), (dact + (long)(2636800) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2247680) * n), (dact + (long)(2247680) * n), (dact + (long)(2243584) * n), (dact + (long)(2210816) * n));
 }
 
 static void resnet50_bwd_177(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2677760) * n), (act + (long)(2681856) * n), (dact + (long)(2681856) * n), (dact + (long)(2677760) * n));
 }
 
 static void resnet50_bwd_178(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2681856) * n), (par + 274864), (dact + (long)(2685952) * n + 0), (dact + (long)(2681856) * n), (grad + 274864),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2247680) * n), (par + 274864), (dact + (long)(2251776) * n + 0), (dact + (long)(2247680) * n), (grad + 274864),
         0);
 }
 
@@ -3409,15 +3321,15 @@ static void resnet50_bwd_179(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2685952) * n), (par + 276016), (sav + 4896), (sav + 5024), (dact + (long)(2694144) * n),
-        (dact + (long)(2685952) * n), (grad + 276016), (grad + 276144));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2251776) * n), (act + (long)(2259968) * n), (par + 276016), (sav + 4896), (sav + 5024),
+        (dact + (long)(2259968) * n), (dact + (long)(2251776) * n), (grad + 276016), (grad + 276144));
 }
 
 static void resnet50_bwd_180(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2694144) * n), (par + 276272), (dact + (long)(2702336) * n + 0), (dact + (long)(2694144) * n), (grad + 276272),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2259968) * n), (par + 276272), (dact + (long)(2268160) * n + 0), (dact + (long)(2259968) * n), (grad + 276272),
         (grad + 284464));
 }
 
@@ -3425,22 +3337,21 @@ static void resnet50_bwd_181(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2702336) * n), (par + 284528), (sav + 5152), (sav + 5216), (dact + (long)(2706432) * n),
-        (dact + (long)(2702336) * n), (grad + 284528), (grad + 284592));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2268160) * n), (act + (long)(2272256) * n), (par + 284528), (sav + 5152), (sav + 5216),
+        (dact + (long)(2272256) * n), (dact + (long)(2268160) * n), (grad + 284528), (grad + 284592));
 }
 
 static void resnet50_bwd_182(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2706432) * n), (act + (long)(2710528) * n), (dact + (long)(2710528) * n), (dact + (long)(2706432) * n));
 }
 
 static void resnet50_bwd_183(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2710528) * n), (par + 284656), (dact + (long)(2714624) * n + 0), (dact + (long)(2710528) * n), (grad + 284656),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2272256) * n), (par + 284656), (dact + (long)(2276352) * n + 0), (dact + (long)(2272256) * n), (grad + 284656),
         0);
 }
 
@@ -3448,29 +3359,28 @@ static void resnet50_bwd_184(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2714624) * n), (par + 321520), (sav + 5280), (sav + 5344), (dact + (long)(2718720) * n),
-        (dact + (long)(2714624) * n), (grad + 321520), (grad + 321584));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2276352) * n), (act + (long)(2280448) * n), (par + 321520), (sav + 5280), (sav + 5344),
+        (dact + (long)(2280448) * n), (dact + (long)(2276352) * n), (grad + 321520), (grad + 321584));
 }
 
 static void resnet50_bwd_185(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(2722816) * n), (dact + (long)(2718720) * n), (dact + (long)(2681856) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2284544) * n), (dact + (long)(2284544) * n), (dact + (long)(2280448) * n), (dact + (long)(2247680) * n));
 }
 
 static void resnet50_bwd_186(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2722816) * n), (act + (long)(2726912) * n), (dact + (long)(2726912) * n), (dact + (long)(2722816) * n));
 }
 
 static void resnet50_bwd_187(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2726912) * n), (par + 321648), (dact + (long)(2731008) * n + 0), (dact + (long)(2726912) * n), (grad + 321648),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2284544) * n), (par + 321648), (dact + (long)(2288640) * n + 0), (dact + (long)(2284544) * n), (grad + 321648),
         0);
 }
 
@@ -3478,15 +3388,15 @@ static void resnet50_bwd_188(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2731008) * n), (par + 322800), (sav + 5408), (sav + 5536), (dact + (long)(2739200) * n),
-        (dact + (long)(2731008) * n), (grad + 322800), (grad + 322928));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2288640) * n), (act + (long)(2296832) * n), (par + 322800), (sav + 5408), (sav + 5536),
+        (dact + (long)(2296832) * n), (dact + (long)(2288640) * n), (grad + 322800), (grad + 322928));
 }
 
 static void resnet50_bwd_189(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2739200) * n), (par + 323056), (dact + (long)(2747392) * n + 0), (dact + (long)(2739200) * n), (grad + 323056),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2296832) * n), (par + 323056), (dact + (long)(2305024) * n + 0), (dact + (long)(2296832) * n), (grad + 323056),
         (grad + 331248));
 }
 
@@ -3494,22 +3404,21 @@ static void resnet50_bwd_190(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2747392) * n), (par + 331312), (sav + 5664), (sav + 5728), (dact + (long)(2751488) * n),
-        (dact + (long)(2747392) * n), (grad + 331312), (grad + 331376));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2305024) * n), (act + (long)(2309120) * n), (par + 331312), (sav + 5664), (sav + 5728),
+        (dact + (long)(2309120) * n), (dact + (long)(2305024) * n), (grad + 331312), (grad + 331376));
 }
 
 static void resnet50_bwd_191(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2751488) * n), (act + (long)(2755584) * n), (dact + (long)(2755584) * n), (dact + (long)(2751488) * n));
 }
 
 static void resnet50_bwd_192(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2755584) * n), (par + 331440), (dact + (long)(2759680) * n + 0), (dact + (long)(2755584) * n), (grad + 331440),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2309120) * n), (par + 331440), (dact + (long)(2313216) * n + 0), (dact + (long)(2309120) * n), (grad + 331440),
         0);
 }
 
@@ -3517,29 +3426,28 @@ static void resnet50_bwd_193(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2759680) * n), (par + 368304), (sav + 5792), (sav + 5856), (dact + (long)(2763776) * n),
-        (dact + (long)(2759680) * n), (grad + 368304), (grad + 368368));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2313216) * n), (act + (long)(2317312) * n), (par + 368304), (sav + 5792), (sav + 5856),
+        (dact + (long)(2317312) * n), (dact + (long)(2313216) * n), (grad + 368304), (grad + 368368));
 }
 
 static void resnet50_bwd_194(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(2767872) * n), (dact + (long)(2763776) * n), (dact + (long)(2726912) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2321408) * n), (dact + (long)(2321408) * n), (dact + (long)(2317312) * n), (dact + (long)(2284544) * n));
 }
 
 static void resnet50_bwd_195(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2767872) * n), (act + (long)(2771968) * n), (dact + (long)(2771968) * n), (dact + (long)(2767872) * n));
 }
 
 static void resnet50_bwd_196(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2771968) * n), (par + 368432), (dact + (long)(2776064) * n + 0), (dact + (long)(2771968) * n), (grad + 368432),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2321408) * n), (par + 368432), (dact + (long)(2325504) * n + 0), (dact + (long)(2321408) * n), (grad + 368432),
         0);
 }
 
@@ -3547,15 +3455,15 @@ static void resnet50_bwd_197(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2776064) * n), (par + 369584), (sav + 5920), (sav + 6048), (dact + (long)(2784256) * n),
-        (dact + (long)(2776064) * n), (grad + 369584), (grad + 369712));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2325504) * n), (act + (long)(2333696) * n), (par + 369584), (sav + 5920), (sav + 6048),
+        (dact + (long)(2333696) * n), (dact + (long)(2325504) * n), (grad + 369584), (grad + 369712));
 }
 
 static void resnet50_bwd_198(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2784256) * n), (par + 369840), (dact + (long)(2792448) * n + 0), (dact + (long)(2784256) * n), (grad + 369840),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2333696) * n), (par + 369840), (dact + (long)(2341888) * n + 0), (dact + (long)(2333696) * n), (grad + 369840),
         (grad + 378032));
 }
 
@@ -3563,22 +3471,21 @@ static void resnet50_bwd_199(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2792448) * n), (par + 378096), (sav + 6176), (sav + 6240), (dact + (long)(2796544) * n),
-        (dact + (long)(2792448) * n), (grad + 378096), (grad + 378160));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2341888) * n), (act + (long)(2345984) * n), (par + 378096), (sav + 6176), (sav + 6240),
+        (dact + (long)(2345984) * n), (dact + (long)(2341888) * n), (grad + 378096), (grad + 378160));
 }
 
 static void resnet50_bwd_200(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2796544) * n), (act + (long)(2800640) * n), (dact + (long)(2800640) * n), (dact + (long)(2796544) * n));
 }
 
 static void resnet50_bwd_201(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2800640) * n), (par + 378224), (dact + (long)(2804736) * n + 0), (dact + (long)(2800640) * n), (grad + 378224),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2345984) * n), (par + 378224), (dact + (long)(2350080) * n + 0), (dact + (long)(2345984) * n), (grad + 378224),
         0);
 }
 
@@ -3586,29 +3493,28 @@ static void resnet50_bwd_202(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2804736) * n), (par + 415088), (sav + 6304), (sav + 6368), (dact + (long)(2808832) * n),
-        (dact + (long)(2804736) * n), (grad + 415088), (grad + 415152));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2350080) * n), (act + (long)(2354176) * n), (par + 415088), (sav + 6304), (sav + 6368),
+        (dact + (long)(2354176) * n), (dact + (long)(2350080) * n), (grad + 415088), (grad + 415152));
 }
 
 static void resnet50_bwd_203(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(2812928) * n), (dact + (long)(2808832) * n), (dact + (long)(2771968) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2358272) * n), (dact + (long)(2358272) * n), (dact + (long)(2354176) * n), (dact + (long)(2321408) * n));
 }
 
 static void resnet50_bwd_204(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2812928) * n), (act + (long)(2817024) * n), (dact + (long)(2817024) * n), (dact + (long)(2812928) * n));
 }
 
 static void resnet50_bwd_205(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2817024) * n), (par + 415216), (dact + (long)(2821120) * n + 0), (dact + (long)(2817024) * n), (grad + 415216),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2358272) * n), (par + 415216), (dact + (long)(2362368) * n + 0), (dact + (long)(2358272) * n), (grad + 415216),
         0);
 }
 
@@ -3616,15 +3522,15 @@ static void resnet50_bwd_206(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2821120) * n), (par + 416368), (sav + 6432), (sav + 6560), (dact + (long)(2829312) * n),
-        (dact + (long)(2821120) * n), (grad + 416368), (grad + 416496));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2362368) * n), (act + (long)(2370560) * n), (par + 416368), (sav + 6432), (sav + 6560),
+        (dact + (long)(2370560) * n), (dact + (long)(2362368) * n), (grad + 416368), (grad + 416496));
 }
 
 static void resnet50_bwd_207(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2829312) * n), (par + 416624), (dact + (long)(2837504) * n + 0), (dact + (long)(2829312) * n), (grad + 416624),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2370560) * n), (par + 416624), (dact + (long)(2378752) * n + 0), (dact + (long)(2370560) * n), (grad + 416624),
         (grad + 424816));
 }
 
@@ -3632,22 +3538,21 @@ static void resnet50_bwd_208(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2837504) * n), (par + 424880), (sav + 6688), (sav + 6752), (dact + (long)(2841600) * n),
-        (dact + (long)(2837504) * n), (grad + 424880), (grad + 424944));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2378752) * n), (act + (long)(2382848) * n), (par + 424880), (sav + 6688), (sav + 6752),
+        (dact + (long)(2382848) * n), (dact + (long)(2378752) * n), (grad + 424880), (grad + 424944));
 }
 
 static void resnet50_bwd_209(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2841600) * n), (act + (long)(2845696) * n), (dact + (long)(2845696) * n), (dact + (long)(2841600) * n));
 }
 
 static void resnet50_bwd_210(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2845696) * n), (par + 425008), (dact + (long)(2849792) * n + 0), (dact + (long)(2845696) * n), (grad + 425008),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2382848) * n), (par + 425008), (dact + (long)(2386944) * n + 0), (dact + (long)(2382848) * n), (grad + 425008),
         0);
 }
 
@@ -3655,29 +3560,28 @@ static void resnet50_bwd_211(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2849792) * n), (par + 461872), (sav + 6816), (sav + 6880), (dact + (long)(2853888) * n),
-        (dact + (long)(2849792) * n), (grad + 461872), (grad + 461936));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2386944) * n), (act + (long)(2391040) * n), (par + 461872), (sav + 6816), (sav + 6880),
+        (dact + (long)(2391040) * n), (dact + (long)(2386944) * n), (grad + 461872), (grad + 461936));
 }
 
 static void resnet50_bwd_212(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(2857984) * n), (dact + (long)(2853888) * n), (dact + (long)(2817024) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2395136) * n), (dact + (long)(2395136) * n), (dact + (long)(2391040) * n), (dact + (long)(2358272) * n));
 }
 
 static void resnet50_bwd_213(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2857984) * n), (act + (long)(2862080) * n), (dact + (long)(2862080) * n), (dact + (long)(2857984) * n));
 }
 
 static void resnet50_bwd_214(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2862080) * n), (par + 462000), (dact + (long)(2866176) * n + 0), (dact + (long)(2862080) * n), (grad + 462000),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2395136) * n), (par + 462000), (dact + (long)(2399232) * n + 0), (dact + (long)(2395136) * n), (grad + 462000),
         0);
 }
 
@@ -3685,15 +3589,15 @@ static void resnet50_bwd_215(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2866176) * n), (par + 463152), (sav + 6944), (sav + 7072), (dact + (long)(2874368) * n),
-        (dact + (long)(2866176) * n), (grad + 463152), (grad + 463280));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2399232) * n), (act + (long)(2407424) * n), (par + 463152), (sav + 6944), (sav + 7072),
+        (dact + (long)(2407424) * n), (dact + (long)(2399232) * n), (grad + 463152), (grad + 463280));
 }
 
 static void resnet50_bwd_216(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2874368) * n), (par + 463408), (dact + (long)(2882560) * n + 0), (dact + (long)(2874368) * n), (grad + 463408),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2407424) * n), (par + 463408), (dact + (long)(2415616) * n + 0), (dact + (long)(2407424) * n), (grad + 463408),
         (grad + 471600));
 }
 
@@ -3701,22 +3605,21 @@ static void resnet50_bwd_217(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2882560) * n), (par + 471664), (sav + 7200), (sav + 7264), (dact + (long)(2886656) * n),
-        (dact + (long)(2882560) * n), (grad + 471664), (grad + 471728));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2415616) * n), (act + (long)(2419712) * n), (par + 471664), (sav + 7200), (sav + 7264),
+        (dact + (long)(2419712) * n), (dact + (long)(2415616) * n), (grad + 471664), (grad + 471728));
 }
 
 static void resnet50_bwd_218(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2886656) * n), (act + (long)(2890752) * n), (dact + (long)(2890752) * n), (dact + (long)(2886656) * n));
 }
 
 static void resnet50_bwd_219(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2890752) * n), (par + 471792), (dact + (long)(2894848) * n + 0), (dact + (long)(2890752) * n), (grad + 471792),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2419712) * n), (par + 471792), (dact + (long)(2423808) * n + 0), (dact + (long)(2419712) * n), (grad + 471792),
         0);
 }
 
@@ -3724,36 +3627,35 @@ static void resnet50_bwd_220(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2894848) * n), (par + 508656), (sav + 7328), (sav + 7392), (dact + (long)(2898944) * n),
-        (dact + (long)(2894848) * n), (grad + 508656), (grad + 508720));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2423808) * n), (act + (long)(2427904) * n), (par + 508656), (sav + 7328), (sav + 7392),
+        (dact + (long)(2427904) * n), (dact + (long)(2423808) * n), (grad + 508656), (grad + 508720));
 }
 
 static void resnet50_bwd_221(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(2903040) * n), (dact + (long)(2898944) * n), (dact + (long)(2862080) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2432000) * n), (dact + (long)(2432000) * n), (dact + (long)(2427904) * n), (dact + (long)(2395136) * n));
 }
 
 static void resnet50_bwd_222(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(2903040) * n), (act + (long)(2907136) * n), (dact + (long)(2907136) * n), (dact + (long)(2903040) * n));
 }
 
 static void resnet50_bwd_223(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2911232) * n), (dact + (long)(2907136) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2436096) * n), (dact + (long)(2432000) * n));
 }
 
 static void resnet50_bwd_224(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_10_b_cu_bwd(host, n, (act + (long)(2911232) * n), (par + 508784), (dact + (long)(2911296) * n), (dact + (long)(2911232) * n), (grad + 508784), (grad + 509424));
+    linear_64_10_b_cu_bwd(host, n, (act + (long)(2436096) * n), (par + 508784), (dact + (long)(2436160) * n), (dact + (long)(2436096) * n), (grad + 508784), (grad + 509424));
 }
 
 static const mc_cuda_layer_fwd resnet50_fwd_table[225] = {

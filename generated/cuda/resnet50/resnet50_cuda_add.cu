@@ -3,128 +3,131 @@
 
 #include "resnet50_cuda.h"
 
-/* add2_n16384: sum of 2 inputs of 16384 values per image */
-MC_CU_HD static inline void add2_n16384_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x0, const float *x1, float *y)
+/* add2_n16384_relu: sum of 2 inputs of 16384 values per image */
+MC_CU_HD static inline void add2_n16384_relu_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x0, const float *x1, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 16384L)) ? first + 256 : ((n * 16384L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s > 0 ? s : 0.0f;
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n16384_fwd_kernel(int n, const float *x0, const float *x1, float *y)
+static __global__ void __launch_bounds__(256) add2_n16384_relu_fwd_kernel(int n, const float *x0, const float *x1, float *y)
 {
     extern __shared__ float mc_shm[];
-    add2_n16384_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
+    add2_n16384_relu_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n16384_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n16384_relu_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 16384L)) ? first + 256 : ((n * 16384L));
     for (long i = first + tid; i < last; i += nthreads) {
-        dx[i] += dy[i];
+        dx[i] += y[i] > 0 ? dy[i] : 0.0f;
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n16384_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n16384_relu_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n16384_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n16384_relu_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
-void add2_n16384_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
+void add2_n16384_relu_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
 {
-    MC_CU_RUN(host, add2_n16384_fwd_kernel, add2_n16384_fwd_body, (((n * 16384L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
+    MC_CU_RUN(host, add2_n16384_relu_fwd_kernel, add2_n16384_relu_fwd_body, (((n * 16384L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n16384_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n16384_relu_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n16384_bwd_kernel, add2_n16384_bwd_body, (((n * 16384L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n16384_bwd_kernel, add2_n16384_bwd_body, (((n * 16384L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n16384_relu_bwd_kernel, add2_n16384_relu_bwd_body, (((n * 16384L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n16384_relu_bwd_kernel, add2_n16384_relu_bwd_body, (((n * 16384L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }
 
-/* add2_n8192: sum of 2 inputs of 8192 values per image */
-MC_CU_HD static inline void add2_n8192_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x0, const float *x1, float *y)
+/* add2_n8192_relu: sum of 2 inputs of 8192 values per image */
+MC_CU_HD static inline void add2_n8192_relu_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x0, const float *x1, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 8192L)) ? first + 256 : ((n * 8192L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s > 0 ? s : 0.0f;
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n8192_fwd_kernel(int n, const float *x0, const float *x1, float *y)
+static __global__ void __launch_bounds__(256) add2_n8192_relu_fwd_kernel(int n, const float *x0, const float *x1, float *y)
 {
     extern __shared__ float mc_shm[];
-    add2_n8192_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
+    add2_n8192_relu_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n8192_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n8192_relu_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 8192L)) ? first + 256 : ((n * 8192L));
     for (long i = first + tid; i < last; i += nthreads) {
-        dx[i] += dy[i];
+        dx[i] += y[i] > 0 ? dy[i] : 0.0f;
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n8192_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n8192_relu_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n8192_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n8192_relu_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
-void add2_n8192_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
+void add2_n8192_relu_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
 {
-    MC_CU_RUN(host, add2_n8192_fwd_kernel, add2_n8192_fwd_body, (((n * 8192L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
+    MC_CU_RUN(host, add2_n8192_relu_fwd_kernel, add2_n8192_relu_fwd_body, (((n * 8192L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n8192_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n8192_relu_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n8192_bwd_kernel, add2_n8192_bwd_body, (((n * 8192L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n8192_bwd_kernel, add2_n8192_bwd_body, (((n * 8192L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n8192_relu_bwd_kernel, add2_n8192_relu_bwd_body, (((n * 8192L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n8192_relu_bwd_kernel, add2_n8192_relu_bwd_body, (((n * 8192L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }
 
-/* add2_n4096: sum of 2 inputs of 4096 values per image */
-MC_CU_HD static inline void add2_n4096_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x0, const float *x1, float *y)
+/* add2_n4096_relu: sum of 2 inputs of 4096 values per image */
+MC_CU_HD static inline void add2_n4096_relu_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x0, const float *x1, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 4096L)) ? first + 256 : ((n * 4096L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s > 0 ? s : 0.0f;
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n4096_fwd_kernel(int n, const float *x0, const float *x1, float *y)
+static __global__ void __launch_bounds__(256) add2_n4096_relu_fwd_kernel(int n, const float *x0, const float *x1, float *y)
 {
     extern __shared__ float mc_shm[];
-    add2_n4096_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
+    add2_n4096_relu_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n4096_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n4096_relu_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 4096L)) ? first + 256 : ((n * 4096L));
     for (long i = first + tid; i < last; i += nthreads) {
-        dx[i] += dy[i];
+        dx[i] += y[i] > 0 ? dy[i] : 0.0f;
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n4096_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n4096_relu_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n4096_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n4096_relu_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
-void add2_n4096_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
+void add2_n4096_relu_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
 {
-    MC_CU_RUN(host, add2_n4096_fwd_kernel, add2_n4096_fwd_body, (((n * 4096L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
+    MC_CU_RUN(host, add2_n4096_relu_fwd_kernel, add2_n4096_relu_fwd_body, (((n * 4096L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n4096_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n4096_relu_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n4096_bwd_kernel, add2_n4096_bwd_body, (((n * 4096L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n4096_bwd_kernel, add2_n4096_bwd_body, (((n * 4096L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n4096_relu_bwd_kernel, add2_n4096_relu_bwd_body, (((n * 4096L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n4096_relu_bwd_kernel, add2_n4096_relu_bwd_body, (((n * 4096L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }

@@ -65,7 +65,7 @@ static __global__ void __launch_bounds__(256) se_resnet56_xent_grad_kernel(int n
 static float se_resnet56_loss(const mc_state *s, const int32_t *labels, float *probs, int host)
 {
     const int n = s->batch;
-    const float *z = s->acts + (long)3520780 * n;
+    const float *z = s->acts + (long)2988300 * n;
     double *losses = (double *)mc_cuda_scratch(host, 2 * (size_t)n + 2);
     float *mean = (float *)(losses + n), result;
     MC_CU_RUN(host, se_resnet56_xent_kernel, se_resnet56_xent_body, ((n) + 256 - 1) / 256, 256, 0, n, z, labels, probs, losses);
@@ -77,7 +77,7 @@ static float se_resnet56_loss(const mc_state *s, const int32_t *labels, float *p
 static void se_resnet56_loss_backward(const mc_state *s, const int32_t *labels, const float *probs, int host)
 {
     const int n = s->batch;
-    float *d = s->dacts + (long)3520780 * n;
+    float *d = s->dacts + (long)2988300 * n;
     MC_CU_RUN(host, se_resnet56_xent_grad_kernel, se_resnet56_xent_grad_body, ((n * 10) + 256 - 1) / 256, 256, 0, n, labels, probs, d);
 }
 
@@ -93,10 +93,10 @@ static void se_resnet56_fwd_1(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
             (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0),
             (buf + 16), (act + (long)(19456) * n));
 }
 
@@ -104,14 +104,13 @@ static void se_resnet56_fwd_2(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(19456) * n), (act + (long)(35840) * n));
 }
 
 static void se_resnet56_fwd_3(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(35840) * n), (par + 464), 0, (act + (long)(52224) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0));
 }
 
 static void se_resnet56_fwd_4(const mc_state *s, int train, int host)
@@ -119,18 +118,18 @@ static void se_resnet56_fwd_4(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32),
-            (buf + 80), (cnt + 1), (act + (long)(101376) * n), (sav + 32), (sav + 80));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32),
+            (buf + 80), (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(52224) * n), (par + 1792), (par + 1840), (buf + 32),
-            (buf + 80), (act + (long)(101376) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32),
+            (buf + 80), (act + (long)(84992) * n));
 }
 
 static void se_resnet56_fwd_5(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(101376) * n), (par + 1888), (par + 2656), (act + (long)(150528) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(84992) * n), (par + 1888), (par + 2656), (act + (long)(134144) * n + 0));
 }
 
 static void se_resnet56_fwd_6(const mc_state *s, int train, int host)
@@ -138,25 +137,24 @@ static void se_resnet56_fwd_6(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128),
-            (buf + 144), (cnt + 2), (act + (long)(166912) * n), (sav + 128), (sav + 144));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128),
+            (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128), (sav + 144));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(150528) * n), (par + 2672), (par + 2688), (buf + 128),
-            (buf + 144), (act + (long)(166912) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128),
+            (buf + 144), (act + (long)(150528) * n));
 }
 
 static void se_resnet56_fwd_7(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(166912) * n), (act + (long)(183296) * n));
 }
 
 static void se_resnet56_fwd_8(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(183296) * n), (par + 2704), 0, (act + (long)(199680) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(150528) * n), (par + 2704), 0, (act + (long)(166912) * n + 0));
 }
 
 static void se_resnet56_fwd_9(const mc_state *s, int train, int host)
@@ -164,74 +162,73 @@ static void se_resnet56_fwd_9(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160),
-            (buf + 176), (cnt + 3), (act + (long)(216064) * n), (sav + 160), (sav + 176));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160),
+            (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160), (sav + 176));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(199680) * n), (par + 5008), (par + 5024), (buf + 160),
-            (buf + 176), (act + (long)(216064) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160),
+            (buf + 176), (act + (long)(183296) * n));
 }
 
 static void se_resnet56_fwd_10(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c16_32x32_cu_fwd(host, n, (act + (long)(216064) * n), (act + (long)(232448) * n));
+    gap_c16_32x32_cu_fwd(host, n, (act + (long)(183296) * n), (act + (long)(199680) * n));
 }
 
 static void se_resnet56_fwd_11(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_16_2_cu_fwd(host, n, (act + (long)(232448) * n), (par + 5040), 0, (act + (long)(232464) * n));
+    linear_16_2_cu_fwd(host, n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(199696) * n));
 }
 
 static void se_resnet56_fwd_12(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n2_cu_fwd(host, n, (act + (long)(232464) * n), (act + (long)(232466) * n));
+    relu_n2_cu_fwd(host, n, (act + (long)(199696) * n), (act + (long)(199698) * n));
 }
 
 static void se_resnet56_fwd_13(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_2_16_cu_fwd(host, n, (act + (long)(232466) * n), (par + 5072), 0, (act + (long)(232468) * n));
+    linear_2_16_cu_fwd(host, n, (act + (long)(199698) * n), (par + 5072), 0, (act + (long)(199700) * n));
 }
 
 static void se_resnet56_fwd_14(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n16_cu_fwd(host, n, (act + (long)(232468) * n), (act + (long)(232484) * n));
+    sigmoid_n16_cu_fwd(host, n, (act + (long)(199700) * n), (act + (long)(199716) * n));
 }
 
 static void se_resnet56_fwd_15(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c16_32x32_cu_fwd(host, n, (act + (long)(216064) * n), (act + (long)(232484) * n), (act + (long)(232500) * n));
+    scale_c16_32x32_cu_fwd(host, n, (act + (long)(183296) * n), (act + (long)(199716) * n), (act + (long)(199732) * n));
 }
 
 static void se_resnet56_fwd_16(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(232500) * n), (act + (long)(35840) * n), (act + (long)(248884) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(199732) * n), (act + (long)(19456) * n), (act + (long)(216116) * n));
 }
 
 static void se_resnet56_fwd_17(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(248884) * n), (act + (long)(265268) * n));
 }
 
 static void se_resnet56_fwd_18(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(265268) * n), (par + 5104), 0, (act + (long)(281652) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(216116) * n), (par + 5104), 0, (act + (long)(232500) * n + 0));
 }
 
 static void se_resnet56_fwd_19(const mc_state *s, int train, int host)
@@ -239,18 +236,18 @@ static void se_resnet56_fwd_19(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(281652) * n), (par + 6432), (par + 6480), (buf + 192),
-            (buf + 240), (cnt + 4), (act + (long)(330804) * n), (sav + 192), (sav + 240));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(232500) * n), (par + 6432), (par + 6480), (buf + 192),
+            (buf + 240), (cnt + 4), (act + (long)(281652) * n), (sav + 192), (sav + 240));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(281652) * n), (par + 6432), (par + 6480), (buf + 192),
-            (buf + 240), (act + (long)(330804) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(232500) * n), (par + 6432), (par + 6480), (buf + 192),
+            (buf + 240), (act + (long)(281652) * n));
 }
 
 static void se_resnet56_fwd_20(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(330804) * n), (par + 6528), (par + 7296), (act + (long)(379956) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(281652) * n), (par + 6528), (par + 7296), (act + (long)(330804) * n + 0));
 }
 
 static void se_resnet56_fwd_21(const mc_state *s, int train, int host)
@@ -258,25 +255,24 @@ static void se_resnet56_fwd_21(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(379956) * n), (par + 7312), (par + 7328), (buf + 288),
-            (buf + 304), (cnt + 5), (act + (long)(396340) * n), (sav + 288), (sav + 304));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(330804) * n), (par + 7312), (par + 7328), (buf + 288),
+            (buf + 304), (cnt + 5), (act + (long)(347188) * n), (sav + 288), (sav + 304));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(379956) * n), (par + 7312), (par + 7328), (buf + 288),
-            (buf + 304), (act + (long)(396340) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(330804) * n), (par + 7312), (par + 7328), (buf + 288),
+            (buf + 304), (act + (long)(347188) * n));
 }
 
 static void se_resnet56_fwd_22(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(396340) * n), (act + (long)(412724) * n));
 }
 
 static void se_resnet56_fwd_23(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(412724) * n), (par + 7344), 0, (act + (long)(429108) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(347188) * n), (par + 7344), 0, (act + (long)(363572) * n + 0));
 }
 
 static void se_resnet56_fwd_24(const mc_state *s, int train, int host)
@@ -284,74 +280,73 @@ static void se_resnet56_fwd_24(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(429108) * n), (par + 9648), (par + 9664), (buf + 320),
-            (buf + 336), (cnt + 6), (act + (long)(445492) * n), (sav + 320), (sav + 336));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(363572) * n), (par + 9648), (par + 9664), (buf + 320),
+            (buf + 336), (cnt + 6), (act + (long)(379956) * n), (sav + 320), (sav + 336));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(429108) * n), (par + 9648), (par + 9664), (buf + 320),
-            (buf + 336), (act + (long)(445492) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(363572) * n), (par + 9648), (par + 9664), (buf + 320),
+            (buf + 336), (act + (long)(379956) * n));
 }
 
 static void se_resnet56_fwd_25(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c16_32x32_cu_fwd(host, n, (act + (long)(445492) * n), (act + (long)(461876) * n));
+    gap_c16_32x32_cu_fwd(host, n, (act + (long)(379956) * n), (act + (long)(396340) * n));
 }
 
 static void se_resnet56_fwd_26(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_16_2_cu_fwd(host, n, (act + (long)(461876) * n), (par + 9680), 0, (act + (long)(461892) * n));
+    linear_16_2_cu_fwd(host, n, (act + (long)(396340) * n), (par + 9680), 0, (act + (long)(396356) * n));
 }
 
 static void se_resnet56_fwd_27(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n2_cu_fwd(host, n, (act + (long)(461892) * n), (act + (long)(461894) * n));
+    relu_n2_cu_fwd(host, n, (act + (long)(396356) * n), (act + (long)(396358) * n));
 }
 
 static void se_resnet56_fwd_28(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_2_16_cu_fwd(host, n, (act + (long)(461894) * n), (par + 9712), 0, (act + (long)(461896) * n));
+    linear_2_16_cu_fwd(host, n, (act + (long)(396358) * n), (par + 9712), 0, (act + (long)(396360) * n));
 }
 
 static void se_resnet56_fwd_29(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n16_cu_fwd(host, n, (act + (long)(461896) * n), (act + (long)(461912) * n));
+    sigmoid_n16_cu_fwd(host, n, (act + (long)(396360) * n), (act + (long)(396376) * n));
 }
 
 static void se_resnet56_fwd_30(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c16_32x32_cu_fwd(host, n, (act + (long)(445492) * n), (act + (long)(461912) * n), (act + (long)(461928) * n));
+    scale_c16_32x32_cu_fwd(host, n, (act + (long)(379956) * n), (act + (long)(396376) * n), (act + (long)(396392) * n));
 }
 
 static void se_resnet56_fwd_31(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(461928) * n), (act + (long)(265268) * n), (act + (long)(478312) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(396392) * n), (act + (long)(216116) * n), (act + (long)(412776) * n));
 }
 
 static void se_resnet56_fwd_32(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(478312) * n), (act + (long)(494696) * n));
 }
 
 static void se_resnet56_fwd_33(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(494696) * n), (par + 9744), 0, (act + (long)(511080) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(412776) * n), (par + 9744), 0, (act + (long)(429160) * n + 0));
 }
 
 static void se_resnet56_fwd_34(const mc_state *s, int train, int host)
@@ -359,18 +354,18 @@ static void se_resnet56_fwd_34(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(511080) * n), (par + 11072), (par + 11120), (buf + 352),
-            (buf + 400), (cnt + 7), (act + (long)(560232) * n), (sav + 352), (sav + 400));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(429160) * n), (par + 11072), (par + 11120), (buf + 352),
+            (buf + 400), (cnt + 7), (act + (long)(478312) * n), (sav + 352), (sav + 400));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(511080) * n), (par + 11072), (par + 11120), (buf + 352),
-            (buf + 400), (act + (long)(560232) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(429160) * n), (par + 11072), (par + 11120), (buf + 352),
+            (buf + 400), (act + (long)(478312) * n));
 }
 
 static void se_resnet56_fwd_35(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(560232) * n), (par + 11168), (par + 11936), (act + (long)(609384) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(478312) * n), (par + 11168), (par + 11936), (act + (long)(527464) * n + 0));
 }
 
 static void se_resnet56_fwd_36(const mc_state *s, int train, int host)
@@ -378,25 +373,24 @@ static void se_resnet56_fwd_36(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(609384) * n), (par + 11952), (par + 11968), (buf + 448),
-            (buf + 464), (cnt + 8), (act + (long)(625768) * n), (sav + 448), (sav + 464));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(527464) * n), (par + 11952), (par + 11968), (buf + 448),
+            (buf + 464), (cnt + 8), (act + (long)(543848) * n), (sav + 448), (sav + 464));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(609384) * n), (par + 11952), (par + 11968), (buf + 448),
-            (buf + 464), (act + (long)(625768) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(527464) * n), (par + 11952), (par + 11968), (buf + 448),
+            (buf + 464), (act + (long)(543848) * n));
 }
 
 static void se_resnet56_fwd_37(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(625768) * n), (act + (long)(642152) * n));
 }
 
 static void se_resnet56_fwd_38(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(642152) * n), (par + 11984), 0, (act + (long)(658536) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(543848) * n), (par + 11984), 0, (act + (long)(560232) * n + 0));
 }
 
 static void se_resnet56_fwd_39(const mc_state *s, int train, int host)
@@ -404,74 +398,73 @@ static void se_resnet56_fwd_39(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(658536) * n), (par + 14288), (par + 14304), (buf + 480),
-            (buf + 496), (cnt + 9), (act + (long)(674920) * n), (sav + 480), (sav + 496));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(560232) * n), (par + 14288), (par + 14304), (buf + 480),
+            (buf + 496), (cnt + 9), (act + (long)(576616) * n), (sav + 480), (sav + 496));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(658536) * n), (par + 14288), (par + 14304), (buf + 480),
-            (buf + 496), (act + (long)(674920) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(560232) * n), (par + 14288), (par + 14304), (buf + 480),
+            (buf + 496), (act + (long)(576616) * n));
 }
 
 static void se_resnet56_fwd_40(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c16_32x32_cu_fwd(host, n, (act + (long)(674920) * n), (act + (long)(691304) * n));
+    gap_c16_32x32_cu_fwd(host, n, (act + (long)(576616) * n), (act + (long)(593000) * n));
 }
 
 static void se_resnet56_fwd_41(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_16_2_cu_fwd(host, n, (act + (long)(691304) * n), (par + 14320), 0, (act + (long)(691320) * n));
+    linear_16_2_cu_fwd(host, n, (act + (long)(593000) * n), (par + 14320), 0, (act + (long)(593016) * n));
 }
 
 static void se_resnet56_fwd_42(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n2_cu_fwd(host, n, (act + (long)(691320) * n), (act + (long)(691322) * n));
+    relu_n2_cu_fwd(host, n, (act + (long)(593016) * n), (act + (long)(593018) * n));
 }
 
 static void se_resnet56_fwd_43(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_2_16_cu_fwd(host, n, (act + (long)(691322) * n), (par + 14352), 0, (act + (long)(691324) * n));
+    linear_2_16_cu_fwd(host, n, (act + (long)(593018) * n), (par + 14352), 0, (act + (long)(593020) * n));
 }
 
 static void se_resnet56_fwd_44(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n16_cu_fwd(host, n, (act + (long)(691324) * n), (act + (long)(691340) * n));
+    sigmoid_n16_cu_fwd(host, n, (act + (long)(593020) * n), (act + (long)(593036) * n));
 }
 
 static void se_resnet56_fwd_45(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c16_32x32_cu_fwd(host, n, (act + (long)(674920) * n), (act + (long)(691340) * n), (act + (long)(691356) * n));
+    scale_c16_32x32_cu_fwd(host, n, (act + (long)(576616) * n), (act + (long)(593036) * n), (act + (long)(593052) * n));
 }
 
 static void se_resnet56_fwd_46(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(691356) * n), (act + (long)(494696) * n), (act + (long)(707740) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(593052) * n), (act + (long)(412776) * n), (act + (long)(609436) * n));
 }
 
 static void se_resnet56_fwd_47(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(707740) * n), (act + (long)(724124) * n));
 }
 
 static void se_resnet56_fwd_48(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(724124) * n), (par + 14384), 0, (act + (long)(740508) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(609436) * n), (par + 14384), 0, (act + (long)(625820) * n + 0));
 }
 
 static void se_resnet56_fwd_49(const mc_state *s, int train, int host)
@@ -479,18 +472,18 @@ static void se_resnet56_fwd_49(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(740508) * n), (par + 15712), (par + 15760), (buf + 512),
-            (buf + 560), (cnt + 10), (act + (long)(789660) * n), (sav + 512), (sav + 560));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(625820) * n), (par + 15712), (par + 15760), (buf + 512),
+            (buf + 560), (cnt + 10), (act + (long)(674972) * n), (sav + 512), (sav + 560));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(740508) * n), (par + 15712), (par + 15760), (buf + 512),
-            (buf + 560), (act + (long)(789660) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(625820) * n), (par + 15712), (par + 15760), (buf + 512),
+            (buf + 560), (act + (long)(674972) * n));
 }
 
 static void se_resnet56_fwd_50(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(789660) * n), (par + 15808), (par + 16576), (act + (long)(838812) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(674972) * n), (par + 15808), (par + 16576), (act + (long)(724124) * n + 0));
 }
 
 static void se_resnet56_fwd_51(const mc_state *s, int train, int host)
@@ -498,25 +491,24 @@ static void se_resnet56_fwd_51(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(838812) * n), (par + 16592), (par + 16608), (buf + 608),
-            (buf + 624), (cnt + 11), (act + (long)(855196) * n), (sav + 608), (sav + 624));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(724124) * n), (par + 16592), (par + 16608), (buf + 608),
+            (buf + 624), (cnt + 11), (act + (long)(740508) * n), (sav + 608), (sav + 624));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(838812) * n), (par + 16592), (par + 16608), (buf + 608),
-            (buf + 624), (act + (long)(855196) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(724124) * n), (par + 16592), (par + 16608), (buf + 608),
+            (buf + 624), (act + (long)(740508) * n));
 }
 
 static void se_resnet56_fwd_52(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(855196) * n), (act + (long)(871580) * n));
 }
 
 static void se_resnet56_fwd_53(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(871580) * n), (par + 16624), 0, (act + (long)(887964) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(740508) * n), (par + 16624), 0, (act + (long)(756892) * n + 0));
 }
 
 static void se_resnet56_fwd_54(const mc_state *s, int train, int host)
@@ -524,74 +516,73 @@ static void se_resnet56_fwd_54(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(887964) * n), (par + 18928), (par + 18944), (buf + 640),
-            (buf + 656), (cnt + 12), (act + (long)(904348) * n), (sav + 640), (sav + 656));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(756892) * n), (par + 18928), (par + 18944), (buf + 640),
+            (buf + 656), (cnt + 12), (act + (long)(773276) * n), (sav + 640), (sav + 656));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(887964) * n), (par + 18928), (par + 18944), (buf + 640),
-            (buf + 656), (act + (long)(904348) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(756892) * n), (par + 18928), (par + 18944), (buf + 640),
+            (buf + 656), (act + (long)(773276) * n));
 }
 
 static void se_resnet56_fwd_55(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c16_32x32_cu_fwd(host, n, (act + (long)(904348) * n), (act + (long)(920732) * n));
+    gap_c16_32x32_cu_fwd(host, n, (act + (long)(773276) * n), (act + (long)(789660) * n));
 }
 
 static void se_resnet56_fwd_56(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_16_2_cu_fwd(host, n, (act + (long)(920732) * n), (par + 18960), 0, (act + (long)(920748) * n));
+    linear_16_2_cu_fwd(host, n, (act + (long)(789660) * n), (par + 18960), 0, (act + (long)(789676) * n));
 }
 
 static void se_resnet56_fwd_57(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n2_cu_fwd(host, n, (act + (long)(920748) * n), (act + (long)(920750) * n));
+    relu_n2_cu_fwd(host, n, (act + (long)(789676) * n), (act + (long)(789678) * n));
 }
 
 static void se_resnet56_fwd_58(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_2_16_cu_fwd(host, n, (act + (long)(920750) * n), (par + 18992), 0, (act + (long)(920752) * n));
+    linear_2_16_cu_fwd(host, n, (act + (long)(789678) * n), (par + 18992), 0, (act + (long)(789680) * n));
 }
 
 static void se_resnet56_fwd_59(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n16_cu_fwd(host, n, (act + (long)(920752) * n), (act + (long)(920768) * n));
+    sigmoid_n16_cu_fwd(host, n, (act + (long)(789680) * n), (act + (long)(789696) * n));
 }
 
 static void se_resnet56_fwd_60(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c16_32x32_cu_fwd(host, n, (act + (long)(904348) * n), (act + (long)(920768) * n), (act + (long)(920784) * n));
+    scale_c16_32x32_cu_fwd(host, n, (act + (long)(773276) * n), (act + (long)(789696) * n), (act + (long)(789712) * n));
 }
 
 static void se_resnet56_fwd_61(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(920784) * n), (act + (long)(724124) * n), (act + (long)(937168) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(789712) * n), (act + (long)(609436) * n), (act + (long)(806096) * n));
 }
 
 static void se_resnet56_fwd_62(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(937168) * n), (act + (long)(953552) * n));
 }
 
 static void se_resnet56_fwd_63(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(953552) * n), (par + 19024), 0, (act + (long)(969936) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(806096) * n), (par + 19024), 0, (act + (long)(822480) * n + 0));
 }
 
 static void se_resnet56_fwd_64(const mc_state *s, int train, int host)
@@ -599,18 +590,18 @@ static void se_resnet56_fwd_64(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(969936) * n), (par + 20352), (par + 20400), (buf + 672),
-            (buf + 720), (cnt + 13), (act + (long)(1019088) * n), (sav + 672), (sav + 720));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(822480) * n), (par + 20352), (par + 20400), (buf + 672),
+            (buf + 720), (cnt + 13), (act + (long)(871632) * n), (sav + 672), (sav + 720));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(969936) * n), (par + 20352), (par + 20400), (buf + 672),
-            (buf + 720), (act + (long)(1019088) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(822480) * n), (par + 20352), (par + 20400), (buf + 672),
+            (buf + 720), (act + (long)(871632) * n));
 }
 
 static void se_resnet56_fwd_65(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1019088) * n), (par + 20448), (par + 21216), (act + (long)(1068240) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(871632) * n), (par + 20448), (par + 21216), (act + (long)(920784) * n + 0));
 }
 
 static void se_resnet56_fwd_66(const mc_state *s, int train, int host)
@@ -618,25 +609,24 @@ static void se_resnet56_fwd_66(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1068240) * n), (par + 21232), (par + 21248), (buf + 768),
-            (buf + 784), (cnt + 14), (act + (long)(1084624) * n), (sav + 768), (sav + 784));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(920784) * n), (par + 21232), (par + 21248), (buf + 768),
+            (buf + 784), (cnt + 14), (act + (long)(937168) * n), (sav + 768), (sav + 784));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1068240) * n), (par + 21232), (par + 21248), (buf + 768),
-            (buf + 784), (act + (long)(1084624) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(920784) * n), (par + 21232), (par + 21248), (buf + 768),
+            (buf + 784), (act + (long)(937168) * n));
 }
 
 static void se_resnet56_fwd_67(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1084624) * n), (act + (long)(1101008) * n));
 }
 
 static void se_resnet56_fwd_68(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1101008) * n), (par + 21264), 0, (act + (long)(1117392) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(937168) * n), (par + 21264), 0, (act + (long)(953552) * n + 0));
 }
 
 static void se_resnet56_fwd_69(const mc_state *s, int train, int host)
@@ -644,74 +634,73 @@ static void se_resnet56_fwd_69(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1117392) * n), (par + 23568), (par + 23584), (buf + 800),
-            (buf + 816), (cnt + 15), (act + (long)(1133776) * n), (sav + 800), (sav + 816));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(953552) * n), (par + 23568), (par + 23584), (buf + 800),
+            (buf + 816), (cnt + 15), (act + (long)(969936) * n), (sav + 800), (sav + 816));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1117392) * n), (par + 23568), (par + 23584), (buf + 800),
-            (buf + 816), (act + (long)(1133776) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(953552) * n), (par + 23568), (par + 23584), (buf + 800),
+            (buf + 816), (act + (long)(969936) * n));
 }
 
 static void se_resnet56_fwd_70(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c16_32x32_cu_fwd(host, n, (act + (long)(1133776) * n), (act + (long)(1150160) * n));
+    gap_c16_32x32_cu_fwd(host, n, (act + (long)(969936) * n), (act + (long)(986320) * n));
 }
 
 static void se_resnet56_fwd_71(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_16_2_cu_fwd(host, n, (act + (long)(1150160) * n), (par + 23600), 0, (act + (long)(1150176) * n));
+    linear_16_2_cu_fwd(host, n, (act + (long)(986320) * n), (par + 23600), 0, (act + (long)(986336) * n));
 }
 
 static void se_resnet56_fwd_72(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n2_cu_fwd(host, n, (act + (long)(1150176) * n), (act + (long)(1150178) * n));
+    relu_n2_cu_fwd(host, n, (act + (long)(986336) * n), (act + (long)(986338) * n));
 }
 
 static void se_resnet56_fwd_73(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_2_16_cu_fwd(host, n, (act + (long)(1150178) * n), (par + 23632), 0, (act + (long)(1150180) * n));
+    linear_2_16_cu_fwd(host, n, (act + (long)(986338) * n), (par + 23632), 0, (act + (long)(986340) * n));
 }
 
 static void se_resnet56_fwd_74(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n16_cu_fwd(host, n, (act + (long)(1150180) * n), (act + (long)(1150196) * n));
+    sigmoid_n16_cu_fwd(host, n, (act + (long)(986340) * n), (act + (long)(986356) * n));
 }
 
 static void se_resnet56_fwd_75(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c16_32x32_cu_fwd(host, n, (act + (long)(1133776) * n), (act + (long)(1150196) * n), (act + (long)(1150212) * n));
+    scale_c16_32x32_cu_fwd(host, n, (act + (long)(969936) * n), (act + (long)(986356) * n), (act + (long)(986372) * n));
 }
 
 static void se_resnet56_fwd_76(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(1150212) * n), (act + (long)(953552) * n), (act + (long)(1166596) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(986372) * n), (act + (long)(806096) * n), (act + (long)(1002756) * n));
 }
 
 static void se_resnet56_fwd_77(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1166596) * n), (act + (long)(1182980) * n));
 }
 
 static void se_resnet56_fwd_78(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1182980) * n), (par + 23664), 0, (act + (long)(1199364) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1002756) * n), (par + 23664), 0, (act + (long)(1019140) * n + 0));
 }
 
 static void se_resnet56_fwd_79(const mc_state *s, int train, int host)
@@ -719,18 +708,18 @@ static void se_resnet56_fwd_79(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1199364) * n), (par + 24992), (par + 25040), (buf + 832),
-            (buf + 880), (cnt + 16), (act + (long)(1248516) * n), (sav + 832), (sav + 880));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1019140) * n), (par + 24992), (par + 25040), (buf + 832),
+            (buf + 880), (cnt + 16), (act + (long)(1068292) * n), (sav + 832), (sav + 880));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1199364) * n), (par + 24992), (par + 25040), (buf + 832),
-            (buf + 880), (act + (long)(1248516) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1019140) * n), (par + 24992), (par + 25040), (buf + 832),
+            (buf + 880), (act + (long)(1068292) * n));
 }
 
 static void se_resnet56_fwd_80(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1248516) * n), (par + 25088), (par + 25856), (act + (long)(1297668) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1068292) * n), (par + 25088), (par + 25856), (act + (long)(1117444) * n + 0));
 }
 
 static void se_resnet56_fwd_81(const mc_state *s, int train, int host)
@@ -738,25 +727,24 @@ static void se_resnet56_fwd_81(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1297668) * n), (par + 25872), (par + 25888), (buf + 928),
-            (buf + 944), (cnt + 17), (act + (long)(1314052) * n), (sav + 928), (sav + 944));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(1117444) * n), (par + 25872), (par + 25888), (buf + 928),
+            (buf + 944), (cnt + 17), (act + (long)(1133828) * n), (sav + 928), (sav + 944));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1297668) * n), (par + 25872), (par + 25888), (buf + 928),
-            (buf + 944), (act + (long)(1314052) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(1117444) * n), (par + 25872), (par + 25888), (buf + 928),
+            (buf + 944), (act + (long)(1133828) * n));
 }
 
 static void se_resnet56_fwd_82(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1314052) * n), (act + (long)(1330436) * n));
 }
 
 static void se_resnet56_fwd_83(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1330436) * n), (par + 25904), 0, (act + (long)(1346820) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1133828) * n), (par + 25904), 0, (act + (long)(1150212) * n + 0));
 }
 
 static void se_resnet56_fwd_84(const mc_state *s, int train, int host)
@@ -764,74 +752,73 @@ static void se_resnet56_fwd_84(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1346820) * n), (par + 28208), (par + 28224), (buf + 960),
-            (buf + 976), (cnt + 18), (act + (long)(1363204) * n), (sav + 960), (sav + 976));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1150212) * n), (par + 28208), (par + 28224), (buf + 960),
+            (buf + 976), (cnt + 18), (act + (long)(1166596) * n), (sav + 960), (sav + 976));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1346820) * n), (par + 28208), (par + 28224), (buf + 960),
-            (buf + 976), (act + (long)(1363204) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1150212) * n), (par + 28208), (par + 28224), (buf + 960),
+            (buf + 976), (act + (long)(1166596) * n));
 }
 
 static void se_resnet56_fwd_85(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c16_32x32_cu_fwd(host, n, (act + (long)(1363204) * n), (act + (long)(1379588) * n));
+    gap_c16_32x32_cu_fwd(host, n, (act + (long)(1166596) * n), (act + (long)(1182980) * n));
 }
 
 static void se_resnet56_fwd_86(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_16_2_cu_fwd(host, n, (act + (long)(1379588) * n), (par + 28240), 0, (act + (long)(1379604) * n));
+    linear_16_2_cu_fwd(host, n, (act + (long)(1182980) * n), (par + 28240), 0, (act + (long)(1182996) * n));
 }
 
 static void se_resnet56_fwd_87(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n2_cu_fwd(host, n, (act + (long)(1379604) * n), (act + (long)(1379606) * n));
+    relu_n2_cu_fwd(host, n, (act + (long)(1182996) * n), (act + (long)(1182998) * n));
 }
 
 static void se_resnet56_fwd_88(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_2_16_cu_fwd(host, n, (act + (long)(1379606) * n), (par + 28272), 0, (act + (long)(1379608) * n));
+    linear_2_16_cu_fwd(host, n, (act + (long)(1182998) * n), (par + 28272), 0, (act + (long)(1183000) * n));
 }
 
 static void se_resnet56_fwd_89(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n16_cu_fwd(host, n, (act + (long)(1379608) * n), (act + (long)(1379624) * n));
+    sigmoid_n16_cu_fwd(host, n, (act + (long)(1183000) * n), (act + (long)(1183016) * n));
 }
 
 static void se_resnet56_fwd_90(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c16_32x32_cu_fwd(host, n, (act + (long)(1363204) * n), (act + (long)(1379624) * n), (act + (long)(1379640) * n));
+    scale_c16_32x32_cu_fwd(host, n, (act + (long)(1166596) * n), (act + (long)(1183016) * n), (act + (long)(1183032) * n));
 }
 
 static void se_resnet56_fwd_91(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(1379640) * n), (act + (long)(1182980) * n), (act + (long)(1396024) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(1183032) * n), (act + (long)(1002756) * n), (act + (long)(1199416) * n));
 }
 
 static void se_resnet56_fwd_92(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1396024) * n), (act + (long)(1412408) * n));
 }
 
 static void se_resnet56_fwd_93(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1412408) * n), (par + 28304), 0, (act + (long)(1428792) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1199416) * n), (par + 28304), 0, (act + (long)(1215800) * n + 0));
 }
 
 static void se_resnet56_fwd_94(const mc_state *s, int train, int host)
@@ -839,18 +826,18 @@ static void se_resnet56_fwd_94(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1428792) * n), (par + 29632), (par + 29680), (buf + 992),
-            (buf + 1040), (cnt + 19), (act + (long)(1477944) * n), (sav + 992), (sav + 1040));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1215800) * n), (par + 29632), (par + 29680), (buf + 992),
+            (buf + 1040), (cnt + 19), (act + (long)(1264952) * n), (sav + 992), (sav + 1040));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1428792) * n), (par + 29632), (par + 29680), (buf + 992),
-            (buf + 1040), (act + (long)(1477944) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1215800) * n), (par + 29632), (par + 29680), (buf + 992),
+            (buf + 1040), (act + (long)(1264952) * n));
 }
 
 static void se_resnet56_fwd_95(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1477944) * n), (par + 29728), (par + 30496), (act + (long)(1527096) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1264952) * n), (par + 29728), (par + 30496), (act + (long)(1314104) * n + 0));
 }
 
 static void se_resnet56_fwd_96(const mc_state *s, int train, int host)
@@ -858,25 +845,24 @@ static void se_resnet56_fwd_96(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1527096) * n), (par + 30512), (par + 30528), (buf + 1088),
-            (buf + 1104), (cnt + 20), (act + (long)(1543480) * n), (sav + 1088), (sav + 1104));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(1314104) * n), (par + 30512), (par + 30528), (buf + 1088),
+            (buf + 1104), (cnt + 20), (act + (long)(1330488) * n), (sav + 1088), (sav + 1104));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1527096) * n), (par + 30512), (par + 30528), (buf + 1088),
-            (buf + 1104), (act + (long)(1543480) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(1314104) * n), (par + 30512), (par + 30528), (buf + 1088),
+            (buf + 1104), (act + (long)(1330488) * n));
 }
 
 static void se_resnet56_fwd_97(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1543480) * n), (act + (long)(1559864) * n));
 }
 
 static void se_resnet56_fwd_98(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1559864) * n), (par + 30544), 0, (act + (long)(1576248) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1330488) * n), (par + 30544), 0, (act + (long)(1346872) * n + 0));
 }
 
 static void se_resnet56_fwd_99(const mc_state *s, int train, int host)
@@ -884,74 +870,73 @@ static void se_resnet56_fwd_99(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1576248) * n), (par + 32848), (par + 32864), (buf + 1120),
-            (buf + 1136), (cnt + 21), (act + (long)(1592632) * n), (sav + 1120), (sav + 1136));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1346872) * n), (par + 32848), (par + 32864), (buf + 1120),
+            (buf + 1136), (cnt + 21), (act + (long)(1363256) * n), (sav + 1120), (sav + 1136));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1576248) * n), (par + 32848), (par + 32864), (buf + 1120),
-            (buf + 1136), (act + (long)(1592632) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1346872) * n), (par + 32848), (par + 32864), (buf + 1120),
+            (buf + 1136), (act + (long)(1363256) * n));
 }
 
 static void se_resnet56_fwd_100(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c16_32x32_cu_fwd(host, n, (act + (long)(1592632) * n), (act + (long)(1609016) * n));
+    gap_c16_32x32_cu_fwd(host, n, (act + (long)(1363256) * n), (act + (long)(1379640) * n));
 }
 
 static void se_resnet56_fwd_101(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_16_2_cu_fwd(host, n, (act + (long)(1609016) * n), (par + 32880), 0, (act + (long)(1609032) * n));
+    linear_16_2_cu_fwd(host, n, (act + (long)(1379640) * n), (par + 32880), 0, (act + (long)(1379656) * n));
 }
 
 static void se_resnet56_fwd_102(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n2_cu_fwd(host, n, (act + (long)(1609032) * n), (act + (long)(1609034) * n));
+    relu_n2_cu_fwd(host, n, (act + (long)(1379656) * n), (act + (long)(1379658) * n));
 }
 
 static void se_resnet56_fwd_103(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_2_16_cu_fwd(host, n, (act + (long)(1609034) * n), (par + 32912), 0, (act + (long)(1609036) * n));
+    linear_2_16_cu_fwd(host, n, (act + (long)(1379658) * n), (par + 32912), 0, (act + (long)(1379660) * n));
 }
 
 static void se_resnet56_fwd_104(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n16_cu_fwd(host, n, (act + (long)(1609036) * n), (act + (long)(1609052) * n));
+    sigmoid_n16_cu_fwd(host, n, (act + (long)(1379660) * n), (act + (long)(1379676) * n));
 }
 
 static void se_resnet56_fwd_105(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c16_32x32_cu_fwd(host, n, (act + (long)(1592632) * n), (act + (long)(1609052) * n), (act + (long)(1609068) * n));
+    scale_c16_32x32_cu_fwd(host, n, (act + (long)(1363256) * n), (act + (long)(1379676) * n), (act + (long)(1379692) * n));
 }
 
 static void se_resnet56_fwd_106(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(1609068) * n), (act + (long)(1412408) * n), (act + (long)(1625452) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(1379692) * n), (act + (long)(1199416) * n), (act + (long)(1396076) * n));
 }
 
 static void se_resnet56_fwd_107(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1625452) * n), (act + (long)(1641836) * n));
 }
 
 static void se_resnet56_fwd_108(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1641836) * n), (par + 32944), 0, (act + (long)(1658220) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1396076) * n), (par + 32944), 0, (act + (long)(1412460) * n + 0));
 }
 
 static void se_resnet56_fwd_109(const mc_state *s, int train, int host)
@@ -959,18 +944,18 @@ static void se_resnet56_fwd_109(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1658220) * n), (par + 34272), (par + 34320), (buf + 1152),
-            (buf + 1200), (cnt + 22), (act + (long)(1707372) * n), (sav + 1152), (sav + 1200));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1412460) * n), (par + 34272), (par + 34320), (buf + 1152),
+            (buf + 1200), (cnt + 22), (act + (long)(1461612) * n), (sav + 1152), (sav + 1200));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1658220) * n), (par + 34272), (par + 34320), (buf + 1152),
-            (buf + 1200), (act + (long)(1707372) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1412460) * n), (par + 34272), (par + 34320), (buf + 1152),
+            (buf + 1200), (act + (long)(1461612) * n));
 }
 
 static void se_resnet56_fwd_110(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1707372) * n), (par + 34368), (par + 35136), (act + (long)(1756524) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1461612) * n), (par + 34368), (par + 35136), (act + (long)(1510764) * n + 0));
 }
 
 static void se_resnet56_fwd_111(const mc_state *s, int train, int host)
@@ -978,25 +963,24 @@ static void se_resnet56_fwd_111(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1756524) * n), (par + 35152), (par + 35168), (buf + 1248),
-            (buf + 1264), (cnt + 23), (act + (long)(1772908) * n), (sav + 1248), (sav + 1264));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(1510764) * n), (par + 35152), (par + 35168), (buf + 1248),
+            (buf + 1264), (cnt + 23), (act + (long)(1527148) * n), (sav + 1248), (sav + 1264));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1756524) * n), (par + 35152), (par + 35168), (buf + 1248),
-            (buf + 1264), (act + (long)(1772908) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(1510764) * n), (par + 35152), (par + 35168), (buf + 1248),
+            (buf + 1264), (act + (long)(1527148) * n));
 }
 
 static void se_resnet56_fwd_112(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1772908) * n), (act + (long)(1789292) * n));
 }
 
 static void se_resnet56_fwd_113(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1789292) * n), (par + 35184), 0, (act + (long)(1805676) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1527148) * n), (par + 35184), 0, (act + (long)(1543532) * n + 0));
 }
 
 static void se_resnet56_fwd_114(const mc_state *s, int train, int host)
@@ -1004,74 +988,73 @@ static void se_resnet56_fwd_114(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1805676) * n), (par + 37488), (par + 37504), (buf + 1280),
-            (buf + 1296), (cnt + 24), (act + (long)(1822060) * n), (sav + 1280), (sav + 1296));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1543532) * n), (par + 37488), (par + 37504), (buf + 1280),
+            (buf + 1296), (cnt + 24), (act + (long)(1559916) * n), (sav + 1280), (sav + 1296));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1805676) * n), (par + 37488), (par + 37504), (buf + 1280),
-            (buf + 1296), (act + (long)(1822060) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1543532) * n), (par + 37488), (par + 37504), (buf + 1280),
+            (buf + 1296), (act + (long)(1559916) * n));
 }
 
 static void se_resnet56_fwd_115(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c16_32x32_cu_fwd(host, n, (act + (long)(1822060) * n), (act + (long)(1838444) * n));
+    gap_c16_32x32_cu_fwd(host, n, (act + (long)(1559916) * n), (act + (long)(1576300) * n));
 }
 
 static void se_resnet56_fwd_116(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_16_2_cu_fwd(host, n, (act + (long)(1838444) * n), (par + 37520), 0, (act + (long)(1838460) * n));
+    linear_16_2_cu_fwd(host, n, (act + (long)(1576300) * n), (par + 37520), 0, (act + (long)(1576316) * n));
 }
 
 static void se_resnet56_fwd_117(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n2_cu_fwd(host, n, (act + (long)(1838460) * n), (act + (long)(1838462) * n));
+    relu_n2_cu_fwd(host, n, (act + (long)(1576316) * n), (act + (long)(1576318) * n));
 }
 
 static void se_resnet56_fwd_118(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_2_16_cu_fwd(host, n, (act + (long)(1838462) * n), (par + 37552), 0, (act + (long)(1838464) * n));
+    linear_2_16_cu_fwd(host, n, (act + (long)(1576318) * n), (par + 37552), 0, (act + (long)(1576320) * n));
 }
 
 static void se_resnet56_fwd_119(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n16_cu_fwd(host, n, (act + (long)(1838464) * n), (act + (long)(1838480) * n));
+    sigmoid_n16_cu_fwd(host, n, (act + (long)(1576320) * n), (act + (long)(1576336) * n));
 }
 
 static void se_resnet56_fwd_120(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c16_32x32_cu_fwd(host, n, (act + (long)(1822060) * n), (act + (long)(1838480) * n), (act + (long)(1838496) * n));
+    scale_c16_32x32_cu_fwd(host, n, (act + (long)(1559916) * n), (act + (long)(1576336) * n), (act + (long)(1576352) * n));
 }
 
 static void se_resnet56_fwd_121(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(1838496) * n), (act + (long)(1641836) * n), (act + (long)(1854880) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(1576352) * n), (act + (long)(1396076) * n), (act + (long)(1592736) * n));
 }
 
 static void se_resnet56_fwd_122(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(1854880) * n), (act + (long)(1871264) * n));
 }
 
 static void se_resnet56_fwd_123(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1871264) * n), (par + 37584), 0, (act + (long)(1887648) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1592736) * n), (par + 37584), 0, (act + (long)(1609120) * n + 0));
 }
 
 static void se_resnet56_fwd_124(const mc_state *s, int train, int host)
@@ -1079,18 +1062,18 @@ static void se_resnet56_fwd_124(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1887648) * n), (par + 38912), (par + 38960), (buf + 1312),
-            (buf + 1360), (cnt + 25), (act + (long)(1936800) * n), (sav + 1312), (sav + 1360));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(1609120) * n), (par + 38912), (par + 38960), (buf + 1312),
+            (buf + 1360), (cnt + 25), (act + (long)(1658272) * n), (sav + 1312), (sav + 1360));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1887648) * n), (par + 38912), (par + 38960), (buf + 1312),
-            (buf + 1360), (act + (long)(1936800) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(1609120) * n), (par + 38912), (par + 38960), (buf + 1312),
+            (buf + 1360), (act + (long)(1658272) * n));
 }
 
 static void se_resnet56_fwd_125(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1936800) * n), (par + 39008), (par + 39776), (act + (long)(1985952) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1658272) * n), (par + 39008), (par + 39776), (act + (long)(1707424) * n + 0));
 }
 
 static void se_resnet56_fwd_126(const mc_state *s, int train, int host)
@@ -1098,25 +1081,24 @@ static void se_resnet56_fwd_126(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1985952) * n), (par + 39792), (par + 39808), (buf + 1408),
-            (buf + 1424), (cnt + 26), (act + (long)(2002336) * n), (sav + 1408), (sav + 1424));
+        bn_c16_32x32_relu_cu_fwd_train(host, n, (act + (long)(1707424) * n), (par + 39792), (par + 39808), (buf + 1408),
+            (buf + 1424), (cnt + 26), (act + (long)(1723808) * n), (sav + 1408), (sav + 1424));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1985952) * n), (par + 39792), (par + 39808), (buf + 1408),
-            (buf + 1424), (act + (long)(2002336) * n));
+        bn_c16_32x32_relu_cu_fwd_eval(host, n, (act + (long)(1707424) * n), (par + 39792), (par + 39808), (buf + 1408),
+            (buf + 1424), (act + (long)(1723808) * n));
 }
 
 static void se_resnet56_fwd_127(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(2002336) * n), (act + (long)(2018720) * n));
 }
 
 static void se_resnet56_fwd_128(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(2018720) * n), (par + 39824), 0, (act + (long)(2035104) * n + 0));
+    conv_k3_c16_16_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1723808) * n), (par + 39824), 0, (act + (long)(1740192) * n + 0));
 }
 
 static void se_resnet56_fwd_129(const mc_state *s, int train, int host)
@@ -1124,74 +1106,73 @@ static void se_resnet56_fwd_129(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(2035104) * n), (par + 42128), (par + 42144), (buf + 1440),
-            (buf + 1456), (cnt + 27), (act + (long)(2051488) * n), (sav + 1440), (sav + 1456));
+        bn_c16_32x32_cu_fwd_train(host, n, (act + (long)(1740192) * n), (par + 42128), (par + 42144), (buf + 1440),
+            (buf + 1456), (cnt + 27), (act + (long)(1756576) * n), (sav + 1440), (sav + 1456));
     else
-        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(2035104) * n), (par + 42128), (par + 42144), (buf + 1440),
-            (buf + 1456), (act + (long)(2051488) * n));
+        bn_c16_32x32_cu_fwd_eval(host, n, (act + (long)(1740192) * n), (par + 42128), (par + 42144), (buf + 1440),
+            (buf + 1456), (act + (long)(1756576) * n));
 }
 
 static void se_resnet56_fwd_130(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c16_32x32_cu_fwd(host, n, (act + (long)(2051488) * n), (act + (long)(2067872) * n));
+    gap_c16_32x32_cu_fwd(host, n, (act + (long)(1756576) * n), (act + (long)(1772960) * n));
 }
 
 static void se_resnet56_fwd_131(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_16_2_cu_fwd(host, n, (act + (long)(2067872) * n), (par + 42160), 0, (act + (long)(2067888) * n));
+    linear_16_2_cu_fwd(host, n, (act + (long)(1772960) * n), (par + 42160), 0, (act + (long)(1772976) * n));
 }
 
 static void se_resnet56_fwd_132(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n2_cu_fwd(host, n, (act + (long)(2067888) * n), (act + (long)(2067890) * n));
+    relu_n2_cu_fwd(host, n, (act + (long)(1772976) * n), (act + (long)(1772978) * n));
 }
 
 static void se_resnet56_fwd_133(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_2_16_cu_fwd(host, n, (act + (long)(2067890) * n), (par + 42192), 0, (act + (long)(2067892) * n));
+    linear_2_16_cu_fwd(host, n, (act + (long)(1772978) * n), (par + 42192), 0, (act + (long)(1772980) * n));
 }
 
 static void se_resnet56_fwd_134(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n16_cu_fwd(host, n, (act + (long)(2067892) * n), (act + (long)(2067908) * n));
+    sigmoid_n16_cu_fwd(host, n, (act + (long)(1772980) * n), (act + (long)(1772996) * n));
 }
 
 static void se_resnet56_fwd_135(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c16_32x32_cu_fwd(host, n, (act + (long)(2051488) * n), (act + (long)(2067908) * n), (act + (long)(2067924) * n));
+    scale_c16_32x32_cu_fwd(host, n, (act + (long)(1756576) * n), (act + (long)(1772996) * n), (act + (long)(1773012) * n));
 }
 
 static void se_resnet56_fwd_136(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n16384_cu_fwd(host, n, (act + (long)(2067924) * n), (act + (long)(1871264) * n), (act + (long)(2084308) * n));
+    add2_n16384_relu_cu_fwd(host, n, (act + (long)(1773012) * n), (act + (long)(1592736) * n), (act + (long)(1789396) * n));
 }
 
 static void se_resnet56_fwd_137(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(2084308) * n), (act + (long)(2100692) * n));
 }
 
 static void se_resnet56_fwd_138(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c16_32x32_s1_cu_fwd(host, n, (act + (long)(2100692) * n), (par + 42224), 0, (act + (long)(2117076) * n + 0));
+    dw_k3_5_c16_32x32_s1_cu_fwd(host, n, (act + (long)(1789396) * n), (par + 42224), 0, (act + (long)(1805780) * n + 0));
 }
 
 static void se_resnet56_fwd_139(const mc_state *s, int train, int host)
@@ -1199,18 +1180,18 @@ static void se_resnet56_fwd_139(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_32x32_cu_fwd_train(host, n, (act + (long)(2117076) * n), (par + 42768), (par + 42800), (buf + 1472),
-            (buf + 1504), (cnt + 28), (act + (long)(2149844) * n), (sav + 1472), (sav + 1504));
+        bn_c32_32x32_cu_fwd_train(host, n, (act + (long)(1805780) * n), (par + 42768), (par + 42800), (buf + 1472),
+            (buf + 1504), (cnt + 28), (act + (long)(1838548) * n), (sav + 1472), (sav + 1504));
     else
-        bn_c32_32x32_cu_fwd_eval(host, n, (act + (long)(2117076) * n), (par + 42768), (par + 42800), (buf + 1472),
-            (buf + 1504), (act + (long)(2149844) * n));
+        bn_c32_32x32_cu_fwd_eval(host, n, (act + (long)(1805780) * n), (par + 42768), (par + 42800), (buf + 1472),
+            (buf + 1504), (act + (long)(1838548) * n));
 }
 
 static void se_resnet56_fwd_140(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c32_32_32x32_s2_p0_b_cu_fwd(host, n, (act + (long)(2149844) * n), (par + 42832), (par + 43856), (act + (long)(2182612) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_cu_fwd(host, n, (act + (long)(1838548) * n), (par + 42832), (par + 43856), (act + (long)(1871316) * n + 0));
 }
 
 static void se_resnet56_fwd_141(const mc_state *s, int train, int host)
@@ -1218,25 +1199,24 @@ static void se_resnet56_fwd_141(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2182612) * n), (par + 43888), (par + 43920), (buf + 1536),
-            (buf + 1568), (cnt + 29), (act + (long)(2190804) * n), (sav + 1536), (sav + 1568));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(1871316) * n), (par + 43888), (par + 43920), (buf + 1536),
+            (buf + 1568), (cnt + 29), (act + (long)(1879508) * n), (sav + 1536), (sav + 1568));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2182612) * n), (par + 43888), (par + 43920), (buf + 1536),
-            (buf + 1568), (act + (long)(2190804) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(1871316) * n), (par + 43888), (par + 43920), (buf + 1536),
+            (buf + 1568), (act + (long)(1879508) * n));
 }
 
 static void se_resnet56_fwd_142(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2190804) * n), (act + (long)(2198996) * n));
 }
 
 static void se_resnet56_fwd_143(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2198996) * n), (par + 43952), 0, (act + (long)(2207188) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(1879508) * n), (par + 43952), 0, (act + (long)(1887700) * n + 0));
 }
 
 static void se_resnet56_fwd_144(const mc_state *s, int train, int host)
@@ -1244,60 +1224,60 @@ static void se_resnet56_fwd_144(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2207188) * n), (par + 53168), (par + 53200), (buf + 1600),
-            (buf + 1632), (cnt + 30), (act + (long)(2215380) * n), (sav + 1600), (sav + 1632));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1887700) * n), (par + 53168), (par + 53200), (buf + 1600),
+            (buf + 1632), (cnt + 30), (act + (long)(1895892) * n), (sav + 1600), (sav + 1632));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2207188) * n), (par + 53168), (par + 53200), (buf + 1600),
-            (buf + 1632), (act + (long)(2215380) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1887700) * n), (par + 53168), (par + 53200), (buf + 1600),
+            (buf + 1632), (act + (long)(1895892) * n));
 }
 
 static void se_resnet56_fwd_145(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2215380) * n), (act + (long)(2223572) * n));
+    gap_c32_16x16_cu_fwd(host, n, (act + (long)(1895892) * n), (act + (long)(1904084) * n));
 }
 
 static void se_resnet56_fwd_146(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_32_4_cu_fwd(host, n, (act + (long)(2223572) * n), (par + 53232), 0, (act + (long)(2223604) * n));
+    linear_32_4_cu_fwd(host, n, (act + (long)(1904084) * n), (par + 53232), 0, (act + (long)(1904116) * n));
 }
 
 static void se_resnet56_fwd_147(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4_cu_fwd(host, n, (act + (long)(2223604) * n), (act + (long)(2223608) * n));
+    relu_n4_cu_fwd(host, n, (act + (long)(1904116) * n), (act + (long)(1904120) * n));
 }
 
 static void se_resnet56_fwd_148(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_4_32_cu_fwd(host, n, (act + (long)(2223608) * n), (par + 53360), 0, (act + (long)(2223612) * n));
+    linear_4_32_cu_fwd(host, n, (act + (long)(1904120) * n), (par + 53360), 0, (act + (long)(1904124) * n));
 }
 
 static void se_resnet56_fwd_149(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n32_cu_fwd(host, n, (act + (long)(2223612) * n), (act + (long)(2223644) * n));
+    sigmoid_n32_cu_fwd(host, n, (act + (long)(1904124) * n), (act + (long)(1904156) * n));
 }
 
 static void se_resnet56_fwd_150(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2215380) * n), (act + (long)(2223644) * n), (act + (long)(2223676) * n));
+    scale_c32_16x16_cu_fwd(host, n, (act + (long)(1895892) * n), (act + (long)(1904156) * n), (act + (long)(1904188) * n));
 }
 
 static void se_resnet56_fwd_151(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c16_32_32x32_s2_p0_cu_fwd(host, n, (act + (long)(2100692) * n), (par + 53488), 0, (act + (long)(2231868) * n + 0));
+    conv_k1_c16_32_32x32_s2_p0_cu_fwd(host, n, (act + (long)(1789396) * n), (par + 53488), 0, (act + (long)(1912380) * n + 0));
 }
 
 static void se_resnet56_fwd_152(const mc_state *s, int train, int host)
@@ -1305,32 +1285,31 @@ static void se_resnet56_fwd_152(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2231868) * n), (par + 54000), (par + 54032), (buf + 1664),
-            (buf + 1696), (cnt + 31), (act + (long)(2240060) * n), (sav + 1664), (sav + 1696));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1912380) * n), (par + 54000), (par + 54032), (buf + 1664),
+            (buf + 1696), (cnt + 31), (act + (long)(1920572) * n), (sav + 1664), (sav + 1696));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2231868) * n), (par + 54000), (par + 54032), (buf + 1664),
-            (buf + 1696), (act + (long)(2240060) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1912380) * n), (par + 54000), (par + 54032), (buf + 1664),
+            (buf + 1696), (act + (long)(1920572) * n));
 }
 
 static void se_resnet56_fwd_153(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2223676) * n), (act + (long)(2240060) * n), (act + (long)(2248252) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(1904188) * n), (act + (long)(1920572) * n), (act + (long)(1928764) * n));
 }
 
 static void se_resnet56_fwd_154(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2248252) * n), (act + (long)(2256444) * n));
 }
 
 static void se_resnet56_fwd_155(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2256444) * n), (par + 54064), 0, (act + (long)(2264636) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(1928764) * n), (par + 54064), 0, (act + (long)(1936956) * n + 0));
 }
 
 static void se_resnet56_fwd_156(const mc_state *s, int train, int host)
@@ -1338,18 +1317,18 @@ static void se_resnet56_fwd_156(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2264636) * n), (par + 55152), (par + 55216), (buf + 1728),
-            (buf + 1792), (cnt + 32), (act + (long)(2281020) * n), (sav + 1728), (sav + 1792));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(1936956) * n), (par + 55152), (par + 55216), (buf + 1728),
+            (buf + 1792), (cnt + 32), (act + (long)(1953340) * n), (sav + 1728), (sav + 1792));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2264636) * n), (par + 55152), (par + 55216), (buf + 1728),
-            (buf + 1792), (act + (long)(2281020) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(1936956) * n), (par + 55152), (par + 55216), (buf + 1728),
+            (buf + 1792), (act + (long)(1953340) * n));
 }
 
 static void se_resnet56_fwd_157(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2281020) * n), (par + 55280), (par + 57328), (act + (long)(2297404) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(1953340) * n), (par + 55280), (par + 57328), (act + (long)(1969724) * n + 0));
 }
 
 static void se_resnet56_fwd_158(const mc_state *s, int train, int host)
@@ -1357,25 +1336,24 @@ static void se_resnet56_fwd_158(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2297404) * n), (par + 57360), (par + 57392), (buf + 1856),
-            (buf + 1888), (cnt + 33), (act + (long)(2305596) * n), (sav + 1856), (sav + 1888));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(1969724) * n), (par + 57360), (par + 57392), (buf + 1856),
+            (buf + 1888), (cnt + 33), (act + (long)(1977916) * n), (sav + 1856), (sav + 1888));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2297404) * n), (par + 57360), (par + 57392), (buf + 1856),
-            (buf + 1888), (act + (long)(2305596) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(1969724) * n), (par + 57360), (par + 57392), (buf + 1856),
+            (buf + 1888), (act + (long)(1977916) * n));
 }
 
 static void se_resnet56_fwd_159(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2305596) * n), (act + (long)(2313788) * n));
 }
 
 static void se_resnet56_fwd_160(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2313788) * n), (par + 57424), 0, (act + (long)(2321980) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(1977916) * n), (par + 57424), 0, (act + (long)(1986108) * n + 0));
 }
 
 static void se_resnet56_fwd_161(const mc_state *s, int train, int host)
@@ -1383,74 +1361,73 @@ static void se_resnet56_fwd_161(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2321980) * n), (par + 66640), (par + 66672), (buf + 1920),
-            (buf + 1952), (cnt + 34), (act + (long)(2330172) * n), (sav + 1920), (sav + 1952));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(1986108) * n), (par + 66640), (par + 66672), (buf + 1920),
+            (buf + 1952), (cnt + 34), (act + (long)(1994300) * n), (sav + 1920), (sav + 1952));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2321980) * n), (par + 66640), (par + 66672), (buf + 1920),
-            (buf + 1952), (act + (long)(2330172) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(1986108) * n), (par + 66640), (par + 66672), (buf + 1920),
+            (buf + 1952), (act + (long)(1994300) * n));
 }
 
 static void se_resnet56_fwd_162(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2330172) * n), (act + (long)(2338364) * n));
+    gap_c32_16x16_cu_fwd(host, n, (act + (long)(1994300) * n), (act + (long)(2002492) * n));
 }
 
 static void se_resnet56_fwd_163(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_32_4_cu_fwd(host, n, (act + (long)(2338364) * n), (par + 66704), 0, (act + (long)(2338396) * n));
+    linear_32_4_cu_fwd(host, n, (act + (long)(2002492) * n), (par + 66704), 0, (act + (long)(2002524) * n));
 }
 
 static void se_resnet56_fwd_164(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4_cu_fwd(host, n, (act + (long)(2338396) * n), (act + (long)(2338400) * n));
+    relu_n4_cu_fwd(host, n, (act + (long)(2002524) * n), (act + (long)(2002528) * n));
 }
 
 static void se_resnet56_fwd_165(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_4_32_cu_fwd(host, n, (act + (long)(2338400) * n), (par + 66832), 0, (act + (long)(2338404) * n));
+    linear_4_32_cu_fwd(host, n, (act + (long)(2002528) * n), (par + 66832), 0, (act + (long)(2002532) * n));
 }
 
 static void se_resnet56_fwd_166(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n32_cu_fwd(host, n, (act + (long)(2338404) * n), (act + (long)(2338436) * n));
+    sigmoid_n32_cu_fwd(host, n, (act + (long)(2002532) * n), (act + (long)(2002564) * n));
 }
 
 static void se_resnet56_fwd_167(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2330172) * n), (act + (long)(2338436) * n), (act + (long)(2338468) * n));
+    scale_c32_16x16_cu_fwd(host, n, (act + (long)(1994300) * n), (act + (long)(2002564) * n), (act + (long)(2002596) * n));
 }
 
 static void se_resnet56_fwd_168(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2338468) * n), (act + (long)(2256444) * n), (act + (long)(2346660) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(2002596) * n), (act + (long)(1928764) * n), (act + (long)(2010788) * n));
 }
 
 static void se_resnet56_fwd_169(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2346660) * n), (act + (long)(2354852) * n));
 }
 
 static void se_resnet56_fwd_170(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2354852) * n), (par + 66960), 0, (act + (long)(2363044) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2010788) * n), (par + 66960), 0, (act + (long)(2018980) * n + 0));
 }
 
 static void se_resnet56_fwd_171(const mc_state *s, int train, int host)
@@ -1458,18 +1435,18 @@ static void se_resnet56_fwd_171(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2363044) * n), (par + 68048), (par + 68112), (buf + 1984),
-            (buf + 2048), (cnt + 35), (act + (long)(2379428) * n), (sav + 1984), (sav + 2048));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2018980) * n), (par + 68048), (par + 68112), (buf + 1984),
+            (buf + 2048), (cnt + 35), (act + (long)(2035364) * n), (sav + 1984), (sav + 2048));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2363044) * n), (par + 68048), (par + 68112), (buf + 1984),
-            (buf + 2048), (act + (long)(2379428) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2018980) * n), (par + 68048), (par + 68112), (buf + 1984),
+            (buf + 2048), (act + (long)(2035364) * n));
 }
 
 static void se_resnet56_fwd_172(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2379428) * n), (par + 68176), (par + 70224), (act + (long)(2395812) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2035364) * n), (par + 68176), (par + 70224), (act + (long)(2051748) * n + 0));
 }
 
 static void se_resnet56_fwd_173(const mc_state *s, int train, int host)
@@ -1477,25 +1454,24 @@ static void se_resnet56_fwd_173(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2395812) * n), (par + 70256), (par + 70288), (buf + 2112),
-            (buf + 2144), (cnt + 36), (act + (long)(2404004) * n), (sav + 2112), (sav + 2144));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(2051748) * n), (par + 70256), (par + 70288), (buf + 2112),
+            (buf + 2144), (cnt + 36), (act + (long)(2059940) * n), (sav + 2112), (sav + 2144));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2395812) * n), (par + 70256), (par + 70288), (buf + 2112),
-            (buf + 2144), (act + (long)(2404004) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(2051748) * n), (par + 70256), (par + 70288), (buf + 2112),
+            (buf + 2144), (act + (long)(2059940) * n));
 }
 
 static void se_resnet56_fwd_174(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2404004) * n), (act + (long)(2412196) * n));
 }
 
 static void se_resnet56_fwd_175(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2412196) * n), (par + 70320), 0, (act + (long)(2420388) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2059940) * n), (par + 70320), 0, (act + (long)(2068132) * n + 0));
 }
 
 static void se_resnet56_fwd_176(const mc_state *s, int train, int host)
@@ -1503,74 +1479,73 @@ static void se_resnet56_fwd_176(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2420388) * n), (par + 79536), (par + 79568), (buf + 2176),
-            (buf + 2208), (cnt + 37), (act + (long)(2428580) * n), (sav + 2176), (sav + 2208));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2068132) * n), (par + 79536), (par + 79568), (buf + 2176),
+            (buf + 2208), (cnt + 37), (act + (long)(2076324) * n), (sav + 2176), (sav + 2208));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2420388) * n), (par + 79536), (par + 79568), (buf + 2176),
-            (buf + 2208), (act + (long)(2428580) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2068132) * n), (par + 79536), (par + 79568), (buf + 2176),
+            (buf + 2208), (act + (long)(2076324) * n));
 }
 
 static void se_resnet56_fwd_177(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2428580) * n), (act + (long)(2436772) * n));
+    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2076324) * n), (act + (long)(2084516) * n));
 }
 
 static void se_resnet56_fwd_178(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_32_4_cu_fwd(host, n, (act + (long)(2436772) * n), (par + 79600), 0, (act + (long)(2436804) * n));
+    linear_32_4_cu_fwd(host, n, (act + (long)(2084516) * n), (par + 79600), 0, (act + (long)(2084548) * n));
 }
 
 static void se_resnet56_fwd_179(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4_cu_fwd(host, n, (act + (long)(2436804) * n), (act + (long)(2436808) * n));
+    relu_n4_cu_fwd(host, n, (act + (long)(2084548) * n), (act + (long)(2084552) * n));
 }
 
 static void se_resnet56_fwd_180(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_4_32_cu_fwd(host, n, (act + (long)(2436808) * n), (par + 79728), 0, (act + (long)(2436812) * n));
+    linear_4_32_cu_fwd(host, n, (act + (long)(2084552) * n), (par + 79728), 0, (act + (long)(2084556) * n));
 }
 
 static void se_resnet56_fwd_181(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n32_cu_fwd(host, n, (act + (long)(2436812) * n), (act + (long)(2436844) * n));
+    sigmoid_n32_cu_fwd(host, n, (act + (long)(2084556) * n), (act + (long)(2084588) * n));
 }
 
 static void se_resnet56_fwd_182(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2428580) * n), (act + (long)(2436844) * n), (act + (long)(2436876) * n));
+    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2076324) * n), (act + (long)(2084588) * n), (act + (long)(2084620) * n));
 }
 
 static void se_resnet56_fwd_183(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2436876) * n), (act + (long)(2354852) * n), (act + (long)(2445068) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(2084620) * n), (act + (long)(2010788) * n), (act + (long)(2092812) * n));
 }
 
 static void se_resnet56_fwd_184(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2445068) * n), (act + (long)(2453260) * n));
 }
 
 static void se_resnet56_fwd_185(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2453260) * n), (par + 79856), 0, (act + (long)(2461452) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2092812) * n), (par + 79856), 0, (act + (long)(2101004) * n + 0));
 }
 
 static void se_resnet56_fwd_186(const mc_state *s, int train, int host)
@@ -1578,18 +1553,18 @@ static void se_resnet56_fwd_186(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2461452) * n), (par + 80944), (par + 81008), (buf + 2240),
-            (buf + 2304), (cnt + 38), (act + (long)(2477836) * n), (sav + 2240), (sav + 2304));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2101004) * n), (par + 80944), (par + 81008), (buf + 2240),
+            (buf + 2304), (cnt + 38), (act + (long)(2117388) * n), (sav + 2240), (sav + 2304));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2461452) * n), (par + 80944), (par + 81008), (buf + 2240),
-            (buf + 2304), (act + (long)(2477836) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2101004) * n), (par + 80944), (par + 81008), (buf + 2240),
+            (buf + 2304), (act + (long)(2117388) * n));
 }
 
 static void se_resnet56_fwd_187(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2477836) * n), (par + 81072), (par + 83120), (act + (long)(2494220) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2117388) * n), (par + 81072), (par + 83120), (act + (long)(2133772) * n + 0));
 }
 
 static void se_resnet56_fwd_188(const mc_state *s, int train, int host)
@@ -1597,25 +1572,24 @@ static void se_resnet56_fwd_188(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2494220) * n), (par + 83152), (par + 83184), (buf + 2368),
-            (buf + 2400), (cnt + 39), (act + (long)(2502412) * n), (sav + 2368), (sav + 2400));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(2133772) * n), (par + 83152), (par + 83184), (buf + 2368),
+            (buf + 2400), (cnt + 39), (act + (long)(2141964) * n), (sav + 2368), (sav + 2400));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2494220) * n), (par + 83152), (par + 83184), (buf + 2368),
-            (buf + 2400), (act + (long)(2502412) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(2133772) * n), (par + 83152), (par + 83184), (buf + 2368),
+            (buf + 2400), (act + (long)(2141964) * n));
 }
 
 static void se_resnet56_fwd_189(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2502412) * n), (act + (long)(2510604) * n));
 }
 
 static void se_resnet56_fwd_190(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2510604) * n), (par + 83216), 0, (act + (long)(2518796) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2141964) * n), (par + 83216), 0, (act + (long)(2150156) * n + 0));
 }
 
 static void se_resnet56_fwd_191(const mc_state *s, int train, int host)
@@ -1623,74 +1597,73 @@ static void se_resnet56_fwd_191(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2518796) * n), (par + 92432), (par + 92464), (buf + 2432),
-            (buf + 2464), (cnt + 40), (act + (long)(2526988) * n), (sav + 2432), (sav + 2464));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2150156) * n), (par + 92432), (par + 92464), (buf + 2432),
+            (buf + 2464), (cnt + 40), (act + (long)(2158348) * n), (sav + 2432), (sav + 2464));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2518796) * n), (par + 92432), (par + 92464), (buf + 2432),
-            (buf + 2464), (act + (long)(2526988) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2150156) * n), (par + 92432), (par + 92464), (buf + 2432),
+            (buf + 2464), (act + (long)(2158348) * n));
 }
 
 static void se_resnet56_fwd_192(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2526988) * n), (act + (long)(2535180) * n));
+    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2158348) * n), (act + (long)(2166540) * n));
 }
 
 static void se_resnet56_fwd_193(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_32_4_cu_fwd(host, n, (act + (long)(2535180) * n), (par + 92496), 0, (act + (long)(2535212) * n));
+    linear_32_4_cu_fwd(host, n, (act + (long)(2166540) * n), (par + 92496), 0, (act + (long)(2166572) * n));
 }
 
 static void se_resnet56_fwd_194(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4_cu_fwd(host, n, (act + (long)(2535212) * n), (act + (long)(2535216) * n));
+    relu_n4_cu_fwd(host, n, (act + (long)(2166572) * n), (act + (long)(2166576) * n));
 }
 
 static void se_resnet56_fwd_195(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_4_32_cu_fwd(host, n, (act + (long)(2535216) * n), (par + 92624), 0, (act + (long)(2535220) * n));
+    linear_4_32_cu_fwd(host, n, (act + (long)(2166576) * n), (par + 92624), 0, (act + (long)(2166580) * n));
 }
 
 static void se_resnet56_fwd_196(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n32_cu_fwd(host, n, (act + (long)(2535220) * n), (act + (long)(2535252) * n));
+    sigmoid_n32_cu_fwd(host, n, (act + (long)(2166580) * n), (act + (long)(2166612) * n));
 }
 
 static void se_resnet56_fwd_197(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2526988) * n), (act + (long)(2535252) * n), (act + (long)(2535284) * n));
+    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2158348) * n), (act + (long)(2166612) * n), (act + (long)(2166644) * n));
 }
 
 static void se_resnet56_fwd_198(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2535284) * n), (act + (long)(2453260) * n), (act + (long)(2543476) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(2166644) * n), (act + (long)(2092812) * n), (act + (long)(2174836) * n));
 }
 
 static void se_resnet56_fwd_199(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2543476) * n), (act + (long)(2551668) * n));
 }
 
 static void se_resnet56_fwd_200(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2551668) * n), (par + 92752), 0, (act + (long)(2559860) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2174836) * n), (par + 92752), 0, (act + (long)(2183028) * n + 0));
 }
 
 static void se_resnet56_fwd_201(const mc_state *s, int train, int host)
@@ -1698,18 +1671,18 @@ static void se_resnet56_fwd_201(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2559860) * n), (par + 93840), (par + 93904), (buf + 2496),
-            (buf + 2560), (cnt + 41), (act + (long)(2576244) * n), (sav + 2496), (sav + 2560));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2183028) * n), (par + 93840), (par + 93904), (buf + 2496),
+            (buf + 2560), (cnt + 41), (act + (long)(2199412) * n), (sav + 2496), (sav + 2560));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2559860) * n), (par + 93840), (par + 93904), (buf + 2496),
-            (buf + 2560), (act + (long)(2576244) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2183028) * n), (par + 93840), (par + 93904), (buf + 2496),
+            (buf + 2560), (act + (long)(2199412) * n));
 }
 
 static void se_resnet56_fwd_202(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2576244) * n), (par + 93968), (par + 96016), (act + (long)(2592628) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2199412) * n), (par + 93968), (par + 96016), (act + (long)(2215796) * n + 0));
 }
 
 static void se_resnet56_fwd_203(const mc_state *s, int train, int host)
@@ -1717,25 +1690,24 @@ static void se_resnet56_fwd_203(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2592628) * n), (par + 96048), (par + 96080), (buf + 2624),
-            (buf + 2656), (cnt + 42), (act + (long)(2600820) * n), (sav + 2624), (sav + 2656));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(2215796) * n), (par + 96048), (par + 96080), (buf + 2624),
+            (buf + 2656), (cnt + 42), (act + (long)(2223988) * n), (sav + 2624), (sav + 2656));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2592628) * n), (par + 96048), (par + 96080), (buf + 2624),
-            (buf + 2656), (act + (long)(2600820) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(2215796) * n), (par + 96048), (par + 96080), (buf + 2624),
+            (buf + 2656), (act + (long)(2223988) * n));
 }
 
 static void se_resnet56_fwd_204(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2600820) * n), (act + (long)(2609012) * n));
 }
 
 static void se_resnet56_fwd_205(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2609012) * n), (par + 96112), 0, (act + (long)(2617204) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2223988) * n), (par + 96112), 0, (act + (long)(2232180) * n + 0));
 }
 
 static void se_resnet56_fwd_206(const mc_state *s, int train, int host)
@@ -1743,74 +1715,73 @@ static void se_resnet56_fwd_206(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2617204) * n), (par + 105328), (par + 105360), (buf + 2688),
-            (buf + 2720), (cnt + 43), (act + (long)(2625396) * n), (sav + 2688), (sav + 2720));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2232180) * n), (par + 105328), (par + 105360), (buf + 2688),
+            (buf + 2720), (cnt + 43), (act + (long)(2240372) * n), (sav + 2688), (sav + 2720));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2617204) * n), (par + 105328), (par + 105360), (buf + 2688),
-            (buf + 2720), (act + (long)(2625396) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2232180) * n), (par + 105328), (par + 105360), (buf + 2688),
+            (buf + 2720), (act + (long)(2240372) * n));
 }
 
 static void se_resnet56_fwd_207(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2625396) * n), (act + (long)(2633588) * n));
+    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2240372) * n), (act + (long)(2248564) * n));
 }
 
 static void se_resnet56_fwd_208(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_32_4_cu_fwd(host, n, (act + (long)(2633588) * n), (par + 105392), 0, (act + (long)(2633620) * n));
+    linear_32_4_cu_fwd(host, n, (act + (long)(2248564) * n), (par + 105392), 0, (act + (long)(2248596) * n));
 }
 
 static void se_resnet56_fwd_209(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4_cu_fwd(host, n, (act + (long)(2633620) * n), (act + (long)(2633624) * n));
+    relu_n4_cu_fwd(host, n, (act + (long)(2248596) * n), (act + (long)(2248600) * n));
 }
 
 static void se_resnet56_fwd_210(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_4_32_cu_fwd(host, n, (act + (long)(2633624) * n), (par + 105520), 0, (act + (long)(2633628) * n));
+    linear_4_32_cu_fwd(host, n, (act + (long)(2248600) * n), (par + 105520), 0, (act + (long)(2248604) * n));
 }
 
 static void se_resnet56_fwd_211(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n32_cu_fwd(host, n, (act + (long)(2633628) * n), (act + (long)(2633660) * n));
+    sigmoid_n32_cu_fwd(host, n, (act + (long)(2248604) * n), (act + (long)(2248636) * n));
 }
 
 static void se_resnet56_fwd_212(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2625396) * n), (act + (long)(2633660) * n), (act + (long)(2633692) * n));
+    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2240372) * n), (act + (long)(2248636) * n), (act + (long)(2248668) * n));
 }
 
 static void se_resnet56_fwd_213(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2633692) * n), (act + (long)(2551668) * n), (act + (long)(2641884) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(2248668) * n), (act + (long)(2174836) * n), (act + (long)(2256860) * n));
 }
 
 static void se_resnet56_fwd_214(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2641884) * n), (act + (long)(2650076) * n));
 }
 
 static void se_resnet56_fwd_215(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2650076) * n), (par + 105648), 0, (act + (long)(2658268) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2256860) * n), (par + 105648), 0, (act + (long)(2265052) * n + 0));
 }
 
 static void se_resnet56_fwd_216(const mc_state *s, int train, int host)
@@ -1818,18 +1789,18 @@ static void se_resnet56_fwd_216(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2658268) * n), (par + 106736), (par + 106800), (buf + 2752),
-            (buf + 2816), (cnt + 44), (act + (long)(2674652) * n), (sav + 2752), (sav + 2816));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2265052) * n), (par + 106736), (par + 106800), (buf + 2752),
+            (buf + 2816), (cnt + 44), (act + (long)(2281436) * n), (sav + 2752), (sav + 2816));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2658268) * n), (par + 106736), (par + 106800), (buf + 2752),
-            (buf + 2816), (act + (long)(2674652) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2265052) * n), (par + 106736), (par + 106800), (buf + 2752),
+            (buf + 2816), (act + (long)(2281436) * n));
 }
 
 static void se_resnet56_fwd_217(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2674652) * n), (par + 106864), (par + 108912), (act + (long)(2691036) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2281436) * n), (par + 106864), (par + 108912), (act + (long)(2297820) * n + 0));
 }
 
 static void se_resnet56_fwd_218(const mc_state *s, int train, int host)
@@ -1837,25 +1808,24 @@ static void se_resnet56_fwd_218(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2691036) * n), (par + 108944), (par + 108976), (buf + 2880),
-            (buf + 2912), (cnt + 45), (act + (long)(2699228) * n), (sav + 2880), (sav + 2912));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(2297820) * n), (par + 108944), (par + 108976), (buf + 2880),
+            (buf + 2912), (cnt + 45), (act + (long)(2306012) * n), (sav + 2880), (sav + 2912));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2691036) * n), (par + 108944), (par + 108976), (buf + 2880),
-            (buf + 2912), (act + (long)(2699228) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(2297820) * n), (par + 108944), (par + 108976), (buf + 2880),
+            (buf + 2912), (act + (long)(2306012) * n));
 }
 
 static void se_resnet56_fwd_219(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2699228) * n), (act + (long)(2707420) * n));
 }
 
 static void se_resnet56_fwd_220(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2707420) * n), (par + 109008), 0, (act + (long)(2715612) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2306012) * n), (par + 109008), 0, (act + (long)(2314204) * n + 0));
 }
 
 static void se_resnet56_fwd_221(const mc_state *s, int train, int host)
@@ -1863,74 +1833,73 @@ static void se_resnet56_fwd_221(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2715612) * n), (par + 118224), (par + 118256), (buf + 2944),
-            (buf + 2976), (cnt + 46), (act + (long)(2723804) * n), (sav + 2944), (sav + 2976));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2314204) * n), (par + 118224), (par + 118256), (buf + 2944),
+            (buf + 2976), (cnt + 46), (act + (long)(2322396) * n), (sav + 2944), (sav + 2976));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2715612) * n), (par + 118224), (par + 118256), (buf + 2944),
-            (buf + 2976), (act + (long)(2723804) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2314204) * n), (par + 118224), (par + 118256), (buf + 2944),
+            (buf + 2976), (act + (long)(2322396) * n));
 }
 
 static void se_resnet56_fwd_222(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2723804) * n), (act + (long)(2731996) * n));
+    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2322396) * n), (act + (long)(2330588) * n));
 }
 
 static void se_resnet56_fwd_223(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_32_4_cu_fwd(host, n, (act + (long)(2731996) * n), (par + 118288), 0, (act + (long)(2732028) * n));
+    linear_32_4_cu_fwd(host, n, (act + (long)(2330588) * n), (par + 118288), 0, (act + (long)(2330620) * n));
 }
 
 static void se_resnet56_fwd_224(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4_cu_fwd(host, n, (act + (long)(2732028) * n), (act + (long)(2732032) * n));
+    relu_n4_cu_fwd(host, n, (act + (long)(2330620) * n), (act + (long)(2330624) * n));
 }
 
 static void se_resnet56_fwd_225(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_4_32_cu_fwd(host, n, (act + (long)(2732032) * n), (par + 118416), 0, (act + (long)(2732036) * n));
+    linear_4_32_cu_fwd(host, n, (act + (long)(2330624) * n), (par + 118416), 0, (act + (long)(2330628) * n));
 }
 
 static void se_resnet56_fwd_226(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n32_cu_fwd(host, n, (act + (long)(2732036) * n), (act + (long)(2732068) * n));
+    sigmoid_n32_cu_fwd(host, n, (act + (long)(2330628) * n), (act + (long)(2330660) * n));
 }
 
 static void se_resnet56_fwd_227(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2723804) * n), (act + (long)(2732068) * n), (act + (long)(2732100) * n));
+    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2322396) * n), (act + (long)(2330660) * n), (act + (long)(2330692) * n));
 }
 
 static void se_resnet56_fwd_228(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2732100) * n), (act + (long)(2650076) * n), (act + (long)(2740292) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(2330692) * n), (act + (long)(2256860) * n), (act + (long)(2338884) * n));
 }
 
 static void se_resnet56_fwd_229(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2740292) * n), (act + (long)(2748484) * n));
 }
 
 static void se_resnet56_fwd_230(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2748484) * n), (par + 118544), 0, (act + (long)(2756676) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2338884) * n), (par + 118544), 0, (act + (long)(2347076) * n + 0));
 }
 
 static void se_resnet56_fwd_231(const mc_state *s, int train, int host)
@@ -1938,18 +1907,18 @@ static void se_resnet56_fwd_231(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2756676) * n), (par + 119632), (par + 119696), (buf + 3008),
-            (buf + 3072), (cnt + 47), (act + (long)(2773060) * n), (sav + 3008), (sav + 3072));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2347076) * n), (par + 119632), (par + 119696), (buf + 3008),
+            (buf + 3072), (cnt + 47), (act + (long)(2363460) * n), (sav + 3008), (sav + 3072));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2756676) * n), (par + 119632), (par + 119696), (buf + 3008),
-            (buf + 3072), (act + (long)(2773060) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2347076) * n), (par + 119632), (par + 119696), (buf + 3008),
+            (buf + 3072), (act + (long)(2363460) * n));
 }
 
 static void se_resnet56_fwd_232(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2773060) * n), (par + 119760), (par + 121808), (act + (long)(2789444) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2363460) * n), (par + 119760), (par + 121808), (act + (long)(2379844) * n + 0));
 }
 
 static void se_resnet56_fwd_233(const mc_state *s, int train, int host)
@@ -1957,25 +1926,24 @@ static void se_resnet56_fwd_233(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2789444) * n), (par + 121840), (par + 121872), (buf + 3136),
-            (buf + 3168), (cnt + 48), (act + (long)(2797636) * n), (sav + 3136), (sav + 3168));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(2379844) * n), (par + 121840), (par + 121872), (buf + 3136),
+            (buf + 3168), (cnt + 48), (act + (long)(2388036) * n), (sav + 3136), (sav + 3168));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2789444) * n), (par + 121840), (par + 121872), (buf + 3136),
-            (buf + 3168), (act + (long)(2797636) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(2379844) * n), (par + 121840), (par + 121872), (buf + 3136),
+            (buf + 3168), (act + (long)(2388036) * n));
 }
 
 static void se_resnet56_fwd_234(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2797636) * n), (act + (long)(2805828) * n));
 }
 
 static void se_resnet56_fwd_235(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2805828) * n), (par + 121904), 0, (act + (long)(2814020) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2388036) * n), (par + 121904), 0, (act + (long)(2396228) * n + 0));
 }
 
 static void se_resnet56_fwd_236(const mc_state *s, int train, int host)
@@ -1983,74 +1951,73 @@ static void se_resnet56_fwd_236(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2814020) * n), (par + 131120), (par + 131152), (buf + 3200),
-            (buf + 3232), (cnt + 49), (act + (long)(2822212) * n), (sav + 3200), (sav + 3232));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2396228) * n), (par + 131120), (par + 131152), (buf + 3200),
+            (buf + 3232), (cnt + 49), (act + (long)(2404420) * n), (sav + 3200), (sav + 3232));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2814020) * n), (par + 131120), (par + 131152), (buf + 3200),
-            (buf + 3232), (act + (long)(2822212) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2396228) * n), (par + 131120), (par + 131152), (buf + 3200),
+            (buf + 3232), (act + (long)(2404420) * n));
 }
 
 static void se_resnet56_fwd_237(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2822212) * n), (act + (long)(2830404) * n));
+    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2404420) * n), (act + (long)(2412612) * n));
 }
 
 static void se_resnet56_fwd_238(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_32_4_cu_fwd(host, n, (act + (long)(2830404) * n), (par + 131184), 0, (act + (long)(2830436) * n));
+    linear_32_4_cu_fwd(host, n, (act + (long)(2412612) * n), (par + 131184), 0, (act + (long)(2412644) * n));
 }
 
 static void se_resnet56_fwd_239(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4_cu_fwd(host, n, (act + (long)(2830436) * n), (act + (long)(2830440) * n));
+    relu_n4_cu_fwd(host, n, (act + (long)(2412644) * n), (act + (long)(2412648) * n));
 }
 
 static void se_resnet56_fwd_240(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_4_32_cu_fwd(host, n, (act + (long)(2830440) * n), (par + 131312), 0, (act + (long)(2830444) * n));
+    linear_4_32_cu_fwd(host, n, (act + (long)(2412648) * n), (par + 131312), 0, (act + (long)(2412652) * n));
 }
 
 static void se_resnet56_fwd_241(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n32_cu_fwd(host, n, (act + (long)(2830444) * n), (act + (long)(2830476) * n));
+    sigmoid_n32_cu_fwd(host, n, (act + (long)(2412652) * n), (act + (long)(2412684) * n));
 }
 
 static void se_resnet56_fwd_242(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2822212) * n), (act + (long)(2830476) * n), (act + (long)(2830508) * n));
+    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2404420) * n), (act + (long)(2412684) * n), (act + (long)(2412716) * n));
 }
 
 static void se_resnet56_fwd_243(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2830508) * n), (act + (long)(2748484) * n), (act + (long)(2838700) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(2412716) * n), (act + (long)(2338884) * n), (act + (long)(2420908) * n));
 }
 
 static void se_resnet56_fwd_244(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2838700) * n), (act + (long)(2846892) * n));
 }
 
 static void se_resnet56_fwd_245(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2846892) * n), (par + 131440), 0, (act + (long)(2855084) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2420908) * n), (par + 131440), 0, (act + (long)(2429100) * n + 0));
 }
 
 static void se_resnet56_fwd_246(const mc_state *s, int train, int host)
@@ -2058,18 +2025,18 @@ static void se_resnet56_fwd_246(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2855084) * n), (par + 132528), (par + 132592), (buf + 3264),
-            (buf + 3328), (cnt + 50), (act + (long)(2871468) * n), (sav + 3264), (sav + 3328));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2429100) * n), (par + 132528), (par + 132592), (buf + 3264),
+            (buf + 3328), (cnt + 50), (act + (long)(2445484) * n), (sav + 3264), (sav + 3328));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2855084) * n), (par + 132528), (par + 132592), (buf + 3264),
-            (buf + 3328), (act + (long)(2871468) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2429100) * n), (par + 132528), (par + 132592), (buf + 3264),
+            (buf + 3328), (act + (long)(2445484) * n));
 }
 
 static void se_resnet56_fwd_247(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2871468) * n), (par + 132656), (par + 134704), (act + (long)(2887852) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2445484) * n), (par + 132656), (par + 134704), (act + (long)(2461868) * n + 0));
 }
 
 static void se_resnet56_fwd_248(const mc_state *s, int train, int host)
@@ -2077,25 +2044,24 @@ static void se_resnet56_fwd_248(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2887852) * n), (par + 134736), (par + 134768), (buf + 3392),
-            (buf + 3424), (cnt + 51), (act + (long)(2896044) * n), (sav + 3392), (sav + 3424));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(2461868) * n), (par + 134736), (par + 134768), (buf + 3392),
+            (buf + 3424), (cnt + 51), (act + (long)(2470060) * n), (sav + 3392), (sav + 3424));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2887852) * n), (par + 134736), (par + 134768), (buf + 3392),
-            (buf + 3424), (act + (long)(2896044) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(2461868) * n), (par + 134736), (par + 134768), (buf + 3392),
+            (buf + 3424), (act + (long)(2470060) * n));
 }
 
 static void se_resnet56_fwd_249(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2896044) * n), (act + (long)(2904236) * n));
 }
 
 static void se_resnet56_fwd_250(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2904236) * n), (par + 134800), 0, (act + (long)(2912428) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2470060) * n), (par + 134800), 0, (act + (long)(2478252) * n + 0));
 }
 
 static void se_resnet56_fwd_251(const mc_state *s, int train, int host)
@@ -2103,74 +2069,73 @@ static void se_resnet56_fwd_251(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2912428) * n), (par + 144016), (par + 144048), (buf + 3456),
-            (buf + 3488), (cnt + 52), (act + (long)(2920620) * n), (sav + 3456), (sav + 3488));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2478252) * n), (par + 144016), (par + 144048), (buf + 3456),
+            (buf + 3488), (cnt + 52), (act + (long)(2486444) * n), (sav + 3456), (sav + 3488));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2912428) * n), (par + 144016), (par + 144048), (buf + 3456),
-            (buf + 3488), (act + (long)(2920620) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2478252) * n), (par + 144016), (par + 144048), (buf + 3456),
+            (buf + 3488), (act + (long)(2486444) * n));
 }
 
 static void se_resnet56_fwd_252(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2920620) * n), (act + (long)(2928812) * n));
+    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2486444) * n), (act + (long)(2494636) * n));
 }
 
 static void se_resnet56_fwd_253(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_32_4_cu_fwd(host, n, (act + (long)(2928812) * n), (par + 144080), 0, (act + (long)(2928844) * n));
+    linear_32_4_cu_fwd(host, n, (act + (long)(2494636) * n), (par + 144080), 0, (act + (long)(2494668) * n));
 }
 
 static void se_resnet56_fwd_254(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4_cu_fwd(host, n, (act + (long)(2928844) * n), (act + (long)(2928848) * n));
+    relu_n4_cu_fwd(host, n, (act + (long)(2494668) * n), (act + (long)(2494672) * n));
 }
 
 static void se_resnet56_fwd_255(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_4_32_cu_fwd(host, n, (act + (long)(2928848) * n), (par + 144208), 0, (act + (long)(2928852) * n));
+    linear_4_32_cu_fwd(host, n, (act + (long)(2494672) * n), (par + 144208), 0, (act + (long)(2494676) * n));
 }
 
 static void se_resnet56_fwd_256(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n32_cu_fwd(host, n, (act + (long)(2928852) * n), (act + (long)(2928884) * n));
+    sigmoid_n32_cu_fwd(host, n, (act + (long)(2494676) * n), (act + (long)(2494708) * n));
 }
 
 static void se_resnet56_fwd_257(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2920620) * n), (act + (long)(2928884) * n), (act + (long)(2928916) * n));
+    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2486444) * n), (act + (long)(2494708) * n), (act + (long)(2494740) * n));
 }
 
 static void se_resnet56_fwd_258(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(2928916) * n), (act + (long)(2846892) * n), (act + (long)(2937108) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(2494740) * n), (act + (long)(2420908) * n), (act + (long)(2502932) * n));
 }
 
 static void se_resnet56_fwd_259(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2937108) * n), (act + (long)(2945300) * n));
 }
 
 static void se_resnet56_fwd_260(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2945300) * n), (par + 144336), 0, (act + (long)(2953492) * n + 0));
+    dw_k3_5_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2502932) * n), (par + 144336), 0, (act + (long)(2511124) * n + 0));
 }
 
 static void se_resnet56_fwd_261(const mc_state *s, int train, int host)
@@ -2178,18 +2143,18 @@ static void se_resnet56_fwd_261(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2953492) * n), (par + 145424), (par + 145488), (buf + 3520),
-            (buf + 3584), (cnt + 53), (act + (long)(2969876) * n), (sav + 3520), (sav + 3584));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2511124) * n), (par + 145424), (par + 145488), (buf + 3520),
+            (buf + 3584), (cnt + 53), (act + (long)(2527508) * n), (sav + 3520), (sav + 3584));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2953492) * n), (par + 145424), (par + 145488), (buf + 3520),
-            (buf + 3584), (act + (long)(2969876) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2511124) * n), (par + 145424), (par + 145488), (buf + 3520),
+            (buf + 3584), (act + (long)(2527508) * n));
 }
 
 static void se_resnet56_fwd_262(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2969876) * n), (par + 145552), (par + 147600), (act + (long)(2986260) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(2527508) * n), (par + 145552), (par + 147600), (act + (long)(2543892) * n + 0));
 }
 
 static void se_resnet56_fwd_263(const mc_state *s, int train, int host)
@@ -2197,25 +2162,24 @@ static void se_resnet56_fwd_263(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2986260) * n), (par + 147632), (par + 147664), (buf + 3648),
-            (buf + 3680), (cnt + 54), (act + (long)(2994452) * n), (sav + 3648), (sav + 3680));
+        bn_c32_16x16_relu_cu_fwd_train(host, n, (act + (long)(2543892) * n), (par + 147632), (par + 147664), (buf + 3648),
+            (buf + 3680), (cnt + 54), (act + (long)(2552084) * n), (sav + 3648), (sav + 3680));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2986260) * n), (par + 147632), (par + 147664), (buf + 3648),
-            (buf + 3680), (act + (long)(2994452) * n));
+        bn_c32_16x16_relu_cu_fwd_eval(host, n, (act + (long)(2543892) * n), (par + 147632), (par + 147664), (buf + 3648),
+            (buf + 3680), (act + (long)(2552084) * n));
 }
 
 static void se_resnet56_fwd_264(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(2994452) * n), (act + (long)(3002644) * n));
 }
 
 static void se_resnet56_fwd_265(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(3002644) * n), (par + 147696), 0, (act + (long)(3010836) * n + 0));
+    conv_k3_c32_32_16x16_s1_p1_cu_fwd(host, n, (act + (long)(2552084) * n), (par + 147696), 0, (act + (long)(2560276) * n + 0));
 }
 
 static void se_resnet56_fwd_266(const mc_state *s, int train, int host)
@@ -2223,74 +2187,73 @@ static void se_resnet56_fwd_266(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(3010836) * n), (par + 156912), (par + 156944), (buf + 3712),
-            (buf + 3744), (cnt + 55), (act + (long)(3019028) * n), (sav + 3712), (sav + 3744));
+        bn_c32_16x16_cu_fwd_train(host, n, (act + (long)(2560276) * n), (par + 156912), (par + 156944), (buf + 3712),
+            (buf + 3744), (cnt + 55), (act + (long)(2568468) * n), (sav + 3712), (sav + 3744));
     else
-        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(3010836) * n), (par + 156912), (par + 156944), (buf + 3712),
-            (buf + 3744), (act + (long)(3019028) * n));
+        bn_c32_16x16_cu_fwd_eval(host, n, (act + (long)(2560276) * n), (par + 156912), (par + 156944), (buf + 3712),
+            (buf + 3744), (act + (long)(2568468) * n));
 }
 
 static void se_resnet56_fwd_267(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c32_16x16_cu_fwd(host, n, (act + (long)(3019028) * n), (act + (long)(3027220) * n));
+    gap_c32_16x16_cu_fwd(host, n, (act + (long)(2568468) * n), (act + (long)(2576660) * n));
 }
 
 static void se_resnet56_fwd_268(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_32_4_cu_fwd(host, n, (act + (long)(3027220) * n), (par + 156976), 0, (act + (long)(3027252) * n));
+    linear_32_4_cu_fwd(host, n, (act + (long)(2576660) * n), (par + 156976), 0, (act + (long)(2576692) * n));
 }
 
 static void se_resnet56_fwd_269(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4_cu_fwd(host, n, (act + (long)(3027252) * n), (act + (long)(3027256) * n));
+    relu_n4_cu_fwd(host, n, (act + (long)(2576692) * n), (act + (long)(2576696) * n));
 }
 
 static void se_resnet56_fwd_270(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_4_32_cu_fwd(host, n, (act + (long)(3027256) * n), (par + 157104), 0, (act + (long)(3027260) * n));
+    linear_4_32_cu_fwd(host, n, (act + (long)(2576696) * n), (par + 157104), 0, (act + (long)(2576700) * n));
 }
 
 static void se_resnet56_fwd_271(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n32_cu_fwd(host, n, (act + (long)(3027260) * n), (act + (long)(3027292) * n));
+    sigmoid_n32_cu_fwd(host, n, (act + (long)(2576700) * n), (act + (long)(2576732) * n));
 }
 
 static void se_resnet56_fwd_272(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c32_16x16_cu_fwd(host, n, (act + (long)(3019028) * n), (act + (long)(3027292) * n), (act + (long)(3027324) * n));
+    scale_c32_16x16_cu_fwd(host, n, (act + (long)(2568468) * n), (act + (long)(2576732) * n), (act + (long)(2576764) * n));
 }
 
 static void se_resnet56_fwd_273(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n8192_cu_fwd(host, n, (act + (long)(3027324) * n), (act + (long)(2945300) * n), (act + (long)(3035516) * n));
+    add2_n8192_relu_cu_fwd(host, n, (act + (long)(2576764) * n), (act + (long)(2502932) * n), (act + (long)(2584956) * n));
 }
 
 static void se_resnet56_fwd_274(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8192_cu_fwd(host, n, (act + (long)(3035516) * n), (act + (long)(3043708) * n));
 }
 
 static void se_resnet56_fwd_275(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c32_16x16_s1_cu_fwd(host, n, (act + (long)(3043708) * n), (par + 157232), 0, (act + (long)(3051900) * n + 0));
+    dw_k3_3_c32_16x16_s1_cu_fwd(host, n, (act + (long)(2584956) * n), (par + 157232), 0, (act + (long)(2593148) * n + 0));
 }
 
 static void se_resnet56_fwd_276(const mc_state *s, int train, int host)
@@ -2298,18 +2261,18 @@ static void se_resnet56_fwd_276(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(3051900) * n), (par + 157808), (par + 157872), (buf + 3776),
-            (buf + 3840), (cnt + 56), (act + (long)(3068284) * n), (sav + 3776), (sav + 3840));
+        bn_c64_16x16_cu_fwd_train(host, n, (act + (long)(2593148) * n), (par + 157808), (par + 157872), (buf + 3776),
+            (buf + 3840), (cnt + 56), (act + (long)(2609532) * n), (sav + 3776), (sav + 3840));
     else
-        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(3051900) * n), (par + 157808), (par + 157872), (buf + 3776),
-            (buf + 3840), (act + (long)(3068284) * n));
+        bn_c64_16x16_cu_fwd_eval(host, n, (act + (long)(2593148) * n), (par + 157808), (par + 157872), (buf + 3776),
+            (buf + 3840), (act + (long)(2609532) * n));
 }
 
 static void se_resnet56_fwd_277(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_64_16x16_s2_p0_b_cu_fwd(host, n, (act + (long)(3068284) * n), (par + 157936), (par + 162032), (act + (long)(3084668) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_cu_fwd(host, n, (act + (long)(2609532) * n), (par + 157936), (par + 162032), (act + (long)(2625916) * n + 0));
 }
 
 static void se_resnet56_fwd_278(const mc_state *s, int train, int host)
@@ -2317,25 +2280,24 @@ static void se_resnet56_fwd_278(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3084668) * n), (par + 162096), (par + 162160), (buf + 3904),
-            (buf + 3968), (cnt + 57), (act + (long)(3088764) * n), (sav + 3904), (sav + 3968));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2625916) * n), (par + 162096), (par + 162160), (buf + 3904),
+            (buf + 3968), (cnt + 57), (act + (long)(2630012) * n), (sav + 3904), (sav + 3968));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3084668) * n), (par + 162096), (par + 162160), (buf + 3904),
-            (buf + 3968), (act + (long)(3088764) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2625916) * n), (par + 162096), (par + 162160), (buf + 3904),
+            (buf + 3968), (act + (long)(2630012) * n));
 }
 
 static void se_resnet56_fwd_279(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3088764) * n), (act + (long)(3092860) * n));
 }
 
 static void se_resnet56_fwd_280(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(3092860) * n), (par + 162224), 0, (act + (long)(3096956) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2630012) * n), (par + 162224), 0, (act + (long)(2634108) * n + 0));
 }
 
 static void se_resnet56_fwd_281(const mc_state *s, int train, int host)
@@ -2343,60 +2305,60 @@ static void se_resnet56_fwd_281(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3096956) * n), (par + 199088), (par + 199152), (buf + 4032),
-            (buf + 4096), (cnt + 58), (act + (long)(3101052) * n), (sav + 4032), (sav + 4096));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2634108) * n), (par + 199088), (par + 199152), (buf + 4032),
+            (buf + 4096), (cnt + 58), (act + (long)(2638204) * n), (sav + 4032), (sav + 4096));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3096956) * n), (par + 199088), (par + 199152), (buf + 4032),
-            (buf + 4096), (act + (long)(3101052) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2634108) * n), (par + 199088), (par + 199152), (buf + 4032),
+            (buf + 4096), (act + (long)(2638204) * n));
 }
 
 static void se_resnet56_fwd_282(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(3101052) * n), (act + (long)(3105148) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2638204) * n), (act + (long)(2642300) * n));
 }
 
 static void se_resnet56_fwd_283(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_8_cu_fwd(host, n, (act + (long)(3105148) * n), (par + 199216), 0, (act + (long)(3105212) * n));
+    linear_64_8_cu_fwd(host, n, (act + (long)(2642300) * n), (par + 199216), 0, (act + (long)(2642364) * n));
 }
 
 static void se_resnet56_fwd_284(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8_cu_fwd(host, n, (act + (long)(3105212) * n), (act + (long)(3105220) * n));
+    relu_n8_cu_fwd(host, n, (act + (long)(2642364) * n), (act + (long)(2642372) * n));
 }
 
 static void se_resnet56_fwd_285(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_8_64_cu_fwd(host, n, (act + (long)(3105220) * n), (par + 199728), 0, (act + (long)(3105228) * n));
+    linear_8_64_cu_fwd(host, n, (act + (long)(2642372) * n), (par + 199728), 0, (act + (long)(2642380) * n));
 }
 
 static void se_resnet56_fwd_286(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n64_cu_fwd(host, n, (act + (long)(3105228) * n), (act + (long)(3105292) * n));
+    sigmoid_n64_cu_fwd(host, n, (act + (long)(2642380) * n), (act + (long)(2642444) * n));
 }
 
 static void se_resnet56_fwd_287(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c64_8x8_cu_fwd(host, n, (act + (long)(3101052) * n), (act + (long)(3105292) * n), (act + (long)(3105356) * n));
+    scale_c64_8x8_cu_fwd(host, n, (act + (long)(2638204) * n), (act + (long)(2642444) * n), (act + (long)(2642508) * n));
 }
 
 static void se_resnet56_fwd_288(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c32_64_16x16_s2_p0_cu_fwd(host, n, (act + (long)(3043708) * n), (par + 200240), 0, (act + (long)(3109452) * n + 0));
+    conv_k1_c32_64_16x16_s2_p0_cu_fwd(host, n, (act + (long)(2584956) * n), (par + 200240), 0, (act + (long)(2646604) * n + 0));
 }
 
 static void se_resnet56_fwd_289(const mc_state *s, int train, int host)
@@ -2404,32 +2366,31 @@ static void se_resnet56_fwd_289(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3109452) * n), (par + 202288), (par + 202352), (buf + 4160),
-            (buf + 4224), (cnt + 59), (act + (long)(3113548) * n), (sav + 4160), (sav + 4224));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2646604) * n), (par + 202288), (par + 202352), (buf + 4160),
+            (buf + 4224), (cnt + 59), (act + (long)(2650700) * n), (sav + 4160), (sav + 4224));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3109452) * n), (par + 202288), (par + 202352), (buf + 4160),
-            (buf + 4224), (act + (long)(3113548) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2646604) * n), (par + 202288), (par + 202352), (buf + 4160),
+            (buf + 4224), (act + (long)(2650700) * n));
 }
 
 static void se_resnet56_fwd_290(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(3105356) * n), (act + (long)(3113548) * n), (act + (long)(3117644) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2642508) * n), (act + (long)(2650700) * n), (act + (long)(2654796) * n));
 }
 
 static void se_resnet56_fwd_291(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3117644) * n), (act + (long)(3121740) * n));
 }
 
 static void se_resnet56_fwd_292(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(3121740) * n), (par + 202416), 0, (act + (long)(3125836) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2654796) * n), (par + 202416), 0, (act + (long)(2658892) * n + 0));
 }
 
 static void se_resnet56_fwd_293(const mc_state *s, int train, int host)
@@ -2437,18 +2398,18 @@ static void se_resnet56_fwd_293(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(3125836) * n), (par + 203568), (par + 203696), (buf + 4288),
-            (buf + 4416), (cnt + 60), (act + (long)(3134028) * n), (sav + 4288), (sav + 4416));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2658892) * n), (par + 203568), (par + 203696), (buf + 4288),
+            (buf + 4416), (cnt + 60), (act + (long)(2667084) * n), (sav + 4288), (sav + 4416));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(3125836) * n), (par + 203568), (par + 203696), (buf + 4288),
-            (buf + 4416), (act + (long)(3134028) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2658892) * n), (par + 203568), (par + 203696), (buf + 4288),
+            (buf + 4416), (act + (long)(2667084) * n));
 }
 
 static void se_resnet56_fwd_294(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(3134028) * n), (par + 203824), (par + 212016), (act + (long)(3142220) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2667084) * n), (par + 203824), (par + 212016), (act + (long)(2675276) * n + 0));
 }
 
 static void se_resnet56_fwd_295(const mc_state *s, int train, int host)
@@ -2456,25 +2417,24 @@ static void se_resnet56_fwd_295(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3142220) * n), (par + 212080), (par + 212144), (buf + 4544),
-            (buf + 4608), (cnt + 61), (act + (long)(3146316) * n), (sav + 4544), (sav + 4608));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2675276) * n), (par + 212080), (par + 212144), (buf + 4544),
+            (buf + 4608), (cnt + 61), (act + (long)(2679372) * n), (sav + 4544), (sav + 4608));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3142220) * n), (par + 212080), (par + 212144), (buf + 4544),
-            (buf + 4608), (act + (long)(3146316) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2675276) * n), (par + 212080), (par + 212144), (buf + 4544),
+            (buf + 4608), (act + (long)(2679372) * n));
 }
 
 static void se_resnet56_fwd_296(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3146316) * n), (act + (long)(3150412) * n));
 }
 
 static void se_resnet56_fwd_297(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(3150412) * n), (par + 212208), 0, (act + (long)(3154508) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2679372) * n), (par + 212208), 0, (act + (long)(2683468) * n + 0));
 }
 
 static void se_resnet56_fwd_298(const mc_state *s, int train, int host)
@@ -2482,74 +2442,73 @@ static void se_resnet56_fwd_298(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3154508) * n), (par + 249072), (par + 249136), (buf + 4672),
-            (buf + 4736), (cnt + 62), (act + (long)(3158604) * n), (sav + 4672), (sav + 4736));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2683468) * n), (par + 249072), (par + 249136), (buf + 4672),
+            (buf + 4736), (cnt + 62), (act + (long)(2687564) * n), (sav + 4672), (sav + 4736));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3154508) * n), (par + 249072), (par + 249136), (buf + 4672),
-            (buf + 4736), (act + (long)(3158604) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2683468) * n), (par + 249072), (par + 249136), (buf + 4672),
+            (buf + 4736), (act + (long)(2687564) * n));
 }
 
 static void se_resnet56_fwd_299(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(3158604) * n), (act + (long)(3162700) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2687564) * n), (act + (long)(2691660) * n));
 }
 
 static void se_resnet56_fwd_300(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_8_cu_fwd(host, n, (act + (long)(3162700) * n), (par + 249200), 0, (act + (long)(3162764) * n));
+    linear_64_8_cu_fwd(host, n, (act + (long)(2691660) * n), (par + 249200), 0, (act + (long)(2691724) * n));
 }
 
 static void se_resnet56_fwd_301(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8_cu_fwd(host, n, (act + (long)(3162764) * n), (act + (long)(3162772) * n));
+    relu_n8_cu_fwd(host, n, (act + (long)(2691724) * n), (act + (long)(2691732) * n));
 }
 
 static void se_resnet56_fwd_302(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_8_64_cu_fwd(host, n, (act + (long)(3162772) * n), (par + 249712), 0, (act + (long)(3162780) * n));
+    linear_8_64_cu_fwd(host, n, (act + (long)(2691732) * n), (par + 249712), 0, (act + (long)(2691740) * n));
 }
 
 static void se_resnet56_fwd_303(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n64_cu_fwd(host, n, (act + (long)(3162780) * n), (act + (long)(3162844) * n));
+    sigmoid_n64_cu_fwd(host, n, (act + (long)(2691740) * n), (act + (long)(2691804) * n));
 }
 
 static void se_resnet56_fwd_304(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c64_8x8_cu_fwd(host, n, (act + (long)(3158604) * n), (act + (long)(3162844) * n), (act + (long)(3162908) * n));
+    scale_c64_8x8_cu_fwd(host, n, (act + (long)(2687564) * n), (act + (long)(2691804) * n), (act + (long)(2691868) * n));
 }
 
 static void se_resnet56_fwd_305(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(3162908) * n), (act + (long)(3121740) * n), (act + (long)(3167004) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2691868) * n), (act + (long)(2654796) * n), (act + (long)(2695964) * n));
 }
 
 static void se_resnet56_fwd_306(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3167004) * n), (act + (long)(3171100) * n));
 }
 
 static void se_resnet56_fwd_307(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(3171100) * n), (par + 250224), 0, (act + (long)(3175196) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2695964) * n), (par + 250224), 0, (act + (long)(2700060) * n + 0));
 }
 
 static void se_resnet56_fwd_308(const mc_state *s, int train, int host)
@@ -2557,18 +2516,18 @@ static void se_resnet56_fwd_308(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(3175196) * n), (par + 251376), (par + 251504), (buf + 4800),
-            (buf + 4928), (cnt + 63), (act + (long)(3183388) * n), (sav + 4800), (sav + 4928));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2700060) * n), (par + 251376), (par + 251504), (buf + 4800),
+            (buf + 4928), (cnt + 63), (act + (long)(2708252) * n), (sav + 4800), (sav + 4928));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(3175196) * n), (par + 251376), (par + 251504), (buf + 4800),
-            (buf + 4928), (act + (long)(3183388) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2700060) * n), (par + 251376), (par + 251504), (buf + 4800),
+            (buf + 4928), (act + (long)(2708252) * n));
 }
 
 static void se_resnet56_fwd_309(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(3183388) * n), (par + 251632), (par + 259824), (act + (long)(3191580) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2708252) * n), (par + 251632), (par + 259824), (act + (long)(2716444) * n + 0));
 }
 
 static void se_resnet56_fwd_310(const mc_state *s, int train, int host)
@@ -2576,25 +2535,24 @@ static void se_resnet56_fwd_310(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3191580) * n), (par + 259888), (par + 259952), (buf + 5056),
-            (buf + 5120), (cnt + 64), (act + (long)(3195676) * n), (sav + 5056), (sav + 5120));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2716444) * n), (par + 259888), (par + 259952), (buf + 5056),
+            (buf + 5120), (cnt + 64), (act + (long)(2720540) * n), (sav + 5056), (sav + 5120));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3191580) * n), (par + 259888), (par + 259952), (buf + 5056),
-            (buf + 5120), (act + (long)(3195676) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2716444) * n), (par + 259888), (par + 259952), (buf + 5056),
+            (buf + 5120), (act + (long)(2720540) * n));
 }
 
 static void se_resnet56_fwd_311(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3195676) * n), (act + (long)(3199772) * n));
 }
 
 static void se_resnet56_fwd_312(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(3199772) * n), (par + 260016), 0, (act + (long)(3203868) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2720540) * n), (par + 260016), 0, (act + (long)(2724636) * n + 0));
 }
 
 static void se_resnet56_fwd_313(const mc_state *s, int train, int host)
@@ -2602,74 +2560,73 @@ static void se_resnet56_fwd_313(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3203868) * n), (par + 296880), (par + 296944), (buf + 5184),
-            (buf + 5248), (cnt + 65), (act + (long)(3207964) * n), (sav + 5184), (sav + 5248));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2724636) * n), (par + 296880), (par + 296944), (buf + 5184),
+            (buf + 5248), (cnt + 65), (act + (long)(2728732) * n), (sav + 5184), (sav + 5248));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3203868) * n), (par + 296880), (par + 296944), (buf + 5184),
-            (buf + 5248), (act + (long)(3207964) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2724636) * n), (par + 296880), (par + 296944), (buf + 5184),
+            (buf + 5248), (act + (long)(2728732) * n));
 }
 
 static void se_resnet56_fwd_314(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(3207964) * n), (act + (long)(3212060) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2728732) * n), (act + (long)(2732828) * n));
 }
 
 static void se_resnet56_fwd_315(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_8_cu_fwd(host, n, (act + (long)(3212060) * n), (par + 297008), 0, (act + (long)(3212124) * n));
+    linear_64_8_cu_fwd(host, n, (act + (long)(2732828) * n), (par + 297008), 0, (act + (long)(2732892) * n));
 }
 
 static void se_resnet56_fwd_316(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8_cu_fwd(host, n, (act + (long)(3212124) * n), (act + (long)(3212132) * n));
+    relu_n8_cu_fwd(host, n, (act + (long)(2732892) * n), (act + (long)(2732900) * n));
 }
 
 static void se_resnet56_fwd_317(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_8_64_cu_fwd(host, n, (act + (long)(3212132) * n), (par + 297520), 0, (act + (long)(3212140) * n));
+    linear_8_64_cu_fwd(host, n, (act + (long)(2732900) * n), (par + 297520), 0, (act + (long)(2732908) * n));
 }
 
 static void se_resnet56_fwd_318(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n64_cu_fwd(host, n, (act + (long)(3212140) * n), (act + (long)(3212204) * n));
+    sigmoid_n64_cu_fwd(host, n, (act + (long)(2732908) * n), (act + (long)(2732972) * n));
 }
 
 static void se_resnet56_fwd_319(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c64_8x8_cu_fwd(host, n, (act + (long)(3207964) * n), (act + (long)(3212204) * n), (act + (long)(3212268) * n));
+    scale_c64_8x8_cu_fwd(host, n, (act + (long)(2728732) * n), (act + (long)(2732972) * n), (act + (long)(2733036) * n));
 }
 
 static void se_resnet56_fwd_320(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(3212268) * n), (act + (long)(3171100) * n), (act + (long)(3216364) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2733036) * n), (act + (long)(2695964) * n), (act + (long)(2737132) * n));
 }
 
 static void se_resnet56_fwd_321(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3216364) * n), (act + (long)(3220460) * n));
 }
 
 static void se_resnet56_fwd_322(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(3220460) * n), (par + 298032), 0, (act + (long)(3224556) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2737132) * n), (par + 298032), 0, (act + (long)(2741228) * n + 0));
 }
 
 static void se_resnet56_fwd_323(const mc_state *s, int train, int host)
@@ -2677,18 +2634,18 @@ static void se_resnet56_fwd_323(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(3224556) * n), (par + 299184), (par + 299312), (buf + 5312),
-            (buf + 5440), (cnt + 66), (act + (long)(3232748) * n), (sav + 5312), (sav + 5440));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2741228) * n), (par + 299184), (par + 299312), (buf + 5312),
+            (buf + 5440), (cnt + 66), (act + (long)(2749420) * n), (sav + 5312), (sav + 5440));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(3224556) * n), (par + 299184), (par + 299312), (buf + 5312),
-            (buf + 5440), (act + (long)(3232748) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2741228) * n), (par + 299184), (par + 299312), (buf + 5312),
+            (buf + 5440), (act + (long)(2749420) * n));
 }
 
 static void se_resnet56_fwd_324(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(3232748) * n), (par + 299440), (par + 307632), (act + (long)(3240940) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2749420) * n), (par + 299440), (par + 307632), (act + (long)(2757612) * n + 0));
 }
 
 static void se_resnet56_fwd_325(const mc_state *s, int train, int host)
@@ -2696,25 +2653,24 @@ static void se_resnet56_fwd_325(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3240940) * n), (par + 307696), (par + 307760), (buf + 5568),
-            (buf + 5632), (cnt + 67), (act + (long)(3245036) * n), (sav + 5568), (sav + 5632));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2757612) * n), (par + 307696), (par + 307760), (buf + 5568),
+            (buf + 5632), (cnt + 67), (act + (long)(2761708) * n), (sav + 5568), (sav + 5632));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3240940) * n), (par + 307696), (par + 307760), (buf + 5568),
-            (buf + 5632), (act + (long)(3245036) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2757612) * n), (par + 307696), (par + 307760), (buf + 5568),
+            (buf + 5632), (act + (long)(2761708) * n));
 }
 
 static void se_resnet56_fwd_326(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3245036) * n), (act + (long)(3249132) * n));
 }
 
 static void se_resnet56_fwd_327(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(3249132) * n), (par + 307824), 0, (act + (long)(3253228) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2761708) * n), (par + 307824), 0, (act + (long)(2765804) * n + 0));
 }
 
 static void se_resnet56_fwd_328(const mc_state *s, int train, int host)
@@ -2722,74 +2678,73 @@ static void se_resnet56_fwd_328(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3253228) * n), (par + 344688), (par + 344752), (buf + 5696),
-            (buf + 5760), (cnt + 68), (act + (long)(3257324) * n), (sav + 5696), (sav + 5760));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2765804) * n), (par + 344688), (par + 344752), (buf + 5696),
+            (buf + 5760), (cnt + 68), (act + (long)(2769900) * n), (sav + 5696), (sav + 5760));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3253228) * n), (par + 344688), (par + 344752), (buf + 5696),
-            (buf + 5760), (act + (long)(3257324) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2765804) * n), (par + 344688), (par + 344752), (buf + 5696),
+            (buf + 5760), (act + (long)(2769900) * n));
 }
 
 static void se_resnet56_fwd_329(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(3257324) * n), (act + (long)(3261420) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2769900) * n), (act + (long)(2773996) * n));
 }
 
 static void se_resnet56_fwd_330(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_8_cu_fwd(host, n, (act + (long)(3261420) * n), (par + 344816), 0, (act + (long)(3261484) * n));
+    linear_64_8_cu_fwd(host, n, (act + (long)(2773996) * n), (par + 344816), 0, (act + (long)(2774060) * n));
 }
 
 static void se_resnet56_fwd_331(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8_cu_fwd(host, n, (act + (long)(3261484) * n), (act + (long)(3261492) * n));
+    relu_n8_cu_fwd(host, n, (act + (long)(2774060) * n), (act + (long)(2774068) * n));
 }
 
 static void se_resnet56_fwd_332(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_8_64_cu_fwd(host, n, (act + (long)(3261492) * n), (par + 345328), 0, (act + (long)(3261500) * n));
+    linear_8_64_cu_fwd(host, n, (act + (long)(2774068) * n), (par + 345328), 0, (act + (long)(2774076) * n));
 }
 
 static void se_resnet56_fwd_333(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n64_cu_fwd(host, n, (act + (long)(3261500) * n), (act + (long)(3261564) * n));
+    sigmoid_n64_cu_fwd(host, n, (act + (long)(2774076) * n), (act + (long)(2774140) * n));
 }
 
 static void se_resnet56_fwd_334(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c64_8x8_cu_fwd(host, n, (act + (long)(3257324) * n), (act + (long)(3261564) * n), (act + (long)(3261628) * n));
+    scale_c64_8x8_cu_fwd(host, n, (act + (long)(2769900) * n), (act + (long)(2774140) * n), (act + (long)(2774204) * n));
 }
 
 static void se_resnet56_fwd_335(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(3261628) * n), (act + (long)(3220460) * n), (act + (long)(3265724) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2774204) * n), (act + (long)(2737132) * n), (act + (long)(2778300) * n));
 }
 
 static void se_resnet56_fwd_336(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3265724) * n), (act + (long)(3269820) * n));
 }
 
 static void se_resnet56_fwd_337(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(3269820) * n), (par + 345840), 0, (act + (long)(3273916) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2778300) * n), (par + 345840), 0, (act + (long)(2782396) * n + 0));
 }
 
 static void se_resnet56_fwd_338(const mc_state *s, int train, int host)
@@ -2797,18 +2752,18 @@ static void se_resnet56_fwd_338(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(3273916) * n), (par + 346992), (par + 347120), (buf + 5824),
-            (buf + 5952), (cnt + 69), (act + (long)(3282108) * n), (sav + 5824), (sav + 5952));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2782396) * n), (par + 346992), (par + 347120), (buf + 5824),
+            (buf + 5952), (cnt + 69), (act + (long)(2790588) * n), (sav + 5824), (sav + 5952));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(3273916) * n), (par + 346992), (par + 347120), (buf + 5824),
-            (buf + 5952), (act + (long)(3282108) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2782396) * n), (par + 346992), (par + 347120), (buf + 5824),
+            (buf + 5952), (act + (long)(2790588) * n));
 }
 
 static void se_resnet56_fwd_339(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(3282108) * n), (par + 347248), (par + 355440), (act + (long)(3290300) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2790588) * n), (par + 347248), (par + 355440), (act + (long)(2798780) * n + 0));
 }
 
 static void se_resnet56_fwd_340(const mc_state *s, int train, int host)
@@ -2816,25 +2771,24 @@ static void se_resnet56_fwd_340(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3290300) * n), (par + 355504), (par + 355568), (buf + 6080),
-            (buf + 6144), (cnt + 70), (act + (long)(3294396) * n), (sav + 6080), (sav + 6144));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2798780) * n), (par + 355504), (par + 355568), (buf + 6080),
+            (buf + 6144), (cnt + 70), (act + (long)(2802876) * n), (sav + 6080), (sav + 6144));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3290300) * n), (par + 355504), (par + 355568), (buf + 6080),
-            (buf + 6144), (act + (long)(3294396) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2798780) * n), (par + 355504), (par + 355568), (buf + 6080),
+            (buf + 6144), (act + (long)(2802876) * n));
 }
 
 static void se_resnet56_fwd_341(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3294396) * n), (act + (long)(3298492) * n));
 }
 
 static void se_resnet56_fwd_342(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(3298492) * n), (par + 355632), 0, (act + (long)(3302588) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2802876) * n), (par + 355632), 0, (act + (long)(2806972) * n + 0));
 }
 
 static void se_resnet56_fwd_343(const mc_state *s, int train, int host)
@@ -2842,74 +2796,73 @@ static void se_resnet56_fwd_343(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3302588) * n), (par + 392496), (par + 392560), (buf + 6208),
-            (buf + 6272), (cnt + 71), (act + (long)(3306684) * n), (sav + 6208), (sav + 6272));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2806972) * n), (par + 392496), (par + 392560), (buf + 6208),
+            (buf + 6272), (cnt + 71), (act + (long)(2811068) * n), (sav + 6208), (sav + 6272));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3302588) * n), (par + 392496), (par + 392560), (buf + 6208),
-            (buf + 6272), (act + (long)(3306684) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2806972) * n), (par + 392496), (par + 392560), (buf + 6208),
+            (buf + 6272), (act + (long)(2811068) * n));
 }
 
 static void se_resnet56_fwd_344(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(3306684) * n), (act + (long)(3310780) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2811068) * n), (act + (long)(2815164) * n));
 }
 
 static void se_resnet56_fwd_345(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_8_cu_fwd(host, n, (act + (long)(3310780) * n), (par + 392624), 0, (act + (long)(3310844) * n));
+    linear_64_8_cu_fwd(host, n, (act + (long)(2815164) * n), (par + 392624), 0, (act + (long)(2815228) * n));
 }
 
 static void se_resnet56_fwd_346(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8_cu_fwd(host, n, (act + (long)(3310844) * n), (act + (long)(3310852) * n));
+    relu_n8_cu_fwd(host, n, (act + (long)(2815228) * n), (act + (long)(2815236) * n));
 }
 
 static void se_resnet56_fwd_347(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_8_64_cu_fwd(host, n, (act + (long)(3310852) * n), (par + 393136), 0, (act + (long)(3310860) * n));
+    linear_8_64_cu_fwd(host, n, (act + (long)(2815236) * n), (par + 393136), 0, (act + (long)(2815244) * n));
 }
 
 static void se_resnet56_fwd_348(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n64_cu_fwd(host, n, (act + (long)(3310860) * n), (act + (long)(3310924) * n));
+    sigmoid_n64_cu_fwd(host, n, (act + (long)(2815244) * n), (act + (long)(2815308) * n));
 }
 
 static void se_resnet56_fwd_349(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c64_8x8_cu_fwd(host, n, (act + (long)(3306684) * n), (act + (long)(3310924) * n), (act + (long)(3310988) * n));
+    scale_c64_8x8_cu_fwd(host, n, (act + (long)(2811068) * n), (act + (long)(2815308) * n), (act + (long)(2815372) * n));
 }
 
 static void se_resnet56_fwd_350(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(3310988) * n), (act + (long)(3269820) * n), (act + (long)(3315084) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2815372) * n), (act + (long)(2778300) * n), (act + (long)(2819468) * n));
 }
 
 static void se_resnet56_fwd_351(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3315084) * n), (act + (long)(3319180) * n));
 }
 
 static void se_resnet56_fwd_352(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(3319180) * n), (par + 393648), 0, (act + (long)(3323276) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2819468) * n), (par + 393648), 0, (act + (long)(2823564) * n + 0));
 }
 
 static void se_resnet56_fwd_353(const mc_state *s, int train, int host)
@@ -2917,18 +2870,18 @@ static void se_resnet56_fwd_353(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(3323276) * n), (par + 394800), (par + 394928), (buf + 6336),
-            (buf + 6464), (cnt + 72), (act + (long)(3331468) * n), (sav + 6336), (sav + 6464));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2823564) * n), (par + 394800), (par + 394928), (buf + 6336),
+            (buf + 6464), (cnt + 72), (act + (long)(2831756) * n), (sav + 6336), (sav + 6464));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(3323276) * n), (par + 394800), (par + 394928), (buf + 6336),
-            (buf + 6464), (act + (long)(3331468) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2823564) * n), (par + 394800), (par + 394928), (buf + 6336),
+            (buf + 6464), (act + (long)(2831756) * n));
 }
 
 static void se_resnet56_fwd_354(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(3331468) * n), (par + 395056), (par + 403248), (act + (long)(3339660) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2831756) * n), (par + 395056), (par + 403248), (act + (long)(2839948) * n + 0));
 }
 
 static void se_resnet56_fwd_355(const mc_state *s, int train, int host)
@@ -2936,25 +2889,24 @@ static void se_resnet56_fwd_355(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3339660) * n), (par + 403312), (par + 403376), (buf + 6592),
-            (buf + 6656), (cnt + 73), (act + (long)(3343756) * n), (sav + 6592), (sav + 6656));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2839948) * n), (par + 403312), (par + 403376), (buf + 6592),
+            (buf + 6656), (cnt + 73), (act + (long)(2844044) * n), (sav + 6592), (sav + 6656));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3339660) * n), (par + 403312), (par + 403376), (buf + 6592),
-            (buf + 6656), (act + (long)(3343756) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2839948) * n), (par + 403312), (par + 403376), (buf + 6592),
+            (buf + 6656), (act + (long)(2844044) * n));
 }
 
 static void se_resnet56_fwd_356(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3343756) * n), (act + (long)(3347852) * n));
 }
 
 static void se_resnet56_fwd_357(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(3347852) * n), (par + 403440), 0, (act + (long)(3351948) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2844044) * n), (par + 403440), 0, (act + (long)(2848140) * n + 0));
 }
 
 static void se_resnet56_fwd_358(const mc_state *s, int train, int host)
@@ -2962,74 +2914,73 @@ static void se_resnet56_fwd_358(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3351948) * n), (par + 440304), (par + 440368), (buf + 6720),
-            (buf + 6784), (cnt + 74), (act + (long)(3356044) * n), (sav + 6720), (sav + 6784));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2848140) * n), (par + 440304), (par + 440368), (buf + 6720),
+            (buf + 6784), (cnt + 74), (act + (long)(2852236) * n), (sav + 6720), (sav + 6784));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3351948) * n), (par + 440304), (par + 440368), (buf + 6720),
-            (buf + 6784), (act + (long)(3356044) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2848140) * n), (par + 440304), (par + 440368), (buf + 6720),
+            (buf + 6784), (act + (long)(2852236) * n));
 }
 
 static void se_resnet56_fwd_359(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(3356044) * n), (act + (long)(3360140) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2852236) * n), (act + (long)(2856332) * n));
 }
 
 static void se_resnet56_fwd_360(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_8_cu_fwd(host, n, (act + (long)(3360140) * n), (par + 440432), 0, (act + (long)(3360204) * n));
+    linear_64_8_cu_fwd(host, n, (act + (long)(2856332) * n), (par + 440432), 0, (act + (long)(2856396) * n));
 }
 
 static void se_resnet56_fwd_361(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8_cu_fwd(host, n, (act + (long)(3360204) * n), (act + (long)(3360212) * n));
+    relu_n8_cu_fwd(host, n, (act + (long)(2856396) * n), (act + (long)(2856404) * n));
 }
 
 static void se_resnet56_fwd_362(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_8_64_cu_fwd(host, n, (act + (long)(3360212) * n), (par + 440944), 0, (act + (long)(3360220) * n));
+    linear_8_64_cu_fwd(host, n, (act + (long)(2856404) * n), (par + 440944), 0, (act + (long)(2856412) * n));
 }
 
 static void se_resnet56_fwd_363(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n64_cu_fwd(host, n, (act + (long)(3360220) * n), (act + (long)(3360284) * n));
+    sigmoid_n64_cu_fwd(host, n, (act + (long)(2856412) * n), (act + (long)(2856476) * n));
 }
 
 static void se_resnet56_fwd_364(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c64_8x8_cu_fwd(host, n, (act + (long)(3356044) * n), (act + (long)(3360284) * n), (act + (long)(3360348) * n));
+    scale_c64_8x8_cu_fwd(host, n, (act + (long)(2852236) * n), (act + (long)(2856476) * n), (act + (long)(2856540) * n));
 }
 
 static void se_resnet56_fwd_365(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(3360348) * n), (act + (long)(3319180) * n), (act + (long)(3364444) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2856540) * n), (act + (long)(2819468) * n), (act + (long)(2860636) * n));
 }
 
 static void se_resnet56_fwd_366(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3364444) * n), (act + (long)(3368540) * n));
 }
 
 static void se_resnet56_fwd_367(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(3368540) * n), (par + 441456), 0, (act + (long)(3372636) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2860636) * n), (par + 441456), 0, (act + (long)(2864732) * n + 0));
 }
 
 static void se_resnet56_fwd_368(const mc_state *s, int train, int host)
@@ -3037,18 +2988,18 @@ static void se_resnet56_fwd_368(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(3372636) * n), (par + 442608), (par + 442736), (buf + 6848),
-            (buf + 6976), (cnt + 75), (act + (long)(3380828) * n), (sav + 6848), (sav + 6976));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2864732) * n), (par + 442608), (par + 442736), (buf + 6848),
+            (buf + 6976), (cnt + 75), (act + (long)(2872924) * n), (sav + 6848), (sav + 6976));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(3372636) * n), (par + 442608), (par + 442736), (buf + 6848),
-            (buf + 6976), (act + (long)(3380828) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2864732) * n), (par + 442608), (par + 442736), (buf + 6848),
+            (buf + 6976), (act + (long)(2872924) * n));
 }
 
 static void se_resnet56_fwd_369(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(3380828) * n), (par + 442864), (par + 451056), (act + (long)(3389020) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2872924) * n), (par + 442864), (par + 451056), (act + (long)(2881116) * n + 0));
 }
 
 static void se_resnet56_fwd_370(const mc_state *s, int train, int host)
@@ -3056,25 +3007,24 @@ static void se_resnet56_fwd_370(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3389020) * n), (par + 451120), (par + 451184), (buf + 7104),
-            (buf + 7168), (cnt + 76), (act + (long)(3393116) * n), (sav + 7104), (sav + 7168));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2881116) * n), (par + 451120), (par + 451184), (buf + 7104),
+            (buf + 7168), (cnt + 76), (act + (long)(2885212) * n), (sav + 7104), (sav + 7168));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3389020) * n), (par + 451120), (par + 451184), (buf + 7104),
-            (buf + 7168), (act + (long)(3393116) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2881116) * n), (par + 451120), (par + 451184), (buf + 7104),
+            (buf + 7168), (act + (long)(2885212) * n));
 }
 
 static void se_resnet56_fwd_371(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3393116) * n), (act + (long)(3397212) * n));
 }
 
 static void se_resnet56_fwd_372(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(3397212) * n), (par + 451248), 0, (act + (long)(3401308) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2885212) * n), (par + 451248), 0, (act + (long)(2889308) * n + 0));
 }
 
 static void se_resnet56_fwd_373(const mc_state *s, int train, int host)
@@ -3082,74 +3032,73 @@ static void se_resnet56_fwd_373(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3401308) * n), (par + 488112), (par + 488176), (buf + 7232),
-            (buf + 7296), (cnt + 77), (act + (long)(3405404) * n), (sav + 7232), (sav + 7296));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2889308) * n), (par + 488112), (par + 488176), (buf + 7232),
+            (buf + 7296), (cnt + 77), (act + (long)(2893404) * n), (sav + 7232), (sav + 7296));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3401308) * n), (par + 488112), (par + 488176), (buf + 7232),
-            (buf + 7296), (act + (long)(3405404) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2889308) * n), (par + 488112), (par + 488176), (buf + 7232),
+            (buf + 7296), (act + (long)(2893404) * n));
 }
 
 static void se_resnet56_fwd_374(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(3405404) * n), (act + (long)(3409500) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2893404) * n), (act + (long)(2897500) * n));
 }
 
 static void se_resnet56_fwd_375(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_8_cu_fwd(host, n, (act + (long)(3409500) * n), (par + 488240), 0, (act + (long)(3409564) * n));
+    linear_64_8_cu_fwd(host, n, (act + (long)(2897500) * n), (par + 488240), 0, (act + (long)(2897564) * n));
 }
 
 static void se_resnet56_fwd_376(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8_cu_fwd(host, n, (act + (long)(3409564) * n), (act + (long)(3409572) * n));
+    relu_n8_cu_fwd(host, n, (act + (long)(2897564) * n), (act + (long)(2897572) * n));
 }
 
 static void se_resnet56_fwd_377(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_8_64_cu_fwd(host, n, (act + (long)(3409572) * n), (par + 488752), 0, (act + (long)(3409580) * n));
+    linear_8_64_cu_fwd(host, n, (act + (long)(2897572) * n), (par + 488752), 0, (act + (long)(2897580) * n));
 }
 
 static void se_resnet56_fwd_378(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n64_cu_fwd(host, n, (act + (long)(3409580) * n), (act + (long)(3409644) * n));
+    sigmoid_n64_cu_fwd(host, n, (act + (long)(2897580) * n), (act + (long)(2897644) * n));
 }
 
 static void se_resnet56_fwd_379(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c64_8x8_cu_fwd(host, n, (act + (long)(3405404) * n), (act + (long)(3409644) * n), (act + (long)(3409708) * n));
+    scale_c64_8x8_cu_fwd(host, n, (act + (long)(2893404) * n), (act + (long)(2897644) * n), (act + (long)(2897708) * n));
 }
 
 static void se_resnet56_fwd_380(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(3409708) * n), (act + (long)(3368540) * n), (act + (long)(3413804) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2897708) * n), (act + (long)(2860636) * n), (act + (long)(2901804) * n));
 }
 
 static void se_resnet56_fwd_381(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3413804) * n), (act + (long)(3417900) * n));
 }
 
 static void se_resnet56_fwd_382(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(3417900) * n), (par + 489264), 0, (act + (long)(3421996) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2901804) * n), (par + 489264), 0, (act + (long)(2905900) * n + 0));
 }
 
 static void se_resnet56_fwd_383(const mc_state *s, int train, int host)
@@ -3157,18 +3106,18 @@ static void se_resnet56_fwd_383(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(3421996) * n), (par + 490416), (par + 490544), (buf + 7360),
-            (buf + 7488), (cnt + 78), (act + (long)(3430188) * n), (sav + 7360), (sav + 7488));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2905900) * n), (par + 490416), (par + 490544), (buf + 7360),
+            (buf + 7488), (cnt + 78), (act + (long)(2914092) * n), (sav + 7360), (sav + 7488));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(3421996) * n), (par + 490416), (par + 490544), (buf + 7360),
-            (buf + 7488), (act + (long)(3430188) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2905900) * n), (par + 490416), (par + 490544), (buf + 7360),
+            (buf + 7488), (act + (long)(2914092) * n));
 }
 
 static void se_resnet56_fwd_384(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(3430188) * n), (par + 490672), (par + 498864), (act + (long)(3438380) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2914092) * n), (par + 490672), (par + 498864), (act + (long)(2922284) * n + 0));
 }
 
 static void se_resnet56_fwd_385(const mc_state *s, int train, int host)
@@ -3176,25 +3125,24 @@ static void se_resnet56_fwd_385(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3438380) * n), (par + 498928), (par + 498992), (buf + 7616),
-            (buf + 7680), (cnt + 79), (act + (long)(3442476) * n), (sav + 7616), (sav + 7680));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2922284) * n), (par + 498928), (par + 498992), (buf + 7616),
+            (buf + 7680), (cnt + 79), (act + (long)(2926380) * n), (sav + 7616), (sav + 7680));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3438380) * n), (par + 498928), (par + 498992), (buf + 7616),
-            (buf + 7680), (act + (long)(3442476) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2922284) * n), (par + 498928), (par + 498992), (buf + 7616),
+            (buf + 7680), (act + (long)(2926380) * n));
 }
 
 static void se_resnet56_fwd_386(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3442476) * n), (act + (long)(3446572) * n));
 }
 
 static void se_resnet56_fwd_387(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(3446572) * n), (par + 499056), 0, (act + (long)(3450668) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2926380) * n), (par + 499056), 0, (act + (long)(2930476) * n + 0));
 }
 
 static void se_resnet56_fwd_388(const mc_state *s, int train, int host)
@@ -3202,74 +3150,73 @@ static void se_resnet56_fwd_388(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3450668) * n), (par + 535920), (par + 535984), (buf + 7744),
-            (buf + 7808), (cnt + 80), (act + (long)(3454764) * n), (sav + 7744), (sav + 7808));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2930476) * n), (par + 535920), (par + 535984), (buf + 7744),
+            (buf + 7808), (cnt + 80), (act + (long)(2934572) * n), (sav + 7744), (sav + 7808));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3450668) * n), (par + 535920), (par + 535984), (buf + 7744),
-            (buf + 7808), (act + (long)(3454764) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2930476) * n), (par + 535920), (par + 535984), (buf + 7744),
+            (buf + 7808), (act + (long)(2934572) * n));
 }
 
 static void se_resnet56_fwd_389(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(3454764) * n), (act + (long)(3458860) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2934572) * n), (act + (long)(2938668) * n));
 }
 
 static void se_resnet56_fwd_390(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_8_cu_fwd(host, n, (act + (long)(3458860) * n), (par + 536048), 0, (act + (long)(3458924) * n));
+    linear_64_8_cu_fwd(host, n, (act + (long)(2938668) * n), (par + 536048), 0, (act + (long)(2938732) * n));
 }
 
 static void se_resnet56_fwd_391(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8_cu_fwd(host, n, (act + (long)(3458924) * n), (act + (long)(3458932) * n));
+    relu_n8_cu_fwd(host, n, (act + (long)(2938732) * n), (act + (long)(2938740) * n));
 }
 
 static void se_resnet56_fwd_392(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_8_64_cu_fwd(host, n, (act + (long)(3458932) * n), (par + 536560), 0, (act + (long)(3458940) * n));
+    linear_8_64_cu_fwd(host, n, (act + (long)(2938740) * n), (par + 536560), 0, (act + (long)(2938748) * n));
 }
 
 static void se_resnet56_fwd_393(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n64_cu_fwd(host, n, (act + (long)(3458940) * n), (act + (long)(3459004) * n));
+    sigmoid_n64_cu_fwd(host, n, (act + (long)(2938748) * n), (act + (long)(2938812) * n));
 }
 
 static void se_resnet56_fwd_394(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c64_8x8_cu_fwd(host, n, (act + (long)(3454764) * n), (act + (long)(3459004) * n), (act + (long)(3459068) * n));
+    scale_c64_8x8_cu_fwd(host, n, (act + (long)(2934572) * n), (act + (long)(2938812) * n), (act + (long)(2938876) * n));
 }
 
 static void se_resnet56_fwd_395(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(3459068) * n), (act + (long)(3417900) * n), (act + (long)(3463164) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2938876) * n), (act + (long)(2901804) * n), (act + (long)(2942972) * n));
 }
 
 static void se_resnet56_fwd_396(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3463164) * n), (act + (long)(3467260) * n));
 }
 
 static void se_resnet56_fwd_397(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(3467260) * n), (par + 537072), 0, (act + (long)(3471356) * n + 0));
+    dw_k3_3_c64_8x8_s1_cu_fwd(host, n, (act + (long)(2942972) * n), (par + 537072), 0, (act + (long)(2947068) * n + 0));
 }
 
 static void se_resnet56_fwd_398(const mc_state *s, int train, int host)
@@ -3277,18 +3224,18 @@ static void se_resnet56_fwd_398(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(3471356) * n), (par + 538224), (par + 538352), (buf + 7872),
-            (buf + 8000), (cnt + 81), (act + (long)(3479548) * n), (sav + 7872), (sav + 8000));
+        bn_c128_8x8_cu_fwd_train(host, n, (act + (long)(2947068) * n), (par + 538224), (par + 538352), (buf + 7872),
+            (buf + 8000), (cnt + 81), (act + (long)(2955260) * n), (sav + 7872), (sav + 8000));
     else
-        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(3471356) * n), (par + 538224), (par + 538352), (buf + 7872),
-            (buf + 8000), (act + (long)(3479548) * n));
+        bn_c128_8x8_cu_fwd_eval(host, n, (act + (long)(2947068) * n), (par + 538224), (par + 538352), (buf + 7872),
+            (buf + 8000), (act + (long)(2955260) * n));
 }
 
 static void se_resnet56_fwd_399(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(3479548) * n), (par + 538480), (par + 546672), (act + (long)(3487740) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(2955260) * n), (par + 538480), (par + 546672), (act + (long)(2963452) * n + 0));
 }
 
 static void se_resnet56_fwd_400(const mc_state *s, int train, int host)
@@ -3296,25 +3243,24 @@ static void se_resnet56_fwd_400(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3487740) * n), (par + 546736), (par + 546800), (buf + 8128),
-            (buf + 8192), (cnt + 82), (act + (long)(3491836) * n), (sav + 8128), (sav + 8192));
+        bn_c64_8x8_relu_cu_fwd_train(host, n, (act + (long)(2963452) * n), (par + 546736), (par + 546800), (buf + 8128),
+            (buf + 8192), (cnt + 82), (act + (long)(2967548) * n), (sav + 8128), (sav + 8192));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3487740) * n), (par + 546736), (par + 546800), (buf + 8128),
-            (buf + 8192), (act + (long)(3491836) * n));
+        bn_c64_8x8_relu_cu_fwd_eval(host, n, (act + (long)(2963452) * n), (par + 546736), (par + 546800), (buf + 8128),
+            (buf + 8192), (act + (long)(2967548) * n));
 }
 
 static void se_resnet56_fwd_401(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3491836) * n), (act + (long)(3495932) * n));
 }
 
 static void se_resnet56_fwd_402(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(3495932) * n), (par + 546864), 0, (act + (long)(3500028) * n + 0));
+    conv_k3_c64_64_8x8_s1_p1_cu_fwd(host, n, (act + (long)(2967548) * n), (par + 546864), 0, (act + (long)(2971644) * n + 0));
 }
 
 static void se_resnet56_fwd_403(const mc_state *s, int train, int host)
@@ -3322,81 +3268,80 @@ static void se_resnet56_fwd_403(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(3500028) * n), (par + 583728), (par + 583792), (buf + 8256),
-            (buf + 8320), (cnt + 83), (act + (long)(3504124) * n), (sav + 8256), (sav + 8320));
+        bn_c64_8x8_cu_fwd_train(host, n, (act + (long)(2971644) * n), (par + 583728), (par + 583792), (buf + 8256),
+            (buf + 8320), (cnt + 83), (act + (long)(2975740) * n), (sav + 8256), (sav + 8320));
     else
-        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(3500028) * n), (par + 583728), (par + 583792), (buf + 8256),
-            (buf + 8320), (act + (long)(3504124) * n));
+        bn_c64_8x8_cu_fwd_eval(host, n, (act + (long)(2971644) * n), (par + 583728), (par + 583792), (buf + 8256),
+            (buf + 8320), (act + (long)(2975740) * n));
 }
 
 static void se_resnet56_fwd_404(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(3504124) * n), (act + (long)(3508220) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2975740) * n), (act + (long)(2979836) * n));
 }
 
 static void se_resnet56_fwd_405(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_8_cu_fwd(host, n, (act + (long)(3508220) * n), (par + 583856), 0, (act + (long)(3508284) * n));
+    linear_64_8_cu_fwd(host, n, (act + (long)(2979836) * n), (par + 583856), 0, (act + (long)(2979900) * n));
 }
 
 static void se_resnet56_fwd_406(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n8_cu_fwd(host, n, (act + (long)(3508284) * n), (act + (long)(3508292) * n));
+    relu_n8_cu_fwd(host, n, (act + (long)(2979900) * n), (act + (long)(2979908) * n));
 }
 
 static void se_resnet56_fwd_407(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_8_64_cu_fwd(host, n, (act + (long)(3508292) * n), (par + 584368), 0, (act + (long)(3508300) * n));
+    linear_8_64_cu_fwd(host, n, (act + (long)(2979908) * n), (par + 584368), 0, (act + (long)(2979916) * n));
 }
 
 static void se_resnet56_fwd_408(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    sigmoid_n64_cu_fwd(host, n, (act + (long)(3508300) * n), (act + (long)(3508364) * n));
+    sigmoid_n64_cu_fwd(host, n, (act + (long)(2979916) * n), (act + (long)(2979980) * n));
 }
 
 static void se_resnet56_fwd_409(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    scale_c64_8x8_cu_fwd(host, n, (act + (long)(3504124) * n), (act + (long)(3508364) * n), (act + (long)(3508428) * n));
+    scale_c64_8x8_cu_fwd(host, n, (act + (long)(2975740) * n), (act + (long)(2979980) * n), (act + (long)(2980044) * n));
 }
 
 static void se_resnet56_fwd_410(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n4096_cu_fwd(host, n, (act + (long)(3508428) * n), (act + (long)(3467260) * n), (act + (long)(3512524) * n));
+    add2_n4096_relu_cu_fwd(host, n, (act + (long)(2980044) * n), (act + (long)(2942972) * n), (act + (long)(2984140) * n));
 }
 
 static void se_resnet56_fwd_411(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n4096_cu_fwd(host, n, (act + (long)(3512524) * n), (act + (long)(3516620) * n));
 }
 
 static void se_resnet56_fwd_412(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c64_8x8_cu_fwd(host, n, (act + (long)(3516620) * n), (act + (long)(3520716) * n));
+    gap_c64_8x8_cu_fwd(host, n, (act + (long)(2984140) * n), (act + (long)(2988236) * n));
 }
 
 static void se_resnet56_fwd_413(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_64_10_b_cu_fwd(host, n, (act + (long)(3520716) * n), (par + 584880), (par + 585520), (act + (long)(3520780) * n));
+    linear_64_10_b_cu_fwd(host, n, (act + (long)(2988236) * n), (par + 584880), (par + 585520), (act + (long)(2988300) * n));
 }
 
 static void se_resnet56_bwd_0(const mc_state *s, int host)
@@ -3411,22 +3356,21 @@ static void se_resnet56_bwd_1(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(3072) * n), (par + 432), (sav + 0), (sav + 16), (dact + (long)(19456) * n),
-        (dact + (long)(3072) * n), (grad + 432), (grad + 448));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(3072) * n), (act + (long)(19456) * n), (par + 432), (sav + 0), (sav + 16),
+        (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448));
 }
 
 static void se_resnet56_bwd_2(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(19456) * n), (act + (long)(35840) * n), (dact + (long)(35840) * n), (dact + (long)(19456) * n));
 }
 
 static void se_resnet56_bwd_3(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(35840) * n), (par + 464), (dact + (long)(52224) * n + 0), (dact + (long)(35840) * n), (grad + 464),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464),
         0);
 }
 
@@ -3434,15 +3378,15 @@ static void se_resnet56_bwd_4(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(52224) * n), (par + 1792), (sav + 32), (sav + 80), (dact + (long)(101376) * n),
-        (dact + (long)(52224) * n), (grad + 1792), (grad + 1840));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(35840) * n), (act + (long)(84992) * n), (par + 1792), (sav + 32), (sav + 80),
+        (dact + (long)(84992) * n), (dact + (long)(35840) * n), (grad + 1792), (grad + 1840));
 }
 
 static void se_resnet56_bwd_5(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(101376) * n), (par + 1888), (dact + (long)(150528) * n + 0), (dact + (long)(101376) * n), (grad + 1888),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(84992) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(84992) * n), (grad + 1888),
         (grad + 2656));
 }
 
@@ -3450,22 +3394,21 @@ static void se_resnet56_bwd_6(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144), (dact + (long)(166912) * n),
-        (dact + (long)(150528) * n), (grad + 2672), (grad + 2688));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(134144) * n), (act + (long)(150528) * n), (par + 2672), (sav + 128), (sav + 144),
+        (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688));
 }
 
 static void se_resnet56_bwd_7(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(166912) * n), (act + (long)(183296) * n), (dact + (long)(183296) * n), (dact + (long)(166912) * n));
 }
 
 static void se_resnet56_bwd_8(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(183296) * n), (par + 2704), (dact + (long)(199680) * n + 0), (dact + (long)(183296) * n), (grad + 2704),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(150528) * n), (par + 2704), (dact + (long)(166912) * n + 0), (dact + (long)(150528) * n), (grad + 2704),
         0);
 }
 
@@ -3473,71 +3416,70 @@ static void se_resnet56_bwd_9(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(199680) * n), (par + 5008), (sav + 160), (sav + 176), (dact + (long)(216064) * n),
-        (dact + (long)(199680) * n), (grad + 5008), (grad + 5024));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+        (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024));
 }
 
 static void se_resnet56_bwd_10(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(232448) * n), (dact + (long)(216064) * n));
+    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(199680) * n), (dact + (long)(183296) * n));
 }
 
 static void se_resnet56_bwd_11(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_16_2_cu_bwd(host, n, (act + (long)(232448) * n), (par + 5040), (dact + (long)(232464) * n), (dact + (long)(232448) * n), (grad + 5040), 0);
+    linear_16_2_cu_bwd(host, n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(199696) * n), (dact + (long)(199680) * n), (grad + 5040), 0);
 }
 
 static void se_resnet56_bwd_12(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n2_cu_bwd(host, n, (act + (long)(232464) * n), (act + (long)(232466) * n), (dact + (long)(232466) * n), (dact + (long)(232464) * n));
+    relu_n2_cu_bwd(host, n, (act + (long)(199696) * n), (act + (long)(199698) * n), (dact + (long)(199698) * n), (dact + (long)(199696) * n));
 }
 
 static void se_resnet56_bwd_13(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_2_16_cu_bwd(host, n, (act + (long)(232466) * n), (par + 5072), (dact + (long)(232468) * n), (dact + (long)(232466) * n), (grad + 5072), 0);
+    linear_2_16_cu_bwd(host, n, (act + (long)(199698) * n), (par + 5072), (dact + (long)(199700) * n), (dact + (long)(199698) * n), (grad + 5072), 0);
 }
 
 static void se_resnet56_bwd_14(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n16_cu_bwd(host, n, (act + (long)(232468) * n), (act + (long)(232484) * n), (dact + (long)(232484) * n), (dact + (long)(232468) * n));
+    sigmoid_n16_cu_bwd(host, n, (act + (long)(199700) * n), (act + (long)(199716) * n), (dact + (long)(199716) * n), (dact + (long)(199700) * n));
 }
 
 static void se_resnet56_bwd_15(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c16_32x32_cu_bwd(host, n, (act + (long)(216064) * n), (act + (long)(232484) * n), (dact + (long)(232500) * n), (dact + (long)(216064) * n), (dact + (long)(232484) * n));
+    scale_c16_32x32_cu_bwd(host, n, (act + (long)(183296) * n), (act + (long)(199716) * n), (dact + (long)(199732) * n), (dact + (long)(183296) * n), (dact + (long)(199716) * n));
 }
 
 static void se_resnet56_bwd_16(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(248884) * n), (dact + (long)(232500) * n), (dact + (long)(35840) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(216116) * n), (dact + (long)(216116) * n), (dact + (long)(199732) * n), (dact + (long)(19456) * n));
 }
 
 static void se_resnet56_bwd_17(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(248884) * n), (act + (long)(265268) * n), (dact + (long)(265268) * n), (dact + (long)(248884) * n));
 }
 
 static void se_resnet56_bwd_18(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(265268) * n), (par + 5104), (dact + (long)(281652) * n + 0), (dact + (long)(265268) * n), (grad + 5104),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(216116) * n), (par + 5104), (dact + (long)(232500) * n + 0), (dact + (long)(216116) * n), (grad + 5104),
         0);
 }
 
@@ -3545,15 +3487,15 @@ static void se_resnet56_bwd_19(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(281652) * n), (par + 6432), (sav + 192), (sav + 240), (dact + (long)(330804) * n),
-        (dact + (long)(281652) * n), (grad + 6432), (grad + 6480));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(232500) * n), (act + (long)(281652) * n), (par + 6432), (sav + 192), (sav + 240),
+        (dact + (long)(281652) * n), (dact + (long)(232500) * n), (grad + 6432), (grad + 6480));
 }
 
 static void se_resnet56_bwd_20(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(330804) * n), (par + 6528), (dact + (long)(379956) * n + 0), (dact + (long)(330804) * n), (grad + 6528),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(281652) * n), (par + 6528), (dact + (long)(330804) * n + 0), (dact + (long)(281652) * n), (grad + 6528),
         (grad + 7296));
 }
 
@@ -3561,22 +3503,21 @@ static void se_resnet56_bwd_21(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(379956) * n), (par + 7312), (sav + 288), (sav + 304), (dact + (long)(396340) * n),
-        (dact + (long)(379956) * n), (grad + 7312), (grad + 7328));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(330804) * n), (act + (long)(347188) * n), (par + 7312), (sav + 288), (sav + 304),
+        (dact + (long)(347188) * n), (dact + (long)(330804) * n), (grad + 7312), (grad + 7328));
 }
 
 static void se_resnet56_bwd_22(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(396340) * n), (act + (long)(412724) * n), (dact + (long)(412724) * n), (dact + (long)(396340) * n));
 }
 
 static void se_resnet56_bwd_23(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(412724) * n), (par + 7344), (dact + (long)(429108) * n + 0), (dact + (long)(412724) * n), (grad + 7344),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(347188) * n), (par + 7344), (dact + (long)(363572) * n + 0), (dact + (long)(347188) * n), (grad + 7344),
         0);
 }
 
@@ -3584,71 +3525,70 @@ static void se_resnet56_bwd_24(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(429108) * n), (par + 9648), (sav + 320), (sav + 336), (dact + (long)(445492) * n),
-        (dact + (long)(429108) * n), (grad + 9648), (grad + 9664));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(363572) * n), (act + (long)(379956) * n), (par + 9648), (sav + 320), (sav + 336),
+        (dact + (long)(379956) * n), (dact + (long)(363572) * n), (grad + 9648), (grad + 9664));
 }
 
 static void se_resnet56_bwd_25(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(461876) * n), (dact + (long)(445492) * n));
+    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(396340) * n), (dact + (long)(379956) * n));
 }
 
 static void se_resnet56_bwd_26(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_16_2_cu_bwd(host, n, (act + (long)(461876) * n), (par + 9680), (dact + (long)(461892) * n), (dact + (long)(461876) * n), (grad + 9680), 0);
+    linear_16_2_cu_bwd(host, n, (act + (long)(396340) * n), (par + 9680), (dact + (long)(396356) * n), (dact + (long)(396340) * n), (grad + 9680), 0);
 }
 
 static void se_resnet56_bwd_27(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n2_cu_bwd(host, n, (act + (long)(461892) * n), (act + (long)(461894) * n), (dact + (long)(461894) * n), (dact + (long)(461892) * n));
+    relu_n2_cu_bwd(host, n, (act + (long)(396356) * n), (act + (long)(396358) * n), (dact + (long)(396358) * n), (dact + (long)(396356) * n));
 }
 
 static void se_resnet56_bwd_28(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_2_16_cu_bwd(host, n, (act + (long)(461894) * n), (par + 9712), (dact + (long)(461896) * n), (dact + (long)(461894) * n), (grad + 9712), 0);
+    linear_2_16_cu_bwd(host, n, (act + (long)(396358) * n), (par + 9712), (dact + (long)(396360) * n), (dact + (long)(396358) * n), (grad + 9712), 0);
 }
 
 static void se_resnet56_bwd_29(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n16_cu_bwd(host, n, (act + (long)(461896) * n), (act + (long)(461912) * n), (dact + (long)(461912) * n), (dact + (long)(461896) * n));
+    sigmoid_n16_cu_bwd(host, n, (act + (long)(396360) * n), (act + (long)(396376) * n), (dact + (long)(396376) * n), (dact + (long)(396360) * n));
 }
 
 static void se_resnet56_bwd_30(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c16_32x32_cu_bwd(host, n, (act + (long)(445492) * n), (act + (long)(461912) * n), (dact + (long)(461928) * n), (dact + (long)(445492) * n), (dact + (long)(461912) * n));
+    scale_c16_32x32_cu_bwd(host, n, (act + (long)(379956) * n), (act + (long)(396376) * n), (dact + (long)(396392) * n), (dact + (long)(379956) * n), (dact + (long)(396376) * n));
 }
 
 static void se_resnet56_bwd_31(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(478312) * n), (dact + (long)(461928) * n), (dact + (long)(265268) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(412776) * n), (dact + (long)(412776) * n), (dact + (long)(396392) * n), (dact + (long)(216116) * n));
 }
 
 static void se_resnet56_bwd_32(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(478312) * n), (act + (long)(494696) * n), (dact + (long)(494696) * n), (dact + (long)(478312) * n));
 }
 
 static void se_resnet56_bwd_33(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(494696) * n), (par + 9744), (dact + (long)(511080) * n + 0), (dact + (long)(494696) * n), (grad + 9744),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(412776) * n), (par + 9744), (dact + (long)(429160) * n + 0), (dact + (long)(412776) * n), (grad + 9744),
         0);
 }
 
@@ -3656,15 +3596,15 @@ static void se_resnet56_bwd_34(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(511080) * n), (par + 11072), (sav + 352), (sav + 400), (dact + (long)(560232) * n),
-        (dact + (long)(511080) * n), (grad + 11072), (grad + 11120));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(429160) * n), (act + (long)(478312) * n), (par + 11072), (sav + 352), (sav + 400),
+        (dact + (long)(478312) * n), (dact + (long)(429160) * n), (grad + 11072), (grad + 11120));
 }
 
 static void se_resnet56_bwd_35(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(560232) * n), (par + 11168), (dact + (long)(609384) * n + 0), (dact + (long)(560232) * n), (grad + 11168),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(478312) * n), (par + 11168), (dact + (long)(527464) * n + 0), (dact + (long)(478312) * n), (grad + 11168),
         (grad + 11936));
 }
 
@@ -3672,22 +3612,21 @@ static void se_resnet56_bwd_36(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(609384) * n), (par + 11952), (sav + 448), (sav + 464), (dact + (long)(625768) * n),
-        (dact + (long)(609384) * n), (grad + 11952), (grad + 11968));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(527464) * n), (act + (long)(543848) * n), (par + 11952), (sav + 448), (sav + 464),
+        (dact + (long)(543848) * n), (dact + (long)(527464) * n), (grad + 11952), (grad + 11968));
 }
 
 static void se_resnet56_bwd_37(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(625768) * n), (act + (long)(642152) * n), (dact + (long)(642152) * n), (dact + (long)(625768) * n));
 }
 
 static void se_resnet56_bwd_38(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(642152) * n), (par + 11984), (dact + (long)(658536) * n + 0), (dact + (long)(642152) * n), (grad + 11984),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(543848) * n), (par + 11984), (dact + (long)(560232) * n + 0), (dact + (long)(543848) * n), (grad + 11984),
         0);
 }
 
@@ -3695,71 +3634,70 @@ static void se_resnet56_bwd_39(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(658536) * n), (par + 14288), (sav + 480), (sav + 496), (dact + (long)(674920) * n),
-        (dact + (long)(658536) * n), (grad + 14288), (grad + 14304));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(560232) * n), (act + (long)(576616) * n), (par + 14288), (sav + 480), (sav + 496),
+        (dact + (long)(576616) * n), (dact + (long)(560232) * n), (grad + 14288), (grad + 14304));
 }
 
 static void se_resnet56_bwd_40(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(691304) * n), (dact + (long)(674920) * n));
+    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(593000) * n), (dact + (long)(576616) * n));
 }
 
 static void se_resnet56_bwd_41(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_16_2_cu_bwd(host, n, (act + (long)(691304) * n), (par + 14320), (dact + (long)(691320) * n), (dact + (long)(691304) * n), (grad + 14320), 0);
+    linear_16_2_cu_bwd(host, n, (act + (long)(593000) * n), (par + 14320), (dact + (long)(593016) * n), (dact + (long)(593000) * n), (grad + 14320), 0);
 }
 
 static void se_resnet56_bwd_42(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n2_cu_bwd(host, n, (act + (long)(691320) * n), (act + (long)(691322) * n), (dact + (long)(691322) * n), (dact + (long)(691320) * n));
+    relu_n2_cu_bwd(host, n, (act + (long)(593016) * n), (act + (long)(593018) * n), (dact + (long)(593018) * n), (dact + (long)(593016) * n));
 }
 
 static void se_resnet56_bwd_43(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_2_16_cu_bwd(host, n, (act + (long)(691322) * n), (par + 14352), (dact + (long)(691324) * n), (dact + (long)(691322) * n), (grad + 14352), 0);
+    linear_2_16_cu_bwd(host, n, (act + (long)(593018) * n), (par + 14352), (dact + (long)(593020) * n), (dact + (long)(593018) * n), (grad + 14352), 0);
 }
 
 static void se_resnet56_bwd_44(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n16_cu_bwd(host, n, (act + (long)(691324) * n), (act + (long)(691340) * n), (dact + (long)(691340) * n), (dact + (long)(691324) * n));
+    sigmoid_n16_cu_bwd(host, n, (act + (long)(593020) * n), (act + (long)(593036) * n), (dact + (long)(593036) * n), (dact + (long)(593020) * n));
 }
 
 static void se_resnet56_bwd_45(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c16_32x32_cu_bwd(host, n, (act + (long)(674920) * n), (act + (long)(691340) * n), (dact + (long)(691356) * n), (dact + (long)(674920) * n), (dact + (long)(691340) * n));
+    scale_c16_32x32_cu_bwd(host, n, (act + (long)(576616) * n), (act + (long)(593036) * n), (dact + (long)(593052) * n), (dact + (long)(576616) * n), (dact + (long)(593036) * n));
 }
 
 static void se_resnet56_bwd_46(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(707740) * n), (dact + (long)(691356) * n), (dact + (long)(494696) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(609436) * n), (dact + (long)(609436) * n), (dact + (long)(593052) * n), (dact + (long)(412776) * n));
 }
 
 static void se_resnet56_bwd_47(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(707740) * n), (act + (long)(724124) * n), (dact + (long)(724124) * n), (dact + (long)(707740) * n));
 }
 
 static void se_resnet56_bwd_48(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(724124) * n), (par + 14384), (dact + (long)(740508) * n + 0), (dact + (long)(724124) * n), (grad + 14384),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(609436) * n), (par + 14384), (dact + (long)(625820) * n + 0), (dact + (long)(609436) * n), (grad + 14384),
         0);
 }
 
@@ -3767,15 +3705,15 @@ static void se_resnet56_bwd_49(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(740508) * n), (par + 15712), (sav + 512), (sav + 560), (dact + (long)(789660) * n),
-        (dact + (long)(740508) * n), (grad + 15712), (grad + 15760));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(625820) * n), (act + (long)(674972) * n), (par + 15712), (sav + 512), (sav + 560),
+        (dact + (long)(674972) * n), (dact + (long)(625820) * n), (grad + 15712), (grad + 15760));
 }
 
 static void se_resnet56_bwd_50(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(789660) * n), (par + 15808), (dact + (long)(838812) * n + 0), (dact + (long)(789660) * n), (grad + 15808),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(674972) * n), (par + 15808), (dact + (long)(724124) * n + 0), (dact + (long)(674972) * n), (grad + 15808),
         (grad + 16576));
 }
 
@@ -3783,22 +3721,21 @@ static void se_resnet56_bwd_51(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(838812) * n), (par + 16592), (sav + 608), (sav + 624), (dact + (long)(855196) * n),
-        (dact + (long)(838812) * n), (grad + 16592), (grad + 16608));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(724124) * n), (act + (long)(740508) * n), (par + 16592), (sav + 608), (sav + 624),
+        (dact + (long)(740508) * n), (dact + (long)(724124) * n), (grad + 16592), (grad + 16608));
 }
 
 static void se_resnet56_bwd_52(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(855196) * n), (act + (long)(871580) * n), (dact + (long)(871580) * n), (dact + (long)(855196) * n));
 }
 
 static void se_resnet56_bwd_53(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(871580) * n), (par + 16624), (dact + (long)(887964) * n + 0), (dact + (long)(871580) * n), (grad + 16624),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(740508) * n), (par + 16624), (dact + (long)(756892) * n + 0), (dact + (long)(740508) * n), (grad + 16624),
         0);
 }
 
@@ -3806,71 +3743,70 @@ static void se_resnet56_bwd_54(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(887964) * n), (par + 18928), (sav + 640), (sav + 656), (dact + (long)(904348) * n),
-        (dact + (long)(887964) * n), (grad + 18928), (grad + 18944));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(756892) * n), (act + (long)(773276) * n), (par + 18928), (sav + 640), (sav + 656),
+        (dact + (long)(773276) * n), (dact + (long)(756892) * n), (grad + 18928), (grad + 18944));
 }
 
 static void se_resnet56_bwd_55(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(920732) * n), (dact + (long)(904348) * n));
+    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(789660) * n), (dact + (long)(773276) * n));
 }
 
 static void se_resnet56_bwd_56(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_16_2_cu_bwd(host, n, (act + (long)(920732) * n), (par + 18960), (dact + (long)(920748) * n), (dact + (long)(920732) * n), (grad + 18960), 0);
+    linear_16_2_cu_bwd(host, n, (act + (long)(789660) * n), (par + 18960), (dact + (long)(789676) * n), (dact + (long)(789660) * n), (grad + 18960), 0);
 }
 
 static void se_resnet56_bwd_57(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n2_cu_bwd(host, n, (act + (long)(920748) * n), (act + (long)(920750) * n), (dact + (long)(920750) * n), (dact + (long)(920748) * n));
+    relu_n2_cu_bwd(host, n, (act + (long)(789676) * n), (act + (long)(789678) * n), (dact + (long)(789678) * n), (dact + (long)(789676) * n));
 }
 
 static void se_resnet56_bwd_58(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_2_16_cu_bwd(host, n, (act + (long)(920750) * n), (par + 18992), (dact + (long)(920752) * n), (dact + (long)(920750) * n), (grad + 18992), 0);
+    linear_2_16_cu_bwd(host, n, (act + (long)(789678) * n), (par + 18992), (dact + (long)(789680) * n), (dact + (long)(789678) * n), (grad + 18992), 0);
 }
 
 static void se_resnet56_bwd_59(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n16_cu_bwd(host, n, (act + (long)(920752) * n), (act + (long)(920768) * n), (dact + (long)(920768) * n), (dact + (long)(920752) * n));
+    sigmoid_n16_cu_bwd(host, n, (act + (long)(789680) * n), (act + (long)(789696) * n), (dact + (long)(789696) * n), (dact + (long)(789680) * n));
 }
 
 static void se_resnet56_bwd_60(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c16_32x32_cu_bwd(host, n, (act + (long)(904348) * n), (act + (long)(920768) * n), (dact + (long)(920784) * n), (dact + (long)(904348) * n), (dact + (long)(920768) * n));
+    scale_c16_32x32_cu_bwd(host, n, (act + (long)(773276) * n), (act + (long)(789696) * n), (dact + (long)(789712) * n), (dact + (long)(773276) * n), (dact + (long)(789696) * n));
 }
 
 static void se_resnet56_bwd_61(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(937168) * n), (dact + (long)(920784) * n), (dact + (long)(724124) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(806096) * n), (dact + (long)(806096) * n), (dact + (long)(789712) * n), (dact + (long)(609436) * n));
 }
 
 static void se_resnet56_bwd_62(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(937168) * n), (act + (long)(953552) * n), (dact + (long)(953552) * n), (dact + (long)(937168) * n));
 }
 
 static void se_resnet56_bwd_63(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(953552) * n), (par + 19024), (dact + (long)(969936) * n + 0), (dact + (long)(953552) * n), (grad + 19024),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(806096) * n), (par + 19024), (dact + (long)(822480) * n + 0), (dact + (long)(806096) * n), (grad + 19024),
         0);
 }
 
@@ -3878,15 +3814,15 @@ static void se_resnet56_bwd_64(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(969936) * n), (par + 20352), (sav + 672), (sav + 720), (dact + (long)(1019088) * n),
-        (dact + (long)(969936) * n), (grad + 20352), (grad + 20400));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(822480) * n), (act + (long)(871632) * n), (par + 20352), (sav + 672), (sav + 720),
+        (dact + (long)(871632) * n), (dact + (long)(822480) * n), (grad + 20352), (grad + 20400));
 }
 
 static void se_resnet56_bwd_65(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1019088) * n), (par + 20448), (dact + (long)(1068240) * n + 0), (dact + (long)(1019088) * n), (grad + 20448),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(871632) * n), (par + 20448), (dact + (long)(920784) * n + 0), (dact + (long)(871632) * n), (grad + 20448),
         (grad + 21216));
 }
 
@@ -3894,22 +3830,21 @@ static void se_resnet56_bwd_66(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1068240) * n), (par + 21232), (sav + 768), (sav + 784), (dact + (long)(1084624) * n),
-        (dact + (long)(1068240) * n), (grad + 21232), (grad + 21248));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(920784) * n), (act + (long)(937168) * n), (par + 21232), (sav + 768), (sav + 784),
+        (dact + (long)(937168) * n), (dact + (long)(920784) * n), (grad + 21232), (grad + 21248));
 }
 
 static void se_resnet56_bwd_67(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1084624) * n), (act + (long)(1101008) * n), (dact + (long)(1101008) * n), (dact + (long)(1084624) * n));
 }
 
 static void se_resnet56_bwd_68(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1101008) * n), (par + 21264), (dact + (long)(1117392) * n + 0), (dact + (long)(1101008) * n), (grad + 21264),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(937168) * n), (par + 21264), (dact + (long)(953552) * n + 0), (dact + (long)(937168) * n), (grad + 21264),
         0);
 }
 
@@ -3917,71 +3852,70 @@ static void se_resnet56_bwd_69(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1117392) * n), (par + 23568), (sav + 800), (sav + 816), (dact + (long)(1133776) * n),
-        (dact + (long)(1117392) * n), (grad + 23568), (grad + 23584));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(953552) * n), (act + (long)(969936) * n), (par + 23568), (sav + 800), (sav + 816),
+        (dact + (long)(969936) * n), (dact + (long)(953552) * n), (grad + 23568), (grad + 23584));
 }
 
 static void se_resnet56_bwd_70(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(1150160) * n), (dact + (long)(1133776) * n));
+    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(986320) * n), (dact + (long)(969936) * n));
 }
 
 static void se_resnet56_bwd_71(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_16_2_cu_bwd(host, n, (act + (long)(1150160) * n), (par + 23600), (dact + (long)(1150176) * n), (dact + (long)(1150160) * n), (grad + 23600), 0);
+    linear_16_2_cu_bwd(host, n, (act + (long)(986320) * n), (par + 23600), (dact + (long)(986336) * n), (dact + (long)(986320) * n), (grad + 23600), 0);
 }
 
 static void se_resnet56_bwd_72(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n2_cu_bwd(host, n, (act + (long)(1150176) * n), (act + (long)(1150178) * n), (dact + (long)(1150178) * n), (dact + (long)(1150176) * n));
+    relu_n2_cu_bwd(host, n, (act + (long)(986336) * n), (act + (long)(986338) * n), (dact + (long)(986338) * n), (dact + (long)(986336) * n));
 }
 
 static void se_resnet56_bwd_73(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_2_16_cu_bwd(host, n, (act + (long)(1150178) * n), (par + 23632), (dact + (long)(1150180) * n), (dact + (long)(1150178) * n), (grad + 23632), 0);
+    linear_2_16_cu_bwd(host, n, (act + (long)(986338) * n), (par + 23632), (dact + (long)(986340) * n), (dact + (long)(986338) * n), (grad + 23632), 0);
 }
 
 static void se_resnet56_bwd_74(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n16_cu_bwd(host, n, (act + (long)(1150180) * n), (act + (long)(1150196) * n), (dact + (long)(1150196) * n), (dact + (long)(1150180) * n));
+    sigmoid_n16_cu_bwd(host, n, (act + (long)(986340) * n), (act + (long)(986356) * n), (dact + (long)(986356) * n), (dact + (long)(986340) * n));
 }
 
 static void se_resnet56_bwd_75(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c16_32x32_cu_bwd(host, n, (act + (long)(1133776) * n), (act + (long)(1150196) * n), (dact + (long)(1150212) * n), (dact + (long)(1133776) * n), (dact + (long)(1150196) * n));
+    scale_c16_32x32_cu_bwd(host, n, (act + (long)(969936) * n), (act + (long)(986356) * n), (dact + (long)(986372) * n), (dact + (long)(969936) * n), (dact + (long)(986356) * n));
 }
 
 static void se_resnet56_bwd_76(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(1166596) * n), (dact + (long)(1150212) * n), (dact + (long)(953552) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(1002756) * n), (dact + (long)(1002756) * n), (dact + (long)(986372) * n), (dact + (long)(806096) * n));
 }
 
 static void se_resnet56_bwd_77(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1166596) * n), (act + (long)(1182980) * n), (dact + (long)(1182980) * n), (dact + (long)(1166596) * n));
 }
 
 static void se_resnet56_bwd_78(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1182980) * n), (par + 23664), (dact + (long)(1199364) * n + 0), (dact + (long)(1182980) * n), (grad + 23664),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1002756) * n), (par + 23664), (dact + (long)(1019140) * n + 0), (dact + (long)(1002756) * n), (grad + 23664),
         0);
 }
 
@@ -3989,15 +3923,15 @@ static void se_resnet56_bwd_79(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1199364) * n), (par + 24992), (sav + 832), (sav + 880), (dact + (long)(1248516) * n),
-        (dact + (long)(1199364) * n), (grad + 24992), (grad + 25040));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1019140) * n), (act + (long)(1068292) * n), (par + 24992), (sav + 832), (sav + 880),
+        (dact + (long)(1068292) * n), (dact + (long)(1019140) * n), (grad + 24992), (grad + 25040));
 }
 
 static void se_resnet56_bwd_80(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1248516) * n), (par + 25088), (dact + (long)(1297668) * n + 0), (dact + (long)(1248516) * n), (grad + 25088),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1068292) * n), (par + 25088), (dact + (long)(1117444) * n + 0), (dact + (long)(1068292) * n), (grad + 25088),
         (grad + 25856));
 }
 
@@ -4005,22 +3939,21 @@ static void se_resnet56_bwd_81(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1297668) * n), (par + 25872), (sav + 928), (sav + 944), (dact + (long)(1314052) * n),
-        (dact + (long)(1297668) * n), (grad + 25872), (grad + 25888));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(1117444) * n), (act + (long)(1133828) * n), (par + 25872), (sav + 928), (sav + 944),
+        (dact + (long)(1133828) * n), (dact + (long)(1117444) * n), (grad + 25872), (grad + 25888));
 }
 
 static void se_resnet56_bwd_82(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1314052) * n), (act + (long)(1330436) * n), (dact + (long)(1330436) * n), (dact + (long)(1314052) * n));
 }
 
 static void se_resnet56_bwd_83(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1330436) * n), (par + 25904), (dact + (long)(1346820) * n + 0), (dact + (long)(1330436) * n), (grad + 25904),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1133828) * n), (par + 25904), (dact + (long)(1150212) * n + 0), (dact + (long)(1133828) * n), (grad + 25904),
         0);
 }
 
@@ -4028,71 +3961,70 @@ static void se_resnet56_bwd_84(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1346820) * n), (par + 28208), (sav + 960), (sav + 976), (dact + (long)(1363204) * n),
-        (dact + (long)(1346820) * n), (grad + 28208), (grad + 28224));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1150212) * n), (act + (long)(1166596) * n), (par + 28208), (sav + 960), (sav + 976),
+        (dact + (long)(1166596) * n), (dact + (long)(1150212) * n), (grad + 28208), (grad + 28224));
 }
 
 static void se_resnet56_bwd_85(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(1379588) * n), (dact + (long)(1363204) * n));
+    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(1182980) * n), (dact + (long)(1166596) * n));
 }
 
 static void se_resnet56_bwd_86(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_16_2_cu_bwd(host, n, (act + (long)(1379588) * n), (par + 28240), (dact + (long)(1379604) * n), (dact + (long)(1379588) * n), (grad + 28240), 0);
+    linear_16_2_cu_bwd(host, n, (act + (long)(1182980) * n), (par + 28240), (dact + (long)(1182996) * n), (dact + (long)(1182980) * n), (grad + 28240), 0);
 }
 
 static void se_resnet56_bwd_87(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n2_cu_bwd(host, n, (act + (long)(1379604) * n), (act + (long)(1379606) * n), (dact + (long)(1379606) * n), (dact + (long)(1379604) * n));
+    relu_n2_cu_bwd(host, n, (act + (long)(1182996) * n), (act + (long)(1182998) * n), (dact + (long)(1182998) * n), (dact + (long)(1182996) * n));
 }
 
 static void se_resnet56_bwd_88(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_2_16_cu_bwd(host, n, (act + (long)(1379606) * n), (par + 28272), (dact + (long)(1379608) * n), (dact + (long)(1379606) * n), (grad + 28272), 0);
+    linear_2_16_cu_bwd(host, n, (act + (long)(1182998) * n), (par + 28272), (dact + (long)(1183000) * n), (dact + (long)(1182998) * n), (grad + 28272), 0);
 }
 
 static void se_resnet56_bwd_89(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n16_cu_bwd(host, n, (act + (long)(1379608) * n), (act + (long)(1379624) * n), (dact + (long)(1379624) * n), (dact + (long)(1379608) * n));
+    sigmoid_n16_cu_bwd(host, n, (act + (long)(1183000) * n), (act + (long)(1183016) * n), (dact + (long)(1183016) * n), (dact + (long)(1183000) * n));
 }
 
 static void se_resnet56_bwd_90(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c16_32x32_cu_bwd(host, n, (act + (long)(1363204) * n), (act + (long)(1379624) * n), (dact + (long)(1379640) * n), (dact + (long)(1363204) * n), (dact + (long)(1379624) * n));
+    scale_c16_32x32_cu_bwd(host, n, (act + (long)(1166596) * n), (act + (long)(1183016) * n), (dact + (long)(1183032) * n), (dact + (long)(1166596) * n), (dact + (long)(1183016) * n));
 }
 
 static void se_resnet56_bwd_91(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(1396024) * n), (dact + (long)(1379640) * n), (dact + (long)(1182980) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(1199416) * n), (dact + (long)(1199416) * n), (dact + (long)(1183032) * n), (dact + (long)(1002756) * n));
 }
 
 static void se_resnet56_bwd_92(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1396024) * n), (act + (long)(1412408) * n), (dact + (long)(1412408) * n), (dact + (long)(1396024) * n));
 }
 
 static void se_resnet56_bwd_93(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1412408) * n), (par + 28304), (dact + (long)(1428792) * n + 0), (dact + (long)(1412408) * n), (grad + 28304),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1199416) * n), (par + 28304), (dact + (long)(1215800) * n + 0), (dact + (long)(1199416) * n), (grad + 28304),
         0);
 }
 
@@ -4100,15 +4032,15 @@ static void se_resnet56_bwd_94(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1428792) * n), (par + 29632), (sav + 992), (sav + 1040), (dact + (long)(1477944) * n),
-        (dact + (long)(1428792) * n), (grad + 29632), (grad + 29680));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1215800) * n), (act + (long)(1264952) * n), (par + 29632), (sav + 992), (sav + 1040),
+        (dact + (long)(1264952) * n), (dact + (long)(1215800) * n), (grad + 29632), (grad + 29680));
 }
 
 static void se_resnet56_bwd_95(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1477944) * n), (par + 29728), (dact + (long)(1527096) * n + 0), (dact + (long)(1477944) * n), (grad + 29728),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1264952) * n), (par + 29728), (dact + (long)(1314104) * n + 0), (dact + (long)(1264952) * n), (grad + 29728),
         (grad + 30496));
 }
 
@@ -4116,22 +4048,21 @@ static void se_resnet56_bwd_96(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1527096) * n), (par + 30512), (sav + 1088), (sav + 1104), (dact + (long)(1543480) * n),
-        (dact + (long)(1527096) * n), (grad + 30512), (grad + 30528));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(1314104) * n), (act + (long)(1330488) * n), (par + 30512), (sav + 1088), (sav + 1104),
+        (dact + (long)(1330488) * n), (dact + (long)(1314104) * n), (grad + 30512), (grad + 30528));
 }
 
 static void se_resnet56_bwd_97(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1543480) * n), (act + (long)(1559864) * n), (dact + (long)(1559864) * n), (dact + (long)(1543480) * n));
 }
 
 static void se_resnet56_bwd_98(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1559864) * n), (par + 30544), (dact + (long)(1576248) * n + 0), (dact + (long)(1559864) * n), (grad + 30544),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1330488) * n), (par + 30544), (dact + (long)(1346872) * n + 0), (dact + (long)(1330488) * n), (grad + 30544),
         0);
 }
 
@@ -4139,71 +4070,70 @@ static void se_resnet56_bwd_99(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1576248) * n), (par + 32848), (sav + 1120), (sav + 1136), (dact + (long)(1592632) * n),
-        (dact + (long)(1576248) * n), (grad + 32848), (grad + 32864));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1346872) * n), (act + (long)(1363256) * n), (par + 32848), (sav + 1120), (sav + 1136),
+        (dact + (long)(1363256) * n), (dact + (long)(1346872) * n), (grad + 32848), (grad + 32864));
 }
 
 static void se_resnet56_bwd_100(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(1609016) * n), (dact + (long)(1592632) * n));
+    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(1379640) * n), (dact + (long)(1363256) * n));
 }
 
 static void se_resnet56_bwd_101(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_16_2_cu_bwd(host, n, (act + (long)(1609016) * n), (par + 32880), (dact + (long)(1609032) * n), (dact + (long)(1609016) * n), (grad + 32880), 0);
+    linear_16_2_cu_bwd(host, n, (act + (long)(1379640) * n), (par + 32880), (dact + (long)(1379656) * n), (dact + (long)(1379640) * n), (grad + 32880), 0);
 }
 
 static void se_resnet56_bwd_102(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n2_cu_bwd(host, n, (act + (long)(1609032) * n), (act + (long)(1609034) * n), (dact + (long)(1609034) * n), (dact + (long)(1609032) * n));
+    relu_n2_cu_bwd(host, n, (act + (long)(1379656) * n), (act + (long)(1379658) * n), (dact + (long)(1379658) * n), (dact + (long)(1379656) * n));
 }
 
 static void se_resnet56_bwd_103(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_2_16_cu_bwd(host, n, (act + (long)(1609034) * n), (par + 32912), (dact + (long)(1609036) * n), (dact + (long)(1609034) * n), (grad + 32912), 0);
+    linear_2_16_cu_bwd(host, n, (act + (long)(1379658) * n), (par + 32912), (dact + (long)(1379660) * n), (dact + (long)(1379658) * n), (grad + 32912), 0);
 }
 
 static void se_resnet56_bwd_104(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n16_cu_bwd(host, n, (act + (long)(1609036) * n), (act + (long)(1609052) * n), (dact + (long)(1609052) * n), (dact + (long)(1609036) * n));
+    sigmoid_n16_cu_bwd(host, n, (act + (long)(1379660) * n), (act + (long)(1379676) * n), (dact + (long)(1379676) * n), (dact + (long)(1379660) * n));
 }
 
 static void se_resnet56_bwd_105(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c16_32x32_cu_bwd(host, n, (act + (long)(1592632) * n), (act + (long)(1609052) * n), (dact + (long)(1609068) * n), (dact + (long)(1592632) * n), (dact + (long)(1609052) * n));
+    scale_c16_32x32_cu_bwd(host, n, (act + (long)(1363256) * n), (act + (long)(1379676) * n), (dact + (long)(1379692) * n), (dact + (long)(1363256) * n), (dact + (long)(1379676) * n));
 }
 
 static void se_resnet56_bwd_106(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(1625452) * n), (dact + (long)(1609068) * n), (dact + (long)(1412408) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(1396076) * n), (dact + (long)(1396076) * n), (dact + (long)(1379692) * n), (dact + (long)(1199416) * n));
 }
 
 static void se_resnet56_bwd_107(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1625452) * n), (act + (long)(1641836) * n), (dact + (long)(1641836) * n), (dact + (long)(1625452) * n));
 }
 
 static void se_resnet56_bwd_108(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1641836) * n), (par + 32944), (dact + (long)(1658220) * n + 0), (dact + (long)(1641836) * n), (grad + 32944),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1396076) * n), (par + 32944), (dact + (long)(1412460) * n + 0), (dact + (long)(1396076) * n), (grad + 32944),
         0);
 }
 
@@ -4211,15 +4141,15 @@ static void se_resnet56_bwd_109(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1658220) * n), (par + 34272), (sav + 1152), (sav + 1200), (dact + (long)(1707372) * n),
-        (dact + (long)(1658220) * n), (grad + 34272), (grad + 34320));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1412460) * n), (act + (long)(1461612) * n), (par + 34272), (sav + 1152), (sav + 1200),
+        (dact + (long)(1461612) * n), (dact + (long)(1412460) * n), (grad + 34272), (grad + 34320));
 }
 
 static void se_resnet56_bwd_110(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1707372) * n), (par + 34368), (dact + (long)(1756524) * n + 0), (dact + (long)(1707372) * n), (grad + 34368),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1461612) * n), (par + 34368), (dact + (long)(1510764) * n + 0), (dact + (long)(1461612) * n), (grad + 34368),
         (grad + 35136));
 }
 
@@ -4227,22 +4157,21 @@ static void se_resnet56_bwd_111(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1756524) * n), (par + 35152), (sav + 1248), (sav + 1264), (dact + (long)(1772908) * n),
-        (dact + (long)(1756524) * n), (grad + 35152), (grad + 35168));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(1510764) * n), (act + (long)(1527148) * n), (par + 35152), (sav + 1248), (sav + 1264),
+        (dact + (long)(1527148) * n), (dact + (long)(1510764) * n), (grad + 35152), (grad + 35168));
 }
 
 static void se_resnet56_bwd_112(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1772908) * n), (act + (long)(1789292) * n), (dact + (long)(1789292) * n), (dact + (long)(1772908) * n));
 }
 
 static void se_resnet56_bwd_113(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1789292) * n), (par + 35184), (dact + (long)(1805676) * n + 0), (dact + (long)(1789292) * n), (grad + 35184),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1527148) * n), (par + 35184), (dact + (long)(1543532) * n + 0), (dact + (long)(1527148) * n), (grad + 35184),
         0);
 }
 
@@ -4250,71 +4179,70 @@ static void se_resnet56_bwd_114(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1805676) * n), (par + 37488), (sav + 1280), (sav + 1296), (dact + (long)(1822060) * n),
-        (dact + (long)(1805676) * n), (grad + 37488), (grad + 37504));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1543532) * n), (act + (long)(1559916) * n), (par + 37488), (sav + 1280), (sav + 1296),
+        (dact + (long)(1559916) * n), (dact + (long)(1543532) * n), (grad + 37488), (grad + 37504));
 }
 
 static void se_resnet56_bwd_115(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(1838444) * n), (dact + (long)(1822060) * n));
+    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(1576300) * n), (dact + (long)(1559916) * n));
 }
 
 static void se_resnet56_bwd_116(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_16_2_cu_bwd(host, n, (act + (long)(1838444) * n), (par + 37520), (dact + (long)(1838460) * n), (dact + (long)(1838444) * n), (grad + 37520), 0);
+    linear_16_2_cu_bwd(host, n, (act + (long)(1576300) * n), (par + 37520), (dact + (long)(1576316) * n), (dact + (long)(1576300) * n), (grad + 37520), 0);
 }
 
 static void se_resnet56_bwd_117(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n2_cu_bwd(host, n, (act + (long)(1838460) * n), (act + (long)(1838462) * n), (dact + (long)(1838462) * n), (dact + (long)(1838460) * n));
+    relu_n2_cu_bwd(host, n, (act + (long)(1576316) * n), (act + (long)(1576318) * n), (dact + (long)(1576318) * n), (dact + (long)(1576316) * n));
 }
 
 static void se_resnet56_bwd_118(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_2_16_cu_bwd(host, n, (act + (long)(1838462) * n), (par + 37552), (dact + (long)(1838464) * n), (dact + (long)(1838462) * n), (grad + 37552), 0);
+    linear_2_16_cu_bwd(host, n, (act + (long)(1576318) * n), (par + 37552), (dact + (long)(1576320) * n), (dact + (long)(1576318) * n), (grad + 37552), 0);
 }
 
 static void se_resnet56_bwd_119(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n16_cu_bwd(host, n, (act + (long)(1838464) * n), (act + (long)(1838480) * n), (dact + (long)(1838480) * n), (dact + (long)(1838464) * n));
+    sigmoid_n16_cu_bwd(host, n, (act + (long)(1576320) * n), (act + (long)(1576336) * n), (dact + (long)(1576336) * n), (dact + (long)(1576320) * n));
 }
 
 static void se_resnet56_bwd_120(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c16_32x32_cu_bwd(host, n, (act + (long)(1822060) * n), (act + (long)(1838480) * n), (dact + (long)(1838496) * n), (dact + (long)(1822060) * n), (dact + (long)(1838480) * n));
+    scale_c16_32x32_cu_bwd(host, n, (act + (long)(1559916) * n), (act + (long)(1576336) * n), (dact + (long)(1576352) * n), (dact + (long)(1559916) * n), (dact + (long)(1576336) * n));
 }
 
 static void se_resnet56_bwd_121(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(1854880) * n), (dact + (long)(1838496) * n), (dact + (long)(1641836) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(1592736) * n), (dact + (long)(1592736) * n), (dact + (long)(1576352) * n), (dact + (long)(1396076) * n));
 }
 
 static void se_resnet56_bwd_122(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(1854880) * n), (act + (long)(1871264) * n), (dact + (long)(1871264) * n), (dact + (long)(1854880) * n));
 }
 
 static void se_resnet56_bwd_123(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1871264) * n), (par + 37584), (dact + (long)(1887648) * n + 0), (dact + (long)(1871264) * n), (grad + 37584),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1592736) * n), (par + 37584), (dact + (long)(1609120) * n + 0), (dact + (long)(1592736) * n), (grad + 37584),
         0);
 }
 
@@ -4322,15 +4250,15 @@ static void se_resnet56_bwd_124(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1887648) * n), (par + 38912), (sav + 1312), (sav + 1360), (dact + (long)(1936800) * n),
-        (dact + (long)(1887648) * n), (grad + 38912), (grad + 38960));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(1609120) * n), (act + (long)(1658272) * n), (par + 38912), (sav + 1312), (sav + 1360),
+        (dact + (long)(1658272) * n), (dact + (long)(1609120) * n), (grad + 38912), (grad + 38960));
 }
 
 static void se_resnet56_bwd_125(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1936800) * n), (par + 39008), (dact + (long)(1985952) * n + 0), (dact + (long)(1936800) * n), (grad + 39008),
+    conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1658272) * n), (par + 39008), (dact + (long)(1707424) * n + 0), (dact + (long)(1658272) * n), (grad + 39008),
         (grad + 39776));
 }
 
@@ -4338,22 +4266,21 @@ static void se_resnet56_bwd_126(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1985952) * n), (par + 39792), (sav + 1408), (sav + 1424), (dact + (long)(2002336) * n),
-        (dact + (long)(1985952) * n), (grad + 39792), (grad + 39808));
+    bn_c16_32x32_relu_cu_bwd(host, n, (act + (long)(1707424) * n), (act + (long)(1723808) * n), (par + 39792), (sav + 1408), (sav + 1424),
+        (dact + (long)(1723808) * n), (dact + (long)(1707424) * n), (grad + 39792), (grad + 39808));
 }
 
 static void se_resnet56_bwd_127(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(2002336) * n), (act + (long)(2018720) * n), (dact + (long)(2018720) * n), (dact + (long)(2002336) * n));
 }
 
 static void se_resnet56_bwd_128(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(2018720) * n), (par + 39824), (dact + (long)(2035104) * n + 0), (dact + (long)(2018720) * n), (grad + 39824),
+    conv_k3_c16_16_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1723808) * n), (par + 39824), (dact + (long)(1740192) * n + 0), (dact + (long)(1723808) * n), (grad + 39824),
         0);
 }
 
@@ -4361,71 +4288,70 @@ static void se_resnet56_bwd_129(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_32x32_cu_bwd(host, n, (act + (long)(2035104) * n), (par + 42128), (sav + 1440), (sav + 1456), (dact + (long)(2051488) * n),
-        (dact + (long)(2035104) * n), (grad + 42128), (grad + 42144));
+    bn_c16_32x32_cu_bwd(host, n, (act + (long)(1740192) * n), (act + (long)(1756576) * n), (par + 42128), (sav + 1440), (sav + 1456),
+        (dact + (long)(1756576) * n), (dact + (long)(1740192) * n), (grad + 42128), (grad + 42144));
 }
 
 static void se_resnet56_bwd_130(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(2067872) * n), (dact + (long)(2051488) * n));
+    gap_c16_32x32_cu_bwd(host, n, (dact + (long)(1772960) * n), (dact + (long)(1756576) * n));
 }
 
 static void se_resnet56_bwd_131(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_16_2_cu_bwd(host, n, (act + (long)(2067872) * n), (par + 42160), (dact + (long)(2067888) * n), (dact + (long)(2067872) * n), (grad + 42160), 0);
+    linear_16_2_cu_bwd(host, n, (act + (long)(1772960) * n), (par + 42160), (dact + (long)(1772976) * n), (dact + (long)(1772960) * n), (grad + 42160), 0);
 }
 
 static void se_resnet56_bwd_132(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n2_cu_bwd(host, n, (act + (long)(2067888) * n), (act + (long)(2067890) * n), (dact + (long)(2067890) * n), (dact + (long)(2067888) * n));
+    relu_n2_cu_bwd(host, n, (act + (long)(1772976) * n), (act + (long)(1772978) * n), (dact + (long)(1772978) * n), (dact + (long)(1772976) * n));
 }
 
 static void se_resnet56_bwd_133(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_2_16_cu_bwd(host, n, (act + (long)(2067890) * n), (par + 42192), (dact + (long)(2067892) * n), (dact + (long)(2067890) * n), (grad + 42192), 0);
+    linear_2_16_cu_bwd(host, n, (act + (long)(1772978) * n), (par + 42192), (dact + (long)(1772980) * n), (dact + (long)(1772978) * n), (grad + 42192), 0);
 }
 
 static void se_resnet56_bwd_134(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n16_cu_bwd(host, n, (act + (long)(2067892) * n), (act + (long)(2067908) * n), (dact + (long)(2067908) * n), (dact + (long)(2067892) * n));
+    sigmoid_n16_cu_bwd(host, n, (act + (long)(1772980) * n), (act + (long)(1772996) * n), (dact + (long)(1772996) * n), (dact + (long)(1772980) * n));
 }
 
 static void se_resnet56_bwd_135(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c16_32x32_cu_bwd(host, n, (act + (long)(2051488) * n), (act + (long)(2067908) * n), (dact + (long)(2067924) * n), (dact + (long)(2051488) * n), (dact + (long)(2067908) * n));
+    scale_c16_32x32_cu_bwd(host, n, (act + (long)(1756576) * n), (act + (long)(1772996) * n), (dact + (long)(1773012) * n), (dact + (long)(1756576) * n), (dact + (long)(1772996) * n));
 }
 
 static void se_resnet56_bwd_136(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n16384_cu_bwd(host, n, (dact + (long)(2084308) * n), (dact + (long)(2067924) * n), (dact + (long)(1871264) * n));
+    add2_n16384_relu_cu_bwd(host, n, (act + (long)(1789396) * n), (dact + (long)(1789396) * n), (dact + (long)(1773012) * n), (dact + (long)(1592736) * n));
 }
 
 static void se_resnet56_bwd_137(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(2084308) * n), (act + (long)(2100692) * n), (dact + (long)(2100692) * n), (dact + (long)(2084308) * n));
 }
 
 static void se_resnet56_bwd_138(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c16_32x32_s1_cu_bwd(host, n, (act + (long)(2100692) * n), (par + 42224), (dact + (long)(2117076) * n + 0), (dact + (long)(2100692) * n), (grad + 42224),
+    dw_k3_5_c16_32x32_s1_cu_bwd(host, n, (act + (long)(1789396) * n), (par + 42224), (dact + (long)(1805780) * n + 0), (dact + (long)(1789396) * n), (grad + 42224),
         0);
 }
 
@@ -4433,15 +4359,15 @@ static void se_resnet56_bwd_139(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_32x32_cu_bwd(host, n, (act + (long)(2117076) * n), (par + 42768), (sav + 1472), (sav + 1504), (dact + (long)(2149844) * n),
-        (dact + (long)(2117076) * n), (grad + 42768), (grad + 42800));
+    bn_c32_32x32_cu_bwd(host, n, (act + (long)(1805780) * n), (act + (long)(1838548) * n), (par + 42768), (sav + 1472), (sav + 1504),
+        (dact + (long)(1838548) * n), (dact + (long)(1805780) * n), (grad + 42768), (grad + 42800));
 }
 
 static void se_resnet56_bwd_140(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c32_32_32x32_s2_p0_b_cu_bwd(host, n, (act + (long)(2149844) * n), (par + 42832), (dact + (long)(2182612) * n + 0), (dact + (long)(2149844) * n), (grad + 42832),
+    conv_k1_c32_32_32x32_s2_p0_b_cu_bwd(host, n, (act + (long)(1838548) * n), (par + 42832), (dact + (long)(1871316) * n + 0), (dact + (long)(1838548) * n), (grad + 42832),
         (grad + 43856));
 }
 
@@ -4449,22 +4375,21 @@ static void se_resnet56_bwd_141(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2182612) * n), (par + 43888), (sav + 1536), (sav + 1568), (dact + (long)(2190804) * n),
-        (dact + (long)(2182612) * n), (grad + 43888), (grad + 43920));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(1871316) * n), (act + (long)(1879508) * n), (par + 43888), (sav + 1536), (sav + 1568),
+        (dact + (long)(1879508) * n), (dact + (long)(1871316) * n), (grad + 43888), (grad + 43920));
 }
 
 static void se_resnet56_bwd_142(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2190804) * n), (act + (long)(2198996) * n), (dact + (long)(2198996) * n), (dact + (long)(2190804) * n));
 }
 
 static void se_resnet56_bwd_143(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2198996) * n), (par + 43952), (dact + (long)(2207188) * n + 0), (dact + (long)(2198996) * n), (grad + 43952),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(1879508) * n), (par + 43952), (dact + (long)(1887700) * n + 0), (dact + (long)(1879508) * n), (grad + 43952),
         0);
 }
 
@@ -4472,57 +4397,57 @@ static void se_resnet56_bwd_144(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2207188) * n), (par + 53168), (sav + 1600), (sav + 1632), (dact + (long)(2215380) * n),
-        (dact + (long)(2207188) * n), (grad + 53168), (grad + 53200));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1887700) * n), (act + (long)(1895892) * n), (par + 53168), (sav + 1600), (sav + 1632),
+        (dact + (long)(1895892) * n), (dact + (long)(1887700) * n), (grad + 53168), (grad + 53200));
 }
 
 static void se_resnet56_bwd_145(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2223572) * n), (dact + (long)(2215380) * n));
+    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(1904084) * n), (dact + (long)(1895892) * n));
 }
 
 static void se_resnet56_bwd_146(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_32_4_cu_bwd(host, n, (act + (long)(2223572) * n), (par + 53232), (dact + (long)(2223604) * n), (dact + (long)(2223572) * n), (grad + 53232), 0);
+    linear_32_4_cu_bwd(host, n, (act + (long)(1904084) * n), (par + 53232), (dact + (long)(1904116) * n), (dact + (long)(1904084) * n), (grad + 53232), 0);
 }
 
 static void se_resnet56_bwd_147(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4_cu_bwd(host, n, (act + (long)(2223604) * n), (act + (long)(2223608) * n), (dact + (long)(2223608) * n), (dact + (long)(2223604) * n));
+    relu_n4_cu_bwd(host, n, (act + (long)(1904116) * n), (act + (long)(1904120) * n), (dact + (long)(1904120) * n), (dact + (long)(1904116) * n));
 }
 
 static void se_resnet56_bwd_148(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_4_32_cu_bwd(host, n, (act + (long)(2223608) * n), (par + 53360), (dact + (long)(2223612) * n), (dact + (long)(2223608) * n), (grad + 53360), 0);
+    linear_4_32_cu_bwd(host, n, (act + (long)(1904120) * n), (par + 53360), (dact + (long)(1904124) * n), (dact + (long)(1904120) * n), (grad + 53360), 0);
 }
 
 static void se_resnet56_bwd_149(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n32_cu_bwd(host, n, (act + (long)(2223612) * n), (act + (long)(2223644) * n), (dact + (long)(2223644) * n), (dact + (long)(2223612) * n));
+    sigmoid_n32_cu_bwd(host, n, (act + (long)(1904124) * n), (act + (long)(1904156) * n), (dact + (long)(1904156) * n), (dact + (long)(1904124) * n));
 }
 
 static void se_resnet56_bwd_150(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2215380) * n), (act + (long)(2223644) * n), (dact + (long)(2223676) * n), (dact + (long)(2215380) * n), (dact + (long)(2223644) * n));
+    scale_c32_16x16_cu_bwd(host, n, (act + (long)(1895892) * n), (act + (long)(1904156) * n), (dact + (long)(1904188) * n), (dact + (long)(1895892) * n), (dact + (long)(1904156) * n));
 }
 
 static void se_resnet56_bwd_151(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c16_32_32x32_s2_p0_cu_bwd(host, n, (act + (long)(2100692) * n), (par + 53488), (dact + (long)(2231868) * n + 0), (dact + (long)(2100692) * n), (grad + 53488),
+    conv_k1_c16_32_32x32_s2_p0_cu_bwd(host, n, (act + (long)(1789396) * n), (par + 53488), (dact + (long)(1912380) * n + 0), (dact + (long)(1789396) * n), (grad + 53488),
         0);
 }
 
@@ -4530,29 +4455,28 @@ static void se_resnet56_bwd_152(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2231868) * n), (par + 54000), (sav + 1664), (sav + 1696), (dact + (long)(2240060) * n),
-        (dact + (long)(2231868) * n), (grad + 54000), (grad + 54032));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1912380) * n), (act + (long)(1920572) * n), (par + 54000), (sav + 1664), (sav + 1696),
+        (dact + (long)(1920572) * n), (dact + (long)(1912380) * n), (grad + 54000), (grad + 54032));
 }
 
 static void se_resnet56_bwd_153(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2248252) * n), (dact + (long)(2223676) * n), (dact + (long)(2240060) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(1928764) * n), (dact + (long)(1928764) * n), (dact + (long)(1904188) * n), (dact + (long)(1920572) * n));
 }
 
 static void se_resnet56_bwd_154(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2248252) * n), (act + (long)(2256444) * n), (dact + (long)(2256444) * n), (dact + (long)(2248252) * n));
 }
 
 static void se_resnet56_bwd_155(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2256444) * n), (par + 54064), (dact + (long)(2264636) * n + 0), (dact + (long)(2256444) * n), (grad + 54064),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(1928764) * n), (par + 54064), (dact + (long)(1936956) * n + 0), (dact + (long)(1928764) * n), (grad + 54064),
         0);
 }
 
@@ -4560,15 +4484,15 @@ static void se_resnet56_bwd_156(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2264636) * n), (par + 55152), (sav + 1728), (sav + 1792), (dact + (long)(2281020) * n),
-        (dact + (long)(2264636) * n), (grad + 55152), (grad + 55216));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(1936956) * n), (act + (long)(1953340) * n), (par + 55152), (sav + 1728), (sav + 1792),
+        (dact + (long)(1953340) * n), (dact + (long)(1936956) * n), (grad + 55152), (grad + 55216));
 }
 
 static void se_resnet56_bwd_157(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2281020) * n), (par + 55280), (dact + (long)(2297404) * n + 0), (dact + (long)(2281020) * n), (grad + 55280),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(1953340) * n), (par + 55280), (dact + (long)(1969724) * n + 0), (dact + (long)(1953340) * n), (grad + 55280),
         (grad + 57328));
 }
 
@@ -4576,22 +4500,21 @@ static void se_resnet56_bwd_158(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2297404) * n), (par + 57360), (sav + 1856), (sav + 1888), (dact + (long)(2305596) * n),
-        (dact + (long)(2297404) * n), (grad + 57360), (grad + 57392));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(1969724) * n), (act + (long)(1977916) * n), (par + 57360), (sav + 1856), (sav + 1888),
+        (dact + (long)(1977916) * n), (dact + (long)(1969724) * n), (grad + 57360), (grad + 57392));
 }
 
 static void se_resnet56_bwd_159(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2305596) * n), (act + (long)(2313788) * n), (dact + (long)(2313788) * n), (dact + (long)(2305596) * n));
 }
 
 static void se_resnet56_bwd_160(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2313788) * n), (par + 57424), (dact + (long)(2321980) * n + 0), (dact + (long)(2313788) * n), (grad + 57424),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(1977916) * n), (par + 57424), (dact + (long)(1986108) * n + 0), (dact + (long)(1977916) * n), (grad + 57424),
         0);
 }
 
@@ -4599,71 +4522,70 @@ static void se_resnet56_bwd_161(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2321980) * n), (par + 66640), (sav + 1920), (sav + 1952), (dact + (long)(2330172) * n),
-        (dact + (long)(2321980) * n), (grad + 66640), (grad + 66672));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(1986108) * n), (act + (long)(1994300) * n), (par + 66640), (sav + 1920), (sav + 1952),
+        (dact + (long)(1994300) * n), (dact + (long)(1986108) * n), (grad + 66640), (grad + 66672));
 }
 
 static void se_resnet56_bwd_162(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2338364) * n), (dact + (long)(2330172) * n));
+    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2002492) * n), (dact + (long)(1994300) * n));
 }
 
 static void se_resnet56_bwd_163(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_32_4_cu_bwd(host, n, (act + (long)(2338364) * n), (par + 66704), (dact + (long)(2338396) * n), (dact + (long)(2338364) * n), (grad + 66704), 0);
+    linear_32_4_cu_bwd(host, n, (act + (long)(2002492) * n), (par + 66704), (dact + (long)(2002524) * n), (dact + (long)(2002492) * n), (grad + 66704), 0);
 }
 
 static void se_resnet56_bwd_164(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4_cu_bwd(host, n, (act + (long)(2338396) * n), (act + (long)(2338400) * n), (dact + (long)(2338400) * n), (dact + (long)(2338396) * n));
+    relu_n4_cu_bwd(host, n, (act + (long)(2002524) * n), (act + (long)(2002528) * n), (dact + (long)(2002528) * n), (dact + (long)(2002524) * n));
 }
 
 static void se_resnet56_bwd_165(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_4_32_cu_bwd(host, n, (act + (long)(2338400) * n), (par + 66832), (dact + (long)(2338404) * n), (dact + (long)(2338400) * n), (grad + 66832), 0);
+    linear_4_32_cu_bwd(host, n, (act + (long)(2002528) * n), (par + 66832), (dact + (long)(2002532) * n), (dact + (long)(2002528) * n), (grad + 66832), 0);
 }
 
 static void se_resnet56_bwd_166(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n32_cu_bwd(host, n, (act + (long)(2338404) * n), (act + (long)(2338436) * n), (dact + (long)(2338436) * n), (dact + (long)(2338404) * n));
+    sigmoid_n32_cu_bwd(host, n, (act + (long)(2002532) * n), (act + (long)(2002564) * n), (dact + (long)(2002564) * n), (dact + (long)(2002532) * n));
 }
 
 static void se_resnet56_bwd_167(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2330172) * n), (act + (long)(2338436) * n), (dact + (long)(2338468) * n), (dact + (long)(2330172) * n), (dact + (long)(2338436) * n));
+    scale_c32_16x16_cu_bwd(host, n, (act + (long)(1994300) * n), (act + (long)(2002564) * n), (dact + (long)(2002596) * n), (dact + (long)(1994300) * n), (dact + (long)(2002564) * n));
 }
 
 static void se_resnet56_bwd_168(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2346660) * n), (dact + (long)(2338468) * n), (dact + (long)(2256444) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(2010788) * n), (dact + (long)(2010788) * n), (dact + (long)(2002596) * n), (dact + (long)(1928764) * n));
 }
 
 static void se_resnet56_bwd_169(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2346660) * n), (act + (long)(2354852) * n), (dact + (long)(2354852) * n), (dact + (long)(2346660) * n));
 }
 
 static void se_resnet56_bwd_170(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2354852) * n), (par + 66960), (dact + (long)(2363044) * n + 0), (dact + (long)(2354852) * n), (grad + 66960),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2010788) * n), (par + 66960), (dact + (long)(2018980) * n + 0), (dact + (long)(2010788) * n), (grad + 66960),
         0);
 }
 
@@ -4671,15 +4593,15 @@ static void se_resnet56_bwd_171(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2363044) * n), (par + 68048), (sav + 1984), (sav + 2048), (dact + (long)(2379428) * n),
-        (dact + (long)(2363044) * n), (grad + 68048), (grad + 68112));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2018980) * n), (act + (long)(2035364) * n), (par + 68048), (sav + 1984), (sav + 2048),
+        (dact + (long)(2035364) * n), (dact + (long)(2018980) * n), (grad + 68048), (grad + 68112));
 }
 
 static void se_resnet56_bwd_172(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2379428) * n), (par + 68176), (dact + (long)(2395812) * n + 0), (dact + (long)(2379428) * n), (grad + 68176),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2035364) * n), (par + 68176), (dact + (long)(2051748) * n + 0), (dact + (long)(2035364) * n), (grad + 68176),
         (grad + 70224));
 }
 
@@ -4687,22 +4609,21 @@ static void se_resnet56_bwd_173(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2395812) * n), (par + 70256), (sav + 2112), (sav + 2144), (dact + (long)(2404004) * n),
-        (dact + (long)(2395812) * n), (grad + 70256), (grad + 70288));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(2051748) * n), (act + (long)(2059940) * n), (par + 70256), (sav + 2112), (sav + 2144),
+        (dact + (long)(2059940) * n), (dact + (long)(2051748) * n), (grad + 70256), (grad + 70288));
 }
 
 static void se_resnet56_bwd_174(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2404004) * n), (act + (long)(2412196) * n), (dact + (long)(2412196) * n), (dact + (long)(2404004) * n));
 }
 
 static void se_resnet56_bwd_175(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2412196) * n), (par + 70320), (dact + (long)(2420388) * n + 0), (dact + (long)(2412196) * n), (grad + 70320),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2059940) * n), (par + 70320), (dact + (long)(2068132) * n + 0), (dact + (long)(2059940) * n), (grad + 70320),
         0);
 }
 
@@ -4710,71 +4631,70 @@ static void se_resnet56_bwd_176(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2420388) * n), (par + 79536), (sav + 2176), (sav + 2208), (dact + (long)(2428580) * n),
-        (dact + (long)(2420388) * n), (grad + 79536), (grad + 79568));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2068132) * n), (act + (long)(2076324) * n), (par + 79536), (sav + 2176), (sav + 2208),
+        (dact + (long)(2076324) * n), (dact + (long)(2068132) * n), (grad + 79536), (grad + 79568));
 }
 
 static void se_resnet56_bwd_177(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2436772) * n), (dact + (long)(2428580) * n));
+    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2084516) * n), (dact + (long)(2076324) * n));
 }
 
 static void se_resnet56_bwd_178(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_32_4_cu_bwd(host, n, (act + (long)(2436772) * n), (par + 79600), (dact + (long)(2436804) * n), (dact + (long)(2436772) * n), (grad + 79600), 0);
+    linear_32_4_cu_bwd(host, n, (act + (long)(2084516) * n), (par + 79600), (dact + (long)(2084548) * n), (dact + (long)(2084516) * n), (grad + 79600), 0);
 }
 
 static void se_resnet56_bwd_179(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4_cu_bwd(host, n, (act + (long)(2436804) * n), (act + (long)(2436808) * n), (dact + (long)(2436808) * n), (dact + (long)(2436804) * n));
+    relu_n4_cu_bwd(host, n, (act + (long)(2084548) * n), (act + (long)(2084552) * n), (dact + (long)(2084552) * n), (dact + (long)(2084548) * n));
 }
 
 static void se_resnet56_bwd_180(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_4_32_cu_bwd(host, n, (act + (long)(2436808) * n), (par + 79728), (dact + (long)(2436812) * n), (dact + (long)(2436808) * n), (grad + 79728), 0);
+    linear_4_32_cu_bwd(host, n, (act + (long)(2084552) * n), (par + 79728), (dact + (long)(2084556) * n), (dact + (long)(2084552) * n), (grad + 79728), 0);
 }
 
 static void se_resnet56_bwd_181(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n32_cu_bwd(host, n, (act + (long)(2436812) * n), (act + (long)(2436844) * n), (dact + (long)(2436844) * n), (dact + (long)(2436812) * n));
+    sigmoid_n32_cu_bwd(host, n, (act + (long)(2084556) * n), (act + (long)(2084588) * n), (dact + (long)(2084588) * n), (dact + (long)(2084556) * n));
 }
 
 static void se_resnet56_bwd_182(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2428580) * n), (act + (long)(2436844) * n), (dact + (long)(2436876) * n), (dact + (long)(2428580) * n), (dact + (long)(2436844) * n));
+    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2076324) * n), (act + (long)(2084588) * n), (dact + (long)(2084620) * n), (dact + (long)(2076324) * n), (dact + (long)(2084588) * n));
 }
 
 static void se_resnet56_bwd_183(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2445068) * n), (dact + (long)(2436876) * n), (dact + (long)(2354852) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(2092812) * n), (dact + (long)(2092812) * n), (dact + (long)(2084620) * n), (dact + (long)(2010788) * n));
 }
 
 static void se_resnet56_bwd_184(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2445068) * n), (act + (long)(2453260) * n), (dact + (long)(2453260) * n), (dact + (long)(2445068) * n));
 }
 
 static void se_resnet56_bwd_185(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2453260) * n), (par + 79856), (dact + (long)(2461452) * n + 0), (dact + (long)(2453260) * n), (grad + 79856),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2092812) * n), (par + 79856), (dact + (long)(2101004) * n + 0), (dact + (long)(2092812) * n), (grad + 79856),
         0);
 }
 
@@ -4782,15 +4702,15 @@ static void se_resnet56_bwd_186(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2461452) * n), (par + 80944), (sav + 2240), (sav + 2304), (dact + (long)(2477836) * n),
-        (dact + (long)(2461452) * n), (grad + 80944), (grad + 81008));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2101004) * n), (act + (long)(2117388) * n), (par + 80944), (sav + 2240), (sav + 2304),
+        (dact + (long)(2117388) * n), (dact + (long)(2101004) * n), (grad + 80944), (grad + 81008));
 }
 
 static void se_resnet56_bwd_187(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2477836) * n), (par + 81072), (dact + (long)(2494220) * n + 0), (dact + (long)(2477836) * n), (grad + 81072),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2117388) * n), (par + 81072), (dact + (long)(2133772) * n + 0), (dact + (long)(2117388) * n), (grad + 81072),
         (grad + 83120));
 }
 
@@ -4798,22 +4718,21 @@ static void se_resnet56_bwd_188(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2494220) * n), (par + 83152), (sav + 2368), (sav + 2400), (dact + (long)(2502412) * n),
-        (dact + (long)(2494220) * n), (grad + 83152), (grad + 83184));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(2133772) * n), (act + (long)(2141964) * n), (par + 83152), (sav + 2368), (sav + 2400),
+        (dact + (long)(2141964) * n), (dact + (long)(2133772) * n), (grad + 83152), (grad + 83184));
 }
 
 static void se_resnet56_bwd_189(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2502412) * n), (act + (long)(2510604) * n), (dact + (long)(2510604) * n), (dact + (long)(2502412) * n));
 }
 
 static void se_resnet56_bwd_190(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2510604) * n), (par + 83216), (dact + (long)(2518796) * n + 0), (dact + (long)(2510604) * n), (grad + 83216),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2141964) * n), (par + 83216), (dact + (long)(2150156) * n + 0), (dact + (long)(2141964) * n), (grad + 83216),
         0);
 }
 
@@ -4821,71 +4740,70 @@ static void se_resnet56_bwd_191(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2518796) * n), (par + 92432), (sav + 2432), (sav + 2464), (dact + (long)(2526988) * n),
-        (dact + (long)(2518796) * n), (grad + 92432), (grad + 92464));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2150156) * n), (act + (long)(2158348) * n), (par + 92432), (sav + 2432), (sav + 2464),
+        (dact + (long)(2158348) * n), (dact + (long)(2150156) * n), (grad + 92432), (grad + 92464));
 }
 
 static void se_resnet56_bwd_192(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2535180) * n), (dact + (long)(2526988) * n));
+    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2166540) * n), (dact + (long)(2158348) * n));
 }
 
 static void se_resnet56_bwd_193(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_32_4_cu_bwd(host, n, (act + (long)(2535180) * n), (par + 92496), (dact + (long)(2535212) * n), (dact + (long)(2535180) * n), (grad + 92496), 0);
+    linear_32_4_cu_bwd(host, n, (act + (long)(2166540) * n), (par + 92496), (dact + (long)(2166572) * n), (dact + (long)(2166540) * n), (grad + 92496), 0);
 }
 
 static void se_resnet56_bwd_194(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4_cu_bwd(host, n, (act + (long)(2535212) * n), (act + (long)(2535216) * n), (dact + (long)(2535216) * n), (dact + (long)(2535212) * n));
+    relu_n4_cu_bwd(host, n, (act + (long)(2166572) * n), (act + (long)(2166576) * n), (dact + (long)(2166576) * n), (dact + (long)(2166572) * n));
 }
 
 static void se_resnet56_bwd_195(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_4_32_cu_bwd(host, n, (act + (long)(2535216) * n), (par + 92624), (dact + (long)(2535220) * n), (dact + (long)(2535216) * n), (grad + 92624), 0);
+    linear_4_32_cu_bwd(host, n, (act + (long)(2166576) * n), (par + 92624), (dact + (long)(2166580) * n), (dact + (long)(2166576) * n), (grad + 92624), 0);
 }
 
 static void se_resnet56_bwd_196(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n32_cu_bwd(host, n, (act + (long)(2535220) * n), (act + (long)(2535252) * n), (dact + (long)(2535252) * n), (dact + (long)(2535220) * n));
+    sigmoid_n32_cu_bwd(host, n, (act + (long)(2166580) * n), (act + (long)(2166612) * n), (dact + (long)(2166612) * n), (dact + (long)(2166580) * n));
 }
 
 static void se_resnet56_bwd_197(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2526988) * n), (act + (long)(2535252) * n), (dact + (long)(2535284) * n), (dact + (long)(2526988) * n), (dact + (long)(2535252) * n));
+    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2158348) * n), (act + (long)(2166612) * n), (dact + (long)(2166644) * n), (dact + (long)(2158348) * n), (dact + (long)(2166612) * n));
 }
 
 static void se_resnet56_bwd_198(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2543476) * n), (dact + (long)(2535284) * n), (dact + (long)(2453260) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(2174836) * n), (dact + (long)(2174836) * n), (dact + (long)(2166644) * n), (dact + (long)(2092812) * n));
 }
 
 static void se_resnet56_bwd_199(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2543476) * n), (act + (long)(2551668) * n), (dact + (long)(2551668) * n), (dact + (long)(2543476) * n));
 }
 
 static void se_resnet56_bwd_200(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2551668) * n), (par + 92752), (dact + (long)(2559860) * n + 0), (dact + (long)(2551668) * n), (grad + 92752),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2174836) * n), (par + 92752), (dact + (long)(2183028) * n + 0), (dact + (long)(2174836) * n), (grad + 92752),
         0);
 }
 
@@ -4893,15 +4811,15 @@ static void se_resnet56_bwd_201(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2559860) * n), (par + 93840), (sav + 2496), (sav + 2560), (dact + (long)(2576244) * n),
-        (dact + (long)(2559860) * n), (grad + 93840), (grad + 93904));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2183028) * n), (act + (long)(2199412) * n), (par + 93840), (sav + 2496), (sav + 2560),
+        (dact + (long)(2199412) * n), (dact + (long)(2183028) * n), (grad + 93840), (grad + 93904));
 }
 
 static void se_resnet56_bwd_202(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2576244) * n), (par + 93968), (dact + (long)(2592628) * n + 0), (dact + (long)(2576244) * n), (grad + 93968),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2199412) * n), (par + 93968), (dact + (long)(2215796) * n + 0), (dact + (long)(2199412) * n), (grad + 93968),
         (grad + 96016));
 }
 
@@ -4909,22 +4827,21 @@ static void se_resnet56_bwd_203(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2592628) * n), (par + 96048), (sav + 2624), (sav + 2656), (dact + (long)(2600820) * n),
-        (dact + (long)(2592628) * n), (grad + 96048), (grad + 96080));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(2215796) * n), (act + (long)(2223988) * n), (par + 96048), (sav + 2624), (sav + 2656),
+        (dact + (long)(2223988) * n), (dact + (long)(2215796) * n), (grad + 96048), (grad + 96080));
 }
 
 static void se_resnet56_bwd_204(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2600820) * n), (act + (long)(2609012) * n), (dact + (long)(2609012) * n), (dact + (long)(2600820) * n));
 }
 
 static void se_resnet56_bwd_205(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2609012) * n), (par + 96112), (dact + (long)(2617204) * n + 0), (dact + (long)(2609012) * n), (grad + 96112),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2223988) * n), (par + 96112), (dact + (long)(2232180) * n + 0), (dact + (long)(2223988) * n), (grad + 96112),
         0);
 }
 
@@ -4932,71 +4849,70 @@ static void se_resnet56_bwd_206(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2617204) * n), (par + 105328), (sav + 2688), (sav + 2720), (dact + (long)(2625396) * n),
-        (dact + (long)(2617204) * n), (grad + 105328), (grad + 105360));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2232180) * n), (act + (long)(2240372) * n), (par + 105328), (sav + 2688), (sav + 2720),
+        (dact + (long)(2240372) * n), (dact + (long)(2232180) * n), (grad + 105328), (grad + 105360));
 }
 
 static void se_resnet56_bwd_207(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2633588) * n), (dact + (long)(2625396) * n));
+    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2248564) * n), (dact + (long)(2240372) * n));
 }
 
 static void se_resnet56_bwd_208(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_32_4_cu_bwd(host, n, (act + (long)(2633588) * n), (par + 105392), (dact + (long)(2633620) * n), (dact + (long)(2633588) * n), (grad + 105392), 0);
+    linear_32_4_cu_bwd(host, n, (act + (long)(2248564) * n), (par + 105392), (dact + (long)(2248596) * n), (dact + (long)(2248564) * n), (grad + 105392), 0);
 }
 
 static void se_resnet56_bwd_209(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4_cu_bwd(host, n, (act + (long)(2633620) * n), (act + (long)(2633624) * n), (dact + (long)(2633624) * n), (dact + (long)(2633620) * n));
+    relu_n4_cu_bwd(host, n, (act + (long)(2248596) * n), (act + (long)(2248600) * n), (dact + (long)(2248600) * n), (dact + (long)(2248596) * n));
 }
 
 static void se_resnet56_bwd_210(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_4_32_cu_bwd(host, n, (act + (long)(2633624) * n), (par + 105520), (dact + (long)(2633628) * n), (dact + (long)(2633624) * n), (grad + 105520), 0);
+    linear_4_32_cu_bwd(host, n, (act + (long)(2248600) * n), (par + 105520), (dact + (long)(2248604) * n), (dact + (long)(2248600) * n), (grad + 105520), 0);
 }
 
 static void se_resnet56_bwd_211(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n32_cu_bwd(host, n, (act + (long)(2633628) * n), (act + (long)(2633660) * n), (dact + (long)(2633660) * n), (dact + (long)(2633628) * n));
+    sigmoid_n32_cu_bwd(host, n, (act + (long)(2248604) * n), (act + (long)(2248636) * n), (dact + (long)(2248636) * n), (dact + (long)(2248604) * n));
 }
 
 static void se_resnet56_bwd_212(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2625396) * n), (act + (long)(2633660) * n), (dact + (long)(2633692) * n), (dact + (long)(2625396) * n), (dact + (long)(2633660) * n));
+    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2240372) * n), (act + (long)(2248636) * n), (dact + (long)(2248668) * n), (dact + (long)(2240372) * n), (dact + (long)(2248636) * n));
 }
 
 static void se_resnet56_bwd_213(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2641884) * n), (dact + (long)(2633692) * n), (dact + (long)(2551668) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(2256860) * n), (dact + (long)(2256860) * n), (dact + (long)(2248668) * n), (dact + (long)(2174836) * n));
 }
 
 static void se_resnet56_bwd_214(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2641884) * n), (act + (long)(2650076) * n), (dact + (long)(2650076) * n), (dact + (long)(2641884) * n));
 }
 
 static void se_resnet56_bwd_215(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2650076) * n), (par + 105648), (dact + (long)(2658268) * n + 0), (dact + (long)(2650076) * n), (grad + 105648),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2256860) * n), (par + 105648), (dact + (long)(2265052) * n + 0), (dact + (long)(2256860) * n), (grad + 105648),
         0);
 }
 
@@ -5004,15 +4920,15 @@ static void se_resnet56_bwd_216(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2658268) * n), (par + 106736), (sav + 2752), (sav + 2816), (dact + (long)(2674652) * n),
-        (dact + (long)(2658268) * n), (grad + 106736), (grad + 106800));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2265052) * n), (act + (long)(2281436) * n), (par + 106736), (sav + 2752), (sav + 2816),
+        (dact + (long)(2281436) * n), (dact + (long)(2265052) * n), (grad + 106736), (grad + 106800));
 }
 
 static void se_resnet56_bwd_217(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2674652) * n), (par + 106864), (dact + (long)(2691036) * n + 0), (dact + (long)(2674652) * n), (grad + 106864),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2281436) * n), (par + 106864), (dact + (long)(2297820) * n + 0), (dact + (long)(2281436) * n), (grad + 106864),
         (grad + 108912));
 }
 
@@ -5020,22 +4936,21 @@ static void se_resnet56_bwd_218(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2691036) * n), (par + 108944), (sav + 2880), (sav + 2912), (dact + (long)(2699228) * n),
-        (dact + (long)(2691036) * n), (grad + 108944), (grad + 108976));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(2297820) * n), (act + (long)(2306012) * n), (par + 108944), (sav + 2880), (sav + 2912),
+        (dact + (long)(2306012) * n), (dact + (long)(2297820) * n), (grad + 108944), (grad + 108976));
 }
 
 static void se_resnet56_bwd_219(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2699228) * n), (act + (long)(2707420) * n), (dact + (long)(2707420) * n), (dact + (long)(2699228) * n));
 }
 
 static void se_resnet56_bwd_220(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2707420) * n), (par + 109008), (dact + (long)(2715612) * n + 0), (dact + (long)(2707420) * n), (grad + 109008),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2306012) * n), (par + 109008), (dact + (long)(2314204) * n + 0), (dact + (long)(2306012) * n), (grad + 109008),
         0);
 }
 
@@ -5043,71 +4958,70 @@ static void se_resnet56_bwd_221(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2715612) * n), (par + 118224), (sav + 2944), (sav + 2976), (dact + (long)(2723804) * n),
-        (dact + (long)(2715612) * n), (grad + 118224), (grad + 118256));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2314204) * n), (act + (long)(2322396) * n), (par + 118224), (sav + 2944), (sav + 2976),
+        (dact + (long)(2322396) * n), (dact + (long)(2314204) * n), (grad + 118224), (grad + 118256));
 }
 
 static void se_resnet56_bwd_222(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2731996) * n), (dact + (long)(2723804) * n));
+    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2330588) * n), (dact + (long)(2322396) * n));
 }
 
 static void se_resnet56_bwd_223(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_32_4_cu_bwd(host, n, (act + (long)(2731996) * n), (par + 118288), (dact + (long)(2732028) * n), (dact + (long)(2731996) * n), (grad + 118288), 0);
+    linear_32_4_cu_bwd(host, n, (act + (long)(2330588) * n), (par + 118288), (dact + (long)(2330620) * n), (dact + (long)(2330588) * n), (grad + 118288), 0);
 }
 
 static void se_resnet56_bwd_224(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4_cu_bwd(host, n, (act + (long)(2732028) * n), (act + (long)(2732032) * n), (dact + (long)(2732032) * n), (dact + (long)(2732028) * n));
+    relu_n4_cu_bwd(host, n, (act + (long)(2330620) * n), (act + (long)(2330624) * n), (dact + (long)(2330624) * n), (dact + (long)(2330620) * n));
 }
 
 static void se_resnet56_bwd_225(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_4_32_cu_bwd(host, n, (act + (long)(2732032) * n), (par + 118416), (dact + (long)(2732036) * n), (dact + (long)(2732032) * n), (grad + 118416), 0);
+    linear_4_32_cu_bwd(host, n, (act + (long)(2330624) * n), (par + 118416), (dact + (long)(2330628) * n), (dact + (long)(2330624) * n), (grad + 118416), 0);
 }
 
 static void se_resnet56_bwd_226(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n32_cu_bwd(host, n, (act + (long)(2732036) * n), (act + (long)(2732068) * n), (dact + (long)(2732068) * n), (dact + (long)(2732036) * n));
+    sigmoid_n32_cu_bwd(host, n, (act + (long)(2330628) * n), (act + (long)(2330660) * n), (dact + (long)(2330660) * n), (dact + (long)(2330628) * n));
 }
 
 static void se_resnet56_bwd_227(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2723804) * n), (act + (long)(2732068) * n), (dact + (long)(2732100) * n), (dact + (long)(2723804) * n), (dact + (long)(2732068) * n));
+    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2322396) * n), (act + (long)(2330660) * n), (dact + (long)(2330692) * n), (dact + (long)(2322396) * n), (dact + (long)(2330660) * n));
 }
 
 static void se_resnet56_bwd_228(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2740292) * n), (dact + (long)(2732100) * n), (dact + (long)(2650076) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(2338884) * n), (dact + (long)(2338884) * n), (dact + (long)(2330692) * n), (dact + (long)(2256860) * n));
 }
 
 static void se_resnet56_bwd_229(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2740292) * n), (act + (long)(2748484) * n), (dact + (long)(2748484) * n), (dact + (long)(2740292) * n));
 }
 
 static void se_resnet56_bwd_230(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2748484) * n), (par + 118544), (dact + (long)(2756676) * n + 0), (dact + (long)(2748484) * n), (grad + 118544),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2338884) * n), (par + 118544), (dact + (long)(2347076) * n + 0), (dact + (long)(2338884) * n), (grad + 118544),
         0);
 }
 
@@ -5115,15 +5029,15 @@ static void se_resnet56_bwd_231(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2756676) * n), (par + 119632), (sav + 3008), (sav + 3072), (dact + (long)(2773060) * n),
-        (dact + (long)(2756676) * n), (grad + 119632), (grad + 119696));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2347076) * n), (act + (long)(2363460) * n), (par + 119632), (sav + 3008), (sav + 3072),
+        (dact + (long)(2363460) * n), (dact + (long)(2347076) * n), (grad + 119632), (grad + 119696));
 }
 
 static void se_resnet56_bwd_232(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2773060) * n), (par + 119760), (dact + (long)(2789444) * n + 0), (dact + (long)(2773060) * n), (grad + 119760),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2363460) * n), (par + 119760), (dact + (long)(2379844) * n + 0), (dact + (long)(2363460) * n), (grad + 119760),
         (grad + 121808));
 }
 
@@ -5131,22 +5045,21 @@ static void se_resnet56_bwd_233(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2789444) * n), (par + 121840), (sav + 3136), (sav + 3168), (dact + (long)(2797636) * n),
-        (dact + (long)(2789444) * n), (grad + 121840), (grad + 121872));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(2379844) * n), (act + (long)(2388036) * n), (par + 121840), (sav + 3136), (sav + 3168),
+        (dact + (long)(2388036) * n), (dact + (long)(2379844) * n), (grad + 121840), (grad + 121872));
 }
 
 static void se_resnet56_bwd_234(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2797636) * n), (act + (long)(2805828) * n), (dact + (long)(2805828) * n), (dact + (long)(2797636) * n));
 }
 
 static void se_resnet56_bwd_235(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2805828) * n), (par + 121904), (dact + (long)(2814020) * n + 0), (dact + (long)(2805828) * n), (grad + 121904),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2388036) * n), (par + 121904), (dact + (long)(2396228) * n + 0), (dact + (long)(2388036) * n), (grad + 121904),
         0);
 }
 
@@ -5154,71 +5067,70 @@ static void se_resnet56_bwd_236(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2814020) * n), (par + 131120), (sav + 3200), (sav + 3232), (dact + (long)(2822212) * n),
-        (dact + (long)(2814020) * n), (grad + 131120), (grad + 131152));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2396228) * n), (act + (long)(2404420) * n), (par + 131120), (sav + 3200), (sav + 3232),
+        (dact + (long)(2404420) * n), (dact + (long)(2396228) * n), (grad + 131120), (grad + 131152));
 }
 
 static void se_resnet56_bwd_237(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2830404) * n), (dact + (long)(2822212) * n));
+    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2412612) * n), (dact + (long)(2404420) * n));
 }
 
 static void se_resnet56_bwd_238(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_32_4_cu_bwd(host, n, (act + (long)(2830404) * n), (par + 131184), (dact + (long)(2830436) * n), (dact + (long)(2830404) * n), (grad + 131184), 0);
+    linear_32_4_cu_bwd(host, n, (act + (long)(2412612) * n), (par + 131184), (dact + (long)(2412644) * n), (dact + (long)(2412612) * n), (grad + 131184), 0);
 }
 
 static void se_resnet56_bwd_239(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4_cu_bwd(host, n, (act + (long)(2830436) * n), (act + (long)(2830440) * n), (dact + (long)(2830440) * n), (dact + (long)(2830436) * n));
+    relu_n4_cu_bwd(host, n, (act + (long)(2412644) * n), (act + (long)(2412648) * n), (dact + (long)(2412648) * n), (dact + (long)(2412644) * n));
 }
 
 static void se_resnet56_bwd_240(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_4_32_cu_bwd(host, n, (act + (long)(2830440) * n), (par + 131312), (dact + (long)(2830444) * n), (dact + (long)(2830440) * n), (grad + 131312), 0);
+    linear_4_32_cu_bwd(host, n, (act + (long)(2412648) * n), (par + 131312), (dact + (long)(2412652) * n), (dact + (long)(2412648) * n), (grad + 131312), 0);
 }
 
 static void se_resnet56_bwd_241(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n32_cu_bwd(host, n, (act + (long)(2830444) * n), (act + (long)(2830476) * n), (dact + (long)(2830476) * n), (dact + (long)(2830444) * n));
+    sigmoid_n32_cu_bwd(host, n, (act + (long)(2412652) * n), (act + (long)(2412684) * n), (dact + (long)(2412684) * n), (dact + (long)(2412652) * n));
 }
 
 static void se_resnet56_bwd_242(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2822212) * n), (act + (long)(2830476) * n), (dact + (long)(2830508) * n), (dact + (long)(2822212) * n), (dact + (long)(2830476) * n));
+    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2404420) * n), (act + (long)(2412684) * n), (dact + (long)(2412716) * n), (dact + (long)(2404420) * n), (dact + (long)(2412684) * n));
 }
 
 static void se_resnet56_bwd_243(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2838700) * n), (dact + (long)(2830508) * n), (dact + (long)(2748484) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(2420908) * n), (dact + (long)(2420908) * n), (dact + (long)(2412716) * n), (dact + (long)(2338884) * n));
 }
 
 static void se_resnet56_bwd_244(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2838700) * n), (act + (long)(2846892) * n), (dact + (long)(2846892) * n), (dact + (long)(2838700) * n));
 }
 
 static void se_resnet56_bwd_245(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2846892) * n), (par + 131440), (dact + (long)(2855084) * n + 0), (dact + (long)(2846892) * n), (grad + 131440),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2420908) * n), (par + 131440), (dact + (long)(2429100) * n + 0), (dact + (long)(2420908) * n), (grad + 131440),
         0);
 }
 
@@ -5226,15 +5138,15 @@ static void se_resnet56_bwd_246(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2855084) * n), (par + 132528), (sav + 3264), (sav + 3328), (dact + (long)(2871468) * n),
-        (dact + (long)(2855084) * n), (grad + 132528), (grad + 132592));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2429100) * n), (act + (long)(2445484) * n), (par + 132528), (sav + 3264), (sav + 3328),
+        (dact + (long)(2445484) * n), (dact + (long)(2429100) * n), (grad + 132528), (grad + 132592));
 }
 
 static void se_resnet56_bwd_247(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2871468) * n), (par + 132656), (dact + (long)(2887852) * n + 0), (dact + (long)(2871468) * n), (grad + 132656),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2445484) * n), (par + 132656), (dact + (long)(2461868) * n + 0), (dact + (long)(2445484) * n), (grad + 132656),
         (grad + 134704));
 }
 
@@ -5242,22 +5154,21 @@ static void se_resnet56_bwd_248(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2887852) * n), (par + 134736), (sav + 3392), (sav + 3424), (dact + (long)(2896044) * n),
-        (dact + (long)(2887852) * n), (grad + 134736), (grad + 134768));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(2461868) * n), (act + (long)(2470060) * n), (par + 134736), (sav + 3392), (sav + 3424),
+        (dact + (long)(2470060) * n), (dact + (long)(2461868) * n), (grad + 134736), (grad + 134768));
 }
 
 static void se_resnet56_bwd_249(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2896044) * n), (act + (long)(2904236) * n), (dact + (long)(2904236) * n), (dact + (long)(2896044) * n));
 }
 
 static void se_resnet56_bwd_250(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2904236) * n), (par + 134800), (dact + (long)(2912428) * n + 0), (dact + (long)(2904236) * n), (grad + 134800),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2470060) * n), (par + 134800), (dact + (long)(2478252) * n + 0), (dact + (long)(2470060) * n), (grad + 134800),
         0);
 }
 
@@ -5265,71 +5176,70 @@ static void se_resnet56_bwd_251(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2912428) * n), (par + 144016), (sav + 3456), (sav + 3488), (dact + (long)(2920620) * n),
-        (dact + (long)(2912428) * n), (grad + 144016), (grad + 144048));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2478252) * n), (act + (long)(2486444) * n), (par + 144016), (sav + 3456), (sav + 3488),
+        (dact + (long)(2486444) * n), (dact + (long)(2478252) * n), (grad + 144016), (grad + 144048));
 }
 
 static void se_resnet56_bwd_252(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2928812) * n), (dact + (long)(2920620) * n));
+    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2494636) * n), (dact + (long)(2486444) * n));
 }
 
 static void se_resnet56_bwd_253(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_32_4_cu_bwd(host, n, (act + (long)(2928812) * n), (par + 144080), (dact + (long)(2928844) * n), (dact + (long)(2928812) * n), (grad + 144080), 0);
+    linear_32_4_cu_bwd(host, n, (act + (long)(2494636) * n), (par + 144080), (dact + (long)(2494668) * n), (dact + (long)(2494636) * n), (grad + 144080), 0);
 }
 
 static void se_resnet56_bwd_254(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4_cu_bwd(host, n, (act + (long)(2928844) * n), (act + (long)(2928848) * n), (dact + (long)(2928848) * n), (dact + (long)(2928844) * n));
+    relu_n4_cu_bwd(host, n, (act + (long)(2494668) * n), (act + (long)(2494672) * n), (dact + (long)(2494672) * n), (dact + (long)(2494668) * n));
 }
 
 static void se_resnet56_bwd_255(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_4_32_cu_bwd(host, n, (act + (long)(2928848) * n), (par + 144208), (dact + (long)(2928852) * n), (dact + (long)(2928848) * n), (grad + 144208), 0);
+    linear_4_32_cu_bwd(host, n, (act + (long)(2494672) * n), (par + 144208), (dact + (long)(2494676) * n), (dact + (long)(2494672) * n), (grad + 144208), 0);
 }
 
 static void se_resnet56_bwd_256(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n32_cu_bwd(host, n, (act + (long)(2928852) * n), (act + (long)(2928884) * n), (dact + (long)(2928884) * n), (dact + (long)(2928852) * n));
+    sigmoid_n32_cu_bwd(host, n, (act + (long)(2494676) * n), (act + (long)(2494708) * n), (dact + (long)(2494708) * n), (dact + (long)(2494676) * n));
 }
 
 static void se_resnet56_bwd_257(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2920620) * n), (act + (long)(2928884) * n), (dact + (long)(2928916) * n), (dact + (long)(2920620) * n), (dact + (long)(2928884) * n));
+    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2486444) * n), (act + (long)(2494708) * n), (dact + (long)(2494740) * n), (dact + (long)(2486444) * n), (dact + (long)(2494708) * n));
 }
 
 static void se_resnet56_bwd_258(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(2937108) * n), (dact + (long)(2928916) * n), (dact + (long)(2846892) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(2502932) * n), (dact + (long)(2502932) * n), (dact + (long)(2494740) * n), (dact + (long)(2420908) * n));
 }
 
 static void se_resnet56_bwd_259(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2937108) * n), (act + (long)(2945300) * n), (dact + (long)(2945300) * n), (dact + (long)(2937108) * n));
 }
 
 static void se_resnet56_bwd_260(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2945300) * n), (par + 144336), (dact + (long)(2953492) * n + 0), (dact + (long)(2945300) * n), (grad + 144336),
+    dw_k3_5_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2502932) * n), (par + 144336), (dact + (long)(2511124) * n + 0), (dact + (long)(2502932) * n), (grad + 144336),
         0);
 }
 
@@ -5337,15 +5247,15 @@ static void se_resnet56_bwd_261(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2953492) * n), (par + 145424), (sav + 3520), (sav + 3584), (dact + (long)(2969876) * n),
-        (dact + (long)(2953492) * n), (grad + 145424), (grad + 145488));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2511124) * n), (act + (long)(2527508) * n), (par + 145424), (sav + 3520), (sav + 3584),
+        (dact + (long)(2527508) * n), (dact + (long)(2511124) * n), (grad + 145424), (grad + 145488));
 }
 
 static void se_resnet56_bwd_262(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2969876) * n), (par + 145552), (dact + (long)(2986260) * n + 0), (dact + (long)(2969876) * n), (grad + 145552),
+    conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(2527508) * n), (par + 145552), (dact + (long)(2543892) * n + 0), (dact + (long)(2527508) * n), (grad + 145552),
         (grad + 147600));
 }
 
@@ -5353,22 +5263,21 @@ static void se_resnet56_bwd_263(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2986260) * n), (par + 147632), (sav + 3648), (sav + 3680), (dact + (long)(2994452) * n),
-        (dact + (long)(2986260) * n), (grad + 147632), (grad + 147664));
+    bn_c32_16x16_relu_cu_bwd(host, n, (act + (long)(2543892) * n), (act + (long)(2552084) * n), (par + 147632), (sav + 3648), (sav + 3680),
+        (dact + (long)(2552084) * n), (dact + (long)(2543892) * n), (grad + 147632), (grad + 147664));
 }
 
 static void se_resnet56_bwd_264(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(2994452) * n), (act + (long)(3002644) * n), (dact + (long)(3002644) * n), (dact + (long)(2994452) * n));
 }
 
 static void se_resnet56_bwd_265(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(3002644) * n), (par + 147696), (dact + (long)(3010836) * n + 0), (dact + (long)(3002644) * n), (grad + 147696),
+    conv_k3_c32_32_16x16_s1_p1_cu_bwd(host, n, (act + (long)(2552084) * n), (par + 147696), (dact + (long)(2560276) * n + 0), (dact + (long)(2552084) * n), (grad + 147696),
         0);
 }
 
@@ -5376,71 +5285,70 @@ static void se_resnet56_bwd_266(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_16x16_cu_bwd(host, n, (act + (long)(3010836) * n), (par + 156912), (sav + 3712), (sav + 3744), (dact + (long)(3019028) * n),
-        (dact + (long)(3010836) * n), (grad + 156912), (grad + 156944));
+    bn_c32_16x16_cu_bwd(host, n, (act + (long)(2560276) * n), (act + (long)(2568468) * n), (par + 156912), (sav + 3712), (sav + 3744),
+        (dact + (long)(2568468) * n), (dact + (long)(2560276) * n), (grad + 156912), (grad + 156944));
 }
 
 static void se_resnet56_bwd_267(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(3027220) * n), (dact + (long)(3019028) * n));
+    gap_c32_16x16_cu_bwd(host, n, (dact + (long)(2576660) * n), (dact + (long)(2568468) * n));
 }
 
 static void se_resnet56_bwd_268(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_32_4_cu_bwd(host, n, (act + (long)(3027220) * n), (par + 156976), (dact + (long)(3027252) * n), (dact + (long)(3027220) * n), (grad + 156976), 0);
+    linear_32_4_cu_bwd(host, n, (act + (long)(2576660) * n), (par + 156976), (dact + (long)(2576692) * n), (dact + (long)(2576660) * n), (grad + 156976), 0);
 }
 
 static void se_resnet56_bwd_269(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4_cu_bwd(host, n, (act + (long)(3027252) * n), (act + (long)(3027256) * n), (dact + (long)(3027256) * n), (dact + (long)(3027252) * n));
+    relu_n4_cu_bwd(host, n, (act + (long)(2576692) * n), (act + (long)(2576696) * n), (dact + (long)(2576696) * n), (dact + (long)(2576692) * n));
 }
 
 static void se_resnet56_bwd_270(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_4_32_cu_bwd(host, n, (act + (long)(3027256) * n), (par + 157104), (dact + (long)(3027260) * n), (dact + (long)(3027256) * n), (grad + 157104), 0);
+    linear_4_32_cu_bwd(host, n, (act + (long)(2576696) * n), (par + 157104), (dact + (long)(2576700) * n), (dact + (long)(2576696) * n), (grad + 157104), 0);
 }
 
 static void se_resnet56_bwd_271(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n32_cu_bwd(host, n, (act + (long)(3027260) * n), (act + (long)(3027292) * n), (dact + (long)(3027292) * n), (dact + (long)(3027260) * n));
+    sigmoid_n32_cu_bwd(host, n, (act + (long)(2576700) * n), (act + (long)(2576732) * n), (dact + (long)(2576732) * n), (dact + (long)(2576700) * n));
 }
 
 static void se_resnet56_bwd_272(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c32_16x16_cu_bwd(host, n, (act + (long)(3019028) * n), (act + (long)(3027292) * n), (dact + (long)(3027324) * n), (dact + (long)(3019028) * n), (dact + (long)(3027292) * n));
+    scale_c32_16x16_cu_bwd(host, n, (act + (long)(2568468) * n), (act + (long)(2576732) * n), (dact + (long)(2576764) * n), (dact + (long)(2568468) * n), (dact + (long)(2576732) * n));
 }
 
 static void se_resnet56_bwd_273(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n8192_cu_bwd(host, n, (dact + (long)(3035516) * n), (dact + (long)(3027324) * n), (dact + (long)(2945300) * n));
+    add2_n8192_relu_cu_bwd(host, n, (act + (long)(2584956) * n), (dact + (long)(2584956) * n), (dact + (long)(2576764) * n), (dact + (long)(2502932) * n));
 }
 
 static void se_resnet56_bwd_274(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8192_cu_bwd(host, n, (act + (long)(3035516) * n), (act + (long)(3043708) * n), (dact + (long)(3043708) * n), (dact + (long)(3035516) * n));
 }
 
 static void se_resnet56_bwd_275(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c32_16x16_s1_cu_bwd(host, n, (act + (long)(3043708) * n), (par + 157232), (dact + (long)(3051900) * n + 0), (dact + (long)(3043708) * n), (grad + 157232),
+    dw_k3_3_c32_16x16_s1_cu_bwd(host, n, (act + (long)(2584956) * n), (par + 157232), (dact + (long)(2593148) * n + 0), (dact + (long)(2584956) * n), (grad + 157232),
         0);
 }
 
@@ -5448,15 +5356,15 @@ static void se_resnet56_bwd_276(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_16x16_cu_bwd(host, n, (act + (long)(3051900) * n), (par + 157808), (sav + 3776), (sav + 3840), (dact + (long)(3068284) * n),
-        (dact + (long)(3051900) * n), (grad + 157808), (grad + 157872));
+    bn_c64_16x16_cu_bwd(host, n, (act + (long)(2593148) * n), (act + (long)(2609532) * n), (par + 157808), (sav + 3776), (sav + 3840),
+        (dact + (long)(2609532) * n), (dact + (long)(2593148) * n), (grad + 157808), (grad + 157872));
 }
 
 static void se_resnet56_bwd_277(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_64_16x16_s2_p0_b_cu_bwd(host, n, (act + (long)(3068284) * n), (par + 157936), (dact + (long)(3084668) * n + 0), (dact + (long)(3068284) * n), (grad + 157936),
+    conv_k1_c64_64_16x16_s2_p0_b_cu_bwd(host, n, (act + (long)(2609532) * n), (par + 157936), (dact + (long)(2625916) * n + 0), (dact + (long)(2609532) * n), (grad + 157936),
         (grad + 162032));
 }
 
@@ -5464,22 +5372,21 @@ static void se_resnet56_bwd_278(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3084668) * n), (par + 162096), (sav + 3904), (sav + 3968), (dact + (long)(3088764) * n),
-        (dact + (long)(3084668) * n), (grad + 162096), (grad + 162160));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2625916) * n), (act + (long)(2630012) * n), (par + 162096), (sav + 3904), (sav + 3968),
+        (dact + (long)(2630012) * n), (dact + (long)(2625916) * n), (grad + 162096), (grad + 162160));
 }
 
 static void se_resnet56_bwd_279(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3088764) * n), (act + (long)(3092860) * n), (dact + (long)(3092860) * n), (dact + (long)(3088764) * n));
 }
 
 static void se_resnet56_bwd_280(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(3092860) * n), (par + 162224), (dact + (long)(3096956) * n + 0), (dact + (long)(3092860) * n), (grad + 162224),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2630012) * n), (par + 162224), (dact + (long)(2634108) * n + 0), (dact + (long)(2630012) * n), (grad + 162224),
         0);
 }
 
@@ -5487,57 +5394,57 @@ static void se_resnet56_bwd_281(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3096956) * n), (par + 199088), (sav + 4032), (sav + 4096), (dact + (long)(3101052) * n),
-        (dact + (long)(3096956) * n), (grad + 199088), (grad + 199152));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2634108) * n), (act + (long)(2638204) * n), (par + 199088), (sav + 4032), (sav + 4096),
+        (dact + (long)(2638204) * n), (dact + (long)(2634108) * n), (grad + 199088), (grad + 199152));
 }
 
 static void se_resnet56_bwd_282(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(3105148) * n), (dact + (long)(3101052) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2642300) * n), (dact + (long)(2638204) * n));
 }
 
 static void se_resnet56_bwd_283(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_8_cu_bwd(host, n, (act + (long)(3105148) * n), (par + 199216), (dact + (long)(3105212) * n), (dact + (long)(3105148) * n), (grad + 199216), 0);
+    linear_64_8_cu_bwd(host, n, (act + (long)(2642300) * n), (par + 199216), (dact + (long)(2642364) * n), (dact + (long)(2642300) * n), (grad + 199216), 0);
 }
 
 static void se_resnet56_bwd_284(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8_cu_bwd(host, n, (act + (long)(3105212) * n), (act + (long)(3105220) * n), (dact + (long)(3105220) * n), (dact + (long)(3105212) * n));
+    relu_n8_cu_bwd(host, n, (act + (long)(2642364) * n), (act + (long)(2642372) * n), (dact + (long)(2642372) * n), (dact + (long)(2642364) * n));
 }
 
 static void se_resnet56_bwd_285(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_8_64_cu_bwd(host, n, (act + (long)(3105220) * n), (par + 199728), (dact + (long)(3105228) * n), (dact + (long)(3105220) * n), (grad + 199728), 0);
+    linear_8_64_cu_bwd(host, n, (act + (long)(2642372) * n), (par + 199728), (dact + (long)(2642380) * n), (dact + (long)(2642372) * n), (grad + 199728), 0);
 }
 
 static void se_resnet56_bwd_286(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n64_cu_bwd(host, n, (act + (long)(3105228) * n), (act + (long)(3105292) * n), (dact + (long)(3105292) * n), (dact + (long)(3105228) * n));
+    sigmoid_n64_cu_bwd(host, n, (act + (long)(2642380) * n), (act + (long)(2642444) * n), (dact + (long)(2642444) * n), (dact + (long)(2642380) * n));
 }
 
 static void se_resnet56_bwd_287(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c64_8x8_cu_bwd(host, n, (act + (long)(3101052) * n), (act + (long)(3105292) * n), (dact + (long)(3105356) * n), (dact + (long)(3101052) * n), (dact + (long)(3105292) * n));
+    scale_c64_8x8_cu_bwd(host, n, (act + (long)(2638204) * n), (act + (long)(2642444) * n), (dact + (long)(2642508) * n), (dact + (long)(2638204) * n), (dact + (long)(2642444) * n));
 }
 
 static void se_resnet56_bwd_288(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c32_64_16x16_s2_p0_cu_bwd(host, n, (act + (long)(3043708) * n), (par + 200240), (dact + (long)(3109452) * n + 0), (dact + (long)(3043708) * n), (grad + 200240),
+    conv_k1_c32_64_16x16_s2_p0_cu_bwd(host, n, (act + (long)(2584956) * n), (par + 200240), (dact + (long)(2646604) * n + 0), (dact + (long)(2584956) * n), (grad + 200240),
         0);
 }
 
@@ -5545,29 +5452,28 @@ static void se_resnet56_bwd_289(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3109452) * n), (par + 202288), (sav + 4160), (sav + 4224), (dact + (long)(3113548) * n),
-        (dact + (long)(3109452) * n), (grad + 202288), (grad + 202352));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2646604) * n), (act + (long)(2650700) * n), (par + 202288), (sav + 4160), (sav + 4224),
+        (dact + (long)(2650700) * n), (dact + (long)(2646604) * n), (grad + 202288), (grad + 202352));
 }
 
 static void se_resnet56_bwd_290(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(3117644) * n), (dact + (long)(3105356) * n), (dact + (long)(3113548) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2654796) * n), (dact + (long)(2654796) * n), (dact + (long)(2642508) * n), (dact + (long)(2650700) * n));
 }
 
 static void se_resnet56_bwd_291(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3117644) * n), (act + (long)(3121740) * n), (dact + (long)(3121740) * n), (dact + (long)(3117644) * n));
 }
 
 static void se_resnet56_bwd_292(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(3121740) * n), (par + 202416), (dact + (long)(3125836) * n + 0), (dact + (long)(3121740) * n), (grad + 202416),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2654796) * n), (par + 202416), (dact + (long)(2658892) * n + 0), (dact + (long)(2654796) * n), (grad + 202416),
         0);
 }
 
@@ -5575,15 +5481,15 @@ static void se_resnet56_bwd_293(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(3125836) * n), (par + 203568), (sav + 4288), (sav + 4416), (dact + (long)(3134028) * n),
-        (dact + (long)(3125836) * n), (grad + 203568), (grad + 203696));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2658892) * n), (act + (long)(2667084) * n), (par + 203568), (sav + 4288), (sav + 4416),
+        (dact + (long)(2667084) * n), (dact + (long)(2658892) * n), (grad + 203568), (grad + 203696));
 }
 
 static void se_resnet56_bwd_294(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(3134028) * n), (par + 203824), (dact + (long)(3142220) * n + 0), (dact + (long)(3134028) * n), (grad + 203824),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2667084) * n), (par + 203824), (dact + (long)(2675276) * n + 0), (dact + (long)(2667084) * n), (grad + 203824),
         (grad + 212016));
 }
 
@@ -5591,22 +5497,21 @@ static void se_resnet56_bwd_295(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3142220) * n), (par + 212080), (sav + 4544), (sav + 4608), (dact + (long)(3146316) * n),
-        (dact + (long)(3142220) * n), (grad + 212080), (grad + 212144));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2675276) * n), (act + (long)(2679372) * n), (par + 212080), (sav + 4544), (sav + 4608),
+        (dact + (long)(2679372) * n), (dact + (long)(2675276) * n), (grad + 212080), (grad + 212144));
 }
 
 static void se_resnet56_bwd_296(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3146316) * n), (act + (long)(3150412) * n), (dact + (long)(3150412) * n), (dact + (long)(3146316) * n));
 }
 
 static void se_resnet56_bwd_297(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(3150412) * n), (par + 212208), (dact + (long)(3154508) * n + 0), (dact + (long)(3150412) * n), (grad + 212208),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2679372) * n), (par + 212208), (dact + (long)(2683468) * n + 0), (dact + (long)(2679372) * n), (grad + 212208),
         0);
 }
 
@@ -5614,71 +5519,70 @@ static void se_resnet56_bwd_298(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3154508) * n), (par + 249072), (sav + 4672), (sav + 4736), (dact + (long)(3158604) * n),
-        (dact + (long)(3154508) * n), (grad + 249072), (grad + 249136));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2683468) * n), (act + (long)(2687564) * n), (par + 249072), (sav + 4672), (sav + 4736),
+        (dact + (long)(2687564) * n), (dact + (long)(2683468) * n), (grad + 249072), (grad + 249136));
 }
 
 static void se_resnet56_bwd_299(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(3162700) * n), (dact + (long)(3158604) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2691660) * n), (dact + (long)(2687564) * n));
 }
 
 static void se_resnet56_bwd_300(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_8_cu_bwd(host, n, (act + (long)(3162700) * n), (par + 249200), (dact + (long)(3162764) * n), (dact + (long)(3162700) * n), (grad + 249200), 0);
+    linear_64_8_cu_bwd(host, n, (act + (long)(2691660) * n), (par + 249200), (dact + (long)(2691724) * n), (dact + (long)(2691660) * n), (grad + 249200), 0);
 }
 
 static void se_resnet56_bwd_301(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8_cu_bwd(host, n, (act + (long)(3162764) * n), (act + (long)(3162772) * n), (dact + (long)(3162772) * n), (dact + (long)(3162764) * n));
+    relu_n8_cu_bwd(host, n, (act + (long)(2691724) * n), (act + (long)(2691732) * n), (dact + (long)(2691732) * n), (dact + (long)(2691724) * n));
 }
 
 static void se_resnet56_bwd_302(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_8_64_cu_bwd(host, n, (act + (long)(3162772) * n), (par + 249712), (dact + (long)(3162780) * n), (dact + (long)(3162772) * n), (grad + 249712), 0);
+    linear_8_64_cu_bwd(host, n, (act + (long)(2691732) * n), (par + 249712), (dact + (long)(2691740) * n), (dact + (long)(2691732) * n), (grad + 249712), 0);
 }
 
 static void se_resnet56_bwd_303(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n64_cu_bwd(host, n, (act + (long)(3162780) * n), (act + (long)(3162844) * n), (dact + (long)(3162844) * n), (dact + (long)(3162780) * n));
+    sigmoid_n64_cu_bwd(host, n, (act + (long)(2691740) * n), (act + (long)(2691804) * n), (dact + (long)(2691804) * n), (dact + (long)(2691740) * n));
 }
 
 static void se_resnet56_bwd_304(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c64_8x8_cu_bwd(host, n, (act + (long)(3158604) * n), (act + (long)(3162844) * n), (dact + (long)(3162908) * n), (dact + (long)(3158604) * n), (dact + (long)(3162844) * n));
+    scale_c64_8x8_cu_bwd(host, n, (act + (long)(2687564) * n), (act + (long)(2691804) * n), (dact + (long)(2691868) * n), (dact + (long)(2687564) * n), (dact + (long)(2691804) * n));
 }
 
 static void se_resnet56_bwd_305(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(3167004) * n), (dact + (long)(3162908) * n), (dact + (long)(3121740) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2695964) * n), (dact + (long)(2695964) * n), (dact + (long)(2691868) * n), (dact + (long)(2654796) * n));
 }
 
 static void se_resnet56_bwd_306(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3167004) * n), (act + (long)(3171100) * n), (dact + (long)(3171100) * n), (dact + (long)(3167004) * n));
 }
 
 static void se_resnet56_bwd_307(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(3171100) * n), (par + 250224), (dact + (long)(3175196) * n + 0), (dact + (long)(3171100) * n), (grad + 250224),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2695964) * n), (par + 250224), (dact + (long)(2700060) * n + 0), (dact + (long)(2695964) * n), (grad + 250224),
         0);
 }
 
@@ -5686,15 +5590,15 @@ static void se_resnet56_bwd_308(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(3175196) * n), (par + 251376), (sav + 4800), (sav + 4928), (dact + (long)(3183388) * n),
-        (dact + (long)(3175196) * n), (grad + 251376), (grad + 251504));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2700060) * n), (act + (long)(2708252) * n), (par + 251376), (sav + 4800), (sav + 4928),
+        (dact + (long)(2708252) * n), (dact + (long)(2700060) * n), (grad + 251376), (grad + 251504));
 }
 
 static void se_resnet56_bwd_309(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(3183388) * n), (par + 251632), (dact + (long)(3191580) * n + 0), (dact + (long)(3183388) * n), (grad + 251632),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2708252) * n), (par + 251632), (dact + (long)(2716444) * n + 0), (dact + (long)(2708252) * n), (grad + 251632),
         (grad + 259824));
 }
 
@@ -5702,22 +5606,21 @@ static void se_resnet56_bwd_310(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3191580) * n), (par + 259888), (sav + 5056), (sav + 5120), (dact + (long)(3195676) * n),
-        (dact + (long)(3191580) * n), (grad + 259888), (grad + 259952));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2716444) * n), (act + (long)(2720540) * n), (par + 259888), (sav + 5056), (sav + 5120),
+        (dact + (long)(2720540) * n), (dact + (long)(2716444) * n), (grad + 259888), (grad + 259952));
 }
 
 static void se_resnet56_bwd_311(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3195676) * n), (act + (long)(3199772) * n), (dact + (long)(3199772) * n), (dact + (long)(3195676) * n));
 }
 
 static void se_resnet56_bwd_312(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(3199772) * n), (par + 260016), (dact + (long)(3203868) * n + 0), (dact + (long)(3199772) * n), (grad + 260016),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2720540) * n), (par + 260016), (dact + (long)(2724636) * n + 0), (dact + (long)(2720540) * n), (grad + 260016),
         0);
 }
 
@@ -5725,71 +5628,70 @@ static void se_resnet56_bwd_313(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3203868) * n), (par + 296880), (sav + 5184), (sav + 5248), (dact + (long)(3207964) * n),
-        (dact + (long)(3203868) * n), (grad + 296880), (grad + 296944));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2724636) * n), (act + (long)(2728732) * n), (par + 296880), (sav + 5184), (sav + 5248),
+        (dact + (long)(2728732) * n), (dact + (long)(2724636) * n), (grad + 296880), (grad + 296944));
 }
 
 static void se_resnet56_bwd_314(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(3212060) * n), (dact + (long)(3207964) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2732828) * n), (dact + (long)(2728732) * n));
 }
 
 static void se_resnet56_bwd_315(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_8_cu_bwd(host, n, (act + (long)(3212060) * n), (par + 297008), (dact + (long)(3212124) * n), (dact + (long)(3212060) * n), (grad + 297008), 0);
+    linear_64_8_cu_bwd(host, n, (act + (long)(2732828) * n), (par + 297008), (dact + (long)(2732892) * n), (dact + (long)(2732828) * n), (grad + 297008), 0);
 }
 
 static void se_resnet56_bwd_316(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8_cu_bwd(host, n, (act + (long)(3212124) * n), (act + (long)(3212132) * n), (dact + (long)(3212132) * n), (dact + (long)(3212124) * n));
+    relu_n8_cu_bwd(host, n, (act + (long)(2732892) * n), (act + (long)(2732900) * n), (dact + (long)(2732900) * n), (dact + (long)(2732892) * n));
 }
 
 static void se_resnet56_bwd_317(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_8_64_cu_bwd(host, n, (act + (long)(3212132) * n), (par + 297520), (dact + (long)(3212140) * n), (dact + (long)(3212132) * n), (grad + 297520), 0);
+    linear_8_64_cu_bwd(host, n, (act + (long)(2732900) * n), (par + 297520), (dact + (long)(2732908) * n), (dact + (long)(2732900) * n), (grad + 297520), 0);
 }
 
 static void se_resnet56_bwd_318(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n64_cu_bwd(host, n, (act + (long)(3212140) * n), (act + (long)(3212204) * n), (dact + (long)(3212204) * n), (dact + (long)(3212140) * n));
+    sigmoid_n64_cu_bwd(host, n, (act + (long)(2732908) * n), (act + (long)(2732972) * n), (dact + (long)(2732972) * n), (dact + (long)(2732908) * n));
 }
 
 static void se_resnet56_bwd_319(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c64_8x8_cu_bwd(host, n, (act + (long)(3207964) * n), (act + (long)(3212204) * n), (dact + (long)(3212268) * n), (dact + (long)(3207964) * n), (dact + (long)(3212204) * n));
+    scale_c64_8x8_cu_bwd(host, n, (act + (long)(2728732) * n), (act + (long)(2732972) * n), (dact + (long)(2733036) * n), (dact + (long)(2728732) * n), (dact + (long)(2732972) * n));
 }
 
 static void se_resnet56_bwd_320(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(3216364) * n), (dact + (long)(3212268) * n), (dact + (long)(3171100) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2737132) * n), (dact + (long)(2737132) * n), (dact + (long)(2733036) * n), (dact + (long)(2695964) * n));
 }
 
 static void se_resnet56_bwd_321(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3216364) * n), (act + (long)(3220460) * n), (dact + (long)(3220460) * n), (dact + (long)(3216364) * n));
 }
 
 static void se_resnet56_bwd_322(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(3220460) * n), (par + 298032), (dact + (long)(3224556) * n + 0), (dact + (long)(3220460) * n), (grad + 298032),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2737132) * n), (par + 298032), (dact + (long)(2741228) * n + 0), (dact + (long)(2737132) * n), (grad + 298032),
         0);
 }
 
@@ -5797,15 +5699,15 @@ static void se_resnet56_bwd_323(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(3224556) * n), (par + 299184), (sav + 5312), (sav + 5440), (dact + (long)(3232748) * n),
-        (dact + (long)(3224556) * n), (grad + 299184), (grad + 299312));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2741228) * n), (act + (long)(2749420) * n), (par + 299184), (sav + 5312), (sav + 5440),
+        (dact + (long)(2749420) * n), (dact + (long)(2741228) * n), (grad + 299184), (grad + 299312));
 }
 
 static void se_resnet56_bwd_324(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(3232748) * n), (par + 299440), (dact + (long)(3240940) * n + 0), (dact + (long)(3232748) * n), (grad + 299440),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2749420) * n), (par + 299440), (dact + (long)(2757612) * n + 0), (dact + (long)(2749420) * n), (grad + 299440),
         (grad + 307632));
 }
 
@@ -5813,22 +5715,21 @@ static void se_resnet56_bwd_325(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3240940) * n), (par + 307696), (sav + 5568), (sav + 5632), (dact + (long)(3245036) * n),
-        (dact + (long)(3240940) * n), (grad + 307696), (grad + 307760));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2757612) * n), (act + (long)(2761708) * n), (par + 307696), (sav + 5568), (sav + 5632),
+        (dact + (long)(2761708) * n), (dact + (long)(2757612) * n), (grad + 307696), (grad + 307760));
 }
 
 static void se_resnet56_bwd_326(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3245036) * n), (act + (long)(3249132) * n), (dact + (long)(3249132) * n), (dact + (long)(3245036) * n));
 }
 
 static void se_resnet56_bwd_327(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(3249132) * n), (par + 307824), (dact + (long)(3253228) * n + 0), (dact + (long)(3249132) * n), (grad + 307824),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2761708) * n), (par + 307824), (dact + (long)(2765804) * n + 0), (dact + (long)(2761708) * n), (grad + 307824),
         0);
 }
 
@@ -5836,71 +5737,70 @@ static void se_resnet56_bwd_328(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3253228) * n), (par + 344688), (sav + 5696), (sav + 5760), (dact + (long)(3257324) * n),
-        (dact + (long)(3253228) * n), (grad + 344688), (grad + 344752));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2765804) * n), (act + (long)(2769900) * n), (par + 344688), (sav + 5696), (sav + 5760),
+        (dact + (long)(2769900) * n), (dact + (long)(2765804) * n), (grad + 344688), (grad + 344752));
 }
 
 static void se_resnet56_bwd_329(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(3261420) * n), (dact + (long)(3257324) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2773996) * n), (dact + (long)(2769900) * n));
 }
 
 static void se_resnet56_bwd_330(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_8_cu_bwd(host, n, (act + (long)(3261420) * n), (par + 344816), (dact + (long)(3261484) * n), (dact + (long)(3261420) * n), (grad + 344816), 0);
+    linear_64_8_cu_bwd(host, n, (act + (long)(2773996) * n), (par + 344816), (dact + (long)(2774060) * n), (dact + (long)(2773996) * n), (grad + 344816), 0);
 }
 
 static void se_resnet56_bwd_331(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8_cu_bwd(host, n, (act + (long)(3261484) * n), (act + (long)(3261492) * n), (dact + (long)(3261492) * n), (dact + (long)(3261484) * n));
+    relu_n8_cu_bwd(host, n, (act + (long)(2774060) * n), (act + (long)(2774068) * n), (dact + (long)(2774068) * n), (dact + (long)(2774060) * n));
 }
 
 static void se_resnet56_bwd_332(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_8_64_cu_bwd(host, n, (act + (long)(3261492) * n), (par + 345328), (dact + (long)(3261500) * n), (dact + (long)(3261492) * n), (grad + 345328), 0);
+    linear_8_64_cu_bwd(host, n, (act + (long)(2774068) * n), (par + 345328), (dact + (long)(2774076) * n), (dact + (long)(2774068) * n), (grad + 345328), 0);
 }
 
 static void se_resnet56_bwd_333(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n64_cu_bwd(host, n, (act + (long)(3261500) * n), (act + (long)(3261564) * n), (dact + (long)(3261564) * n), (dact + (long)(3261500) * n));
+    sigmoid_n64_cu_bwd(host, n, (act + (long)(2774076) * n), (act + (long)(2774140) * n), (dact + (long)(2774140) * n), (dact + (long)(2774076) * n));
 }
 
 static void se_resnet56_bwd_334(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c64_8x8_cu_bwd(host, n, (act + (long)(3257324) * n), (act + (long)(3261564) * n), (dact + (long)(3261628) * n), (dact + (long)(3257324) * n), (dact + (long)(3261564) * n));
+    scale_c64_8x8_cu_bwd(host, n, (act + (long)(2769900) * n), (act + (long)(2774140) * n), (dact + (long)(2774204) * n), (dact + (long)(2769900) * n), (dact + (long)(2774140) * n));
 }
 
 static void se_resnet56_bwd_335(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(3265724) * n), (dact + (long)(3261628) * n), (dact + (long)(3220460) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2778300) * n), (dact + (long)(2778300) * n), (dact + (long)(2774204) * n), (dact + (long)(2737132) * n));
 }
 
 static void se_resnet56_bwd_336(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3265724) * n), (act + (long)(3269820) * n), (dact + (long)(3269820) * n), (dact + (long)(3265724) * n));
 }
 
 static void se_resnet56_bwd_337(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(3269820) * n), (par + 345840), (dact + (long)(3273916) * n + 0), (dact + (long)(3269820) * n), (grad + 345840),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2778300) * n), (par + 345840), (dact + (long)(2782396) * n + 0), (dact + (long)(2778300) * n), (grad + 345840),
         0);
 }
 
@@ -5908,15 +5808,15 @@ static void se_resnet56_bwd_338(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(3273916) * n), (par + 346992), (sav + 5824), (sav + 5952), (dact + (long)(3282108) * n),
-        (dact + (long)(3273916) * n), (grad + 346992), (grad + 347120));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2782396) * n), (act + (long)(2790588) * n), (par + 346992), (sav + 5824), (sav + 5952),
+        (dact + (long)(2790588) * n), (dact + (long)(2782396) * n), (grad + 346992), (grad + 347120));
 }
 
 static void se_resnet56_bwd_339(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(3282108) * n), (par + 347248), (dact + (long)(3290300) * n + 0), (dact + (long)(3282108) * n), (grad + 347248),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2790588) * n), (par + 347248), (dact + (long)(2798780) * n + 0), (dact + (long)(2790588) * n), (grad + 347248),
         (grad + 355440));
 }
 
@@ -5924,22 +5824,21 @@ static void se_resnet56_bwd_340(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3290300) * n), (par + 355504), (sav + 6080), (sav + 6144), (dact + (long)(3294396) * n),
-        (dact + (long)(3290300) * n), (grad + 355504), (grad + 355568));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2798780) * n), (act + (long)(2802876) * n), (par + 355504), (sav + 6080), (sav + 6144),
+        (dact + (long)(2802876) * n), (dact + (long)(2798780) * n), (grad + 355504), (grad + 355568));
 }
 
 static void se_resnet56_bwd_341(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3294396) * n), (act + (long)(3298492) * n), (dact + (long)(3298492) * n), (dact + (long)(3294396) * n));
 }
 
 static void se_resnet56_bwd_342(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(3298492) * n), (par + 355632), (dact + (long)(3302588) * n + 0), (dact + (long)(3298492) * n), (grad + 355632),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2802876) * n), (par + 355632), (dact + (long)(2806972) * n + 0), (dact + (long)(2802876) * n), (grad + 355632),
         0);
 }
 
@@ -5947,71 +5846,70 @@ static void se_resnet56_bwd_343(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3302588) * n), (par + 392496), (sav + 6208), (sav + 6272), (dact + (long)(3306684) * n),
-        (dact + (long)(3302588) * n), (grad + 392496), (grad + 392560));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2806972) * n), (act + (long)(2811068) * n), (par + 392496), (sav + 6208), (sav + 6272),
+        (dact + (long)(2811068) * n), (dact + (long)(2806972) * n), (grad + 392496), (grad + 392560));
 }
 
 static void se_resnet56_bwd_344(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(3310780) * n), (dact + (long)(3306684) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2815164) * n), (dact + (long)(2811068) * n));
 }
 
 static void se_resnet56_bwd_345(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_8_cu_bwd(host, n, (act + (long)(3310780) * n), (par + 392624), (dact + (long)(3310844) * n), (dact + (long)(3310780) * n), (grad + 392624), 0);
+    linear_64_8_cu_bwd(host, n, (act + (long)(2815164) * n), (par + 392624), (dact + (long)(2815228) * n), (dact + (long)(2815164) * n), (grad + 392624), 0);
 }
 
 static void se_resnet56_bwd_346(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8_cu_bwd(host, n, (act + (long)(3310844) * n), (act + (long)(3310852) * n), (dact + (long)(3310852) * n), (dact + (long)(3310844) * n));
+    relu_n8_cu_bwd(host, n, (act + (long)(2815228) * n), (act + (long)(2815236) * n), (dact + (long)(2815236) * n), (dact + (long)(2815228) * n));
 }
 
 static void se_resnet56_bwd_347(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_8_64_cu_bwd(host, n, (act + (long)(3310852) * n), (par + 393136), (dact + (long)(3310860) * n), (dact + (long)(3310852) * n), (grad + 393136), 0);
+    linear_8_64_cu_bwd(host, n, (act + (long)(2815236) * n), (par + 393136), (dact + (long)(2815244) * n), (dact + (long)(2815236) * n), (grad + 393136), 0);
 }
 
 static void se_resnet56_bwd_348(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n64_cu_bwd(host, n, (act + (long)(3310860) * n), (act + (long)(3310924) * n), (dact + (long)(3310924) * n), (dact + (long)(3310860) * n));
+    sigmoid_n64_cu_bwd(host, n, (act + (long)(2815244) * n), (act + (long)(2815308) * n), (dact + (long)(2815308) * n), (dact + (long)(2815244) * n));
 }
 
 static void se_resnet56_bwd_349(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c64_8x8_cu_bwd(host, n, (act + (long)(3306684) * n), (act + (long)(3310924) * n), (dact + (long)(3310988) * n), (dact + (long)(3306684) * n), (dact + (long)(3310924) * n));
+    scale_c64_8x8_cu_bwd(host, n, (act + (long)(2811068) * n), (act + (long)(2815308) * n), (dact + (long)(2815372) * n), (dact + (long)(2811068) * n), (dact + (long)(2815308) * n));
 }
 
 static void se_resnet56_bwd_350(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(3315084) * n), (dact + (long)(3310988) * n), (dact + (long)(3269820) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2819468) * n), (dact + (long)(2819468) * n), (dact + (long)(2815372) * n), (dact + (long)(2778300) * n));
 }
 
 static void se_resnet56_bwd_351(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3315084) * n), (act + (long)(3319180) * n), (dact + (long)(3319180) * n), (dact + (long)(3315084) * n));
 }
 
 static void se_resnet56_bwd_352(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(3319180) * n), (par + 393648), (dact + (long)(3323276) * n + 0), (dact + (long)(3319180) * n), (grad + 393648),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2819468) * n), (par + 393648), (dact + (long)(2823564) * n + 0), (dact + (long)(2819468) * n), (grad + 393648),
         0);
 }
 
@@ -6019,15 +5917,15 @@ static void se_resnet56_bwd_353(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(3323276) * n), (par + 394800), (sav + 6336), (sav + 6464), (dact + (long)(3331468) * n),
-        (dact + (long)(3323276) * n), (grad + 394800), (grad + 394928));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2823564) * n), (act + (long)(2831756) * n), (par + 394800), (sav + 6336), (sav + 6464),
+        (dact + (long)(2831756) * n), (dact + (long)(2823564) * n), (grad + 394800), (grad + 394928));
 }
 
 static void se_resnet56_bwd_354(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(3331468) * n), (par + 395056), (dact + (long)(3339660) * n + 0), (dact + (long)(3331468) * n), (grad + 395056),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2831756) * n), (par + 395056), (dact + (long)(2839948) * n + 0), (dact + (long)(2831756) * n), (grad + 395056),
         (grad + 403248));
 }
 
@@ -6035,22 +5933,21 @@ static void se_resnet56_bwd_355(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3339660) * n), (par + 403312), (sav + 6592), (sav + 6656), (dact + (long)(3343756) * n),
-        (dact + (long)(3339660) * n), (grad + 403312), (grad + 403376));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2839948) * n), (act + (long)(2844044) * n), (par + 403312), (sav + 6592), (sav + 6656),
+        (dact + (long)(2844044) * n), (dact + (long)(2839948) * n), (grad + 403312), (grad + 403376));
 }
 
 static void se_resnet56_bwd_356(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3343756) * n), (act + (long)(3347852) * n), (dact + (long)(3347852) * n), (dact + (long)(3343756) * n));
 }
 
 static void se_resnet56_bwd_357(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(3347852) * n), (par + 403440), (dact + (long)(3351948) * n + 0), (dact + (long)(3347852) * n), (grad + 403440),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2844044) * n), (par + 403440), (dact + (long)(2848140) * n + 0), (dact + (long)(2844044) * n), (grad + 403440),
         0);
 }
 
@@ -6058,71 +5955,70 @@ static void se_resnet56_bwd_358(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3351948) * n), (par + 440304), (sav + 6720), (sav + 6784), (dact + (long)(3356044) * n),
-        (dact + (long)(3351948) * n), (grad + 440304), (grad + 440368));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2848140) * n), (act + (long)(2852236) * n), (par + 440304), (sav + 6720), (sav + 6784),
+        (dact + (long)(2852236) * n), (dact + (long)(2848140) * n), (grad + 440304), (grad + 440368));
 }
 
 static void se_resnet56_bwd_359(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(3360140) * n), (dact + (long)(3356044) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2856332) * n), (dact + (long)(2852236) * n));
 }
 
 static void se_resnet56_bwd_360(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_8_cu_bwd(host, n, (act + (long)(3360140) * n), (par + 440432), (dact + (long)(3360204) * n), (dact + (long)(3360140) * n), (grad + 440432), 0);
+    linear_64_8_cu_bwd(host, n, (act + (long)(2856332) * n), (par + 440432), (dact + (long)(2856396) * n), (dact + (long)(2856332) * n), (grad + 440432), 0);
 }
 
 static void se_resnet56_bwd_361(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8_cu_bwd(host, n, (act + (long)(3360204) * n), (act + (long)(3360212) * n), (dact + (long)(3360212) * n), (dact + (long)(3360204) * n));
+    relu_n8_cu_bwd(host, n, (act + (long)(2856396) * n), (act + (long)(2856404) * n), (dact + (long)(2856404) * n), (dact + (long)(2856396) * n));
 }
 
 static void se_resnet56_bwd_362(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_8_64_cu_bwd(host, n, (act + (long)(3360212) * n), (par + 440944), (dact + (long)(3360220) * n), (dact + (long)(3360212) * n), (grad + 440944), 0);
+    linear_8_64_cu_bwd(host, n, (act + (long)(2856404) * n), (par + 440944), (dact + (long)(2856412) * n), (dact + (long)(2856404) * n), (grad + 440944), 0);
 }
 
 static void se_resnet56_bwd_363(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n64_cu_bwd(host, n, (act + (long)(3360220) * n), (act + (long)(3360284) * n), (dact + (long)(3360284) * n), (dact + (long)(3360220) * n));
+    sigmoid_n64_cu_bwd(host, n, (act + (long)(2856412) * n), (act + (long)(2856476) * n), (dact + (long)(2856476) * n), (dact + (long)(2856412) * n));
 }
 
 static void se_resnet56_bwd_364(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c64_8x8_cu_bwd(host, n, (act + (long)(3356044) * n), (act + (long)(3360284) * n), (dact + (long)(3360348) * n), (dact + (long)(3356044) * n), (dact + (long)(3360284) * n));
+    scale_c64_8x8_cu_bwd(host, n, (act + (long)(2852236) * n), (act + (long)(2856476) * n), (dact + (long)(2856540) * n), (dact + (long)(2852236) * n), (dact + (long)(2856476) * n));
 }
 
 static void se_resnet56_bwd_365(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(3364444) * n), (dact + (long)(3360348) * n), (dact + (long)(3319180) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2860636) * n), (dact + (long)(2860636) * n), (dact + (long)(2856540) * n), (dact + (long)(2819468) * n));
 }
 
 static void se_resnet56_bwd_366(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3364444) * n), (act + (long)(3368540) * n), (dact + (long)(3368540) * n), (dact + (long)(3364444) * n));
 }
 
 static void se_resnet56_bwd_367(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(3368540) * n), (par + 441456), (dact + (long)(3372636) * n + 0), (dact + (long)(3368540) * n), (grad + 441456),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2860636) * n), (par + 441456), (dact + (long)(2864732) * n + 0), (dact + (long)(2860636) * n), (grad + 441456),
         0);
 }
 
@@ -6130,15 +6026,15 @@ static void se_resnet56_bwd_368(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(3372636) * n), (par + 442608), (sav + 6848), (sav + 6976), (dact + (long)(3380828) * n),
-        (dact + (long)(3372636) * n), (grad + 442608), (grad + 442736));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2864732) * n), (act + (long)(2872924) * n), (par + 442608), (sav + 6848), (sav + 6976),
+        (dact + (long)(2872924) * n), (dact + (long)(2864732) * n), (grad + 442608), (grad + 442736));
 }
 
 static void se_resnet56_bwd_369(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(3380828) * n), (par + 442864), (dact + (long)(3389020) * n + 0), (dact + (long)(3380828) * n), (grad + 442864),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2872924) * n), (par + 442864), (dact + (long)(2881116) * n + 0), (dact + (long)(2872924) * n), (grad + 442864),
         (grad + 451056));
 }
 
@@ -6146,22 +6042,21 @@ static void se_resnet56_bwd_370(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3389020) * n), (par + 451120), (sav + 7104), (sav + 7168), (dact + (long)(3393116) * n),
-        (dact + (long)(3389020) * n), (grad + 451120), (grad + 451184));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2881116) * n), (act + (long)(2885212) * n), (par + 451120), (sav + 7104), (sav + 7168),
+        (dact + (long)(2885212) * n), (dact + (long)(2881116) * n), (grad + 451120), (grad + 451184));
 }
 
 static void se_resnet56_bwd_371(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3393116) * n), (act + (long)(3397212) * n), (dact + (long)(3397212) * n), (dact + (long)(3393116) * n));
 }
 
 static void se_resnet56_bwd_372(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(3397212) * n), (par + 451248), (dact + (long)(3401308) * n + 0), (dact + (long)(3397212) * n), (grad + 451248),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2885212) * n), (par + 451248), (dact + (long)(2889308) * n + 0), (dact + (long)(2885212) * n), (grad + 451248),
         0);
 }
 
@@ -6169,71 +6064,70 @@ static void se_resnet56_bwd_373(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3401308) * n), (par + 488112), (sav + 7232), (sav + 7296), (dact + (long)(3405404) * n),
-        (dact + (long)(3401308) * n), (grad + 488112), (grad + 488176));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2889308) * n), (act + (long)(2893404) * n), (par + 488112), (sav + 7232), (sav + 7296),
+        (dact + (long)(2893404) * n), (dact + (long)(2889308) * n), (grad + 488112), (grad + 488176));
 }
 
 static void se_resnet56_bwd_374(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(3409500) * n), (dact + (long)(3405404) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2897500) * n), (dact + (long)(2893404) * n));
 }
 
 static void se_resnet56_bwd_375(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_8_cu_bwd(host, n, (act + (long)(3409500) * n), (par + 488240), (dact + (long)(3409564) * n), (dact + (long)(3409500) * n), (grad + 488240), 0);
+    linear_64_8_cu_bwd(host, n, (act + (long)(2897500) * n), (par + 488240), (dact + (long)(2897564) * n), (dact + (long)(2897500) * n), (grad + 488240), 0);
 }
 
 static void se_resnet56_bwd_376(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8_cu_bwd(host, n, (act + (long)(3409564) * n), (act + (long)(3409572) * n), (dact + (long)(3409572) * n), (dact + (long)(3409564) * n));
+    relu_n8_cu_bwd(host, n, (act + (long)(2897564) * n), (act + (long)(2897572) * n), (dact + (long)(2897572) * n), (dact + (long)(2897564) * n));
 }
 
 static void se_resnet56_bwd_377(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_8_64_cu_bwd(host, n, (act + (long)(3409572) * n), (par + 488752), (dact + (long)(3409580) * n), (dact + (long)(3409572) * n), (grad + 488752), 0);
+    linear_8_64_cu_bwd(host, n, (act + (long)(2897572) * n), (par + 488752), (dact + (long)(2897580) * n), (dact + (long)(2897572) * n), (grad + 488752), 0);
 }
 
 static void se_resnet56_bwd_378(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n64_cu_bwd(host, n, (act + (long)(3409580) * n), (act + (long)(3409644) * n), (dact + (long)(3409644) * n), (dact + (long)(3409580) * n));
+    sigmoid_n64_cu_bwd(host, n, (act + (long)(2897580) * n), (act + (long)(2897644) * n), (dact + (long)(2897644) * n), (dact + (long)(2897580) * n));
 }
 
 static void se_resnet56_bwd_379(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c64_8x8_cu_bwd(host, n, (act + (long)(3405404) * n), (act + (long)(3409644) * n), (dact + (long)(3409708) * n), (dact + (long)(3405404) * n), (dact + (long)(3409644) * n));
+    scale_c64_8x8_cu_bwd(host, n, (act + (long)(2893404) * n), (act + (long)(2897644) * n), (dact + (long)(2897708) * n), (dact + (long)(2893404) * n), (dact + (long)(2897644) * n));
 }
 
 static void se_resnet56_bwd_380(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(3413804) * n), (dact + (long)(3409708) * n), (dact + (long)(3368540) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2901804) * n), (dact + (long)(2901804) * n), (dact + (long)(2897708) * n), (dact + (long)(2860636) * n));
 }
 
 static void se_resnet56_bwd_381(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3413804) * n), (act + (long)(3417900) * n), (dact + (long)(3417900) * n), (dact + (long)(3413804) * n));
 }
 
 static void se_resnet56_bwd_382(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(3417900) * n), (par + 489264), (dact + (long)(3421996) * n + 0), (dact + (long)(3417900) * n), (grad + 489264),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2901804) * n), (par + 489264), (dact + (long)(2905900) * n + 0), (dact + (long)(2901804) * n), (grad + 489264),
         0);
 }
 
@@ -6241,15 +6135,15 @@ static void se_resnet56_bwd_383(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(3421996) * n), (par + 490416), (sav + 7360), (sav + 7488), (dact + (long)(3430188) * n),
-        (dact + (long)(3421996) * n), (grad + 490416), (grad + 490544));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2905900) * n), (act + (long)(2914092) * n), (par + 490416), (sav + 7360), (sav + 7488),
+        (dact + (long)(2914092) * n), (dact + (long)(2905900) * n), (grad + 490416), (grad + 490544));
 }
 
 static void se_resnet56_bwd_384(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(3430188) * n), (par + 490672), (dact + (long)(3438380) * n + 0), (dact + (long)(3430188) * n), (grad + 490672),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2914092) * n), (par + 490672), (dact + (long)(2922284) * n + 0), (dact + (long)(2914092) * n), (grad + 490672),
         (grad + 498864));
 }
 
@@ -6257,22 +6151,21 @@ static void se_resnet56_bwd_385(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3438380) * n), (par + 498928), (sav + 7616), (sav + 7680), (dact + (long)(3442476) * n),
-        (dact + (long)(3438380) * n), (grad + 498928), (grad + 498992));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2922284) * n), (act + (long)(2926380) * n), (par + 498928), (sav + 7616), (sav + 7680),
+        (dact + (long)(2926380) * n), (dact + (long)(2922284) * n), (grad + 498928), (grad + 498992));
 }
 
 static void se_resnet56_bwd_386(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3442476) * n), (act + (long)(3446572) * n), (dact + (long)(3446572) * n), (dact + (long)(3442476) * n));
 }
 
 static void se_resnet56_bwd_387(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(3446572) * n), (par + 499056), (dact + (long)(3450668) * n + 0), (dact + (long)(3446572) * n), (grad + 499056),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2926380) * n), (par + 499056), (dact + (long)(2930476) * n + 0), (dact + (long)(2926380) * n), (grad + 499056),
         0);
 }
 
@@ -6280,71 +6173,70 @@ static void se_resnet56_bwd_388(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3450668) * n), (par + 535920), (sav + 7744), (sav + 7808), (dact + (long)(3454764) * n),
-        (dact + (long)(3450668) * n), (grad + 535920), (grad + 535984));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2930476) * n), (act + (long)(2934572) * n), (par + 535920), (sav + 7744), (sav + 7808),
+        (dact + (long)(2934572) * n), (dact + (long)(2930476) * n), (grad + 535920), (grad + 535984));
 }
 
 static void se_resnet56_bwd_389(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(3458860) * n), (dact + (long)(3454764) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2938668) * n), (dact + (long)(2934572) * n));
 }
 
 static void se_resnet56_bwd_390(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_8_cu_bwd(host, n, (act + (long)(3458860) * n), (par + 536048), (dact + (long)(3458924) * n), (dact + (long)(3458860) * n), (grad + 536048), 0);
+    linear_64_8_cu_bwd(host, n, (act + (long)(2938668) * n), (par + 536048), (dact + (long)(2938732) * n), (dact + (long)(2938668) * n), (grad + 536048), 0);
 }
 
 static void se_resnet56_bwd_391(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8_cu_bwd(host, n, (act + (long)(3458924) * n), (act + (long)(3458932) * n), (dact + (long)(3458932) * n), (dact + (long)(3458924) * n));
+    relu_n8_cu_bwd(host, n, (act + (long)(2938732) * n), (act + (long)(2938740) * n), (dact + (long)(2938740) * n), (dact + (long)(2938732) * n));
 }
 
 static void se_resnet56_bwd_392(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_8_64_cu_bwd(host, n, (act + (long)(3458932) * n), (par + 536560), (dact + (long)(3458940) * n), (dact + (long)(3458932) * n), (grad + 536560), 0);
+    linear_8_64_cu_bwd(host, n, (act + (long)(2938740) * n), (par + 536560), (dact + (long)(2938748) * n), (dact + (long)(2938740) * n), (grad + 536560), 0);
 }
 
 static void se_resnet56_bwd_393(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n64_cu_bwd(host, n, (act + (long)(3458940) * n), (act + (long)(3459004) * n), (dact + (long)(3459004) * n), (dact + (long)(3458940) * n));
+    sigmoid_n64_cu_bwd(host, n, (act + (long)(2938748) * n), (act + (long)(2938812) * n), (dact + (long)(2938812) * n), (dact + (long)(2938748) * n));
 }
 
 static void se_resnet56_bwd_394(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c64_8x8_cu_bwd(host, n, (act + (long)(3454764) * n), (act + (long)(3459004) * n), (dact + (long)(3459068) * n), (dact + (long)(3454764) * n), (dact + (long)(3459004) * n));
+    scale_c64_8x8_cu_bwd(host, n, (act + (long)(2934572) * n), (act + (long)(2938812) * n), (dact + (long)(2938876) * n), (dact + (long)(2934572) * n), (dact + (long)(2938812) * n));
 }
 
 static void se_resnet56_bwd_395(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(3463164) * n), (dact + (long)(3459068) * n), (dact + (long)(3417900) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2942972) * n), (dact + (long)(2942972) * n), (dact + (long)(2938876) * n), (dact + (long)(2901804) * n));
 }
 
 static void se_resnet56_bwd_396(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3463164) * n), (act + (long)(3467260) * n), (dact + (long)(3467260) * n), (dact + (long)(3463164) * n));
 }
 
 static void se_resnet56_bwd_397(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(3467260) * n), (par + 537072), (dact + (long)(3471356) * n + 0), (dact + (long)(3467260) * n), (grad + 537072),
+    dw_k3_3_c64_8x8_s1_cu_bwd(host, n, (act + (long)(2942972) * n), (par + 537072), (dact + (long)(2947068) * n + 0), (dact + (long)(2942972) * n), (grad + 537072),
         0);
 }
 
@@ -6352,15 +6244,15 @@ static void se_resnet56_bwd_398(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c128_8x8_cu_bwd(host, n, (act + (long)(3471356) * n), (par + 538224), (sav + 7872), (sav + 8000), (dact + (long)(3479548) * n),
-        (dact + (long)(3471356) * n), (grad + 538224), (grad + 538352));
+    bn_c128_8x8_cu_bwd(host, n, (act + (long)(2947068) * n), (act + (long)(2955260) * n), (par + 538224), (sav + 7872), (sav + 8000),
+        (dact + (long)(2955260) * n), (dact + (long)(2947068) * n), (grad + 538224), (grad + 538352));
 }
 
 static void se_resnet56_bwd_399(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(3479548) * n), (par + 538480), (dact + (long)(3487740) * n + 0), (dact + (long)(3479548) * n), (grad + 538480),
+    conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(2955260) * n), (par + 538480), (dact + (long)(2963452) * n + 0), (dact + (long)(2955260) * n), (grad + 538480),
         (grad + 546672));
 }
 
@@ -6368,22 +6260,21 @@ static void se_resnet56_bwd_400(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3487740) * n), (par + 546736), (sav + 8128), (sav + 8192), (dact + (long)(3491836) * n),
-        (dact + (long)(3487740) * n), (grad + 546736), (grad + 546800));
+    bn_c64_8x8_relu_cu_bwd(host, n, (act + (long)(2963452) * n), (act + (long)(2967548) * n), (par + 546736), (sav + 8128), (sav + 8192),
+        (dact + (long)(2967548) * n), (dact + (long)(2963452) * n), (grad + 546736), (grad + 546800));
 }
 
 static void se_resnet56_bwd_401(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3491836) * n), (act + (long)(3495932) * n), (dact + (long)(3495932) * n), (dact + (long)(3491836) * n));
 }
 
 static void se_resnet56_bwd_402(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(3495932) * n), (par + 546864), (dact + (long)(3500028) * n + 0), (dact + (long)(3495932) * n), (grad + 546864),
+    conv_k3_c64_64_8x8_s1_p1_cu_bwd(host, n, (act + (long)(2967548) * n), (par + 546864), (dact + (long)(2971644) * n + 0), (dact + (long)(2967548) * n), (grad + 546864),
         0);
 }
 
@@ -6391,78 +6282,77 @@ static void se_resnet56_bwd_403(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_8x8_cu_bwd(host, n, (act + (long)(3500028) * n), (par + 583728), (sav + 8256), (sav + 8320), (dact + (long)(3504124) * n),
-        (dact + (long)(3500028) * n), (grad + 583728), (grad + 583792));
+    bn_c64_8x8_cu_bwd(host, n, (act + (long)(2971644) * n), (act + (long)(2975740) * n), (par + 583728), (sav + 8256), (sav + 8320),
+        (dact + (long)(2975740) * n), (dact + (long)(2971644) * n), (grad + 583728), (grad + 583792));
 }
 
 static void se_resnet56_bwd_404(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(3508220) * n), (dact + (long)(3504124) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2979836) * n), (dact + (long)(2975740) * n));
 }
 
 static void se_resnet56_bwd_405(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_8_cu_bwd(host, n, (act + (long)(3508220) * n), (par + 583856), (dact + (long)(3508284) * n), (dact + (long)(3508220) * n), (grad + 583856), 0);
+    linear_64_8_cu_bwd(host, n, (act + (long)(2979836) * n), (par + 583856), (dact + (long)(2979900) * n), (dact + (long)(2979836) * n), (grad + 583856), 0);
 }
 
 static void se_resnet56_bwd_406(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n8_cu_bwd(host, n, (act + (long)(3508284) * n), (act + (long)(3508292) * n), (dact + (long)(3508292) * n), (dact + (long)(3508284) * n));
+    relu_n8_cu_bwd(host, n, (act + (long)(2979900) * n), (act + (long)(2979908) * n), (dact + (long)(2979908) * n), (dact + (long)(2979900) * n));
 }
 
 static void se_resnet56_bwd_407(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_8_64_cu_bwd(host, n, (act + (long)(3508292) * n), (par + 584368), (dact + (long)(3508300) * n), (dact + (long)(3508292) * n), (grad + 584368), 0);
+    linear_8_64_cu_bwd(host, n, (act + (long)(2979908) * n), (par + 584368), (dact + (long)(2979916) * n), (dact + (long)(2979908) * n), (grad + 584368), 0);
 }
 
 static void se_resnet56_bwd_408(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    sigmoid_n64_cu_bwd(host, n, (act + (long)(3508300) * n), (act + (long)(3508364) * n), (dact + (long)(3508364) * n), (dact + (long)(3508300) * n));
+    sigmoid_n64_cu_bwd(host, n, (act + (long)(2979916) * n), (act + (long)(2979980) * n), (dact + (long)(2979980) * n), (dact + (long)(2979916) * n));
 }
 
 static void se_resnet56_bwd_409(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    scale_c64_8x8_cu_bwd(host, n, (act + (long)(3504124) * n), (act + (long)(3508364) * n), (dact + (long)(3508428) * n), (dact + (long)(3504124) * n), (dact + (long)(3508364) * n));
+    scale_c64_8x8_cu_bwd(host, n, (act + (long)(2975740) * n), (act + (long)(2979980) * n), (dact + (long)(2980044) * n), (dact + (long)(2975740) * n), (dact + (long)(2979980) * n));
 }
 
 static void se_resnet56_bwd_410(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n4096_cu_bwd(host, n, (dact + (long)(3512524) * n), (dact + (long)(3508428) * n), (dact + (long)(3467260) * n));
+    add2_n4096_relu_cu_bwd(host, n, (act + (long)(2984140) * n), (dact + (long)(2984140) * n), (dact + (long)(2980044) * n), (dact + (long)(2942972) * n));
 }
 
 static void se_resnet56_bwd_411(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n4096_cu_bwd(host, n, (act + (long)(3512524) * n), (act + (long)(3516620) * n), (dact + (long)(3516620) * n), (dact + (long)(3512524) * n));
 }
 
 static void se_resnet56_bwd_412(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(3520716) * n), (dact + (long)(3516620) * n));
+    gap_c64_8x8_cu_bwd(host, n, (dact + (long)(2988236) * n), (dact + (long)(2984140) * n));
 }
 
 static void se_resnet56_bwd_413(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_64_10_b_cu_bwd(host, n, (act + (long)(3520716) * n), (par + 584880), (dact + (long)(3520780) * n), (dact + (long)(3520716) * n), (grad + 584880), (grad + 585520));
+    linear_64_10_b_cu_bwd(host, n, (act + (long)(2988236) * n), (par + 584880), (dact + (long)(2988300) * n), (dact + (long)(2988236) * n), (grad + 584880), (grad + 585520));
 }
 
 static const mc_cuda_layer_fwd se_resnet56_fwd_table[414] = {

@@ -24,14 +24,12 @@ extern const mc_model_desc se_resnet56_cuda_host_model;
 void conv_k3_c3_16_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k3_c3_16_32x32_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c16_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c16_32x32_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c16_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c16_32x32_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c16_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c16_32x32_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu_n16384_cu_fwd(int host, int n, const float *x, float *y);
-void relu_n16384_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void dw_k3_5_7_c16_32x32_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_5_7_c16_32x32_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -39,7 +37,7 @@ void bn_c48_32x32_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c48_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c48_16_32x32_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -47,6 +45,12 @@ void conv_k1_c48_16_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const 
 void conv_k3_c16_16_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k3_c16_16_32x32_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
+void bn_c16_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
+void bn_c16_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y);
+void bn_c16_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void gap_c16_32x32_cu_fwd(int host, int n, const float *x, float *y);
 void gap_c16_32x32_cu_bwd(int host, int n, const float *dy, float *dx);
 void linear_16_2_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
@@ -61,8 +65,8 @@ void sigmoid_n16_cu_fwd(int host, int n, const float *x, float *y);
 void sigmoid_n16_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void scale_c16_32x32_cu_fwd(int host, int n, const float *x, const float *s, float *y);
 void scale_c16_32x32_cu_bwd(int host, int n, const float *x, const float *s, const float *dy, float *dx, float *ds);
-void add2_n16384_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n16384_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n16384_relu_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
+void add2_n16384_relu_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
 void dw_k3_5_c16_32x32_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_5_c16_32x32_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -70,22 +74,26 @@ void bn_c32_32x32_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c32_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c32_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c32_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c32_32_32x32_s2_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c32_32_32x32_s2_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
+    float *dbias);
+void bn_c32_16x16_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
+void bn_c32_16x16_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y);
+void bn_c32_16x16_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+void conv_k3_c32_32_16x16_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
+void conv_k3_c32_32_16x16_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
 void bn_c32_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c32_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c32_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c32_16x16_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu_n8192_cu_fwd(int host, int n, const float *x, float *y);
-void relu_n8192_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
-void conv_k3_c32_32_16x16_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
-void conv_k3_c32_32_16x16_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
-    float *dbias);
 void gap_c32_16x16_cu_fwd(int host, int n, const float *x, float *y);
 void gap_c32_16x16_cu_bwd(int host, int n, const float *dy, float *dx);
 void linear_32_4_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
@@ -103,8 +111,8 @@ void scale_c32_16x16_cu_bwd(int host, int n, const float *x, const float *s, con
 void conv_k1_c16_32_32x32_s2_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c16_32_32x32_s2_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void add2_n8192_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n8192_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n8192_relu_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
+void add2_n8192_relu_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
 void dw_k3_5_c32_16x16_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_5_c32_16x16_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -112,7 +120,7 @@ void bn_c64_16x16_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c64_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c64_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c64_16x16_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c64_32_16x16_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c64_32_16x16_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -123,17 +131,21 @@ void dw_k3_3_c32_16x16_s1_cu_bwd(int host, int n, const float *x, const float *w
 void conv_k1_c64_64_16x16_s2_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c64_64_16x16_s2_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
+void bn_c64_8x8_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
+void bn_c64_8x8_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y);
+void bn_c64_8x8_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+void conv_k3_c64_64_8x8_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
+void conv_k3_c64_64_8x8_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
+    float *dbias);
 void bn_c64_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c64_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c64_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c64_8x8_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu_n4096_cu_fwd(int host, int n, const float *x, float *y);
-void relu_n4096_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
-void conv_k3_c64_64_8x8_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
-void conv_k3_c64_64_8x8_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
-    float *dbias);
 void gap_c64_8x8_cu_fwd(int host, int n, const float *x, float *y);
 void gap_c64_8x8_cu_bwd(int host, int n, const float *dy, float *dx);
 void linear_64_8_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
@@ -151,8 +163,8 @@ void scale_c64_8x8_cu_bwd(int host, int n, const float *x, const float *s, const
 void conv_k1_c32_64_16x16_s2_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c32_64_16x16_s2_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void add2_n4096_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n4096_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n4096_relu_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
+void add2_n4096_relu_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
 void dw_k3_3_c64_8x8_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_3_c64_8x8_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -160,7 +172,7 @@ void bn_c128_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamm
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c128_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c128_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c128_8x8_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c128_64_8x8_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c128_64_8x8_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,

@@ -3,54 +3,6 @@
 
 #include "se_resnet56_cuda.h"
 
-/* relu_n16384: relu on 16384 values per image */
-MC_CU_HD static inline float relu_n16384_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
-MC_CU_HD static inline float relu_n16384_grad_at(const float *x, const float *y, const float *dy, long i)
-{
-    (void)x, (void)y;
-    return y[i] > 0 ? dy[i] : 0;
-}
-
-MC_CU_HD static inline void relu_n16384_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, float *y)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((n * 16384L)) ? first + 256 : ((n * 16384L));
-    for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = relu_n16384_at(x, i);
-    }
-}
-
-static __global__ void __launch_bounds__(256) relu_n16384_fwd_kernel(int n, const float *x, float *y)
-{
-    extern __shared__ float mc_shm[];
-    relu_n16384_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y);
-}
-
-MC_CU_HD static inline void relu_n16384_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((n * 16384L)) ? first + 256 : ((n * 16384L));
-    for (long i = first + tid; i < last; i += nthreads) {
-        dx[i] += relu_n16384_grad_at(x, y, dy, i);
-    }
-}
-
-static __global__ void __launch_bounds__(256) relu_n16384_bwd_kernel(int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    extern __shared__ float mc_shm[];
-    relu_n16384_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, dy, dx);
-}
-
-void relu_n16384_cu_fwd(int host, int n, const float *x, float *y)
-{
-    MC_CU_RUN(host, relu_n16384_fwd_kernel, relu_n16384_fwd_body, (((n * 16384L)) + 256 - 1) / 256, 256, 0, n, x, y);
-}
-
-void relu_n16384_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    MC_CU_RUN(host, relu_n16384_bwd_kernel, relu_n16384_bwd_body, (((n * 16384L)) + 256 - 1) / 256, 256, 0, n, x, y, dy, dx);
-}
-
 /* relu_n2: relu on 2 values per image */
 MC_CU_HD static inline float relu_n2_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
 MC_CU_HD static inline float relu_n2_grad_at(const float *x, const float *y, const float *dy, long i)
@@ -147,54 +99,6 @@ void sigmoid_n16_cu_bwd(int host, int n, const float *x, const float *y, const f
     MC_CU_RUN(host, sigmoid_n16_bwd_kernel, sigmoid_n16_bwd_body, (((n * 16L)) + 256 - 1) / 256, 256, 0, n, x, y, dy, dx);
 }
 
-/* relu_n8192: relu on 8192 values per image */
-MC_CU_HD static inline float relu_n8192_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
-MC_CU_HD static inline float relu_n8192_grad_at(const float *x, const float *y, const float *dy, long i)
-{
-    (void)x, (void)y;
-    return y[i] > 0 ? dy[i] : 0;
-}
-
-MC_CU_HD static inline void relu_n8192_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, float *y)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((n * 8192L)) ? first + 256 : ((n * 8192L));
-    for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = relu_n8192_at(x, i);
-    }
-}
-
-static __global__ void __launch_bounds__(256) relu_n8192_fwd_kernel(int n, const float *x, float *y)
-{
-    extern __shared__ float mc_shm[];
-    relu_n8192_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y);
-}
-
-MC_CU_HD static inline void relu_n8192_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((n * 8192L)) ? first + 256 : ((n * 8192L));
-    for (long i = first + tid; i < last; i += nthreads) {
-        dx[i] += relu_n8192_grad_at(x, y, dy, i);
-    }
-}
-
-static __global__ void __launch_bounds__(256) relu_n8192_bwd_kernel(int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    extern __shared__ float mc_shm[];
-    relu_n8192_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, dy, dx);
-}
-
-void relu_n8192_cu_fwd(int host, int n, const float *x, float *y)
-{
-    MC_CU_RUN(host, relu_n8192_fwd_kernel, relu_n8192_fwd_body, (((n * 8192L)) + 256 - 1) / 256, 256, 0, n, x, y);
-}
-
-void relu_n8192_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    MC_CU_RUN(host, relu_n8192_bwd_kernel, relu_n8192_bwd_body, (((n * 8192L)) + 256 - 1) / 256, 256, 0, n, x, y, dy, dx);
-}
-
 /* relu_n4: relu on 4 values per image */
 MC_CU_HD static inline float relu_n4_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
 MC_CU_HD static inline float relu_n4_grad_at(const float *x, const float *y, const float *dy, long i)
@@ -289,54 +193,6 @@ void sigmoid_n32_cu_fwd(int host, int n, const float *x, float *y)
 void sigmoid_n32_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx)
 {
     MC_CU_RUN(host, sigmoid_n32_bwd_kernel, sigmoid_n32_bwd_body, (((n * 32L)) + 256 - 1) / 256, 256, 0, n, x, y, dy, dx);
-}
-
-/* relu_n4096: relu on 4096 values per image */
-MC_CU_HD static inline float relu_n4096_at(const float *x, long i) { return x[i] > 0 ? x[i] : 0; }
-MC_CU_HD static inline float relu_n4096_grad_at(const float *x, const float *y, const float *dy, long i)
-{
-    (void)x, (void)y;
-    return y[i] > 0 ? dy[i] : 0;
-}
-
-MC_CU_HD static inline void relu_n4096_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, float *y)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((n * 4096L)) ? first + 256 : ((n * 4096L));
-    for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = relu_n4096_at(x, i);
-    }
-}
-
-static __global__ void __launch_bounds__(256) relu_n4096_fwd_kernel(int n, const float *x, float *y)
-{
-    extern __shared__ float mc_shm[];
-    relu_n4096_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y);
-}
-
-MC_CU_HD static inline void relu_n4096_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    (void)shm;
-    const long first = block * 256, last = first + 256 < ((n * 4096L)) ? first + 256 : ((n * 4096L));
-    for (long i = first + tid; i < last; i += nthreads) {
-        dx[i] += relu_n4096_grad_at(x, y, dy, i);
-    }
-}
-
-static __global__ void __launch_bounds__(256) relu_n4096_bwd_kernel(int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    extern __shared__ float mc_shm[];
-    relu_n4096_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, dy, dx);
-}
-
-void relu_n4096_cu_fwd(int host, int n, const float *x, float *y)
-{
-    MC_CU_RUN(host, relu_n4096_fwd_kernel, relu_n4096_fwd_body, (((n * 4096L)) + 256 - 1) / 256, 256, 0, n, x, y);
-}
-
-void relu_n4096_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx)
-{
-    MC_CU_RUN(host, relu_n4096_bwd_kernel, relu_n4096_bwd_body, (((n * 4096L)) + 256 - 1) / 256, 256, 0, n, x, y, dy, dx);
 }
 
 /* relu_n8: relu on 8 values per image */

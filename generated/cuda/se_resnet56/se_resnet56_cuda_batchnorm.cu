@@ -3,13 +3,14 @@
 
 #include "se_resnet56_cuda.h"
 
-/* bn_c16_32x32: batch norm over 16 channels of 32x32, 17 blocks per channel */
-MC_CU_HD static inline float bn_c16_32x32_norm(float x, float mean, float scale, float shift)
+/* bn_c16_32x32_relu: batch norm over 16 channels of 32x32, 17 blocks per channel */
+MC_CU_HD static inline float bn_c16_32x32_relu_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? v : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c16_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c16_32x32_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 17), s = (int)(block % 17);
     const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
@@ -23,14 +24,14 @@ MC_CU_HD static inline void bn_c16_32x32_sum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c16_32x32_relu_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_32x32_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c16_32x32_relu_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c16_32x32_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c16_32x32_relu_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 17), s = (int)(block % 17);
     const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
@@ -46,15 +47,15 @@ MC_CU_HD static inline void bn_c16_32x32_sq_body(long block, int tid, int nthrea
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c16_32x32_relu_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_32x32_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c16_32x32_relu_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c16_32x32_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c16_32x32_relu_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -77,32 +78,32 @@ MC_CU_HD static inline void bn_c16_32x32_stats_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c16_32x32_relu_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_32x32_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c16_32x32_relu_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c16_32x32_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c16_32x32_relu_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 16);
-        y[i] = bn_c16_32x32_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c16_32x32_relu_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c16_32x32_relu_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_32x32_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c16_32x32_relu_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c16_32x32_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c16_32x32_relu_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -110,27 +111,29 @@ MC_CU_HD static inline void bn_c16_32x32_eval_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 16);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c16_32x32_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c16_32x32_relu_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c16_32x32_relu_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_32x32_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c16_32x32_relu_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c16_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c16_32x32_relu_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 17), s = (int)(block % 17);
     const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
-        s1 += (double)dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+        const float g = (y[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] > 0 ? dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] : 0.0f);
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -140,14 +143,15 @@ MC_CU_HD static inline void bn_c16_32x32_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c16_32x32_relu_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c16_32x32_relu_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c16_32x32_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c16_32x32_relu_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -165,58 +169,58 @@ MC_CU_HD static inline void bn_c16_32x32_bstats_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c16_32x32_relu_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c16_32x32_relu_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c16_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c16_32x32_relu_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 16);
-        dx[i] += coef[c] * (dy[i] - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c16_32x32_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c16_32x32_relu_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c16_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c16_32x32_relu_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c16_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c16_32x32_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 560), *sq = sums + 272;
     float *scale = (float *)(sq + 272);
-    MC_CU_RUN(host, bn_c16_32x32_sum_kernel, bn_c16_32x32_sum_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c16_32x32_sq_kernel, bn_c16_32x32_sq_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c16_32x32_stats_kernel, bn_c16_32x32_stats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c16_32x32_apply_kernel, bn_c16_32x32_apply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c16_32x32_relu_sum_kernel, bn_c16_32x32_relu_sum_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c16_32x32_relu_sq_kernel, bn_c16_32x32_relu_sq_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c16_32x32_relu_stats_kernel, bn_c16_32x32_relu_stats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c16_32x32_relu_apply_kernel, bn_c16_32x32_relu_apply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c16_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c16_32x32_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c16_32x32_eval_kernel, bn_c16_32x32_eval_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c16_32x32_relu_eval_kernel, bn_c16_32x32_relu_eval_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c16_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c16_32x32_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 576);
     float *coef = (float *)(part + 544);
-    MC_CU_RUN(host, bn_c16_32x32_bsum_kernel, bn_c16_32x32_bsum_body, 272, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c16_32x32_bstats_kernel, bn_c16_32x32_bstats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c16_32x32_bapply_kernel, bn_c16_32x32_bapply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c16_32x32_relu_bsum_kernel, bn_c16_32x32_relu_bsum_body, 272, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c16_32x32_relu_bstats_kernel, bn_c16_32x32_relu_bstats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c16_32x32_relu_bapply_kernel, bn_c16_32x32_relu_bapply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c48_32x32: batch norm over 48 channels of 32x32, 6 blocks per channel */
@@ -338,15 +342,18 @@ static __global__ void __launch_bounds__(256) bn_c48_32x32_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 6), s = (int)(block % 6);
     const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
-        s1 += (double)dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -356,10 +363,11 @@ MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c48_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c48_32x32_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c48_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c48_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -388,22 +396,23 @@ static __global__ void __launch_bounds__(256) bn_c48_32x32_bstats_kernel(int n, 
     bn_c48_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c48_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c48_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 49152L) ? first + 256 : (n * 49152L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 48);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[48 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 48 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c48_32x32_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c48_32x32_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c48_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c48_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c48_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -424,15 +433,236 @@ void bn_c48_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c48_32x32_eval_kernel, bn_c48_32x32_eval_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 672);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c48_32x32_bsum_kernel, bn_c48_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c48_32x32_bsum_kernel, bn_c48_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c48_32x32_bstats_kernel, bn_c48_32x32_bstats_body, (((long)48) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c48_32x32_bapply_kernel, bn_c48_32x32_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c48_32x32_bapply_kernel, bn_c48_32x32_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+/* bn_c16_32x32: batch norm over 16 channels of 32x32, 17 blocks per channel */
+MC_CU_HD static inline float bn_c16_32x32_norm(float x, float mean, float scale, float shift)
+{
+    return (x - mean) * scale + shift;
+}
+
+MC_CU_HD static inline void bn_c16_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c16_32x32_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0;
+    const double mean = mc_cu_parts_total(sums, c, 17, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c16_32x32_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 1024;
+        const double mean = mc_cu_parts_total(sums, c, 17, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 17, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
+        save_invstd[c] = (float)invstd;
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+        if (c == 0)
+            *count += 1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c16_32x32_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 16);
+        y[i] = bn_c16_32x32_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+}
+
+MC_CU_HD static inline void bn_c16_32x32_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 16);
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        y[i] = bn_c16_32x32_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+MC_CU_HD static inline void bn_c16_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    const int c = (int)(block / 17), s = (int)(block % 17);
+    const long m = (long)n * 1024, lo = m * s / 17, hi = m * (s + 1) / 17;
+    double s0 = 0, s1 = 0;
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const float g = dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c16_32x32_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)16) ? first + 256 : ((long)16);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 1024;
+        const double sum_dy = mc_cu_parts_total(part, c, 17, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 17, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[16 + c] = (float)(sum_dy / m);
+        coef[2 * 16 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c16_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 16);
+        (void)y;
+        dx[i] += coef[c] * (dy[i] - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c16_32x32_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c16_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+void bn_c16_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+{
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 560), *sq = sums + 272;
+    float *scale = (float *)(sq + 272);
+    MC_CU_RUN(host, bn_c16_32x32_sum_kernel, bn_c16_32x32_sum_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c16_32x32_sq_kernel, bn_c16_32x32_sq_body, 272, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c16_32x32_stats_kernel, bn_c16_32x32_stats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c16_32x32_apply_kernel, bn_c16_32x32_apply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+}
+
+void bn_c16_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    MC_CU_RUN(host, bn_c16_32x32_eval_kernel, bn_c16_32x32_eval_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+void bn_c16_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 576);
+    float *coef = (float *)(part + 544);
+    MC_CU_RUN(host, bn_c16_32x32_bsum_kernel, bn_c16_32x32_bsum_body, 272, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c16_32x32_bstats_kernel, bn_c16_32x32_bstats_body, (((long)16) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c16_32x32_bapply_kernel, bn_c16_32x32_bapply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c32_32x32: batch norm over 32 channels of 32x32, 9 blocks per channel */
@@ -554,15 +784,18 @@ static __global__ void __launch_bounds__(256) bn_c32_32x32_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c32_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c32_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 1024, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)];
-        s1 += (double)dy[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 1024 * 32 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -572,10 +805,11 @@ MC_CU_HD static inline void bn_c32_32x32_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c32_32x32_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c32_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -604,22 +838,23 @@ static __global__ void __launch_bounds__(256) bn_c32_32x32_bstats_kernel(int n, 
     bn_c32_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c32_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c32_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 32768L) ? first + 256 : (n * 32768L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 32);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_32x32_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c32_32x32_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c32_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c32_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -640,15 +875,235 @@ void bn_c32_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c32_32x32_eval_kernel, bn_c32_32x32_eval_body, ((n * 32768L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c32_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c32_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 640);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c32_32x32_bsum_kernel, bn_c32_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_32x32_bsum_kernel, bn_c32_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c32_32x32_bstats_kernel, bn_c32_32x32_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c32_32x32_bapply_kernel, bn_c32_32x32_bapply_body, ((n * 32768L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c32_32x32_bapply_kernel, bn_c32_32x32_bapply_body, ((n * 32768L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+/* bn_c32_16x16_relu: batch norm over 32 channels of 16x16, 9 blocks per channel */
+MC_CU_HD static inline float bn_c32_16x16_relu_norm(float x, float mean, float scale, float shift)
+{
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? v : 0.0f;
+}
+
+MC_CU_HD static inline void bn_c32_16x16_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_relu_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_relu_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c32_16x16_relu_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0;
+    const double mean = mc_cu_parts_total(sums, c, 9, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_relu_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_relu_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c32_16x16_relu_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 256;
+        const double mean = mc_cu_parts_total(sums, c, 9, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 9, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
+        save_invstd[c] = (float)invstd;
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+        if (c == 0)
+            *count += 1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_relu_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_relu_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c32_16x16_relu_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 256 % 32);
+        y[i] = bn_c32_16x16_relu_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_relu_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_relu_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+}
+
+MC_CU_HD static inline void bn_c32_16x16_relu_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 256 % 32);
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        y[i] = bn_c32_16x16_relu_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_relu_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_relu_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+MC_CU_HD static inline void bn_c32_16x16_relu_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    const int c = (int)(block / 9), s = (int)(block % 9);
+    const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
+    double s0 = 0, s1 = 0;
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const float g = (y[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] > 0 ? dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] : 0.0f);
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean) * invstd);
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_relu_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_relu_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c32_16x16_relu_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)32) ? first + 256 : ((long)32);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 256;
+        const double sum_dy = mc_cu_parts_total(part, c, 9, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 9, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[32 + c] = (float)(sum_dy / m);
+        coef[2 * 32 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_relu_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_relu_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c32_16x16_relu_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 256 % 32);
+        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c32_16x16_relu_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c32_16x16_relu_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+void bn_c32_16x16_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+{
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 608), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c32_16x16_relu_sum_kernel, bn_c32_16x16_relu_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c32_16x16_relu_sq_kernel, bn_c32_16x16_relu_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c32_16x16_relu_stats_kernel, bn_c32_16x16_relu_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c32_16x16_relu_apply_kernel, bn_c32_16x16_relu_apply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+}
+
+void bn_c32_16x16_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    MC_CU_RUN(host, bn_c32_16x16_relu_eval_kernel, bn_c32_16x16_relu_eval_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+void bn_c32_16x16_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 640);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c32_16x16_relu_bsum_kernel, bn_c32_16x16_relu_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_16x16_relu_bstats_kernel, bn_c32_16x16_relu_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c32_16x16_relu_bapply_kernel, bn_c32_16x16_relu_bapply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c32_16x16: batch norm over 32 channels of 16x16, 9 blocks per channel */
@@ -770,15 +1225,18 @@ static __global__ void __launch_bounds__(256) bn_c32_16x16_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c32_16x16_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c32_16x16_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 256, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
-        s1 += (double)dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] * ((x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -788,10 +1246,11 @@ MC_CU_HD static inline void bn_c32_16x16_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c32_16x16_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c32_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -820,22 +1279,23 @@ static __global__ void __launch_bounds__(256) bn_c32_16x16_bstats_kernel(int n, 
     bn_c32_16x16_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c32_16x16_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c32_16x16_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 256 % 32);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_16x16_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c32_16x16_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_16x16_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c32_16x16_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c32_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -856,15 +1316,15 @@ void bn_c32_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c32_16x16_eval_kernel, bn_c32_16x16_eval_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c32_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c32_16x16_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 640);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c32_16x16_bsum_kernel, bn_c32_16x16_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_16x16_bsum_kernel, bn_c32_16x16_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c32_16x16_bstats_kernel, bn_c32_16x16_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c32_16x16_bapply_kernel, bn_c32_16x16_bapply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c32_16x16_bapply_kernel, bn_c32_16x16_bapply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c64_16x16: batch norm over 64 channels of 16x16, 5 blocks per channel */
@@ -986,15 +1446,18 @@ static __global__ void __launch_bounds__(256) bn_c64_16x16_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c64_16x16_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c64_16x16_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 256, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)];
-        s1 += (double)dy[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] * ((x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 256 * 64 + c) * 256 + (i) % 256)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1004,10 +1467,11 @@ MC_CU_HD static inline void bn_c64_16x16_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c64_16x16_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c64_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1036,22 +1500,23 @@ static __global__ void __launch_bounds__(256) bn_c64_16x16_bstats_kernel(int n, 
     bn_c64_16x16_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c64_16x16_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c64_16x16_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 256 % 64);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[64 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 64 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_16x16_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c64_16x16_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_16x16_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c64_16x16_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c64_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1072,15 +1537,235 @@ void bn_c64_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c64_16x16_eval_kernel, bn_c64_16x16_eval_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c64_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c64_16x16_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 640);
-    MC_CU_RUN(host, bn_c64_16x16_bsum_kernel, bn_c64_16x16_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c64_16x16_bsum_kernel, bn_c64_16x16_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c64_16x16_bstats_kernel, bn_c64_16x16_bstats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c64_16x16_bapply_kernel, bn_c64_16x16_bapply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c64_16x16_bapply_kernel, bn_c64_16x16_bapply_body, ((n * 16384L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+/* bn_c64_8x8_relu: batch norm over 64 channels of 8x8, 5 blocks per channel */
+MC_CU_HD static inline float bn_c64_8x8_relu_norm(float x, float mean, float scale, float shift)
+{
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? v : 0.0f;
+}
+
+MC_CU_HD static inline void bn_c64_8x8_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_relu_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_relu_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c64_8x8_relu_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0;
+    const double mean = mc_cu_parts_total(sums, c, 5, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_relu_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_relu_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c64_8x8_relu_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 64;
+        const double mean = mc_cu_parts_total(sums, c, 5, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 5, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
+        save_invstd[c] = (float)invstd;
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+        if (c == 0)
+            *count += 1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_relu_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_relu_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c64_8x8_relu_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 4096L) ? first + 256 : (n * 4096L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 64 % 64);
+        y[i] = bn_c64_8x8_relu_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_relu_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_relu_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+}
+
+MC_CU_HD static inline void bn_c64_8x8_relu_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 4096L) ? first + 256 : (n * 4096L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 64 % 64);
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        y[i] = bn_c64_8x8_relu_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_relu_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_relu_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+MC_CU_HD static inline void bn_c64_8x8_relu_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    const int c = (int)(block / 5), s = (int)(block % 5);
+    const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
+    double s0 = 0, s1 = 0;
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const float g = (y[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] > 0 ? dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] : 0.0f);
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean) * invstd);
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_relu_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_relu_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c64_8x8_relu_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)64) ? first + 256 : ((long)64);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 64;
+        const double sum_dy = mc_cu_parts_total(part, c, 5, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 5, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[64 + c] = (float)(sum_dy / m);
+        coef[2 * 64 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_relu_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_relu_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c64_8x8_relu_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 4096L) ? first + 256 : (n * 4096L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 64 % 64);
+        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[64 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 64 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c64_8x8_relu_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c64_8x8_relu_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+void bn_c64_8x8_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+{
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 704), *sq = sums + 320;
+    float *scale = (float *)(sq + 320);
+    MC_CU_RUN(host, bn_c64_8x8_relu_sum_kernel, bn_c64_8x8_relu_sum_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c64_8x8_relu_sq_kernel, bn_c64_8x8_relu_sq_body, 320, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c64_8x8_relu_stats_kernel, bn_c64_8x8_relu_stats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c64_8x8_relu_apply_kernel, bn_c64_8x8_relu_apply_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+}
+
+void bn_c64_8x8_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    MC_CU_RUN(host, bn_c64_8x8_relu_eval_kernel, bn_c64_8x8_relu_eval_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+void bn_c64_8x8_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 768);
+    float *coef = (float *)(part + 640);
+    MC_CU_RUN(host, bn_c64_8x8_relu_bsum_kernel, bn_c64_8x8_relu_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c64_8x8_relu_bstats_kernel, bn_c64_8x8_relu_bstats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c64_8x8_relu_bapply_kernel, bn_c64_8x8_relu_bapply_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c64_8x8: batch norm over 64 channels of 8x8, 5 blocks per channel */
@@ -1202,15 +1887,18 @@ static __global__ void __launch_bounds__(256) bn_c64_8x8_eval_kernel(int n, cons
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c64_8x8_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c64_8x8_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 5), s = (int)(block % 5);
     const long m = (long)n * 64, lo = m * s / 5, hi = m * (s + 1) / 5;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
-        s1 += (double)dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] * ((x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1220,10 +1908,11 @@ MC_CU_HD static inline void bn_c64_8x8_bsum_body(long block, int tid, int nthrea
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c64_8x8_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c64_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1252,22 +1941,23 @@ static __global__ void __launch_bounds__(256) bn_c64_8x8_bstats_kernel(int n, co
     bn_c64_8x8_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c64_8x8_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c64_8x8_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 4096L) ? first + 256 : (n * 4096L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 64 % 64);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[64 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 64 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c64_8x8_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c64_8x8_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c64_8x8_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c64_8x8_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c64_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1288,15 +1978,15 @@ void bn_c64_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma,
     MC_CU_RUN(host, bn_c64_8x8_eval_kernel, bn_c64_8x8_eval_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c64_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c64_8x8_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 640);
-    MC_CU_RUN(host, bn_c64_8x8_bsum_kernel, bn_c64_8x8_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c64_8x8_bsum_kernel, bn_c64_8x8_bsum_body, 320, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c64_8x8_bstats_kernel, bn_c64_8x8_bstats_body, (((long)64) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c64_8x8_bapply_kernel, bn_c64_8x8_bapply_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c64_8x8_bapply_kernel, bn_c64_8x8_bapply_body, ((n * 4096L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c128_8x8: batch norm over 128 channels of 8x8, 3 blocks per channel */
@@ -1418,15 +2108,18 @@ static __global__ void __launch_bounds__(256) bn_c128_8x8_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c128_8x8_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c128_8x8_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 64, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)];
-        s1 += (double)dy[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] * ((x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 64 * 128 + c) * 64 + (i) % 64)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1436,10 +2129,11 @@ MC_CU_HD static inline void bn_c128_8x8_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c128_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c128_8x8_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c128_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c128_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1468,22 +2162,23 @@ static __global__ void __launch_bounds__(256) bn_c128_8x8_bstats_kernel(int n, c
     bn_c128_8x8_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c128_8x8_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c128_8x8_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 64 % 128);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[128 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 128 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c128_8x8_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c128_8x8_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c128_8x8_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c128_8x8_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c128_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1504,13 +2199,13 @@ void bn_c128_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma
     MC_CU_RUN(host, bn_c128_8x8_eval_kernel, bn_c128_8x8_eval_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c128_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c128_8x8_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1024);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c128_8x8_bsum_kernel, bn_c128_8x8_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c128_8x8_bsum_kernel, bn_c128_8x8_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c128_8x8_bstats_kernel, bn_c128_8x8_bstats_body, (((long)128) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c128_8x8_bapply_kernel, bn_c128_8x8_bapply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c128_8x8_bapply_kernel, bn_c128_8x8_bapply_body, ((n * 8192L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }

@@ -65,7 +65,7 @@ static __global__ void __launch_bounds__(256) shakenet26_2x96d_xent_grad_kernel(
 static float shakenet26_2x96d_loss(const mc_state *s, const int32_t *labels, float *probs, int host)
 {
     const int n = s->batch;
-    const float *z = s->acts + (long)17132928 * n;
+    const float *z = s->acts + (long)15732096 * n;
     double *losses = (double *)mc_cuda_scratch(host, 2 * (size_t)n + 2);
     float *mean = (float *)(losses + n), result;
     MC_CU_RUN(host, shakenet26_2x96d_xent_kernel, shakenet26_2x96d_xent_body, ((n) + 256 - 1) / 256, 256, 0, n, z, labels, probs, losses);
@@ -77,7 +77,7 @@ static float shakenet26_2x96d_loss(const mc_state *s, const int32_t *labels, flo
 static void shakenet26_2x96d_loss_backward(const mc_state *s, const int32_t *labels, const float *probs, int host)
 {
     const int n = s->batch;
-    float *d = s->dacts + (long)17132928 * n;
+    float *d = s->dacts + (long)15732096 * n;
     MC_CU_RUN(host, shakenet26_2x96d_xent_grad_kernel, shakenet26_2x96d_xent_grad_body, ((n * 10) + 256 - 1) / 256, 256, 0, n, labels, probs, d);
 }
 
@@ -180,10 +180,10 @@ static void shakenet26_2x96d_fwd_12(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288),
+        bn_c96_32x32_relu_cu_fwd_train(host, n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288),
             (buf + 384), (cnt + 2), (act + (long)(576512) * n), (sav + 288), (sav + 384));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288),
+        bn_c96_32x32_relu_cu_fwd_eval(host, n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288),
             (buf + 384), (act + (long)(576512) * n));
 }
 
@@ -191,14 +191,13 @@ static void shakenet26_2x96d_fwd_13(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(576512) * n), (act + (long)(674816) * n));
 }
 
 static void shakenet26_2x96d_fwd_14(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(674816) * n), (par + 8496), 0, (act + (long)(773120) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(576512) * n), (par + 8496), 0, (act + (long)(674816) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_15(const mc_state *s, int train, int host)
@@ -206,25 +205,25 @@ static void shakenet26_2x96d_fwd_15(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(773120) * n), (par + 91440), (par + 91536), (buf + 480),
-            (buf + 576), (cnt + 3), (act + (long)(871424) * n), (sav + 480), (sav + 576));
+        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(674816) * n), (par + 91440), (par + 91536), (buf + 480),
+            (buf + 576), (cnt + 3), (act + (long)(773120) * n), (sav + 480), (sav + 576));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(773120) * n), (par + 91440), (par + 91536), (buf + 480),
-            (buf + 576), (act + (long)(871424) * n));
+        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(674816) * n), (par + 91440), (par + 91536), (buf + 480),
+            (buf + 576), (act + (long)(773120) * n));
 }
 
 static void shakenet26_2x96d_fwd_16(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n16384_cu_fwd(host, n, (act + (long)(3072) * n), (act + (long)(969728) * n));
+    relu_n16384_cu_fwd(host, n, (act + (long)(3072) * n), (act + (long)(871424) * n));
 }
 
 static void shakenet26_2x96d_fwd_17(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(969728) * n), (par + 91632), 0, (act + (long)(986112) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_cu_fwd(host, n, (act + (long)(871424) * n), (par + 91632), 0, (act + (long)(887808) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_18(const mc_state *s, int train, int host)
@@ -232,18 +231,18 @@ static void shakenet26_2x96d_fwd_18(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(986112) * n), (par + 92960), (par + 93008), (buf + 672),
-            (buf + 720), (cnt + 4), (act + (long)(1035264) * n), (sav + 672), (sav + 720));
+        bn_c48_32x32_cu_fwd_train(host, n, (act + (long)(887808) * n), (par + 92960), (par + 93008), (buf + 672),
+            (buf + 720), (cnt + 4), (act + (long)(936960) * n), (sav + 672), (sav + 720));
     else
-        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(986112) * n), (par + 92960), (par + 93008), (buf + 672),
-            (buf + 720), (act + (long)(1035264) * n));
+        bn_c48_32x32_cu_fwd_eval(host, n, (act + (long)(887808) * n), (par + 92960), (par + 93008), (buf + 672),
+            (buf + 720), (act + (long)(936960) * n));
 }
 
 static void shakenet26_2x96d_fwd_19(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c48_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1035264) * n), (par + 93056), (par + 97664), (act + (long)(1084416) * n + 0));
+    conv_k1_c48_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(936960) * n), (par + 93056), (par + 97664), (act + (long)(986112) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_20(const mc_state *s, int train, int host)
@@ -251,25 +250,24 @@ static void shakenet26_2x96d_fwd_20(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(1084416) * n), (par + 97760), (par + 97856), (buf + 768),
-            (buf + 864), (cnt + 5), (act + (long)(1182720) * n), (sav + 768), (sav + 864));
+        bn_c96_32x32_relu_cu_fwd_train(host, n, (act + (long)(986112) * n), (par + 97760), (par + 97856), (buf + 768),
+            (buf + 864), (cnt + 5), (act + (long)(1084416) * n), (sav + 768), (sav + 864));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(1084416) * n), (par + 97760), (par + 97856), (buf + 768),
-            (buf + 864), (act + (long)(1182720) * n));
+        bn_c96_32x32_relu_cu_fwd_eval(host, n, (act + (long)(986112) * n), (par + 97760), (par + 97856), (buf + 768),
+            (buf + 864), (act + (long)(1084416) * n));
 }
 
 static void shakenet26_2x96d_fwd_21(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(1182720) * n), (act + (long)(1281024) * n));
 }
 
 static void shakenet26_2x96d_fwd_22(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1281024) * n), (par + 97952), 0, (act + (long)(1379328) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(1084416) * n), (par + 97952), 0, (act + (long)(1182720) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_23(const mc_state *s, int train, int host)
@@ -277,39 +275,39 @@ static void shakenet26_2x96d_fwd_23(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(1379328) * n), (par + 180896), (par + 180992), (buf + 960),
-            (buf + 1056), (cnt + 6), (act + (long)(1477632) * n), (sav + 960), (sav + 1056));
+        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(1182720) * n), (par + 180896), (par + 180992), (buf + 960),
+            (buf + 1056), (cnt + 6), (act + (long)(1281024) * n), (sav + 960), (sav + 1056));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(1379328) * n), (par + 180896), (par + 180992), (buf + 960),
-            (buf + 1056), (act + (long)(1477632) * n));
+        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(1182720) * n), (par + 180896), (par + 180992), (buf + 960),
+            (buf + 1056), (act + (long)(1281024) * n));
 }
 
 static void shakenet26_2x96d_fwd_24(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n98304_cu_fwd(host, n, (act + (long)(871424) * n), (act + (long)(1477632) * n), train ? (ext + (long)(0) * n) : 0, (act + (long)(1575936) * n));
+    shake_n98304_cu_fwd(host, n, (act + (long)(773120) * n), (act + (long)(1281024) * n), train ? (ext + (long)(0) * n) : 0, (act + (long)(1379328) * n));
 }
 
 static void shakenet26_2x96d_fwd_25(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n98304_cu_fwd(host, n, (act + (long)(1575936) * n), (act + (long)(265216) * n), (act + (long)(1674240) * n));
+    add2_n98304_cu_fwd(host, n, (act + (long)(1379328) * n), (act + (long)(265216) * n), (act + (long)(1477632) * n));
 }
 
 static void shakenet26_2x96d_fwd_26(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(1674240) * n), (act + (long)(1772544) * n));
+    relu_n98304_cu_fwd(host, n, (act + (long)(1477632) * n), (act + (long)(1575936) * n));
 }
 
 static void shakenet26_2x96d_fwd_27(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(1772544) * n), (par + 190496), 0, (act + (long)(1870848) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(1575936) * n), (par + 190496), 0, (act + (long)(1674240) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_28(const mc_state *s, int train, int host)
@@ -317,18 +315,18 @@ static void shakenet26_2x96d_fwd_28(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(1870848) * n), (par + 198464), (par + 198752), (buf + 1344),
-            (buf + 1632), (cnt + 8), (act + (long)(2165760) * n), (sav + 1152), (sav + 1440));
+        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(1674240) * n), (par + 198464), (par + 198752), (buf + 1344),
+            (buf + 1632), (cnt + 8), (act + (long)(1969152) * n), (sav + 1152), (sav + 1440));
     else
-        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(1870848) * n), (par + 198464), (par + 198752), (buf + 1344),
-            (buf + 1632), (act + (long)(2165760) * n));
+        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(1674240) * n), (par + 198464), (par + 198752), (buf + 1344),
+            (buf + 1632), (act + (long)(1969152) * n));
 }
 
 static void shakenet26_2x96d_fwd_29(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(2165760) * n), (par + 199040), (par + 226688), (act + (long)(2460672) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(1969152) * n), (par + 199040), (par + 226688), (act + (long)(2264064) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_30(const mc_state *s, int train, int host)
@@ -336,25 +334,24 @@ static void shakenet26_2x96d_fwd_30(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(2460672) * n), (par + 226784), (par + 226880), (buf + 1920),
-            (buf + 2016), (cnt + 9), (act + (long)(2558976) * n), (sav + 1728), (sav + 1824));
+        bn_c96_32x32_relu_cu_fwd_train(host, n, (act + (long)(2264064) * n), (par + 226784), (par + 226880), (buf + 1920),
+            (buf + 2016), (cnt + 9), (act + (long)(2362368) * n), (sav + 1728), (sav + 1824));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(2460672) * n), (par + 226784), (par + 226880), (buf + 1920),
-            (buf + 2016), (act + (long)(2558976) * n));
+        bn_c96_32x32_relu_cu_fwd_eval(host, n, (act + (long)(2264064) * n), (par + 226784), (par + 226880), (buf + 1920),
+            (buf + 2016), (act + (long)(2362368) * n));
 }
 
 static void shakenet26_2x96d_fwd_31(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(2558976) * n), (act + (long)(2657280) * n));
 }
 
 static void shakenet26_2x96d_fwd_32(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(2657280) * n), (par + 226976), 0, (act + (long)(2755584) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(2362368) * n), (par + 226976), 0, (act + (long)(2460672) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_33(const mc_state *s, int train, int host)
@@ -362,25 +359,25 @@ static void shakenet26_2x96d_fwd_33(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(2755584) * n), (par + 309920), (par + 310016), (buf + 2112),
-            (buf + 2208), (cnt + 10), (act + (long)(2853888) * n), (sav + 1920), (sav + 2016));
+        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(2460672) * n), (par + 309920), (par + 310016), (buf + 2112),
+            (buf + 2208), (cnt + 10), (act + (long)(2558976) * n), (sav + 1920), (sav + 2016));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(2755584) * n), (par + 309920), (par + 310016), (buf + 2112),
-            (buf + 2208), (act + (long)(2853888) * n));
+        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(2460672) * n), (par + 309920), (par + 310016), (buf + 2112),
+            (buf + 2208), (act + (long)(2558976) * n));
 }
 
 static void shakenet26_2x96d_fwd_34(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(1674240) * n), (act + (long)(2952192) * n));
+    relu_n98304_cu_fwd(host, n, (act + (long)(1477632) * n), (act + (long)(2657280) * n));
 }
 
 static void shakenet26_2x96d_fwd_35(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(2952192) * n), (par + 310112), 0, (act + (long)(3050496) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(2657280) * n), (par + 310112), 0, (act + (long)(2755584) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_36(const mc_state *s, int train, int host)
@@ -388,18 +385,18 @@ static void shakenet26_2x96d_fwd_36(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(3050496) * n), (par + 318080), (par + 318368), (buf + 2304),
-            (buf + 2592), (cnt + 11), (act + (long)(3345408) * n), (sav + 2112), (sav + 2400));
+        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(2755584) * n), (par + 318080), (par + 318368), (buf + 2304),
+            (buf + 2592), (cnt + 11), (act + (long)(3050496) * n), (sav + 2112), (sav + 2400));
     else
-        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(3050496) * n), (par + 318080), (par + 318368), (buf + 2304),
-            (buf + 2592), (act + (long)(3345408) * n));
+        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(2755584) * n), (par + 318080), (par + 318368), (buf + 2304),
+            (buf + 2592), (act + (long)(3050496) * n));
 }
 
 static void shakenet26_2x96d_fwd_37(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(3345408) * n), (par + 318656), (par + 346304), (act + (long)(3640320) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(3050496) * n), (par + 318656), (par + 346304), (act + (long)(3345408) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_38(const mc_state *s, int train, int host)
@@ -407,25 +404,24 @@ static void shakenet26_2x96d_fwd_38(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(3640320) * n), (par + 346400), (par + 346496), (buf + 2880),
-            (buf + 2976), (cnt + 12), (act + (long)(3738624) * n), (sav + 2688), (sav + 2784));
+        bn_c96_32x32_relu_cu_fwd_train(host, n, (act + (long)(3345408) * n), (par + 346400), (par + 346496), (buf + 2880),
+            (buf + 2976), (cnt + 12), (act + (long)(3443712) * n), (sav + 2688), (sav + 2784));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(3640320) * n), (par + 346400), (par + 346496), (buf + 2880),
-            (buf + 2976), (act + (long)(3738624) * n));
+        bn_c96_32x32_relu_cu_fwd_eval(host, n, (act + (long)(3345408) * n), (par + 346400), (par + 346496), (buf + 2880),
+            (buf + 2976), (act + (long)(3443712) * n));
 }
 
 static void shakenet26_2x96d_fwd_39(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(3738624) * n), (act + (long)(3836928) * n));
 }
 
 static void shakenet26_2x96d_fwd_40(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(3836928) * n), (par + 346592), 0, (act + (long)(3935232) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(3443712) * n), (par + 346592), 0, (act + (long)(3542016) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_41(const mc_state *s, int train, int host)
@@ -433,39 +429,39 @@ static void shakenet26_2x96d_fwd_41(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(3935232) * n), (par + 429536), (par + 429632), (buf + 3072),
-            (buf + 3168), (cnt + 13), (act + (long)(4033536) * n), (sav + 2880), (sav + 2976));
+        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(3542016) * n), (par + 429536), (par + 429632), (buf + 3072),
+            (buf + 3168), (cnt + 13), (act + (long)(3640320) * n), (sav + 2880), (sav + 2976));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(3935232) * n), (par + 429536), (par + 429632), (buf + 3072),
-            (buf + 3168), (act + (long)(4033536) * n));
+        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(3542016) * n), (par + 429536), (par + 429632), (buf + 3072),
+            (buf + 3168), (act + (long)(3640320) * n));
 }
 
 static void shakenet26_2x96d_fwd_42(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n98304_cu_fwd(host, n, (act + (long)(2853888) * n), (act + (long)(4033536) * n), train ? (ext + (long)(2) * n) : 0, (act + (long)(4131840) * n));
+    shake_n98304_cu_fwd(host, n, (act + (long)(2558976) * n), (act + (long)(3640320) * n), train ? (ext + (long)(2) * n) : 0, (act + (long)(3738624) * n));
 }
 
 static void shakenet26_2x96d_fwd_43(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n98304_cu_fwd(host, n, (act + (long)(4131840) * n), (act + (long)(1674240) * n), (act + (long)(4230144) * n));
+    add2_n98304_cu_fwd(host, n, (act + (long)(3738624) * n), (act + (long)(1477632) * n), (act + (long)(3836928) * n));
 }
 
 static void shakenet26_2x96d_fwd_44(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(4230144) * n), (act + (long)(4328448) * n));
+    relu_n98304_cu_fwd(host, n, (act + (long)(3836928) * n), (act + (long)(3935232) * n));
 }
 
 static void shakenet26_2x96d_fwd_45(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(4328448) * n), (par + 439136), 0, (act + (long)(4426752) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(3935232) * n), (par + 439136), 0, (act + (long)(4033536) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_46(const mc_state *s, int train, int host)
@@ -473,18 +469,18 @@ static void shakenet26_2x96d_fwd_46(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(4426752) * n), (par + 447104), (par + 447392), (buf + 3456),
-            (buf + 3744), (cnt + 15), (act + (long)(4721664) * n), (sav + 3072), (sav + 3360));
+        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(4033536) * n), (par + 447104), (par + 447392), (buf + 3456),
+            (buf + 3744), (cnt + 15), (act + (long)(4328448) * n), (sav + 3072), (sav + 3360));
     else
-        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(4426752) * n), (par + 447104), (par + 447392), (buf + 3456),
-            (buf + 3744), (act + (long)(4721664) * n));
+        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(4033536) * n), (par + 447104), (par + 447392), (buf + 3456),
+            (buf + 3744), (act + (long)(4328448) * n));
 }
 
 static void shakenet26_2x96d_fwd_47(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(4721664) * n), (par + 447680), (par + 475328), (act + (long)(5016576) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(4328448) * n), (par + 447680), (par + 475328), (act + (long)(4623360) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_48(const mc_state *s, int train, int host)
@@ -492,25 +488,24 @@ static void shakenet26_2x96d_fwd_48(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(5016576) * n), (par + 475424), (par + 475520), (buf + 4032),
-            (buf + 4128), (cnt + 16), (act + (long)(5114880) * n), (sav + 3648), (sav + 3744));
+        bn_c96_32x32_relu_cu_fwd_train(host, n, (act + (long)(4623360) * n), (par + 475424), (par + 475520), (buf + 4032),
+            (buf + 4128), (cnt + 16), (act + (long)(4721664) * n), (sav + 3648), (sav + 3744));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(5016576) * n), (par + 475424), (par + 475520), (buf + 4032),
-            (buf + 4128), (act + (long)(5114880) * n));
+        bn_c96_32x32_relu_cu_fwd_eval(host, n, (act + (long)(4623360) * n), (par + 475424), (par + 475520), (buf + 4032),
+            (buf + 4128), (act + (long)(4721664) * n));
 }
 
 static void shakenet26_2x96d_fwd_49(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(5114880) * n), (act + (long)(5213184) * n));
 }
 
 static void shakenet26_2x96d_fwd_50(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(5213184) * n), (par + 475616), 0, (act + (long)(5311488) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(4721664) * n), (par + 475616), 0, (act + (long)(4819968) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_51(const mc_state *s, int train, int host)
@@ -518,25 +513,25 @@ static void shakenet26_2x96d_fwd_51(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(5311488) * n), (par + 558560), (par + 558656), (buf + 4224),
-            (buf + 4320), (cnt + 17), (act + (long)(5409792) * n), (sav + 3840), (sav + 3936));
+        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(4819968) * n), (par + 558560), (par + 558656), (buf + 4224),
+            (buf + 4320), (cnt + 17), (act + (long)(4918272) * n), (sav + 3840), (sav + 3936));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(5311488) * n), (par + 558560), (par + 558656), (buf + 4224),
-            (buf + 4320), (act + (long)(5409792) * n));
+        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(4819968) * n), (par + 558560), (par + 558656), (buf + 4224),
+            (buf + 4320), (act + (long)(4918272) * n));
 }
 
 static void shakenet26_2x96d_fwd_52(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(4230144) * n), (act + (long)(5508096) * n));
+    relu_n98304_cu_fwd(host, n, (act + (long)(3836928) * n), (act + (long)(5016576) * n));
 }
 
 static void shakenet26_2x96d_fwd_53(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(5508096) * n), (par + 558752), 0, (act + (long)(5606400) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(5016576) * n), (par + 558752), 0, (act + (long)(5114880) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_54(const mc_state *s, int train, int host)
@@ -544,18 +539,18 @@ static void shakenet26_2x96d_fwd_54(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(5606400) * n), (par + 566720), (par + 567008), (buf + 4416),
-            (buf + 4704), (cnt + 18), (act + (long)(5901312) * n), (sav + 4032), (sav + 4320));
+        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(5114880) * n), (par + 566720), (par + 567008), (buf + 4416),
+            (buf + 4704), (cnt + 18), (act + (long)(5409792) * n), (sav + 4032), (sav + 4320));
     else
-        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(5606400) * n), (par + 566720), (par + 567008), (buf + 4416),
-            (buf + 4704), (act + (long)(5901312) * n));
+        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(5114880) * n), (par + 566720), (par + 567008), (buf + 4416),
+            (buf + 4704), (act + (long)(5409792) * n));
 }
 
 static void shakenet26_2x96d_fwd_55(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(5901312) * n), (par + 567296), (par + 594944), (act + (long)(6196224) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(5409792) * n), (par + 567296), (par + 594944), (act + (long)(5704704) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_56(const mc_state *s, int train, int host)
@@ -563,25 +558,24 @@ static void shakenet26_2x96d_fwd_56(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(6196224) * n), (par + 595040), (par + 595136), (buf + 4992),
-            (buf + 5088), (cnt + 19), (act + (long)(6294528) * n), (sav + 4608), (sav + 4704));
+        bn_c96_32x32_relu_cu_fwd_train(host, n, (act + (long)(5704704) * n), (par + 595040), (par + 595136), (buf + 4992),
+            (buf + 5088), (cnt + 19), (act + (long)(5803008) * n), (sav + 4608), (sav + 4704));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(6196224) * n), (par + 595040), (par + 595136), (buf + 4992),
-            (buf + 5088), (act + (long)(6294528) * n));
+        bn_c96_32x32_relu_cu_fwd_eval(host, n, (act + (long)(5704704) * n), (par + 595040), (par + 595136), (buf + 4992),
+            (buf + 5088), (act + (long)(5803008) * n));
 }
 
 static void shakenet26_2x96d_fwd_57(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(6294528) * n), (act + (long)(6392832) * n));
 }
 
 static void shakenet26_2x96d_fwd_58(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(6392832) * n), (par + 595232), 0, (act + (long)(6491136) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(5803008) * n), (par + 595232), 0, (act + (long)(5901312) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_59(const mc_state *s, int train, int host)
@@ -589,39 +583,39 @@ static void shakenet26_2x96d_fwd_59(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(6491136) * n), (par + 678176), (par + 678272), (buf + 5184),
-            (buf + 5280), (cnt + 20), (act + (long)(6589440) * n), (sav + 4800), (sav + 4896));
+        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(5901312) * n), (par + 678176), (par + 678272), (buf + 5184),
+            (buf + 5280), (cnt + 20), (act + (long)(5999616) * n), (sav + 4800), (sav + 4896));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(6491136) * n), (par + 678176), (par + 678272), (buf + 5184),
-            (buf + 5280), (act + (long)(6589440) * n));
+        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(5901312) * n), (par + 678176), (par + 678272), (buf + 5184),
+            (buf + 5280), (act + (long)(5999616) * n));
 }
 
 static void shakenet26_2x96d_fwd_60(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n98304_cu_fwd(host, n, (act + (long)(5409792) * n), (act + (long)(6589440) * n), train ? (ext + (long)(4) * n) : 0, (act + (long)(6687744) * n));
+    shake_n98304_cu_fwd(host, n, (act + (long)(4918272) * n), (act + (long)(5999616) * n), train ? (ext + (long)(4) * n) : 0, (act + (long)(6097920) * n));
 }
 
 static void shakenet26_2x96d_fwd_61(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n98304_cu_fwd(host, n, (act + (long)(6687744) * n), (act + (long)(4230144) * n), (act + (long)(6786048) * n));
+    add2_n98304_cu_fwd(host, n, (act + (long)(6097920) * n), (act + (long)(3836928) * n), (act + (long)(6196224) * n));
 }
 
 static void shakenet26_2x96d_fwd_62(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(6786048) * n), (act + (long)(6884352) * n));
+    relu_n98304_cu_fwd(host, n, (act + (long)(6196224) * n), (act + (long)(6294528) * n));
 }
 
 static void shakenet26_2x96d_fwd_63(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(6884352) * n), (par + 687776), 0, (act + (long)(6982656) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(6294528) * n), (par + 687776), 0, (act + (long)(6392832) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_64(const mc_state *s, int train, int host)
@@ -629,18 +623,18 @@ static void shakenet26_2x96d_fwd_64(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(6982656) * n), (par + 695744), (par + 696032), (buf + 5568),
-            (buf + 5856), (cnt + 22), (act + (long)(7277568) * n), (sav + 4992), (sav + 5280));
+        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(6392832) * n), (par + 695744), (par + 696032), (buf + 5568),
+            (buf + 5856), (cnt + 22), (act + (long)(6687744) * n), (sav + 4992), (sav + 5280));
     else
-        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(6982656) * n), (par + 695744), (par + 696032), (buf + 5568),
-            (buf + 5856), (act + (long)(7277568) * n));
+        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(6392832) * n), (par + 695744), (par + 696032), (buf + 5568),
+            (buf + 5856), (act + (long)(6687744) * n));
 }
 
 static void shakenet26_2x96d_fwd_65(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(7277568) * n), (par + 696320), (par + 723968), (act + (long)(7572480) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(6687744) * n), (par + 696320), (par + 723968), (act + (long)(6982656) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_66(const mc_state *s, int train, int host)
@@ -648,25 +642,24 @@ static void shakenet26_2x96d_fwd_66(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(7572480) * n), (par + 724064), (par + 724160), (buf + 6144),
-            (buf + 6240), (cnt + 23), (act + (long)(7670784) * n), (sav + 5568), (sav + 5664));
+        bn_c96_32x32_relu_cu_fwd_train(host, n, (act + (long)(6982656) * n), (par + 724064), (par + 724160), (buf + 6144),
+            (buf + 6240), (cnt + 23), (act + (long)(7080960) * n), (sav + 5568), (sav + 5664));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(7572480) * n), (par + 724064), (par + 724160), (buf + 6144),
-            (buf + 6240), (act + (long)(7670784) * n));
+        bn_c96_32x32_relu_cu_fwd_eval(host, n, (act + (long)(6982656) * n), (par + 724064), (par + 724160), (buf + 6144),
+            (buf + 6240), (act + (long)(7080960) * n));
 }
 
 static void shakenet26_2x96d_fwd_67(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(7670784) * n), (act + (long)(7769088) * n));
 }
 
 static void shakenet26_2x96d_fwd_68(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(7769088) * n), (par + 724256), 0, (act + (long)(7867392) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(7080960) * n), (par + 724256), 0, (act + (long)(7179264) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_69(const mc_state *s, int train, int host)
@@ -674,25 +667,25 @@ static void shakenet26_2x96d_fwd_69(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(7867392) * n), (par + 807200), (par + 807296), (buf + 6336),
-            (buf + 6432), (cnt + 24), (act + (long)(7965696) * n), (sav + 5760), (sav + 5856));
+        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(7179264) * n), (par + 807200), (par + 807296), (buf + 6336),
+            (buf + 6432), (cnt + 24), (act + (long)(7277568) * n), (sav + 5760), (sav + 5856));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(7867392) * n), (par + 807200), (par + 807296), (buf + 6336),
-            (buf + 6432), (act + (long)(7965696) * n));
+        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(7179264) * n), (par + 807200), (par + 807296), (buf + 6336),
+            (buf + 6432), (act + (long)(7277568) * n));
 }
 
 static void shakenet26_2x96d_fwd_70(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(6786048) * n), (act + (long)(8064000) * n));
+    relu_n98304_cu_fwd(host, n, (act + (long)(6196224) * n), (act + (long)(7375872) * n));
 }
 
 static void shakenet26_2x96d_fwd_71(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(8064000) * n), (par + 807392), 0, (act + (long)(8162304) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_cu_fwd(host, n, (act + (long)(7375872) * n), (par + 807392), 0, (act + (long)(7474176) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_72(const mc_state *s, int train, int host)
@@ -700,18 +693,18 @@ static void shakenet26_2x96d_fwd_72(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(8162304) * n), (par + 815360), (par + 815648), (buf + 6528),
-            (buf + 6816), (cnt + 25), (act + (long)(8457216) * n), (sav + 5952), (sav + 6240));
+        bn_c288_32x32_cu_fwd_train(host, n, (act + (long)(7474176) * n), (par + 815360), (par + 815648), (buf + 6528),
+            (buf + 6816), (cnt + 25), (act + (long)(7769088) * n), (sav + 5952), (sav + 6240));
     else
-        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(8162304) * n), (par + 815360), (par + 815648), (buf + 6528),
-            (buf + 6816), (act + (long)(8457216) * n));
+        bn_c288_32x32_cu_fwd_eval(host, n, (act + (long)(7474176) * n), (par + 815360), (par + 815648), (buf + 6528),
+            (buf + 6816), (act + (long)(7769088) * n));
 }
 
 static void shakenet26_2x96d_fwd_73(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(8457216) * n), (par + 815936), (par + 843584), (act + (long)(8752128) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(host, n, (act + (long)(7769088) * n), (par + 815936), (par + 843584), (act + (long)(8064000) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_74(const mc_state *s, int train, int host)
@@ -719,25 +712,24 @@ static void shakenet26_2x96d_fwd_74(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(8752128) * n), (par + 843680), (par + 843776), (buf + 7104),
-            (buf + 7200), (cnt + 26), (act + (long)(8850432) * n), (sav + 6528), (sav + 6624));
+        bn_c96_32x32_relu_cu_fwd_train(host, n, (act + (long)(8064000) * n), (par + 843680), (par + 843776), (buf + 7104),
+            (buf + 7200), (cnt + 26), (act + (long)(8162304) * n), (sav + 6528), (sav + 6624));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(8752128) * n), (par + 843680), (par + 843776), (buf + 7104),
-            (buf + 7200), (act + (long)(8850432) * n));
+        bn_c96_32x32_relu_cu_fwd_eval(host, n, (act + (long)(8064000) * n), (par + 843680), (par + 843776), (buf + 7104),
+            (buf + 7200), (act + (long)(8162304) * n));
 }
 
 static void shakenet26_2x96d_fwd_75(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(8850432) * n), (act + (long)(8948736) * n));
 }
 
 static void shakenet26_2x96d_fwd_76(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(8948736) * n), (par + 843872), 0, (act + (long)(9047040) * n + 0));
+    conv_k3_c96_96_32x32_s1_p1_cu_fwd(host, n, (act + (long)(8162304) * n), (par + 843872), 0, (act + (long)(8260608) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_77(const mc_state *s, int train, int host)
@@ -745,67 +737,67 @@ static void shakenet26_2x96d_fwd_77(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(9047040) * n), (par + 926816), (par + 926912), (buf + 7296),
-            (buf + 7392), (cnt + 27), (act + (long)(9145344) * n), (sav + 6720), (sav + 6816));
+        bn_c96_32x32_cu_fwd_train(host, n, (act + (long)(8260608) * n), (par + 926816), (par + 926912), (buf + 7296),
+            (buf + 7392), (cnt + 27), (act + (long)(8358912) * n), (sav + 6720), (sav + 6816));
     else
-        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(9047040) * n), (par + 926816), (par + 926912), (buf + 7296),
-            (buf + 7392), (act + (long)(9145344) * n));
+        bn_c96_32x32_cu_fwd_eval(host, n, (act + (long)(8260608) * n), (par + 926816), (par + 926912), (buf + 7296),
+            (buf + 7392), (act + (long)(8358912) * n));
 }
 
 static void shakenet26_2x96d_fwd_78(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n98304_cu_fwd(host, n, (act + (long)(7965696) * n), (act + (long)(9145344) * n), train ? (ext + (long)(6) * n) : 0, (act + (long)(9243648) * n));
+    shake_n98304_cu_fwd(host, n, (act + (long)(7277568) * n), (act + (long)(8358912) * n), train ? (ext + (long)(6) * n) : 0, (act + (long)(8457216) * n));
 }
 
 static void shakenet26_2x96d_fwd_79(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n98304_cu_fwd(host, n, (act + (long)(9243648) * n), (act + (long)(6786048) * n), (act + (long)(9341952) * n));
+    add2_n98304_cu_fwd(host, n, (act + (long)(8457216) * n), (act + (long)(6196224) * n), (act + (long)(8555520) * n));
 }
 
 static void shakenet26_2x96d_fwd_80(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(9341952) * n), (act + (long)(9440256) * n));
+    relu_n98304_cu_fwd(host, n, (act + (long)(8555520) * n), (act + (long)(8653824) * n));
 }
 
 static void shakenet26_2x96d_fwd_81(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    subsample_c96_32x32_s2_o0_cu_fwd(host, n, (act + (long)(9440256) * n), (act + (long)(9538560) * n));
+    subsample_c96_32x32_s2_o0_cu_fwd(host, n, (act + (long)(8653824) * n), (act + (long)(8752128) * n));
 }
 
 static void shakenet26_2x96d_fwd_82(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c96_96_16x16_s1_p0_cu_fwd(host, n, (act + (long)(9538560) * n), (par + 927008), 0, (act + (long)(9563136) * n + 0));
+    conv_k1_c96_96_16x16_s1_p0_cu_fwd(host, n, (act + (long)(8752128) * n), (par + 927008), 0, (act + (long)(8776704) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_83(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    subsample_c96_32x32_s2_o1_cu_fwd(host, n, (act + (long)(9440256) * n), (act + (long)(9587712) * n));
+    subsample_c96_32x32_s2_o1_cu_fwd(host, n, (act + (long)(8653824) * n), (act + (long)(8801280) * n));
 }
 
 static void shakenet26_2x96d_fwd_84(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c96_96_16x16_s1_p0_cu_fwd(host, n, (act + (long)(9587712) * n), (par + 936224), 0, (act + (long)(9612288) * n + 0));
+    conv_k1_c96_96_16x16_s1_p0_cu_fwd(host, n, (act + (long)(8801280) * n), (par + 936224), 0, (act + (long)(8825856) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_85(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    concat_c_96_96_16x16_cu_fwd(host, n, (act + (long)(9563136) * n), (act + (long)(9612288) * n), (act + (long)(9636864) * n));
+    concat_c_96_96_16x16_cu_fwd(host, n, (act + (long)(8776704) * n), (act + (long)(8825856) * n), (act + (long)(8850432) * n));
 }
 
 static void shakenet26_2x96d_fwd_86(const mc_state *s, int train, int host)
@@ -813,25 +805,25 @@ static void shakenet26_2x96d_fwd_86(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(9636864) * n), (par + 945440), (par + 945632), (buf + 7488),
-            (buf + 7680), (cnt + 28), (act + (long)(9686016) * n), (sav + 6912), (sav + 7104));
+        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(8850432) * n), (par + 945440), (par + 945632), (buf + 7488),
+            (buf + 7680), (cnt + 28), (act + (long)(8899584) * n), (sav + 6912), (sav + 7104));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(9636864) * n), (par + 945440), (par + 945632), (buf + 7488),
-            (buf + 7680), (act + (long)(9686016) * n));
+        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(8850432) * n), (par + 945440), (par + 945632), (buf + 7488),
+            (buf + 7680), (act + (long)(8899584) * n));
 }
 
 static void shakenet26_2x96d_fwd_87(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(9341952) * n), (act + (long)(9735168) * n));
+    relu_n98304_cu_fwd(host, n, (act + (long)(8555520) * n), (act + (long)(8948736) * n));
 }
 
 static void shakenet26_2x96d_fwd_88(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c96_32x32_s1_cu_fwd(host, n, (act + (long)(9735168) * n), (par + 945824), 0, (act + (long)(9833472) * n + 0));
+    dw_k3_5_c96_32x32_s1_cu_fwd(host, n, (act + (long)(8948736) * n), (par + 945824), 0, (act + (long)(9047040) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_89(const mc_state *s, int train, int host)
@@ -839,18 +831,18 @@ static void shakenet26_2x96d_fwd_89(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_32x32_cu_fwd_train(host, n, (act + (long)(9833472) * n), (par + 949088), (par + 949280), (buf + 7872),
-            (buf + 8064), (cnt + 29), (act + (long)(10030080) * n), (sav + 7296), (sav + 7488));
+        bn_c192_32x32_cu_fwd_train(host, n, (act + (long)(9047040) * n), (par + 949088), (par + 949280), (buf + 7872),
+            (buf + 8064), (cnt + 29), (act + (long)(9243648) * n), (sav + 7296), (sav + 7488));
     else
-        bn_c192_32x32_cu_fwd_eval(host, n, (act + (long)(9833472) * n), (par + 949088), (par + 949280), (buf + 7872),
-            (buf + 8064), (act + (long)(10030080) * n));
+        bn_c192_32x32_cu_fwd_eval(host, n, (act + (long)(9047040) * n), (par + 949088), (par + 949280), (buf + 7872),
+            (buf + 8064), (act + (long)(9243648) * n));
 }
 
 static void shakenet26_2x96d_fwd_90(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c192_192_32x32_s2_p0_b_cu_fwd(host, n, (act + (long)(10030080) * n), (par + 949472), (par + 986336), (act + (long)(10226688) * n + 0));
+    conv_k1_c192_192_32x32_s2_p0_b_cu_fwd(host, n, (act + (long)(9243648) * n), (par + 949472), (par + 986336), (act + (long)(9440256) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_91(const mc_state *s, int train, int host)
@@ -858,25 +850,24 @@ static void shakenet26_2x96d_fwd_91(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(10226688) * n), (par + 986528), (par + 986720), (buf + 8256),
-            (buf + 8448), (cnt + 30), (act + (long)(10275840) * n), (sav + 7680), (sav + 7872));
+        bn_c192_16x16_relu_cu_fwd_train(host, n, (act + (long)(9440256) * n), (par + 986528), (par + 986720), (buf + 8256),
+            (buf + 8448), (cnt + 30), (act + (long)(9489408) * n), (sav + 7680), (sav + 7872));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(10226688) * n), (par + 986528), (par + 986720), (buf + 8256),
-            (buf + 8448), (act + (long)(10275840) * n));
+        bn_c192_16x16_relu_cu_fwd_eval(host, n, (act + (long)(9440256) * n), (par + 986528), (par + 986720), (buf + 8256),
+            (buf + 8448), (act + (long)(9489408) * n));
 }
 
 static void shakenet26_2x96d_fwd_92(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(10275840) * n), (act + (long)(10324992) * n));
 }
 
 static void shakenet26_2x96d_fwd_93(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(10324992) * n), (par + 986912), 0, (act + (long)(10374144) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(9489408) * n), (par + 986912), 0, (act + (long)(9538560) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_94(const mc_state *s, int train, int host)
@@ -884,25 +875,25 @@ static void shakenet26_2x96d_fwd_94(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(10374144) * n), (par + 1318688), (par + 1318880), (buf + 8640),
-            (buf + 8832), (cnt + 31), (act + (long)(10423296) * n), (sav + 8064), (sav + 8256));
+        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(9538560) * n), (par + 1318688), (par + 1318880), (buf + 8640),
+            (buf + 8832), (cnt + 31), (act + (long)(9587712) * n), (sav + 8064), (sav + 8256));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(10374144) * n), (par + 1318688), (par + 1318880), (buf + 8640),
-            (buf + 8832), (act + (long)(10423296) * n));
+        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(9538560) * n), (par + 1318688), (par + 1318880), (buf + 8640),
+            (buf + 8832), (act + (long)(9587712) * n));
 }
 
 static void shakenet26_2x96d_fwd_95(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n98304_cu_fwd(host, n, (act + (long)(9341952) * n), (act + (long)(10472448) * n));
+    relu_n98304_cu_fwd(host, n, (act + (long)(8555520) * n), (act + (long)(9636864) * n));
 }
 
 static void shakenet26_2x96d_fwd_96(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c96_32x32_s1_cu_fwd(host, n, (act + (long)(10472448) * n), (par + 1319072), 0, (act + (long)(10570752) * n + 0));
+    dw_k3_5_c96_32x32_s1_cu_fwd(host, n, (act + (long)(9636864) * n), (par + 1319072), 0, (act + (long)(9735168) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_97(const mc_state *s, int train, int host)
@@ -910,18 +901,18 @@ static void shakenet26_2x96d_fwd_97(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_32x32_cu_fwd_train(host, n, (act + (long)(10570752) * n), (par + 1322336), (par + 1322528), (buf + 9024),
-            (buf + 9216), (cnt + 32), (act + (long)(10767360) * n), (sav + 8448), (sav + 8640));
+        bn_c192_32x32_cu_fwd_train(host, n, (act + (long)(9735168) * n), (par + 1322336), (par + 1322528), (buf + 9024),
+            (buf + 9216), (cnt + 32), (act + (long)(9931776) * n), (sav + 8448), (sav + 8640));
     else
-        bn_c192_32x32_cu_fwd_eval(host, n, (act + (long)(10570752) * n), (par + 1322336), (par + 1322528), (buf + 9024),
-            (buf + 9216), (act + (long)(10767360) * n));
+        bn_c192_32x32_cu_fwd_eval(host, n, (act + (long)(9735168) * n), (par + 1322336), (par + 1322528), (buf + 9024),
+            (buf + 9216), (act + (long)(9931776) * n));
 }
 
 static void shakenet26_2x96d_fwd_98(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c192_192_32x32_s2_p0_b_cu_fwd(host, n, (act + (long)(10767360) * n), (par + 1322720), (par + 1359584), (act + (long)(10963968) * n + 0));
+    conv_k1_c192_192_32x32_s2_p0_b_cu_fwd(host, n, (act + (long)(9931776) * n), (par + 1322720), (par + 1359584), (act + (long)(10128384) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_99(const mc_state *s, int train, int host)
@@ -929,25 +920,24 @@ static void shakenet26_2x96d_fwd_99(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(10963968) * n), (par + 1359776), (par + 1359968), (buf + 9408),
-            (buf + 9600), (cnt + 33), (act + (long)(11013120) * n), (sav + 8832), (sav + 9024));
+        bn_c192_16x16_relu_cu_fwd_train(host, n, (act + (long)(10128384) * n), (par + 1359776), (par + 1359968), (buf + 9408),
+            (buf + 9600), (cnt + 33), (act + (long)(10177536) * n), (sav + 8832), (sav + 9024));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(10963968) * n), (par + 1359776), (par + 1359968), (buf + 9408),
-            (buf + 9600), (act + (long)(11013120) * n));
+        bn_c192_16x16_relu_cu_fwd_eval(host, n, (act + (long)(10128384) * n), (par + 1359776), (par + 1359968), (buf + 9408),
+            (buf + 9600), (act + (long)(10177536) * n));
 }
 
 static void shakenet26_2x96d_fwd_100(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(11013120) * n), (act + (long)(11062272) * n));
 }
 
 static void shakenet26_2x96d_fwd_101(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(11062272) * n), (par + 1360160), 0, (act + (long)(11111424) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(10177536) * n), (par + 1360160), 0, (act + (long)(10226688) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_102(const mc_state *s, int train, int host)
@@ -955,39 +945,39 @@ static void shakenet26_2x96d_fwd_102(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(11111424) * n), (par + 1691936), (par + 1692128), (buf + 9792),
-            (buf + 9984), (cnt + 34), (act + (long)(11160576) * n), (sav + 9216), (sav + 9408));
+        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(10226688) * n), (par + 1691936), (par + 1692128), (buf + 9792),
+            (buf + 9984), (cnt + 34), (act + (long)(10275840) * n), (sav + 9216), (sav + 9408));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(11111424) * n), (par + 1691936), (par + 1692128), (buf + 9792),
-            (buf + 9984), (act + (long)(11160576) * n));
+        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(10226688) * n), (par + 1691936), (par + 1692128), (buf + 9792),
+            (buf + 9984), (act + (long)(10275840) * n));
 }
 
 static void shakenet26_2x96d_fwd_103(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n49152_cu_fwd(host, n, (act + (long)(10423296) * n), (act + (long)(11160576) * n), train ? (ext + (long)(8) * n) : 0, (act + (long)(11209728) * n));
+    shake_n49152_cu_fwd(host, n, (act + (long)(9587712) * n), (act + (long)(10275840) * n), train ? (ext + (long)(8) * n) : 0, (act + (long)(10324992) * n));
 }
 
 static void shakenet26_2x96d_fwd_104(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n49152_cu_fwd(host, n, (act + (long)(11209728) * n), (act + (long)(9686016) * n), (act + (long)(11258880) * n));
+    add2_n49152_cu_fwd(host, n, (act + (long)(10324992) * n), (act + (long)(8899584) * n), (act + (long)(10374144) * n));
 }
 
 static void shakenet26_2x96d_fwd_105(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(11258880) * n), (act + (long)(11308032) * n));
+    relu_n49152_cu_fwd(host, n, (act + (long)(10374144) * n), (act + (long)(10423296) * n));
 }
 
 static void shakenet26_2x96d_fwd_106(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(11308032) * n), (par + 1729568), 0, (act + (long)(11357184) * n + 0));
+    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(10423296) * n), (par + 1729568), 0, (act + (long)(10472448) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_107(const mc_state *s, int train, int host)
@@ -995,18 +985,18 @@ static void shakenet26_2x96d_fwd_107(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(11357184) * n), (par + 1736096), (par + 1736480), (buf + 10560),
-            (buf + 10944), (cnt + 36), (act + (long)(11455488) * n), (sav + 9600), (sav + 9984));
+        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(10472448) * n), (par + 1736096), (par + 1736480), (buf + 10560),
+            (buf + 10944), (cnt + 36), (act + (long)(10570752) * n), (sav + 9600), (sav + 9984));
     else
-        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(11357184) * n), (par + 1736096), (par + 1736480), (buf + 10560),
-            (buf + 10944), (act + (long)(11455488) * n));
+        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(10472448) * n), (par + 1736096), (par + 1736480), (buf + 10560),
+            (buf + 10944), (act + (long)(10570752) * n));
 }
 
 static void shakenet26_2x96d_fwd_108(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(11455488) * n), (par + 1736864), (par + 1810592), (act + (long)(11553792) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(10570752) * n), (par + 1736864), (par + 1810592), (act + (long)(10669056) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_109(const mc_state *s, int train, int host)
@@ -1014,25 +1004,24 @@ static void shakenet26_2x96d_fwd_109(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(11553792) * n), (par + 1810784), (par + 1810976), (buf + 11328),
-            (buf + 11520), (cnt + 37), (act + (long)(11602944) * n), (sav + 10368), (sav + 10560));
+        bn_c192_16x16_relu_cu_fwd_train(host, n, (act + (long)(10669056) * n), (par + 1810784), (par + 1810976), (buf + 11328),
+            (buf + 11520), (cnt + 37), (act + (long)(10718208) * n), (sav + 10368), (sav + 10560));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(11553792) * n), (par + 1810784), (par + 1810976), (buf + 11328),
-            (buf + 11520), (act + (long)(11602944) * n));
+        bn_c192_16x16_relu_cu_fwd_eval(host, n, (act + (long)(10669056) * n), (par + 1810784), (par + 1810976), (buf + 11328),
+            (buf + 11520), (act + (long)(10718208) * n));
 }
 
 static void shakenet26_2x96d_fwd_110(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(11602944) * n), (act + (long)(11652096) * n));
 }
 
 static void shakenet26_2x96d_fwd_111(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(11652096) * n), (par + 1811168), 0, (act + (long)(11701248) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(10718208) * n), (par + 1811168), 0, (act + (long)(10767360) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_112(const mc_state *s, int train, int host)
@@ -1040,25 +1029,25 @@ static void shakenet26_2x96d_fwd_112(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(11701248) * n), (par + 2142944), (par + 2143136), (buf + 11712),
-            (buf + 11904), (cnt + 38), (act + (long)(11750400) * n), (sav + 10752), (sav + 10944));
+        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(10767360) * n), (par + 2142944), (par + 2143136), (buf + 11712),
+            (buf + 11904), (cnt + 38), (act + (long)(10816512) * n), (sav + 10752), (sav + 10944));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(11701248) * n), (par + 2142944), (par + 2143136), (buf + 11712),
-            (buf + 11904), (act + (long)(11750400) * n));
+        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(10767360) * n), (par + 2142944), (par + 2143136), (buf + 11712),
+            (buf + 11904), (act + (long)(10816512) * n));
 }
 
 static void shakenet26_2x96d_fwd_113(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(11258880) * n), (act + (long)(11799552) * n));
+    relu_n49152_cu_fwd(host, n, (act + (long)(10374144) * n), (act + (long)(10865664) * n));
 }
 
 static void shakenet26_2x96d_fwd_114(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(11799552) * n), (par + 2143328), 0, (act + (long)(11848704) * n + 0));
+    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(10865664) * n), (par + 2143328), 0, (act + (long)(10914816) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_115(const mc_state *s, int train, int host)
@@ -1066,18 +1055,18 @@ static void shakenet26_2x96d_fwd_115(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(11848704) * n), (par + 2149856), (par + 2150240), (buf + 12096),
-            (buf + 12480), (cnt + 39), (act + (long)(11947008) * n), (sav + 11136), (sav + 11520));
+        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(10914816) * n), (par + 2149856), (par + 2150240), (buf + 12096),
+            (buf + 12480), (cnt + 39), (act + (long)(11013120) * n), (sav + 11136), (sav + 11520));
     else
-        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(11848704) * n), (par + 2149856), (par + 2150240), (buf + 12096),
-            (buf + 12480), (act + (long)(11947008) * n));
+        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(10914816) * n), (par + 2149856), (par + 2150240), (buf + 12096),
+            (buf + 12480), (act + (long)(11013120) * n));
 }
 
 static void shakenet26_2x96d_fwd_116(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(11947008) * n), (par + 2150624), (par + 2224352), (act + (long)(12045312) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(11013120) * n), (par + 2150624), (par + 2224352), (act + (long)(11111424) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_117(const mc_state *s, int train, int host)
@@ -1085,25 +1074,24 @@ static void shakenet26_2x96d_fwd_117(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(12045312) * n), (par + 2224544), (par + 2224736), (buf + 12864),
-            (buf + 13056), (cnt + 40), (act + (long)(12094464) * n), (sav + 11904), (sav + 12096));
+        bn_c192_16x16_relu_cu_fwd_train(host, n, (act + (long)(11111424) * n), (par + 2224544), (par + 2224736), (buf + 12864),
+            (buf + 13056), (cnt + 40), (act + (long)(11160576) * n), (sav + 11904), (sav + 12096));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(12045312) * n), (par + 2224544), (par + 2224736), (buf + 12864),
-            (buf + 13056), (act + (long)(12094464) * n));
+        bn_c192_16x16_relu_cu_fwd_eval(host, n, (act + (long)(11111424) * n), (par + 2224544), (par + 2224736), (buf + 12864),
+            (buf + 13056), (act + (long)(11160576) * n));
 }
 
 static void shakenet26_2x96d_fwd_118(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(12094464) * n), (act + (long)(12143616) * n));
 }
 
 static void shakenet26_2x96d_fwd_119(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(12143616) * n), (par + 2224928), 0, (act + (long)(12192768) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(11160576) * n), (par + 2224928), 0, (act + (long)(11209728) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_120(const mc_state *s, int train, int host)
@@ -1111,39 +1099,39 @@ static void shakenet26_2x96d_fwd_120(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(12192768) * n), (par + 2556704), (par + 2556896), (buf + 13248),
-            (buf + 13440), (cnt + 41), (act + (long)(12241920) * n), (sav + 12288), (sav + 12480));
+        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(11209728) * n), (par + 2556704), (par + 2556896), (buf + 13248),
+            (buf + 13440), (cnt + 41), (act + (long)(11258880) * n), (sav + 12288), (sav + 12480));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(12192768) * n), (par + 2556704), (par + 2556896), (buf + 13248),
-            (buf + 13440), (act + (long)(12241920) * n));
+        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(11209728) * n), (par + 2556704), (par + 2556896), (buf + 13248),
+            (buf + 13440), (act + (long)(11258880) * n));
 }
 
 static void shakenet26_2x96d_fwd_121(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n49152_cu_fwd(host, n, (act + (long)(11750400) * n), (act + (long)(12241920) * n), train ? (ext + (long)(10) * n) : 0, (act + (long)(12291072) * n));
+    shake_n49152_cu_fwd(host, n, (act + (long)(10816512) * n), (act + (long)(11258880) * n), train ? (ext + (long)(10) * n) : 0, (act + (long)(11308032) * n));
 }
 
 static void shakenet26_2x96d_fwd_122(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n49152_cu_fwd(host, n, (act + (long)(12291072) * n), (act + (long)(11258880) * n), (act + (long)(12340224) * n));
+    add2_n49152_cu_fwd(host, n, (act + (long)(11308032) * n), (act + (long)(10374144) * n), (act + (long)(11357184) * n));
 }
 
 static void shakenet26_2x96d_fwd_123(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(12340224) * n), (act + (long)(12389376) * n));
+    relu_n49152_cu_fwd(host, n, (act + (long)(11357184) * n), (act + (long)(11406336) * n));
 }
 
 static void shakenet26_2x96d_fwd_124(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(12389376) * n), (par + 2594336), 0, (act + (long)(12438528) * n + 0));
+    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(11406336) * n), (par + 2594336), 0, (act + (long)(11455488) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_125(const mc_state *s, int train, int host)
@@ -1151,18 +1139,18 @@ static void shakenet26_2x96d_fwd_125(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(12438528) * n), (par + 2600864), (par + 2601248), (buf + 14016),
-            (buf + 14400), (cnt + 43), (act + (long)(12536832) * n), (sav + 12672), (sav + 13056));
+        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(11455488) * n), (par + 2600864), (par + 2601248), (buf + 14016),
+            (buf + 14400), (cnt + 43), (act + (long)(11553792) * n), (sav + 12672), (sav + 13056));
     else
-        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(12438528) * n), (par + 2600864), (par + 2601248), (buf + 14016),
-            (buf + 14400), (act + (long)(12536832) * n));
+        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(11455488) * n), (par + 2600864), (par + 2601248), (buf + 14016),
+            (buf + 14400), (act + (long)(11553792) * n));
 }
 
 static void shakenet26_2x96d_fwd_126(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(12536832) * n), (par + 2601632), (par + 2675360), (act + (long)(12635136) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(11553792) * n), (par + 2601632), (par + 2675360), (act + (long)(11652096) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_127(const mc_state *s, int train, int host)
@@ -1170,25 +1158,24 @@ static void shakenet26_2x96d_fwd_127(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(12635136) * n), (par + 2675552), (par + 2675744), (buf + 14784),
-            (buf + 14976), (cnt + 44), (act + (long)(12684288) * n), (sav + 13440), (sav + 13632));
+        bn_c192_16x16_relu_cu_fwd_train(host, n, (act + (long)(11652096) * n), (par + 2675552), (par + 2675744), (buf + 14784),
+            (buf + 14976), (cnt + 44), (act + (long)(11701248) * n), (sav + 13440), (sav + 13632));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(12635136) * n), (par + 2675552), (par + 2675744), (buf + 14784),
-            (buf + 14976), (act + (long)(12684288) * n));
+        bn_c192_16x16_relu_cu_fwd_eval(host, n, (act + (long)(11652096) * n), (par + 2675552), (par + 2675744), (buf + 14784),
+            (buf + 14976), (act + (long)(11701248) * n));
 }
 
 static void shakenet26_2x96d_fwd_128(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(12684288) * n), (act + (long)(12733440) * n));
 }
 
 static void shakenet26_2x96d_fwd_129(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(12733440) * n), (par + 2675936), 0, (act + (long)(12782592) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(11701248) * n), (par + 2675936), 0, (act + (long)(11750400) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_130(const mc_state *s, int train, int host)
@@ -1196,25 +1183,25 @@ static void shakenet26_2x96d_fwd_130(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(12782592) * n), (par + 3007712), (par + 3007904), (buf + 15168),
-            (buf + 15360), (cnt + 45), (act + (long)(12831744) * n), (sav + 13824), (sav + 14016));
+        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(11750400) * n), (par + 3007712), (par + 3007904), (buf + 15168),
+            (buf + 15360), (cnt + 45), (act + (long)(11799552) * n), (sav + 13824), (sav + 14016));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(12782592) * n), (par + 3007712), (par + 3007904), (buf + 15168),
-            (buf + 15360), (act + (long)(12831744) * n));
+        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(11750400) * n), (par + 3007712), (par + 3007904), (buf + 15168),
+            (buf + 15360), (act + (long)(11799552) * n));
 }
 
 static void shakenet26_2x96d_fwd_131(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(12340224) * n), (act + (long)(12880896) * n));
+    relu_n49152_cu_fwd(host, n, (act + (long)(11357184) * n), (act + (long)(11848704) * n));
 }
 
 static void shakenet26_2x96d_fwd_132(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(12880896) * n), (par + 3008096), 0, (act + (long)(12930048) * n + 0));
+    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(11848704) * n), (par + 3008096), 0, (act + (long)(11897856) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_133(const mc_state *s, int train, int host)
@@ -1222,18 +1209,18 @@ static void shakenet26_2x96d_fwd_133(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(12930048) * n), (par + 3014624), (par + 3015008), (buf + 15552),
-            (buf + 15936), (cnt + 46), (act + (long)(13028352) * n), (sav + 14208), (sav + 14592));
+        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(11897856) * n), (par + 3014624), (par + 3015008), (buf + 15552),
+            (buf + 15936), (cnt + 46), (act + (long)(11996160) * n), (sav + 14208), (sav + 14592));
     else
-        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(12930048) * n), (par + 3014624), (par + 3015008), (buf + 15552),
-            (buf + 15936), (act + (long)(13028352) * n));
+        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(11897856) * n), (par + 3014624), (par + 3015008), (buf + 15552),
+            (buf + 15936), (act + (long)(11996160) * n));
 }
 
 static void shakenet26_2x96d_fwd_134(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(13028352) * n), (par + 3015392), (par + 3089120), (act + (long)(13126656) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(11996160) * n), (par + 3015392), (par + 3089120), (act + (long)(12094464) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_135(const mc_state *s, int train, int host)
@@ -1241,25 +1228,24 @@ static void shakenet26_2x96d_fwd_135(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(13126656) * n), (par + 3089312), (par + 3089504), (buf + 16320),
-            (buf + 16512), (cnt + 47), (act + (long)(13175808) * n), (sav + 14976), (sav + 15168));
+        bn_c192_16x16_relu_cu_fwd_train(host, n, (act + (long)(12094464) * n), (par + 3089312), (par + 3089504), (buf + 16320),
+            (buf + 16512), (cnt + 47), (act + (long)(12143616) * n), (sav + 14976), (sav + 15168));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(13126656) * n), (par + 3089312), (par + 3089504), (buf + 16320),
-            (buf + 16512), (act + (long)(13175808) * n));
+        bn_c192_16x16_relu_cu_fwd_eval(host, n, (act + (long)(12094464) * n), (par + 3089312), (par + 3089504), (buf + 16320),
+            (buf + 16512), (act + (long)(12143616) * n));
 }
 
 static void shakenet26_2x96d_fwd_136(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(13175808) * n), (act + (long)(13224960) * n));
 }
 
 static void shakenet26_2x96d_fwd_137(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(13224960) * n), (par + 3089696), 0, (act + (long)(13274112) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(12143616) * n), (par + 3089696), 0, (act + (long)(12192768) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_138(const mc_state *s, int train, int host)
@@ -1267,39 +1253,39 @@ static void shakenet26_2x96d_fwd_138(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(13274112) * n), (par + 3421472), (par + 3421664), (buf + 16704),
-            (buf + 16896), (cnt + 48), (act + (long)(13323264) * n), (sav + 15360), (sav + 15552));
+        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(12192768) * n), (par + 3421472), (par + 3421664), (buf + 16704),
+            (buf + 16896), (cnt + 48), (act + (long)(12241920) * n), (sav + 15360), (sav + 15552));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(13274112) * n), (par + 3421472), (par + 3421664), (buf + 16704),
-            (buf + 16896), (act + (long)(13323264) * n));
+        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(12192768) * n), (par + 3421472), (par + 3421664), (buf + 16704),
+            (buf + 16896), (act + (long)(12241920) * n));
 }
 
 static void shakenet26_2x96d_fwd_139(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n49152_cu_fwd(host, n, (act + (long)(12831744) * n), (act + (long)(13323264) * n), train ? (ext + (long)(12) * n) : 0, (act + (long)(13372416) * n));
+    shake_n49152_cu_fwd(host, n, (act + (long)(11799552) * n), (act + (long)(12241920) * n), train ? (ext + (long)(12) * n) : 0, (act + (long)(12291072) * n));
 }
 
 static void shakenet26_2x96d_fwd_140(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n49152_cu_fwd(host, n, (act + (long)(13372416) * n), (act + (long)(12340224) * n), (act + (long)(13421568) * n));
+    add2_n49152_cu_fwd(host, n, (act + (long)(12291072) * n), (act + (long)(11357184) * n), (act + (long)(12340224) * n));
 }
 
 static void shakenet26_2x96d_fwd_141(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(13421568) * n), (act + (long)(13470720) * n));
+    relu_n49152_cu_fwd(host, n, (act + (long)(12340224) * n), (act + (long)(12389376) * n));
 }
 
 static void shakenet26_2x96d_fwd_142(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(13470720) * n), (par + 3459104), 0, (act + (long)(13519872) * n + 0));
+    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(12389376) * n), (par + 3459104), 0, (act + (long)(12438528) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_143(const mc_state *s, int train, int host)
@@ -1307,18 +1293,18 @@ static void shakenet26_2x96d_fwd_143(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(13519872) * n), (par + 3465632), (par + 3466016), (buf + 17472),
-            (buf + 17856), (cnt + 50), (act + (long)(13618176) * n), (sav + 15744), (sav + 16128));
+        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(12438528) * n), (par + 3465632), (par + 3466016), (buf + 17472),
+            (buf + 17856), (cnt + 50), (act + (long)(12536832) * n), (sav + 15744), (sav + 16128));
     else
-        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(13519872) * n), (par + 3465632), (par + 3466016), (buf + 17472),
-            (buf + 17856), (act + (long)(13618176) * n));
+        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(12438528) * n), (par + 3465632), (par + 3466016), (buf + 17472),
+            (buf + 17856), (act + (long)(12536832) * n));
 }
 
 static void shakenet26_2x96d_fwd_144(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(13618176) * n), (par + 3466400), (par + 3540128), (act + (long)(13716480) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(12536832) * n), (par + 3466400), (par + 3540128), (act + (long)(12635136) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_145(const mc_state *s, int train, int host)
@@ -1326,25 +1312,24 @@ static void shakenet26_2x96d_fwd_145(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(13716480) * n), (par + 3540320), (par + 3540512), (buf + 18240),
-            (buf + 18432), (cnt + 51), (act + (long)(13765632) * n), (sav + 16512), (sav + 16704));
+        bn_c192_16x16_relu_cu_fwd_train(host, n, (act + (long)(12635136) * n), (par + 3540320), (par + 3540512), (buf + 18240),
+            (buf + 18432), (cnt + 51), (act + (long)(12684288) * n), (sav + 16512), (sav + 16704));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(13716480) * n), (par + 3540320), (par + 3540512), (buf + 18240),
-            (buf + 18432), (act + (long)(13765632) * n));
+        bn_c192_16x16_relu_cu_fwd_eval(host, n, (act + (long)(12635136) * n), (par + 3540320), (par + 3540512), (buf + 18240),
+            (buf + 18432), (act + (long)(12684288) * n));
 }
 
 static void shakenet26_2x96d_fwd_146(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(13765632) * n), (act + (long)(13814784) * n));
 }
 
 static void shakenet26_2x96d_fwd_147(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(13814784) * n), (par + 3540704), 0, (act + (long)(13863936) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(12684288) * n), (par + 3540704), 0, (act + (long)(12733440) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_148(const mc_state *s, int train, int host)
@@ -1352,25 +1337,25 @@ static void shakenet26_2x96d_fwd_148(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(13863936) * n), (par + 3872480), (par + 3872672), (buf + 18624),
-            (buf + 18816), (cnt + 52), (act + (long)(13913088) * n), (sav + 16896), (sav + 17088));
+        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(12733440) * n), (par + 3872480), (par + 3872672), (buf + 18624),
+            (buf + 18816), (cnt + 52), (act + (long)(12782592) * n), (sav + 16896), (sav + 17088));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(13863936) * n), (par + 3872480), (par + 3872672), (buf + 18624),
-            (buf + 18816), (act + (long)(13913088) * n));
+        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(12733440) * n), (par + 3872480), (par + 3872672), (buf + 18624),
+            (buf + 18816), (act + (long)(12782592) * n));
 }
 
 static void shakenet26_2x96d_fwd_149(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(13421568) * n), (act + (long)(13962240) * n));
+    relu_n49152_cu_fwd(host, n, (act + (long)(12340224) * n), (act + (long)(12831744) * n));
 }
 
 static void shakenet26_2x96d_fwd_150(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(13962240) * n), (par + 3872864), 0, (act + (long)(14011392) * n + 0));
+    dw_k3_5_c192_16x16_s1_cu_fwd(host, n, (act + (long)(12831744) * n), (par + 3872864), 0, (act + (long)(12880896) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_151(const mc_state *s, int train, int host)
@@ -1378,18 +1363,18 @@ static void shakenet26_2x96d_fwd_151(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(14011392) * n), (par + 3879392), (par + 3879776), (buf + 19008),
-            (buf + 19392), (cnt + 53), (act + (long)(14109696) * n), (sav + 17280), (sav + 17664));
+        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(12880896) * n), (par + 3879392), (par + 3879776), (buf + 19008),
+            (buf + 19392), (cnt + 53), (act + (long)(12979200) * n), (sav + 17280), (sav + 17664));
     else
-        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(14011392) * n), (par + 3879392), (par + 3879776), (buf + 19008),
-            (buf + 19392), (act + (long)(14109696) * n));
+        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(12880896) * n), (par + 3879392), (par + 3879776), (buf + 19008),
+            (buf + 19392), (act + (long)(12979200) * n));
 }
 
 static void shakenet26_2x96d_fwd_152(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(14109696) * n), (par + 3880160), (par + 3953888), (act + (long)(14208000) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(host, n, (act + (long)(12979200) * n), (par + 3880160), (par + 3953888), (act + (long)(13077504) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_153(const mc_state *s, int train, int host)
@@ -1397,25 +1382,24 @@ static void shakenet26_2x96d_fwd_153(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(14208000) * n), (par + 3954080), (par + 3954272), (buf + 19776),
-            (buf + 19968), (cnt + 54), (act + (long)(14257152) * n), (sav + 18048), (sav + 18240));
+        bn_c192_16x16_relu_cu_fwd_train(host, n, (act + (long)(13077504) * n), (par + 3954080), (par + 3954272), (buf + 19776),
+            (buf + 19968), (cnt + 54), (act + (long)(13126656) * n), (sav + 18048), (sav + 18240));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(14208000) * n), (par + 3954080), (par + 3954272), (buf + 19776),
-            (buf + 19968), (act + (long)(14257152) * n));
+        bn_c192_16x16_relu_cu_fwd_eval(host, n, (act + (long)(13077504) * n), (par + 3954080), (par + 3954272), (buf + 19776),
+            (buf + 19968), (act + (long)(13126656) * n));
 }
 
 static void shakenet26_2x96d_fwd_154(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(14257152) * n), (act + (long)(14306304) * n));
 }
 
 static void shakenet26_2x96d_fwd_155(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(14306304) * n), (par + 3954464), 0, (act + (long)(14355456) * n + 0));
+    conv_k3_c192_192_16x16_s1_p1_cu_fwd(host, n, (act + (long)(13126656) * n), (par + 3954464), 0, (act + (long)(13175808) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_156(const mc_state *s, int train, int host)
@@ -1423,67 +1407,67 @@ static void shakenet26_2x96d_fwd_156(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(14355456) * n), (par + 4286240), (par + 4286432), (buf + 20160),
-            (buf + 20352), (cnt + 55), (act + (long)(14404608) * n), (sav + 18432), (sav + 18624));
+        bn_c192_16x16_cu_fwd_train(host, n, (act + (long)(13175808) * n), (par + 4286240), (par + 4286432), (buf + 20160),
+            (buf + 20352), (cnt + 55), (act + (long)(13224960) * n), (sav + 18432), (sav + 18624));
     else
-        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(14355456) * n), (par + 4286240), (par + 4286432), (buf + 20160),
-            (buf + 20352), (act + (long)(14404608) * n));
+        bn_c192_16x16_cu_fwd_eval(host, n, (act + (long)(13175808) * n), (par + 4286240), (par + 4286432), (buf + 20160),
+            (buf + 20352), (act + (long)(13224960) * n));
 }
 
 static void shakenet26_2x96d_fwd_157(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n49152_cu_fwd(host, n, (act + (long)(13913088) * n), (act + (long)(14404608) * n), train ? (ext + (long)(14) * n) : 0, (act + (long)(14453760) * n));
+    shake_n49152_cu_fwd(host, n, (act + (long)(12782592) * n), (act + (long)(13224960) * n), train ? (ext + (long)(14) * n) : 0, (act + (long)(13274112) * n));
 }
 
 static void shakenet26_2x96d_fwd_158(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n49152_cu_fwd(host, n, (act + (long)(14453760) * n), (act + (long)(13421568) * n), (act + (long)(14502912) * n));
+    add2_n49152_cu_fwd(host, n, (act + (long)(13274112) * n), (act + (long)(12340224) * n), (act + (long)(13323264) * n));
 }
 
 static void shakenet26_2x96d_fwd_159(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(14502912) * n), (act + (long)(14552064) * n));
+    relu_n49152_cu_fwd(host, n, (act + (long)(13323264) * n), (act + (long)(13372416) * n));
 }
 
 static void shakenet26_2x96d_fwd_160(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    subsample_c192_16x16_s2_o0_cu_fwd(host, n, (act + (long)(14552064) * n), (act + (long)(14601216) * n));
+    subsample_c192_16x16_s2_o0_cu_fwd(host, n, (act + (long)(13372416) * n), (act + (long)(13421568) * n));
 }
 
 static void shakenet26_2x96d_fwd_161(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c192_192_8x8_s1_p0_cu_fwd(host, n, (act + (long)(14601216) * n), (par + 4286624), 0, (act + (long)(14613504) * n + 0));
+    conv_k1_c192_192_8x8_s1_p0_cu_fwd(host, n, (act + (long)(13421568) * n), (par + 4286624), 0, (act + (long)(13433856) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_162(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    subsample_c192_16x16_s2_o1_cu_fwd(host, n, (act + (long)(14552064) * n), (act + (long)(14625792) * n));
+    subsample_c192_16x16_s2_o1_cu_fwd(host, n, (act + (long)(13372416) * n), (act + (long)(13446144) * n));
 }
 
 static void shakenet26_2x96d_fwd_163(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c192_192_8x8_s1_p0_cu_fwd(host, n, (act + (long)(14625792) * n), (par + 4323488), 0, (act + (long)(14638080) * n + 0));
+    conv_k1_c192_192_8x8_s1_p0_cu_fwd(host, n, (act + (long)(13446144) * n), (par + 4323488), 0, (act + (long)(13458432) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_164(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    concat_c_192_192_8x8_cu_fwd(host, n, (act + (long)(14613504) * n), (act + (long)(14638080) * n), (act + (long)(14650368) * n));
+    concat_c_192_192_8x8_cu_fwd(host, n, (act + (long)(13433856) * n), (act + (long)(13458432) * n), (act + (long)(13470720) * n));
 }
 
 static void shakenet26_2x96d_fwd_165(const mc_state *s, int train, int host)
@@ -1491,25 +1475,25 @@ static void shakenet26_2x96d_fwd_165(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(14650368) * n), (par + 4360352), (par + 4360736), (buf + 20544),
-            (buf + 20928), (cnt + 56), (act + (long)(14674944) * n), (sav + 18816), (sav + 19200));
+        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(13470720) * n), (par + 4360352), (par + 4360736), (buf + 20544),
+            (buf + 20928), (cnt + 56), (act + (long)(13495296) * n), (sav + 18816), (sav + 19200));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(14650368) * n), (par + 4360352), (par + 4360736), (buf + 20544),
-            (buf + 20928), (act + (long)(14674944) * n));
+        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(13470720) * n), (par + 4360352), (par + 4360736), (buf + 20544),
+            (buf + 20928), (act + (long)(13495296) * n));
 }
 
 static void shakenet26_2x96d_fwd_166(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(14502912) * n), (act + (long)(14699520) * n));
+    relu_n49152_cu_fwd(host, n, (act + (long)(13323264) * n), (act + (long)(13519872) * n));
 }
 
 static void shakenet26_2x96d_fwd_167(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c192_16x16_s1_cu_fwd(host, n, (act + (long)(14699520) * n), (par + 4361120), 0, (act + (long)(14748672) * n + 0));
+    dw_k3_3_c192_16x16_s1_cu_fwd(host, n, (act + (long)(13519872) * n), (par + 4361120), 0, (act + (long)(13569024) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_168(const mc_state *s, int train, int host)
@@ -1517,18 +1501,18 @@ static void shakenet26_2x96d_fwd_168(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(14748672) * n), (par + 4364576), (par + 4364960), (buf + 21312),
-            (buf + 21696), (cnt + 57), (act + (long)(14846976) * n), (sav + 19584), (sav + 19968));
+        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(13569024) * n), (par + 4364576), (par + 4364960), (buf + 21312),
+            (buf + 21696), (cnt + 57), (act + (long)(13667328) * n), (sav + 19584), (sav + 19968));
     else
-        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(14748672) * n), (par + 4364576), (par + 4364960), (buf + 21312),
-            (buf + 21696), (act + (long)(14846976) * n));
+        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(13569024) * n), (par + 4364576), (par + 4364960), (buf + 21312),
+            (buf + 21696), (act + (long)(13667328) * n));
 }
 
 static void shakenet26_2x96d_fwd_169(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_384_16x16_s2_p0_b_cu_fwd(host, n, (act + (long)(14846976) * n), (par + 4365344), (par + 4512800), (act + (long)(14945280) * n + 0));
+    conv_k1_c384_384_16x16_s2_p0_b_cu_fwd(host, n, (act + (long)(13667328) * n), (par + 4365344), (par + 4512800), (act + (long)(13765632) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_170(const mc_state *s, int train, int host)
@@ -1536,25 +1520,24 @@ static void shakenet26_2x96d_fwd_170(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(14945280) * n), (par + 4513184), (par + 4513568), (buf + 22080),
-            (buf + 22464), (cnt + 58), (act + (long)(14969856) * n), (sav + 20352), (sav + 20736));
+        bn_c384_8x8_relu_cu_fwd_train(host, n, (act + (long)(13765632) * n), (par + 4513184), (par + 4513568), (buf + 22080),
+            (buf + 22464), (cnt + 58), (act + (long)(13790208) * n), (sav + 20352), (sav + 20736));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(14945280) * n), (par + 4513184), (par + 4513568), (buf + 22080),
-            (buf + 22464), (act + (long)(14969856) * n));
+        bn_c384_8x8_relu_cu_fwd_eval(host, n, (act + (long)(13765632) * n), (par + 4513184), (par + 4513568), (buf + 22080),
+            (buf + 22464), (act + (long)(13790208) * n));
 }
 
 static void shakenet26_2x96d_fwd_171(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(14969856) * n), (act + (long)(14994432) * n));
 }
 
 static void shakenet26_2x96d_fwd_172(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(14994432) * n), (par + 4513952), 0, (act + (long)(15019008) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(13790208) * n), (par + 4513952), 0, (act + (long)(13814784) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_173(const mc_state *s, int train, int host)
@@ -1562,25 +1545,25 @@ static void shakenet26_2x96d_fwd_173(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(15019008) * n), (par + 5841056), (par + 5841440), (buf + 22848),
-            (buf + 23232), (cnt + 59), (act + (long)(15043584) * n), (sav + 21120), (sav + 21504));
+        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(13814784) * n), (par + 5841056), (par + 5841440), (buf + 22848),
+            (buf + 23232), (cnt + 59), (act + (long)(13839360) * n), (sav + 21120), (sav + 21504));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(15019008) * n), (par + 5841056), (par + 5841440), (buf + 22848),
-            (buf + 23232), (act + (long)(15043584) * n));
+        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(13814784) * n), (par + 5841056), (par + 5841440), (buf + 22848),
+            (buf + 23232), (act + (long)(13839360) * n));
 }
 
 static void shakenet26_2x96d_fwd_174(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n49152_cu_fwd(host, n, (act + (long)(14502912) * n), (act + (long)(15068160) * n));
+    relu_n49152_cu_fwd(host, n, (act + (long)(13323264) * n), (act + (long)(13863936) * n));
 }
 
 static void shakenet26_2x96d_fwd_175(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c192_16x16_s1_cu_fwd(host, n, (act + (long)(15068160) * n), (par + 5841824), 0, (act + (long)(15117312) * n + 0));
+    dw_k3_3_c192_16x16_s1_cu_fwd(host, n, (act + (long)(13863936) * n), (par + 5841824), 0, (act + (long)(13913088) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_176(const mc_state *s, int train, int host)
@@ -1588,18 +1571,18 @@ static void shakenet26_2x96d_fwd_176(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(15117312) * n), (par + 5845280), (par + 5845664), (buf + 23616),
-            (buf + 24000), (cnt + 60), (act + (long)(15215616) * n), (sav + 21888), (sav + 22272));
+        bn_c384_16x16_cu_fwd_train(host, n, (act + (long)(13913088) * n), (par + 5845280), (par + 5845664), (buf + 23616),
+            (buf + 24000), (cnt + 60), (act + (long)(14011392) * n), (sav + 21888), (sav + 22272));
     else
-        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(15117312) * n), (par + 5845280), (par + 5845664), (buf + 23616),
-            (buf + 24000), (act + (long)(15215616) * n));
+        bn_c384_16x16_cu_fwd_eval(host, n, (act + (long)(13913088) * n), (par + 5845280), (par + 5845664), (buf + 23616),
+            (buf + 24000), (act + (long)(14011392) * n));
 }
 
 static void shakenet26_2x96d_fwd_177(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_384_16x16_s2_p0_b_cu_fwd(host, n, (act + (long)(15215616) * n), (par + 5846048), (par + 5993504), (act + (long)(15313920) * n + 0));
+    conv_k1_c384_384_16x16_s2_p0_b_cu_fwd(host, n, (act + (long)(14011392) * n), (par + 5846048), (par + 5993504), (act + (long)(14109696) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_178(const mc_state *s, int train, int host)
@@ -1607,25 +1590,24 @@ static void shakenet26_2x96d_fwd_178(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(15313920) * n), (par + 5993888), (par + 5994272), (buf + 24384),
-            (buf + 24768), (cnt + 61), (act + (long)(15338496) * n), (sav + 22656), (sav + 23040));
+        bn_c384_8x8_relu_cu_fwd_train(host, n, (act + (long)(14109696) * n), (par + 5993888), (par + 5994272), (buf + 24384),
+            (buf + 24768), (cnt + 61), (act + (long)(14134272) * n), (sav + 22656), (sav + 23040));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(15313920) * n), (par + 5993888), (par + 5994272), (buf + 24384),
-            (buf + 24768), (act + (long)(15338496) * n));
+        bn_c384_8x8_relu_cu_fwd_eval(host, n, (act + (long)(14109696) * n), (par + 5993888), (par + 5994272), (buf + 24384),
+            (buf + 24768), (act + (long)(14134272) * n));
 }
 
 static void shakenet26_2x96d_fwd_179(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(15338496) * n), (act + (long)(15363072) * n));
 }
 
 static void shakenet26_2x96d_fwd_180(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(15363072) * n), (par + 5994656), 0, (act + (long)(15387648) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(14134272) * n), (par + 5994656), 0, (act + (long)(14158848) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_181(const mc_state *s, int train, int host)
@@ -1633,39 +1615,39 @@ static void shakenet26_2x96d_fwd_181(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(15387648) * n), (par + 7321760), (par + 7322144), (buf + 25152),
-            (buf + 25536), (cnt + 62), (act + (long)(15412224) * n), (sav + 23424), (sav + 23808));
+        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(14158848) * n), (par + 7321760), (par + 7322144), (buf + 25152),
+            (buf + 25536), (cnt + 62), (act + (long)(14183424) * n), (sav + 23424), (sav + 23808));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(15387648) * n), (par + 7321760), (par + 7322144), (buf + 25152),
-            (buf + 25536), (act + (long)(15412224) * n));
+        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(14158848) * n), (par + 7321760), (par + 7322144), (buf + 25152),
+            (buf + 25536), (act + (long)(14183424) * n));
 }
 
 static void shakenet26_2x96d_fwd_182(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n24576_cu_fwd(host, n, (act + (long)(15043584) * n), (act + (long)(15412224) * n), train ? (ext + (long)(16) * n) : 0, (act + (long)(15436800) * n));
+    shake_n24576_cu_fwd(host, n, (act + (long)(13839360) * n), (act + (long)(14183424) * n), train ? (ext + (long)(16) * n) : 0, (act + (long)(14208000) * n));
 }
 
 static void shakenet26_2x96d_fwd_183(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n24576_cu_fwd(host, n, (act + (long)(15436800) * n), (act + (long)(14674944) * n), (act + (long)(15461376) * n));
+    add2_n24576_cu_fwd(host, n, (act + (long)(14208000) * n), (act + (long)(13495296) * n), (act + (long)(14232576) * n));
 }
 
 static void shakenet26_2x96d_fwd_184(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(15461376) * n), (act + (long)(15485952) * n));
+    relu_n24576_cu_fwd(host, n, (act + (long)(14232576) * n), (act + (long)(14257152) * n));
 }
 
 static void shakenet26_2x96d_fwd_185(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(15485952) * n), (par + 7470752), 0, (act + (long)(15510528) * n + 0));
+    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(14257152) * n), (par + 7470752), 0, (act + (long)(14281728) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_186(const mc_state *s, int train, int host)
@@ -1673,18 +1655,18 @@ static void shakenet26_2x96d_fwd_186(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(15510528) * n), (par + 7477664), (par + 7478432), (buf + 26688),
-            (buf + 27456), (cnt + 64), (act + (long)(15559680) * n), (sav + 24192), (sav + 24960));
+        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(14281728) * n), (par + 7477664), (par + 7478432), (buf + 26688),
+            (buf + 27456), (cnt + 64), (act + (long)(14330880) * n), (sav + 24192), (sav + 24960));
     else
-        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(15510528) * n), (par + 7477664), (par + 7478432), (buf + 26688),
-            (buf + 27456), (act + (long)(15559680) * n));
+        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(14281728) * n), (par + 7477664), (par + 7478432), (buf + 26688),
+            (buf + 27456), (act + (long)(14330880) * n));
 }
 
 static void shakenet26_2x96d_fwd_187(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(15559680) * n), (par + 7479200), (par + 7774112), (act + (long)(15608832) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(14330880) * n), (par + 7479200), (par + 7774112), (act + (long)(14380032) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_188(const mc_state *s, int train, int host)
@@ -1692,25 +1674,24 @@ static void shakenet26_2x96d_fwd_188(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(15608832) * n), (par + 7774496), (par + 7774880), (buf + 28224),
-            (buf + 28608), (cnt + 65), (act + (long)(15633408) * n), (sav + 25728), (sav + 26112));
+        bn_c384_8x8_relu_cu_fwd_train(host, n, (act + (long)(14380032) * n), (par + 7774496), (par + 7774880), (buf + 28224),
+            (buf + 28608), (cnt + 65), (act + (long)(14404608) * n), (sav + 25728), (sav + 26112));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(15608832) * n), (par + 7774496), (par + 7774880), (buf + 28224),
-            (buf + 28608), (act + (long)(15633408) * n));
+        bn_c384_8x8_relu_cu_fwd_eval(host, n, (act + (long)(14380032) * n), (par + 7774496), (par + 7774880), (buf + 28224),
+            (buf + 28608), (act + (long)(14404608) * n));
 }
 
 static void shakenet26_2x96d_fwd_189(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(15633408) * n), (act + (long)(15657984) * n));
 }
 
 static void shakenet26_2x96d_fwd_190(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(15657984) * n), (par + 7775264), 0, (act + (long)(15682560) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(14404608) * n), (par + 7775264), 0, (act + (long)(14429184) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_191(const mc_state *s, int train, int host)
@@ -1718,25 +1699,25 @@ static void shakenet26_2x96d_fwd_191(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(15682560) * n), (par + 9102368), (par + 9102752), (buf + 28992),
-            (buf + 29376), (cnt + 66), (act + (long)(15707136) * n), (sav + 26496), (sav + 26880));
+        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(14429184) * n), (par + 9102368), (par + 9102752), (buf + 28992),
+            (buf + 29376), (cnt + 66), (act + (long)(14453760) * n), (sav + 26496), (sav + 26880));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(15682560) * n), (par + 9102368), (par + 9102752), (buf + 28992),
-            (buf + 29376), (act + (long)(15707136) * n));
+        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(14429184) * n), (par + 9102368), (par + 9102752), (buf + 28992),
+            (buf + 29376), (act + (long)(14453760) * n));
 }
 
 static void shakenet26_2x96d_fwd_192(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(15461376) * n), (act + (long)(15731712) * n));
+    relu_n24576_cu_fwd(host, n, (act + (long)(14232576) * n), (act + (long)(14478336) * n));
 }
 
 static void shakenet26_2x96d_fwd_193(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(15731712) * n), (par + 9103136), 0, (act + (long)(15756288) * n + 0));
+    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(14478336) * n), (par + 9103136), 0, (act + (long)(14502912) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_194(const mc_state *s, int train, int host)
@@ -1744,18 +1725,18 @@ static void shakenet26_2x96d_fwd_194(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(15756288) * n), (par + 9110048), (par + 9110816), (buf + 29760),
-            (buf + 30528), (cnt + 67), (act + (long)(15805440) * n), (sav + 27264), (sav + 28032));
+        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(14502912) * n), (par + 9110048), (par + 9110816), (buf + 29760),
+            (buf + 30528), (cnt + 67), (act + (long)(14552064) * n), (sav + 27264), (sav + 28032));
     else
-        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(15756288) * n), (par + 9110048), (par + 9110816), (buf + 29760),
-            (buf + 30528), (act + (long)(15805440) * n));
+        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(14502912) * n), (par + 9110048), (par + 9110816), (buf + 29760),
+            (buf + 30528), (act + (long)(14552064) * n));
 }
 
 static void shakenet26_2x96d_fwd_195(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(15805440) * n), (par + 9111584), (par + 9406496), (act + (long)(15854592) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(14552064) * n), (par + 9111584), (par + 9406496), (act + (long)(14601216) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_196(const mc_state *s, int train, int host)
@@ -1763,25 +1744,24 @@ static void shakenet26_2x96d_fwd_196(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(15854592) * n), (par + 9406880), (par + 9407264), (buf + 31296),
-            (buf + 31680), (cnt + 68), (act + (long)(15879168) * n), (sav + 28800), (sav + 29184));
+        bn_c384_8x8_relu_cu_fwd_train(host, n, (act + (long)(14601216) * n), (par + 9406880), (par + 9407264), (buf + 31296),
+            (buf + 31680), (cnt + 68), (act + (long)(14625792) * n), (sav + 28800), (sav + 29184));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(15854592) * n), (par + 9406880), (par + 9407264), (buf + 31296),
-            (buf + 31680), (act + (long)(15879168) * n));
+        bn_c384_8x8_relu_cu_fwd_eval(host, n, (act + (long)(14601216) * n), (par + 9406880), (par + 9407264), (buf + 31296),
+            (buf + 31680), (act + (long)(14625792) * n));
 }
 
 static void shakenet26_2x96d_fwd_197(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(15879168) * n), (act + (long)(15903744) * n));
 }
 
 static void shakenet26_2x96d_fwd_198(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(15903744) * n), (par + 9407648), 0, (act + (long)(15928320) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(14625792) * n), (par + 9407648), 0, (act + (long)(14650368) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_199(const mc_state *s, int train, int host)
@@ -1789,39 +1769,39 @@ static void shakenet26_2x96d_fwd_199(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(15928320) * n), (par + 10734752), (par + 10735136), (buf + 32064),
-            (buf + 32448), (cnt + 69), (act + (long)(15952896) * n), (sav + 29568), (sav + 29952));
+        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(14650368) * n), (par + 10734752), (par + 10735136), (buf + 32064),
+            (buf + 32448), (cnt + 69), (act + (long)(14674944) * n), (sav + 29568), (sav + 29952));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(15928320) * n), (par + 10734752), (par + 10735136), (buf + 32064),
-            (buf + 32448), (act + (long)(15952896) * n));
+        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(14650368) * n), (par + 10734752), (par + 10735136), (buf + 32064),
+            (buf + 32448), (act + (long)(14674944) * n));
 }
 
 static void shakenet26_2x96d_fwd_200(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n24576_cu_fwd(host, n, (act + (long)(15707136) * n), (act + (long)(15952896) * n), train ? (ext + (long)(18) * n) : 0, (act + (long)(15977472) * n));
+    shake_n24576_cu_fwd(host, n, (act + (long)(14453760) * n), (act + (long)(14674944) * n), train ? (ext + (long)(18) * n) : 0, (act + (long)(14699520) * n));
 }
 
 static void shakenet26_2x96d_fwd_201(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n24576_cu_fwd(host, n, (act + (long)(15977472) * n), (act + (long)(15461376) * n), (act + (long)(16002048) * n));
+    add2_n24576_cu_fwd(host, n, (act + (long)(14699520) * n), (act + (long)(14232576) * n), (act + (long)(14724096) * n));
 }
 
 static void shakenet26_2x96d_fwd_202(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(16002048) * n), (act + (long)(16026624) * n));
+    relu_n24576_cu_fwd(host, n, (act + (long)(14724096) * n), (act + (long)(14748672) * n));
 }
 
 static void shakenet26_2x96d_fwd_203(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(16026624) * n), (par + 10883744), 0, (act + (long)(16051200) * n + 0));
+    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(14748672) * n), (par + 10883744), 0, (act + (long)(14773248) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_204(const mc_state *s, int train, int host)
@@ -1829,18 +1809,18 @@ static void shakenet26_2x96d_fwd_204(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(16051200) * n), (par + 10890656), (par + 10891424), (buf + 33600),
-            (buf + 34368), (cnt + 71), (act + (long)(16100352) * n), (sav + 30336), (sav + 31104));
+        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(14773248) * n), (par + 10890656), (par + 10891424), (buf + 33600),
+            (buf + 34368), (cnt + 71), (act + (long)(14822400) * n), (sav + 30336), (sav + 31104));
     else
-        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(16051200) * n), (par + 10890656), (par + 10891424), (buf + 33600),
-            (buf + 34368), (act + (long)(16100352) * n));
+        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(14773248) * n), (par + 10890656), (par + 10891424), (buf + 33600),
+            (buf + 34368), (act + (long)(14822400) * n));
 }
 
 static void shakenet26_2x96d_fwd_205(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(16100352) * n), (par + 10892192), (par + 11187104), (act + (long)(16149504) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(14822400) * n), (par + 10892192), (par + 11187104), (act + (long)(14871552) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_206(const mc_state *s, int train, int host)
@@ -1848,25 +1828,24 @@ static void shakenet26_2x96d_fwd_206(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(16149504) * n), (par + 11187488), (par + 11187872), (buf + 35136),
-            (buf + 35520), (cnt + 72), (act + (long)(16174080) * n), (sav + 31872), (sav + 32256));
+        bn_c384_8x8_relu_cu_fwd_train(host, n, (act + (long)(14871552) * n), (par + 11187488), (par + 11187872), (buf + 35136),
+            (buf + 35520), (cnt + 72), (act + (long)(14896128) * n), (sav + 31872), (sav + 32256));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(16149504) * n), (par + 11187488), (par + 11187872), (buf + 35136),
-            (buf + 35520), (act + (long)(16174080) * n));
+        bn_c384_8x8_relu_cu_fwd_eval(host, n, (act + (long)(14871552) * n), (par + 11187488), (par + 11187872), (buf + 35136),
+            (buf + 35520), (act + (long)(14896128) * n));
 }
 
 static void shakenet26_2x96d_fwd_207(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(16174080) * n), (act + (long)(16198656) * n));
 }
 
 static void shakenet26_2x96d_fwd_208(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(16198656) * n), (par + 11188256), 0, (act + (long)(16223232) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(14896128) * n), (par + 11188256), 0, (act + (long)(14920704) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_209(const mc_state *s, int train, int host)
@@ -1874,25 +1853,25 @@ static void shakenet26_2x96d_fwd_209(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(16223232) * n), (par + 12515360), (par + 12515744), (buf + 35904),
-            (buf + 36288), (cnt + 73), (act + (long)(16247808) * n), (sav + 32640), (sav + 33024));
+        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(14920704) * n), (par + 12515360), (par + 12515744), (buf + 35904),
+            (buf + 36288), (cnt + 73), (act + (long)(14945280) * n), (sav + 32640), (sav + 33024));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(16223232) * n), (par + 12515360), (par + 12515744), (buf + 35904),
-            (buf + 36288), (act + (long)(16247808) * n));
+        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(14920704) * n), (par + 12515360), (par + 12515744), (buf + 35904),
+            (buf + 36288), (act + (long)(14945280) * n));
 }
 
 static void shakenet26_2x96d_fwd_210(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(16002048) * n), (act + (long)(16272384) * n));
+    relu_n24576_cu_fwd(host, n, (act + (long)(14724096) * n), (act + (long)(14969856) * n));
 }
 
 static void shakenet26_2x96d_fwd_211(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(16272384) * n), (par + 12516128), 0, (act + (long)(16296960) * n + 0));
+    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(14969856) * n), (par + 12516128), 0, (act + (long)(14994432) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_212(const mc_state *s, int train, int host)
@@ -1900,18 +1879,18 @@ static void shakenet26_2x96d_fwd_212(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(16296960) * n), (par + 12523040), (par + 12523808), (buf + 36672),
-            (buf + 37440), (cnt + 74), (act + (long)(16346112) * n), (sav + 33408), (sav + 34176));
+        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(14994432) * n), (par + 12523040), (par + 12523808), (buf + 36672),
+            (buf + 37440), (cnt + 74), (act + (long)(15043584) * n), (sav + 33408), (sav + 34176));
     else
-        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(16296960) * n), (par + 12523040), (par + 12523808), (buf + 36672),
-            (buf + 37440), (act + (long)(16346112) * n));
+        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(14994432) * n), (par + 12523040), (par + 12523808), (buf + 36672),
+            (buf + 37440), (act + (long)(15043584) * n));
 }
 
 static void shakenet26_2x96d_fwd_213(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(16346112) * n), (par + 12524576), (par + 12819488), (act + (long)(16395264) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(15043584) * n), (par + 12524576), (par + 12819488), (act + (long)(15092736) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_214(const mc_state *s, int train, int host)
@@ -1919,25 +1898,24 @@ static void shakenet26_2x96d_fwd_214(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(16395264) * n), (par + 12819872), (par + 12820256), (buf + 38208),
-            (buf + 38592), (cnt + 75), (act + (long)(16419840) * n), (sav + 34944), (sav + 35328));
+        bn_c384_8x8_relu_cu_fwd_train(host, n, (act + (long)(15092736) * n), (par + 12819872), (par + 12820256), (buf + 38208),
+            (buf + 38592), (cnt + 75), (act + (long)(15117312) * n), (sav + 34944), (sav + 35328));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(16395264) * n), (par + 12819872), (par + 12820256), (buf + 38208),
-            (buf + 38592), (act + (long)(16419840) * n));
+        bn_c384_8x8_relu_cu_fwd_eval(host, n, (act + (long)(15092736) * n), (par + 12819872), (par + 12820256), (buf + 38208),
+            (buf + 38592), (act + (long)(15117312) * n));
 }
 
 static void shakenet26_2x96d_fwd_215(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(16419840) * n), (act + (long)(16444416) * n));
 }
 
 static void shakenet26_2x96d_fwd_216(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(16444416) * n), (par + 12820640), 0, (act + (long)(16468992) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(15117312) * n), (par + 12820640), 0, (act + (long)(15141888) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_217(const mc_state *s, int train, int host)
@@ -1945,39 +1923,39 @@ static void shakenet26_2x96d_fwd_217(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(16468992) * n), (par + 14147744), (par + 14148128), (buf + 38976),
-            (buf + 39360), (cnt + 76), (act + (long)(16493568) * n), (sav + 35712), (sav + 36096));
+        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(15141888) * n), (par + 14147744), (par + 14148128), (buf + 38976),
+            (buf + 39360), (cnt + 76), (act + (long)(15166464) * n), (sav + 35712), (sav + 36096));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(16468992) * n), (par + 14147744), (par + 14148128), (buf + 38976),
-            (buf + 39360), (act + (long)(16493568) * n));
+        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(15141888) * n), (par + 14147744), (par + 14148128), (buf + 38976),
+            (buf + 39360), (act + (long)(15166464) * n));
 }
 
 static void shakenet26_2x96d_fwd_218(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n24576_cu_fwd(host, n, (act + (long)(16247808) * n), (act + (long)(16493568) * n), train ? (ext + (long)(20) * n) : 0, (act + (long)(16518144) * n));
+    shake_n24576_cu_fwd(host, n, (act + (long)(14945280) * n), (act + (long)(15166464) * n), train ? (ext + (long)(20) * n) : 0, (act + (long)(15191040) * n));
 }
 
 static void shakenet26_2x96d_fwd_219(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n24576_cu_fwd(host, n, (act + (long)(16518144) * n), (act + (long)(16002048) * n), (act + (long)(16542720) * n));
+    add2_n24576_cu_fwd(host, n, (act + (long)(15191040) * n), (act + (long)(14724096) * n), (act + (long)(15215616) * n));
 }
 
 static void shakenet26_2x96d_fwd_220(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(16542720) * n), (act + (long)(16567296) * n));
+    relu_n24576_cu_fwd(host, n, (act + (long)(15215616) * n), (act + (long)(15240192) * n));
 }
 
 static void shakenet26_2x96d_fwd_221(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(16567296) * n), (par + 14296736), 0, (act + (long)(16591872) * n + 0));
+    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(15240192) * n), (par + 14296736), 0, (act + (long)(15264768) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_222(const mc_state *s, int train, int host)
@@ -1985,18 +1963,18 @@ static void shakenet26_2x96d_fwd_222(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(16591872) * n), (par + 14303648), (par + 14304416), (buf + 40512),
-            (buf + 41280), (cnt + 78), (act + (long)(16641024) * n), (sav + 36480), (sav + 37248));
+        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(15264768) * n), (par + 14303648), (par + 14304416), (buf + 40512),
+            (buf + 41280), (cnt + 78), (act + (long)(15313920) * n), (sav + 36480), (sav + 37248));
     else
-        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(16591872) * n), (par + 14303648), (par + 14304416), (buf + 40512),
-            (buf + 41280), (act + (long)(16641024) * n));
+        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(15264768) * n), (par + 14303648), (par + 14304416), (buf + 40512),
+            (buf + 41280), (act + (long)(15313920) * n));
 }
 
 static void shakenet26_2x96d_fwd_223(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(16641024) * n), (par + 14305184), (par + 14600096), (act + (long)(16690176) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(15313920) * n), (par + 14305184), (par + 14600096), (act + (long)(15363072) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_224(const mc_state *s, int train, int host)
@@ -2004,25 +1982,24 @@ static void shakenet26_2x96d_fwd_224(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(16690176) * n), (par + 14600480), (par + 14600864), (buf + 42048),
-            (buf + 42432), (cnt + 79), (act + (long)(16714752) * n), (sav + 38016), (sav + 38400));
+        bn_c384_8x8_relu_cu_fwd_train(host, n, (act + (long)(15363072) * n), (par + 14600480), (par + 14600864), (buf + 42048),
+            (buf + 42432), (cnt + 79), (act + (long)(15387648) * n), (sav + 38016), (sav + 38400));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(16690176) * n), (par + 14600480), (par + 14600864), (buf + 42048),
-            (buf + 42432), (act + (long)(16714752) * n));
+        bn_c384_8x8_relu_cu_fwd_eval(host, n, (act + (long)(15363072) * n), (par + 14600480), (par + 14600864), (buf + 42048),
+            (buf + 42432), (act + (long)(15387648) * n));
 }
 
 static void shakenet26_2x96d_fwd_225(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(16714752) * n), (act + (long)(16739328) * n));
 }
 
 static void shakenet26_2x96d_fwd_226(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(16739328) * n), (par + 14601248), 0, (act + (long)(16763904) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(15387648) * n), (par + 14601248), 0, (act + (long)(15412224) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_227(const mc_state *s, int train, int host)
@@ -2030,25 +2007,25 @@ static void shakenet26_2x96d_fwd_227(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(16763904) * n), (par + 15928352), (par + 15928736), (buf + 42816),
-            (buf + 43200), (cnt + 80), (act + (long)(16788480) * n), (sav + 38784), (sav + 39168));
+        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(15412224) * n), (par + 15928352), (par + 15928736), (buf + 42816),
+            (buf + 43200), (cnt + 80), (act + (long)(15436800) * n), (sav + 38784), (sav + 39168));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(16763904) * n), (par + 15928352), (par + 15928736), (buf + 42816),
-            (buf + 43200), (act + (long)(16788480) * n));
+        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(15412224) * n), (par + 15928352), (par + 15928736), (buf + 42816),
+            (buf + 43200), (act + (long)(15436800) * n));
 }
 
 static void shakenet26_2x96d_fwd_228(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(16542720) * n), (act + (long)(16813056) * n));
+    relu_n24576_cu_fwd(host, n, (act + (long)(15215616) * n), (act + (long)(15461376) * n));
 }
 
 static void shakenet26_2x96d_fwd_229(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(16813056) * n), (par + 15929120), 0, (act + (long)(16837632) * n + 0));
+    dw_k3_3_c384_8x8_s1_cu_fwd(host, n, (act + (long)(15461376) * n), (par + 15929120), 0, (act + (long)(15485952) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_230(const mc_state *s, int train, int host)
@@ -2056,18 +2033,18 @@ static void shakenet26_2x96d_fwd_230(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(16837632) * n), (par + 15936032), (par + 15936800), (buf + 43584),
-            (buf + 44352), (cnt + 81), (act + (long)(16886784) * n), (sav + 39552), (sav + 40320));
+        bn_c768_8x8_cu_fwd_train(host, n, (act + (long)(15485952) * n), (par + 15936032), (par + 15936800), (buf + 43584),
+            (buf + 44352), (cnt + 81), (act + (long)(15535104) * n), (sav + 39552), (sav + 40320));
     else
-        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(16837632) * n), (par + 15936032), (par + 15936800), (buf + 43584),
-            (buf + 44352), (act + (long)(16886784) * n));
+        bn_c768_8x8_cu_fwd_eval(host, n, (act + (long)(15485952) * n), (par + 15936032), (par + 15936800), (buf + 43584),
+            (buf + 44352), (act + (long)(15535104) * n));
 }
 
 static void shakenet26_2x96d_fwd_231(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(16886784) * n), (par + 15937568), (par + 16232480), (act + (long)(16935936) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(host, n, (act + (long)(15535104) * n), (par + 15937568), (par + 16232480), (act + (long)(15584256) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_232(const mc_state *s, int train, int host)
@@ -2075,25 +2052,24 @@ static void shakenet26_2x96d_fwd_232(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(16935936) * n), (par + 16232864), (par + 16233248), (buf + 45120),
-            (buf + 45504), (cnt + 82), (act + (long)(16960512) * n), (sav + 41088), (sav + 41472));
+        bn_c384_8x8_relu_cu_fwd_train(host, n, (act + (long)(15584256) * n), (par + 16232864), (par + 16233248), (buf + 45120),
+            (buf + 45504), (cnt + 82), (act + (long)(15608832) * n), (sav + 41088), (sav + 41472));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(16935936) * n), (par + 16232864), (par + 16233248), (buf + 45120),
-            (buf + 45504), (act + (long)(16960512) * n));
+        bn_c384_8x8_relu_cu_fwd_eval(host, n, (act + (long)(15584256) * n), (par + 16232864), (par + 16233248), (buf + 45120),
+            (buf + 45504), (act + (long)(15608832) * n));
 }
 
 static void shakenet26_2x96d_fwd_233(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(16960512) * n), (act + (long)(16985088) * n));
 }
 
 static void shakenet26_2x96d_fwd_234(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(16985088) * n), (par + 16233632), 0, (act + (long)(17009664) * n + 0));
+    conv_k3_c384_384_8x8_s1_p1_cu_fwd(host, n, (act + (long)(15608832) * n), (par + 16233632), 0, (act + (long)(15633408) * n + 0));
 }
 
 static void shakenet26_2x96d_fwd_235(const mc_state *s, int train, int host)
@@ -2101,46 +2077,45 @@ static void shakenet26_2x96d_fwd_235(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(17009664) * n), (par + 17560736), (par + 17561120), (buf + 45888),
-            (buf + 46272), (cnt + 83), (act + (long)(17034240) * n), (sav + 41856), (sav + 42240));
+        bn_c384_8x8_cu_fwd_train(host, n, (act + (long)(15633408) * n), (par + 17560736), (par + 17561120), (buf + 45888),
+            (buf + 46272), (cnt + 83), (act + (long)(15657984) * n), (sav + 41856), (sav + 42240));
     else
-        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(17009664) * n), (par + 17560736), (par + 17561120), (buf + 45888),
-            (buf + 46272), (act + (long)(17034240) * n));
+        bn_c384_8x8_cu_fwd_eval(host, n, (act + (long)(15633408) * n), (par + 17560736), (par + 17561120), (buf + 45888),
+            (buf + 46272), (act + (long)(15657984) * n));
 }
 
 static void shakenet26_2x96d_fwd_236(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    shake_n24576_cu_fwd(host, n, (act + (long)(16788480) * n), (act + (long)(17034240) * n), train ? (ext + (long)(22) * n) : 0, (act + (long)(17058816) * n));
+    shake_n24576_cu_fwd(host, n, (act + (long)(15436800) * n), (act + (long)(15657984) * n), train ? (ext + (long)(22) * n) : 0, (act + (long)(15682560) * n));
 }
 
 static void shakenet26_2x96d_fwd_237(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n24576_cu_fwd(host, n, (act + (long)(17058816) * n), (act + (long)(16542720) * n), (act + (long)(17083392) * n));
+    add2_n24576_relu_cu_fwd(host, n, (act + (long)(15682560) * n), (act + (long)(15215616) * n), (act + (long)(15707136) * n));
 }
 
 static void shakenet26_2x96d_fwd_238(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu_n24576_cu_fwd(host, n, (act + (long)(17083392) * n), (act + (long)(17107968) * n));
 }
 
 static void shakenet26_2x96d_fwd_239(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c384_8x8_cu_fwd(host, n, (act + (long)(17107968) * n), (act + (long)(17132544) * n));
+    gap_c384_8x8_cu_fwd(host, n, (act + (long)(15707136) * n), (act + (long)(15731712) * n));
 }
 
 static void shakenet26_2x96d_fwd_240(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_384_10_b_cu_fwd(host, n, (act + (long)(17132544) * n), (par + 17561504), (par + 17565344), (act + (long)(17132928) * n));
+    linear_384_10_b_cu_fwd(host, n, (act + (long)(15731712) * n), (par + 17561504), (par + 17565344), (act + (long)(15732096) * n));
 }
 
 static void shakenet26_2x96d_bwd_0(const mc_state *s, int host)
@@ -2199,8 +2174,8 @@ static void shakenet26_2x96d_bwd_7(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(166912) * n), (par + 1984), (sav + 0), (sav + 96), (dact + (long)(265216) * n),
-        (dact + (long)(166912) * n), (grad + 1984), (grad + 2080));
+    bn_c96_32x32_cu_bwd(host, n, (act + (long)(166912) * n), (act + (long)(265216) * n), (par + 1984), (sav + 0), (sav + 96),
+        (dact + (long)(265216) * n), (dact + (long)(166912) * n), (grad + 1984), (grad + 2080));
 }
 
 static void shakenet26_2x96d_bwd_8(const mc_state *s, int host)
@@ -2222,8 +2197,8 @@ static void shakenet26_2x96d_bwd_10(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(379904) * n), (par + 3504), (sav + 192), (sav + 240), (dact + (long)(429056) * n),
-        (dact + (long)(379904) * n), (grad + 3504), (grad + 3552));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(379904) * n), (act + (long)(429056) * n), (par + 3504), (sav + 192), (sav + 240),
+        (dact + (long)(429056) * n), (dact + (long)(379904) * n), (grad + 3504), (grad + 3552));
 }
 
 static void shakenet26_2x96d_bwd_11(const mc_state *s, int host)
@@ -2238,22 +2213,21 @@ static void shakenet26_2x96d_bwd_12(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(478208) * n), (par + 8304), (sav + 288), (sav + 384), (dact + (long)(576512) * n),
-        (dact + (long)(478208) * n), (grad + 8304), (grad + 8400));
+    bn_c96_32x32_relu_cu_bwd(host, n, (act + (long)(478208) * n), (act + (long)(576512) * n), (par + 8304), (sav + 288), (sav + 384),
+        (dact + (long)(576512) * n), (dact + (long)(478208) * n), (grad + 8304), (grad + 8400));
 }
 
 static void shakenet26_2x96d_bwd_13(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(576512) * n), (act + (long)(674816) * n), (dact + (long)(674816) * n), (dact + (long)(576512) * n));
 }
 
 static void shakenet26_2x96d_bwd_14(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(674816) * n), (par + 8496), (dact + (long)(773120) * n + 0), (dact + (long)(674816) * n), (grad + 8496),
+    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(576512) * n), (par + 8496), (dact + (long)(674816) * n + 0), (dact + (long)(576512) * n), (grad + 8496),
         0);
 }
 
@@ -2261,22 +2235,22 @@ static void shakenet26_2x96d_bwd_15(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(773120) * n), (par + 91440), (sav + 480), (sav + 576), (dact + (long)(871424) * n),
-        (dact + (long)(773120) * n), (grad + 91440), (grad + 91536));
+    bn_c96_32x32_cu_bwd(host, n, (act + (long)(674816) * n), (act + (long)(773120) * n), (par + 91440), (sav + 480), (sav + 576),
+        (dact + (long)(773120) * n), (dact + (long)(674816) * n), (grad + 91440), (grad + 91536));
 }
 
 static void shakenet26_2x96d_bwd_16(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n16384_cu_bwd(host, n, (act + (long)(3072) * n), (act + (long)(969728) * n), (dact + (long)(969728) * n), (dact + (long)(3072) * n));
+    relu_n16384_cu_bwd(host, n, (act + (long)(3072) * n), (act + (long)(871424) * n), (dact + (long)(871424) * n), (dact + (long)(3072) * n));
 }
 
 static void shakenet26_2x96d_bwd_17(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(969728) * n), (par + 91632), (dact + (long)(986112) * n + 0), (dact + (long)(969728) * n), (grad + 91632),
+    dw_k3_5_7_c16_32x32_s1_cu_bwd(host, n, (act + (long)(871424) * n), (par + 91632), (dact + (long)(887808) * n + 0), (dact + (long)(871424) * n), (grad + 91632),
         0);
 }
 
@@ -2284,15 +2258,15 @@ static void shakenet26_2x96d_bwd_18(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c48_32x32_cu_bwd(host, n, (act + (long)(986112) * n), (par + 92960), (sav + 672), (sav + 720), (dact + (long)(1035264) * n),
-        (dact + (long)(986112) * n), (grad + 92960), (grad + 93008));
+    bn_c48_32x32_cu_bwd(host, n, (act + (long)(887808) * n), (act + (long)(936960) * n), (par + 92960), (sav + 672), (sav + 720),
+        (dact + (long)(936960) * n), (dact + (long)(887808) * n), (grad + 92960), (grad + 93008));
 }
 
 static void shakenet26_2x96d_bwd_19(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c48_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1035264) * n), (par + 93056), (dact + (long)(1084416) * n + 0), (dact + (long)(1035264) * n), (grad + 93056),
+    conv_k1_c48_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(936960) * n), (par + 93056), (dact + (long)(986112) * n + 0), (dact + (long)(936960) * n), (grad + 93056),
         (grad + 97664));
 }
 
@@ -2300,22 +2274,21 @@ static void shakenet26_2x96d_bwd_20(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(1084416) * n), (par + 97760), (sav + 768), (sav + 864), (dact + (long)(1182720) * n),
-        (dact + (long)(1084416) * n), (grad + 97760), (grad + 97856));
+    bn_c96_32x32_relu_cu_bwd(host, n, (act + (long)(986112) * n), (act + (long)(1084416) * n), (par + 97760), (sav + 768), (sav + 864),
+        (dact + (long)(1084416) * n), (dact + (long)(986112) * n), (grad + 97760), (grad + 97856));
 }
 
 static void shakenet26_2x96d_bwd_21(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(1182720) * n), (act + (long)(1281024) * n), (dact + (long)(1281024) * n), (dact + (long)(1182720) * n));
 }
 
 static void shakenet26_2x96d_bwd_22(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1281024) * n), (par + 97952), (dact + (long)(1379328) * n + 0), (dact + (long)(1281024) * n), (grad + 97952),
+    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(1084416) * n), (par + 97952), (dact + (long)(1182720) * n + 0), (dact + (long)(1084416) * n), (grad + 97952),
         0);
 }
 
@@ -2323,36 +2296,36 @@ static void shakenet26_2x96d_bwd_23(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(1379328) * n), (par + 180896), (sav + 960), (sav + 1056), (dact + (long)(1477632) * n),
-        (dact + (long)(1379328) * n), (grad + 180896), (grad + 180992));
+    bn_c96_32x32_cu_bwd(host, n, (act + (long)(1182720) * n), (act + (long)(1281024) * n), (par + 180896), (sav + 960), (sav + 1056),
+        (dact + (long)(1281024) * n), (dact + (long)(1182720) * n), (grad + 180896), (grad + 180992));
 }
 
 static void shakenet26_2x96d_bwd_24(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n98304_cu_bwd(host, n, (ext + (long)(0) * n) + n, (dact + (long)(1575936) * n), (dact + (long)(871424) * n), (dact + (long)(1477632) * n));
+    shake_n98304_cu_bwd(host, n, (ext + (long)(0) * n) + n, (dact + (long)(1379328) * n), (dact + (long)(773120) * n), (dact + (long)(1281024) * n));
 }
 
 static void shakenet26_2x96d_bwd_25(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n98304_cu_bwd(host, n, (dact + (long)(1674240) * n), (dact + (long)(1575936) * n), (dact + (long)(265216) * n));
+    add2_n98304_cu_bwd(host, n, (act + (long)(1477632) * n), (dact + (long)(1477632) * n), (dact + (long)(1379328) * n), (dact + (long)(265216) * n));
 }
 
 static void shakenet26_2x96d_bwd_26(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(1674240) * n), (act + (long)(1772544) * n), (dact + (long)(1772544) * n), (dact + (long)(1674240) * n));
+    relu_n98304_cu_bwd(host, n, (act + (long)(1477632) * n), (act + (long)(1575936) * n), (dact + (long)(1575936) * n), (dact + (long)(1477632) * n));
 }
 
 static void shakenet26_2x96d_bwd_27(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(1772544) * n), (par + 190496), (dact + (long)(1870848) * n + 0), (dact + (long)(1772544) * n), (grad + 190496),
+    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(1575936) * n), (par + 190496), (dact + (long)(1674240) * n + 0), (dact + (long)(1575936) * n), (grad + 190496),
         0);
 }
 
@@ -2360,15 +2333,15 @@ static void shakenet26_2x96d_bwd_28(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c288_32x32_cu_bwd(host, n, (act + (long)(1870848) * n), (par + 198464), (sav + 1152), (sav + 1440), (dact + (long)(2165760) * n),
-        (dact + (long)(1870848) * n), (grad + 198464), (grad + 198752));
+    bn_c288_32x32_cu_bwd(host, n, (act + (long)(1674240) * n), (act + (long)(1969152) * n), (par + 198464), (sav + 1152), (sav + 1440),
+        (dact + (long)(1969152) * n), (dact + (long)(1674240) * n), (grad + 198464), (grad + 198752));
 }
 
 static void shakenet26_2x96d_bwd_29(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(2165760) * n), (par + 199040), (dact + (long)(2460672) * n + 0), (dact + (long)(2165760) * n), (grad + 199040),
+    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(1969152) * n), (par + 199040), (dact + (long)(2264064) * n + 0), (dact + (long)(1969152) * n), (grad + 199040),
         (grad + 226688));
 }
 
@@ -2376,22 +2349,21 @@ static void shakenet26_2x96d_bwd_30(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(2460672) * n), (par + 226784), (sav + 1728), (sav + 1824), (dact + (long)(2558976) * n),
-        (dact + (long)(2460672) * n), (grad + 226784), (grad + 226880));
+    bn_c96_32x32_relu_cu_bwd(host, n, (act + (long)(2264064) * n), (act + (long)(2362368) * n), (par + 226784), (sav + 1728), (sav + 1824),
+        (dact + (long)(2362368) * n), (dact + (long)(2264064) * n), (grad + 226784), (grad + 226880));
 }
 
 static void shakenet26_2x96d_bwd_31(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(2558976) * n), (act + (long)(2657280) * n), (dact + (long)(2657280) * n), (dact + (long)(2558976) * n));
 }
 
 static void shakenet26_2x96d_bwd_32(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(2657280) * n), (par + 226976), (dact + (long)(2755584) * n + 0), (dact + (long)(2657280) * n), (grad + 226976),
+    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(2362368) * n), (par + 226976), (dact + (long)(2460672) * n + 0), (dact + (long)(2362368) * n), (grad + 226976),
         0);
 }
 
@@ -2399,22 +2371,22 @@ static void shakenet26_2x96d_bwd_33(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(2755584) * n), (par + 309920), (sav + 1920), (sav + 2016), (dact + (long)(2853888) * n),
-        (dact + (long)(2755584) * n), (grad + 309920), (grad + 310016));
+    bn_c96_32x32_cu_bwd(host, n, (act + (long)(2460672) * n), (act + (long)(2558976) * n), (par + 309920), (sav + 1920), (sav + 2016),
+        (dact + (long)(2558976) * n), (dact + (long)(2460672) * n), (grad + 309920), (grad + 310016));
 }
 
 static void shakenet26_2x96d_bwd_34(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(1674240) * n), (act + (long)(2952192) * n), (dact + (long)(2952192) * n), (dact + (long)(1674240) * n));
+    relu_n98304_cu_bwd(host, n, (act + (long)(1477632) * n), (act + (long)(2657280) * n), (dact + (long)(2657280) * n), (dact + (long)(1477632) * n));
 }
 
 static void shakenet26_2x96d_bwd_35(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(2952192) * n), (par + 310112), (dact + (long)(3050496) * n + 0), (dact + (long)(2952192) * n), (grad + 310112),
+    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(2657280) * n), (par + 310112), (dact + (long)(2755584) * n + 0), (dact + (long)(2657280) * n), (grad + 310112),
         0);
 }
 
@@ -2422,15 +2394,15 @@ static void shakenet26_2x96d_bwd_36(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c288_32x32_cu_bwd(host, n, (act + (long)(3050496) * n), (par + 318080), (sav + 2112), (sav + 2400), (dact + (long)(3345408) * n),
-        (dact + (long)(3050496) * n), (grad + 318080), (grad + 318368));
+    bn_c288_32x32_cu_bwd(host, n, (act + (long)(2755584) * n), (act + (long)(3050496) * n), (par + 318080), (sav + 2112), (sav + 2400),
+        (dact + (long)(3050496) * n), (dact + (long)(2755584) * n), (grad + 318080), (grad + 318368));
 }
 
 static void shakenet26_2x96d_bwd_37(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(3345408) * n), (par + 318656), (dact + (long)(3640320) * n + 0), (dact + (long)(3345408) * n), (grad + 318656),
+    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(3050496) * n), (par + 318656), (dact + (long)(3345408) * n + 0), (dact + (long)(3050496) * n), (grad + 318656),
         (grad + 346304));
 }
 
@@ -2438,22 +2410,21 @@ static void shakenet26_2x96d_bwd_38(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(3640320) * n), (par + 346400), (sav + 2688), (sav + 2784), (dact + (long)(3738624) * n),
-        (dact + (long)(3640320) * n), (grad + 346400), (grad + 346496));
+    bn_c96_32x32_relu_cu_bwd(host, n, (act + (long)(3345408) * n), (act + (long)(3443712) * n), (par + 346400), (sav + 2688), (sav + 2784),
+        (dact + (long)(3443712) * n), (dact + (long)(3345408) * n), (grad + 346400), (grad + 346496));
 }
 
 static void shakenet26_2x96d_bwd_39(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(3738624) * n), (act + (long)(3836928) * n), (dact + (long)(3836928) * n), (dact + (long)(3738624) * n));
 }
 
 static void shakenet26_2x96d_bwd_40(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(3836928) * n), (par + 346592), (dact + (long)(3935232) * n + 0), (dact + (long)(3836928) * n), (grad + 346592),
+    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(3443712) * n), (par + 346592), (dact + (long)(3542016) * n + 0), (dact + (long)(3443712) * n), (grad + 346592),
         0);
 }
 
@@ -2461,36 +2432,36 @@ static void shakenet26_2x96d_bwd_41(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(3935232) * n), (par + 429536), (sav + 2880), (sav + 2976), (dact + (long)(4033536) * n),
-        (dact + (long)(3935232) * n), (grad + 429536), (grad + 429632));
+    bn_c96_32x32_cu_bwd(host, n, (act + (long)(3542016) * n), (act + (long)(3640320) * n), (par + 429536), (sav + 2880), (sav + 2976),
+        (dact + (long)(3640320) * n), (dact + (long)(3542016) * n), (grad + 429536), (grad + 429632));
 }
 
 static void shakenet26_2x96d_bwd_42(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n98304_cu_bwd(host, n, (ext + (long)(2) * n) + n, (dact + (long)(4131840) * n), (dact + (long)(2853888) * n), (dact + (long)(4033536) * n));
+    shake_n98304_cu_bwd(host, n, (ext + (long)(2) * n) + n, (dact + (long)(3738624) * n), (dact + (long)(2558976) * n), (dact + (long)(3640320) * n));
 }
 
 static void shakenet26_2x96d_bwd_43(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n98304_cu_bwd(host, n, (dact + (long)(4230144) * n), (dact + (long)(4131840) * n), (dact + (long)(1674240) * n));
+    add2_n98304_cu_bwd(host, n, (act + (long)(3836928) * n), (dact + (long)(3836928) * n), (dact + (long)(3738624) * n), (dact + (long)(1477632) * n));
 }
 
 static void shakenet26_2x96d_bwd_44(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(4230144) * n), (act + (long)(4328448) * n), (dact + (long)(4328448) * n), (dact + (long)(4230144) * n));
+    relu_n98304_cu_bwd(host, n, (act + (long)(3836928) * n), (act + (long)(3935232) * n), (dact + (long)(3935232) * n), (dact + (long)(3836928) * n));
 }
 
 static void shakenet26_2x96d_bwd_45(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(4328448) * n), (par + 439136), (dact + (long)(4426752) * n + 0), (dact + (long)(4328448) * n), (grad + 439136),
+    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(3935232) * n), (par + 439136), (dact + (long)(4033536) * n + 0), (dact + (long)(3935232) * n), (grad + 439136),
         0);
 }
 
@@ -2498,15 +2469,15 @@ static void shakenet26_2x96d_bwd_46(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c288_32x32_cu_bwd(host, n, (act + (long)(4426752) * n), (par + 447104), (sav + 3072), (sav + 3360), (dact + (long)(4721664) * n),
-        (dact + (long)(4426752) * n), (grad + 447104), (grad + 447392));
+    bn_c288_32x32_cu_bwd(host, n, (act + (long)(4033536) * n), (act + (long)(4328448) * n), (par + 447104), (sav + 3072), (sav + 3360),
+        (dact + (long)(4328448) * n), (dact + (long)(4033536) * n), (grad + 447104), (grad + 447392));
 }
 
 static void shakenet26_2x96d_bwd_47(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(4721664) * n), (par + 447680), (dact + (long)(5016576) * n + 0), (dact + (long)(4721664) * n), (grad + 447680),
+    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(4328448) * n), (par + 447680), (dact + (long)(4623360) * n + 0), (dact + (long)(4328448) * n), (grad + 447680),
         (grad + 475328));
 }
 
@@ -2514,22 +2485,21 @@ static void shakenet26_2x96d_bwd_48(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(5016576) * n), (par + 475424), (sav + 3648), (sav + 3744), (dact + (long)(5114880) * n),
-        (dact + (long)(5016576) * n), (grad + 475424), (grad + 475520));
+    bn_c96_32x32_relu_cu_bwd(host, n, (act + (long)(4623360) * n), (act + (long)(4721664) * n), (par + 475424), (sav + 3648), (sav + 3744),
+        (dact + (long)(4721664) * n), (dact + (long)(4623360) * n), (grad + 475424), (grad + 475520));
 }
 
 static void shakenet26_2x96d_bwd_49(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(5114880) * n), (act + (long)(5213184) * n), (dact + (long)(5213184) * n), (dact + (long)(5114880) * n));
 }
 
 static void shakenet26_2x96d_bwd_50(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(5213184) * n), (par + 475616), (dact + (long)(5311488) * n + 0), (dact + (long)(5213184) * n), (grad + 475616),
+    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(4721664) * n), (par + 475616), (dact + (long)(4819968) * n + 0), (dact + (long)(4721664) * n), (grad + 475616),
         0);
 }
 
@@ -2537,22 +2507,22 @@ static void shakenet26_2x96d_bwd_51(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(5311488) * n), (par + 558560), (sav + 3840), (sav + 3936), (dact + (long)(5409792) * n),
-        (dact + (long)(5311488) * n), (grad + 558560), (grad + 558656));
+    bn_c96_32x32_cu_bwd(host, n, (act + (long)(4819968) * n), (act + (long)(4918272) * n), (par + 558560), (sav + 3840), (sav + 3936),
+        (dact + (long)(4918272) * n), (dact + (long)(4819968) * n), (grad + 558560), (grad + 558656));
 }
 
 static void shakenet26_2x96d_bwd_52(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(4230144) * n), (act + (long)(5508096) * n), (dact + (long)(5508096) * n), (dact + (long)(4230144) * n));
+    relu_n98304_cu_bwd(host, n, (act + (long)(3836928) * n), (act + (long)(5016576) * n), (dact + (long)(5016576) * n), (dact + (long)(3836928) * n));
 }
 
 static void shakenet26_2x96d_bwd_53(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(5508096) * n), (par + 558752), (dact + (long)(5606400) * n + 0), (dact + (long)(5508096) * n), (grad + 558752),
+    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(5016576) * n), (par + 558752), (dact + (long)(5114880) * n + 0), (dact + (long)(5016576) * n), (grad + 558752),
         0);
 }
 
@@ -2560,15 +2530,15 @@ static void shakenet26_2x96d_bwd_54(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c288_32x32_cu_bwd(host, n, (act + (long)(5606400) * n), (par + 566720), (sav + 4032), (sav + 4320), (dact + (long)(5901312) * n),
-        (dact + (long)(5606400) * n), (grad + 566720), (grad + 567008));
+    bn_c288_32x32_cu_bwd(host, n, (act + (long)(5114880) * n), (act + (long)(5409792) * n), (par + 566720), (sav + 4032), (sav + 4320),
+        (dact + (long)(5409792) * n), (dact + (long)(5114880) * n), (grad + 566720), (grad + 567008));
 }
 
 static void shakenet26_2x96d_bwd_55(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(5901312) * n), (par + 567296), (dact + (long)(6196224) * n + 0), (dact + (long)(5901312) * n), (grad + 567296),
+    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(5409792) * n), (par + 567296), (dact + (long)(5704704) * n + 0), (dact + (long)(5409792) * n), (grad + 567296),
         (grad + 594944));
 }
 
@@ -2576,22 +2546,21 @@ static void shakenet26_2x96d_bwd_56(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(6196224) * n), (par + 595040), (sav + 4608), (sav + 4704), (dact + (long)(6294528) * n),
-        (dact + (long)(6196224) * n), (grad + 595040), (grad + 595136));
+    bn_c96_32x32_relu_cu_bwd(host, n, (act + (long)(5704704) * n), (act + (long)(5803008) * n), (par + 595040), (sav + 4608), (sav + 4704),
+        (dact + (long)(5803008) * n), (dact + (long)(5704704) * n), (grad + 595040), (grad + 595136));
 }
 
 static void shakenet26_2x96d_bwd_57(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(6294528) * n), (act + (long)(6392832) * n), (dact + (long)(6392832) * n), (dact + (long)(6294528) * n));
 }
 
 static void shakenet26_2x96d_bwd_58(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(6392832) * n), (par + 595232), (dact + (long)(6491136) * n + 0), (dact + (long)(6392832) * n), (grad + 595232),
+    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(5803008) * n), (par + 595232), (dact + (long)(5901312) * n + 0), (dact + (long)(5803008) * n), (grad + 595232),
         0);
 }
 
@@ -2599,36 +2568,36 @@ static void shakenet26_2x96d_bwd_59(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(6491136) * n), (par + 678176), (sav + 4800), (sav + 4896), (dact + (long)(6589440) * n),
-        (dact + (long)(6491136) * n), (grad + 678176), (grad + 678272));
+    bn_c96_32x32_cu_bwd(host, n, (act + (long)(5901312) * n), (act + (long)(5999616) * n), (par + 678176), (sav + 4800), (sav + 4896),
+        (dact + (long)(5999616) * n), (dact + (long)(5901312) * n), (grad + 678176), (grad + 678272));
 }
 
 static void shakenet26_2x96d_bwd_60(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n98304_cu_bwd(host, n, (ext + (long)(4) * n) + n, (dact + (long)(6687744) * n), (dact + (long)(5409792) * n), (dact + (long)(6589440) * n));
+    shake_n98304_cu_bwd(host, n, (ext + (long)(4) * n) + n, (dact + (long)(6097920) * n), (dact + (long)(4918272) * n), (dact + (long)(5999616) * n));
 }
 
 static void shakenet26_2x96d_bwd_61(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n98304_cu_bwd(host, n, (dact + (long)(6786048) * n), (dact + (long)(6687744) * n), (dact + (long)(4230144) * n));
+    add2_n98304_cu_bwd(host, n, (act + (long)(6196224) * n), (dact + (long)(6196224) * n), (dact + (long)(6097920) * n), (dact + (long)(3836928) * n));
 }
 
 static void shakenet26_2x96d_bwd_62(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(6786048) * n), (act + (long)(6884352) * n), (dact + (long)(6884352) * n), (dact + (long)(6786048) * n));
+    relu_n98304_cu_bwd(host, n, (act + (long)(6196224) * n), (act + (long)(6294528) * n), (dact + (long)(6294528) * n), (dact + (long)(6196224) * n));
 }
 
 static void shakenet26_2x96d_bwd_63(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(6884352) * n), (par + 687776), (dact + (long)(6982656) * n + 0), (dact + (long)(6884352) * n), (grad + 687776),
+    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(6294528) * n), (par + 687776), (dact + (long)(6392832) * n + 0), (dact + (long)(6294528) * n), (grad + 687776),
         0);
 }
 
@@ -2636,15 +2605,15 @@ static void shakenet26_2x96d_bwd_64(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c288_32x32_cu_bwd(host, n, (act + (long)(6982656) * n), (par + 695744), (sav + 4992), (sav + 5280), (dact + (long)(7277568) * n),
-        (dact + (long)(6982656) * n), (grad + 695744), (grad + 696032));
+    bn_c288_32x32_cu_bwd(host, n, (act + (long)(6392832) * n), (act + (long)(6687744) * n), (par + 695744), (sav + 4992), (sav + 5280),
+        (dact + (long)(6687744) * n), (dact + (long)(6392832) * n), (grad + 695744), (grad + 696032));
 }
 
 static void shakenet26_2x96d_bwd_65(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(7277568) * n), (par + 696320), (dact + (long)(7572480) * n + 0), (dact + (long)(7277568) * n), (grad + 696320),
+    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(6687744) * n), (par + 696320), (dact + (long)(6982656) * n + 0), (dact + (long)(6687744) * n), (grad + 696320),
         (grad + 723968));
 }
 
@@ -2652,22 +2621,21 @@ static void shakenet26_2x96d_bwd_66(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(7572480) * n), (par + 724064), (sav + 5568), (sav + 5664), (dact + (long)(7670784) * n),
-        (dact + (long)(7572480) * n), (grad + 724064), (grad + 724160));
+    bn_c96_32x32_relu_cu_bwd(host, n, (act + (long)(6982656) * n), (act + (long)(7080960) * n), (par + 724064), (sav + 5568), (sav + 5664),
+        (dact + (long)(7080960) * n), (dact + (long)(6982656) * n), (grad + 724064), (grad + 724160));
 }
 
 static void shakenet26_2x96d_bwd_67(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(7670784) * n), (act + (long)(7769088) * n), (dact + (long)(7769088) * n), (dact + (long)(7670784) * n));
 }
 
 static void shakenet26_2x96d_bwd_68(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(7769088) * n), (par + 724256), (dact + (long)(7867392) * n + 0), (dact + (long)(7769088) * n), (grad + 724256),
+    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(7080960) * n), (par + 724256), (dact + (long)(7179264) * n + 0), (dact + (long)(7080960) * n), (grad + 724256),
         0);
 }
 
@@ -2675,22 +2643,22 @@ static void shakenet26_2x96d_bwd_69(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(7867392) * n), (par + 807200), (sav + 5760), (sav + 5856), (dact + (long)(7965696) * n),
-        (dact + (long)(7867392) * n), (grad + 807200), (grad + 807296));
+    bn_c96_32x32_cu_bwd(host, n, (act + (long)(7179264) * n), (act + (long)(7277568) * n), (par + 807200), (sav + 5760), (sav + 5856),
+        (dact + (long)(7277568) * n), (dact + (long)(7179264) * n), (grad + 807200), (grad + 807296));
 }
 
 static void shakenet26_2x96d_bwd_70(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(6786048) * n), (act + (long)(8064000) * n), (dact + (long)(8064000) * n), (dact + (long)(6786048) * n));
+    relu_n98304_cu_bwd(host, n, (act + (long)(6196224) * n), (act + (long)(7375872) * n), (dact + (long)(7375872) * n), (dact + (long)(6196224) * n));
 }
 
 static void shakenet26_2x96d_bwd_71(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(8064000) * n), (par + 807392), (dact + (long)(8162304) * n + 0), (dact + (long)(8064000) * n), (grad + 807392),
+    dw_k3_5_7_c96_32x32_s1_cu_bwd(host, n, (act + (long)(7375872) * n), (par + 807392), (dact + (long)(7474176) * n + 0), (dact + (long)(7375872) * n), (grad + 807392),
         0);
 }
 
@@ -2698,15 +2666,15 @@ static void shakenet26_2x96d_bwd_72(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c288_32x32_cu_bwd(host, n, (act + (long)(8162304) * n), (par + 815360), (sav + 5952), (sav + 6240), (dact + (long)(8457216) * n),
-        (dact + (long)(8162304) * n), (grad + 815360), (grad + 815648));
+    bn_c288_32x32_cu_bwd(host, n, (act + (long)(7474176) * n), (act + (long)(7769088) * n), (par + 815360), (sav + 5952), (sav + 6240),
+        (dact + (long)(7769088) * n), (dact + (long)(7474176) * n), (grad + 815360), (grad + 815648));
 }
 
 static void shakenet26_2x96d_bwd_73(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(8457216) * n), (par + 815936), (dact + (long)(8752128) * n + 0), (dact + (long)(8457216) * n), (grad + 815936),
+    conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(host, n, (act + (long)(7769088) * n), (par + 815936), (dact + (long)(8064000) * n + 0), (dact + (long)(7769088) * n), (grad + 815936),
         (grad + 843584));
 }
 
@@ -2714,22 +2682,21 @@ static void shakenet26_2x96d_bwd_74(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(8752128) * n), (par + 843680), (sav + 6528), (sav + 6624), (dact + (long)(8850432) * n),
-        (dact + (long)(8752128) * n), (grad + 843680), (grad + 843776));
+    bn_c96_32x32_relu_cu_bwd(host, n, (act + (long)(8064000) * n), (act + (long)(8162304) * n), (par + 843680), (sav + 6528), (sav + 6624),
+        (dact + (long)(8162304) * n), (dact + (long)(8064000) * n), (grad + 843680), (grad + 843776));
 }
 
 static void shakenet26_2x96d_bwd_75(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(8850432) * n), (act + (long)(8948736) * n), (dact + (long)(8948736) * n), (dact + (long)(8850432) * n));
 }
 
 static void shakenet26_2x96d_bwd_76(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(8948736) * n), (par + 843872), (dact + (long)(9047040) * n + 0), (dact + (long)(8948736) * n), (grad + 843872),
+    conv_k3_c96_96_32x32_s1_p1_cu_bwd(host, n, (act + (long)(8162304) * n), (par + 843872), (dact + (long)(8260608) * n + 0), (dact + (long)(8162304) * n), (grad + 843872),
         0);
 }
 
@@ -2737,43 +2704,43 @@ static void shakenet26_2x96d_bwd_77(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_32x32_cu_bwd(host, n, (act + (long)(9047040) * n), (par + 926816), (sav + 6720), (sav + 6816), (dact + (long)(9145344) * n),
-        (dact + (long)(9047040) * n), (grad + 926816), (grad + 926912));
+    bn_c96_32x32_cu_bwd(host, n, (act + (long)(8260608) * n), (act + (long)(8358912) * n), (par + 926816), (sav + 6720), (sav + 6816),
+        (dact + (long)(8358912) * n), (dact + (long)(8260608) * n), (grad + 926816), (grad + 926912));
 }
 
 static void shakenet26_2x96d_bwd_78(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n98304_cu_bwd(host, n, (ext + (long)(6) * n) + n, (dact + (long)(9243648) * n), (dact + (long)(7965696) * n), (dact + (long)(9145344) * n));
+    shake_n98304_cu_bwd(host, n, (ext + (long)(6) * n) + n, (dact + (long)(8457216) * n), (dact + (long)(7277568) * n), (dact + (long)(8358912) * n));
 }
 
 static void shakenet26_2x96d_bwd_79(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n98304_cu_bwd(host, n, (dact + (long)(9341952) * n), (dact + (long)(9243648) * n), (dact + (long)(6786048) * n));
+    add2_n98304_cu_bwd(host, n, (act + (long)(8555520) * n), (dact + (long)(8555520) * n), (dact + (long)(8457216) * n), (dact + (long)(6196224) * n));
 }
 
 static void shakenet26_2x96d_bwd_80(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(9341952) * n), (act + (long)(9440256) * n), (dact + (long)(9440256) * n), (dact + (long)(9341952) * n));
+    relu_n98304_cu_bwd(host, n, (act + (long)(8555520) * n), (act + (long)(8653824) * n), (dact + (long)(8653824) * n), (dact + (long)(8555520) * n));
 }
 
 static void shakenet26_2x96d_bwd_81(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    subsample_c96_32x32_s2_o0_cu_bwd(host, n, (dact + (long)(9538560) * n), (dact + (long)(9440256) * n));
+    subsample_c96_32x32_s2_o0_cu_bwd(host, n, (dact + (long)(8752128) * n), (dact + (long)(8653824) * n));
 }
 
 static void shakenet26_2x96d_bwd_82(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c96_96_16x16_s1_p0_cu_bwd(host, n, (act + (long)(9538560) * n), (par + 927008), (dact + (long)(9563136) * n + 0), (dact + (long)(9538560) * n), (grad + 927008),
+    conv_k1_c96_96_16x16_s1_p0_cu_bwd(host, n, (act + (long)(8752128) * n), (par + 927008), (dact + (long)(8776704) * n + 0), (dact + (long)(8752128) * n), (grad + 927008),
         0);
 }
 
@@ -2781,14 +2748,14 @@ static void shakenet26_2x96d_bwd_83(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    subsample_c96_32x32_s2_o1_cu_bwd(host, n, (dact + (long)(9587712) * n), (dact + (long)(9440256) * n));
+    subsample_c96_32x32_s2_o1_cu_bwd(host, n, (dact + (long)(8801280) * n), (dact + (long)(8653824) * n));
 }
 
 static void shakenet26_2x96d_bwd_84(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c96_96_16x16_s1_p0_cu_bwd(host, n, (act + (long)(9587712) * n), (par + 936224), (dact + (long)(9612288) * n + 0), (dact + (long)(9587712) * n), (grad + 936224),
+    conv_k1_c96_96_16x16_s1_p0_cu_bwd(host, n, (act + (long)(8801280) * n), (par + 936224), (dact + (long)(8825856) * n + 0), (dact + (long)(8801280) * n), (grad + 936224),
         0);
 }
 
@@ -2796,29 +2763,29 @@ static void shakenet26_2x96d_bwd_85(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    concat_c_96_96_16x16_cu_bwd(host, n, (dact + (long)(9636864) * n), (dact + (long)(9563136) * n), (dact + (long)(9612288) * n));
+    concat_c_96_96_16x16_cu_bwd(host, n, (dact + (long)(8850432) * n), (dact + (long)(8776704) * n), (dact + (long)(8825856) * n));
 }
 
 static void shakenet26_2x96d_bwd_86(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(9636864) * n), (par + 945440), (sav + 6912), (sav + 7104), (dact + (long)(9686016) * n),
-        (dact + (long)(9636864) * n), (grad + 945440), (grad + 945632));
+    bn_c192_16x16_cu_bwd(host, n, (act + (long)(8850432) * n), (act + (long)(8899584) * n), (par + 945440), (sav + 6912), (sav + 7104),
+        (dact + (long)(8899584) * n), (dact + (long)(8850432) * n), (grad + 945440), (grad + 945632));
 }
 
 static void shakenet26_2x96d_bwd_87(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(9341952) * n), (act + (long)(9735168) * n), (dact + (long)(9735168) * n), (dact + (long)(9341952) * n));
+    relu_n98304_cu_bwd(host, n, (act + (long)(8555520) * n), (act + (long)(8948736) * n), (dact + (long)(8948736) * n), (dact + (long)(8555520) * n));
 }
 
 static void shakenet26_2x96d_bwd_88(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c96_32x32_s1_cu_bwd(host, n, (act + (long)(9735168) * n), (par + 945824), (dact + (long)(9833472) * n + 0), (dact + (long)(9735168) * n), (grad + 945824),
+    dw_k3_5_c96_32x32_s1_cu_bwd(host, n, (act + (long)(8948736) * n), (par + 945824), (dact + (long)(9047040) * n + 0), (dact + (long)(8948736) * n), (grad + 945824),
         0);
 }
 
@@ -2826,15 +2793,15 @@ static void shakenet26_2x96d_bwd_89(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_32x32_cu_bwd(host, n, (act + (long)(9833472) * n), (par + 949088), (sav + 7296), (sav + 7488), (dact + (long)(10030080) * n),
-        (dact + (long)(9833472) * n), (grad + 949088), (grad + 949280));
+    bn_c192_32x32_cu_bwd(host, n, (act + (long)(9047040) * n), (act + (long)(9243648) * n), (par + 949088), (sav + 7296), (sav + 7488),
+        (dact + (long)(9243648) * n), (dact + (long)(9047040) * n), (grad + 949088), (grad + 949280));
 }
 
 static void shakenet26_2x96d_bwd_90(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c192_192_32x32_s2_p0_b_cu_bwd(host, n, (act + (long)(10030080) * n), (par + 949472), (dact + (long)(10226688) * n + 0), (dact + (long)(10030080) * n), (grad + 949472),
+    conv_k1_c192_192_32x32_s2_p0_b_cu_bwd(host, n, (act + (long)(9243648) * n), (par + 949472), (dact + (long)(9440256) * n + 0), (dact + (long)(9243648) * n), (grad + 949472),
         (grad + 986336));
 }
 
@@ -2842,22 +2809,21 @@ static void shakenet26_2x96d_bwd_91(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(10226688) * n), (par + 986528), (sav + 7680), (sav + 7872), (dact + (long)(10275840) * n),
-        (dact + (long)(10226688) * n), (grad + 986528), (grad + 986720));
+    bn_c192_16x16_relu_cu_bwd(host, n, (act + (long)(9440256) * n), (act + (long)(9489408) * n), (par + 986528), (sav + 7680), (sav + 7872),
+        (dact + (long)(9489408) * n), (dact + (long)(9440256) * n), (grad + 986528), (grad + 986720));
 }
 
 static void shakenet26_2x96d_bwd_92(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(10275840) * n), (act + (long)(10324992) * n), (dact + (long)(10324992) * n), (dact + (long)(10275840) * n));
 }
 
 static void shakenet26_2x96d_bwd_93(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(10324992) * n), (par + 986912), (dact + (long)(10374144) * n + 0), (dact + (long)(10324992) * n), (grad + 986912),
+    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(9489408) * n), (par + 986912), (dact + (long)(9538560) * n + 0), (dact + (long)(9489408) * n), (grad + 986912),
         0);
 }
 
@@ -2865,22 +2831,22 @@ static void shakenet26_2x96d_bwd_94(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(10374144) * n), (par + 1318688), (sav + 8064), (sav + 8256), (dact + (long)(10423296) * n),
-        (dact + (long)(10374144) * n), (grad + 1318688), (grad + 1318880));
+    bn_c192_16x16_cu_bwd(host, n, (act + (long)(9538560) * n), (act + (long)(9587712) * n), (par + 1318688), (sav + 8064), (sav + 8256),
+        (dact + (long)(9587712) * n), (dact + (long)(9538560) * n), (grad + 1318688), (grad + 1318880));
 }
 
 static void shakenet26_2x96d_bwd_95(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n98304_cu_bwd(host, n, (act + (long)(9341952) * n), (act + (long)(10472448) * n), (dact + (long)(10472448) * n), (dact + (long)(9341952) * n));
+    relu_n98304_cu_bwd(host, n, (act + (long)(8555520) * n), (act + (long)(9636864) * n), (dact + (long)(9636864) * n), (dact + (long)(8555520) * n));
 }
 
 static void shakenet26_2x96d_bwd_96(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c96_32x32_s1_cu_bwd(host, n, (act + (long)(10472448) * n), (par + 1319072), (dact + (long)(10570752) * n + 0), (dact + (long)(10472448) * n), (grad + 1319072),
+    dw_k3_5_c96_32x32_s1_cu_bwd(host, n, (act + (long)(9636864) * n), (par + 1319072), (dact + (long)(9735168) * n + 0), (dact + (long)(9636864) * n), (grad + 1319072),
         0);
 }
 
@@ -2888,15 +2854,15 @@ static void shakenet26_2x96d_bwd_97(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_32x32_cu_bwd(host, n, (act + (long)(10570752) * n), (par + 1322336), (sav + 8448), (sav + 8640), (dact + (long)(10767360) * n),
-        (dact + (long)(10570752) * n), (grad + 1322336), (grad + 1322528));
+    bn_c192_32x32_cu_bwd(host, n, (act + (long)(9735168) * n), (act + (long)(9931776) * n), (par + 1322336), (sav + 8448), (sav + 8640),
+        (dact + (long)(9931776) * n), (dact + (long)(9735168) * n), (grad + 1322336), (grad + 1322528));
 }
 
 static void shakenet26_2x96d_bwd_98(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c192_192_32x32_s2_p0_b_cu_bwd(host, n, (act + (long)(10767360) * n), (par + 1322720), (dact + (long)(10963968) * n + 0), (dact + (long)(10767360) * n), (grad + 1322720),
+    conv_k1_c192_192_32x32_s2_p0_b_cu_bwd(host, n, (act + (long)(9931776) * n), (par + 1322720), (dact + (long)(10128384) * n + 0), (dact + (long)(9931776) * n), (grad + 1322720),
         (grad + 1359584));
 }
 
@@ -2904,22 +2870,21 @@ static void shakenet26_2x96d_bwd_99(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(10963968) * n), (par + 1359776), (sav + 8832), (sav + 9024), (dact + (long)(11013120) * n),
-        (dact + (long)(10963968) * n), (grad + 1359776), (grad + 1359968));
+    bn_c192_16x16_relu_cu_bwd(host, n, (act + (long)(10128384) * n), (act + (long)(10177536) * n), (par + 1359776), (sav + 8832), (sav + 9024),
+        (dact + (long)(10177536) * n), (dact + (long)(10128384) * n), (grad + 1359776), (grad + 1359968));
 }
 
 static void shakenet26_2x96d_bwd_100(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(11013120) * n), (act + (long)(11062272) * n), (dact + (long)(11062272) * n), (dact + (long)(11013120) * n));
 }
 
 static void shakenet26_2x96d_bwd_101(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(11062272) * n), (par + 1360160), (dact + (long)(11111424) * n + 0), (dact + (long)(11062272) * n), (grad + 1360160),
+    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(10177536) * n), (par + 1360160), (dact + (long)(10226688) * n + 0), (dact + (long)(10177536) * n), (grad + 1360160),
         0);
 }
 
@@ -2927,36 +2892,36 @@ static void shakenet26_2x96d_bwd_102(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(11111424) * n), (par + 1691936), (sav + 9216), (sav + 9408), (dact + (long)(11160576) * n),
-        (dact + (long)(11111424) * n), (grad + 1691936), (grad + 1692128));
+    bn_c192_16x16_cu_bwd(host, n, (act + (long)(10226688) * n), (act + (long)(10275840) * n), (par + 1691936), (sav + 9216), (sav + 9408),
+        (dact + (long)(10275840) * n), (dact + (long)(10226688) * n), (grad + 1691936), (grad + 1692128));
 }
 
 static void shakenet26_2x96d_bwd_103(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n49152_cu_bwd(host, n, (ext + (long)(8) * n) + n, (dact + (long)(11209728) * n), (dact + (long)(10423296) * n), (dact + (long)(11160576) * n));
+    shake_n49152_cu_bwd(host, n, (ext + (long)(8) * n) + n, (dact + (long)(10324992) * n), (dact + (long)(9587712) * n), (dact + (long)(10275840) * n));
 }
 
 static void shakenet26_2x96d_bwd_104(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n49152_cu_bwd(host, n, (dact + (long)(11258880) * n), (dact + (long)(11209728) * n), (dact + (long)(9686016) * n));
+    add2_n49152_cu_bwd(host, n, (act + (long)(10374144) * n), (dact + (long)(10374144) * n), (dact + (long)(10324992) * n), (dact + (long)(8899584) * n));
 }
 
 static void shakenet26_2x96d_bwd_105(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(11258880) * n), (act + (long)(11308032) * n), (dact + (long)(11308032) * n), (dact + (long)(11258880) * n));
+    relu_n49152_cu_bwd(host, n, (act + (long)(10374144) * n), (act + (long)(10423296) * n), (dact + (long)(10423296) * n), (dact + (long)(10374144) * n));
 }
 
 static void shakenet26_2x96d_bwd_106(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(11308032) * n), (par + 1729568), (dact + (long)(11357184) * n + 0), (dact + (long)(11308032) * n), (grad + 1729568),
+    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(10423296) * n), (par + 1729568), (dact + (long)(10472448) * n + 0), (dact + (long)(10423296) * n), (grad + 1729568),
         0);
 }
 
@@ -2964,15 +2929,15 @@ static void shakenet26_2x96d_bwd_107(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_16x16_cu_bwd(host, n, (act + (long)(11357184) * n), (par + 1736096), (sav + 9600), (sav + 9984), (dact + (long)(11455488) * n),
-        (dact + (long)(11357184) * n), (grad + 1736096), (grad + 1736480));
+    bn_c384_16x16_cu_bwd(host, n, (act + (long)(10472448) * n), (act + (long)(10570752) * n), (par + 1736096), (sav + 9600), (sav + 9984),
+        (dact + (long)(10570752) * n), (dact + (long)(10472448) * n), (grad + 1736096), (grad + 1736480));
 }
 
 static void shakenet26_2x96d_bwd_108(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(11455488) * n), (par + 1736864), (dact + (long)(11553792) * n + 0), (dact + (long)(11455488) * n), (grad + 1736864),
+    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(10570752) * n), (par + 1736864), (dact + (long)(10669056) * n + 0), (dact + (long)(10570752) * n), (grad + 1736864),
         (grad + 1810592));
 }
 
@@ -2980,22 +2945,21 @@ static void shakenet26_2x96d_bwd_109(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(11553792) * n), (par + 1810784), (sav + 10368), (sav + 10560), (dact + (long)(11602944) * n),
-        (dact + (long)(11553792) * n), (grad + 1810784), (grad + 1810976));
+    bn_c192_16x16_relu_cu_bwd(host, n, (act + (long)(10669056) * n), (act + (long)(10718208) * n), (par + 1810784), (sav + 10368), (sav + 10560),
+        (dact + (long)(10718208) * n), (dact + (long)(10669056) * n), (grad + 1810784), (grad + 1810976));
 }
 
 static void shakenet26_2x96d_bwd_110(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(11602944) * n), (act + (long)(11652096) * n), (dact + (long)(11652096) * n), (dact + (long)(11602944) * n));
 }
 
 static void shakenet26_2x96d_bwd_111(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(11652096) * n), (par + 1811168), (dact + (long)(11701248) * n + 0), (dact + (long)(11652096) * n), (grad + 1811168),
+    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(10718208) * n), (par + 1811168), (dact + (long)(10767360) * n + 0), (dact + (long)(10718208) * n), (grad + 1811168),
         0);
 }
 
@@ -3003,22 +2967,22 @@ static void shakenet26_2x96d_bwd_112(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(11701248) * n), (par + 2142944), (sav + 10752), (sav + 10944), (dact + (long)(11750400) * n),
-        (dact + (long)(11701248) * n), (grad + 2142944), (grad + 2143136));
+    bn_c192_16x16_cu_bwd(host, n, (act + (long)(10767360) * n), (act + (long)(10816512) * n), (par + 2142944), (sav + 10752), (sav + 10944),
+        (dact + (long)(10816512) * n), (dact + (long)(10767360) * n), (grad + 2142944), (grad + 2143136));
 }
 
 static void shakenet26_2x96d_bwd_113(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(11258880) * n), (act + (long)(11799552) * n), (dact + (long)(11799552) * n), (dact + (long)(11258880) * n));
+    relu_n49152_cu_bwd(host, n, (act + (long)(10374144) * n), (act + (long)(10865664) * n), (dact + (long)(10865664) * n), (dact + (long)(10374144) * n));
 }
 
 static void shakenet26_2x96d_bwd_114(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(11799552) * n), (par + 2143328), (dact + (long)(11848704) * n + 0), (dact + (long)(11799552) * n), (grad + 2143328),
+    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(10865664) * n), (par + 2143328), (dact + (long)(10914816) * n + 0), (dact + (long)(10865664) * n), (grad + 2143328),
         0);
 }
 
@@ -3026,15 +2990,15 @@ static void shakenet26_2x96d_bwd_115(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_16x16_cu_bwd(host, n, (act + (long)(11848704) * n), (par + 2149856), (sav + 11136), (sav + 11520), (dact + (long)(11947008) * n),
-        (dact + (long)(11848704) * n), (grad + 2149856), (grad + 2150240));
+    bn_c384_16x16_cu_bwd(host, n, (act + (long)(10914816) * n), (act + (long)(11013120) * n), (par + 2149856), (sav + 11136), (sav + 11520),
+        (dact + (long)(11013120) * n), (dact + (long)(10914816) * n), (grad + 2149856), (grad + 2150240));
 }
 
 static void shakenet26_2x96d_bwd_116(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(11947008) * n), (par + 2150624), (dact + (long)(12045312) * n + 0), (dact + (long)(11947008) * n), (grad + 2150624),
+    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(11013120) * n), (par + 2150624), (dact + (long)(11111424) * n + 0), (dact + (long)(11013120) * n), (grad + 2150624),
         (grad + 2224352));
 }
 
@@ -3042,22 +3006,21 @@ static void shakenet26_2x96d_bwd_117(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(12045312) * n), (par + 2224544), (sav + 11904), (sav + 12096), (dact + (long)(12094464) * n),
-        (dact + (long)(12045312) * n), (grad + 2224544), (grad + 2224736));
+    bn_c192_16x16_relu_cu_bwd(host, n, (act + (long)(11111424) * n), (act + (long)(11160576) * n), (par + 2224544), (sav + 11904), (sav + 12096),
+        (dact + (long)(11160576) * n), (dact + (long)(11111424) * n), (grad + 2224544), (grad + 2224736));
 }
 
 static void shakenet26_2x96d_bwd_118(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(12094464) * n), (act + (long)(12143616) * n), (dact + (long)(12143616) * n), (dact + (long)(12094464) * n));
 }
 
 static void shakenet26_2x96d_bwd_119(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(12143616) * n), (par + 2224928), (dact + (long)(12192768) * n + 0), (dact + (long)(12143616) * n), (grad + 2224928),
+    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(11160576) * n), (par + 2224928), (dact + (long)(11209728) * n + 0), (dact + (long)(11160576) * n), (grad + 2224928),
         0);
 }
 
@@ -3065,36 +3028,36 @@ static void shakenet26_2x96d_bwd_120(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(12192768) * n), (par + 2556704), (sav + 12288), (sav + 12480), (dact + (long)(12241920) * n),
-        (dact + (long)(12192768) * n), (grad + 2556704), (grad + 2556896));
+    bn_c192_16x16_cu_bwd(host, n, (act + (long)(11209728) * n), (act + (long)(11258880) * n), (par + 2556704), (sav + 12288), (sav + 12480),
+        (dact + (long)(11258880) * n), (dact + (long)(11209728) * n), (grad + 2556704), (grad + 2556896));
 }
 
 static void shakenet26_2x96d_bwd_121(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n49152_cu_bwd(host, n, (ext + (long)(10) * n) + n, (dact + (long)(12291072) * n), (dact + (long)(11750400) * n), (dact + (long)(12241920) * n));
+    shake_n49152_cu_bwd(host, n, (ext + (long)(10) * n) + n, (dact + (long)(11308032) * n), (dact + (long)(10816512) * n), (dact + (long)(11258880) * n));
 }
 
 static void shakenet26_2x96d_bwd_122(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n49152_cu_bwd(host, n, (dact + (long)(12340224) * n), (dact + (long)(12291072) * n), (dact + (long)(11258880) * n));
+    add2_n49152_cu_bwd(host, n, (act + (long)(11357184) * n), (dact + (long)(11357184) * n), (dact + (long)(11308032) * n), (dact + (long)(10374144) * n));
 }
 
 static void shakenet26_2x96d_bwd_123(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(12340224) * n), (act + (long)(12389376) * n), (dact + (long)(12389376) * n), (dact + (long)(12340224) * n));
+    relu_n49152_cu_bwd(host, n, (act + (long)(11357184) * n), (act + (long)(11406336) * n), (dact + (long)(11406336) * n), (dact + (long)(11357184) * n));
 }
 
 static void shakenet26_2x96d_bwd_124(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(12389376) * n), (par + 2594336), (dact + (long)(12438528) * n + 0), (dact + (long)(12389376) * n), (grad + 2594336),
+    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(11406336) * n), (par + 2594336), (dact + (long)(11455488) * n + 0), (dact + (long)(11406336) * n), (grad + 2594336),
         0);
 }
 
@@ -3102,15 +3065,15 @@ static void shakenet26_2x96d_bwd_125(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_16x16_cu_bwd(host, n, (act + (long)(12438528) * n), (par + 2600864), (sav + 12672), (sav + 13056), (dact + (long)(12536832) * n),
-        (dact + (long)(12438528) * n), (grad + 2600864), (grad + 2601248));
+    bn_c384_16x16_cu_bwd(host, n, (act + (long)(11455488) * n), (act + (long)(11553792) * n), (par + 2600864), (sav + 12672), (sav + 13056),
+        (dact + (long)(11553792) * n), (dact + (long)(11455488) * n), (grad + 2600864), (grad + 2601248));
 }
 
 static void shakenet26_2x96d_bwd_126(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(12536832) * n), (par + 2601632), (dact + (long)(12635136) * n + 0), (dact + (long)(12536832) * n), (grad + 2601632),
+    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(11553792) * n), (par + 2601632), (dact + (long)(11652096) * n + 0), (dact + (long)(11553792) * n), (grad + 2601632),
         (grad + 2675360));
 }
 
@@ -3118,22 +3081,21 @@ static void shakenet26_2x96d_bwd_127(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(12635136) * n), (par + 2675552), (sav + 13440), (sav + 13632), (dact + (long)(12684288) * n),
-        (dact + (long)(12635136) * n), (grad + 2675552), (grad + 2675744));
+    bn_c192_16x16_relu_cu_bwd(host, n, (act + (long)(11652096) * n), (act + (long)(11701248) * n), (par + 2675552), (sav + 13440), (sav + 13632),
+        (dact + (long)(11701248) * n), (dact + (long)(11652096) * n), (grad + 2675552), (grad + 2675744));
 }
 
 static void shakenet26_2x96d_bwd_128(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(12684288) * n), (act + (long)(12733440) * n), (dact + (long)(12733440) * n), (dact + (long)(12684288) * n));
 }
 
 static void shakenet26_2x96d_bwd_129(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(12733440) * n), (par + 2675936), (dact + (long)(12782592) * n + 0), (dact + (long)(12733440) * n), (grad + 2675936),
+    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(11701248) * n), (par + 2675936), (dact + (long)(11750400) * n + 0), (dact + (long)(11701248) * n), (grad + 2675936),
         0);
 }
 
@@ -3141,22 +3103,22 @@ static void shakenet26_2x96d_bwd_130(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(12782592) * n), (par + 3007712), (sav + 13824), (sav + 14016), (dact + (long)(12831744) * n),
-        (dact + (long)(12782592) * n), (grad + 3007712), (grad + 3007904));
+    bn_c192_16x16_cu_bwd(host, n, (act + (long)(11750400) * n), (act + (long)(11799552) * n), (par + 3007712), (sav + 13824), (sav + 14016),
+        (dact + (long)(11799552) * n), (dact + (long)(11750400) * n), (grad + 3007712), (grad + 3007904));
 }
 
 static void shakenet26_2x96d_bwd_131(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(12340224) * n), (act + (long)(12880896) * n), (dact + (long)(12880896) * n), (dact + (long)(12340224) * n));
+    relu_n49152_cu_bwd(host, n, (act + (long)(11357184) * n), (act + (long)(11848704) * n), (dact + (long)(11848704) * n), (dact + (long)(11357184) * n));
 }
 
 static void shakenet26_2x96d_bwd_132(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(12880896) * n), (par + 3008096), (dact + (long)(12930048) * n + 0), (dact + (long)(12880896) * n), (grad + 3008096),
+    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(11848704) * n), (par + 3008096), (dact + (long)(11897856) * n + 0), (dact + (long)(11848704) * n), (grad + 3008096),
         0);
 }
 
@@ -3164,15 +3126,15 @@ static void shakenet26_2x96d_bwd_133(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_16x16_cu_bwd(host, n, (act + (long)(12930048) * n), (par + 3014624), (sav + 14208), (sav + 14592), (dact + (long)(13028352) * n),
-        (dact + (long)(12930048) * n), (grad + 3014624), (grad + 3015008));
+    bn_c384_16x16_cu_bwd(host, n, (act + (long)(11897856) * n), (act + (long)(11996160) * n), (par + 3014624), (sav + 14208), (sav + 14592),
+        (dact + (long)(11996160) * n), (dact + (long)(11897856) * n), (grad + 3014624), (grad + 3015008));
 }
 
 static void shakenet26_2x96d_bwd_134(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(13028352) * n), (par + 3015392), (dact + (long)(13126656) * n + 0), (dact + (long)(13028352) * n), (grad + 3015392),
+    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(11996160) * n), (par + 3015392), (dact + (long)(12094464) * n + 0), (dact + (long)(11996160) * n), (grad + 3015392),
         (grad + 3089120));
 }
 
@@ -3180,22 +3142,21 @@ static void shakenet26_2x96d_bwd_135(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(13126656) * n), (par + 3089312), (sav + 14976), (sav + 15168), (dact + (long)(13175808) * n),
-        (dact + (long)(13126656) * n), (grad + 3089312), (grad + 3089504));
+    bn_c192_16x16_relu_cu_bwd(host, n, (act + (long)(12094464) * n), (act + (long)(12143616) * n), (par + 3089312), (sav + 14976), (sav + 15168),
+        (dact + (long)(12143616) * n), (dact + (long)(12094464) * n), (grad + 3089312), (grad + 3089504));
 }
 
 static void shakenet26_2x96d_bwd_136(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(13175808) * n), (act + (long)(13224960) * n), (dact + (long)(13224960) * n), (dact + (long)(13175808) * n));
 }
 
 static void shakenet26_2x96d_bwd_137(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(13224960) * n), (par + 3089696), (dact + (long)(13274112) * n + 0), (dact + (long)(13224960) * n), (grad + 3089696),
+    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(12143616) * n), (par + 3089696), (dact + (long)(12192768) * n + 0), (dact + (long)(12143616) * n), (grad + 3089696),
         0);
 }
 
@@ -3203,36 +3164,36 @@ static void shakenet26_2x96d_bwd_138(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(13274112) * n), (par + 3421472), (sav + 15360), (sav + 15552), (dact + (long)(13323264) * n),
-        (dact + (long)(13274112) * n), (grad + 3421472), (grad + 3421664));
+    bn_c192_16x16_cu_bwd(host, n, (act + (long)(12192768) * n), (act + (long)(12241920) * n), (par + 3421472), (sav + 15360), (sav + 15552),
+        (dact + (long)(12241920) * n), (dact + (long)(12192768) * n), (grad + 3421472), (grad + 3421664));
 }
 
 static void shakenet26_2x96d_bwd_139(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n49152_cu_bwd(host, n, (ext + (long)(12) * n) + n, (dact + (long)(13372416) * n), (dact + (long)(12831744) * n), (dact + (long)(13323264) * n));
+    shake_n49152_cu_bwd(host, n, (ext + (long)(12) * n) + n, (dact + (long)(12291072) * n), (dact + (long)(11799552) * n), (dact + (long)(12241920) * n));
 }
 
 static void shakenet26_2x96d_bwd_140(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n49152_cu_bwd(host, n, (dact + (long)(13421568) * n), (dact + (long)(13372416) * n), (dact + (long)(12340224) * n));
+    add2_n49152_cu_bwd(host, n, (act + (long)(12340224) * n), (dact + (long)(12340224) * n), (dact + (long)(12291072) * n), (dact + (long)(11357184) * n));
 }
 
 static void shakenet26_2x96d_bwd_141(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(13421568) * n), (act + (long)(13470720) * n), (dact + (long)(13470720) * n), (dact + (long)(13421568) * n));
+    relu_n49152_cu_bwd(host, n, (act + (long)(12340224) * n), (act + (long)(12389376) * n), (dact + (long)(12389376) * n), (dact + (long)(12340224) * n));
 }
 
 static void shakenet26_2x96d_bwd_142(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(13470720) * n), (par + 3459104), (dact + (long)(13519872) * n + 0), (dact + (long)(13470720) * n), (grad + 3459104),
+    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(12389376) * n), (par + 3459104), (dact + (long)(12438528) * n + 0), (dact + (long)(12389376) * n), (grad + 3459104),
         0);
 }
 
@@ -3240,15 +3201,15 @@ static void shakenet26_2x96d_bwd_143(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_16x16_cu_bwd(host, n, (act + (long)(13519872) * n), (par + 3465632), (sav + 15744), (sav + 16128), (dact + (long)(13618176) * n),
-        (dact + (long)(13519872) * n), (grad + 3465632), (grad + 3466016));
+    bn_c384_16x16_cu_bwd(host, n, (act + (long)(12438528) * n), (act + (long)(12536832) * n), (par + 3465632), (sav + 15744), (sav + 16128),
+        (dact + (long)(12536832) * n), (dact + (long)(12438528) * n), (grad + 3465632), (grad + 3466016));
 }
 
 static void shakenet26_2x96d_bwd_144(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(13618176) * n), (par + 3466400), (dact + (long)(13716480) * n + 0), (dact + (long)(13618176) * n), (grad + 3466400),
+    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(12536832) * n), (par + 3466400), (dact + (long)(12635136) * n + 0), (dact + (long)(12536832) * n), (grad + 3466400),
         (grad + 3540128));
 }
 
@@ -3256,22 +3217,21 @@ static void shakenet26_2x96d_bwd_145(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(13716480) * n), (par + 3540320), (sav + 16512), (sav + 16704), (dact + (long)(13765632) * n),
-        (dact + (long)(13716480) * n), (grad + 3540320), (grad + 3540512));
+    bn_c192_16x16_relu_cu_bwd(host, n, (act + (long)(12635136) * n), (act + (long)(12684288) * n), (par + 3540320), (sav + 16512), (sav + 16704),
+        (dact + (long)(12684288) * n), (dact + (long)(12635136) * n), (grad + 3540320), (grad + 3540512));
 }
 
 static void shakenet26_2x96d_bwd_146(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(13765632) * n), (act + (long)(13814784) * n), (dact + (long)(13814784) * n), (dact + (long)(13765632) * n));
 }
 
 static void shakenet26_2x96d_bwd_147(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(13814784) * n), (par + 3540704), (dact + (long)(13863936) * n + 0), (dact + (long)(13814784) * n), (grad + 3540704),
+    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(12684288) * n), (par + 3540704), (dact + (long)(12733440) * n + 0), (dact + (long)(12684288) * n), (grad + 3540704),
         0);
 }
 
@@ -3279,22 +3239,22 @@ static void shakenet26_2x96d_bwd_148(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(13863936) * n), (par + 3872480), (sav + 16896), (sav + 17088), (dact + (long)(13913088) * n),
-        (dact + (long)(13863936) * n), (grad + 3872480), (grad + 3872672));
+    bn_c192_16x16_cu_bwd(host, n, (act + (long)(12733440) * n), (act + (long)(12782592) * n), (par + 3872480), (sav + 16896), (sav + 17088),
+        (dact + (long)(12782592) * n), (dact + (long)(12733440) * n), (grad + 3872480), (grad + 3872672));
 }
 
 static void shakenet26_2x96d_bwd_149(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(13421568) * n), (act + (long)(13962240) * n), (dact + (long)(13962240) * n), (dact + (long)(13421568) * n));
+    relu_n49152_cu_bwd(host, n, (act + (long)(12340224) * n), (act + (long)(12831744) * n), (dact + (long)(12831744) * n), (dact + (long)(12340224) * n));
 }
 
 static void shakenet26_2x96d_bwd_150(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(13962240) * n), (par + 3872864), (dact + (long)(14011392) * n + 0), (dact + (long)(13962240) * n), (grad + 3872864),
+    dw_k3_5_c192_16x16_s1_cu_bwd(host, n, (act + (long)(12831744) * n), (par + 3872864), (dact + (long)(12880896) * n + 0), (dact + (long)(12831744) * n), (grad + 3872864),
         0);
 }
 
@@ -3302,15 +3262,15 @@ static void shakenet26_2x96d_bwd_151(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_16x16_cu_bwd(host, n, (act + (long)(14011392) * n), (par + 3879392), (sav + 17280), (sav + 17664), (dact + (long)(14109696) * n),
-        (dact + (long)(14011392) * n), (grad + 3879392), (grad + 3879776));
+    bn_c384_16x16_cu_bwd(host, n, (act + (long)(12880896) * n), (act + (long)(12979200) * n), (par + 3879392), (sav + 17280), (sav + 17664),
+        (dact + (long)(12979200) * n), (dact + (long)(12880896) * n), (grad + 3879392), (grad + 3879776));
 }
 
 static void shakenet26_2x96d_bwd_152(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(14109696) * n), (par + 3880160), (dact + (long)(14208000) * n + 0), (dact + (long)(14109696) * n), (grad + 3880160),
+    conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(host, n, (act + (long)(12979200) * n), (par + 3880160), (dact + (long)(13077504) * n + 0), (dact + (long)(12979200) * n), (grad + 3880160),
         (grad + 3953888));
 }
 
@@ -3318,22 +3278,21 @@ static void shakenet26_2x96d_bwd_153(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(14208000) * n), (par + 3954080), (sav + 18048), (sav + 18240), (dact + (long)(14257152) * n),
-        (dact + (long)(14208000) * n), (grad + 3954080), (grad + 3954272));
+    bn_c192_16x16_relu_cu_bwd(host, n, (act + (long)(13077504) * n), (act + (long)(13126656) * n), (par + 3954080), (sav + 18048), (sav + 18240),
+        (dact + (long)(13126656) * n), (dact + (long)(13077504) * n), (grad + 3954080), (grad + 3954272));
 }
 
 static void shakenet26_2x96d_bwd_154(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(14257152) * n), (act + (long)(14306304) * n), (dact + (long)(14306304) * n), (dact + (long)(14257152) * n));
 }
 
 static void shakenet26_2x96d_bwd_155(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(14306304) * n), (par + 3954464), (dact + (long)(14355456) * n + 0), (dact + (long)(14306304) * n), (grad + 3954464),
+    conv_k3_c192_192_16x16_s1_p1_cu_bwd(host, n, (act + (long)(13126656) * n), (par + 3954464), (dact + (long)(13175808) * n + 0), (dact + (long)(13126656) * n), (grad + 3954464),
         0);
 }
 
@@ -3341,43 +3300,43 @@ static void shakenet26_2x96d_bwd_156(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_16x16_cu_bwd(host, n, (act + (long)(14355456) * n), (par + 4286240), (sav + 18432), (sav + 18624), (dact + (long)(14404608) * n),
-        (dact + (long)(14355456) * n), (grad + 4286240), (grad + 4286432));
+    bn_c192_16x16_cu_bwd(host, n, (act + (long)(13175808) * n), (act + (long)(13224960) * n), (par + 4286240), (sav + 18432), (sav + 18624),
+        (dact + (long)(13224960) * n), (dact + (long)(13175808) * n), (grad + 4286240), (grad + 4286432));
 }
 
 static void shakenet26_2x96d_bwd_157(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n49152_cu_bwd(host, n, (ext + (long)(14) * n) + n, (dact + (long)(14453760) * n), (dact + (long)(13913088) * n), (dact + (long)(14404608) * n));
+    shake_n49152_cu_bwd(host, n, (ext + (long)(14) * n) + n, (dact + (long)(13274112) * n), (dact + (long)(12782592) * n), (dact + (long)(13224960) * n));
 }
 
 static void shakenet26_2x96d_bwd_158(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n49152_cu_bwd(host, n, (dact + (long)(14502912) * n), (dact + (long)(14453760) * n), (dact + (long)(13421568) * n));
+    add2_n49152_cu_bwd(host, n, (act + (long)(13323264) * n), (dact + (long)(13323264) * n), (dact + (long)(13274112) * n), (dact + (long)(12340224) * n));
 }
 
 static void shakenet26_2x96d_bwd_159(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(14502912) * n), (act + (long)(14552064) * n), (dact + (long)(14552064) * n), (dact + (long)(14502912) * n));
+    relu_n49152_cu_bwd(host, n, (act + (long)(13323264) * n), (act + (long)(13372416) * n), (dact + (long)(13372416) * n), (dact + (long)(13323264) * n));
 }
 
 static void shakenet26_2x96d_bwd_160(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    subsample_c192_16x16_s2_o0_cu_bwd(host, n, (dact + (long)(14601216) * n), (dact + (long)(14552064) * n));
+    subsample_c192_16x16_s2_o0_cu_bwd(host, n, (dact + (long)(13421568) * n), (dact + (long)(13372416) * n));
 }
 
 static void shakenet26_2x96d_bwd_161(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c192_192_8x8_s1_p0_cu_bwd(host, n, (act + (long)(14601216) * n), (par + 4286624), (dact + (long)(14613504) * n + 0), (dact + (long)(14601216) * n), (grad + 4286624),
+    conv_k1_c192_192_8x8_s1_p0_cu_bwd(host, n, (act + (long)(13421568) * n), (par + 4286624), (dact + (long)(13433856) * n + 0), (dact + (long)(13421568) * n), (grad + 4286624),
         0);
 }
 
@@ -3385,14 +3344,14 @@ static void shakenet26_2x96d_bwd_162(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    subsample_c192_16x16_s2_o1_cu_bwd(host, n, (dact + (long)(14625792) * n), (dact + (long)(14552064) * n));
+    subsample_c192_16x16_s2_o1_cu_bwd(host, n, (dact + (long)(13446144) * n), (dact + (long)(13372416) * n));
 }
 
 static void shakenet26_2x96d_bwd_163(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c192_192_8x8_s1_p0_cu_bwd(host, n, (act + (long)(14625792) * n), (par + 4323488), (dact + (long)(14638080) * n + 0), (dact + (long)(14625792) * n), (grad + 4323488),
+    conv_k1_c192_192_8x8_s1_p0_cu_bwd(host, n, (act + (long)(13446144) * n), (par + 4323488), (dact + (long)(13458432) * n + 0), (dact + (long)(13446144) * n), (grad + 4323488),
         0);
 }
 
@@ -3400,29 +3359,29 @@ static void shakenet26_2x96d_bwd_164(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    concat_c_192_192_8x8_cu_bwd(host, n, (dact + (long)(14650368) * n), (dact + (long)(14613504) * n), (dact + (long)(14638080) * n));
+    concat_c_192_192_8x8_cu_bwd(host, n, (dact + (long)(13470720) * n), (dact + (long)(13433856) * n), (dact + (long)(13458432) * n));
 }
 
 static void shakenet26_2x96d_bwd_165(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(14650368) * n), (par + 4360352), (sav + 18816), (sav + 19200), (dact + (long)(14674944) * n),
-        (dact + (long)(14650368) * n), (grad + 4360352), (grad + 4360736));
+    bn_c384_8x8_cu_bwd(host, n, (act + (long)(13470720) * n), (act + (long)(13495296) * n), (par + 4360352), (sav + 18816), (sav + 19200),
+        (dact + (long)(13495296) * n), (dact + (long)(13470720) * n), (grad + 4360352), (grad + 4360736));
 }
 
 static void shakenet26_2x96d_bwd_166(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(14502912) * n), (act + (long)(14699520) * n), (dact + (long)(14699520) * n), (dact + (long)(14502912) * n));
+    relu_n49152_cu_bwd(host, n, (act + (long)(13323264) * n), (act + (long)(13519872) * n), (dact + (long)(13519872) * n), (dact + (long)(13323264) * n));
 }
 
 static void shakenet26_2x96d_bwd_167(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c192_16x16_s1_cu_bwd(host, n, (act + (long)(14699520) * n), (par + 4361120), (dact + (long)(14748672) * n + 0), (dact + (long)(14699520) * n), (grad + 4361120),
+    dw_k3_3_c192_16x16_s1_cu_bwd(host, n, (act + (long)(13519872) * n), (par + 4361120), (dact + (long)(13569024) * n + 0), (dact + (long)(13519872) * n), (grad + 4361120),
         0);
 }
 
@@ -3430,15 +3389,15 @@ static void shakenet26_2x96d_bwd_168(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_16x16_cu_bwd(host, n, (act + (long)(14748672) * n), (par + 4364576), (sav + 19584), (sav + 19968), (dact + (long)(14846976) * n),
-        (dact + (long)(14748672) * n), (grad + 4364576), (grad + 4364960));
+    bn_c384_16x16_cu_bwd(host, n, (act + (long)(13569024) * n), (act + (long)(13667328) * n), (par + 4364576), (sav + 19584), (sav + 19968),
+        (dact + (long)(13667328) * n), (dact + (long)(13569024) * n), (grad + 4364576), (grad + 4364960));
 }
 
 static void shakenet26_2x96d_bwd_169(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_384_16x16_s2_p0_b_cu_bwd(host, n, (act + (long)(14846976) * n), (par + 4365344), (dact + (long)(14945280) * n + 0), (dact + (long)(14846976) * n), (grad + 4365344),
+    conv_k1_c384_384_16x16_s2_p0_b_cu_bwd(host, n, (act + (long)(13667328) * n), (par + 4365344), (dact + (long)(13765632) * n + 0), (dact + (long)(13667328) * n), (grad + 4365344),
         (grad + 4512800));
 }
 
@@ -3446,22 +3405,21 @@ static void shakenet26_2x96d_bwd_170(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(14945280) * n), (par + 4513184), (sav + 20352), (sav + 20736), (dact + (long)(14969856) * n),
-        (dact + (long)(14945280) * n), (grad + 4513184), (grad + 4513568));
+    bn_c384_8x8_relu_cu_bwd(host, n, (act + (long)(13765632) * n), (act + (long)(13790208) * n), (par + 4513184), (sav + 20352), (sav + 20736),
+        (dact + (long)(13790208) * n), (dact + (long)(13765632) * n), (grad + 4513184), (grad + 4513568));
 }
 
 static void shakenet26_2x96d_bwd_171(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(14969856) * n), (act + (long)(14994432) * n), (dact + (long)(14994432) * n), (dact + (long)(14969856) * n));
 }
 
 static void shakenet26_2x96d_bwd_172(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(14994432) * n), (par + 4513952), (dact + (long)(15019008) * n + 0), (dact + (long)(14994432) * n), (grad + 4513952),
+    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(13790208) * n), (par + 4513952), (dact + (long)(13814784) * n + 0), (dact + (long)(13790208) * n), (grad + 4513952),
         0);
 }
 
@@ -3469,22 +3427,22 @@ static void shakenet26_2x96d_bwd_173(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(15019008) * n), (par + 5841056), (sav + 21120), (sav + 21504), (dact + (long)(15043584) * n),
-        (dact + (long)(15019008) * n), (grad + 5841056), (grad + 5841440));
+    bn_c384_8x8_cu_bwd(host, n, (act + (long)(13814784) * n), (act + (long)(13839360) * n), (par + 5841056), (sav + 21120), (sav + 21504),
+        (dact + (long)(13839360) * n), (dact + (long)(13814784) * n), (grad + 5841056), (grad + 5841440));
 }
 
 static void shakenet26_2x96d_bwd_174(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n49152_cu_bwd(host, n, (act + (long)(14502912) * n), (act + (long)(15068160) * n), (dact + (long)(15068160) * n), (dact + (long)(14502912) * n));
+    relu_n49152_cu_bwd(host, n, (act + (long)(13323264) * n), (act + (long)(13863936) * n), (dact + (long)(13863936) * n), (dact + (long)(13323264) * n));
 }
 
 static void shakenet26_2x96d_bwd_175(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c192_16x16_s1_cu_bwd(host, n, (act + (long)(15068160) * n), (par + 5841824), (dact + (long)(15117312) * n + 0), (dact + (long)(15068160) * n), (grad + 5841824),
+    dw_k3_3_c192_16x16_s1_cu_bwd(host, n, (act + (long)(13863936) * n), (par + 5841824), (dact + (long)(13913088) * n + 0), (dact + (long)(13863936) * n), (grad + 5841824),
         0);
 }
 
@@ -3492,15 +3450,15 @@ static void shakenet26_2x96d_bwd_176(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_16x16_cu_bwd(host, n, (act + (long)(15117312) * n), (par + 5845280), (sav + 21888), (sav + 22272), (dact + (long)(15215616) * n),
-        (dact + (long)(15117312) * n), (grad + 5845280), (grad + 5845664));
+    bn_c384_16x16_cu_bwd(host, n, (act + (long)(13913088) * n), (act + (long)(14011392) * n), (par + 5845280), (sav + 21888), (sav + 22272),
+        (dact + (long)(14011392) * n), (dact + (long)(13913088) * n), (grad + 5845280), (grad + 5845664));
 }
 
 static void shakenet26_2x96d_bwd_177(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_384_16x16_s2_p0_b_cu_bwd(host, n, (act + (long)(15215616) * n), (par + 5846048), (dact + (long)(15313920) * n + 0), (dact + (long)(15215616) * n), (grad + 5846048),
+    conv_k1_c384_384_16x16_s2_p0_b_cu_bwd(host, n, (act + (long)(14011392) * n), (par + 5846048), (dact + (long)(14109696) * n + 0), (dact + (long)(14011392) * n), (grad + 5846048),
         (grad + 5993504));
 }
 
@@ -3508,22 +3466,21 @@ static void shakenet26_2x96d_bwd_178(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(15313920) * n), (par + 5993888), (sav + 22656), (sav + 23040), (dact + (long)(15338496) * n),
-        (dact + (long)(15313920) * n), (grad + 5993888), (grad + 5994272));
+    bn_c384_8x8_relu_cu_bwd(host, n, (act + (long)(14109696) * n), (act + (long)(14134272) * n), (par + 5993888), (sav + 22656), (sav + 23040),
+        (dact + (long)(14134272) * n), (dact + (long)(14109696) * n), (grad + 5993888), (grad + 5994272));
 }
 
 static void shakenet26_2x96d_bwd_179(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(15338496) * n), (act + (long)(15363072) * n), (dact + (long)(15363072) * n), (dact + (long)(15338496) * n));
 }
 
 static void shakenet26_2x96d_bwd_180(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(15363072) * n), (par + 5994656), (dact + (long)(15387648) * n + 0), (dact + (long)(15363072) * n), (grad + 5994656),
+    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(14134272) * n), (par + 5994656), (dact + (long)(14158848) * n + 0), (dact + (long)(14134272) * n), (grad + 5994656),
         0);
 }
 
@@ -3531,36 +3488,36 @@ static void shakenet26_2x96d_bwd_181(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(15387648) * n), (par + 7321760), (sav + 23424), (sav + 23808), (dact + (long)(15412224) * n),
-        (dact + (long)(15387648) * n), (grad + 7321760), (grad + 7322144));
+    bn_c384_8x8_cu_bwd(host, n, (act + (long)(14158848) * n), (act + (long)(14183424) * n), (par + 7321760), (sav + 23424), (sav + 23808),
+        (dact + (long)(14183424) * n), (dact + (long)(14158848) * n), (grad + 7321760), (grad + 7322144));
 }
 
 static void shakenet26_2x96d_bwd_182(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n24576_cu_bwd(host, n, (ext + (long)(16) * n) + n, (dact + (long)(15436800) * n), (dact + (long)(15043584) * n), (dact + (long)(15412224) * n));
+    shake_n24576_cu_bwd(host, n, (ext + (long)(16) * n) + n, (dact + (long)(14208000) * n), (dact + (long)(13839360) * n), (dact + (long)(14183424) * n));
 }
 
 static void shakenet26_2x96d_bwd_183(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n24576_cu_bwd(host, n, (dact + (long)(15461376) * n), (dact + (long)(15436800) * n), (dact + (long)(14674944) * n));
+    add2_n24576_cu_bwd(host, n, (act + (long)(14232576) * n), (dact + (long)(14232576) * n), (dact + (long)(14208000) * n), (dact + (long)(13495296) * n));
 }
 
 static void shakenet26_2x96d_bwd_184(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(15461376) * n), (act + (long)(15485952) * n), (dact + (long)(15485952) * n), (dact + (long)(15461376) * n));
+    relu_n24576_cu_bwd(host, n, (act + (long)(14232576) * n), (act + (long)(14257152) * n), (dact + (long)(14257152) * n), (dact + (long)(14232576) * n));
 }
 
 static void shakenet26_2x96d_bwd_185(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(15485952) * n), (par + 7470752), (dact + (long)(15510528) * n + 0), (dact + (long)(15485952) * n), (grad + 7470752),
+    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(14257152) * n), (par + 7470752), (dact + (long)(14281728) * n + 0), (dact + (long)(14257152) * n), (grad + 7470752),
         0);
 }
 
@@ -3568,15 +3525,15 @@ static void shakenet26_2x96d_bwd_186(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c768_8x8_cu_bwd(host, n, (act + (long)(15510528) * n), (par + 7477664), (sav + 24192), (sav + 24960), (dact + (long)(15559680) * n),
-        (dact + (long)(15510528) * n), (grad + 7477664), (grad + 7478432));
+    bn_c768_8x8_cu_bwd(host, n, (act + (long)(14281728) * n), (act + (long)(14330880) * n), (par + 7477664), (sav + 24192), (sav + 24960),
+        (dact + (long)(14330880) * n), (dact + (long)(14281728) * n), (grad + 7477664), (grad + 7478432));
 }
 
 static void shakenet26_2x96d_bwd_187(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(15559680) * n), (par + 7479200), (dact + (long)(15608832) * n + 0), (dact + (long)(15559680) * n), (grad + 7479200),
+    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(14330880) * n), (par + 7479200), (dact + (long)(14380032) * n + 0), (dact + (long)(14330880) * n), (grad + 7479200),
         (grad + 7774112));
 }
 
@@ -3584,22 +3541,21 @@ static void shakenet26_2x96d_bwd_188(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(15608832) * n), (par + 7774496), (sav + 25728), (sav + 26112), (dact + (long)(15633408) * n),
-        (dact + (long)(15608832) * n), (grad + 7774496), (grad + 7774880));
+    bn_c384_8x8_relu_cu_bwd(host, n, (act + (long)(14380032) * n), (act + (long)(14404608) * n), (par + 7774496), (sav + 25728), (sav + 26112),
+        (dact + (long)(14404608) * n), (dact + (long)(14380032) * n), (grad + 7774496), (grad + 7774880));
 }
 
 static void shakenet26_2x96d_bwd_189(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(15633408) * n), (act + (long)(15657984) * n), (dact + (long)(15657984) * n), (dact + (long)(15633408) * n));
 }
 
 static void shakenet26_2x96d_bwd_190(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(15657984) * n), (par + 7775264), (dact + (long)(15682560) * n + 0), (dact + (long)(15657984) * n), (grad + 7775264),
+    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(14404608) * n), (par + 7775264), (dact + (long)(14429184) * n + 0), (dact + (long)(14404608) * n), (grad + 7775264),
         0);
 }
 
@@ -3607,22 +3563,22 @@ static void shakenet26_2x96d_bwd_191(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(15682560) * n), (par + 9102368), (sav + 26496), (sav + 26880), (dact + (long)(15707136) * n),
-        (dact + (long)(15682560) * n), (grad + 9102368), (grad + 9102752));
+    bn_c384_8x8_cu_bwd(host, n, (act + (long)(14429184) * n), (act + (long)(14453760) * n), (par + 9102368), (sav + 26496), (sav + 26880),
+        (dact + (long)(14453760) * n), (dact + (long)(14429184) * n), (grad + 9102368), (grad + 9102752));
 }
 
 static void shakenet26_2x96d_bwd_192(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(15461376) * n), (act + (long)(15731712) * n), (dact + (long)(15731712) * n), (dact + (long)(15461376) * n));
+    relu_n24576_cu_bwd(host, n, (act + (long)(14232576) * n), (act + (long)(14478336) * n), (dact + (long)(14478336) * n), (dact + (long)(14232576) * n));
 }
 
 static void shakenet26_2x96d_bwd_193(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(15731712) * n), (par + 9103136), (dact + (long)(15756288) * n + 0), (dact + (long)(15731712) * n), (grad + 9103136),
+    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(14478336) * n), (par + 9103136), (dact + (long)(14502912) * n + 0), (dact + (long)(14478336) * n), (grad + 9103136),
         0);
 }
 
@@ -3630,15 +3586,15 @@ static void shakenet26_2x96d_bwd_194(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c768_8x8_cu_bwd(host, n, (act + (long)(15756288) * n), (par + 9110048), (sav + 27264), (sav + 28032), (dact + (long)(15805440) * n),
-        (dact + (long)(15756288) * n), (grad + 9110048), (grad + 9110816));
+    bn_c768_8x8_cu_bwd(host, n, (act + (long)(14502912) * n), (act + (long)(14552064) * n), (par + 9110048), (sav + 27264), (sav + 28032),
+        (dact + (long)(14552064) * n), (dact + (long)(14502912) * n), (grad + 9110048), (grad + 9110816));
 }
 
 static void shakenet26_2x96d_bwd_195(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(15805440) * n), (par + 9111584), (dact + (long)(15854592) * n + 0), (dact + (long)(15805440) * n), (grad + 9111584),
+    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(14552064) * n), (par + 9111584), (dact + (long)(14601216) * n + 0), (dact + (long)(14552064) * n), (grad + 9111584),
         (grad + 9406496));
 }
 
@@ -3646,22 +3602,21 @@ static void shakenet26_2x96d_bwd_196(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(15854592) * n), (par + 9406880), (sav + 28800), (sav + 29184), (dact + (long)(15879168) * n),
-        (dact + (long)(15854592) * n), (grad + 9406880), (grad + 9407264));
+    bn_c384_8x8_relu_cu_bwd(host, n, (act + (long)(14601216) * n), (act + (long)(14625792) * n), (par + 9406880), (sav + 28800), (sav + 29184),
+        (dact + (long)(14625792) * n), (dact + (long)(14601216) * n), (grad + 9406880), (grad + 9407264));
 }
 
 static void shakenet26_2x96d_bwd_197(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(15879168) * n), (act + (long)(15903744) * n), (dact + (long)(15903744) * n), (dact + (long)(15879168) * n));
 }
 
 static void shakenet26_2x96d_bwd_198(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(15903744) * n), (par + 9407648), (dact + (long)(15928320) * n + 0), (dact + (long)(15903744) * n), (grad + 9407648),
+    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(14625792) * n), (par + 9407648), (dact + (long)(14650368) * n + 0), (dact + (long)(14625792) * n), (grad + 9407648),
         0);
 }
 
@@ -3669,36 +3624,36 @@ static void shakenet26_2x96d_bwd_199(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(15928320) * n), (par + 10734752), (sav + 29568), (sav + 29952), (dact + (long)(15952896) * n),
-        (dact + (long)(15928320) * n), (grad + 10734752), (grad + 10735136));
+    bn_c384_8x8_cu_bwd(host, n, (act + (long)(14650368) * n), (act + (long)(14674944) * n), (par + 10734752), (sav + 29568), (sav + 29952),
+        (dact + (long)(14674944) * n), (dact + (long)(14650368) * n), (grad + 10734752), (grad + 10735136));
 }
 
 static void shakenet26_2x96d_bwd_200(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n24576_cu_bwd(host, n, (ext + (long)(18) * n) + n, (dact + (long)(15977472) * n), (dact + (long)(15707136) * n), (dact + (long)(15952896) * n));
+    shake_n24576_cu_bwd(host, n, (ext + (long)(18) * n) + n, (dact + (long)(14699520) * n), (dact + (long)(14453760) * n), (dact + (long)(14674944) * n));
 }
 
 static void shakenet26_2x96d_bwd_201(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n24576_cu_bwd(host, n, (dact + (long)(16002048) * n), (dact + (long)(15977472) * n), (dact + (long)(15461376) * n));
+    add2_n24576_cu_bwd(host, n, (act + (long)(14724096) * n), (dact + (long)(14724096) * n), (dact + (long)(14699520) * n), (dact + (long)(14232576) * n));
 }
 
 static void shakenet26_2x96d_bwd_202(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(16002048) * n), (act + (long)(16026624) * n), (dact + (long)(16026624) * n), (dact + (long)(16002048) * n));
+    relu_n24576_cu_bwd(host, n, (act + (long)(14724096) * n), (act + (long)(14748672) * n), (dact + (long)(14748672) * n), (dact + (long)(14724096) * n));
 }
 
 static void shakenet26_2x96d_bwd_203(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(16026624) * n), (par + 10883744), (dact + (long)(16051200) * n + 0), (dact + (long)(16026624) * n), (grad + 10883744),
+    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(14748672) * n), (par + 10883744), (dact + (long)(14773248) * n + 0), (dact + (long)(14748672) * n), (grad + 10883744),
         0);
 }
 
@@ -3706,15 +3661,15 @@ static void shakenet26_2x96d_bwd_204(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c768_8x8_cu_bwd(host, n, (act + (long)(16051200) * n), (par + 10890656), (sav + 30336), (sav + 31104), (dact + (long)(16100352) * n),
-        (dact + (long)(16051200) * n), (grad + 10890656), (grad + 10891424));
+    bn_c768_8x8_cu_bwd(host, n, (act + (long)(14773248) * n), (act + (long)(14822400) * n), (par + 10890656), (sav + 30336), (sav + 31104),
+        (dact + (long)(14822400) * n), (dact + (long)(14773248) * n), (grad + 10890656), (grad + 10891424));
 }
 
 static void shakenet26_2x96d_bwd_205(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(16100352) * n), (par + 10892192), (dact + (long)(16149504) * n + 0), (dact + (long)(16100352) * n), (grad + 10892192),
+    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(14822400) * n), (par + 10892192), (dact + (long)(14871552) * n + 0), (dact + (long)(14822400) * n), (grad + 10892192),
         (grad + 11187104));
 }
 
@@ -3722,22 +3677,21 @@ static void shakenet26_2x96d_bwd_206(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(16149504) * n), (par + 11187488), (sav + 31872), (sav + 32256), (dact + (long)(16174080) * n),
-        (dact + (long)(16149504) * n), (grad + 11187488), (grad + 11187872));
+    bn_c384_8x8_relu_cu_bwd(host, n, (act + (long)(14871552) * n), (act + (long)(14896128) * n), (par + 11187488), (sav + 31872), (sav + 32256),
+        (dact + (long)(14896128) * n), (dact + (long)(14871552) * n), (grad + 11187488), (grad + 11187872));
 }
 
 static void shakenet26_2x96d_bwd_207(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(16174080) * n), (act + (long)(16198656) * n), (dact + (long)(16198656) * n), (dact + (long)(16174080) * n));
 }
 
 static void shakenet26_2x96d_bwd_208(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(16198656) * n), (par + 11188256), (dact + (long)(16223232) * n + 0), (dact + (long)(16198656) * n), (grad + 11188256),
+    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(14896128) * n), (par + 11188256), (dact + (long)(14920704) * n + 0), (dact + (long)(14896128) * n), (grad + 11188256),
         0);
 }
 
@@ -3745,22 +3699,22 @@ static void shakenet26_2x96d_bwd_209(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(16223232) * n), (par + 12515360), (sav + 32640), (sav + 33024), (dact + (long)(16247808) * n),
-        (dact + (long)(16223232) * n), (grad + 12515360), (grad + 12515744));
+    bn_c384_8x8_cu_bwd(host, n, (act + (long)(14920704) * n), (act + (long)(14945280) * n), (par + 12515360), (sav + 32640), (sav + 33024),
+        (dact + (long)(14945280) * n), (dact + (long)(14920704) * n), (grad + 12515360), (grad + 12515744));
 }
 
 static void shakenet26_2x96d_bwd_210(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(16002048) * n), (act + (long)(16272384) * n), (dact + (long)(16272384) * n), (dact + (long)(16002048) * n));
+    relu_n24576_cu_bwd(host, n, (act + (long)(14724096) * n), (act + (long)(14969856) * n), (dact + (long)(14969856) * n), (dact + (long)(14724096) * n));
 }
 
 static void shakenet26_2x96d_bwd_211(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(16272384) * n), (par + 12516128), (dact + (long)(16296960) * n + 0), (dact + (long)(16272384) * n), (grad + 12516128),
+    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(14969856) * n), (par + 12516128), (dact + (long)(14994432) * n + 0), (dact + (long)(14969856) * n), (grad + 12516128),
         0);
 }
 
@@ -3768,15 +3722,15 @@ static void shakenet26_2x96d_bwd_212(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c768_8x8_cu_bwd(host, n, (act + (long)(16296960) * n), (par + 12523040), (sav + 33408), (sav + 34176), (dact + (long)(16346112) * n),
-        (dact + (long)(16296960) * n), (grad + 12523040), (grad + 12523808));
+    bn_c768_8x8_cu_bwd(host, n, (act + (long)(14994432) * n), (act + (long)(15043584) * n), (par + 12523040), (sav + 33408), (sav + 34176),
+        (dact + (long)(15043584) * n), (dact + (long)(14994432) * n), (grad + 12523040), (grad + 12523808));
 }
 
 static void shakenet26_2x96d_bwd_213(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(16346112) * n), (par + 12524576), (dact + (long)(16395264) * n + 0), (dact + (long)(16346112) * n), (grad + 12524576),
+    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(15043584) * n), (par + 12524576), (dact + (long)(15092736) * n + 0), (dact + (long)(15043584) * n), (grad + 12524576),
         (grad + 12819488));
 }
 
@@ -3784,22 +3738,21 @@ static void shakenet26_2x96d_bwd_214(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(16395264) * n), (par + 12819872), (sav + 34944), (sav + 35328), (dact + (long)(16419840) * n),
-        (dact + (long)(16395264) * n), (grad + 12819872), (grad + 12820256));
+    bn_c384_8x8_relu_cu_bwd(host, n, (act + (long)(15092736) * n), (act + (long)(15117312) * n), (par + 12819872), (sav + 34944), (sav + 35328),
+        (dact + (long)(15117312) * n), (dact + (long)(15092736) * n), (grad + 12819872), (grad + 12820256));
 }
 
 static void shakenet26_2x96d_bwd_215(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(16419840) * n), (act + (long)(16444416) * n), (dact + (long)(16444416) * n), (dact + (long)(16419840) * n));
 }
 
 static void shakenet26_2x96d_bwd_216(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(16444416) * n), (par + 12820640), (dact + (long)(16468992) * n + 0), (dact + (long)(16444416) * n), (grad + 12820640),
+    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(15117312) * n), (par + 12820640), (dact + (long)(15141888) * n + 0), (dact + (long)(15117312) * n), (grad + 12820640),
         0);
 }
 
@@ -3807,36 +3760,36 @@ static void shakenet26_2x96d_bwd_217(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(16468992) * n), (par + 14147744), (sav + 35712), (sav + 36096), (dact + (long)(16493568) * n),
-        (dact + (long)(16468992) * n), (grad + 14147744), (grad + 14148128));
+    bn_c384_8x8_cu_bwd(host, n, (act + (long)(15141888) * n), (act + (long)(15166464) * n), (par + 14147744), (sav + 35712), (sav + 36096),
+        (dact + (long)(15166464) * n), (dact + (long)(15141888) * n), (grad + 14147744), (grad + 14148128));
 }
 
 static void shakenet26_2x96d_bwd_218(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n24576_cu_bwd(host, n, (ext + (long)(20) * n) + n, (dact + (long)(16518144) * n), (dact + (long)(16247808) * n), (dact + (long)(16493568) * n));
+    shake_n24576_cu_bwd(host, n, (ext + (long)(20) * n) + n, (dact + (long)(15191040) * n), (dact + (long)(14945280) * n), (dact + (long)(15166464) * n));
 }
 
 static void shakenet26_2x96d_bwd_219(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n24576_cu_bwd(host, n, (dact + (long)(16542720) * n), (dact + (long)(16518144) * n), (dact + (long)(16002048) * n));
+    add2_n24576_cu_bwd(host, n, (act + (long)(15215616) * n), (dact + (long)(15215616) * n), (dact + (long)(15191040) * n), (dact + (long)(14724096) * n));
 }
 
 static void shakenet26_2x96d_bwd_220(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(16542720) * n), (act + (long)(16567296) * n), (dact + (long)(16567296) * n), (dact + (long)(16542720) * n));
+    relu_n24576_cu_bwd(host, n, (act + (long)(15215616) * n), (act + (long)(15240192) * n), (dact + (long)(15240192) * n), (dact + (long)(15215616) * n));
 }
 
 static void shakenet26_2x96d_bwd_221(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(16567296) * n), (par + 14296736), (dact + (long)(16591872) * n + 0), (dact + (long)(16567296) * n), (grad + 14296736),
+    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(15240192) * n), (par + 14296736), (dact + (long)(15264768) * n + 0), (dact + (long)(15240192) * n), (grad + 14296736),
         0);
 }
 
@@ -3844,15 +3797,15 @@ static void shakenet26_2x96d_bwd_222(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c768_8x8_cu_bwd(host, n, (act + (long)(16591872) * n), (par + 14303648), (sav + 36480), (sav + 37248), (dact + (long)(16641024) * n),
-        (dact + (long)(16591872) * n), (grad + 14303648), (grad + 14304416));
+    bn_c768_8x8_cu_bwd(host, n, (act + (long)(15264768) * n), (act + (long)(15313920) * n), (par + 14303648), (sav + 36480), (sav + 37248),
+        (dact + (long)(15313920) * n), (dact + (long)(15264768) * n), (grad + 14303648), (grad + 14304416));
 }
 
 static void shakenet26_2x96d_bwd_223(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(16641024) * n), (par + 14305184), (dact + (long)(16690176) * n + 0), (dact + (long)(16641024) * n), (grad + 14305184),
+    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(15313920) * n), (par + 14305184), (dact + (long)(15363072) * n + 0), (dact + (long)(15313920) * n), (grad + 14305184),
         (grad + 14600096));
 }
 
@@ -3860,22 +3813,21 @@ static void shakenet26_2x96d_bwd_224(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(16690176) * n), (par + 14600480), (sav + 38016), (sav + 38400), (dact + (long)(16714752) * n),
-        (dact + (long)(16690176) * n), (grad + 14600480), (grad + 14600864));
+    bn_c384_8x8_relu_cu_bwd(host, n, (act + (long)(15363072) * n), (act + (long)(15387648) * n), (par + 14600480), (sav + 38016), (sav + 38400),
+        (dact + (long)(15387648) * n), (dact + (long)(15363072) * n), (grad + 14600480), (grad + 14600864));
 }
 
 static void shakenet26_2x96d_bwd_225(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(16714752) * n), (act + (long)(16739328) * n), (dact + (long)(16739328) * n), (dact + (long)(16714752) * n));
 }
 
 static void shakenet26_2x96d_bwd_226(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(16739328) * n), (par + 14601248), (dact + (long)(16763904) * n + 0), (dact + (long)(16739328) * n), (grad + 14601248),
+    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(15387648) * n), (par + 14601248), (dact + (long)(15412224) * n + 0), (dact + (long)(15387648) * n), (grad + 14601248),
         0);
 }
 
@@ -3883,22 +3835,22 @@ static void shakenet26_2x96d_bwd_227(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(16763904) * n), (par + 15928352), (sav + 38784), (sav + 39168), (dact + (long)(16788480) * n),
-        (dact + (long)(16763904) * n), (grad + 15928352), (grad + 15928736));
+    bn_c384_8x8_cu_bwd(host, n, (act + (long)(15412224) * n), (act + (long)(15436800) * n), (par + 15928352), (sav + 38784), (sav + 39168),
+        (dact + (long)(15436800) * n), (dact + (long)(15412224) * n), (grad + 15928352), (grad + 15928736));
 }
 
 static void shakenet26_2x96d_bwd_228(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(16542720) * n), (act + (long)(16813056) * n), (dact + (long)(16813056) * n), (dact + (long)(16542720) * n));
+    relu_n24576_cu_bwd(host, n, (act + (long)(15215616) * n), (act + (long)(15461376) * n), (dact + (long)(15461376) * n), (dact + (long)(15215616) * n));
 }
 
 static void shakenet26_2x96d_bwd_229(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(16813056) * n), (par + 15929120), (dact + (long)(16837632) * n + 0), (dact + (long)(16813056) * n), (grad + 15929120),
+    dw_k3_3_c384_8x8_s1_cu_bwd(host, n, (act + (long)(15461376) * n), (par + 15929120), (dact + (long)(15485952) * n + 0), (dact + (long)(15461376) * n), (grad + 15929120),
         0);
 }
 
@@ -3906,15 +3858,15 @@ static void shakenet26_2x96d_bwd_230(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c768_8x8_cu_bwd(host, n, (act + (long)(16837632) * n), (par + 15936032), (sav + 39552), (sav + 40320), (dact + (long)(16886784) * n),
-        (dact + (long)(16837632) * n), (grad + 15936032), (grad + 15936800));
+    bn_c768_8x8_cu_bwd(host, n, (act + (long)(15485952) * n), (act + (long)(15535104) * n), (par + 15936032), (sav + 39552), (sav + 40320),
+        (dact + (long)(15535104) * n), (dact + (long)(15485952) * n), (grad + 15936032), (grad + 15936800));
 }
 
 static void shakenet26_2x96d_bwd_231(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(16886784) * n), (par + 15937568), (dact + (long)(16935936) * n + 0), (dact + (long)(16886784) * n), (grad + 15937568),
+    conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(host, n, (act + (long)(15535104) * n), (par + 15937568), (dact + (long)(15584256) * n + 0), (dact + (long)(15535104) * n), (grad + 15937568),
         (grad + 16232480));
 }
 
@@ -3922,22 +3874,21 @@ static void shakenet26_2x96d_bwd_232(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(16935936) * n), (par + 16232864), (sav + 41088), (sav + 41472), (dact + (long)(16960512) * n),
-        (dact + (long)(16935936) * n), (grad + 16232864), (grad + 16233248));
+    bn_c384_8x8_relu_cu_bwd(host, n, (act + (long)(15584256) * n), (act + (long)(15608832) * n), (par + 16232864), (sav + 41088), (sav + 41472),
+        (dact + (long)(15608832) * n), (dact + (long)(15584256) * n), (grad + 16232864), (grad + 16233248));
 }
 
 static void shakenet26_2x96d_bwd_233(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(16960512) * n), (act + (long)(16985088) * n), (dact + (long)(16985088) * n), (dact + (long)(16960512) * n));
 }
 
 static void shakenet26_2x96d_bwd_234(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(16985088) * n), (par + 16233632), (dact + (long)(17009664) * n + 0), (dact + (long)(16985088) * n), (grad + 16233632),
+    conv_k3_c384_384_8x8_s1_p1_cu_bwd(host, n, (act + (long)(15608832) * n), (par + 16233632), (dact + (long)(15633408) * n + 0), (dact + (long)(15608832) * n), (grad + 16233632),
         0);
 }
 
@@ -3945,43 +3896,42 @@ static void shakenet26_2x96d_bwd_235(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_8x8_cu_bwd(host, n, (act + (long)(17009664) * n), (par + 17560736), (sav + 41856), (sav + 42240), (dact + (long)(17034240) * n),
-        (dact + (long)(17009664) * n), (grad + 17560736), (grad + 17561120));
+    bn_c384_8x8_cu_bwd(host, n, (act + (long)(15633408) * n), (act + (long)(15657984) * n), (par + 17560736), (sav + 41856), (sav + 42240),
+        (dact + (long)(15657984) * n), (dact + (long)(15633408) * n), (grad + 17560736), (grad + 17561120));
 }
 
 static void shakenet26_2x96d_bwd_236(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    shake_n24576_cu_bwd(host, n, (ext + (long)(22) * n) + n, (dact + (long)(17058816) * n), (dact + (long)(16788480) * n), (dact + (long)(17034240) * n));
+    shake_n24576_cu_bwd(host, n, (ext + (long)(22) * n) + n, (dact + (long)(15682560) * n), (dact + (long)(15436800) * n), (dact + (long)(15657984) * n));
 }
 
 static void shakenet26_2x96d_bwd_237(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n24576_cu_bwd(host, n, (dact + (long)(17083392) * n), (dact + (long)(17058816) * n), (dact + (long)(16542720) * n));
+    add2_n24576_relu_cu_bwd(host, n, (act + (long)(15707136) * n), (dact + (long)(15707136) * n), (dact + (long)(15682560) * n), (dact + (long)(15215616) * n));
 }
 
 static void shakenet26_2x96d_bwd_238(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu_n24576_cu_bwd(host, n, (act + (long)(17083392) * n), (act + (long)(17107968) * n), (dact + (long)(17107968) * n), (dact + (long)(17083392) * n));
 }
 
 static void shakenet26_2x96d_bwd_239(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c384_8x8_cu_bwd(host, n, (dact + (long)(17132544) * n), (dact + (long)(17107968) * n));
+    gap_c384_8x8_cu_bwd(host, n, (dact + (long)(15731712) * n), (dact + (long)(15707136) * n));
 }
 
 static void shakenet26_2x96d_bwd_240(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_384_10_b_cu_bwd(host, n, (act + (long)(17132544) * n), (par + 17561504), (dact + (long)(17132928) * n), (dact + (long)(17132544) * n), (grad + 17561504), (grad + 17565344));
+    linear_384_10_b_cu_bwd(host, n, (act + (long)(15731712) * n), (par + 17561504), (dact + (long)(15732096) * n), (dact + (long)(15731712) * n), (grad + 17561504), (grad + 17565344));
 }
 
 static const mc_cuda_layer_fwd shakenet26_2x96d_fwd_table[241] = {

@@ -39,7 +39,7 @@ void bn_c96_32x32_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c96_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c96_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c96_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void dw_k3_5_7_c16_32x32_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_5_7_c16_32x32_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -48,20 +48,26 @@ void bn_c48_32x32_cu_fwd_train(int host, int n, const float *x, const float *gam
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c48_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c48_96_32x32_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c48_96_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void relu_n98304_cu_fwd(int host, int n, const float *x, float *y);
-void relu_n98304_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
+void bn_c96_32x32_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
+void bn_c96_32x32_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y);
+void bn_c96_32x32_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k3_c96_96_32x32_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k3_c96_96_32x32_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
 void shake_n98304_cu_fwd(int host, int n, const float *x0, const float *x1, const float *a, float *y);
 void shake_n98304_cu_bwd(int host, int n, const float *beta, const float *dy, float *dx0, float *dx1);
 void add2_n98304_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n98304_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n98304_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
+void relu_n98304_cu_fwd(int host, int n, const float *x, float *y);
+void relu_n98304_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void dw_k3_5_7_c96_32x32_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_5_7_c96_32x32_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -69,7 +75,7 @@ void bn_c288_32x32_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c288_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c288_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c288_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c288_96_32x32_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c288_96_32x32_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -87,7 +93,7 @@ void bn_c192_16x16_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c192_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c192_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c192_16x16_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void dw_k3_5_c96_32x32_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_5_c96_32x32_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -96,20 +102,26 @@ void bn_c192_32x32_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c192_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c192_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c192_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c192_192_32x32_s2_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c192_192_32x32_s2_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void relu_n49152_cu_fwd(int host, int n, const float *x, float *y);
-void relu_n49152_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
+void bn_c192_16x16_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
+void bn_c192_16x16_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y);
+void bn_c192_16x16_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k3_c192_192_16x16_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k3_c192_192_16x16_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
 void shake_n49152_cu_fwd(int host, int n, const float *x0, const float *x1, const float *a, float *y);
 void shake_n49152_cu_bwd(int host, int n, const float *beta, const float *dy, float *dx0, float *dx1);
 void add2_n49152_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n49152_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n49152_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
+void relu_n49152_cu_fwd(int host, int n, const float *x, float *y);
+void relu_n49152_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void dw_k3_5_c192_16x16_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_5_c192_16x16_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -117,7 +129,7 @@ void bn_c384_16x16_cu_fwd_train(int host, int n, const float *x, const float *ga
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c384_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c384_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c384_16x16_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c384_192_16x16_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c384_192_16x16_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -135,7 +147,7 @@ void bn_c384_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamm
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c384_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c384_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c384_8x8_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void dw_k3_3_c192_16x16_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_3_c192_16x16_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -143,15 +155,21 @@ void dw_k3_3_c192_16x16_s1_cu_bwd(int host, int n, const float *x, const float *
 void conv_k1_c384_384_16x16_s2_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c384_384_16x16_s2_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void relu_n24576_cu_fwd(int host, int n, const float *x, float *y);
-void relu_n24576_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
+void bn_c384_8x8_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
+void bn_c384_8x8_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y);
+void bn_c384_8x8_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k3_c384_384_8x8_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k3_c384_384_8x8_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
 void shake_n24576_cu_fwd(int host, int n, const float *x0, const float *x1, const float *a, float *y);
 void shake_n24576_cu_bwd(int host, int n, const float *beta, const float *dy, float *dx0, float *dx1);
 void add2_n24576_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
-void add2_n24576_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1);
+void add2_n24576_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
+void relu_n24576_cu_fwd(int host, int n, const float *x, float *y);
+void relu_n24576_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void dw_k3_3_c384_8x8_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_3_c384_8x8_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -159,11 +177,13 @@ void bn_c768_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamm
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
 void bn_c768_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c768_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c768_8x8_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void conv_k1_c768_384_8x8_s1_p0_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c768_384_8x8_s1_p0_b_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
+void add2_n24576_relu_cu_fwd(int host, int n, const float *x0, const float *x1, float *y);
+void add2_n24576_relu_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1);
 void gap_c384_8x8_cu_fwd(int host, int n, const float *x, float *y);
 void gap_c384_8x8_cu_bwd(int host, int n, const float *dy, float *dx);
 void linear_384_10_b_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);

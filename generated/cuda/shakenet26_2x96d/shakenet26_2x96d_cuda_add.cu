@@ -9,7 +9,8 @@ MC_CU_HD static inline void add2_n98304_fwd_body(long block, int tid, int nthrea
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 98304L)) ? first + 256 : ((n * 98304L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s;
     }
 }
 
@@ -19,19 +20,20 @@ static __global__ void __launch_bounds__(256) add2_n98304_fwd_kernel(int n, cons
     add2_n98304_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n98304_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n98304_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 98304L)) ? first + 256 : ((n * 98304L));
     for (long i = first + tid; i < last; i += nthreads) {
+        (void)y;
         dx[i] += dy[i];
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n98304_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n98304_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n98304_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n98304_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
 void add2_n98304_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
@@ -39,10 +41,10 @@ void add2_n98304_cu_fwd(int host, int n, const float *x0, const float *x1, float
     MC_CU_RUN(host, add2_n98304_fwd_kernel, add2_n98304_fwd_body, (((n * 98304L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n98304_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n98304_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n98304_bwd_kernel, add2_n98304_bwd_body, (((n * 98304L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n98304_bwd_kernel, add2_n98304_bwd_body, (((n * 98304L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n98304_bwd_kernel, add2_n98304_bwd_body, (((n * 98304L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n98304_bwd_kernel, add2_n98304_bwd_body, (((n * 98304L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }
 
 /* add2_n49152: sum of 2 inputs of 49152 values per image */
@@ -51,7 +53,8 @@ MC_CU_HD static inline void add2_n49152_fwd_body(long block, int tid, int nthrea
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 49152L)) ? first + 256 : ((n * 49152L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s;
     }
 }
 
@@ -61,19 +64,20 @@ static __global__ void __launch_bounds__(256) add2_n49152_fwd_kernel(int n, cons
     add2_n49152_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n49152_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n49152_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 49152L)) ? first + 256 : ((n * 49152L));
     for (long i = first + tid; i < last; i += nthreads) {
+        (void)y;
         dx[i] += dy[i];
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n49152_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n49152_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n49152_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n49152_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
 void add2_n49152_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
@@ -81,10 +85,10 @@ void add2_n49152_cu_fwd(int host, int n, const float *x0, const float *x1, float
     MC_CU_RUN(host, add2_n49152_fwd_kernel, add2_n49152_fwd_body, (((n * 49152L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n49152_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n49152_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n49152_bwd_kernel, add2_n49152_bwd_body, (((n * 49152L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n49152_bwd_kernel, add2_n49152_bwd_body, (((n * 49152L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n49152_bwd_kernel, add2_n49152_bwd_body, (((n * 49152L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n49152_bwd_kernel, add2_n49152_bwd_body, (((n * 49152L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }
 
 /* add2_n24576: sum of 2 inputs of 24576 values per image */
@@ -93,7 +97,8 @@ MC_CU_HD static inline void add2_n24576_fwd_body(long block, int tid, int nthrea
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 24576L)) ? first + 256 : ((n * 24576L));
     for (long i = first + tid; i < last; i += nthreads) {
-        y[i] = x0[i] + x1[i];
+        const float s = x0[i] + x1[i];
+        y[i] = s;
     }
 }
 
@@ -103,19 +108,20 @@ static __global__ void __launch_bounds__(256) add2_n24576_fwd_kernel(int n, cons
     add2_n24576_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
 }
 
-MC_CU_HD static inline void add2_n24576_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *dy, float *dx)
+MC_CU_HD static inline void add2_n24576_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < ((n * 24576L)) ? first + 256 : ((n * 24576L));
     for (long i = first + tid; i < last; i += nthreads) {
+        (void)y;
         dx[i] += dy[i];
     }
 }
 
-static __global__ void __launch_bounds__(256) add2_n24576_bwd_kernel(int n, const float *dy, float *dx)
+static __global__ void __launch_bounds__(256) add2_n24576_bwd_kernel(int n, const float *y, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    add2_n24576_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, dy, dx);
+    add2_n24576_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
 }
 
 void add2_n24576_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
@@ -123,8 +129,51 @@ void add2_n24576_cu_fwd(int host, int n, const float *x0, const float *x1, float
     MC_CU_RUN(host, add2_n24576_fwd_kernel, add2_n24576_fwd_body, (((n * 24576L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
 }
 
-void add2_n24576_cu_bwd(int host, int n, const float *dy, float *dx0, float *dx1)
+void add2_n24576_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
 {
-    MC_CU_RUN(host, add2_n24576_bwd_kernel, add2_n24576_bwd_body, (((n * 24576L)) + 256 - 1) / 256, 256, 0, n, dy, dx0);
-    MC_CU_RUN(host, add2_n24576_bwd_kernel, add2_n24576_bwd_body, (((n * 24576L)) + 256 - 1) / 256, 256, 0, n, dy, dx1);
+    MC_CU_RUN(host, add2_n24576_bwd_kernel, add2_n24576_bwd_body, (((n * 24576L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n24576_bwd_kernel, add2_n24576_bwd_body, (((n * 24576L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
+}
+
+/* add2_n24576_relu: sum of 2 inputs of 24576 values per image */
+MC_CU_HD static inline void add2_n24576_relu_fwd_body(long block, int tid, int nthreads, float *shm, int n, const float *x0, const float *x1, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((n * 24576L)) ? first + 256 : ((n * 24576L));
+    for (long i = first + tid; i < last; i += nthreads) {
+        const float s = x0[i] + x1[i];
+        y[i] = s > 0 ? s : 0.0f;
+    }
+}
+
+static __global__ void __launch_bounds__(256) add2_n24576_relu_fwd_kernel(int n, const float *x0, const float *x1, float *y)
+{
+    extern __shared__ float mc_shm[];
+    add2_n24576_relu_fwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x0, x1, y);
+}
+
+MC_CU_HD static inline void add2_n24576_relu_bwd_body(long block, int tid, int nthreads, float *shm, int n, const float *y, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((n * 24576L)) ? first + 256 : ((n * 24576L));
+    for (long i = first + tid; i < last; i += nthreads) {
+        dx[i] += y[i] > 0 ? dy[i] : 0.0f;
+    }
+}
+
+static __global__ void __launch_bounds__(256) add2_n24576_relu_bwd_kernel(int n, const float *y, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    add2_n24576_relu_bwd_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, y, dy, dx);
+}
+
+void add2_n24576_relu_cu_fwd(int host, int n, const float *x0, const float *x1, float *y)
+{
+    MC_CU_RUN(host, add2_n24576_relu_fwd_kernel, add2_n24576_relu_fwd_body, (((n * 24576L)) + 256 - 1) / 256, 256, 0, n, x0, x1, y);
+}
+
+void add2_n24576_relu_cu_bwd(int host, int n, const float *y, const float *dy, float *dx0, float *dx1)
+{
+    MC_CU_RUN(host, add2_n24576_relu_bwd_kernel, add2_n24576_relu_bwd_body, (((n * 24576L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx0);
+    MC_CU_RUN(host, add2_n24576_relu_bwd_kernel, add2_n24576_relu_bwd_body, (((n * 24576L)) + 256 - 1) / 256, 256, 0, n, y, dy, dx1);
 }

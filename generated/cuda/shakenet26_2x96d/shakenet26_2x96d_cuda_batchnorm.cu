@@ -122,15 +122,18 @@ static __global__ void __launch_bounds__(256) bn_c96_32x32_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c96_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c96_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 3), s = (int)(block % 3);
     const long m = (long)n * 1024, lo = m * s / 3, hi = m * (s + 1) / 3;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)];
-        s1 += (double)dy[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -140,10 +143,11 @@ MC_CU_HD static inline void bn_c96_32x32_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c96_32x32_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c96_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c96_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -172,22 +176,23 @@ static __global__ void __launch_bounds__(256) bn_c96_32x32_bstats_kernel(int n, 
     bn_c96_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c96_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c96_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 98304L) ? first + 256 : (n * 98304L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 96);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c96_32x32_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c96_32x32_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c96_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c96_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c96_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -208,15 +213,15 @@ void bn_c96_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c96_32x32_eval_kernel, bn_c96_32x32_eval_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c96_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c96_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 768);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c96_32x32_bsum_kernel, bn_c96_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c96_32x32_bsum_kernel, bn_c96_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c96_32x32_bstats_kernel, bn_c96_32x32_bstats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c96_32x32_bapply_kernel, bn_c96_32x32_bapply_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c96_32x32_bapply_kernel, bn_c96_32x32_bapply_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c48_32x32: batch norm over 48 channels of 32x32, 6 blocks per channel */
@@ -338,15 +343,18 @@ static __global__ void __launch_bounds__(256) bn_c48_32x32_eval_kernel(int n, co
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 6), s = (int)(block % 6);
     const long m = (long)n * 1024, lo = m * s / 6, hi = m * (s + 1) / 6;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
-        s1 += (double)dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 1024 * 48 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -356,10 +364,11 @@ MC_CU_HD static inline void bn_c48_32x32_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c48_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c48_32x32_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c48_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c48_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -388,22 +397,23 @@ static __global__ void __launch_bounds__(256) bn_c48_32x32_bstats_kernel(int n, 
     bn_c48_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c48_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c48_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 49152L) ? first + 256 : (n * 49152L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 48);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[48 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 48 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c48_32x32_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c48_32x32_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c48_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c48_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c48_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -424,15 +434,235 @@ void bn_c48_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gamm
     MC_CU_RUN(host, bn_c48_32x32_eval_kernel, bn_c48_32x32_eval_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 672);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c48_32x32_bsum_kernel, bn_c48_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c48_32x32_bsum_kernel, bn_c48_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c48_32x32_bstats_kernel, bn_c48_32x32_bstats_body, (((long)48) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c48_32x32_bapply_kernel, bn_c48_32x32_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c48_32x32_bapply_kernel, bn_c48_32x32_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+/* bn_c96_32x32_relu: batch norm over 96 channels of 32x32, 3 blocks per channel */
+MC_CU_HD static inline float bn_c96_32x32_relu_norm(float x, float mean, float scale, float shift)
+{
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? v : 0.0f;
+}
+
+MC_CU_HD static inline void bn_c96_32x32_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 1024, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_32x32_relu_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_32x32_relu_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c96_32x32_relu_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 1024, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_32x32_relu_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_32x32_relu_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c96_32x32_relu_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 1024;
+        const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 3, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
+        save_invstd[c] = (float)invstd;
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+        if (c == 0)
+            *count += 1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_32x32_relu_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_32x32_relu_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c96_32x32_relu_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 98304L) ? first + 256 : (n * 98304L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 96);
+        y[i] = bn_c96_32x32_relu_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_32x32_relu_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_32x32_relu_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+}
+
+MC_CU_HD static inline void bn_c96_32x32_relu_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 98304L) ? first + 256 : (n * 98304L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 96);
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        y[i] = bn_c96_32x32_relu_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_32x32_relu_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_32x32_relu_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+MC_CU_HD static inline void bn_c96_32x32_relu_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 1024, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0, s1 = 0;
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const float g = (y[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] > 0 ? dy[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] : 0.0f);
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_32x32_relu_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_32x32_relu_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c96_32x32_relu_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 1024;
+        const double sum_dy = mc_cu_parts_total(part, c, 3, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 3, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[96 + c] = (float)(sum_dy / m);
+        coef[2 * 96 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_32x32_relu_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_32x32_relu_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c96_32x32_relu_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 98304L) ? first + 256 : (n * 98304L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 1024 % 96);
+        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_32x32_relu_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_32x32_relu_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+void bn_c96_32x32_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+{
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 672), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c96_32x32_relu_sum_kernel, bn_c96_32x32_relu_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c96_32x32_relu_sq_kernel, bn_c96_32x32_relu_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c96_32x32_relu_stats_kernel, bn_c96_32x32_relu_stats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c96_32x32_relu_apply_kernel, bn_c96_32x32_relu_apply_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+}
+
+void bn_c96_32x32_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    MC_CU_RUN(host, bn_c96_32x32_relu_eval_kernel, bn_c96_32x32_relu_eval_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+void bn_c96_32x32_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 768);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c96_32x32_relu_bsum_kernel, bn_c96_32x32_relu_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c96_32x32_relu_bstats_kernel, bn_c96_32x32_relu_bstats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c96_32x32_relu_bapply_kernel, bn_c96_32x32_relu_bapply_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c288_32x32: batch norm over 288 channels of 32x32, 1 blocks per channel */
@@ -554,15 +784,18 @@ static __global__ void __launch_bounds__(256) bn_c288_32x32_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c288_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c288_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 1024, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 1024 * 288 + c) * 1024 + (i) % 1024)];
-        s1 += (double)dy[(((long)(i) / 1024 * 288 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 288 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 1024 * 288 + c) * 1024 + (i) % 1024)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 1024 * 288 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -572,10 +805,11 @@ MC_CU_HD static inline void bn_c288_32x32_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c288_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c288_32x32_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c288_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c288_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -604,22 +838,23 @@ static __global__ void __launch_bounds__(256) bn_c288_32x32_bstats_kernel(int n,
     bn_c288_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c288_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c288_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 294912L) ? first + 256 : (n * 294912L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 288);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[288 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 288 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c288_32x32_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c288_32x32_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c288_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c288_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c288_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -640,15 +875,15 @@ void bn_c288_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c288_32x32_eval_kernel, bn_c288_32x32_eval_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c288_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c288_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c288_32x32_bsum_kernel, bn_c288_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c288_32x32_bsum_kernel, bn_c288_32x32_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c288_32x32_bstats_kernel, bn_c288_32x32_bstats_body, (((long)288) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c288_32x32_bapply_kernel, bn_c288_32x32_bapply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c288_32x32_bapply_kernel, bn_c288_32x32_bapply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c192_16x16: batch norm over 192 channels of 16x16, 2 blocks per channel */
@@ -770,15 +1005,18 @@ static __global__ void __launch_bounds__(256) bn_c192_16x16_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c192_16x16_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c192_16x16_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 256, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)];
-        s1 += (double)dy[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] * ((x[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -788,10 +1026,11 @@ MC_CU_HD static inline void bn_c192_16x16_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c192_16x16_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c192_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -820,22 +1059,23 @@ static __global__ void __launch_bounds__(256) bn_c192_16x16_bstats_kernel(int n,
     bn_c192_16x16_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c192_16x16_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c192_16x16_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 49152L) ? first + 256 : (n * 49152L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 256 % 192);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_16x16_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c192_16x16_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_16x16_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c192_16x16_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c192_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -856,15 +1096,15 @@ void bn_c192_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c192_16x16_eval_kernel, bn_c192_16x16_eval_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c192_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c192_16x16_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_16x16_bsum_kernel, bn_c192_16x16_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_16x16_bsum_kernel, bn_c192_16x16_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c192_16x16_bstats_kernel, bn_c192_16x16_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c192_16x16_bapply_kernel, bn_c192_16x16_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c192_16x16_bapply_kernel, bn_c192_16x16_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c192_32x32: batch norm over 192 channels of 32x32, 2 blocks per channel */
@@ -986,15 +1226,18 @@ static __global__ void __launch_bounds__(256) bn_c192_32x32_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c192_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c192_32x32_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 1024, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 1024 * 192 + c) * 1024 + (i) % 1024)];
-        s1 += (double)dy[(((long)(i) / 1024 * 192 + c) * 1024 + (i) % 1024)] * ((x[(((long)(i) / 1024 * 192 + c) * 1024 + (i) % 1024)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 1024 * 192 + c) * 1024 + (i) % 1024)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 1024 * 192 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1004,10 +1247,11 @@ MC_CU_HD static inline void bn_c192_32x32_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_32x32_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c192_32x32_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c192_32x32_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1036,22 +1280,23 @@ static __global__ void __launch_bounds__(256) bn_c192_32x32_bstats_kernel(int n,
     bn_c192_32x32_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c192_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c192_32x32_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 196608L) ? first + 256 : (n * 196608L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 192);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_32x32_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c192_32x32_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c192_32x32_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c192_32x32_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1072,15 +1317,235 @@ void bn_c192_32x32_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c192_32x32_eval_kernel, bn_c192_32x32_eval_body, ((n * 196608L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c192_32x32_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c192_32x32_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_32x32_bsum_kernel, bn_c192_32x32_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_32x32_bsum_kernel, bn_c192_32x32_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c192_32x32_bstats_kernel, bn_c192_32x32_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c192_32x32_bapply_kernel, bn_c192_32x32_bapply_body, ((n * 196608L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c192_32x32_bapply_kernel, bn_c192_32x32_bapply_body, ((n * 196608L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+/* bn_c192_16x16_relu: batch norm over 192 channels of 16x16, 2 blocks per channel */
+MC_CU_HD static inline float bn_c192_16x16_relu_norm(float x, float mean, float scale, float shift)
+{
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? v : 0.0f;
+}
+
+MC_CU_HD static inline void bn_c192_16x16_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 256, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_16x16_relu_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_16x16_relu_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c192_16x16_relu_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 256, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0;
+    const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_16x16_relu_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_16x16_relu_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c192_16x16_relu_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 256;
+        const double mean = mc_cu_parts_total(sums, c, 2, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 2, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
+        save_invstd[c] = (float)invstd;
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+        if (c == 0)
+            *count += 1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_16x16_relu_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_16x16_relu_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c192_16x16_relu_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 49152L) ? first + 256 : (n * 49152L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 256 % 192);
+        y[i] = bn_c192_16x16_relu_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_16x16_relu_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_16x16_relu_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+}
+
+MC_CU_HD static inline void bn_c192_16x16_relu_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 49152L) ? first + 256 : (n * 49152L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 256 % 192);
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        y[i] = bn_c192_16x16_relu_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_16x16_relu_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_16x16_relu_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+MC_CU_HD static inline void bn_c192_16x16_relu_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    const int c = (int)(block / 2), s = (int)(block % 2);
+    const long m = (long)n * 256, lo = m * s / 2, hi = m * (s + 1) / 2;
+    double s0 = 0, s1 = 0;
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const float g = (y[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] > 0 ? dy[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] : 0.0f);
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] - mean) * invstd);
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_16x16_relu_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_16x16_relu_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c192_16x16_relu_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)192) ? first + 256 : ((long)192);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 256;
+        const double sum_dy = mc_cu_parts_total(part, c, 2, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 2, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[192 + c] = (float)(sum_dy / m);
+        coef[2 * 192 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_16x16_relu_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_16x16_relu_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c192_16x16_relu_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 49152L) ? first + 256 : (n * 49152L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 256 % 192);
+        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c192_16x16_relu_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c192_16x16_relu_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+void bn_c192_16x16_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+{
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 960), *sq = sums + 384;
+    float *scale = (float *)(sq + 384);
+    MC_CU_RUN(host, bn_c192_16x16_relu_sum_kernel, bn_c192_16x16_relu_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_16x16_relu_sq_kernel, bn_c192_16x16_relu_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_16x16_relu_stats_kernel, bn_c192_16x16_relu_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c192_16x16_relu_apply_kernel, bn_c192_16x16_relu_apply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+}
+
+void bn_c192_16x16_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    MC_CU_RUN(host, bn_c192_16x16_relu_eval_kernel, bn_c192_16x16_relu_eval_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+void bn_c192_16x16_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1152);
+    float *coef = (float *)(part + 768);
+    MC_CU_RUN(host, bn_c192_16x16_relu_bsum_kernel, bn_c192_16x16_relu_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_16x16_relu_bstats_kernel, bn_c192_16x16_relu_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c192_16x16_relu_bapply_kernel, bn_c192_16x16_relu_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c384_16x16: batch norm over 384 channels of 16x16, 1 blocks per channel */
@@ -1202,15 +1667,18 @@ static __global__ void __launch_bounds__(256) bn_c384_16x16_eval_kernel(int n, c
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c384_16x16_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c384_16x16_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 256, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 256 * 384 + c) * 256 + (i) % 256)];
-        s1 += (double)dy[(((long)(i) / 256 * 384 + c) * 256 + (i) % 256)] * ((x[(((long)(i) / 256 * 384 + c) * 256 + (i) % 256)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 256 * 384 + c) * 256 + (i) % 256)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 256 * 384 + c) * 256 + (i) % 256)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1220,10 +1688,11 @@ MC_CU_HD static inline void bn_c384_16x16_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_16x16_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c384_16x16_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c384_16x16_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1252,22 +1721,23 @@ static __global__ void __launch_bounds__(256) bn_c384_16x16_bstats_kernel(int n,
     bn_c384_16x16_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c384_16x16_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c384_16x16_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 98304L) ? first + 256 : (n * 98304L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 256 % 384);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_16x16_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c384_16x16_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_16x16_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c384_16x16_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c384_16x16_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1288,15 +1758,15 @@ void bn_c384_16x16_cu_fwd_eval(int host, int n, const float *x, const float *gam
     MC_CU_RUN(host, bn_c384_16x16_eval_kernel, bn_c384_16x16_eval_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c384_16x16_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c384_16x16_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1536);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c384_16x16_bsum_kernel, bn_c384_16x16_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c384_16x16_bsum_kernel, bn_c384_16x16_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c384_16x16_bstats_kernel, bn_c384_16x16_bstats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c384_16x16_bapply_kernel, bn_c384_16x16_bapply_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c384_16x16_bapply_kernel, bn_c384_16x16_bapply_body, ((n * 98304L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c384_8x8: batch norm over 384 channels of 8x8, 1 blocks per channel */
@@ -1418,15 +1888,18 @@ static __global__ void __launch_bounds__(256) bn_c384_8x8_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c384_8x8_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c384_8x8_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)];
-        s1 += (double)dy[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] * ((x[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1436,10 +1909,11 @@ MC_CU_HD static inline void bn_c384_8x8_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c384_8x8_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c384_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1468,22 +1942,23 @@ static __global__ void __launch_bounds__(256) bn_c384_8x8_bstats_kernel(int n, c
     bn_c384_8x8_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c384_8x8_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c384_8x8_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 24576L) ? first + 256 : (n * 24576L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 64 % 384);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_8x8_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c384_8x8_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_8x8_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c384_8x8_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c384_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1504,15 +1979,235 @@ void bn_c384_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma
     MC_CU_RUN(host, bn_c384_8x8_eval_kernel, bn_c384_8x8_eval_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c384_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c384_8x8_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1536);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c384_8x8_bsum_kernel, bn_c384_8x8_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c384_8x8_bsum_kernel, bn_c384_8x8_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c384_8x8_bstats_kernel, bn_c384_8x8_bstats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c384_8x8_bapply_kernel, bn_c384_8x8_bapply_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c384_8x8_bapply_kernel, bn_c384_8x8_bapply_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+/* bn_c384_8x8_relu: batch norm over 384 channels of 8x8, 1 blocks per channel */
+MC_CU_HD static inline float bn_c384_8x8_relu_norm(float x, float mean, float scale, float shift)
+{
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? v : 0.0f;
+}
+
+MC_CU_HD static inline void bn_c384_8x8_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_8x8_relu_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_8x8_relu_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c384_8x8_relu_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0;
+    const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_8x8_relu_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_8x8_relu_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c384_8x8_relu_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)384) ? first + 256 : ((long)384);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 64;
+        const double mean = mc_cu_parts_total(sums, c, 1, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 1, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
+        save_invstd[c] = (float)invstd;
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+        if (c == 0)
+            *count += 1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_8x8_relu_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_8x8_relu_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c384_8x8_relu_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 24576L) ? first + 256 : (n * 24576L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 64 % 384);
+        y[i] = bn_c384_8x8_relu_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_8x8_relu_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_8x8_relu_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+}
+
+MC_CU_HD static inline void bn_c384_8x8_relu_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 24576L) ? first + 256 : (n * 24576L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 64 % 384);
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        y[i] = bn_c384_8x8_relu_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_8x8_relu_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_8x8_relu_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+MC_CU_HD static inline void bn_c384_8x8_relu_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    const int c = (int)(block / 1), s = (int)(block % 1);
+    const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
+    double s0 = 0, s1 = 0;
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const float g = (y[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] > 0 ? dy[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] : 0.0f);
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] - mean) * invstd);
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_8x8_relu_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_8x8_relu_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c384_8x8_relu_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)384) ? first + 256 : ((long)384);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 64;
+        const double sum_dy = mc_cu_parts_total(part, c, 1, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 1, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[384 + c] = (float)(sum_dy / m);
+        coef[2 * 384 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_8x8_relu_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_8x8_relu_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c384_8x8_relu_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 24576L) ? first + 256 : (n * 24576L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 64 % 384);
+        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c384_8x8_relu_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c384_8x8_relu_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+void bn_c384_8x8_relu_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+{
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 1152), *sq = sums + 384;
+    float *scale = (float *)(sq + 384);
+    MC_CU_RUN(host, bn_c384_8x8_relu_sum_kernel, bn_c384_8x8_relu_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c384_8x8_relu_sq_kernel, bn_c384_8x8_relu_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c384_8x8_relu_stats_kernel, bn_c384_8x8_relu_stats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c384_8x8_relu_apply_kernel, bn_c384_8x8_relu_apply_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+}
+
+void bn_c384_8x8_relu_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    MC_CU_RUN(host, bn_c384_8x8_relu_eval_kernel, bn_c384_8x8_relu_eval_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+void bn_c384_8x8_relu_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 1536);
+    float *coef = (float *)(part + 768);
+    MC_CU_RUN(host, bn_c384_8x8_relu_bsum_kernel, bn_c384_8x8_relu_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c384_8x8_relu_bstats_kernel, bn_c384_8x8_relu_bstats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c384_8x8_relu_bapply_kernel, bn_c384_8x8_relu_bapply_body, ((n * 24576L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c768_8x8: batch norm over 768 channels of 8x8, 1 blocks per channel */
@@ -1634,15 +2329,18 @@ static __global__ void __launch_bounds__(256) bn_c768_8x8_eval_kernel(int n, con
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c768_8x8_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+MC_CU_HD static inline void bn_c768_8x8_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 64, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
+    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        s0 += dy[(((long)(i) / 64 * 768 + c) * 64 + (i) % 64)];
-        s1 += (double)dy[(((long)(i) / 64 * 768 + c) * 64 + (i) % 64)] * ((x[(((long)(i) / 64 * 768 + c) * 64 + (i) % 64)] - mean) * invstd);
+        const float g = dy[(((long)(i) / 64 * 768 + c) * 64 + (i) % 64)];
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 64 * 768 + c) * 64 + (i) % 64)] - mean) * invstd);
     }
     s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
     s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
@@ -1652,10 +2350,11 @@ MC_CU_HD static inline void bn_c768_8x8_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c768_8x8_bsum_kernel(int n, const float *x, const float *save_mean, const float *save_invstd, const float *dy, double *part)
+static __global__ void __launch_bounds__(256) bn_c768_8x8_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c768_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, dy, part);
+    bn_c768_8x8_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
@@ -1684,22 +2383,23 @@ static __global__ void __launch_bounds__(256) bn_c768_8x8_bstats_kernel(int n, c
     bn_c768_8x8_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c768_8x8_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *save_mean,
+MC_CU_HD static inline void bn_c768_8x8_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 49152L) ? first + 256 : (n * 49152L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 64 % 768);
+        (void)y;
         dx[i] += coef[c] * (dy[i] - coef[768 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 768 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c768_8x8_bapply_kernel(int n, const float *x, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c768_8x8_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c768_8x8_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, save_mean, save_invstd, coef, dy, dx);
+    bn_c768_8x8_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 void bn_c768_8x8_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
@@ -1720,13 +2420,13 @@ void bn_c768_8x8_cu_fwd_eval(int host, int n, const float *x, const float *gamma
     MC_CU_RUN(host, bn_c768_8x8_eval_kernel, bn_c768_8x8_eval_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c768_8x8_cu_bwd(int host, int n, const float *x, const float *gamma, const float *save_mean,
+void bn_c768_8x8_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 3072);
     float *coef = (float *)(part + 1536);
-    MC_CU_RUN(host, bn_c768_8x8_bsum_kernel, bn_c768_8x8_bsum_body, 768, 256, 256 / 32 * sizeof(double), n, x, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c768_8x8_bsum_kernel, bn_c768_8x8_bsum_body, 768, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
     MC_CU_RUN(host, bn_c768_8x8_bstats_kernel, bn_c768_8x8_bstats_body, (((long)768) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c768_8x8_bapply_kernel, bn_c768_8x8_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c768_8x8_bapply_kernel, bn_c768_8x8_bapply_body, ((n * 49152L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
