@@ -538,8 +538,15 @@ MC_ADD_OR_STORE(`                ', `for (int ix = 0; ix < W; ix++)', `row[ix]',
 # and vectors of input channels. No lane is lost past the end of a row or
 # plane: on the small planes (7 x 7, 14 x 14) the planar products
 # computed up to a third of their lanes for nothing.
+# A pointwise forward at stride 1 whose planes fill their vectors but for
+# at most a sixteenth of the lanes (28 x 28, 14 x 14; not 7 x 7) reads its
+# planes as they are instead: with the planar product prefetching its
+# rows (gemm.m4) that beat the transposes at 48 -> 16 at 28 x 28 by 1.56x
+# and 64 -> 32 at 14 x 14 by 1.06x (1 thread, batch 128, alternated call
+# by call); at 7 x 7, where a quarter of the lanes is lost, it lost 0.85x.
+m4_define(`CV_PW_PLANAR', `m4_eval(CV_POINT && S == 1 && (HO * WO + 15) / 16 * 16 * 15 <= HO * WO * 16)')
 m4_define(`CV_CLV', `m4_eval(G == 1 && C % 16 == 0 && CO % 16 == 0 && (CV_SHIFTED || CV_POINT))')
-m4_define(`CV_CLF', `m4_eval(CV_CLV && CV_XT + CO * CV_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= 65536)')
+m4_define(`CV_CLF', `m4_eval(CV_CLV && !CV_PW_PLANAR && CV_XT + CO * CV_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= 65536)')
 # Pixels a row of xt (padded, or gathered when strided), of the padded dy,
 # and the pixels of the input gradient product.
 m4_define(`CV_CLF_WP', `m4_ifelse(S, 1, CV_WP, WO)')
@@ -551,8 +558,10 @@ m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CO)', `m4_eval(CV_
 # resnet20 (1 thread, batch 128, the kernels alternated call by call): the
 # 3x3 backwards 1.16x faster at 7 x 7, 1.10x at 14 x 14, 1.02x at 28 x 28,
 # but the pointwise 48 -> 16 at 28 x 28 0.93x (with 16 output channels
-# each term is one vector against 8 broadcasts): planar from 28 x 28 on.
-m4_define(`CV_CLX', `m4_eval(CV_CLV && (S != 1 || CV_CLX_PIX <= 196) && CV_DYT + C * CV_CLX_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= 65536)')
+# each term is one vector against 8 broadcasts): planar from 28 x 28 on,
+# and for the pointwise convs the forward takes planar (64 -> 32 at
+# 14 x 14 1.05x, the planar product prefetching).
+m4_define(`CV_CLX', `m4_eval(CV_CLV && !CV_PW_PLANAR && (S != 1 || CV_CLX_PIX <= 196) && CV_DYT + C * CV_CLX_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= 65536)')
 m4_define(`CV_CLF_HELPERS',
 `MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP)
 MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / 16))

@@ -69,6 +69,13 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 ')')m4_dnl
 GEMM_TERMS()m4_dnl
                 const float *restrict bp = b + GEMM_BROW + $5;
+                /* The tile two to the right, for the first row block: a
+                 * tile reads a piece of every row of b (a pointwise conv:
+                 * of every input plane), dozens of short streams that the
+                 * hardware prefetchers take up late (the pointwise forward
+                 * 48 -> 16 at 28 x 28 1.7x faster). */
+                __builtin_prefetch(bp + m4_eval(4 * MC_GEMM_VL), 0, 3);
+                __builtin_prefetch(bp + m4_eval(5 * MC_GEMM_VL), 0, 3);
 MC_FOR(`GV', 0, m4_eval($2 - 1), `                GEMM_VLOAD(`b'GV, bp + m4_eval(GV * MC_GEMM_VL), GV)
 ')m4_dnl
 MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float x`'GR = a`'GR[p];
