@@ -6820,7 +6820,7 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(con
     float *restrict c)
 {
     for (int j0 = 0; j0 < 160; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
+        for (int i0 = 0; i0 < 36; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 576;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 576;
@@ -6828,8 +6828,6 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(con
                 const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 576;
                 const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 576;
                 const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 576;
-                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 576;
-                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 576;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -6842,10 +6840,6 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(con
                 mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -6859,8 +6853,6 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(con
                         const float x3 = a3[o + ci];
                         const float x4 = a4[o + ci];
                         const float x5 = a5[o + ci];
-                        const float x6 = a6[o + ci];
-                        const float x7 = a7[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
                         s1_0 += x1 * b0;
@@ -6873,10 +6865,6 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(con
                         s4_1 += x4 * b1;
                         s5_0 += x5 * b0;
                         s5_1 += x5 * b1;
-                        s6_0 += x6 * b0;
-                        s6_1 += x6 * b1;
-                        s7_0 += x7 * b0;
-                        s7_1 += x7 * b1;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
@@ -6891,57 +6879,7 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(con
                 *(mc_v16 *)(c + (i0 + 4) * 160 + j0 + 16) = s4_1;
                 *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 16) = s5_1;
-                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 0) = s6_0;
-                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 16) = s6_1;
-                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 0) = s7_0;
-                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 16) = s7_1;
             }
-        {
-        const int i0 = 32;
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 576;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 576;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 576;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 576;
-                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 1; ky++)
-                for (int kx = 0; kx < 1; kx++) {
-                    const int o = (ky * 6 + kx) * 576;
-                    for (int ci = 0; ci < 576; ci++, bp += 160) {
-                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
-                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 16) = s0_1;
-                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 0) = s1_0;
-                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 16) = s1_1;
-                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 0) = s2_0;
-                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 16) = s2_1;
-                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 0) = s3_0;
-                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 16) = s3_1;
-            }
-        }
     }
 }
 
@@ -7151,7 +7089,7 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(cons
     float *restrict c)
 {
     for (int j0 = 0; j0 < 576; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
+        for (int i0 = 0; i0 < 36; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
@@ -7159,8 +7097,6 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(cons
                 const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
                 const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 160;
                 const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 160;
-                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 160;
-                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 160;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -7173,10 +7109,6 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(cons
                 mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -7190,8 +7122,6 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(cons
                         const float x3 = a3[o + ci];
                         const float x4 = a4[o + ci];
                         const float x5 = a5[o + ci];
-                        const float x6 = a6[o + ci];
-                        const float x7 = a7[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
                         s1_0 += x1 * b0;
@@ -7204,10 +7134,6 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(cons
                         s4_1 += x4 * b1;
                         s5_0 += x5 * b0;
                         s5_1 += x5 * b1;
-                        s6_0 += x6 * b0;
-                        s6_1 += x6 * b1;
-                        s7_0 += x7 * b0;
-                        s7_1 += x7 * b1;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 576 + j0 + 0) = s0_0;
@@ -7222,57 +7148,7 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(cons
                 *(mc_v16 *)(c + (i0 + 4) * 576 + j0 + 16) = s4_1;
                 *(mc_v16 *)(c + (i0 + 5) * 576 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 5) * 576 + j0 + 16) = s5_1;
-                *(mc_v16 *)(c + (i0 + 6) * 576 + j0 + 0) = s6_0;
-                *(mc_v16 *)(c + (i0 + 6) * 576 + j0 + 16) = s6_1;
-                *(mc_v16 *)(c + (i0 + 7) * 576 + j0 + 0) = s7_0;
-                *(mc_v16 *)(c + (i0 + 7) * 576 + j0 + 16) = s7_1;
             }
-        {
-        const int i0 = 32;
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
-                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 1; ky++)
-                for (int kx = 0; kx < 1; kx++) {
-                    const int o = (ky * 6 + kx) * 160;
-                    for (int ci = 0; ci < 160; ci++, bp += 576) {
-                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_v16 *)(c + (i0 + 0) * 576 + j0 + 0) = s0_0;
-                *(mc_v16 *)(c + (i0 + 0) * 576 + j0 + 16) = s0_1;
-                *(mc_v16 *)(c + (i0 + 1) * 576 + j0 + 0) = s1_0;
-                *(mc_v16 *)(c + (i0 + 1) * 576 + j0 + 16) = s1_1;
-                *(mc_v16 *)(c + (i0 + 2) * 576 + j0 + 0) = s2_0;
-                *(mc_v16 *)(c + (i0 + 2) * 576 + j0 + 16) = s2_1;
-                *(mc_v16 *)(c + (i0 + 3) * 576 + j0 + 0) = s3_0;
-                *(mc_v16 *)(c + (i0 + 3) * 576 + j0 + 16) = s3_1;
-            }
-        }
     }
 }
 
@@ -7395,7 +7271,7 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(con
     float *restrict c)
 {
     for (int j0 = 0; j0 < 960; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
+        for (int i0 = 0; i0 < 36; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
@@ -7403,8 +7279,6 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(con
                 const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
                 const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 160;
                 const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 160;
-                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 160;
-                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 160;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -7417,10 +7291,6 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(con
                 mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -7434,8 +7304,6 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(con
                         const float x3 = a3[o + ci];
                         const float x4 = a4[o + ci];
                         const float x5 = a5[o + ci];
-                        const float x6 = a6[o + ci];
-                        const float x7 = a7[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
                         s1_0 += x1 * b0;
@@ -7448,10 +7316,6 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(con
                         s4_1 += x4 * b1;
                         s5_0 += x5 * b0;
                         s5_1 += x5 * b1;
-                        s6_0 += x6 * b0;
-                        s6_1 += x6 * b1;
-                        s7_0 += x7 * b0;
-                        s7_1 += x7 * b1;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
@@ -7466,57 +7330,7 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(con
                 *(mc_v16 *)(c + (i0 + 4) * 960 + j0 + 16) = s4_1;
                 *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 16) = s5_1;
-                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 0) = s6_0;
-                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 16) = s6_1;
-                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 0) = s7_0;
-                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 16) = s7_1;
             }
-        {
-        const int i0 = 32;
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
-                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 1; ky++)
-                for (int kx = 0; kx < 1; kx++) {
-                    const int o = (ky * 6 + kx) * 160;
-                    for (int ci = 0; ci < 160; ci++, bp += 960) {
-                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
-                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 16) = s0_1;
-                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 0) = s1_0;
-                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 16) = s1_1;
-                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 0) = s2_0;
-                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 16) = s2_1;
-                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 0) = s3_0;
-                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 16) = s3_1;
-            }
-        }
     }
 }
 
@@ -7789,7 +7603,7 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(cons
     float *restrict c)
 {
     for (int j0 = 0; j0 < 160; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
+        for (int i0 = 0; i0 < 36; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
@@ -7797,8 +7611,6 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(cons
                 const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
                 const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 960;
                 const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 960;
-                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 960;
-                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 960;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -7811,10 +7623,6 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(cons
                 mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -7828,8 +7636,6 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(cons
                         const float x3 = a3[o + ci];
                         const float x4 = a4[o + ci];
                         const float x5 = a5[o + ci];
-                        const float x6 = a6[o + ci];
-                        const float x7 = a7[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
                         s1_0 += x1 * b0;
@@ -7842,10 +7648,6 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(cons
                         s4_1 += x4 * b1;
                         s5_0 += x5 * b0;
                         s5_1 += x5 * b1;
-                        s6_0 += x6 * b0;
-                        s6_1 += x6 * b1;
-                        s7_0 += x7 * b0;
-                        s7_1 += x7 * b1;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
@@ -7860,57 +7662,7 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(cons
                 *(mc_v16 *)(c + (i0 + 4) * 160 + j0 + 16) = s4_1;
                 *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 16) = s5_1;
-                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 0) = s6_0;
-                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 16) = s6_1;
-                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 0) = s7_0;
-                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 16) = s7_1;
             }
-        {
-        const int i0 = 32;
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
-                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 1; ky++)
-                for (int kx = 0; kx < 1; kx++) {
-                    const int o = (ky * 6 + kx) * 960;
-                    for (int ci = 0; ci < 960; ci++, bp += 160) {
-                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
-                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 16) = s0_1;
-                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 0) = s1_0;
-                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 16) = s1_1;
-                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 0) = s2_0;
-                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 16) = s2_1;
-                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 0) = s3_0;
-                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 16) = s3_1;
-            }
-        }
     }
 }
 
@@ -8033,7 +7785,7 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(con
     float *restrict c)
 {
     for (int j0 = 0; j0 < 160; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
+        for (int i0 = 0; i0 < 36; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
@@ -8041,8 +7793,6 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(con
                 const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
                 const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 960;
                 const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 960;
-                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 960;
-                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 960;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -8055,10 +7805,6 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(con
                 mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -8072,8 +7818,6 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(con
                         const float x3 = a3[o + ci];
                         const float x4 = a4[o + ci];
                         const float x5 = a5[o + ci];
-                        const float x6 = a6[o + ci];
-                        const float x7 = a7[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
                         s1_0 += x1 * b0;
@@ -8086,10 +7830,6 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(con
                         s4_1 += x4 * b1;
                         s5_0 += x5 * b0;
                         s5_1 += x5 * b1;
-                        s6_0 += x6 * b0;
-                        s6_1 += x6 * b1;
-                        s7_0 += x7 * b0;
-                        s7_1 += x7 * b1;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
@@ -8104,57 +7844,7 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(con
                 *(mc_v16 *)(c + (i0 + 4) * 160 + j0 + 16) = s4_1;
                 *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 5) * 160 + j0 + 16) = s5_1;
-                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 0) = s6_0;
-                *(mc_v16 *)(c + (i0 + 6) * 160 + j0 + 16) = s6_1;
-                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 0) = s7_0;
-                *(mc_v16 *)(c + (i0 + 7) * 160 + j0 + 16) = s7_1;
             }
-        {
-        const int i0 = 32;
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
-                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 1; ky++)
-                for (int kx = 0; kx < 1; kx++) {
-                    const int o = (ky * 6 + kx) * 960;
-                    for (int ci = 0; ci < 960; ci++, bp += 160) {
-                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 0) = s0_0;
-                *(mc_v16 *)(c + (i0 + 0) * 160 + j0 + 16) = s0_1;
-                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 0) = s1_0;
-                *(mc_v16 *)(c + (i0 + 1) * 160 + j0 + 16) = s1_1;
-                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 0) = s2_0;
-                *(mc_v16 *)(c + (i0 + 2) * 160 + j0 + 16) = s2_1;
-                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 0) = s3_0;
-                *(mc_v16 *)(c + (i0 + 3) * 160 + j0 + 16) = s3_1;
-            }
-        }
     }
 }
 
@@ -8364,7 +8054,7 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(cons
     float *restrict c)
 {
     for (int j0 = 0; j0 < 960; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
+        for (int i0 = 0; i0 < 36; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
@@ -8372,8 +8062,6 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(cons
                 const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
                 const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 160;
                 const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 160;
-                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 160;
-                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 160;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -8386,10 +8074,6 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(cons
                 mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -8403,8 +8087,6 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(cons
                         const float x3 = a3[o + ci];
                         const float x4 = a4[o + ci];
                         const float x5 = a5[o + ci];
-                        const float x6 = a6[o + ci];
-                        const float x7 = a7[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
                         s1_0 += x1 * b0;
@@ -8417,10 +8099,6 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(cons
                         s4_1 += x4 * b1;
                         s5_0 += x5 * b0;
                         s5_1 += x5 * b1;
-                        s6_0 += x6 * b0;
-                        s6_1 += x6 * b1;
-                        s7_0 += x7 * b0;
-                        s7_1 += x7 * b1;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
@@ -8435,57 +8113,7 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(cons
                 *(mc_v16 *)(c + (i0 + 4) * 960 + j0 + 16) = s4_1;
                 *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 16) = s5_1;
-                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 0) = s6_0;
-                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 16) = s6_1;
-                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 0) = s7_0;
-                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 16) = s7_1;
             }
-        {
-        const int i0 = 32;
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
-                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 1; ky++)
-                for (int kx = 0; kx < 1; kx++) {
-                    const int o = (ky * 6 + kx) * 160;
-                    for (int ci = 0; ci < 160; ci++, bp += 960) {
-                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
-                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 16) = s0_1;
-                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 0) = s1_0;
-                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 16) = s1_1;
-                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 0) = s2_0;
-                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 16) = s2_1;
-                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 0) = s3_0;
-                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 16) = s3_1;
-            }
-        }
     }
 }
 
@@ -8608,7 +8236,7 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(con
     float *restrict c)
 {
     for (int j0 = 0; j0 < 320; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
+        for (int i0 = 0; i0 < 36; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
@@ -8616,8 +8244,6 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(con
                 const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
                 const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 960;
                 const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 960;
-                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 960;
-                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 960;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -8630,10 +8256,6 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(con
                 mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -8647,8 +8269,6 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(con
                         const float x3 = a3[o + ci];
                         const float x4 = a4[o + ci];
                         const float x5 = a5[o + ci];
-                        const float x6 = a6[o + ci];
-                        const float x7 = a7[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
                         s1_0 += x1 * b0;
@@ -8661,10 +8281,6 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(con
                         s4_1 += x4 * b1;
                         s5_0 += x5 * b0;
                         s5_1 += x5 * b1;
-                        s6_0 += x6 * b0;
-                        s6_1 += x6 * b1;
-                        s7_0 += x7 * b0;
-                        s7_1 += x7 * b1;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 0) = s0_0;
@@ -8679,57 +8295,7 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(con
                 *(mc_v16 *)(c + (i0 + 4) * 320 + j0 + 16) = s4_1;
                 *(mc_v16 *)(c + (i0 + 5) * 320 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 5) * 320 + j0 + 16) = s5_1;
-                *(mc_v16 *)(c + (i0 + 6) * 320 + j0 + 0) = s6_0;
-                *(mc_v16 *)(c + (i0 + 6) * 320 + j0 + 16) = s6_1;
-                *(mc_v16 *)(c + (i0 + 7) * 320 + j0 + 0) = s7_0;
-                *(mc_v16 *)(c + (i0 + 7) * 320 + j0 + 16) = s7_1;
             }
-        {
-        const int i0 = 32;
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
-                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 1; ky++)
-                for (int kx = 0; kx < 1; kx++) {
-                    const int o = (ky * 6 + kx) * 960;
-                    for (int ci = 0; ci < 960; ci++, bp += 320) {
-                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 0) = s0_0;
-                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 16) = s0_1;
-                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 0) = s1_0;
-                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 16) = s1_1;
-                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 0) = s2_0;
-                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 16) = s2_1;
-                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 0) = s3_0;
-                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 16) = s3_1;
-            }
-        }
     }
 }
 
@@ -8939,7 +8505,7 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(cons
     float *restrict c)
 {
     for (int j0 = 0; j0 < 960; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
+        for (int i0 = 0; i0 < 36; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
@@ -8947,8 +8513,6 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(cons
                 const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 320;
                 const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 320;
                 const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 320;
-                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 320;
-                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 320;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -8961,10 +8525,6 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(cons
                 mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -8978,8 +8538,6 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(cons
                         const float x3 = a3[o + ci];
                         const float x4 = a4[o + ci];
                         const float x5 = a5[o + ci];
-                        const float x6 = a6[o + ci];
-                        const float x7 = a7[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
                         s1_0 += x1 * b0;
@@ -8992,10 +8550,6 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(cons
                         s4_1 += x4 * b1;
                         s5_0 += x5 * b0;
                         s5_1 += x5 * b1;
-                        s6_0 += x6 * b0;
-                        s6_1 += x6 * b1;
-                        s7_0 += x7 * b0;
-                        s7_1 += x7 * b1;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
@@ -9010,57 +8564,7 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(cons
                 *(mc_v16 *)(c + (i0 + 4) * 960 + j0 + 16) = s4_1;
                 *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 5) * 960 + j0 + 16) = s5_1;
-                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 0) = s6_0;
-                *(mc_v16 *)(c + (i0 + 6) * 960 + j0 + 16) = s6_1;
-                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 0) = s7_0;
-                *(mc_v16 *)(c + (i0 + 7) * 960 + j0 + 16) = s7_1;
             }
-        {
-        const int i0 = 32;
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 320;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 320;
-                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 1; ky++)
-                for (int kx = 0; kx < 1; kx++) {
-                    const int o = (ky * 6 + kx) * 320;
-                    for (int ci = 0; ci < 320; ci++, bp += 960) {
-                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 0) = s0_0;
-                *(mc_v16 *)(c + (i0 + 0) * 960 + j0 + 16) = s0_1;
-                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 0) = s1_0;
-                *(mc_v16 *)(c + (i0 + 1) * 960 + j0 + 16) = s1_1;
-                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 0) = s2_0;
-                *(mc_v16 *)(c + (i0 + 2) * 960 + j0 + 16) = s2_1;
-                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 0) = s3_0;
-                *(mc_v16 *)(c + (i0 + 3) * 960 + j0 + 16) = s3_1;
-            }
-        }
     }
 }
 
@@ -9183,7 +8687,7 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(co
     float *restrict c)
 {
     for (int j0 = 0; j0 < 1280; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
+        for (int i0 = 0; i0 < 36; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
@@ -9191,8 +8695,6 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(co
                 const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 320;
                 const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 320;
                 const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 320;
-                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 320;
-                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 320;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -9205,10 +8707,6 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(co
                 mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -9222,8 +8720,6 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(co
                         const float x3 = a3[o + ci];
                         const float x4 = a4[o + ci];
                         const float x5 = a5[o + ci];
-                        const float x6 = a6[o + ci];
-                        const float x7 = a7[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
                         s1_0 += x1 * b0;
@@ -9236,10 +8732,6 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(co
                         s4_1 += x4 * b1;
                         s5_0 += x5 * b0;
                         s5_1 += x5 * b1;
-                        s6_0 += x6 * b0;
-                        s6_1 += x6 * b1;
-                        s7_0 += x7 * b0;
-                        s7_1 += x7 * b1;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 1280 + j0 + 0) = s0_0;
@@ -9254,57 +8746,7 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(co
                 *(mc_v16 *)(c + (i0 + 4) * 1280 + j0 + 16) = s4_1;
                 *(mc_v16 *)(c + (i0 + 5) * 1280 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 5) * 1280 + j0 + 16) = s5_1;
-                *(mc_v16 *)(c + (i0 + 6) * 1280 + j0 + 0) = s6_0;
-                *(mc_v16 *)(c + (i0 + 6) * 1280 + j0 + 16) = s6_1;
-                *(mc_v16 *)(c + (i0 + 7) * 1280 + j0 + 0) = s7_0;
-                *(mc_v16 *)(c + (i0 + 7) * 1280 + j0 + 16) = s7_1;
             }
-        {
-        const int i0 = 32;
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 320;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 320;
-                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 1; ky++)
-                for (int kx = 0; kx < 1; kx++) {
-                    const int o = (ky * 6 + kx) * 320;
-                    for (int ci = 0; ci < 320; ci++, bp += 1280) {
-                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_v16 *)(c + (i0 + 0) * 1280 + j0 + 0) = s0_0;
-                *(mc_v16 *)(c + (i0 + 0) * 1280 + j0 + 16) = s0_1;
-                *(mc_v16 *)(c + (i0 + 1) * 1280 + j0 + 0) = s1_0;
-                *(mc_v16 *)(c + (i0 + 1) * 1280 + j0 + 16) = s1_1;
-                *(mc_v16 *)(c + (i0 + 2) * 1280 + j0 + 0) = s2_0;
-                *(mc_v16 *)(c + (i0 + 2) * 1280 + j0 + 16) = s2_1;
-                *(mc_v16 *)(c + (i0 + 3) * 1280 + j0 + 0) = s3_0;
-                *(mc_v16 *)(c + (i0 + 3) * 1280 + j0 + 16) = s3_1;
-            }
-        }
     }
 }
 
@@ -9611,7 +9053,7 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(con
     float *restrict c)
 {
     for (int j0 = 0; j0 < 320; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
+        for (int i0 = 0; i0 < 36; i0 += 6)
             {
                 const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 1280;
                 const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 1280;
@@ -9619,8 +9061,6 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(con
                 const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 1280;
                 const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 1280;
                 const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 1280;
-                const float *restrict a6 = a + ((i0 + 6) / 6 * 6 + (i0 + 6) % 6) * 1280;
-                const float *restrict a7 = a + ((i0 + 7) / 6 * 6 + (i0 + 7) % 6) * 1280;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -9633,10 +9073,6 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(con
                 mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -9650,8 +9086,6 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(con
                         const float x3 = a3[o + ci];
                         const float x4 = a4[o + ci];
                         const float x5 = a5[o + ci];
-                        const float x6 = a6[o + ci];
-                        const float x7 = a7[o + ci];
                         s0_0 += x0 * b0;
                         s0_1 += x0 * b1;
                         s1_0 += x1 * b0;
@@ -9664,10 +9098,6 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(con
                         s4_1 += x4 * b1;
                         s5_0 += x5 * b0;
                         s5_1 += x5 * b1;
-                        s6_0 += x6 * b0;
-                        s6_1 += x6 * b1;
-                        s7_0 += x7 * b0;
-                        s7_1 += x7 * b1;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 0) = s0_0;
@@ -9682,57 +9112,7 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(con
                 *(mc_v16 *)(c + (i0 + 4) * 320 + j0 + 16) = s4_1;
                 *(mc_v16 *)(c + (i0 + 5) * 320 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 5) * 320 + j0 + 16) = s5_1;
-                *(mc_v16 *)(c + (i0 + 6) * 320 + j0 + 0) = s6_0;
-                *(mc_v16 *)(c + (i0 + 6) * 320 + j0 + 16) = s6_1;
-                *(mc_v16 *)(c + (i0 + 7) * 320 + j0 + 0) = s7_0;
-                *(mc_v16 *)(c + (i0 + 7) * 320 + j0 + 16) = s7_1;
             }
-        {
-        const int i0 = 32;
-            {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 1280;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 1280;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 1280;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 1280;
-                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
-                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
-                const float *restrict bp = b + j0;
-                for (int ky = 0; ky < 1; ky++)
-                for (int kx = 0; kx < 1; kx++) {
-                    const int o = (ky * 6 + kx) * 1280;
-                    for (int ci = 0; ci < 1280; ci++, bp += 320) {
-                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                        const float x0 = a0[o + ci];
-                        const float x1 = a1[o + ci];
-                        const float x2 = a2[o + ci];
-                        const float x3 = a3[o + ci];
-                        s0_0 += x0 * b0;
-                        s0_1 += x0 * b1;
-                        s1_0 += x1 * b0;
-                        s1_1 += x1 * b1;
-                        s2_0 += x2 * b0;
-                        s2_1 += x2 * b1;
-                        s3_0 += x3 * b0;
-                        s3_1 += x3 * b1;
-                    }
-                }
-                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 0) = s0_0;
-                *(mc_v16 *)(c + (i0 + 0) * 320 + j0 + 16) = s0_1;
-                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 0) = s1_0;
-                *(mc_v16 *)(c + (i0 + 1) * 320 + j0 + 16) = s1_1;
-                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 0) = s2_0;
-                *(mc_v16 *)(c + (i0 + 2) * 320 + j0 + 16) = s2_1;
-                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 0) = s3_0;
-                *(mc_v16 *)(c + (i0 + 3) * 320 + j0 + 16) = s3_1;
-            }
-        }
     }
 }
 
