@@ -270,7 +270,8 @@ m4_define(`CV_CHUNKS',
 # fits a thread.
 m4_define(`CV_POINT_CL', `m4_eval(CV_CL && (S == 1 || CV_DW_OWN))')
 m4_define(`CV_POINT_HELPERS',
-`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, C)')
+`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_fwd, CO, CV_PIX, C,
+    m4_ifelse(m4_eval(S == 1 || CV_CPIX <= 65536), 1, serial))')
 m4_ifelse(CV_POINT_CL, 1, `CV_CL_HELPERS(HO, WO)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_PIX, C, 1, CV_PIX, 0, m4_eval(CO * CV_PIX), CV_CPIX)')
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN(NAME`'_gemm_dx, C, CV_PIX, CO)
 MC_TRANSPOSE(NAME`'_transpose_w, CO, C)')
@@ -388,7 +389,8 @@ static void NAME`'_$1(const float *restrict w, float *restrict out)
 ')
 
 m4_define(`CV_SHIFT_HELPERS',
-`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP)')
+`m4_ifelse(CV_CLF, 1, `CV_CLF_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_fwd, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP,
+    m4_ifelse(m4_eval(CV_FWD_SCRATCH <= 65536), 1, serial))')
 m4_ifelse(CV_CL, 1, `CV_CL_HELPERS(H, W)', `MC_GEMM_NT_TAPS(NAME`'_gemm_dw, CO, CV_NP, C, K, m4_eval(CV_HP * CV_WP), CV_WP, m4_eval(CO * CV_NP), CV_XP)')
 m4_ifelse(CV_CLX, 1, `CV_CLX_HELPERS()', `MC_GEMM_NN_TAPS(NAME`'_gemm_dx, C, CV_NQ, CO, K, m4_eval(CV_HQ * CV_WQ), CV_WQ)')
 m4_ifelse(CV_CLF, 1, `', `

@@ -466,7 +466,6 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
 /* conv_k1_c96_16_96x96_s1_p0_b: conv 96x96x96 -> 16x96x96, kernel 1, stride 1, padding 0, bias */
 static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 9216; j0 += 32) {
         for (int i0 = 0; i0 < 16; i0 += 8)
         {
@@ -894,7 +893,6 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
 /* conv_k1_c16_96_96x96_s1_p0: conv 16x96x96 -> 96x96x96, kernel 1, stride 1, padding 0 */
 static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 9216; j0 += 32) {
         for (int i0 = 0; i0 < 96; i0 += 8)
         {
@@ -1600,7 +1598,6 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
 /* conv_k1_c24_144_48x48_s1_p0: conv 24x48x48 -> 144x48x48, kernel 1, stride 1, padding 0 */
 static void conv_k1_c24_144_48x48_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 2304; j0 += 32) {
         for (int i0 = 0; i0 < 144; i0 += 8)
         {
@@ -1916,7 +1913,6 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c288_24_48x48_s1_p0_b: conv 288x48x48 -> 24x48x48, kernel 1, stride 1, padding 0, bias */
 static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 2304; j0 += 32) {
         for (int i0 = 0; i0 < 24; i0 += 8)
         {
@@ -2344,7 +2340,6 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
 /* conv_k1_c144_32_24x24_s1_p0: conv 144x24x24 -> 32x24x24, kernel 1, stride 1, padding 0 */
 static void conv_k1_c144_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 576; j0 += 32) {
         for (int i0 = 0; i0 < 32; i0 += 8)
         {
@@ -2747,7 +2742,6 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c32_192_24x24_s1_p0: conv 32x24x24 -> 192x24x24, kernel 1, stride 1, padding 0 */
 static void conv_k1_c32_192_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 576; j0 += 32) {
         for (int i0 = 0; i0 < 192; i0 += 8)
         {
@@ -3126,7 +3120,6 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c192_32_24x24_s1_p0: conv 192x24x24 -> 32x24x24, kernel 1, stride 1, padding 0 */
 static void conv_k1_c192_32_24x24_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 576; j0 += 32) {
         for (int i0 = 0; i0 < 32; i0 += 8)
         {
@@ -3529,7 +3522,6 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c192_64_12x12_s1_p0: conv 192x12x12 -> 64x12x12, kernel 1, stride 1, padding 0 */
 static void conv_k1_c192_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 128; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
         {
@@ -4068,7 +4060,6 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c64_384_12x12_s1_p0: conv 64x12x12 -> 384x12x12, kernel 1, stride 1, padding 0 */
 static void conv_k1_c64_384_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 128; j0 += 32) {
         for (int i0 = 0; i0 < 384; i0 += 8)
         {
@@ -4670,7 +4661,6 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c384_64_12x12_s1_p0: conv 384x12x12 -> 64x12x12, kernel 1, stride 1, padding 0 */
 static void conv_k1_c384_64_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 128; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
         {
@@ -5209,7 +5199,6 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c384_96_12x12_s1_p0: conv 384x12x12 -> 96x12x12, kernel 1, stride 1, padding 0 */
 static void conv_k1_c384_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 128; j0 += 32) {
         for (int i0 = 0; i0 < 96; i0 += 8)
         {
@@ -5748,7 +5737,6 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c96_576_12x12_s1_p0: conv 96x12x12 -> 576x12x12, kernel 1, stride 1, padding 0 */
 static void conv_k1_c96_576_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 128; j0 += 32) {
         for (int i0 = 0; i0 < 576; i0 += 8)
         {
@@ -6287,7 +6275,6 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
 /* conv_k1_c576_96_12x12_s1_p0: conv 576x12x12 -> 96x12x12, kernel 1, stride 1, padding 0 */
 static void conv_k1_c576_96_12x12_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 128; j0 += 32) {
         for (int i0 = 0; i0 < 96; i0 += 8)
         {

@@ -91,7 +91,6 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
 
 static void conv_k3_c3_16_32x32_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 1088; j0 += 32) {
         for (int i0 = 0; i0 < 16; i0 += 8)
         {
@@ -474,7 +473,6 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
 /* conv_k1_c48_16_32x32_s1_p0_b: conv 48x32x32 -> 16x32x32, kernel 1, stride 1, padding 0, bias */
 static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 1024; j0 += 32) {
         for (int i0 = 0; i0 < 16; i0 += 8)
         {
@@ -2745,7 +2743,6 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c64_32_16x16_s1_p0_b: conv 64x16x16 -> 32x16x16, kernel 1, stride 1, padding 0, bias */
 static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 256; j0 += 32) {
         for (int i0 = 0; i0 < 32; i0 += 8)
         {
@@ -4814,7 +4811,6 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c128_64_8x8_s1_p0_b: conv 128x8x8 -> 64x8x8, kernel 1, stride 1, padding 0, bias */
 static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
         {

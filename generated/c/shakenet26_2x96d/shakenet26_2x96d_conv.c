@@ -91,7 +91,6 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
 
 static void conv_k3_c3_16_32x32_s1_p1_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 1088; j0 += 32) {
         for (int i0 = 0; i0 < 16; i0 += 8)
         {
@@ -499,7 +498,6 @@ void conv_k3_c3_16_32x32_s1_p1_b_bwd(int n, const float *restrict x, const float
 /* conv_k1_c16_48_32x32_s1_p0: conv 16x32x32 -> 48x32x32, kernel 1, stride 1, padding 0 */
 static void conv_k1_c16_48_32x32_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 1024; j0 += 32) {
         for (int i0 = 0; i0 < 48; i0 += 8)
         {
@@ -844,7 +842,6 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c48_96_32x32_s1_p0_b: conv 48x32x32 -> 96x32x32, kernel 1, stride 1, padding 0, bias */
 static void conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 1024; j0 += 32) {
         for (int i0 = 0; i0 < 96; i0 += 8)
         {
@@ -1716,7 +1713,6 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c288_96_32x32_s1_p0_b: conv 288x32x32 -> 96x32x32, kernel 1, stride 1, padding 0, bias */
 static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 1024; j0 += 32) {
         for (int i0 = 0; i0 < 96; i0 += 8)
         {
@@ -2144,7 +2140,6 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
 /* conv_k1_c96_96_16x16_s1_p0: conv 96x16x16 -> 96x16x16, kernel 1, stride 1, padding 0 */
 static void conv_k1_c96_96_16x16_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 256; j0 += 32) {
         for (int i0 = 0; i0 < 96; i0 += 8)
         {
@@ -2555,7 +2550,6 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c192_192_32x32_s2_p0_b: conv 192x32x32 -> 192x16x16, kernel 1, stride 2, padding 0, bias */
 static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 256; j0 += 32) {
         for (int i0 = 0; i0 < 192; i0 += 8)
         {
@@ -3467,7 +3461,6 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
 /* conv_k1_c384_192_16x16_s1_p0_b: conv 384x16x16 -> 192x16x16, kernel 1, stride 1, padding 0, bias */
 static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 256; j0 += 32) {
         for (int i0 = 0; i0 < 192; i0 += 8)
         {
@@ -3895,7 +3888,6 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
 /* conv_k1_c192_192_8x8_s1_p0: conv 192x8x8 -> 192x8x8, kernel 1, stride 1, padding 0 */
 static void conv_k1_c192_192_8x8_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 192; i0 += 8)
         {
@@ -4306,7 +4298,6 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c384_384_16x16_s2_p0_b: conv 384x16x16 -> 384x8x8, kernel 1, stride 2, padding 0, bias */
 static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 384; i0 += 8)
         {
@@ -5269,7 +5260,6 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
 /* conv_k1_c768_384_8x8_s1_p0_b: conv 768x8x8 -> 384x8x8, kernel 1, stride 1, padding 0, bias */
 static void conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
-    MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 384; i0 += 8)
         {
