@@ -94,7 +94,10 @@ static int find_or_add_kernel(struct arena *a, mc_plan *p, int *cap, const char 
  * 0. The ReLU's slot is the layer's own, as for an identity. That saves the
  * ReLU's passes over memory: one read and one write forward, two reads and
  * a write backward, against one more read (the result) in the layer's own
- * backward. */
+ * backward. Not on planes smaller than a vector (16 floats): a batch norm
+ * walks them one short plane at a time, and reading the result too made
+ * its backward on 960 x 2 x 2 slower than it and the ReLU apart (0.37
+ * against 0.29 ms, batch 64). */
 static void fuse_relus(mc_plan *p)
 {
     const mc_model *m = p->m;
@@ -104,7 +107,7 @@ static void fuse_relus(mc_plan *p)
             continue;
         const int b = r->inputs[0];
         const int code = m->nodes[b].op->code;
-        if ((code != OP_BATCHNORM && code != OP_ADD) || b == m->output)
+        if ((code != OP_BATCHNORM && code != OP_ADD) || b == m->output || r->shape.h * r->shape.w < 16)
             continue;
         int readers = 0;
         for (int j = 0; j < m->norder; j++)

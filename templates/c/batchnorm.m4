@@ -26,7 +26,7 @@ m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
 m4_define(`BN_OUT', `m4_ifelse(RELU, 1, `(mc_v16)((mc_v16i)($1) & ($1 > 0))', `$1')')
 m4_define(`BN_OUT1', `m4_ifelse(RELU, 1, `($1 > 0 ? $1 : 0)', `$1')')
 m4_define(`BN_DY', `m4_ifelse(RELU, 1, `(mc_v16)((mc_v16i)($1) & ($2 > 0))', `$1')')
-m4_define(`BN_DY1', `m4_ifelse(RELU, 1, `($2 > 0 ? $1 : 0)', `$1')')
+m4_define(`BN_DY1', `m4_ifelse(RELU, 1, `NAME`'_pass($1, $2)', `$1')')
 
 # The per-channel sums go plane by plane: each plane in the 16 float lanes
 # of a vector, the lanes and the tail then added in double, the planes in
@@ -47,6 +47,20 @@ static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
     return s;
 }
 
+m4_ifelse(RELU, 1, `/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
+ * a branch, which the signs of the data mispredict (the backward of a
+ * batch norm on 2 x 2 planes 7x slower). */
+static inline float NAME`'_pass(float g, float y)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {g};
+    v.u &= -(uint32_t)(y > 0);
+    return v.f;
+}
+
+')m4_dnl
 /* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
 static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)

@@ -126,6 +126,19 @@ static inline double bn_c16_32x32_relu_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
+/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
+ * a branch, which the signs of the data mispredict (the backward of a
+ * batch norm on 2 x 2 planes 7x slower). */
+static inline float bn_c16_32x32_relu_pass(float g, float y)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {g};
+    v.u &= -(uint32_t)(y > 0);
+    return v.f;
+}
+
 /* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
 static inline void bn_c16_32x32_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
@@ -141,7 +154,7 @@ static inline void bn_c16_32x32_relu_plane_sum_grad(const float *restrict g, con
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 1024; i < 1024; i++) {
-        const float gi = (y[i] > 0 ? g[i] : 0);
+        const float gi = bn_c16_32x32_relu_pass(g[i], y[i]);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -165,7 +178,7 @@ static inline void bn_c16_32x32_relu_plane_dx(const float *restrict g, const flo
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 1024; i++) {
-        const float d = k * ((y[i] > 0 ? g[i] : 0) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (bn_c16_32x32_relu_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
@@ -1021,6 +1034,19 @@ static inline double bn_c32_16x16_relu_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
+/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
+ * a branch, which the signs of the data mispredict (the backward of a
+ * batch norm on 2 x 2 planes 7x slower). */
+static inline float bn_c32_16x16_relu_pass(float g, float y)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {g};
+    v.u &= -(uint32_t)(y > 0);
+    return v.f;
+}
+
 /* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
 static inline void bn_c32_16x16_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
@@ -1036,7 +1062,7 @@ static inline void bn_c32_16x16_relu_plane_sum_grad(const float *restrict g, con
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 256; i < 256; i++) {
-        const float gi = (y[i] > 0 ? g[i] : 0);
+        const float gi = bn_c32_16x16_relu_pass(g[i], y[i]);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -1060,7 +1086,7 @@ static inline void bn_c32_16x16_relu_plane_dx(const float *restrict g, const flo
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 256; i++) {
-        const float d = k * ((y[i] > 0 ? g[i] : 0) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (bn_c32_16x16_relu_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
@@ -1692,6 +1718,19 @@ static inline double bn_c64_8x8_relu_plane_sum_sq(const float *restrict p, float
     return s;
 }
 
+/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
+ * a branch, which the signs of the data mispredict (the backward of a
+ * batch norm on 2 x 2 planes 7x slower). */
+static inline float bn_c64_8x8_relu_pass(float g, float y)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {g};
+    v.u &= -(uint32_t)(y > 0);
+    return v.f;
+}
+
 /* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
 static inline void bn_c64_8x8_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
@@ -1707,7 +1746,7 @@ static inline void bn_c64_8x8_relu_plane_sum_grad(const float *restrict g, const
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 64; i < 64; i++) {
-        const float gi = (y[i] > 0 ? g[i] : 0);
+        const float gi = bn_c64_8x8_relu_pass(g[i], y[i]);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -1731,7 +1770,7 @@ static inline void bn_c64_8x8_relu_plane_dx(const float *restrict g, const float
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 64; i++) {
-        const float d = k * ((y[i] > 0 ? g[i] : 0) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (bn_c64_8x8_relu_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
