@@ -9,8 +9,8 @@
 #include "arena.h"
 #include "ops.h"
 
-/* A fused ReLU (see plan.c) runs as part of the layer before it: the
- * runtime sees an identity there, and that layer's relu flag. */
+/* A fused activation (see plan.c) runs as part of the layer before it: the
+ * runtime sees an identity there, and that layer's fused field. */
 static const char *layer_kind(const mc_node *n, const mc_plan_node *pn)
 {
     if (pn->fused)
@@ -57,7 +57,9 @@ static void layer_row(emitter *e, const mc_node *n)
     em_deff(e, "L_MOMENTUM", n->momentum);
     em_deff(e, "L_P", n->p);
     em_defi(e, "L_ACT", pn->act);
-    em_defi(e, "L_RELU", pn->relu);
+    em_def(e, "L_FUSED", "%s", pn->fused_act == OP_RELU    ? "MC_FUSED_RELU"
+                               : pn->fused_act == OP_RELU6 ? "MC_FUSED_RELU6"
+                                                           : "MC_FUSED_NONE");
     bool bn = n->op->code == OP_BATCHNORM;
     em_defi(e, "L_WEIGHT", n->ntensors ? em_tensor_offset(e, n, 0) : -1);
     em_defi(e, "L_BIAS_AT", bn ? em_tensor_offset(e, n, 1) : n->bias ? em_tensor_offset(e, n, 1) : -1);

@@ -150,6 +150,14 @@ static void kernel_mixconv(emitter *e, const mc_node *n)
     }
 }
 
+/* FUSED: the activation a batch norm or add applies itself (plan.c):
+ * none, relu or relu6. */
+static void em_fused_act(emitter *e, const mc_kernel *k)
+{
+    const int act = e->p->nodes[k->node].fused_act;
+    em_def(e, "FUSED", "%s", act == OP_RELU ? "relu" : act == OP_RELU6 ? "relu6" : "none");
+}
+
 void em_kernel_constants(emitter *e, const mc_kernel *k)
 {
     const mc_node *n = em_node(e, k->node);
@@ -167,7 +175,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     case OP_BATCHNORM:
         em_deff(e, "EPS", n->eps);
         em_deff(e, "MOMENTUM", n->momentum);
-        em_defi(e, "RELU", e->p->nodes[k->node].relu);
+        em_fused_act(e, k);
         break;
     case OP_AVGPOOL: em_defi(e, "K", n->k); break;
     case OP_SUBSAMPLE: {
@@ -179,7 +187,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     }
     case OP_ADD:
     case OP_CONCAT:
-        em_defi(e, "RELU", e->p->nodes[k->node].relu);
+        em_fused_act(e, k);
         em_defi(e, "NIN", n->ninputs);
         for (int i = 0; i < n->ninputs; i++)
             em_defi(e, arena_printf(e->a, "C%d", i), em_in_shape(e, n, i).c);

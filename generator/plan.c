@@ -33,7 +33,8 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
 {
     const mc_model *m = p->m;
     mc_shape in = n->ninputs ? m->nodes[n->inputs[0]].shape : n->shape, o = n->shape;
-    const char *relu = p->nodes[n - m->nodes].relu ? "_relu" : "";
+    const int act = p->nodes[n - m->nodes].fused_act;
+    const char *relu = act == OP_RELU ? "_relu" : act == OP_RELU6 ? "_relu6" : "";
     long long count = (long long)o.c * o.h * o.w;
     switch (n->op->code) {
     case OP_CONV:
@@ -88,22 +89,22 @@ static int find_or_add_kernel(struct arena *a, mc_plan *p, int *cap, const char 
     return p->nkernels++;
 }
 
-/* A ReLU whose input is a batch norm or an add that nothing else reads
- * (not the output either) is done by that layer: it writes the ReLU of its
- * result, and its backward masks the output gradient where that result is
- * 0. The ReLU's slot is the layer's own, as for an identity. That saves the
- * ReLU's passes over memory: one read and one write forward, two reads and
- * a write backward, against one more read (the result) in the layer's own
- * backward. Not on planes smaller than a vector (16 floats): a batch norm
- * walks them one short plane at a time, and reading the result too made
- * its backward on 960 x 2 x 2 slower than it and the ReLU apart (0.37
- * against 0.29 ms, batch 64). */
-static void fuse_relus(mc_plan *p)
+/* A ReLU or ReLU6 whose input is a batch norm or an add that nothing else
+ * reads (not the output either) is done by that layer: it writes the
+ * activation of its result, and its backward masks the output gradient
+ * where that output is 0 (or 6). The activation's slot is the layer's own,
+ * as for an identity. That saves the activation's passes over memory: one
+ * read and one write forward, two reads and a write backward, against one
+ * more read (the output) in the layer's own backward. Not on planes smaller
+ * than a vector (16 floats): a batch norm walks them one short plane at a
+ * time, and reading the output too made its backward on 960 x 2 x 2 slower
+ * than it and the ReLU apart (0.37 against 0.29 ms, batch 64). */
+static void fuse_activations(mc_plan *p)
 {
     const mc_model *m = p->m;
     for (int i = 0; i < m->norder; i++) {
         const mc_node *r = &m->nodes[m->order[i]];
-        if (r->op->code != OP_RELU)
+        if (r->op->code != OP_RELU && r->op->code != OP_RELU6)
             continue;
         const int b = r->inputs[0];
         const int code = m->nodes[b].op->code;
@@ -113,8 +114,10 @@ static void fuse_relus(mc_plan *p)
         for (int j = 0; j < m->norder; j++)
             for (int q = 0; q < m->nodes[m->order[j]].ninputs; q++)
                 readers += m->nodes[m->order[j]].inputs[q] == b;
-        if (readers == 1)
-            p->nodes[b].relu = p->nodes[m->order[i]].fused = true;
+        if (readers == 1) {
+            p->nodes[b].fused_act = r->op->code;
+            p->nodes[m->order[i]].fused = true;
+        }
     }
 }
 
@@ -128,7 +131,7 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
     for (int i = 0; i < m->nnodes; i++)
         p->nodes[i].layer = -1;
     if (!p->opt.no_fuse)
-        fuse_relus(p);
+        fuse_activations(p);
 
     /* Every live node (and the input, for its gradient) gets an output slot;
      * identity aliases its input. Training keeps every activation for the

@@ -26,12 +26,13 @@ typedef struct mc_plan_node {
     long long act;     /* output slot: per-image floats from the start of the activation area */
     long long saved;   /* batch-independent floats (BN batch mean and 1/std) */
     long long extra;   /* per-image floats of random draws (dropout mask, shake a and b) */
-    bool relu;         /* a batch norm or add that also applies the ReLU after it (see fused_relu) */
-    bool fused;        /* a ReLU done by the layer before it: no code, its slot is its input's */
+    int fused_act;     /* a batch norm or add that also applies the activation after it: OP_RELU or
+                        * OP_RELU6 (see fuse_activations in plan.c), else 0 */
+    bool fused;        /* an activation done by the layer before it: no code, its slot is its input's */
 } mc_plan_node;
 
 typedef struct mc_plan_options {
-    bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every ReLU its own layer */
+    bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every ReLU(6) its own layer */
 } mc_plan_options;
 
 typedef struct mc_plan {

@@ -49,6 +49,9 @@ static const char *const kind_names[] = {
     [MC_L_DROPOUT] = "dropout", [MC_L_SHAKE] = "shake",
 };
 
+/* The activation fused into a layer, as a suffix of its kind's name. */
+static const char *const fused_names[] = {[MC_FUSED_NONE] = "", [MC_FUSED_RELU] = "+relu", [MC_FUSED_RELU6] = "+relu6"};
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -100,7 +103,7 @@ static void layer_cost(const mc_model_desc *m, const mc_layer *l, int n, layer_r
     r->flops_bwd = 2 * r->flops_fwd;
     r->bytes_fwd = f * (in + out + params);
     /* (A fused ReLU's mask reads the output too.) */
-    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->relu ? out : 0));
+    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->fused != MC_FUSED_NONE ? out : 0));
 }
 
 /* ---- timing -------------------------------------------------------------------- */
@@ -179,7 +182,7 @@ static void describe(const mc_layer *l, char *op, size_t oplen)
         if (l->stride > 1 && len < (int)oplen)
             snprintf(op + len, oplen - (size_t)len, " s%d", l->stride);
     } else {
-        snprintf(op, oplen, "%s%s", kind_names[l->kind], l->relu ? "+relu" : "");
+        snprintf(op, oplen, "%s%s", kind_names[l->kind], fused_names[l->fused]);
     }
 }
 
@@ -280,8 +283,8 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
         } else if (l->kind == MC_L_CONV) {
             fprintf(f, "\"kernels\": [%d], ", l->k);
         }
-        if (l->relu)
-            fputs("\"relu\": true, ", f);
+        if (l->fused != MC_FUSED_NONE)
+            fprintf(f, "\"fused\": \"%s\", ", fused_names[l->fused] + 1);
         fprintf(f, "\"stride\": %d, \"flops_fwd\": %.0f, \"flops_bwd\": %.0f, \"bytes_fwd\": %.0f, \"bytes_bwd\": "
                    "%.0f,\n   ",
                 l->stride, r->flops_fwd, r->flops_bwd, r->bytes_fwd, r->bytes_bwd);

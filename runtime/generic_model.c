@@ -145,8 +145,11 @@ void mc_generic_forward_layer(const mc_model_desc *m, const mc_state *s, int lay
         break;
     }
     }
-    if (l->relu) /* the ReLU after it, fused (its layer is an identity) */
+    /* the activation after it, fused (its layer is an identity) */
+    if (l->fused == MC_FUSED_RELU)
         mc_relu_fwd(count, y, y);
+    else if (l->fused == MC_FUSED_RELU6)
+        mc_relu6_fwd(count, y, y);
 }
 
 void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int layer)
@@ -158,16 +161,21 @@ void mc_generic_backward_layer(const mc_model_desc *m, const mc_state *s, int la
     const float *dy = output_slot(s->dacts, s, l);
     float *dx = input_slot(m, s->dacts, s, l, 0);
     const float *extra = s->extra + l->extra * n;
-    /* With its ReLU fused, the layer's own output gradient is the slot's
-     * where the output is positive, 0 elsewhere (the slot keeps the ReLU's). */
+    /* With its activation fused, the layer's own output gradient is the
+     * slot's where the output is above 0 (and below 6), 0 elsewhere (the
+     * slot keeps the activation's): that output tells as well as its input
+     * which side of 0 (and 6) the input was. */
     float *masked = NULL;
-    if (l->relu) {
+    if (l->fused != MC_FUSED_NONE) {
         masked = calloc((size_t)count, sizeof *masked);
         if (!masked) {
             fprintf(stderr, "error: out of memory\n");
             exit(1);
         }
-        mc_relu_bwd(count, y, dy, masked);
+        if (l->fused == MC_FUSED_RELU)
+            mc_relu_bwd(count, y, dy, masked);
+        else
+            mc_relu6_bwd(count, y, dy, masked);
         dy = masked;
     }
     switch (l->kind) {

@@ -43,6 +43,10 @@ typedef enum {
     MC_L_DROPOUT, MC_L_SHAKE
 } mc_layer_kind;
 
+/* The activation a batch norm or an add applies to its own result when the
+ * generator fused the activation layer after it into it (mc_layer.fused). */
+typedef enum { MC_FUSED_NONE, MC_FUSED_RELU, MC_FUSED_RELU6 } mc_fused;
+
 typedef enum { MC_AREA_PARAM, MC_AREA_BUFFER, MC_AREA_COUNTER } mc_area;
 typedef enum { MC_INIT_ZEROS, MC_INIT_ONES, MC_INIT_NORMAL, MC_INIT_UNIFORM } mc_init_kind_t;
 
@@ -72,8 +76,9 @@ typedef struct mc_layer {
     int nk, ks[MC_DW_MAX_KERNELS];
     float eps, momentum, p;
     int64_t act;        /* output slot, per-image floats from the start of the area */
-    int relu;           /* batch norm, add: the ReLU of the result is written (the ReLU layer after it
-                         * is an identity), and the backward masks the output gradient where it is 0 */
+    int fused;          /* batch norm, add: mc_fused, the activation it applies to its result itself (the
+                         * activation's layer after it is an identity on the same slot); its backward
+                         * masks the output gradient where that output is 0 (or 6) */
     int64_t weight;     /* parameter offsets, -1 if none */
     int64_t bias_at;
     int64_t running;    /* BN: running_mean in the buffer area; running_var follows */

@@ -231,11 +231,13 @@ def make_layer(torch, F, layer, batch, prev):
 
 
 def make_fused_layer(torch, F, layer, batch, prev):
-    """make_layer, and the ReLU after it where mcgen fused one into the
-    layer ("relu": true in the bench file: its ReLU layer is not listed)."""
+    """make_layer, and the activation after it where mcgen fused one into
+    the layer ("fused": "relu" or "relu6" in the bench file: its activation
+    layer is not listed)."""
     tensors, fwd = make_layer(torch, F, layer, batch, prev)
-    if layer.get("relu"):
-        return tensors, lambda *ts: F.relu(fwd(*ts))
+    act = {"relu": F.relu, "relu6": F.relu6}.get(layer.get("fused"))
+    if act:
+        return tensors, lambda *ts: act(fwd(*ts))
     return tensors, fwd
 
 
@@ -399,7 +401,7 @@ def build_rows(bench, torch_times, probe):
             pt, layout = (tt[0] * 1e3, tt[1]) if tt else (None, None)
             rows.append({
                 "index": layer["index"], "name": layer["name"], "pass": p,
-                "op": layer["op"] + ("+relu" if layer.get("relu") else ""),
+                "op": layer["op"] + ("+" + layer["fused"] if layer.get("fused") else ""),
                 "generated_ms": gen, "generic_ms": generic, "pytorch_ms": pt, "pytorch_layout": layout,
                 "roofline_ms": roof,
                 "speedup_vs_pytorch": ratio(pt, gen), "speedup_vs_generic": ratio(generic, gen),

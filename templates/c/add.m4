@@ -2,17 +2,18 @@ m4_divert(-1)
 # Element-wise sum of NIN inputs of C x H x W per image; its backward adds
 # the output gradient to each input gradient (stores it, acc 0), input by
 # input. Inputs may be the same tensor (identity aliases its input), so
-# they are not restrict: the first stores, the second adds. With RELU 1 it
-# also does the ReLU after it (plan.c): it writes the ReLU of the sum, and
-# its backward passes the output gradient only where that output is
-# positive.
-# Constants: NAME, NIN, C, H, W, RELU.
+# they are not restrict: the first stores, the second adds. With FUSED
+# relu or relu6 it also does that activation after it (plan.c): it writes
+# the activation of the sum, and its backward passes the output gradient
+# only where that output is above 0 (and below 6).
+# Constants: NAME, NIN, C, H, W, FUSED (none, relu, relu6).
 
 m4_define(`ADD_EACH', `MC_FOR(`i', 0, m4_eval(NIN - 1), `$1')')
 m4_define(`ADD_COUNT', `(n * m4_eval(C * H * W))')
 # The sum as written, and the gradient each input gets.
-m4_define(`ADD_SUM', `m4_ifelse(RELU, 1, `(s > 0 ? s : 0)', `s')')
-m4_define(`ADD_DY', `m4_ifelse(RELU, 1, `(y[k] > 0 ? dy[k] : 0)', `dy[k]')')
+m4_define(`ADD_SUM', `m4_ifelse(FUSED, relu, `(s > 0 ? s : 0)', FUSED, relu6, `(s > 0 ? (s < 6 ? s : 6) : 0)', `s')')
+m4_define(`ADD_DY', `m4_ifelse(FUSED, relu, `(y[k] > 0 ? dy[k] : 0)', FUSED, relu6, `(((y[k] > 0) & (y[k] < 6)) ? dy[k] : 0)',
+    `dy[k]')')
 
 m4_define(`MC_ADD_KERNEL',
 `/* NAME: sum of NIN inputs of m4_eval(C * H * W) values per image */
@@ -27,7 +28,7 @@ void NAME`'_fwd(int n, ADD_EACH(`const float *x`'i, ')float *restrict y)
 
 void NAME`'_bwd(int n, const float *restrict y, const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i'))
 {
-m4_ifelse(RELU, 1, `', `    (void)y;
+m4_ifelse(FUSED, none, `    (void)y;
 ')m4_dnl
 ADD_EACH(`    if (acc`'i) {
         MC_OMP_FOR

@@ -3,11 +3,11 @@ m4_divert(-1)
 # Training normalizes with the batch mean and biased variance (sums in
 # double), saves mean and 1/std for the backward and updates the running
 # estimates (the variance with its unbiased value); eval uses them.
-# With RELU 1 it also does the ReLU after it (plan.c): it writes the ReLU
-# of its result, and its backward takes the output gradient only where
-# that output y is positive (y is read, not recomputed: the mask is then
-# the forward's, bit for bit).
-# Constants: NAME, C, H, W, EPS, MOMENTUM, RELU.
+# With FUSED relu or relu6 it also does that activation after it
+# (plan.c): it writes the activation of its result, and its backward takes
+# the output gradient only where that output y is above 0 (and below 6; y
+# is read, not recomputed: the mask is then the forward's, bit for bit).
+# Constants: NAME, C, H, W, EPS, MOMENTUM, FUSED (none, relu, relu6).
 
 m4_define(`BN_HW', `m4_eval(H * W)')
 m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
@@ -20,13 +20,19 @@ m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
 # channel in L2.
 m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
 
-# BN_OUT(v): a vector v of results as written, with the ReLU or without;
-# BN_OUT1(v) the same for one float. BN_DY(g, y), BN_DY1(g, y): the output
-# gradient g where the output y is positive (RELU 1), else g.
-m4_define(`BN_OUT', `m4_ifelse(RELU, 1, `(mc_v16)((mc_v16i)($1) & ($1 > 0))', `$1')')
-m4_define(`BN_OUT1', `m4_ifelse(RELU, 1, `($1 > 0 ? $1 : 0)', `$1')')
-m4_define(`BN_DY', `m4_ifelse(RELU, 1, `(mc_v16)((mc_v16i)($1) & ($2 > 0))', `$1')')
-m4_define(`BN_DY1', `m4_ifelse(RELU, 1, `NAME`'_pass($1, $2)', `$1')')
+# BN_OUT(v): a vector v of results as written, with the activation or
+# without; BN_OUT1(v) the same for one float. BN_DY(g, y), BN_DY1(g, y):
+# the output gradient g where the activation passed it (its output y above
+# 0, and below 6 for relu6), else 0; g itself without one. (ReLU6 of a
+# vector v: its lanes above 0 and not above 6, or 6 where above; NaN gives
+# 0, as the scalar form does.)
+m4_define(`BN_OUT', `m4_ifelse(FUSED, relu, `(mc_v16)((mc_v16i)($1) & ($1 > 0))',
+    FUSED, relu6, `(mc_v16)(((mc_v16i)($1) & ($1 > 0) & ~($1 > 6)) | ((mc_v16i)((mc_v16){0} + 6) & ($1 > 6)))', `$1')')
+m4_define(`BN_OUT1', `m4_ifelse(FUSED, relu, `($1 > 0 ? $1 : 0)', FUSED, relu6, `($1 > 0 ? ($1 < 6 ? $1 : 6) : 0)',
+    `$1')')
+m4_define(`BN_DY', `m4_ifelse(FUSED, relu, `(mc_v16)((mc_v16i)($1) & ($2 > 0))',
+    FUSED, relu6, `(mc_v16)((mc_v16i)($1) & (($2 > 0) & ($2 < 6)))', `$1')')
+m4_define(`BN_DY1', `m4_ifelse(FUSED, none, `$1', `NAME`'_pass($1, $2)')')
 
 # The per-channel sums go plane by plane: each plane in the 16 float lanes
 # of a vector, the lanes and the tail then added in double, the planes in
@@ -47,16 +53,17 @@ static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
     return s;
 }
 
-m4_ifelse(RELU, 1, `/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
- * a branch, which the signs of the data mispredict (the backward of a
- * batch norm on 2 x 2 planes 7x slower). */
+m4_ifelse(FUSED, none, `', `/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
+ * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
+ * signs of the data mispredict (the backward of a batch norm on 2 x 2
+ * planes 7x slower). */
 static inline float NAME`'_pass(float g, float y)
 {
     union {
         float f;
         uint32_t u;
     } v = {g};
-    v.u &= -(uint32_t)(y > 0);
+    v.u &= -(uint32_t)(m4_ifelse(FUSED, relu6, `(y > 0) & (y < 6)', `y > 0'));
     return v.f;
 }
 
@@ -65,13 +72,13 @@ static inline float NAME`'_pass(float g, float y)
 static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-m4_ifelse(RELU, 1, `', `    (void)y;
+m4_ifelse(FUSED, none, `    (void)y;
 ')m4_dnl
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < BN_HW16; i += 16) {
         __builtin_prefetch(g + i + BN_NEXT, 0, 2);
         __builtin_prefetch(x + i + BN_NEXT, 0, 2);
-m4_ifelse(RELU, 1, `        __builtin_prefetch(y + i + BN_NEXT, 0, 2);
+m4_ifelse(FUSED, none, `', `        __builtin_prefetch(y + i + BN_NEXT, 0, 2);
 ')m4_dnl
         const mc_v16 gv = BN_DY(`*(const mc_v16 *)(g + i)', `*(const mc_v16 *)(y + i)');
         lanes_g += gv;
@@ -92,7 +99,7 @@ m4_ifelse(RELU, 1, `        __builtin_prefetch(y + i + BN_NEXT, 0, 2);
 static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
-m4_ifelse(RELU, 1, `', `    (void)y;
+m4_ifelse(FUSED, none, `    (void)y;
 ')m4_dnl
     int i = 0;
     for (; i < BN_HW16; i += 16) {
@@ -110,7 +117,7 @@ m4_ifelse(RELU, 1, `', `    (void)y;
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with RELU 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void NAME`'_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)

@@ -130,7 +130,7 @@ m4_define(`MC_LAYER',
      .c = L_C, .h = L_H, .w = L_W, .in_c = L_IN_C, .in_h = L_IN_H, .in_w = L_IN_W,
      .k = L_K, .stride = L_STRIDE, .pad = L_PAD, .groups = L_GROUPS, .offset = L_OFFSET, .bias = L_BIAS,
      .nk = L_NK, .ks = {L_KS}, .eps = L_EPS, .momentum = L_MOMENTUM, .p = L_P,
-     .act = L_ACT, .relu = L_RELU, .weight = L_WEIGHT, .bias_at = L_BIAS_AT, .running = L_RUNNING, .counter = L_COUNTER,
+     .act = L_ACT, .fused = L_FUSED, .weight = L_WEIGHT, .bias_at = L_BIAS_AT, .running = L_RUNNING, .counter = L_COUNTER,
      .saved = L_SAVED, .extra = L_EXTRA},
 ')
 m4_define(`MC_LAYERS_END', `};

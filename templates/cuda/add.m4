@@ -2,8 +2,8 @@ m4_divert(-1)
 # Element-wise sum of NIN inputs of C x H x W per image; the backward adds
 # the output gradient to every input gradient. Inputs may alias (identity),
 # so a layer whose inputs repeat accumulates one launch per input. With
-# RELU 1 it also does the ReLU after it, as the C template.
-# Constants: NAME, NIN, C, H, W, RELU.
+# FUSED relu or relu6 it also does that activation after it, as the C
+# template. Constants: NAME, NIN, C, H, W, FUSED (none, relu, relu6).
 
 m4_define(`CADD_EACH', `MC_FOR(`ai', 0, m4_eval(NIN - 1), `$1')')
 m4_define(`CADD_COUNT', `(n * m4_eval(C * H * W)L)')
@@ -12,10 +12,11 @@ m4_define(`MC_ADD_KERNEL',
 `/* NAME: sum of NIN inputs of m4_eval(C * H * W) values per image */
 CU_MAP(NAME`'_fwd, CADD_COUNT, `int n, CADD_EACH(`const float *x`'ai, ')float *y', `n, CADD_EACH(`x`'ai, ')y',
 `        const float s = CADD_EACH(`m4_ifelse(ai, 0, `', ` + ')x`'ai[i]');
-        y[i] = m4_ifelse(RELU, 1, `s > 0 ? s : 0.0f', `s');
+        y[i] = m4_ifelse(FUSED, relu, `s > 0 ? s : 0.0f', FUSED, relu6, `s > 0 ? (s < 6 ? s : 6.0f) : 0.0f', `s');
 ')
 CU_MAP(NAME`'_bwd, CADD_COUNT, `int n, const float *y, const float *dy, float *dx', `n, y, dy, dx',
-m4_ifelse(RELU, 1, ``        dx[i] += y[i] > 0 ? dy[i] : 0.0f;
+m4_ifelse(FUSED, relu, ``        dx[i] += y[i] > 0 ? dy[i] : 0.0f;
+'', FUSED, relu6, ``        dx[i] += y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f;
 '', ``        (void)y;
         dx[i] += dy[i];
 ''))

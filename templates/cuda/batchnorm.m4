@@ -3,10 +3,10 @@ m4_divert(-1)
 # the C template computes it: sums in double (fixed-order block sums of
 # parts of each channel, then the parts in order), the statistics and
 # running estimates per channel, then the normalization (eval too) element
-# by element with the same per-element function. With RELU 1 it also does
-# the ReLU after it, as the C template: the ReLU of the result is written,
-# the output gradient taken where that output is positive. Constants: NAME,
-# C, H, W, EPS, MOMENTUM, RELU.
+# by element with the same per-element function. With FUSED relu or relu6
+# it also does that activation after it, as the C template: the activation
+# of the result is written, the output gradient taken where that output is
+# above 0 (and below 6). Constants: NAME, C, H, W, EPS, MOMENTUM, FUSED.
 
 m4_define(`CBN_HW', `m4_eval(H * W)')
 # Element i of channel c over the batch, and the parts of a channel (see
@@ -14,14 +14,16 @@ m4_define(`CBN_HW', `m4_eval(H * W)')
 m4_define(`CBN_AT', `CU_CHANNEL_AT($1, C, CBN_HW)')
 m4_define(`CBN_S', `CU_PARTS(C)')
 # The output gradient at index $1 as the batch norm itself sees it.
-m4_define(`CBN_DY', `m4_ifelse(RELU, 1, `(y[$1] > 0 ? dy[$1] : 0.0f)', `dy[$1]')')
+m4_define(`CBN_DY', `m4_ifelse(FUSED, relu, `(y[$1] > 0 ? dy[$1] : 0.0f)',
+    FUSED, relu6, `(y[$1] > 0 && y[$1] < 6 ? dy[$1] : 0.0f)', `dy[$1]')')
 
 m4_define(`MC_BATCHNORM_KERNEL',
 `/* NAME: batch norm over C channels of H`'x`'W, CBN_S blocks per channel */
 MC_CU_HD static inline float NAME`'_norm(float x, float mean, float scale, float shift)
 {
-m4_ifelse(RELU, 1, `    const float v = (x - mean) * scale + shift;
-    return v > 0 ? v : 0.0f;', `    return (x - mean) * scale + shift;')
+m4_ifelse(FUSED, relu, `    const float v = (x - mean) * scale + shift;
+    return v > 0 ? v : 0.0f;', FUSED, relu6, `    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;', `    return (x - mean) * scale + shift;')
 }
 
 CU_PART_BODY(NAME`'_sum, `const float *x', `x', `        s0 += x[CBN_AT(i)];
@@ -68,7 +70,7 @@ CU_PART_BODY(NAME`'_bsum, `const float *x, const float *y, const float *save_mea
         s0 += g;
         s1 += (double)g * ((x[CBN_AT(i)] - mean) * invstd);
 ', 2, `    const float mean = save_mean[c], invstd = save_invstd[c];
-m4_ifelse(RELU, 1, `', `    (void)y;
+m4_ifelse(FUSED, none, `    (void)y;
 ')', C, CBN_HW)
 /* Per channel: the parameter gradients and the coefficients of dx. */
 CU_MAP(NAME`'_bstats, (long)C, `int n, const double *part, const float *gamma, const float *save_invstd,
@@ -87,7 +89,7 @@ CU_MAP(NAME`'_bapply, n * m4_eval(C * H * W)L, `int n, const float *x, const flo
     const float *save_invstd, const float *coef, const float *dy, float *dx',
     `n, x, y, save_mean, save_invstd, coef, dy, dx',
 `        const int c = (int)(i / CBN_HW % C);
-m4_ifelse(RELU, 1, `', `        (void)y;
+m4_ifelse(FUSED, none, `        (void)y;
 ')m4_dnl
         dx[i] += coef[c] * (CBN_DY(i) - coef[C + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * C + c]);
 ')

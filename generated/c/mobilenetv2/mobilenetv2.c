@@ -29,10 +29,10 @@ static void mobilenetv2_layer1_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_96x96_fwd_train(n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0), (buf + 32),
+        bn_c32_96x96_relu6_fwd_train(n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0), (buf + 32),
             (cnt + 0), (act + (long)(322560) * n), (sav + 0), (sav + 32));
     else
-        bn_c32_96x96_fwd_eval(n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0), (buf + 32),
+        bn_c32_96x96_relu6_fwd_eval(n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0), (buf + 32),
             (act + (long)(322560) * n));
 }
 
@@ -40,7 +40,7 @@ static void mobilenetv2_layer1_forward(const mc_state *s, int train)
 static void mobilenetv2_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_96x96_bwd(n, (act + (long)(27648) * n), (act + (long)(322560) * n), (par + 864), (sav + 0), (sav + 32),
+    bn_c32_96x96_relu6_bwd(n, (act + (long)(27648) * n), (act + (long)(322560) * n), (par + 864), (sav + 0), (sav + 32),
         (dact + (long)(322560) * n), (dact + (long)(27648) * n), (grad + 864), (grad + 896), 0);
 }
 
@@ -49,14 +49,12 @@ static void mobilenetv2_layer2_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n294912_fwd(n, (act + (long)(322560) * n), (act + (long)(617472) * n));
 }
 
 /* relu6#1 */
 static void mobilenetv2_layer2_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n294912_bwd(n, (act + (long)(322560) * n), (act + (long)(617472) * n), (dact + (long)(617472) * n), (dact + (long)(322560) * n), 0);
 }
 
 /* features.1.conv.0.seps */
@@ -64,14 +62,14 @@ static void mobilenetv2_layer3_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c32_96x96_s1_fwd(n, (act + (long)(617472) * n), (par + 928), 0, (act + (long)(912384) * n + 0));
+    dw_k3_5_7_c32_96x96_s1_fwd(n, (act + (long)(322560) * n), (par + 928), 0, (act + (long)(617472) * n + 0));
 }
 
 /* features.1.conv.0.seps */
 static void mobilenetv2_layer3_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c32_96x96_s1_bwd(n, (act + (long)(617472) * n), (par + 928), (dact + (long)(912384) * n + 0), (dact + (long)(617472) * n), (grad + 928), 0,
+    dw_k3_5_7_c32_96x96_s1_bwd(n, (act + (long)(322560) * n), (par + 928), (dact + (long)(617472) * n + 0), (dact + (long)(322560) * n), (grad + 928), 0,
         0);
 }
 
@@ -81,19 +79,19 @@ static void mobilenetv2_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_96x96_fwd_train(n, (act + (long)(912384) * n), (par + 3584), (par + 3680), (buf + 64), (buf + 160),
-            (cnt + 1), (act + (long)(1797120) * n), (sav + 64), (sav + 160));
+        bn_c96_96x96_fwd_train(n, (act + (long)(617472) * n), (par + 3584), (par + 3680), (buf + 64), (buf + 160),
+            (cnt + 1), (act + (long)(1502208) * n), (sav + 64), (sav + 160));
     else
-        bn_c96_96x96_fwd_eval(n, (act + (long)(912384) * n), (par + 3584), (par + 3680), (buf + 64), (buf + 160),
-            (act + (long)(1797120) * n));
+        bn_c96_96x96_fwd_eval(n, (act + (long)(617472) * n), (par + 3584), (par + 3680), (buf + 64), (buf + 160),
+            (act + (long)(1502208) * n));
 }
 
 /* features.1.conv.0.bn1 */
 static void mobilenetv2_layer4_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_96x96_bwd(n, (act + (long)(912384) * n), (act + (long)(1797120) * n), (par + 3584), (sav + 64), (sav + 160),
-        (dact + (long)(1797120) * n), (dact + (long)(912384) * n), (grad + 3584), (grad + 3680), 0);
+    bn_c96_96x96_bwd(n, (act + (long)(617472) * n), (act + (long)(1502208) * n), (par + 3584), (sav + 64), (sav + 160),
+        (dact + (long)(1502208) * n), (dact + (long)(617472) * n), (grad + 3584), (grad + 3680), 0);
 }
 
 /* features.1.conv.0.pointwise */
@@ -101,14 +99,14 @@ static void mobilenetv2_layer5_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c96_16_96x96_s1_p0_b_fwd(n, (act + (long)(1797120) * n), (par + 3776), (par + 5312), (act + (long)(2681856) * n + 0));
+    conv_k1_c96_16_96x96_s1_p0_b_fwd(n, (act + (long)(1502208) * n), (par + 3776), (par + 5312), (act + (long)(2386944) * n + 0));
 }
 
 /* features.1.conv.0.pointwise */
 static void mobilenetv2_layer5_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c96_16_96x96_s1_p0_b_bwd(n, (act + (long)(1797120) * n), (par + 3776), (dact + (long)(2681856) * n + 0), (dact + (long)(1797120) * n), (grad + 3776), (grad + 5312),
+    conv_k1_c96_16_96x96_s1_p0_b_bwd(n, (act + (long)(1502208) * n), (par + 3776), (dact + (long)(2386944) * n + 0), (dact + (long)(1502208) * n), (grad + 3776), (grad + 5312),
         0);
 }
 
@@ -118,19 +116,19 @@ static void mobilenetv2_layer6_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_96x96_relu_fwd_train(n, (act + (long)(2681856) * n), (par + 5328), (par + 5344), (buf + 256), (buf + 272),
-            (cnt + 2), (act + (long)(2829312) * n), (sav + 256), (sav + 272));
+        bn_c16_96x96_relu_fwd_train(n, (act + (long)(2386944) * n), (par + 5328), (par + 5344), (buf + 256), (buf + 272),
+            (cnt + 2), (act + (long)(2534400) * n), (sav + 256), (sav + 272));
     else
-        bn_c16_96x96_relu_fwd_eval(n, (act + (long)(2681856) * n), (par + 5328), (par + 5344), (buf + 256), (buf + 272),
-            (act + (long)(2829312) * n));
+        bn_c16_96x96_relu_fwd_eval(n, (act + (long)(2386944) * n), (par + 5328), (par + 5344), (buf + 256), (buf + 272),
+            (act + (long)(2534400) * n));
 }
 
 /* features.1.conv.0.bn2 */
 static void mobilenetv2_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_96x96_relu_bwd(n, (act + (long)(2681856) * n), (act + (long)(2829312) * n), (par + 5328), (sav + 256), (sav + 272),
-        (dact + (long)(2829312) * n), (dact + (long)(2681856) * n), (grad + 5328), (grad + 5344), 0);
+    bn_c16_96x96_relu_bwd(n, (act + (long)(2386944) * n), (act + (long)(2534400) * n), (par + 5328), (sav + 256), (sav + 272),
+        (dact + (long)(2534400) * n), (dact + (long)(2386944) * n), (grad + 5328), (grad + 5344), 0);
 }
 
 /* features.1.relu#1 */
@@ -152,19 +150,19 @@ static void mobilenetv2_layer8_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_96x96_fwd_train(n, (act + (long)(2829312) * n), (par + 5360), (par + 5376), (buf + 288), (buf + 304),
-            (cnt + 3), (act + (long)(2976768) * n), (sav + 288), (sav + 304));
+        bn_c16_96x96_fwd_train(n, (act + (long)(2534400) * n), (par + 5360), (par + 5376), (buf + 288), (buf + 304),
+            (cnt + 3), (act + (long)(2681856) * n), (sav + 288), (sav + 304));
     else
-        bn_c16_96x96_fwd_eval(n, (act + (long)(2829312) * n), (par + 5360), (par + 5376), (buf + 288), (buf + 304),
-            (act + (long)(2976768) * n));
+        bn_c16_96x96_fwd_eval(n, (act + (long)(2534400) * n), (par + 5360), (par + 5376), (buf + 288), (buf + 304),
+            (act + (long)(2681856) * n));
 }
 
 /* features.1.conv.2 */
 static void mobilenetv2_layer8_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_96x96_bwd(n, (act + (long)(2829312) * n), (act + (long)(2976768) * n), (par + 5360), (sav + 288), (sav + 304),
-        (dact + (long)(2976768) * n), (dact + (long)(2829312) * n), (grad + 5360), (grad + 5376), 0);
+    bn_c16_96x96_bwd(n, (act + (long)(2534400) * n), (act + (long)(2681856) * n), (par + 5360), (sav + 288), (sav + 304),
+        (dact + (long)(2681856) * n), (dact + (long)(2534400) * n), (grad + 5360), (grad + 5376), 0);
 }
 
 /* features.2.conv.0.0 */
@@ -172,14 +170,14 @@ static void mobilenetv2_layer9_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c16_96_96x96_s1_p0_fwd(n, (act + (long)(2976768) * n), (par + 5392), 0, (act + (long)(3124224) * n + 0));
+    conv_k1_c16_96_96x96_s1_p0_fwd(n, (act + (long)(2681856) * n), (par + 5392), 0, (act + (long)(2829312) * n + 0));
 }
 
 /* features.2.conv.0.0 */
 static void mobilenetv2_layer9_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c16_96_96x96_s1_p0_bwd(n, (act + (long)(2976768) * n), (par + 5392), (dact + (long)(3124224) * n + 0), (dact + (long)(2976768) * n), (grad + 5392), 0,
+    conv_k1_c16_96_96x96_s1_p0_bwd(n, (act + (long)(2681856) * n), (par + 5392), (dact + (long)(2829312) * n + 0), (dact + (long)(2681856) * n), (grad + 5392), 0,
         0);
 }
 
@@ -189,19 +187,19 @@ static void mobilenetv2_layer10_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_96x96_fwd_train(n, (act + (long)(3124224) * n), (par + 6928), (par + 7024), (buf + 320), (buf + 416),
-            (cnt + 4), (act + (long)(4008960) * n), (sav + 320), (sav + 416));
+        bn_c96_96x96_relu6_fwd_train(n, (act + (long)(2829312) * n), (par + 6928), (par + 7024), (buf + 320), (buf + 416),
+            (cnt + 4), (act + (long)(3714048) * n), (sav + 320), (sav + 416));
     else
-        bn_c96_96x96_fwd_eval(n, (act + (long)(3124224) * n), (par + 6928), (par + 7024), (buf + 320), (buf + 416),
-            (act + (long)(4008960) * n));
+        bn_c96_96x96_relu6_fwd_eval(n, (act + (long)(2829312) * n), (par + 6928), (par + 7024), (buf + 320), (buf + 416),
+            (act + (long)(3714048) * n));
 }
 
 /* features.2.conv.0.1 */
 static void mobilenetv2_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_96x96_bwd(n, (act + (long)(3124224) * n), (act + (long)(4008960) * n), (par + 6928), (sav + 320), (sav + 416),
-        (dact + (long)(4008960) * n), (dact + (long)(3124224) * n), (grad + 6928), (grad + 7024), 0);
+    bn_c96_96x96_relu6_bwd(n, (act + (long)(2829312) * n), (act + (long)(3714048) * n), (par + 6928), (sav + 320), (sav + 416),
+        (dact + (long)(3714048) * n), (dact + (long)(2829312) * n), (grad + 6928), (grad + 7024), 0);
 }
 
 /* features.2.relu6#1 */
@@ -209,14 +207,12 @@ static void mobilenetv2_layer11_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n884736_fwd(n, (act + (long)(4008960) * n), (act + (long)(4893696) * n));
 }
 
 /* features.2.relu6#1 */
 static void mobilenetv2_layer11_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n884736_bwd(n, (act + (long)(4008960) * n), (act + (long)(4893696) * n), (dact + (long)(4893696) * n), (dact + (long)(4008960) * n), 0);
 }
 
 /* features.2.conv.1.seps */
@@ -224,14 +220,14 @@ static void mobilenetv2_layer12_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c96_96x96_s1_fwd(n, (act + (long)(4893696) * n), (par + 7120), 0, (act + (long)(5778432) * n + 0));
+    dw_k3_5_c96_96x96_s1_fwd(n, (act + (long)(3714048) * n), (par + 7120), 0, (act + (long)(4598784) * n + 0));
 }
 
 /* features.2.conv.1.seps */
 static void mobilenetv2_layer12_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c96_96x96_s1_bwd(n, (act + (long)(4893696) * n), (par + 7120), (dact + (long)(5778432) * n + 0), (dact + (long)(4893696) * n), (grad + 7120), 0,
+    dw_k3_5_c96_96x96_s1_bwd(n, (act + (long)(3714048) * n), (par + 7120), (dact + (long)(4598784) * n + 0), (dact + (long)(3714048) * n), (grad + 7120), 0,
         0);
 }
 
@@ -241,19 +237,19 @@ static void mobilenetv2_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_96x96_fwd_train(n, (act + (long)(5778432) * n), (par + 10384), (par + 10576), (buf + 512), (buf + 704),
-            (cnt + 5), (act + (long)(7547904) * n), (sav + 512), (sav + 704));
+        bn_c192_96x96_fwd_train(n, (act + (long)(4598784) * n), (par + 10384), (par + 10576), (buf + 512), (buf + 704),
+            (cnt + 5), (act + (long)(6368256) * n), (sav + 512), (sav + 704));
     else
-        bn_c192_96x96_fwd_eval(n, (act + (long)(5778432) * n), (par + 10384), (par + 10576), (buf + 512), (buf + 704),
-            (act + (long)(7547904) * n));
+        bn_c192_96x96_fwd_eval(n, (act + (long)(4598784) * n), (par + 10384), (par + 10576), (buf + 512), (buf + 704),
+            (act + (long)(6368256) * n));
 }
 
 /* features.2.conv.1.bn1 */
 static void mobilenetv2_layer13_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_96x96_bwd(n, (act + (long)(5778432) * n), (act + (long)(7547904) * n), (par + 10384), (sav + 512), (sav + 704),
-        (dact + (long)(7547904) * n), (dact + (long)(5778432) * n), (grad + 10384), (grad + 10576), 0);
+    bn_c192_96x96_bwd(n, (act + (long)(4598784) * n), (act + (long)(6368256) * n), (par + 10384), (sav + 512), (sav + 704),
+        (dact + (long)(6368256) * n), (dact + (long)(4598784) * n), (grad + 10384), (grad + 10576), 0);
 }
 
 /* features.2.conv.1.pointwise */
@@ -261,14 +257,14 @@ static void mobilenetv2_layer14_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c192_24_96x96_s2_p0_b_fwd(n, (act + (long)(7547904) * n), (par + 10768), (par + 15376), (act + (long)(9317376) * n + 0));
+    conv_k1_c192_24_96x96_s2_p0_b_fwd(n, (act + (long)(6368256) * n), (par + 10768), (par + 15376), (act + (long)(8137728) * n + 0));
 }
 
 /* features.2.conv.1.pointwise */
 static void mobilenetv2_layer14_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c192_24_96x96_s2_p0_b_bwd(n, (act + (long)(7547904) * n), (par + 10768), (dact + (long)(9317376) * n + 0), (dact + (long)(7547904) * n), (grad + 10768), (grad + 15376),
+    conv_k1_c192_24_96x96_s2_p0_b_bwd(n, (act + (long)(6368256) * n), (par + 10768), (dact + (long)(8137728) * n + 0), (dact + (long)(6368256) * n), (grad + 10768), (grad + 15376),
         0);
 }
 
@@ -278,19 +274,19 @@ static void mobilenetv2_layer15_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c24_48x48_relu_fwd_train(n, (act + (long)(9317376) * n), (par + 15400), (par + 15424), (buf + 896), (buf + 920),
-            (cnt + 6), (act + (long)(9372672) * n), (sav + 896), (sav + 920));
+        bn_c24_48x48_relu_fwd_train(n, (act + (long)(8137728) * n), (par + 15400), (par + 15424), (buf + 896), (buf + 920),
+            (cnt + 6), (act + (long)(8193024) * n), (sav + 896), (sav + 920));
     else
-        bn_c24_48x48_relu_fwd_eval(n, (act + (long)(9317376) * n), (par + 15400), (par + 15424), (buf + 896), (buf + 920),
-            (act + (long)(9372672) * n));
+        bn_c24_48x48_relu_fwd_eval(n, (act + (long)(8137728) * n), (par + 15400), (par + 15424), (buf + 896), (buf + 920),
+            (act + (long)(8193024) * n));
 }
 
 /* features.2.conv.1.bn2 */
 static void mobilenetv2_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c24_48x48_relu_bwd(n, (act + (long)(9317376) * n), (act + (long)(9372672) * n), (par + 15400), (sav + 896), (sav + 920),
-        (dact + (long)(9372672) * n), (dact + (long)(9317376) * n), (grad + 15400), (grad + 15424), 0);
+    bn_c24_48x48_relu_bwd(n, (act + (long)(8137728) * n), (act + (long)(8193024) * n), (par + 15400), (sav + 896), (sav + 920),
+        (dact + (long)(8193024) * n), (dact + (long)(8137728) * n), (grad + 15400), (grad + 15424), 0);
 }
 
 /* features.2.relu#2 */
@@ -312,19 +308,19 @@ static void mobilenetv2_layer17_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c24_48x48_fwd_train(n, (act + (long)(9372672) * n), (par + 15448), (par + 15472), (buf + 944), (buf + 968),
-            (cnt + 7), (act + (long)(9427968) * n), (sav + 944), (sav + 968));
+        bn_c24_48x48_fwd_train(n, (act + (long)(8193024) * n), (par + 15448), (par + 15472), (buf + 944), (buf + 968),
+            (cnt + 7), (act + (long)(8248320) * n), (sav + 944), (sav + 968));
     else
-        bn_c24_48x48_fwd_eval(n, (act + (long)(9372672) * n), (par + 15448), (par + 15472), (buf + 944), (buf + 968),
-            (act + (long)(9427968) * n));
+        bn_c24_48x48_fwd_eval(n, (act + (long)(8193024) * n), (par + 15448), (par + 15472), (buf + 944), (buf + 968),
+            (act + (long)(8248320) * n));
 }
 
 /* features.2.conv.3 */
 static void mobilenetv2_layer17_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c24_48x48_bwd(n, (act + (long)(9372672) * n), (act + (long)(9427968) * n), (par + 15448), (sav + 944), (sav + 968),
-        (dact + (long)(9427968) * n), (dact + (long)(9372672) * n), (grad + 15448), (grad + 15472), 0);
+    bn_c24_48x48_bwd(n, (act + (long)(8193024) * n), (act + (long)(8248320) * n), (par + 15448), (sav + 944), (sav + 968),
+        (dact + (long)(8248320) * n), (dact + (long)(8193024) * n), (grad + 15448), (grad + 15472), 0);
 }
 
 /* features.3.conv.0.0 */
@@ -332,14 +328,14 @@ static void mobilenetv2_layer18_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c24_144_48x48_s1_p0_fwd(n, (act + (long)(9427968) * n), (par + 15496), 0, (act + (long)(9483264) * n + 0));
+    conv_k1_c24_144_48x48_s1_p0_fwd(n, (act + (long)(8248320) * n), (par + 15496), 0, (act + (long)(8303616) * n + 0));
 }
 
 /* features.3.conv.0.0 */
 static void mobilenetv2_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c24_144_48x48_s1_p0_bwd(n, (act + (long)(9427968) * n), (par + 15496), (dact + (long)(9483264) * n + 0), (dact + (long)(9427968) * n), (grad + 15496), 0,
+    conv_k1_c24_144_48x48_s1_p0_bwd(n, (act + (long)(8248320) * n), (par + 15496), (dact + (long)(8303616) * n + 0), (dact + (long)(8248320) * n), (grad + 15496), 0,
         1);
 }
 
@@ -349,19 +345,19 @@ static void mobilenetv2_layer19_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c144_48x48_fwd_train(n, (act + (long)(9483264) * n), (par + 18952), (par + 19096), (buf + 992), (buf + 1136),
-            (cnt + 8), (act + (long)(9815040) * n), (sav + 992), (sav + 1136));
+        bn_c144_48x48_relu6_fwd_train(n, (act + (long)(8303616) * n), (par + 18952), (par + 19096), (buf + 992), (buf + 1136),
+            (cnt + 8), (act + (long)(8635392) * n), (sav + 992), (sav + 1136));
     else
-        bn_c144_48x48_fwd_eval(n, (act + (long)(9483264) * n), (par + 18952), (par + 19096), (buf + 992), (buf + 1136),
-            (act + (long)(9815040) * n));
+        bn_c144_48x48_relu6_fwd_eval(n, (act + (long)(8303616) * n), (par + 18952), (par + 19096), (buf + 992), (buf + 1136),
+            (act + (long)(8635392) * n));
 }
 
 /* features.3.conv.0.1 */
 static void mobilenetv2_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c144_48x48_bwd(n, (act + (long)(9483264) * n), (act + (long)(9815040) * n), (par + 18952), (sav + 992), (sav + 1136),
-        (dact + (long)(9815040) * n), (dact + (long)(9483264) * n), (grad + 18952), (grad + 19096), 0);
+    bn_c144_48x48_relu6_bwd(n, (act + (long)(8303616) * n), (act + (long)(8635392) * n), (par + 18952), (sav + 992), (sav + 1136),
+        (dact + (long)(8635392) * n), (dact + (long)(8303616) * n), (grad + 18952), (grad + 19096), 0);
 }
 
 /* features.3.relu6#1 */
@@ -369,14 +365,12 @@ static void mobilenetv2_layer20_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n331776_fwd(n, (act + (long)(9815040) * n), (act + (long)(10146816) * n));
 }
 
 /* features.3.relu6#1 */
 static void mobilenetv2_layer20_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n331776_bwd(n, (act + (long)(9815040) * n), (act + (long)(10146816) * n), (dact + (long)(10146816) * n), (dact + (long)(9815040) * n), 0);
 }
 
 /* features.3.conv.1.seps */
@@ -384,14 +378,14 @@ static void mobilenetv2_layer21_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c144_48x48_s1_fwd(n, (act + (long)(10146816) * n), (par + 19240), 0, (act + (long)(10478592) * n + 0));
+    dw_k3_5_c144_48x48_s1_fwd(n, (act + (long)(8635392) * n), (par + 19240), 0, (act + (long)(8967168) * n + 0));
 }
 
 /* features.3.conv.1.seps */
 static void mobilenetv2_layer21_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c144_48x48_s1_bwd(n, (act + (long)(10146816) * n), (par + 19240), (dact + (long)(10478592) * n + 0), (dact + (long)(10146816) * n), (grad + 19240), 0,
+    dw_k3_5_c144_48x48_s1_bwd(n, (act + (long)(8635392) * n), (par + 19240), (dact + (long)(8967168) * n + 0), (dact + (long)(8635392) * n), (grad + 19240), 0,
         0);
 }
 
@@ -401,19 +395,19 @@ static void mobilenetv2_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_48x48_fwd_train(n, (act + (long)(10478592) * n), (par + 24136), (par + 24424), (buf + 1280), (buf + 1568),
-            (cnt + 9), (act + (long)(11142144) * n), (sav + 1280), (sav + 1568));
+        bn_c288_48x48_fwd_train(n, (act + (long)(8967168) * n), (par + 24136), (par + 24424), (buf + 1280), (buf + 1568),
+            (cnt + 9), (act + (long)(9630720) * n), (sav + 1280), (sav + 1568));
     else
-        bn_c288_48x48_fwd_eval(n, (act + (long)(10478592) * n), (par + 24136), (par + 24424), (buf + 1280), (buf + 1568),
-            (act + (long)(11142144) * n));
+        bn_c288_48x48_fwd_eval(n, (act + (long)(8967168) * n), (par + 24136), (par + 24424), (buf + 1280), (buf + 1568),
+            (act + (long)(9630720) * n));
 }
 
 /* features.3.conv.1.bn1 */
 static void mobilenetv2_layer22_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_48x48_bwd(n, (act + (long)(10478592) * n), (act + (long)(11142144) * n), (par + 24136), (sav + 1280), (sav + 1568),
-        (dact + (long)(11142144) * n), (dact + (long)(10478592) * n), (grad + 24136), (grad + 24424), 0);
+    bn_c288_48x48_bwd(n, (act + (long)(8967168) * n), (act + (long)(9630720) * n), (par + 24136), (sav + 1280), (sav + 1568),
+        (dact + (long)(9630720) * n), (dact + (long)(8967168) * n), (grad + 24136), (grad + 24424), 0);
 }
 
 /* features.3.conv.1.pointwise */
@@ -421,14 +415,14 @@ static void mobilenetv2_layer23_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_24_48x48_s1_p0_b_fwd(n, (act + (long)(11142144) * n), (par + 24712), (par + 31624), (act + (long)(11805696) * n + 0));
+    conv_k1_c288_24_48x48_s1_p0_b_fwd(n, (act + (long)(9630720) * n), (par + 24712), (par + 31624), (act + (long)(10294272) * n + 0));
 }
 
 /* features.3.conv.1.pointwise */
 static void mobilenetv2_layer23_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_24_48x48_s1_p0_b_bwd(n, (act + (long)(11142144) * n), (par + 24712), (dact + (long)(11805696) * n + 0), (dact + (long)(11142144) * n), (grad + 24712), (grad + 31624),
+    conv_k1_c288_24_48x48_s1_p0_b_bwd(n, (act + (long)(9630720) * n), (par + 24712), (dact + (long)(10294272) * n + 0), (dact + (long)(9630720) * n), (grad + 24712), (grad + 31624),
         0);
 }
 
@@ -438,19 +432,19 @@ static void mobilenetv2_layer24_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c24_48x48_relu_fwd_train(n, (act + (long)(11805696) * n), (par + 31648), (par + 31672), (buf + 1856), (buf + 1880),
-            (cnt + 10), (act + (long)(11860992) * n), (sav + 1856), (sav + 1880));
+        bn_c24_48x48_relu_fwd_train(n, (act + (long)(10294272) * n), (par + 31648), (par + 31672), (buf + 1856), (buf + 1880),
+            (cnt + 10), (act + (long)(10349568) * n), (sav + 1856), (sav + 1880));
     else
-        bn_c24_48x48_relu_fwd_eval(n, (act + (long)(11805696) * n), (par + 31648), (par + 31672), (buf + 1856), (buf + 1880),
-            (act + (long)(11860992) * n));
+        bn_c24_48x48_relu_fwd_eval(n, (act + (long)(10294272) * n), (par + 31648), (par + 31672), (buf + 1856), (buf + 1880),
+            (act + (long)(10349568) * n));
 }
 
 /* features.3.conv.1.bn2 */
 static void mobilenetv2_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c24_48x48_relu_bwd(n, (act + (long)(11805696) * n), (act + (long)(11860992) * n), (par + 31648), (sav + 1856), (sav + 1880),
-        (dact + (long)(11860992) * n), (dact + (long)(11805696) * n), (grad + 31648), (grad + 31672), 0);
+    bn_c24_48x48_relu_bwd(n, (act + (long)(10294272) * n), (act + (long)(10349568) * n), (par + 31648), (sav + 1856), (sav + 1880),
+        (dact + (long)(10349568) * n), (dact + (long)(10294272) * n), (grad + 31648), (grad + 31672), 0);
 }
 
 /* features.3.relu#2 */
@@ -472,19 +466,19 @@ static void mobilenetv2_layer26_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c24_48x48_fwd_train(n, (act + (long)(11860992) * n), (par + 31696), (par + 31720), (buf + 1904), (buf + 1928),
-            (cnt + 11), (act + (long)(11916288) * n), (sav + 1904), (sav + 1928));
+        bn_c24_48x48_fwd_train(n, (act + (long)(10349568) * n), (par + 31696), (par + 31720), (buf + 1904), (buf + 1928),
+            (cnt + 11), (act + (long)(10404864) * n), (sav + 1904), (sav + 1928));
     else
-        bn_c24_48x48_fwd_eval(n, (act + (long)(11860992) * n), (par + 31696), (par + 31720), (buf + 1904), (buf + 1928),
-            (act + (long)(11916288) * n));
+        bn_c24_48x48_fwd_eval(n, (act + (long)(10349568) * n), (par + 31696), (par + 31720), (buf + 1904), (buf + 1928),
+            (act + (long)(10404864) * n));
 }
 
 /* features.3.conv.3 */
 static void mobilenetv2_layer26_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c24_48x48_bwd(n, (act + (long)(11860992) * n), (act + (long)(11916288) * n), (par + 31696), (sav + 1904), (sav + 1928),
-        (dact + (long)(11916288) * n), (dact + (long)(11860992) * n), (grad + 31696), (grad + 31720), 0);
+    bn_c24_48x48_bwd(n, (act + (long)(10349568) * n), (act + (long)(10404864) * n), (par + 31696), (sav + 1904), (sav + 1928),
+        (dact + (long)(10404864) * n), (dact + (long)(10349568) * n), (grad + 31696), (grad + 31720), 0);
 }
 
 /* features.3.sum */
@@ -492,14 +486,14 @@ static void mobilenetv2_layer27_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n55296_fwd(n, (act + (long)(9427968) * n), (act + (long)(11916288) * n), (act + (long)(11971584) * n));
+    add2_n55296_fwd(n, (act + (long)(8248320) * n), (act + (long)(10404864) * n), (act + (long)(10460160) * n));
 }
 
 /* features.3.sum */
 static void mobilenetv2_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n55296_bwd(n, (act + (long)(11971584) * n), (dact + (long)(11971584) * n), (dact + (long)(9427968) * n), 0, (dact + (long)(11916288) * n), 0);
+    add2_n55296_bwd(n, (act + (long)(10460160) * n), (dact + (long)(10460160) * n), (dact + (long)(8248320) * n), 0, (dact + (long)(10404864) * n), 0);
 }
 
 /* features.4.conv.0.0 */
@@ -507,14 +501,14 @@ static void mobilenetv2_layer28_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c24_144_48x48_s1_p0_fwd(n, (act + (long)(11971584) * n), (par + 31744), 0, (act + (long)(12026880) * n + 0));
+    conv_k1_c24_144_48x48_s1_p0_fwd(n, (act + (long)(10460160) * n), (par + 31744), 0, (act + (long)(10515456) * n + 0));
 }
 
 /* features.4.conv.0.0 */
 static void mobilenetv2_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c24_144_48x48_s1_p0_bwd(n, (act + (long)(11971584) * n), (par + 31744), (dact + (long)(12026880) * n + 0), (dact + (long)(11971584) * n), (grad + 31744), 0,
+    conv_k1_c24_144_48x48_s1_p0_bwd(n, (act + (long)(10460160) * n), (par + 31744), (dact + (long)(10515456) * n + 0), (dact + (long)(10460160) * n), (grad + 31744), 0,
         0);
 }
 
@@ -524,19 +518,19 @@ static void mobilenetv2_layer29_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c144_48x48_fwd_train(n, (act + (long)(12026880) * n), (par + 35200), (par + 35344), (buf + 1952), (buf + 2096),
-            (cnt + 12), (act + (long)(12358656) * n), (sav + 1952), (sav + 2096));
+        bn_c144_48x48_relu6_fwd_train(n, (act + (long)(10515456) * n), (par + 35200), (par + 35344), (buf + 1952), (buf + 2096),
+            (cnt + 12), (act + (long)(10847232) * n), (sav + 1952), (sav + 2096));
     else
-        bn_c144_48x48_fwd_eval(n, (act + (long)(12026880) * n), (par + 35200), (par + 35344), (buf + 1952), (buf + 2096),
-            (act + (long)(12358656) * n));
+        bn_c144_48x48_relu6_fwd_eval(n, (act + (long)(10515456) * n), (par + 35200), (par + 35344), (buf + 1952), (buf + 2096),
+            (act + (long)(10847232) * n));
 }
 
 /* features.4.conv.0.1 */
 static void mobilenetv2_layer29_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c144_48x48_bwd(n, (act + (long)(12026880) * n), (act + (long)(12358656) * n), (par + 35200), (sav + 1952), (sav + 2096),
-        (dact + (long)(12358656) * n), (dact + (long)(12026880) * n), (grad + 35200), (grad + 35344), 0);
+    bn_c144_48x48_relu6_bwd(n, (act + (long)(10515456) * n), (act + (long)(10847232) * n), (par + 35200), (sav + 1952), (sav + 2096),
+        (dact + (long)(10847232) * n), (dact + (long)(10515456) * n), (grad + 35200), (grad + 35344), 0);
 }
 
 /* features.4.relu6#1 */
@@ -544,14 +538,12 @@ static void mobilenetv2_layer30_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n331776_fwd(n, (act + (long)(12358656) * n), (act + (long)(12690432) * n));
 }
 
 /* features.4.relu6#1 */
 static void mobilenetv2_layer30_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n331776_bwd(n, (act + (long)(12358656) * n), (act + (long)(12690432) * n), (dact + (long)(12690432) * n), (dact + (long)(12358656) * n), 0);
 }
 
 /* features.4.conv.1.0 */
@@ -559,14 +551,14 @@ static void mobilenetv2_layer31_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c144_48x48_s2_fwd(n, (act + (long)(12690432) * n), (par + 35488), 0, (act + (long)(13022208) * n + 0));
+    dw_k3_c144_48x48_s2_fwd(n, (act + (long)(10847232) * n), (par + 35488), 0, (act + (long)(11179008) * n + 0));
 }
 
 /* features.4.conv.1.0 */
 static void mobilenetv2_layer31_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c144_48x48_s2_bwd(n, (act + (long)(12690432) * n), (par + 35488), (dact + (long)(13022208) * n + 0), (dact + (long)(12690432) * n), (grad + 35488), 0,
+    dw_k3_c144_48x48_s2_bwd(n, (act + (long)(10847232) * n), (par + 35488), (dact + (long)(11179008) * n + 0), (dact + (long)(10847232) * n), (grad + 35488), 0,
         0);
 }
 
@@ -576,19 +568,19 @@ static void mobilenetv2_layer32_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c144_24x24_fwd_train(n, (act + (long)(13022208) * n), (par + 36784), (par + 36928), (buf + 2240), (buf + 2384),
-            (cnt + 13), (act + (long)(13105152) * n), (sav + 2240), (sav + 2384));
+        bn_c144_24x24_relu6_fwd_train(n, (act + (long)(11179008) * n), (par + 36784), (par + 36928), (buf + 2240), (buf + 2384),
+            (cnt + 13), (act + (long)(11261952) * n), (sav + 2240), (sav + 2384));
     else
-        bn_c144_24x24_fwd_eval(n, (act + (long)(13022208) * n), (par + 36784), (par + 36928), (buf + 2240), (buf + 2384),
-            (act + (long)(13105152) * n));
+        bn_c144_24x24_relu6_fwd_eval(n, (act + (long)(11179008) * n), (par + 36784), (par + 36928), (buf + 2240), (buf + 2384),
+            (act + (long)(11261952) * n));
 }
 
 /* features.4.conv.1.1 */
 static void mobilenetv2_layer32_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c144_24x24_bwd(n, (act + (long)(13022208) * n), (act + (long)(13105152) * n), (par + 36784), (sav + 2240), (sav + 2384),
-        (dact + (long)(13105152) * n), (dact + (long)(13022208) * n), (grad + 36784), (grad + 36928), 0);
+    bn_c144_24x24_relu6_bwd(n, (act + (long)(11179008) * n), (act + (long)(11261952) * n), (par + 36784), (sav + 2240), (sav + 2384),
+        (dact + (long)(11261952) * n), (dact + (long)(11179008) * n), (grad + 36784), (grad + 36928), 0);
 }
 
 /* features.4.relu6#2 */
@@ -596,14 +588,12 @@ static void mobilenetv2_layer33_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n82944_fwd(n, (act + (long)(13105152) * n), (act + (long)(13188096) * n));
 }
 
 /* features.4.relu6#2 */
 static void mobilenetv2_layer33_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n82944_bwd(n, (act + (long)(13105152) * n), (act + (long)(13188096) * n), (dact + (long)(13188096) * n), (dact + (long)(13105152) * n), 0);
 }
 
 /* features.4.conv.2 */
@@ -611,14 +601,14 @@ static void mobilenetv2_layer34_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c144_32_24x24_s1_p0_fwd(n, (act + (long)(13188096) * n), (par + 37072), 0, (act + (long)(13271040) * n + 0));
+    conv_k1_c144_32_24x24_s1_p0_fwd(n, (act + (long)(11261952) * n), (par + 37072), 0, (act + (long)(11344896) * n + 0));
 }
 
 /* features.4.conv.2 */
 static void mobilenetv2_layer34_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c144_32_24x24_s1_p0_bwd(n, (act + (long)(13188096) * n), (par + 37072), (dact + (long)(13271040) * n + 0), (dact + (long)(13188096) * n), (grad + 37072), 0,
+    conv_k1_c144_32_24x24_s1_p0_bwd(n, (act + (long)(11261952) * n), (par + 37072), (dact + (long)(11344896) * n + 0), (dact + (long)(11261952) * n), (grad + 37072), 0,
         0);
 }
 
@@ -628,19 +618,19 @@ static void mobilenetv2_layer35_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_24x24_fwd_train(n, (act + (long)(13271040) * n), (par + 41680), (par + 41712), (buf + 2528), (buf + 2560),
-            (cnt + 14), (act + (long)(13289472) * n), (sav + 2528), (sav + 2560));
+        bn_c32_24x24_fwd_train(n, (act + (long)(11344896) * n), (par + 41680), (par + 41712), (buf + 2528), (buf + 2560),
+            (cnt + 14), (act + (long)(11363328) * n), (sav + 2528), (sav + 2560));
     else
-        bn_c32_24x24_fwd_eval(n, (act + (long)(13271040) * n), (par + 41680), (par + 41712), (buf + 2528), (buf + 2560),
-            (act + (long)(13289472) * n));
+        bn_c32_24x24_fwd_eval(n, (act + (long)(11344896) * n), (par + 41680), (par + 41712), (buf + 2528), (buf + 2560),
+            (act + (long)(11363328) * n));
 }
 
 /* features.4.conv.3 */
 static void mobilenetv2_layer35_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_24x24_bwd(n, (act + (long)(13271040) * n), (act + (long)(13289472) * n), (par + 41680), (sav + 2528), (sav + 2560),
-        (dact + (long)(13289472) * n), (dact + (long)(13271040) * n), (grad + 41680), (grad + 41712), 0);
+    bn_c32_24x24_bwd(n, (act + (long)(11344896) * n), (act + (long)(11363328) * n), (par + 41680), (sav + 2528), (sav + 2560),
+        (dact + (long)(11363328) * n), (dact + (long)(11344896) * n), (grad + 41680), (grad + 41712), 0);
 }
 
 /* features.5.conv.0.0 */
@@ -648,14 +638,14 @@ static void mobilenetv2_layer36_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_192_24x24_s1_p0_fwd(n, (act + (long)(13289472) * n), (par + 41744), 0, (act + (long)(13307904) * n + 0));
+    conv_k1_c32_192_24x24_s1_p0_fwd(n, (act + (long)(11363328) * n), (par + 41744), 0, (act + (long)(11381760) * n + 0));
 }
 
 /* features.5.conv.0.0 */
 static void mobilenetv2_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(13289472) * n), (par + 41744), (dact + (long)(13307904) * n + 0), (dact + (long)(13289472) * n), (grad + 41744), 0,
+    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(11363328) * n), (par + 41744), (dact + (long)(11381760) * n + 0), (dact + (long)(11363328) * n), (grad + 41744), 0,
         1);
 }
 
@@ -665,19 +655,19 @@ static void mobilenetv2_layer37_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_fwd_train(n, (act + (long)(13307904) * n), (par + 47888), (par + 48080), (buf + 2592), (buf + 2784),
-            (cnt + 15), (act + (long)(13418496) * n), (sav + 2592), (sav + 2784));
+        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11381760) * n), (par + 47888), (par + 48080), (buf + 2592), (buf + 2784),
+            (cnt + 15), (act + (long)(11492352) * n), (sav + 2592), (sav + 2784));
     else
-        bn_c192_24x24_fwd_eval(n, (act + (long)(13307904) * n), (par + 47888), (par + 48080), (buf + 2592), (buf + 2784),
-            (act + (long)(13418496) * n));
+        bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(11381760) * n), (par + 47888), (par + 48080), (buf + 2592), (buf + 2784),
+            (act + (long)(11492352) * n));
 }
 
 /* features.5.conv.0.1 */
 static void mobilenetv2_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_bwd(n, (act + (long)(13307904) * n), (act + (long)(13418496) * n), (par + 47888), (sav + 2592), (sav + 2784),
-        (dact + (long)(13418496) * n), (dact + (long)(13307904) * n), (grad + 47888), (grad + 48080), 0);
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(11381760) * n), (act + (long)(11492352) * n), (par + 47888), (sav + 2592), (sav + 2784),
+        (dact + (long)(11492352) * n), (dact + (long)(11381760) * n), (grad + 47888), (grad + 48080), 0);
 }
 
 /* features.5.relu6#1 */
@@ -685,14 +675,12 @@ static void mobilenetv2_layer38_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n110592_fwd(n, (act + (long)(13418496) * n), (act + (long)(13529088) * n));
 }
 
 /* features.5.relu6#1 */
 static void mobilenetv2_layer38_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n110592_bwd(n, (act + (long)(13418496) * n), (act + (long)(13529088) * n), (dact + (long)(13529088) * n), (dact + (long)(13418496) * n), 0);
 }
 
 /* features.5.conv.1.0 */
@@ -700,14 +688,14 @@ static void mobilenetv2_layer39_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c192_24x24_s1_fwd(n, (act + (long)(13529088) * n), (par + 48272), 0, (act + (long)(13639680) * n + 0));
+    dw_k3_c192_24x24_s1_fwd(n, (act + (long)(11492352) * n), (par + 48272), 0, (act + (long)(11602944) * n + 0));
 }
 
 /* features.5.conv.1.0 */
 static void mobilenetv2_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c192_24x24_s1_bwd(n, (act + (long)(13529088) * n), (par + 48272), (dact + (long)(13639680) * n + 0), (dact + (long)(13529088) * n), (grad + 48272), 0,
+    dw_k3_c192_24x24_s1_bwd(n, (act + (long)(11492352) * n), (par + 48272), (dact + (long)(11602944) * n + 0), (dact + (long)(11492352) * n), (grad + 48272), 0,
         0);
 }
 
@@ -717,19 +705,19 @@ static void mobilenetv2_layer40_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_fwd_train(n, (act + (long)(13639680) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
-            (cnt + 16), (act + (long)(13750272) * n), (sav + 2976), (sav + 3168));
+        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11602944) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
+            (cnt + 16), (act + (long)(11713536) * n), (sav + 2976), (sav + 3168));
     else
-        bn_c192_24x24_fwd_eval(n, (act + (long)(13639680) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
-            (act + (long)(13750272) * n));
+        bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(11602944) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
+            (act + (long)(11713536) * n));
 }
 
 /* features.5.conv.1.1 */
 static void mobilenetv2_layer40_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_bwd(n, (act + (long)(13639680) * n), (act + (long)(13750272) * n), (par + 50000), (sav + 2976), (sav + 3168),
-        (dact + (long)(13750272) * n), (dact + (long)(13639680) * n), (grad + 50000), (grad + 50192), 0);
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(11602944) * n), (act + (long)(11713536) * n), (par + 50000), (sav + 2976), (sav + 3168),
+        (dact + (long)(11713536) * n), (dact + (long)(11602944) * n), (grad + 50000), (grad + 50192), 0);
 }
 
 /* features.5.relu6#2 */
@@ -737,14 +725,12 @@ static void mobilenetv2_layer41_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n110592_fwd(n, (act + (long)(13750272) * n), (act + (long)(13860864) * n));
 }
 
 /* features.5.relu6#2 */
 static void mobilenetv2_layer41_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n110592_bwd(n, (act + (long)(13750272) * n), (act + (long)(13860864) * n), (dact + (long)(13860864) * n), (dact + (long)(13750272) * n), 0);
 }
 
 /* features.5.conv.2 */
@@ -752,14 +738,14 @@ static void mobilenetv2_layer42_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c192_32_24x24_s1_p0_fwd(n, (act + (long)(13860864) * n), (par + 50384), 0, (act + (long)(13971456) * n + 0));
+    conv_k1_c192_32_24x24_s1_p0_fwd(n, (act + (long)(11713536) * n), (par + 50384), 0, (act + (long)(11824128) * n + 0));
 }
 
 /* features.5.conv.2 */
 static void mobilenetv2_layer42_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c192_32_24x24_s1_p0_bwd(n, (act + (long)(13860864) * n), (par + 50384), (dact + (long)(13971456) * n + 0), (dact + (long)(13860864) * n), (grad + 50384), 0,
+    conv_k1_c192_32_24x24_s1_p0_bwd(n, (act + (long)(11713536) * n), (par + 50384), (dact + (long)(11824128) * n + 0), (dact + (long)(11713536) * n), (grad + 50384), 0,
         0);
 }
 
@@ -769,19 +755,19 @@ static void mobilenetv2_layer43_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_24x24_fwd_train(n, (act + (long)(13971456) * n), (par + 56528), (par + 56560), (buf + 3360), (buf + 3392),
-            (cnt + 17), (act + (long)(13989888) * n), (sav + 3360), (sav + 3392));
+        bn_c32_24x24_fwd_train(n, (act + (long)(11824128) * n), (par + 56528), (par + 56560), (buf + 3360), (buf + 3392),
+            (cnt + 17), (act + (long)(11842560) * n), (sav + 3360), (sav + 3392));
     else
-        bn_c32_24x24_fwd_eval(n, (act + (long)(13971456) * n), (par + 56528), (par + 56560), (buf + 3360), (buf + 3392),
-            (act + (long)(13989888) * n));
+        bn_c32_24x24_fwd_eval(n, (act + (long)(11824128) * n), (par + 56528), (par + 56560), (buf + 3360), (buf + 3392),
+            (act + (long)(11842560) * n));
 }
 
 /* features.5.conv.3 */
 static void mobilenetv2_layer43_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_24x24_bwd(n, (act + (long)(13971456) * n), (act + (long)(13989888) * n), (par + 56528), (sav + 3360), (sav + 3392),
-        (dact + (long)(13989888) * n), (dact + (long)(13971456) * n), (grad + 56528), (grad + 56560), 0);
+    bn_c32_24x24_bwd(n, (act + (long)(11824128) * n), (act + (long)(11842560) * n), (par + 56528), (sav + 3360), (sav + 3392),
+        (dact + (long)(11842560) * n), (dact + (long)(11824128) * n), (grad + 56528), (grad + 56560), 0);
 }
 
 /* features.5.sum */
@@ -789,14 +775,14 @@ static void mobilenetv2_layer44_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n18432_fwd(n, (act + (long)(13289472) * n), (act + (long)(13989888) * n), (act + (long)(14008320) * n));
+    add2_n18432_fwd(n, (act + (long)(11363328) * n), (act + (long)(11842560) * n), (act + (long)(11860992) * n));
 }
 
 /* features.5.sum */
 static void mobilenetv2_layer44_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n18432_bwd(n, (act + (long)(14008320) * n), (dact + (long)(14008320) * n), (dact + (long)(13289472) * n), 0, (dact + (long)(13989888) * n), 0);
+    add2_n18432_bwd(n, (act + (long)(11860992) * n), (dact + (long)(11860992) * n), (dact + (long)(11363328) * n), 0, (dact + (long)(11842560) * n), 0);
 }
 
 /* features.6.conv.0.0 */
@@ -804,14 +790,14 @@ static void mobilenetv2_layer45_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_192_24x24_s1_p0_fwd(n, (act + (long)(14008320) * n), (par + 56592), 0, (act + (long)(14026752) * n + 0));
+    conv_k1_c32_192_24x24_s1_p0_fwd(n, (act + (long)(11860992) * n), (par + 56592), 0, (act + (long)(11879424) * n + 0));
 }
 
 /* features.6.conv.0.0 */
 static void mobilenetv2_layer45_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(14008320) * n), (par + 56592), (dact + (long)(14026752) * n + 0), (dact + (long)(14008320) * n), (grad + 56592), 0,
+    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(11860992) * n), (par + 56592), (dact + (long)(11879424) * n + 0), (dact + (long)(11860992) * n), (grad + 56592), 0,
         1);
 }
 
@@ -821,19 +807,19 @@ static void mobilenetv2_layer46_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_fwd_train(n, (act + (long)(14026752) * n), (par + 62736), (par + 62928), (buf + 3424), (buf + 3616),
-            (cnt + 18), (act + (long)(14137344) * n), (sav + 3424), (sav + 3616));
+        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11879424) * n), (par + 62736), (par + 62928), (buf + 3424), (buf + 3616),
+            (cnt + 18), (act + (long)(11990016) * n), (sav + 3424), (sav + 3616));
     else
-        bn_c192_24x24_fwd_eval(n, (act + (long)(14026752) * n), (par + 62736), (par + 62928), (buf + 3424), (buf + 3616),
-            (act + (long)(14137344) * n));
+        bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(11879424) * n), (par + 62736), (par + 62928), (buf + 3424), (buf + 3616),
+            (act + (long)(11990016) * n));
 }
 
 /* features.6.conv.0.1 */
 static void mobilenetv2_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_bwd(n, (act + (long)(14026752) * n), (act + (long)(14137344) * n), (par + 62736), (sav + 3424), (sav + 3616),
-        (dact + (long)(14137344) * n), (dact + (long)(14026752) * n), (grad + 62736), (grad + 62928), 0);
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(11879424) * n), (act + (long)(11990016) * n), (par + 62736), (sav + 3424), (sav + 3616),
+        (dact + (long)(11990016) * n), (dact + (long)(11879424) * n), (grad + 62736), (grad + 62928), 0);
 }
 
 /* features.6.relu6#1 */
@@ -841,14 +827,12 @@ static void mobilenetv2_layer47_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n110592_fwd(n, (act + (long)(14137344) * n), (act + (long)(14247936) * n));
 }
 
 /* features.6.relu6#1 */
 static void mobilenetv2_layer47_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n110592_bwd(n, (act + (long)(14137344) * n), (act + (long)(14247936) * n), (dact + (long)(14247936) * n), (dact + (long)(14137344) * n), 0);
 }
 
 /* features.6.conv.1.0 */
@@ -856,14 +840,14 @@ static void mobilenetv2_layer48_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c192_24x24_s1_fwd(n, (act + (long)(14247936) * n), (par + 63120), 0, (act + (long)(14358528) * n + 0));
+    dw_k3_c192_24x24_s1_fwd(n, (act + (long)(11990016) * n), (par + 63120), 0, (act + (long)(12100608) * n + 0));
 }
 
 /* features.6.conv.1.0 */
 static void mobilenetv2_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c192_24x24_s1_bwd(n, (act + (long)(14247936) * n), (par + 63120), (dact + (long)(14358528) * n + 0), (dact + (long)(14247936) * n), (grad + 63120), 0,
+    dw_k3_c192_24x24_s1_bwd(n, (act + (long)(11990016) * n), (par + 63120), (dact + (long)(12100608) * n + 0), (dact + (long)(11990016) * n), (grad + 63120), 0,
         0);
 }
 
@@ -873,19 +857,19 @@ static void mobilenetv2_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_fwd_train(n, (act + (long)(14358528) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
-            (cnt + 19), (act + (long)(14469120) * n), (sav + 3808), (sav + 4000));
+        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(12100608) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
+            (cnt + 19), (act + (long)(12211200) * n), (sav + 3808), (sav + 4000));
     else
-        bn_c192_24x24_fwd_eval(n, (act + (long)(14358528) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
-            (act + (long)(14469120) * n));
+        bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(12100608) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
+            (act + (long)(12211200) * n));
 }
 
 /* features.6.conv.1.1 */
 static void mobilenetv2_layer49_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_bwd(n, (act + (long)(14358528) * n), (act + (long)(14469120) * n), (par + 64848), (sav + 3808), (sav + 4000),
-        (dact + (long)(14469120) * n), (dact + (long)(14358528) * n), (grad + 64848), (grad + 65040), 0);
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(12100608) * n), (act + (long)(12211200) * n), (par + 64848), (sav + 3808), (sav + 4000),
+        (dact + (long)(12211200) * n), (dact + (long)(12100608) * n), (grad + 64848), (grad + 65040), 0);
 }
 
 /* features.6.relu6#2 */
@@ -893,14 +877,12 @@ static void mobilenetv2_layer50_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n110592_fwd(n, (act + (long)(14469120) * n), (act + (long)(14579712) * n));
 }
 
 /* features.6.relu6#2 */
 static void mobilenetv2_layer50_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n110592_bwd(n, (act + (long)(14469120) * n), (act + (long)(14579712) * n), (dact + (long)(14579712) * n), (dact + (long)(14469120) * n), 0);
 }
 
 /* features.6.conv.2 */
@@ -908,14 +890,14 @@ static void mobilenetv2_layer51_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c192_32_24x24_s1_p0_fwd(n, (act + (long)(14579712) * n), (par + 65232), 0, (act + (long)(14690304) * n + 0));
+    conv_k1_c192_32_24x24_s1_p0_fwd(n, (act + (long)(12211200) * n), (par + 65232), 0, (act + (long)(12321792) * n + 0));
 }
 
 /* features.6.conv.2 */
 static void mobilenetv2_layer51_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c192_32_24x24_s1_p0_bwd(n, (act + (long)(14579712) * n), (par + 65232), (dact + (long)(14690304) * n + 0), (dact + (long)(14579712) * n), (grad + 65232), 0,
+    conv_k1_c192_32_24x24_s1_p0_bwd(n, (act + (long)(12211200) * n), (par + 65232), (dact + (long)(12321792) * n + 0), (dact + (long)(12211200) * n), (grad + 65232), 0,
         0);
 }
 
@@ -925,19 +907,19 @@ static void mobilenetv2_layer52_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_24x24_fwd_train(n, (act + (long)(14690304) * n), (par + 71376), (par + 71408), (buf + 4192), (buf + 4224),
-            (cnt + 20), (act + (long)(14708736) * n), (sav + 4192), (sav + 4224));
+        bn_c32_24x24_fwd_train(n, (act + (long)(12321792) * n), (par + 71376), (par + 71408), (buf + 4192), (buf + 4224),
+            (cnt + 20), (act + (long)(12340224) * n), (sav + 4192), (sav + 4224));
     else
-        bn_c32_24x24_fwd_eval(n, (act + (long)(14690304) * n), (par + 71376), (par + 71408), (buf + 4192), (buf + 4224),
-            (act + (long)(14708736) * n));
+        bn_c32_24x24_fwd_eval(n, (act + (long)(12321792) * n), (par + 71376), (par + 71408), (buf + 4192), (buf + 4224),
+            (act + (long)(12340224) * n));
 }
 
 /* features.6.conv.3 */
 static void mobilenetv2_layer52_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_24x24_bwd(n, (act + (long)(14690304) * n), (act + (long)(14708736) * n), (par + 71376), (sav + 4192), (sav + 4224),
-        (dact + (long)(14708736) * n), (dact + (long)(14690304) * n), (grad + 71376), (grad + 71408), 0);
+    bn_c32_24x24_bwd(n, (act + (long)(12321792) * n), (act + (long)(12340224) * n), (par + 71376), (sav + 4192), (sav + 4224),
+        (dact + (long)(12340224) * n), (dact + (long)(12321792) * n), (grad + 71376), (grad + 71408), 0);
 }
 
 /* features.6.sum */
@@ -945,14 +927,14 @@ static void mobilenetv2_layer53_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n18432_fwd(n, (act + (long)(14008320) * n), (act + (long)(14708736) * n), (act + (long)(14727168) * n));
+    add2_n18432_fwd(n, (act + (long)(11860992) * n), (act + (long)(12340224) * n), (act + (long)(12358656) * n));
 }
 
 /* features.6.sum */
 static void mobilenetv2_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n18432_bwd(n, (act + (long)(14727168) * n), (dact + (long)(14727168) * n), (dact + (long)(14008320) * n), 0, (dact + (long)(14708736) * n), 0);
+    add2_n18432_bwd(n, (act + (long)(12358656) * n), (dact + (long)(12358656) * n), (dact + (long)(11860992) * n), 0, (dact + (long)(12340224) * n), 0);
 }
 
 /* features.7.conv.0.0 */
@@ -960,14 +942,14 @@ static void mobilenetv2_layer54_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_192_24x24_s1_p0_fwd(n, (act + (long)(14727168) * n), (par + 71440), 0, (act + (long)(14745600) * n + 0));
+    conv_k1_c32_192_24x24_s1_p0_fwd(n, (act + (long)(12358656) * n), (par + 71440), 0, (act + (long)(12377088) * n + 0));
 }
 
 /* features.7.conv.0.0 */
 static void mobilenetv2_layer54_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(14727168) * n), (par + 71440), (dact + (long)(14745600) * n + 0), (dact + (long)(14727168) * n), (grad + 71440), 0,
+    conv_k1_c32_192_24x24_s1_p0_bwd(n, (act + (long)(12358656) * n), (par + 71440), (dact + (long)(12377088) * n + 0), (dact + (long)(12358656) * n), (grad + 71440), 0,
         0);
 }
 
@@ -977,19 +959,19 @@ static void mobilenetv2_layer55_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_fwd_train(n, (act + (long)(14745600) * n), (par + 77584), (par + 77776), (buf + 4256), (buf + 4448),
-            (cnt + 21), (act + (long)(14856192) * n), (sav + 4256), (sav + 4448));
+        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(12377088) * n), (par + 77584), (par + 77776), (buf + 4256), (buf + 4448),
+            (cnt + 21), (act + (long)(12487680) * n), (sav + 4256), (sav + 4448));
     else
-        bn_c192_24x24_fwd_eval(n, (act + (long)(14745600) * n), (par + 77584), (par + 77776), (buf + 4256), (buf + 4448),
-            (act + (long)(14856192) * n));
+        bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(12377088) * n), (par + 77584), (par + 77776), (buf + 4256), (buf + 4448),
+            (act + (long)(12487680) * n));
 }
 
 /* features.7.conv.0.1 */
 static void mobilenetv2_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_bwd(n, (act + (long)(14745600) * n), (act + (long)(14856192) * n), (par + 77584), (sav + 4256), (sav + 4448),
-        (dact + (long)(14856192) * n), (dact + (long)(14745600) * n), (grad + 77584), (grad + 77776), 0);
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(12377088) * n), (act + (long)(12487680) * n), (par + 77584), (sav + 4256), (sav + 4448),
+        (dact + (long)(12487680) * n), (dact + (long)(12377088) * n), (grad + 77584), (grad + 77776), 0);
 }
 
 /* features.7.relu6#1 */
@@ -997,14 +979,12 @@ static void mobilenetv2_layer56_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n110592_fwd(n, (act + (long)(14856192) * n), (act + (long)(14966784) * n));
 }
 
 /* features.7.relu6#1 */
 static void mobilenetv2_layer56_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n110592_bwd(n, (act + (long)(14856192) * n), (act + (long)(14966784) * n), (dact + (long)(14966784) * n), (dact + (long)(14856192) * n), 0);
 }
 
 /* features.7.conv.1.0 */
@@ -1012,14 +992,14 @@ static void mobilenetv2_layer57_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c192_24x24_s2_fwd(n, (act + (long)(14966784) * n), (par + 77968), 0, (act + (long)(15077376) * n + 0));
+    dw_k3_c192_24x24_s2_fwd(n, (act + (long)(12487680) * n), (par + 77968), 0, (act + (long)(12598272) * n + 0));
 }
 
 /* features.7.conv.1.0 */
 static void mobilenetv2_layer57_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c192_24x24_s2_bwd(n, (act + (long)(14966784) * n), (par + 77968), (dact + (long)(15077376) * n + 0), (dact + (long)(14966784) * n), (grad + 77968), 0,
+    dw_k3_c192_24x24_s2_bwd(n, (act + (long)(12487680) * n), (par + 77968), (dact + (long)(12598272) * n + 0), (dact + (long)(12487680) * n), (grad + 77968), 0,
         0);
 }
 
@@ -1029,19 +1009,19 @@ static void mobilenetv2_layer58_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_12x12_fwd_train(n, (act + (long)(15077376) * n), (par + 79696), (par + 79888), (buf + 4640), (buf + 4832),
-            (cnt + 22), (act + (long)(15105024) * n), (sav + 4640), (sav + 4832));
+        bn_c192_12x12_relu6_fwd_train(n, (act + (long)(12598272) * n), (par + 79696), (par + 79888), (buf + 4640), (buf + 4832),
+            (cnt + 22), (act + (long)(12625920) * n), (sav + 4640), (sav + 4832));
     else
-        bn_c192_12x12_fwd_eval(n, (act + (long)(15077376) * n), (par + 79696), (par + 79888), (buf + 4640), (buf + 4832),
-            (act + (long)(15105024) * n));
+        bn_c192_12x12_relu6_fwd_eval(n, (act + (long)(12598272) * n), (par + 79696), (par + 79888), (buf + 4640), (buf + 4832),
+            (act + (long)(12625920) * n));
 }
 
 /* features.7.conv.1.1 */
 static void mobilenetv2_layer58_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_12x12_bwd(n, (act + (long)(15077376) * n), (act + (long)(15105024) * n), (par + 79696), (sav + 4640), (sav + 4832),
-        (dact + (long)(15105024) * n), (dact + (long)(15077376) * n), (grad + 79696), (grad + 79888), 0);
+    bn_c192_12x12_relu6_bwd(n, (act + (long)(12598272) * n), (act + (long)(12625920) * n), (par + 79696), (sav + 4640), (sav + 4832),
+        (dact + (long)(12625920) * n), (dact + (long)(12598272) * n), (grad + 79696), (grad + 79888), 0);
 }
 
 /* features.7.relu6#2 */
@@ -1049,14 +1029,12 @@ static void mobilenetv2_layer59_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n27648_fwd(n, (act + (long)(15105024) * n), (act + (long)(15132672) * n));
 }
 
 /* features.7.relu6#2 */
 static void mobilenetv2_layer59_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n27648_bwd(n, (act + (long)(15105024) * n), (act + (long)(15132672) * n), (dact + (long)(15132672) * n), (dact + (long)(15105024) * n), 0);
 }
 
 /* features.7.conv.2 */
@@ -1064,14 +1042,14 @@ static void mobilenetv2_layer60_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c192_64_12x12_s1_p0_fwd(n, (act + (long)(15132672) * n), (par + 80080), 0, (act + (long)(15160320) * n + 0));
+    conv_k1_c192_64_12x12_s1_p0_fwd(n, (act + (long)(12625920) * n), (par + 80080), 0, (act + (long)(12653568) * n + 0));
 }
 
 /* features.7.conv.2 */
 static void mobilenetv2_layer60_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c192_64_12x12_s1_p0_bwd(n, (act + (long)(15132672) * n), (par + 80080), (dact + (long)(15160320) * n + 0), (dact + (long)(15132672) * n), (grad + 80080), 0,
+    conv_k1_c192_64_12x12_s1_p0_bwd(n, (act + (long)(12625920) * n), (par + 80080), (dact + (long)(12653568) * n + 0), (dact + (long)(12625920) * n), (grad + 80080), 0,
         0);
 }
 
@@ -1081,19 +1059,19 @@ static void mobilenetv2_layer61_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(15160320) * n), (par + 92368), (par + 92432), (buf + 5024), (buf + 5088),
-            (cnt + 23), (act + (long)(15169536) * n), (sav + 5024), (sav + 5088));
+        bn_c64_12x12_fwd_train(n, (act + (long)(12653568) * n), (par + 92368), (par + 92432), (buf + 5024), (buf + 5088),
+            (cnt + 23), (act + (long)(12662784) * n), (sav + 5024), (sav + 5088));
     else
-        bn_c64_12x12_fwd_eval(n, (act + (long)(15160320) * n), (par + 92368), (par + 92432), (buf + 5024), (buf + 5088),
-            (act + (long)(15169536) * n));
+        bn_c64_12x12_fwd_eval(n, (act + (long)(12653568) * n), (par + 92368), (par + 92432), (buf + 5024), (buf + 5088),
+            (act + (long)(12662784) * n));
 }
 
 /* features.7.conv.3 */
 static void mobilenetv2_layer61_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_12x12_bwd(n, (act + (long)(15160320) * n), (act + (long)(15169536) * n), (par + 92368), (sav + 5024), (sav + 5088),
-        (dact + (long)(15169536) * n), (dact + (long)(15160320) * n), (grad + 92368), (grad + 92432), 0);
+    bn_c64_12x12_bwd(n, (act + (long)(12653568) * n), (act + (long)(12662784) * n), (par + 92368), (sav + 5024), (sav + 5088),
+        (dact + (long)(12662784) * n), (dact + (long)(12653568) * n), (grad + 92368), (grad + 92432), 0);
 }
 
 /* features.8.conv.0.0 */
@@ -1101,14 +1079,14 @@ static void mobilenetv2_layer62_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(15169536) * n), (par + 92496), 0, (act + (long)(15178752) * n + 0));
+    conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(12662784) * n), (par + 92496), 0, (act + (long)(12672000) * n + 0));
 }
 
 /* features.8.conv.0.0 */
 static void mobilenetv2_layer62_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(15169536) * n), (par + 92496), (dact + (long)(15178752) * n + 0), (dact + (long)(15169536) * n), (grad + 92496), 0,
+    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(12662784) * n), (par + 92496), (dact + (long)(12672000) * n + 0), (dact + (long)(12662784) * n), (grad + 92496), 0,
         1);
 }
 
@@ -1118,19 +1096,19 @@ static void mobilenetv2_layer63_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_fwd_train(n, (act + (long)(15178752) * n), (par + 117072), (par + 117456), (buf + 5152), (buf + 5536),
-            (cnt + 24), (act + (long)(15234048) * n), (sav + 5152), (sav + 5536));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12672000) * n), (par + 117072), (par + 117456), (buf + 5152), (buf + 5536),
+            (cnt + 24), (act + (long)(12727296) * n), (sav + 5152), (sav + 5536));
     else
-        bn_c384_12x12_fwd_eval(n, (act + (long)(15178752) * n), (par + 117072), (par + 117456), (buf + 5152), (buf + 5536),
-            (act + (long)(15234048) * n));
+        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(12672000) * n), (par + 117072), (par + 117456), (buf + 5152), (buf + 5536),
+            (act + (long)(12727296) * n));
 }
 
 /* features.8.conv.0.1 */
 static void mobilenetv2_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_bwd(n, (act + (long)(15178752) * n), (act + (long)(15234048) * n), (par + 117072), (sav + 5152), (sav + 5536),
-        (dact + (long)(15234048) * n), (dact + (long)(15178752) * n), (grad + 117072), (grad + 117456), 0);
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(12672000) * n), (act + (long)(12727296) * n), (par + 117072), (sav + 5152), (sav + 5536),
+        (dact + (long)(12727296) * n), (dact + (long)(12672000) * n), (grad + 117072), (grad + 117456), 0);
 }
 
 /* features.8.relu6#1 */
@@ -1138,14 +1116,12 @@ static void mobilenetv2_layer64_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n55296_fwd(n, (act + (long)(15234048) * n), (act + (long)(15289344) * n));
 }
 
 /* features.8.relu6#1 */
 static void mobilenetv2_layer64_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n55296_bwd(n, (act + (long)(15234048) * n), (act + (long)(15289344) * n), (dact + (long)(15289344) * n), (dact + (long)(15234048) * n), 0);
 }
 
 /* features.8.conv.1.0 */
@@ -1153,14 +1129,14 @@ static void mobilenetv2_layer65_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(15289344) * n), (par + 117840), 0, (act + (long)(15344640) * n + 0));
+    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(12727296) * n), (par + 117840), 0, (act + (long)(12782592) * n + 0));
 }
 
 /* features.8.conv.1.0 */
 static void mobilenetv2_layer65_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(15289344) * n), (par + 117840), (dact + (long)(15344640) * n + 0), (dact + (long)(15289344) * n), (grad + 117840), 0,
+    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(12727296) * n), (par + 117840), (dact + (long)(12782592) * n + 0), (dact + (long)(12727296) * n), (grad + 117840), 0,
         0);
 }
 
@@ -1170,19 +1146,19 @@ static void mobilenetv2_layer66_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_fwd_train(n, (act + (long)(15344640) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
-            (cnt + 25), (act + (long)(15399936) * n), (sav + 5920), (sav + 6304));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12782592) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
+            (cnt + 25), (act + (long)(12837888) * n), (sav + 5920), (sav + 6304));
     else
-        bn_c384_12x12_fwd_eval(n, (act + (long)(15344640) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
-            (act + (long)(15399936) * n));
+        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(12782592) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
+            (act + (long)(12837888) * n));
 }
 
 /* features.8.conv.1.1 */
 static void mobilenetv2_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_bwd(n, (act + (long)(15344640) * n), (act + (long)(15399936) * n), (par + 121296), (sav + 5920), (sav + 6304),
-        (dact + (long)(15399936) * n), (dact + (long)(15344640) * n), (grad + 121296), (grad + 121680), 0);
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(12782592) * n), (act + (long)(12837888) * n), (par + 121296), (sav + 5920), (sav + 6304),
+        (dact + (long)(12837888) * n), (dact + (long)(12782592) * n), (grad + 121296), (grad + 121680), 0);
 }
 
 /* features.8.relu6#2 */
@@ -1190,14 +1166,12 @@ static void mobilenetv2_layer67_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n55296_fwd(n, (act + (long)(15399936) * n), (act + (long)(15455232) * n));
 }
 
 /* features.8.relu6#2 */
 static void mobilenetv2_layer67_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n55296_bwd(n, (act + (long)(15399936) * n), (act + (long)(15455232) * n), (dact + (long)(15455232) * n), (dact + (long)(15399936) * n), 0);
 }
 
 /* features.8.conv.2 */
@@ -1205,14 +1179,14 @@ static void mobilenetv2_layer68_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_64_12x12_s1_p0_fwd(n, (act + (long)(15455232) * n), (par + 122064), 0, (act + (long)(15510528) * n + 0));
+    conv_k1_c384_64_12x12_s1_p0_fwd(n, (act + (long)(12837888) * n), (par + 122064), 0, (act + (long)(12893184) * n + 0));
 }
 
 /* features.8.conv.2 */
 static void mobilenetv2_layer68_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(15455232) * n), (par + 122064), (dact + (long)(15510528) * n + 0), (dact + (long)(15455232) * n), (grad + 122064), 0,
+    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(12837888) * n), (par + 122064), (dact + (long)(12893184) * n + 0), (dact + (long)(12837888) * n), (grad + 122064), 0,
         0);
 }
 
@@ -1222,19 +1196,19 @@ static void mobilenetv2_layer69_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(15510528) * n), (par + 146640), (par + 146704), (buf + 6688), (buf + 6752),
-            (cnt + 26), (act + (long)(15519744) * n), (sav + 6688), (sav + 6752));
+        bn_c64_12x12_fwd_train(n, (act + (long)(12893184) * n), (par + 146640), (par + 146704), (buf + 6688), (buf + 6752),
+            (cnt + 26), (act + (long)(12902400) * n), (sav + 6688), (sav + 6752));
     else
-        bn_c64_12x12_fwd_eval(n, (act + (long)(15510528) * n), (par + 146640), (par + 146704), (buf + 6688), (buf + 6752),
-            (act + (long)(15519744) * n));
+        bn_c64_12x12_fwd_eval(n, (act + (long)(12893184) * n), (par + 146640), (par + 146704), (buf + 6688), (buf + 6752),
+            (act + (long)(12902400) * n));
 }
 
 /* features.8.conv.3 */
 static void mobilenetv2_layer69_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_12x12_bwd(n, (act + (long)(15510528) * n), (act + (long)(15519744) * n), (par + 146640), (sav + 6688), (sav + 6752),
-        (dact + (long)(15519744) * n), (dact + (long)(15510528) * n), (grad + 146640), (grad + 146704), 0);
+    bn_c64_12x12_bwd(n, (act + (long)(12893184) * n), (act + (long)(12902400) * n), (par + 146640), (sav + 6688), (sav + 6752),
+        (dact + (long)(12902400) * n), (dact + (long)(12893184) * n), (grad + 146640), (grad + 146704), 0);
 }
 
 /* features.8.sum */
@@ -1242,14 +1216,14 @@ static void mobilenetv2_layer70_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n9216_fwd(n, (act + (long)(15169536) * n), (act + (long)(15519744) * n), (act + (long)(15528960) * n));
+    add2_n9216_fwd(n, (act + (long)(12662784) * n), (act + (long)(12902400) * n), (act + (long)(12911616) * n));
 }
 
 /* features.8.sum */
 static void mobilenetv2_layer70_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n9216_bwd(n, (act + (long)(15528960) * n), (dact + (long)(15528960) * n), (dact + (long)(15169536) * n), 0, (dact + (long)(15519744) * n), 0);
+    add2_n9216_bwd(n, (act + (long)(12911616) * n), (dact + (long)(12911616) * n), (dact + (long)(12662784) * n), 0, (dact + (long)(12902400) * n), 0);
 }
 
 /* features.9.conv.0.0 */
@@ -1257,14 +1231,14 @@ static void mobilenetv2_layer71_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(15528960) * n), (par + 146768), 0, (act + (long)(15538176) * n + 0));
+    conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(12911616) * n), (par + 146768), 0, (act + (long)(12920832) * n + 0));
 }
 
 /* features.9.conv.0.0 */
 static void mobilenetv2_layer71_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(15528960) * n), (par + 146768), (dact + (long)(15538176) * n + 0), (dact + (long)(15528960) * n), (grad + 146768), 0,
+    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(12911616) * n), (par + 146768), (dact + (long)(12920832) * n + 0), (dact + (long)(12911616) * n), (grad + 146768), 0,
         1);
 }
 
@@ -1274,19 +1248,19 @@ static void mobilenetv2_layer72_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_fwd_train(n, (act + (long)(15538176) * n), (par + 171344), (par + 171728), (buf + 6816), (buf + 7200),
-            (cnt + 27), (act + (long)(15593472) * n), (sav + 6816), (sav + 7200));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12920832) * n), (par + 171344), (par + 171728), (buf + 6816), (buf + 7200),
+            (cnt + 27), (act + (long)(12976128) * n), (sav + 6816), (sav + 7200));
     else
-        bn_c384_12x12_fwd_eval(n, (act + (long)(15538176) * n), (par + 171344), (par + 171728), (buf + 6816), (buf + 7200),
-            (act + (long)(15593472) * n));
+        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(12920832) * n), (par + 171344), (par + 171728), (buf + 6816), (buf + 7200),
+            (act + (long)(12976128) * n));
 }
 
 /* features.9.conv.0.1 */
 static void mobilenetv2_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_bwd(n, (act + (long)(15538176) * n), (act + (long)(15593472) * n), (par + 171344), (sav + 6816), (sav + 7200),
-        (dact + (long)(15593472) * n), (dact + (long)(15538176) * n), (grad + 171344), (grad + 171728), 0);
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(12920832) * n), (act + (long)(12976128) * n), (par + 171344), (sav + 6816), (sav + 7200),
+        (dact + (long)(12976128) * n), (dact + (long)(12920832) * n), (grad + 171344), (grad + 171728), 0);
 }
 
 /* features.9.relu6#1 */
@@ -1294,14 +1268,12 @@ static void mobilenetv2_layer73_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n55296_fwd(n, (act + (long)(15593472) * n), (act + (long)(15648768) * n));
 }
 
 /* features.9.relu6#1 */
 static void mobilenetv2_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n55296_bwd(n, (act + (long)(15593472) * n), (act + (long)(15648768) * n), (dact + (long)(15648768) * n), (dact + (long)(15593472) * n), 0);
 }
 
 /* features.9.conv.1.0 */
@@ -1309,14 +1281,14 @@ static void mobilenetv2_layer74_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(15648768) * n), (par + 172112), 0, (act + (long)(15704064) * n + 0));
+    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(12976128) * n), (par + 172112), 0, (act + (long)(13031424) * n + 0));
 }
 
 /* features.9.conv.1.0 */
 static void mobilenetv2_layer74_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(15648768) * n), (par + 172112), (dact + (long)(15704064) * n + 0), (dact + (long)(15648768) * n), (grad + 172112), 0,
+    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(12976128) * n), (par + 172112), (dact + (long)(13031424) * n + 0), (dact + (long)(12976128) * n), (grad + 172112), 0,
         0);
 }
 
@@ -1326,19 +1298,19 @@ static void mobilenetv2_layer75_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_fwd_train(n, (act + (long)(15704064) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
-            (cnt + 28), (act + (long)(15759360) * n), (sav + 7584), (sav + 7968));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13031424) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
+            (cnt + 28), (act + (long)(13086720) * n), (sav + 7584), (sav + 7968));
     else
-        bn_c384_12x12_fwd_eval(n, (act + (long)(15704064) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
-            (act + (long)(15759360) * n));
+        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13031424) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
+            (act + (long)(13086720) * n));
 }
 
 /* features.9.conv.1.1 */
 static void mobilenetv2_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_bwd(n, (act + (long)(15704064) * n), (act + (long)(15759360) * n), (par + 175568), (sav + 7584), (sav + 7968),
-        (dact + (long)(15759360) * n), (dact + (long)(15704064) * n), (grad + 175568), (grad + 175952), 0);
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(13031424) * n), (act + (long)(13086720) * n), (par + 175568), (sav + 7584), (sav + 7968),
+        (dact + (long)(13086720) * n), (dact + (long)(13031424) * n), (grad + 175568), (grad + 175952), 0);
 }
 
 /* features.9.relu6#2 */
@@ -1346,14 +1318,12 @@ static void mobilenetv2_layer76_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n55296_fwd(n, (act + (long)(15759360) * n), (act + (long)(15814656) * n));
 }
 
 /* features.9.relu6#2 */
 static void mobilenetv2_layer76_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n55296_bwd(n, (act + (long)(15759360) * n), (act + (long)(15814656) * n), (dact + (long)(15814656) * n), (dact + (long)(15759360) * n), 0);
 }
 
 /* features.9.conv.2 */
@@ -1361,14 +1331,14 @@ static void mobilenetv2_layer77_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_64_12x12_s1_p0_fwd(n, (act + (long)(15814656) * n), (par + 176336), 0, (act + (long)(15869952) * n + 0));
+    conv_k1_c384_64_12x12_s1_p0_fwd(n, (act + (long)(13086720) * n), (par + 176336), 0, (act + (long)(13142016) * n + 0));
 }
 
 /* features.9.conv.2 */
 static void mobilenetv2_layer77_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(15814656) * n), (par + 176336), (dact + (long)(15869952) * n + 0), (dact + (long)(15814656) * n), (grad + 176336), 0,
+    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(13086720) * n), (par + 176336), (dact + (long)(13142016) * n + 0), (dact + (long)(13086720) * n), (grad + 176336), 0,
         0);
 }
 
@@ -1378,19 +1348,19 @@ static void mobilenetv2_layer78_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(15869952) * n), (par + 200912), (par + 200976), (buf + 8352), (buf + 8416),
-            (cnt + 29), (act + (long)(15879168) * n), (sav + 8352), (sav + 8416));
+        bn_c64_12x12_fwd_train(n, (act + (long)(13142016) * n), (par + 200912), (par + 200976), (buf + 8352), (buf + 8416),
+            (cnt + 29), (act + (long)(13151232) * n), (sav + 8352), (sav + 8416));
     else
-        bn_c64_12x12_fwd_eval(n, (act + (long)(15869952) * n), (par + 200912), (par + 200976), (buf + 8352), (buf + 8416),
-            (act + (long)(15879168) * n));
+        bn_c64_12x12_fwd_eval(n, (act + (long)(13142016) * n), (par + 200912), (par + 200976), (buf + 8352), (buf + 8416),
+            (act + (long)(13151232) * n));
 }
 
 /* features.9.conv.3 */
 static void mobilenetv2_layer78_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_12x12_bwd(n, (act + (long)(15869952) * n), (act + (long)(15879168) * n), (par + 200912), (sav + 8352), (sav + 8416),
-        (dact + (long)(15879168) * n), (dact + (long)(15869952) * n), (grad + 200912), (grad + 200976), 0);
+    bn_c64_12x12_bwd(n, (act + (long)(13142016) * n), (act + (long)(13151232) * n), (par + 200912), (sav + 8352), (sav + 8416),
+        (dact + (long)(13151232) * n), (dact + (long)(13142016) * n), (grad + 200912), (grad + 200976), 0);
 }
 
 /* features.9.sum */
@@ -1398,14 +1368,14 @@ static void mobilenetv2_layer79_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n9216_fwd(n, (act + (long)(15528960) * n), (act + (long)(15879168) * n), (act + (long)(15888384) * n));
+    add2_n9216_fwd(n, (act + (long)(12911616) * n), (act + (long)(13151232) * n), (act + (long)(13160448) * n));
 }
 
 /* features.9.sum */
 static void mobilenetv2_layer79_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n9216_bwd(n, (act + (long)(15888384) * n), (dact + (long)(15888384) * n), (dact + (long)(15528960) * n), 0, (dact + (long)(15879168) * n), 0);
+    add2_n9216_bwd(n, (act + (long)(13160448) * n), (dact + (long)(13160448) * n), (dact + (long)(12911616) * n), 0, (dact + (long)(13151232) * n), 0);
 }
 
 /* features.10.conv.0.0 */
@@ -1413,14 +1383,14 @@ static void mobilenetv2_layer80_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(15888384) * n), (par + 201040), 0, (act + (long)(15897600) * n + 0));
+    conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(13160448) * n), (par + 201040), 0, (act + (long)(13169664) * n + 0));
 }
 
 /* features.10.conv.0.0 */
 static void mobilenetv2_layer80_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(15888384) * n), (par + 201040), (dact + (long)(15897600) * n + 0), (dact + (long)(15888384) * n), (grad + 201040), 0,
+    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(13160448) * n), (par + 201040), (dact + (long)(13169664) * n + 0), (dact + (long)(13160448) * n), (grad + 201040), 0,
         1);
 }
 
@@ -1430,19 +1400,19 @@ static void mobilenetv2_layer81_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_fwd_train(n, (act + (long)(15897600) * n), (par + 225616), (par + 226000), (buf + 8480), (buf + 8864),
-            (cnt + 30), (act + (long)(15952896) * n), (sav + 8480), (sav + 8864));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13169664) * n), (par + 225616), (par + 226000), (buf + 8480), (buf + 8864),
+            (cnt + 30), (act + (long)(13224960) * n), (sav + 8480), (sav + 8864));
     else
-        bn_c384_12x12_fwd_eval(n, (act + (long)(15897600) * n), (par + 225616), (par + 226000), (buf + 8480), (buf + 8864),
-            (act + (long)(15952896) * n));
+        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13169664) * n), (par + 225616), (par + 226000), (buf + 8480), (buf + 8864),
+            (act + (long)(13224960) * n));
 }
 
 /* features.10.conv.0.1 */
 static void mobilenetv2_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_bwd(n, (act + (long)(15897600) * n), (act + (long)(15952896) * n), (par + 225616), (sav + 8480), (sav + 8864),
-        (dact + (long)(15952896) * n), (dact + (long)(15897600) * n), (grad + 225616), (grad + 226000), 0);
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(13169664) * n), (act + (long)(13224960) * n), (par + 225616), (sav + 8480), (sav + 8864),
+        (dact + (long)(13224960) * n), (dact + (long)(13169664) * n), (grad + 225616), (grad + 226000), 0);
 }
 
 /* features.10.relu6#1 */
@@ -1450,14 +1420,12 @@ static void mobilenetv2_layer82_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n55296_fwd(n, (act + (long)(15952896) * n), (act + (long)(16008192) * n));
 }
 
 /* features.10.relu6#1 */
 static void mobilenetv2_layer82_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n55296_bwd(n, (act + (long)(15952896) * n), (act + (long)(16008192) * n), (dact + (long)(16008192) * n), (dact + (long)(15952896) * n), 0);
 }
 
 /* features.10.conv.1.0 */
@@ -1465,14 +1433,14 @@ static void mobilenetv2_layer83_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(16008192) * n), (par + 226384), 0, (act + (long)(16063488) * n + 0));
+    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(13224960) * n), (par + 226384), 0, (act + (long)(13280256) * n + 0));
 }
 
 /* features.10.conv.1.0 */
 static void mobilenetv2_layer83_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(16008192) * n), (par + 226384), (dact + (long)(16063488) * n + 0), (dact + (long)(16008192) * n), (grad + 226384), 0,
+    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(13224960) * n), (par + 226384), (dact + (long)(13280256) * n + 0), (dact + (long)(13224960) * n), (grad + 226384), 0,
         0);
 }
 
@@ -1482,19 +1450,19 @@ static void mobilenetv2_layer84_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_fwd_train(n, (act + (long)(16063488) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
-            (cnt + 31), (act + (long)(16118784) * n), (sav + 9248), (sav + 9632));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13280256) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
+            (cnt + 31), (act + (long)(13335552) * n), (sav + 9248), (sav + 9632));
     else
-        bn_c384_12x12_fwd_eval(n, (act + (long)(16063488) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
-            (act + (long)(16118784) * n));
+        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13280256) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
+            (act + (long)(13335552) * n));
 }
 
 /* features.10.conv.1.1 */
 static void mobilenetv2_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_bwd(n, (act + (long)(16063488) * n), (act + (long)(16118784) * n), (par + 229840), (sav + 9248), (sav + 9632),
-        (dact + (long)(16118784) * n), (dact + (long)(16063488) * n), (grad + 229840), (grad + 230224), 0);
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(13280256) * n), (act + (long)(13335552) * n), (par + 229840), (sav + 9248), (sav + 9632),
+        (dact + (long)(13335552) * n), (dact + (long)(13280256) * n), (grad + 229840), (grad + 230224), 0);
 }
 
 /* features.10.relu6#2 */
@@ -1502,14 +1470,12 @@ static void mobilenetv2_layer85_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n55296_fwd(n, (act + (long)(16118784) * n), (act + (long)(16174080) * n));
 }
 
 /* features.10.relu6#2 */
 static void mobilenetv2_layer85_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n55296_bwd(n, (act + (long)(16118784) * n), (act + (long)(16174080) * n), (dact + (long)(16174080) * n), (dact + (long)(16118784) * n), 0);
 }
 
 /* features.10.conv.2 */
@@ -1517,14 +1483,14 @@ static void mobilenetv2_layer86_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_64_12x12_s1_p0_fwd(n, (act + (long)(16174080) * n), (par + 230608), 0, (act + (long)(16229376) * n + 0));
+    conv_k1_c384_64_12x12_s1_p0_fwd(n, (act + (long)(13335552) * n), (par + 230608), 0, (act + (long)(13390848) * n + 0));
 }
 
 /* features.10.conv.2 */
 static void mobilenetv2_layer86_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(16174080) * n), (par + 230608), (dact + (long)(16229376) * n + 0), (dact + (long)(16174080) * n), (grad + 230608), 0,
+    conv_k1_c384_64_12x12_s1_p0_bwd(n, (act + (long)(13335552) * n), (par + 230608), (dact + (long)(13390848) * n + 0), (dact + (long)(13335552) * n), (grad + 230608), 0,
         0);
 }
 
@@ -1534,19 +1500,19 @@ static void mobilenetv2_layer87_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(16229376) * n), (par + 255184), (par + 255248), (buf + 10016), (buf + 10080),
-            (cnt + 32), (act + (long)(16238592) * n), (sav + 10016), (sav + 10080));
+        bn_c64_12x12_fwd_train(n, (act + (long)(13390848) * n), (par + 255184), (par + 255248), (buf + 10016), (buf + 10080),
+            (cnt + 32), (act + (long)(13400064) * n), (sav + 10016), (sav + 10080));
     else
-        bn_c64_12x12_fwd_eval(n, (act + (long)(16229376) * n), (par + 255184), (par + 255248), (buf + 10016), (buf + 10080),
-            (act + (long)(16238592) * n));
+        bn_c64_12x12_fwd_eval(n, (act + (long)(13390848) * n), (par + 255184), (par + 255248), (buf + 10016), (buf + 10080),
+            (act + (long)(13400064) * n));
 }
 
 /* features.10.conv.3 */
 static void mobilenetv2_layer87_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_12x12_bwd(n, (act + (long)(16229376) * n), (act + (long)(16238592) * n), (par + 255184), (sav + 10016), (sav + 10080),
-        (dact + (long)(16238592) * n), (dact + (long)(16229376) * n), (grad + 255184), (grad + 255248), 0);
+    bn_c64_12x12_bwd(n, (act + (long)(13390848) * n), (act + (long)(13400064) * n), (par + 255184), (sav + 10016), (sav + 10080),
+        (dact + (long)(13400064) * n), (dact + (long)(13390848) * n), (grad + 255184), (grad + 255248), 0);
 }
 
 /* features.10.sum */
@@ -1554,14 +1520,14 @@ static void mobilenetv2_layer88_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n9216_fwd(n, (act + (long)(15888384) * n), (act + (long)(16238592) * n), (act + (long)(16247808) * n));
+    add2_n9216_fwd(n, (act + (long)(13160448) * n), (act + (long)(13400064) * n), (act + (long)(13409280) * n));
 }
 
 /* features.10.sum */
 static void mobilenetv2_layer88_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n9216_bwd(n, (act + (long)(16247808) * n), (dact + (long)(16247808) * n), (dact + (long)(15888384) * n), 0, (dact + (long)(16238592) * n), 0);
+    add2_n9216_bwd(n, (act + (long)(13409280) * n), (dact + (long)(13409280) * n), (dact + (long)(13160448) * n), 0, (dact + (long)(13400064) * n), 0);
 }
 
 /* features.11.conv.0.0 */
@@ -1569,14 +1535,14 @@ static void mobilenetv2_layer89_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(16247808) * n), (par + 255312), 0, (act + (long)(16257024) * n + 0));
+    conv_k1_c64_384_12x12_s1_p0_fwd(n, (act + (long)(13409280) * n), (par + 255312), 0, (act + (long)(13418496) * n + 0));
 }
 
 /* features.11.conv.0.0 */
 static void mobilenetv2_layer89_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(16247808) * n), (par + 255312), (dact + (long)(16257024) * n + 0), (dact + (long)(16247808) * n), (grad + 255312), 0,
+    conv_k1_c64_384_12x12_s1_p0_bwd(n, (act + (long)(13409280) * n), (par + 255312), (dact + (long)(13418496) * n + 0), (dact + (long)(13409280) * n), (grad + 255312), 0,
         0);
 }
 
@@ -1586,19 +1552,19 @@ static void mobilenetv2_layer90_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_fwd_train(n, (act + (long)(16257024) * n), (par + 279888), (par + 280272), (buf + 10144), (buf + 10528),
-            (cnt + 33), (act + (long)(16312320) * n), (sav + 10144), (sav + 10528));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13418496) * n), (par + 279888), (par + 280272), (buf + 10144), (buf + 10528),
+            (cnt + 33), (act + (long)(13473792) * n), (sav + 10144), (sav + 10528));
     else
-        bn_c384_12x12_fwd_eval(n, (act + (long)(16257024) * n), (par + 279888), (par + 280272), (buf + 10144), (buf + 10528),
-            (act + (long)(16312320) * n));
+        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13418496) * n), (par + 279888), (par + 280272), (buf + 10144), (buf + 10528),
+            (act + (long)(13473792) * n));
 }
 
 /* features.11.conv.0.1 */
 static void mobilenetv2_layer90_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_bwd(n, (act + (long)(16257024) * n), (act + (long)(16312320) * n), (par + 279888), (sav + 10144), (sav + 10528),
-        (dact + (long)(16312320) * n), (dact + (long)(16257024) * n), (grad + 279888), (grad + 280272), 0);
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(13418496) * n), (act + (long)(13473792) * n), (par + 279888), (sav + 10144), (sav + 10528),
+        (dact + (long)(13473792) * n), (dact + (long)(13418496) * n), (grad + 279888), (grad + 280272), 0);
 }
 
 /* features.11.relu6#1 */
@@ -1606,14 +1572,12 @@ static void mobilenetv2_layer91_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n55296_fwd(n, (act + (long)(16312320) * n), (act + (long)(16367616) * n));
 }
 
 /* features.11.relu6#1 */
 static void mobilenetv2_layer91_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n55296_bwd(n, (act + (long)(16312320) * n), (act + (long)(16367616) * n), (dact + (long)(16367616) * n), (dact + (long)(16312320) * n), 0);
 }
 
 /* features.11.conv.1.0 */
@@ -1621,14 +1585,14 @@ static void mobilenetv2_layer92_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(16367616) * n), (par + 280656), 0, (act + (long)(16422912) * n + 0));
+    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(13473792) * n), (par + 280656), 0, (act + (long)(13529088) * n + 0));
 }
 
 /* features.11.conv.1.0 */
 static void mobilenetv2_layer92_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(16367616) * n), (par + 280656), (dact + (long)(16422912) * n + 0), (dact + (long)(16367616) * n), (grad + 280656), 0,
+    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(13473792) * n), (par + 280656), (dact + (long)(13529088) * n + 0), (dact + (long)(13473792) * n), (grad + 280656), 0,
         0);
 }
 
@@ -1638,19 +1602,19 @@ static void mobilenetv2_layer93_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_fwd_train(n, (act + (long)(16422912) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
-            (cnt + 34), (act + (long)(16478208) * n), (sav + 10912), (sav + 11296));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13529088) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
+            (cnt + 34), (act + (long)(13584384) * n), (sav + 10912), (sav + 11296));
     else
-        bn_c384_12x12_fwd_eval(n, (act + (long)(16422912) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
-            (act + (long)(16478208) * n));
+        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13529088) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
+            (act + (long)(13584384) * n));
 }
 
 /* features.11.conv.1.1 */
 static void mobilenetv2_layer93_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_bwd(n, (act + (long)(16422912) * n), (act + (long)(16478208) * n), (par + 284112), (sav + 10912), (sav + 11296),
-        (dact + (long)(16478208) * n), (dact + (long)(16422912) * n), (grad + 284112), (grad + 284496), 0);
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(13529088) * n), (act + (long)(13584384) * n), (par + 284112), (sav + 10912), (sav + 11296),
+        (dact + (long)(13584384) * n), (dact + (long)(13529088) * n), (grad + 284112), (grad + 284496), 0);
 }
 
 /* features.11.relu6#2 */
@@ -1658,14 +1622,12 @@ static void mobilenetv2_layer94_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n55296_fwd(n, (act + (long)(16478208) * n), (act + (long)(16533504) * n));
 }
 
 /* features.11.relu6#2 */
 static void mobilenetv2_layer94_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n55296_bwd(n, (act + (long)(16478208) * n), (act + (long)(16533504) * n), (dact + (long)(16533504) * n), (dact + (long)(16478208) * n), 0);
 }
 
 /* features.11.conv.2 */
@@ -1673,14 +1635,14 @@ static void mobilenetv2_layer95_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_96_12x12_s1_p0_fwd(n, (act + (long)(16533504) * n), (par + 284880), 0, (act + (long)(16588800) * n + 0));
+    conv_k1_c384_96_12x12_s1_p0_fwd(n, (act + (long)(13584384) * n), (par + 284880), 0, (act + (long)(13639680) * n + 0));
 }
 
 /* features.11.conv.2 */
 static void mobilenetv2_layer95_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_96_12x12_s1_p0_bwd(n, (act + (long)(16533504) * n), (par + 284880), (dact + (long)(16588800) * n + 0), (dact + (long)(16533504) * n), (grad + 284880), 0,
+    conv_k1_c384_96_12x12_s1_p0_bwd(n, (act + (long)(13584384) * n), (par + 284880), (dact + (long)(13639680) * n + 0), (dact + (long)(13584384) * n), (grad + 284880), 0,
         0);
 }
 
@@ -1690,19 +1652,19 @@ static void mobilenetv2_layer96_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_12x12_fwd_train(n, (act + (long)(16588800) * n), (par + 321744), (par + 321840), (buf + 11680), (buf + 11776),
-            (cnt + 35), (act + (long)(16602624) * n), (sav + 11680), (sav + 11776));
+        bn_c96_12x12_fwd_train(n, (act + (long)(13639680) * n), (par + 321744), (par + 321840), (buf + 11680), (buf + 11776),
+            (cnt + 35), (act + (long)(13653504) * n), (sav + 11680), (sav + 11776));
     else
-        bn_c96_12x12_fwd_eval(n, (act + (long)(16588800) * n), (par + 321744), (par + 321840), (buf + 11680), (buf + 11776),
-            (act + (long)(16602624) * n));
+        bn_c96_12x12_fwd_eval(n, (act + (long)(13639680) * n), (par + 321744), (par + 321840), (buf + 11680), (buf + 11776),
+            (act + (long)(13653504) * n));
 }
 
 /* features.11.conv.3 */
 static void mobilenetv2_layer96_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_12x12_bwd(n, (act + (long)(16588800) * n), (act + (long)(16602624) * n), (par + 321744), (sav + 11680), (sav + 11776),
-        (dact + (long)(16602624) * n), (dact + (long)(16588800) * n), (grad + 321744), (grad + 321840), 0);
+    bn_c96_12x12_bwd(n, (act + (long)(13639680) * n), (act + (long)(13653504) * n), (par + 321744), (sav + 11680), (sav + 11776),
+        (dact + (long)(13653504) * n), (dact + (long)(13639680) * n), (grad + 321744), (grad + 321840), 0);
 }
 
 /* features.12.conv.0.0 */
@@ -1710,14 +1672,14 @@ static void mobilenetv2_layer97_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c96_576_12x12_s1_p0_fwd(n, (act + (long)(16602624) * n), (par + 321936), 0, (act + (long)(16616448) * n + 0));
+    conv_k1_c96_576_12x12_s1_p0_fwd(n, (act + (long)(13653504) * n), (par + 321936), 0, (act + (long)(13667328) * n + 0));
 }
 
 /* features.12.conv.0.0 */
 static void mobilenetv2_layer97_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(16602624) * n), (par + 321936), (dact + (long)(16616448) * n + 0), (dact + (long)(16602624) * n), (grad + 321936), 0,
+    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(13653504) * n), (par + 321936), (dact + (long)(13667328) * n + 0), (dact + (long)(13653504) * n), (grad + 321936), 0,
         1);
 }
 
@@ -1727,19 +1689,19 @@ static void mobilenetv2_layer98_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_fwd_train(n, (act + (long)(16616448) * n), (par + 377232), (par + 377808), (buf + 11872), (buf + 12448),
-            (cnt + 36), (act + (long)(16699392) * n), (sav + 11872), (sav + 12448));
+        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(13667328) * n), (par + 377232), (par + 377808), (buf + 11872), (buf + 12448),
+            (cnt + 36), (act + (long)(13750272) * n), (sav + 11872), (sav + 12448));
     else
-        bn_c576_12x12_fwd_eval(n, (act + (long)(16616448) * n), (par + 377232), (par + 377808), (buf + 11872), (buf + 12448),
-            (act + (long)(16699392) * n));
+        bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(13667328) * n), (par + 377232), (par + 377808), (buf + 11872), (buf + 12448),
+            (act + (long)(13750272) * n));
 }
 
 /* features.12.conv.0.1 */
 static void mobilenetv2_layer98_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_bwd(n, (act + (long)(16616448) * n), (act + (long)(16699392) * n), (par + 377232), (sav + 11872), (sav + 12448),
-        (dact + (long)(16699392) * n), (dact + (long)(16616448) * n), (grad + 377232), (grad + 377808), 0);
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(13667328) * n), (act + (long)(13750272) * n), (par + 377232), (sav + 11872), (sav + 12448),
+        (dact + (long)(13750272) * n), (dact + (long)(13667328) * n), (grad + 377232), (grad + 377808), 0);
 }
 
 /* features.12.relu6#1 */
@@ -1747,14 +1709,12 @@ static void mobilenetv2_layer99_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n82944_fwd(n, (act + (long)(16699392) * n), (act + (long)(16782336) * n));
 }
 
 /* features.12.relu6#1 */
 static void mobilenetv2_layer99_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n82944_bwd(n, (act + (long)(16699392) * n), (act + (long)(16782336) * n), (dact + (long)(16782336) * n), (dact + (long)(16699392) * n), 0);
 }
 
 /* features.12.conv.1.0 */
@@ -1762,14 +1722,14 @@ static void mobilenetv2_layer100_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c576_12x12_s1_fwd(n, (act + (long)(16782336) * n), (par + 378384), 0, (act + (long)(16865280) * n + 0));
+    dw_k3_c576_12x12_s1_fwd(n, (act + (long)(13750272) * n), (par + 378384), 0, (act + (long)(13833216) * n + 0));
 }
 
 /* features.12.conv.1.0 */
 static void mobilenetv2_layer100_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c576_12x12_s1_bwd(n, (act + (long)(16782336) * n), (par + 378384), (dact + (long)(16865280) * n + 0), (dact + (long)(16782336) * n), (grad + 378384), 0,
+    dw_k3_c576_12x12_s1_bwd(n, (act + (long)(13750272) * n), (par + 378384), (dact + (long)(13833216) * n + 0), (dact + (long)(13750272) * n), (grad + 378384), 0,
         0);
 }
 
@@ -1779,19 +1739,19 @@ static void mobilenetv2_layer101_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_fwd_train(n, (act + (long)(16865280) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
-            (cnt + 37), (act + (long)(16948224) * n), (sav + 13024), (sav + 13600));
+        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(13833216) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
+            (cnt + 37), (act + (long)(13916160) * n), (sav + 13024), (sav + 13600));
     else
-        bn_c576_12x12_fwd_eval(n, (act + (long)(16865280) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
-            (act + (long)(16948224) * n));
+        bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(13833216) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
+            (act + (long)(13916160) * n));
 }
 
 /* features.12.conv.1.1 */
 static void mobilenetv2_layer101_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_bwd(n, (act + (long)(16865280) * n), (act + (long)(16948224) * n), (par + 383568), (sav + 13024), (sav + 13600),
-        (dact + (long)(16948224) * n), (dact + (long)(16865280) * n), (grad + 383568), (grad + 384144), 0);
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(13833216) * n), (act + (long)(13916160) * n), (par + 383568), (sav + 13024), (sav + 13600),
+        (dact + (long)(13916160) * n), (dact + (long)(13833216) * n), (grad + 383568), (grad + 384144), 0);
 }
 
 /* features.12.relu6#2 */
@@ -1799,14 +1759,12 @@ static void mobilenetv2_layer102_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n82944_fwd(n, (act + (long)(16948224) * n), (act + (long)(17031168) * n));
 }
 
 /* features.12.relu6#2 */
 static void mobilenetv2_layer102_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n82944_bwd(n, (act + (long)(16948224) * n), (act + (long)(17031168) * n), (dact + (long)(17031168) * n), (dact + (long)(16948224) * n), 0);
 }
 
 /* features.12.conv.2 */
@@ -1814,14 +1772,14 @@ static void mobilenetv2_layer103_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c576_96_12x12_s1_p0_fwd(n, (act + (long)(17031168) * n), (par + 384720), 0, (act + (long)(17114112) * n + 0));
+    conv_k1_c576_96_12x12_s1_p0_fwd(n, (act + (long)(13916160) * n), (par + 384720), 0, (act + (long)(13999104) * n + 0));
 }
 
 /* features.12.conv.2 */
 static void mobilenetv2_layer103_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c576_96_12x12_s1_p0_bwd(n, (act + (long)(17031168) * n), (par + 384720), (dact + (long)(17114112) * n + 0), (dact + (long)(17031168) * n), (grad + 384720), 0,
+    conv_k1_c576_96_12x12_s1_p0_bwd(n, (act + (long)(13916160) * n), (par + 384720), (dact + (long)(13999104) * n + 0), (dact + (long)(13916160) * n), (grad + 384720), 0,
         0);
 }
 
@@ -1831,19 +1789,19 @@ static void mobilenetv2_layer104_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_12x12_fwd_train(n, (act + (long)(17114112) * n), (par + 440016), (par + 440112), (buf + 14176), (buf + 14272),
-            (cnt + 38), (act + (long)(17127936) * n), (sav + 14176), (sav + 14272));
+        bn_c96_12x12_fwd_train(n, (act + (long)(13999104) * n), (par + 440016), (par + 440112), (buf + 14176), (buf + 14272),
+            (cnt + 38), (act + (long)(14012928) * n), (sav + 14176), (sav + 14272));
     else
-        bn_c96_12x12_fwd_eval(n, (act + (long)(17114112) * n), (par + 440016), (par + 440112), (buf + 14176), (buf + 14272),
-            (act + (long)(17127936) * n));
+        bn_c96_12x12_fwd_eval(n, (act + (long)(13999104) * n), (par + 440016), (par + 440112), (buf + 14176), (buf + 14272),
+            (act + (long)(14012928) * n));
 }
 
 /* features.12.conv.3 */
 static void mobilenetv2_layer104_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_12x12_bwd(n, (act + (long)(17114112) * n), (act + (long)(17127936) * n), (par + 440016), (sav + 14176), (sav + 14272),
-        (dact + (long)(17127936) * n), (dact + (long)(17114112) * n), (grad + 440016), (grad + 440112), 0);
+    bn_c96_12x12_bwd(n, (act + (long)(13999104) * n), (act + (long)(14012928) * n), (par + 440016), (sav + 14176), (sav + 14272),
+        (dact + (long)(14012928) * n), (dact + (long)(13999104) * n), (grad + 440016), (grad + 440112), 0);
 }
 
 /* features.12.sum */
@@ -1851,14 +1809,14 @@ static void mobilenetv2_layer105_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n13824_fwd(n, (act + (long)(16602624) * n), (act + (long)(17127936) * n), (act + (long)(17141760) * n));
+    add2_n13824_fwd(n, (act + (long)(13653504) * n), (act + (long)(14012928) * n), (act + (long)(14026752) * n));
 }
 
 /* features.12.sum */
 static void mobilenetv2_layer105_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n13824_bwd(n, (act + (long)(17141760) * n), (dact + (long)(17141760) * n), (dact + (long)(16602624) * n), 0, (dact + (long)(17127936) * n), 0);
+    add2_n13824_bwd(n, (act + (long)(14026752) * n), (dact + (long)(14026752) * n), (dact + (long)(13653504) * n), 0, (dact + (long)(14012928) * n), 0);
 }
 
 /* features.13.conv.0.0 */
@@ -1866,14 +1824,14 @@ static void mobilenetv2_layer106_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c96_576_12x12_s1_p0_fwd(n, (act + (long)(17141760) * n), (par + 440208), 0, (act + (long)(17155584) * n + 0));
+    conv_k1_c96_576_12x12_s1_p0_fwd(n, (act + (long)(14026752) * n), (par + 440208), 0, (act + (long)(14040576) * n + 0));
 }
 
 /* features.13.conv.0.0 */
 static void mobilenetv2_layer106_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(17141760) * n), (par + 440208), (dact + (long)(17155584) * n + 0), (dact + (long)(17141760) * n), (grad + 440208), 0,
+    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(14026752) * n), (par + 440208), (dact + (long)(14040576) * n + 0), (dact + (long)(14026752) * n), (grad + 440208), 0,
         1);
 }
 
@@ -1883,19 +1841,19 @@ static void mobilenetv2_layer107_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_fwd_train(n, (act + (long)(17155584) * n), (par + 495504), (par + 496080), (buf + 14368), (buf + 14944),
-            (cnt + 39), (act + (long)(17238528) * n), (sav + 14368), (sav + 14944));
+        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14040576) * n), (par + 495504), (par + 496080), (buf + 14368), (buf + 14944),
+            (cnt + 39), (act + (long)(14123520) * n), (sav + 14368), (sav + 14944));
     else
-        bn_c576_12x12_fwd_eval(n, (act + (long)(17155584) * n), (par + 495504), (par + 496080), (buf + 14368), (buf + 14944),
-            (act + (long)(17238528) * n));
+        bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(14040576) * n), (par + 495504), (par + 496080), (buf + 14368), (buf + 14944),
+            (act + (long)(14123520) * n));
 }
 
 /* features.13.conv.0.1 */
 static void mobilenetv2_layer107_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_bwd(n, (act + (long)(17155584) * n), (act + (long)(17238528) * n), (par + 495504), (sav + 14368), (sav + 14944),
-        (dact + (long)(17238528) * n), (dact + (long)(17155584) * n), (grad + 495504), (grad + 496080), 0);
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(14040576) * n), (act + (long)(14123520) * n), (par + 495504), (sav + 14368), (sav + 14944),
+        (dact + (long)(14123520) * n), (dact + (long)(14040576) * n), (grad + 495504), (grad + 496080), 0);
 }
 
 /* features.13.relu6#1 */
@@ -1903,14 +1861,12 @@ static void mobilenetv2_layer108_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n82944_fwd(n, (act + (long)(17238528) * n), (act + (long)(17321472) * n));
 }
 
 /* features.13.relu6#1 */
 static void mobilenetv2_layer108_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n82944_bwd(n, (act + (long)(17238528) * n), (act + (long)(17321472) * n), (dact + (long)(17321472) * n), (dact + (long)(17238528) * n), 0);
 }
 
 /* features.13.conv.1.0 */
@@ -1918,14 +1874,14 @@ static void mobilenetv2_layer109_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c576_12x12_s1_fwd(n, (act + (long)(17321472) * n), (par + 496656), 0, (act + (long)(17404416) * n + 0));
+    dw_k3_c576_12x12_s1_fwd(n, (act + (long)(14123520) * n), (par + 496656), 0, (act + (long)(14206464) * n + 0));
 }
 
 /* features.13.conv.1.0 */
 static void mobilenetv2_layer109_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c576_12x12_s1_bwd(n, (act + (long)(17321472) * n), (par + 496656), (dact + (long)(17404416) * n + 0), (dact + (long)(17321472) * n), (grad + 496656), 0,
+    dw_k3_c576_12x12_s1_bwd(n, (act + (long)(14123520) * n), (par + 496656), (dact + (long)(14206464) * n + 0), (dact + (long)(14123520) * n), (grad + 496656), 0,
         0);
 }
 
@@ -1935,19 +1891,19 @@ static void mobilenetv2_layer110_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_fwd_train(n, (act + (long)(17404416) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
-            (cnt + 40), (act + (long)(17487360) * n), (sav + 15520), (sav + 16096));
+        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14206464) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
+            (cnt + 40), (act + (long)(14289408) * n), (sav + 15520), (sav + 16096));
     else
-        bn_c576_12x12_fwd_eval(n, (act + (long)(17404416) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
-            (act + (long)(17487360) * n));
+        bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(14206464) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
+            (act + (long)(14289408) * n));
 }
 
 /* features.13.conv.1.1 */
 static void mobilenetv2_layer110_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_bwd(n, (act + (long)(17404416) * n), (act + (long)(17487360) * n), (par + 501840), (sav + 15520), (sav + 16096),
-        (dact + (long)(17487360) * n), (dact + (long)(17404416) * n), (grad + 501840), (grad + 502416), 0);
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(14206464) * n), (act + (long)(14289408) * n), (par + 501840), (sav + 15520), (sav + 16096),
+        (dact + (long)(14289408) * n), (dact + (long)(14206464) * n), (grad + 501840), (grad + 502416), 0);
 }
 
 /* features.13.relu6#2 */
@@ -1955,14 +1911,12 @@ static void mobilenetv2_layer111_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n82944_fwd(n, (act + (long)(17487360) * n), (act + (long)(17570304) * n));
 }
 
 /* features.13.relu6#2 */
 static void mobilenetv2_layer111_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n82944_bwd(n, (act + (long)(17487360) * n), (act + (long)(17570304) * n), (dact + (long)(17570304) * n), (dact + (long)(17487360) * n), 0);
 }
 
 /* features.13.conv.2 */
@@ -1970,14 +1924,14 @@ static void mobilenetv2_layer112_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c576_96_12x12_s1_p0_fwd(n, (act + (long)(17570304) * n), (par + 502992), 0, (act + (long)(17653248) * n + 0));
+    conv_k1_c576_96_12x12_s1_p0_fwd(n, (act + (long)(14289408) * n), (par + 502992), 0, (act + (long)(14372352) * n + 0));
 }
 
 /* features.13.conv.2 */
 static void mobilenetv2_layer112_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c576_96_12x12_s1_p0_bwd(n, (act + (long)(17570304) * n), (par + 502992), (dact + (long)(17653248) * n + 0), (dact + (long)(17570304) * n), (grad + 502992), 0,
+    conv_k1_c576_96_12x12_s1_p0_bwd(n, (act + (long)(14289408) * n), (par + 502992), (dact + (long)(14372352) * n + 0), (dact + (long)(14289408) * n), (grad + 502992), 0,
         0);
 }
 
@@ -1987,19 +1941,19 @@ static void mobilenetv2_layer113_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_12x12_fwd_train(n, (act + (long)(17653248) * n), (par + 558288), (par + 558384), (buf + 16672), (buf + 16768),
-            (cnt + 41), (act + (long)(17667072) * n), (sav + 16672), (sav + 16768));
+        bn_c96_12x12_fwd_train(n, (act + (long)(14372352) * n), (par + 558288), (par + 558384), (buf + 16672), (buf + 16768),
+            (cnt + 41), (act + (long)(14386176) * n), (sav + 16672), (sav + 16768));
     else
-        bn_c96_12x12_fwd_eval(n, (act + (long)(17653248) * n), (par + 558288), (par + 558384), (buf + 16672), (buf + 16768),
-            (act + (long)(17667072) * n));
+        bn_c96_12x12_fwd_eval(n, (act + (long)(14372352) * n), (par + 558288), (par + 558384), (buf + 16672), (buf + 16768),
+            (act + (long)(14386176) * n));
 }
 
 /* features.13.conv.3 */
 static void mobilenetv2_layer113_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_12x12_bwd(n, (act + (long)(17653248) * n), (act + (long)(17667072) * n), (par + 558288), (sav + 16672), (sav + 16768),
-        (dact + (long)(17667072) * n), (dact + (long)(17653248) * n), (grad + 558288), (grad + 558384), 0);
+    bn_c96_12x12_bwd(n, (act + (long)(14372352) * n), (act + (long)(14386176) * n), (par + 558288), (sav + 16672), (sav + 16768),
+        (dact + (long)(14386176) * n), (dact + (long)(14372352) * n), (grad + 558288), (grad + 558384), 0);
 }
 
 /* features.13.sum */
@@ -2007,14 +1961,14 @@ static void mobilenetv2_layer114_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n13824_fwd(n, (act + (long)(17141760) * n), (act + (long)(17667072) * n), (act + (long)(17680896) * n));
+    add2_n13824_fwd(n, (act + (long)(14026752) * n), (act + (long)(14386176) * n), (act + (long)(14400000) * n));
 }
 
 /* features.13.sum */
 static void mobilenetv2_layer114_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n13824_bwd(n, (act + (long)(17680896) * n), (dact + (long)(17680896) * n), (dact + (long)(17141760) * n), 0, (dact + (long)(17667072) * n), 0);
+    add2_n13824_bwd(n, (act + (long)(14400000) * n), (dact + (long)(14400000) * n), (dact + (long)(14026752) * n), 0, (dact + (long)(14386176) * n), 0);
 }
 
 /* features.14.conv.0.0 */
@@ -2022,14 +1976,14 @@ static void mobilenetv2_layer115_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c96_576_12x12_s1_p0_fwd(n, (act + (long)(17680896) * n), (par + 558480), 0, (act + (long)(17694720) * n + 0));
+    conv_k1_c96_576_12x12_s1_p0_fwd(n, (act + (long)(14400000) * n), (par + 558480), 0, (act + (long)(14413824) * n + 0));
 }
 
 /* features.14.conv.0.0 */
 static void mobilenetv2_layer115_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(17680896) * n), (par + 558480), (dact + (long)(17694720) * n + 0), (dact + (long)(17680896) * n), (grad + 558480), 0,
+    conv_k1_c96_576_12x12_s1_p0_bwd(n, (act + (long)(14400000) * n), (par + 558480), (dact + (long)(14413824) * n + 0), (dact + (long)(14400000) * n), (grad + 558480), 0,
         0);
 }
 
@@ -2039,19 +1993,19 @@ static void mobilenetv2_layer116_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_fwd_train(n, (act + (long)(17694720) * n), (par + 613776), (par + 614352), (buf + 16864), (buf + 17440),
-            (cnt + 42), (act + (long)(17777664) * n), (sav + 16864), (sav + 17440));
+        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14413824) * n), (par + 613776), (par + 614352), (buf + 16864), (buf + 17440),
+            (cnt + 42), (act + (long)(14496768) * n), (sav + 16864), (sav + 17440));
     else
-        bn_c576_12x12_fwd_eval(n, (act + (long)(17694720) * n), (par + 613776), (par + 614352), (buf + 16864), (buf + 17440),
-            (act + (long)(17777664) * n));
+        bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(14413824) * n), (par + 613776), (par + 614352), (buf + 16864), (buf + 17440),
+            (act + (long)(14496768) * n));
 }
 
 /* features.14.conv.0.1 */
 static void mobilenetv2_layer116_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_bwd(n, (act + (long)(17694720) * n), (act + (long)(17777664) * n), (par + 613776), (sav + 16864), (sav + 17440),
-        (dact + (long)(17777664) * n), (dact + (long)(17694720) * n), (grad + 613776), (grad + 614352), 0);
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(14413824) * n), (act + (long)(14496768) * n), (par + 613776), (sav + 16864), (sav + 17440),
+        (dact + (long)(14496768) * n), (dact + (long)(14413824) * n), (grad + 613776), (grad + 614352), 0);
 }
 
 /* features.14.relu6#1 */
@@ -2059,14 +2013,12 @@ static void mobilenetv2_layer117_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n82944_fwd(n, (act + (long)(17777664) * n), (act + (long)(17860608) * n));
 }
 
 /* features.14.relu6#1 */
 static void mobilenetv2_layer117_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n82944_bwd(n, (act + (long)(17777664) * n), (act + (long)(17860608) * n), (dact + (long)(17860608) * n), (dact + (long)(17777664) * n), 0);
 }
 
 /* features.14.conv.1.0 */
@@ -2074,14 +2026,14 @@ static void mobilenetv2_layer118_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c576_12x12_s2_fwd(n, (act + (long)(17860608) * n), (par + 614928), 0, (act + (long)(17943552) * n + 0));
+    dw_k3_c576_12x12_s2_fwd(n, (act + (long)(14496768) * n), (par + 614928), 0, (act + (long)(14579712) * n + 0));
 }
 
 /* features.14.conv.1.0 */
 static void mobilenetv2_layer118_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c576_12x12_s2_bwd(n, (act + (long)(17860608) * n), (par + 614928), (dact + (long)(17943552) * n + 0), (dact + (long)(17860608) * n), (grad + 614928), 0,
+    dw_k3_c576_12x12_s2_bwd(n, (act + (long)(14496768) * n), (par + 614928), (dact + (long)(14579712) * n + 0), (dact + (long)(14496768) * n), (grad + 614928), 0,
         0);
 }
 
@@ -2091,19 +2043,19 @@ static void mobilenetv2_layer119_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_6x6_fwd_train(n, (act + (long)(17943552) * n), (par + 620112), (par + 620688), (buf + 18016), (buf + 18592),
-            (cnt + 43), (act + (long)(17964288) * n), (sav + 18016), (sav + 18592));
+        bn_c576_6x6_relu6_fwd_train(n, (act + (long)(14579712) * n), (par + 620112), (par + 620688), (buf + 18016), (buf + 18592),
+            (cnt + 43), (act + (long)(14600448) * n), (sav + 18016), (sav + 18592));
     else
-        bn_c576_6x6_fwd_eval(n, (act + (long)(17943552) * n), (par + 620112), (par + 620688), (buf + 18016), (buf + 18592),
-            (act + (long)(17964288) * n));
+        bn_c576_6x6_relu6_fwd_eval(n, (act + (long)(14579712) * n), (par + 620112), (par + 620688), (buf + 18016), (buf + 18592),
+            (act + (long)(14600448) * n));
 }
 
 /* features.14.conv.1.1 */
 static void mobilenetv2_layer119_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_6x6_bwd(n, (act + (long)(17943552) * n), (act + (long)(17964288) * n), (par + 620112), (sav + 18016), (sav + 18592),
-        (dact + (long)(17964288) * n), (dact + (long)(17943552) * n), (grad + 620112), (grad + 620688), 0);
+    bn_c576_6x6_relu6_bwd(n, (act + (long)(14579712) * n), (act + (long)(14600448) * n), (par + 620112), (sav + 18016), (sav + 18592),
+        (dact + (long)(14600448) * n), (dact + (long)(14579712) * n), (grad + 620112), (grad + 620688), 0);
 }
 
 /* features.14.relu6#2 */
@@ -2111,14 +2063,12 @@ static void mobilenetv2_layer120_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n20736_fwd(n, (act + (long)(17964288) * n), (act + (long)(17985024) * n));
 }
 
 /* features.14.relu6#2 */
 static void mobilenetv2_layer120_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n20736_bwd(n, (act + (long)(17964288) * n), (act + (long)(17985024) * n), (dact + (long)(17985024) * n), (dact + (long)(17964288) * n), 0);
 }
 
 /* features.14.conv.2 */
@@ -2126,14 +2076,14 @@ static void mobilenetv2_layer121_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c576_160_6x6_s1_p0_fwd(n, (act + (long)(17985024) * n), (par + 621264), 0, (act + (long)(18005760) * n + 0));
+    conv_k1_c576_160_6x6_s1_p0_fwd(n, (act + (long)(14600448) * n), (par + 621264), 0, (act + (long)(14621184) * n + 0));
 }
 
 /* features.14.conv.2 */
 static void mobilenetv2_layer121_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c576_160_6x6_s1_p0_bwd(n, (act + (long)(17985024) * n), (par + 621264), (dact + (long)(18005760) * n + 0), (dact + (long)(17985024) * n), (grad + 621264), 0,
+    conv_k1_c576_160_6x6_s1_p0_bwd(n, (act + (long)(14600448) * n), (par + 621264), (dact + (long)(14621184) * n + 0), (dact + (long)(14600448) * n), (grad + 621264), 0,
         0);
 }
 
@@ -2143,19 +2093,19 @@ static void mobilenetv2_layer122_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_fwd_train(n, (act + (long)(18005760) * n), (par + 713424), (par + 713584), (buf + 19168), (buf + 19328),
-            (cnt + 44), (act + (long)(18011520) * n), (sav + 19168), (sav + 19328));
+        bn_c160_6x6_fwd_train(n, (act + (long)(14621184) * n), (par + 713424), (par + 713584), (buf + 19168), (buf + 19328),
+            (cnt + 44), (act + (long)(14626944) * n), (sav + 19168), (sav + 19328));
     else
-        bn_c160_6x6_fwd_eval(n, (act + (long)(18005760) * n), (par + 713424), (par + 713584), (buf + 19168), (buf + 19328),
-            (act + (long)(18011520) * n));
+        bn_c160_6x6_fwd_eval(n, (act + (long)(14621184) * n), (par + 713424), (par + 713584), (buf + 19168), (buf + 19328),
+            (act + (long)(14626944) * n));
 }
 
 /* features.14.conv.3 */
 static void mobilenetv2_layer122_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c160_6x6_bwd(n, (act + (long)(18005760) * n), (act + (long)(18011520) * n), (par + 713424), (sav + 19168), (sav + 19328),
-        (dact + (long)(18011520) * n), (dact + (long)(18005760) * n), (grad + 713424), (grad + 713584), 0);
+    bn_c160_6x6_bwd(n, (act + (long)(14621184) * n), (act + (long)(14626944) * n), (par + 713424), (sav + 19168), (sav + 19328),
+        (dact + (long)(14626944) * n), (dact + (long)(14621184) * n), (grad + 713424), (grad + 713584), 0);
 }
 
 /* features.15.conv.0.0 */
@@ -2163,14 +2113,14 @@ static void mobilenetv2_layer123_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(18011520) * n), (par + 713744), 0, (act + (long)(18017280) * n + 0));
+    conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(14626944) * n), (par + 713744), 0, (act + (long)(14632704) * n + 0));
 }
 
 /* features.15.conv.0.0 */
 static void mobilenetv2_layer123_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(18011520) * n), (par + 713744), (dact + (long)(18017280) * n + 0), (dact + (long)(18011520) * n), (grad + 713744), 0,
+    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(14626944) * n), (par + 713744), (dact + (long)(14632704) * n + 0), (dact + (long)(14626944) * n), (grad + 713744), 0,
         1);
 }
 
@@ -2180,19 +2130,19 @@ static void mobilenetv2_layer124_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_fwd_train(n, (act + (long)(18017280) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
-            (cnt + 45), (act + (long)(18051840) * n), (sav + 19488), (sav + 20448));
+        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14632704) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
+            (cnt + 45), (act + (long)(14667264) * n), (sav + 19488), (sav + 20448));
     else
-        bn_c960_6x6_fwd_eval(n, (act + (long)(18017280) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
-            (act + (long)(18051840) * n));
+        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14632704) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
+            (act + (long)(14667264) * n));
 }
 
 /* features.15.conv.0.1 */
 static void mobilenetv2_layer124_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_bwd(n, (act + (long)(18017280) * n), (act + (long)(18051840) * n), (par + 867344), (sav + 19488), (sav + 20448),
-        (dact + (long)(18051840) * n), (dact + (long)(18017280) * n), (grad + 867344), (grad + 868304), 0);
+    bn_c960_6x6_relu6_bwd(n, (act + (long)(14632704) * n), (act + (long)(14667264) * n), (par + 867344), (sav + 19488), (sav + 20448),
+        (dact + (long)(14667264) * n), (dact + (long)(14632704) * n), (grad + 867344), (grad + 868304), 0);
 }
 
 /* features.15.relu6#1 */
@@ -2200,14 +2150,12 @@ static void mobilenetv2_layer125_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n34560_fwd(n, (act + (long)(18051840) * n), (act + (long)(18086400) * n));
 }
 
 /* features.15.relu6#1 */
 static void mobilenetv2_layer125_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n34560_bwd(n, (act + (long)(18051840) * n), (act + (long)(18086400) * n), (dact + (long)(18086400) * n), (dact + (long)(18051840) * n), 0);
 }
 
 /* features.15.conv.1.0 */
@@ -2215,14 +2163,14 @@ static void mobilenetv2_layer126_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c960_6x6_s1_fwd(n, (act + (long)(18086400) * n), (par + 869264), 0, (act + (long)(18120960) * n + 0));
+    dw_k3_c960_6x6_s1_fwd(n, (act + (long)(14667264) * n), (par + 869264), 0, (act + (long)(14701824) * n + 0));
 }
 
 /* features.15.conv.1.0 */
 static void mobilenetv2_layer126_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(18086400) * n), (par + 869264), (dact + (long)(18120960) * n + 0), (dact + (long)(18086400) * n), (grad + 869264), 0,
+    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(14667264) * n), (par + 869264), (dact + (long)(14701824) * n + 0), (dact + (long)(14667264) * n), (grad + 869264), 0,
         0);
 }
 
@@ -2232,19 +2180,19 @@ static void mobilenetv2_layer127_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_fwd_train(n, (act + (long)(18120960) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
-            (cnt + 46), (act + (long)(18155520) * n), (sav + 21408), (sav + 22368));
+        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14701824) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
+            (cnt + 46), (act + (long)(14736384) * n), (sav + 21408), (sav + 22368));
     else
-        bn_c960_6x6_fwd_eval(n, (act + (long)(18120960) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
-            (act + (long)(18155520) * n));
+        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14701824) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
+            (act + (long)(14736384) * n));
 }
 
 /* features.15.conv.1.1 */
 static void mobilenetv2_layer127_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_bwd(n, (act + (long)(18120960) * n), (act + (long)(18155520) * n), (par + 877904), (sav + 21408), (sav + 22368),
-        (dact + (long)(18155520) * n), (dact + (long)(18120960) * n), (grad + 877904), (grad + 878864), 0);
+    bn_c960_6x6_relu6_bwd(n, (act + (long)(14701824) * n), (act + (long)(14736384) * n), (par + 877904), (sav + 21408), (sav + 22368),
+        (dact + (long)(14736384) * n), (dact + (long)(14701824) * n), (grad + 877904), (grad + 878864), 0);
 }
 
 /* features.15.relu6#2 */
@@ -2252,14 +2200,12 @@ static void mobilenetv2_layer128_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n34560_fwd(n, (act + (long)(18155520) * n), (act + (long)(18190080) * n));
 }
 
 /* features.15.relu6#2 */
 static void mobilenetv2_layer128_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n34560_bwd(n, (act + (long)(18155520) * n), (act + (long)(18190080) * n), (dact + (long)(18190080) * n), (dact + (long)(18155520) * n), 0);
 }
 
 /* features.15.conv.2 */
@@ -2267,14 +2213,14 @@ static void mobilenetv2_layer129_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c960_160_6x6_s1_p0_fwd(n, (act + (long)(18190080) * n), (par + 879824), 0, (act + (long)(18224640) * n + 0));
+    conv_k1_c960_160_6x6_s1_p0_fwd(n, (act + (long)(14736384) * n), (par + 879824), 0, (act + (long)(14770944) * n + 0));
 }
 
 /* features.15.conv.2 */
 static void mobilenetv2_layer129_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c960_160_6x6_s1_p0_bwd(n, (act + (long)(18190080) * n), (par + 879824), (dact + (long)(18224640) * n + 0), (dact + (long)(18190080) * n), (grad + 879824), 0,
+    conv_k1_c960_160_6x6_s1_p0_bwd(n, (act + (long)(14736384) * n), (par + 879824), (dact + (long)(14770944) * n + 0), (dact + (long)(14736384) * n), (grad + 879824), 0,
         0);
 }
 
@@ -2284,19 +2230,19 @@ static void mobilenetv2_layer130_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_fwd_train(n, (act + (long)(18224640) * n), (par + 1033424), (par + 1033584), (buf + 23328), (buf + 23488),
-            (cnt + 47), (act + (long)(18230400) * n), (sav + 23328), (sav + 23488));
+        bn_c160_6x6_fwd_train(n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584), (buf + 23328), (buf + 23488),
+            (cnt + 47), (act + (long)(14776704) * n), (sav + 23328), (sav + 23488));
     else
-        bn_c160_6x6_fwd_eval(n, (act + (long)(18224640) * n), (par + 1033424), (par + 1033584), (buf + 23328), (buf + 23488),
-            (act + (long)(18230400) * n));
+        bn_c160_6x6_fwd_eval(n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584), (buf + 23328), (buf + 23488),
+            (act + (long)(14776704) * n));
 }
 
 /* features.15.conv.3 */
 static void mobilenetv2_layer130_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c160_6x6_bwd(n, (act + (long)(18224640) * n), (act + (long)(18230400) * n), (par + 1033424), (sav + 23328), (sav + 23488),
-        (dact + (long)(18230400) * n), (dact + (long)(18224640) * n), (grad + 1033424), (grad + 1033584), 0);
+    bn_c160_6x6_bwd(n, (act + (long)(14770944) * n), (act + (long)(14776704) * n), (par + 1033424), (sav + 23328), (sav + 23488),
+        (dact + (long)(14776704) * n), (dact + (long)(14770944) * n), (grad + 1033424), (grad + 1033584), 0);
 }
 
 /* features.15.sum */
@@ -2304,14 +2250,14 @@ static void mobilenetv2_layer131_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n5760_fwd(n, (act + (long)(18011520) * n), (act + (long)(18230400) * n), (act + (long)(18236160) * n));
+    add2_n5760_fwd(n, (act + (long)(14626944) * n), (act + (long)(14776704) * n), (act + (long)(14782464) * n));
 }
 
 /* features.15.sum */
 static void mobilenetv2_layer131_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n5760_bwd(n, (act + (long)(18236160) * n), (dact + (long)(18236160) * n), (dact + (long)(18011520) * n), 0, (dact + (long)(18230400) * n), 0);
+    add2_n5760_bwd(n, (act + (long)(14782464) * n), (dact + (long)(14782464) * n), (dact + (long)(14626944) * n), 0, (dact + (long)(14776704) * n), 0);
 }
 
 /* features.16.conv.0.0 */
@@ -2319,14 +2265,14 @@ static void mobilenetv2_layer132_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(18236160) * n), (par + 1033744), 0, (act + (long)(18241920) * n + 0));
+    conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(14782464) * n), (par + 1033744), 0, (act + (long)(14788224) * n + 0));
 }
 
 /* features.16.conv.0.0 */
 static void mobilenetv2_layer132_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(18236160) * n), (par + 1033744), (dact + (long)(18241920) * n + 0), (dact + (long)(18236160) * n), (grad + 1033744), 0,
+    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(14782464) * n), (par + 1033744), (dact + (long)(14788224) * n + 0), (dact + (long)(14782464) * n), (grad + 1033744), 0,
         1);
 }
 
@@ -2336,19 +2282,19 @@ static void mobilenetv2_layer133_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_fwd_train(n, (act + (long)(18241920) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
-            (cnt + 48), (act + (long)(18276480) * n), (sav + 23648), (sav + 24608));
+        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
+            (cnt + 48), (act + (long)(14822784) * n), (sav + 23648), (sav + 24608));
     else
-        bn_c960_6x6_fwd_eval(n, (act + (long)(18241920) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
-            (act + (long)(18276480) * n));
+        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
+            (act + (long)(14822784) * n));
 }
 
 /* features.16.conv.0.1 */
 static void mobilenetv2_layer133_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_bwd(n, (act + (long)(18241920) * n), (act + (long)(18276480) * n), (par + 1187344), (sav + 23648), (sav + 24608),
-        (dact + (long)(18276480) * n), (dact + (long)(18241920) * n), (grad + 1187344), (grad + 1188304), 0);
+    bn_c960_6x6_relu6_bwd(n, (act + (long)(14788224) * n), (act + (long)(14822784) * n), (par + 1187344), (sav + 23648), (sav + 24608),
+        (dact + (long)(14822784) * n), (dact + (long)(14788224) * n), (grad + 1187344), (grad + 1188304), 0);
 }
 
 /* features.16.relu6#1 */
@@ -2356,14 +2302,12 @@ static void mobilenetv2_layer134_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n34560_fwd(n, (act + (long)(18276480) * n), (act + (long)(18311040) * n));
 }
 
 /* features.16.relu6#1 */
 static void mobilenetv2_layer134_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n34560_bwd(n, (act + (long)(18276480) * n), (act + (long)(18311040) * n), (dact + (long)(18311040) * n), (dact + (long)(18276480) * n), 0);
 }
 
 /* features.16.conv.1.0 */
@@ -2371,14 +2315,14 @@ static void mobilenetv2_layer135_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c960_6x6_s1_fwd(n, (act + (long)(18311040) * n), (par + 1189264), 0, (act + (long)(18345600) * n + 0));
+    dw_k3_c960_6x6_s1_fwd(n, (act + (long)(14822784) * n), (par + 1189264), 0, (act + (long)(14857344) * n + 0));
 }
 
 /* features.16.conv.1.0 */
 static void mobilenetv2_layer135_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(18311040) * n), (par + 1189264), (dact + (long)(18345600) * n + 0), (dact + (long)(18311040) * n), (grad + 1189264), 0,
+    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(14822784) * n), (par + 1189264), (dact + (long)(14857344) * n + 0), (dact + (long)(14822784) * n), (grad + 1189264), 0,
         0);
 }
 
@@ -2388,19 +2332,19 @@ static void mobilenetv2_layer136_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_fwd_train(n, (act + (long)(18345600) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
-            (cnt + 49), (act + (long)(18380160) * n), (sav + 25568), (sav + 26528));
+        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14857344) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
+            (cnt + 49), (act + (long)(14891904) * n), (sav + 25568), (sav + 26528));
     else
-        bn_c960_6x6_fwd_eval(n, (act + (long)(18345600) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
-            (act + (long)(18380160) * n));
+        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14857344) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
+            (act + (long)(14891904) * n));
 }
 
 /* features.16.conv.1.1 */
 static void mobilenetv2_layer136_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_bwd(n, (act + (long)(18345600) * n), (act + (long)(18380160) * n), (par + 1197904), (sav + 25568), (sav + 26528),
-        (dact + (long)(18380160) * n), (dact + (long)(18345600) * n), (grad + 1197904), (grad + 1198864), 0);
+    bn_c960_6x6_relu6_bwd(n, (act + (long)(14857344) * n), (act + (long)(14891904) * n), (par + 1197904), (sav + 25568), (sav + 26528),
+        (dact + (long)(14891904) * n), (dact + (long)(14857344) * n), (grad + 1197904), (grad + 1198864), 0);
 }
 
 /* features.16.relu6#2 */
@@ -2408,14 +2352,12 @@ static void mobilenetv2_layer137_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n34560_fwd(n, (act + (long)(18380160) * n), (act + (long)(18414720) * n));
 }
 
 /* features.16.relu6#2 */
 static void mobilenetv2_layer137_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n34560_bwd(n, (act + (long)(18380160) * n), (act + (long)(18414720) * n), (dact + (long)(18414720) * n), (dact + (long)(18380160) * n), 0);
 }
 
 /* features.16.conv.2 */
@@ -2423,14 +2365,14 @@ static void mobilenetv2_layer138_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c960_160_6x6_s1_p0_fwd(n, (act + (long)(18414720) * n), (par + 1199824), 0, (act + (long)(18449280) * n + 0));
+    conv_k1_c960_160_6x6_s1_p0_fwd(n, (act + (long)(14891904) * n), (par + 1199824), 0, (act + (long)(14926464) * n + 0));
 }
 
 /* features.16.conv.2 */
 static void mobilenetv2_layer138_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c960_160_6x6_s1_p0_bwd(n, (act + (long)(18414720) * n), (par + 1199824), (dact + (long)(18449280) * n + 0), (dact + (long)(18414720) * n), (grad + 1199824), 0,
+    conv_k1_c960_160_6x6_s1_p0_bwd(n, (act + (long)(14891904) * n), (par + 1199824), (dact + (long)(14926464) * n + 0), (dact + (long)(14891904) * n), (grad + 1199824), 0,
         0);
 }
 
@@ -2440,19 +2382,19 @@ static void mobilenetv2_layer139_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_fwd_train(n, (act + (long)(18449280) * n), (par + 1353424), (par + 1353584), (buf + 27488), (buf + 27648),
-            (cnt + 50), (act + (long)(18455040) * n), (sav + 27488), (sav + 27648));
+        bn_c160_6x6_fwd_train(n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584), (buf + 27488), (buf + 27648),
+            (cnt + 50), (act + (long)(14932224) * n), (sav + 27488), (sav + 27648));
     else
-        bn_c160_6x6_fwd_eval(n, (act + (long)(18449280) * n), (par + 1353424), (par + 1353584), (buf + 27488), (buf + 27648),
-            (act + (long)(18455040) * n));
+        bn_c160_6x6_fwd_eval(n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584), (buf + 27488), (buf + 27648),
+            (act + (long)(14932224) * n));
 }
 
 /* features.16.conv.3 */
 static void mobilenetv2_layer139_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c160_6x6_bwd(n, (act + (long)(18449280) * n), (act + (long)(18455040) * n), (par + 1353424), (sav + 27488), (sav + 27648),
-        (dact + (long)(18455040) * n), (dact + (long)(18449280) * n), (grad + 1353424), (grad + 1353584), 0);
+    bn_c160_6x6_bwd(n, (act + (long)(14926464) * n), (act + (long)(14932224) * n), (par + 1353424), (sav + 27488), (sav + 27648),
+        (dact + (long)(14932224) * n), (dact + (long)(14926464) * n), (grad + 1353424), (grad + 1353584), 0);
 }
 
 /* features.16.sum */
@@ -2460,14 +2402,14 @@ static void mobilenetv2_layer140_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n5760_fwd(n, (act + (long)(18236160) * n), (act + (long)(18455040) * n), (act + (long)(18460800) * n));
+    add2_n5760_fwd(n, (act + (long)(14782464) * n), (act + (long)(14932224) * n), (act + (long)(14937984) * n));
 }
 
 /* features.16.sum */
 static void mobilenetv2_layer140_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n5760_bwd(n, (act + (long)(18460800) * n), (dact + (long)(18460800) * n), (dact + (long)(18236160) * n), 0, (dact + (long)(18455040) * n), 0);
+    add2_n5760_bwd(n, (act + (long)(14937984) * n), (dact + (long)(14937984) * n), (dact + (long)(14782464) * n), 0, (dact + (long)(14932224) * n), 0);
 }
 
 /* features.17.conv.0.0 */
@@ -2475,14 +2417,14 @@ static void mobilenetv2_layer141_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(18460800) * n), (par + 1353744), 0, (act + (long)(18466560) * n + 0));
+    conv_k1_c160_960_6x6_s1_p0_fwd(n, (act + (long)(14937984) * n), (par + 1353744), 0, (act + (long)(14943744) * n + 0));
 }
 
 /* features.17.conv.0.0 */
 static void mobilenetv2_layer141_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(18460800) * n), (par + 1353744), (dact + (long)(18466560) * n + 0), (dact + (long)(18460800) * n), (grad + 1353744), 0,
+    conv_k1_c160_960_6x6_s1_p0_bwd(n, (act + (long)(14937984) * n), (par + 1353744), (dact + (long)(14943744) * n + 0), (dact + (long)(14937984) * n), (grad + 1353744), 0,
         0);
 }
 
@@ -2492,19 +2434,19 @@ static void mobilenetv2_layer142_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_fwd_train(n, (act + (long)(18466560) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
-            (cnt + 51), (act + (long)(18501120) * n), (sav + 27808), (sav + 28768));
+        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
+            (cnt + 51), (act + (long)(14978304) * n), (sav + 27808), (sav + 28768));
     else
-        bn_c960_6x6_fwd_eval(n, (act + (long)(18466560) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
-            (act + (long)(18501120) * n));
+        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
+            (act + (long)(14978304) * n));
 }
 
 /* features.17.conv.0.1 */
 static void mobilenetv2_layer142_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_bwd(n, (act + (long)(18466560) * n), (act + (long)(18501120) * n), (par + 1507344), (sav + 27808), (sav + 28768),
-        (dact + (long)(18501120) * n), (dact + (long)(18466560) * n), (grad + 1507344), (grad + 1508304), 0);
+    bn_c960_6x6_relu6_bwd(n, (act + (long)(14943744) * n), (act + (long)(14978304) * n), (par + 1507344), (sav + 27808), (sav + 28768),
+        (dact + (long)(14978304) * n), (dact + (long)(14943744) * n), (grad + 1507344), (grad + 1508304), 0);
 }
 
 /* features.17.relu6#1 */
@@ -2512,14 +2454,12 @@ static void mobilenetv2_layer143_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n34560_fwd(n, (act + (long)(18501120) * n), (act + (long)(18535680) * n));
 }
 
 /* features.17.relu6#1 */
 static void mobilenetv2_layer143_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n34560_bwd(n, (act + (long)(18501120) * n), (act + (long)(18535680) * n), (dact + (long)(18535680) * n), (dact + (long)(18501120) * n), 0);
 }
 
 /* features.17.conv.1.0 */
@@ -2527,14 +2467,14 @@ static void mobilenetv2_layer144_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c960_6x6_s1_fwd(n, (act + (long)(18535680) * n), (par + 1509264), 0, (act + (long)(18570240) * n + 0));
+    dw_k3_c960_6x6_s1_fwd(n, (act + (long)(14978304) * n), (par + 1509264), 0, (act + (long)(15012864) * n + 0));
 }
 
 /* features.17.conv.1.0 */
 static void mobilenetv2_layer144_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(18535680) * n), (par + 1509264), (dact + (long)(18570240) * n + 0), (dact + (long)(18535680) * n), (grad + 1509264), 0,
+    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(14978304) * n), (par + 1509264), (dact + (long)(15012864) * n + 0), (dact + (long)(14978304) * n), (grad + 1509264), 0,
         0);
 }
 
@@ -2544,19 +2484,19 @@ static void mobilenetv2_layer145_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_fwd_train(n, (act + (long)(18570240) * n), (par + 1517904), (par + 1518864), (buf + 29728), (buf + 30688),
-            (cnt + 52), (act + (long)(18604800) * n), (sav + 29728), (sav + 30688));
+        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(15012864) * n), (par + 1517904), (par + 1518864), (buf + 29728), (buf + 30688),
+            (cnt + 52), (act + (long)(15047424) * n), (sav + 29728), (sav + 30688));
     else
-        bn_c960_6x6_fwd_eval(n, (act + (long)(18570240) * n), (par + 1517904), (par + 1518864), (buf + 29728), (buf + 30688),
-            (act + (long)(18604800) * n));
+        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(15012864) * n), (par + 1517904), (par + 1518864), (buf + 29728), (buf + 30688),
+            (act + (long)(15047424) * n));
 }
 
 /* features.17.conv.1.1 */
 static void mobilenetv2_layer145_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_bwd(n, (act + (long)(18570240) * n), (act + (long)(18604800) * n), (par + 1517904), (sav + 29728), (sav + 30688),
-        (dact + (long)(18604800) * n), (dact + (long)(18570240) * n), (grad + 1517904), (grad + 1518864), 0);
+    bn_c960_6x6_relu6_bwd(n, (act + (long)(15012864) * n), (act + (long)(15047424) * n), (par + 1517904), (sav + 29728), (sav + 30688),
+        (dact + (long)(15047424) * n), (dact + (long)(15012864) * n), (grad + 1517904), (grad + 1518864), 0);
 }
 
 /* features.17.relu6#2 */
@@ -2564,14 +2504,12 @@ static void mobilenetv2_layer146_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n34560_fwd(n, (act + (long)(18604800) * n), (act + (long)(18639360) * n));
 }
 
 /* features.17.relu6#2 */
 static void mobilenetv2_layer146_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n34560_bwd(n, (act + (long)(18604800) * n), (act + (long)(18639360) * n), (dact + (long)(18639360) * n), (dact + (long)(18604800) * n), 0);
 }
 
 /* features.17.conv.2 */
@@ -2579,14 +2517,14 @@ static void mobilenetv2_layer147_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c960_320_6x6_s1_p0_fwd(n, (act + (long)(18639360) * n), (par + 1519824), 0, (act + (long)(18673920) * n + 0));
+    conv_k1_c960_320_6x6_s1_p0_fwd(n, (act + (long)(15047424) * n), (par + 1519824), 0, (act + (long)(15081984) * n + 0));
 }
 
 /* features.17.conv.2 */
 static void mobilenetv2_layer147_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c960_320_6x6_s1_p0_bwd(n, (act + (long)(18639360) * n), (par + 1519824), (dact + (long)(18673920) * n + 0), (dact + (long)(18639360) * n), (grad + 1519824), 0,
+    conv_k1_c960_320_6x6_s1_p0_bwd(n, (act + (long)(15047424) * n), (par + 1519824), (dact + (long)(15081984) * n + 0), (dact + (long)(15047424) * n), (grad + 1519824), 0,
         0);
 }
 
@@ -2596,19 +2534,19 @@ static void mobilenetv2_layer148_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c320_6x6_fwd_train(n, (act + (long)(18673920) * n), (par + 1827024), (par + 1827344), (buf + 31648), (buf + 31968),
-            (cnt + 53), (act + (long)(18685440) * n), (sav + 31648), (sav + 31968));
+        bn_c320_6x6_fwd_train(n, (act + (long)(15081984) * n), (par + 1827024), (par + 1827344), (buf + 31648), (buf + 31968),
+            (cnt + 53), (act + (long)(15093504) * n), (sav + 31648), (sav + 31968));
     else
-        bn_c320_6x6_fwd_eval(n, (act + (long)(18673920) * n), (par + 1827024), (par + 1827344), (buf + 31648), (buf + 31968),
-            (act + (long)(18685440) * n));
+        bn_c320_6x6_fwd_eval(n, (act + (long)(15081984) * n), (par + 1827024), (par + 1827344), (buf + 31648), (buf + 31968),
+            (act + (long)(15093504) * n));
 }
 
 /* features.17.conv.3 */
 static void mobilenetv2_layer148_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c320_6x6_bwd(n, (act + (long)(18673920) * n), (act + (long)(18685440) * n), (par + 1827024), (sav + 31648), (sav + 31968),
-        (dact + (long)(18685440) * n), (dact + (long)(18673920) * n), (grad + 1827024), (grad + 1827344), 0);
+    bn_c320_6x6_bwd(n, (act + (long)(15081984) * n), (act + (long)(15093504) * n), (par + 1827024), (sav + 31648), (sav + 31968),
+        (dact + (long)(15093504) * n), (dact + (long)(15081984) * n), (grad + 1827024), (grad + 1827344), 0);
 }
 
 /* features.18.0 */
@@ -2616,14 +2554,14 @@ static void mobilenetv2_layer149_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c320_1280_6x6_s1_p0_fwd(n, (act + (long)(18685440) * n), (par + 1827664), 0, (act + (long)(18696960) * n + 0));
+    conv_k1_c320_1280_6x6_s1_p0_fwd(n, (act + (long)(15093504) * n), (par + 1827664), 0, (act + (long)(15105024) * n + 0));
 }
 
 /* features.18.0 */
 static void mobilenetv2_layer149_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c320_1280_6x6_s1_p0_bwd(n, (act + (long)(18685440) * n), (par + 1827664), (dact + (long)(18696960) * n + 0), (dact + (long)(18685440) * n), (grad + 1827664), 0,
+    conv_k1_c320_1280_6x6_s1_p0_bwd(n, (act + (long)(15093504) * n), (par + 1827664), (dact + (long)(15105024) * n + 0), (dact + (long)(15093504) * n), (grad + 1827664), 0,
         0);
 }
 
@@ -2633,19 +2571,19 @@ static void mobilenetv2_layer150_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c1280_6x6_fwd_train(n, (act + (long)(18696960) * n), (par + 2237264), (par + 2238544), (buf + 32288), (buf + 33568),
-            (cnt + 54), (act + (long)(18743040) * n), (sav + 32288), (sav + 33568));
+        bn_c1280_6x6_relu6_fwd_train(n, (act + (long)(15105024) * n), (par + 2237264), (par + 2238544), (buf + 32288), (buf + 33568),
+            (cnt + 54), (act + (long)(15151104) * n), (sav + 32288), (sav + 33568));
     else
-        bn_c1280_6x6_fwd_eval(n, (act + (long)(18696960) * n), (par + 2237264), (par + 2238544), (buf + 32288), (buf + 33568),
-            (act + (long)(18743040) * n));
+        bn_c1280_6x6_relu6_fwd_eval(n, (act + (long)(15105024) * n), (par + 2237264), (par + 2238544), (buf + 32288), (buf + 33568),
+            (act + (long)(15151104) * n));
 }
 
 /* features.18.1 */
 static void mobilenetv2_layer150_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c1280_6x6_bwd(n, (act + (long)(18696960) * n), (act + (long)(18743040) * n), (par + 2237264), (sav + 32288), (sav + 33568),
-        (dact + (long)(18743040) * n), (dact + (long)(18696960) * n), (grad + 2237264), (grad + 2238544), 0);
+    bn_c1280_6x6_relu6_bwd(n, (act + (long)(15105024) * n), (act + (long)(15151104) * n), (par + 2237264), (sav + 32288), (sav + 33568),
+        (dact + (long)(15151104) * n), (dact + (long)(15105024) * n), (grad + 2237264), (grad + 2238544), 0);
 }
 
 /* relu6#2 */
@@ -2653,14 +2591,12 @@ static void mobilenetv2_layer151_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    relu6_n46080_fwd(n, (act + (long)(18743040) * n), (act + (long)(18789120) * n));
 }
 
 /* relu6#2 */
 static void mobilenetv2_layer151_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    relu6_n46080_bwd(n, (act + (long)(18743040) * n), (act + (long)(18789120) * n), (dact + (long)(18789120) * n), (dact + (long)(18743040) * n), 0);
 }
 
 /* pool */
@@ -2668,15 +2604,15 @@ static void mobilenetv2_layer152_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    gap_c1280_6x6_fwd(n, (act + (long)(18789120) * n), (act + (long)(18835200) * n));
+    gap_c1280_6x6_fwd(n, (act + (long)(15151104) * n), (act + (long)(15197184) * n));
 }
 
 /* pool */
 static void mobilenetv2_layer152_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(18789120) * n), 0, sizeof(float) * n * 46080);
-    gap_c1280_6x6_bwd(n, (dact + (long)(18835200) * n), (dact + (long)(18789120) * n));
+    memset((dact + (long)(15151104) * n), 0, sizeof(float) * n * 46080);
+    gap_c1280_6x6_bwd(n, (dact + (long)(15197184) * n), (dact + (long)(15151104) * n));
 }
 
 /* classifier.0 */
@@ -2684,15 +2620,15 @@ static void mobilenetv2_layer153_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dropout_n1280_fwd(n, (act + (long)(18835200) * n), train ? (ext + (long)(0) * n) : 0, (act + (long)(18836480) * n));
+    dropout_n1280_fwd(n, (act + (long)(15197184) * n), train ? (ext + (long)(0) * n) : 0, (act + (long)(15198464) * n));
 }
 
 /* classifier.0 */
 static void mobilenetv2_layer153_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(18835200) * n), 0, sizeof(float) * n * 1280);
-    dropout_n1280_bwd(n, (ext + (long)(0) * n), (dact + (long)(18836480) * n), (dact + (long)(18835200) * n));
+    memset((dact + (long)(15197184) * n), 0, sizeof(float) * n * 1280);
+    dropout_n1280_bwd(n, (ext + (long)(0) * n), (dact + (long)(15198464) * n), (dact + (long)(15197184) * n));
 }
 
 /* classifier.1 */
@@ -2700,15 +2636,15 @@ static void mobilenetv2_layer154_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    linear_1280_10_b_fwd(n, (act + (long)(18836480) * n), (par + 2239824), (par + 2252624), (act + (long)(18837760) * n));
+    linear_1280_10_b_fwd(n, (act + (long)(15198464) * n), (par + 2239824), (par + 2252624), (act + (long)(15199744) * n));
 }
 
 /* classifier.1 */
 static void mobilenetv2_layer154_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    memset((dact + (long)(18836480) * n), 0, sizeof(float) * n * 1280);
-    linear_1280_10_b_bwd(n, (act + (long)(18836480) * n), (par + 2239824), (dact + (long)(18837760) * n), (dact + (long)(18836480) * n), (grad + 2239824), (grad + 2252624));
+    memset((dact + (long)(15198464) * n), 0, sizeof(float) * n * 1280);
+    linear_1280_10_b_bwd(n, (act + (long)(15198464) * n), (par + 2239824), (dact + (long)(15199744) * n), (dact + (long)(15198464) * n), (grad + 2239824), (grad + 2252624));
 }
 
 static void (*const mobilenetv2_layer_forward[155])(const mc_state *, int) = {
@@ -3056,7 +2992,7 @@ static inline double mobilenetv2_loss_image(const float *zb, int32_t label, floa
 static float mobilenetv2_loss(const mc_state *s, const int32_t *labels, float *probs)
 {
     const int n = s->batch;
-    const float *z = s->acts + (long)18837760 * n;
+    const float *z = s->acts + (long)15199744 * n;
     double total = 0;
     for (long b = 0; b < n; b++)
         total += mobilenetv2_loss_image(z + b * 10, labels[b], probs + b * 10);
@@ -3067,7 +3003,7 @@ static float mobilenetv2_loss(const mc_state *s, const int32_t *labels, float *p
 static void mobilenetv2_loss_backward(const mc_state *s, const int32_t *labels, const float *probs)
 {
     const int n = s->batch;
-    float *d = s->dacts + (long)18837760 * n;
+    float *d = s->dacts + (long)15199744 * n;
     const float scale = 1.0f / n;
     for (long b = 0; b < n; b++)
         for (int j = 0; j < 10; j++)
@@ -3418,931 +3354,931 @@ static const mc_layer mobilenetv2_layers[155] = {
      .c = 32, .h = 96, .w = 96, .in_c = 3, .in_h = 96, .in_w = 96,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 27648, .relu = 0, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 27648, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 32, .h = 96, .w = 96, .in_c = 32, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 322560, .relu = 0, .weight = 864, .bias_at = 896, .running = 0, .counter = 0,
+     .act = 322560, .fused = MC_FUSED_RELU6, .weight = 864, .bias_at = 896, .running = 0, .counter = 0,
      .saved = 0, .extra = 0},
-    {.name = "relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){1},
+    {.name = "relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 32, .h = 96, .w = 96, .in_c = 32, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 617472, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 322560, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.1.conv.0.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 96, .h = 96, .w = 96, .in_c = 32, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 912384, .relu = 0, .weight = 928, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 617472, .fused = MC_FUSED_NONE, .weight = 928, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.1.conv.0.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 96, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 1797120, .relu = 0, .weight = 3584, .bias_at = 3680, .running = 64, .counter = 1,
+     .act = 1502208, .fused = MC_FUSED_NONE, .weight = 3584, .bias_at = 3680, .running = 64, .counter = 1,
      .saved = 64, .extra = 0},
     {.name = "features.1.conv.0.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2681856, .relu = 0, .weight = 3776, .bias_at = 5312, .running = -1, .counter = -1,
+     .act = 2386944, .fused = MC_FUSED_NONE, .weight = 3776, .bias_at = 5312, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.1.conv.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2829312, .relu = 1, .weight = 5328, .bias_at = 5344, .running = 256, .counter = 2,
+     .act = 2534400, .fused = MC_FUSED_RELU, .weight = 5328, .bias_at = 5344, .running = 256, .counter = 2,
      .saved = 256, .extra = 0},
     {.name = "features.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2829312, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2534400, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.1.conv.2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 2976768, .relu = 0, .weight = 5360, .bias_at = 5376, .running = 288, .counter = 3,
+     .act = 2681856, .fused = MC_FUSED_NONE, .weight = 5360, .bias_at = 5376, .running = 288, .counter = 3,
      .saved = 288, .extra = 0},
     {.name = "features.2.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){8},
      .c = 96, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 3124224, .relu = 0, .weight = 5392, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 2829312, .fused = MC_FUSED_NONE, .weight = 5392, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.2.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){9},
      .c = 96, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 4008960, .relu = 0, .weight = 6928, .bias_at = 7024, .running = 320, .counter = 4,
+     .act = 3714048, .fused = MC_FUSED_RELU6, .weight = 6928, .bias_at = 7024, .running = 320, .counter = 4,
      .saved = 320, .extra = 0},
-    {.name = "features.2.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){10},
+    {.name = "features.2.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 96, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 4893696, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 3714048, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.2.conv.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 192, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 5778432, .relu = 0, .weight = 7120, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 4598784, .fused = MC_FUSED_NONE, .weight = 7120, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.2.conv.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 192, .h = 96, .w = 96, .in_c = 192, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 7547904, .relu = 0, .weight = 10384, .bias_at = 10576, .running = 512, .counter = 5,
+     .act = 6368256, .fused = MC_FUSED_NONE, .weight = 10384, .bias_at = 10576, .running = 512, .counter = 5,
      .saved = 512, .extra = 0},
     {.name = "features.2.conv.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 24, .h = 48, .w = 48, .in_c = 192, .in_h = 96, .in_w = 96,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9317376, .relu = 0, .weight = 10768, .bias_at = 15376, .running = -1, .counter = -1,
+     .act = 8137728, .fused = MC_FUSED_NONE, .weight = 10768, .bias_at = 15376, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.2.conv.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9372672, .relu = 1, .weight = 15400, .bias_at = 15424, .running = 896, .counter = 6,
+     .act = 8193024, .fused = MC_FUSED_RELU, .weight = 15400, .bias_at = 15424, .running = 896, .counter = 6,
      .saved = 896, .extra = 0},
     {.name = "features.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9372672, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8193024, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.2.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){16},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9427968, .relu = 0, .weight = 15448, .bias_at = 15472, .running = 944, .counter = 7,
+     .act = 8248320, .fused = MC_FUSED_NONE, .weight = 15448, .bias_at = 15472, .running = 944, .counter = 7,
      .saved = 944, .extra = 0},
     {.name = "features.3.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){17},
      .c = 144, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9483264, .relu = 0, .weight = 15496, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8303616, .fused = MC_FUSED_NONE, .weight = 15496, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.3.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){18},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 9815040, .relu = 0, .weight = 18952, .bias_at = 19096, .running = 992, .counter = 8,
+     .act = 8635392, .fused = MC_FUSED_RELU6, .weight = 18952, .bias_at = 19096, .running = 992, .counter = 8,
      .saved = 992, .extra = 0},
-    {.name = "features.3.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){19},
+    {.name = "features.3.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10146816, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8635392, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.3.conv.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 288, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 10478592, .relu = 0, .weight = 19240, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 8967168, .fused = MC_FUSED_NONE, .weight = 19240, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.3.conv.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 288, .h = 48, .w = 48, .in_c = 288, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11142144, .relu = 0, .weight = 24136, .bias_at = 24424, .running = 1280, .counter = 9,
+     .act = 9630720, .fused = MC_FUSED_NONE, .weight = 24136, .bias_at = 24424, .running = 1280, .counter = 9,
      .saved = 1280, .extra = 0},
     {.name = "features.3.conv.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 24, .h = 48, .w = 48, .in_c = 288, .in_h = 48, .in_w = 48,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11805696, .relu = 0, .weight = 24712, .bias_at = 31624, .running = -1, .counter = -1,
+     .act = 10294272, .fused = MC_FUSED_NONE, .weight = 24712, .bias_at = 31624, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.3.conv.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11860992, .relu = 1, .weight = 31648, .bias_at = 31672, .running = 1856, .counter = 10,
+     .act = 10349568, .fused = MC_FUSED_RELU, .weight = 31648, .bias_at = 31672, .running = 1856, .counter = 10,
      .saved = 1856, .extra = 0},
     {.name = "features.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11860992, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10349568, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.3.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){25},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11916288, .relu = 0, .weight = 31696, .bias_at = 31720, .running = 1904, .counter = 11,
+     .act = 10404864, .fused = MC_FUSED_NONE, .weight = 31696, .bias_at = 31720, .running = 1904, .counter = 11,
      .saved = 1904, .extra = 0},
     {.name = "features.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){17, 26},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 11971584, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10460160, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.4.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){27},
      .c = 144, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12026880, .relu = 0, .weight = 31744, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10515456, .fused = MC_FUSED_NONE, .weight = 31744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.4.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){28},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12358656, .relu = 0, .weight = 35200, .bias_at = 35344, .running = 1952, .counter = 12,
+     .act = 10847232, .fused = MC_FUSED_RELU6, .weight = 35200, .bias_at = 35344, .running = 1952, .counter = 12,
      .saved = 1952, .extra = 0},
-    {.name = "features.4.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){29},
+    {.name = "features.4.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){29},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 12690432, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 10847232, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.4.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){30},
      .c = 144, .h = 24, .w = 24, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 3, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13022208, .relu = 0, .weight = 35488, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11179008, .fused = MC_FUSED_NONE, .weight = 35488, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.4.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){31},
      .c = 144, .h = 24, .w = 24, .in_c = 144, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13105152, .relu = 0, .weight = 36784, .bias_at = 36928, .running = 2240, .counter = 13,
+     .act = 11261952, .fused = MC_FUSED_RELU6, .weight = 36784, .bias_at = 36928, .running = 2240, .counter = 13,
      .saved = 2240, .extra = 0},
-    {.name = "features.4.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){32},
+    {.name = "features.4.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){32},
      .c = 144, .h = 24, .w = 24, .in_c = 144, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13188096, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11261952, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.4.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){33},
      .c = 32, .h = 24, .w = 24, .in_c = 144, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13271040, .relu = 0, .weight = 37072, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11344896, .fused = MC_FUSED_NONE, .weight = 37072, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.4.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){34},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13289472, .relu = 0, .weight = 41680, .bias_at = 41712, .running = 2528, .counter = 14,
+     .act = 11363328, .fused = MC_FUSED_NONE, .weight = 41680, .bias_at = 41712, .running = 2528, .counter = 14,
      .saved = 2528, .extra = 0},
     {.name = "features.5.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){35},
      .c = 192, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13307904, .relu = 0, .weight = 41744, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11381760, .fused = MC_FUSED_NONE, .weight = 41744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.5.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){36},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13418496, .relu = 0, .weight = 47888, .bias_at = 48080, .running = 2592, .counter = 15,
+     .act = 11492352, .fused = MC_FUSED_RELU6, .weight = 47888, .bias_at = 48080, .running = 2592, .counter = 15,
      .saved = 2592, .extra = 0},
-    {.name = "features.5.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){37},
+    {.name = "features.5.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){37},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13529088, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11492352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.5.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){38},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13639680, .relu = 0, .weight = 48272, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11602944, .fused = MC_FUSED_NONE, .weight = 48272, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.5.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){39},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13750272, .relu = 0, .weight = 50000, .bias_at = 50192, .running = 2976, .counter = 16,
+     .act = 11713536, .fused = MC_FUSED_RELU6, .weight = 50000, .bias_at = 50192, .running = 2976, .counter = 16,
      .saved = 2976, .extra = 0},
-    {.name = "features.5.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){40},
+    {.name = "features.5.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){40},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13860864, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11713536, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.5.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){41},
      .c = 32, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13971456, .relu = 0, .weight = 50384, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11824128, .fused = MC_FUSED_NONE, .weight = 50384, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.5.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){42},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 13989888, .relu = 0, .weight = 56528, .bias_at = 56560, .running = 3360, .counter = 17,
+     .act = 11842560, .fused = MC_FUSED_NONE, .weight = 56528, .bias_at = 56560, .running = 3360, .counter = 17,
      .saved = 3360, .extra = 0},
     {.name = "features.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){35, 43},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14008320, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11860992, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.6.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){44},
      .c = 192, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14026752, .relu = 0, .weight = 56592, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11879424, .fused = MC_FUSED_NONE, .weight = 56592, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.6.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){45},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14137344, .relu = 0, .weight = 62736, .bias_at = 62928, .running = 3424, .counter = 18,
+     .act = 11990016, .fused = MC_FUSED_RELU6, .weight = 62736, .bias_at = 62928, .running = 3424, .counter = 18,
      .saved = 3424, .extra = 0},
-    {.name = "features.6.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){46},
+    {.name = "features.6.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){46},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14247936, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 11990016, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.6.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){47},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14358528, .relu = 0, .weight = 63120, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12100608, .fused = MC_FUSED_NONE, .weight = 63120, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.6.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14469120, .relu = 0, .weight = 64848, .bias_at = 65040, .running = 3808, .counter = 19,
+     .act = 12211200, .fused = MC_FUSED_RELU6, .weight = 64848, .bias_at = 65040, .running = 3808, .counter = 19,
      .saved = 3808, .extra = 0},
-    {.name = "features.6.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){49},
+    {.name = "features.6.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){49},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14579712, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12211200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.6.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){50},
      .c = 32, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14690304, .relu = 0, .weight = 65232, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12321792, .fused = MC_FUSED_NONE, .weight = 65232, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.6.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){51},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14708736, .relu = 0, .weight = 71376, .bias_at = 71408, .running = 4192, .counter = 20,
+     .act = 12340224, .fused = MC_FUSED_NONE, .weight = 71376, .bias_at = 71408, .running = 4192, .counter = 20,
      .saved = 4192, .extra = 0},
     {.name = "features.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){44, 52},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14727168, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12358656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.7.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){53},
      .c = 192, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14745600, .relu = 0, .weight = 71440, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12377088, .fused = MC_FUSED_NONE, .weight = 71440, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.7.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){54},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14856192, .relu = 0, .weight = 77584, .bias_at = 77776, .running = 4256, .counter = 21,
+     .act = 12487680, .fused = MC_FUSED_RELU6, .weight = 77584, .bias_at = 77776, .running = 4256, .counter = 21,
      .saved = 4256, .extra = 0},
-    {.name = "features.7.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){55},
+    {.name = "features.7.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){55},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 14966784, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12487680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.7.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){56},
      .c = 192, .h = 12, .w = 12, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 3, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15077376, .relu = 0, .weight = 77968, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12598272, .fused = MC_FUSED_NONE, .weight = 77968, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.7.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){57},
      .c = 192, .h = 12, .w = 12, .in_c = 192, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15105024, .relu = 0, .weight = 79696, .bias_at = 79888, .running = 4640, .counter = 22,
+     .act = 12625920, .fused = MC_FUSED_RELU6, .weight = 79696, .bias_at = 79888, .running = 4640, .counter = 22,
      .saved = 4640, .extra = 0},
-    {.name = "features.7.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){58},
+    {.name = "features.7.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){58},
      .c = 192, .h = 12, .w = 12, .in_c = 192, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15132672, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12625920, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.7.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){59},
      .c = 64, .h = 12, .w = 12, .in_c = 192, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15160320, .relu = 0, .weight = 80080, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12653568, .fused = MC_FUSED_NONE, .weight = 80080, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.7.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){60},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15169536, .relu = 0, .weight = 92368, .bias_at = 92432, .running = 5024, .counter = 23,
+     .act = 12662784, .fused = MC_FUSED_NONE, .weight = 92368, .bias_at = 92432, .running = 5024, .counter = 23,
      .saved = 5024, .extra = 0},
     {.name = "features.8.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){61},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15178752, .relu = 0, .weight = 92496, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12672000, .fused = MC_FUSED_NONE, .weight = 92496, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.8.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){62},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15234048, .relu = 0, .weight = 117072, .bias_at = 117456, .running = 5152, .counter = 24,
+     .act = 12727296, .fused = MC_FUSED_RELU6, .weight = 117072, .bias_at = 117456, .running = 5152, .counter = 24,
      .saved = 5152, .extra = 0},
-    {.name = "features.8.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){63},
+    {.name = "features.8.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){63},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15289344, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12727296, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.8.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){64},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15344640, .relu = 0, .weight = 117840, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12782592, .fused = MC_FUSED_NONE, .weight = 117840, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.8.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){65},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15399936, .relu = 0, .weight = 121296, .bias_at = 121680, .running = 5920, .counter = 25,
+     .act = 12837888, .fused = MC_FUSED_RELU6, .weight = 121296, .bias_at = 121680, .running = 5920, .counter = 25,
      .saved = 5920, .extra = 0},
-    {.name = "features.8.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){66},
+    {.name = "features.8.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){66},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15455232, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12837888, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.8.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 64, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15510528, .relu = 0, .weight = 122064, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12893184, .fused = MC_FUSED_NONE, .weight = 122064, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.8.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15519744, .relu = 0, .weight = 146640, .bias_at = 146704, .running = 6688, .counter = 26,
+     .act = 12902400, .fused = MC_FUSED_NONE, .weight = 146640, .bias_at = 146704, .running = 6688, .counter = 26,
      .saved = 6688, .extra = 0},
     {.name = "features.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){61, 69},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15528960, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12911616, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.9.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){70},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15538176, .relu = 0, .weight = 146768, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12920832, .fused = MC_FUSED_NONE, .weight = 146768, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.9.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15593472, .relu = 0, .weight = 171344, .bias_at = 171728, .running = 6816, .counter = 27,
+     .act = 12976128, .fused = MC_FUSED_RELU6, .weight = 171344, .bias_at = 171728, .running = 6816, .counter = 27,
      .saved = 6816, .extra = 0},
-    {.name = "features.9.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){72},
+    {.name = "features.9.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){72},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15648768, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 12976128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.9.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){73},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15704064, .relu = 0, .weight = 172112, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13031424, .fused = MC_FUSED_NONE, .weight = 172112, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.9.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){74},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15759360, .relu = 0, .weight = 175568, .bias_at = 175952, .running = 7584, .counter = 28,
+     .act = 13086720, .fused = MC_FUSED_RELU6, .weight = 175568, .bias_at = 175952, .running = 7584, .counter = 28,
      .saved = 7584, .extra = 0},
-    {.name = "features.9.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){75},
+    {.name = "features.9.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){75},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15814656, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13086720, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.9.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){76},
      .c = 64, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15869952, .relu = 0, .weight = 176336, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13142016, .fused = MC_FUSED_NONE, .weight = 176336, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.9.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){77},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15879168, .relu = 0, .weight = 200912, .bias_at = 200976, .running = 8352, .counter = 29,
+     .act = 13151232, .fused = MC_FUSED_NONE, .weight = 200912, .bias_at = 200976, .running = 8352, .counter = 29,
      .saved = 8352, .extra = 0},
     {.name = "features.9.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){70, 78},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15888384, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13160448, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.10.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15897600, .relu = 0, .weight = 201040, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13169664, .fused = MC_FUSED_NONE, .weight = 201040, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.10.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 15952896, .relu = 0, .weight = 225616, .bias_at = 226000, .running = 8480, .counter = 30,
+     .act = 13224960, .fused = MC_FUSED_RELU6, .weight = 225616, .bias_at = 226000, .running = 8480, .counter = 30,
      .saved = 8480, .extra = 0},
-    {.name = "features.10.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){81},
+    {.name = "features.10.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){81},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16008192, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13224960, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.10.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){82},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16063488, .relu = 0, .weight = 226384, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13280256, .fused = MC_FUSED_NONE, .weight = 226384, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.10.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){83},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16118784, .relu = 0, .weight = 229840, .bias_at = 230224, .running = 9248, .counter = 31,
+     .act = 13335552, .fused = MC_FUSED_RELU6, .weight = 229840, .bias_at = 230224, .running = 9248, .counter = 31,
      .saved = 9248, .extra = 0},
-    {.name = "features.10.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){84},
+    {.name = "features.10.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){84},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16174080, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13335552, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.10.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){85},
      .c = 64, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16229376, .relu = 0, .weight = 230608, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13390848, .fused = MC_FUSED_NONE, .weight = 230608, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.10.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16238592, .relu = 0, .weight = 255184, .bias_at = 255248, .running = 10016, .counter = 32,
+     .act = 13400064, .fused = MC_FUSED_NONE, .weight = 255184, .bias_at = 255248, .running = 10016, .counter = 32,
      .saved = 10016, .extra = 0},
     {.name = "features.10.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){79, 87},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16247808, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13409280, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.11.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){88},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16257024, .relu = 0, .weight = 255312, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13418496, .fused = MC_FUSED_NONE, .weight = 255312, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.11.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){89},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16312320, .relu = 0, .weight = 279888, .bias_at = 280272, .running = 10144, .counter = 33,
+     .act = 13473792, .fused = MC_FUSED_RELU6, .weight = 279888, .bias_at = 280272, .running = 10144, .counter = 33,
      .saved = 10144, .extra = 0},
-    {.name = "features.11.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){90},
+    {.name = "features.11.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){90},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16367616, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13473792, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.11.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){91},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16422912, .relu = 0, .weight = 280656, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13529088, .fused = MC_FUSED_NONE, .weight = 280656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.11.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){92},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16478208, .relu = 0, .weight = 284112, .bias_at = 284496, .running = 10912, .counter = 34,
+     .act = 13584384, .fused = MC_FUSED_RELU6, .weight = 284112, .bias_at = 284496, .running = 10912, .counter = 34,
      .saved = 10912, .extra = 0},
-    {.name = "features.11.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){93},
+    {.name = "features.11.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){93},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16533504, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13584384, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.11.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){94},
      .c = 96, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16588800, .relu = 0, .weight = 284880, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13639680, .fused = MC_FUSED_NONE, .weight = 284880, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.11.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16602624, .relu = 0, .weight = 321744, .bias_at = 321840, .running = 11680, .counter = 35,
+     .act = 13653504, .fused = MC_FUSED_NONE, .weight = 321744, .bias_at = 321840, .running = 11680, .counter = 35,
      .saved = 11680, .extra = 0},
     {.name = "features.12.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){96},
      .c = 576, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16616448, .relu = 0, .weight = 321936, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13667328, .fused = MC_FUSED_NONE, .weight = 321936, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.12.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){97},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16699392, .relu = 0, .weight = 377232, .bias_at = 377808, .running = 11872, .counter = 36,
+     .act = 13750272, .fused = MC_FUSED_RELU6, .weight = 377232, .bias_at = 377808, .running = 11872, .counter = 36,
      .saved = 11872, .extra = 0},
-    {.name = "features.12.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){98},
+    {.name = "features.12.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){98},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16782336, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13750272, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.12.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){99},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16865280, .relu = 0, .weight = 378384, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13833216, .fused = MC_FUSED_NONE, .weight = 378384, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.12.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){100},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 16948224, .relu = 0, .weight = 383568, .bias_at = 384144, .running = 13024, .counter = 37,
+     .act = 13916160, .fused = MC_FUSED_RELU6, .weight = 383568, .bias_at = 384144, .running = 13024, .counter = 37,
      .saved = 13024, .extra = 0},
-    {.name = "features.12.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){101},
+    {.name = "features.12.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){101},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17031168, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13916160, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.12.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){102},
      .c = 96, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17114112, .relu = 0, .weight = 384720, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 13999104, .fused = MC_FUSED_NONE, .weight = 384720, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.12.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){103},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17127936, .relu = 0, .weight = 440016, .bias_at = 440112, .running = 14176, .counter = 38,
+     .act = 14012928, .fused = MC_FUSED_NONE, .weight = 440016, .bias_at = 440112, .running = 14176, .counter = 38,
      .saved = 14176, .extra = 0},
     {.name = "features.12.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){96, 104},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17141760, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14026752, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.13.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){105},
      .c = 576, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17155584, .relu = 0, .weight = 440208, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14040576, .fused = MC_FUSED_NONE, .weight = 440208, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.13.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17238528, .relu = 0, .weight = 495504, .bias_at = 496080, .running = 14368, .counter = 39,
+     .act = 14123520, .fused = MC_FUSED_RELU6, .weight = 495504, .bias_at = 496080, .running = 14368, .counter = 39,
      .saved = 14368, .extra = 0},
-    {.name = "features.13.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){107},
+    {.name = "features.13.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){107},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17321472, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14123520, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.13.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){108},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17404416, .relu = 0, .weight = 496656, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14206464, .fused = MC_FUSED_NONE, .weight = 496656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.13.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){109},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17487360, .relu = 0, .weight = 501840, .bias_at = 502416, .running = 15520, .counter = 40,
+     .act = 14289408, .fused = MC_FUSED_RELU6, .weight = 501840, .bias_at = 502416, .running = 15520, .counter = 40,
      .saved = 15520, .extra = 0},
-    {.name = "features.13.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){110},
+    {.name = "features.13.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){110},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17570304, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14289408, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.13.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){111},
      .c = 96, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17653248, .relu = 0, .weight = 502992, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14372352, .fused = MC_FUSED_NONE, .weight = 502992, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.13.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){112},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17667072, .relu = 0, .weight = 558288, .bias_at = 558384, .running = 16672, .counter = 41,
+     .act = 14386176, .fused = MC_FUSED_NONE, .weight = 558288, .bias_at = 558384, .running = 16672, .counter = 41,
      .saved = 16672, .extra = 0},
     {.name = "features.13.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){105, 113},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17680896, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14400000, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.14.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){114},
      .c = 576, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17694720, .relu = 0, .weight = 558480, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14413824, .fused = MC_FUSED_NONE, .weight = 558480, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.14.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){115},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17777664, .relu = 0, .weight = 613776, .bias_at = 614352, .running = 16864, .counter = 42,
+     .act = 14496768, .fused = MC_FUSED_RELU6, .weight = 613776, .bias_at = 614352, .running = 16864, .counter = 42,
      .saved = 16864, .extra = 0},
-    {.name = "features.14.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){116},
+    {.name = "features.14.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){116},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17860608, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14496768, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.14.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){117},
      .c = 576, .h = 6, .w = 6, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17943552, .relu = 0, .weight = 614928, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14579712, .fused = MC_FUSED_NONE, .weight = 614928, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.14.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){118},
      .c = 576, .h = 6, .w = 6, .in_c = 576, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17964288, .relu = 0, .weight = 620112, .bias_at = 620688, .running = 18016, .counter = 43,
+     .act = 14600448, .fused = MC_FUSED_RELU6, .weight = 620112, .bias_at = 620688, .running = 18016, .counter = 43,
      .saved = 18016, .extra = 0},
-    {.name = "features.14.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){119},
+    {.name = "features.14.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){119},
      .c = 576, .h = 6, .w = 6, .in_c = 576, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 17985024, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14600448, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.14.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){120},
      .c = 160, .h = 6, .w = 6, .in_c = 576, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18005760, .relu = 0, .weight = 621264, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14621184, .fused = MC_FUSED_NONE, .weight = 621264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.14.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){121},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18011520, .relu = 0, .weight = 713424, .bias_at = 713584, .running = 19168, .counter = 44,
+     .act = 14626944, .fused = MC_FUSED_NONE, .weight = 713424, .bias_at = 713584, .running = 19168, .counter = 44,
      .saved = 19168, .extra = 0},
     {.name = "features.15.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){122},
      .c = 960, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18017280, .relu = 0, .weight = 713744, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14632704, .fused = MC_FUSED_NONE, .weight = 713744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.15.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){123},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18051840, .relu = 0, .weight = 867344, .bias_at = 868304, .running = 19488, .counter = 45,
+     .act = 14667264, .fused = MC_FUSED_RELU6, .weight = 867344, .bias_at = 868304, .running = 19488, .counter = 45,
      .saved = 19488, .extra = 0},
-    {.name = "features.15.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){124},
+    {.name = "features.15.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){124},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18086400, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14667264, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.15.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){125},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18120960, .relu = 0, .weight = 869264, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14701824, .fused = MC_FUSED_NONE, .weight = 869264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.15.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){126},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18155520, .relu = 0, .weight = 877904, .bias_at = 878864, .running = 21408, .counter = 46,
+     .act = 14736384, .fused = MC_FUSED_RELU6, .weight = 877904, .bias_at = 878864, .running = 21408, .counter = 46,
      .saved = 21408, .extra = 0},
-    {.name = "features.15.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){127},
+    {.name = "features.15.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){127},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18190080, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14736384, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.15.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){128},
      .c = 160, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18224640, .relu = 0, .weight = 879824, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14770944, .fused = MC_FUSED_NONE, .weight = 879824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.15.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){129},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18230400, .relu = 0, .weight = 1033424, .bias_at = 1033584, .running = 23328, .counter = 47,
+     .act = 14776704, .fused = MC_FUSED_NONE, .weight = 1033424, .bias_at = 1033584, .running = 23328, .counter = 47,
      .saved = 23328, .extra = 0},
     {.name = "features.15.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){122, 130},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18236160, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14782464, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.16.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){131},
      .c = 960, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18241920, .relu = 0, .weight = 1033744, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14788224, .fused = MC_FUSED_NONE, .weight = 1033744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.16.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){132},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18276480, .relu = 0, .weight = 1187344, .bias_at = 1188304, .running = 23648, .counter = 48,
+     .act = 14822784, .fused = MC_FUSED_RELU6, .weight = 1187344, .bias_at = 1188304, .running = 23648, .counter = 48,
      .saved = 23648, .extra = 0},
-    {.name = "features.16.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){133},
+    {.name = "features.16.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){133},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18311040, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14822784, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.16.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){134},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18345600, .relu = 0, .weight = 1189264, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14857344, .fused = MC_FUSED_NONE, .weight = 1189264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.16.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){135},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18380160, .relu = 0, .weight = 1197904, .bias_at = 1198864, .running = 25568, .counter = 49,
+     .act = 14891904, .fused = MC_FUSED_RELU6, .weight = 1197904, .bias_at = 1198864, .running = 25568, .counter = 49,
      .saved = 25568, .extra = 0},
-    {.name = "features.16.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){136},
+    {.name = "features.16.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){136},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18414720, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14891904, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.16.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){137},
      .c = 160, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18449280, .relu = 0, .weight = 1199824, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14926464, .fused = MC_FUSED_NONE, .weight = 1199824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.16.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){138},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18455040, .relu = 0, .weight = 1353424, .bias_at = 1353584, .running = 27488, .counter = 50,
+     .act = 14932224, .fused = MC_FUSED_NONE, .weight = 1353424, .bias_at = 1353584, .running = 27488, .counter = 50,
      .saved = 27488, .extra = 0},
     {.name = "features.16.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){131, 139},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18460800, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14937984, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.17.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){140},
      .c = 960, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18466560, .relu = 0, .weight = 1353744, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14943744, .fused = MC_FUSED_NONE, .weight = 1353744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.17.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){141},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18501120, .relu = 0, .weight = 1507344, .bias_at = 1508304, .running = 27808, .counter = 51,
+     .act = 14978304, .fused = MC_FUSED_RELU6, .weight = 1507344, .bias_at = 1508304, .running = 27808, .counter = 51,
      .saved = 27808, .extra = 0},
-    {.name = "features.17.relu6#1", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){142},
+    {.name = "features.17.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){142},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18535680, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 14978304, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.17.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){143},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18570240, .relu = 0, .weight = 1509264, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15012864, .fused = MC_FUSED_NONE, .weight = 1509264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.17.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){144},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18604800, .relu = 0, .weight = 1517904, .bias_at = 1518864, .running = 29728, .counter = 52,
+     .act = 15047424, .fused = MC_FUSED_RELU6, .weight = 1517904, .bias_at = 1518864, .running = 29728, .counter = 52,
      .saved = 29728, .extra = 0},
-    {.name = "features.17.relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){145},
+    {.name = "features.17.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){145},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18639360, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15047424, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.17.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){146},
      .c = 320, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18673920, .relu = 0, .weight = 1519824, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15081984, .fused = MC_FUSED_NONE, .weight = 1519824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.17.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){147},
      .c = 320, .h = 6, .w = 6, .in_c = 320, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18685440, .relu = 0, .weight = 1827024, .bias_at = 1827344, .running = 31648, .counter = 53,
+     .act = 15093504, .fused = MC_FUSED_NONE, .weight = 1827024, .bias_at = 1827344, .running = 31648, .counter = 53,
      .saved = 31648, .extra = 0},
     {.name = "features.18.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){148},
      .c = 1280, .h = 6, .w = 6, .in_c = 320, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18696960, .relu = 0, .weight = 1827664, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15105024, .fused = MC_FUSED_NONE, .weight = 1827664, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "features.18.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){149},
      .c = 1280, .h = 6, .w = 6, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18743040, .relu = 0, .weight = 2237264, .bias_at = 2238544, .running = 32288, .counter = 54,
+     .act = 15151104, .fused = MC_FUSED_RELU6, .weight = 2237264, .bias_at = 2238544, .running = 32288, .counter = 54,
      .saved = 32288, .extra = 0},
-    {.name = "relu6#2", .kind = MC_L_RELU6, .ninputs = 1, .inputs = (const int[]){150},
+    {.name = "relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){150},
      .c = 1280, .h = 6, .w = 6, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18789120, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15151104, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){151},
      .c = 1280, .h = 1, .w = 1, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18835200, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15197184, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "classifier.0", .kind = MC_L_DROPOUT, .ninputs = 1, .inputs = (const int[]){152},
      .c = 1280, .h = 1, .w = 1, .in_c = 1280, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.2f,
-     .act = 18836480, .relu = 0, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
+     .act = 15198464, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
     {.name = "classifier.1", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){153},
      .c = 10, .h = 1, .w = 1, .in_c = 1280, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
-     .act = 18837760, .relu = 0, .weight = 2239824, .bias_at = 2252624, .running = -1, .counter = -1,
+     .act = 15199744, .fused = MC_FUSED_NONE, .weight = 2239824, .bias_at = 2252624, .running = -1, .counter = -1,
      .saved = 0, .extra = 0},
 };
 
@@ -4353,7 +4289,7 @@ const mc_model_desc mobilenetv2_model = {
     .ntensors = 336, .tensors = mobilenetv2_tensors,
     .nlayers = 155, .layers = mobilenetv2_layers,
     .param_floats = 2252634, .buffer_floats = 34848, .counters = 55,
-    .act_floats = 18837770, .saved_floats = 34848, .extra_floats = 1280, .clears_dacts = 1,
+    .act_floats = 15199754, .saved_floats = 34848, .extra_floats = 1280, .clears_dacts = 1,
     .forward = mobilenetv2_forward, .backward = mobilenetv2_backward,
     .layer_forward = mobilenetv2_layer_forward, .layer_backward = mobilenetv2_layer_backward,
     .loss = mobilenetv2_loss, .loss_backward = mobilenetv2_loss_backward,

@@ -13,17 +13,14 @@ extern const mc_model_desc mobilenetv2_model;
 void conv_k3_c3_32_96x96_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c32_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c32_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c32_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c32_96x96_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c32_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void relu6_n294912_fwd(int n, const float *restrict x, float *restrict y);
-void relu6_n294912_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
 void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -57,9 +54,14 @@ void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict y, c
 void conv_k1_c16_96_96x96_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void relu6_n884736_fwd(int n, const float *restrict x, float *restrict y);
-void relu6_n884736_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
+void bn_c96_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
+    float *restrict save_mean, float *restrict save_invstd);
+void bn_c96_96x96_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -93,17 +95,14 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict y, c
 void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c144_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c144_48x48_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c144_48x48_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c144_48x48_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c144_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void relu6_n331776_fwd(int n, const float *restrict x, float *restrict y);
-void relu6_n331776_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
 void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -123,17 +122,14 @@ void add2_n55296_bwd(int n, const float *restrict y, const float *restrict dy, f
 void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c144_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c144_24x24_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c144_24x24_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c144_24x24_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c144_24x24_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void relu6_n82944_fwd(int n, const float *restrict x, float *restrict y);
-void relu6_n82944_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
 void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -148,17 +144,14 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict y, c
 void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c192_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c192_24x24_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c192_24x24_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c192_24x24_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_24x24_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void relu6_n110592_fwd(int n, const float *restrict x, float *restrict y);
-void relu6_n110592_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
 void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -170,17 +163,14 @@ void add2_n18432_bwd(int n, const float *restrict y, const float *restrict dy, f
 void dw_k3_c192_24x24_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c192_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c192_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c192_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c192_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void relu6_n27648_fwd(int n, const float *restrict x, float *restrict y);
-void relu6_n27648_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
 void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -195,17 +185,14 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
 void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c384_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c384_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c384_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c384_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c384_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void relu6_n55296_fwd(int n, const float *restrict x, float *restrict y);
-void relu6_n55296_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
 void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -228,12 +215,12 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
 void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c576_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c576_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c576_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c576_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c576_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -247,17 +234,14 @@ void add2_n13824_bwd(int n, const float *restrict y, const float *restrict dy, f
 void dw_k3_c576_12x12_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c576_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c576_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c576_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c576_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c576_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void relu6_n20736_fwd(int n, const float *restrict x, float *restrict y);
-void relu6_n20736_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
 void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -272,17 +256,14 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, co
 void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c960_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c960_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c960_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c960_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c960_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void relu6_n34560_fwd(int n, const float *restrict x, float *restrict y);
-void relu6_n34560_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
 void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -305,17 +286,14 @@ void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict y, co
 void conv_k1_c320_1280_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c1280_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c1280_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c1280_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c1280_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void relu6_n46080_fwd(int n, const float *restrict x, float *restrict y);
-void relu6_n46080_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
-    float *restrict dx, int acc);
 void gap_c1280_6x6_fwd(int n, const float *restrict x, float *restrict y);
 void gap_c1280_6x6_bwd(int n, const float *restrict dy, float *restrict dx);
 void dropout_n1280_fwd(int n, const float *restrict x, const float *restrict mask, float *restrict y);

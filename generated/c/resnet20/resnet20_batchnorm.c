@@ -126,9 +126,10 @@ static inline double bn_c16_32x32_relu_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
-/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
- * a branch, which the signs of the data mispredict (the backward of a
- * batch norm on 2 x 2 planes 7x slower). */
+/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
+ * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
+ * signs of the data mispredict (the backward of a batch norm on 2 x 2
+ * planes 7x slower). */
 static inline float bn_c16_32x32_relu_pass(float g, float y)
 {
     union {
@@ -183,7 +184,7 @@ static inline void bn_c16_32x32_relu_plane_dx(const float *restrict g, const flo
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c16_32x32_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -407,7 +408,7 @@ static inline void bn_c48_32x32_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c48_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -631,7 +632,7 @@ static inline void bn_c16_32x32_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c16_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -855,7 +856,7 @@ static inline void bn_c32_32x32_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c32_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -1034,9 +1035,10 @@ static inline double bn_c32_16x16_relu_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
-/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
- * a branch, which the signs of the data mispredict (the backward of a
- * batch norm on 2 x 2 planes 7x slower). */
+/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
+ * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
+ * signs of the data mispredict (the backward of a batch norm on 2 x 2
+ * planes 7x slower). */
 static inline float bn_c32_16x16_relu_pass(float g, float y)
 {
     union {
@@ -1091,7 +1093,7 @@ static inline void bn_c32_16x16_relu_plane_dx(const float *restrict g, const flo
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c32_16x16_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -1315,7 +1317,7 @@ static inline void bn_c32_16x16_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c32_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -1539,7 +1541,7 @@ static inline void bn_c64_16x16_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c64_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -1718,9 +1720,10 @@ static inline double bn_c64_8x8_relu_plane_sum_sq(const float *restrict p, float
     return s;
 }
 
-/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
- * a branch, which the signs of the data mispredict (the backward of a
- * batch norm on 2 x 2 planes 7x slower). */
+/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
+ * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
+ * signs of the data mispredict (the backward of a batch norm on 2 x 2
+ * planes 7x slower). */
 static inline float bn_c64_8x8_relu_pass(float g, float y)
 {
     union {
@@ -1775,7 +1778,7 @@ static inline void bn_c64_8x8_relu_plane_dx(const float *restrict g, const float
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c64_8x8_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -1999,7 +2002,7 @@ static inline void bn_c64_8x8_plane_dx(const float *restrict g, const float *res
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c64_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -2223,7 +2226,7 @@ static inline void bn_c128_8x8_plane_dx(const float *restrict g, const float *re
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c128_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)

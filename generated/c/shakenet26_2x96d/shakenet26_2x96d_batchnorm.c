@@ -171,7 +171,7 @@ static inline void bn_c96_32x32_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c96_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -395,7 +395,7 @@ static inline void bn_c48_32x32_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c48_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -574,9 +574,10 @@ static inline double bn_c96_32x32_relu_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
-/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
- * a branch, which the signs of the data mispredict (the backward of a
- * batch norm on 2 x 2 planes 7x slower). */
+/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
+ * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
+ * signs of the data mispredict (the backward of a batch norm on 2 x 2
+ * planes 7x slower). */
 static inline float bn_c96_32x32_relu_pass(float g, float y)
 {
     union {
@@ -631,7 +632,7 @@ static inline void bn_c96_32x32_relu_plane_dx(const float *restrict g, const flo
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c96_32x32_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -855,7 +856,7 @@ static inline void bn_c288_32x32_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c288_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -1079,7 +1080,7 @@ static inline void bn_c192_16x16_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c192_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -1303,7 +1304,7 @@ static inline void bn_c192_32x32_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c192_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -1482,9 +1483,10 @@ static inline double bn_c192_16x16_relu_plane_sum_sq(const float *restrict p, fl
     return s;
 }
 
-/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
- * a branch, which the signs of the data mispredict (the backward of a
- * batch norm on 2 x 2 planes 7x slower). */
+/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
+ * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
+ * signs of the data mispredict (the backward of a batch norm on 2 x 2
+ * planes 7x slower). */
 static inline float bn_c192_16x16_relu_pass(float g, float y)
 {
     union {
@@ -1539,7 +1541,7 @@ static inline void bn_c192_16x16_relu_plane_dx(const float *restrict g, const fl
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c192_16x16_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -1763,7 +1765,7 @@ static inline void bn_c384_16x16_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c384_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -1987,7 +1989,7 @@ static inline void bn_c384_8x8_plane_dx(const float *restrict g, const float *re
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c384_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -2166,9 +2168,10 @@ static inline double bn_c384_8x8_relu_plane_sum_sq(const float *restrict p, floa
     return s;
 }
 
-/* g where y > 0, else 0, by its bits: the select y > 0 ? g : 0 compiled to
- * a branch, which the signs of the data mispredict (the backward of a
- * batch norm on 2 x 2 planes 7x slower). */
+/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
+ * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
+ * signs of the data mispredict (the backward of a batch norm on 2 x 2
+ * planes 7x slower). */
 static inline float bn_c384_8x8_relu_pass(float g, float y)
 {
     union {
@@ -2223,7 +2226,7 @@ static inline void bn_c384_8x8_relu_plane_dx(const float *restrict g, const floa
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 1 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c384_8x8_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)
@@ -2447,7 +2450,7 @@ static inline void bn_c768_8x8_plane_dx(const float *restrict g, const float *re
     }
 }
 
-/* y = (x - mean) * scale + shift (its ReLU with 0 1), the next plane of
+/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
  * y prefetched for writing (its lines are read before they are written). */
 static inline void bn_c768_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
     float shift)

@@ -65,7 +65,7 @@ static __global__ void __launch_bounds__(256) mobilenetv2_xent_grad_kernel(int n
 static float mobilenetv2_loss(const mc_state *s, const int32_t *labels, float *probs, int host)
 {
     const int n = s->batch;
-    const float *z = s->acts + (long)18837760 * n;
+    const float *z = s->acts + (long)15199744 * n;
     double *losses = (double *)mc_cuda_scratch(host, 2 * (size_t)n + 2);
     float *mean = (float *)(losses + n), result;
     MC_CU_RUN(host, mobilenetv2_xent_kernel, mobilenetv2_xent_body, ((n) + 256 - 1) / 256, 256, 0, n, z, labels, probs, losses);
@@ -77,7 +77,7 @@ static float mobilenetv2_loss(const mc_state *s, const int32_t *labels, float *p
 static void mobilenetv2_loss_backward(const mc_state *s, const int32_t *labels, const float *probs, int host)
 {
     const int n = s->batch;
-    float *d = s->dacts + (long)18837760 * n;
+    float *d = s->dacts + (long)15199744 * n;
     MC_CU_RUN(host, mobilenetv2_xent_grad_kernel, mobilenetv2_xent_grad_body, ((n * 10) + 256 - 1) / 256, 256, 0, n, labels, probs, d);
 }
 
@@ -93,10 +93,10 @@ static void mobilenetv2_fwd_1(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_96x96_cu_fwd_train(host, n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0),
+        bn_c32_96x96_relu6_cu_fwd_train(host, n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0),
             (buf + 32), (cnt + 0), (act + (long)(322560) * n), (sav + 0), (sav + 32));
     else
-        bn_c32_96x96_cu_fwd_eval(host, n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0),
+        bn_c32_96x96_relu6_cu_fwd_eval(host, n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0),
             (buf + 32), (act + (long)(322560) * n));
 }
 
@@ -104,14 +104,13 @@ static void mobilenetv2_fwd_2(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n294912_cu_fwd(host, n, (act + (long)(322560) * n), (act + (long)(617472) * n));
 }
 
 static void mobilenetv2_fwd_3(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_7_c32_96x96_s1_cu_fwd(host, n, (act + (long)(617472) * n), (par + 928), 0, (act + (long)(912384) * n + 0));
+    dw_k3_5_7_c32_96x96_s1_cu_fwd(host, n, (act + (long)(322560) * n), (par + 928), 0, (act + (long)(617472) * n + 0));
 }
 
 static void mobilenetv2_fwd_4(const mc_state *s, int train, int host)
@@ -119,18 +118,18 @@ static void mobilenetv2_fwd_4(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_96x96_cu_fwd_train(host, n, (act + (long)(912384) * n), (par + 3584), (par + 3680), (buf + 64),
-            (buf + 160), (cnt + 1), (act + (long)(1797120) * n), (sav + 64), (sav + 160));
+        bn_c96_96x96_cu_fwd_train(host, n, (act + (long)(617472) * n), (par + 3584), (par + 3680), (buf + 64),
+            (buf + 160), (cnt + 1), (act + (long)(1502208) * n), (sav + 64), (sav + 160));
     else
-        bn_c96_96x96_cu_fwd_eval(host, n, (act + (long)(912384) * n), (par + 3584), (par + 3680), (buf + 64),
-            (buf + 160), (act + (long)(1797120) * n));
+        bn_c96_96x96_cu_fwd_eval(host, n, (act + (long)(617472) * n), (par + 3584), (par + 3680), (buf + 64),
+            (buf + 160), (act + (long)(1502208) * n));
 }
 
 static void mobilenetv2_fwd_5(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c96_16_96x96_s1_p0_b_cu_fwd(host, n, (act + (long)(1797120) * n), (par + 3776), (par + 5312), (act + (long)(2681856) * n + 0));
+    conv_k1_c96_16_96x96_s1_p0_b_cu_fwd(host, n, (act + (long)(1502208) * n), (par + 3776), (par + 5312), (act + (long)(2386944) * n + 0));
 }
 
 static void mobilenetv2_fwd_6(const mc_state *s, int train, int host)
@@ -138,11 +137,11 @@ static void mobilenetv2_fwd_6(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_96x96_relu_cu_fwd_train(host, n, (act + (long)(2681856) * n), (par + 5328), (par + 5344), (buf + 256),
-            (buf + 272), (cnt + 2), (act + (long)(2829312) * n), (sav + 256), (sav + 272));
+        bn_c16_96x96_relu_cu_fwd_train(host, n, (act + (long)(2386944) * n), (par + 5328), (par + 5344), (buf + 256),
+            (buf + 272), (cnt + 2), (act + (long)(2534400) * n), (sav + 256), (sav + 272));
     else
-        bn_c16_96x96_relu_cu_fwd_eval(host, n, (act + (long)(2681856) * n), (par + 5328), (par + 5344), (buf + 256),
-            (buf + 272), (act + (long)(2829312) * n));
+        bn_c16_96x96_relu_cu_fwd_eval(host, n, (act + (long)(2386944) * n), (par + 5328), (par + 5344), (buf + 256),
+            (buf + 272), (act + (long)(2534400) * n));
 }
 
 static void mobilenetv2_fwd_7(const mc_state *s, int train, int host)
@@ -156,18 +155,18 @@ static void mobilenetv2_fwd_8(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c16_96x96_cu_fwd_train(host, n, (act + (long)(2829312) * n), (par + 5360), (par + 5376), (buf + 288),
-            (buf + 304), (cnt + 3), (act + (long)(2976768) * n), (sav + 288), (sav + 304));
+        bn_c16_96x96_cu_fwd_train(host, n, (act + (long)(2534400) * n), (par + 5360), (par + 5376), (buf + 288),
+            (buf + 304), (cnt + 3), (act + (long)(2681856) * n), (sav + 288), (sav + 304));
     else
-        bn_c16_96x96_cu_fwd_eval(host, n, (act + (long)(2829312) * n), (par + 5360), (par + 5376), (buf + 288),
-            (buf + 304), (act + (long)(2976768) * n));
+        bn_c16_96x96_cu_fwd_eval(host, n, (act + (long)(2534400) * n), (par + 5360), (par + 5376), (buf + 288),
+            (buf + 304), (act + (long)(2681856) * n));
 }
 
 static void mobilenetv2_fwd_9(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c16_96_96x96_s1_p0_cu_fwd(host, n, (act + (long)(2976768) * n), (par + 5392), 0, (act + (long)(3124224) * n + 0));
+    conv_k1_c16_96_96x96_s1_p0_cu_fwd(host, n, (act + (long)(2681856) * n), (par + 5392), 0, (act + (long)(2829312) * n + 0));
 }
 
 static void mobilenetv2_fwd_10(const mc_state *s, int train, int host)
@@ -175,25 +174,24 @@ static void mobilenetv2_fwd_10(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_96x96_cu_fwd_train(host, n, (act + (long)(3124224) * n), (par + 6928), (par + 7024), (buf + 320),
-            (buf + 416), (cnt + 4), (act + (long)(4008960) * n), (sav + 320), (sav + 416));
+        bn_c96_96x96_relu6_cu_fwd_train(host, n, (act + (long)(2829312) * n), (par + 6928), (par + 7024), (buf + 320),
+            (buf + 416), (cnt + 4), (act + (long)(3714048) * n), (sav + 320), (sav + 416));
     else
-        bn_c96_96x96_cu_fwd_eval(host, n, (act + (long)(3124224) * n), (par + 6928), (par + 7024), (buf + 320),
-            (buf + 416), (act + (long)(4008960) * n));
+        bn_c96_96x96_relu6_cu_fwd_eval(host, n, (act + (long)(2829312) * n), (par + 6928), (par + 7024), (buf + 320),
+            (buf + 416), (act + (long)(3714048) * n));
 }
 
 static void mobilenetv2_fwd_11(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n884736_cu_fwd(host, n, (act + (long)(4008960) * n), (act + (long)(4893696) * n));
 }
 
 static void mobilenetv2_fwd_12(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c96_96x96_s1_cu_fwd(host, n, (act + (long)(4893696) * n), (par + 7120), 0, (act + (long)(5778432) * n + 0));
+    dw_k3_5_c96_96x96_s1_cu_fwd(host, n, (act + (long)(3714048) * n), (par + 7120), 0, (act + (long)(4598784) * n + 0));
 }
 
 static void mobilenetv2_fwd_13(const mc_state *s, int train, int host)
@@ -201,18 +199,18 @@ static void mobilenetv2_fwd_13(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_96x96_cu_fwd_train(host, n, (act + (long)(5778432) * n), (par + 10384), (par + 10576), (buf + 512),
-            (buf + 704), (cnt + 5), (act + (long)(7547904) * n), (sav + 512), (sav + 704));
+        bn_c192_96x96_cu_fwd_train(host, n, (act + (long)(4598784) * n), (par + 10384), (par + 10576), (buf + 512),
+            (buf + 704), (cnt + 5), (act + (long)(6368256) * n), (sav + 512), (sav + 704));
     else
-        bn_c192_96x96_cu_fwd_eval(host, n, (act + (long)(5778432) * n), (par + 10384), (par + 10576), (buf + 512),
-            (buf + 704), (act + (long)(7547904) * n));
+        bn_c192_96x96_cu_fwd_eval(host, n, (act + (long)(4598784) * n), (par + 10384), (par + 10576), (buf + 512),
+            (buf + 704), (act + (long)(6368256) * n));
 }
 
 static void mobilenetv2_fwd_14(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c192_24_96x96_s2_p0_b_cu_fwd(host, n, (act + (long)(7547904) * n), (par + 10768), (par + 15376), (act + (long)(9317376) * n + 0));
+    conv_k1_c192_24_96x96_s2_p0_b_cu_fwd(host, n, (act + (long)(6368256) * n), (par + 10768), (par + 15376), (act + (long)(8137728) * n + 0));
 }
 
 static void mobilenetv2_fwd_15(const mc_state *s, int train, int host)
@@ -220,11 +218,11 @@ static void mobilenetv2_fwd_15(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c24_48x48_relu_cu_fwd_train(host, n, (act + (long)(9317376) * n), (par + 15400), (par + 15424), (buf + 896),
-            (buf + 920), (cnt + 6), (act + (long)(9372672) * n), (sav + 896), (sav + 920));
+        bn_c24_48x48_relu_cu_fwd_train(host, n, (act + (long)(8137728) * n), (par + 15400), (par + 15424), (buf + 896),
+            (buf + 920), (cnt + 6), (act + (long)(8193024) * n), (sav + 896), (sav + 920));
     else
-        bn_c24_48x48_relu_cu_fwd_eval(host, n, (act + (long)(9317376) * n), (par + 15400), (par + 15424), (buf + 896),
-            (buf + 920), (act + (long)(9372672) * n));
+        bn_c24_48x48_relu_cu_fwd_eval(host, n, (act + (long)(8137728) * n), (par + 15400), (par + 15424), (buf + 896),
+            (buf + 920), (act + (long)(8193024) * n));
 }
 
 static void mobilenetv2_fwd_16(const mc_state *s, int train, int host)
@@ -238,18 +236,18 @@ static void mobilenetv2_fwd_17(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c24_48x48_cu_fwd_train(host, n, (act + (long)(9372672) * n), (par + 15448), (par + 15472), (buf + 944),
-            (buf + 968), (cnt + 7), (act + (long)(9427968) * n), (sav + 944), (sav + 968));
+        bn_c24_48x48_cu_fwd_train(host, n, (act + (long)(8193024) * n), (par + 15448), (par + 15472), (buf + 944),
+            (buf + 968), (cnt + 7), (act + (long)(8248320) * n), (sav + 944), (sav + 968));
     else
-        bn_c24_48x48_cu_fwd_eval(host, n, (act + (long)(9372672) * n), (par + 15448), (par + 15472), (buf + 944),
-            (buf + 968), (act + (long)(9427968) * n));
+        bn_c24_48x48_cu_fwd_eval(host, n, (act + (long)(8193024) * n), (par + 15448), (par + 15472), (buf + 944),
+            (buf + 968), (act + (long)(8248320) * n));
 }
 
 static void mobilenetv2_fwd_18(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c24_144_48x48_s1_p0_cu_fwd(host, n, (act + (long)(9427968) * n), (par + 15496), 0, (act + (long)(9483264) * n + 0));
+    conv_k1_c24_144_48x48_s1_p0_cu_fwd(host, n, (act + (long)(8248320) * n), (par + 15496), 0, (act + (long)(8303616) * n + 0));
 }
 
 static void mobilenetv2_fwd_19(const mc_state *s, int train, int host)
@@ -257,25 +255,24 @@ static void mobilenetv2_fwd_19(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c144_48x48_cu_fwd_train(host, n, (act + (long)(9483264) * n), (par + 18952), (par + 19096), (buf + 992),
-            (buf + 1136), (cnt + 8), (act + (long)(9815040) * n), (sav + 992), (sav + 1136));
+        bn_c144_48x48_relu6_cu_fwd_train(host, n, (act + (long)(8303616) * n), (par + 18952), (par + 19096), (buf + 992),
+            (buf + 1136), (cnt + 8), (act + (long)(8635392) * n), (sav + 992), (sav + 1136));
     else
-        bn_c144_48x48_cu_fwd_eval(host, n, (act + (long)(9483264) * n), (par + 18952), (par + 19096), (buf + 992),
-            (buf + 1136), (act + (long)(9815040) * n));
+        bn_c144_48x48_relu6_cu_fwd_eval(host, n, (act + (long)(8303616) * n), (par + 18952), (par + 19096), (buf + 992),
+            (buf + 1136), (act + (long)(8635392) * n));
 }
 
 static void mobilenetv2_fwd_20(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n331776_cu_fwd(host, n, (act + (long)(9815040) * n), (act + (long)(10146816) * n));
 }
 
 static void mobilenetv2_fwd_21(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_5_c144_48x48_s1_cu_fwd(host, n, (act + (long)(10146816) * n), (par + 19240), 0, (act + (long)(10478592) * n + 0));
+    dw_k3_5_c144_48x48_s1_cu_fwd(host, n, (act + (long)(8635392) * n), (par + 19240), 0, (act + (long)(8967168) * n + 0));
 }
 
 static void mobilenetv2_fwd_22(const mc_state *s, int train, int host)
@@ -283,18 +280,18 @@ static void mobilenetv2_fwd_22(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c288_48x48_cu_fwd_train(host, n, (act + (long)(10478592) * n), (par + 24136), (par + 24424), (buf + 1280),
-            (buf + 1568), (cnt + 9), (act + (long)(11142144) * n), (sav + 1280), (sav + 1568));
+        bn_c288_48x48_cu_fwd_train(host, n, (act + (long)(8967168) * n), (par + 24136), (par + 24424), (buf + 1280),
+            (buf + 1568), (cnt + 9), (act + (long)(9630720) * n), (sav + 1280), (sav + 1568));
     else
-        bn_c288_48x48_cu_fwd_eval(host, n, (act + (long)(10478592) * n), (par + 24136), (par + 24424), (buf + 1280),
-            (buf + 1568), (act + (long)(11142144) * n));
+        bn_c288_48x48_cu_fwd_eval(host, n, (act + (long)(8967168) * n), (par + 24136), (par + 24424), (buf + 1280),
+            (buf + 1568), (act + (long)(9630720) * n));
 }
 
 static void mobilenetv2_fwd_23(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c288_24_48x48_s1_p0_b_cu_fwd(host, n, (act + (long)(11142144) * n), (par + 24712), (par + 31624), (act + (long)(11805696) * n + 0));
+    conv_k1_c288_24_48x48_s1_p0_b_cu_fwd(host, n, (act + (long)(9630720) * n), (par + 24712), (par + 31624), (act + (long)(10294272) * n + 0));
 }
 
 static void mobilenetv2_fwd_24(const mc_state *s, int train, int host)
@@ -302,11 +299,11 @@ static void mobilenetv2_fwd_24(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c24_48x48_relu_cu_fwd_train(host, n, (act + (long)(11805696) * n), (par + 31648), (par + 31672), (buf + 1856),
-            (buf + 1880), (cnt + 10), (act + (long)(11860992) * n), (sav + 1856), (sav + 1880));
+        bn_c24_48x48_relu_cu_fwd_train(host, n, (act + (long)(10294272) * n), (par + 31648), (par + 31672), (buf + 1856),
+            (buf + 1880), (cnt + 10), (act + (long)(10349568) * n), (sav + 1856), (sav + 1880));
     else
-        bn_c24_48x48_relu_cu_fwd_eval(host, n, (act + (long)(11805696) * n), (par + 31648), (par + 31672), (buf + 1856),
-            (buf + 1880), (act + (long)(11860992) * n));
+        bn_c24_48x48_relu_cu_fwd_eval(host, n, (act + (long)(10294272) * n), (par + 31648), (par + 31672), (buf + 1856),
+            (buf + 1880), (act + (long)(10349568) * n));
 }
 
 static void mobilenetv2_fwd_25(const mc_state *s, int train, int host)
@@ -320,25 +317,25 @@ static void mobilenetv2_fwd_26(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c24_48x48_cu_fwd_train(host, n, (act + (long)(11860992) * n), (par + 31696), (par + 31720), (buf + 1904),
-            (buf + 1928), (cnt + 11), (act + (long)(11916288) * n), (sav + 1904), (sav + 1928));
+        bn_c24_48x48_cu_fwd_train(host, n, (act + (long)(10349568) * n), (par + 31696), (par + 31720), (buf + 1904),
+            (buf + 1928), (cnt + 11), (act + (long)(10404864) * n), (sav + 1904), (sav + 1928));
     else
-        bn_c24_48x48_cu_fwd_eval(host, n, (act + (long)(11860992) * n), (par + 31696), (par + 31720), (buf + 1904),
-            (buf + 1928), (act + (long)(11916288) * n));
+        bn_c24_48x48_cu_fwd_eval(host, n, (act + (long)(10349568) * n), (par + 31696), (par + 31720), (buf + 1904),
+            (buf + 1928), (act + (long)(10404864) * n));
 }
 
 static void mobilenetv2_fwd_27(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n55296_cu_fwd(host, n, (act + (long)(9427968) * n), (act + (long)(11916288) * n), (act + (long)(11971584) * n));
+    add2_n55296_cu_fwd(host, n, (act + (long)(8248320) * n), (act + (long)(10404864) * n), (act + (long)(10460160) * n));
 }
 
 static void mobilenetv2_fwd_28(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c24_144_48x48_s1_p0_cu_fwd(host, n, (act + (long)(11971584) * n), (par + 31744), 0, (act + (long)(12026880) * n + 0));
+    conv_k1_c24_144_48x48_s1_p0_cu_fwd(host, n, (act + (long)(10460160) * n), (par + 31744), 0, (act + (long)(10515456) * n + 0));
 }
 
 static void mobilenetv2_fwd_29(const mc_state *s, int train, int host)
@@ -346,25 +343,24 @@ static void mobilenetv2_fwd_29(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c144_48x48_cu_fwd_train(host, n, (act + (long)(12026880) * n), (par + 35200), (par + 35344), (buf + 1952),
-            (buf + 2096), (cnt + 12), (act + (long)(12358656) * n), (sav + 1952), (sav + 2096));
+        bn_c144_48x48_relu6_cu_fwd_train(host, n, (act + (long)(10515456) * n), (par + 35200), (par + 35344), (buf + 1952),
+            (buf + 2096), (cnt + 12), (act + (long)(10847232) * n), (sav + 1952), (sav + 2096));
     else
-        bn_c144_48x48_cu_fwd_eval(host, n, (act + (long)(12026880) * n), (par + 35200), (par + 35344), (buf + 1952),
-            (buf + 2096), (act + (long)(12358656) * n));
+        bn_c144_48x48_relu6_cu_fwd_eval(host, n, (act + (long)(10515456) * n), (par + 35200), (par + 35344), (buf + 1952),
+            (buf + 2096), (act + (long)(10847232) * n));
 }
 
 static void mobilenetv2_fwd_30(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n331776_cu_fwd(host, n, (act + (long)(12358656) * n), (act + (long)(12690432) * n));
 }
 
 static void mobilenetv2_fwd_31(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c144_48x48_s2_cu_fwd(host, n, (act + (long)(12690432) * n), (par + 35488), 0, (act + (long)(13022208) * n + 0));
+    dw_k3_c144_48x48_s2_cu_fwd(host, n, (act + (long)(10847232) * n), (par + 35488), 0, (act + (long)(11179008) * n + 0));
 }
 
 static void mobilenetv2_fwd_32(const mc_state *s, int train, int host)
@@ -372,25 +368,24 @@ static void mobilenetv2_fwd_32(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c144_24x24_cu_fwd_train(host, n, (act + (long)(13022208) * n), (par + 36784), (par + 36928), (buf + 2240),
-            (buf + 2384), (cnt + 13), (act + (long)(13105152) * n), (sav + 2240), (sav + 2384));
+        bn_c144_24x24_relu6_cu_fwd_train(host, n, (act + (long)(11179008) * n), (par + 36784), (par + 36928), (buf + 2240),
+            (buf + 2384), (cnt + 13), (act + (long)(11261952) * n), (sav + 2240), (sav + 2384));
     else
-        bn_c144_24x24_cu_fwd_eval(host, n, (act + (long)(13022208) * n), (par + 36784), (par + 36928), (buf + 2240),
-            (buf + 2384), (act + (long)(13105152) * n));
+        bn_c144_24x24_relu6_cu_fwd_eval(host, n, (act + (long)(11179008) * n), (par + 36784), (par + 36928), (buf + 2240),
+            (buf + 2384), (act + (long)(11261952) * n));
 }
 
 static void mobilenetv2_fwd_33(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n82944_cu_fwd(host, n, (act + (long)(13105152) * n), (act + (long)(13188096) * n));
 }
 
 static void mobilenetv2_fwd_34(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c144_32_24x24_s1_p0_cu_fwd(host, n, (act + (long)(13188096) * n), (par + 37072), 0, (act + (long)(13271040) * n + 0));
+    conv_k1_c144_32_24x24_s1_p0_cu_fwd(host, n, (act + (long)(11261952) * n), (par + 37072), 0, (act + (long)(11344896) * n + 0));
 }
 
 static void mobilenetv2_fwd_35(const mc_state *s, int train, int host)
@@ -398,18 +393,18 @@ static void mobilenetv2_fwd_35(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_24x24_cu_fwd_train(host, n, (act + (long)(13271040) * n), (par + 41680), (par + 41712), (buf + 2528),
-            (buf + 2560), (cnt + 14), (act + (long)(13289472) * n), (sav + 2528), (sav + 2560));
+        bn_c32_24x24_cu_fwd_train(host, n, (act + (long)(11344896) * n), (par + 41680), (par + 41712), (buf + 2528),
+            (buf + 2560), (cnt + 14), (act + (long)(11363328) * n), (sav + 2528), (sav + 2560));
     else
-        bn_c32_24x24_cu_fwd_eval(host, n, (act + (long)(13271040) * n), (par + 41680), (par + 41712), (buf + 2528),
-            (buf + 2560), (act + (long)(13289472) * n));
+        bn_c32_24x24_cu_fwd_eval(host, n, (act + (long)(11344896) * n), (par + 41680), (par + 41712), (buf + 2528),
+            (buf + 2560), (act + (long)(11363328) * n));
 }
 
 static void mobilenetv2_fwd_36(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c32_192_24x24_s1_p0_cu_fwd(host, n, (act + (long)(13289472) * n), (par + 41744), 0, (act + (long)(13307904) * n + 0));
+    conv_k1_c32_192_24x24_s1_p0_cu_fwd(host, n, (act + (long)(11363328) * n), (par + 41744), 0, (act + (long)(11381760) * n + 0));
 }
 
 static void mobilenetv2_fwd_37(const mc_state *s, int train, int host)
@@ -417,25 +412,24 @@ static void mobilenetv2_fwd_37(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_24x24_cu_fwd_train(host, n, (act + (long)(13307904) * n), (par + 47888), (par + 48080), (buf + 2592),
-            (buf + 2784), (cnt + 15), (act + (long)(13418496) * n), (sav + 2592), (sav + 2784));
+        bn_c192_24x24_relu6_cu_fwd_train(host, n, (act + (long)(11381760) * n), (par + 47888), (par + 48080), (buf + 2592),
+            (buf + 2784), (cnt + 15), (act + (long)(11492352) * n), (sav + 2592), (sav + 2784));
     else
-        bn_c192_24x24_cu_fwd_eval(host, n, (act + (long)(13307904) * n), (par + 47888), (par + 48080), (buf + 2592),
-            (buf + 2784), (act + (long)(13418496) * n));
+        bn_c192_24x24_relu6_cu_fwd_eval(host, n, (act + (long)(11381760) * n), (par + 47888), (par + 48080), (buf + 2592),
+            (buf + 2784), (act + (long)(11492352) * n));
 }
 
 static void mobilenetv2_fwd_38(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n110592_cu_fwd(host, n, (act + (long)(13418496) * n), (act + (long)(13529088) * n));
 }
 
 static void mobilenetv2_fwd_39(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c192_24x24_s1_cu_fwd(host, n, (act + (long)(13529088) * n), (par + 48272), 0, (act + (long)(13639680) * n + 0));
+    dw_k3_c192_24x24_s1_cu_fwd(host, n, (act + (long)(11492352) * n), (par + 48272), 0, (act + (long)(11602944) * n + 0));
 }
 
 static void mobilenetv2_fwd_40(const mc_state *s, int train, int host)
@@ -443,25 +437,24 @@ static void mobilenetv2_fwd_40(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_24x24_cu_fwd_train(host, n, (act + (long)(13639680) * n), (par + 50000), (par + 50192), (buf + 2976),
-            (buf + 3168), (cnt + 16), (act + (long)(13750272) * n), (sav + 2976), (sav + 3168));
+        bn_c192_24x24_relu6_cu_fwd_train(host, n, (act + (long)(11602944) * n), (par + 50000), (par + 50192), (buf + 2976),
+            (buf + 3168), (cnt + 16), (act + (long)(11713536) * n), (sav + 2976), (sav + 3168));
     else
-        bn_c192_24x24_cu_fwd_eval(host, n, (act + (long)(13639680) * n), (par + 50000), (par + 50192), (buf + 2976),
-            (buf + 3168), (act + (long)(13750272) * n));
+        bn_c192_24x24_relu6_cu_fwd_eval(host, n, (act + (long)(11602944) * n), (par + 50000), (par + 50192), (buf + 2976),
+            (buf + 3168), (act + (long)(11713536) * n));
 }
 
 static void mobilenetv2_fwd_41(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n110592_cu_fwd(host, n, (act + (long)(13750272) * n), (act + (long)(13860864) * n));
 }
 
 static void mobilenetv2_fwd_42(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c192_32_24x24_s1_p0_cu_fwd(host, n, (act + (long)(13860864) * n), (par + 50384), 0, (act + (long)(13971456) * n + 0));
+    conv_k1_c192_32_24x24_s1_p0_cu_fwd(host, n, (act + (long)(11713536) * n), (par + 50384), 0, (act + (long)(11824128) * n + 0));
 }
 
 static void mobilenetv2_fwd_43(const mc_state *s, int train, int host)
@@ -469,25 +462,25 @@ static void mobilenetv2_fwd_43(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_24x24_cu_fwd_train(host, n, (act + (long)(13971456) * n), (par + 56528), (par + 56560), (buf + 3360),
-            (buf + 3392), (cnt + 17), (act + (long)(13989888) * n), (sav + 3360), (sav + 3392));
+        bn_c32_24x24_cu_fwd_train(host, n, (act + (long)(11824128) * n), (par + 56528), (par + 56560), (buf + 3360),
+            (buf + 3392), (cnt + 17), (act + (long)(11842560) * n), (sav + 3360), (sav + 3392));
     else
-        bn_c32_24x24_cu_fwd_eval(host, n, (act + (long)(13971456) * n), (par + 56528), (par + 56560), (buf + 3360),
-            (buf + 3392), (act + (long)(13989888) * n));
+        bn_c32_24x24_cu_fwd_eval(host, n, (act + (long)(11824128) * n), (par + 56528), (par + 56560), (buf + 3360),
+            (buf + 3392), (act + (long)(11842560) * n));
 }
 
 static void mobilenetv2_fwd_44(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n18432_cu_fwd(host, n, (act + (long)(13289472) * n), (act + (long)(13989888) * n), (act + (long)(14008320) * n));
+    add2_n18432_cu_fwd(host, n, (act + (long)(11363328) * n), (act + (long)(11842560) * n), (act + (long)(11860992) * n));
 }
 
 static void mobilenetv2_fwd_45(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c32_192_24x24_s1_p0_cu_fwd(host, n, (act + (long)(14008320) * n), (par + 56592), 0, (act + (long)(14026752) * n + 0));
+    conv_k1_c32_192_24x24_s1_p0_cu_fwd(host, n, (act + (long)(11860992) * n), (par + 56592), 0, (act + (long)(11879424) * n + 0));
 }
 
 static void mobilenetv2_fwd_46(const mc_state *s, int train, int host)
@@ -495,25 +488,24 @@ static void mobilenetv2_fwd_46(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_24x24_cu_fwd_train(host, n, (act + (long)(14026752) * n), (par + 62736), (par + 62928), (buf + 3424),
-            (buf + 3616), (cnt + 18), (act + (long)(14137344) * n), (sav + 3424), (sav + 3616));
+        bn_c192_24x24_relu6_cu_fwd_train(host, n, (act + (long)(11879424) * n), (par + 62736), (par + 62928), (buf + 3424),
+            (buf + 3616), (cnt + 18), (act + (long)(11990016) * n), (sav + 3424), (sav + 3616));
     else
-        bn_c192_24x24_cu_fwd_eval(host, n, (act + (long)(14026752) * n), (par + 62736), (par + 62928), (buf + 3424),
-            (buf + 3616), (act + (long)(14137344) * n));
+        bn_c192_24x24_relu6_cu_fwd_eval(host, n, (act + (long)(11879424) * n), (par + 62736), (par + 62928), (buf + 3424),
+            (buf + 3616), (act + (long)(11990016) * n));
 }
 
 static void mobilenetv2_fwd_47(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n110592_cu_fwd(host, n, (act + (long)(14137344) * n), (act + (long)(14247936) * n));
 }
 
 static void mobilenetv2_fwd_48(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c192_24x24_s1_cu_fwd(host, n, (act + (long)(14247936) * n), (par + 63120), 0, (act + (long)(14358528) * n + 0));
+    dw_k3_c192_24x24_s1_cu_fwd(host, n, (act + (long)(11990016) * n), (par + 63120), 0, (act + (long)(12100608) * n + 0));
 }
 
 static void mobilenetv2_fwd_49(const mc_state *s, int train, int host)
@@ -521,25 +513,24 @@ static void mobilenetv2_fwd_49(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_24x24_cu_fwd_train(host, n, (act + (long)(14358528) * n), (par + 64848), (par + 65040), (buf + 3808),
-            (buf + 4000), (cnt + 19), (act + (long)(14469120) * n), (sav + 3808), (sav + 4000));
+        bn_c192_24x24_relu6_cu_fwd_train(host, n, (act + (long)(12100608) * n), (par + 64848), (par + 65040), (buf + 3808),
+            (buf + 4000), (cnt + 19), (act + (long)(12211200) * n), (sav + 3808), (sav + 4000));
     else
-        bn_c192_24x24_cu_fwd_eval(host, n, (act + (long)(14358528) * n), (par + 64848), (par + 65040), (buf + 3808),
-            (buf + 4000), (act + (long)(14469120) * n));
+        bn_c192_24x24_relu6_cu_fwd_eval(host, n, (act + (long)(12100608) * n), (par + 64848), (par + 65040), (buf + 3808),
+            (buf + 4000), (act + (long)(12211200) * n));
 }
 
 static void mobilenetv2_fwd_50(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n110592_cu_fwd(host, n, (act + (long)(14469120) * n), (act + (long)(14579712) * n));
 }
 
 static void mobilenetv2_fwd_51(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c192_32_24x24_s1_p0_cu_fwd(host, n, (act + (long)(14579712) * n), (par + 65232), 0, (act + (long)(14690304) * n + 0));
+    conv_k1_c192_32_24x24_s1_p0_cu_fwd(host, n, (act + (long)(12211200) * n), (par + 65232), 0, (act + (long)(12321792) * n + 0));
 }
 
 static void mobilenetv2_fwd_52(const mc_state *s, int train, int host)
@@ -547,25 +538,25 @@ static void mobilenetv2_fwd_52(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c32_24x24_cu_fwd_train(host, n, (act + (long)(14690304) * n), (par + 71376), (par + 71408), (buf + 4192),
-            (buf + 4224), (cnt + 20), (act + (long)(14708736) * n), (sav + 4192), (sav + 4224));
+        bn_c32_24x24_cu_fwd_train(host, n, (act + (long)(12321792) * n), (par + 71376), (par + 71408), (buf + 4192),
+            (buf + 4224), (cnt + 20), (act + (long)(12340224) * n), (sav + 4192), (sav + 4224));
     else
-        bn_c32_24x24_cu_fwd_eval(host, n, (act + (long)(14690304) * n), (par + 71376), (par + 71408), (buf + 4192),
-            (buf + 4224), (act + (long)(14708736) * n));
+        bn_c32_24x24_cu_fwd_eval(host, n, (act + (long)(12321792) * n), (par + 71376), (par + 71408), (buf + 4192),
+            (buf + 4224), (act + (long)(12340224) * n));
 }
 
 static void mobilenetv2_fwd_53(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n18432_cu_fwd(host, n, (act + (long)(14008320) * n), (act + (long)(14708736) * n), (act + (long)(14727168) * n));
+    add2_n18432_cu_fwd(host, n, (act + (long)(11860992) * n), (act + (long)(12340224) * n), (act + (long)(12358656) * n));
 }
 
 static void mobilenetv2_fwd_54(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c32_192_24x24_s1_p0_cu_fwd(host, n, (act + (long)(14727168) * n), (par + 71440), 0, (act + (long)(14745600) * n + 0));
+    conv_k1_c32_192_24x24_s1_p0_cu_fwd(host, n, (act + (long)(12358656) * n), (par + 71440), 0, (act + (long)(12377088) * n + 0));
 }
 
 static void mobilenetv2_fwd_55(const mc_state *s, int train, int host)
@@ -573,25 +564,24 @@ static void mobilenetv2_fwd_55(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_24x24_cu_fwd_train(host, n, (act + (long)(14745600) * n), (par + 77584), (par + 77776), (buf + 4256),
-            (buf + 4448), (cnt + 21), (act + (long)(14856192) * n), (sav + 4256), (sav + 4448));
+        bn_c192_24x24_relu6_cu_fwd_train(host, n, (act + (long)(12377088) * n), (par + 77584), (par + 77776), (buf + 4256),
+            (buf + 4448), (cnt + 21), (act + (long)(12487680) * n), (sav + 4256), (sav + 4448));
     else
-        bn_c192_24x24_cu_fwd_eval(host, n, (act + (long)(14745600) * n), (par + 77584), (par + 77776), (buf + 4256),
-            (buf + 4448), (act + (long)(14856192) * n));
+        bn_c192_24x24_relu6_cu_fwd_eval(host, n, (act + (long)(12377088) * n), (par + 77584), (par + 77776), (buf + 4256),
+            (buf + 4448), (act + (long)(12487680) * n));
 }
 
 static void mobilenetv2_fwd_56(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n110592_cu_fwd(host, n, (act + (long)(14856192) * n), (act + (long)(14966784) * n));
 }
 
 static void mobilenetv2_fwd_57(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c192_24x24_s2_cu_fwd(host, n, (act + (long)(14966784) * n), (par + 77968), 0, (act + (long)(15077376) * n + 0));
+    dw_k3_c192_24x24_s2_cu_fwd(host, n, (act + (long)(12487680) * n), (par + 77968), 0, (act + (long)(12598272) * n + 0));
 }
 
 static void mobilenetv2_fwd_58(const mc_state *s, int train, int host)
@@ -599,25 +589,24 @@ static void mobilenetv2_fwd_58(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c192_12x12_cu_fwd_train(host, n, (act + (long)(15077376) * n), (par + 79696), (par + 79888), (buf + 4640),
-            (buf + 4832), (cnt + 22), (act + (long)(15105024) * n), (sav + 4640), (sav + 4832));
+        bn_c192_12x12_relu6_cu_fwd_train(host, n, (act + (long)(12598272) * n), (par + 79696), (par + 79888), (buf + 4640),
+            (buf + 4832), (cnt + 22), (act + (long)(12625920) * n), (sav + 4640), (sav + 4832));
     else
-        bn_c192_12x12_cu_fwd_eval(host, n, (act + (long)(15077376) * n), (par + 79696), (par + 79888), (buf + 4640),
-            (buf + 4832), (act + (long)(15105024) * n));
+        bn_c192_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(12598272) * n), (par + 79696), (par + 79888), (buf + 4640),
+            (buf + 4832), (act + (long)(12625920) * n));
 }
 
 static void mobilenetv2_fwd_59(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n27648_cu_fwd(host, n, (act + (long)(15105024) * n), (act + (long)(15132672) * n));
 }
 
 static void mobilenetv2_fwd_60(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c192_64_12x12_s1_p0_cu_fwd(host, n, (act + (long)(15132672) * n), (par + 80080), 0, (act + (long)(15160320) * n + 0));
+    conv_k1_c192_64_12x12_s1_p0_cu_fwd(host, n, (act + (long)(12625920) * n), (par + 80080), 0, (act + (long)(12653568) * n + 0));
 }
 
 static void mobilenetv2_fwd_61(const mc_state *s, int train, int host)
@@ -625,18 +614,18 @@ static void mobilenetv2_fwd_61(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_12x12_cu_fwd_train(host, n, (act + (long)(15160320) * n), (par + 92368), (par + 92432), (buf + 5024),
-            (buf + 5088), (cnt + 23), (act + (long)(15169536) * n), (sav + 5024), (sav + 5088));
+        bn_c64_12x12_cu_fwd_train(host, n, (act + (long)(12653568) * n), (par + 92368), (par + 92432), (buf + 5024),
+            (buf + 5088), (cnt + 23), (act + (long)(12662784) * n), (sav + 5024), (sav + 5088));
     else
-        bn_c64_12x12_cu_fwd_eval(host, n, (act + (long)(15160320) * n), (par + 92368), (par + 92432), (buf + 5024),
-            (buf + 5088), (act + (long)(15169536) * n));
+        bn_c64_12x12_cu_fwd_eval(host, n, (act + (long)(12653568) * n), (par + 92368), (par + 92432), (buf + 5024),
+            (buf + 5088), (act + (long)(12662784) * n));
 }
 
 static void mobilenetv2_fwd_62(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_384_12x12_s1_p0_cu_fwd(host, n, (act + (long)(15169536) * n), (par + 92496), 0, (act + (long)(15178752) * n + 0));
+    conv_k1_c64_384_12x12_s1_p0_cu_fwd(host, n, (act + (long)(12662784) * n), (par + 92496), 0, (act + (long)(12672000) * n + 0));
 }
 
 static void mobilenetv2_fwd_63(const mc_state *s, int train, int host)
@@ -644,25 +633,24 @@ static void mobilenetv2_fwd_63(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_12x12_cu_fwd_train(host, n, (act + (long)(15178752) * n), (par + 117072), (par + 117456), (buf + 5152),
-            (buf + 5536), (cnt + 24), (act + (long)(15234048) * n), (sav + 5152), (sav + 5536));
+        bn_c384_12x12_relu6_cu_fwd_train(host, n, (act + (long)(12672000) * n), (par + 117072), (par + 117456), (buf + 5152),
+            (buf + 5536), (cnt + 24), (act + (long)(12727296) * n), (sav + 5152), (sav + 5536));
     else
-        bn_c384_12x12_cu_fwd_eval(host, n, (act + (long)(15178752) * n), (par + 117072), (par + 117456), (buf + 5152),
-            (buf + 5536), (act + (long)(15234048) * n));
+        bn_c384_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(12672000) * n), (par + 117072), (par + 117456), (buf + 5152),
+            (buf + 5536), (act + (long)(12727296) * n));
 }
 
 static void mobilenetv2_fwd_64(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n55296_cu_fwd(host, n, (act + (long)(15234048) * n), (act + (long)(15289344) * n));
 }
 
 static void mobilenetv2_fwd_65(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c384_12x12_s1_cu_fwd(host, n, (act + (long)(15289344) * n), (par + 117840), 0, (act + (long)(15344640) * n + 0));
+    dw_k3_c384_12x12_s1_cu_fwd(host, n, (act + (long)(12727296) * n), (par + 117840), 0, (act + (long)(12782592) * n + 0));
 }
 
 static void mobilenetv2_fwd_66(const mc_state *s, int train, int host)
@@ -670,25 +658,24 @@ static void mobilenetv2_fwd_66(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_12x12_cu_fwd_train(host, n, (act + (long)(15344640) * n), (par + 121296), (par + 121680), (buf + 5920),
-            (buf + 6304), (cnt + 25), (act + (long)(15399936) * n), (sav + 5920), (sav + 6304));
+        bn_c384_12x12_relu6_cu_fwd_train(host, n, (act + (long)(12782592) * n), (par + 121296), (par + 121680), (buf + 5920),
+            (buf + 6304), (cnt + 25), (act + (long)(12837888) * n), (sav + 5920), (sav + 6304));
     else
-        bn_c384_12x12_cu_fwd_eval(host, n, (act + (long)(15344640) * n), (par + 121296), (par + 121680), (buf + 5920),
-            (buf + 6304), (act + (long)(15399936) * n));
+        bn_c384_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(12782592) * n), (par + 121296), (par + 121680), (buf + 5920),
+            (buf + 6304), (act + (long)(12837888) * n));
 }
 
 static void mobilenetv2_fwd_67(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n55296_cu_fwd(host, n, (act + (long)(15399936) * n), (act + (long)(15455232) * n));
 }
 
 static void mobilenetv2_fwd_68(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_64_12x12_s1_p0_cu_fwd(host, n, (act + (long)(15455232) * n), (par + 122064), 0, (act + (long)(15510528) * n + 0));
+    conv_k1_c384_64_12x12_s1_p0_cu_fwd(host, n, (act + (long)(12837888) * n), (par + 122064), 0, (act + (long)(12893184) * n + 0));
 }
 
 static void mobilenetv2_fwd_69(const mc_state *s, int train, int host)
@@ -696,25 +683,25 @@ static void mobilenetv2_fwd_69(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_12x12_cu_fwd_train(host, n, (act + (long)(15510528) * n), (par + 146640), (par + 146704), (buf + 6688),
-            (buf + 6752), (cnt + 26), (act + (long)(15519744) * n), (sav + 6688), (sav + 6752));
+        bn_c64_12x12_cu_fwd_train(host, n, (act + (long)(12893184) * n), (par + 146640), (par + 146704), (buf + 6688),
+            (buf + 6752), (cnt + 26), (act + (long)(12902400) * n), (sav + 6688), (sav + 6752));
     else
-        bn_c64_12x12_cu_fwd_eval(host, n, (act + (long)(15510528) * n), (par + 146640), (par + 146704), (buf + 6688),
-            (buf + 6752), (act + (long)(15519744) * n));
+        bn_c64_12x12_cu_fwd_eval(host, n, (act + (long)(12893184) * n), (par + 146640), (par + 146704), (buf + 6688),
+            (buf + 6752), (act + (long)(12902400) * n));
 }
 
 static void mobilenetv2_fwd_70(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n9216_cu_fwd(host, n, (act + (long)(15169536) * n), (act + (long)(15519744) * n), (act + (long)(15528960) * n));
+    add2_n9216_cu_fwd(host, n, (act + (long)(12662784) * n), (act + (long)(12902400) * n), (act + (long)(12911616) * n));
 }
 
 static void mobilenetv2_fwd_71(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_384_12x12_s1_p0_cu_fwd(host, n, (act + (long)(15528960) * n), (par + 146768), 0, (act + (long)(15538176) * n + 0));
+    conv_k1_c64_384_12x12_s1_p0_cu_fwd(host, n, (act + (long)(12911616) * n), (par + 146768), 0, (act + (long)(12920832) * n + 0));
 }
 
 static void mobilenetv2_fwd_72(const mc_state *s, int train, int host)
@@ -722,25 +709,24 @@ static void mobilenetv2_fwd_72(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_12x12_cu_fwd_train(host, n, (act + (long)(15538176) * n), (par + 171344), (par + 171728), (buf + 6816),
-            (buf + 7200), (cnt + 27), (act + (long)(15593472) * n), (sav + 6816), (sav + 7200));
+        bn_c384_12x12_relu6_cu_fwd_train(host, n, (act + (long)(12920832) * n), (par + 171344), (par + 171728), (buf + 6816),
+            (buf + 7200), (cnt + 27), (act + (long)(12976128) * n), (sav + 6816), (sav + 7200));
     else
-        bn_c384_12x12_cu_fwd_eval(host, n, (act + (long)(15538176) * n), (par + 171344), (par + 171728), (buf + 6816),
-            (buf + 7200), (act + (long)(15593472) * n));
+        bn_c384_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(12920832) * n), (par + 171344), (par + 171728), (buf + 6816),
+            (buf + 7200), (act + (long)(12976128) * n));
 }
 
 static void mobilenetv2_fwd_73(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n55296_cu_fwd(host, n, (act + (long)(15593472) * n), (act + (long)(15648768) * n));
 }
 
 static void mobilenetv2_fwd_74(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c384_12x12_s1_cu_fwd(host, n, (act + (long)(15648768) * n), (par + 172112), 0, (act + (long)(15704064) * n + 0));
+    dw_k3_c384_12x12_s1_cu_fwd(host, n, (act + (long)(12976128) * n), (par + 172112), 0, (act + (long)(13031424) * n + 0));
 }
 
 static void mobilenetv2_fwd_75(const mc_state *s, int train, int host)
@@ -748,25 +734,24 @@ static void mobilenetv2_fwd_75(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_12x12_cu_fwd_train(host, n, (act + (long)(15704064) * n), (par + 175568), (par + 175952), (buf + 7584),
-            (buf + 7968), (cnt + 28), (act + (long)(15759360) * n), (sav + 7584), (sav + 7968));
+        bn_c384_12x12_relu6_cu_fwd_train(host, n, (act + (long)(13031424) * n), (par + 175568), (par + 175952), (buf + 7584),
+            (buf + 7968), (cnt + 28), (act + (long)(13086720) * n), (sav + 7584), (sav + 7968));
     else
-        bn_c384_12x12_cu_fwd_eval(host, n, (act + (long)(15704064) * n), (par + 175568), (par + 175952), (buf + 7584),
-            (buf + 7968), (act + (long)(15759360) * n));
+        bn_c384_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(13031424) * n), (par + 175568), (par + 175952), (buf + 7584),
+            (buf + 7968), (act + (long)(13086720) * n));
 }
 
 static void mobilenetv2_fwd_76(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n55296_cu_fwd(host, n, (act + (long)(15759360) * n), (act + (long)(15814656) * n));
 }
 
 static void mobilenetv2_fwd_77(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_64_12x12_s1_p0_cu_fwd(host, n, (act + (long)(15814656) * n), (par + 176336), 0, (act + (long)(15869952) * n + 0));
+    conv_k1_c384_64_12x12_s1_p0_cu_fwd(host, n, (act + (long)(13086720) * n), (par + 176336), 0, (act + (long)(13142016) * n + 0));
 }
 
 static void mobilenetv2_fwd_78(const mc_state *s, int train, int host)
@@ -774,25 +759,25 @@ static void mobilenetv2_fwd_78(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_12x12_cu_fwd_train(host, n, (act + (long)(15869952) * n), (par + 200912), (par + 200976), (buf + 8352),
-            (buf + 8416), (cnt + 29), (act + (long)(15879168) * n), (sav + 8352), (sav + 8416));
+        bn_c64_12x12_cu_fwd_train(host, n, (act + (long)(13142016) * n), (par + 200912), (par + 200976), (buf + 8352),
+            (buf + 8416), (cnt + 29), (act + (long)(13151232) * n), (sav + 8352), (sav + 8416));
     else
-        bn_c64_12x12_cu_fwd_eval(host, n, (act + (long)(15869952) * n), (par + 200912), (par + 200976), (buf + 8352),
-            (buf + 8416), (act + (long)(15879168) * n));
+        bn_c64_12x12_cu_fwd_eval(host, n, (act + (long)(13142016) * n), (par + 200912), (par + 200976), (buf + 8352),
+            (buf + 8416), (act + (long)(13151232) * n));
 }
 
 static void mobilenetv2_fwd_79(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n9216_cu_fwd(host, n, (act + (long)(15528960) * n), (act + (long)(15879168) * n), (act + (long)(15888384) * n));
+    add2_n9216_cu_fwd(host, n, (act + (long)(12911616) * n), (act + (long)(13151232) * n), (act + (long)(13160448) * n));
 }
 
 static void mobilenetv2_fwd_80(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_384_12x12_s1_p0_cu_fwd(host, n, (act + (long)(15888384) * n), (par + 201040), 0, (act + (long)(15897600) * n + 0));
+    conv_k1_c64_384_12x12_s1_p0_cu_fwd(host, n, (act + (long)(13160448) * n), (par + 201040), 0, (act + (long)(13169664) * n + 0));
 }
 
 static void mobilenetv2_fwd_81(const mc_state *s, int train, int host)
@@ -800,25 +785,24 @@ static void mobilenetv2_fwd_81(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_12x12_cu_fwd_train(host, n, (act + (long)(15897600) * n), (par + 225616), (par + 226000), (buf + 8480),
-            (buf + 8864), (cnt + 30), (act + (long)(15952896) * n), (sav + 8480), (sav + 8864));
+        bn_c384_12x12_relu6_cu_fwd_train(host, n, (act + (long)(13169664) * n), (par + 225616), (par + 226000), (buf + 8480),
+            (buf + 8864), (cnt + 30), (act + (long)(13224960) * n), (sav + 8480), (sav + 8864));
     else
-        bn_c384_12x12_cu_fwd_eval(host, n, (act + (long)(15897600) * n), (par + 225616), (par + 226000), (buf + 8480),
-            (buf + 8864), (act + (long)(15952896) * n));
+        bn_c384_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(13169664) * n), (par + 225616), (par + 226000), (buf + 8480),
+            (buf + 8864), (act + (long)(13224960) * n));
 }
 
 static void mobilenetv2_fwd_82(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n55296_cu_fwd(host, n, (act + (long)(15952896) * n), (act + (long)(16008192) * n));
 }
 
 static void mobilenetv2_fwd_83(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c384_12x12_s1_cu_fwd(host, n, (act + (long)(16008192) * n), (par + 226384), 0, (act + (long)(16063488) * n + 0));
+    dw_k3_c384_12x12_s1_cu_fwd(host, n, (act + (long)(13224960) * n), (par + 226384), 0, (act + (long)(13280256) * n + 0));
 }
 
 static void mobilenetv2_fwd_84(const mc_state *s, int train, int host)
@@ -826,25 +810,24 @@ static void mobilenetv2_fwd_84(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_12x12_cu_fwd_train(host, n, (act + (long)(16063488) * n), (par + 229840), (par + 230224), (buf + 9248),
-            (buf + 9632), (cnt + 31), (act + (long)(16118784) * n), (sav + 9248), (sav + 9632));
+        bn_c384_12x12_relu6_cu_fwd_train(host, n, (act + (long)(13280256) * n), (par + 229840), (par + 230224), (buf + 9248),
+            (buf + 9632), (cnt + 31), (act + (long)(13335552) * n), (sav + 9248), (sav + 9632));
     else
-        bn_c384_12x12_cu_fwd_eval(host, n, (act + (long)(16063488) * n), (par + 229840), (par + 230224), (buf + 9248),
-            (buf + 9632), (act + (long)(16118784) * n));
+        bn_c384_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(13280256) * n), (par + 229840), (par + 230224), (buf + 9248),
+            (buf + 9632), (act + (long)(13335552) * n));
 }
 
 static void mobilenetv2_fwd_85(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n55296_cu_fwd(host, n, (act + (long)(16118784) * n), (act + (long)(16174080) * n));
 }
 
 static void mobilenetv2_fwd_86(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_64_12x12_s1_p0_cu_fwd(host, n, (act + (long)(16174080) * n), (par + 230608), 0, (act + (long)(16229376) * n + 0));
+    conv_k1_c384_64_12x12_s1_p0_cu_fwd(host, n, (act + (long)(13335552) * n), (par + 230608), 0, (act + (long)(13390848) * n + 0));
 }
 
 static void mobilenetv2_fwd_87(const mc_state *s, int train, int host)
@@ -852,25 +835,25 @@ static void mobilenetv2_fwd_87(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c64_12x12_cu_fwd_train(host, n, (act + (long)(16229376) * n), (par + 255184), (par + 255248), (buf + 10016),
-            (buf + 10080), (cnt + 32), (act + (long)(16238592) * n), (sav + 10016), (sav + 10080));
+        bn_c64_12x12_cu_fwd_train(host, n, (act + (long)(13390848) * n), (par + 255184), (par + 255248), (buf + 10016),
+            (buf + 10080), (cnt + 32), (act + (long)(13400064) * n), (sav + 10016), (sav + 10080));
     else
-        bn_c64_12x12_cu_fwd_eval(host, n, (act + (long)(16229376) * n), (par + 255184), (par + 255248), (buf + 10016),
-            (buf + 10080), (act + (long)(16238592) * n));
+        bn_c64_12x12_cu_fwd_eval(host, n, (act + (long)(13390848) * n), (par + 255184), (par + 255248), (buf + 10016),
+            (buf + 10080), (act + (long)(13400064) * n));
 }
 
 static void mobilenetv2_fwd_88(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n9216_cu_fwd(host, n, (act + (long)(15888384) * n), (act + (long)(16238592) * n), (act + (long)(16247808) * n));
+    add2_n9216_cu_fwd(host, n, (act + (long)(13160448) * n), (act + (long)(13400064) * n), (act + (long)(13409280) * n));
 }
 
 static void mobilenetv2_fwd_89(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c64_384_12x12_s1_p0_cu_fwd(host, n, (act + (long)(16247808) * n), (par + 255312), 0, (act + (long)(16257024) * n + 0));
+    conv_k1_c64_384_12x12_s1_p0_cu_fwd(host, n, (act + (long)(13409280) * n), (par + 255312), 0, (act + (long)(13418496) * n + 0));
 }
 
 static void mobilenetv2_fwd_90(const mc_state *s, int train, int host)
@@ -878,25 +861,24 @@ static void mobilenetv2_fwd_90(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_12x12_cu_fwd_train(host, n, (act + (long)(16257024) * n), (par + 279888), (par + 280272), (buf + 10144),
-            (buf + 10528), (cnt + 33), (act + (long)(16312320) * n), (sav + 10144), (sav + 10528));
+        bn_c384_12x12_relu6_cu_fwd_train(host, n, (act + (long)(13418496) * n), (par + 279888), (par + 280272), (buf + 10144),
+            (buf + 10528), (cnt + 33), (act + (long)(13473792) * n), (sav + 10144), (sav + 10528));
     else
-        bn_c384_12x12_cu_fwd_eval(host, n, (act + (long)(16257024) * n), (par + 279888), (par + 280272), (buf + 10144),
-            (buf + 10528), (act + (long)(16312320) * n));
+        bn_c384_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(13418496) * n), (par + 279888), (par + 280272), (buf + 10144),
+            (buf + 10528), (act + (long)(13473792) * n));
 }
 
 static void mobilenetv2_fwd_91(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n55296_cu_fwd(host, n, (act + (long)(16312320) * n), (act + (long)(16367616) * n));
 }
 
 static void mobilenetv2_fwd_92(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c384_12x12_s1_cu_fwd(host, n, (act + (long)(16367616) * n), (par + 280656), 0, (act + (long)(16422912) * n + 0));
+    dw_k3_c384_12x12_s1_cu_fwd(host, n, (act + (long)(13473792) * n), (par + 280656), 0, (act + (long)(13529088) * n + 0));
 }
 
 static void mobilenetv2_fwd_93(const mc_state *s, int train, int host)
@@ -904,25 +886,24 @@ static void mobilenetv2_fwd_93(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c384_12x12_cu_fwd_train(host, n, (act + (long)(16422912) * n), (par + 284112), (par + 284496), (buf + 10912),
-            (buf + 11296), (cnt + 34), (act + (long)(16478208) * n), (sav + 10912), (sav + 11296));
+        bn_c384_12x12_relu6_cu_fwd_train(host, n, (act + (long)(13529088) * n), (par + 284112), (par + 284496), (buf + 10912),
+            (buf + 11296), (cnt + 34), (act + (long)(13584384) * n), (sav + 10912), (sav + 11296));
     else
-        bn_c384_12x12_cu_fwd_eval(host, n, (act + (long)(16422912) * n), (par + 284112), (par + 284496), (buf + 10912),
-            (buf + 11296), (act + (long)(16478208) * n));
+        bn_c384_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(13529088) * n), (par + 284112), (par + 284496), (buf + 10912),
+            (buf + 11296), (act + (long)(13584384) * n));
 }
 
 static void mobilenetv2_fwd_94(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n55296_cu_fwd(host, n, (act + (long)(16478208) * n), (act + (long)(16533504) * n));
 }
 
 static void mobilenetv2_fwd_95(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c384_96_12x12_s1_p0_cu_fwd(host, n, (act + (long)(16533504) * n), (par + 284880), 0, (act + (long)(16588800) * n + 0));
+    conv_k1_c384_96_12x12_s1_p0_cu_fwd(host, n, (act + (long)(13584384) * n), (par + 284880), 0, (act + (long)(13639680) * n + 0));
 }
 
 static void mobilenetv2_fwd_96(const mc_state *s, int train, int host)
@@ -930,18 +911,18 @@ static void mobilenetv2_fwd_96(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_12x12_cu_fwd_train(host, n, (act + (long)(16588800) * n), (par + 321744), (par + 321840), (buf + 11680),
-            (buf + 11776), (cnt + 35), (act + (long)(16602624) * n), (sav + 11680), (sav + 11776));
+        bn_c96_12x12_cu_fwd_train(host, n, (act + (long)(13639680) * n), (par + 321744), (par + 321840), (buf + 11680),
+            (buf + 11776), (cnt + 35), (act + (long)(13653504) * n), (sav + 11680), (sav + 11776));
     else
-        bn_c96_12x12_cu_fwd_eval(host, n, (act + (long)(16588800) * n), (par + 321744), (par + 321840), (buf + 11680),
-            (buf + 11776), (act + (long)(16602624) * n));
+        bn_c96_12x12_cu_fwd_eval(host, n, (act + (long)(13639680) * n), (par + 321744), (par + 321840), (buf + 11680),
+            (buf + 11776), (act + (long)(13653504) * n));
 }
 
 static void mobilenetv2_fwd_97(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c96_576_12x12_s1_p0_cu_fwd(host, n, (act + (long)(16602624) * n), (par + 321936), 0, (act + (long)(16616448) * n + 0));
+    conv_k1_c96_576_12x12_s1_p0_cu_fwd(host, n, (act + (long)(13653504) * n), (par + 321936), 0, (act + (long)(13667328) * n + 0));
 }
 
 static void mobilenetv2_fwd_98(const mc_state *s, int train, int host)
@@ -949,25 +930,24 @@ static void mobilenetv2_fwd_98(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c576_12x12_cu_fwd_train(host, n, (act + (long)(16616448) * n), (par + 377232), (par + 377808), (buf + 11872),
-            (buf + 12448), (cnt + 36), (act + (long)(16699392) * n), (sav + 11872), (sav + 12448));
+        bn_c576_12x12_relu6_cu_fwd_train(host, n, (act + (long)(13667328) * n), (par + 377232), (par + 377808), (buf + 11872),
+            (buf + 12448), (cnt + 36), (act + (long)(13750272) * n), (sav + 11872), (sav + 12448));
     else
-        bn_c576_12x12_cu_fwd_eval(host, n, (act + (long)(16616448) * n), (par + 377232), (par + 377808), (buf + 11872),
-            (buf + 12448), (act + (long)(16699392) * n));
+        bn_c576_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(13667328) * n), (par + 377232), (par + 377808), (buf + 11872),
+            (buf + 12448), (act + (long)(13750272) * n));
 }
 
 static void mobilenetv2_fwd_99(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n82944_cu_fwd(host, n, (act + (long)(16699392) * n), (act + (long)(16782336) * n));
 }
 
 static void mobilenetv2_fwd_100(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c576_12x12_s1_cu_fwd(host, n, (act + (long)(16782336) * n), (par + 378384), 0, (act + (long)(16865280) * n + 0));
+    dw_k3_c576_12x12_s1_cu_fwd(host, n, (act + (long)(13750272) * n), (par + 378384), 0, (act + (long)(13833216) * n + 0));
 }
 
 static void mobilenetv2_fwd_101(const mc_state *s, int train, int host)
@@ -975,25 +955,24 @@ static void mobilenetv2_fwd_101(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c576_12x12_cu_fwd_train(host, n, (act + (long)(16865280) * n), (par + 383568), (par + 384144), (buf + 13024),
-            (buf + 13600), (cnt + 37), (act + (long)(16948224) * n), (sav + 13024), (sav + 13600));
+        bn_c576_12x12_relu6_cu_fwd_train(host, n, (act + (long)(13833216) * n), (par + 383568), (par + 384144), (buf + 13024),
+            (buf + 13600), (cnt + 37), (act + (long)(13916160) * n), (sav + 13024), (sav + 13600));
     else
-        bn_c576_12x12_cu_fwd_eval(host, n, (act + (long)(16865280) * n), (par + 383568), (par + 384144), (buf + 13024),
-            (buf + 13600), (act + (long)(16948224) * n));
+        bn_c576_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(13833216) * n), (par + 383568), (par + 384144), (buf + 13024),
+            (buf + 13600), (act + (long)(13916160) * n));
 }
 
 static void mobilenetv2_fwd_102(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n82944_cu_fwd(host, n, (act + (long)(16948224) * n), (act + (long)(17031168) * n));
 }
 
 static void mobilenetv2_fwd_103(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c576_96_12x12_s1_p0_cu_fwd(host, n, (act + (long)(17031168) * n), (par + 384720), 0, (act + (long)(17114112) * n + 0));
+    conv_k1_c576_96_12x12_s1_p0_cu_fwd(host, n, (act + (long)(13916160) * n), (par + 384720), 0, (act + (long)(13999104) * n + 0));
 }
 
 static void mobilenetv2_fwd_104(const mc_state *s, int train, int host)
@@ -1001,25 +980,25 @@ static void mobilenetv2_fwd_104(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_12x12_cu_fwd_train(host, n, (act + (long)(17114112) * n), (par + 440016), (par + 440112), (buf + 14176),
-            (buf + 14272), (cnt + 38), (act + (long)(17127936) * n), (sav + 14176), (sav + 14272));
+        bn_c96_12x12_cu_fwd_train(host, n, (act + (long)(13999104) * n), (par + 440016), (par + 440112), (buf + 14176),
+            (buf + 14272), (cnt + 38), (act + (long)(14012928) * n), (sav + 14176), (sav + 14272));
     else
-        bn_c96_12x12_cu_fwd_eval(host, n, (act + (long)(17114112) * n), (par + 440016), (par + 440112), (buf + 14176),
-            (buf + 14272), (act + (long)(17127936) * n));
+        bn_c96_12x12_cu_fwd_eval(host, n, (act + (long)(13999104) * n), (par + 440016), (par + 440112), (buf + 14176),
+            (buf + 14272), (act + (long)(14012928) * n));
 }
 
 static void mobilenetv2_fwd_105(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n13824_cu_fwd(host, n, (act + (long)(16602624) * n), (act + (long)(17127936) * n), (act + (long)(17141760) * n));
+    add2_n13824_cu_fwd(host, n, (act + (long)(13653504) * n), (act + (long)(14012928) * n), (act + (long)(14026752) * n));
 }
 
 static void mobilenetv2_fwd_106(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c96_576_12x12_s1_p0_cu_fwd(host, n, (act + (long)(17141760) * n), (par + 440208), 0, (act + (long)(17155584) * n + 0));
+    conv_k1_c96_576_12x12_s1_p0_cu_fwd(host, n, (act + (long)(14026752) * n), (par + 440208), 0, (act + (long)(14040576) * n + 0));
 }
 
 static void mobilenetv2_fwd_107(const mc_state *s, int train, int host)
@@ -1027,25 +1006,24 @@ static void mobilenetv2_fwd_107(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c576_12x12_cu_fwd_train(host, n, (act + (long)(17155584) * n), (par + 495504), (par + 496080), (buf + 14368),
-            (buf + 14944), (cnt + 39), (act + (long)(17238528) * n), (sav + 14368), (sav + 14944));
+        bn_c576_12x12_relu6_cu_fwd_train(host, n, (act + (long)(14040576) * n), (par + 495504), (par + 496080), (buf + 14368),
+            (buf + 14944), (cnt + 39), (act + (long)(14123520) * n), (sav + 14368), (sav + 14944));
     else
-        bn_c576_12x12_cu_fwd_eval(host, n, (act + (long)(17155584) * n), (par + 495504), (par + 496080), (buf + 14368),
-            (buf + 14944), (act + (long)(17238528) * n));
+        bn_c576_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(14040576) * n), (par + 495504), (par + 496080), (buf + 14368),
+            (buf + 14944), (act + (long)(14123520) * n));
 }
 
 static void mobilenetv2_fwd_108(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n82944_cu_fwd(host, n, (act + (long)(17238528) * n), (act + (long)(17321472) * n));
 }
 
 static void mobilenetv2_fwd_109(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c576_12x12_s1_cu_fwd(host, n, (act + (long)(17321472) * n), (par + 496656), 0, (act + (long)(17404416) * n + 0));
+    dw_k3_c576_12x12_s1_cu_fwd(host, n, (act + (long)(14123520) * n), (par + 496656), 0, (act + (long)(14206464) * n + 0));
 }
 
 static void mobilenetv2_fwd_110(const mc_state *s, int train, int host)
@@ -1053,25 +1031,24 @@ static void mobilenetv2_fwd_110(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c576_12x12_cu_fwd_train(host, n, (act + (long)(17404416) * n), (par + 501840), (par + 502416), (buf + 15520),
-            (buf + 16096), (cnt + 40), (act + (long)(17487360) * n), (sav + 15520), (sav + 16096));
+        bn_c576_12x12_relu6_cu_fwd_train(host, n, (act + (long)(14206464) * n), (par + 501840), (par + 502416), (buf + 15520),
+            (buf + 16096), (cnt + 40), (act + (long)(14289408) * n), (sav + 15520), (sav + 16096));
     else
-        bn_c576_12x12_cu_fwd_eval(host, n, (act + (long)(17404416) * n), (par + 501840), (par + 502416), (buf + 15520),
-            (buf + 16096), (act + (long)(17487360) * n));
+        bn_c576_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(14206464) * n), (par + 501840), (par + 502416), (buf + 15520),
+            (buf + 16096), (act + (long)(14289408) * n));
 }
 
 static void mobilenetv2_fwd_111(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n82944_cu_fwd(host, n, (act + (long)(17487360) * n), (act + (long)(17570304) * n));
 }
 
 static void mobilenetv2_fwd_112(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c576_96_12x12_s1_p0_cu_fwd(host, n, (act + (long)(17570304) * n), (par + 502992), 0, (act + (long)(17653248) * n + 0));
+    conv_k1_c576_96_12x12_s1_p0_cu_fwd(host, n, (act + (long)(14289408) * n), (par + 502992), 0, (act + (long)(14372352) * n + 0));
 }
 
 static void mobilenetv2_fwd_113(const mc_state *s, int train, int host)
@@ -1079,25 +1056,25 @@ static void mobilenetv2_fwd_113(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c96_12x12_cu_fwd_train(host, n, (act + (long)(17653248) * n), (par + 558288), (par + 558384), (buf + 16672),
-            (buf + 16768), (cnt + 41), (act + (long)(17667072) * n), (sav + 16672), (sav + 16768));
+        bn_c96_12x12_cu_fwd_train(host, n, (act + (long)(14372352) * n), (par + 558288), (par + 558384), (buf + 16672),
+            (buf + 16768), (cnt + 41), (act + (long)(14386176) * n), (sav + 16672), (sav + 16768));
     else
-        bn_c96_12x12_cu_fwd_eval(host, n, (act + (long)(17653248) * n), (par + 558288), (par + 558384), (buf + 16672),
-            (buf + 16768), (act + (long)(17667072) * n));
+        bn_c96_12x12_cu_fwd_eval(host, n, (act + (long)(14372352) * n), (par + 558288), (par + 558384), (buf + 16672),
+            (buf + 16768), (act + (long)(14386176) * n));
 }
 
 static void mobilenetv2_fwd_114(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n13824_cu_fwd(host, n, (act + (long)(17141760) * n), (act + (long)(17667072) * n), (act + (long)(17680896) * n));
+    add2_n13824_cu_fwd(host, n, (act + (long)(14026752) * n), (act + (long)(14386176) * n), (act + (long)(14400000) * n));
 }
 
 static void mobilenetv2_fwd_115(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c96_576_12x12_s1_p0_cu_fwd(host, n, (act + (long)(17680896) * n), (par + 558480), 0, (act + (long)(17694720) * n + 0));
+    conv_k1_c96_576_12x12_s1_p0_cu_fwd(host, n, (act + (long)(14400000) * n), (par + 558480), 0, (act + (long)(14413824) * n + 0));
 }
 
 static void mobilenetv2_fwd_116(const mc_state *s, int train, int host)
@@ -1105,25 +1082,24 @@ static void mobilenetv2_fwd_116(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c576_12x12_cu_fwd_train(host, n, (act + (long)(17694720) * n), (par + 613776), (par + 614352), (buf + 16864),
-            (buf + 17440), (cnt + 42), (act + (long)(17777664) * n), (sav + 16864), (sav + 17440));
+        bn_c576_12x12_relu6_cu_fwd_train(host, n, (act + (long)(14413824) * n), (par + 613776), (par + 614352), (buf + 16864),
+            (buf + 17440), (cnt + 42), (act + (long)(14496768) * n), (sav + 16864), (sav + 17440));
     else
-        bn_c576_12x12_cu_fwd_eval(host, n, (act + (long)(17694720) * n), (par + 613776), (par + 614352), (buf + 16864),
-            (buf + 17440), (act + (long)(17777664) * n));
+        bn_c576_12x12_relu6_cu_fwd_eval(host, n, (act + (long)(14413824) * n), (par + 613776), (par + 614352), (buf + 16864),
+            (buf + 17440), (act + (long)(14496768) * n));
 }
 
 static void mobilenetv2_fwd_117(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n82944_cu_fwd(host, n, (act + (long)(17777664) * n), (act + (long)(17860608) * n));
 }
 
 static void mobilenetv2_fwd_118(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c576_12x12_s2_cu_fwd(host, n, (act + (long)(17860608) * n), (par + 614928), 0, (act + (long)(17943552) * n + 0));
+    dw_k3_c576_12x12_s2_cu_fwd(host, n, (act + (long)(14496768) * n), (par + 614928), 0, (act + (long)(14579712) * n + 0));
 }
 
 static void mobilenetv2_fwd_119(const mc_state *s, int train, int host)
@@ -1131,25 +1107,24 @@ static void mobilenetv2_fwd_119(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c576_6x6_cu_fwd_train(host, n, (act + (long)(17943552) * n), (par + 620112), (par + 620688), (buf + 18016),
-            (buf + 18592), (cnt + 43), (act + (long)(17964288) * n), (sav + 18016), (sav + 18592));
+        bn_c576_6x6_relu6_cu_fwd_train(host, n, (act + (long)(14579712) * n), (par + 620112), (par + 620688), (buf + 18016),
+            (buf + 18592), (cnt + 43), (act + (long)(14600448) * n), (sav + 18016), (sav + 18592));
     else
-        bn_c576_6x6_cu_fwd_eval(host, n, (act + (long)(17943552) * n), (par + 620112), (par + 620688), (buf + 18016),
-            (buf + 18592), (act + (long)(17964288) * n));
+        bn_c576_6x6_relu6_cu_fwd_eval(host, n, (act + (long)(14579712) * n), (par + 620112), (par + 620688), (buf + 18016),
+            (buf + 18592), (act + (long)(14600448) * n));
 }
 
 static void mobilenetv2_fwd_120(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n20736_cu_fwd(host, n, (act + (long)(17964288) * n), (act + (long)(17985024) * n));
 }
 
 static void mobilenetv2_fwd_121(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c576_160_6x6_s1_p0_cu_fwd(host, n, (act + (long)(17985024) * n), (par + 621264), 0, (act + (long)(18005760) * n + 0));
+    conv_k1_c576_160_6x6_s1_p0_cu_fwd(host, n, (act + (long)(14600448) * n), (par + 621264), 0, (act + (long)(14621184) * n + 0));
 }
 
 static void mobilenetv2_fwd_122(const mc_state *s, int train, int host)
@@ -1157,18 +1132,18 @@ static void mobilenetv2_fwd_122(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c160_6x6_cu_fwd_train(host, n, (act + (long)(18005760) * n), (par + 713424), (par + 713584), (buf + 19168),
-            (buf + 19328), (cnt + 44), (act + (long)(18011520) * n), (sav + 19168), (sav + 19328));
+        bn_c160_6x6_cu_fwd_train(host, n, (act + (long)(14621184) * n), (par + 713424), (par + 713584), (buf + 19168),
+            (buf + 19328), (cnt + 44), (act + (long)(14626944) * n), (sav + 19168), (sav + 19328));
     else
-        bn_c160_6x6_cu_fwd_eval(host, n, (act + (long)(18005760) * n), (par + 713424), (par + 713584), (buf + 19168),
-            (buf + 19328), (act + (long)(18011520) * n));
+        bn_c160_6x6_cu_fwd_eval(host, n, (act + (long)(14621184) * n), (par + 713424), (par + 713584), (buf + 19168),
+            (buf + 19328), (act + (long)(14626944) * n));
 }
 
 static void mobilenetv2_fwd_123(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c160_960_6x6_s1_p0_cu_fwd(host, n, (act + (long)(18011520) * n), (par + 713744), 0, (act + (long)(18017280) * n + 0));
+    conv_k1_c160_960_6x6_s1_p0_cu_fwd(host, n, (act + (long)(14626944) * n), (par + 713744), 0, (act + (long)(14632704) * n + 0));
 }
 
 static void mobilenetv2_fwd_124(const mc_state *s, int train, int host)
@@ -1176,25 +1151,24 @@ static void mobilenetv2_fwd_124(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c960_6x6_cu_fwd_train(host, n, (act + (long)(18017280) * n), (par + 867344), (par + 868304), (buf + 19488),
-            (buf + 20448), (cnt + 45), (act + (long)(18051840) * n), (sav + 19488), (sav + 20448));
+        bn_c960_6x6_relu6_cu_fwd_train(host, n, (act + (long)(14632704) * n), (par + 867344), (par + 868304), (buf + 19488),
+            (buf + 20448), (cnt + 45), (act + (long)(14667264) * n), (sav + 19488), (sav + 20448));
     else
-        bn_c960_6x6_cu_fwd_eval(host, n, (act + (long)(18017280) * n), (par + 867344), (par + 868304), (buf + 19488),
-            (buf + 20448), (act + (long)(18051840) * n));
+        bn_c960_6x6_relu6_cu_fwd_eval(host, n, (act + (long)(14632704) * n), (par + 867344), (par + 868304), (buf + 19488),
+            (buf + 20448), (act + (long)(14667264) * n));
 }
 
 static void mobilenetv2_fwd_125(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n34560_cu_fwd(host, n, (act + (long)(18051840) * n), (act + (long)(18086400) * n));
 }
 
 static void mobilenetv2_fwd_126(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c960_6x6_s1_cu_fwd(host, n, (act + (long)(18086400) * n), (par + 869264), 0, (act + (long)(18120960) * n + 0));
+    dw_k3_c960_6x6_s1_cu_fwd(host, n, (act + (long)(14667264) * n), (par + 869264), 0, (act + (long)(14701824) * n + 0));
 }
 
 static void mobilenetv2_fwd_127(const mc_state *s, int train, int host)
@@ -1202,25 +1176,24 @@ static void mobilenetv2_fwd_127(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c960_6x6_cu_fwd_train(host, n, (act + (long)(18120960) * n), (par + 877904), (par + 878864), (buf + 21408),
-            (buf + 22368), (cnt + 46), (act + (long)(18155520) * n), (sav + 21408), (sav + 22368));
+        bn_c960_6x6_relu6_cu_fwd_train(host, n, (act + (long)(14701824) * n), (par + 877904), (par + 878864), (buf + 21408),
+            (buf + 22368), (cnt + 46), (act + (long)(14736384) * n), (sav + 21408), (sav + 22368));
     else
-        bn_c960_6x6_cu_fwd_eval(host, n, (act + (long)(18120960) * n), (par + 877904), (par + 878864), (buf + 21408),
-            (buf + 22368), (act + (long)(18155520) * n));
+        bn_c960_6x6_relu6_cu_fwd_eval(host, n, (act + (long)(14701824) * n), (par + 877904), (par + 878864), (buf + 21408),
+            (buf + 22368), (act + (long)(14736384) * n));
 }
 
 static void mobilenetv2_fwd_128(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n34560_cu_fwd(host, n, (act + (long)(18155520) * n), (act + (long)(18190080) * n));
 }
 
 static void mobilenetv2_fwd_129(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c960_160_6x6_s1_p0_cu_fwd(host, n, (act + (long)(18190080) * n), (par + 879824), 0, (act + (long)(18224640) * n + 0));
+    conv_k1_c960_160_6x6_s1_p0_cu_fwd(host, n, (act + (long)(14736384) * n), (par + 879824), 0, (act + (long)(14770944) * n + 0));
 }
 
 static void mobilenetv2_fwd_130(const mc_state *s, int train, int host)
@@ -1228,25 +1201,25 @@ static void mobilenetv2_fwd_130(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c160_6x6_cu_fwd_train(host, n, (act + (long)(18224640) * n), (par + 1033424), (par + 1033584), (buf + 23328),
-            (buf + 23488), (cnt + 47), (act + (long)(18230400) * n), (sav + 23328), (sav + 23488));
+        bn_c160_6x6_cu_fwd_train(host, n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584), (buf + 23328),
+            (buf + 23488), (cnt + 47), (act + (long)(14776704) * n), (sav + 23328), (sav + 23488));
     else
-        bn_c160_6x6_cu_fwd_eval(host, n, (act + (long)(18224640) * n), (par + 1033424), (par + 1033584), (buf + 23328),
-            (buf + 23488), (act + (long)(18230400) * n));
+        bn_c160_6x6_cu_fwd_eval(host, n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584), (buf + 23328),
+            (buf + 23488), (act + (long)(14776704) * n));
 }
 
 static void mobilenetv2_fwd_131(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n5760_cu_fwd(host, n, (act + (long)(18011520) * n), (act + (long)(18230400) * n), (act + (long)(18236160) * n));
+    add2_n5760_cu_fwd(host, n, (act + (long)(14626944) * n), (act + (long)(14776704) * n), (act + (long)(14782464) * n));
 }
 
 static void mobilenetv2_fwd_132(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c160_960_6x6_s1_p0_cu_fwd(host, n, (act + (long)(18236160) * n), (par + 1033744), 0, (act + (long)(18241920) * n + 0));
+    conv_k1_c160_960_6x6_s1_p0_cu_fwd(host, n, (act + (long)(14782464) * n), (par + 1033744), 0, (act + (long)(14788224) * n + 0));
 }
 
 static void mobilenetv2_fwd_133(const mc_state *s, int train, int host)
@@ -1254,25 +1227,24 @@ static void mobilenetv2_fwd_133(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c960_6x6_cu_fwd_train(host, n, (act + (long)(18241920) * n), (par + 1187344), (par + 1188304), (buf + 23648),
-            (buf + 24608), (cnt + 48), (act + (long)(18276480) * n), (sav + 23648), (sav + 24608));
+        bn_c960_6x6_relu6_cu_fwd_train(host, n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304), (buf + 23648),
+            (buf + 24608), (cnt + 48), (act + (long)(14822784) * n), (sav + 23648), (sav + 24608));
     else
-        bn_c960_6x6_cu_fwd_eval(host, n, (act + (long)(18241920) * n), (par + 1187344), (par + 1188304), (buf + 23648),
-            (buf + 24608), (act + (long)(18276480) * n));
+        bn_c960_6x6_relu6_cu_fwd_eval(host, n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304), (buf + 23648),
+            (buf + 24608), (act + (long)(14822784) * n));
 }
 
 static void mobilenetv2_fwd_134(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n34560_cu_fwd(host, n, (act + (long)(18276480) * n), (act + (long)(18311040) * n));
 }
 
 static void mobilenetv2_fwd_135(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c960_6x6_s1_cu_fwd(host, n, (act + (long)(18311040) * n), (par + 1189264), 0, (act + (long)(18345600) * n + 0));
+    dw_k3_c960_6x6_s1_cu_fwd(host, n, (act + (long)(14822784) * n), (par + 1189264), 0, (act + (long)(14857344) * n + 0));
 }
 
 static void mobilenetv2_fwd_136(const mc_state *s, int train, int host)
@@ -1280,25 +1252,24 @@ static void mobilenetv2_fwd_136(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c960_6x6_cu_fwd_train(host, n, (act + (long)(18345600) * n), (par + 1197904), (par + 1198864), (buf + 25568),
-            (buf + 26528), (cnt + 49), (act + (long)(18380160) * n), (sav + 25568), (sav + 26528));
+        bn_c960_6x6_relu6_cu_fwd_train(host, n, (act + (long)(14857344) * n), (par + 1197904), (par + 1198864), (buf + 25568),
+            (buf + 26528), (cnt + 49), (act + (long)(14891904) * n), (sav + 25568), (sav + 26528));
     else
-        bn_c960_6x6_cu_fwd_eval(host, n, (act + (long)(18345600) * n), (par + 1197904), (par + 1198864), (buf + 25568),
-            (buf + 26528), (act + (long)(18380160) * n));
+        bn_c960_6x6_relu6_cu_fwd_eval(host, n, (act + (long)(14857344) * n), (par + 1197904), (par + 1198864), (buf + 25568),
+            (buf + 26528), (act + (long)(14891904) * n));
 }
 
 static void mobilenetv2_fwd_137(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n34560_cu_fwd(host, n, (act + (long)(18380160) * n), (act + (long)(18414720) * n));
 }
 
 static void mobilenetv2_fwd_138(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c960_160_6x6_s1_p0_cu_fwd(host, n, (act + (long)(18414720) * n), (par + 1199824), 0, (act + (long)(18449280) * n + 0));
+    conv_k1_c960_160_6x6_s1_p0_cu_fwd(host, n, (act + (long)(14891904) * n), (par + 1199824), 0, (act + (long)(14926464) * n + 0));
 }
 
 static void mobilenetv2_fwd_139(const mc_state *s, int train, int host)
@@ -1306,25 +1277,25 @@ static void mobilenetv2_fwd_139(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c160_6x6_cu_fwd_train(host, n, (act + (long)(18449280) * n), (par + 1353424), (par + 1353584), (buf + 27488),
-            (buf + 27648), (cnt + 50), (act + (long)(18455040) * n), (sav + 27488), (sav + 27648));
+        bn_c160_6x6_cu_fwd_train(host, n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584), (buf + 27488),
+            (buf + 27648), (cnt + 50), (act + (long)(14932224) * n), (sav + 27488), (sav + 27648));
     else
-        bn_c160_6x6_cu_fwd_eval(host, n, (act + (long)(18449280) * n), (par + 1353424), (par + 1353584), (buf + 27488),
-            (buf + 27648), (act + (long)(18455040) * n));
+        bn_c160_6x6_cu_fwd_eval(host, n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584), (buf + 27488),
+            (buf + 27648), (act + (long)(14932224) * n));
 }
 
 static void mobilenetv2_fwd_140(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    add2_n5760_cu_fwd(host, n, (act + (long)(18236160) * n), (act + (long)(18455040) * n), (act + (long)(18460800) * n));
+    add2_n5760_cu_fwd(host, n, (act + (long)(14782464) * n), (act + (long)(14932224) * n), (act + (long)(14937984) * n));
 }
 
 static void mobilenetv2_fwd_141(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c160_960_6x6_s1_p0_cu_fwd(host, n, (act + (long)(18460800) * n), (par + 1353744), 0, (act + (long)(18466560) * n + 0));
+    conv_k1_c160_960_6x6_s1_p0_cu_fwd(host, n, (act + (long)(14937984) * n), (par + 1353744), 0, (act + (long)(14943744) * n + 0));
 }
 
 static void mobilenetv2_fwd_142(const mc_state *s, int train, int host)
@@ -1332,25 +1303,24 @@ static void mobilenetv2_fwd_142(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c960_6x6_cu_fwd_train(host, n, (act + (long)(18466560) * n), (par + 1507344), (par + 1508304), (buf + 27808),
-            (buf + 28768), (cnt + 51), (act + (long)(18501120) * n), (sav + 27808), (sav + 28768));
+        bn_c960_6x6_relu6_cu_fwd_train(host, n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304), (buf + 27808),
+            (buf + 28768), (cnt + 51), (act + (long)(14978304) * n), (sav + 27808), (sav + 28768));
     else
-        bn_c960_6x6_cu_fwd_eval(host, n, (act + (long)(18466560) * n), (par + 1507344), (par + 1508304), (buf + 27808),
-            (buf + 28768), (act + (long)(18501120) * n));
+        bn_c960_6x6_relu6_cu_fwd_eval(host, n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304), (buf + 27808),
+            (buf + 28768), (act + (long)(14978304) * n));
 }
 
 static void mobilenetv2_fwd_143(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n34560_cu_fwd(host, n, (act + (long)(18501120) * n), (act + (long)(18535680) * n));
 }
 
 static void mobilenetv2_fwd_144(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dw_k3_c960_6x6_s1_cu_fwd(host, n, (act + (long)(18535680) * n), (par + 1509264), 0, (act + (long)(18570240) * n + 0));
+    dw_k3_c960_6x6_s1_cu_fwd(host, n, (act + (long)(14978304) * n), (par + 1509264), 0, (act + (long)(15012864) * n + 0));
 }
 
 static void mobilenetv2_fwd_145(const mc_state *s, int train, int host)
@@ -1358,25 +1328,24 @@ static void mobilenetv2_fwd_145(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c960_6x6_cu_fwd_train(host, n, (act + (long)(18570240) * n), (par + 1517904), (par + 1518864), (buf + 29728),
-            (buf + 30688), (cnt + 52), (act + (long)(18604800) * n), (sav + 29728), (sav + 30688));
+        bn_c960_6x6_relu6_cu_fwd_train(host, n, (act + (long)(15012864) * n), (par + 1517904), (par + 1518864), (buf + 29728),
+            (buf + 30688), (cnt + 52), (act + (long)(15047424) * n), (sav + 29728), (sav + 30688));
     else
-        bn_c960_6x6_cu_fwd_eval(host, n, (act + (long)(18570240) * n), (par + 1517904), (par + 1518864), (buf + 29728),
-            (buf + 30688), (act + (long)(18604800) * n));
+        bn_c960_6x6_relu6_cu_fwd_eval(host, n, (act + (long)(15012864) * n), (par + 1517904), (par + 1518864), (buf + 29728),
+            (buf + 30688), (act + (long)(15047424) * n));
 }
 
 static void mobilenetv2_fwd_146(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n34560_cu_fwd(host, n, (act + (long)(18604800) * n), (act + (long)(18639360) * n));
 }
 
 static void mobilenetv2_fwd_147(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c960_320_6x6_s1_p0_cu_fwd(host, n, (act + (long)(18639360) * n), (par + 1519824), 0, (act + (long)(18673920) * n + 0));
+    conv_k1_c960_320_6x6_s1_p0_cu_fwd(host, n, (act + (long)(15047424) * n), (par + 1519824), 0, (act + (long)(15081984) * n + 0));
 }
 
 static void mobilenetv2_fwd_148(const mc_state *s, int train, int host)
@@ -1384,18 +1353,18 @@ static void mobilenetv2_fwd_148(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c320_6x6_cu_fwd_train(host, n, (act + (long)(18673920) * n), (par + 1827024), (par + 1827344), (buf + 31648),
-            (buf + 31968), (cnt + 53), (act + (long)(18685440) * n), (sav + 31648), (sav + 31968));
+        bn_c320_6x6_cu_fwd_train(host, n, (act + (long)(15081984) * n), (par + 1827024), (par + 1827344), (buf + 31648),
+            (buf + 31968), (cnt + 53), (act + (long)(15093504) * n), (sav + 31648), (sav + 31968));
     else
-        bn_c320_6x6_cu_fwd_eval(host, n, (act + (long)(18673920) * n), (par + 1827024), (par + 1827344), (buf + 31648),
-            (buf + 31968), (act + (long)(18685440) * n));
+        bn_c320_6x6_cu_fwd_eval(host, n, (act + (long)(15081984) * n), (par + 1827024), (par + 1827344), (buf + 31648),
+            (buf + 31968), (act + (long)(15093504) * n));
 }
 
 static void mobilenetv2_fwd_149(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    conv_k1_c320_1280_6x6_s1_p0_cu_fwd(host, n, (act + (long)(18685440) * n), (par + 1827664), 0, (act + (long)(18696960) * n + 0));
+    conv_k1_c320_1280_6x6_s1_p0_cu_fwd(host, n, (act + (long)(15093504) * n), (par + 1827664), 0, (act + (long)(15105024) * n + 0));
 }
 
 static void mobilenetv2_fwd_150(const mc_state *s, int train, int host)
@@ -1403,39 +1372,38 @@ static void mobilenetv2_fwd_150(const mc_state *s, int train, int host)
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
     if (train)
-        bn_c1280_6x6_cu_fwd_train(host, n, (act + (long)(18696960) * n), (par + 2237264), (par + 2238544), (buf + 32288),
-            (buf + 33568), (cnt + 54), (act + (long)(18743040) * n), (sav + 32288), (sav + 33568));
+        bn_c1280_6x6_relu6_cu_fwd_train(host, n, (act + (long)(15105024) * n), (par + 2237264), (par + 2238544), (buf + 32288),
+            (buf + 33568), (cnt + 54), (act + (long)(15151104) * n), (sav + 32288), (sav + 33568));
     else
-        bn_c1280_6x6_cu_fwd_eval(host, n, (act + (long)(18696960) * n), (par + 2237264), (par + 2238544), (buf + 32288),
-            (buf + 33568), (act + (long)(18743040) * n));
+        bn_c1280_6x6_relu6_cu_fwd_eval(host, n, (act + (long)(15105024) * n), (par + 2237264), (par + 2238544), (buf + 32288),
+            (buf + 33568), (act + (long)(15151104) * n));
 }
 
 static void mobilenetv2_fwd_151(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    relu6_n46080_cu_fwd(host, n, (act + (long)(18743040) * n), (act + (long)(18789120) * n));
 }
 
 static void mobilenetv2_fwd_152(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    gap_c1280_6x6_cu_fwd(host, n, (act + (long)(18789120) * n), (act + (long)(18835200) * n));
+    gap_c1280_6x6_cu_fwd(host, n, (act + (long)(15151104) * n), (act + (long)(15197184) * n));
 }
 
 static void mobilenetv2_fwd_153(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    dropout_n1280_cu_fwd(host, n, (act + (long)(18835200) * n), train ? (ext + (long)(0) * n) : 0, (act + (long)(18836480) * n));
+    dropout_n1280_cu_fwd(host, n, (act + (long)(15197184) * n), train ? (ext + (long)(0) * n) : 0, (act + (long)(15198464) * n));
 }
 
 static void mobilenetv2_fwd_154(const mc_state *s, int train, int host)
 {
     MC_STEP_POINTERS(s);
     (void)train, (void)host;
-    linear_1280_10_b_cu_fwd(host, n, (act + (long)(18836480) * n), (par + 2239824), (par + 2252624), (act + (long)(18837760) * n));
+    linear_1280_10_b_cu_fwd(host, n, (act + (long)(15198464) * n), (par + 2239824), (par + 2252624), (act + (long)(15199744) * n));
 }
 
 static void mobilenetv2_bwd_0(const mc_state *s, int host)
@@ -1450,7 +1418,7 @@ static void mobilenetv2_bwd_1(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_96x96_cu_bwd(host, n, (act + (long)(27648) * n), (act + (long)(322560) * n), (par + 864), (sav + 0), (sav + 32),
+    bn_c32_96x96_relu6_cu_bwd(host, n, (act + (long)(27648) * n), (act + (long)(322560) * n), (par + 864), (sav + 0), (sav + 32),
         (dact + (long)(322560) * n), (dact + (long)(27648) * n), (grad + 864), (grad + 896));
 }
 
@@ -1458,14 +1426,13 @@ static void mobilenetv2_bwd_2(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n294912_cu_bwd(host, n, (act + (long)(322560) * n), (act + (long)(617472) * n), (dact + (long)(617472) * n), (dact + (long)(322560) * n));
 }
 
 static void mobilenetv2_bwd_3(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_7_c32_96x96_s1_cu_bwd(host, n, (act + (long)(617472) * n), (par + 928), (dact + (long)(912384) * n + 0), (dact + (long)(617472) * n), (grad + 928),
+    dw_k3_5_7_c32_96x96_s1_cu_bwd(host, n, (act + (long)(322560) * n), (par + 928), (dact + (long)(617472) * n + 0), (dact + (long)(322560) * n), (grad + 928),
         0);
 }
 
@@ -1473,15 +1440,15 @@ static void mobilenetv2_bwd_4(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_96x96_cu_bwd(host, n, (act + (long)(912384) * n), (act + (long)(1797120) * n), (par + 3584), (sav + 64), (sav + 160),
-        (dact + (long)(1797120) * n), (dact + (long)(912384) * n), (grad + 3584), (grad + 3680));
+    bn_c96_96x96_cu_bwd(host, n, (act + (long)(617472) * n), (act + (long)(1502208) * n), (par + 3584), (sav + 64), (sav + 160),
+        (dact + (long)(1502208) * n), (dact + (long)(617472) * n), (grad + 3584), (grad + 3680));
 }
 
 static void mobilenetv2_bwd_5(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c96_16_96x96_s1_p0_b_cu_bwd(host, n, (act + (long)(1797120) * n), (par + 3776), (dact + (long)(2681856) * n + 0), (dact + (long)(1797120) * n), (grad + 3776),
+    conv_k1_c96_16_96x96_s1_p0_b_cu_bwd(host, n, (act + (long)(1502208) * n), (par + 3776), (dact + (long)(2386944) * n + 0), (dact + (long)(1502208) * n), (grad + 3776),
         (grad + 5312));
 }
 
@@ -1489,8 +1456,8 @@ static void mobilenetv2_bwd_6(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_96x96_relu_cu_bwd(host, n, (act + (long)(2681856) * n), (act + (long)(2829312) * n), (par + 5328), (sav + 256), (sav + 272),
-        (dact + (long)(2829312) * n), (dact + (long)(2681856) * n), (grad + 5328), (grad + 5344));
+    bn_c16_96x96_relu_cu_bwd(host, n, (act + (long)(2386944) * n), (act + (long)(2534400) * n), (par + 5328), (sav + 256), (sav + 272),
+        (dact + (long)(2534400) * n), (dact + (long)(2386944) * n), (grad + 5328), (grad + 5344));
 }
 
 static void mobilenetv2_bwd_7(const mc_state *s, int host)
@@ -1503,15 +1470,15 @@ static void mobilenetv2_bwd_8(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c16_96x96_cu_bwd(host, n, (act + (long)(2829312) * n), (act + (long)(2976768) * n), (par + 5360), (sav + 288), (sav + 304),
-        (dact + (long)(2976768) * n), (dact + (long)(2829312) * n), (grad + 5360), (grad + 5376));
+    bn_c16_96x96_cu_bwd(host, n, (act + (long)(2534400) * n), (act + (long)(2681856) * n), (par + 5360), (sav + 288), (sav + 304),
+        (dact + (long)(2681856) * n), (dact + (long)(2534400) * n), (grad + 5360), (grad + 5376));
 }
 
 static void mobilenetv2_bwd_9(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c16_96_96x96_s1_p0_cu_bwd(host, n, (act + (long)(2976768) * n), (par + 5392), (dact + (long)(3124224) * n + 0), (dact + (long)(2976768) * n), (grad + 5392),
+    conv_k1_c16_96_96x96_s1_p0_cu_bwd(host, n, (act + (long)(2681856) * n), (par + 5392), (dact + (long)(2829312) * n + 0), (dact + (long)(2681856) * n), (grad + 5392),
         0);
 }
 
@@ -1519,22 +1486,21 @@ static void mobilenetv2_bwd_10(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_96x96_cu_bwd(host, n, (act + (long)(3124224) * n), (act + (long)(4008960) * n), (par + 6928), (sav + 320), (sav + 416),
-        (dact + (long)(4008960) * n), (dact + (long)(3124224) * n), (grad + 6928), (grad + 7024));
+    bn_c96_96x96_relu6_cu_bwd(host, n, (act + (long)(2829312) * n), (act + (long)(3714048) * n), (par + 6928), (sav + 320), (sav + 416),
+        (dact + (long)(3714048) * n), (dact + (long)(2829312) * n), (grad + 6928), (grad + 7024));
 }
 
 static void mobilenetv2_bwd_11(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n884736_cu_bwd(host, n, (act + (long)(4008960) * n), (act + (long)(4893696) * n), (dact + (long)(4893696) * n), (dact + (long)(4008960) * n));
 }
 
 static void mobilenetv2_bwd_12(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c96_96x96_s1_cu_bwd(host, n, (act + (long)(4893696) * n), (par + 7120), (dact + (long)(5778432) * n + 0), (dact + (long)(4893696) * n), (grad + 7120),
+    dw_k3_5_c96_96x96_s1_cu_bwd(host, n, (act + (long)(3714048) * n), (par + 7120), (dact + (long)(4598784) * n + 0), (dact + (long)(3714048) * n), (grad + 7120),
         0);
 }
 
@@ -1542,15 +1508,15 @@ static void mobilenetv2_bwd_13(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_96x96_cu_bwd(host, n, (act + (long)(5778432) * n), (act + (long)(7547904) * n), (par + 10384), (sav + 512), (sav + 704),
-        (dact + (long)(7547904) * n), (dact + (long)(5778432) * n), (grad + 10384), (grad + 10576));
+    bn_c192_96x96_cu_bwd(host, n, (act + (long)(4598784) * n), (act + (long)(6368256) * n), (par + 10384), (sav + 512), (sav + 704),
+        (dact + (long)(6368256) * n), (dact + (long)(4598784) * n), (grad + 10384), (grad + 10576));
 }
 
 static void mobilenetv2_bwd_14(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c192_24_96x96_s2_p0_b_cu_bwd(host, n, (act + (long)(7547904) * n), (par + 10768), (dact + (long)(9317376) * n + 0), (dact + (long)(7547904) * n), (grad + 10768),
+    conv_k1_c192_24_96x96_s2_p0_b_cu_bwd(host, n, (act + (long)(6368256) * n), (par + 10768), (dact + (long)(8137728) * n + 0), (dact + (long)(6368256) * n), (grad + 10768),
         (grad + 15376));
 }
 
@@ -1558,8 +1524,8 @@ static void mobilenetv2_bwd_15(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c24_48x48_relu_cu_bwd(host, n, (act + (long)(9317376) * n), (act + (long)(9372672) * n), (par + 15400), (sav + 896), (sav + 920),
-        (dact + (long)(9372672) * n), (dact + (long)(9317376) * n), (grad + 15400), (grad + 15424));
+    bn_c24_48x48_relu_cu_bwd(host, n, (act + (long)(8137728) * n), (act + (long)(8193024) * n), (par + 15400), (sav + 896), (sav + 920),
+        (dact + (long)(8193024) * n), (dact + (long)(8137728) * n), (grad + 15400), (grad + 15424));
 }
 
 static void mobilenetv2_bwd_16(const mc_state *s, int host)
@@ -1572,15 +1538,15 @@ static void mobilenetv2_bwd_17(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c24_48x48_cu_bwd(host, n, (act + (long)(9372672) * n), (act + (long)(9427968) * n), (par + 15448), (sav + 944), (sav + 968),
-        (dact + (long)(9427968) * n), (dact + (long)(9372672) * n), (grad + 15448), (grad + 15472));
+    bn_c24_48x48_cu_bwd(host, n, (act + (long)(8193024) * n), (act + (long)(8248320) * n), (par + 15448), (sav + 944), (sav + 968),
+        (dact + (long)(8248320) * n), (dact + (long)(8193024) * n), (grad + 15448), (grad + 15472));
 }
 
 static void mobilenetv2_bwd_18(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c24_144_48x48_s1_p0_cu_bwd(host, n, (act + (long)(9427968) * n), (par + 15496), (dact + (long)(9483264) * n + 0), (dact + (long)(9427968) * n), (grad + 15496),
+    conv_k1_c24_144_48x48_s1_p0_cu_bwd(host, n, (act + (long)(8248320) * n), (par + 15496), (dact + (long)(8303616) * n + 0), (dact + (long)(8248320) * n), (grad + 15496),
         0);
 }
 
@@ -1588,22 +1554,21 @@ static void mobilenetv2_bwd_19(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c144_48x48_cu_bwd(host, n, (act + (long)(9483264) * n), (act + (long)(9815040) * n), (par + 18952), (sav + 992), (sav + 1136),
-        (dact + (long)(9815040) * n), (dact + (long)(9483264) * n), (grad + 18952), (grad + 19096));
+    bn_c144_48x48_relu6_cu_bwd(host, n, (act + (long)(8303616) * n), (act + (long)(8635392) * n), (par + 18952), (sav + 992), (sav + 1136),
+        (dact + (long)(8635392) * n), (dact + (long)(8303616) * n), (grad + 18952), (grad + 19096));
 }
 
 static void mobilenetv2_bwd_20(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n331776_cu_bwd(host, n, (act + (long)(9815040) * n), (act + (long)(10146816) * n), (dact + (long)(10146816) * n), (dact + (long)(9815040) * n));
 }
 
 static void mobilenetv2_bwd_21(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_5_c144_48x48_s1_cu_bwd(host, n, (act + (long)(10146816) * n), (par + 19240), (dact + (long)(10478592) * n + 0), (dact + (long)(10146816) * n), (grad + 19240),
+    dw_k3_5_c144_48x48_s1_cu_bwd(host, n, (act + (long)(8635392) * n), (par + 19240), (dact + (long)(8967168) * n + 0), (dact + (long)(8635392) * n), (grad + 19240),
         0);
 }
 
@@ -1611,15 +1576,15 @@ static void mobilenetv2_bwd_22(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c288_48x48_cu_bwd(host, n, (act + (long)(10478592) * n), (act + (long)(11142144) * n), (par + 24136), (sav + 1280), (sav + 1568),
-        (dact + (long)(11142144) * n), (dact + (long)(10478592) * n), (grad + 24136), (grad + 24424));
+    bn_c288_48x48_cu_bwd(host, n, (act + (long)(8967168) * n), (act + (long)(9630720) * n), (par + 24136), (sav + 1280), (sav + 1568),
+        (dact + (long)(9630720) * n), (dact + (long)(8967168) * n), (grad + 24136), (grad + 24424));
 }
 
 static void mobilenetv2_bwd_23(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c288_24_48x48_s1_p0_b_cu_bwd(host, n, (act + (long)(11142144) * n), (par + 24712), (dact + (long)(11805696) * n + 0), (dact + (long)(11142144) * n), (grad + 24712),
+    conv_k1_c288_24_48x48_s1_p0_b_cu_bwd(host, n, (act + (long)(9630720) * n), (par + 24712), (dact + (long)(10294272) * n + 0), (dact + (long)(9630720) * n), (grad + 24712),
         (grad + 31624));
 }
 
@@ -1627,8 +1592,8 @@ static void mobilenetv2_bwd_24(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c24_48x48_relu_cu_bwd(host, n, (act + (long)(11805696) * n), (act + (long)(11860992) * n), (par + 31648), (sav + 1856), (sav + 1880),
-        (dact + (long)(11860992) * n), (dact + (long)(11805696) * n), (grad + 31648), (grad + 31672));
+    bn_c24_48x48_relu_cu_bwd(host, n, (act + (long)(10294272) * n), (act + (long)(10349568) * n), (par + 31648), (sav + 1856), (sav + 1880),
+        (dact + (long)(10349568) * n), (dact + (long)(10294272) * n), (grad + 31648), (grad + 31672));
 }
 
 static void mobilenetv2_bwd_25(const mc_state *s, int host)
@@ -1641,22 +1606,22 @@ static void mobilenetv2_bwd_26(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c24_48x48_cu_bwd(host, n, (act + (long)(11860992) * n), (act + (long)(11916288) * n), (par + 31696), (sav + 1904), (sav + 1928),
-        (dact + (long)(11916288) * n), (dact + (long)(11860992) * n), (grad + 31696), (grad + 31720));
+    bn_c24_48x48_cu_bwd(host, n, (act + (long)(10349568) * n), (act + (long)(10404864) * n), (par + 31696), (sav + 1904), (sav + 1928),
+        (dact + (long)(10404864) * n), (dact + (long)(10349568) * n), (grad + 31696), (grad + 31720));
 }
 
 static void mobilenetv2_bwd_27(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n55296_cu_bwd(host, n, (act + (long)(11971584) * n), (dact + (long)(11971584) * n), (dact + (long)(9427968) * n), (dact + (long)(11916288) * n));
+    add2_n55296_cu_bwd(host, n, (act + (long)(10460160) * n), (dact + (long)(10460160) * n), (dact + (long)(8248320) * n), (dact + (long)(10404864) * n));
 }
 
 static void mobilenetv2_bwd_28(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c24_144_48x48_s1_p0_cu_bwd(host, n, (act + (long)(11971584) * n), (par + 31744), (dact + (long)(12026880) * n + 0), (dact + (long)(11971584) * n), (grad + 31744),
+    conv_k1_c24_144_48x48_s1_p0_cu_bwd(host, n, (act + (long)(10460160) * n), (par + 31744), (dact + (long)(10515456) * n + 0), (dact + (long)(10460160) * n), (grad + 31744),
         0);
 }
 
@@ -1664,22 +1629,21 @@ static void mobilenetv2_bwd_29(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c144_48x48_cu_bwd(host, n, (act + (long)(12026880) * n), (act + (long)(12358656) * n), (par + 35200), (sav + 1952), (sav + 2096),
-        (dact + (long)(12358656) * n), (dact + (long)(12026880) * n), (grad + 35200), (grad + 35344));
+    bn_c144_48x48_relu6_cu_bwd(host, n, (act + (long)(10515456) * n), (act + (long)(10847232) * n), (par + 35200), (sav + 1952), (sav + 2096),
+        (dact + (long)(10847232) * n), (dact + (long)(10515456) * n), (grad + 35200), (grad + 35344));
 }
 
 static void mobilenetv2_bwd_30(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n331776_cu_bwd(host, n, (act + (long)(12358656) * n), (act + (long)(12690432) * n), (dact + (long)(12690432) * n), (dact + (long)(12358656) * n));
 }
 
 static void mobilenetv2_bwd_31(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c144_48x48_s2_cu_bwd(host, n, (act + (long)(12690432) * n), (par + 35488), (dact + (long)(13022208) * n + 0), (dact + (long)(12690432) * n), (grad + 35488),
+    dw_k3_c144_48x48_s2_cu_bwd(host, n, (act + (long)(10847232) * n), (par + 35488), (dact + (long)(11179008) * n + 0), (dact + (long)(10847232) * n), (grad + 35488),
         0);
 }
 
@@ -1687,22 +1651,21 @@ static void mobilenetv2_bwd_32(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c144_24x24_cu_bwd(host, n, (act + (long)(13022208) * n), (act + (long)(13105152) * n), (par + 36784), (sav + 2240), (sav + 2384),
-        (dact + (long)(13105152) * n), (dact + (long)(13022208) * n), (grad + 36784), (grad + 36928));
+    bn_c144_24x24_relu6_cu_bwd(host, n, (act + (long)(11179008) * n), (act + (long)(11261952) * n), (par + 36784), (sav + 2240), (sav + 2384),
+        (dact + (long)(11261952) * n), (dact + (long)(11179008) * n), (grad + 36784), (grad + 36928));
 }
 
 static void mobilenetv2_bwd_33(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n82944_cu_bwd(host, n, (act + (long)(13105152) * n), (act + (long)(13188096) * n), (dact + (long)(13188096) * n), (dact + (long)(13105152) * n));
 }
 
 static void mobilenetv2_bwd_34(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c144_32_24x24_s1_p0_cu_bwd(host, n, (act + (long)(13188096) * n), (par + 37072), (dact + (long)(13271040) * n + 0), (dact + (long)(13188096) * n), (grad + 37072),
+    conv_k1_c144_32_24x24_s1_p0_cu_bwd(host, n, (act + (long)(11261952) * n), (par + 37072), (dact + (long)(11344896) * n + 0), (dact + (long)(11261952) * n), (grad + 37072),
         0);
 }
 
@@ -1710,15 +1673,15 @@ static void mobilenetv2_bwd_35(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_24x24_cu_bwd(host, n, (act + (long)(13271040) * n), (act + (long)(13289472) * n), (par + 41680), (sav + 2528), (sav + 2560),
-        (dact + (long)(13289472) * n), (dact + (long)(13271040) * n), (grad + 41680), (grad + 41712));
+    bn_c32_24x24_cu_bwd(host, n, (act + (long)(11344896) * n), (act + (long)(11363328) * n), (par + 41680), (sav + 2528), (sav + 2560),
+        (dact + (long)(11363328) * n), (dact + (long)(11344896) * n), (grad + 41680), (grad + 41712));
 }
 
 static void mobilenetv2_bwd_36(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c32_192_24x24_s1_p0_cu_bwd(host, n, (act + (long)(13289472) * n), (par + 41744), (dact + (long)(13307904) * n + 0), (dact + (long)(13289472) * n), (grad + 41744),
+    conv_k1_c32_192_24x24_s1_p0_cu_bwd(host, n, (act + (long)(11363328) * n), (par + 41744), (dact + (long)(11381760) * n + 0), (dact + (long)(11363328) * n), (grad + 41744),
         0);
 }
 
@@ -1726,22 +1689,21 @@ static void mobilenetv2_bwd_37(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_24x24_cu_bwd(host, n, (act + (long)(13307904) * n), (act + (long)(13418496) * n), (par + 47888), (sav + 2592), (sav + 2784),
-        (dact + (long)(13418496) * n), (dact + (long)(13307904) * n), (grad + 47888), (grad + 48080));
+    bn_c192_24x24_relu6_cu_bwd(host, n, (act + (long)(11381760) * n), (act + (long)(11492352) * n), (par + 47888), (sav + 2592), (sav + 2784),
+        (dact + (long)(11492352) * n), (dact + (long)(11381760) * n), (grad + 47888), (grad + 48080));
 }
 
 static void mobilenetv2_bwd_38(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n110592_cu_bwd(host, n, (act + (long)(13418496) * n), (act + (long)(13529088) * n), (dact + (long)(13529088) * n), (dact + (long)(13418496) * n));
 }
 
 static void mobilenetv2_bwd_39(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c192_24x24_s1_cu_bwd(host, n, (act + (long)(13529088) * n), (par + 48272), (dact + (long)(13639680) * n + 0), (dact + (long)(13529088) * n), (grad + 48272),
+    dw_k3_c192_24x24_s1_cu_bwd(host, n, (act + (long)(11492352) * n), (par + 48272), (dact + (long)(11602944) * n + 0), (dact + (long)(11492352) * n), (grad + 48272),
         0);
 }
 
@@ -1749,22 +1711,21 @@ static void mobilenetv2_bwd_40(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_24x24_cu_bwd(host, n, (act + (long)(13639680) * n), (act + (long)(13750272) * n), (par + 50000), (sav + 2976), (sav + 3168),
-        (dact + (long)(13750272) * n), (dact + (long)(13639680) * n), (grad + 50000), (grad + 50192));
+    bn_c192_24x24_relu6_cu_bwd(host, n, (act + (long)(11602944) * n), (act + (long)(11713536) * n), (par + 50000), (sav + 2976), (sav + 3168),
+        (dact + (long)(11713536) * n), (dact + (long)(11602944) * n), (grad + 50000), (grad + 50192));
 }
 
 static void mobilenetv2_bwd_41(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n110592_cu_bwd(host, n, (act + (long)(13750272) * n), (act + (long)(13860864) * n), (dact + (long)(13860864) * n), (dact + (long)(13750272) * n));
 }
 
 static void mobilenetv2_bwd_42(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c192_32_24x24_s1_p0_cu_bwd(host, n, (act + (long)(13860864) * n), (par + 50384), (dact + (long)(13971456) * n + 0), (dact + (long)(13860864) * n), (grad + 50384),
+    conv_k1_c192_32_24x24_s1_p0_cu_bwd(host, n, (act + (long)(11713536) * n), (par + 50384), (dact + (long)(11824128) * n + 0), (dact + (long)(11713536) * n), (grad + 50384),
         0);
 }
 
@@ -1772,22 +1733,22 @@ static void mobilenetv2_bwd_43(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_24x24_cu_bwd(host, n, (act + (long)(13971456) * n), (act + (long)(13989888) * n), (par + 56528), (sav + 3360), (sav + 3392),
-        (dact + (long)(13989888) * n), (dact + (long)(13971456) * n), (grad + 56528), (grad + 56560));
+    bn_c32_24x24_cu_bwd(host, n, (act + (long)(11824128) * n), (act + (long)(11842560) * n), (par + 56528), (sav + 3360), (sav + 3392),
+        (dact + (long)(11842560) * n), (dact + (long)(11824128) * n), (grad + 56528), (grad + 56560));
 }
 
 static void mobilenetv2_bwd_44(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n18432_cu_bwd(host, n, (act + (long)(14008320) * n), (dact + (long)(14008320) * n), (dact + (long)(13289472) * n), (dact + (long)(13989888) * n));
+    add2_n18432_cu_bwd(host, n, (act + (long)(11860992) * n), (dact + (long)(11860992) * n), (dact + (long)(11363328) * n), (dact + (long)(11842560) * n));
 }
 
 static void mobilenetv2_bwd_45(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c32_192_24x24_s1_p0_cu_bwd(host, n, (act + (long)(14008320) * n), (par + 56592), (dact + (long)(14026752) * n + 0), (dact + (long)(14008320) * n), (grad + 56592),
+    conv_k1_c32_192_24x24_s1_p0_cu_bwd(host, n, (act + (long)(11860992) * n), (par + 56592), (dact + (long)(11879424) * n + 0), (dact + (long)(11860992) * n), (grad + 56592),
         0);
 }
 
@@ -1795,22 +1756,21 @@ static void mobilenetv2_bwd_46(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_24x24_cu_bwd(host, n, (act + (long)(14026752) * n), (act + (long)(14137344) * n), (par + 62736), (sav + 3424), (sav + 3616),
-        (dact + (long)(14137344) * n), (dact + (long)(14026752) * n), (grad + 62736), (grad + 62928));
+    bn_c192_24x24_relu6_cu_bwd(host, n, (act + (long)(11879424) * n), (act + (long)(11990016) * n), (par + 62736), (sav + 3424), (sav + 3616),
+        (dact + (long)(11990016) * n), (dact + (long)(11879424) * n), (grad + 62736), (grad + 62928));
 }
 
 static void mobilenetv2_bwd_47(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n110592_cu_bwd(host, n, (act + (long)(14137344) * n), (act + (long)(14247936) * n), (dact + (long)(14247936) * n), (dact + (long)(14137344) * n));
 }
 
 static void mobilenetv2_bwd_48(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c192_24x24_s1_cu_bwd(host, n, (act + (long)(14247936) * n), (par + 63120), (dact + (long)(14358528) * n + 0), (dact + (long)(14247936) * n), (grad + 63120),
+    dw_k3_c192_24x24_s1_cu_bwd(host, n, (act + (long)(11990016) * n), (par + 63120), (dact + (long)(12100608) * n + 0), (dact + (long)(11990016) * n), (grad + 63120),
         0);
 }
 
@@ -1818,22 +1778,21 @@ static void mobilenetv2_bwd_49(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_24x24_cu_bwd(host, n, (act + (long)(14358528) * n), (act + (long)(14469120) * n), (par + 64848), (sav + 3808), (sav + 4000),
-        (dact + (long)(14469120) * n), (dact + (long)(14358528) * n), (grad + 64848), (grad + 65040));
+    bn_c192_24x24_relu6_cu_bwd(host, n, (act + (long)(12100608) * n), (act + (long)(12211200) * n), (par + 64848), (sav + 3808), (sav + 4000),
+        (dact + (long)(12211200) * n), (dact + (long)(12100608) * n), (grad + 64848), (grad + 65040));
 }
 
 static void mobilenetv2_bwd_50(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n110592_cu_bwd(host, n, (act + (long)(14469120) * n), (act + (long)(14579712) * n), (dact + (long)(14579712) * n), (dact + (long)(14469120) * n));
 }
 
 static void mobilenetv2_bwd_51(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c192_32_24x24_s1_p0_cu_bwd(host, n, (act + (long)(14579712) * n), (par + 65232), (dact + (long)(14690304) * n + 0), (dact + (long)(14579712) * n), (grad + 65232),
+    conv_k1_c192_32_24x24_s1_p0_cu_bwd(host, n, (act + (long)(12211200) * n), (par + 65232), (dact + (long)(12321792) * n + 0), (dact + (long)(12211200) * n), (grad + 65232),
         0);
 }
 
@@ -1841,22 +1800,22 @@ static void mobilenetv2_bwd_52(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c32_24x24_cu_bwd(host, n, (act + (long)(14690304) * n), (act + (long)(14708736) * n), (par + 71376), (sav + 4192), (sav + 4224),
-        (dact + (long)(14708736) * n), (dact + (long)(14690304) * n), (grad + 71376), (grad + 71408));
+    bn_c32_24x24_cu_bwd(host, n, (act + (long)(12321792) * n), (act + (long)(12340224) * n), (par + 71376), (sav + 4192), (sav + 4224),
+        (dact + (long)(12340224) * n), (dact + (long)(12321792) * n), (grad + 71376), (grad + 71408));
 }
 
 static void mobilenetv2_bwd_53(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n18432_cu_bwd(host, n, (act + (long)(14727168) * n), (dact + (long)(14727168) * n), (dact + (long)(14008320) * n), (dact + (long)(14708736) * n));
+    add2_n18432_cu_bwd(host, n, (act + (long)(12358656) * n), (dact + (long)(12358656) * n), (dact + (long)(11860992) * n), (dact + (long)(12340224) * n));
 }
 
 static void mobilenetv2_bwd_54(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c32_192_24x24_s1_p0_cu_bwd(host, n, (act + (long)(14727168) * n), (par + 71440), (dact + (long)(14745600) * n + 0), (dact + (long)(14727168) * n), (grad + 71440),
+    conv_k1_c32_192_24x24_s1_p0_cu_bwd(host, n, (act + (long)(12358656) * n), (par + 71440), (dact + (long)(12377088) * n + 0), (dact + (long)(12358656) * n), (grad + 71440),
         0);
 }
 
@@ -1864,22 +1823,21 @@ static void mobilenetv2_bwd_55(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_24x24_cu_bwd(host, n, (act + (long)(14745600) * n), (act + (long)(14856192) * n), (par + 77584), (sav + 4256), (sav + 4448),
-        (dact + (long)(14856192) * n), (dact + (long)(14745600) * n), (grad + 77584), (grad + 77776));
+    bn_c192_24x24_relu6_cu_bwd(host, n, (act + (long)(12377088) * n), (act + (long)(12487680) * n), (par + 77584), (sav + 4256), (sav + 4448),
+        (dact + (long)(12487680) * n), (dact + (long)(12377088) * n), (grad + 77584), (grad + 77776));
 }
 
 static void mobilenetv2_bwd_56(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n110592_cu_bwd(host, n, (act + (long)(14856192) * n), (act + (long)(14966784) * n), (dact + (long)(14966784) * n), (dact + (long)(14856192) * n));
 }
 
 static void mobilenetv2_bwd_57(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c192_24x24_s2_cu_bwd(host, n, (act + (long)(14966784) * n), (par + 77968), (dact + (long)(15077376) * n + 0), (dact + (long)(14966784) * n), (grad + 77968),
+    dw_k3_c192_24x24_s2_cu_bwd(host, n, (act + (long)(12487680) * n), (par + 77968), (dact + (long)(12598272) * n + 0), (dact + (long)(12487680) * n), (grad + 77968),
         0);
 }
 
@@ -1887,22 +1845,21 @@ static void mobilenetv2_bwd_58(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c192_12x12_cu_bwd(host, n, (act + (long)(15077376) * n), (act + (long)(15105024) * n), (par + 79696), (sav + 4640), (sav + 4832),
-        (dact + (long)(15105024) * n), (dact + (long)(15077376) * n), (grad + 79696), (grad + 79888));
+    bn_c192_12x12_relu6_cu_bwd(host, n, (act + (long)(12598272) * n), (act + (long)(12625920) * n), (par + 79696), (sav + 4640), (sav + 4832),
+        (dact + (long)(12625920) * n), (dact + (long)(12598272) * n), (grad + 79696), (grad + 79888));
 }
 
 static void mobilenetv2_bwd_59(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n27648_cu_bwd(host, n, (act + (long)(15105024) * n), (act + (long)(15132672) * n), (dact + (long)(15132672) * n), (dact + (long)(15105024) * n));
 }
 
 static void mobilenetv2_bwd_60(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c192_64_12x12_s1_p0_cu_bwd(host, n, (act + (long)(15132672) * n), (par + 80080), (dact + (long)(15160320) * n + 0), (dact + (long)(15132672) * n), (grad + 80080),
+    conv_k1_c192_64_12x12_s1_p0_cu_bwd(host, n, (act + (long)(12625920) * n), (par + 80080), (dact + (long)(12653568) * n + 0), (dact + (long)(12625920) * n), (grad + 80080),
         0);
 }
 
@@ -1910,15 +1867,15 @@ static void mobilenetv2_bwd_61(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_12x12_cu_bwd(host, n, (act + (long)(15160320) * n), (act + (long)(15169536) * n), (par + 92368), (sav + 5024), (sav + 5088),
-        (dact + (long)(15169536) * n), (dact + (long)(15160320) * n), (grad + 92368), (grad + 92432));
+    bn_c64_12x12_cu_bwd(host, n, (act + (long)(12653568) * n), (act + (long)(12662784) * n), (par + 92368), (sav + 5024), (sav + 5088),
+        (dact + (long)(12662784) * n), (dact + (long)(12653568) * n), (grad + 92368), (grad + 92432));
 }
 
 static void mobilenetv2_bwd_62(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_384_12x12_s1_p0_cu_bwd(host, n, (act + (long)(15169536) * n), (par + 92496), (dact + (long)(15178752) * n + 0), (dact + (long)(15169536) * n), (grad + 92496),
+    conv_k1_c64_384_12x12_s1_p0_cu_bwd(host, n, (act + (long)(12662784) * n), (par + 92496), (dact + (long)(12672000) * n + 0), (dact + (long)(12662784) * n), (grad + 92496),
         0);
 }
 
@@ -1926,22 +1883,21 @@ static void mobilenetv2_bwd_63(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_12x12_cu_bwd(host, n, (act + (long)(15178752) * n), (act + (long)(15234048) * n), (par + 117072), (sav + 5152), (sav + 5536),
-        (dact + (long)(15234048) * n), (dact + (long)(15178752) * n), (grad + 117072), (grad + 117456));
+    bn_c384_12x12_relu6_cu_bwd(host, n, (act + (long)(12672000) * n), (act + (long)(12727296) * n), (par + 117072), (sav + 5152), (sav + 5536),
+        (dact + (long)(12727296) * n), (dact + (long)(12672000) * n), (grad + 117072), (grad + 117456));
 }
 
 static void mobilenetv2_bwd_64(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n55296_cu_bwd(host, n, (act + (long)(15234048) * n), (act + (long)(15289344) * n), (dact + (long)(15289344) * n), (dact + (long)(15234048) * n));
 }
 
 static void mobilenetv2_bwd_65(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c384_12x12_s1_cu_bwd(host, n, (act + (long)(15289344) * n), (par + 117840), (dact + (long)(15344640) * n + 0), (dact + (long)(15289344) * n), (grad + 117840),
+    dw_k3_c384_12x12_s1_cu_bwd(host, n, (act + (long)(12727296) * n), (par + 117840), (dact + (long)(12782592) * n + 0), (dact + (long)(12727296) * n), (grad + 117840),
         0);
 }
 
@@ -1949,22 +1905,21 @@ static void mobilenetv2_bwd_66(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_12x12_cu_bwd(host, n, (act + (long)(15344640) * n), (act + (long)(15399936) * n), (par + 121296), (sav + 5920), (sav + 6304),
-        (dact + (long)(15399936) * n), (dact + (long)(15344640) * n), (grad + 121296), (grad + 121680));
+    bn_c384_12x12_relu6_cu_bwd(host, n, (act + (long)(12782592) * n), (act + (long)(12837888) * n), (par + 121296), (sav + 5920), (sav + 6304),
+        (dact + (long)(12837888) * n), (dact + (long)(12782592) * n), (grad + 121296), (grad + 121680));
 }
 
 static void mobilenetv2_bwd_67(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n55296_cu_bwd(host, n, (act + (long)(15399936) * n), (act + (long)(15455232) * n), (dact + (long)(15455232) * n), (dact + (long)(15399936) * n));
 }
 
 static void mobilenetv2_bwd_68(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_64_12x12_s1_p0_cu_bwd(host, n, (act + (long)(15455232) * n), (par + 122064), (dact + (long)(15510528) * n + 0), (dact + (long)(15455232) * n), (grad + 122064),
+    conv_k1_c384_64_12x12_s1_p0_cu_bwd(host, n, (act + (long)(12837888) * n), (par + 122064), (dact + (long)(12893184) * n + 0), (dact + (long)(12837888) * n), (grad + 122064),
         0);
 }
 
@@ -1972,22 +1927,22 @@ static void mobilenetv2_bwd_69(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_12x12_cu_bwd(host, n, (act + (long)(15510528) * n), (act + (long)(15519744) * n), (par + 146640), (sav + 6688), (sav + 6752),
-        (dact + (long)(15519744) * n), (dact + (long)(15510528) * n), (grad + 146640), (grad + 146704));
+    bn_c64_12x12_cu_bwd(host, n, (act + (long)(12893184) * n), (act + (long)(12902400) * n), (par + 146640), (sav + 6688), (sav + 6752),
+        (dact + (long)(12902400) * n), (dact + (long)(12893184) * n), (grad + 146640), (grad + 146704));
 }
 
 static void mobilenetv2_bwd_70(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n9216_cu_bwd(host, n, (act + (long)(15528960) * n), (dact + (long)(15528960) * n), (dact + (long)(15169536) * n), (dact + (long)(15519744) * n));
+    add2_n9216_cu_bwd(host, n, (act + (long)(12911616) * n), (dact + (long)(12911616) * n), (dact + (long)(12662784) * n), (dact + (long)(12902400) * n));
 }
 
 static void mobilenetv2_bwd_71(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_384_12x12_s1_p0_cu_bwd(host, n, (act + (long)(15528960) * n), (par + 146768), (dact + (long)(15538176) * n + 0), (dact + (long)(15528960) * n), (grad + 146768),
+    conv_k1_c64_384_12x12_s1_p0_cu_bwd(host, n, (act + (long)(12911616) * n), (par + 146768), (dact + (long)(12920832) * n + 0), (dact + (long)(12911616) * n), (grad + 146768),
         0);
 }
 
@@ -1995,22 +1950,21 @@ static void mobilenetv2_bwd_72(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_12x12_cu_bwd(host, n, (act + (long)(15538176) * n), (act + (long)(15593472) * n), (par + 171344), (sav + 6816), (sav + 7200),
-        (dact + (long)(15593472) * n), (dact + (long)(15538176) * n), (grad + 171344), (grad + 171728));
+    bn_c384_12x12_relu6_cu_bwd(host, n, (act + (long)(12920832) * n), (act + (long)(12976128) * n), (par + 171344), (sav + 6816), (sav + 7200),
+        (dact + (long)(12976128) * n), (dact + (long)(12920832) * n), (grad + 171344), (grad + 171728));
 }
 
 static void mobilenetv2_bwd_73(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n55296_cu_bwd(host, n, (act + (long)(15593472) * n), (act + (long)(15648768) * n), (dact + (long)(15648768) * n), (dact + (long)(15593472) * n));
 }
 
 static void mobilenetv2_bwd_74(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c384_12x12_s1_cu_bwd(host, n, (act + (long)(15648768) * n), (par + 172112), (dact + (long)(15704064) * n + 0), (dact + (long)(15648768) * n), (grad + 172112),
+    dw_k3_c384_12x12_s1_cu_bwd(host, n, (act + (long)(12976128) * n), (par + 172112), (dact + (long)(13031424) * n + 0), (dact + (long)(12976128) * n), (grad + 172112),
         0);
 }
 
@@ -2018,22 +1972,21 @@ static void mobilenetv2_bwd_75(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_12x12_cu_bwd(host, n, (act + (long)(15704064) * n), (act + (long)(15759360) * n), (par + 175568), (sav + 7584), (sav + 7968),
-        (dact + (long)(15759360) * n), (dact + (long)(15704064) * n), (grad + 175568), (grad + 175952));
+    bn_c384_12x12_relu6_cu_bwd(host, n, (act + (long)(13031424) * n), (act + (long)(13086720) * n), (par + 175568), (sav + 7584), (sav + 7968),
+        (dact + (long)(13086720) * n), (dact + (long)(13031424) * n), (grad + 175568), (grad + 175952));
 }
 
 static void mobilenetv2_bwd_76(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n55296_cu_bwd(host, n, (act + (long)(15759360) * n), (act + (long)(15814656) * n), (dact + (long)(15814656) * n), (dact + (long)(15759360) * n));
 }
 
 static void mobilenetv2_bwd_77(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_64_12x12_s1_p0_cu_bwd(host, n, (act + (long)(15814656) * n), (par + 176336), (dact + (long)(15869952) * n + 0), (dact + (long)(15814656) * n), (grad + 176336),
+    conv_k1_c384_64_12x12_s1_p0_cu_bwd(host, n, (act + (long)(13086720) * n), (par + 176336), (dact + (long)(13142016) * n + 0), (dact + (long)(13086720) * n), (grad + 176336),
         0);
 }
 
@@ -2041,22 +1994,22 @@ static void mobilenetv2_bwd_78(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_12x12_cu_bwd(host, n, (act + (long)(15869952) * n), (act + (long)(15879168) * n), (par + 200912), (sav + 8352), (sav + 8416),
-        (dact + (long)(15879168) * n), (dact + (long)(15869952) * n), (grad + 200912), (grad + 200976));
+    bn_c64_12x12_cu_bwd(host, n, (act + (long)(13142016) * n), (act + (long)(13151232) * n), (par + 200912), (sav + 8352), (sav + 8416),
+        (dact + (long)(13151232) * n), (dact + (long)(13142016) * n), (grad + 200912), (grad + 200976));
 }
 
 static void mobilenetv2_bwd_79(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n9216_cu_bwd(host, n, (act + (long)(15888384) * n), (dact + (long)(15888384) * n), (dact + (long)(15528960) * n), (dact + (long)(15879168) * n));
+    add2_n9216_cu_bwd(host, n, (act + (long)(13160448) * n), (dact + (long)(13160448) * n), (dact + (long)(12911616) * n), (dact + (long)(13151232) * n));
 }
 
 static void mobilenetv2_bwd_80(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_384_12x12_s1_p0_cu_bwd(host, n, (act + (long)(15888384) * n), (par + 201040), (dact + (long)(15897600) * n + 0), (dact + (long)(15888384) * n), (grad + 201040),
+    conv_k1_c64_384_12x12_s1_p0_cu_bwd(host, n, (act + (long)(13160448) * n), (par + 201040), (dact + (long)(13169664) * n + 0), (dact + (long)(13160448) * n), (grad + 201040),
         0);
 }
 
@@ -2064,22 +2017,21 @@ static void mobilenetv2_bwd_81(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_12x12_cu_bwd(host, n, (act + (long)(15897600) * n), (act + (long)(15952896) * n), (par + 225616), (sav + 8480), (sav + 8864),
-        (dact + (long)(15952896) * n), (dact + (long)(15897600) * n), (grad + 225616), (grad + 226000));
+    bn_c384_12x12_relu6_cu_bwd(host, n, (act + (long)(13169664) * n), (act + (long)(13224960) * n), (par + 225616), (sav + 8480), (sav + 8864),
+        (dact + (long)(13224960) * n), (dact + (long)(13169664) * n), (grad + 225616), (grad + 226000));
 }
 
 static void mobilenetv2_bwd_82(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n55296_cu_bwd(host, n, (act + (long)(15952896) * n), (act + (long)(16008192) * n), (dact + (long)(16008192) * n), (dact + (long)(15952896) * n));
 }
 
 static void mobilenetv2_bwd_83(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c384_12x12_s1_cu_bwd(host, n, (act + (long)(16008192) * n), (par + 226384), (dact + (long)(16063488) * n + 0), (dact + (long)(16008192) * n), (grad + 226384),
+    dw_k3_c384_12x12_s1_cu_bwd(host, n, (act + (long)(13224960) * n), (par + 226384), (dact + (long)(13280256) * n + 0), (dact + (long)(13224960) * n), (grad + 226384),
         0);
 }
 
@@ -2087,22 +2039,21 @@ static void mobilenetv2_bwd_84(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_12x12_cu_bwd(host, n, (act + (long)(16063488) * n), (act + (long)(16118784) * n), (par + 229840), (sav + 9248), (sav + 9632),
-        (dact + (long)(16118784) * n), (dact + (long)(16063488) * n), (grad + 229840), (grad + 230224));
+    bn_c384_12x12_relu6_cu_bwd(host, n, (act + (long)(13280256) * n), (act + (long)(13335552) * n), (par + 229840), (sav + 9248), (sav + 9632),
+        (dact + (long)(13335552) * n), (dact + (long)(13280256) * n), (grad + 229840), (grad + 230224));
 }
 
 static void mobilenetv2_bwd_85(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n55296_cu_bwd(host, n, (act + (long)(16118784) * n), (act + (long)(16174080) * n), (dact + (long)(16174080) * n), (dact + (long)(16118784) * n));
 }
 
 static void mobilenetv2_bwd_86(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_64_12x12_s1_p0_cu_bwd(host, n, (act + (long)(16174080) * n), (par + 230608), (dact + (long)(16229376) * n + 0), (dact + (long)(16174080) * n), (grad + 230608),
+    conv_k1_c384_64_12x12_s1_p0_cu_bwd(host, n, (act + (long)(13335552) * n), (par + 230608), (dact + (long)(13390848) * n + 0), (dact + (long)(13335552) * n), (grad + 230608),
         0);
 }
 
@@ -2110,22 +2061,22 @@ static void mobilenetv2_bwd_87(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c64_12x12_cu_bwd(host, n, (act + (long)(16229376) * n), (act + (long)(16238592) * n), (par + 255184), (sav + 10016), (sav + 10080),
-        (dact + (long)(16238592) * n), (dact + (long)(16229376) * n), (grad + 255184), (grad + 255248));
+    bn_c64_12x12_cu_bwd(host, n, (act + (long)(13390848) * n), (act + (long)(13400064) * n), (par + 255184), (sav + 10016), (sav + 10080),
+        (dact + (long)(13400064) * n), (dact + (long)(13390848) * n), (grad + 255184), (grad + 255248));
 }
 
 static void mobilenetv2_bwd_88(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n9216_cu_bwd(host, n, (act + (long)(16247808) * n), (dact + (long)(16247808) * n), (dact + (long)(15888384) * n), (dact + (long)(16238592) * n));
+    add2_n9216_cu_bwd(host, n, (act + (long)(13409280) * n), (dact + (long)(13409280) * n), (dact + (long)(13160448) * n), (dact + (long)(13400064) * n));
 }
 
 static void mobilenetv2_bwd_89(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c64_384_12x12_s1_p0_cu_bwd(host, n, (act + (long)(16247808) * n), (par + 255312), (dact + (long)(16257024) * n + 0), (dact + (long)(16247808) * n), (grad + 255312),
+    conv_k1_c64_384_12x12_s1_p0_cu_bwd(host, n, (act + (long)(13409280) * n), (par + 255312), (dact + (long)(13418496) * n + 0), (dact + (long)(13409280) * n), (grad + 255312),
         0);
 }
 
@@ -2133,22 +2084,21 @@ static void mobilenetv2_bwd_90(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_12x12_cu_bwd(host, n, (act + (long)(16257024) * n), (act + (long)(16312320) * n), (par + 279888), (sav + 10144), (sav + 10528),
-        (dact + (long)(16312320) * n), (dact + (long)(16257024) * n), (grad + 279888), (grad + 280272));
+    bn_c384_12x12_relu6_cu_bwd(host, n, (act + (long)(13418496) * n), (act + (long)(13473792) * n), (par + 279888), (sav + 10144), (sav + 10528),
+        (dact + (long)(13473792) * n), (dact + (long)(13418496) * n), (grad + 279888), (grad + 280272));
 }
 
 static void mobilenetv2_bwd_91(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n55296_cu_bwd(host, n, (act + (long)(16312320) * n), (act + (long)(16367616) * n), (dact + (long)(16367616) * n), (dact + (long)(16312320) * n));
 }
 
 static void mobilenetv2_bwd_92(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c384_12x12_s1_cu_bwd(host, n, (act + (long)(16367616) * n), (par + 280656), (dact + (long)(16422912) * n + 0), (dact + (long)(16367616) * n), (grad + 280656),
+    dw_k3_c384_12x12_s1_cu_bwd(host, n, (act + (long)(13473792) * n), (par + 280656), (dact + (long)(13529088) * n + 0), (dact + (long)(13473792) * n), (grad + 280656),
         0);
 }
 
@@ -2156,22 +2106,21 @@ static void mobilenetv2_bwd_93(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c384_12x12_cu_bwd(host, n, (act + (long)(16422912) * n), (act + (long)(16478208) * n), (par + 284112), (sav + 10912), (sav + 11296),
-        (dact + (long)(16478208) * n), (dact + (long)(16422912) * n), (grad + 284112), (grad + 284496));
+    bn_c384_12x12_relu6_cu_bwd(host, n, (act + (long)(13529088) * n), (act + (long)(13584384) * n), (par + 284112), (sav + 10912), (sav + 11296),
+        (dact + (long)(13584384) * n), (dact + (long)(13529088) * n), (grad + 284112), (grad + 284496));
 }
 
 static void mobilenetv2_bwd_94(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n55296_cu_bwd(host, n, (act + (long)(16478208) * n), (act + (long)(16533504) * n), (dact + (long)(16533504) * n), (dact + (long)(16478208) * n));
 }
 
 static void mobilenetv2_bwd_95(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c384_96_12x12_s1_p0_cu_bwd(host, n, (act + (long)(16533504) * n), (par + 284880), (dact + (long)(16588800) * n + 0), (dact + (long)(16533504) * n), (grad + 284880),
+    conv_k1_c384_96_12x12_s1_p0_cu_bwd(host, n, (act + (long)(13584384) * n), (par + 284880), (dact + (long)(13639680) * n + 0), (dact + (long)(13584384) * n), (grad + 284880),
         0);
 }
 
@@ -2179,15 +2128,15 @@ static void mobilenetv2_bwd_96(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_12x12_cu_bwd(host, n, (act + (long)(16588800) * n), (act + (long)(16602624) * n), (par + 321744), (sav + 11680), (sav + 11776),
-        (dact + (long)(16602624) * n), (dact + (long)(16588800) * n), (grad + 321744), (grad + 321840));
+    bn_c96_12x12_cu_bwd(host, n, (act + (long)(13639680) * n), (act + (long)(13653504) * n), (par + 321744), (sav + 11680), (sav + 11776),
+        (dact + (long)(13653504) * n), (dact + (long)(13639680) * n), (grad + 321744), (grad + 321840));
 }
 
 static void mobilenetv2_bwd_97(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c96_576_12x12_s1_p0_cu_bwd(host, n, (act + (long)(16602624) * n), (par + 321936), (dact + (long)(16616448) * n + 0), (dact + (long)(16602624) * n), (grad + 321936),
+    conv_k1_c96_576_12x12_s1_p0_cu_bwd(host, n, (act + (long)(13653504) * n), (par + 321936), (dact + (long)(13667328) * n + 0), (dact + (long)(13653504) * n), (grad + 321936),
         0);
 }
 
@@ -2195,22 +2144,21 @@ static void mobilenetv2_bwd_98(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c576_12x12_cu_bwd(host, n, (act + (long)(16616448) * n), (act + (long)(16699392) * n), (par + 377232), (sav + 11872), (sav + 12448),
-        (dact + (long)(16699392) * n), (dact + (long)(16616448) * n), (grad + 377232), (grad + 377808));
+    bn_c576_12x12_relu6_cu_bwd(host, n, (act + (long)(13667328) * n), (act + (long)(13750272) * n), (par + 377232), (sav + 11872), (sav + 12448),
+        (dact + (long)(13750272) * n), (dact + (long)(13667328) * n), (grad + 377232), (grad + 377808));
 }
 
 static void mobilenetv2_bwd_99(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n82944_cu_bwd(host, n, (act + (long)(16699392) * n), (act + (long)(16782336) * n), (dact + (long)(16782336) * n), (dact + (long)(16699392) * n));
 }
 
 static void mobilenetv2_bwd_100(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c576_12x12_s1_cu_bwd(host, n, (act + (long)(16782336) * n), (par + 378384), (dact + (long)(16865280) * n + 0), (dact + (long)(16782336) * n), (grad + 378384),
+    dw_k3_c576_12x12_s1_cu_bwd(host, n, (act + (long)(13750272) * n), (par + 378384), (dact + (long)(13833216) * n + 0), (dact + (long)(13750272) * n), (grad + 378384),
         0);
 }
 
@@ -2218,22 +2166,21 @@ static void mobilenetv2_bwd_101(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c576_12x12_cu_bwd(host, n, (act + (long)(16865280) * n), (act + (long)(16948224) * n), (par + 383568), (sav + 13024), (sav + 13600),
-        (dact + (long)(16948224) * n), (dact + (long)(16865280) * n), (grad + 383568), (grad + 384144));
+    bn_c576_12x12_relu6_cu_bwd(host, n, (act + (long)(13833216) * n), (act + (long)(13916160) * n), (par + 383568), (sav + 13024), (sav + 13600),
+        (dact + (long)(13916160) * n), (dact + (long)(13833216) * n), (grad + 383568), (grad + 384144));
 }
 
 static void mobilenetv2_bwd_102(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n82944_cu_bwd(host, n, (act + (long)(16948224) * n), (act + (long)(17031168) * n), (dact + (long)(17031168) * n), (dact + (long)(16948224) * n));
 }
 
 static void mobilenetv2_bwd_103(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c576_96_12x12_s1_p0_cu_bwd(host, n, (act + (long)(17031168) * n), (par + 384720), (dact + (long)(17114112) * n + 0), (dact + (long)(17031168) * n), (grad + 384720),
+    conv_k1_c576_96_12x12_s1_p0_cu_bwd(host, n, (act + (long)(13916160) * n), (par + 384720), (dact + (long)(13999104) * n + 0), (dact + (long)(13916160) * n), (grad + 384720),
         0);
 }
 
@@ -2241,22 +2188,22 @@ static void mobilenetv2_bwd_104(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_12x12_cu_bwd(host, n, (act + (long)(17114112) * n), (act + (long)(17127936) * n), (par + 440016), (sav + 14176), (sav + 14272),
-        (dact + (long)(17127936) * n), (dact + (long)(17114112) * n), (grad + 440016), (grad + 440112));
+    bn_c96_12x12_cu_bwd(host, n, (act + (long)(13999104) * n), (act + (long)(14012928) * n), (par + 440016), (sav + 14176), (sav + 14272),
+        (dact + (long)(14012928) * n), (dact + (long)(13999104) * n), (grad + 440016), (grad + 440112));
 }
 
 static void mobilenetv2_bwd_105(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n13824_cu_bwd(host, n, (act + (long)(17141760) * n), (dact + (long)(17141760) * n), (dact + (long)(16602624) * n), (dact + (long)(17127936) * n));
+    add2_n13824_cu_bwd(host, n, (act + (long)(14026752) * n), (dact + (long)(14026752) * n), (dact + (long)(13653504) * n), (dact + (long)(14012928) * n));
 }
 
 static void mobilenetv2_bwd_106(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c96_576_12x12_s1_p0_cu_bwd(host, n, (act + (long)(17141760) * n), (par + 440208), (dact + (long)(17155584) * n + 0), (dact + (long)(17141760) * n), (grad + 440208),
+    conv_k1_c96_576_12x12_s1_p0_cu_bwd(host, n, (act + (long)(14026752) * n), (par + 440208), (dact + (long)(14040576) * n + 0), (dact + (long)(14026752) * n), (grad + 440208),
         0);
 }
 
@@ -2264,22 +2211,21 @@ static void mobilenetv2_bwd_107(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c576_12x12_cu_bwd(host, n, (act + (long)(17155584) * n), (act + (long)(17238528) * n), (par + 495504), (sav + 14368), (sav + 14944),
-        (dact + (long)(17238528) * n), (dact + (long)(17155584) * n), (grad + 495504), (grad + 496080));
+    bn_c576_12x12_relu6_cu_bwd(host, n, (act + (long)(14040576) * n), (act + (long)(14123520) * n), (par + 495504), (sav + 14368), (sav + 14944),
+        (dact + (long)(14123520) * n), (dact + (long)(14040576) * n), (grad + 495504), (grad + 496080));
 }
 
 static void mobilenetv2_bwd_108(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n82944_cu_bwd(host, n, (act + (long)(17238528) * n), (act + (long)(17321472) * n), (dact + (long)(17321472) * n), (dact + (long)(17238528) * n));
 }
 
 static void mobilenetv2_bwd_109(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c576_12x12_s1_cu_bwd(host, n, (act + (long)(17321472) * n), (par + 496656), (dact + (long)(17404416) * n + 0), (dact + (long)(17321472) * n), (grad + 496656),
+    dw_k3_c576_12x12_s1_cu_bwd(host, n, (act + (long)(14123520) * n), (par + 496656), (dact + (long)(14206464) * n + 0), (dact + (long)(14123520) * n), (grad + 496656),
         0);
 }
 
@@ -2287,22 +2233,21 @@ static void mobilenetv2_bwd_110(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c576_12x12_cu_bwd(host, n, (act + (long)(17404416) * n), (act + (long)(17487360) * n), (par + 501840), (sav + 15520), (sav + 16096),
-        (dact + (long)(17487360) * n), (dact + (long)(17404416) * n), (grad + 501840), (grad + 502416));
+    bn_c576_12x12_relu6_cu_bwd(host, n, (act + (long)(14206464) * n), (act + (long)(14289408) * n), (par + 501840), (sav + 15520), (sav + 16096),
+        (dact + (long)(14289408) * n), (dact + (long)(14206464) * n), (grad + 501840), (grad + 502416));
 }
 
 static void mobilenetv2_bwd_111(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n82944_cu_bwd(host, n, (act + (long)(17487360) * n), (act + (long)(17570304) * n), (dact + (long)(17570304) * n), (dact + (long)(17487360) * n));
 }
 
 static void mobilenetv2_bwd_112(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c576_96_12x12_s1_p0_cu_bwd(host, n, (act + (long)(17570304) * n), (par + 502992), (dact + (long)(17653248) * n + 0), (dact + (long)(17570304) * n), (grad + 502992),
+    conv_k1_c576_96_12x12_s1_p0_cu_bwd(host, n, (act + (long)(14289408) * n), (par + 502992), (dact + (long)(14372352) * n + 0), (dact + (long)(14289408) * n), (grad + 502992),
         0);
 }
 
@@ -2310,22 +2255,22 @@ static void mobilenetv2_bwd_113(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c96_12x12_cu_bwd(host, n, (act + (long)(17653248) * n), (act + (long)(17667072) * n), (par + 558288), (sav + 16672), (sav + 16768),
-        (dact + (long)(17667072) * n), (dact + (long)(17653248) * n), (grad + 558288), (grad + 558384));
+    bn_c96_12x12_cu_bwd(host, n, (act + (long)(14372352) * n), (act + (long)(14386176) * n), (par + 558288), (sav + 16672), (sav + 16768),
+        (dact + (long)(14386176) * n), (dact + (long)(14372352) * n), (grad + 558288), (grad + 558384));
 }
 
 static void mobilenetv2_bwd_114(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n13824_cu_bwd(host, n, (act + (long)(17680896) * n), (dact + (long)(17680896) * n), (dact + (long)(17141760) * n), (dact + (long)(17667072) * n));
+    add2_n13824_cu_bwd(host, n, (act + (long)(14400000) * n), (dact + (long)(14400000) * n), (dact + (long)(14026752) * n), (dact + (long)(14386176) * n));
 }
 
 static void mobilenetv2_bwd_115(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c96_576_12x12_s1_p0_cu_bwd(host, n, (act + (long)(17680896) * n), (par + 558480), (dact + (long)(17694720) * n + 0), (dact + (long)(17680896) * n), (grad + 558480),
+    conv_k1_c96_576_12x12_s1_p0_cu_bwd(host, n, (act + (long)(14400000) * n), (par + 558480), (dact + (long)(14413824) * n + 0), (dact + (long)(14400000) * n), (grad + 558480),
         0);
 }
 
@@ -2333,22 +2278,21 @@ static void mobilenetv2_bwd_116(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c576_12x12_cu_bwd(host, n, (act + (long)(17694720) * n), (act + (long)(17777664) * n), (par + 613776), (sav + 16864), (sav + 17440),
-        (dact + (long)(17777664) * n), (dact + (long)(17694720) * n), (grad + 613776), (grad + 614352));
+    bn_c576_12x12_relu6_cu_bwd(host, n, (act + (long)(14413824) * n), (act + (long)(14496768) * n), (par + 613776), (sav + 16864), (sav + 17440),
+        (dact + (long)(14496768) * n), (dact + (long)(14413824) * n), (grad + 613776), (grad + 614352));
 }
 
 static void mobilenetv2_bwd_117(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n82944_cu_bwd(host, n, (act + (long)(17777664) * n), (act + (long)(17860608) * n), (dact + (long)(17860608) * n), (dact + (long)(17777664) * n));
 }
 
 static void mobilenetv2_bwd_118(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c576_12x12_s2_cu_bwd(host, n, (act + (long)(17860608) * n), (par + 614928), (dact + (long)(17943552) * n + 0), (dact + (long)(17860608) * n), (grad + 614928),
+    dw_k3_c576_12x12_s2_cu_bwd(host, n, (act + (long)(14496768) * n), (par + 614928), (dact + (long)(14579712) * n + 0), (dact + (long)(14496768) * n), (grad + 614928),
         0);
 }
 
@@ -2356,22 +2300,21 @@ static void mobilenetv2_bwd_119(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c576_6x6_cu_bwd(host, n, (act + (long)(17943552) * n), (act + (long)(17964288) * n), (par + 620112), (sav + 18016), (sav + 18592),
-        (dact + (long)(17964288) * n), (dact + (long)(17943552) * n), (grad + 620112), (grad + 620688));
+    bn_c576_6x6_relu6_cu_bwd(host, n, (act + (long)(14579712) * n), (act + (long)(14600448) * n), (par + 620112), (sav + 18016), (sav + 18592),
+        (dact + (long)(14600448) * n), (dact + (long)(14579712) * n), (grad + 620112), (grad + 620688));
 }
 
 static void mobilenetv2_bwd_120(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n20736_cu_bwd(host, n, (act + (long)(17964288) * n), (act + (long)(17985024) * n), (dact + (long)(17985024) * n), (dact + (long)(17964288) * n));
 }
 
 static void mobilenetv2_bwd_121(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c576_160_6x6_s1_p0_cu_bwd(host, n, (act + (long)(17985024) * n), (par + 621264), (dact + (long)(18005760) * n + 0), (dact + (long)(17985024) * n), (grad + 621264),
+    conv_k1_c576_160_6x6_s1_p0_cu_bwd(host, n, (act + (long)(14600448) * n), (par + 621264), (dact + (long)(14621184) * n + 0), (dact + (long)(14600448) * n), (grad + 621264),
         0);
 }
 
@@ -2379,15 +2322,15 @@ static void mobilenetv2_bwd_122(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c160_6x6_cu_bwd(host, n, (act + (long)(18005760) * n), (act + (long)(18011520) * n), (par + 713424), (sav + 19168), (sav + 19328),
-        (dact + (long)(18011520) * n), (dact + (long)(18005760) * n), (grad + 713424), (grad + 713584));
+    bn_c160_6x6_cu_bwd(host, n, (act + (long)(14621184) * n), (act + (long)(14626944) * n), (par + 713424), (sav + 19168), (sav + 19328),
+        (dact + (long)(14626944) * n), (dact + (long)(14621184) * n), (grad + 713424), (grad + 713584));
 }
 
 static void mobilenetv2_bwd_123(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c160_960_6x6_s1_p0_cu_bwd(host, n, (act + (long)(18011520) * n), (par + 713744), (dact + (long)(18017280) * n + 0), (dact + (long)(18011520) * n), (grad + 713744),
+    conv_k1_c160_960_6x6_s1_p0_cu_bwd(host, n, (act + (long)(14626944) * n), (par + 713744), (dact + (long)(14632704) * n + 0), (dact + (long)(14626944) * n), (grad + 713744),
         0);
 }
 
@@ -2395,22 +2338,21 @@ static void mobilenetv2_bwd_124(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c960_6x6_cu_bwd(host, n, (act + (long)(18017280) * n), (act + (long)(18051840) * n), (par + 867344), (sav + 19488), (sav + 20448),
-        (dact + (long)(18051840) * n), (dact + (long)(18017280) * n), (grad + 867344), (grad + 868304));
+    bn_c960_6x6_relu6_cu_bwd(host, n, (act + (long)(14632704) * n), (act + (long)(14667264) * n), (par + 867344), (sav + 19488), (sav + 20448),
+        (dact + (long)(14667264) * n), (dact + (long)(14632704) * n), (grad + 867344), (grad + 868304));
 }
 
 static void mobilenetv2_bwd_125(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n34560_cu_bwd(host, n, (act + (long)(18051840) * n), (act + (long)(18086400) * n), (dact + (long)(18086400) * n), (dact + (long)(18051840) * n));
 }
 
 static void mobilenetv2_bwd_126(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c960_6x6_s1_cu_bwd(host, n, (act + (long)(18086400) * n), (par + 869264), (dact + (long)(18120960) * n + 0), (dact + (long)(18086400) * n), (grad + 869264),
+    dw_k3_c960_6x6_s1_cu_bwd(host, n, (act + (long)(14667264) * n), (par + 869264), (dact + (long)(14701824) * n + 0), (dact + (long)(14667264) * n), (grad + 869264),
         0);
 }
 
@@ -2418,22 +2360,21 @@ static void mobilenetv2_bwd_127(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c960_6x6_cu_bwd(host, n, (act + (long)(18120960) * n), (act + (long)(18155520) * n), (par + 877904), (sav + 21408), (sav + 22368),
-        (dact + (long)(18155520) * n), (dact + (long)(18120960) * n), (grad + 877904), (grad + 878864));
+    bn_c960_6x6_relu6_cu_bwd(host, n, (act + (long)(14701824) * n), (act + (long)(14736384) * n), (par + 877904), (sav + 21408), (sav + 22368),
+        (dact + (long)(14736384) * n), (dact + (long)(14701824) * n), (grad + 877904), (grad + 878864));
 }
 
 static void mobilenetv2_bwd_128(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n34560_cu_bwd(host, n, (act + (long)(18155520) * n), (act + (long)(18190080) * n), (dact + (long)(18190080) * n), (dact + (long)(18155520) * n));
 }
 
 static void mobilenetv2_bwd_129(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c960_160_6x6_s1_p0_cu_bwd(host, n, (act + (long)(18190080) * n), (par + 879824), (dact + (long)(18224640) * n + 0), (dact + (long)(18190080) * n), (grad + 879824),
+    conv_k1_c960_160_6x6_s1_p0_cu_bwd(host, n, (act + (long)(14736384) * n), (par + 879824), (dact + (long)(14770944) * n + 0), (dact + (long)(14736384) * n), (grad + 879824),
         0);
 }
 
@@ -2441,22 +2382,22 @@ static void mobilenetv2_bwd_130(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c160_6x6_cu_bwd(host, n, (act + (long)(18224640) * n), (act + (long)(18230400) * n), (par + 1033424), (sav + 23328), (sav + 23488),
-        (dact + (long)(18230400) * n), (dact + (long)(18224640) * n), (grad + 1033424), (grad + 1033584));
+    bn_c160_6x6_cu_bwd(host, n, (act + (long)(14770944) * n), (act + (long)(14776704) * n), (par + 1033424), (sav + 23328), (sav + 23488),
+        (dact + (long)(14776704) * n), (dact + (long)(14770944) * n), (grad + 1033424), (grad + 1033584));
 }
 
 static void mobilenetv2_bwd_131(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n5760_cu_bwd(host, n, (act + (long)(18236160) * n), (dact + (long)(18236160) * n), (dact + (long)(18011520) * n), (dact + (long)(18230400) * n));
+    add2_n5760_cu_bwd(host, n, (act + (long)(14782464) * n), (dact + (long)(14782464) * n), (dact + (long)(14626944) * n), (dact + (long)(14776704) * n));
 }
 
 static void mobilenetv2_bwd_132(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c160_960_6x6_s1_p0_cu_bwd(host, n, (act + (long)(18236160) * n), (par + 1033744), (dact + (long)(18241920) * n + 0), (dact + (long)(18236160) * n), (grad + 1033744),
+    conv_k1_c160_960_6x6_s1_p0_cu_bwd(host, n, (act + (long)(14782464) * n), (par + 1033744), (dact + (long)(14788224) * n + 0), (dact + (long)(14782464) * n), (grad + 1033744),
         0);
 }
 
@@ -2464,22 +2405,21 @@ static void mobilenetv2_bwd_133(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c960_6x6_cu_bwd(host, n, (act + (long)(18241920) * n), (act + (long)(18276480) * n), (par + 1187344), (sav + 23648), (sav + 24608),
-        (dact + (long)(18276480) * n), (dact + (long)(18241920) * n), (grad + 1187344), (grad + 1188304));
+    bn_c960_6x6_relu6_cu_bwd(host, n, (act + (long)(14788224) * n), (act + (long)(14822784) * n), (par + 1187344), (sav + 23648), (sav + 24608),
+        (dact + (long)(14822784) * n), (dact + (long)(14788224) * n), (grad + 1187344), (grad + 1188304));
 }
 
 static void mobilenetv2_bwd_134(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n34560_cu_bwd(host, n, (act + (long)(18276480) * n), (act + (long)(18311040) * n), (dact + (long)(18311040) * n), (dact + (long)(18276480) * n));
 }
 
 static void mobilenetv2_bwd_135(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c960_6x6_s1_cu_bwd(host, n, (act + (long)(18311040) * n), (par + 1189264), (dact + (long)(18345600) * n + 0), (dact + (long)(18311040) * n), (grad + 1189264),
+    dw_k3_c960_6x6_s1_cu_bwd(host, n, (act + (long)(14822784) * n), (par + 1189264), (dact + (long)(14857344) * n + 0), (dact + (long)(14822784) * n), (grad + 1189264),
         0);
 }
 
@@ -2487,22 +2427,21 @@ static void mobilenetv2_bwd_136(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c960_6x6_cu_bwd(host, n, (act + (long)(18345600) * n), (act + (long)(18380160) * n), (par + 1197904), (sav + 25568), (sav + 26528),
-        (dact + (long)(18380160) * n), (dact + (long)(18345600) * n), (grad + 1197904), (grad + 1198864));
+    bn_c960_6x6_relu6_cu_bwd(host, n, (act + (long)(14857344) * n), (act + (long)(14891904) * n), (par + 1197904), (sav + 25568), (sav + 26528),
+        (dact + (long)(14891904) * n), (dact + (long)(14857344) * n), (grad + 1197904), (grad + 1198864));
 }
 
 static void mobilenetv2_bwd_137(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n34560_cu_bwd(host, n, (act + (long)(18380160) * n), (act + (long)(18414720) * n), (dact + (long)(18414720) * n), (dact + (long)(18380160) * n));
 }
 
 static void mobilenetv2_bwd_138(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c960_160_6x6_s1_p0_cu_bwd(host, n, (act + (long)(18414720) * n), (par + 1199824), (dact + (long)(18449280) * n + 0), (dact + (long)(18414720) * n), (grad + 1199824),
+    conv_k1_c960_160_6x6_s1_p0_cu_bwd(host, n, (act + (long)(14891904) * n), (par + 1199824), (dact + (long)(14926464) * n + 0), (dact + (long)(14891904) * n), (grad + 1199824),
         0);
 }
 
@@ -2510,22 +2449,22 @@ static void mobilenetv2_bwd_139(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c160_6x6_cu_bwd(host, n, (act + (long)(18449280) * n), (act + (long)(18455040) * n), (par + 1353424), (sav + 27488), (sav + 27648),
-        (dact + (long)(18455040) * n), (dact + (long)(18449280) * n), (grad + 1353424), (grad + 1353584));
+    bn_c160_6x6_cu_bwd(host, n, (act + (long)(14926464) * n), (act + (long)(14932224) * n), (par + 1353424), (sav + 27488), (sav + 27648),
+        (dact + (long)(14932224) * n), (dact + (long)(14926464) * n), (grad + 1353424), (grad + 1353584));
 }
 
 static void mobilenetv2_bwd_140(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    add2_n5760_cu_bwd(host, n, (act + (long)(18460800) * n), (dact + (long)(18460800) * n), (dact + (long)(18236160) * n), (dact + (long)(18455040) * n));
+    add2_n5760_cu_bwd(host, n, (act + (long)(14937984) * n), (dact + (long)(14937984) * n), (dact + (long)(14782464) * n), (dact + (long)(14932224) * n));
 }
 
 static void mobilenetv2_bwd_141(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c160_960_6x6_s1_p0_cu_bwd(host, n, (act + (long)(18460800) * n), (par + 1353744), (dact + (long)(18466560) * n + 0), (dact + (long)(18460800) * n), (grad + 1353744),
+    conv_k1_c160_960_6x6_s1_p0_cu_bwd(host, n, (act + (long)(14937984) * n), (par + 1353744), (dact + (long)(14943744) * n + 0), (dact + (long)(14937984) * n), (grad + 1353744),
         0);
 }
 
@@ -2533,22 +2472,21 @@ static void mobilenetv2_bwd_142(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c960_6x6_cu_bwd(host, n, (act + (long)(18466560) * n), (act + (long)(18501120) * n), (par + 1507344), (sav + 27808), (sav + 28768),
-        (dact + (long)(18501120) * n), (dact + (long)(18466560) * n), (grad + 1507344), (grad + 1508304));
+    bn_c960_6x6_relu6_cu_bwd(host, n, (act + (long)(14943744) * n), (act + (long)(14978304) * n), (par + 1507344), (sav + 27808), (sav + 28768),
+        (dact + (long)(14978304) * n), (dact + (long)(14943744) * n), (grad + 1507344), (grad + 1508304));
 }
 
 static void mobilenetv2_bwd_143(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n34560_cu_bwd(host, n, (act + (long)(18501120) * n), (act + (long)(18535680) * n), (dact + (long)(18535680) * n), (dact + (long)(18501120) * n));
 }
 
 static void mobilenetv2_bwd_144(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dw_k3_c960_6x6_s1_cu_bwd(host, n, (act + (long)(18535680) * n), (par + 1509264), (dact + (long)(18570240) * n + 0), (dact + (long)(18535680) * n), (grad + 1509264),
+    dw_k3_c960_6x6_s1_cu_bwd(host, n, (act + (long)(14978304) * n), (par + 1509264), (dact + (long)(15012864) * n + 0), (dact + (long)(14978304) * n), (grad + 1509264),
         0);
 }
 
@@ -2556,22 +2494,21 @@ static void mobilenetv2_bwd_145(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c960_6x6_cu_bwd(host, n, (act + (long)(18570240) * n), (act + (long)(18604800) * n), (par + 1517904), (sav + 29728), (sav + 30688),
-        (dact + (long)(18604800) * n), (dact + (long)(18570240) * n), (grad + 1517904), (grad + 1518864));
+    bn_c960_6x6_relu6_cu_bwd(host, n, (act + (long)(15012864) * n), (act + (long)(15047424) * n), (par + 1517904), (sav + 29728), (sav + 30688),
+        (dact + (long)(15047424) * n), (dact + (long)(15012864) * n), (grad + 1517904), (grad + 1518864));
 }
 
 static void mobilenetv2_bwd_146(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n34560_cu_bwd(host, n, (act + (long)(18604800) * n), (act + (long)(18639360) * n), (dact + (long)(18639360) * n), (dact + (long)(18604800) * n));
 }
 
 static void mobilenetv2_bwd_147(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c960_320_6x6_s1_p0_cu_bwd(host, n, (act + (long)(18639360) * n), (par + 1519824), (dact + (long)(18673920) * n + 0), (dact + (long)(18639360) * n), (grad + 1519824),
+    conv_k1_c960_320_6x6_s1_p0_cu_bwd(host, n, (act + (long)(15047424) * n), (par + 1519824), (dact + (long)(15081984) * n + 0), (dact + (long)(15047424) * n), (grad + 1519824),
         0);
 }
 
@@ -2579,15 +2516,15 @@ static void mobilenetv2_bwd_148(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c320_6x6_cu_bwd(host, n, (act + (long)(18673920) * n), (act + (long)(18685440) * n), (par + 1827024), (sav + 31648), (sav + 31968),
-        (dact + (long)(18685440) * n), (dact + (long)(18673920) * n), (grad + 1827024), (grad + 1827344));
+    bn_c320_6x6_cu_bwd(host, n, (act + (long)(15081984) * n), (act + (long)(15093504) * n), (par + 1827024), (sav + 31648), (sav + 31968),
+        (dact + (long)(15093504) * n), (dact + (long)(15081984) * n), (grad + 1827024), (grad + 1827344));
 }
 
 static void mobilenetv2_bwd_149(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    conv_k1_c320_1280_6x6_s1_p0_cu_bwd(host, n, (act + (long)(18685440) * n), (par + 1827664), (dact + (long)(18696960) * n + 0), (dact + (long)(18685440) * n), (grad + 1827664),
+    conv_k1_c320_1280_6x6_s1_p0_cu_bwd(host, n, (act + (long)(15093504) * n), (par + 1827664), (dact + (long)(15105024) * n + 0), (dact + (long)(15093504) * n), (grad + 1827664),
         0);
 }
 
@@ -2595,36 +2532,35 @@ static void mobilenetv2_bwd_150(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    bn_c1280_6x6_cu_bwd(host, n, (act + (long)(18696960) * n), (act + (long)(18743040) * n), (par + 2237264), (sav + 32288), (sav + 33568),
-        (dact + (long)(18743040) * n), (dact + (long)(18696960) * n), (grad + 2237264), (grad + 2238544));
+    bn_c1280_6x6_relu6_cu_bwd(host, n, (act + (long)(15105024) * n), (act + (long)(15151104) * n), (par + 2237264), (sav + 32288), (sav + 33568),
+        (dact + (long)(15151104) * n), (dact + (long)(15105024) * n), (grad + 2237264), (grad + 2238544));
 }
 
 static void mobilenetv2_bwd_151(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    relu6_n46080_cu_bwd(host, n, (act + (long)(18743040) * n), (act + (long)(18789120) * n), (dact + (long)(18789120) * n), (dact + (long)(18743040) * n));
 }
 
 static void mobilenetv2_bwd_152(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    gap_c1280_6x6_cu_bwd(host, n, (dact + (long)(18835200) * n), (dact + (long)(18789120) * n));
+    gap_c1280_6x6_cu_bwd(host, n, (dact + (long)(15197184) * n), (dact + (long)(15151104) * n));
 }
 
 static void mobilenetv2_bwd_153(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    dropout_n1280_cu_bwd(host, n, (ext + (long)(0) * n), (dact + (long)(18836480) * n), (dact + (long)(18835200) * n));
+    dropout_n1280_cu_bwd(host, n, (ext + (long)(0) * n), (dact + (long)(15198464) * n), (dact + (long)(15197184) * n));
 }
 
 static void mobilenetv2_bwd_154(const mc_state *s, int host)
 {
     MC_STEP_POINTERS(s);
     (void)host;
-    linear_1280_10_b_cu_bwd(host, n, (act + (long)(18836480) * n), (par + 2239824), (dact + (long)(18837760) * n), (dact + (long)(18836480) * n), (grad + 2239824), (grad + 2252624));
+    linear_1280_10_b_cu_bwd(host, n, (act + (long)(15198464) * n), (par + 2239824), (dact + (long)(15199744) * n), (dact + (long)(15198464) * n), (grad + 2239824), (grad + 2252624));
 }
 
 static const mc_cuda_layer_fwd mobilenetv2_fwd_table[155] = {

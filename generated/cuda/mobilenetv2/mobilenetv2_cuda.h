@@ -24,14 +24,12 @@ extern const mc_model_desc mobilenetv2_cuda_host_model;
 void conv_k3_c3_32_96x96_s1_p1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k3_c3_32_96x96_s1_p1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c32_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c32_96x96_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c32_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c32_96x96_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c32_96x96_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c32_96x96_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu6_n294912_cu_fwd(int host, int n, const float *x, float *y);
-void relu6_n294912_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void dw_k3_5_7_c32_96x96_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_5_7_c32_96x96_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -59,8 +57,12 @@ void bn_c16_96x96_cu_bwd(int host, int n, const float *x, const float *y, const 
 void conv_k1_c16_96_96x96_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c16_96_96x96_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void relu6_n884736_cu_fwd(int host, int n, const float *x, float *y);
-void relu6_n884736_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
+void bn_c96_96x96_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
+void bn_c96_96x96_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y);
+void bn_c96_96x96_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void dw_k3_5_c96_96x96_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_5_c96_96x96_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -88,14 +90,12 @@ void bn_c24_48x48_cu_bwd(int host, int n, const float *x, const float *y, const 
 void conv_k1_c24_144_48x48_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c24_144_48x48_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c144_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c144_48x48_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c144_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c144_48x48_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c144_48x48_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c144_48x48_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu6_n331776_cu_fwd(int host, int n, const float *x, float *y);
-void relu6_n331776_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void dw_k3_5_c144_48x48_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_5_c144_48x48_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -113,14 +113,12 @@ void add2_n55296_cu_bwd(int host, int n, const float *y, const float *dy, float 
 void dw_k3_c144_48x48_s2_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c144_48x48_s2_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c144_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c144_24x24_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c144_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c144_24x24_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c144_24x24_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c144_24x24_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu6_n82944_cu_fwd(int host, int n, const float *x, float *y);
-void relu6_n82944_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void conv_k1_c144_32_24x24_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c144_32_24x24_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -133,14 +131,12 @@ void bn_c32_24x24_cu_bwd(int host, int n, const float *x, const float *y, const 
 void conv_k1_c32_192_24x24_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c32_192_24x24_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c192_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c192_24x24_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c192_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c192_24x24_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c192_24x24_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c192_24x24_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu6_n110592_cu_fwd(int host, int n, const float *x, float *y);
-void relu6_n110592_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void dw_k3_c192_24x24_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c192_24x24_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -152,14 +148,12 @@ void add2_n18432_cu_bwd(int host, int n, const float *y, const float *dy, float 
 void dw_k3_c192_24x24_s2_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c192_24x24_s2_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c192_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c192_12x12_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c192_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c192_12x12_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c192_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c192_12x12_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu6_n27648_cu_fwd(int host, int n, const float *x, float *y);
-void relu6_n27648_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void conv_k1_c192_64_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c192_64_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -172,14 +166,12 @@ void bn_c64_12x12_cu_bwd(int host, int n, const float *x, const float *y, const 
 void conv_k1_c64_384_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c64_384_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c384_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c384_12x12_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c384_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c384_12x12_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c384_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c384_12x12_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu6_n55296_cu_fwd(int host, int n, const float *x, float *y);
-void relu6_n55296_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void dw_k3_c384_12x12_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c384_12x12_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -200,11 +192,11 @@ void bn_c96_12x12_cu_bwd(int host, int n, const float *x, const float *y, const 
 void conv_k1_c96_576_12x12_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c96_576_12x12_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c576_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c576_12x12_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c576_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c576_12x12_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c576_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c576_12x12_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void dw_k3_c576_12x12_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c576_12x12_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
@@ -217,14 +209,12 @@ void add2_n13824_cu_bwd(int host, int n, const float *y, const float *dy, float 
 void dw_k3_c576_12x12_s2_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c576_12x12_s2_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c576_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c576_6x6_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c576_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c576_6x6_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c576_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c576_6x6_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu6_n20736_cu_fwd(int host, int n, const float *x, float *y);
-void relu6_n20736_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void conv_k1_c576_160_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c576_160_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -237,14 +227,12 @@ void bn_c160_6x6_cu_bwd(int host, int n, const float *x, const float *y, const f
 void conv_k1_c160_960_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c160_960_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c960_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c960_6x6_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c960_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c960_6x6_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c960_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c960_6x6_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu6_n34560_cu_fwd(int host, int n, const float *x, float *y);
-void relu6_n34560_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void dw_k3_c960_6x6_s1_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void dw_k3_c960_6x6_s1_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
@@ -265,14 +253,12 @@ void bn_c320_6x6_cu_bwd(int host, int n, const float *x, const float *y, const f
 void conv_k1_c320_1280_6x6_s1_p0_cu_fwd(int host, int n, const float *x, const float *w, const float *bias, float *y);
 void conv_k1_c320_1280_6x6_s1_p0_cu_bwd(int host, int n, const float *x, const float *w, const float *dy, float *dx, float *dw,
     float *dbias);
-void bn_c1280_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c1280_6x6_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd);
-void bn_c1280_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c1280_6x6_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y);
-void bn_c1280_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c1280_6x6_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
-void relu6_n46080_cu_fwd(int host, int n, const float *x, float *y);
-void relu6_n46080_cu_bwd(int host, int n, const float *x, const float *y, const float *dy, float *dx);
 void gap_c1280_6x6_cu_fwd(int host, int n, const float *x, float *y);
 void gap_c1280_6x6_cu_bwd(int host, int n, const float *dy, float *dx);
 void dropout_n1280_cu_fwd(int host, int n, const float *x, const float *mask, float *y);

@@ -3,13 +3,14 @@
 
 #include "mobilenetv2_cuda.h"
 
-/* bn_c32_96x96: batch norm over 32 channels of 96x96, 9 blocks per channel */
-MC_CU_HD static inline float bn_c32_96x96_norm(float x, float mean, float scale, float shift)
+/* bn_c32_96x96_relu6: batch norm over 32 channels of 96x96, 9 blocks per channel */
+MC_CU_HD static inline float bn_c32_96x96_relu6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c32_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c32_96x96_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 9216, lo = m * s / 9, hi = m * (s + 1) / 9;
@@ -23,14 +24,14 @@ MC_CU_HD static inline void bn_c32_96x96_sum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c32_96x96_relu6_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c32_96x96_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c32_96x96_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c32_96x96_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 9216, lo = m * s / 9, hi = m * (s + 1) / 9;
@@ -46,15 +47,15 @@ MC_CU_HD static inline void bn_c32_96x96_sq_body(long block, int tid, int nthrea
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c32_96x96_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c32_96x96_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c32_96x96_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c32_96x96_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -77,32 +78,32 @@ MC_CU_HD static inline void bn_c32_96x96_stats_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c32_96x96_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c32_96x96_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c32_96x96_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c32_96x96_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 294912L) ? first + 256 : (n * 294912L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 9216 % 32);
-        y[i] = bn_c32_96x96_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c32_96x96_relu6_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c32_96x96_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c32_96x96_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c32_96x96_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c32_96x96_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -110,28 +111,27 @@ MC_CU_HD static inline void bn_c32_96x96_eval_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 9216 % 32);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c32_96x96_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c32_96x96_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c32_96x96_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c32_96x96_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c32_96x96_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+MC_CU_HD static inline void bn_c32_96x96_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     const int c = (int)(block / 9), s = (int)(block % 9);
     const long m = (long)n * 9216, lo = m * s / 9, hi = m * (s + 1) / 9;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)];
+        const float g = (y[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] > 0 && y[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] < 6 ? dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
@@ -143,15 +143,15 @@ MC_CU_HD static inline void bn_c32_96x96_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c32_96x96_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+    bn_c32_96x96_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c32_96x96_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c32_96x96_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -169,59 +169,58 @@ MC_CU_HD static inline void bn_c32_96x96_bstats_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c32_96x96_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c32_96x96_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c32_96x96_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+MC_CU_HD static inline void bn_c32_96x96_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 294912L) ? first + 256 : (n * 294912L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 9216 % 32);
-        (void)y;
-        dx[i] += coef[c] * (dy[i] - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c32_96x96_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c32_96x96_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c32_96x96_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    bn_c32_96x96_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c32_96x96_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c32_96x96_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 608), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c32_96x96_sum_kernel, bn_c32_96x96_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c32_96x96_sq_kernel, bn_c32_96x96_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c32_96x96_stats_kernel, bn_c32_96x96_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c32_96x96_apply_kernel, bn_c32_96x96_apply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c32_96x96_relu6_sum_kernel, bn_c32_96x96_relu6_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c32_96x96_relu6_sq_kernel, bn_c32_96x96_relu6_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c32_96x96_relu6_stats_kernel, bn_c32_96x96_relu6_stats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c32_96x96_relu6_apply_kernel, bn_c32_96x96_relu6_apply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c32_96x96_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c32_96x96_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c32_96x96_eval_kernel, bn_c32_96x96_eval_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c32_96x96_relu6_eval_kernel, bn_c32_96x96_relu6_eval_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c32_96x96_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c32_96x96_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 640);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c32_96x96_bsum_kernel, bn_c32_96x96_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c32_96x96_bstats_kernel, bn_c32_96x96_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c32_96x96_bapply_kernel, bn_c32_96x96_bapply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c32_96x96_relu6_bsum_kernel, bn_c32_96x96_relu6_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c32_96x96_relu6_bstats_kernel, bn_c32_96x96_relu6_bstats_body, (((long)32) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c32_96x96_relu6_bapply_kernel, bn_c32_96x96_relu6_bapply_body, ((n * 294912L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c96_96x96: batch norm over 96 channels of 96x96, 3 blocks per channel */
@@ -886,6 +885,226 @@ void bn_c16_96x96_cu_bwd(int host, int n, const float *x, const float *y, const 
     MC_CU_RUN(host, bn_c16_96x96_bapply_kernel, bn_c16_96x96_bapply_body, ((n * 147456L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
+/* bn_c96_96x96_relu6: batch norm over 96 channels of 96x96, 3 blocks per channel */
+MC_CU_HD static inline float bn_c96_96x96_relu6_norm(float x, float mean, float scale, float shift)
+{
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+}
+
+MC_CU_HD static inline void bn_c96_96x96_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 9216, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        s0 += x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)];
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_relu6_sum_kernel(int n, const float *x, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+}
+
+/* The squares about the mean: a second pass, as the host path sums them. */
+MC_CU_HD static inline void bn_c96_96x96_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 9216, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0;
+    const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const double d = x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean;
+        s0 += d * d;
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 1] = s0;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+}
+
+
+/* Per channel: the statistics, what backward keeps, the running estimates. */
+MC_CU_HD static inline void bn_c96_96x96_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double mean = mc_cu_parts_total(sums, c, 3, 1, 0) / m;
+        const double var = mc_cu_parts_total(sq, c, 3, 1, 0) / m;
+        const double invstd = 1 / sqrt(var + 1e-05f);
+        save_mean[c] = (float)mean;
+        save_invstd[c] = (float)invstd;
+        scale[c] = (float)(gamma[c] * invstd);
+        /* one value per channel: keep the biased variance (0), as the host path does */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+        if (c == 0)
+            *count += 1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+    float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+}
+
+MC_CU_HD static inline void bn_c96_96x96_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 884736L) ? first + 256 : (n * 884736L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 96);
+        y[i] = bn_c96_96x96_relu6_norm(x[i], mean[c], scale[c], beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+    const float *beta, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+}
+
+MC_CU_HD static inline void bn_c96_96x96_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 884736L) ? first + 256 : (n * 884736L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 96);
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        y[i] = bn_c96_96x96_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+MC_CU_HD static inline void bn_c96_96x96_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    const int c = (int)(block / 3), s = (int)(block % 3);
+    const long m = (long)n * 9216, lo = m * s / 3, hi = m * (s + 1) / 3;
+    double s0 = 0, s1 = 0;
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    for (long i = lo + tid; i < hi; i += nthreads) {
+        const float g = (y[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] > 0 && y[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] < 6 ? dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] : 0.0f);
+        s0 += g;
+        s1 += (double)g * ((x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean) * invstd);
+    }
+    s0 = mc_cu_block_sum(s0, (double *)shm, tid, nthreads);
+    s1 = mc_cu_block_sum(s1, (double *)shm, tid, nthreads);
+    if (tid == 0) {
+        part[block * 2] = s0;
+        part[block * 2 + 1] = s1;
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+    const float *dy, double *part)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+}
+
+/* Per channel: the parameter gradients and the coefficients of dx. */
+MC_CU_HD static inline void bn_c96_96x96_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < ((long)96) ? first + 256 : ((long)96);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)i;
+        const long m = (long)n * 9216;
+        const double sum_dy = mc_cu_parts_total(part, c, 3, 2, 0);
+        const double sum_dy_xhat = mc_cu_parts_total(part, c, 3, 2, 1);
+        dgamma[c] += (float)sum_dy_xhat;
+        dbeta[c] += (float)sum_dy;
+        coef[c] = gamma[c] * save_invstd[c];
+        coef[96 + c] = (float)(sum_dy / m);
+        coef[2 * 96 + c] = (float)(sum_dy_xhat / m);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+    float *dgamma, float *dbeta, float *coef)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+}
+
+MC_CU_HD static inline void bn_c96_96x96_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    (void)shm;
+    const long first = block * 256, last = first + 256 < (n * 884736L) ? first + 256 : (n * 884736L);
+    for (long i = first + tid; i < last; i += nthreads) {
+        const int c = (int)(i / 9216 % 96);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
+    }
+}
+
+static __global__ void __launch_bounds__(256) bn_c96_96x96_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+    const float *save_invstd, const float *coef, const float *dy, float *dx)
+{
+    extern __shared__ float mc_shm[];
+    bn_c96_96x96_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
+void bn_c96_96x96_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+    float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
+{
+    /* a sum and a sum of squares per part, then a scale per channel */
+    double *sums = mc_cuda_sums(host, 672), *sq = sums + 288;
+    float *scale = (float *)(sq + 288);
+    MC_CU_RUN(host, bn_c96_96x96_relu6_sum_kernel, bn_c96_96x96_relu6_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c96_96x96_relu6_sq_kernel, bn_c96_96x96_relu6_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c96_96x96_relu6_stats_kernel, bn_c96_96x96_relu6_stats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c96_96x96_relu6_apply_kernel, bn_c96_96x96_relu6_apply_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+}
+
+void bn_c96_96x96_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+    const float *running_mean, const float *running_var, float *y)
+{
+    MC_CU_RUN(host, bn_c96_96x96_relu6_eval_kernel, bn_c96_96x96_relu6_eval_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+}
+
+void bn_c96_96x96_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+    const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    /* two sums per part, then three coefficients per channel */
+    double *part = mc_cuda_sums(host, 768);
+    float *coef = (float *)(part + 576);
+    MC_CU_RUN(host, bn_c96_96x96_relu6_bsum_kernel, bn_c96_96x96_relu6_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c96_96x96_relu6_bstats_kernel, bn_c96_96x96_relu6_bstats_body, (((long)96) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c96_96x96_relu6_bapply_kernel, bn_c96_96x96_relu6_bapply_body, ((n * 884736L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+}
+
 /* bn_c192_96x96: batch norm over 192 channels of 96x96, 2 blocks per channel */
 MC_CU_HD static inline float bn_c192_96x96_norm(float x, float mean, float scale, float shift)
 {
@@ -1548,13 +1767,14 @@ void bn_c24_48x48_cu_bwd(int host, int n, const float *x, const float *y, const 
     MC_CU_RUN(host, bn_c24_48x48_bapply_kernel, bn_c24_48x48_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c144_48x48: batch norm over 144 channels of 48x48, 2 blocks per channel */
-MC_CU_HD static inline float bn_c144_48x48_norm(float x, float mean, float scale, float shift)
+/* bn_c144_48x48_relu6: batch norm over 144 channels of 48x48, 2 blocks per channel */
+MC_CU_HD static inline float bn_c144_48x48_relu6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c144_48x48_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c144_48x48_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 2304, lo = m * s / 2, hi = m * (s + 1) / 2;
@@ -1568,14 +1788,14 @@ MC_CU_HD static inline void bn_c144_48x48_sum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c144_48x48_relu6_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c144_48x48_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c144_48x48_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c144_48x48_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 2304, lo = m * s / 2, hi = m * (s + 1) / 2;
@@ -1591,15 +1811,15 @@ MC_CU_HD static inline void bn_c144_48x48_sq_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c144_48x48_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c144_48x48_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c144_48x48_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c144_48x48_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -1622,32 +1842,32 @@ MC_CU_HD static inline void bn_c144_48x48_stats_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c144_48x48_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c144_48x48_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c144_48x48_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c144_48x48_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 331776L) ? first + 256 : (n * 331776L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 2304 % 144);
-        y[i] = bn_c144_48x48_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c144_48x48_relu6_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c144_48x48_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c144_48x48_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c144_48x48_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c144_48x48_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -1655,28 +1875,27 @@ MC_CU_HD static inline void bn_c144_48x48_eval_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 2304 % 144);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c144_48x48_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c144_48x48_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c144_48x48_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c144_48x48_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c144_48x48_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+MC_CU_HD static inline void bn_c144_48x48_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 2304, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)];
+        const float g = (y[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] > 0 && y[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] < 6 ? dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean) * invstd);
     }
@@ -1688,15 +1907,15 @@ MC_CU_HD static inline void bn_c144_48x48_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c144_48x48_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+    bn_c144_48x48_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c144_48x48_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c144_48x48_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -1714,59 +1933,58 @@ MC_CU_HD static inline void bn_c144_48x48_bstats_body(long block, int tid, int n
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c144_48x48_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c144_48x48_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c144_48x48_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+MC_CU_HD static inline void bn_c144_48x48_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 331776L) ? first + 256 : (n * 331776L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 2304 % 144);
-        (void)y;
-        dx[i] += coef[c] * (dy[i] - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_48x48_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c144_48x48_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_48x48_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    bn_c144_48x48_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c144_48x48_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c144_48x48_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 720), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c144_48x48_sum_kernel, bn_c144_48x48_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c144_48x48_sq_kernel, bn_c144_48x48_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c144_48x48_stats_kernel, bn_c144_48x48_stats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c144_48x48_apply_kernel, bn_c144_48x48_apply_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c144_48x48_relu6_sum_kernel, bn_c144_48x48_relu6_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c144_48x48_relu6_sq_kernel, bn_c144_48x48_relu6_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c144_48x48_relu6_stats_kernel, bn_c144_48x48_relu6_stats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c144_48x48_relu6_apply_kernel, bn_c144_48x48_relu6_apply_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c144_48x48_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c144_48x48_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c144_48x48_eval_kernel, bn_c144_48x48_eval_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c144_48x48_relu6_eval_kernel, bn_c144_48x48_relu6_eval_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c144_48x48_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c144_48x48_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 864);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c144_48x48_bsum_kernel, bn_c144_48x48_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c144_48x48_bstats_kernel, bn_c144_48x48_bstats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c144_48x48_bapply_kernel, bn_c144_48x48_bapply_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c144_48x48_relu6_bsum_kernel, bn_c144_48x48_relu6_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c144_48x48_relu6_bstats_kernel, bn_c144_48x48_relu6_bstats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c144_48x48_relu6_bapply_kernel, bn_c144_48x48_relu6_bapply_body, ((n * 331776L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c288_48x48: batch norm over 288 channels of 48x48, 1 blocks per channel */
@@ -1990,13 +2208,14 @@ void bn_c288_48x48_cu_bwd(int host, int n, const float *x, const float *y, const
     MC_CU_RUN(host, bn_c288_48x48_bapply_kernel, bn_c288_48x48_bapply_body, ((n * 663552L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c144_24x24: batch norm over 144 channels of 24x24, 2 blocks per channel */
-MC_CU_HD static inline float bn_c144_24x24_norm(float x, float mean, float scale, float shift)
+/* bn_c144_24x24_relu6: batch norm over 144 channels of 24x24, 2 blocks per channel */
+MC_CU_HD static inline float bn_c144_24x24_relu6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c144_24x24_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c144_24x24_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
@@ -2010,14 +2229,14 @@ MC_CU_HD static inline void bn_c144_24x24_sum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c144_24x24_relu6_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c144_24x24_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c144_24x24_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c144_24x24_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
@@ -2033,15 +2252,15 @@ MC_CU_HD static inline void bn_c144_24x24_sq_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c144_24x24_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c144_24x24_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c144_24x24_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c144_24x24_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -2064,32 +2283,32 @@ MC_CU_HD static inline void bn_c144_24x24_stats_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c144_24x24_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c144_24x24_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c144_24x24_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c144_24x24_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 144);
-        y[i] = bn_c144_24x24_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c144_24x24_relu6_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c144_24x24_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c144_24x24_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c144_24x24_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c144_24x24_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -2097,28 +2316,27 @@ MC_CU_HD static inline void bn_c144_24x24_eval_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 144);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c144_24x24_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c144_24x24_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c144_24x24_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c144_24x24_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c144_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+MC_CU_HD static inline void bn_c144_24x24_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)];
+        const float g = (y[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] > 0 && y[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] < 6 ? dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean) * invstd);
     }
@@ -2130,15 +2348,15 @@ MC_CU_HD static inline void bn_c144_24x24_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c144_24x24_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+    bn_c144_24x24_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c144_24x24_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c144_24x24_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -2156,59 +2374,58 @@ MC_CU_HD static inline void bn_c144_24x24_bstats_body(long block, int tid, int n
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c144_24x24_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c144_24x24_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c144_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+MC_CU_HD static inline void bn_c144_24x24_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 144);
-        (void)y;
-        dx[i] += coef[c] * (dy[i] - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c144_24x24_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c144_24x24_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c144_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    bn_c144_24x24_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c144_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c144_24x24_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 720), *sq = sums + 288;
     float *scale = (float *)(sq + 288);
-    MC_CU_RUN(host, bn_c144_24x24_sum_kernel, bn_c144_24x24_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c144_24x24_sq_kernel, bn_c144_24x24_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c144_24x24_stats_kernel, bn_c144_24x24_stats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c144_24x24_apply_kernel, bn_c144_24x24_apply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c144_24x24_relu6_sum_kernel, bn_c144_24x24_relu6_sum_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c144_24x24_relu6_sq_kernel, bn_c144_24x24_relu6_sq_body, 288, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c144_24x24_relu6_stats_kernel, bn_c144_24x24_relu6_stats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c144_24x24_relu6_apply_kernel, bn_c144_24x24_relu6_apply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c144_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c144_24x24_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c144_24x24_eval_kernel, bn_c144_24x24_eval_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c144_24x24_relu6_eval_kernel, bn_c144_24x24_relu6_eval_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c144_24x24_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c144_24x24_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 864);
     float *coef = (float *)(part + 576);
-    MC_CU_RUN(host, bn_c144_24x24_bsum_kernel, bn_c144_24x24_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c144_24x24_bstats_kernel, bn_c144_24x24_bstats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c144_24x24_bapply_kernel, bn_c144_24x24_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c144_24x24_relu6_bsum_kernel, bn_c144_24x24_relu6_bsum_body, 288, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c144_24x24_relu6_bstats_kernel, bn_c144_24x24_relu6_bstats_body, (((long)144) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c144_24x24_relu6_bapply_kernel, bn_c144_24x24_relu6_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c32_24x24: batch norm over 32 channels of 24x24, 9 blocks per channel */
@@ -2432,13 +2649,14 @@ void bn_c32_24x24_cu_bwd(int host, int n, const float *x, const float *y, const 
     MC_CU_RUN(host, bn_c32_24x24_bapply_kernel, bn_c32_24x24_bapply_body, ((n * 18432L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c192_24x24: batch norm over 192 channels of 24x24, 2 blocks per channel */
-MC_CU_HD static inline float bn_c192_24x24_norm(float x, float mean, float scale, float shift)
+/* bn_c192_24x24_relu6: batch norm over 192 channels of 24x24, 2 blocks per channel */
+MC_CU_HD static inline float bn_c192_24x24_relu6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c192_24x24_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c192_24x24_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
@@ -2452,14 +2670,14 @@ MC_CU_HD static inline void bn_c192_24x24_sum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c192_24x24_relu6_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c192_24x24_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c192_24x24_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c192_24x24_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
@@ -2475,15 +2693,15 @@ MC_CU_HD static inline void bn_c192_24x24_sq_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c192_24x24_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c192_24x24_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c192_24x24_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c192_24x24_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -2506,32 +2724,32 @@ MC_CU_HD static inline void bn_c192_24x24_stats_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c192_24x24_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c192_24x24_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c192_24x24_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c192_24x24_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 110592L) ? first + 256 : (n * 110592L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 192);
-        y[i] = bn_c192_24x24_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c192_24x24_relu6_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c192_24x24_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c192_24x24_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c192_24x24_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c192_24x24_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -2539,28 +2757,27 @@ MC_CU_HD static inline void bn_c192_24x24_eval_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 192);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c192_24x24_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c192_24x24_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c192_24x24_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c192_24x24_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c192_24x24_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+MC_CU_HD static inline void bn_c192_24x24_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 576, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)];
+        const float g = (y[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] > 0 && y[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] < 6 ? dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean) * invstd);
     }
@@ -2572,15 +2789,15 @@ MC_CU_HD static inline void bn_c192_24x24_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c192_24x24_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+    bn_c192_24x24_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c192_24x24_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c192_24x24_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -2598,68 +2815,68 @@ MC_CU_HD static inline void bn_c192_24x24_bstats_body(long block, int tid, int n
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c192_24x24_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c192_24x24_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c192_24x24_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+MC_CU_HD static inline void bn_c192_24x24_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 110592L) ? first + 256 : (n * 110592L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 192);
-        (void)y;
-        dx[i] += coef[c] * (dy[i] - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_24x24_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c192_24x24_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_24x24_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    bn_c192_24x24_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c192_24x24_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c192_24x24_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 960), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c192_24x24_sum_kernel, bn_c192_24x24_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c192_24x24_sq_kernel, bn_c192_24x24_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c192_24x24_stats_kernel, bn_c192_24x24_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c192_24x24_apply_kernel, bn_c192_24x24_apply_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c192_24x24_relu6_sum_kernel, bn_c192_24x24_relu6_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_24x24_relu6_sq_kernel, bn_c192_24x24_relu6_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_24x24_relu6_stats_kernel, bn_c192_24x24_relu6_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c192_24x24_relu6_apply_kernel, bn_c192_24x24_relu6_apply_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c192_24x24_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c192_24x24_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c192_24x24_eval_kernel, bn_c192_24x24_eval_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c192_24x24_relu6_eval_kernel, bn_c192_24x24_relu6_eval_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c192_24x24_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c192_24x24_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_24x24_bsum_kernel, bn_c192_24x24_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c192_24x24_bstats_kernel, bn_c192_24x24_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c192_24x24_bapply_kernel, bn_c192_24x24_bapply_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c192_24x24_relu6_bsum_kernel, bn_c192_24x24_relu6_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_24x24_relu6_bstats_kernel, bn_c192_24x24_relu6_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c192_24x24_relu6_bapply_kernel, bn_c192_24x24_relu6_bapply_body, ((n * 110592L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c192_12x12: batch norm over 192 channels of 12x12, 2 blocks per channel */
-MC_CU_HD static inline float bn_c192_12x12_norm(float x, float mean, float scale, float shift)
+/* bn_c192_12x12_relu6: batch norm over 192 channels of 12x12, 2 blocks per channel */
+MC_CU_HD static inline float bn_c192_12x12_relu6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c192_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c192_12x12_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 144, lo = m * s / 2, hi = m * (s + 1) / 2;
@@ -2673,14 +2890,14 @@ MC_CU_HD static inline void bn_c192_12x12_sum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c192_12x12_relu6_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c192_12x12_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c192_12x12_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c192_12x12_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 144, lo = m * s / 2, hi = m * (s + 1) / 2;
@@ -2696,15 +2913,15 @@ MC_CU_HD static inline void bn_c192_12x12_sq_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c192_12x12_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c192_12x12_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c192_12x12_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c192_12x12_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -2727,32 +2944,32 @@ MC_CU_HD static inline void bn_c192_12x12_stats_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c192_12x12_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c192_12x12_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c192_12x12_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c192_12x12_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 27648L) ? first + 256 : (n * 27648L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 192);
-        y[i] = bn_c192_12x12_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c192_12x12_relu6_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c192_12x12_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c192_12x12_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c192_12x12_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c192_12x12_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -2760,28 +2977,27 @@ MC_CU_HD static inline void bn_c192_12x12_eval_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 192);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c192_12x12_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c192_12x12_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c192_12x12_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c192_12x12_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c192_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+MC_CU_HD static inline void bn_c192_12x12_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     const int c = (int)(block / 2), s = (int)(block % 2);
     const long m = (long)n * 144, lo = m * s / 2, hi = m * (s + 1) / 2;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)];
+        const float g = (y[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] > 0 && y[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] < 6 ? dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
@@ -2793,15 +3009,15 @@ MC_CU_HD static inline void bn_c192_12x12_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c192_12x12_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+    bn_c192_12x12_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c192_12x12_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c192_12x12_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -2819,59 +3035,58 @@ MC_CU_HD static inline void bn_c192_12x12_bstats_body(long block, int tid, int n
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c192_12x12_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c192_12x12_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c192_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+MC_CU_HD static inline void bn_c192_12x12_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 27648L) ? first + 256 : (n * 27648L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 192);
-        (void)y;
-        dx[i] += coef[c] * (dy[i] - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c192_12x12_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c192_12x12_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c192_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    bn_c192_12x12_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c192_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c192_12x12_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 960), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c192_12x12_sum_kernel, bn_c192_12x12_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c192_12x12_sq_kernel, bn_c192_12x12_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c192_12x12_stats_kernel, bn_c192_12x12_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c192_12x12_apply_kernel, bn_c192_12x12_apply_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c192_12x12_relu6_sum_kernel, bn_c192_12x12_relu6_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c192_12x12_relu6_sq_kernel, bn_c192_12x12_relu6_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c192_12x12_relu6_stats_kernel, bn_c192_12x12_relu6_stats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c192_12x12_relu6_apply_kernel, bn_c192_12x12_relu6_apply_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c192_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c192_12x12_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c192_12x12_eval_kernel, bn_c192_12x12_eval_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c192_12x12_relu6_eval_kernel, bn_c192_12x12_relu6_eval_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c192_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c192_12x12_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1152);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c192_12x12_bsum_kernel, bn_c192_12x12_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c192_12x12_bstats_kernel, bn_c192_12x12_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c192_12x12_bapply_kernel, bn_c192_12x12_bapply_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c192_12x12_relu6_bsum_kernel, bn_c192_12x12_relu6_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c192_12x12_relu6_bstats_kernel, bn_c192_12x12_relu6_bstats_body, (((long)192) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c192_12x12_relu6_bapply_kernel, bn_c192_12x12_relu6_bapply_body, ((n * 27648L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c64_12x12: batch norm over 64 channels of 12x12, 5 blocks per channel */
@@ -3095,13 +3310,14 @@ void bn_c64_12x12_cu_bwd(int host, int n, const float *x, const float *y, const 
     MC_CU_RUN(host, bn_c64_12x12_bapply_kernel, bn_c64_12x12_bapply_body, ((n * 9216L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c384_12x12: batch norm over 384 channels of 12x12, 1 blocks per channel */
-MC_CU_HD static inline float bn_c384_12x12_norm(float x, float mean, float scale, float shift)
+/* bn_c384_12x12_relu6: batch norm over 384 channels of 12x12, 1 blocks per channel */
+MC_CU_HD static inline float bn_c384_12x12_relu6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c384_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c384_12x12_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
@@ -3115,14 +3331,14 @@ MC_CU_HD static inline void bn_c384_12x12_sum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c384_12x12_relu6_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c384_12x12_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c384_12x12_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c384_12x12_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
@@ -3138,15 +3354,15 @@ MC_CU_HD static inline void bn_c384_12x12_sq_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c384_12x12_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c384_12x12_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c384_12x12_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c384_12x12_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -3169,32 +3385,32 @@ MC_CU_HD static inline void bn_c384_12x12_stats_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c384_12x12_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c384_12x12_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c384_12x12_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c384_12x12_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 384);
-        y[i] = bn_c384_12x12_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c384_12x12_relu6_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c384_12x12_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c384_12x12_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c384_12x12_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c384_12x12_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -3202,28 +3418,27 @@ MC_CU_HD static inline void bn_c384_12x12_eval_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 384);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c384_12x12_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c384_12x12_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c384_12x12_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c384_12x12_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c384_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+MC_CU_HD static inline void bn_c384_12x12_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)];
+        const float g = (y[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] > 0 && y[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] < 6 ? dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
@@ -3235,15 +3450,15 @@ MC_CU_HD static inline void bn_c384_12x12_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c384_12x12_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+    bn_c384_12x12_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c384_12x12_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c384_12x12_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -3261,59 +3476,58 @@ MC_CU_HD static inline void bn_c384_12x12_bstats_body(long block, int tid, int n
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c384_12x12_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c384_12x12_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c384_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+MC_CU_HD static inline void bn_c384_12x12_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 384);
-        (void)y;
-        dx[i] += coef[c] * (dy[i] - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c384_12x12_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c384_12x12_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c384_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    bn_c384_12x12_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c384_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c384_12x12_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 1152), *sq = sums + 384;
     float *scale = (float *)(sq + 384);
-    MC_CU_RUN(host, bn_c384_12x12_sum_kernel, bn_c384_12x12_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c384_12x12_sq_kernel, bn_c384_12x12_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c384_12x12_stats_kernel, bn_c384_12x12_stats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c384_12x12_apply_kernel, bn_c384_12x12_apply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c384_12x12_relu6_sum_kernel, bn_c384_12x12_relu6_sum_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c384_12x12_relu6_sq_kernel, bn_c384_12x12_relu6_sq_body, 384, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c384_12x12_relu6_stats_kernel, bn_c384_12x12_relu6_stats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c384_12x12_relu6_apply_kernel, bn_c384_12x12_relu6_apply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c384_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c384_12x12_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c384_12x12_eval_kernel, bn_c384_12x12_eval_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c384_12x12_relu6_eval_kernel, bn_c384_12x12_relu6_eval_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c384_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c384_12x12_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 1536);
     float *coef = (float *)(part + 768);
-    MC_CU_RUN(host, bn_c384_12x12_bsum_kernel, bn_c384_12x12_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c384_12x12_bstats_kernel, bn_c384_12x12_bstats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c384_12x12_bapply_kernel, bn_c384_12x12_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c384_12x12_relu6_bsum_kernel, bn_c384_12x12_relu6_bsum_body, 384, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c384_12x12_relu6_bstats_kernel, bn_c384_12x12_relu6_bstats_body, (((long)384) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c384_12x12_relu6_bapply_kernel, bn_c384_12x12_relu6_bapply_body, ((n * 55296L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c96_12x12: batch norm over 96 channels of 12x12, 3 blocks per channel */
@@ -3537,13 +3751,14 @@ void bn_c96_12x12_cu_bwd(int host, int n, const float *x, const float *y, const 
     MC_CU_RUN(host, bn_c96_12x12_bapply_kernel, bn_c96_12x12_bapply_body, ((n * 13824L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c576_12x12: batch norm over 576 channels of 12x12, 1 blocks per channel */
-MC_CU_HD static inline float bn_c576_12x12_norm(float x, float mean, float scale, float shift)
+/* bn_c576_12x12_relu6: batch norm over 576 channels of 12x12, 1 blocks per channel */
+MC_CU_HD static inline float bn_c576_12x12_relu6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c576_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c576_12x12_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
@@ -3557,14 +3772,14 @@ MC_CU_HD static inline void bn_c576_12x12_sum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c576_12x12_relu6_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c576_12x12_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c576_12x12_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c576_12x12_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
@@ -3580,15 +3795,15 @@ MC_CU_HD static inline void bn_c576_12x12_sq_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c576_12x12_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c576_12x12_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c576_12x12_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c576_12x12_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -3611,32 +3826,32 @@ MC_CU_HD static inline void bn_c576_12x12_stats_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c576_12x12_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c576_12x12_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c576_12x12_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c576_12x12_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 576);
-        y[i] = bn_c576_12x12_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c576_12x12_relu6_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c576_12x12_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c576_12x12_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c576_12x12_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c576_12x12_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -3644,28 +3859,27 @@ MC_CU_HD static inline void bn_c576_12x12_eval_body(long block, int tid, int nth
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 576);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c576_12x12_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c576_12x12_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c576_12x12_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c576_12x12_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c576_12x12_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+MC_CU_HD static inline void bn_c576_12x12_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 144, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)];
+        const float g = (y[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] > 0 && y[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] < 6 ? dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
@@ -3677,15 +3891,15 @@ MC_CU_HD static inline void bn_c576_12x12_bsum_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c576_12x12_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+    bn_c576_12x12_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c576_12x12_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c576_12x12_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -3703,68 +3917,68 @@ MC_CU_HD static inline void bn_c576_12x12_bstats_body(long block, int tid, int n
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c576_12x12_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c576_12x12_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c576_12x12_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+MC_CU_HD static inline void bn_c576_12x12_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 576);
-        (void)y;
-        dx[i] += coef[c] * (dy[i] - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_12x12_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c576_12x12_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_12x12_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    bn_c576_12x12_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c576_12x12_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c576_12x12_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 1728), *sq = sums + 576;
     float *scale = (float *)(sq + 576);
-    MC_CU_RUN(host, bn_c576_12x12_sum_kernel, bn_c576_12x12_sum_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c576_12x12_sq_kernel, bn_c576_12x12_sq_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c576_12x12_stats_kernel, bn_c576_12x12_stats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c576_12x12_apply_kernel, bn_c576_12x12_apply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c576_12x12_relu6_sum_kernel, bn_c576_12x12_relu6_sum_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c576_12x12_relu6_sq_kernel, bn_c576_12x12_relu6_sq_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c576_12x12_relu6_stats_kernel, bn_c576_12x12_relu6_stats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c576_12x12_relu6_apply_kernel, bn_c576_12x12_relu6_apply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c576_12x12_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c576_12x12_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c576_12x12_eval_kernel, bn_c576_12x12_eval_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c576_12x12_relu6_eval_kernel, bn_c576_12x12_relu6_eval_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c576_12x12_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c576_12x12_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 2304);
     float *coef = (float *)(part + 1152);
-    MC_CU_RUN(host, bn_c576_12x12_bsum_kernel, bn_c576_12x12_bsum_body, 576, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c576_12x12_bstats_kernel, bn_c576_12x12_bstats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c576_12x12_bapply_kernel, bn_c576_12x12_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c576_12x12_relu6_bsum_kernel, bn_c576_12x12_relu6_bsum_body, 576, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c576_12x12_relu6_bstats_kernel, bn_c576_12x12_relu6_bstats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c576_12x12_relu6_bapply_kernel, bn_c576_12x12_relu6_bapply_body, ((n * 82944L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c576_6x6: batch norm over 576 channels of 6x6, 1 blocks per channel */
-MC_CU_HD static inline float bn_c576_6x6_norm(float x, float mean, float scale, float shift)
+/* bn_c576_6x6_relu6: batch norm over 576 channels of 6x6, 1 blocks per channel */
+MC_CU_HD static inline float bn_c576_6x6_relu6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c576_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c576_6x6_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
@@ -3778,14 +3992,14 @@ MC_CU_HD static inline void bn_c576_6x6_sum_body(long block, int tid, int nthrea
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c576_6x6_relu6_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c576_6x6_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c576_6x6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c576_6x6_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
@@ -3801,15 +4015,15 @@ MC_CU_HD static inline void bn_c576_6x6_sq_body(long block, int tid, int nthread
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c576_6x6_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c576_6x6_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c576_6x6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c576_6x6_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -3832,32 +4046,32 @@ MC_CU_HD static inline void bn_c576_6x6_stats_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c576_6x6_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c576_6x6_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c576_6x6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c576_6x6_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 20736L) ? first + 256 : (n * 20736L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 576);
-        y[i] = bn_c576_6x6_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c576_6x6_relu6_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c576_6x6_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c576_6x6_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c576_6x6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c576_6x6_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -3865,28 +4079,27 @@ MC_CU_HD static inline void bn_c576_6x6_eval_body(long block, int tid, int nthre
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 576);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c576_6x6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c576_6x6_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c576_6x6_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c576_6x6_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c576_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+MC_CU_HD static inline void bn_c576_6x6_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)];
+        const float g = (y[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] > 0 && y[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] < 6 ? dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
@@ -3898,15 +4111,15 @@ MC_CU_HD static inline void bn_c576_6x6_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c576_6x6_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+    bn_c576_6x6_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c576_6x6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c576_6x6_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -3924,59 +4137,58 @@ MC_CU_HD static inline void bn_c576_6x6_bstats_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c576_6x6_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c576_6x6_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c576_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+MC_CU_HD static inline void bn_c576_6x6_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 20736L) ? first + 256 : (n * 20736L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 576);
-        (void)y;
-        dx[i] += coef[c] * (dy[i] - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c576_6x6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c576_6x6_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c576_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    bn_c576_6x6_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c576_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c576_6x6_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 1728), *sq = sums + 576;
     float *scale = (float *)(sq + 576);
-    MC_CU_RUN(host, bn_c576_6x6_sum_kernel, bn_c576_6x6_sum_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c576_6x6_sq_kernel, bn_c576_6x6_sq_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c576_6x6_stats_kernel, bn_c576_6x6_stats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c576_6x6_apply_kernel, bn_c576_6x6_apply_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c576_6x6_relu6_sum_kernel, bn_c576_6x6_relu6_sum_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c576_6x6_relu6_sq_kernel, bn_c576_6x6_relu6_sq_body, 576, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c576_6x6_relu6_stats_kernel, bn_c576_6x6_relu6_stats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c576_6x6_relu6_apply_kernel, bn_c576_6x6_relu6_apply_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c576_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c576_6x6_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c576_6x6_eval_kernel, bn_c576_6x6_eval_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c576_6x6_relu6_eval_kernel, bn_c576_6x6_relu6_eval_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c576_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c576_6x6_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 2304);
     float *coef = (float *)(part + 1152);
-    MC_CU_RUN(host, bn_c576_6x6_bsum_kernel, bn_c576_6x6_bsum_body, 576, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c576_6x6_bstats_kernel, bn_c576_6x6_bstats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c576_6x6_bapply_kernel, bn_c576_6x6_bapply_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c576_6x6_relu6_bsum_kernel, bn_c576_6x6_relu6_bsum_body, 576, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c576_6x6_relu6_bstats_kernel, bn_c576_6x6_relu6_bstats_body, (((long)576) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c576_6x6_relu6_bapply_kernel, bn_c576_6x6_relu6_bapply_body, ((n * 20736L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c160_6x6: batch norm over 160 channels of 6x6, 2 blocks per channel */
@@ -4200,13 +4412,14 @@ void bn_c160_6x6_cu_bwd(int host, int n, const float *x, const float *y, const f
     MC_CU_RUN(host, bn_c160_6x6_bapply_kernel, bn_c160_6x6_bapply_body, ((n * 5760L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c960_6x6: batch norm over 960 channels of 6x6, 1 blocks per channel */
-MC_CU_HD static inline float bn_c960_6x6_norm(float x, float mean, float scale, float shift)
+/* bn_c960_6x6_relu6: batch norm over 960 channels of 6x6, 1 blocks per channel */
+MC_CU_HD static inline float bn_c960_6x6_relu6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c960_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c960_6x6_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
@@ -4220,14 +4433,14 @@ MC_CU_HD static inline void bn_c960_6x6_sum_body(long block, int tid, int nthrea
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c960_6x6_relu6_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c960_6x6_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c960_6x6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c960_6x6_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
@@ -4243,15 +4456,15 @@ MC_CU_HD static inline void bn_c960_6x6_sq_body(long block, int tid, int nthread
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c960_6x6_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c960_6x6_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c960_6x6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c960_6x6_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -4274,32 +4487,32 @@ MC_CU_HD static inline void bn_c960_6x6_stats_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c960_6x6_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c960_6x6_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c960_6x6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c960_6x6_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 34560L) ? first + 256 : (n * 34560L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 960);
-        y[i] = bn_c960_6x6_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c960_6x6_relu6_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c960_6x6_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c960_6x6_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c960_6x6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c960_6x6_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -4307,28 +4520,27 @@ MC_CU_HD static inline void bn_c960_6x6_eval_body(long block, int tid, int nthre
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 960);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c960_6x6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c960_6x6_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c960_6x6_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c960_6x6_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c960_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+MC_CU_HD static inline void bn_c960_6x6_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)];
+        const float g = (y[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] > 0 && y[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] < 6 ? dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
@@ -4340,15 +4552,15 @@ MC_CU_HD static inline void bn_c960_6x6_bsum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c960_6x6_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+    bn_c960_6x6_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c960_6x6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c960_6x6_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -4366,59 +4578,58 @@ MC_CU_HD static inline void bn_c960_6x6_bstats_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c960_6x6_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c960_6x6_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c960_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+MC_CU_HD static inline void bn_c960_6x6_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 34560L) ? first + 256 : (n * 34560L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 960);
-        (void)y;
-        dx[i] += coef[c] * (dy[i] - coef[960 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 960 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[960 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 960 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c960_6x6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c960_6x6_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c960_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    bn_c960_6x6_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c960_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c960_6x6_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 2880), *sq = sums + 960;
     float *scale = (float *)(sq + 960);
-    MC_CU_RUN(host, bn_c960_6x6_sum_kernel, bn_c960_6x6_sum_body, 960, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c960_6x6_sq_kernel, bn_c960_6x6_sq_body, 960, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c960_6x6_stats_kernel, bn_c960_6x6_stats_body, (((long)960) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c960_6x6_apply_kernel, bn_c960_6x6_apply_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c960_6x6_relu6_sum_kernel, bn_c960_6x6_relu6_sum_body, 960, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c960_6x6_relu6_sq_kernel, bn_c960_6x6_relu6_sq_body, 960, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c960_6x6_relu6_stats_kernel, bn_c960_6x6_relu6_stats_body, (((long)960) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c960_6x6_relu6_apply_kernel, bn_c960_6x6_relu6_apply_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c960_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c960_6x6_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c960_6x6_eval_kernel, bn_c960_6x6_eval_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c960_6x6_relu6_eval_kernel, bn_c960_6x6_relu6_eval_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c960_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c960_6x6_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 3840);
     float *coef = (float *)(part + 1920);
-    MC_CU_RUN(host, bn_c960_6x6_bsum_kernel, bn_c960_6x6_bsum_body, 960, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c960_6x6_bstats_kernel, bn_c960_6x6_bstats_body, (((long)960) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c960_6x6_bapply_kernel, bn_c960_6x6_bapply_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c960_6x6_relu6_bsum_kernel, bn_c960_6x6_relu6_bsum_body, 960, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c960_6x6_relu6_bstats_kernel, bn_c960_6x6_relu6_bstats_body, (((long)960) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c960_6x6_relu6_bapply_kernel, bn_c960_6x6_relu6_bapply_body, ((n * 34560L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
 /* bn_c320_6x6: batch norm over 320 channels of 6x6, 1 blocks per channel */
@@ -4642,13 +4853,14 @@ void bn_c320_6x6_cu_bwd(int host, int n, const float *x, const float *y, const f
     MC_CU_RUN(host, bn_c320_6x6_bapply_kernel, bn_c320_6x6_bapply_body, ((n * 11520L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-/* bn_c1280_6x6: batch norm over 1280 channels of 6x6, 1 blocks per channel */
-MC_CU_HD static inline float bn_c1280_6x6_norm(float x, float mean, float scale, float shift)
+/* bn_c1280_6x6_relu6: batch norm over 1280 channels of 6x6, 1 blocks per channel */
+MC_CU_HD static inline float bn_c1280_6x6_relu6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
 }
 
-MC_CU_HD static inline void bn_c1280_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
+MC_CU_HD static inline void bn_c1280_6x6_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
@@ -4662,14 +4874,14 @@ MC_CU_HD static inline void bn_c1280_6x6_sum_body(long block, int tid, int nthre
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_sum_kernel(int n, const float *x, double *part)
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_relu6_sum_kernel(int n, const float *x, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
+    bn_c1280_6x6_relu6_sum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, part);
 }
 
 /* The squares about the mean: a second pass, as the host path sums them. */
-MC_CU_HD static inline void bn_c1280_6x6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
+MC_CU_HD static inline void bn_c1280_6x6_relu6_sq_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const double *sums, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
@@ -4685,15 +4897,15 @@ MC_CU_HD static inline void bn_c1280_6x6_sq_body(long block, int tid, int nthrea
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_sq_kernel(int n, const float *x, const double *sums, double *part)
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_relu6_sq_kernel(int n, const float *x, const double *sums, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
+    bn_c1280_6x6_relu6_sq_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, sums, part);
 }
 
 
 /* Per channel: the statistics, what backward keeps, the running estimates. */
-MC_CU_HD static inline void bn_c1280_6x6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
+MC_CU_HD static inline void bn_c1280_6x6_relu6_stats_body(long block, int tid, int nthreads, float *shm, int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     (void)shm;
@@ -4716,32 +4928,32 @@ MC_CU_HD static inline void bn_c1280_6x6_stats_body(long block, int tid, int nth
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_relu6_stats_kernel(int n, const double *sums, const double *sq, const float *gamma,
     float *running_mean, float *running_var, int64_t *count, float *save_mean, float *save_invstd, float *scale)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    bn_c1280_6x6_relu6_stats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
 }
 
-MC_CU_HD static inline void bn_c1280_6x6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
+MC_CU_HD static inline void bn_c1280_6x6_relu6_apply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 46080L) ? first + 256 : (n * 46080L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 1280);
-        y[i] = bn_c1280_6x6_norm(x[i], mean[c], scale[c], beta[c]);
+        y[i] = bn_c1280_6x6_relu6_norm(x[i], mean[c], scale[c], beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_relu6_apply_kernel(int n, const float *x, const float *mean, const float *scale,
     const float *beta, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
+    bn_c1280_6x6_relu6_apply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, mean, scale, beta, y);
 }
 
-MC_CU_HD static inline void bn_c1280_6x6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
+MC_CU_HD static inline void bn_c1280_6x6_relu6_eval_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     (void)shm;
@@ -4749,28 +4961,27 @@ MC_CU_HD static inline void bn_c1280_6x6_eval_body(long block, int tid, int nthr
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 1280);
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        y[i] = bn_c1280_6x6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
+        y[i] = bn_c1280_6x6_relu6_norm(x[i], running_mean[c], (float)(gamma[c] * invstd), beta[c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_relu6_eval_kernel(int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
+    bn_c1280_6x6_relu6_eval_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, gamma, beta, running_mean, running_var, y);
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-MC_CU_HD static inline void bn_c1280_6x6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+MC_CU_HD static inline void bn_c1280_6x6_relu6_bsum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     const int c = (int)(block / 1), s = (int)(block % 1);
     const long m = (long)n * 36, lo = m * s / 1, hi = m * (s + 1) / 1;
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
-    (void)y;
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)];
+        const float g = (y[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] > 0 && y[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] < 6 ? dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
@@ -4782,15 +4993,15 @@ MC_CU_HD static inline void bn_c1280_6x6_bsum_body(long block, int tid, int nthr
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_relu6_bsum_kernel(int n, const float *x, const float *y, const float *save_mean, const float *save_invstd,
     const float *dy, double *part)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
+    bn_c1280_6x6_relu6_bsum_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, dy, part);
 }
 
 /* Per channel: the parameter gradients and the coefficients of dx. */
-MC_CU_HD static inline void bn_c1280_6x6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
+MC_CU_HD static inline void bn_c1280_6x6_relu6_bstats_body(long block, int tid, int nthreads, float *shm, int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     (void)shm;
@@ -4808,57 +5019,56 @@ MC_CU_HD static inline void bn_c1280_6x6_bstats_body(long block, int tid, int nt
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_relu6_bstats_kernel(int n, const double *part, const float *gamma, const float *save_invstd,
     float *dgamma, float *dbeta, float *coef)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    bn_c1280_6x6_relu6_bstats_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, part, gamma, save_invstd, dgamma, dbeta, coef);
 }
 
-MC_CU_HD static inline void bn_c1280_6x6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
+MC_CU_HD static inline void bn_c1280_6x6_relu6_bapply_body(long block, int tid, int nthreads, float *shm, int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     (void)shm;
     const long first = block * 256, last = first + 256 < (n * 46080L) ? first + 256 : (n * 46080L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 1280);
-        (void)y;
-        dx[i] += coef[c] * (dy[i] - coef[1280 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 1280 + c]);
+        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[1280 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 1280 + c]);
     }
 }
 
-static __global__ void __launch_bounds__(256) bn_c1280_6x6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
+static __global__ void __launch_bounds__(256) bn_c1280_6x6_relu6_bapply_kernel(int n, const float *x, const float *y, const float *save_mean,
     const float *save_invstd, const float *coef, const float *dy, float *dx)
 {
     extern __shared__ float mc_shm[];
-    bn_c1280_6x6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    bn_c1280_6x6_relu6_bapply_body(blockIdx.x, threadIdx.x, blockDim.x, mc_shm, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
 
-void bn_c1280_6x6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
+void bn_c1280_6x6_relu6_cu_fwd_train(int host, int n, const float *x, const float *gamma, const float *beta, float *running_mean,
     float *running_var, int64_t *count, float *y, float *save_mean, float *save_invstd)
 {
     /* a sum and a sum of squares per part, then a scale per channel */
     double *sums = mc_cuda_sums(host, 3840), *sq = sums + 1280;
     float *scale = (float *)(sq + 1280);
-    MC_CU_RUN(host, bn_c1280_6x6_sum_kernel, bn_c1280_6x6_sum_body, 1280, 256, 256 / 32 * sizeof(double), n, x, sums);
-    MC_CU_RUN(host, bn_c1280_6x6_sq_kernel, bn_c1280_6x6_sq_body, 1280, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
-    MC_CU_RUN(host, bn_c1280_6x6_stats_kernel, bn_c1280_6x6_stats_body, (((long)1280) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
-    MC_CU_RUN(host, bn_c1280_6x6_apply_kernel, bn_c1280_6x6_apply_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
+    MC_CU_RUN(host, bn_c1280_6x6_relu6_sum_kernel, bn_c1280_6x6_relu6_sum_body, 1280, 256, 256 / 32 * sizeof(double), n, x, sums);
+    MC_CU_RUN(host, bn_c1280_6x6_relu6_sq_kernel, bn_c1280_6x6_relu6_sq_body, 1280, 256, 256 / 32 * sizeof(double), n, x, sums, sq);
+    MC_CU_RUN(host, bn_c1280_6x6_relu6_stats_kernel, bn_c1280_6x6_relu6_stats_body, (((long)1280) + 256 - 1) / 256, 256, 0, n, sums, sq, gamma, running_mean, running_var, count, save_mean, save_invstd, scale);
+    MC_CU_RUN(host, bn_c1280_6x6_relu6_apply_kernel, bn_c1280_6x6_relu6_apply_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, save_mean, scale, beta, y);
 }
 
-void bn_c1280_6x6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
+void bn_c1280_6x6_relu6_cu_fwd_eval(int host, int n, const float *x, const float *gamma, const float *beta,
     const float *running_mean, const float *running_var, float *y)
 {
-    MC_CU_RUN(host, bn_c1280_6x6_eval_kernel, bn_c1280_6x6_eval_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
+    MC_CU_RUN(host, bn_c1280_6x6_relu6_eval_kernel, bn_c1280_6x6_relu6_eval_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, gamma, beta, running_mean, running_var, y);
 }
 
-void bn_c1280_6x6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
+void bn_c1280_6x6_relu6_cu_bwd(int host, int n, const float *x, const float *y, const float *gamma, const float *save_mean,
     const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     /* two sums per part, then three coefficients per channel */
     double *part = mc_cuda_sums(host, 5120);
     float *coef = (float *)(part + 2560);
-    MC_CU_RUN(host, bn_c1280_6x6_bsum_kernel, bn_c1280_6x6_bsum_body, 1280, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
-    MC_CU_RUN(host, bn_c1280_6x6_bstats_kernel, bn_c1280_6x6_bstats_body, (((long)1280) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
-    MC_CU_RUN(host, bn_c1280_6x6_bapply_kernel, bn_c1280_6x6_bapply_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
+    MC_CU_RUN(host, bn_c1280_6x6_relu6_bsum_kernel, bn_c1280_6x6_relu6_bsum_body, 1280, 256, 256 / 32 * sizeof(double), n, x, y, save_mean, save_invstd, dy, part);
+    MC_CU_RUN(host, bn_c1280_6x6_relu6_bstats_kernel, bn_c1280_6x6_relu6_bstats_body, (((long)1280) + 256 - 1) / 256, 256, 0, n, part, gamma, save_invstd, dgamma, dbeta, coef);
+    MC_CU_RUN(host, bn_c1280_6x6_relu6_bapply_kernel, bn_c1280_6x6_relu6_bapply_body, ((n * 46080L) + 256 - 1) / 256, 256, 0, n, x, y, save_mean, save_invstd, coef, dy, dx);
 }
