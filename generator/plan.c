@@ -34,7 +34,7 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     const mc_model *m = p->m;
     mc_shape in = n->ninputs ? m->nodes[n->inputs[0]].shape : n->shape, o = n->shape;
     const int act = p->nodes[n - m->nodes].fused_act;
-    const char *relu = act == OP_RELU ? "_relu" : act == OP_RELU6 ? "_relu6" : "";
+    const char *fused = act == OP_RELU ? "_relu" : act == OP_RELU6 ? "_relu6" : "";
     long long count = (long long)o.c * o.h * o.w;
     switch (n->op->code) {
     case OP_CONV:
@@ -50,12 +50,12 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
         return arena_printf(a, "mixconv_c%d_%d_%dx%d_s%d", in.c, n->out, in.h, in.w, n->stride);
     case OP_BATCHNORM:
         if (n->eps != 1e-5 || n->momentum != 0.1)
-            return arena_printf(a, "bn_c%d_%dx%d_e%g_m%g%s", o.c, o.h, o.w, n->eps, n->momentum, relu);
-        return arena_printf(a, "bn_c%d_%dx%d%s", o.c, o.h, o.w, relu);
+            return arena_printf(a, "bn_c%d_%dx%d_e%g_m%g%s", o.c, o.h, o.w, n->eps, n->momentum, fused);
+        return arena_printf(a, "bn_c%d_%dx%d%s", o.c, o.h, o.w, fused);
     case OP_RELU: return arena_printf(a, "relu_n%lld", count);
     case OP_RELU6: return arena_printf(a, "relu6_n%lld", count);
     case OP_SIGMOID: return arena_printf(a, "sigmoid_n%lld", count);
-    case OP_ADD: return arena_printf(a, "add%d_n%lld%s", n->ninputs, count, relu);
+    case OP_ADD: return arena_printf(a, "add%d_n%lld%s", n->ninputs, count, fused);
     case OP_CONCAT: {
         const char *cs = "";
         for (int i = 0; i < n->ninputs; i++)

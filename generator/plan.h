@@ -21,7 +21,7 @@ enum { MC_PLAN_MAX_PARTS = MC_MAX_KERNELS };
 
 typedef struct mc_plan_node {
     int kernels[MC_PLAN_MAX_PARTS]; /* what runs it: one kernel, or one per kernel size unfused */
-    int nkernels;                   /* 0: no code (the input, identity, a fused ReLU) */
+    int nkernels;                   /* 0: no code (the input, identity, a fused activation) */
     int layer;                      /* index in the execution order, -1 for the input and unused nodes */
     long long act;     /* output slot: per-image floats from the start of the activation area */
     long long saved;   /* batch-independent floats (BN batch mean and 1/std) */

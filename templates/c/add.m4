@@ -10,10 +10,8 @@ m4_divert(-1)
 
 m4_define(`ADD_EACH', `MC_FOR(`i', 0, m4_eval(NIN - 1), `$1')')
 m4_define(`ADD_COUNT', `(n * m4_eval(C * H * W))')
-# The sum as written, and the gradient each input gets.
-m4_define(`ADD_SUM', `m4_ifelse(FUSED, relu, `(s > 0 ? s : 0)', FUSED, relu6, `(s > 0 ? (s < 6 ? s : 6) : 0)', `s')')
-m4_define(`ADD_DY', `m4_ifelse(FUSED, relu, `(y[k] > 0 ? dy[k] : 0)', FUSED, relu6, `(((y[k] > 0) & (y[k] < 6)) ? dy[k] : 0)',
-    `dy[k]')')
+# The gradient each input gets.
+m4_define(`ADD_DY', `m4_ifelse(FUSED, none, `dy[k]', `(MC_FUSED_PASSES(y[k]) ? dy[k] : 0)')')
 
 m4_define(`MC_ADD_KERNEL',
 `/* NAME: sum of NIN inputs of m4_eval(C * H * W) values per image */
@@ -22,7 +20,7 @@ void NAME`'_fwd(int n, ADD_EACH(`const float *x`'i, ')float *restrict y)
     MC_OMP_FOR
     for (long k = 0; k < ADD_COUNT; k++) {
         const float s = ADD_EACH(`m4_ifelse(i, 0, `', ` + ')x`'i[k]');
-        y[k] = ADD_SUM;
+        y[k] = MC_FUSED_OUT(s);
     }
 }
 

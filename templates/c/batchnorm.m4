@@ -21,17 +21,14 @@ m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
 m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
 
 # BN_OUT(v): a vector v of results as written, with the activation or
-# without; BN_OUT1(v) the same for one float. BN_DY(g, y), BN_DY1(g, y):
-# the output gradient g where the activation passed it (its output y above
-# 0, and below 6 for relu6), else 0; g itself without one. (ReLU6 of a
+# without (MC_FUSED_OUT for one float). BN_DY(g, y), BN_DY1(g, y): the
+# output gradient g (a vector, a float) where the activation let it
+# through (MC_FUSED_PASSES), else 0; g itself without one. (ReLU6 of a
 # vector v: its lanes above 0 and not above 6, or 6 where above; NaN gives
 # 0, as the scalar form does.)
 m4_define(`BN_OUT', `m4_ifelse(FUSED, relu, `(mc_v16)((mc_v16i)($1) & ($1 > 0))',
     FUSED, relu6, `(mc_v16)(((mc_v16i)($1) & ($1 > 0) & ~($1 > 6)) | ((mc_v16i)((mc_v16){0} + 6) & ($1 > 6)))', `$1')')
-m4_define(`BN_OUT1', `m4_ifelse(FUSED, relu, `($1 > 0 ? $1 : 0)', FUSED, relu6, `($1 > 0 ? ($1 < 6 ? $1 : 6) : 0)',
-    `$1')')
-m4_define(`BN_DY', `m4_ifelse(FUSED, relu, `(mc_v16)((mc_v16i)($1) & ($2 > 0))',
-    FUSED, relu6, `(mc_v16)((mc_v16i)($1) & (($2 > 0) & ($2 < 6)))', `$1')')
+m4_define(`BN_DY', `m4_ifelse(FUSED, none, `$1', `(mc_v16)((mc_v16i)($1) & MC_FUSED_PASSES($2))')')
 m4_define(`BN_DY1', `m4_ifelse(FUSED, none, `$1', `NAME`'_pass($1, $2)')')
 
 # The per-channel sums go plane by plane: each plane in the 16 float lanes
@@ -63,12 +60,12 @@ static inline float NAME`'_pass(float g, float y)
         float f;
         uint32_t u;
     } v = {g};
-    v.u &= -(uint32_t)(m4_ifelse(FUSED, relu6, `(y > 0) & (y < 6)', `y > 0'));
+    v.u &= -(uint32_t)MC_FUSED_PASSES(y);
     return v.f;
 }
 
 ')m4_dnl
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -94,8 +91,8 @@ m4_ifelse(FUSED, none, `', `        __builtin_prefetch(y + i + BN_NEXT, 0, 2);
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -130,7 +127,7 @@ static inline void NAME`'_plane_normalize(const float *restrict x, float *restri
     }
     for (; i < BN_HW; i++) {
         const float v = (x[i] - mean) * scale + shift;
-        y[i] = BN_OUT1(v);
+        y[i] = MC_FUSED_OUT(v);
     }
 }
 ')
@@ -231,7 +228,7 @@ static void NAME`'_grad_sums(int n, const float *restrict x, const float *restri
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce

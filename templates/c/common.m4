@@ -309,6 +309,13 @@ $1    $2
 $1        $3 = $4;
 ')
 
+# A batch norm or add that does the activation after it (FUSED relu or
+# relu6, plan.c; none without): MC_FUSED_OUT(v), one result v as written;
+# MC_FUSED_PASSES(y), whether the output y let the output gradient through
+# (for a float, or lane by lane for a vector, as a mask).
+m4_define(`MC_FUSED_OUT', `m4_ifelse(FUSED, relu, `($1 > 0 ? $1 : 0)', FUSED, relu6, `($1 > 0 ? ($1 < 6 ? $1 : 6) : 0)', `$1')')
+m4_define(`MC_FUSED_PASSES', `m4_ifelse(FUSED, relu, `($1 > 0)', FUSED, relu6, `(($1 > 0) & ($1 < 6))', `1')')
+
 # MC_GENERATED(model, template): the first line of every emitted file.
 # (MC_TARGET names the template folder: c unless the target set it.)
 m4_ifdef(`MC_TARGET', `', `m4_define(`MC_TARGET', `c')')

@@ -12,13 +12,12 @@ m4_define(`MC_ADD_KERNEL',
 `/* NAME: sum of NIN inputs of m4_eval(C * H * W) values per image */
 CU_MAP(NAME`'_fwd, CADD_COUNT, `int n, CADD_EACH(`const float *x`'ai, ')float *y', `n, CADD_EACH(`x`'ai, ')y',
 `        const float s = CADD_EACH(`m4_ifelse(ai, 0, `', ` + ')x`'ai[i]');
-        y[i] = m4_ifelse(FUSED, relu, `s > 0 ? s : 0.0f', FUSED, relu6, `s > 0 ? (s < 6 ? s : 6.0f) : 0.0f', `s');
+        y[i] = MC_FUSED_OUT(s);
 ')
 CU_MAP(NAME`'_bwd, CADD_COUNT, `int n, const float *y, const float *dy, float *dx', `n, y, dy, dx',
-m4_ifelse(FUSED, relu, ``        dx[i] += y[i] > 0 ? dy[i] : 0.0f;
-'', FUSED, relu6, ``        dx[i] += y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f;
-'', ``        (void)y;
+m4_ifelse(FUSED, none, ``        (void)y;
         dx[i] += dy[i];
+'', ``        dx[i] += MC_FUSED_PASSES(y[i]) ? dy[i] : 0.0f;
 ''))
 void NAME`'_cu_fwd(int host, int n, CADD_EACH(`const float *x`'ai, ')float *y)
 {

@@ -14,16 +14,14 @@ m4_define(`CBN_HW', `m4_eval(H * W)')
 m4_define(`CBN_AT', `CU_CHANNEL_AT($1, C, CBN_HW)')
 m4_define(`CBN_S', `CU_PARTS(C)')
 # The output gradient at index $1 as the batch norm itself sees it.
-m4_define(`CBN_DY', `m4_ifelse(FUSED, relu, `(y[$1] > 0 ? dy[$1] : 0.0f)',
-    FUSED, relu6, `(y[$1] > 0 && y[$1] < 6 ? dy[$1] : 0.0f)', `dy[$1]')')
+m4_define(`CBN_DY', `m4_ifelse(FUSED, none, `dy[$1]', `(MC_FUSED_PASSES(y[$1]) ? dy[$1] : 0.0f)')')
 
 m4_define(`MC_BATCHNORM_KERNEL',
 `/* NAME: batch norm over C channels of H`'x`'W, CBN_S blocks per channel */
 MC_CU_HD static inline float NAME`'_norm(float x, float mean, float scale, float shift)
 {
-m4_ifelse(FUSED, relu, `    const float v = (x - mean) * scale + shift;
-    return v > 0 ? v : 0.0f;', FUSED, relu6, `    const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;', `    return (x - mean) * scale + shift;')
+    const float v = (x - mean) * scale + shift;
+    return MC_FUSED_OUT(v);
 }
 
 CU_PART_BODY(NAME`'_sum, `const float *x', `x', `        s0 += x[CBN_AT(i)];

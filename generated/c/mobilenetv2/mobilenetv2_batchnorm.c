@@ -140,7 +140,7 @@ static inline float bn_c32_96x96_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c32_96x96_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -163,8 +163,8 @@ static inline void bn_c32_96x96_relu6_plane_sum_grad(const float *restrict g, co
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c32_96x96_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -292,7 +292,7 @@ static void bn_c32_96x96_relu6_grad_sums(int n, const float *restrict x, const f
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -363,7 +363,7 @@ static inline double bn_c96_96x96_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c96_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -386,8 +386,8 @@ static inline void bn_c96_96x96_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c96_96x96_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -516,7 +516,7 @@ static void bn_c96_96x96_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -601,7 +601,7 @@ static inline float bn_c16_96x96_relu_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c16_96x96_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -624,8 +624,8 @@ static inline void bn_c16_96x96_relu_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c16_96x96_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -753,7 +753,7 @@ static void bn_c16_96x96_relu_grad_sums(int n, const float *restrict x, const fl
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -824,7 +824,7 @@ static inline double bn_c16_96x96_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c16_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -847,8 +847,8 @@ static inline void bn_c16_96x96_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c16_96x96_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -977,7 +977,7 @@ static void bn_c16_96x96_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1062,7 +1062,7 @@ static inline float bn_c96_96x96_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c96_96x96_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1085,8 +1085,8 @@ static inline void bn_c96_96x96_relu6_plane_sum_grad(const float *restrict g, co
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c96_96x96_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1214,7 +1214,7 @@ static void bn_c96_96x96_relu6_grad_sums(int n, const float *restrict x, const f
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1285,7 +1285,7 @@ static inline double bn_c192_96x96_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1308,8 +1308,8 @@ static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const f
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c192_96x96_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1438,7 +1438,7 @@ static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1523,7 +1523,7 @@ static inline float bn_c24_48x48_relu_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c24_48x48_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1546,8 +1546,8 @@ static inline void bn_c24_48x48_relu_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c24_48x48_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1675,7 +1675,7 @@ static void bn_c24_48x48_relu_grad_sums(int n, const float *restrict x, const fl
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1746,7 +1746,7 @@ static inline double bn_c24_48x48_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1769,8 +1769,8 @@ static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c24_48x48_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1899,7 +1899,7 @@ static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1984,7 +1984,7 @@ static inline float bn_c144_48x48_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c144_48x48_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -2007,8 +2007,8 @@ static inline void bn_c144_48x48_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c144_48x48_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -2136,7 +2136,7 @@ static void bn_c144_48x48_relu6_grad_sums(int n, const float *restrict x, const 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -2207,7 +2207,7 @@ static inline double bn_c288_48x48_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c288_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -2230,8 +2230,8 @@ static inline void bn_c288_48x48_plane_sum_grad(const float *restrict g, const f
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c288_48x48_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -2360,7 +2360,7 @@ static void bn_c288_48x48_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -2445,7 +2445,7 @@ static inline float bn_c144_24x24_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c144_24x24_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -2468,8 +2468,8 @@ static inline void bn_c144_24x24_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c144_24x24_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -2597,7 +2597,7 @@ static void bn_c144_24x24_relu6_grad_sums(int n, const float *restrict x, const 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -2668,7 +2668,7 @@ static inline double bn_c32_24x24_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -2691,8 +2691,8 @@ static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c32_24x24_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -2821,7 +2821,7 @@ static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -2906,7 +2906,7 @@ static inline float bn_c192_24x24_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c192_24x24_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -2929,8 +2929,8 @@ static inline void bn_c192_24x24_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c192_24x24_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -3058,7 +3058,7 @@ static void bn_c192_24x24_relu6_grad_sums(int n, const float *restrict x, const 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -3144,7 +3144,7 @@ static inline float bn_c192_12x12_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c192_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -3167,8 +3167,8 @@ static inline void bn_c192_12x12_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c192_12x12_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -3296,7 +3296,7 @@ static void bn_c192_12x12_relu6_grad_sums(int n, const float *restrict x, const 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -3368,7 +3368,7 @@ static inline double bn_c64_12x12_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -3391,8 +3391,8 @@ static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c64_12x12_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -3521,7 +3521,7 @@ static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -3607,7 +3607,7 @@ static inline float bn_c384_12x12_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c384_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -3630,8 +3630,8 @@ static inline void bn_c384_12x12_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c384_12x12_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -3759,7 +3759,7 @@ static void bn_c384_12x12_relu6_grad_sums(int n, const float *restrict x, const 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -3831,7 +3831,7 @@ static inline double bn_c96_12x12_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -3854,8 +3854,8 @@ static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c96_12x12_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -3984,7 +3984,7 @@ static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -4070,7 +4070,7 @@ static inline float bn_c576_12x12_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c576_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -4093,8 +4093,8 @@ static inline void bn_c576_12x12_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c576_12x12_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -4222,7 +4222,7 @@ static void bn_c576_12x12_relu6_grad_sums(int n, const float *restrict x, const 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -4308,7 +4308,7 @@ static inline float bn_c576_6x6_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c576_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -4331,8 +4331,8 @@ static inline void bn_c576_6x6_relu6_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c576_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -4460,7 +4460,7 @@ static void bn_c576_6x6_relu6_grad_sums(int n, const float *restrict x, const fl
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -4532,7 +4532,7 @@ static inline double bn_c160_6x6_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -4555,8 +4555,8 @@ static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const flo
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c160_6x6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -4685,7 +4685,7 @@ static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *r
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -4771,7 +4771,7 @@ static inline float bn_c960_6x6_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c960_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -4794,8 +4794,8 @@ static inline void bn_c960_6x6_relu6_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c960_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -4923,7 +4923,7 @@ static void bn_c960_6x6_relu6_grad_sums(int n, const float *restrict x, const fl
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -4995,7 +4995,7 @@ static inline double bn_c320_6x6_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c320_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -5018,8 +5018,8 @@ static inline void bn_c320_6x6_plane_sum_grad(const float *restrict g, const flo
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c320_6x6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -5148,7 +5148,7 @@ static void bn_c320_6x6_grad_sums(int n, const float *restrict x, const float *r
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -5234,7 +5234,7 @@ static inline float bn_c1280_6x6_relu6_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c1280_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -5257,8 +5257,8 @@ static inline void bn_c1280_6x6_relu6_plane_sum_grad(const float *restrict g, co
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c1280_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -5386,7 +5386,7 @@ static void bn_c1280_6x6_relu6_grad_sums(int n, const float *restrict x, const f
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce

@@ -140,7 +140,7 @@ static inline float bn_c16_32x32_relu_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c16_32x32_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -163,8 +163,8 @@ static inline void bn_c16_32x32_relu_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c16_32x32_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -292,7 +292,7 @@ static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const fl
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -363,7 +363,7 @@ static inline double bn_c48_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -386,8 +386,8 @@ static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c48_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -516,7 +516,7 @@ static void bn_c48_32x32_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -587,7 +587,7 @@ static inline double bn_c16_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c16_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -610,8 +610,8 @@ static inline void bn_c16_32x32_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c16_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -740,7 +740,7 @@ static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -811,7 +811,7 @@ static inline double bn_c32_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c32_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -834,8 +834,8 @@ static inline void bn_c32_32x32_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c32_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -964,7 +964,7 @@ static void bn_c32_32x32_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1049,7 +1049,7 @@ static inline float bn_c32_16x16_relu_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c32_16x16_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1072,8 +1072,8 @@ static inline void bn_c32_16x16_relu_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c32_16x16_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1201,7 +1201,7 @@ static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const fl
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1272,7 +1272,7 @@ static inline double bn_c32_16x16_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c32_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1295,8 +1295,8 @@ static inline void bn_c32_16x16_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c32_16x16_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1425,7 +1425,7 @@ static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1496,7 +1496,7 @@ static inline double bn_c64_16x16_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c64_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1519,8 +1519,8 @@ static inline void bn_c64_16x16_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c64_16x16_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1649,7 +1649,7 @@ static void bn_c64_16x16_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1734,7 +1734,7 @@ static inline float bn_c64_8x8_relu_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c64_8x8_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1757,8 +1757,8 @@ static inline void bn_c64_8x8_relu_plane_sum_grad(const float *restrict g, const
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c64_8x8_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1886,7 +1886,7 @@ static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const floa
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1957,7 +1957,7 @@ static inline double bn_c64_8x8_plane_sum_sq(const float *restrict p, float mean
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c64_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1980,8 +1980,8 @@ static inline void bn_c64_8x8_plane_sum_grad(const float *restrict g, const floa
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c64_8x8_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -2110,7 +2110,7 @@ static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *re
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -2181,7 +2181,7 @@ static inline double bn_c128_8x8_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c128_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -2204,8 +2204,8 @@ static inline void bn_c128_8x8_plane_sum_grad(const float *restrict g, const flo
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c128_8x8_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -2334,7 +2334,7 @@ static void bn_c128_8x8_grad_sums(int n, const float *restrict x, const float *r
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce

@@ -19,20 +19,20 @@ void add2_n16384_relu_bwd(int n, const float *restrict y, const float *restrict 
     if (acc0) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 16384); k++)
-            dx0[k] += (y[k] > 0 ? dy[k] : 0);
+            dx0[k] += ((y[k] > 0) ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 16384); k++)
-            dx0[k] = (y[k] > 0 ? dy[k] : 0);
+            dx0[k] = ((y[k] > 0) ? dy[k] : 0);
     }
     if (acc1) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 16384); k++)
-            dx1[k] += (y[k] > 0 ? dy[k] : 0);
+            dx1[k] += ((y[k] > 0) ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 16384); k++)
-            dx1[k] = (y[k] > 0 ? dy[k] : 0);
+            dx1[k] = ((y[k] > 0) ? dy[k] : 0);
     }
 }
 
@@ -51,20 +51,20 @@ void add2_n8192_relu_bwd(int n, const float *restrict y, const float *restrict d
     if (acc0) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 8192); k++)
-            dx0[k] += (y[k] > 0 ? dy[k] : 0);
+            dx0[k] += ((y[k] > 0) ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 8192); k++)
-            dx0[k] = (y[k] > 0 ? dy[k] : 0);
+            dx0[k] = ((y[k] > 0) ? dy[k] : 0);
     }
     if (acc1) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 8192); k++)
-            dx1[k] += (y[k] > 0 ? dy[k] : 0);
+            dx1[k] += ((y[k] > 0) ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 8192); k++)
-            dx1[k] = (y[k] > 0 ? dy[k] : 0);
+            dx1[k] = ((y[k] > 0) ? dy[k] : 0);
     }
 }
 
@@ -83,19 +83,19 @@ void add2_n4096_relu_bwd(int n, const float *restrict y, const float *restrict d
     if (acc0) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 4096); k++)
-            dx0[k] += (y[k] > 0 ? dy[k] : 0);
+            dx0[k] += ((y[k] > 0) ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 4096); k++)
-            dx0[k] = (y[k] > 0 ? dy[k] : 0);
+            dx0[k] = ((y[k] > 0) ? dy[k] : 0);
     }
     if (acc1) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 4096); k++)
-            dx1[k] += (y[k] > 0 ? dy[k] : 0);
+            dx1[k] += ((y[k] > 0) ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 4096); k++)
-            dx1[k] = (y[k] > 0 ? dy[k] : 0);
+            dx1[k] = ((y[k] > 0) ? dy[k] : 0);
     }
 }

@@ -118,19 +118,19 @@ void add2_n24576_relu_bwd(int n, const float *restrict y, const float *restrict 
     if (acc0) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 24576); k++)
-            dx0[k] += (y[k] > 0 ? dy[k] : 0);
+            dx0[k] += ((y[k] > 0) ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 24576); k++)
-            dx0[k] = (y[k] > 0 ? dy[k] : 0);
+            dx0[k] = ((y[k] > 0) ? dy[k] : 0);
     }
     if (acc1) {
         MC_OMP_FOR
         for (long k = 0; k < (n * 24576); k++)
-            dx1[k] += (y[k] > 0 ? dy[k] : 0);
+            dx1[k] += ((y[k] > 0) ? dy[k] : 0);
     } else {
         MC_OMP_FOR
         for (long k = 0; k < (n * 24576); k++)
-            dx1[k] = (y[k] > 0 ? dy[k] : 0);
+            dx1[k] = ((y[k] > 0) ? dy[k] : 0);
     }
 }

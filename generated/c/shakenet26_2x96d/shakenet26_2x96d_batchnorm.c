@@ -126,7 +126,7 @@ static inline double bn_c96_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c96_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -149,8 +149,8 @@ static inline void bn_c96_32x32_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c96_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -279,7 +279,7 @@ static void bn_c96_32x32_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -350,7 +350,7 @@ static inline double bn_c48_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -373,8 +373,8 @@ static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c48_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -503,7 +503,7 @@ static void bn_c48_32x32_grad_sums(int n, const float *restrict x, const float *
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -588,7 +588,7 @@ static inline float bn_c96_32x32_relu_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c96_32x32_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -611,8 +611,8 @@ static inline void bn_c96_32x32_relu_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c96_32x32_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -740,7 +740,7 @@ static void bn_c96_32x32_relu_grad_sums(int n, const float *restrict x, const fl
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -811,7 +811,7 @@ static inline double bn_c288_32x32_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c288_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -834,8 +834,8 @@ static inline void bn_c288_32x32_plane_sum_grad(const float *restrict g, const f
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c288_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -964,7 +964,7 @@ static void bn_c288_32x32_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1035,7 +1035,7 @@ static inline double bn_c192_16x16_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c192_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1058,8 +1058,8 @@ static inline void bn_c192_16x16_plane_sum_grad(const float *restrict g, const f
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c192_16x16_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1188,7 +1188,7 @@ static void bn_c192_16x16_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1259,7 +1259,7 @@ static inline double bn_c192_32x32_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c192_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1282,8 +1282,8 @@ static inline void bn_c192_32x32_plane_sum_grad(const float *restrict g, const f
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c192_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1412,7 +1412,7 @@ static void bn_c192_32x32_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1497,7 +1497,7 @@ static inline float bn_c192_16x16_relu_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c192_16x16_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1520,8 +1520,8 @@ static inline void bn_c192_16x16_relu_plane_sum_grad(const float *restrict g, co
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c192_16x16_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1649,7 +1649,7 @@ static void bn_c192_16x16_relu_grad_sums(int n, const float *restrict x, const f
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1720,7 +1720,7 @@ static inline double bn_c384_16x16_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c384_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1743,8 +1743,8 @@ static inline void bn_c384_16x16_plane_sum_grad(const float *restrict g, const f
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c384_16x16_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -1873,7 +1873,7 @@ static void bn_c384_16x16_grad_sums(int n, const float *restrict x, const float 
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -1944,7 +1944,7 @@ static inline double bn_c384_8x8_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c384_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -1967,8 +1967,8 @@ static inline void bn_c384_8x8_plane_sum_grad(const float *restrict g, const flo
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c384_8x8_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -2097,7 +2097,7 @@ static void bn_c384_8x8_grad_sums(int n, const float *restrict x, const float *r
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -2182,7 +2182,7 @@ static inline float bn_c384_8x8_relu_pass(float g, float y)
     return v.f;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c384_8x8_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -2205,8 +2205,8 @@ static inline void bn_c384_8x8_relu_plane_sum_grad(const float *restrict g, cons
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c384_8x8_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -2334,7 +2334,7 @@ static void bn_c384_8x8_relu_grad_sums(int n, const float *restrict x, const flo
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
@@ -2405,7 +2405,7 @@ static inline double bn_c768_8x8_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with the ReLU). */
+/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
 static inline void bn_c768_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
@@ -2428,8 +2428,8 @@ static inline void bn_c768_8x8_plane_sum_grad(const float *restrict g, const flo
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with the
- * ReLU), added when acc, the next plane of dx prefetched for writing. */
+/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
+ * activation), added when acc, the next plane of dx prefetched for writing. */
 static inline void bn_c768_8x8_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
     float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
 {
@@ -2558,7 +2558,7 @@ static void bn_c768_8x8_grad_sums(int n, const float *restrict x, const float *r
 }
 
 /* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with the ReLU): the
+ * or stored with acc 0; dy masked by the output y with an activation): the
  * gradient also flows through the batch mean and variance. Synchronized
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce

@@ -7,7 +7,7 @@
 MC_CU_HD static inline float bn_c32_96x96_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c32_96x96_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -131,7 +131,7 @@ MC_CU_HD static inline void bn_c32_96x96_relu6_bsum_body(long block, int tid, in
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] > 0 && y[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] < 6 ? dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] : 0.0f);
+        const float g = (((y[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] > 0) & (y[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] < 6)) ? dy[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 9216 * 32 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
@@ -183,7 +183,7 @@ MC_CU_HD static inline void bn_c32_96x96_relu6_bapply_body(long block, int tid, 
     const long first = block * 256, last = first + 256 < (n * 294912L) ? first + 256 : (n * 294912L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 9216 % 32);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
     }
 }
 
@@ -226,7 +226,8 @@ void bn_c32_96x96_relu6_cu_bwd(int host, int n, const float *x, const float *y, 
 /* bn_c96_96x96: batch norm over 96 channels of 96x96, 3 blocks per channel */
 MC_CU_HD static inline float bn_c96_96x96_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c96_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -448,7 +449,7 @@ void bn_c96_96x96_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c16_96x96_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? v : 0.0f;
+    return (v > 0 ? v : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c16_96x96_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -572,7 +573,7 @@ MC_CU_HD static inline void bn_c16_96x96_relu_bsum_body(long block, int tid, int
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] > 0 ? dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] : 0.0f);
+        const float g = ((y[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] > 0) ? dy[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 9216 * 16 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
@@ -624,7 +625,7 @@ MC_CU_HD static inline void bn_c16_96x96_relu_bapply_body(long block, int tid, i
     const long first = block * 256, last = first + 256 < (n * 147456L) ? first + 256 : (n * 147456L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 9216 % 16);
-        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
+        dx[i] += coef[c] * (((y[i] > 0) ? dy[i] : 0.0f) - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
     }
 }
 
@@ -667,7 +668,8 @@ void bn_c16_96x96_relu_cu_bwd(int host, int n, const float *x, const float *y, c
 /* bn_c16_96x96: batch norm over 16 channels of 96x96, 17 blocks per channel */
 MC_CU_HD static inline float bn_c16_96x96_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c16_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -889,7 +891,7 @@ void bn_c16_96x96_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c96_96x96_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c96_96x96_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1013,7 +1015,7 @@ MC_CU_HD static inline void bn_c96_96x96_relu6_bsum_body(long block, int tid, in
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] > 0 && y[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] < 6 ? dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] : 0.0f);
+        const float g = (((y[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] > 0) & (y[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] < 6)) ? dy[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 9216 * 96 + c) * 9216 + (i) % 9216)] - mean) * invstd);
     }
@@ -1065,7 +1067,7 @@ MC_CU_HD static inline void bn_c96_96x96_relu6_bapply_body(long block, int tid, 
     const long first = block * 256, last = first + 256 < (n * 884736L) ? first + 256 : (n * 884736L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 9216 % 96);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
     }
 }
 
@@ -1108,7 +1110,8 @@ void bn_c96_96x96_relu6_cu_bwd(int host, int n, const float *x, const float *y, 
 /* bn_c192_96x96: batch norm over 192 channels of 96x96, 2 blocks per channel */
 MC_CU_HD static inline float bn_c192_96x96_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c192_96x96_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1330,7 +1333,7 @@ void bn_c192_96x96_cu_bwd(int host, int n, const float *x, const float *y, const
 MC_CU_HD static inline float bn_c24_48x48_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? v : 0.0f;
+    return (v > 0 ? v : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c24_48x48_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1454,7 +1457,7 @@ MC_CU_HD static inline void bn_c24_48x48_relu_bsum_body(long block, int tid, int
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] > 0 ? dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] : 0.0f);
+        const float g = ((y[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] > 0) ? dy[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 2304 * 24 + c) * 2304 + (i) % 2304)] - mean) * invstd);
     }
@@ -1506,7 +1509,7 @@ MC_CU_HD static inline void bn_c24_48x48_relu_bapply_body(long block, int tid, i
     const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 2304 % 24);
-        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[24 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 24 + c]);
+        dx[i] += coef[c] * (((y[i] > 0) ? dy[i] : 0.0f) - coef[24 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 24 + c]);
     }
 }
 
@@ -1549,7 +1552,8 @@ void bn_c24_48x48_relu_cu_bwd(int host, int n, const float *x, const float *y, c
 /* bn_c24_48x48: batch norm over 24 channels of 48x48, 11 blocks per channel */
 MC_CU_HD static inline float bn_c24_48x48_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c24_48x48_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1771,7 +1775,7 @@ void bn_c24_48x48_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c144_48x48_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c144_48x48_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1895,7 +1899,7 @@ MC_CU_HD static inline void bn_c144_48x48_relu6_bsum_body(long block, int tid, i
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] > 0 && y[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] < 6 ? dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] : 0.0f);
+        const float g = (((y[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] > 0) & (y[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] < 6)) ? dy[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 2304 * 144 + c) * 2304 + (i) % 2304)] - mean) * invstd);
     }
@@ -1947,7 +1951,7 @@ MC_CU_HD static inline void bn_c144_48x48_relu6_bapply_body(long block, int tid,
     const long first = block * 256, last = first + 256 < (n * 331776L) ? first + 256 : (n * 331776L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 2304 % 144);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
     }
 }
 
@@ -1990,7 +1994,8 @@ void bn_c144_48x48_relu6_cu_bwd(int host, int n, const float *x, const float *y,
 /* bn_c288_48x48: batch norm over 288 channels of 48x48, 1 blocks per channel */
 MC_CU_HD static inline float bn_c288_48x48_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c288_48x48_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -2212,7 +2217,7 @@ void bn_c288_48x48_cu_bwd(int host, int n, const float *x, const float *y, const
 MC_CU_HD static inline float bn_c144_24x24_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c144_24x24_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -2336,7 +2341,7 @@ MC_CU_HD static inline void bn_c144_24x24_relu6_bsum_body(long block, int tid, i
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] > 0 && y[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] < 6 ? dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] : 0.0f);
+        const float g = (((y[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] > 0) & (y[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] < 6)) ? dy[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 576 * 144 + c) * 576 + (i) % 576)] - mean) * invstd);
     }
@@ -2388,7 +2393,7 @@ MC_CU_HD static inline void bn_c144_24x24_relu6_bapply_body(long block, int tid,
     const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 144);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[144 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 144 + c]);
     }
 }
 
@@ -2431,7 +2436,8 @@ void bn_c144_24x24_relu6_cu_bwd(int host, int n, const float *x, const float *y,
 /* bn_c32_24x24: batch norm over 32 channels of 24x24, 9 blocks per channel */
 MC_CU_HD static inline float bn_c32_24x24_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c32_24x24_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -2653,7 +2659,7 @@ void bn_c32_24x24_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c192_24x24_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c192_24x24_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -2777,7 +2783,7 @@ MC_CU_HD static inline void bn_c192_24x24_relu6_bsum_body(long block, int tid, i
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] > 0 && y[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] < 6 ? dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] : 0.0f);
+        const float g = (((y[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] > 0) & (y[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] < 6)) ? dy[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 576 * 192 + c) * 576 + (i) % 576)] - mean) * invstd);
     }
@@ -2829,7 +2835,7 @@ MC_CU_HD static inline void bn_c192_24x24_relu6_bapply_body(long block, int tid,
     const long first = block * 256, last = first + 256 < (n * 110592L) ? first + 256 : (n * 110592L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 576 % 192);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
     }
 }
 
@@ -2873,7 +2879,7 @@ void bn_c192_24x24_relu6_cu_bwd(int host, int n, const float *x, const float *y,
 MC_CU_HD static inline float bn_c192_12x12_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c192_12x12_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -2997,7 +3003,7 @@ MC_CU_HD static inline void bn_c192_12x12_relu6_bsum_body(long block, int tid, i
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] > 0 && y[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] < 6 ? dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] : 0.0f);
+        const float g = (((y[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] > 0) & (y[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] < 6)) ? dy[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 144 * 192 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
@@ -3049,7 +3055,7 @@ MC_CU_HD static inline void bn_c192_12x12_relu6_bapply_body(long block, int tid,
     const long first = block * 256, last = first + 256 < (n * 27648L) ? first + 256 : (n * 27648L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 192);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
     }
 }
 
@@ -3092,7 +3098,8 @@ void bn_c192_12x12_relu6_cu_bwd(int host, int n, const float *x, const float *y,
 /* bn_c64_12x12: batch norm over 64 channels of 12x12, 5 blocks per channel */
 MC_CU_HD static inline float bn_c64_12x12_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c64_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -3314,7 +3321,7 @@ void bn_c64_12x12_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c384_12x12_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c384_12x12_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -3438,7 +3445,7 @@ MC_CU_HD static inline void bn_c384_12x12_relu6_bsum_body(long block, int tid, i
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] > 0 && y[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] < 6 ? dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] : 0.0f);
+        const float g = (((y[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] > 0) & (y[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] < 6)) ? dy[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 144 * 384 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
@@ -3490,7 +3497,7 @@ MC_CU_HD static inline void bn_c384_12x12_relu6_bapply_body(long block, int tid,
     const long first = block * 256, last = first + 256 < (n * 55296L) ? first + 256 : (n * 55296L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 384);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
     }
 }
 
@@ -3533,7 +3540,8 @@ void bn_c384_12x12_relu6_cu_bwd(int host, int n, const float *x, const float *y,
 /* bn_c96_12x12: batch norm over 96 channels of 12x12, 3 blocks per channel */
 MC_CU_HD static inline float bn_c96_12x12_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c96_12x12_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -3755,7 +3763,7 @@ void bn_c96_12x12_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c576_12x12_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c576_12x12_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -3879,7 +3887,7 @@ MC_CU_HD static inline void bn_c576_12x12_relu6_bsum_body(long block, int tid, i
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] > 0 && y[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] < 6 ? dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] : 0.0f);
+        const float g = (((y[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] > 0) & (y[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] < 6)) ? dy[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 144 * 576 + c) * 144 + (i) % 144)] - mean) * invstd);
     }
@@ -3931,7 +3939,7 @@ MC_CU_HD static inline void bn_c576_12x12_relu6_bapply_body(long block, int tid,
     const long first = block * 256, last = first + 256 < (n * 82944L) ? first + 256 : (n * 82944L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 144 % 576);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
     }
 }
 
@@ -3975,7 +3983,7 @@ void bn_c576_12x12_relu6_cu_bwd(int host, int n, const float *x, const float *y,
 MC_CU_HD static inline float bn_c576_6x6_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c576_6x6_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -4099,7 +4107,7 @@ MC_CU_HD static inline void bn_c576_6x6_relu6_bsum_body(long block, int tid, int
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] > 0 && y[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] < 6 ? dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] : 0.0f);
+        const float g = (((y[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] > 0) & (y[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] < 6)) ? dy[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 36 * 576 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
@@ -4151,7 +4159,7 @@ MC_CU_HD static inline void bn_c576_6x6_relu6_bapply_body(long block, int tid, i
     const long first = block * 256, last = first + 256 < (n * 20736L) ? first + 256 : (n * 20736L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 576);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[576 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 576 + c]);
     }
 }
 
@@ -4194,7 +4202,8 @@ void bn_c576_6x6_relu6_cu_bwd(int host, int n, const float *x, const float *y, c
 /* bn_c160_6x6: batch norm over 160 channels of 6x6, 2 blocks per channel */
 MC_CU_HD static inline float bn_c160_6x6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c160_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -4416,7 +4425,7 @@ void bn_c160_6x6_cu_bwd(int host, int n, const float *x, const float *y, const f
 MC_CU_HD static inline float bn_c960_6x6_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c960_6x6_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -4540,7 +4549,7 @@ MC_CU_HD static inline void bn_c960_6x6_relu6_bsum_body(long block, int tid, int
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] > 0 && y[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] < 6 ? dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] : 0.0f);
+        const float g = (((y[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] > 0) & (y[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] < 6)) ? dy[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 36 * 960 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
@@ -4592,7 +4601,7 @@ MC_CU_HD static inline void bn_c960_6x6_relu6_bapply_body(long block, int tid, i
     const long first = block * 256, last = first + 256 < (n * 34560L) ? first + 256 : (n * 34560L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 960);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[960 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 960 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[960 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 960 + c]);
     }
 }
 
@@ -4635,7 +4644,8 @@ void bn_c960_6x6_relu6_cu_bwd(int host, int n, const float *x, const float *y, c
 /* bn_c320_6x6: batch norm over 320 channels of 6x6, 1 blocks per channel */
 MC_CU_HD static inline float bn_c320_6x6_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c320_6x6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -4857,7 +4867,7 @@ void bn_c320_6x6_cu_bwd(int host, int n, const float *x, const float *y, const f
 MC_CU_HD static inline float bn_c1280_6x6_relu6_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? (v < 6 ? v : 6.0f) : 0.0f;
+    return (v > 0 ? (v < 6 ? v : 6.0f) : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c1280_6x6_relu6_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -4981,7 +4991,7 @@ MC_CU_HD static inline void bn_c1280_6x6_relu6_bsum_body(long block, int tid, in
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] > 0 && y[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] < 6 ? dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] : 0.0f);
+        const float g = (((y[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] > 0) & (y[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] < 6)) ? dy[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 36 * 1280 + c) * 36 + (i) % 36)] - mean) * invstd);
     }
@@ -5033,7 +5043,7 @@ MC_CU_HD static inline void bn_c1280_6x6_relu6_bapply_body(long block, int tid, 
     const long first = block * 256, last = first + 256 < (n * 46080L) ? first + 256 : (n * 46080L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 36 % 1280);
-        dx[i] += coef[c] * ((y[i] > 0 && y[i] < 6 ? dy[i] : 0.0f) - coef[1280 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 1280 + c]);
+        dx[i] += coef[c] * ((((y[i] > 0) & (y[i] < 6)) ? dy[i] : 0.0f) - coef[1280 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 1280 + c]);
     }
 }
 

@@ -7,7 +7,7 @@
 MC_CU_HD static inline float bn_c16_32x32_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? v : 0.0f;
+    return (v > 0 ? v : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c16_32x32_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -131,7 +131,7 @@ MC_CU_HD static inline void bn_c16_32x32_relu_bsum_body(long block, int tid, int
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] > 0 ? dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] : 0.0f);
+        const float g = ((y[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] > 0) ? dy[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 1024 * 16 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
@@ -183,7 +183,7 @@ MC_CU_HD static inline void bn_c16_32x32_relu_bapply_body(long block, int tid, i
     const long first = block * 256, last = first + 256 < (n * 16384L) ? first + 256 : (n * 16384L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 16);
-        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
+        dx[i] += coef[c] * (((y[i] > 0) ? dy[i] : 0.0f) - coef[16 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 16 + c]);
     }
 }
 
@@ -226,7 +226,8 @@ void bn_c16_32x32_relu_cu_bwd(int host, int n, const float *x, const float *y, c
 /* bn_c48_32x32: batch norm over 48 channels of 32x32, 6 blocks per channel */
 MC_CU_HD static inline float bn_c48_32x32_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c48_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -447,7 +448,8 @@ void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *y, const 
 /* bn_c16_32x32: batch norm over 16 channels of 32x32, 17 blocks per channel */
 MC_CU_HD static inline float bn_c16_32x32_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c16_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -668,7 +670,8 @@ void bn_c16_32x32_cu_bwd(int host, int n, const float *x, const float *y, const 
 /* bn_c32_32x32: batch norm over 32 channels of 32x32, 9 blocks per channel */
 MC_CU_HD static inline float bn_c32_32x32_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c32_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -890,7 +893,7 @@ void bn_c32_32x32_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c32_16x16_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? v : 0.0f;
+    return (v > 0 ? v : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c32_16x16_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1014,7 +1017,7 @@ MC_CU_HD static inline void bn_c32_16x16_relu_bsum_body(long block, int tid, int
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] > 0 ? dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] : 0.0f);
+        const float g = ((y[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] > 0) ? dy[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 256 * 32 + c) * 256 + (i) % 256)] - mean) * invstd);
     }
@@ -1066,7 +1069,7 @@ MC_CU_HD static inline void bn_c32_16x16_relu_bapply_body(long block, int tid, i
     const long first = block * 256, last = first + 256 < (n * 8192L) ? first + 256 : (n * 8192L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 256 % 32);
-        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
+        dx[i] += coef[c] * (((y[i] > 0) ? dy[i] : 0.0f) - coef[32 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 32 + c]);
     }
 }
 
@@ -1109,7 +1112,8 @@ void bn_c32_16x16_relu_cu_bwd(int host, int n, const float *x, const float *y, c
 /* bn_c32_16x16: batch norm over 32 channels of 16x16, 9 blocks per channel */
 MC_CU_HD static inline float bn_c32_16x16_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c32_16x16_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1330,7 +1334,8 @@ void bn_c32_16x16_cu_bwd(int host, int n, const float *x, const float *y, const 
 /* bn_c64_16x16: batch norm over 64 channels of 16x16, 5 blocks per channel */
 MC_CU_HD static inline float bn_c64_16x16_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c64_16x16_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1552,7 +1557,7 @@ void bn_c64_16x16_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c64_8x8_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? v : 0.0f;
+    return (v > 0 ? v : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c64_8x8_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1676,7 +1681,7 @@ MC_CU_HD static inline void bn_c64_8x8_relu_bsum_body(long block, int tid, int n
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] > 0 ? dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] : 0.0f);
+        const float g = ((y[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] > 0) ? dy[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 64 * 64 + c) * 64 + (i) % 64)] - mean) * invstd);
     }
@@ -1728,7 +1733,7 @@ MC_CU_HD static inline void bn_c64_8x8_relu_bapply_body(long block, int tid, int
     const long first = block * 256, last = first + 256 < (n * 4096L) ? first + 256 : (n * 4096L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 64 % 64);
-        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[64 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 64 + c]);
+        dx[i] += coef[c] * (((y[i] > 0) ? dy[i] : 0.0f) - coef[64 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 64 + c]);
     }
 }
 
@@ -1771,7 +1776,8 @@ void bn_c64_8x8_relu_cu_bwd(int host, int n, const float *x, const float *y, con
 /* bn_c64_8x8: batch norm over 64 channels of 8x8, 5 blocks per channel */
 MC_CU_HD static inline float bn_c64_8x8_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c64_8x8_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1992,7 +1998,8 @@ void bn_c64_8x8_cu_bwd(int host, int n, const float *x, const float *y, const fl
 /* bn_c128_8x8: batch norm over 128 channels of 8x8, 3 blocks per channel */
 MC_CU_HD static inline float bn_c128_8x8_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c128_8x8_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)

@@ -6,7 +6,8 @@
 /* bn_c96_32x32: batch norm over 96 channels of 32x32, 3 blocks per channel */
 MC_CU_HD static inline float bn_c96_32x32_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c96_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -227,7 +228,8 @@ void bn_c96_32x32_cu_bwd(int host, int n, const float *x, const float *y, const 
 /* bn_c48_32x32: batch norm over 48 channels of 32x32, 6 blocks per channel */
 MC_CU_HD static inline float bn_c48_32x32_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c48_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -449,7 +451,7 @@ void bn_c48_32x32_cu_bwd(int host, int n, const float *x, const float *y, const 
 MC_CU_HD static inline float bn_c96_32x32_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? v : 0.0f;
+    return (v > 0 ? v : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c96_32x32_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -573,7 +575,7 @@ MC_CU_HD static inline void bn_c96_32x32_relu_bsum_body(long block, int tid, int
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] > 0 ? dy[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] : 0.0f);
+        const float g = ((y[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] > 0) ? dy[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 1024 * 96 + c) * 1024 + (i) % 1024)] - mean) * invstd);
     }
@@ -625,7 +627,7 @@ MC_CU_HD static inline void bn_c96_32x32_relu_bapply_body(long block, int tid, i
     const long first = block * 256, last = first + 256 < (n * 98304L) ? first + 256 : (n * 98304L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 1024 % 96);
-        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
+        dx[i] += coef[c] * (((y[i] > 0) ? dy[i] : 0.0f) - coef[96 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 96 + c]);
     }
 }
 
@@ -668,7 +670,8 @@ void bn_c96_32x32_relu_cu_bwd(int host, int n, const float *x, const float *y, c
 /* bn_c288_32x32: batch norm over 288 channels of 32x32, 1 blocks per channel */
 MC_CU_HD static inline float bn_c288_32x32_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c288_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -889,7 +892,8 @@ void bn_c288_32x32_cu_bwd(int host, int n, const float *x, const float *y, const
 /* bn_c192_16x16: batch norm over 192 channels of 16x16, 2 blocks per channel */
 MC_CU_HD static inline float bn_c192_16x16_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c192_16x16_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1110,7 +1114,8 @@ void bn_c192_16x16_cu_bwd(int host, int n, const float *x, const float *y, const
 /* bn_c192_32x32: batch norm over 192 channels of 32x32, 2 blocks per channel */
 MC_CU_HD static inline float bn_c192_32x32_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c192_32x32_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1332,7 +1337,7 @@ void bn_c192_32x32_cu_bwd(int host, int n, const float *x, const float *y, const
 MC_CU_HD static inline float bn_c192_16x16_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? v : 0.0f;
+    return (v > 0 ? v : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c192_16x16_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1456,7 +1461,7 @@ MC_CU_HD static inline void bn_c192_16x16_relu_bsum_body(long block, int tid, in
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] > 0 ? dy[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] : 0.0f);
+        const float g = ((y[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] > 0) ? dy[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 256 * 192 + c) * 256 + (i) % 256)] - mean) * invstd);
     }
@@ -1508,7 +1513,7 @@ MC_CU_HD static inline void bn_c192_16x16_relu_bapply_body(long block, int tid, 
     const long first = block * 256, last = first + 256 < (n * 49152L) ? first + 256 : (n * 49152L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 256 % 192);
-        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
+        dx[i] += coef[c] * (((y[i] > 0) ? dy[i] : 0.0f) - coef[192 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 192 + c]);
     }
 }
 
@@ -1551,7 +1556,8 @@ void bn_c192_16x16_relu_cu_bwd(int host, int n, const float *x, const float *y, 
 /* bn_c384_16x16: batch norm over 384 channels of 16x16, 1 blocks per channel */
 MC_CU_HD static inline float bn_c384_16x16_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c384_16x16_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1772,7 +1778,8 @@ void bn_c384_16x16_cu_bwd(int host, int n, const float *x, const float *y, const
 /* bn_c384_8x8: batch norm over 384 channels of 8x8, 1 blocks per channel */
 MC_CU_HD static inline float bn_c384_8x8_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c384_8x8_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -1994,7 +2001,7 @@ void bn_c384_8x8_cu_bwd(int host, int n, const float *x, const float *y, const f
 MC_CU_HD static inline float bn_c384_8x8_relu_norm(float x, float mean, float scale, float shift)
 {
     const float v = (x - mean) * scale + shift;
-    return v > 0 ? v : 0.0f;
+    return (v > 0 ? v : 0.0f);
 }
 
 MC_CU_HD static inline void bn_c384_8x8_relu_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
@@ -2118,7 +2125,7 @@ MC_CU_HD static inline void bn_c384_8x8_relu_bsum_body(long block, int tid, int 
     double s0 = 0, s1 = 0;
     const float mean = save_mean[c], invstd = save_invstd[c];
     for (long i = lo + tid; i < hi; i += nthreads) {
-        const float g = (y[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] > 0 ? dy[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] : 0.0f);
+        const float g = ((y[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] > 0) ? dy[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] : 0.0f);
         s0 += g;
         s1 += (double)g * ((x[(((long)(i) / 64 * 384 + c) * 64 + (i) % 64)] - mean) * invstd);
     }
@@ -2170,7 +2177,7 @@ MC_CU_HD static inline void bn_c384_8x8_relu_bapply_body(long block, int tid, in
     const long first = block * 256, last = first + 256 < (n * 24576L) ? first + 256 : (n * 24576L);
     for (long i = first + tid; i < last; i += nthreads) {
         const int c = (int)(i / 64 % 384);
-        dx[i] += coef[c] * ((y[i] > 0 ? dy[i] : 0.0f) - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
+        dx[i] += coef[c] * (((y[i] > 0) ? dy[i] : 0.0f) - coef[384 + c] - (x[i] - save_mean[c]) * save_invstd[c] * coef[2 * 384 + c]);
     }
 }
 
@@ -2213,7 +2220,8 @@ void bn_c384_8x8_relu_cu_bwd(int host, int n, const float *x, const float *y, co
 /* bn_c768_8x8: batch norm over 768 channels of 8x8, 1 blocks per channel */
 MC_CU_HD static inline float bn_c768_8x8_norm(float x, float mean, float scale, float shift)
 {
-    return (x - mean) * scale + shift;
+    const float v = (x - mean) * scale + shift;
+    return v;
 }
 
 MC_CU_HD static inline void bn_c768_8x8_sum_body(long block, int tid, int nthreads, float *shm, int n, const float *x, double *part)
