@@ -67,6 +67,7 @@ static void layer_row(emitter *e, const mc_node *n)
     em_defi(e, "L_COUNTER", bn ? em_tensor_offset(e, n, 4) : -1);
     em_defi(e, "L_SAVED", pn->saved);
     em_defi(e, "L_EXTRA", pn->extra);
+    em_defi(e, "L_FOLDED", pn->folded);
     fputs("MC_LAYER()m4_dnl\n", e->f);
 }
 
@@ -110,13 +111,13 @@ static first_writers find_first_writers(emitter *e)
     for (int i = m->norder - 1; i >= 0; i--) {
         const mc_node *n = em_node(e, m->order[i]);
         const mc_plan_node *pn = &e->p->nodes[m->order[i]];
-        if (!pn->nkernels)
+        if (!pn->nkernels || pn->folded) /* a folded batch norm's backward is its conv's */
             continue;
         fw.clear_out[i] = newly_written(slots, &nslots, pn->act);
         for (int part = pn->nkernels - 1; part >= 0; part--)
             for (int j = 0; j < n->ninputs; j++)
                 fw.first[fw.first_at[i] + part * n->ninputs + j] =
-                    newly_written(slots, &nslots, e->p->nodes[n->inputs[j]].act);
+                    newly_written(slots, &nslots, mc_plan_input_act(e->p, n, j));
     }
     return fw;
 }

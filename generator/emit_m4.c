@@ -162,6 +162,9 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
 {
     const mc_node *n = em_node(e, k->node);
     em_def(e, "NAME", "%s", k->name);
+    /* FOLD: a pointwise conv applying the batch norm it reads, or that
+     * batch norm (plan.c); defined for every kernel, as 0 for most. */
+    em_defi(e, "FOLD", e->p->nodes[k->node].fold || e->p->nodes[k->node].folded);
     kernel_shapes(e, n);
     switch (n->op->code) {
     case OP_DEPTHWISE: kernel_depthwise(e, k, n); break;
@@ -202,15 +205,29 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
 
 /* ---- per-layer constants of a call ------------------------------------------ */
 
+static void batchnorm_constants(emitter *e, const mc_node *n)
+{
+    const mc_tensor *t = &e->m->tensors[n->first_tensor];
+    const long long saved = e->p->nodes[n - e->m->nodes].saved;
+    em_defi(e, "GAMMA", t[0].offset);
+    em_defi(e, "BETA", t[1].offset);
+    em_defi(e, "RUNNING_MEAN", t[2].offset);
+    em_defi(e, "RUNNING_VAR", t[3].offset);
+    em_defi(e, "COUNTER", t[4].offset);
+    em_defi(e, "SAVED_MEAN", saved);
+    em_defi(e, "SAVED_INVSTD", saved + n->shape.c);
+}
+
 void em_call_constants(emitter *e, const mc_node *n, int part)
 {
     const mc_plan_node *pn = &e->p->nodes[n - e->m->nodes];
     const mc_kernel *k = &e->p->kernels[pn->kernels[part]];
     em_def(e, "NAME", "%s", k->name);
     em_def(e, "LAYER", "%s", n->name);
+    em_defi(e, "FOLD", pn->fold || pn->folded);
     em_defi(e, "NIN", n->ninputs);
     for (int i = 0; i < n->ninputs; i++)
-        em_defi(e, arena_printf(e->a, "IN%d", i), e->p->nodes[n->inputs[i]].act);
+        em_defi(e, arena_printf(e->a, "IN%d", i), mc_plan_input_act(e->p, n, i));
     em_defi(e, "OUT", pn->act);
     long long weight = em_tensor_offset(e, n, 0), shift = 0;
     if (k->k) { /* part `part` of an unfused Multiception */
@@ -222,16 +239,10 @@ void em_call_constants(emitter *e, const mc_node *n, int part)
     em_defi(e, "WEIGHT", weight);
     em_defi(e, "BIAS_AT", n->bias ? em_tensor_offset(e, n, 1) : -1);
     em_defi(e, "SHIFT", shift);
-    if (n->op->code == OP_BATCHNORM) {
-        const mc_tensor *t = &e->m->tensors[n->first_tensor];
-        em_defi(e, "GAMMA", t[0].offset);
-        em_defi(e, "BETA", t[1].offset);
-        em_defi(e, "RUNNING_MEAN", t[2].offset);
-        em_defi(e, "RUNNING_VAR", t[3].offset);
-        em_defi(e, "COUNTER", t[4].offset);
-        em_defi(e, "SAVED_MEAN", pn->saved);
-        em_defi(e, "SAVED_INVSTD", pn->saved + n->shape.c);
-    }
+    if (n->op->code == OP_BATCHNORM)
+        batchnorm_constants(e, n);
+    else if (pn->fold) /* the batch norm it applies: its parameters and statistics */
+        batchnorm_constants(e, em_node(e, n->inputs[0]));
     em_defi(e, "EXTRA", pn->extra);
 }
 

@@ -48,7 +48,8 @@ static const char usage_build[] =
     "                   --device cuda (cpu stays the default)\n"
     "  --generic        run the runtime's generic kernels instead (the baseline)\n"
     "  --no-fuse        no fusion: a Multiception's kernels as separate depthwise\n"
-    "                   kernels, every ReLU and ReLU6 its own layer\n"
+    "                   kernels, every ReLU and ReLU6 its own layer, no batch norm\n"
+    "                   folded into the pointwise conv after it\n"
     "  -o EXE           the executable to write (replaced only when the build succeeds)\n"
     "  -h, --help       this help\n"
     "\n"
@@ -81,7 +82,8 @@ static const char usage_emit[] =
     "  --conv, --classes, --input   as for summary\n"
     "  --target T       c (default), cuda, or all (both)\n"
     "  --no-fuse        no fusion: a Multiception's kernels as separate depthwise\n"
-    "                   kernels, every ReLU and ReLU6 its own layer\n"
+    "                   kernels, every ReLU and ReLU6 its own layer, no batch norm\n"
+    "                   folded into the pointwise conv after it\n"
     "  -o DIR           the folder to write (created if missing)\n"
     "  -h, --help       this help\n"
     "\n"
@@ -256,20 +258,24 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
     const char *m4 = getenv("MCGEN_M4");
     eo->source = ma->path;
     eo->m4 = m4 && *m4 ? m4 : MCGEN_M4;
-    mc_plan_options po = {.no_fuse = ma->no_fuse};
+    /* The CUDA target folds no batch norm into a conv: with both targets
+     * each gets its own plan (the same slots); the descriptor is C's. */
+    const bool cuda_only = strcmp(ma->target, "cuda") == 0;
+    mc_plan_options po = {.no_fuse = ma->no_fuse, .no_fold = cuda_only};
     mc_plan *p = mc_plan_model(a, m, &po);
     mc_staging st;
     if (!mc_staging_begin(a, &st, out, err, errlen))
         return false;
     const char *runtime = data_dir(a, "include/mcgen", "mc_model.h", MCGEN_RUNTIME_DIR);
     bool ok = true;
-    if (strcmp(ma->target, "cuda") != 0) {
+    if (!cuda_only) {
         eo->templates = template_dir(a, "c");
         ok = mc_emit_c(a, m, p, eo, &st, err, errlen);
     }
     if (ok && strcmp(ma->target, "c") != 0) {
         eo->templates = template_dir(a, "cuda");
-        ok = mc_emit_cuda(a, m, p, eo, &st, err, errlen);
+        mc_plan_options pco = {.no_fuse = ma->no_fuse, .no_fold = true};
+        ok = mc_emit_cuda(a, m, cuda_only ? p : mc_plan_model(a, m, &pco), eo, &st, err, errlen);
     }
     ok = ok && mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, err, errlen);
     *files = st.files, *nfiles = st.nfiles;

@@ -38,8 +38,9 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     long long count = (long long)o.c * o.h * o.w;
     switch (n->op->code) {
     case OP_CONV:
-        return arena_printf(a, "conv_k%d_c%d_%d_%dx%d_s%d_p%d%s%s", n->k, in.c, n->out, in.h, in.w, n->stride, n->pad,
-                            n->groups > 1 ? arena_printf(a, "_g%d", n->groups) : "", n->bias ? "_b" : "");
+        return arena_printf(a, "conv_k%d_c%d_%d_%dx%d_s%d_p%d%s%s%s", n->k, in.c, n->out, in.h, in.w, n->stride,
+                            n->pad, n->groups > 1 ? arena_printf(a, "_g%d", n->groups) : "", n->bias ? "_b" : "",
+                            p->nodes[n - m->nodes].fold ? "_bn" : "");
     case OP_DEPTHWISE:
         /* A part of an unfused list writes into the list's output, whose
          * channel count (y<C>) is part of its code. */
@@ -49,6 +50,8 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     case OP_MIXCONV:
         return arena_printf(a, "mixconv_c%d_%d_%dx%d_s%d", in.c, n->out, in.h, in.w, n->stride);
     case OP_BATCHNORM:
+        if (p->nodes[n - m->nodes].folded)
+            fused = "_stats";
         if (n->eps != 1e-5 || n->momentum != 0.1)
             return arena_printf(a, "bn_c%d_%dx%d_e%g_m%g%s", o.c, o.h, o.w, n->eps, n->momentum, fused);
         return arena_printf(a, "bn_c%d_%dx%d%s", o.c, o.h, o.w, fused);
@@ -89,6 +92,16 @@ static int find_or_add_kernel(struct arena *a, mc_plan *p, int *cap, const char 
     return p->nkernels++;
 }
 
+/* How many nodes read node b (not counting it being the output). */
+static int readers(const mc_model *m, int b)
+{
+    int count = 0;
+    for (int j = 0; j < m->norder; j++)
+        for (int q = 0; q < m->nodes[m->order[j]].ninputs; q++)
+            count += m->nodes[m->order[j]].inputs[q] == b;
+    return count;
+}
+
 /* A ReLU or ReLU6 whose input is a batch norm or an add that nothing else
  * reads (not the output either) is done by that layer: it writes the
  * activation of its result, and its backward masks the output gradient
@@ -110,15 +123,52 @@ static void fuse_activations(mc_plan *p)
         const int code = m->nodes[b].op->code;
         if ((code != OP_BATCHNORM && code != OP_ADD) || b == m->output || r->shape.h * r->shape.w < 16)
             continue;
-        int readers = 0;
-        for (int j = 0; j < m->norder; j++)
-            for (int q = 0; q < m->nodes[m->order[j]].ninputs; q++)
-                readers += m->nodes[m->order[j]].inputs[q] == b;
-        if (readers == 1) {
+        if (readers(m, b) == 1) {
             p->nodes[b].fused_act = r->op->code;
             p->nodes[m->order[i]].fused = true;
         }
     }
+}
+
+/* A batch norm (no activation after it) read only by a pointwise conv is
+ * applied by that conv: conv(bn(x)) = (w * scale) x + (bias + w shift)
+ * with scale = gamma / std and shift = beta - mean * scale per channel, so
+ * the batch norm's forward only takes the statistics and its output is
+ * never written or read. The backward needs no output either: the conv's
+ * filter gradient against the normalized input, w^T dy and the batch
+ * norm's two sums per channel all come from one product with x normalized
+ * as it is transposed (templates/c/conv.m4), and the input gradient of the
+ * batch norm is w^T dy scaled plus a per-channel line in x, written by the
+ * conv's input-gradient pass. At 48 x 28 x 28 that saves the batch norm's
+ * normalizing pass (a read and a write), and in the backward its two
+ * passes (five streams) and the write of the conv's input gradient. The
+ * templates do it where the filter gradient takes the channels-last form:
+ * channels in whole vectors, and a gathered strided image fitting a thread
+ * (CV_POINT_CL in conv.m4). */
+static void fold_batchnorms(mc_plan *p)
+{
+    const mc_model *m = p->m;
+    for (int i = 0; i < m->norder; i++) {
+        const int v = m->order[i];
+        const mc_node *c = &m->nodes[v];
+        if (c->op->code != OP_CONV || c->k != 1 || c->pad != 0 || c->groups != 1)
+            continue;
+        const int b = c->inputs[0];
+        const mc_node *bn = &m->nodes[b];
+        if (bn->op->code != OP_BATCHNORM || p->nodes[b].fused_act || b == m->output || readers(m, b) != 1 ||
+            bn->shape.c % 16 != 0 || (c->stride != 1 && (long long)c->shape.h * c->shape.w * bn->shape.c > 65536))
+            continue;
+        p->nodes[b].folded = true;
+        p->nodes[v].fold = true;
+    }
+}
+
+long long mc_plan_input_act(const mc_plan *p, const mc_node *n, int j)
+{
+    int in = n->inputs[j];
+    if (j == 0 && p->nodes[n - p->m->nodes].fold)
+        in = p->m->nodes[in].inputs[0];
+    return p->nodes[in].act;
 }
 
 mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options *opt)
@@ -132,6 +182,8 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
         p->nodes[i].layer = -1;
     if (!p->opt.no_fuse)
         fuse_activations(p);
+    if (!p->opt.no_fuse && !p->opt.no_fold)
+        fold_batchnorms(p);
 
     /* Every live node (and the input, for its gradient) gets an output slot;
      * identity aliases its input. Training keeps every activation for the

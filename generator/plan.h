@@ -29,10 +29,16 @@ typedef struct mc_plan_node {
     int fused_act;     /* a batch norm or add that also applies the activation after it: OP_RELU or
                         * OP_RELU6 (see fuse_activations in plan.c), else 0 */
     bool fused;        /* an activation done by the layer before it: no code, its slot is its input's */
+    bool folded;       /* a batch norm applied by the pointwise conv after it (fold_batchnorms in plan.c): its
+                        * forward only takes the batch statistics, its output is never written, and its
+                        * backward is the conv's */
+    bool fold;         /* a pointwise conv that applies the batch norm it reads (its input 0) itself */
 } mc_plan_node;
 
 typedef struct mc_plan_options {
-    bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every ReLU(6) its own layer */
+    bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every ReLU(6) its own layer,
+                   * no batch norm folded */
+    bool no_fold; /* no batch norm folded into the conv after it (the CUDA target does not fold) */
 } mc_plan_options;
 
 typedef struct mc_plan {
@@ -45,6 +51,11 @@ typedef struct mc_plan {
 } mc_plan;
 
 mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options *opt);
+
+/* The slot that node n reads as its input j: that input's, or for a conv
+ * that folds the batch norm before it, the batch norm's input (the conv
+ * reads it and writes its gradient). */
+long long mc_plan_input_act(const mc_plan *p, const mc_node *n, int j);
 
 /* Interior of a sliding window: the outputs [lo, hi) whose taps all land
  * inside an input of size `in` (no bounds tests needed there). lo = hi

@@ -52,6 +52,12 @@ static const char *const kind_names[] = {
 /* The activation fused into a layer, as a suffix of its kind's name. */
 static const char *const fused_names[] = {[MC_FUSED_NONE] = "", [MC_FUSED_RELU] = "+relu", [MC_FUSED_RELU6] = "+relu6"};
 
+/* A conv that applies the folded batch norm it reads (mc_layer.folded). */
+static int applies_bn(const mc_model_desc *m, const mc_layer *l)
+{
+    return l->kind == MC_L_CONV && l->inputs[0] >= 0 && m->layers[l->inputs[0]].folded;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -102,8 +108,14 @@ static void layer_cost(const mc_model_desc *m, const mc_layer *l, int n, layer_r
     r->flops_fwd = macs_layer ? 2.0 * n * (double)weight * l->h * l->w : 0;
     r->flops_bwd = 2 * r->flops_fwd;
     r->bytes_fwd = f * (in + out + params);
-    /* (A fused ReLU's mask reads the output too.) */
-    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->fused != MC_FUSED_NONE ? out : 0));
+    /* (A fused ReLU's mask reads the output too; a conv applying a folded
+     * batch norm reads its input once more, for the batch norm's gradient.) */
+    r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->fused != MC_FUSED_NONE ? out : 0) +
+                        (applies_bn(m, l) ? in : 0));
+    if (l->folded) { /* the statistics only: the conv after it does the rest */
+        r->bytes_fwd = f * (in + 2 * params);
+        r->bytes_bwd = 0;
+    }
 }
 
 /* ---- timing -------------------------------------------------------------------- */
@@ -173,21 +185,25 @@ static void bench_layer(bench *b, int layer, int iters, double *t, layer_result 
 
 static double rate(double amount, timing t) { return t.median > 0 ? amount / t.median * 1e-9 : 0; }
 
-static void describe(const mc_layer *l, char *op, size_t oplen)
+static void describe(const mc_model_desc *m, const mc_layer *l, char *op, size_t oplen)
 {
     if (l->kind == MC_L_DEPTHWISE || l->kind == MC_L_CONV) {
-        int len = snprintf(op, oplen, "%s k", kind_names[l->kind]);
+        int len = snprintf(op, oplen, "%s%s k", kind_names[l->kind], applies_bn(m, l) ? "+bn" : "");
         for (int j = 0; j < (l->kind == MC_L_CONV ? 1 : l->nk) && len < (int)oplen; j++)
             len += snprintf(op + len, oplen - (size_t)len, "%s%d", j ? "," : "", l->kind == MC_L_CONV ? l->k : l->ks[j]);
         if (l->stride > 1 && len < (int)oplen)
             snprintf(op + len, oplen - (size_t)len, " s%d", l->stride);
     } else {
-        snprintf(op, oplen, "%s%s", kind_names[l->kind], fused_names[l->fused]);
+        snprintf(op, oplen, "%s%s", kind_names[l->kind], l->folded ? " stats" : fused_names[l->fused]);
     }
 }
 
 static void print_pass(const char *pass, const timing *t, double flops, double bytes)
 {
+    if (flops == 0 && bytes == 0) { /* a folded batch norm backward: nothing here, its conv does it */
+        printf("%-4s %9s %5s %7s %6s  (in the conv after it)", pass, "-", "", "", "");
+        return;
+    }
     printf("%-4s %9.3f %4.0f%% %7.1f %6.1f", pass, 1e3 * t[0].median, 100 * spread(t[0]), rate(flops, t[0]),
            rate(bytes, t[0]));
     if (t[1].median > 0) /* not measured: --generated-only */
@@ -206,7 +222,7 @@ static void print_layers(const mc_model_desc *m, const layer_result *res)
             continue;
         const layer_result *r = &res[i];
         char op[64], shape[32];
-        describe(l, op, sizeof op);
+        describe(m, l, op, sizeof op);
         snprintf(shape, sizeof shape, "%dx%dx%d", l->c, l->h, l->w);
         printf("%-3d %-28.28s %-20.20s %-10s ", i, l->name, op, shape);
         print_pass("fwd", r->fwd, r->flops_fwd, r->bytes_fwd);
@@ -285,6 +301,8 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
         }
         if (l->fused != MC_FUSED_NONE)
             fprintf(f, "\"fused\": \"%s\", ", fused_names[l->fused] + 1);
+        if (l->folded || applies_bn(m, l)) /* see mc_layer.folded */
+            fprintf(f, "\"%s\": true, ", l->folded ? "folded" : "applies_batchnorm");
         fprintf(f, "\"stride\": %d, \"flops_fwd\": %.0f, \"flops_bwd\": %.0f, \"bytes_fwd\": %.0f, \"bytes_bwd\": "
                    "%.0f,\n   ",
                 l->stride, r->flops_fwd, r->flops_bwd, r->bytes_fwd, r->bytes_bwd);

@@ -79,6 +79,10 @@ typedef struct mc_layer {
     int fused;          /* batch norm, add: mc_fused, the activation it applies to its result itself (the
                          * activation's layer after it is an identity on the same slot); its backward
                          * masks the output gradient where that output is 0 (or 6) */
+    int folded;         /* batch norm: 1 when the generated C step applies it in the pointwise conv that
+                         * reads it (generator/plan.c): its forward takes only the statistics (saved,
+                         * running), its output slot and output gradient are never written, and the
+                         * conv's backward writes its input gradient and its parameters' gradients */
     int64_t weight;     /* parameter offsets, -1 if none */
     int64_t bias_at;
     int64_t running;    /* BN: running_mean in the buffer area; running_var follows */

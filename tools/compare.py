@@ -231,10 +231,21 @@ def make_layer(torch, F, layer, batch, prev):
 
 
 def make_fused_layer(torch, F, layer, batch, prev):
-    """make_layer, and the activation after it where mcgen fused one into
-    the layer ("fused": "relu" or "relu6" in the bench file: its activation
-    layer is not listed)."""
+    """make_layer, with what mcgen fused into the layer: the activation
+    after it ("fused": "relu" or "relu6" in the bench file: its activation
+    layer is not listed), or the batch norm before a pointwise conv
+    ("applies_batchnorm": the conv normalizes its input itself, and the
+    batch norm, "folded", only takes the batch statistics, forward)."""
+    if layer.get("folded"):
+        x = torch.randn(batch, *layer_input(layer, batch, prev))
+        return [x], lambda x: torch.var_mean(x, (0, 2, 3), unbiased=False)[0]
     tensors, fwd = make_layer(torch, F, layer, batch, prev)
+    if layer.get("applies_batchnorm"):
+        c = tensors[0].shape[1]
+        mean, var = torch.zeros(c), torch.ones(c)
+        conv = fwd
+        tensors = tensors + [torch.ones(c), torch.zeros(c)]
+        fwd = lambda x, *ts: conv(F.batch_norm(x, mean, var, ts[-2], ts[-1], True, 0.1, 1e-5), *ts[:-2])
     act = {"relu": F.relu, "relu6": F.relu6}.get(layer.get("fused"))
     if act:
         return tensors, lambda *ts: act(fwd(*ts))
@@ -260,7 +271,8 @@ def time_layer(torch, F, layer, prev, batch, layout, iters, warmup=2):
             torch.manual_seed(1)
             grad_out = torch.randn_like(y)
         t2 = time.perf_counter()
-        y.backward(grad_out)  # = autograd of (y * grad_out).sum()
+        if not layer.get("folded"):  # its backward is the conv's
+            y.backward(grad_out)  # = autograd of (y * grad_out).sum()
         t3 = time.perf_counter()
         if i >= warmup:
             t_fwd.append(t1 - t0)
@@ -282,7 +294,7 @@ def time_layers_torch(torch, F, bench, iters):
         best = {}
         for layout in layouts:
             fwd, bwd = time_layer(torch, F, layer, prev[layer["index"]], bench["batch"], layout, iters)
-            for p, t in (("fwd", fwd), ("bwd", bwd)):
+            for p, t in (("fwd", fwd), ("bwd", bwd))[:1 if layer.get("folded") else 2]:
                 if p not in best or t < best[p][0]:
                     best[p] = (t, layout)
         out[layer["index"]] = best
@@ -401,7 +413,8 @@ def build_rows(bench, torch_times, probe):
             pt, layout = (tt[0] * 1e3, tt[1]) if tt else (None, None)
             rows.append({
                 "index": layer["index"], "name": layer["name"], "pass": p,
-                "op": layer["op"] + ("+" + layer["fused"] if layer.get("fused") else ""),
+                "op": layer["op"] + ("+" + layer["fused"] if layer.get("fused") else "") +
+                      (" stats" if layer.get("folded") else "") + ("+bn" if layer.get("applies_batchnorm") else ""),
                 "generated_ms": gen, "generic_ms": generic, "pytorch_ms": pt, "pytorch_layout": layout,
                 "roofline_ms": roof,
                 "speedup_vs_pytorch": ratio(pt, gen), "speedup_vs_generic": ratio(generic, gen),

@@ -7,7 +7,11 @@ m4_divert(-1)
 # (plan.c): it writes the activation of its result, and its backward takes
 # the output gradient only where that output y is above 0 (and below 6; y
 # is read, not recomputed: the mask is then the forward's, bit for bit).
-# Constants: NAME, C, H, W, EPS, MOMENTUM, FUSED (none, relu, relu6).
+# Folded (FOLD 1) into the pointwise conv that reads it (plan.c), its
+# forward only takes the statistics (the eval forward saves the running
+# ones as the mean and 1/std the conv reads) and it has no backward: the
+# conv applies it and writes its gradients (conv.m4).
+# Constants: NAME, C, H, W, EPS, MOMENTUM, FUSED (none, relu, relu6), FOLD.
 
 m4_define(`BN_HW', `m4_eval(H * W)')
 m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
@@ -50,7 +54,11 @@ static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
     return s;
 }
 
-m4_ifelse(FUSED, none, `', `/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
+')
+
+# The rest of the planes' work, for a batch norm that is not folded.
+m4_define(`BN_PLANE_PASSES',
+`m4_ifelse(FUSED, none, `', `/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
  * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
  * signs of the data mispredict (the backward of a batch norm on 2 x 2
  * planes 7x slower). */
@@ -134,8 +142,9 @@ static inline void NAME`'_plane_normalize(const float *restrict x, float *restri
 
 
 m4_define(`MC_BATCHNORM_KERNEL',
-`/* NAME: batch norm over C channels of H`'x`'W */
+`/* NAME: batch norm over C channels of H`'x`'W`'m4_ifelse(FOLD, 1, `, applied by the pointwise conv after it') */
 BN_PLANE_SUMS()m4_dnl
+m4_ifelse(FOLD, 1, `', `BN_PLANE_PASSES()')m4_dnl
 
 static double NAME`'_sum(int n, const float *restrict x, int c)
 {
@@ -177,6 +186,8 @@ void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamm
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
+m4_ifelse(FOLD, 1, `    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+')m4_dnl
     double stats[2 * C];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? NAME`'_synced_stats(n, x, stats) : (double)n * BN_HW;
@@ -184,9 +195,11 @@ void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamm
     for (int c = 0; c < C; c++) {
         const double mean = synced ? stats[c] : NAME`'_sum(n, x, c) / m;
         const double var = synced ? stats[C + c] : NAME`'_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + EPS);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+m4_ifelse(FOLD, 1, `', `        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, fmean, scale, shift);
+')m4_dnl
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -198,7 +211,16 @@ void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamm
     *count += 1;
 }
 
-void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+m4_ifelse(FOLD, 1, `/* The running statistics as the mean and 1/std that the conv applies. */
+void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < C; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + EPS));
+    }
+}
+', `void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y)
 {
     MC_OMP_FOR
@@ -260,18 +282,20 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const f
         }
     }
 }
-')
+')')
 
 m4_define(`MC_BATCHNORM_PROTO',
 `void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+m4_ifelse(FOLD, 1, `void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+', `void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-')
+')')
 
 # Calls: IN0, OUT, GAMMA, BETA (parameters), RUNNING_MEAN, RUNNING_VAR
 # (buffers), COUNTER, SAVED_MEAN, SAVED_INVSTD.
@@ -280,12 +304,14 @@ m4_define(`MC_BATCHNORM_CALL_FWD',
         NAME`'_fwd_train(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),
             MC_COUNTER(COUNTER), MC_ACT(OUT), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD));
     else
-        NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),
+m4_ifelse(FOLD, 1, `        NAME`'_fwd_eval(MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD));
+', `        NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),
             MC_ACT(OUT));
-')
+')')
 m4_define(`MC_BATCHNORM_CALL_BWD',
-`    NAME`'_bwd(n, MC_ACT(IN0), MC_ACT(OUT), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD),
+`m4_ifelse(FOLD, 1, `    /* folded: the conv after it did its backward */
+', `    NAME`'_bwd(n, MC_ACT(IN0), MC_ACT(OUT), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD),
         MC_DACT(OUT), MC_DACT(IN0), MC_GRAD(GAMMA), MC_GRAD(BETA), MC_ACC(0));
-')
+')')
 m4_define(`MC_BATCHNORM_STORES')
 m4_divert(0)m4_dnl

@@ -155,7 +155,7 @@ m4_define(`MC_TR_ROUND',
 ')
 m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, 15, `m4_ifelse(k, 0, `', `, ')m4_eval(k + $2 + (k & $1) / $1 * (16 - $1))')')
 
-# MC_CL_IN(fn, H, W, PAD, WP, PITCH, G): static void fn(planes, xt):
+# MC_CL_IN(fn, H, W, PAD, WP, PITCH, G[, hat]): static void fn(planes, xt):
 # G groups of 16 planes of H x W (channel c at planes + c * H * W) into an
 # image with its channels last: pixel (iy, ix) of group g at xt + ((iy +
 # PAD) * WP + ix + PAD) * PITCH + g * 16, so a padded image when PAD > 0
@@ -170,11 +170,19 @@ m4_define(`MC_TR_LANES', `MC_FOR(`k', 0, 15, `m4_ifelse(k, 0, `', `, ')m4_eval(k
 # by call: 4 lines ahead made the depthwise backwards 1.12x to 1.49x
 # faster (2 and 8 lines no better), the next planes those at 14 x 14 and
 # 7 x 7 another 1.12x to 1.26x.
+# With hat, fn(planes, xt, mean, invstd) stores each channel normalized,
+# (x - mean) * invstd (a batch norm folded into a pointwise conv, whose
+# filter gradient needs its normalized input: conv.m4).
 m4_define(`MC_CL_IN',
 `MC_VEC_PRELUDE()m4_dnl
-static void $1(const float *restrict planes, float *restrict xt)
+static void $1(const float *restrict planes, float *restrict xt`'m4_ifelse(`$8', `hat', `,
+    const float *restrict mean, const float *restrict invstd')`')
 {
-    for (int g = 0; g < $7; g++)
+    for (int g = 0; g < $7; g++) {
+m4_ifelse(`$8', `hat', `        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
+')m4_dnl
         for (int p0 = 0; p0 < m4_eval($2 * $3); p0 += 16) {
             const int count = m4_eval($2 * $3) - p0 < 16 ? m4_eval($2 * $3) - p0 : 16;
             mc_v16 r[16];
@@ -190,9 +198,10 @@ static void $1(const float *restrict planes, float *restrict xt)
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / $3, ix = (p0 + q) % $3;
-                *(mc_v16 *)(xt + ((iy + $4) * $5 + ix + $4) * $6 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + $4) * $5 + ix + $4) * $6 + g * 16) = m4_ifelse(`$8', `hat', `(r[q] - mv) * sv', `r[q]');
             }
         }
+    }
 }
 ')
 
@@ -275,19 +284,25 @@ m4_ifelse(`$3', `', `', `MC_PREFETCH_LINES(`    ', `p + i + $3', m4_eval(($2 % 3
 }
 ')
 
-# MC_BIAS_GRAD(channels, stride): in a backward with a bias (BIAS 1), its
-# gradient: per channel c (threads over channels), the sum in double of
-# its output-gradient planes over the batch (plane c of image b at dy + (b
-# * stride + c) * HO * WO, summed by NAME_bias_sum), added to dbias once.
+# MC_BIAS_GRAD(channels, stride[, sums]): in a backward with a bias (BIAS
+# 1), its gradient: per channel c (threads over channels), the sum in
+# double of its output-gradient planes over the batch (plane c of image b
+# at dy + (b * stride + c) * HO * WO, summed by NAME_bias_sum), added to
+# dbias once. With sums (an array of doubles), each sum is stored there
+# too, with a bias or without.
 m4_define(`MC_BIAS_GRAD',
-`m4_ifelse(BIAS, 1, `    MC_OMP_FOR
+`m4_ifelse(m4_eval(BIAS || m4_len(`$3') > 0), 1, `    MC_OMP_FOR
     for (int c = 0; c < $1; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
             gb += NAME`'_bias_sum(dy + ((long)b * $2 + c) * m4_eval(HO * WO));
-        dbias[c] += (float)gb;
+m4_ifelse(`$3', `', `', `        $3[c] = gb;
+')m4_dnl
+m4_ifelse(BIAS, 1, `        dbias[c] += (float)gb;
+')m4_dnl
     }
-', `    (void)dbias;
+')m4_dnl
+m4_ifelse(BIAS, 1, `', `    (void)dbias;
 ')')
 
 # MC_NCH(floats): the fixed chunks of images of a filter gradient whose

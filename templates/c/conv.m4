@@ -5,7 +5,8 @@ m4_divert(-1)
 # (0 or 1), K, PAD, G (groups), and OY0, OY1, OX0, OX1: the interior
 # [OY0, OY1) x [OX0, OX1) of the output, where the whole window lies inside
 # the input, so no bounds tests (no interior rows: OY0 = OY1 = 0; no
-# interior columns: OX0 = OX1 = WO).
+# interior columns: OX0 = OX1 = WO). FOLD 1: a pointwise conv that applies
+# the batch norm its input went through (see the fold below).
 #
 # The work is split in planes: one input plane read through one K x K
 # filter into one output plane. The plane functions and the channel loops
@@ -219,7 +220,7 @@ m4_define(`CV_FWD_IMAGES',
 $2`'m4_dnl
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < CV_PIX; i++)
-                yb[co * CV_PIX + i] = m4_ifelse(BIAS, 1, `bias[co]', `0.0f');
+                yb[co * CV_PIX + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
         NAME`'_gemm_fwd(w, $1, yb);
     }
 ')
@@ -308,25 +309,24 @@ m4_define(`CV_BWD_POINT',
 CV_CHUNKS(CV_NBS, `
             NAME`'_gather(x + (long)(b0 + i) * m4_eval(C * H * W), xs + (long)i * CV_CPIX);',
     `dy + (long)b0 * m4_eval(CO * CV_PIX), xs, dw')')')m4_dnl
+m4_ifelse(FOLD, 1, `CV_FOLD_BWD()')m4_dnl
 m4_ifelse(CV_CLX, 1, `CV_BWD_DX_CL()', `CV_BWD_DX_POINT()')m4_dnl
 ')
 
 # The planar input gradient, per image: w^T dy_b.
 m4_define(`CV_BWD_DX_POINT',
 `    static float wt[m4_eval(C * CO)];
-    NAME`'_transpose_w(w, wt);
+    NAME`'_transpose_w(CV_WDX, wt);
 m4_ifelse(S, 1, `    MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * m4_eval(C * H * W), 0, sizeof(float) * m4_eval(C * H * W));
+CV_DX_INIT(`        ')m4_dnl
         NAME`'_gemm_dx(wt, dy + (long)b * m4_eval(CO * CV_PIX), dx + (long)b * m4_eval(C * H * W));
     }
 ', `CV_IMAGES(CV_CPIX, `float dxs[CV_CPIX];',
 `    for (int b = 0; b < n; b++) {
         memset(dxs, 0, sizeof dxs);
         NAME`'_gemm_dx(wt, dy + (long)b * m4_eval(CO * CV_PIX), dxs);
-        if (!acc)
-            memset(dx + (long)b * m4_eval(C * H * W), 0, sizeof(float) * m4_eval(C * H * W));
+CV_DX_INIT(`        ')m4_dnl
         NAME`'_scatter_add(dxs, dx + (long)b * m4_eval(C * H * W));
     }
 ')')m4_dnl
@@ -371,8 +371,11 @@ m4_define(`CV_CL_HELPERS',
 `MC_GEMM_NN_CL(NAME`'_gemm_dw, CO, C, K, HO, WO, m4_eval($2 + 2 * PAD), m4_eval(CO * HO * WO), CV_XT,
     m4_ifelse(CV_DW_OWN, 1, serial))
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-MC_CL_IN(NAME`'_pad_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / 16))')
+m4_ifelse(m4_eval(!FOLD || CV_CLF), 1, `/* Image xb into the interior of the zero-padded, channels-last xt. */
+MC_CL_IN(NAME`'_pad_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / 16))')m4_dnl
+m4_ifelse(FOLD, 1, `
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+MC_CL_IN(NAME`'_hat_cl, $1, $2, PAD, m4_eval($2 + 2 * PAD), C, m4_eval(C / 16), hat)')')
 
 # CV_ORDER(fn, comment, dst, tap): static void NAME_fn(w, out), the
 # filters w[co][ci][t] rearranged for a product: out[dst] = w[co][ci][tap]
@@ -428,7 +431,7 @@ m4_define(`CV_FWD_SHIFT',
         NAME`'_pad(x + (long)b * m4_eval(C * H * W), xp);
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < CV_NP; i++)
-                yg[co * CV_NP + i] = m4_ifelse(BIAS, 1, `bias[co]', `0.0f');
+                yg[co * CV_NP + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
         NAME`'_gemm_fwd(w, xp, yg);
         for (int co = 0; co < CO; co++)
             for (int oy = 0; oy < HO; oy++)
@@ -463,7 +466,7 @@ m4_ifelse(PAD, 0, `', `        memset(xt, 0, sizeof xt);
             float *restrict part = dwt + (long)k * m4_eval(CO * CV_CKK);
             memset(part, 0, sizeof(float) * m4_eval(CO * CV_CKK));
             for (int b = k * n / CV_NCH; b < (k + 1) * n / CV_NCH; b++) {
-CV_CL_IMAGE(`                ')m4_dnl
+CV_CL_IMAGE(`                ', CV_DW_KIND)m4_dnl
                 NAME`'_gemm_dw(1, dy + (long)b * m4_eval(CO * HO * WO), xt, part);
             }
         }
@@ -475,7 +478,7 @@ CV_CL_IMAGE(`                ')m4_dnl
                 float s = 0.0f;
                 for (int k = 0; k < CV_NCH; k++)
                     s += dwt[(long)k * m4_eval(CO * CV_CKK) + (co * m4_eval(K * K) + t) * C + ci];
-                dw[(co * C + ci) * m4_eval(K * K) + t] += s;
+                CV_DW_PUT(`(co * C + ci) * m4_eval(K * K) + t', `s');
             }
 ')
 m4_define(`CV_DW_CL_SHARED',
@@ -483,12 +486,12 @@ m4_define(`CV_DW_CL_SHARED',
     static float dwt[m4_eval(CO * CV_CKK)];
     memset(dwt, 0, sizeof dwt);
 CV_CHUNKS(CV_NBT, `
-            NAME`'_pad_cl(x + (long)(b0 + i) * m4_eval(C * H * W), xt + (long)i * CV_XT);',
+            CV_CL_LOAD(CV_DW_KIND, `x + (long)(b0 + i) * m4_eval(C * H * W)', `xt + (long)i * CV_XT');',
     `dy + (long)b0 * m4_eval(CO * HO * WO), xt, dwt')m4_dnl
     for (int co = 0; co < CO; co++)
         for (int ci = 0; ci < C; ci++)
             for (int t = 0; t < m4_eval(K * K); t++)
-                dw[(co * C + ci) * m4_eval(K * K) + t] += dwt[(co * m4_eval(K * K) + t) * C + ci];
+                CV_DW_PUT(`(co * C + ci) * m4_eval(K * K) + t', `dwt[(co * m4_eval(K * K) + t) * C + ci]');
 ')
 
 m4_define(`CV_DW_NT',
@@ -576,12 +579,17 @@ MC_CL_OUT(NAME`'_dx_out, CV_CLX_PIX, C, m4_eval(C / 16))
 m4_ifelse(K, 1, `', `CV_ORDER(order_dx_cl, `The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][K-1-ky][K-1-kx].',
     `(t * CO + co) * C + ci', `m4_eval(K * K - 1) - t')')')
 
-# CV_CL_IMAGE(indent): image b into xt, through xs when strided.
+# CV_CL_LOAD(kind, planes, xt): planes into xt channels-last, as they are
+# (kind pad) or normalized by the folded batch norm (hat, for the filter
+# gradient of a fold). CV_CL_IMAGE(indent, kind): image b into xt that
+# way, through xs when strided.
+m4_define(`CV_CL_LOAD', `m4_ifelse(`$1', `hat', `NAME`'_hat_cl($2, $3, mean, invstd)', `NAME`'_pad_cl($2, $3)')')
 m4_define(`CV_CL_IMAGE',
-`m4_ifelse(S, 1, `$1NAME`'_pad_cl(x + (long)b * m4_eval(C * H * W), xt);
+`m4_ifelse(S, 1, `$1`'CV_CL_LOAD(`$2', `x + (long)b * m4_eval(C * H * W)', `xt');
 ', `$1NAME`'_gather(x + (long)b * m4_eval(C * H * W), xs);
-$1NAME`'_pad_cl(xs, xt);
+$1`'CV_CL_LOAD(`$2', `xs', `xt');
 ')')
+m4_define(`CV_DW_KIND', `m4_ifelse(FOLD, 1, `hat', `pad')')
 
 m4_define(`CV_FWD_CL',
 `    static _Alignas(64) float wr[m4_eval(CO * CV_CKK)];
@@ -595,8 +603,8 @@ m4_ifelse(PAD, 0, `', `        memset(xt, 0, sizeof xt);
 ')m4_dnl
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-CV_CL_IMAGE(`            ')m4_dnl
-            NAME`'_gemm_fwd_cl(xt, wr, m4_ifelse(BIAS, 1, `bias', `0'), yt);
+CV_CL_IMAGE(`            ', pad)m4_dnl
+            NAME`'_gemm_fwd_cl(xt, wr, m4_ifelse(CV_FB, 1, `bias', `0'), yt);
             NAME`'_y_out(yt, y + (long)b * m4_eval(CO * CV_PIX), 0);
         }
     }
@@ -618,14 +626,121 @@ m4_ifelse(K, 1, `', `        memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
             NAME`'_dy_cl(dy + (long)b * m4_eval(CO * CV_PIX), dyt);
-            NAME`'_gemm_dx_cl(dyt, m4_ifelse(K, 1, `w', `wq'), 0, dxt);
-m4_ifelse(S, 1, `            NAME`'_dx_out(dxt, dx + (long)b * m4_eval(C * H * W), acc);
-', `            NAME`'_dx_out(dxt, dxs, 0);
-            if (!acc)
-                memset(dx + (long)b * m4_eval(C * H * W), 0, sizeof(float) * m4_eval(C * H * W));
+            NAME`'_gemm_dx_cl(dyt, m4_ifelse(K, 1, `CV_WDX', `wq'), 0, dxt);
+m4_ifelse(S, 1, `m4_ifelse(FOLD, 1, `CV_DX_INIT(`            ')            NAME`'_dx_out(dxt, dx + (long)b * m4_eval(C * H * W), 1);
+', `            NAME`'_dx_out(dxt, dx + (long)b * m4_eval(C * H * W), acc);
+')', `            NAME`'_dx_out(dxt, dxs, 0);
+CV_DX_INIT(`            ')m4_dnl
             NAME`'_scatter_add(dxs, dx + (long)b * m4_eval(C * H * W));
 ')m4_dnl
         }
+    }
+')
+
+# A batch norm folded into the pointwise conv after it (FOLD 1; plan.c
+# fold_batchnorms): x is the input of the batch norm, whose batch mean and
+# 1/std (mean, invstd) its forward saved. Forward: the same product with
+# the filters scaled per input channel (gamma * invstd) and the bias plus
+# the filters times each channel shift (beta - mean * scale). Backward:
+# with xhat = (x - mean) * invstd and dy_bn = w^T dy (the gradient of the
+# batch norm output), the filter gradient against xhat (the channels-last
+# product, x normalized as it is transposed) is g = dy xhat^T, and the
+# batch norm sums of dy_bn and dy_bn * xhat per channel are w^T sz (sz the
+# sums of dy, the bias gradient) and the diagonal of w^T g. So the filter
+# gradient of the normalized input is gamma * g + beta * sz, and the input
+# gradient of the batch norm, k * (dy_bn - mean(dy_bn) - xhat *
+# mean(dy_bn * xhat)) with k = gamma * invstd, is the product with w
+# scaled by k plus fa * (x - mean) + fb per channel: the pass that stored
+# dy_bn writes it instead (CV_DX_INIT), and no pass reads or writes the
+# batch norm output or its gradient.
+m4_define(`CV_FB', `m4_eval(BIAS || FOLD)')
+m4_define(`CV_WDX', `m4_ifelse(FOLD, 1, `w2', `w')')
+m4_define(`CV_DW_PUT', `m4_ifelse(FOLD, 1, `fold_g[$1] = $2;', `dw[$1] += $2;')')
+# CV_DX_INIT(indent): before the product adds into input-gradient image b
+# (at stride 1) or scatters into it: cleared, unless acc, or with a fold,
+# the per-channel line of the batch norm gradient stored or added.
+m4_define(`CV_DX_INIT', `m4_ifelse(FOLD, 1,
+`$1NAME`'_fold_dx(x + (long)b * m4_eval(C * H * W), dx + (long)b * m4_eval(C * H * W), mean, fa, fb, acc);
+', `$1if (!acc)
+$1    memset(dx + (long)b * m4_eval(C * H * W), 0, sizeof(float) * m4_eval(C * H * W));
+')')
+m4_define(`CV_FWD_PARAMS', `m4_ifelse(FOLD, 1, `int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y', `int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y')')
+m4_define(`CV_BWD_PARAMS', `int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, m4_ifelse(FOLD, 1, `const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, ')int acc')
+m4_define(`CV_FOLD_HELPERS', `m4_ifelse(FOLD, 1, `m4_ifelse(m4_eval(CV_POINT && CV_POINT_CL), 1, `',
+`m4_errprint(`conv.m4: NAME: a folded batch norm needs the channels-last filter gradient (plan.c, fold_batchnorms)
+')m4_m4exit(1)')m4_dnl
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void NAME`'_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
+{
+m4_ifelse(BIAS, 1, `', `    (void)bias;
+')m4_dnl
+    float scale[C], shift[C];
+    for (int ci = 0; ci < C; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < CO; co++) {
+        double b = m4_ifelse(BIAS, 1, `bias[co]', `0');
+        for (int ci = 0; ci < C; ci++) {
+            wf[co * C + ci] = w[co * C + ci] * scale[ci];
+            b += (double)w[co * C + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void NAME`'_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < C; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * m4_eval(H * W);
+        float *restrict dc = dxb + ci * m4_eval(H * W);
+MC_ADD_OR_STORE(`        ', `for (int i = 0; i < m4_eval(H * W); i++)', `dc[i]', `a * (xc[i] - m) + f')m4_dnl
+    }
+}
+
+')')
+# CV_FOLD_BWD: between the filter gradient (g) and the input gradient:
+# the batch norm sums (reduced over the processes of a synchronized batch
+# norm; its parameter gradients keep the local ones, as batchnorm.m4), the
+# filter gradient, the scaled filters and the line of each channel.
+m4_define(`CV_FOLD_BWD',
+`    double sums[m4_eval(2 * C)];
+    MC_OMP_FOR
+    for (int ci = 0; ci < C; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < CO; co++) {
+            s_dy += (double)w[co * C + ci] * sz[co];
+            s_dy_xhat += (double)w[co * C + ci] * fold_g[co * C + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * m4_eval(H * W);
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, m4_eval(2 * C), count);
+    MC_OMP_FOR
+    for (int co = 0; co < CO; co++)
+        for (int ci = 0; ci < C; ci++)
+            dw[co * C + ci] += gamma[ci] * fold_g[co * C + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < C; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < CO; co++)
+            w2[co * C + ci] = w[co * C + ci] * k;
     }
 ')
 
@@ -633,14 +748,18 @@ m4_define(`MC_CONV_FWD',
 `CV_DESCRIBE
 m4_ifelse(CV_SHIFTED, 1, `CV_SHIFT_HELPERS()', CV_POINT, 1, `CV_POINT_HELPERS()', G, 1, `CV_GEMM_HELPERS()',
 `CV_FWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
-void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+CV_FOLD_HELPERS()m4_dnl
+void NAME`'_fwd(CV_FWD_PARAMS)
 {
-m4_ifelse(BIAS, 1, `', `    (void)bias;
+m4_ifelse(FOLD, 1, `    static float wf[m4_eval(CO * C)], bf[CO];
+    NAME`'_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
+', BIAS, 1, `', `    (void)bias;
 ')m4_dnl
 m4_ifelse(CV_CLF, 1, `CV_FWD_CL()', CV_SHIFTED, 1, `CV_FWD_SHIFT()', CV_POINT, 1, `CV_FWD_POINT()', G, 1, `CV_FWD_GEMM()', `    for (int b = 0; b < n; b++) {
         for (int co = 0; co < CO; co++)
             for (int i = 0; i < m4_eval(HO * WO); i++)
-                y[((long)b * CO + co) * m4_eval(HO * WO) + i] = m4_ifelse(BIAS, 1, `bias[co]', `0.0f');
+                y[((long)b * CO + co) * m4_eval(HO * WO) + i] = m4_ifelse(CV_FB, 1, `bias[co]', `0.0f');
 CV_GROUPS(`CV_FWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `        ')m4_dnl
     }
 ')m4_dnl
@@ -653,14 +772,15 @@ CV_GROUPS(`CV_FWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_I
 # store their last pass, the others clear dx first.
 m4_define(`MC_CONV_BWD',
 `m4_ifelse(G, 1, `', `CV_BWD_PLANE(NAME, K, PAD, OY0, OY1, OX0, OX1)')
-m4_ifelse(BIAS, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+m4_ifelse(CV_FB, 1, `MC_PLANE_SUM(NAME`'_bias_sum, m4_eval(HO * WO))')
+void NAME`'_bwd(CV_BWD_PARAMS)
 {
 m4_ifelse(m4_eval(CV_SHIFTED || CV_POINT), 1, `', `    if (!acc)
         memset(dx, 0, sizeof(float) * n * m4_eval(C * H * W));
 ')m4_dnl
-MC_BIAS_GRAD(CO, CO)m4_dnl
+m4_ifelse(FOLD, 1, `    double sz[CO];
+    static float fold_g[m4_eval(CO * C)], w2[m4_eval(CO * C)], fa[C], fb[C];
+MC_BIAS_GRAD(CO, CO, sz)', `MC_BIAS_GRAD(CO, CO)')m4_dnl
 m4_ifelse(CV_SHIFTED, 1, `CV_BWD_SHIFT()', CV_POINT, 1, `CV_BWD_POINT()', G, 1, `CV_BWD_GEMM()', `CV_GROUPS(`CV_BWD_DENSE(NAME, K, CV_CIG, CV_COG, CV_XOFF, CV_YOFF, CV_WOFF, CV_IND)', `    ')')m4_dnl
 }
 ')
@@ -669,19 +789,22 @@ m4_define(`MC_CONV_KERNEL', `MC_CONV_FWD()
 MC_CONV_BWD()')
 
 m4_define(`MC_CONV_PROTO',
-`void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc);
+`void NAME`'_fwd(CV_FWD_PARAMS);
+void NAME`'_bwd(CV_BWD_PARAMS);
 ')
 
 # Calls: IN0, OUT (activation slots), WEIGHT, BIAS_AT (parameters; -1 for
-# none), SHIFT (0 for convs).
+# none),
+# SHIFT (0 for convs); with FOLD, GAMMA, BETA, SAVED_MEAN and
+# SAVED_INVSTD of the batch norm it applies (IN0 is that batch norm input).
 m4_define(`MC_CONV_CALL_FWD',
-`    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_PARAM(BIAS_AT), MC_ACT(OUT, SHIFT));
+`    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_PARAM(BIAS_AT), m4_ifelse(FOLD, 1, `MC_PARAM(GAMMA), MC_PARAM(BETA),
+        MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD), ')MC_ACT(OUT, SHIFT));
 ')
 m4_define(`MC_CONV_CALL_BWD',
 `    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT, SHIFT), MC_DACT(IN0), MC_GRAD(WEIGHT), MC_GRAD(BIAS_AT),
-        MC_ACC(0));
+        m4_ifelse(FOLD, 1, `MC_PARAM(GAMMA), MC_PARAM(BETA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD), MC_GRAD(GAMMA),
+        MC_GRAD(BETA), ')MC_ACC(0));
 ')
 m4_define(`MC_CONV_STORES')
 ')

@@ -116,10 +116,20 @@ const mc_cuda_model MODEL`'_cuda_model = {
     MODEL`'_fwd_table, MODEL`'_bwd_table,
 };
 
-/* The descriptor with the emulated step in place of the C one. */
+/* The descriptor with the emulated step in place of the C one. Unlike the
+ * step of MODEL`'.c, this one adds every activation gradient into cleared
+ * ones (the device clears them) and folds no batch norm (it writes every
+ * slot). */
+static mc_layer MODEL`'_host_layers[NLAYERS];
 static mc_model_desc MODEL`'_host_desc(void)
 {
     mc_model_desc d = MODEL`'_model;
+    for (int i = 0; i < NLAYERS; i++) {
+        MODEL`'_host_layers[i] = MODEL`'_model.layers[i];
+        MODEL`'_host_layers[i].folded = 0;
+    }
+    d.layers = MODEL`'_host_layers;
+    d.clears_dacts = 0;
     d.forward = MODEL`'_host_forward;
     d.backward = MODEL`'_host_backward;
     d.loss = MODEL`'_host_loss;

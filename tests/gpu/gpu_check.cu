@@ -442,6 +442,23 @@ int main(int argc, char **argv)
            "in %s (at most %.2g: the C step's own moved %.2g for its input moved by an ulp) %s\n",
            e_logits, e_loss, e_grads, param_owner(grads, h.grads), grad_bound, e_moved, step_failed ? "FAIL" : "ok");
 
+    /* The C step leaves a folded batch norm's output unwritten (mc_layer.
+     * folded; the GPU step writes it): the generic layer fills it in h, so
+     * that the checks below give the GPU's layers real inputs and outputs
+     * to compare with. (Its running statistics and count stay the step's.) */
+    {
+        float *buffers = (float *)zalloc((size_t)M->buffer_floats * 4 + 4);
+        int64_t *counters = (int64_t *)zalloc((size_t)M->counters * 8 + 8);
+        memcpy(buffers, h.buffers, (size_t)M->buffer_floats * 4);
+        memcpy(counters, h.counters, (size_t)M->counters * 8);
+        for (int i = 0; i < M->nlayers; i++)
+            if (M->layers[i].folded)
+                mc_generic_forward_layer(M, &h, i, 1);
+        memcpy(h.buffers, buffers, (size_t)M->buffer_floats * 4);
+        memcpy(h.counters, counters, (size_t)M->counters * 8);
+        free(buffers), free(counters);
+    }
+
     /* 1b: each layer's backward on the gradients the generic C backward
      * hands it, from the C forward's activations (in h): its input
      * gradients and the parameter gradients against the generic layer. */

@@ -24,17 +24,17 @@ void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const float *restric
 void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c96_96x96_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c96_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k1_c96_16_96x96_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc);
+void bn_c96_96x96_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void conv_k1_c96_16_96x96_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y);
+void conv_k1_c96_16_96x96_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c16_96x96_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
@@ -43,17 +43,17 @@ void bn_c16_96x96_relu_fwd_eval(int n, const float *restrict x, const float *res
 void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c16_96x96_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c16_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k1_c16_96_96x96_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc);
+void bn_c16_96x96_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void conv_k1_c16_96_96x96_s1_p0_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y);
+void conv_k1_c16_96_96x96_s1_p0_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c96_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
@@ -106,17 +106,17 @@ void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const float *restri
 void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c288_48x48_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c288_48x48_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k1_c288_24_48x48_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc);
+void bn_c288_48x48_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void conv_k1_c288_24_48x48_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y);
+void conv_k1_c288_24_48x48_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void add2_n55296_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void add2_n55296_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -275,17 +275,17 @@ void add2_n5760_bwd(int n, const float *restrict y, const float *restrict dy, fl
 void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c320_6x6_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);
-void bn_c320_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc);
-void conv_k1_c320_1280_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc);
+void bn_c320_6x6_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void conv_k1_c320_1280_6x6_s1_p0_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y);
+void conv_k1_c320_1280_6x6_s1_p0_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd);

@@ -248,7 +248,8 @@ void bn_c32_96x96_relu6_fwd_train(int n, const float *restrict x, const float *r
     for (int c = 0; c < 32; c++) {
         const double mean = synced ? stats[c] : bn_c32_96x96_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[32 + c] : bn_c32_96x96_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c32_96x96_relu6_plane_normalize(x + ((long)b * 32 + c) * 9216, y + ((long)b * 32 + c) * 9216, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -325,8 +326,8 @@ void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const float *restric
     }
 }
 
-/* bn_c96_96x96: batch norm over 96 channels of 96x96 */
-static inline double bn_c96_96x96_plane_sum(const float *restrict p)
+/* bn_c96_96x96_stats: batch norm over 96 channels of 96x96, applied by the pointwise conv after it */
+static inline double bn_c96_96x96_stats_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -350,7 +351,7 @@ static inline double bn_c96_96x96_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c96_96x96_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c96_96x96_stats_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 9216; i += 16) {
@@ -363,97 +364,36 @@ static inline double bn_c96_96x96_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c96_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-    (void)y;
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 9216; i += 16) {
-        __builtin_prefetch(g + i + 1769472, 0, 2);
-        __builtin_prefetch(x + i + 1769472, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
-    }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 9216; i < 9216; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
-    }
-    *sum_g += sg;
-    *sum_gx += sgx;
-}
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c96_96x96_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
-{
-    (void)y;
-    int i = 0;
-    for (; i < 9216; i += 16) {
-        __builtin_prefetch(dx + i + 1769472, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
-        if (acc)
-            *(mc_v16 *)(dx + i) += d;
-        else
-            *(mc_v16 *)(dx + i) = d;
-    }
-    for (; i < 9216; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
-    }
-}
-
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c96_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
-{
-    int i = 0;
-    for (; i < 9216; i += 16) {
-        __builtin_prefetch(y + i + 1769472, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 9216; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
-
-static double bn_c96_96x96_sum(int n, const float *restrict x, int c)
+static double bn_c96_96x96_stats_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c96_96x96_plane_sum(x + ((long)b * 96 + c) * 9216);
+        sum += bn_c96_96x96_stats_plane_sum(x + ((long)b * 96 + c) * 9216);
     return sum;
 }
 
-static double bn_c96_96x96_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c96_96x96_stats_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c96_96x96_plane_sum_sq(x + ((long)b * 96 + c) * 9216, (float)mean);
+        sq += bn_c96_96x96_stats_plane_sum_sq(x + ((long)b * 96 + c) * 9216, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c96_96x96_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c96_96x96_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 96; c++)
-        stats[c] = bn_c96_96x96_sum(n, x, c);
+        stats[c] = bn_c96_96x96_stats_sum(n, x, c);
     const double m = mc_bn_allreduce(stats, 96, (double)n * 9216);
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         stats[c] /= m;
-        stats[96 + c] = bn_c96_96x96_sqdev(n, x, c, stats[c]);
+        stats[96 + c] = bn_c96_96x96_stats_sqdev(n, x, c, stats[c]);
     }
     mc_bn_allreduce(stats + 96, 96, m);
     for (int c = 0; c < 96; c++)
@@ -461,20 +401,19 @@ static double bn_c96_96x96_synced_stats(int n, const float *restrict x, double *
     return m;
 }
 
-void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c96_96x96_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv applies them */
     double stats[2 * 96];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c96_96x96_synced_stats(n, x, stats) : (double)n * 9216;
+    const double m = synced ? bn_c96_96x96_stats_synced_stats(n, x, stats) : (double)n * 9216;
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
-        const double mean = synced ? stats[c] : bn_c96_96x96_sum(n, x, c) / m;
-        const double var = synced ? stats[96 + c] : bn_c96_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c96_96x96_plane_normalize(x + ((long)b * 96 + c) * 9216, y + ((long)b * 96 + c) * 9216, fmean, scale, shift);
+        const double mean = synced ? stats[c] : bn_c96_96x96_stats_sum(n, x, c) / m;
+        const double var = synced ? stats[96 + c] : bn_c96_96x96_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -486,66 +425,13 @@ void bn_c96_96x96_fwd_train(int n, const float *restrict x, const float *restric
     *count += 1;
 }
 
-void bn_c96_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv applies. */
+void bn_c96_96x96_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c96_96x96_plane_normalize(x + ((long)b * 96 + c) * 9216, y + ((long)b * 96 + c) * 9216, mean, scale, shift);
-    }
-}
-
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c96_96x96_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
-    double *restrict sums)
-{
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 96 + c) * 9216;
-        bn_c96_96x96_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
-    }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
-}
-
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with an activation): the
- * gradient also flows through the batch mean and variance. Synchronized
- * batch norm takes the means over all processes: every channel first, one
- * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
-void bn_c96_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc)
-{
-    double sums[2 * 96];
-    const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 9216;
-    if (synced) {
-        MC_OMP_FOR
-        for (int c = 0; c < 96; c++)
-            bn_c96_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 96, m);
-    }
-    MC_OMP_FOR
-    for (int c = 0; c < 96; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
-        if (!synced)
-            bn_c96_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 96 + c) * 9216;
-            bn_c96_96x96_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
-        }
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
@@ -709,7 +595,8 @@ void bn_c16_96x96_relu_fwd_train(int n, const float *restrict x, const float *re
     for (int c = 0; c < 16; c++) {
         const double mean = synced ? stats[c] : bn_c16_96x96_relu_sum(n, x, c) / m;
         const double var = synced ? stats[16 + c] : bn_c16_96x96_relu_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c16_96x96_relu_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -786,8 +673,8 @@ void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* bn_c16_96x96: batch norm over 16 channels of 96x96 */
-static inline double bn_c16_96x96_plane_sum(const float *restrict p)
+/* bn_c16_96x96_stats: batch norm over 16 channels of 96x96, applied by the pointwise conv after it */
+static inline double bn_c16_96x96_stats_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -811,7 +698,7 @@ static inline double bn_c16_96x96_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c16_96x96_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c16_96x96_stats_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 9216; i += 16) {
@@ -824,97 +711,36 @@ static inline double bn_c16_96x96_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c16_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-    (void)y;
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 9216; i += 16) {
-        __builtin_prefetch(g + i + 294912, 0, 2);
-        __builtin_prefetch(x + i + 294912, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
-    }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 9216; i < 9216; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
-    }
-    *sum_g += sg;
-    *sum_gx += sgx;
-}
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c16_96x96_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
-{
-    (void)y;
-    int i = 0;
-    for (; i < 9216; i += 16) {
-        __builtin_prefetch(dx + i + 294912, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
-        if (acc)
-            *(mc_v16 *)(dx + i) += d;
-        else
-            *(mc_v16 *)(dx + i) = d;
-    }
-    for (; i < 9216; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
-    }
-}
-
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c16_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
-{
-    int i = 0;
-    for (; i < 9216; i += 16) {
-        __builtin_prefetch(y + i + 294912, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 9216; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
-
-static double bn_c16_96x96_sum(int n, const float *restrict x, int c)
+static double bn_c16_96x96_stats_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c16_96x96_plane_sum(x + ((long)b * 16 + c) * 9216);
+        sum += bn_c16_96x96_stats_plane_sum(x + ((long)b * 16 + c) * 9216);
     return sum;
 }
 
-static double bn_c16_96x96_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c16_96x96_stats_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c16_96x96_plane_sum_sq(x + ((long)b * 16 + c) * 9216, (float)mean);
+        sq += bn_c16_96x96_stats_plane_sum_sq(x + ((long)b * 16 + c) * 9216, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c16_96x96_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c16_96x96_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 16; c++)
-        stats[c] = bn_c16_96x96_sum(n, x, c);
+        stats[c] = bn_c16_96x96_stats_sum(n, x, c);
     const double m = mc_bn_allreduce(stats, 16, (double)n * 9216);
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         stats[c] /= m;
-        stats[16 + c] = bn_c16_96x96_sqdev(n, x, c, stats[c]);
+        stats[16 + c] = bn_c16_96x96_stats_sqdev(n, x, c, stats[c]);
     }
     mc_bn_allreduce(stats + 16, 16, m);
     for (int c = 0; c < 16; c++)
@@ -922,20 +748,19 @@ static double bn_c16_96x96_synced_stats(int n, const float *restrict x, double *
     return m;
 }
 
-void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c16_96x96_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv applies them */
     double stats[2 * 16];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c16_96x96_synced_stats(n, x, stats) : (double)n * 9216;
+    const double m = synced ? bn_c16_96x96_stats_synced_stats(n, x, stats) : (double)n * 9216;
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
-        const double mean = synced ? stats[c] : bn_c16_96x96_sum(n, x, c) / m;
-        const double var = synced ? stats[16 + c] : bn_c16_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c16_96x96_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, fmean, scale, shift);
+        const double mean = synced ? stats[c] : bn_c16_96x96_stats_sum(n, x, c) / m;
+        const double var = synced ? stats[16 + c] : bn_c16_96x96_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -947,66 +772,13 @@ void bn_c16_96x96_fwd_train(int n, const float *restrict x, const float *restric
     *count += 1;
 }
 
-void bn_c16_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv applies. */
+void bn_c16_96x96_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c16_96x96_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, mean, scale, shift);
-    }
-}
-
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c16_96x96_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
-    double *restrict sums)
-{
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 16 + c) * 9216;
-        bn_c16_96x96_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
-    }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
-}
-
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with an activation): the
- * gradient also flows through the batch mean and variance. Synchronized
- * batch norm takes the means over all processes: every channel first, one
- * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
-void bn_c16_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc)
-{
-    double sums[2 * 16];
-    const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 9216;
-    if (synced) {
-        MC_OMP_FOR
-        for (int c = 0; c < 16; c++)
-            bn_c16_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 16, m);
-    }
-    MC_OMP_FOR
-    for (int c = 0; c < 16; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
-        if (!synced)
-            bn_c16_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 16 + c) * 9216;
-            bn_c16_96x96_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
-        }
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
@@ -1170,7 +942,8 @@ void bn_c96_96x96_relu6_fwd_train(int n, const float *restrict x, const float *r
     for (int c = 0; c < 96; c++) {
         const double mean = synced ? stats[c] : bn_c96_96x96_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[96 + c] : bn_c96_96x96_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c96_96x96_relu6_plane_normalize(x + ((long)b * 96 + c) * 9216, y + ((long)b * 96 + c) * 9216, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -1394,7 +1167,8 @@ void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restri
     for (int c = 0; c < 192; c++) {
         const double mean = synced ? stats[c] : bn_c192_96x96_sum(n, x, c) / m;
         const double var = synced ? stats[192 + c] : bn_c192_96x96_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c192_96x96_plane_normalize(x + ((long)b * 192 + c) * 9216, y + ((long)b * 192 + c) * 9216, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -1631,7 +1405,8 @@ void bn_c24_48x48_relu_fwd_train(int n, const float *restrict x, const float *re
     for (int c = 0; c < 24; c++) {
         const double mean = synced ? stats[c] : bn_c24_48x48_relu_sum(n, x, c) / m;
         const double var = synced ? stats[24 + c] : bn_c24_48x48_relu_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c24_48x48_relu_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -1855,7 +1630,8 @@ void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 24; c++) {
         const double mean = synced ? stats[c] : bn_c24_48x48_sum(n, x, c) / m;
         const double var = synced ? stats[24 + c] : bn_c24_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c24_48x48_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -2092,7 +1868,8 @@ void bn_c144_48x48_relu6_fwd_train(int n, const float *restrict x, const float *
     for (int c = 0; c < 144; c++) {
         const double mean = synced ? stats[c] : bn_c144_48x48_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[144 + c] : bn_c144_48x48_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c144_48x48_relu6_plane_normalize(x + ((long)b * 144 + c) * 2304, y + ((long)b * 144 + c) * 2304, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -2169,8 +1946,8 @@ void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const float *restri
     }
 }
 
-/* bn_c288_48x48: batch norm over 288 channels of 48x48 */
-static inline double bn_c288_48x48_plane_sum(const float *restrict p)
+/* bn_c288_48x48_stats: batch norm over 288 channels of 48x48, applied by the pointwise conv after it */
+static inline double bn_c288_48x48_stats_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -2194,7 +1971,7 @@ static inline double bn_c288_48x48_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c288_48x48_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c288_48x48_stats_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 2304; i += 16) {
@@ -2207,97 +1984,36 @@ static inline double bn_c288_48x48_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c288_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-    (void)y;
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 2304; i += 16) {
-        __builtin_prefetch(g + i + 1327104, 0, 2);
-        __builtin_prefetch(x + i + 1327104, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
-    }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 2304; i < 2304; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
-    }
-    *sum_g += sg;
-    *sum_gx += sgx;
-}
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c288_48x48_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
-{
-    (void)y;
-    int i = 0;
-    for (; i < 2304; i += 16) {
-        __builtin_prefetch(dx + i + 1327104, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
-        if (acc)
-            *(mc_v16 *)(dx + i) += d;
-        else
-            *(mc_v16 *)(dx + i) = d;
-    }
-    for (; i < 2304; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
-    }
-}
-
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c288_48x48_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
-{
-    int i = 0;
-    for (; i < 2304; i += 16) {
-        __builtin_prefetch(y + i + 1327104, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 2304; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
-
-static double bn_c288_48x48_sum(int n, const float *restrict x, int c)
+static double bn_c288_48x48_stats_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c288_48x48_plane_sum(x + ((long)b * 288 + c) * 2304);
+        sum += bn_c288_48x48_stats_plane_sum(x + ((long)b * 288 + c) * 2304);
     return sum;
 }
 
-static double bn_c288_48x48_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c288_48x48_stats_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c288_48x48_plane_sum_sq(x + ((long)b * 288 + c) * 2304, (float)mean);
+        sq += bn_c288_48x48_stats_plane_sum_sq(x + ((long)b * 288 + c) * 2304, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c288_48x48_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c288_48x48_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 288; c++)
-        stats[c] = bn_c288_48x48_sum(n, x, c);
+        stats[c] = bn_c288_48x48_stats_sum(n, x, c);
     const double m = mc_bn_allreduce(stats, 288, (double)n * 2304);
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
         stats[c] /= m;
-        stats[288 + c] = bn_c288_48x48_sqdev(n, x, c, stats[c]);
+        stats[288 + c] = bn_c288_48x48_stats_sqdev(n, x, c, stats[c]);
     }
     mc_bn_allreduce(stats + 288, 288, m);
     for (int c = 0; c < 288; c++)
@@ -2305,20 +2021,19 @@ static double bn_c288_48x48_synced_stats(int n, const float *restrict x, double 
     return m;
 }
 
-void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c288_48x48_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv applies them */
     double stats[2 * 288];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c288_48x48_synced_stats(n, x, stats) : (double)n * 2304;
+    const double m = synced ? bn_c288_48x48_stats_synced_stats(n, x, stats) : (double)n * 2304;
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
-        const double mean = synced ? stats[c] : bn_c288_48x48_sum(n, x, c) / m;
-        const double var = synced ? stats[288 + c] : bn_c288_48x48_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c288_48x48_plane_normalize(x + ((long)b * 288 + c) * 2304, y + ((long)b * 288 + c) * 2304, fmean, scale, shift);
+        const double mean = synced ? stats[c] : bn_c288_48x48_stats_sum(n, x, c) / m;
+        const double var = synced ? stats[288 + c] : bn_c288_48x48_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2330,66 +2045,13 @@ void bn_c288_48x48_fwd_train(int n, const float *restrict x, const float *restri
     *count += 1;
 }
 
-void bn_c288_48x48_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv applies. */
+void bn_c288_48x48_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c288_48x48_plane_normalize(x + ((long)b * 288 + c) * 2304, y + ((long)b * 288 + c) * 2304, mean, scale, shift);
-    }
-}
-
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c288_48x48_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
-    double *restrict sums)
-{
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 288 + c) * 2304;
-        bn_c288_48x48_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
-    }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
-}
-
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with an activation): the
- * gradient also flows through the batch mean and variance. Synchronized
- * batch norm takes the means over all processes: every channel first, one
- * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
-void bn_c288_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc)
-{
-    double sums[2 * 288];
-    const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 2304;
-    if (synced) {
-        MC_OMP_FOR
-        for (int c = 0; c < 288; c++)
-            bn_c288_48x48_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 288, m);
-    }
-    MC_OMP_FOR
-    for (int c = 0; c < 288; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
-        if (!synced)
-            bn_c288_48x48_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 288 + c) * 2304;
-            bn_c288_48x48_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
-        }
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
@@ -2553,7 +2215,8 @@ void bn_c144_24x24_relu6_fwd_train(int n, const float *restrict x, const float *
     for (int c = 0; c < 144; c++) {
         const double mean = synced ? stats[c] : bn_c144_24x24_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[144 + c] : bn_c144_24x24_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c144_24x24_relu6_plane_normalize(x + ((long)b * 144 + c) * 576, y + ((long)b * 144 + c) * 576, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -2777,7 +2440,8 @@ void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 32; c++) {
         const double mean = synced ? stats[c] : bn_c32_24x24_sum(n, x, c) / m;
         const double var = synced ? stats[32 + c] : bn_c32_24x24_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c32_24x24_plane_normalize(x + ((long)b * 32 + c) * 576, y + ((long)b * 32 + c) * 576, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -3014,7 +2678,8 @@ void bn_c192_24x24_relu6_fwd_train(int n, const float *restrict x, const float *
     for (int c = 0; c < 192; c++) {
         const double mean = synced ? stats[c] : bn_c192_24x24_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[192 + c] : bn_c192_24x24_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c192_24x24_relu6_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -3252,7 +2917,8 @@ void bn_c192_12x12_relu6_fwd_train(int n, const float *restrict x, const float *
     for (int c = 0; c < 192; c++) {
         const double mean = synced ? stats[c] : bn_c192_12x12_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[192 + c] : bn_c192_12x12_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c192_12x12_relu6_plane_normalize(x + ((long)b * 192 + c) * 144, y + ((long)b * 192 + c) * 144, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -3477,7 +3143,8 @@ void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 64; c++) {
         const double mean = synced ? stats[c] : bn_c64_12x12_sum(n, x, c) / m;
         const double var = synced ? stats[64 + c] : bn_c64_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c64_12x12_plane_normalize(x + ((long)b * 64 + c) * 144, y + ((long)b * 64 + c) * 144, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -3715,7 +3382,8 @@ void bn_c384_12x12_relu6_fwd_train(int n, const float *restrict x, const float *
     for (int c = 0; c < 384; c++) {
         const double mean = synced ? stats[c] : bn_c384_12x12_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[384 + c] : bn_c384_12x12_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c384_12x12_relu6_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -3940,7 +3608,8 @@ void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 96; c++) {
         const double mean = synced ? stats[c] : bn_c96_12x12_sum(n, x, c) / m;
         const double var = synced ? stats[96 + c] : bn_c96_12x12_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c96_12x12_plane_normalize(x + ((long)b * 96 + c) * 144, y + ((long)b * 96 + c) * 144, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -4178,7 +3847,8 @@ void bn_c576_12x12_relu6_fwd_train(int n, const float *restrict x, const float *
     for (int c = 0; c < 576; c++) {
         const double mean = synced ? stats[c] : bn_c576_12x12_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[576 + c] : bn_c576_12x12_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c576_12x12_relu6_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -4416,7 +4086,8 @@ void bn_c576_6x6_relu6_fwd_train(int n, const float *restrict x, const float *re
     for (int c = 0; c < 576; c++) {
         const double mean = synced ? stats[c] : bn_c576_6x6_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[576 + c] : bn_c576_6x6_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c576_6x6_relu6_plane_normalize(x + ((long)b * 576 + c) * 36, y + ((long)b * 576 + c) * 36, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -4641,7 +4312,8 @@ void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     for (int c = 0; c < 160; c++) {
         const double mean = synced ? stats[c] : bn_c160_6x6_sum(n, x, c) / m;
         const double var = synced ? stats[160 + c] : bn_c160_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c160_6x6_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -4879,7 +4551,8 @@ void bn_c960_6x6_relu6_fwd_train(int n, const float *restrict x, const float *re
     for (int c = 0; c < 960; c++) {
         const double mean = synced ? stats[c] : bn_c960_6x6_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[960 + c] : bn_c960_6x6_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c960_6x6_relu6_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -4956,8 +4629,8 @@ void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* bn_c320_6x6: batch norm over 320 channels of 6x6 */
-static inline double bn_c320_6x6_plane_sum(const float *restrict p)
+/* bn_c320_6x6_stats: batch norm over 320 channels of 6x6, applied by the pointwise conv after it */
+static inline double bn_c320_6x6_stats_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -4982,7 +4655,7 @@ static inline double bn_c320_6x6_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c320_6x6_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c320_6x6_stats_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 32; i += 16) {
@@ -4995,97 +4668,36 @@ static inline double bn_c320_6x6_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c320_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-    (void)y;
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 32; i += 16) {
-        __builtin_prefetch(g + i + 23040, 0, 2);
-        __builtin_prefetch(x + i + 23040, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
-    }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 32; i < 36; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
-    }
-    *sum_g += sg;
-    *sum_gx += sgx;
-}
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c320_6x6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
-{
-    (void)y;
-    int i = 0;
-    for (; i < 32; i += 16) {
-        __builtin_prefetch(dx + i + 23040, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
-        if (acc)
-            *(mc_v16 *)(dx + i) += d;
-        else
-            *(mc_v16 *)(dx + i) = d;
-    }
-    for (; i < 36; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
-    }
-}
-
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c320_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
-{
-    int i = 0;
-    for (; i < 32; i += 16) {
-        __builtin_prefetch(y + i + 23040, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 36; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
-
-static double bn_c320_6x6_sum(int n, const float *restrict x, int c)
+static double bn_c320_6x6_stats_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c320_6x6_plane_sum(x + ((long)b * 320 + c) * 36);
+        sum += bn_c320_6x6_stats_plane_sum(x + ((long)b * 320 + c) * 36);
     return sum;
 }
 
-static double bn_c320_6x6_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c320_6x6_stats_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c320_6x6_plane_sum_sq(x + ((long)b * 320 + c) * 36, (float)mean);
+        sq += bn_c320_6x6_stats_plane_sum_sq(x + ((long)b * 320 + c) * 36, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c320_6x6_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c320_6x6_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 320; c++)
-        stats[c] = bn_c320_6x6_sum(n, x, c);
+        stats[c] = bn_c320_6x6_stats_sum(n, x, c);
     const double m = mc_bn_allreduce(stats, 320, (double)n * 36);
     MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
         stats[c] /= m;
-        stats[320 + c] = bn_c320_6x6_sqdev(n, x, c, stats[c]);
+        stats[320 + c] = bn_c320_6x6_stats_sqdev(n, x, c, stats[c]);
     }
     mc_bn_allreduce(stats + 320, 320, m);
     for (int c = 0; c < 320; c++)
@@ -5093,20 +4705,19 @@ static double bn_c320_6x6_synced_stats(int n, const float *restrict x, double *r
     return m;
 }
 
-void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c320_6x6_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv applies them */
     double stats[2 * 320];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c320_6x6_synced_stats(n, x, stats) : (double)n * 36;
+    const double m = synced ? bn_c320_6x6_stats_synced_stats(n, x, stats) : (double)n * 36;
     MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
-        const double mean = synced ? stats[c] : bn_c320_6x6_sum(n, x, c) / m;
-        const double var = synced ? stats[320 + c] : bn_c320_6x6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c320_6x6_plane_normalize(x + ((long)b * 320 + c) * 36, y + ((long)b * 320 + c) * 36, fmean, scale, shift);
+        const double mean = synced ? stats[c] : bn_c320_6x6_stats_sum(n, x, c) / m;
+        const double var = synced ? stats[320 + c] : bn_c320_6x6_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -5118,66 +4729,13 @@ void bn_c320_6x6_fwd_train(int n, const float *restrict x, const float *restrict
     *count += 1;
 }
 
-void bn_c320_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv applies. */
+void bn_c320_6x6_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 320; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c320_6x6_plane_normalize(x + ((long)b * 320 + c) * 36, y + ((long)b * 320 + c) * 36, mean, scale, shift);
-    }
-}
-
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c320_6x6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
-    double *restrict sums)
-{
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 320 + c) * 36;
-        bn_c320_6x6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
-    }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
-}
-
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with an activation): the
- * gradient also flows through the batch mean and variance. Synchronized
- * batch norm takes the means over all processes: every channel first, one
- * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
-void bn_c320_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc)
-{
-    double sums[2 * 320];
-    const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 36;
-    if (synced) {
-        MC_OMP_FOR
-        for (int c = 0; c < 320; c++)
-            bn_c320_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 320, m);
-    }
-    MC_OMP_FOR
-    for (int c = 0; c < 320; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
-        if (!synced)
-            bn_c320_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 320 + c) * 36;
-            bn_c320_6x6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
-        }
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
@@ -5342,7 +4900,8 @@ void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *r
     for (int c = 0; c < 1280; c++) {
         const double mean = synced ? stats[c] : bn_c1280_6x6_relu6_sum(n, x, c) / m;
         const double var = synced ? stats[1280 + c] : bn_c1280_6x6_relu6_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c1280_6x6_relu6_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, fmean, scale, shift);
         save_mean[c] = fmean;

@@ -463,8 +463,8 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
     }
 }
 
-/* conv_k1_c96_16_96x96_s1_p0_b: conv 96x96x96 -> 16x96x96, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c96_16_96x96_s1_p0_b_bn: conv 96x96x96 -> 16x96x96, kernel 1, stride 1, padding 0, bias */
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 9216; j0 += 32) {
         for (int i0 = 0; i0 < 16; i0 += 8)
@@ -557,7 +557,7 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(const float *restrict a, const
     }
 }
 
-static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 16; i0 += 8) {
@@ -696,10 +696,15 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(int nb, const float *restrict a
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c96_16_96x96_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 6; g++)
+    for (int g = 0; g < 6; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 9216; p0 += 16) {
             const int count = 9216 - p0 < 16 ? 9216 - p0 : 16;
             mc_v16 r[16];
@@ -715,12 +720,13 @@ static void conv_k1_c96_16_96x96_s1_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 96, ix = (p0 + q) % 96;
-                *(mc_v16 *)(xt + ((iy + 0) * 96 + ix + 0) * 96 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 96 + ix + 0) * 96 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 9216; j0 += 32) {
@@ -814,7 +820,7 @@ static void conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(const float *restrict a, const 
     }
 }
 
-static void conv_k1_c96_16_96x96_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 16; r++)
         for (int q = 0; q < 96; q++)
@@ -822,20 +828,63 @@ static void conv_k1_c96_16_96x96_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-void conv_k1_c96_16_96x96_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[96], shift[96];
+    for (int ci = 0; ci < 96; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 16; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 96; ci++) {
+            wf[co * 96 + ci] = w[co * 96 + ci] * scale[ci];
+            b += (double)w[co * 96 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c96_16_96x96_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 96; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 9216;
+        float *restrict dc = dxb + ci * 9216;
+        if (acc)
+            for (int i = 0; i < 9216; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 9216; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c96_16_96x96_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[1536], bf[16];
+    conv_k1_c96_16_96x96_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 147456;
         for (int co = 0; co < 16; co++)
             for (int i = 0; i < 9216; i++)
                 yb[co * 9216 + i] = bias[co];
-        conv_k1_c96_16_96x96_s1_p0_b_gemm_fwd(w, x + (long)b * 884736, yb);
+        conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 884736, yb);
     }
 }
 
 
-static inline double conv_k1_c96_16_96x96_s1_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c96_16_96x96_s1_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -856,14 +905,18 @@ static inline double conv_k1_c96_16_96x96_s1_p0_b_bias_sum(const float *restrict
     return s;
 }
 
-void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c96_16_96x96_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[16];
+    static float fold_g[1536], w2[1536], fa[96], fb[96];
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c96_16_96x96_s1_p0_b_bias_sum(dy + ((long)b * 16 + c) * 9216);
+            gb += conv_k1_c96_16_96x96_s1_p0_b_bn_bias_sum(dy + ((long)b * 16 + c) * 9216);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static _Alignas(64) float xt[884736];
@@ -873,25 +926,52 @@ void conv_k1_c96_16_96x96_s1_p0_b_bwd(int n, const float *restrict x, const floa
         const int nb = n - b0 < 1 ? n - b0 : 1;
         MC_OMP_FOR
         for (int i = 0; i < nb; i++)
-            conv_k1_c96_16_96x96_s1_p0_b_pad_cl(x + (long)(b0 + i) * 884736, xt + (long)i * 884736);
-        conv_k1_c96_16_96x96_s1_p0_b_gemm_dw(nb, dy + (long)b0 * 147456, xt, dwt);
+            conv_k1_c96_16_96x96_s1_p0_b_bn_hat_cl(x + (long)(b0 + i) * 884736, xt + (long)i * 884736, mean, invstd);
+        conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dw(nb, dy + (long)b0 * 147456, xt, dwt);
     }
     for (int co = 0; co < 16; co++)
         for (int ci = 0; ci < 96; ci++)
             for (int t = 0; t < 1; t++)
-                dw[(co * 96 + ci) * 1 + t] += dwt[(co * 1 + t) * 96 + ci];
+                fold_g[(co * 96 + ci) * 1 + t] = dwt[(co * 1 + t) * 96 + ci];;
+    double sums[192];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 96; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 16; co++) {
+            s_dy += (double)w[co * 96 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 96 + ci] * fold_g[co * 96 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 9216;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 192, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 96; ci++)
+            dw[co * 96 + ci] += gamma[ci] * fold_g[co * 96 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 96; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 16; co++)
+            w2[co * 96 + ci] = w[co * 96 + ci] * k;
+    }
     static float wt[1536];
-    conv_k1_c96_16_96x96_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c96_16_96x96_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 884736, 0, sizeof(float) * 884736);
-        conv_k1_c96_16_96x96_s1_p0_b_gemm_dx(wt, dy + (long)b * 147456, dx + (long)b * 884736);
+        conv_k1_c96_16_96x96_s1_p0_b_bn_fold_dx(x + (long)b * 884736, dx + (long)b * 884736, mean, fa, fb, acc);
+        conv_k1_c96_16_96x96_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 147456, dx + (long)b * 884736);
     }
 }
 
-/* conv_k1_c16_96_96x96_s1_p0: conv 16x96x96 -> 96x96x96, kernel 1, stride 1, padding 0 */
-static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c16_96_96x96_s1_p0_bn: conv 16x96x96 -> 96x96x96, kernel 1, stride 1, padding 0 */
+static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 9216; j0 += 32) {
         for (int i0 = 0; i0 < 96; i0 += 8)
@@ -984,7 +1064,7 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_fwd(const float *restrict a, const f
     }
 }
 
-static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 96; i0 += 8) {
@@ -1057,10 +1137,15 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dw(int nb, const float *restrict a, 
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c16_96_96x96_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c16_96_96x96_s1_p0_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 9216; p0 += 16) {
             const int count = 9216 - p0 < 16 ? 9216 - p0 : 16;
             mc_v16 r[16];
@@ -1076,12 +1161,13 @@ static void conv_k1_c16_96_96x96_s1_p0_pad_cl(const float *restrict planes, floa
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 96, ix = (p0 + q) % 96;
-                *(mc_v16 *)(xt + ((iy + 0) * 96 + ix + 0) * 16 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 96 + ix + 0) * 16 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c16_96_96x96_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c16_96_96x96_s1_p0_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 9216; j0 += 32) {
@@ -1175,7 +1261,7 @@ static void conv_k1_c16_96_96x96_s1_p0_gemm_dx(const float *restrict a, const fl
     }
 }
 
-static void conv_k1_c16_96_96x96_s1_p0_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c16_96_96x96_s1_p0_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 96; r++)
         for (int q = 0; q < 16; q++)
@@ -1183,24 +1269,97 @@ static void conv_k1_c16_96_96x96_s1_p0_transpose_w(const float *restrict a, floa
 }
 
 
-void conv_k1_c16_96_96x96_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c16_96_96x96_s1_p0_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
     (void)bias;
+    float scale[16], shift[16];
+    for (int ci = 0; ci < 16; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 96; co++) {
+        double b = 0;
+        for (int ci = 0; ci < 16; ci++) {
+            wf[co * 16 + ci] = w[co * 16 + ci] * scale[ci];
+            b += (double)w[co * 16 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c16_96_96x96_s1_p0_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 16; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 9216;
+        float *restrict dc = dxb + ci * 9216;
+        if (acc)
+            for (int i = 0; i < 9216; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 9216; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c16_96_96x96_s1_p0_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[1536], bf[96];
+    conv_k1_c16_96_96x96_s1_p0_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 884736;
         for (int co = 0; co < 96; co++)
             for (int i = 0; i < 9216; i++)
-                yb[co * 9216 + i] = 0.0f;
-        conv_k1_c16_96_96x96_s1_p0_gemm_fwd(w, x + (long)b * 147456, yb);
+                yb[co * 9216 + i] = bias[co];
+        conv_k1_c16_96_96x96_s1_p0_bn_gemm_fwd(w, x + (long)b * 147456, yb);
     }
 }
 
 
-
-void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+static inline double conv_k1_c16_96_96x96_s1_p0_bn_bias_sum(const float *restrict p)
 {
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 9216; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 9216; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 9216; i++)
+        s += p[i];
+    return s;
+}
+
+void conv_k1_c16_96_96x96_s1_p0_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    double sz[96];
+    static float fold_g[1536], w2[1536], fa[16], fb[16];
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        double gb = 0;
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c16_96_96x96_s1_p0_bn_bias_sum(dy + ((long)b * 96 + c) * 9216);
+        sz[c] = gb;
+    }
     (void)dbias;
     static _Alignas(64) float xt[147456];
     static float dwt[1536];
@@ -1209,20 +1368,47 @@ void conv_k1_c16_96_96x96_s1_p0_bwd(int n, const float *restrict x, const float 
         const int nb = n - b0 < 1 ? n - b0 : 1;
         MC_OMP_FOR
         for (int i = 0; i < nb; i++)
-            conv_k1_c16_96_96x96_s1_p0_pad_cl(x + (long)(b0 + i) * 147456, xt + (long)i * 147456);
-        conv_k1_c16_96_96x96_s1_p0_gemm_dw(nb, dy + (long)b0 * 884736, xt, dwt);
+            conv_k1_c16_96_96x96_s1_p0_bn_hat_cl(x + (long)(b0 + i) * 147456, xt + (long)i * 147456, mean, invstd);
+        conv_k1_c16_96_96x96_s1_p0_bn_gemm_dw(nb, dy + (long)b0 * 884736, xt, dwt);
     }
     for (int co = 0; co < 96; co++)
         for (int ci = 0; ci < 16; ci++)
             for (int t = 0; t < 1; t++)
-                dw[(co * 16 + ci) * 1 + t] += dwt[(co * 1 + t) * 16 + ci];
+                fold_g[(co * 16 + ci) * 1 + t] = dwt[(co * 1 + t) * 16 + ci];;
+    double sums[32];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 16; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 96; co++) {
+            s_dy += (double)w[co * 16 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 16 + ci] * fold_g[co * 16 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 9216;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 32, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 16; ci++)
+            dw[co * 16 + ci] += gamma[ci] * fold_g[co * 16 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 16; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 96; co++)
+            w2[co * 16 + ci] = w[co * 16 + ci] * k;
+    }
     static float wt[1536];
-    conv_k1_c16_96_96x96_s1_p0_transpose_w(w, wt);
+    conv_k1_c16_96_96x96_s1_p0_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 147456, 0, sizeof(float) * 147456);
-        conv_k1_c16_96_96x96_s1_p0_gemm_dx(wt, dy + (long)b * 884736, dx + (long)b * 147456);
+        conv_k1_c16_96_96x96_s1_p0_bn_fold_dx(x + (long)b * 147456, dx + (long)b * 147456, mean, fa, fb, acc);
+        conv_k1_c16_96_96x96_s1_p0_bn_gemm_dx(wt, dy + (long)b * 884736, dx + (long)b * 147456);
     }
 }
 
@@ -1910,8 +2096,8 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
     }
 }
 
-/* conv_k1_c288_24_48x48_s1_p0_b: conv 288x48x48 -> 24x48x48, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c288_24_48x48_s1_p0_b_bn: conv 288x48x48 -> 24x48x48, kernel 1, stride 1, padding 0, bias */
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 2304; j0 += 32) {
         for (int i0 = 0; i0 < 24; i0 += 8)
@@ -2004,7 +2190,7 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(const float *restrict a, cons
     }
 }
 
-static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 24; i0 += 8) {
@@ -2143,10 +2329,15 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(int nb, const float *restrict 
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c288_24_48x48_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 18; g++)
+    for (int g = 0; g < 18; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 2304; p0 += 16) {
             const int count = 2304 - p0 < 16 ? 2304 - p0 : 16;
             mc_v16 r[16];
@@ -2162,12 +2353,13 @@ static void conv_k1_c288_24_48x48_s1_p0_b_pad_cl(const float *restrict planes, f
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 48, ix = (p0 + q) % 48;
-                *(mc_v16 *)(xt + ((iy + 0) * 48 + ix + 0) * 288 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 48 + ix + 0) * 288 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 2304; j0 += 32) {
@@ -2261,7 +2453,7 @@ static void conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(const float *restrict a, const
     }
 }
 
-static void conv_k1_c288_24_48x48_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 24; r++)
         for (int q = 0; q < 288; q++)
@@ -2269,20 +2461,63 @@ static void conv_k1_c288_24_48x48_s1_p0_b_transpose_w(const float *restrict a, f
 }
 
 
-void conv_k1_c288_24_48x48_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[288], shift[288];
+    for (int ci = 0; ci < 288; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 24; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 288; ci++) {
+            wf[co * 288 + ci] = w[co * 288 + ci] * scale[ci];
+            b += (double)w[co * 288 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c288_24_48x48_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 288; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 2304;
+        float *restrict dc = dxb + ci * 2304;
+        if (acc)
+            for (int i = 0; i < 2304; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 2304; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c288_24_48x48_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[6912], bf[24];
+    conv_k1_c288_24_48x48_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 55296;
         for (int co = 0; co < 24; co++)
             for (int i = 0; i < 2304; i++)
                 yb[co * 2304 + i] = bias[co];
-        conv_k1_c288_24_48x48_s1_p0_b_gemm_fwd(w, x + (long)b * 663552, yb);
+        conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 663552, yb);
     }
 }
 
 
-static inline double conv_k1_c288_24_48x48_s1_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c288_24_48x48_s1_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -2303,14 +2538,18 @@ static inline double conv_k1_c288_24_48x48_s1_p0_b_bias_sum(const float *restric
     return s;
 }
 
-void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c288_24_48x48_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[24];
+    static float fold_g[6912], w2[6912], fa[288], fb[288];
     MC_OMP_FOR
     for (int c = 0; c < 24; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c288_24_48x48_s1_p0_b_bias_sum(dy + ((long)b * 24 + c) * 2304);
+            gb += conv_k1_c288_24_48x48_s1_p0_b_bn_bias_sum(dy + ((long)b * 24 + c) * 2304);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static _Alignas(64) float xt[663552];
@@ -2320,20 +2559,47 @@ void conv_k1_c288_24_48x48_s1_p0_b_bwd(int n, const float *restrict x, const flo
         const int nb = n - b0 < 1 ? n - b0 : 1;
         MC_OMP_FOR
         for (int i = 0; i < nb; i++)
-            conv_k1_c288_24_48x48_s1_p0_b_pad_cl(x + (long)(b0 + i) * 663552, xt + (long)i * 663552);
-        conv_k1_c288_24_48x48_s1_p0_b_gemm_dw(nb, dy + (long)b0 * 55296, xt, dwt);
+            conv_k1_c288_24_48x48_s1_p0_b_bn_hat_cl(x + (long)(b0 + i) * 663552, xt + (long)i * 663552, mean, invstd);
+        conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dw(nb, dy + (long)b0 * 55296, xt, dwt);
     }
     for (int co = 0; co < 24; co++)
         for (int ci = 0; ci < 288; ci++)
             for (int t = 0; t < 1; t++)
-                dw[(co * 288 + ci) * 1 + t] += dwt[(co * 1 + t) * 288 + ci];
+                fold_g[(co * 288 + ci) * 1 + t] = dwt[(co * 1 + t) * 288 + ci];;
+    double sums[576];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 288; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 24; co++) {
+            s_dy += (double)w[co * 288 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 288 + ci] * fold_g[co * 288 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 2304;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 576, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 24; co++)
+        for (int ci = 0; ci < 288; ci++)
+            dw[co * 288 + ci] += gamma[ci] * fold_g[co * 288 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 288; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 24; co++)
+            w2[co * 288 + ci] = w[co * 288 + ci] * k;
+    }
     static float wt[6912];
-    conv_k1_c288_24_48x48_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c288_24_48x48_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 663552, 0, sizeof(float) * 663552);
-        conv_k1_c288_24_48x48_s1_p0_b_gemm_dx(wt, dy + (long)b * 55296, dx + (long)b * 663552);
+        conv_k1_c288_24_48x48_s1_p0_b_bn_fold_dx(x + (long)b * 663552, dx + (long)b * 663552, mean, fa, fb, acc);
+        conv_k1_c288_24_48x48_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 55296, dx + (long)b * 663552);
     }
 }
 
@@ -2573,7 +2839,7 @@ static void conv_k1_c144_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c144_32_24x24_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 9; g++)
+    for (int g = 0; g < 9; g++) {
         for (int p0 = 0; p0 < 576; p0 += 16) {
             const int count = 576 - p0 < 16 ? 576 - p0 : 16;
             mc_v16 r[16];
@@ -2592,6 +2858,7 @@ static void conv_k1_c144_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 24 + ix + 0) * 144 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c144_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2728,7 +2995,7 @@ void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 144; ci++)
             for (int t = 0; t < 1; t++)
-                dw[(co * 144 + ci) * 1 + t] += dwt[(co * 1 + t) * 144 + ci];
+                dw[(co * 144 + ci) * 1 + t] += dwt[(co * 1 + t) * 144 + ci];;
     static float wt[4608];
     conv_k1_c144_32_24x24_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
@@ -2942,7 +3209,7 @@ static void conv_k1_c32_192_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c32_192_24x24_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 2; g++)
+    for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 576; p0 += 16) {
             const int count = 576 - p0 < 16 ? 576 - p0 : 16;
             mc_v16 r[16];
@@ -2961,6 +3228,7 @@ static void conv_k1_c32_192_24x24_s1_p0_pad_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 24 + ix + 0) * 32 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c32_192_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3105,7 +3373,7 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 6144 + (co * 1 + t) * 32 + ci];
-                dw[(co * 32 + ci) * 1 + t] += s;
+                dw[(co * 32 + ci) * 1 + t] += s;;
             }
     static float wt[6144];
     conv_k1_c32_192_24x24_s1_p0_transpose_w(w, wt);
@@ -3353,7 +3621,7 @@ static void conv_k1_c192_32_24x24_s1_p0_gemm_dw(int nb, const float *restrict a,
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c192_32_24x24_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 12; g++)
+    for (int g = 0; g < 12; g++) {
         for (int p0 = 0; p0 < 576; p0 += 16) {
             const int count = 576 - p0 < 16 ? 576 - p0 : 16;
             mc_v16 r[16];
@@ -3372,6 +3640,7 @@ static void conv_k1_c192_32_24x24_s1_p0_pad_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 24 + ix + 0) * 192 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c192_32_24x24_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3508,7 +3777,7 @@ void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 192; ci++)
             for (int t = 0; t < 1; t++)
-                dw[(co * 192 + ci) * 1 + t] += dwt[(co * 1 + t) * 192 + ci];
+                dw[(co * 192 + ci) * 1 + t] += dwt[(co * 1 + t) * 192 + ci];;
     static float wt[6144];
     conv_k1_c192_32_24x24_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
@@ -3818,7 +4087,7 @@ static void conv_k1_c192_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c192_64_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 12; g++)
+    for (int g = 0; g < 12; g++) {
         for (int p0 = 0; p0 < 144; p0 += 16) {
             const int count = 144 - p0 < 16 ? 144 - p0 : 16;
             mc_v16 r[16];
@@ -3837,6 +4106,7 @@ static void conv_k1_c192_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 192 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c192_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -4045,7 +4315,7 @@ void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 12288 + (co * 1 + t) * 192 + ci];
-                dw[(co * 192 + ci) * 1 + t] += s;
+                dw[(co * 192 + ci) * 1 + t] += s;;
             }
     static float wt[12288];
     conv_k1_c192_64_12x12_s1_p0_transpose_w(w, wt);
@@ -4419,7 +4689,7 @@ static void conv_k1_c64_384_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c64_384_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 4; g++)
+    for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 144; p0 += 16) {
             const int count = 144 - p0 < 16 ? 144 - p0 : 16;
             mc_v16 r[16];
@@ -4438,6 +4708,7 @@ static void conv_k1_c64_384_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 64 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c64_384_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -4646,7 +4917,7 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 24576 + (co * 1 + t) * 64 + ci];
-                dw[(co * 64 + ci) * 1 + t] += s;
+                dw[(co * 64 + ci) * 1 + t] += s;;
             }
     static float wt[24576];
     conv_k1_c64_384_12x12_s1_p0_transpose_w(w, wt);
@@ -4957,7 +5228,7 @@ static void conv_k1_c384_64_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c384_64_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 24; g++)
+    for (int g = 0; g < 24; g++) {
         for (int p0 = 0; p0 < 144; p0 += 16) {
             const int count = 144 - p0 < 16 ? 144 - p0 : 16;
             mc_v16 r[16];
@@ -4976,6 +5247,7 @@ static void conv_k1_c384_64_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 384 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c384_64_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -5184,7 +5456,7 @@ void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 24576 + (co * 1 + t) * 384 + ci];
-                dw[(co * 384 + ci) * 1 + t] += s;
+                dw[(co * 384 + ci) * 1 + t] += s;;
             }
     static float wt[24576];
     conv_k1_c384_64_12x12_s1_p0_transpose_w(w, wt);
@@ -5495,7 +5767,7 @@ static void conv_k1_c384_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c384_96_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 24; g++)
+    for (int g = 0; g < 24; g++) {
         for (int p0 = 0; p0 < 144; p0 += 16) {
             const int count = 144 - p0 < 16 ? 144 - p0 : 16;
             mc_v16 r[16];
@@ -5514,6 +5786,7 @@ static void conv_k1_c384_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 384 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c384_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -5722,7 +5995,7 @@ void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 36864 + (co * 1 + t) * 384 + ci];
-                dw[(co * 384 + ci) * 1 + t] += s;
+                dw[(co * 384 + ci) * 1 + t] += s;;
             }
     static float wt[36864];
     conv_k1_c384_96_12x12_s1_p0_transpose_w(w, wt);
@@ -6033,7 +6306,7 @@ static void conv_k1_c96_576_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c96_576_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 6; g++)
+    for (int g = 0; g < 6; g++) {
         for (int p0 = 0; p0 < 144; p0 += 16) {
             const int count = 144 - p0 < 16 ? 144 - p0 : 16;
             mc_v16 r[16];
@@ -6052,6 +6325,7 @@ static void conv_k1_c96_576_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 96 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c96_576_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -6260,7 +6534,7 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 55296 + (co * 1 + t) * 96 + ci];
-                dw[(co * 96 + ci) * 1 + t] += s;
+                dw[(co * 96 + ci) * 1 + t] += s;;
             }
     static float wt[55296];
     conv_k1_c96_576_12x12_s1_p0_transpose_w(w, wt);
@@ -6572,7 +6846,7 @@ static void conv_k1_c576_96_12x12_s1_p0_gemm_dw(int nb, const float *restrict a,
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c576_96_12x12_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 36; g++)
+    for (int g = 0; g < 36; g++) {
         for (int p0 = 0; p0 < 144; p0 += 16) {
             const int count = 144 - p0 < 16 ? 144 - p0 : 16;
             mc_v16 r[16];
@@ -6591,6 +6865,7 @@ static void conv_k1_c576_96_12x12_s1_p0_pad_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 12 + ix + 0) * 576 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c576_96_12x12_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -6791,7 +7066,7 @@ void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     for (int co = 0; co < 96; co++)
         for (int ci = 0; ci < 576; ci++)
             for (int t = 0; t < 1; t++)
-                dw[(co * 576 + ci) * 1 + t] += dwt[(co * 1 + t) * 576 + ci];
+                dw[(co * 576 + ci) * 1 + t] += dwt[(co * 1 + t) * 576 + ci];;
     static float wt[55296];
     conv_k1_c576_96_12x12_s1_p0_transpose_w(w, wt);
     MC_OMP_FOR
@@ -7051,7 +7326,7 @@ static void conv_k1_c576_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c576_160_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 36; g++)
+    for (int g = 0; g < 36; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -7070,6 +7345,7 @@ static void conv_k1_c576_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 576 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -7141,7 +7417,7 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(cons
 
 static void conv_k1_c576_160_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 10; g++)
+    for (int g = 0; g < 10; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -7160,6 +7436,7 @@ static void conv_k1_c576_160_6x6_s1_p0_dy_cl(const float *restrict planes, float
                 *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 160 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c576_160_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
@@ -7239,7 +7516,7 @@ void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 11; k++)
                     s += dwt[(long)k * 92160 + (co * 1 + t) * 576 + ci];
-                dw[(co * 576 + ci) * 1 + t] += s;
+                dw[(co * 576 + ci) * 1 + t] += s;;
             }
     MC_OMP_PARALLEL
     {
@@ -7565,7 +7842,7 @@ static void conv_k1_c160_960_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c160_960_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 10; g++)
+    for (int g = 0; g < 10; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -7584,6 +7861,7 @@ static void conv_k1_c160_960_6x6_s1_p0_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 160 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -7655,7 +7933,7 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(cons
 
 static void conv_k1_c160_960_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 60; g++)
+    for (int g = 0; g < 60; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -7674,6 +7952,7 @@ static void conv_k1_c160_960_6x6_s1_p0_dy_cl(const float *restrict planes, float
                 *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 960 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c160_960_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
@@ -7753,7 +8032,7 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 6; k++)
                     s += dwt[(long)k * 153600 + (co * 1 + t) * 160 + ci];
-                dw[(co * 160 + ci) * 1 + t] += s;
+                dw[(co * 160 + ci) * 1 + t] += s;;
             }
     MC_OMP_PARALLEL
     {
@@ -8016,7 +8295,7 @@ static void conv_k1_c960_160_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c960_160_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 60; g++)
+    for (int g = 0; g < 60; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -8035,6 +8314,7 @@ static void conv_k1_c960_160_6x6_s1_p0_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 960 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -8106,7 +8386,7 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(cons
 
 static void conv_k1_c960_160_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 10; g++)
+    for (int g = 0; g < 10; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -8125,6 +8405,7 @@ static void conv_k1_c960_160_6x6_s1_p0_dy_cl(const float *restrict planes, float
                 *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 160 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c960_160_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
@@ -8204,7 +8485,7 @@ void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 6; k++)
                     s += dwt[(long)k * 153600 + (co * 1 + t) * 960 + ci];
-                dw[(co * 960 + ci) * 1 + t] += s;
+                dw[(co * 960 + ci) * 1 + t] += s;;
             }
     MC_OMP_PARALLEL
     {
@@ -8467,7 +8748,7 @@ static void conv_k1_c960_320_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c960_320_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 60; g++)
+    for (int g = 0; g < 60; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -8486,6 +8767,7 @@ static void conv_k1_c960_320_6x6_s1_p0_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 960 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -8557,7 +8839,7 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(cons
 
 static void conv_k1_c960_320_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 20; g++)
+    for (int g = 0; g < 20; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -8576,6 +8858,7 @@ static void conv_k1_c960_320_6x6_s1_p0_dy_cl(const float *restrict planes, float
                 *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 320 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c960_320_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
@@ -8655,7 +8938,7 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 3; k++)
                     s += dwt[(long)k * 307200 + (co * 1 + t) * 960 + ci];
-                dw[(co * 960 + ci) * 1 + t] += s;
+                dw[(co * 960 + ci) * 1 + t] += s;;
             }
     MC_OMP_PARALLEL
     {
@@ -8669,8 +8952,8 @@ void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     }
 }
 
-/* conv_k1_c320_1280_6x6_s1_p0: conv 320x6x6 -> 1280x6x6, kernel 1, stride 1, padding 0 */
-static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c320_1280_6x6_s1_p0_bn: conv 320x6x6 -> 1280x6x6, kernel 1, stride 1, padding 0 */
+static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 1280; j0 += 32) {
@@ -8737,7 +9020,7 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(co
     }
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 80; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8769,7 +9052,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_y_out(const float *restrict xt, float *r
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c320_1280_6x6_s1_p0_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 1280; co++)
         for (int ci = 0; ci < 320; ci++)
@@ -8777,7 +9060,7 @@ static void conv_k1_c320_1280_6x6_s1_p0_order_cl(const float *restrict w, float 
                 out[(t * 320 + ci) * 1280 + co] = w[(co * 320 + ci) * 1 + t];
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 1280; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -9013,9 +9296,9 @@ static void conv_k1_c320_1280_6x6_s1_p0_gemm_dw(int nb, const float *restrict a,
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c320_1280_6x6_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 20; g++)
+    for (int g = 0; g < 20; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -9034,9 +9317,39 @@ static void conv_k1_c320_1280_6x6_s1_p0_pad_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 320 + g * 16) = r[q];
             }
         }
+    }
 }
 
-static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c320_1280_6x6_s1_p0_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
+{
+    for (int g = 0; g < 20; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
+        for (int p0 = 0; p0 < 36; p0 += 16) {
+            const int count = 36 - p0 < 16 ? 36 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 36 + p0;
+                __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 576, 0, 2);
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 6, ix = (p0 + q) % 6;
+                *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 320 + g * 16) = (r[q] - mv) * sv;
+            }
+        }
+    }
+}
+
+static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 320; j0 += 32) {
@@ -9103,9 +9416,9 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(con
     }
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 80; g++)
+    for (int g = 0; g < 80; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -9124,9 +9437,10 @@ static void conv_k1_c320_1280_6x6_s1_p0_dy_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 0) * 6 + ix + 0) * 1280 + g * 16) = r[q];
             }
         }
+    }
 }
 
-static void conv_k1_c320_1280_6x6_s1_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c320_1280_6x6_s1_p0_bn_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 20; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -9159,28 +9473,101 @@ static void conv_k1_c320_1280_6x6_s1_p0_dx_out(const float *restrict xt, float *
 
 
 
-void conv_k1_c320_1280_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c320_1280_6x6_s1_p0_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
     (void)bias;
+    float scale[320], shift[320];
+    for (int ci = 0; ci < 320; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 1280; co++) {
+        double b = 0;
+        for (int ci = 0; ci < 320; ci++) {
+            wf[co * 320 + ci] = w[co * 320 + ci] * scale[ci];
+            b += (double)w[co * 320 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c320_1280_6x6_s1_p0_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 320; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 36;
+        float *restrict dc = dxb + ci * 36;
+        if (acc)
+            for (int i = 0; i < 36; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 36; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c320_1280_6x6_s1_p0_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[409600], bf[1280];
+    conv_k1_c320_1280_6x6_s1_p0_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     static _Alignas(64) float wr[409600];
-    conv_k1_c320_1280_6x6_s1_p0_order_cl(w, wr);
+    conv_k1_c320_1280_6x6_s1_p0_bn_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[11520], yt[46080];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c320_1280_6x6_s1_p0_pad_cl(x + (long)b * 11520, xt);
-            conv_k1_c320_1280_6x6_s1_p0_gemm_fwd_cl(xt, wr, 0, yt);
-            conv_k1_c320_1280_6x6_s1_p0_y_out(yt, y + (long)b * 46080, 0);
+            conv_k1_c320_1280_6x6_s1_p0_bn_pad_cl(x + (long)b * 11520, xt);
+            conv_k1_c320_1280_6x6_s1_p0_bn_gemm_fwd_cl(xt, wr, bias, yt);
+            conv_k1_c320_1280_6x6_s1_p0_bn_y_out(yt, y + (long)b * 46080, 0);
         }
     }
 }
 
 
-
-void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+static inline double conv_k1_c320_1280_6x6_s1_p0_bn_bias_sum(const float *restrict p)
 {
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 36; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 36; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 36; i++)
+        s += p[i];
+    return s;
+}
+
+void conv_k1_c320_1280_6x6_s1_p0_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    double sz[1280];
+    static float fold_g[409600], w2[409600], fa[320], fb[320];
+    MC_OMP_FOR
+    for (int c = 0; c < 1280; c++) {
+        double gb = 0;
+        for (int b = 0; b < n; b++)
+            gb += conv_k1_c320_1280_6x6_s1_p0_bn_bias_sum(dy + ((long)b * 1280 + c) * 36);
+        sz[c] = gb;
+    }
     (void)dbias;
     static float dwt[819200];
     MC_OMP_PARALLEL
@@ -9191,8 +9578,8 @@ void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float
             float *restrict part = dwt + (long)k * 409600;
             memset(part, 0, sizeof(float) * 409600);
             for (int b = k * n / 2; b < (k + 1) * n / 2; b++) {
-                conv_k1_c320_1280_6x6_s1_p0_pad_cl(x + (long)b * 11520, xt);
-                conv_k1_c320_1280_6x6_s1_p0_gemm_dw(1, dy + (long)b * 46080, xt, part);
+                conv_k1_c320_1280_6x6_s1_p0_bn_hat_cl(x + (long)b * 11520, xt, mean, invstd);
+                conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dw(1, dy + (long)b * 46080, xt, part);
             }
         }
     }
@@ -9203,16 +9590,45 @@ void conv_k1_c320_1280_6x6_s1_p0_bwd(int n, const float *restrict x, const float
                 float s = 0.0f;
                 for (int k = 0; k < 2; k++)
                     s += dwt[(long)k * 409600 + (co * 1 + t) * 320 + ci];
-                dw[(co * 320 + ci) * 1 + t] += s;
+                fold_g[(co * 320 + ci) * 1 + t] = s;;
             }
+    double sums[640];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 320; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 1280; co++) {
+            s_dy += (double)w[co * 320 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 320 + ci] * fold_g[co * 320 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 36;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 640, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 1280; co++)
+        for (int ci = 0; ci < 320; ci++)
+            dw[co * 320 + ci] += gamma[ci] * fold_g[co * 320 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 320; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 1280; co++)
+            w2[co * 320 + ci] = w[co * 320 + ci] * k;
+    }
     MC_OMP_PARALLEL
     {
         _Alignas(64) float dyt[46080], dxt[11520];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c320_1280_6x6_s1_p0_dy_cl(dy + (long)b * 46080, dyt);
-            conv_k1_c320_1280_6x6_s1_p0_gemm_dx_cl(dyt, w, 0, dxt);
-            conv_k1_c320_1280_6x6_s1_p0_dx_out(dxt, dx + (long)b * 11520, acc);
+            conv_k1_c320_1280_6x6_s1_p0_bn_dy_cl(dy + (long)b * 46080, dyt);
+            conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dx_cl(dyt, w2, 0, dxt);
+            conv_k1_c320_1280_6x6_s1_p0_bn_fold_dx(x + (long)b * 11520, dx + (long)b * 11520, mean, fa, fb, acc);
+            conv_k1_c320_1280_6x6_s1_p0_bn_dx_out(dxt, dx + (long)b * 11520, 1);
         }
     }
 }

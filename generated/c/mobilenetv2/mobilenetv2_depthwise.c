@@ -5921,7 +5921,7 @@ static void dw_k3_c192_24x24_s1_cl_filters(const float *restrict w, float *restr
  * channels-last image xt. */
 static void dw_k3_c192_24x24_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 576; p0 += 16) {
             const int count = 576 - p0 < 16 ? 576 - p0 : 16;
             mc_v16 r[16];
@@ -5940,6 +5940,7 @@ static void dw_k3_c192_24x24_s1_cl_in(const float *restrict planes, float *restr
                 *(mc_v16 *)(xt + ((iy + 1) * 26 + ix + 1) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 /* The channels-last result back into 16 planes of 24 x 24: stored, or
@@ -6775,7 +6776,7 @@ static void dw_k3_c384_12x12_s1_cl_filters(const float *restrict w, float *restr
  * channels-last image xt. */
 static void dw_k3_c384_12x12_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 144; p0 += 16) {
             const int count = 144 - p0 < 16 ? 144 - p0 : 16;
             mc_v16 r[16];
@@ -6794,6 +6795,7 @@ static void dw_k3_c384_12x12_s1_cl_in(const float *restrict planes, float *restr
                 *(mc_v16 *)(xt + ((iy + 1) * 14 + ix + 1) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 /* The channels-last result back into 16 planes of 12 x 12: stored, or
@@ -7320,7 +7322,7 @@ static void dw_k3_c576_12x12_s1_cl_filters(const float *restrict w, float *restr
  * channels-last image xt. */
 static void dw_k3_c576_12x12_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 144; p0 += 16) {
             const int count = 144 - p0 < 16 ? 144 - p0 : 16;
             mc_v16 r[16];
@@ -7339,6 +7341,7 @@ static void dw_k3_c576_12x12_s1_cl_in(const float *restrict planes, float *restr
                 *(mc_v16 *)(xt + ((iy + 1) * 14 + ix + 1) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 /* The channels-last result back into 16 planes of 12 x 12: stored, or
@@ -8118,7 +8121,7 @@ static void dw_k3_c960_6x6_s1_cl_filters(const float *restrict w, float *restric
  * channels-last image xt. */
 static void dw_k3_c960_6x6_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
             const int count = 36 - p0 < 16 ? 36 - p0 : 16;
             mc_v16 r[16];
@@ -8137,6 +8140,7 @@ static void dw_k3_c960_6x6_s1_cl_in(const float *restrict planes, float *restric
                 *(mc_v16 *)(xt + ((iy + 1) * 8 + ix + 1) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 /* The channels-last result back into 16 planes of 6 x 6: stored, or

@@ -79,19 +79,17 @@ static void resnet20_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
             (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (act + (long)(84992) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 32), (buf + 80), (sav + 32), (sav + 80));
 }
 
 /* layer1.0.conv_bn.bn1 */
 static void resnet20_layer4_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(35840) * n), (act + (long)(84992) * n), (par + 1792), (sav + 32), (sav + 80),
-        (dact + (long)(84992) * n), (dact + (long)(35840) * n), (grad + 1792), (grad + 1840), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.0.conv_bn.pointwise */
@@ -99,15 +97,17 @@ static void resnet20_layer5_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(84992) * n), (par + 1888), (par + 2656), (act + (long)(134144) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(35840) * n), (par + 1888), (par + 2656), (par + 1792), (par + 1840),
+        (sav + 32), (sav + 80), (act + (long)(134144) * n + 0));
 }
 
 /* layer1.0.conv_bn.pointwise */
 static void resnet20_layer5_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(84992) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(84992) * n), (grad + 1888), (grad + 2656),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(35840) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(35840) * n), (grad + 1888), (grad + 2656),
+        (par + 1792), (par + 1840), (sav + 32), (sav + 80), (grad + 1792),
+        (grad + 1840), 0);
 }
 
 /* layer1.0.conv_bn.bn2 */
@@ -231,19 +231,17 @@ static void resnet20_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
             (cnt + 4), (act + (long)(265216) * n), (sav + 192), (sav + 240));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
-            (act + (long)(265216) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
 }
 
 /* layer1.1.conv_bn.bn1 */
 static void resnet20_layer13_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(216064) * n), (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240),
-        (dact + (long)(265216) * n), (dact + (long)(216064) * n), (grad + 6368), (grad + 6416), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.1.conv_bn.pointwise */
@@ -251,15 +249,17 @@ static void resnet20_layer14_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(265216) * n), (par + 6464), (par + 7232), (act + (long)(314368) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(216064) * n), (par + 6464), (par + 7232), (par + 6368), (par + 6416),
+        (sav + 192), (sav + 240), (act + (long)(314368) * n + 0));
 }
 
 /* layer1.1.conv_bn.pointwise */
 static void resnet20_layer14_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(265216) * n), (par + 6464), (dact + (long)(314368) * n + 0), (dact + (long)(265216) * n), (grad + 6464), (grad + 7232),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(216064) * n), (par + 6464), (dact + (long)(314368) * n + 0), (dact + (long)(216064) * n), (grad + 6464), (grad + 7232),
+        (par + 6368), (par + 6416), (sav + 192), (sav + 240), (grad + 6368),
+        (grad + 6416), 0);
 }
 
 /* layer1.1.conv_bn.bn2 */
@@ -383,19 +383,17 @@ static void resnet20_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
             (cnt + 7), (act + (long)(445440) * n), (sav + 352), (sav + 400));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
-            (act + (long)(445440) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 352), (buf + 400), (sav + 352), (sav + 400));
 }
 
 /* layer1.2.conv_bn.bn1 */
 static void resnet20_layer22_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(396288) * n), (act + (long)(445440) * n), (par + 10944), (sav + 352), (sav + 400),
-        (dact + (long)(445440) * n), (dact + (long)(396288) * n), (grad + 10944), (grad + 10992), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.2.conv_bn.pointwise */
@@ -403,15 +401,17 @@ static void resnet20_layer23_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(445440) * n), (par + 11040), (par + 11808), (act + (long)(494592) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(396288) * n), (par + 11040), (par + 11808), (par + 10944), (par + 10992),
+        (sav + 352), (sav + 400), (act + (long)(494592) * n + 0));
 }
 
 /* layer1.2.conv_bn.pointwise */
 static void resnet20_layer23_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(445440) * n), (par + 11040), (dact + (long)(494592) * n + 0), (dact + (long)(445440) * n), (grad + 11040), (grad + 11808),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(396288) * n), (par + 11040), (dact + (long)(494592) * n + 0), (dact + (long)(396288) * n), (grad + 11040), (grad + 11808),
+        (par + 10944), (par + 10992), (sav + 352), (sav + 400), (grad + 10944),
+        (grad + 10992), 0);
 }
 
 /* layer1.2.conv_bn.bn2 */
@@ -535,19 +535,17 @@ static void resnet20_layer31_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_fwd_train(n, (act + (long)(576512) * n), (par + 14736), (par + 14768), (buf + 512), (buf + 544),
+        bn_c32_32x32_stats_fwd_train(n, (act + (long)(576512) * n), (par + 14736), (par + 14768), (buf + 512), (buf + 544),
             (cnt + 10), (act + (long)(609280) * n), (sav + 512), (sav + 544));
     else
-        bn_c32_32x32_fwd_eval(n, (act + (long)(576512) * n), (par + 14736), (par + 14768), (buf + 512), (buf + 544),
-            (act + (long)(609280) * n));
+        bn_c32_32x32_stats_fwd_eval((buf + 512), (buf + 544), (sav + 512), (sav + 544));
 }
 
 /* layer2.0.conv_bn.bn1 */
 static void resnet20_layer31_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_32x32_bwd(n, (act + (long)(576512) * n), (act + (long)(609280) * n), (par + 14736), (sav + 512), (sav + 544),
-        (dact + (long)(609280) * n), (dact + (long)(576512) * n), (grad + 14736), (grad + 14768), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.0.conv_bn.pointwise */
@@ -555,15 +553,17 @@ static void resnet20_layer32_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(609280) * n), (par + 14800), (par + 15824), (act + (long)(642048) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(n, (act + (long)(576512) * n), (par + 14800), (par + 15824), (par + 14736), (par + 14768),
+        (sav + 512), (sav + 544), (act + (long)(642048) * n + 0));
 }
 
 /* layer2.0.conv_bn.pointwise */
 static void resnet20_layer32_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(609280) * n), (par + 14800), (dact + (long)(642048) * n + 0), (dact + (long)(609280) * n), (grad + 14800), (grad + 15824),
-        0);
+    conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(n, (act + (long)(576512) * n), (par + 14800), (dact + (long)(642048) * n + 0), (dact + (long)(576512) * n), (grad + 14800), (grad + 15824),
+        (par + 14736), (par + 14768), (sav + 512), (sav + 544), (grad + 14736),
+        (grad + 14768), 0);
 }
 
 /* layer2.0.conv_bn.bn2 */
@@ -724,19 +724,17 @@ static void resnet20_layer42_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(699392) * n), (par + 26864), (par + 26928), (buf + 768), (buf + 832),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(699392) * n), (par + 26864), (par + 26928), (buf + 768), (buf + 832),
             (cnt + 14), (act + (long)(715776) * n), (sav + 768), (sav + 832));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(699392) * n), (par + 26864), (par + 26928), (buf + 768), (buf + 832),
-            (act + (long)(715776) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 768), (buf + 832), (sav + 768), (sav + 832));
 }
 
 /* layer2.1.conv_bn.bn1 */
 static void resnet20_layer42_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(699392) * n), (act + (long)(715776) * n), (par + 26864), (sav + 768), (sav + 832),
-        (dact + (long)(715776) * n), (dact + (long)(699392) * n), (grad + 26864), (grad + 26928), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.1.conv_bn.pointwise */
@@ -744,15 +742,17 @@ static void resnet20_layer43_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(715776) * n), (par + 26992), (par + 29040), (act + (long)(732160) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(699392) * n), (par + 26992), (par + 29040), (par + 26864), (par + 26928),
+        (sav + 768), (sav + 832), (act + (long)(732160) * n + 0));
 }
 
 /* layer2.1.conv_bn.pointwise */
 static void resnet20_layer43_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(715776) * n), (par + 26992), (dact + (long)(732160) * n + 0), (dact + (long)(715776) * n), (grad + 26992), (grad + 29040),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(699392) * n), (par + 26992), (dact + (long)(732160) * n + 0), (dact + (long)(699392) * n), (grad + 26992), (grad + 29040),
+        (par + 26864), (par + 26928), (sav + 768), (sav + 832), (grad + 26864),
+        (grad + 26928), 0);
 }
 
 /* layer2.1.conv_bn.bn2 */
@@ -876,19 +876,17 @@ static void resnet20_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(773120) * n), (par + 39504), (par + 39568), (buf + 1024), (buf + 1088),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(773120) * n), (par + 39504), (par + 39568), (buf + 1024), (buf + 1088),
             (cnt + 17), (act + (long)(789504) * n), (sav + 1024), (sav + 1088));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(773120) * n), (par + 39504), (par + 39568), (buf + 1024), (buf + 1088),
-            (act + (long)(789504) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 1024), (buf + 1088), (sav + 1024), (sav + 1088));
 }
 
 /* layer2.2.conv_bn.bn1 */
 static void resnet20_layer51_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(773120) * n), (act + (long)(789504) * n), (par + 39504), (sav + 1024), (sav + 1088),
-        (dact + (long)(789504) * n), (dact + (long)(773120) * n), (grad + 39504), (grad + 39568), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.2.conv_bn.pointwise */
@@ -896,15 +894,17 @@ static void resnet20_layer52_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(789504) * n), (par + 39632), (par + 41680), (act + (long)(805888) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(773120) * n), (par + 39632), (par + 41680), (par + 39504), (par + 39568),
+        (sav + 1024), (sav + 1088), (act + (long)(805888) * n + 0));
 }
 
 /* layer2.2.conv_bn.pointwise */
 static void resnet20_layer52_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(789504) * n), (par + 39632), (dact + (long)(805888) * n + 0), (dact + (long)(789504) * n), (grad + 39632), (grad + 41680),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(773120) * n), (par + 39632), (dact + (long)(805888) * n + 0), (dact + (long)(773120) * n), (grad + 39632), (grad + 41680),
+        (par + 39504), (par + 39568), (sav + 1024), (sav + 1088), (grad + 39504),
+        (grad + 39568), 0);
 }
 
 /* layer2.2.conv_bn.bn2 */
@@ -1028,19 +1028,17 @@ static void resnet20_layer60_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(846848) * n), (par + 51632), (par + 51696), (buf + 1280), (buf + 1344),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(846848) * n), (par + 51632), (par + 51696), (buf + 1280), (buf + 1344),
             (cnt + 20), (act + (long)(863232) * n), (sav + 1280), (sav + 1344));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(846848) * n), (par + 51632), (par + 51696), (buf + 1280), (buf + 1344),
-            (act + (long)(863232) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 1280), (buf + 1344), (sav + 1280), (sav + 1344));
 }
 
 /* layer3.0.conv_bn.bn1 */
 static void resnet20_layer60_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(846848) * n), (act + (long)(863232) * n), (par + 51632), (sav + 1280), (sav + 1344),
-        (dact + (long)(863232) * n), (dact + (long)(846848) * n), (grad + 51632), (grad + 51696), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.0.conv_bn.pointwise */
@@ -1048,15 +1046,17 @@ static void resnet20_layer61_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(863232) * n), (par + 51760), (par + 55856), (act + (long)(879616) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(n, (act + (long)(846848) * n), (par + 51760), (par + 55856), (par + 51632), (par + 51696),
+        (sav + 1280), (sav + 1344), (act + (long)(879616) * n + 0));
 }
 
 /* layer3.0.conv_bn.pointwise */
 static void resnet20_layer61_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(863232) * n), (par + 51760), (dact + (long)(879616) * n + 0), (dact + (long)(863232) * n), (grad + 51760), (grad + 55856),
-        0);
+    conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(n, (act + (long)(846848) * n), (par + 51760), (dact + (long)(879616) * n + 0), (dact + (long)(846848) * n), (grad + 51760), (grad + 55856),
+        (par + 51632), (par + 51696), (sav + 1280), (sav + 1344), (grad + 51632),
+        (grad + 51696), 0);
 }
 
 /* layer3.0.conv_bn.bn2 */
@@ -1217,19 +1217,17 @@ static void resnet20_layer71_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(908288) * n), (par + 96368), (par + 96496), (buf + 1792), (buf + 1920),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(908288) * n), (par + 96368), (par + 96496), (buf + 1792), (buf + 1920),
             (cnt + 24), (act + (long)(916480) * n), (sav + 1792), (sav + 1920));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(908288) * n), (par + 96368), (par + 96496), (buf + 1792), (buf + 1920),
-            (act + (long)(916480) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 1792), (buf + 1920), (sav + 1792), (sav + 1920));
 }
 
 /* layer3.1.conv_bn.bn1 */
 static void resnet20_layer71_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(908288) * n), (act + (long)(916480) * n), (par + 96368), (sav + 1792), (sav + 1920),
-        (dact + (long)(916480) * n), (dact + (long)(908288) * n), (grad + 96368), (grad + 96496), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.1.conv_bn.pointwise */
@@ -1237,15 +1235,17 @@ static void resnet20_layer72_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(916480) * n), (par + 96624), (par + 104816), (act + (long)(924672) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(908288) * n), (par + 96624), (par + 104816), (par + 96368), (par + 96496),
+        (sav + 1792), (sav + 1920), (act + (long)(924672) * n + 0));
 }
 
 /* layer3.1.conv_bn.pointwise */
 static void resnet20_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(916480) * n), (par + 96624), (dact + (long)(924672) * n + 0), (dact + (long)(916480) * n), (grad + 96624), (grad + 104816),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(908288) * n), (par + 96624), (dact + (long)(924672) * n + 0), (dact + (long)(908288) * n), (grad + 96624), (grad + 104816),
+        (par + 96368), (par + 96496), (sav + 1792), (sav + 1920), (grad + 96368),
+        (grad + 96496), 0);
 }
 
 /* layer3.1.conv_bn.bn2 */
@@ -1369,19 +1369,17 @@ static void resnet20_layer80_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(945152) * n), (par + 143152), (par + 143280), (buf + 2304), (buf + 2432),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(945152) * n), (par + 143152), (par + 143280), (buf + 2304), (buf + 2432),
             (cnt + 27), (act + (long)(953344) * n), (sav + 2304), (sav + 2432));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(945152) * n), (par + 143152), (par + 143280), (buf + 2304), (buf + 2432),
-            (act + (long)(953344) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 2304), (buf + 2432), (sav + 2304), (sav + 2432));
 }
 
 /* layer3.2.conv_bn.bn1 */
 static void resnet20_layer80_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(945152) * n), (act + (long)(953344) * n), (par + 143152), (sav + 2304), (sav + 2432),
-        (dact + (long)(953344) * n), (dact + (long)(945152) * n), (grad + 143152), (grad + 143280), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.2.conv_bn.pointwise */
@@ -1389,15 +1387,17 @@ static void resnet20_layer81_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(953344) * n), (par + 143408), (par + 151600), (act + (long)(961536) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(945152) * n), (par + 143408), (par + 151600), (par + 143152), (par + 143280),
+        (sav + 2304), (sav + 2432), (act + (long)(961536) * n + 0));
 }
 
 /* layer3.2.conv_bn.pointwise */
 static void resnet20_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(953344) * n), (par + 143408), (dact + (long)(961536) * n + 0), (dact + (long)(953344) * n), (grad + 143408), (grad + 151600),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(945152) * n), (par + 143408), (dact + (long)(961536) * n + 0), (dact + (long)(945152) * n), (grad + 143408), (grad + 151600),
+        (par + 143152), (par + 143280), (sav + 2304), (sav + 2432), (grad + 143152),
+        (grad + 143280), 0);
 }
 
 /* layer3.2.conv_bn.bn2 */
@@ -1976,541 +1976,541 @@ static const mc_layer resnet20_layers[90] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3072, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_RELU, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 84992, .fused = MC_FUSED_NONE, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
-     .saved = 32, .extra = 0},
+     .saved = 32, .extra = 0, .folded = 1},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 134144, .fused = MC_FUSED_NONE, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_RELU, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
-     .saved = 128, .extra = 0},
+     .saved = 128, .extra = 0, .folded = 0},
     {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
-     .saved = 160, .extra = 0},
+     .saved = 160, .extra = 0, .folded = 0},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){9, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216064, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
-     .saved = 192, .extra = 0},
+     .saved = 192, .extra = 0, .folded = 1},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 314368, .fused = MC_FUSED_NONE, .weight = 6464, .bias_at = 7232, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_RELU, .weight = 7248, .bias_at = 7264, .running = 288, .counter = 5,
-     .saved = 288, .extra = 0},
+     .saved = 288, .extra = 0, .folded = 0},
     {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347136, .fused = MC_FUSED_NONE, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363520, .fused = MC_FUSED_NONE, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
-     .saved = 320, .extra = 0},
+     .saved = 320, .extra = 0, .folded = 0},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){18, 11},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396288, .fused = MC_FUSED_NONE, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 445440, .fused = MC_FUSED_NONE, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
-     .saved = 352, .extra = 0},
+     .saved = 352, .extra = 0, .folded = 1},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 494592, .fused = MC_FUSED_NONE, .weight = 11040, .bias_at = 11808, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_RELU, .weight = 11824, .bias_at = 11840, .running = 448, .counter = 8,
-     .saved = 448, .extra = 0},
+     .saved = 448, .extra = 0, .folded = 0},
     {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){25},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 527360, .fused = MC_FUSED_NONE, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){26},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543744, .fused = MC_FUSED_NONE, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
-     .saved = 480, .extra = 0},
+     .saved = 480, .extra = 0, .folded = 0},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){27, 20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){29},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 609280, .fused = MC_FUSED_NONE, .weight = 14736, .bias_at = 14768, .running = 512, .counter = 10,
-     .saved = 512, .extra = 0},
+     .saved = 512, .extra = 0, .folded = 1},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 642048, .fused = MC_FUSED_NONE, .weight = 14800, .bias_at = 15824, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 650240, .fused = MC_FUSED_RELU, .weight = 15856, .bias_at = 15888, .running = 576, .counter = 11,
-     .saved = 576, .extra = 0},
+     .saved = 576, .extra = 0, .folded = 0},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){33},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 650240, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 658432, .fused = MC_FUSED_NONE, .weight = 15920, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 666624, .fused = MC_FUSED_NONE, .weight = 25136, .bias_at = 25168, .running = 640, .counter = 12,
-     .saved = 640, .extra = 0},
+     .saved = 640, .extra = 0, .folded = 0},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){29},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674816, .fused = MC_FUSED_NONE, .weight = 25200, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){37},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 683008, .fused = MC_FUSED_NONE, .weight = 25712, .bias_at = 25744, .running = 704, .counter = 13,
-     .saved = 704, .extra = 0},
+     .saved = 704, .extra = 0, .folded = 0},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){36, 38},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){39},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){40},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 699392, .fused = MC_FUSED_NONE, .weight = 25776, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){41},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 715776, .fused = MC_FUSED_NONE, .weight = 26864, .bias_at = 26928, .running = 768, .counter = 14,
-     .saved = 768, .extra = 0},
+     .saved = 768, .extra = 0, .folded = 1},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){42},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 732160, .fused = MC_FUSED_NONE, .weight = 26992, .bias_at = 29040, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){43},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_RELU, .weight = 29072, .bias_at = 29104, .running = 896, .counter = 15,
-     .saved = 896, .extra = 0},
+     .saved = 896, .extra = 0, .folded = 0},
     {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){44},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){45},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 748544, .fused = MC_FUSED_NONE, .weight = 29136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){46},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756736, .fused = MC_FUSED_NONE, .weight = 38352, .bias_at = 38384, .running = 960, .counter = 16,
-     .saved = 960, .extra = 0},
+     .saved = 960, .extra = 0, .folded = 0},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){47, 40},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 764928, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){48},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 764928, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){49},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 773120, .fused = MC_FUSED_NONE, .weight = 38416, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789504, .fused = MC_FUSED_NONE, .weight = 39504, .bias_at = 39568, .running = 1024, .counter = 17,
-     .saved = 1024, .extra = 0},
+     .saved = 1024, .extra = 0, .folded = 1},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){51},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 805888, .fused = MC_FUSED_NONE, .weight = 39632, .bias_at = 41680, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){52},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 814080, .fused = MC_FUSED_RELU, .weight = 41712, .bias_at = 41744, .running = 1152, .counter = 18,
-     .saved = 1152, .extra = 0},
+     .saved = 1152, .extra = 0, .folded = 0},
     {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){53},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 814080, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){54},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 822272, .fused = MC_FUSED_NONE, .weight = 41776, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){55},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 830464, .fused = MC_FUSED_NONE, .weight = 50992, .bias_at = 51024, .running = 1216, .counter = 19,
-     .saved = 1216, .extra = 0},
+     .saved = 1216, .extra = 0, .folded = 0},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){56, 49},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 838656, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){57},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 838656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){58},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 846848, .fused = MC_FUSED_NONE, .weight = 51056, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){59},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 863232, .fused = MC_FUSED_NONE, .weight = 51632, .bias_at = 51696, .running = 1280, .counter = 20,
-     .saved = 1280, .extra = 0},
+     .saved = 1280, .extra = 0, .folded = 1},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){60},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 879616, .fused = MC_FUSED_NONE, .weight = 51760, .bias_at = 55856, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){61},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 883712, .fused = MC_FUSED_RELU, .weight = 55920, .bias_at = 55984, .running = 1408, .counter = 21,
-     .saved = 1408, .extra = 0},
+     .saved = 1408, .extra = 0, .folded = 0},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){62},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 883712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){63},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 56048, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){64},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 891904, .fused = MC_FUSED_NONE, .weight = 92912, .bias_at = 92976, .running = 1536, .counter = 22,
-     .saved = 1536, .extra = 0},
+     .saved = 1536, .extra = 0, .folded = 0},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){58},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 896000, .fused = MC_FUSED_NONE, .weight = 93040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){66},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 900096, .fused = MC_FUSED_NONE, .weight = 95088, .bias_at = 95152, .running = 1664, .counter = 23,
-     .saved = 1664, .extra = 0},
+     .saved = 1664, .extra = 0, .folded = 0},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){65, 67},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 904192, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){68},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 904192, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){69},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 908288, .fused = MC_FUSED_NONE, .weight = 95216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){70},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 916480, .fused = MC_FUSED_NONE, .weight = 96368, .bias_at = 96496, .running = 1792, .counter = 24,
-     .saved = 1792, .extra = 0},
+     .saved = 1792, .extra = 0, .folded = 1},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){71},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 924672, .fused = MC_FUSED_NONE, .weight = 96624, .bias_at = 104816, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){72},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 928768, .fused = MC_FUSED_RELU, .weight = 104880, .bias_at = 104944, .running = 2048, .counter = 25,
-     .saved = 2048, .extra = 0},
+     .saved = 2048, .extra = 0, .folded = 0},
     {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){73},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 928768, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){74},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 932864, .fused = MC_FUSED_NONE, .weight = 105008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){75},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 141872, .bias_at = 141936, .running = 2176, .counter = 26,
-     .saved = 2176, .extra = 0},
+     .saved = 2176, .extra = 0, .folded = 0},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){76, 69},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 941056, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){77},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 941056, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){78},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 945152, .fused = MC_FUSED_NONE, .weight = 142000, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){79},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 953344, .fused = MC_FUSED_NONE, .weight = 143152, .bias_at = 143280, .running = 2304, .counter = 27,
-     .saved = 2304, .extra = 0},
+     .saved = 2304, .extra = 0, .folded = 1},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){80},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 961536, .fused = MC_FUSED_NONE, .weight = 143408, .bias_at = 151600, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){81},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 965632, .fused = MC_FUSED_RELU, .weight = 151664, .bias_at = 151728, .running = 2560, .counter = 28,
-     .saved = 2560, .extra = 0},
+     .saved = 2560, .extra = 0, .folded = 0},
     {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){82},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 965632, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){83},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 969728, .fused = MC_FUSED_NONE, .weight = 151792, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){84},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 973824, .fused = MC_FUSED_NONE, .weight = 188656, .bias_at = 188720, .running = 2688, .counter = 29,
-     .saved = 2688, .extra = 0},
+     .saved = 2688, .extra = 0, .folded = 0},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){85, 78},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 977920, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 977920, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){87},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 982016, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){88},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 982080, .fused = MC_FUSED_NONE, .weight = 188784, .bias_at = 189424, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
 };
 
 const mc_model_desc resnet20_model = {

@@ -79,19 +79,17 @@ static void resnet50_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
             (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (act + (long)(84992) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 32), (buf + 80), (sav + 32), (sav + 80));
 }
 
 /* layer1.0.conv_bn.bn1 */
 static void resnet50_layer4_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(35840) * n), (act + (long)(84992) * n), (par + 1792), (sav + 32), (sav + 80),
-        (dact + (long)(84992) * n), (dact + (long)(35840) * n), (grad + 1792), (grad + 1840), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.0.conv_bn.pointwise */
@@ -99,15 +97,17 @@ static void resnet50_layer5_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(84992) * n), (par + 1888), (par + 2656), (act + (long)(134144) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(35840) * n), (par + 1888), (par + 2656), (par + 1792), (par + 1840),
+        (sav + 32), (sav + 80), (act + (long)(134144) * n + 0));
 }
 
 /* layer1.0.conv_bn.pointwise */
 static void resnet50_layer5_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(84992) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(84992) * n), (grad + 1888), (grad + 2656),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(35840) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(35840) * n), (grad + 1888), (grad + 2656),
+        (par + 1792), (par + 1840), (sav + 32), (sav + 80), (grad + 1792),
+        (grad + 1840), 0);
 }
 
 /* layer1.0.conv_bn.bn2 */
@@ -231,19 +231,17 @@ static void resnet50_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
             (cnt + 4), (act + (long)(265216) * n), (sav + 192), (sav + 240));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
-            (act + (long)(265216) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
 }
 
 /* layer1.1.conv_bn.bn1 */
 static void resnet50_layer13_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(216064) * n), (act + (long)(265216) * n), (par + 6368), (sav + 192), (sav + 240),
-        (dact + (long)(265216) * n), (dact + (long)(216064) * n), (grad + 6368), (grad + 6416), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.1.conv_bn.pointwise */
@@ -251,15 +249,17 @@ static void resnet50_layer14_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(265216) * n), (par + 6464), (par + 7232), (act + (long)(314368) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(216064) * n), (par + 6464), (par + 7232), (par + 6368), (par + 6416),
+        (sav + 192), (sav + 240), (act + (long)(314368) * n + 0));
 }
 
 /* layer1.1.conv_bn.pointwise */
 static void resnet50_layer14_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(265216) * n), (par + 6464), (dact + (long)(314368) * n + 0), (dact + (long)(265216) * n), (grad + 6464), (grad + 7232),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(216064) * n), (par + 6464), (dact + (long)(314368) * n + 0), (dact + (long)(216064) * n), (grad + 6464), (grad + 7232),
+        (par + 6368), (par + 6416), (sav + 192), (sav + 240), (grad + 6368),
+        (grad + 6416), 0);
 }
 
 /* layer1.1.conv_bn.bn2 */
@@ -383,19 +383,17 @@ static void resnet50_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
             (cnt + 7), (act + (long)(445440) * n), (sav + 352), (sav + 400));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
-            (act + (long)(445440) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 352), (buf + 400), (sav + 352), (sav + 400));
 }
 
 /* layer1.2.conv_bn.bn1 */
 static void resnet50_layer22_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(396288) * n), (act + (long)(445440) * n), (par + 10944), (sav + 352), (sav + 400),
-        (dact + (long)(445440) * n), (dact + (long)(396288) * n), (grad + 10944), (grad + 10992), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.2.conv_bn.pointwise */
@@ -403,15 +401,17 @@ static void resnet50_layer23_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(445440) * n), (par + 11040), (par + 11808), (act + (long)(494592) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(396288) * n), (par + 11040), (par + 11808), (par + 10944), (par + 10992),
+        (sav + 352), (sav + 400), (act + (long)(494592) * n + 0));
 }
 
 /* layer1.2.conv_bn.pointwise */
 static void resnet50_layer23_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(445440) * n), (par + 11040), (dact + (long)(494592) * n + 0), (dact + (long)(445440) * n), (grad + 11040), (grad + 11808),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(396288) * n), (par + 11040), (dact + (long)(494592) * n + 0), (dact + (long)(396288) * n), (grad + 11040), (grad + 11808),
+        (par + 10944), (par + 10992), (sav + 352), (sav + 400), (grad + 10944),
+        (grad + 10992), 0);
 }
 
 /* layer1.2.conv_bn.bn2 */
@@ -535,19 +535,17 @@ static void resnet50_layer31_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(576512) * n), (par + 15520), (par + 15568), (buf + 512), (buf + 560),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(576512) * n), (par + 15520), (par + 15568), (buf + 512), (buf + 560),
             (cnt + 10), (act + (long)(625664) * n), (sav + 512), (sav + 560));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(576512) * n), (par + 15520), (par + 15568), (buf + 512), (buf + 560),
-            (act + (long)(625664) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 512), (buf + 560), (sav + 512), (sav + 560));
 }
 
 /* layer1.3.conv_bn.bn1 */
 static void resnet50_layer31_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(576512) * n), (act + (long)(625664) * n), (par + 15520), (sav + 512), (sav + 560),
-        (dact + (long)(625664) * n), (dact + (long)(576512) * n), (grad + 15520), (grad + 15568), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.3.conv_bn.pointwise */
@@ -555,15 +553,17 @@ static void resnet50_layer32_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(625664) * n), (par + 15616), (par + 16384), (act + (long)(674816) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(576512) * n), (par + 15616), (par + 16384), (par + 15520), (par + 15568),
+        (sav + 512), (sav + 560), (act + (long)(674816) * n + 0));
 }
 
 /* layer1.3.conv_bn.pointwise */
 static void resnet50_layer32_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(625664) * n), (par + 15616), (dact + (long)(674816) * n + 0), (dact + (long)(625664) * n), (grad + 15616), (grad + 16384),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(576512) * n), (par + 15616), (dact + (long)(674816) * n + 0), (dact + (long)(576512) * n), (grad + 15616), (grad + 16384),
+        (par + 15520), (par + 15568), (sav + 512), (sav + 560), (grad + 15520),
+        (grad + 15568), 0);
 }
 
 /* layer1.3.conv_bn.bn2 */
@@ -687,19 +687,17 @@ static void resnet50_layer40_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(756736) * n), (par + 20096), (par + 20144), (buf + 672), (buf + 720),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(756736) * n), (par + 20096), (par + 20144), (buf + 672), (buf + 720),
             (cnt + 13), (act + (long)(805888) * n), (sav + 672), (sav + 720));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(756736) * n), (par + 20096), (par + 20144), (buf + 672), (buf + 720),
-            (act + (long)(805888) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 672), (buf + 720), (sav + 672), (sav + 720));
 }
 
 /* layer1.4.conv_bn.bn1 */
 static void resnet50_layer40_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(756736) * n), (act + (long)(805888) * n), (par + 20096), (sav + 672), (sav + 720),
-        (dact + (long)(805888) * n), (dact + (long)(756736) * n), (grad + 20096), (grad + 20144), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.4.conv_bn.pointwise */
@@ -707,15 +705,17 @@ static void resnet50_layer41_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(805888) * n), (par + 20192), (par + 20960), (act + (long)(855040) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(756736) * n), (par + 20192), (par + 20960), (par + 20096), (par + 20144),
+        (sav + 672), (sav + 720), (act + (long)(855040) * n + 0));
 }
 
 /* layer1.4.conv_bn.pointwise */
 static void resnet50_layer41_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(805888) * n), (par + 20192), (dact + (long)(855040) * n + 0), (dact + (long)(805888) * n), (grad + 20192), (grad + 20960),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(756736) * n), (par + 20192), (dact + (long)(855040) * n + 0), (dact + (long)(756736) * n), (grad + 20192), (grad + 20960),
+        (par + 20096), (par + 20144), (sav + 672), (sav + 720), (grad + 20096),
+        (grad + 20144), 0);
 }
 
 /* layer1.4.conv_bn.bn2 */
@@ -839,19 +839,17 @@ static void resnet50_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(936960) * n), (par + 24672), (par + 24720), (buf + 832), (buf + 880),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(936960) * n), (par + 24672), (par + 24720), (buf + 832), (buf + 880),
             (cnt + 16), (act + (long)(986112) * n), (sav + 832), (sav + 880));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(936960) * n), (par + 24672), (par + 24720), (buf + 832), (buf + 880),
-            (act + (long)(986112) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 832), (buf + 880), (sav + 832), (sav + 880));
 }
 
 /* layer1.5.conv_bn.bn1 */
 static void resnet50_layer49_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(936960) * n), (act + (long)(986112) * n), (par + 24672), (sav + 832), (sav + 880),
-        (dact + (long)(986112) * n), (dact + (long)(936960) * n), (grad + 24672), (grad + 24720), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.5.conv_bn.pointwise */
@@ -859,15 +857,17 @@ static void resnet50_layer50_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(986112) * n), (par + 24768), (par + 25536), (act + (long)(1035264) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(936960) * n), (par + 24768), (par + 25536), (par + 24672), (par + 24720),
+        (sav + 832), (sav + 880), (act + (long)(1035264) * n + 0));
 }
 
 /* layer1.5.conv_bn.pointwise */
 static void resnet50_layer50_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(986112) * n), (par + 24768), (dact + (long)(1035264) * n + 0), (dact + (long)(986112) * n), (grad + 24768), (grad + 25536),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(936960) * n), (par + 24768), (dact + (long)(1035264) * n + 0), (dact + (long)(936960) * n), (grad + 24768), (grad + 25536),
+        (par + 24672), (par + 24720), (sav + 832), (sav + 880), (grad + 24672),
+        (grad + 24720), 0);
 }
 
 /* layer1.5.conv_bn.bn2 */
@@ -991,19 +991,17 @@ static void resnet50_layer58_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1117184) * n), (par + 29248), (par + 29296), (buf + 992), (buf + 1040),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1117184) * n), (par + 29248), (par + 29296), (buf + 992), (buf + 1040),
             (cnt + 19), (act + (long)(1166336) * n), (sav + 992), (sav + 1040));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1117184) * n), (par + 29248), (par + 29296), (buf + 992), (buf + 1040),
-            (act + (long)(1166336) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 992), (buf + 1040), (sav + 992), (sav + 1040));
 }
 
 /* layer1.6.conv_bn.bn1 */
 static void resnet50_layer58_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1117184) * n), (act + (long)(1166336) * n), (par + 29248), (sav + 992), (sav + 1040),
-        (dact + (long)(1166336) * n), (dact + (long)(1117184) * n), (grad + 29248), (grad + 29296), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.6.conv_bn.pointwise */
@@ -1011,15 +1009,17 @@ static void resnet50_layer59_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1166336) * n), (par + 29344), (par + 30112), (act + (long)(1215488) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(1117184) * n), (par + 29344), (par + 30112), (par + 29248), (par + 29296),
+        (sav + 992), (sav + 1040), (act + (long)(1215488) * n + 0));
 }
 
 /* layer1.6.conv_bn.pointwise */
 static void resnet50_layer59_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1166336) * n), (par + 29344), (dact + (long)(1215488) * n + 0), (dact + (long)(1166336) * n), (grad + 29344), (grad + 30112),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(1117184) * n), (par + 29344), (dact + (long)(1215488) * n + 0), (dact + (long)(1117184) * n), (grad + 29344), (grad + 30112),
+        (par + 29248), (par + 29296), (sav + 992), (sav + 1040), (grad + 29248),
+        (grad + 29296), 0);
 }
 
 /* layer1.6.conv_bn.bn2 */
@@ -1143,19 +1143,17 @@ static void resnet50_layer67_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1297408) * n), (par + 33824), (par + 33872), (buf + 1152), (buf + 1200),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1297408) * n), (par + 33824), (par + 33872), (buf + 1152), (buf + 1200),
             (cnt + 22), (act + (long)(1346560) * n), (sav + 1152), (sav + 1200));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1297408) * n), (par + 33824), (par + 33872), (buf + 1152), (buf + 1200),
-            (act + (long)(1346560) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 1152), (buf + 1200), (sav + 1152), (sav + 1200));
 }
 
 /* layer1.7.conv_bn.bn1 */
 static void resnet50_layer67_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1297408) * n), (act + (long)(1346560) * n), (par + 33824), (sav + 1152), (sav + 1200),
-        (dact + (long)(1346560) * n), (dact + (long)(1297408) * n), (grad + 33824), (grad + 33872), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.7.conv_bn.pointwise */
@@ -1163,15 +1161,17 @@ static void resnet50_layer68_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1346560) * n), (par + 33920), (par + 34688), (act + (long)(1395712) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(1297408) * n), (par + 33920), (par + 34688), (par + 33824), (par + 33872),
+        (sav + 1152), (sav + 1200), (act + (long)(1395712) * n + 0));
 }
 
 /* layer1.7.conv_bn.pointwise */
 static void resnet50_layer68_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1346560) * n), (par + 33920), (dact + (long)(1395712) * n + 0), (dact + (long)(1346560) * n), (grad + 33920), (grad + 34688),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(1297408) * n), (par + 33920), (dact + (long)(1395712) * n + 0), (dact + (long)(1297408) * n), (grad + 33920), (grad + 34688),
+        (par + 33824), (par + 33872), (sav + 1152), (sav + 1200), (grad + 33824),
+        (grad + 33872), 0);
 }
 
 /* layer1.7.conv_bn.bn2 */
@@ -1295,19 +1295,17 @@ static void resnet50_layer76_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_fwd_train(n, (act + (long)(1477632) * n), (par + 37616), (par + 37648), (buf + 1312), (buf + 1344),
+        bn_c32_32x32_stats_fwd_train(n, (act + (long)(1477632) * n), (par + 37616), (par + 37648), (buf + 1312), (buf + 1344),
             (cnt + 25), (act + (long)(1510400) * n), (sav + 1312), (sav + 1344));
     else
-        bn_c32_32x32_fwd_eval(n, (act + (long)(1477632) * n), (par + 37616), (par + 37648), (buf + 1312), (buf + 1344),
-            (act + (long)(1510400) * n));
+        bn_c32_32x32_stats_fwd_eval((buf + 1312), (buf + 1344), (sav + 1312), (sav + 1344));
 }
 
 /* layer2.0.conv_bn.bn1 */
 static void resnet50_layer76_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_32x32_bwd(n, (act + (long)(1477632) * n), (act + (long)(1510400) * n), (par + 37616), (sav + 1312), (sav + 1344),
-        (dact + (long)(1510400) * n), (dact + (long)(1477632) * n), (grad + 37616), (grad + 37648), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.0.conv_bn.pointwise */
@@ -1315,15 +1313,17 @@ static void resnet50_layer77_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(1510400) * n), (par + 37680), (par + 38704), (act + (long)(1543168) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(n, (act + (long)(1477632) * n), (par + 37680), (par + 38704), (par + 37616), (par + 37648),
+        (sav + 1312), (sav + 1344), (act + (long)(1543168) * n + 0));
 }
 
 /* layer2.0.conv_bn.pointwise */
 static void resnet50_layer77_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(1510400) * n), (par + 37680), (dact + (long)(1543168) * n + 0), (dact + (long)(1510400) * n), (grad + 37680), (grad + 38704),
-        0);
+    conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(n, (act + (long)(1477632) * n), (par + 37680), (dact + (long)(1543168) * n + 0), (dact + (long)(1477632) * n), (grad + 37680), (grad + 38704),
+        (par + 37616), (par + 37648), (sav + 1312), (sav + 1344), (grad + 37616),
+        (grad + 37648), 0);
 }
 
 /* layer2.0.conv_bn.bn2 */
@@ -1484,19 +1484,17 @@ static void resnet50_layer87_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(1600512) * n), (par + 49744), (par + 49808), (buf + 1568), (buf + 1632),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1600512) * n), (par + 49744), (par + 49808), (buf + 1568), (buf + 1632),
             (cnt + 29), (act + (long)(1616896) * n), (sav + 1568), (sav + 1632));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(1600512) * n), (par + 49744), (par + 49808), (buf + 1568), (buf + 1632),
-            (act + (long)(1616896) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 1568), (buf + 1632), (sav + 1568), (sav + 1632));
 }
 
 /* layer2.1.conv_bn.bn1 */
 static void resnet50_layer87_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(1600512) * n), (act + (long)(1616896) * n), (par + 49744), (sav + 1568), (sav + 1632),
-        (dact + (long)(1616896) * n), (dact + (long)(1600512) * n), (grad + 49744), (grad + 49808), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.1.conv_bn.pointwise */
@@ -1504,15 +1502,17 @@ static void resnet50_layer88_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1616896) * n), (par + 49872), (par + 51920), (act + (long)(1633280) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(1600512) * n), (par + 49872), (par + 51920), (par + 49744), (par + 49808),
+        (sav + 1568), (sav + 1632), (act + (long)(1633280) * n + 0));
 }
 
 /* layer2.1.conv_bn.pointwise */
 static void resnet50_layer88_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1616896) * n), (par + 49872), (dact + (long)(1633280) * n + 0), (dact + (long)(1616896) * n), (grad + 49872), (grad + 51920),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(1600512) * n), (par + 49872), (dact + (long)(1633280) * n + 0), (dact + (long)(1600512) * n), (grad + 49872), (grad + 51920),
+        (par + 49744), (par + 49808), (sav + 1568), (sav + 1632), (grad + 49744),
+        (grad + 49808), 0);
 }
 
 /* layer2.1.conv_bn.bn2 */
@@ -1636,19 +1636,17 @@ static void resnet50_layer96_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(1674240) * n), (par + 62384), (par + 62448), (buf + 1824), (buf + 1888),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1674240) * n), (par + 62384), (par + 62448), (buf + 1824), (buf + 1888),
             (cnt + 32), (act + (long)(1690624) * n), (sav + 1824), (sav + 1888));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(1674240) * n), (par + 62384), (par + 62448), (buf + 1824), (buf + 1888),
-            (act + (long)(1690624) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 1824), (buf + 1888), (sav + 1824), (sav + 1888));
 }
 
 /* layer2.2.conv_bn.bn1 */
 static void resnet50_layer96_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(1674240) * n), (act + (long)(1690624) * n), (par + 62384), (sav + 1824), (sav + 1888),
-        (dact + (long)(1690624) * n), (dact + (long)(1674240) * n), (grad + 62384), (grad + 62448), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.2.conv_bn.pointwise */
@@ -1656,15 +1654,17 @@ static void resnet50_layer97_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1690624) * n), (par + 62512), (par + 64560), (act + (long)(1707008) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(1674240) * n), (par + 62512), (par + 64560), (par + 62384), (par + 62448),
+        (sav + 1824), (sav + 1888), (act + (long)(1707008) * n + 0));
 }
 
 /* layer2.2.conv_bn.pointwise */
 static void resnet50_layer97_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1690624) * n), (par + 62512), (dact + (long)(1707008) * n + 0), (dact + (long)(1690624) * n), (grad + 62512), (grad + 64560),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(1674240) * n), (par + 62512), (dact + (long)(1707008) * n + 0), (dact + (long)(1674240) * n), (grad + 62512), (grad + 64560),
+        (par + 62384), (par + 62448), (sav + 1824), (sav + 1888), (grad + 62384),
+        (grad + 62448), 0);
 }
 
 /* layer2.2.conv_bn.bn2 */
@@ -1788,19 +1788,17 @@ static void resnet50_layer105_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(1747968) * n), (par + 75024), (par + 75088), (buf + 2080), (buf + 2144),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1747968) * n), (par + 75024), (par + 75088), (buf + 2080), (buf + 2144),
             (cnt + 35), (act + (long)(1764352) * n), (sav + 2080), (sav + 2144));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(1747968) * n), (par + 75024), (par + 75088), (buf + 2080), (buf + 2144),
-            (act + (long)(1764352) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 2080), (buf + 2144), (sav + 2080), (sav + 2144));
 }
 
 /* layer2.3.conv_bn.bn1 */
 static void resnet50_layer105_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(1747968) * n), (act + (long)(1764352) * n), (par + 75024), (sav + 2080), (sav + 2144),
-        (dact + (long)(1764352) * n), (dact + (long)(1747968) * n), (grad + 75024), (grad + 75088), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.3.conv_bn.pointwise */
@@ -1808,15 +1806,17 @@ static void resnet50_layer106_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1764352) * n), (par + 75152), (par + 77200), (act + (long)(1780736) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(1747968) * n), (par + 75152), (par + 77200), (par + 75024), (par + 75088),
+        (sav + 2080), (sav + 2144), (act + (long)(1780736) * n + 0));
 }
 
 /* layer2.3.conv_bn.pointwise */
 static void resnet50_layer106_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1764352) * n), (par + 75152), (dact + (long)(1780736) * n + 0), (dact + (long)(1764352) * n), (grad + 75152), (grad + 77200),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(1747968) * n), (par + 75152), (dact + (long)(1780736) * n + 0), (dact + (long)(1747968) * n), (grad + 75152), (grad + 77200),
+        (par + 75024), (par + 75088), (sav + 2080), (sav + 2144), (grad + 75024),
+        (grad + 75088), 0);
 }
 
 /* layer2.3.conv_bn.bn2 */
@@ -1940,19 +1940,17 @@ static void resnet50_layer114_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(1821696) * n), (par + 87664), (par + 87728), (buf + 2336), (buf + 2400),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1821696) * n), (par + 87664), (par + 87728), (buf + 2336), (buf + 2400),
             (cnt + 38), (act + (long)(1838080) * n), (sav + 2336), (sav + 2400));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(1821696) * n), (par + 87664), (par + 87728), (buf + 2336), (buf + 2400),
-            (act + (long)(1838080) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 2336), (buf + 2400), (sav + 2336), (sav + 2400));
 }
 
 /* layer2.4.conv_bn.bn1 */
 static void resnet50_layer114_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(1821696) * n), (act + (long)(1838080) * n), (par + 87664), (sav + 2336), (sav + 2400),
-        (dact + (long)(1838080) * n), (dact + (long)(1821696) * n), (grad + 87664), (grad + 87728), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.4.conv_bn.pointwise */
@@ -1960,15 +1958,17 @@ static void resnet50_layer115_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1838080) * n), (par + 87792), (par + 89840), (act + (long)(1854464) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(1821696) * n), (par + 87792), (par + 89840), (par + 87664), (par + 87728),
+        (sav + 2336), (sav + 2400), (act + (long)(1854464) * n + 0));
 }
 
 /* layer2.4.conv_bn.pointwise */
 static void resnet50_layer115_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1838080) * n), (par + 87792), (dact + (long)(1854464) * n + 0), (dact + (long)(1838080) * n), (grad + 87792), (grad + 89840),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(1821696) * n), (par + 87792), (dact + (long)(1854464) * n + 0), (dact + (long)(1821696) * n), (grad + 87792), (grad + 89840),
+        (par + 87664), (par + 87728), (sav + 2336), (sav + 2400), (grad + 87664),
+        (grad + 87728), 0);
 }
 
 /* layer2.4.conv_bn.bn2 */
@@ -2092,19 +2092,17 @@ static void resnet50_layer123_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(1895424) * n), (par + 100304), (par + 100368), (buf + 2592), (buf + 2656),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1895424) * n), (par + 100304), (par + 100368), (buf + 2592), (buf + 2656),
             (cnt + 41), (act + (long)(1911808) * n), (sav + 2592), (sav + 2656));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(1895424) * n), (par + 100304), (par + 100368), (buf + 2592), (buf + 2656),
-            (act + (long)(1911808) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 2592), (buf + 2656), (sav + 2592), (sav + 2656));
 }
 
 /* layer2.5.conv_bn.bn1 */
 static void resnet50_layer123_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(1895424) * n), (act + (long)(1911808) * n), (par + 100304), (sav + 2592), (sav + 2656),
-        (dact + (long)(1911808) * n), (dact + (long)(1895424) * n), (grad + 100304), (grad + 100368), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.5.conv_bn.pointwise */
@@ -2112,15 +2110,17 @@ static void resnet50_layer124_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1911808) * n), (par + 100432), (par + 102480), (act + (long)(1928192) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(1895424) * n), (par + 100432), (par + 102480), (par + 100304), (par + 100368),
+        (sav + 2592), (sav + 2656), (act + (long)(1928192) * n + 0));
 }
 
 /* layer2.5.conv_bn.pointwise */
 static void resnet50_layer124_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1911808) * n), (par + 100432), (dact + (long)(1928192) * n + 0), (dact + (long)(1911808) * n), (grad + 100432), (grad + 102480),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(1895424) * n), (par + 100432), (dact + (long)(1928192) * n + 0), (dact + (long)(1895424) * n), (grad + 100432), (grad + 102480),
+        (par + 100304), (par + 100368), (sav + 2592), (sav + 2656), (grad + 100304),
+        (grad + 100368), 0);
 }
 
 /* layer2.5.conv_bn.bn2 */
@@ -2244,19 +2244,17 @@ static void resnet50_layer132_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(1969152) * n), (par + 112944), (par + 113008), (buf + 2848), (buf + 2912),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1969152) * n), (par + 112944), (par + 113008), (buf + 2848), (buf + 2912),
             (cnt + 44), (act + (long)(1985536) * n), (sav + 2848), (sav + 2912));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(1969152) * n), (par + 112944), (par + 113008), (buf + 2848), (buf + 2912),
-            (act + (long)(1985536) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 2848), (buf + 2912), (sav + 2848), (sav + 2912));
 }
 
 /* layer2.6.conv_bn.bn1 */
 static void resnet50_layer132_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(1969152) * n), (act + (long)(1985536) * n), (par + 112944), (sav + 2848), (sav + 2912),
-        (dact + (long)(1985536) * n), (dact + (long)(1969152) * n), (grad + 112944), (grad + 113008), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.6.conv_bn.pointwise */
@@ -2264,15 +2262,17 @@ static void resnet50_layer133_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1985536) * n), (par + 113072), (par + 115120), (act + (long)(2001920) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(1969152) * n), (par + 113072), (par + 115120), (par + 112944), (par + 113008),
+        (sav + 2848), (sav + 2912), (act + (long)(2001920) * n + 0));
 }
 
 /* layer2.6.conv_bn.pointwise */
 static void resnet50_layer133_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1985536) * n), (par + 113072), (dact + (long)(2001920) * n + 0), (dact + (long)(1985536) * n), (grad + 113072), (grad + 115120),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(1969152) * n), (par + 113072), (dact + (long)(2001920) * n + 0), (dact + (long)(1969152) * n), (grad + 113072), (grad + 115120),
+        (par + 112944), (par + 113008), (sav + 2848), (sav + 2912), (grad + 112944),
+        (grad + 113008), 0);
 }
 
 /* layer2.6.conv_bn.bn2 */
@@ -2396,19 +2396,17 @@ static void resnet50_layer141_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2042880) * n), (par + 125584), (par + 125648), (buf + 3104), (buf + 3168),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2042880) * n), (par + 125584), (par + 125648), (buf + 3104), (buf + 3168),
             (cnt + 47), (act + (long)(2059264) * n), (sav + 3104), (sav + 3168));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2042880) * n), (par + 125584), (par + 125648), (buf + 3104), (buf + 3168),
-            (act + (long)(2059264) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 3104), (buf + 3168), (sav + 3104), (sav + 3168));
 }
 
 /* layer2.7.conv_bn.bn1 */
 static void resnet50_layer141_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2042880) * n), (act + (long)(2059264) * n), (par + 125584), (sav + 3104), (sav + 3168),
-        (dact + (long)(2059264) * n), (dact + (long)(2042880) * n), (grad + 125584), (grad + 125648), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.7.conv_bn.pointwise */
@@ -2416,15 +2414,17 @@ static void resnet50_layer142_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2059264) * n), (par + 125712), (par + 127760), (act + (long)(2075648) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(2042880) * n), (par + 125712), (par + 127760), (par + 125584), (par + 125648),
+        (sav + 3104), (sav + 3168), (act + (long)(2075648) * n + 0));
 }
 
 /* layer2.7.conv_bn.pointwise */
 static void resnet50_layer142_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2059264) * n), (par + 125712), (dact + (long)(2075648) * n + 0), (dact + (long)(2059264) * n), (grad + 125712), (grad + 127760),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(2042880) * n), (par + 125712), (dact + (long)(2075648) * n + 0), (dact + (long)(2042880) * n), (grad + 125712), (grad + 127760),
+        (par + 125584), (par + 125648), (sav + 3104), (sav + 3168), (grad + 125584),
+        (grad + 125648), 0);
 }
 
 /* layer2.7.conv_bn.bn2 */
@@ -2548,19 +2548,17 @@ static void resnet50_layer150_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2116608) * n), (par + 137712), (par + 137776), (buf + 3360), (buf + 3424),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2116608) * n), (par + 137712), (par + 137776), (buf + 3360), (buf + 3424),
             (cnt + 50), (act + (long)(2132992) * n), (sav + 3360), (sav + 3424));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2116608) * n), (par + 137712), (par + 137776), (buf + 3360), (buf + 3424),
-            (act + (long)(2132992) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 3360), (buf + 3424), (sav + 3360), (sav + 3424));
 }
 
 /* layer3.0.conv_bn.bn1 */
 static void resnet50_layer150_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2116608) * n), (act + (long)(2132992) * n), (par + 137712), (sav + 3360), (sav + 3424),
-        (dact + (long)(2132992) * n), (dact + (long)(2116608) * n), (grad + 137712), (grad + 137776), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.0.conv_bn.pointwise */
@@ -2568,15 +2566,17 @@ static void resnet50_layer151_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(2132992) * n), (par + 137840), (par + 141936), (act + (long)(2149376) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(n, (act + (long)(2116608) * n), (par + 137840), (par + 141936), (par + 137712), (par + 137776),
+        (sav + 3360), (sav + 3424), (act + (long)(2149376) * n + 0));
 }
 
 /* layer3.0.conv_bn.pointwise */
 static void resnet50_layer151_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(2132992) * n), (par + 137840), (dact + (long)(2149376) * n + 0), (dact + (long)(2132992) * n), (grad + 137840), (grad + 141936),
-        0);
+    conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(n, (act + (long)(2116608) * n), (par + 137840), (dact + (long)(2149376) * n + 0), (dact + (long)(2116608) * n), (grad + 137840), (grad + 141936),
+        (par + 137712), (par + 137776), (sav + 3360), (sav + 3424), (grad + 137712),
+        (grad + 137776), 0);
 }
 
 /* layer3.0.conv_bn.bn2 */
@@ -2737,19 +2737,17 @@ static void resnet50_layer161_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2178048) * n), (par + 182448), (par + 182576), (buf + 3872), (buf + 4000),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2178048) * n), (par + 182448), (par + 182576), (buf + 3872), (buf + 4000),
             (cnt + 54), (act + (long)(2186240) * n), (sav + 3872), (sav + 4000));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2178048) * n), (par + 182448), (par + 182576), (buf + 3872), (buf + 4000),
-            (act + (long)(2186240) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 3872), (buf + 4000), (sav + 3872), (sav + 4000));
 }
 
 /* layer3.1.conv_bn.bn1 */
 static void resnet50_layer161_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2178048) * n), (act + (long)(2186240) * n), (par + 182448), (sav + 3872), (sav + 4000),
-        (dact + (long)(2186240) * n), (dact + (long)(2178048) * n), (grad + 182448), (grad + 182576), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.1.conv_bn.pointwise */
@@ -2757,15 +2755,17 @@ static void resnet50_layer162_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2186240) * n), (par + 182704), (par + 190896), (act + (long)(2194432) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2178048) * n), (par + 182704), (par + 190896), (par + 182448), (par + 182576),
+        (sav + 3872), (sav + 4000), (act + (long)(2194432) * n + 0));
 }
 
 /* layer3.1.conv_bn.pointwise */
 static void resnet50_layer162_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2186240) * n), (par + 182704), (dact + (long)(2194432) * n + 0), (dact + (long)(2186240) * n), (grad + 182704), (grad + 190896),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2178048) * n), (par + 182704), (dact + (long)(2194432) * n + 0), (dact + (long)(2178048) * n), (grad + 182704), (grad + 190896),
+        (par + 182448), (par + 182576), (sav + 3872), (sav + 4000), (grad + 182448),
+        (grad + 182576), 0);
 }
 
 /* layer3.1.conv_bn.bn2 */
@@ -2889,19 +2889,17 @@ static void resnet50_layer170_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2214912) * n), (par + 229232), (par + 229360), (buf + 4384), (buf + 4512),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2214912) * n), (par + 229232), (par + 229360), (buf + 4384), (buf + 4512),
             (cnt + 57), (act + (long)(2223104) * n), (sav + 4384), (sav + 4512));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2214912) * n), (par + 229232), (par + 229360), (buf + 4384), (buf + 4512),
-            (act + (long)(2223104) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 4384), (buf + 4512), (sav + 4384), (sav + 4512));
 }
 
 /* layer3.2.conv_bn.bn1 */
 static void resnet50_layer170_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2214912) * n), (act + (long)(2223104) * n), (par + 229232), (sav + 4384), (sav + 4512),
-        (dact + (long)(2223104) * n), (dact + (long)(2214912) * n), (grad + 229232), (grad + 229360), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.2.conv_bn.pointwise */
@@ -2909,15 +2907,17 @@ static void resnet50_layer171_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2223104) * n), (par + 229488), (par + 237680), (act + (long)(2231296) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2214912) * n), (par + 229488), (par + 237680), (par + 229232), (par + 229360),
+        (sav + 4384), (sav + 4512), (act + (long)(2231296) * n + 0));
 }
 
 /* layer3.2.conv_bn.pointwise */
 static void resnet50_layer171_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2223104) * n), (par + 229488), (dact + (long)(2231296) * n + 0), (dact + (long)(2223104) * n), (grad + 229488), (grad + 237680),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2214912) * n), (par + 229488), (dact + (long)(2231296) * n + 0), (dact + (long)(2214912) * n), (grad + 229488), (grad + 237680),
+        (par + 229232), (par + 229360), (sav + 4384), (sav + 4512), (grad + 229232),
+        (grad + 229360), 0);
 }
 
 /* layer3.2.conv_bn.bn2 */
@@ -3041,19 +3041,17 @@ static void resnet50_layer179_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2251776) * n), (par + 276016), (par + 276144), (buf + 4896), (buf + 5024),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2251776) * n), (par + 276016), (par + 276144), (buf + 4896), (buf + 5024),
             (cnt + 60), (act + (long)(2259968) * n), (sav + 4896), (sav + 5024));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2251776) * n), (par + 276016), (par + 276144), (buf + 4896), (buf + 5024),
-            (act + (long)(2259968) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 4896), (buf + 5024), (sav + 4896), (sav + 5024));
 }
 
 /* layer3.3.conv_bn.bn1 */
 static void resnet50_layer179_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2251776) * n), (act + (long)(2259968) * n), (par + 276016), (sav + 4896), (sav + 5024),
-        (dact + (long)(2259968) * n), (dact + (long)(2251776) * n), (grad + 276016), (grad + 276144), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.3.conv_bn.pointwise */
@@ -3061,15 +3059,17 @@ static void resnet50_layer180_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2259968) * n), (par + 276272), (par + 284464), (act + (long)(2268160) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2251776) * n), (par + 276272), (par + 284464), (par + 276016), (par + 276144),
+        (sav + 4896), (sav + 5024), (act + (long)(2268160) * n + 0));
 }
 
 /* layer3.3.conv_bn.pointwise */
 static void resnet50_layer180_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2259968) * n), (par + 276272), (dact + (long)(2268160) * n + 0), (dact + (long)(2259968) * n), (grad + 276272), (grad + 284464),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2251776) * n), (par + 276272), (dact + (long)(2268160) * n + 0), (dact + (long)(2251776) * n), (grad + 276272), (grad + 284464),
+        (par + 276016), (par + 276144), (sav + 4896), (sav + 5024), (grad + 276016),
+        (grad + 276144), 0);
 }
 
 /* layer3.3.conv_bn.bn2 */
@@ -3193,19 +3193,17 @@ static void resnet50_layer188_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2288640) * n), (par + 322800), (par + 322928), (buf + 5408), (buf + 5536),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2288640) * n), (par + 322800), (par + 322928), (buf + 5408), (buf + 5536),
             (cnt + 63), (act + (long)(2296832) * n), (sav + 5408), (sav + 5536));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2288640) * n), (par + 322800), (par + 322928), (buf + 5408), (buf + 5536),
-            (act + (long)(2296832) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 5408), (buf + 5536), (sav + 5408), (sav + 5536));
 }
 
 /* layer3.4.conv_bn.bn1 */
 static void resnet50_layer188_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2288640) * n), (act + (long)(2296832) * n), (par + 322800), (sav + 5408), (sav + 5536),
-        (dact + (long)(2296832) * n), (dact + (long)(2288640) * n), (grad + 322800), (grad + 322928), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.4.conv_bn.pointwise */
@@ -3213,15 +3211,17 @@ static void resnet50_layer189_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2296832) * n), (par + 323056), (par + 331248), (act + (long)(2305024) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2288640) * n), (par + 323056), (par + 331248), (par + 322800), (par + 322928),
+        (sav + 5408), (sav + 5536), (act + (long)(2305024) * n + 0));
 }
 
 /* layer3.4.conv_bn.pointwise */
 static void resnet50_layer189_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2296832) * n), (par + 323056), (dact + (long)(2305024) * n + 0), (dact + (long)(2296832) * n), (grad + 323056), (grad + 331248),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2288640) * n), (par + 323056), (dact + (long)(2305024) * n + 0), (dact + (long)(2288640) * n), (grad + 323056), (grad + 331248),
+        (par + 322800), (par + 322928), (sav + 5408), (sav + 5536), (grad + 322800),
+        (grad + 322928), 0);
 }
 
 /* layer3.4.conv_bn.bn2 */
@@ -3345,19 +3345,17 @@ static void resnet50_layer197_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2325504) * n), (par + 369584), (par + 369712), (buf + 5920), (buf + 6048),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2325504) * n), (par + 369584), (par + 369712), (buf + 5920), (buf + 6048),
             (cnt + 66), (act + (long)(2333696) * n), (sav + 5920), (sav + 6048));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2325504) * n), (par + 369584), (par + 369712), (buf + 5920), (buf + 6048),
-            (act + (long)(2333696) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 5920), (buf + 6048), (sav + 5920), (sav + 6048));
 }
 
 /* layer3.5.conv_bn.bn1 */
 static void resnet50_layer197_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2325504) * n), (act + (long)(2333696) * n), (par + 369584), (sav + 5920), (sav + 6048),
-        (dact + (long)(2333696) * n), (dact + (long)(2325504) * n), (grad + 369584), (grad + 369712), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.5.conv_bn.pointwise */
@@ -3365,15 +3363,17 @@ static void resnet50_layer198_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2333696) * n), (par + 369840), (par + 378032), (act + (long)(2341888) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2325504) * n), (par + 369840), (par + 378032), (par + 369584), (par + 369712),
+        (sav + 5920), (sav + 6048), (act + (long)(2341888) * n + 0));
 }
 
 /* layer3.5.conv_bn.pointwise */
 static void resnet50_layer198_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2333696) * n), (par + 369840), (dact + (long)(2341888) * n + 0), (dact + (long)(2333696) * n), (grad + 369840), (grad + 378032),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2325504) * n), (par + 369840), (dact + (long)(2341888) * n + 0), (dact + (long)(2325504) * n), (grad + 369840), (grad + 378032),
+        (par + 369584), (par + 369712), (sav + 5920), (sav + 6048), (grad + 369584),
+        (grad + 369712), 0);
 }
 
 /* layer3.5.conv_bn.bn2 */
@@ -3497,19 +3497,17 @@ static void resnet50_layer206_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2362368) * n), (par + 416368), (par + 416496), (buf + 6432), (buf + 6560),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2362368) * n), (par + 416368), (par + 416496), (buf + 6432), (buf + 6560),
             (cnt + 69), (act + (long)(2370560) * n), (sav + 6432), (sav + 6560));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2362368) * n), (par + 416368), (par + 416496), (buf + 6432), (buf + 6560),
-            (act + (long)(2370560) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 6432), (buf + 6560), (sav + 6432), (sav + 6560));
 }
 
 /* layer3.6.conv_bn.bn1 */
 static void resnet50_layer206_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2362368) * n), (act + (long)(2370560) * n), (par + 416368), (sav + 6432), (sav + 6560),
-        (dact + (long)(2370560) * n), (dact + (long)(2362368) * n), (grad + 416368), (grad + 416496), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.6.conv_bn.pointwise */
@@ -3517,15 +3515,17 @@ static void resnet50_layer207_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2370560) * n), (par + 416624), (par + 424816), (act + (long)(2378752) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2362368) * n), (par + 416624), (par + 424816), (par + 416368), (par + 416496),
+        (sav + 6432), (sav + 6560), (act + (long)(2378752) * n + 0));
 }
 
 /* layer3.6.conv_bn.pointwise */
 static void resnet50_layer207_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2370560) * n), (par + 416624), (dact + (long)(2378752) * n + 0), (dact + (long)(2370560) * n), (grad + 416624), (grad + 424816),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2362368) * n), (par + 416624), (dact + (long)(2378752) * n + 0), (dact + (long)(2362368) * n), (grad + 416624), (grad + 424816),
+        (par + 416368), (par + 416496), (sav + 6432), (sav + 6560), (grad + 416368),
+        (grad + 416496), 0);
 }
 
 /* layer3.6.conv_bn.bn2 */
@@ -3649,19 +3649,17 @@ static void resnet50_layer215_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2399232) * n), (par + 463152), (par + 463280), (buf + 6944), (buf + 7072),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2399232) * n), (par + 463152), (par + 463280), (buf + 6944), (buf + 7072),
             (cnt + 72), (act + (long)(2407424) * n), (sav + 6944), (sav + 7072));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2399232) * n), (par + 463152), (par + 463280), (buf + 6944), (buf + 7072),
-            (act + (long)(2407424) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 6944), (buf + 7072), (sav + 6944), (sav + 7072));
 }
 
 /* layer3.7.conv_bn.bn1 */
 static void resnet50_layer215_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2399232) * n), (act + (long)(2407424) * n), (par + 463152), (sav + 6944), (sav + 7072),
-        (dact + (long)(2407424) * n), (dact + (long)(2399232) * n), (grad + 463152), (grad + 463280), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.7.conv_bn.pointwise */
@@ -3669,15 +3667,17 @@ static void resnet50_layer216_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2407424) * n), (par + 463408), (par + 471600), (act + (long)(2415616) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2399232) * n), (par + 463408), (par + 471600), (par + 463152), (par + 463280),
+        (sav + 6944), (sav + 7072), (act + (long)(2415616) * n + 0));
 }
 
 /* layer3.7.conv_bn.pointwise */
 static void resnet50_layer216_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2407424) * n), (par + 463408), (dact + (long)(2415616) * n + 0), (dact + (long)(2407424) * n), (grad + 463408), (grad + 471600),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2399232) * n), (par + 463408), (dact + (long)(2415616) * n + 0), (dact + (long)(2399232) * n), (grad + 463408), (grad + 471600),
+        (par + 463152), (par + 463280), (sav + 6944), (sav + 7072), (grad + 463152),
+        (grad + 463280), 0);
 }
 
 /* layer3.7.conv_bn.bn2 */
@@ -4831,1351 +4831,1351 @@ static const mc_layer resnet50_layers[225] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3072, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_RELU, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 84992, .fused = MC_FUSED_NONE, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
-     .saved = 32, .extra = 0},
+     .saved = 32, .extra = 0, .folded = 1},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 134144, .fused = MC_FUSED_NONE, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_RELU, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
-     .saved = 128, .extra = 0},
+     .saved = 128, .extra = 0, .folded = 0},
     {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
-     .saved = 160, .extra = 0},
+     .saved = 160, .extra = 0, .folded = 0},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){9, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216064, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
-     .saved = 192, .extra = 0},
+     .saved = 192, .extra = 0, .folded = 1},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 314368, .fused = MC_FUSED_NONE, .weight = 6464, .bias_at = 7232, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_RELU, .weight = 7248, .bias_at = 7264, .running = 288, .counter = 5,
-     .saved = 288, .extra = 0},
+     .saved = 288, .extra = 0, .folded = 0},
     {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347136, .fused = MC_FUSED_NONE, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363520, .fused = MC_FUSED_NONE, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
-     .saved = 320, .extra = 0},
+     .saved = 320, .extra = 0, .folded = 0},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){18, 11},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396288, .fused = MC_FUSED_NONE, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 445440, .fused = MC_FUSED_NONE, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
-     .saved = 352, .extra = 0},
+     .saved = 352, .extra = 0, .folded = 1},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 494592, .fused = MC_FUSED_NONE, .weight = 11040, .bias_at = 11808, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_RELU, .weight = 11824, .bias_at = 11840, .running = 448, .counter = 8,
-     .saved = 448, .extra = 0},
+     .saved = 448, .extra = 0, .folded = 0},
     {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){25},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 527360, .fused = MC_FUSED_NONE, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){26},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543744, .fused = MC_FUSED_NONE, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
-     .saved = 480, .extra = 0},
+     .saved = 480, .extra = 0, .folded = 0},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){27, 20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){29},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 625664, .fused = MC_FUSED_NONE, .weight = 15520, .bias_at = 15568, .running = 512, .counter = 10,
-     .saved = 512, .extra = 0},
+     .saved = 512, .extra = 0, .folded = 1},
     {.name = "layer1.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674816, .fused = MC_FUSED_NONE, .weight = 15616, .bias_at = 16384, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_RELU, .weight = 16400, .bias_at = 16416, .running = 608, .counter = 11,
-     .saved = 608, .extra = 0},
+     .saved = 608, .extra = 0, .folded = 0},
     {.name = "layer1.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){33},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 707584, .fused = MC_FUSED_NONE, .weight = 16432, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 723968, .fused = MC_FUSED_NONE, .weight = 18736, .bias_at = 18752, .running = 640, .counter = 12,
-     .saved = 640, .extra = 0},
+     .saved = 640, .extra = 0, .folded = 0},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){36, 29},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){37},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){38},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756736, .fused = MC_FUSED_NONE, .weight = 18768, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){39},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 805888, .fused = MC_FUSED_NONE, .weight = 20096, .bias_at = 20144, .running = 672, .counter = 13,
-     .saved = 672, .extra = 0},
+     .saved = 672, .extra = 0, .folded = 1},
     {.name = "layer1.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){40},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 855040, .fused = MC_FUSED_NONE, .weight = 20192, .bias_at = 20960, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){41},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871424, .fused = MC_FUSED_RELU, .weight = 20976, .bias_at = 20992, .running = 768, .counter = 14,
-     .saved = 768, .extra = 0},
+     .saved = 768, .extra = 0, .folded = 0},
     {.name = "layer1.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){42},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871424, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){43},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 21008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){44},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 904192, .fused = MC_FUSED_NONE, .weight = 23312, .bias_at = 23328, .running = 800, .counter = 15,
-     .saved = 800, .extra = 0},
+     .saved = 800, .extra = 0, .folded = 0},
     {.name = "layer1.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){45, 38},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 920576, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){46},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 920576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){47},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 23344, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986112, .fused = MC_FUSED_NONE, .weight = 24672, .bias_at = 24720, .running = 832, .counter = 16,
-     .saved = 832, .extra = 0},
+     .saved = 832, .extra = 0, .folded = 1},
     {.name = "layer1.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1035264, .fused = MC_FUSED_NONE, .weight = 24768, .bias_at = 25536, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1051648, .fused = MC_FUSED_RELU, .weight = 25552, .bias_at = 25568, .running = 928, .counter = 17,
-     .saved = 928, .extra = 0},
+     .saved = 928, .extra = 0, .folded = 0},
     {.name = "layer1.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){51},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1051648, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){52},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1068032, .fused = MC_FUSED_NONE, .weight = 25584, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1084416, .fused = MC_FUSED_NONE, .weight = 27888, .bias_at = 27904, .running = 960, .counter = 18,
-     .saved = 960, .extra = 0},
+     .saved = 960, .extra = 0, .folded = 0},
     {.name = "layer1.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){54, 47},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1100800, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){55},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1100800, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){56},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1117184, .fused = MC_FUSED_NONE, .weight = 27920, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){57},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1166336, .fused = MC_FUSED_NONE, .weight = 29248, .bias_at = 29296, .running = 992, .counter = 19,
-     .saved = 992, .extra = 0},
+     .saved = 992, .extra = 0, .folded = 1},
     {.name = "layer1.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){58},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1215488, .fused = MC_FUSED_NONE, .weight = 29344, .bias_at = 30112, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){59},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1231872, .fused = MC_FUSED_RELU, .weight = 30128, .bias_at = 30144, .running = 1088, .counter = 20,
-     .saved = 1088, .extra = 0},
+     .saved = 1088, .extra = 0, .folded = 0},
     {.name = "layer1.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){60},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1231872, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){61},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1248256, .fused = MC_FUSED_NONE, .weight = 30160, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){62},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1264640, .fused = MC_FUSED_NONE, .weight = 32464, .bias_at = 32480, .running = 1120, .counter = 21,
-     .saved = 1120, .extra = 0},
+     .saved = 1120, .extra = 0, .folded = 0},
     {.name = "layer1.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){63, 56},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1281024, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){64},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1281024, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){65},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1297408, .fused = MC_FUSED_NONE, .weight = 32496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){66},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1346560, .fused = MC_FUSED_NONE, .weight = 33824, .bias_at = 33872, .running = 1152, .counter = 22,
-     .saved = 1152, .extra = 0},
+     .saved = 1152, .extra = 0, .folded = 1},
     {.name = "layer1.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1395712, .fused = MC_FUSED_NONE, .weight = 33920, .bias_at = 34688, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1412096, .fused = MC_FUSED_RELU, .weight = 34704, .bias_at = 34720, .running = 1248, .counter = 23,
-     .saved = 1248, .extra = 0},
+     .saved = 1248, .extra = 0, .folded = 0},
     {.name = "layer1.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){69},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1412096, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){70},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1428480, .fused = MC_FUSED_NONE, .weight = 34736, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1444864, .fused = MC_FUSED_NONE, .weight = 37040, .bias_at = 37056, .running = 1280, .counter = 24,
-     .saved = 1280, .extra = 0},
+     .saved = 1280, .extra = 0, .folded = 0},
     {.name = "layer1.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){72, 65},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1461248, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){73},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1461248, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){74},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1477632, .fused = MC_FUSED_NONE, .weight = 37072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){75},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1510400, .fused = MC_FUSED_NONE, .weight = 37616, .bias_at = 37648, .running = 1312, .counter = 25,
-     .saved = 1312, .extra = 0},
+     .saved = 1312, .extra = 0, .folded = 1},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){76},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1543168, .fused = MC_FUSED_NONE, .weight = 37680, .bias_at = 38704, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){77},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1551360, .fused = MC_FUSED_RELU, .weight = 38736, .bias_at = 38768, .running = 1376, .counter = 26,
-     .saved = 1376, .extra = 0},
+     .saved = 1376, .extra = 0, .folded = 0},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){78},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1551360, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1559552, .fused = MC_FUSED_NONE, .weight = 38800, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1567744, .fused = MC_FUSED_NONE, .weight = 48016, .bias_at = 48048, .running = 1440, .counter = 27,
-     .saved = 1440, .extra = 0},
+     .saved = 1440, .extra = 0, .folded = 0},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){74},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1575936, .fused = MC_FUSED_NONE, .weight = 48080, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){82},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1584128, .fused = MC_FUSED_NONE, .weight = 48592, .bias_at = 48624, .running = 1504, .counter = 28,
-     .saved = 1504, .extra = 0},
+     .saved = 1504, .extra = 0, .folded = 0},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){81, 83},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1592320, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){84},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1592320, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){85},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1600512, .fused = MC_FUSED_NONE, .weight = 48656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1616896, .fused = MC_FUSED_NONE, .weight = 49744, .bias_at = 49808, .running = 1568, .counter = 29,
-     .saved = 1568, .extra = 0},
+     .saved = 1568, .extra = 0, .folded = 1},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){87},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1633280, .fused = MC_FUSED_NONE, .weight = 49872, .bias_at = 51920, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){88},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1641472, .fused = MC_FUSED_RELU, .weight = 51952, .bias_at = 51984, .running = 1696, .counter = 30,
-     .saved = 1696, .extra = 0},
+     .saved = 1696, .extra = 0, .folded = 0},
     {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){89},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1641472, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){90},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1649664, .fused = MC_FUSED_NONE, .weight = 52016, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){91},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1657856, .fused = MC_FUSED_NONE, .weight = 61232, .bias_at = 61264, .running = 1760, .counter = 31,
-     .saved = 1760, .extra = 0},
+     .saved = 1760, .extra = 0, .folded = 0},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){92, 85},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1666048, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){93},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1666048, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){94},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1674240, .fused = MC_FUSED_NONE, .weight = 61296, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1690624, .fused = MC_FUSED_NONE, .weight = 62384, .bias_at = 62448, .running = 1824, .counter = 32,
-     .saved = 1824, .extra = 0},
+     .saved = 1824, .extra = 0, .folded = 1},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){96},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1707008, .fused = MC_FUSED_NONE, .weight = 62512, .bias_at = 64560, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){97},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1715200, .fused = MC_FUSED_RELU, .weight = 64592, .bias_at = 64624, .running = 1952, .counter = 33,
-     .saved = 1952, .extra = 0},
+     .saved = 1952, .extra = 0, .folded = 0},
     {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){98},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1715200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){99},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1723392, .fused = MC_FUSED_NONE, .weight = 64656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){100},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1731584, .fused = MC_FUSED_NONE, .weight = 73872, .bias_at = 73904, .running = 2016, .counter = 34,
-     .saved = 2016, .extra = 0},
+     .saved = 2016, .extra = 0, .folded = 0},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){101, 94},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1739776, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){102},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1739776, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){103},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1747968, .fused = MC_FUSED_NONE, .weight = 73936, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){104},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1764352, .fused = MC_FUSED_NONE, .weight = 75024, .bias_at = 75088, .running = 2080, .counter = 35,
-     .saved = 2080, .extra = 0},
+     .saved = 2080, .extra = 0, .folded = 1},
     {.name = "layer2.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){105},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1780736, .fused = MC_FUSED_NONE, .weight = 75152, .bias_at = 77200, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1788928, .fused = MC_FUSED_RELU, .weight = 77232, .bias_at = 77264, .running = 2208, .counter = 36,
-     .saved = 2208, .extra = 0},
+     .saved = 2208, .extra = 0, .folded = 0},
     {.name = "layer2.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){107},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1788928, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){108},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1797120, .fused = MC_FUSED_NONE, .weight = 77296, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){109},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1805312, .fused = MC_FUSED_NONE, .weight = 86512, .bias_at = 86544, .running = 2272, .counter = 37,
-     .saved = 2272, .extra = 0},
+     .saved = 2272, .extra = 0, .folded = 0},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){110, 103},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1813504, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){111},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1813504, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){112},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1821696, .fused = MC_FUSED_NONE, .weight = 86576, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){113},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1838080, .fused = MC_FUSED_NONE, .weight = 87664, .bias_at = 87728, .running = 2336, .counter = 38,
-     .saved = 2336, .extra = 0},
+     .saved = 2336, .extra = 0, .folded = 1},
     {.name = "layer2.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){114},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1854464, .fused = MC_FUSED_NONE, .weight = 87792, .bias_at = 89840, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){115},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1862656, .fused = MC_FUSED_RELU, .weight = 89872, .bias_at = 89904, .running = 2464, .counter = 39,
-     .saved = 2464, .extra = 0},
+     .saved = 2464, .extra = 0, .folded = 0},
     {.name = "layer2.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){116},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1862656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){117},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1870848, .fused = MC_FUSED_NONE, .weight = 89936, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){118},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1879040, .fused = MC_FUSED_NONE, .weight = 99152, .bias_at = 99184, .running = 2528, .counter = 40,
-     .saved = 2528, .extra = 0},
+     .saved = 2528, .extra = 0, .folded = 0},
     {.name = "layer2.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){119, 112},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1887232, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){120},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1887232, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){121},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1895424, .fused = MC_FUSED_NONE, .weight = 99216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){122},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1911808, .fused = MC_FUSED_NONE, .weight = 100304, .bias_at = 100368, .running = 2592, .counter = 41,
-     .saved = 2592, .extra = 0},
+     .saved = 2592, .extra = 0, .folded = 1},
     {.name = "layer2.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){123},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1928192, .fused = MC_FUSED_NONE, .weight = 100432, .bias_at = 102480, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){124},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1936384, .fused = MC_FUSED_RELU, .weight = 102512, .bias_at = 102544, .running = 2720, .counter = 42,
-     .saved = 2720, .extra = 0},
+     .saved = 2720, .extra = 0, .folded = 0},
     {.name = "layer2.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){125},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1936384, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){126},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1944576, .fused = MC_FUSED_NONE, .weight = 102576, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){127},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1952768, .fused = MC_FUSED_NONE, .weight = 111792, .bias_at = 111824, .running = 2784, .counter = 43,
-     .saved = 2784, .extra = 0},
+     .saved = 2784, .extra = 0, .folded = 0},
     {.name = "layer2.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){128, 121},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1960960, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){129},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1960960, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){130},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1969152, .fused = MC_FUSED_NONE, .weight = 111856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){131},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1985536, .fused = MC_FUSED_NONE, .weight = 112944, .bias_at = 113008, .running = 2848, .counter = 44,
-     .saved = 2848, .extra = 0},
+     .saved = 2848, .extra = 0, .folded = 1},
     {.name = "layer2.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){132},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2001920, .fused = MC_FUSED_NONE, .weight = 113072, .bias_at = 115120, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){133},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2010112, .fused = MC_FUSED_RELU, .weight = 115152, .bias_at = 115184, .running = 2976, .counter = 45,
-     .saved = 2976, .extra = 0},
+     .saved = 2976, .extra = 0, .folded = 0},
     {.name = "layer2.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){134},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2010112, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){135},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2018304, .fused = MC_FUSED_NONE, .weight = 115216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){136},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2026496, .fused = MC_FUSED_NONE, .weight = 124432, .bias_at = 124464, .running = 3040, .counter = 46,
-     .saved = 3040, .extra = 0},
+     .saved = 3040, .extra = 0, .folded = 0},
     {.name = "layer2.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){137, 130},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2034688, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){138},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2034688, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){139},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2042880, .fused = MC_FUSED_NONE, .weight = 124496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){140},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2059264, .fused = MC_FUSED_NONE, .weight = 125584, .bias_at = 125648, .running = 3104, .counter = 47,
-     .saved = 3104, .extra = 0},
+     .saved = 3104, .extra = 0, .folded = 1},
     {.name = "layer2.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){141},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2075648, .fused = MC_FUSED_NONE, .weight = 125712, .bias_at = 127760, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){142},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2083840, .fused = MC_FUSED_RELU, .weight = 127792, .bias_at = 127824, .running = 3232, .counter = 48,
-     .saved = 3232, .extra = 0},
+     .saved = 3232, .extra = 0, .folded = 0},
     {.name = "layer2.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){143},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2083840, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){144},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2092032, .fused = MC_FUSED_NONE, .weight = 127856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){145},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2100224, .fused = MC_FUSED_NONE, .weight = 137072, .bias_at = 137104, .running = 3296, .counter = 49,
-     .saved = 3296, .extra = 0},
+     .saved = 3296, .extra = 0, .folded = 0},
     {.name = "layer2.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){146, 139},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2108416, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){147},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2108416, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){148},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2116608, .fused = MC_FUSED_NONE, .weight = 137136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){149},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2132992, .fused = MC_FUSED_NONE, .weight = 137712, .bias_at = 137776, .running = 3360, .counter = 50,
-     .saved = 3360, .extra = 0},
+     .saved = 3360, .extra = 0, .folded = 1},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){150},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2149376, .fused = MC_FUSED_NONE, .weight = 137840, .bias_at = 141936, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){151},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2153472, .fused = MC_FUSED_RELU, .weight = 142000, .bias_at = 142064, .running = 3488, .counter = 51,
-     .saved = 3488, .extra = 0},
+     .saved = 3488, .extra = 0, .folded = 0},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){152},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2153472, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){153},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2157568, .fused = MC_FUSED_NONE, .weight = 142128, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){154},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2161664, .fused = MC_FUSED_NONE, .weight = 178992, .bias_at = 179056, .running = 3616, .counter = 52,
-     .saved = 3616, .extra = 0},
+     .saved = 3616, .extra = 0, .folded = 0},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){148},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2165760, .fused = MC_FUSED_NONE, .weight = 179120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){156},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2169856, .fused = MC_FUSED_NONE, .weight = 181168, .bias_at = 181232, .running = 3744, .counter = 53,
-     .saved = 3744, .extra = 0},
+     .saved = 3744, .extra = 0, .folded = 0},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){155, 157},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2173952, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){158},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2173952, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){159},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2178048, .fused = MC_FUSED_NONE, .weight = 181296, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){160},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2186240, .fused = MC_FUSED_NONE, .weight = 182448, .bias_at = 182576, .running = 3872, .counter = 54,
-     .saved = 3872, .extra = 0},
+     .saved = 3872, .extra = 0, .folded = 1},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){161},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2194432, .fused = MC_FUSED_NONE, .weight = 182704, .bias_at = 190896, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){162},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2198528, .fused = MC_FUSED_RELU, .weight = 190960, .bias_at = 191024, .running = 4128, .counter = 55,
-     .saved = 4128, .extra = 0},
+     .saved = 4128, .extra = 0, .folded = 0},
     {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){163},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2198528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){164},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2202624, .fused = MC_FUSED_NONE, .weight = 191088, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){165},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2206720, .fused = MC_FUSED_NONE, .weight = 227952, .bias_at = 228016, .running = 4256, .counter = 56,
-     .saved = 4256, .extra = 0},
+     .saved = 4256, .extra = 0, .folded = 0},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){166, 159},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2210816, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){167},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2210816, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){168},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2214912, .fused = MC_FUSED_NONE, .weight = 228080, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){169},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2223104, .fused = MC_FUSED_NONE, .weight = 229232, .bias_at = 229360, .running = 4384, .counter = 57,
-     .saved = 4384, .extra = 0},
+     .saved = 4384, .extra = 0, .folded = 1},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){170},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2231296, .fused = MC_FUSED_NONE, .weight = 229488, .bias_at = 237680, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){171},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2235392, .fused = MC_FUSED_RELU, .weight = 237744, .bias_at = 237808, .running = 4640, .counter = 58,
-     .saved = 4640, .extra = 0},
+     .saved = 4640, .extra = 0, .folded = 0},
     {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){172},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2235392, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){173},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2239488, .fused = MC_FUSED_NONE, .weight = 237872, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){174},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2243584, .fused = MC_FUSED_NONE, .weight = 274736, .bias_at = 274800, .running = 4768, .counter = 59,
-     .saved = 4768, .extra = 0},
+     .saved = 4768, .extra = 0, .folded = 0},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){175, 168},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2247680, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){176},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2247680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){177},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2251776, .fused = MC_FUSED_NONE, .weight = 274864, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){178},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2259968, .fused = MC_FUSED_NONE, .weight = 276016, .bias_at = 276144, .running = 4896, .counter = 60,
-     .saved = 4896, .extra = 0},
+     .saved = 4896, .extra = 0, .folded = 1},
     {.name = "layer3.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){179},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2268160, .fused = MC_FUSED_NONE, .weight = 276272, .bias_at = 284464, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){180},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2272256, .fused = MC_FUSED_RELU, .weight = 284528, .bias_at = 284592, .running = 5152, .counter = 61,
-     .saved = 5152, .extra = 0},
+     .saved = 5152, .extra = 0, .folded = 0},
     {.name = "layer3.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){181},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2272256, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){182},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2276352, .fused = MC_FUSED_NONE, .weight = 284656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){183},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2280448, .fused = MC_FUSED_NONE, .weight = 321520, .bias_at = 321584, .running = 5280, .counter = 62,
-     .saved = 5280, .extra = 0},
+     .saved = 5280, .extra = 0, .folded = 0},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){184, 177},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2284544, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){185},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2284544, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){186},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2288640, .fused = MC_FUSED_NONE, .weight = 321648, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2296832, .fused = MC_FUSED_NONE, .weight = 322800, .bias_at = 322928, .running = 5408, .counter = 63,
-     .saved = 5408, .extra = 0},
+     .saved = 5408, .extra = 0, .folded = 1},
     {.name = "layer3.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){188},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2305024, .fused = MC_FUSED_NONE, .weight = 323056, .bias_at = 331248, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){189},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2309120, .fused = MC_FUSED_RELU, .weight = 331312, .bias_at = 331376, .running = 5664, .counter = 64,
-     .saved = 5664, .extra = 0},
+     .saved = 5664, .extra = 0, .folded = 0},
     {.name = "layer3.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){190},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2309120, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){191},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2313216, .fused = MC_FUSED_NONE, .weight = 331440, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){192},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2317312, .fused = MC_FUSED_NONE, .weight = 368304, .bias_at = 368368, .running = 5792, .counter = 65,
-     .saved = 5792, .extra = 0},
+     .saved = 5792, .extra = 0, .folded = 0},
     {.name = "layer3.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){193, 186},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2321408, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){194},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2321408, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){195},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2325504, .fused = MC_FUSED_NONE, .weight = 368432, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){196},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2333696, .fused = MC_FUSED_NONE, .weight = 369584, .bias_at = 369712, .running = 5920, .counter = 66,
-     .saved = 5920, .extra = 0},
+     .saved = 5920, .extra = 0, .folded = 1},
     {.name = "layer3.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){197},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2341888, .fused = MC_FUSED_NONE, .weight = 369840, .bias_at = 378032, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){198},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2345984, .fused = MC_FUSED_RELU, .weight = 378096, .bias_at = 378160, .running = 6176, .counter = 67,
-     .saved = 6176, .extra = 0},
+     .saved = 6176, .extra = 0, .folded = 0},
     {.name = "layer3.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){199},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2345984, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){200},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2350080, .fused = MC_FUSED_NONE, .weight = 378224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){201},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2354176, .fused = MC_FUSED_NONE, .weight = 415088, .bias_at = 415152, .running = 6304, .counter = 68,
-     .saved = 6304, .extra = 0},
+     .saved = 6304, .extra = 0, .folded = 0},
     {.name = "layer3.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){202, 195},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2358272, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){203},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2358272, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){204},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2362368, .fused = MC_FUSED_NONE, .weight = 415216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2370560, .fused = MC_FUSED_NONE, .weight = 416368, .bias_at = 416496, .running = 6432, .counter = 69,
-     .saved = 6432, .extra = 0},
+     .saved = 6432, .extra = 0, .folded = 1},
     {.name = "layer3.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){206},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2378752, .fused = MC_FUSED_NONE, .weight = 416624, .bias_at = 424816, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){207},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2382848, .fused = MC_FUSED_RELU, .weight = 424880, .bias_at = 424944, .running = 6688, .counter = 70,
-     .saved = 6688, .extra = 0},
+     .saved = 6688, .extra = 0, .folded = 0},
     {.name = "layer3.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){208},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2382848, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){209},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2386944, .fused = MC_FUSED_NONE, .weight = 425008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){210},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2391040, .fused = MC_FUSED_NONE, .weight = 461872, .bias_at = 461936, .running = 6816, .counter = 71,
-     .saved = 6816, .extra = 0},
+     .saved = 6816, .extra = 0, .folded = 0},
     {.name = "layer3.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){211, 204},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2395136, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){212},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2395136, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){213},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2399232, .fused = MC_FUSED_NONE, .weight = 462000, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){214},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2407424, .fused = MC_FUSED_NONE, .weight = 463152, .bias_at = 463280, .running = 6944, .counter = 72,
-     .saved = 6944, .extra = 0},
+     .saved = 6944, .extra = 0, .folded = 1},
     {.name = "layer3.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){215},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2415616, .fused = MC_FUSED_NONE, .weight = 463408, .bias_at = 471600, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){216},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2419712, .fused = MC_FUSED_RELU, .weight = 471664, .bias_at = 471728, .running = 7200, .counter = 73,
-     .saved = 7200, .extra = 0},
+     .saved = 7200, .extra = 0, .folded = 0},
     {.name = "layer3.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){217},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2419712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){218},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2423808, .fused = MC_FUSED_NONE, .weight = 471792, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){219},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2427904, .fused = MC_FUSED_NONE, .weight = 508656, .bias_at = 508720, .running = 7328, .counter = 74,
-     .saved = 7328, .extra = 0},
+     .saved = 7328, .extra = 0, .folded = 0},
     {.name = "layer3.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){220, 213},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2432000, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){221},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2432000, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){222},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2436096, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){223},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2436160, .fused = MC_FUSED_NONE, .weight = 508784, .bias_at = 509424, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
 };
 
 const mc_model_desc resnet50_model = {

@@ -248,7 +248,8 @@ void bn_c16_32x32_relu_fwd_train(int n, const float *restrict x, const float *re
     for (int c = 0; c < 16; c++) {
         const double mean = synced ? stats[c] : bn_c16_32x32_relu_sum(n, x, c) / m;
         const double var = synced ? stats[16 + c] : bn_c16_32x32_relu_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c16_32x32_relu_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -325,8 +326,8 @@ void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* bn_c48_32x32: batch norm over 48 channels of 32x32 */
-static inline double bn_c48_32x32_plane_sum(const float *restrict p)
+/* bn_c48_32x32_stats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it */
+static inline double bn_c48_32x32_stats_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -350,7 +351,7 @@ static inline double bn_c48_32x32_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c48_32x32_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c48_32x32_stats_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -363,97 +364,36 @@ static inline double bn_c48_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c48_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-    (void)y;
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 1024; i += 16) {
-        __builtin_prefetch(g + i + 98304, 0, 2);
-        __builtin_prefetch(x + i + 98304, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
-    }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 1024; i < 1024; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
-    }
-    *sum_g += sg;
-    *sum_gx += sgx;
-}
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c48_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
-{
-    (void)y;
-    int i = 0;
-    for (; i < 1024; i += 16) {
-        __builtin_prefetch(dx + i + 98304, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
-        if (acc)
-            *(mc_v16 *)(dx + i) += d;
-        else
-            *(mc_v16 *)(dx + i) = d;
-    }
-    for (; i < 1024; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
-    }
-}
-
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c48_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
-{
-    int i = 0;
-    for (; i < 1024; i += 16) {
-        __builtin_prefetch(y + i + 98304, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 1024; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
-
-static double bn_c48_32x32_sum(int n, const float *restrict x, int c)
+static double bn_c48_32x32_stats_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c48_32x32_plane_sum(x + ((long)b * 48 + c) * 1024);
+        sum += bn_c48_32x32_stats_plane_sum(x + ((long)b * 48 + c) * 1024);
     return sum;
 }
 
-static double bn_c48_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c48_32x32_stats_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c48_32x32_plane_sum_sq(x + ((long)b * 48 + c) * 1024, (float)mean);
+        sq += bn_c48_32x32_stats_plane_sum_sq(x + ((long)b * 48 + c) * 1024, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c48_32x32_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c48_32x32_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 48; c++)
-        stats[c] = bn_c48_32x32_sum(n, x, c);
+        stats[c] = bn_c48_32x32_stats_sum(n, x, c);
     const double m = mc_bn_allreduce(stats, 48, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
         stats[c] /= m;
-        stats[48 + c] = bn_c48_32x32_sqdev(n, x, c, stats[c]);
+        stats[48 + c] = bn_c48_32x32_stats_sqdev(n, x, c, stats[c]);
     }
     mc_bn_allreduce(stats + 48, 48, m);
     for (int c = 0; c < 48; c++)
@@ -461,20 +401,19 @@ static double bn_c48_32x32_synced_stats(int n, const float *restrict x, double *
     return m;
 }
 
-void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c48_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv applies them */
     double stats[2 * 48];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c48_32x32_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c48_32x32_stats_synced_stats(n, x, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
-        const double mean = synced ? stats[c] : bn_c48_32x32_sum(n, x, c) / m;
-        const double var = synced ? stats[48 + c] : bn_c48_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c48_32x32_plane_normalize(x + ((long)b * 48 + c) * 1024, y + ((long)b * 48 + c) * 1024, fmean, scale, shift);
+        const double mean = synced ? stats[c] : bn_c48_32x32_stats_sum(n, x, c) / m;
+        const double var = synced ? stats[48 + c] : bn_c48_32x32_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -486,66 +425,13 @@ void bn_c48_32x32_fwd_train(int n, const float *restrict x, const float *restric
     *count += 1;
 }
 
-void bn_c48_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv applies. */
+void bn_c48_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c48_32x32_plane_normalize(x + ((long)b * 48 + c) * 1024, y + ((long)b * 48 + c) * 1024, mean, scale, shift);
-    }
-}
-
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c48_32x32_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
-    double *restrict sums)
-{
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 48 + c) * 1024;
-        bn_c48_32x32_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
-    }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
-}
-
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with an activation): the
- * gradient also flows through the batch mean and variance. Synchronized
- * batch norm takes the means over all processes: every channel first, one
- * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
-void bn_c48_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc)
-{
-    double sums[2 * 48];
-    const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 1024;
-    if (synced) {
-        MC_OMP_FOR
-        for (int c = 0; c < 48; c++)
-            bn_c48_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 48, m);
-    }
-    MC_OMP_FOR
-    for (int c = 0; c < 48; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
-        if (!synced)
-            bn_c48_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 48 + c) * 1024;
-            bn_c48_32x32_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
-        }
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
@@ -696,7 +582,8 @@ void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 16; c++) {
         const double mean = synced ? stats[c] : bn_c16_32x32_sum(n, x, c) / m;
         const double var = synced ? stats[16 + c] : bn_c16_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -773,8 +660,8 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
     }
 }
 
-/* bn_c32_32x32: batch norm over 32 channels of 32x32 */
-static inline double bn_c32_32x32_plane_sum(const float *restrict p)
+/* bn_c32_32x32_stats: batch norm over 32 channels of 32x32, applied by the pointwise conv after it */
+static inline double bn_c32_32x32_stats_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -798,7 +685,7 @@ static inline double bn_c32_32x32_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c32_32x32_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c32_32x32_stats_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -811,97 +698,36 @@ static inline double bn_c32_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c32_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-    (void)y;
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 1024; i += 16) {
-        __builtin_prefetch(g + i + 65536, 0, 2);
-        __builtin_prefetch(x + i + 65536, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
-    }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 1024; i < 1024; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
-    }
-    *sum_g += sg;
-    *sum_gx += sgx;
-}
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c32_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
-{
-    (void)y;
-    int i = 0;
-    for (; i < 1024; i += 16) {
-        __builtin_prefetch(dx + i + 65536, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
-        if (acc)
-            *(mc_v16 *)(dx + i) += d;
-        else
-            *(mc_v16 *)(dx + i) = d;
-    }
-    for (; i < 1024; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
-    }
-}
-
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c32_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
-{
-    int i = 0;
-    for (; i < 1024; i += 16) {
-        __builtin_prefetch(y + i + 65536, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 1024; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
-
-static double bn_c32_32x32_sum(int n, const float *restrict x, int c)
+static double bn_c32_32x32_stats_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c32_32x32_plane_sum(x + ((long)b * 32 + c) * 1024);
+        sum += bn_c32_32x32_stats_plane_sum(x + ((long)b * 32 + c) * 1024);
     return sum;
 }
 
-static double bn_c32_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c32_32x32_stats_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c32_32x32_plane_sum_sq(x + ((long)b * 32 + c) * 1024, (float)mean);
+        sq += bn_c32_32x32_stats_plane_sum_sq(x + ((long)b * 32 + c) * 1024, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c32_32x32_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c32_32x32_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 32; c++)
-        stats[c] = bn_c32_32x32_sum(n, x, c);
+        stats[c] = bn_c32_32x32_stats_sum(n, x, c);
     const double m = mc_bn_allreduce(stats, 32, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         stats[c] /= m;
-        stats[32 + c] = bn_c32_32x32_sqdev(n, x, c, stats[c]);
+        stats[32 + c] = bn_c32_32x32_stats_sqdev(n, x, c, stats[c]);
     }
     mc_bn_allreduce(stats + 32, 32, m);
     for (int c = 0; c < 32; c++)
@@ -909,20 +735,19 @@ static double bn_c32_32x32_synced_stats(int n, const float *restrict x, double *
     return m;
 }
 
-void bn_c32_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c32_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv applies them */
     double stats[2 * 32];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c32_32x32_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c32_32x32_stats_synced_stats(n, x, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        const double mean = synced ? stats[c] : bn_c32_32x32_sum(n, x, c) / m;
-        const double var = synced ? stats[32 + c] : bn_c32_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c32_32x32_plane_normalize(x + ((long)b * 32 + c) * 1024, y + ((long)b * 32 + c) * 1024, fmean, scale, shift);
+        const double mean = synced ? stats[c] : bn_c32_32x32_stats_sum(n, x, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_32x32_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -934,66 +759,13 @@ void bn_c32_32x32_fwd_train(int n, const float *restrict x, const float *restric
     *count += 1;
 }
 
-void bn_c32_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv applies. */
+void bn_c32_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c32_32x32_plane_normalize(x + ((long)b * 32 + c) * 1024, y + ((long)b * 32 + c) * 1024, mean, scale, shift);
-    }
-}
-
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_32x32_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
-    double *restrict sums)
-{
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 32 + c) * 1024;
-        bn_c32_32x32_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
-    }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
-}
-
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with an activation): the
- * gradient also flows through the batch mean and variance. Synchronized
- * batch norm takes the means over all processes: every channel first, one
- * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
-void bn_c32_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc)
-{
-    double sums[2 * 32];
-    const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 1024;
-    if (synced) {
-        MC_OMP_FOR
-        for (int c = 0; c < 32; c++)
-            bn_c32_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 32, m);
-    }
-    MC_OMP_FOR
-    for (int c = 0; c < 32; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
-        if (!synced)
-            bn_c32_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 32 + c) * 1024;
-            bn_c32_32x32_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
-        }
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
@@ -1157,7 +929,8 @@ void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *re
     for (int c = 0; c < 32; c++) {
         const double mean = synced ? stats[c] : bn_c32_16x16_relu_sum(n, x, c) / m;
         const double var = synced ? stats[32 + c] : bn_c32_16x16_relu_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c32_16x16_relu_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -1381,7 +1154,8 @@ void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restric
     for (int c = 0; c < 32; c++) {
         const double mean = synced ? stats[c] : bn_c32_16x16_sum(n, x, c) / m;
         const double var = synced ? stats[32 + c] : bn_c32_16x16_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c32_16x16_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -1458,8 +1232,8 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, c
     }
 }
 
-/* bn_c64_16x16: batch norm over 64 channels of 16x16 */
-static inline double bn_c64_16x16_plane_sum(const float *restrict p)
+/* bn_c64_16x16_stats: batch norm over 64 channels of 16x16, applied by the pointwise conv after it */
+static inline double bn_c64_16x16_stats_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -1483,7 +1257,7 @@ static inline double bn_c64_16x16_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c64_16x16_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c64_16x16_stats_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 256; i += 16) {
@@ -1496,97 +1270,36 @@ static inline double bn_c64_16x16_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c64_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-    (void)y;
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 256; i += 16) {
-        __builtin_prefetch(g + i + 32768, 0, 2);
-        __builtin_prefetch(x + i + 32768, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
-    }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 256; i < 256; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
-    }
-    *sum_g += sg;
-    *sum_gx += sgx;
-}
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c64_16x16_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
-{
-    (void)y;
-    int i = 0;
-    for (; i < 256; i += 16) {
-        __builtin_prefetch(dx + i + 32768, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
-        if (acc)
-            *(mc_v16 *)(dx + i) += d;
-        else
-            *(mc_v16 *)(dx + i) = d;
-    }
-    for (; i < 256; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
-    }
-}
-
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c64_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
-{
-    int i = 0;
-    for (; i < 256; i += 16) {
-        __builtin_prefetch(y + i + 32768, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 256; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
-
-static double bn_c64_16x16_sum(int n, const float *restrict x, int c)
+static double bn_c64_16x16_stats_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c64_16x16_plane_sum(x + ((long)b * 64 + c) * 256);
+        sum += bn_c64_16x16_stats_plane_sum(x + ((long)b * 64 + c) * 256);
     return sum;
 }
 
-static double bn_c64_16x16_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c64_16x16_stats_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c64_16x16_plane_sum_sq(x + ((long)b * 64 + c) * 256, (float)mean);
+        sq += bn_c64_16x16_stats_plane_sum_sq(x + ((long)b * 64 + c) * 256, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c64_16x16_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c64_16x16_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 64; c++)
-        stats[c] = bn_c64_16x16_sum(n, x, c);
+        stats[c] = bn_c64_16x16_stats_sum(n, x, c);
     const double m = mc_bn_allreduce(stats, 64, (double)n * 256);
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         stats[c] /= m;
-        stats[64 + c] = bn_c64_16x16_sqdev(n, x, c, stats[c]);
+        stats[64 + c] = bn_c64_16x16_stats_sqdev(n, x, c, stats[c]);
     }
     mc_bn_allreduce(stats + 64, 64, m);
     for (int c = 0; c < 64; c++)
@@ -1594,20 +1307,19 @@ static double bn_c64_16x16_synced_stats(int n, const float *restrict x, double *
     return m;
 }
 
-void bn_c64_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c64_16x16_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv applies them */
     double stats[2 * 64];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c64_16x16_synced_stats(n, x, stats) : (double)n * 256;
+    const double m = synced ? bn_c64_16x16_stats_synced_stats(n, x, stats) : (double)n * 256;
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
-        const double mean = synced ? stats[c] : bn_c64_16x16_sum(n, x, c) / m;
-        const double var = synced ? stats[64 + c] : bn_c64_16x16_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c64_16x16_plane_normalize(x + ((long)b * 64 + c) * 256, y + ((long)b * 64 + c) * 256, fmean, scale, shift);
+        const double mean = synced ? stats[c] : bn_c64_16x16_stats_sum(n, x, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_16x16_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1619,66 +1331,13 @@ void bn_c64_16x16_fwd_train(int n, const float *restrict x, const float *restric
     *count += 1;
 }
 
-void bn_c64_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv applies. */
+void bn_c64_16x16_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c64_16x16_plane_normalize(x + ((long)b * 64 + c) * 256, y + ((long)b * 64 + c) * 256, mean, scale, shift);
-    }
-}
-
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c64_16x16_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
-    double *restrict sums)
-{
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 64 + c) * 256;
-        bn_c64_16x16_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
-    }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
-}
-
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with an activation): the
- * gradient also flows through the batch mean and variance. Synchronized
- * batch norm takes the means over all processes: every channel first, one
- * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
-void bn_c64_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc)
-{
-    double sums[2 * 64];
-    const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 256;
-    if (synced) {
-        MC_OMP_FOR
-        for (int c = 0; c < 64; c++)
-            bn_c64_16x16_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 64, m);
-    }
-    MC_OMP_FOR
-    for (int c = 0; c < 64; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
-        if (!synced)
-            bn_c64_16x16_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 64 + c) * 256;
-            bn_c64_16x16_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
-        }
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
@@ -1842,7 +1501,8 @@ void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *rest
     for (int c = 0; c < 64; c++) {
         const double mean = synced ? stats[c] : bn_c64_8x8_relu_sum(n, x, c) / m;
         const double var = synced ? stats[64 + c] : bn_c64_8x8_relu_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c64_8x8_relu_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -2066,7 +1726,8 @@ void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict 
     for (int c = 0; c < 64; c++) {
         const double mean = synced ? stats[c] : bn_c64_8x8_sum(n, x, c) / m;
         const double var = synced ? stats[64 + c] : bn_c64_8x8_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             bn_c64_8x8_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, fmean, scale, shift);
         save_mean[c] = fmean;
@@ -2143,8 +1804,8 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, con
     }
 }
 
-/* bn_c128_8x8: batch norm over 128 channels of 8x8 */
-static inline double bn_c128_8x8_plane_sum(const float *restrict p)
+/* bn_c128_8x8_stats: batch norm over 128 channels of 8x8, applied by the pointwise conv after it */
+static inline double bn_c128_8x8_stats_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -2168,7 +1829,7 @@ static inline double bn_c128_8x8_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c128_8x8_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c128_8x8_stats_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 64; i += 16) {
@@ -2181,97 +1842,36 @@ static inline double bn_c128_8x8_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c128_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-    (void)y;
-    mc_v16 lanes_g = {0}, lanes_gx = {0};
-    for (int i = 0; i < 64; i += 16) {
-        __builtin_prefetch(g + i + 16384, 0, 2);
-        __builtin_prefetch(x + i + 16384, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        lanes_g += gv;
-        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
-    }
-    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
-    for (int i = 64; i < 64; i++) {
-        const float gi = g[i];
-        sg += gi;
-        sgx += gi * ((x[i] - mean) * invstd);
-    }
-    *sum_g += sg;
-    *sum_gx += sgx;
-}
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c128_8x8_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
-{
-    (void)y;
-    int i = 0;
-    for (; i < 64; i += 16) {
-        __builtin_prefetch(dx + i + 16384, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
-        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
-        if (acc)
-            *(mc_v16 *)(dx + i) += d;
-        else
-            *(mc_v16 *)(dx + i) = d;
-    }
-    for (; i < 64; i++) {
-        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
-        dx[i] = acc ? dx[i] + d : d;
-    }
-}
-
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c128_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
-{
-    int i = 0;
-    for (; i < 64; i += 16) {
-        __builtin_prefetch(y + i + 16384, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 64; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
-
-static double bn_c128_8x8_sum(int n, const float *restrict x, int c)
+static double bn_c128_8x8_stats_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c128_8x8_plane_sum(x + ((long)b * 128 + c) * 64);
+        sum += bn_c128_8x8_stats_plane_sum(x + ((long)b * 128 + c) * 64);
     return sum;
 }
 
-static double bn_c128_8x8_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c128_8x8_stats_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c128_8x8_plane_sum_sq(x + ((long)b * 128 + c) * 64, (float)mean);
+        sq += bn_c128_8x8_stats_plane_sum_sq(x + ((long)b * 128 + c) * 64, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c128_8x8_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c128_8x8_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 128; c++)
-        stats[c] = bn_c128_8x8_sum(n, x, c);
+        stats[c] = bn_c128_8x8_stats_sum(n, x, c);
     const double m = mc_bn_allreduce(stats, 128, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 128; c++) {
         stats[c] /= m;
-        stats[128 + c] = bn_c128_8x8_sqdev(n, x, c, stats[c]);
+        stats[128 + c] = bn_c128_8x8_stats_sqdev(n, x, c, stats[c]);
     }
     mc_bn_allreduce(stats + 128, 128, m);
     for (int c = 0; c < 128; c++)
@@ -2279,20 +1879,19 @@ static double bn_c128_8x8_synced_stats(int n, const float *restrict x, double *r
     return m;
 }
 
-void bn_c128_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+void bn_c128_8x8_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
     float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv applies them */
     double stats[2 * 128];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c128_8x8_synced_stats(n, x, stats) : (double)n * 64;
+    const double m = synced ? bn_c128_8x8_stats_synced_stats(n, x, stats) : (double)n * 64;
     MC_OMP_FOR
     for (int c = 0; c < 128; c++) {
-        const double mean = synced ? stats[c] : bn_c128_8x8_sum(n, x, c) / m;
-        const double var = synced ? stats[128 + c] : bn_c128_8x8_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
-        const float fmean = (float)mean, scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c128_8x8_plane_normalize(x + ((long)b * 128 + c) * 64, y + ((long)b * 128 + c) * 64, fmean, scale, shift);
+        const double mean = synced ? stats[c] : bn_c128_8x8_stats_sum(n, x, c) / m;
+        const double var = synced ? stats[128 + c] : bn_c128_8x8_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2304,65 +1903,12 @@ void bn_c128_8x8_fwd_train(int n, const float *restrict x, const float *restrict
     *count += 1;
 }
 
-void bn_c128_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv applies. */
+void bn_c128_8x8_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 128; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c128_8x8_plane_normalize(x + ((long)b * 128 + c) * 64, y + ((long)b * 128 + c) * 64, mean, scale, shift);
-    }
-}
-
-/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c128_8x8_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
-    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
-    double *restrict sums)
-{
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int b = 0; b < n; b++) {
-        const long at = ((long)b * 128 + c) * 64;
-        bn_c128_8x8_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
-    }
-    dgamma[c] += (float)sum_dy_xhat;
-    dbeta[c] += (float)sum_dy;
-    sums[0] = sum_dy;
-    sums[1] = sum_dy_xhat;
-}
-
-/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
- * or stored with acc 0; dy masked by the output y with an activation): the
- * gradient also flows through the batch mean and variance. Synchronized
- * batch norm takes the means over all processes: every channel first, one
- * reduction (the parameter gradients keep the local sums; their all-reduce
- * adds them). */
-void bn_c128_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
-    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
-    float *restrict dgamma, float *restrict dbeta, int acc)
-{
-    double sums[2 * 128];
-    const int synced = mc_bn_allreduce != 0;
-    double m = (double)n * 64;
-    if (synced) {
-        MC_OMP_FOR
-        for (int c = 0; c < 128; c++)
-            bn_c128_8x8_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
-        m = mc_bn_allreduce(sums, 2 * 128, m);
-    }
-    MC_OMP_FOR
-    for (int c = 0; c < 128; c++) {
-        const float mean = save_mean[c], invstd = save_invstd[c];
-        double local[2];
-        const double *restrict s = synced ? sums + 2 * c : local;
-        if (!synced)
-            bn_c128_8x8_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
-        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
-        for (int b = 0; b < n; b++) {
-            const long at = ((long)b * 128 + c) * 64;
-            bn_c128_8x8_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
-        }
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }

@@ -470,8 +470,8 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
     }
 }
 
-/* conv_k1_c48_16_32x32_s1_p0_b: conv 48x32x32 -> 16x32x32, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c48_16_32x32_s1_p0_b_bn: conv 48x32x32 -> 16x32x32, kernel 1, stride 1, padding 0, bias */
+static void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 1024; j0 += 32) {
         for (int i0 = 0; i0 < 16; i0 += 8)
@@ -564,7 +564,7 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const
     }
 }
 
-static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 16; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -702,10 +702,15 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c48_16_32x32_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c48_16_32x32_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 3; g++)
+    for (int g = 0; g < 3; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 1024; p0 += 16) {
             const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
             mc_v16 r[16];
@@ -721,12 +726,13 @@ static void conv_k1_c48_16_32x32_s1_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-                *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 48 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 48 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 1024; j0 += 32) {
@@ -820,7 +826,7 @@ static void conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(const float *restrict a, const 
     }
 }
 
-static void conv_k1_c48_16_32x32_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c48_16_32x32_s1_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 16; r++)
         for (int q = 0; q < 48; q++)
@@ -828,20 +834,63 @@ static void conv_k1_c48_16_32x32_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-void conv_k1_c48_16_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c48_16_32x32_s1_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[48], shift[48];
+    for (int ci = 0; ci < 48; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 16; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 48; ci++) {
+            wf[co * 48 + ci] = w[co * 48 + ci] * scale[ci];
+            b += (double)w[co * 48 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c48_16_32x32_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 48; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 1024;
+        float *restrict dc = dxb + ci * 1024;
+        if (acc)
+            for (int i = 0; i < 1024; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 1024; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[768], bf[16];
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 16384;
         for (int co = 0; co < 16; co++)
             for (int i = 0; i < 1024; i++)
                 yb[co * 1024 + i] = bias[co];
-        conv_k1_c48_16_32x32_s1_p0_b_gemm_fwd(w, x + (long)b * 49152, yb);
+        conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb);
     }
 }
 
 
-static inline double conv_k1_c48_16_32x32_s1_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c48_16_32x32_s1_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -862,14 +911,18 @@ static inline double conv_k1_c48_16_32x32_s1_p0_b_bias_sum(const float *restrict
     return s;
 }
 
-void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[16];
+    static float fold_g[768], w2[768], fa[48], fb[48];
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c48_16_32x32_s1_p0_b_bias_sum(dy + ((long)b * 16 + c) * 1024);
+            gb += conv_k1_c48_16_32x32_s1_p0_b_bn_bias_sum(dy + ((long)b * 16 + c) * 1024);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static float dwt[12288];
@@ -881,8 +934,8 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
             float *restrict part = dwt + (long)k * 768;
             memset(part, 0, sizeof(float) * 768);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c48_16_32x32_s1_p0_b_pad_cl(x + (long)b * 49152, xt);
-                conv_k1_c48_16_32x32_s1_p0_b_gemm_dw(1, dy + (long)b * 16384, xt, part);
+                conv_k1_c48_16_32x32_s1_p0_b_bn_hat_cl(x + (long)b * 49152, xt, mean, invstd);
+                conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_dw(1, dy + (long)b * 16384, xt, part);
             }
         }
     }
@@ -893,15 +946,42 @@ void conv_k1_c48_16_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 768 + (co * 1 + t) * 48 + ci];
-                dw[(co * 48 + ci) * 1 + t] += s;
+                fold_g[(co * 48 + ci) * 1 + t] = s;;
             }
+    double sums[96];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 48; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 16; co++) {
+            s_dy += (double)w[co * 48 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 48 + ci] * fold_g[co * 48 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 1024;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 96, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 16; co++)
+        for (int ci = 0; ci < 48; ci++)
+            dw[co * 48 + ci] += gamma[ci] * fold_g[co * 48 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 48; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 16; co++)
+            w2[co * 48 + ci] = w[co * 48 + ci] * k;
+    }
     static float wt[768];
-    conv_k1_c48_16_32x32_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 49152, 0, sizeof(float) * 49152);
-        conv_k1_c48_16_32x32_s1_p0_b_gemm_dx(wt, dy + (long)b * 16384, dx + (long)b * 49152);
+        conv_k1_c48_16_32x32_s1_p0_b_bn_fold_dx(x + (long)b * 49152, dx + (long)b * 49152, mean, fa, fb, acc);
+        conv_k1_c48_16_32x32_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 16384, dx + (long)b * 49152);
     }
 }
 
@@ -1146,7 +1226,7 @@ static void conv_k3_c16_16_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
             const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
             mc_v16 r[16];
@@ -1165,6 +1245,7 @@ static void conv_k3_c16_16_32x32_s1_p1_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 1) * 34 + ix + 1) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k3_c16_16_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1319,7 +1400,7 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 2304 + (co * 9 + t) * 16 + ci];
-                dw[(co * 16 + ci) * 9 + t] += s;
+                dw[(co * 16 + ci) * 9 + t] += s;;
             }
     static float wf[2304];
     conv_k3_c16_16_32x32_s1_p1_flip(w, wf);
@@ -1350,8 +1431,8 @@ void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     }
 }
 
-/* conv_k1_c32_32_32x32_s2_p0_b: conv 32x32x32 -> 32x16x16, kernel 1, stride 2, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c32_32_32x32_s2_p0_b_bn: conv 32x32x32 -> 32x16x16, kernel 1, stride 2, padding 0, bias */
+static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 32) {
@@ -1434,7 +1515,7 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd_cl(c
     }
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 2; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -1466,7 +1547,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_y_out(const float *restrict xt, float *
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c32_32_32x32_s2_p0_b_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 32; ci++)
@@ -1474,7 +1555,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_order_cl(const float *restrict w, float
                 out[(t * 32 + ci) * 32 + co] = w[(co * 32 + ci) * 1 + t];
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -1581,9 +1662,9 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c32_32_32x32_s2_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 2; g++)
+    for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -1602,9 +1683,39 @@ static void conv_k1_c32_32_32x32_s2_p0_b_pad_cl(const float *restrict planes, fl
                 *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 16) = r[q];
             }
         }
+    }
 }
 
-static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
+{
+    for (int g = 0; g < 2; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 16) = (r[q] - mv) * sv;
+            }
+        }
+    }
+}
+
+static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 32; j0 += 32) {
@@ -1687,9 +1798,9 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_gemm_dx_cl(co
     }
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 2; g++)
+    for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -1708,9 +1819,10 @@ static void conv_k1_c32_32_32x32_s2_p0_b_dy_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 16) = r[q];
             }
         }
+    }
 }
 
-static void conv_k1_c32_32_32x32_s2_p0_b_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 2; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -1744,7 +1856,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_dx_out(const float *restrict xt, float 
 
 
 /* The pixels of image xb that the filters see, as planes of 16 x 16. */
-static void conv_k1_c32_32_32x32_s2_p0_b_gather(const float *restrict xb, float *restrict xs)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_gather(const float *restrict xb, float *restrict xs)
 {
     for (int ci = 0; ci < 32; ci++)
         for (int oy = 0; oy < 16; oy++)
@@ -1753,7 +1865,7 @@ static void conv_k1_c32_32_32x32_s2_p0_b_gather(const float *restrict xb, float 
 }
 
 /* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c32_32_32x32_s2_p0_b_scatter_add(const float *restrict dxs, float *restrict dxb)
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
     for (int ci = 0; ci < 32; ci++)
         for (int oy = 0; oy < 16; oy++)
@@ -1761,26 +1873,69 @@ static void conv_k1_c32_32_32x32_s2_p0_b_scatter_add(const float *restrict dxs, 
                 dxb[(ci * 32 + oy * 2) * 32 + ox * 2] += dxs[(ci * 16 + oy) * 16 + ox];
 }
 
-void conv_k1_c32_32_32x32_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[32], shift[32];
+    for (int ci = 0; ci < 32; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 32; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 32; ci++) {
+            wf[co * 32 + ci] = w[co * 32 + ci] * scale[ci];
+            b += (double)w[co * 32 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c32_32_32x32_s2_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 32; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 1024;
+        float *restrict dc = dxb + ci * 1024;
+        if (acc)
+            for (int i = 0; i < 1024; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 1024; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[1024], bf[32];
+    conv_k1_c32_32_32x32_s2_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     static _Alignas(64) float wr[1024];
-    conv_k1_c32_32_32x32_s2_p0_b_order_cl(w, wr);
+    conv_k1_c32_32_32x32_s2_p0_b_bn_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[8192], yt[8192];
         float xs[8192];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c32_32_32x32_s2_p0_b_gather(x + (long)b * 32768, xs);
-            conv_k1_c32_32_32x32_s2_p0_b_pad_cl(xs, xt);
-            conv_k1_c32_32_32x32_s2_p0_b_gemm_fwd_cl(xt, wr, bias, yt);
-            conv_k1_c32_32_32x32_s2_p0_b_y_out(yt, y + (long)b * 8192, 0);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_gather(x + (long)b * 32768, xs);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_pad_cl(xs, xt);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_fwd_cl(xt, wr, bias, yt);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_y_out(yt, y + (long)b * 8192, 0);
         }
     }
 }
 
 
-static inline double conv_k1_c32_32_32x32_s2_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c32_32_32x32_s2_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -1801,14 +1956,18 @@ static inline double conv_k1_c32_32_32x32_s2_p0_b_bias_sum(const float *restrict
     return s;
 }
 
-void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[32];
+    static float fold_g[1024], w2[1024], fa[32], fb[32];
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c32_32_32x32_s2_p0_b_bias_sum(dy + ((long)b * 32 + c) * 256);
+            gb += conv_k1_c32_32_32x32_s2_p0_b_bn_bias_sum(dy + ((long)b * 32 + c) * 256);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static float dwt[16384];
@@ -1821,9 +1980,9 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
             float *restrict part = dwt + (long)k * 1024;
             memset(part, 0, sizeof(float) * 1024);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c32_32_32x32_s2_p0_b_gather(x + (long)b * 32768, xs);
-                conv_k1_c32_32_32x32_s2_p0_b_pad_cl(xs, xt);
-                conv_k1_c32_32_32x32_s2_p0_b_gemm_dw(1, dy + (long)b * 8192, xt, part);
+                conv_k1_c32_32_32x32_s2_p0_b_bn_gather(x + (long)b * 32768, xs);
+                conv_k1_c32_32_32x32_s2_p0_b_bn_hat_cl(xs, xt, mean, invstd);
+                conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dw(1, dy + (long)b * 8192, xt, part);
             }
         }
     }
@@ -1834,20 +1993,47 @@ void conv_k1_c32_32_32x32_s2_p0_b_bwd(int n, const float *restrict x, const floa
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 1024 + (co * 1 + t) * 32 + ci];
-                dw[(co * 32 + ci) * 1 + t] += s;
+                fold_g[(co * 32 + ci) * 1 + t] = s;;
             }
+    double sums[64];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 32; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 32; co++) {
+            s_dy += (double)w[co * 32 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 32 + ci] * fold_g[co * 32 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 1024;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 64, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 32; ci++)
+            dw[co * 32 + ci] += gamma[ci] * fold_g[co * 32 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 32; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 32; co++)
+            w2[co * 32 + ci] = w[co * 32 + ci] * k;
+    }
     MC_OMP_PARALLEL
     {
         _Alignas(64) float dyt[8192], dxt[8192];
         float dxs[8192];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c32_32_32x32_s2_p0_b_dy_cl(dy + (long)b * 8192, dyt);
-            conv_k1_c32_32_32x32_s2_p0_b_gemm_dx_cl(dyt, w, 0, dxt);
-            conv_k1_c32_32_32x32_s2_p0_b_dx_out(dxt, dxs, 0);
-            if (!acc)
-                memset(dx + (long)b * 32768, 0, sizeof(float) * 32768);
-            conv_k1_c32_32_32x32_s2_p0_b_scatter_add(dxs, dx + (long)b * 32768);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_dy_cl(dy + (long)b * 8192, dyt);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dx_cl(dyt, w2, 0, dxt);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_dx_out(dxt, dxs, 0);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_fold_dx(x + (long)b * 32768, dx + (long)b * 32768, mean, fa, fb, acc);
+            conv_k1_c32_32_32x32_s2_p0_b_bn_scatter_add(dxs, dx + (long)b * 32768);
         }
     }
 }
@@ -2117,7 +2303,7 @@ static void conv_k3_c32_32_16x16_s1_p1_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 2; g++)
+    for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -2136,6 +2322,7 @@ static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 1) * 18 + ix + 1) * 32 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2290,7 +2477,7 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 9216 + (co * 9 + t) * 32 + ci];
-                dw[(co * 32 + ci) * 9 + t] += s;
+                dw[(co * 32 + ci) * 9 + t] += s;;
             }
     static float wf[9216];
     conv_k3_c32_32_16x16_s1_p1_flip(w, wf);
@@ -2520,7 +2707,7 @@ static void conv_k1_c16_32_32x32_s2_p0_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c16_32_32x32_s2_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -2539,6 +2726,7 @@ static void conv_k1_c16_32_32x32_s2_p0_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -2602,7 +2790,7 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(cons
 
 static void conv_k1_c16_32_32x32_s2_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 2; g++)
+    for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -2621,6 +2809,7 @@ static void conv_k1_c16_32_32x32_s2_p0_dy_cl(const float *restrict planes, float
                 *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 32 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c16_32_32x32_s2_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
@@ -2722,7 +2911,7 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 512 + (co * 1 + t) * 16 + ci];
-                dw[(co * 16 + ci) * 1 + t] += s;
+                dw[(co * 16 + ci) * 1 + t] += s;;
             }
     MC_OMP_PARALLEL
     {
@@ -2740,8 +2929,8 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
     }
 }
 
-/* conv_k1_c64_32_16x16_s1_p0_b: conv 64x16x16 -> 32x16x16, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c64_32_16x16_s1_p0_b_bn: conv 64x16x16 -> 32x16x16, kernel 1, stride 1, padding 0, bias */
+static void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 256; j0 += 32) {
         for (int i0 = 0; i0 < 32; i0 += 8)
@@ -2834,7 +3023,7 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const
     }
 }
 
-static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 32; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -3035,10 +3224,15 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c64_32_16x16_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c64_32_16x16_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 4; g++)
+    for (int g = 0; g < 4; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -3054,12 +3248,13 @@ static void conv_k1_c64_32_16x16_s1_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 64 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 64 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 256; j0 += 32) {
@@ -3153,7 +3348,7 @@ static void conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(const float *restrict a, const 
     }
 }
 
-static void conv_k1_c64_32_16x16_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c64_32_16x16_s1_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 32; r++)
         for (int q = 0; q < 64; q++)
@@ -3161,20 +3356,63 @@ static void conv_k1_c64_32_16x16_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-void conv_k1_c64_32_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c64_32_16x16_s1_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[64], shift[64];
+    for (int ci = 0; ci < 64; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 32; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 64; ci++) {
+            wf[co * 64 + ci] = w[co * 64 + ci] * scale[ci];
+            b += (double)w[co * 64 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c64_32_16x16_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 64; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 256;
+        float *restrict dc = dxb + ci * 256;
+        if (acc)
+            for (int i = 0; i < 256; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 256; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[2048], bf[32];
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 8192;
         for (int co = 0; co < 32; co++)
             for (int i = 0; i < 256; i++)
                 yb[co * 256 + i] = bias[co];
-        conv_k1_c64_32_16x16_s1_p0_b_gemm_fwd(w, x + (long)b * 16384, yb);
+        conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 16384, yb);
     }
 }
 
 
-static inline double conv_k1_c64_32_16x16_s1_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c64_32_16x16_s1_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -3195,14 +3433,18 @@ static inline double conv_k1_c64_32_16x16_s1_p0_b_bias_sum(const float *restrict
     return s;
 }
 
-void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[32];
+    static float fold_g[2048], w2[2048], fa[64], fb[64];
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c64_32_16x16_s1_p0_b_bias_sum(dy + ((long)b * 32 + c) * 256);
+            gb += conv_k1_c64_32_16x16_s1_p0_b_bn_bias_sum(dy + ((long)b * 32 + c) * 256);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static float dwt[32768];
@@ -3214,8 +3456,8 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
             float *restrict part = dwt + (long)k * 2048;
             memset(part, 0, sizeof(float) * 2048);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c64_32_16x16_s1_p0_b_pad_cl(x + (long)b * 16384, xt);
-                conv_k1_c64_32_16x16_s1_p0_b_gemm_dw(1, dy + (long)b * 8192, xt, part);
+                conv_k1_c64_32_16x16_s1_p0_b_bn_hat_cl(x + (long)b * 16384, xt, mean, invstd);
+                conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dw(1, dy + (long)b * 8192, xt, part);
             }
         }
     }
@@ -3226,20 +3468,47 @@ void conv_k1_c64_32_16x16_s1_p0_b_bwd(int n, const float *restrict x, const floa
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 2048 + (co * 1 + t) * 64 + ci];
-                dw[(co * 64 + ci) * 1 + t] += s;
+                fold_g[(co * 64 + ci) * 1 + t] = s;;
             }
+    double sums[128];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 64; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 32; co++) {
+            s_dy += (double)w[co * 64 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 64 + ci] * fold_g[co * 64 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 256;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 128, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 32; co++)
+        for (int ci = 0; ci < 64; ci++)
+            dw[co * 64 + ci] += gamma[ci] * fold_g[co * 64 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 64; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 32; co++)
+            w2[co * 64 + ci] = w[co * 64 + ci] * k;
+    }
     static float wt[2048];
-    conv_k1_c64_32_16x16_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
-        conv_k1_c64_32_16x16_s1_p0_b_gemm_dx(wt, dy + (long)b * 8192, dx + (long)b * 16384);
+        conv_k1_c64_32_16x16_s1_p0_b_bn_fold_dx(x + (long)b * 16384, dx + (long)b * 16384, mean, fa, fb, acc);
+        conv_k1_c64_32_16x16_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 8192, dx + (long)b * 16384);
     }
 }
 
-/* conv_k1_c64_64_16x16_s2_p0_b: conv 64x16x16 -> 64x8x8, kernel 1, stride 2, padding 0, bias */
-static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* conv_k1_c64_64_16x16_s2_p0_b_bn: conv 64x16x16 -> 64x8x8, kernel 1, stride 2, padding 0, bias */
+static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_fwd_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 32) {
@@ -3322,7 +3591,7 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd_cl(c
     }
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_y_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_y_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 4; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -3354,7 +3623,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_y_out(const float *restrict xt, float *
 }
 
 /* The filters as the rows of that product: wr[(ky, kx, ci)][co] = w[co][ci][ky][kx]. */
-static void conv_k1_c64_64_16x16_s2_p0_b_order_cl(const float *restrict w, float *restrict out)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_order_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 64; co++)
         for (int ci = 0; ci < 64; ci++)
@@ -3362,7 +3631,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_order_cl(const float *restrict w, float
                 out[(t * 64 + ci) * 64 + co] = w[(co * 64 + ci) * 1 + t];
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -3564,9 +3833,9 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a
 
 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c64_64_16x16_s2_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 4; g++)
+    for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -3585,9 +3854,39 @@ static void conv_k1_c64_64_16x16_s2_p0_b_pad_cl(const float *restrict planes, fl
                 *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 16) = r[q];
             }
         }
+    }
 }
 
-static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
+{
+    for (int g = 0; g < 4; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
+        for (int p0 = 0; p0 < 64; p0 += 16) {
+            const int count = 64 - p0 < 16 ? 64 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 64 + p0;
+                __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 1024, 0, 2);
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 16) = (r[q] - mv) * sv;
+            }
+        }
+    }
+}
+
+static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
     float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 32) {
@@ -3670,9 +3969,9 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_gemm_dx_cl(co
     }
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_dy_cl(const float *restrict planes, float *restrict xt)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 4; g++)
+    for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -3691,9 +3990,10 @@ static void conv_k1_c64_64_16x16_s2_p0_b_dy_cl(const float *restrict planes, flo
                 *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 16) = r[q];
             }
         }
+    }
 }
 
-static void conv_k1_c64_64_16x16_s2_p0_b_dx_out(const float *restrict xt, float *restrict planes, int acc)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_dx_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 4; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -3727,7 +4027,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_dx_out(const float *restrict xt, float 
 
 
 /* The pixels of image xb that the filters see, as planes of 8 x 8. */
-static void conv_k1_c64_64_16x16_s2_p0_b_gather(const float *restrict xb, float *restrict xs)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_gather(const float *restrict xb, float *restrict xs)
 {
     for (int ci = 0; ci < 64; ci++)
         for (int oy = 0; oy < 8; oy++)
@@ -3736,7 +4036,7 @@ static void conv_k1_c64_64_16x16_s2_p0_b_gather(const float *restrict xb, float 
 }
 
 /* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c64_64_16x16_s2_p0_b_scatter_add(const float *restrict dxs, float *restrict dxb)
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
     for (int ci = 0; ci < 64; ci++)
         for (int oy = 0; oy < 8; oy++)
@@ -3744,26 +4044,69 @@ static void conv_k1_c64_64_16x16_s2_p0_b_scatter_add(const float *restrict dxs, 
                 dxb[(ci * 16 + oy * 2) * 16 + ox * 2] += dxs[(ci * 8 + oy) * 8 + ox];
 }
 
-void conv_k1_c64_64_16x16_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[64], shift[64];
+    for (int ci = 0; ci < 64; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 64; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 64; ci++) {
+            wf[co * 64 + ci] = w[co * 64 + ci] * scale[ci];
+            b += (double)w[co * 64 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c64_64_16x16_s2_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 64; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 256;
+        float *restrict dc = dxb + ci * 256;
+        if (acc)
+            for (int i = 0; i < 256; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 256; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[4096], bf[64];
+    conv_k1_c64_64_16x16_s2_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     static _Alignas(64) float wr[4096];
-    conv_k1_c64_64_16x16_s2_p0_b_order_cl(w, wr);
+    conv_k1_c64_64_16x16_s2_p0_b_bn_order_cl(w, wr);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[4096], yt[4096];
         float xs[4096];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c64_64_16x16_s2_p0_b_gather(x + (long)b * 16384, xs);
-            conv_k1_c64_64_16x16_s2_p0_b_pad_cl(xs, xt);
-            conv_k1_c64_64_16x16_s2_p0_b_gemm_fwd_cl(xt, wr, bias, yt);
-            conv_k1_c64_64_16x16_s2_p0_b_y_out(yt, y + (long)b * 4096, 0);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_gather(x + (long)b * 16384, xs);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_pad_cl(xs, xt);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_fwd_cl(xt, wr, bias, yt);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_y_out(yt, y + (long)b * 4096, 0);
         }
     }
 }
 
 
-static inline double conv_k1_c64_64_16x16_s2_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c64_64_16x16_s2_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -3784,14 +4127,18 @@ static inline double conv_k1_c64_64_16x16_s2_p0_b_bias_sum(const float *restrict
     return s;
 }
 
-void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[64];
+    static float fold_g[4096], w2[4096], fa[64], fb[64];
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c64_64_16x16_s2_p0_b_bias_sum(dy + ((long)b * 64 + c) * 64);
+            gb += conv_k1_c64_64_16x16_s2_p0_b_bn_bias_sum(dy + ((long)b * 64 + c) * 64);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static float dwt[65536];
@@ -3804,9 +4151,9 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
             float *restrict part = dwt + (long)k * 4096;
             memset(part, 0, sizeof(float) * 4096);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c64_64_16x16_s2_p0_b_gather(x + (long)b * 16384, xs);
-                conv_k1_c64_64_16x16_s2_p0_b_pad_cl(xs, xt);
-                conv_k1_c64_64_16x16_s2_p0_b_gemm_dw(1, dy + (long)b * 4096, xt, part);
+                conv_k1_c64_64_16x16_s2_p0_b_bn_gather(x + (long)b * 16384, xs);
+                conv_k1_c64_64_16x16_s2_p0_b_bn_hat_cl(xs, xt, mean, invstd);
+                conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dw(1, dy + (long)b * 4096, xt, part);
             }
         }
     }
@@ -3817,20 +4164,47 @@ void conv_k1_c64_64_16x16_s2_p0_b_bwd(int n, const float *restrict x, const floa
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 4096 + (co * 1 + t) * 64 + ci];
-                dw[(co * 64 + ci) * 1 + t] += s;
+                fold_g[(co * 64 + ci) * 1 + t] = s;;
             }
+    double sums[128];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 64; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 64; co++) {
+            s_dy += (double)w[co * 64 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 64 + ci] * fold_g[co * 64 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 256;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 128, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 64; ci++)
+            dw[co * 64 + ci] += gamma[ci] * fold_g[co * 64 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 64; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 64; co++)
+            w2[co * 64 + ci] = w[co * 64 + ci] * k;
+    }
     MC_OMP_PARALLEL
     {
         _Alignas(64) float dyt[4096], dxt[4096];
         float dxs[4096];
         MC_OMP_FOR_IN
         for (int b = 0; b < n; b++) {
-            conv_k1_c64_64_16x16_s2_p0_b_dy_cl(dy + (long)b * 4096, dyt);
-            conv_k1_c64_64_16x16_s2_p0_b_gemm_dx_cl(dyt, w, 0, dxt);
-            conv_k1_c64_64_16x16_s2_p0_b_dx_out(dxt, dxs, 0);
-            if (!acc)
-                memset(dx + (long)b * 16384, 0, sizeof(float) * 16384);
-            conv_k1_c64_64_16x16_s2_p0_b_scatter_add(dxs, dx + (long)b * 16384);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_dy_cl(dy + (long)b * 4096, dyt);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dx_cl(dyt, w2, 0, dxt);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_dx_out(dxt, dxs, 0);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_fold_dx(x + (long)b * 16384, dx + (long)b * 16384, mean, fa, fb, acc);
+            conv_k1_c64_64_16x16_s2_p0_b_bn_scatter_add(dxs, dx + (long)b * 16384);
         }
     }
 }
@@ -4100,7 +4474,7 @@ static void conv_k3_c64_64_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, co
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 4; g++)
+    for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -4119,6 +4493,7 @@ static void conv_k3_c64_64_8x8_s1_p1_pad_cl(const float *restrict planes, float 
                 *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 64 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -4206,7 +4581,7 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_gemm_dx_cl(const 
 
 static void conv_k3_c64_64_8x8_s1_p1_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 4; g++)
+    for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -4225,6 +4600,7 @@ static void conv_k3_c64_64_8x8_s1_p1_dy_cl(const float *restrict planes, float *
                 *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 64 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k3_c64_64_8x8_s1_p1_dx_out(const float *restrict xt, float *restrict planes, int acc)
@@ -4314,7 +4690,7 @@ void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *r
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 36864 + (co * 9 + t) * 64 + ci];
-                dw[(co * 64 + ci) * 9 + t] += s;
+                dw[(co * 64 + ci) * 9 + t] += s;;
             }
     static _Alignas(64) float wq[36864];
     conv_k3_c64_64_8x8_s1_p1_order_dx_cl(w, wq);
@@ -4564,7 +4940,7 @@ static void conv_k1_c32_64_16x16_s2_p0_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c32_64_16x16_s2_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 2; g++)
+    for (int g = 0; g < 2; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -4583,6 +4959,7 @@ static void conv_k1_c32_64_16x16_s2_p0_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 32 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -4670,7 +5047,7 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_gemm_dx_cl(cons
 
 static void conv_k1_c32_64_16x16_s2_p0_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 4; g++)
+    for (int g = 0; g < 4; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -4689,6 +5066,7 @@ static void conv_k1_c32_64_16x16_s2_p0_dy_cl(const float *restrict planes, float
                 *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 64 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c32_64_16x16_s2_p0_dx_out(const float *restrict xt, float *restrict planes, int acc)
@@ -4790,7 +5168,7 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 2048 + (co * 1 + t) * 32 + ci];
-                dw[(co * 32 + ci) * 1 + t] += s;
+                dw[(co * 32 + ci) * 1 + t] += s;;
             }
     MC_OMP_PARALLEL
     {
@@ -4808,8 +5186,8 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
     }
 }
 
-/* conv_k1_c128_64_8x8_s1_p0_b: conv 128x8x8 -> 64x8x8, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c128_64_8x8_s1_p0_b_bn: conv 128x8x8 -> 64x8x8, kernel 1, stride 1, padding 0, bias */
+static void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
@@ -4902,7 +5280,7 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const 
     }
 }
 
-static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 64; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -5137,10 +5515,15 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a,
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c128_64_8x8_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c128_64_8x8_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 8; g++)
+    for (int g = 0; g < 8; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -5156,12 +5539,13 @@ static void conv_k1_c128_64_8x8_s1_p0_b_pad_cl(const float *restrict planes, flo
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 128 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 128 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
@@ -5255,7 +5639,7 @@ static void conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(const float *restrict a, const f
     }
 }
 
-static void conv_k1_c128_64_8x8_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c128_64_8x8_s1_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 64; r++)
         for (int q = 0; q < 128; q++)
@@ -5263,20 +5647,63 @@ static void conv_k1_c128_64_8x8_s1_p0_b_transpose_w(const float *restrict a, flo
 }
 
 
-void conv_k1_c128_64_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c128_64_8x8_s1_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[128], shift[128];
+    for (int ci = 0; ci < 128; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 64; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 128; ci++) {
+            wf[co * 128 + ci] = w[co * 128 + ci] * scale[ci];
+            b += (double)w[co * 128 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c128_64_8x8_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 128; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 64;
+        float *restrict dc = dxb + ci * 64;
+        if (acc)
+            for (int i = 0; i < 64; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 64; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[8192], bf[64];
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 4096;
         for (int co = 0; co < 64; co++)
             for (int i = 0; i < 64; i++)
                 yb[co * 64 + i] = bias[co];
-        conv_k1_c128_64_8x8_s1_p0_b_gemm_fwd(w, x + (long)b * 8192, yb);
+        conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 8192, yb);
     }
 }
 
 
-static inline double conv_k1_c128_64_8x8_s1_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c128_64_8x8_s1_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -5297,14 +5724,18 @@ static inline double conv_k1_c128_64_8x8_s1_p0_b_bias_sum(const float *restrict 
     return s;
 }
 
-void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[64];
+    static float fold_g[8192], w2[8192], fa[128], fb[128];
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c128_64_8x8_s1_p0_b_bias_sum(dy + ((long)b * 64 + c) * 64);
+            gb += conv_k1_c128_64_8x8_s1_p0_b_bn_bias_sum(dy + ((long)b * 64 + c) * 64);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static float dwt[131072];
@@ -5316,8 +5747,8 @@ void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float
             float *restrict part = dwt + (long)k * 8192;
             memset(part, 0, sizeof(float) * 8192);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c128_64_8x8_s1_p0_b_pad_cl(x + (long)b * 8192, xt);
-                conv_k1_c128_64_8x8_s1_p0_b_gemm_dw(1, dy + (long)b * 4096, xt, part);
+                conv_k1_c128_64_8x8_s1_p0_b_bn_hat_cl(x + (long)b * 8192, xt, mean, invstd);
+                conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dw(1, dy + (long)b * 4096, xt, part);
             }
         }
     }
@@ -5328,14 +5759,41 @@ void conv_k1_c128_64_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 8192 + (co * 1 + t) * 128 + ci];
-                dw[(co * 128 + ci) * 1 + t] += s;
+                fold_g[(co * 128 + ci) * 1 + t] = s;;
             }
+    double sums[256];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 128; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 64; co++) {
+            s_dy += (double)w[co * 128 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 128 + ci] * fold_g[co * 128 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 64;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 256, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 64; co++)
+        for (int ci = 0; ci < 128; ci++)
+            dw[co * 128 + ci] += gamma[ci] * fold_g[co * 128 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 128; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 64; co++)
+            w2[co * 128 + ci] = w[co * 128 + ci] * k;
+    }
     static float wt[8192];
-    conv_k1_c128_64_8x8_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 8192, 0, sizeof(float) * 8192);
-        conv_k1_c128_64_8x8_s1_p0_b_gemm_dx(wt, dy + (long)b * 4096, dx + (long)b * 8192);
+        conv_k1_c128_64_8x8_s1_p0_b_bn_fold_dx(x + (long)b * 8192, dx + (long)b * 8192, mean, fa, fb, acc);
+        conv_k1_c128_64_8x8_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 4096, dx + (long)b * 8192);
     }
 }

@@ -108,7 +108,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_filters(const float *restrict w, float *re
  * channels-last image xt. */
 static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
             const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
             mc_v16 r[16];
@@ -127,6 +127,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *re
                 *(mc_v16 *)(xt + ((iy + 3) * 38 + ix + 3) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
@@ -3706,7 +3707,7 @@ static void dw_k3_5_c16_32x32_s1_cl_filters(const float *restrict w, float *rest
  * channels-last image xt. */
 static void dw_k3_5_c16_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
             const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
             mc_v16 r[16];
@@ -3725,6 +3726,7 @@ static void dw_k3_5_c16_32x32_s1_cl_in(const float *restrict planes, float *rest
                 *(mc_v16 *)(xt + ((iy + 2) * 36 + ix + 2) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
@@ -5383,7 +5385,7 @@ static void dw_k3_5_c32_16x16_s1_cl_filters(const float *restrict w, float *rest
  * channels-last image xt. */
 static void dw_k3_5_c32_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -5402,6 +5404,7 @@ static void dw_k3_5_c32_16x16_s1_cl_in(const float *restrict planes, float *rest
                 *(mc_v16 *)(xt + ((iy + 2) * 20 + ix + 2) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 /* The channels-last result back into 16 planes of 16 x 16: stored, or
@@ -7060,7 +7063,7 @@ static void dw_k3_3_c32_16x16_s1_cl_filters(const float *restrict w, float *rest
  * channels-last image xt. */
 static void dw_k3_3_c32_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -7079,6 +7082,7 @@ static void dw_k3_3_c32_16x16_s1_cl_in(const float *restrict planes, float *rest
                 *(mc_v16 *)(xt + ((iy + 1) * 18 + ix + 1) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 /* The channels-last result back into 16 planes of 16 x 16: stored, or
@@ -8154,7 +8158,7 @@ static void dw_k3_3_c64_8x8_s1_cl_filters(const float *restrict w, float *restri
  * channels-last image xt. */
 static void dw_k3_3_c64_8x8_s1_cl_in(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -8173,6 +8177,7 @@ static void dw_k3_3_c64_8x8_s1_cl_in(const float *restrict planes, float *restri
                 *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 /* The channels-last result back into 16 planes of 8 x 8: stored, or

@@ -79,19 +79,17 @@ static void se_resnet56_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
             (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (act + (long)(84992) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 32), (buf + 80), (sav + 32), (sav + 80));
 }
 
 /* layer1.0.conv_bn.bn1 */
 static void se_resnet56_layer4_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(35840) * n), (act + (long)(84992) * n), (par + 1792), (sav + 32), (sav + 80),
-        (dact + (long)(84992) * n), (dact + (long)(35840) * n), (grad + 1792), (grad + 1840), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.0.conv_bn.pointwise */
@@ -99,15 +97,17 @@ static void se_resnet56_layer5_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(84992) * n), (par + 1888), (par + 2656), (act + (long)(134144) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(35840) * n), (par + 1888), (par + 2656), (par + 1792), (par + 1840),
+        (sav + 32), (sav + 80), (act + (long)(134144) * n + 0));
 }
 
 /* layer1.0.conv_bn.pointwise */
 static void se_resnet56_layer5_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(84992) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(84992) * n), (grad + 1888), (grad + 2656),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(35840) * n), (par + 1888), (dact + (long)(134144) * n + 0), (dact + (long)(35840) * n), (grad + 1888), (grad + 2656),
+        (par + 1792), (par + 1840), (sav + 32), (sav + 80), (grad + 1792),
+        (grad + 1840), 0);
 }
 
 /* layer1.0.conv_bn.bn2 */
@@ -325,19 +325,17 @@ static void se_resnet56_layer19_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(232500) * n), (par + 6432), (par + 6480), (buf + 192), (buf + 240),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(232500) * n), (par + 6432), (par + 6480), (buf + 192), (buf + 240),
             (cnt + 4), (act + (long)(281652) * n), (sav + 192), (sav + 240));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(232500) * n), (par + 6432), (par + 6480), (buf + 192), (buf + 240),
-            (act + (long)(281652) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
 }
 
 /* layer1.1.conv_bn.bn1 */
 static void se_resnet56_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(232500) * n), (act + (long)(281652) * n), (par + 6432), (sav + 192), (sav + 240),
-        (dact + (long)(281652) * n), (dact + (long)(232500) * n), (grad + 6432), (grad + 6480), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.1.conv_bn.pointwise */
@@ -345,15 +343,17 @@ static void se_resnet56_layer20_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(281652) * n), (par + 6528), (par + 7296), (act + (long)(330804) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(232500) * n), (par + 6528), (par + 7296), (par + 6432), (par + 6480),
+        (sav + 192), (sav + 240), (act + (long)(330804) * n + 0));
 }
 
 /* layer1.1.conv_bn.pointwise */
 static void se_resnet56_layer20_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(281652) * n), (par + 6528), (dact + (long)(330804) * n + 0), (dact + (long)(281652) * n), (grad + 6528), (grad + 7296),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(232500) * n), (par + 6528), (dact + (long)(330804) * n + 0), (dact + (long)(232500) * n), (grad + 6528), (grad + 7296),
+        (par + 6432), (par + 6480), (sav + 192), (sav + 240), (grad + 6432),
+        (grad + 6480), 0);
 }
 
 /* layer1.1.conv_bn.bn2 */
@@ -571,19 +571,17 @@ static void se_resnet56_layer34_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(429160) * n), (par + 11072), (par + 11120), (buf + 352), (buf + 400),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(429160) * n), (par + 11072), (par + 11120), (buf + 352), (buf + 400),
             (cnt + 7), (act + (long)(478312) * n), (sav + 352), (sav + 400));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(429160) * n), (par + 11072), (par + 11120), (buf + 352), (buf + 400),
-            (act + (long)(478312) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 352), (buf + 400), (sav + 352), (sav + 400));
 }
 
 /* layer1.2.conv_bn.bn1 */
 static void se_resnet56_layer34_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(429160) * n), (act + (long)(478312) * n), (par + 11072), (sav + 352), (sav + 400),
-        (dact + (long)(478312) * n), (dact + (long)(429160) * n), (grad + 11072), (grad + 11120), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.2.conv_bn.pointwise */
@@ -591,15 +589,17 @@ static void se_resnet56_layer35_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(478312) * n), (par + 11168), (par + 11936), (act + (long)(527464) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(429160) * n), (par + 11168), (par + 11936), (par + 11072), (par + 11120),
+        (sav + 352), (sav + 400), (act + (long)(527464) * n + 0));
 }
 
 /* layer1.2.conv_bn.pointwise */
 static void se_resnet56_layer35_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(478312) * n), (par + 11168), (dact + (long)(527464) * n + 0), (dact + (long)(478312) * n), (grad + 11168), (grad + 11936),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(429160) * n), (par + 11168), (dact + (long)(527464) * n + 0), (dact + (long)(429160) * n), (grad + 11168), (grad + 11936),
+        (par + 11072), (par + 11120), (sav + 352), (sav + 400), (grad + 11072),
+        (grad + 11120), 0);
 }
 
 /* layer1.2.conv_bn.bn2 */
@@ -817,19 +817,17 @@ static void se_resnet56_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(625820) * n), (par + 15712), (par + 15760), (buf + 512), (buf + 560),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(625820) * n), (par + 15712), (par + 15760), (buf + 512), (buf + 560),
             (cnt + 10), (act + (long)(674972) * n), (sav + 512), (sav + 560));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(625820) * n), (par + 15712), (par + 15760), (buf + 512), (buf + 560),
-            (act + (long)(674972) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 512), (buf + 560), (sav + 512), (sav + 560));
 }
 
 /* layer1.3.conv_bn.bn1 */
 static void se_resnet56_layer49_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(625820) * n), (act + (long)(674972) * n), (par + 15712), (sav + 512), (sav + 560),
-        (dact + (long)(674972) * n), (dact + (long)(625820) * n), (grad + 15712), (grad + 15760), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.3.conv_bn.pointwise */
@@ -837,15 +835,17 @@ static void se_resnet56_layer50_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(674972) * n), (par + 15808), (par + 16576), (act + (long)(724124) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(625820) * n), (par + 15808), (par + 16576), (par + 15712), (par + 15760),
+        (sav + 512), (sav + 560), (act + (long)(724124) * n + 0));
 }
 
 /* layer1.3.conv_bn.pointwise */
 static void se_resnet56_layer50_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(674972) * n), (par + 15808), (dact + (long)(724124) * n + 0), (dact + (long)(674972) * n), (grad + 15808), (grad + 16576),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(625820) * n), (par + 15808), (dact + (long)(724124) * n + 0), (dact + (long)(625820) * n), (grad + 15808), (grad + 16576),
+        (par + 15712), (par + 15760), (sav + 512), (sav + 560), (grad + 15712),
+        (grad + 15760), 0);
 }
 
 /* layer1.3.conv_bn.bn2 */
@@ -1063,19 +1063,17 @@ static void se_resnet56_layer64_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(822480) * n), (par + 20352), (par + 20400), (buf + 672), (buf + 720),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(822480) * n), (par + 20352), (par + 20400), (buf + 672), (buf + 720),
             (cnt + 13), (act + (long)(871632) * n), (sav + 672), (sav + 720));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(822480) * n), (par + 20352), (par + 20400), (buf + 672), (buf + 720),
-            (act + (long)(871632) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 672), (buf + 720), (sav + 672), (sav + 720));
 }
 
 /* layer1.4.conv_bn.bn1 */
 static void se_resnet56_layer64_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(822480) * n), (act + (long)(871632) * n), (par + 20352), (sav + 672), (sav + 720),
-        (dact + (long)(871632) * n), (dact + (long)(822480) * n), (grad + 20352), (grad + 20400), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.4.conv_bn.pointwise */
@@ -1083,15 +1081,17 @@ static void se_resnet56_layer65_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(871632) * n), (par + 20448), (par + 21216), (act + (long)(920784) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(822480) * n), (par + 20448), (par + 21216), (par + 20352), (par + 20400),
+        (sav + 672), (sav + 720), (act + (long)(920784) * n + 0));
 }
 
 /* layer1.4.conv_bn.pointwise */
 static void se_resnet56_layer65_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(871632) * n), (par + 20448), (dact + (long)(920784) * n + 0), (dact + (long)(871632) * n), (grad + 20448), (grad + 21216),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(822480) * n), (par + 20448), (dact + (long)(920784) * n + 0), (dact + (long)(822480) * n), (grad + 20448), (grad + 21216),
+        (par + 20352), (par + 20400), (sav + 672), (sav + 720), (grad + 20352),
+        (grad + 20400), 0);
 }
 
 /* layer1.4.conv_bn.bn2 */
@@ -1309,19 +1309,17 @@ static void se_resnet56_layer79_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1019140) * n), (par + 24992), (par + 25040), (buf + 832), (buf + 880),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1019140) * n), (par + 24992), (par + 25040), (buf + 832), (buf + 880),
             (cnt + 16), (act + (long)(1068292) * n), (sav + 832), (sav + 880));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1019140) * n), (par + 24992), (par + 25040), (buf + 832), (buf + 880),
-            (act + (long)(1068292) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 832), (buf + 880), (sav + 832), (sav + 880));
 }
 
 /* layer1.5.conv_bn.bn1 */
 static void se_resnet56_layer79_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1019140) * n), (act + (long)(1068292) * n), (par + 24992), (sav + 832), (sav + 880),
-        (dact + (long)(1068292) * n), (dact + (long)(1019140) * n), (grad + 24992), (grad + 25040), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.5.conv_bn.pointwise */
@@ -1329,15 +1327,17 @@ static void se_resnet56_layer80_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1068292) * n), (par + 25088), (par + 25856), (act + (long)(1117444) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(1019140) * n), (par + 25088), (par + 25856), (par + 24992), (par + 25040),
+        (sav + 832), (sav + 880), (act + (long)(1117444) * n + 0));
 }
 
 /* layer1.5.conv_bn.pointwise */
 static void se_resnet56_layer80_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1068292) * n), (par + 25088), (dact + (long)(1117444) * n + 0), (dact + (long)(1068292) * n), (grad + 25088), (grad + 25856),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(1019140) * n), (par + 25088), (dact + (long)(1117444) * n + 0), (dact + (long)(1019140) * n), (grad + 25088), (grad + 25856),
+        (par + 24992), (par + 25040), (sav + 832), (sav + 880), (grad + 24992),
+        (grad + 25040), 0);
 }
 
 /* layer1.5.conv_bn.bn2 */
@@ -1555,19 +1555,17 @@ static void se_resnet56_layer94_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1215800) * n), (par + 29632), (par + 29680), (buf + 992), (buf + 1040),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1215800) * n), (par + 29632), (par + 29680), (buf + 992), (buf + 1040),
             (cnt + 19), (act + (long)(1264952) * n), (sav + 992), (sav + 1040));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1215800) * n), (par + 29632), (par + 29680), (buf + 992), (buf + 1040),
-            (act + (long)(1264952) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 992), (buf + 1040), (sav + 992), (sav + 1040));
 }
 
 /* layer1.6.conv_bn.bn1 */
 static void se_resnet56_layer94_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1215800) * n), (act + (long)(1264952) * n), (par + 29632), (sav + 992), (sav + 1040),
-        (dact + (long)(1264952) * n), (dact + (long)(1215800) * n), (grad + 29632), (grad + 29680), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.6.conv_bn.pointwise */
@@ -1575,15 +1573,17 @@ static void se_resnet56_layer95_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1264952) * n), (par + 29728), (par + 30496), (act + (long)(1314104) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(1215800) * n), (par + 29728), (par + 30496), (par + 29632), (par + 29680),
+        (sav + 992), (sav + 1040), (act + (long)(1314104) * n + 0));
 }
 
 /* layer1.6.conv_bn.pointwise */
 static void se_resnet56_layer95_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1264952) * n), (par + 29728), (dact + (long)(1314104) * n + 0), (dact + (long)(1264952) * n), (grad + 29728), (grad + 30496),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(1215800) * n), (par + 29728), (dact + (long)(1314104) * n + 0), (dact + (long)(1215800) * n), (grad + 29728), (grad + 30496),
+        (par + 29632), (par + 29680), (sav + 992), (sav + 1040), (grad + 29632),
+        (grad + 29680), 0);
 }
 
 /* layer1.6.conv_bn.bn2 */
@@ -1801,19 +1801,17 @@ static void se_resnet56_layer109_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1412460) * n), (par + 34272), (par + 34320), (buf + 1152), (buf + 1200),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1412460) * n), (par + 34272), (par + 34320), (buf + 1152), (buf + 1200),
             (cnt + 22), (act + (long)(1461612) * n), (sav + 1152), (sav + 1200));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1412460) * n), (par + 34272), (par + 34320), (buf + 1152), (buf + 1200),
-            (act + (long)(1461612) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 1152), (buf + 1200), (sav + 1152), (sav + 1200));
 }
 
 /* layer1.7.conv_bn.bn1 */
 static void se_resnet56_layer109_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1412460) * n), (act + (long)(1461612) * n), (par + 34272), (sav + 1152), (sav + 1200),
-        (dact + (long)(1461612) * n), (dact + (long)(1412460) * n), (grad + 34272), (grad + 34320), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.7.conv_bn.pointwise */
@@ -1821,15 +1819,17 @@ static void se_resnet56_layer110_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1461612) * n), (par + 34368), (par + 35136), (act + (long)(1510764) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(1412460) * n), (par + 34368), (par + 35136), (par + 34272), (par + 34320),
+        (sav + 1152), (sav + 1200), (act + (long)(1510764) * n + 0));
 }
 
 /* layer1.7.conv_bn.pointwise */
 static void se_resnet56_layer110_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1461612) * n), (par + 34368), (dact + (long)(1510764) * n + 0), (dact + (long)(1461612) * n), (grad + 34368), (grad + 35136),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(1412460) * n), (par + 34368), (dact + (long)(1510764) * n + 0), (dact + (long)(1412460) * n), (grad + 34368), (grad + 35136),
+        (par + 34272), (par + 34320), (sav + 1152), (sav + 1200), (grad + 34272),
+        (grad + 34320), 0);
 }
 
 /* layer1.7.conv_bn.bn2 */
@@ -2047,19 +2047,17 @@ static void se_resnet56_layer124_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(1609120) * n), (par + 38912), (par + 38960), (buf + 1312), (buf + 1360),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1609120) * n), (par + 38912), (par + 38960), (buf + 1312), (buf + 1360),
             (cnt + 25), (act + (long)(1658272) * n), (sav + 1312), (sav + 1360));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(1609120) * n), (par + 38912), (par + 38960), (buf + 1312), (buf + 1360),
-            (act + (long)(1658272) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 1312), (buf + 1360), (sav + 1312), (sav + 1360));
 }
 
 /* layer1.8.conv_bn.bn1 */
 static void se_resnet56_layer124_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(1609120) * n), (act + (long)(1658272) * n), (par + 38912), (sav + 1312), (sav + 1360),
-        (dact + (long)(1658272) * n), (dact + (long)(1609120) * n), (grad + 38912), (grad + 38960), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.8.conv_bn.pointwise */
@@ -2067,15 +2065,17 @@ static void se_resnet56_layer125_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_16_32x32_s1_p0_b_fwd(n, (act + (long)(1658272) * n), (par + 39008), (par + 39776), (act + (long)(1707424) * n + 0));
+    conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(n, (act + (long)(1609120) * n), (par + 39008), (par + 39776), (par + 38912), (par + 38960),
+        (sav + 1312), (sav + 1360), (act + (long)(1707424) * n + 0));
 }
 
 /* layer1.8.conv_bn.pointwise */
 static void se_resnet56_layer125_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_16_32x32_s1_p0_b_bwd(n, (act + (long)(1658272) * n), (par + 39008), (dact + (long)(1707424) * n + 0), (dact + (long)(1658272) * n), (grad + 39008), (grad + 39776),
-        0);
+    conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(n, (act + (long)(1609120) * n), (par + 39008), (dact + (long)(1707424) * n + 0), (dact + (long)(1609120) * n), (grad + 39008), (grad + 39776),
+        (par + 38912), (par + 38960), (sav + 1312), (sav + 1360), (grad + 38912),
+        (grad + 38960), 0);
 }
 
 /* layer1.8.conv_bn.bn2 */
@@ -2293,19 +2293,17 @@ static void se_resnet56_layer139_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_fwd_train(n, (act + (long)(1805780) * n), (par + 42768), (par + 42800), (buf + 1472), (buf + 1504),
+        bn_c32_32x32_stats_fwd_train(n, (act + (long)(1805780) * n), (par + 42768), (par + 42800), (buf + 1472), (buf + 1504),
             (cnt + 28), (act + (long)(1838548) * n), (sav + 1472), (sav + 1504));
     else
-        bn_c32_32x32_fwd_eval(n, (act + (long)(1805780) * n), (par + 42768), (par + 42800), (buf + 1472), (buf + 1504),
-            (act + (long)(1838548) * n));
+        bn_c32_32x32_stats_fwd_eval((buf + 1472), (buf + 1504), (sav + 1472), (sav + 1504));
 }
 
 /* layer2.0.conv_bn.bn1 */
 static void se_resnet56_layer139_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_32x32_bwd(n, (act + (long)(1805780) * n), (act + (long)(1838548) * n), (par + 42768), (sav + 1472), (sav + 1504),
-        (dact + (long)(1838548) * n), (dact + (long)(1805780) * n), (grad + 42768), (grad + 42800), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.0.conv_bn.pointwise */
@@ -2313,15 +2311,17 @@ static void se_resnet56_layer140_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c32_32_32x32_s2_p0_b_fwd(n, (act + (long)(1838548) * n), (par + 42832), (par + 43856), (act + (long)(1871316) * n + 0));
+    conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(n, (act + (long)(1805780) * n), (par + 42832), (par + 43856), (par + 42768), (par + 42800),
+        (sav + 1472), (sav + 1504), (act + (long)(1871316) * n + 0));
 }
 
 /* layer2.0.conv_bn.pointwise */
 static void se_resnet56_layer140_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c32_32_32x32_s2_p0_b_bwd(n, (act + (long)(1838548) * n), (par + 42832), (dact + (long)(1871316) * n + 0), (dact + (long)(1838548) * n), (grad + 42832), (grad + 43856),
-        0);
+    conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(n, (act + (long)(1805780) * n), (par + 42832), (dact + (long)(1871316) * n + 0), (dact + (long)(1805780) * n), (grad + 42832), (grad + 43856),
+        (par + 42768), (par + 42800), (sav + 1472), (sav + 1504), (grad + 42768),
+        (grad + 42800), 0);
 }
 
 /* layer2.0.conv_bn.bn2 */
@@ -2576,19 +2576,17 @@ static void se_resnet56_layer156_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(1936956) * n), (par + 55152), (par + 55216), (buf + 1728), (buf + 1792),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1936956) * n), (par + 55152), (par + 55216), (buf + 1728), (buf + 1792),
             (cnt + 32), (act + (long)(1953340) * n), (sav + 1728), (sav + 1792));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(1936956) * n), (par + 55152), (par + 55216), (buf + 1728), (buf + 1792),
-            (act + (long)(1953340) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 1728), (buf + 1792), (sav + 1728), (sav + 1792));
 }
 
 /* layer2.1.conv_bn.bn1 */
 static void se_resnet56_layer156_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(1936956) * n), (act + (long)(1953340) * n), (par + 55152), (sav + 1728), (sav + 1792),
-        (dact + (long)(1953340) * n), (dact + (long)(1936956) * n), (grad + 55152), (grad + 55216), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.1.conv_bn.pointwise */
@@ -2596,15 +2594,17 @@ static void se_resnet56_layer157_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(1953340) * n), (par + 55280), (par + 57328), (act + (long)(1969724) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(1936956) * n), (par + 55280), (par + 57328), (par + 55152), (par + 55216),
+        (sav + 1728), (sav + 1792), (act + (long)(1969724) * n + 0));
 }
 
 /* layer2.1.conv_bn.pointwise */
 static void se_resnet56_layer157_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(1953340) * n), (par + 55280), (dact + (long)(1969724) * n + 0), (dact + (long)(1953340) * n), (grad + 55280), (grad + 57328),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(1936956) * n), (par + 55280), (dact + (long)(1969724) * n + 0), (dact + (long)(1936956) * n), (grad + 55280), (grad + 57328),
+        (par + 55152), (par + 55216), (sav + 1728), (sav + 1792), (grad + 55152),
+        (grad + 55216), 0);
 }
 
 /* layer2.1.conv_bn.bn2 */
@@ -2822,19 +2822,17 @@ static void se_resnet56_layer171_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2018980) * n), (par + 68048), (par + 68112), (buf + 1984), (buf + 2048),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2018980) * n), (par + 68048), (par + 68112), (buf + 1984), (buf + 2048),
             (cnt + 35), (act + (long)(2035364) * n), (sav + 1984), (sav + 2048));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2018980) * n), (par + 68048), (par + 68112), (buf + 1984), (buf + 2048),
-            (act + (long)(2035364) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 1984), (buf + 2048), (sav + 1984), (sav + 2048));
 }
 
 /* layer2.2.conv_bn.bn1 */
 static void se_resnet56_layer171_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2018980) * n), (act + (long)(2035364) * n), (par + 68048), (sav + 1984), (sav + 2048),
-        (dact + (long)(2035364) * n), (dact + (long)(2018980) * n), (grad + 68048), (grad + 68112), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.2.conv_bn.pointwise */
@@ -2842,15 +2840,17 @@ static void se_resnet56_layer172_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2035364) * n), (par + 68176), (par + 70224), (act + (long)(2051748) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(2018980) * n), (par + 68176), (par + 70224), (par + 68048), (par + 68112),
+        (sav + 1984), (sav + 2048), (act + (long)(2051748) * n + 0));
 }
 
 /* layer2.2.conv_bn.pointwise */
 static void se_resnet56_layer172_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2035364) * n), (par + 68176), (dact + (long)(2051748) * n + 0), (dact + (long)(2035364) * n), (grad + 68176), (grad + 70224),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(2018980) * n), (par + 68176), (dact + (long)(2051748) * n + 0), (dact + (long)(2018980) * n), (grad + 68176), (grad + 70224),
+        (par + 68048), (par + 68112), (sav + 1984), (sav + 2048), (grad + 68048),
+        (grad + 68112), 0);
 }
 
 /* layer2.2.conv_bn.bn2 */
@@ -3068,19 +3068,17 @@ static void se_resnet56_layer186_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2101004) * n), (par + 80944), (par + 81008), (buf + 2240), (buf + 2304),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2101004) * n), (par + 80944), (par + 81008), (buf + 2240), (buf + 2304),
             (cnt + 38), (act + (long)(2117388) * n), (sav + 2240), (sav + 2304));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2101004) * n), (par + 80944), (par + 81008), (buf + 2240), (buf + 2304),
-            (act + (long)(2117388) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 2240), (buf + 2304), (sav + 2240), (sav + 2304));
 }
 
 /* layer2.3.conv_bn.bn1 */
 static void se_resnet56_layer186_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2101004) * n), (act + (long)(2117388) * n), (par + 80944), (sav + 2240), (sav + 2304),
-        (dact + (long)(2117388) * n), (dact + (long)(2101004) * n), (grad + 80944), (grad + 81008), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.3.conv_bn.pointwise */
@@ -3088,15 +3086,17 @@ static void se_resnet56_layer187_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2117388) * n), (par + 81072), (par + 83120), (act + (long)(2133772) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(2101004) * n), (par + 81072), (par + 83120), (par + 80944), (par + 81008),
+        (sav + 2240), (sav + 2304), (act + (long)(2133772) * n + 0));
 }
 
 /* layer2.3.conv_bn.pointwise */
 static void se_resnet56_layer187_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2117388) * n), (par + 81072), (dact + (long)(2133772) * n + 0), (dact + (long)(2117388) * n), (grad + 81072), (grad + 83120),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(2101004) * n), (par + 81072), (dact + (long)(2133772) * n + 0), (dact + (long)(2101004) * n), (grad + 81072), (grad + 83120),
+        (par + 80944), (par + 81008), (sav + 2240), (sav + 2304), (grad + 80944),
+        (grad + 81008), 0);
 }
 
 /* layer2.3.conv_bn.bn2 */
@@ -3314,19 +3314,17 @@ static void se_resnet56_layer201_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2183028) * n), (par + 93840), (par + 93904), (buf + 2496), (buf + 2560),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2183028) * n), (par + 93840), (par + 93904), (buf + 2496), (buf + 2560),
             (cnt + 41), (act + (long)(2199412) * n), (sav + 2496), (sav + 2560));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2183028) * n), (par + 93840), (par + 93904), (buf + 2496), (buf + 2560),
-            (act + (long)(2199412) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 2496), (buf + 2560), (sav + 2496), (sav + 2560));
 }
 
 /* layer2.4.conv_bn.bn1 */
 static void se_resnet56_layer201_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2183028) * n), (act + (long)(2199412) * n), (par + 93840), (sav + 2496), (sav + 2560),
-        (dact + (long)(2199412) * n), (dact + (long)(2183028) * n), (grad + 93840), (grad + 93904), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.4.conv_bn.pointwise */
@@ -3334,15 +3332,17 @@ static void se_resnet56_layer202_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2199412) * n), (par + 93968), (par + 96016), (act + (long)(2215796) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(2183028) * n), (par + 93968), (par + 96016), (par + 93840), (par + 93904),
+        (sav + 2496), (sav + 2560), (act + (long)(2215796) * n + 0));
 }
 
 /* layer2.4.conv_bn.pointwise */
 static void se_resnet56_layer202_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2199412) * n), (par + 93968), (dact + (long)(2215796) * n + 0), (dact + (long)(2199412) * n), (grad + 93968), (grad + 96016),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(2183028) * n), (par + 93968), (dact + (long)(2215796) * n + 0), (dact + (long)(2183028) * n), (grad + 93968), (grad + 96016),
+        (par + 93840), (par + 93904), (sav + 2496), (sav + 2560), (grad + 93840),
+        (grad + 93904), 0);
 }
 
 /* layer2.4.conv_bn.bn2 */
@@ -3560,19 +3560,17 @@ static void se_resnet56_layer216_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2265052) * n), (par + 106736), (par + 106800), (buf + 2752), (buf + 2816),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2265052) * n), (par + 106736), (par + 106800), (buf + 2752), (buf + 2816),
             (cnt + 44), (act + (long)(2281436) * n), (sav + 2752), (sav + 2816));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2265052) * n), (par + 106736), (par + 106800), (buf + 2752), (buf + 2816),
-            (act + (long)(2281436) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 2752), (buf + 2816), (sav + 2752), (sav + 2816));
 }
 
 /* layer2.5.conv_bn.bn1 */
 static void se_resnet56_layer216_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2265052) * n), (act + (long)(2281436) * n), (par + 106736), (sav + 2752), (sav + 2816),
-        (dact + (long)(2281436) * n), (dact + (long)(2265052) * n), (grad + 106736), (grad + 106800), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.5.conv_bn.pointwise */
@@ -3580,15 +3578,17 @@ static void se_resnet56_layer217_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2281436) * n), (par + 106864), (par + 108912), (act + (long)(2297820) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(2265052) * n), (par + 106864), (par + 108912), (par + 106736), (par + 106800),
+        (sav + 2752), (sav + 2816), (act + (long)(2297820) * n + 0));
 }
 
 /* layer2.5.conv_bn.pointwise */
 static void se_resnet56_layer217_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2281436) * n), (par + 106864), (dact + (long)(2297820) * n + 0), (dact + (long)(2281436) * n), (grad + 106864), (grad + 108912),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(2265052) * n), (par + 106864), (dact + (long)(2297820) * n + 0), (dact + (long)(2265052) * n), (grad + 106864), (grad + 108912),
+        (par + 106736), (par + 106800), (sav + 2752), (sav + 2816), (grad + 106736),
+        (grad + 106800), 0);
 }
 
 /* layer2.5.conv_bn.bn2 */
@@ -3806,19 +3806,17 @@ static void se_resnet56_layer231_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2347076) * n), (par + 119632), (par + 119696), (buf + 3008), (buf + 3072),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2347076) * n), (par + 119632), (par + 119696), (buf + 3008), (buf + 3072),
             (cnt + 47), (act + (long)(2363460) * n), (sav + 3008), (sav + 3072));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2347076) * n), (par + 119632), (par + 119696), (buf + 3008), (buf + 3072),
-            (act + (long)(2363460) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 3008), (buf + 3072), (sav + 3008), (sav + 3072));
 }
 
 /* layer2.6.conv_bn.bn1 */
 static void se_resnet56_layer231_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2347076) * n), (act + (long)(2363460) * n), (par + 119632), (sav + 3008), (sav + 3072),
-        (dact + (long)(2363460) * n), (dact + (long)(2347076) * n), (grad + 119632), (grad + 119696), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.6.conv_bn.pointwise */
@@ -3826,15 +3824,17 @@ static void se_resnet56_layer232_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2363460) * n), (par + 119760), (par + 121808), (act + (long)(2379844) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(2347076) * n), (par + 119760), (par + 121808), (par + 119632), (par + 119696),
+        (sav + 3008), (sav + 3072), (act + (long)(2379844) * n + 0));
 }
 
 /* layer2.6.conv_bn.pointwise */
 static void se_resnet56_layer232_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2363460) * n), (par + 119760), (dact + (long)(2379844) * n + 0), (dact + (long)(2363460) * n), (grad + 119760), (grad + 121808),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(2347076) * n), (par + 119760), (dact + (long)(2379844) * n + 0), (dact + (long)(2347076) * n), (grad + 119760), (grad + 121808),
+        (par + 119632), (par + 119696), (sav + 3008), (sav + 3072), (grad + 119632),
+        (grad + 119696), 0);
 }
 
 /* layer2.6.conv_bn.bn2 */
@@ -4052,19 +4052,17 @@ static void se_resnet56_layer246_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2429100) * n), (par + 132528), (par + 132592), (buf + 3264), (buf + 3328),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2429100) * n), (par + 132528), (par + 132592), (buf + 3264), (buf + 3328),
             (cnt + 50), (act + (long)(2445484) * n), (sav + 3264), (sav + 3328));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2429100) * n), (par + 132528), (par + 132592), (buf + 3264), (buf + 3328),
-            (act + (long)(2445484) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 3264), (buf + 3328), (sav + 3264), (sav + 3328));
 }
 
 /* layer2.7.conv_bn.bn1 */
 static void se_resnet56_layer246_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2429100) * n), (act + (long)(2445484) * n), (par + 132528), (sav + 3264), (sav + 3328),
-        (dact + (long)(2445484) * n), (dact + (long)(2429100) * n), (grad + 132528), (grad + 132592), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.7.conv_bn.pointwise */
@@ -4072,15 +4070,17 @@ static void se_resnet56_layer247_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2445484) * n), (par + 132656), (par + 134704), (act + (long)(2461868) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(2429100) * n), (par + 132656), (par + 134704), (par + 132528), (par + 132592),
+        (sav + 3264), (sav + 3328), (act + (long)(2461868) * n + 0));
 }
 
 /* layer2.7.conv_bn.pointwise */
 static void se_resnet56_layer247_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2445484) * n), (par + 132656), (dact + (long)(2461868) * n + 0), (dact + (long)(2445484) * n), (grad + 132656), (grad + 134704),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(2429100) * n), (par + 132656), (dact + (long)(2461868) * n + 0), (dact + (long)(2429100) * n), (grad + 132656), (grad + 134704),
+        (par + 132528), (par + 132592), (sav + 3264), (sav + 3328), (grad + 132528),
+        (grad + 132592), 0);
 }
 
 /* layer2.7.conv_bn.bn2 */
@@ -4298,19 +4298,17 @@ static void se_resnet56_layer261_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2511124) * n), (par + 145424), (par + 145488), (buf + 3520), (buf + 3584),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2511124) * n), (par + 145424), (par + 145488), (buf + 3520), (buf + 3584),
             (cnt + 53), (act + (long)(2527508) * n), (sav + 3520), (sav + 3584));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2511124) * n), (par + 145424), (par + 145488), (buf + 3520), (buf + 3584),
-            (act + (long)(2527508) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 3520), (buf + 3584), (sav + 3520), (sav + 3584));
 }
 
 /* layer2.8.conv_bn.bn1 */
 static void se_resnet56_layer261_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2511124) * n), (act + (long)(2527508) * n), (par + 145424), (sav + 3520), (sav + 3584),
-        (dact + (long)(2527508) * n), (dact + (long)(2511124) * n), (grad + 145424), (grad + 145488), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.8.conv_bn.pointwise */
@@ -4318,15 +4316,17 @@ static void se_resnet56_layer262_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_32_16x16_s1_p0_b_fwd(n, (act + (long)(2527508) * n), (par + 145552), (par + 147600), (act + (long)(2543892) * n + 0));
+    conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(n, (act + (long)(2511124) * n), (par + 145552), (par + 147600), (par + 145424), (par + 145488),
+        (sav + 3520), (sav + 3584), (act + (long)(2543892) * n + 0));
 }
 
 /* layer2.8.conv_bn.pointwise */
 static void se_resnet56_layer262_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_32_16x16_s1_p0_b_bwd(n, (act + (long)(2527508) * n), (par + 145552), (dact + (long)(2543892) * n + 0), (dact + (long)(2527508) * n), (grad + 145552), (grad + 147600),
-        0);
+    conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(n, (act + (long)(2511124) * n), (par + 145552), (dact + (long)(2543892) * n + 0), (dact + (long)(2511124) * n), (grad + 145552), (grad + 147600),
+        (par + 145424), (par + 145488), (sav + 3520), (sav + 3584), (grad + 145424),
+        (grad + 145488), 0);
 }
 
 /* layer2.8.conv_bn.bn2 */
@@ -4544,19 +4544,17 @@ static void se_resnet56_layer276_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_fwd_train(n, (act + (long)(2593148) * n), (par + 157808), (par + 157872), (buf + 3776), (buf + 3840),
+        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2593148) * n), (par + 157808), (par + 157872), (buf + 3776), (buf + 3840),
             (cnt + 56), (act + (long)(2609532) * n), (sav + 3776), (sav + 3840));
     else
-        bn_c64_16x16_fwd_eval(n, (act + (long)(2593148) * n), (par + 157808), (par + 157872), (buf + 3776), (buf + 3840),
-            (act + (long)(2609532) * n));
+        bn_c64_16x16_stats_fwd_eval((buf + 3776), (buf + 3840), (sav + 3776), (sav + 3840));
 }
 
 /* layer3.0.conv_bn.bn1 */
 static void se_resnet56_layer276_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_16x16_bwd(n, (act + (long)(2593148) * n), (act + (long)(2609532) * n), (par + 157808), (sav + 3776), (sav + 3840),
-        (dact + (long)(2609532) * n), (dact + (long)(2593148) * n), (grad + 157808), (grad + 157872), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.0.conv_bn.pointwise */
@@ -4564,15 +4562,17 @@ static void se_resnet56_layer277_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c64_64_16x16_s2_p0_b_fwd(n, (act + (long)(2609532) * n), (par + 157936), (par + 162032), (act + (long)(2625916) * n + 0));
+    conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(n, (act + (long)(2593148) * n), (par + 157936), (par + 162032), (par + 157808), (par + 157872),
+        (sav + 3776), (sav + 3840), (act + (long)(2625916) * n + 0));
 }
 
 /* layer3.0.conv_bn.pointwise */
 static void se_resnet56_layer277_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c64_64_16x16_s2_p0_b_bwd(n, (act + (long)(2609532) * n), (par + 157936), (dact + (long)(2625916) * n + 0), (dact + (long)(2609532) * n), (grad + 157936), (grad + 162032),
-        0);
+    conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(n, (act + (long)(2593148) * n), (par + 157936), (dact + (long)(2625916) * n + 0), (dact + (long)(2593148) * n), (grad + 157936), (grad + 162032),
+        (par + 157808), (par + 157872), (sav + 3776), (sav + 3840), (grad + 157808),
+        (grad + 157872), 0);
 }
 
 /* layer3.0.conv_bn.bn2 */
@@ -4827,19 +4827,17 @@ static void se_resnet56_layer293_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2658892) * n), (par + 203568), (par + 203696), (buf + 4288), (buf + 4416),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2658892) * n), (par + 203568), (par + 203696), (buf + 4288), (buf + 4416),
             (cnt + 60), (act + (long)(2667084) * n), (sav + 4288), (sav + 4416));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2658892) * n), (par + 203568), (par + 203696), (buf + 4288), (buf + 4416),
-            (act + (long)(2667084) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 4288), (buf + 4416), (sav + 4288), (sav + 4416));
 }
 
 /* layer3.1.conv_bn.bn1 */
 static void se_resnet56_layer293_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2658892) * n), (act + (long)(2667084) * n), (par + 203568), (sav + 4288), (sav + 4416),
-        (dact + (long)(2667084) * n), (dact + (long)(2658892) * n), (grad + 203568), (grad + 203696), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.1.conv_bn.pointwise */
@@ -4847,15 +4845,17 @@ static void se_resnet56_layer294_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2667084) * n), (par + 203824), (par + 212016), (act + (long)(2675276) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2658892) * n), (par + 203824), (par + 212016), (par + 203568), (par + 203696),
+        (sav + 4288), (sav + 4416), (act + (long)(2675276) * n + 0));
 }
 
 /* layer3.1.conv_bn.pointwise */
 static void se_resnet56_layer294_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2667084) * n), (par + 203824), (dact + (long)(2675276) * n + 0), (dact + (long)(2667084) * n), (grad + 203824), (grad + 212016),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2658892) * n), (par + 203824), (dact + (long)(2675276) * n + 0), (dact + (long)(2658892) * n), (grad + 203824), (grad + 212016),
+        (par + 203568), (par + 203696), (sav + 4288), (sav + 4416), (grad + 203568),
+        (grad + 203696), 0);
 }
 
 /* layer3.1.conv_bn.bn2 */
@@ -5073,19 +5073,17 @@ static void se_resnet56_layer308_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2700060) * n), (par + 251376), (par + 251504), (buf + 4800), (buf + 4928),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2700060) * n), (par + 251376), (par + 251504), (buf + 4800), (buf + 4928),
             (cnt + 63), (act + (long)(2708252) * n), (sav + 4800), (sav + 4928));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2700060) * n), (par + 251376), (par + 251504), (buf + 4800), (buf + 4928),
-            (act + (long)(2708252) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 4800), (buf + 4928), (sav + 4800), (sav + 4928));
 }
 
 /* layer3.2.conv_bn.bn1 */
 static void se_resnet56_layer308_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2700060) * n), (act + (long)(2708252) * n), (par + 251376), (sav + 4800), (sav + 4928),
-        (dact + (long)(2708252) * n), (dact + (long)(2700060) * n), (grad + 251376), (grad + 251504), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.2.conv_bn.pointwise */
@@ -5093,15 +5091,17 @@ static void se_resnet56_layer309_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2708252) * n), (par + 251632), (par + 259824), (act + (long)(2716444) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2700060) * n), (par + 251632), (par + 259824), (par + 251376), (par + 251504),
+        (sav + 4800), (sav + 4928), (act + (long)(2716444) * n + 0));
 }
 
 /* layer3.2.conv_bn.pointwise */
 static void se_resnet56_layer309_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2708252) * n), (par + 251632), (dact + (long)(2716444) * n + 0), (dact + (long)(2708252) * n), (grad + 251632), (grad + 259824),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2700060) * n), (par + 251632), (dact + (long)(2716444) * n + 0), (dact + (long)(2700060) * n), (grad + 251632), (grad + 259824),
+        (par + 251376), (par + 251504), (sav + 4800), (sav + 4928), (grad + 251376),
+        (grad + 251504), 0);
 }
 
 /* layer3.2.conv_bn.bn2 */
@@ -5319,19 +5319,17 @@ static void se_resnet56_layer323_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2741228) * n), (par + 299184), (par + 299312), (buf + 5312), (buf + 5440),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2741228) * n), (par + 299184), (par + 299312), (buf + 5312), (buf + 5440),
             (cnt + 66), (act + (long)(2749420) * n), (sav + 5312), (sav + 5440));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2741228) * n), (par + 299184), (par + 299312), (buf + 5312), (buf + 5440),
-            (act + (long)(2749420) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 5312), (buf + 5440), (sav + 5312), (sav + 5440));
 }
 
 /* layer3.3.conv_bn.bn1 */
 static void se_resnet56_layer323_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2741228) * n), (act + (long)(2749420) * n), (par + 299184), (sav + 5312), (sav + 5440),
-        (dact + (long)(2749420) * n), (dact + (long)(2741228) * n), (grad + 299184), (grad + 299312), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.3.conv_bn.pointwise */
@@ -5339,15 +5337,17 @@ static void se_resnet56_layer324_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2749420) * n), (par + 299440), (par + 307632), (act + (long)(2757612) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2741228) * n), (par + 299440), (par + 307632), (par + 299184), (par + 299312),
+        (sav + 5312), (sav + 5440), (act + (long)(2757612) * n + 0));
 }
 
 /* layer3.3.conv_bn.pointwise */
 static void se_resnet56_layer324_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2749420) * n), (par + 299440), (dact + (long)(2757612) * n + 0), (dact + (long)(2749420) * n), (grad + 299440), (grad + 307632),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2741228) * n), (par + 299440), (dact + (long)(2757612) * n + 0), (dact + (long)(2741228) * n), (grad + 299440), (grad + 307632),
+        (par + 299184), (par + 299312), (sav + 5312), (sav + 5440), (grad + 299184),
+        (grad + 299312), 0);
 }
 
 /* layer3.3.conv_bn.bn2 */
@@ -5565,19 +5565,17 @@ static void se_resnet56_layer338_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2782396) * n), (par + 346992), (par + 347120), (buf + 5824), (buf + 5952),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2782396) * n), (par + 346992), (par + 347120), (buf + 5824), (buf + 5952),
             (cnt + 69), (act + (long)(2790588) * n), (sav + 5824), (sav + 5952));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2782396) * n), (par + 346992), (par + 347120), (buf + 5824), (buf + 5952),
-            (act + (long)(2790588) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 5824), (buf + 5952), (sav + 5824), (sav + 5952));
 }
 
 /* layer3.4.conv_bn.bn1 */
 static void se_resnet56_layer338_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2782396) * n), (act + (long)(2790588) * n), (par + 346992), (sav + 5824), (sav + 5952),
-        (dact + (long)(2790588) * n), (dact + (long)(2782396) * n), (grad + 346992), (grad + 347120), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.4.conv_bn.pointwise */
@@ -5585,15 +5583,17 @@ static void se_resnet56_layer339_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2790588) * n), (par + 347248), (par + 355440), (act + (long)(2798780) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2782396) * n), (par + 347248), (par + 355440), (par + 346992), (par + 347120),
+        (sav + 5824), (sav + 5952), (act + (long)(2798780) * n + 0));
 }
 
 /* layer3.4.conv_bn.pointwise */
 static void se_resnet56_layer339_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2790588) * n), (par + 347248), (dact + (long)(2798780) * n + 0), (dact + (long)(2790588) * n), (grad + 347248), (grad + 355440),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2782396) * n), (par + 347248), (dact + (long)(2798780) * n + 0), (dact + (long)(2782396) * n), (grad + 347248), (grad + 355440),
+        (par + 346992), (par + 347120), (sav + 5824), (sav + 5952), (grad + 346992),
+        (grad + 347120), 0);
 }
 
 /* layer3.4.conv_bn.bn2 */
@@ -5811,19 +5811,17 @@ static void se_resnet56_layer353_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2823564) * n), (par + 394800), (par + 394928), (buf + 6336), (buf + 6464),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2823564) * n), (par + 394800), (par + 394928), (buf + 6336), (buf + 6464),
             (cnt + 72), (act + (long)(2831756) * n), (sav + 6336), (sav + 6464));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2823564) * n), (par + 394800), (par + 394928), (buf + 6336), (buf + 6464),
-            (act + (long)(2831756) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 6336), (buf + 6464), (sav + 6336), (sav + 6464));
 }
 
 /* layer3.5.conv_bn.bn1 */
 static void se_resnet56_layer353_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2823564) * n), (act + (long)(2831756) * n), (par + 394800), (sav + 6336), (sav + 6464),
-        (dact + (long)(2831756) * n), (dact + (long)(2823564) * n), (grad + 394800), (grad + 394928), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.5.conv_bn.pointwise */
@@ -5831,15 +5829,17 @@ static void se_resnet56_layer354_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2831756) * n), (par + 395056), (par + 403248), (act + (long)(2839948) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2823564) * n), (par + 395056), (par + 403248), (par + 394800), (par + 394928),
+        (sav + 6336), (sav + 6464), (act + (long)(2839948) * n + 0));
 }
 
 /* layer3.5.conv_bn.pointwise */
 static void se_resnet56_layer354_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2831756) * n), (par + 395056), (dact + (long)(2839948) * n + 0), (dact + (long)(2831756) * n), (grad + 395056), (grad + 403248),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2823564) * n), (par + 395056), (dact + (long)(2839948) * n + 0), (dact + (long)(2823564) * n), (grad + 395056), (grad + 403248),
+        (par + 394800), (par + 394928), (sav + 6336), (sav + 6464), (grad + 394800),
+        (grad + 394928), 0);
 }
 
 /* layer3.5.conv_bn.bn2 */
@@ -6057,19 +6057,17 @@ static void se_resnet56_layer368_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2864732) * n), (par + 442608), (par + 442736), (buf + 6848), (buf + 6976),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2864732) * n), (par + 442608), (par + 442736), (buf + 6848), (buf + 6976),
             (cnt + 75), (act + (long)(2872924) * n), (sav + 6848), (sav + 6976));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2864732) * n), (par + 442608), (par + 442736), (buf + 6848), (buf + 6976),
-            (act + (long)(2872924) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 6848), (buf + 6976), (sav + 6848), (sav + 6976));
 }
 
 /* layer3.6.conv_bn.bn1 */
 static void se_resnet56_layer368_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2864732) * n), (act + (long)(2872924) * n), (par + 442608), (sav + 6848), (sav + 6976),
-        (dact + (long)(2872924) * n), (dact + (long)(2864732) * n), (grad + 442608), (grad + 442736), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.6.conv_bn.pointwise */
@@ -6077,15 +6075,17 @@ static void se_resnet56_layer369_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2872924) * n), (par + 442864), (par + 451056), (act + (long)(2881116) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2864732) * n), (par + 442864), (par + 451056), (par + 442608), (par + 442736),
+        (sav + 6848), (sav + 6976), (act + (long)(2881116) * n + 0));
 }
 
 /* layer3.6.conv_bn.pointwise */
 static void se_resnet56_layer369_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2872924) * n), (par + 442864), (dact + (long)(2881116) * n + 0), (dact + (long)(2872924) * n), (grad + 442864), (grad + 451056),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2864732) * n), (par + 442864), (dact + (long)(2881116) * n + 0), (dact + (long)(2864732) * n), (grad + 442864), (grad + 451056),
+        (par + 442608), (par + 442736), (sav + 6848), (sav + 6976), (grad + 442608),
+        (grad + 442736), 0);
 }
 
 /* layer3.6.conv_bn.bn2 */
@@ -6303,19 +6303,17 @@ static void se_resnet56_layer383_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2905900) * n), (par + 490416), (par + 490544), (buf + 7360), (buf + 7488),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2905900) * n), (par + 490416), (par + 490544), (buf + 7360), (buf + 7488),
             (cnt + 78), (act + (long)(2914092) * n), (sav + 7360), (sav + 7488));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2905900) * n), (par + 490416), (par + 490544), (buf + 7360), (buf + 7488),
-            (act + (long)(2914092) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 7360), (buf + 7488), (sav + 7360), (sav + 7488));
 }
 
 /* layer3.7.conv_bn.bn1 */
 static void se_resnet56_layer383_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2905900) * n), (act + (long)(2914092) * n), (par + 490416), (sav + 7360), (sav + 7488),
-        (dact + (long)(2914092) * n), (dact + (long)(2905900) * n), (grad + 490416), (grad + 490544), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.7.conv_bn.pointwise */
@@ -6323,15 +6321,17 @@ static void se_resnet56_layer384_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2914092) * n), (par + 490672), (par + 498864), (act + (long)(2922284) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2905900) * n), (par + 490672), (par + 498864), (par + 490416), (par + 490544),
+        (sav + 7360), (sav + 7488), (act + (long)(2922284) * n + 0));
 }
 
 /* layer3.7.conv_bn.pointwise */
 static void se_resnet56_layer384_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2914092) * n), (par + 490672), (dact + (long)(2922284) * n + 0), (dact + (long)(2914092) * n), (grad + 490672), (grad + 498864),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2905900) * n), (par + 490672), (dact + (long)(2922284) * n + 0), (dact + (long)(2905900) * n), (grad + 490672), (grad + 498864),
+        (par + 490416), (par + 490544), (sav + 7360), (sav + 7488), (grad + 490416),
+        (grad + 490544), 0);
 }
 
 /* layer3.7.conv_bn.bn2 */
@@ -6549,19 +6549,17 @@ static void se_resnet56_layer398_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_fwd_train(n, (act + (long)(2947068) * n), (par + 538224), (par + 538352), (buf + 7872), (buf + 8000),
+        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2947068) * n), (par + 538224), (par + 538352), (buf + 7872), (buf + 8000),
             (cnt + 81), (act + (long)(2955260) * n), (sav + 7872), (sav + 8000));
     else
-        bn_c128_8x8_fwd_eval(n, (act + (long)(2947068) * n), (par + 538224), (par + 538352), (buf + 7872), (buf + 8000),
-            (act + (long)(2955260) * n));
+        bn_c128_8x8_stats_fwd_eval((buf + 7872), (buf + 8000), (sav + 7872), (sav + 8000));
 }
 
 /* layer3.8.conv_bn.bn1 */
 static void se_resnet56_layer398_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c128_8x8_bwd(n, (act + (long)(2947068) * n), (act + (long)(2955260) * n), (par + 538224), (sav + 7872), (sav + 8000),
-        (dact + (long)(2955260) * n), (dact + (long)(2947068) * n), (grad + 538224), (grad + 538352), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.8.conv_bn.pointwise */
@@ -6569,15 +6567,17 @@ static void se_resnet56_layer399_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c128_64_8x8_s1_p0_b_fwd(n, (act + (long)(2955260) * n), (par + 538480), (par + 546672), (act + (long)(2963452) * n + 0));
+    conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(n, (act + (long)(2947068) * n), (par + 538480), (par + 546672), (par + 538224), (par + 538352),
+        (sav + 7872), (sav + 8000), (act + (long)(2963452) * n + 0));
 }
 
 /* layer3.8.conv_bn.pointwise */
 static void se_resnet56_layer399_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c128_64_8x8_s1_p0_b_bwd(n, (act + (long)(2955260) * n), (par + 538480), (dact + (long)(2963452) * n + 0), (dact + (long)(2955260) * n), (grad + 538480), (grad + 546672),
-        0);
+    conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(n, (act + (long)(2947068) * n), (par + 538480), (dact + (long)(2963452) * n + 0), (dact + (long)(2947068) * n), (grad + 538480), (grad + 546672),
+        (par + 538224), (par + 538352), (sav + 7872), (sav + 8000), (grad + 538224),
+        (grad + 538352), 0);
 }
 
 /* layer3.8.conv_bn.bn2 */
@@ -8318,2485 +8318,2485 @@ static const mc_layer se_resnet56_layers[414] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3072, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_RELU, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 84992, .fused = MC_FUSED_NONE, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
-     .saved = 32, .extra = 0},
+     .saved = 32, .extra = 0, .folded = 1},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 134144, .fused = MC_FUSED_NONE, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_RELU, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
-     .saved = 128, .extra = 0},
+     .saved = 128, .extra = 0, .folded = 0},
     {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
-     .saved = 160, .extra = 0},
+     .saved = 160, .extra = 0, .folded = 0},
     {.name = "layer1.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){9},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){10},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199696, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){11},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199698, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){12},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199700, .fused = MC_FUSED_NONE, .weight = 5072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199716, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){9, 14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199732, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){15, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216116, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216116, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){17},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 232500, .fused = MC_FUSED_NONE, .weight = 5104, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){18},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 281652, .fused = MC_FUSED_NONE, .weight = 6432, .bias_at = 6480, .running = 192, .counter = 4,
-     .saved = 192, .extra = 0},
+     .saved = 192, .extra = 0, .folded = 1},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330804, .fused = MC_FUSED_NONE, .weight = 6528, .bias_at = 7296, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347188, .fused = MC_FUSED_RELU, .weight = 7312, .bias_at = 7328, .running = 288, .counter = 5,
-     .saved = 288, .extra = 0},
+     .saved = 288, .extra = 0, .folded = 0},
     {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){21},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347188, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363572, .fused = MC_FUSED_NONE, .weight = 7344, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379956, .fused = MC_FUSED_NONE, .weight = 9648, .bias_at = 9664, .running = 320, .counter = 6,
-     .saved = 320, .extra = 0},
+     .saved = 320, .extra = 0, .folded = 0},
     {.name = "layer1.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396340, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){25},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396356, .fused = MC_FUSED_NONE, .weight = 9680, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){26},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396358, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){27},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396360, .fused = MC_FUSED_NONE, .weight = 9712, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396376, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){24, 29},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396392, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){30, 17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 412776, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){31},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 412776, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){32},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 429160, .fused = MC_FUSED_NONE, .weight = 9744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){33},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 478312, .fused = MC_FUSED_NONE, .weight = 11072, .bias_at = 11120, .running = 352, .counter = 7,
-     .saved = 352, .extra = 0},
+     .saved = 352, .extra = 0, .folded = 1},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 527464, .fused = MC_FUSED_NONE, .weight = 11168, .bias_at = 11936, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543848, .fused = MC_FUSED_RELU, .weight = 11952, .bias_at = 11968, .running = 448, .counter = 8,
-     .saved = 448, .extra = 0},
+     .saved = 448, .extra = 0, .folded = 0},
     {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){36},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543848, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){37},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560232, .fused = MC_FUSED_NONE, .weight = 11984, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){38},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576616, .fused = MC_FUSED_NONE, .weight = 14288, .bias_at = 14304, .running = 480, .counter = 9,
-     .saved = 480, .extra = 0},
+     .saved = 480, .extra = 0, .folded = 0},
     {.name = "layer1.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){39},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593000, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){40},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593016, .fused = MC_FUSED_NONE, .weight = 14320, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){41},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593018, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){42},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593020, .fused = MC_FUSED_NONE, .weight = 14352, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){43},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593036, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){39, 44},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593052, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){45, 32},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 609436, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){46},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 609436, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){47},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 625820, .fused = MC_FUSED_NONE, .weight = 14384, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674972, .fused = MC_FUSED_NONE, .weight = 15712, .bias_at = 15760, .running = 512, .counter = 10,
-     .saved = 512, .extra = 0},
+     .saved = 512, .extra = 0, .folded = 1},
     {.name = "layer1.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 724124, .fused = MC_FUSED_NONE, .weight = 15808, .bias_at = 16576, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740508, .fused = MC_FUSED_RELU, .weight = 16592, .bias_at = 16608, .running = 608, .counter = 11,
-     .saved = 608, .extra = 0},
+     .saved = 608, .extra = 0, .folded = 0},
     {.name = "layer1.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){51},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740508, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){52},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756892, .fused = MC_FUSED_NONE, .weight = 16624, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 773276, .fused = MC_FUSED_NONE, .weight = 18928, .bias_at = 18944, .running = 640, .counter = 12,
-     .saved = 640, .extra = 0},
+     .saved = 640, .extra = 0, .folded = 0},
     {.name = "layer1.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){54},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789660, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){55},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789676, .fused = MC_FUSED_NONE, .weight = 18960, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){56},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789678, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){57},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789680, .fused = MC_FUSED_NONE, .weight = 18992, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){58},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789696, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){54, 59},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){60, 47},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 806096, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){61},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 806096, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){62},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 822480, .fused = MC_FUSED_NONE, .weight = 19024, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){63},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871632, .fused = MC_FUSED_NONE, .weight = 20352, .bias_at = 20400, .running = 672, .counter = 13,
-     .saved = 672, .extra = 0},
+     .saved = 672, .extra = 0, .folded = 1},
     {.name = "layer1.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){64},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 920784, .fused = MC_FUSED_NONE, .weight = 20448, .bias_at = 21216, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){65},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 937168, .fused = MC_FUSED_RELU, .weight = 21232, .bias_at = 21248, .running = 768, .counter = 14,
-     .saved = 768, .extra = 0},
+     .saved = 768, .extra = 0, .folded = 0},
     {.name = "layer1.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){66},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 937168, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 953552, .fused = MC_FUSED_NONE, .weight = 21264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 969936, .fused = MC_FUSED_NONE, .weight = 23568, .bias_at = 23584, .running = 800, .counter = 15,
-     .saved = 800, .extra = 0},
+     .saved = 800, .extra = 0, .folded = 0},
     {.name = "layer1.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){69},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986320, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){70},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986336, .fused = MC_FUSED_NONE, .weight = 23600, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){71},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986338, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){72},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986340, .fused = MC_FUSED_NONE, .weight = 23632, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){73},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986356, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){69, 74},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986372, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){75, 62},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1002756, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){76},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1002756, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){77},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1019140, .fused = MC_FUSED_NONE, .weight = 23664, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){78},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1068292, .fused = MC_FUSED_NONE, .weight = 24992, .bias_at = 25040, .running = 832, .counter = 16,
-     .saved = 832, .extra = 0},
+     .saved = 832, .extra = 0, .folded = 1},
     {.name = "layer1.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1117444, .fused = MC_FUSED_NONE, .weight = 25088, .bias_at = 25856, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1133828, .fused = MC_FUSED_RELU, .weight = 25872, .bias_at = 25888, .running = 928, .counter = 17,
-     .saved = 928, .extra = 0},
+     .saved = 928, .extra = 0, .folded = 0},
     {.name = "layer1.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){81},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1133828, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){82},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1150212, .fused = MC_FUSED_NONE, .weight = 25904, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){83},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1166596, .fused = MC_FUSED_NONE, .weight = 28208, .bias_at = 28224, .running = 960, .counter = 18,
-     .saved = 960, .extra = 0},
+     .saved = 960, .extra = 0, .folded = 0},
     {.name = "layer1.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){84},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1182980, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){85},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1182996, .fused = MC_FUSED_NONE, .weight = 28240, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){86},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1182998, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){87},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1183000, .fused = MC_FUSED_NONE, .weight = 28272, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){88},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1183016, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){84, 89},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1183032, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){90, 77},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1199416, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){91},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1199416, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){92},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1215800, .fused = MC_FUSED_NONE, .weight = 28304, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){93},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1264952, .fused = MC_FUSED_NONE, .weight = 29632, .bias_at = 29680, .running = 992, .counter = 19,
-     .saved = 992, .extra = 0},
+     .saved = 992, .extra = 0, .folded = 1},
     {.name = "layer1.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){94},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1314104, .fused = MC_FUSED_NONE, .weight = 29728, .bias_at = 30496, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1330488, .fused = MC_FUSED_RELU, .weight = 30512, .bias_at = 30528, .running = 1088, .counter = 20,
-     .saved = 1088, .extra = 0},
+     .saved = 1088, .extra = 0, .folded = 0},
     {.name = "layer1.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){96},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1330488, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){97},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1346872, .fused = MC_FUSED_NONE, .weight = 30544, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){98},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1363256, .fused = MC_FUSED_NONE, .weight = 32848, .bias_at = 32864, .running = 1120, .counter = 21,
-     .saved = 1120, .extra = 0},
+     .saved = 1120, .extra = 0, .folded = 0},
     {.name = "layer1.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){99},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379640, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){100},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379656, .fused = MC_FUSED_NONE, .weight = 32880, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){101},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379658, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){102},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379660, .fused = MC_FUSED_NONE, .weight = 32912, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){103},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379676, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){99, 104},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379692, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){105, 92},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1396076, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){106},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1396076, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){107},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1412460, .fused = MC_FUSED_NONE, .weight = 32944, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){108},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1461612, .fused = MC_FUSED_NONE, .weight = 34272, .bias_at = 34320, .running = 1152, .counter = 22,
-     .saved = 1152, .extra = 0},
+     .saved = 1152, .extra = 0, .folded = 1},
     {.name = "layer1.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){109},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1510764, .fused = MC_FUSED_NONE, .weight = 34368, .bias_at = 35136, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){110},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1527148, .fused = MC_FUSED_RELU, .weight = 35152, .bias_at = 35168, .running = 1248, .counter = 23,
-     .saved = 1248, .extra = 0},
+     .saved = 1248, .extra = 0, .folded = 0},
     {.name = "layer1.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){111},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1527148, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){112},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1543532, .fused = MC_FUSED_NONE, .weight = 35184, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){113},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1559916, .fused = MC_FUSED_NONE, .weight = 37488, .bias_at = 37504, .running = 1280, .counter = 24,
-     .saved = 1280, .extra = 0},
+     .saved = 1280, .extra = 0, .folded = 0},
     {.name = "layer1.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){114},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576300, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){115},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576316, .fused = MC_FUSED_NONE, .weight = 37520, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){116},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576318, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){117},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576320, .fused = MC_FUSED_NONE, .weight = 37552, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){118},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576336, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){114, 119},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){120, 107},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1592736, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){121},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1592736, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){122},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1609120, .fused = MC_FUSED_NONE, .weight = 37584, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){123},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1658272, .fused = MC_FUSED_NONE, .weight = 38912, .bias_at = 38960, .running = 1312, .counter = 25,
-     .saved = 1312, .extra = 0},
+     .saved = 1312, .extra = 0, .folded = 1},
     {.name = "layer1.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){124},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1707424, .fused = MC_FUSED_NONE, .weight = 39008, .bias_at = 39776, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){125},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1723808, .fused = MC_FUSED_RELU, .weight = 39792, .bias_at = 39808, .running = 1408, .counter = 26,
-     .saved = 1408, .extra = 0},
+     .saved = 1408, .extra = 0, .folded = 0},
     {.name = "layer1.8.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){126},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1723808, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){127},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1740192, .fused = MC_FUSED_NONE, .weight = 39824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){128},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1756576, .fused = MC_FUSED_NONE, .weight = 42128, .bias_at = 42144, .running = 1440, .counter = 27,
-     .saved = 1440, .extra = 0},
+     .saved = 1440, .extra = 0, .folded = 0},
     {.name = "layer1.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){129},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1772960, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){130},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1772976, .fused = MC_FUSED_NONE, .weight = 42160, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){131},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1772978, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){132},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1772980, .fused = MC_FUSED_NONE, .weight = 42192, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){133},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1772996, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){129, 134},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1773012, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){135, 122},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1789396, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.8.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){136},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1789396, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){137},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1805780, .fused = MC_FUSED_NONE, .weight = 42224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){138},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1838548, .fused = MC_FUSED_NONE, .weight = 42768, .bias_at = 42800, .running = 1472, .counter = 28,
-     .saved = 1472, .extra = 0},
+     .saved = 1472, .extra = 0, .folded = 1},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){139},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1871316, .fused = MC_FUSED_NONE, .weight = 42832, .bias_at = 43856, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){140},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1879508, .fused = MC_FUSED_RELU, .weight = 43888, .bias_at = 43920, .running = 1536, .counter = 29,
-     .saved = 1536, .extra = 0},
+     .saved = 1536, .extra = 0, .folded = 0},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){141},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1879508, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){142},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1887700, .fused = MC_FUSED_NONE, .weight = 43952, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){143},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1895892, .fused = MC_FUSED_NONE, .weight = 53168, .bias_at = 53200, .running = 1600, .counter = 30,
-     .saved = 1600, .extra = 0},
+     .saved = 1600, .extra = 0, .folded = 0},
     {.name = "layer2.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){144},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904084, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){145},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904116, .fused = MC_FUSED_NONE, .weight = 53232, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){146},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904120, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){147},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904124, .fused = MC_FUSED_NONE, .weight = 53360, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){148},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904156, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){144, 149},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904188, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){137},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1912380, .fused = MC_FUSED_NONE, .weight = 53488, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){151},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1920572, .fused = MC_FUSED_NONE, .weight = 54000, .bias_at = 54032, .running = 1664, .counter = 31,
-     .saved = 1664, .extra = 0},
+     .saved = 1664, .extra = 0, .folded = 0},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){150, 152},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1928764, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){153},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1928764, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){154},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1936956, .fused = MC_FUSED_NONE, .weight = 54064, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){155},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1953340, .fused = MC_FUSED_NONE, .weight = 55152, .bias_at = 55216, .running = 1728, .counter = 32,
-     .saved = 1728, .extra = 0},
+     .saved = 1728, .extra = 0, .folded = 1},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){156},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1969724, .fused = MC_FUSED_NONE, .weight = 55280, .bias_at = 57328, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){157},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1977916, .fused = MC_FUSED_RELU, .weight = 57360, .bias_at = 57392, .running = 1856, .counter = 33,
-     .saved = 1856, .extra = 0},
+     .saved = 1856, .extra = 0, .folded = 0},
     {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){158},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1977916, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){159},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1986108, .fused = MC_FUSED_NONE, .weight = 57424, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){160},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1994300, .fused = MC_FUSED_NONE, .weight = 66640, .bias_at = 66672, .running = 1920, .counter = 34,
-     .saved = 1920, .extra = 0},
+     .saved = 1920, .extra = 0, .folded = 0},
     {.name = "layer2.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){161},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002492, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){162},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002524, .fused = MC_FUSED_NONE, .weight = 66704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){163},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){164},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002532, .fused = MC_FUSED_NONE, .weight = 66832, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){165},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002564, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){161, 166},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002596, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){167, 154},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2010788, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){168},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2010788, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){169},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2018980, .fused = MC_FUSED_NONE, .weight = 66960, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){170},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2035364, .fused = MC_FUSED_NONE, .weight = 68048, .bias_at = 68112, .running = 1984, .counter = 35,
-     .saved = 1984, .extra = 0},
+     .saved = 1984, .extra = 0, .folded = 1},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){171},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2051748, .fused = MC_FUSED_NONE, .weight = 68176, .bias_at = 70224, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){172},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2059940, .fused = MC_FUSED_RELU, .weight = 70256, .bias_at = 70288, .running = 2112, .counter = 36,
-     .saved = 2112, .extra = 0},
+     .saved = 2112, .extra = 0, .folded = 0},
     {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){173},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2059940, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){174},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2068132, .fused = MC_FUSED_NONE, .weight = 70320, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){175},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2076324, .fused = MC_FUSED_NONE, .weight = 79536, .bias_at = 79568, .running = 2176, .counter = 37,
-     .saved = 2176, .extra = 0},
+     .saved = 2176, .extra = 0, .folded = 0},
     {.name = "layer2.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){176},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084516, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){177},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084548, .fused = MC_FUSED_NONE, .weight = 79600, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){178},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084552, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){179},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084556, .fused = MC_FUSED_NONE, .weight = 79728, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){180},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084588, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){176, 181},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084620, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){182, 169},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2092812, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){183},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2092812, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){184},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2101004, .fused = MC_FUSED_NONE, .weight = 79856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){185},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2117388, .fused = MC_FUSED_NONE, .weight = 80944, .bias_at = 81008, .running = 2240, .counter = 38,
-     .saved = 2240, .extra = 0},
+     .saved = 2240, .extra = 0, .folded = 1},
     {.name = "layer2.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){186},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2133772, .fused = MC_FUSED_NONE, .weight = 81072, .bias_at = 83120, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2141964, .fused = MC_FUSED_RELU, .weight = 83152, .bias_at = 83184, .running = 2368, .counter = 39,
-     .saved = 2368, .extra = 0},
+     .saved = 2368, .extra = 0, .folded = 0},
     {.name = "layer2.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){188},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2141964, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){189},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2150156, .fused = MC_FUSED_NONE, .weight = 83216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){190},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2158348, .fused = MC_FUSED_NONE, .weight = 92432, .bias_at = 92464, .running = 2432, .counter = 40,
-     .saved = 2432, .extra = 0},
+     .saved = 2432, .extra = 0, .folded = 0},
     {.name = "layer2.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){191},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166540, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){192},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166572, .fused = MC_FUSED_NONE, .weight = 92496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){193},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){194},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166580, .fused = MC_FUSED_NONE, .weight = 92624, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){195},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166612, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){191, 196},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166644, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){197, 184},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2174836, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){198},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2174836, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){199},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2183028, .fused = MC_FUSED_NONE, .weight = 92752, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){200},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2199412, .fused = MC_FUSED_NONE, .weight = 93840, .bias_at = 93904, .running = 2496, .counter = 41,
-     .saved = 2496, .extra = 0},
+     .saved = 2496, .extra = 0, .folded = 1},
     {.name = "layer2.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){201},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2215796, .fused = MC_FUSED_NONE, .weight = 93968, .bias_at = 96016, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){202},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2223988, .fused = MC_FUSED_RELU, .weight = 96048, .bias_at = 96080, .running = 2624, .counter = 42,
-     .saved = 2624, .extra = 0},
+     .saved = 2624, .extra = 0, .folded = 0},
     {.name = "layer2.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){203},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2223988, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){204},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2232180, .fused = MC_FUSED_NONE, .weight = 96112, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2240372, .fused = MC_FUSED_NONE, .weight = 105328, .bias_at = 105360, .running = 2688, .counter = 43,
-     .saved = 2688, .extra = 0},
+     .saved = 2688, .extra = 0, .folded = 0},
     {.name = "layer2.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){206},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248564, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){207},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248596, .fused = MC_FUSED_NONE, .weight = 105392, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){208},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248600, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){209},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248604, .fused = MC_FUSED_NONE, .weight = 105520, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){210},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248636, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){206, 211},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248668, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){212, 199},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2256860, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){213},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2256860, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){214},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2265052, .fused = MC_FUSED_NONE, .weight = 105648, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){215},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2281436, .fused = MC_FUSED_NONE, .weight = 106736, .bias_at = 106800, .running = 2752, .counter = 44,
-     .saved = 2752, .extra = 0},
+     .saved = 2752, .extra = 0, .folded = 1},
     {.name = "layer2.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){216},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2297820, .fused = MC_FUSED_NONE, .weight = 106864, .bias_at = 108912, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){217},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2306012, .fused = MC_FUSED_RELU, .weight = 108944, .bias_at = 108976, .running = 2880, .counter = 45,
-     .saved = 2880, .extra = 0},
+     .saved = 2880, .extra = 0, .folded = 0},
     {.name = "layer2.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){218},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2306012, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){219},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2314204, .fused = MC_FUSED_NONE, .weight = 109008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){220},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2322396, .fused = MC_FUSED_NONE, .weight = 118224, .bias_at = 118256, .running = 2944, .counter = 46,
-     .saved = 2944, .extra = 0},
+     .saved = 2944, .extra = 0, .folded = 0},
     {.name = "layer2.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){221},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330588, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){222},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330620, .fused = MC_FUSED_NONE, .weight = 118288, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){223},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330624, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){224},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330628, .fused = MC_FUSED_NONE, .weight = 118416, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){225},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330660, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){221, 226},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330692, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){227, 214},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2338884, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){228},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2338884, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){229},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2347076, .fused = MC_FUSED_NONE, .weight = 118544, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){230},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2363460, .fused = MC_FUSED_NONE, .weight = 119632, .bias_at = 119696, .running = 3008, .counter = 47,
-     .saved = 3008, .extra = 0},
+     .saved = 3008, .extra = 0, .folded = 1},
     {.name = "layer2.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){231},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2379844, .fused = MC_FUSED_NONE, .weight = 119760, .bias_at = 121808, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){232},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2388036, .fused = MC_FUSED_RELU, .weight = 121840, .bias_at = 121872, .running = 3136, .counter = 48,
-     .saved = 3136, .extra = 0},
+     .saved = 3136, .extra = 0, .folded = 0},
     {.name = "layer2.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){233},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2388036, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){234},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2396228, .fused = MC_FUSED_NONE, .weight = 121904, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){235},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2404420, .fused = MC_FUSED_NONE, .weight = 131120, .bias_at = 131152, .running = 3200, .counter = 49,
-     .saved = 3200, .extra = 0},
+     .saved = 3200, .extra = 0, .folded = 0},
     {.name = "layer2.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){236},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412612, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){237},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412644, .fused = MC_FUSED_NONE, .weight = 131184, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){238},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412648, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){239},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412652, .fused = MC_FUSED_NONE, .weight = 131312, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){240},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412684, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){236, 241},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412716, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){242, 229},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2420908, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){243},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2420908, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){244},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2429100, .fused = MC_FUSED_NONE, .weight = 131440, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){245},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2445484, .fused = MC_FUSED_NONE, .weight = 132528, .bias_at = 132592, .running = 3264, .counter = 50,
-     .saved = 3264, .extra = 0},
+     .saved = 3264, .extra = 0, .folded = 1},
     {.name = "layer2.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){246},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2461868, .fused = MC_FUSED_NONE, .weight = 132656, .bias_at = 134704, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){247},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2470060, .fused = MC_FUSED_RELU, .weight = 134736, .bias_at = 134768, .running = 3392, .counter = 51,
-     .saved = 3392, .extra = 0},
+     .saved = 3392, .extra = 0, .folded = 0},
     {.name = "layer2.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){248},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2470060, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){249},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2478252, .fused = MC_FUSED_NONE, .weight = 134800, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){250},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2486444, .fused = MC_FUSED_NONE, .weight = 144016, .bias_at = 144048, .running = 3456, .counter = 52,
-     .saved = 3456, .extra = 0},
+     .saved = 3456, .extra = 0, .folded = 0},
     {.name = "layer2.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){251},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494636, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){252},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494668, .fused = MC_FUSED_NONE, .weight = 144080, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){253},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494672, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){254},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494676, .fused = MC_FUSED_NONE, .weight = 144208, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){255},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494708, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){251, 256},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494740, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){257, 244},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2502932, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){258},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2502932, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){259},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2511124, .fused = MC_FUSED_NONE, .weight = 144336, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){260},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2527508, .fused = MC_FUSED_NONE, .weight = 145424, .bias_at = 145488, .running = 3520, .counter = 53,
-     .saved = 3520, .extra = 0},
+     .saved = 3520, .extra = 0, .folded = 1},
     {.name = "layer2.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){261},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2543892, .fused = MC_FUSED_NONE, .weight = 145552, .bias_at = 147600, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){262},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2552084, .fused = MC_FUSED_RELU, .weight = 147632, .bias_at = 147664, .running = 3648, .counter = 54,
-     .saved = 3648, .extra = 0},
+     .saved = 3648, .extra = 0, .folded = 0},
     {.name = "layer2.8.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){263},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2552084, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){264},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2560276, .fused = MC_FUSED_NONE, .weight = 147696, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){265},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2568468, .fused = MC_FUSED_NONE, .weight = 156912, .bias_at = 156944, .running = 3712, .counter = 55,
-     .saved = 3712, .extra = 0},
+     .saved = 3712, .extra = 0, .folded = 0},
     {.name = "layer2.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){266},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576660, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){267},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576692, .fused = MC_FUSED_NONE, .weight = 156976, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){268},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576696, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){269},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576700, .fused = MC_FUSED_NONE, .weight = 157104, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){270},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576732, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){266, 271},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576764, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){272, 259},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2584956, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.8.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){273},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2584956, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){274},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2593148, .fused = MC_FUSED_NONE, .weight = 157232, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){275},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2609532, .fused = MC_FUSED_NONE, .weight = 157808, .bias_at = 157872, .running = 3776, .counter = 56,
-     .saved = 3776, .extra = 0},
+     .saved = 3776, .extra = 0, .folded = 1},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){276},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2625916, .fused = MC_FUSED_NONE, .weight = 157936, .bias_at = 162032, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){277},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2630012, .fused = MC_FUSED_RELU, .weight = 162096, .bias_at = 162160, .running = 3904, .counter = 57,
-     .saved = 3904, .extra = 0},
+     .saved = 3904, .extra = 0, .folded = 0},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){278},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2630012, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){279},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2634108, .fused = MC_FUSED_NONE, .weight = 162224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){280},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2638204, .fused = MC_FUSED_NONE, .weight = 199088, .bias_at = 199152, .running = 4032, .counter = 58,
-     .saved = 4032, .extra = 0},
+     .saved = 4032, .extra = 0, .folded = 0},
     {.name = "layer3.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){281},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642300, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){282},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642364, .fused = MC_FUSED_NONE, .weight = 199216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){283},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642372, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){284},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642380, .fused = MC_FUSED_NONE, .weight = 199728, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){285},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642444, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){281, 286},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642508, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){274},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2646604, .fused = MC_FUSED_NONE, .weight = 200240, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){288},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2650700, .fused = MC_FUSED_NONE, .weight = 202288, .bias_at = 202352, .running = 4160, .counter = 59,
-     .saved = 4160, .extra = 0},
+     .saved = 4160, .extra = 0, .folded = 0},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){287, 289},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2654796, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){290},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2654796, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){291},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2658892, .fused = MC_FUSED_NONE, .weight = 202416, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){292},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2667084, .fused = MC_FUSED_NONE, .weight = 203568, .bias_at = 203696, .running = 4288, .counter = 60,
-     .saved = 4288, .extra = 0},
+     .saved = 4288, .extra = 0, .folded = 1},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){293},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2675276, .fused = MC_FUSED_NONE, .weight = 203824, .bias_at = 212016, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){294},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2679372, .fused = MC_FUSED_RELU, .weight = 212080, .bias_at = 212144, .running = 4544, .counter = 61,
-     .saved = 4544, .extra = 0},
+     .saved = 4544, .extra = 0, .folded = 0},
     {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){295},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2679372, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){296},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2683468, .fused = MC_FUSED_NONE, .weight = 212208, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){297},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2687564, .fused = MC_FUSED_NONE, .weight = 249072, .bias_at = 249136, .running = 4672, .counter = 62,
-     .saved = 4672, .extra = 0},
+     .saved = 4672, .extra = 0, .folded = 0},
     {.name = "layer3.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){298},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691660, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){299},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691724, .fused = MC_FUSED_NONE, .weight = 249200, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){300},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691732, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){301},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691740, .fused = MC_FUSED_NONE, .weight = 249712, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){302},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691804, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){298, 303},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691868, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){304, 291},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2695964, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){305},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2695964, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){306},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2700060, .fused = MC_FUSED_NONE, .weight = 250224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){307},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2708252, .fused = MC_FUSED_NONE, .weight = 251376, .bias_at = 251504, .running = 4800, .counter = 63,
-     .saved = 4800, .extra = 0},
+     .saved = 4800, .extra = 0, .folded = 1},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){308},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2716444, .fused = MC_FUSED_NONE, .weight = 251632, .bias_at = 259824, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){309},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2720540, .fused = MC_FUSED_RELU, .weight = 259888, .bias_at = 259952, .running = 5056, .counter = 64,
-     .saved = 5056, .extra = 0},
+     .saved = 5056, .extra = 0, .folded = 0},
     {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){310},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2720540, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){311},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2724636, .fused = MC_FUSED_NONE, .weight = 260016, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){312},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2728732, .fused = MC_FUSED_NONE, .weight = 296880, .bias_at = 296944, .running = 5184, .counter = 65,
-     .saved = 5184, .extra = 0},
+     .saved = 5184, .extra = 0, .folded = 0},
     {.name = "layer3.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){313},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2732828, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){314},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2732892, .fused = MC_FUSED_NONE, .weight = 297008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){315},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2732900, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){316},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2732908, .fused = MC_FUSED_NONE, .weight = 297520, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){317},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2732972, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){313, 318},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2733036, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){319, 306},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2737132, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){320},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2737132, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){321},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2741228, .fused = MC_FUSED_NONE, .weight = 298032, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){322},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2749420, .fused = MC_FUSED_NONE, .weight = 299184, .bias_at = 299312, .running = 5312, .counter = 66,
-     .saved = 5312, .extra = 0},
+     .saved = 5312, .extra = 0, .folded = 1},
     {.name = "layer3.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){323},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2757612, .fused = MC_FUSED_NONE, .weight = 299440, .bias_at = 307632, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){324},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2761708, .fused = MC_FUSED_RELU, .weight = 307696, .bias_at = 307760, .running = 5568, .counter = 67,
-     .saved = 5568, .extra = 0},
+     .saved = 5568, .extra = 0, .folded = 0},
     {.name = "layer3.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){325},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2761708, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){326},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2765804, .fused = MC_FUSED_NONE, .weight = 307824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){327},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2769900, .fused = MC_FUSED_NONE, .weight = 344688, .bias_at = 344752, .running = 5696, .counter = 68,
-     .saved = 5696, .extra = 0},
+     .saved = 5696, .extra = 0, .folded = 0},
     {.name = "layer3.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){328},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2773996, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){329},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2774060, .fused = MC_FUSED_NONE, .weight = 344816, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){330},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2774068, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){331},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2774076, .fused = MC_FUSED_NONE, .weight = 345328, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){332},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2774140, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){328, 333},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2774204, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){334, 321},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2778300, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){335},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2778300, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){336},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2782396, .fused = MC_FUSED_NONE, .weight = 345840, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){337},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2790588, .fused = MC_FUSED_NONE, .weight = 346992, .bias_at = 347120, .running = 5824, .counter = 69,
-     .saved = 5824, .extra = 0},
+     .saved = 5824, .extra = 0, .folded = 1},
     {.name = "layer3.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){338},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2798780, .fused = MC_FUSED_NONE, .weight = 347248, .bias_at = 355440, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){339},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2802876, .fused = MC_FUSED_RELU, .weight = 355504, .bias_at = 355568, .running = 6080, .counter = 70,
-     .saved = 6080, .extra = 0},
+     .saved = 6080, .extra = 0, .folded = 0},
     {.name = "layer3.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){340},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2802876, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){341},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2806972, .fused = MC_FUSED_NONE, .weight = 355632, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){342},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2811068, .fused = MC_FUSED_NONE, .weight = 392496, .bias_at = 392560, .running = 6208, .counter = 71,
-     .saved = 6208, .extra = 0},
+     .saved = 6208, .extra = 0, .folded = 0},
     {.name = "layer3.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){343},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815164, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){344},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815228, .fused = MC_FUSED_NONE, .weight = 392624, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){345},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815236, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){346},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815244, .fused = MC_FUSED_NONE, .weight = 393136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){347},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815308, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){343, 348},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815372, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){349, 336},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2819468, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){350},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2819468, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){351},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2823564, .fused = MC_FUSED_NONE, .weight = 393648, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){352},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2831756, .fused = MC_FUSED_NONE, .weight = 394800, .bias_at = 394928, .running = 6336, .counter = 72,
-     .saved = 6336, .extra = 0},
+     .saved = 6336, .extra = 0, .folded = 1},
     {.name = "layer3.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){353},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2839948, .fused = MC_FUSED_NONE, .weight = 395056, .bias_at = 403248, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){354},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2844044, .fused = MC_FUSED_RELU, .weight = 403312, .bias_at = 403376, .running = 6592, .counter = 73,
-     .saved = 6592, .extra = 0},
+     .saved = 6592, .extra = 0, .folded = 0},
     {.name = "layer3.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){355},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2844044, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){356},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2848140, .fused = MC_FUSED_NONE, .weight = 403440, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){357},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2852236, .fused = MC_FUSED_NONE, .weight = 440304, .bias_at = 440368, .running = 6720, .counter = 74,
-     .saved = 6720, .extra = 0},
+     .saved = 6720, .extra = 0, .folded = 0},
     {.name = "layer3.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){358},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856332, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){359},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856396, .fused = MC_FUSED_NONE, .weight = 440432, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){360},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856404, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){361},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856412, .fused = MC_FUSED_NONE, .weight = 440944, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){362},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856476, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){358, 363},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856540, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){364, 351},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2860636, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){365},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2860636, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){366},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2864732, .fused = MC_FUSED_NONE, .weight = 441456, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){367},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2872924, .fused = MC_FUSED_NONE, .weight = 442608, .bias_at = 442736, .running = 6848, .counter = 75,
-     .saved = 6848, .extra = 0},
+     .saved = 6848, .extra = 0, .folded = 1},
     {.name = "layer3.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){368},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2881116, .fused = MC_FUSED_NONE, .weight = 442864, .bias_at = 451056, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){369},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2885212, .fused = MC_FUSED_RELU, .weight = 451120, .bias_at = 451184, .running = 7104, .counter = 76,
-     .saved = 7104, .extra = 0},
+     .saved = 7104, .extra = 0, .folded = 0},
     {.name = "layer3.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){370},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2885212, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){371},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2889308, .fused = MC_FUSED_NONE, .weight = 451248, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){372},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2893404, .fused = MC_FUSED_NONE, .weight = 488112, .bias_at = 488176, .running = 7232, .counter = 77,
-     .saved = 7232, .extra = 0},
+     .saved = 7232, .extra = 0, .folded = 0},
     {.name = "layer3.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){373},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897500, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){374},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897564, .fused = MC_FUSED_NONE, .weight = 488240, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){375},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897572, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){376},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897580, .fused = MC_FUSED_NONE, .weight = 488752, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){377},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897644, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){373, 378},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897708, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){379, 366},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2901804, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){380},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2901804, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){381},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2905900, .fused = MC_FUSED_NONE, .weight = 489264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){382},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2914092, .fused = MC_FUSED_NONE, .weight = 490416, .bias_at = 490544, .running = 7360, .counter = 78,
-     .saved = 7360, .extra = 0},
+     .saved = 7360, .extra = 0, .folded = 1},
     {.name = "layer3.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){383},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2922284, .fused = MC_FUSED_NONE, .weight = 490672, .bias_at = 498864, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){384},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2926380, .fused = MC_FUSED_RELU, .weight = 498928, .bias_at = 498992, .running = 7616, .counter = 79,
-     .saved = 7616, .extra = 0},
+     .saved = 7616, .extra = 0, .folded = 0},
     {.name = "layer3.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){385},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2926380, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){386},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2930476, .fused = MC_FUSED_NONE, .weight = 499056, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){387},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2934572, .fused = MC_FUSED_NONE, .weight = 535920, .bias_at = 535984, .running = 7744, .counter = 80,
-     .saved = 7744, .extra = 0},
+     .saved = 7744, .extra = 0, .folded = 0},
     {.name = "layer3.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){388},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938668, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){389},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938732, .fused = MC_FUSED_NONE, .weight = 536048, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){390},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938740, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){391},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938748, .fused = MC_FUSED_NONE, .weight = 536560, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){392},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938812, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){388, 393},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938876, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){394, 381},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2942972, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){395},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2942972, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){396},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2947068, .fused = MC_FUSED_NONE, .weight = 537072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){397},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2955260, .fused = MC_FUSED_NONE, .weight = 538224, .bias_at = 538352, .running = 7872, .counter = 81,
-     .saved = 7872, .extra = 0},
+     .saved = 7872, .extra = 0, .folded = 1},
     {.name = "layer3.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){398},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2963452, .fused = MC_FUSED_NONE, .weight = 538480, .bias_at = 546672, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){399},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2967548, .fused = MC_FUSED_RELU, .weight = 546736, .bias_at = 546800, .running = 8128, .counter = 82,
-     .saved = 8128, .extra = 0},
+     .saved = 8128, .extra = 0, .folded = 0},
     {.name = "layer3.8.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){400},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2967548, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){401},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2971644, .fused = MC_FUSED_NONE, .weight = 546864, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){402},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2975740, .fused = MC_FUSED_NONE, .weight = 583728, .bias_at = 583792, .running = 8256, .counter = 83,
-     .saved = 8256, .extra = 0},
+     .saved = 8256, .extra = 0, .folded = 0},
     {.name = "layer3.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){403},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2979836, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){404},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2979900, .fused = MC_FUSED_NONE, .weight = 583856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){405},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2979908, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){406},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2979916, .fused = MC_FUSED_NONE, .weight = 584368, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){407},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2979980, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){403, 408},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2980044, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){409, 396},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2984140, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.8.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){410},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2984140, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){411},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2988236, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){412},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2988300, .fused = MC_FUSED_NONE, .weight = 584880, .bias_at = 585520, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
 };
 
 const mc_model_desc se_resnet56_model = {

@@ -176,19 +176,17 @@ static void shakenet26_2x96d_layer10_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(379904) * n), (par + 3504), (par + 3552), (buf + 192), (buf + 240),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(379904) * n), (par + 3504), (par + 3552), (buf + 192), (buf + 240),
             (cnt + 1), (act + (long)(429056) * n), (sav + 192), (sav + 240));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(379904) * n), (par + 3504), (par + 3552), (buf + 192), (buf + 240),
-            (act + (long)(429056) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
 }
 
 /* layer1.0.branch1.1.bn1 */
 static void shakenet26_2x96d_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(379904) * n), (act + (long)(429056) * n), (par + 3504), (sav + 192), (sav + 240),
-        (dact + (long)(429056) * n), (dact + (long)(379904) * n), (grad + 3504), (grad + 3552), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.0.branch1.1.pointwise */
@@ -196,15 +194,17 @@ static void shakenet26_2x96d_layer11_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_96_32x32_s1_p0_b_fwd(n, (act + (long)(429056) * n), (par + 3600), (par + 8208), (act + (long)(478208) * n + 0));
+    conv_k1_c48_96_32x32_s1_p0_b_bn_fwd(n, (act + (long)(379904) * n), (par + 3600), (par + 8208), (par + 3504), (par + 3552),
+        (sav + 192), (sav + 240), (act + (long)(478208) * n + 0));
 }
 
 /* layer1.0.branch1.1.pointwise */
 static void shakenet26_2x96d_layer11_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_96_32x32_s1_p0_b_bwd(n, (act + (long)(429056) * n), (par + 3600), (dact + (long)(478208) * n + 0), (dact + (long)(429056) * n), (grad + 3600), (grad + 8208),
-        0);
+    conv_k1_c48_96_32x32_s1_p0_b_bn_bwd(n, (act + (long)(379904) * n), (par + 3600), (dact + (long)(478208) * n + 0), (dact + (long)(379904) * n), (grad + 3600), (grad + 8208),
+        (par + 3504), (par + 3552), (sav + 192), (sav + 240), (grad + 3504),
+        (grad + 3552), 0);
 }
 
 /* layer1.0.branch1.1.bn2 */
@@ -315,19 +315,17 @@ static void shakenet26_2x96d_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_fwd_train(n, (act + (long)(887808) * n), (par + 92960), (par + 93008), (buf + 672), (buf + 720),
+        bn_c48_32x32_stats_fwd_train(n, (act + (long)(887808) * n), (par + 92960), (par + 93008), (buf + 672), (buf + 720),
             (cnt + 4), (act + (long)(936960) * n), (sav + 672), (sav + 720));
     else
-        bn_c48_32x32_fwd_eval(n, (act + (long)(887808) * n), (par + 92960), (par + 93008), (buf + 672), (buf + 720),
-            (act + (long)(936960) * n));
+        bn_c48_32x32_stats_fwd_eval((buf + 672), (buf + 720), (sav + 672), (sav + 720));
 }
 
 /* layer1.0.branch2.1.bn1 */
 static void shakenet26_2x96d_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c48_32x32_bwd(n, (act + (long)(887808) * n), (act + (long)(936960) * n), (par + 92960), (sav + 672), (sav + 720),
-        (dact + (long)(936960) * n), (dact + (long)(887808) * n), (grad + 92960), (grad + 93008), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.0.branch2.1.pointwise */
@@ -335,15 +333,17 @@ static void shakenet26_2x96d_layer19_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c48_96_32x32_s1_p0_b_fwd(n, (act + (long)(936960) * n), (par + 93056), (par + 97664), (act + (long)(986112) * n + 0));
+    conv_k1_c48_96_32x32_s1_p0_b_bn_fwd(n, (act + (long)(887808) * n), (par + 93056), (par + 97664), (par + 92960), (par + 93008),
+        (sav + 672), (sav + 720), (act + (long)(986112) * n + 0));
 }
 
 /* layer1.0.branch2.1.pointwise */
 static void shakenet26_2x96d_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c48_96_32x32_s1_p0_b_bwd(n, (act + (long)(936960) * n), (par + 93056), (dact + (long)(986112) * n + 0), (dact + (long)(936960) * n), (grad + 93056), (grad + 97664),
-        0);
+    conv_k1_c48_96_32x32_s1_p0_b_bn_bwd(n, (act + (long)(887808) * n), (par + 93056), (dact + (long)(986112) * n + 0), (dact + (long)(887808) * n), (grad + 93056), (grad + 97664),
+        (par + 92960), (par + 93008), (sav + 672), (sav + 720), (grad + 92960),
+        (grad + 93008), 0);
 }
 
 /* layer1.0.branch2.1.bn2 */
@@ -486,19 +486,17 @@ static void shakenet26_2x96d_layer28_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(1674240) * n), (par + 198464), (par + 198752), (buf + 1344), (buf + 1632),
+        bn_c288_32x32_stats_fwd_train(n, (act + (long)(1674240) * n), (par + 198464), (par + 198752), (buf + 1344), (buf + 1632),
             (cnt + 8), (act + (long)(1969152) * n), (sav + 1152), (sav + 1440));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(1674240) * n), (par + 198464), (par + 198752), (buf + 1344), (buf + 1632),
-            (act + (long)(1969152) * n));
+        bn_c288_32x32_stats_fwd_eval((buf + 1344), (buf + 1632), (sav + 1152), (sav + 1440));
 }
 
 /* layer1.1.branch1.1.bn1 */
 static void shakenet26_2x96d_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(1674240) * n), (act + (long)(1969152) * n), (par + 198464), (sav + 1152), (sav + 1440),
-        (dact + (long)(1969152) * n), (dact + (long)(1674240) * n), (grad + 198464), (grad + 198752), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.1.branch1.1.pointwise */
@@ -506,15 +504,17 @@ static void shakenet26_2x96d_layer29_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(1969152) * n), (par + 199040), (par + 226688), (act + (long)(2264064) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(n, (act + (long)(1674240) * n), (par + 199040), (par + 226688), (par + 198464), (par + 198752),
+        (sav + 1152), (sav + 1440), (act + (long)(2264064) * n + 0));
 }
 
 /* layer1.1.branch1.1.pointwise */
 static void shakenet26_2x96d_layer29_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(1969152) * n), (par + 199040), (dact + (long)(2264064) * n + 0), (dact + (long)(1969152) * n), (grad + 199040), (grad + 226688),
-        0);
+    conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(n, (act + (long)(1674240) * n), (par + 199040), (dact + (long)(2264064) * n + 0), (dact + (long)(1674240) * n), (grad + 199040), (grad + 226688),
+        (par + 198464), (par + 198752), (sav + 1152), (sav + 1440), (grad + 198464),
+        (grad + 198752), 0);
 }
 
 /* layer1.1.branch1.1.bn2 */
@@ -625,19 +625,17 @@ static void shakenet26_2x96d_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(2755584) * n), (par + 318080), (par + 318368), (buf + 2304), (buf + 2592),
+        bn_c288_32x32_stats_fwd_train(n, (act + (long)(2755584) * n), (par + 318080), (par + 318368), (buf + 2304), (buf + 2592),
             (cnt + 11), (act + (long)(3050496) * n), (sav + 2112), (sav + 2400));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(2755584) * n), (par + 318080), (par + 318368), (buf + 2304), (buf + 2592),
-            (act + (long)(3050496) * n));
+        bn_c288_32x32_stats_fwd_eval((buf + 2304), (buf + 2592), (sav + 2112), (sav + 2400));
 }
 
 /* layer1.1.branch2.1.bn1 */
 static void shakenet26_2x96d_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(2755584) * n), (act + (long)(3050496) * n), (par + 318080), (sav + 2112), (sav + 2400),
-        (dact + (long)(3050496) * n), (dact + (long)(2755584) * n), (grad + 318080), (grad + 318368), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.1.branch2.1.pointwise */
@@ -645,15 +643,17 @@ static void shakenet26_2x96d_layer37_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(3050496) * n), (par + 318656), (par + 346304), (act + (long)(3345408) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(n, (act + (long)(2755584) * n), (par + 318656), (par + 346304), (par + 318080), (par + 318368),
+        (sav + 2112), (sav + 2400), (act + (long)(3345408) * n + 0));
 }
 
 /* layer1.1.branch2.1.pointwise */
 static void shakenet26_2x96d_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(3050496) * n), (par + 318656), (dact + (long)(3345408) * n + 0), (dact + (long)(3050496) * n), (grad + 318656), (grad + 346304),
-        0);
+    conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(n, (act + (long)(2755584) * n), (par + 318656), (dact + (long)(3345408) * n + 0), (dact + (long)(2755584) * n), (grad + 318656), (grad + 346304),
+        (par + 318080), (par + 318368), (sav + 2112), (sav + 2400), (grad + 318080),
+        (grad + 318368), 0);
 }
 
 /* layer1.1.branch2.1.bn2 */
@@ -796,19 +796,17 @@ static void shakenet26_2x96d_layer46_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(4033536) * n), (par + 447104), (par + 447392), (buf + 3456), (buf + 3744),
+        bn_c288_32x32_stats_fwd_train(n, (act + (long)(4033536) * n), (par + 447104), (par + 447392), (buf + 3456), (buf + 3744),
             (cnt + 15), (act + (long)(4328448) * n), (sav + 3072), (sav + 3360));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(4033536) * n), (par + 447104), (par + 447392), (buf + 3456), (buf + 3744),
-            (act + (long)(4328448) * n));
+        bn_c288_32x32_stats_fwd_eval((buf + 3456), (buf + 3744), (sav + 3072), (sav + 3360));
 }
 
 /* layer1.2.branch1.1.bn1 */
 static void shakenet26_2x96d_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(4033536) * n), (act + (long)(4328448) * n), (par + 447104), (sav + 3072), (sav + 3360),
-        (dact + (long)(4328448) * n), (dact + (long)(4033536) * n), (grad + 447104), (grad + 447392), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.2.branch1.1.pointwise */
@@ -816,15 +814,17 @@ static void shakenet26_2x96d_layer47_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(4328448) * n), (par + 447680), (par + 475328), (act + (long)(4623360) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(n, (act + (long)(4033536) * n), (par + 447680), (par + 475328), (par + 447104), (par + 447392),
+        (sav + 3072), (sav + 3360), (act + (long)(4623360) * n + 0));
 }
 
 /* layer1.2.branch1.1.pointwise */
 static void shakenet26_2x96d_layer47_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(4328448) * n), (par + 447680), (dact + (long)(4623360) * n + 0), (dact + (long)(4328448) * n), (grad + 447680), (grad + 475328),
-        0);
+    conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(n, (act + (long)(4033536) * n), (par + 447680), (dact + (long)(4623360) * n + 0), (dact + (long)(4033536) * n), (grad + 447680), (grad + 475328),
+        (par + 447104), (par + 447392), (sav + 3072), (sav + 3360), (grad + 447104),
+        (grad + 447392), 0);
 }
 
 /* layer1.2.branch1.1.bn2 */
@@ -935,19 +935,17 @@ static void shakenet26_2x96d_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(5114880) * n), (par + 566720), (par + 567008), (buf + 4416), (buf + 4704),
+        bn_c288_32x32_stats_fwd_train(n, (act + (long)(5114880) * n), (par + 566720), (par + 567008), (buf + 4416), (buf + 4704),
             (cnt + 18), (act + (long)(5409792) * n), (sav + 4032), (sav + 4320));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(5114880) * n), (par + 566720), (par + 567008), (buf + 4416), (buf + 4704),
-            (act + (long)(5409792) * n));
+        bn_c288_32x32_stats_fwd_eval((buf + 4416), (buf + 4704), (sav + 4032), (sav + 4320));
 }
 
 /* layer1.2.branch2.1.bn1 */
 static void shakenet26_2x96d_layer54_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(5114880) * n), (act + (long)(5409792) * n), (par + 566720), (sav + 4032), (sav + 4320),
-        (dact + (long)(5409792) * n), (dact + (long)(5114880) * n), (grad + 566720), (grad + 567008), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.2.branch2.1.pointwise */
@@ -955,15 +953,17 @@ static void shakenet26_2x96d_layer55_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(5409792) * n), (par + 567296), (par + 594944), (act + (long)(5704704) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(n, (act + (long)(5114880) * n), (par + 567296), (par + 594944), (par + 566720), (par + 567008),
+        (sav + 4032), (sav + 4320), (act + (long)(5704704) * n + 0));
 }
 
 /* layer1.2.branch2.1.pointwise */
 static void shakenet26_2x96d_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(5409792) * n), (par + 567296), (dact + (long)(5704704) * n + 0), (dact + (long)(5409792) * n), (grad + 567296), (grad + 594944),
-        0);
+    conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(n, (act + (long)(5114880) * n), (par + 567296), (dact + (long)(5704704) * n + 0), (dact + (long)(5114880) * n), (grad + 567296), (grad + 594944),
+        (par + 566720), (par + 567008), (sav + 4032), (sav + 4320), (grad + 566720),
+        (grad + 567008), 0);
 }
 
 /* layer1.2.branch2.1.bn2 */
@@ -1106,19 +1106,17 @@ static void shakenet26_2x96d_layer64_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(6392832) * n), (par + 695744), (par + 696032), (buf + 5568), (buf + 5856),
+        bn_c288_32x32_stats_fwd_train(n, (act + (long)(6392832) * n), (par + 695744), (par + 696032), (buf + 5568), (buf + 5856),
             (cnt + 22), (act + (long)(6687744) * n), (sav + 4992), (sav + 5280));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(6392832) * n), (par + 695744), (par + 696032), (buf + 5568), (buf + 5856),
-            (act + (long)(6687744) * n));
+        bn_c288_32x32_stats_fwd_eval((buf + 5568), (buf + 5856), (sav + 4992), (sav + 5280));
 }
 
 /* layer1.3.branch1.1.bn1 */
 static void shakenet26_2x96d_layer64_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(6392832) * n), (act + (long)(6687744) * n), (par + 695744), (sav + 4992), (sav + 5280),
-        (dact + (long)(6687744) * n), (dact + (long)(6392832) * n), (grad + 695744), (grad + 696032), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.3.branch1.1.pointwise */
@@ -1126,15 +1124,17 @@ static void shakenet26_2x96d_layer65_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(6687744) * n), (par + 696320), (par + 723968), (act + (long)(6982656) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(n, (act + (long)(6392832) * n), (par + 696320), (par + 723968), (par + 695744), (par + 696032),
+        (sav + 4992), (sav + 5280), (act + (long)(6982656) * n + 0));
 }
 
 /* layer1.3.branch1.1.pointwise */
 static void shakenet26_2x96d_layer65_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(6687744) * n), (par + 696320), (dact + (long)(6982656) * n + 0), (dact + (long)(6687744) * n), (grad + 696320), (grad + 723968),
-        0);
+    conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(n, (act + (long)(6392832) * n), (par + 696320), (dact + (long)(6982656) * n + 0), (dact + (long)(6392832) * n), (grad + 696320), (grad + 723968),
+        (par + 695744), (par + 696032), (sav + 4992), (sav + 5280), (grad + 695744),
+        (grad + 696032), 0);
 }
 
 /* layer1.3.branch1.1.bn2 */
@@ -1245,19 +1245,17 @@ static void shakenet26_2x96d_layer72_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_fwd_train(n, (act + (long)(7474176) * n), (par + 815360), (par + 815648), (buf + 6528), (buf + 6816),
+        bn_c288_32x32_stats_fwd_train(n, (act + (long)(7474176) * n), (par + 815360), (par + 815648), (buf + 6528), (buf + 6816),
             (cnt + 25), (act + (long)(7769088) * n), (sav + 5952), (sav + 6240));
     else
-        bn_c288_32x32_fwd_eval(n, (act + (long)(7474176) * n), (par + 815360), (par + 815648), (buf + 6528), (buf + 6816),
-            (act + (long)(7769088) * n));
+        bn_c288_32x32_stats_fwd_eval((buf + 6528), (buf + 6816), (sav + 5952), (sav + 6240));
 }
 
 /* layer1.3.branch2.1.bn1 */
 static void shakenet26_2x96d_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c288_32x32_bwd(n, (act + (long)(7474176) * n), (act + (long)(7769088) * n), (par + 815360), (sav + 5952), (sav + 6240),
-        (dact + (long)(7769088) * n), (dact + (long)(7474176) * n), (grad + 815360), (grad + 815648), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer1.3.branch2.1.pointwise */
@@ -1265,15 +1263,17 @@ static void shakenet26_2x96d_layer73_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c288_96_32x32_s1_p0_b_fwd(n, (act + (long)(7769088) * n), (par + 815936), (par + 843584), (act + (long)(8064000) * n + 0));
+    conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(n, (act + (long)(7474176) * n), (par + 815936), (par + 843584), (par + 815360), (par + 815648),
+        (sav + 5952), (sav + 6240), (act + (long)(8064000) * n + 0));
 }
 
 /* layer1.3.branch2.1.pointwise */
 static void shakenet26_2x96d_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c288_96_32x32_s1_p0_b_bwd(n, (act + (long)(7769088) * n), (par + 815936), (dact + (long)(8064000) * n + 0), (dact + (long)(7769088) * n), (grad + 815936), (grad + 843584),
-        0);
+    conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(n, (act + (long)(7474176) * n), (par + 815936), (dact + (long)(8064000) * n + 0), (dact + (long)(7474176) * n), (grad + 815936), (grad + 843584),
+        (par + 815360), (par + 815648), (sav + 5952), (sav + 6240), (grad + 815360),
+        (grad + 815648), 0);
 }
 
 /* layer1.3.branch2.1.bn2 */
@@ -1532,19 +1532,17 @@ static void shakenet26_2x96d_layer89_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_32x32_fwd_train(n, (act + (long)(9047040) * n), (par + 949088), (par + 949280), (buf + 7872), (buf + 8064),
+        bn_c192_32x32_stats_fwd_train(n, (act + (long)(9047040) * n), (par + 949088), (par + 949280), (buf + 7872), (buf + 8064),
             (cnt + 29), (act + (long)(9243648) * n), (sav + 7296), (sav + 7488));
     else
-        bn_c192_32x32_fwd_eval(n, (act + (long)(9047040) * n), (par + 949088), (par + 949280), (buf + 7872), (buf + 8064),
-            (act + (long)(9243648) * n));
+        bn_c192_32x32_stats_fwd_eval((buf + 7872), (buf + 8064), (sav + 7296), (sav + 7488));
 }
 
 /* layer2.0.branch1.1.bn1 */
 static void shakenet26_2x96d_layer89_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_32x32_bwd(n, (act + (long)(9047040) * n), (act + (long)(9243648) * n), (par + 949088), (sav + 7296), (sav + 7488),
-        (dact + (long)(9243648) * n), (dact + (long)(9047040) * n), (grad + 949088), (grad + 949280), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.0.branch1.1.pointwise */
@@ -1552,15 +1550,17 @@ static void shakenet26_2x96d_layer90_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c192_192_32x32_s2_p0_b_fwd(n, (act + (long)(9243648) * n), (par + 949472), (par + 986336), (act + (long)(9440256) * n + 0));
+    conv_k1_c192_192_32x32_s2_p0_b_bn_fwd(n, (act + (long)(9047040) * n), (par + 949472), (par + 986336), (par + 949088), (par + 949280),
+        (sav + 7296), (sav + 7488), (act + (long)(9440256) * n + 0));
 }
 
 /* layer2.0.branch1.1.pointwise */
 static void shakenet26_2x96d_layer90_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c192_192_32x32_s2_p0_b_bwd(n, (act + (long)(9243648) * n), (par + 949472), (dact + (long)(9440256) * n + 0), (dact + (long)(9243648) * n), (grad + 949472), (grad + 986336),
-        0);
+    conv_k1_c192_192_32x32_s2_p0_b_bn_bwd(n, (act + (long)(9047040) * n), (par + 949472), (dact + (long)(9440256) * n + 0), (dact + (long)(9047040) * n), (grad + 949472), (grad + 986336),
+        (par + 949088), (par + 949280), (sav + 7296), (sav + 7488), (grad + 949088),
+        (grad + 949280), 0);
 }
 
 /* layer2.0.branch1.1.bn2 */
@@ -1671,19 +1671,17 @@ static void shakenet26_2x96d_layer97_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_32x32_fwd_train(n, (act + (long)(9735168) * n), (par + 1322336), (par + 1322528), (buf + 9024), (buf + 9216),
+        bn_c192_32x32_stats_fwd_train(n, (act + (long)(9735168) * n), (par + 1322336), (par + 1322528), (buf + 9024), (buf + 9216),
             (cnt + 32), (act + (long)(9931776) * n), (sav + 8448), (sav + 8640));
     else
-        bn_c192_32x32_fwd_eval(n, (act + (long)(9735168) * n), (par + 1322336), (par + 1322528), (buf + 9024), (buf + 9216),
-            (act + (long)(9931776) * n));
+        bn_c192_32x32_stats_fwd_eval((buf + 9024), (buf + 9216), (sav + 8448), (sav + 8640));
 }
 
 /* layer2.0.branch2.1.bn1 */
 static void shakenet26_2x96d_layer97_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_32x32_bwd(n, (act + (long)(9735168) * n), (act + (long)(9931776) * n), (par + 1322336), (sav + 8448), (sav + 8640),
-        (dact + (long)(9931776) * n), (dact + (long)(9735168) * n), (grad + 1322336), (grad + 1322528), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.0.branch2.1.pointwise */
@@ -1691,15 +1689,17 @@ static void shakenet26_2x96d_layer98_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c192_192_32x32_s2_p0_b_fwd(n, (act + (long)(9931776) * n), (par + 1322720), (par + 1359584), (act + (long)(10128384) * n + 0));
+    conv_k1_c192_192_32x32_s2_p0_b_bn_fwd(n, (act + (long)(9735168) * n), (par + 1322720), (par + 1359584), (par + 1322336), (par + 1322528),
+        (sav + 8448), (sav + 8640), (act + (long)(10128384) * n + 0));
 }
 
 /* layer2.0.branch2.1.pointwise */
 static void shakenet26_2x96d_layer98_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c192_192_32x32_s2_p0_b_bwd(n, (act + (long)(9931776) * n), (par + 1322720), (dact + (long)(10128384) * n + 0), (dact + (long)(9931776) * n), (grad + 1322720), (grad + 1359584),
-        0);
+    conv_k1_c192_192_32x32_s2_p0_b_bn_bwd(n, (act + (long)(9735168) * n), (par + 1322720), (dact + (long)(10128384) * n + 0), (dact + (long)(9735168) * n), (grad + 1322720), (grad + 1359584),
+        (par + 1322336), (par + 1322528), (sav + 8448), (sav + 8640), (grad + 1322336),
+        (grad + 1322528), 0);
 }
 
 /* layer2.0.branch2.1.bn2 */
@@ -1842,19 +1842,17 @@ static void shakenet26_2x96d_layer107_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(10472448) * n), (par + 1736096), (par + 1736480), (buf + 10560), (buf + 10944),
+        bn_c384_16x16_stats_fwd_train(n, (act + (long)(10472448) * n), (par + 1736096), (par + 1736480), (buf + 10560), (buf + 10944),
             (cnt + 36), (act + (long)(10570752) * n), (sav + 9600), (sav + 9984));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(10472448) * n), (par + 1736096), (par + 1736480), (buf + 10560), (buf + 10944),
-            (act + (long)(10570752) * n));
+        bn_c384_16x16_stats_fwd_eval((buf + 10560), (buf + 10944), (sav + 9600), (sav + 9984));
 }
 
 /* layer2.1.branch1.1.bn1 */
 static void shakenet26_2x96d_layer107_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(10472448) * n), (act + (long)(10570752) * n), (par + 1736096), (sav + 9600), (sav + 9984),
-        (dact + (long)(10570752) * n), (dact + (long)(10472448) * n), (grad + 1736096), (grad + 1736480), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.1.branch1.1.pointwise */
@@ -1862,15 +1860,17 @@ static void shakenet26_2x96d_layer108_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(10570752) * n), (par + 1736864), (par + 1810592), (act + (long)(10669056) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(n, (act + (long)(10472448) * n), (par + 1736864), (par + 1810592), (par + 1736096), (par + 1736480),
+        (sav + 9600), (sav + 9984), (act + (long)(10669056) * n + 0));
 }
 
 /* layer2.1.branch1.1.pointwise */
 static void shakenet26_2x96d_layer108_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(10570752) * n), (par + 1736864), (dact + (long)(10669056) * n + 0), (dact + (long)(10570752) * n), (grad + 1736864), (grad + 1810592),
-        0);
+    conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(n, (act + (long)(10472448) * n), (par + 1736864), (dact + (long)(10669056) * n + 0), (dact + (long)(10472448) * n), (grad + 1736864), (grad + 1810592),
+        (par + 1736096), (par + 1736480), (sav + 9600), (sav + 9984), (grad + 1736096),
+        (grad + 1736480), 0);
 }
 
 /* layer2.1.branch1.1.bn2 */
@@ -1981,19 +1981,17 @@ static void shakenet26_2x96d_layer115_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(10914816) * n), (par + 2149856), (par + 2150240), (buf + 12096), (buf + 12480),
+        bn_c384_16x16_stats_fwd_train(n, (act + (long)(10914816) * n), (par + 2149856), (par + 2150240), (buf + 12096), (buf + 12480),
             (cnt + 39), (act + (long)(11013120) * n), (sav + 11136), (sav + 11520));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(10914816) * n), (par + 2149856), (par + 2150240), (buf + 12096), (buf + 12480),
-            (act + (long)(11013120) * n));
+        bn_c384_16x16_stats_fwd_eval((buf + 12096), (buf + 12480), (sav + 11136), (sav + 11520));
 }
 
 /* layer2.1.branch2.1.bn1 */
 static void shakenet26_2x96d_layer115_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(10914816) * n), (act + (long)(11013120) * n), (par + 2149856), (sav + 11136), (sav + 11520),
-        (dact + (long)(11013120) * n), (dact + (long)(10914816) * n), (grad + 2149856), (grad + 2150240), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.1.branch2.1.pointwise */
@@ -2001,15 +1999,17 @@ static void shakenet26_2x96d_layer116_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(11013120) * n), (par + 2150624), (par + 2224352), (act + (long)(11111424) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(n, (act + (long)(10914816) * n), (par + 2150624), (par + 2224352), (par + 2149856), (par + 2150240),
+        (sav + 11136), (sav + 11520), (act + (long)(11111424) * n + 0));
 }
 
 /* layer2.1.branch2.1.pointwise */
 static void shakenet26_2x96d_layer116_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11013120) * n), (par + 2150624), (dact + (long)(11111424) * n + 0), (dact + (long)(11013120) * n), (grad + 2150624), (grad + 2224352),
-        0);
+    conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(n, (act + (long)(10914816) * n), (par + 2150624), (dact + (long)(11111424) * n + 0), (dact + (long)(10914816) * n), (grad + 2150624), (grad + 2224352),
+        (par + 2149856), (par + 2150240), (sav + 11136), (sav + 11520), (grad + 2149856),
+        (grad + 2150240), 0);
 }
 
 /* layer2.1.branch2.1.bn2 */
@@ -2152,19 +2152,17 @@ static void shakenet26_2x96d_layer125_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(11455488) * n), (par + 2600864), (par + 2601248), (buf + 14016), (buf + 14400),
+        bn_c384_16x16_stats_fwd_train(n, (act + (long)(11455488) * n), (par + 2600864), (par + 2601248), (buf + 14016), (buf + 14400),
             (cnt + 43), (act + (long)(11553792) * n), (sav + 12672), (sav + 13056));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(11455488) * n), (par + 2600864), (par + 2601248), (buf + 14016), (buf + 14400),
-            (act + (long)(11553792) * n));
+        bn_c384_16x16_stats_fwd_eval((buf + 14016), (buf + 14400), (sav + 12672), (sav + 13056));
 }
 
 /* layer2.2.branch1.1.bn1 */
 static void shakenet26_2x96d_layer125_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(11455488) * n), (act + (long)(11553792) * n), (par + 2600864), (sav + 12672), (sav + 13056),
-        (dact + (long)(11553792) * n), (dact + (long)(11455488) * n), (grad + 2600864), (grad + 2601248), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.2.branch1.1.pointwise */
@@ -2172,15 +2170,17 @@ static void shakenet26_2x96d_layer126_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(11553792) * n), (par + 2601632), (par + 2675360), (act + (long)(11652096) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(n, (act + (long)(11455488) * n), (par + 2601632), (par + 2675360), (par + 2600864), (par + 2601248),
+        (sav + 12672), (sav + 13056), (act + (long)(11652096) * n + 0));
 }
 
 /* layer2.2.branch1.1.pointwise */
 static void shakenet26_2x96d_layer126_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11553792) * n), (par + 2601632), (dact + (long)(11652096) * n + 0), (dact + (long)(11553792) * n), (grad + 2601632), (grad + 2675360),
-        0);
+    conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(n, (act + (long)(11455488) * n), (par + 2601632), (dact + (long)(11652096) * n + 0), (dact + (long)(11455488) * n), (grad + 2601632), (grad + 2675360),
+        (par + 2600864), (par + 2601248), (sav + 12672), (sav + 13056), (grad + 2600864),
+        (grad + 2601248), 0);
 }
 
 /* layer2.2.branch1.1.bn2 */
@@ -2291,19 +2291,17 @@ static void shakenet26_2x96d_layer133_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(11897856) * n), (par + 3014624), (par + 3015008), (buf + 15552), (buf + 15936),
+        bn_c384_16x16_stats_fwd_train(n, (act + (long)(11897856) * n), (par + 3014624), (par + 3015008), (buf + 15552), (buf + 15936),
             (cnt + 46), (act + (long)(11996160) * n), (sav + 14208), (sav + 14592));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(11897856) * n), (par + 3014624), (par + 3015008), (buf + 15552), (buf + 15936),
-            (act + (long)(11996160) * n));
+        bn_c384_16x16_stats_fwd_eval((buf + 15552), (buf + 15936), (sav + 14208), (sav + 14592));
 }
 
 /* layer2.2.branch2.1.bn1 */
 static void shakenet26_2x96d_layer133_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(11897856) * n), (act + (long)(11996160) * n), (par + 3014624), (sav + 14208), (sav + 14592),
-        (dact + (long)(11996160) * n), (dact + (long)(11897856) * n), (grad + 3014624), (grad + 3015008), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.2.branch2.1.pointwise */
@@ -2311,15 +2309,17 @@ static void shakenet26_2x96d_layer134_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(11996160) * n), (par + 3015392), (par + 3089120), (act + (long)(12094464) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(n, (act + (long)(11897856) * n), (par + 3015392), (par + 3089120), (par + 3014624), (par + 3015008),
+        (sav + 14208), (sav + 14592), (act + (long)(12094464) * n + 0));
 }
 
 /* layer2.2.branch2.1.pointwise */
 static void shakenet26_2x96d_layer134_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(11996160) * n), (par + 3015392), (dact + (long)(12094464) * n + 0), (dact + (long)(11996160) * n), (grad + 3015392), (grad + 3089120),
-        0);
+    conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(n, (act + (long)(11897856) * n), (par + 3015392), (dact + (long)(12094464) * n + 0), (dact + (long)(11897856) * n), (grad + 3015392), (grad + 3089120),
+        (par + 3014624), (par + 3015008), (sav + 14208), (sav + 14592), (grad + 3014624),
+        (grad + 3015008), 0);
 }
 
 /* layer2.2.branch2.1.bn2 */
@@ -2462,19 +2462,17 @@ static void shakenet26_2x96d_layer143_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(12438528) * n), (par + 3465632), (par + 3466016), (buf + 17472), (buf + 17856),
+        bn_c384_16x16_stats_fwd_train(n, (act + (long)(12438528) * n), (par + 3465632), (par + 3466016), (buf + 17472), (buf + 17856),
             (cnt + 50), (act + (long)(12536832) * n), (sav + 15744), (sav + 16128));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(12438528) * n), (par + 3465632), (par + 3466016), (buf + 17472), (buf + 17856),
-            (act + (long)(12536832) * n));
+        bn_c384_16x16_stats_fwd_eval((buf + 17472), (buf + 17856), (sav + 15744), (sav + 16128));
 }
 
 /* layer2.3.branch1.1.bn1 */
 static void shakenet26_2x96d_layer143_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(12438528) * n), (act + (long)(12536832) * n), (par + 3465632), (sav + 15744), (sav + 16128),
-        (dact + (long)(12536832) * n), (dact + (long)(12438528) * n), (grad + 3465632), (grad + 3466016), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.3.branch1.1.pointwise */
@@ -2482,15 +2480,17 @@ static void shakenet26_2x96d_layer144_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(12536832) * n), (par + 3466400), (par + 3540128), (act + (long)(12635136) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(n, (act + (long)(12438528) * n), (par + 3466400), (par + 3540128), (par + 3465632), (par + 3466016),
+        (sav + 15744), (sav + 16128), (act + (long)(12635136) * n + 0));
 }
 
 /* layer2.3.branch1.1.pointwise */
 static void shakenet26_2x96d_layer144_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(12536832) * n), (par + 3466400), (dact + (long)(12635136) * n + 0), (dact + (long)(12536832) * n), (grad + 3466400), (grad + 3540128),
-        0);
+    conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(n, (act + (long)(12438528) * n), (par + 3466400), (dact + (long)(12635136) * n + 0), (dact + (long)(12438528) * n), (grad + 3466400), (grad + 3540128),
+        (par + 3465632), (par + 3466016), (sav + 15744), (sav + 16128), (grad + 3465632),
+        (grad + 3466016), 0);
 }
 
 /* layer2.3.branch1.1.bn2 */
@@ -2601,19 +2601,17 @@ static void shakenet26_2x96d_layer151_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(12880896) * n), (par + 3879392), (par + 3879776), (buf + 19008), (buf + 19392),
+        bn_c384_16x16_stats_fwd_train(n, (act + (long)(12880896) * n), (par + 3879392), (par + 3879776), (buf + 19008), (buf + 19392),
             (cnt + 53), (act + (long)(12979200) * n), (sav + 17280), (sav + 17664));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(12880896) * n), (par + 3879392), (par + 3879776), (buf + 19008), (buf + 19392),
-            (act + (long)(12979200) * n));
+        bn_c384_16x16_stats_fwd_eval((buf + 19008), (buf + 19392), (sav + 17280), (sav + 17664));
 }
 
 /* layer2.3.branch2.1.bn1 */
 static void shakenet26_2x96d_layer151_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(12880896) * n), (act + (long)(12979200) * n), (par + 3879392), (sav + 17280), (sav + 17664),
-        (dact + (long)(12979200) * n), (dact + (long)(12880896) * n), (grad + 3879392), (grad + 3879776), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer2.3.branch2.1.pointwise */
@@ -2621,15 +2619,17 @@ static void shakenet26_2x96d_layer152_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_192_16x16_s1_p0_b_fwd(n, (act + (long)(12979200) * n), (par + 3880160), (par + 3953888), (act + (long)(13077504) * n + 0));
+    conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(n, (act + (long)(12880896) * n), (par + 3880160), (par + 3953888), (par + 3879392), (par + 3879776),
+        (sav + 17280), (sav + 17664), (act + (long)(13077504) * n + 0));
 }
 
 /* layer2.3.branch2.1.pointwise */
 static void shakenet26_2x96d_layer152_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_192_16x16_s1_p0_b_bwd(n, (act + (long)(12979200) * n), (par + 3880160), (dact + (long)(13077504) * n + 0), (dact + (long)(12979200) * n), (grad + 3880160), (grad + 3953888),
-        0);
+    conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(n, (act + (long)(12880896) * n), (par + 3880160), (dact + (long)(13077504) * n + 0), (dact + (long)(12880896) * n), (grad + 3880160), (grad + 3953888),
+        (par + 3879392), (par + 3879776), (sav + 17280), (sav + 17664), (grad + 3879392),
+        (grad + 3879776), 0);
 }
 
 /* layer2.3.branch2.1.bn2 */
@@ -2888,19 +2888,17 @@ static void shakenet26_2x96d_layer168_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(13569024) * n), (par + 4364576), (par + 4364960), (buf + 21312), (buf + 21696),
+        bn_c384_16x16_stats_fwd_train(n, (act + (long)(13569024) * n), (par + 4364576), (par + 4364960), (buf + 21312), (buf + 21696),
             (cnt + 57), (act + (long)(13667328) * n), (sav + 19584), (sav + 19968));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(13569024) * n), (par + 4364576), (par + 4364960), (buf + 21312), (buf + 21696),
-            (act + (long)(13667328) * n));
+        bn_c384_16x16_stats_fwd_eval((buf + 21312), (buf + 21696), (sav + 19584), (sav + 19968));
 }
 
 /* layer3.0.branch1.1.bn1 */
 static void shakenet26_2x96d_layer168_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(13569024) * n), (act + (long)(13667328) * n), (par + 4364576), (sav + 19584), (sav + 19968),
-        (dact + (long)(13667328) * n), (dact + (long)(13569024) * n), (grad + 4364576), (grad + 4364960), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.0.branch1.1.pointwise */
@@ -2908,15 +2906,17 @@ static void shakenet26_2x96d_layer169_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_384_16x16_s2_p0_b_fwd(n, (act + (long)(13667328) * n), (par + 4365344), (par + 4512800), (act + (long)(13765632) * n + 0));
+    conv_k1_c384_384_16x16_s2_p0_b_bn_fwd(n, (act + (long)(13569024) * n), (par + 4365344), (par + 4512800), (par + 4364576), (par + 4364960),
+        (sav + 19584), (sav + 19968), (act + (long)(13765632) * n + 0));
 }
 
 /* layer3.0.branch1.1.pointwise */
 static void shakenet26_2x96d_layer169_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_384_16x16_s2_p0_b_bwd(n, (act + (long)(13667328) * n), (par + 4365344), (dact + (long)(13765632) * n + 0), (dact + (long)(13667328) * n), (grad + 4365344), (grad + 4512800),
-        0);
+    conv_k1_c384_384_16x16_s2_p0_b_bn_bwd(n, (act + (long)(13569024) * n), (par + 4365344), (dact + (long)(13765632) * n + 0), (dact + (long)(13569024) * n), (grad + 4365344), (grad + 4512800),
+        (par + 4364576), (par + 4364960), (sav + 19584), (sav + 19968), (grad + 4364576),
+        (grad + 4364960), 0);
 }
 
 /* layer3.0.branch1.1.bn2 */
@@ -3027,19 +3027,17 @@ static void shakenet26_2x96d_layer176_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_fwd_train(n, (act + (long)(13913088) * n), (par + 5845280), (par + 5845664), (buf + 23616), (buf + 24000),
+        bn_c384_16x16_stats_fwd_train(n, (act + (long)(13913088) * n), (par + 5845280), (par + 5845664), (buf + 23616), (buf + 24000),
             (cnt + 60), (act + (long)(14011392) * n), (sav + 21888), (sav + 22272));
     else
-        bn_c384_16x16_fwd_eval(n, (act + (long)(13913088) * n), (par + 5845280), (par + 5845664), (buf + 23616), (buf + 24000),
-            (act + (long)(14011392) * n));
+        bn_c384_16x16_stats_fwd_eval((buf + 23616), (buf + 24000), (sav + 21888), (sav + 22272));
 }
 
 /* layer3.0.branch2.1.bn1 */
 static void shakenet26_2x96d_layer176_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_16x16_bwd(n, (act + (long)(13913088) * n), (act + (long)(14011392) * n), (par + 5845280), (sav + 21888), (sav + 22272),
-        (dact + (long)(14011392) * n), (dact + (long)(13913088) * n), (grad + 5845280), (grad + 5845664), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.0.branch2.1.pointwise */
@@ -3047,15 +3045,17 @@ static void shakenet26_2x96d_layer177_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c384_384_16x16_s2_p0_b_fwd(n, (act + (long)(14011392) * n), (par + 5846048), (par + 5993504), (act + (long)(14109696) * n + 0));
+    conv_k1_c384_384_16x16_s2_p0_b_bn_fwd(n, (act + (long)(13913088) * n), (par + 5846048), (par + 5993504), (par + 5845280), (par + 5845664),
+        (sav + 21888), (sav + 22272), (act + (long)(14109696) * n + 0));
 }
 
 /* layer3.0.branch2.1.pointwise */
 static void shakenet26_2x96d_layer177_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c384_384_16x16_s2_p0_b_bwd(n, (act + (long)(14011392) * n), (par + 5846048), (dact + (long)(14109696) * n + 0), (dact + (long)(14011392) * n), (grad + 5846048), (grad + 5993504),
-        0);
+    conv_k1_c384_384_16x16_s2_p0_b_bn_bwd(n, (act + (long)(13913088) * n), (par + 5846048), (dact + (long)(14109696) * n + 0), (dact + (long)(13913088) * n), (grad + 5846048), (grad + 5993504),
+        (par + 5845280), (par + 5845664), (sav + 21888), (sav + 22272), (grad + 5845280),
+        (grad + 5845664), 0);
 }
 
 /* layer3.0.branch2.1.bn2 */
@@ -3198,19 +3198,17 @@ static void shakenet26_2x96d_layer186_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(14281728) * n), (par + 7477664), (par + 7478432), (buf + 26688), (buf + 27456),
+        bn_c768_8x8_stats_fwd_train(n, (act + (long)(14281728) * n), (par + 7477664), (par + 7478432), (buf + 26688), (buf + 27456),
             (cnt + 64), (act + (long)(14330880) * n), (sav + 24192), (sav + 24960));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(14281728) * n), (par + 7477664), (par + 7478432), (buf + 26688), (buf + 27456),
-            (act + (long)(14330880) * n));
+        bn_c768_8x8_stats_fwd_eval((buf + 26688), (buf + 27456), (sav + 24192), (sav + 24960));
 }
 
 /* layer3.1.branch1.1.bn1 */
 static void shakenet26_2x96d_layer186_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(14281728) * n), (act + (long)(14330880) * n), (par + 7477664), (sav + 24192), (sav + 24960),
-        (dact + (long)(14330880) * n), (dact + (long)(14281728) * n), (grad + 7477664), (grad + 7478432), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.1.branch1.1.pointwise */
@@ -3218,15 +3216,17 @@ static void shakenet26_2x96d_layer187_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(14330880) * n), (par + 7479200), (par + 7774112), (act + (long)(14380032) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(n, (act + (long)(14281728) * n), (par + 7479200), (par + 7774112), (par + 7477664), (par + 7478432),
+        (sav + 24192), (sav + 24960), (act + (long)(14380032) * n + 0));
 }
 
 /* layer3.1.branch1.1.pointwise */
 static void shakenet26_2x96d_layer187_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(14330880) * n), (par + 7479200), (dact + (long)(14380032) * n + 0), (dact + (long)(14330880) * n), (grad + 7479200), (grad + 7774112),
-        0);
+    conv_k1_c768_384_8x8_s1_p0_b_bn_bwd(n, (act + (long)(14281728) * n), (par + 7479200), (dact + (long)(14380032) * n + 0), (dact + (long)(14281728) * n), (grad + 7479200), (grad + 7774112),
+        (par + 7477664), (par + 7478432), (sav + 24192), (sav + 24960), (grad + 7477664),
+        (grad + 7478432), 0);
 }
 
 /* layer3.1.branch1.1.bn2 */
@@ -3337,19 +3337,17 @@ static void shakenet26_2x96d_layer194_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(14502912) * n), (par + 9110048), (par + 9110816), (buf + 29760), (buf + 30528),
+        bn_c768_8x8_stats_fwd_train(n, (act + (long)(14502912) * n), (par + 9110048), (par + 9110816), (buf + 29760), (buf + 30528),
             (cnt + 67), (act + (long)(14552064) * n), (sav + 27264), (sav + 28032));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(14502912) * n), (par + 9110048), (par + 9110816), (buf + 29760), (buf + 30528),
-            (act + (long)(14552064) * n));
+        bn_c768_8x8_stats_fwd_eval((buf + 29760), (buf + 30528), (sav + 27264), (sav + 28032));
 }
 
 /* layer3.1.branch2.1.bn1 */
 static void shakenet26_2x96d_layer194_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(14502912) * n), (act + (long)(14552064) * n), (par + 9110048), (sav + 27264), (sav + 28032),
-        (dact + (long)(14552064) * n), (dact + (long)(14502912) * n), (grad + 9110048), (grad + 9110816), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.1.branch2.1.pointwise */
@@ -3357,15 +3355,17 @@ static void shakenet26_2x96d_layer195_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(14552064) * n), (par + 9111584), (par + 9406496), (act + (long)(14601216) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(n, (act + (long)(14502912) * n), (par + 9111584), (par + 9406496), (par + 9110048), (par + 9110816),
+        (sav + 27264), (sav + 28032), (act + (long)(14601216) * n + 0));
 }
 
 /* layer3.1.branch2.1.pointwise */
 static void shakenet26_2x96d_layer195_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(14552064) * n), (par + 9111584), (dact + (long)(14601216) * n + 0), (dact + (long)(14552064) * n), (grad + 9111584), (grad + 9406496),
-        0);
+    conv_k1_c768_384_8x8_s1_p0_b_bn_bwd(n, (act + (long)(14502912) * n), (par + 9111584), (dact + (long)(14601216) * n + 0), (dact + (long)(14502912) * n), (grad + 9111584), (grad + 9406496),
+        (par + 9110048), (par + 9110816), (sav + 27264), (sav + 28032), (grad + 9110048),
+        (grad + 9110816), 0);
 }
 
 /* layer3.1.branch2.1.bn2 */
@@ -3508,19 +3508,17 @@ static void shakenet26_2x96d_layer204_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(14773248) * n), (par + 10890656), (par + 10891424), (buf + 33600), (buf + 34368),
+        bn_c768_8x8_stats_fwd_train(n, (act + (long)(14773248) * n), (par + 10890656), (par + 10891424), (buf + 33600), (buf + 34368),
             (cnt + 71), (act + (long)(14822400) * n), (sav + 30336), (sav + 31104));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(14773248) * n), (par + 10890656), (par + 10891424), (buf + 33600), (buf + 34368),
-            (act + (long)(14822400) * n));
+        bn_c768_8x8_stats_fwd_eval((buf + 33600), (buf + 34368), (sav + 30336), (sav + 31104));
 }
 
 /* layer3.2.branch1.1.bn1 */
 static void shakenet26_2x96d_layer204_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(14773248) * n), (act + (long)(14822400) * n), (par + 10890656), (sav + 30336), (sav + 31104),
-        (dact + (long)(14822400) * n), (dact + (long)(14773248) * n), (grad + 10890656), (grad + 10891424), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.2.branch1.1.pointwise */
@@ -3528,15 +3526,17 @@ static void shakenet26_2x96d_layer205_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(14822400) * n), (par + 10892192), (par + 11187104), (act + (long)(14871552) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(n, (act + (long)(14773248) * n), (par + 10892192), (par + 11187104), (par + 10890656), (par + 10891424),
+        (sav + 30336), (sav + 31104), (act + (long)(14871552) * n + 0));
 }
 
 /* layer3.2.branch1.1.pointwise */
 static void shakenet26_2x96d_layer205_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(14822400) * n), (par + 10892192), (dact + (long)(14871552) * n + 0), (dact + (long)(14822400) * n), (grad + 10892192), (grad + 11187104),
-        0);
+    conv_k1_c768_384_8x8_s1_p0_b_bn_bwd(n, (act + (long)(14773248) * n), (par + 10892192), (dact + (long)(14871552) * n + 0), (dact + (long)(14773248) * n), (grad + 10892192), (grad + 11187104),
+        (par + 10890656), (par + 10891424), (sav + 30336), (sav + 31104), (grad + 10890656),
+        (grad + 10891424), 0);
 }
 
 /* layer3.2.branch1.1.bn2 */
@@ -3647,19 +3647,17 @@ static void shakenet26_2x96d_layer212_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(14994432) * n), (par + 12523040), (par + 12523808), (buf + 36672), (buf + 37440),
+        bn_c768_8x8_stats_fwd_train(n, (act + (long)(14994432) * n), (par + 12523040), (par + 12523808), (buf + 36672), (buf + 37440),
             (cnt + 74), (act + (long)(15043584) * n), (sav + 33408), (sav + 34176));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(14994432) * n), (par + 12523040), (par + 12523808), (buf + 36672), (buf + 37440),
-            (act + (long)(15043584) * n));
+        bn_c768_8x8_stats_fwd_eval((buf + 36672), (buf + 37440), (sav + 33408), (sav + 34176));
 }
 
 /* layer3.2.branch2.1.bn1 */
 static void shakenet26_2x96d_layer212_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(14994432) * n), (act + (long)(15043584) * n), (par + 12523040), (sav + 33408), (sav + 34176),
-        (dact + (long)(15043584) * n), (dact + (long)(14994432) * n), (grad + 12523040), (grad + 12523808), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.2.branch2.1.pointwise */
@@ -3667,15 +3665,17 @@ static void shakenet26_2x96d_layer213_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(15043584) * n), (par + 12524576), (par + 12819488), (act + (long)(15092736) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(n, (act + (long)(14994432) * n), (par + 12524576), (par + 12819488), (par + 12523040), (par + 12523808),
+        (sav + 33408), (sav + 34176), (act + (long)(15092736) * n + 0));
 }
 
 /* layer3.2.branch2.1.pointwise */
 static void shakenet26_2x96d_layer213_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15043584) * n), (par + 12524576), (dact + (long)(15092736) * n + 0), (dact + (long)(15043584) * n), (grad + 12524576), (grad + 12819488),
-        0);
+    conv_k1_c768_384_8x8_s1_p0_b_bn_bwd(n, (act + (long)(14994432) * n), (par + 12524576), (dact + (long)(15092736) * n + 0), (dact + (long)(14994432) * n), (grad + 12524576), (grad + 12819488),
+        (par + 12523040), (par + 12523808), (sav + 33408), (sav + 34176), (grad + 12523040),
+        (grad + 12523808), 0);
 }
 
 /* layer3.2.branch2.1.bn2 */
@@ -3818,19 +3818,17 @@ static void shakenet26_2x96d_layer222_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(15264768) * n), (par + 14303648), (par + 14304416), (buf + 40512), (buf + 41280),
+        bn_c768_8x8_stats_fwd_train(n, (act + (long)(15264768) * n), (par + 14303648), (par + 14304416), (buf + 40512), (buf + 41280),
             (cnt + 78), (act + (long)(15313920) * n), (sav + 36480), (sav + 37248));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(15264768) * n), (par + 14303648), (par + 14304416), (buf + 40512), (buf + 41280),
-            (act + (long)(15313920) * n));
+        bn_c768_8x8_stats_fwd_eval((buf + 40512), (buf + 41280), (sav + 36480), (sav + 37248));
 }
 
 /* layer3.3.branch1.1.bn1 */
 static void shakenet26_2x96d_layer222_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(15264768) * n), (act + (long)(15313920) * n), (par + 14303648), (sav + 36480), (sav + 37248),
-        (dact + (long)(15313920) * n), (dact + (long)(15264768) * n), (grad + 14303648), (grad + 14304416), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.3.branch1.1.pointwise */
@@ -3838,15 +3836,17 @@ static void shakenet26_2x96d_layer223_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(15313920) * n), (par + 14305184), (par + 14600096), (act + (long)(15363072) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(n, (act + (long)(15264768) * n), (par + 14305184), (par + 14600096), (par + 14303648), (par + 14304416),
+        (sav + 36480), (sav + 37248), (act + (long)(15363072) * n + 0));
 }
 
 /* layer3.3.branch1.1.pointwise */
 static void shakenet26_2x96d_layer223_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15313920) * n), (par + 14305184), (dact + (long)(15363072) * n + 0), (dact + (long)(15313920) * n), (grad + 14305184), (grad + 14600096),
-        0);
+    conv_k1_c768_384_8x8_s1_p0_b_bn_bwd(n, (act + (long)(15264768) * n), (par + 14305184), (dact + (long)(15363072) * n + 0), (dact + (long)(15264768) * n), (grad + 14305184), (grad + 14600096),
+        (par + 14303648), (par + 14304416), (sav + 36480), (sav + 37248), (grad + 14303648),
+        (grad + 14304416), 0);
 }
 
 /* layer3.3.branch1.1.bn2 */
@@ -3957,19 +3957,17 @@ static void shakenet26_2x96d_layer230_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_fwd_train(n, (act + (long)(15485952) * n), (par + 15936032), (par + 15936800), (buf + 43584), (buf + 44352),
+        bn_c768_8x8_stats_fwd_train(n, (act + (long)(15485952) * n), (par + 15936032), (par + 15936800), (buf + 43584), (buf + 44352),
             (cnt + 81), (act + (long)(15535104) * n), (sav + 39552), (sav + 40320));
     else
-        bn_c768_8x8_fwd_eval(n, (act + (long)(15485952) * n), (par + 15936032), (par + 15936800), (buf + 43584), (buf + 44352),
-            (act + (long)(15535104) * n));
+        bn_c768_8x8_stats_fwd_eval((buf + 43584), (buf + 44352), (sav + 39552), (sav + 40320));
 }
 
 /* layer3.3.branch2.1.bn1 */
 static void shakenet26_2x96d_layer230_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c768_8x8_bwd(n, (act + (long)(15485952) * n), (act + (long)(15535104) * n), (par + 15936032), (sav + 39552), (sav + 40320),
-        (dact + (long)(15535104) * n), (dact + (long)(15485952) * n), (grad + 15936032), (grad + 15936800), 0);
+    /* folded: the conv after it did its backward */
 }
 
 /* layer3.3.branch2.1.pointwise */
@@ -3977,15 +3975,17 @@ static void shakenet26_2x96d_layer231_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    conv_k1_c768_384_8x8_s1_p0_b_fwd(n, (act + (long)(15535104) * n), (par + 15937568), (par + 16232480), (act + (long)(15584256) * n + 0));
+    conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(n, (act + (long)(15485952) * n), (par + 15937568), (par + 16232480), (par + 15936032), (par + 15936800),
+        (sav + 39552), (sav + 40320), (act + (long)(15584256) * n + 0));
 }
 
 /* layer3.3.branch2.1.pointwise */
 static void shakenet26_2x96d_layer231_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    conv_k1_c768_384_8x8_s1_p0_b_bwd(n, (act + (long)(15535104) * n), (par + 15937568), (dact + (long)(15584256) * n + 0), (dact + (long)(15535104) * n), (grad + 15937568), (grad + 16232480),
-        0);
+    conv_k1_c768_384_8x8_s1_p0_b_bn_bwd(n, (act + (long)(15485952) * n), (par + 15937568), (dact + (long)(15584256) * n + 0), (dact + (long)(15485952) * n), (grad + 15937568), (grad + 16232480),
+        (par + 15936032), (par + 15936800), (sav + 39552), (sav + 40320), (grad + 15936032),
+        (grad + 15936800), 0);
 }
 
 /* layer3.3.branch2.1.bn2 */
@@ -5256,1447 +5256,1447 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3072, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = 432, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.shortcut.h", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.shortcut.path1", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.shortcut.conv1", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 52224, .fused = MC_FUSED_NONE, .weight = 448, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.shortcut.path2", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 1, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 101376, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.shortcut.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 117760, .fused = MC_FUSED_NONE, .weight = 1216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.shortcut.cat", .kind = MC_L_CONCAT, .ninputs = 2, .inputs = (const int[]){3, 5},
      .c = 96, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.shortcut.bn", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){6},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 1984, .bias_at = 2080, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363520, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){8},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_NONE, .weight = 2176, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){9},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 429056, .fused = MC_FUSED_NONE, .weight = 3504, .bias_at = 3552, .running = 192, .counter = 1,
-     .saved = 192, .extra = 0},
+     .saved = 192, .extra = 0, .folded = 1},
     {.name = "layer1.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){10},
      .c = 96, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 478208, .fused = MC_FUSED_NONE, .weight = 3600, .bias_at = 8208, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){11},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_RELU, .weight = 8304, .bias_at = 8400, .running = 288, .counter = 2,
-     .saved = 288, .extra = 0},
+     .saved = 288, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){12},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674816, .fused = MC_FUSED_NONE, .weight = 8496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 773120, .fused = MC_FUSED_NONE, .weight = 91440, .bias_at = 91536, .running = 480, .counter = 3,
-     .saved = 480, .extra = 0},
+     .saved = 480, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871424, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){16},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 91632, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 92960, .bias_at = 93008, .running = 672, .counter = 4,
-     .saved = 672, .extra = 0},
+     .saved = 672, .extra = 0, .folded = 1},
     {.name = "layer1.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){18},
      .c = 96, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986112, .fused = MC_FUSED_NONE, .weight = 93056, .bias_at = 97664, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){19},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1084416, .fused = MC_FUSED_RELU, .weight = 97760, .bias_at = 97856, .running = 768, .counter = 5,
-     .saved = 768, .extra = 0},
+     .saved = 768, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){20},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1084416, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){21},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1182720, .fused = MC_FUSED_NONE, .weight = 97952, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){22},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1281024, .fused = MC_FUSED_NONE, .weight = 180896, .bias_at = 180992, .running = 960, .counter = 6,
-     .saved = 960, .extra = 0},
+     .saved = 960, .extra = 0, .folded = 0},
     {.name = "layer1.0.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){15, 23},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379328, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){24, 7},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1477632, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){25},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1575936, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){26},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1674240, .fused = MC_FUSED_NONE, .weight = 190496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){27},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1969152, .fused = MC_FUSED_NONE, .weight = 198464, .bias_at = 198752, .running = 1344, .counter = 8,
-     .saved = 1152, .extra = 0},
+     .saved = 1152, .extra = 0, .folded = 1},
     {.name = "layer1.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){28},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2264064, .fused = MC_FUSED_NONE, .weight = 199040, .bias_at = 226688, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){29},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2362368, .fused = MC_FUSED_RELU, .weight = 226784, .bias_at = 226880, .running = 1920, .counter = 9,
-     .saved = 1728, .extra = 0},
+     .saved = 1728, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){30},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2362368, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2460672, .fused = MC_FUSED_NONE, .weight = 226976, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2558976, .fused = MC_FUSED_NONE, .weight = 309920, .bias_at = 310016, .running = 2112, .counter = 10,
-     .saved = 1920, .extra = 0},
+     .saved = 1920, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){25},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2657280, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){34},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2755584, .fused = MC_FUSED_NONE, .weight = 310112, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3050496, .fused = MC_FUSED_NONE, .weight = 318080, .bias_at = 318368, .running = 2304, .counter = 11,
-     .saved = 2112, .extra = 0},
+     .saved = 2112, .extra = 0, .folded = 1},
     {.name = "layer1.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){36},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3345408, .fused = MC_FUSED_NONE, .weight = 318656, .bias_at = 346304, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){37},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3443712, .fused = MC_FUSED_RELU, .weight = 346400, .bias_at = 346496, .running = 2880, .counter = 12,
-     .saved = 2688, .extra = 0},
+     .saved = 2688, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){38},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3443712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){39},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3542016, .fused = MC_FUSED_NONE, .weight = 346592, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.1.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){40},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3640320, .fused = MC_FUSED_NONE, .weight = 429536, .bias_at = 429632, .running = 3072, .counter = 13,
-     .saved = 2880, .extra = 0},
+     .saved = 2880, .extra = 0, .folded = 0},
     {.name = "layer1.1.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){33, 41},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3738624, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 2},
+     .saved = 0, .extra = 2, .folded = 0},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){42, 25},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3836928, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){43},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3935232, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){44},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4033536, .fused = MC_FUSED_NONE, .weight = 439136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){45},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4328448, .fused = MC_FUSED_NONE, .weight = 447104, .bias_at = 447392, .running = 3456, .counter = 15,
-     .saved = 3072, .extra = 0},
+     .saved = 3072, .extra = 0, .folded = 1},
     {.name = "layer1.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){46},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4623360, .fused = MC_FUSED_NONE, .weight = 447680, .bias_at = 475328, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){47},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4721664, .fused = MC_FUSED_RELU, .weight = 475424, .bias_at = 475520, .running = 4032, .counter = 16,
-     .saved = 3648, .extra = 0},
+     .saved = 3648, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){48},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4721664, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4819968, .fused = MC_FUSED_NONE, .weight = 475616, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4918272, .fused = MC_FUSED_NONE, .weight = 558560, .bias_at = 558656, .running = 4224, .counter = 17,
-     .saved = 3840, .extra = 0},
+     .saved = 3840, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){43},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5016576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){52},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5114880, .fused = MC_FUSED_NONE, .weight = 558752, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5409792, .fused = MC_FUSED_NONE, .weight = 566720, .bias_at = 567008, .running = 4416, .counter = 18,
-     .saved = 4032, .extra = 0},
+     .saved = 4032, .extra = 0, .folded = 1},
     {.name = "layer1.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){54},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5704704, .fused = MC_FUSED_NONE, .weight = 567296, .bias_at = 594944, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){55},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5803008, .fused = MC_FUSED_RELU, .weight = 595040, .bias_at = 595136, .running = 4992, .counter = 19,
-     .saved = 4608, .extra = 0},
+     .saved = 4608, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){56},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5803008, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){57},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5901312, .fused = MC_FUSED_NONE, .weight = 595232, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.2.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){58},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5999616, .fused = MC_FUSED_NONE, .weight = 678176, .bias_at = 678272, .running = 5184, .counter = 20,
-     .saved = 4800, .extra = 0},
+     .saved = 4800, .extra = 0, .folded = 0},
     {.name = "layer1.2.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){51, 59},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6097920, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 4},
+     .saved = 0, .extra = 4, .folded = 0},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){60, 43},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6196224, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){61},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6294528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){62},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6392832, .fused = MC_FUSED_NONE, .weight = 687776, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){63},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6687744, .fused = MC_FUSED_NONE, .weight = 695744, .bias_at = 696032, .running = 5568, .counter = 22,
-     .saved = 4992, .extra = 0},
+     .saved = 4992, .extra = 0, .folded = 1},
     {.name = "layer1.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){64},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6982656, .fused = MC_FUSED_NONE, .weight = 696320, .bias_at = 723968, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){65},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7080960, .fused = MC_FUSED_RELU, .weight = 724064, .bias_at = 724160, .running = 6144, .counter = 23,
-     .saved = 5568, .extra = 0},
+     .saved = 5568, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){66},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7080960, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7179264, .fused = MC_FUSED_NONE, .weight = 724256, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7277568, .fused = MC_FUSED_NONE, .weight = 807200, .bias_at = 807296, .running = 6336, .counter = 24,
-     .saved = 5760, .extra = 0},
+     .saved = 5760, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){61},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7375872, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){70},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7474176, .fused = MC_FUSED_NONE, .weight = 807392, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7769088, .fused = MC_FUSED_NONE, .weight = 815360, .bias_at = 815648, .running = 6528, .counter = 25,
-     .saved = 5952, .extra = 0},
+     .saved = 5952, .extra = 0, .folded = 1},
     {.name = "layer1.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){72},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8064000, .fused = MC_FUSED_NONE, .weight = 815936, .bias_at = 843584, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){73},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8162304, .fused = MC_FUSED_RELU, .weight = 843680, .bias_at = 843776, .running = 7104, .counter = 26,
-     .saved = 6528, .extra = 0},
+     .saved = 6528, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){74},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8162304, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){75},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8260608, .fused = MC_FUSED_NONE, .weight = 843872, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer1.3.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){76},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8358912, .fused = MC_FUSED_NONE, .weight = 926816, .bias_at = 926912, .running = 7296, .counter = 27,
-     .saved = 6720, .extra = 0},
+     .saved = 6720, .extra = 0, .folded = 0},
     {.name = "layer1.3.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){69, 77},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8457216, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 6},
+     .saved = 0, .extra = 6, .folded = 0},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){78, 61},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8555520, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.shortcut.h", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){79},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8653824, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.shortcut.path1", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){80},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8752128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.shortcut.conv1", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){81},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8776704, .fused = MC_FUSED_NONE, .weight = 927008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.shortcut.path2", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){80},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 1, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8801280, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.shortcut.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){83},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8825856, .fused = MC_FUSED_NONE, .weight = 936224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.shortcut.cat", .kind = MC_L_CONCAT, .ninputs = 2, .inputs = (const int[]){82, 84},
      .c = 192, .h = 16, .w = 16, .in_c = 96, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8850432, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.shortcut.bn", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){85},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8899584, .fused = MC_FUSED_NONE, .weight = 945440, .bias_at = 945632, .running = 7488, .counter = 28,
-     .saved = 6912, .extra = 0},
+     .saved = 6912, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){79},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8948736, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){87},
      .c = 192, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9047040, .fused = MC_FUSED_NONE, .weight = 945824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){88},
      .c = 192, .h = 32, .w = 32, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9243648, .fused = MC_FUSED_NONE, .weight = 949088, .bias_at = 949280, .running = 7872, .counter = 29,
-     .saved = 7296, .extra = 0},
+     .saved = 7296, .extra = 0, .folded = 1},
     {.name = "layer2.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){89},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9440256, .fused = MC_FUSED_NONE, .weight = 949472, .bias_at = 986336, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){90},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9489408, .fused = MC_FUSED_RELU, .weight = 986528, .bias_at = 986720, .running = 8256, .counter = 30,
-     .saved = 7680, .extra = 0},
+     .saved = 7680, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){91},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9489408, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){92},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9538560, .fused = MC_FUSED_NONE, .weight = 986912, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){93},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9587712, .fused = MC_FUSED_NONE, .weight = 1318688, .bias_at = 1318880, .running = 8640, .counter = 31,
-     .saved = 8064, .extra = 0},
+     .saved = 8064, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){79},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9636864, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){95},
      .c = 192, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9735168, .fused = MC_FUSED_NONE, .weight = 1319072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){96},
      .c = 192, .h = 32, .w = 32, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9931776, .fused = MC_FUSED_NONE, .weight = 1322336, .bias_at = 1322528, .running = 9024, .counter = 32,
-     .saved = 8448, .extra = 0},
+     .saved = 8448, .extra = 0, .folded = 1},
     {.name = "layer2.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){97},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10128384, .fused = MC_FUSED_NONE, .weight = 1322720, .bias_at = 1359584, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){98},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10177536, .fused = MC_FUSED_RELU, .weight = 1359776, .bias_at = 1359968, .running = 9408, .counter = 33,
-     .saved = 8832, .extra = 0},
+     .saved = 8832, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){99},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10177536, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){100},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10226688, .fused = MC_FUSED_NONE, .weight = 1360160, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.0.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){101},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10275840, .fused = MC_FUSED_NONE, .weight = 1691936, .bias_at = 1692128, .running = 9792, .counter = 34,
-     .saved = 9216, .extra = 0},
+     .saved = 9216, .extra = 0, .folded = 0},
     {.name = "layer2.0.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){94, 102},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10324992, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 8},
+     .saved = 0, .extra = 8, .folded = 0},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){103, 86},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10374144, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){104},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10423296, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){105},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10472448, .fused = MC_FUSED_NONE, .weight = 1729568, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10570752, .fused = MC_FUSED_NONE, .weight = 1736096, .bias_at = 1736480, .running = 10560, .counter = 36,
-     .saved = 9600, .extra = 0},
+     .saved = 9600, .extra = 0, .folded = 1},
     {.name = "layer2.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){107},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10669056, .fused = MC_FUSED_NONE, .weight = 1736864, .bias_at = 1810592, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){108},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10718208, .fused = MC_FUSED_RELU, .weight = 1810784, .bias_at = 1810976, .running = 11328, .counter = 37,
-     .saved = 10368, .extra = 0},
+     .saved = 10368, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){109},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10718208, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){110},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10767360, .fused = MC_FUSED_NONE, .weight = 1811168, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){111},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10816512, .fused = MC_FUSED_NONE, .weight = 2142944, .bias_at = 2143136, .running = 11712, .counter = 38,
-     .saved = 10752, .extra = 0},
+     .saved = 10752, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){104},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10865664, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){113},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10914816, .fused = MC_FUSED_NONE, .weight = 2143328, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){114},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11013120, .fused = MC_FUSED_NONE, .weight = 2149856, .bias_at = 2150240, .running = 12096, .counter = 39,
-     .saved = 11136, .extra = 0},
+     .saved = 11136, .extra = 0, .folded = 1},
     {.name = "layer2.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){115},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11111424, .fused = MC_FUSED_NONE, .weight = 2150624, .bias_at = 2224352, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){116},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11160576, .fused = MC_FUSED_RELU, .weight = 2224544, .bias_at = 2224736, .running = 12864, .counter = 40,
-     .saved = 11904, .extra = 0},
+     .saved = 11904, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){117},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11160576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){118},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11209728, .fused = MC_FUSED_NONE, .weight = 2224928, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.1.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){119},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11258880, .fused = MC_FUSED_NONE, .weight = 2556704, .bias_at = 2556896, .running = 13248, .counter = 41,
-     .saved = 12288, .extra = 0},
+     .saved = 12288, .extra = 0, .folded = 0},
     {.name = "layer2.1.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){112, 120},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11308032, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 10},
+     .saved = 0, .extra = 10, .folded = 0},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){121, 104},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11357184, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){122},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11406336, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){123},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11455488, .fused = MC_FUSED_NONE, .weight = 2594336, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){124},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11553792, .fused = MC_FUSED_NONE, .weight = 2600864, .bias_at = 2601248, .running = 14016, .counter = 43,
-     .saved = 12672, .extra = 0},
+     .saved = 12672, .extra = 0, .folded = 1},
     {.name = "layer2.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){125},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11652096, .fused = MC_FUSED_NONE, .weight = 2601632, .bias_at = 2675360, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){126},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11701248, .fused = MC_FUSED_RELU, .weight = 2675552, .bias_at = 2675744, .running = 14784, .counter = 44,
-     .saved = 13440, .extra = 0},
+     .saved = 13440, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){127},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11701248, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){128},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11750400, .fused = MC_FUSED_NONE, .weight = 2675936, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){129},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11799552, .fused = MC_FUSED_NONE, .weight = 3007712, .bias_at = 3007904, .running = 15168, .counter = 45,
-     .saved = 13824, .extra = 0},
+     .saved = 13824, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){122},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11848704, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){131},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11897856, .fused = MC_FUSED_NONE, .weight = 3008096, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){132},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11996160, .fused = MC_FUSED_NONE, .weight = 3014624, .bias_at = 3015008, .running = 15552, .counter = 46,
-     .saved = 14208, .extra = 0},
+     .saved = 14208, .extra = 0, .folded = 1},
     {.name = "layer2.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){133},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12094464, .fused = MC_FUSED_NONE, .weight = 3015392, .bias_at = 3089120, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){134},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12143616, .fused = MC_FUSED_RELU, .weight = 3089312, .bias_at = 3089504, .running = 16320, .counter = 47,
-     .saved = 14976, .extra = 0},
+     .saved = 14976, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){135},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12143616, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){136},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12192768, .fused = MC_FUSED_NONE, .weight = 3089696, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.2.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){137},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12241920, .fused = MC_FUSED_NONE, .weight = 3421472, .bias_at = 3421664, .running = 16704, .counter = 48,
-     .saved = 15360, .extra = 0},
+     .saved = 15360, .extra = 0, .folded = 0},
     {.name = "layer2.2.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){130, 138},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12291072, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 12},
+     .saved = 0, .extra = 12, .folded = 0},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){139, 122},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12340224, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){140},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12389376, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){141},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12438528, .fused = MC_FUSED_NONE, .weight = 3459104, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){142},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12536832, .fused = MC_FUSED_NONE, .weight = 3465632, .bias_at = 3466016, .running = 17472, .counter = 50,
-     .saved = 15744, .extra = 0},
+     .saved = 15744, .extra = 0, .folded = 1},
     {.name = "layer2.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){143},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12635136, .fused = MC_FUSED_NONE, .weight = 3466400, .bias_at = 3540128, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){144},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12684288, .fused = MC_FUSED_RELU, .weight = 3540320, .bias_at = 3540512, .running = 18240, .counter = 51,
-     .saved = 16512, .extra = 0},
+     .saved = 16512, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){145},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12684288, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){146},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12733440, .fused = MC_FUSED_NONE, .weight = 3540704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){147},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12782592, .fused = MC_FUSED_NONE, .weight = 3872480, .bias_at = 3872672, .running = 18624, .counter = 52,
-     .saved = 16896, .extra = 0},
+     .saved = 16896, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){140},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12831744, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){149},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12880896, .fused = MC_FUSED_NONE, .weight = 3872864, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){150},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12979200, .fused = MC_FUSED_NONE, .weight = 3879392, .bias_at = 3879776, .running = 19008, .counter = 53,
-     .saved = 17280, .extra = 0},
+     .saved = 17280, .extra = 0, .folded = 1},
     {.name = "layer2.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){151},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13077504, .fused = MC_FUSED_NONE, .weight = 3880160, .bias_at = 3953888, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){152},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13126656, .fused = MC_FUSED_RELU, .weight = 3954080, .bias_at = 3954272, .running = 19776, .counter = 54,
-     .saved = 18048, .extra = 0},
+     .saved = 18048, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){153},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13126656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){154},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13175808, .fused = MC_FUSED_NONE, .weight = 3954464, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer2.3.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){155},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13224960, .fused = MC_FUSED_NONE, .weight = 4286240, .bias_at = 4286432, .running = 20160, .counter = 55,
-     .saved = 18432, .extra = 0},
+     .saved = 18432, .extra = 0, .folded = 0},
     {.name = "layer2.3.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){148, 156},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13274112, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 14},
+     .saved = 0, .extra = 14, .folded = 0},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){157, 140},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13323264, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.shortcut.h", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13372416, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.shortcut.path1", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){159},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13421568, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.shortcut.conv1", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){160},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13433856, .fused = MC_FUSED_NONE, .weight = 4286624, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.shortcut.path2", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){159},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 1, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13446144, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.shortcut.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){162},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13458432, .fused = MC_FUSED_NONE, .weight = 4323488, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.shortcut.cat", .kind = MC_L_CONCAT, .ninputs = 2, .inputs = (const int[]){161, 163},
      .c = 384, .h = 8, .w = 8, .in_c = 192, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13470720, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.shortcut.bn", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){164},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13495296, .fused = MC_FUSED_NONE, .weight = 4360352, .bias_at = 4360736, .running = 20544, .counter = 56,
-     .saved = 18816, .extra = 0},
+     .saved = 18816, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13519872, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){166},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13569024, .fused = MC_FUSED_NONE, .weight = 4361120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){167},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13667328, .fused = MC_FUSED_NONE, .weight = 4364576, .bias_at = 4364960, .running = 21312, .counter = 57,
-     .saved = 19584, .extra = 0},
+     .saved = 19584, .extra = 0, .folded = 1},
     {.name = "layer3.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){168},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13765632, .fused = MC_FUSED_NONE, .weight = 4365344, .bias_at = 4512800, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){169},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13790208, .fused = MC_FUSED_RELU, .weight = 4513184, .bias_at = 4513568, .running = 22080, .counter = 58,
-     .saved = 20352, .extra = 0},
+     .saved = 20352, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){170},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13790208, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){171},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13814784, .fused = MC_FUSED_NONE, .weight = 4513952, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){172},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13839360, .fused = MC_FUSED_NONE, .weight = 5841056, .bias_at = 5841440, .running = 22848, .counter = 59,
-     .saved = 21120, .extra = 0},
+     .saved = 21120, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13863936, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){174},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13913088, .fused = MC_FUSED_NONE, .weight = 5841824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){175},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14011392, .fused = MC_FUSED_NONE, .weight = 5845280, .bias_at = 5845664, .running = 23616, .counter = 60,
-     .saved = 21888, .extra = 0},
+     .saved = 21888, .extra = 0, .folded = 1},
     {.name = "layer3.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){176},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14109696, .fused = MC_FUSED_NONE, .weight = 5846048, .bias_at = 5993504, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){177},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14134272, .fused = MC_FUSED_RELU, .weight = 5993888, .bias_at = 5994272, .running = 24384, .counter = 61,
-     .saved = 22656, .extra = 0},
+     .saved = 22656, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){178},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14134272, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){179},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14158848, .fused = MC_FUSED_NONE, .weight = 5994656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.0.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){180},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14183424, .fused = MC_FUSED_NONE, .weight = 7321760, .bias_at = 7322144, .running = 25152, .counter = 62,
-     .saved = 23424, .extra = 0},
+     .saved = 23424, .extra = 0, .folded = 0},
     {.name = "layer3.0.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){173, 181},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14208000, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 16},
+     .saved = 0, .extra = 16, .folded = 0},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){182, 165},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14232576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){183},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14257152, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){184},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14281728, .fused = MC_FUSED_NONE, .weight = 7470752, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){185},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14330880, .fused = MC_FUSED_NONE, .weight = 7477664, .bias_at = 7478432, .running = 26688, .counter = 64,
-     .saved = 24192, .extra = 0},
+     .saved = 24192, .extra = 0, .folded = 1},
     {.name = "layer3.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){186},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14380032, .fused = MC_FUSED_NONE, .weight = 7479200, .bias_at = 7774112, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14404608, .fused = MC_FUSED_RELU, .weight = 7774496, .bias_at = 7774880, .running = 28224, .counter = 65,
-     .saved = 25728, .extra = 0},
+     .saved = 25728, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){188},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14404608, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){189},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14429184, .fused = MC_FUSED_NONE, .weight = 7775264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){190},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14453760, .fused = MC_FUSED_NONE, .weight = 9102368, .bias_at = 9102752, .running = 28992, .counter = 66,
-     .saved = 26496, .extra = 0},
+     .saved = 26496, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){183},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14478336, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){192},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14502912, .fused = MC_FUSED_NONE, .weight = 9103136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){193},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14552064, .fused = MC_FUSED_NONE, .weight = 9110048, .bias_at = 9110816, .running = 29760, .counter = 67,
-     .saved = 27264, .extra = 0},
+     .saved = 27264, .extra = 0, .folded = 1},
     {.name = "layer3.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){194},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14601216, .fused = MC_FUSED_NONE, .weight = 9111584, .bias_at = 9406496, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){195},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14625792, .fused = MC_FUSED_RELU, .weight = 9406880, .bias_at = 9407264, .running = 31296, .counter = 68,
-     .saved = 28800, .extra = 0},
+     .saved = 28800, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){196},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14625792, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){197},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14650368, .fused = MC_FUSED_NONE, .weight = 9407648, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.1.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){198},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14674944, .fused = MC_FUSED_NONE, .weight = 10734752, .bias_at = 10735136, .running = 32064, .counter = 69,
-     .saved = 29568, .extra = 0},
+     .saved = 29568, .extra = 0, .folded = 0},
     {.name = "layer3.1.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){191, 199},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14699520, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 18},
+     .saved = 0, .extra = 18, .folded = 0},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){200, 183},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14724096, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){201},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14748672, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){202},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14773248, .fused = MC_FUSED_NONE, .weight = 10883744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){203},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14822400, .fused = MC_FUSED_NONE, .weight = 10890656, .bias_at = 10891424, .running = 33600, .counter = 71,
-     .saved = 30336, .extra = 0},
+     .saved = 30336, .extra = 0, .folded = 1},
     {.name = "layer3.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){204},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14871552, .fused = MC_FUSED_NONE, .weight = 10892192, .bias_at = 11187104, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14896128, .fused = MC_FUSED_RELU, .weight = 11187488, .bias_at = 11187872, .running = 35136, .counter = 72,
-     .saved = 31872, .extra = 0},
+     .saved = 31872, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){206},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14896128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){207},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14920704, .fused = MC_FUSED_NONE, .weight = 11188256, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){208},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14945280, .fused = MC_FUSED_NONE, .weight = 12515360, .bias_at = 12515744, .running = 35904, .counter = 73,
-     .saved = 32640, .extra = 0},
+     .saved = 32640, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){201},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14969856, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){210},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14994432, .fused = MC_FUSED_NONE, .weight = 12516128, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){211},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15043584, .fused = MC_FUSED_NONE, .weight = 12523040, .bias_at = 12523808, .running = 36672, .counter = 74,
-     .saved = 33408, .extra = 0},
+     .saved = 33408, .extra = 0, .folded = 1},
     {.name = "layer3.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){212},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15092736, .fused = MC_FUSED_NONE, .weight = 12524576, .bias_at = 12819488, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){213},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15117312, .fused = MC_FUSED_RELU, .weight = 12819872, .bias_at = 12820256, .running = 38208, .counter = 75,
-     .saved = 34944, .extra = 0},
+     .saved = 34944, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){214},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15117312, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){215},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15141888, .fused = MC_FUSED_NONE, .weight = 12820640, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.2.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){216},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15166464, .fused = MC_FUSED_NONE, .weight = 14147744, .bias_at = 14148128, .running = 38976, .counter = 76,
-     .saved = 35712, .extra = 0},
+     .saved = 35712, .extra = 0, .folded = 0},
     {.name = "layer3.2.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){209, 217},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15191040, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 20},
+     .saved = 0, .extra = 20, .folded = 0},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){218, 201},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15215616, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){219},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15240192, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){220},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15264768, .fused = MC_FUSED_NONE, .weight = 14296736, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){221},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15313920, .fused = MC_FUSED_NONE, .weight = 14303648, .bias_at = 14304416, .running = 40512, .counter = 78,
-     .saved = 36480, .extra = 0},
+     .saved = 36480, .extra = 0, .folded = 1},
     {.name = "layer3.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){222},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15363072, .fused = MC_FUSED_NONE, .weight = 14305184, .bias_at = 14600096, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){223},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15387648, .fused = MC_FUSED_RELU, .weight = 14600480, .bias_at = 14600864, .running = 42048, .counter = 79,
-     .saved = 38016, .extra = 0},
+     .saved = 38016, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){224},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15387648, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){225},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15412224, .fused = MC_FUSED_NONE, .weight = 14601248, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){226},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15436800, .fused = MC_FUSED_NONE, .weight = 15928352, .bias_at = 15928736, .running = 42816, .counter = 80,
-     .saved = 38784, .extra = 0},
+     .saved = 38784, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){219},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15461376, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){228},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15485952, .fused = MC_FUSED_NONE, .weight = 15929120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){229},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15535104, .fused = MC_FUSED_NONE, .weight = 15936032, .bias_at = 15936800, .running = 43584, .counter = 81,
-     .saved = 39552, .extra = 0},
+     .saved = 39552, .extra = 0, .folded = 1},
     {.name = "layer3.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){230},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15584256, .fused = MC_FUSED_NONE, .weight = 15937568, .bias_at = 16232480, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){231},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15608832, .fused = MC_FUSED_RELU, .weight = 16232864, .bias_at = 16233248, .running = 45120, .counter = 82,
-     .saved = 41088, .extra = 0},
+     .saved = 41088, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){232},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15608832, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){233},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15633408, .fused = MC_FUSED_NONE, .weight = 16233632, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "layer3.3.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){234},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15657984, .fused = MC_FUSED_NONE, .weight = 17560736, .bias_at = 17561120, .running = 45888, .counter = 83,
-     .saved = 41856, .extra = 0},
+     .saved = 41856, .extra = 0, .folded = 0},
     {.name = "layer3.3.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){227, 235},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15682560, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 22},
+     .saved = 0, .extra = 22, .folded = 0},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){236, 219},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15707136, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){237},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15707136, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){238},
      .c = 384, .h = 1, .w = 1, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15731712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
     {.name = "fc_out", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){239},
      .c = 10, .h = 1, .w = 1, .in_c = 384, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15732096, .fused = MC_FUSED_NONE, .weight = 17561504, .bias_at = 17565344, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0},
+     .saved = 0, .extra = 0, .folded = 0},
 };
 
 const mc_model_desc shakenet26_2x96d_model = {

@@ -664,7 +664,7 @@ static void conv_k1_c16_48_32x32_s1_p0_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c16_48_32x32_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 1; g++)
+    for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
             const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
             mc_v16 r[16];
@@ -683,6 +683,7 @@ static void conv_k1_c16_48_32x32_s1_p0_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 16 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c16_48_32x32_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -827,7 +828,7 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 768 + (co * 1 + t) * 16 + ci];
-                dw[(co * 16 + ci) * 1 + t] += s;
+                dw[(co * 16 + ci) * 1 + t] += s;;
             }
     static float wt[768];
     conv_k1_c16_48_32x32_s1_p0_transpose_w(w, wt);
@@ -839,8 +840,8 @@ void conv_k1_c16_48_32x32_s1_p0_bwd(int n, const float *restrict x, const float 
     }
 }
 
-/* conv_k1_c48_96_32x32_s1_p0_b: conv 48x32x32 -> 96x32x32, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c48_96_32x32_s1_p0_b_bn: conv 48x32x32 -> 96x32x32, kernel 1, stride 1, padding 0, bias */
+static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 1024; j0 += 32) {
         for (int i0 = 0; i0 < 96; i0 += 8)
@@ -933,7 +934,7 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const
     }
 }
 
-static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 96; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -1071,10 +1072,15 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c48_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c48_96_32x32_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 3; g++)
+    for (int g = 0; g < 3; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 1024; p0 += 16) {
             const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
             mc_v16 r[16];
@@ -1090,12 +1096,13 @@ static void conv_k1_c48_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-                *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 48 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 48 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 1024; j0 += 32) {
@@ -1189,7 +1196,7 @@ static void conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const 
     }
 }
 
-static void conv_k1_c48_96_32x32_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c48_96_32x32_s1_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 96; r++)
         for (int q = 0; q < 48; q++)
@@ -1197,20 +1204,63 @@ static void conv_k1_c48_96_32x32_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-void conv_k1_c48_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c48_96_32x32_s1_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[48], shift[48];
+    for (int ci = 0; ci < 48; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 96; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 48; ci++) {
+            wf[co * 48 + ci] = w[co * 48 + ci] * scale[ci];
+            b += (double)w[co * 48 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c48_96_32x32_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 48; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 1024;
+        float *restrict dc = dxb + ci * 1024;
+        if (acc)
+            for (int i = 0; i < 1024; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 1024; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c48_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[4608], bf[96];
+    conv_k1_c48_96_32x32_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 98304;
         for (int co = 0; co < 96; co++)
             for (int i = 0; i < 1024; i++)
                 yb[co * 1024 + i] = bias[co];
-        conv_k1_c48_96_32x32_s1_p0_b_gemm_fwd(w, x + (long)b * 49152, yb);
+        conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb);
     }
 }
 
 
-static inline double conv_k1_c48_96_32x32_s1_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c48_96_32x32_s1_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -1231,14 +1281,18 @@ static inline double conv_k1_c48_96_32x32_s1_p0_b_bias_sum(const float *restrict
     return s;
 }
 
-void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c48_96_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[96];
+    static float fold_g[4608], w2[4608], fa[48], fb[48];
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c48_96_32x32_s1_p0_b_bias_sum(dy + ((long)b * 96 + c) * 1024);
+            gb += conv_k1_c48_96_32x32_s1_p0_b_bn_bias_sum(dy + ((long)b * 96 + c) * 1024);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static float dwt[73728];
@@ -1250,8 +1304,8 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
             float *restrict part = dwt + (long)k * 4608;
             memset(part, 0, sizeof(float) * 4608);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c48_96_32x32_s1_p0_b_pad_cl(x + (long)b * 49152, xt);
-                conv_k1_c48_96_32x32_s1_p0_b_gemm_dw(1, dy + (long)b * 98304, xt, part);
+                conv_k1_c48_96_32x32_s1_p0_b_bn_hat_cl(x + (long)b * 49152, xt, mean, invstd);
+                conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dw(1, dy + (long)b * 98304, xt, part);
             }
         }
     }
@@ -1262,15 +1316,42 @@ void conv_k1_c48_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const floa
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 4608 + (co * 1 + t) * 48 + ci];
-                dw[(co * 48 + ci) * 1 + t] += s;
+                fold_g[(co * 48 + ci) * 1 + t] = s;;
             }
+    double sums[96];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 48; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 96; co++) {
+            s_dy += (double)w[co * 48 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 48 + ci] * fold_g[co * 48 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 1024;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 96, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 48; ci++)
+            dw[co * 48 + ci] += gamma[ci] * fold_g[co * 48 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 48; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 96; co++)
+            w2[co * 48 + ci] = w[co * 48 + ci] * k;
+    }
     static float wt[4608];
-    conv_k1_c48_96_32x32_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c48_96_32x32_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 49152, 0, sizeof(float) * 49152);
-        conv_k1_c48_96_32x32_s1_p0_b_gemm_dx(wt, dy + (long)b * 98304, dx + (long)b * 49152);
+        conv_k1_c48_96_32x32_s1_p0_b_bn_fold_dx(x + (long)b * 49152, dx + (long)b * 49152, mean, fa, fb, acc);
+        conv_k1_c48_96_32x32_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 98304, dx + (long)b * 49152);
     }
 }
 
@@ -1513,7 +1594,7 @@ static void conv_k3_c96_96_32x32_s1_p1_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 6; g++)
+    for (int g = 0; g < 6; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
             const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
             mc_v16 r[16];
@@ -1532,6 +1613,7 @@ static void conv_k3_c96_96_32x32_s1_p1_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 1) * 34 + ix + 1) * 96 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k3_c96_96_32x32_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -1684,7 +1766,7 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     for (int co = 0; co < 96; co++)
         for (int ci = 0; ci < 96; ci++)
             for (int t = 0; t < 9; t++)
-                dw[(co * 96 + ci) * 9 + t] += dwt[(co * 9 + t) * 96 + ci];
+                dw[(co * 96 + ci) * 9 + t] += dwt[(co * 9 + t) * 96 + ci];;
     static float wf[82944];
     conv_k3_c96_96_32x32_s1_p1_flip(w, wf);
     static float dyq[110978] = {0}, dxg[104448];
@@ -1710,8 +1792,8 @@ void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float 
     }
 }
 
-/* conv_k1_c288_96_32x32_s1_p0_b: conv 288x32x32 -> 96x32x32, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c288_96_32x32_s1_p0_b_bn: conv 288x32x32 -> 96x32x32, kernel 1, stride 1, padding 0, bias */
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 1024; j0 += 32) {
         for (int i0 = 0; i0 < 96; i0 += 8)
@@ -1804,7 +1886,7 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(const float *restrict a, cons
     }
 }
 
-static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 96; i0 += 8) {
@@ -1943,10 +2025,15 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(int nb, const float *restrict 
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c288_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 18; g++)
+    for (int g = 0; g < 18; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 1024; p0 += 16) {
             const int count = 1024 - p0 < 16 ? 1024 - p0 : 16;
             mc_v16 r[16];
@@ -1962,12 +2049,13 @@ static void conv_k1_c288_96_32x32_s1_p0_b_pad_cl(const float *restrict planes, f
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 32, ix = (p0 + q) % 32;
-                *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 288 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 32 + ix + 0) * 288 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 1024; j0 += 32) {
@@ -2061,7 +2149,7 @@ static void conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(const float *restrict a, const
     }
 }
 
-static void conv_k1_c288_96_32x32_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 96; r++)
         for (int q = 0; q < 288; q++)
@@ -2069,20 +2157,63 @@ static void conv_k1_c288_96_32x32_s1_p0_b_transpose_w(const float *restrict a, f
 }
 
 
-void conv_k1_c288_96_32x32_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[288], shift[288];
+    for (int ci = 0; ci < 288; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 96; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 288; ci++) {
+            wf[co * 288 + ci] = w[co * 288 + ci] * scale[ci];
+            b += (double)w[co * 288 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c288_96_32x32_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 288; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 1024;
+        float *restrict dc = dxb + ci * 1024;
+        if (acc)
+            for (int i = 0; i < 1024; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 1024; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[27648], bf[96];
+    conv_k1_c288_96_32x32_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 98304;
         for (int co = 0; co < 96; co++)
             for (int i = 0; i < 1024; i++)
                 yb[co * 1024 + i] = bias[co];
-        conv_k1_c288_96_32x32_s1_p0_b_gemm_fwd(w, x + (long)b * 294912, yb);
+        conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 294912, yb);
     }
 }
 
 
-static inline double conv_k1_c288_96_32x32_s1_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c288_96_32x32_s1_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -2103,14 +2234,18 @@ static inline double conv_k1_c288_96_32x32_s1_p0_b_bias_sum(const float *restric
     return s;
 }
 
-void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[96];
+    static float fold_g[27648], w2[27648], fa[288], fb[288];
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c288_96_32x32_s1_p0_b_bias_sum(dy + ((long)b * 96 + c) * 1024);
+            gb += conv_k1_c288_96_32x32_s1_p0_b_bn_bias_sum(dy + ((long)b * 96 + c) * 1024);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static _Alignas(64) float xt[294912];
@@ -2120,20 +2255,47 @@ void conv_k1_c288_96_32x32_s1_p0_b_bwd(int n, const float *restrict x, const flo
         const int nb = n - b0 < 1 ? n - b0 : 1;
         MC_OMP_FOR
         for (int i = 0; i < nb; i++)
-            conv_k1_c288_96_32x32_s1_p0_b_pad_cl(x + (long)(b0 + i) * 294912, xt + (long)i * 294912);
-        conv_k1_c288_96_32x32_s1_p0_b_gemm_dw(nb, dy + (long)b0 * 98304, xt, dwt);
+            conv_k1_c288_96_32x32_s1_p0_b_bn_hat_cl(x + (long)(b0 + i) * 294912, xt + (long)i * 294912, mean, invstd);
+        conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dw(nb, dy + (long)b0 * 98304, xt, dwt);
     }
     for (int co = 0; co < 96; co++)
         for (int ci = 0; ci < 288; ci++)
             for (int t = 0; t < 1; t++)
-                dw[(co * 288 + ci) * 1 + t] += dwt[(co * 1 + t) * 288 + ci];
+                fold_g[(co * 288 + ci) * 1 + t] = dwt[(co * 1 + t) * 288 + ci];;
+    double sums[576];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 288; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 96; co++) {
+            s_dy += (double)w[co * 288 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 288 + ci] * fold_g[co * 288 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 1024;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 576, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 96; co++)
+        for (int ci = 0; ci < 288; ci++)
+            dw[co * 288 + ci] += gamma[ci] * fold_g[co * 288 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 288; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 96; co++)
+            w2[co * 288 + ci] = w[co * 288 + ci] * k;
+    }
     static float wt[27648];
-    conv_k1_c288_96_32x32_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c288_96_32x32_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 294912, 0, sizeof(float) * 294912);
-        conv_k1_c288_96_32x32_s1_p0_b_gemm_dx(wt, dy + (long)b * 98304, dx + (long)b * 294912);
+        conv_k1_c288_96_32x32_s1_p0_b_bn_fold_dx(x + (long)b * 294912, dx + (long)b * 294912, mean, fa, fb, acc);
+        conv_k1_c288_96_32x32_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 98304, dx + (long)b * 294912);
     }
 }
 
@@ -2372,7 +2534,7 @@ static void conv_k1_c96_96_16x16_s1_p0_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c96_96_16x16_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 6; g++)
+    for (int g = 0; g < 6; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -2391,6 +2553,7 @@ static void conv_k1_c96_96_16x16_s1_p0_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 96 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c96_96_16x16_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -2535,7 +2698,7 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 9216 + (co * 1 + t) * 96 + ci];
-                dw[(co * 96 + ci) * 1 + t] += s;
+                dw[(co * 96 + ci) * 1 + t] += s;;
             }
     static float wt[9216];
     conv_k1_c96_96_16x16_s1_p0_transpose_w(w, wt);
@@ -2547,8 +2710,8 @@ void conv_k1_c96_96_16x16_s1_p0_bwd(int n, const float *restrict x, const float 
     }
 }
 
-/* conv_k1_c192_192_32x32_s2_p0_b: conv 192x32x32 -> 192x16x16, kernel 1, stride 2, padding 0, bias */
-static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c192_192_32x32_s2_p0_b_bn: conv 192x32x32 -> 192x16x16, kernel 1, stride 2, padding 0, bias */
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 256; j0 += 32) {
         for (int i0 = 0; i0 < 192; i0 += 8)
@@ -2641,7 +2804,7 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(const float *restrict a, con
     }
 }
 
-static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 192; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -2779,10 +2942,15 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(int nb, const float *restrict
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c192_192_32x32_s2_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 12; g++)
+    for (int g = 0; g < 12; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -2798,12 +2966,13 @@ static void conv_k1_c192_192_32x32_s2_p0_b_pad_cl(const float *restrict planes, 
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 192 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 192 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 256; j0 += 32) {
@@ -2897,7 +3066,7 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(const float *restrict a, cons
     }
 }
 
-static void conv_k1_c192_192_32x32_s2_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 192; r++)
         for (int q = 0; q < 192; q++)
@@ -2906,7 +3075,7 @@ static void conv_k1_c192_192_32x32_s2_p0_b_transpose_w(const float *restrict a, 
 
 
 /* The pixels of image xb that the filters see, as planes of 16 x 16. */
-static void conv_k1_c192_192_32x32_s2_p0_b_gather(const float *restrict xb, float *restrict xs)
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_gather(const float *restrict xb, float *restrict xs)
 {
     for (int ci = 0; ci < 192; ci++)
         for (int oy = 0; oy < 16; oy++)
@@ -2915,7 +3084,7 @@ static void conv_k1_c192_192_32x32_s2_p0_b_gather(const float *restrict xb, floa
 }
 
 /* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c192_192_32x32_s2_p0_b_scatter_add(const float *restrict dxs, float *restrict dxb)
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
     for (int ci = 0; ci < 192; ci++)
         for (int oy = 0; oy < 16; oy++)
@@ -2923,25 +3092,68 @@ static void conv_k1_c192_192_32x32_s2_p0_b_scatter_add(const float *restrict dxs
                 dxb[(ci * 32 + oy * 2) * 32 + ox * 2] += dxs[(ci * 16 + oy) * 16 + ox];
 }
 
-void conv_k1_c192_192_32x32_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[192], shift[192];
+    for (int ci = 0; ci < 192; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 192; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 192; ci++) {
+            wf[co * 192 + ci] = w[co * 192 + ci] * scale[ci];
+            b += (double)w[co * 192 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c192_192_32x32_s2_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 192; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 1024;
+        float *restrict dc = dxb + ci * 1024;
+        if (acc)
+            for (int i = 0; i < 1024; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 1024; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c192_192_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[36864], bf[192];
+    conv_k1_c192_192_32x32_s2_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_PARALLEL
     {
         float xs[49152];
         MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 49152;
-        conv_k1_c192_192_32x32_s2_p0_b_gather(x + (long)b * 196608, xs);
+        conv_k1_c192_192_32x32_s2_p0_b_bn_gather(x + (long)b * 196608, xs);
         for (int co = 0; co < 192; co++)
             for (int i = 0; i < 256; i++)
                 yb[co * 256 + i] = bias[co];
-        conv_k1_c192_192_32x32_s2_p0_b_gemm_fwd(w, xs, yb);
+        conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_fwd(w, xs, yb);
     }
     }
 }
 
 
-static inline double conv_k1_c192_192_32x32_s2_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c192_192_32x32_s2_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -2962,14 +3174,18 @@ static inline double conv_k1_c192_192_32x32_s2_p0_b_bias_sum(const float *restri
     return s;
 }
 
-void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c192_192_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[192];
+    static float fold_g[36864], w2[36864], fa[192], fb[192];
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c192_192_32x32_s2_p0_b_bias_sum(dy + ((long)b * 192 + c) * 256);
+            gb += conv_k1_c192_192_32x32_s2_p0_b_bn_bias_sum(dy + ((long)b * 192 + c) * 256);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static float dwt[589824];
@@ -2982,9 +3198,9 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
             float *restrict part = dwt + (long)k * 36864;
             memset(part, 0, sizeof(float) * 36864);
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++) {
-                conv_k1_c192_192_32x32_s2_p0_b_gather(x + (long)b * 196608, xs);
-                conv_k1_c192_192_32x32_s2_p0_b_pad_cl(xs, xt);
-                conv_k1_c192_192_32x32_s2_p0_b_gemm_dw(1, dy + (long)b * 49152, xt, part);
+                conv_k1_c192_192_32x32_s2_p0_b_bn_gather(x + (long)b * 196608, xs);
+                conv_k1_c192_192_32x32_s2_p0_b_bn_hat_cl(xs, xt, mean, invstd);
+                conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_dw(1, dy + (long)b * 49152, xt, part);
             }
         }
     }
@@ -2995,20 +3211,47 @@ void conv_k1_c192_192_32x32_s2_p0_b_bwd(int n, const float *restrict x, const fl
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 36864 + (co * 1 + t) * 192 + ci];
-                dw[(co * 192 + ci) * 1 + t] += s;
+                fold_g[(co * 192 + ci) * 1 + t] = s;;
             }
+    double sums[384];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 192; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 192; co++) {
+            s_dy += (double)w[co * 192 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 192 + ci] * fold_g[co * 192 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 1024;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 384, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 192; co++)
+        for (int ci = 0; ci < 192; ci++)
+            dw[co * 192 + ci] += gamma[ci] * fold_g[co * 192 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 192; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 192; co++)
+            w2[co * 192 + ci] = w[co * 192 + ci] * k;
+    }
     static float wt[36864];
-    conv_k1_c192_192_32x32_s2_p0_b_transpose_w(w, wt);
+    conv_k1_c192_192_32x32_s2_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_PARALLEL
     {
         float dxs[49152];
         MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         memset(dxs, 0, sizeof dxs);
-        conv_k1_c192_192_32x32_s2_p0_b_gemm_dx(wt, dy + (long)b * 49152, dxs);
-        if (!acc)
-            memset(dx + (long)b * 196608, 0, sizeof(float) * 196608);
-        conv_k1_c192_192_32x32_s2_p0_b_scatter_add(dxs, dx + (long)b * 196608);
+        conv_k1_c192_192_32x32_s2_p0_b_bn_gemm_dx(wt, dy + (long)b * 49152, dxs);
+        conv_k1_c192_192_32x32_s2_p0_b_bn_fold_dx(x + (long)b * 196608, dx + (long)b * 196608, mean, fa, fb, acc);
+        conv_k1_c192_192_32x32_s2_p0_b_bn_scatter_add(dxs, dx + (long)b * 196608);
     }
     }
 }
@@ -3251,7 +3494,7 @@ static void conv_k3_c192_192_16x16_s1_p1_gemm_dw(int nb, const float *restrict a
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 12; g++)
+    for (int g = 0; g < 12; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -3270,6 +3513,7 @@ static void conv_k3_c192_192_16x16_s1_p1_pad_cl(const float *restrict planes, fl
                 *(mc_v16 *)(xt + ((iy + 1) * 18 + ix + 1) * 192 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k3_c192_192_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -3431,7 +3675,7 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
                 float s = 0.0f;
                 for (int k = 0; k < 3; k++)
                     s += dwt[(long)k * 331776 + (co * 9 + t) * 192 + ci];
-                dw[(co * 192 + ci) * 9 + t] += s;
+                dw[(co * 192 + ci) * 9 + t] += s;;
             }
     static float wf[331776];
     conv_k3_c192_192_16x16_s1_p1_flip(w, wf);
@@ -3458,8 +3702,8 @@ void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const floa
     }
 }
 
-/* conv_k1_c384_192_16x16_s1_p0_b: conv 384x16x16 -> 192x16x16, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c384_192_16x16_s1_p0_b_bn: conv 384x16x16 -> 192x16x16, kernel 1, stride 1, padding 0, bias */
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 256; j0 += 32) {
         for (int i0 = 0; i0 < 192; i0 += 8)
@@ -3552,7 +3796,7 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(const float *restrict a, con
     }
 }
 
-static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int i0 = 0; i0 < 192; i0 += 8) {
@@ -3691,10 +3935,15 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(int nb, const float *restrict
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c384_192_16x16_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 24; g++)
+    for (int g = 0; g < 24; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 256; p0 += 16) {
             const int count = 256 - p0 < 16 ? 256 - p0 : 16;
             mc_v16 r[16];
@@ -3710,12 +3959,13 @@ static void conv_k1_c384_192_16x16_s1_p0_b_pad_cl(const float *restrict planes, 
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
-                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 384 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 16 + ix + 0) * 384 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 256; j0 += 32) {
@@ -3809,7 +4059,7 @@ static void conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(const float *restrict a, cons
     }
 }
 
-static void conv_k1_c384_192_16x16_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 192; r++)
         for (int q = 0; q < 384; q++)
@@ -3817,20 +4067,63 @@ static void conv_k1_c384_192_16x16_s1_p0_b_transpose_w(const float *restrict a, 
 }
 
 
-void conv_k1_c384_192_16x16_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[384], shift[384];
+    for (int ci = 0; ci < 384; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 192; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 384; ci++) {
+            wf[co * 384 + ci] = w[co * 384 + ci] * scale[ci];
+            b += (double)w[co * 384 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c384_192_16x16_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 384; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 256;
+        float *restrict dc = dxb + ci * 256;
+        if (acc)
+            for (int i = 0; i < 256; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 256; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[73728], bf[192];
+    conv_k1_c384_192_16x16_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 49152;
         for (int co = 0; co < 192; co++)
             for (int i = 0; i < 256; i++)
                 yb[co * 256 + i] = bias[co];
-        conv_k1_c384_192_16x16_s1_p0_b_gemm_fwd(w, x + (long)b * 98304, yb);
+        conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 98304, yb);
     }
 }
 
 
-static inline double conv_k1_c384_192_16x16_s1_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c384_192_16x16_s1_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -3851,14 +4144,18 @@ static inline double conv_k1_c384_192_16x16_s1_p0_b_bias_sum(const float *restri
     return s;
 }
 
-void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[192];
+    static float fold_g[73728], w2[73728], fa[384], fb[384];
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c384_192_16x16_s1_p0_b_bias_sum(dy + ((long)b * 192 + c) * 256);
+            gb += conv_k1_c384_192_16x16_s1_p0_b_bn_bias_sum(dy + ((long)b * 192 + c) * 256);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static _Alignas(64) float xt[98304];
@@ -3868,20 +4165,47 @@ void conv_k1_c384_192_16x16_s1_p0_b_bwd(int n, const float *restrict x, const fl
         const int nb = n - b0 < 1 ? n - b0 : 1;
         MC_OMP_FOR
         for (int i = 0; i < nb; i++)
-            conv_k1_c384_192_16x16_s1_p0_b_pad_cl(x + (long)(b0 + i) * 98304, xt + (long)i * 98304);
-        conv_k1_c384_192_16x16_s1_p0_b_gemm_dw(nb, dy + (long)b0 * 49152, xt, dwt);
+            conv_k1_c384_192_16x16_s1_p0_b_bn_hat_cl(x + (long)(b0 + i) * 98304, xt + (long)i * 98304, mean, invstd);
+        conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dw(nb, dy + (long)b0 * 49152, xt, dwt);
     }
     for (int co = 0; co < 192; co++)
         for (int ci = 0; ci < 384; ci++)
             for (int t = 0; t < 1; t++)
-                dw[(co * 384 + ci) * 1 + t] += dwt[(co * 1 + t) * 384 + ci];
+                fold_g[(co * 384 + ci) * 1 + t] = dwt[(co * 1 + t) * 384 + ci];;
+    double sums[768];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 384; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 192; co++) {
+            s_dy += (double)w[co * 384 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 384 + ci] * fold_g[co * 384 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 256;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 768, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 192; co++)
+        for (int ci = 0; ci < 384; ci++)
+            dw[co * 384 + ci] += gamma[ci] * fold_g[co * 384 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 384; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 192; co++)
+            w2[co * 384 + ci] = w[co * 384 + ci] * k;
+    }
     static float wt[73728];
-    conv_k1_c384_192_16x16_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c384_192_16x16_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 98304, 0, sizeof(float) * 98304);
-        conv_k1_c384_192_16x16_s1_p0_b_gemm_dx(wt, dy + (long)b * 49152, dx + (long)b * 98304);
+        conv_k1_c384_192_16x16_s1_p0_b_bn_fold_dx(x + (long)b * 98304, dx + (long)b * 98304, mean, fa, fb, acc);
+        conv_k1_c384_192_16x16_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 49152, dx + (long)b * 98304);
     }
 }
 
@@ -4120,7 +4444,7 @@ static void conv_k1_c192_192_8x8_s1_p0_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k1_c192_192_8x8_s1_p0_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 12; g++)
+    for (int g = 0; g < 12; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -4139,6 +4463,7 @@ static void conv_k1_c192_192_8x8_s1_p0_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 192 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k1_c192_192_8x8_s1_p0_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
@@ -4283,7 +4608,7 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 16; k++)
                     s += dwt[(long)k * 36864 + (co * 1 + t) * 192 + ci];
-                dw[(co * 192 + ci) * 1 + t] += s;
+                dw[(co * 192 + ci) * 1 + t] += s;;
             }
     static float wt[36864];
     conv_k1_c192_192_8x8_s1_p0_transpose_w(w, wt);
@@ -4295,8 +4620,8 @@ void conv_k1_c192_192_8x8_s1_p0_bwd(int n, const float *restrict x, const float 
     }
 }
 
-/* conv_k1_c384_384_16x16_s2_p0_b: conv 384x16x16 -> 384x8x8, kernel 1, stride 2, padding 0, bias */
-static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c384_384_16x16_s2_p0_b_bn: conv 384x16x16 -> 384x8x8, kernel 1, stride 2, padding 0, bias */
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 384; i0 += 8)
@@ -4389,7 +4714,7 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(const float *restrict a, con
     }
 }
 
-static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -4527,10 +4852,15 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(int nb, const float *restrict
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c384_384_16x16_s2_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 24; g++)
+    for (int g = 0; g < 24; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -4546,12 +4876,13 @@ static void conv_k1_c384_384_16x16_s2_p0_b_pad_cl(const float *restrict planes, 
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 384 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 384 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
@@ -4645,7 +4976,7 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(const float *restrict a, cons
     }
 }
 
-static void conv_k1_c384_384_16x16_s2_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 384; r++)
         for (int q = 0; q < 384; q++)
@@ -4654,7 +4985,7 @@ static void conv_k1_c384_384_16x16_s2_p0_b_transpose_w(const float *restrict a, 
 
 
 /* The pixels of image xb that the filters see, as planes of 8 x 8. */
-static void conv_k1_c384_384_16x16_s2_p0_b_gather(const float *restrict xb, float *restrict xs)
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_gather(const float *restrict xb, float *restrict xs)
 {
     for (int ci = 0; ci < 384; ci++)
         for (int oy = 0; oy < 8; oy++)
@@ -4663,7 +4994,7 @@ static void conv_k1_c384_384_16x16_s2_p0_b_gather(const float *restrict xb, floa
 }
 
 /* Their gradients, back to those pixels of dxb. */
-static void conv_k1_c384_384_16x16_s2_p0_b_scatter_add(const float *restrict dxs, float *restrict dxb)
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_scatter_add(const float *restrict dxs, float *restrict dxb)
 {
     for (int ci = 0; ci < 384; ci++)
         for (int oy = 0; oy < 8; oy++)
@@ -4671,25 +5002,68 @@ static void conv_k1_c384_384_16x16_s2_p0_b_scatter_add(const float *restrict dxs
                 dxb[(ci * 16 + oy * 2) * 16 + ox * 2] += dxs[(ci * 8 + oy) * 8 + ox];
 }
 
-void conv_k1_c384_384_16x16_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[384], shift[384];
+    for (int ci = 0; ci < 384; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 384; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 384; ci++) {
+            wf[co * 384 + ci] = w[co * 384 + ci] * scale[ci];
+            b += (double)w[co * 384 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c384_384_16x16_s2_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 384; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 256;
+        float *restrict dc = dxb + ci * 256;
+        if (acc)
+            for (int i = 0; i < 256; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 256; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c384_384_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[147456], bf[384];
+    conv_k1_c384_384_16x16_s2_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_PARALLEL
     {
         float xs[24576];
         MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 24576;
-        conv_k1_c384_384_16x16_s2_p0_b_gather(x + (long)b * 98304, xs);
+        conv_k1_c384_384_16x16_s2_p0_b_bn_gather(x + (long)b * 98304, xs);
         for (int co = 0; co < 384; co++)
             for (int i = 0; i < 64; i++)
                 yb[co * 64 + i] = bias[co];
-        conv_k1_c384_384_16x16_s2_p0_b_gemm_fwd(w, xs, yb);
+        conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_fwd(w, xs, yb);
     }
     }
 }
 
 
-static inline double conv_k1_c384_384_16x16_s2_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c384_384_16x16_s2_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -4710,14 +5084,18 @@ static inline double conv_k1_c384_384_16x16_s2_p0_b_bias_sum(const float *restri
     return s;
 }
 
-void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c384_384_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[384];
+    static float fold_g[147456], w2[147456], fa[384], fb[384];
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c384_384_16x16_s2_p0_b_bias_sum(dy + ((long)b * 384 + c) * 64);
+            gb += conv_k1_c384_384_16x16_s2_p0_b_bn_bias_sum(dy + ((long)b * 384 + c) * 64);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static float dwt[1032192];
@@ -4730,9 +5108,9 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
             float *restrict part = dwt + (long)k * 147456;
             memset(part, 0, sizeof(float) * 147456);
             for (int b = k * n / 7; b < (k + 1) * n / 7; b++) {
-                conv_k1_c384_384_16x16_s2_p0_b_gather(x + (long)b * 98304, xs);
-                conv_k1_c384_384_16x16_s2_p0_b_pad_cl(xs, xt);
-                conv_k1_c384_384_16x16_s2_p0_b_gemm_dw(1, dy + (long)b * 24576, xt, part);
+                conv_k1_c384_384_16x16_s2_p0_b_bn_gather(x + (long)b * 98304, xs);
+                conv_k1_c384_384_16x16_s2_p0_b_bn_hat_cl(xs, xt, mean, invstd);
+                conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_dw(1, dy + (long)b * 24576, xt, part);
             }
         }
     }
@@ -4743,20 +5121,47 @@ void conv_k1_c384_384_16x16_s2_p0_b_bwd(int n, const float *restrict x, const fl
                 float s = 0.0f;
                 for (int k = 0; k < 7; k++)
                     s += dwt[(long)k * 147456 + (co * 1 + t) * 384 + ci];
-                dw[(co * 384 + ci) * 1 + t] += s;
+                fold_g[(co * 384 + ci) * 1 + t] = s;;
             }
+    double sums[768];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 384; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 384; co++) {
+            s_dy += (double)w[co * 384 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 384 + ci] * fold_g[co * 384 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 256;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 768, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 384; co++)
+        for (int ci = 0; ci < 384; ci++)
+            dw[co * 384 + ci] += gamma[ci] * fold_g[co * 384 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 384; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 384; co++)
+            w2[co * 384 + ci] = w[co * 384 + ci] * k;
+    }
     static float wt[147456];
-    conv_k1_c384_384_16x16_s2_p0_b_transpose_w(w, wt);
+    conv_k1_c384_384_16x16_s2_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_PARALLEL
     {
         float dxs[24576];
         MC_OMP_FOR_IN
     for (int b = 0; b < n; b++) {
         memset(dxs, 0, sizeof dxs);
-        conv_k1_c384_384_16x16_s2_p0_b_gemm_dx(wt, dy + (long)b * 24576, dxs);
-        if (!acc)
-            memset(dx + (long)b * 98304, 0, sizeof(float) * 98304);
-        conv_k1_c384_384_16x16_s2_p0_b_scatter_add(dxs, dx + (long)b * 98304);
+        conv_k1_c384_384_16x16_s2_p0_b_bn_gemm_dx(wt, dy + (long)b * 24576, dxs);
+        conv_k1_c384_384_16x16_s2_p0_b_bn_fold_dx(x + (long)b * 98304, dx + (long)b * 98304, mean, fa, fb, acc);
+        conv_k1_c384_384_16x16_s2_p0_b_bn_scatter_add(dxs, dx + (long)b * 98304);
     }
     }
 }
@@ -5026,7 +5431,7 @@ static void conv_k3_c384_384_8x8_s1_p1_gemm_dw(int nb, const float *restrict a, 
 /* Image xb into the interior of the zero-padded, channels-last xt. */
 static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 24; g++)
+    for (int g = 0; g < 24; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -5045,6 +5450,7 @@ static void conv_k3_c384_384_8x8_s1_p1_pad_cl(const float *restrict planes, floa
                 *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 384 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
@@ -5132,7 +5538,7 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_gemm_dx_cl(cons
 
 static void conv_k3_c384_384_8x8_s1_p1_dy_cl(const float *restrict planes, float *restrict xt)
 {
-    for (int g = 0; g < 24; g++)
+    for (int g = 0; g < 24; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -5151,6 +5557,7 @@ static void conv_k3_c384_384_8x8_s1_p1_dy_cl(const float *restrict planes, float
                 *(mc_v16 *)(xt + ((iy + 1) * 10 + ix + 1) * 384 + g * 16) = r[q];
             }
         }
+    }
 }
 
 static void conv_k3_c384_384_8x8_s1_p1_dx_out(const float *restrict xt, float *restrict planes, int acc)
@@ -5240,7 +5647,7 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
                 float s = 0.0f;
                 for (int k = 0; k < 2; k++)
                     s += dwt[(long)k * 1327104 + (co * 9 + t) * 384 + ci];
-                dw[(co * 384 + ci) * 9 + t] += s;
+                dw[(co * 384 + ci) * 9 + t] += s;;
             }
     static _Alignas(64) float wq[1327104];
     conv_k3_c384_384_8x8_s1_p1_order_dx_cl(w, wq);
@@ -5257,8 +5664,8 @@ void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float 
     }
 }
 
-/* conv_k1_c768_384_8x8_s1_p0_b: conv 768x8x8 -> 384x8x8, kernel 1, stride 1, padding 0, bias */
-static void conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
+/* conv_k1_c768_384_8x8_s1_p0_b_bn: conv 768x8x8 -> 384x8x8, kernel 1, stride 1, padding 0, bias */
+static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 384; i0 += 8)
@@ -5351,7 +5758,7 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(const float *restrict a, const
     }
 }
 
-static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dw(int nb, const float *restrict a, const float *restrict b, float *restrict c)
 {
     for (int i0 = 0; i0 < 384; i0 += 8) {
         for (int i = 0; i < nb; i++) {
@@ -5489,10 +5896,15 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(int nb, const float *restrict a
 }
 
 
-/* Image xb into the interior of the zero-padded, channels-last xt. */
-static void conv_k1_c768_384_8x8_s1_p0_b_pad_cl(const float *restrict planes, float *restrict xt)
+
+/* Image xb channels-last, each channel normalized by the folded batch norm. */
+static void conv_k1_c768_384_8x8_s1_p0_b_bn_hat_cl(const float *restrict planes, float *restrict xt,
+    const float *restrict mean, const float *restrict invstd)
 {
-    for (int g = 0; g < 48; g++)
+    for (int g = 0; g < 48; g++) {
+        mc_v16 mv, sv;
+        memcpy(&mv, mean + g * 16, sizeof mv);
+        memcpy(&sv, invstd + g * 16, sizeof sv);
         for (int p0 = 0; p0 < 64; p0 += 16) {
             const int count = 64 - p0 < 16 ? 64 - p0 : 16;
             mc_v16 r[16];
@@ -5508,12 +5920,13 @@ static void conv_k1_c768_384_8x8_s1_p0_b_pad_cl(const float *restrict planes, fl
             mc_v16_transpose(r);
             for (int q = 0; q < count; q++) {
                 const int iy = (p0 + q) / 8, ix = (p0 + q) % 8;
-                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 768 + g * 16) = r[q];
+                *(mc_v16 *)(xt + ((iy + 0) * 8 + ix + 0) * 768 + g * 16) = (r[q] - mv) * sv;
             }
         }
+    }
 }
 
-static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static void conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR
     for (int j0 = 0; j0 < 64; j0 += 32) {
@@ -5607,7 +6020,7 @@ static void conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(const float *restrict a, const 
     }
 }
 
-static void conv_k1_c768_384_8x8_s1_p0_b_transpose_w(const float *restrict a, float *restrict t)
+static void conv_k1_c768_384_8x8_s1_p0_b_bn_transpose_w(const float *restrict a, float *restrict t)
 {
     for (int r = 0; r < 384; r++)
         for (int q = 0; q < 768; q++)
@@ -5615,20 +6028,63 @@ static void conv_k1_c768_384_8x8_s1_p0_b_transpose_w(const float *restrict a, fl
 }
 
 
-void conv_k1_c768_384_8x8_s1_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* The batch norm in the filters: wf = w * scale, bf = bias + w * shift. */
+static void conv_k1_c768_384_8x8_s1_p0_b_bn_fold_fwd(const float *restrict w, const float *restrict bias, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict invstd, float *restrict wf,
+    float *restrict bf)
 {
+    float scale[768], shift[768];
+    for (int ci = 0; ci < 768; ci++) {
+        scale[ci] = gamma[ci] * invstd[ci];
+        shift[ci] = beta[ci] - mean[ci] * scale[ci];
+    }
+    for (int co = 0; co < 384; co++) {
+        double b = bias[co];
+        for (int ci = 0; ci < 768; ci++) {
+            wf[co * 768 + ci] = w[co * 768 + ci] * scale[ci];
+            b += (double)w[co * 768 + ci] * shift[ci];
+        }
+        bf[co] = (float)b;
+    }
+}
+
+/* Image b of the input gradient, but for the product: fa * (x - mean) + fb
+ * per channel, stored, or added when acc. */
+static void conv_k1_c768_384_8x8_s1_p0_b_bn_fold_dx(const float *restrict xb, float *restrict dxb, const float *restrict mean,
+    const float *restrict fa, const float *restrict fb, int acc)
+{
+    for (int ci = 0; ci < 768; ci++) {
+        const float a = fa[ci], m = mean[ci], f = fb[ci];
+        const float *restrict xc = xb + ci * 64;
+        float *restrict dc = dxb + ci * 64;
+        if (acc)
+            for (int i = 0; i < 64; i++)
+                dc[i] += a * (xc[i] - m) + f;
+        else
+            for (int i = 0; i < 64; i++)
+                dc[i] = a * (xc[i] - m) + f;
+    }
+}
+
+void conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
+    const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
+    float *restrict y)
+{
+    static float wf[294912], bf[384];
+    conv_k1_c768_384_8x8_s1_p0_b_bn_fold_fwd(w_raw, bias_raw, gamma, beta, mean, invstd, wf, bf);
+    const float *restrict w = wf, *restrict bias = bf;
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
         float *restrict yb = y + (long)b * 24576;
         for (int co = 0; co < 384; co++)
             for (int i = 0; i < 64; i++)
                 yb[co * 64 + i] = bias[co];
-        conv_k1_c768_384_8x8_s1_p0_b_gemm_fwd(w, x + (long)b * 49152, yb);
+        conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_fwd(w, x + (long)b * 49152, yb);
     }
 }
 
 
-static inline double conv_k1_c768_384_8x8_s1_p0_b_bias_sum(const float *restrict p)
+static inline double conv_k1_c768_384_8x8_s1_p0_b_bn_bias_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -5649,14 +6105,18 @@ static inline double conv_k1_c768_384_8x8_s1_p0_b_bias_sum(const float *restrict
     return s;
 }
 
-void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
-    float *restrict dw, float *restrict dbias, int acc)
+void conv_k1_c768_384_8x8_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+    float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    double sz[384];
+    static float fold_g[294912], w2[294912], fa[768], fb[768];
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         double gb = 0;
         for (int b = 0; b < n; b++)
-            gb += conv_k1_c768_384_8x8_s1_p0_b_bias_sum(dy + ((long)b * 384 + c) * 64);
+            gb += conv_k1_c768_384_8x8_s1_p0_b_bn_bias_sum(dy + ((long)b * 384 + c) * 64);
+        sz[c] = gb;
         dbias[c] += (float)gb;
     }
     static float dwt[884736];
@@ -5668,8 +6128,8 @@ void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const floa
             float *restrict part = dwt + (long)k * 294912;
             memset(part, 0, sizeof(float) * 294912);
             for (int b = k * n / 3; b < (k + 1) * n / 3; b++) {
-                conv_k1_c768_384_8x8_s1_p0_b_pad_cl(x + (long)b * 49152, xt);
-                conv_k1_c768_384_8x8_s1_p0_b_gemm_dw(1, dy + (long)b * 24576, xt, part);
+                conv_k1_c768_384_8x8_s1_p0_b_bn_hat_cl(x + (long)b * 49152, xt, mean, invstd);
+                conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dw(1, dy + (long)b * 24576, xt, part);
             }
         }
     }
@@ -5680,14 +6140,41 @@ void conv_k1_c768_384_8x8_s1_p0_b_bwd(int n, const float *restrict x, const floa
                 float s = 0.0f;
                 for (int k = 0; k < 3; k++)
                     s += dwt[(long)k * 294912 + (co * 1 + t) * 768 + ci];
-                dw[(co * 768 + ci) * 1 + t] += s;
+                fold_g[(co * 768 + ci) * 1 + t] = s;;
             }
+    double sums[1536];
+    MC_OMP_FOR
+    for (int ci = 0; ci < 768; ci++) {
+        double s_dy = 0, s_dy_xhat = 0;
+        for (int co = 0; co < 384; co++) {
+            s_dy += (double)w[co * 768 + ci] * sz[co];
+            s_dy_xhat += (double)w[co * 768 + ci] * fold_g[co * 768 + ci];
+        }
+        sums[2 * ci] = s_dy;
+        sums[2 * ci + 1] = s_dy_xhat;
+        dgamma[ci] += (float)s_dy_xhat;
+        dbeta[ci] += (float)s_dy;
+    }
+    double count = (double)n * 64;
+    if (mc_bn_allreduce)
+        count = mc_bn_allreduce(sums, 1536, count);
+    MC_OMP_FOR
+    for (int co = 0; co < 384; co++)
+        for (int ci = 0; ci < 768; ci++)
+            dw[co * 768 + ci] += gamma[ci] * fold_g[co * 768 + ci] + beta[ci] * (float)sz[co];
+    for (int ci = 0; ci < 768; ci++) {
+        const float k = gamma[ci] * invstd[ci], mean_dy = (float)(sums[2 * ci] / count),
+                    mean_dy_xhat = (float)(sums[2 * ci + 1] / count);
+        fa[ci] = -k * invstd[ci] * mean_dy_xhat;
+        fb[ci] = -k * mean_dy;
+        for (int co = 0; co < 384; co++)
+            w2[co * 768 + ci] = w[co * 768 + ci] * k;
+    }
     static float wt[294912];
-    conv_k1_c768_384_8x8_s1_p0_b_transpose_w(w, wt);
+    conv_k1_c768_384_8x8_s1_p0_b_bn_transpose_w(w2, wt);
     MC_OMP_FOR
     for (int b = 0; b < n; b++) {
-        if (!acc)
-            memset(dx + (long)b * 49152, 0, sizeof(float) * 49152);
-        conv_k1_c768_384_8x8_s1_p0_b_gemm_dx(wt, dy + (long)b * 24576, dx + (long)b * 49152);
+        conv_k1_c768_384_8x8_s1_p0_b_bn_fold_dx(x + (long)b * 49152, dx + (long)b * 49152, mean, fa, fb, acc);
+        conv_k1_c768_384_8x8_s1_p0_b_bn_gemm_dx(wt, dy + (long)b * 24576, dx + (long)b * 49152);
     }
 }

@@ -2918,10 +2918,20 @@ const mc_cuda_model mobilenetv2_cuda_model = {
     mobilenetv2_fwd_table, mobilenetv2_bwd_table,
 };
 
-/* The descriptor with the emulated step in place of the C one. */
+/* The descriptor with the emulated step in place of the C one. Unlike the
+ * step of mobilenetv2.c, this one adds every activation gradient into cleared
+ * ones (the device clears them) and folds no batch norm (it writes every
+ * slot). */
+static mc_layer mobilenetv2_host_layers[155];
 static mc_model_desc mobilenetv2_host_desc(void)
 {
     mc_model_desc d = mobilenetv2_model;
+    for (int i = 0; i < 155; i++) {
+        mobilenetv2_host_layers[i] = mobilenetv2_model.layers[i];
+        mobilenetv2_host_layers[i].folded = 0;
+    }
+    d.layers = mobilenetv2_host_layers;
+    d.clears_dacts = 0;
     d.forward = mobilenetv2_host_forward;
     d.backward = mobilenetv2_host_backward;
     d.loss = mobilenetv2_host_loss;

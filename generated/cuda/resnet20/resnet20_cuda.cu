@@ -1738,10 +1738,20 @@ const mc_cuda_model resnet20_cuda_model = {
     resnet20_fwd_table, resnet20_bwd_table,
 };
 
-/* The descriptor with the emulated step in place of the C one. */
+/* The descriptor with the emulated step in place of the C one. Unlike the
+ * step of resnet20.c, this one adds every activation gradient into cleared
+ * ones (the device clears them) and folds no batch norm (it writes every
+ * slot). */
+static mc_layer resnet20_host_layers[90];
 static mc_model_desc resnet20_host_desc(void)
 {
     mc_model_desc d = resnet20_model;
+    for (int i = 0; i < 90; i++) {
+        resnet20_host_layers[i] = resnet20_model.layers[i];
+        resnet20_host_layers[i].folded = 0;
+    }
+    d.layers = resnet20_host_layers;
+    d.clears_dacts = 0;
     d.forward = resnet20_host_forward;
     d.backward = resnet20_host_backward;
     d.loss = resnet20_host_loss;

@@ -4153,10 +4153,20 @@ const mc_cuda_model resnet50_cuda_model = {
     resnet50_fwd_table, resnet50_bwd_table,
 };
 
-/* The descriptor with the emulated step in place of the C one. */
+/* The descriptor with the emulated step in place of the C one. Unlike the
+ * step of resnet50.c, this one adds every activation gradient into cleared
+ * ones (the device clears them) and folds no batch norm (it writes every
+ * slot). */
+static mc_layer resnet50_host_layers[225];
 static mc_model_desc resnet50_host_desc(void)
 {
     mc_model_desc d = resnet50_model;
+    for (int i = 0; i < 225; i++) {
+        resnet50_host_layers[i] = resnet50_model.layers[i];
+        resnet50_host_layers[i].folded = 0;
+    }
+    d.layers = resnet50_host_layers;
+    d.clears_dacts = 0;
     d.forward = resnet50_host_forward;
     d.backward = resnet50_host_backward;
     d.loss = resnet50_host_loss;

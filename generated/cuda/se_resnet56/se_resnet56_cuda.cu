@@ -7228,10 +7228,20 @@ const mc_cuda_model se_resnet56_cuda_model = {
     se_resnet56_fwd_table, se_resnet56_bwd_table,
 };
 
-/* The descriptor with the emulated step in place of the C one. */
+/* The descriptor with the emulated step in place of the C one. Unlike the
+ * step of se_resnet56.c, this one adds every activation gradient into cleared
+ * ones (the device clears them) and folds no batch norm (it writes every
+ * slot). */
+static mc_layer se_resnet56_host_layers[414];
 static mc_model_desc se_resnet56_host_desc(void)
 {
     mc_model_desc d = se_resnet56_model;
+    for (int i = 0; i < 414; i++) {
+        se_resnet56_host_layers[i] = se_resnet56_model.layers[i];
+        se_resnet56_host_layers[i].folded = 0;
+    }
+    d.layers = se_resnet56_host_layers;
+    d.clears_dacts = 0;
     d.forward = se_resnet56_host_forward;
     d.backward = se_resnet56_host_backward;
     d.loss = se_resnet56_host_loss;

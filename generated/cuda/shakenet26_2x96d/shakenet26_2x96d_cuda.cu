@@ -4461,10 +4461,20 @@ const mc_cuda_model shakenet26_2x96d_cuda_model = {
     shakenet26_2x96d_fwd_table, shakenet26_2x96d_bwd_table,
 };
 
-/* The descriptor with the emulated step in place of the C one. */
+/* The descriptor with the emulated step in place of the C one. Unlike the
+ * step of shakenet26_2x96d.c, this one adds every activation gradient into cleared
+ * ones (the device clears them) and folds no batch norm (it writes every
+ * slot). */
+static mc_layer shakenet26_2x96d_host_layers[241];
 static mc_model_desc shakenet26_2x96d_host_desc(void)
 {
     mc_model_desc d = shakenet26_2x96d_model;
+    for (int i = 0; i < 241; i++) {
+        shakenet26_2x96d_host_layers[i] = shakenet26_2x96d_model.layers[i];
+        shakenet26_2x96d_host_layers[i].folded = 0;
+    }
+    d.layers = shakenet26_2x96d_host_layers;
+    d.clears_dacts = 0;
     d.forward = shakenet26_2x96d_host_forward;
     d.backward = shakenet26_2x96d_host_backward;
     d.loss = shakenet26_2x96d_host_loss;
