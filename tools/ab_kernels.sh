@@ -18,7 +18,9 @@
 #
 # Kernels are found by name (conv_kK_cC_CO_HxW_sS_pP..., dw_kK1_K2..._cC_HxW_sS...,
 # bn_cC_HxW...), their buffers sized from it; inputs are fixed pseudo-random
-# values (batch norm: its training forward and its backward).
+# values (batch norm: its training forward and its backward; a batch norm
+# folded into the conv after it, bn_..._stats: its forward, and that conv,
+# conv_..._bn: both passes with the batch norm's arguments).
 set -euo pipefail
 if [ $# -lt 3 ]; then
   sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
@@ -47,7 +49,8 @@ for side in A B; do
   done
 done
 
-# kind name in out weights: 0 conv or depthwise, 1 batch norm; per-image floats of the input and the output, and the weights.
+# kind name in out weights: 0 conv or depthwise, 1 batch norm, 2 folded batch norm (forward only), 3 conv
+# applying one; per-image floats of the input and the output, and the weights.
 table=$work/kernels.txt
 : > "$table"
 nm --defined-only -g "$work"/B_*.o | awk '{print $3}' > "$work/b_symbols.txt"
@@ -57,7 +60,9 @@ for k in $(nm --defined-only -g "$work"/A_*.o | awk '{print $3}' | sed -n 's/^A_
     K=${BASH_REMATCH[1]} C=${BASH_REMATCH[2]} CO=${BASH_REMATCH[3]} H=${BASH_REMATCH[4]} W=${BASH_REMATCH[5]}
     S=${BASH_REMATCH[6]} P=${BASH_REMATCH[7]}
     HO=$(( (H + 2 * P - K) / S + 1 )) WO=$(( (W + 2 * P - K) / S + 1 ))
-    echo "0 $k $(( C * H * W )) $(( CO * HO * WO )) $(( CO * C * K * K + CO ))" >> "$table"
+    kind=0
+    [[ $k == *_bn ]] && kind=3
+    echo "$kind $k $(( C * H * W )) $(( CO * HO * WO )) $(( CO * C * K * K + CO ))" >> "$table"
   elif [[ $k =~ ^dw_k([0-9_]+)_c([0-9]+)_([0-9]+)x([0-9]+)_s([0-9]+) ]]; then
     C=${BASH_REMATCH[2]} H=${BASH_REMATCH[3]} W=${BASH_REMATCH[4]} S=${BASH_REMATCH[5]}
     HO=$(( (H - 1) / S + 1 )) WO=$(( (W - 1) / S + 1 ))
@@ -66,7 +71,9 @@ for k in $(nm --defined-only -g "$work"/A_*.o | awk '{print $3}' | sed -n 's/^A_
     echo "0 $k $(( C * H * W )) $(( nk * C * HO * WO )) $(( C * taps + nk * C ))" >> "$table"
   elif [[ $k =~ ^bn_c([0-9]+)_([0-9]+)x([0-9]+) ]]; then
     C=${BASH_REMATCH[1]} H=${BASH_REMATCH[2]} W=${BASH_REMATCH[3]}
-    echo "1 $k $(( C * H * W )) $(( C * H * W )) $C" >> "$table"
+    kind=1
+    [[ $k == *_stats ]] && kind=2
+    echo "$kind $k $(( C * H * W )) $(( C * H * W )) $C" >> "$table"
   fi
 done
 if [ ! -s "$table" ]; then
@@ -89,22 +96,29 @@ typedef void bn_fwd_fn(int, const float *, const float *, const float *, float *
     float *, float *);
 typedef void bn_bwd_fn(int, const float *, const float *, const float *, const float *, const float *,
     const float *, float *, float *, float *, int);
+/* a conv applying a folded batch norm: its gamma, beta, mean and invstd after the bias (and their
+ * gradients after dbias) */
+typedef void fold_fwd_fn(int, const float *, const float *, const float *, const float *, const float *,
+    const float *, const float *, float *);
+typedef void fold_bwd_fn(int, const float *, const float *, const float *, float *, float *, float *, const float *,
+    const float *, const float *, const float *, float *, float *, int);
 typedef void any_fn(void);
 double (*mc_bn_allreduce)(double *, int, double); /* the kernels' hook for synchronized batch norm: off */
 EOF
   while read -r kind k in out wn; do
-    if [ "$kind" = 1 ]; then
-      echo "bn_fwd_fn A_${k}_fwd_train, B_${k}_fwd_train; bn_bwd_fn A_${k}_bwd, B_${k}_bwd;"
-    else
-      echo "fwd_fn A_${k}_fwd, B_${k}_fwd; bwd_fn A_${k}_bwd, B_${k}_bwd;"
-    fi
+    case $kind in
+    0) echo "fwd_fn A_${k}_fwd, B_${k}_fwd; bwd_fn A_${k}_bwd, B_${k}_bwd;" ;;
+    1) echo "bn_fwd_fn A_${k}_fwd_train, B_${k}_fwd_train; bn_bwd_fn A_${k}_bwd, B_${k}_bwd;" ;;
+    2) echo "bn_fwd_fn A_${k}_fwd_train, B_${k}_fwd_train;" ;;
+    3) echo "fold_fwd_fn A_${k}_fwd, B_${k}_fwd; fold_bwd_fn A_${k}_bwd, B_${k}_bwd;" ;;
+    esac
   done < "$table"
-  echo 'static const struct kernel { const char *name; int bn; long in, out, w; any_fn *fwd[2], *bwd[2]; } kernels[] = {'
+  echo 'static const struct kernel { const char *name; int kind; long in, out, w; any_fn *fwd[2], *bwd[2]; } kernels[] = {'
   while read -r kind k in out wn; do
-    f=fwd
-    [ "$kind" = 1 ] && f=fwd_train
-    echo "    {\"$k\", $kind, $in, $out, $wn, {(any_fn *)A_${k}_$f, (any_fn *)B_${k}_$f},"
-    echo "        {(any_fn *)A_${k}_bwd, (any_fn *)B_${k}_bwd}},"
+    f=fwd bwd="{(any_fn *)A_${k}_bwd, (any_fn *)B_${k}_bwd}"
+    [ "$kind" = 1 ] || [ "$kind" = 2 ] && f=fwd_train
+    [ "$kind" = 2 ] && bwd="{0, 0}"
+    echo "    {\"$k\", $kind, $in, $out, $wn, {(any_fn *)A_${k}_$f, (any_fn *)B_${k}_$f}, $bwd},"
   done < "$table"
   echo '};'
   cat <<'EOF'
@@ -144,10 +158,17 @@ static void alternate(const struct kernel *k, int n, int calls, int pass, float 
             const int side = (turn + (c & 1)) & 1;
             const double t0 = now();
             int64_t count = 0;
-            if (k->bn && pass == 0)
+            if (k->kind == 2 && pass == 1)
+                ; /* no backward: the conv after it does it */
+            else if (k->kind == 3 && pass == 0)
+                ((fold_fwd_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[8], buf[9], buf[10], buf[11], buf[1]);
+            else if (k->kind == 3)
+                ((fold_bwd_fn *)k->bwd[side])(n, buf[0], buf[2], buf[4], buf[5], buf[6], buf[7], buf[8], buf[9],
+                    buf[10], buf[11], buf[3], buf[12], 0);
+            else if (k->kind && pass == 0)
                 ((bn_fwd_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[8], buf[9], &count, buf[1], buf[10],
                     buf[11]);
-            else if (k->bn)
+            else if (k->kind)
                 ((bn_bwd_fn *)k->bwd[side])(n, buf[0], buf[1], buf[2], buf[10], buf[11], buf[4], buf[5], buf[6],
                     buf[7], 0);
             else if (pass == 0)
@@ -172,22 +193,28 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         const struct kernel *k = &kernels[i];
         /* x, y, w, bias, dy, dx, dw, dbias; batch norm: gamma and beta in w and bias, then its running mean
-         * and variance, its saved mean and 1/std (each forward sets those before the backwards read them) */
-        float *buf[12] = {filled(n * k->in, 1), filled(n * k->out, 2), filled(k->w, 3), filled(k->out, 4),
+         * and variance, its saved mean and 1/std (each forward sets those before the backwards read them);
+         * a conv applying a batch norm: its gamma, beta, mean and 1/std in 8 to 11, dgamma and dbeta in 3
+         * and 12 */
+        float *buf[13] = {filled(n * k->in, 1), filled(n * k->out, 2), filled(k->w, 3), filled(k->out, 4),
                           filled(n * k->out, 5), filled(n * k->in, 6), filled(k->w, 7), filled(k->out, 8),
-                          filled(k->w, 9), filled(k->w, 10), filled(k->w, 11), filled(k->w, 12)};
+                          filled(k->w, 9), filled(k->w, 10), filled(k->w, 11), filled(k->w, 12),
+                          filled(k->w, 13)};
         for (long c = 0; c < k->w; c++)
             buf[9][c] += 1; /* a variance */
         double f[2], b[2];
         alternate(k, n, calls, 0, buf, f);
         alternate(k, n, calls, 1, buf, b);
-        printf("%-36s %10.3f %10.3f %7.2fx %10.3f %10.3f %7.2fx\n", k->name, f[0], f[1], f[0] / f[1], b[0], b[1],
-            b[0] / b[1]);
+        if (k->kind == 2)
+            printf("%-36s %10.3f %10.3f %7.2fx %21s %8s\n", k->name, f[0], f[1], f[0] / f[1], "-", "");
+        else
+            printf("%-36s %10.3f %10.3f %7.2fx %10.3f %10.3f %7.2fx\n", k->name, f[0], f[1], f[0] / f[1], b[0],
+                b[1], b[0] / b[1]);
         for (int side = 0; side < 2; side++) {
             total[0][side] += f[side];
             total[1][side] += b[side];
         }
-        for (int j = 0; j < 12; j++)
+        for (int j = 0; j < 13; j++)
             free(buf[j]);
     }
     printf("%-36s %10.3f %10.3f %7.2fx %10.3f %10.3f %7.2fx\n", "all", total[0][0], total[0][1],
