@@ -234,11 +234,10 @@ def make_fused_layer(torch, F, layer, batch, prev):
     """make_layer, with what mcgen fused into the layer: the activation
     after it ("fused": "relu" or "relu6" in the bench file: its activation
     layer is not listed), or the batch norm before a pointwise conv
-    ("applies_batchnorm": the conv normalizes its input itself, and the
-    batch norm, "folded", only takes the batch statistics, forward)."""
-    if layer.get("folded"):
-        x = torch.randn(batch, *layer_input(layer, batch, prev))
-        return [x], lambda x: torch.var_mean(x, (0, 2, 3), unbiased=False)[0]
+    ("applies_batchnorm": the conv normalizes its input itself; the batch
+    norm, "folded", only takes the batch statistics, and PyTorch's twin of
+    the conv, batch norm and conv, does that too, so the folded layer has
+    none of its own)."""
     tensors, fwd = make_layer(torch, F, layer, batch, prev)
     if layer.get("applies_batchnorm"):
         c = tensors[0].shape[1]
@@ -271,8 +270,7 @@ def time_layer(torch, F, layer, prev, batch, layout, iters, warmup=2):
             torch.manual_seed(1)
             grad_out = torch.randn_like(y)
         t2 = time.perf_counter()
-        if not layer.get("folded"):  # its backward is the conv's
-            y.backward(grad_out)  # = autograd of (y * grad_out).sum()
+        y.backward(grad_out)  # = autograd of (y * grad_out).sum()
         t3 = time.perf_counter()
         if i >= warmup:
             t_fwd.append(t1 - t0)
@@ -286,7 +284,7 @@ def time_layers_torch(torch, F, bench, iters):
     out = {}
     layers = bench["layers"]
     prev = {l["index"]: layers[i - 1] if i else None for i, l in enumerate(layers)}
-    todo = [l for l in layers if l["op"] in TORCH_OPS]
+    todo = [l for l in layers if l["op"] in TORCH_OPS and not l.get("folded")]
     for n, layer in enumerate(todo):
         note("pytorch layer %d/%d: %s (%s)" % (n + 1, len(todo), layer["name"], layer["op"]))
         # 2-D ops (linear) have no layout choice; a 1x1 activation neither
@@ -294,7 +292,7 @@ def time_layers_torch(torch, F, bench, iters):
         best = {}
         for layout in layouts:
             fwd, bwd = time_layer(torch, F, layer, prev[layer["index"]], bench["batch"], layout, iters)
-            for p, t in (("fwd", fwd), ("bwd", bwd))[:1 if layer.get("folded") else 2]:
+            for p, t in (("fwd", fwd), ("bwd", bwd)):
                 if p not in best or t < best[p][0]:
                     best[p] = (t, layout)
         out[layer["index"]] = best

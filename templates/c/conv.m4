@@ -558,15 +558,16 @@ m4_define(`CV_CLF_WP', `m4_ifelse(S, 1, CV_WP, WO)')
 m4_define(`CV_CLX_WP', `m4_ifelse(S, 1, CV_WQ, WO)')
 m4_define(`CV_CLX_PIX', `m4_ifelse(S, 1, `m4_eval(H * W)', CV_PIX)')
 m4_define(`CV_DYT', `m4_ifelse(S, 1, `m4_eval(CV_HQ * CV_WQ * CO)', `m4_eval(CV_PIX * CO)')')
-# The input gradient takes that form on planes up to 14 x 14, and when
+# The input gradient takes that form on planes up to 28 x 28, and when
 # strided (the planar form gathers and scatters besides). Measured on
 # resnet20 (1 thread, batch 128, the kernels alternated call by call): the
-# 3x3 backwards 1.16x faster at 7 x 7, 1.10x at 14 x 14, 1.02x at 28 x 28,
-# but the pointwise 48 -> 16 at 28 x 28 0.93x (with 16 output channels
-# each term is one vector against 8 broadcasts): planar from 28 x 28 on,
-# and for the pointwise convs the forward takes planar (64 -> 32 at
-# 14 x 14 1.05x, the planar product prefetching).
-m4_define(`CV_CLX', `m4_eval(CV_CLV && !CV_PW_PLANAR && (S != 1 || CV_CLX_PIX <= 196) && CV_DYT + C * CV_CLX_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= 65536)')
+# 3x3 backwards 1.16x faster at 7 x 7, 1.10x at 14 x 14, 1.02x at 28 x 28
+# (1.03x again once 16 channels took blocks of a whole row, gemm.m4), but
+# the pointwise 48 -> 16 at 28 x 28 0.93x (with 16 output channels each
+# term was one vector against 8 broadcasts): the pointwise convs whose
+# forward is planar (64 -> 32 at 14 x 14 1.05x, the planar product
+# prefetching) keep the planar input gradient too.
+m4_define(`CV_CLX', `m4_eval(CV_CLV && !CV_PW_PLANAR && (S != 1 || CV_CLX_PIX <= 784) && CV_DYT + C * CV_CLX_PIX + m4_ifelse(S, 1, 0, CV_CPIX) <= 65536)')
 m4_define(`CV_CLF_HELPERS',
 `MC_GEMM_CL_FWD(NAME`'_gemm_fwd_cl, CV_PIX, WO, CO, C, K, CV_CLF_WP)
 MC_CL_OUT(NAME`'_y_out, CV_PIX, CO, m4_eval(CO / 16))

@@ -365,11 +365,15 @@ m4_popdef(`GM')m4_dnl
 # offsets and reloaded them every term (14 x 14, 32 channels: 131 -> 180
 # GFLOP/s alone).
 # MC_GEMM_CL_FWD(fn, P, WO, N, C, KS, WP): static void fn(a, b, bias, c).
-# GEMM_CLF_TILE(rows, vecs, P, WO, N, C, KS, WP): c[i0, i0 + rows) x [j0, j0 + 16 vecs).
+# GEMM_CLF_TILE(rows, vecs, P, WO, N, C, KS, WP): c[i0, i0 + rows) x [j0, j0 + 16 vecs)
+# (when rows divides WO, the block lies in one row: its pixels at fixed
+# offsets from the first, one pointer).
 m4_define(`GEMM_CLF_TILE',
 `            {
-MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = a + ((i0 + GR) / $4 * $8 + (i0 + GR) % $4) * $6;
-')m4_dnl
+m4_ifelse(m4_eval($4 % $1), 0, `                const float *restrict a0 = a + (i0 / $4 * $8 + i0 % $4) * $6;
+MC_FOR(`GR', 1, m4_eval($1 - 1), `                const float *restrict a`'GR = a0 + m4_eval(GR * $6);
+')', `MC_FOR(`GR', 0, m4_eval($1 - 1), `                const float *restrict a`'GR = a + ((i0 + GR) / $4 * $8 + (i0 + GR) % $4) * $6;
+')')m4_dnl
 MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `                mc_v16 s`'GR`'_`'GV = bias ? *(const mc_v16 *)(bias + j0 + m4_eval(GV * MC_GEMM_VL)) : (mc_v16){0};
 ')')m4_dnl
                 const float *restrict bp = b + j0;
@@ -394,9 +398,17 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 # Blocks of 8 pixels, or of 7 or 6 where those divide P and 8 does not: a
 # block of the few pixels left keeps too few sums in flight to hide the
 # multiply-add latency (7 x 7 planes: 6 blocks and 1 pixel; in blocks of 7
-# the 3x3 convs at 7x7 1.03x faster, at 14x14 1.01x to 1.02x).
+# the 3x3 convs at 7x7 1.03x faster, at 14x14 1.01x to 1.02x). With one
+# vector of columns (16 output channels) 8 sums are too few: the blocks
+# are whole rows of 28 pixels, or 16, 14 or 12 where those divide a row.
+# A block inside one row needs one pointer (the tile below: its pixels at
+# fixed offsets from the first), not one register per pixel, which is
+# what made 16-pixel blocks lose before (the 3x3 16 -> 16 forward at
+# 28 x 28: 1.07x faster in blocks of 14, then 1.04x more in rows of 28).
 m4_define(`GEMM_CLF_COLS', `GEMM_ROW_BLOCKS($2, `GEMM_CLF_TILE', `$1, $2, $3, $4, $5, $6, $7',
-    m4_ifelse(m4_eval($2 % 8), 0, 8, m4_eval($2 % 7), 0, 7, m4_eval($2 % 6), 0, 6, 8))')
+    m4_ifelse($1, 1, `m4_ifelse(m4_eval($3 % 28), 0, 28, m4_eval($3 % 16), 0, 16, m4_eval($3 % 14), 0, 14, m4_eval($3 % 12), 0, 12,
+    m4_eval($2 % 8), 0, 8, m4_eval($2 % 7), 0, 7, m4_eval($2 % 6), 0, 6, 8)',
+    `m4_ifelse(m4_eval($2 % 8), 0, 8, m4_eval($2 % 7), 0, 7, m4_eval($2 % 6), 0, 6, 8)'))')
 
 m4_define(`MC_GEMM_CL_FWD',
 `MC_VEC_PRELUDE()m4_dnl

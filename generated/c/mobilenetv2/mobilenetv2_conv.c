@@ -7084,12 +7084,12 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_fwd_cl(con
     for (int j0 = 0; j0 < 160; j0 += 32) {
         for (int i0 = 0; i0 < 36; i0 += 6)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 576;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 576;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 576;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 576;
-                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 576;
-                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 576;
+                const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 576;
+                const float *restrict a1 = a0 + 576;
+                const float *restrict a2 = a0 + 1152;
+                const float *restrict a3 = a0 + 1728;
+                const float *restrict a4 = a0 + 2304;
+                const float *restrict a5 = a0 + 2880;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -7354,12 +7354,12 @@ static __attribute__((noinline)) void conv_k1_c576_160_6x6_s1_p0_gemm_dx_cl(cons
     for (int j0 = 0; j0 < 576; j0 += 32) {
         for (int i0 = 0; i0 < 36; i0 += 6)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
-                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 160;
-                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 160;
+                const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 160;
+                const float *restrict a1 = a0 + 160;
+                const float *restrict a2 = a0 + 320;
+                const float *restrict a3 = a0 + 480;
+                const float *restrict a4 = a0 + 640;
+                const float *restrict a5 = a0 + 800;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -7537,12 +7537,12 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_fwd_cl(con
     for (int j0 = 0; j0 < 960; j0 += 32) {
         for (int i0 = 0; i0 < 36; i0 += 6)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
-                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 160;
-                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 160;
+                const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 160;
+                const float *restrict a1 = a0 + 160;
+                const float *restrict a2 = a0 + 320;
+                const float *restrict a3 = a0 + 480;
+                const float *restrict a4 = a0 + 640;
+                const float *restrict a5 = a0 + 800;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -7870,12 +7870,12 @@ static __attribute__((noinline)) void conv_k1_c160_960_6x6_s1_p0_gemm_dx_cl(cons
     for (int j0 = 0; j0 < 160; j0 += 32) {
         for (int i0 = 0; i0 < 36; i0 += 6)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
-                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 960;
-                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 960;
+                const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 960;
+                const float *restrict a1 = a0 + 960;
+                const float *restrict a2 = a0 + 1920;
+                const float *restrict a3 = a0 + 2880;
+                const float *restrict a4 = a0 + 3840;
+                const float *restrict a5 = a0 + 4800;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -8053,12 +8053,12 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_fwd_cl(con
     for (int j0 = 0; j0 < 160; j0 += 32) {
         for (int i0 = 0; i0 < 36; i0 += 6)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
-                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 960;
-                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 960;
+                const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 960;
+                const float *restrict a1 = a0 + 960;
+                const float *restrict a2 = a0 + 1920;
+                const float *restrict a3 = a0 + 2880;
+                const float *restrict a4 = a0 + 3840;
+                const float *restrict a5 = a0 + 4800;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -8323,12 +8323,12 @@ static __attribute__((noinline)) void conv_k1_c960_160_6x6_s1_p0_gemm_dx_cl(cons
     for (int j0 = 0; j0 < 960; j0 += 32) {
         for (int i0 = 0; i0 < 36; i0 += 6)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 160;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 160;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 160;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 160;
-                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 160;
-                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 160;
+                const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 160;
+                const float *restrict a1 = a0 + 160;
+                const float *restrict a2 = a0 + 320;
+                const float *restrict a3 = a0 + 480;
+                const float *restrict a4 = a0 + 640;
+                const float *restrict a5 = a0 + 800;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -8506,12 +8506,12 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_fwd_cl(con
     for (int j0 = 0; j0 < 320; j0 += 32) {
         for (int i0 = 0; i0 < 36; i0 += 6)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 960;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 960;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 960;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 960;
-                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 960;
-                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 960;
+                const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 960;
+                const float *restrict a1 = a0 + 960;
+                const float *restrict a2 = a0 + 1920;
+                const float *restrict a3 = a0 + 2880;
+                const float *restrict a4 = a0 + 3840;
+                const float *restrict a5 = a0 + 4800;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -8776,12 +8776,12 @@ static __attribute__((noinline)) void conv_k1_c960_320_6x6_s1_p0_gemm_dx_cl(cons
     for (int j0 = 0; j0 < 960; j0 += 32) {
         for (int i0 = 0; i0 < 36; i0 += 6)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 320;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 320;
-                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 320;
-                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 320;
+                const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 320;
+                const float *restrict a1 = a0 + 320;
+                const float *restrict a2 = a0 + 640;
+                const float *restrict a3 = a0 + 960;
+                const float *restrict a4 = a0 + 1280;
+                const float *restrict a5 = a0 + 1600;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -8959,12 +8959,12 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_fwd_cl
     for (int j0 = 0; j0 < 1280; j0 += 32) {
         for (int i0 = 0; i0 < 36; i0 += 6)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 320;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 320;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 320;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 320;
-                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 320;
-                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 320;
+                const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 320;
+                const float *restrict a1 = a0 + 320;
+                const float *restrict a2 = a0 + 640;
+                const float *restrict a3 = a0 + 960;
+                const float *restrict a4 = a0 + 1280;
+                const float *restrict a5 = a0 + 1600;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -9355,12 +9355,12 @@ static __attribute__((noinline)) void conv_k1_c320_1280_6x6_s1_p0_bn_gemm_dx_cl(
     for (int j0 = 0; j0 < 320; j0 += 32) {
         for (int i0 = 0; i0 < 36; i0 += 6)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 6 * 6 + (i0 + 0) % 6) * 1280;
-                const float *restrict a1 = a + ((i0 + 1) / 6 * 6 + (i0 + 1) % 6) * 1280;
-                const float *restrict a2 = a + ((i0 + 2) / 6 * 6 + (i0 + 2) % 6) * 1280;
-                const float *restrict a3 = a + ((i0 + 3) / 6 * 6 + (i0 + 3) % 6) * 1280;
-                const float *restrict a4 = a + ((i0 + 4) / 6 * 6 + (i0 + 4) % 6) * 1280;
-                const float *restrict a5 = a + ((i0 + 5) / 6 * 6 + (i0 + 5) % 6) * 1280;
+                const float *restrict a0 = a + (i0 / 6 * 6 + i0 % 6) * 1280;
+                const float *restrict a1 = a0 + 1280;
+                const float *restrict a2 = a0 + 2560;
+                const float *restrict a3 = a0 + 3840;
+                const float *restrict a4 = a0 + 5120;
+                const float *restrict a5 = a0 + 6400;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};

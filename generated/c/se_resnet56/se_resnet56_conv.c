@@ -991,16 +991,24 @@ static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_gemm_fwd_cl(con
 {
     {
         const int j0 = 0;
-        for (int i0 = 0; i0 < 1024; i0 += 8)
+        for (int i0 = 0; i0 < 1024; i0 += 16)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 32 * 34 + (i0 + 0) % 32) * 16;
-                const float *restrict a1 = a + ((i0 + 1) / 32 * 34 + (i0 + 1) % 32) * 16;
-                const float *restrict a2 = a + ((i0 + 2) / 32 * 34 + (i0 + 2) % 32) * 16;
-                const float *restrict a3 = a + ((i0 + 3) / 32 * 34 + (i0 + 3) % 32) * 16;
-                const float *restrict a4 = a + ((i0 + 4) / 32 * 34 + (i0 + 4) % 32) * 16;
-                const float *restrict a5 = a + ((i0 + 5) / 32 * 34 + (i0 + 5) % 32) * 16;
-                const float *restrict a6 = a + ((i0 + 6) / 32 * 34 + (i0 + 6) % 32) * 16;
-                const float *restrict a7 = a + ((i0 + 7) / 32 * 34 + (i0 + 7) % 32) * 16;
+                const float *restrict a0 = a + (i0 / 32 * 34 + i0 % 32) * 16;
+                const float *restrict a1 = a0 + 16;
+                const float *restrict a2 = a0 + 32;
+                const float *restrict a3 = a0 + 48;
+                const float *restrict a4 = a0 + 64;
+                const float *restrict a5 = a0 + 80;
+                const float *restrict a6 = a0 + 96;
+                const float *restrict a7 = a0 + 112;
+                const float *restrict a8 = a0 + 128;
+                const float *restrict a9 = a0 + 144;
+                const float *restrict a10 = a0 + 160;
+                const float *restrict a11 = a0 + 176;
+                const float *restrict a12 = a0 + 192;
+                const float *restrict a13 = a0 + 208;
+                const float *restrict a14 = a0 + 224;
+                const float *restrict a15 = a0 + 240;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -1009,6 +1017,14 @@ static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_gemm_fwd_cl(con
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s8_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s9_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s10_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s11_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s12_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s13_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s14_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s15_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 3; ky++)
                 for (int kx = 0; kx < 3; kx++) {
@@ -1023,6 +1039,14 @@ static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_gemm_fwd_cl(con
                         const float x5 = a5[o + ci];
                         const float x6 = a6[o + ci];
                         const float x7 = a7[o + ci];
+                        const float x8 = a8[o + ci];
+                        const float x9 = a9[o + ci];
+                        const float x10 = a10[o + ci];
+                        const float x11 = a11[o + ci];
+                        const float x12 = a12[o + ci];
+                        const float x13 = a13[o + ci];
+                        const float x14 = a14[o + ci];
+                        const float x15 = a15[o + ci];
                         s0_0 += x0 * b0;
                         s1_0 += x1 * b0;
                         s2_0 += x2 * b0;
@@ -1031,6 +1055,14 @@ static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_gemm_fwd_cl(con
                         s5_0 += x5 * b0;
                         s6_0 += x6 * b0;
                         s7_0 += x7 * b0;
+                        s8_0 += x8 * b0;
+                        s9_0 += x9 * b0;
+                        s10_0 += x10 * b0;
+                        s11_0 += x11 * b0;
+                        s12_0 += x12 * b0;
+                        s13_0 += x13 * b0;
+                        s14_0 += x14 * b0;
+                        s15_0 += x15 * b0;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 16 + j0 + 0) = s0_0;
@@ -1041,6 +1073,14 @@ static __attribute__((noinline)) void conv_k3_c16_16_32x32_s1_p1_gemm_fwd_cl(con
                 *(mc_v16 *)(c + (i0 + 5) * 16 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 6) * 16 + j0 + 0) = s6_0;
                 *(mc_v16 *)(c + (i0 + 7) * 16 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 8) * 16 + j0 + 0) = s8_0;
+                *(mc_v16 *)(c + (i0 + 9) * 16 + j0 + 0) = s9_0;
+                *(mc_v16 *)(c + (i0 + 10) * 16 + j0 + 0) = s10_0;
+                *(mc_v16 *)(c + (i0 + 11) * 16 + j0 + 0) = s11_0;
+                *(mc_v16 *)(c + (i0 + 12) * 16 + j0 + 0) = s12_0;
+                *(mc_v16 *)(c + (i0 + 13) * 16 + j0 + 0) = s13_0;
+                *(mc_v16 *)(c + (i0 + 14) * 16 + j0 + 0) = s14_0;
+                *(mc_v16 *)(c + (i0 + 15) * 16 + j0 + 0) = s15_0;
             }
     }
 }
@@ -1438,14 +1478,14 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_fwd_c
     for (int j0 = 0; j0 < 32; j0 += 32) {
         for (int i0 = 0; i0 < 256; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 32;
-                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 32;
-                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 32;
-                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 32;
-                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 32;
-                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 32;
-                const float *restrict a6 = a + ((i0 + 6) / 16 * 16 + (i0 + 6) % 16) * 32;
-                const float *restrict a7 = a + ((i0 + 7) / 16 * 16 + (i0 + 7) % 16) * 32;
+                const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 32;
+                const float *restrict a1 = a0 + 32;
+                const float *restrict a2 = a0 + 64;
+                const float *restrict a3 = a0 + 96;
+                const float *restrict a4 = a0 + 128;
+                const float *restrict a5 = a0 + 160;
+                const float *restrict a6 = a0 + 192;
+                const float *restrict a7 = a0 + 224;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -1721,14 +1761,14 @@ static __attribute__((noinline)) void conv_k1_c32_32_32x32_s2_p0_b_bn_gemm_dx_cl
     for (int j0 = 0; j0 < 32; j0 += 32) {
         for (int i0 = 0; i0 < 256; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 32;
-                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 32;
-                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 32;
-                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 32;
-                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 32;
-                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 32;
-                const float *restrict a6 = a + ((i0 + 6) / 16 * 16 + (i0 + 6) % 16) * 32;
-                const float *restrict a7 = a + ((i0 + 7) / 16 * 16 + (i0 + 7) % 16) * 32;
+                const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 32;
+                const float *restrict a1 = a0 + 32;
+                const float *restrict a2 = a0 + 64;
+                const float *restrict a3 = a0 + 96;
+                const float *restrict a4 = a0 + 128;
+                const float *restrict a5 = a0 + 160;
+                const float *restrict a6 = a0 + 192;
+                const float *restrict a7 = a0 + 224;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -2045,14 +2085,14 @@ static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_gemm_fwd_cl(con
     for (int j0 = 0; j0 < 32; j0 += 32) {
         for (int i0 = 0; i0 < 256; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 16 * 18 + (i0 + 0) % 16) * 32;
-                const float *restrict a1 = a + ((i0 + 1) / 16 * 18 + (i0 + 1) % 16) * 32;
-                const float *restrict a2 = a + ((i0 + 2) / 16 * 18 + (i0 + 2) % 16) * 32;
-                const float *restrict a3 = a + ((i0 + 3) / 16 * 18 + (i0 + 3) % 16) * 32;
-                const float *restrict a4 = a + ((i0 + 4) / 16 * 18 + (i0 + 4) % 16) * 32;
-                const float *restrict a5 = a + ((i0 + 5) / 16 * 18 + (i0 + 5) % 16) * 32;
-                const float *restrict a6 = a + ((i0 + 6) / 16 * 18 + (i0 + 6) % 16) * 32;
-                const float *restrict a7 = a + ((i0 + 7) / 16 * 18 + (i0 + 7) % 16) * 32;
+                const float *restrict a0 = a + (i0 / 16 * 18 + i0 % 16) * 32;
+                const float *restrict a1 = a0 + 32;
+                const float *restrict a2 = a0 + 64;
+                const float *restrict a3 = a0 + 96;
+                const float *restrict a4 = a0 + 128;
+                const float *restrict a5 = a0 + 160;
+                const float *restrict a6 = a0 + 192;
+                const float *restrict a7 = a0 + 224;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -2325,111 +2365,153 @@ static void conv_k3_c32_32_16x16_s1_p1_pad_cl(const float *restrict planes, floa
     }
 }
 
-static void conv_k3_c32_32_16x16_s1_p1_gemm_dx(const float *restrict a, const float *restrict b, float *restrict c)
+static __attribute__((noinline)) void conv_k3_c32_32_16x16_s1_p1_gemm_dx_cl(const float *restrict a, const float *restrict b, const float *restrict bias,
+    float *restrict c)
 {
-    MC_OMP_FOR
-    for (int j0 = 0; j0 < 288; j0 += 32) {
-        for (int i0 = 0; i0 < 32; i0 += 8)
-        {
-            float *restrict c0 = c + (i0 + 0) * 288 + j0;
-            const float *restrict a0 = a + (i0 + 0) * 288;
-            float *restrict c1 = c + (i0 + 1) * 288 + j0;
-            const float *restrict a1 = a + (i0 + 1) * 288;
-            float *restrict c2 = c + (i0 + 2) * 288 + j0;
-            const float *restrict a2 = a + (i0 + 2) * 288;
-            float *restrict c3 = c + (i0 + 3) * 288 + j0;
-            const float *restrict a3 = a + (i0 + 3) * 288;
-            float *restrict c4 = c + (i0 + 4) * 288 + j0;
-            const float *restrict a4 = a + (i0 + 4) * 288;
-            float *restrict c5 = c + (i0 + 5) * 288 + j0;
-            const float *restrict a5 = a + (i0 + 5) * 288;
-            float *restrict c6 = c + (i0 + 6) * 288 + j0;
-            const float *restrict a6 = a + (i0 + 6) * 288;
-            float *restrict c7 = c + (i0 + 7) * 288 + j0;
-            const float *restrict a7 = a + (i0 + 7) * 288;
-            mc_v16 s0_0 = *(const mc_v16 *)(c0 + 0);
-            mc_v16 s0_1 = *(const mc_v16 *)(c0 + 16);
-            mc_v16 s1_0 = *(const mc_v16 *)(c1 + 0);
-            mc_v16 s1_1 = *(const mc_v16 *)(c1 + 16);
-            mc_v16 s2_0 = *(const mc_v16 *)(c2 + 0);
-            mc_v16 s2_1 = *(const mc_v16 *)(c2 + 16);
-            mc_v16 s3_0 = *(const mc_v16 *)(c3 + 0);
-            mc_v16 s3_1 = *(const mc_v16 *)(c3 + 16);
-            mc_v16 s4_0 = *(const mc_v16 *)(c4 + 0);
-            mc_v16 s4_1 = *(const mc_v16 *)(c4 + 16);
-            mc_v16 s5_0 = *(const mc_v16 *)(c5 + 0);
-            mc_v16 s5_1 = *(const mc_v16 *)(c5 + 16);
-            mc_v16 s6_0 = *(const mc_v16 *)(c6 + 0);
-            mc_v16 s6_1 = *(const mc_v16 *)(c6 + 16);
-            mc_v16 s7_0 = *(const mc_v16 *)(c7 + 0);
-            mc_v16 s7_1 = *(const mc_v16 *)(c7 + 16);
-            for (int ci = 0, p = 0; ci < 32; ci++)
-            for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++, p++) {
-                const float *restrict bp = b + ci * 324 + ky * 18 + kx + j0;
-                /* The tile two to the right, for the first row block: a
-                 * tile reads a piece of every row of b (a pointwise conv:
-                 * of every input plane), dozens of short streams that the
-                 * hardware prefetchers take up late (the pointwise forward
-                 * 48 -> 16 at 28 x 28 1.7x faster). */
-                __builtin_prefetch(bp + 64, 0, 3);
-                __builtin_prefetch(bp + 80, 0, 3);
-                mc_v16 b0 = *(const mc_v16 *)(bp + 0);
-                mc_v16 b1 = *(const mc_v16 *)(bp + 16);
-                const float x0 = a0[p];
-                const float x1 = a1[p];
-                const float x2 = a2[p];
-                const float x3 = a3[p];
-                const float x4 = a4[p];
-                const float x5 = a5[p];
-                const float x6 = a6[p];
-                const float x7 = a7[p];
-                s0_0 += x0 * b0;
-                s0_1 += x0 * b1;
-                s1_0 += x1 * b0;
-                s1_1 += x1 * b1;
-                s2_0 += x2 * b0;
-                s2_1 += x2 * b1;
-                s3_0 += x3 * b0;
-                s3_1 += x3 * b1;
-                s4_0 += x4 * b0;
-                s4_1 += x4 * b1;
-                s5_0 += x5 * b0;
-                s5_1 += x5 * b1;
-                s6_0 += x6 * b0;
-                s6_1 += x6 * b1;
-                s7_0 += x7 * b0;
-                s7_1 += x7 * b1;
+    for (int j0 = 0; j0 < 32; j0 += 32) {
+        for (int i0 = 0; i0 < 256; i0 += 8)
+            {
+                const float *restrict a0 = a + (i0 / 16 * 18 + i0 % 16) * 32;
+                const float *restrict a1 = a0 + 32;
+                const float *restrict a2 = a0 + 64;
+                const float *restrict a3 = a0 + 96;
+                const float *restrict a4 = a0 + 128;
+                const float *restrict a5 = a0 + 160;
+                const float *restrict a6 = a0 + 192;
+                const float *restrict a7 = a0 + 224;
+                mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s1_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s2_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s3_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s3_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s4_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s4_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s5_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s6_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s7_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
+                const float *restrict bp = b + j0;
+                for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    const int o = (ky * 18 + kx) * 32;
+                    for (int ci = 0; ci < 32; ci++, bp += 32) {
+                        const mc_v16 b0 = *(const mc_v16 *)(bp + 0);
+                        const mc_v16 b1 = *(const mc_v16 *)(bp + 16);
+                        const float x0 = a0[o + ci];
+                        const float x1 = a1[o + ci];
+                        const float x2 = a2[o + ci];
+                        const float x3 = a3[o + ci];
+                        const float x4 = a4[o + ci];
+                        const float x5 = a5[o + ci];
+                        const float x6 = a6[o + ci];
+                        const float x7 = a7[o + ci];
+                        s0_0 += x0 * b0;
+                        s0_1 += x0 * b1;
+                        s1_0 += x1 * b0;
+                        s1_1 += x1 * b1;
+                        s2_0 += x2 * b0;
+                        s2_1 += x2 * b1;
+                        s3_0 += x3 * b0;
+                        s3_1 += x3 * b1;
+                        s4_0 += x4 * b0;
+                        s4_1 += x4 * b1;
+                        s5_0 += x5 * b0;
+                        s5_1 += x5 * b1;
+                        s6_0 += x6 * b0;
+                        s6_1 += x6 * b1;
+                        s7_0 += x7 * b0;
+                        s7_1 += x7 * b1;
+                    }
+                }
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 0) = s0_0;
+                *(mc_v16 *)(c + (i0 + 0) * 32 + j0 + 16) = s0_1;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 0) = s1_0;
+                *(mc_v16 *)(c + (i0 + 1) * 32 + j0 + 16) = s1_1;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 0) = s2_0;
+                *(mc_v16 *)(c + (i0 + 2) * 32 + j0 + 16) = s2_1;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 0) = s3_0;
+                *(mc_v16 *)(c + (i0 + 3) * 32 + j0 + 16) = s3_1;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 0) = s4_0;
+                *(mc_v16 *)(c + (i0 + 4) * 32 + j0 + 16) = s4_1;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 0) = s5_0;
+                *(mc_v16 *)(c + (i0 + 5) * 32 + j0 + 16) = s5_1;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 0) = s6_0;
+                *(mc_v16 *)(c + (i0 + 6) * 32 + j0 + 16) = s6_1;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 7) * 32 + j0 + 16) = s7_1;
             }
-            *(mc_v16 *)(c0 + 0) = s0_0;
-            *(mc_v16 *)(c0 + 16) = s0_1;
-            *(mc_v16 *)(c1 + 0) = s1_0;
-            *(mc_v16 *)(c1 + 16) = s1_1;
-            *(mc_v16 *)(c2 + 0) = s2_0;
-            *(mc_v16 *)(c2 + 16) = s2_1;
-            *(mc_v16 *)(c3 + 0) = s3_0;
-            *(mc_v16 *)(c3 + 16) = s3_1;
-            *(mc_v16 *)(c4 + 0) = s4_0;
-            *(mc_v16 *)(c4 + 16) = s4_1;
-            *(mc_v16 *)(c5 + 0) = s5_0;
-            *(mc_v16 *)(c5 + 16) = s5_1;
-            *(mc_v16 *)(c6 + 0) = s6_0;
-            *(mc_v16 *)(c6 + 16) = s6_1;
-            *(mc_v16 *)(c7 + 0) = s7_0;
-            *(mc_v16 *)(c7 + 16) = s7_1;
+    }
+}
+
+static void conv_k3_c32_32_16x16_s1_p1_dy_cl(const float *restrict planes, float *restrict xt)
+{
+    for (int g = 0; g < 2; g++) {
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int c = 0; c < 16; c++) {
+                const float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                __builtin_prefetch(p + 64);
+                __builtin_prefetch(p + 4096, 0, 2);
+                if (count == 16)
+                    r[c] = *(const mc_v16 *)p;
+                else
+                    mc_v16_part(&r[c], p, count);
+            }
+            mc_v16_transpose(r);
+            for (int q = 0; q < count; q++) {
+                const int iy = (p0 + q) / 16, ix = (p0 + q) % 16;
+                *(mc_v16 *)(xt + ((iy + 1) * 18 + ix + 1) * 32 + g * 16) = r[q];
+            }
         }
     }
 }
 
+static void conv_k3_c32_32_16x16_s1_p1_dx_out(const float *restrict xt, float *restrict planes, int acc)
+{
+    for (int g = 0; g < 2; g++)
+        for (int p0 = 0; p0 < 256; p0 += 16) {
+            const int count = 256 - p0 < 16 ? 256 - p0 : 16;
+            mc_v16 r[16];
+            for (int q = 0; q < 16; q++)
+                r[q] = q < count ? *(const mc_v16 *)(xt + (p0 + q) * 32 + g * 16) : (mc_v16){0};
+            mc_v16_transpose(r);
+            for (int c = 0; c < 16; c++) {
+                float *restrict p = planes + (g * 16 + c) * 256 + p0;
+                /* 16 planes written a line at a time: without their lines
+                 * asked for ahead, each store waits for its line (the
+                 * Multiception forwards at 28 x 28 1.05x to 1.10x faster). */
+                __builtin_prefetch(p + 64, 1, 2);
+                if (count == 16) {
+                    if (acc)
+                        r[c] += *(const mc_v16 *)p;
+                    *(mc_v16 *)p = r[c];
+                } else {
+                    if (acc) {
+                        mc_v16 old;
+                        mc_v16_part(&old, p, count);
+                        r[c] += old;
+                    }
+                    mc_v16_store_part(p, &r[c], count);
+                }
+            }
+        }
+}
 
-/* The filters of the input gradient: wf[ci][co][ky][kx] = w[co][ci][3-1-ky][3-1-kx]. */
-static void conv_k3_c32_32_16x16_s1_p1_flip(const float *restrict w, float *restrict out)
+/* The flipped filters as its rows: wq[(ky, kx, co)][ci] = w[co][ci][3-1-ky][3-1-kx]. */
+static void conv_k3_c32_32_16x16_s1_p1_order_dx_cl(const float *restrict w, float *restrict out)
 {
     for (int co = 0; co < 32; co++)
         for (int ci = 0; ci < 32; ci++)
             for (int t = 0; t < 9; t++)
-                out[(ci * 32 + co) * 9 + t] = w[(co * 32 + ci) * 9 + 8 - t];
+                out[(t * 32 + co) * 32 + ci] = w[(co * 32 + ci) * 9 + 8 - t];
 }
+
 
 void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
 {
@@ -2479,32 +2561,18 @@ void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float 
                     s += dwt[(long)k * 9216 + (co * 9 + t) * 32 + ci];
                 dw[(co * 32 + ci) * 9 + t] += s;;
             }
-    static float wf[9216];
-    conv_k3_c32_32_16x16_s1_p1_flip(w, wf);
+    static _Alignas(64) float wq[9216];
+    conv_k3_c32_32_16x16_s1_p1_order_dx_cl(w, wq);
     MC_OMP_PARALLEL
     {
-        float dyq[10370] = {0}, dxg[9216];
+        _Alignas(64) float dyt[10368], dxt[8192];
+        memset(dyt, 0, sizeof dyt);
         MC_OMP_FOR_IN
-    for (int b = 0; b < n; b++) {
-        const float *restrict dyb = dy + (long)b * 8192;
-        float *restrict dxb = dx + (long)b * 8192;
-        for (int co = 0; co < 32; co++)
-            for (int oy = 0; oy < 16; oy++)
-                memcpy(dyq + (co * 18 + oy + 1) * 18 + 1, dyb + (co * 16 + oy) * 16, 16 * sizeof(float));
-        memset(dxg, 0, sizeof dxg);
-        conv_k3_c32_32_16x16_s1_p1_gemm_dx(wf, dyq, dxg);
-        for (int ci = 0; ci < 32; ci++)
-            for (int iy = 0; iy < 16; iy++) {
-                float *restrict row = dxb + (ci * 16 + iy) * 16;
-                const float *restrict g = dxg + ci * 288 + iy * 18;
-                if (acc)
-                    for (int ix = 0; ix < 16; ix++)
-                        row[ix] += g[ix];
-                else
-                    for (int ix = 0; ix < 16; ix++)
-                        row[ix] = g[ix];
-            }
-    }
+        for (int b = 0; b < n; b++) {
+            conv_k3_c32_32_16x16_s1_p1_dy_cl(dy + (long)b * 8192, dyt);
+            conv_k3_c32_32_16x16_s1_p1_gemm_dx_cl(dyt, wq, 0, dxt);
+            conv_k3_c32_32_16x16_s1_p1_dx_out(dxt, dx + (long)b * 8192, acc);
+        }
     }
 }
 
@@ -2515,14 +2583,14 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_fwd_cl(con
     for (int j0 = 0; j0 < 32; j0 += 32) {
         for (int i0 = 0; i0 < 256; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 16;
-                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 16;
-                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 16;
-                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 16;
-                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 16;
-                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 16;
-                const float *restrict a6 = a + ((i0 + 6) / 16 * 16 + (i0 + 6) % 16) * 16;
-                const float *restrict a7 = a + ((i0 + 7) / 16 * 16 + (i0 + 7) % 16) * 16;
+                const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 16;
+                const float *restrict a1 = a0 + 16;
+                const float *restrict a2 = a0 + 32;
+                const float *restrict a3 = a0 + 48;
+                const float *restrict a4 = a0 + 64;
+                const float *restrict a5 = a0 + 80;
+                const float *restrict a6 = a0 + 96;
+                const float *restrict a7 = a0 + 112;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -2734,16 +2802,24 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(cons
 {
     {
         const int j0 = 0;
-        for (int i0 = 0; i0 < 256; i0 += 8)
+        for (int i0 = 0; i0 < 256; i0 += 16)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 16 * 16 + (i0 + 0) % 16) * 32;
-                const float *restrict a1 = a + ((i0 + 1) / 16 * 16 + (i0 + 1) % 16) * 32;
-                const float *restrict a2 = a + ((i0 + 2) / 16 * 16 + (i0 + 2) % 16) * 32;
-                const float *restrict a3 = a + ((i0 + 3) / 16 * 16 + (i0 + 3) % 16) * 32;
-                const float *restrict a4 = a + ((i0 + 4) / 16 * 16 + (i0 + 4) % 16) * 32;
-                const float *restrict a5 = a + ((i0 + 5) / 16 * 16 + (i0 + 5) % 16) * 32;
-                const float *restrict a6 = a + ((i0 + 6) / 16 * 16 + (i0 + 6) % 16) * 32;
-                const float *restrict a7 = a + ((i0 + 7) / 16 * 16 + (i0 + 7) % 16) * 32;
+                const float *restrict a0 = a + (i0 / 16 * 16 + i0 % 16) * 32;
+                const float *restrict a1 = a0 + 32;
+                const float *restrict a2 = a0 + 64;
+                const float *restrict a3 = a0 + 96;
+                const float *restrict a4 = a0 + 128;
+                const float *restrict a5 = a0 + 160;
+                const float *restrict a6 = a0 + 192;
+                const float *restrict a7 = a0 + 224;
+                const float *restrict a8 = a0 + 256;
+                const float *restrict a9 = a0 + 288;
+                const float *restrict a10 = a0 + 320;
+                const float *restrict a11 = a0 + 352;
+                const float *restrict a12 = a0 + 384;
+                const float *restrict a13 = a0 + 416;
+                const float *restrict a14 = a0 + 448;
+                const float *restrict a15 = a0 + 480;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s2_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -2752,6 +2828,14 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(cons
                 mc_v16 s5_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s6_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s7_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s8_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s9_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s10_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s11_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s12_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s13_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s14_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
+                mc_v16 s15_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 const float *restrict bp = b + j0;
                 for (int ky = 0; ky < 1; ky++)
                 for (int kx = 0; kx < 1; kx++) {
@@ -2766,6 +2850,14 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(cons
                         const float x5 = a5[o + ci];
                         const float x6 = a6[o + ci];
                         const float x7 = a7[o + ci];
+                        const float x8 = a8[o + ci];
+                        const float x9 = a9[o + ci];
+                        const float x10 = a10[o + ci];
+                        const float x11 = a11[o + ci];
+                        const float x12 = a12[o + ci];
+                        const float x13 = a13[o + ci];
+                        const float x14 = a14[o + ci];
+                        const float x15 = a15[o + ci];
                         s0_0 += x0 * b0;
                         s1_0 += x1 * b0;
                         s2_0 += x2 * b0;
@@ -2774,6 +2866,14 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(cons
                         s5_0 += x5 * b0;
                         s6_0 += x6 * b0;
                         s7_0 += x7 * b0;
+                        s8_0 += x8 * b0;
+                        s9_0 += x9 * b0;
+                        s10_0 += x10 * b0;
+                        s11_0 += x11 * b0;
+                        s12_0 += x12 * b0;
+                        s13_0 += x13 * b0;
+                        s14_0 += x14 * b0;
+                        s15_0 += x15 * b0;
                     }
                 }
                 *(mc_v16 *)(c + (i0 + 0) * 16 + j0 + 0) = s0_0;
@@ -2784,6 +2884,14 @@ static __attribute__((noinline)) void conv_k1_c16_32_32x32_s2_p0_gemm_dx_cl(cons
                 *(mc_v16 *)(c + (i0 + 5) * 16 + j0 + 0) = s5_0;
                 *(mc_v16 *)(c + (i0 + 6) * 16 + j0 + 0) = s6_0;
                 *(mc_v16 *)(c + (i0 + 7) * 16 + j0 + 0) = s7_0;
+                *(mc_v16 *)(c + (i0 + 8) * 16 + j0 + 0) = s8_0;
+                *(mc_v16 *)(c + (i0 + 9) * 16 + j0 + 0) = s9_0;
+                *(mc_v16 *)(c + (i0 + 10) * 16 + j0 + 0) = s10_0;
+                *(mc_v16 *)(c + (i0 + 11) * 16 + j0 + 0) = s11_0;
+                *(mc_v16 *)(c + (i0 + 12) * 16 + j0 + 0) = s12_0;
+                *(mc_v16 *)(c + (i0 + 13) * 16 + j0 + 0) = s13_0;
+                *(mc_v16 *)(c + (i0 + 14) * 16 + j0 + 0) = s14_0;
+                *(mc_v16 *)(c + (i0 + 15) * 16 + j0 + 0) = s15_0;
             }
     }
 }
@@ -3514,14 +3622,14 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_fwd_c
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 64;
-                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 64;
-                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 64;
-                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 64;
-                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 64;
-                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 64;
-                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 64;
-                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 64;
+                const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
+                const float *restrict a1 = a0 + 64;
+                const float *restrict a2 = a0 + 128;
+                const float *restrict a3 = a0 + 192;
+                const float *restrict a4 = a0 + 256;
+                const float *restrict a5 = a0 + 320;
+                const float *restrict a6 = a0 + 384;
+                const float *restrict a7 = a0 + 448;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -3892,14 +4000,14 @@ static __attribute__((noinline)) void conv_k1_c64_64_16x16_s2_p0_b_bn_gemm_dx_cl
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 64;
-                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 64;
-                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 64;
-                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 64;
-                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 64;
-                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 64;
-                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 64;
-                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 64;
+                const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
+                const float *restrict a1 = a0 + 64;
+                const float *restrict a2 = a0 + 128;
+                const float *restrict a3 = a0 + 192;
+                const float *restrict a4 = a0 + 256;
+                const float *restrict a5 = a0 + 320;
+                const float *restrict a6 = a0 + 384;
+                const float *restrict a7 = a0 + 448;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -4216,14 +4324,14 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_gemm_fwd_cl(const
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 64;
-                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 64;
-                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 64;
-                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 64;
-                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 64;
-                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 64;
-                const float *restrict a6 = a + ((i0 + 6) / 8 * 10 + (i0 + 6) % 8) * 64;
-                const float *restrict a7 = a + ((i0 + 7) / 8 * 10 + (i0 + 7) % 8) * 64;
+                const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 64;
+                const float *restrict a1 = a0 + 64;
+                const float *restrict a2 = a0 + 128;
+                const float *restrict a3 = a0 + 192;
+                const float *restrict a4 = a0 + 256;
+                const float *restrict a5 = a0 + 320;
+                const float *restrict a6 = a0 + 384;
+                const float *restrict a7 = a0 + 448;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -4502,14 +4610,14 @@ static __attribute__((noinline)) void conv_k3_c64_64_8x8_s1_p1_gemm_dx_cl(const 
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 64;
-                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 64;
-                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 64;
-                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 64;
-                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 64;
-                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 64;
-                const float *restrict a6 = a + ((i0 + 6) / 8 * 10 + (i0 + 6) % 8) * 64;
-                const float *restrict a7 = a + ((i0 + 7) / 8 * 10 + (i0 + 7) % 8) * 64;
+                const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 64;
+                const float *restrict a1 = a0 + 64;
+                const float *restrict a2 = a0 + 128;
+                const float *restrict a3 = a0 + 192;
+                const float *restrict a4 = a0 + 256;
+                const float *restrict a5 = a0 + 320;
+                const float *restrict a6 = a0 + 384;
+                const float *restrict a7 = a0 + 448;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -4714,14 +4822,14 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_gemm_fwd_cl(con
     for (int j0 = 0; j0 < 64; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 32;
-                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 32;
-                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 32;
-                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 32;
-                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 32;
-                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 32;
-                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 32;
-                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 32;
+                const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 32;
+                const float *restrict a1 = a0 + 32;
+                const float *restrict a2 = a0 + 64;
+                const float *restrict a3 = a0 + 96;
+                const float *restrict a4 = a0 + 128;
+                const float *restrict a5 = a0 + 160;
+                const float *restrict a6 = a0 + 192;
+                const float *restrict a7 = a0 + 224;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -4968,14 +5076,14 @@ static __attribute__((noinline)) void conv_k1_c32_64_16x16_s2_p0_gemm_dx_cl(cons
     for (int j0 = 0; j0 < 32; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 8 * 8 + (i0 + 0) % 8) * 64;
-                const float *restrict a1 = a + ((i0 + 1) / 8 * 8 + (i0 + 1) % 8) * 64;
-                const float *restrict a2 = a + ((i0 + 2) / 8 * 8 + (i0 + 2) % 8) * 64;
-                const float *restrict a3 = a + ((i0 + 3) / 8 * 8 + (i0 + 3) % 8) * 64;
-                const float *restrict a4 = a + ((i0 + 4) / 8 * 8 + (i0 + 4) % 8) * 64;
-                const float *restrict a5 = a + ((i0 + 5) / 8 * 8 + (i0 + 5) % 8) * 64;
-                const float *restrict a6 = a + ((i0 + 6) / 8 * 8 + (i0 + 6) % 8) * 64;
-                const float *restrict a7 = a + ((i0 + 7) / 8 * 8 + (i0 + 7) % 8) * 64;
+                const float *restrict a0 = a + (i0 / 8 * 8 + i0 % 8) * 64;
+                const float *restrict a1 = a0 + 64;
+                const float *restrict a2 = a0 + 128;
+                const float *restrict a3 = a0 + 192;
+                const float *restrict a4 = a0 + 256;
+                const float *restrict a5 = a0 + 320;
+                const float *restrict a6 = a0 + 384;
+                const float *restrict a7 = a0 + 448;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};

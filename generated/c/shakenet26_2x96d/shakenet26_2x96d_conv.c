@@ -5173,14 +5173,14 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_gemm_fwd_cl(con
     for (int j0 = 0; j0 < 384; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 384;
-                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 384;
-                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 384;
-                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 384;
-                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 384;
-                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 384;
-                const float *restrict a6 = a + ((i0 + 6) / 8 * 10 + (i0 + 6) % 8) * 384;
-                const float *restrict a7 = a + ((i0 + 7) / 8 * 10 + (i0 + 7) % 8) * 384;
+                const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 384;
+                const float *restrict a1 = a0 + 384;
+                const float *restrict a2 = a0 + 768;
+                const float *restrict a3 = a0 + 1152;
+                const float *restrict a4 = a0 + 1536;
+                const float *restrict a5 = a0 + 1920;
+                const float *restrict a6 = a0 + 2304;
+                const float *restrict a7 = a0 + 2688;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
@@ -5459,14 +5459,14 @@ static __attribute__((noinline)) void conv_k3_c384_384_8x8_s1_p1_gemm_dx_cl(cons
     for (int j0 = 0; j0 < 384; j0 += 32) {
         for (int i0 = 0; i0 < 64; i0 += 8)
             {
-                const float *restrict a0 = a + ((i0 + 0) / 8 * 10 + (i0 + 0) % 8) * 384;
-                const float *restrict a1 = a + ((i0 + 1) / 8 * 10 + (i0 + 1) % 8) * 384;
-                const float *restrict a2 = a + ((i0 + 2) / 8 * 10 + (i0 + 2) % 8) * 384;
-                const float *restrict a3 = a + ((i0 + 3) / 8 * 10 + (i0 + 3) % 8) * 384;
-                const float *restrict a4 = a + ((i0 + 4) / 8 * 10 + (i0 + 4) % 8) * 384;
-                const float *restrict a5 = a + ((i0 + 5) / 8 * 10 + (i0 + 5) % 8) * 384;
-                const float *restrict a6 = a + ((i0 + 6) / 8 * 10 + (i0 + 6) % 8) * 384;
-                const float *restrict a7 = a + ((i0 + 7) / 8 * 10 + (i0 + 7) % 8) * 384;
+                const float *restrict a0 = a + (i0 / 8 * 10 + i0 % 8) * 384;
+                const float *restrict a1 = a0 + 384;
+                const float *restrict a2 = a0 + 768;
+                const float *restrict a3 = a0 + 1152;
+                const float *restrict a4 = a0 + 1536;
+                const float *restrict a5 = a0 + 1920;
+                const float *restrict a6 = a0 + 2304;
+                const float *restrict a7 = a0 + 2688;
                 mc_v16 s0_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
                 mc_v16 s0_1 = bias ? *(const mc_v16 *)(bias + j0 + 16) : (mc_v16){0};
                 mc_v16 s1_0 = bias ? *(const mc_v16 *)(bias + j0 + 0) : (mc_v16){0};
