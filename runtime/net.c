@@ -1,10 +1,12 @@
 /* One allocation holds every area of a step (llm.c style): parameters,
  * gradients, momentum, buffers, counters, activations and their gradients,
  * saved statistics, random draws and the softmax. */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include "mc_net.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* Areas in the order they are carved out of the block; each is padded to
  * 64 bytes so that every area starts on a cache line. */
@@ -32,9 +34,22 @@ int mc_net_init(mc_net *net, const mc_model_desc *m, int capacity, int generic)
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
         total += sizes[i];
-    char *p = aligned_alloc(64, total ? total : 64);
+    /* In 2 MB pages where the kernel gives them on request (transparent
+     * huge pages in madvise mode, as here): the kernels walk a channel
+     * across the images, planes a whole image apart, and the transposes
+     * read 16 planes at once, so 4 KB pages spent a TLB miss on nearly
+     * every plane (resnet20's step 1% faster). The price is at the start:
+     * where memory is fragmented the kernel compacts it for them (764 MB
+     * at batch 128: 0.35 s to fault in, up to 1.9 s right after another
+     * big process, against 0.64 s in 4 KB pages). */
+    const size_t huge = (size_t)2 << 20;
+    total = (total + huge - 1) / huge * huge;
+    char *p = aligned_alloc(huge, total);
     if (!p)
         return -1;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, total, MADV_HUGEPAGE); /* a hint: without it, 4 KB pages */
+#endif
     memset(p, 0, total);
     net->block = p;
     void **areas[] = {(void **)&net->s.params, (void **)&net->s.grads, (void **)&net->momentum,
