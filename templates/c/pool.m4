@@ -10,16 +10,17 @@ m4_define(`POOL_OUT', `m4_eval(HO * WO)')
 
 m4_define(`MC_AVGPOOL_KERNEL', `m4_ifelse(K, 0, `POOL_GLOBAL()', `POOL_WINDOW()')')
 
+# The global mean sums each plane in vector lanes of doubles (one chain of
+# double adds per plane took 0.18 ms for 64 x 7 x 7 at batch 128, 6x
+# PyTorch).
 m4_define(`POOL_GLOBAL',
 `/* NAME: mean over H`'x`'W of C channels */
+MC_PLANE_SUM(NAME`'_plane_sum, POOL_IN)
 void NAME`'_fwd(int n, const float *restrict x, float *restrict y)
 {
-    for (long p = 0; p < n * C; p++) {
-        double s = 0;
-        for (int k = 0; k < POOL_IN; k++)
-            s += x[p * POOL_IN + k];
-        y[p] = (float)(s / POOL_IN);
-    }
+    MC_OMP_FOR
+    for (long p = 0; p < n * C; p++)
+        y[p] = (float)(NAME`'_plane_sum(x + p * POOL_IN) / POOL_IN);
 }
 
 void NAME`'_bwd(int n, const float *restrict dy, float *restrict dx)

@@ -5,14 +5,116 @@
 #include "resnet50.h"
 
 /* gap_c64_8x8: mean over 8x8 of 64 channels */
+typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
+typedef int mc_v16i __attribute__((vector_size(64), aligned(4), may_alias)); /* masks: what v > 0 gives */
+
+/* The first count floats at p, zeros after: the tail of a row; and its
+ * store, the first count lanes of v to p. One masked instruction with
+ * AVX-512 (no lane past count is touched), lane by lane without it.
+ * (Vectors go by pointer: by value they would change the ABI without
+ * AVX-512.) */
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+}
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+}
+#else
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+}
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    for (int l = 0; l < count; l++)
+        p[l] = (*v)[l];
+}
+#endif
+
+/* The lanes added in order, in float and in double. */
+static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
+{
+    double s = 0.0;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+/* The 16 x 16 block r transposed in registers: four rounds, each swapping
+ * bit d of the row index with bit d of the column index, rows i and i + d
+ * at a time (the lanes with bit d set come from the other row). */
+static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
+{
+    for (int i = 0; i < 16; i++)
+        if (!(i & 8)) {
+            const mc_v16 lo = r[i], hi = r[i + 8];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+            r[i + 8] = __builtin_shufflevector(lo, hi, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 4)) {
+            const mc_v16 lo = r[i], hi = r[i + 4];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+            r[i + 4] = __builtin_shufflevector(lo, hi, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 2)) {
+            const mc_v16 lo = r[i], hi = r[i + 2];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+            r[i + 2] = __builtin_shufflevector(lo, hi, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 1)) {
+            const mc_v16 lo = r[i], hi = r[i + 1];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+            r[i + 1] = __builtin_shufflevector(lo, hi, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+        }
+}
+
+static inline double gap_c64_8x8_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 64; i += 32) {
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 64; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 64; i++)
+        s += p[i];
+    return s;
+}
+
 void gap_c64_8x8_fwd(int n, const float *restrict x, float *restrict y)
 {
-    for (long p = 0; p < n * 64; p++) {
-        double s = 0;
-        for (int k = 0; k < 64; k++)
-            s += x[p * 64 + k];
-        y[p] = (float)(s / 64);
-    }
+    MC_OMP_FOR
+    for (long p = 0; p < n * 64; p++)
+        y[p] = (float)(gap_c64_8x8_plane_sum(x + p * 64) / 64);
 }
 
 void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx)
