@@ -27,6 +27,16 @@ static const char *kernel_list(struct arena *a, const int *ks, int nks)
     return s;
 }
 
+/* A number as part of a C identifier: %g with '.' as p and '-' as m
+ * (eps 0.001 -> "0p001", 1e-05 -> "1em05"). */
+static const char *ident_number(struct arena *a, double v)
+{
+    char *s = arena_printf(a, "%g", v);
+    for (char *c = s; *c; c++)
+        *c = *c == '.' ? 'p' : *c == '-' ? 'm' : *c == '+' ? 'p' : *c;
+    return s;
+}
+
 /* The name of the kernel that runs node n (part `k` of an unfused
  * depthwise, else k = 0): everything the code depends on is in it. */
 static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n, int k)
@@ -53,7 +63,8 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
         if (p->nodes[n - m->nodes].folded)
             fused = "_stats";
         if (n->eps != 1e-5 || n->momentum != 0.1)
-            return arena_printf(a, "bn_c%d_%dx%d_e%g_m%g%s", o.c, o.h, o.w, n->eps, n->momentum, fused);
+            return arena_printf(a, "bn_c%d_%dx%d_e%s_m%s%s", o.c, o.h, o.w, ident_number(a, n->eps),
+                                ident_number(a, n->momentum), fused);
         return arena_printf(a, "bn_c%d_%dx%d%s", o.c, o.h, o.w, fused);
     case OP_RELU: return arena_printf(a, "relu_n%lld", count);
     case OP_RELU6: return arena_printf(a, "relu6_n%lld", count);
