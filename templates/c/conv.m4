@@ -795,8 +795,7 @@ void NAME`'_bwd(CV_BWD_PARAMS);
 ')
 
 # Calls: IN0, OUT (activation slots), WEIGHT, BIAS_AT (parameters; -1 for
-# none),
-# SHIFT (0 for convs); with FOLD, GAMMA, BETA, SAVED_MEAN and
+# none), SHIFT (0 for convs); with FOLD, GAMMA, BETA, SAVED_MEAN and
 # SAVED_INVSTD of the batch norm it applies (IN0 is that batch norm input).
 m4_define(`MC_CONV_CALL_FWD',
 `    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_PARAM(BIAS_AT), m4_ifelse(FOLD, 1, `MC_PARAM(GAMMA), MC_PARAM(BETA),

@@ -405,10 +405,11 @@ MC_FOR(`GR', 0, m4_eval($1 - 1), `MC_FOR(`GV', 0, m4_eval($2 - 1), `            
 # fixed offsets from the first), not one register per pixel, which is
 # what made 16-pixel blocks lose before (the 3x3 16 -> 16 forward at
 # 28 x 28: 1.07x faster in blocks of 14, then 1.04x more in rows of 28).
-m4_define(`GEMM_CLF_COLS', `GEMM_ROW_BLOCKS($2, `GEMM_CLF_TILE', `$1, $2, $3, $4, $5, $6, $7',
-    m4_ifelse($1, 1, `m4_ifelse(m4_eval($3 % 28), 0, 28, m4_eval($3 % 16), 0, 16, m4_eval($3 % 14), 0, 14, m4_eval($3 % 12), 0, 12,
-    m4_eval($2 % 8), 0, 8, m4_eval($2 % 7), 0, 7, m4_eval($2 % 6), 0, 6, 8)',
-    `m4_ifelse(m4_eval($2 % 8), 0, 8, m4_eval($2 % 7), 0, 7, m4_eval($2 % 6), 0, 6, 8)'))')
+m4_define(`GEMM_CLF_COLS', `GEMM_ROW_BLOCKS($2, `GEMM_CLF_TILE', `$1, $2, $3, $4, $5, $6, $7', GEMM_CLF_RB($1, $2, $3))')
+# GEMM_CLF_RB(vecs, P, WO): the pixels of a block, as above.
+m4_define(`GEMM_CLF_RB', `m4_ifelse(m4_eval($1 == 1 && $3 % 28 == 0), 1, 28, m4_eval($1 == 1 && $3 % 16 == 0), 1, 16,
+    m4_eval($1 == 1 && $3 % 14 == 0), 1, 14, m4_eval($1 == 1 && $3 % 12 == 0), 1, 12,
+    m4_eval($2 % 8), 0, 8, m4_eval($2 % 7), 0, 7, m4_eval($2 % 6), 0, 6, 8)')
 
 m4_define(`MC_GEMM_CL_FWD',
 `MC_VEC_PRELUDE()m4_dnl
