@@ -68,6 +68,7 @@ static void layer_row(emitter *e, const mc_node *n)
     em_defi(e, "L_SAVED", pn->saved);
     em_defi(e, "L_EXTRA", pn->extra);
     em_defi(e, "L_FOLDED", pn->folded);
+    em_defi(e, "L_STATS", pn->stats);
     fputs("MC_LAYER()m4_dnl\n", e->f);
 }
 

@@ -165,6 +165,9 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     /* FOLD: a pointwise conv applying the batch norm it reads, or that
      * batch norm (plan.c); defined for every kernel, as 0 for most. */
     em_defi(e, "FOLD", e->p->nodes[k->node].fold || e->p->nodes[k->node].folded);
+    /* PSTATS: a depthwise that writes the batch statistics of its output,
+     * or the batch norm that reads them (plan.c); 0 for the others. */
+    em_defi(e, "PSTATS", e->p->nodes[k->node].writes_stats || e->p->nodes[k->node].reads_stats);
     kernel_shapes(e, n);
     switch (n->op->code) {
     case OP_DEPTHWISE: kernel_depthwise(e, k, n); break;
@@ -225,6 +228,8 @@ void em_call_constants(emitter *e, const mc_node *n, int part)
     em_def(e, "NAME", "%s", k->name);
     em_def(e, "LAYER", "%s", n->name);
     em_defi(e, "FOLD", pn->fold || pn->folded);
+    em_defi(e, "PSTATS", pn->writes_stats || pn->reads_stats);
+    em_defi(e, "STATS_AT", pn->stats);
     em_defi(e, "NIN", n->ninputs);
     for (int i = 0; i < n->ninputs; i++)
         em_defi(e, arena_printf(e->a, "IN%d", i), mc_plan_input_act(e->p, n, i));

@@ -189,6 +189,11 @@ static void infer_depthwise(build *b, mc_node *n)
     long long macs = 0;
     for (int j = 0; j < n->nks; j++)
         check_kernel(b, n, n->ks[j]);
+    /* The kernels and the runtime read a bias as one value per output
+     * channel after all the weights; a list's tensors would interleave. */
+    if (n->bias && n->nks > 1)
+        build_error(b, n, "depthwise '%s' has %d kernels and a bias; expected bias=true only with one kernel (k=3 bias=true)",
+                    n->name, n->nks);
     n->shape = (mc_shape){in.c * n->nks, out_size(in.h, 1, 0, n->stride), out_size(in.w, 1, 0, n->stride)};
     if (n->shape.c > MC_MAX_CHANNELS)
         build_error(b, n, "depthwise '%s' makes %d channels; expected at most %d", n->name, n->shape.c, MC_MAX_CHANNELS);

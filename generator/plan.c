@@ -54,18 +54,22 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     case OP_DEPTHWISE:
         /* A part of an unfused list writes into the list's output, whose
          * channel count (y<C>) is part of its code. */
-        return arena_printf(a, "dw_k%s_c%d_%dx%d_s%d%s%s", k ? arena_printf(a, "%d", k) : kernel_list(a, n->ks, n->nks),
+        return arena_printf(a, "dw_k%s_c%d_%dx%d_s%d%s%s%s", k ? arena_printf(a, "%d", k) : kernel_list(a, n->ks, n->nks),
                             in.c, in.h, in.w, n->stride, n->bias ? "_b" : "",
-                            k && o.c != in.c ? arena_printf(a, "_y%d", o.c) : "");
+                            k && o.c != in.c ? arena_printf(a, "_y%d", o.c) : "",
+                            p->nodes[n - m->nodes].writes_stats ? "_stats" : "");
     case OP_MIXCONV:
         return arena_printf(a, "mixconv_c%d_%d_%dx%d_s%d", in.c, n->out, in.h, in.w, n->stride);
-    case OP_BATCHNORM:
-        if (p->nodes[n - m->nodes].folded)
+    case OP_BATCHNORM: {
+        const mc_plan_node *pn = &p->nodes[n - m->nodes];
+        if (pn->folded)
             fused = "_stats";
+        const char *from = pn->reads_stats ? "_pstats" : "";
         if (n->eps != 1e-5 || n->momentum != 0.1)
-            return arena_printf(a, "bn_c%d_%dx%d_e%s_m%s%s", o.c, o.h, o.w, ident_number(a, n->eps),
-                                ident_number(a, n->momentum), fused);
-        return arena_printf(a, "bn_c%d_%dx%d%s", o.c, o.h, o.w, fused);
+            return arena_printf(a, "bn_c%d_%dx%d_e%s_m%s%s%s", o.c, o.h, o.w, ident_number(a, n->eps),
+                                ident_number(a, n->momentum), fused, from);
+        return arena_printf(a, "bn_c%d_%dx%d%s%s", o.c, o.h, o.w, fused, from);
+    }
     case OP_RELU: return arena_printf(a, "relu_n%lld", count);
     case OP_RELU6: return arena_printf(a, "relu6_n%lld", count);
     case OP_SIGMOID: return arena_printf(a, "sigmoid_n%lld", count);
@@ -174,6 +178,47 @@ static void fold_batchnorms(mc_plan *p)
     }
 }
 
+/* A batch norm reading the output of a depthwise conv that takes the
+ * channels-last form (depthwise_cl.m4) gets its batch statistics from that
+ * conv: the conv has each result in cache, 16 channels to a vector, as it
+ * transposes it back into planes, and its mean and squared deviations per
+ * channel and image cost it two passes over the cache (templates/c/
+ * depthwise_cl.m4, DW_CL_STATS); the batch norm then combines n means and
+ * n sums per channel (batchnorm.m4, PSTATS) instead of reading its input
+ * twice from memory (48 x 28 x 28 at batch 128: 19 MB, twice). This is the
+ * Multiception fusion SPEC.md names: the pass that computes every kernel
+ * of the list also produces BN1's statistics. The condition restates
+ * DW_CL of depthwise_cl.m4 (the template stops m4 with an error naming
+ * this function if they disagree). */
+static bool depthwise_cl(const mc_model *m, const mc_node *d)
+{
+    const mc_shape in = m->nodes[d->inputs[0]].shape;
+    int pmax = 0;
+    for (int j = 0; j < d->nks; j++) {
+        if (d->ks[j] % 2 == 0)
+            return false;
+        pmax = d->ks[j] / 2 > pmax ? d->ks[j] / 2 : pmax;
+    }
+    const long long padded = (long long)(in.h + 2 * pmax) * (in.w + 2 * pmax) * 16;
+    return d->stride == 1 && in.c % 16 == 0 && d->shape.h == in.h && d->shape.w == in.w &&
+           (2 * padded + (long long)in.h * in.w * 16) * 4 <= 262144;
+}
+
+static void producer_statistics(mc_plan *p)
+{
+    const mc_model *m = p->m;
+    for (int i = 0; i < m->norder; i++) {
+        const mc_node *bn = &m->nodes[m->order[i]];
+        if (bn->op->code != OP_BATCHNORM)
+            continue;
+        const int d = bn->inputs[0];
+        if (m->nodes[d].op->code == OP_DEPTHWISE && depthwise_cl(m, &m->nodes[d])) {
+            p->nodes[d].writes_stats = true;
+            p->nodes[m->order[i]].reads_stats = true;
+        }
+    }
+}
+
 long long mc_plan_input_act(const mc_plan *p, const mc_node *n, int j)
 {
     int in = n->inputs[j];
@@ -193,8 +238,10 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
         p->nodes[i].layer = -1;
     if (!p->opt.no_fuse)
         fuse_activations(p);
-    if (!p->opt.no_fuse && !p->opt.no_fold)
+    if (!p->opt.no_fuse && !p->opt.no_bn_fusions) {
         fold_batchnorms(p);
+        producer_statistics(p);
+    }
 
     /* Every live node (and the input, for its gradient) gets an output slot;
      * identity aliases its input. Training keeps every activation for the
@@ -230,6 +277,18 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
             if (name)
                 pn->kernels[pn->nkernels++] = find_or_add_kernel(a, p, &kcap, name, v, k);
         }
+    }
+    /* The statistics a depthwise writes for its batch norm: after every
+     * layer's slot, so that the layers' slots are those of a plan without
+     * them (the CUDA step shares the C target's descriptor). */
+    for (int i = 0; i < m->norder; i++) {
+        mc_plan_node *pn = &p->nodes[m->order[i]];
+        pn->stats = -1;
+        if (pn->writes_stats) {
+            pn->stats = p->act_floats;
+            p->act_floats += 2LL * m->nodes[m->order[i]].shape.c;
+        } else if (pn->reads_stats)
+            pn->stats = p->nodes[m->nodes[m->order[i]].inputs[0]].stats;
     }
     return p;
 }

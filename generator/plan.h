@@ -33,12 +33,19 @@ typedef struct mc_plan_node {
                         * forward only takes the batch statistics, its output is never written, and its
                         * backward is the conv's */
     bool fold;         /* a pointwise conv that applies the batch norm it reads (its input 0) itself */
+    bool writes_stats; /* a depthwise that also takes the batch statistics of its output, per image, for the
+                        * batch norm that reads it (producer_statistics in plan.c) */
+    bool reads_stats;  /* a batch norm that combines those instead of reading its input for them */
+    long long stats;   /* where they are, for both: per-image floats from the start of the activation area,
+                        * the mean of each output channel of the image, then the sum of squared deviations
+                        * from it; -1 for neither */
 } mc_plan_node;
 
 typedef struct mc_plan_options {
     bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every ReLU(6) its own layer,
                    * no batch norm folded */
-    bool no_fold; /* no batch norm folded into the conv after it (the CUDA target does not fold) */
+    bool no_bn_fusions; /* no batch norm folded into the conv after it, none taking its statistics from the
+                         * depthwise before it (the CUDA target does neither) */
 } mc_plan_options;
 
 typedef struct mc_plan {

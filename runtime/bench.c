@@ -112,8 +112,13 @@ static void layer_cost(const mc_model_desc *m, const mc_layer *l, int n, layer_r
      * batch norm reads its input once more, for the batch norm's gradient.) */
     r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->fused != MC_FUSED_NONE ? out : 0) +
                         (applies_bn(m, l) ? in : 0));
+    /* Batch statistics a depthwise writes for its batch norm, which reads
+     * them instead of its input (mc_layer.stats). */
+    const double stats = l->stats >= 0 ? f * 2.0 * n * l->c : 0;
+    if (l->kind == MC_L_DEPTHWISE)
+        r->bytes_fwd += stats;
     if (l->folded) { /* the statistics only: the conv after it does the rest */
-        r->bytes_fwd = f * (in + 2 * params);
+        r->bytes_fwd = (stats ? stats : f * in) + f * 2 * params;
         r->bytes_bwd = 0;
     }
 }
@@ -194,7 +199,10 @@ static void describe(const mc_model_desc *m, const mc_layer *l, char *op, size_t
         if (l->stride > 1 && len < (int)oplen)
             snprintf(op + len, oplen - (size_t)len, " s%d", l->stride);
     } else {
-        snprintf(op, oplen, "%s%s", kind_names[l->kind], l->folded ? " stats" : fused_names[l->fused]);
+        /* A folded batch norm only takes the batch statistics; from its
+         * depthwise's, it combines them. */
+        snprintf(op, oplen, "%s%s", kind_names[l->kind],
+                 l->folded ? (l->stats >= 0 ? " combine" : " stats") : fused_names[l->fused]);
     }
 }
 
@@ -303,6 +311,8 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
             fprintf(f, "\"fused\": \"%s\", ", fused_names[l->fused] + 1);
         if (l->folded || applies_bn(m, l)) /* see mc_layer.folded */
             fprintf(f, "\"%s\": true, ", l->folded ? "folded" : "applies_batchnorm");
+        if (l->stats >= 0) /* see mc_layer.stats */
+            fprintf(f, "\"%s\": true, ", l->kind == MC_L_DEPTHWISE ? "writes_batch_stats" : "reads_batch_stats");
         fprintf(f, "\"stride\": %d, \"flops_fwd\": %.0f, \"flops_bwd\": %.0f, \"bytes_fwd\": %.0f, \"bytes_bwd\": "
                    "%.0f,\n   ",
                 l->stride, r->flops_fwd, r->flops_bwd, r->bytes_fwd, r->bytes_bwd);

@@ -83,6 +83,11 @@ typedef struct mc_layer {
                          * reads it (generator/plan.c): its forward takes only the statistics (saved,
                          * running), its output slot and output gradient are never written, and the
                          * conv's backward writes its input gradient and its parameters' gradients */
+    int64_t stats;      /* depthwise: where the generated C step also writes the batch statistics of its
+                         * output for the batch norm that reads it; that batch norm: where it reads them
+                         * (generator/plan.c, producer_statistics); -1 for neither. Per-image floats
+                         * from the start of the activation area: each channel's mean over the image,
+                         * then its sum of squared deviations from that mean */
     int64_t weight;     /* parameter offsets, -1 if none */
     int64_t bias_at;
     int64_t running;    /* BN: running_mean in the buffer area; running_var follows */

@@ -245,6 +245,8 @@ Test(errors, values)
     expect_error(HEAD "c: convbn 4 type=fancy\n" TAIL, "bad.mcn:4:18: error: ",
                  "bad value fancy for 'type' of convbn; expected standard, dsconv, multiception or mixconv");
     expect_error(HEAD "d: depthwise\n" TAIL, "bad.mcn:4:4: error: ", "depthwise needs exactly one of 'k' and 'kernels'");
+    expect_error(HEAD "d: depthwise kernels=[3,5] bias=true\n" TAIL, "bad.mcn:4:1: error: ",
+                 "depthwise 'd' has 2 kernels and a bias; expected bias=true only with one kernel (k=3 bias=true)");
 }
 
 Test(errors, blocks)

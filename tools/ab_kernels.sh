@@ -20,7 +20,9 @@
 # bn_cC_HxW...), their buffers sized from it; inputs are fixed pseudo-random
 # values (batch norm: its training forward and its backward; a batch norm
 # folded into the conv after it, bn_..._stats: its forward, and that conv,
-# conv_..._bn: both passes with the batch norm's arguments).
+# conv_..._bn: both passes with the batch norm's arguments; a depthwise
+# that writes batch statistics, dw_..._stats, and a batch norm that reads
+# them, bn_..._pstats: with a buffer of them).
 set -euo pipefail
 if [ $# -lt 3 ]; then
   sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
@@ -49,8 +51,10 @@ for side in A B; do
   done
 done
 
-# kind name in out weights: 0 conv or depthwise, 1 batch norm, 2 folded batch norm (forward only), 3 conv
-# applying one; per-image floats of the input and the output, and the weights.
+# kind name in out weights stats: 0 conv or depthwise, 1 batch norm, 2 folded batch norm (forward only), 3
+# conv applying one; per-image floats of the input and the output, and the weights; 1 when its forward
+# takes a buffer of batch statistics after its other pointers (a depthwise, writing them) or after x (a batch
+# norm, reading them), else 0.
 table=$work/kernels.txt
 : > "$table"
 nm --defined-only -g "$work"/B_*.o | awk '{print $3}' > "$work/b_symbols.txt"
@@ -62,18 +66,21 @@ for k in $(nm --defined-only -g "$work"/A_*.o | awk '{print $3}' | sed -n 's/^A_
     HO=$(( (H + 2 * P - K) / S + 1 )) WO=$(( (W + 2 * P - K) / S + 1 ))
     kind=0
     [[ $k == *_bn ]] && kind=3
-    echo "$kind $k $(( C * H * W )) $(( CO * HO * WO )) $(( CO * C * K * K + CO ))" >> "$table"
+    echo "$kind $k $(( C * H * W )) $(( CO * HO * WO )) $(( CO * C * K * K + CO )) 0" >> "$table"
   elif [[ $k =~ ^dw_k([0-9_]+)_c([0-9]+)_([0-9]+)x([0-9]+)_s([0-9]+) ]]; then
     C=${BASH_REMATCH[2]} H=${BASH_REMATCH[3]} W=${BASH_REMATCH[4]} S=${BASH_REMATCH[5]}
     HO=$(( (H - 1) / S + 1 )) WO=$(( (W - 1) / S + 1 ))
     nk=0 taps=0
     for kk in ${BASH_REMATCH[1]//_/ }; do nk=$((nk + 1)); taps=$((taps + kk * kk)); done
-    echo "0 $k $(( C * H * W )) $(( nk * C * HO * WO )) $(( C * taps + nk * C ))" >> "$table"
+    st=0
+    [[ $k == *_stats ]] && st=1
+    echo "0 $k $(( C * H * W )) $(( nk * C * HO * WO )) $(( C * taps + nk * C )) $st" >> "$table"
   elif [[ $k =~ ^bn_c([0-9]+)_([0-9]+)x([0-9]+) ]]; then
     C=${BASH_REMATCH[1]} H=${BASH_REMATCH[2]} W=${BASH_REMATCH[3]}
-    kind=1
-    [[ $k == *_stats ]] && kind=2
-    echo "$kind $k $(( C * H * W )) $(( C * H * W )) $C" >> "$table"
+    kind=1 st=0
+    [[ $k == *_stats || $k == *_stats_pstats ]] && kind=2
+    [[ $k == *_pstats ]] && st=1
+    echo "$kind $k $(( C * H * W )) $(( C * H * W )) $C $st" >> "$table"
   fi
 done
 if [ ! -s "$table" ]; then
@@ -102,10 +109,14 @@ typedef void fold_fwd_fn(int, const float *, const float *, const float *, const
     const float *, const float *, float *);
 typedef void fold_bwd_fn(int, const float *, const float *, const float *, float *, float *, float *, const float *,
     const float *, const float *, const float *, float *, float *, int);
+/* with a buffer of batch statistics: a depthwise (n, x, w, bias, y, stats), a batch norm (n, x, stats, gamma, ...) */
+typedef void fwd_stats_fn(int, const float *, const float *, const float *, float *, float *);
+typedef void bn_fwd_stats_fn(int, const float *, const float *, const float *, const float *, float *, float *,
+    int64_t *, float *, float *, float *);
 typedef void any_fn(void);
 double (*mc_bn_allreduce)(double *, int, double); /* the kernels' hook for synchronized batch norm: off */
 EOF
-  while read -r kind k in out wn; do
+  while read -r kind k in out wn st; do
     case $kind in
     0) echo "fwd_fn A_${k}_fwd, B_${k}_fwd; bwd_fn A_${k}_bwd, B_${k}_bwd;" ;;
     1) echo "bn_fwd_fn A_${k}_fwd_train, B_${k}_fwd_train; bn_bwd_fn A_${k}_bwd, B_${k}_bwd;" ;;
@@ -113,12 +124,12 @@ EOF
     3) echo "fold_fwd_fn A_${k}_fwd, B_${k}_fwd; fold_bwd_fn A_${k}_bwd, B_${k}_bwd;" ;;
     esac
   done < "$table"
-  echo 'static const struct kernel { const char *name; int kind; long in, out, w; any_fn *fwd[2], *bwd[2]; } kernels[] = {'
-  while read -r kind k in out wn; do
+  echo 'static const struct kernel { const char *name; int kind, stats; long in, out, w; any_fn *fwd[2], *bwd[2]; } kernels[] = {'
+  while read -r kind k in out wn st; do
     f=fwd bwd="{(any_fn *)A_${k}_bwd, (any_fn *)B_${k}_bwd}"
     [ "$kind" = 1 ] || [ "$kind" = 2 ] && f=fwd_train
     [ "$kind" = 2 ] && bwd="{0, 0}"
-    echo "    {\"$k\", $kind, $in, $out, $wn, {(any_fn *)A_${k}_$f, (any_fn *)B_${k}_$f}, $bwd},"
+    echo "    {\"$k\", $kind, $st, $in, $out, $wn, {(any_fn *)A_${k}_$f, (any_fn *)B_${k}_$f}, $bwd},"
   done < "$table"
   echo '};'
   cat <<'EOF'
@@ -165,12 +176,17 @@ static void alternate(const struct kernel *k, int n, int calls, int pass, float 
             else if (k->kind == 3)
                 ((fold_bwd_fn *)k->bwd[side])(n, buf[0], buf[2], buf[4], buf[5], buf[6], buf[7], buf[8], buf[9],
                     buf[10], buf[11], buf[3], buf[12], 0);
+            else if (k->kind && pass == 0 && k->stats)
+                ((bn_fwd_stats_fn *)k->fwd[side])(n, buf[0], buf[13], buf[2], buf[3], buf[8], buf[9], &count, buf[1],
+                    buf[10], buf[11]);
             else if (k->kind && pass == 0)
                 ((bn_fwd_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[8], buf[9], &count, buf[1], buf[10],
                     buf[11]);
             else if (k->kind)
                 ((bn_bwd_fn *)k->bwd[side])(n, buf[0], buf[1], buf[2], buf[10], buf[11], buf[4], buf[5], buf[6],
                     buf[7], 0);
+            else if (pass == 0 && k->stats)
+                ((fwd_stats_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[1], buf[13]);
             else if (pass == 0)
                 ((fwd_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[1]);
             else
@@ -196,12 +212,14 @@ int main(int argc, char **argv)
          * and variance, its saved mean and 1/std (each forward sets those before the backwards read them);
          * a conv applying a batch norm: its gamma, beta, mean and 1/std in 8 to 11, dgamma and dbeta in 3
          * and 12 */
-        float *buf[13] = {filled(n * k->in, 1), filled(n * k->out, 2), filled(k->w, 3), filled(k->out, 4),
+        float *buf[14] = {filled(n * k->in, 1), filled(n * k->out, 2), filled(k->w, 3), filled(k->out, 4),
                           filled(n * k->out, 5), filled(n * k->in, 6), filled(k->w, 7), filled(k->out, 8),
                           filled(k->w, 9), filled(k->w, 10), filled(k->w, 11), filled(k->w, 12),
-                          filled(k->w, 13)};
+                          filled(k->w, 13), filled(n * k->out, 14)};
         for (long c = 0; c < k->w; c++)
             buf[9][c] += 1; /* a variance */
+        for (long c = 0; c < n * k->out; c++)
+            buf[13][c] += 1; /* batch statistics: per image a mean, then a sum of squared deviations (>= 0) */
         double f[2], b[2];
         alternate(k, n, calls, 0, buf, f);
         alternate(k, n, calls, 1, buf, b);
@@ -214,7 +232,7 @@ int main(int argc, char **argv)
             total[0][side] += f[side];
             total[1][side] += b[side];
         }
-        for (int j = 0; j < 13; j++)
+        for (int j = 0; j < 14; j++)
             free(buf[j]);
     }
     printf("%-36s %10.3f %10.3f %7.2fx %10.3f %10.3f %7.2fx\n", "all", total[0][0], total[0][1],

@@ -11,7 +11,12 @@ m4_divert(-1)
 # forward only takes the statistics (the eval forward saves the running
 # ones as the mean and 1/std the conv reads) and it has no backward: the
 # conv applies it and writes its gradients (conv.m4).
-# Constants: NAME, C, H, W, EPS, MOMENTUM, FUSED (none, relu, relu6), FOLD.
+# With PSTATS its input is the output of a depthwise conv that also wrote
+# the batch statistics of it per image (plan.c, producer_statistics;
+# depthwise_cl.m4): its training forward combines those (pstats) instead of
+# reading its input for them.
+# Constants: NAME, C, H, W, EPS, MOMENTUM, FUSED (none, relu, relu6), FOLD,
+# PSTATS.
 
 m4_define(`BN_HW', `m4_eval(H * W)')
 m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
@@ -58,7 +63,8 @@ static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
 
 # The rest of the planes' work, for a batch norm that is not folded.
 m4_define(`BN_PLANE_PASSES',
-`m4_ifelse(FUSED, none, `', `/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
+`MC_VEC_PRELUDE()m4_dnl
+m4_ifelse(FUSED, none, `', `/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
  * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
  * signs of the data mispredict (the backward of a batch norm on 2 x 2
  * planes 7x slower). */
@@ -141,11 +147,45 @@ static inline void NAME`'_plane_normalize(const float *restrict x, float *restri
 ')
 
 
-m4_define(`MC_BATCHNORM_KERNEL',
-`/* NAME: batch norm over C channels of H`'x`'W`'m4_ifelse(FOLD, 1, `, applied by the pointwise conv after it') */
-BN_PLANE_SUMS()m4_dnl
-m4_ifelse(FOLD, 1, `', `BN_PLANE_PASSES()')m4_dnl
+# The statistics of channel c from those of the images (PSTATS): per
+# image the mean at st and the sum of squared deviations from it at st +
+# C. The sum is H * W times the sum of the means; the squared deviations
+# from mean, those of each image from its own mean plus H * W times the
+# square of how far that lies from mean.
+m4_define(`BN_PSTATS_SUMS',
+`/* Channel c: the sum of the images, from their means. */
+static double NAME`'_sum(int n, const float *restrict st, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += st[(long)b * m4_eval(2 * C) + c];
+    return sum * BN_HW;
+}
 
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double NAME`'_sqdev(int n, const float *restrict st, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * m4_eval(2 * C) + c] - mean;
+        sq += st[(long)b * m4_eval(2 * C) + C + c] + BN_HW * d * d;
+    }
+    return sq;
+}
+')
+
+# BN_SRC: what the statistics come from.
+m4_define(`BN_SRC', `m4_ifelse(PSTATS, 1, `pstats', `x')')
+
+m4_define(`BN_TRAIN_PARAMS', `int n, const float *restrict x, m4_ifelse(PSTATS, 1, `const float *restrict pstats, ')const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd')
+
+m4_define(`MC_BATCHNORM_KERNEL',
+`/* NAME: batch norm over C channels of H`'x`'W`'m4_ifelse(FOLD, 1, `, applied by the pointwise conv after it')`'m4_ifelse(PSTATS, 1, `, from the statistics of the depthwise before it') */
+m4_ifelse(PSTATS, 1, `BN_PSTATS_SUMS()', `BN_PLANE_SUMS()')m4_dnl
+m4_ifelse(FOLD, 1, `', `BN_PLANE_PASSES()')m4_dnl
+m4_ifelse(PSTATS, 1, `', `
 static double NAME`'_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
@@ -161,20 +201,20 @@ static double NAME`'_sqdev(int n, const float *restrict x, int c, double mean)
         sq += NAME`'_plane_sum_sq(x + ((long)b * C + c) * BN_HW, (float)mean);
     return sq;
 }
-
+')
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double NAME`'_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double NAME`'_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < C; c++)
-        stats[c] = NAME`'_sum(n, x, c);
+        stats[c] = NAME`'_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, C, (double)n * BN_HW);
     MC_OMP_FOR
     for (int c = 0; c < C; c++) {
         stats[c] /= m;
-        stats[C + c] = NAME`'_sqdev(n, x, c, stats[c]);
+        stats[C + c] = NAME`'_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + C, C, m);
     for (int c = 0; c < C; c++)
@@ -182,19 +222,17 @@ static double NAME`'_synced_stats(int n, const float *restrict x, double *restri
     return m;
 }
 
-void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void NAME`'_fwd_train(BN_TRAIN_PARAMS)
 {
-m4_ifelse(FOLD, 1, `    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+m4_ifelse(FOLD, 1, `    (void)gamma, (void)beta, (void)y`'m4_ifelse(PSTATS, 1, `, (void)x'); /* the conv applies them */
 ')m4_dnl
     double stats[2 * C];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? NAME`'_synced_stats(n, x, stats) : (double)n * BN_HW;
+    const double m = synced ? NAME`'_synced_stats(n, BN_SRC, stats) : (double)n * BN_HW;
     MC_OMP_FOR
     for (int c = 0; c < C; c++) {
-        const double mean = synced ? stats[c] : NAME`'_sum(n, x, c) / m;
-        const double var = synced ? stats[C + c] : NAME`'_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + EPS);
+        const double mean = synced ? stats[c] : NAME`'_sum(n, BN_SRC, c) / m;
+        const double var = synced ? stats[C + c] : NAME`'_sqdev(n, BN_SRC, c, mean) / m, invstd = 1 / sqrt(var + EPS);
         const float fmean = (float)mean;
 m4_ifelse(FOLD, 1, `', `        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
@@ -285,9 +323,7 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const f
 ')')
 
 m4_define(`MC_BATCHNORM_PROTO',
-`void NAME`'_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+`void NAME`'_fwd_train(BN_TRAIN_PARAMS);
 m4_ifelse(FOLD, 1, `void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 ', `void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
@@ -301,8 +337,9 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const f
 # (buffers), COUNTER, SAVED_MEAN, SAVED_INVSTD.
 m4_define(`MC_BATCHNORM_CALL_FWD',
 `    if (train)
-        NAME`'_fwd_train(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),
-            MC_COUNTER(COUNTER), MC_ACT(OUT), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD));
+        NAME`'_fwd_train(n, MC_ACT(IN0), m4_ifelse(PSTATS, 1, `MC_ACT(STATS_AT), ')MC_PARAM(GAMMA), MC_PARAM(BETA),
+            MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_COUNTER(COUNTER), MC_ACT(OUT), MC_SAVED(SAVED_MEAN),
+            MC_SAVED(SAVED_INVSTD));
     else
 m4_ifelse(FOLD, 1, `        NAME`'_fwd_eval(MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD));
 ', `        NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),

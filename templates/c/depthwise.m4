@@ -109,11 +109,18 @@ DW_EACH(`        memcpy(y`'j + oy * WO, yg`'j + oy * DW_WP, WO * sizeof(float));
     }
 ')
 
+# With PSTATS the forward takes stats, where it writes the statistics of
+# its output for the batch norm after it (depthwise_cl.m4), or 0 not to.
+m4_define(`DW_FWD_PARAMS', `int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y`'m4_ifelse(PSTATS, 1, `,
+    float *restrict stats')')
+
 m4_define(`MC_DEPTHWISE_FWD',
-`/* NAME: depthwise, kernels KLIST on C channels of H`'x`'W, stride S -> m4_eval(NK * C)x`'HO`'x`'WO`'m4_ifelse(DW_CL, 1, `, channels last') */
+`/* NAME: depthwise, kernels KLIST on C channels of H`'x`'W, stride S -> m4_eval(NK * C)x`'HO`'x`'WO`'m4_ifelse(DW_CL, 1, `, channels last')`'m4_ifelse(PSTATS, 1, `, with the batch statistics of its output') */
+m4_ifelse(m4_eval(PSTATS && !DW_CL), 1, `m4_errprint(`depthwise.m4: NAME: batch statistics need the channels-last form (plan.c, producer_statistics)
+')m4_m4exit(1)')m4_dnl
 m4_ifelse(DW_CL, 1, `DW_CL_HELPERS()
 DW_CL_FWD_HELPERS()m4_dnl
-void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+void NAME`'_fwd(DW_FWD_PARAMS)
 {
 m4_ifelse(BIAS, 1, `', `    (void)bias;
 ')m4_dnl
@@ -276,16 +283,18 @@ m4_define(`MC_DEPTHWISE_KERNEL', `MC_DEPTHWISE_FWD()
 MC_DEPTHWISE_BWD()')
 
 m4_define(`MC_DEPTHWISE_PROTO',
-`void NAME`'_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
+`void NAME`'_fwd(DW_FWD_PARAMS);
 void NAME`'_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 ')
 
 # Calls: IN0, OUT (activation slots), WEIGHT, BIAS_AT (parameters; -1 for
 # none), SHIFT (where this kernel writes inside the output slot: nonzero
-# for the parts of an unfused Multiception).
+# for the parts of an unfused Multiception), STATS_AT (with PSTATS: where
+# the statistics go, in training).
 m4_define(`MC_DEPTHWISE_CALL_FWD',
-`    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_PARAM(BIAS_AT), MC_ACT(OUT, SHIFT));
+`    NAME`'_fwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_PARAM(BIAS_AT), MC_ACT(OUT, SHIFT)`'m4_ifelse(PSTATS, 1, `,
+        train ? MC_ACT(STATS_AT) : 0'));
 ')
 m4_define(`MC_DEPTHWISE_CALL_BWD',
 `    NAME`'_bwd(n, MC_ACT(IN0), MC_PARAM(WEIGHT), MC_DACT(OUT, SHIFT), MC_DACT(IN0), MC_GRAD(WEIGHT), MC_GRAD(BIAS_AT),

@@ -124,14 +124,16 @@ static const mc_layer MODEL`'_layers[NLAYERS] = {
 # One layer from the constants L_NAME, L_KIND, L_INPUTS (a list), L_NIN,
 # L_C, L_H, L_W, L_IN_C, L_IN_H, L_IN_W, L_K, L_STRIDE, L_PAD, L_GROUPS,
 # L_OFFSET, L_BIAS, L_NK, L_KS (a list), L_EPS, L_MOMENTUM, L_P, L_ACT,
-# L_WEIGHT, L_BIAS_AT, L_RUNNING, L_COUNTER, L_SAVED, L_EXTRA, L_FOLDED.
+# L_WEIGHT, L_BIAS_AT, L_RUNNING, L_COUNTER, L_SAVED, L_EXTRA, L_FOLDED,
+# L_STATS.
 m4_define(`MC_LAYER',
 `    {.name = "L_NAME", .kind = L_KIND, .ninputs = L_NIN, .inputs = (const int[]){L_INPUTS},
      .c = L_C, .h = L_H, .w = L_W, .in_c = L_IN_C, .in_h = L_IN_H, .in_w = L_IN_W,
      .k = L_K, .stride = L_STRIDE, .pad = L_PAD, .groups = L_GROUPS, .offset = L_OFFSET, .bias = L_BIAS,
      .nk = L_NK, .ks = {L_KS}, .eps = L_EPS, .momentum = L_MOMENTUM, .p = L_P,
      .act = L_ACT, .fused = L_FUSED, .weight = L_WEIGHT, .bias_at = L_BIAS_AT, .running = L_RUNNING, .counter = L_COUNTER,
-     .saved = L_SAVED, .extra = L_EXTRA, .folded = L_FOLDED},
+     .saved = L_SAVED, .extra = L_EXTRA, .folded = L_FOLDED,
+     .stats = L_STATS},
 ')
 m4_define(`MC_LAYERS_END', `};
 ')

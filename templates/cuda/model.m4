@@ -118,8 +118,8 @@ const mc_cuda_model MODEL`'_cuda_model = {
 
 /* The descriptor with the emulated step in place of the C one. Unlike the
  * step of MODEL`'.c, this one adds every activation gradient into cleared
- * ones (the device clears them) and folds no batch norm (it writes every
- * slot). */
+ * ones (the device clears them), folds no batch norm (it writes every
+ * slot) and takes no batch statistics from a depthwise. */
 static mc_layer MODEL`'_host_layers[NLAYERS];
 static mc_model_desc MODEL`'_host_desc(void)
 {
@@ -127,6 +127,7 @@ static mc_model_desc MODEL`'_host_desc(void)
     for (int i = 0; i < NLAYERS; i++) {
         MODEL`'_host_layers[i] = MODEL`'_model.layers[i];
         MODEL`'_host_layers[i].folded = 0;
+        MODEL`'_host_layers[i].stats = -1;
     }
     d.layers = MODEL`'_host_layers;
     d.clears_dacts = 0;

@@ -29,8 +29,9 @@ static void mobilenetv2_layer1_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_96x96_relu6_fwd_train(n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0), (buf + 32),
-            (cnt + 0), (act + (long)(322560) * n), (sav + 0), (sav + 32));
+        bn_c32_96x96_relu6_fwd_train(n, (act + (long)(27648) * n), (par + 864), (par + 896),
+            (buf + 0), (buf + 32), (cnt + 0), (act + (long)(322560) * n), (sav + 0),
+            (sav + 32));
     else
         bn_c32_96x96_relu6_fwd_eval(n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0), (buf + 32),
             (act + (long)(322560) * n));
@@ -79,8 +80,9 @@ static void mobilenetv2_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_96x96_stats_fwd_train(n, (act + (long)(617472) * n), (par + 3584), (par + 3680), (buf + 64), (buf + 160),
-            (cnt + 1), (act + (long)(1502208) * n), (sav + 64), (sav + 160));
+        bn_c96_96x96_stats_fwd_train(n, (act + (long)(617472) * n), (par + 3584), (par + 3680),
+            (buf + 64), (buf + 160), (cnt + 1), (act + (long)(1502208) * n), (sav + 64),
+            (sav + 160));
     else
         bn_c96_96x96_stats_fwd_eval((buf + 64), (buf + 160), (sav + 64), (sav + 160));
 }
@@ -116,8 +118,9 @@ static void mobilenetv2_layer6_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_96x96_relu_fwd_train(n, (act + (long)(2386944) * n), (par + 5328), (par + 5344), (buf + 256), (buf + 272),
-            (cnt + 2), (act + (long)(2534400) * n), (sav + 256), (sav + 272));
+        bn_c16_96x96_relu_fwd_train(n, (act + (long)(2386944) * n), (par + 5328), (par + 5344),
+            (buf + 256), (buf + 272), (cnt + 2), (act + (long)(2534400) * n), (sav + 256),
+            (sav + 272));
     else
         bn_c16_96x96_relu_fwd_eval(n, (act + (long)(2386944) * n), (par + 5328), (par + 5344), (buf + 256), (buf + 272),
             (act + (long)(2534400) * n));
@@ -150,8 +153,9 @@ static void mobilenetv2_layer8_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_96x96_stats_fwd_train(n, (act + (long)(2534400) * n), (par + 5360), (par + 5376), (buf + 288), (buf + 304),
-            (cnt + 3), (act + (long)(2681856) * n), (sav + 288), (sav + 304));
+        bn_c16_96x96_stats_fwd_train(n, (act + (long)(2534400) * n), (par + 5360), (par + 5376),
+            (buf + 288), (buf + 304), (cnt + 3), (act + (long)(2681856) * n), (sav + 288),
+            (sav + 304));
     else
         bn_c16_96x96_stats_fwd_eval((buf + 288), (buf + 304), (sav + 288), (sav + 304));
 }
@@ -187,8 +191,9 @@ static void mobilenetv2_layer10_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_96x96_relu6_fwd_train(n, (act + (long)(2829312) * n), (par + 6928), (par + 7024), (buf + 320), (buf + 416),
-            (cnt + 4), (act + (long)(3714048) * n), (sav + 320), (sav + 416));
+        bn_c96_96x96_relu6_fwd_train(n, (act + (long)(2829312) * n), (par + 6928), (par + 7024),
+            (buf + 320), (buf + 416), (cnt + 4), (act + (long)(3714048) * n), (sav + 320),
+            (sav + 416));
     else
         bn_c96_96x96_relu6_fwd_eval(n, (act + (long)(2829312) * n), (par + 6928), (par + 7024), (buf + 320), (buf + 416),
             (act + (long)(3714048) * n));
@@ -237,8 +242,9 @@ static void mobilenetv2_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_96x96_fwd_train(n, (act + (long)(4598784) * n), (par + 10384), (par + 10576), (buf + 512), (buf + 704),
-            (cnt + 5), (act + (long)(6368256) * n), (sav + 512), (sav + 704));
+        bn_c192_96x96_fwd_train(n, (act + (long)(4598784) * n), (par + 10384), (par + 10576),
+            (buf + 512), (buf + 704), (cnt + 5), (act + (long)(6368256) * n), (sav + 512),
+            (sav + 704));
     else
         bn_c192_96x96_fwd_eval(n, (act + (long)(4598784) * n), (par + 10384), (par + 10576), (buf + 512), (buf + 704),
             (act + (long)(6368256) * n));
@@ -274,8 +280,9 @@ static void mobilenetv2_layer15_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c24_48x48_relu_fwd_train(n, (act + (long)(8137728) * n), (par + 15400), (par + 15424), (buf + 896), (buf + 920),
-            (cnt + 6), (act + (long)(8193024) * n), (sav + 896), (sav + 920));
+        bn_c24_48x48_relu_fwd_train(n, (act + (long)(8137728) * n), (par + 15400), (par + 15424),
+            (buf + 896), (buf + 920), (cnt + 6), (act + (long)(8193024) * n), (sav + 896),
+            (sav + 920));
     else
         bn_c24_48x48_relu_fwd_eval(n, (act + (long)(8137728) * n), (par + 15400), (par + 15424), (buf + 896), (buf + 920),
             (act + (long)(8193024) * n));
@@ -308,8 +315,9 @@ static void mobilenetv2_layer17_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c24_48x48_fwd_train(n, (act + (long)(8193024) * n), (par + 15448), (par + 15472), (buf + 944), (buf + 968),
-            (cnt + 7), (act + (long)(8248320) * n), (sav + 944), (sav + 968));
+        bn_c24_48x48_fwd_train(n, (act + (long)(8193024) * n), (par + 15448), (par + 15472),
+            (buf + 944), (buf + 968), (cnt + 7), (act + (long)(8248320) * n), (sav + 944),
+            (sav + 968));
     else
         bn_c24_48x48_fwd_eval(n, (act + (long)(8193024) * n), (par + 15448), (par + 15472), (buf + 944), (buf + 968),
             (act + (long)(8248320) * n));
@@ -345,8 +353,9 @@ static void mobilenetv2_layer19_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c144_48x48_relu6_fwd_train(n, (act + (long)(8303616) * n), (par + 18952), (par + 19096), (buf + 992), (buf + 1136),
-            (cnt + 8), (act + (long)(8635392) * n), (sav + 992), (sav + 1136));
+        bn_c144_48x48_relu6_fwd_train(n, (act + (long)(8303616) * n), (par + 18952), (par + 19096),
+            (buf + 992), (buf + 1136), (cnt + 8), (act + (long)(8635392) * n), (sav + 992),
+            (sav + 1136));
     else
         bn_c144_48x48_relu6_fwd_eval(n, (act + (long)(8303616) * n), (par + 18952), (par + 19096), (buf + 992), (buf + 1136),
             (act + (long)(8635392) * n));
@@ -395,8 +404,9 @@ static void mobilenetv2_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_48x48_stats_fwd_train(n, (act + (long)(8967168) * n), (par + 24136), (par + 24424), (buf + 1280), (buf + 1568),
-            (cnt + 9), (act + (long)(9630720) * n), (sav + 1280), (sav + 1568));
+        bn_c288_48x48_stats_fwd_train(n, (act + (long)(8967168) * n), (par + 24136), (par + 24424),
+            (buf + 1280), (buf + 1568), (cnt + 9), (act + (long)(9630720) * n), (sav + 1280),
+            (sav + 1568));
     else
         bn_c288_48x48_stats_fwd_eval((buf + 1280), (buf + 1568), (sav + 1280), (sav + 1568));
 }
@@ -432,8 +442,9 @@ static void mobilenetv2_layer24_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c24_48x48_relu_fwd_train(n, (act + (long)(10294272) * n), (par + 31648), (par + 31672), (buf + 1856), (buf + 1880),
-            (cnt + 10), (act + (long)(10349568) * n), (sav + 1856), (sav + 1880));
+        bn_c24_48x48_relu_fwd_train(n, (act + (long)(10294272) * n), (par + 31648), (par + 31672),
+            (buf + 1856), (buf + 1880), (cnt + 10), (act + (long)(10349568) * n), (sav + 1856),
+            (sav + 1880));
     else
         bn_c24_48x48_relu_fwd_eval(n, (act + (long)(10294272) * n), (par + 31648), (par + 31672), (buf + 1856), (buf + 1880),
             (act + (long)(10349568) * n));
@@ -466,8 +477,9 @@ static void mobilenetv2_layer26_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c24_48x48_fwd_train(n, (act + (long)(10349568) * n), (par + 31696), (par + 31720), (buf + 1904), (buf + 1928),
-            (cnt + 11), (act + (long)(10404864) * n), (sav + 1904), (sav + 1928));
+        bn_c24_48x48_fwd_train(n, (act + (long)(10349568) * n), (par + 31696), (par + 31720),
+            (buf + 1904), (buf + 1928), (cnt + 11), (act + (long)(10404864) * n), (sav + 1904),
+            (sav + 1928));
     else
         bn_c24_48x48_fwd_eval(n, (act + (long)(10349568) * n), (par + 31696), (par + 31720), (buf + 1904), (buf + 1928),
             (act + (long)(10404864) * n));
@@ -518,8 +530,9 @@ static void mobilenetv2_layer29_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c144_48x48_relu6_fwd_train(n, (act + (long)(10515456) * n), (par + 35200), (par + 35344), (buf + 1952), (buf + 2096),
-            (cnt + 12), (act + (long)(10847232) * n), (sav + 1952), (sav + 2096));
+        bn_c144_48x48_relu6_fwd_train(n, (act + (long)(10515456) * n), (par + 35200), (par + 35344),
+            (buf + 1952), (buf + 2096), (cnt + 12), (act + (long)(10847232) * n), (sav + 1952),
+            (sav + 2096));
     else
         bn_c144_48x48_relu6_fwd_eval(n, (act + (long)(10515456) * n), (par + 35200), (par + 35344), (buf + 1952), (buf + 2096),
             (act + (long)(10847232) * n));
@@ -568,8 +581,9 @@ static void mobilenetv2_layer32_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c144_24x24_relu6_fwd_train(n, (act + (long)(11179008) * n), (par + 36784), (par + 36928), (buf + 2240), (buf + 2384),
-            (cnt + 13), (act + (long)(11261952) * n), (sav + 2240), (sav + 2384));
+        bn_c144_24x24_relu6_fwd_train(n, (act + (long)(11179008) * n), (par + 36784), (par + 36928),
+            (buf + 2240), (buf + 2384), (cnt + 13), (act + (long)(11261952) * n), (sav + 2240),
+            (sav + 2384));
     else
         bn_c144_24x24_relu6_fwd_eval(n, (act + (long)(11179008) * n), (par + 36784), (par + 36928), (buf + 2240), (buf + 2384),
             (act + (long)(11261952) * n));
@@ -618,8 +632,9 @@ static void mobilenetv2_layer35_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_24x24_fwd_train(n, (act + (long)(11344896) * n), (par + 41680), (par + 41712), (buf + 2528), (buf + 2560),
-            (cnt + 14), (act + (long)(11363328) * n), (sav + 2528), (sav + 2560));
+        bn_c32_24x24_fwd_train(n, (act + (long)(11344896) * n), (par + 41680), (par + 41712),
+            (buf + 2528), (buf + 2560), (cnt + 14), (act + (long)(11363328) * n), (sav + 2528),
+            (sav + 2560));
     else
         bn_c32_24x24_fwd_eval(n, (act + (long)(11344896) * n), (par + 41680), (par + 41712), (buf + 2528), (buf + 2560),
             (act + (long)(11363328) * n));
@@ -655,8 +670,9 @@ static void mobilenetv2_layer37_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11381760) * n), (par + 47888), (par + 48080), (buf + 2592), (buf + 2784),
-            (cnt + 15), (act + (long)(11492352) * n), (sav + 2592), (sav + 2784));
+        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11381760) * n), (par + 47888), (par + 48080),
+            (buf + 2592), (buf + 2784), (cnt + 15), (act + (long)(11492352) * n), (sav + 2592),
+            (sav + 2784));
     else
         bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(11381760) * n), (par + 47888), (par + 48080), (buf + 2592), (buf + 2784),
             (act + (long)(11492352) * n));
@@ -688,14 +704,15 @@ static void mobilenetv2_layer39_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c192_24x24_s1_fwd(n, (act + (long)(11492352) * n), (par + 48272), 0, (act + (long)(11602944) * n + 0));
+    dw_k3_c192_24x24_s1_stats_fwd(n, (act + (long)(11492352) * n), (par + 48272), 0, (act + (long)(11602944) * n + 0),
+        train ? (act + (long)(15199754) * n) : 0);
 }
 
 /* features.5.conv.1.0 */
 static void mobilenetv2_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c192_24x24_s1_bwd(n, (act + (long)(11492352) * n), (par + 48272), (dact + (long)(11602944) * n + 0), (dact + (long)(11492352) * n), (grad + 48272), 0,
+    dw_k3_c192_24x24_s1_stats_bwd(n, (act + (long)(11492352) * n), (par + 48272), (dact + (long)(11602944) * n + 0), (dact + (long)(11492352) * n), (grad + 48272), 0,
         0);
 }
 
@@ -705,10 +722,11 @@ static void mobilenetv2_layer40_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11602944) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
-            (cnt + 16), (act + (long)(11713536) * n), (sav + 2976), (sav + 3168));
+        bn_c192_24x24_relu6_pstats_fwd_train(n, (act + (long)(11602944) * n), (act + (long)(15199754) * n), (par + 50000), (par + 50192),
+            (buf + 2976), (buf + 3168), (cnt + 16), (act + (long)(11713536) * n), (sav + 2976),
+            (sav + 3168));
     else
-        bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(11602944) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
+        bn_c192_24x24_relu6_pstats_fwd_eval(n, (act + (long)(11602944) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
             (act + (long)(11713536) * n));
 }
 
@@ -716,7 +734,7 @@ static void mobilenetv2_layer40_forward(const mc_state *s, int train)
 static void mobilenetv2_layer40_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_bwd(n, (act + (long)(11602944) * n), (act + (long)(11713536) * n), (par + 50000), (sav + 2976), (sav + 3168),
+    bn_c192_24x24_relu6_pstats_bwd(n, (act + (long)(11602944) * n), (act + (long)(11713536) * n), (par + 50000), (sav + 2976), (sav + 3168),
         (dact + (long)(11713536) * n), (dact + (long)(11602944) * n), (grad + 50000), (grad + 50192), 0);
 }
 
@@ -755,8 +773,9 @@ static void mobilenetv2_layer43_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_24x24_fwd_train(n, (act + (long)(11824128) * n), (par + 56528), (par + 56560), (buf + 3360), (buf + 3392),
-            (cnt + 17), (act + (long)(11842560) * n), (sav + 3360), (sav + 3392));
+        bn_c32_24x24_fwd_train(n, (act + (long)(11824128) * n), (par + 56528), (par + 56560),
+            (buf + 3360), (buf + 3392), (cnt + 17), (act + (long)(11842560) * n), (sav + 3360),
+            (sav + 3392));
     else
         bn_c32_24x24_fwd_eval(n, (act + (long)(11824128) * n), (par + 56528), (par + 56560), (buf + 3360), (buf + 3392),
             (act + (long)(11842560) * n));
@@ -807,8 +826,9 @@ static void mobilenetv2_layer46_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11879424) * n), (par + 62736), (par + 62928), (buf + 3424), (buf + 3616),
-            (cnt + 18), (act + (long)(11990016) * n), (sav + 3424), (sav + 3616));
+        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11879424) * n), (par + 62736), (par + 62928),
+            (buf + 3424), (buf + 3616), (cnt + 18), (act + (long)(11990016) * n), (sav + 3424),
+            (sav + 3616));
     else
         bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(11879424) * n), (par + 62736), (par + 62928), (buf + 3424), (buf + 3616),
             (act + (long)(11990016) * n));
@@ -840,14 +860,15 @@ static void mobilenetv2_layer48_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c192_24x24_s1_fwd(n, (act + (long)(11990016) * n), (par + 63120), 0, (act + (long)(12100608) * n + 0));
+    dw_k3_c192_24x24_s1_stats_fwd(n, (act + (long)(11990016) * n), (par + 63120), 0, (act + (long)(12100608) * n + 0),
+        train ? (act + (long)(15200138) * n) : 0);
 }
 
 /* features.6.conv.1.0 */
 static void mobilenetv2_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c192_24x24_s1_bwd(n, (act + (long)(11990016) * n), (par + 63120), (dact + (long)(12100608) * n + 0), (dact + (long)(11990016) * n), (grad + 63120), 0,
+    dw_k3_c192_24x24_s1_stats_bwd(n, (act + (long)(11990016) * n), (par + 63120), (dact + (long)(12100608) * n + 0), (dact + (long)(11990016) * n), (grad + 63120), 0,
         0);
 }
 
@@ -857,10 +878,11 @@ static void mobilenetv2_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(12100608) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
-            (cnt + 19), (act + (long)(12211200) * n), (sav + 3808), (sav + 4000));
+        bn_c192_24x24_relu6_pstats_fwd_train(n, (act + (long)(12100608) * n), (act + (long)(15200138) * n), (par + 64848), (par + 65040),
+            (buf + 3808), (buf + 4000), (cnt + 19), (act + (long)(12211200) * n), (sav + 3808),
+            (sav + 4000));
     else
-        bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(12100608) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
+        bn_c192_24x24_relu6_pstats_fwd_eval(n, (act + (long)(12100608) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
             (act + (long)(12211200) * n));
 }
 
@@ -868,7 +890,7 @@ static void mobilenetv2_layer49_forward(const mc_state *s, int train)
 static void mobilenetv2_layer49_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_bwd(n, (act + (long)(12100608) * n), (act + (long)(12211200) * n), (par + 64848), (sav + 3808), (sav + 4000),
+    bn_c192_24x24_relu6_pstats_bwd(n, (act + (long)(12100608) * n), (act + (long)(12211200) * n), (par + 64848), (sav + 3808), (sav + 4000),
         (dact + (long)(12211200) * n), (dact + (long)(12100608) * n), (grad + 64848), (grad + 65040), 0);
 }
 
@@ -907,8 +929,9 @@ static void mobilenetv2_layer52_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_24x24_fwd_train(n, (act + (long)(12321792) * n), (par + 71376), (par + 71408), (buf + 4192), (buf + 4224),
-            (cnt + 20), (act + (long)(12340224) * n), (sav + 4192), (sav + 4224));
+        bn_c32_24x24_fwd_train(n, (act + (long)(12321792) * n), (par + 71376), (par + 71408),
+            (buf + 4192), (buf + 4224), (cnt + 20), (act + (long)(12340224) * n), (sav + 4192),
+            (sav + 4224));
     else
         bn_c32_24x24_fwd_eval(n, (act + (long)(12321792) * n), (par + 71376), (par + 71408), (buf + 4192), (buf + 4224),
             (act + (long)(12340224) * n));
@@ -959,8 +982,9 @@ static void mobilenetv2_layer55_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(12377088) * n), (par + 77584), (par + 77776), (buf + 4256), (buf + 4448),
-            (cnt + 21), (act + (long)(12487680) * n), (sav + 4256), (sav + 4448));
+        bn_c192_24x24_relu6_fwd_train(n, (act + (long)(12377088) * n), (par + 77584), (par + 77776),
+            (buf + 4256), (buf + 4448), (cnt + 21), (act + (long)(12487680) * n), (sav + 4256),
+            (sav + 4448));
     else
         bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(12377088) * n), (par + 77584), (par + 77776), (buf + 4256), (buf + 4448),
             (act + (long)(12487680) * n));
@@ -1009,8 +1033,9 @@ static void mobilenetv2_layer58_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_12x12_relu6_fwd_train(n, (act + (long)(12598272) * n), (par + 79696), (par + 79888), (buf + 4640), (buf + 4832),
-            (cnt + 22), (act + (long)(12625920) * n), (sav + 4640), (sav + 4832));
+        bn_c192_12x12_relu6_fwd_train(n, (act + (long)(12598272) * n), (par + 79696), (par + 79888),
+            (buf + 4640), (buf + 4832), (cnt + 22), (act + (long)(12625920) * n), (sav + 4640),
+            (sav + 4832));
     else
         bn_c192_12x12_relu6_fwd_eval(n, (act + (long)(12598272) * n), (par + 79696), (par + 79888), (buf + 4640), (buf + 4832),
             (act + (long)(12625920) * n));
@@ -1059,8 +1084,9 @@ static void mobilenetv2_layer61_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(12653568) * n), (par + 92368), (par + 92432), (buf + 5024), (buf + 5088),
-            (cnt + 23), (act + (long)(12662784) * n), (sav + 5024), (sav + 5088));
+        bn_c64_12x12_fwd_train(n, (act + (long)(12653568) * n), (par + 92368), (par + 92432),
+            (buf + 5024), (buf + 5088), (cnt + 23), (act + (long)(12662784) * n), (sav + 5024),
+            (sav + 5088));
     else
         bn_c64_12x12_fwd_eval(n, (act + (long)(12653568) * n), (par + 92368), (par + 92432), (buf + 5024), (buf + 5088),
             (act + (long)(12662784) * n));
@@ -1096,8 +1122,9 @@ static void mobilenetv2_layer63_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12672000) * n), (par + 117072), (par + 117456), (buf + 5152), (buf + 5536),
-            (cnt + 24), (act + (long)(12727296) * n), (sav + 5152), (sav + 5536));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12672000) * n), (par + 117072), (par + 117456),
+            (buf + 5152), (buf + 5536), (cnt + 24), (act + (long)(12727296) * n), (sav + 5152),
+            (sav + 5536));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(12672000) * n), (par + 117072), (par + 117456), (buf + 5152), (buf + 5536),
             (act + (long)(12727296) * n));
@@ -1129,14 +1156,15 @@ static void mobilenetv2_layer65_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(12727296) * n), (par + 117840), 0, (act + (long)(12782592) * n + 0));
+    dw_k3_c384_12x12_s1_stats_fwd(n, (act + (long)(12727296) * n), (par + 117840), 0, (act + (long)(12782592) * n + 0),
+        train ? (act + (long)(15200522) * n) : 0);
 }
 
 /* features.8.conv.1.0 */
 static void mobilenetv2_layer65_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(12727296) * n), (par + 117840), (dact + (long)(12782592) * n + 0), (dact + (long)(12727296) * n), (grad + 117840), 0,
+    dw_k3_c384_12x12_s1_stats_bwd(n, (act + (long)(12727296) * n), (par + 117840), (dact + (long)(12782592) * n + 0), (dact + (long)(12727296) * n), (grad + 117840), 0,
         0);
 }
 
@@ -1146,10 +1174,11 @@ static void mobilenetv2_layer66_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12782592) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
-            (cnt + 25), (act + (long)(12837888) * n), (sav + 5920), (sav + 6304));
+        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(12782592) * n), (act + (long)(15200522) * n), (par + 121296), (par + 121680),
+            (buf + 5920), (buf + 6304), (cnt + 25), (act + (long)(12837888) * n), (sav + 5920),
+            (sav + 6304));
     else
-        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(12782592) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
+        bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(12782592) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
             (act + (long)(12837888) * n));
 }
 
@@ -1157,7 +1186,7 @@ static void mobilenetv2_layer66_forward(const mc_state *s, int train)
 static void mobilenetv2_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(12782592) * n), (act + (long)(12837888) * n), (par + 121296), (sav + 5920), (sav + 6304),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(12782592) * n), (act + (long)(12837888) * n), (par + 121296), (sav + 5920), (sav + 6304),
         (dact + (long)(12837888) * n), (dact + (long)(12782592) * n), (grad + 121296), (grad + 121680), 0);
 }
 
@@ -1196,8 +1225,9 @@ static void mobilenetv2_layer69_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(12893184) * n), (par + 146640), (par + 146704), (buf + 6688), (buf + 6752),
-            (cnt + 26), (act + (long)(12902400) * n), (sav + 6688), (sav + 6752));
+        bn_c64_12x12_fwd_train(n, (act + (long)(12893184) * n), (par + 146640), (par + 146704),
+            (buf + 6688), (buf + 6752), (cnt + 26), (act + (long)(12902400) * n), (sav + 6688),
+            (sav + 6752));
     else
         bn_c64_12x12_fwd_eval(n, (act + (long)(12893184) * n), (par + 146640), (par + 146704), (buf + 6688), (buf + 6752),
             (act + (long)(12902400) * n));
@@ -1248,8 +1278,9 @@ static void mobilenetv2_layer72_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12920832) * n), (par + 171344), (par + 171728), (buf + 6816), (buf + 7200),
-            (cnt + 27), (act + (long)(12976128) * n), (sav + 6816), (sav + 7200));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12920832) * n), (par + 171344), (par + 171728),
+            (buf + 6816), (buf + 7200), (cnt + 27), (act + (long)(12976128) * n), (sav + 6816),
+            (sav + 7200));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(12920832) * n), (par + 171344), (par + 171728), (buf + 6816), (buf + 7200),
             (act + (long)(12976128) * n));
@@ -1281,14 +1312,15 @@ static void mobilenetv2_layer74_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(12976128) * n), (par + 172112), 0, (act + (long)(13031424) * n + 0));
+    dw_k3_c384_12x12_s1_stats_fwd(n, (act + (long)(12976128) * n), (par + 172112), 0, (act + (long)(13031424) * n + 0),
+        train ? (act + (long)(15201290) * n) : 0);
 }
 
 /* features.9.conv.1.0 */
 static void mobilenetv2_layer74_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(12976128) * n), (par + 172112), (dact + (long)(13031424) * n + 0), (dact + (long)(12976128) * n), (grad + 172112), 0,
+    dw_k3_c384_12x12_s1_stats_bwd(n, (act + (long)(12976128) * n), (par + 172112), (dact + (long)(13031424) * n + 0), (dact + (long)(12976128) * n), (grad + 172112), 0,
         0);
 }
 
@@ -1298,10 +1330,11 @@ static void mobilenetv2_layer75_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13031424) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
-            (cnt + 28), (act + (long)(13086720) * n), (sav + 7584), (sav + 7968));
+        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13031424) * n), (act + (long)(15201290) * n), (par + 175568), (par + 175952),
+            (buf + 7584), (buf + 7968), (cnt + 28), (act + (long)(13086720) * n), (sav + 7584),
+            (sav + 7968));
     else
-        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13031424) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
+        bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13031424) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
             (act + (long)(13086720) * n));
 }
 
@@ -1309,7 +1342,7 @@ static void mobilenetv2_layer75_forward(const mc_state *s, int train)
 static void mobilenetv2_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(13031424) * n), (act + (long)(13086720) * n), (par + 175568), (sav + 7584), (sav + 7968),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13031424) * n), (act + (long)(13086720) * n), (par + 175568), (sav + 7584), (sav + 7968),
         (dact + (long)(13086720) * n), (dact + (long)(13031424) * n), (grad + 175568), (grad + 175952), 0);
 }
 
@@ -1348,8 +1381,9 @@ static void mobilenetv2_layer78_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(13142016) * n), (par + 200912), (par + 200976), (buf + 8352), (buf + 8416),
-            (cnt + 29), (act + (long)(13151232) * n), (sav + 8352), (sav + 8416));
+        bn_c64_12x12_fwd_train(n, (act + (long)(13142016) * n), (par + 200912), (par + 200976),
+            (buf + 8352), (buf + 8416), (cnt + 29), (act + (long)(13151232) * n), (sav + 8352),
+            (sav + 8416));
     else
         bn_c64_12x12_fwd_eval(n, (act + (long)(13142016) * n), (par + 200912), (par + 200976), (buf + 8352), (buf + 8416),
             (act + (long)(13151232) * n));
@@ -1400,8 +1434,9 @@ static void mobilenetv2_layer81_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13169664) * n), (par + 225616), (par + 226000), (buf + 8480), (buf + 8864),
-            (cnt + 30), (act + (long)(13224960) * n), (sav + 8480), (sav + 8864));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13169664) * n), (par + 225616), (par + 226000),
+            (buf + 8480), (buf + 8864), (cnt + 30), (act + (long)(13224960) * n), (sav + 8480),
+            (sav + 8864));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13169664) * n), (par + 225616), (par + 226000), (buf + 8480), (buf + 8864),
             (act + (long)(13224960) * n));
@@ -1433,14 +1468,15 @@ static void mobilenetv2_layer83_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(13224960) * n), (par + 226384), 0, (act + (long)(13280256) * n + 0));
+    dw_k3_c384_12x12_s1_stats_fwd(n, (act + (long)(13224960) * n), (par + 226384), 0, (act + (long)(13280256) * n + 0),
+        train ? (act + (long)(15202058) * n) : 0);
 }
 
 /* features.10.conv.1.0 */
 static void mobilenetv2_layer83_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(13224960) * n), (par + 226384), (dact + (long)(13280256) * n + 0), (dact + (long)(13224960) * n), (grad + 226384), 0,
+    dw_k3_c384_12x12_s1_stats_bwd(n, (act + (long)(13224960) * n), (par + 226384), (dact + (long)(13280256) * n + 0), (dact + (long)(13224960) * n), (grad + 226384), 0,
         0);
 }
 
@@ -1450,10 +1486,11 @@ static void mobilenetv2_layer84_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13280256) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
-            (cnt + 31), (act + (long)(13335552) * n), (sav + 9248), (sav + 9632));
+        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13280256) * n), (act + (long)(15202058) * n), (par + 229840), (par + 230224),
+            (buf + 9248), (buf + 9632), (cnt + 31), (act + (long)(13335552) * n), (sav + 9248),
+            (sav + 9632));
     else
-        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13280256) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
+        bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13280256) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
             (act + (long)(13335552) * n));
 }
 
@@ -1461,7 +1498,7 @@ static void mobilenetv2_layer84_forward(const mc_state *s, int train)
 static void mobilenetv2_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(13280256) * n), (act + (long)(13335552) * n), (par + 229840), (sav + 9248), (sav + 9632),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13280256) * n), (act + (long)(13335552) * n), (par + 229840), (sav + 9248), (sav + 9632),
         (dact + (long)(13335552) * n), (dact + (long)(13280256) * n), (grad + 229840), (grad + 230224), 0);
 }
 
@@ -1500,8 +1537,9 @@ static void mobilenetv2_layer87_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(13390848) * n), (par + 255184), (par + 255248), (buf + 10016), (buf + 10080),
-            (cnt + 32), (act + (long)(13400064) * n), (sav + 10016), (sav + 10080));
+        bn_c64_12x12_fwd_train(n, (act + (long)(13390848) * n), (par + 255184), (par + 255248),
+            (buf + 10016), (buf + 10080), (cnt + 32), (act + (long)(13400064) * n), (sav + 10016),
+            (sav + 10080));
     else
         bn_c64_12x12_fwd_eval(n, (act + (long)(13390848) * n), (par + 255184), (par + 255248), (buf + 10016), (buf + 10080),
             (act + (long)(13400064) * n));
@@ -1552,8 +1590,9 @@ static void mobilenetv2_layer90_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13418496) * n), (par + 279888), (par + 280272), (buf + 10144), (buf + 10528),
-            (cnt + 33), (act + (long)(13473792) * n), (sav + 10144), (sav + 10528));
+        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13418496) * n), (par + 279888), (par + 280272),
+            (buf + 10144), (buf + 10528), (cnt + 33), (act + (long)(13473792) * n), (sav + 10144),
+            (sav + 10528));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13418496) * n), (par + 279888), (par + 280272), (buf + 10144), (buf + 10528),
             (act + (long)(13473792) * n));
@@ -1585,14 +1624,15 @@ static void mobilenetv2_layer92_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c384_12x12_s1_fwd(n, (act + (long)(13473792) * n), (par + 280656), 0, (act + (long)(13529088) * n + 0));
+    dw_k3_c384_12x12_s1_stats_fwd(n, (act + (long)(13473792) * n), (par + 280656), 0, (act + (long)(13529088) * n + 0),
+        train ? (act + (long)(15202826) * n) : 0);
 }
 
 /* features.11.conv.1.0 */
 static void mobilenetv2_layer92_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c384_12x12_s1_bwd(n, (act + (long)(13473792) * n), (par + 280656), (dact + (long)(13529088) * n + 0), (dact + (long)(13473792) * n), (grad + 280656), 0,
+    dw_k3_c384_12x12_s1_stats_bwd(n, (act + (long)(13473792) * n), (par + 280656), (dact + (long)(13529088) * n + 0), (dact + (long)(13473792) * n), (grad + 280656), 0,
         0);
 }
 
@@ -1602,10 +1642,11 @@ static void mobilenetv2_layer93_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13529088) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
-            (cnt + 34), (act + (long)(13584384) * n), (sav + 10912), (sav + 11296));
+        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13529088) * n), (act + (long)(15202826) * n), (par + 284112), (par + 284496),
+            (buf + 10912), (buf + 11296), (cnt + 34), (act + (long)(13584384) * n), (sav + 10912),
+            (sav + 11296));
     else
-        bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13529088) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
+        bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13529088) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
             (act + (long)(13584384) * n));
 }
 
@@ -1613,7 +1654,7 @@ static void mobilenetv2_layer93_forward(const mc_state *s, int train)
 static void mobilenetv2_layer93_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(13529088) * n), (act + (long)(13584384) * n), (par + 284112), (sav + 10912), (sav + 11296),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13529088) * n), (act + (long)(13584384) * n), (par + 284112), (sav + 10912), (sav + 11296),
         (dact + (long)(13584384) * n), (dact + (long)(13529088) * n), (grad + 284112), (grad + 284496), 0);
 }
 
@@ -1652,8 +1693,9 @@ static void mobilenetv2_layer96_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_12x12_fwd_train(n, (act + (long)(13639680) * n), (par + 321744), (par + 321840), (buf + 11680), (buf + 11776),
-            (cnt + 35), (act + (long)(13653504) * n), (sav + 11680), (sav + 11776));
+        bn_c96_12x12_fwd_train(n, (act + (long)(13639680) * n), (par + 321744), (par + 321840),
+            (buf + 11680), (buf + 11776), (cnt + 35), (act + (long)(13653504) * n), (sav + 11680),
+            (sav + 11776));
     else
         bn_c96_12x12_fwd_eval(n, (act + (long)(13639680) * n), (par + 321744), (par + 321840), (buf + 11680), (buf + 11776),
             (act + (long)(13653504) * n));
@@ -1689,8 +1731,9 @@ static void mobilenetv2_layer98_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(13667328) * n), (par + 377232), (par + 377808), (buf + 11872), (buf + 12448),
-            (cnt + 36), (act + (long)(13750272) * n), (sav + 11872), (sav + 12448));
+        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(13667328) * n), (par + 377232), (par + 377808),
+            (buf + 11872), (buf + 12448), (cnt + 36), (act + (long)(13750272) * n), (sav + 11872),
+            (sav + 12448));
     else
         bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(13667328) * n), (par + 377232), (par + 377808), (buf + 11872), (buf + 12448),
             (act + (long)(13750272) * n));
@@ -1722,14 +1765,15 @@ static void mobilenetv2_layer100_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c576_12x12_s1_fwd(n, (act + (long)(13750272) * n), (par + 378384), 0, (act + (long)(13833216) * n + 0));
+    dw_k3_c576_12x12_s1_stats_fwd(n, (act + (long)(13750272) * n), (par + 378384), 0, (act + (long)(13833216) * n + 0),
+        train ? (act + (long)(15203594) * n) : 0);
 }
 
 /* features.12.conv.1.0 */
 static void mobilenetv2_layer100_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c576_12x12_s1_bwd(n, (act + (long)(13750272) * n), (par + 378384), (dact + (long)(13833216) * n + 0), (dact + (long)(13750272) * n), (grad + 378384), 0,
+    dw_k3_c576_12x12_s1_stats_bwd(n, (act + (long)(13750272) * n), (par + 378384), (dact + (long)(13833216) * n + 0), (dact + (long)(13750272) * n), (grad + 378384), 0,
         0);
 }
 
@@ -1739,10 +1783,11 @@ static void mobilenetv2_layer101_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(13833216) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
-            (cnt + 37), (act + (long)(13916160) * n), (sav + 13024), (sav + 13600));
+        bn_c576_12x12_relu6_pstats_fwd_train(n, (act + (long)(13833216) * n), (act + (long)(15203594) * n), (par + 383568), (par + 384144),
+            (buf + 13024), (buf + 13600), (cnt + 37), (act + (long)(13916160) * n), (sav + 13024),
+            (sav + 13600));
     else
-        bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(13833216) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
+        bn_c576_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13833216) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
             (act + (long)(13916160) * n));
 }
 
@@ -1750,7 +1795,7 @@ static void mobilenetv2_layer101_forward(const mc_state *s, int train)
 static void mobilenetv2_layer101_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_bwd(n, (act + (long)(13833216) * n), (act + (long)(13916160) * n), (par + 383568), (sav + 13024), (sav + 13600),
+    bn_c576_12x12_relu6_pstats_bwd(n, (act + (long)(13833216) * n), (act + (long)(13916160) * n), (par + 383568), (sav + 13024), (sav + 13600),
         (dact + (long)(13916160) * n), (dact + (long)(13833216) * n), (grad + 383568), (grad + 384144), 0);
 }
 
@@ -1789,8 +1834,9 @@ static void mobilenetv2_layer104_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_12x12_fwd_train(n, (act + (long)(13999104) * n), (par + 440016), (par + 440112), (buf + 14176), (buf + 14272),
-            (cnt + 38), (act + (long)(14012928) * n), (sav + 14176), (sav + 14272));
+        bn_c96_12x12_fwd_train(n, (act + (long)(13999104) * n), (par + 440016), (par + 440112),
+            (buf + 14176), (buf + 14272), (cnt + 38), (act + (long)(14012928) * n), (sav + 14176),
+            (sav + 14272));
     else
         bn_c96_12x12_fwd_eval(n, (act + (long)(13999104) * n), (par + 440016), (par + 440112), (buf + 14176), (buf + 14272),
             (act + (long)(14012928) * n));
@@ -1841,8 +1887,9 @@ static void mobilenetv2_layer107_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14040576) * n), (par + 495504), (par + 496080), (buf + 14368), (buf + 14944),
-            (cnt + 39), (act + (long)(14123520) * n), (sav + 14368), (sav + 14944));
+        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14040576) * n), (par + 495504), (par + 496080),
+            (buf + 14368), (buf + 14944), (cnt + 39), (act + (long)(14123520) * n), (sav + 14368),
+            (sav + 14944));
     else
         bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(14040576) * n), (par + 495504), (par + 496080), (buf + 14368), (buf + 14944),
             (act + (long)(14123520) * n));
@@ -1874,14 +1921,15 @@ static void mobilenetv2_layer109_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c576_12x12_s1_fwd(n, (act + (long)(14123520) * n), (par + 496656), 0, (act + (long)(14206464) * n + 0));
+    dw_k3_c576_12x12_s1_stats_fwd(n, (act + (long)(14123520) * n), (par + 496656), 0, (act + (long)(14206464) * n + 0),
+        train ? (act + (long)(15204746) * n) : 0);
 }
 
 /* features.13.conv.1.0 */
 static void mobilenetv2_layer109_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c576_12x12_s1_bwd(n, (act + (long)(14123520) * n), (par + 496656), (dact + (long)(14206464) * n + 0), (dact + (long)(14123520) * n), (grad + 496656), 0,
+    dw_k3_c576_12x12_s1_stats_bwd(n, (act + (long)(14123520) * n), (par + 496656), (dact + (long)(14206464) * n + 0), (dact + (long)(14123520) * n), (grad + 496656), 0,
         0);
 }
 
@@ -1891,10 +1939,11 @@ static void mobilenetv2_layer110_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14206464) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
-            (cnt + 40), (act + (long)(14289408) * n), (sav + 15520), (sav + 16096));
+        bn_c576_12x12_relu6_pstats_fwd_train(n, (act + (long)(14206464) * n), (act + (long)(15204746) * n), (par + 501840), (par + 502416),
+            (buf + 15520), (buf + 16096), (cnt + 40), (act + (long)(14289408) * n), (sav + 15520),
+            (sav + 16096));
     else
-        bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(14206464) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
+        bn_c576_12x12_relu6_pstats_fwd_eval(n, (act + (long)(14206464) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
             (act + (long)(14289408) * n));
 }
 
@@ -1902,7 +1951,7 @@ static void mobilenetv2_layer110_forward(const mc_state *s, int train)
 static void mobilenetv2_layer110_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_bwd(n, (act + (long)(14206464) * n), (act + (long)(14289408) * n), (par + 501840), (sav + 15520), (sav + 16096),
+    bn_c576_12x12_relu6_pstats_bwd(n, (act + (long)(14206464) * n), (act + (long)(14289408) * n), (par + 501840), (sav + 15520), (sav + 16096),
         (dact + (long)(14289408) * n), (dact + (long)(14206464) * n), (grad + 501840), (grad + 502416), 0);
 }
 
@@ -1941,8 +1990,9 @@ static void mobilenetv2_layer113_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_12x12_fwd_train(n, (act + (long)(14372352) * n), (par + 558288), (par + 558384), (buf + 16672), (buf + 16768),
-            (cnt + 41), (act + (long)(14386176) * n), (sav + 16672), (sav + 16768));
+        bn_c96_12x12_fwd_train(n, (act + (long)(14372352) * n), (par + 558288), (par + 558384),
+            (buf + 16672), (buf + 16768), (cnt + 41), (act + (long)(14386176) * n), (sav + 16672),
+            (sav + 16768));
     else
         bn_c96_12x12_fwd_eval(n, (act + (long)(14372352) * n), (par + 558288), (par + 558384), (buf + 16672), (buf + 16768),
             (act + (long)(14386176) * n));
@@ -1993,8 +2043,9 @@ static void mobilenetv2_layer116_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14413824) * n), (par + 613776), (par + 614352), (buf + 16864), (buf + 17440),
-            (cnt + 42), (act + (long)(14496768) * n), (sav + 16864), (sav + 17440));
+        bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14413824) * n), (par + 613776), (par + 614352),
+            (buf + 16864), (buf + 17440), (cnt + 42), (act + (long)(14496768) * n), (sav + 16864),
+            (sav + 17440));
     else
         bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(14413824) * n), (par + 613776), (par + 614352), (buf + 16864), (buf + 17440),
             (act + (long)(14496768) * n));
@@ -2043,8 +2094,9 @@ static void mobilenetv2_layer119_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_6x6_relu6_fwd_train(n, (act + (long)(14579712) * n), (par + 620112), (par + 620688), (buf + 18016), (buf + 18592),
-            (cnt + 43), (act + (long)(14600448) * n), (sav + 18016), (sav + 18592));
+        bn_c576_6x6_relu6_fwd_train(n, (act + (long)(14579712) * n), (par + 620112), (par + 620688),
+            (buf + 18016), (buf + 18592), (cnt + 43), (act + (long)(14600448) * n), (sav + 18016),
+            (sav + 18592));
     else
         bn_c576_6x6_relu6_fwd_eval(n, (act + (long)(14579712) * n), (par + 620112), (par + 620688), (buf + 18016), (buf + 18592),
             (act + (long)(14600448) * n));
@@ -2093,8 +2145,9 @@ static void mobilenetv2_layer122_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_fwd_train(n, (act + (long)(14621184) * n), (par + 713424), (par + 713584), (buf + 19168), (buf + 19328),
-            (cnt + 44), (act + (long)(14626944) * n), (sav + 19168), (sav + 19328));
+        bn_c160_6x6_fwd_train(n, (act + (long)(14621184) * n), (par + 713424), (par + 713584),
+            (buf + 19168), (buf + 19328), (cnt + 44), (act + (long)(14626944) * n), (sav + 19168),
+            (sav + 19328));
     else
         bn_c160_6x6_fwd_eval(n, (act + (long)(14621184) * n), (par + 713424), (par + 713584), (buf + 19168), (buf + 19328),
             (act + (long)(14626944) * n));
@@ -2130,8 +2183,9 @@ static void mobilenetv2_layer124_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14632704) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
-            (cnt + 45), (act + (long)(14667264) * n), (sav + 19488), (sav + 20448));
+        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14632704) * n), (par + 867344), (par + 868304),
+            (buf + 19488), (buf + 20448), (cnt + 45), (act + (long)(14667264) * n), (sav + 19488),
+            (sav + 20448));
     else
         bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14632704) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
             (act + (long)(14667264) * n));
@@ -2163,14 +2217,15 @@ static void mobilenetv2_layer126_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c960_6x6_s1_fwd(n, (act + (long)(14667264) * n), (par + 869264), 0, (act + (long)(14701824) * n + 0));
+    dw_k3_c960_6x6_s1_stats_fwd(n, (act + (long)(14667264) * n), (par + 869264), 0, (act + (long)(14701824) * n + 0),
+        train ? (act + (long)(15205898) * n) : 0);
 }
 
 /* features.15.conv.1.0 */
 static void mobilenetv2_layer126_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(14667264) * n), (par + 869264), (dact + (long)(14701824) * n + 0), (dact + (long)(14667264) * n), (grad + 869264), 0,
+    dw_k3_c960_6x6_s1_stats_bwd(n, (act + (long)(14667264) * n), (par + 869264), (dact + (long)(14701824) * n + 0), (dact + (long)(14667264) * n), (grad + 869264), 0,
         0);
 }
 
@@ -2180,10 +2235,11 @@ static void mobilenetv2_layer127_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14701824) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
-            (cnt + 46), (act + (long)(14736384) * n), (sav + 21408), (sav + 22368));
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14701824) * n), (act + (long)(15205898) * n), (par + 877904), (par + 878864),
+            (buf + 21408), (buf + 22368), (cnt + 46), (act + (long)(14736384) * n), (sav + 21408),
+            (sav + 22368));
     else
-        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14701824) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
+        bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(14701824) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
             (act + (long)(14736384) * n));
 }
 
@@ -2191,7 +2247,7 @@ static void mobilenetv2_layer127_forward(const mc_state *s, int train)
 static void mobilenetv2_layer127_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_bwd(n, (act + (long)(14701824) * n), (act + (long)(14736384) * n), (par + 877904), (sav + 21408), (sav + 22368),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14701824) * n), (act + (long)(14736384) * n), (par + 877904), (sav + 21408), (sav + 22368),
         (dact + (long)(14736384) * n), (dact + (long)(14701824) * n), (grad + 877904), (grad + 878864), 0);
 }
 
@@ -2230,8 +2286,9 @@ static void mobilenetv2_layer130_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_fwd_train(n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584), (buf + 23328), (buf + 23488),
-            (cnt + 47), (act + (long)(14776704) * n), (sav + 23328), (sav + 23488));
+        bn_c160_6x6_fwd_train(n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584),
+            (buf + 23328), (buf + 23488), (cnt + 47), (act + (long)(14776704) * n), (sav + 23328),
+            (sav + 23488));
     else
         bn_c160_6x6_fwd_eval(n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584), (buf + 23328), (buf + 23488),
             (act + (long)(14776704) * n));
@@ -2282,8 +2339,9 @@ static void mobilenetv2_layer133_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
-            (cnt + 48), (act + (long)(14822784) * n), (sav + 23648), (sav + 24608));
+        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304),
+            (buf + 23648), (buf + 24608), (cnt + 48), (act + (long)(14822784) * n), (sav + 23648),
+            (sav + 24608));
     else
         bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
             (act + (long)(14822784) * n));
@@ -2315,14 +2373,15 @@ static void mobilenetv2_layer135_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c960_6x6_s1_fwd(n, (act + (long)(14822784) * n), (par + 1189264), 0, (act + (long)(14857344) * n + 0));
+    dw_k3_c960_6x6_s1_stats_fwd(n, (act + (long)(14822784) * n), (par + 1189264), 0, (act + (long)(14857344) * n + 0),
+        train ? (act + (long)(15207818) * n) : 0);
 }
 
 /* features.16.conv.1.0 */
 static void mobilenetv2_layer135_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(14822784) * n), (par + 1189264), (dact + (long)(14857344) * n + 0), (dact + (long)(14822784) * n), (grad + 1189264), 0,
+    dw_k3_c960_6x6_s1_stats_bwd(n, (act + (long)(14822784) * n), (par + 1189264), (dact + (long)(14857344) * n + 0), (dact + (long)(14822784) * n), (grad + 1189264), 0,
         0);
 }
 
@@ -2332,10 +2391,11 @@ static void mobilenetv2_layer136_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14857344) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
-            (cnt + 49), (act + (long)(14891904) * n), (sav + 25568), (sav + 26528));
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14857344) * n), (act + (long)(15207818) * n), (par + 1197904), (par + 1198864),
+            (buf + 25568), (buf + 26528), (cnt + 49), (act + (long)(14891904) * n), (sav + 25568),
+            (sav + 26528));
     else
-        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14857344) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
+        bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(14857344) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
             (act + (long)(14891904) * n));
 }
 
@@ -2343,7 +2403,7 @@ static void mobilenetv2_layer136_forward(const mc_state *s, int train)
 static void mobilenetv2_layer136_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_bwd(n, (act + (long)(14857344) * n), (act + (long)(14891904) * n), (par + 1197904), (sav + 25568), (sav + 26528),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14857344) * n), (act + (long)(14891904) * n), (par + 1197904), (sav + 25568), (sav + 26528),
         (dact + (long)(14891904) * n), (dact + (long)(14857344) * n), (grad + 1197904), (grad + 1198864), 0);
 }
 
@@ -2382,8 +2442,9 @@ static void mobilenetv2_layer139_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_fwd_train(n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584), (buf + 27488), (buf + 27648),
-            (cnt + 50), (act + (long)(14932224) * n), (sav + 27488), (sav + 27648));
+        bn_c160_6x6_fwd_train(n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584),
+            (buf + 27488), (buf + 27648), (cnt + 50), (act + (long)(14932224) * n), (sav + 27488),
+            (sav + 27648));
     else
         bn_c160_6x6_fwd_eval(n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584), (buf + 27488), (buf + 27648),
             (act + (long)(14932224) * n));
@@ -2434,8 +2495,9 @@ static void mobilenetv2_layer142_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
-            (cnt + 51), (act + (long)(14978304) * n), (sav + 27808), (sav + 28768));
+        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304),
+            (buf + 27808), (buf + 28768), (cnt + 51), (act + (long)(14978304) * n), (sav + 27808),
+            (sav + 28768));
     else
         bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
             (act + (long)(14978304) * n));
@@ -2467,14 +2529,15 @@ static void mobilenetv2_layer144_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_c960_6x6_s1_fwd(n, (act + (long)(14978304) * n), (par + 1509264), 0, (act + (long)(15012864) * n + 0));
+    dw_k3_c960_6x6_s1_stats_fwd(n, (act + (long)(14978304) * n), (par + 1509264), 0, (act + (long)(15012864) * n + 0),
+        train ? (act + (long)(15209738) * n) : 0);
 }
 
 /* features.17.conv.1.0 */
 static void mobilenetv2_layer144_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_c960_6x6_s1_bwd(n, (act + (long)(14978304) * n), (par + 1509264), (dact + (long)(15012864) * n + 0), (dact + (long)(14978304) * n), (grad + 1509264), 0,
+    dw_k3_c960_6x6_s1_stats_bwd(n, (act + (long)(14978304) * n), (par + 1509264), (dact + (long)(15012864) * n + 0), (dact + (long)(14978304) * n), (grad + 1509264), 0,
         0);
 }
 
@@ -2484,10 +2547,11 @@ static void mobilenetv2_layer145_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_fwd_train(n, (act + (long)(15012864) * n), (par + 1517904), (par + 1518864), (buf + 29728), (buf + 30688),
-            (cnt + 52), (act + (long)(15047424) * n), (sav + 29728), (sav + 30688));
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(15012864) * n), (act + (long)(15209738) * n), (par + 1517904), (par + 1518864),
+            (buf + 29728), (buf + 30688), (cnt + 52), (act + (long)(15047424) * n), (sav + 29728),
+            (sav + 30688));
     else
-        bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(15012864) * n), (par + 1517904), (par + 1518864), (buf + 29728), (buf + 30688),
+        bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(15012864) * n), (par + 1517904), (par + 1518864), (buf + 29728), (buf + 30688),
             (act + (long)(15047424) * n));
 }
 
@@ -2495,7 +2559,7 @@ static void mobilenetv2_layer145_forward(const mc_state *s, int train)
 static void mobilenetv2_layer145_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_bwd(n, (act + (long)(15012864) * n), (act + (long)(15047424) * n), (par + 1517904), (sav + 29728), (sav + 30688),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(15012864) * n), (act + (long)(15047424) * n), (par + 1517904), (sav + 29728), (sav + 30688),
         (dact + (long)(15047424) * n), (dact + (long)(15012864) * n), (grad + 1517904), (grad + 1518864), 0);
 }
 
@@ -2534,8 +2598,9 @@ static void mobilenetv2_layer148_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c320_6x6_stats_fwd_train(n, (act + (long)(15081984) * n), (par + 1827024), (par + 1827344), (buf + 31648), (buf + 31968),
-            (cnt + 53), (act + (long)(15093504) * n), (sav + 31648), (sav + 31968));
+        bn_c320_6x6_stats_fwd_train(n, (act + (long)(15081984) * n), (par + 1827024), (par + 1827344),
+            (buf + 31648), (buf + 31968), (cnt + 53), (act + (long)(15093504) * n), (sav + 31648),
+            (sav + 31968));
     else
         bn_c320_6x6_stats_fwd_eval((buf + 31648), (buf + 31968), (sav + 31648), (sav + 31968));
 }
@@ -2571,8 +2636,9 @@ static void mobilenetv2_layer150_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c1280_6x6_relu6_fwd_train(n, (act + (long)(15105024) * n), (par + 2237264), (par + 2238544), (buf + 32288), (buf + 33568),
-            (cnt + 54), (act + (long)(15151104) * n), (sav + 32288), (sav + 33568));
+        bn_c1280_6x6_relu6_fwd_train(n, (act + (long)(15105024) * n), (par + 2237264), (par + 2238544),
+            (buf + 32288), (buf + 33568), (cnt + 54), (act + (long)(15151104) * n), (sav + 32288),
+            (sav + 33568));
     else
         bn_c1280_6x6_relu6_fwd_eval(n, (act + (long)(15105024) * n), (par + 2237264), (par + 2238544), (buf + 32288), (buf + 33568),
             (act + (long)(15151104) * n));
@@ -3355,931 +3421,1086 @@ static const mc_layer mobilenetv2_layers[155] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 27648, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 32, .h = 96, .w = 96, .in_c = 32, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 322560, .fused = MC_FUSED_RELU6, .weight = 864, .bias_at = 896, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 32, .h = 96, .w = 96, .in_c = 32, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 322560, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.1.conv.0.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 96, .h = 96, .w = 96, .in_c = 32, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 617472, .fused = MC_FUSED_NONE, .weight = 928, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.1.conv.0.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 96, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1502208, .fused = MC_FUSED_NONE, .weight = 3584, .bias_at = 3680, .running = 64, .counter = 1,
-     .saved = 64, .extra = 0, .folded = 1},
+     .saved = 64, .extra = 0, .folded = 1,
+     .stats = -1},
     {.name = "features.1.conv.0.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2386944, .fused = MC_FUSED_NONE, .weight = 3776, .bias_at = 5312, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.1.conv.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2534400, .fused = MC_FUSED_RELU, .weight = 5328, .bias_at = 5344, .running = 256, .counter = 2,
-     .saved = 256, .extra = 0, .folded = 0},
+     .saved = 256, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2534400, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.1.conv.2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2681856, .fused = MC_FUSED_NONE, .weight = 5360, .bias_at = 5376, .running = 288, .counter = 3,
-     .saved = 288, .extra = 0, .folded = 1},
+     .saved = 288, .extra = 0, .folded = 1,
+     .stats = -1},
     {.name = "features.2.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){8},
      .c = 96, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2829312, .fused = MC_FUSED_NONE, .weight = 5392, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.2.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){9},
      .c = 96, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3714048, .fused = MC_FUSED_RELU6, .weight = 6928, .bias_at = 7024, .running = 320, .counter = 4,
-     .saved = 320, .extra = 0, .folded = 0},
+     .saved = 320, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.2.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 96, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3714048, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.2.conv.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 192, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4598784, .fused = MC_FUSED_NONE, .weight = 7120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.2.conv.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 192, .h = 96, .w = 96, .in_c = 192, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6368256, .fused = MC_FUSED_NONE, .weight = 10384, .bias_at = 10576, .running = 512, .counter = 5,
-     .saved = 512, .extra = 0, .folded = 0},
+     .saved = 512, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.2.conv.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 24, .h = 48, .w = 48, .in_c = 192, .in_h = 96, .in_w = 96,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8137728, .fused = MC_FUSED_NONE, .weight = 10768, .bias_at = 15376, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.2.conv.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8193024, .fused = MC_FUSED_RELU, .weight = 15400, .bias_at = 15424, .running = 896, .counter = 6,
-     .saved = 896, .extra = 0, .folded = 0},
+     .saved = 896, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8193024, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.2.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){16},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8248320, .fused = MC_FUSED_NONE, .weight = 15448, .bias_at = 15472, .running = 944, .counter = 7,
-     .saved = 944, .extra = 0, .folded = 0},
+     .saved = 944, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.3.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){17},
      .c = 144, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8303616, .fused = MC_FUSED_NONE, .weight = 15496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.3.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){18},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8635392, .fused = MC_FUSED_RELU6, .weight = 18952, .bias_at = 19096, .running = 992, .counter = 8,
-     .saved = 992, .extra = 0, .folded = 0},
+     .saved = 992, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.3.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8635392, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.3.conv.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 288, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8967168, .fused = MC_FUSED_NONE, .weight = 19240, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.3.conv.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 288, .h = 48, .w = 48, .in_c = 288, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9630720, .fused = MC_FUSED_NONE, .weight = 24136, .bias_at = 24424, .running = 1280, .counter = 9,
-     .saved = 1280, .extra = 0, .folded = 1},
+     .saved = 1280, .extra = 0, .folded = 1,
+     .stats = -1},
     {.name = "features.3.conv.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 24, .h = 48, .w = 48, .in_c = 288, .in_h = 48, .in_w = 48,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10294272, .fused = MC_FUSED_NONE, .weight = 24712, .bias_at = 31624, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.3.conv.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10349568, .fused = MC_FUSED_RELU, .weight = 31648, .bias_at = 31672, .running = 1856, .counter = 10,
-     .saved = 1856, .extra = 0, .folded = 0},
+     .saved = 1856, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10349568, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.3.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){25},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10404864, .fused = MC_FUSED_NONE, .weight = 31696, .bias_at = 31720, .running = 1904, .counter = 11,
-     .saved = 1904, .extra = 0, .folded = 0},
+     .saved = 1904, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){17, 26},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10460160, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.4.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){27},
      .c = 144, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10515456, .fused = MC_FUSED_NONE, .weight = 31744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.4.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){28},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10847232, .fused = MC_FUSED_RELU6, .weight = 35200, .bias_at = 35344, .running = 1952, .counter = 12,
-     .saved = 1952, .extra = 0, .folded = 0},
+     .saved = 1952, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.4.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){29},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10847232, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.4.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){30},
      .c = 144, .h = 24, .w = 24, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 3, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11179008, .fused = MC_FUSED_NONE, .weight = 35488, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.4.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){31},
      .c = 144, .h = 24, .w = 24, .in_c = 144, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11261952, .fused = MC_FUSED_RELU6, .weight = 36784, .bias_at = 36928, .running = 2240, .counter = 13,
-     .saved = 2240, .extra = 0, .folded = 0},
+     .saved = 2240, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.4.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){32},
      .c = 144, .h = 24, .w = 24, .in_c = 144, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11261952, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.4.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){33},
      .c = 32, .h = 24, .w = 24, .in_c = 144, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11344896, .fused = MC_FUSED_NONE, .weight = 37072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.4.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){34},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11363328, .fused = MC_FUSED_NONE, .weight = 41680, .bias_at = 41712, .running = 2528, .counter = 14,
-     .saved = 2528, .extra = 0, .folded = 0},
+     .saved = 2528, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.5.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){35},
      .c = 192, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11381760, .fused = MC_FUSED_NONE, .weight = 41744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.5.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){36},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11492352, .fused = MC_FUSED_RELU6, .weight = 47888, .bias_at = 48080, .running = 2592, .counter = 15,
-     .saved = 2592, .extra = 0, .folded = 0},
+     .saved = 2592, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.5.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){37},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11492352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.5.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){38},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11602944, .fused = MC_FUSED_NONE, .weight = 48272, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15199754},
     {.name = "features.5.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){39},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11713536, .fused = MC_FUSED_RELU6, .weight = 50000, .bias_at = 50192, .running = 2976, .counter = 16,
-     .saved = 2976, .extra = 0, .folded = 0},
+     .saved = 2976, .extra = 0, .folded = 0,
+     .stats = 15199754},
     {.name = "features.5.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){40},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11713536, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.5.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){41},
      .c = 32, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11824128, .fused = MC_FUSED_NONE, .weight = 50384, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.5.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){42},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11842560, .fused = MC_FUSED_NONE, .weight = 56528, .bias_at = 56560, .running = 3360, .counter = 17,
-     .saved = 3360, .extra = 0, .folded = 0},
+     .saved = 3360, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){35, 43},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11860992, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.6.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){44},
      .c = 192, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11879424, .fused = MC_FUSED_NONE, .weight = 56592, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.6.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){45},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11990016, .fused = MC_FUSED_RELU6, .weight = 62736, .bias_at = 62928, .running = 3424, .counter = 18,
-     .saved = 3424, .extra = 0, .folded = 0},
+     .saved = 3424, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.6.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){46},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11990016, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.6.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){47},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12100608, .fused = MC_FUSED_NONE, .weight = 63120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15200138},
     {.name = "features.6.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12211200, .fused = MC_FUSED_RELU6, .weight = 64848, .bias_at = 65040, .running = 3808, .counter = 19,
-     .saved = 3808, .extra = 0, .folded = 0},
+     .saved = 3808, .extra = 0, .folded = 0,
+     .stats = 15200138},
     {.name = "features.6.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){49},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12211200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.6.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){50},
      .c = 32, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12321792, .fused = MC_FUSED_NONE, .weight = 65232, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.6.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){51},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12340224, .fused = MC_FUSED_NONE, .weight = 71376, .bias_at = 71408, .running = 4192, .counter = 20,
-     .saved = 4192, .extra = 0, .folded = 0},
+     .saved = 4192, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){44, 52},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12358656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.7.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){53},
      .c = 192, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12377088, .fused = MC_FUSED_NONE, .weight = 71440, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.7.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){54},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12487680, .fused = MC_FUSED_RELU6, .weight = 77584, .bias_at = 77776, .running = 4256, .counter = 21,
-     .saved = 4256, .extra = 0, .folded = 0},
+     .saved = 4256, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.7.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){55},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12487680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.7.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){56},
      .c = 192, .h = 12, .w = 12, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 3, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12598272, .fused = MC_FUSED_NONE, .weight = 77968, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.7.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){57},
      .c = 192, .h = 12, .w = 12, .in_c = 192, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12625920, .fused = MC_FUSED_RELU6, .weight = 79696, .bias_at = 79888, .running = 4640, .counter = 22,
-     .saved = 4640, .extra = 0, .folded = 0},
+     .saved = 4640, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.7.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){58},
      .c = 192, .h = 12, .w = 12, .in_c = 192, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12625920, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.7.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){59},
      .c = 64, .h = 12, .w = 12, .in_c = 192, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12653568, .fused = MC_FUSED_NONE, .weight = 80080, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.7.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){60},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12662784, .fused = MC_FUSED_NONE, .weight = 92368, .bias_at = 92432, .running = 5024, .counter = 23,
-     .saved = 5024, .extra = 0, .folded = 0},
+     .saved = 5024, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.8.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){61},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12672000, .fused = MC_FUSED_NONE, .weight = 92496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.8.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){62},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12727296, .fused = MC_FUSED_RELU6, .weight = 117072, .bias_at = 117456, .running = 5152, .counter = 24,
-     .saved = 5152, .extra = 0, .folded = 0},
+     .saved = 5152, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.8.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){63},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12727296, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.8.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){64},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12782592, .fused = MC_FUSED_NONE, .weight = 117840, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15200522},
     {.name = "features.8.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){65},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12837888, .fused = MC_FUSED_RELU6, .weight = 121296, .bias_at = 121680, .running = 5920, .counter = 25,
-     .saved = 5920, .extra = 0, .folded = 0},
+     .saved = 5920, .extra = 0, .folded = 0,
+     .stats = 15200522},
     {.name = "features.8.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){66},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12837888, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.8.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 64, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12893184, .fused = MC_FUSED_NONE, .weight = 122064, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.8.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12902400, .fused = MC_FUSED_NONE, .weight = 146640, .bias_at = 146704, .running = 6688, .counter = 26,
-     .saved = 6688, .extra = 0, .folded = 0},
+     .saved = 6688, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){61, 69},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12911616, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.9.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){70},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12920832, .fused = MC_FUSED_NONE, .weight = 146768, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.9.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12976128, .fused = MC_FUSED_RELU6, .weight = 171344, .bias_at = 171728, .running = 6816, .counter = 27,
-     .saved = 6816, .extra = 0, .folded = 0},
+     .saved = 6816, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.9.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){72},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12976128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.9.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){73},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13031424, .fused = MC_FUSED_NONE, .weight = 172112, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15201290},
     {.name = "features.9.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){74},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13086720, .fused = MC_FUSED_RELU6, .weight = 175568, .bias_at = 175952, .running = 7584, .counter = 28,
-     .saved = 7584, .extra = 0, .folded = 0},
+     .saved = 7584, .extra = 0, .folded = 0,
+     .stats = 15201290},
     {.name = "features.9.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){75},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13086720, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.9.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){76},
      .c = 64, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13142016, .fused = MC_FUSED_NONE, .weight = 176336, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.9.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){77},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13151232, .fused = MC_FUSED_NONE, .weight = 200912, .bias_at = 200976, .running = 8352, .counter = 29,
-     .saved = 8352, .extra = 0, .folded = 0},
+     .saved = 8352, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.9.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){70, 78},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13160448, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.10.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13169664, .fused = MC_FUSED_NONE, .weight = 201040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.10.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13224960, .fused = MC_FUSED_RELU6, .weight = 225616, .bias_at = 226000, .running = 8480, .counter = 30,
-     .saved = 8480, .extra = 0, .folded = 0},
+     .saved = 8480, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.10.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){81},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13224960, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.10.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){82},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13280256, .fused = MC_FUSED_NONE, .weight = 226384, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15202058},
     {.name = "features.10.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){83},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13335552, .fused = MC_FUSED_RELU6, .weight = 229840, .bias_at = 230224, .running = 9248, .counter = 31,
-     .saved = 9248, .extra = 0, .folded = 0},
+     .saved = 9248, .extra = 0, .folded = 0,
+     .stats = 15202058},
     {.name = "features.10.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){84},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13335552, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.10.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){85},
      .c = 64, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13390848, .fused = MC_FUSED_NONE, .weight = 230608, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.10.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13400064, .fused = MC_FUSED_NONE, .weight = 255184, .bias_at = 255248, .running = 10016, .counter = 32,
-     .saved = 10016, .extra = 0, .folded = 0},
+     .saved = 10016, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.10.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){79, 87},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13409280, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.11.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){88},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13418496, .fused = MC_FUSED_NONE, .weight = 255312, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.11.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){89},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13473792, .fused = MC_FUSED_RELU6, .weight = 279888, .bias_at = 280272, .running = 10144, .counter = 33,
-     .saved = 10144, .extra = 0, .folded = 0},
+     .saved = 10144, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.11.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){90},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13473792, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.11.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){91},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13529088, .fused = MC_FUSED_NONE, .weight = 280656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15202826},
     {.name = "features.11.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){92},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13584384, .fused = MC_FUSED_RELU6, .weight = 284112, .bias_at = 284496, .running = 10912, .counter = 34,
-     .saved = 10912, .extra = 0, .folded = 0},
+     .saved = 10912, .extra = 0, .folded = 0,
+     .stats = 15202826},
     {.name = "features.11.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){93},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13584384, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.11.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){94},
      .c = 96, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13639680, .fused = MC_FUSED_NONE, .weight = 284880, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.11.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13653504, .fused = MC_FUSED_NONE, .weight = 321744, .bias_at = 321840, .running = 11680, .counter = 35,
-     .saved = 11680, .extra = 0, .folded = 0},
+     .saved = 11680, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.12.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){96},
      .c = 576, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13667328, .fused = MC_FUSED_NONE, .weight = 321936, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.12.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){97},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13750272, .fused = MC_FUSED_RELU6, .weight = 377232, .bias_at = 377808, .running = 11872, .counter = 36,
-     .saved = 11872, .extra = 0, .folded = 0},
+     .saved = 11872, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.12.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){98},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13750272, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.12.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){99},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13833216, .fused = MC_FUSED_NONE, .weight = 378384, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15203594},
     {.name = "features.12.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){100},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13916160, .fused = MC_FUSED_RELU6, .weight = 383568, .bias_at = 384144, .running = 13024, .counter = 37,
-     .saved = 13024, .extra = 0, .folded = 0},
+     .saved = 13024, .extra = 0, .folded = 0,
+     .stats = 15203594},
     {.name = "features.12.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){101},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13916160, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.12.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){102},
      .c = 96, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13999104, .fused = MC_FUSED_NONE, .weight = 384720, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.12.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){103},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14012928, .fused = MC_FUSED_NONE, .weight = 440016, .bias_at = 440112, .running = 14176, .counter = 38,
-     .saved = 14176, .extra = 0, .folded = 0},
+     .saved = 14176, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.12.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){96, 104},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14026752, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.13.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){105},
      .c = 576, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14040576, .fused = MC_FUSED_NONE, .weight = 440208, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.13.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14123520, .fused = MC_FUSED_RELU6, .weight = 495504, .bias_at = 496080, .running = 14368, .counter = 39,
-     .saved = 14368, .extra = 0, .folded = 0},
+     .saved = 14368, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.13.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){107},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14123520, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.13.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){108},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14206464, .fused = MC_FUSED_NONE, .weight = 496656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15204746},
     {.name = "features.13.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){109},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14289408, .fused = MC_FUSED_RELU6, .weight = 501840, .bias_at = 502416, .running = 15520, .counter = 40,
-     .saved = 15520, .extra = 0, .folded = 0},
+     .saved = 15520, .extra = 0, .folded = 0,
+     .stats = 15204746},
     {.name = "features.13.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){110},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14289408, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.13.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){111},
      .c = 96, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14372352, .fused = MC_FUSED_NONE, .weight = 502992, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.13.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){112},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14386176, .fused = MC_FUSED_NONE, .weight = 558288, .bias_at = 558384, .running = 16672, .counter = 41,
-     .saved = 16672, .extra = 0, .folded = 0},
+     .saved = 16672, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.13.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){105, 113},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14400000, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.14.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){114},
      .c = 576, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14413824, .fused = MC_FUSED_NONE, .weight = 558480, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.14.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){115},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14496768, .fused = MC_FUSED_RELU6, .weight = 613776, .bias_at = 614352, .running = 16864, .counter = 42,
-     .saved = 16864, .extra = 0, .folded = 0},
+     .saved = 16864, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.14.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){116},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14496768, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.14.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){117},
      .c = 576, .h = 6, .w = 6, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14579712, .fused = MC_FUSED_NONE, .weight = 614928, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.14.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){118},
      .c = 576, .h = 6, .w = 6, .in_c = 576, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14600448, .fused = MC_FUSED_RELU6, .weight = 620112, .bias_at = 620688, .running = 18016, .counter = 43,
-     .saved = 18016, .extra = 0, .folded = 0},
+     .saved = 18016, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.14.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){119},
      .c = 576, .h = 6, .w = 6, .in_c = 576, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14600448, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.14.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){120},
      .c = 160, .h = 6, .w = 6, .in_c = 576, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14621184, .fused = MC_FUSED_NONE, .weight = 621264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.14.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){121},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14626944, .fused = MC_FUSED_NONE, .weight = 713424, .bias_at = 713584, .running = 19168, .counter = 44,
-     .saved = 19168, .extra = 0, .folded = 0},
+     .saved = 19168, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.15.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){122},
      .c = 960, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14632704, .fused = MC_FUSED_NONE, .weight = 713744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.15.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){123},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14667264, .fused = MC_FUSED_RELU6, .weight = 867344, .bias_at = 868304, .running = 19488, .counter = 45,
-     .saved = 19488, .extra = 0, .folded = 0},
+     .saved = 19488, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.15.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){124},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14667264, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.15.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){125},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14701824, .fused = MC_FUSED_NONE, .weight = 869264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15205898},
     {.name = "features.15.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){126},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14736384, .fused = MC_FUSED_RELU6, .weight = 877904, .bias_at = 878864, .running = 21408, .counter = 46,
-     .saved = 21408, .extra = 0, .folded = 0},
+     .saved = 21408, .extra = 0, .folded = 0,
+     .stats = 15205898},
     {.name = "features.15.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){127},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14736384, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.15.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){128},
      .c = 160, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14770944, .fused = MC_FUSED_NONE, .weight = 879824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.15.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){129},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14776704, .fused = MC_FUSED_NONE, .weight = 1033424, .bias_at = 1033584, .running = 23328, .counter = 47,
-     .saved = 23328, .extra = 0, .folded = 0},
+     .saved = 23328, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.15.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){122, 130},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14782464, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.16.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){131},
      .c = 960, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14788224, .fused = MC_FUSED_NONE, .weight = 1033744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.16.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){132},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14822784, .fused = MC_FUSED_RELU6, .weight = 1187344, .bias_at = 1188304, .running = 23648, .counter = 48,
-     .saved = 23648, .extra = 0, .folded = 0},
+     .saved = 23648, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.16.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){133},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14822784, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.16.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){134},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14857344, .fused = MC_FUSED_NONE, .weight = 1189264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15207818},
     {.name = "features.16.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){135},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14891904, .fused = MC_FUSED_RELU6, .weight = 1197904, .bias_at = 1198864, .running = 25568, .counter = 49,
-     .saved = 25568, .extra = 0, .folded = 0},
+     .saved = 25568, .extra = 0, .folded = 0,
+     .stats = 15207818},
     {.name = "features.16.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){136},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14891904, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.16.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){137},
      .c = 160, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14926464, .fused = MC_FUSED_NONE, .weight = 1199824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.16.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){138},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14932224, .fused = MC_FUSED_NONE, .weight = 1353424, .bias_at = 1353584, .running = 27488, .counter = 50,
-     .saved = 27488, .extra = 0, .folded = 0},
+     .saved = 27488, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.16.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){131, 139},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14937984, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.17.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){140},
      .c = 960, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14943744, .fused = MC_FUSED_NONE, .weight = 1353744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.17.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){141},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14978304, .fused = MC_FUSED_RELU6, .weight = 1507344, .bias_at = 1508304, .running = 27808, .counter = 51,
-     .saved = 27808, .extra = 0, .folded = 0},
+     .saved = 27808, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.17.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){142},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14978304, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.17.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){143},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15012864, .fused = MC_FUSED_NONE, .weight = 1509264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15209738},
     {.name = "features.17.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){144},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15047424, .fused = MC_FUSED_RELU6, .weight = 1517904, .bias_at = 1518864, .running = 29728, .counter = 52,
-     .saved = 29728, .extra = 0, .folded = 0},
+     .saved = 29728, .extra = 0, .folded = 0,
+     .stats = 15209738},
     {.name = "features.17.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){145},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15047424, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.17.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){146},
      .c = 320, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15081984, .fused = MC_FUSED_NONE, .weight = 1519824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.17.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){147},
      .c = 320, .h = 6, .w = 6, .in_c = 320, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15093504, .fused = MC_FUSED_NONE, .weight = 1827024, .bias_at = 1827344, .running = 31648, .counter = 53,
-     .saved = 31648, .extra = 0, .folded = 1},
+     .saved = 31648, .extra = 0, .folded = 1,
+     .stats = -1},
     {.name = "features.18.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){148},
      .c = 1280, .h = 6, .w = 6, .in_c = 320, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15105024, .fused = MC_FUSED_NONE, .weight = 1827664, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "features.18.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){149},
      .c = 1280, .h = 6, .w = 6, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15151104, .fused = MC_FUSED_RELU6, .weight = 2237264, .bias_at = 2238544, .running = 32288, .counter = 54,
-     .saved = 32288, .extra = 0, .folded = 0},
+     .saved = 32288, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){150},
      .c = 1280, .h = 6, .w = 6, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15151104, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){151},
      .c = 1280, .h = 1, .w = 1, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15197184, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "classifier.0", .kind = MC_L_DROPOUT, .ninputs = 1, .inputs = (const int[]){152},
      .c = 1280, .h = 1, .w = 1, .in_c = 1280, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.2f,
      .act = 15198464, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "classifier.1", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){153},
      .c = 10, .h = 1, .w = 1, .in_c = 1280, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15199744, .fused = MC_FUSED_NONE, .weight = 2239824, .bias_at = 2252624, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
 };
 
 const mc_model_desc mobilenetv2_model = {
@@ -4289,7 +4510,7 @@ const mc_model_desc mobilenetv2_model = {
     .ntensors = 336, .tensors = mobilenetv2_tensors,
     .nlayers = 155, .layers = mobilenetv2_layers,
     .param_floats = 2252634, .buffer_floats = 34848, .counters = 55,
-    .act_floats = 15199754, .saved_floats = 34848, .extra_floats = 1280, .clears_dacts = 1,
+    .act_floats = 15211658, .saved_floats = 34848, .extra_floats = 1280, .clears_dacts = 1,
     .forward = mobilenetv2_forward, .backward = mobilenetv2_backward,
     .layer_forward = mobilenetv2_layer_forward, .layer_backward = mobilenetv2_layer_backward,
     .loss = mobilenetv2_loss, .loss_backward = mobilenetv2_loss_backward,

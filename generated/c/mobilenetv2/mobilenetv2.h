@@ -13,9 +13,9 @@ extern const mc_model_desc mobilenetv2_model;
 void conv_k3_c3_32_96x96_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c32_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c32_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c32_96x96_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -24,9 +24,9 @@ void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const float *restric
 void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_7_c32_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c96_96x96_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c96_96x96_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c96_96x96_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c96_16_96x96_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
@@ -35,17 +35,17 @@ void conv_k1_c96_16_96x96_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c96_16_96x96_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c16_96x96_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c16_96x96_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c16_96x96_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c16_96x96_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c16_96x96_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c16_96x96_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c16_96_96x96_s1_p0_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
@@ -54,9 +54,9 @@ void conv_k1_c16_96_96x96_s1_p0_bn_fwd(int n, const float *restrict x, const flo
 void conv_k1_c16_96_96x96_s1_p0_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c96_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c96_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c96_96x96_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -65,9 +65,9 @@ void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const float *restric
 void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c96_96x96_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c192_96x96_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -76,17 +76,17 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict y, 
 void conv_k1_c192_24_96x96_s2_p0_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c24_48x48_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c24_48x48_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c24_48x48_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c24_48x48_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -95,9 +95,9 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict y, c
 void conv_k1_c24_144_48x48_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c144_48x48_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c144_48x48_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c144_48x48_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -106,9 +106,9 @@ void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const float *restri
 void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_5_c144_48x48_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c288_48x48_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c288_48x48_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c288_48x48_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c288_24_48x48_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
@@ -122,9 +122,9 @@ void add2_n55296_bwd(int n, const float *restrict y, const float *restrict dy, f
 void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c144_24x24_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c144_24x24_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c144_24x24_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -133,9 +133,9 @@ void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const float *restri
 void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c144_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c32_24x24_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -144,17 +144,26 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict y, c
 void conv_k1_c32_192_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c192_24x24_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c192_24x24_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c192_24x24_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_c192_24x24_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_c192_24x24_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c192_24x24_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c192_24x24_relu6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -163,9 +172,9 @@ void add2_n18432_bwd(int n, const float *restrict y, const float *restrict dy, f
 void dw_k3_c192_24x24_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c192_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c192_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c192_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -174,9 +183,9 @@ void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const float *restri
 void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c192_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c64_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -185,17 +194,26 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
 void conv_k1_c64_384_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c384_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c384_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c384_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_c384_12x12_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_c384_12x12_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c384_12x12_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c384_12x12_relu6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -204,9 +222,9 @@ void add2_n9216_bwd(int n, const float *restrict y, const float *restrict dy, fl
 void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c96_12x12_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -215,17 +233,26 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
 void conv_k1_c96_576_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c576_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c576_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c576_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_c576_12x12_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_c576_12x12_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c576_12x12_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c576_12x12_relu6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -234,9 +261,9 @@ void add2_n13824_bwd(int n, const float *restrict y, const float *restrict dy, f
 void dw_k3_c576_12x12_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c576_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c576_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c576_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -245,9 +272,9 @@ void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict
 void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c576_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -256,17 +283,26 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, co
 void conv_k1_c160_960_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c960_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c960_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c960_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_c960_6x6_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_c960_6x6_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c960_6x6_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c960_6x6_relu6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -275,9 +311,9 @@ void add2_n5760_bwd(int n, const float *restrict y, const float *restrict dy, fl
 void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c320_6x6_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c320_6x6_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c320_6x6_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c320_1280_6x6_s1_p0_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
@@ -286,9 +322,9 @@ void conv_k1_c320_1280_6x6_s1_p0_bn_fwd(int n, const float *restrict x, const fl
 void conv_k1_c320_1280_6x6_s1_p0_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c1280_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,

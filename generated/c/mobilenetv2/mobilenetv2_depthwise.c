@@ -5907,10 +5907,10 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
     }
 }
 
-/* dw_k3_c192_24x24_s1: depthwise, kernels 3 on 192 channels of 24x24, stride 1 -> 192x24x24, channels last */
+/* dw_k3_c192_24x24_s1_stats: depthwise, kernels 3 on 192 channels of 24x24, stride 1 -> 192x24x24, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_c192_24x24_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_c192_24x24_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 192; c++)
         for (int t = 0; t < 9; t++)
@@ -5919,7 +5919,7 @@ static void dw_k3_c192_24x24_s1_cl_filters(const float *restrict w, float *restr
 
 /* 16 planes of 24 x 24 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_c192_24x24_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_c192_24x24_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 576; p0 += 16) {
@@ -5945,7 +5945,7 @@ static void dw_k3_c192_24x24_s1_cl_in(const float *restrict planes, float *restr
 
 /* The channels-last result back into 16 planes of 24 x 24: stored, or
  * added when acc is nonzero. */
-static void dw_k3_c192_24x24_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_c192_24x24_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 576; p0 += 16) {
@@ -5977,7 +5977,7 @@ static void dw_k3_c192_24x24_s1_cl_out(const float *restrict xt, float *restrict
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_c192_24x24_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_c192_24x24_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 24; oy++) {
         for (int ox = 0; ox < 24; ox += 8)
@@ -6141,11 +6141,83 @@ static void dw_k3_c192_24x24_s1_fwd_k0(float *restrict dst, const float *restric
     }
 }
 
-void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 192. */
+static void dw_k3_c192_24x24_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 576; p0 += 32) {
+        const int end = p0 + 32 < 576 ? p0 + 32 : 576;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 576, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 576, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 576; p0 += 32) {
+        const int end = p0 + 32 < 576 ? p0 + 32 : 576;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 192) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 192 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_c192_24x24_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[1728];
-    dw_k3_c192_24x24_s1_cl_filters(w, wt, 0);
+    dw_k3_c192_24x24_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[10816], yt[9216];
@@ -6153,17 +6225,19 @@ void dw_k3_c192_24x24_s1_fwd(int n, const float *restrict x, const float *restri
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 12; bg++) {
             const int b = bg / 12, g = bg % 12;
-            dw_k3_c192_24x24_s1_cl_in(x + ((long)b * 192 + g * 16) * 576, xt);
+            dw_k3_c192_24x24_s1_stats_cl_in(x + ((long)b * 192 + g * 16) * 576, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
-            dw_k3_c192_24x24_s1_fwd_k0(yt, xt, w0);
-            dw_k3_c192_24x24_s1_cl_out(yt, y + ((long)b * 192 + 0 + g * 16) * 576, 0);
+            dw_k3_c192_24x24_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_c192_24x24_s1_stats_bn_sums(yt, stats + (long)b * 384 + 0 + g * 16);
+            dw_k3_c192_24x24_s1_stats_cl_out(yt, y + ((long)b * 192 + 0 + g * 16) * 576, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_c192_24x24_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_c192_24x24_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 24; oy++) {
         for (int ox = 0; ox < 24; ox += 8)
@@ -6328,7 +6402,7 @@ static void dw_k3_c192_24x24_s1_dx_k0(float *restrict dst, const float *restrict
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c192_24x24_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c192_24x24_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6374,7 +6448,7 @@ static inline void dw_k3_c192_24x24_s1_dw_k0_r0(mc_v16 *restrict gp, const float
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c192_24x24_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c192_24x24_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6420,7 +6494,7 @@ static inline void dw_k3_c192_24x24_s1_dw_k0_r1(mc_v16 *restrict gp, const float
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c192_24x24_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c192_24x24_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6466,19 +6540,19 @@ static inline void dw_k3_c192_24x24_s1_dw_k0_r2(mc_v16 *restrict gp, const float
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_c192_24x24_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_c192_24x24_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_c192_24x24_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_c192_24x24_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_c192_24x24_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_c192_24x24_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_c192_24x24_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_c192_24x24_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
-void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_c192_24x24_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[1728];
     static _Alignas(64) mc_v16 ga[1728];
-    dw_k3_c192_24x24_s1_cl_filters(w, wt, 1);
+    dw_k3_c192_24x24_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[10816], dyt[10816], dxt[9216];
@@ -6490,12 +6564,12 @@ void dw_k3_c192_24x24_s1_bwd(int n, const float *restrict x, const float *restri
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 12; g++) {
                     mc_v16 *restrict gg = ga + (k * 12 + g) * 9;
-                    dw_k3_c192_24x24_s1_cl_in(x + ((long)b * 192 + g * 16) * 576, xt);
+                    dw_k3_c192_24x24_s1_stats_cl_in(x + ((long)b * 192 + g * 16) * 576, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
-                    dw_k3_c192_24x24_s1_cl_in(dy + ((long)b * 192 + 0 + g * 16) * 576, dyt);
-                    dw_k3_c192_24x24_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_c192_24x24_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_c192_24x24_s1_cl_out(dxt, dx + ((long)b * 192 + g * 16) * 576, acc);
+                    dw_k3_c192_24x24_s1_stats_cl_in(dy + ((long)b * 192 + 0 + g * 16) * 576, dyt);
+                    dw_k3_c192_24x24_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_c192_24x24_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_c192_24x24_s1_stats_cl_out(dxt, dx + ((long)b * 192 + g * 16) * 576, acc);
                 }
         }
     }
@@ -6762,10 +6836,10 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
     }
 }
 
-/* dw_k3_c384_12x12_s1: depthwise, kernels 3 on 384 channels of 12x12, stride 1 -> 384x12x12, channels last */
+/* dw_k3_c384_12x12_s1_stats: depthwise, kernels 3 on 384 channels of 12x12, stride 1 -> 384x12x12, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_c384_12x12_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_c384_12x12_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 384; c++)
         for (int t = 0; t < 9; t++)
@@ -6774,7 +6848,7 @@ static void dw_k3_c384_12x12_s1_cl_filters(const float *restrict w, float *restr
 
 /* 16 planes of 12 x 12 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_c384_12x12_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_c384_12x12_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 144; p0 += 16) {
@@ -6800,7 +6874,7 @@ static void dw_k3_c384_12x12_s1_cl_in(const float *restrict planes, float *restr
 
 /* The channels-last result back into 16 planes of 12 x 12: stored, or
  * added when acc is nonzero. */
-static void dw_k3_c384_12x12_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_c384_12x12_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 144; p0 += 16) {
@@ -6832,7 +6906,7 @@ static void dw_k3_c384_12x12_s1_cl_out(const float *restrict xt, float *restrict
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_c384_12x12_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_c384_12x12_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 12; oy++) {
         for (int ox = 0; ox < 12; ox += 6)
@@ -6968,11 +7042,83 @@ static void dw_k3_c384_12x12_s1_fwd_k0(float *restrict dst, const float *restric
     }
 }
 
-void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 384. */
+static void dw_k3_c384_12x12_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 144; p0 += 32) {
+        const int end = p0 + 32 < 144 ? p0 + 32 : 144;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 144, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 144, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 144; p0 += 32) {
+        const int end = p0 + 32 < 144 ? p0 + 32 : 144;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 384) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 384 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_c384_12x12_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[3456];
-    dw_k3_c384_12x12_s1_cl_filters(w, wt, 0);
+    dw_k3_c384_12x12_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[3136], yt[2304];
@@ -6980,17 +7126,19 @@ void dw_k3_c384_12x12_s1_fwd(int n, const float *restrict x, const float *restri
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 24; bg++) {
             const int b = bg / 24, g = bg % 24;
-            dw_k3_c384_12x12_s1_cl_in(x + ((long)b * 384 + g * 16) * 144, xt);
+            dw_k3_c384_12x12_s1_stats_cl_in(x + ((long)b * 384 + g * 16) * 144, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
-            dw_k3_c384_12x12_s1_fwd_k0(yt, xt, w0);
-            dw_k3_c384_12x12_s1_cl_out(yt, y + ((long)b * 384 + 0 + g * 16) * 144, 0);
+            dw_k3_c384_12x12_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_c384_12x12_s1_stats_bn_sums(yt, stats + (long)b * 768 + 0 + g * 16);
+            dw_k3_c384_12x12_s1_stats_cl_out(yt, y + ((long)b * 384 + 0 + g * 16) * 144, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_c384_12x12_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_c384_12x12_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 12; oy++) {
         for (int ox = 0; ox < 12; ox += 6)
@@ -7127,7 +7275,7 @@ static void dw_k3_c384_12x12_s1_dx_k0(float *restrict dst, const float *restrict
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c384_12x12_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c384_12x12_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7173,7 +7321,7 @@ static inline void dw_k3_c384_12x12_s1_dw_k0_r0(mc_v16 *restrict gp, const float
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c384_12x12_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c384_12x12_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7219,7 +7367,7 @@ static inline void dw_k3_c384_12x12_s1_dw_k0_r1(mc_v16 *restrict gp, const float
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c384_12x12_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c384_12x12_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7265,19 +7413,19 @@ static inline void dw_k3_c384_12x12_s1_dw_k0_r2(mc_v16 *restrict gp, const float
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_c384_12x12_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_c384_12x12_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_c384_12x12_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_c384_12x12_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_c384_12x12_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_c384_12x12_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_c384_12x12_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_c384_12x12_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
-void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_c384_12x12_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[3456];
     static _Alignas(64) mc_v16 ga[3456];
-    dw_k3_c384_12x12_s1_cl_filters(w, wt, 1);
+    dw_k3_c384_12x12_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[3136], dyt[3136], dxt[2304];
@@ -7289,12 +7437,12 @@ void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restri
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 24; g++) {
                     mc_v16 *restrict gg = ga + (k * 24 + g) * 9;
-                    dw_k3_c384_12x12_s1_cl_in(x + ((long)b * 384 + g * 16) * 144, xt);
+                    dw_k3_c384_12x12_s1_stats_cl_in(x + ((long)b * 384 + g * 16) * 144, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
-                    dw_k3_c384_12x12_s1_cl_in(dy + ((long)b * 384 + 0 + g * 16) * 144, dyt);
-                    dw_k3_c384_12x12_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_c384_12x12_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_c384_12x12_s1_cl_out(dxt, dx + ((long)b * 384 + g * 16) * 144, acc);
+                    dw_k3_c384_12x12_s1_stats_cl_in(dy + ((long)b * 384 + 0 + g * 16) * 144, dyt);
+                    dw_k3_c384_12x12_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_c384_12x12_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_c384_12x12_s1_stats_cl_out(dxt, dx + ((long)b * 384 + g * 16) * 144, acc);
                 }
         }
     }
@@ -7308,10 +7456,10 @@ void dw_k3_c384_12x12_s1_bwd(int n, const float *restrict x, const float *restri
         }
 }
 
-/* dw_k3_c576_12x12_s1: depthwise, kernels 3 on 576 channels of 12x12, stride 1 -> 576x12x12, channels last */
+/* dw_k3_c576_12x12_s1_stats: depthwise, kernels 3 on 576 channels of 12x12, stride 1 -> 576x12x12, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_c576_12x12_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_c576_12x12_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 576; c++)
         for (int t = 0; t < 9; t++)
@@ -7320,7 +7468,7 @@ static void dw_k3_c576_12x12_s1_cl_filters(const float *restrict w, float *restr
 
 /* 16 planes of 12 x 12 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_c576_12x12_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_c576_12x12_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 144; p0 += 16) {
@@ -7346,7 +7494,7 @@ static void dw_k3_c576_12x12_s1_cl_in(const float *restrict planes, float *restr
 
 /* The channels-last result back into 16 planes of 12 x 12: stored, or
  * added when acc is nonzero. */
-static void dw_k3_c576_12x12_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_c576_12x12_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 144; p0 += 16) {
@@ -7378,7 +7526,7 @@ static void dw_k3_c576_12x12_s1_cl_out(const float *restrict xt, float *restrict
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_c576_12x12_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_c576_12x12_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 12; oy++) {
         for (int ox = 0; ox < 12; ox += 6)
@@ -7514,11 +7662,83 @@ static void dw_k3_c576_12x12_s1_fwd_k0(float *restrict dst, const float *restric
     }
 }
 
-void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 576. */
+static void dw_k3_c576_12x12_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 144; p0 += 32) {
+        const int end = p0 + 32 < 144 ? p0 + 32 : 144;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 144, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 144, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 144; p0 += 32) {
+        const int end = p0 + 32 < 144 ? p0 + 32 : 144;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 576) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 576 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_c576_12x12_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[5184];
-    dw_k3_c576_12x12_s1_cl_filters(w, wt, 0);
+    dw_k3_c576_12x12_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[3136], yt[2304];
@@ -7526,17 +7746,19 @@ void dw_k3_c576_12x12_s1_fwd(int n, const float *restrict x, const float *restri
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 36; bg++) {
             const int b = bg / 36, g = bg % 36;
-            dw_k3_c576_12x12_s1_cl_in(x + ((long)b * 576 + g * 16) * 144, xt);
+            dw_k3_c576_12x12_s1_stats_cl_in(x + ((long)b * 576 + g * 16) * 144, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
-            dw_k3_c576_12x12_s1_fwd_k0(yt, xt, w0);
-            dw_k3_c576_12x12_s1_cl_out(yt, y + ((long)b * 576 + 0 + g * 16) * 144, 0);
+            dw_k3_c576_12x12_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_c576_12x12_s1_stats_bn_sums(yt, stats + (long)b * 1152 + 0 + g * 16);
+            dw_k3_c576_12x12_s1_stats_cl_out(yt, y + ((long)b * 576 + 0 + g * 16) * 144, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_c576_12x12_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_c576_12x12_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 12; oy++) {
         for (int ox = 0; ox < 12; ox += 6)
@@ -7673,7 +7895,7 @@ static void dw_k3_c576_12x12_s1_dx_k0(float *restrict dst, const float *restrict
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c576_12x12_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c576_12x12_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7719,7 +7941,7 @@ static inline void dw_k3_c576_12x12_s1_dw_k0_r0(mc_v16 *restrict gp, const float
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c576_12x12_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c576_12x12_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7765,7 +7987,7 @@ static inline void dw_k3_c576_12x12_s1_dw_k0_r1(mc_v16 *restrict gp, const float
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c576_12x12_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c576_12x12_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7811,19 +8033,19 @@ static inline void dw_k3_c576_12x12_s1_dw_k0_r2(mc_v16 *restrict gp, const float
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_c576_12x12_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_c576_12x12_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_c576_12x12_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_c576_12x12_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_c576_12x12_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_c576_12x12_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_c576_12x12_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_c576_12x12_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
-void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_c576_12x12_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[5184];
     static _Alignas(64) mc_v16 ga[5184];
-    dw_k3_c576_12x12_s1_cl_filters(w, wt, 1);
+    dw_k3_c576_12x12_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[3136], dyt[3136], dxt[2304];
@@ -7835,12 +8057,12 @@ void dw_k3_c576_12x12_s1_bwd(int n, const float *restrict x, const float *restri
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 36; g++) {
                     mc_v16 *restrict gg = ga + (k * 36 + g) * 9;
-                    dw_k3_c576_12x12_s1_cl_in(x + ((long)b * 576 + g * 16) * 144, xt);
+                    dw_k3_c576_12x12_s1_stats_cl_in(x + ((long)b * 576 + g * 16) * 144, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
-                    dw_k3_c576_12x12_s1_cl_in(dy + ((long)b * 576 + 0 + g * 16) * 144, dyt);
-                    dw_k3_c576_12x12_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_c576_12x12_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_c576_12x12_s1_cl_out(dxt, dx + ((long)b * 576 + g * 16) * 144, acc);
+                    dw_k3_c576_12x12_s1_stats_cl_in(dy + ((long)b * 576 + 0 + g * 16) * 144, dyt);
+                    dw_k3_c576_12x12_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_c576_12x12_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_c576_12x12_s1_stats_cl_out(dxt, dx + ((long)b * 576 + g * 16) * 144, acc);
                 }
         }
     }
@@ -8107,10 +8329,10 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
     }
 }
 
-/* dw_k3_c960_6x6_s1: depthwise, kernels 3 on 960 channels of 6x6, stride 1 -> 960x6x6, channels last */
+/* dw_k3_c960_6x6_s1_stats: depthwise, kernels 3 on 960 channels of 6x6, stride 1 -> 960x6x6, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_c960_6x6_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_c960_6x6_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 960; c++)
         for (int t = 0; t < 9; t++)
@@ -8119,7 +8341,7 @@ static void dw_k3_c960_6x6_s1_cl_filters(const float *restrict w, float *restric
 
 /* 16 planes of 6 x 6 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_c960_6x6_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_c960_6x6_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8145,7 +8367,7 @@ static void dw_k3_c960_6x6_s1_cl_in(const float *restrict planes, float *restric
 
 /* The channels-last result back into 16 planes of 6 x 6: stored, or
  * added when acc is nonzero. */
-static void dw_k3_c960_6x6_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_c960_6x6_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 36; p0 += 16) {
@@ -8177,7 +8399,7 @@ static void dw_k3_c960_6x6_s1_cl_out(const float *restrict xt, float *restrict p
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_c960_6x6_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_c960_6x6_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 6; oy++) {
         for (int ox = 0; ox < 6; ox += 6)
@@ -8313,11 +8535,83 @@ static void dw_k3_c960_6x6_s1_fwd_k0(float *restrict dst, const float *restrict 
     }
 }
 
-void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 960. */
+static void dw_k3_c960_6x6_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 36; p0 += 32) {
+        const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 36, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 36, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 36; p0 += 32) {
+        const int end = p0 + 32 < 36 ? p0 + 32 : 36;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 960) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 960 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_c960_6x6_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[8640];
-    dw_k3_c960_6x6_s1_cl_filters(w, wt, 0);
+    dw_k3_c960_6x6_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[1024], yt[576];
@@ -8325,17 +8619,19 @@ void dw_k3_c960_6x6_s1_fwd(int n, const float *restrict x, const float *restrict
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 60; bg++) {
             const int b = bg / 60, g = bg % 60;
-            dw_k3_c960_6x6_s1_cl_in(x + ((long)b * 960 + g * 16) * 36, xt);
+            dw_k3_c960_6x6_s1_stats_cl_in(x + ((long)b * 960 + g * 16) * 36, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
-            dw_k3_c960_6x6_s1_fwd_k0(yt, xt, w0);
-            dw_k3_c960_6x6_s1_cl_out(yt, y + ((long)b * 960 + 0 + g * 16) * 36, 0);
+            dw_k3_c960_6x6_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_c960_6x6_s1_stats_bn_sums(yt, stats + (long)b * 1920 + 0 + g * 16);
+            dw_k3_c960_6x6_s1_stats_cl_out(yt, y + ((long)b * 960 + 0 + g * 16) * 36, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_c960_6x6_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_c960_6x6_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 6; oy++) {
         for (int ox = 0; ox < 6; ox += 6)
@@ -8472,7 +8768,7 @@ static void dw_k3_c960_6x6_s1_dx_k0(float *restrict dst, const float *restrict s
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c960_6x6_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c960_6x6_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8537,7 +8833,7 @@ static inline void dw_k3_c960_6x6_s1_dw_k0_r0(mc_v16 *restrict gp, const float *
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c960_6x6_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c960_6x6_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8602,7 +8898,7 @@ static inline void dw_k3_c960_6x6_s1_dw_k0_r1(mc_v16 *restrict gp, const float *
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_c960_6x6_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_c960_6x6_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8667,19 +8963,19 @@ static inline void dw_k3_c960_6x6_s1_dw_k0_r2(mc_v16 *restrict gp, const float *
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_c960_6x6_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_c960_6x6_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_c960_6x6_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_c960_6x6_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_c960_6x6_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_c960_6x6_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_c960_6x6_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_c960_6x6_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
-void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_c960_6x6_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[8640];
     static _Alignas(64) mc_v16 ga[8640];
-    dw_k3_c960_6x6_s1_cl_filters(w, wt, 1);
+    dw_k3_c960_6x6_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[1024], dyt[1024], dxt[576];
@@ -8691,12 +8987,12 @@ void dw_k3_c960_6x6_s1_bwd(int n, const float *restrict x, const float *restrict
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 60; g++) {
                     mc_v16 *restrict gg = ga + (k * 60 + g) * 9;
-                    dw_k3_c960_6x6_s1_cl_in(x + ((long)b * 960 + g * 16) * 36, xt);
+                    dw_k3_c960_6x6_s1_stats_cl_in(x + ((long)b * 960 + g * 16) * 36, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 9 + 0;
-                    dw_k3_c960_6x6_s1_cl_in(dy + ((long)b * 960 + 0 + g * 16) * 36, dyt);
-                    dw_k3_c960_6x6_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_c960_6x6_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_c960_6x6_s1_cl_out(dxt, dx + ((long)b * 960 + g * 16) * 36, acc);
+                    dw_k3_c960_6x6_s1_stats_cl_in(dy + ((long)b * 960 + 0 + g * 16) * 36, dyt);
+                    dw_k3_c960_6x6_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_c960_6x6_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_c960_6x6_s1_stats_cl_out(dxt, dx + ((long)b * 960 + g * 16) * 36, acc);
                 }
         }
     }

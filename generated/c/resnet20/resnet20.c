@@ -29,8 +29,9 @@ static void resnet20_layer1_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
-            (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448),
+            (buf + 0), (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0),
+            (sav + 16));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
@@ -62,14 +63,15 @@ static void resnet20_layer3_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0),
+        train ? (act + (long)(982090) * n) : 0);
 }
 
 /* layer1.0.conv_bn.seps */
 static void resnet20_layer3_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464), 0,
         1);
 }
 
@@ -79,10 +81,11 @@ static void resnet20_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(35840) * n), (act + (long)(982090) * n), (par + 1792), (par + 1840),
+            (buf + 32), (buf + 80), (cnt + 1), (act + (long)(84992) * n), (sav + 32),
+            (sav + 80));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 32), (buf + 80), (sav + 32), (sav + 80));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 32), (buf + 80), (sav + 32), (sav + 80));
 }
 
 /* layer1.0.conv_bn.bn1 */
@@ -116,8 +119,9 @@ static void resnet20_layer6_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
-            (cnt + 2), (act + (long)(150528) * n), (sav + 128), (sav + 144));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688),
+            (buf + 128), (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128),
+            (sav + 144));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(150528) * n));
@@ -166,8 +170,9 @@ static void resnet20_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (cnt + 3), (act + (long)(183296) * n), (sav + 160), (sav + 176));
+        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
+            (buf + 160), (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160),
+            (sav + 176));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
             (act + (long)(183296) * n));
@@ -214,14 +219,15 @@ static void resnet20_layer12_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0),
+        train ? (act + (long)(982186) * n) : 0);
 }
 
 /* layer1.1.conv_bn.seps */
 static void resnet20_layer12_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(216064) * n + 0), (dact + (long)(199680) * n), (grad + 5040), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(216064) * n + 0), (dact + (long)(199680) * n), (grad + 5040), 0,
         1);
 }
 
@@ -231,10 +237,11 @@ static void resnet20_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
-            (cnt + 4), (act + (long)(265216) * n), (sav + 192), (sav + 240));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(216064) * n), (act + (long)(982186) * n), (par + 6368), (par + 6416),
+            (buf + 192), (buf + 240), (cnt + 4), (act + (long)(265216) * n), (sav + 192),
+            (sav + 240));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
 }
 
 /* layer1.1.conv_bn.bn1 */
@@ -268,8 +275,9 @@ static void resnet20_layer15_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
-            (cnt + 5), (act + (long)(330752) * n), (sav + 288), (sav + 304));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(314368) * n), (par + 7248), (par + 7264),
+            (buf + 288), (buf + 304), (cnt + 5), (act + (long)(330752) * n), (sav + 288),
+            (sav + 304));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
             (act + (long)(330752) * n));
@@ -318,8 +326,9 @@ static void resnet20_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
-            (cnt + 6), (act + (long)(363520) * n), (sav + 320), (sav + 336));
+        bn_c16_32x32_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
+            (buf + 320), (buf + 336), (cnt + 6), (act + (long)(363520) * n), (sav + 320),
+            (sav + 336));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
             (act + (long)(363520) * n));
@@ -366,14 +375,15 @@ static void resnet20_layer21_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0),
+        train ? (act + (long)(982282) * n) : 0);
 }
 
 /* layer1.2.conv_bn.seps */
 static void resnet20_layer21_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(379904) * n), (par + 9616), (dact + (long)(396288) * n + 0), (dact + (long)(379904) * n), (grad + 9616), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(379904) * n), (par + 9616), (dact + (long)(396288) * n + 0), (dact + (long)(379904) * n), (grad + 9616), 0,
         1);
 }
 
@@ -383,10 +393,11 @@ static void resnet20_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
-            (cnt + 7), (act + (long)(445440) * n), (sav + 352), (sav + 400));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(396288) * n), (act + (long)(982282) * n), (par + 10944), (par + 10992),
+            (buf + 352), (buf + 400), (cnt + 7), (act + (long)(445440) * n), (sav + 352),
+            (sav + 400));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 352), (buf + 400), (sav + 352), (sav + 400));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 352), (buf + 400), (sav + 352), (sav + 400));
 }
 
 /* layer1.2.conv_bn.bn1 */
@@ -420,8 +431,9 @@ static void resnet20_layer24_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
-            (cnt + 8), (act + (long)(510976) * n), (sav + 448), (sav + 464));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(494592) * n), (par + 11824), (par + 11840),
+            (buf + 448), (buf + 464), (cnt + 8), (act + (long)(510976) * n), (sav + 448),
+            (sav + 464));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
             (act + (long)(510976) * n));
@@ -470,8 +482,9 @@ static void resnet20_layer27_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
-            (cnt + 9), (act + (long)(543744) * n), (sav + 480), (sav + 496));
+        bn_c16_32x32_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
+            (buf + 480), (buf + 496), (cnt + 9), (act + (long)(543744) * n), (sav + 480),
+            (sav + 496));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
             (act + (long)(543744) * n));
@@ -518,14 +531,15 @@ static void resnet20_layer30_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0));
+    dw_k3_5_c16_32x32_s1_stats_fwd(n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0),
+        train ? (act + (long)(982378) * n) : 0);
 }
 
 /* layer2.0.conv_bn.seps */
 static void resnet20_layer30_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(560128) * n), (par + 14192), (dact + (long)(576512) * n + 0), (dact + (long)(560128) * n), (grad + 14192), 0,
+    dw_k3_5_c16_32x32_s1_stats_bwd(n, (act + (long)(560128) * n), (par + 14192), (dact + (long)(576512) * n + 0), (dact + (long)(560128) * n), (grad + 14192), 0,
         1);
 }
 
@@ -535,10 +549,11 @@ static void resnet20_layer31_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_stats_fwd_train(n, (act + (long)(576512) * n), (par + 14736), (par + 14768), (buf + 512), (buf + 544),
-            (cnt + 10), (act + (long)(609280) * n), (sav + 512), (sav + 544));
+        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(576512) * n), (act + (long)(982378) * n), (par + 14736), (par + 14768),
+            (buf + 512), (buf + 544), (cnt + 10), (act + (long)(609280) * n), (sav + 512),
+            (sav + 544));
     else
-        bn_c32_32x32_stats_fwd_eval((buf + 512), (buf + 544), (sav + 512), (sav + 544));
+        bn_c32_32x32_stats_pstats_fwd_eval((buf + 512), (buf + 544), (sav + 512), (sav + 544));
 }
 
 /* layer2.0.conv_bn.bn1 */
@@ -572,8 +587,9 @@ static void resnet20_layer33_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(642048) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
-            (cnt + 11), (act + (long)(650240) * n), (sav + 576), (sav + 608));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(642048) * n), (par + 15856), (par + 15888),
+            (buf + 576), (buf + 608), (cnt + 11), (act + (long)(650240) * n), (sav + 576),
+            (sav + 608));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(642048) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
             (act + (long)(650240) * n));
@@ -622,8 +638,9 @@ static void resnet20_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(658432) * n), (par + 25136), (par + 25168), (buf + 640), (buf + 672),
-            (cnt + 12), (act + (long)(666624) * n), (sav + 640), (sav + 672));
+        bn_c32_16x16_fwd_train(n, (act + (long)(658432) * n), (par + 25136), (par + 25168),
+            (buf + 640), (buf + 672), (cnt + 12), (act + (long)(666624) * n), (sav + 640),
+            (sav + 672));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(658432) * n), (par + 25136), (par + 25168), (buf + 640), (buf + 672),
             (act + (long)(666624) * n));
@@ -659,8 +676,9 @@ static void resnet20_layer38_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(674816) * n), (par + 25712), (par + 25744), (buf + 704), (buf + 736),
-            (cnt + 13), (act + (long)(683008) * n), (sav + 704), (sav + 736));
+        bn_c32_16x16_fwd_train(n, (act + (long)(674816) * n), (par + 25712), (par + 25744),
+            (buf + 704), (buf + 736), (cnt + 13), (act + (long)(683008) * n), (sav + 704),
+            (sav + 736));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(674816) * n), (par + 25712), (par + 25744), (buf + 704), (buf + 736),
             (act + (long)(683008) * n));
@@ -707,14 +725,15 @@ static void resnet20_layer41_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(691200) * n), (par + 25776), 0, (act + (long)(699392) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(691200) * n), (par + 25776), 0, (act + (long)(699392) * n + 0),
+        train ? (act + (long)(982442) * n) : 0);
 }
 
 /* layer2.1.conv_bn.seps */
 static void resnet20_layer41_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(691200) * n), (par + 25776), (dact + (long)(699392) * n + 0), (dact + (long)(691200) * n), (grad + 25776), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(691200) * n), (par + 25776), (dact + (long)(699392) * n + 0), (dact + (long)(691200) * n), (grad + 25776), 0,
         1);
 }
 
@@ -724,10 +743,11 @@ static void resnet20_layer42_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(699392) * n), (par + 26864), (par + 26928), (buf + 768), (buf + 832),
-            (cnt + 14), (act + (long)(715776) * n), (sav + 768), (sav + 832));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(699392) * n), (act + (long)(982442) * n), (par + 26864), (par + 26928),
+            (buf + 768), (buf + 832), (cnt + 14), (act + (long)(715776) * n), (sav + 768),
+            (sav + 832));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 768), (buf + 832), (sav + 768), (sav + 832));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 768), (buf + 832), (sav + 768), (sav + 832));
 }
 
 /* layer2.1.conv_bn.bn1 */
@@ -761,8 +781,9 @@ static void resnet20_layer44_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(732160) * n), (par + 29072), (par + 29104), (buf + 896), (buf + 928),
-            (cnt + 15), (act + (long)(740352) * n), (sav + 896), (sav + 928));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(732160) * n), (par + 29072), (par + 29104),
+            (buf + 896), (buf + 928), (cnt + 15), (act + (long)(740352) * n), (sav + 896),
+            (sav + 928));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(732160) * n), (par + 29072), (par + 29104), (buf + 896), (buf + 928),
             (act + (long)(740352) * n));
@@ -811,8 +832,9 @@ static void resnet20_layer47_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(748544) * n), (par + 38352), (par + 38384), (buf + 960), (buf + 992),
-            (cnt + 16), (act + (long)(756736) * n), (sav + 960), (sav + 992));
+        bn_c32_16x16_fwd_train(n, (act + (long)(748544) * n), (par + 38352), (par + 38384),
+            (buf + 960), (buf + 992), (cnt + 16), (act + (long)(756736) * n), (sav + 960),
+            (sav + 992));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(748544) * n), (par + 38352), (par + 38384), (buf + 960), (buf + 992),
             (act + (long)(756736) * n));
@@ -859,14 +881,15 @@ static void resnet20_layer50_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(764928) * n), (par + 38416), 0, (act + (long)(773120) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(764928) * n), (par + 38416), 0, (act + (long)(773120) * n + 0),
+        train ? (act + (long)(982570) * n) : 0);
 }
 
 /* layer2.2.conv_bn.seps */
 static void resnet20_layer50_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(764928) * n), (par + 38416), (dact + (long)(773120) * n + 0), (dact + (long)(764928) * n), (grad + 38416), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(764928) * n), (par + 38416), (dact + (long)(773120) * n + 0), (dact + (long)(764928) * n), (grad + 38416), 0,
         1);
 }
 
@@ -876,10 +899,11 @@ static void resnet20_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(773120) * n), (par + 39504), (par + 39568), (buf + 1024), (buf + 1088),
-            (cnt + 17), (act + (long)(789504) * n), (sav + 1024), (sav + 1088));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(773120) * n), (act + (long)(982570) * n), (par + 39504), (par + 39568),
+            (buf + 1024), (buf + 1088), (cnt + 17), (act + (long)(789504) * n), (sav + 1024),
+            (sav + 1088));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 1024), (buf + 1088), (sav + 1024), (sav + 1088));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 1024), (buf + 1088), (sav + 1024), (sav + 1088));
 }
 
 /* layer2.2.conv_bn.bn1 */
@@ -913,8 +937,9 @@ static void resnet20_layer53_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(805888) * n), (par + 41712), (par + 41744), (buf + 1152), (buf + 1184),
-            (cnt + 18), (act + (long)(814080) * n), (sav + 1152), (sav + 1184));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(805888) * n), (par + 41712), (par + 41744),
+            (buf + 1152), (buf + 1184), (cnt + 18), (act + (long)(814080) * n), (sav + 1152),
+            (sav + 1184));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(805888) * n), (par + 41712), (par + 41744), (buf + 1152), (buf + 1184),
             (act + (long)(814080) * n));
@@ -963,8 +988,9 @@ static void resnet20_layer56_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(822272) * n), (par + 50992), (par + 51024), (buf + 1216), (buf + 1248),
-            (cnt + 19), (act + (long)(830464) * n), (sav + 1216), (sav + 1248));
+        bn_c32_16x16_fwd_train(n, (act + (long)(822272) * n), (par + 50992), (par + 51024),
+            (buf + 1216), (buf + 1248), (cnt + 19), (act + (long)(830464) * n), (sav + 1216),
+            (sav + 1248));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(822272) * n), (par + 50992), (par + 51024), (buf + 1216), (buf + 1248),
             (act + (long)(830464) * n));
@@ -1011,14 +1037,15 @@ static void resnet20_layer59_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(838656) * n), (par + 51056), 0, (act + (long)(846848) * n + 0));
+    dw_k3_3_c32_16x16_s1_stats_fwd(n, (act + (long)(838656) * n), (par + 51056), 0, (act + (long)(846848) * n + 0),
+        train ? (act + (long)(982698) * n) : 0);
 }
 
 /* layer3.0.conv_bn.seps */
 static void resnet20_layer59_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(838656) * n), (par + 51056), (dact + (long)(846848) * n + 0), (dact + (long)(838656) * n), (grad + 51056), 0,
+    dw_k3_3_c32_16x16_s1_stats_bwd(n, (act + (long)(838656) * n), (par + 51056), (dact + (long)(846848) * n + 0), (dact + (long)(838656) * n), (grad + 51056), 0,
         1);
 }
 
@@ -1028,10 +1055,11 @@ static void resnet20_layer60_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(846848) * n), (par + 51632), (par + 51696), (buf + 1280), (buf + 1344),
-            (cnt + 20), (act + (long)(863232) * n), (sav + 1280), (sav + 1344));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(846848) * n), (act + (long)(982698) * n), (par + 51632), (par + 51696),
+            (buf + 1280), (buf + 1344), (cnt + 20), (act + (long)(863232) * n), (sav + 1280),
+            (sav + 1344));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 1280), (buf + 1344), (sav + 1280), (sav + 1344));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 1280), (buf + 1344), (sav + 1280), (sav + 1344));
 }
 
 /* layer3.0.conv_bn.bn1 */
@@ -1065,8 +1093,9 @@ static void resnet20_layer62_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(879616) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
-            (cnt + 21), (act + (long)(883712) * n), (sav + 1408), (sav + 1472));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(879616) * n), (par + 55920), (par + 55984),
+            (buf + 1408), (buf + 1472), (cnt + 21), (act + (long)(883712) * n), (sav + 1408),
+            (sav + 1472));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(879616) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
             (act + (long)(883712) * n));
@@ -1115,8 +1144,9 @@ static void resnet20_layer65_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(887808) * n), (par + 92912), (par + 92976), (buf + 1536), (buf + 1600),
-            (cnt + 22), (act + (long)(891904) * n), (sav + 1536), (sav + 1600));
+        bn_c64_8x8_fwd_train(n, (act + (long)(887808) * n), (par + 92912), (par + 92976),
+            (buf + 1536), (buf + 1600), (cnt + 22), (act + (long)(891904) * n), (sav + 1536),
+            (sav + 1600));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(887808) * n), (par + 92912), (par + 92976), (buf + 1536), (buf + 1600),
             (act + (long)(891904) * n));
@@ -1152,8 +1182,9 @@ static void resnet20_layer67_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(896000) * n), (par + 95088), (par + 95152), (buf + 1664), (buf + 1728),
-            (cnt + 23), (act + (long)(900096) * n), (sav + 1664), (sav + 1728));
+        bn_c64_8x8_fwd_train(n, (act + (long)(896000) * n), (par + 95088), (par + 95152),
+            (buf + 1664), (buf + 1728), (cnt + 23), (act + (long)(900096) * n), (sav + 1664),
+            (sav + 1728));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(896000) * n), (par + 95088), (par + 95152), (buf + 1664), (buf + 1728),
             (act + (long)(900096) * n));
@@ -1200,14 +1231,15 @@ static void resnet20_layer70_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(904192) * n), (par + 95216), 0, (act + (long)(908288) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(904192) * n), (par + 95216), 0, (act + (long)(908288) * n + 0),
+        train ? (act + (long)(982826) * n) : 0);
 }
 
 /* layer3.1.conv_bn.seps */
 static void resnet20_layer70_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(904192) * n), (par + 95216), (dact + (long)(908288) * n + 0), (dact + (long)(904192) * n), (grad + 95216), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(904192) * n), (par + 95216), (dact + (long)(908288) * n + 0), (dact + (long)(904192) * n), (grad + 95216), 0,
         1);
 }
 
@@ -1217,10 +1249,11 @@ static void resnet20_layer71_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(908288) * n), (par + 96368), (par + 96496), (buf + 1792), (buf + 1920),
-            (cnt + 24), (act + (long)(916480) * n), (sav + 1792), (sav + 1920));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(908288) * n), (act + (long)(982826) * n), (par + 96368), (par + 96496),
+            (buf + 1792), (buf + 1920), (cnt + 24), (act + (long)(916480) * n), (sav + 1792),
+            (sav + 1920));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 1792), (buf + 1920), (sav + 1792), (sav + 1920));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 1792), (buf + 1920), (sav + 1792), (sav + 1920));
 }
 
 /* layer3.1.conv_bn.bn1 */
@@ -1254,8 +1287,9 @@ static void resnet20_layer73_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(924672) * n), (par + 104880), (par + 104944), (buf + 2048), (buf + 2112),
-            (cnt + 25), (act + (long)(928768) * n), (sav + 2048), (sav + 2112));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(924672) * n), (par + 104880), (par + 104944),
+            (buf + 2048), (buf + 2112), (cnt + 25), (act + (long)(928768) * n), (sav + 2048),
+            (sav + 2112));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(924672) * n), (par + 104880), (par + 104944), (buf + 2048), (buf + 2112),
             (act + (long)(928768) * n));
@@ -1304,8 +1338,9 @@ static void resnet20_layer76_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(932864) * n), (par + 141872), (par + 141936), (buf + 2176), (buf + 2240),
-            (cnt + 26), (act + (long)(936960) * n), (sav + 2176), (sav + 2240));
+        bn_c64_8x8_fwd_train(n, (act + (long)(932864) * n), (par + 141872), (par + 141936),
+            (buf + 2176), (buf + 2240), (cnt + 26), (act + (long)(936960) * n), (sav + 2176),
+            (sav + 2240));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(932864) * n), (par + 141872), (par + 141936), (buf + 2176), (buf + 2240),
             (act + (long)(936960) * n));
@@ -1352,14 +1387,15 @@ static void resnet20_layer79_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(941056) * n), (par + 142000), 0, (act + (long)(945152) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(941056) * n), (par + 142000), 0, (act + (long)(945152) * n + 0),
+        train ? (act + (long)(983082) * n) : 0);
 }
 
 /* layer3.2.conv_bn.seps */
 static void resnet20_layer79_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(941056) * n), (par + 142000), (dact + (long)(945152) * n + 0), (dact + (long)(941056) * n), (grad + 142000), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(941056) * n), (par + 142000), (dact + (long)(945152) * n + 0), (dact + (long)(941056) * n), (grad + 142000), 0,
         1);
 }
 
@@ -1369,10 +1405,11 @@ static void resnet20_layer80_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(945152) * n), (par + 143152), (par + 143280), (buf + 2304), (buf + 2432),
-            (cnt + 27), (act + (long)(953344) * n), (sav + 2304), (sav + 2432));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(945152) * n), (act + (long)(983082) * n), (par + 143152), (par + 143280),
+            (buf + 2304), (buf + 2432), (cnt + 27), (act + (long)(953344) * n), (sav + 2304),
+            (sav + 2432));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 2304), (buf + 2432), (sav + 2304), (sav + 2432));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 2304), (buf + 2432), (sav + 2304), (sav + 2432));
 }
 
 /* layer3.2.conv_bn.bn1 */
@@ -1406,8 +1443,9 @@ static void resnet20_layer82_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(961536) * n), (par + 151664), (par + 151728), (buf + 2560), (buf + 2624),
-            (cnt + 28), (act + (long)(965632) * n), (sav + 2560), (sav + 2624));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(961536) * n), (par + 151664), (par + 151728),
+            (buf + 2560), (buf + 2624), (cnt + 28), (act + (long)(965632) * n), (sav + 2560),
+            (sav + 2624));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(961536) * n), (par + 151664), (par + 151728), (buf + 2560), (buf + 2624),
             (act + (long)(965632) * n));
@@ -1456,8 +1494,9 @@ static void resnet20_layer85_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(969728) * n), (par + 188656), (par + 188720), (buf + 2688), (buf + 2752),
-            (cnt + 29), (act + (long)(973824) * n), (sav + 2688), (sav + 2752));
+        bn_c64_8x8_fwd_train(n, (act + (long)(969728) * n), (par + 188656), (par + 188720),
+            (buf + 2688), (buf + 2752), (cnt + 29), (act + (long)(973824) * n), (sav + 2688),
+            (sav + 2752));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(969728) * n), (par + 188656), (par + 188720), (buf + 2688), (buf + 2752),
             (act + (long)(973824) * n));
@@ -1976,541 +2015,631 @@ static const mc_layer resnet20_layers[90] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3072, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_RELU, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 982090},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 84992, .fused = MC_FUSED_NONE, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
-     .saved = 32, .extra = 0, .folded = 1},
+     .saved = 32, .extra = 0, .folded = 1,
+     .stats = 982090},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 134144, .fused = MC_FUSED_NONE, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_RELU, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
-     .saved = 128, .extra = 0, .folded = 0},
+     .saved = 128, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
-     .saved = 160, .extra = 0, .folded = 0},
+     .saved = 160, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){9, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216064, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 982186},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
-     .saved = 192, .extra = 0, .folded = 1},
+     .saved = 192, .extra = 0, .folded = 1,
+     .stats = 982186},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 314368, .fused = MC_FUSED_NONE, .weight = 6464, .bias_at = 7232, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_RELU, .weight = 7248, .bias_at = 7264, .running = 288, .counter = 5,
-     .saved = 288, .extra = 0, .folded = 0},
+     .saved = 288, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347136, .fused = MC_FUSED_NONE, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363520, .fused = MC_FUSED_NONE, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
-     .saved = 320, .extra = 0, .folded = 0},
+     .saved = 320, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){18, 11},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396288, .fused = MC_FUSED_NONE, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 982282},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 445440, .fused = MC_FUSED_NONE, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
-     .saved = 352, .extra = 0, .folded = 1},
+     .saved = 352, .extra = 0, .folded = 1,
+     .stats = 982282},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 494592, .fused = MC_FUSED_NONE, .weight = 11040, .bias_at = 11808, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_RELU, .weight = 11824, .bias_at = 11840, .running = 448, .counter = 8,
-     .saved = 448, .extra = 0, .folded = 0},
+     .saved = 448, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){25},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 527360, .fused = MC_FUSED_NONE, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){26},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543744, .fused = MC_FUSED_NONE, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
-     .saved = 480, .extra = 0, .folded = 0},
+     .saved = 480, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){27, 20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){29},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 982378},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 609280, .fused = MC_FUSED_NONE, .weight = 14736, .bias_at = 14768, .running = 512, .counter = 10,
-     .saved = 512, .extra = 0, .folded = 1},
+     .saved = 512, .extra = 0, .folded = 1,
+     .stats = 982378},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 642048, .fused = MC_FUSED_NONE, .weight = 14800, .bias_at = 15824, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 650240, .fused = MC_FUSED_RELU, .weight = 15856, .bias_at = 15888, .running = 576, .counter = 11,
-     .saved = 576, .extra = 0, .folded = 0},
+     .saved = 576, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){33},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 650240, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 658432, .fused = MC_FUSED_NONE, .weight = 15920, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 666624, .fused = MC_FUSED_NONE, .weight = 25136, .bias_at = 25168, .running = 640, .counter = 12,
-     .saved = 640, .extra = 0, .folded = 0},
+     .saved = 640, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){29},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674816, .fused = MC_FUSED_NONE, .weight = 25200, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){37},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 683008, .fused = MC_FUSED_NONE, .weight = 25712, .bias_at = 25744, .running = 704, .counter = 13,
-     .saved = 704, .extra = 0, .folded = 0},
+     .saved = 704, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){36, 38},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){39},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){40},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 699392, .fused = MC_FUSED_NONE, .weight = 25776, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 982442},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){41},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 715776, .fused = MC_FUSED_NONE, .weight = 26864, .bias_at = 26928, .running = 768, .counter = 14,
-     .saved = 768, .extra = 0, .folded = 1},
+     .saved = 768, .extra = 0, .folded = 1,
+     .stats = 982442},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){42},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 732160, .fused = MC_FUSED_NONE, .weight = 26992, .bias_at = 29040, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){43},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_RELU, .weight = 29072, .bias_at = 29104, .running = 896, .counter = 15,
-     .saved = 896, .extra = 0, .folded = 0},
+     .saved = 896, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){44},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){45},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 748544, .fused = MC_FUSED_NONE, .weight = 29136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){46},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756736, .fused = MC_FUSED_NONE, .weight = 38352, .bias_at = 38384, .running = 960, .counter = 16,
-     .saved = 960, .extra = 0, .folded = 0},
+     .saved = 960, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){47, 40},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 764928, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){48},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 764928, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){49},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 773120, .fused = MC_FUSED_NONE, .weight = 38416, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 982570},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789504, .fused = MC_FUSED_NONE, .weight = 39504, .bias_at = 39568, .running = 1024, .counter = 17,
-     .saved = 1024, .extra = 0, .folded = 1},
+     .saved = 1024, .extra = 0, .folded = 1,
+     .stats = 982570},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){51},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 805888, .fused = MC_FUSED_NONE, .weight = 39632, .bias_at = 41680, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){52},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 814080, .fused = MC_FUSED_RELU, .weight = 41712, .bias_at = 41744, .running = 1152, .counter = 18,
-     .saved = 1152, .extra = 0, .folded = 0},
+     .saved = 1152, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){53},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 814080, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){54},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 822272, .fused = MC_FUSED_NONE, .weight = 41776, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){55},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 830464, .fused = MC_FUSED_NONE, .weight = 50992, .bias_at = 51024, .running = 1216, .counter = 19,
-     .saved = 1216, .extra = 0, .folded = 0},
+     .saved = 1216, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){56, 49},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 838656, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){57},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 838656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){58},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 846848, .fused = MC_FUSED_NONE, .weight = 51056, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 982698},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){59},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 863232, .fused = MC_FUSED_NONE, .weight = 51632, .bias_at = 51696, .running = 1280, .counter = 20,
-     .saved = 1280, .extra = 0, .folded = 1},
+     .saved = 1280, .extra = 0, .folded = 1,
+     .stats = 982698},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){60},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 879616, .fused = MC_FUSED_NONE, .weight = 51760, .bias_at = 55856, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){61},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 883712, .fused = MC_FUSED_RELU, .weight = 55920, .bias_at = 55984, .running = 1408, .counter = 21,
-     .saved = 1408, .extra = 0, .folded = 0},
+     .saved = 1408, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){62},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 883712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){63},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 56048, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){64},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 891904, .fused = MC_FUSED_NONE, .weight = 92912, .bias_at = 92976, .running = 1536, .counter = 22,
-     .saved = 1536, .extra = 0, .folded = 0},
+     .saved = 1536, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){58},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 896000, .fused = MC_FUSED_NONE, .weight = 93040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){66},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 900096, .fused = MC_FUSED_NONE, .weight = 95088, .bias_at = 95152, .running = 1664, .counter = 23,
-     .saved = 1664, .extra = 0, .folded = 0},
+     .saved = 1664, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){65, 67},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 904192, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){68},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 904192, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){69},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 908288, .fused = MC_FUSED_NONE, .weight = 95216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 982826},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){70},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 916480, .fused = MC_FUSED_NONE, .weight = 96368, .bias_at = 96496, .running = 1792, .counter = 24,
-     .saved = 1792, .extra = 0, .folded = 1},
+     .saved = 1792, .extra = 0, .folded = 1,
+     .stats = 982826},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){71},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 924672, .fused = MC_FUSED_NONE, .weight = 96624, .bias_at = 104816, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){72},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 928768, .fused = MC_FUSED_RELU, .weight = 104880, .bias_at = 104944, .running = 2048, .counter = 25,
-     .saved = 2048, .extra = 0, .folded = 0},
+     .saved = 2048, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){73},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 928768, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){74},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 932864, .fused = MC_FUSED_NONE, .weight = 105008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){75},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 141872, .bias_at = 141936, .running = 2176, .counter = 26,
-     .saved = 2176, .extra = 0, .folded = 0},
+     .saved = 2176, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){76, 69},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 941056, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){77},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 941056, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){78},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 945152, .fused = MC_FUSED_NONE, .weight = 142000, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 983082},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){79},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 953344, .fused = MC_FUSED_NONE, .weight = 143152, .bias_at = 143280, .running = 2304, .counter = 27,
-     .saved = 2304, .extra = 0, .folded = 1},
+     .saved = 2304, .extra = 0, .folded = 1,
+     .stats = 983082},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){80},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 961536, .fused = MC_FUSED_NONE, .weight = 143408, .bias_at = 151600, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){81},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 965632, .fused = MC_FUSED_RELU, .weight = 151664, .bias_at = 151728, .running = 2560, .counter = 28,
-     .saved = 2560, .extra = 0, .folded = 0},
+     .saved = 2560, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){82},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 965632, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){83},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 969728, .fused = MC_FUSED_NONE, .weight = 151792, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){84},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 973824, .fused = MC_FUSED_NONE, .weight = 188656, .bias_at = 188720, .running = 2688, .counter = 29,
-     .saved = 2688, .extra = 0, .folded = 0},
+     .saved = 2688, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){85, 78},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 977920, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 977920, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){87},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 982016, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){88},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 982080, .fused = MC_FUSED_NONE, .weight = 188784, .bias_at = 189424, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
 };
 
 const mc_model_desc resnet20_model = {
@@ -2520,7 +2649,7 @@ const mc_model_desc resnet20_model = {
     .ntensors = 203, .tensors = resnet20_tensors,
     .nlayers = 90, .layers = resnet20_layers,
     .param_floats = 189434, .buffer_floats = 2816, .counters = 30,
-    .act_floats = 982090, .saved_floats = 2816, .extra_floats = 0, .clears_dacts = 1,
+    .act_floats = 983338, .saved_floats = 2816, .extra_floats = 0, .clears_dacts = 1,
     .forward = resnet20_forward, .backward = resnet20_backward,
     .layer_forward = resnet20_layer_forward, .layer_backward = resnet20_layer_backward,
     .loss = resnet20_loss, .loss_backward = resnet20_loss_backward,

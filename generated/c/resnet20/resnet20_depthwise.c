@@ -4,7 +4,7 @@
 
 #include "resnet20.h"
 
-/* dw_k3_5_7_c16_32x32_s1: depthwise, kernels 3, 5, 7 on 16 channels of 32x32, stride 1 -> 48x32x32, channels last */
+/* dw_k3_5_7_c16_32x32_s1_stats: depthwise, kernels 3, 5, 7 on 16 channels of 32x32, stride 1 -> 48x32x32, channels last, with the batch statistics of its output */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
 typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
@@ -91,7 +91,7 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
 
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_5_7_c16_32x32_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_5_7_c16_32x32_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 16; c++)
         for (int t = 0; t < 9; t++)
@@ -106,7 +106,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_filters(const float *restrict w, float *re
 
 /* 16 planes of 32 x 32 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_5_7_c16_32x32_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -132,7 +132,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *re
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
  * added when acc is nonzero. */
-static void dw_k3_5_7_c16_32x32_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_5_7_c16_32x32_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -164,7 +164,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_out(const float *restrict xt, float *restr
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_7_c16_32x32_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -329,7 +329,7 @@ static void dw_k3_5_7_c16_32x32_s1_fwd_k0(float *restrict dst, const float *rest
 }
 
 /* Kernel 1 (5x5) of the list, into dst. */
-static void dw_k3_5_7_c16_32x32_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -706,7 +706,7 @@ static void dw_k3_5_7_c16_32x32_s1_fwd_k1(float *restrict dst, const float *rest
 }
 
 /* Kernel 2 (7x7) of the list, into dst. */
-static void dw_k3_5_7_c16_32x32_s1_fwd_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
+static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -1390,11 +1390,83 @@ static void dw_k3_5_7_c16_32x32_s1_fwd_k2(float *restrict dst, const float *rest
     }
 }
 
-void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 48. */
+static void dw_k3_5_7_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 1024; p0 += 32) {
+        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 1024, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 1024; p0 += 32) {
+        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 48) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 48 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[1328];
-    dw_k3_5_7_c16_32x32_s1_cl_filters(w, wt, 0);
+    dw_k3_5_7_c16_32x32_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[23104], yt[16384];
@@ -1402,23 +1474,29 @@ void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *res
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 1; bg++) {
             const int b = bg / 1, g = bg % 1;
-            dw_k3_5_7_c16_32x32_s1_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
+            dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 83 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 83 + 9;
             const mc_v16 *restrict w2 = (const mc_v16 *)wt + g * 83 + 34;
-            dw_k3_5_7_c16_32x32_s1_fwd_k0(yt, xt, w0);
-            dw_k3_5_7_c16_32x32_s1_cl_out(yt, y + ((long)b * 48 + 0 + g * 16) * 1024, 0);
-            dw_k3_5_7_c16_32x32_s1_fwd_k1(yt, xt, w1);
-            dw_k3_5_7_c16_32x32_s1_cl_out(yt, y + ((long)b * 48 + 16 + g * 16) * 1024, 0);
-            dw_k3_5_7_c16_32x32_s1_fwd_k2(yt, xt, w2);
-            dw_k3_5_7_c16_32x32_s1_cl_out(yt, y + ((long)b * 48 + 32 + g * 16) * 1024, 0);
+            dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_5_7_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 96 + 0 + g * 16);
+            dw_k3_5_7_c16_32x32_s1_stats_cl_out(yt, y + ((long)b * 48 + 0 + g * 16) * 1024, 0);
+            dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_5_7_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 96 + 16 + g * 16);
+            dw_k3_5_7_c16_32x32_s1_stats_cl_out(yt, y + ((long)b * 48 + 16 + g * 16) * 1024, 0);
+            dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(yt, xt, w2);
+            if (stats)
+                dw_k3_5_7_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 96 + 32 + g * 16);
+            dw_k3_5_7_c16_32x32_s1_stats_cl_out(yt, y + ((long)b * 48 + 32 + g * 16) * 1024, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_7_c16_32x32_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -1583,7 +1661,7 @@ static void dw_k3_5_7_c16_32x32_s1_dx_k0(float *restrict dst, const float *restr
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -1629,7 +1707,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -1675,7 +1753,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -1721,15 +1799,15 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const fl
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_5_7_c16_32x32_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_7_c16_32x32_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_7_c16_32x32_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (5x5) of the list, added to dst. */
-static void dw_k3_5_7_c16_32x32_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -2106,7 +2184,7 @@ static void dw_k3_5_7_c16_32x32_s1_dx_k1(float *restrict dst, const float *restr
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -2165,7 +2243,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -2224,7 +2302,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -2283,7 +2361,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 3 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -2342,7 +2420,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 4 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -2401,17 +2479,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const fl
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_5_7_c16_32x32_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_7_c16_32x32_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_7_c16_32x32_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k1_r1(gg + 14, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k1_r2(gg + 19, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k1_r3(gg + 24, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k1_r4(gg + 29, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r1(gg + 14, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r2(gg + 19, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r3(gg + 24, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r4(gg + 29, dyt, xt);
 }
 
 /* Kernel 2 (7x7) of the list, added to dst. */
-static void dw_k3_5_7_c16_32x32_s1_dx_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
+static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -3096,7 +3174,7 @@ static void dw_k3_5_7_c16_32x32_s1_dx_k2(float *restrict dst, const float *restr
 }
 
 /* Kernel 2, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3171,7 +3249,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r0(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3246,7 +3324,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r1(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3321,7 +3399,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r2(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 3 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3396,7 +3474,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r3(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 4 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3471,7 +3549,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r4(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 5 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r5(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r5(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3546,7 +3624,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r5(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 6 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r6(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r6(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3621,23 +3699,23 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r6(mc_v16 *restrict gp, const fl
 }
 
 /* The filter gradient of kernel 2, added to its sums in gg. */
-static void dw_k3_5_7_c16_32x32_s1_dw_k2(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_7_c16_32x32_s1_stats_dw_k2(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r0(gg + 34, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r1(gg + 41, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r2(gg + 48, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r3(gg + 55, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r4(gg + 62, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r5(gg + 69, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r6(gg + 76, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r0(gg + 34, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r1(gg + 41, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r2(gg + 48, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r3(gg + 55, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r4(gg + 62, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r5(gg + 69, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r6(gg + 76, dyt, xt);
 }
 
-void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_7_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[1328];
     static _Alignas(64) mc_v16 ga[1328];
-    dw_k3_5_7_c16_32x32_s1_cl_filters(w, wt, 1);
+    dw_k3_5_7_c16_32x32_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[23104], dyt[23104], dxt[16384];
@@ -3649,20 +3727,20 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 1; g++) {
                     mc_v16 *restrict gg = ga + (k * 1 + g) * 83;
-                    dw_k3_5_7_c16_32x32_s1_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 83 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 83 + 9;
                     const mc_v16 *restrict w2 = (const mc_v16 *)wt + g * 83 + 34;
-                    dw_k3_5_7_c16_32x32_s1_cl_in(dy + ((long)b * 48 + 0 + g * 16) * 1024, dyt);
-                    dw_k3_5_7_c16_32x32_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_5_7_c16_32x32_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_5_7_c16_32x32_s1_cl_in(dy + ((long)b * 48 + 16 + g * 16) * 1024, dyt);
-                    dw_k3_5_7_c16_32x32_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_5_7_c16_32x32_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_5_7_c16_32x32_s1_cl_in(dy + ((long)b * 48 + 32 + g * 16) * 1024, dyt);
-                    dw_k3_5_7_c16_32x32_s1_dx_k2(dxt, dyt, w2);
-                    dw_k3_5_7_c16_32x32_s1_dw_k2(gg, dyt, xt);
-                    dw_k3_5_7_c16_32x32_s1_cl_out(dxt, dx + ((long)b * 16 + g * 16) * 1024, acc);
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(dy + ((long)b * 48 + 0 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c16_32x32_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_5_7_c16_32x32_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(dy + ((long)b * 48 + 16 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c16_32x32_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_5_7_c16_32x32_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(dy + ((long)b * 48 + 32 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c16_32x32_s1_stats_dx_k2(dxt, dyt, w2);
+                    dw_k3_5_7_c16_32x32_s1_stats_dw_k2(gg, dyt, xt);
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_out(dxt, dx + ((long)b * 16 + g * 16) * 1024, acc);
                 }
         }
     }
@@ -3690,10 +3768,10 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
         }
 }
 
-/* dw_k3_5_c16_32x32_s1: depthwise, kernels 3, 5 on 16 channels of 32x32, stride 1 -> 32x32x32, channels last */
+/* dw_k3_5_c16_32x32_s1_stats: depthwise, kernels 3, 5 on 16 channels of 32x32, stride 1 -> 32x32x32, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_5_c16_32x32_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_5_c16_32x32_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 16; c++)
         for (int t = 0; t < 9; t++)
@@ -3705,7 +3783,7 @@ static void dw_k3_5_c16_32x32_s1_cl_filters(const float *restrict w, float *rest
 
 /* 16 planes of 32 x 32 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_5_c16_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_5_c16_32x32_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -3731,7 +3809,7 @@ static void dw_k3_5_c16_32x32_s1_cl_in(const float *restrict planes, float *rest
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
  * added when acc is nonzero. */
-static void dw_k3_5_c16_32x32_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_5_c16_32x32_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -3763,7 +3841,7 @@ static void dw_k3_5_c16_32x32_s1_cl_out(const float *restrict xt, float *restric
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_c16_32x32_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -3928,7 +4006,7 @@ static void dw_k3_5_c16_32x32_s1_fwd_k0(float *restrict dst, const float *restri
 }
 
 /* Kernel 1 (5x5) of the list, into dst. */
-static void dw_k3_5_c16_32x32_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -4304,11 +4382,83 @@ static void dw_k3_5_c16_32x32_s1_fwd_k1(float *restrict dst, const float *restri
     }
 }
 
-void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 32. */
+static void dw_k3_5_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 1024; p0 += 32) {
+        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 1024, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 1024; p0 += 32) {
+        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 32) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 32 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_5_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[544];
-    dw_k3_5_c16_32x32_s1_cl_filters(w, wt, 0);
+    dw_k3_5_c16_32x32_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[20736], yt[16384];
@@ -4316,20 +4466,24 @@ void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restr
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 1; bg++) {
             const int b = bg / 1, g = bg % 1;
-            dw_k3_5_c16_32x32_s1_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
+            dw_k3_5_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
-            dw_k3_5_c16_32x32_s1_fwd_k0(yt, xt, w0);
-            dw_k3_5_c16_32x32_s1_cl_out(yt, y + ((long)b * 32 + 0 + g * 16) * 1024, 0);
-            dw_k3_5_c16_32x32_s1_fwd_k1(yt, xt, w1);
-            dw_k3_5_c16_32x32_s1_cl_out(yt, y + ((long)b * 32 + 16 + g * 16) * 1024, 0);
+            dw_k3_5_c16_32x32_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_5_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 64 + 0 + g * 16);
+            dw_k3_5_c16_32x32_s1_stats_cl_out(yt, y + ((long)b * 32 + 0 + g * 16) * 1024, 0);
+            dw_k3_5_c16_32x32_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_5_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 64 + 16 + g * 16);
+            dw_k3_5_c16_32x32_s1_stats_cl_out(yt, y + ((long)b * 32 + 16 + g * 16) * 1024, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_c16_32x32_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -4494,7 +4648,7 @@ static void dw_k3_5_c16_32x32_s1_dx_k0(float *restrict dst, const float *restric
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c16_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c16_32x32_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -4540,7 +4694,7 @@ static inline void dw_k3_5_c16_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c16_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c16_32x32_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -4586,7 +4740,7 @@ static inline void dw_k3_5_c16_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c16_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c16_32x32_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -4632,15 +4786,15 @@ static inline void dw_k3_5_c16_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const floa
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_5_c16_32x32_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_c16_32x32_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_c16_32x32_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_5_c16_32x32_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_5_c16_32x32_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_5_c16_32x32_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_5_c16_32x32_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_5_c16_32x32_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (5x5) of the list, added to dst. */
-static void dw_k3_5_c16_32x32_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -5017,7 +5171,7 @@ static void dw_k3_5_c16_32x32_s1_dx_k1(float *restrict dst, const float *restric
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c16_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c16_32x32_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5076,7 +5230,7 @@ static inline void dw_k3_5_c16_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c16_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c16_32x32_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5135,7 +5289,7 @@ static inline void dw_k3_5_c16_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c16_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c16_32x32_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5194,7 +5348,7 @@ static inline void dw_k3_5_c16_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 3 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c16_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c16_32x32_s1_stats_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5253,7 +5407,7 @@ static inline void dw_k3_5_c16_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 4 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c16_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c16_32x32_s1_stats_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5312,21 +5466,21 @@ static inline void dw_k3_5_c16_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const floa
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_5_c16_32x32_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_c16_32x32_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_c16_32x32_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_5_c16_32x32_s1_dw_k1_r1(gg + 14, dyt, xt);
-    dw_k3_5_c16_32x32_s1_dw_k1_r2(gg + 19, dyt, xt);
-    dw_k3_5_c16_32x32_s1_dw_k1_r3(gg + 24, dyt, xt);
-    dw_k3_5_c16_32x32_s1_dw_k1_r4(gg + 29, dyt, xt);
+    dw_k3_5_c16_32x32_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_5_c16_32x32_s1_stats_dw_k1_r1(gg + 14, dyt, xt);
+    dw_k3_5_c16_32x32_s1_stats_dw_k1_r2(gg + 19, dyt, xt);
+    dw_k3_5_c16_32x32_s1_stats_dw_k1_r3(gg + 24, dyt, xt);
+    dw_k3_5_c16_32x32_s1_stats_dw_k1_r4(gg + 29, dyt, xt);
 }
 
-void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[544];
     static _Alignas(64) mc_v16 ga[544];
-    dw_k3_5_c16_32x32_s1_cl_filters(w, wt, 1);
+    dw_k3_5_c16_32x32_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[20736], dyt[20736], dxt[16384];
@@ -5338,16 +5492,16 @@ void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restr
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 1; g++) {
                     mc_v16 *restrict gg = ga + (k * 1 + g) * 34;
-                    dw_k3_5_c16_32x32_s1_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
+                    dw_k3_5_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
-                    dw_k3_5_c16_32x32_s1_cl_in(dy + ((long)b * 32 + 0 + g * 16) * 1024, dyt);
-                    dw_k3_5_c16_32x32_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_5_c16_32x32_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_5_c16_32x32_s1_cl_in(dy + ((long)b * 32 + 16 + g * 16) * 1024, dyt);
-                    dw_k3_5_c16_32x32_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_5_c16_32x32_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_5_c16_32x32_s1_cl_out(dxt, dx + ((long)b * 16 + g * 16) * 1024, acc);
+                    dw_k3_5_c16_32x32_s1_stats_cl_in(dy + ((long)b * 32 + 0 + g * 16) * 1024, dyt);
+                    dw_k3_5_c16_32x32_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_5_c16_32x32_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_5_c16_32x32_s1_stats_cl_in(dy + ((long)b * 32 + 16 + g * 16) * 1024, dyt);
+                    dw_k3_5_c16_32x32_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_5_c16_32x32_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_5_c16_32x32_s1_stats_cl_out(dxt, dx + ((long)b * 16 + g * 16) * 1024, acc);
                 }
         }
     }
@@ -5368,10 +5522,10 @@ void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restr
         }
 }
 
-/* dw_k3_5_c32_16x16_s1: depthwise, kernels 3, 5 on 32 channels of 16x16, stride 1 -> 64x16x16, channels last */
+/* dw_k3_5_c32_16x16_s1_stats: depthwise, kernels 3, 5 on 32 channels of 16x16, stride 1 -> 64x16x16, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_5_c32_16x16_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_5_c32_16x16_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 32; c++)
         for (int t = 0; t < 9; t++)
@@ -5383,7 +5537,7 @@ static void dw_k3_5_c32_16x16_s1_cl_filters(const float *restrict w, float *rest
 
 /* 16 planes of 16 x 16 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_5_c32_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_5_c32_16x16_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -5409,7 +5563,7 @@ static void dw_k3_5_c32_16x16_s1_cl_in(const float *restrict planes, float *rest
 
 /* The channels-last result back into 16 planes of 16 x 16: stored, or
  * added when acc is nonzero. */
-static void dw_k3_5_c32_16x16_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_5_c32_16x16_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -5441,7 +5595,7 @@ static void dw_k3_5_c32_16x16_s1_cl_out(const float *restrict xt, float *restric
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_c32_16x16_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -5606,7 +5760,7 @@ static void dw_k3_5_c32_16x16_s1_fwd_k0(float *restrict dst, const float *restri
 }
 
 /* Kernel 1 (5x5) of the list, into dst. */
-static void dw_k3_5_c32_16x16_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -5982,11 +6136,83 @@ static void dw_k3_5_c32_16x16_s1_fwd_k1(float *restrict dst, const float *restri
     }
 }
 
-void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 64. */
+static void dw_k3_5_c32_16x16_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 256; p0 += 32) {
+        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 256, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 256; p0 += 32) {
+        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 64) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 64 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_5_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[1088];
-    dw_k3_5_c32_16x16_s1_cl_filters(w, wt, 0);
+    dw_k3_5_c32_16x16_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[6400], yt[4096];
@@ -5994,20 +6220,24 @@ void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restr
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 2; bg++) {
             const int b = bg / 2, g = bg % 2;
-            dw_k3_5_c32_16x16_s1_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
+            dw_k3_5_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
-            dw_k3_5_c32_16x16_s1_fwd_k0(yt, xt, w0);
-            dw_k3_5_c32_16x16_s1_cl_out(yt, y + ((long)b * 64 + 0 + g * 16) * 256, 0);
-            dw_k3_5_c32_16x16_s1_fwd_k1(yt, xt, w1);
-            dw_k3_5_c32_16x16_s1_cl_out(yt, y + ((long)b * 64 + 32 + g * 16) * 256, 0);
+            dw_k3_5_c32_16x16_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_5_c32_16x16_s1_stats_bn_sums(yt, stats + (long)b * 128 + 0 + g * 16);
+            dw_k3_5_c32_16x16_s1_stats_cl_out(yt, y + ((long)b * 64 + 0 + g * 16) * 256, 0);
+            dw_k3_5_c32_16x16_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_5_c32_16x16_s1_stats_bn_sums(yt, stats + (long)b * 128 + 32 + g * 16);
+            dw_k3_5_c32_16x16_s1_stats_cl_out(yt, y + ((long)b * 64 + 32 + g * 16) * 256, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_c32_16x16_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -6172,7 +6402,7 @@ static void dw_k3_5_c32_16x16_s1_dx_k0(float *restrict dst, const float *restric
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c32_16x16_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c32_16x16_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6218,7 +6448,7 @@ static inline void dw_k3_5_c32_16x16_s1_dw_k0_r0(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c32_16x16_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c32_16x16_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6264,7 +6494,7 @@ static inline void dw_k3_5_c32_16x16_s1_dw_k0_r1(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c32_16x16_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c32_16x16_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6310,15 +6540,15 @@ static inline void dw_k3_5_c32_16x16_s1_dw_k0_r2(mc_v16 *restrict gp, const floa
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_5_c32_16x16_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_c32_16x16_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_c32_16x16_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_5_c32_16x16_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_5_c32_16x16_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_5_c32_16x16_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_5_c32_16x16_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_5_c32_16x16_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (5x5) of the list, added to dst. */
-static void dw_k3_5_c32_16x16_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -6695,7 +6925,7 @@ static void dw_k3_5_c32_16x16_s1_dx_k1(float *restrict dst, const float *restric
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c32_16x16_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c32_16x16_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6754,7 +6984,7 @@ static inline void dw_k3_5_c32_16x16_s1_dw_k1_r0(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c32_16x16_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c32_16x16_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6813,7 +7043,7 @@ static inline void dw_k3_5_c32_16x16_s1_dw_k1_r1(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c32_16x16_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c32_16x16_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6872,7 +7102,7 @@ static inline void dw_k3_5_c32_16x16_s1_dw_k1_r2(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 3 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c32_16x16_s1_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c32_16x16_s1_stats_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6931,7 +7161,7 @@ static inline void dw_k3_5_c32_16x16_s1_dw_k1_r3(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 4 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c32_16x16_s1_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c32_16x16_s1_stats_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6990,21 +7220,21 @@ static inline void dw_k3_5_c32_16x16_s1_dw_k1_r4(mc_v16 *restrict gp, const floa
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_5_c32_16x16_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_c32_16x16_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_c32_16x16_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_5_c32_16x16_s1_dw_k1_r1(gg + 14, dyt, xt);
-    dw_k3_5_c32_16x16_s1_dw_k1_r2(gg + 19, dyt, xt);
-    dw_k3_5_c32_16x16_s1_dw_k1_r3(gg + 24, dyt, xt);
-    dw_k3_5_c32_16x16_s1_dw_k1_r4(gg + 29, dyt, xt);
+    dw_k3_5_c32_16x16_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_5_c32_16x16_s1_stats_dw_k1_r1(gg + 14, dyt, xt);
+    dw_k3_5_c32_16x16_s1_stats_dw_k1_r2(gg + 19, dyt, xt);
+    dw_k3_5_c32_16x16_s1_stats_dw_k1_r3(gg + 24, dyt, xt);
+    dw_k3_5_c32_16x16_s1_stats_dw_k1_r4(gg + 29, dyt, xt);
 }
 
-void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[1088];
     static _Alignas(64) mc_v16 ga[1088];
-    dw_k3_5_c32_16x16_s1_cl_filters(w, wt, 1);
+    dw_k3_5_c32_16x16_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[6400], dyt[6400], dxt[4096];
@@ -7016,16 +7246,16 @@ void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 2; g++) {
                     mc_v16 *restrict gg = ga + (k * 2 + g) * 34;
-                    dw_k3_5_c32_16x16_s1_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
+                    dw_k3_5_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
-                    dw_k3_5_c32_16x16_s1_cl_in(dy + ((long)b * 64 + 0 + g * 16) * 256, dyt);
-                    dw_k3_5_c32_16x16_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_5_c32_16x16_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_5_c32_16x16_s1_cl_in(dy + ((long)b * 64 + 32 + g * 16) * 256, dyt);
-                    dw_k3_5_c32_16x16_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_5_c32_16x16_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_5_c32_16x16_s1_cl_out(dxt, dx + ((long)b * 32 + g * 16) * 256, acc);
+                    dw_k3_5_c32_16x16_s1_stats_cl_in(dy + ((long)b * 64 + 0 + g * 16) * 256, dyt);
+                    dw_k3_5_c32_16x16_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_5_c32_16x16_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_5_c32_16x16_s1_stats_cl_in(dy + ((long)b * 64 + 32 + g * 16) * 256, dyt);
+                    dw_k3_5_c32_16x16_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_5_c32_16x16_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_5_c32_16x16_s1_stats_cl_out(dxt, dx + ((long)b * 32 + g * 16) * 256, acc);
                 }
         }
     }
@@ -7046,10 +7276,10 @@ void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
         }
 }
 
-/* dw_k3_3_c32_16x16_s1: depthwise, kernels 3, 3 on 32 channels of 16x16, stride 1 -> 64x16x16, channels last */
+/* dw_k3_3_c32_16x16_s1_stats: depthwise, kernels 3, 3 on 32 channels of 16x16, stride 1 -> 64x16x16, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_3_c32_16x16_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_3_c32_16x16_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 32; c++)
         for (int t = 0; t < 9; t++)
@@ -7061,7 +7291,7 @@ static void dw_k3_3_c32_16x16_s1_cl_filters(const float *restrict w, float *rest
 
 /* 16 planes of 16 x 16 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_3_c32_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_3_c32_16x16_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -7087,7 +7317,7 @@ static void dw_k3_3_c32_16x16_s1_cl_in(const float *restrict planes, float *rest
 
 /* The channels-last result back into 16 planes of 16 x 16: stored, or
  * added when acc is nonzero. */
-static void dw_k3_3_c32_16x16_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_3_c32_16x16_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -7119,7 +7349,7 @@ static void dw_k3_3_c32_16x16_s1_cl_out(const float *restrict xt, float *restric
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_3_c32_16x16_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_3_c32_16x16_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -7284,7 +7514,7 @@ static void dw_k3_3_c32_16x16_s1_fwd_k0(float *restrict dst, const float *restri
 }
 
 /* Kernel 1 (3x3) of the list, into dst. */
-static void dw_k3_3_c32_16x16_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_3_c32_16x16_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -7448,11 +7678,83 @@ static void dw_k3_3_c32_16x16_s1_fwd_k1(float *restrict dst, const float *restri
     }
 }
 
-void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 64. */
+static void dw_k3_3_c32_16x16_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 256; p0 += 32) {
+        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 256, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 256; p0 += 32) {
+        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 64) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 64 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_3_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[576];
-    dw_k3_3_c32_16x16_s1_cl_filters(w, wt, 0);
+    dw_k3_3_c32_16x16_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[5184], yt[4096];
@@ -7460,20 +7762,24 @@ void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restr
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 2; bg++) {
             const int b = bg / 2, g = bg % 2;
-            dw_k3_3_c32_16x16_s1_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
+            dw_k3_3_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
-            dw_k3_3_c32_16x16_s1_fwd_k0(yt, xt, w0);
-            dw_k3_3_c32_16x16_s1_cl_out(yt, y + ((long)b * 64 + 0 + g * 16) * 256, 0);
-            dw_k3_3_c32_16x16_s1_fwd_k1(yt, xt, w1);
-            dw_k3_3_c32_16x16_s1_cl_out(yt, y + ((long)b * 64 + 32 + g * 16) * 256, 0);
+            dw_k3_3_c32_16x16_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_3_c32_16x16_s1_stats_bn_sums(yt, stats + (long)b * 128 + 0 + g * 16);
+            dw_k3_3_c32_16x16_s1_stats_cl_out(yt, y + ((long)b * 64 + 0 + g * 16) * 256, 0);
+            dw_k3_3_c32_16x16_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_3_c32_16x16_s1_stats_bn_sums(yt, stats + (long)b * 128 + 32 + g * 16);
+            dw_k3_3_c32_16x16_s1_stats_cl_out(yt, y + ((long)b * 64 + 32 + g * 16) * 256, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_3_c32_16x16_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_3_c32_16x16_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -7638,7 +7944,7 @@ static void dw_k3_3_c32_16x16_s1_dx_k0(float *restrict dst, const float *restric
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c32_16x16_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c32_16x16_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7684,7 +7990,7 @@ static inline void dw_k3_3_c32_16x16_s1_dw_k0_r0(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c32_16x16_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c32_16x16_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7730,7 +8036,7 @@ static inline void dw_k3_3_c32_16x16_s1_dw_k0_r1(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c32_16x16_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c32_16x16_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7776,15 +8082,15 @@ static inline void dw_k3_3_c32_16x16_s1_dw_k0_r2(mc_v16 *restrict gp, const floa
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_3_c32_16x16_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_3_c32_16x16_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_3_c32_16x16_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_3_c32_16x16_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_3_c32_16x16_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_3_c32_16x16_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_3_c32_16x16_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_3_c32_16x16_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (3x3) of the list, added to dst. */
-static void dw_k3_3_c32_16x16_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_3_c32_16x16_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -7949,7 +8255,7 @@ static void dw_k3_3_c32_16x16_s1_dx_k1(float *restrict dst, const float *restric
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c32_16x16_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c32_16x16_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7995,7 +8301,7 @@ static inline void dw_k3_3_c32_16x16_s1_dw_k1_r0(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c32_16x16_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c32_16x16_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8041,7 +8347,7 @@ static inline void dw_k3_3_c32_16x16_s1_dw_k1_r1(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c32_16x16_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c32_16x16_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8087,19 +8393,19 @@ static inline void dw_k3_3_c32_16x16_s1_dw_k1_r2(mc_v16 *restrict gp, const floa
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_3_c32_16x16_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_3_c32_16x16_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_3_c32_16x16_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_3_c32_16x16_s1_dw_k1_r1(gg + 12, dyt, xt);
-    dw_k3_3_c32_16x16_s1_dw_k1_r2(gg + 15, dyt, xt);
+    dw_k3_3_c32_16x16_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_3_c32_16x16_s1_stats_dw_k1_r1(gg + 12, dyt, xt);
+    dw_k3_3_c32_16x16_s1_stats_dw_k1_r2(gg + 15, dyt, xt);
 }
 
-void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_3_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[576];
     static _Alignas(64) mc_v16 ga[576];
-    dw_k3_3_c32_16x16_s1_cl_filters(w, wt, 1);
+    dw_k3_3_c32_16x16_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[5184], dyt[5184], dxt[4096];
@@ -8111,16 +8417,16 @@ void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 2; g++) {
                     mc_v16 *restrict gg = ga + (k * 2 + g) * 18;
-                    dw_k3_3_c32_16x16_s1_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
+                    dw_k3_3_c32_16x16_s1_stats_cl_in(x + ((long)b * 32 + g * 16) * 256, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
-                    dw_k3_3_c32_16x16_s1_cl_in(dy + ((long)b * 64 + 0 + g * 16) * 256, dyt);
-                    dw_k3_3_c32_16x16_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_3_c32_16x16_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_3_c32_16x16_s1_cl_in(dy + ((long)b * 64 + 32 + g * 16) * 256, dyt);
-                    dw_k3_3_c32_16x16_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_3_c32_16x16_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_3_c32_16x16_s1_cl_out(dxt, dx + ((long)b * 32 + g * 16) * 256, acc);
+                    dw_k3_3_c32_16x16_s1_stats_cl_in(dy + ((long)b * 64 + 0 + g * 16) * 256, dyt);
+                    dw_k3_3_c32_16x16_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_3_c32_16x16_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_3_c32_16x16_s1_stats_cl_in(dy + ((long)b * 64 + 32 + g * 16) * 256, dyt);
+                    dw_k3_3_c32_16x16_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_3_c32_16x16_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_3_c32_16x16_s1_stats_cl_out(dxt, dx + ((long)b * 32 + g * 16) * 256, acc);
                 }
         }
     }
@@ -8141,10 +8447,10 @@ void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restr
         }
 }
 
-/* dw_k3_3_c64_8x8_s1: depthwise, kernels 3, 3 on 64 channels of 8x8, stride 1 -> 128x8x8, channels last */
+/* dw_k3_3_c64_8x8_s1_stats: depthwise, kernels 3, 3 on 64 channels of 8x8, stride 1 -> 128x8x8, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_3_c64_8x8_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_3_c64_8x8_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 64; c++)
         for (int t = 0; t < 9; t++)
@@ -8156,7 +8462,7 @@ static void dw_k3_3_c64_8x8_s1_cl_filters(const float *restrict w, float *restri
 
 /* 16 planes of 8 x 8 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_3_c64_8x8_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_3_c64_8x8_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -8182,7 +8488,7 @@ static void dw_k3_3_c64_8x8_s1_cl_in(const float *restrict planes, float *restri
 
 /* The channels-last result back into 16 planes of 8 x 8: stored, or
  * added when acc is nonzero. */
-static void dw_k3_3_c64_8x8_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_3_c64_8x8_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -8214,7 +8520,7 @@ static void dw_k3_3_c64_8x8_s1_cl_out(const float *restrict xt, float *restrict 
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_3_c64_8x8_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_3_c64_8x8_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 8; oy++) {
         for (int ox = 0; ox < 8; ox += 8)
@@ -8379,7 +8685,7 @@ static void dw_k3_3_c64_8x8_s1_fwd_k0(float *restrict dst, const float *restrict
 }
 
 /* Kernel 1 (3x3) of the list, into dst. */
-static void dw_k3_3_c64_8x8_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_3_c64_8x8_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 8; oy++) {
         for (int ox = 0; ox < 8; ox += 8)
@@ -8543,11 +8849,83 @@ static void dw_k3_3_c64_8x8_s1_fwd_k1(float *restrict dst, const float *restrict
     }
 }
 
-void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 128. */
+static void dw_k3_3_c64_8x8_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 64; p0 += 32) {
+        const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 64, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 64, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 64; p0 += 32) {
+        const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 128) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 128 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_3_c64_8x8_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[1152];
-    dw_k3_3_c64_8x8_s1_cl_filters(w, wt, 0);
+    dw_k3_3_c64_8x8_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[1600], yt[1024];
@@ -8555,20 +8933,24 @@ void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restric
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 4; bg++) {
             const int b = bg / 4, g = bg % 4;
-            dw_k3_3_c64_8x8_s1_cl_in(x + ((long)b * 64 + g * 16) * 64, xt);
+            dw_k3_3_c64_8x8_s1_stats_cl_in(x + ((long)b * 64 + g * 16) * 64, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
-            dw_k3_3_c64_8x8_s1_fwd_k0(yt, xt, w0);
-            dw_k3_3_c64_8x8_s1_cl_out(yt, y + ((long)b * 128 + 0 + g * 16) * 64, 0);
-            dw_k3_3_c64_8x8_s1_fwd_k1(yt, xt, w1);
-            dw_k3_3_c64_8x8_s1_cl_out(yt, y + ((long)b * 128 + 64 + g * 16) * 64, 0);
+            dw_k3_3_c64_8x8_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_3_c64_8x8_s1_stats_bn_sums(yt, stats + (long)b * 256 + 0 + g * 16);
+            dw_k3_3_c64_8x8_s1_stats_cl_out(yt, y + ((long)b * 128 + 0 + g * 16) * 64, 0);
+            dw_k3_3_c64_8x8_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_3_c64_8x8_s1_stats_bn_sums(yt, stats + (long)b * 256 + 64 + g * 16);
+            dw_k3_3_c64_8x8_s1_stats_cl_out(yt, y + ((long)b * 128 + 64 + g * 16) * 64, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_3_c64_8x8_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_3_c64_8x8_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 8; oy++) {
         for (int ox = 0; ox < 8; ox += 8)
@@ -8733,7 +9115,7 @@ static void dw_k3_3_c64_8x8_s1_dx_k0(float *restrict dst, const float *restrict 
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c64_8x8_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c64_8x8_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8779,7 +9161,7 @@ static inline void dw_k3_3_c64_8x8_s1_dw_k0_r0(mc_v16 *restrict gp, const float 
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c64_8x8_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c64_8x8_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8825,7 +9207,7 @@ static inline void dw_k3_3_c64_8x8_s1_dw_k0_r1(mc_v16 *restrict gp, const float 
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c64_8x8_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c64_8x8_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8871,15 +9253,15 @@ static inline void dw_k3_3_c64_8x8_s1_dw_k0_r2(mc_v16 *restrict gp, const float 
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_3_c64_8x8_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_3_c64_8x8_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_3_c64_8x8_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_3_c64_8x8_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_3_c64_8x8_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_3_c64_8x8_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_3_c64_8x8_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_3_c64_8x8_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (3x3) of the list, added to dst. */
-static void dw_k3_3_c64_8x8_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_3_c64_8x8_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 8; oy++) {
         for (int ox = 0; ox < 8; ox += 8)
@@ -9044,7 +9426,7 @@ static void dw_k3_3_c64_8x8_s1_dx_k1(float *restrict dst, const float *restrict 
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c64_8x8_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c64_8x8_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -9090,7 +9472,7 @@ static inline void dw_k3_3_c64_8x8_s1_dw_k1_r0(mc_v16 *restrict gp, const float 
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c64_8x8_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c64_8x8_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -9136,7 +9518,7 @@ static inline void dw_k3_3_c64_8x8_s1_dw_k1_r1(mc_v16 *restrict gp, const float 
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c64_8x8_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c64_8x8_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -9182,19 +9564,19 @@ static inline void dw_k3_3_c64_8x8_s1_dw_k1_r2(mc_v16 *restrict gp, const float 
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_3_c64_8x8_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_3_c64_8x8_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_3_c64_8x8_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_3_c64_8x8_s1_dw_k1_r1(gg + 12, dyt, xt);
-    dw_k3_3_c64_8x8_s1_dw_k1_r2(gg + 15, dyt, xt);
+    dw_k3_3_c64_8x8_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_3_c64_8x8_s1_stats_dw_k1_r1(gg + 12, dyt, xt);
+    dw_k3_3_c64_8x8_s1_stats_dw_k1_r2(gg + 15, dyt, xt);
 }
 
-void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_3_c64_8x8_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[1152];
     static _Alignas(64) mc_v16 ga[1152];
-    dw_k3_3_c64_8x8_s1_cl_filters(w, wt, 1);
+    dw_k3_3_c64_8x8_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[1600], dyt[1600], dxt[1024];
@@ -9206,16 +9588,16 @@ void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restric
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 4; g++) {
                     mc_v16 *restrict gg = ga + (k * 4 + g) * 18;
-                    dw_k3_3_c64_8x8_s1_cl_in(x + ((long)b * 64 + g * 16) * 64, xt);
+                    dw_k3_3_c64_8x8_s1_stats_cl_in(x + ((long)b * 64 + g * 16) * 64, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
-                    dw_k3_3_c64_8x8_s1_cl_in(dy + ((long)b * 128 + 0 + g * 16) * 64, dyt);
-                    dw_k3_3_c64_8x8_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_3_c64_8x8_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_3_c64_8x8_s1_cl_in(dy + ((long)b * 128 + 64 + g * 16) * 64, dyt);
-                    dw_k3_3_c64_8x8_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_3_c64_8x8_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_3_c64_8x8_s1_cl_out(dxt, dx + ((long)b * 64 + g * 16) * 64, acc);
+                    dw_k3_3_c64_8x8_s1_stats_cl_in(dy + ((long)b * 128 + 0 + g * 16) * 64, dyt);
+                    dw_k3_3_c64_8x8_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_3_c64_8x8_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_3_c64_8x8_s1_stats_cl_in(dy + ((long)b * 128 + 64 + g * 16) * 64, dyt);
+                    dw_k3_3_c64_8x8_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_3_c64_8x8_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_3_c64_8x8_s1_stats_cl_out(dxt, dx + ((long)b * 64 + g * 16) * 64, acc);
                 }
         }
     }

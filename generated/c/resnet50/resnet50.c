@@ -29,8 +29,9 @@ static void resnet50_layer1_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
-            (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448),
+            (buf + 0), (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0),
+            (sav + 16));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
@@ -62,14 +63,15 @@ static void resnet50_layer3_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0),
+        train ? (act + (long)(2436170) * n) : 0);
 }
 
 /* layer1.0.conv_bn.seps */
 static void resnet50_layer3_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464), 0,
         1);
 }
 
@@ -79,10 +81,11 @@ static void resnet50_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(35840) * n), (act + (long)(2436170) * n), (par + 1792), (par + 1840),
+            (buf + 32), (buf + 80), (cnt + 1), (act + (long)(84992) * n), (sav + 32),
+            (sav + 80));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 32), (buf + 80), (sav + 32), (sav + 80));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 32), (buf + 80), (sav + 32), (sav + 80));
 }
 
 /* layer1.0.conv_bn.bn1 */
@@ -116,8 +119,9 @@ static void resnet50_layer6_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
-            (cnt + 2), (act + (long)(150528) * n), (sav + 128), (sav + 144));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688),
+            (buf + 128), (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128),
+            (sav + 144));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(150528) * n));
@@ -166,8 +170,9 @@ static void resnet50_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (cnt + 3), (act + (long)(183296) * n), (sav + 160), (sav + 176));
+        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
+            (buf + 160), (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160),
+            (sav + 176));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
             (act + (long)(183296) * n));
@@ -214,14 +219,15 @@ static void resnet50_layer12_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0),
+        train ? (act + (long)(2436266) * n) : 0);
 }
 
 /* layer1.1.conv_bn.seps */
 static void resnet50_layer12_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(216064) * n + 0), (dact + (long)(199680) * n), (grad + 5040), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(199680) * n), (par + 5040), (dact + (long)(216064) * n + 0), (dact + (long)(199680) * n), (grad + 5040), 0,
         1);
 }
 
@@ -231,10 +237,11 @@ static void resnet50_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(216064) * n), (par + 6368), (par + 6416), (buf + 192), (buf + 240),
-            (cnt + 4), (act + (long)(265216) * n), (sav + 192), (sav + 240));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(216064) * n), (act + (long)(2436266) * n), (par + 6368), (par + 6416),
+            (buf + 192), (buf + 240), (cnt + 4), (act + (long)(265216) * n), (sav + 192),
+            (sav + 240));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
 }
 
 /* layer1.1.conv_bn.bn1 */
@@ -268,8 +275,9 @@ static void resnet50_layer15_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
-            (cnt + 5), (act + (long)(330752) * n), (sav + 288), (sav + 304));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(314368) * n), (par + 7248), (par + 7264),
+            (buf + 288), (buf + 304), (cnt + 5), (act + (long)(330752) * n), (sav + 288),
+            (sav + 304));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
             (act + (long)(330752) * n));
@@ -318,8 +326,9 @@ static void resnet50_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
-            (cnt + 6), (act + (long)(363520) * n), (sav + 320), (sav + 336));
+        bn_c16_32x32_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
+            (buf + 320), (buf + 336), (cnt + 6), (act + (long)(363520) * n), (sav + 320),
+            (sav + 336));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
             (act + (long)(363520) * n));
@@ -366,14 +375,15 @@ static void resnet50_layer21_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0),
+        train ? (act + (long)(2436362) * n) : 0);
 }
 
 /* layer1.2.conv_bn.seps */
 static void resnet50_layer21_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(379904) * n), (par + 9616), (dact + (long)(396288) * n + 0), (dact + (long)(379904) * n), (grad + 9616), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(379904) * n), (par + 9616), (dact + (long)(396288) * n + 0), (dact + (long)(379904) * n), (grad + 9616), 0,
         1);
 }
 
@@ -383,10 +393,11 @@ static void resnet50_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(396288) * n), (par + 10944), (par + 10992), (buf + 352), (buf + 400),
-            (cnt + 7), (act + (long)(445440) * n), (sav + 352), (sav + 400));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(396288) * n), (act + (long)(2436362) * n), (par + 10944), (par + 10992),
+            (buf + 352), (buf + 400), (cnt + 7), (act + (long)(445440) * n), (sav + 352),
+            (sav + 400));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 352), (buf + 400), (sav + 352), (sav + 400));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 352), (buf + 400), (sav + 352), (sav + 400));
 }
 
 /* layer1.2.conv_bn.bn1 */
@@ -420,8 +431,9 @@ static void resnet50_layer24_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
-            (cnt + 8), (act + (long)(510976) * n), (sav + 448), (sav + 464));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(494592) * n), (par + 11824), (par + 11840),
+            (buf + 448), (buf + 464), (cnt + 8), (act + (long)(510976) * n), (sav + 448),
+            (sav + 464));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
             (act + (long)(510976) * n));
@@ -470,8 +482,9 @@ static void resnet50_layer27_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
-            (cnt + 9), (act + (long)(543744) * n), (sav + 480), (sav + 496));
+        bn_c16_32x32_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
+            (buf + 480), (buf + 496), (cnt + 9), (act + (long)(543744) * n), (sav + 480),
+            (sav + 496));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
             (act + (long)(543744) * n));
@@ -518,14 +531,15 @@ static void resnet50_layer30_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0),
+        train ? (act + (long)(2436458) * n) : 0);
 }
 
 /* layer1.3.conv_bn.seps */
 static void resnet50_layer30_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(560128) * n), (par + 14192), (dact + (long)(576512) * n + 0), (dact + (long)(560128) * n), (grad + 14192), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(560128) * n), (par + 14192), (dact + (long)(576512) * n + 0), (dact + (long)(560128) * n), (grad + 14192), 0,
         1);
 }
 
@@ -535,10 +549,11 @@ static void resnet50_layer31_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(576512) * n), (par + 15520), (par + 15568), (buf + 512), (buf + 560),
-            (cnt + 10), (act + (long)(625664) * n), (sav + 512), (sav + 560));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(576512) * n), (act + (long)(2436458) * n), (par + 15520), (par + 15568),
+            (buf + 512), (buf + 560), (cnt + 10), (act + (long)(625664) * n), (sav + 512),
+            (sav + 560));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 512), (buf + 560), (sav + 512), (sav + 560));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 512), (buf + 560), (sav + 512), (sav + 560));
 }
 
 /* layer1.3.conv_bn.bn1 */
@@ -572,8 +587,9 @@ static void resnet50_layer33_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(674816) * n), (par + 16400), (par + 16416), (buf + 608), (buf + 624),
-            (cnt + 11), (act + (long)(691200) * n), (sav + 608), (sav + 624));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(674816) * n), (par + 16400), (par + 16416),
+            (buf + 608), (buf + 624), (cnt + 11), (act + (long)(691200) * n), (sav + 608),
+            (sav + 624));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(674816) * n), (par + 16400), (par + 16416), (buf + 608), (buf + 624),
             (act + (long)(691200) * n));
@@ -622,8 +638,9 @@ static void resnet50_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(707584) * n), (par + 18736), (par + 18752), (buf + 640), (buf + 656),
-            (cnt + 12), (act + (long)(723968) * n), (sav + 640), (sav + 656));
+        bn_c16_32x32_fwd_train(n, (act + (long)(707584) * n), (par + 18736), (par + 18752),
+            (buf + 640), (buf + 656), (cnt + 12), (act + (long)(723968) * n), (sav + 640),
+            (sav + 656));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(707584) * n), (par + 18736), (par + 18752), (buf + 640), (buf + 656),
             (act + (long)(723968) * n));
@@ -670,14 +687,15 @@ static void resnet50_layer39_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(740352) * n), (par + 18768), 0, (act + (long)(756736) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(740352) * n), (par + 18768), 0, (act + (long)(756736) * n + 0),
+        train ? (act + (long)(2436554) * n) : 0);
 }
 
 /* layer1.4.conv_bn.seps */
 static void resnet50_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(740352) * n), (par + 18768), (dact + (long)(756736) * n + 0), (dact + (long)(740352) * n), (grad + 18768), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(740352) * n), (par + 18768), (dact + (long)(756736) * n + 0), (dact + (long)(740352) * n), (grad + 18768), 0,
         1);
 }
 
@@ -687,10 +705,11 @@ static void resnet50_layer40_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(756736) * n), (par + 20096), (par + 20144), (buf + 672), (buf + 720),
-            (cnt + 13), (act + (long)(805888) * n), (sav + 672), (sav + 720));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(756736) * n), (act + (long)(2436554) * n), (par + 20096), (par + 20144),
+            (buf + 672), (buf + 720), (cnt + 13), (act + (long)(805888) * n), (sav + 672),
+            (sav + 720));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 672), (buf + 720), (sav + 672), (sav + 720));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 672), (buf + 720), (sav + 672), (sav + 720));
 }
 
 /* layer1.4.conv_bn.bn1 */
@@ -724,8 +743,9 @@ static void resnet50_layer42_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(855040) * n), (par + 20976), (par + 20992), (buf + 768), (buf + 784),
-            (cnt + 14), (act + (long)(871424) * n), (sav + 768), (sav + 784));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(855040) * n), (par + 20976), (par + 20992),
+            (buf + 768), (buf + 784), (cnt + 14), (act + (long)(871424) * n), (sav + 768),
+            (sav + 784));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(855040) * n), (par + 20976), (par + 20992), (buf + 768), (buf + 784),
             (act + (long)(871424) * n));
@@ -774,8 +794,9 @@ static void resnet50_layer45_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(887808) * n), (par + 23312), (par + 23328), (buf + 800), (buf + 816),
-            (cnt + 15), (act + (long)(904192) * n), (sav + 800), (sav + 816));
+        bn_c16_32x32_fwd_train(n, (act + (long)(887808) * n), (par + 23312), (par + 23328),
+            (buf + 800), (buf + 816), (cnt + 15), (act + (long)(904192) * n), (sav + 800),
+            (sav + 816));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(887808) * n), (par + 23312), (par + 23328), (buf + 800), (buf + 816),
             (act + (long)(904192) * n));
@@ -822,14 +843,15 @@ static void resnet50_layer48_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(920576) * n), (par + 23344), 0, (act + (long)(936960) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(920576) * n), (par + 23344), 0, (act + (long)(936960) * n + 0),
+        train ? (act + (long)(2436650) * n) : 0);
 }
 
 /* layer1.5.conv_bn.seps */
 static void resnet50_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(920576) * n), (par + 23344), (dact + (long)(936960) * n + 0), (dact + (long)(920576) * n), (grad + 23344), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(920576) * n), (par + 23344), (dact + (long)(936960) * n + 0), (dact + (long)(920576) * n), (grad + 23344), 0,
         1);
 }
 
@@ -839,10 +861,11 @@ static void resnet50_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(936960) * n), (par + 24672), (par + 24720), (buf + 832), (buf + 880),
-            (cnt + 16), (act + (long)(986112) * n), (sav + 832), (sav + 880));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(936960) * n), (act + (long)(2436650) * n), (par + 24672), (par + 24720),
+            (buf + 832), (buf + 880), (cnt + 16), (act + (long)(986112) * n), (sav + 832),
+            (sav + 880));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 832), (buf + 880), (sav + 832), (sav + 880));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 832), (buf + 880), (sav + 832), (sav + 880));
 }
 
 /* layer1.5.conv_bn.bn1 */
@@ -876,8 +899,9 @@ static void resnet50_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1035264) * n), (par + 25552), (par + 25568), (buf + 928), (buf + 944),
-            (cnt + 17), (act + (long)(1051648) * n), (sav + 928), (sav + 944));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1035264) * n), (par + 25552), (par + 25568),
+            (buf + 928), (buf + 944), (cnt + 17), (act + (long)(1051648) * n), (sav + 928),
+            (sav + 944));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1035264) * n), (par + 25552), (par + 25568), (buf + 928), (buf + 944),
             (act + (long)(1051648) * n));
@@ -926,8 +950,9 @@ static void resnet50_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904), (buf + 960), (buf + 976),
-            (cnt + 18), (act + (long)(1084416) * n), (sav + 960), (sav + 976));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904),
+            (buf + 960), (buf + 976), (cnt + 18), (act + (long)(1084416) * n), (sav + 960),
+            (sav + 976));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904), (buf + 960), (buf + 976),
             (act + (long)(1084416) * n));
@@ -974,14 +999,15 @@ static void resnet50_layer57_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1100800) * n), (par + 27920), 0, (act + (long)(1117184) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1100800) * n), (par + 27920), 0, (act + (long)(1117184) * n + 0),
+        train ? (act + (long)(2436746) * n) : 0);
 }
 
 /* layer1.6.conv_bn.seps */
 static void resnet50_layer57_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1100800) * n), (par + 27920), (dact + (long)(1117184) * n + 0), (dact + (long)(1100800) * n), (grad + 27920), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(1100800) * n), (par + 27920), (dact + (long)(1117184) * n + 0), (dact + (long)(1100800) * n), (grad + 27920), 0,
         1);
 }
 
@@ -991,10 +1017,11 @@ static void resnet50_layer58_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1117184) * n), (par + 29248), (par + 29296), (buf + 992), (buf + 1040),
-            (cnt + 19), (act + (long)(1166336) * n), (sav + 992), (sav + 1040));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1117184) * n), (act + (long)(2436746) * n), (par + 29248), (par + 29296),
+            (buf + 992), (buf + 1040), (cnt + 19), (act + (long)(1166336) * n), (sav + 992),
+            (sav + 1040));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 992), (buf + 1040), (sav + 992), (sav + 1040));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 992), (buf + 1040), (sav + 992), (sav + 1040));
 }
 
 /* layer1.6.conv_bn.bn1 */
@@ -1028,8 +1055,9 @@ static void resnet50_layer60_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1215488) * n), (par + 30128), (par + 30144), (buf + 1088), (buf + 1104),
-            (cnt + 20), (act + (long)(1231872) * n), (sav + 1088), (sav + 1104));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1215488) * n), (par + 30128), (par + 30144),
+            (buf + 1088), (buf + 1104), (cnt + 20), (act + (long)(1231872) * n), (sav + 1088),
+            (sav + 1104));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1215488) * n), (par + 30128), (par + 30144), (buf + 1088), (buf + 1104),
             (act + (long)(1231872) * n));
@@ -1078,8 +1106,9 @@ static void resnet50_layer63_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480), (buf + 1120), (buf + 1136),
-            (cnt + 21), (act + (long)(1264640) * n), (sav + 1120), (sav + 1136));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480),
+            (buf + 1120), (buf + 1136), (cnt + 21), (act + (long)(1264640) * n), (sav + 1120),
+            (sav + 1136));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480), (buf + 1120), (buf + 1136),
             (act + (long)(1264640) * n));
@@ -1126,14 +1155,15 @@ static void resnet50_layer66_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1281024) * n), (par + 32496), 0, (act + (long)(1297408) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1281024) * n), (par + 32496), 0, (act + (long)(1297408) * n + 0),
+        train ? (act + (long)(2436842) * n) : 0);
 }
 
 /* layer1.7.conv_bn.seps */
 static void resnet50_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1281024) * n), (par + 32496), (dact + (long)(1297408) * n + 0), (dact + (long)(1281024) * n), (grad + 32496), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(1281024) * n), (par + 32496), (dact + (long)(1297408) * n + 0), (dact + (long)(1281024) * n), (grad + 32496), 0,
         1);
 }
 
@@ -1143,10 +1173,11 @@ static void resnet50_layer67_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1297408) * n), (par + 33824), (par + 33872), (buf + 1152), (buf + 1200),
-            (cnt + 22), (act + (long)(1346560) * n), (sav + 1152), (sav + 1200));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1297408) * n), (act + (long)(2436842) * n), (par + 33824), (par + 33872),
+            (buf + 1152), (buf + 1200), (cnt + 22), (act + (long)(1346560) * n), (sav + 1152),
+            (sav + 1200));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 1152), (buf + 1200), (sav + 1152), (sav + 1200));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 1152), (buf + 1200), (sav + 1152), (sav + 1200));
 }
 
 /* layer1.7.conv_bn.bn1 */
@@ -1180,8 +1211,9 @@ static void resnet50_layer69_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1395712) * n), (par + 34704), (par + 34720), (buf + 1248), (buf + 1264),
-            (cnt + 23), (act + (long)(1412096) * n), (sav + 1248), (sav + 1264));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1395712) * n), (par + 34704), (par + 34720),
+            (buf + 1248), (buf + 1264), (cnt + 23), (act + (long)(1412096) * n), (sav + 1248),
+            (sav + 1264));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1395712) * n), (par + 34704), (par + 34720), (buf + 1248), (buf + 1264),
             (act + (long)(1412096) * n));
@@ -1230,8 +1262,9 @@ static void resnet50_layer72_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056), (buf + 1280), (buf + 1296),
-            (cnt + 24), (act + (long)(1444864) * n), (sav + 1280), (sav + 1296));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056),
+            (buf + 1280), (buf + 1296), (cnt + 24), (act + (long)(1444864) * n), (sav + 1280),
+            (sav + 1296));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056), (buf + 1280), (buf + 1296),
             (act + (long)(1444864) * n));
@@ -1278,14 +1311,15 @@ static void resnet50_layer75_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(1461248) * n), (par + 37072), 0, (act + (long)(1477632) * n + 0));
+    dw_k3_5_c16_32x32_s1_stats_fwd(n, (act + (long)(1461248) * n), (par + 37072), 0, (act + (long)(1477632) * n + 0),
+        train ? (act + (long)(2436938) * n) : 0);
 }
 
 /* layer2.0.conv_bn.seps */
 static void resnet50_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(1461248) * n), (par + 37072), (dact + (long)(1477632) * n + 0), (dact + (long)(1461248) * n), (grad + 37072), 0,
+    dw_k3_5_c16_32x32_s1_stats_bwd(n, (act + (long)(1461248) * n), (par + 37072), (dact + (long)(1477632) * n + 0), (dact + (long)(1461248) * n), (grad + 37072), 0,
         1);
 }
 
@@ -1295,10 +1329,11 @@ static void resnet50_layer76_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_stats_fwd_train(n, (act + (long)(1477632) * n), (par + 37616), (par + 37648), (buf + 1312), (buf + 1344),
-            (cnt + 25), (act + (long)(1510400) * n), (sav + 1312), (sav + 1344));
+        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(1477632) * n), (act + (long)(2436938) * n), (par + 37616), (par + 37648),
+            (buf + 1312), (buf + 1344), (cnt + 25), (act + (long)(1510400) * n), (sav + 1312),
+            (sav + 1344));
     else
-        bn_c32_32x32_stats_fwd_eval((buf + 1312), (buf + 1344), (sav + 1312), (sav + 1344));
+        bn_c32_32x32_stats_pstats_fwd_eval((buf + 1312), (buf + 1344), (sav + 1312), (sav + 1344));
 }
 
 /* layer2.0.conv_bn.bn1 */
@@ -1332,8 +1367,9 @@ static void resnet50_layer78_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1543168) * n), (par + 38736), (par + 38768), (buf + 1376), (buf + 1408),
-            (cnt + 26), (act + (long)(1551360) * n), (sav + 1376), (sav + 1408));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1543168) * n), (par + 38736), (par + 38768),
+            (buf + 1376), (buf + 1408), (cnt + 26), (act + (long)(1551360) * n), (sav + 1376),
+            (sav + 1408));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1543168) * n), (par + 38736), (par + 38768), (buf + 1376), (buf + 1408),
             (act + (long)(1551360) * n));
@@ -1382,8 +1418,9 @@ static void resnet50_layer81_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048), (buf + 1440), (buf + 1472),
-            (cnt + 27), (act + (long)(1567744) * n), (sav + 1440), (sav + 1472));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048),
+            (buf + 1440), (buf + 1472), (cnt + 27), (act + (long)(1567744) * n), (sav + 1440),
+            (sav + 1472));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048), (buf + 1440), (buf + 1472),
             (act + (long)(1567744) * n));
@@ -1419,8 +1456,9 @@ static void resnet50_layer83_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1575936) * n), (par + 48592), (par + 48624), (buf + 1504), (buf + 1536),
-            (cnt + 28), (act + (long)(1584128) * n), (sav + 1504), (sav + 1536));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1575936) * n), (par + 48592), (par + 48624),
+            (buf + 1504), (buf + 1536), (cnt + 28), (act + (long)(1584128) * n), (sav + 1504),
+            (sav + 1536));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1575936) * n), (par + 48592), (par + 48624), (buf + 1504), (buf + 1536),
             (act + (long)(1584128) * n));
@@ -1467,14 +1505,15 @@ static void resnet50_layer86_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1592320) * n), (par + 48656), 0, (act + (long)(1600512) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1592320) * n), (par + 48656), 0, (act + (long)(1600512) * n + 0),
+        train ? (act + (long)(2437002) * n) : 0);
 }
 
 /* layer2.1.conv_bn.seps */
 static void resnet50_layer86_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1592320) * n), (par + 48656), (dact + (long)(1600512) * n + 0), (dact + (long)(1592320) * n), (grad + 48656), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(1592320) * n), (par + 48656), (dact + (long)(1600512) * n + 0), (dact + (long)(1592320) * n), (grad + 48656), 0,
         1);
 }
 
@@ -1484,10 +1523,11 @@ static void resnet50_layer87_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1600512) * n), (par + 49744), (par + 49808), (buf + 1568), (buf + 1632),
-            (cnt + 29), (act + (long)(1616896) * n), (sav + 1568), (sav + 1632));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1600512) * n), (act + (long)(2437002) * n), (par + 49744), (par + 49808),
+            (buf + 1568), (buf + 1632), (cnt + 29), (act + (long)(1616896) * n), (sav + 1568),
+            (sav + 1632));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 1568), (buf + 1632), (sav + 1568), (sav + 1632));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 1568), (buf + 1632), (sav + 1568), (sav + 1632));
 }
 
 /* layer2.1.conv_bn.bn1 */
@@ -1521,8 +1561,9 @@ static void resnet50_layer89_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1633280) * n), (par + 51952), (par + 51984), (buf + 1696), (buf + 1728),
-            (cnt + 30), (act + (long)(1641472) * n), (sav + 1696), (sav + 1728));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1633280) * n), (par + 51952), (par + 51984),
+            (buf + 1696), (buf + 1728), (cnt + 30), (act + (long)(1641472) * n), (sav + 1696),
+            (sav + 1728));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1633280) * n), (par + 51952), (par + 51984), (buf + 1696), (buf + 1728),
             (act + (long)(1641472) * n));
@@ -1571,8 +1612,9 @@ static void resnet50_layer92_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264), (buf + 1760), (buf + 1792),
-            (cnt + 31), (act + (long)(1657856) * n), (sav + 1760), (sav + 1792));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264),
+            (buf + 1760), (buf + 1792), (cnt + 31), (act + (long)(1657856) * n), (sav + 1760),
+            (sav + 1792));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264), (buf + 1760), (buf + 1792),
             (act + (long)(1657856) * n));
@@ -1619,14 +1661,15 @@ static void resnet50_layer95_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1666048) * n), (par + 61296), 0, (act + (long)(1674240) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1666048) * n), (par + 61296), 0, (act + (long)(1674240) * n + 0),
+        train ? (act + (long)(2437130) * n) : 0);
 }
 
 /* layer2.2.conv_bn.seps */
 static void resnet50_layer95_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1666048) * n), (par + 61296), (dact + (long)(1674240) * n + 0), (dact + (long)(1666048) * n), (grad + 61296), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(1666048) * n), (par + 61296), (dact + (long)(1674240) * n + 0), (dact + (long)(1666048) * n), (grad + 61296), 0,
         1);
 }
 
@@ -1636,10 +1679,11 @@ static void resnet50_layer96_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1674240) * n), (par + 62384), (par + 62448), (buf + 1824), (buf + 1888),
-            (cnt + 32), (act + (long)(1690624) * n), (sav + 1824), (sav + 1888));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1674240) * n), (act + (long)(2437130) * n), (par + 62384), (par + 62448),
+            (buf + 1824), (buf + 1888), (cnt + 32), (act + (long)(1690624) * n), (sav + 1824),
+            (sav + 1888));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 1824), (buf + 1888), (sav + 1824), (sav + 1888));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 1824), (buf + 1888), (sav + 1824), (sav + 1888));
 }
 
 /* layer2.2.conv_bn.bn1 */
@@ -1673,8 +1717,9 @@ static void resnet50_layer98_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1707008) * n), (par + 64592), (par + 64624), (buf + 1952), (buf + 1984),
-            (cnt + 33), (act + (long)(1715200) * n), (sav + 1952), (sav + 1984));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1707008) * n), (par + 64592), (par + 64624),
+            (buf + 1952), (buf + 1984), (cnt + 33), (act + (long)(1715200) * n), (sav + 1952),
+            (sav + 1984));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1707008) * n), (par + 64592), (par + 64624), (buf + 1952), (buf + 1984),
             (act + (long)(1715200) * n));
@@ -1723,8 +1768,9 @@ static void resnet50_layer101_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904), (buf + 2016), (buf + 2048),
-            (cnt + 34), (act + (long)(1731584) * n), (sav + 2016), (sav + 2048));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904),
+            (buf + 2016), (buf + 2048), (cnt + 34), (act + (long)(1731584) * n), (sav + 2016),
+            (sav + 2048));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904), (buf + 2016), (buf + 2048),
             (act + (long)(1731584) * n));
@@ -1771,14 +1817,15 @@ static void resnet50_layer104_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1739776) * n), (par + 73936), 0, (act + (long)(1747968) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1739776) * n), (par + 73936), 0, (act + (long)(1747968) * n + 0),
+        train ? (act + (long)(2437258) * n) : 0);
 }
 
 /* layer2.3.conv_bn.seps */
 static void resnet50_layer104_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1739776) * n), (par + 73936), (dact + (long)(1747968) * n + 0), (dact + (long)(1739776) * n), (grad + 73936), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(1739776) * n), (par + 73936), (dact + (long)(1747968) * n + 0), (dact + (long)(1739776) * n), (grad + 73936), 0,
         1);
 }
 
@@ -1788,10 +1835,11 @@ static void resnet50_layer105_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1747968) * n), (par + 75024), (par + 75088), (buf + 2080), (buf + 2144),
-            (cnt + 35), (act + (long)(1764352) * n), (sav + 2080), (sav + 2144));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1747968) * n), (act + (long)(2437258) * n), (par + 75024), (par + 75088),
+            (buf + 2080), (buf + 2144), (cnt + 35), (act + (long)(1764352) * n), (sav + 2080),
+            (sav + 2144));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 2080), (buf + 2144), (sav + 2080), (sav + 2144));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 2080), (buf + 2144), (sav + 2080), (sav + 2144));
 }
 
 /* layer2.3.conv_bn.bn1 */
@@ -1825,8 +1873,9 @@ static void resnet50_layer107_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1780736) * n), (par + 77232), (par + 77264), (buf + 2208), (buf + 2240),
-            (cnt + 36), (act + (long)(1788928) * n), (sav + 2208), (sav + 2240));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1780736) * n), (par + 77232), (par + 77264),
+            (buf + 2208), (buf + 2240), (cnt + 36), (act + (long)(1788928) * n), (sav + 2208),
+            (sav + 2240));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1780736) * n), (par + 77232), (par + 77264), (buf + 2208), (buf + 2240),
             (act + (long)(1788928) * n));
@@ -1875,8 +1924,9 @@ static void resnet50_layer110_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544), (buf + 2272), (buf + 2304),
-            (cnt + 37), (act + (long)(1805312) * n), (sav + 2272), (sav + 2304));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544),
+            (buf + 2272), (buf + 2304), (cnt + 37), (act + (long)(1805312) * n), (sav + 2272),
+            (sav + 2304));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544), (buf + 2272), (buf + 2304),
             (act + (long)(1805312) * n));
@@ -1923,14 +1973,15 @@ static void resnet50_layer113_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1813504) * n), (par + 86576), 0, (act + (long)(1821696) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1813504) * n), (par + 86576), 0, (act + (long)(1821696) * n + 0),
+        train ? (act + (long)(2437386) * n) : 0);
 }
 
 /* layer2.4.conv_bn.seps */
 static void resnet50_layer113_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1813504) * n), (par + 86576), (dact + (long)(1821696) * n + 0), (dact + (long)(1813504) * n), (grad + 86576), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(1813504) * n), (par + 86576), (dact + (long)(1821696) * n + 0), (dact + (long)(1813504) * n), (grad + 86576), 0,
         1);
 }
 
@@ -1940,10 +1991,11 @@ static void resnet50_layer114_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1821696) * n), (par + 87664), (par + 87728), (buf + 2336), (buf + 2400),
-            (cnt + 38), (act + (long)(1838080) * n), (sav + 2336), (sav + 2400));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1821696) * n), (act + (long)(2437386) * n), (par + 87664), (par + 87728),
+            (buf + 2336), (buf + 2400), (cnt + 38), (act + (long)(1838080) * n), (sav + 2336),
+            (sav + 2400));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 2336), (buf + 2400), (sav + 2336), (sav + 2400));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 2336), (buf + 2400), (sav + 2336), (sav + 2400));
 }
 
 /* layer2.4.conv_bn.bn1 */
@@ -1977,8 +2029,9 @@ static void resnet50_layer116_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1854464) * n), (par + 89872), (par + 89904), (buf + 2464), (buf + 2496),
-            (cnt + 39), (act + (long)(1862656) * n), (sav + 2464), (sav + 2496));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1854464) * n), (par + 89872), (par + 89904),
+            (buf + 2464), (buf + 2496), (cnt + 39), (act + (long)(1862656) * n), (sav + 2464),
+            (sav + 2496));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1854464) * n), (par + 89872), (par + 89904), (buf + 2464), (buf + 2496),
             (act + (long)(1862656) * n));
@@ -2027,8 +2080,9 @@ static void resnet50_layer119_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184), (buf + 2528), (buf + 2560),
-            (cnt + 40), (act + (long)(1879040) * n), (sav + 2528), (sav + 2560));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184),
+            (buf + 2528), (buf + 2560), (cnt + 40), (act + (long)(1879040) * n), (sav + 2528),
+            (sav + 2560));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184), (buf + 2528), (buf + 2560),
             (act + (long)(1879040) * n));
@@ -2075,14 +2129,15 @@ static void resnet50_layer122_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1887232) * n), (par + 99216), 0, (act + (long)(1895424) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1887232) * n), (par + 99216), 0, (act + (long)(1895424) * n + 0),
+        train ? (act + (long)(2437514) * n) : 0);
 }
 
 /* layer2.5.conv_bn.seps */
 static void resnet50_layer122_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1887232) * n), (par + 99216), (dact + (long)(1895424) * n + 0), (dact + (long)(1887232) * n), (grad + 99216), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(1887232) * n), (par + 99216), (dact + (long)(1895424) * n + 0), (dact + (long)(1887232) * n), (grad + 99216), 0,
         1);
 }
 
@@ -2092,10 +2147,11 @@ static void resnet50_layer123_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1895424) * n), (par + 100304), (par + 100368), (buf + 2592), (buf + 2656),
-            (cnt + 41), (act + (long)(1911808) * n), (sav + 2592), (sav + 2656));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1895424) * n), (act + (long)(2437514) * n), (par + 100304), (par + 100368),
+            (buf + 2592), (buf + 2656), (cnt + 41), (act + (long)(1911808) * n), (sav + 2592),
+            (sav + 2656));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 2592), (buf + 2656), (sav + 2592), (sav + 2656));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 2592), (buf + 2656), (sav + 2592), (sav + 2656));
 }
 
 /* layer2.5.conv_bn.bn1 */
@@ -2129,8 +2185,9 @@ static void resnet50_layer125_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1928192) * n), (par + 102512), (par + 102544), (buf + 2720), (buf + 2752),
-            (cnt + 42), (act + (long)(1936384) * n), (sav + 2720), (sav + 2752));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1928192) * n), (par + 102512), (par + 102544),
+            (buf + 2720), (buf + 2752), (cnt + 42), (act + (long)(1936384) * n), (sav + 2720),
+            (sav + 2752));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1928192) * n), (par + 102512), (par + 102544), (buf + 2720), (buf + 2752),
             (act + (long)(1936384) * n));
@@ -2179,8 +2236,9 @@ static void resnet50_layer128_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824), (buf + 2784), (buf + 2816),
-            (cnt + 43), (act + (long)(1952768) * n), (sav + 2784), (sav + 2816));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824),
+            (buf + 2784), (buf + 2816), (cnt + 43), (act + (long)(1952768) * n), (sav + 2784),
+            (sav + 2816));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824), (buf + 2784), (buf + 2816),
             (act + (long)(1952768) * n));
@@ -2227,14 +2285,15 @@ static void resnet50_layer131_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1960960) * n), (par + 111856), 0, (act + (long)(1969152) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1960960) * n), (par + 111856), 0, (act + (long)(1969152) * n + 0),
+        train ? (act + (long)(2437642) * n) : 0);
 }
 
 /* layer2.6.conv_bn.seps */
 static void resnet50_layer131_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1960960) * n), (par + 111856), (dact + (long)(1969152) * n + 0), (dact + (long)(1960960) * n), (grad + 111856), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(1960960) * n), (par + 111856), (dact + (long)(1969152) * n + 0), (dact + (long)(1960960) * n), (grad + 111856), 0,
         1);
 }
 
@@ -2244,10 +2303,11 @@ static void resnet50_layer132_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1969152) * n), (par + 112944), (par + 113008), (buf + 2848), (buf + 2912),
-            (cnt + 44), (act + (long)(1985536) * n), (sav + 2848), (sav + 2912));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1969152) * n), (act + (long)(2437642) * n), (par + 112944), (par + 113008),
+            (buf + 2848), (buf + 2912), (cnt + 44), (act + (long)(1985536) * n), (sav + 2848),
+            (sav + 2912));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 2848), (buf + 2912), (sav + 2848), (sav + 2912));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 2848), (buf + 2912), (sav + 2848), (sav + 2912));
 }
 
 /* layer2.6.conv_bn.bn1 */
@@ -2281,8 +2341,9 @@ static void resnet50_layer134_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2001920) * n), (par + 115152), (par + 115184), (buf + 2976), (buf + 3008),
-            (cnt + 45), (act + (long)(2010112) * n), (sav + 2976), (sav + 3008));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2001920) * n), (par + 115152), (par + 115184),
+            (buf + 2976), (buf + 3008), (cnt + 45), (act + (long)(2010112) * n), (sav + 2976),
+            (sav + 3008));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2001920) * n), (par + 115152), (par + 115184), (buf + 2976), (buf + 3008),
             (act + (long)(2010112) * n));
@@ -2331,8 +2392,9 @@ static void resnet50_layer137_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464), (buf + 3040), (buf + 3072),
-            (cnt + 46), (act + (long)(2026496) * n), (sav + 3040), (sav + 3072));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464),
+            (buf + 3040), (buf + 3072), (cnt + 46), (act + (long)(2026496) * n), (sav + 3040),
+            (sav + 3072));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464), (buf + 3040), (buf + 3072),
             (act + (long)(2026496) * n));
@@ -2379,14 +2441,15 @@ static void resnet50_layer140_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2034688) * n), (par + 124496), 0, (act + (long)(2042880) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2034688) * n), (par + 124496), 0, (act + (long)(2042880) * n + 0),
+        train ? (act + (long)(2437770) * n) : 0);
 }
 
 /* layer2.7.conv_bn.seps */
 static void resnet50_layer140_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2034688) * n), (par + 124496), (dact + (long)(2042880) * n + 0), (dact + (long)(2034688) * n), (grad + 124496), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(2034688) * n), (par + 124496), (dact + (long)(2042880) * n + 0), (dact + (long)(2034688) * n), (grad + 124496), 0,
         1);
 }
 
@@ -2396,10 +2459,11 @@ static void resnet50_layer141_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2042880) * n), (par + 125584), (par + 125648), (buf + 3104), (buf + 3168),
-            (cnt + 47), (act + (long)(2059264) * n), (sav + 3104), (sav + 3168));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2042880) * n), (act + (long)(2437770) * n), (par + 125584), (par + 125648),
+            (buf + 3104), (buf + 3168), (cnt + 47), (act + (long)(2059264) * n), (sav + 3104),
+            (sav + 3168));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 3104), (buf + 3168), (sav + 3104), (sav + 3168));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 3104), (buf + 3168), (sav + 3104), (sav + 3168));
 }
 
 /* layer2.7.conv_bn.bn1 */
@@ -2433,8 +2497,9 @@ static void resnet50_layer143_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2075648) * n), (par + 127792), (par + 127824), (buf + 3232), (buf + 3264),
-            (cnt + 48), (act + (long)(2083840) * n), (sav + 3232), (sav + 3264));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2075648) * n), (par + 127792), (par + 127824),
+            (buf + 3232), (buf + 3264), (cnt + 48), (act + (long)(2083840) * n), (sav + 3232),
+            (sav + 3264));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2075648) * n), (par + 127792), (par + 127824), (buf + 3232), (buf + 3264),
             (act + (long)(2083840) * n));
@@ -2483,8 +2548,9 @@ static void resnet50_layer146_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104), (buf + 3296), (buf + 3328),
-            (cnt + 49), (act + (long)(2100224) * n), (sav + 3296), (sav + 3328));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104),
+            (buf + 3296), (buf + 3328), (cnt + 49), (act + (long)(2100224) * n), (sav + 3296),
+            (sav + 3328));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104), (buf + 3296), (buf + 3328),
             (act + (long)(2100224) * n));
@@ -2531,14 +2597,15 @@ static void resnet50_layer149_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(2108416) * n), (par + 137136), 0, (act + (long)(2116608) * n + 0));
+    dw_k3_3_c32_16x16_s1_stats_fwd(n, (act + (long)(2108416) * n), (par + 137136), 0, (act + (long)(2116608) * n + 0),
+        train ? (act + (long)(2437898) * n) : 0);
 }
 
 /* layer3.0.conv_bn.seps */
 static void resnet50_layer149_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(2108416) * n), (par + 137136), (dact + (long)(2116608) * n + 0), (dact + (long)(2108416) * n), (grad + 137136), 0,
+    dw_k3_3_c32_16x16_s1_stats_bwd(n, (act + (long)(2108416) * n), (par + 137136), (dact + (long)(2116608) * n + 0), (dact + (long)(2108416) * n), (grad + 137136), 0,
         1);
 }
 
@@ -2548,10 +2615,11 @@ static void resnet50_layer150_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2116608) * n), (par + 137712), (par + 137776), (buf + 3360), (buf + 3424),
-            (cnt + 50), (act + (long)(2132992) * n), (sav + 3360), (sav + 3424));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2116608) * n), (act + (long)(2437898) * n), (par + 137712), (par + 137776),
+            (buf + 3360), (buf + 3424), (cnt + 50), (act + (long)(2132992) * n), (sav + 3360),
+            (sav + 3424));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 3360), (buf + 3424), (sav + 3360), (sav + 3424));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 3360), (buf + 3424), (sav + 3360), (sav + 3424));
 }
 
 /* layer3.0.conv_bn.bn1 */
@@ -2585,8 +2653,9 @@ static void resnet50_layer152_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2149376) * n), (par + 142000), (par + 142064), (buf + 3488), (buf + 3552),
-            (cnt + 51), (act + (long)(2153472) * n), (sav + 3488), (sav + 3552));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2149376) * n), (par + 142000), (par + 142064),
+            (buf + 3488), (buf + 3552), (cnt + 51), (act + (long)(2153472) * n), (sav + 3488),
+            (sav + 3552));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2149376) * n), (par + 142000), (par + 142064), (buf + 3488), (buf + 3552),
             (act + (long)(2153472) * n));
@@ -2635,8 +2704,9 @@ static void resnet50_layer155_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056), (buf + 3616), (buf + 3680),
-            (cnt + 52), (act + (long)(2161664) * n), (sav + 3616), (sav + 3680));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056),
+            (buf + 3616), (buf + 3680), (cnt + 52), (act + (long)(2161664) * n), (sav + 3616),
+            (sav + 3680));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056), (buf + 3616), (buf + 3680),
             (act + (long)(2161664) * n));
@@ -2672,8 +2742,9 @@ static void resnet50_layer157_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2165760) * n), (par + 181168), (par + 181232), (buf + 3744), (buf + 3808),
-            (cnt + 53), (act + (long)(2169856) * n), (sav + 3744), (sav + 3808));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2165760) * n), (par + 181168), (par + 181232),
+            (buf + 3744), (buf + 3808), (cnt + 53), (act + (long)(2169856) * n), (sav + 3744),
+            (sav + 3808));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2165760) * n), (par + 181168), (par + 181232), (buf + 3744), (buf + 3808),
             (act + (long)(2169856) * n));
@@ -2720,14 +2791,15 @@ static void resnet50_layer160_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2173952) * n), (par + 181296), 0, (act + (long)(2178048) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2173952) * n), (par + 181296), 0, (act + (long)(2178048) * n + 0),
+        train ? (act + (long)(2438026) * n) : 0);
 }
 
 /* layer3.1.conv_bn.seps */
 static void resnet50_layer160_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2173952) * n), (par + 181296), (dact + (long)(2178048) * n + 0), (dact + (long)(2173952) * n), (grad + 181296), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2173952) * n), (par + 181296), (dact + (long)(2178048) * n + 0), (dact + (long)(2173952) * n), (grad + 181296), 0,
         1);
 }
 
@@ -2737,10 +2809,11 @@ static void resnet50_layer161_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2178048) * n), (par + 182448), (par + 182576), (buf + 3872), (buf + 4000),
-            (cnt + 54), (act + (long)(2186240) * n), (sav + 3872), (sav + 4000));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2178048) * n), (act + (long)(2438026) * n), (par + 182448), (par + 182576),
+            (buf + 3872), (buf + 4000), (cnt + 54), (act + (long)(2186240) * n), (sav + 3872),
+            (sav + 4000));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 3872), (buf + 4000), (sav + 3872), (sav + 4000));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 3872), (buf + 4000), (sav + 3872), (sav + 4000));
 }
 
 /* layer3.1.conv_bn.bn1 */
@@ -2774,8 +2847,9 @@ static void resnet50_layer163_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2194432) * n), (par + 190960), (par + 191024), (buf + 4128), (buf + 4192),
-            (cnt + 55), (act + (long)(2198528) * n), (sav + 4128), (sav + 4192));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2194432) * n), (par + 190960), (par + 191024),
+            (buf + 4128), (buf + 4192), (cnt + 55), (act + (long)(2198528) * n), (sav + 4128),
+            (sav + 4192));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2194432) * n), (par + 190960), (par + 191024), (buf + 4128), (buf + 4192),
             (act + (long)(2198528) * n));
@@ -2824,8 +2898,9 @@ static void resnet50_layer166_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016), (buf + 4256), (buf + 4320),
-            (cnt + 56), (act + (long)(2206720) * n), (sav + 4256), (sav + 4320));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016),
+            (buf + 4256), (buf + 4320), (cnt + 56), (act + (long)(2206720) * n), (sav + 4256),
+            (sav + 4320));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016), (buf + 4256), (buf + 4320),
             (act + (long)(2206720) * n));
@@ -2872,14 +2947,15 @@ static void resnet50_layer169_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2210816) * n), (par + 228080), 0, (act + (long)(2214912) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2210816) * n), (par + 228080), 0, (act + (long)(2214912) * n + 0),
+        train ? (act + (long)(2438282) * n) : 0);
 }
 
 /* layer3.2.conv_bn.seps */
 static void resnet50_layer169_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2210816) * n), (par + 228080), (dact + (long)(2214912) * n + 0), (dact + (long)(2210816) * n), (grad + 228080), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2210816) * n), (par + 228080), (dact + (long)(2214912) * n + 0), (dact + (long)(2210816) * n), (grad + 228080), 0,
         1);
 }
 
@@ -2889,10 +2965,11 @@ static void resnet50_layer170_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2214912) * n), (par + 229232), (par + 229360), (buf + 4384), (buf + 4512),
-            (cnt + 57), (act + (long)(2223104) * n), (sav + 4384), (sav + 4512));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2214912) * n), (act + (long)(2438282) * n), (par + 229232), (par + 229360),
+            (buf + 4384), (buf + 4512), (cnt + 57), (act + (long)(2223104) * n), (sav + 4384),
+            (sav + 4512));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 4384), (buf + 4512), (sav + 4384), (sav + 4512));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 4384), (buf + 4512), (sav + 4384), (sav + 4512));
 }
 
 /* layer3.2.conv_bn.bn1 */
@@ -2926,8 +3003,9 @@ static void resnet50_layer172_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2231296) * n), (par + 237744), (par + 237808), (buf + 4640), (buf + 4704),
-            (cnt + 58), (act + (long)(2235392) * n), (sav + 4640), (sav + 4704));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2231296) * n), (par + 237744), (par + 237808),
+            (buf + 4640), (buf + 4704), (cnt + 58), (act + (long)(2235392) * n), (sav + 4640),
+            (sav + 4704));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2231296) * n), (par + 237744), (par + 237808), (buf + 4640), (buf + 4704),
             (act + (long)(2235392) * n));
@@ -2976,8 +3054,9 @@ static void resnet50_layer175_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800), (buf + 4768), (buf + 4832),
-            (cnt + 59), (act + (long)(2243584) * n), (sav + 4768), (sav + 4832));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800),
+            (buf + 4768), (buf + 4832), (cnt + 59), (act + (long)(2243584) * n), (sav + 4768),
+            (sav + 4832));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800), (buf + 4768), (buf + 4832),
             (act + (long)(2243584) * n));
@@ -3024,14 +3103,15 @@ static void resnet50_layer178_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2247680) * n), (par + 274864), 0, (act + (long)(2251776) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2247680) * n), (par + 274864), 0, (act + (long)(2251776) * n + 0),
+        train ? (act + (long)(2438538) * n) : 0);
 }
 
 /* layer3.3.conv_bn.seps */
 static void resnet50_layer178_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2247680) * n), (par + 274864), (dact + (long)(2251776) * n + 0), (dact + (long)(2247680) * n), (grad + 274864), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2247680) * n), (par + 274864), (dact + (long)(2251776) * n + 0), (dact + (long)(2247680) * n), (grad + 274864), 0,
         1);
 }
 
@@ -3041,10 +3121,11 @@ static void resnet50_layer179_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2251776) * n), (par + 276016), (par + 276144), (buf + 4896), (buf + 5024),
-            (cnt + 60), (act + (long)(2259968) * n), (sav + 4896), (sav + 5024));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2251776) * n), (act + (long)(2438538) * n), (par + 276016), (par + 276144),
+            (buf + 4896), (buf + 5024), (cnt + 60), (act + (long)(2259968) * n), (sav + 4896),
+            (sav + 5024));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 4896), (buf + 5024), (sav + 4896), (sav + 5024));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 4896), (buf + 5024), (sav + 4896), (sav + 5024));
 }
 
 /* layer3.3.conv_bn.bn1 */
@@ -3078,8 +3159,9 @@ static void resnet50_layer181_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2268160) * n), (par + 284528), (par + 284592), (buf + 5152), (buf + 5216),
-            (cnt + 61), (act + (long)(2272256) * n), (sav + 5152), (sav + 5216));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2268160) * n), (par + 284528), (par + 284592),
+            (buf + 5152), (buf + 5216), (cnt + 61), (act + (long)(2272256) * n), (sav + 5152),
+            (sav + 5216));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2268160) * n), (par + 284528), (par + 284592), (buf + 5152), (buf + 5216),
             (act + (long)(2272256) * n));
@@ -3128,8 +3210,9 @@ static void resnet50_layer184_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584), (buf + 5280), (buf + 5344),
-            (cnt + 62), (act + (long)(2280448) * n), (sav + 5280), (sav + 5344));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584),
+            (buf + 5280), (buf + 5344), (cnt + 62), (act + (long)(2280448) * n), (sav + 5280),
+            (sav + 5344));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584), (buf + 5280), (buf + 5344),
             (act + (long)(2280448) * n));
@@ -3176,14 +3259,15 @@ static void resnet50_layer187_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2284544) * n), (par + 321648), 0, (act + (long)(2288640) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2284544) * n), (par + 321648), 0, (act + (long)(2288640) * n + 0),
+        train ? (act + (long)(2438794) * n) : 0);
 }
 
 /* layer3.4.conv_bn.seps */
 static void resnet50_layer187_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2284544) * n), (par + 321648), (dact + (long)(2288640) * n + 0), (dact + (long)(2284544) * n), (grad + 321648), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2284544) * n), (par + 321648), (dact + (long)(2288640) * n + 0), (dact + (long)(2284544) * n), (grad + 321648), 0,
         1);
 }
 
@@ -3193,10 +3277,11 @@ static void resnet50_layer188_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2288640) * n), (par + 322800), (par + 322928), (buf + 5408), (buf + 5536),
-            (cnt + 63), (act + (long)(2296832) * n), (sav + 5408), (sav + 5536));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2288640) * n), (act + (long)(2438794) * n), (par + 322800), (par + 322928),
+            (buf + 5408), (buf + 5536), (cnt + 63), (act + (long)(2296832) * n), (sav + 5408),
+            (sav + 5536));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 5408), (buf + 5536), (sav + 5408), (sav + 5536));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 5408), (buf + 5536), (sav + 5408), (sav + 5536));
 }
 
 /* layer3.4.conv_bn.bn1 */
@@ -3230,8 +3315,9 @@ static void resnet50_layer190_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2305024) * n), (par + 331312), (par + 331376), (buf + 5664), (buf + 5728),
-            (cnt + 64), (act + (long)(2309120) * n), (sav + 5664), (sav + 5728));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2305024) * n), (par + 331312), (par + 331376),
+            (buf + 5664), (buf + 5728), (cnt + 64), (act + (long)(2309120) * n), (sav + 5664),
+            (sav + 5728));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2305024) * n), (par + 331312), (par + 331376), (buf + 5664), (buf + 5728),
             (act + (long)(2309120) * n));
@@ -3280,8 +3366,9 @@ static void resnet50_layer193_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368), (buf + 5792), (buf + 5856),
-            (cnt + 65), (act + (long)(2317312) * n), (sav + 5792), (sav + 5856));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368),
+            (buf + 5792), (buf + 5856), (cnt + 65), (act + (long)(2317312) * n), (sav + 5792),
+            (sav + 5856));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368), (buf + 5792), (buf + 5856),
             (act + (long)(2317312) * n));
@@ -3328,14 +3415,15 @@ static void resnet50_layer196_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2321408) * n), (par + 368432), 0, (act + (long)(2325504) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2321408) * n), (par + 368432), 0, (act + (long)(2325504) * n + 0),
+        train ? (act + (long)(2439050) * n) : 0);
 }
 
 /* layer3.5.conv_bn.seps */
 static void resnet50_layer196_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2321408) * n), (par + 368432), (dact + (long)(2325504) * n + 0), (dact + (long)(2321408) * n), (grad + 368432), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2321408) * n), (par + 368432), (dact + (long)(2325504) * n + 0), (dact + (long)(2321408) * n), (grad + 368432), 0,
         1);
 }
 
@@ -3345,10 +3433,11 @@ static void resnet50_layer197_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2325504) * n), (par + 369584), (par + 369712), (buf + 5920), (buf + 6048),
-            (cnt + 66), (act + (long)(2333696) * n), (sav + 5920), (sav + 6048));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2325504) * n), (act + (long)(2439050) * n), (par + 369584), (par + 369712),
+            (buf + 5920), (buf + 6048), (cnt + 66), (act + (long)(2333696) * n), (sav + 5920),
+            (sav + 6048));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 5920), (buf + 6048), (sav + 5920), (sav + 6048));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 5920), (buf + 6048), (sav + 5920), (sav + 6048));
 }
 
 /* layer3.5.conv_bn.bn1 */
@@ -3382,8 +3471,9 @@ static void resnet50_layer199_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2341888) * n), (par + 378096), (par + 378160), (buf + 6176), (buf + 6240),
-            (cnt + 67), (act + (long)(2345984) * n), (sav + 6176), (sav + 6240));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2341888) * n), (par + 378096), (par + 378160),
+            (buf + 6176), (buf + 6240), (cnt + 67), (act + (long)(2345984) * n), (sav + 6176),
+            (sav + 6240));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2341888) * n), (par + 378096), (par + 378160), (buf + 6176), (buf + 6240),
             (act + (long)(2345984) * n));
@@ -3432,8 +3522,9 @@ static void resnet50_layer202_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152), (buf + 6304), (buf + 6368),
-            (cnt + 68), (act + (long)(2354176) * n), (sav + 6304), (sav + 6368));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152),
+            (buf + 6304), (buf + 6368), (cnt + 68), (act + (long)(2354176) * n), (sav + 6304),
+            (sav + 6368));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152), (buf + 6304), (buf + 6368),
             (act + (long)(2354176) * n));
@@ -3480,14 +3571,15 @@ static void resnet50_layer205_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2358272) * n), (par + 415216), 0, (act + (long)(2362368) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2358272) * n), (par + 415216), 0, (act + (long)(2362368) * n + 0),
+        train ? (act + (long)(2439306) * n) : 0);
 }
 
 /* layer3.6.conv_bn.seps */
 static void resnet50_layer205_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2358272) * n), (par + 415216), (dact + (long)(2362368) * n + 0), (dact + (long)(2358272) * n), (grad + 415216), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2358272) * n), (par + 415216), (dact + (long)(2362368) * n + 0), (dact + (long)(2358272) * n), (grad + 415216), 0,
         1);
 }
 
@@ -3497,10 +3589,11 @@ static void resnet50_layer206_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2362368) * n), (par + 416368), (par + 416496), (buf + 6432), (buf + 6560),
-            (cnt + 69), (act + (long)(2370560) * n), (sav + 6432), (sav + 6560));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2362368) * n), (act + (long)(2439306) * n), (par + 416368), (par + 416496),
+            (buf + 6432), (buf + 6560), (cnt + 69), (act + (long)(2370560) * n), (sav + 6432),
+            (sav + 6560));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 6432), (buf + 6560), (sav + 6432), (sav + 6560));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 6432), (buf + 6560), (sav + 6432), (sav + 6560));
 }
 
 /* layer3.6.conv_bn.bn1 */
@@ -3534,8 +3627,9 @@ static void resnet50_layer208_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2378752) * n), (par + 424880), (par + 424944), (buf + 6688), (buf + 6752),
-            (cnt + 70), (act + (long)(2382848) * n), (sav + 6688), (sav + 6752));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2378752) * n), (par + 424880), (par + 424944),
+            (buf + 6688), (buf + 6752), (cnt + 70), (act + (long)(2382848) * n), (sav + 6688),
+            (sav + 6752));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2378752) * n), (par + 424880), (par + 424944), (buf + 6688), (buf + 6752),
             (act + (long)(2382848) * n));
@@ -3584,8 +3678,9 @@ static void resnet50_layer211_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936), (buf + 6816), (buf + 6880),
-            (cnt + 71), (act + (long)(2391040) * n), (sav + 6816), (sav + 6880));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936),
+            (buf + 6816), (buf + 6880), (cnt + 71), (act + (long)(2391040) * n), (sav + 6816),
+            (sav + 6880));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936), (buf + 6816), (buf + 6880),
             (act + (long)(2391040) * n));
@@ -3632,14 +3727,15 @@ static void resnet50_layer214_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2395136) * n), (par + 462000), 0, (act + (long)(2399232) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2395136) * n), (par + 462000), 0, (act + (long)(2399232) * n + 0),
+        train ? (act + (long)(2439562) * n) : 0);
 }
 
 /* layer3.7.conv_bn.seps */
 static void resnet50_layer214_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2395136) * n), (par + 462000), (dact + (long)(2399232) * n + 0), (dact + (long)(2395136) * n), (grad + 462000), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2395136) * n), (par + 462000), (dact + (long)(2399232) * n + 0), (dact + (long)(2395136) * n), (grad + 462000), 0,
         1);
 }
 
@@ -3649,10 +3745,11 @@ static void resnet50_layer215_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2399232) * n), (par + 463152), (par + 463280), (buf + 6944), (buf + 7072),
-            (cnt + 72), (act + (long)(2407424) * n), (sav + 6944), (sav + 7072));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2399232) * n), (act + (long)(2439562) * n), (par + 463152), (par + 463280),
+            (buf + 6944), (buf + 7072), (cnt + 72), (act + (long)(2407424) * n), (sav + 6944),
+            (sav + 7072));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 6944), (buf + 7072), (sav + 6944), (sav + 7072));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 6944), (buf + 7072), (sav + 6944), (sav + 7072));
 }
 
 /* layer3.7.conv_bn.bn1 */
@@ -3686,8 +3783,9 @@ static void resnet50_layer217_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2415616) * n), (par + 471664), (par + 471728), (buf + 7200), (buf + 7264),
-            (cnt + 73), (act + (long)(2419712) * n), (sav + 7200), (sav + 7264));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2415616) * n), (par + 471664), (par + 471728),
+            (buf + 7200), (buf + 7264), (cnt + 73), (act + (long)(2419712) * n), (sav + 7200),
+            (sav + 7264));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2415616) * n), (par + 471664), (par + 471728), (buf + 7200), (buf + 7264),
             (act + (long)(2419712) * n));
@@ -3736,8 +3834,9 @@ static void resnet50_layer220_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720), (buf + 7328), (buf + 7392),
-            (cnt + 74), (act + (long)(2427904) * n), (sav + 7328), (sav + 7392));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720),
+            (buf + 7328), (buf + 7392), (cnt + 74), (act + (long)(2427904) * n), (sav + 7328),
+            (sav + 7392));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720), (buf + 7328), (buf + 7392),
             (act + (long)(2427904) * n));
@@ -4831,1351 +4930,1576 @@ static const mc_layer resnet50_layers[225] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3072, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_RELU, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2436170},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 84992, .fused = MC_FUSED_NONE, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
-     .saved = 32, .extra = 0, .folded = 1},
+     .saved = 32, .extra = 0, .folded = 1,
+     .stats = 2436170},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 134144, .fused = MC_FUSED_NONE, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_RELU, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
-     .saved = 128, .extra = 0, .folded = 0},
+     .saved = 128, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
-     .saved = 160, .extra = 0, .folded = 0},
+     .saved = 160, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){9, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216064, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2436266},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
-     .saved = 192, .extra = 0, .folded = 1},
+     .saved = 192, .extra = 0, .folded = 1,
+     .stats = 2436266},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 314368, .fused = MC_FUSED_NONE, .weight = 6464, .bias_at = 7232, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_RELU, .weight = 7248, .bias_at = 7264, .running = 288, .counter = 5,
-     .saved = 288, .extra = 0, .folded = 0},
+     .saved = 288, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347136, .fused = MC_FUSED_NONE, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363520, .fused = MC_FUSED_NONE, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
-     .saved = 320, .extra = 0, .folded = 0},
+     .saved = 320, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){18, 11},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396288, .fused = MC_FUSED_NONE, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2436362},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 445440, .fused = MC_FUSED_NONE, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
-     .saved = 352, .extra = 0, .folded = 1},
+     .saved = 352, .extra = 0, .folded = 1,
+     .stats = 2436362},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 494592, .fused = MC_FUSED_NONE, .weight = 11040, .bias_at = 11808, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_RELU, .weight = 11824, .bias_at = 11840, .running = 448, .counter = 8,
-     .saved = 448, .extra = 0, .folded = 0},
+     .saved = 448, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){25},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 527360, .fused = MC_FUSED_NONE, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){26},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543744, .fused = MC_FUSED_NONE, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
-     .saved = 480, .extra = 0, .folded = 0},
+     .saved = 480, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){27, 20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){29},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2436458},
     {.name = "layer1.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 625664, .fused = MC_FUSED_NONE, .weight = 15520, .bias_at = 15568, .running = 512, .counter = 10,
-     .saved = 512, .extra = 0, .folded = 1},
+     .saved = 512, .extra = 0, .folded = 1,
+     .stats = 2436458},
     {.name = "layer1.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674816, .fused = MC_FUSED_NONE, .weight = 15616, .bias_at = 16384, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_RELU, .weight = 16400, .bias_at = 16416, .running = 608, .counter = 11,
-     .saved = 608, .extra = 0, .folded = 0},
+     .saved = 608, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){33},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 707584, .fused = MC_FUSED_NONE, .weight = 16432, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 723968, .fused = MC_FUSED_NONE, .weight = 18736, .bias_at = 18752, .running = 640, .counter = 12,
-     .saved = 640, .extra = 0, .folded = 0},
+     .saved = 640, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){36, 29},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){37},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){38},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756736, .fused = MC_FUSED_NONE, .weight = 18768, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2436554},
     {.name = "layer1.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){39},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 805888, .fused = MC_FUSED_NONE, .weight = 20096, .bias_at = 20144, .running = 672, .counter = 13,
-     .saved = 672, .extra = 0, .folded = 1},
+     .saved = 672, .extra = 0, .folded = 1,
+     .stats = 2436554},
     {.name = "layer1.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){40},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 855040, .fused = MC_FUSED_NONE, .weight = 20192, .bias_at = 20960, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){41},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871424, .fused = MC_FUSED_RELU, .weight = 20976, .bias_at = 20992, .running = 768, .counter = 14,
-     .saved = 768, .extra = 0, .folded = 0},
+     .saved = 768, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){42},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871424, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){43},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 21008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){44},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 904192, .fused = MC_FUSED_NONE, .weight = 23312, .bias_at = 23328, .running = 800, .counter = 15,
-     .saved = 800, .extra = 0, .folded = 0},
+     .saved = 800, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){45, 38},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 920576, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){46},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 920576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){47},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 23344, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2436650},
     {.name = "layer1.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986112, .fused = MC_FUSED_NONE, .weight = 24672, .bias_at = 24720, .running = 832, .counter = 16,
-     .saved = 832, .extra = 0, .folded = 1},
+     .saved = 832, .extra = 0, .folded = 1,
+     .stats = 2436650},
     {.name = "layer1.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1035264, .fused = MC_FUSED_NONE, .weight = 24768, .bias_at = 25536, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1051648, .fused = MC_FUSED_RELU, .weight = 25552, .bias_at = 25568, .running = 928, .counter = 17,
-     .saved = 928, .extra = 0, .folded = 0},
+     .saved = 928, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){51},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1051648, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){52},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1068032, .fused = MC_FUSED_NONE, .weight = 25584, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1084416, .fused = MC_FUSED_NONE, .weight = 27888, .bias_at = 27904, .running = 960, .counter = 18,
-     .saved = 960, .extra = 0, .folded = 0},
+     .saved = 960, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){54, 47},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1100800, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){55},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1100800, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){56},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1117184, .fused = MC_FUSED_NONE, .weight = 27920, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2436746},
     {.name = "layer1.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){57},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1166336, .fused = MC_FUSED_NONE, .weight = 29248, .bias_at = 29296, .running = 992, .counter = 19,
-     .saved = 992, .extra = 0, .folded = 1},
+     .saved = 992, .extra = 0, .folded = 1,
+     .stats = 2436746},
     {.name = "layer1.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){58},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1215488, .fused = MC_FUSED_NONE, .weight = 29344, .bias_at = 30112, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){59},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1231872, .fused = MC_FUSED_RELU, .weight = 30128, .bias_at = 30144, .running = 1088, .counter = 20,
-     .saved = 1088, .extra = 0, .folded = 0},
+     .saved = 1088, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){60},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1231872, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){61},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1248256, .fused = MC_FUSED_NONE, .weight = 30160, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){62},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1264640, .fused = MC_FUSED_NONE, .weight = 32464, .bias_at = 32480, .running = 1120, .counter = 21,
-     .saved = 1120, .extra = 0, .folded = 0},
+     .saved = 1120, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){63, 56},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1281024, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){64},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1281024, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){65},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1297408, .fused = MC_FUSED_NONE, .weight = 32496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2436842},
     {.name = "layer1.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){66},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1346560, .fused = MC_FUSED_NONE, .weight = 33824, .bias_at = 33872, .running = 1152, .counter = 22,
-     .saved = 1152, .extra = 0, .folded = 1},
+     .saved = 1152, .extra = 0, .folded = 1,
+     .stats = 2436842},
     {.name = "layer1.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1395712, .fused = MC_FUSED_NONE, .weight = 33920, .bias_at = 34688, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1412096, .fused = MC_FUSED_RELU, .weight = 34704, .bias_at = 34720, .running = 1248, .counter = 23,
-     .saved = 1248, .extra = 0, .folded = 0},
+     .saved = 1248, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){69},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1412096, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){70},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1428480, .fused = MC_FUSED_NONE, .weight = 34736, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1444864, .fused = MC_FUSED_NONE, .weight = 37040, .bias_at = 37056, .running = 1280, .counter = 24,
-     .saved = 1280, .extra = 0, .folded = 0},
+     .saved = 1280, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){72, 65},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1461248, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){73},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1461248, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){74},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1477632, .fused = MC_FUSED_NONE, .weight = 37072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2436938},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){75},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1510400, .fused = MC_FUSED_NONE, .weight = 37616, .bias_at = 37648, .running = 1312, .counter = 25,
-     .saved = 1312, .extra = 0, .folded = 1},
+     .saved = 1312, .extra = 0, .folded = 1,
+     .stats = 2436938},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){76},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1543168, .fused = MC_FUSED_NONE, .weight = 37680, .bias_at = 38704, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){77},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1551360, .fused = MC_FUSED_RELU, .weight = 38736, .bias_at = 38768, .running = 1376, .counter = 26,
-     .saved = 1376, .extra = 0, .folded = 0},
+     .saved = 1376, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){78},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1551360, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1559552, .fused = MC_FUSED_NONE, .weight = 38800, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1567744, .fused = MC_FUSED_NONE, .weight = 48016, .bias_at = 48048, .running = 1440, .counter = 27,
-     .saved = 1440, .extra = 0, .folded = 0},
+     .saved = 1440, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){74},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1575936, .fused = MC_FUSED_NONE, .weight = 48080, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){82},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1584128, .fused = MC_FUSED_NONE, .weight = 48592, .bias_at = 48624, .running = 1504, .counter = 28,
-     .saved = 1504, .extra = 0, .folded = 0},
+     .saved = 1504, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){81, 83},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1592320, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){84},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1592320, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){85},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1600512, .fused = MC_FUSED_NONE, .weight = 48656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2437002},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1616896, .fused = MC_FUSED_NONE, .weight = 49744, .bias_at = 49808, .running = 1568, .counter = 29,
-     .saved = 1568, .extra = 0, .folded = 1},
+     .saved = 1568, .extra = 0, .folded = 1,
+     .stats = 2437002},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){87},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1633280, .fused = MC_FUSED_NONE, .weight = 49872, .bias_at = 51920, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){88},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1641472, .fused = MC_FUSED_RELU, .weight = 51952, .bias_at = 51984, .running = 1696, .counter = 30,
-     .saved = 1696, .extra = 0, .folded = 0},
+     .saved = 1696, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){89},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1641472, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){90},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1649664, .fused = MC_FUSED_NONE, .weight = 52016, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){91},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1657856, .fused = MC_FUSED_NONE, .weight = 61232, .bias_at = 61264, .running = 1760, .counter = 31,
-     .saved = 1760, .extra = 0, .folded = 0},
+     .saved = 1760, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){92, 85},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1666048, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){93},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1666048, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){94},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1674240, .fused = MC_FUSED_NONE, .weight = 61296, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2437130},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1690624, .fused = MC_FUSED_NONE, .weight = 62384, .bias_at = 62448, .running = 1824, .counter = 32,
-     .saved = 1824, .extra = 0, .folded = 1},
+     .saved = 1824, .extra = 0, .folded = 1,
+     .stats = 2437130},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){96},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1707008, .fused = MC_FUSED_NONE, .weight = 62512, .bias_at = 64560, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){97},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1715200, .fused = MC_FUSED_RELU, .weight = 64592, .bias_at = 64624, .running = 1952, .counter = 33,
-     .saved = 1952, .extra = 0, .folded = 0},
+     .saved = 1952, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){98},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1715200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){99},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1723392, .fused = MC_FUSED_NONE, .weight = 64656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){100},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1731584, .fused = MC_FUSED_NONE, .weight = 73872, .bias_at = 73904, .running = 2016, .counter = 34,
-     .saved = 2016, .extra = 0, .folded = 0},
+     .saved = 2016, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){101, 94},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1739776, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){102},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1739776, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){103},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1747968, .fused = MC_FUSED_NONE, .weight = 73936, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2437258},
     {.name = "layer2.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){104},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1764352, .fused = MC_FUSED_NONE, .weight = 75024, .bias_at = 75088, .running = 2080, .counter = 35,
-     .saved = 2080, .extra = 0, .folded = 1},
+     .saved = 2080, .extra = 0, .folded = 1,
+     .stats = 2437258},
     {.name = "layer2.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){105},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1780736, .fused = MC_FUSED_NONE, .weight = 75152, .bias_at = 77200, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1788928, .fused = MC_FUSED_RELU, .weight = 77232, .bias_at = 77264, .running = 2208, .counter = 36,
-     .saved = 2208, .extra = 0, .folded = 0},
+     .saved = 2208, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){107},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1788928, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){108},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1797120, .fused = MC_FUSED_NONE, .weight = 77296, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){109},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1805312, .fused = MC_FUSED_NONE, .weight = 86512, .bias_at = 86544, .running = 2272, .counter = 37,
-     .saved = 2272, .extra = 0, .folded = 0},
+     .saved = 2272, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){110, 103},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1813504, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){111},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1813504, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){112},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1821696, .fused = MC_FUSED_NONE, .weight = 86576, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2437386},
     {.name = "layer2.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){113},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1838080, .fused = MC_FUSED_NONE, .weight = 87664, .bias_at = 87728, .running = 2336, .counter = 38,
-     .saved = 2336, .extra = 0, .folded = 1},
+     .saved = 2336, .extra = 0, .folded = 1,
+     .stats = 2437386},
     {.name = "layer2.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){114},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1854464, .fused = MC_FUSED_NONE, .weight = 87792, .bias_at = 89840, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){115},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1862656, .fused = MC_FUSED_RELU, .weight = 89872, .bias_at = 89904, .running = 2464, .counter = 39,
-     .saved = 2464, .extra = 0, .folded = 0},
+     .saved = 2464, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){116},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1862656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){117},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1870848, .fused = MC_FUSED_NONE, .weight = 89936, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){118},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1879040, .fused = MC_FUSED_NONE, .weight = 99152, .bias_at = 99184, .running = 2528, .counter = 40,
-     .saved = 2528, .extra = 0, .folded = 0},
+     .saved = 2528, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){119, 112},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1887232, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){120},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1887232, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){121},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1895424, .fused = MC_FUSED_NONE, .weight = 99216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2437514},
     {.name = "layer2.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){122},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1911808, .fused = MC_FUSED_NONE, .weight = 100304, .bias_at = 100368, .running = 2592, .counter = 41,
-     .saved = 2592, .extra = 0, .folded = 1},
+     .saved = 2592, .extra = 0, .folded = 1,
+     .stats = 2437514},
     {.name = "layer2.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){123},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1928192, .fused = MC_FUSED_NONE, .weight = 100432, .bias_at = 102480, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){124},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1936384, .fused = MC_FUSED_RELU, .weight = 102512, .bias_at = 102544, .running = 2720, .counter = 42,
-     .saved = 2720, .extra = 0, .folded = 0},
+     .saved = 2720, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){125},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1936384, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){126},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1944576, .fused = MC_FUSED_NONE, .weight = 102576, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){127},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1952768, .fused = MC_FUSED_NONE, .weight = 111792, .bias_at = 111824, .running = 2784, .counter = 43,
-     .saved = 2784, .extra = 0, .folded = 0},
+     .saved = 2784, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){128, 121},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1960960, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){129},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1960960, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){130},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1969152, .fused = MC_FUSED_NONE, .weight = 111856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2437642},
     {.name = "layer2.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){131},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1985536, .fused = MC_FUSED_NONE, .weight = 112944, .bias_at = 113008, .running = 2848, .counter = 44,
-     .saved = 2848, .extra = 0, .folded = 1},
+     .saved = 2848, .extra = 0, .folded = 1,
+     .stats = 2437642},
     {.name = "layer2.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){132},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2001920, .fused = MC_FUSED_NONE, .weight = 113072, .bias_at = 115120, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){133},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2010112, .fused = MC_FUSED_RELU, .weight = 115152, .bias_at = 115184, .running = 2976, .counter = 45,
-     .saved = 2976, .extra = 0, .folded = 0},
+     .saved = 2976, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){134},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2010112, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){135},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2018304, .fused = MC_FUSED_NONE, .weight = 115216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){136},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2026496, .fused = MC_FUSED_NONE, .weight = 124432, .bias_at = 124464, .running = 3040, .counter = 46,
-     .saved = 3040, .extra = 0, .folded = 0},
+     .saved = 3040, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){137, 130},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2034688, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){138},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2034688, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){139},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2042880, .fused = MC_FUSED_NONE, .weight = 124496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2437770},
     {.name = "layer2.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){140},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2059264, .fused = MC_FUSED_NONE, .weight = 125584, .bias_at = 125648, .running = 3104, .counter = 47,
-     .saved = 3104, .extra = 0, .folded = 1},
+     .saved = 3104, .extra = 0, .folded = 1,
+     .stats = 2437770},
     {.name = "layer2.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){141},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2075648, .fused = MC_FUSED_NONE, .weight = 125712, .bias_at = 127760, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){142},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2083840, .fused = MC_FUSED_RELU, .weight = 127792, .bias_at = 127824, .running = 3232, .counter = 48,
-     .saved = 3232, .extra = 0, .folded = 0},
+     .saved = 3232, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){143},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2083840, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){144},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2092032, .fused = MC_FUSED_NONE, .weight = 127856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){145},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2100224, .fused = MC_FUSED_NONE, .weight = 137072, .bias_at = 137104, .running = 3296, .counter = 49,
-     .saved = 3296, .extra = 0, .folded = 0},
+     .saved = 3296, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){146, 139},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2108416, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){147},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2108416, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){148},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2116608, .fused = MC_FUSED_NONE, .weight = 137136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2437898},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){149},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2132992, .fused = MC_FUSED_NONE, .weight = 137712, .bias_at = 137776, .running = 3360, .counter = 50,
-     .saved = 3360, .extra = 0, .folded = 1},
+     .saved = 3360, .extra = 0, .folded = 1,
+     .stats = 2437898},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){150},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2149376, .fused = MC_FUSED_NONE, .weight = 137840, .bias_at = 141936, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){151},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2153472, .fused = MC_FUSED_RELU, .weight = 142000, .bias_at = 142064, .running = 3488, .counter = 51,
-     .saved = 3488, .extra = 0, .folded = 0},
+     .saved = 3488, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){152},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2153472, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){153},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2157568, .fused = MC_FUSED_NONE, .weight = 142128, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){154},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2161664, .fused = MC_FUSED_NONE, .weight = 178992, .bias_at = 179056, .running = 3616, .counter = 52,
-     .saved = 3616, .extra = 0, .folded = 0},
+     .saved = 3616, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){148},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2165760, .fused = MC_FUSED_NONE, .weight = 179120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){156},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2169856, .fused = MC_FUSED_NONE, .weight = 181168, .bias_at = 181232, .running = 3744, .counter = 53,
-     .saved = 3744, .extra = 0, .folded = 0},
+     .saved = 3744, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){155, 157},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2173952, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){158},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2173952, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){159},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2178048, .fused = MC_FUSED_NONE, .weight = 181296, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2438026},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){160},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2186240, .fused = MC_FUSED_NONE, .weight = 182448, .bias_at = 182576, .running = 3872, .counter = 54,
-     .saved = 3872, .extra = 0, .folded = 1},
+     .saved = 3872, .extra = 0, .folded = 1,
+     .stats = 2438026},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){161},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2194432, .fused = MC_FUSED_NONE, .weight = 182704, .bias_at = 190896, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){162},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2198528, .fused = MC_FUSED_RELU, .weight = 190960, .bias_at = 191024, .running = 4128, .counter = 55,
-     .saved = 4128, .extra = 0, .folded = 0},
+     .saved = 4128, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){163},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2198528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){164},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2202624, .fused = MC_FUSED_NONE, .weight = 191088, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){165},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2206720, .fused = MC_FUSED_NONE, .weight = 227952, .bias_at = 228016, .running = 4256, .counter = 56,
-     .saved = 4256, .extra = 0, .folded = 0},
+     .saved = 4256, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){166, 159},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2210816, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){167},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2210816, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){168},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2214912, .fused = MC_FUSED_NONE, .weight = 228080, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2438282},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){169},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2223104, .fused = MC_FUSED_NONE, .weight = 229232, .bias_at = 229360, .running = 4384, .counter = 57,
-     .saved = 4384, .extra = 0, .folded = 1},
+     .saved = 4384, .extra = 0, .folded = 1,
+     .stats = 2438282},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){170},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2231296, .fused = MC_FUSED_NONE, .weight = 229488, .bias_at = 237680, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){171},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2235392, .fused = MC_FUSED_RELU, .weight = 237744, .bias_at = 237808, .running = 4640, .counter = 58,
-     .saved = 4640, .extra = 0, .folded = 0},
+     .saved = 4640, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){172},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2235392, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){173},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2239488, .fused = MC_FUSED_NONE, .weight = 237872, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){174},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2243584, .fused = MC_FUSED_NONE, .weight = 274736, .bias_at = 274800, .running = 4768, .counter = 59,
-     .saved = 4768, .extra = 0, .folded = 0},
+     .saved = 4768, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){175, 168},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2247680, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){176},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2247680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){177},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2251776, .fused = MC_FUSED_NONE, .weight = 274864, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2438538},
     {.name = "layer3.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){178},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2259968, .fused = MC_FUSED_NONE, .weight = 276016, .bias_at = 276144, .running = 4896, .counter = 60,
-     .saved = 4896, .extra = 0, .folded = 1},
+     .saved = 4896, .extra = 0, .folded = 1,
+     .stats = 2438538},
     {.name = "layer3.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){179},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2268160, .fused = MC_FUSED_NONE, .weight = 276272, .bias_at = 284464, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){180},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2272256, .fused = MC_FUSED_RELU, .weight = 284528, .bias_at = 284592, .running = 5152, .counter = 61,
-     .saved = 5152, .extra = 0, .folded = 0},
+     .saved = 5152, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){181},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2272256, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){182},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2276352, .fused = MC_FUSED_NONE, .weight = 284656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){183},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2280448, .fused = MC_FUSED_NONE, .weight = 321520, .bias_at = 321584, .running = 5280, .counter = 62,
-     .saved = 5280, .extra = 0, .folded = 0},
+     .saved = 5280, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){184, 177},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2284544, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){185},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2284544, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){186},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2288640, .fused = MC_FUSED_NONE, .weight = 321648, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2438794},
     {.name = "layer3.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2296832, .fused = MC_FUSED_NONE, .weight = 322800, .bias_at = 322928, .running = 5408, .counter = 63,
-     .saved = 5408, .extra = 0, .folded = 1},
+     .saved = 5408, .extra = 0, .folded = 1,
+     .stats = 2438794},
     {.name = "layer3.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){188},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2305024, .fused = MC_FUSED_NONE, .weight = 323056, .bias_at = 331248, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){189},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2309120, .fused = MC_FUSED_RELU, .weight = 331312, .bias_at = 331376, .running = 5664, .counter = 64,
-     .saved = 5664, .extra = 0, .folded = 0},
+     .saved = 5664, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){190},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2309120, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){191},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2313216, .fused = MC_FUSED_NONE, .weight = 331440, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){192},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2317312, .fused = MC_FUSED_NONE, .weight = 368304, .bias_at = 368368, .running = 5792, .counter = 65,
-     .saved = 5792, .extra = 0, .folded = 0},
+     .saved = 5792, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){193, 186},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2321408, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){194},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2321408, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){195},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2325504, .fused = MC_FUSED_NONE, .weight = 368432, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2439050},
     {.name = "layer3.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){196},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2333696, .fused = MC_FUSED_NONE, .weight = 369584, .bias_at = 369712, .running = 5920, .counter = 66,
-     .saved = 5920, .extra = 0, .folded = 1},
+     .saved = 5920, .extra = 0, .folded = 1,
+     .stats = 2439050},
     {.name = "layer3.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){197},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2341888, .fused = MC_FUSED_NONE, .weight = 369840, .bias_at = 378032, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){198},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2345984, .fused = MC_FUSED_RELU, .weight = 378096, .bias_at = 378160, .running = 6176, .counter = 67,
-     .saved = 6176, .extra = 0, .folded = 0},
+     .saved = 6176, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){199},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2345984, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){200},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2350080, .fused = MC_FUSED_NONE, .weight = 378224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){201},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2354176, .fused = MC_FUSED_NONE, .weight = 415088, .bias_at = 415152, .running = 6304, .counter = 68,
-     .saved = 6304, .extra = 0, .folded = 0},
+     .saved = 6304, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){202, 195},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2358272, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){203},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2358272, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){204},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2362368, .fused = MC_FUSED_NONE, .weight = 415216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2439306},
     {.name = "layer3.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2370560, .fused = MC_FUSED_NONE, .weight = 416368, .bias_at = 416496, .running = 6432, .counter = 69,
-     .saved = 6432, .extra = 0, .folded = 1},
+     .saved = 6432, .extra = 0, .folded = 1,
+     .stats = 2439306},
     {.name = "layer3.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){206},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2378752, .fused = MC_FUSED_NONE, .weight = 416624, .bias_at = 424816, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){207},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2382848, .fused = MC_FUSED_RELU, .weight = 424880, .bias_at = 424944, .running = 6688, .counter = 70,
-     .saved = 6688, .extra = 0, .folded = 0},
+     .saved = 6688, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){208},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2382848, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){209},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2386944, .fused = MC_FUSED_NONE, .weight = 425008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){210},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2391040, .fused = MC_FUSED_NONE, .weight = 461872, .bias_at = 461936, .running = 6816, .counter = 71,
-     .saved = 6816, .extra = 0, .folded = 0},
+     .saved = 6816, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){211, 204},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2395136, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){212},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2395136, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){213},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2399232, .fused = MC_FUSED_NONE, .weight = 462000, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2439562},
     {.name = "layer3.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){214},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2407424, .fused = MC_FUSED_NONE, .weight = 463152, .bias_at = 463280, .running = 6944, .counter = 72,
-     .saved = 6944, .extra = 0, .folded = 1},
+     .saved = 6944, .extra = 0, .folded = 1,
+     .stats = 2439562},
     {.name = "layer3.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){215},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2415616, .fused = MC_FUSED_NONE, .weight = 463408, .bias_at = 471600, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){216},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2419712, .fused = MC_FUSED_RELU, .weight = 471664, .bias_at = 471728, .running = 7200, .counter = 73,
-     .saved = 7200, .extra = 0, .folded = 0},
+     .saved = 7200, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){217},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2419712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){218},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2423808, .fused = MC_FUSED_NONE, .weight = 471792, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){219},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2427904, .fused = MC_FUSED_NONE, .weight = 508656, .bias_at = 508720, .running = 7328, .counter = 74,
-     .saved = 7328, .extra = 0, .folded = 0},
+     .saved = 7328, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){220, 213},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2432000, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){221},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2432000, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){222},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2436096, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){223},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2436160, .fused = MC_FUSED_NONE, .weight = 508784, .bias_at = 509424, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
 };
 
 const mc_model_desc resnet50_model = {
@@ -6185,7 +6509,7 @@ const mc_model_desc resnet50_model = {
     .ntensors = 508, .tensors = resnet50_tensors,
     .nlayers = 225, .layers = resnet50_layers,
     .param_floats = 509434, .buffer_floats = 7456, .counters = 75,
-    .act_floats = 2436170, .saved_floats = 7456, .extra_floats = 0, .clears_dacts = 1,
+    .act_floats = 2439818, .saved_floats = 7456, .extra_floats = 0, .clears_dacts = 1,
     .forward = resnet50_forward, .backward = resnet50_backward,
     .layer_forward = resnet50_layer_forward, .layer_backward = resnet50_layer_backward,
     .loss = resnet50_loss, .loss_backward = resnet50_loss_backward,

@@ -220,16 +220,16 @@ static double bn_c16_32x32_relu_sqdev(int n, const float *restrict x, int c, dou
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c16_32x32_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c16_32x32_relu_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 16; c++)
-        stats[c] = bn_c16_32x32_relu_sum(n, x, c);
+        stats[c] = bn_c16_32x32_relu_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 16, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         stats[c] /= m;
-        stats[16 + c] = bn_c16_32x32_relu_sqdev(n, x, c, stats[c]);
+        stats[16 + c] = bn_c16_32x32_relu_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 16, 16, m);
     for (int c = 0; c < 16; c++)
@@ -237,9 +237,9 @@ static double bn_c16_32x32_relu_synced_stats(int n, const float *restrict x, dou
     return m;
 }
 
-void bn_c16_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c16_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 16];
     const int synced = mc_bn_allreduce != 0;
@@ -326,74 +326,40 @@ void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* bn_c48_32x32_stats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it */
-static inline double bn_c48_32x32_stats_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 1024; i += 32) {
-        __builtin_prefetch(p + i + 98304, 0, 2);
-        __builtin_prefetch(p + i + 98304 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 1024; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 1024; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c48_32x32_stats_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 1024; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 1024; i < 1024; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-
-static double bn_c48_32x32_stats_sum(int n, const float *restrict x, int c)
+/* bn_c48_32x32_stats_pstats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c48_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c48_32x32_stats_plane_sum(x + ((long)b * 48 + c) * 1024);
-    return sum;
+        sum += st[(long)b * 96 + c];
+    return sum * 1024;
 }
 
-static double bn_c48_32x32_stats_sqdev(int n, const float *restrict x, int c, double mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c48_32x32_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c48_32x32_stats_plane_sum_sq(x + ((long)b * 48 + c) * 1024, (float)mean);
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 96 + c] - mean;
+        sq += st[(long)b * 96 + 48 + c] + 1024 * d * d;
+    }
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c48_32x32_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c48_32x32_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 48; c++)
-        stats[c] = bn_c48_32x32_stats_sum(n, x, c);
+        stats[c] = bn_c48_32x32_stats_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 48, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
         stats[c] /= m;
-        stats[48 + c] = bn_c48_32x32_stats_sqdev(n, x, c, stats[c]);
+        stats[48 + c] = bn_c48_32x32_stats_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 48, 48, m);
     for (int c = 0; c < 48; c++)
@@ -401,18 +367,18 @@ static double bn_c48_32x32_stats_synced_stats(int n, const float *restrict x, do
     return m;
 }
 
-void bn_c48_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c48_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
     double stats[2 * 48];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c48_32x32_stats_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c48_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
-        const double mean = synced ? stats[c] : bn_c48_32x32_stats_sum(n, x, c) / m;
-        const double var = synced ? stats[48 + c] : bn_c48_32x32_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c48_32x32_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[48 + c] : bn_c48_32x32_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -426,7 +392,7 @@ void bn_c48_32x32_stats_fwd_train(int n, const float *restrict x, const float *r
 }
 
 /* The running statistics as the mean and 1/std that the conv applies. */
-void bn_c48_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 48; c++) {
@@ -554,16 +520,16 @@ static double bn_c16_32x32_sqdev(int n, const float *restrict x, int c, double m
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c16_32x32_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c16_32x32_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 16; c++)
-        stats[c] = bn_c16_32x32_sum(n, x, c);
+        stats[c] = bn_c16_32x32_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 16, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         stats[c] /= m;
-        stats[16 + c] = bn_c16_32x32_sqdev(n, x, c, stats[c]);
+        stats[16 + c] = bn_c16_32x32_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 16, 16, m);
     for (int c = 0; c < 16; c++)
@@ -571,9 +537,9 @@ static double bn_c16_32x32_synced_stats(int n, const float *restrict x, double *
     return m;
 }
 
-void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 16];
     const int synced = mc_bn_allreduce != 0;
@@ -660,74 +626,40 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
     }
 }
 
-/* bn_c32_32x32_stats: batch norm over 32 channels of 32x32, applied by the pointwise conv after it */
-static inline double bn_c32_32x32_stats_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 1024; i += 32) {
-        __builtin_prefetch(p + i + 65536, 0, 2);
-        __builtin_prefetch(p + i + 65536 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 1024; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 1024; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c32_32x32_stats_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 1024; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 1024; i < 1024; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-
-static double bn_c32_32x32_stats_sum(int n, const float *restrict x, int c)
+/* bn_c32_32x32_stats_pstats: batch norm over 32 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c32_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c32_32x32_stats_plane_sum(x + ((long)b * 32 + c) * 1024);
-    return sum;
+        sum += st[(long)b * 64 + c];
+    return sum * 1024;
 }
 
-static double bn_c32_32x32_stats_sqdev(int n, const float *restrict x, int c, double mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c32_32x32_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c32_32x32_stats_plane_sum_sq(x + ((long)b * 32 + c) * 1024, (float)mean);
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 64 + c] - mean;
+        sq += st[(long)b * 64 + 32 + c] + 1024 * d * d;
+    }
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c32_32x32_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c32_32x32_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 32; c++)
-        stats[c] = bn_c32_32x32_stats_sum(n, x, c);
+        stats[c] = bn_c32_32x32_stats_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 32, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         stats[c] /= m;
-        stats[32 + c] = bn_c32_32x32_stats_sqdev(n, x, c, stats[c]);
+        stats[32 + c] = bn_c32_32x32_stats_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 32, 32, m);
     for (int c = 0; c < 32; c++)
@@ -735,18 +667,18 @@ static double bn_c32_32x32_stats_synced_stats(int n, const float *restrict x, do
     return m;
 }
 
-void bn_c32_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c32_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
     double stats[2 * 32];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c32_32x32_stats_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c32_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        const double mean = synced ? stats[c] : bn_c32_32x32_stats_sum(n, x, c) / m;
-        const double var = synced ? stats[32 + c] : bn_c32_32x32_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c32_32x32_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_32x32_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -760,7 +692,7 @@ void bn_c32_32x32_stats_fwd_train(int n, const float *restrict x, const float *r
 }
 
 /* The running statistics as the mean and 1/std that the conv applies. */
-void bn_c32_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c32_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 32; c++) {
@@ -901,16 +833,16 @@ static double bn_c32_16x16_relu_sqdev(int n, const float *restrict x, int c, dou
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c32_16x16_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c32_16x16_relu_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 32; c++)
-        stats[c] = bn_c32_16x16_relu_sum(n, x, c);
+        stats[c] = bn_c32_16x16_relu_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 32, (double)n * 256);
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         stats[c] /= m;
-        stats[32 + c] = bn_c32_16x16_relu_sqdev(n, x, c, stats[c]);
+        stats[32 + c] = bn_c32_16x16_relu_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 32, 32, m);
     for (int c = 0; c < 32; c++)
@@ -918,9 +850,9 @@ static double bn_c32_16x16_relu_synced_stats(int n, const float *restrict x, dou
     return m;
 }
 
-void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -1126,16 +1058,16 @@ static double bn_c32_16x16_sqdev(int n, const float *restrict x, int c, double m
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c32_16x16_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c32_16x16_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 32; c++)
-        stats[c] = bn_c32_16x16_sum(n, x, c);
+        stats[c] = bn_c32_16x16_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 32, (double)n * 256);
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         stats[c] /= m;
-        stats[32 + c] = bn_c32_16x16_sqdev(n, x, c, stats[c]);
+        stats[32 + c] = bn_c32_16x16_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 32, 32, m);
     for (int c = 0; c < 32; c++)
@@ -1143,9 +1075,9 @@ static double bn_c32_16x16_synced_stats(int n, const float *restrict x, double *
     return m;
 }
 
-void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -1232,74 +1164,40 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, c
     }
 }
 
-/* bn_c64_16x16_stats: batch norm over 64 channels of 16x16, applied by the pointwise conv after it */
-static inline double bn_c64_16x16_stats_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 256; i += 32) {
-        __builtin_prefetch(p + i + 32768, 0, 2);
-        __builtin_prefetch(p + i + 32768 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 256; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 256; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c64_16x16_stats_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 256; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 256; i < 256; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-
-static double bn_c64_16x16_stats_sum(int n, const float *restrict x, int c)
+/* bn_c64_16x16_stats_pstats: batch norm over 64 channels of 16x16, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c64_16x16_stats_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c64_16x16_stats_plane_sum(x + ((long)b * 64 + c) * 256);
-    return sum;
+        sum += st[(long)b * 128 + c];
+    return sum * 256;
 }
 
-static double bn_c64_16x16_stats_sqdev(int n, const float *restrict x, int c, double mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c64_16x16_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c64_16x16_stats_plane_sum_sq(x + ((long)b * 64 + c) * 256, (float)mean);
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 128 + c] - mean;
+        sq += st[(long)b * 128 + 64 + c] + 256 * d * d;
+    }
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c64_16x16_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c64_16x16_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 64; c++)
-        stats[c] = bn_c64_16x16_stats_sum(n, x, c);
+        stats[c] = bn_c64_16x16_stats_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 64, (double)n * 256);
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         stats[c] /= m;
-        stats[64 + c] = bn_c64_16x16_stats_sqdev(n, x, c, stats[c]);
+        stats[64 + c] = bn_c64_16x16_stats_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 64, 64, m);
     for (int c = 0; c < 64; c++)
@@ -1307,18 +1205,18 @@ static double bn_c64_16x16_stats_synced_stats(int n, const float *restrict x, do
     return m;
 }
 
-void bn_c64_16x16_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c64_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
     double stats[2 * 64];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c64_16x16_stats_synced_stats(n, x, stats) : (double)n * 256;
+    const double m = synced ? bn_c64_16x16_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 256;
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
-        const double mean = synced ? stats[c] : bn_c64_16x16_stats_sum(n, x, c) / m;
-        const double var = synced ? stats[64 + c] : bn_c64_16x16_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c64_16x16_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_16x16_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -1332,7 +1230,7 @@ void bn_c64_16x16_stats_fwd_train(int n, const float *restrict x, const float *r
 }
 
 /* The running statistics as the mean and 1/std that the conv applies. */
-void bn_c64_16x16_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c64_16x16_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 64; c++) {
@@ -1473,16 +1371,16 @@ static double bn_c64_8x8_relu_sqdev(int n, const float *restrict x, int c, doubl
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c64_8x8_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c64_8x8_relu_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 64; c++)
-        stats[c] = bn_c64_8x8_relu_sum(n, x, c);
+        stats[c] = bn_c64_8x8_relu_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 64, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         stats[c] /= m;
-        stats[64 + c] = bn_c64_8x8_relu_sqdev(n, x, c, stats[c]);
+        stats[64 + c] = bn_c64_8x8_relu_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 64, 64, m);
     for (int c = 0; c < 64; c++)
@@ -1490,9 +1388,9 @@ static double bn_c64_8x8_relu_synced_stats(int n, const float *restrict x, doubl
     return m;
 }
 
-void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 64];
     const int synced = mc_bn_allreduce != 0;
@@ -1698,16 +1596,16 @@ static double bn_c64_8x8_sqdev(int n, const float *restrict x, int c, double mea
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c64_8x8_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c64_8x8_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 64; c++)
-        stats[c] = bn_c64_8x8_sum(n, x, c);
+        stats[c] = bn_c64_8x8_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 64, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         stats[c] /= m;
-        stats[64 + c] = bn_c64_8x8_sqdev(n, x, c, stats[c]);
+        stats[64 + c] = bn_c64_8x8_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 64, 64, m);
     for (int c = 0; c < 64; c++)
@@ -1715,9 +1613,9 @@ static double bn_c64_8x8_synced_stats(int n, const float *restrict x, double *re
     return m;
 }
 
-void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 64];
     const int synced = mc_bn_allreduce != 0;
@@ -1804,74 +1702,40 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, con
     }
 }
 
-/* bn_c128_8x8_stats: batch norm over 128 channels of 8x8, applied by the pointwise conv after it */
-static inline double bn_c128_8x8_stats_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 64; i += 32) {
-        __builtin_prefetch(p + i + 16384, 0, 2);
-        __builtin_prefetch(p + i + 16384 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 64; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 64; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c128_8x8_stats_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 64; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 64; i < 64; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-
-static double bn_c128_8x8_stats_sum(int n, const float *restrict x, int c)
+/* bn_c128_8x8_stats_pstats: batch norm over 128 channels of 8x8, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c128_8x8_stats_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c128_8x8_stats_plane_sum(x + ((long)b * 128 + c) * 64);
-    return sum;
+        sum += st[(long)b * 256 + c];
+    return sum * 64;
 }
 
-static double bn_c128_8x8_stats_sqdev(int n, const float *restrict x, int c, double mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c128_8x8_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c128_8x8_stats_plane_sum_sq(x + ((long)b * 128 + c) * 64, (float)mean);
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 256 + c] - mean;
+        sq += st[(long)b * 256 + 128 + c] + 64 * d * d;
+    }
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c128_8x8_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c128_8x8_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 128; c++)
-        stats[c] = bn_c128_8x8_stats_sum(n, x, c);
+        stats[c] = bn_c128_8x8_stats_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 128, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 128; c++) {
         stats[c] /= m;
-        stats[128 + c] = bn_c128_8x8_stats_sqdev(n, x, c, stats[c]);
+        stats[128 + c] = bn_c128_8x8_stats_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 128, 128, m);
     for (int c = 0; c < 128; c++)
@@ -1879,18 +1743,18 @@ static double bn_c128_8x8_stats_synced_stats(int n, const float *restrict x, dou
     return m;
 }
 
-void bn_c128_8x8_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c128_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
     double stats[2 * 128];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c128_8x8_stats_synced_stats(n, x, stats) : (double)n * 64;
+    const double m = synced ? bn_c128_8x8_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 64;
     MC_OMP_FOR
     for (int c = 0; c < 128; c++) {
-        const double mean = synced ? stats[c] : bn_c128_8x8_stats_sum(n, x, c) / m;
-        const double var = synced ? stats[128 + c] : bn_c128_8x8_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c128_8x8_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[128 + c] : bn_c128_8x8_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -1904,7 +1768,7 @@ void bn_c128_8x8_stats_fwd_train(int n, const float *restrict x, const float *re
 }
 
 /* The running statistics as the mean and 1/std that the conv applies. */
-void bn_c128_8x8_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c128_8x8_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 128; c++) {

@@ -29,8 +29,9 @@ static void se_resnet56_layer1_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
-            (cnt + 0), (act + (long)(19456) * n), (sav + 0), (sav + 16));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448),
+            (buf + 0), (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0),
+            (sav + 16));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
@@ -62,14 +63,15 @@ static void se_resnet56_layer3_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0),
+        train ? (act + (long)(2988310) * n) : 0);
 }
 
 /* layer1.0.conv_bn.seps */
 static void se_resnet56_layer3_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(19456) * n), (par + 464), (dact + (long)(35840) * n + 0), (dact + (long)(19456) * n), (grad + 464), 0,
         1);
 }
 
@@ -79,10 +81,11 @@ static void se_resnet56_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(35840) * n), (par + 1792), (par + 1840), (buf + 32), (buf + 80),
-            (cnt + 1), (act + (long)(84992) * n), (sav + 32), (sav + 80));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(35840) * n), (act + (long)(2988310) * n), (par + 1792), (par + 1840),
+            (buf + 32), (buf + 80), (cnt + 1), (act + (long)(84992) * n), (sav + 32),
+            (sav + 80));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 32), (buf + 80), (sav + 32), (sav + 80));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 32), (buf + 80), (sav + 32), (sav + 80));
 }
 
 /* layer1.0.conv_bn.bn1 */
@@ -116,8 +119,9 @@ static void se_resnet56_layer6_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
-            (cnt + 2), (act + (long)(150528) * n), (sav + 128), (sav + 144));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688),
+            (buf + 128), (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128),
+            (sav + 144));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(150528) * n));
@@ -166,8 +170,9 @@ static void se_resnet56_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (cnt + 3), (act + (long)(183296) * n), (sav + 160), (sav + 176));
+        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
+            (buf + 160), (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160),
+            (sav + 176));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
             (act + (long)(183296) * n));
@@ -308,14 +313,15 @@ static void se_resnet56_layer18_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(216116) * n), (par + 5104), 0, (act + (long)(232500) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(216116) * n), (par + 5104), 0, (act + (long)(232500) * n + 0),
+        train ? (act + (long)(2988406) * n) : 0);
 }
 
 /* layer1.1.conv_bn.seps */
 static void se_resnet56_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(216116) * n), (par + 5104), (dact + (long)(232500) * n + 0), (dact + (long)(216116) * n), (grad + 5104), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(216116) * n), (par + 5104), (dact + (long)(232500) * n + 0), (dact + (long)(216116) * n), (grad + 5104), 0,
         1);
 }
 
@@ -325,10 +331,11 @@ static void se_resnet56_layer19_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(232500) * n), (par + 6432), (par + 6480), (buf + 192), (buf + 240),
-            (cnt + 4), (act + (long)(281652) * n), (sav + 192), (sav + 240));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(232500) * n), (act + (long)(2988406) * n), (par + 6432), (par + 6480),
+            (buf + 192), (buf + 240), (cnt + 4), (act + (long)(281652) * n), (sav + 192),
+            (sav + 240));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
 }
 
 /* layer1.1.conv_bn.bn1 */
@@ -362,8 +369,9 @@ static void se_resnet56_layer21_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(330804) * n), (par + 7312), (par + 7328), (buf + 288), (buf + 304),
-            (cnt + 5), (act + (long)(347188) * n), (sav + 288), (sav + 304));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(330804) * n), (par + 7312), (par + 7328),
+            (buf + 288), (buf + 304), (cnt + 5), (act + (long)(347188) * n), (sav + 288),
+            (sav + 304));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(330804) * n), (par + 7312), (par + 7328), (buf + 288), (buf + 304),
             (act + (long)(347188) * n));
@@ -412,8 +420,9 @@ static void se_resnet56_layer24_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(363572) * n), (par + 9648), (par + 9664), (buf + 320), (buf + 336),
-            (cnt + 6), (act + (long)(379956) * n), (sav + 320), (sav + 336));
+        bn_c16_32x32_fwd_train(n, (act + (long)(363572) * n), (par + 9648), (par + 9664),
+            (buf + 320), (buf + 336), (cnt + 6), (act + (long)(379956) * n), (sav + 320),
+            (sav + 336));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(363572) * n), (par + 9648), (par + 9664), (buf + 320), (buf + 336),
             (act + (long)(379956) * n));
@@ -554,14 +563,15 @@ static void se_resnet56_layer33_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(412776) * n), (par + 9744), 0, (act + (long)(429160) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(412776) * n), (par + 9744), 0, (act + (long)(429160) * n + 0),
+        train ? (act + (long)(2988502) * n) : 0);
 }
 
 /* layer1.2.conv_bn.seps */
 static void se_resnet56_layer33_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(412776) * n), (par + 9744), (dact + (long)(429160) * n + 0), (dact + (long)(412776) * n), (grad + 9744), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(412776) * n), (par + 9744), (dact + (long)(429160) * n + 0), (dact + (long)(412776) * n), (grad + 9744), 0,
         1);
 }
 
@@ -571,10 +581,11 @@ static void se_resnet56_layer34_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(429160) * n), (par + 11072), (par + 11120), (buf + 352), (buf + 400),
-            (cnt + 7), (act + (long)(478312) * n), (sav + 352), (sav + 400));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(429160) * n), (act + (long)(2988502) * n), (par + 11072), (par + 11120),
+            (buf + 352), (buf + 400), (cnt + 7), (act + (long)(478312) * n), (sav + 352),
+            (sav + 400));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 352), (buf + 400), (sav + 352), (sav + 400));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 352), (buf + 400), (sav + 352), (sav + 400));
 }
 
 /* layer1.2.conv_bn.bn1 */
@@ -608,8 +619,9 @@ static void se_resnet56_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(527464) * n), (par + 11952), (par + 11968), (buf + 448), (buf + 464),
-            (cnt + 8), (act + (long)(543848) * n), (sav + 448), (sav + 464));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(527464) * n), (par + 11952), (par + 11968),
+            (buf + 448), (buf + 464), (cnt + 8), (act + (long)(543848) * n), (sav + 448),
+            (sav + 464));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(527464) * n), (par + 11952), (par + 11968), (buf + 448), (buf + 464),
             (act + (long)(543848) * n));
@@ -658,8 +670,9 @@ static void se_resnet56_layer39_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(560232) * n), (par + 14288), (par + 14304), (buf + 480), (buf + 496),
-            (cnt + 9), (act + (long)(576616) * n), (sav + 480), (sav + 496));
+        bn_c16_32x32_fwd_train(n, (act + (long)(560232) * n), (par + 14288), (par + 14304),
+            (buf + 480), (buf + 496), (cnt + 9), (act + (long)(576616) * n), (sav + 480),
+            (sav + 496));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(560232) * n), (par + 14288), (par + 14304), (buf + 480), (buf + 496),
             (act + (long)(576616) * n));
@@ -800,14 +813,15 @@ static void se_resnet56_layer48_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(609436) * n), (par + 14384), 0, (act + (long)(625820) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(609436) * n), (par + 14384), 0, (act + (long)(625820) * n + 0),
+        train ? (act + (long)(2988598) * n) : 0);
 }
 
 /* layer1.3.conv_bn.seps */
 static void se_resnet56_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(609436) * n), (par + 14384), (dact + (long)(625820) * n + 0), (dact + (long)(609436) * n), (grad + 14384), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(609436) * n), (par + 14384), (dact + (long)(625820) * n + 0), (dact + (long)(609436) * n), (grad + 14384), 0,
         1);
 }
 
@@ -817,10 +831,11 @@ static void se_resnet56_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(625820) * n), (par + 15712), (par + 15760), (buf + 512), (buf + 560),
-            (cnt + 10), (act + (long)(674972) * n), (sav + 512), (sav + 560));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(625820) * n), (act + (long)(2988598) * n), (par + 15712), (par + 15760),
+            (buf + 512), (buf + 560), (cnt + 10), (act + (long)(674972) * n), (sav + 512),
+            (sav + 560));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 512), (buf + 560), (sav + 512), (sav + 560));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 512), (buf + 560), (sav + 512), (sav + 560));
 }
 
 /* layer1.3.conv_bn.bn1 */
@@ -854,8 +869,9 @@ static void se_resnet56_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(724124) * n), (par + 16592), (par + 16608), (buf + 608), (buf + 624),
-            (cnt + 11), (act + (long)(740508) * n), (sav + 608), (sav + 624));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(724124) * n), (par + 16592), (par + 16608),
+            (buf + 608), (buf + 624), (cnt + 11), (act + (long)(740508) * n), (sav + 608),
+            (sav + 624));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(724124) * n), (par + 16592), (par + 16608), (buf + 608), (buf + 624),
             (act + (long)(740508) * n));
@@ -904,8 +920,9 @@ static void se_resnet56_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(756892) * n), (par + 18928), (par + 18944), (buf + 640), (buf + 656),
-            (cnt + 12), (act + (long)(773276) * n), (sav + 640), (sav + 656));
+        bn_c16_32x32_fwd_train(n, (act + (long)(756892) * n), (par + 18928), (par + 18944),
+            (buf + 640), (buf + 656), (cnt + 12), (act + (long)(773276) * n), (sav + 640),
+            (sav + 656));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(756892) * n), (par + 18928), (par + 18944), (buf + 640), (buf + 656),
             (act + (long)(773276) * n));
@@ -1046,14 +1063,15 @@ static void se_resnet56_layer63_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(806096) * n), (par + 19024), 0, (act + (long)(822480) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(806096) * n), (par + 19024), 0, (act + (long)(822480) * n + 0),
+        train ? (act + (long)(2988694) * n) : 0);
 }
 
 /* layer1.4.conv_bn.seps */
 static void se_resnet56_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(806096) * n), (par + 19024), (dact + (long)(822480) * n + 0), (dact + (long)(806096) * n), (grad + 19024), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(806096) * n), (par + 19024), (dact + (long)(822480) * n + 0), (dact + (long)(806096) * n), (grad + 19024), 0,
         1);
 }
 
@@ -1063,10 +1081,11 @@ static void se_resnet56_layer64_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(822480) * n), (par + 20352), (par + 20400), (buf + 672), (buf + 720),
-            (cnt + 13), (act + (long)(871632) * n), (sav + 672), (sav + 720));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(822480) * n), (act + (long)(2988694) * n), (par + 20352), (par + 20400),
+            (buf + 672), (buf + 720), (cnt + 13), (act + (long)(871632) * n), (sav + 672),
+            (sav + 720));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 672), (buf + 720), (sav + 672), (sav + 720));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 672), (buf + 720), (sav + 672), (sav + 720));
 }
 
 /* layer1.4.conv_bn.bn1 */
@@ -1100,8 +1119,9 @@ static void se_resnet56_layer66_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(920784) * n), (par + 21232), (par + 21248), (buf + 768), (buf + 784),
-            (cnt + 14), (act + (long)(937168) * n), (sav + 768), (sav + 784));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(920784) * n), (par + 21232), (par + 21248),
+            (buf + 768), (buf + 784), (cnt + 14), (act + (long)(937168) * n), (sav + 768),
+            (sav + 784));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(920784) * n), (par + 21232), (par + 21248), (buf + 768), (buf + 784),
             (act + (long)(937168) * n));
@@ -1150,8 +1170,9 @@ static void se_resnet56_layer69_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(953552) * n), (par + 23568), (par + 23584), (buf + 800), (buf + 816),
-            (cnt + 15), (act + (long)(969936) * n), (sav + 800), (sav + 816));
+        bn_c16_32x32_fwd_train(n, (act + (long)(953552) * n), (par + 23568), (par + 23584),
+            (buf + 800), (buf + 816), (cnt + 15), (act + (long)(969936) * n), (sav + 800),
+            (sav + 816));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(953552) * n), (par + 23568), (par + 23584), (buf + 800), (buf + 816),
             (act + (long)(969936) * n));
@@ -1292,14 +1313,15 @@ static void se_resnet56_layer78_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1002756) * n), (par + 23664), 0, (act + (long)(1019140) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1002756) * n), (par + 23664), 0, (act + (long)(1019140) * n + 0),
+        train ? (act + (long)(2988790) * n) : 0);
 }
 
 /* layer1.5.conv_bn.seps */
 static void se_resnet56_layer78_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1002756) * n), (par + 23664), (dact + (long)(1019140) * n + 0), (dact + (long)(1002756) * n), (grad + 23664), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(1002756) * n), (par + 23664), (dact + (long)(1019140) * n + 0), (dact + (long)(1002756) * n), (grad + 23664), 0,
         1);
 }
 
@@ -1309,10 +1331,11 @@ static void se_resnet56_layer79_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1019140) * n), (par + 24992), (par + 25040), (buf + 832), (buf + 880),
-            (cnt + 16), (act + (long)(1068292) * n), (sav + 832), (sav + 880));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1019140) * n), (act + (long)(2988790) * n), (par + 24992), (par + 25040),
+            (buf + 832), (buf + 880), (cnt + 16), (act + (long)(1068292) * n), (sav + 832),
+            (sav + 880));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 832), (buf + 880), (sav + 832), (sav + 880));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 832), (buf + 880), (sav + 832), (sav + 880));
 }
 
 /* layer1.5.conv_bn.bn1 */
@@ -1346,8 +1369,9 @@ static void se_resnet56_layer81_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1117444) * n), (par + 25872), (par + 25888), (buf + 928), (buf + 944),
-            (cnt + 17), (act + (long)(1133828) * n), (sav + 928), (sav + 944));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1117444) * n), (par + 25872), (par + 25888),
+            (buf + 928), (buf + 944), (cnt + 17), (act + (long)(1133828) * n), (sav + 928),
+            (sav + 944));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1117444) * n), (par + 25872), (par + 25888), (buf + 928), (buf + 944),
             (act + (long)(1133828) * n));
@@ -1396,8 +1420,9 @@ static void se_resnet56_layer84_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1150212) * n), (par + 28208), (par + 28224), (buf + 960), (buf + 976),
-            (cnt + 18), (act + (long)(1166596) * n), (sav + 960), (sav + 976));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1150212) * n), (par + 28208), (par + 28224),
+            (buf + 960), (buf + 976), (cnt + 18), (act + (long)(1166596) * n), (sav + 960),
+            (sav + 976));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1150212) * n), (par + 28208), (par + 28224), (buf + 960), (buf + 976),
             (act + (long)(1166596) * n));
@@ -1538,14 +1563,15 @@ static void se_resnet56_layer93_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1199416) * n), (par + 28304), 0, (act + (long)(1215800) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1199416) * n), (par + 28304), 0, (act + (long)(1215800) * n + 0),
+        train ? (act + (long)(2988886) * n) : 0);
 }
 
 /* layer1.6.conv_bn.seps */
 static void se_resnet56_layer93_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1199416) * n), (par + 28304), (dact + (long)(1215800) * n + 0), (dact + (long)(1199416) * n), (grad + 28304), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(1199416) * n), (par + 28304), (dact + (long)(1215800) * n + 0), (dact + (long)(1199416) * n), (grad + 28304), 0,
         1);
 }
 
@@ -1555,10 +1581,11 @@ static void se_resnet56_layer94_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1215800) * n), (par + 29632), (par + 29680), (buf + 992), (buf + 1040),
-            (cnt + 19), (act + (long)(1264952) * n), (sav + 992), (sav + 1040));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1215800) * n), (act + (long)(2988886) * n), (par + 29632), (par + 29680),
+            (buf + 992), (buf + 1040), (cnt + 19), (act + (long)(1264952) * n), (sav + 992),
+            (sav + 1040));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 992), (buf + 1040), (sav + 992), (sav + 1040));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 992), (buf + 1040), (sav + 992), (sav + 1040));
 }
 
 /* layer1.6.conv_bn.bn1 */
@@ -1592,8 +1619,9 @@ static void se_resnet56_layer96_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1314104) * n), (par + 30512), (par + 30528), (buf + 1088), (buf + 1104),
-            (cnt + 20), (act + (long)(1330488) * n), (sav + 1088), (sav + 1104));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1314104) * n), (par + 30512), (par + 30528),
+            (buf + 1088), (buf + 1104), (cnt + 20), (act + (long)(1330488) * n), (sav + 1088),
+            (sav + 1104));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1314104) * n), (par + 30512), (par + 30528), (buf + 1088), (buf + 1104),
             (act + (long)(1330488) * n));
@@ -1642,8 +1670,9 @@ static void se_resnet56_layer99_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1346872) * n), (par + 32848), (par + 32864), (buf + 1120), (buf + 1136),
-            (cnt + 21), (act + (long)(1363256) * n), (sav + 1120), (sav + 1136));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1346872) * n), (par + 32848), (par + 32864),
+            (buf + 1120), (buf + 1136), (cnt + 21), (act + (long)(1363256) * n), (sav + 1120),
+            (sav + 1136));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1346872) * n), (par + 32848), (par + 32864), (buf + 1120), (buf + 1136),
             (act + (long)(1363256) * n));
@@ -1784,14 +1813,15 @@ static void se_resnet56_layer108_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1396076) * n), (par + 32944), 0, (act + (long)(1412460) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1396076) * n), (par + 32944), 0, (act + (long)(1412460) * n + 0),
+        train ? (act + (long)(2988982) * n) : 0);
 }
 
 /* layer1.7.conv_bn.seps */
 static void se_resnet56_layer108_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1396076) * n), (par + 32944), (dact + (long)(1412460) * n + 0), (dact + (long)(1396076) * n), (grad + 32944), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(1396076) * n), (par + 32944), (dact + (long)(1412460) * n + 0), (dact + (long)(1396076) * n), (grad + 32944), 0,
         1);
 }
 
@@ -1801,10 +1831,11 @@ static void se_resnet56_layer109_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1412460) * n), (par + 34272), (par + 34320), (buf + 1152), (buf + 1200),
-            (cnt + 22), (act + (long)(1461612) * n), (sav + 1152), (sav + 1200));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1412460) * n), (act + (long)(2988982) * n), (par + 34272), (par + 34320),
+            (buf + 1152), (buf + 1200), (cnt + 22), (act + (long)(1461612) * n), (sav + 1152),
+            (sav + 1200));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 1152), (buf + 1200), (sav + 1152), (sav + 1200));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 1152), (buf + 1200), (sav + 1152), (sav + 1200));
 }
 
 /* layer1.7.conv_bn.bn1 */
@@ -1838,8 +1869,9 @@ static void se_resnet56_layer111_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1510764) * n), (par + 35152), (par + 35168), (buf + 1248), (buf + 1264),
-            (cnt + 23), (act + (long)(1527148) * n), (sav + 1248), (sav + 1264));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1510764) * n), (par + 35152), (par + 35168),
+            (buf + 1248), (buf + 1264), (cnt + 23), (act + (long)(1527148) * n), (sav + 1248),
+            (sav + 1264));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1510764) * n), (par + 35152), (par + 35168), (buf + 1248), (buf + 1264),
             (act + (long)(1527148) * n));
@@ -1888,8 +1920,9 @@ static void se_resnet56_layer114_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1543532) * n), (par + 37488), (par + 37504), (buf + 1280), (buf + 1296),
-            (cnt + 24), (act + (long)(1559916) * n), (sav + 1280), (sav + 1296));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1543532) * n), (par + 37488), (par + 37504),
+            (buf + 1280), (buf + 1296), (cnt + 24), (act + (long)(1559916) * n), (sav + 1280),
+            (sav + 1296));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1543532) * n), (par + 37488), (par + 37504), (buf + 1280), (buf + 1296),
             (act + (long)(1559916) * n));
@@ -2030,14 +2063,15 @@ static void se_resnet56_layer123_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(1592736) * n), (par + 37584), 0, (act + (long)(1609120) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1592736) * n), (par + 37584), 0, (act + (long)(1609120) * n + 0),
+        train ? (act + (long)(2989078) * n) : 0);
 }
 
 /* layer1.8.conv_bn.seps */
 static void se_resnet56_layer123_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(1592736) * n), (par + 37584), (dact + (long)(1609120) * n + 0), (dact + (long)(1592736) * n), (grad + 37584), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(1592736) * n), (par + 37584), (dact + (long)(1609120) * n + 0), (dact + (long)(1592736) * n), (grad + 37584), 0,
         1);
 }
 
@@ -2047,10 +2081,11 @@ static void se_resnet56_layer124_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(1609120) * n), (par + 38912), (par + 38960), (buf + 1312), (buf + 1360),
-            (cnt + 25), (act + (long)(1658272) * n), (sav + 1312), (sav + 1360));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1609120) * n), (act + (long)(2989078) * n), (par + 38912), (par + 38960),
+            (buf + 1312), (buf + 1360), (cnt + 25), (act + (long)(1658272) * n), (sav + 1312),
+            (sav + 1360));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 1312), (buf + 1360), (sav + 1312), (sav + 1360));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 1312), (buf + 1360), (sav + 1312), (sav + 1360));
 }
 
 /* layer1.8.conv_bn.bn1 */
@@ -2084,8 +2119,9 @@ static void se_resnet56_layer126_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1707424) * n), (par + 39792), (par + 39808), (buf + 1408), (buf + 1424),
-            (cnt + 26), (act + (long)(1723808) * n), (sav + 1408), (sav + 1424));
+        bn_c16_32x32_relu_fwd_train(n, (act + (long)(1707424) * n), (par + 39792), (par + 39808),
+            (buf + 1408), (buf + 1424), (cnt + 26), (act + (long)(1723808) * n), (sav + 1408),
+            (sav + 1424));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1707424) * n), (par + 39792), (par + 39808), (buf + 1408), (buf + 1424),
             (act + (long)(1723808) * n));
@@ -2134,8 +2170,9 @@ static void se_resnet56_layer129_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1740192) * n), (par + 42128), (par + 42144), (buf + 1440), (buf + 1456),
-            (cnt + 27), (act + (long)(1756576) * n), (sav + 1440), (sav + 1456));
+        bn_c16_32x32_fwd_train(n, (act + (long)(1740192) * n), (par + 42128), (par + 42144),
+            (buf + 1440), (buf + 1456), (cnt + 27), (act + (long)(1756576) * n), (sav + 1440),
+            (sav + 1456));
     else
         bn_c16_32x32_fwd_eval(n, (act + (long)(1740192) * n), (par + 42128), (par + 42144), (buf + 1440), (buf + 1456),
             (act + (long)(1756576) * n));
@@ -2276,14 +2313,15 @@ static void se_resnet56_layer138_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c16_32x32_s1_fwd(n, (act + (long)(1789396) * n), (par + 42224), 0, (act + (long)(1805780) * n + 0));
+    dw_k3_5_c16_32x32_s1_stats_fwd(n, (act + (long)(1789396) * n), (par + 42224), 0, (act + (long)(1805780) * n + 0),
+        train ? (act + (long)(2989174) * n) : 0);
 }
 
 /* layer2.0.conv_bn.seps */
 static void se_resnet56_layer138_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c16_32x32_s1_bwd(n, (act + (long)(1789396) * n), (par + 42224), (dact + (long)(1805780) * n + 0), (dact + (long)(1789396) * n), (grad + 42224), 0,
+    dw_k3_5_c16_32x32_s1_stats_bwd(n, (act + (long)(1789396) * n), (par + 42224), (dact + (long)(1805780) * n + 0), (dact + (long)(1789396) * n), (grad + 42224), 0,
         1);
 }
 
@@ -2293,10 +2331,11 @@ static void se_resnet56_layer139_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_stats_fwd_train(n, (act + (long)(1805780) * n), (par + 42768), (par + 42800), (buf + 1472), (buf + 1504),
-            (cnt + 28), (act + (long)(1838548) * n), (sav + 1472), (sav + 1504));
+        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(1805780) * n), (act + (long)(2989174) * n), (par + 42768), (par + 42800),
+            (buf + 1472), (buf + 1504), (cnt + 28), (act + (long)(1838548) * n), (sav + 1472),
+            (sav + 1504));
     else
-        bn_c32_32x32_stats_fwd_eval((buf + 1472), (buf + 1504), (sav + 1472), (sav + 1504));
+        bn_c32_32x32_stats_pstats_fwd_eval((buf + 1472), (buf + 1504), (sav + 1472), (sav + 1504));
 }
 
 /* layer2.0.conv_bn.bn1 */
@@ -2330,8 +2369,9 @@ static void se_resnet56_layer141_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1871316) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
-            (cnt + 29), (act + (long)(1879508) * n), (sav + 1536), (sav + 1568));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1871316) * n), (par + 43888), (par + 43920),
+            (buf + 1536), (buf + 1568), (cnt + 29), (act + (long)(1879508) * n), (sav + 1536),
+            (sav + 1568));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1871316) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
             (act + (long)(1879508) * n));
@@ -2380,8 +2420,9 @@ static void se_resnet56_layer144_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1887700) * n), (par + 53168), (par + 53200), (buf + 1600), (buf + 1632),
-            (cnt + 30), (act + (long)(1895892) * n), (sav + 1600), (sav + 1632));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1887700) * n), (par + 53168), (par + 53200),
+            (buf + 1600), (buf + 1632), (cnt + 30), (act + (long)(1895892) * n), (sav + 1600),
+            (sav + 1632));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1887700) * n), (par + 53168), (par + 53200), (buf + 1600), (buf + 1632),
             (act + (long)(1895892) * n));
@@ -2511,8 +2552,9 @@ static void se_resnet56_layer152_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1912380) * n), (par + 54000), (par + 54032), (buf + 1664), (buf + 1696),
-            (cnt + 31), (act + (long)(1920572) * n), (sav + 1664), (sav + 1696));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1912380) * n), (par + 54000), (par + 54032),
+            (buf + 1664), (buf + 1696), (cnt + 31), (act + (long)(1920572) * n), (sav + 1664),
+            (sav + 1696));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1912380) * n), (par + 54000), (par + 54032), (buf + 1664), (buf + 1696),
             (act + (long)(1920572) * n));
@@ -2559,14 +2601,15 @@ static void se_resnet56_layer155_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(1928764) * n), (par + 54064), 0, (act + (long)(1936956) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1928764) * n), (par + 54064), 0, (act + (long)(1936956) * n + 0),
+        train ? (act + (long)(2989238) * n) : 0);
 }
 
 /* layer2.1.conv_bn.seps */
 static void se_resnet56_layer155_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(1928764) * n), (par + 54064), (dact + (long)(1936956) * n + 0), (dact + (long)(1928764) * n), (grad + 54064), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(1928764) * n), (par + 54064), (dact + (long)(1936956) * n + 0), (dact + (long)(1928764) * n), (grad + 54064), 0,
         1);
 }
 
@@ -2576,10 +2619,11 @@ static void se_resnet56_layer156_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(1936956) * n), (par + 55152), (par + 55216), (buf + 1728), (buf + 1792),
-            (cnt + 32), (act + (long)(1953340) * n), (sav + 1728), (sav + 1792));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1936956) * n), (act + (long)(2989238) * n), (par + 55152), (par + 55216),
+            (buf + 1728), (buf + 1792), (cnt + 32), (act + (long)(1953340) * n), (sav + 1728),
+            (sav + 1792));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 1728), (buf + 1792), (sav + 1728), (sav + 1792));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 1728), (buf + 1792), (sav + 1728), (sav + 1792));
 }
 
 /* layer2.1.conv_bn.bn1 */
@@ -2613,8 +2657,9 @@ static void se_resnet56_layer158_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1969724) * n), (par + 57360), (par + 57392), (buf + 1856), (buf + 1888),
-            (cnt + 33), (act + (long)(1977916) * n), (sav + 1856), (sav + 1888));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(1969724) * n), (par + 57360), (par + 57392),
+            (buf + 1856), (buf + 1888), (cnt + 33), (act + (long)(1977916) * n), (sav + 1856),
+            (sav + 1888));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1969724) * n), (par + 57360), (par + 57392), (buf + 1856), (buf + 1888),
             (act + (long)(1977916) * n));
@@ -2663,8 +2708,9 @@ static void se_resnet56_layer161_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1986108) * n), (par + 66640), (par + 66672), (buf + 1920), (buf + 1952),
-            (cnt + 34), (act + (long)(1994300) * n), (sav + 1920), (sav + 1952));
+        bn_c32_16x16_fwd_train(n, (act + (long)(1986108) * n), (par + 66640), (par + 66672),
+            (buf + 1920), (buf + 1952), (cnt + 34), (act + (long)(1994300) * n), (sav + 1920),
+            (sav + 1952));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(1986108) * n), (par + 66640), (par + 66672), (buf + 1920), (buf + 1952),
             (act + (long)(1994300) * n));
@@ -2805,14 +2851,15 @@ static void se_resnet56_layer170_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2010788) * n), (par + 66960), 0, (act + (long)(2018980) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2010788) * n), (par + 66960), 0, (act + (long)(2018980) * n + 0),
+        train ? (act + (long)(2989366) * n) : 0);
 }
 
 /* layer2.2.conv_bn.seps */
 static void se_resnet56_layer170_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2010788) * n), (par + 66960), (dact + (long)(2018980) * n + 0), (dact + (long)(2010788) * n), (grad + 66960), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(2010788) * n), (par + 66960), (dact + (long)(2018980) * n + 0), (dact + (long)(2010788) * n), (grad + 66960), 0,
         1);
 }
 
@@ -2822,10 +2869,11 @@ static void se_resnet56_layer171_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2018980) * n), (par + 68048), (par + 68112), (buf + 1984), (buf + 2048),
-            (cnt + 35), (act + (long)(2035364) * n), (sav + 1984), (sav + 2048));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2018980) * n), (act + (long)(2989366) * n), (par + 68048), (par + 68112),
+            (buf + 1984), (buf + 2048), (cnt + 35), (act + (long)(2035364) * n), (sav + 1984),
+            (sav + 2048));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 1984), (buf + 2048), (sav + 1984), (sav + 2048));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 1984), (buf + 2048), (sav + 1984), (sav + 2048));
 }
 
 /* layer2.2.conv_bn.bn1 */
@@ -2859,8 +2907,9 @@ static void se_resnet56_layer173_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2051748) * n), (par + 70256), (par + 70288), (buf + 2112), (buf + 2144),
-            (cnt + 36), (act + (long)(2059940) * n), (sav + 2112), (sav + 2144));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2051748) * n), (par + 70256), (par + 70288),
+            (buf + 2112), (buf + 2144), (cnt + 36), (act + (long)(2059940) * n), (sav + 2112),
+            (sav + 2144));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2051748) * n), (par + 70256), (par + 70288), (buf + 2112), (buf + 2144),
             (act + (long)(2059940) * n));
@@ -2909,8 +2958,9 @@ static void se_resnet56_layer176_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2068132) * n), (par + 79536), (par + 79568), (buf + 2176), (buf + 2208),
-            (cnt + 37), (act + (long)(2076324) * n), (sav + 2176), (sav + 2208));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2068132) * n), (par + 79536), (par + 79568),
+            (buf + 2176), (buf + 2208), (cnt + 37), (act + (long)(2076324) * n), (sav + 2176),
+            (sav + 2208));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2068132) * n), (par + 79536), (par + 79568), (buf + 2176), (buf + 2208),
             (act + (long)(2076324) * n));
@@ -3051,14 +3101,15 @@ static void se_resnet56_layer185_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2092812) * n), (par + 79856), 0, (act + (long)(2101004) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2092812) * n), (par + 79856), 0, (act + (long)(2101004) * n + 0),
+        train ? (act + (long)(2989494) * n) : 0);
 }
 
 /* layer2.3.conv_bn.seps */
 static void se_resnet56_layer185_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2092812) * n), (par + 79856), (dact + (long)(2101004) * n + 0), (dact + (long)(2092812) * n), (grad + 79856), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(2092812) * n), (par + 79856), (dact + (long)(2101004) * n + 0), (dact + (long)(2092812) * n), (grad + 79856), 0,
         1);
 }
 
@@ -3068,10 +3119,11 @@ static void se_resnet56_layer186_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2101004) * n), (par + 80944), (par + 81008), (buf + 2240), (buf + 2304),
-            (cnt + 38), (act + (long)(2117388) * n), (sav + 2240), (sav + 2304));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2101004) * n), (act + (long)(2989494) * n), (par + 80944), (par + 81008),
+            (buf + 2240), (buf + 2304), (cnt + 38), (act + (long)(2117388) * n), (sav + 2240),
+            (sav + 2304));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 2240), (buf + 2304), (sav + 2240), (sav + 2304));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 2240), (buf + 2304), (sav + 2240), (sav + 2304));
 }
 
 /* layer2.3.conv_bn.bn1 */
@@ -3105,8 +3157,9 @@ static void se_resnet56_layer188_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2133772) * n), (par + 83152), (par + 83184), (buf + 2368), (buf + 2400),
-            (cnt + 39), (act + (long)(2141964) * n), (sav + 2368), (sav + 2400));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2133772) * n), (par + 83152), (par + 83184),
+            (buf + 2368), (buf + 2400), (cnt + 39), (act + (long)(2141964) * n), (sav + 2368),
+            (sav + 2400));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2133772) * n), (par + 83152), (par + 83184), (buf + 2368), (buf + 2400),
             (act + (long)(2141964) * n));
@@ -3155,8 +3208,9 @@ static void se_resnet56_layer191_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2150156) * n), (par + 92432), (par + 92464), (buf + 2432), (buf + 2464),
-            (cnt + 40), (act + (long)(2158348) * n), (sav + 2432), (sav + 2464));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2150156) * n), (par + 92432), (par + 92464),
+            (buf + 2432), (buf + 2464), (cnt + 40), (act + (long)(2158348) * n), (sav + 2432),
+            (sav + 2464));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2150156) * n), (par + 92432), (par + 92464), (buf + 2432), (buf + 2464),
             (act + (long)(2158348) * n));
@@ -3297,14 +3351,15 @@ static void se_resnet56_layer200_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2174836) * n), (par + 92752), 0, (act + (long)(2183028) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2174836) * n), (par + 92752), 0, (act + (long)(2183028) * n + 0),
+        train ? (act + (long)(2989622) * n) : 0);
 }
 
 /* layer2.4.conv_bn.seps */
 static void se_resnet56_layer200_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2174836) * n), (par + 92752), (dact + (long)(2183028) * n + 0), (dact + (long)(2174836) * n), (grad + 92752), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(2174836) * n), (par + 92752), (dact + (long)(2183028) * n + 0), (dact + (long)(2174836) * n), (grad + 92752), 0,
         1);
 }
 
@@ -3314,10 +3369,11 @@ static void se_resnet56_layer201_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2183028) * n), (par + 93840), (par + 93904), (buf + 2496), (buf + 2560),
-            (cnt + 41), (act + (long)(2199412) * n), (sav + 2496), (sav + 2560));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2183028) * n), (act + (long)(2989622) * n), (par + 93840), (par + 93904),
+            (buf + 2496), (buf + 2560), (cnt + 41), (act + (long)(2199412) * n), (sav + 2496),
+            (sav + 2560));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 2496), (buf + 2560), (sav + 2496), (sav + 2560));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 2496), (buf + 2560), (sav + 2496), (sav + 2560));
 }
 
 /* layer2.4.conv_bn.bn1 */
@@ -3351,8 +3407,9 @@ static void se_resnet56_layer203_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2215796) * n), (par + 96048), (par + 96080), (buf + 2624), (buf + 2656),
-            (cnt + 42), (act + (long)(2223988) * n), (sav + 2624), (sav + 2656));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2215796) * n), (par + 96048), (par + 96080),
+            (buf + 2624), (buf + 2656), (cnt + 42), (act + (long)(2223988) * n), (sav + 2624),
+            (sav + 2656));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2215796) * n), (par + 96048), (par + 96080), (buf + 2624), (buf + 2656),
             (act + (long)(2223988) * n));
@@ -3401,8 +3458,9 @@ static void se_resnet56_layer206_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2232180) * n), (par + 105328), (par + 105360), (buf + 2688), (buf + 2720),
-            (cnt + 43), (act + (long)(2240372) * n), (sav + 2688), (sav + 2720));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2232180) * n), (par + 105328), (par + 105360),
+            (buf + 2688), (buf + 2720), (cnt + 43), (act + (long)(2240372) * n), (sav + 2688),
+            (sav + 2720));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2232180) * n), (par + 105328), (par + 105360), (buf + 2688), (buf + 2720),
             (act + (long)(2240372) * n));
@@ -3543,14 +3601,15 @@ static void se_resnet56_layer215_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2256860) * n), (par + 105648), 0, (act + (long)(2265052) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2256860) * n), (par + 105648), 0, (act + (long)(2265052) * n + 0),
+        train ? (act + (long)(2989750) * n) : 0);
 }
 
 /* layer2.5.conv_bn.seps */
 static void se_resnet56_layer215_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2256860) * n), (par + 105648), (dact + (long)(2265052) * n + 0), (dact + (long)(2256860) * n), (grad + 105648), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(2256860) * n), (par + 105648), (dact + (long)(2265052) * n + 0), (dact + (long)(2256860) * n), (grad + 105648), 0,
         1);
 }
 
@@ -3560,10 +3619,11 @@ static void se_resnet56_layer216_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2265052) * n), (par + 106736), (par + 106800), (buf + 2752), (buf + 2816),
-            (cnt + 44), (act + (long)(2281436) * n), (sav + 2752), (sav + 2816));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2265052) * n), (act + (long)(2989750) * n), (par + 106736), (par + 106800),
+            (buf + 2752), (buf + 2816), (cnt + 44), (act + (long)(2281436) * n), (sav + 2752),
+            (sav + 2816));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 2752), (buf + 2816), (sav + 2752), (sav + 2816));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 2752), (buf + 2816), (sav + 2752), (sav + 2816));
 }
 
 /* layer2.5.conv_bn.bn1 */
@@ -3597,8 +3657,9 @@ static void se_resnet56_layer218_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2297820) * n), (par + 108944), (par + 108976), (buf + 2880), (buf + 2912),
-            (cnt + 45), (act + (long)(2306012) * n), (sav + 2880), (sav + 2912));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2297820) * n), (par + 108944), (par + 108976),
+            (buf + 2880), (buf + 2912), (cnt + 45), (act + (long)(2306012) * n), (sav + 2880),
+            (sav + 2912));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2297820) * n), (par + 108944), (par + 108976), (buf + 2880), (buf + 2912),
             (act + (long)(2306012) * n));
@@ -3647,8 +3708,9 @@ static void se_resnet56_layer221_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2314204) * n), (par + 118224), (par + 118256), (buf + 2944), (buf + 2976),
-            (cnt + 46), (act + (long)(2322396) * n), (sav + 2944), (sav + 2976));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2314204) * n), (par + 118224), (par + 118256),
+            (buf + 2944), (buf + 2976), (cnt + 46), (act + (long)(2322396) * n), (sav + 2944),
+            (sav + 2976));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2314204) * n), (par + 118224), (par + 118256), (buf + 2944), (buf + 2976),
             (act + (long)(2322396) * n));
@@ -3789,14 +3851,15 @@ static void se_resnet56_layer230_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2338884) * n), (par + 118544), 0, (act + (long)(2347076) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2338884) * n), (par + 118544), 0, (act + (long)(2347076) * n + 0),
+        train ? (act + (long)(2989878) * n) : 0);
 }
 
 /* layer2.6.conv_bn.seps */
 static void se_resnet56_layer230_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2338884) * n), (par + 118544), (dact + (long)(2347076) * n + 0), (dact + (long)(2338884) * n), (grad + 118544), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(2338884) * n), (par + 118544), (dact + (long)(2347076) * n + 0), (dact + (long)(2338884) * n), (grad + 118544), 0,
         1);
 }
 
@@ -3806,10 +3869,11 @@ static void se_resnet56_layer231_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2347076) * n), (par + 119632), (par + 119696), (buf + 3008), (buf + 3072),
-            (cnt + 47), (act + (long)(2363460) * n), (sav + 3008), (sav + 3072));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2347076) * n), (act + (long)(2989878) * n), (par + 119632), (par + 119696),
+            (buf + 3008), (buf + 3072), (cnt + 47), (act + (long)(2363460) * n), (sav + 3008),
+            (sav + 3072));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 3008), (buf + 3072), (sav + 3008), (sav + 3072));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 3008), (buf + 3072), (sav + 3008), (sav + 3072));
 }
 
 /* layer2.6.conv_bn.bn1 */
@@ -3843,8 +3907,9 @@ static void se_resnet56_layer233_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2379844) * n), (par + 121840), (par + 121872), (buf + 3136), (buf + 3168),
-            (cnt + 48), (act + (long)(2388036) * n), (sav + 3136), (sav + 3168));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2379844) * n), (par + 121840), (par + 121872),
+            (buf + 3136), (buf + 3168), (cnt + 48), (act + (long)(2388036) * n), (sav + 3136),
+            (sav + 3168));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2379844) * n), (par + 121840), (par + 121872), (buf + 3136), (buf + 3168),
             (act + (long)(2388036) * n));
@@ -3893,8 +3958,9 @@ static void se_resnet56_layer236_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2396228) * n), (par + 131120), (par + 131152), (buf + 3200), (buf + 3232),
-            (cnt + 49), (act + (long)(2404420) * n), (sav + 3200), (sav + 3232));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2396228) * n), (par + 131120), (par + 131152),
+            (buf + 3200), (buf + 3232), (cnt + 49), (act + (long)(2404420) * n), (sav + 3200),
+            (sav + 3232));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2396228) * n), (par + 131120), (par + 131152), (buf + 3200), (buf + 3232),
             (act + (long)(2404420) * n));
@@ -4035,14 +4101,15 @@ static void se_resnet56_layer245_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2420908) * n), (par + 131440), 0, (act + (long)(2429100) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2420908) * n), (par + 131440), 0, (act + (long)(2429100) * n + 0),
+        train ? (act + (long)(2990006) * n) : 0);
 }
 
 /* layer2.7.conv_bn.seps */
 static void se_resnet56_layer245_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2420908) * n), (par + 131440), (dact + (long)(2429100) * n + 0), (dact + (long)(2420908) * n), (grad + 131440), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(2420908) * n), (par + 131440), (dact + (long)(2429100) * n + 0), (dact + (long)(2420908) * n), (grad + 131440), 0,
         1);
 }
 
@@ -4052,10 +4119,11 @@ static void se_resnet56_layer246_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2429100) * n), (par + 132528), (par + 132592), (buf + 3264), (buf + 3328),
-            (cnt + 50), (act + (long)(2445484) * n), (sav + 3264), (sav + 3328));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2429100) * n), (act + (long)(2990006) * n), (par + 132528), (par + 132592),
+            (buf + 3264), (buf + 3328), (cnt + 50), (act + (long)(2445484) * n), (sav + 3264),
+            (sav + 3328));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 3264), (buf + 3328), (sav + 3264), (sav + 3328));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 3264), (buf + 3328), (sav + 3264), (sav + 3328));
 }
 
 /* layer2.7.conv_bn.bn1 */
@@ -4089,8 +4157,9 @@ static void se_resnet56_layer248_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2461868) * n), (par + 134736), (par + 134768), (buf + 3392), (buf + 3424),
-            (cnt + 51), (act + (long)(2470060) * n), (sav + 3392), (sav + 3424));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2461868) * n), (par + 134736), (par + 134768),
+            (buf + 3392), (buf + 3424), (cnt + 51), (act + (long)(2470060) * n), (sav + 3392),
+            (sav + 3424));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2461868) * n), (par + 134736), (par + 134768), (buf + 3392), (buf + 3424),
             (act + (long)(2470060) * n));
@@ -4139,8 +4208,9 @@ static void se_resnet56_layer251_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2478252) * n), (par + 144016), (par + 144048), (buf + 3456), (buf + 3488),
-            (cnt + 52), (act + (long)(2486444) * n), (sav + 3456), (sav + 3488));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2478252) * n), (par + 144016), (par + 144048),
+            (buf + 3456), (buf + 3488), (cnt + 52), (act + (long)(2486444) * n), (sav + 3456),
+            (sav + 3488));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2478252) * n), (par + 144016), (par + 144048), (buf + 3456), (buf + 3488),
             (act + (long)(2486444) * n));
@@ -4281,14 +4351,15 @@ static void se_resnet56_layer260_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c32_16x16_s1_fwd(n, (act + (long)(2502932) * n), (par + 144336), 0, (act + (long)(2511124) * n + 0));
+    dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2502932) * n), (par + 144336), 0, (act + (long)(2511124) * n + 0),
+        train ? (act + (long)(2990134) * n) : 0);
 }
 
 /* layer2.8.conv_bn.seps */
 static void se_resnet56_layer260_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c32_16x16_s1_bwd(n, (act + (long)(2502932) * n), (par + 144336), (dact + (long)(2511124) * n + 0), (dact + (long)(2502932) * n), (grad + 144336), 0,
+    dw_k3_5_c32_16x16_s1_stats_bwd(n, (act + (long)(2502932) * n), (par + 144336), (dact + (long)(2511124) * n + 0), (dact + (long)(2502932) * n), (grad + 144336), 0,
         1);
 }
 
@@ -4298,10 +4369,11 @@ static void se_resnet56_layer261_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2511124) * n), (par + 145424), (par + 145488), (buf + 3520), (buf + 3584),
-            (cnt + 53), (act + (long)(2527508) * n), (sav + 3520), (sav + 3584));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2511124) * n), (act + (long)(2990134) * n), (par + 145424), (par + 145488),
+            (buf + 3520), (buf + 3584), (cnt + 53), (act + (long)(2527508) * n), (sav + 3520),
+            (sav + 3584));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 3520), (buf + 3584), (sav + 3520), (sav + 3584));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 3520), (buf + 3584), (sav + 3520), (sav + 3584));
 }
 
 /* layer2.8.conv_bn.bn1 */
@@ -4335,8 +4407,9 @@ static void se_resnet56_layer263_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2543892) * n), (par + 147632), (par + 147664), (buf + 3648), (buf + 3680),
-            (cnt + 54), (act + (long)(2552084) * n), (sav + 3648), (sav + 3680));
+        bn_c32_16x16_relu_fwd_train(n, (act + (long)(2543892) * n), (par + 147632), (par + 147664),
+            (buf + 3648), (buf + 3680), (cnt + 54), (act + (long)(2552084) * n), (sav + 3648),
+            (sav + 3680));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2543892) * n), (par + 147632), (par + 147664), (buf + 3648), (buf + 3680),
             (act + (long)(2552084) * n));
@@ -4385,8 +4458,9 @@ static void se_resnet56_layer266_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2560276) * n), (par + 156912), (par + 156944), (buf + 3712), (buf + 3744),
-            (cnt + 55), (act + (long)(2568468) * n), (sav + 3712), (sav + 3744));
+        bn_c32_16x16_fwd_train(n, (act + (long)(2560276) * n), (par + 156912), (par + 156944),
+            (buf + 3712), (buf + 3744), (cnt + 55), (act + (long)(2568468) * n), (sav + 3712),
+            (sav + 3744));
     else
         bn_c32_16x16_fwd_eval(n, (act + (long)(2560276) * n), (par + 156912), (par + 156944), (buf + 3712), (buf + 3744),
             (act + (long)(2568468) * n));
@@ -4527,14 +4601,15 @@ static void se_resnet56_layer275_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c32_16x16_s1_fwd(n, (act + (long)(2584956) * n), (par + 157232), 0, (act + (long)(2593148) * n + 0));
+    dw_k3_3_c32_16x16_s1_stats_fwd(n, (act + (long)(2584956) * n), (par + 157232), 0, (act + (long)(2593148) * n + 0),
+        train ? (act + (long)(2990262) * n) : 0);
 }
 
 /* layer3.0.conv_bn.seps */
 static void se_resnet56_layer275_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c32_16x16_s1_bwd(n, (act + (long)(2584956) * n), (par + 157232), (dact + (long)(2593148) * n + 0), (dact + (long)(2584956) * n), (grad + 157232), 0,
+    dw_k3_3_c32_16x16_s1_stats_bwd(n, (act + (long)(2584956) * n), (par + 157232), (dact + (long)(2593148) * n + 0), (dact + (long)(2584956) * n), (grad + 157232), 0,
         1);
 }
 
@@ -4544,10 +4619,11 @@ static void se_resnet56_layer276_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_fwd_train(n, (act + (long)(2593148) * n), (par + 157808), (par + 157872), (buf + 3776), (buf + 3840),
-            (cnt + 56), (act + (long)(2609532) * n), (sav + 3776), (sav + 3840));
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2593148) * n), (act + (long)(2990262) * n), (par + 157808), (par + 157872),
+            (buf + 3776), (buf + 3840), (cnt + 56), (act + (long)(2609532) * n), (sav + 3776),
+            (sav + 3840));
     else
-        bn_c64_16x16_stats_fwd_eval((buf + 3776), (buf + 3840), (sav + 3776), (sav + 3840));
+        bn_c64_16x16_stats_pstats_fwd_eval((buf + 3776), (buf + 3840), (sav + 3776), (sav + 3840));
 }
 
 /* layer3.0.conv_bn.bn1 */
@@ -4581,8 +4657,9 @@ static void se_resnet56_layer278_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2625916) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
-            (cnt + 57), (act + (long)(2630012) * n), (sav + 3904), (sav + 3968));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2625916) * n), (par + 162096), (par + 162160),
+            (buf + 3904), (buf + 3968), (cnt + 57), (act + (long)(2630012) * n), (sav + 3904),
+            (sav + 3968));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2625916) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
             (act + (long)(2630012) * n));
@@ -4631,8 +4708,9 @@ static void se_resnet56_layer281_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2634108) * n), (par + 199088), (par + 199152), (buf + 4032), (buf + 4096),
-            (cnt + 58), (act + (long)(2638204) * n), (sav + 4032), (sav + 4096));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2634108) * n), (par + 199088), (par + 199152),
+            (buf + 4032), (buf + 4096), (cnt + 58), (act + (long)(2638204) * n), (sav + 4032),
+            (sav + 4096));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2634108) * n), (par + 199088), (par + 199152), (buf + 4032), (buf + 4096),
             (act + (long)(2638204) * n));
@@ -4762,8 +4840,9 @@ static void se_resnet56_layer289_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2646604) * n), (par + 202288), (par + 202352), (buf + 4160), (buf + 4224),
-            (cnt + 59), (act + (long)(2650700) * n), (sav + 4160), (sav + 4224));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2646604) * n), (par + 202288), (par + 202352),
+            (buf + 4160), (buf + 4224), (cnt + 59), (act + (long)(2650700) * n), (sav + 4160),
+            (sav + 4224));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2646604) * n), (par + 202288), (par + 202352), (buf + 4160), (buf + 4224),
             (act + (long)(2650700) * n));
@@ -4810,14 +4889,15 @@ static void se_resnet56_layer292_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2654796) * n), (par + 202416), 0, (act + (long)(2658892) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2654796) * n), (par + 202416), 0, (act + (long)(2658892) * n + 0),
+        train ? (act + (long)(2990390) * n) : 0);
 }
 
 /* layer3.1.conv_bn.seps */
 static void se_resnet56_layer292_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2654796) * n), (par + 202416), (dact + (long)(2658892) * n + 0), (dact + (long)(2654796) * n), (grad + 202416), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2654796) * n), (par + 202416), (dact + (long)(2658892) * n + 0), (dact + (long)(2654796) * n), (grad + 202416), 0,
         1);
 }
 
@@ -4827,10 +4907,11 @@ static void se_resnet56_layer293_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2658892) * n), (par + 203568), (par + 203696), (buf + 4288), (buf + 4416),
-            (cnt + 60), (act + (long)(2667084) * n), (sav + 4288), (sav + 4416));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2658892) * n), (act + (long)(2990390) * n), (par + 203568), (par + 203696),
+            (buf + 4288), (buf + 4416), (cnt + 60), (act + (long)(2667084) * n), (sav + 4288),
+            (sav + 4416));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 4288), (buf + 4416), (sav + 4288), (sav + 4416));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 4288), (buf + 4416), (sav + 4288), (sav + 4416));
 }
 
 /* layer3.1.conv_bn.bn1 */
@@ -4864,8 +4945,9 @@ static void se_resnet56_layer295_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2675276) * n), (par + 212080), (par + 212144), (buf + 4544), (buf + 4608),
-            (cnt + 61), (act + (long)(2679372) * n), (sav + 4544), (sav + 4608));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2675276) * n), (par + 212080), (par + 212144),
+            (buf + 4544), (buf + 4608), (cnt + 61), (act + (long)(2679372) * n), (sav + 4544),
+            (sav + 4608));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2675276) * n), (par + 212080), (par + 212144), (buf + 4544), (buf + 4608),
             (act + (long)(2679372) * n));
@@ -4914,8 +4996,9 @@ static void se_resnet56_layer298_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2683468) * n), (par + 249072), (par + 249136), (buf + 4672), (buf + 4736),
-            (cnt + 62), (act + (long)(2687564) * n), (sav + 4672), (sav + 4736));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2683468) * n), (par + 249072), (par + 249136),
+            (buf + 4672), (buf + 4736), (cnt + 62), (act + (long)(2687564) * n), (sav + 4672),
+            (sav + 4736));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2683468) * n), (par + 249072), (par + 249136), (buf + 4672), (buf + 4736),
             (act + (long)(2687564) * n));
@@ -5056,14 +5139,15 @@ static void se_resnet56_layer307_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2695964) * n), (par + 250224), 0, (act + (long)(2700060) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2695964) * n), (par + 250224), 0, (act + (long)(2700060) * n + 0),
+        train ? (act + (long)(2990646) * n) : 0);
 }
 
 /* layer3.2.conv_bn.seps */
 static void se_resnet56_layer307_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2695964) * n), (par + 250224), (dact + (long)(2700060) * n + 0), (dact + (long)(2695964) * n), (grad + 250224), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2695964) * n), (par + 250224), (dact + (long)(2700060) * n + 0), (dact + (long)(2695964) * n), (grad + 250224), 0,
         1);
 }
 
@@ -5073,10 +5157,11 @@ static void se_resnet56_layer308_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2700060) * n), (par + 251376), (par + 251504), (buf + 4800), (buf + 4928),
-            (cnt + 63), (act + (long)(2708252) * n), (sav + 4800), (sav + 4928));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2700060) * n), (act + (long)(2990646) * n), (par + 251376), (par + 251504),
+            (buf + 4800), (buf + 4928), (cnt + 63), (act + (long)(2708252) * n), (sav + 4800),
+            (sav + 4928));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 4800), (buf + 4928), (sav + 4800), (sav + 4928));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 4800), (buf + 4928), (sav + 4800), (sav + 4928));
 }
 
 /* layer3.2.conv_bn.bn1 */
@@ -5110,8 +5195,9 @@ static void se_resnet56_layer310_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2716444) * n), (par + 259888), (par + 259952), (buf + 5056), (buf + 5120),
-            (cnt + 64), (act + (long)(2720540) * n), (sav + 5056), (sav + 5120));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2716444) * n), (par + 259888), (par + 259952),
+            (buf + 5056), (buf + 5120), (cnt + 64), (act + (long)(2720540) * n), (sav + 5056),
+            (sav + 5120));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2716444) * n), (par + 259888), (par + 259952), (buf + 5056), (buf + 5120),
             (act + (long)(2720540) * n));
@@ -5160,8 +5246,9 @@ static void se_resnet56_layer313_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2724636) * n), (par + 296880), (par + 296944), (buf + 5184), (buf + 5248),
-            (cnt + 65), (act + (long)(2728732) * n), (sav + 5184), (sav + 5248));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2724636) * n), (par + 296880), (par + 296944),
+            (buf + 5184), (buf + 5248), (cnt + 65), (act + (long)(2728732) * n), (sav + 5184),
+            (sav + 5248));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2724636) * n), (par + 296880), (par + 296944), (buf + 5184), (buf + 5248),
             (act + (long)(2728732) * n));
@@ -5302,14 +5389,15 @@ static void se_resnet56_layer322_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2737132) * n), (par + 298032), 0, (act + (long)(2741228) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2737132) * n), (par + 298032), 0, (act + (long)(2741228) * n + 0),
+        train ? (act + (long)(2990902) * n) : 0);
 }
 
 /* layer3.3.conv_bn.seps */
 static void se_resnet56_layer322_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2737132) * n), (par + 298032), (dact + (long)(2741228) * n + 0), (dact + (long)(2737132) * n), (grad + 298032), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2737132) * n), (par + 298032), (dact + (long)(2741228) * n + 0), (dact + (long)(2737132) * n), (grad + 298032), 0,
         1);
 }
 
@@ -5319,10 +5407,11 @@ static void se_resnet56_layer323_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2741228) * n), (par + 299184), (par + 299312), (buf + 5312), (buf + 5440),
-            (cnt + 66), (act + (long)(2749420) * n), (sav + 5312), (sav + 5440));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2741228) * n), (act + (long)(2990902) * n), (par + 299184), (par + 299312),
+            (buf + 5312), (buf + 5440), (cnt + 66), (act + (long)(2749420) * n), (sav + 5312),
+            (sav + 5440));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 5312), (buf + 5440), (sav + 5312), (sav + 5440));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 5312), (buf + 5440), (sav + 5312), (sav + 5440));
 }
 
 /* layer3.3.conv_bn.bn1 */
@@ -5356,8 +5445,9 @@ static void se_resnet56_layer325_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2757612) * n), (par + 307696), (par + 307760), (buf + 5568), (buf + 5632),
-            (cnt + 67), (act + (long)(2761708) * n), (sav + 5568), (sav + 5632));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2757612) * n), (par + 307696), (par + 307760),
+            (buf + 5568), (buf + 5632), (cnt + 67), (act + (long)(2761708) * n), (sav + 5568),
+            (sav + 5632));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2757612) * n), (par + 307696), (par + 307760), (buf + 5568), (buf + 5632),
             (act + (long)(2761708) * n));
@@ -5406,8 +5496,9 @@ static void se_resnet56_layer328_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2765804) * n), (par + 344688), (par + 344752), (buf + 5696), (buf + 5760),
-            (cnt + 68), (act + (long)(2769900) * n), (sav + 5696), (sav + 5760));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2765804) * n), (par + 344688), (par + 344752),
+            (buf + 5696), (buf + 5760), (cnt + 68), (act + (long)(2769900) * n), (sav + 5696),
+            (sav + 5760));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2765804) * n), (par + 344688), (par + 344752), (buf + 5696), (buf + 5760),
             (act + (long)(2769900) * n));
@@ -5548,14 +5639,15 @@ static void se_resnet56_layer337_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2778300) * n), (par + 345840), 0, (act + (long)(2782396) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2778300) * n), (par + 345840), 0, (act + (long)(2782396) * n + 0),
+        train ? (act + (long)(2991158) * n) : 0);
 }
 
 /* layer3.4.conv_bn.seps */
 static void se_resnet56_layer337_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2778300) * n), (par + 345840), (dact + (long)(2782396) * n + 0), (dact + (long)(2778300) * n), (grad + 345840), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2778300) * n), (par + 345840), (dact + (long)(2782396) * n + 0), (dact + (long)(2778300) * n), (grad + 345840), 0,
         1);
 }
 
@@ -5565,10 +5657,11 @@ static void se_resnet56_layer338_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2782396) * n), (par + 346992), (par + 347120), (buf + 5824), (buf + 5952),
-            (cnt + 69), (act + (long)(2790588) * n), (sav + 5824), (sav + 5952));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2782396) * n), (act + (long)(2991158) * n), (par + 346992), (par + 347120),
+            (buf + 5824), (buf + 5952), (cnt + 69), (act + (long)(2790588) * n), (sav + 5824),
+            (sav + 5952));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 5824), (buf + 5952), (sav + 5824), (sav + 5952));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 5824), (buf + 5952), (sav + 5824), (sav + 5952));
 }
 
 /* layer3.4.conv_bn.bn1 */
@@ -5602,8 +5695,9 @@ static void se_resnet56_layer340_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2798780) * n), (par + 355504), (par + 355568), (buf + 6080), (buf + 6144),
-            (cnt + 70), (act + (long)(2802876) * n), (sav + 6080), (sav + 6144));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2798780) * n), (par + 355504), (par + 355568),
+            (buf + 6080), (buf + 6144), (cnt + 70), (act + (long)(2802876) * n), (sav + 6080),
+            (sav + 6144));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2798780) * n), (par + 355504), (par + 355568), (buf + 6080), (buf + 6144),
             (act + (long)(2802876) * n));
@@ -5652,8 +5746,9 @@ static void se_resnet56_layer343_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2806972) * n), (par + 392496), (par + 392560), (buf + 6208), (buf + 6272),
-            (cnt + 71), (act + (long)(2811068) * n), (sav + 6208), (sav + 6272));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2806972) * n), (par + 392496), (par + 392560),
+            (buf + 6208), (buf + 6272), (cnt + 71), (act + (long)(2811068) * n), (sav + 6208),
+            (sav + 6272));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2806972) * n), (par + 392496), (par + 392560), (buf + 6208), (buf + 6272),
             (act + (long)(2811068) * n));
@@ -5794,14 +5889,15 @@ static void se_resnet56_layer352_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2819468) * n), (par + 393648), 0, (act + (long)(2823564) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2819468) * n), (par + 393648), 0, (act + (long)(2823564) * n + 0),
+        train ? (act + (long)(2991414) * n) : 0);
 }
 
 /* layer3.5.conv_bn.seps */
 static void se_resnet56_layer352_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2819468) * n), (par + 393648), (dact + (long)(2823564) * n + 0), (dact + (long)(2819468) * n), (grad + 393648), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2819468) * n), (par + 393648), (dact + (long)(2823564) * n + 0), (dact + (long)(2819468) * n), (grad + 393648), 0,
         1);
 }
 
@@ -5811,10 +5907,11 @@ static void se_resnet56_layer353_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2823564) * n), (par + 394800), (par + 394928), (buf + 6336), (buf + 6464),
-            (cnt + 72), (act + (long)(2831756) * n), (sav + 6336), (sav + 6464));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2823564) * n), (act + (long)(2991414) * n), (par + 394800), (par + 394928),
+            (buf + 6336), (buf + 6464), (cnt + 72), (act + (long)(2831756) * n), (sav + 6336),
+            (sav + 6464));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 6336), (buf + 6464), (sav + 6336), (sav + 6464));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 6336), (buf + 6464), (sav + 6336), (sav + 6464));
 }
 
 /* layer3.5.conv_bn.bn1 */
@@ -5848,8 +5945,9 @@ static void se_resnet56_layer355_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2839948) * n), (par + 403312), (par + 403376), (buf + 6592), (buf + 6656),
-            (cnt + 73), (act + (long)(2844044) * n), (sav + 6592), (sav + 6656));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2839948) * n), (par + 403312), (par + 403376),
+            (buf + 6592), (buf + 6656), (cnt + 73), (act + (long)(2844044) * n), (sav + 6592),
+            (sav + 6656));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2839948) * n), (par + 403312), (par + 403376), (buf + 6592), (buf + 6656),
             (act + (long)(2844044) * n));
@@ -5898,8 +5996,9 @@ static void se_resnet56_layer358_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2848140) * n), (par + 440304), (par + 440368), (buf + 6720), (buf + 6784),
-            (cnt + 74), (act + (long)(2852236) * n), (sav + 6720), (sav + 6784));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2848140) * n), (par + 440304), (par + 440368),
+            (buf + 6720), (buf + 6784), (cnt + 74), (act + (long)(2852236) * n), (sav + 6720),
+            (sav + 6784));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2848140) * n), (par + 440304), (par + 440368), (buf + 6720), (buf + 6784),
             (act + (long)(2852236) * n));
@@ -6040,14 +6139,15 @@ static void se_resnet56_layer367_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2860636) * n), (par + 441456), 0, (act + (long)(2864732) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2860636) * n), (par + 441456), 0, (act + (long)(2864732) * n + 0),
+        train ? (act + (long)(2991670) * n) : 0);
 }
 
 /* layer3.6.conv_bn.seps */
 static void se_resnet56_layer367_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2860636) * n), (par + 441456), (dact + (long)(2864732) * n + 0), (dact + (long)(2860636) * n), (grad + 441456), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2860636) * n), (par + 441456), (dact + (long)(2864732) * n + 0), (dact + (long)(2860636) * n), (grad + 441456), 0,
         1);
 }
 
@@ -6057,10 +6157,11 @@ static void se_resnet56_layer368_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2864732) * n), (par + 442608), (par + 442736), (buf + 6848), (buf + 6976),
-            (cnt + 75), (act + (long)(2872924) * n), (sav + 6848), (sav + 6976));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2864732) * n), (act + (long)(2991670) * n), (par + 442608), (par + 442736),
+            (buf + 6848), (buf + 6976), (cnt + 75), (act + (long)(2872924) * n), (sav + 6848),
+            (sav + 6976));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 6848), (buf + 6976), (sav + 6848), (sav + 6976));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 6848), (buf + 6976), (sav + 6848), (sav + 6976));
 }
 
 /* layer3.6.conv_bn.bn1 */
@@ -6094,8 +6195,9 @@ static void se_resnet56_layer370_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2881116) * n), (par + 451120), (par + 451184), (buf + 7104), (buf + 7168),
-            (cnt + 76), (act + (long)(2885212) * n), (sav + 7104), (sav + 7168));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2881116) * n), (par + 451120), (par + 451184),
+            (buf + 7104), (buf + 7168), (cnt + 76), (act + (long)(2885212) * n), (sav + 7104),
+            (sav + 7168));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2881116) * n), (par + 451120), (par + 451184), (buf + 7104), (buf + 7168),
             (act + (long)(2885212) * n));
@@ -6144,8 +6246,9 @@ static void se_resnet56_layer373_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2889308) * n), (par + 488112), (par + 488176), (buf + 7232), (buf + 7296),
-            (cnt + 77), (act + (long)(2893404) * n), (sav + 7232), (sav + 7296));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2889308) * n), (par + 488112), (par + 488176),
+            (buf + 7232), (buf + 7296), (cnt + 77), (act + (long)(2893404) * n), (sav + 7232),
+            (sav + 7296));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2889308) * n), (par + 488112), (par + 488176), (buf + 7232), (buf + 7296),
             (act + (long)(2893404) * n));
@@ -6286,14 +6389,15 @@ static void se_resnet56_layer382_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2901804) * n), (par + 489264), 0, (act + (long)(2905900) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2901804) * n), (par + 489264), 0, (act + (long)(2905900) * n + 0),
+        train ? (act + (long)(2991926) * n) : 0);
 }
 
 /* layer3.7.conv_bn.seps */
 static void se_resnet56_layer382_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2901804) * n), (par + 489264), (dact + (long)(2905900) * n + 0), (dact + (long)(2901804) * n), (grad + 489264), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2901804) * n), (par + 489264), (dact + (long)(2905900) * n + 0), (dact + (long)(2901804) * n), (grad + 489264), 0,
         1);
 }
 
@@ -6303,10 +6407,11 @@ static void se_resnet56_layer383_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2905900) * n), (par + 490416), (par + 490544), (buf + 7360), (buf + 7488),
-            (cnt + 78), (act + (long)(2914092) * n), (sav + 7360), (sav + 7488));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2905900) * n), (act + (long)(2991926) * n), (par + 490416), (par + 490544),
+            (buf + 7360), (buf + 7488), (cnt + 78), (act + (long)(2914092) * n), (sav + 7360),
+            (sav + 7488));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 7360), (buf + 7488), (sav + 7360), (sav + 7488));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 7360), (buf + 7488), (sav + 7360), (sav + 7488));
 }
 
 /* layer3.7.conv_bn.bn1 */
@@ -6340,8 +6445,9 @@ static void se_resnet56_layer385_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2922284) * n), (par + 498928), (par + 498992), (buf + 7616), (buf + 7680),
-            (cnt + 79), (act + (long)(2926380) * n), (sav + 7616), (sav + 7680));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2922284) * n), (par + 498928), (par + 498992),
+            (buf + 7616), (buf + 7680), (cnt + 79), (act + (long)(2926380) * n), (sav + 7616),
+            (sav + 7680));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2922284) * n), (par + 498928), (par + 498992), (buf + 7616), (buf + 7680),
             (act + (long)(2926380) * n));
@@ -6390,8 +6496,9 @@ static void se_resnet56_layer388_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2930476) * n), (par + 535920), (par + 535984), (buf + 7744), (buf + 7808),
-            (cnt + 80), (act + (long)(2934572) * n), (sav + 7744), (sav + 7808));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2930476) * n), (par + 535920), (par + 535984),
+            (buf + 7744), (buf + 7808), (cnt + 80), (act + (long)(2934572) * n), (sav + 7744),
+            (sav + 7808));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2930476) * n), (par + 535920), (par + 535984), (buf + 7744), (buf + 7808),
             (act + (long)(2934572) * n));
@@ -6532,14 +6639,15 @@ static void se_resnet56_layer397_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c64_8x8_s1_fwd(n, (act + (long)(2942972) * n), (par + 537072), 0, (act + (long)(2947068) * n + 0));
+    dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2942972) * n), (par + 537072), 0, (act + (long)(2947068) * n + 0),
+        train ? (act + (long)(2992182) * n) : 0);
 }
 
 /* layer3.8.conv_bn.seps */
 static void se_resnet56_layer397_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c64_8x8_s1_bwd(n, (act + (long)(2942972) * n), (par + 537072), (dact + (long)(2947068) * n + 0), (dact + (long)(2942972) * n), (grad + 537072), 0,
+    dw_k3_3_c64_8x8_s1_stats_bwd(n, (act + (long)(2942972) * n), (par + 537072), (dact + (long)(2947068) * n + 0), (dact + (long)(2942972) * n), (grad + 537072), 0,
         1);
 }
 
@@ -6549,10 +6657,11 @@ static void se_resnet56_layer398_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_fwd_train(n, (act + (long)(2947068) * n), (par + 538224), (par + 538352), (buf + 7872), (buf + 8000),
-            (cnt + 81), (act + (long)(2955260) * n), (sav + 7872), (sav + 8000));
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2947068) * n), (act + (long)(2992182) * n), (par + 538224), (par + 538352),
+            (buf + 7872), (buf + 8000), (cnt + 81), (act + (long)(2955260) * n), (sav + 7872),
+            (sav + 8000));
     else
-        bn_c128_8x8_stats_fwd_eval((buf + 7872), (buf + 8000), (sav + 7872), (sav + 8000));
+        bn_c128_8x8_stats_pstats_fwd_eval((buf + 7872), (buf + 8000), (sav + 7872), (sav + 8000));
 }
 
 /* layer3.8.conv_bn.bn1 */
@@ -6586,8 +6695,9 @@ static void se_resnet56_layer400_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2963452) * n), (par + 546736), (par + 546800), (buf + 8128), (buf + 8192),
-            (cnt + 82), (act + (long)(2967548) * n), (sav + 8128), (sav + 8192));
+        bn_c64_8x8_relu_fwd_train(n, (act + (long)(2963452) * n), (par + 546736), (par + 546800),
+            (buf + 8128), (buf + 8192), (cnt + 82), (act + (long)(2967548) * n), (sav + 8128),
+            (sav + 8192));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2963452) * n), (par + 546736), (par + 546800), (buf + 8128), (buf + 8192),
             (act + (long)(2967548) * n));
@@ -6636,8 +6746,9 @@ static void se_resnet56_layer403_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2971644) * n), (par + 583728), (par + 583792), (buf + 8256), (buf + 8320),
-            (cnt + 83), (act + (long)(2975740) * n), (sav + 8256), (sav + 8320));
+        bn_c64_8x8_fwd_train(n, (act + (long)(2971644) * n), (par + 583728), (par + 583792),
+            (buf + 8256), (buf + 8320), (cnt + 83), (act + (long)(2975740) * n), (sav + 8256),
+            (sav + 8320));
     else
         bn_c64_8x8_fwd_eval(n, (act + (long)(2971644) * n), (par + 583728), (par + 583792), (buf + 8256), (buf + 8320),
             (act + (long)(2975740) * n));
@@ -8318,2485 +8429,2899 @@ static const mc_layer se_resnet56_layers[414] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3072, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_RELU, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2988310},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 84992, .fused = MC_FUSED_NONE, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
-     .saved = 32, .extra = 0, .folded = 1},
+     .saved = 32, .extra = 0, .folded = 1,
+     .stats = 2988310},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 134144, .fused = MC_FUSED_NONE, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_RELU, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
-     .saved = 128, .extra = 0, .folded = 0},
+     .saved = 128, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
-     .saved = 160, .extra = 0, .folded = 0},
+     .saved = 160, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){9},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){10},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199696, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){11},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199698, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){12},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199700, .fused = MC_FUSED_NONE, .weight = 5072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199716, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){9, 14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199732, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){15, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216116, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216116, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){17},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 232500, .fused = MC_FUSED_NONE, .weight = 5104, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2988406},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){18},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 281652, .fused = MC_FUSED_NONE, .weight = 6432, .bias_at = 6480, .running = 192, .counter = 4,
-     .saved = 192, .extra = 0, .folded = 1},
+     .saved = 192, .extra = 0, .folded = 1,
+     .stats = 2988406},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330804, .fused = MC_FUSED_NONE, .weight = 6528, .bias_at = 7296, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347188, .fused = MC_FUSED_RELU, .weight = 7312, .bias_at = 7328, .running = 288, .counter = 5,
-     .saved = 288, .extra = 0, .folded = 0},
+     .saved = 288, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){21},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347188, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363572, .fused = MC_FUSED_NONE, .weight = 7344, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379956, .fused = MC_FUSED_NONE, .weight = 9648, .bias_at = 9664, .running = 320, .counter = 6,
-     .saved = 320, .extra = 0, .folded = 0},
+     .saved = 320, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396340, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){25},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396356, .fused = MC_FUSED_NONE, .weight = 9680, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){26},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396358, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){27},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396360, .fused = MC_FUSED_NONE, .weight = 9712, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396376, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){24, 29},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396392, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){30, 17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 412776, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){31},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 412776, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){32},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 429160, .fused = MC_FUSED_NONE, .weight = 9744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2988502},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){33},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 478312, .fused = MC_FUSED_NONE, .weight = 11072, .bias_at = 11120, .running = 352, .counter = 7,
-     .saved = 352, .extra = 0, .folded = 1},
+     .saved = 352, .extra = 0, .folded = 1,
+     .stats = 2988502},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 527464, .fused = MC_FUSED_NONE, .weight = 11168, .bias_at = 11936, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543848, .fused = MC_FUSED_RELU, .weight = 11952, .bias_at = 11968, .running = 448, .counter = 8,
-     .saved = 448, .extra = 0, .folded = 0},
+     .saved = 448, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){36},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543848, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){37},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560232, .fused = MC_FUSED_NONE, .weight = 11984, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){38},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576616, .fused = MC_FUSED_NONE, .weight = 14288, .bias_at = 14304, .running = 480, .counter = 9,
-     .saved = 480, .extra = 0, .folded = 0},
+     .saved = 480, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){39},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593000, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){40},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593016, .fused = MC_FUSED_NONE, .weight = 14320, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){41},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593018, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){42},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593020, .fused = MC_FUSED_NONE, .weight = 14352, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){43},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593036, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){39, 44},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 593052, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){45, 32},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 609436, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){46},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 609436, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){47},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 625820, .fused = MC_FUSED_NONE, .weight = 14384, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2988598},
     {.name = "layer1.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674972, .fused = MC_FUSED_NONE, .weight = 15712, .bias_at = 15760, .running = 512, .counter = 10,
-     .saved = 512, .extra = 0, .folded = 1},
+     .saved = 512, .extra = 0, .folded = 1,
+     .stats = 2988598},
     {.name = "layer1.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 724124, .fused = MC_FUSED_NONE, .weight = 15808, .bias_at = 16576, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740508, .fused = MC_FUSED_RELU, .weight = 16592, .bias_at = 16608, .running = 608, .counter = 11,
-     .saved = 608, .extra = 0, .folded = 0},
+     .saved = 608, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){51},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740508, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){52},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756892, .fused = MC_FUSED_NONE, .weight = 16624, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 773276, .fused = MC_FUSED_NONE, .weight = 18928, .bias_at = 18944, .running = 640, .counter = 12,
-     .saved = 640, .extra = 0, .folded = 0},
+     .saved = 640, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){54},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789660, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){55},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789676, .fused = MC_FUSED_NONE, .weight = 18960, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){56},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789678, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){57},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789680, .fused = MC_FUSED_NONE, .weight = 18992, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){58},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789696, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){54, 59},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){60, 47},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 806096, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){61},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 806096, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){62},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 822480, .fused = MC_FUSED_NONE, .weight = 19024, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2988694},
     {.name = "layer1.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){63},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871632, .fused = MC_FUSED_NONE, .weight = 20352, .bias_at = 20400, .running = 672, .counter = 13,
-     .saved = 672, .extra = 0, .folded = 1},
+     .saved = 672, .extra = 0, .folded = 1,
+     .stats = 2988694},
     {.name = "layer1.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){64},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 920784, .fused = MC_FUSED_NONE, .weight = 20448, .bias_at = 21216, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){65},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 937168, .fused = MC_FUSED_RELU, .weight = 21232, .bias_at = 21248, .running = 768, .counter = 14,
-     .saved = 768, .extra = 0, .folded = 0},
+     .saved = 768, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){66},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 937168, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 953552, .fused = MC_FUSED_NONE, .weight = 21264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 969936, .fused = MC_FUSED_NONE, .weight = 23568, .bias_at = 23584, .running = 800, .counter = 15,
-     .saved = 800, .extra = 0, .folded = 0},
+     .saved = 800, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){69},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986320, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){70},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986336, .fused = MC_FUSED_NONE, .weight = 23600, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){71},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986338, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){72},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986340, .fused = MC_FUSED_NONE, .weight = 23632, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){73},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986356, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){69, 74},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986372, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){75, 62},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1002756, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){76},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1002756, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){77},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1019140, .fused = MC_FUSED_NONE, .weight = 23664, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2988790},
     {.name = "layer1.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){78},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1068292, .fused = MC_FUSED_NONE, .weight = 24992, .bias_at = 25040, .running = 832, .counter = 16,
-     .saved = 832, .extra = 0, .folded = 1},
+     .saved = 832, .extra = 0, .folded = 1,
+     .stats = 2988790},
     {.name = "layer1.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1117444, .fused = MC_FUSED_NONE, .weight = 25088, .bias_at = 25856, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1133828, .fused = MC_FUSED_RELU, .weight = 25872, .bias_at = 25888, .running = 928, .counter = 17,
-     .saved = 928, .extra = 0, .folded = 0},
+     .saved = 928, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){81},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1133828, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){82},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1150212, .fused = MC_FUSED_NONE, .weight = 25904, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){83},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1166596, .fused = MC_FUSED_NONE, .weight = 28208, .bias_at = 28224, .running = 960, .counter = 18,
-     .saved = 960, .extra = 0, .folded = 0},
+     .saved = 960, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){84},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1182980, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){85},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1182996, .fused = MC_FUSED_NONE, .weight = 28240, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){86},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1182998, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){87},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1183000, .fused = MC_FUSED_NONE, .weight = 28272, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){88},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1183016, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){84, 89},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1183032, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){90, 77},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1199416, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){91},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1199416, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){92},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1215800, .fused = MC_FUSED_NONE, .weight = 28304, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2988886},
     {.name = "layer1.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){93},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1264952, .fused = MC_FUSED_NONE, .weight = 29632, .bias_at = 29680, .running = 992, .counter = 19,
-     .saved = 992, .extra = 0, .folded = 1},
+     .saved = 992, .extra = 0, .folded = 1,
+     .stats = 2988886},
     {.name = "layer1.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){94},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1314104, .fused = MC_FUSED_NONE, .weight = 29728, .bias_at = 30496, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1330488, .fused = MC_FUSED_RELU, .weight = 30512, .bias_at = 30528, .running = 1088, .counter = 20,
-     .saved = 1088, .extra = 0, .folded = 0},
+     .saved = 1088, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){96},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1330488, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){97},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1346872, .fused = MC_FUSED_NONE, .weight = 30544, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){98},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1363256, .fused = MC_FUSED_NONE, .weight = 32848, .bias_at = 32864, .running = 1120, .counter = 21,
-     .saved = 1120, .extra = 0, .folded = 0},
+     .saved = 1120, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){99},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379640, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){100},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379656, .fused = MC_FUSED_NONE, .weight = 32880, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){101},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379658, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){102},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379660, .fused = MC_FUSED_NONE, .weight = 32912, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){103},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379676, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){99, 104},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379692, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){105, 92},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1396076, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){106},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1396076, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){107},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1412460, .fused = MC_FUSED_NONE, .weight = 32944, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2988982},
     {.name = "layer1.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){108},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1461612, .fused = MC_FUSED_NONE, .weight = 34272, .bias_at = 34320, .running = 1152, .counter = 22,
-     .saved = 1152, .extra = 0, .folded = 1},
+     .saved = 1152, .extra = 0, .folded = 1,
+     .stats = 2988982},
     {.name = "layer1.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){109},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1510764, .fused = MC_FUSED_NONE, .weight = 34368, .bias_at = 35136, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){110},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1527148, .fused = MC_FUSED_RELU, .weight = 35152, .bias_at = 35168, .running = 1248, .counter = 23,
-     .saved = 1248, .extra = 0, .folded = 0},
+     .saved = 1248, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){111},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1527148, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){112},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1543532, .fused = MC_FUSED_NONE, .weight = 35184, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){113},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1559916, .fused = MC_FUSED_NONE, .weight = 37488, .bias_at = 37504, .running = 1280, .counter = 24,
-     .saved = 1280, .extra = 0, .folded = 0},
+     .saved = 1280, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){114},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576300, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){115},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576316, .fused = MC_FUSED_NONE, .weight = 37520, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){116},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576318, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){117},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576320, .fused = MC_FUSED_NONE, .weight = 37552, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){118},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576336, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){114, 119},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1576352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){120, 107},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1592736, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){121},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1592736, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){122},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1609120, .fused = MC_FUSED_NONE, .weight = 37584, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2989078},
     {.name = "layer1.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){123},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1658272, .fused = MC_FUSED_NONE, .weight = 38912, .bias_at = 38960, .running = 1312, .counter = 25,
-     .saved = 1312, .extra = 0, .folded = 1},
+     .saved = 1312, .extra = 0, .folded = 1,
+     .stats = 2989078},
     {.name = "layer1.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){124},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1707424, .fused = MC_FUSED_NONE, .weight = 39008, .bias_at = 39776, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){125},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1723808, .fused = MC_FUSED_RELU, .weight = 39792, .bias_at = 39808, .running = 1408, .counter = 26,
-     .saved = 1408, .extra = 0, .folded = 0},
+     .saved = 1408, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){126},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1723808, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){127},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1740192, .fused = MC_FUSED_NONE, .weight = 39824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){128},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1756576, .fused = MC_FUSED_NONE, .weight = 42128, .bias_at = 42144, .running = 1440, .counter = 27,
-     .saved = 1440, .extra = 0, .folded = 0},
+     .saved = 1440, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){129},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1772960, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){130},
      .c = 2, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1772976, .fused = MC_FUSED_NONE, .weight = 42160, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){131},
      .c = 2, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1772978, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){132},
      .c = 16, .h = 1, .w = 1, .in_c = 2, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1772980, .fused = MC_FUSED_NONE, .weight = 42192, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){133},
      .c = 16, .h = 1, .w = 1, .in_c = 16, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1772996, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){129, 134},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1773012, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){135, 122},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1789396, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.8.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){136},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1789396, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){137},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1805780, .fused = MC_FUSED_NONE, .weight = 42224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2989174},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){138},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1838548, .fused = MC_FUSED_NONE, .weight = 42768, .bias_at = 42800, .running = 1472, .counter = 28,
-     .saved = 1472, .extra = 0, .folded = 1},
+     .saved = 1472, .extra = 0, .folded = 1,
+     .stats = 2989174},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){139},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1871316, .fused = MC_FUSED_NONE, .weight = 42832, .bias_at = 43856, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){140},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1879508, .fused = MC_FUSED_RELU, .weight = 43888, .bias_at = 43920, .running = 1536, .counter = 29,
-     .saved = 1536, .extra = 0, .folded = 0},
+     .saved = 1536, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){141},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1879508, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){142},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1887700, .fused = MC_FUSED_NONE, .weight = 43952, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){143},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1895892, .fused = MC_FUSED_NONE, .weight = 53168, .bias_at = 53200, .running = 1600, .counter = 30,
-     .saved = 1600, .extra = 0, .folded = 0},
+     .saved = 1600, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){144},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904084, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){145},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904116, .fused = MC_FUSED_NONE, .weight = 53232, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){146},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904120, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){147},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904124, .fused = MC_FUSED_NONE, .weight = 53360, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){148},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904156, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){144, 149},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1904188, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){137},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1912380, .fused = MC_FUSED_NONE, .weight = 53488, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){151},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1920572, .fused = MC_FUSED_NONE, .weight = 54000, .bias_at = 54032, .running = 1664, .counter = 31,
-     .saved = 1664, .extra = 0, .folded = 0},
+     .saved = 1664, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){150, 152},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1928764, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){153},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1928764, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){154},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1936956, .fused = MC_FUSED_NONE, .weight = 54064, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2989238},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){155},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1953340, .fused = MC_FUSED_NONE, .weight = 55152, .bias_at = 55216, .running = 1728, .counter = 32,
-     .saved = 1728, .extra = 0, .folded = 1},
+     .saved = 1728, .extra = 0, .folded = 1,
+     .stats = 2989238},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){156},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1969724, .fused = MC_FUSED_NONE, .weight = 55280, .bias_at = 57328, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){157},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1977916, .fused = MC_FUSED_RELU, .weight = 57360, .bias_at = 57392, .running = 1856, .counter = 33,
-     .saved = 1856, .extra = 0, .folded = 0},
+     .saved = 1856, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){158},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1977916, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){159},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1986108, .fused = MC_FUSED_NONE, .weight = 57424, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){160},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1994300, .fused = MC_FUSED_NONE, .weight = 66640, .bias_at = 66672, .running = 1920, .counter = 34,
-     .saved = 1920, .extra = 0, .folded = 0},
+     .saved = 1920, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){161},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002492, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){162},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002524, .fused = MC_FUSED_NONE, .weight = 66704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){163},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){164},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002532, .fused = MC_FUSED_NONE, .weight = 66832, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){165},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002564, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){161, 166},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2002596, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){167, 154},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2010788, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){168},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2010788, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){169},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2018980, .fused = MC_FUSED_NONE, .weight = 66960, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2989366},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){170},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2035364, .fused = MC_FUSED_NONE, .weight = 68048, .bias_at = 68112, .running = 1984, .counter = 35,
-     .saved = 1984, .extra = 0, .folded = 1},
+     .saved = 1984, .extra = 0, .folded = 1,
+     .stats = 2989366},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){171},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2051748, .fused = MC_FUSED_NONE, .weight = 68176, .bias_at = 70224, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){172},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2059940, .fused = MC_FUSED_RELU, .weight = 70256, .bias_at = 70288, .running = 2112, .counter = 36,
-     .saved = 2112, .extra = 0, .folded = 0},
+     .saved = 2112, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){173},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2059940, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){174},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2068132, .fused = MC_FUSED_NONE, .weight = 70320, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){175},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2076324, .fused = MC_FUSED_NONE, .weight = 79536, .bias_at = 79568, .running = 2176, .counter = 37,
-     .saved = 2176, .extra = 0, .folded = 0},
+     .saved = 2176, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){176},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084516, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){177},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084548, .fused = MC_FUSED_NONE, .weight = 79600, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){178},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084552, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){179},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084556, .fused = MC_FUSED_NONE, .weight = 79728, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){180},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084588, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){176, 181},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2084620, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){182, 169},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2092812, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){183},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2092812, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){184},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2101004, .fused = MC_FUSED_NONE, .weight = 79856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2989494},
     {.name = "layer2.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){185},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2117388, .fused = MC_FUSED_NONE, .weight = 80944, .bias_at = 81008, .running = 2240, .counter = 38,
-     .saved = 2240, .extra = 0, .folded = 1},
+     .saved = 2240, .extra = 0, .folded = 1,
+     .stats = 2989494},
     {.name = "layer2.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){186},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2133772, .fused = MC_FUSED_NONE, .weight = 81072, .bias_at = 83120, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2141964, .fused = MC_FUSED_RELU, .weight = 83152, .bias_at = 83184, .running = 2368, .counter = 39,
-     .saved = 2368, .extra = 0, .folded = 0},
+     .saved = 2368, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){188},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2141964, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){189},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2150156, .fused = MC_FUSED_NONE, .weight = 83216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){190},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2158348, .fused = MC_FUSED_NONE, .weight = 92432, .bias_at = 92464, .running = 2432, .counter = 40,
-     .saved = 2432, .extra = 0, .folded = 0},
+     .saved = 2432, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){191},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166540, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){192},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166572, .fused = MC_FUSED_NONE, .weight = 92496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){193},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){194},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166580, .fused = MC_FUSED_NONE, .weight = 92624, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){195},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166612, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){191, 196},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2166644, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){197, 184},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2174836, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){198},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2174836, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){199},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2183028, .fused = MC_FUSED_NONE, .weight = 92752, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2989622},
     {.name = "layer2.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){200},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2199412, .fused = MC_FUSED_NONE, .weight = 93840, .bias_at = 93904, .running = 2496, .counter = 41,
-     .saved = 2496, .extra = 0, .folded = 1},
+     .saved = 2496, .extra = 0, .folded = 1,
+     .stats = 2989622},
     {.name = "layer2.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){201},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2215796, .fused = MC_FUSED_NONE, .weight = 93968, .bias_at = 96016, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){202},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2223988, .fused = MC_FUSED_RELU, .weight = 96048, .bias_at = 96080, .running = 2624, .counter = 42,
-     .saved = 2624, .extra = 0, .folded = 0},
+     .saved = 2624, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){203},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2223988, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){204},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2232180, .fused = MC_FUSED_NONE, .weight = 96112, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2240372, .fused = MC_FUSED_NONE, .weight = 105328, .bias_at = 105360, .running = 2688, .counter = 43,
-     .saved = 2688, .extra = 0, .folded = 0},
+     .saved = 2688, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){206},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248564, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){207},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248596, .fused = MC_FUSED_NONE, .weight = 105392, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){208},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248600, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){209},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248604, .fused = MC_FUSED_NONE, .weight = 105520, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){210},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248636, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){206, 211},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2248668, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){212, 199},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2256860, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){213},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2256860, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){214},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2265052, .fused = MC_FUSED_NONE, .weight = 105648, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2989750},
     {.name = "layer2.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){215},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2281436, .fused = MC_FUSED_NONE, .weight = 106736, .bias_at = 106800, .running = 2752, .counter = 44,
-     .saved = 2752, .extra = 0, .folded = 1},
+     .saved = 2752, .extra = 0, .folded = 1,
+     .stats = 2989750},
     {.name = "layer2.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){216},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2297820, .fused = MC_FUSED_NONE, .weight = 106864, .bias_at = 108912, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){217},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2306012, .fused = MC_FUSED_RELU, .weight = 108944, .bias_at = 108976, .running = 2880, .counter = 45,
-     .saved = 2880, .extra = 0, .folded = 0},
+     .saved = 2880, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){218},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2306012, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){219},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2314204, .fused = MC_FUSED_NONE, .weight = 109008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){220},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2322396, .fused = MC_FUSED_NONE, .weight = 118224, .bias_at = 118256, .running = 2944, .counter = 46,
-     .saved = 2944, .extra = 0, .folded = 0},
+     .saved = 2944, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){221},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330588, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){222},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330620, .fused = MC_FUSED_NONE, .weight = 118288, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){223},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330624, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){224},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330628, .fused = MC_FUSED_NONE, .weight = 118416, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){225},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330660, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){221, 226},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2330692, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){227, 214},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2338884, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){228},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2338884, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){229},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2347076, .fused = MC_FUSED_NONE, .weight = 118544, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2989878},
     {.name = "layer2.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){230},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2363460, .fused = MC_FUSED_NONE, .weight = 119632, .bias_at = 119696, .running = 3008, .counter = 47,
-     .saved = 3008, .extra = 0, .folded = 1},
+     .saved = 3008, .extra = 0, .folded = 1,
+     .stats = 2989878},
     {.name = "layer2.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){231},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2379844, .fused = MC_FUSED_NONE, .weight = 119760, .bias_at = 121808, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){232},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2388036, .fused = MC_FUSED_RELU, .weight = 121840, .bias_at = 121872, .running = 3136, .counter = 48,
-     .saved = 3136, .extra = 0, .folded = 0},
+     .saved = 3136, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){233},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2388036, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){234},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2396228, .fused = MC_FUSED_NONE, .weight = 121904, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){235},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2404420, .fused = MC_FUSED_NONE, .weight = 131120, .bias_at = 131152, .running = 3200, .counter = 49,
-     .saved = 3200, .extra = 0, .folded = 0},
+     .saved = 3200, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){236},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412612, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){237},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412644, .fused = MC_FUSED_NONE, .weight = 131184, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){238},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412648, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){239},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412652, .fused = MC_FUSED_NONE, .weight = 131312, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){240},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412684, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){236, 241},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2412716, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){242, 229},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2420908, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){243},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2420908, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){244},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2429100, .fused = MC_FUSED_NONE, .weight = 131440, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2990006},
     {.name = "layer2.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){245},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2445484, .fused = MC_FUSED_NONE, .weight = 132528, .bias_at = 132592, .running = 3264, .counter = 50,
-     .saved = 3264, .extra = 0, .folded = 1},
+     .saved = 3264, .extra = 0, .folded = 1,
+     .stats = 2990006},
     {.name = "layer2.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){246},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2461868, .fused = MC_FUSED_NONE, .weight = 132656, .bias_at = 134704, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){247},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2470060, .fused = MC_FUSED_RELU, .weight = 134736, .bias_at = 134768, .running = 3392, .counter = 51,
-     .saved = 3392, .extra = 0, .folded = 0},
+     .saved = 3392, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){248},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2470060, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){249},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2478252, .fused = MC_FUSED_NONE, .weight = 134800, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){250},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2486444, .fused = MC_FUSED_NONE, .weight = 144016, .bias_at = 144048, .running = 3456, .counter = 52,
-     .saved = 3456, .extra = 0, .folded = 0},
+     .saved = 3456, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){251},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494636, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){252},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494668, .fused = MC_FUSED_NONE, .weight = 144080, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){253},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494672, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){254},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494676, .fused = MC_FUSED_NONE, .weight = 144208, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){255},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494708, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){251, 256},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2494740, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){257, 244},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2502932, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){258},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2502932, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){259},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2511124, .fused = MC_FUSED_NONE, .weight = 144336, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2990134},
     {.name = "layer2.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){260},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2527508, .fused = MC_FUSED_NONE, .weight = 145424, .bias_at = 145488, .running = 3520, .counter = 53,
-     .saved = 3520, .extra = 0, .folded = 1},
+     .saved = 3520, .extra = 0, .folded = 1,
+     .stats = 2990134},
     {.name = "layer2.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){261},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2543892, .fused = MC_FUSED_NONE, .weight = 145552, .bias_at = 147600, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){262},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2552084, .fused = MC_FUSED_RELU, .weight = 147632, .bias_at = 147664, .running = 3648, .counter = 54,
-     .saved = 3648, .extra = 0, .folded = 0},
+     .saved = 3648, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){263},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2552084, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){264},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2560276, .fused = MC_FUSED_NONE, .weight = 147696, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){265},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2568468, .fused = MC_FUSED_NONE, .weight = 156912, .bias_at = 156944, .running = 3712, .counter = 55,
-     .saved = 3712, .extra = 0, .folded = 0},
+     .saved = 3712, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){266},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576660, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){267},
      .c = 4, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576692, .fused = MC_FUSED_NONE, .weight = 156976, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){268},
      .c = 4, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576696, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){269},
      .c = 32, .h = 1, .w = 1, .in_c = 4, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576700, .fused = MC_FUSED_NONE, .weight = 157104, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){270},
      .c = 32, .h = 1, .w = 1, .in_c = 32, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576732, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){266, 271},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2576764, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){272, 259},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2584956, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.8.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){273},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2584956, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){274},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2593148, .fused = MC_FUSED_NONE, .weight = 157232, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2990262},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){275},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2609532, .fused = MC_FUSED_NONE, .weight = 157808, .bias_at = 157872, .running = 3776, .counter = 56,
-     .saved = 3776, .extra = 0, .folded = 1},
+     .saved = 3776, .extra = 0, .folded = 1,
+     .stats = 2990262},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){276},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2625916, .fused = MC_FUSED_NONE, .weight = 157936, .bias_at = 162032, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){277},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2630012, .fused = MC_FUSED_RELU, .weight = 162096, .bias_at = 162160, .running = 3904, .counter = 57,
-     .saved = 3904, .extra = 0, .folded = 0},
+     .saved = 3904, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){278},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2630012, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){279},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2634108, .fused = MC_FUSED_NONE, .weight = 162224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){280},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2638204, .fused = MC_FUSED_NONE, .weight = 199088, .bias_at = 199152, .running = 4032, .counter = 58,
-     .saved = 4032, .extra = 0, .folded = 0},
+     .saved = 4032, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){281},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642300, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){282},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642364, .fused = MC_FUSED_NONE, .weight = 199216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){283},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642372, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){284},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642380, .fused = MC_FUSED_NONE, .weight = 199728, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){285},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642444, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){281, 286},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2642508, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){274},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2646604, .fused = MC_FUSED_NONE, .weight = 200240, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){288},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2650700, .fused = MC_FUSED_NONE, .weight = 202288, .bias_at = 202352, .running = 4160, .counter = 59,
-     .saved = 4160, .extra = 0, .folded = 0},
+     .saved = 4160, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){287, 289},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2654796, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){290},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2654796, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){291},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2658892, .fused = MC_FUSED_NONE, .weight = 202416, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2990390},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){292},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2667084, .fused = MC_FUSED_NONE, .weight = 203568, .bias_at = 203696, .running = 4288, .counter = 60,
-     .saved = 4288, .extra = 0, .folded = 1},
+     .saved = 4288, .extra = 0, .folded = 1,
+     .stats = 2990390},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){293},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2675276, .fused = MC_FUSED_NONE, .weight = 203824, .bias_at = 212016, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){294},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2679372, .fused = MC_FUSED_RELU, .weight = 212080, .bias_at = 212144, .running = 4544, .counter = 61,
-     .saved = 4544, .extra = 0, .folded = 0},
+     .saved = 4544, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){295},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2679372, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){296},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2683468, .fused = MC_FUSED_NONE, .weight = 212208, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){297},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2687564, .fused = MC_FUSED_NONE, .weight = 249072, .bias_at = 249136, .running = 4672, .counter = 62,
-     .saved = 4672, .extra = 0, .folded = 0},
+     .saved = 4672, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){298},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691660, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){299},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691724, .fused = MC_FUSED_NONE, .weight = 249200, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){300},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691732, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){301},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691740, .fused = MC_FUSED_NONE, .weight = 249712, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){302},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691804, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){298, 303},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2691868, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){304, 291},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2695964, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){305},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2695964, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){306},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2700060, .fused = MC_FUSED_NONE, .weight = 250224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2990646},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){307},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2708252, .fused = MC_FUSED_NONE, .weight = 251376, .bias_at = 251504, .running = 4800, .counter = 63,
-     .saved = 4800, .extra = 0, .folded = 1},
+     .saved = 4800, .extra = 0, .folded = 1,
+     .stats = 2990646},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){308},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2716444, .fused = MC_FUSED_NONE, .weight = 251632, .bias_at = 259824, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){309},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2720540, .fused = MC_FUSED_RELU, .weight = 259888, .bias_at = 259952, .running = 5056, .counter = 64,
-     .saved = 5056, .extra = 0, .folded = 0},
+     .saved = 5056, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){310},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2720540, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){311},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2724636, .fused = MC_FUSED_NONE, .weight = 260016, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){312},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2728732, .fused = MC_FUSED_NONE, .weight = 296880, .bias_at = 296944, .running = 5184, .counter = 65,
-     .saved = 5184, .extra = 0, .folded = 0},
+     .saved = 5184, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){313},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2732828, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){314},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2732892, .fused = MC_FUSED_NONE, .weight = 297008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){315},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2732900, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){316},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2732908, .fused = MC_FUSED_NONE, .weight = 297520, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){317},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2732972, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){313, 318},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2733036, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){319, 306},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2737132, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){320},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2737132, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){321},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2741228, .fused = MC_FUSED_NONE, .weight = 298032, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2990902},
     {.name = "layer3.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){322},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2749420, .fused = MC_FUSED_NONE, .weight = 299184, .bias_at = 299312, .running = 5312, .counter = 66,
-     .saved = 5312, .extra = 0, .folded = 1},
+     .saved = 5312, .extra = 0, .folded = 1,
+     .stats = 2990902},
     {.name = "layer3.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){323},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2757612, .fused = MC_FUSED_NONE, .weight = 299440, .bias_at = 307632, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){324},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2761708, .fused = MC_FUSED_RELU, .weight = 307696, .bias_at = 307760, .running = 5568, .counter = 67,
-     .saved = 5568, .extra = 0, .folded = 0},
+     .saved = 5568, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){325},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2761708, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){326},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2765804, .fused = MC_FUSED_NONE, .weight = 307824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){327},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2769900, .fused = MC_FUSED_NONE, .weight = 344688, .bias_at = 344752, .running = 5696, .counter = 68,
-     .saved = 5696, .extra = 0, .folded = 0},
+     .saved = 5696, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){328},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2773996, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){329},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2774060, .fused = MC_FUSED_NONE, .weight = 344816, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){330},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2774068, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){331},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2774076, .fused = MC_FUSED_NONE, .weight = 345328, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){332},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2774140, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){328, 333},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2774204, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){334, 321},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2778300, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){335},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2778300, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){336},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2782396, .fused = MC_FUSED_NONE, .weight = 345840, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2991158},
     {.name = "layer3.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){337},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2790588, .fused = MC_FUSED_NONE, .weight = 346992, .bias_at = 347120, .running = 5824, .counter = 69,
-     .saved = 5824, .extra = 0, .folded = 1},
+     .saved = 5824, .extra = 0, .folded = 1,
+     .stats = 2991158},
     {.name = "layer3.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){338},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2798780, .fused = MC_FUSED_NONE, .weight = 347248, .bias_at = 355440, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){339},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2802876, .fused = MC_FUSED_RELU, .weight = 355504, .bias_at = 355568, .running = 6080, .counter = 70,
-     .saved = 6080, .extra = 0, .folded = 0},
+     .saved = 6080, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){340},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2802876, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){341},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2806972, .fused = MC_FUSED_NONE, .weight = 355632, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){342},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2811068, .fused = MC_FUSED_NONE, .weight = 392496, .bias_at = 392560, .running = 6208, .counter = 71,
-     .saved = 6208, .extra = 0, .folded = 0},
+     .saved = 6208, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){343},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815164, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){344},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815228, .fused = MC_FUSED_NONE, .weight = 392624, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){345},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815236, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){346},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815244, .fused = MC_FUSED_NONE, .weight = 393136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){347},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815308, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){343, 348},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2815372, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){349, 336},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2819468, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){350},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2819468, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){351},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2823564, .fused = MC_FUSED_NONE, .weight = 393648, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2991414},
     {.name = "layer3.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){352},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2831756, .fused = MC_FUSED_NONE, .weight = 394800, .bias_at = 394928, .running = 6336, .counter = 72,
-     .saved = 6336, .extra = 0, .folded = 1},
+     .saved = 6336, .extra = 0, .folded = 1,
+     .stats = 2991414},
     {.name = "layer3.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){353},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2839948, .fused = MC_FUSED_NONE, .weight = 395056, .bias_at = 403248, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){354},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2844044, .fused = MC_FUSED_RELU, .weight = 403312, .bias_at = 403376, .running = 6592, .counter = 73,
-     .saved = 6592, .extra = 0, .folded = 0},
+     .saved = 6592, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){355},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2844044, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){356},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2848140, .fused = MC_FUSED_NONE, .weight = 403440, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){357},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2852236, .fused = MC_FUSED_NONE, .weight = 440304, .bias_at = 440368, .running = 6720, .counter = 74,
-     .saved = 6720, .extra = 0, .folded = 0},
+     .saved = 6720, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){358},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856332, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){359},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856396, .fused = MC_FUSED_NONE, .weight = 440432, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){360},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856404, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){361},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856412, .fused = MC_FUSED_NONE, .weight = 440944, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){362},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856476, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){358, 363},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2856540, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){364, 351},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2860636, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){365},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2860636, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){366},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2864732, .fused = MC_FUSED_NONE, .weight = 441456, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2991670},
     {.name = "layer3.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){367},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2872924, .fused = MC_FUSED_NONE, .weight = 442608, .bias_at = 442736, .running = 6848, .counter = 75,
-     .saved = 6848, .extra = 0, .folded = 1},
+     .saved = 6848, .extra = 0, .folded = 1,
+     .stats = 2991670},
     {.name = "layer3.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){368},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2881116, .fused = MC_FUSED_NONE, .weight = 442864, .bias_at = 451056, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){369},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2885212, .fused = MC_FUSED_RELU, .weight = 451120, .bias_at = 451184, .running = 7104, .counter = 76,
-     .saved = 7104, .extra = 0, .folded = 0},
+     .saved = 7104, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){370},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2885212, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){371},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2889308, .fused = MC_FUSED_NONE, .weight = 451248, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){372},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2893404, .fused = MC_FUSED_NONE, .weight = 488112, .bias_at = 488176, .running = 7232, .counter = 77,
-     .saved = 7232, .extra = 0, .folded = 0},
+     .saved = 7232, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){373},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897500, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){374},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897564, .fused = MC_FUSED_NONE, .weight = 488240, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){375},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897572, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){376},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897580, .fused = MC_FUSED_NONE, .weight = 488752, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){377},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897644, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){373, 378},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2897708, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){379, 366},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2901804, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){380},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2901804, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){381},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2905900, .fused = MC_FUSED_NONE, .weight = 489264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2991926},
     {.name = "layer3.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){382},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2914092, .fused = MC_FUSED_NONE, .weight = 490416, .bias_at = 490544, .running = 7360, .counter = 78,
-     .saved = 7360, .extra = 0, .folded = 1},
+     .saved = 7360, .extra = 0, .folded = 1,
+     .stats = 2991926},
     {.name = "layer3.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){383},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2922284, .fused = MC_FUSED_NONE, .weight = 490672, .bias_at = 498864, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){384},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2926380, .fused = MC_FUSED_RELU, .weight = 498928, .bias_at = 498992, .running = 7616, .counter = 79,
-     .saved = 7616, .extra = 0, .folded = 0},
+     .saved = 7616, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){385},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2926380, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){386},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2930476, .fused = MC_FUSED_NONE, .weight = 499056, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){387},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2934572, .fused = MC_FUSED_NONE, .weight = 535920, .bias_at = 535984, .running = 7744, .counter = 80,
-     .saved = 7744, .extra = 0, .folded = 0},
+     .saved = 7744, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){388},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938668, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){389},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938732, .fused = MC_FUSED_NONE, .weight = 536048, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){390},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938740, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){391},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938748, .fused = MC_FUSED_NONE, .weight = 536560, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){392},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938812, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){388, 393},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2938876, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){394, 381},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2942972, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){395},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2942972, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){396},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2947068, .fused = MC_FUSED_NONE, .weight = 537072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 2992182},
     {.name = "layer3.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){397},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2955260, .fused = MC_FUSED_NONE, .weight = 538224, .bias_at = 538352, .running = 7872, .counter = 81,
-     .saved = 7872, .extra = 0, .folded = 1},
+     .saved = 7872, .extra = 0, .folded = 1,
+     .stats = 2992182},
     {.name = "layer3.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){398},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2963452, .fused = MC_FUSED_NONE, .weight = 538480, .bias_at = 546672, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){399},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2967548, .fused = MC_FUSED_RELU, .weight = 546736, .bias_at = 546800, .running = 8128, .counter = 82,
-     .saved = 8128, .extra = 0, .folded = 0},
+     .saved = 8128, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){400},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2967548, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){401},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2971644, .fused = MC_FUSED_NONE, .weight = 546864, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){402},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2975740, .fused = MC_FUSED_NONE, .weight = 583728, .bias_at = 583792, .running = 8256, .counter = 83,
-     .saved = 8256, .extra = 0, .folded = 0},
+     .saved = 8256, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.se.pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){403},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2979836, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.se.fc.0", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){404},
      .c = 8, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2979900, .fused = MC_FUSED_NONE, .weight = 583856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.se.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){405},
      .c = 8, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2979908, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.se.fc.2", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){406},
      .c = 64, .h = 1, .w = 1, .in_c = 8, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2979916, .fused = MC_FUSED_NONE, .weight = 584368, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.se.gate", .kind = MC_L_SIGMOID, .ninputs = 1, .inputs = (const int[]){407},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2979980, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.se.scale", .kind = MC_L_SCALE, .ninputs = 2, .inputs = (const int[]){403, 408},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2980044, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){409, 396},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2984140, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.8.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){410},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2984140, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){411},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2988236, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){412},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2988300, .fused = MC_FUSED_NONE, .weight = 584880, .bias_at = 585520, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
 };
 
 const mc_model_desc se_resnet56_model = {
@@ -10806,7 +11331,7 @@ const mc_model_desc se_resnet56_model = {
     .ntensors = 623, .tensors = se_resnet56_tensors,
     .nlayers = 414, .layers = se_resnet56_layers,
     .param_floats = 585530, .buffer_floats = 8384, .counters = 84,
-    .act_floats = 2988310, .saved_floats = 8384, .extra_floats = 0, .clears_dacts = 1,
+    .act_floats = 2992438, .saved_floats = 8384, .extra_floats = 0, .clears_dacts = 1,
     .forward = se_resnet56_forward, .backward = se_resnet56_backward,
     .layer_forward = se_resnet56_layer_forward, .layer_backward = se_resnet56_layer_backward,
     .loss = se_resnet56_loss, .loss_backward = se_resnet56_loss_backward,

@@ -13,21 +13,22 @@ extern const mc_model_desc se_resnet56_model;
 void conv_k3_c3_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c16_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c16_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c16_32x32_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_5_7_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c48_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
-void bn_c48_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c48_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c48_16_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -38,9 +39,9 @@ void conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
 void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -64,13 +65,14 @@ void scale_c16_32x32_fwd(int n, const float *x, const float *s, float *restrict 
 void scale_c16_32x32_bwd(int n, const float *x, const float *s, const float *restrict dy, float *dx, float *ds);
 void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void add2_n16384_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
-void dw_k3_5_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_5_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_5_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c32_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
-void bn_c32_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c32_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c32_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -78,9 +80,9 @@ void conv_k1_c32_32_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c32_16x16_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -89,9 +91,9 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const float *restrict
 void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c32_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -118,13 +120,14 @@ void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc);
 void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void add2_n8192_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
-void dw_k3_5_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_5_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_5_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c64_16x16_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
-void bn_c64_16x16_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c64_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c64_16x16_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -132,8 +135,9 @@ void conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void dw_k3_3_c32_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_3_c32_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_3_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_3_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -141,9 +145,9 @@ void conv_k1_c64_64_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c64_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -152,9 +156,9 @@ void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y
 void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c64_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -181,13 +185,14 @@ void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc);
 void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void add2_n4096_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
-void dw_k3_3_c64_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_3_c64_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_3_c64_8x8_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_3_c64_8x8_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c128_8x8_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
-void bn_c128_8x8_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c128_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c128_8x8_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,

@@ -124,8 +124,9 @@ static void shakenet26_2x96d_layer7_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 1984), (par + 2080), (buf + 0), (buf + 96),
-            (cnt + 0), (act + (long)(265216) * n), (sav + 0), (sav + 96));
+        bn_c96_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 1984), (par + 2080),
+            (buf + 0), (buf + 96), (cnt + 0), (act + (long)(265216) * n), (sav + 0),
+            (sav + 96));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 1984), (par + 2080), (buf + 0), (buf + 96),
             (act + (long)(265216) * n));
@@ -159,14 +160,15 @@ static void shakenet26_2x96d_layer9_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(363520) * n), (par + 2176), 0, (act + (long)(379904) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(363520) * n), (par + 2176), 0, (act + (long)(379904) * n + 0),
+        train ? (act + (long)(15732106) * n) : 0);
 }
 
 /* layer1.0.branch1.1.seps */
 static void shakenet26_2x96d_layer9_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(363520) * n), (par + 2176), (dact + (long)(379904) * n + 0), (dact + (long)(363520) * n), (grad + 2176), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(363520) * n), (par + 2176), (dact + (long)(379904) * n + 0), (dact + (long)(363520) * n), (grad + 2176), 0,
         0);
 }
 
@@ -176,10 +178,11 @@ static void shakenet26_2x96d_layer10_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(379904) * n), (par + 3504), (par + 3552), (buf + 192), (buf + 240),
-            (cnt + 1), (act + (long)(429056) * n), (sav + 192), (sav + 240));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(379904) * n), (act + (long)(15732106) * n), (par + 3504), (par + 3552),
+            (buf + 192), (buf + 240), (cnt + 1), (act + (long)(429056) * n), (sav + 192),
+            (sav + 240));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 192), (buf + 240), (sav + 192), (sav + 240));
 }
 
 /* layer1.0.branch1.1.bn1 */
@@ -213,8 +216,9 @@ static void shakenet26_2x96d_layer12_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_relu_fwd_train(n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288), (buf + 384),
-            (cnt + 2), (act + (long)(576512) * n), (sav + 288), (sav + 384));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(478208) * n), (par + 8304), (par + 8400),
+            (buf + 288), (buf + 384), (cnt + 2), (act + (long)(576512) * n), (sav + 288),
+            (sav + 384));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288), (buf + 384),
             (act + (long)(576512) * n));
@@ -263,8 +267,9 @@ static void shakenet26_2x96d_layer15_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(674816) * n), (par + 91440), (par + 91536), (buf + 480), (buf + 576),
-            (cnt + 3), (act + (long)(773120) * n), (sav + 480), (sav + 576));
+        bn_c96_32x32_fwd_train(n, (act + (long)(674816) * n), (par + 91440), (par + 91536),
+            (buf + 480), (buf + 576), (cnt + 3), (act + (long)(773120) * n), (sav + 480),
+            (sav + 576));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(674816) * n), (par + 91440), (par + 91536), (buf + 480), (buf + 576),
             (act + (long)(773120) * n));
@@ -298,14 +303,15 @@ static void shakenet26_2x96d_layer17_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c16_32x32_s1_fwd(n, (act + (long)(871424) * n), (par + 91632), 0, (act + (long)(887808) * n + 0));
+    dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(871424) * n), (par + 91632), 0, (act + (long)(887808) * n + 0),
+        train ? (act + (long)(15732202) * n) : 0);
 }
 
 /* layer1.0.branch2.1.seps */
 static void shakenet26_2x96d_layer17_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c16_32x32_s1_bwd(n, (act + (long)(871424) * n), (par + 91632), (dact + (long)(887808) * n + 0), (dact + (long)(871424) * n), (grad + 91632), 0,
+    dw_k3_5_7_c16_32x32_s1_stats_bwd(n, (act + (long)(871424) * n), (par + 91632), (dact + (long)(887808) * n + 0), (dact + (long)(871424) * n), (grad + 91632), 0,
         0);
 }
 
@@ -315,10 +321,11 @@ static void shakenet26_2x96d_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_fwd_train(n, (act + (long)(887808) * n), (par + 92960), (par + 93008), (buf + 672), (buf + 720),
-            (cnt + 4), (act + (long)(936960) * n), (sav + 672), (sav + 720));
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(887808) * n), (act + (long)(15732202) * n), (par + 92960), (par + 93008),
+            (buf + 672), (buf + 720), (cnt + 4), (act + (long)(936960) * n), (sav + 672),
+            (sav + 720));
     else
-        bn_c48_32x32_stats_fwd_eval((buf + 672), (buf + 720), (sav + 672), (sav + 720));
+        bn_c48_32x32_stats_pstats_fwd_eval((buf + 672), (buf + 720), (sav + 672), (sav + 720));
 }
 
 /* layer1.0.branch2.1.bn1 */
@@ -352,8 +359,9 @@ static void shakenet26_2x96d_layer20_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_relu_fwd_train(n, (act + (long)(986112) * n), (par + 97760), (par + 97856), (buf + 768), (buf + 864),
-            (cnt + 5), (act + (long)(1084416) * n), (sav + 768), (sav + 864));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(986112) * n), (par + 97760), (par + 97856),
+            (buf + 768), (buf + 864), (cnt + 5), (act + (long)(1084416) * n), (sav + 768),
+            (sav + 864));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(986112) * n), (par + 97760), (par + 97856), (buf + 768), (buf + 864),
             (act + (long)(1084416) * n));
@@ -402,8 +410,9 @@ static void shakenet26_2x96d_layer23_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(1182720) * n), (par + 180896), (par + 180992), (buf + 960), (buf + 1056),
-            (cnt + 6), (act + (long)(1281024) * n), (sav + 960), (sav + 1056));
+        bn_c96_32x32_fwd_train(n, (act + (long)(1182720) * n), (par + 180896), (par + 180992),
+            (buf + 960), (buf + 1056), (cnt + 6), (act + (long)(1281024) * n), (sav + 960),
+            (sav + 1056));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(1182720) * n), (par + 180896), (par + 180992), (buf + 960), (buf + 1056),
             (act + (long)(1281024) * n));
@@ -469,14 +478,15 @@ static void shakenet26_2x96d_layer27_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(1575936) * n), (par + 190496), 0, (act + (long)(1674240) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(1575936) * n), (par + 190496), 0, (act + (long)(1674240) * n + 0),
+        train ? (act + (long)(15732298) * n) : 0);
 }
 
 /* layer1.1.branch1.1.seps */
 static void shakenet26_2x96d_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(1575936) * n), (par + 190496), (dact + (long)(1674240) * n + 0), (dact + (long)(1575936) * n), (grad + 190496), 0,
+    dw_k3_5_7_c96_32x32_s1_stats_bwd(n, (act + (long)(1575936) * n), (par + 190496), (dact + (long)(1674240) * n + 0), (dact + (long)(1575936) * n), (grad + 190496), 0,
         0);
 }
 
@@ -486,10 +496,11 @@ static void shakenet26_2x96d_layer28_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_fwd_train(n, (act + (long)(1674240) * n), (par + 198464), (par + 198752), (buf + 1344), (buf + 1632),
-            (cnt + 8), (act + (long)(1969152) * n), (sav + 1152), (sav + 1440));
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(1674240) * n), (act + (long)(15732298) * n), (par + 198464), (par + 198752),
+            (buf + 1344), (buf + 1632), (cnt + 8), (act + (long)(1969152) * n), (sav + 1152),
+            (sav + 1440));
     else
-        bn_c288_32x32_stats_fwd_eval((buf + 1344), (buf + 1632), (sav + 1152), (sav + 1440));
+        bn_c288_32x32_stats_pstats_fwd_eval((buf + 1344), (buf + 1632), (sav + 1152), (sav + 1440));
 }
 
 /* layer1.1.branch1.1.bn1 */
@@ -523,8 +534,9 @@ static void shakenet26_2x96d_layer30_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_relu_fwd_train(n, (act + (long)(2264064) * n), (par + 226784), (par + 226880), (buf + 1920), (buf + 2016),
-            (cnt + 9), (act + (long)(2362368) * n), (sav + 1728), (sav + 1824));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(2264064) * n), (par + 226784), (par + 226880),
+            (buf + 1920), (buf + 2016), (cnt + 9), (act + (long)(2362368) * n), (sav + 1728),
+            (sav + 1824));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(2264064) * n), (par + 226784), (par + 226880), (buf + 1920), (buf + 2016),
             (act + (long)(2362368) * n));
@@ -573,8 +585,9 @@ static void shakenet26_2x96d_layer33_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(2460672) * n), (par + 309920), (par + 310016), (buf + 2112), (buf + 2208),
-            (cnt + 10), (act + (long)(2558976) * n), (sav + 1920), (sav + 2016));
+        bn_c96_32x32_fwd_train(n, (act + (long)(2460672) * n), (par + 309920), (par + 310016),
+            (buf + 2112), (buf + 2208), (cnt + 10), (act + (long)(2558976) * n), (sav + 1920),
+            (sav + 2016));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(2460672) * n), (par + 309920), (par + 310016), (buf + 2112), (buf + 2208),
             (act + (long)(2558976) * n));
@@ -608,14 +621,15 @@ static void shakenet26_2x96d_layer35_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(2657280) * n), (par + 310112), 0, (act + (long)(2755584) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(2657280) * n), (par + 310112), 0, (act + (long)(2755584) * n + 0),
+        train ? (act + (long)(15732874) * n) : 0);
 }
 
 /* layer1.1.branch2.1.seps */
 static void shakenet26_2x96d_layer35_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(2657280) * n), (par + 310112), (dact + (long)(2755584) * n + 0), (dact + (long)(2657280) * n), (grad + 310112), 0,
+    dw_k3_5_7_c96_32x32_s1_stats_bwd(n, (act + (long)(2657280) * n), (par + 310112), (dact + (long)(2755584) * n + 0), (dact + (long)(2657280) * n), (grad + 310112), 0,
         0);
 }
 
@@ -625,10 +639,11 @@ static void shakenet26_2x96d_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_fwd_train(n, (act + (long)(2755584) * n), (par + 318080), (par + 318368), (buf + 2304), (buf + 2592),
-            (cnt + 11), (act + (long)(3050496) * n), (sav + 2112), (sav + 2400));
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(2755584) * n), (act + (long)(15732874) * n), (par + 318080), (par + 318368),
+            (buf + 2304), (buf + 2592), (cnt + 11), (act + (long)(3050496) * n), (sav + 2112),
+            (sav + 2400));
     else
-        bn_c288_32x32_stats_fwd_eval((buf + 2304), (buf + 2592), (sav + 2112), (sav + 2400));
+        bn_c288_32x32_stats_pstats_fwd_eval((buf + 2304), (buf + 2592), (sav + 2112), (sav + 2400));
 }
 
 /* layer1.1.branch2.1.bn1 */
@@ -662,8 +677,9 @@ static void shakenet26_2x96d_layer38_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_relu_fwd_train(n, (act + (long)(3345408) * n), (par + 346400), (par + 346496), (buf + 2880), (buf + 2976),
-            (cnt + 12), (act + (long)(3443712) * n), (sav + 2688), (sav + 2784));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(3345408) * n), (par + 346400), (par + 346496),
+            (buf + 2880), (buf + 2976), (cnt + 12), (act + (long)(3443712) * n), (sav + 2688),
+            (sav + 2784));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(3345408) * n), (par + 346400), (par + 346496), (buf + 2880), (buf + 2976),
             (act + (long)(3443712) * n));
@@ -712,8 +728,9 @@ static void shakenet26_2x96d_layer41_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(3542016) * n), (par + 429536), (par + 429632), (buf + 3072), (buf + 3168),
-            (cnt + 13), (act + (long)(3640320) * n), (sav + 2880), (sav + 2976));
+        bn_c96_32x32_fwd_train(n, (act + (long)(3542016) * n), (par + 429536), (par + 429632),
+            (buf + 3072), (buf + 3168), (cnt + 13), (act + (long)(3640320) * n), (sav + 2880),
+            (sav + 2976));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(3542016) * n), (par + 429536), (par + 429632), (buf + 3072), (buf + 3168),
             (act + (long)(3640320) * n));
@@ -779,14 +796,15 @@ static void shakenet26_2x96d_layer45_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(3935232) * n), (par + 439136), 0, (act + (long)(4033536) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(3935232) * n), (par + 439136), 0, (act + (long)(4033536) * n + 0),
+        train ? (act + (long)(15733450) * n) : 0);
 }
 
 /* layer1.2.branch1.1.seps */
 static void shakenet26_2x96d_layer45_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(3935232) * n), (par + 439136), (dact + (long)(4033536) * n + 0), (dact + (long)(3935232) * n), (grad + 439136), 0,
+    dw_k3_5_7_c96_32x32_s1_stats_bwd(n, (act + (long)(3935232) * n), (par + 439136), (dact + (long)(4033536) * n + 0), (dact + (long)(3935232) * n), (grad + 439136), 0,
         0);
 }
 
@@ -796,10 +814,11 @@ static void shakenet26_2x96d_layer46_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_fwd_train(n, (act + (long)(4033536) * n), (par + 447104), (par + 447392), (buf + 3456), (buf + 3744),
-            (cnt + 15), (act + (long)(4328448) * n), (sav + 3072), (sav + 3360));
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(4033536) * n), (act + (long)(15733450) * n), (par + 447104), (par + 447392),
+            (buf + 3456), (buf + 3744), (cnt + 15), (act + (long)(4328448) * n), (sav + 3072),
+            (sav + 3360));
     else
-        bn_c288_32x32_stats_fwd_eval((buf + 3456), (buf + 3744), (sav + 3072), (sav + 3360));
+        bn_c288_32x32_stats_pstats_fwd_eval((buf + 3456), (buf + 3744), (sav + 3072), (sav + 3360));
 }
 
 /* layer1.2.branch1.1.bn1 */
@@ -833,8 +852,9 @@ static void shakenet26_2x96d_layer48_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_relu_fwd_train(n, (act + (long)(4623360) * n), (par + 475424), (par + 475520), (buf + 4032), (buf + 4128),
-            (cnt + 16), (act + (long)(4721664) * n), (sav + 3648), (sav + 3744));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(4623360) * n), (par + 475424), (par + 475520),
+            (buf + 4032), (buf + 4128), (cnt + 16), (act + (long)(4721664) * n), (sav + 3648),
+            (sav + 3744));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(4623360) * n), (par + 475424), (par + 475520), (buf + 4032), (buf + 4128),
             (act + (long)(4721664) * n));
@@ -883,8 +903,9 @@ static void shakenet26_2x96d_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(4819968) * n), (par + 558560), (par + 558656), (buf + 4224), (buf + 4320),
-            (cnt + 17), (act + (long)(4918272) * n), (sav + 3840), (sav + 3936));
+        bn_c96_32x32_fwd_train(n, (act + (long)(4819968) * n), (par + 558560), (par + 558656),
+            (buf + 4224), (buf + 4320), (cnt + 17), (act + (long)(4918272) * n), (sav + 3840),
+            (sav + 3936));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(4819968) * n), (par + 558560), (par + 558656), (buf + 4224), (buf + 4320),
             (act + (long)(4918272) * n));
@@ -918,14 +939,15 @@ static void shakenet26_2x96d_layer53_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(5016576) * n), (par + 558752), 0, (act + (long)(5114880) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(5016576) * n), (par + 558752), 0, (act + (long)(5114880) * n + 0),
+        train ? (act + (long)(15734026) * n) : 0);
 }
 
 /* layer1.2.branch2.1.seps */
 static void shakenet26_2x96d_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(5016576) * n), (par + 558752), (dact + (long)(5114880) * n + 0), (dact + (long)(5016576) * n), (grad + 558752), 0,
+    dw_k3_5_7_c96_32x32_s1_stats_bwd(n, (act + (long)(5016576) * n), (par + 558752), (dact + (long)(5114880) * n + 0), (dact + (long)(5016576) * n), (grad + 558752), 0,
         0);
 }
 
@@ -935,10 +957,11 @@ static void shakenet26_2x96d_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_fwd_train(n, (act + (long)(5114880) * n), (par + 566720), (par + 567008), (buf + 4416), (buf + 4704),
-            (cnt + 18), (act + (long)(5409792) * n), (sav + 4032), (sav + 4320));
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(5114880) * n), (act + (long)(15734026) * n), (par + 566720), (par + 567008),
+            (buf + 4416), (buf + 4704), (cnt + 18), (act + (long)(5409792) * n), (sav + 4032),
+            (sav + 4320));
     else
-        bn_c288_32x32_stats_fwd_eval((buf + 4416), (buf + 4704), (sav + 4032), (sav + 4320));
+        bn_c288_32x32_stats_pstats_fwd_eval((buf + 4416), (buf + 4704), (sav + 4032), (sav + 4320));
 }
 
 /* layer1.2.branch2.1.bn1 */
@@ -972,8 +995,9 @@ static void shakenet26_2x96d_layer56_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_relu_fwd_train(n, (act + (long)(5704704) * n), (par + 595040), (par + 595136), (buf + 4992), (buf + 5088),
-            (cnt + 19), (act + (long)(5803008) * n), (sav + 4608), (sav + 4704));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(5704704) * n), (par + 595040), (par + 595136),
+            (buf + 4992), (buf + 5088), (cnt + 19), (act + (long)(5803008) * n), (sav + 4608),
+            (sav + 4704));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(5704704) * n), (par + 595040), (par + 595136), (buf + 4992), (buf + 5088),
             (act + (long)(5803008) * n));
@@ -1022,8 +1046,9 @@ static void shakenet26_2x96d_layer59_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(5901312) * n), (par + 678176), (par + 678272), (buf + 5184), (buf + 5280),
-            (cnt + 20), (act + (long)(5999616) * n), (sav + 4800), (sav + 4896));
+        bn_c96_32x32_fwd_train(n, (act + (long)(5901312) * n), (par + 678176), (par + 678272),
+            (buf + 5184), (buf + 5280), (cnt + 20), (act + (long)(5999616) * n), (sav + 4800),
+            (sav + 4896));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(5901312) * n), (par + 678176), (par + 678272), (buf + 5184), (buf + 5280),
             (act + (long)(5999616) * n));
@@ -1089,14 +1114,15 @@ static void shakenet26_2x96d_layer63_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(6294528) * n), (par + 687776), 0, (act + (long)(6392832) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(6294528) * n), (par + 687776), 0, (act + (long)(6392832) * n + 0),
+        train ? (act + (long)(15734602) * n) : 0);
 }
 
 /* layer1.3.branch1.1.seps */
 static void shakenet26_2x96d_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(6294528) * n), (par + 687776), (dact + (long)(6392832) * n + 0), (dact + (long)(6294528) * n), (grad + 687776), 0,
+    dw_k3_5_7_c96_32x32_s1_stats_bwd(n, (act + (long)(6294528) * n), (par + 687776), (dact + (long)(6392832) * n + 0), (dact + (long)(6294528) * n), (grad + 687776), 0,
         0);
 }
 
@@ -1106,10 +1132,11 @@ static void shakenet26_2x96d_layer64_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_fwd_train(n, (act + (long)(6392832) * n), (par + 695744), (par + 696032), (buf + 5568), (buf + 5856),
-            (cnt + 22), (act + (long)(6687744) * n), (sav + 4992), (sav + 5280));
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(6392832) * n), (act + (long)(15734602) * n), (par + 695744), (par + 696032),
+            (buf + 5568), (buf + 5856), (cnt + 22), (act + (long)(6687744) * n), (sav + 4992),
+            (sav + 5280));
     else
-        bn_c288_32x32_stats_fwd_eval((buf + 5568), (buf + 5856), (sav + 4992), (sav + 5280));
+        bn_c288_32x32_stats_pstats_fwd_eval((buf + 5568), (buf + 5856), (sav + 4992), (sav + 5280));
 }
 
 /* layer1.3.branch1.1.bn1 */
@@ -1143,8 +1170,9 @@ static void shakenet26_2x96d_layer66_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_relu_fwd_train(n, (act + (long)(6982656) * n), (par + 724064), (par + 724160), (buf + 6144), (buf + 6240),
-            (cnt + 23), (act + (long)(7080960) * n), (sav + 5568), (sav + 5664));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(6982656) * n), (par + 724064), (par + 724160),
+            (buf + 6144), (buf + 6240), (cnt + 23), (act + (long)(7080960) * n), (sav + 5568),
+            (sav + 5664));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(6982656) * n), (par + 724064), (par + 724160), (buf + 6144), (buf + 6240),
             (act + (long)(7080960) * n));
@@ -1193,8 +1221,9 @@ static void shakenet26_2x96d_layer69_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(7179264) * n), (par + 807200), (par + 807296), (buf + 6336), (buf + 6432),
-            (cnt + 24), (act + (long)(7277568) * n), (sav + 5760), (sav + 5856));
+        bn_c96_32x32_fwd_train(n, (act + (long)(7179264) * n), (par + 807200), (par + 807296),
+            (buf + 6336), (buf + 6432), (cnt + 24), (act + (long)(7277568) * n), (sav + 5760),
+            (sav + 5856));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(7179264) * n), (par + 807200), (par + 807296), (buf + 6336), (buf + 6432),
             (act + (long)(7277568) * n));
@@ -1228,14 +1257,15 @@ static void shakenet26_2x96d_layer71_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_7_c96_32x32_s1_fwd(n, (act + (long)(7375872) * n), (par + 807392), 0, (act + (long)(7474176) * n + 0));
+    dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(7375872) * n), (par + 807392), 0, (act + (long)(7474176) * n + 0),
+        train ? (act + (long)(15735178) * n) : 0);
 }
 
 /* layer1.3.branch2.1.seps */
 static void shakenet26_2x96d_layer71_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_7_c96_32x32_s1_bwd(n, (act + (long)(7375872) * n), (par + 807392), (dact + (long)(7474176) * n + 0), (dact + (long)(7375872) * n), (grad + 807392), 0,
+    dw_k3_5_7_c96_32x32_s1_stats_bwd(n, (act + (long)(7375872) * n), (par + 807392), (dact + (long)(7474176) * n + 0), (dact + (long)(7375872) * n), (grad + 807392), 0,
         0);
 }
 
@@ -1245,10 +1275,11 @@ static void shakenet26_2x96d_layer72_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_fwd_train(n, (act + (long)(7474176) * n), (par + 815360), (par + 815648), (buf + 6528), (buf + 6816),
-            (cnt + 25), (act + (long)(7769088) * n), (sav + 5952), (sav + 6240));
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(7474176) * n), (act + (long)(15735178) * n), (par + 815360), (par + 815648),
+            (buf + 6528), (buf + 6816), (cnt + 25), (act + (long)(7769088) * n), (sav + 5952),
+            (sav + 6240));
     else
-        bn_c288_32x32_stats_fwd_eval((buf + 6528), (buf + 6816), (sav + 5952), (sav + 6240));
+        bn_c288_32x32_stats_pstats_fwd_eval((buf + 6528), (buf + 6816), (sav + 5952), (sav + 6240));
 }
 
 /* layer1.3.branch2.1.bn1 */
@@ -1282,8 +1313,9 @@ static void shakenet26_2x96d_layer74_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_relu_fwd_train(n, (act + (long)(8064000) * n), (par + 843680), (par + 843776), (buf + 7104), (buf + 7200),
-            (cnt + 26), (act + (long)(8162304) * n), (sav + 6528), (sav + 6624));
+        bn_c96_32x32_relu_fwd_train(n, (act + (long)(8064000) * n), (par + 843680), (par + 843776),
+            (buf + 7104), (buf + 7200), (cnt + 26), (act + (long)(8162304) * n), (sav + 6528),
+            (sav + 6624));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(8064000) * n), (par + 843680), (par + 843776), (buf + 7104), (buf + 7200),
             (act + (long)(8162304) * n));
@@ -1332,8 +1364,9 @@ static void shakenet26_2x96d_layer77_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_32x32_fwd_train(n, (act + (long)(8260608) * n), (par + 926816), (par + 926912), (buf + 7296), (buf + 7392),
-            (cnt + 27), (act + (long)(8358912) * n), (sav + 6720), (sav + 6816));
+        bn_c96_32x32_fwd_train(n, (act + (long)(8260608) * n), (par + 926816), (par + 926912),
+            (buf + 7296), (buf + 7392), (cnt + 27), (act + (long)(8358912) * n), (sav + 6720),
+            (sav + 6816));
     else
         bn_c96_32x32_fwd_eval(n, (act + (long)(8260608) * n), (par + 926816), (par + 926912), (buf + 7296), (buf + 7392),
             (act + (long)(8358912) * n));
@@ -1480,8 +1513,9 @@ static void shakenet26_2x96d_layer86_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(8850432) * n), (par + 945440), (par + 945632), (buf + 7488), (buf + 7680),
-            (cnt + 28), (act + (long)(8899584) * n), (sav + 6912), (sav + 7104));
+        bn_c192_16x16_fwd_train(n, (act + (long)(8850432) * n), (par + 945440), (par + 945632),
+            (buf + 7488), (buf + 7680), (cnt + 28), (act + (long)(8899584) * n), (sav + 6912),
+            (sav + 7104));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(8850432) * n), (par + 945440), (par + 945632), (buf + 7488), (buf + 7680),
             (act + (long)(8899584) * n));
@@ -1515,14 +1549,15 @@ static void shakenet26_2x96d_layer88_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c96_32x32_s1_fwd(n, (act + (long)(8948736) * n), (par + 945824), 0, (act + (long)(9047040) * n + 0));
+    dw_k3_5_c96_32x32_s1_stats_fwd(n, (act + (long)(8948736) * n), (par + 945824), 0, (act + (long)(9047040) * n + 0),
+        train ? (act + (long)(15735754) * n) : 0);
 }
 
 /* layer2.0.branch1.1.seps */
 static void shakenet26_2x96d_layer88_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c96_32x32_s1_bwd(n, (act + (long)(8948736) * n), (par + 945824), (dact + (long)(9047040) * n + 0), (dact + (long)(8948736) * n), (grad + 945824), 0,
+    dw_k3_5_c96_32x32_s1_stats_bwd(n, (act + (long)(8948736) * n), (par + 945824), (dact + (long)(9047040) * n + 0), (dact + (long)(8948736) * n), (grad + 945824), 0,
         0);
 }
 
@@ -1532,10 +1567,11 @@ static void shakenet26_2x96d_layer89_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_32x32_stats_fwd_train(n, (act + (long)(9047040) * n), (par + 949088), (par + 949280), (buf + 7872), (buf + 8064),
-            (cnt + 29), (act + (long)(9243648) * n), (sav + 7296), (sav + 7488));
+        bn_c192_32x32_stats_pstats_fwd_train(n, (act + (long)(9047040) * n), (act + (long)(15735754) * n), (par + 949088), (par + 949280),
+            (buf + 7872), (buf + 8064), (cnt + 29), (act + (long)(9243648) * n), (sav + 7296),
+            (sav + 7488));
     else
-        bn_c192_32x32_stats_fwd_eval((buf + 7872), (buf + 8064), (sav + 7296), (sav + 7488));
+        bn_c192_32x32_stats_pstats_fwd_eval((buf + 7872), (buf + 8064), (sav + 7296), (sav + 7488));
 }
 
 /* layer2.0.branch1.1.bn1 */
@@ -1569,8 +1605,9 @@ static void shakenet26_2x96d_layer91_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_relu_fwd_train(n, (act + (long)(9440256) * n), (par + 986528), (par + 986720), (buf + 8256), (buf + 8448),
-            (cnt + 30), (act + (long)(9489408) * n), (sav + 7680), (sav + 7872));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(9440256) * n), (par + 986528), (par + 986720),
+            (buf + 8256), (buf + 8448), (cnt + 30), (act + (long)(9489408) * n), (sav + 7680),
+            (sav + 7872));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(9440256) * n), (par + 986528), (par + 986720), (buf + 8256), (buf + 8448),
             (act + (long)(9489408) * n));
@@ -1619,8 +1656,9 @@ static void shakenet26_2x96d_layer94_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(9538560) * n), (par + 1318688), (par + 1318880), (buf + 8640), (buf + 8832),
-            (cnt + 31), (act + (long)(9587712) * n), (sav + 8064), (sav + 8256));
+        bn_c192_16x16_fwd_train(n, (act + (long)(9538560) * n), (par + 1318688), (par + 1318880),
+            (buf + 8640), (buf + 8832), (cnt + 31), (act + (long)(9587712) * n), (sav + 8064),
+            (sav + 8256));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(9538560) * n), (par + 1318688), (par + 1318880), (buf + 8640), (buf + 8832),
             (act + (long)(9587712) * n));
@@ -1654,14 +1692,15 @@ static void shakenet26_2x96d_layer96_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c96_32x32_s1_fwd(n, (act + (long)(9636864) * n), (par + 1319072), 0, (act + (long)(9735168) * n + 0));
+    dw_k3_5_c96_32x32_s1_stats_fwd(n, (act + (long)(9636864) * n), (par + 1319072), 0, (act + (long)(9735168) * n + 0),
+        train ? (act + (long)(15736138) * n) : 0);
 }
 
 /* layer2.0.branch2.1.seps */
 static void shakenet26_2x96d_layer96_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c96_32x32_s1_bwd(n, (act + (long)(9636864) * n), (par + 1319072), (dact + (long)(9735168) * n + 0), (dact + (long)(9636864) * n), (grad + 1319072), 0,
+    dw_k3_5_c96_32x32_s1_stats_bwd(n, (act + (long)(9636864) * n), (par + 1319072), (dact + (long)(9735168) * n + 0), (dact + (long)(9636864) * n), (grad + 1319072), 0,
         0);
 }
 
@@ -1671,10 +1710,11 @@ static void shakenet26_2x96d_layer97_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_32x32_stats_fwd_train(n, (act + (long)(9735168) * n), (par + 1322336), (par + 1322528), (buf + 9024), (buf + 9216),
-            (cnt + 32), (act + (long)(9931776) * n), (sav + 8448), (sav + 8640));
+        bn_c192_32x32_stats_pstats_fwd_train(n, (act + (long)(9735168) * n), (act + (long)(15736138) * n), (par + 1322336), (par + 1322528),
+            (buf + 9024), (buf + 9216), (cnt + 32), (act + (long)(9931776) * n), (sav + 8448),
+            (sav + 8640));
     else
-        bn_c192_32x32_stats_fwd_eval((buf + 9024), (buf + 9216), (sav + 8448), (sav + 8640));
+        bn_c192_32x32_stats_pstats_fwd_eval((buf + 9024), (buf + 9216), (sav + 8448), (sav + 8640));
 }
 
 /* layer2.0.branch2.1.bn1 */
@@ -1708,8 +1748,9 @@ static void shakenet26_2x96d_layer99_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_relu_fwd_train(n, (act + (long)(10128384) * n), (par + 1359776), (par + 1359968), (buf + 9408), (buf + 9600),
-            (cnt + 33), (act + (long)(10177536) * n), (sav + 8832), (sav + 9024));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(10128384) * n), (par + 1359776), (par + 1359968),
+            (buf + 9408), (buf + 9600), (cnt + 33), (act + (long)(10177536) * n), (sav + 8832),
+            (sav + 9024));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(10128384) * n), (par + 1359776), (par + 1359968), (buf + 9408), (buf + 9600),
             (act + (long)(10177536) * n));
@@ -1758,8 +1799,9 @@ static void shakenet26_2x96d_layer102_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(10226688) * n), (par + 1691936), (par + 1692128), (buf + 9792), (buf + 9984),
-            (cnt + 34), (act + (long)(10275840) * n), (sav + 9216), (sav + 9408));
+        bn_c192_16x16_fwd_train(n, (act + (long)(10226688) * n), (par + 1691936), (par + 1692128),
+            (buf + 9792), (buf + 9984), (cnt + 34), (act + (long)(10275840) * n), (sav + 9216),
+            (sav + 9408));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(10226688) * n), (par + 1691936), (par + 1692128), (buf + 9792), (buf + 9984),
             (act + (long)(10275840) * n));
@@ -1825,14 +1867,15 @@ static void shakenet26_2x96d_layer106_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(10423296) * n), (par + 1729568), 0, (act + (long)(10472448) * n + 0));
+    dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(10423296) * n), (par + 1729568), 0, (act + (long)(10472448) * n + 0),
+        train ? (act + (long)(15736522) * n) : 0);
 }
 
 /* layer2.1.branch1.1.seps */
 static void shakenet26_2x96d_layer106_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(10423296) * n), (par + 1729568), (dact + (long)(10472448) * n + 0), (dact + (long)(10423296) * n), (grad + 1729568), 0,
+    dw_k3_5_c192_16x16_s1_stats_bwd(n, (act + (long)(10423296) * n), (par + 1729568), (dact + (long)(10472448) * n + 0), (dact + (long)(10423296) * n), (grad + 1729568), 0,
         0);
 }
 
@@ -1842,10 +1885,11 @@ static void shakenet26_2x96d_layer107_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_fwd_train(n, (act + (long)(10472448) * n), (par + 1736096), (par + 1736480), (buf + 10560), (buf + 10944),
-            (cnt + 36), (act + (long)(10570752) * n), (sav + 9600), (sav + 9984));
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(10472448) * n), (act + (long)(15736522) * n), (par + 1736096), (par + 1736480),
+            (buf + 10560), (buf + 10944), (cnt + 36), (act + (long)(10570752) * n), (sav + 9600),
+            (sav + 9984));
     else
-        bn_c384_16x16_stats_fwd_eval((buf + 10560), (buf + 10944), (sav + 9600), (sav + 9984));
+        bn_c384_16x16_stats_pstats_fwd_eval((buf + 10560), (buf + 10944), (sav + 9600), (sav + 9984));
 }
 
 /* layer2.1.branch1.1.bn1 */
@@ -1879,8 +1923,9 @@ static void shakenet26_2x96d_layer109_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_relu_fwd_train(n, (act + (long)(10669056) * n), (par + 1810784), (par + 1810976), (buf + 11328), (buf + 11520),
-            (cnt + 37), (act + (long)(10718208) * n), (sav + 10368), (sav + 10560));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(10669056) * n), (par + 1810784), (par + 1810976),
+            (buf + 11328), (buf + 11520), (cnt + 37), (act + (long)(10718208) * n), (sav + 10368),
+            (sav + 10560));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(10669056) * n), (par + 1810784), (par + 1810976), (buf + 11328), (buf + 11520),
             (act + (long)(10718208) * n));
@@ -1929,8 +1974,9 @@ static void shakenet26_2x96d_layer112_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(10767360) * n), (par + 2142944), (par + 2143136), (buf + 11712), (buf + 11904),
-            (cnt + 38), (act + (long)(10816512) * n), (sav + 10752), (sav + 10944));
+        bn_c192_16x16_fwd_train(n, (act + (long)(10767360) * n), (par + 2142944), (par + 2143136),
+            (buf + 11712), (buf + 11904), (cnt + 38), (act + (long)(10816512) * n), (sav + 10752),
+            (sav + 10944));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(10767360) * n), (par + 2142944), (par + 2143136), (buf + 11712), (buf + 11904),
             (act + (long)(10816512) * n));
@@ -1964,14 +2010,15 @@ static void shakenet26_2x96d_layer114_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(10865664) * n), (par + 2143328), 0, (act + (long)(10914816) * n + 0));
+    dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(10865664) * n), (par + 2143328), 0, (act + (long)(10914816) * n + 0),
+        train ? (act + (long)(15737290) * n) : 0);
 }
 
 /* layer2.1.branch2.1.seps */
 static void shakenet26_2x96d_layer114_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(10865664) * n), (par + 2143328), (dact + (long)(10914816) * n + 0), (dact + (long)(10865664) * n), (grad + 2143328), 0,
+    dw_k3_5_c192_16x16_s1_stats_bwd(n, (act + (long)(10865664) * n), (par + 2143328), (dact + (long)(10914816) * n + 0), (dact + (long)(10865664) * n), (grad + 2143328), 0,
         0);
 }
 
@@ -1981,10 +2028,11 @@ static void shakenet26_2x96d_layer115_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_fwd_train(n, (act + (long)(10914816) * n), (par + 2149856), (par + 2150240), (buf + 12096), (buf + 12480),
-            (cnt + 39), (act + (long)(11013120) * n), (sav + 11136), (sav + 11520));
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(10914816) * n), (act + (long)(15737290) * n), (par + 2149856), (par + 2150240),
+            (buf + 12096), (buf + 12480), (cnt + 39), (act + (long)(11013120) * n), (sav + 11136),
+            (sav + 11520));
     else
-        bn_c384_16x16_stats_fwd_eval((buf + 12096), (buf + 12480), (sav + 11136), (sav + 11520));
+        bn_c384_16x16_stats_pstats_fwd_eval((buf + 12096), (buf + 12480), (sav + 11136), (sav + 11520));
 }
 
 /* layer2.1.branch2.1.bn1 */
@@ -2018,8 +2066,9 @@ static void shakenet26_2x96d_layer117_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_relu_fwd_train(n, (act + (long)(11111424) * n), (par + 2224544), (par + 2224736), (buf + 12864), (buf + 13056),
-            (cnt + 40), (act + (long)(11160576) * n), (sav + 11904), (sav + 12096));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(11111424) * n), (par + 2224544), (par + 2224736),
+            (buf + 12864), (buf + 13056), (cnt + 40), (act + (long)(11160576) * n), (sav + 11904),
+            (sav + 12096));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(11111424) * n), (par + 2224544), (par + 2224736), (buf + 12864), (buf + 13056),
             (act + (long)(11160576) * n));
@@ -2068,8 +2117,9 @@ static void shakenet26_2x96d_layer120_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(11209728) * n), (par + 2556704), (par + 2556896), (buf + 13248), (buf + 13440),
-            (cnt + 41), (act + (long)(11258880) * n), (sav + 12288), (sav + 12480));
+        bn_c192_16x16_fwd_train(n, (act + (long)(11209728) * n), (par + 2556704), (par + 2556896),
+            (buf + 13248), (buf + 13440), (cnt + 41), (act + (long)(11258880) * n), (sav + 12288),
+            (sav + 12480));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(11209728) * n), (par + 2556704), (par + 2556896), (buf + 13248), (buf + 13440),
             (act + (long)(11258880) * n));
@@ -2135,14 +2185,15 @@ static void shakenet26_2x96d_layer124_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(11406336) * n), (par + 2594336), 0, (act + (long)(11455488) * n + 0));
+    dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(11406336) * n), (par + 2594336), 0, (act + (long)(11455488) * n + 0),
+        train ? (act + (long)(15738058) * n) : 0);
 }
 
 /* layer2.2.branch1.1.seps */
 static void shakenet26_2x96d_layer124_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(11406336) * n), (par + 2594336), (dact + (long)(11455488) * n + 0), (dact + (long)(11406336) * n), (grad + 2594336), 0,
+    dw_k3_5_c192_16x16_s1_stats_bwd(n, (act + (long)(11406336) * n), (par + 2594336), (dact + (long)(11455488) * n + 0), (dact + (long)(11406336) * n), (grad + 2594336), 0,
         0);
 }
 
@@ -2152,10 +2203,11 @@ static void shakenet26_2x96d_layer125_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_fwd_train(n, (act + (long)(11455488) * n), (par + 2600864), (par + 2601248), (buf + 14016), (buf + 14400),
-            (cnt + 43), (act + (long)(11553792) * n), (sav + 12672), (sav + 13056));
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(11455488) * n), (act + (long)(15738058) * n), (par + 2600864), (par + 2601248),
+            (buf + 14016), (buf + 14400), (cnt + 43), (act + (long)(11553792) * n), (sav + 12672),
+            (sav + 13056));
     else
-        bn_c384_16x16_stats_fwd_eval((buf + 14016), (buf + 14400), (sav + 12672), (sav + 13056));
+        bn_c384_16x16_stats_pstats_fwd_eval((buf + 14016), (buf + 14400), (sav + 12672), (sav + 13056));
 }
 
 /* layer2.2.branch1.1.bn1 */
@@ -2189,8 +2241,9 @@ static void shakenet26_2x96d_layer127_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_relu_fwd_train(n, (act + (long)(11652096) * n), (par + 2675552), (par + 2675744), (buf + 14784), (buf + 14976),
-            (cnt + 44), (act + (long)(11701248) * n), (sav + 13440), (sav + 13632));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(11652096) * n), (par + 2675552), (par + 2675744),
+            (buf + 14784), (buf + 14976), (cnt + 44), (act + (long)(11701248) * n), (sav + 13440),
+            (sav + 13632));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(11652096) * n), (par + 2675552), (par + 2675744), (buf + 14784), (buf + 14976),
             (act + (long)(11701248) * n));
@@ -2239,8 +2292,9 @@ static void shakenet26_2x96d_layer130_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(11750400) * n), (par + 3007712), (par + 3007904), (buf + 15168), (buf + 15360),
-            (cnt + 45), (act + (long)(11799552) * n), (sav + 13824), (sav + 14016));
+        bn_c192_16x16_fwd_train(n, (act + (long)(11750400) * n), (par + 3007712), (par + 3007904),
+            (buf + 15168), (buf + 15360), (cnt + 45), (act + (long)(11799552) * n), (sav + 13824),
+            (sav + 14016));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(11750400) * n), (par + 3007712), (par + 3007904), (buf + 15168), (buf + 15360),
             (act + (long)(11799552) * n));
@@ -2274,14 +2328,15 @@ static void shakenet26_2x96d_layer132_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(11848704) * n), (par + 3008096), 0, (act + (long)(11897856) * n + 0));
+    dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(11848704) * n), (par + 3008096), 0, (act + (long)(11897856) * n + 0),
+        train ? (act + (long)(15738826) * n) : 0);
 }
 
 /* layer2.2.branch2.1.seps */
 static void shakenet26_2x96d_layer132_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(11848704) * n), (par + 3008096), (dact + (long)(11897856) * n + 0), (dact + (long)(11848704) * n), (grad + 3008096), 0,
+    dw_k3_5_c192_16x16_s1_stats_bwd(n, (act + (long)(11848704) * n), (par + 3008096), (dact + (long)(11897856) * n + 0), (dact + (long)(11848704) * n), (grad + 3008096), 0,
         0);
 }
 
@@ -2291,10 +2346,11 @@ static void shakenet26_2x96d_layer133_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_fwd_train(n, (act + (long)(11897856) * n), (par + 3014624), (par + 3015008), (buf + 15552), (buf + 15936),
-            (cnt + 46), (act + (long)(11996160) * n), (sav + 14208), (sav + 14592));
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(11897856) * n), (act + (long)(15738826) * n), (par + 3014624), (par + 3015008),
+            (buf + 15552), (buf + 15936), (cnt + 46), (act + (long)(11996160) * n), (sav + 14208),
+            (sav + 14592));
     else
-        bn_c384_16x16_stats_fwd_eval((buf + 15552), (buf + 15936), (sav + 14208), (sav + 14592));
+        bn_c384_16x16_stats_pstats_fwd_eval((buf + 15552), (buf + 15936), (sav + 14208), (sav + 14592));
 }
 
 /* layer2.2.branch2.1.bn1 */
@@ -2328,8 +2384,9 @@ static void shakenet26_2x96d_layer135_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_relu_fwd_train(n, (act + (long)(12094464) * n), (par + 3089312), (par + 3089504), (buf + 16320), (buf + 16512),
-            (cnt + 47), (act + (long)(12143616) * n), (sav + 14976), (sav + 15168));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(12094464) * n), (par + 3089312), (par + 3089504),
+            (buf + 16320), (buf + 16512), (cnt + 47), (act + (long)(12143616) * n), (sav + 14976),
+            (sav + 15168));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(12094464) * n), (par + 3089312), (par + 3089504), (buf + 16320), (buf + 16512),
             (act + (long)(12143616) * n));
@@ -2378,8 +2435,9 @@ static void shakenet26_2x96d_layer138_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(12192768) * n), (par + 3421472), (par + 3421664), (buf + 16704), (buf + 16896),
-            (cnt + 48), (act + (long)(12241920) * n), (sav + 15360), (sav + 15552));
+        bn_c192_16x16_fwd_train(n, (act + (long)(12192768) * n), (par + 3421472), (par + 3421664),
+            (buf + 16704), (buf + 16896), (cnt + 48), (act + (long)(12241920) * n), (sav + 15360),
+            (sav + 15552));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(12192768) * n), (par + 3421472), (par + 3421664), (buf + 16704), (buf + 16896),
             (act + (long)(12241920) * n));
@@ -2445,14 +2503,15 @@ static void shakenet26_2x96d_layer142_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(12389376) * n), (par + 3459104), 0, (act + (long)(12438528) * n + 0));
+    dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(12389376) * n), (par + 3459104), 0, (act + (long)(12438528) * n + 0),
+        train ? (act + (long)(15739594) * n) : 0);
 }
 
 /* layer2.3.branch1.1.seps */
 static void shakenet26_2x96d_layer142_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(12389376) * n), (par + 3459104), (dact + (long)(12438528) * n + 0), (dact + (long)(12389376) * n), (grad + 3459104), 0,
+    dw_k3_5_c192_16x16_s1_stats_bwd(n, (act + (long)(12389376) * n), (par + 3459104), (dact + (long)(12438528) * n + 0), (dact + (long)(12389376) * n), (grad + 3459104), 0,
         0);
 }
 
@@ -2462,10 +2521,11 @@ static void shakenet26_2x96d_layer143_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_fwd_train(n, (act + (long)(12438528) * n), (par + 3465632), (par + 3466016), (buf + 17472), (buf + 17856),
-            (cnt + 50), (act + (long)(12536832) * n), (sav + 15744), (sav + 16128));
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(12438528) * n), (act + (long)(15739594) * n), (par + 3465632), (par + 3466016),
+            (buf + 17472), (buf + 17856), (cnt + 50), (act + (long)(12536832) * n), (sav + 15744),
+            (sav + 16128));
     else
-        bn_c384_16x16_stats_fwd_eval((buf + 17472), (buf + 17856), (sav + 15744), (sav + 16128));
+        bn_c384_16x16_stats_pstats_fwd_eval((buf + 17472), (buf + 17856), (sav + 15744), (sav + 16128));
 }
 
 /* layer2.3.branch1.1.bn1 */
@@ -2499,8 +2559,9 @@ static void shakenet26_2x96d_layer145_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_relu_fwd_train(n, (act + (long)(12635136) * n), (par + 3540320), (par + 3540512), (buf + 18240), (buf + 18432),
-            (cnt + 51), (act + (long)(12684288) * n), (sav + 16512), (sav + 16704));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(12635136) * n), (par + 3540320), (par + 3540512),
+            (buf + 18240), (buf + 18432), (cnt + 51), (act + (long)(12684288) * n), (sav + 16512),
+            (sav + 16704));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(12635136) * n), (par + 3540320), (par + 3540512), (buf + 18240), (buf + 18432),
             (act + (long)(12684288) * n));
@@ -2549,8 +2610,9 @@ static void shakenet26_2x96d_layer148_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(12733440) * n), (par + 3872480), (par + 3872672), (buf + 18624), (buf + 18816),
-            (cnt + 52), (act + (long)(12782592) * n), (sav + 16896), (sav + 17088));
+        bn_c192_16x16_fwd_train(n, (act + (long)(12733440) * n), (par + 3872480), (par + 3872672),
+            (buf + 18624), (buf + 18816), (cnt + 52), (act + (long)(12782592) * n), (sav + 16896),
+            (sav + 17088));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(12733440) * n), (par + 3872480), (par + 3872672), (buf + 18624), (buf + 18816),
             (act + (long)(12782592) * n));
@@ -2584,14 +2646,15 @@ static void shakenet26_2x96d_layer150_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_5_c192_16x16_s1_fwd(n, (act + (long)(12831744) * n), (par + 3872864), 0, (act + (long)(12880896) * n + 0));
+    dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(12831744) * n), (par + 3872864), 0, (act + (long)(12880896) * n + 0),
+        train ? (act + (long)(15740362) * n) : 0);
 }
 
 /* layer2.3.branch2.1.seps */
 static void shakenet26_2x96d_layer150_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_5_c192_16x16_s1_bwd(n, (act + (long)(12831744) * n), (par + 3872864), (dact + (long)(12880896) * n + 0), (dact + (long)(12831744) * n), (grad + 3872864), 0,
+    dw_k3_5_c192_16x16_s1_stats_bwd(n, (act + (long)(12831744) * n), (par + 3872864), (dact + (long)(12880896) * n + 0), (dact + (long)(12831744) * n), (grad + 3872864), 0,
         0);
 }
 
@@ -2601,10 +2664,11 @@ static void shakenet26_2x96d_layer151_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_fwd_train(n, (act + (long)(12880896) * n), (par + 3879392), (par + 3879776), (buf + 19008), (buf + 19392),
-            (cnt + 53), (act + (long)(12979200) * n), (sav + 17280), (sav + 17664));
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(12880896) * n), (act + (long)(15740362) * n), (par + 3879392), (par + 3879776),
+            (buf + 19008), (buf + 19392), (cnt + 53), (act + (long)(12979200) * n), (sav + 17280),
+            (sav + 17664));
     else
-        bn_c384_16x16_stats_fwd_eval((buf + 19008), (buf + 19392), (sav + 17280), (sav + 17664));
+        bn_c384_16x16_stats_pstats_fwd_eval((buf + 19008), (buf + 19392), (sav + 17280), (sav + 17664));
 }
 
 /* layer2.3.branch2.1.bn1 */
@@ -2638,8 +2702,9 @@ static void shakenet26_2x96d_layer153_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_relu_fwd_train(n, (act + (long)(13077504) * n), (par + 3954080), (par + 3954272), (buf + 19776), (buf + 19968),
-            (cnt + 54), (act + (long)(13126656) * n), (sav + 18048), (sav + 18240));
+        bn_c192_16x16_relu_fwd_train(n, (act + (long)(13077504) * n), (par + 3954080), (par + 3954272),
+            (buf + 19776), (buf + 19968), (cnt + 54), (act + (long)(13126656) * n), (sav + 18048),
+            (sav + 18240));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(13077504) * n), (par + 3954080), (par + 3954272), (buf + 19776), (buf + 19968),
             (act + (long)(13126656) * n));
@@ -2688,8 +2753,9 @@ static void shakenet26_2x96d_layer156_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_16x16_fwd_train(n, (act + (long)(13175808) * n), (par + 4286240), (par + 4286432), (buf + 20160), (buf + 20352),
-            (cnt + 55), (act + (long)(13224960) * n), (sav + 18432), (sav + 18624));
+        bn_c192_16x16_fwd_train(n, (act + (long)(13175808) * n), (par + 4286240), (par + 4286432),
+            (buf + 20160), (buf + 20352), (cnt + 55), (act + (long)(13224960) * n), (sav + 18432),
+            (sav + 18624));
     else
         bn_c192_16x16_fwd_eval(n, (act + (long)(13175808) * n), (par + 4286240), (par + 4286432), (buf + 20160), (buf + 20352),
             (act + (long)(13224960) * n));
@@ -2836,8 +2902,9 @@ static void shakenet26_2x96d_layer165_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(13470720) * n), (par + 4360352), (par + 4360736), (buf + 20544), (buf + 20928),
-            (cnt + 56), (act + (long)(13495296) * n), (sav + 18816), (sav + 19200));
+        bn_c384_8x8_fwd_train(n, (act + (long)(13470720) * n), (par + 4360352), (par + 4360736),
+            (buf + 20544), (buf + 20928), (cnt + 56), (act + (long)(13495296) * n), (sav + 18816),
+            (sav + 19200));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(13470720) * n), (par + 4360352), (par + 4360736), (buf + 20544), (buf + 20928),
             (act + (long)(13495296) * n));
@@ -2871,14 +2938,15 @@ static void shakenet26_2x96d_layer167_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c192_16x16_s1_fwd(n, (act + (long)(13519872) * n), (par + 4361120), 0, (act + (long)(13569024) * n + 0));
+    dw_k3_3_c192_16x16_s1_stats_fwd(n, (act + (long)(13519872) * n), (par + 4361120), 0, (act + (long)(13569024) * n + 0),
+        train ? (act + (long)(15741130) * n) : 0);
 }
 
 /* layer3.0.branch1.1.seps */
 static void shakenet26_2x96d_layer167_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c192_16x16_s1_bwd(n, (act + (long)(13519872) * n), (par + 4361120), (dact + (long)(13569024) * n + 0), (dact + (long)(13519872) * n), (grad + 4361120), 0,
+    dw_k3_3_c192_16x16_s1_stats_bwd(n, (act + (long)(13519872) * n), (par + 4361120), (dact + (long)(13569024) * n + 0), (dact + (long)(13519872) * n), (grad + 4361120), 0,
         0);
 }
 
@@ -2888,10 +2956,11 @@ static void shakenet26_2x96d_layer168_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_fwd_train(n, (act + (long)(13569024) * n), (par + 4364576), (par + 4364960), (buf + 21312), (buf + 21696),
-            (cnt + 57), (act + (long)(13667328) * n), (sav + 19584), (sav + 19968));
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(13569024) * n), (act + (long)(15741130) * n), (par + 4364576), (par + 4364960),
+            (buf + 21312), (buf + 21696), (cnt + 57), (act + (long)(13667328) * n), (sav + 19584),
+            (sav + 19968));
     else
-        bn_c384_16x16_stats_fwd_eval((buf + 21312), (buf + 21696), (sav + 19584), (sav + 19968));
+        bn_c384_16x16_stats_pstats_fwd_eval((buf + 21312), (buf + 21696), (sav + 19584), (sav + 19968));
 }
 
 /* layer3.0.branch1.1.bn1 */
@@ -2925,8 +2994,9 @@ static void shakenet26_2x96d_layer170_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_relu_fwd_train(n, (act + (long)(13765632) * n), (par + 4513184), (par + 4513568), (buf + 22080), (buf + 22464),
-            (cnt + 58), (act + (long)(13790208) * n), (sav + 20352), (sav + 20736));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(13765632) * n), (par + 4513184), (par + 4513568),
+            (buf + 22080), (buf + 22464), (cnt + 58), (act + (long)(13790208) * n), (sav + 20352),
+            (sav + 20736));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(13765632) * n), (par + 4513184), (par + 4513568), (buf + 22080), (buf + 22464),
             (act + (long)(13790208) * n));
@@ -2975,8 +3045,9 @@ static void shakenet26_2x96d_layer173_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(13814784) * n), (par + 5841056), (par + 5841440), (buf + 22848), (buf + 23232),
-            (cnt + 59), (act + (long)(13839360) * n), (sav + 21120), (sav + 21504));
+        bn_c384_8x8_fwd_train(n, (act + (long)(13814784) * n), (par + 5841056), (par + 5841440),
+            (buf + 22848), (buf + 23232), (cnt + 59), (act + (long)(13839360) * n), (sav + 21120),
+            (sav + 21504));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(13814784) * n), (par + 5841056), (par + 5841440), (buf + 22848), (buf + 23232),
             (act + (long)(13839360) * n));
@@ -3010,14 +3081,15 @@ static void shakenet26_2x96d_layer175_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c192_16x16_s1_fwd(n, (act + (long)(13863936) * n), (par + 5841824), 0, (act + (long)(13913088) * n + 0));
+    dw_k3_3_c192_16x16_s1_stats_fwd(n, (act + (long)(13863936) * n), (par + 5841824), 0, (act + (long)(13913088) * n + 0),
+        train ? (act + (long)(15741898) * n) : 0);
 }
 
 /* layer3.0.branch2.1.seps */
 static void shakenet26_2x96d_layer175_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c192_16x16_s1_bwd(n, (act + (long)(13863936) * n), (par + 5841824), (dact + (long)(13913088) * n + 0), (dact + (long)(13863936) * n), (grad + 5841824), 0,
+    dw_k3_3_c192_16x16_s1_stats_bwd(n, (act + (long)(13863936) * n), (par + 5841824), (dact + (long)(13913088) * n + 0), (dact + (long)(13863936) * n), (grad + 5841824), 0,
         0);
 }
 
@@ -3027,10 +3099,11 @@ static void shakenet26_2x96d_layer176_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_fwd_train(n, (act + (long)(13913088) * n), (par + 5845280), (par + 5845664), (buf + 23616), (buf + 24000),
-            (cnt + 60), (act + (long)(14011392) * n), (sav + 21888), (sav + 22272));
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(13913088) * n), (act + (long)(15741898) * n), (par + 5845280), (par + 5845664),
+            (buf + 23616), (buf + 24000), (cnt + 60), (act + (long)(14011392) * n), (sav + 21888),
+            (sav + 22272));
     else
-        bn_c384_16x16_stats_fwd_eval((buf + 23616), (buf + 24000), (sav + 21888), (sav + 22272));
+        bn_c384_16x16_stats_pstats_fwd_eval((buf + 23616), (buf + 24000), (sav + 21888), (sav + 22272));
 }
 
 /* layer3.0.branch2.1.bn1 */
@@ -3064,8 +3137,9 @@ static void shakenet26_2x96d_layer178_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14109696) * n), (par + 5993888), (par + 5994272), (buf + 24384), (buf + 24768),
-            (cnt + 61), (act + (long)(14134272) * n), (sav + 22656), (sav + 23040));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14109696) * n), (par + 5993888), (par + 5994272),
+            (buf + 24384), (buf + 24768), (cnt + 61), (act + (long)(14134272) * n), (sav + 22656),
+            (sav + 23040));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14109696) * n), (par + 5993888), (par + 5994272), (buf + 24384), (buf + 24768),
             (act + (long)(14134272) * n));
@@ -3114,8 +3188,9 @@ static void shakenet26_2x96d_layer181_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(14158848) * n), (par + 7321760), (par + 7322144), (buf + 25152), (buf + 25536),
-            (cnt + 62), (act + (long)(14183424) * n), (sav + 23424), (sav + 23808));
+        bn_c384_8x8_fwd_train(n, (act + (long)(14158848) * n), (par + 7321760), (par + 7322144),
+            (buf + 25152), (buf + 25536), (cnt + 62), (act + (long)(14183424) * n), (sav + 23424),
+            (sav + 23808));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(14158848) * n), (par + 7321760), (par + 7322144), (buf + 25152), (buf + 25536),
             (act + (long)(14183424) * n));
@@ -3181,14 +3256,15 @@ static void shakenet26_2x96d_layer185_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(14257152) * n), (par + 7470752), 0, (act + (long)(14281728) * n + 0));
+    dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(14257152) * n), (par + 7470752), 0, (act + (long)(14281728) * n + 0),
+        train ? (act + (long)(15742666) * n) : 0);
 }
 
 /* layer3.1.branch1.1.seps */
 static void shakenet26_2x96d_layer185_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(14257152) * n), (par + 7470752), (dact + (long)(14281728) * n + 0), (dact + (long)(14257152) * n), (grad + 7470752), 0,
+    dw_k3_3_c384_8x8_s1_stats_bwd(n, (act + (long)(14257152) * n), (par + 7470752), (dact + (long)(14281728) * n + 0), (dact + (long)(14257152) * n), (grad + 7470752), 0,
         0);
 }
 
@@ -3198,10 +3274,11 @@ static void shakenet26_2x96d_layer186_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_fwd_train(n, (act + (long)(14281728) * n), (par + 7477664), (par + 7478432), (buf + 26688), (buf + 27456),
-            (cnt + 64), (act + (long)(14330880) * n), (sav + 24192), (sav + 24960));
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14281728) * n), (act + (long)(15742666) * n), (par + 7477664), (par + 7478432),
+            (buf + 26688), (buf + 27456), (cnt + 64), (act + (long)(14330880) * n), (sav + 24192),
+            (sav + 24960));
     else
-        bn_c768_8x8_stats_fwd_eval((buf + 26688), (buf + 27456), (sav + 24192), (sav + 24960));
+        bn_c768_8x8_stats_pstats_fwd_eval((buf + 26688), (buf + 27456), (sav + 24192), (sav + 24960));
 }
 
 /* layer3.1.branch1.1.bn1 */
@@ -3235,8 +3312,9 @@ static void shakenet26_2x96d_layer188_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14380032) * n), (par + 7774496), (par + 7774880), (buf + 28224), (buf + 28608),
-            (cnt + 65), (act + (long)(14404608) * n), (sav + 25728), (sav + 26112));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14380032) * n), (par + 7774496), (par + 7774880),
+            (buf + 28224), (buf + 28608), (cnt + 65), (act + (long)(14404608) * n), (sav + 25728),
+            (sav + 26112));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14380032) * n), (par + 7774496), (par + 7774880), (buf + 28224), (buf + 28608),
             (act + (long)(14404608) * n));
@@ -3285,8 +3363,9 @@ static void shakenet26_2x96d_layer191_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(14429184) * n), (par + 9102368), (par + 9102752), (buf + 28992), (buf + 29376),
-            (cnt + 66), (act + (long)(14453760) * n), (sav + 26496), (sav + 26880));
+        bn_c384_8x8_fwd_train(n, (act + (long)(14429184) * n), (par + 9102368), (par + 9102752),
+            (buf + 28992), (buf + 29376), (cnt + 66), (act + (long)(14453760) * n), (sav + 26496),
+            (sav + 26880));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(14429184) * n), (par + 9102368), (par + 9102752), (buf + 28992), (buf + 29376),
             (act + (long)(14453760) * n));
@@ -3320,14 +3399,15 @@ static void shakenet26_2x96d_layer193_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(14478336) * n), (par + 9103136), 0, (act + (long)(14502912) * n + 0));
+    dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(14478336) * n), (par + 9103136), 0, (act + (long)(14502912) * n + 0),
+        train ? (act + (long)(15744202) * n) : 0);
 }
 
 /* layer3.1.branch2.1.seps */
 static void shakenet26_2x96d_layer193_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(14478336) * n), (par + 9103136), (dact + (long)(14502912) * n + 0), (dact + (long)(14478336) * n), (grad + 9103136), 0,
+    dw_k3_3_c384_8x8_s1_stats_bwd(n, (act + (long)(14478336) * n), (par + 9103136), (dact + (long)(14502912) * n + 0), (dact + (long)(14478336) * n), (grad + 9103136), 0,
         0);
 }
 
@@ -3337,10 +3417,11 @@ static void shakenet26_2x96d_layer194_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_fwd_train(n, (act + (long)(14502912) * n), (par + 9110048), (par + 9110816), (buf + 29760), (buf + 30528),
-            (cnt + 67), (act + (long)(14552064) * n), (sav + 27264), (sav + 28032));
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14502912) * n), (act + (long)(15744202) * n), (par + 9110048), (par + 9110816),
+            (buf + 29760), (buf + 30528), (cnt + 67), (act + (long)(14552064) * n), (sav + 27264),
+            (sav + 28032));
     else
-        bn_c768_8x8_stats_fwd_eval((buf + 29760), (buf + 30528), (sav + 27264), (sav + 28032));
+        bn_c768_8x8_stats_pstats_fwd_eval((buf + 29760), (buf + 30528), (sav + 27264), (sav + 28032));
 }
 
 /* layer3.1.branch2.1.bn1 */
@@ -3374,8 +3455,9 @@ static void shakenet26_2x96d_layer196_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14601216) * n), (par + 9406880), (par + 9407264), (buf + 31296), (buf + 31680),
-            (cnt + 68), (act + (long)(14625792) * n), (sav + 28800), (sav + 29184));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14601216) * n), (par + 9406880), (par + 9407264),
+            (buf + 31296), (buf + 31680), (cnt + 68), (act + (long)(14625792) * n), (sav + 28800),
+            (sav + 29184));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14601216) * n), (par + 9406880), (par + 9407264), (buf + 31296), (buf + 31680),
             (act + (long)(14625792) * n));
@@ -3424,8 +3506,9 @@ static void shakenet26_2x96d_layer199_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(14650368) * n), (par + 10734752), (par + 10735136), (buf + 32064), (buf + 32448),
-            (cnt + 69), (act + (long)(14674944) * n), (sav + 29568), (sav + 29952));
+        bn_c384_8x8_fwd_train(n, (act + (long)(14650368) * n), (par + 10734752), (par + 10735136),
+            (buf + 32064), (buf + 32448), (cnt + 69), (act + (long)(14674944) * n), (sav + 29568),
+            (sav + 29952));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(14650368) * n), (par + 10734752), (par + 10735136), (buf + 32064), (buf + 32448),
             (act + (long)(14674944) * n));
@@ -3491,14 +3574,15 @@ static void shakenet26_2x96d_layer203_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(14748672) * n), (par + 10883744), 0, (act + (long)(14773248) * n + 0));
+    dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(14748672) * n), (par + 10883744), 0, (act + (long)(14773248) * n + 0),
+        train ? (act + (long)(15745738) * n) : 0);
 }
 
 /* layer3.2.branch1.1.seps */
 static void shakenet26_2x96d_layer203_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(14748672) * n), (par + 10883744), (dact + (long)(14773248) * n + 0), (dact + (long)(14748672) * n), (grad + 10883744), 0,
+    dw_k3_3_c384_8x8_s1_stats_bwd(n, (act + (long)(14748672) * n), (par + 10883744), (dact + (long)(14773248) * n + 0), (dact + (long)(14748672) * n), (grad + 10883744), 0,
         0);
 }
 
@@ -3508,10 +3592,11 @@ static void shakenet26_2x96d_layer204_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_fwd_train(n, (act + (long)(14773248) * n), (par + 10890656), (par + 10891424), (buf + 33600), (buf + 34368),
-            (cnt + 71), (act + (long)(14822400) * n), (sav + 30336), (sav + 31104));
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14773248) * n), (act + (long)(15745738) * n), (par + 10890656), (par + 10891424),
+            (buf + 33600), (buf + 34368), (cnt + 71), (act + (long)(14822400) * n), (sav + 30336),
+            (sav + 31104));
     else
-        bn_c768_8x8_stats_fwd_eval((buf + 33600), (buf + 34368), (sav + 30336), (sav + 31104));
+        bn_c768_8x8_stats_pstats_fwd_eval((buf + 33600), (buf + 34368), (sav + 30336), (sav + 31104));
 }
 
 /* layer3.2.branch1.1.bn1 */
@@ -3545,8 +3630,9 @@ static void shakenet26_2x96d_layer206_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14871552) * n), (par + 11187488), (par + 11187872), (buf + 35136), (buf + 35520),
-            (cnt + 72), (act + (long)(14896128) * n), (sav + 31872), (sav + 32256));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(14871552) * n), (par + 11187488), (par + 11187872),
+            (buf + 35136), (buf + 35520), (cnt + 72), (act + (long)(14896128) * n), (sav + 31872),
+            (sav + 32256));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14871552) * n), (par + 11187488), (par + 11187872), (buf + 35136), (buf + 35520),
             (act + (long)(14896128) * n));
@@ -3595,8 +3681,9 @@ static void shakenet26_2x96d_layer209_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(14920704) * n), (par + 12515360), (par + 12515744), (buf + 35904), (buf + 36288),
-            (cnt + 73), (act + (long)(14945280) * n), (sav + 32640), (sav + 33024));
+        bn_c384_8x8_fwd_train(n, (act + (long)(14920704) * n), (par + 12515360), (par + 12515744),
+            (buf + 35904), (buf + 36288), (cnt + 73), (act + (long)(14945280) * n), (sav + 32640),
+            (sav + 33024));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(14920704) * n), (par + 12515360), (par + 12515744), (buf + 35904), (buf + 36288),
             (act + (long)(14945280) * n));
@@ -3630,14 +3717,15 @@ static void shakenet26_2x96d_layer211_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(14969856) * n), (par + 12516128), 0, (act + (long)(14994432) * n + 0));
+    dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(14969856) * n), (par + 12516128), 0, (act + (long)(14994432) * n + 0),
+        train ? (act + (long)(15747274) * n) : 0);
 }
 
 /* layer3.2.branch2.1.seps */
 static void shakenet26_2x96d_layer211_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(14969856) * n), (par + 12516128), (dact + (long)(14994432) * n + 0), (dact + (long)(14969856) * n), (grad + 12516128), 0,
+    dw_k3_3_c384_8x8_s1_stats_bwd(n, (act + (long)(14969856) * n), (par + 12516128), (dact + (long)(14994432) * n + 0), (dact + (long)(14969856) * n), (grad + 12516128), 0,
         0);
 }
 
@@ -3647,10 +3735,11 @@ static void shakenet26_2x96d_layer212_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_fwd_train(n, (act + (long)(14994432) * n), (par + 12523040), (par + 12523808), (buf + 36672), (buf + 37440),
-            (cnt + 74), (act + (long)(15043584) * n), (sav + 33408), (sav + 34176));
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14994432) * n), (act + (long)(15747274) * n), (par + 12523040), (par + 12523808),
+            (buf + 36672), (buf + 37440), (cnt + 74), (act + (long)(15043584) * n), (sav + 33408),
+            (sav + 34176));
     else
-        bn_c768_8x8_stats_fwd_eval((buf + 36672), (buf + 37440), (sav + 33408), (sav + 34176));
+        bn_c768_8x8_stats_pstats_fwd_eval((buf + 36672), (buf + 37440), (sav + 33408), (sav + 34176));
 }
 
 /* layer3.2.branch2.1.bn1 */
@@ -3684,8 +3773,9 @@ static void shakenet26_2x96d_layer214_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_relu_fwd_train(n, (act + (long)(15092736) * n), (par + 12819872), (par + 12820256), (buf + 38208), (buf + 38592),
-            (cnt + 75), (act + (long)(15117312) * n), (sav + 34944), (sav + 35328));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(15092736) * n), (par + 12819872), (par + 12820256),
+            (buf + 38208), (buf + 38592), (cnt + 75), (act + (long)(15117312) * n), (sav + 34944),
+            (sav + 35328));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(15092736) * n), (par + 12819872), (par + 12820256), (buf + 38208), (buf + 38592),
             (act + (long)(15117312) * n));
@@ -3734,8 +3824,9 @@ static void shakenet26_2x96d_layer217_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(15141888) * n), (par + 14147744), (par + 14148128), (buf + 38976), (buf + 39360),
-            (cnt + 76), (act + (long)(15166464) * n), (sav + 35712), (sav + 36096));
+        bn_c384_8x8_fwd_train(n, (act + (long)(15141888) * n), (par + 14147744), (par + 14148128),
+            (buf + 38976), (buf + 39360), (cnt + 76), (act + (long)(15166464) * n), (sav + 35712),
+            (sav + 36096));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(15141888) * n), (par + 14147744), (par + 14148128), (buf + 38976), (buf + 39360),
             (act + (long)(15166464) * n));
@@ -3801,14 +3892,15 @@ static void shakenet26_2x96d_layer221_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(15240192) * n), (par + 14296736), 0, (act + (long)(15264768) * n + 0));
+    dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(15240192) * n), (par + 14296736), 0, (act + (long)(15264768) * n + 0),
+        train ? (act + (long)(15748810) * n) : 0);
 }
 
 /* layer3.3.branch1.1.seps */
 static void shakenet26_2x96d_layer221_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(15240192) * n), (par + 14296736), (dact + (long)(15264768) * n + 0), (dact + (long)(15240192) * n), (grad + 14296736), 0,
+    dw_k3_3_c384_8x8_s1_stats_bwd(n, (act + (long)(15240192) * n), (par + 14296736), (dact + (long)(15264768) * n + 0), (dact + (long)(15240192) * n), (grad + 14296736), 0,
         0);
 }
 
@@ -3818,10 +3910,11 @@ static void shakenet26_2x96d_layer222_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_fwd_train(n, (act + (long)(15264768) * n), (par + 14303648), (par + 14304416), (buf + 40512), (buf + 41280),
-            (cnt + 78), (act + (long)(15313920) * n), (sav + 36480), (sav + 37248));
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(15264768) * n), (act + (long)(15748810) * n), (par + 14303648), (par + 14304416),
+            (buf + 40512), (buf + 41280), (cnt + 78), (act + (long)(15313920) * n), (sav + 36480),
+            (sav + 37248));
     else
-        bn_c768_8x8_stats_fwd_eval((buf + 40512), (buf + 41280), (sav + 36480), (sav + 37248));
+        bn_c768_8x8_stats_pstats_fwd_eval((buf + 40512), (buf + 41280), (sav + 36480), (sav + 37248));
 }
 
 /* layer3.3.branch1.1.bn1 */
@@ -3855,8 +3948,9 @@ static void shakenet26_2x96d_layer224_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_relu_fwd_train(n, (act + (long)(15363072) * n), (par + 14600480), (par + 14600864), (buf + 42048), (buf + 42432),
-            (cnt + 79), (act + (long)(15387648) * n), (sav + 38016), (sav + 38400));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(15363072) * n), (par + 14600480), (par + 14600864),
+            (buf + 42048), (buf + 42432), (cnt + 79), (act + (long)(15387648) * n), (sav + 38016),
+            (sav + 38400));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(15363072) * n), (par + 14600480), (par + 14600864), (buf + 42048), (buf + 42432),
             (act + (long)(15387648) * n));
@@ -3905,8 +3999,9 @@ static void shakenet26_2x96d_layer227_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(15412224) * n), (par + 15928352), (par + 15928736), (buf + 42816), (buf + 43200),
-            (cnt + 80), (act + (long)(15436800) * n), (sav + 38784), (sav + 39168));
+        bn_c384_8x8_fwd_train(n, (act + (long)(15412224) * n), (par + 15928352), (par + 15928736),
+            (buf + 42816), (buf + 43200), (cnt + 80), (act + (long)(15436800) * n), (sav + 38784),
+            (sav + 39168));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(15412224) * n), (par + 15928352), (par + 15928736), (buf + 42816), (buf + 43200),
             (act + (long)(15436800) * n));
@@ -3940,14 +4035,15 @@ static void shakenet26_2x96d_layer229_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    dw_k3_3_c384_8x8_s1_fwd(n, (act + (long)(15461376) * n), (par + 15929120), 0, (act + (long)(15485952) * n + 0));
+    dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(15461376) * n), (par + 15929120), 0, (act + (long)(15485952) * n + 0),
+        train ? (act + (long)(15750346) * n) : 0);
 }
 
 /* layer3.3.branch2.1.seps */
 static void shakenet26_2x96d_layer229_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    dw_k3_3_c384_8x8_s1_bwd(n, (act + (long)(15461376) * n), (par + 15929120), (dact + (long)(15485952) * n + 0), (dact + (long)(15461376) * n), (grad + 15929120), 0,
+    dw_k3_3_c384_8x8_s1_stats_bwd(n, (act + (long)(15461376) * n), (par + 15929120), (dact + (long)(15485952) * n + 0), (dact + (long)(15461376) * n), (grad + 15929120), 0,
         0);
 }
 
@@ -3957,10 +4053,11 @@ static void shakenet26_2x96d_layer230_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_fwd_train(n, (act + (long)(15485952) * n), (par + 15936032), (par + 15936800), (buf + 43584), (buf + 44352),
-            (cnt + 81), (act + (long)(15535104) * n), (sav + 39552), (sav + 40320));
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(15485952) * n), (act + (long)(15750346) * n), (par + 15936032), (par + 15936800),
+            (buf + 43584), (buf + 44352), (cnt + 81), (act + (long)(15535104) * n), (sav + 39552),
+            (sav + 40320));
     else
-        bn_c768_8x8_stats_fwd_eval((buf + 43584), (buf + 44352), (sav + 39552), (sav + 40320));
+        bn_c768_8x8_stats_pstats_fwd_eval((buf + 43584), (buf + 44352), (sav + 39552), (sav + 40320));
 }
 
 /* layer3.3.branch2.1.bn1 */
@@ -3994,8 +4091,9 @@ static void shakenet26_2x96d_layer232_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_relu_fwd_train(n, (act + (long)(15584256) * n), (par + 16232864), (par + 16233248), (buf + 45120), (buf + 45504),
-            (cnt + 82), (act + (long)(15608832) * n), (sav + 41088), (sav + 41472));
+        bn_c384_8x8_relu_fwd_train(n, (act + (long)(15584256) * n), (par + 16232864), (par + 16233248),
+            (buf + 45120), (buf + 45504), (cnt + 82), (act + (long)(15608832) * n), (sav + 41088),
+            (sav + 41472));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(15584256) * n), (par + 16232864), (par + 16233248), (buf + 45120), (buf + 45504),
             (act + (long)(15608832) * n));
@@ -4044,8 +4142,9 @@ static void shakenet26_2x96d_layer235_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_8x8_fwd_train(n, (act + (long)(15633408) * n), (par + 17560736), (par + 17561120), (buf + 45888), (buf + 46272),
-            (cnt + 83), (act + (long)(15657984) * n), (sav + 41856), (sav + 42240));
+        bn_c384_8x8_fwd_train(n, (act + (long)(15633408) * n), (par + 17560736), (par + 17561120),
+            (buf + 45888), (buf + 46272), (cnt + 83), (act + (long)(15657984) * n), (sav + 41856),
+            (sav + 42240));
     else
         bn_c384_8x8_fwd_eval(n, (act + (long)(15633408) * n), (par + 17560736), (par + 17561120), (buf + 45888), (buf + 46272),
             (act + (long)(15657984) * n));
@@ -5256,1447 +5355,1688 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3072, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = 432, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.shortcut.h", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.shortcut.path1", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.shortcut.conv1", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 52224, .fused = MC_FUSED_NONE, .weight = 448, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.shortcut.path2", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 1, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 101376, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.shortcut.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 117760, .fused = MC_FUSED_NONE, .weight = 1216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.shortcut.cat", .kind = MC_L_CONCAT, .ninputs = 2, .inputs = (const int[]){3, 5},
      .c = 96, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.shortcut.bn", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){6},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 1984, .bias_at = 2080, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363520, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){8},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_NONE, .weight = 2176, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15732106},
     {.name = "layer1.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){9},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 429056, .fused = MC_FUSED_NONE, .weight = 3504, .bias_at = 3552, .running = 192, .counter = 1,
-     .saved = 192, .extra = 0, .folded = 1},
+     .saved = 192, .extra = 0, .folded = 1,
+     .stats = 15732106},
     {.name = "layer1.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){10},
      .c = 96, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 478208, .fused = MC_FUSED_NONE, .weight = 3600, .bias_at = 8208, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){11},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_RELU, .weight = 8304, .bias_at = 8400, .running = 288, .counter = 2,
-     .saved = 288, .extra = 0, .folded = 0},
+     .saved = 288, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){12},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674816, .fused = MC_FUSED_NONE, .weight = 8496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 773120, .fused = MC_FUSED_NONE, .weight = 91440, .bias_at = 91536, .running = 480, .counter = 3,
-     .saved = 480, .extra = 0, .folded = 0},
+     .saved = 480, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871424, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){16},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 91632, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15732202},
     {.name = "layer1.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 92960, .bias_at = 93008, .running = 672, .counter = 4,
-     .saved = 672, .extra = 0, .folded = 1},
+     .saved = 672, .extra = 0, .folded = 1,
+     .stats = 15732202},
     {.name = "layer1.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){18},
      .c = 96, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986112, .fused = MC_FUSED_NONE, .weight = 93056, .bias_at = 97664, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){19},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1084416, .fused = MC_FUSED_RELU, .weight = 97760, .bias_at = 97856, .running = 768, .counter = 5,
-     .saved = 768, .extra = 0, .folded = 0},
+     .saved = 768, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){20},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1084416, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){21},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1182720, .fused = MC_FUSED_NONE, .weight = 97952, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){22},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1281024, .fused = MC_FUSED_NONE, .weight = 180896, .bias_at = 180992, .running = 960, .counter = 6,
-     .saved = 960, .extra = 0, .folded = 0},
+     .saved = 960, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){15, 23},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1379328, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){24, 7},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1477632, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){25},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1575936, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){26},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1674240, .fused = MC_FUSED_NONE, .weight = 190496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15732298},
     {.name = "layer1.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){27},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1969152, .fused = MC_FUSED_NONE, .weight = 198464, .bias_at = 198752, .running = 1344, .counter = 8,
-     .saved = 1152, .extra = 0, .folded = 1},
+     .saved = 1152, .extra = 0, .folded = 1,
+     .stats = 15732298},
     {.name = "layer1.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){28},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2264064, .fused = MC_FUSED_NONE, .weight = 199040, .bias_at = 226688, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){29},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2362368, .fused = MC_FUSED_RELU, .weight = 226784, .bias_at = 226880, .running = 1920, .counter = 9,
-     .saved = 1728, .extra = 0, .folded = 0},
+     .saved = 1728, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){30},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2362368, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2460672, .fused = MC_FUSED_NONE, .weight = 226976, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2558976, .fused = MC_FUSED_NONE, .weight = 309920, .bias_at = 310016, .running = 2112, .counter = 10,
-     .saved = 1920, .extra = 0, .folded = 0},
+     .saved = 1920, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){25},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2657280, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){34},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2755584, .fused = MC_FUSED_NONE, .weight = 310112, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15732874},
     {.name = "layer1.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3050496, .fused = MC_FUSED_NONE, .weight = 318080, .bias_at = 318368, .running = 2304, .counter = 11,
-     .saved = 2112, .extra = 0, .folded = 1},
+     .saved = 2112, .extra = 0, .folded = 1,
+     .stats = 15732874},
     {.name = "layer1.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){36},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3345408, .fused = MC_FUSED_NONE, .weight = 318656, .bias_at = 346304, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){37},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3443712, .fused = MC_FUSED_RELU, .weight = 346400, .bias_at = 346496, .running = 2880, .counter = 12,
-     .saved = 2688, .extra = 0, .folded = 0},
+     .saved = 2688, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){38},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3443712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){39},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3542016, .fused = MC_FUSED_NONE, .weight = 346592, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){40},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3640320, .fused = MC_FUSED_NONE, .weight = 429536, .bias_at = 429632, .running = 3072, .counter = 13,
-     .saved = 2880, .extra = 0, .folded = 0},
+     .saved = 2880, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){33, 41},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3738624, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 2, .folded = 0},
+     .saved = 0, .extra = 2, .folded = 0,
+     .stats = -1},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){42, 25},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3836928, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){43},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3935232, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){44},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4033536, .fused = MC_FUSED_NONE, .weight = 439136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15733450},
     {.name = "layer1.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){45},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4328448, .fused = MC_FUSED_NONE, .weight = 447104, .bias_at = 447392, .running = 3456, .counter = 15,
-     .saved = 3072, .extra = 0, .folded = 1},
+     .saved = 3072, .extra = 0, .folded = 1,
+     .stats = 15733450},
     {.name = "layer1.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){46},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4623360, .fused = MC_FUSED_NONE, .weight = 447680, .bias_at = 475328, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){47},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4721664, .fused = MC_FUSED_RELU, .weight = 475424, .bias_at = 475520, .running = 4032, .counter = 16,
-     .saved = 3648, .extra = 0, .folded = 0},
+     .saved = 3648, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){48},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4721664, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4819968, .fused = MC_FUSED_NONE, .weight = 475616, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4918272, .fused = MC_FUSED_NONE, .weight = 558560, .bias_at = 558656, .running = 4224, .counter = 17,
-     .saved = 3840, .extra = 0, .folded = 0},
+     .saved = 3840, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){43},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5016576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){52},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5114880, .fused = MC_FUSED_NONE, .weight = 558752, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15734026},
     {.name = "layer1.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5409792, .fused = MC_FUSED_NONE, .weight = 566720, .bias_at = 567008, .running = 4416, .counter = 18,
-     .saved = 4032, .extra = 0, .folded = 1},
+     .saved = 4032, .extra = 0, .folded = 1,
+     .stats = 15734026},
     {.name = "layer1.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){54},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5704704, .fused = MC_FUSED_NONE, .weight = 567296, .bias_at = 594944, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){55},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5803008, .fused = MC_FUSED_RELU, .weight = 595040, .bias_at = 595136, .running = 4992, .counter = 19,
-     .saved = 4608, .extra = 0, .folded = 0},
+     .saved = 4608, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){56},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5803008, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){57},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5901312, .fused = MC_FUSED_NONE, .weight = 595232, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){58},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5999616, .fused = MC_FUSED_NONE, .weight = 678176, .bias_at = 678272, .running = 5184, .counter = 20,
-     .saved = 4800, .extra = 0, .folded = 0},
+     .saved = 4800, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){51, 59},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6097920, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 4, .folded = 0},
+     .saved = 0, .extra = 4, .folded = 0,
+     .stats = -1},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){60, 43},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6196224, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){61},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6294528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){62},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6392832, .fused = MC_FUSED_NONE, .weight = 687776, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15734602},
     {.name = "layer1.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){63},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6687744, .fused = MC_FUSED_NONE, .weight = 695744, .bias_at = 696032, .running = 5568, .counter = 22,
-     .saved = 4992, .extra = 0, .folded = 1},
+     .saved = 4992, .extra = 0, .folded = 1,
+     .stats = 15734602},
     {.name = "layer1.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){64},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6982656, .fused = MC_FUSED_NONE, .weight = 696320, .bias_at = 723968, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){65},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7080960, .fused = MC_FUSED_RELU, .weight = 724064, .bias_at = 724160, .running = 6144, .counter = 23,
-     .saved = 5568, .extra = 0, .folded = 0},
+     .saved = 5568, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){66},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7080960, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7179264, .fused = MC_FUSED_NONE, .weight = 724256, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7277568, .fused = MC_FUSED_NONE, .weight = 807200, .bias_at = 807296, .running = 6336, .counter = 24,
-     .saved = 5760, .extra = 0, .folded = 0},
+     .saved = 5760, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){61},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7375872, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){70},
      .c = 288, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7474176, .fused = MC_FUSED_NONE, .weight = 807392, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15735178},
     {.name = "layer1.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7769088, .fused = MC_FUSED_NONE, .weight = 815360, .bias_at = 815648, .running = 6528, .counter = 25,
-     .saved = 5952, .extra = 0, .folded = 1},
+     .saved = 5952, .extra = 0, .folded = 1,
+     .stats = 15735178},
     {.name = "layer1.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){72},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8064000, .fused = MC_FUSED_NONE, .weight = 815936, .bias_at = 843584, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){73},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8162304, .fused = MC_FUSED_RELU, .weight = 843680, .bias_at = 843776, .running = 7104, .counter = 26,
-     .saved = 6528, .extra = 0, .folded = 0},
+     .saved = 6528, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){74},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8162304, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){75},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8260608, .fused = MC_FUSED_NONE, .weight = 843872, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){76},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8358912, .fused = MC_FUSED_NONE, .weight = 926816, .bias_at = 926912, .running = 7296, .counter = 27,
-     .saved = 6720, .extra = 0, .folded = 0},
+     .saved = 6720, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){69, 77},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8457216, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 6, .folded = 0},
+     .saved = 0, .extra = 6, .folded = 0,
+     .stats = -1},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){78, 61},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8555520, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.shortcut.h", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){79},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8653824, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.shortcut.path1", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){80},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8752128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.shortcut.conv1", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){81},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8776704, .fused = MC_FUSED_NONE, .weight = 927008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.shortcut.path2", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){80},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 1, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8801280, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.shortcut.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){83},
      .c = 96, .h = 16, .w = 16, .in_c = 96, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8825856, .fused = MC_FUSED_NONE, .weight = 936224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.shortcut.cat", .kind = MC_L_CONCAT, .ninputs = 2, .inputs = (const int[]){82, 84},
      .c = 192, .h = 16, .w = 16, .in_c = 96, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8850432, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.shortcut.bn", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){85},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8899584, .fused = MC_FUSED_NONE, .weight = 945440, .bias_at = 945632, .running = 7488, .counter = 28,
-     .saved = 6912, .extra = 0, .folded = 0},
+     .saved = 6912, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){79},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8948736, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){87},
      .c = 192, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9047040, .fused = MC_FUSED_NONE, .weight = 945824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15735754},
     {.name = "layer2.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){88},
      .c = 192, .h = 32, .w = 32, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9243648, .fused = MC_FUSED_NONE, .weight = 949088, .bias_at = 949280, .running = 7872, .counter = 29,
-     .saved = 7296, .extra = 0, .folded = 1},
+     .saved = 7296, .extra = 0, .folded = 1,
+     .stats = 15735754},
     {.name = "layer2.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){89},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9440256, .fused = MC_FUSED_NONE, .weight = 949472, .bias_at = 986336, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){90},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9489408, .fused = MC_FUSED_RELU, .weight = 986528, .bias_at = 986720, .running = 8256, .counter = 30,
-     .saved = 7680, .extra = 0, .folded = 0},
+     .saved = 7680, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){91},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9489408, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){92},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9538560, .fused = MC_FUSED_NONE, .weight = 986912, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){93},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9587712, .fused = MC_FUSED_NONE, .weight = 1318688, .bias_at = 1318880, .running = 8640, .counter = 31,
-     .saved = 8064, .extra = 0, .folded = 0},
+     .saved = 8064, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){79},
      .c = 96, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9636864, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){95},
      .c = 192, .h = 32, .w = 32, .in_c = 96, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9735168, .fused = MC_FUSED_NONE, .weight = 1319072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15736138},
     {.name = "layer2.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){96},
      .c = 192, .h = 32, .w = 32, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9931776, .fused = MC_FUSED_NONE, .weight = 1322336, .bias_at = 1322528, .running = 9024, .counter = 32,
-     .saved = 8448, .extra = 0, .folded = 1},
+     .saved = 8448, .extra = 0, .folded = 1,
+     .stats = 15736138},
     {.name = "layer2.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){97},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10128384, .fused = MC_FUSED_NONE, .weight = 1322720, .bias_at = 1359584, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){98},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10177536, .fused = MC_FUSED_RELU, .weight = 1359776, .bias_at = 1359968, .running = 9408, .counter = 33,
-     .saved = 8832, .extra = 0, .folded = 0},
+     .saved = 8832, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){99},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10177536, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){100},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10226688, .fused = MC_FUSED_NONE, .weight = 1360160, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){101},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10275840, .fused = MC_FUSED_NONE, .weight = 1691936, .bias_at = 1692128, .running = 9792, .counter = 34,
-     .saved = 9216, .extra = 0, .folded = 0},
+     .saved = 9216, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){94, 102},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10324992, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 8, .folded = 0},
+     .saved = 0, .extra = 8, .folded = 0,
+     .stats = -1},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){103, 86},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10374144, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){104},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10423296, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){105},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10472448, .fused = MC_FUSED_NONE, .weight = 1729568, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15736522},
     {.name = "layer2.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10570752, .fused = MC_FUSED_NONE, .weight = 1736096, .bias_at = 1736480, .running = 10560, .counter = 36,
-     .saved = 9600, .extra = 0, .folded = 1},
+     .saved = 9600, .extra = 0, .folded = 1,
+     .stats = 15736522},
     {.name = "layer2.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){107},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10669056, .fused = MC_FUSED_NONE, .weight = 1736864, .bias_at = 1810592, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){108},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10718208, .fused = MC_FUSED_RELU, .weight = 1810784, .bias_at = 1810976, .running = 11328, .counter = 37,
-     .saved = 10368, .extra = 0, .folded = 0},
+     .saved = 10368, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){109},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10718208, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){110},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10767360, .fused = MC_FUSED_NONE, .weight = 1811168, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){111},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10816512, .fused = MC_FUSED_NONE, .weight = 2142944, .bias_at = 2143136, .running = 11712, .counter = 38,
-     .saved = 10752, .extra = 0, .folded = 0},
+     .saved = 10752, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){104},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10865664, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){113},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10914816, .fused = MC_FUSED_NONE, .weight = 2143328, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15737290},
     {.name = "layer2.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){114},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11013120, .fused = MC_FUSED_NONE, .weight = 2149856, .bias_at = 2150240, .running = 12096, .counter = 39,
-     .saved = 11136, .extra = 0, .folded = 1},
+     .saved = 11136, .extra = 0, .folded = 1,
+     .stats = 15737290},
     {.name = "layer2.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){115},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11111424, .fused = MC_FUSED_NONE, .weight = 2150624, .bias_at = 2224352, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){116},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11160576, .fused = MC_FUSED_RELU, .weight = 2224544, .bias_at = 2224736, .running = 12864, .counter = 40,
-     .saved = 11904, .extra = 0, .folded = 0},
+     .saved = 11904, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){117},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11160576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){118},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11209728, .fused = MC_FUSED_NONE, .weight = 2224928, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){119},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11258880, .fused = MC_FUSED_NONE, .weight = 2556704, .bias_at = 2556896, .running = 13248, .counter = 41,
-     .saved = 12288, .extra = 0, .folded = 0},
+     .saved = 12288, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){112, 120},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11308032, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 10, .folded = 0},
+     .saved = 0, .extra = 10, .folded = 0,
+     .stats = -1},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){121, 104},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11357184, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){122},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11406336, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){123},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11455488, .fused = MC_FUSED_NONE, .weight = 2594336, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15738058},
     {.name = "layer2.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){124},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11553792, .fused = MC_FUSED_NONE, .weight = 2600864, .bias_at = 2601248, .running = 14016, .counter = 43,
-     .saved = 12672, .extra = 0, .folded = 1},
+     .saved = 12672, .extra = 0, .folded = 1,
+     .stats = 15738058},
     {.name = "layer2.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){125},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11652096, .fused = MC_FUSED_NONE, .weight = 2601632, .bias_at = 2675360, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){126},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11701248, .fused = MC_FUSED_RELU, .weight = 2675552, .bias_at = 2675744, .running = 14784, .counter = 44,
-     .saved = 13440, .extra = 0, .folded = 0},
+     .saved = 13440, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){127},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11701248, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){128},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11750400, .fused = MC_FUSED_NONE, .weight = 2675936, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){129},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11799552, .fused = MC_FUSED_NONE, .weight = 3007712, .bias_at = 3007904, .running = 15168, .counter = 45,
-     .saved = 13824, .extra = 0, .folded = 0},
+     .saved = 13824, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){122},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11848704, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){131},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11897856, .fused = MC_FUSED_NONE, .weight = 3008096, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15738826},
     {.name = "layer2.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){132},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11996160, .fused = MC_FUSED_NONE, .weight = 3014624, .bias_at = 3015008, .running = 15552, .counter = 46,
-     .saved = 14208, .extra = 0, .folded = 1},
+     .saved = 14208, .extra = 0, .folded = 1,
+     .stats = 15738826},
     {.name = "layer2.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){133},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12094464, .fused = MC_FUSED_NONE, .weight = 3015392, .bias_at = 3089120, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){134},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12143616, .fused = MC_FUSED_RELU, .weight = 3089312, .bias_at = 3089504, .running = 16320, .counter = 47,
-     .saved = 14976, .extra = 0, .folded = 0},
+     .saved = 14976, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){135},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12143616, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){136},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12192768, .fused = MC_FUSED_NONE, .weight = 3089696, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){137},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12241920, .fused = MC_FUSED_NONE, .weight = 3421472, .bias_at = 3421664, .running = 16704, .counter = 48,
-     .saved = 15360, .extra = 0, .folded = 0},
+     .saved = 15360, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){130, 138},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12291072, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 12, .folded = 0},
+     .saved = 0, .extra = 12, .folded = 0,
+     .stats = -1},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){139, 122},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12340224, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){140},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12389376, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){141},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12438528, .fused = MC_FUSED_NONE, .weight = 3459104, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15739594},
     {.name = "layer2.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){142},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12536832, .fused = MC_FUSED_NONE, .weight = 3465632, .bias_at = 3466016, .running = 17472, .counter = 50,
-     .saved = 15744, .extra = 0, .folded = 1},
+     .saved = 15744, .extra = 0, .folded = 1,
+     .stats = 15739594},
     {.name = "layer2.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){143},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12635136, .fused = MC_FUSED_NONE, .weight = 3466400, .bias_at = 3540128, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){144},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12684288, .fused = MC_FUSED_RELU, .weight = 3540320, .bias_at = 3540512, .running = 18240, .counter = 51,
-     .saved = 16512, .extra = 0, .folded = 0},
+     .saved = 16512, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){145},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12684288, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){146},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12733440, .fused = MC_FUSED_NONE, .weight = 3540704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){147},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12782592, .fused = MC_FUSED_NONE, .weight = 3872480, .bias_at = 3872672, .running = 18624, .counter = 52,
-     .saved = 16896, .extra = 0, .folded = 0},
+     .saved = 16896, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){140},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12831744, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){149},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12880896, .fused = MC_FUSED_NONE, .weight = 3872864, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15740362},
     {.name = "layer2.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){150},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12979200, .fused = MC_FUSED_NONE, .weight = 3879392, .bias_at = 3879776, .running = 19008, .counter = 53,
-     .saved = 17280, .extra = 0, .folded = 1},
+     .saved = 17280, .extra = 0, .folded = 1,
+     .stats = 15740362},
     {.name = "layer2.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){151},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13077504, .fused = MC_FUSED_NONE, .weight = 3880160, .bias_at = 3953888, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){152},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13126656, .fused = MC_FUSED_RELU, .weight = 3954080, .bias_at = 3954272, .running = 19776, .counter = 54,
-     .saved = 18048, .extra = 0, .folded = 0},
+     .saved = 18048, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){153},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13126656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){154},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13175808, .fused = MC_FUSED_NONE, .weight = 3954464, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){155},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13224960, .fused = MC_FUSED_NONE, .weight = 4286240, .bias_at = 4286432, .running = 20160, .counter = 55,
-     .saved = 18432, .extra = 0, .folded = 0},
+     .saved = 18432, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){148, 156},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13274112, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 14, .folded = 0},
+     .saved = 0, .extra = 14, .folded = 0,
+     .stats = -1},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){157, 140},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13323264, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.shortcut.h", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13372416, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.shortcut.path1", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){159},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13421568, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.shortcut.conv1", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){160},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13433856, .fused = MC_FUSED_NONE, .weight = 4286624, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.shortcut.path2", .kind = MC_L_SUBSAMPLE, .ninputs = 1, .inputs = (const int[]){159},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 2, .pad = 0, .groups = 1, .offset = 1, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13446144, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.shortcut.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){162},
      .c = 192, .h = 8, .w = 8, .in_c = 192, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13458432, .fused = MC_FUSED_NONE, .weight = 4323488, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.shortcut.cat", .kind = MC_L_CONCAT, .ninputs = 2, .inputs = (const int[]){161, 163},
      .c = 384, .h = 8, .w = 8, .in_c = 192, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13470720, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.shortcut.bn", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){164},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13495296, .fused = MC_FUSED_NONE, .weight = 4360352, .bias_at = 4360736, .running = 20544, .counter = 56,
-     .saved = 18816, .extra = 0, .folded = 0},
+     .saved = 18816, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13519872, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){166},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13569024, .fused = MC_FUSED_NONE, .weight = 4361120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15741130},
     {.name = "layer3.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){167},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13667328, .fused = MC_FUSED_NONE, .weight = 4364576, .bias_at = 4364960, .running = 21312, .counter = 57,
-     .saved = 19584, .extra = 0, .folded = 1},
+     .saved = 19584, .extra = 0, .folded = 1,
+     .stats = 15741130},
     {.name = "layer3.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){168},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13765632, .fused = MC_FUSED_NONE, .weight = 4365344, .bias_at = 4512800, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){169},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13790208, .fused = MC_FUSED_RELU, .weight = 4513184, .bias_at = 4513568, .running = 22080, .counter = 58,
-     .saved = 20352, .extra = 0, .folded = 0},
+     .saved = 20352, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){170},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13790208, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){171},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13814784, .fused = MC_FUSED_NONE, .weight = 4513952, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){172},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13839360, .fused = MC_FUSED_NONE, .weight = 5841056, .bias_at = 5841440, .running = 22848, .counter = 59,
-     .saved = 21120, .extra = 0, .folded = 0},
+     .saved = 21120, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){158},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13863936, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){174},
      .c = 384, .h = 16, .w = 16, .in_c = 192, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13913088, .fused = MC_FUSED_NONE, .weight = 5841824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15741898},
     {.name = "layer3.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){175},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14011392, .fused = MC_FUSED_NONE, .weight = 5845280, .bias_at = 5845664, .running = 23616, .counter = 60,
-     .saved = 21888, .extra = 0, .folded = 1},
+     .saved = 21888, .extra = 0, .folded = 1,
+     .stats = 15741898},
     {.name = "layer3.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){176},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14109696, .fused = MC_FUSED_NONE, .weight = 5846048, .bias_at = 5993504, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){177},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14134272, .fused = MC_FUSED_RELU, .weight = 5993888, .bias_at = 5994272, .running = 24384, .counter = 61,
-     .saved = 22656, .extra = 0, .folded = 0},
+     .saved = 22656, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){178},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14134272, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){179},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14158848, .fused = MC_FUSED_NONE, .weight = 5994656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){180},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14183424, .fused = MC_FUSED_NONE, .weight = 7321760, .bias_at = 7322144, .running = 25152, .counter = 62,
-     .saved = 23424, .extra = 0, .folded = 0},
+     .saved = 23424, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){173, 181},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14208000, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 16, .folded = 0},
+     .saved = 0, .extra = 16, .folded = 0,
+     .stats = -1},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){182, 165},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14232576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){183},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14257152, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){184},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14281728, .fused = MC_FUSED_NONE, .weight = 7470752, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15742666},
     {.name = "layer3.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){185},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14330880, .fused = MC_FUSED_NONE, .weight = 7477664, .bias_at = 7478432, .running = 26688, .counter = 64,
-     .saved = 24192, .extra = 0, .folded = 1},
+     .saved = 24192, .extra = 0, .folded = 1,
+     .stats = 15742666},
     {.name = "layer3.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){186},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14380032, .fused = MC_FUSED_NONE, .weight = 7479200, .bias_at = 7774112, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14404608, .fused = MC_FUSED_RELU, .weight = 7774496, .bias_at = 7774880, .running = 28224, .counter = 65,
-     .saved = 25728, .extra = 0, .folded = 0},
+     .saved = 25728, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){188},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14404608, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){189},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14429184, .fused = MC_FUSED_NONE, .weight = 7775264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){190},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14453760, .fused = MC_FUSED_NONE, .weight = 9102368, .bias_at = 9102752, .running = 28992, .counter = 66,
-     .saved = 26496, .extra = 0, .folded = 0},
+     .saved = 26496, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){183},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14478336, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){192},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14502912, .fused = MC_FUSED_NONE, .weight = 9103136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15744202},
     {.name = "layer3.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){193},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14552064, .fused = MC_FUSED_NONE, .weight = 9110048, .bias_at = 9110816, .running = 29760, .counter = 67,
-     .saved = 27264, .extra = 0, .folded = 1},
+     .saved = 27264, .extra = 0, .folded = 1,
+     .stats = 15744202},
     {.name = "layer3.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){194},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14601216, .fused = MC_FUSED_NONE, .weight = 9111584, .bias_at = 9406496, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){195},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14625792, .fused = MC_FUSED_RELU, .weight = 9406880, .bias_at = 9407264, .running = 31296, .counter = 68,
-     .saved = 28800, .extra = 0, .folded = 0},
+     .saved = 28800, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){196},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14625792, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){197},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14650368, .fused = MC_FUSED_NONE, .weight = 9407648, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){198},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14674944, .fused = MC_FUSED_NONE, .weight = 10734752, .bias_at = 10735136, .running = 32064, .counter = 69,
-     .saved = 29568, .extra = 0, .folded = 0},
+     .saved = 29568, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){191, 199},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14699520, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 18, .folded = 0},
+     .saved = 0, .extra = 18, .folded = 0,
+     .stats = -1},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){200, 183},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14724096, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){201},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14748672, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){202},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14773248, .fused = MC_FUSED_NONE, .weight = 10883744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15745738},
     {.name = "layer3.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){203},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14822400, .fused = MC_FUSED_NONE, .weight = 10890656, .bias_at = 10891424, .running = 33600, .counter = 71,
-     .saved = 30336, .extra = 0, .folded = 1},
+     .saved = 30336, .extra = 0, .folded = 1,
+     .stats = 15745738},
     {.name = "layer3.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){204},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14871552, .fused = MC_FUSED_NONE, .weight = 10892192, .bias_at = 11187104, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14896128, .fused = MC_FUSED_RELU, .weight = 11187488, .bias_at = 11187872, .running = 35136, .counter = 72,
-     .saved = 31872, .extra = 0, .folded = 0},
+     .saved = 31872, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){206},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14896128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){207},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14920704, .fused = MC_FUSED_NONE, .weight = 11188256, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){208},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14945280, .fused = MC_FUSED_NONE, .weight = 12515360, .bias_at = 12515744, .running = 35904, .counter = 73,
-     .saved = 32640, .extra = 0, .folded = 0},
+     .saved = 32640, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){201},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14969856, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){210},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14994432, .fused = MC_FUSED_NONE, .weight = 12516128, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15747274},
     {.name = "layer3.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){211},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15043584, .fused = MC_FUSED_NONE, .weight = 12523040, .bias_at = 12523808, .running = 36672, .counter = 74,
-     .saved = 33408, .extra = 0, .folded = 1},
+     .saved = 33408, .extra = 0, .folded = 1,
+     .stats = 15747274},
     {.name = "layer3.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){212},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15092736, .fused = MC_FUSED_NONE, .weight = 12524576, .bias_at = 12819488, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){213},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15117312, .fused = MC_FUSED_RELU, .weight = 12819872, .bias_at = 12820256, .running = 38208, .counter = 75,
-     .saved = 34944, .extra = 0, .folded = 0},
+     .saved = 34944, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){214},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15117312, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){215},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15141888, .fused = MC_FUSED_NONE, .weight = 12820640, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){216},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15166464, .fused = MC_FUSED_NONE, .weight = 14147744, .bias_at = 14148128, .running = 38976, .counter = 76,
-     .saved = 35712, .extra = 0, .folded = 0},
+     .saved = 35712, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){209, 217},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15191040, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 20, .folded = 0},
+     .saved = 0, .extra = 20, .folded = 0,
+     .stats = -1},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){218, 201},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15215616, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch1.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){219},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15240192, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch1.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){220},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15264768, .fused = MC_FUSED_NONE, .weight = 14296736, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15748810},
     {.name = "layer3.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){221},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15313920, .fused = MC_FUSED_NONE, .weight = 14303648, .bias_at = 14304416, .running = 40512, .counter = 78,
-     .saved = 36480, .extra = 0, .folded = 1},
+     .saved = 36480, .extra = 0, .folded = 1,
+     .stats = 15748810},
     {.name = "layer3.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){222},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15363072, .fused = MC_FUSED_NONE, .weight = 14305184, .bias_at = 14600096, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){223},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15387648, .fused = MC_FUSED_RELU, .weight = 14600480, .bias_at = 14600864, .running = 42048, .counter = 79,
-     .saved = 38016, .extra = 0, .folded = 0},
+     .saved = 38016, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){224},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15387648, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch1.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){225},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15412224, .fused = MC_FUSED_NONE, .weight = 14601248, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch1.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){226},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15436800, .fused = MC_FUSED_NONE, .weight = 15928352, .bias_at = 15928736, .running = 42816, .counter = 80,
-     .saved = 38784, .extra = 0, .folded = 0},
+     .saved = 38784, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch2.relu#1", .kind = MC_L_RELU, .ninputs = 1, .inputs = (const int[]){219},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15461376, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch2.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){228},
      .c = 768, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15485952, .fused = MC_FUSED_NONE, .weight = 15929120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = 15750346},
     {.name = "layer3.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){229},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15535104, .fused = MC_FUSED_NONE, .weight = 15936032, .bias_at = 15936800, .running = 43584, .counter = 81,
-     .saved = 39552, .extra = 0, .folded = 1},
+     .saved = 39552, .extra = 0, .folded = 1,
+     .stats = 15750346},
     {.name = "layer3.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){230},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15584256, .fused = MC_FUSED_NONE, .weight = 15937568, .bias_at = 16232480, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){231},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15608832, .fused = MC_FUSED_RELU, .weight = 16232864, .bias_at = 16233248, .running = 45120, .counter = 82,
-     .saved = 41088, .extra = 0, .folded = 0},
+     .saved = 41088, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){232},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15608832, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch2.3", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){233},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15633408, .fused = MC_FUSED_NONE, .weight = 16233632, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.branch2.4", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){234},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15657984, .fused = MC_FUSED_NONE, .weight = 17560736, .bias_at = 17561120, .running = 45888, .counter = 83,
-     .saved = 41856, .extra = 0, .folded = 0},
+     .saved = 41856, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.blend", .kind = MC_L_SHAKE, .ninputs = 2, .inputs = (const int[]){227, 235},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15682560, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 22, .folded = 0},
+     .saved = 0, .extra = 22, .folded = 0,
+     .stats = -1},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){236, 219},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15707136, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){237},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15707136, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){238},
      .c = 384, .h = 1, .w = 1, .in_c = 384, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15731712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
     {.name = "fc_out", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){239},
      .c = 10, .h = 1, .w = 1, .in_c = 384, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15732096, .fused = MC_FUSED_NONE, .weight = 17561504, .bias_at = 17565344, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0},
+     .saved = 0, .extra = 0, .folded = 0,
+     .stats = -1},
 };
 
 const mc_model_desc shakenet26_2x96d_model = {
@@ -6706,7 +7046,7 @@ const mc_model_desc shakenet26_2x96d_model = {
     .ntensors = 576, .tensors = shakenet26_2x96d_tensors,
     .nlayers = 241, .layers = shakenet26_2x96d_layers,
     .param_floats = 17565354, .buffer_floats = 46656, .counters = 84,
-    .act_floats = 15732106, .saved_floats = 42624, .extra_floats = 24, .clears_dacts = 1,
+    .act_floats = 15751882, .saved_floats = 42624, .extra_floats = 24, .clears_dacts = 1,
     .forward = shakenet26_2x96d_forward, .backward = shakenet26_2x96d_backward,
     .layer_forward = shakenet26_2x96d_layer_forward, .layer_backward = shakenet26_2x96d_layer_backward,
     .loss = shakenet26_2x96d_loss, .loss_backward = shakenet26_2x96d_loss_backward,

@@ -25,21 +25,22 @@ void subsample_c16_32x32_s1_o1_fwd(int n, const float *restrict x, float *restri
 void subsample_c16_32x32_s1_o1_bwd(int n, const float *restrict dy, float *restrict dx);
 void concat_c_48_48_32x32_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void concat_c_48_48_32x32_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
-void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c96_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_5_7_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c48_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
-void bn_c48_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c48_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c48_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -47,9 +48,9 @@ void conv_k1_c48_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c48_96_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c96_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c96_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c96_32x32_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c96_32x32_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -65,13 +66,14 @@ void add2_n98304_bwd(int n, const float *restrict y, const float *restrict dy, f
 void relu_n98304_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
-void dw_k3_5_7_c96_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_5_7_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_7_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_5_7_c96_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c288_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
-void bn_c288_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c288_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c288_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -88,21 +90,22 @@ void subsample_c96_32x32_s2_o1_fwd(int n, const float *restrict x, float *restri
 void subsample_c96_32x32_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx);
 void concat_c_96_96_16x16_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void concat_c_96_96_16x16_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
-void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c192_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void dw_k3_5_c96_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_5_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_5_c96_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c192_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
-void bn_c192_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c192_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c192_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c192_192_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -110,9 +113,9 @@ void conv_k1_c192_192_32x32_s2_p0_b_bn_fwd(int n, const float *restrict x, const
 void conv_k1_c192_192_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c192_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c192_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c192_16x16_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c192_16x16_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -128,13 +131,14 @@ void add2_n49152_bwd(int n, const float *restrict y, const float *restrict dy, f
 void relu_n49152_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
-void dw_k3_5_c192_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_5_c192_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_5_c192_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c384_16x16_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
-void bn_c384_16x16_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c384_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c384_16x16_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -151,16 +155,17 @@ void subsample_c192_16x16_s2_o1_fwd(int n, const float *restrict x, float *restr
 void subsample_c192_16x16_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx);
 void concat_c_192_192_8x8_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void concat_c_192_192_8x8_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
-void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void dw_k3_3_c192_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_3_c192_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_3_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_3_c192_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
 void conv_k1_c384_384_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,
@@ -168,9 +173,9 @@ void conv_k1_c384_384_16x16_s2_p0_b_bn_fwd(int n, const float *restrict x, const
 void conv_k1_c384_384_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void bn_c384_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
+void bn_c384_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
 void bn_c384_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
 void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
@@ -186,13 +191,14 @@ void add2_n24576_bwd(int n, const float *restrict y, const float *restrict dy, f
 void relu_n24576_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n24576_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
-void dw_k3_3_c384_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
-void dw_k3_3_c384_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_3_c384_8x8_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats);
+void dw_k3_3_c384_8x8_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c768_8x8_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd);
-void bn_c768_8x8_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c768_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c768_8x8_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 void conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const float *restrict w_raw, const float *restrict bias_raw,
     const float *restrict gamma, const float *restrict beta, const float *restrict mean, const float *restrict invstd,

@@ -207,16 +207,16 @@ static double bn_c96_32x32_sqdev(int n, const float *restrict x, int c, double m
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c96_32x32_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c96_32x32_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 96; c++)
-        stats[c] = bn_c96_32x32_sum(n, x, c);
+        stats[c] = bn_c96_32x32_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 96, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         stats[c] /= m;
-        stats[96 + c] = bn_c96_32x32_sqdev(n, x, c, stats[c]);
+        stats[96 + c] = bn_c96_32x32_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 96, 96, m);
     for (int c = 0; c < 96; c++)
@@ -224,9 +224,9 @@ static double bn_c96_32x32_synced_stats(int n, const float *restrict x, double *
     return m;
 }
 
-void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 96];
     const int synced = mc_bn_allreduce != 0;
@@ -313,74 +313,40 @@ void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
     }
 }
 
-/* bn_c48_32x32_stats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it */
-static inline double bn_c48_32x32_stats_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 1024; i += 32) {
-        __builtin_prefetch(p + i + 98304, 0, 2);
-        __builtin_prefetch(p + i + 98304 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 1024; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 1024; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c48_32x32_stats_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 1024; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 1024; i < 1024; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-
-static double bn_c48_32x32_stats_sum(int n, const float *restrict x, int c)
+/* bn_c48_32x32_stats_pstats: batch norm over 48 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c48_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c48_32x32_stats_plane_sum(x + ((long)b * 48 + c) * 1024);
-    return sum;
+        sum += st[(long)b * 96 + c];
+    return sum * 1024;
 }
 
-static double bn_c48_32x32_stats_sqdev(int n, const float *restrict x, int c, double mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c48_32x32_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c48_32x32_stats_plane_sum_sq(x + ((long)b * 48 + c) * 1024, (float)mean);
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 96 + c] - mean;
+        sq += st[(long)b * 96 + 48 + c] + 1024 * d * d;
+    }
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c48_32x32_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c48_32x32_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 48; c++)
-        stats[c] = bn_c48_32x32_stats_sum(n, x, c);
+        stats[c] = bn_c48_32x32_stats_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 48, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
         stats[c] /= m;
-        stats[48 + c] = bn_c48_32x32_stats_sqdev(n, x, c, stats[c]);
+        stats[48 + c] = bn_c48_32x32_stats_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 48, 48, m);
     for (int c = 0; c < 48; c++)
@@ -388,18 +354,18 @@ static double bn_c48_32x32_stats_synced_stats(int n, const float *restrict x, do
     return m;
 }
 
-void bn_c48_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c48_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
     double stats[2 * 48];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c48_32x32_stats_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c48_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 48; c++) {
-        const double mean = synced ? stats[c] : bn_c48_32x32_stats_sum(n, x, c) / m;
-        const double var = synced ? stats[48 + c] : bn_c48_32x32_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c48_32x32_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[48 + c] : bn_c48_32x32_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -413,7 +379,7 @@ void bn_c48_32x32_stats_fwd_train(int n, const float *restrict x, const float *r
 }
 
 /* The running statistics as the mean and 1/std that the conv applies. */
-void bn_c48_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 48; c++) {
@@ -554,16 +520,16 @@ static double bn_c96_32x32_relu_sqdev(int n, const float *restrict x, int c, dou
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c96_32x32_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c96_32x32_relu_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 96; c++)
-        stats[c] = bn_c96_32x32_relu_sum(n, x, c);
+        stats[c] = bn_c96_32x32_relu_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 96, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         stats[c] /= m;
-        stats[96 + c] = bn_c96_32x32_relu_sqdev(n, x, c, stats[c]);
+        stats[96 + c] = bn_c96_32x32_relu_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 96, 96, m);
     for (int c = 0; c < 96; c++)
@@ -571,9 +537,9 @@ static double bn_c96_32x32_relu_synced_stats(int n, const float *restrict x, dou
     return m;
 }
 
-void bn_c96_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c96_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 96];
     const int synced = mc_bn_allreduce != 0;
@@ -660,74 +626,40 @@ void bn_c96_32x32_relu_bwd(int n, const float *restrict x, const float *restrict
     }
 }
 
-/* bn_c288_32x32_stats: batch norm over 288 channels of 32x32, applied by the pointwise conv after it */
-static inline double bn_c288_32x32_stats_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 1024; i += 32) {
-        __builtin_prefetch(p + i + 589824, 0, 2);
-        __builtin_prefetch(p + i + 589824 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 1024; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 1024; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c288_32x32_stats_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 1024; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 1024; i < 1024; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-
-static double bn_c288_32x32_stats_sum(int n, const float *restrict x, int c)
+/* bn_c288_32x32_stats_pstats: batch norm over 288 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c288_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c288_32x32_stats_plane_sum(x + ((long)b * 288 + c) * 1024);
-    return sum;
+        sum += st[(long)b * 576 + c];
+    return sum * 1024;
 }
 
-static double bn_c288_32x32_stats_sqdev(int n, const float *restrict x, int c, double mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c288_32x32_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c288_32x32_stats_plane_sum_sq(x + ((long)b * 288 + c) * 1024, (float)mean);
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 576 + c] - mean;
+        sq += st[(long)b * 576 + 288 + c] + 1024 * d * d;
+    }
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c288_32x32_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c288_32x32_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 288; c++)
-        stats[c] = bn_c288_32x32_stats_sum(n, x, c);
+        stats[c] = bn_c288_32x32_stats_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 288, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
         stats[c] /= m;
-        stats[288 + c] = bn_c288_32x32_stats_sqdev(n, x, c, stats[c]);
+        stats[288 + c] = bn_c288_32x32_stats_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 288, 288, m);
     for (int c = 0; c < 288; c++)
@@ -735,18 +667,18 @@ static double bn_c288_32x32_stats_synced_stats(int n, const float *restrict x, d
     return m;
 }
 
-void bn_c288_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c288_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
     double stats[2 * 288];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c288_32x32_stats_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c288_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 288; c++) {
-        const double mean = synced ? stats[c] : bn_c288_32x32_stats_sum(n, x, c) / m;
-        const double var = synced ? stats[288 + c] : bn_c288_32x32_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c288_32x32_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[288 + c] : bn_c288_32x32_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -760,7 +692,7 @@ void bn_c288_32x32_stats_fwd_train(int n, const float *restrict x, const float *
 }
 
 /* The running statistics as the mean and 1/std that the conv applies. */
-void bn_c288_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c288_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 288; c++) {
@@ -888,16 +820,16 @@ static double bn_c192_16x16_sqdev(int n, const float *restrict x, int c, double 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c192_16x16_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c192_16x16_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 192; c++)
-        stats[c] = bn_c192_16x16_sum(n, x, c);
+        stats[c] = bn_c192_16x16_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 192, (double)n * 256);
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         stats[c] /= m;
-        stats[192 + c] = bn_c192_16x16_sqdev(n, x, c, stats[c]);
+        stats[192 + c] = bn_c192_16x16_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 192, 192, m);
     for (int c = 0; c < 192; c++)
@@ -905,9 +837,9 @@ static double bn_c192_16x16_synced_stats(int n, const float *restrict x, double 
     return m;
 }
 
-void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -994,74 +926,40 @@ void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, 
     }
 }
 
-/* bn_c192_32x32_stats: batch norm over 192 channels of 32x32, applied by the pointwise conv after it */
-static inline double bn_c192_32x32_stats_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 1024; i += 32) {
-        __builtin_prefetch(p + i + 393216, 0, 2);
-        __builtin_prefetch(p + i + 393216 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 1024; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 1024; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c192_32x32_stats_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 1024; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 1024; i < 1024; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-
-static double bn_c192_32x32_stats_sum(int n, const float *restrict x, int c)
+/* bn_c192_32x32_stats_pstats: batch norm over 192 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c192_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c192_32x32_stats_plane_sum(x + ((long)b * 192 + c) * 1024);
-    return sum;
+        sum += st[(long)b * 384 + c];
+    return sum * 1024;
 }
 
-static double bn_c192_32x32_stats_sqdev(int n, const float *restrict x, int c, double mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c192_32x32_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c192_32x32_stats_plane_sum_sq(x + ((long)b * 192 + c) * 1024, (float)mean);
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 384 + c] - mean;
+        sq += st[(long)b * 384 + 192 + c] + 1024 * d * d;
+    }
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c192_32x32_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c192_32x32_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 192; c++)
-        stats[c] = bn_c192_32x32_stats_sum(n, x, c);
+        stats[c] = bn_c192_32x32_stats_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 192, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         stats[c] /= m;
-        stats[192 + c] = bn_c192_32x32_stats_sqdev(n, x, c, stats[c]);
+        stats[192 + c] = bn_c192_32x32_stats_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 192, 192, m);
     for (int c = 0; c < 192; c++)
@@ -1069,18 +967,18 @@ static double bn_c192_32x32_stats_synced_stats(int n, const float *restrict x, d
     return m;
 }
 
-void bn_c192_32x32_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c192_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
     double stats[2 * 192];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c192_32x32_stats_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c192_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        const double mean = synced ? stats[c] : bn_c192_32x32_stats_sum(n, x, c) / m;
-        const double var = synced ? stats[192 + c] : bn_c192_32x32_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c192_32x32_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_32x32_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -1094,7 +992,7 @@ void bn_c192_32x32_stats_fwd_train(int n, const float *restrict x, const float *
 }
 
 /* The running statistics as the mean and 1/std that the conv applies. */
-void bn_c192_32x32_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c192_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 192; c++) {
@@ -1235,16 +1133,16 @@ static double bn_c192_16x16_relu_sqdev(int n, const float *restrict x, int c, do
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c192_16x16_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c192_16x16_relu_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 192; c++)
-        stats[c] = bn_c192_16x16_relu_sum(n, x, c);
+        stats[c] = bn_c192_16x16_relu_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 192, (double)n * 256);
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         stats[c] /= m;
-        stats[192 + c] = bn_c192_16x16_relu_sqdev(n, x, c, stats[c]);
+        stats[192 + c] = bn_c192_16x16_relu_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 192, 192, m);
     for (int c = 0; c < 192; c++)
@@ -1252,9 +1150,9 @@ static double bn_c192_16x16_relu_synced_stats(int n, const float *restrict x, do
     return m;
 }
 
-void bn_c192_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c192_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -1341,74 +1239,40 @@ void bn_c192_16x16_relu_bwd(int n, const float *restrict x, const float *restric
     }
 }
 
-/* bn_c384_16x16_stats: batch norm over 384 channels of 16x16, applied by the pointwise conv after it */
-static inline double bn_c384_16x16_stats_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 256; i += 32) {
-        __builtin_prefetch(p + i + 196608, 0, 2);
-        __builtin_prefetch(p + i + 196608 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 256; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 256; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c384_16x16_stats_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 256; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 256; i < 256; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-
-static double bn_c384_16x16_stats_sum(int n, const float *restrict x, int c)
+/* bn_c384_16x16_stats_pstats: batch norm over 384 channels of 16x16, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c384_16x16_stats_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c384_16x16_stats_plane_sum(x + ((long)b * 384 + c) * 256);
-    return sum;
+        sum += st[(long)b * 768 + c];
+    return sum * 256;
 }
 
-static double bn_c384_16x16_stats_sqdev(int n, const float *restrict x, int c, double mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c384_16x16_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c384_16x16_stats_plane_sum_sq(x + ((long)b * 384 + c) * 256, (float)mean);
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 768 + c] - mean;
+        sq += st[(long)b * 768 + 384 + c] + 256 * d * d;
+    }
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c384_16x16_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c384_16x16_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 384; c++)
-        stats[c] = bn_c384_16x16_stats_sum(n, x, c);
+        stats[c] = bn_c384_16x16_stats_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 384, (double)n * 256);
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         stats[c] /= m;
-        stats[384 + c] = bn_c384_16x16_stats_sqdev(n, x, c, stats[c]);
+        stats[384 + c] = bn_c384_16x16_stats_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 384, 384, m);
     for (int c = 0; c < 384; c++)
@@ -1416,18 +1280,18 @@ static double bn_c384_16x16_stats_synced_stats(int n, const float *restrict x, d
     return m;
 }
 
-void bn_c384_16x16_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c384_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
     double stats[2 * 384];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c384_16x16_stats_synced_stats(n, x, stats) : (double)n * 256;
+    const double m = synced ? bn_c384_16x16_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 256;
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
-        const double mean = synced ? stats[c] : bn_c384_16x16_stats_sum(n, x, c) / m;
-        const double var = synced ? stats[384 + c] : bn_c384_16x16_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c384_16x16_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[384 + c] : bn_c384_16x16_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -1441,7 +1305,7 @@ void bn_c384_16x16_stats_fwd_train(int n, const float *restrict x, const float *
 }
 
 /* The running statistics as the mean and 1/std that the conv applies. */
-void bn_c384_16x16_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c384_16x16_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 384; c++) {
@@ -1569,16 +1433,16 @@ static double bn_c384_8x8_sqdev(int n, const float *restrict x, int c, double me
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c384_8x8_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c384_8x8_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 384; c++)
-        stats[c] = bn_c384_8x8_sum(n, x, c);
+        stats[c] = bn_c384_8x8_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 384, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         stats[c] /= m;
-        stats[384 + c] = bn_c384_8x8_sqdev(n, x, c, stats[c]);
+        stats[384 + c] = bn_c384_8x8_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 384, 384, m);
     for (int c = 0; c < 384; c++)
@@ -1586,9 +1450,9 @@ static double bn_c384_8x8_synced_stats(int n, const float *restrict x, double *r
     return m;
 }
 
-void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 384];
     const int synced = mc_bn_allreduce != 0;
@@ -1807,16 +1671,16 @@ static double bn_c384_8x8_relu_sqdev(int n, const float *restrict x, int c, doub
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c384_8x8_relu_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c384_8x8_relu_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 384; c++)
-        stats[c] = bn_c384_8x8_relu_sum(n, x, c);
+        stats[c] = bn_c384_8x8_relu_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 384, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         stats[c] /= m;
-        stats[384 + c] = bn_c384_8x8_relu_sqdev(n, x, c, stats[c]);
+        stats[384 + c] = bn_c384_8x8_relu_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 384, 384, m);
     for (int c = 0; c < 384; c++)
@@ -1824,9 +1688,9 @@ static double bn_c384_8x8_relu_synced_stats(int n, const float *restrict x, doub
     return m;
 }
 
-void bn_c384_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c384_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
     double stats[2 * 384];
     const int synced = mc_bn_allreduce != 0;
@@ -1913,74 +1777,40 @@ void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const float *restrict 
     }
 }
 
-/* bn_c768_8x8_stats: batch norm over 768 channels of 8x8, applied by the pointwise conv after it */
-static inline double bn_c768_8x8_stats_plane_sum(const float *restrict p)
-{
-    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    int i = 0;
-    for (; i + 32 <= 64; i += 32) {
-        __builtin_prefetch(p + i + 98304, 0, 2);
-        __builtin_prefetch(p + i + 98304 + 16, 0, 2);
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
-        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
-        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
-    }
-    for (; i + 8 <= 64; i += 8)
-        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
-    s0 += s1 + (s2 + s3);
-    double s = 0.0;
-    for (int l = 0; l < 8; l++)
-        s += s0[l];
-    for (; i < 64; i++)
-        s += p[i];
-    return s;
-}
-
-/* The sum of (p - mean)^2. */
-static inline double bn_c768_8x8_stats_plane_sum_sq(const float *restrict p, float mean)
-{
-    mc_v16 lanes = {0};
-    for (int i = 0; i < 64; i += 16) {
-        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
-        lanes += d * d;
-    }
-    double s = mc_v16_sum_double(&lanes);
-    for (int i = 64; i < 64; i++)
-        s += (p[i] - mean) * (p[i] - mean);
-    return s;
-}
-
-
-static double bn_c768_8x8_stats_sum(int n, const float *restrict x, int c)
+/* bn_c768_8x8_stats_pstats: batch norm over 768 channels of 8x8, applied by the pointwise conv after it, from the statistics of the depthwise before it */
+/* Channel c: the sum of the images, from their means. */
+static double bn_c768_8x8_stats_pstats_sum(int n, const float *restrict st, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c768_8x8_stats_plane_sum(x + ((long)b * 768 + c) * 64);
-    return sum;
+        sum += st[(long)b * 1536 + c];
+    return sum * 64;
 }
 
-static double bn_c768_8x8_stats_sqdev(int n, const float *restrict x, int c, double mean)
+/* Channel c: the sum of squared deviations from mean, from the images. */
+static double bn_c768_8x8_stats_pstats_sqdev(int n, const float *restrict st, int c, double mean)
 {
     double sq = 0;
-    for (int b = 0; b < n; b++)
-        sq += bn_c768_8x8_stats_plane_sum_sq(x + ((long)b * 768 + c) * 64, (float)mean);
+    for (int b = 0; b < n; b++) {
+        const double d = st[(long)b * 1536 + c] - mean;
+        sq += st[(long)b * 1536 + 768 + c] + 64 * d * d;
+    }
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c768_8x8_stats_synced_stats(int n, const float *restrict x, double *restrict stats)
+static double bn_c768_8x8_stats_pstats_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 768; c++)
-        stats[c] = bn_c768_8x8_stats_sum(n, x, c);
+        stats[c] = bn_c768_8x8_stats_pstats_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 768, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 768; c++) {
         stats[c] /= m;
-        stats[768 + c] = bn_c768_8x8_stats_sqdev(n, x, c, stats[c]);
+        stats[768 + c] = bn_c768_8x8_stats_pstats_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 768, 768, m);
     for (int c = 0; c < 768; c++)
@@ -1988,18 +1818,18 @@ static double bn_c768_8x8_stats_synced_stats(int n, const float *restrict x, dou
     return m;
 }
 
-void bn_c768_8x8_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    float *restrict running_mean, float *restrict running_var, int64_t *restrict count, float *restrict y,
-    float *restrict save_mean, float *restrict save_invstd)
+void bn_c768_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
     double stats[2 * 768];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c768_8x8_stats_synced_stats(n, x, stats) : (double)n * 64;
+    const double m = synced ? bn_c768_8x8_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 64;
     MC_OMP_FOR
     for (int c = 0; c < 768; c++) {
-        const double mean = synced ? stats[c] : bn_c768_8x8_stats_sum(n, x, c) / m;
-        const double var = synced ? stats[768 + c] : bn_c768_8x8_stats_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c768_8x8_stats_pstats_sum(n, pstats, c) / m;
+        const double var = synced ? stats[768 + c] : bn_c768_8x8_stats_pstats_sqdev(n, pstats, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -2013,7 +1843,7 @@ void bn_c768_8x8_stats_fwd_train(int n, const float *restrict x, const float *re
 }
 
 /* The running statistics as the mean and 1/std that the conv applies. */
-void bn_c768_8x8_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+void bn_c768_8x8_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 768; c++) {

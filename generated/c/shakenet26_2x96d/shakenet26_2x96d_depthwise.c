@@ -4,7 +4,7 @@
 
 #include "shakenet26_2x96d.h"
 
-/* dw_k3_5_7_c16_32x32_s1: depthwise, kernels 3, 5, 7 on 16 channels of 32x32, stride 1 -> 48x32x32, channels last */
+/* dw_k3_5_7_c16_32x32_s1_stats: depthwise, kernels 3, 5, 7 on 16 channels of 32x32, stride 1 -> 48x32x32, channels last, with the batch statistics of its output */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
 typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
@@ -91,7 +91,7 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
 
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_5_7_c16_32x32_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_5_7_c16_32x32_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 16; c++)
         for (int t = 0; t < 9; t++)
@@ -106,7 +106,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_filters(const float *restrict w, float *re
 
 /* 16 planes of 32 x 32 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_5_7_c16_32x32_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -132,7 +132,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_in(const float *restrict planes, float *re
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
  * added when acc is nonzero. */
-static void dw_k3_5_7_c16_32x32_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_5_7_c16_32x32_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -164,7 +164,7 @@ static void dw_k3_5_7_c16_32x32_s1_cl_out(const float *restrict xt, float *restr
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_7_c16_32x32_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -329,7 +329,7 @@ static void dw_k3_5_7_c16_32x32_s1_fwd_k0(float *restrict dst, const float *rest
 }
 
 /* Kernel 1 (5x5) of the list, into dst. */
-static void dw_k3_5_7_c16_32x32_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -706,7 +706,7 @@ static void dw_k3_5_7_c16_32x32_s1_fwd_k1(float *restrict dst, const float *rest
 }
 
 /* Kernel 2 (7x7) of the list, into dst. */
-static void dw_k3_5_7_c16_32x32_s1_fwd_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
+static void dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -1390,11 +1390,83 @@ static void dw_k3_5_7_c16_32x32_s1_fwd_k2(float *restrict dst, const float *rest
     }
 }
 
-void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 48. */
+static void dw_k3_5_7_c16_32x32_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 1024; p0 += 32) {
+        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 1024, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 1024; p0 += 32) {
+        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 48) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 48 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[1328];
-    dw_k3_5_7_c16_32x32_s1_cl_filters(w, wt, 0);
+    dw_k3_5_7_c16_32x32_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[23104], yt[16384];
@@ -1402,23 +1474,29 @@ void dw_k3_5_7_c16_32x32_s1_fwd(int n, const float *restrict x, const float *res
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 1; bg++) {
             const int b = bg / 1, g = bg % 1;
-            dw_k3_5_7_c16_32x32_s1_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
+            dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 83 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 83 + 9;
             const mc_v16 *restrict w2 = (const mc_v16 *)wt + g * 83 + 34;
-            dw_k3_5_7_c16_32x32_s1_fwd_k0(yt, xt, w0);
-            dw_k3_5_7_c16_32x32_s1_cl_out(yt, y + ((long)b * 48 + 0 + g * 16) * 1024, 0);
-            dw_k3_5_7_c16_32x32_s1_fwd_k1(yt, xt, w1);
-            dw_k3_5_7_c16_32x32_s1_cl_out(yt, y + ((long)b * 48 + 16 + g * 16) * 1024, 0);
-            dw_k3_5_7_c16_32x32_s1_fwd_k2(yt, xt, w2);
-            dw_k3_5_7_c16_32x32_s1_cl_out(yt, y + ((long)b * 48 + 32 + g * 16) * 1024, 0);
+            dw_k3_5_7_c16_32x32_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_5_7_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 96 + 0 + g * 16);
+            dw_k3_5_7_c16_32x32_s1_stats_cl_out(yt, y + ((long)b * 48 + 0 + g * 16) * 1024, 0);
+            dw_k3_5_7_c16_32x32_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_5_7_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 96 + 16 + g * 16);
+            dw_k3_5_7_c16_32x32_s1_stats_cl_out(yt, y + ((long)b * 48 + 16 + g * 16) * 1024, 0);
+            dw_k3_5_7_c16_32x32_s1_stats_fwd_k2(yt, xt, w2);
+            if (stats)
+                dw_k3_5_7_c16_32x32_s1_stats_bn_sums(yt, stats + (long)b * 96 + 32 + g * 16);
+            dw_k3_5_7_c16_32x32_s1_stats_cl_out(yt, y + ((long)b * 48 + 32 + g * 16) * 1024, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_7_c16_32x32_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_7_c16_32x32_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -1583,7 +1661,7 @@ static void dw_k3_5_7_c16_32x32_s1_dx_k0(float *restrict dst, const float *restr
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -1629,7 +1707,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -1675,7 +1753,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -1721,15 +1799,15 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const fl
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_5_7_c16_32x32_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_7_c16_32x32_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_7_c16_32x32_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (5x5) of the list, added to dst. */
-static void dw_k3_5_7_c16_32x32_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_7_c16_32x32_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -2106,7 +2184,7 @@ static void dw_k3_5_7_c16_32x32_s1_dx_k1(float *restrict dst, const float *restr
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -2165,7 +2243,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -2224,7 +2302,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -2283,7 +2361,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 3 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -2342,7 +2420,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 4 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -2401,17 +2479,17 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const fl
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_5_7_c16_32x32_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_7_c16_32x32_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_7_c16_32x32_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k1_r1(gg + 14, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k1_r2(gg + 19, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k1_r3(gg + 24, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k1_r4(gg + 29, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r1(gg + 14, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r2(gg + 19, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r3(gg + 24, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k1_r4(gg + 29, dyt, xt);
 }
 
 /* Kernel 2 (7x7) of the list, added to dst. */
-static void dw_k3_5_7_c16_32x32_s1_dx_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
+static void dw_k3_5_7_c16_32x32_s1_stats_dx_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -3096,7 +3174,7 @@ static void dw_k3_5_7_c16_32x32_s1_dx_k2(float *restrict dst, const float *restr
 }
 
 /* Kernel 2, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3171,7 +3249,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r0(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3246,7 +3324,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r1(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3321,7 +3399,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r2(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 3 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3396,7 +3474,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r3(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 4 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3471,7 +3549,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r4(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 5 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r5(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r5(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3546,7 +3624,7 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r5(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 6 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r6(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r6(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -3621,23 +3699,23 @@ static inline void dw_k3_5_7_c16_32x32_s1_dw_k2_r6(mc_v16 *restrict gp, const fl
 }
 
 /* The filter gradient of kernel 2, added to its sums in gg. */
-static void dw_k3_5_7_c16_32x32_s1_dw_k2(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_7_c16_32x32_s1_stats_dw_k2(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r0(gg + 34, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r1(gg + 41, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r2(gg + 48, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r3(gg + 55, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r4(gg + 62, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r5(gg + 69, dyt, xt);
-    dw_k3_5_7_c16_32x32_s1_dw_k2_r6(gg + 76, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r0(gg + 34, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r1(gg + 41, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r2(gg + 48, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r3(gg + 55, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r4(gg + 62, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r5(gg + 69, dyt, xt);
+    dw_k3_5_7_c16_32x32_s1_stats_dw_k2_r6(gg + 76, dyt, xt);
 }
 
-void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_7_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[1328];
     static _Alignas(64) mc_v16 ga[1328];
-    dw_k3_5_7_c16_32x32_s1_cl_filters(w, wt, 1);
+    dw_k3_5_7_c16_32x32_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[23104], dyt[23104], dxt[16384];
@@ -3649,20 +3727,20 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 1; g++) {
                     mc_v16 *restrict gg = ga + (k * 1 + g) * 83;
-                    dw_k3_5_7_c16_32x32_s1_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(x + ((long)b * 16 + g * 16) * 1024, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 83 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 83 + 9;
                     const mc_v16 *restrict w2 = (const mc_v16 *)wt + g * 83 + 34;
-                    dw_k3_5_7_c16_32x32_s1_cl_in(dy + ((long)b * 48 + 0 + g * 16) * 1024, dyt);
-                    dw_k3_5_7_c16_32x32_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_5_7_c16_32x32_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_5_7_c16_32x32_s1_cl_in(dy + ((long)b * 48 + 16 + g * 16) * 1024, dyt);
-                    dw_k3_5_7_c16_32x32_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_5_7_c16_32x32_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_5_7_c16_32x32_s1_cl_in(dy + ((long)b * 48 + 32 + g * 16) * 1024, dyt);
-                    dw_k3_5_7_c16_32x32_s1_dx_k2(dxt, dyt, w2);
-                    dw_k3_5_7_c16_32x32_s1_dw_k2(gg, dyt, xt);
-                    dw_k3_5_7_c16_32x32_s1_cl_out(dxt, dx + ((long)b * 16 + g * 16) * 1024, acc);
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(dy + ((long)b * 48 + 0 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c16_32x32_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_5_7_c16_32x32_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(dy + ((long)b * 48 + 16 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c16_32x32_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_5_7_c16_32x32_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_in(dy + ((long)b * 48 + 32 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c16_32x32_s1_stats_dx_k2(dxt, dyt, w2);
+                    dw_k3_5_7_c16_32x32_s1_stats_dw_k2(gg, dyt, xt);
+                    dw_k3_5_7_c16_32x32_s1_stats_cl_out(dxt, dx + ((long)b * 16 + g * 16) * 1024, acc);
                 }
         }
     }
@@ -3690,10 +3768,10 @@ void dw_k3_5_7_c16_32x32_s1_bwd(int n, const float *restrict x, const float *res
         }
 }
 
-/* dw_k3_5_7_c96_32x32_s1: depthwise, kernels 3, 5, 7 on 96 channels of 32x32, stride 1 -> 288x32x32, channels last */
+/* dw_k3_5_7_c96_32x32_s1_stats: depthwise, kernels 3, 5, 7 on 96 channels of 32x32, stride 1 -> 288x32x32, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_5_7_c96_32x32_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_5_7_c96_32x32_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 96; c++)
         for (int t = 0; t < 9; t++)
@@ -3708,7 +3786,7 @@ static void dw_k3_5_7_c96_32x32_s1_cl_filters(const float *restrict w, float *re
 
 /* 16 planes of 32 x 32 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_5_7_c96_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_5_7_c96_32x32_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -3734,7 +3812,7 @@ static void dw_k3_5_7_c96_32x32_s1_cl_in(const float *restrict planes, float *re
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
  * added when acc is nonzero. */
-static void dw_k3_5_7_c96_32x32_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_5_7_c96_32x32_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -3766,7 +3844,7 @@ static void dw_k3_5_7_c96_32x32_s1_cl_out(const float *restrict xt, float *restr
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_7_c96_32x32_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -3931,7 +4009,7 @@ static void dw_k3_5_7_c96_32x32_s1_fwd_k0(float *restrict dst, const float *rest
 }
 
 /* Kernel 1 (5x5) of the list, into dst. */
-static void dw_k3_5_7_c96_32x32_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -4308,7 +4386,7 @@ static void dw_k3_5_7_c96_32x32_s1_fwd_k1(float *restrict dst, const float *rest
 }
 
 /* Kernel 2 (7x7) of the list, into dst. */
-static void dw_k3_5_7_c96_32x32_s1_fwd_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
+static void dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -4992,11 +5070,83 @@ static void dw_k3_5_7_c96_32x32_s1_fwd_k2(float *restrict dst, const float *rest
     }
 }
 
-void dw_k3_5_7_c96_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 288. */
+static void dw_k3_5_7_c96_32x32_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 1024; p0 += 32) {
+        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 1024, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 1024; p0 += 32) {
+        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 288) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 288 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_5_7_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[7968];
-    dw_k3_5_7_c96_32x32_s1_cl_filters(w, wt, 0);
+    dw_k3_5_7_c96_32x32_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[23104], yt[16384];
@@ -5004,23 +5154,29 @@ void dw_k3_5_7_c96_32x32_s1_fwd(int n, const float *restrict x, const float *res
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 6; bg++) {
             const int b = bg / 6, g = bg % 6;
-            dw_k3_5_7_c96_32x32_s1_cl_in(x + ((long)b * 96 + g * 16) * 1024, xt);
+            dw_k3_5_7_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 16) * 1024, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 83 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 83 + 9;
             const mc_v16 *restrict w2 = (const mc_v16 *)wt + g * 83 + 34;
-            dw_k3_5_7_c96_32x32_s1_fwd_k0(yt, xt, w0);
-            dw_k3_5_7_c96_32x32_s1_cl_out(yt, y + ((long)b * 288 + 0 + g * 16) * 1024, 0);
-            dw_k3_5_7_c96_32x32_s1_fwd_k1(yt, xt, w1);
-            dw_k3_5_7_c96_32x32_s1_cl_out(yt, y + ((long)b * 288 + 96 + g * 16) * 1024, 0);
-            dw_k3_5_7_c96_32x32_s1_fwd_k2(yt, xt, w2);
-            dw_k3_5_7_c96_32x32_s1_cl_out(yt, y + ((long)b * 288 + 192 + g * 16) * 1024, 0);
+            dw_k3_5_7_c96_32x32_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_5_7_c96_32x32_s1_stats_bn_sums(yt, stats + (long)b * 576 + 0 + g * 16);
+            dw_k3_5_7_c96_32x32_s1_stats_cl_out(yt, y + ((long)b * 288 + 0 + g * 16) * 1024, 0);
+            dw_k3_5_7_c96_32x32_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_5_7_c96_32x32_s1_stats_bn_sums(yt, stats + (long)b * 576 + 96 + g * 16);
+            dw_k3_5_7_c96_32x32_s1_stats_cl_out(yt, y + ((long)b * 288 + 96 + g * 16) * 1024, 0);
+            dw_k3_5_7_c96_32x32_s1_stats_fwd_k2(yt, xt, w2);
+            if (stats)
+                dw_k3_5_7_c96_32x32_s1_stats_bn_sums(yt, stats + (long)b * 576 + 192 + g * 16);
+            dw_k3_5_7_c96_32x32_s1_stats_cl_out(yt, y + ((long)b * 288 + 192 + g * 16) * 1024, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_7_c96_32x32_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_7_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -5185,7 +5341,7 @@ static void dw_k3_5_7_c96_32x32_s1_dx_k0(float *restrict dst, const float *restr
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5231,7 +5387,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5277,7 +5433,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5323,15 +5479,15 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const fl
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_5_7_c96_32x32_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_7_c96_32x32_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_7_c96_32x32_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (5x5) of the list, added to dst. */
-static void dw_k3_5_7_c96_32x32_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_7_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -5708,7 +5864,7 @@ static void dw_k3_5_7_c96_32x32_s1_dx_k1(float *restrict dst, const float *restr
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5767,7 +5923,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5826,7 +5982,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5885,7 +6041,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 3 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -5944,7 +6100,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 1, row 4 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6003,17 +6159,17 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const fl
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_5_7_c96_32x32_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_7_c96_32x32_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_7_c96_32x32_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k1_r1(gg + 14, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k1_r2(gg + 19, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k1_r3(gg + 24, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k1_r4(gg + 29, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r1(gg + 14, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r2(gg + 19, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r3(gg + 24, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k1_r4(gg + 29, dyt, xt);
 }
 
 /* Kernel 2 (7x7) of the list, added to dst. */
-static void dw_k3_5_7_c96_32x32_s1_dx_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
+static void dw_k3_5_7_c96_32x32_s1_stats_dx_k2(float *restrict dst, const float *restrict src, const mc_v16 *restrict w2)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -6698,7 +6854,7 @@ static void dw_k3_5_7_c96_32x32_s1_dx_k2(float *restrict dst, const float *restr
 }
 
 /* Kernel 2, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6773,7 +6929,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r0(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6848,7 +7004,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r1(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6923,7 +7079,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r2(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 3 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -6998,7 +7154,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r3(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 4 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7073,7 +7229,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r4(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 5 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r5(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r5(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7148,7 +7304,7 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r5(mc_v16 *restrict gp, const fl
 }
 
 /* Kernel 2, row 6 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r6(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r6(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -7223,23 +7379,23 @@ static inline void dw_k3_5_7_c96_32x32_s1_dw_k2_r6(mc_v16 *restrict gp, const fl
 }
 
 /* The filter gradient of kernel 2, added to its sums in gg. */
-static void dw_k3_5_7_c96_32x32_s1_dw_k2(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_7_c96_32x32_s1_stats_dw_k2(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_7_c96_32x32_s1_dw_k2_r0(gg + 34, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k2_r1(gg + 41, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k2_r2(gg + 48, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k2_r3(gg + 55, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k2_r4(gg + 62, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k2_r5(gg + 69, dyt, xt);
-    dw_k3_5_7_c96_32x32_s1_dw_k2_r6(gg + 76, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r0(gg + 34, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r1(gg + 41, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r2(gg + 48, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r3(gg + 55, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r4(gg + 62, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r5(gg + 69, dyt, xt);
+    dw_k3_5_7_c96_32x32_s1_stats_dw_k2_r6(gg + 76, dyt, xt);
 }
 
-void dw_k3_5_7_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_7_c96_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[7968];
     static _Alignas(64) mc_v16 ga[7968];
-    dw_k3_5_7_c96_32x32_s1_cl_filters(w, wt, 1);
+    dw_k3_5_7_c96_32x32_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[23104], dyt[23104], dxt[16384];
@@ -7251,20 +7407,20 @@ void dw_k3_5_7_c96_32x32_s1_bwd(int n, const float *restrict x, const float *res
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 6; g++) {
                     mc_v16 *restrict gg = ga + (k * 6 + g) * 83;
-                    dw_k3_5_7_c96_32x32_s1_cl_in(x + ((long)b * 96 + g * 16) * 1024, xt);
+                    dw_k3_5_7_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 16) * 1024, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 83 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 83 + 9;
                     const mc_v16 *restrict w2 = (const mc_v16 *)wt + g * 83 + 34;
-                    dw_k3_5_7_c96_32x32_s1_cl_in(dy + ((long)b * 288 + 0 + g * 16) * 1024, dyt);
-                    dw_k3_5_7_c96_32x32_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_5_7_c96_32x32_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_5_7_c96_32x32_s1_cl_in(dy + ((long)b * 288 + 96 + g * 16) * 1024, dyt);
-                    dw_k3_5_7_c96_32x32_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_5_7_c96_32x32_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_5_7_c96_32x32_s1_cl_in(dy + ((long)b * 288 + 192 + g * 16) * 1024, dyt);
-                    dw_k3_5_7_c96_32x32_s1_dx_k2(dxt, dyt, w2);
-                    dw_k3_5_7_c96_32x32_s1_dw_k2(gg, dyt, xt);
-                    dw_k3_5_7_c96_32x32_s1_cl_out(dxt, dx + ((long)b * 96 + g * 16) * 1024, acc);
+                    dw_k3_5_7_c96_32x32_s1_stats_cl_in(dy + ((long)b * 288 + 0 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c96_32x32_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_5_7_c96_32x32_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_5_7_c96_32x32_s1_stats_cl_in(dy + ((long)b * 288 + 96 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c96_32x32_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_5_7_c96_32x32_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_5_7_c96_32x32_s1_stats_cl_in(dy + ((long)b * 288 + 192 + g * 16) * 1024, dyt);
+                    dw_k3_5_7_c96_32x32_s1_stats_dx_k2(dxt, dyt, w2);
+                    dw_k3_5_7_c96_32x32_s1_stats_dw_k2(gg, dyt, xt);
+                    dw_k3_5_7_c96_32x32_s1_stats_cl_out(dxt, dx + ((long)b * 96 + g * 16) * 1024, acc);
                 }
         }
     }
@@ -7292,10 +7448,10 @@ void dw_k3_5_7_c96_32x32_s1_bwd(int n, const float *restrict x, const float *res
         }
 }
 
-/* dw_k3_5_c96_32x32_s1: depthwise, kernels 3, 5 on 96 channels of 32x32, stride 1 -> 192x32x32, channels last */
+/* dw_k3_5_c96_32x32_s1_stats: depthwise, kernels 3, 5 on 96 channels of 32x32, stride 1 -> 192x32x32, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_5_c96_32x32_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_5_c96_32x32_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 96; c++)
         for (int t = 0; t < 9; t++)
@@ -7307,7 +7463,7 @@ static void dw_k3_5_c96_32x32_s1_cl_filters(const float *restrict w, float *rest
 
 /* 16 planes of 32 x 32 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_5_c96_32x32_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_5_c96_32x32_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -7333,7 +7489,7 @@ static void dw_k3_5_c96_32x32_s1_cl_in(const float *restrict planes, float *rest
 
 /* The channels-last result back into 16 planes of 32 x 32: stored, or
  * added when acc is nonzero. */
-static void dw_k3_5_c96_32x32_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_5_c96_32x32_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 1024; p0 += 16) {
@@ -7365,7 +7521,7 @@ static void dw_k3_5_c96_32x32_s1_cl_out(const float *restrict xt, float *restric
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_c96_32x32_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_c96_32x32_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -7530,7 +7686,7 @@ static void dw_k3_5_c96_32x32_s1_fwd_k0(float *restrict dst, const float *restri
 }
 
 /* Kernel 1 (5x5) of the list, into dst. */
-static void dw_k3_5_c96_32x32_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_c96_32x32_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -7906,11 +8062,83 @@ static void dw_k3_5_c96_32x32_s1_fwd_k1(float *restrict dst, const float *restri
     }
 }
 
-void dw_k3_5_c96_32x32_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 192. */
+static void dw_k3_5_c96_32x32_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 1024; p0 += 32) {
+        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 1024, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 1024, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 1024; p0 += 32) {
+        const int end = p0 + 32 < 1024 ? p0 + 32 : 1024;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 192) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 192 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_5_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[3264];
-    dw_k3_5_c96_32x32_s1_cl_filters(w, wt, 0);
+    dw_k3_5_c96_32x32_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[20736], yt[16384];
@@ -7918,20 +8146,24 @@ void dw_k3_5_c96_32x32_s1_fwd(int n, const float *restrict x, const float *restr
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 6; bg++) {
             const int b = bg / 6, g = bg % 6;
-            dw_k3_5_c96_32x32_s1_cl_in(x + ((long)b * 96 + g * 16) * 1024, xt);
+            dw_k3_5_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 16) * 1024, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
-            dw_k3_5_c96_32x32_s1_fwd_k0(yt, xt, w0);
-            dw_k3_5_c96_32x32_s1_cl_out(yt, y + ((long)b * 192 + 0 + g * 16) * 1024, 0);
-            dw_k3_5_c96_32x32_s1_fwd_k1(yt, xt, w1);
-            dw_k3_5_c96_32x32_s1_cl_out(yt, y + ((long)b * 192 + 96 + g * 16) * 1024, 0);
+            dw_k3_5_c96_32x32_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_5_c96_32x32_s1_stats_bn_sums(yt, stats + (long)b * 384 + 0 + g * 16);
+            dw_k3_5_c96_32x32_s1_stats_cl_out(yt, y + ((long)b * 192 + 0 + g * 16) * 1024, 0);
+            dw_k3_5_c96_32x32_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_5_c96_32x32_s1_stats_bn_sums(yt, stats + (long)b * 384 + 96 + g * 16);
+            dw_k3_5_c96_32x32_s1_stats_cl_out(yt, y + ((long)b * 192 + 96 + g * 16) * 1024, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_c96_32x32_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_c96_32x32_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -8096,7 +8328,7 @@ static void dw_k3_5_c96_32x32_s1_dx_k0(float *restrict dst, const float *restric
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c96_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c96_32x32_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8142,7 +8374,7 @@ static inline void dw_k3_5_c96_32x32_s1_dw_k0_r0(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c96_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c96_32x32_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8188,7 +8420,7 @@ static inline void dw_k3_5_c96_32x32_s1_dw_k0_r1(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c96_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c96_32x32_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8234,15 +8466,15 @@ static inline void dw_k3_5_c96_32x32_s1_dw_k0_r2(mc_v16 *restrict gp, const floa
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_5_c96_32x32_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_c96_32x32_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_c96_32x32_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_5_c96_32x32_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_5_c96_32x32_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_5_c96_32x32_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_5_c96_32x32_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_5_c96_32x32_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (5x5) of the list, added to dst. */
-static void dw_k3_5_c96_32x32_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_c96_32x32_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 32; oy++) {
         for (int ox = 0; ox < 32; ox += 8)
@@ -8619,7 +8851,7 @@ static void dw_k3_5_c96_32x32_s1_dx_k1(float *restrict dst, const float *restric
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c96_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c96_32x32_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8678,7 +8910,7 @@ static inline void dw_k3_5_c96_32x32_s1_dw_k1_r0(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c96_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c96_32x32_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8737,7 +8969,7 @@ static inline void dw_k3_5_c96_32x32_s1_dw_k1_r1(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c96_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c96_32x32_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8796,7 +9028,7 @@ static inline void dw_k3_5_c96_32x32_s1_dw_k1_r2(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 3 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c96_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c96_32x32_s1_stats_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8855,7 +9087,7 @@ static inline void dw_k3_5_c96_32x32_s1_dw_k1_r3(mc_v16 *restrict gp, const floa
 }
 
 /* Kernel 1, row 4 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c96_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c96_32x32_s1_stats_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -8914,21 +9146,21 @@ static inline void dw_k3_5_c96_32x32_s1_dw_k1_r4(mc_v16 *restrict gp, const floa
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_5_c96_32x32_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_c96_32x32_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_c96_32x32_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_5_c96_32x32_s1_dw_k1_r1(gg + 14, dyt, xt);
-    dw_k3_5_c96_32x32_s1_dw_k1_r2(gg + 19, dyt, xt);
-    dw_k3_5_c96_32x32_s1_dw_k1_r3(gg + 24, dyt, xt);
-    dw_k3_5_c96_32x32_s1_dw_k1_r4(gg + 29, dyt, xt);
+    dw_k3_5_c96_32x32_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_5_c96_32x32_s1_stats_dw_k1_r1(gg + 14, dyt, xt);
+    dw_k3_5_c96_32x32_s1_stats_dw_k1_r2(gg + 19, dyt, xt);
+    dw_k3_5_c96_32x32_s1_stats_dw_k1_r3(gg + 24, dyt, xt);
+    dw_k3_5_c96_32x32_s1_stats_dw_k1_r4(gg + 29, dyt, xt);
 }
 
-void dw_k3_5_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_c96_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[3264];
     static _Alignas(64) mc_v16 ga[3264];
-    dw_k3_5_c96_32x32_s1_cl_filters(w, wt, 1);
+    dw_k3_5_c96_32x32_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[20736], dyt[20736], dxt[16384];
@@ -8940,16 +9172,16 @@ void dw_k3_5_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restr
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 6; g++) {
                     mc_v16 *restrict gg = ga + (k * 6 + g) * 34;
-                    dw_k3_5_c96_32x32_s1_cl_in(x + ((long)b * 96 + g * 16) * 1024, xt);
+                    dw_k3_5_c96_32x32_s1_stats_cl_in(x + ((long)b * 96 + g * 16) * 1024, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
-                    dw_k3_5_c96_32x32_s1_cl_in(dy + ((long)b * 192 + 0 + g * 16) * 1024, dyt);
-                    dw_k3_5_c96_32x32_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_5_c96_32x32_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_5_c96_32x32_s1_cl_in(dy + ((long)b * 192 + 96 + g * 16) * 1024, dyt);
-                    dw_k3_5_c96_32x32_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_5_c96_32x32_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_5_c96_32x32_s1_cl_out(dxt, dx + ((long)b * 96 + g * 16) * 1024, acc);
+                    dw_k3_5_c96_32x32_s1_stats_cl_in(dy + ((long)b * 192 + 0 + g * 16) * 1024, dyt);
+                    dw_k3_5_c96_32x32_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_5_c96_32x32_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_5_c96_32x32_s1_stats_cl_in(dy + ((long)b * 192 + 96 + g * 16) * 1024, dyt);
+                    dw_k3_5_c96_32x32_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_5_c96_32x32_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_5_c96_32x32_s1_stats_cl_out(dxt, dx + ((long)b * 96 + g * 16) * 1024, acc);
                 }
         }
     }
@@ -8970,10 +9202,10 @@ void dw_k3_5_c96_32x32_s1_bwd(int n, const float *restrict x, const float *restr
         }
 }
 
-/* dw_k3_5_c192_16x16_s1: depthwise, kernels 3, 5 on 192 channels of 16x16, stride 1 -> 384x16x16, channels last */
+/* dw_k3_5_c192_16x16_s1_stats: depthwise, kernels 3, 5 on 192 channels of 16x16, stride 1 -> 384x16x16, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_5_c192_16x16_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_5_c192_16x16_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 192; c++)
         for (int t = 0; t < 9; t++)
@@ -8985,7 +9217,7 @@ static void dw_k3_5_c192_16x16_s1_cl_filters(const float *restrict w, float *res
 
 /* 16 planes of 16 x 16 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_5_c192_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_5_c192_16x16_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -9011,7 +9243,7 @@ static void dw_k3_5_c192_16x16_s1_cl_in(const float *restrict planes, float *res
 
 /* The channels-last result back into 16 planes of 16 x 16: stored, or
  * added when acc is nonzero. */
-static void dw_k3_5_c192_16x16_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_5_c192_16x16_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -9043,7 +9275,7 @@ static void dw_k3_5_c192_16x16_s1_cl_out(const float *restrict xt, float *restri
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_c192_16x16_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -9208,7 +9440,7 @@ static void dw_k3_5_c192_16x16_s1_fwd_k0(float *restrict dst, const float *restr
 }
 
 /* Kernel 1 (5x5) of the list, into dst. */
-static void dw_k3_5_c192_16x16_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -9584,11 +9816,83 @@ static void dw_k3_5_c192_16x16_s1_fwd_k1(float *restrict dst, const float *restr
     }
 }
 
-void dw_k3_5_c192_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 384. */
+static void dw_k3_5_c192_16x16_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 256; p0 += 32) {
+        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 256, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 256; p0 += 32) {
+        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 384) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 384 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_5_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[6528];
-    dw_k3_5_c192_16x16_s1_cl_filters(w, wt, 0);
+    dw_k3_5_c192_16x16_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[6400], yt[4096];
@@ -9596,20 +9900,24 @@ void dw_k3_5_c192_16x16_s1_fwd(int n, const float *restrict x, const float *rest
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 12; bg++) {
             const int b = bg / 12, g = bg % 12;
-            dw_k3_5_c192_16x16_s1_cl_in(x + ((long)b * 192 + g * 16) * 256, xt);
+            dw_k3_5_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 16) * 256, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
-            dw_k3_5_c192_16x16_s1_fwd_k0(yt, xt, w0);
-            dw_k3_5_c192_16x16_s1_cl_out(yt, y + ((long)b * 384 + 0 + g * 16) * 256, 0);
-            dw_k3_5_c192_16x16_s1_fwd_k1(yt, xt, w1);
-            dw_k3_5_c192_16x16_s1_cl_out(yt, y + ((long)b * 384 + 192 + g * 16) * 256, 0);
+            dw_k3_5_c192_16x16_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_5_c192_16x16_s1_stats_bn_sums(yt, stats + (long)b * 768 + 0 + g * 16);
+            dw_k3_5_c192_16x16_s1_stats_cl_out(yt, y + ((long)b * 384 + 0 + g * 16) * 256, 0);
+            dw_k3_5_c192_16x16_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_5_c192_16x16_s1_stats_bn_sums(yt, stats + (long)b * 768 + 192 + g * 16);
+            dw_k3_5_c192_16x16_s1_stats_cl_out(yt, y + ((long)b * 384 + 192 + g * 16) * 256, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_5_c192_16x16_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_5_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -9774,7 +10082,7 @@ static void dw_k3_5_c192_16x16_s1_dx_k0(float *restrict dst, const float *restri
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c192_16x16_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c192_16x16_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -9820,7 +10128,7 @@ static inline void dw_k3_5_c192_16x16_s1_dw_k0_r0(mc_v16 *restrict gp, const flo
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c192_16x16_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c192_16x16_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -9866,7 +10174,7 @@ static inline void dw_k3_5_c192_16x16_s1_dw_k0_r1(mc_v16 *restrict gp, const flo
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c192_16x16_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c192_16x16_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -9912,15 +10220,15 @@ static inline void dw_k3_5_c192_16x16_s1_dw_k0_r2(mc_v16 *restrict gp, const flo
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_5_c192_16x16_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_c192_16x16_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_c192_16x16_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_5_c192_16x16_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_5_c192_16x16_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_5_c192_16x16_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_5_c192_16x16_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_5_c192_16x16_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (5x5) of the list, added to dst. */
-static void dw_k3_5_c192_16x16_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_5_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -10297,7 +10605,7 @@ static void dw_k3_5_c192_16x16_s1_dx_k1(float *restrict dst, const float *restri
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c192_16x16_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c192_16x16_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -10356,7 +10664,7 @@ static inline void dw_k3_5_c192_16x16_s1_dw_k1_r0(mc_v16 *restrict gp, const flo
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c192_16x16_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c192_16x16_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -10415,7 +10723,7 @@ static inline void dw_k3_5_c192_16x16_s1_dw_k1_r1(mc_v16 *restrict gp, const flo
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c192_16x16_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c192_16x16_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -10474,7 +10782,7 @@ static inline void dw_k3_5_c192_16x16_s1_dw_k1_r2(mc_v16 *restrict gp, const flo
 }
 
 /* Kernel 1, row 3 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c192_16x16_s1_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c192_16x16_s1_stats_dw_k1_r3(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -10533,7 +10841,7 @@ static inline void dw_k3_5_c192_16x16_s1_dw_k1_r3(mc_v16 *restrict gp, const flo
 }
 
 /* Kernel 1, row 4 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_5_c192_16x16_s1_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_5_c192_16x16_s1_stats_dw_k1_r4(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -10592,21 +10900,21 @@ static inline void dw_k3_5_c192_16x16_s1_dw_k1_r4(mc_v16 *restrict gp, const flo
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_5_c192_16x16_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_5_c192_16x16_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_5_c192_16x16_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_5_c192_16x16_s1_dw_k1_r1(gg + 14, dyt, xt);
-    dw_k3_5_c192_16x16_s1_dw_k1_r2(gg + 19, dyt, xt);
-    dw_k3_5_c192_16x16_s1_dw_k1_r3(gg + 24, dyt, xt);
-    dw_k3_5_c192_16x16_s1_dw_k1_r4(gg + 29, dyt, xt);
+    dw_k3_5_c192_16x16_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_5_c192_16x16_s1_stats_dw_k1_r1(gg + 14, dyt, xt);
+    dw_k3_5_c192_16x16_s1_stats_dw_k1_r2(gg + 19, dyt, xt);
+    dw_k3_5_c192_16x16_s1_stats_dw_k1_r3(gg + 24, dyt, xt);
+    dw_k3_5_c192_16x16_s1_stats_dw_k1_r4(gg + 29, dyt, xt);
 }
 
-void dw_k3_5_c192_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_5_c192_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[6528];
     static _Alignas(64) mc_v16 ga[6528];
-    dw_k3_5_c192_16x16_s1_cl_filters(w, wt, 1);
+    dw_k3_5_c192_16x16_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[6400], dyt[6400], dxt[4096];
@@ -10618,16 +10926,16 @@ void dw_k3_5_c192_16x16_s1_bwd(int n, const float *restrict x, const float *rest
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 12; g++) {
                     mc_v16 *restrict gg = ga + (k * 12 + g) * 34;
-                    dw_k3_5_c192_16x16_s1_cl_in(x + ((long)b * 192 + g * 16) * 256, xt);
+                    dw_k3_5_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 16) * 256, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 34 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 34 + 9;
-                    dw_k3_5_c192_16x16_s1_cl_in(dy + ((long)b * 384 + 0 + g * 16) * 256, dyt);
-                    dw_k3_5_c192_16x16_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_5_c192_16x16_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_5_c192_16x16_s1_cl_in(dy + ((long)b * 384 + 192 + g * 16) * 256, dyt);
-                    dw_k3_5_c192_16x16_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_5_c192_16x16_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_5_c192_16x16_s1_cl_out(dxt, dx + ((long)b * 192 + g * 16) * 256, acc);
+                    dw_k3_5_c192_16x16_s1_stats_cl_in(dy + ((long)b * 384 + 0 + g * 16) * 256, dyt);
+                    dw_k3_5_c192_16x16_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_5_c192_16x16_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_5_c192_16x16_s1_stats_cl_in(dy + ((long)b * 384 + 192 + g * 16) * 256, dyt);
+                    dw_k3_5_c192_16x16_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_5_c192_16x16_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_5_c192_16x16_s1_stats_cl_out(dxt, dx + ((long)b * 192 + g * 16) * 256, acc);
                 }
         }
     }
@@ -10648,10 +10956,10 @@ void dw_k3_5_c192_16x16_s1_bwd(int n, const float *restrict x, const float *rest
         }
 }
 
-/* dw_k3_3_c192_16x16_s1: depthwise, kernels 3, 3 on 192 channels of 16x16, stride 1 -> 384x16x16, channels last */
+/* dw_k3_3_c192_16x16_s1_stats: depthwise, kernels 3, 3 on 192 channels of 16x16, stride 1 -> 384x16x16, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_3_c192_16x16_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_3_c192_16x16_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 192; c++)
         for (int t = 0; t < 9; t++)
@@ -10663,7 +10971,7 @@ static void dw_k3_3_c192_16x16_s1_cl_filters(const float *restrict w, float *res
 
 /* 16 planes of 16 x 16 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_3_c192_16x16_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_3_c192_16x16_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -10689,7 +10997,7 @@ static void dw_k3_3_c192_16x16_s1_cl_in(const float *restrict planes, float *res
 
 /* The channels-last result back into 16 planes of 16 x 16: stored, or
  * added when acc is nonzero. */
-static void dw_k3_3_c192_16x16_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_3_c192_16x16_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 256; p0 += 16) {
@@ -10721,7 +11029,7 @@ static void dw_k3_3_c192_16x16_s1_cl_out(const float *restrict xt, float *restri
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_3_c192_16x16_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_3_c192_16x16_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -10886,7 +11194,7 @@ static void dw_k3_3_c192_16x16_s1_fwd_k0(float *restrict dst, const float *restr
 }
 
 /* Kernel 1 (3x3) of the list, into dst. */
-static void dw_k3_3_c192_16x16_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_3_c192_16x16_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -11050,11 +11358,83 @@ static void dw_k3_3_c192_16x16_s1_fwd_k1(float *restrict dst, const float *restr
     }
 }
 
-void dw_k3_3_c192_16x16_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 384. */
+static void dw_k3_3_c192_16x16_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 256; p0 += 32) {
+        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 256, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 256, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 256; p0 += 32) {
+        const int end = p0 + 32 < 256 ? p0 + 32 : 256;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 384) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 384 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_3_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[3456];
-    dw_k3_3_c192_16x16_s1_cl_filters(w, wt, 0);
+    dw_k3_3_c192_16x16_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[5184], yt[4096];
@@ -11062,20 +11442,24 @@ void dw_k3_3_c192_16x16_s1_fwd(int n, const float *restrict x, const float *rest
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 12; bg++) {
             const int b = bg / 12, g = bg % 12;
-            dw_k3_3_c192_16x16_s1_cl_in(x + ((long)b * 192 + g * 16) * 256, xt);
+            dw_k3_3_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 16) * 256, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
-            dw_k3_3_c192_16x16_s1_fwd_k0(yt, xt, w0);
-            dw_k3_3_c192_16x16_s1_cl_out(yt, y + ((long)b * 384 + 0 + g * 16) * 256, 0);
-            dw_k3_3_c192_16x16_s1_fwd_k1(yt, xt, w1);
-            dw_k3_3_c192_16x16_s1_cl_out(yt, y + ((long)b * 384 + 192 + g * 16) * 256, 0);
+            dw_k3_3_c192_16x16_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_3_c192_16x16_s1_stats_bn_sums(yt, stats + (long)b * 768 + 0 + g * 16);
+            dw_k3_3_c192_16x16_s1_stats_cl_out(yt, y + ((long)b * 384 + 0 + g * 16) * 256, 0);
+            dw_k3_3_c192_16x16_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_3_c192_16x16_s1_stats_bn_sums(yt, stats + (long)b * 768 + 192 + g * 16);
+            dw_k3_3_c192_16x16_s1_stats_cl_out(yt, y + ((long)b * 384 + 192 + g * 16) * 256, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_3_c192_16x16_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_3_c192_16x16_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -11240,7 +11624,7 @@ static void dw_k3_3_c192_16x16_s1_dx_k0(float *restrict dst, const float *restri
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c192_16x16_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c192_16x16_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -11286,7 +11670,7 @@ static inline void dw_k3_3_c192_16x16_s1_dw_k0_r0(mc_v16 *restrict gp, const flo
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c192_16x16_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c192_16x16_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -11332,7 +11716,7 @@ static inline void dw_k3_3_c192_16x16_s1_dw_k0_r1(mc_v16 *restrict gp, const flo
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c192_16x16_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c192_16x16_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -11378,15 +11762,15 @@ static inline void dw_k3_3_c192_16x16_s1_dw_k0_r2(mc_v16 *restrict gp, const flo
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_3_c192_16x16_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_3_c192_16x16_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_3_c192_16x16_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_3_c192_16x16_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_3_c192_16x16_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_3_c192_16x16_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_3_c192_16x16_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_3_c192_16x16_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (3x3) of the list, added to dst. */
-static void dw_k3_3_c192_16x16_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_3_c192_16x16_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 16; oy++) {
         for (int ox = 0; ox < 16; ox += 8)
@@ -11551,7 +11935,7 @@ static void dw_k3_3_c192_16x16_s1_dx_k1(float *restrict dst, const float *restri
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c192_16x16_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c192_16x16_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -11597,7 +11981,7 @@ static inline void dw_k3_3_c192_16x16_s1_dw_k1_r0(mc_v16 *restrict gp, const flo
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c192_16x16_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c192_16x16_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -11643,7 +12027,7 @@ static inline void dw_k3_3_c192_16x16_s1_dw_k1_r1(mc_v16 *restrict gp, const flo
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c192_16x16_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c192_16x16_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -11689,19 +12073,19 @@ static inline void dw_k3_3_c192_16x16_s1_dw_k1_r2(mc_v16 *restrict gp, const flo
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_3_c192_16x16_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_3_c192_16x16_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_3_c192_16x16_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_3_c192_16x16_s1_dw_k1_r1(gg + 12, dyt, xt);
-    dw_k3_3_c192_16x16_s1_dw_k1_r2(gg + 15, dyt, xt);
+    dw_k3_3_c192_16x16_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_3_c192_16x16_s1_stats_dw_k1_r1(gg + 12, dyt, xt);
+    dw_k3_3_c192_16x16_s1_stats_dw_k1_r2(gg + 15, dyt, xt);
 }
 
-void dw_k3_3_c192_16x16_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_3_c192_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[3456];
     static _Alignas(64) mc_v16 ga[3456];
-    dw_k3_3_c192_16x16_s1_cl_filters(w, wt, 1);
+    dw_k3_3_c192_16x16_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[5184], dyt[5184], dxt[4096];
@@ -11713,16 +12097,16 @@ void dw_k3_3_c192_16x16_s1_bwd(int n, const float *restrict x, const float *rest
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 12; g++) {
                     mc_v16 *restrict gg = ga + (k * 12 + g) * 18;
-                    dw_k3_3_c192_16x16_s1_cl_in(x + ((long)b * 192 + g * 16) * 256, xt);
+                    dw_k3_3_c192_16x16_s1_stats_cl_in(x + ((long)b * 192 + g * 16) * 256, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
-                    dw_k3_3_c192_16x16_s1_cl_in(dy + ((long)b * 384 + 0 + g * 16) * 256, dyt);
-                    dw_k3_3_c192_16x16_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_3_c192_16x16_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_3_c192_16x16_s1_cl_in(dy + ((long)b * 384 + 192 + g * 16) * 256, dyt);
-                    dw_k3_3_c192_16x16_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_3_c192_16x16_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_3_c192_16x16_s1_cl_out(dxt, dx + ((long)b * 192 + g * 16) * 256, acc);
+                    dw_k3_3_c192_16x16_s1_stats_cl_in(dy + ((long)b * 384 + 0 + g * 16) * 256, dyt);
+                    dw_k3_3_c192_16x16_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_3_c192_16x16_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_3_c192_16x16_s1_stats_cl_in(dy + ((long)b * 384 + 192 + g * 16) * 256, dyt);
+                    dw_k3_3_c192_16x16_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_3_c192_16x16_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_3_c192_16x16_s1_stats_cl_out(dxt, dx + ((long)b * 192 + g * 16) * 256, acc);
                 }
         }
     }
@@ -11743,10 +12127,10 @@ void dw_k3_3_c192_16x16_s1_bwd(int n, const float *restrict x, const float *rest
         }
 }
 
-/* dw_k3_3_c384_8x8_s1: depthwise, kernels 3, 3 on 384 channels of 8x8, stride 1 -> 768x8x8, channels last */
+/* dw_k3_3_c384_8x8_s1_stats: depthwise, kernels 3, 3 on 384 channels of 8x8, stride 1 -> 768x8x8, channels last, with the batch statistics of its output */
 /* The filters with channels last: per group of 16 channels, a vector per
  * tap of the list (kernel after kernel); flipped for the input gradient. */
-static void dw_k3_3_c384_8x8_s1_cl_filters(const float *restrict w, float *restrict wt, int flip)
+static void dw_k3_3_c384_8x8_s1_stats_cl_filters(const float *restrict w, float *restrict wt, int flip)
 {
     for (int c = 0; c < 384; c++)
         for (int t = 0; t < 9; t++)
@@ -11758,7 +12142,7 @@ static void dw_k3_3_c384_8x8_s1_cl_filters(const float *restrict w, float *restr
 
 /* 16 planes of 8 x 8 (the channels of a group) into the padded
  * channels-last image xt. */
-static void dw_k3_3_c384_8x8_s1_cl_in(const float *restrict planes, float *restrict xt)
+static void dw_k3_3_c384_8x8_s1_stats_cl_in(const float *restrict planes, float *restrict xt)
 {
     for (int g = 0; g < 1; g++) {
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -11784,7 +12168,7 @@ static void dw_k3_3_c384_8x8_s1_cl_in(const float *restrict planes, float *restr
 
 /* The channels-last result back into 16 planes of 8 x 8: stored, or
  * added when acc is nonzero. */
-static void dw_k3_3_c384_8x8_s1_cl_out(const float *restrict xt, float *restrict planes, int acc)
+static void dw_k3_3_c384_8x8_s1_stats_cl_out(const float *restrict xt, float *restrict planes, int acc)
 {
     for (int g = 0; g < 1; g++)
         for (int p0 = 0; p0 < 64; p0 += 16) {
@@ -11816,7 +12200,7 @@ static void dw_k3_3_c384_8x8_s1_cl_out(const float *restrict xt, float *restrict
 }
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_3_c384_8x8_s1_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_3_c384_8x8_s1_stats_fwd_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 8; oy++) {
         for (int ox = 0; ox < 8; ox += 8)
@@ -11981,7 +12365,7 @@ static void dw_k3_3_c384_8x8_s1_fwd_k0(float *restrict dst, const float *restric
 }
 
 /* Kernel 1 (3x3) of the list, into dst. */
-static void dw_k3_3_c384_8x8_s1_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_3_c384_8x8_s1_stats_fwd_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 8; oy++) {
         for (int ox = 0; ox < 8; ox += 8)
@@ -12145,11 +12529,83 @@ static void dw_k3_3_c384_8x8_s1_fwd_k1(float *restrict dst, const float *restric
     }
 }
 
-void dw_k3_3_c384_8x8_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y)
+/* Over the pixels of the channels-last result yt: the mean of each of its
+ * 16 channels, to st, and the sum of squared deviations from it, to st + 768. */
+static void dw_k3_3_c384_8x8_s1_stats_bn_sums(const float *restrict yt, float *restrict st)
+{
+    mc_v8d sum[2] = {{0}, {0}}, sq[2] = {{0}, {0}};
+    for (int p0 = 0; p0 < 64; p0 += 32) {
+        const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sum[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sum[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)st = __builtin_convertvector(sum[0] / 64, mc_v8);
+    *(mc_v8 *)(st + 8) = __builtin_convertvector(sum[1] / 64, mc_v8);
+    const mc_v16 mean = *(const mc_v16 *)st;
+    for (int p0 = 0; p0 < 64; p0 += 32) {
+        const int end = p0 + 32 < 64 ? p0 + 32 : 64;
+        mc_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        int p = p0;
+        for (; p + 8 <= end; p += 8) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + (p + 0) * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+            const mc_v16 v1 = *(const mc_v16 *)(yt + (p + 1) * 16);
+            a1 += (v1 - mean) * (v1 - mean);
+            const mc_v16 v2 = *(const mc_v16 *)(yt + (p + 2) * 16);
+            a2 += (v2 - mean) * (v2 - mean);
+            const mc_v16 v3 = *(const mc_v16 *)(yt + (p + 3) * 16);
+            a3 += (v3 - mean) * (v3 - mean);
+            const mc_v16 v4 = *(const mc_v16 *)(yt + (p + 4) * 16);
+            a4 += (v4 - mean) * (v4 - mean);
+            const mc_v16 v5 = *(const mc_v16 *)(yt + (p + 5) * 16);
+            a5 += (v5 - mean) * (v5 - mean);
+            const mc_v16 v6 = *(const mc_v16 *)(yt + (p + 6) * 16);
+            a6 += (v6 - mean) * (v6 - mean);
+            const mc_v16 v7 = *(const mc_v16 *)(yt + (p + 7) * 16);
+            a7 += (v7 - mean) * (v7 - mean);
+        }
+        for (; p < end; p++) {
+            const mc_v16 v0 = *(const mc_v16 *)(yt + p * 16);
+            a0 += (v0 - mean) * (v0 - mean);
+        }
+        const mc_v16 a = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+        sq[0] += __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7), mc_v8d);
+        sq[1] += __builtin_convertvector(__builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15), mc_v8d);
+    }
+    *(mc_v8 *)(st + 768) = __builtin_convertvector(sq[0], mc_v8);
+    *(mc_v8 *)(st + 768 + 8) = __builtin_convertvector(sq[1], mc_v8);
+}
+void dw_k3_3_c384_8x8_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
+    float *restrict stats)
 {
     (void)bias;
     static _Alignas(64) float wt[6912];
-    dw_k3_3_c384_8x8_s1_cl_filters(w, wt, 0);
+    dw_k3_3_c384_8x8_s1_stats_cl_filters(w, wt, 0);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[1600], yt[1024];
@@ -12157,20 +12613,24 @@ void dw_k3_3_c384_8x8_s1_fwd(int n, const float *restrict x, const float *restri
         MC_OMP_FOR_IN
         for (int bg = 0; bg < n * 24; bg++) {
             const int b = bg / 24, g = bg % 24;
-            dw_k3_3_c384_8x8_s1_cl_in(x + ((long)b * 384 + g * 16) * 64, xt);
+            dw_k3_3_c384_8x8_s1_stats_cl_in(x + ((long)b * 384 + g * 16) * 64, xt);
             const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
             const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
-            dw_k3_3_c384_8x8_s1_fwd_k0(yt, xt, w0);
-            dw_k3_3_c384_8x8_s1_cl_out(yt, y + ((long)b * 768 + 0 + g * 16) * 64, 0);
-            dw_k3_3_c384_8x8_s1_fwd_k1(yt, xt, w1);
-            dw_k3_3_c384_8x8_s1_cl_out(yt, y + ((long)b * 768 + 384 + g * 16) * 64, 0);
+            dw_k3_3_c384_8x8_s1_stats_fwd_k0(yt, xt, w0);
+            if (stats)
+                dw_k3_3_c384_8x8_s1_stats_bn_sums(yt, stats + (long)b * 1536 + 0 + g * 16);
+            dw_k3_3_c384_8x8_s1_stats_cl_out(yt, y + ((long)b * 768 + 0 + g * 16) * 64, 0);
+            dw_k3_3_c384_8x8_s1_stats_fwd_k1(yt, xt, w1);
+            if (stats)
+                dw_k3_3_c384_8x8_s1_stats_bn_sums(yt, stats + (long)b * 1536 + 384 + g * 16);
+            dw_k3_3_c384_8x8_s1_stats_cl_out(yt, y + ((long)b * 768 + 384 + g * 16) * 64, 0);
         }
     }
 }
 
 
 /* Kernel 0 (3x3) of the list, into dst. */
-static void dw_k3_3_c384_8x8_s1_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
+static void dw_k3_3_c384_8x8_s1_stats_dx_k0(float *restrict dst, const float *restrict src, const mc_v16 *restrict w0)
 {
     for (int oy = 0; oy < 8; oy++) {
         for (int ox = 0; ox < 8; ox += 8)
@@ -12335,7 +12795,7 @@ static void dw_k3_3_c384_8x8_s1_dx_k0(float *restrict dst, const float *restrict
 }
 
 /* Kernel 0, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c384_8x8_s1_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c384_8x8_s1_stats_dw_k0_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -12381,7 +12841,7 @@ static inline void dw_k3_3_c384_8x8_s1_dw_k0_r0(mc_v16 *restrict gp, const float
 }
 
 /* Kernel 0, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c384_8x8_s1_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c384_8x8_s1_stats_dw_k0_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -12427,7 +12887,7 @@ static inline void dw_k3_3_c384_8x8_s1_dw_k0_r1(mc_v16 *restrict gp, const float
 }
 
 /* Kernel 0, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c384_8x8_s1_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c384_8x8_s1_stats_dw_k0_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -12473,15 +12933,15 @@ static inline void dw_k3_3_c384_8x8_s1_dw_k0_r2(mc_v16 *restrict gp, const float
 }
 
 /* The filter gradient of kernel 0, added to its sums in gg. */
-static void dw_k3_3_c384_8x8_s1_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_3_c384_8x8_s1_stats_dw_k0(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_3_c384_8x8_s1_dw_k0_r0(gg + 0, dyt, xt);
-    dw_k3_3_c384_8x8_s1_dw_k0_r1(gg + 3, dyt, xt);
-    dw_k3_3_c384_8x8_s1_dw_k0_r2(gg + 6, dyt, xt);
+    dw_k3_3_c384_8x8_s1_stats_dw_k0_r0(gg + 0, dyt, xt);
+    dw_k3_3_c384_8x8_s1_stats_dw_k0_r1(gg + 3, dyt, xt);
+    dw_k3_3_c384_8x8_s1_stats_dw_k0_r2(gg + 6, dyt, xt);
 }
 
 /* Kernel 1 (3x3) of the list, added to dst. */
-static void dw_k3_3_c384_8x8_s1_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
+static void dw_k3_3_c384_8x8_s1_stats_dx_k1(float *restrict dst, const float *restrict src, const mc_v16 *restrict w1)
 {
     for (int oy = 0; oy < 8; oy++) {
         for (int ox = 0; ox < 8; ox += 8)
@@ -12646,7 +13106,7 @@ static void dw_k3_3_c384_8x8_s1_dx_k1(float *restrict dst, const float *restrict
 }
 
 /* Kernel 1, row 0 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c384_8x8_s1_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c384_8x8_s1_stats_dw_k1_r0(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -12692,7 +13152,7 @@ static inline void dw_k3_3_c384_8x8_s1_dw_k1_r0(mc_v16 *restrict gp, const float
 }
 
 /* Kernel 1, row 1 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c384_8x8_s1_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c384_8x8_s1_stats_dw_k1_r1(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -12738,7 +13198,7 @@ static inline void dw_k3_3_c384_8x8_s1_dw_k1_r1(mc_v16 *restrict gp, const float
 }
 
 /* Kernel 1, row 2 of its filter gradient, added to the sums at gp. */
-static inline void dw_k3_3_c384_8x8_s1_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
+static inline void dw_k3_3_c384_8x8_s1_stats_dw_k1_r2(mc_v16 *restrict gp, const float *restrict dyt, const float *restrict xt)
 {
     mc_v16 g0_0 = gp[0];
     mc_v16 g0_1 = (mc_v16){0};
@@ -12784,19 +13244,19 @@ static inline void dw_k3_3_c384_8x8_s1_dw_k1_r2(mc_v16 *restrict gp, const float
 }
 
 /* The filter gradient of kernel 1, added to its sums in gg. */
-static void dw_k3_3_c384_8x8_s1_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
+static void dw_k3_3_c384_8x8_s1_stats_dw_k1(mc_v16 *restrict gg, const float *restrict dyt, const float *restrict xt)
 {
-    dw_k3_3_c384_8x8_s1_dw_k1_r0(gg + 9, dyt, xt);
-    dw_k3_3_c384_8x8_s1_dw_k1_r1(gg + 12, dyt, xt);
-    dw_k3_3_c384_8x8_s1_dw_k1_r2(gg + 15, dyt, xt);
+    dw_k3_3_c384_8x8_s1_stats_dw_k1_r0(gg + 9, dyt, xt);
+    dw_k3_3_c384_8x8_s1_stats_dw_k1_r1(gg + 12, dyt, xt);
+    dw_k3_3_c384_8x8_s1_stats_dw_k1_r2(gg + 15, dyt, xt);
 }
 
-void dw_k3_3_c384_8x8_s1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
+void dw_k3_3_c384_8x8_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc)
 {
     static _Alignas(64) float wt[6912];
     static _Alignas(64) mc_v16 ga[6912];
-    dw_k3_3_c384_8x8_s1_cl_filters(w, wt, 1);
+    dw_k3_3_c384_8x8_s1_stats_cl_filters(w, wt, 1);
     MC_OMP_PARALLEL
     {
         _Alignas(64) float xt[1600], dyt[1600], dxt[1024];
@@ -12808,16 +13268,16 @@ void dw_k3_3_c384_8x8_s1_bwd(int n, const float *restrict x, const float *restri
             for (int b = k * n / 16; b < (k + 1) * n / 16; b++)
                 for (int g = 0; g < 24; g++) {
                     mc_v16 *restrict gg = ga + (k * 24 + g) * 18;
-                    dw_k3_3_c384_8x8_s1_cl_in(x + ((long)b * 384 + g * 16) * 64, xt);
+                    dw_k3_3_c384_8x8_s1_stats_cl_in(x + ((long)b * 384 + g * 16) * 64, xt);
                     const mc_v16 *restrict w0 = (const mc_v16 *)wt + g * 18 + 0;
                     const mc_v16 *restrict w1 = (const mc_v16 *)wt + g * 18 + 9;
-                    dw_k3_3_c384_8x8_s1_cl_in(dy + ((long)b * 768 + 0 + g * 16) * 64, dyt);
-                    dw_k3_3_c384_8x8_s1_dx_k0(dxt, dyt, w0);
-                    dw_k3_3_c384_8x8_s1_dw_k0(gg, dyt, xt);
-                    dw_k3_3_c384_8x8_s1_cl_in(dy + ((long)b * 768 + 384 + g * 16) * 64, dyt);
-                    dw_k3_3_c384_8x8_s1_dx_k1(dxt, dyt, w1);
-                    dw_k3_3_c384_8x8_s1_dw_k1(gg, dyt, xt);
-                    dw_k3_3_c384_8x8_s1_cl_out(dxt, dx + ((long)b * 384 + g * 16) * 64, acc);
+                    dw_k3_3_c384_8x8_s1_stats_cl_in(dy + ((long)b * 768 + 0 + g * 16) * 64, dyt);
+                    dw_k3_3_c384_8x8_s1_stats_dx_k0(dxt, dyt, w0);
+                    dw_k3_3_c384_8x8_s1_stats_dw_k0(gg, dyt, xt);
+                    dw_k3_3_c384_8x8_s1_stats_cl_in(dy + ((long)b * 768 + 384 + g * 16) * 64, dyt);
+                    dw_k3_3_c384_8x8_s1_stats_dx_k1(dxt, dyt, w1);
+                    dw_k3_3_c384_8x8_s1_stats_dw_k1(gg, dyt, xt);
+                    dw_k3_3_c384_8x8_s1_stats_cl_out(dxt, dx + ((long)b * 384 + g * 16) * 64, acc);
                 }
         }
     }

@@ -2920,8 +2920,8 @@ const mc_cuda_model mobilenetv2_cuda_model = {
 
 /* The descriptor with the emulated step in place of the C one. Unlike the
  * step of mobilenetv2.c, this one adds every activation gradient into cleared
- * ones (the device clears them) and folds no batch norm (it writes every
- * slot). */
+ * ones (the device clears them), folds no batch norm (it writes every
+ * slot) and takes no batch statistics from a depthwise. */
 static mc_layer mobilenetv2_host_layers[155];
 static mc_model_desc mobilenetv2_host_desc(void)
 {
@@ -2929,6 +2929,7 @@ static mc_model_desc mobilenetv2_host_desc(void)
     for (int i = 0; i < 155; i++) {
         mobilenetv2_host_layers[i] = mobilenetv2_model.layers[i];
         mobilenetv2_host_layers[i].folded = 0;
+        mobilenetv2_host_layers[i].stats = -1;
     }
     d.layers = mobilenetv2_host_layers;
     d.clears_dacts = 0;

@@ -1740,8 +1740,8 @@ const mc_cuda_model resnet20_cuda_model = {
 
 /* The descriptor with the emulated step in place of the C one. Unlike the
  * step of resnet20.c, this one adds every activation gradient into cleared
- * ones (the device clears them) and folds no batch norm (it writes every
- * slot). */
+ * ones (the device clears them), folds no batch norm (it writes every
+ * slot) and takes no batch statistics from a depthwise. */
 static mc_layer resnet20_host_layers[90];
 static mc_model_desc resnet20_host_desc(void)
 {
@@ -1749,6 +1749,7 @@ static mc_model_desc resnet20_host_desc(void)
     for (int i = 0; i < 90; i++) {
         resnet20_host_layers[i] = resnet20_model.layers[i];
         resnet20_host_layers[i].folded = 0;
+        resnet20_host_layers[i].stats = -1;
     }
     d.layers = resnet20_host_layers;
     d.clears_dacts = 0;

@@ -4155,8 +4155,8 @@ const mc_cuda_model resnet50_cuda_model = {
 
 /* The descriptor with the emulated step in place of the C one. Unlike the
  * step of resnet50.c, this one adds every activation gradient into cleared
- * ones (the device clears them) and folds no batch norm (it writes every
- * slot). */
+ * ones (the device clears them), folds no batch norm (it writes every
+ * slot) and takes no batch statistics from a depthwise. */
 static mc_layer resnet50_host_layers[225];
 static mc_model_desc resnet50_host_desc(void)
 {
@@ -4164,6 +4164,7 @@ static mc_model_desc resnet50_host_desc(void)
     for (int i = 0; i < 225; i++) {
         resnet50_host_layers[i] = resnet50_model.layers[i];
         resnet50_host_layers[i].folded = 0;
+        resnet50_host_layers[i].stats = -1;
     }
     d.layers = resnet50_host_layers;
     d.clears_dacts = 0;

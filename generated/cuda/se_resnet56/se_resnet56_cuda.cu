@@ -7230,8 +7230,8 @@ const mc_cuda_model se_resnet56_cuda_model = {
 
 /* The descriptor with the emulated step in place of the C one. Unlike the
  * step of se_resnet56.c, this one adds every activation gradient into cleared
- * ones (the device clears them) and folds no batch norm (it writes every
- * slot). */
+ * ones (the device clears them), folds no batch norm (it writes every
+ * slot) and takes no batch statistics from a depthwise. */
 static mc_layer se_resnet56_host_layers[414];
 static mc_model_desc se_resnet56_host_desc(void)
 {
@@ -7239,6 +7239,7 @@ static mc_model_desc se_resnet56_host_desc(void)
     for (int i = 0; i < 414; i++) {
         se_resnet56_host_layers[i] = se_resnet56_model.layers[i];
         se_resnet56_host_layers[i].folded = 0;
+        se_resnet56_host_layers[i].stats = -1;
     }
     d.layers = se_resnet56_host_layers;
     d.clears_dacts = 0;

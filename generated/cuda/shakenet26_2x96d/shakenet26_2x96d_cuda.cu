@@ -4463,8 +4463,8 @@ const mc_cuda_model shakenet26_2x96d_cuda_model = {
 
 /* The descriptor with the emulated step in place of the C one. Unlike the
  * step of shakenet26_2x96d.c, this one adds every activation gradient into cleared
- * ones (the device clears them) and folds no batch norm (it writes every
- * slot). */
+ * ones (the device clears them), folds no batch norm (it writes every
+ * slot) and takes no batch statistics from a depthwise. */
 static mc_layer shakenet26_2x96d_host_layers[241];
 static mc_model_desc shakenet26_2x96d_host_desc(void)
 {
@@ -4472,6 +4472,7 @@ static mc_model_desc shakenet26_2x96d_host_desc(void)
     for (int i = 0; i < 241; i++) {
         shakenet26_2x96d_host_layers[i] = shakenet26_2x96d_model.layers[i];
         shakenet26_2x96d_host_layers[i].folded = 0;
+        shakenet26_2x96d_host_layers[i].stats = -1;
     }
     d.layers = shakenet26_2x96d_host_layers;
     d.clears_dacts = 0;
