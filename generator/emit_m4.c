@@ -152,10 +152,9 @@ static void kernel_mixconv(emitter *e, const mc_node *n)
 
 /* FUSED: the activation a batch norm or add applies itself (plan.c):
  * none, relu or relu6. */
-static void em_fused_act(emitter *e, const mc_kernel *k)
+static void em_fused_act(emitter *e, const mc_plan_node *pn)
 {
-    const int act = e->p->nodes[k->node].fused_act;
-    em_def(e, "FUSED", "%s", act == OP_RELU ? "relu" : act == OP_RELU6 ? "relu6" : "none");
+    em_def(e, "FUSED", "%s", pn->fused_act == OP_RELU ? "relu" : pn->fused_act == OP_RELU6 ? "relu6" : "none");
 }
 
 void em_kernel_constants(emitter *e, const mc_kernel *k)
@@ -181,7 +180,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     case OP_BATCHNORM:
         em_deff(e, "EPS", n->eps);
         em_deff(e, "MOMENTUM", n->momentum);
-        em_fused_act(e, k);
+        em_fused_act(e, &e->p->nodes[k->node]);
         break;
     case OP_AVGPOOL: em_defi(e, "K", n->k); break;
     case OP_SUBSAMPLE: {
@@ -193,7 +192,7 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
     }
     case OP_ADD:
     case OP_CONCAT:
-        em_fused_act(e, k);
+        em_fused_act(e, &e->p->nodes[k->node]);
         em_defi(e, "NIN", n->ninputs);
         for (int i = 0; i < n->ninputs; i++)
             em_defi(e, arena_printf(e->a, "C%d", i), em_in_shape(e, n, i).c);
@@ -230,6 +229,8 @@ void em_call_constants(emitter *e, const mc_node *n, int part)
     em_defi(e, "FOLD", pn->fold || pn->folded);
     em_defi(e, "PSTATS", pn->writes_stats || pn->reads_stats);
     em_defi(e, "STATS_AT", pn->stats);
+    em_defi(e, "MASK_AT", pn->mask);
+    em_fused_act(e, pn);
     em_defi(e, "NIN", n->ninputs);
     for (int i = 0; i < n->ninputs; i++)
         em_defi(e, arena_printf(e->a, "IN%d", i), mc_plan_input_act(e->p, n, i));

@@ -258,11 +258,11 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
     const char *m4 = getenv("MCGEN_M4");
     eo->source = ma->path;
     eo->m4 = m4 && *m4 ? m4 : MCGEN_M4;
-    /* The CUDA target folds no batch norm into a conv and takes no batch
-     * statistics from a depthwise: with both targets each gets its own plan
-     * (the same layer slots); the descriptor is C's. */
+    /* The CUDA target does not do the C target's batch-norm fusions nor
+     * keep activation bits: with both targets each gets its own plan (the
+     * same layer slots); the descriptor is C's. */
     const bool cuda_only = strcmp(ma->target, "cuda") == 0;
-    mc_plan_options po = {.no_fuse = ma->no_fuse, .no_bn_fusions = cuda_only};
+    mc_plan_options po = {.no_fuse = ma->no_fuse, .cuda = cuda_only};
     mc_plan *p = mc_plan_model(a, m, &po);
     mc_staging st;
     if (!mc_staging_begin(a, &st, out, err, errlen))
@@ -275,7 +275,7 @@ static bool emit_sources(arena *a, mc_model *m, const model_args *ma, mc_emit_op
     }
     if (ok && strcmp(ma->target, "c") != 0) {
         eo->templates = template_dir(a, "cuda");
-        mc_plan_options pco = {.no_fuse = ma->no_fuse, .no_bn_fusions = true};
+        mc_plan_options pco = {.no_fuse = ma->no_fuse, .cuda = true};
         ok = mc_emit_cuda(a, m, cuda_only ? p : mc_plan_model(a, m, &pco), eo, &st, err, errlen);
     }
     ok = ok && mc_verify(a, p, st.dir, shown, st.files, st.nfiles, runtime, err, errlen);

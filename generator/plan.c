@@ -219,6 +219,19 @@ static void producer_statistics(mc_plan *p)
     }
 }
 
+/* The activation bits of a batch norm or add that applies its activation
+ * (fuse_activations): 16-bit words per image, as batchnorm.m4 (a word run
+ * per plane) and add.m4 (one run over the image) lay them out. A float of
+ * the activation area holds two. Reading them in the backward instead of
+ * the output is a 32nd of that stream: the batch norm's backward walks a
+ * channel over the batch twice, at 16 x 28 x 28 three streams of 400 KB
+ * that did not stay in L2 from one pass to the next. */
+static long long mask_words(const mc_node *n)
+{
+    const long long plane = (long long)n->shape.h * n->shape.w;
+    return n->op->code == OP_BATCHNORM ? n->shape.c * ((plane + 15) / 16) : (n->shape.c * plane + 15) / 16;
+}
+
 long long mc_plan_input_act(const mc_plan *p, const mc_node *n, int j)
 {
     int in = n->inputs[j];
@@ -238,7 +251,7 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
         p->nodes[i].layer = -1;
     if (!p->opt.no_fuse)
         fuse_activations(p);
-    if (!p->opt.no_fuse && !p->opt.no_bn_fusions) {
+    if (!p->opt.no_fuse && !p->opt.cuda) {
         fold_batchnorms(p);
         producer_statistics(p);
     }
@@ -278,17 +291,24 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
                 pn->kernels[pn->nkernels++] = find_or_add_kernel(a, p, &kcap, name, v, k);
         }
     }
-    /* The statistics a depthwise writes for its batch norm: after every
-     * layer's slot, so that the layers' slots are those of a plan without
-     * them (the CUDA step shares the C target's descriptor). */
+    /* The statistics a depthwise writes for its batch norm, and the bits of
+     * fused activations: after every layer's slot, so that the layers'
+     * slots are those of a plan without them (the CUDA step shares the C
+     * target's descriptor). */
     for (int i = 0; i < m->norder; i++) {
+        const mc_node *n = &m->nodes[m->order[i]];
         mc_plan_node *pn = &p->nodes[m->order[i]];
         pn->stats = -1;
         if (pn->writes_stats) {
             pn->stats = p->act_floats;
-            p->act_floats += 2LL * m->nodes[m->order[i]].shape.c;
+            p->act_floats += 2LL * n->shape.c;
         } else if (pn->reads_stats)
-            pn->stats = p->nodes[m->nodes[m->order[i]].inputs[0]].stats;
+            pn->stats = p->nodes[n->inputs[0]].stats;
+        pn->mask = -1;
+        if (pn->fused_act && !p->opt.cuda) {
+            pn->mask = p->act_floats;
+            p->act_floats += (mask_words(n) + 1) / 2;
+        }
     }
     return p;
 }

@@ -39,13 +39,17 @@ typedef struct mc_plan_node {
     long long stats;   /* where they are, for both: per-image floats from the start of the activation area,
                         * the mean of each output channel of the image, then the sum of squared deviations
                         * from it; -1 for neither */
+    long long mask;    /* a batch norm or add with its activation fused (C target): where its training forward
+                        * writes a bit per value, whether the activation passed it, which its backward reads
+                        * instead of the output (mask_activations in plan.c); per-image floats from the start
+                        * of the activation area; -1 for none */
 } mc_plan_node;
 
 typedef struct mc_plan_options {
     bool no_fuse; /* a Multiception's kernels as separate depthwise kernels, every ReLU(6) its own layer,
                    * no batch norm folded */
-    bool no_bn_fusions; /* no batch norm folded into the conv after it, none taking its statistics from the
-                         * depthwise before it (the CUDA target does neither) */
+    bool cuda;    /* for the CUDA templates, which do only the activation fusion: no batch norm folded into the
+                   * conv after it or taking its statistics from the depthwise before it, no activation bits */
 } mc_plan_options;
 
 typedef struct mc_plan {

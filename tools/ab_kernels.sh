@@ -22,7 +22,8 @@
 # folded into the conv after it, bn_..._stats: its forward, and that conv,
 # conv_..._bn: both passes with the batch norm's arguments; a depthwise
 # that writes batch statistics, dw_..._stats, and a batch norm that reads
-# them, bn_..._pstats: with a buffer of them).
+# them, bn_..._pstats: with a buffer of them; a batch norm applying a ReLU
+# or ReLU6, bn_..._relu..: with a buffer for its activation bits).
 set -euo pipefail
 if [ $# -lt 3 ]; then
   sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
@@ -54,7 +55,8 @@ done
 # kind name in out weights stats: 0 conv or depthwise, 1 batch norm, 2 folded batch norm (forward only), 3
 # conv applying one; per-image floats of the input and the output, and the weights; 1 when its forward
 # takes a buffer of batch statistics after its other pointers (a depthwise, writing them) or after x (a batch
-# norm, reading them), else 0.
+# norm, reading them), 2 when a batch norm applies an activation (bits written by its forward, read by its
+# backward in place of the output), 3 both, else 0.
 table=$work/kernels.txt
 : > "$table"
 nm --defined-only -g "$work"/B_*.o | awk '{print $3}' > "$work/b_symbols.txt"
@@ -80,6 +82,7 @@ for k in $(nm --defined-only -g "$work"/A_*.o | awk '{print $3}' | sed -n 's/^A_
     kind=1 st=0
     [[ $k == *_stats || $k == *_stats_pstats ]] && kind=2
     [[ $k == *_pstats ]] && st=1
+    [[ $k == *_relu* ]] && st=$((st + 2))
     echo "$kind $k $(( C * H * W )) $(( C * H * W )) $C $st" >> "$table"
   fi
 done
@@ -113,6 +116,13 @@ typedef void fold_bwd_fn(int, const float *, const float *, const float *, float
 typedef void fwd_stats_fn(int, const float *, const float *, const float *, float *, float *);
 typedef void bn_fwd_stats_fn(int, const float *, const float *, const float *, const float *, float *, float *,
     int64_t *, float *, float *, float *);
+/* a batch norm with its activation: the bits after the other arguments (forward), in place of y (backward) */
+typedef void bn_fwd_mask_fn(int, const float *, const float *, const float *, float *, float *, int64_t *, float *,
+    float *, float *, uint16_t *);
+typedef void bn_fwd_stats_mask_fn(int, const float *, const float *, const float *, const float *, float *,
+    float *, int64_t *, float *, float *, float *, uint16_t *);
+typedef void bn_bwd_mask_fn(int, const float *, const uint16_t *, const float *, const float *, const float *,
+    const float *, float *, float *, float *, int);
 typedef void any_fn(void);
 double (*mc_bn_allreduce)(double *, int, double); /* the kernels' hook for synchronized batch norm: off */
 EOF
@@ -133,6 +143,8 @@ EOF
   done < "$table"
   echo '};'
   cat <<'EOF'
+static uint16_t *bits; /* a batch norm's activation bits, from its forward to its backward */
+
 static double now(void)
 {
     struct timespec t;
@@ -176,12 +188,21 @@ static void alternate(const struct kernel *k, int n, int calls, int pass, float 
             else if (k->kind == 3)
                 ((fold_bwd_fn *)k->bwd[side])(n, buf[0], buf[2], buf[4], buf[5], buf[6], buf[7], buf[8], buf[9],
                     buf[10], buf[11], buf[3], buf[12], 0);
+            else if (k->kind && pass == 0 && k->stats == 3)
+                ((bn_fwd_stats_mask_fn *)k->fwd[side])(n, buf[0], buf[13], buf[2], buf[3], buf[8], buf[9], &count,
+                    buf[1], buf[10], buf[11], bits);
+            else if (k->kind && pass == 0 && k->stats == 2)
+                ((bn_fwd_mask_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[8], buf[9], &count, buf[1], buf[10],
+                    buf[11], bits);
             else if (k->kind && pass == 0 && k->stats)
                 ((bn_fwd_stats_fn *)k->fwd[side])(n, buf[0], buf[13], buf[2], buf[3], buf[8], buf[9], &count, buf[1],
                     buf[10], buf[11]);
             else if (k->kind && pass == 0)
                 ((bn_fwd_fn *)k->fwd[side])(n, buf[0], buf[2], buf[3], buf[8], buf[9], &count, buf[1], buf[10],
                     buf[11]);
+            else if (k->kind && k->stats >= 2)
+                ((bn_bwd_mask_fn *)k->bwd[side])(n, buf[0], bits, buf[2], buf[10], buf[11], buf[4], buf[5], buf[6],
+                    buf[7], 0);
             else if (k->kind)
                 ((bn_bwd_fn *)k->bwd[side])(n, buf[0], buf[1], buf[2], buf[10], buf[11], buf[4], buf[5], buf[6],
                     buf[7], 0);
@@ -220,6 +241,8 @@ int main(int argc, char **argv)
             buf[9][c] += 1; /* a variance */
         for (long c = 0; c < n * k->out; c++)
             buf[13][c] += 1; /* batch statistics: per image a mean, then a sum of squared deviations (>= 0) */
+        /* per image, a word per 16 values and one per plane for its tail */
+        bits = calloc((size_t)n * (k->out / 16 + k->w + 1), sizeof *bits);
         double f[2], b[2];
         alternate(k, n, calls, 0, buf, f);
         alternate(k, n, calls, 1, buf, b);
@@ -234,6 +257,7 @@ int main(int argc, char **argv)
         }
         for (int j = 0; j < 14; j++)
             free(buf[j]);
+        free(bits);
     }
     printf("%-36s %10.3f %10.3f %7.2fx %10.3f %10.3f %7.2fx\n", "all", total[0][0], total[0][1],
         total[0][0] / total[0][1], total[1][0], total[1][1], total[1][0] / total[1][1]);

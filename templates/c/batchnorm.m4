@@ -29,16 +29,23 @@ m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
 # channel in L2.
 m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
 
-# BN_OUT(v): a vector v of results as written, with the activation or
-# without (MC_FUSED_OUT for one float). BN_DY(g, y), BN_DY1(g, y): the
-# output gradient g (a vector, a float) where the activation let it
-# through (MC_FUSED_PASSES), else 0; g itself without one. (ReLU6 of a
-# vector v: its lanes above 0 and not above 6, or 6 where above; NaN gives
-# 0, as the scalar form does.)
-m4_define(`BN_OUT', `m4_ifelse(FUSED, relu, `(mc_v16)((mc_v16i)($1) & ($1 > 0))',
-    FUSED, relu6, `(mc_v16)(((mc_v16i)($1) & ($1 > 0) & ~($1 > 6)) | ((mc_v16i)((mc_v16){0} + 6) & ($1 > 6)))', `$1')')
-m4_define(`BN_DY', `m4_ifelse(FUSED, none, `$1', `(mc_v16)((mc_v16i)($1) & MC_FUSED_PASSES($2))')')
-m4_define(`BN_DY1', `m4_ifelse(FUSED, none, `$1', `NAME`'_pass($1, $2)')')
+# With an activation its training forward also writes where it let the
+# gradient through, a bit per value (plan.c, mask_activations): per plane
+# BN_MW words of 16 bits, bit l of word w for value 16 w + l. The backward
+# reads those bits instead of the output (a 32nd of the traffic: at 16 x
+# 28 x 28 a channel over the batch is 400 KB a stream, and three streams
+# did not stay in L2 from one pass to the next). BN_MASKED(text): text
+# with an activation. BN_KEEP(indent, v, at): the lanes of vector v (the
+# values from at) where the activation passed them, the others 0.
+m4_define(`BN_MW', `m4_eval((H * W + 15) / 16)')
+m4_define(`BN_MASKED', `m4_ifelse(FUSED, none, `', `$1')')
+m4_define(`BN_KEEP', `BN_MASKED(`$1mc_v16_keep(&$2, m[$3 / 16]);
+')')
+# BN_DY1(g, i): the output gradient g of value i of the tail, passed or 0.
+m4_define(`BN_DY1', `m4_ifelse(FUSED, none, `$1', `mc_pass($1, m[BN_HW16 / 16] >> ($2 - BN_HW16) & 1)')')
+# BN_PLANE_MASK(b, c): the bits of plane c of image b (an image's words
+# run whole floats apart, see common.m4).
+m4_define(`BN_PLANE_MASK', `mask + (long)($1) * MC_MASK_STRIDE(m4_eval(C * BN_MW)) + ($2) * BN_MW')
 
 # The per-channel sums go plane by plane: each plane in the 16 float lanes
 # of a vector, the lanes and the tail then added in double, the planes in
@@ -61,43 +68,26 @@ static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
 
 ')
 
-# The rest of the planes' work, for a batch norm that is not folded.
+# The rest of the planes' work, for a batch norm that is not folded. With
+# an activation, m is the bits of the plane.
 m4_define(`BN_PLANE_PASSES',
 `MC_VEC_PRELUDE()m4_dnl
-m4_ifelse(FUSED, none, `', `/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float NAME`'_pass(float g, float y)
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, BN_MASKED(`const uint16_t *restrict m,
+    ')float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)MC_FUSED_PASSES(y);
-    return v.f;
-}
-
-')m4_dnl
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
-{
-m4_ifelse(FUSED, none, `    (void)y;
-')m4_dnl
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < BN_HW16; i += 16) {
         __builtin_prefetch(g + i + BN_NEXT, 0, 2);
         __builtin_prefetch(x + i + BN_NEXT, 0, 2);
-m4_ifelse(FUSED, none, `', `        __builtin_prefetch(y + i + BN_NEXT, 0, 2);
-')m4_dnl
-        const mc_v16 gv = BN_DY(`*(const mc_v16 *)(g + i)', `*(const mc_v16 *)(y + i)');
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+BN_KEEP(`        ', `gv', `i')m4_dnl
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = BN_HW16; i < BN_HW; i++) {
-        const float gi = BN_DY1(g[i], y[i]);
+        const float gi = BN_DY1(`g[i]', `i');
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -105,17 +95,16 @@ m4_ifelse(FUSED, none, `', `        __builtin_prefetch(y + i + BN_NEXT, 0, 2);
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, BN_MASKED(`const uint16_t *restrict m, ')float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
-m4_ifelse(FUSED, none, `    (void)y;
-')m4_dnl
     int i = 0;
     for (; i < BN_HW16; i += 16) {
         __builtin_prefetch(dx + i + BN_NEXT, 1, 2);
-        const mc_v16 gv = BN_DY(`*(const mc_v16 *)(g + i)', `*(const mc_v16 *)(y + i)');
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+BN_KEEP(`        ', `gv', `i')m4_dnl
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -123,26 +112,40 @@ m4_ifelse(FUSED, none, `    (void)y;
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < BN_HW; i++) {
-        const float d = k * (BN_DY1(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (BN_DY1(`g[i]', `i') - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void NAME`'_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void NAME`'_plane_normalize(const float *restrict x, float *restrict y, BN_MASKED(`uint16_t *restrict m, ')float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < BN_HW16; i += 16) {
         __builtin_prefetch(y + i + BN_NEXT, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = BN_OUT(v);
+        *(mc_v16 *)(y + i) = MC_FUSED_OUT_V(v);
+BN_MASKED(`        if (m) {
+            const mc_v16i passes = MC_FUSED_PASSES(v);
+            m[i / 16] = mc_v16_bits(&passes);
+        }
+')m4_dnl
     }
+BN_MASKED(`    unsigned bits = 0;
+')m4_dnl
     for (; i < BN_HW; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = MC_FUSED_OUT(v);
+BN_MASKED(`        bits |= (unsigned)MC_FUSED_PASSES(v) << (i - BN_HW16);
+')m4_dnl
     }
+BN_MASKED(m4_ifelse(BN_HW16, BN_HW, `    (void)bits;
+', `    if (m)
+        m[BN_HW16 / 16] = (uint16_t)bits;
+'))m4_dnl
 }
 ')
 
@@ -177,9 +180,10 @@ static double NAME`'_sqdev(int n, const float *restrict st, int c, double mean)
 # BN_SRC: what the statistics come from.
 m4_define(`BN_SRC', `m4_ifelse(PSTATS, 1, `pstats', `x')')
 
+m4_define(`BN_BWD_MASK', `m4_ifelse(FUSED, none, `const float *restrict y,', `const uint16_t *restrict mask,')')
 m4_define(`BN_TRAIN_PARAMS', `int n, const float *restrict x, m4_ifelse(PSTATS, 1, `const float *restrict pstats, ')const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd')
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd`'BN_MASKED(`, uint16_t *restrict mask')')
 
 m4_define(`MC_BATCHNORM_KERNEL',
 `/* NAME: batch norm over C channels of H`'x`'W`'m4_ifelse(FOLD, 1, `, applied by the pointwise conv after it')`'m4_ifelse(PSTATS, 1, `, from the statistics of the depthwise before it') */
@@ -236,7 +240,8 @@ m4_ifelse(FOLD, 1, `    (void)gamma, (void)beta, (void)y`'m4_ifelse(PSTATS, 1, `
         const float fmean = (float)mean;
 m4_ifelse(FOLD, 1, `', `        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, fmean, scale, shift);
+            NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, BN_MASKED(`BN_PLANE_MASK(b, c), ')fmean,
+                scale, shift);
 ')m4_dnl
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
@@ -266,12 +271,13 @@ void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict r
         const double invstd = 1 / sqrt((double)running_var[c] + EPS);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, mean, scale, shift);
+            NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, BN_MASKED(`0, ')mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void NAME`'_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void NAME`'_grad_sums(int n, const float *restrict x, BN_MASKED(`const uint16_t *restrict mask, ')const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -279,7 +285,7 @@ static void NAME`'_grad_sums(int n, const float *restrict x, const float *restri
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * C + c) * BN_HW;
-        NAME`'_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        NAME`'_plane_sum_grad(dy + at, x + at, BN_MASKED(`BN_PLANE_MASK(b, c), ')mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -293,17 +299,19 @@ static void NAME`'_grad_sums(int n, const float *restrict x, const float *restri
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void NAME`'_bwd(int n, const float *restrict x, BN_BWD_MASK const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
+m4_ifelse(FUSED, none, `    (void)y; /* no activation: no mask, and the output is not needed */
+')m4_dnl
     double sums[2 * C];
     const int synced = mc_bn_allreduce != 0;
     double m = (double)n * BN_HW;
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < C; c++)
-            NAME`'_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            NAME`'_grad_sums(n, x, BN_MASKED(`mask, ')save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * C, m);
     }
     MC_OMP_FOR
@@ -312,11 +320,12 @@ void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const f
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            NAME`'_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            NAME`'_grad_sums(n, x, BN_MASKED(`mask, ')save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * C + c) * BN_HW;
-            NAME`'_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            NAME`'_plane_dx(dy + at, x + at, BN_MASKED(`BN_PLANE_MASK(b, c), ')dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -328,7 +337,7 @@ m4_ifelse(FOLD, 1, `void NAME`'_fwd_eval(const float *restrict running_mean, con
     float *restrict save_invstd);
 ', `void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void NAME`'_bwd(int n, const float *restrict x, BN_BWD_MASK const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 ')')
@@ -339,7 +348,7 @@ m4_define(`MC_BATCHNORM_CALL_FWD',
 `    if (train)
         NAME`'_fwd_train(n, MC_ACT(IN0), m4_ifelse(PSTATS, 1, `MC_ACT(STATS_AT), ')MC_PARAM(GAMMA), MC_PARAM(BETA),
             MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_COUNTER(COUNTER), MC_ACT(OUT), MC_SAVED(SAVED_MEAN),
-            MC_SAVED(SAVED_INVSTD));
+            MC_SAVED(SAVED_INVSTD)BN_MASKED(`, MC_MASK(MASK_AT)'));
     else
 m4_ifelse(FOLD, 1, `        NAME`'_fwd_eval(MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD));
 ', `        NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),
@@ -347,7 +356,7 @@ m4_ifelse(FOLD, 1, `        NAME`'_fwd_eval(MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING
 ')')
 m4_define(`MC_BATCHNORM_CALL_BWD',
 `m4_ifelse(FOLD, 1, `    /* folded: the conv after it did its backward */
-', `    NAME`'_bwd(n, MC_ACT(IN0), MC_ACT(OUT), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD),
+', `    NAME`'_bwd(n, MC_ACT(IN0), m4_ifelse(FUSED, none, `MC_ACT(OUT)', `MC_MASK(MASK_AT)'), MC_PARAM(GAMMA), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD),
         MC_DACT(OUT), MC_DACT(IN0), MC_GRAD(GAMMA), MC_GRAD(BETA), MC_ACC(0));
 ')')
 m4_define(`MC_BATCHNORM_STORES')

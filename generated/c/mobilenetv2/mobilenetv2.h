@@ -15,10 +15,10 @@ void conv_k3_c3_32_96x96_s1_p1_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c32_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c32_96x96_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_5_7_c32_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -37,10 +37,10 @@ void conv_k1_c96_16_96x96_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c16_96x96_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c16_96x96_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c16_96x96_stats_fwd_train(int n, const float *restrict x, const float *restrict gamma,
@@ -56,10 +56,10 @@ void conv_k1_c16_96_96x96_s1_p0_bn_bwd(int n, const float *restrict x, const flo
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c96_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c96_96x96_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_5_c96_96x96_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -78,10 +78,10 @@ void conv_k1_c192_24_96x96_s2_p0_b_bwd(int n, const float *restrict x, const flo
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c24_48x48_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c24_48x48_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restrict gamma,
@@ -97,10 +97,10 @@ void conv_k1_c24_144_48x48_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c144_48x48_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c144_48x48_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_5_c144_48x48_s1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -124,10 +124,10 @@ void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restri
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c144_24x24_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c144_24x24_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c144_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -146,10 +146,10 @@ void conv_k1_c32_192_24x24_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c192_24x24_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c192_24x24_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_c192_24x24_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -158,10 +158,10 @@ void dw_k3_c192_24x24_s1_stats_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c192_24x24_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c192_24x24_relu6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -174,10 +174,10 @@ void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restri
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c192_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c192_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c192_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -196,10 +196,10 @@ void conv_k1_c64_384_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c384_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c384_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_c384_12x12_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -208,10 +208,10 @@ void dw_k3_c384_12x12_s1_stats_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c384_12x12_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c384_12x12_relu6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -235,10 +235,10 @@ void conv_k1_c96_576_12x12_s1_p0_bwd(int n, const float *restrict x, const float
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c576_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c576_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_c576_12x12_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -247,10 +247,10 @@ void dw_k3_c576_12x12_s1_stats_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c576_12x12_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c576_12x12_relu6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -263,10 +263,10 @@ void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restri
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c576_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c576_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c576_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -285,10 +285,10 @@ void conv_k1_c160_960_6x6_s1_p0_bwd(int n, const float *restrict x, const float 
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c960_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c960_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_c960_6x6_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -297,10 +297,10 @@ void dw_k3_c960_6x6_s1_stats_bwd(int n, const float *restrict x, const float *re
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c960_6x6_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c960_6x6_relu6_pstats_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -324,10 +324,10 @@ void conv_k1_c320_1280_6x6_s1_p0_bn_bwd(int n, const float *restrict x, const fl
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c1280_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void gap_c1280_6x6_fwd(int n, const float *restrict x, float *restrict y);

@@ -8,10 +8,8 @@
 void add2_n55296_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 55296); k++) {
-        const float s = x0[k] + x1[k];
-        y[k] = s;
-    }
+    for (long k = 0; k < (n * 55296); k++)
+        y[k] = x0[k] + x1[k];
 }
 
 void add2_n55296_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
@@ -41,10 +39,8 @@ void add2_n55296_bwd(int n, const float *restrict y, const float *restrict dy, f
 void add2_n18432_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 18432); k++) {
-        const float s = x0[k] + x1[k];
-        y[k] = s;
-    }
+    for (long k = 0; k < (n * 18432); k++)
+        y[k] = x0[k] + x1[k];
 }
 
 void add2_n18432_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
@@ -74,10 +70,8 @@ void add2_n18432_bwd(int n, const float *restrict y, const float *restrict dy, f
 void add2_n9216_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 9216); k++) {
-        const float s = x0[k] + x1[k];
-        y[k] = s;
-    }
+    for (long k = 0; k < (n * 9216); k++)
+        y[k] = x0[k] + x1[k];
 }
 
 void add2_n9216_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
@@ -107,10 +101,8 @@ void add2_n9216_bwd(int n, const float *restrict y, const float *restrict dy, fl
 void add2_n13824_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 13824); k++) {
-        const float s = x0[k] + x1[k];
-        y[k] = s;
-    }
+    for (long k = 0; k < (n * 13824); k++)
+        y[k] = x0[k] + x1[k];
 }
 
 void add2_n13824_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
@@ -140,10 +132,8 @@ void add2_n13824_bwd(int n, const float *restrict y, const float *restrict dy, f
 void add2_n5760_fwd(int n, const float *x0, const float *x1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 5760); k++) {
-        const float s = x0[k] + x1[k];
-        y[k] = s;
-    }
+    for (long k = 0; k < (n * 5760); k++)
+        y[k] = x0[k] + x1[k];
 }
 
 void add2_n5760_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)

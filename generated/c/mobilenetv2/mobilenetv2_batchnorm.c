@@ -89,6 +89,49 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
         }
 }
 
+/* Activation masks kept as bits (plan.c, mask_activations): bit l of a
+ * 16-bit word for lane l of a vector. mc_v16_bits: which lanes of m are
+ * set; mc_v16_keep: the lanes of g whose bit is set, the others 0. */
+#ifdef __AVX512F__
+static inline __attribute__((unused)) uint16_t mc_v16_bits(const mc_v16i *m)
+{
+    return (uint16_t)_mm512_cmpneq_epi32_mask((__m512i)*m, _mm512_setzero_si512());
+}
+
+static inline __attribute__((unused)) void mc_v16_keep(mc_v16 *g, uint16_t bits)
+{
+    *g = (mc_v16)_mm512_maskz_mov_ps((__mmask16)bits, (__m512)*g);
+}
+#else
+static inline __attribute__((unused)) uint16_t mc_v16_bits(const mc_v16i *m)
+{
+    unsigned bits = 0;
+    for (int l = 0; l < 16; l++)
+        bits |= (unsigned)((*m)[l] != 0) << l;
+    return (uint16_t)bits;
+}
+
+static inline __attribute__((unused)) void mc_v16_keep(mc_v16 *g, uint16_t bits)
+{
+    for (int l = 0; l < 16; l++)
+        if (!(bits >> l & 1))
+            (*g)[l] = 0.0f;
+}
+#endif
+
+/* One value g where its bit is 1, else 0, by its bits: the select bit ? g
+ * : 0 compiled to a branch, which the signs of the data mispredict (the
+ * backward of a batch norm on 2 x 2 planes 7x slower). */
+static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {g};
+    v.u &= -(uint32_t)bit;
+    return v.f;
+}
+
 static inline double bn_c32_96x96_relu6_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
@@ -126,36 +169,22 @@ static inline double bn_c32_96x96_relu6_plane_sum_sq(const float *restrict p, fl
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c32_96x96_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c32_96x96_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c32_96x96_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
         __builtin_prefetch(g + i + 589824, 0, 2);
         __builtin_prefetch(x + i + 589824, 0, 2);
-        __builtin_prefetch(y + i + 589824, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 9216; i < 9216; i++) {
-        const float gi = bn_c32_96x96_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[9216 / 16] >> (i - 9216) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -163,15 +192,16 @@ static inline void bn_c32_96x96_relu6_plane_sum_grad(const float *restrict g, co
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c32_96x96_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_96x96_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(dx + i + 589824, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -179,26 +209,34 @@ static inline void bn_c32_96x96_relu6_plane_dx(const float *restrict g, const fl
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 9216; i++) {
-        const float d = k * (bn_c32_96x96_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[9216 / 16] >> (i - 9216) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c32_96x96_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c32_96x96_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(y + i + 589824, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 9216; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 9216);
     }
+    (void)bits;
 }
 
 static double bn_c32_96x96_relu6_sum(int n, const float *restrict x, int c)
@@ -239,7 +277,7 @@ static double bn_c32_96x96_relu6_synced_stats(int n, const float *restrict src, 
 
 void bn_c32_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -251,7 +289,8 @@ void bn_c32_96x96_relu6_fwd_train(int n, const float *restrict x, const float *r
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c32_96x96_relu6_plane_normalize(x + ((long)b * 32 + c) * 9216, y + ((long)b * 32 + c) * 9216, fmean, scale, shift);
+            bn_c32_96x96_relu6_plane_normalize(x + ((long)b * 32 + c) * 9216, y + ((long)b * 32 + c) * 9216, mask + (long)(b) * 18432 + (c) * 576, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -271,12 +310,13 @@ void bn_c32_96x96_relu6_fwd_eval(int n, const float *restrict x, const float *re
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c32_96x96_relu6_plane_normalize(x + ((long)b * 32 + c) * 9216, y + ((long)b * 32 + c) * 9216, mean, scale, shift);
+            bn_c32_96x96_relu6_plane_normalize(x + ((long)b * 32 + c) * 9216, y + ((long)b * 32 + c) * 9216, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_96x96_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c32_96x96_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -284,7 +324,7 @@ static void bn_c32_96x96_relu6_grad_sums(int n, const float *restrict x, const f
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 32 + c) * 9216;
-        bn_c32_96x96_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c32_96x96_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 18432 + (c) * 576, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -298,7 +338,7 @@ static void bn_c32_96x96_relu6_grad_sums(int n, const float *restrict x, const f
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -308,7 +348,7 @@ void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const float *restric
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 32; c++)
-            bn_c32_96x96_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c32_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
@@ -317,11 +357,12 @@ void bn_c32_96x96_relu6_bwd(int n, const float *restrict x, const float *restric
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c32_96x96_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c32_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 32 + c) * 9216;
-            bn_c32_96x96_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c32_96x96_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 18432 + (c) * 576, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -473,36 +514,22 @@ static inline double bn_c16_96x96_relu_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c16_96x96_relu_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)(y > 0);
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c16_96x96_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c16_96x96_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
         __builtin_prefetch(g + i + 294912, 0, 2);
         __builtin_prefetch(x + i + 294912, 0, 2);
-        __builtin_prefetch(y + i + 294912, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 9216; i < 9216; i++) {
-        const float gi = bn_c16_96x96_relu_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[9216 / 16] >> (i - 9216) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -510,15 +537,16 @@ static inline void bn_c16_96x96_relu_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c16_96x96_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c16_96x96_relu_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(dx + i + 294912, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -526,26 +554,34 @@ static inline void bn_c16_96x96_relu_plane_dx(const float *restrict g, const flo
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 9216; i++) {
-        const float d = k * (bn_c16_96x96_relu_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[9216 / 16] >> (i - 9216) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c16_96x96_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c16_96x96_relu_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(y + i + 294912, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+        if (m) {
+            const mc_v16i passes = (v > 0);
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 9216; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? v : 0);
+        bits |= (unsigned)(v > 0) << (i - 9216);
     }
+    (void)bits;
 }
 
 static double bn_c16_96x96_relu_sum(int n, const float *restrict x, int c)
@@ -586,7 +622,7 @@ static double bn_c16_96x96_relu_synced_stats(int n, const float *restrict src, d
 
 void bn_c16_96x96_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 16];
     const int synced = mc_bn_allreduce != 0;
@@ -598,7 +634,8 @@ void bn_c16_96x96_relu_fwd_train(int n, const float *restrict x, const float *re
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c16_96x96_relu_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, fmean, scale, shift);
+            bn_c16_96x96_relu_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, mask + (long)(b) * 9216 + (c) * 576, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -618,12 +655,13 @@ void bn_c16_96x96_relu_fwd_eval(int n, const float *restrict x, const float *res
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c16_96x96_relu_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, mean, scale, shift);
+            bn_c16_96x96_relu_plane_normalize(x + ((long)b * 16 + c) * 9216, y + ((long)b * 16 + c) * 9216, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c16_96x96_relu_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c16_96x96_relu_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -631,7 +669,7 @@ static void bn_c16_96x96_relu_grad_sums(int n, const float *restrict x, const fl
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 16 + c) * 9216;
-        bn_c16_96x96_relu_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c16_96x96_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 9216 + (c) * 576, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -645,7 +683,7 @@ static void bn_c16_96x96_relu_grad_sums(int n, const float *restrict x, const fl
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -655,7 +693,7 @@ void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const float *restrict
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 16; c++)
-            bn_c16_96x96_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c16_96x96_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
@@ -664,11 +702,12 @@ void bn_c16_96x96_relu_bwd(int n, const float *restrict x, const float *restrict
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c16_96x96_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c16_96x96_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 16 + c) * 9216;
-            bn_c16_96x96_relu_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c16_96x96_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 9216 + (c) * 576, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -820,36 +859,22 @@ static inline double bn_c96_96x96_relu6_plane_sum_sq(const float *restrict p, fl
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c96_96x96_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c96_96x96_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c96_96x96_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
         __builtin_prefetch(g + i + 1769472, 0, 2);
         __builtin_prefetch(x + i + 1769472, 0, 2);
-        __builtin_prefetch(y + i + 1769472, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 9216; i < 9216; i++) {
-        const float gi = bn_c96_96x96_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[9216 / 16] >> (i - 9216) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -857,15 +882,16 @@ static inline void bn_c96_96x96_relu6_plane_sum_grad(const float *restrict g, co
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c96_96x96_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c96_96x96_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(dx + i + 1769472, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -873,26 +899,34 @@ static inline void bn_c96_96x96_relu6_plane_dx(const float *restrict g, const fl
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 9216; i++) {
-        const float d = k * (bn_c96_96x96_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[9216 / 16] >> (i - 9216) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c96_96x96_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c96_96x96_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(y + i + 1769472, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 9216; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 9216);
     }
+    (void)bits;
 }
 
 static double bn_c96_96x96_relu6_sum(int n, const float *restrict x, int c)
@@ -933,7 +967,7 @@ static double bn_c96_96x96_relu6_synced_stats(int n, const float *restrict src, 
 
 void bn_c96_96x96_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 96];
     const int synced = mc_bn_allreduce != 0;
@@ -945,7 +979,8 @@ void bn_c96_96x96_relu6_fwd_train(int n, const float *restrict x, const float *r
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c96_96x96_relu6_plane_normalize(x + ((long)b * 96 + c) * 9216, y + ((long)b * 96 + c) * 9216, fmean, scale, shift);
+            bn_c96_96x96_relu6_plane_normalize(x + ((long)b * 96 + c) * 9216, y + ((long)b * 96 + c) * 9216, mask + (long)(b) * 55296 + (c) * 576, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -965,12 +1000,13 @@ void bn_c96_96x96_relu6_fwd_eval(int n, const float *restrict x, const float *re
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c96_96x96_relu6_plane_normalize(x + ((long)b * 96 + c) * 9216, y + ((long)b * 96 + c) * 9216, mean, scale, shift);
+            bn_c96_96x96_relu6_plane_normalize(x + ((long)b * 96 + c) * 9216, y + ((long)b * 96 + c) * 9216, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c96_96x96_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c96_96x96_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -978,7 +1014,7 @@ static void bn_c96_96x96_relu6_grad_sums(int n, const float *restrict x, const f
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 96 + c) * 9216;
-        bn_c96_96x96_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c96_96x96_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 55296 + (c) * 576, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -992,7 +1028,7 @@ static void bn_c96_96x96_relu6_grad_sums(int n, const float *restrict x, const f
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -1002,7 +1038,7 @@ void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const float *restric
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 96; c++)
-            bn_c96_96x96_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c96_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
@@ -1011,11 +1047,12 @@ void bn_c96_96x96_relu6_bwd(int n, const float *restrict x, const float *restric
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c96_96x96_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c96_96x96_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 96 + c) * 9216;
-            bn_c96_96x96_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c96_96x96_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 55296 + (c) * 576, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -1058,16 +1095,14 @@ static inline double bn_c192_96x96_plane_sum_sq(const float *restrict p, float m
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 9216; i += 16) {
         __builtin_prefetch(g + i + 3538944, 0, 2);
         __builtin_prefetch(x + i + 3538944, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
@@ -1081,16 +1116,15 @@ static inline void bn_c192_96x96_plane_sum_grad(const float *restrict g, const f
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c192_96x96_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c192_96x96_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
-    (void)y;
     int i = 0;
     for (; i < 9216; i += 16) {
         __builtin_prefetch(dx + i + 3538944, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -1103,10 +1137,11 @@ static inline void bn_c192_96x96_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c192_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c192_96x96_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 9216; i += 16) {
@@ -1170,7 +1205,8 @@ void bn_c192_96x96_fwd_train(int n, const float *restrict x, const float *restri
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c192_96x96_plane_normalize(x + ((long)b * 192 + c) * 9216, y + ((long)b * 192 + c) * 9216, fmean, scale, shift);
+            bn_c192_96x96_plane_normalize(x + ((long)b * 192 + c) * 9216, y + ((long)b * 192 + c) * 9216, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1190,12 +1226,13 @@ void bn_c192_96x96_fwd_eval(int n, const float *restrict x, const float *restric
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c192_96x96_plane_normalize(x + ((long)b * 192 + c) * 9216, y + ((long)b * 192 + c) * 9216, mean, scale, shift);
+            bn_c192_96x96_plane_normalize(x + ((long)b * 192 + c) * 9216, y + ((long)b * 192 + c) * 9216, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -1203,7 +1240,7 @@ static void bn_c192_96x96_grad_sums(int n, const float *restrict x, const float 
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 192 + c) * 9216;
-        bn_c192_96x96_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c192_96x96_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1221,13 +1258,14 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict y, 
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    (void)y; /* no activation: no mask, and the output is not needed */
     double sums[2 * 192];
     const int synced = mc_bn_allreduce != 0;
     double m = (double)n * 9216;
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 192; c++)
-            bn_c192_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
@@ -1236,11 +1274,12 @@ void bn_c192_96x96_bwd(int n, const float *restrict x, const float *restrict y, 
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c192_96x96_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c192_96x96_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 192 + c) * 9216;
-            bn_c192_96x96_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c192_96x96_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -1283,36 +1322,22 @@ static inline double bn_c24_48x48_relu_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c24_48x48_relu_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)(y > 0);
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c24_48x48_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c24_48x48_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 2304; i += 16) {
         __builtin_prefetch(g + i + 110592, 0, 2);
         __builtin_prefetch(x + i + 110592, 0, 2);
-        __builtin_prefetch(y + i + 110592, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 2304; i < 2304; i++) {
-        const float gi = bn_c24_48x48_relu_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[2304 / 16] >> (i - 2304) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -1320,15 +1345,16 @@ static inline void bn_c24_48x48_relu_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c24_48x48_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c24_48x48_relu_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(dx + i + 110592, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -1336,26 +1362,34 @@ static inline void bn_c24_48x48_relu_plane_dx(const float *restrict g, const flo
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 2304; i++) {
-        const float d = k * (bn_c24_48x48_relu_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[2304 / 16] >> (i - 2304) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c24_48x48_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c24_48x48_relu_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(y + i + 110592, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+        if (m) {
+            const mc_v16i passes = (v > 0);
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 2304; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? v : 0);
+        bits |= (unsigned)(v > 0) << (i - 2304);
     }
+    (void)bits;
 }
 
 static double bn_c24_48x48_relu_sum(int n, const float *restrict x, int c)
@@ -1396,7 +1430,7 @@ static double bn_c24_48x48_relu_synced_stats(int n, const float *restrict src, d
 
 void bn_c24_48x48_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 24];
     const int synced = mc_bn_allreduce != 0;
@@ -1408,7 +1442,8 @@ void bn_c24_48x48_relu_fwd_train(int n, const float *restrict x, const float *re
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c24_48x48_relu_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, fmean, scale, shift);
+            bn_c24_48x48_relu_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, mask + (long)(b) * 3456 + (c) * 144, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1428,12 +1463,13 @@ void bn_c24_48x48_relu_fwd_eval(int n, const float *restrict x, const float *res
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c24_48x48_relu_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, mean, scale, shift);
+            bn_c24_48x48_relu_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c24_48x48_relu_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c24_48x48_relu_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -1441,7 +1477,7 @@ static void bn_c24_48x48_relu_grad_sums(int n, const float *restrict x, const fl
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 24 + c) * 2304;
-        bn_c24_48x48_relu_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c24_48x48_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 3456 + (c) * 144, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1455,7 +1491,7 @@ static void bn_c24_48x48_relu_grad_sums(int n, const float *restrict x, const fl
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -1465,7 +1501,7 @@ void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const float *restrict
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 24; c++)
-            bn_c24_48x48_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c24_48x48_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 24, m);
     }
     MC_OMP_FOR
@@ -1474,11 +1510,12 @@ void bn_c24_48x48_relu_bwd(int n, const float *restrict x, const float *restrict
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c24_48x48_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c24_48x48_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 24 + c) * 2304;
-            bn_c24_48x48_relu_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c24_48x48_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 3456 + (c) * 144, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -1521,16 +1558,14 @@ static inline double bn_c24_48x48_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 2304; i += 16) {
         __builtin_prefetch(g + i + 110592, 0, 2);
         __builtin_prefetch(x + i + 110592, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
@@ -1544,16 +1579,15 @@ static inline void bn_c24_48x48_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c24_48x48_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c24_48x48_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
-    (void)y;
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(dx + i + 110592, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -1566,10 +1600,11 @@ static inline void bn_c24_48x48_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c24_48x48_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c24_48x48_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 2304; i += 16) {
@@ -1633,7 +1668,8 @@ void bn_c24_48x48_fwd_train(int n, const float *restrict x, const float *restric
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c24_48x48_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, fmean, scale, shift);
+            bn_c24_48x48_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1653,12 +1689,13 @@ void bn_c24_48x48_fwd_eval(int n, const float *restrict x, const float *restrict
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c24_48x48_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, mean, scale, shift);
+            bn_c24_48x48_plane_normalize(x + ((long)b * 24 + c) * 2304, y + ((long)b * 24 + c) * 2304, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -1666,7 +1703,7 @@ static void bn_c24_48x48_grad_sums(int n, const float *restrict x, const float *
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 24 + c) * 2304;
-        bn_c24_48x48_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c24_48x48_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1684,13 +1721,14 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict y, c
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    (void)y; /* no activation: no mask, and the output is not needed */
     double sums[2 * 24];
     const int synced = mc_bn_allreduce != 0;
     double m = (double)n * 2304;
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 24; c++)
-            bn_c24_48x48_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 24, m);
     }
     MC_OMP_FOR
@@ -1699,11 +1737,12 @@ void bn_c24_48x48_bwd(int n, const float *restrict x, const float *restrict y, c
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c24_48x48_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c24_48x48_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 24 + c) * 2304;
-            bn_c24_48x48_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c24_48x48_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -1746,36 +1785,22 @@ static inline double bn_c144_48x48_relu6_plane_sum_sq(const float *restrict p, f
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c144_48x48_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c144_48x48_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c144_48x48_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 2304; i += 16) {
         __builtin_prefetch(g + i + 663552, 0, 2);
         __builtin_prefetch(x + i + 663552, 0, 2);
-        __builtin_prefetch(y + i + 663552, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 2304; i < 2304; i++) {
-        const float gi = bn_c144_48x48_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[2304 / 16] >> (i - 2304) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -1783,15 +1808,16 @@ static inline void bn_c144_48x48_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c144_48x48_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c144_48x48_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(dx + i + 663552, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -1799,26 +1825,34 @@ static inline void bn_c144_48x48_relu6_plane_dx(const float *restrict g, const f
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 2304; i++) {
-        const float d = k * (bn_c144_48x48_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[2304 / 16] >> (i - 2304) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c144_48x48_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c144_48x48_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 2304; i += 16) {
         __builtin_prefetch(y + i + 663552, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 2304; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 2304);
     }
+    (void)bits;
 }
 
 static double bn_c144_48x48_relu6_sum(int n, const float *restrict x, int c)
@@ -1859,7 +1893,7 @@ static double bn_c144_48x48_relu6_synced_stats(int n, const float *restrict src,
 
 void bn_c144_48x48_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 144];
     const int synced = mc_bn_allreduce != 0;
@@ -1871,7 +1905,8 @@ void bn_c144_48x48_relu6_fwd_train(int n, const float *restrict x, const float *
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c144_48x48_relu6_plane_normalize(x + ((long)b * 144 + c) * 2304, y + ((long)b * 144 + c) * 2304, fmean, scale, shift);
+            bn_c144_48x48_relu6_plane_normalize(x + ((long)b * 144 + c) * 2304, y + ((long)b * 144 + c) * 2304, mask + (long)(b) * 20736 + (c) * 144, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1891,12 +1926,13 @@ void bn_c144_48x48_relu6_fwd_eval(int n, const float *restrict x, const float *r
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c144_48x48_relu6_plane_normalize(x + ((long)b * 144 + c) * 2304, y + ((long)b * 144 + c) * 2304, mean, scale, shift);
+            bn_c144_48x48_relu6_plane_normalize(x + ((long)b * 144 + c) * 2304, y + ((long)b * 144 + c) * 2304, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c144_48x48_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c144_48x48_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -1904,7 +1940,7 @@ static void bn_c144_48x48_relu6_grad_sums(int n, const float *restrict x, const 
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 144 + c) * 2304;
-        bn_c144_48x48_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c144_48x48_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 20736 + (c) * 144, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1918,7 +1954,7 @@ static void bn_c144_48x48_relu6_grad_sums(int n, const float *restrict x, const 
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -1928,7 +1964,7 @@ void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const float *restri
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 144; c++)
-            bn_c144_48x48_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c144_48x48_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 144, m);
     }
     MC_OMP_FOR
@@ -1937,11 +1973,12 @@ void bn_c144_48x48_relu6_bwd(int n, const float *restrict x, const float *restri
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c144_48x48_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c144_48x48_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 144 + c) * 2304;
-            bn_c144_48x48_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c144_48x48_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 20736 + (c) * 144, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -2093,36 +2130,22 @@ static inline double bn_c144_24x24_relu6_plane_sum_sq(const float *restrict p, f
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c144_24x24_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c144_24x24_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c144_24x24_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 576; i += 16) {
         __builtin_prefetch(g + i + 165888, 0, 2);
         __builtin_prefetch(x + i + 165888, 0, 2);
-        __builtin_prefetch(y + i + 165888, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 576; i < 576; i++) {
-        const float gi = bn_c144_24x24_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[576 / 16] >> (i - 576) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -2130,15 +2153,16 @@ static inline void bn_c144_24x24_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c144_24x24_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c144_24x24_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(dx + i + 165888, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -2146,26 +2170,34 @@ static inline void bn_c144_24x24_relu6_plane_dx(const float *restrict g, const f
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 576; i++) {
-        const float d = k * (bn_c144_24x24_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[576 / 16] >> (i - 576) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c144_24x24_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c144_24x24_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(y + i + 165888, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 576; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 576);
     }
+    (void)bits;
 }
 
 static double bn_c144_24x24_relu6_sum(int n, const float *restrict x, int c)
@@ -2206,7 +2238,7 @@ static double bn_c144_24x24_relu6_synced_stats(int n, const float *restrict src,
 
 void bn_c144_24x24_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 144];
     const int synced = mc_bn_allreduce != 0;
@@ -2218,7 +2250,8 @@ void bn_c144_24x24_relu6_fwd_train(int n, const float *restrict x, const float *
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c144_24x24_relu6_plane_normalize(x + ((long)b * 144 + c) * 576, y + ((long)b * 144 + c) * 576, fmean, scale, shift);
+            bn_c144_24x24_relu6_plane_normalize(x + ((long)b * 144 + c) * 576, y + ((long)b * 144 + c) * 576, mask + (long)(b) * 5184 + (c) * 36, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2238,12 +2271,13 @@ void bn_c144_24x24_relu6_fwd_eval(int n, const float *restrict x, const float *r
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c144_24x24_relu6_plane_normalize(x + ((long)b * 144 + c) * 576, y + ((long)b * 144 + c) * 576, mean, scale, shift);
+            bn_c144_24x24_relu6_plane_normalize(x + ((long)b * 144 + c) * 576, y + ((long)b * 144 + c) * 576, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c144_24x24_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c144_24x24_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -2251,7 +2285,7 @@ static void bn_c144_24x24_relu6_grad_sums(int n, const float *restrict x, const 
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 144 + c) * 576;
-        bn_c144_24x24_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c144_24x24_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 5184 + (c) * 36, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -2265,7 +2299,7 @@ static void bn_c144_24x24_relu6_grad_sums(int n, const float *restrict x, const 
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -2275,7 +2309,7 @@ void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const float *restri
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 144; c++)
-            bn_c144_24x24_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c144_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 144, m);
     }
     MC_OMP_FOR
@@ -2284,11 +2318,12 @@ void bn_c144_24x24_relu6_bwd(int n, const float *restrict x, const float *restri
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c144_24x24_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c144_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 144 + c) * 576;
-            bn_c144_24x24_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c144_24x24_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 5184 + (c) * 36, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -2331,16 +2366,14 @@ static inline double bn_c32_24x24_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 576; i += 16) {
         __builtin_prefetch(g + i + 36864, 0, 2);
         __builtin_prefetch(x + i + 36864, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
@@ -2354,16 +2387,15 @@ static inline void bn_c32_24x24_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c32_24x24_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_24x24_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
-    (void)y;
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(dx + i + 36864, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -2376,10 +2408,11 @@ static inline void bn_c32_24x24_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c32_24x24_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c32_24x24_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 576; i += 16) {
@@ -2443,7 +2476,8 @@ void bn_c32_24x24_fwd_train(int n, const float *restrict x, const float *restric
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c32_24x24_plane_normalize(x + ((long)b * 32 + c) * 576, y + ((long)b * 32 + c) * 576, fmean, scale, shift);
+            bn_c32_24x24_plane_normalize(x + ((long)b * 32 + c) * 576, y + ((long)b * 32 + c) * 576, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2463,12 +2497,13 @@ void bn_c32_24x24_fwd_eval(int n, const float *restrict x, const float *restrict
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c32_24x24_plane_normalize(x + ((long)b * 32 + c) * 576, y + ((long)b * 32 + c) * 576, mean, scale, shift);
+            bn_c32_24x24_plane_normalize(x + ((long)b * 32 + c) * 576, y + ((long)b * 32 + c) * 576, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -2476,7 +2511,7 @@ static void bn_c32_24x24_grad_sums(int n, const float *restrict x, const float *
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 32 + c) * 576;
-        bn_c32_24x24_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c32_24x24_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -2494,13 +2529,14 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict y, c
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    (void)y; /* no activation: no mask, and the output is not needed */
     double sums[2 * 32];
     const int synced = mc_bn_allreduce != 0;
     double m = (double)n * 576;
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 32; c++)
-            bn_c32_24x24_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
@@ -2509,11 +2545,12 @@ void bn_c32_24x24_bwd(int n, const float *restrict x, const float *restrict y, c
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c32_24x24_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c32_24x24_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 32 + c) * 576;
-            bn_c32_24x24_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c32_24x24_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -2556,36 +2593,22 @@ static inline double bn_c192_24x24_relu6_plane_sum_sq(const float *restrict p, f
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c192_24x24_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c192_24x24_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c192_24x24_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 576; i += 16) {
         __builtin_prefetch(g + i + 221184, 0, 2);
         __builtin_prefetch(x + i + 221184, 0, 2);
-        __builtin_prefetch(y + i + 221184, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 576; i < 576; i++) {
-        const float gi = bn_c192_24x24_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[576 / 16] >> (i - 576) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -2593,15 +2616,16 @@ static inline void bn_c192_24x24_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c192_24x24_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c192_24x24_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(dx + i + 221184, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -2609,26 +2633,34 @@ static inline void bn_c192_24x24_relu6_plane_dx(const float *restrict g, const f
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 576; i++) {
-        const float d = k * (bn_c192_24x24_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[576 / 16] >> (i - 576) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c192_24x24_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c192_24x24_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(y + i + 221184, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 576; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 576);
     }
+    (void)bits;
 }
 
 static double bn_c192_24x24_relu6_sum(int n, const float *restrict x, int c)
@@ -2669,7 +2701,7 @@ static double bn_c192_24x24_relu6_synced_stats(int n, const float *restrict src,
 
 void bn_c192_24x24_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -2681,7 +2713,8 @@ void bn_c192_24x24_relu6_fwd_train(int n, const float *restrict x, const float *
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c192_24x24_relu6_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, fmean, scale, shift);
+            bn_c192_24x24_relu6_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, mask + (long)(b) * 6912 + (c) * 36, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2701,12 +2734,13 @@ void bn_c192_24x24_relu6_fwd_eval(int n, const float *restrict x, const float *r
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c192_24x24_relu6_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, mean, scale, shift);
+            bn_c192_24x24_relu6_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c192_24x24_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c192_24x24_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -2714,7 +2748,7 @@ static void bn_c192_24x24_relu6_grad_sums(int n, const float *restrict x, const 
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 192 + c) * 576;
-        bn_c192_24x24_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c192_24x24_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 36, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -2728,7 +2762,7 @@ static void bn_c192_24x24_relu6_grad_sums(int n, const float *restrict x, const 
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -2738,7 +2772,7 @@ void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const float *restri
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 192; c++)
-            bn_c192_24x24_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c192_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
@@ -2747,11 +2781,12 @@ void bn_c192_24x24_relu6_bwd(int n, const float *restrict x, const float *restri
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c192_24x24_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c192_24x24_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 192 + c) * 576;
-            bn_c192_24x24_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c192_24x24_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 36, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -2776,36 +2811,22 @@ static double bn_c192_24x24_relu6_pstats_sqdev(int n, const float *restrict st, 
     }
     return sq;
 }
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c192_24x24_relu6_pstats_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c192_24x24_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c192_24x24_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 576; i += 16) {
         __builtin_prefetch(g + i + 221184, 0, 2);
         __builtin_prefetch(x + i + 221184, 0, 2);
-        __builtin_prefetch(y + i + 221184, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 576; i < 576; i++) {
-        const float gi = bn_c192_24x24_relu6_pstats_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[576 / 16] >> (i - 576) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -2813,15 +2834,16 @@ static inline void bn_c192_24x24_relu6_pstats_plane_sum_grad(const float *restri
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c192_24x24_relu6_pstats_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c192_24x24_relu6_pstats_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(dx + i + 221184, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -2829,26 +2851,34 @@ static inline void bn_c192_24x24_relu6_pstats_plane_dx(const float *restrict g, 
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 576; i++) {
-        const float d = k * (bn_c192_24x24_relu6_pstats_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[576 / 16] >> (i - 576) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c192_24x24_relu6_pstats_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c192_24x24_relu6_pstats_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 576; i += 16) {
         __builtin_prefetch(y + i + 221184, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 576; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 576);
     }
+    (void)bits;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
@@ -2873,7 +2903,7 @@ static double bn_c192_24x24_relu6_pstats_synced_stats(int n, const float *restri
 
 void bn_c192_24x24_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -2885,7 +2915,8 @@ void bn_c192_24x24_relu6_pstats_fwd_train(int n, const float *restrict x, const 
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c192_24x24_relu6_pstats_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, fmean, scale, shift);
+            bn_c192_24x24_relu6_pstats_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, mask + (long)(b) * 6912 + (c) * 36, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -2905,12 +2936,13 @@ void bn_c192_24x24_relu6_pstats_fwd_eval(int n, const float *restrict x, const f
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c192_24x24_relu6_pstats_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, mean, scale, shift);
+            bn_c192_24x24_relu6_pstats_plane_normalize(x + ((long)b * 192 + c) * 576, y + ((long)b * 192 + c) * 576, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c192_24x24_relu6_pstats_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c192_24x24_relu6_pstats_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -2918,7 +2950,7 @@ static void bn_c192_24x24_relu6_pstats_grad_sums(int n, const float *restrict x,
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 192 + c) * 576;
-        bn_c192_24x24_relu6_pstats_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c192_24x24_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 36, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -2932,7 +2964,7 @@ static void bn_c192_24x24_relu6_pstats_grad_sums(int n, const float *restrict x,
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -2942,7 +2974,7 @@ void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const float 
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 192; c++)
-            bn_c192_24x24_relu6_pstats_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c192_24x24_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
@@ -2951,11 +2983,12 @@ void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const float 
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c192_24x24_relu6_pstats_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c192_24x24_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 192 + c) * 576;
-            bn_c192_24x24_relu6_pstats_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c192_24x24_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 36, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -2999,36 +3032,22 @@ static inline double bn_c192_12x12_relu6_plane_sum_sq(const float *restrict p, f
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c192_12x12_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c192_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c192_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 55296, 0, 2);
         __builtin_prefetch(x + i + 55296, 0, 2);
-        __builtin_prefetch(y + i + 55296, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 144; i < 144; i++) {
-        const float gi = bn_c192_12x12_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[144 / 16] >> (i - 144) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -3036,15 +3055,16 @@ static inline void bn_c192_12x12_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c192_12x12_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c192_12x12_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 55296, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -3052,26 +3072,34 @@ static inline void bn_c192_12x12_relu6_plane_dx(const float *restrict g, const f
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 144; i++) {
-        const float d = k * (bn_c192_12x12_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[144 / 16] >> (i - 144) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c192_12x12_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c192_12x12_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(y + i + 55296, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 144; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 144);
     }
+    (void)bits;
 }
 
 static double bn_c192_12x12_relu6_sum(int n, const float *restrict x, int c)
@@ -3112,7 +3140,7 @@ static double bn_c192_12x12_relu6_synced_stats(int n, const float *restrict src,
 
 void bn_c192_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 192];
     const int synced = mc_bn_allreduce != 0;
@@ -3124,7 +3152,8 @@ void bn_c192_12x12_relu6_fwd_train(int n, const float *restrict x, const float *
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c192_12x12_relu6_plane_normalize(x + ((long)b * 192 + c) * 144, y + ((long)b * 192 + c) * 144, fmean, scale, shift);
+            bn_c192_12x12_relu6_plane_normalize(x + ((long)b * 192 + c) * 144, y + ((long)b * 192 + c) * 144, mask + (long)(b) * 1728 + (c) * 9, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -3144,12 +3173,13 @@ void bn_c192_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *r
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c192_12x12_relu6_plane_normalize(x + ((long)b * 192 + c) * 144, y + ((long)b * 192 + c) * 144, mean, scale, shift);
+            bn_c192_12x12_relu6_plane_normalize(x + ((long)b * 192 + c) * 144, y + ((long)b * 192 + c) * 144, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c192_12x12_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c192_12x12_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -3157,7 +3187,7 @@ static void bn_c192_12x12_relu6_grad_sums(int n, const float *restrict x, const 
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 192 + c) * 144;
-        bn_c192_12x12_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c192_12x12_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1728 + (c) * 9, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -3171,7 +3201,7 @@ static void bn_c192_12x12_relu6_grad_sums(int n, const float *restrict x, const 
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -3181,7 +3211,7 @@ void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const float *restri
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 192; c++)
-            bn_c192_12x12_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c192_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
@@ -3190,11 +3220,12 @@ void bn_c192_12x12_relu6_bwd(int n, const float *restrict x, const float *restri
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c192_12x12_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c192_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 192 + c) * 144;
-            bn_c192_12x12_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c192_12x12_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 1728 + (c) * 9, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -3238,16 +3269,14 @@ static inline double bn_c64_12x12_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 18432, 0, 2);
         __builtin_prefetch(x + i + 18432, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
@@ -3261,16 +3290,15 @@ static inline void bn_c64_12x12_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c64_12x12_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c64_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
-    (void)y;
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 18432, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -3283,10 +3311,11 @@ static inline void bn_c64_12x12_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c64_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c64_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
@@ -3350,7 +3379,8 @@ void bn_c64_12x12_fwd_train(int n, const float *restrict x, const float *restric
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c64_12x12_plane_normalize(x + ((long)b * 64 + c) * 144, y + ((long)b * 64 + c) * 144, fmean, scale, shift);
+            bn_c64_12x12_plane_normalize(x + ((long)b * 64 + c) * 144, y + ((long)b * 64 + c) * 144, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -3370,12 +3400,13 @@ void bn_c64_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c64_12x12_plane_normalize(x + ((long)b * 64 + c) * 144, y + ((long)b * 64 + c) * 144, mean, scale, shift);
+            bn_c64_12x12_plane_normalize(x + ((long)b * 64 + c) * 144, y + ((long)b * 64 + c) * 144, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -3383,7 +3414,7 @@ static void bn_c64_12x12_grad_sums(int n, const float *restrict x, const float *
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 64 + c) * 144;
-        bn_c64_12x12_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c64_12x12_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -3401,13 +3432,14 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    (void)y; /* no activation: no mask, and the output is not needed */
     double sums[2 * 64];
     const int synced = mc_bn_allreduce != 0;
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 64; c++)
-            bn_c64_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
@@ -3416,11 +3448,12 @@ void bn_c64_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c64_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c64_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 64 + c) * 144;
-            bn_c64_12x12_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c64_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -3464,36 +3497,22 @@ static inline double bn_c384_12x12_relu6_plane_sum_sq(const float *restrict p, f
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c384_12x12_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c384_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c384_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 110592, 0, 2);
         __builtin_prefetch(x + i + 110592, 0, 2);
-        __builtin_prefetch(y + i + 110592, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 144; i < 144; i++) {
-        const float gi = bn_c384_12x12_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[144 / 16] >> (i - 144) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -3501,15 +3520,16 @@ static inline void bn_c384_12x12_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c384_12x12_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c384_12x12_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 110592, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -3517,26 +3537,34 @@ static inline void bn_c384_12x12_relu6_plane_dx(const float *restrict g, const f
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 144; i++) {
-        const float d = k * (bn_c384_12x12_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[144 / 16] >> (i - 144) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c384_12x12_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c384_12x12_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(y + i + 110592, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 144; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 144);
     }
+    (void)bits;
 }
 
 static double bn_c384_12x12_relu6_sum(int n, const float *restrict x, int c)
@@ -3577,7 +3605,7 @@ static double bn_c384_12x12_relu6_synced_stats(int n, const float *restrict src,
 
 void bn_c384_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 384];
     const int synced = mc_bn_allreduce != 0;
@@ -3589,7 +3617,8 @@ void bn_c384_12x12_relu6_fwd_train(int n, const float *restrict x, const float *
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c384_12x12_relu6_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, fmean, scale, shift);
+            bn_c384_12x12_relu6_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, mask + (long)(b) * 3456 + (c) * 9, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -3609,12 +3638,13 @@ void bn_c384_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *r
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c384_12x12_relu6_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, mean, scale, shift);
+            bn_c384_12x12_relu6_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c384_12x12_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c384_12x12_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -3622,7 +3652,7 @@ static void bn_c384_12x12_relu6_grad_sums(int n, const float *restrict x, const 
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 384 + c) * 144;
-        bn_c384_12x12_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c384_12x12_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 3456 + (c) * 9, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -3636,7 +3666,7 @@ static void bn_c384_12x12_relu6_grad_sums(int n, const float *restrict x, const 
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -3646,7 +3676,7 @@ void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const float *restri
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 384; c++)
-            bn_c384_12x12_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c384_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 384, m);
     }
     MC_OMP_FOR
@@ -3655,11 +3685,12 @@ void bn_c384_12x12_relu6_bwd(int n, const float *restrict x, const float *restri
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c384_12x12_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c384_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 384 + c) * 144;
-            bn_c384_12x12_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c384_12x12_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 3456 + (c) * 9, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -3684,36 +3715,22 @@ static double bn_c384_12x12_relu6_pstats_sqdev(int n, const float *restrict st, 
     }
     return sq;
 }
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c384_12x12_relu6_pstats_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c384_12x12_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c384_12x12_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 110592, 0, 2);
         __builtin_prefetch(x + i + 110592, 0, 2);
-        __builtin_prefetch(y + i + 110592, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 144; i < 144; i++) {
-        const float gi = bn_c384_12x12_relu6_pstats_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[144 / 16] >> (i - 144) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -3721,15 +3738,16 @@ static inline void bn_c384_12x12_relu6_pstats_plane_sum_grad(const float *restri
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c384_12x12_relu6_pstats_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c384_12x12_relu6_pstats_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 110592, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -3737,26 +3755,34 @@ static inline void bn_c384_12x12_relu6_pstats_plane_dx(const float *restrict g, 
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 144; i++) {
-        const float d = k * (bn_c384_12x12_relu6_pstats_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[144 / 16] >> (i - 144) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c384_12x12_relu6_pstats_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c384_12x12_relu6_pstats_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(y + i + 110592, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 144; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 144);
     }
+    (void)bits;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
@@ -3781,7 +3807,7 @@ static double bn_c384_12x12_relu6_pstats_synced_stats(int n, const float *restri
 
 void bn_c384_12x12_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 384];
     const int synced = mc_bn_allreduce != 0;
@@ -3793,7 +3819,8 @@ void bn_c384_12x12_relu6_pstats_fwd_train(int n, const float *restrict x, const 
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c384_12x12_relu6_pstats_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, fmean, scale, shift);
+            bn_c384_12x12_relu6_pstats_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, mask + (long)(b) * 3456 + (c) * 9, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -3813,12 +3840,13 @@ void bn_c384_12x12_relu6_pstats_fwd_eval(int n, const float *restrict x, const f
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c384_12x12_relu6_pstats_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, mean, scale, shift);
+            bn_c384_12x12_relu6_pstats_plane_normalize(x + ((long)b * 384 + c) * 144, y + ((long)b * 384 + c) * 144, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c384_12x12_relu6_pstats_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c384_12x12_relu6_pstats_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -3826,7 +3854,7 @@ static void bn_c384_12x12_relu6_pstats_grad_sums(int n, const float *restrict x,
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 384 + c) * 144;
-        bn_c384_12x12_relu6_pstats_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c384_12x12_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 3456 + (c) * 9, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -3840,7 +3868,7 @@ static void bn_c384_12x12_relu6_pstats_grad_sums(int n, const float *restrict x,
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -3850,7 +3878,7 @@ void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const float 
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 384; c++)
-            bn_c384_12x12_relu6_pstats_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c384_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 384, m);
     }
     MC_OMP_FOR
@@ -3859,11 +3887,12 @@ void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const float 
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c384_12x12_relu6_pstats_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c384_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 384 + c) * 144;
-            bn_c384_12x12_relu6_pstats_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c384_12x12_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 3456 + (c) * 9, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -3907,16 +3936,14 @@ static inline double bn_c96_12x12_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 27648, 0, 2);
         __builtin_prefetch(x + i + 27648, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
@@ -3930,16 +3957,15 @@ static inline void bn_c96_12x12_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c96_12x12_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c96_12x12_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
-    (void)y;
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 27648, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -3952,10 +3978,11 @@ static inline void bn_c96_12x12_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c96_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c96_12x12_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
@@ -4019,7 +4046,8 @@ void bn_c96_12x12_fwd_train(int n, const float *restrict x, const float *restric
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c96_12x12_plane_normalize(x + ((long)b * 96 + c) * 144, y + ((long)b * 96 + c) * 144, fmean, scale, shift);
+            bn_c96_12x12_plane_normalize(x + ((long)b * 96 + c) * 144, y + ((long)b * 96 + c) * 144, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -4039,12 +4067,13 @@ void bn_c96_12x12_fwd_eval(int n, const float *restrict x, const float *restrict
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c96_12x12_plane_normalize(x + ((long)b * 96 + c) * 144, y + ((long)b * 96 + c) * 144, mean, scale, shift);
+            bn_c96_12x12_plane_normalize(x + ((long)b * 96 + c) * 144, y + ((long)b * 96 + c) * 144, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -4052,7 +4081,7 @@ static void bn_c96_12x12_grad_sums(int n, const float *restrict x, const float *
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 96 + c) * 144;
-        bn_c96_12x12_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c96_12x12_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -4070,13 +4099,14 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    (void)y; /* no activation: no mask, and the output is not needed */
     double sums[2 * 96];
     const int synced = mc_bn_allreduce != 0;
     double m = (double)n * 144;
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 96; c++)
-            bn_c96_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
@@ -4085,11 +4115,12 @@ void bn_c96_12x12_bwd(int n, const float *restrict x, const float *restrict y, c
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c96_12x12_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c96_12x12_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 96 + c) * 144;
-            bn_c96_12x12_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c96_12x12_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -4133,36 +4164,22 @@ static inline double bn_c576_12x12_relu6_plane_sum_sq(const float *restrict p, f
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c576_12x12_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c576_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c576_12x12_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 165888, 0, 2);
         __builtin_prefetch(x + i + 165888, 0, 2);
-        __builtin_prefetch(y + i + 165888, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 144; i < 144; i++) {
-        const float gi = bn_c576_12x12_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[144 / 16] >> (i - 144) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -4170,15 +4187,16 @@ static inline void bn_c576_12x12_relu6_plane_sum_grad(const float *restrict g, c
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c576_12x12_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c576_12x12_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 165888, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -4186,26 +4204,34 @@ static inline void bn_c576_12x12_relu6_plane_dx(const float *restrict g, const f
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 144; i++) {
-        const float d = k * (bn_c576_12x12_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[144 / 16] >> (i - 144) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c576_12x12_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c576_12x12_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(y + i + 165888, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 144; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 144);
     }
+    (void)bits;
 }
 
 static double bn_c576_12x12_relu6_sum(int n, const float *restrict x, int c)
@@ -4246,7 +4272,7 @@ static double bn_c576_12x12_relu6_synced_stats(int n, const float *restrict src,
 
 void bn_c576_12x12_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 576];
     const int synced = mc_bn_allreduce != 0;
@@ -4258,7 +4284,8 @@ void bn_c576_12x12_relu6_fwd_train(int n, const float *restrict x, const float *
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c576_12x12_relu6_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, fmean, scale, shift);
+            bn_c576_12x12_relu6_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, mask + (long)(b) * 5184 + (c) * 9, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -4278,12 +4305,13 @@ void bn_c576_12x12_relu6_fwd_eval(int n, const float *restrict x, const float *r
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c576_12x12_relu6_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, mean, scale, shift);
+            bn_c576_12x12_relu6_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c576_12x12_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c576_12x12_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -4291,7 +4319,7 @@ static void bn_c576_12x12_relu6_grad_sums(int n, const float *restrict x, const 
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 576 + c) * 144;
-        bn_c576_12x12_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c576_12x12_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 5184 + (c) * 9, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -4305,7 +4333,7 @@ static void bn_c576_12x12_relu6_grad_sums(int n, const float *restrict x, const 
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -4315,7 +4343,7 @@ void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const float *restri
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 576; c++)
-            bn_c576_12x12_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c576_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 576, m);
     }
     MC_OMP_FOR
@@ -4324,11 +4352,12 @@ void bn_c576_12x12_relu6_bwd(int n, const float *restrict x, const float *restri
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c576_12x12_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c576_12x12_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 576 + c) * 144;
-            bn_c576_12x12_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c576_12x12_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 5184 + (c) * 9, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -4353,36 +4382,22 @@ static double bn_c576_12x12_relu6_pstats_sqdev(int n, const float *restrict st, 
     }
     return sq;
 }
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c576_12x12_relu6_pstats_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c576_12x12_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c576_12x12_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 144; i += 16) {
         __builtin_prefetch(g + i + 165888, 0, 2);
         __builtin_prefetch(x + i + 165888, 0, 2);
-        __builtin_prefetch(y + i + 165888, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 144; i < 144; i++) {
-        const float gi = bn_c576_12x12_relu6_pstats_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[144 / 16] >> (i - 144) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -4390,15 +4405,16 @@ static inline void bn_c576_12x12_relu6_pstats_plane_sum_grad(const float *restri
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c576_12x12_relu6_pstats_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c576_12x12_relu6_pstats_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(dx + i + 165888, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -4406,26 +4422,34 @@ static inline void bn_c576_12x12_relu6_pstats_plane_dx(const float *restrict g, 
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 144; i++) {
-        const float d = k * (bn_c576_12x12_relu6_pstats_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[144 / 16] >> (i - 144) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c576_12x12_relu6_pstats_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c576_12x12_relu6_pstats_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 144; i += 16) {
         __builtin_prefetch(y + i + 165888, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 144; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 144);
     }
+    (void)bits;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
@@ -4450,7 +4474,7 @@ static double bn_c576_12x12_relu6_pstats_synced_stats(int n, const float *restri
 
 void bn_c576_12x12_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 576];
     const int synced = mc_bn_allreduce != 0;
@@ -4462,7 +4486,8 @@ void bn_c576_12x12_relu6_pstats_fwd_train(int n, const float *restrict x, const 
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c576_12x12_relu6_pstats_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, fmean, scale, shift);
+            bn_c576_12x12_relu6_pstats_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, mask + (long)(b) * 5184 + (c) * 9, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -4482,12 +4507,13 @@ void bn_c576_12x12_relu6_pstats_fwd_eval(int n, const float *restrict x, const f
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c576_12x12_relu6_pstats_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, mean, scale, shift);
+            bn_c576_12x12_relu6_pstats_plane_normalize(x + ((long)b * 576 + c) * 144, y + ((long)b * 576 + c) * 144, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c576_12x12_relu6_pstats_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c576_12x12_relu6_pstats_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -4495,7 +4521,7 @@ static void bn_c576_12x12_relu6_pstats_grad_sums(int n, const float *restrict x,
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 576 + c) * 144;
-        bn_c576_12x12_relu6_pstats_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c576_12x12_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 5184 + (c) * 9, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -4509,7 +4535,7 @@ static void bn_c576_12x12_relu6_pstats_grad_sums(int n, const float *restrict x,
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -4519,7 +4545,7 @@ void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const float 
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 576; c++)
-            bn_c576_12x12_relu6_pstats_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c576_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 576, m);
     }
     MC_OMP_FOR
@@ -4528,11 +4554,12 @@ void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const float 
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c576_12x12_relu6_pstats_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c576_12x12_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 576 + c) * 144;
-            bn_c576_12x12_relu6_pstats_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c576_12x12_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 5184 + (c) * 9, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -4576,36 +4603,22 @@ static inline double bn_c576_6x6_relu6_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c576_6x6_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c576_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c576_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
         __builtin_prefetch(g + i + 41472, 0, 2);
         __builtin_prefetch(x + i + 41472, 0, 2);
-        __builtin_prefetch(y + i + 41472, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 32; i < 36; i++) {
-        const float gi = bn_c576_6x6_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[32 / 16] >> (i - 32) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -4613,15 +4626,16 @@ static inline void bn_c576_6x6_relu6_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c576_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c576_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(dx + i + 41472, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -4629,26 +4643,35 @@ static inline void bn_c576_6x6_relu6_plane_dx(const float *restrict g, const flo
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 36; i++) {
-        const float d = k * (bn_c576_6x6_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[32 / 16] >> (i - 32) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c576_6x6_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c576_6x6_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(y + i + 41472, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 36; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 32);
     }
+    if (m)
+        m[32 / 16] = (uint16_t)bits;
 }
 
 static double bn_c576_6x6_relu6_sum(int n, const float *restrict x, int c)
@@ -4689,7 +4712,7 @@ static double bn_c576_6x6_relu6_synced_stats(int n, const float *restrict src, d
 
 void bn_c576_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 576];
     const int synced = mc_bn_allreduce != 0;
@@ -4701,7 +4724,8 @@ void bn_c576_6x6_relu6_fwd_train(int n, const float *restrict x, const float *re
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c576_6x6_relu6_plane_normalize(x + ((long)b * 576 + c) * 36, y + ((long)b * 576 + c) * 36, fmean, scale, shift);
+            bn_c576_6x6_relu6_plane_normalize(x + ((long)b * 576 + c) * 36, y + ((long)b * 576 + c) * 36, mask + (long)(b) * 1728 + (c) * 3, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -4721,12 +4745,13 @@ void bn_c576_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *res
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c576_6x6_relu6_plane_normalize(x + ((long)b * 576 + c) * 36, y + ((long)b * 576 + c) * 36, mean, scale, shift);
+            bn_c576_6x6_relu6_plane_normalize(x + ((long)b * 576 + c) * 36, y + ((long)b * 576 + c) * 36, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c576_6x6_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c576_6x6_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -4734,7 +4759,7 @@ static void bn_c576_6x6_relu6_grad_sums(int n, const float *restrict x, const fl
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 576 + c) * 36;
-        bn_c576_6x6_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c576_6x6_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1728 + (c) * 3, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -4748,7 +4773,7 @@ static void bn_c576_6x6_relu6_grad_sums(int n, const float *restrict x, const fl
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -4758,7 +4783,7 @@ void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 576; c++)
-            bn_c576_6x6_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c576_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 576, m);
     }
     MC_OMP_FOR
@@ -4767,11 +4792,12 @@ void bn_c576_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c576_6x6_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c576_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 576 + c) * 36;
-            bn_c576_6x6_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c576_6x6_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 1728 + (c) * 3, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -4815,16 +4841,14 @@ static inline double bn_c160_6x6_plane_sum_sq(const float *restrict p, float mea
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
         __builtin_prefetch(g + i + 11520, 0, 2);
         __builtin_prefetch(x + i + 11520, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
@@ -4838,16 +4862,15 @@ static inline void bn_c160_6x6_plane_sum_grad(const float *restrict g, const flo
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c160_6x6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c160_6x6_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
-    (void)y;
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(dx + i + 11520, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -4860,10 +4883,11 @@ static inline void bn_c160_6x6_plane_dx(const float *restrict g, const float *re
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c160_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c160_6x6_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 32; i += 16) {
@@ -4927,7 +4951,8 @@ void bn_c160_6x6_fwd_train(int n, const float *restrict x, const float *restrict
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c160_6x6_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, fmean, scale, shift);
+            bn_c160_6x6_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -4947,12 +4972,13 @@ void bn_c160_6x6_fwd_eval(int n, const float *restrict x, const float *restrict 
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c160_6x6_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, mean, scale, shift);
+            bn_c160_6x6_plane_normalize(x + ((long)b * 160 + c) * 36, y + ((long)b * 160 + c) * 36, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -4960,7 +4986,7 @@ static void bn_c160_6x6_grad_sums(int n, const float *restrict x, const float *r
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 160 + c) * 36;
-        bn_c160_6x6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c160_6x6_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -4978,13 +5004,14 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, co
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    (void)y; /* no activation: no mask, and the output is not needed */
     double sums[2 * 160];
     const int synced = mc_bn_allreduce != 0;
     double m = (double)n * 36;
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 160; c++)
-            bn_c160_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 160, m);
     }
     MC_OMP_FOR
@@ -4993,11 +5020,12 @@ void bn_c160_6x6_bwd(int n, const float *restrict x, const float *restrict y, co
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c160_6x6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c160_6x6_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 160 + c) * 36;
-            bn_c160_6x6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c160_6x6_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -5041,36 +5069,22 @@ static inline double bn_c960_6x6_relu6_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c960_6x6_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c960_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c960_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
         __builtin_prefetch(g + i + 69120, 0, 2);
         __builtin_prefetch(x + i + 69120, 0, 2);
-        __builtin_prefetch(y + i + 69120, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 32; i < 36; i++) {
-        const float gi = bn_c960_6x6_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[32 / 16] >> (i - 32) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -5078,15 +5092,16 @@ static inline void bn_c960_6x6_relu6_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c960_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c960_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(dx + i + 69120, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -5094,26 +5109,35 @@ static inline void bn_c960_6x6_relu6_plane_dx(const float *restrict g, const flo
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 36; i++) {
-        const float d = k * (bn_c960_6x6_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[32 / 16] >> (i - 32) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c960_6x6_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c960_6x6_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(y + i + 69120, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 36; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 32);
     }
+    if (m)
+        m[32 / 16] = (uint16_t)bits;
 }
 
 static double bn_c960_6x6_relu6_sum(int n, const float *restrict x, int c)
@@ -5154,7 +5178,7 @@ static double bn_c960_6x6_relu6_synced_stats(int n, const float *restrict src, d
 
 void bn_c960_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 960];
     const int synced = mc_bn_allreduce != 0;
@@ -5166,7 +5190,8 @@ void bn_c960_6x6_relu6_fwd_train(int n, const float *restrict x, const float *re
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c960_6x6_relu6_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, fmean, scale, shift);
+            bn_c960_6x6_relu6_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, mask + (long)(b) * 2880 + (c) * 3, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -5186,12 +5211,13 @@ void bn_c960_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *res
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c960_6x6_relu6_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, mean, scale, shift);
+            bn_c960_6x6_relu6_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c960_6x6_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c960_6x6_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -5199,7 +5225,7 @@ static void bn_c960_6x6_relu6_grad_sums(int n, const float *restrict x, const fl
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 960 + c) * 36;
-        bn_c960_6x6_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c960_6x6_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 2880 + (c) * 3, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -5213,7 +5239,7 @@ static void bn_c960_6x6_relu6_grad_sums(int n, const float *restrict x, const fl
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -5223,7 +5249,7 @@ void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 960; c++)
-            bn_c960_6x6_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c960_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 960, m);
     }
     MC_OMP_FOR
@@ -5232,11 +5258,12 @@ void bn_c960_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c960_6x6_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c960_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 960 + c) * 36;
-            bn_c960_6x6_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c960_6x6_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 2880 + (c) * 3, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -5261,36 +5288,22 @@ static double bn_c960_6x6_relu6_pstats_sqdev(int n, const float *restrict st, in
     }
     return sq;
 }
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c960_6x6_relu6_pstats_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c960_6x6_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c960_6x6_relu6_pstats_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
         __builtin_prefetch(g + i + 69120, 0, 2);
         __builtin_prefetch(x + i + 69120, 0, 2);
-        __builtin_prefetch(y + i + 69120, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 32; i < 36; i++) {
-        const float gi = bn_c960_6x6_relu6_pstats_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[32 / 16] >> (i - 32) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -5298,15 +5311,16 @@ static inline void bn_c960_6x6_relu6_pstats_plane_sum_grad(const float *restrict
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c960_6x6_relu6_pstats_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c960_6x6_relu6_pstats_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(dx + i + 69120, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -5314,26 +5328,35 @@ static inline void bn_c960_6x6_relu6_pstats_plane_dx(const float *restrict g, co
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 36; i++) {
-        const float d = k * (bn_c960_6x6_relu6_pstats_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[32 / 16] >> (i - 32) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c960_6x6_relu6_pstats_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c960_6x6_relu6_pstats_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(y + i + 69120, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 36; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 32);
     }
+    if (m)
+        m[32 / 16] = (uint16_t)bits;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
@@ -5358,7 +5381,7 @@ static double bn_c960_6x6_relu6_pstats_synced_stats(int n, const float *restrict
 
 void bn_c960_6x6_relu6_pstats_fwd_train(int n, const float *restrict x, const float *restrict pstats, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 960];
     const int synced = mc_bn_allreduce != 0;
@@ -5370,7 +5393,8 @@ void bn_c960_6x6_relu6_pstats_fwd_train(int n, const float *restrict x, const fl
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c960_6x6_relu6_pstats_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, fmean, scale, shift);
+            bn_c960_6x6_relu6_pstats_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, mask + (long)(b) * 2880 + (c) * 3, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -5390,12 +5414,13 @@ void bn_c960_6x6_relu6_pstats_fwd_eval(int n, const float *restrict x, const flo
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c960_6x6_relu6_pstats_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, mean, scale, shift);
+            bn_c960_6x6_relu6_pstats_plane_normalize(x + ((long)b * 960 + c) * 36, y + ((long)b * 960 + c) * 36, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c960_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c960_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -5403,7 +5428,7 @@ static void bn_c960_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, c
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 960 + c) * 36;
-        bn_c960_6x6_relu6_pstats_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c960_6x6_relu6_pstats_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 2880 + (c) * 3, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -5417,7 +5442,7 @@ static void bn_c960_6x6_relu6_pstats_grad_sums(int n, const float *restrict x, c
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -5427,7 +5452,7 @@ void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const float *r
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 960; c++)
-            bn_c960_6x6_relu6_pstats_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c960_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 960, m);
     }
     MC_OMP_FOR
@@ -5436,11 +5461,12 @@ void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const float *r
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c960_6x6_relu6_pstats_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c960_6x6_relu6_pstats_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 960 + c) * 36;
-            bn_c960_6x6_relu6_pstats_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c960_6x6_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 2880 + (c) * 3, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -5594,36 +5620,22 @@ static inline double bn_c1280_6x6_relu6_plane_sum_sq(const float *restrict p, fl
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c1280_6x6_relu6_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)((y > 0) & (y < 6));
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c1280_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c1280_6x6_relu6_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 32; i += 16) {
         __builtin_prefetch(g + i + 92160, 0, 2);
         __builtin_prefetch(x + i + 92160, 0, 2);
-        __builtin_prefetch(y + i + 92160, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 32; i < 36; i++) {
-        const float gi = bn_c1280_6x6_relu6_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[32 / 16] >> (i - 32) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -5631,15 +5643,16 @@ static inline void bn_c1280_6x6_relu6_plane_sum_grad(const float *restrict g, co
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c1280_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c1280_6x6_relu6_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(dx + i + 92160, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & ((*(const mc_v16 *)(y + i) > 0) & (*(const mc_v16 *)(y + i) < 6)));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -5647,26 +5660,35 @@ static inline void bn_c1280_6x6_relu6_plane_dx(const float *restrict g, const fl
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 36; i++) {
-        const float d = k * (bn_c1280_6x6_relu6_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[32 / 16] >> (i - 32) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c1280_6x6_relu6_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c1280_6x6_relu6_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 32; i += 16) {
         __builtin_prefetch(y + i + 92160, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)(((mc_v16i)(v) & (v > 0) & ~(v > 6)) | ((mc_v16i)((mc_v16){0} + 6) & (v > 6)));
+        if (m) {
+            const mc_v16i passes = ((v > 0) & (v < 6));
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 36; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? (v < 6 ? v : 6) : 0);
+        bits |= (unsigned)((v > 0) & (v < 6)) << (i - 32);
     }
+    if (m)
+        m[32 / 16] = (uint16_t)bits;
 }
 
 static double bn_c1280_6x6_relu6_sum(int n, const float *restrict x, int c)
@@ -5707,7 +5729,7 @@ static double bn_c1280_6x6_relu6_synced_stats(int n, const float *restrict src, 
 
 void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 1280];
     const int synced = mc_bn_allreduce != 0;
@@ -5719,7 +5741,8 @@ void bn_c1280_6x6_relu6_fwd_train(int n, const float *restrict x, const float *r
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c1280_6x6_relu6_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, fmean, scale, shift);
+            bn_c1280_6x6_relu6_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, mask + (long)(b) * 3840 + (c) * 3, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -5739,12 +5762,13 @@ void bn_c1280_6x6_relu6_fwd_eval(int n, const float *restrict x, const float *re
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c1280_6x6_relu6_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, mean, scale, shift);
+            bn_c1280_6x6_relu6_plane_normalize(x + ((long)b * 1280 + c) * 36, y + ((long)b * 1280 + c) * 36, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c1280_6x6_relu6_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c1280_6x6_relu6_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -5752,7 +5776,7 @@ static void bn_c1280_6x6_relu6_grad_sums(int n, const float *restrict x, const f
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 1280 + c) * 36;
-        bn_c1280_6x6_relu6_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c1280_6x6_relu6_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 3840 + (c) * 3, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -5766,7 +5790,7 @@ static void bn_c1280_6x6_relu6_grad_sums(int n, const float *restrict x, const f
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -5776,7 +5800,7 @@ void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const float *restric
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 1280; c++)
-            bn_c1280_6x6_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c1280_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 1280, m);
     }
     MC_OMP_FOR
@@ -5785,11 +5809,12 @@ void bn_c1280_6x6_relu6_bwd(int n, const float *restrict x, const float *restric
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c1280_6x6_relu6_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c1280_6x6_relu6_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 1280 + c) * 36;
-            bn_c1280_6x6_relu6_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c1280_6x6_relu6_plane_dx(dy + at, x + at, mask + (long)(b) * 3840 + (c) * 3, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }

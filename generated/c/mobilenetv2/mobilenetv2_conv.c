@@ -89,6 +89,49 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
         }
 }
 
+/* Activation masks kept as bits (plan.c, mask_activations): bit l of a
+ * 16-bit word for lane l of a vector. mc_v16_bits: which lanes of m are
+ * set; mc_v16_keep: the lanes of g whose bit is set, the others 0. */
+#ifdef __AVX512F__
+static inline __attribute__((unused)) uint16_t mc_v16_bits(const mc_v16i *m)
+{
+    return (uint16_t)_mm512_cmpneq_epi32_mask((__m512i)*m, _mm512_setzero_si512());
+}
+
+static inline __attribute__((unused)) void mc_v16_keep(mc_v16 *g, uint16_t bits)
+{
+    *g = (mc_v16)_mm512_maskz_mov_ps((__mmask16)bits, (__m512)*g);
+}
+#else
+static inline __attribute__((unused)) uint16_t mc_v16_bits(const mc_v16i *m)
+{
+    unsigned bits = 0;
+    for (int l = 0; l < 16; l++)
+        bits |= (unsigned)((*m)[l] != 0) << l;
+    return (uint16_t)bits;
+}
+
+static inline __attribute__((unused)) void mc_v16_keep(mc_v16 *g, uint16_t bits)
+{
+    for (int l = 0; l < 16; l++)
+        if (!(bits >> l & 1))
+            (*g)[l] = 0.0f;
+}
+#endif
+
+/* One value g where its bit is 1, else 0, by its bits: the select bit ? g
+ * : 0 compiled to a branch, which the signs of the data mispredict (the
+ * backward of a batch norm on 2 x 2 planes 7x slower). */
+static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {g};
+    v.u &= -(uint32_t)bit;
+    return v.f;
+}
+
 static void conv_k3_c3_32_96x96_s1_p1_gemm_fwd(const float *restrict a, const float *restrict b, float *restrict c)
 {
     MC_OMP_FOR

@@ -15,10 +15,10 @@ void conv_k3_c3_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *
     float *restrict dw, float *restrict dbias, int acc);
 void bn_c16_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c16_32x32_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -47,8 +47,8 @@ void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
 void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n16384_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
+void add2_n16384_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_5_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_5_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -66,10 +66,10 @@ void conv_k1_c32_32_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const f
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c32_16x16_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -86,8 +86,8 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, c
 void conv_k1_c16_32_32x32_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n8192_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
+void add2_n8192_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_5_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_5_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -115,10 +115,10 @@ void conv_k1_c64_64_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const f
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c64_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -135,8 +135,8 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, con
 void conv_k1_c32_64_16x16_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n4096_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
+void add2_n4096_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_3_c64_8x8_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_3_c64_8x8_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,

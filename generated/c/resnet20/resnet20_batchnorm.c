@@ -89,6 +89,49 @@ static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
         }
 }
 
+/* Activation masks kept as bits (plan.c, mask_activations): bit l of a
+ * 16-bit word for lane l of a vector. mc_v16_bits: which lanes of m are
+ * set; mc_v16_keep: the lanes of g whose bit is set, the others 0. */
+#ifdef __AVX512F__
+static inline __attribute__((unused)) uint16_t mc_v16_bits(const mc_v16i *m)
+{
+    return (uint16_t)_mm512_cmpneq_epi32_mask((__m512i)*m, _mm512_setzero_si512());
+}
+
+static inline __attribute__((unused)) void mc_v16_keep(mc_v16 *g, uint16_t bits)
+{
+    *g = (mc_v16)_mm512_maskz_mov_ps((__mmask16)bits, (__m512)*g);
+}
+#else
+static inline __attribute__((unused)) uint16_t mc_v16_bits(const mc_v16i *m)
+{
+    unsigned bits = 0;
+    for (int l = 0; l < 16; l++)
+        bits |= (unsigned)((*m)[l] != 0) << l;
+    return (uint16_t)bits;
+}
+
+static inline __attribute__((unused)) void mc_v16_keep(mc_v16 *g, uint16_t bits)
+{
+    for (int l = 0; l < 16; l++)
+        if (!(bits >> l & 1))
+            (*g)[l] = 0.0f;
+}
+#endif
+
+/* One value g where its bit is 1, else 0, by its bits: the select bit ? g
+ * : 0 compiled to a branch, which the signs of the data mispredict (the
+ * backward of a batch norm on 2 x 2 planes 7x slower). */
+static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {g};
+    v.u &= -(uint32_t)bit;
+    return v.f;
+}
+
 static inline double bn_c16_32x32_relu_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
@@ -126,36 +169,22 @@ static inline double bn_c16_32x32_relu_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c16_32x32_relu_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)(y > 0);
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c16_32x32_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c16_32x32_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
         __builtin_prefetch(g + i + 32768, 0, 2);
         __builtin_prefetch(x + i + 32768, 0, 2);
-        __builtin_prefetch(y + i + 32768, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 1024; i < 1024; i++) {
-        const float gi = bn_c16_32x32_relu_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[1024 / 16] >> (i - 1024) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -163,15 +192,16 @@ static inline void bn_c16_32x32_relu_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c16_32x32_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c16_32x32_relu_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 1024; i += 16) {
         __builtin_prefetch(dx + i + 32768, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -179,26 +209,34 @@ static inline void bn_c16_32x32_relu_plane_dx(const float *restrict g, const flo
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 1024; i++) {
-        const float d = k * (bn_c16_32x32_relu_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[1024 / 16] >> (i - 1024) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c16_32x32_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c16_32x32_relu_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 1024; i += 16) {
         __builtin_prefetch(y + i + 32768, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+        if (m) {
+            const mc_v16i passes = (v > 0);
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 1024; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? v : 0);
+        bits |= (unsigned)(v > 0) << (i - 1024);
     }
+    (void)bits;
 }
 
 static double bn_c16_32x32_relu_sum(int n, const float *restrict x, int c)
@@ -239,7 +277,7 @@ static double bn_c16_32x32_relu_synced_stats(int n, const float *restrict src, d
 
 void bn_c16_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 16];
     const int synced = mc_bn_allreduce != 0;
@@ -251,7 +289,8 @@ void bn_c16_32x32_relu_fwd_train(int n, const float *restrict x, const float *re
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c16_32x32_relu_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, fmean, scale, shift);
+            bn_c16_32x32_relu_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, mask + (long)(b) * 1024 + (c) * 64, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -271,12 +310,13 @@ void bn_c16_32x32_relu_fwd_eval(int n, const float *restrict x, const float *res
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c16_32x32_relu_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, mean, scale, shift);
+            bn_c16_32x32_relu_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -284,7 +324,7 @@ static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const fl
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 16 + c) * 1024;
-        bn_c16_32x32_relu_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c16_32x32_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 64, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -298,7 +338,7 @@ static void bn_c16_32x32_relu_grad_sums(int n, const float *restrict x, const fl
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -308,7 +348,7 @@ void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const float *restrict
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 16; c++)
-            bn_c16_32x32_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
@@ -317,11 +357,12 @@ void bn_c16_32x32_relu_bwd(int n, const float *restrict x, const float *restrict
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c16_32x32_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c16_32x32_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 16 + c) * 1024;
-            bn_c16_32x32_relu_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c16_32x32_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 1024 + (c) * 64, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -439,16 +480,14 @@ static inline double bn_c16_32x32_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c16_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c16_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
         __builtin_prefetch(g + i + 32768, 0, 2);
         __builtin_prefetch(x + i + 32768, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
@@ -462,16 +501,15 @@ static inline void bn_c16_32x32_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c16_32x32_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c16_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
-    (void)y;
     int i = 0;
     for (; i < 1024; i += 16) {
         __builtin_prefetch(dx + i + 32768, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -484,10 +522,11 @@ static inline void bn_c16_32x32_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c16_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c16_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 1024; i += 16) {
@@ -551,7 +590,8 @@ void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restric
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, fmean, scale, shift);
+            bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -571,12 +611,13 @@ void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, mean, scale, shift);
+            bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -584,7 +625,7 @@ static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 16 + c) * 1024;
-        bn_c16_32x32_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c16_32x32_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -602,13 +643,14 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    (void)y; /* no activation: no mask, and the output is not needed */
     double sums[2 * 16];
     const int synced = mc_bn_allreduce != 0;
     double m = (double)n * 1024;
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 16; c++)
-            bn_c16_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c16_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
@@ -617,11 +659,12 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c16_32x32_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c16_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 16 + c) * 1024;
-            bn_c16_32x32_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c16_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -739,36 +782,22 @@ static inline double bn_c32_16x16_relu_plane_sum_sq(const float *restrict p, flo
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c32_16x16_relu_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)(y > 0);
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c32_16x16_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c32_16x16_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 256; i += 16) {
         __builtin_prefetch(g + i + 16384, 0, 2);
         __builtin_prefetch(x + i + 16384, 0, 2);
-        __builtin_prefetch(y + i + 16384, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 256; i < 256; i++) {
-        const float gi = bn_c32_16x16_relu_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[256 / 16] >> (i - 256) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -776,15 +805,16 @@ static inline void bn_c32_16x16_relu_plane_sum_grad(const float *restrict g, con
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c32_16x16_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_16x16_relu_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 256; i += 16) {
         __builtin_prefetch(dx + i + 16384, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -792,26 +822,34 @@ static inline void bn_c32_16x16_relu_plane_dx(const float *restrict g, const flo
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 256; i++) {
-        const float d = k * (bn_c32_16x16_relu_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[256 / 16] >> (i - 256) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c32_16x16_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c32_16x16_relu_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 256; i += 16) {
         __builtin_prefetch(y + i + 16384, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+        if (m) {
+            const mc_v16i passes = (v > 0);
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 256; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? v : 0);
+        bits |= (unsigned)(v > 0) << (i - 256);
     }
+    (void)bits;
 }
 
 static double bn_c32_16x16_relu_sum(int n, const float *restrict x, int c)
@@ -852,7 +890,7 @@ static double bn_c32_16x16_relu_synced_stats(int n, const float *restrict src, d
 
 void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 32];
     const int synced = mc_bn_allreduce != 0;
@@ -864,7 +902,8 @@ void bn_c32_16x16_relu_fwd_train(int n, const float *restrict x, const float *re
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c32_16x16_relu_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, fmean, scale, shift);
+            bn_c32_16x16_relu_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, mask + (long)(b) * 512 + (c) * 16, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -884,12 +923,13 @@ void bn_c32_16x16_relu_fwd_eval(int n, const float *restrict x, const float *res
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c32_16x16_relu_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, mean, scale, shift);
+            bn_c32_16x16_relu_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -897,7 +937,7 @@ static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const fl
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_relu_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c32_16x16_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 512 + (c) * 16, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -911,7 +951,7 @@ static void bn_c32_16x16_relu_grad_sums(int n, const float *restrict x, const fl
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -921,7 +961,7 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const float *restrict
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 32; c++)
-            bn_c32_16x16_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
@@ -930,11 +970,12 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const float *restrict
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c32_16x16_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c32_16x16_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_relu_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c32_16x16_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 512 + (c) * 16, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -977,16 +1018,14 @@ static inline double bn_c32_16x16_plane_sum_sq(const float *restrict p, float me
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c32_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c32_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 256; i += 16) {
         __builtin_prefetch(g + i + 16384, 0, 2);
         __builtin_prefetch(x + i + 16384, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
@@ -1000,16 +1039,15 @@ static inline void bn_c32_16x16_plane_sum_grad(const float *restrict g, const fl
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c32_16x16_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_16x16_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
-    (void)y;
     int i = 0;
     for (; i < 256; i += 16) {
         __builtin_prefetch(dx + i + 16384, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -1022,10 +1060,11 @@ static inline void bn_c32_16x16_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c32_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c32_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 256; i += 16) {
@@ -1089,7 +1128,8 @@ void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restric
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c32_16x16_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, fmean, scale, shift);
+            bn_c32_16x16_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1109,12 +1149,13 @@ void bn_c32_16x16_fwd_eval(int n, const float *restrict x, const float *restrict
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c32_16x16_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, mean, scale, shift);
+            bn_c32_16x16_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -1122,7 +1163,7 @@ static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c32_16x16_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1140,13 +1181,14 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, c
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    (void)y; /* no activation: no mask, and the output is not needed */
     double sums[2 * 32];
     const int synced = mc_bn_allreduce != 0;
     double m = (double)n * 256;
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 32; c++)
-            bn_c32_16x16_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c32_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
@@ -1155,11 +1197,12 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, c
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c32_16x16_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c32_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c32_16x16_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -1277,36 +1320,22 @@ static inline double bn_c64_8x8_relu_plane_sum_sq(const float *restrict p, float
     return s;
 }
 
-/* g where the activation passed it (y > 0, and y < 6 for ReLU6), else
- * 0, by its bits: the select y > 0 ? g : 0 compiled to a branch, which the
- * signs of the data mispredict (the backward of a batch norm on 2 x 2
- * planes 7x slower). */
-static inline float bn_c64_8x8_relu_pass(float g, float y)
-{
-    union {
-        float f;
-        uint32_t u;
-    } v = {g};
-    v.u &= -(uint32_t)(y > 0);
-    return v.f;
-}
-
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c64_8x8_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c64_8x8_relu_plane_sum_grad(const float *restrict g, const float *restrict x, const uint16_t *restrict m,
     float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 64; i += 16) {
         __builtin_prefetch(g + i + 8192, 0, 2);
         __builtin_prefetch(x + i + 8192, 0, 2);
-        __builtin_prefetch(y + i + 8192, 0, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
     double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
     for (int i = 64; i < 64; i++) {
-        const float gi = bn_c64_8x8_relu_pass(g[i], y[i]);
+        const float gi = mc_pass(g[i], m[64 / 16] >> (i - 64) & 1);
         sg += gi;
         sgx += gi * ((x[i] - mean) * invstd);
     }
@@ -1314,15 +1343,16 @@ static inline void bn_c64_8x8_relu_plane_sum_grad(const float *restrict g, const
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c64_8x8_relu_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c64_8x8_relu_plane_dx(const float *restrict g, const float *restrict x, const uint16_t *restrict m, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
     for (; i < 64; i += 16) {
         __builtin_prefetch(dx + i + 8192, 1, 2);
-        const mc_v16 gv = (mc_v16)((mc_v16i)(*(const mc_v16 *)(g + i)) & (*(const mc_v16 *)(y + i) > 0));
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16_keep(&gv, m[i / 16]);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -1330,26 +1360,34 @@ static inline void bn_c64_8x8_relu_plane_dx(const float *restrict g, const float
             *(mc_v16 *)(dx + i) = d;
     }
     for (; i < 64; i++) {
-        const float d = k * (bn_c64_8x8_relu_pass(g[i], y[i]) - mean_g - (x[i] - mean) * slope);
+        const float d = k * (mc_pass(g[i], m[64 / 16] >> (i - 64) & 1) - mean_g - (x[i] - mean) * slope);
         dx[i] = acc ? dx[i] + d : d;
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c64_8x8_relu_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c64_8x8_relu_plane_normalize(const float *restrict x, float *restrict y, uint16_t *restrict m, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 64; i += 16) {
         __builtin_prefetch(y + i + 8192, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = (mc_v16)((mc_v16i)(v) & (v > 0));
+        if (m) {
+            const mc_v16i passes = (v > 0);
+            m[i / 16] = mc_v16_bits(&passes);
+        }
     }
+    unsigned bits = 0;
     for (; i < 64; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = (v > 0 ? v : 0);
+        bits |= (unsigned)(v > 0) << (i - 64);
     }
+    (void)bits;
 }
 
 static double bn_c64_8x8_relu_sum(int n, const float *restrict x, int c)
@@ -1390,7 +1428,7 @@ static double bn_c64_8x8_relu_synced_stats(int n, const float *restrict src, dou
 
 void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask)
 {
     double stats[2 * 64];
     const int synced = mc_bn_allreduce != 0;
@@ -1402,7 +1440,8 @@ void bn_c64_8x8_relu_fwd_train(int n, const float *restrict x, const float *rest
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c64_8x8_relu_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, fmean, scale, shift);
+            bn_c64_8x8_relu_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, mask + (long)(b) * 256 + (c) * 4, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1422,12 +1461,13 @@ void bn_c64_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restr
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c64_8x8_relu_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, mean, scale, shift);
+            bn_c64_8x8_relu_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, 0, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -1435,7 +1475,7 @@ static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const floa
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_relu_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c64_8x8_relu_plane_sum_grad(dy + at, x + at, mask + (long)(b) * 256 + (c) * 4, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1449,7 +1489,7 @@ static void bn_c64_8x8_relu_grad_sums(int n, const float *restrict x, const floa
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -1459,7 +1499,7 @@ void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 64; c++)
-            bn_c64_8x8_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
@@ -1468,11 +1508,12 @@ void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c64_8x8_relu_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c64_8x8_relu_grad_sums(n, x, mask, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_relu_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c64_8x8_relu_plane_dx(dy + at, x + at, mask + (long)(b) * 256 + (c) * 4, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }
@@ -1515,16 +1556,14 @@ static inline double bn_c64_8x8_plane_sum_sq(const float *restrict p, float mean
     return s;
 }
 
-/* The sums of g and of g * (x - mean) * invstd (g masked by y with an activation). */
-static inline void bn_c64_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, const float *restrict y,
-    float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c64_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
-    (void)y;
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 64; i += 16) {
         __builtin_prefetch(g + i + 8192, 0, 2);
         __builtin_prefetch(x + i + 8192, 0, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         lanes_g += gv;
         lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
     }
@@ -1538,16 +1577,15 @@ static inline void bn_c64_8x8_plane_sum_grad(const float *restrict g, const floa
     *sum_gx += sgx;
 }
 
-/* dx = k * (g - mean_g - (x - mean) * slope) (g masked by y with an
- * activation), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c64_8x8_plane_dx(const float *restrict g, const float *restrict x, const float *restrict y,
-    float *restrict dx, float k, float mean_g, float mean, float slope, int acc)
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c64_8x8_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
 {
-    (void)y;
     int i = 0;
     for (; i < 64; i += 16) {
         __builtin_prefetch(dx + i + 8192, 1, 2);
-        const mc_v16 gv = *(const mc_v16 *)(g + i);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
         const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
         if (acc)
             *(mc_v16 *)(dx + i) += d;
@@ -1560,10 +1598,11 @@ static inline void bn_c64_8x8_plane_dx(const float *restrict g, const float *res
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused), the next plane of
- * y prefetched for writing (its lines are read before they are written). */
-static inline void bn_c64_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean, float scale,
-    float shift)
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c64_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
 {
     int i = 0;
     for (; i < 64; i += 16) {
@@ -1627,7 +1666,8 @@ void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict 
         const float fmean = (float)mean;
         const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c64_8x8_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, fmean, scale, shift);
+            bn_c64_8x8_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, fmean,
+                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1647,12 +1687,13 @@ void bn_c64_8x8_fwd_eval(int n, const float *restrict x, const float *restrict g
         const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            bn_c64_8x8_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, mean, scale, shift);
+            bn_c64_8x8_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, mean, scale,
+                shift);
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *restrict y, const float *restrict save_mean,
+static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -1660,7 +1701,7 @@ static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *re
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_plane_sum_grad(dy + at, x + at, y + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c64_8x8_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1678,13 +1719,14 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, con
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
+    (void)y; /* no activation: no mask, and the output is not needed */
     double sums[2 * 64];
     const int synced = mc_bn_allreduce != 0;
     double m = (double)n * 64;
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 64; c++)
-            bn_c64_8x8_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c64_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
@@ -1693,11 +1735,12 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, con
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c64_8x8_grad_sums(n, x, y, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c64_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_plane_dx(dy + at, x + at, y + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat, acc);
+            bn_c64_8x8_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
         }
     }
 }

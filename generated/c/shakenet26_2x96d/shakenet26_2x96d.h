@@ -50,10 +50,10 @@ void conv_k1_c48_96_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c96_32x32_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c96_32x32_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c96_32x32_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c96_32x32_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k3_c96_96_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -115,10 +115,10 @@ void conv_k1_c192_192_32x32_s2_p0_b_bn_bwd(int n, const float *restrict x, const
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c192_16x16_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c192_16x16_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_16x16_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k3_c192_192_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -175,10 +175,10 @@ void conv_k1_c384_384_16x16_s2_p0_b_bn_bwd(int n, const float *restrict x, const
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
 void bn_c384_8x8_relu_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd, uint16_t *restrict mask);
 void bn_c384_8x8_relu_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restrict mask, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k3_c384_384_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -206,8 +206,8 @@ void conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c768_384_8x8_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void add2_n24576_relu_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n24576_relu_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n24576_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
+void add2_n24576_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void gap_c384_8x8_fwd(int n, const float *restrict x, float *restrict y);
 void gap_c384_8x8_bwd(int n, const float *restrict dy, float *restrict dx);
 void linear_384_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
