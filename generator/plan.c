@@ -219,17 +219,29 @@ static void producer_statistics(mc_plan *p)
     }
 }
 
-/* The activation bits of a batch norm or add that applies its activation
- * (fuse_activations): 16-bit words per image, as batchnorm.m4 (a word run
- * per plane) and add.m4 (one run over the image) lay them out. A float of
- * the activation area holds two. Reading them in the backward instead of
- * the output is a 32nd of that stream: the batch norm's backward walks a
- * channel over the batch twice, at 16 x 28 x 28 three streams of 400 KB
- * that did not stay in L2 from one pass to the next. */
-static long long mask_words(const mc_node *n)
+/* A batch norm or add that applies its activation (fuse_activations)
+ * keeps, in the C target, a bit per value for whether the activation
+ * passed it: its training forward writes them, its backward reads them
+ * instead of the output, a 32nd of that stream (the batch norm's backward
+ * walks a channel over the batch twice; at 16 x 28 x 28 its three streams
+ * of 400 KB did not stay in L2 from one pass to the next). 16-bit words
+ * per image, as batchnorm.m4 (a run per plane) and add.m4 (one run over
+ * the image) lay them out, two to a float of the activation area, in a
+ * slot after the layers'. */
+static void mask_activations(mc_plan *p)
 {
-    const long long plane = (long long)n->shape.h * n->shape.w;
-    return n->op->code == OP_BATCHNORM ? n->shape.c * ((plane + 15) / 16) : (n->shape.c * plane + 15) / 16;
+    const mc_model *m = p->m;
+    for (int i = 0; i < m->norder; i++) {
+        const mc_node *n = &m->nodes[m->order[i]];
+        mc_plan_node *pn = &p->nodes[m->order[i]];
+        if (!pn->fused_act)
+            continue;
+        const long long plane = (long long)n->shape.h * n->shape.w;
+        const long long words =
+            n->op->code == OP_BATCHNORM ? n->shape.c * ((plane + 15) / 16) : (n->shape.c * plane + 15) / 16;
+        pn->mask = p->act_floats;
+        p->act_floats += (words + 1) / 2;
+    }
 }
 
 long long mc_plan_input_act(const mc_plan *p, const mc_node *n, int j)
@@ -298,17 +310,14 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
     for (int i = 0; i < m->norder; i++) {
         const mc_node *n = &m->nodes[m->order[i]];
         mc_plan_node *pn = &p->nodes[m->order[i]];
-        pn->stats = -1;
+        pn->stats = pn->mask = -1;
         if (pn->writes_stats) {
             pn->stats = p->act_floats;
             p->act_floats += 2LL * n->shape.c;
         } else if (pn->reads_stats)
             pn->stats = p->nodes[n->inputs[0]].stats;
-        pn->mask = -1;
-        if (pn->fused_act && !p->opt.cuda) {
-            pn->mask = p->act_floats;
-            p->act_floats += (mask_words(n) + 1) / 2;
-        }
     }
+    if (!p->opt.cuda)
+        mask_activations(p);
     return p;
 }

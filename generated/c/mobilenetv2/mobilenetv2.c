@@ -31,7 +31,7 @@ static void mobilenetv2_layer1_forward(const mc_state *s, int train)
     if (train)
         bn_c32_96x96_relu6_fwd_train(n, (act + (long)(27648) * n), (par + 864), (par + 896),
             (buf + 0), (buf + 32), (cnt + 0), (act + (long)(322560) * n), (sav + 0),
-            (sav + 32), ((uint16_t *)(act + (long)(15199754) * n)));
+            (sav + 32), ((uint16_t *)(act + (long)(15211658) * n)));
     else
         bn_c32_96x96_relu6_fwd_eval(n, (act + (long)(27648) * n), (par + 864), (par + 896), (buf + 0), (buf + 32),
             (act + (long)(322560) * n));
@@ -41,7 +41,7 @@ static void mobilenetv2_layer1_forward(const mc_state *s, int train)
 static void mobilenetv2_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_96x96_relu6_bwd(n, (act + (long)(27648) * n), ((uint16_t *)(act + (long)(15199754) * n)), (par + 864), (sav + 0), (sav + 32),
+    bn_c32_96x96_relu6_bwd(n, (act + (long)(27648) * n), ((uint16_t *)(act + (long)(15211658) * n)), (par + 864), (sav + 0), (sav + 32),
         (dact + (long)(322560) * n), (dact + (long)(27648) * n), (grad + 864), (grad + 896), 0);
 }
 
@@ -120,7 +120,7 @@ static void mobilenetv2_layer6_forward(const mc_state *s, int train)
     if (train)
         bn_c16_96x96_relu_fwd_train(n, (act + (long)(2386944) * n), (par + 5328), (par + 5344),
             (buf + 256), (buf + 272), (cnt + 2), (act + (long)(2534400) * n), (sav + 256),
-            (sav + 272), ((uint16_t *)(act + (long)(15208970) * n)));
+            (sav + 272), ((uint16_t *)(act + (long)(15220874) * n)));
     else
         bn_c16_96x96_relu_fwd_eval(n, (act + (long)(2386944) * n), (par + 5328), (par + 5344), (buf + 256), (buf + 272),
             (act + (long)(2534400) * n));
@@ -130,7 +130,7 @@ static void mobilenetv2_layer6_forward(const mc_state *s, int train)
 static void mobilenetv2_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_96x96_relu_bwd(n, (act + (long)(2386944) * n), ((uint16_t *)(act + (long)(15208970) * n)), (par + 5328), (sav + 256), (sav + 272),
+    bn_c16_96x96_relu_bwd(n, (act + (long)(2386944) * n), ((uint16_t *)(act + (long)(15220874) * n)), (par + 5328), (sav + 256), (sav + 272),
         (dact + (long)(2534400) * n), (dact + (long)(2386944) * n), (grad + 5328), (grad + 5344), 0);
 }
 
@@ -193,7 +193,7 @@ static void mobilenetv2_layer10_forward(const mc_state *s, int train)
     if (train)
         bn_c96_96x96_relu6_fwd_train(n, (act + (long)(2829312) * n), (par + 6928), (par + 7024),
             (buf + 320), (buf + 416), (cnt + 4), (act + (long)(3714048) * n), (sav + 320),
-            (sav + 416), ((uint16_t *)(act + (long)(15213578) * n)));
+            (sav + 416), ((uint16_t *)(act + (long)(15225482) * n)));
     else
         bn_c96_96x96_relu6_fwd_eval(n, (act + (long)(2829312) * n), (par + 6928), (par + 7024), (buf + 320), (buf + 416),
             (act + (long)(3714048) * n));
@@ -203,7 +203,7 @@ static void mobilenetv2_layer10_forward(const mc_state *s, int train)
 static void mobilenetv2_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_96x96_relu6_bwd(n, (act + (long)(2829312) * n), ((uint16_t *)(act + (long)(15213578) * n)), (par + 6928), (sav + 320), (sav + 416),
+    bn_c96_96x96_relu6_bwd(n, (act + (long)(2829312) * n), ((uint16_t *)(act + (long)(15225482) * n)), (par + 6928), (sav + 320), (sav + 416),
         (dact + (long)(3714048) * n), (dact + (long)(2829312) * n), (grad + 6928), (grad + 7024), 0);
 }
 
@@ -282,7 +282,7 @@ static void mobilenetv2_layer15_forward(const mc_state *s, int train)
     if (train)
         bn_c24_48x48_relu_fwd_train(n, (act + (long)(8137728) * n), (par + 15400), (par + 15424),
             (buf + 896), (buf + 920), (cnt + 6), (act + (long)(8193024) * n), (sav + 896),
-            (sav + 920), ((uint16_t *)(act + (long)(15241226) * n)));
+            (sav + 920), ((uint16_t *)(act + (long)(15253130) * n)));
     else
         bn_c24_48x48_relu_fwd_eval(n, (act + (long)(8137728) * n), (par + 15400), (par + 15424), (buf + 896), (buf + 920),
             (act + (long)(8193024) * n));
@@ -292,7 +292,7 @@ static void mobilenetv2_layer15_forward(const mc_state *s, int train)
 static void mobilenetv2_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c24_48x48_relu_bwd(n, (act + (long)(8137728) * n), ((uint16_t *)(act + (long)(15241226) * n)), (par + 15400), (sav + 896), (sav + 920),
+    bn_c24_48x48_relu_bwd(n, (act + (long)(8137728) * n), ((uint16_t *)(act + (long)(15253130) * n)), (par + 15400), (sav + 896), (sav + 920),
         (dact + (long)(8193024) * n), (dact + (long)(8137728) * n), (grad + 15400), (grad + 15424), 0);
 }
 
@@ -355,7 +355,7 @@ static void mobilenetv2_layer19_forward(const mc_state *s, int train)
     if (train)
         bn_c144_48x48_relu6_fwd_train(n, (act + (long)(8303616) * n), (par + 18952), (par + 19096),
             (buf + 992), (buf + 1136), (cnt + 8), (act + (long)(8635392) * n), (sav + 992),
-            (sav + 1136), ((uint16_t *)(act + (long)(15242954) * n)));
+            (sav + 1136), ((uint16_t *)(act + (long)(15254858) * n)));
     else
         bn_c144_48x48_relu6_fwd_eval(n, (act + (long)(8303616) * n), (par + 18952), (par + 19096), (buf + 992), (buf + 1136),
             (act + (long)(8635392) * n));
@@ -365,7 +365,7 @@ static void mobilenetv2_layer19_forward(const mc_state *s, int train)
 static void mobilenetv2_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c144_48x48_relu6_bwd(n, (act + (long)(8303616) * n), ((uint16_t *)(act + (long)(15242954) * n)), (par + 18952), (sav + 992), (sav + 1136),
+    bn_c144_48x48_relu6_bwd(n, (act + (long)(8303616) * n), ((uint16_t *)(act + (long)(15254858) * n)), (par + 18952), (sav + 992), (sav + 1136),
         (dact + (long)(8635392) * n), (dact + (long)(8303616) * n), (grad + 18952), (grad + 19096), 0);
 }
 
@@ -444,7 +444,7 @@ static void mobilenetv2_layer24_forward(const mc_state *s, int train)
     if (train)
         bn_c24_48x48_relu_fwd_train(n, (act + (long)(10294272) * n), (par + 31648), (par + 31672),
             (buf + 1856), (buf + 1880), (cnt + 10), (act + (long)(10349568) * n), (sav + 1856),
-            (sav + 1880), ((uint16_t *)(act + (long)(15253322) * n)));
+            (sav + 1880), ((uint16_t *)(act + (long)(15265226) * n)));
     else
         bn_c24_48x48_relu_fwd_eval(n, (act + (long)(10294272) * n), (par + 31648), (par + 31672), (buf + 1856), (buf + 1880),
             (act + (long)(10349568) * n));
@@ -454,7 +454,7 @@ static void mobilenetv2_layer24_forward(const mc_state *s, int train)
 static void mobilenetv2_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c24_48x48_relu_bwd(n, (act + (long)(10294272) * n), ((uint16_t *)(act + (long)(15253322) * n)), (par + 31648), (sav + 1856), (sav + 1880),
+    bn_c24_48x48_relu_bwd(n, (act + (long)(10294272) * n), ((uint16_t *)(act + (long)(15265226) * n)), (par + 31648), (sav + 1856), (sav + 1880),
         (dact + (long)(10349568) * n), (dact + (long)(10294272) * n), (grad + 31648), (grad + 31672), 0);
 }
 
@@ -532,7 +532,7 @@ static void mobilenetv2_layer29_forward(const mc_state *s, int train)
     if (train)
         bn_c144_48x48_relu6_fwd_train(n, (act + (long)(10515456) * n), (par + 35200), (par + 35344),
             (buf + 1952), (buf + 2096), (cnt + 12), (act + (long)(10847232) * n), (sav + 1952),
-            (sav + 2096), ((uint16_t *)(act + (long)(15255050) * n)));
+            (sav + 2096), ((uint16_t *)(act + (long)(15266954) * n)));
     else
         bn_c144_48x48_relu6_fwd_eval(n, (act + (long)(10515456) * n), (par + 35200), (par + 35344), (buf + 1952), (buf + 2096),
             (act + (long)(10847232) * n));
@@ -542,7 +542,7 @@ static void mobilenetv2_layer29_forward(const mc_state *s, int train)
 static void mobilenetv2_layer29_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c144_48x48_relu6_bwd(n, (act + (long)(10515456) * n), ((uint16_t *)(act + (long)(15255050) * n)), (par + 35200), (sav + 1952), (sav + 2096),
+    bn_c144_48x48_relu6_bwd(n, (act + (long)(10515456) * n), ((uint16_t *)(act + (long)(15266954) * n)), (par + 35200), (sav + 1952), (sav + 2096),
         (dact + (long)(10847232) * n), (dact + (long)(10515456) * n), (grad + 35200), (grad + 35344), 0);
 }
 
@@ -583,7 +583,7 @@ static void mobilenetv2_layer32_forward(const mc_state *s, int train)
     if (train)
         bn_c144_24x24_relu6_fwd_train(n, (act + (long)(11179008) * n), (par + 36784), (par + 36928),
             (buf + 2240), (buf + 2384), (cnt + 13), (act + (long)(11261952) * n), (sav + 2240),
-            (sav + 2384), ((uint16_t *)(act + (long)(15265418) * n)));
+            (sav + 2384), ((uint16_t *)(act + (long)(15277322) * n)));
     else
         bn_c144_24x24_relu6_fwd_eval(n, (act + (long)(11179008) * n), (par + 36784), (par + 36928), (buf + 2240), (buf + 2384),
             (act + (long)(11261952) * n));
@@ -593,7 +593,7 @@ static void mobilenetv2_layer32_forward(const mc_state *s, int train)
 static void mobilenetv2_layer32_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c144_24x24_relu6_bwd(n, (act + (long)(11179008) * n), ((uint16_t *)(act + (long)(15265418) * n)), (par + 36784), (sav + 2240), (sav + 2384),
+    bn_c144_24x24_relu6_bwd(n, (act + (long)(11179008) * n), ((uint16_t *)(act + (long)(15277322) * n)), (par + 36784), (sav + 2240), (sav + 2384),
         (dact + (long)(11261952) * n), (dact + (long)(11179008) * n), (grad + 36784), (grad + 36928), 0);
 }
 
@@ -672,7 +672,7 @@ static void mobilenetv2_layer37_forward(const mc_state *s, int train)
     if (train)
         bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11381760) * n), (par + 47888), (par + 48080),
             (buf + 2592), (buf + 2784), (cnt + 15), (act + (long)(11492352) * n), (sav + 2592),
-            (sav + 2784), ((uint16_t *)(act + (long)(15268010) * n)));
+            (sav + 2784), ((uint16_t *)(act + (long)(15279914) * n)));
     else
         bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(11381760) * n), (par + 47888), (par + 48080), (buf + 2592), (buf + 2784),
             (act + (long)(11492352) * n));
@@ -682,7 +682,7 @@ static void mobilenetv2_layer37_forward(const mc_state *s, int train)
 static void mobilenetv2_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_bwd(n, (act + (long)(11381760) * n), ((uint16_t *)(act + (long)(15268010) * n)), (par + 47888), (sav + 2592), (sav + 2784),
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(11381760) * n), ((uint16_t *)(act + (long)(15279914) * n)), (par + 47888), (sav + 2592), (sav + 2784),
         (dact + (long)(11492352) * n), (dact + (long)(11381760) * n), (grad + 47888), (grad + 48080), 0);
 }
 
@@ -705,7 +705,7 @@ static void mobilenetv2_layer39_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c192_24x24_s1_stats_fwd(n, (act + (long)(11492352) * n), (par + 48272), 0, (act + (long)(11602944) * n + 0),
-        train ? (act + (long)(15271466) * n) : 0);
+        train ? (act + (long)(15199754) * n) : 0);
 }
 
 /* features.5.conv.1.0 */
@@ -722,9 +722,9 @@ static void mobilenetv2_layer40_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_relu6_pstats_fwd_train(n, (act + (long)(11602944) * n), (act + (long)(15271466) * n), (par + 50000), (par + 50192),
+        bn_c192_24x24_relu6_pstats_fwd_train(n, (act + (long)(11602944) * n), (act + (long)(15199754) * n), (par + 50000), (par + 50192),
             (buf + 2976), (buf + 3168), (cnt + 16), (act + (long)(11713536) * n), (sav + 2976),
-            (sav + 3168), ((uint16_t *)(act + (long)(15271850) * n)));
+            (sav + 3168), ((uint16_t *)(act + (long)(15283370) * n)));
     else
         bn_c192_24x24_relu6_pstats_fwd_eval(n, (act + (long)(11602944) * n), (par + 50000), (par + 50192), (buf + 2976), (buf + 3168),
             (act + (long)(11713536) * n));
@@ -734,7 +734,7 @@ static void mobilenetv2_layer40_forward(const mc_state *s, int train)
 static void mobilenetv2_layer40_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_pstats_bwd(n, (act + (long)(11602944) * n), ((uint16_t *)(act + (long)(15271850) * n)), (par + 50000), (sav + 2976), (sav + 3168),
+    bn_c192_24x24_relu6_pstats_bwd(n, (act + (long)(11602944) * n), ((uint16_t *)(act + (long)(15283370) * n)), (par + 50000), (sav + 2976), (sav + 3168),
         (dact + (long)(11713536) * n), (dact + (long)(11602944) * n), (grad + 50000), (grad + 50192), 0);
 }
 
@@ -828,7 +828,7 @@ static void mobilenetv2_layer46_forward(const mc_state *s, int train)
     if (train)
         bn_c192_24x24_relu6_fwd_train(n, (act + (long)(11879424) * n), (par + 62736), (par + 62928),
             (buf + 3424), (buf + 3616), (cnt + 18), (act + (long)(11990016) * n), (sav + 3424),
-            (sav + 3616), ((uint16_t *)(act + (long)(15275306) * n)));
+            (sav + 3616), ((uint16_t *)(act + (long)(15286826) * n)));
     else
         bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(11879424) * n), (par + 62736), (par + 62928), (buf + 3424), (buf + 3616),
             (act + (long)(11990016) * n));
@@ -838,7 +838,7 @@ static void mobilenetv2_layer46_forward(const mc_state *s, int train)
 static void mobilenetv2_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_bwd(n, (act + (long)(11879424) * n), ((uint16_t *)(act + (long)(15275306) * n)), (par + 62736), (sav + 3424), (sav + 3616),
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(11879424) * n), ((uint16_t *)(act + (long)(15286826) * n)), (par + 62736), (sav + 3424), (sav + 3616),
         (dact + (long)(11990016) * n), (dact + (long)(11879424) * n), (grad + 62736), (grad + 62928), 0);
 }
 
@@ -861,7 +861,7 @@ static void mobilenetv2_layer48_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c192_24x24_s1_stats_fwd(n, (act + (long)(11990016) * n), (par + 63120), 0, (act + (long)(12100608) * n + 0),
-        train ? (act + (long)(15278762) * n) : 0);
+        train ? (act + (long)(15200138) * n) : 0);
 }
 
 /* features.6.conv.1.0 */
@@ -878,9 +878,9 @@ static void mobilenetv2_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_24x24_relu6_pstats_fwd_train(n, (act + (long)(12100608) * n), (act + (long)(15278762) * n), (par + 64848), (par + 65040),
+        bn_c192_24x24_relu6_pstats_fwd_train(n, (act + (long)(12100608) * n), (act + (long)(15200138) * n), (par + 64848), (par + 65040),
             (buf + 3808), (buf + 4000), (cnt + 19), (act + (long)(12211200) * n), (sav + 3808),
-            (sav + 4000), ((uint16_t *)(act + (long)(15279146) * n)));
+            (sav + 4000), ((uint16_t *)(act + (long)(15290282) * n)));
     else
         bn_c192_24x24_relu6_pstats_fwd_eval(n, (act + (long)(12100608) * n), (par + 64848), (par + 65040), (buf + 3808), (buf + 4000),
             (act + (long)(12211200) * n));
@@ -890,7 +890,7 @@ static void mobilenetv2_layer49_forward(const mc_state *s, int train)
 static void mobilenetv2_layer49_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_pstats_bwd(n, (act + (long)(12100608) * n), ((uint16_t *)(act + (long)(15279146) * n)), (par + 64848), (sav + 3808), (sav + 4000),
+    bn_c192_24x24_relu6_pstats_bwd(n, (act + (long)(12100608) * n), ((uint16_t *)(act + (long)(15290282) * n)), (par + 64848), (sav + 3808), (sav + 4000),
         (dact + (long)(12211200) * n), (dact + (long)(12100608) * n), (grad + 64848), (grad + 65040), 0);
 }
 
@@ -984,7 +984,7 @@ static void mobilenetv2_layer55_forward(const mc_state *s, int train)
     if (train)
         bn_c192_24x24_relu6_fwd_train(n, (act + (long)(12377088) * n), (par + 77584), (par + 77776),
             (buf + 4256), (buf + 4448), (cnt + 21), (act + (long)(12487680) * n), (sav + 4256),
-            (sav + 4448), ((uint16_t *)(act + (long)(15282602) * n)));
+            (sav + 4448), ((uint16_t *)(act + (long)(15293738) * n)));
     else
         bn_c192_24x24_relu6_fwd_eval(n, (act + (long)(12377088) * n), (par + 77584), (par + 77776), (buf + 4256), (buf + 4448),
             (act + (long)(12487680) * n));
@@ -994,7 +994,7 @@ static void mobilenetv2_layer55_forward(const mc_state *s, int train)
 static void mobilenetv2_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_24x24_relu6_bwd(n, (act + (long)(12377088) * n), ((uint16_t *)(act + (long)(15282602) * n)), (par + 77584), (sav + 4256), (sav + 4448),
+    bn_c192_24x24_relu6_bwd(n, (act + (long)(12377088) * n), ((uint16_t *)(act + (long)(15293738) * n)), (par + 77584), (sav + 4256), (sav + 4448),
         (dact + (long)(12487680) * n), (dact + (long)(12377088) * n), (grad + 77584), (grad + 77776), 0);
 }
 
@@ -1035,7 +1035,7 @@ static void mobilenetv2_layer58_forward(const mc_state *s, int train)
     if (train)
         bn_c192_12x12_relu6_fwd_train(n, (act + (long)(12598272) * n), (par + 79696), (par + 79888),
             (buf + 4640), (buf + 4832), (cnt + 22), (act + (long)(12625920) * n), (sav + 4640),
-            (sav + 4832), ((uint16_t *)(act + (long)(15286058) * n)));
+            (sav + 4832), ((uint16_t *)(act + (long)(15297194) * n)));
     else
         bn_c192_12x12_relu6_fwd_eval(n, (act + (long)(12598272) * n), (par + 79696), (par + 79888), (buf + 4640), (buf + 4832),
             (act + (long)(12625920) * n));
@@ -1045,7 +1045,7 @@ static void mobilenetv2_layer58_forward(const mc_state *s, int train)
 static void mobilenetv2_layer58_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_12x12_relu6_bwd(n, (act + (long)(12598272) * n), ((uint16_t *)(act + (long)(15286058) * n)), (par + 79696), (sav + 4640), (sav + 4832),
+    bn_c192_12x12_relu6_bwd(n, (act + (long)(12598272) * n), ((uint16_t *)(act + (long)(15297194) * n)), (par + 79696), (sav + 4640), (sav + 4832),
         (dact + (long)(12625920) * n), (dact + (long)(12598272) * n), (grad + 79696), (grad + 79888), 0);
 }
 
@@ -1124,7 +1124,7 @@ static void mobilenetv2_layer63_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12672000) * n), (par + 117072), (par + 117456),
             (buf + 5152), (buf + 5536), (cnt + 24), (act + (long)(12727296) * n), (sav + 5152),
-            (sav + 5536), ((uint16_t *)(act + (long)(15286922) * n)));
+            (sav + 5536), ((uint16_t *)(act + (long)(15298058) * n)));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(12672000) * n), (par + 117072), (par + 117456), (buf + 5152), (buf + 5536),
             (act + (long)(12727296) * n));
@@ -1134,7 +1134,7 @@ static void mobilenetv2_layer63_forward(const mc_state *s, int train)
 static void mobilenetv2_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(12672000) * n), ((uint16_t *)(act + (long)(15286922) * n)), (par + 117072), (sav + 5152), (sav + 5536),
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(12672000) * n), ((uint16_t *)(act + (long)(15298058) * n)), (par + 117072), (sav + 5152), (sav + 5536),
         (dact + (long)(12727296) * n), (dact + (long)(12672000) * n), (grad + 117072), (grad + 117456), 0);
 }
 
@@ -1157,7 +1157,7 @@ static void mobilenetv2_layer65_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c384_12x12_s1_stats_fwd(n, (act + (long)(12727296) * n), (par + 117840), 0, (act + (long)(12782592) * n + 0),
-        train ? (act + (long)(15288650) * n) : 0);
+        train ? (act + (long)(15200522) * n) : 0);
 }
 
 /* features.8.conv.1.0 */
@@ -1174,9 +1174,9 @@ static void mobilenetv2_layer66_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(12782592) * n), (act + (long)(15288650) * n), (par + 121296), (par + 121680),
+        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(12782592) * n), (act + (long)(15200522) * n), (par + 121296), (par + 121680),
             (buf + 5920), (buf + 6304), (cnt + 25), (act + (long)(12837888) * n), (sav + 5920),
-            (sav + 6304), ((uint16_t *)(act + (long)(15289418) * n)));
+            (sav + 6304), ((uint16_t *)(act + (long)(15299786) * n)));
     else
         bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(12782592) * n), (par + 121296), (par + 121680), (buf + 5920), (buf + 6304),
             (act + (long)(12837888) * n));
@@ -1186,7 +1186,7 @@ static void mobilenetv2_layer66_forward(const mc_state *s, int train)
 static void mobilenetv2_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(12782592) * n), ((uint16_t *)(act + (long)(15289418) * n)), (par + 121296), (sav + 5920), (sav + 6304),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(12782592) * n), ((uint16_t *)(act + (long)(15299786) * n)), (par + 121296), (sav + 5920), (sav + 6304),
         (dact + (long)(12837888) * n), (dact + (long)(12782592) * n), (grad + 121296), (grad + 121680), 0);
 }
 
@@ -1280,7 +1280,7 @@ static void mobilenetv2_layer72_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_fwd_train(n, (act + (long)(12920832) * n), (par + 171344), (par + 171728),
             (buf + 6816), (buf + 7200), (cnt + 27), (act + (long)(12976128) * n), (sav + 6816),
-            (sav + 7200), ((uint16_t *)(act + (long)(15291146) * n)));
+            (sav + 7200), ((uint16_t *)(act + (long)(15301514) * n)));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(12920832) * n), (par + 171344), (par + 171728), (buf + 6816), (buf + 7200),
             (act + (long)(12976128) * n));
@@ -1290,7 +1290,7 @@ static void mobilenetv2_layer72_forward(const mc_state *s, int train)
 static void mobilenetv2_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(12920832) * n), ((uint16_t *)(act + (long)(15291146) * n)), (par + 171344), (sav + 6816), (sav + 7200),
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(12920832) * n), ((uint16_t *)(act + (long)(15301514) * n)), (par + 171344), (sav + 6816), (sav + 7200),
         (dact + (long)(12976128) * n), (dact + (long)(12920832) * n), (grad + 171344), (grad + 171728), 0);
 }
 
@@ -1313,7 +1313,7 @@ static void mobilenetv2_layer74_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c384_12x12_s1_stats_fwd(n, (act + (long)(12976128) * n), (par + 172112), 0, (act + (long)(13031424) * n + 0),
-        train ? (act + (long)(15292874) * n) : 0);
+        train ? (act + (long)(15201290) * n) : 0);
 }
 
 /* features.9.conv.1.0 */
@@ -1330,9 +1330,9 @@ static void mobilenetv2_layer75_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13031424) * n), (act + (long)(15292874) * n), (par + 175568), (par + 175952),
+        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13031424) * n), (act + (long)(15201290) * n), (par + 175568), (par + 175952),
             (buf + 7584), (buf + 7968), (cnt + 28), (act + (long)(13086720) * n), (sav + 7584),
-            (sav + 7968), ((uint16_t *)(act + (long)(15293642) * n)));
+            (sav + 7968), ((uint16_t *)(act + (long)(15303242) * n)));
     else
         bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13031424) * n), (par + 175568), (par + 175952), (buf + 7584), (buf + 7968),
             (act + (long)(13086720) * n));
@@ -1342,7 +1342,7 @@ static void mobilenetv2_layer75_forward(const mc_state *s, int train)
 static void mobilenetv2_layer75_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13031424) * n), ((uint16_t *)(act + (long)(15293642) * n)), (par + 175568), (sav + 7584), (sav + 7968),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13031424) * n), ((uint16_t *)(act + (long)(15303242) * n)), (par + 175568), (sav + 7584), (sav + 7968),
         (dact + (long)(13086720) * n), (dact + (long)(13031424) * n), (grad + 175568), (grad + 175952), 0);
 }
 
@@ -1436,7 +1436,7 @@ static void mobilenetv2_layer81_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13169664) * n), (par + 225616), (par + 226000),
             (buf + 8480), (buf + 8864), (cnt + 30), (act + (long)(13224960) * n), (sav + 8480),
-            (sav + 8864), ((uint16_t *)(act + (long)(15295370) * n)));
+            (sav + 8864), ((uint16_t *)(act + (long)(15304970) * n)));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13169664) * n), (par + 225616), (par + 226000), (buf + 8480), (buf + 8864),
             (act + (long)(13224960) * n));
@@ -1446,7 +1446,7 @@ static void mobilenetv2_layer81_forward(const mc_state *s, int train)
 static void mobilenetv2_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(13169664) * n), ((uint16_t *)(act + (long)(15295370) * n)), (par + 225616), (sav + 8480), (sav + 8864),
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(13169664) * n), ((uint16_t *)(act + (long)(15304970) * n)), (par + 225616), (sav + 8480), (sav + 8864),
         (dact + (long)(13224960) * n), (dact + (long)(13169664) * n), (grad + 225616), (grad + 226000), 0);
 }
 
@@ -1469,7 +1469,7 @@ static void mobilenetv2_layer83_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c384_12x12_s1_stats_fwd(n, (act + (long)(13224960) * n), (par + 226384), 0, (act + (long)(13280256) * n + 0),
-        train ? (act + (long)(15297098) * n) : 0);
+        train ? (act + (long)(15202058) * n) : 0);
 }
 
 /* features.10.conv.1.0 */
@@ -1486,9 +1486,9 @@ static void mobilenetv2_layer84_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13280256) * n), (act + (long)(15297098) * n), (par + 229840), (par + 230224),
+        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13280256) * n), (act + (long)(15202058) * n), (par + 229840), (par + 230224),
             (buf + 9248), (buf + 9632), (cnt + 31), (act + (long)(13335552) * n), (sav + 9248),
-            (sav + 9632), ((uint16_t *)(act + (long)(15297866) * n)));
+            (sav + 9632), ((uint16_t *)(act + (long)(15306698) * n)));
     else
         bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13280256) * n), (par + 229840), (par + 230224), (buf + 9248), (buf + 9632),
             (act + (long)(13335552) * n));
@@ -1498,7 +1498,7 @@ static void mobilenetv2_layer84_forward(const mc_state *s, int train)
 static void mobilenetv2_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13280256) * n), ((uint16_t *)(act + (long)(15297866) * n)), (par + 229840), (sav + 9248), (sav + 9632),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13280256) * n), ((uint16_t *)(act + (long)(15306698) * n)), (par + 229840), (sav + 9248), (sav + 9632),
         (dact + (long)(13335552) * n), (dact + (long)(13280256) * n), (grad + 229840), (grad + 230224), 0);
 }
 
@@ -1592,7 +1592,7 @@ static void mobilenetv2_layer90_forward(const mc_state *s, int train)
     if (train)
         bn_c384_12x12_relu6_fwd_train(n, (act + (long)(13418496) * n), (par + 279888), (par + 280272),
             (buf + 10144), (buf + 10528), (cnt + 33), (act + (long)(13473792) * n), (sav + 10144),
-            (sav + 10528), ((uint16_t *)(act + (long)(15299594) * n)));
+            (sav + 10528), ((uint16_t *)(act + (long)(15308426) * n)));
     else
         bn_c384_12x12_relu6_fwd_eval(n, (act + (long)(13418496) * n), (par + 279888), (par + 280272), (buf + 10144), (buf + 10528),
             (act + (long)(13473792) * n));
@@ -1602,7 +1602,7 @@ static void mobilenetv2_layer90_forward(const mc_state *s, int train)
 static void mobilenetv2_layer90_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_bwd(n, (act + (long)(13418496) * n), ((uint16_t *)(act + (long)(15299594) * n)), (par + 279888), (sav + 10144), (sav + 10528),
+    bn_c384_12x12_relu6_bwd(n, (act + (long)(13418496) * n), ((uint16_t *)(act + (long)(15308426) * n)), (par + 279888), (sav + 10144), (sav + 10528),
         (dact + (long)(13473792) * n), (dact + (long)(13418496) * n), (grad + 279888), (grad + 280272), 0);
 }
 
@@ -1625,7 +1625,7 @@ static void mobilenetv2_layer92_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c384_12x12_s1_stats_fwd(n, (act + (long)(13473792) * n), (par + 280656), 0, (act + (long)(13529088) * n + 0),
-        train ? (act + (long)(15301322) * n) : 0);
+        train ? (act + (long)(15202826) * n) : 0);
 }
 
 /* features.11.conv.1.0 */
@@ -1642,9 +1642,9 @@ static void mobilenetv2_layer93_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13529088) * n), (act + (long)(15301322) * n), (par + 284112), (par + 284496),
+        bn_c384_12x12_relu6_pstats_fwd_train(n, (act + (long)(13529088) * n), (act + (long)(15202826) * n), (par + 284112), (par + 284496),
             (buf + 10912), (buf + 11296), (cnt + 34), (act + (long)(13584384) * n), (sav + 10912),
-            (sav + 11296), ((uint16_t *)(act + (long)(15302090) * n)));
+            (sav + 11296), ((uint16_t *)(act + (long)(15310154) * n)));
     else
         bn_c384_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13529088) * n), (par + 284112), (par + 284496), (buf + 10912), (buf + 11296),
             (act + (long)(13584384) * n));
@@ -1654,7 +1654,7 @@ static void mobilenetv2_layer93_forward(const mc_state *s, int train)
 static void mobilenetv2_layer93_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13529088) * n), ((uint16_t *)(act + (long)(15302090) * n)), (par + 284112), (sav + 10912), (sav + 11296),
+    bn_c384_12x12_relu6_pstats_bwd(n, (act + (long)(13529088) * n), ((uint16_t *)(act + (long)(15310154) * n)), (par + 284112), (sav + 10912), (sav + 11296),
         (dact + (long)(13584384) * n), (dact + (long)(13529088) * n), (grad + 284112), (grad + 284496), 0);
 }
 
@@ -1733,7 +1733,7 @@ static void mobilenetv2_layer98_forward(const mc_state *s, int train)
     if (train)
         bn_c576_12x12_relu6_fwd_train(n, (act + (long)(13667328) * n), (par + 377232), (par + 377808),
             (buf + 11872), (buf + 12448), (cnt + 36), (act + (long)(13750272) * n), (sav + 11872),
-            (sav + 12448), ((uint16_t *)(act + (long)(15303818) * n)));
+            (sav + 12448), ((uint16_t *)(act + (long)(15311882) * n)));
     else
         bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(13667328) * n), (par + 377232), (par + 377808), (buf + 11872), (buf + 12448),
             (act + (long)(13750272) * n));
@@ -1743,7 +1743,7 @@ static void mobilenetv2_layer98_forward(const mc_state *s, int train)
 static void mobilenetv2_layer98_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_bwd(n, (act + (long)(13667328) * n), ((uint16_t *)(act + (long)(15303818) * n)), (par + 377232), (sav + 11872), (sav + 12448),
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(13667328) * n), ((uint16_t *)(act + (long)(15311882) * n)), (par + 377232), (sav + 11872), (sav + 12448),
         (dact + (long)(13750272) * n), (dact + (long)(13667328) * n), (grad + 377232), (grad + 377808), 0);
 }
 
@@ -1766,7 +1766,7 @@ static void mobilenetv2_layer100_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c576_12x12_s1_stats_fwd(n, (act + (long)(13750272) * n), (par + 378384), 0, (act + (long)(13833216) * n + 0),
-        train ? (act + (long)(15306410) * n) : 0);
+        train ? (act + (long)(15203594) * n) : 0);
 }
 
 /* features.12.conv.1.0 */
@@ -1783,9 +1783,9 @@ static void mobilenetv2_layer101_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_relu6_pstats_fwd_train(n, (act + (long)(13833216) * n), (act + (long)(15306410) * n), (par + 383568), (par + 384144),
+        bn_c576_12x12_relu6_pstats_fwd_train(n, (act + (long)(13833216) * n), (act + (long)(15203594) * n), (par + 383568), (par + 384144),
             (buf + 13024), (buf + 13600), (cnt + 37), (act + (long)(13916160) * n), (sav + 13024),
-            (sav + 13600), ((uint16_t *)(act + (long)(15307562) * n)));
+            (sav + 13600), ((uint16_t *)(act + (long)(15314474) * n)));
     else
         bn_c576_12x12_relu6_pstats_fwd_eval(n, (act + (long)(13833216) * n), (par + 383568), (par + 384144), (buf + 13024), (buf + 13600),
             (act + (long)(13916160) * n));
@@ -1795,7 +1795,7 @@ static void mobilenetv2_layer101_forward(const mc_state *s, int train)
 static void mobilenetv2_layer101_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_pstats_bwd(n, (act + (long)(13833216) * n), ((uint16_t *)(act + (long)(15307562) * n)), (par + 383568), (sav + 13024), (sav + 13600),
+    bn_c576_12x12_relu6_pstats_bwd(n, (act + (long)(13833216) * n), ((uint16_t *)(act + (long)(15314474) * n)), (par + 383568), (sav + 13024), (sav + 13600),
         (dact + (long)(13916160) * n), (dact + (long)(13833216) * n), (grad + 383568), (grad + 384144), 0);
 }
 
@@ -1889,7 +1889,7 @@ static void mobilenetv2_layer107_forward(const mc_state *s, int train)
     if (train)
         bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14040576) * n), (par + 495504), (par + 496080),
             (buf + 14368), (buf + 14944), (cnt + 39), (act + (long)(14123520) * n), (sav + 14368),
-            (sav + 14944), ((uint16_t *)(act + (long)(15310154) * n)));
+            (sav + 14944), ((uint16_t *)(act + (long)(15317066) * n)));
     else
         bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(14040576) * n), (par + 495504), (par + 496080), (buf + 14368), (buf + 14944),
             (act + (long)(14123520) * n));
@@ -1899,7 +1899,7 @@ static void mobilenetv2_layer107_forward(const mc_state *s, int train)
 static void mobilenetv2_layer107_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_bwd(n, (act + (long)(14040576) * n), ((uint16_t *)(act + (long)(15310154) * n)), (par + 495504), (sav + 14368), (sav + 14944),
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(14040576) * n), ((uint16_t *)(act + (long)(15317066) * n)), (par + 495504), (sav + 14368), (sav + 14944),
         (dact + (long)(14123520) * n), (dact + (long)(14040576) * n), (grad + 495504), (grad + 496080), 0);
 }
 
@@ -1922,7 +1922,7 @@ static void mobilenetv2_layer109_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c576_12x12_s1_stats_fwd(n, (act + (long)(14123520) * n), (par + 496656), 0, (act + (long)(14206464) * n + 0),
-        train ? (act + (long)(15312746) * n) : 0);
+        train ? (act + (long)(15204746) * n) : 0);
 }
 
 /* features.13.conv.1.0 */
@@ -1939,9 +1939,9 @@ static void mobilenetv2_layer110_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c576_12x12_relu6_pstats_fwd_train(n, (act + (long)(14206464) * n), (act + (long)(15312746) * n), (par + 501840), (par + 502416),
+        bn_c576_12x12_relu6_pstats_fwd_train(n, (act + (long)(14206464) * n), (act + (long)(15204746) * n), (par + 501840), (par + 502416),
             (buf + 15520), (buf + 16096), (cnt + 40), (act + (long)(14289408) * n), (sav + 15520),
-            (sav + 16096), ((uint16_t *)(act + (long)(15313898) * n)));
+            (sav + 16096), ((uint16_t *)(act + (long)(15319658) * n)));
     else
         bn_c576_12x12_relu6_pstats_fwd_eval(n, (act + (long)(14206464) * n), (par + 501840), (par + 502416), (buf + 15520), (buf + 16096),
             (act + (long)(14289408) * n));
@@ -1951,7 +1951,7 @@ static void mobilenetv2_layer110_forward(const mc_state *s, int train)
 static void mobilenetv2_layer110_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_pstats_bwd(n, (act + (long)(14206464) * n), ((uint16_t *)(act + (long)(15313898) * n)), (par + 501840), (sav + 15520), (sav + 16096),
+    bn_c576_12x12_relu6_pstats_bwd(n, (act + (long)(14206464) * n), ((uint16_t *)(act + (long)(15319658) * n)), (par + 501840), (sav + 15520), (sav + 16096),
         (dact + (long)(14289408) * n), (dact + (long)(14206464) * n), (grad + 501840), (grad + 502416), 0);
 }
 
@@ -2045,7 +2045,7 @@ static void mobilenetv2_layer116_forward(const mc_state *s, int train)
     if (train)
         bn_c576_12x12_relu6_fwd_train(n, (act + (long)(14413824) * n), (par + 613776), (par + 614352),
             (buf + 16864), (buf + 17440), (cnt + 42), (act + (long)(14496768) * n), (sav + 16864),
-            (sav + 17440), ((uint16_t *)(act + (long)(15316490) * n)));
+            (sav + 17440), ((uint16_t *)(act + (long)(15322250) * n)));
     else
         bn_c576_12x12_relu6_fwd_eval(n, (act + (long)(14413824) * n), (par + 613776), (par + 614352), (buf + 16864), (buf + 17440),
             (act + (long)(14496768) * n));
@@ -2055,7 +2055,7 @@ static void mobilenetv2_layer116_forward(const mc_state *s, int train)
 static void mobilenetv2_layer116_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_12x12_relu6_bwd(n, (act + (long)(14413824) * n), ((uint16_t *)(act + (long)(15316490) * n)), (par + 613776), (sav + 16864), (sav + 17440),
+    bn_c576_12x12_relu6_bwd(n, (act + (long)(14413824) * n), ((uint16_t *)(act + (long)(15322250) * n)), (par + 613776), (sav + 16864), (sav + 17440),
         (dact + (long)(14496768) * n), (dact + (long)(14413824) * n), (grad + 613776), (grad + 614352), 0);
 }
 
@@ -2096,7 +2096,7 @@ static void mobilenetv2_layer119_forward(const mc_state *s, int train)
     if (train)
         bn_c576_6x6_relu6_fwd_train(n, (act + (long)(14579712) * n), (par + 620112), (par + 620688),
             (buf + 18016), (buf + 18592), (cnt + 43), (act + (long)(14600448) * n), (sav + 18016),
-            (sav + 18592), ((uint16_t *)(act + (long)(15319082) * n)));
+            (sav + 18592), ((uint16_t *)(act + (long)(15324842) * n)));
     else
         bn_c576_6x6_relu6_fwd_eval(n, (act + (long)(14579712) * n), (par + 620112), (par + 620688), (buf + 18016), (buf + 18592),
             (act + (long)(14600448) * n));
@@ -2106,7 +2106,7 @@ static void mobilenetv2_layer119_forward(const mc_state *s, int train)
 static void mobilenetv2_layer119_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c576_6x6_relu6_bwd(n, (act + (long)(14579712) * n), ((uint16_t *)(act + (long)(15319082) * n)), (par + 620112), (sav + 18016), (sav + 18592),
+    bn_c576_6x6_relu6_bwd(n, (act + (long)(14579712) * n), ((uint16_t *)(act + (long)(15324842) * n)), (par + 620112), (sav + 18016), (sav + 18592),
         (dact + (long)(14600448) * n), (dact + (long)(14579712) * n), (grad + 620112), (grad + 620688), 0);
 }
 
@@ -2185,7 +2185,7 @@ static void mobilenetv2_layer124_forward(const mc_state *s, int train)
     if (train)
         bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14632704) * n), (par + 867344), (par + 868304),
             (buf + 19488), (buf + 20448), (cnt + 45), (act + (long)(14667264) * n), (sav + 19488),
-            (sav + 20448), ((uint16_t *)(act + (long)(15319946) * n)));
+            (sav + 20448), ((uint16_t *)(act + (long)(15325706) * n)));
     else
         bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14632704) * n), (par + 867344), (par + 868304), (buf + 19488), (buf + 20448),
             (act + (long)(14667264) * n));
@@ -2195,7 +2195,7 @@ static void mobilenetv2_layer124_forward(const mc_state *s, int train)
 static void mobilenetv2_layer124_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_bwd(n, (act + (long)(14632704) * n), ((uint16_t *)(act + (long)(15319946) * n)), (par + 867344), (sav + 19488), (sav + 20448),
+    bn_c960_6x6_relu6_bwd(n, (act + (long)(14632704) * n), ((uint16_t *)(act + (long)(15325706) * n)), (par + 867344), (sav + 19488), (sav + 20448),
         (dact + (long)(14667264) * n), (dact + (long)(14632704) * n), (grad + 867344), (grad + 868304), 0);
 }
 
@@ -2218,7 +2218,7 @@ static void mobilenetv2_layer126_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c960_6x6_s1_stats_fwd(n, (act + (long)(14667264) * n), (par + 869264), 0, (act + (long)(14701824) * n + 0),
-        train ? (act + (long)(15321386) * n) : 0);
+        train ? (act + (long)(15205898) * n) : 0);
 }
 
 /* features.15.conv.1.0 */
@@ -2235,9 +2235,9 @@ static void mobilenetv2_layer127_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14701824) * n), (act + (long)(15321386) * n), (par + 877904), (par + 878864),
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14701824) * n), (act + (long)(15205898) * n), (par + 877904), (par + 878864),
             (buf + 21408), (buf + 22368), (cnt + 46), (act + (long)(14736384) * n), (sav + 21408),
-            (sav + 22368), ((uint16_t *)(act + (long)(15323306) * n)));
+            (sav + 22368), ((uint16_t *)(act + (long)(15327146) * n)));
     else
         bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(14701824) * n), (par + 877904), (par + 878864), (buf + 21408), (buf + 22368),
             (act + (long)(14736384) * n));
@@ -2247,7 +2247,7 @@ static void mobilenetv2_layer127_forward(const mc_state *s, int train)
 static void mobilenetv2_layer127_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14701824) * n), ((uint16_t *)(act + (long)(15323306) * n)), (par + 877904), (sav + 21408), (sav + 22368),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14701824) * n), ((uint16_t *)(act + (long)(15327146) * n)), (par + 877904), (sav + 21408), (sav + 22368),
         (dact + (long)(14736384) * n), (dact + (long)(14701824) * n), (grad + 877904), (grad + 878864), 0);
 }
 
@@ -2341,7 +2341,7 @@ static void mobilenetv2_layer133_forward(const mc_state *s, int train)
     if (train)
         bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304),
             (buf + 23648), (buf + 24608), (cnt + 48), (act + (long)(14822784) * n), (sav + 23648),
-            (sav + 24608), ((uint16_t *)(act + (long)(15324746) * n)));
+            (sav + 24608), ((uint16_t *)(act + (long)(15328586) * n)));
     else
         bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14788224) * n), (par + 1187344), (par + 1188304), (buf + 23648), (buf + 24608),
             (act + (long)(14822784) * n));
@@ -2351,7 +2351,7 @@ static void mobilenetv2_layer133_forward(const mc_state *s, int train)
 static void mobilenetv2_layer133_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_bwd(n, (act + (long)(14788224) * n), ((uint16_t *)(act + (long)(15324746) * n)), (par + 1187344), (sav + 23648), (sav + 24608),
+    bn_c960_6x6_relu6_bwd(n, (act + (long)(14788224) * n), ((uint16_t *)(act + (long)(15328586) * n)), (par + 1187344), (sav + 23648), (sav + 24608),
         (dact + (long)(14822784) * n), (dact + (long)(14788224) * n), (grad + 1187344), (grad + 1188304), 0);
 }
 
@@ -2374,7 +2374,7 @@ static void mobilenetv2_layer135_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c960_6x6_s1_stats_fwd(n, (act + (long)(14822784) * n), (par + 1189264), 0, (act + (long)(14857344) * n + 0),
-        train ? (act + (long)(15326186) * n) : 0);
+        train ? (act + (long)(15207818) * n) : 0);
 }
 
 /* features.16.conv.1.0 */
@@ -2391,9 +2391,9 @@ static void mobilenetv2_layer136_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14857344) * n), (act + (long)(15326186) * n), (par + 1197904), (par + 1198864),
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(14857344) * n), (act + (long)(15207818) * n), (par + 1197904), (par + 1198864),
             (buf + 25568), (buf + 26528), (cnt + 49), (act + (long)(14891904) * n), (sav + 25568),
-            (sav + 26528), ((uint16_t *)(act + (long)(15328106) * n)));
+            (sav + 26528), ((uint16_t *)(act + (long)(15330026) * n)));
     else
         bn_c960_6x6_relu6_pstats_fwd_eval(n, (act + (long)(14857344) * n), (par + 1197904), (par + 1198864), (buf + 25568), (buf + 26528),
             (act + (long)(14891904) * n));
@@ -2403,7 +2403,7 @@ static void mobilenetv2_layer136_forward(const mc_state *s, int train)
 static void mobilenetv2_layer136_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14857344) * n), ((uint16_t *)(act + (long)(15328106) * n)), (par + 1197904), (sav + 25568), (sav + 26528),
+    bn_c960_6x6_relu6_pstats_bwd(n, (act + (long)(14857344) * n), ((uint16_t *)(act + (long)(15330026) * n)), (par + 1197904), (sav + 25568), (sav + 26528),
         (dact + (long)(14891904) * n), (dact + (long)(14857344) * n), (grad + 1197904), (grad + 1198864), 0);
 }
 
@@ -2497,7 +2497,7 @@ static void mobilenetv2_layer142_forward(const mc_state *s, int train)
     if (train)
         bn_c960_6x6_relu6_fwd_train(n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304),
             (buf + 27808), (buf + 28768), (cnt + 51), (act + (long)(14978304) * n), (sav + 27808),
-            (sav + 28768), ((uint16_t *)(act + (long)(15329546) * n)));
+            (sav + 28768), ((uint16_t *)(act + (long)(15331466) * n)));
     else
         bn_c960_6x6_relu6_fwd_eval(n, (act + (long)(14943744) * n), (par + 1507344), (par + 1508304), (buf + 27808), (buf + 28768),
             (act + (long)(14978304) * n));
@@ -2507,7 +2507,7 @@ static void mobilenetv2_layer142_forward(const mc_state *s, int train)
 static void mobilenetv2_layer142_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c960_6x6_relu6_bwd(n, (act + (long)(14943744) * n), ((uint16_t *)(act + (long)(15329546) * n)), (par + 1507344), (sav + 27808), (sav + 28768),
+    bn_c960_6x6_relu6_bwd(n, (act + (long)(14943744) * n), ((uint16_t *)(act + (long)(15331466) * n)), (par + 1507344), (sav + 27808), (sav + 28768),
         (dact + (long)(14978304) * n), (dact + (long)(14943744) * n), (grad + 1507344), (grad + 1508304), 0);
 }
 
@@ -2530,7 +2530,7 @@ static void mobilenetv2_layer144_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_c960_6x6_s1_stats_fwd(n, (act + (long)(14978304) * n), (par + 1509264), 0, (act + (long)(15012864) * n + 0),
-        train ? (act + (long)(15330986) * n) : 0);
+        train ? (act + (long)(15209738) * n) : 0);
 }
 
 /* features.17.conv.1.0 */
@@ -2547,7 +2547,7 @@ static void mobilenetv2_layer145_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(15012864) * n), (act + (long)(15330986) * n), (par + 1517904), (par + 1518864),
+        bn_c960_6x6_relu6_pstats_fwd_train(n, (act + (long)(15012864) * n), (act + (long)(15209738) * n), (par + 1517904), (par + 1518864),
             (buf + 29728), (buf + 30688), (cnt + 52), (act + (long)(15047424) * n), (sav + 29728),
             (sav + 30688), ((uint16_t *)(act + (long)(15332906) * n)));
     else
@@ -3695,14 +3695,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11602944, .fused = MC_FUSED_NONE, .weight = 48272, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15271466},
+     .stats = 15199754},
     {.name = "features.5.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){39},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11713536, .fused = MC_FUSED_RELU6, .weight = 50000, .bias_at = 50192, .running = 2976, .counter = 16,
      .saved = 2976, .extra = 0, .folded = 0,
-     .stats = 15271466},
+     .stats = 15199754},
     {.name = "features.5.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){40},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -3758,14 +3758,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12100608, .fused = MC_FUSED_NONE, .weight = 63120, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15278762},
+     .stats = 15200138},
     {.name = "features.6.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12211200, .fused = MC_FUSED_RELU6, .weight = 64848, .bias_at = 65040, .running = 3808, .counter = 19,
      .saved = 3808, .extra = 0, .folded = 0,
-     .stats = 15278762},
+     .stats = 15200138},
     {.name = "features.6.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){49},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -3877,14 +3877,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12782592, .fused = MC_FUSED_NONE, .weight = 117840, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15288650},
+     .stats = 15200522},
     {.name = "features.8.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){65},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12837888, .fused = MC_FUSED_RELU6, .weight = 121296, .bias_at = 121680, .running = 5920, .counter = 25,
      .saved = 5920, .extra = 0, .folded = 0,
-     .stats = 15288650},
+     .stats = 15200522},
     {.name = "features.8.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){66},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -3940,14 +3940,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13031424, .fused = MC_FUSED_NONE, .weight = 172112, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15292874},
+     .stats = 15201290},
     {.name = "features.9.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){74},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13086720, .fused = MC_FUSED_RELU6, .weight = 175568, .bias_at = 175952, .running = 7584, .counter = 28,
      .saved = 7584, .extra = 0, .folded = 0,
-     .stats = 15292874},
+     .stats = 15201290},
     {.name = "features.9.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){75},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4003,14 +4003,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13280256, .fused = MC_FUSED_NONE, .weight = 226384, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15297098},
+     .stats = 15202058},
     {.name = "features.10.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){83},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13335552, .fused = MC_FUSED_RELU6, .weight = 229840, .bias_at = 230224, .running = 9248, .counter = 31,
      .saved = 9248, .extra = 0, .folded = 0,
-     .stats = 15297098},
+     .stats = 15202058},
     {.name = "features.10.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){84},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4066,14 +4066,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13529088, .fused = MC_FUSED_NONE, .weight = 280656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15301322},
+     .stats = 15202826},
     {.name = "features.11.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){92},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13584384, .fused = MC_FUSED_RELU6, .weight = 284112, .bias_at = 284496, .running = 10912, .counter = 34,
      .saved = 10912, .extra = 0, .folded = 0,
-     .stats = 15301322},
+     .stats = 15202826},
     {.name = "features.11.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){93},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4122,14 +4122,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13833216, .fused = MC_FUSED_NONE, .weight = 378384, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15306410},
+     .stats = 15203594},
     {.name = "features.12.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){100},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13916160, .fused = MC_FUSED_RELU6, .weight = 383568, .bias_at = 384144, .running = 13024, .counter = 37,
      .saved = 13024, .extra = 0, .folded = 0,
-     .stats = 15306410},
+     .stats = 15203594},
     {.name = "features.12.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){101},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4185,14 +4185,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14206464, .fused = MC_FUSED_NONE, .weight = 496656, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15312746},
+     .stats = 15204746},
     {.name = "features.13.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){109},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14289408, .fused = MC_FUSED_RELU6, .weight = 501840, .bias_at = 502416, .running = 15520, .counter = 40,
      .saved = 15520, .extra = 0, .folded = 0,
-     .stats = 15312746},
+     .stats = 15204746},
     {.name = "features.13.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){110},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4304,14 +4304,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14701824, .fused = MC_FUSED_NONE, .weight = 869264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15321386},
+     .stats = 15205898},
     {.name = "features.15.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){126},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14736384, .fused = MC_FUSED_RELU6, .weight = 877904, .bias_at = 878864, .running = 21408, .counter = 46,
      .saved = 21408, .extra = 0, .folded = 0,
-     .stats = 15321386},
+     .stats = 15205898},
     {.name = "features.15.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){127},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4367,14 +4367,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14857344, .fused = MC_FUSED_NONE, .weight = 1189264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15326186},
+     .stats = 15207818},
     {.name = "features.16.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){135},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14891904, .fused = MC_FUSED_RELU6, .weight = 1197904, .bias_at = 1198864, .running = 25568, .counter = 49,
      .saved = 25568, .extra = 0, .folded = 0,
-     .stats = 15326186},
+     .stats = 15207818},
     {.name = "features.16.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){136},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
@@ -4430,14 +4430,14 @@ static const mc_layer mobilenetv2_layers[155] = {
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15012864, .fused = MC_FUSED_NONE, .weight = 1509264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15330986},
+     .stats = 15209738},
     {.name = "features.17.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){144},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15047424, .fused = MC_FUSED_RELU6, .weight = 1517904, .bias_at = 1518864, .running = 29728, .counter = 52,
      .saved = 29728, .extra = 0, .folded = 0,
-     .stats = 15330986},
+     .stats = 15209738},
     {.name = "features.17.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){145},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,

@@ -31,7 +31,7 @@ static void resnet20_layer1_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448),
             (buf + 0), (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0),
-            (sav + 16), ((uint16_t *)(act + (long)(982090) * n)));
+            (sav + 16), ((uint16_t *)(act + (long)(983338) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
@@ -41,7 +41,7 @@ static void resnet20_layer1_forward(const mc_state *s, int train)
 static void resnet20_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), ((uint16_t *)(act + (long)(982090) * n)), (par + 432), (sav + 0), (sav + 16),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), ((uint16_t *)(act + (long)(983338) * n)), (par + 432), (sav + 0), (sav + 16),
         (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
 }
 
@@ -64,7 +64,7 @@ static void resnet20_layer3_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0),
-        train ? (act + (long)(982602) * n) : 0);
+        train ? (act + (long)(982090) * n) : 0);
 }
 
 /* layer1.0.conv_bn.seps */
@@ -81,7 +81,7 @@ static void resnet20_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(35840) * n), (act + (long)(982602) * n), (par + 1792), (par + 1840),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(35840) * n), (act + (long)(982090) * n), (par + 1792), (par + 1840),
             (buf + 32), (buf + 80), (cnt + 1), (act + (long)(84992) * n), (sav + 32),
             (sav + 80));
     else
@@ -121,7 +121,7 @@ static void resnet20_layer6_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688),
             (buf + 128), (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128),
-            (sav + 144), ((uint16_t *)(act + (long)(982698) * n)));
+            (sav + 144), ((uint16_t *)(act + (long)(983850) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(150528) * n));
@@ -131,7 +131,7 @@ static void resnet20_layer6_forward(const mc_state *s, int train)
 static void resnet20_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), ((uint16_t *)(act + (long)(982698) * n)), (par + 2672), (sav + 128), (sav + 144),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), ((uint16_t *)(act + (long)(983850) * n)), (par + 2672), (sav + 128), (sav + 144),
         (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688), 0);
 }
 
@@ -191,14 +191,14 @@ static void resnet20_layer10_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(183296) * n), (act + (long)(19456) * n), (act + (long)(199680) * n), train ? ((uint16_t *)(act + (long)(983210) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(183296) * n), (act + (long)(19456) * n), (act + (long)(199680) * n), train ? ((uint16_t *)(act + (long)(984362) * n)) : 0);
 }
 
 /* layer1.0.sum */
 static void resnet20_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(983210) * n)), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(984362) * n)), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.relu#2 */
@@ -220,7 +220,7 @@ static void resnet20_layer12_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(199680) * n), (par + 5040), 0, (act + (long)(216064) * n + 0),
-        train ? (act + (long)(983722) * n) : 0);
+        train ? (act + (long)(982186) * n) : 0);
 }
 
 /* layer1.1.conv_bn.seps */
@@ -237,7 +237,7 @@ static void resnet20_layer13_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(216064) * n), (act + (long)(983722) * n), (par + 6368), (par + 6416),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(216064) * n), (act + (long)(982186) * n), (par + 6368), (par + 6416),
             (buf + 192), (buf + 240), (cnt + 4), (act + (long)(265216) * n), (sav + 192),
             (sav + 240));
     else
@@ -277,7 +277,7 @@ static void resnet20_layer15_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(314368) * n), (par + 7248), (par + 7264),
             (buf + 288), (buf + 304), (cnt + 5), (act + (long)(330752) * n), (sav + 288),
-            (sav + 304), ((uint16_t *)(act + (long)(983818) * n)));
+            (sav + 304), ((uint16_t *)(act + (long)(984874) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(314368) * n), (par + 7248), (par + 7264), (buf + 288), (buf + 304),
             (act + (long)(330752) * n));
@@ -287,7 +287,7 @@ static void resnet20_layer15_forward(const mc_state *s, int train)
 static void resnet20_layer15_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(314368) * n), ((uint16_t *)(act + (long)(983818) * n)), (par + 7248), (sav + 288), (sav + 304),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(314368) * n), ((uint16_t *)(act + (long)(984874) * n)), (par + 7248), (sav + 288), (sav + 304),
         (dact + (long)(330752) * n), (dact + (long)(314368) * n), (grad + 7248), (grad + 7264), 0);
 }
 
@@ -347,14 +347,14 @@ static void resnet20_layer19_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(363520) * n), (act + (long)(199680) * n), (act + (long)(379904) * n), train ? ((uint16_t *)(act + (long)(984330) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(363520) * n), (act + (long)(199680) * n), (act + (long)(379904) * n), train ? ((uint16_t *)(act + (long)(985386) * n)) : 0);
 }
 
 /* layer1.1.sum */
 static void resnet20_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(984330) * n)), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(985386) * n)), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
 }
 
 /* layer1.1.relu#2 */
@@ -376,7 +376,7 @@ static void resnet20_layer21_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(379904) * n), (par + 9616), 0, (act + (long)(396288) * n + 0),
-        train ? (act + (long)(984842) * n) : 0);
+        train ? (act + (long)(982282) * n) : 0);
 }
 
 /* layer1.2.conv_bn.seps */
@@ -393,7 +393,7 @@ static void resnet20_layer22_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(396288) * n), (act + (long)(984842) * n), (par + 10944), (par + 10992),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(396288) * n), (act + (long)(982282) * n), (par + 10944), (par + 10992),
             (buf + 352), (buf + 400), (cnt + 7), (act + (long)(445440) * n), (sav + 352),
             (sav + 400));
     else
@@ -433,7 +433,7 @@ static void resnet20_layer24_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(494592) * n), (par + 11824), (par + 11840),
             (buf + 448), (buf + 464), (cnt + 8), (act + (long)(510976) * n), (sav + 448),
-            (sav + 464), ((uint16_t *)(act + (long)(984938) * n)));
+            (sav + 464), ((uint16_t *)(act + (long)(985898) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(494592) * n), (par + 11824), (par + 11840), (buf + 448), (buf + 464),
             (act + (long)(510976) * n));
@@ -443,7 +443,7 @@ static void resnet20_layer24_forward(const mc_state *s, int train)
 static void resnet20_layer24_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(494592) * n), ((uint16_t *)(act + (long)(984938) * n)), (par + 11824), (sav + 448), (sav + 464),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(494592) * n), ((uint16_t *)(act + (long)(985898) * n)), (par + 11824), (sav + 448), (sav + 464),
         (dact + (long)(510976) * n), (dact + (long)(494592) * n), (grad + 11824), (grad + 11840), 0);
 }
 
@@ -503,14 +503,14 @@ static void resnet20_layer28_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(543744) * n), (act + (long)(379904) * n), (act + (long)(560128) * n), train ? ((uint16_t *)(act + (long)(985450) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(543744) * n), (act + (long)(379904) * n), (act + (long)(560128) * n), train ? ((uint16_t *)(act + (long)(986410) * n)) : 0);
 }
 
 /* layer1.2.sum */
 static void resnet20_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(985450) * n)), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(986410) * n)), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
 }
 
 /* layer1.2.relu#2 */
@@ -532,7 +532,7 @@ static void resnet20_layer30_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c16_32x32_s1_stats_fwd(n, (act + (long)(560128) * n), (par + 14192), 0, (act + (long)(576512) * n + 0),
-        train ? (act + (long)(985962) * n) : 0);
+        train ? (act + (long)(982378) * n) : 0);
 }
 
 /* layer2.0.conv_bn.seps */
@@ -549,7 +549,7 @@ static void resnet20_layer31_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(576512) * n), (act + (long)(985962) * n), (par + 14736), (par + 14768),
+        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(576512) * n), (act + (long)(982378) * n), (par + 14736), (par + 14768),
             (buf + 512), (buf + 544), (cnt + 10), (act + (long)(609280) * n), (sav + 512),
             (sav + 544));
     else
@@ -589,7 +589,7 @@ static void resnet20_layer33_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(642048) * n), (par + 15856), (par + 15888),
             (buf + 576), (buf + 608), (cnt + 11), (act + (long)(650240) * n), (sav + 576),
-            (sav + 608), ((uint16_t *)(act + (long)(986026) * n)));
+            (sav + 608), ((uint16_t *)(act + (long)(986922) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(642048) * n), (par + 15856), (par + 15888), (buf + 576), (buf + 608),
             (act + (long)(650240) * n));
@@ -599,7 +599,7 @@ static void resnet20_layer33_forward(const mc_state *s, int train)
 static void resnet20_layer33_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(642048) * n), ((uint16_t *)(act + (long)(986026) * n)), (par + 15856), (sav + 576), (sav + 608),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(642048) * n), ((uint16_t *)(act + (long)(986922) * n)), (par + 15856), (sav + 576), (sav + 608),
         (dact + (long)(650240) * n), (dact + (long)(642048) * n), (grad + 15856), (grad + 15888), 0);
 }
 
@@ -697,14 +697,14 @@ static void resnet20_layer39_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(666624) * n), (act + (long)(683008) * n), (act + (long)(691200) * n), train ? ((uint16_t *)(act + (long)(986282) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(666624) * n), (act + (long)(683008) * n), (act + (long)(691200) * n), train ? ((uint16_t *)(act + (long)(987178) * n)) : 0);
 }
 
 /* layer2.0.sum */
 static void resnet20_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(986282) * n)), (dact + (long)(691200) * n), (dact + (long)(666624) * n), 0, (dact + (long)(683008) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(987178) * n)), (dact + (long)(691200) * n), (dact + (long)(666624) * n), 0, (dact + (long)(683008) * n), 0);
 }
 
 /* layer2.0.relu#2 */
@@ -726,7 +726,7 @@ static void resnet20_layer41_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(691200) * n), (par + 25776), 0, (act + (long)(699392) * n + 0),
-        train ? (act + (long)(986538) * n) : 0);
+        train ? (act + (long)(982442) * n) : 0);
 }
 
 /* layer2.1.conv_bn.seps */
@@ -743,7 +743,7 @@ static void resnet20_layer42_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(699392) * n), (act + (long)(986538) * n), (par + 26864), (par + 26928),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(699392) * n), (act + (long)(982442) * n), (par + 26864), (par + 26928),
             (buf + 768), (buf + 832), (cnt + 14), (act + (long)(715776) * n), (sav + 768),
             (sav + 832));
     else
@@ -783,7 +783,7 @@ static void resnet20_layer44_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(732160) * n), (par + 29072), (par + 29104),
             (buf + 896), (buf + 928), (cnt + 15), (act + (long)(740352) * n), (sav + 896),
-            (sav + 928), ((uint16_t *)(act + (long)(986666) * n)));
+            (sav + 928), ((uint16_t *)(act + (long)(987434) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(732160) * n), (par + 29072), (par + 29104), (buf + 896), (buf + 928),
             (act + (long)(740352) * n));
@@ -793,7 +793,7 @@ static void resnet20_layer44_forward(const mc_state *s, int train)
 static void resnet20_layer44_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(732160) * n), ((uint16_t *)(act + (long)(986666) * n)), (par + 29072), (sav + 896), (sav + 928),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(732160) * n), ((uint16_t *)(act + (long)(987434) * n)), (par + 29072), (sav + 896), (sav + 928),
         (dact + (long)(740352) * n), (dact + (long)(732160) * n), (grad + 29072), (grad + 29104), 0);
 }
 
@@ -853,14 +853,14 @@ static void resnet20_layer48_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(756736) * n), (act + (long)(691200) * n), (act + (long)(764928) * n), train ? ((uint16_t *)(act + (long)(986922) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(756736) * n), (act + (long)(691200) * n), (act + (long)(764928) * n), train ? ((uint16_t *)(act + (long)(987690) * n)) : 0);
 }
 
 /* layer2.1.sum */
 static void resnet20_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(986922) * n)), (dact + (long)(764928) * n), (dact + (long)(756736) * n), 0, (dact + (long)(691200) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(987690) * n)), (dact + (long)(764928) * n), (dact + (long)(756736) * n), 0, (dact + (long)(691200) * n), 0);
 }
 
 /* layer2.1.relu#2 */
@@ -882,7 +882,7 @@ static void resnet20_layer50_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(764928) * n), (par + 38416), 0, (act + (long)(773120) * n + 0),
-        train ? (act + (long)(987178) * n) : 0);
+        train ? (act + (long)(982570) * n) : 0);
 }
 
 /* layer2.2.conv_bn.seps */
@@ -899,7 +899,7 @@ static void resnet20_layer51_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(773120) * n), (act + (long)(987178) * n), (par + 39504), (par + 39568),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(773120) * n), (act + (long)(982570) * n), (par + 39504), (par + 39568),
             (buf + 1024), (buf + 1088), (cnt + 17), (act + (long)(789504) * n), (sav + 1024),
             (sav + 1088));
     else
@@ -939,7 +939,7 @@ static void resnet20_layer53_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(805888) * n), (par + 41712), (par + 41744),
             (buf + 1152), (buf + 1184), (cnt + 18), (act + (long)(814080) * n), (sav + 1152),
-            (sav + 1184), ((uint16_t *)(act + (long)(987306) * n)));
+            (sav + 1184), ((uint16_t *)(act + (long)(987946) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(805888) * n), (par + 41712), (par + 41744), (buf + 1152), (buf + 1184),
             (act + (long)(814080) * n));
@@ -949,7 +949,7 @@ static void resnet20_layer53_forward(const mc_state *s, int train)
 static void resnet20_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(805888) * n), ((uint16_t *)(act + (long)(987306) * n)), (par + 41712), (sav + 1152), (sav + 1184),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(805888) * n), ((uint16_t *)(act + (long)(987946) * n)), (par + 41712), (sav + 1152), (sav + 1184),
         (dact + (long)(814080) * n), (dact + (long)(805888) * n), (grad + 41712), (grad + 41744), 0);
 }
 
@@ -1009,14 +1009,14 @@ static void resnet20_layer57_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(830464) * n), (act + (long)(764928) * n), (act + (long)(838656) * n), train ? ((uint16_t *)(act + (long)(987562) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(830464) * n), (act + (long)(764928) * n), (act + (long)(838656) * n), train ? ((uint16_t *)(act + (long)(988202) * n)) : 0);
 }
 
 /* layer2.2.sum */
 static void resnet20_layer57_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(987562) * n)), (dact + (long)(838656) * n), (dact + (long)(830464) * n), 0, (dact + (long)(764928) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(988202) * n)), (dact + (long)(838656) * n), (dact + (long)(830464) * n), 0, (dact + (long)(764928) * n), 0);
 }
 
 /* layer2.2.relu#2 */
@@ -1038,7 +1038,7 @@ static void resnet20_layer59_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c32_16x16_s1_stats_fwd(n, (act + (long)(838656) * n), (par + 51056), 0, (act + (long)(846848) * n + 0),
-        train ? (act + (long)(987818) * n) : 0);
+        train ? (act + (long)(982698) * n) : 0);
 }
 
 /* layer3.0.conv_bn.seps */
@@ -1055,7 +1055,7 @@ static void resnet20_layer60_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(846848) * n), (act + (long)(987818) * n), (par + 51632), (par + 51696),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(846848) * n), (act + (long)(982698) * n), (par + 51632), (par + 51696),
             (buf + 1280), (buf + 1344), (cnt + 20), (act + (long)(863232) * n), (sav + 1280),
             (sav + 1344));
     else
@@ -1095,7 +1095,7 @@ static void resnet20_layer62_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(879616) * n), (par + 55920), (par + 55984),
             (buf + 1408), (buf + 1472), (cnt + 21), (act + (long)(883712) * n), (sav + 1408),
-            (sav + 1472), ((uint16_t *)(act + (long)(987946) * n)));
+            (sav + 1472), ((uint16_t *)(act + (long)(988458) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(879616) * n), (par + 55920), (par + 55984), (buf + 1408), (buf + 1472),
             (act + (long)(883712) * n));
@@ -1105,7 +1105,7 @@ static void resnet20_layer62_forward(const mc_state *s, int train)
 static void resnet20_layer62_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(879616) * n), ((uint16_t *)(act + (long)(987946) * n)), (par + 55920), (sav + 1408), (sav + 1472),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(879616) * n), ((uint16_t *)(act + (long)(988458) * n)), (par + 55920), (sav + 1408), (sav + 1472),
         (dact + (long)(883712) * n), (dact + (long)(879616) * n), (grad + 55920), (grad + 55984), 0);
 }
 
@@ -1203,14 +1203,14 @@ static void resnet20_layer68_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(891904) * n), (act + (long)(900096) * n), (act + (long)(904192) * n), train ? ((uint16_t *)(act + (long)(988074) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(891904) * n), (act + (long)(900096) * n), (act + (long)(904192) * n), train ? ((uint16_t *)(act + (long)(988586) * n)) : 0);
 }
 
 /* layer3.0.sum */
 static void resnet20_layer68_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(988074) * n)), (dact + (long)(904192) * n), (dact + (long)(891904) * n), 0, (dact + (long)(900096) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(988586) * n)), (dact + (long)(904192) * n), (dact + (long)(891904) * n), 0, (dact + (long)(900096) * n), 0);
 }
 
 /* layer3.0.relu#2 */
@@ -1232,7 +1232,7 @@ static void resnet20_layer70_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(904192) * n), (par + 95216), 0, (act + (long)(908288) * n + 0),
-        train ? (act + (long)(988202) * n) : 0);
+        train ? (act + (long)(982826) * n) : 0);
 }
 
 /* layer3.1.conv_bn.seps */
@@ -1249,7 +1249,7 @@ static void resnet20_layer71_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(908288) * n), (act + (long)(988202) * n), (par + 96368), (par + 96496),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(908288) * n), (act + (long)(982826) * n), (par + 96368), (par + 96496),
             (buf + 1792), (buf + 1920), (cnt + 24), (act + (long)(916480) * n), (sav + 1792),
             (sav + 1920));
     else
@@ -1289,7 +1289,7 @@ static void resnet20_layer73_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(924672) * n), (par + 104880), (par + 104944),
             (buf + 2048), (buf + 2112), (cnt + 25), (act + (long)(928768) * n), (sav + 2048),
-            (sav + 2112), ((uint16_t *)(act + (long)(988458) * n)));
+            (sav + 2112), ((uint16_t *)(act + (long)(988714) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(924672) * n), (par + 104880), (par + 104944), (buf + 2048), (buf + 2112),
             (act + (long)(928768) * n));
@@ -1299,7 +1299,7 @@ static void resnet20_layer73_forward(const mc_state *s, int train)
 static void resnet20_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(924672) * n), ((uint16_t *)(act + (long)(988458) * n)), (par + 104880), (sav + 2048), (sav + 2112),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(924672) * n), ((uint16_t *)(act + (long)(988714) * n)), (par + 104880), (sav + 2048), (sav + 2112),
         (dact + (long)(928768) * n), (dact + (long)(924672) * n), (grad + 104880), (grad + 104944), 0);
 }
 
@@ -1359,14 +1359,14 @@ static void resnet20_layer77_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(936960) * n), (act + (long)(904192) * n), (act + (long)(941056) * n), train ? ((uint16_t *)(act + (long)(988586) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(936960) * n), (act + (long)(904192) * n), (act + (long)(941056) * n), train ? ((uint16_t *)(act + (long)(988842) * n)) : 0);
 }
 
 /* layer3.1.sum */
 static void resnet20_layer77_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(988586) * n)), (dact + (long)(941056) * n), (dact + (long)(936960) * n), 0, (dact + (long)(904192) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(988842) * n)), (dact + (long)(941056) * n), (dact + (long)(936960) * n), 0, (dact + (long)(904192) * n), 0);
 }
 
 /* layer3.1.relu#2 */
@@ -1388,7 +1388,7 @@ static void resnet20_layer79_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(941056) * n), (par + 142000), 0, (act + (long)(945152) * n + 0),
-        train ? (act + (long)(988714) * n) : 0);
+        train ? (act + (long)(983082) * n) : 0);
 }
 
 /* layer3.2.conv_bn.seps */
@@ -1405,7 +1405,7 @@ static void resnet20_layer80_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(945152) * n), (act + (long)(988714) * n), (par + 143152), (par + 143280),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(945152) * n), (act + (long)(983082) * n), (par + 143152), (par + 143280),
             (buf + 2304), (buf + 2432), (cnt + 27), (act + (long)(953344) * n), (sav + 2304),
             (sav + 2432));
     else
@@ -2037,14 +2037,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 982602},
+     .stats = 982090},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 84992, .fused = MC_FUSED_NONE, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
      .saved = 32, .extra = 0, .folded = 1,
-     .stats = 982602},
+     .stats = 982090},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2100,14 +2100,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216064, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 983722},
+     .stats = 982186},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
      .saved = 192, .extra = 0, .folded = 1,
-     .stats = 983722},
+     .stats = 982186},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2163,14 +2163,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396288, .fused = MC_FUSED_NONE, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 984842},
+     .stats = 982282},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 445440, .fused = MC_FUSED_NONE, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
      .saved = 352, .extra = 0, .folded = 1,
-     .stats = 984842},
+     .stats = 982282},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2226,14 +2226,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 985962},
+     .stats = 982378},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 609280, .fused = MC_FUSED_NONE, .weight = 14736, .bias_at = 14768, .running = 512, .counter = 10,
      .saved = 512, .extra = 0, .folded = 1,
-     .stats = 985962},
+     .stats = 982378},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2303,14 +2303,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 699392, .fused = MC_FUSED_NONE, .weight = 25776, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 986538},
+     .stats = 982442},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){41},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 715776, .fused = MC_FUSED_NONE, .weight = 26864, .bias_at = 26928, .running = 768, .counter = 14,
      .saved = 768, .extra = 0, .folded = 1,
-     .stats = 986538},
+     .stats = 982442},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){42},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2366,14 +2366,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 773120, .fused = MC_FUSED_NONE, .weight = 38416, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 987178},
+     .stats = 982570},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789504, .fused = MC_FUSED_NONE, .weight = 39504, .bias_at = 39568, .running = 1024, .counter = 17,
      .saved = 1024, .extra = 0, .folded = 1,
-     .stats = 987178},
+     .stats = 982570},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){51},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2429,14 +2429,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 846848, .fused = MC_FUSED_NONE, .weight = 51056, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 987818},
+     .stats = 982698},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){59},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 863232, .fused = MC_FUSED_NONE, .weight = 51632, .bias_at = 51696, .running = 1280, .counter = 20,
      .saved = 1280, .extra = 0, .folded = 1,
-     .stats = 987818},
+     .stats = 982698},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){60},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2506,14 +2506,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 908288, .fused = MC_FUSED_NONE, .weight = 95216, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 988202},
+     .stats = 982826},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){70},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 916480, .fused = MC_FUSED_NONE, .weight = 96368, .bias_at = 96496, .running = 1792, .counter = 24,
      .saved = 1792, .extra = 0, .folded = 1,
-     .stats = 988202},
+     .stats = 982826},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){71},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -2569,14 +2569,14 @@ static const mc_layer resnet20_layers[90] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 945152, .fused = MC_FUSED_NONE, .weight = 142000, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 988714},
+     .stats = 983082},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){79},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 953344, .fused = MC_FUSED_NONE, .weight = 143152, .bias_at = 143280, .running = 2304, .counter = 27,
      .saved = 2304, .extra = 0, .folded = 1,
-     .stats = 988714},
+     .stats = 983082},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){80},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,

@@ -31,7 +31,7 @@ static void se_resnet56_layer1_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(3072) * n), (par + 432), (par + 448),
             (buf + 0), (buf + 16), (cnt + 0), (act + (long)(19456) * n), (sav + 0),
-            (sav + 16), ((uint16_t *)(act + (long)(2988310) * n)));
+            (sav + 16), ((uint16_t *)(act + (long)(2992438) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(3072) * n), (par + 432), (par + 448), (buf + 0), (buf + 16),
             (act + (long)(19456) * n));
@@ -41,7 +41,7 @@ static void se_resnet56_layer1_forward(const mc_state *s, int train)
 static void se_resnet56_layer1_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), ((uint16_t *)(act + (long)(2988310) * n)), (par + 432), (sav + 0), (sav + 16),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(3072) * n), ((uint16_t *)(act + (long)(2992438) * n)), (par + 432), (sav + 0), (sav + 16),
         (dact + (long)(19456) * n), (dact + (long)(3072) * n), (grad + 432), (grad + 448), 0);
 }
 
@@ -64,7 +64,7 @@ static void se_resnet56_layer3_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(19456) * n), (par + 464), 0, (act + (long)(35840) * n + 0),
-        train ? (act + (long)(2988822) * n) : 0);
+        train ? (act + (long)(2988310) * n) : 0);
 }
 
 /* layer1.0.conv_bn.seps */
@@ -81,7 +81,7 @@ static void se_resnet56_layer4_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(35840) * n), (act + (long)(2988822) * n), (par + 1792), (par + 1840),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(35840) * n), (act + (long)(2988310) * n), (par + 1792), (par + 1840),
             (buf + 32), (buf + 80), (cnt + 1), (act + (long)(84992) * n), (sav + 32),
             (sav + 80));
     else
@@ -121,7 +121,7 @@ static void se_resnet56_layer6_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(134144) * n), (par + 2672), (par + 2688),
             (buf + 128), (buf + 144), (cnt + 2), (act + (long)(150528) * n), (sav + 128),
-            (sav + 144), ((uint16_t *)(act + (long)(2988918) * n)));
+            (sav + 144), ((uint16_t *)(act + (long)(2992950) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(134144) * n), (par + 2672), (par + 2688), (buf + 128), (buf + 144),
             (act + (long)(150528) * n));
@@ -131,7 +131,7 @@ static void se_resnet56_layer6_forward(const mc_state *s, int train)
 static void se_resnet56_layer6_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), ((uint16_t *)(act + (long)(2988918) * n)), (par + 2672), (sav + 128), (sav + 144),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(134144) * n), ((uint16_t *)(act + (long)(2992950) * n)), (par + 2672), (sav + 128), (sav + 144),
         (dact + (long)(150528) * n), (dact + (long)(134144) * n), (grad + 2672), (grad + 2688), 0);
 }
 
@@ -285,14 +285,14 @@ static void se_resnet56_layer16_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(199732) * n), (act + (long)(19456) * n), (act + (long)(216116) * n), train ? ((uint16_t *)(act + (long)(2989430) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(199732) * n), (act + (long)(19456) * n), (act + (long)(216116) * n), train ? ((uint16_t *)(act + (long)(2993462) * n)) : 0);
 }
 
 /* layer1.0.sum */
 static void se_resnet56_layer16_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2989430) * n)), (dact + (long)(216116) * n), (dact + (long)(199732) * n), 0, (dact + (long)(19456) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2993462) * n)), (dact + (long)(216116) * n), (dact + (long)(199732) * n), 0, (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.relu#2 */
@@ -314,7 +314,7 @@ static void se_resnet56_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(216116) * n), (par + 5104), 0, (act + (long)(232500) * n + 0),
-        train ? (act + (long)(2989942) * n) : 0);
+        train ? (act + (long)(2988406) * n) : 0);
 }
 
 /* layer1.1.conv_bn.seps */
@@ -331,7 +331,7 @@ static void se_resnet56_layer19_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(232500) * n), (act + (long)(2989942) * n), (par + 6432), (par + 6480),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(232500) * n), (act + (long)(2988406) * n), (par + 6432), (par + 6480),
             (buf + 192), (buf + 240), (cnt + 4), (act + (long)(281652) * n), (sav + 192),
             (sav + 240));
     else
@@ -371,7 +371,7 @@ static void se_resnet56_layer21_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(330804) * n), (par + 7312), (par + 7328),
             (buf + 288), (buf + 304), (cnt + 5), (act + (long)(347188) * n), (sav + 288),
-            (sav + 304), ((uint16_t *)(act + (long)(2990038) * n)));
+            (sav + 304), ((uint16_t *)(act + (long)(2993974) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(330804) * n), (par + 7312), (par + 7328), (buf + 288), (buf + 304),
             (act + (long)(347188) * n));
@@ -381,7 +381,7 @@ static void se_resnet56_layer21_forward(const mc_state *s, int train)
 static void se_resnet56_layer21_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(330804) * n), ((uint16_t *)(act + (long)(2990038) * n)), (par + 7312), (sav + 288), (sav + 304),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(330804) * n), ((uint16_t *)(act + (long)(2993974) * n)), (par + 7312), (sav + 288), (sav + 304),
         (dact + (long)(347188) * n), (dact + (long)(330804) * n), (grad + 7312), (grad + 7328), 0);
 }
 
@@ -535,14 +535,14 @@ static void se_resnet56_layer31_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(396392) * n), (act + (long)(216116) * n), (act + (long)(412776) * n), train ? ((uint16_t *)(act + (long)(2990550) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(396392) * n), (act + (long)(216116) * n), (act + (long)(412776) * n), train ? ((uint16_t *)(act + (long)(2994486) * n)) : 0);
 }
 
 /* layer1.1.sum */
 static void se_resnet56_layer31_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2990550) * n)), (dact + (long)(412776) * n), (dact + (long)(396392) * n), 0, (dact + (long)(216116) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2994486) * n)), (dact + (long)(412776) * n), (dact + (long)(396392) * n), 0, (dact + (long)(216116) * n), 0);
 }
 
 /* layer1.1.relu#2 */
@@ -564,7 +564,7 @@ static void se_resnet56_layer33_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(412776) * n), (par + 9744), 0, (act + (long)(429160) * n + 0),
-        train ? (act + (long)(2991062) * n) : 0);
+        train ? (act + (long)(2988502) * n) : 0);
 }
 
 /* layer1.2.conv_bn.seps */
@@ -581,7 +581,7 @@ static void se_resnet56_layer34_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(429160) * n), (act + (long)(2991062) * n), (par + 11072), (par + 11120),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(429160) * n), (act + (long)(2988502) * n), (par + 11072), (par + 11120),
             (buf + 352), (buf + 400), (cnt + 7), (act + (long)(478312) * n), (sav + 352),
             (sav + 400));
     else
@@ -621,7 +621,7 @@ static void se_resnet56_layer36_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(527464) * n), (par + 11952), (par + 11968),
             (buf + 448), (buf + 464), (cnt + 8), (act + (long)(543848) * n), (sav + 448),
-            (sav + 464), ((uint16_t *)(act + (long)(2991158) * n)));
+            (sav + 464), ((uint16_t *)(act + (long)(2994998) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(527464) * n), (par + 11952), (par + 11968), (buf + 448), (buf + 464),
             (act + (long)(543848) * n));
@@ -631,7 +631,7 @@ static void se_resnet56_layer36_forward(const mc_state *s, int train)
 static void se_resnet56_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(527464) * n), ((uint16_t *)(act + (long)(2991158) * n)), (par + 11952), (sav + 448), (sav + 464),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(527464) * n), ((uint16_t *)(act + (long)(2994998) * n)), (par + 11952), (sav + 448), (sav + 464),
         (dact + (long)(543848) * n), (dact + (long)(527464) * n), (grad + 11952), (grad + 11968), 0);
 }
 
@@ -785,14 +785,14 @@ static void se_resnet56_layer46_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(593052) * n), (act + (long)(412776) * n), (act + (long)(609436) * n), train ? ((uint16_t *)(act + (long)(2991670) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(593052) * n), (act + (long)(412776) * n), (act + (long)(609436) * n), train ? ((uint16_t *)(act + (long)(2995510) * n)) : 0);
 }
 
 /* layer1.2.sum */
 static void se_resnet56_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2991670) * n)), (dact + (long)(609436) * n), (dact + (long)(593052) * n), 0, (dact + (long)(412776) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2995510) * n)), (dact + (long)(609436) * n), (dact + (long)(593052) * n), 0, (dact + (long)(412776) * n), 0);
 }
 
 /* layer1.2.relu#2 */
@@ -814,7 +814,7 @@ static void se_resnet56_layer48_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(609436) * n), (par + 14384), 0, (act + (long)(625820) * n + 0),
-        train ? (act + (long)(2992182) * n) : 0);
+        train ? (act + (long)(2988598) * n) : 0);
 }
 
 /* layer1.3.conv_bn.seps */
@@ -831,7 +831,7 @@ static void se_resnet56_layer49_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(625820) * n), (act + (long)(2992182) * n), (par + 15712), (par + 15760),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(625820) * n), (act + (long)(2988598) * n), (par + 15712), (par + 15760),
             (buf + 512), (buf + 560), (cnt + 10), (act + (long)(674972) * n), (sav + 512),
             (sav + 560));
     else
@@ -871,7 +871,7 @@ static void se_resnet56_layer51_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(724124) * n), (par + 16592), (par + 16608),
             (buf + 608), (buf + 624), (cnt + 11), (act + (long)(740508) * n), (sav + 608),
-            (sav + 624), ((uint16_t *)(act + (long)(2992278) * n)));
+            (sav + 624), ((uint16_t *)(act + (long)(2996022) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(724124) * n), (par + 16592), (par + 16608), (buf + 608), (buf + 624),
             (act + (long)(740508) * n));
@@ -881,7 +881,7 @@ static void se_resnet56_layer51_forward(const mc_state *s, int train)
 static void se_resnet56_layer51_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(724124) * n), ((uint16_t *)(act + (long)(2992278) * n)), (par + 16592), (sav + 608), (sav + 624),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(724124) * n), ((uint16_t *)(act + (long)(2996022) * n)), (par + 16592), (sav + 608), (sav + 624),
         (dact + (long)(740508) * n), (dact + (long)(724124) * n), (grad + 16592), (grad + 16608), 0);
 }
 
@@ -1035,14 +1035,14 @@ static void se_resnet56_layer61_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(789712) * n), (act + (long)(609436) * n), (act + (long)(806096) * n), train ? ((uint16_t *)(act + (long)(2992790) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(789712) * n), (act + (long)(609436) * n), (act + (long)(806096) * n), train ? ((uint16_t *)(act + (long)(2996534) * n)) : 0);
 }
 
 /* layer1.3.sum */
 static void se_resnet56_layer61_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2992790) * n)), (dact + (long)(806096) * n), (dact + (long)(789712) * n), 0, (dact + (long)(609436) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2996534) * n)), (dact + (long)(806096) * n), (dact + (long)(789712) * n), 0, (dact + (long)(609436) * n), 0);
 }
 
 /* layer1.3.relu#2 */
@@ -1064,7 +1064,7 @@ static void se_resnet56_layer63_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(806096) * n), (par + 19024), 0, (act + (long)(822480) * n + 0),
-        train ? (act + (long)(2993302) * n) : 0);
+        train ? (act + (long)(2988694) * n) : 0);
 }
 
 /* layer1.4.conv_bn.seps */
@@ -1081,7 +1081,7 @@ static void se_resnet56_layer64_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(822480) * n), (act + (long)(2993302) * n), (par + 20352), (par + 20400),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(822480) * n), (act + (long)(2988694) * n), (par + 20352), (par + 20400),
             (buf + 672), (buf + 720), (cnt + 13), (act + (long)(871632) * n), (sav + 672),
             (sav + 720));
     else
@@ -1121,7 +1121,7 @@ static void se_resnet56_layer66_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(920784) * n), (par + 21232), (par + 21248),
             (buf + 768), (buf + 784), (cnt + 14), (act + (long)(937168) * n), (sav + 768),
-            (sav + 784), ((uint16_t *)(act + (long)(2993398) * n)));
+            (sav + 784), ((uint16_t *)(act + (long)(2997046) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(920784) * n), (par + 21232), (par + 21248), (buf + 768), (buf + 784),
             (act + (long)(937168) * n));
@@ -1131,7 +1131,7 @@ static void se_resnet56_layer66_forward(const mc_state *s, int train)
 static void se_resnet56_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(920784) * n), ((uint16_t *)(act + (long)(2993398) * n)), (par + 21232), (sav + 768), (sav + 784),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(920784) * n), ((uint16_t *)(act + (long)(2997046) * n)), (par + 21232), (sav + 768), (sav + 784),
         (dact + (long)(937168) * n), (dact + (long)(920784) * n), (grad + 21232), (grad + 21248), 0);
 }
 
@@ -1285,14 +1285,14 @@ static void se_resnet56_layer76_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(986372) * n), (act + (long)(806096) * n), (act + (long)(1002756) * n), train ? ((uint16_t *)(act + (long)(2993910) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(986372) * n), (act + (long)(806096) * n), (act + (long)(1002756) * n), train ? ((uint16_t *)(act + (long)(2997558) * n)) : 0);
 }
 
 /* layer1.4.sum */
 static void se_resnet56_layer76_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2993910) * n)), (dact + (long)(1002756) * n), (dact + (long)(986372) * n), 0, (dact + (long)(806096) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2997558) * n)), (dact + (long)(1002756) * n), (dact + (long)(986372) * n), 0, (dact + (long)(806096) * n), 0);
 }
 
 /* layer1.4.relu#2 */
@@ -1314,7 +1314,7 @@ static void se_resnet56_layer78_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1002756) * n), (par + 23664), 0, (act + (long)(1019140) * n + 0),
-        train ? (act + (long)(2994422) * n) : 0);
+        train ? (act + (long)(2988790) * n) : 0);
 }
 
 /* layer1.5.conv_bn.seps */
@@ -1331,7 +1331,7 @@ static void se_resnet56_layer79_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1019140) * n), (act + (long)(2994422) * n), (par + 24992), (par + 25040),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1019140) * n), (act + (long)(2988790) * n), (par + 24992), (par + 25040),
             (buf + 832), (buf + 880), (cnt + 16), (act + (long)(1068292) * n), (sav + 832),
             (sav + 880));
     else
@@ -1371,7 +1371,7 @@ static void se_resnet56_layer81_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1117444) * n), (par + 25872), (par + 25888),
             (buf + 928), (buf + 944), (cnt + 17), (act + (long)(1133828) * n), (sav + 928),
-            (sav + 944), ((uint16_t *)(act + (long)(2994518) * n)));
+            (sav + 944), ((uint16_t *)(act + (long)(2998070) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1117444) * n), (par + 25872), (par + 25888), (buf + 928), (buf + 944),
             (act + (long)(1133828) * n));
@@ -1381,7 +1381,7 @@ static void se_resnet56_layer81_forward(const mc_state *s, int train)
 static void se_resnet56_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1117444) * n), ((uint16_t *)(act + (long)(2994518) * n)), (par + 25872), (sav + 928), (sav + 944),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1117444) * n), ((uint16_t *)(act + (long)(2998070) * n)), (par + 25872), (sav + 928), (sav + 944),
         (dact + (long)(1133828) * n), (dact + (long)(1117444) * n), (grad + 25872), (grad + 25888), 0);
 }
 
@@ -1535,14 +1535,14 @@ static void se_resnet56_layer91_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1183032) * n), (act + (long)(1002756) * n), (act + (long)(1199416) * n), train ? ((uint16_t *)(act + (long)(2995030) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(1183032) * n), (act + (long)(1002756) * n), (act + (long)(1199416) * n), train ? ((uint16_t *)(act + (long)(2998582) * n)) : 0);
 }
 
 /* layer1.5.sum */
 static void se_resnet56_layer91_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2995030) * n)), (dact + (long)(1199416) * n), (dact + (long)(1183032) * n), 0, (dact + (long)(1002756) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2998582) * n)), (dact + (long)(1199416) * n), (dact + (long)(1183032) * n), 0, (dact + (long)(1002756) * n), 0);
 }
 
 /* layer1.5.relu#2 */
@@ -1564,7 +1564,7 @@ static void se_resnet56_layer93_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1199416) * n), (par + 28304), 0, (act + (long)(1215800) * n + 0),
-        train ? (act + (long)(2995542) * n) : 0);
+        train ? (act + (long)(2988886) * n) : 0);
 }
 
 /* layer1.6.conv_bn.seps */
@@ -1581,7 +1581,7 @@ static void se_resnet56_layer94_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1215800) * n), (act + (long)(2995542) * n), (par + 29632), (par + 29680),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1215800) * n), (act + (long)(2988886) * n), (par + 29632), (par + 29680),
             (buf + 992), (buf + 1040), (cnt + 19), (act + (long)(1264952) * n), (sav + 992),
             (sav + 1040));
     else
@@ -1621,7 +1621,7 @@ static void se_resnet56_layer96_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1314104) * n), (par + 30512), (par + 30528),
             (buf + 1088), (buf + 1104), (cnt + 20), (act + (long)(1330488) * n), (sav + 1088),
-            (sav + 1104), ((uint16_t *)(act + (long)(2995638) * n)));
+            (sav + 1104), ((uint16_t *)(act + (long)(2999094) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1314104) * n), (par + 30512), (par + 30528), (buf + 1088), (buf + 1104),
             (act + (long)(1330488) * n));
@@ -1631,7 +1631,7 @@ static void se_resnet56_layer96_forward(const mc_state *s, int train)
 static void se_resnet56_layer96_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1314104) * n), ((uint16_t *)(act + (long)(2995638) * n)), (par + 30512), (sav + 1088), (sav + 1104),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1314104) * n), ((uint16_t *)(act + (long)(2999094) * n)), (par + 30512), (sav + 1088), (sav + 1104),
         (dact + (long)(1330488) * n), (dact + (long)(1314104) * n), (grad + 30512), (grad + 30528), 0);
 }
 
@@ -1785,14 +1785,14 @@ static void se_resnet56_layer106_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1379692) * n), (act + (long)(1199416) * n), (act + (long)(1396076) * n), train ? ((uint16_t *)(act + (long)(2996150) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(1379692) * n), (act + (long)(1199416) * n), (act + (long)(1396076) * n), train ? ((uint16_t *)(act + (long)(2999606) * n)) : 0);
 }
 
 /* layer1.6.sum */
 static void se_resnet56_layer106_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2996150) * n)), (dact + (long)(1396076) * n), (dact + (long)(1379692) * n), 0, (dact + (long)(1199416) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2999606) * n)), (dact + (long)(1396076) * n), (dact + (long)(1379692) * n), 0, (dact + (long)(1199416) * n), 0);
 }
 
 /* layer1.6.relu#2 */
@@ -1814,7 +1814,7 @@ static void se_resnet56_layer108_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1396076) * n), (par + 32944), 0, (act + (long)(1412460) * n + 0),
-        train ? (act + (long)(2996662) * n) : 0);
+        train ? (act + (long)(2988982) * n) : 0);
 }
 
 /* layer1.7.conv_bn.seps */
@@ -1831,7 +1831,7 @@ static void se_resnet56_layer109_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1412460) * n), (act + (long)(2996662) * n), (par + 34272), (par + 34320),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1412460) * n), (act + (long)(2988982) * n), (par + 34272), (par + 34320),
             (buf + 1152), (buf + 1200), (cnt + 22), (act + (long)(1461612) * n), (sav + 1152),
             (sav + 1200));
     else
@@ -1871,7 +1871,7 @@ static void se_resnet56_layer111_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1510764) * n), (par + 35152), (par + 35168),
             (buf + 1248), (buf + 1264), (cnt + 23), (act + (long)(1527148) * n), (sav + 1248),
-            (sav + 1264), ((uint16_t *)(act + (long)(2996758) * n)));
+            (sav + 1264), ((uint16_t *)(act + (long)(3000118) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1510764) * n), (par + 35152), (par + 35168), (buf + 1248), (buf + 1264),
             (act + (long)(1527148) * n));
@@ -1881,7 +1881,7 @@ static void se_resnet56_layer111_forward(const mc_state *s, int train)
 static void se_resnet56_layer111_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1510764) * n), ((uint16_t *)(act + (long)(2996758) * n)), (par + 35152), (sav + 1248), (sav + 1264),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1510764) * n), ((uint16_t *)(act + (long)(3000118) * n)), (par + 35152), (sav + 1248), (sav + 1264),
         (dact + (long)(1527148) * n), (dact + (long)(1510764) * n), (grad + 35152), (grad + 35168), 0);
 }
 
@@ -2035,14 +2035,14 @@ static void se_resnet56_layer121_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1576352) * n), (act + (long)(1396076) * n), (act + (long)(1592736) * n), train ? ((uint16_t *)(act + (long)(2997270) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(1576352) * n), (act + (long)(1396076) * n), (act + (long)(1592736) * n), train ? ((uint16_t *)(act + (long)(3000630) * n)) : 0);
 }
 
 /* layer1.7.sum */
 static void se_resnet56_layer121_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2997270) * n)), (dact + (long)(1592736) * n), (dact + (long)(1576352) * n), 0, (dact + (long)(1396076) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(3000630) * n)), (dact + (long)(1592736) * n), (dact + (long)(1576352) * n), 0, (dact + (long)(1396076) * n), 0);
 }
 
 /* layer1.7.relu#2 */
@@ -2064,7 +2064,7 @@ static void se_resnet56_layer123_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(1592736) * n), (par + 37584), 0, (act + (long)(1609120) * n + 0),
-        train ? (act + (long)(2997782) * n) : 0);
+        train ? (act + (long)(2989078) * n) : 0);
 }
 
 /* layer1.8.conv_bn.seps */
@@ -2081,7 +2081,7 @@ static void se_resnet56_layer124_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1609120) * n), (act + (long)(2997782) * n), (par + 38912), (par + 38960),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(1609120) * n), (act + (long)(2989078) * n), (par + 38912), (par + 38960),
             (buf + 1312), (buf + 1360), (cnt + 25), (act + (long)(1658272) * n), (sav + 1312),
             (sav + 1360));
     else
@@ -2121,7 +2121,7 @@ static void se_resnet56_layer126_forward(const mc_state *s, int train)
     if (train)
         bn_c16_32x32_relu_fwd_train(n, (act + (long)(1707424) * n), (par + 39792), (par + 39808),
             (buf + 1408), (buf + 1424), (cnt + 26), (act + (long)(1723808) * n), (sav + 1408),
-            (sav + 1424), ((uint16_t *)(act + (long)(2997878) * n)));
+            (sav + 1424), ((uint16_t *)(act + (long)(3001142) * n)));
     else
         bn_c16_32x32_relu_fwd_eval(n, (act + (long)(1707424) * n), (par + 39792), (par + 39808), (buf + 1408), (buf + 1424),
             (act + (long)(1723808) * n));
@@ -2131,7 +2131,7 @@ static void se_resnet56_layer126_forward(const mc_state *s, int train)
 static void se_resnet56_layer126_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_relu_bwd(n, (act + (long)(1707424) * n), ((uint16_t *)(act + (long)(2997878) * n)), (par + 39792), (sav + 1408), (sav + 1424),
+    bn_c16_32x32_relu_bwd(n, (act + (long)(1707424) * n), ((uint16_t *)(act + (long)(3001142) * n)), (par + 39792), (sav + 1408), (sav + 1424),
         (dact + (long)(1723808) * n), (dact + (long)(1707424) * n), (grad + 39792), (grad + 39808), 0);
 }
 
@@ -2285,14 +2285,14 @@ static void se_resnet56_layer136_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1773012) * n), (act + (long)(1592736) * n), (act + (long)(1789396) * n), train ? ((uint16_t *)(act + (long)(2998390) * n)) : 0);
+    add2_n16384_relu_fwd(n, (act + (long)(1773012) * n), (act + (long)(1592736) * n), (act + (long)(1789396) * n), train ? ((uint16_t *)(act + (long)(3001654) * n)) : 0);
 }
 
 /* layer1.8.sum */
 static void se_resnet56_layer136_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2998390) * n)), (dact + (long)(1789396) * n), (dact + (long)(1773012) * n), 0, (dact + (long)(1592736) * n), 0);
+    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(3001654) * n)), (dact + (long)(1789396) * n), (dact + (long)(1773012) * n), 0, (dact + (long)(1592736) * n), 0);
 }
 
 /* layer1.8.relu#2 */
@@ -2314,7 +2314,7 @@ static void se_resnet56_layer138_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c16_32x32_s1_stats_fwd(n, (act + (long)(1789396) * n), (par + 42224), 0, (act + (long)(1805780) * n + 0),
-        train ? (act + (long)(2998902) * n) : 0);
+        train ? (act + (long)(2989174) * n) : 0);
 }
 
 /* layer2.0.conv_bn.seps */
@@ -2331,7 +2331,7 @@ static void se_resnet56_layer139_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(1805780) * n), (act + (long)(2998902) * n), (par + 42768), (par + 42800),
+        bn_c32_32x32_stats_pstats_fwd_train(n, (act + (long)(1805780) * n), (act + (long)(2989174) * n), (par + 42768), (par + 42800),
             (buf + 1472), (buf + 1504), (cnt + 28), (act + (long)(1838548) * n), (sav + 1472),
             (sav + 1504));
     else
@@ -2371,7 +2371,7 @@ static void se_resnet56_layer141_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(1871316) * n), (par + 43888), (par + 43920),
             (buf + 1536), (buf + 1568), (cnt + 29), (act + (long)(1879508) * n), (sav + 1536),
-            (sav + 1568), ((uint16_t *)(act + (long)(2998966) * n)));
+            (sav + 1568), ((uint16_t *)(act + (long)(3002166) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1871316) * n), (par + 43888), (par + 43920), (buf + 1536), (buf + 1568),
             (act + (long)(1879508) * n));
@@ -2381,7 +2381,7 @@ static void se_resnet56_layer141_forward(const mc_state *s, int train)
 static void se_resnet56_layer141_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(1871316) * n), ((uint16_t *)(act + (long)(2998966) * n)), (par + 43888), (sav + 1536), (sav + 1568),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1871316) * n), ((uint16_t *)(act + (long)(3002166) * n)), (par + 43888), (sav + 1536), (sav + 1568),
         (dact + (long)(1879508) * n), (dact + (long)(1871316) * n), (grad + 43888), (grad + 43920), 0);
 }
 
@@ -2573,14 +2573,14 @@ static void se_resnet56_layer153_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(1904188) * n), (act + (long)(1920572) * n), (act + (long)(1928764) * n), train ? ((uint16_t *)(act + (long)(2999222) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(1904188) * n), (act + (long)(1920572) * n), (act + (long)(1928764) * n), train ? ((uint16_t *)(act + (long)(3002422) * n)) : 0);
 }
 
 /* layer2.0.sum */
 static void se_resnet56_layer153_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(2999222) * n)), (dact + (long)(1928764) * n), (dact + (long)(1904188) * n), 0, (dact + (long)(1920572) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3002422) * n)), (dact + (long)(1928764) * n), (dact + (long)(1904188) * n), 0, (dact + (long)(1920572) * n), 0);
 }
 
 /* layer2.0.relu#2 */
@@ -2602,7 +2602,7 @@ static void se_resnet56_layer155_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(1928764) * n), (par + 54064), 0, (act + (long)(1936956) * n + 0),
-        train ? (act + (long)(2999478) * n) : 0);
+        train ? (act + (long)(2989238) * n) : 0);
 }
 
 /* layer2.1.conv_bn.seps */
@@ -2619,7 +2619,7 @@ static void se_resnet56_layer156_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1936956) * n), (act + (long)(2999478) * n), (par + 55152), (par + 55216),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(1936956) * n), (act + (long)(2989238) * n), (par + 55152), (par + 55216),
             (buf + 1728), (buf + 1792), (cnt + 32), (act + (long)(1953340) * n), (sav + 1728),
             (sav + 1792));
     else
@@ -2659,7 +2659,7 @@ static void se_resnet56_layer158_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(1969724) * n), (par + 57360), (par + 57392),
             (buf + 1856), (buf + 1888), (cnt + 33), (act + (long)(1977916) * n), (sav + 1856),
-            (sav + 1888), ((uint16_t *)(act + (long)(2999606) * n)));
+            (sav + 1888), ((uint16_t *)(act + (long)(3002678) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(1969724) * n), (par + 57360), (par + 57392), (buf + 1856), (buf + 1888),
             (act + (long)(1977916) * n));
@@ -2669,7 +2669,7 @@ static void se_resnet56_layer158_forward(const mc_state *s, int train)
 static void se_resnet56_layer158_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(1969724) * n), ((uint16_t *)(act + (long)(2999606) * n)), (par + 57360), (sav + 1856), (sav + 1888),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(1969724) * n), ((uint16_t *)(act + (long)(3002678) * n)), (par + 57360), (sav + 1856), (sav + 1888),
         (dact + (long)(1977916) * n), (dact + (long)(1969724) * n), (grad + 57360), (grad + 57392), 0);
 }
 
@@ -2823,14 +2823,14 @@ static void se_resnet56_layer168_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2002596) * n), (act + (long)(1928764) * n), (act + (long)(2010788) * n), train ? ((uint16_t *)(act + (long)(2999862) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2002596) * n), (act + (long)(1928764) * n), (act + (long)(2010788) * n), train ? ((uint16_t *)(act + (long)(3002934) * n)) : 0);
 }
 
 /* layer2.1.sum */
 static void se_resnet56_layer168_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(2999862) * n)), (dact + (long)(2010788) * n), (dact + (long)(2002596) * n), 0, (dact + (long)(1928764) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3002934) * n)), (dact + (long)(2010788) * n), (dact + (long)(2002596) * n), 0, (dact + (long)(1928764) * n), 0);
 }
 
 /* layer2.1.relu#2 */
@@ -2852,7 +2852,7 @@ static void se_resnet56_layer170_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2010788) * n), (par + 66960), 0, (act + (long)(2018980) * n + 0),
-        train ? (act + (long)(3000118) * n) : 0);
+        train ? (act + (long)(2989366) * n) : 0);
 }
 
 /* layer2.2.conv_bn.seps */
@@ -2869,7 +2869,7 @@ static void se_resnet56_layer171_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2018980) * n), (act + (long)(3000118) * n), (par + 68048), (par + 68112),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2018980) * n), (act + (long)(2989366) * n), (par + 68048), (par + 68112),
             (buf + 1984), (buf + 2048), (cnt + 35), (act + (long)(2035364) * n), (sav + 1984),
             (sav + 2048));
     else
@@ -2909,7 +2909,7 @@ static void se_resnet56_layer173_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2051748) * n), (par + 70256), (par + 70288),
             (buf + 2112), (buf + 2144), (cnt + 36), (act + (long)(2059940) * n), (sav + 2112),
-            (sav + 2144), ((uint16_t *)(act + (long)(3000246) * n)));
+            (sav + 2144), ((uint16_t *)(act + (long)(3003190) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2051748) * n), (par + 70256), (par + 70288), (buf + 2112), (buf + 2144),
             (act + (long)(2059940) * n));
@@ -2919,7 +2919,7 @@ static void se_resnet56_layer173_forward(const mc_state *s, int train)
 static void se_resnet56_layer173_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2051748) * n), ((uint16_t *)(act + (long)(3000246) * n)), (par + 70256), (sav + 2112), (sav + 2144),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2051748) * n), ((uint16_t *)(act + (long)(3003190) * n)), (par + 70256), (sav + 2112), (sav + 2144),
         (dact + (long)(2059940) * n), (dact + (long)(2051748) * n), (grad + 70256), (grad + 70288), 0);
 }
 
@@ -3073,14 +3073,14 @@ static void se_resnet56_layer183_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2084620) * n), (act + (long)(2010788) * n), (act + (long)(2092812) * n), train ? ((uint16_t *)(act + (long)(3000502) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2084620) * n), (act + (long)(2010788) * n), (act + (long)(2092812) * n), train ? ((uint16_t *)(act + (long)(3003446) * n)) : 0);
 }
 
 /* layer2.2.sum */
 static void se_resnet56_layer183_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3000502) * n)), (dact + (long)(2092812) * n), (dact + (long)(2084620) * n), 0, (dact + (long)(2010788) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3003446) * n)), (dact + (long)(2092812) * n), (dact + (long)(2084620) * n), 0, (dact + (long)(2010788) * n), 0);
 }
 
 /* layer2.2.relu#2 */
@@ -3102,7 +3102,7 @@ static void se_resnet56_layer185_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2092812) * n), (par + 79856), 0, (act + (long)(2101004) * n + 0),
-        train ? (act + (long)(3000758) * n) : 0);
+        train ? (act + (long)(2989494) * n) : 0);
 }
 
 /* layer2.3.conv_bn.seps */
@@ -3119,7 +3119,7 @@ static void se_resnet56_layer186_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2101004) * n), (act + (long)(3000758) * n), (par + 80944), (par + 81008),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2101004) * n), (act + (long)(2989494) * n), (par + 80944), (par + 81008),
             (buf + 2240), (buf + 2304), (cnt + 38), (act + (long)(2117388) * n), (sav + 2240),
             (sav + 2304));
     else
@@ -3159,7 +3159,7 @@ static void se_resnet56_layer188_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2133772) * n), (par + 83152), (par + 83184),
             (buf + 2368), (buf + 2400), (cnt + 39), (act + (long)(2141964) * n), (sav + 2368),
-            (sav + 2400), ((uint16_t *)(act + (long)(3000886) * n)));
+            (sav + 2400), ((uint16_t *)(act + (long)(3003702) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2133772) * n), (par + 83152), (par + 83184), (buf + 2368), (buf + 2400),
             (act + (long)(2141964) * n));
@@ -3169,7 +3169,7 @@ static void se_resnet56_layer188_forward(const mc_state *s, int train)
 static void se_resnet56_layer188_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2133772) * n), ((uint16_t *)(act + (long)(3000886) * n)), (par + 83152), (sav + 2368), (sav + 2400),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2133772) * n), ((uint16_t *)(act + (long)(3003702) * n)), (par + 83152), (sav + 2368), (sav + 2400),
         (dact + (long)(2141964) * n), (dact + (long)(2133772) * n), (grad + 83152), (grad + 83184), 0);
 }
 
@@ -3323,14 +3323,14 @@ static void se_resnet56_layer198_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2166644) * n), (act + (long)(2092812) * n), (act + (long)(2174836) * n), train ? ((uint16_t *)(act + (long)(3001142) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2166644) * n), (act + (long)(2092812) * n), (act + (long)(2174836) * n), train ? ((uint16_t *)(act + (long)(3003958) * n)) : 0);
 }
 
 /* layer2.3.sum */
 static void se_resnet56_layer198_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3001142) * n)), (dact + (long)(2174836) * n), (dact + (long)(2166644) * n), 0, (dact + (long)(2092812) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3003958) * n)), (dact + (long)(2174836) * n), (dact + (long)(2166644) * n), 0, (dact + (long)(2092812) * n), 0);
 }
 
 /* layer2.3.relu#2 */
@@ -3352,7 +3352,7 @@ static void se_resnet56_layer200_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2174836) * n), (par + 92752), 0, (act + (long)(2183028) * n + 0),
-        train ? (act + (long)(3001398) * n) : 0);
+        train ? (act + (long)(2989622) * n) : 0);
 }
 
 /* layer2.4.conv_bn.seps */
@@ -3369,7 +3369,7 @@ static void se_resnet56_layer201_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2183028) * n), (act + (long)(3001398) * n), (par + 93840), (par + 93904),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2183028) * n), (act + (long)(2989622) * n), (par + 93840), (par + 93904),
             (buf + 2496), (buf + 2560), (cnt + 41), (act + (long)(2199412) * n), (sav + 2496),
             (sav + 2560));
     else
@@ -3409,7 +3409,7 @@ static void se_resnet56_layer203_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2215796) * n), (par + 96048), (par + 96080),
             (buf + 2624), (buf + 2656), (cnt + 42), (act + (long)(2223988) * n), (sav + 2624),
-            (sav + 2656), ((uint16_t *)(act + (long)(3001526) * n)));
+            (sav + 2656), ((uint16_t *)(act + (long)(3004214) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2215796) * n), (par + 96048), (par + 96080), (buf + 2624), (buf + 2656),
             (act + (long)(2223988) * n));
@@ -3419,7 +3419,7 @@ static void se_resnet56_layer203_forward(const mc_state *s, int train)
 static void se_resnet56_layer203_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2215796) * n), ((uint16_t *)(act + (long)(3001526) * n)), (par + 96048), (sav + 2624), (sav + 2656),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2215796) * n), ((uint16_t *)(act + (long)(3004214) * n)), (par + 96048), (sav + 2624), (sav + 2656),
         (dact + (long)(2223988) * n), (dact + (long)(2215796) * n), (grad + 96048), (grad + 96080), 0);
 }
 
@@ -3573,14 +3573,14 @@ static void se_resnet56_layer213_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2248668) * n), (act + (long)(2174836) * n), (act + (long)(2256860) * n), train ? ((uint16_t *)(act + (long)(3001782) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2248668) * n), (act + (long)(2174836) * n), (act + (long)(2256860) * n), train ? ((uint16_t *)(act + (long)(3004470) * n)) : 0);
 }
 
 /* layer2.4.sum */
 static void se_resnet56_layer213_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3001782) * n)), (dact + (long)(2256860) * n), (dact + (long)(2248668) * n), 0, (dact + (long)(2174836) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3004470) * n)), (dact + (long)(2256860) * n), (dact + (long)(2248668) * n), 0, (dact + (long)(2174836) * n), 0);
 }
 
 /* layer2.4.relu#2 */
@@ -3602,7 +3602,7 @@ static void se_resnet56_layer215_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2256860) * n), (par + 105648), 0, (act + (long)(2265052) * n + 0),
-        train ? (act + (long)(3002038) * n) : 0);
+        train ? (act + (long)(2989750) * n) : 0);
 }
 
 /* layer2.5.conv_bn.seps */
@@ -3619,7 +3619,7 @@ static void se_resnet56_layer216_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2265052) * n), (act + (long)(3002038) * n), (par + 106736), (par + 106800),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2265052) * n), (act + (long)(2989750) * n), (par + 106736), (par + 106800),
             (buf + 2752), (buf + 2816), (cnt + 44), (act + (long)(2281436) * n), (sav + 2752),
             (sav + 2816));
     else
@@ -3659,7 +3659,7 @@ static void se_resnet56_layer218_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2297820) * n), (par + 108944), (par + 108976),
             (buf + 2880), (buf + 2912), (cnt + 45), (act + (long)(2306012) * n), (sav + 2880),
-            (sav + 2912), ((uint16_t *)(act + (long)(3002166) * n)));
+            (sav + 2912), ((uint16_t *)(act + (long)(3004726) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2297820) * n), (par + 108944), (par + 108976), (buf + 2880), (buf + 2912),
             (act + (long)(2306012) * n));
@@ -3669,7 +3669,7 @@ static void se_resnet56_layer218_forward(const mc_state *s, int train)
 static void se_resnet56_layer218_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2297820) * n), ((uint16_t *)(act + (long)(3002166) * n)), (par + 108944), (sav + 2880), (sav + 2912),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2297820) * n), ((uint16_t *)(act + (long)(3004726) * n)), (par + 108944), (sav + 2880), (sav + 2912),
         (dact + (long)(2306012) * n), (dact + (long)(2297820) * n), (grad + 108944), (grad + 108976), 0);
 }
 
@@ -3823,14 +3823,14 @@ static void se_resnet56_layer228_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2330692) * n), (act + (long)(2256860) * n), (act + (long)(2338884) * n), train ? ((uint16_t *)(act + (long)(3002422) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2330692) * n), (act + (long)(2256860) * n), (act + (long)(2338884) * n), train ? ((uint16_t *)(act + (long)(3004982) * n)) : 0);
 }
 
 /* layer2.5.sum */
 static void se_resnet56_layer228_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3002422) * n)), (dact + (long)(2338884) * n), (dact + (long)(2330692) * n), 0, (dact + (long)(2256860) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3004982) * n)), (dact + (long)(2338884) * n), (dact + (long)(2330692) * n), 0, (dact + (long)(2256860) * n), 0);
 }
 
 /* layer2.5.relu#2 */
@@ -3852,7 +3852,7 @@ static void se_resnet56_layer230_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2338884) * n), (par + 118544), 0, (act + (long)(2347076) * n + 0),
-        train ? (act + (long)(3002678) * n) : 0);
+        train ? (act + (long)(2989878) * n) : 0);
 }
 
 /* layer2.6.conv_bn.seps */
@@ -3869,7 +3869,7 @@ static void se_resnet56_layer231_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2347076) * n), (act + (long)(3002678) * n), (par + 119632), (par + 119696),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2347076) * n), (act + (long)(2989878) * n), (par + 119632), (par + 119696),
             (buf + 3008), (buf + 3072), (cnt + 47), (act + (long)(2363460) * n), (sav + 3008),
             (sav + 3072));
     else
@@ -3909,7 +3909,7 @@ static void se_resnet56_layer233_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2379844) * n), (par + 121840), (par + 121872),
             (buf + 3136), (buf + 3168), (cnt + 48), (act + (long)(2388036) * n), (sav + 3136),
-            (sav + 3168), ((uint16_t *)(act + (long)(3002806) * n)));
+            (sav + 3168), ((uint16_t *)(act + (long)(3005238) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2379844) * n), (par + 121840), (par + 121872), (buf + 3136), (buf + 3168),
             (act + (long)(2388036) * n));
@@ -3919,7 +3919,7 @@ static void se_resnet56_layer233_forward(const mc_state *s, int train)
 static void se_resnet56_layer233_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2379844) * n), ((uint16_t *)(act + (long)(3002806) * n)), (par + 121840), (sav + 3136), (sav + 3168),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2379844) * n), ((uint16_t *)(act + (long)(3005238) * n)), (par + 121840), (sav + 3136), (sav + 3168),
         (dact + (long)(2388036) * n), (dact + (long)(2379844) * n), (grad + 121840), (grad + 121872), 0);
 }
 
@@ -4073,14 +4073,14 @@ static void se_resnet56_layer243_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2412716) * n), (act + (long)(2338884) * n), (act + (long)(2420908) * n), train ? ((uint16_t *)(act + (long)(3003062) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2412716) * n), (act + (long)(2338884) * n), (act + (long)(2420908) * n), train ? ((uint16_t *)(act + (long)(3005494) * n)) : 0);
 }
 
 /* layer2.6.sum */
 static void se_resnet56_layer243_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3003062) * n)), (dact + (long)(2420908) * n), (dact + (long)(2412716) * n), 0, (dact + (long)(2338884) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3005494) * n)), (dact + (long)(2420908) * n), (dact + (long)(2412716) * n), 0, (dact + (long)(2338884) * n), 0);
 }
 
 /* layer2.6.relu#2 */
@@ -4102,7 +4102,7 @@ static void se_resnet56_layer245_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2420908) * n), (par + 131440), 0, (act + (long)(2429100) * n + 0),
-        train ? (act + (long)(3003318) * n) : 0);
+        train ? (act + (long)(2990006) * n) : 0);
 }
 
 /* layer2.7.conv_bn.seps */
@@ -4119,7 +4119,7 @@ static void se_resnet56_layer246_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2429100) * n), (act + (long)(3003318) * n), (par + 132528), (par + 132592),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2429100) * n), (act + (long)(2990006) * n), (par + 132528), (par + 132592),
             (buf + 3264), (buf + 3328), (cnt + 50), (act + (long)(2445484) * n), (sav + 3264),
             (sav + 3328));
     else
@@ -4159,7 +4159,7 @@ static void se_resnet56_layer248_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2461868) * n), (par + 134736), (par + 134768),
             (buf + 3392), (buf + 3424), (cnt + 51), (act + (long)(2470060) * n), (sav + 3392),
-            (sav + 3424), ((uint16_t *)(act + (long)(3003446) * n)));
+            (sav + 3424), ((uint16_t *)(act + (long)(3005750) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2461868) * n), (par + 134736), (par + 134768), (buf + 3392), (buf + 3424),
             (act + (long)(2470060) * n));
@@ -4169,7 +4169,7 @@ static void se_resnet56_layer248_forward(const mc_state *s, int train)
 static void se_resnet56_layer248_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2461868) * n), ((uint16_t *)(act + (long)(3003446) * n)), (par + 134736), (sav + 3392), (sav + 3424),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2461868) * n), ((uint16_t *)(act + (long)(3005750) * n)), (par + 134736), (sav + 3392), (sav + 3424),
         (dact + (long)(2470060) * n), (dact + (long)(2461868) * n), (grad + 134736), (grad + 134768), 0);
 }
 
@@ -4323,14 +4323,14 @@ static void se_resnet56_layer258_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2494740) * n), (act + (long)(2420908) * n), (act + (long)(2502932) * n), train ? ((uint16_t *)(act + (long)(3003702) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2494740) * n), (act + (long)(2420908) * n), (act + (long)(2502932) * n), train ? ((uint16_t *)(act + (long)(3006006) * n)) : 0);
 }
 
 /* layer2.7.sum */
 static void se_resnet56_layer258_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3003702) * n)), (dact + (long)(2502932) * n), (dact + (long)(2494740) * n), 0, (dact + (long)(2420908) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3006006) * n)), (dact + (long)(2502932) * n), (dact + (long)(2494740) * n), 0, (dact + (long)(2420908) * n), 0);
 }
 
 /* layer2.7.relu#2 */
@@ -4352,7 +4352,7 @@ static void se_resnet56_layer260_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c32_16x16_s1_stats_fwd(n, (act + (long)(2502932) * n), (par + 144336), 0, (act + (long)(2511124) * n + 0),
-        train ? (act + (long)(3003958) * n) : 0);
+        train ? (act + (long)(2990134) * n) : 0);
 }
 
 /* layer2.8.conv_bn.seps */
@@ -4369,7 +4369,7 @@ static void se_resnet56_layer261_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2511124) * n), (act + (long)(3003958) * n), (par + 145424), (par + 145488),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2511124) * n), (act + (long)(2990134) * n), (par + 145424), (par + 145488),
             (buf + 3520), (buf + 3584), (cnt + 53), (act + (long)(2527508) * n), (sav + 3520),
             (sav + 3584));
     else
@@ -4409,7 +4409,7 @@ static void se_resnet56_layer263_forward(const mc_state *s, int train)
     if (train)
         bn_c32_16x16_relu_fwd_train(n, (act + (long)(2543892) * n), (par + 147632), (par + 147664),
             (buf + 3648), (buf + 3680), (cnt + 54), (act + (long)(2552084) * n), (sav + 3648),
-            (sav + 3680), ((uint16_t *)(act + (long)(3004086) * n)));
+            (sav + 3680), ((uint16_t *)(act + (long)(3006262) * n)));
     else
         bn_c32_16x16_relu_fwd_eval(n, (act + (long)(2543892) * n), (par + 147632), (par + 147664), (buf + 3648), (buf + 3680),
             (act + (long)(2552084) * n));
@@ -4419,7 +4419,7 @@ static void se_resnet56_layer263_forward(const mc_state *s, int train)
 static void se_resnet56_layer263_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_relu_bwd(n, (act + (long)(2543892) * n), ((uint16_t *)(act + (long)(3004086) * n)), (par + 147632), (sav + 3648), (sav + 3680),
+    bn_c32_16x16_relu_bwd(n, (act + (long)(2543892) * n), ((uint16_t *)(act + (long)(3006262) * n)), (par + 147632), (sav + 3648), (sav + 3680),
         (dact + (long)(2552084) * n), (dact + (long)(2543892) * n), (grad + 147632), (grad + 147664), 0);
 }
 
@@ -4573,14 +4573,14 @@ static void se_resnet56_layer273_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2576764) * n), (act + (long)(2502932) * n), (act + (long)(2584956) * n), train ? ((uint16_t *)(act + (long)(3004342) * n)) : 0);
+    add2_n8192_relu_fwd(n, (act + (long)(2576764) * n), (act + (long)(2502932) * n), (act + (long)(2584956) * n), train ? ((uint16_t *)(act + (long)(3006518) * n)) : 0);
 }
 
 /* layer2.8.sum */
 static void se_resnet56_layer273_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3004342) * n)), (dact + (long)(2584956) * n), (dact + (long)(2576764) * n), 0, (dact + (long)(2502932) * n), 0);
+    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(3006518) * n)), (dact + (long)(2584956) * n), (dact + (long)(2576764) * n), 0, (dact + (long)(2502932) * n), 0);
 }
 
 /* layer2.8.relu#2 */
@@ -4602,7 +4602,7 @@ static void se_resnet56_layer275_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c32_16x16_s1_stats_fwd(n, (act + (long)(2584956) * n), (par + 157232), 0, (act + (long)(2593148) * n + 0),
-        train ? (act + (long)(3004598) * n) : 0);
+        train ? (act + (long)(2990262) * n) : 0);
 }
 
 /* layer3.0.conv_bn.seps */
@@ -4619,7 +4619,7 @@ static void se_resnet56_layer276_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2593148) * n), (act + (long)(3004598) * n), (par + 157808), (par + 157872),
+        bn_c64_16x16_stats_pstats_fwd_train(n, (act + (long)(2593148) * n), (act + (long)(2990262) * n), (par + 157808), (par + 157872),
             (buf + 3776), (buf + 3840), (cnt + 56), (act + (long)(2609532) * n), (sav + 3776),
             (sav + 3840));
     else
@@ -4659,7 +4659,7 @@ static void se_resnet56_layer278_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2625916) * n), (par + 162096), (par + 162160),
             (buf + 3904), (buf + 3968), (cnt + 57), (act + (long)(2630012) * n), (sav + 3904),
-            (sav + 3968), ((uint16_t *)(act + (long)(3004726) * n)));
+            (sav + 3968), ((uint16_t *)(act + (long)(3006774) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2625916) * n), (par + 162096), (par + 162160), (buf + 3904), (buf + 3968),
             (act + (long)(2630012) * n));
@@ -4669,7 +4669,7 @@ static void se_resnet56_layer278_forward(const mc_state *s, int train)
 static void se_resnet56_layer278_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2625916) * n), ((uint16_t *)(act + (long)(3004726) * n)), (par + 162096), (sav + 3904), (sav + 3968),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2625916) * n), ((uint16_t *)(act + (long)(3006774) * n)), (par + 162096), (sav + 3904), (sav + 3968),
         (dact + (long)(2630012) * n), (dact + (long)(2625916) * n), (grad + 162096), (grad + 162160), 0);
 }
 
@@ -4861,14 +4861,14 @@ static void se_resnet56_layer290_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2642508) * n), (act + (long)(2650700) * n), (act + (long)(2654796) * n), train ? ((uint16_t *)(act + (long)(3004854) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2642508) * n), (act + (long)(2650700) * n), (act + (long)(2654796) * n), train ? ((uint16_t *)(act + (long)(3006902) * n)) : 0);
 }
 
 /* layer3.0.sum */
 static void se_resnet56_layer290_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3004854) * n)), (dact + (long)(2654796) * n), (dact + (long)(2642508) * n), 0, (dact + (long)(2650700) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3006902) * n)), (dact + (long)(2654796) * n), (dact + (long)(2642508) * n), 0, (dact + (long)(2650700) * n), 0);
 }
 
 /* layer3.0.relu#2 */
@@ -4890,7 +4890,7 @@ static void se_resnet56_layer292_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2654796) * n), (par + 202416), 0, (act + (long)(2658892) * n + 0),
-        train ? (act + (long)(3004982) * n) : 0);
+        train ? (act + (long)(2990390) * n) : 0);
 }
 
 /* layer3.1.conv_bn.seps */
@@ -4907,7 +4907,7 @@ static void se_resnet56_layer293_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2658892) * n), (act + (long)(3004982) * n), (par + 203568), (par + 203696),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2658892) * n), (act + (long)(2990390) * n), (par + 203568), (par + 203696),
             (buf + 4288), (buf + 4416), (cnt + 60), (act + (long)(2667084) * n), (sav + 4288),
             (sav + 4416));
     else
@@ -4947,7 +4947,7 @@ static void se_resnet56_layer295_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2675276) * n), (par + 212080), (par + 212144),
             (buf + 4544), (buf + 4608), (cnt + 61), (act + (long)(2679372) * n), (sav + 4544),
-            (sav + 4608), ((uint16_t *)(act + (long)(3005238) * n)));
+            (sav + 4608), ((uint16_t *)(act + (long)(3007030) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2675276) * n), (par + 212080), (par + 212144), (buf + 4544), (buf + 4608),
             (act + (long)(2679372) * n));
@@ -4957,7 +4957,7 @@ static void se_resnet56_layer295_forward(const mc_state *s, int train)
 static void se_resnet56_layer295_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2675276) * n), ((uint16_t *)(act + (long)(3005238) * n)), (par + 212080), (sav + 4544), (sav + 4608),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2675276) * n), ((uint16_t *)(act + (long)(3007030) * n)), (par + 212080), (sav + 4544), (sav + 4608),
         (dact + (long)(2679372) * n), (dact + (long)(2675276) * n), (grad + 212080), (grad + 212144), 0);
 }
 
@@ -5111,14 +5111,14 @@ static void se_resnet56_layer305_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2691868) * n), (act + (long)(2654796) * n), (act + (long)(2695964) * n), train ? ((uint16_t *)(act + (long)(3005366) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2691868) * n), (act + (long)(2654796) * n), (act + (long)(2695964) * n), train ? ((uint16_t *)(act + (long)(3007158) * n)) : 0);
 }
 
 /* layer3.1.sum */
 static void se_resnet56_layer305_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3005366) * n)), (dact + (long)(2695964) * n), (dact + (long)(2691868) * n), 0, (dact + (long)(2654796) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3007158) * n)), (dact + (long)(2695964) * n), (dact + (long)(2691868) * n), 0, (dact + (long)(2654796) * n), 0);
 }
 
 /* layer3.1.relu#2 */
@@ -5140,7 +5140,7 @@ static void se_resnet56_layer307_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2695964) * n), (par + 250224), 0, (act + (long)(2700060) * n + 0),
-        train ? (act + (long)(3005494) * n) : 0);
+        train ? (act + (long)(2990646) * n) : 0);
 }
 
 /* layer3.2.conv_bn.seps */
@@ -5157,7 +5157,7 @@ static void se_resnet56_layer308_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2700060) * n), (act + (long)(3005494) * n), (par + 251376), (par + 251504),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2700060) * n), (act + (long)(2990646) * n), (par + 251376), (par + 251504),
             (buf + 4800), (buf + 4928), (cnt + 63), (act + (long)(2708252) * n), (sav + 4800),
             (sav + 4928));
     else
@@ -5197,7 +5197,7 @@ static void se_resnet56_layer310_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2716444) * n), (par + 259888), (par + 259952),
             (buf + 5056), (buf + 5120), (cnt + 64), (act + (long)(2720540) * n), (sav + 5056),
-            (sav + 5120), ((uint16_t *)(act + (long)(3005750) * n)));
+            (sav + 5120), ((uint16_t *)(act + (long)(3007286) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2716444) * n), (par + 259888), (par + 259952), (buf + 5056), (buf + 5120),
             (act + (long)(2720540) * n));
@@ -5207,7 +5207,7 @@ static void se_resnet56_layer310_forward(const mc_state *s, int train)
 static void se_resnet56_layer310_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2716444) * n), ((uint16_t *)(act + (long)(3005750) * n)), (par + 259888), (sav + 5056), (sav + 5120),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2716444) * n), ((uint16_t *)(act + (long)(3007286) * n)), (par + 259888), (sav + 5056), (sav + 5120),
         (dact + (long)(2720540) * n), (dact + (long)(2716444) * n), (grad + 259888), (grad + 259952), 0);
 }
 
@@ -5361,14 +5361,14 @@ static void se_resnet56_layer320_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2733036) * n), (act + (long)(2695964) * n), (act + (long)(2737132) * n), train ? ((uint16_t *)(act + (long)(3005878) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2733036) * n), (act + (long)(2695964) * n), (act + (long)(2737132) * n), train ? ((uint16_t *)(act + (long)(3007414) * n)) : 0);
 }
 
 /* layer3.2.sum */
 static void se_resnet56_layer320_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3005878) * n)), (dact + (long)(2737132) * n), (dact + (long)(2733036) * n), 0, (dact + (long)(2695964) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3007414) * n)), (dact + (long)(2737132) * n), (dact + (long)(2733036) * n), 0, (dact + (long)(2695964) * n), 0);
 }
 
 /* layer3.2.relu#2 */
@@ -5390,7 +5390,7 @@ static void se_resnet56_layer322_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2737132) * n), (par + 298032), 0, (act + (long)(2741228) * n + 0),
-        train ? (act + (long)(3006006) * n) : 0);
+        train ? (act + (long)(2990902) * n) : 0);
 }
 
 /* layer3.3.conv_bn.seps */
@@ -5407,7 +5407,7 @@ static void se_resnet56_layer323_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2741228) * n), (act + (long)(3006006) * n), (par + 299184), (par + 299312),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2741228) * n), (act + (long)(2990902) * n), (par + 299184), (par + 299312),
             (buf + 5312), (buf + 5440), (cnt + 66), (act + (long)(2749420) * n), (sav + 5312),
             (sav + 5440));
     else
@@ -5447,7 +5447,7 @@ static void se_resnet56_layer325_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2757612) * n), (par + 307696), (par + 307760),
             (buf + 5568), (buf + 5632), (cnt + 67), (act + (long)(2761708) * n), (sav + 5568),
-            (sav + 5632), ((uint16_t *)(act + (long)(3006262) * n)));
+            (sav + 5632), ((uint16_t *)(act + (long)(3007542) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2757612) * n), (par + 307696), (par + 307760), (buf + 5568), (buf + 5632),
             (act + (long)(2761708) * n));
@@ -5457,7 +5457,7 @@ static void se_resnet56_layer325_forward(const mc_state *s, int train)
 static void se_resnet56_layer325_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2757612) * n), ((uint16_t *)(act + (long)(3006262) * n)), (par + 307696), (sav + 5568), (sav + 5632),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2757612) * n), ((uint16_t *)(act + (long)(3007542) * n)), (par + 307696), (sav + 5568), (sav + 5632),
         (dact + (long)(2761708) * n), (dact + (long)(2757612) * n), (grad + 307696), (grad + 307760), 0);
 }
 
@@ -5611,14 +5611,14 @@ static void se_resnet56_layer335_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2774204) * n), (act + (long)(2737132) * n), (act + (long)(2778300) * n), train ? ((uint16_t *)(act + (long)(3006390) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2774204) * n), (act + (long)(2737132) * n), (act + (long)(2778300) * n), train ? ((uint16_t *)(act + (long)(3007670) * n)) : 0);
 }
 
 /* layer3.3.sum */
 static void se_resnet56_layer335_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3006390) * n)), (dact + (long)(2778300) * n), (dact + (long)(2774204) * n), 0, (dact + (long)(2737132) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3007670) * n)), (dact + (long)(2778300) * n), (dact + (long)(2774204) * n), 0, (dact + (long)(2737132) * n), 0);
 }
 
 /* layer3.3.relu#2 */
@@ -5640,7 +5640,7 @@ static void se_resnet56_layer337_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2778300) * n), (par + 345840), 0, (act + (long)(2782396) * n + 0),
-        train ? (act + (long)(3006518) * n) : 0);
+        train ? (act + (long)(2991158) * n) : 0);
 }
 
 /* layer3.4.conv_bn.seps */
@@ -5657,7 +5657,7 @@ static void se_resnet56_layer338_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2782396) * n), (act + (long)(3006518) * n), (par + 346992), (par + 347120),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2782396) * n), (act + (long)(2991158) * n), (par + 346992), (par + 347120),
             (buf + 5824), (buf + 5952), (cnt + 69), (act + (long)(2790588) * n), (sav + 5824),
             (sav + 5952));
     else
@@ -5697,7 +5697,7 @@ static void se_resnet56_layer340_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2798780) * n), (par + 355504), (par + 355568),
             (buf + 6080), (buf + 6144), (cnt + 70), (act + (long)(2802876) * n), (sav + 6080),
-            (sav + 6144), ((uint16_t *)(act + (long)(3006774) * n)));
+            (sav + 6144), ((uint16_t *)(act + (long)(3007798) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2798780) * n), (par + 355504), (par + 355568), (buf + 6080), (buf + 6144),
             (act + (long)(2802876) * n));
@@ -5707,7 +5707,7 @@ static void se_resnet56_layer340_forward(const mc_state *s, int train)
 static void se_resnet56_layer340_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2798780) * n), ((uint16_t *)(act + (long)(3006774) * n)), (par + 355504), (sav + 6080), (sav + 6144),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2798780) * n), ((uint16_t *)(act + (long)(3007798) * n)), (par + 355504), (sav + 6080), (sav + 6144),
         (dact + (long)(2802876) * n), (dact + (long)(2798780) * n), (grad + 355504), (grad + 355568), 0);
 }
 
@@ -5861,14 +5861,14 @@ static void se_resnet56_layer350_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2815372) * n), (act + (long)(2778300) * n), (act + (long)(2819468) * n), train ? ((uint16_t *)(act + (long)(3006902) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2815372) * n), (act + (long)(2778300) * n), (act + (long)(2819468) * n), train ? ((uint16_t *)(act + (long)(3007926) * n)) : 0);
 }
 
 /* layer3.4.sum */
 static void se_resnet56_layer350_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3006902) * n)), (dact + (long)(2819468) * n), (dact + (long)(2815372) * n), 0, (dact + (long)(2778300) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3007926) * n)), (dact + (long)(2819468) * n), (dact + (long)(2815372) * n), 0, (dact + (long)(2778300) * n), 0);
 }
 
 /* layer3.4.relu#2 */
@@ -5890,7 +5890,7 @@ static void se_resnet56_layer352_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2819468) * n), (par + 393648), 0, (act + (long)(2823564) * n + 0),
-        train ? (act + (long)(3007030) * n) : 0);
+        train ? (act + (long)(2991414) * n) : 0);
 }
 
 /* layer3.5.conv_bn.seps */
@@ -5907,7 +5907,7 @@ static void se_resnet56_layer353_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2823564) * n), (act + (long)(3007030) * n), (par + 394800), (par + 394928),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2823564) * n), (act + (long)(2991414) * n), (par + 394800), (par + 394928),
             (buf + 6336), (buf + 6464), (cnt + 72), (act + (long)(2831756) * n), (sav + 6336),
             (sav + 6464));
     else
@@ -5947,7 +5947,7 @@ static void se_resnet56_layer355_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2839948) * n), (par + 403312), (par + 403376),
             (buf + 6592), (buf + 6656), (cnt + 73), (act + (long)(2844044) * n), (sav + 6592),
-            (sav + 6656), ((uint16_t *)(act + (long)(3007286) * n)));
+            (sav + 6656), ((uint16_t *)(act + (long)(3008054) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2839948) * n), (par + 403312), (par + 403376), (buf + 6592), (buf + 6656),
             (act + (long)(2844044) * n));
@@ -5957,7 +5957,7 @@ static void se_resnet56_layer355_forward(const mc_state *s, int train)
 static void se_resnet56_layer355_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2839948) * n), ((uint16_t *)(act + (long)(3007286) * n)), (par + 403312), (sav + 6592), (sav + 6656),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2839948) * n), ((uint16_t *)(act + (long)(3008054) * n)), (par + 403312), (sav + 6592), (sav + 6656),
         (dact + (long)(2844044) * n), (dact + (long)(2839948) * n), (grad + 403312), (grad + 403376), 0);
 }
 
@@ -6111,14 +6111,14 @@ static void se_resnet56_layer365_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2856540) * n), (act + (long)(2819468) * n), (act + (long)(2860636) * n), train ? ((uint16_t *)(act + (long)(3007414) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2856540) * n), (act + (long)(2819468) * n), (act + (long)(2860636) * n), train ? ((uint16_t *)(act + (long)(3008182) * n)) : 0);
 }
 
 /* layer3.5.sum */
 static void se_resnet56_layer365_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3007414) * n)), (dact + (long)(2860636) * n), (dact + (long)(2856540) * n), 0, (dact + (long)(2819468) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3008182) * n)), (dact + (long)(2860636) * n), (dact + (long)(2856540) * n), 0, (dact + (long)(2819468) * n), 0);
 }
 
 /* layer3.5.relu#2 */
@@ -6140,7 +6140,7 @@ static void se_resnet56_layer367_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2860636) * n), (par + 441456), 0, (act + (long)(2864732) * n + 0),
-        train ? (act + (long)(3007542) * n) : 0);
+        train ? (act + (long)(2991670) * n) : 0);
 }
 
 /* layer3.6.conv_bn.seps */
@@ -6157,7 +6157,7 @@ static void se_resnet56_layer368_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2864732) * n), (act + (long)(3007542) * n), (par + 442608), (par + 442736),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2864732) * n), (act + (long)(2991670) * n), (par + 442608), (par + 442736),
             (buf + 6848), (buf + 6976), (cnt + 75), (act + (long)(2872924) * n), (sav + 6848),
             (sav + 6976));
     else
@@ -6197,7 +6197,7 @@ static void se_resnet56_layer370_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2881116) * n), (par + 451120), (par + 451184),
             (buf + 7104), (buf + 7168), (cnt + 76), (act + (long)(2885212) * n), (sav + 7104),
-            (sav + 7168), ((uint16_t *)(act + (long)(3007798) * n)));
+            (sav + 7168), ((uint16_t *)(act + (long)(3008310) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2881116) * n), (par + 451120), (par + 451184), (buf + 7104), (buf + 7168),
             (act + (long)(2885212) * n));
@@ -6207,7 +6207,7 @@ static void se_resnet56_layer370_forward(const mc_state *s, int train)
 static void se_resnet56_layer370_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2881116) * n), ((uint16_t *)(act + (long)(3007798) * n)), (par + 451120), (sav + 7104), (sav + 7168),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2881116) * n), ((uint16_t *)(act + (long)(3008310) * n)), (par + 451120), (sav + 7104), (sav + 7168),
         (dact + (long)(2885212) * n), (dact + (long)(2881116) * n), (grad + 451120), (grad + 451184), 0);
 }
 
@@ -6361,14 +6361,14 @@ static void se_resnet56_layer380_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2897708) * n), (act + (long)(2860636) * n), (act + (long)(2901804) * n), train ? ((uint16_t *)(act + (long)(3007926) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2897708) * n), (act + (long)(2860636) * n), (act + (long)(2901804) * n), train ? ((uint16_t *)(act + (long)(3008438) * n)) : 0);
 }
 
 /* layer3.6.sum */
 static void se_resnet56_layer380_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3007926) * n)), (dact + (long)(2901804) * n), (dact + (long)(2897708) * n), 0, (dact + (long)(2860636) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3008438) * n)), (dact + (long)(2901804) * n), (dact + (long)(2897708) * n), 0, (dact + (long)(2860636) * n), 0);
 }
 
 /* layer3.6.relu#2 */
@@ -6390,7 +6390,7 @@ static void se_resnet56_layer382_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2901804) * n), (par + 489264), 0, (act + (long)(2905900) * n + 0),
-        train ? (act + (long)(3008054) * n) : 0);
+        train ? (act + (long)(2991926) * n) : 0);
 }
 
 /* layer3.7.conv_bn.seps */
@@ -6407,7 +6407,7 @@ static void se_resnet56_layer383_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2905900) * n), (act + (long)(3008054) * n), (par + 490416), (par + 490544),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2905900) * n), (act + (long)(2991926) * n), (par + 490416), (par + 490544),
             (buf + 7360), (buf + 7488), (cnt + 78), (act + (long)(2914092) * n), (sav + 7360),
             (sav + 7488));
     else
@@ -6447,7 +6447,7 @@ static void se_resnet56_layer385_forward(const mc_state *s, int train)
     if (train)
         bn_c64_8x8_relu_fwd_train(n, (act + (long)(2922284) * n), (par + 498928), (par + 498992),
             (buf + 7616), (buf + 7680), (cnt + 79), (act + (long)(2926380) * n), (sav + 7616),
-            (sav + 7680), ((uint16_t *)(act + (long)(3008310) * n)));
+            (sav + 7680), ((uint16_t *)(act + (long)(3008566) * n)));
     else
         bn_c64_8x8_relu_fwd_eval(n, (act + (long)(2922284) * n), (par + 498928), (par + 498992), (buf + 7616), (buf + 7680),
             (act + (long)(2926380) * n));
@@ -6457,7 +6457,7 @@ static void se_resnet56_layer385_forward(const mc_state *s, int train)
 static void se_resnet56_layer385_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_relu_bwd(n, (act + (long)(2922284) * n), ((uint16_t *)(act + (long)(3008310) * n)), (par + 498928), (sav + 7616), (sav + 7680),
+    bn_c64_8x8_relu_bwd(n, (act + (long)(2922284) * n), ((uint16_t *)(act + (long)(3008566) * n)), (par + 498928), (sav + 7616), (sav + 7680),
         (dact + (long)(2926380) * n), (dact + (long)(2922284) * n), (grad + 498928), (grad + 498992), 0);
 }
 
@@ -6611,14 +6611,14 @@ static void se_resnet56_layer395_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2938876) * n), (act + (long)(2901804) * n), (act + (long)(2942972) * n), train ? ((uint16_t *)(act + (long)(3008438) * n)) : 0);
+    add2_n4096_relu_fwd(n, (act + (long)(2938876) * n), (act + (long)(2901804) * n), (act + (long)(2942972) * n), train ? ((uint16_t *)(act + (long)(3008694) * n)) : 0);
 }
 
 /* layer3.7.sum */
 static void se_resnet56_layer395_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3008438) * n)), (dact + (long)(2942972) * n), (dact + (long)(2938876) * n), 0, (dact + (long)(2901804) * n), 0);
+    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(3008694) * n)), (dact + (long)(2942972) * n), (dact + (long)(2938876) * n), 0, (dact + (long)(2901804) * n), 0);
 }
 
 /* layer3.7.relu#2 */
@@ -6640,7 +6640,7 @@ static void se_resnet56_layer397_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c64_8x8_s1_stats_fwd(n, (act + (long)(2942972) * n), (par + 537072), 0, (act + (long)(2947068) * n + 0),
-        train ? (act + (long)(3008566) * n) : 0);
+        train ? (act + (long)(2992182) * n) : 0);
 }
 
 /* layer3.8.conv_bn.seps */
@@ -6657,7 +6657,7 @@ static void se_resnet56_layer398_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2947068) * n), (act + (long)(3008566) * n), (par + 538224), (par + 538352),
+        bn_c128_8x8_stats_pstats_fwd_train(n, (act + (long)(2947068) * n), (act + (long)(2992182) * n), (par + 538224), (par + 538352),
             (buf + 7872), (buf + 8000), (cnt + 81), (act + (long)(2955260) * n), (sav + 7872),
             (sav + 8000));
     else
@@ -8451,14 +8451,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2988822},
+     .stats = 2988310},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 84992, .fused = MC_FUSED_NONE, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
      .saved = 32, .extra = 0, .folded = 1,
-     .stats = 2988822},
+     .stats = 2988310},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -8556,14 +8556,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 232500, .fused = MC_FUSED_NONE, .weight = 5104, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2989942},
+     .stats = 2988406},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){18},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 281652, .fused = MC_FUSED_NONE, .weight = 6432, .bias_at = 6480, .running = 192, .counter = 4,
      .saved = 192, .extra = 0, .folded = 1,
-     .stats = 2989942},
+     .stats = 2988406},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -8661,14 +8661,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 429160, .fused = MC_FUSED_NONE, .weight = 9744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2991062},
+     .stats = 2988502},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){33},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 478312, .fused = MC_FUSED_NONE, .weight = 11072, .bias_at = 11120, .running = 352, .counter = 7,
      .saved = 352, .extra = 0, .folded = 1,
-     .stats = 2991062},
+     .stats = 2988502},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -8766,14 +8766,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 625820, .fused = MC_FUSED_NONE, .weight = 14384, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2992182},
+     .stats = 2988598},
     {.name = "layer1.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674972, .fused = MC_FUSED_NONE, .weight = 15712, .bias_at = 15760, .running = 512, .counter = 10,
      .saved = 512, .extra = 0, .folded = 1,
-     .stats = 2992182},
+     .stats = 2988598},
     {.name = "layer1.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -8871,14 +8871,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 822480, .fused = MC_FUSED_NONE, .weight = 19024, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2993302},
+     .stats = 2988694},
     {.name = "layer1.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){63},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871632, .fused = MC_FUSED_NONE, .weight = 20352, .bias_at = 20400, .running = 672, .counter = 13,
      .saved = 672, .extra = 0, .folded = 1,
-     .stats = 2993302},
+     .stats = 2988694},
     {.name = "layer1.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){64},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -8976,14 +8976,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1019140, .fused = MC_FUSED_NONE, .weight = 23664, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2994422},
+     .stats = 2988790},
     {.name = "layer1.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){78},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1068292, .fused = MC_FUSED_NONE, .weight = 24992, .bias_at = 25040, .running = 832, .counter = 16,
      .saved = 832, .extra = 0, .folded = 1,
-     .stats = 2994422},
+     .stats = 2988790},
     {.name = "layer1.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9081,14 +9081,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1215800, .fused = MC_FUSED_NONE, .weight = 28304, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2995542},
+     .stats = 2988886},
     {.name = "layer1.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){93},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1264952, .fused = MC_FUSED_NONE, .weight = 29632, .bias_at = 29680, .running = 992, .counter = 19,
      .saved = 992, .extra = 0, .folded = 1,
-     .stats = 2995542},
+     .stats = 2988886},
     {.name = "layer1.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){94},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9186,14 +9186,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1412460, .fused = MC_FUSED_NONE, .weight = 32944, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2996662},
+     .stats = 2988982},
     {.name = "layer1.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){108},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1461612, .fused = MC_FUSED_NONE, .weight = 34272, .bias_at = 34320, .running = 1152, .counter = 22,
      .saved = 1152, .extra = 0, .folded = 1,
-     .stats = 2996662},
+     .stats = 2988982},
     {.name = "layer1.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){109},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9291,14 +9291,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1609120, .fused = MC_FUSED_NONE, .weight = 37584, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2997782},
+     .stats = 2989078},
     {.name = "layer1.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){123},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1658272, .fused = MC_FUSED_NONE, .weight = 38912, .bias_at = 38960, .running = 1312, .counter = 25,
      .saved = 1312, .extra = 0, .folded = 1,
-     .stats = 2997782},
+     .stats = 2989078},
     {.name = "layer1.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){124},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9396,14 +9396,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1805780, .fused = MC_FUSED_NONE, .weight = 42224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2998902},
+     .stats = 2989174},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){138},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1838548, .fused = MC_FUSED_NONE, .weight = 42768, .bias_at = 42800, .running = 1472, .counter = 28,
      .saved = 1472, .extra = 0, .folded = 1,
-     .stats = 2998902},
+     .stats = 2989174},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){139},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9515,14 +9515,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1936956, .fused = MC_FUSED_NONE, .weight = 54064, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 2999478},
+     .stats = 2989238},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){155},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1953340, .fused = MC_FUSED_NONE, .weight = 55152, .bias_at = 55216, .running = 1728, .counter = 32,
      .saved = 1728, .extra = 0, .folded = 1,
-     .stats = 2999478},
+     .stats = 2989238},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){156},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9620,14 +9620,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2018980, .fused = MC_FUSED_NONE, .weight = 66960, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3000118},
+     .stats = 2989366},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){170},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2035364, .fused = MC_FUSED_NONE, .weight = 68048, .bias_at = 68112, .running = 1984, .counter = 35,
      .saved = 1984, .extra = 0, .folded = 1,
-     .stats = 3000118},
+     .stats = 2989366},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){171},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9725,14 +9725,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2101004, .fused = MC_FUSED_NONE, .weight = 79856, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3000758},
+     .stats = 2989494},
     {.name = "layer2.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){185},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2117388, .fused = MC_FUSED_NONE, .weight = 80944, .bias_at = 81008, .running = 2240, .counter = 38,
      .saved = 2240, .extra = 0, .folded = 1,
-     .stats = 3000758},
+     .stats = 2989494},
     {.name = "layer2.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){186},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9830,14 +9830,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2183028, .fused = MC_FUSED_NONE, .weight = 92752, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3001398},
+     .stats = 2989622},
     {.name = "layer2.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){200},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2199412, .fused = MC_FUSED_NONE, .weight = 93840, .bias_at = 93904, .running = 2496, .counter = 41,
      .saved = 2496, .extra = 0, .folded = 1,
-     .stats = 3001398},
+     .stats = 2989622},
     {.name = "layer2.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){201},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -9935,14 +9935,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2265052, .fused = MC_FUSED_NONE, .weight = 105648, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3002038},
+     .stats = 2989750},
     {.name = "layer2.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){215},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2281436, .fused = MC_FUSED_NONE, .weight = 106736, .bias_at = 106800, .running = 2752, .counter = 44,
      .saved = 2752, .extra = 0, .folded = 1,
-     .stats = 3002038},
+     .stats = 2989750},
     {.name = "layer2.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){216},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10040,14 +10040,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2347076, .fused = MC_FUSED_NONE, .weight = 118544, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3002678},
+     .stats = 2989878},
     {.name = "layer2.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){230},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2363460, .fused = MC_FUSED_NONE, .weight = 119632, .bias_at = 119696, .running = 3008, .counter = 47,
      .saved = 3008, .extra = 0, .folded = 1,
-     .stats = 3002678},
+     .stats = 2989878},
     {.name = "layer2.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){231},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10145,14 +10145,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2429100, .fused = MC_FUSED_NONE, .weight = 131440, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3003318},
+     .stats = 2990006},
     {.name = "layer2.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){245},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2445484, .fused = MC_FUSED_NONE, .weight = 132528, .bias_at = 132592, .running = 3264, .counter = 50,
      .saved = 3264, .extra = 0, .folded = 1,
-     .stats = 3003318},
+     .stats = 2990006},
     {.name = "layer2.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){246},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10250,14 +10250,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2511124, .fused = MC_FUSED_NONE, .weight = 144336, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3003958},
+     .stats = 2990134},
     {.name = "layer2.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){260},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2527508, .fused = MC_FUSED_NONE, .weight = 145424, .bias_at = 145488, .running = 3520, .counter = 53,
      .saved = 3520, .extra = 0, .folded = 1,
-     .stats = 3003958},
+     .stats = 2990134},
     {.name = "layer2.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){261},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10355,14 +10355,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2593148, .fused = MC_FUSED_NONE, .weight = 157232, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3004598},
+     .stats = 2990262},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){275},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2609532, .fused = MC_FUSED_NONE, .weight = 157808, .bias_at = 157872, .running = 3776, .counter = 56,
      .saved = 3776, .extra = 0, .folded = 1,
-     .stats = 3004598},
+     .stats = 2990262},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){276},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10474,14 +10474,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2658892, .fused = MC_FUSED_NONE, .weight = 202416, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3004982},
+     .stats = 2990390},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){292},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2667084, .fused = MC_FUSED_NONE, .weight = 203568, .bias_at = 203696, .running = 4288, .counter = 60,
      .saved = 4288, .extra = 0, .folded = 1,
-     .stats = 3004982},
+     .stats = 2990390},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){293},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10579,14 +10579,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2700060, .fused = MC_FUSED_NONE, .weight = 250224, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3005494},
+     .stats = 2990646},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){307},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2708252, .fused = MC_FUSED_NONE, .weight = 251376, .bias_at = 251504, .running = 4800, .counter = 63,
      .saved = 4800, .extra = 0, .folded = 1,
-     .stats = 3005494},
+     .stats = 2990646},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){308},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10684,14 +10684,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2741228, .fused = MC_FUSED_NONE, .weight = 298032, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3006006},
+     .stats = 2990902},
     {.name = "layer3.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){322},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2749420, .fused = MC_FUSED_NONE, .weight = 299184, .bias_at = 299312, .running = 5312, .counter = 66,
      .saved = 5312, .extra = 0, .folded = 1,
-     .stats = 3006006},
+     .stats = 2990902},
     {.name = "layer3.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){323},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10789,14 +10789,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2782396, .fused = MC_FUSED_NONE, .weight = 345840, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3006518},
+     .stats = 2991158},
     {.name = "layer3.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){337},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2790588, .fused = MC_FUSED_NONE, .weight = 346992, .bias_at = 347120, .running = 5824, .counter = 69,
      .saved = 5824, .extra = 0, .folded = 1,
-     .stats = 3006518},
+     .stats = 2991158},
     {.name = "layer3.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){338},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10894,14 +10894,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2823564, .fused = MC_FUSED_NONE, .weight = 393648, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3007030},
+     .stats = 2991414},
     {.name = "layer3.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){352},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2831756, .fused = MC_FUSED_NONE, .weight = 394800, .bias_at = 394928, .running = 6336, .counter = 72,
      .saved = 6336, .extra = 0, .folded = 1,
-     .stats = 3007030},
+     .stats = 2991414},
     {.name = "layer3.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){353},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -10999,14 +10999,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2864732, .fused = MC_FUSED_NONE, .weight = 441456, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3007542},
+     .stats = 2991670},
     {.name = "layer3.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){367},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2872924, .fused = MC_FUSED_NONE, .weight = 442608, .bias_at = 442736, .running = 6848, .counter = 75,
      .saved = 6848, .extra = 0, .folded = 1,
-     .stats = 3007542},
+     .stats = 2991670},
     {.name = "layer3.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){368},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -11104,14 +11104,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2905900, .fused = MC_FUSED_NONE, .weight = 489264, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3008054},
+     .stats = 2991926},
     {.name = "layer3.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){382},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2914092, .fused = MC_FUSED_NONE, .weight = 490416, .bias_at = 490544, .running = 7360, .counter = 78,
      .saved = 7360, .extra = 0, .folded = 1,
-     .stats = 3008054},
+     .stats = 2991926},
     {.name = "layer3.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){383},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -11209,14 +11209,14 @@ static const mc_layer se_resnet56_layers[414] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2947068, .fused = MC_FUSED_NONE, .weight = 537072, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 3008566},
+     .stats = 2992182},
     {.name = "layer3.8.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){397},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2955260, .fused = MC_FUSED_NONE, .weight = 538224, .bias_at = 538352, .running = 7872, .counter = 81,
      .saved = 7872, .extra = 0, .folded = 1,
-     .stats = 3008566},
+     .stats = 2992182},
     {.name = "layer3.8.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){398},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,

@@ -218,7 +218,7 @@ static void shakenet26_2x96d_layer12_forward(const mc_state *s, int train)
     if (train)
         bn_c96_32x32_relu_fwd_train(n, (act + (long)(478208) * n), (par + 8304), (par + 8400),
             (buf + 288), (buf + 384), (cnt + 2), (act + (long)(576512) * n), (sav + 288),
-            (sav + 384), ((uint16_t *)(act + (long)(15732202) * n)));
+            (sav + 384), ((uint16_t *)(act + (long)(15751882) * n)));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(478208) * n), (par + 8304), (par + 8400), (buf + 288), (buf + 384),
             (act + (long)(576512) * n));
@@ -228,7 +228,7 @@ static void shakenet26_2x96d_layer12_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer12_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_relu_bwd(n, (act + (long)(478208) * n), ((uint16_t *)(act + (long)(15732202) * n)), (par + 8304), (sav + 288), (sav + 384),
+    bn_c96_32x32_relu_bwd(n, (act + (long)(478208) * n), ((uint16_t *)(act + (long)(15751882) * n)), (par + 8304), (sav + 288), (sav + 384),
         (dact + (long)(576512) * n), (dact + (long)(478208) * n), (grad + 8304), (grad + 8400), 0);
 }
 
@@ -304,7 +304,7 @@ static void shakenet26_2x96d_layer17_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c16_32x32_s1_stats_fwd(n, (act + (long)(871424) * n), (par + 91632), 0, (act + (long)(887808) * n + 0),
-        train ? (act + (long)(15735274) * n) : 0);
+        train ? (act + (long)(15732202) * n) : 0);
 }
 
 /* layer1.0.branch2.1.seps */
@@ -321,7 +321,7 @@ static void shakenet26_2x96d_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(887808) * n), (act + (long)(15735274) * n), (par + 92960), (par + 93008),
+        bn_c48_32x32_stats_pstats_fwd_train(n, (act + (long)(887808) * n), (act + (long)(15732202) * n), (par + 92960), (par + 93008),
             (buf + 672), (buf + 720), (cnt + 4), (act + (long)(936960) * n), (sav + 672),
             (sav + 720));
     else
@@ -361,7 +361,7 @@ static void shakenet26_2x96d_layer20_forward(const mc_state *s, int train)
     if (train)
         bn_c96_32x32_relu_fwd_train(n, (act + (long)(986112) * n), (par + 97760), (par + 97856),
             (buf + 768), (buf + 864), (cnt + 5), (act + (long)(1084416) * n), (sav + 768),
-            (sav + 864), ((uint16_t *)(act + (long)(15735370) * n)));
+            (sav + 864), ((uint16_t *)(act + (long)(15754954) * n)));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(986112) * n), (par + 97760), (par + 97856), (buf + 768), (buf + 864),
             (act + (long)(1084416) * n));
@@ -371,7 +371,7 @@ static void shakenet26_2x96d_layer20_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer20_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_relu_bwd(n, (act + (long)(986112) * n), ((uint16_t *)(act + (long)(15735370) * n)), (par + 97760), (sav + 768), (sav + 864),
+    bn_c96_32x32_relu_bwd(n, (act + (long)(986112) * n), ((uint16_t *)(act + (long)(15754954) * n)), (par + 97760), (sav + 768), (sav + 864),
         (dact + (long)(1084416) * n), (dact + (long)(986112) * n), (grad + 97760), (grad + 97856), 0);
 }
 
@@ -479,7 +479,7 @@ static void shakenet26_2x96d_layer27_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(1575936) * n), (par + 190496), 0, (act + (long)(1674240) * n + 0),
-        train ? (act + (long)(15738442) * n) : 0);
+        train ? (act + (long)(15732298) * n) : 0);
 }
 
 /* layer1.1.branch1.1.seps */
@@ -496,7 +496,7 @@ static void shakenet26_2x96d_layer28_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(1674240) * n), (act + (long)(15738442) * n), (par + 198464), (par + 198752),
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(1674240) * n), (act + (long)(15732298) * n), (par + 198464), (par + 198752),
             (buf + 1344), (buf + 1632), (cnt + 8), (act + (long)(1969152) * n), (sav + 1152),
             (sav + 1440));
     else
@@ -536,7 +536,7 @@ static void shakenet26_2x96d_layer30_forward(const mc_state *s, int train)
     if (train)
         bn_c96_32x32_relu_fwd_train(n, (act + (long)(2264064) * n), (par + 226784), (par + 226880),
             (buf + 1920), (buf + 2016), (cnt + 9), (act + (long)(2362368) * n), (sav + 1728),
-            (sav + 1824), ((uint16_t *)(act + (long)(15739018) * n)));
+            (sav + 1824), ((uint16_t *)(act + (long)(15758026) * n)));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(2264064) * n), (par + 226784), (par + 226880), (buf + 1920), (buf + 2016),
             (act + (long)(2362368) * n));
@@ -546,7 +546,7 @@ static void shakenet26_2x96d_layer30_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer30_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_relu_bwd(n, (act + (long)(2264064) * n), ((uint16_t *)(act + (long)(15739018) * n)), (par + 226784), (sav + 1728), (sav + 1824),
+    bn_c96_32x32_relu_bwd(n, (act + (long)(2264064) * n), ((uint16_t *)(act + (long)(15758026) * n)), (par + 226784), (sav + 1728), (sav + 1824),
         (dact + (long)(2362368) * n), (dact + (long)(2264064) * n), (grad + 226784), (grad + 226880), 0);
 }
 
@@ -622,7 +622,7 @@ static void shakenet26_2x96d_layer35_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(2657280) * n), (par + 310112), 0, (act + (long)(2755584) * n + 0),
-        train ? (act + (long)(15742090) * n) : 0);
+        train ? (act + (long)(15732874) * n) : 0);
 }
 
 /* layer1.1.branch2.1.seps */
@@ -639,7 +639,7 @@ static void shakenet26_2x96d_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(2755584) * n), (act + (long)(15742090) * n), (par + 318080), (par + 318368),
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(2755584) * n), (act + (long)(15732874) * n), (par + 318080), (par + 318368),
             (buf + 2304), (buf + 2592), (cnt + 11), (act + (long)(3050496) * n), (sav + 2112),
             (sav + 2400));
     else
@@ -679,7 +679,7 @@ static void shakenet26_2x96d_layer38_forward(const mc_state *s, int train)
     if (train)
         bn_c96_32x32_relu_fwd_train(n, (act + (long)(3345408) * n), (par + 346400), (par + 346496),
             (buf + 2880), (buf + 2976), (cnt + 12), (act + (long)(3443712) * n), (sav + 2688),
-            (sav + 2784), ((uint16_t *)(act + (long)(15742666) * n)));
+            (sav + 2784), ((uint16_t *)(act + (long)(15761098) * n)));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(3345408) * n), (par + 346400), (par + 346496), (buf + 2880), (buf + 2976),
             (act + (long)(3443712) * n));
@@ -689,7 +689,7 @@ static void shakenet26_2x96d_layer38_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer38_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_relu_bwd(n, (act + (long)(3345408) * n), ((uint16_t *)(act + (long)(15742666) * n)), (par + 346400), (sav + 2688), (sav + 2784),
+    bn_c96_32x32_relu_bwd(n, (act + (long)(3345408) * n), ((uint16_t *)(act + (long)(15761098) * n)), (par + 346400), (sav + 2688), (sav + 2784),
         (dact + (long)(3443712) * n), (dact + (long)(3345408) * n), (grad + 346400), (grad + 346496), 0);
 }
 
@@ -797,7 +797,7 @@ static void shakenet26_2x96d_layer45_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(3935232) * n), (par + 439136), 0, (act + (long)(4033536) * n + 0),
-        train ? (act + (long)(15745738) * n) : 0);
+        train ? (act + (long)(15733450) * n) : 0);
 }
 
 /* layer1.2.branch1.1.seps */
@@ -814,7 +814,7 @@ static void shakenet26_2x96d_layer46_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(4033536) * n), (act + (long)(15745738) * n), (par + 447104), (par + 447392),
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(4033536) * n), (act + (long)(15733450) * n), (par + 447104), (par + 447392),
             (buf + 3456), (buf + 3744), (cnt + 15), (act + (long)(4328448) * n), (sav + 3072),
             (sav + 3360));
     else
@@ -854,7 +854,7 @@ static void shakenet26_2x96d_layer48_forward(const mc_state *s, int train)
     if (train)
         bn_c96_32x32_relu_fwd_train(n, (act + (long)(4623360) * n), (par + 475424), (par + 475520),
             (buf + 4032), (buf + 4128), (cnt + 16), (act + (long)(4721664) * n), (sav + 3648),
-            (sav + 3744), ((uint16_t *)(act + (long)(15746314) * n)));
+            (sav + 3744), ((uint16_t *)(act + (long)(15764170) * n)));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(4623360) * n), (par + 475424), (par + 475520), (buf + 4032), (buf + 4128),
             (act + (long)(4721664) * n));
@@ -864,7 +864,7 @@ static void shakenet26_2x96d_layer48_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_relu_bwd(n, (act + (long)(4623360) * n), ((uint16_t *)(act + (long)(15746314) * n)), (par + 475424), (sav + 3648), (sav + 3744),
+    bn_c96_32x32_relu_bwd(n, (act + (long)(4623360) * n), ((uint16_t *)(act + (long)(15764170) * n)), (par + 475424), (sav + 3648), (sav + 3744),
         (dact + (long)(4721664) * n), (dact + (long)(4623360) * n), (grad + 475424), (grad + 475520), 0);
 }
 
@@ -940,7 +940,7 @@ static void shakenet26_2x96d_layer53_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(5016576) * n), (par + 558752), 0, (act + (long)(5114880) * n + 0),
-        train ? (act + (long)(15749386) * n) : 0);
+        train ? (act + (long)(15734026) * n) : 0);
 }
 
 /* layer1.2.branch2.1.seps */
@@ -957,7 +957,7 @@ static void shakenet26_2x96d_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(5114880) * n), (act + (long)(15749386) * n), (par + 566720), (par + 567008),
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(5114880) * n), (act + (long)(15734026) * n), (par + 566720), (par + 567008),
             (buf + 4416), (buf + 4704), (cnt + 18), (act + (long)(5409792) * n), (sav + 4032),
             (sav + 4320));
     else
@@ -997,7 +997,7 @@ static void shakenet26_2x96d_layer56_forward(const mc_state *s, int train)
     if (train)
         bn_c96_32x32_relu_fwd_train(n, (act + (long)(5704704) * n), (par + 595040), (par + 595136),
             (buf + 4992), (buf + 5088), (cnt + 19), (act + (long)(5803008) * n), (sav + 4608),
-            (sav + 4704), ((uint16_t *)(act + (long)(15749962) * n)));
+            (sav + 4704), ((uint16_t *)(act + (long)(15767242) * n)));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(5704704) * n), (par + 595040), (par + 595136), (buf + 4992), (buf + 5088),
             (act + (long)(5803008) * n));
@@ -1007,7 +1007,7 @@ static void shakenet26_2x96d_layer56_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer56_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_relu_bwd(n, (act + (long)(5704704) * n), ((uint16_t *)(act + (long)(15749962) * n)), (par + 595040), (sav + 4608), (sav + 4704),
+    bn_c96_32x32_relu_bwd(n, (act + (long)(5704704) * n), ((uint16_t *)(act + (long)(15767242) * n)), (par + 595040), (sav + 4608), (sav + 4704),
         (dact + (long)(5803008) * n), (dact + (long)(5704704) * n), (grad + 595040), (grad + 595136), 0);
 }
 
@@ -1115,7 +1115,7 @@ static void shakenet26_2x96d_layer63_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(6294528) * n), (par + 687776), 0, (act + (long)(6392832) * n + 0),
-        train ? (act + (long)(15753034) * n) : 0);
+        train ? (act + (long)(15734602) * n) : 0);
 }
 
 /* layer1.3.branch1.1.seps */
@@ -1132,7 +1132,7 @@ static void shakenet26_2x96d_layer64_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(6392832) * n), (act + (long)(15753034) * n), (par + 695744), (par + 696032),
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(6392832) * n), (act + (long)(15734602) * n), (par + 695744), (par + 696032),
             (buf + 5568), (buf + 5856), (cnt + 22), (act + (long)(6687744) * n), (sav + 4992),
             (sav + 5280));
     else
@@ -1172,7 +1172,7 @@ static void shakenet26_2x96d_layer66_forward(const mc_state *s, int train)
     if (train)
         bn_c96_32x32_relu_fwd_train(n, (act + (long)(6982656) * n), (par + 724064), (par + 724160),
             (buf + 6144), (buf + 6240), (cnt + 23), (act + (long)(7080960) * n), (sav + 5568),
-            (sav + 5664), ((uint16_t *)(act + (long)(15753610) * n)));
+            (sav + 5664), ((uint16_t *)(act + (long)(15770314) * n)));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(6982656) * n), (par + 724064), (par + 724160), (buf + 6144), (buf + 6240),
             (act + (long)(7080960) * n));
@@ -1182,7 +1182,7 @@ static void shakenet26_2x96d_layer66_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer66_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_relu_bwd(n, (act + (long)(6982656) * n), ((uint16_t *)(act + (long)(15753610) * n)), (par + 724064), (sav + 5568), (sav + 5664),
+    bn_c96_32x32_relu_bwd(n, (act + (long)(6982656) * n), ((uint16_t *)(act + (long)(15770314) * n)), (par + 724064), (sav + 5568), (sav + 5664),
         (dact + (long)(7080960) * n), (dact + (long)(6982656) * n), (grad + 724064), (grad + 724160), 0);
 }
 
@@ -1258,7 +1258,7 @@ static void shakenet26_2x96d_layer71_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_7_c96_32x32_s1_stats_fwd(n, (act + (long)(7375872) * n), (par + 807392), 0, (act + (long)(7474176) * n + 0),
-        train ? (act + (long)(15756682) * n) : 0);
+        train ? (act + (long)(15735178) * n) : 0);
 }
 
 /* layer1.3.branch2.1.seps */
@@ -1275,7 +1275,7 @@ static void shakenet26_2x96d_layer72_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(7474176) * n), (act + (long)(15756682) * n), (par + 815360), (par + 815648),
+        bn_c288_32x32_stats_pstats_fwd_train(n, (act + (long)(7474176) * n), (act + (long)(15735178) * n), (par + 815360), (par + 815648),
             (buf + 6528), (buf + 6816), (cnt + 25), (act + (long)(7769088) * n), (sav + 5952),
             (sav + 6240));
     else
@@ -1315,7 +1315,7 @@ static void shakenet26_2x96d_layer74_forward(const mc_state *s, int train)
     if (train)
         bn_c96_32x32_relu_fwd_train(n, (act + (long)(8064000) * n), (par + 843680), (par + 843776),
             (buf + 7104), (buf + 7200), (cnt + 26), (act + (long)(8162304) * n), (sav + 6528),
-            (sav + 6624), ((uint16_t *)(act + (long)(15757258) * n)));
+            (sav + 6624), ((uint16_t *)(act + (long)(15773386) * n)));
     else
         bn_c96_32x32_relu_fwd_eval(n, (act + (long)(8064000) * n), (par + 843680), (par + 843776), (buf + 7104), (buf + 7200),
             (act + (long)(8162304) * n));
@@ -1325,7 +1325,7 @@ static void shakenet26_2x96d_layer74_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer74_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_32x32_relu_bwd(n, (act + (long)(8064000) * n), ((uint16_t *)(act + (long)(15757258) * n)), (par + 843680), (sav + 6528), (sav + 6624),
+    bn_c96_32x32_relu_bwd(n, (act + (long)(8064000) * n), ((uint16_t *)(act + (long)(15773386) * n)), (par + 843680), (sav + 6528), (sav + 6624),
         (dact + (long)(8162304) * n), (dact + (long)(8064000) * n), (grad + 843680), (grad + 843776), 0);
 }
 
@@ -1550,7 +1550,7 @@ static void shakenet26_2x96d_layer88_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c96_32x32_s1_stats_fwd(n, (act + (long)(8948736) * n), (par + 945824), 0, (act + (long)(9047040) * n + 0),
-        train ? (act + (long)(15760330) * n) : 0);
+        train ? (act + (long)(15735754) * n) : 0);
 }
 
 /* layer2.0.branch1.1.seps */
@@ -1567,7 +1567,7 @@ static void shakenet26_2x96d_layer89_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_32x32_stats_pstats_fwd_train(n, (act + (long)(9047040) * n), (act + (long)(15760330) * n), (par + 949088), (par + 949280),
+        bn_c192_32x32_stats_pstats_fwd_train(n, (act + (long)(9047040) * n), (act + (long)(15735754) * n), (par + 949088), (par + 949280),
             (buf + 7872), (buf + 8064), (cnt + 29), (act + (long)(9243648) * n), (sav + 7296),
             (sav + 7488));
     else
@@ -1607,7 +1607,7 @@ static void shakenet26_2x96d_layer91_forward(const mc_state *s, int train)
     if (train)
         bn_c192_16x16_relu_fwd_train(n, (act + (long)(9440256) * n), (par + 986528), (par + 986720),
             (buf + 8256), (buf + 8448), (cnt + 30), (act + (long)(9489408) * n), (sav + 7680),
-            (sav + 7872), ((uint16_t *)(act + (long)(15760714) * n)));
+            (sav + 7872), ((uint16_t *)(act + (long)(15776458) * n)));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(9440256) * n), (par + 986528), (par + 986720), (buf + 8256), (buf + 8448),
             (act + (long)(9489408) * n));
@@ -1617,7 +1617,7 @@ static void shakenet26_2x96d_layer91_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer91_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_relu_bwd(n, (act + (long)(9440256) * n), ((uint16_t *)(act + (long)(15760714) * n)), (par + 986528), (sav + 7680), (sav + 7872),
+    bn_c192_16x16_relu_bwd(n, (act + (long)(9440256) * n), ((uint16_t *)(act + (long)(15776458) * n)), (par + 986528), (sav + 7680), (sav + 7872),
         (dact + (long)(9489408) * n), (dact + (long)(9440256) * n), (grad + 986528), (grad + 986720), 0);
 }
 
@@ -1693,7 +1693,7 @@ static void shakenet26_2x96d_layer96_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c96_32x32_s1_stats_fwd(n, (act + (long)(9636864) * n), (par + 1319072), 0, (act + (long)(9735168) * n + 0),
-        train ? (act + (long)(15762250) * n) : 0);
+        train ? (act + (long)(15736138) * n) : 0);
 }
 
 /* layer2.0.branch2.1.seps */
@@ -1710,7 +1710,7 @@ static void shakenet26_2x96d_layer97_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c192_32x32_stats_pstats_fwd_train(n, (act + (long)(9735168) * n), (act + (long)(15762250) * n), (par + 1322336), (par + 1322528),
+        bn_c192_32x32_stats_pstats_fwd_train(n, (act + (long)(9735168) * n), (act + (long)(15736138) * n), (par + 1322336), (par + 1322528),
             (buf + 9024), (buf + 9216), (cnt + 32), (act + (long)(9931776) * n), (sav + 8448),
             (sav + 8640));
     else
@@ -1750,7 +1750,7 @@ static void shakenet26_2x96d_layer99_forward(const mc_state *s, int train)
     if (train)
         bn_c192_16x16_relu_fwd_train(n, (act + (long)(10128384) * n), (par + 1359776), (par + 1359968),
             (buf + 9408), (buf + 9600), (cnt + 33), (act + (long)(10177536) * n), (sav + 8832),
-            (sav + 9024), ((uint16_t *)(act + (long)(15762634) * n)));
+            (sav + 9024), ((uint16_t *)(act + (long)(15777994) * n)));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(10128384) * n), (par + 1359776), (par + 1359968), (buf + 9408), (buf + 9600),
             (act + (long)(10177536) * n));
@@ -1760,7 +1760,7 @@ static void shakenet26_2x96d_layer99_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer99_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_relu_bwd(n, (act + (long)(10128384) * n), ((uint16_t *)(act + (long)(15762634) * n)), (par + 1359776), (sav + 8832), (sav + 9024),
+    bn_c192_16x16_relu_bwd(n, (act + (long)(10128384) * n), ((uint16_t *)(act + (long)(15777994) * n)), (par + 1359776), (sav + 8832), (sav + 9024),
         (dact + (long)(10177536) * n), (dact + (long)(10128384) * n), (grad + 1359776), (grad + 1359968), 0);
 }
 
@@ -1868,7 +1868,7 @@ static void shakenet26_2x96d_layer106_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(10423296) * n), (par + 1729568), 0, (act + (long)(10472448) * n + 0),
-        train ? (act + (long)(15764170) * n) : 0);
+        train ? (act + (long)(15736522) * n) : 0);
 }
 
 /* layer2.1.branch1.1.seps */
@@ -1885,7 +1885,7 @@ static void shakenet26_2x96d_layer107_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(10472448) * n), (act + (long)(15764170) * n), (par + 1736096), (par + 1736480),
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(10472448) * n), (act + (long)(15736522) * n), (par + 1736096), (par + 1736480),
             (buf + 10560), (buf + 10944), (cnt + 36), (act + (long)(10570752) * n), (sav + 9600),
             (sav + 9984));
     else
@@ -1925,7 +1925,7 @@ static void shakenet26_2x96d_layer109_forward(const mc_state *s, int train)
     if (train)
         bn_c192_16x16_relu_fwd_train(n, (act + (long)(10669056) * n), (par + 1810784), (par + 1810976),
             (buf + 11328), (buf + 11520), (cnt + 37), (act + (long)(10718208) * n), (sav + 10368),
-            (sav + 10560), ((uint16_t *)(act + (long)(15764938) * n)));
+            (sav + 10560), ((uint16_t *)(act + (long)(15779530) * n)));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(10669056) * n), (par + 1810784), (par + 1810976), (buf + 11328), (buf + 11520),
             (act + (long)(10718208) * n));
@@ -1935,7 +1935,7 @@ static void shakenet26_2x96d_layer109_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer109_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_relu_bwd(n, (act + (long)(10669056) * n), ((uint16_t *)(act + (long)(15764938) * n)), (par + 1810784), (sav + 10368), (sav + 10560),
+    bn_c192_16x16_relu_bwd(n, (act + (long)(10669056) * n), ((uint16_t *)(act + (long)(15779530) * n)), (par + 1810784), (sav + 10368), (sav + 10560),
         (dact + (long)(10718208) * n), (dact + (long)(10669056) * n), (grad + 1810784), (grad + 1810976), 0);
 }
 
@@ -2011,7 +2011,7 @@ static void shakenet26_2x96d_layer114_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(10865664) * n), (par + 2143328), 0, (act + (long)(10914816) * n + 0),
-        train ? (act + (long)(15766474) * n) : 0);
+        train ? (act + (long)(15737290) * n) : 0);
 }
 
 /* layer2.1.branch2.1.seps */
@@ -2028,7 +2028,7 @@ static void shakenet26_2x96d_layer115_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(10914816) * n), (act + (long)(15766474) * n), (par + 2149856), (par + 2150240),
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(10914816) * n), (act + (long)(15737290) * n), (par + 2149856), (par + 2150240),
             (buf + 12096), (buf + 12480), (cnt + 39), (act + (long)(11013120) * n), (sav + 11136),
             (sav + 11520));
     else
@@ -2068,7 +2068,7 @@ static void shakenet26_2x96d_layer117_forward(const mc_state *s, int train)
     if (train)
         bn_c192_16x16_relu_fwd_train(n, (act + (long)(11111424) * n), (par + 2224544), (par + 2224736),
             (buf + 12864), (buf + 13056), (cnt + 40), (act + (long)(11160576) * n), (sav + 11904),
-            (sav + 12096), ((uint16_t *)(act + (long)(15767242) * n)));
+            (sav + 12096), ((uint16_t *)(act + (long)(15781066) * n)));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(11111424) * n), (par + 2224544), (par + 2224736), (buf + 12864), (buf + 13056),
             (act + (long)(11160576) * n));
@@ -2078,7 +2078,7 @@ static void shakenet26_2x96d_layer117_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer117_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_relu_bwd(n, (act + (long)(11111424) * n), ((uint16_t *)(act + (long)(15767242) * n)), (par + 2224544), (sav + 11904), (sav + 12096),
+    bn_c192_16x16_relu_bwd(n, (act + (long)(11111424) * n), ((uint16_t *)(act + (long)(15781066) * n)), (par + 2224544), (sav + 11904), (sav + 12096),
         (dact + (long)(11160576) * n), (dact + (long)(11111424) * n), (grad + 2224544), (grad + 2224736), 0);
 }
 
@@ -2186,7 +2186,7 @@ static void shakenet26_2x96d_layer124_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(11406336) * n), (par + 2594336), 0, (act + (long)(11455488) * n + 0),
-        train ? (act + (long)(15768778) * n) : 0);
+        train ? (act + (long)(15738058) * n) : 0);
 }
 
 /* layer2.2.branch1.1.seps */
@@ -2203,7 +2203,7 @@ static void shakenet26_2x96d_layer125_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(11455488) * n), (act + (long)(15768778) * n), (par + 2600864), (par + 2601248),
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(11455488) * n), (act + (long)(15738058) * n), (par + 2600864), (par + 2601248),
             (buf + 14016), (buf + 14400), (cnt + 43), (act + (long)(11553792) * n), (sav + 12672),
             (sav + 13056));
     else
@@ -2243,7 +2243,7 @@ static void shakenet26_2x96d_layer127_forward(const mc_state *s, int train)
     if (train)
         bn_c192_16x16_relu_fwd_train(n, (act + (long)(11652096) * n), (par + 2675552), (par + 2675744),
             (buf + 14784), (buf + 14976), (cnt + 44), (act + (long)(11701248) * n), (sav + 13440),
-            (sav + 13632), ((uint16_t *)(act + (long)(15769546) * n)));
+            (sav + 13632), ((uint16_t *)(act + (long)(15782602) * n)));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(11652096) * n), (par + 2675552), (par + 2675744), (buf + 14784), (buf + 14976),
             (act + (long)(11701248) * n));
@@ -2253,7 +2253,7 @@ static void shakenet26_2x96d_layer127_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer127_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_relu_bwd(n, (act + (long)(11652096) * n), ((uint16_t *)(act + (long)(15769546) * n)), (par + 2675552), (sav + 13440), (sav + 13632),
+    bn_c192_16x16_relu_bwd(n, (act + (long)(11652096) * n), ((uint16_t *)(act + (long)(15782602) * n)), (par + 2675552), (sav + 13440), (sav + 13632),
         (dact + (long)(11701248) * n), (dact + (long)(11652096) * n), (grad + 2675552), (grad + 2675744), 0);
 }
 
@@ -2329,7 +2329,7 @@ static void shakenet26_2x96d_layer132_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(11848704) * n), (par + 3008096), 0, (act + (long)(11897856) * n + 0),
-        train ? (act + (long)(15771082) * n) : 0);
+        train ? (act + (long)(15738826) * n) : 0);
 }
 
 /* layer2.2.branch2.1.seps */
@@ -2346,7 +2346,7 @@ static void shakenet26_2x96d_layer133_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(11897856) * n), (act + (long)(15771082) * n), (par + 3014624), (par + 3015008),
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(11897856) * n), (act + (long)(15738826) * n), (par + 3014624), (par + 3015008),
             (buf + 15552), (buf + 15936), (cnt + 46), (act + (long)(11996160) * n), (sav + 14208),
             (sav + 14592));
     else
@@ -2386,7 +2386,7 @@ static void shakenet26_2x96d_layer135_forward(const mc_state *s, int train)
     if (train)
         bn_c192_16x16_relu_fwd_train(n, (act + (long)(12094464) * n), (par + 3089312), (par + 3089504),
             (buf + 16320), (buf + 16512), (cnt + 47), (act + (long)(12143616) * n), (sav + 14976),
-            (sav + 15168), ((uint16_t *)(act + (long)(15771850) * n)));
+            (sav + 15168), ((uint16_t *)(act + (long)(15784138) * n)));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(12094464) * n), (par + 3089312), (par + 3089504), (buf + 16320), (buf + 16512),
             (act + (long)(12143616) * n));
@@ -2396,7 +2396,7 @@ static void shakenet26_2x96d_layer135_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer135_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_relu_bwd(n, (act + (long)(12094464) * n), ((uint16_t *)(act + (long)(15771850) * n)), (par + 3089312), (sav + 14976), (sav + 15168),
+    bn_c192_16x16_relu_bwd(n, (act + (long)(12094464) * n), ((uint16_t *)(act + (long)(15784138) * n)), (par + 3089312), (sav + 14976), (sav + 15168),
         (dact + (long)(12143616) * n), (dact + (long)(12094464) * n), (grad + 3089312), (grad + 3089504), 0);
 }
 
@@ -2504,7 +2504,7 @@ static void shakenet26_2x96d_layer142_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(12389376) * n), (par + 3459104), 0, (act + (long)(12438528) * n + 0),
-        train ? (act + (long)(15773386) * n) : 0);
+        train ? (act + (long)(15739594) * n) : 0);
 }
 
 /* layer2.3.branch1.1.seps */
@@ -2521,7 +2521,7 @@ static void shakenet26_2x96d_layer143_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(12438528) * n), (act + (long)(15773386) * n), (par + 3465632), (par + 3466016),
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(12438528) * n), (act + (long)(15739594) * n), (par + 3465632), (par + 3466016),
             (buf + 17472), (buf + 17856), (cnt + 50), (act + (long)(12536832) * n), (sav + 15744),
             (sav + 16128));
     else
@@ -2561,7 +2561,7 @@ static void shakenet26_2x96d_layer145_forward(const mc_state *s, int train)
     if (train)
         bn_c192_16x16_relu_fwd_train(n, (act + (long)(12635136) * n), (par + 3540320), (par + 3540512),
             (buf + 18240), (buf + 18432), (cnt + 51), (act + (long)(12684288) * n), (sav + 16512),
-            (sav + 16704), ((uint16_t *)(act + (long)(15774154) * n)));
+            (sav + 16704), ((uint16_t *)(act + (long)(15785674) * n)));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(12635136) * n), (par + 3540320), (par + 3540512), (buf + 18240), (buf + 18432),
             (act + (long)(12684288) * n));
@@ -2571,7 +2571,7 @@ static void shakenet26_2x96d_layer145_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer145_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_relu_bwd(n, (act + (long)(12635136) * n), ((uint16_t *)(act + (long)(15774154) * n)), (par + 3540320), (sav + 16512), (sav + 16704),
+    bn_c192_16x16_relu_bwd(n, (act + (long)(12635136) * n), ((uint16_t *)(act + (long)(15785674) * n)), (par + 3540320), (sav + 16512), (sav + 16704),
         (dact + (long)(12684288) * n), (dact + (long)(12635136) * n), (grad + 3540320), (grad + 3540512), 0);
 }
 
@@ -2647,7 +2647,7 @@ static void shakenet26_2x96d_layer150_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_5_c192_16x16_s1_stats_fwd(n, (act + (long)(12831744) * n), (par + 3872864), 0, (act + (long)(12880896) * n + 0),
-        train ? (act + (long)(15775690) * n) : 0);
+        train ? (act + (long)(15740362) * n) : 0);
 }
 
 /* layer2.3.branch2.1.seps */
@@ -2664,7 +2664,7 @@ static void shakenet26_2x96d_layer151_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(12880896) * n), (act + (long)(15775690) * n), (par + 3879392), (par + 3879776),
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(12880896) * n), (act + (long)(15740362) * n), (par + 3879392), (par + 3879776),
             (buf + 19008), (buf + 19392), (cnt + 53), (act + (long)(12979200) * n), (sav + 17280),
             (sav + 17664));
     else
@@ -2704,7 +2704,7 @@ static void shakenet26_2x96d_layer153_forward(const mc_state *s, int train)
     if (train)
         bn_c192_16x16_relu_fwd_train(n, (act + (long)(13077504) * n), (par + 3954080), (par + 3954272),
             (buf + 19776), (buf + 19968), (cnt + 54), (act + (long)(13126656) * n), (sav + 18048),
-            (sav + 18240), ((uint16_t *)(act + (long)(15776458) * n)));
+            (sav + 18240), ((uint16_t *)(act + (long)(15787210) * n)));
     else
         bn_c192_16x16_relu_fwd_eval(n, (act + (long)(13077504) * n), (par + 3954080), (par + 3954272), (buf + 19776), (buf + 19968),
             (act + (long)(13126656) * n));
@@ -2714,7 +2714,7 @@ static void shakenet26_2x96d_layer153_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer153_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c192_16x16_relu_bwd(n, (act + (long)(13077504) * n), ((uint16_t *)(act + (long)(15776458) * n)), (par + 3954080), (sav + 18048), (sav + 18240),
+    bn_c192_16x16_relu_bwd(n, (act + (long)(13077504) * n), ((uint16_t *)(act + (long)(15787210) * n)), (par + 3954080), (sav + 18048), (sav + 18240),
         (dact + (long)(13126656) * n), (dact + (long)(13077504) * n), (grad + 3954080), (grad + 3954272), 0);
 }
 
@@ -2939,7 +2939,7 @@ static void shakenet26_2x96d_layer167_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c192_16x16_s1_stats_fwd(n, (act + (long)(13519872) * n), (par + 4361120), 0, (act + (long)(13569024) * n + 0),
-        train ? (act + (long)(15777994) * n) : 0);
+        train ? (act + (long)(15741130) * n) : 0);
 }
 
 /* layer3.0.branch1.1.seps */
@@ -2956,7 +2956,7 @@ static void shakenet26_2x96d_layer168_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(13569024) * n), (act + (long)(15777994) * n), (par + 4364576), (par + 4364960),
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(13569024) * n), (act + (long)(15741130) * n), (par + 4364576), (par + 4364960),
             (buf + 21312), (buf + 21696), (cnt + 57), (act + (long)(13667328) * n), (sav + 19584),
             (sav + 19968));
     else
@@ -2996,7 +2996,7 @@ static void shakenet26_2x96d_layer170_forward(const mc_state *s, int train)
     if (train)
         bn_c384_8x8_relu_fwd_train(n, (act + (long)(13765632) * n), (par + 4513184), (par + 4513568),
             (buf + 22080), (buf + 22464), (cnt + 58), (act + (long)(13790208) * n), (sav + 20352),
-            (sav + 20736), ((uint16_t *)(act + (long)(15778762) * n)));
+            (sav + 20736), ((uint16_t *)(act + (long)(15788746) * n)));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(13765632) * n), (par + 4513184), (par + 4513568), (buf + 22080), (buf + 22464),
             (act + (long)(13790208) * n));
@@ -3006,7 +3006,7 @@ static void shakenet26_2x96d_layer170_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer170_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_relu_bwd(n, (act + (long)(13765632) * n), ((uint16_t *)(act + (long)(15778762) * n)), (par + 4513184), (sav + 20352), (sav + 20736),
+    bn_c384_8x8_relu_bwd(n, (act + (long)(13765632) * n), ((uint16_t *)(act + (long)(15788746) * n)), (par + 4513184), (sav + 20352), (sav + 20736),
         (dact + (long)(13790208) * n), (dact + (long)(13765632) * n), (grad + 4513184), (grad + 4513568), 0);
 }
 
@@ -3082,7 +3082,7 @@ static void shakenet26_2x96d_layer175_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c192_16x16_s1_stats_fwd(n, (act + (long)(13863936) * n), (par + 5841824), 0, (act + (long)(13913088) * n + 0),
-        train ? (act + (long)(15779530) * n) : 0);
+        train ? (act + (long)(15741898) * n) : 0);
 }
 
 /* layer3.0.branch2.1.seps */
@@ -3099,7 +3099,7 @@ static void shakenet26_2x96d_layer176_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(13913088) * n), (act + (long)(15779530) * n), (par + 5845280), (par + 5845664),
+        bn_c384_16x16_stats_pstats_fwd_train(n, (act + (long)(13913088) * n), (act + (long)(15741898) * n), (par + 5845280), (par + 5845664),
             (buf + 23616), (buf + 24000), (cnt + 60), (act + (long)(14011392) * n), (sav + 21888),
             (sav + 22272));
     else
@@ -3139,7 +3139,7 @@ static void shakenet26_2x96d_layer178_forward(const mc_state *s, int train)
     if (train)
         bn_c384_8x8_relu_fwd_train(n, (act + (long)(14109696) * n), (par + 5993888), (par + 5994272),
             (buf + 24384), (buf + 24768), (cnt + 61), (act + (long)(14134272) * n), (sav + 22656),
-            (sav + 23040), ((uint16_t *)(act + (long)(15780298) * n)));
+            (sav + 23040), ((uint16_t *)(act + (long)(15789514) * n)));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14109696) * n), (par + 5993888), (par + 5994272), (buf + 24384), (buf + 24768),
             (act + (long)(14134272) * n));
@@ -3149,7 +3149,7 @@ static void shakenet26_2x96d_layer178_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer178_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_relu_bwd(n, (act + (long)(14109696) * n), ((uint16_t *)(act + (long)(15780298) * n)), (par + 5993888), (sav + 22656), (sav + 23040),
+    bn_c384_8x8_relu_bwd(n, (act + (long)(14109696) * n), ((uint16_t *)(act + (long)(15789514) * n)), (par + 5993888), (sav + 22656), (sav + 23040),
         (dact + (long)(14134272) * n), (dact + (long)(14109696) * n), (grad + 5993888), (grad + 5994272), 0);
 }
 
@@ -3257,7 +3257,7 @@ static void shakenet26_2x96d_layer185_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(14257152) * n), (par + 7470752), 0, (act + (long)(14281728) * n + 0),
-        train ? (act + (long)(15781066) * n) : 0);
+        train ? (act + (long)(15742666) * n) : 0);
 }
 
 /* layer3.1.branch1.1.seps */
@@ -3274,7 +3274,7 @@ static void shakenet26_2x96d_layer186_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14281728) * n), (act + (long)(15781066) * n), (par + 7477664), (par + 7478432),
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14281728) * n), (act + (long)(15742666) * n), (par + 7477664), (par + 7478432),
             (buf + 26688), (buf + 27456), (cnt + 64), (act + (long)(14330880) * n), (sav + 24192),
             (sav + 24960));
     else
@@ -3314,7 +3314,7 @@ static void shakenet26_2x96d_layer188_forward(const mc_state *s, int train)
     if (train)
         bn_c384_8x8_relu_fwd_train(n, (act + (long)(14380032) * n), (par + 7774496), (par + 7774880),
             (buf + 28224), (buf + 28608), (cnt + 65), (act + (long)(14404608) * n), (sav + 25728),
-            (sav + 26112), ((uint16_t *)(act + (long)(15782602) * n)));
+            (sav + 26112), ((uint16_t *)(act + (long)(15790282) * n)));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14380032) * n), (par + 7774496), (par + 7774880), (buf + 28224), (buf + 28608),
             (act + (long)(14404608) * n));
@@ -3324,7 +3324,7 @@ static void shakenet26_2x96d_layer188_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer188_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_relu_bwd(n, (act + (long)(14380032) * n), ((uint16_t *)(act + (long)(15782602) * n)), (par + 7774496), (sav + 25728), (sav + 26112),
+    bn_c384_8x8_relu_bwd(n, (act + (long)(14380032) * n), ((uint16_t *)(act + (long)(15790282) * n)), (par + 7774496), (sav + 25728), (sav + 26112),
         (dact + (long)(14404608) * n), (dact + (long)(14380032) * n), (grad + 7774496), (grad + 7774880), 0);
 }
 
@@ -3400,7 +3400,7 @@ static void shakenet26_2x96d_layer193_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(14478336) * n), (par + 9103136), 0, (act + (long)(14502912) * n + 0),
-        train ? (act + (long)(15783370) * n) : 0);
+        train ? (act + (long)(15744202) * n) : 0);
 }
 
 /* layer3.1.branch2.1.seps */
@@ -3417,7 +3417,7 @@ static void shakenet26_2x96d_layer194_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14502912) * n), (act + (long)(15783370) * n), (par + 9110048), (par + 9110816),
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14502912) * n), (act + (long)(15744202) * n), (par + 9110048), (par + 9110816),
             (buf + 29760), (buf + 30528), (cnt + 67), (act + (long)(14552064) * n), (sav + 27264),
             (sav + 28032));
     else
@@ -3457,7 +3457,7 @@ static void shakenet26_2x96d_layer196_forward(const mc_state *s, int train)
     if (train)
         bn_c384_8x8_relu_fwd_train(n, (act + (long)(14601216) * n), (par + 9406880), (par + 9407264),
             (buf + 31296), (buf + 31680), (cnt + 68), (act + (long)(14625792) * n), (sav + 28800),
-            (sav + 29184), ((uint16_t *)(act + (long)(15784906) * n)));
+            (sav + 29184), ((uint16_t *)(act + (long)(15791050) * n)));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14601216) * n), (par + 9406880), (par + 9407264), (buf + 31296), (buf + 31680),
             (act + (long)(14625792) * n));
@@ -3467,7 +3467,7 @@ static void shakenet26_2x96d_layer196_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer196_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_relu_bwd(n, (act + (long)(14601216) * n), ((uint16_t *)(act + (long)(15784906) * n)), (par + 9406880), (sav + 28800), (sav + 29184),
+    bn_c384_8x8_relu_bwd(n, (act + (long)(14601216) * n), ((uint16_t *)(act + (long)(15791050) * n)), (par + 9406880), (sav + 28800), (sav + 29184),
         (dact + (long)(14625792) * n), (dact + (long)(14601216) * n), (grad + 9406880), (grad + 9407264), 0);
 }
 
@@ -3575,7 +3575,7 @@ static void shakenet26_2x96d_layer203_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(14748672) * n), (par + 10883744), 0, (act + (long)(14773248) * n + 0),
-        train ? (act + (long)(15785674) * n) : 0);
+        train ? (act + (long)(15745738) * n) : 0);
 }
 
 /* layer3.2.branch1.1.seps */
@@ -3592,7 +3592,7 @@ static void shakenet26_2x96d_layer204_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14773248) * n), (act + (long)(15785674) * n), (par + 10890656), (par + 10891424),
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14773248) * n), (act + (long)(15745738) * n), (par + 10890656), (par + 10891424),
             (buf + 33600), (buf + 34368), (cnt + 71), (act + (long)(14822400) * n), (sav + 30336),
             (sav + 31104));
     else
@@ -3632,7 +3632,7 @@ static void shakenet26_2x96d_layer206_forward(const mc_state *s, int train)
     if (train)
         bn_c384_8x8_relu_fwd_train(n, (act + (long)(14871552) * n), (par + 11187488), (par + 11187872),
             (buf + 35136), (buf + 35520), (cnt + 72), (act + (long)(14896128) * n), (sav + 31872),
-            (sav + 32256), ((uint16_t *)(act + (long)(15787210) * n)));
+            (sav + 32256), ((uint16_t *)(act + (long)(15791818) * n)));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(14871552) * n), (par + 11187488), (par + 11187872), (buf + 35136), (buf + 35520),
             (act + (long)(14896128) * n));
@@ -3642,7 +3642,7 @@ static void shakenet26_2x96d_layer206_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer206_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_relu_bwd(n, (act + (long)(14871552) * n), ((uint16_t *)(act + (long)(15787210) * n)), (par + 11187488), (sav + 31872), (sav + 32256),
+    bn_c384_8x8_relu_bwd(n, (act + (long)(14871552) * n), ((uint16_t *)(act + (long)(15791818) * n)), (par + 11187488), (sav + 31872), (sav + 32256),
         (dact + (long)(14896128) * n), (dact + (long)(14871552) * n), (grad + 11187488), (grad + 11187872), 0);
 }
 
@@ -3718,7 +3718,7 @@ static void shakenet26_2x96d_layer211_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(14969856) * n), (par + 12516128), 0, (act + (long)(14994432) * n + 0),
-        train ? (act + (long)(15787978) * n) : 0);
+        train ? (act + (long)(15747274) * n) : 0);
 }
 
 /* layer3.2.branch2.1.seps */
@@ -3735,7 +3735,7 @@ static void shakenet26_2x96d_layer212_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14994432) * n), (act + (long)(15787978) * n), (par + 12523040), (par + 12523808),
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(14994432) * n), (act + (long)(15747274) * n), (par + 12523040), (par + 12523808),
             (buf + 36672), (buf + 37440), (cnt + 74), (act + (long)(15043584) * n), (sav + 33408),
             (sav + 34176));
     else
@@ -3775,7 +3775,7 @@ static void shakenet26_2x96d_layer214_forward(const mc_state *s, int train)
     if (train)
         bn_c384_8x8_relu_fwd_train(n, (act + (long)(15092736) * n), (par + 12819872), (par + 12820256),
             (buf + 38208), (buf + 38592), (cnt + 75), (act + (long)(15117312) * n), (sav + 34944),
-            (sav + 35328), ((uint16_t *)(act + (long)(15789514) * n)));
+            (sav + 35328), ((uint16_t *)(act + (long)(15792586) * n)));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(15092736) * n), (par + 12819872), (par + 12820256), (buf + 38208), (buf + 38592),
             (act + (long)(15117312) * n));
@@ -3785,7 +3785,7 @@ static void shakenet26_2x96d_layer214_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer214_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_relu_bwd(n, (act + (long)(15092736) * n), ((uint16_t *)(act + (long)(15789514) * n)), (par + 12819872), (sav + 34944), (sav + 35328),
+    bn_c384_8x8_relu_bwd(n, (act + (long)(15092736) * n), ((uint16_t *)(act + (long)(15792586) * n)), (par + 12819872), (sav + 34944), (sav + 35328),
         (dact + (long)(15117312) * n), (dact + (long)(15092736) * n), (grad + 12819872), (grad + 12820256), 0);
 }
 
@@ -3893,7 +3893,7 @@ static void shakenet26_2x96d_layer221_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(15240192) * n), (par + 14296736), 0, (act + (long)(15264768) * n + 0),
-        train ? (act + (long)(15790282) * n) : 0);
+        train ? (act + (long)(15748810) * n) : 0);
 }
 
 /* layer3.3.branch1.1.seps */
@@ -3910,7 +3910,7 @@ static void shakenet26_2x96d_layer222_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(15264768) * n), (act + (long)(15790282) * n), (par + 14303648), (par + 14304416),
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(15264768) * n), (act + (long)(15748810) * n), (par + 14303648), (par + 14304416),
             (buf + 40512), (buf + 41280), (cnt + 78), (act + (long)(15313920) * n), (sav + 36480),
             (sav + 37248));
     else
@@ -3950,7 +3950,7 @@ static void shakenet26_2x96d_layer224_forward(const mc_state *s, int train)
     if (train)
         bn_c384_8x8_relu_fwd_train(n, (act + (long)(15363072) * n), (par + 14600480), (par + 14600864),
             (buf + 42048), (buf + 42432), (cnt + 79), (act + (long)(15387648) * n), (sav + 38016),
-            (sav + 38400), ((uint16_t *)(act + (long)(15791818) * n)));
+            (sav + 38400), ((uint16_t *)(act + (long)(15793354) * n)));
     else
         bn_c384_8x8_relu_fwd_eval(n, (act + (long)(15363072) * n), (par + 14600480), (par + 14600864), (buf + 42048), (buf + 42432),
             (act + (long)(15387648) * n));
@@ -3960,7 +3960,7 @@ static void shakenet26_2x96d_layer224_forward(const mc_state *s, int train)
 static void shakenet26_2x96d_layer224_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c384_8x8_relu_bwd(n, (act + (long)(15363072) * n), ((uint16_t *)(act + (long)(15791818) * n)), (par + 14600480), (sav + 38016), (sav + 38400),
+    bn_c384_8x8_relu_bwd(n, (act + (long)(15363072) * n), ((uint16_t *)(act + (long)(15793354) * n)), (par + 14600480), (sav + 38016), (sav + 38400),
         (dact + (long)(15387648) * n), (dact + (long)(15363072) * n), (grad + 14600480), (grad + 14600864), 0);
 }
 
@@ -4036,7 +4036,7 @@ static void shakenet26_2x96d_layer229_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     dw_k3_3_c384_8x8_s1_stats_fwd(n, (act + (long)(15461376) * n), (par + 15929120), 0, (act + (long)(15485952) * n + 0),
-        train ? (act + (long)(15792586) * n) : 0);
+        train ? (act + (long)(15750346) * n) : 0);
 }
 
 /* layer3.3.branch2.1.seps */
@@ -4053,7 +4053,7 @@ static void shakenet26_2x96d_layer230_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(15485952) * n), (act + (long)(15792586) * n), (par + 15936032), (par + 15936800),
+        bn_c768_8x8_stats_pstats_fwd_train(n, (act + (long)(15485952) * n), (act + (long)(15750346) * n), (par + 15936032), (par + 15936800),
             (buf + 43584), (buf + 44352), (cnt + 81), (act + (long)(15535104) * n), (sav + 39552),
             (sav + 40320));
     else
@@ -5475,14 +5475,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 91632, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15735274},
+     .stats = 15732202},
     {.name = "layer1.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 92960, .bias_at = 93008, .running = 672, .counter = 4,
      .saved = 672, .extra = 0, .folded = 1,
-     .stats = 15735274},
+     .stats = 15732202},
     {.name = "layer1.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){18},
      .c = 96, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5545,14 +5545,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1674240, .fused = MC_FUSED_NONE, .weight = 190496, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15738442},
+     .stats = 15732298},
     {.name = "layer1.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){27},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1969152, .fused = MC_FUSED_NONE, .weight = 198464, .bias_at = 198752, .running = 1344, .counter = 8,
      .saved = 1152, .extra = 0, .folded = 1,
-     .stats = 15738442},
+     .stats = 15732298},
     {.name = "layer1.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){28},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5601,14 +5601,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2755584, .fused = MC_FUSED_NONE, .weight = 310112, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15742090},
+     .stats = 15732874},
     {.name = "layer1.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3050496, .fused = MC_FUSED_NONE, .weight = 318080, .bias_at = 318368, .running = 2304, .counter = 11,
      .saved = 2112, .extra = 0, .folded = 1,
-     .stats = 15742090},
+     .stats = 15732874},
     {.name = "layer1.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){36},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5671,14 +5671,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4033536, .fused = MC_FUSED_NONE, .weight = 439136, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15745738},
+     .stats = 15733450},
     {.name = "layer1.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){45},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4328448, .fused = MC_FUSED_NONE, .weight = 447104, .bias_at = 447392, .running = 3456, .counter = 15,
      .saved = 3072, .extra = 0, .folded = 1,
-     .stats = 15745738},
+     .stats = 15733450},
     {.name = "layer1.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){46},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5727,14 +5727,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5114880, .fused = MC_FUSED_NONE, .weight = 558752, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15749386},
+     .stats = 15734026},
     {.name = "layer1.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 5409792, .fused = MC_FUSED_NONE, .weight = 566720, .bias_at = 567008, .running = 4416, .counter = 18,
      .saved = 4032, .extra = 0, .folded = 1,
-     .stats = 15749386},
+     .stats = 15734026},
     {.name = "layer1.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){54},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5797,14 +5797,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6392832, .fused = MC_FUSED_NONE, .weight = 687776, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15753034},
+     .stats = 15734602},
     {.name = "layer1.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){63},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6687744, .fused = MC_FUSED_NONE, .weight = 695744, .bias_at = 696032, .running = 5568, .counter = 22,
      .saved = 4992, .extra = 0, .folded = 1,
-     .stats = 15753034},
+     .stats = 15734602},
     {.name = "layer1.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){64},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5853,14 +5853,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7474176, .fused = MC_FUSED_NONE, .weight = 807392, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15756682},
+     .stats = 15735178},
     {.name = "layer1.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 288, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 7769088, .fused = MC_FUSED_NONE, .weight = 815360, .bias_at = 815648, .running = 6528, .counter = 25,
      .saved = 5952, .extra = 0, .folded = 1,
-     .stats = 15756682},
+     .stats = 15735178},
     {.name = "layer1.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){72},
      .c = 96, .h = 32, .w = 32, .in_c = 288, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -5972,14 +5972,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9047040, .fused = MC_FUSED_NONE, .weight = 945824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15760330},
+     .stats = 15735754},
     {.name = "layer2.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){88},
      .c = 192, .h = 32, .w = 32, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9243648, .fused = MC_FUSED_NONE, .weight = 949088, .bias_at = 949280, .running = 7872, .counter = 29,
      .saved = 7296, .extra = 0, .folded = 1,
-     .stats = 15760330},
+     .stats = 15735754},
     {.name = "layer2.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){89},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6028,14 +6028,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9735168, .fused = MC_FUSED_NONE, .weight = 1319072, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15762250},
+     .stats = 15736138},
     {.name = "layer2.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){96},
      .c = 192, .h = 32, .w = 32, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9931776, .fused = MC_FUSED_NONE, .weight = 1322336, .bias_at = 1322528, .running = 9024, .counter = 32,
      .saved = 8448, .extra = 0, .folded = 1,
-     .stats = 15762250},
+     .stats = 15736138},
     {.name = "layer2.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){97},
      .c = 192, .h = 16, .w = 16, .in_c = 192, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6098,14 +6098,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10472448, .fused = MC_FUSED_NONE, .weight = 1729568, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15764170},
+     .stats = 15736522},
     {.name = "layer2.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10570752, .fused = MC_FUSED_NONE, .weight = 1736096, .bias_at = 1736480, .running = 10560, .counter = 36,
      .saved = 9600, .extra = 0, .folded = 1,
-     .stats = 15764170},
+     .stats = 15736522},
     {.name = "layer2.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){107},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6154,14 +6154,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10914816, .fused = MC_FUSED_NONE, .weight = 2143328, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15766474},
+     .stats = 15737290},
     {.name = "layer2.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){114},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11013120, .fused = MC_FUSED_NONE, .weight = 2149856, .bias_at = 2150240, .running = 12096, .counter = 39,
      .saved = 11136, .extra = 0, .folded = 1,
-     .stats = 15766474},
+     .stats = 15737290},
     {.name = "layer2.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){115},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6224,14 +6224,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11455488, .fused = MC_FUSED_NONE, .weight = 2594336, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15768778},
+     .stats = 15738058},
     {.name = "layer2.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){124},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11553792, .fused = MC_FUSED_NONE, .weight = 2600864, .bias_at = 2601248, .running = 14016, .counter = 43,
      .saved = 12672, .extra = 0, .folded = 1,
-     .stats = 15768778},
+     .stats = 15738058},
     {.name = "layer2.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){125},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6280,14 +6280,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11897856, .fused = MC_FUSED_NONE, .weight = 3008096, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15771082},
+     .stats = 15738826},
     {.name = "layer2.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){132},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11996160, .fused = MC_FUSED_NONE, .weight = 3014624, .bias_at = 3015008, .running = 15552, .counter = 46,
      .saved = 14208, .extra = 0, .folded = 1,
-     .stats = 15771082},
+     .stats = 15738826},
     {.name = "layer2.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){133},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6350,14 +6350,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12438528, .fused = MC_FUSED_NONE, .weight = 3459104, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15773386},
+     .stats = 15739594},
     {.name = "layer2.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){142},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12536832, .fused = MC_FUSED_NONE, .weight = 3465632, .bias_at = 3466016, .running = 17472, .counter = 50,
      .saved = 15744, .extra = 0, .folded = 1,
-     .stats = 15773386},
+     .stats = 15739594},
     {.name = "layer2.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){143},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6406,14 +6406,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12880896, .fused = MC_FUSED_NONE, .weight = 3872864, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15775690},
+     .stats = 15740362},
     {.name = "layer2.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){150},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12979200, .fused = MC_FUSED_NONE, .weight = 3879392, .bias_at = 3879776, .running = 19008, .counter = 53,
      .saved = 17280, .extra = 0, .folded = 1,
-     .stats = 15775690},
+     .stats = 15740362},
     {.name = "layer2.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){151},
      .c = 192, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6525,14 +6525,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13569024, .fused = MC_FUSED_NONE, .weight = 4361120, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15777994},
+     .stats = 15741130},
     {.name = "layer3.0.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){167},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13667328, .fused = MC_FUSED_NONE, .weight = 4364576, .bias_at = 4364960, .running = 21312, .counter = 57,
      .saved = 19584, .extra = 0, .folded = 1,
-     .stats = 15777994},
+     .stats = 15741130},
     {.name = "layer3.0.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){168},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6581,14 +6581,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13913088, .fused = MC_FUSED_NONE, .weight = 5841824, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15779530},
+     .stats = 15741898},
     {.name = "layer3.0.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){175},
      .c = 384, .h = 16, .w = 16, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14011392, .fused = MC_FUSED_NONE, .weight = 5845280, .bias_at = 5845664, .running = 23616, .counter = 60,
      .saved = 21888, .extra = 0, .folded = 1,
-     .stats = 15779530},
+     .stats = 15741898},
     {.name = "layer3.0.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){176},
      .c = 384, .h = 8, .w = 8, .in_c = 384, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6651,14 +6651,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14281728, .fused = MC_FUSED_NONE, .weight = 7470752, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15781066},
+     .stats = 15742666},
     {.name = "layer3.1.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){185},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14330880, .fused = MC_FUSED_NONE, .weight = 7477664, .bias_at = 7478432, .running = 26688, .counter = 64,
      .saved = 24192, .extra = 0, .folded = 1,
-     .stats = 15781066},
+     .stats = 15742666},
     {.name = "layer3.1.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){186},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6707,14 +6707,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14502912, .fused = MC_FUSED_NONE, .weight = 9103136, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15783370},
+     .stats = 15744202},
     {.name = "layer3.1.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){193},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14552064, .fused = MC_FUSED_NONE, .weight = 9110048, .bias_at = 9110816, .running = 29760, .counter = 67,
      .saved = 27264, .extra = 0, .folded = 1,
-     .stats = 15783370},
+     .stats = 15744202},
     {.name = "layer3.1.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){194},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6777,14 +6777,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14773248, .fused = MC_FUSED_NONE, .weight = 10883744, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15785674},
+     .stats = 15745738},
     {.name = "layer3.2.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){203},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14822400, .fused = MC_FUSED_NONE, .weight = 10890656, .bias_at = 10891424, .running = 33600, .counter = 71,
      .saved = 30336, .extra = 0, .folded = 1,
-     .stats = 15785674},
+     .stats = 15745738},
     {.name = "layer3.2.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){204},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6833,14 +6833,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14994432, .fused = MC_FUSED_NONE, .weight = 12516128, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15787978},
+     .stats = 15747274},
     {.name = "layer3.2.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){211},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15043584, .fused = MC_FUSED_NONE, .weight = 12523040, .bias_at = 12523808, .running = 36672, .counter = 74,
      .saved = 33408, .extra = 0, .folded = 1,
-     .stats = 15787978},
+     .stats = 15747274},
     {.name = "layer3.2.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){212},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6903,14 +6903,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15264768, .fused = MC_FUSED_NONE, .weight = 14296736, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15790282},
+     .stats = 15748810},
     {.name = "layer3.3.branch1.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){221},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15313920, .fused = MC_FUSED_NONE, .weight = 14303648, .bias_at = 14304416, .running = 40512, .counter = 78,
      .saved = 36480, .extra = 0, .folded = 1,
-     .stats = 15790282},
+     .stats = 15748810},
     {.name = "layer3.3.branch1.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){222},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
@@ -6959,14 +6959,14 @@ static const mc_layer shakenet26_2x96d_layers[241] = {
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15485952, .fused = MC_FUSED_NONE, .weight = 15929120, .bias_at = -1, .running = -1, .counter = -1,
      .saved = 0, .extra = 0, .folded = 0,
-     .stats = 15792586},
+     .stats = 15750346},
     {.name = "layer3.3.branch2.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){229},
      .c = 768, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15535104, .fused = MC_FUSED_NONE, .weight = 15936032, .bias_at = 15936800, .running = 43584, .counter = 81,
      .saved = 39552, .extra = 0, .folded = 1,
-     .stats = 15792586},
+     .stats = 15750346},
     {.name = "layer3.3.branch2.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){230},
      .c = 384, .h = 8, .w = 8, .in_c = 768, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
