@@ -5,6 +5,8 @@
 # with clang (-std=c11 -Wall -Wextra -Werror), links it with the runtime
 # and tests/model_check.c, and runs the check: generated step against the
 # generic one. Run from the source tree's root (CTest does).
+# MCGEN_CHECK_MARCH: gcc's -march for the check (default native; e.g.
+# x86-64-v3 runs the kernels' forms for machines without AVX-512).
 set -euo pipefail
 build=$1 model=$2
 shift 2
@@ -24,7 +26,7 @@ done
 # machine's vectors with multiply-adds fused, as mcgen build does (without
 # them gcc splits the 64-byte vectors and takes minutes on the larger
 # kernel lists); clang checks the serial form.
-gcc "${flags[@]}" -march=native -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
+gcc "${flags[@]}" -march="${MCGEN_CHECK_MARCH:-native}" -ffp-contract=fast -fopenmp -I "$src/tests" -DMODEL_HEADER="\"$name.h\"" -DMODEL_DESC="${name}_model" \
   "$out"/gen/*.c "$src/tests/model_check.c" "$src/tests/numeric.c" "$src/tests/reference_conv.c" \
   "$build/libmcgen_runtime.a" $(pkg-config --cflags --libs criterion) -lm -o "$out/check"
 OMP_NUM_THREADS=2 "$out/check" --jobs 1

@@ -230,6 +230,12 @@ def make_layer(torch, F, layer, batch, prev):
     raise ValueError(op)
 
 
+def folded_label(layer):
+    """What a folded batch norm does itself, as bench labels it: takes the
+    batch statistics, or combines those its depthwise wrote."""
+    return " combine" if layer.get("reads_batch_stats") else " stats"
+
+
 def make_fused_layer(torch, F, layer, batch, prev):
     """make_layer, with what mcgen fused into the layer: the activation
     after it ("fused": "relu" or "relu6" in the bench file: its activation
@@ -412,7 +418,8 @@ def build_rows(bench, torch_times, probe):
             rows.append({
                 "index": layer["index"], "name": layer["name"], "pass": p,
                 "op": layer["op"] + ("+" + layer["fused"] if layer.get("fused") else "") +
-                      (" stats" if layer.get("folded") else "") + ("+bn" if layer.get("applies_batchnorm") else ""),
+                      (folded_label(layer) if layer.get("folded") else "") +
+                      ("+bn" if layer.get("applies_batchnorm") else ""),
                 "generated_ms": gen, "generic_ms": generic, "pytorch_ms": pt, "pytorch_layout": layout,
                 "roofline_ms": roof,
                 "speedup_vs_pytorch": ratio(pt, gen), "speedup_vs_generic": ratio(generic, gen),
