@@ -67,7 +67,7 @@ static void layer_row(emitter *e, const mc_node *n)
     em_defi(e, "L_COUNTER", bn ? em_tensor_offset(e, n, 4) : -1);
     em_defi(e, "L_SAVED", pn->saved);
     em_defi(e, "L_EXTRA", pn->extra);
-    em_defi(e, "L_FOLDED", pn->folded);
+    em_def(e, "L_FOLDED", "%s", pn->folded ? "MC_FOLD_CONV" : pn->in_add ? "MC_FOLD_ADD" : "MC_FOLD_NONE");
     em_defi(e, "L_STATS", pn->stats);
     fputs("MC_LAYER()m4_dnl\n", e->f);
 }

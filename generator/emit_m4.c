@@ -157,13 +157,25 @@ static void em_fused_act(emitter *e, const mc_plan_node *pn)
     em_def(e, "FUSED", "%s", pn->fused_act == OP_RELU ? "relu" : pn->fused_act == OP_RELU6 ? "relu6" : "none");
 }
 
+/* FOLD: 1 for a pointwise conv applying the batch norm it reads or that
+ * batch norm (plan.c, fold_batchnorms), 2 for a batch norm an add applies
+ * (apply_in_adds), 0 for the others. */
+static int em_fold(const mc_plan_node *pn) { return pn->fold || pn->folded ? 1 : pn->in_add ? 2 : 0; }
+
+/* APPLY<j>: 1 when an add normalizes its input j itself (apply_in_adds). */
+static void em_applies(emitter *e, const mc_node *n, const mc_plan_node *pn)
+{
+    for (int j = 0; j < n->ninputs; j++)
+        em_defi(e, arena_printf(e->a, "APPLY%d", j), (long long)(pn->applies >> j & 1));
+}
+
 void em_kernel_constants(emitter *e, const mc_kernel *k)
 {
     const mc_node *n = em_node(e, k->node);
     em_def(e, "NAME", "%s", k->name);
     /* FOLD: a pointwise conv applying the batch norm it reads, or that
      * batch norm (plan.c); defined for every kernel, as 0 for most. */
-    em_defi(e, "FOLD", e->p->nodes[k->node].fold || e->p->nodes[k->node].folded);
+    em_defi(e, "FOLD", em_fold(&e->p->nodes[k->node]));
     /* PSTATS: a depthwise that writes the batch statistics of its output,
      * or the batch norm that reads them (plan.c); 0 for the others. */
     em_defi(e, "PSTATS", e->p->nodes[k->node].writes_stats || e->p->nodes[k->node].reads_stats);
@@ -191,6 +203,8 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
         break;
     }
     case OP_ADD:
+        em_applies(e, n, &e->p->nodes[k->node]);
+        /* fall through */
     case OP_CONCAT:
         em_fused_act(e, &e->p->nodes[k->node]);
         em_defi(e, "NIN", n->ninputs);
@@ -207,17 +221,19 @@ void em_kernel_constants(emitter *e, const mc_kernel *k)
 
 /* ---- per-layer constants of a call ------------------------------------------ */
 
-static void batchnorm_constants(emitter *e, const mc_node *n)
+/* A batch norm's parameters and statistics, each name followed by suffix
+ * (an add names those of its input j "GAMMA<j>" ...). */
+static void batchnorm_constants(emitter *e, const mc_node *n, const char *suffix)
 {
     const mc_tensor *t = &e->m->tensors[n->first_tensor];
     const long long saved = e->p->nodes[n - e->m->nodes].saved;
-    em_defi(e, "GAMMA", t[0].offset);
-    em_defi(e, "BETA", t[1].offset);
-    em_defi(e, "RUNNING_MEAN", t[2].offset);
-    em_defi(e, "RUNNING_VAR", t[3].offset);
-    em_defi(e, "COUNTER", t[4].offset);
-    em_defi(e, "SAVED_MEAN", saved);
-    em_defi(e, "SAVED_INVSTD", saved + n->shape.c);
+    em_defi(e, arena_printf(e->a, "GAMMA%s", suffix), t[0].offset);
+    em_defi(e, arena_printf(e->a, "BETA%s", suffix), t[1].offset);
+    em_defi(e, arena_printf(e->a, "RUNNING_MEAN%s", suffix), t[2].offset);
+    em_defi(e, arena_printf(e->a, "RUNNING_VAR%s", suffix), t[3].offset);
+    em_defi(e, arena_printf(e->a, "COUNTER%s", suffix), t[4].offset);
+    em_defi(e, arena_printf(e->a, "SAVED_MEAN%s", suffix), saved);
+    em_defi(e, arena_printf(e->a, "SAVED_INVSTD%s", suffix), saved + n->shape.c);
 }
 
 void em_call_constants(emitter *e, const mc_node *n, int part)
@@ -226,7 +242,7 @@ void em_call_constants(emitter *e, const mc_node *n, int part)
     const mc_kernel *k = &e->p->kernels[pn->kernels[part]];
     em_def(e, "NAME", "%s", k->name);
     em_def(e, "LAYER", "%s", n->name);
-    em_defi(e, "FOLD", pn->fold || pn->folded);
+    em_defi(e, "FOLD", em_fold(pn));
     em_defi(e, "PSTATS", pn->writes_stats || pn->reads_stats);
     em_defi(e, "STATS_AT", pn->stats);
     em_defi(e, "MASK_AT", pn->mask);
@@ -246,9 +262,22 @@ void em_call_constants(emitter *e, const mc_node *n, int part)
     em_defi(e, "BIAS_AT", n->bias ? em_tensor_offset(e, n, 1) : -1);
     em_defi(e, "SHIFT", shift);
     if (n->op->code == OP_BATCHNORM)
-        batchnorm_constants(e, n);
+        batchnorm_constants(e, n, "");
     else if (pn->fold) /* the batch norm it applies: its parameters and statistics */
-        batchnorm_constants(e, em_node(e, n->inputs[0]));
+        batchnorm_constants(e, em_node(e, n->inputs[0]), "");
+    else if (n->op->code == OP_ADD) {
+        /* XIN<j>: what its forward reads as input j, the input of the
+         * batch norm it applies there (IN<j> stays that batch norm, whose
+         * output gradient the add's backward writes) */
+        em_applies(e, n, pn);
+        for (int j = 0; j < n->ninputs; j++) {
+            const mc_node *in = em_node(e, n->inputs[j]);
+            const bool applied = pn->applies >> j & 1;
+            em_defi(e, arena_printf(e->a, "XIN%d", j), applied ? mc_plan_input_act(e->p, in, 0) : mc_plan_input_act(e->p, n, j));
+            if (applied)
+                batchnorm_constants(e, in, arena_printf(e->a, "%d", j));
+        }
+    }
     em_defi(e, "EXTRA", pn->extra);
 }
 

@@ -64,6 +64,8 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
         const mc_plan_node *pn = &p->nodes[n - m->nodes];
         if (pn->folded)
             fused = "_stats";
+        else if (pn->in_add)
+            fused = "_byadd";
         const char *from = pn->reads_stats ? "_pstats" : "";
         if (n->eps != 1e-5 || n->momentum != 0.1)
             return arena_printf(a, "bn_c%d_%dx%d_e%s_m%s%s%s", o.c, o.h, o.w, ident_number(a, n->eps),
@@ -73,7 +75,13 @@ static const char *signature(struct arena *a, const mc_plan *p, const mc_node *n
     case OP_RELU: return arena_printf(a, "relu_n%lld", count);
     case OP_RELU6: return arena_printf(a, "relu6_n%lld", count);
     case OP_SIGMOID: return arena_printf(a, "sigmoid_n%lld", count);
-    case OP_ADD: return arena_printf(a, "add%d_n%lld%s", n->ninputs, count, fused);
+    case OP_ADD: { /* the inputs it normalizes, as "_bn0_2" */
+        const char *bn = "";
+        for (int j = 0; j < n->ninputs; j++)
+            if (p->nodes[n - m->nodes].applies >> j & 1)
+                bn = arena_printf(a, "%s%s%d", bn, *bn ? "_" : "_bn", j);
+        return arena_printf(a, "add%d_n%lld%s%s", n->ninputs, count, bn, fused);
+    }
     case OP_CONCAT: {
         const char *cs = "";
         for (int i = 0; i < n->ninputs; i++)
@@ -178,6 +186,33 @@ static void fold_batchnorms(mc_plan *p)
     }
 }
 
+/* A batch norm (no activation after it) read only by an add, once, is
+ * applied by that add in the C target: the add reads the batch norm's
+ * input and normalizes it per channel as it sums, so the batch norm's
+ * forward only takes the statistics (as a folded one's) and its output is
+ * never written or read: a write and a read of a whole activation less
+ * (ResNet's bn2 and projection shortcuts' batch norms, before the residual
+ * add). The backward is unchanged: the add writes the batch norm's output
+ * gradient, whose backward reads its input, not its output. */
+static void apply_in_adds(mc_plan *p)
+{
+    const mc_model *m = p->m;
+    for (int i = 0; i < m->norder; i++) {
+        const int a = m->order[i];
+        const mc_node *add = &m->nodes[a];
+        if (add->op->code != OP_ADD)
+            continue;
+        for (int j = 0; j < add->ninputs; j++) {
+            const int b = add->inputs[j];
+            if (m->nodes[b].op->code == OP_BATCHNORM && !p->nodes[b].fused_act && !p->nodes[b].folded &&
+                b != m->output && readers(m, b) == 1) {
+                p->nodes[b].in_add = true;
+                p->nodes[a].applies |= 1ULL << j;
+            }
+        }
+    }
+}
+
 /* A batch norm reading the output of a depthwise conv that takes the
  * channels-last form (depthwise_cl.m4) gets its batch statistics from that
  * conv: the conv has each result in cache, 16 channels to a vector, as it
@@ -224,10 +259,9 @@ static void producer_statistics(mc_plan *p)
  * passed it: its training forward writes them, its backward reads them
  * instead of the output, a 32nd of that stream (the batch norm's backward
  * walks a channel over the batch twice; at 16 x 28 x 28 its three streams
- * of 400 KB did not stay in L2 from one pass to the next). 16-bit words
- * per image, as batchnorm.m4 (a run per plane) and add.m4 (one run over
- * the image) lay them out, two to a float of the activation area, in a
- * slot after the layers'. */
+ * of 400 KB did not stay in L2 from one pass to the next). 16-bit words,
+ * per image a run per plane (batchnorm.m4, add.m4), two to a float of the
+ * activation area, in a slot after the layers'. */
 static void mask_activations(mc_plan *p)
 {
     const mc_model *m = p->m;
@@ -236,9 +270,7 @@ static void mask_activations(mc_plan *p)
         mc_plan_node *pn = &p->nodes[m->order[i]];
         if (!pn->fused_act)
             continue;
-        const long long plane = (long long)n->shape.h * n->shape.w;
-        const long long words =
-            n->op->code == OP_BATCHNORM ? n->shape.c * ((plane + 15) / 16) : (n->shape.c * plane + 15) / 16;
+        const long long words = n->shape.c * (((long long)n->shape.h * n->shape.w + 15) / 16);
         pn->mask = p->act_floats;
         p->act_floats += (words + 1) / 2;
     }
@@ -265,6 +297,7 @@ mc_plan *mc_plan_model(struct arena *a, const mc_model *m, const mc_plan_options
         fuse_activations(p);
     if (!p->opt.no_fuse && !p->opt.cuda) {
         fold_batchnorms(p);
+        apply_in_adds(p);
         producer_statistics(p);
     }
 

@@ -52,10 +52,14 @@ static const char *const kind_names[] = {
 /* The activation fused into a layer, as a suffix of its kind's name. */
 static const char *const fused_names[] = {[MC_FUSED_NONE] = "", [MC_FUSED_RELU] = "+relu", [MC_FUSED_RELU6] = "+relu6"};
 
-/* A conv that applies the folded batch norm it reads (mc_layer.folded). */
+/* A conv that applies the folded batch norm it reads, or an add that
+ * applies one of its inputs' (mc_layer.folded). */
 static int applies_bn(const mc_model_desc *m, const mc_layer *l)
 {
-    return l->kind == MC_L_CONV && l->inputs[0] >= 0 && m->layers[l->inputs[0]].folded;
+    for (int j = 0; j < l->ninputs; j++)
+        if (l->inputs[j] >= 0 && m->layers[l->inputs[j]].folded == (l->kind == MC_L_CONV ? MC_FOLD_CONV : MC_FOLD_ADD))
+            return l->kind == MC_L_CONV || l->kind == MC_L_ADD;
+    return 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -111,15 +115,16 @@ static void layer_cost(const mc_model_desc *m, const mc_layer *l, int n, layer_r
     /* (A fused ReLU's mask reads the output too; a conv applying a folded
      * batch norm reads its input once more, for the batch norm's gradient.) */
     r->bytes_bwd = f * (in + out + 2 * in + params + 2 * params + (l->fused != MC_FUSED_NONE ? out : 0) +
-                        (applies_bn(m, l) ? in : 0));
+                        (l->kind == MC_L_CONV && applies_bn(m, l) ? in : 0));
     /* Batch statistics a depthwise writes for its batch norm, which reads
      * them instead of its input (mc_layer.stats). */
     const double stats = l->stats >= 0 ? f * 2.0 * n * l->c : 0;
     if (l->kind == MC_L_DEPTHWISE)
         r->bytes_fwd += stats;
-    if (l->folded) { /* the statistics only: the conv after it does the rest */
+    if (l->folded) { /* the statistics only: the conv or add after it does the rest */
         r->bytes_fwd = (stats ? stats : f * in) + f * 2 * params;
-        r->bytes_bwd = 0;
+        if (l->folded == MC_FOLD_CONV) /* and the conv its backward */
+            r->bytes_bwd = 0;
     }
 }
 
@@ -201,7 +206,7 @@ static void describe(const mc_model_desc *m, const mc_layer *l, char *op, size_t
     } else {
         /* A folded batch norm only takes the batch statistics; from its
          * depthwise's, it combines them. */
-        snprintf(op, oplen, "%s%s", kind_names[l->kind],
+        snprintf(op, oplen, "%s%s%s", kind_names[l->kind], applies_bn(m, l) ? "+bn" : "",
                  l->folded ? (l->stats >= 0 ? " combine" : " stats") : fused_names[l->fused]);
     }
 }
@@ -309,8 +314,12 @@ static int write_json(const char *path, const mc_model_desc *m, const mc_bench_o
         }
         if (l->fused != MC_FUSED_NONE)
             fprintf(f, "\"fused\": \"%s\", ", fused_names[l->fused] + 1);
-        if (l->folded || applies_bn(m, l)) /* see mc_layer.folded */
+        /* see mc_layer.folded (PyTorch's twins, tools/compare.py: a conv and the batch norm before it; a
+         * batch norm and an add apart) */
+        if (l->folded == MC_FOLD_CONV || (l->kind == MC_L_CONV && applies_bn(m, l)))
             fprintf(f, "\"%s\": true, ", l->folded ? "folded" : "applies_batchnorm");
+        if (l->folded == MC_FOLD_ADD || (l->kind == MC_L_ADD && applies_bn(m, l)))
+            fprintf(f, "\"%s\": true, ", l->folded ? "applied_by_add" : "add_applies_batchnorm");
         if (l->stats >= 0) /* see mc_layer.stats */
             fprintf(f, "\"%s\": true, ", l->kind == MC_L_DEPTHWISE ? "writes_batch_stats" : "reads_batch_stats");
         fprintf(f, "\"stride\": %d, \"flops_fwd\": %.0f, \"flops_bwd\": %.0f, \"bytes_fwd\": %.0f, \"bytes_bwd\": "

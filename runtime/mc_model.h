@@ -47,6 +47,15 @@ typedef enum {
  * generator fused the activation layer after it into it (mc_layer.fused). */
 typedef enum { MC_FUSED_NONE, MC_FUSED_RELU, MC_FUSED_RELU6 } mc_fused;
 
+/* A batch norm that the generated C step applies in the layer that reads it
+ * (mc_layer.folded): its forward takes only the statistics (saved, running)
+ * and its output slot is never written. MC_FOLD_CONV: in the pointwise conv
+ * after it, whose backward also writes the batch norm's input gradient and
+ * its parameters' gradients (its output gradient is never written either);
+ * MC_FOLD_ADD: in the add after it, which reads the batch norm's input and
+ * normalizes it as it sums; the backward is the batch norm's own. */
+typedef enum { MC_FOLD_NONE, MC_FOLD_CONV, MC_FOLD_ADD } mc_fold;
+
 typedef enum { MC_AREA_PARAM, MC_AREA_BUFFER, MC_AREA_COUNTER } mc_area;
 typedef enum { MC_INIT_ZEROS, MC_INIT_ONES, MC_INIT_NORMAL, MC_INIT_UNIFORM } mc_init_kind_t;
 
@@ -79,10 +88,7 @@ typedef struct mc_layer {
     int fused;          /* batch norm, add: mc_fused, the activation it applies to its result itself (the
                          * activation's layer after it is an identity on the same slot); its backward
                          * masks the output gradient where that output is 0 (or 6) */
-    int folded;         /* batch norm: 1 when the generated C step applies it in the pointwise conv that
-                         * reads it (generator/plan.c): its forward takes only the statistics (saved,
-                         * running), its output slot and output gradient are never written, and the
-                         * conv's backward writes its input gradient and its parameters' gradients */
+    int folded;         /* batch norm: mc_fold, how the generated C step applies it (generator/plan.c) */
     int64_t stats;      /* depthwise: where the generated C step also writes the batch statistics of its
                          * output for the batch norm that reads it; that batch norm: where it reads them
                          * (generator/plan.c, producer_statistics); -1 for neither. Per-image floats

@@ -243,7 +243,10 @@ def make_fused_layer(torch, F, layer, batch, prev):
     ("applies_batchnorm": the conv normalizes its input itself; the batch
     norm, "folded", only takes the batch statistics, and PyTorch's twin of
     the conv, batch norm and conv, does that too, so the folded layer has
-    none of its own)."""
+    none of its own). An add that applies the batch norm before it
+    ("add_applies_batchnorm"; that batch norm "applied_by_add": its forward
+    only takes the statistics) keeps PyTorch's plain add and batch norm as
+    twins: the two together do the same work."""
     tensors, fwd = make_layer(torch, F, layer, batch, prev)
     if layer.get("applies_batchnorm"):
         c = tensors[0].shape[1]
@@ -417,9 +420,10 @@ def build_rows(bench, torch_times, probe):
             pt, layout = (tt[0] * 1e3, tt[1]) if tt else (None, None)
             rows.append({
                 "index": layer["index"], "name": layer["name"], "pass": p,
-                "op": layer["op"] + ("+" + layer["fused"] if layer.get("fused") else "") +
-                      (folded_label(layer) if layer.get("folded") else "") +
-                      ("+bn" if layer.get("applies_batchnorm") else ""),
+                "op": layer["op"] +
+                      ("+bn" if layer.get("applies_batchnorm") or layer.get("add_applies_batchnorm") else "") +
+                      ("+" + layer["fused"] if layer.get("fused") else "") +
+                      (folded_label(layer) if layer.get("folded") else ""),
                 "generated_ms": gen, "generic_ms": generic, "pytorch_ms": pt, "pytorch_layout": layout,
                 "roofline_ms": roof,
                 "speedup_vs_pytorch": ratio(pt, gen), "speedup_vs_generic": ratio(generic, gen),

@@ -5,30 +5,97 @@ m4_divert(-1)
 # they are not restrict: the first stores, the second adds. With FUSED
 # relu or relu6 it also does that activation after it (plan.c): it writes
 # the activation of the sum, and its backward passes the output gradient
-# only where that output is above 0 (and below 6).
-# Constants: NAME, NIN, C, H, W, FUSED (none, relu, relu6).
+# only where that output is above 0 (and below 6). With APPLY<i> it also
+# does the batch norm that is its input i (plan.c, apply_in_adds): it reads
+# that batch norm's input and normalizes it with the batch norm's saved
+# mean and 1/std, its gamma and beta (the batch norm's forward only took
+# the statistics); the backward is unchanged (the batch norm's own follows).
+# Constants: NAME, NIN, C, H, W, FUSED (none, relu, relu6), APPLY0...
 
 m4_define(`ADD_EACH', `MC_FOR(`i', 0, m4_eval(NIN - 1), `$1')')
 m4_define(`ADD_COUNT', `(n * m4_eval(C * H * W))')
-# With an activation the values go 16 at a time, and the training forward
-# also writes where it passed the gradient, a bit per value (plan.c,
-# mask_activations; word k / 16 of mask for value k of the batch, the
-# tail after the last whole vector a word of its own), which the backward
-# reads instead of the output (a 32nd of its traffic).
+m4_define(`ADD_APPLY', `m4_indir(`APPLY'$1)')
+m4_define(`ADD_APPLIES', `m4_eval(0 ADD_EACH(`|| ADD_APPLY(i)'))')
 m4_define(`ADD_SUM', `ADD_EACH(`m4_ifelse(i, 0, `', ` + ')$1')')
 
-m4_define(`MC_ADD_KERNEL', `m4_ifelse(FUSED, none, `ADD_PLAIN()', `ADD_MASKED()')')
+# With an activation or a batch norm applied the values go a plane at a
+# time (a channel's constants for the batch norms), 16 at a time, and with
+# an activation the training forward also writes where it passed the
+# gradient, a bit per value as batchnorm.m4 lays them out (plan.c,
+# mask_activations), which the backward reads instead of the output (a
+# 32nd of its traffic).
+m4_define(`ADD_HW', `m4_eval(H * W)')
+m4_define(`ADD_HW16', `m4_eval(H * W / 16 * 16)')
+m4_define(`ADD_MW', `m4_eval((H * W + 15) / 16)')
+m4_define(`ADD_MASKED', `m4_ifelse(FUSED, none, `', `$1')')
+# ADD_PLANE_MASK(bc): the bits of plane bc (image bc / C, channel bc % C).
+m4_define(`ADD_PLANE_MASK', `mask + bc / C * MC_MASK_STRIDE(m4_eval(C * ADD_MW)) + bc % C * ADD_MW')
+# ADD_IN(i, at): input i at at, a vector (ADD_IN1: a float), normalized
+# when it is a batch norm the add applies.
+m4_define(`ADD_IN', `m4_ifelse(ADD_APPLY($1), 1, `(*(const mc_v16 *)(x$1 + $2) - m$1) * k$1 + f$1', `*(const mc_v16 *)(x$1 + $2)')')
+m4_define(`ADD_IN1', `m4_ifelse(ADD_APPLY($1), 1, `(x$1[$2] - m$1) * k$1 + f$1', `x$1[$2]')')
+m4_define(`ADD_BN_PARAMS', `m4_ifelse(ADD_APPLY($1), 1, `const float *restrict gamma$1, const float *restrict beta$1,
+    const float *restrict mean$1, const float *restrict invstd$1, ')')
 
-m4_define(`ADD_PLAIN',
-`/* NAME: sum of NIN inputs of m4_eval(C * H * W) values per image */
-void NAME`'_fwd(int n, ADD_EACH(`const float *x`'i, ')float *restrict y)
+m4_define(`ADD_FWD_PARAMS', `int n, ADD_EACH(`const float *x`'i, ADD_BN_PARAMS(i)')float *restrict y`'ADD_MASKED(`, uint16_t *restrict mask')')
+m4_define(`ADD_BWD_PARAMS', `int n, m4_ifelse(FUSED, none, `const float *restrict y', `const uint16_t *restrict mask'), const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i')')
+
+m4_define(`MC_ADD_KERNEL',
+`m4_ifelse(m4_eval(ADD_APPLIES || m4_ifelse(FUSED, none, 0, 1)), 1, `MC_VEC_PRELUDE()m4_dnl
+')m4_dnl
+/* NAME: sum of NIN inputs of m4_eval(C * H * W) values per image`'m4_ifelse(ADD_APPLIES, 1, `, some normalized by the batch norm they are')`'m4_ifelse(FUSED, none, `', `, then FUSED') */
+m4_ifelse(m4_eval(ADD_APPLIES || m4_ifelse(FUSED, none, 0, 1)), 1, `ADD_FWD_PLANES()', `ADD_FWD_FLAT()')
+m4_ifelse(FUSED, none, `ADD_BWD_FLAT()', `ADD_BWD_PLANES()')')
+
+m4_define(`ADD_FWD_FLAT',
+`void NAME`'_fwd(ADD_FWD_PARAMS)
 {
     MC_OMP_FOR
     for (long k = 0; k < ADD_COUNT; k++)
         y[k] = ADD_SUM(`x`'i[k]');
 }
+')
 
-void NAME`'_bwd(int n, const float *restrict y, const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i'))
+m4_define(`ADD_FWD_PLANES',
+`void NAME`'_fwd(ADD_FWD_PARAMS)
+{
+    MC_OMP_FOR
+    for (long bc = 0; bc < (long)n * C; bc++) {
+        const long at = bc * ADD_HW;
+m4_ifelse(ADD_APPLIES, 1, `        const int c = bc % C;
+')m4_dnl
+ADD_EACH(`m4_ifelse(ADD_APPLY(i), 1, `        const float m`'i = mean`'i[c], k`'i = gamma`'i[c] * invstd`'i[c], f`'i = beta`'i[c];
+')')m4_dnl
+ADD_MASKED(`        uint16_t *restrict m = mask ? ADD_PLANE_MASK(bc) : 0;
+')m4_dnl
+        int p = 0;
+        for (; p < ADD_HW16; p += 16) {
+            const mc_v16 s = ADD_SUM(`ADD_IN(i, `at + p')');
+            *(mc_v16 *)(y + at + p) = MC_FUSED_OUT_V(s);
+ADD_MASKED(`            if (m) {
+                const mc_v16i passes = MC_FUSED_PASSES(s);
+                m[p / 16] = mc_v16_bits(&passes);
+            }
+')m4_dnl
+        }
+ADD_MASKED(`        unsigned bits = 0;
+')m4_dnl
+        for (; p < ADD_HW; p++) {
+            const float s = ADD_SUM(`ADD_IN1(i, `at + p')');
+            y[at + p] = MC_FUSED_OUT(s);
+ADD_MASKED(`            bits |= (unsigned)MC_FUSED_PASSES(s) << (p - ADD_HW16);
+')m4_dnl
+        }
+ADD_MASKED(m4_ifelse(ADD_HW16, ADD_HW, `        (void)bits;
+', `        if (m)
+            m[ADD_HW16 / 16] = (uint16_t)bits;
+'))m4_dnl
+    }
+}
+')
+
+m4_define(`ADD_BWD_FLAT',
+`void NAME`'_bwd(ADD_BWD_PARAMS)
 {
     (void)y;
 ADD_EACH(`    if (acc`'i) {
@@ -44,61 +111,45 @@ ADD_EACH(`    if (acc`'i) {
 }
 ')
 
-m4_define(`ADD_MASKED',
-`MC_VEC_PRELUDE()m4_dnl
-/* NAME: sum of NIN inputs of m4_eval(C * H * W) values per image, then FUSED */
-void NAME`'_fwd(int n, ADD_EACH(`const float *x`'i, ')float *restrict y, uint16_t *restrict mask)
+# The masked backward: each plane once, its gradient g to every input.
+m4_define(`ADD_BWD_PLANES',
+`void NAME`'_bwd(ADD_BWD_PARAMS)
 {
-    const long count = ADD_COUNT, full = count / 16 * 16;
     MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        const mc_v16 s = ADD_SUM(`*(const mc_v16 *)(x`'i + k)');
-        *(mc_v16 *)(y + k) = MC_FUSED_OUT_V(s);
-        if (mask) {
-            const mc_v16i passes = MC_FUSED_PASSES(s);
-            mask[k / 16] = mc_v16_bits(&passes);
+    for (long bc = 0; bc < (long)n * C; bc++) {
+        const long at = bc * ADD_HW;
+        const uint16_t *restrict m = ADD_PLANE_MASK(bc);
+        int p = 0;
+        for (; p < ADD_HW16; p += 16) {
+            mc_v16 g = *(const mc_v16 *)(dy + at + p);
+            mc_v16_keep(&g, m[p / 16]);
+ADD_EACH(`            if (acc`'i)
+                *(mc_v16 *)(dx`'i + at + p) += g;
+            else
+                *(mc_v16 *)(dx`'i + at + p) = g;
+')m4_dnl
+        }
+        for (; p < ADD_HW; p++) {
+            const float g = mc_pass(dy[at + p], m[ADD_HW16 / 16] >> (p - ADD_HW16) & 1);
+ADD_EACH(`            dx`'i[at + p] = acc`'i ? dx`'i[at + p] + g : g;
+')m4_dnl
         }
     }
-    unsigned bits = 0;
-    for (long k = full; k < count; k++) {
-        const float s = ADD_SUM(`x`'i[k]');
-        y[k] = MC_FUSED_OUT(s);
-        bits |= (unsigned)MC_FUSED_PASSES(s) << (k - full);
-    }
-    if (mask && full < count)
-        mask[full / 16] = (uint16_t)bits;
-}
-
-void NAME`'_bwd(int n, const uint16_t *restrict mask, const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i'))
-{
-    const long count = ADD_COUNT, full = count / 16 * 16;
-ADD_EACH(`    MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        mc_v16 g = *(const mc_v16 *)(dy + k);
-        mc_v16_keep(&g, mask[k / 16]);
-        if (acc`'i)
-            *(mc_v16 *)(dx`'i + k) += g;
-        else
-            *(mc_v16 *)(dx`'i + k) = g;
-    }
-    for (long k = full; k < count; k++) {
-        const float g = mc_pass(dy[k], mask[full / 16] >> (k - full) & 1);
-        dx`'i[k] = acc`'i ? dx`'i[k] + g : g;
-    }
-')m4_dnl
 }
 ')
 
 m4_define(`MC_ADD_PROTO',
-`m4_ifelse(FUSED, none, `void NAME`'_fwd(int n, ADD_EACH(`const float *x`'i, ')float *restrict y);
-void NAME`'_bwd(int n, const float *restrict y, const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i'));
-', `void NAME`'_fwd(int n, ADD_EACH(`const float *x`'i, ')float *restrict y, uint16_t *restrict mask);
-void NAME`'_bwd(int n, const uint16_t *restrict mask, const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i'));
-')')
+`void NAME`'_fwd(ADD_FWD_PARAMS);
+void NAME`'_bwd(ADD_BWD_PARAMS);
+')
 
-# Calls: IN0.., OUT; MASK_AT, the activation bits with one (written in
-# training only).
-m4_define(`MC_ADD_CALL_FWD', `    NAME`'_fwd(n, ADD_EACH(`MC_ACT(m4_indir(`IN'i)), ')MC_ACT(OUT)`'m4_ifelse(FUSED, none, `', `, train ? MC_MASK(MASK_AT) : 0'));
+# Calls: IN0.. (the inputs; their gradients), XIN0.. (what the forward
+# reads: the input of a batch norm it applies), OUT; with APPLY<i>, that
+# batch norm's GAMMA<i>, BETA<i>, SAVED_MEAN<i>, SAVED_INVSTD<i>; MASK_AT,
+# the activation bits with one (written in training only).
+m4_define(`ADD_CALL_BN', `m4_ifelse(ADD_APPLY($1), 1, `MC_PARAM(m4_indir(`GAMMA'$1)), MC_PARAM(m4_indir(`BETA'$1)),
+        MC_SAVED(m4_indir(`SAVED_MEAN'$1)), MC_SAVED(m4_indir(`SAVED_INVSTD'$1)), ')')
+m4_define(`MC_ADD_CALL_FWD', `    NAME`'_fwd(n, ADD_EACH(`MC_ACT(m4_indir(`XIN'i)), ADD_CALL_BN(i)')MC_ACT(OUT)`'ADD_MASKED(`, train ? MC_MASK(MASK_AT) : 0'));
 ')
 m4_define(`MC_ADD_CALL_BWD', `    NAME`'_bwd(n, m4_ifelse(FUSED, none, `MC_ACT(OUT)', `MC_MASK(MASK_AT)'), MC_DACT(OUT)`'ADD_EACH(`, MC_DACT(m4_indir(`IN'i)), MC_ACC(i)'));
 ')

@@ -10,7 +10,8 @@ m4_divert(-1)
 # Folded (FOLD 1) into the pointwise conv that reads it (plan.c), its
 # forward only takes the statistics (the eval forward saves the running
 # ones as the mean and 1/std the conv reads) and it has no backward: the
-# conv applies it and writes its gradients (conv.m4).
+# conv applies it and writes its gradients (conv.m4). Applied by the add
+# that reads it (FOLD 2), its forward is the same and its backward its own.
 # With PSTATS its input is the output of a depthwise conv that also wrote
 # the batch statistics of it per image (plan.c, producer_statistics;
 # depthwise_cl.m4): its training forward combines those (pstats) instead of
@@ -117,7 +118,7 @@ BN_KEEP(`        ', `gv', `i')m4_dnl
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+m4_ifelse(FOLD, 0, `/* y = (x - mean) * scale + shift (its activation, when one is fused, and
  * where that passed the gradient to m, unless m is 0), the next plane of y
  * prefetched for writing (its lines are read before they are written). */
 static inline void NAME`'_plane_normalize(const float *restrict x, float *restrict y, BN_MASKED(`uint16_t *restrict m, ')float mean,
@@ -147,7 +148,7 @@ BN_MASKED(m4_ifelse(BN_HW16, BN_HW, `    (void)bits;
         m[BN_HW16 / 16] = (uint16_t)bits;
 '))m4_dnl
 }
-')
+')')
 
 
 # The statistics of channel c from those of the images (PSTATS): per
@@ -185,8 +186,12 @@ m4_define(`BN_TRAIN_PARAMS', `int n, const float *restrict x, m4_ifelse(PSTATS, 
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd`'BN_MASKED(`, uint16_t *restrict mask')')
 
+# FOLD 1 or 2: its forward only takes the statistics (the conv or the add
+# after it applies them); FOLD 1: no backward either.
+m4_define(`BN_STATS_ONLY', `m4_eval(FOLD != 0)')
+
 m4_define(`MC_BATCHNORM_KERNEL',
-`/* NAME: batch norm over C channels of H`'x`'W`'m4_ifelse(FOLD, 1, `, applied by the pointwise conv after it')`'m4_ifelse(PSTATS, 1, `, from the statistics of the depthwise before it') */
+`/* NAME: batch norm over C channels of H`'x`'W`'m4_ifelse(FOLD, 1, `, applied by the pointwise conv after it', FOLD, 2, `, applied by the add after it')`'m4_ifelse(PSTATS, 1, `, from the statistics of the depthwise before it') */
 m4_ifelse(PSTATS, 1, `BN_PSTATS_SUMS()', `BN_PLANE_SUMS()')m4_dnl
 m4_ifelse(FOLD, 1, `', `BN_PLANE_PASSES()')m4_dnl
 m4_ifelse(PSTATS, 1, `', `
@@ -228,7 +233,7 @@ static double NAME`'_synced_stats(int n, const float *restrict src, double *rest
 
 void NAME`'_fwd_train(BN_TRAIN_PARAMS)
 {
-m4_ifelse(FOLD, 1, `    (void)gamma, (void)beta, (void)y`'m4_ifelse(PSTATS, 1, `, (void)x'); /* the conv applies them */
+m4_ifelse(BN_STATS_ONLY, 1, `    (void)gamma, (void)beta, (void)y`'m4_ifelse(PSTATS, 1, `, (void)x'); /* the conv or add applies them */
 ')m4_dnl
     double stats[2 * C];
     const int synced = mc_bn_allreduce != 0;
@@ -238,7 +243,7 @@ m4_ifelse(FOLD, 1, `    (void)gamma, (void)beta, (void)y`'m4_ifelse(PSTATS, 1, `
         const double mean = synced ? stats[c] : NAME`'_sum(n, BN_SRC, c) / m;
         const double var = synced ? stats[C + c] : NAME`'_sqdev(n, BN_SRC, c, mean) / m, invstd = 1 / sqrt(var + EPS);
         const float fmean = (float)mean;
-m4_ifelse(FOLD, 1, `', `        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+m4_ifelse(BN_STATS_ONLY, 1, `', `        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
             NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, BN_MASKED(`BN_PLANE_MASK(b, c), ')fmean,
                 scale, shift);
@@ -254,7 +259,7 @@ m4_ifelse(FOLD, 1, `', `        const float scale = (float)(gamma[c] * invstd), 
     *count += 1;
 }
 
-m4_ifelse(FOLD, 1, `/* The running statistics as the mean and 1/std that the conv applies. */
+m4_ifelse(BN_STATS_ONLY, 1, `/* The running statistics as the mean and 1/std that the conv or add applies. */
 void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -275,7 +280,8 @@ void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict r
                 shift);
     }
 }
-
+')m4_dnl
+m4_ifelse(FOLD, 1, `', `
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
 static void NAME`'_grad_sums(int n, const float *restrict x, BN_MASKED(`const uint16_t *restrict mask, ')const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
@@ -333,11 +339,12 @@ m4_ifelse(FUSED, none, `    (void)y; /* no activation: no mask, and the output i
 
 m4_define(`MC_BATCHNORM_PROTO',
 `void NAME`'_fwd_train(BN_TRAIN_PARAMS);
-m4_ifelse(FOLD, 1, `void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+m4_ifelse(BN_STATS_ONLY, 1, `void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd);
 ', `void NAME`'_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
     const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void NAME`'_bwd(int n, const float *restrict x, BN_BWD_MASK const float *restrict gamma,
+')m4_dnl
+m4_ifelse(FOLD, 1, `', `void NAME`'_bwd(int n, const float *restrict x, BN_BWD_MASK const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 ')')
@@ -350,7 +357,7 @@ m4_define(`MC_BATCHNORM_CALL_FWD',
             MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_COUNTER(COUNTER), MC_ACT(OUT), MC_SAVED(SAVED_MEAN),
             MC_SAVED(SAVED_INVSTD)BN_MASKED(`, MC_MASK(MASK_AT)'));
     else
-m4_ifelse(FOLD, 1, `        NAME`'_fwd_eval(MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD));
+m4_ifelse(BN_STATS_ONLY, 1, `        NAME`'_fwd_eval(MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD));
 ', `        NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),
             MC_ACT(OUT));
 ')')

@@ -477,19 +477,18 @@ static void mobilenetv2_layer26_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c24_48x48_fwd_train(n, (act + (long)(10349568) * n), (par + 31696), (par + 31720),
+        bn_c24_48x48_byadd_fwd_train(n, (act + (long)(10349568) * n), (par + 31696), (par + 31720),
             (buf + 1904), (buf + 1928), (cnt + 11), (act + (long)(10404864) * n), (sav + 1904),
             (sav + 1928));
     else
-        bn_c24_48x48_fwd_eval(n, (act + (long)(10349568) * n), (par + 31696), (par + 31720), (buf + 1904), (buf + 1928),
-            (act + (long)(10404864) * n));
+        bn_c24_48x48_byadd_fwd_eval((buf + 1904), (buf + 1928), (sav + 1904), (sav + 1928));
 }
 
 /* features.3.conv.3 */
 static void mobilenetv2_layer26_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c24_48x48_bwd(n, (act + (long)(10349568) * n), (act + (long)(10404864) * n), (par + 31696), (sav + 1904), (sav + 1928),
+    bn_c24_48x48_byadd_bwd(n, (act + (long)(10349568) * n), (act + (long)(10404864) * n), (par + 31696), (sav + 1904), (sav + 1928),
         (dact + (long)(10404864) * n), (dact + (long)(10349568) * n), (grad + 31696), (grad + 31720), 0);
 }
 
@@ -498,14 +497,15 @@ static void mobilenetv2_layer27_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n55296_fwd(n, (act + (long)(8248320) * n), (act + (long)(10404864) * n), (act + (long)(10460160) * n));
+    add2_n55296_bn1_fwd(n, (act + (long)(8248320) * n), (act + (long)(10349568) * n), (par + 31696), (par + 31720),
+        (sav + 1904), (sav + 1928), (act + (long)(10460160) * n));
 }
 
 /* features.3.sum */
 static void mobilenetv2_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n55296_bwd(n, (act + (long)(10460160) * n), (dact + (long)(10460160) * n), (dact + (long)(8248320) * n), 0, (dact + (long)(10404864) * n), 0);
+    add2_n55296_bn1_bwd(n, (act + (long)(10460160) * n), (dact + (long)(10460160) * n), (dact + (long)(8248320) * n), 0, (dact + (long)(10404864) * n), 0);
 }
 
 /* features.4.conv.0.0 */
@@ -773,19 +773,18 @@ static void mobilenetv2_layer43_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_24x24_fwd_train(n, (act + (long)(11824128) * n), (par + 56528), (par + 56560),
+        bn_c32_24x24_byadd_fwd_train(n, (act + (long)(11824128) * n), (par + 56528), (par + 56560),
             (buf + 3360), (buf + 3392), (cnt + 17), (act + (long)(11842560) * n), (sav + 3360),
             (sav + 3392));
     else
-        bn_c32_24x24_fwd_eval(n, (act + (long)(11824128) * n), (par + 56528), (par + 56560), (buf + 3360), (buf + 3392),
-            (act + (long)(11842560) * n));
+        bn_c32_24x24_byadd_fwd_eval((buf + 3360), (buf + 3392), (sav + 3360), (sav + 3392));
 }
 
 /* features.5.conv.3 */
 static void mobilenetv2_layer43_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_24x24_bwd(n, (act + (long)(11824128) * n), (act + (long)(11842560) * n), (par + 56528), (sav + 3360), (sav + 3392),
+    bn_c32_24x24_byadd_bwd(n, (act + (long)(11824128) * n), (act + (long)(11842560) * n), (par + 56528), (sav + 3360), (sav + 3392),
         (dact + (long)(11842560) * n), (dact + (long)(11824128) * n), (grad + 56528), (grad + 56560), 0);
 }
 
@@ -794,14 +793,15 @@ static void mobilenetv2_layer44_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n18432_fwd(n, (act + (long)(11363328) * n), (act + (long)(11842560) * n), (act + (long)(11860992) * n));
+    add2_n18432_bn1_fwd(n, (act + (long)(11363328) * n), (act + (long)(11824128) * n), (par + 56528), (par + 56560),
+        (sav + 3360), (sav + 3392), (act + (long)(11860992) * n));
 }
 
 /* features.5.sum */
 static void mobilenetv2_layer44_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n18432_bwd(n, (act + (long)(11860992) * n), (dact + (long)(11860992) * n), (dact + (long)(11363328) * n), 0, (dact + (long)(11842560) * n), 0);
+    add2_n18432_bn1_bwd(n, (act + (long)(11860992) * n), (dact + (long)(11860992) * n), (dact + (long)(11363328) * n), 0, (dact + (long)(11842560) * n), 0);
 }
 
 /* features.6.conv.0.0 */
@@ -929,19 +929,18 @@ static void mobilenetv2_layer52_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_24x24_fwd_train(n, (act + (long)(12321792) * n), (par + 71376), (par + 71408),
+        bn_c32_24x24_byadd_fwd_train(n, (act + (long)(12321792) * n), (par + 71376), (par + 71408),
             (buf + 4192), (buf + 4224), (cnt + 20), (act + (long)(12340224) * n), (sav + 4192),
             (sav + 4224));
     else
-        bn_c32_24x24_fwd_eval(n, (act + (long)(12321792) * n), (par + 71376), (par + 71408), (buf + 4192), (buf + 4224),
-            (act + (long)(12340224) * n));
+        bn_c32_24x24_byadd_fwd_eval((buf + 4192), (buf + 4224), (sav + 4192), (sav + 4224));
 }
 
 /* features.6.conv.3 */
 static void mobilenetv2_layer52_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_24x24_bwd(n, (act + (long)(12321792) * n), (act + (long)(12340224) * n), (par + 71376), (sav + 4192), (sav + 4224),
+    bn_c32_24x24_byadd_bwd(n, (act + (long)(12321792) * n), (act + (long)(12340224) * n), (par + 71376), (sav + 4192), (sav + 4224),
         (dact + (long)(12340224) * n), (dact + (long)(12321792) * n), (grad + 71376), (grad + 71408), 0);
 }
 
@@ -950,14 +949,15 @@ static void mobilenetv2_layer53_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n18432_fwd(n, (act + (long)(11860992) * n), (act + (long)(12340224) * n), (act + (long)(12358656) * n));
+    add2_n18432_bn1_fwd(n, (act + (long)(11860992) * n), (act + (long)(12321792) * n), (par + 71376), (par + 71408),
+        (sav + 4192), (sav + 4224), (act + (long)(12358656) * n));
 }
 
 /* features.6.sum */
 static void mobilenetv2_layer53_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n18432_bwd(n, (act + (long)(12358656) * n), (dact + (long)(12358656) * n), (dact + (long)(11860992) * n), 0, (dact + (long)(12340224) * n), 0);
+    add2_n18432_bn1_bwd(n, (act + (long)(12358656) * n), (dact + (long)(12358656) * n), (dact + (long)(11860992) * n), 0, (dact + (long)(12340224) * n), 0);
 }
 
 /* features.7.conv.0.0 */
@@ -1225,19 +1225,18 @@ static void mobilenetv2_layer69_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(12893184) * n), (par + 146640), (par + 146704),
+        bn_c64_12x12_byadd_fwd_train(n, (act + (long)(12893184) * n), (par + 146640), (par + 146704),
             (buf + 6688), (buf + 6752), (cnt + 26), (act + (long)(12902400) * n), (sav + 6688),
             (sav + 6752));
     else
-        bn_c64_12x12_fwd_eval(n, (act + (long)(12893184) * n), (par + 146640), (par + 146704), (buf + 6688), (buf + 6752),
-            (act + (long)(12902400) * n));
+        bn_c64_12x12_byadd_fwd_eval((buf + 6688), (buf + 6752), (sav + 6688), (sav + 6752));
 }
 
 /* features.8.conv.3 */
 static void mobilenetv2_layer69_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_12x12_bwd(n, (act + (long)(12893184) * n), (act + (long)(12902400) * n), (par + 146640), (sav + 6688), (sav + 6752),
+    bn_c64_12x12_byadd_bwd(n, (act + (long)(12893184) * n), (act + (long)(12902400) * n), (par + 146640), (sav + 6688), (sav + 6752),
         (dact + (long)(12902400) * n), (dact + (long)(12893184) * n), (grad + 146640), (grad + 146704), 0);
 }
 
@@ -1246,14 +1245,15 @@ static void mobilenetv2_layer70_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n9216_fwd(n, (act + (long)(12662784) * n), (act + (long)(12902400) * n), (act + (long)(12911616) * n));
+    add2_n9216_bn1_fwd(n, (act + (long)(12662784) * n), (act + (long)(12893184) * n), (par + 146640), (par + 146704),
+        (sav + 6688), (sav + 6752), (act + (long)(12911616) * n));
 }
 
 /* features.8.sum */
 static void mobilenetv2_layer70_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n9216_bwd(n, (act + (long)(12911616) * n), (dact + (long)(12911616) * n), (dact + (long)(12662784) * n), 0, (dact + (long)(12902400) * n), 0);
+    add2_n9216_bn1_bwd(n, (act + (long)(12911616) * n), (dact + (long)(12911616) * n), (dact + (long)(12662784) * n), 0, (dact + (long)(12902400) * n), 0);
 }
 
 /* features.9.conv.0.0 */
@@ -1381,19 +1381,18 @@ static void mobilenetv2_layer78_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(13142016) * n), (par + 200912), (par + 200976),
+        bn_c64_12x12_byadd_fwd_train(n, (act + (long)(13142016) * n), (par + 200912), (par + 200976),
             (buf + 8352), (buf + 8416), (cnt + 29), (act + (long)(13151232) * n), (sav + 8352),
             (sav + 8416));
     else
-        bn_c64_12x12_fwd_eval(n, (act + (long)(13142016) * n), (par + 200912), (par + 200976), (buf + 8352), (buf + 8416),
-            (act + (long)(13151232) * n));
+        bn_c64_12x12_byadd_fwd_eval((buf + 8352), (buf + 8416), (sav + 8352), (sav + 8416));
 }
 
 /* features.9.conv.3 */
 static void mobilenetv2_layer78_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_12x12_bwd(n, (act + (long)(13142016) * n), (act + (long)(13151232) * n), (par + 200912), (sav + 8352), (sav + 8416),
+    bn_c64_12x12_byadd_bwd(n, (act + (long)(13142016) * n), (act + (long)(13151232) * n), (par + 200912), (sav + 8352), (sav + 8416),
         (dact + (long)(13151232) * n), (dact + (long)(13142016) * n), (grad + 200912), (grad + 200976), 0);
 }
 
@@ -1402,14 +1401,15 @@ static void mobilenetv2_layer79_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n9216_fwd(n, (act + (long)(12911616) * n), (act + (long)(13151232) * n), (act + (long)(13160448) * n));
+    add2_n9216_bn1_fwd(n, (act + (long)(12911616) * n), (act + (long)(13142016) * n), (par + 200912), (par + 200976),
+        (sav + 8352), (sav + 8416), (act + (long)(13160448) * n));
 }
 
 /* features.9.sum */
 static void mobilenetv2_layer79_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n9216_bwd(n, (act + (long)(13160448) * n), (dact + (long)(13160448) * n), (dact + (long)(12911616) * n), 0, (dact + (long)(13151232) * n), 0);
+    add2_n9216_bn1_bwd(n, (act + (long)(13160448) * n), (dact + (long)(13160448) * n), (dact + (long)(12911616) * n), 0, (dact + (long)(13151232) * n), 0);
 }
 
 /* features.10.conv.0.0 */
@@ -1537,19 +1537,18 @@ static void mobilenetv2_layer87_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_12x12_fwd_train(n, (act + (long)(13390848) * n), (par + 255184), (par + 255248),
+        bn_c64_12x12_byadd_fwd_train(n, (act + (long)(13390848) * n), (par + 255184), (par + 255248),
             (buf + 10016), (buf + 10080), (cnt + 32), (act + (long)(13400064) * n), (sav + 10016),
             (sav + 10080));
     else
-        bn_c64_12x12_fwd_eval(n, (act + (long)(13390848) * n), (par + 255184), (par + 255248), (buf + 10016), (buf + 10080),
-            (act + (long)(13400064) * n));
+        bn_c64_12x12_byadd_fwd_eval((buf + 10016), (buf + 10080), (sav + 10016), (sav + 10080));
 }
 
 /* features.10.conv.3 */
 static void mobilenetv2_layer87_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_12x12_bwd(n, (act + (long)(13390848) * n), (act + (long)(13400064) * n), (par + 255184), (sav + 10016), (sav + 10080),
+    bn_c64_12x12_byadd_bwd(n, (act + (long)(13390848) * n), (act + (long)(13400064) * n), (par + 255184), (sav + 10016), (sav + 10080),
         (dact + (long)(13400064) * n), (dact + (long)(13390848) * n), (grad + 255184), (grad + 255248), 0);
 }
 
@@ -1558,14 +1557,15 @@ static void mobilenetv2_layer88_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n9216_fwd(n, (act + (long)(13160448) * n), (act + (long)(13400064) * n), (act + (long)(13409280) * n));
+    add2_n9216_bn1_fwd(n, (act + (long)(13160448) * n), (act + (long)(13390848) * n), (par + 255184), (par + 255248),
+        (sav + 10016), (sav + 10080), (act + (long)(13409280) * n));
 }
 
 /* features.10.sum */
 static void mobilenetv2_layer88_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n9216_bwd(n, (act + (long)(13409280) * n), (dact + (long)(13409280) * n), (dact + (long)(13160448) * n), 0, (dact + (long)(13400064) * n), 0);
+    add2_n9216_bn1_bwd(n, (act + (long)(13409280) * n), (dact + (long)(13409280) * n), (dact + (long)(13160448) * n), 0, (dact + (long)(13400064) * n), 0);
 }
 
 /* features.11.conv.0.0 */
@@ -1834,19 +1834,18 @@ static void mobilenetv2_layer104_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_12x12_fwd_train(n, (act + (long)(13999104) * n), (par + 440016), (par + 440112),
+        bn_c96_12x12_byadd_fwd_train(n, (act + (long)(13999104) * n), (par + 440016), (par + 440112),
             (buf + 14176), (buf + 14272), (cnt + 38), (act + (long)(14012928) * n), (sav + 14176),
             (sav + 14272));
     else
-        bn_c96_12x12_fwd_eval(n, (act + (long)(13999104) * n), (par + 440016), (par + 440112), (buf + 14176), (buf + 14272),
-            (act + (long)(14012928) * n));
+        bn_c96_12x12_byadd_fwd_eval((buf + 14176), (buf + 14272), (sav + 14176), (sav + 14272));
 }
 
 /* features.12.conv.3 */
 static void mobilenetv2_layer104_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_12x12_bwd(n, (act + (long)(13999104) * n), (act + (long)(14012928) * n), (par + 440016), (sav + 14176), (sav + 14272),
+    bn_c96_12x12_byadd_bwd(n, (act + (long)(13999104) * n), (act + (long)(14012928) * n), (par + 440016), (sav + 14176), (sav + 14272),
         (dact + (long)(14012928) * n), (dact + (long)(13999104) * n), (grad + 440016), (grad + 440112), 0);
 }
 
@@ -1855,14 +1854,15 @@ static void mobilenetv2_layer105_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n13824_fwd(n, (act + (long)(13653504) * n), (act + (long)(14012928) * n), (act + (long)(14026752) * n));
+    add2_n13824_bn1_fwd(n, (act + (long)(13653504) * n), (act + (long)(13999104) * n), (par + 440016), (par + 440112),
+        (sav + 14176), (sav + 14272), (act + (long)(14026752) * n));
 }
 
 /* features.12.sum */
 static void mobilenetv2_layer105_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n13824_bwd(n, (act + (long)(14026752) * n), (dact + (long)(14026752) * n), (dact + (long)(13653504) * n), 0, (dact + (long)(14012928) * n), 0);
+    add2_n13824_bn1_bwd(n, (act + (long)(14026752) * n), (dact + (long)(14026752) * n), (dact + (long)(13653504) * n), 0, (dact + (long)(14012928) * n), 0);
 }
 
 /* features.13.conv.0.0 */
@@ -1990,19 +1990,18 @@ static void mobilenetv2_layer113_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c96_12x12_fwd_train(n, (act + (long)(14372352) * n), (par + 558288), (par + 558384),
+        bn_c96_12x12_byadd_fwd_train(n, (act + (long)(14372352) * n), (par + 558288), (par + 558384),
             (buf + 16672), (buf + 16768), (cnt + 41), (act + (long)(14386176) * n), (sav + 16672),
             (sav + 16768));
     else
-        bn_c96_12x12_fwd_eval(n, (act + (long)(14372352) * n), (par + 558288), (par + 558384), (buf + 16672), (buf + 16768),
-            (act + (long)(14386176) * n));
+        bn_c96_12x12_byadd_fwd_eval((buf + 16672), (buf + 16768), (sav + 16672), (sav + 16768));
 }
 
 /* features.13.conv.3 */
 static void mobilenetv2_layer113_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c96_12x12_bwd(n, (act + (long)(14372352) * n), (act + (long)(14386176) * n), (par + 558288), (sav + 16672), (sav + 16768),
+    bn_c96_12x12_byadd_bwd(n, (act + (long)(14372352) * n), (act + (long)(14386176) * n), (par + 558288), (sav + 16672), (sav + 16768),
         (dact + (long)(14386176) * n), (dact + (long)(14372352) * n), (grad + 558288), (grad + 558384), 0);
 }
 
@@ -2011,14 +2010,15 @@ static void mobilenetv2_layer114_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n13824_fwd(n, (act + (long)(14026752) * n), (act + (long)(14386176) * n), (act + (long)(14400000) * n));
+    add2_n13824_bn1_fwd(n, (act + (long)(14026752) * n), (act + (long)(14372352) * n), (par + 558288), (par + 558384),
+        (sav + 16672), (sav + 16768), (act + (long)(14400000) * n));
 }
 
 /* features.13.sum */
 static void mobilenetv2_layer114_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n13824_bwd(n, (act + (long)(14400000) * n), (dact + (long)(14400000) * n), (dact + (long)(14026752) * n), 0, (dact + (long)(14386176) * n), 0);
+    add2_n13824_bn1_bwd(n, (act + (long)(14400000) * n), (dact + (long)(14400000) * n), (dact + (long)(14026752) * n), 0, (dact + (long)(14386176) * n), 0);
 }
 
 /* features.14.conv.0.0 */
@@ -2286,19 +2286,18 @@ static void mobilenetv2_layer130_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_fwd_train(n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584),
+        bn_c160_6x6_byadd_fwd_train(n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584),
             (buf + 23328), (buf + 23488), (cnt + 47), (act + (long)(14776704) * n), (sav + 23328),
             (sav + 23488));
     else
-        bn_c160_6x6_fwd_eval(n, (act + (long)(14770944) * n), (par + 1033424), (par + 1033584), (buf + 23328), (buf + 23488),
-            (act + (long)(14776704) * n));
+        bn_c160_6x6_byadd_fwd_eval((buf + 23328), (buf + 23488), (sav + 23328), (sav + 23488));
 }
 
 /* features.15.conv.3 */
 static void mobilenetv2_layer130_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c160_6x6_bwd(n, (act + (long)(14770944) * n), (act + (long)(14776704) * n), (par + 1033424), (sav + 23328), (sav + 23488),
+    bn_c160_6x6_byadd_bwd(n, (act + (long)(14770944) * n), (act + (long)(14776704) * n), (par + 1033424), (sav + 23328), (sav + 23488),
         (dact + (long)(14776704) * n), (dact + (long)(14770944) * n), (grad + 1033424), (grad + 1033584), 0);
 }
 
@@ -2307,14 +2306,15 @@ static void mobilenetv2_layer131_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n5760_fwd(n, (act + (long)(14626944) * n), (act + (long)(14776704) * n), (act + (long)(14782464) * n));
+    add2_n5760_bn1_fwd(n, (act + (long)(14626944) * n), (act + (long)(14770944) * n), (par + 1033424), (par + 1033584),
+        (sav + 23328), (sav + 23488), (act + (long)(14782464) * n));
 }
 
 /* features.15.sum */
 static void mobilenetv2_layer131_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n5760_bwd(n, (act + (long)(14782464) * n), (dact + (long)(14782464) * n), (dact + (long)(14626944) * n), 0, (dact + (long)(14776704) * n), 0);
+    add2_n5760_bn1_bwd(n, (act + (long)(14782464) * n), (dact + (long)(14782464) * n), (dact + (long)(14626944) * n), 0, (dact + (long)(14776704) * n), 0);
 }
 
 /* features.16.conv.0.0 */
@@ -2442,19 +2442,18 @@ static void mobilenetv2_layer139_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c160_6x6_fwd_train(n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584),
+        bn_c160_6x6_byadd_fwd_train(n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584),
             (buf + 27488), (buf + 27648), (cnt + 50), (act + (long)(14932224) * n), (sav + 27488),
             (sav + 27648));
     else
-        bn_c160_6x6_fwd_eval(n, (act + (long)(14926464) * n), (par + 1353424), (par + 1353584), (buf + 27488), (buf + 27648),
-            (act + (long)(14932224) * n));
+        bn_c160_6x6_byadd_fwd_eval((buf + 27488), (buf + 27648), (sav + 27488), (sav + 27648));
 }
 
 /* features.16.conv.3 */
 static void mobilenetv2_layer139_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c160_6x6_bwd(n, (act + (long)(14926464) * n), (act + (long)(14932224) * n), (par + 1353424), (sav + 27488), (sav + 27648),
+    bn_c160_6x6_byadd_bwd(n, (act + (long)(14926464) * n), (act + (long)(14932224) * n), (par + 1353424), (sav + 27488), (sav + 27648),
         (dact + (long)(14932224) * n), (dact + (long)(14926464) * n), (grad + 1353424), (grad + 1353584), 0);
 }
 
@@ -2463,14 +2462,15 @@ static void mobilenetv2_layer140_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n5760_fwd(n, (act + (long)(14782464) * n), (act + (long)(14932224) * n), (act + (long)(14937984) * n));
+    add2_n5760_bn1_fwd(n, (act + (long)(14782464) * n), (act + (long)(14926464) * n), (par + 1353424), (par + 1353584),
+        (sav + 27488), (sav + 27648), (act + (long)(14937984) * n));
 }
 
 /* features.16.sum */
 static void mobilenetv2_layer140_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n5760_bwd(n, (act + (long)(14937984) * n), (dact + (long)(14937984) * n), (dact + (long)(14782464) * n), 0, (dact + (long)(14932224) * n), 0);
+    add2_n5760_bn1_bwd(n, (act + (long)(14937984) * n), (dact + (long)(14937984) * n), (dact + (long)(14782464) * n), 0, (dact + (long)(14932224) * n), 0);
 }
 
 /* features.17.conv.0.0 */
@@ -3421,1085 +3421,1085 @@ static const mc_layer mobilenetv2_layers[155] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 27648, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 32, .h = 96, .w = 96, .in_c = 32, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 322560, .fused = MC_FUSED_RELU6, .weight = 864, .bias_at = 896, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 32, .h = 96, .w = 96, .in_c = 32, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 322560, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.1.conv.0.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 96, .h = 96, .w = 96, .in_c = 32, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 617472, .fused = MC_FUSED_NONE, .weight = 928, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.1.conv.0.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 96, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1502208, .fused = MC_FUSED_NONE, .weight = 3584, .bias_at = 3680, .running = 64, .counter = 1,
-     .saved = 64, .extra = 0, .folded = 1,
+     .saved = 64, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = -1},
     {.name = "features.1.conv.0.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2386944, .fused = MC_FUSED_NONE, .weight = 3776, .bias_at = 5312, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.1.conv.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2534400, .fused = MC_FUSED_RELU, .weight = 5328, .bias_at = 5344, .running = 256, .counter = 2,
-     .saved = 256, .extra = 0, .folded = 0,
+     .saved = 256, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2534400, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.1.conv.2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2681856, .fused = MC_FUSED_NONE, .weight = 5360, .bias_at = 5376, .running = 288, .counter = 3,
-     .saved = 288, .extra = 0, .folded = 1,
+     .saved = 288, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = -1},
     {.name = "features.2.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){8},
      .c = 96, .h = 96, .w = 96, .in_c = 16, .in_h = 96, .in_w = 96,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2829312, .fused = MC_FUSED_NONE, .weight = 5392, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.2.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){9},
      .c = 96, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3714048, .fused = MC_FUSED_RELU6, .weight = 6928, .bias_at = 7024, .running = 320, .counter = 4,
-     .saved = 320, .extra = 0, .folded = 0,
+     .saved = 320, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.2.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 96, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3714048, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.2.conv.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 192, .h = 96, .w = 96, .in_c = 96, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 4598784, .fused = MC_FUSED_NONE, .weight = 7120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.2.conv.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 192, .h = 96, .w = 96, .in_c = 192, .in_h = 96, .in_w = 96,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 6368256, .fused = MC_FUSED_NONE, .weight = 10384, .bias_at = 10576, .running = 512, .counter = 5,
-     .saved = 512, .extra = 0, .folded = 0,
+     .saved = 512, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.2.conv.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 24, .h = 48, .w = 48, .in_c = 192, .in_h = 96, .in_w = 96,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8137728, .fused = MC_FUSED_NONE, .weight = 10768, .bias_at = 15376, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.2.conv.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8193024, .fused = MC_FUSED_RELU, .weight = 15400, .bias_at = 15424, .running = 896, .counter = 6,
-     .saved = 896, .extra = 0, .folded = 0,
+     .saved = 896, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8193024, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.2.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){16},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8248320, .fused = MC_FUSED_NONE, .weight = 15448, .bias_at = 15472, .running = 944, .counter = 7,
-     .saved = 944, .extra = 0, .folded = 0,
+     .saved = 944, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.3.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){17},
      .c = 144, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8303616, .fused = MC_FUSED_NONE, .weight = 15496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.3.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){18},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8635392, .fused = MC_FUSED_RELU6, .weight = 18952, .bias_at = 19096, .running = 992, .counter = 8,
-     .saved = 992, .extra = 0, .folded = 0,
+     .saved = 992, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.3.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8635392, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.3.conv.1.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 288, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 8967168, .fused = MC_FUSED_NONE, .weight = 19240, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.3.conv.1.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 288, .h = 48, .w = 48, .in_c = 288, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 9630720, .fused = MC_FUSED_NONE, .weight = 24136, .bias_at = 24424, .running = 1280, .counter = 9,
-     .saved = 1280, .extra = 0, .folded = 1,
+     .saved = 1280, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = -1},
     {.name = "features.3.conv.1.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 24, .h = 48, .w = 48, .in_c = 288, .in_h = 48, .in_w = 48,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10294272, .fused = MC_FUSED_NONE, .weight = 24712, .bias_at = 31624, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.3.conv.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10349568, .fused = MC_FUSED_RELU, .weight = 31648, .bias_at = 31672, .running = 1856, .counter = 10,
-     .saved = 1856, .extra = 0, .folded = 0,
+     .saved = 1856, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10349568, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.3.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){25},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10404864, .fused = MC_FUSED_NONE, .weight = 31696, .bias_at = 31720, .running = 1904, .counter = 11,
-     .saved = 1904, .extra = 0, .folded = 0,
+     .saved = 1904, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "features.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){17, 26},
      .c = 24, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10460160, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.4.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){27},
      .c = 144, .h = 48, .w = 48, .in_c = 24, .in_h = 48, .in_w = 48,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10515456, .fused = MC_FUSED_NONE, .weight = 31744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.4.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){28},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10847232, .fused = MC_FUSED_RELU6, .weight = 35200, .bias_at = 35344, .running = 1952, .counter = 12,
-     .saved = 1952, .extra = 0, .folded = 0,
+     .saved = 1952, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.4.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){29},
      .c = 144, .h = 48, .w = 48, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 10847232, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.4.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){30},
      .c = 144, .h = 24, .w = 24, .in_c = 144, .in_h = 48, .in_w = 48,
      .k = 3, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11179008, .fused = MC_FUSED_NONE, .weight = 35488, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.4.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){31},
      .c = 144, .h = 24, .w = 24, .in_c = 144, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11261952, .fused = MC_FUSED_RELU6, .weight = 36784, .bias_at = 36928, .running = 2240, .counter = 13,
-     .saved = 2240, .extra = 0, .folded = 0,
+     .saved = 2240, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.4.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){32},
      .c = 144, .h = 24, .w = 24, .in_c = 144, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11261952, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.4.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){33},
      .c = 32, .h = 24, .w = 24, .in_c = 144, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11344896, .fused = MC_FUSED_NONE, .weight = 37072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.4.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){34},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11363328, .fused = MC_FUSED_NONE, .weight = 41680, .bias_at = 41712, .running = 2528, .counter = 14,
-     .saved = 2528, .extra = 0, .folded = 0,
+     .saved = 2528, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.5.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){35},
      .c = 192, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11381760, .fused = MC_FUSED_NONE, .weight = 41744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.5.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){36},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11492352, .fused = MC_FUSED_RELU6, .weight = 47888, .bias_at = 48080, .running = 2592, .counter = 15,
-     .saved = 2592, .extra = 0, .folded = 0,
+     .saved = 2592, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.5.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){37},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11492352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.5.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){38},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11602944, .fused = MC_FUSED_NONE, .weight = 48272, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15199754},
     {.name = "features.5.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){39},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11713536, .fused = MC_FUSED_RELU6, .weight = 50000, .bias_at = 50192, .running = 2976, .counter = 16,
-     .saved = 2976, .extra = 0, .folded = 0,
+     .saved = 2976, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15199754},
     {.name = "features.5.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){40},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11713536, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.5.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){41},
      .c = 32, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11824128, .fused = MC_FUSED_NONE, .weight = 50384, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.5.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){42},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11842560, .fused = MC_FUSED_NONE, .weight = 56528, .bias_at = 56560, .running = 3360, .counter = 17,
-     .saved = 3360, .extra = 0, .folded = 0,
+     .saved = 3360, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "features.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){35, 43},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11860992, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.6.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){44},
      .c = 192, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11879424, .fused = MC_FUSED_NONE, .weight = 56592, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.6.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){45},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11990016, .fused = MC_FUSED_RELU6, .weight = 62736, .bias_at = 62928, .running = 3424, .counter = 18,
-     .saved = 3424, .extra = 0, .folded = 0,
+     .saved = 3424, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.6.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){46},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 11990016, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.6.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){47},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12100608, .fused = MC_FUSED_NONE, .weight = 63120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15200138},
     {.name = "features.6.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12211200, .fused = MC_FUSED_RELU6, .weight = 64848, .bias_at = 65040, .running = 3808, .counter = 19,
-     .saved = 3808, .extra = 0, .folded = 0,
+     .saved = 3808, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15200138},
     {.name = "features.6.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){49},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12211200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.6.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){50},
      .c = 32, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12321792, .fused = MC_FUSED_NONE, .weight = 65232, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.6.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){51},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12340224, .fused = MC_FUSED_NONE, .weight = 71376, .bias_at = 71408, .running = 4192, .counter = 20,
-     .saved = 4192, .extra = 0, .folded = 0,
+     .saved = 4192, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "features.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){44, 52},
      .c = 32, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12358656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.7.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){53},
      .c = 192, .h = 24, .w = 24, .in_c = 32, .in_h = 24, .in_w = 24,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12377088, .fused = MC_FUSED_NONE, .weight = 71440, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.7.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){54},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12487680, .fused = MC_FUSED_RELU6, .weight = 77584, .bias_at = 77776, .running = 4256, .counter = 21,
-     .saved = 4256, .extra = 0, .folded = 0,
+     .saved = 4256, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.7.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){55},
      .c = 192, .h = 24, .w = 24, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12487680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.7.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){56},
      .c = 192, .h = 12, .w = 12, .in_c = 192, .in_h = 24, .in_w = 24,
      .k = 3, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12598272, .fused = MC_FUSED_NONE, .weight = 77968, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.7.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){57},
      .c = 192, .h = 12, .w = 12, .in_c = 192, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12625920, .fused = MC_FUSED_RELU6, .weight = 79696, .bias_at = 79888, .running = 4640, .counter = 22,
-     .saved = 4640, .extra = 0, .folded = 0,
+     .saved = 4640, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.7.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){58},
      .c = 192, .h = 12, .w = 12, .in_c = 192, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12625920, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.7.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){59},
      .c = 64, .h = 12, .w = 12, .in_c = 192, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12653568, .fused = MC_FUSED_NONE, .weight = 80080, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.7.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){60},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12662784, .fused = MC_FUSED_NONE, .weight = 92368, .bias_at = 92432, .running = 5024, .counter = 23,
-     .saved = 5024, .extra = 0, .folded = 0,
+     .saved = 5024, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.8.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){61},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12672000, .fused = MC_FUSED_NONE, .weight = 92496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.8.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){62},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12727296, .fused = MC_FUSED_RELU6, .weight = 117072, .bias_at = 117456, .running = 5152, .counter = 24,
-     .saved = 5152, .extra = 0, .folded = 0,
+     .saved = 5152, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.8.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){63},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12727296, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.8.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){64},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12782592, .fused = MC_FUSED_NONE, .weight = 117840, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15200522},
     {.name = "features.8.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){65},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12837888, .fused = MC_FUSED_RELU6, .weight = 121296, .bias_at = 121680, .running = 5920, .counter = 25,
-     .saved = 5920, .extra = 0, .folded = 0,
+     .saved = 5920, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15200522},
     {.name = "features.8.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){66},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12837888, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.8.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 64, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12893184, .fused = MC_FUSED_NONE, .weight = 122064, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.8.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12902400, .fused = MC_FUSED_NONE, .weight = 146640, .bias_at = 146704, .running = 6688, .counter = 26,
-     .saved = 6688, .extra = 0, .folded = 0,
+     .saved = 6688, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "features.8.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){61, 69},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12911616, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.9.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){70},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12920832, .fused = MC_FUSED_NONE, .weight = 146768, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.9.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12976128, .fused = MC_FUSED_RELU6, .weight = 171344, .bias_at = 171728, .running = 6816, .counter = 27,
-     .saved = 6816, .extra = 0, .folded = 0,
+     .saved = 6816, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.9.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){72},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 12976128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.9.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){73},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13031424, .fused = MC_FUSED_NONE, .weight = 172112, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15201290},
     {.name = "features.9.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){74},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13086720, .fused = MC_FUSED_RELU6, .weight = 175568, .bias_at = 175952, .running = 7584, .counter = 28,
-     .saved = 7584, .extra = 0, .folded = 0,
+     .saved = 7584, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15201290},
     {.name = "features.9.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){75},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13086720, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.9.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){76},
      .c = 64, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13142016, .fused = MC_FUSED_NONE, .weight = 176336, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.9.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){77},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13151232, .fused = MC_FUSED_NONE, .weight = 200912, .bias_at = 200976, .running = 8352, .counter = 29,
-     .saved = 8352, .extra = 0, .folded = 0,
+     .saved = 8352, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "features.9.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){70, 78},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13160448, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.10.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13169664, .fused = MC_FUSED_NONE, .weight = 201040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.10.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13224960, .fused = MC_FUSED_RELU6, .weight = 225616, .bias_at = 226000, .running = 8480, .counter = 30,
-     .saved = 8480, .extra = 0, .folded = 0,
+     .saved = 8480, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.10.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){81},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13224960, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.10.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){82},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13280256, .fused = MC_FUSED_NONE, .weight = 226384, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15202058},
     {.name = "features.10.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){83},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13335552, .fused = MC_FUSED_RELU6, .weight = 229840, .bias_at = 230224, .running = 9248, .counter = 31,
-     .saved = 9248, .extra = 0, .folded = 0,
+     .saved = 9248, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15202058},
     {.name = "features.10.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){84},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13335552, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.10.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){85},
      .c = 64, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13390848, .fused = MC_FUSED_NONE, .weight = 230608, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.10.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13400064, .fused = MC_FUSED_NONE, .weight = 255184, .bias_at = 255248, .running = 10016, .counter = 32,
-     .saved = 10016, .extra = 0, .folded = 0,
+     .saved = 10016, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "features.10.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){79, 87},
      .c = 64, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13409280, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.11.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){88},
      .c = 384, .h = 12, .w = 12, .in_c = 64, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13418496, .fused = MC_FUSED_NONE, .weight = 255312, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.11.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){89},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13473792, .fused = MC_FUSED_RELU6, .weight = 279888, .bias_at = 280272, .running = 10144, .counter = 33,
-     .saved = 10144, .extra = 0, .folded = 0,
+     .saved = 10144, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.11.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){90},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13473792, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.11.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){91},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13529088, .fused = MC_FUSED_NONE, .weight = 280656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15202826},
     {.name = "features.11.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){92},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13584384, .fused = MC_FUSED_RELU6, .weight = 284112, .bias_at = 284496, .running = 10912, .counter = 34,
-     .saved = 10912, .extra = 0, .folded = 0,
+     .saved = 10912, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15202826},
     {.name = "features.11.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){93},
      .c = 384, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13584384, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.11.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){94},
      .c = 96, .h = 12, .w = 12, .in_c = 384, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13639680, .fused = MC_FUSED_NONE, .weight = 284880, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.11.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13653504, .fused = MC_FUSED_NONE, .weight = 321744, .bias_at = 321840, .running = 11680, .counter = 35,
-     .saved = 11680, .extra = 0, .folded = 0,
+     .saved = 11680, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.12.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){96},
      .c = 576, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13667328, .fused = MC_FUSED_NONE, .weight = 321936, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.12.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){97},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13750272, .fused = MC_FUSED_RELU6, .weight = 377232, .bias_at = 377808, .running = 11872, .counter = 36,
-     .saved = 11872, .extra = 0, .folded = 0,
+     .saved = 11872, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.12.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){98},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13750272, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.12.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){99},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13833216, .fused = MC_FUSED_NONE, .weight = 378384, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15203594},
     {.name = "features.12.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){100},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13916160, .fused = MC_FUSED_RELU6, .weight = 383568, .bias_at = 384144, .running = 13024, .counter = 37,
-     .saved = 13024, .extra = 0, .folded = 0,
+     .saved = 13024, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15203594},
     {.name = "features.12.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){101},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13916160, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.12.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){102},
      .c = 96, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 13999104, .fused = MC_FUSED_NONE, .weight = 384720, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.12.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){103},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14012928, .fused = MC_FUSED_NONE, .weight = 440016, .bias_at = 440112, .running = 14176, .counter = 38,
-     .saved = 14176, .extra = 0, .folded = 0,
+     .saved = 14176, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "features.12.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){96, 104},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14026752, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.13.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){105},
      .c = 576, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14040576, .fused = MC_FUSED_NONE, .weight = 440208, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.13.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14123520, .fused = MC_FUSED_RELU6, .weight = 495504, .bias_at = 496080, .running = 14368, .counter = 39,
-     .saved = 14368, .extra = 0, .folded = 0,
+     .saved = 14368, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.13.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){107},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14123520, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.13.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){108},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14206464, .fused = MC_FUSED_NONE, .weight = 496656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15204746},
     {.name = "features.13.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){109},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14289408, .fused = MC_FUSED_RELU6, .weight = 501840, .bias_at = 502416, .running = 15520, .counter = 40,
-     .saved = 15520, .extra = 0, .folded = 0,
+     .saved = 15520, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15204746},
     {.name = "features.13.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){110},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14289408, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.13.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){111},
      .c = 96, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14372352, .fused = MC_FUSED_NONE, .weight = 502992, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.13.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){112},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14386176, .fused = MC_FUSED_NONE, .weight = 558288, .bias_at = 558384, .running = 16672, .counter = 41,
-     .saved = 16672, .extra = 0, .folded = 0,
+     .saved = 16672, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "features.13.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){105, 113},
      .c = 96, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14400000, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.14.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){114},
      .c = 576, .h = 12, .w = 12, .in_c = 96, .in_h = 12, .in_w = 12,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14413824, .fused = MC_FUSED_NONE, .weight = 558480, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.14.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){115},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14496768, .fused = MC_FUSED_RELU6, .weight = 613776, .bias_at = 614352, .running = 16864, .counter = 42,
-     .saved = 16864, .extra = 0, .folded = 0,
+     .saved = 16864, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.14.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){116},
      .c = 576, .h = 12, .w = 12, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14496768, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.14.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){117},
      .c = 576, .h = 6, .w = 6, .in_c = 576, .in_h = 12, .in_w = 12,
      .k = 3, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14579712, .fused = MC_FUSED_NONE, .weight = 614928, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.14.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){118},
      .c = 576, .h = 6, .w = 6, .in_c = 576, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14600448, .fused = MC_FUSED_RELU6, .weight = 620112, .bias_at = 620688, .running = 18016, .counter = 43,
-     .saved = 18016, .extra = 0, .folded = 0,
+     .saved = 18016, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.14.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){119},
      .c = 576, .h = 6, .w = 6, .in_c = 576, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14600448, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.14.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){120},
      .c = 160, .h = 6, .w = 6, .in_c = 576, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14621184, .fused = MC_FUSED_NONE, .weight = 621264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.14.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){121},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14626944, .fused = MC_FUSED_NONE, .weight = 713424, .bias_at = 713584, .running = 19168, .counter = 44,
-     .saved = 19168, .extra = 0, .folded = 0,
+     .saved = 19168, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.15.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){122},
      .c = 960, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14632704, .fused = MC_FUSED_NONE, .weight = 713744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.15.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){123},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14667264, .fused = MC_FUSED_RELU6, .weight = 867344, .bias_at = 868304, .running = 19488, .counter = 45,
-     .saved = 19488, .extra = 0, .folded = 0,
+     .saved = 19488, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.15.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){124},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14667264, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.15.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){125},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14701824, .fused = MC_FUSED_NONE, .weight = 869264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15205898},
     {.name = "features.15.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){126},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14736384, .fused = MC_FUSED_RELU6, .weight = 877904, .bias_at = 878864, .running = 21408, .counter = 46,
-     .saved = 21408, .extra = 0, .folded = 0,
+     .saved = 21408, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15205898},
     {.name = "features.15.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){127},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14736384, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.15.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){128},
      .c = 160, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14770944, .fused = MC_FUSED_NONE, .weight = 879824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.15.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){129},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14776704, .fused = MC_FUSED_NONE, .weight = 1033424, .bias_at = 1033584, .running = 23328, .counter = 47,
-     .saved = 23328, .extra = 0, .folded = 0,
+     .saved = 23328, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "features.15.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){122, 130},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14782464, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.16.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){131},
      .c = 960, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14788224, .fused = MC_FUSED_NONE, .weight = 1033744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.16.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){132},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14822784, .fused = MC_FUSED_RELU6, .weight = 1187344, .bias_at = 1188304, .running = 23648, .counter = 48,
-     .saved = 23648, .extra = 0, .folded = 0,
+     .saved = 23648, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.16.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){133},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14822784, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.16.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){134},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14857344, .fused = MC_FUSED_NONE, .weight = 1189264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15207818},
     {.name = "features.16.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){135},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14891904, .fused = MC_FUSED_RELU6, .weight = 1197904, .bias_at = 1198864, .running = 25568, .counter = 49,
-     .saved = 25568, .extra = 0, .folded = 0,
+     .saved = 25568, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15207818},
     {.name = "features.16.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){136},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14891904, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.16.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){137},
      .c = 160, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14926464, .fused = MC_FUSED_NONE, .weight = 1199824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.16.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){138},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14932224, .fused = MC_FUSED_NONE, .weight = 1353424, .bias_at = 1353584, .running = 27488, .counter = 50,
-     .saved = 27488, .extra = 0, .folded = 0,
+     .saved = 27488, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "features.16.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){131, 139},
      .c = 160, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14937984, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.17.conv.0.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){140},
      .c = 960, .h = 6, .w = 6, .in_c = 160, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14943744, .fused = MC_FUSED_NONE, .weight = 1353744, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.17.conv.0.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){141},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14978304, .fused = MC_FUSED_RELU6, .weight = 1507344, .bias_at = 1508304, .running = 27808, .counter = 51,
-     .saved = 27808, .extra = 0, .folded = 0,
+     .saved = 27808, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.17.relu6#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){142},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 14978304, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.17.conv.1.0", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){143},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 3, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15012864, .fused = MC_FUSED_NONE, .weight = 1509264, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15209738},
     {.name = "features.17.conv.1.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){144},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15047424, .fused = MC_FUSED_RELU6, .weight = 1517904, .bias_at = 1518864, .running = 29728, .counter = 52,
-     .saved = 29728, .extra = 0, .folded = 0,
+     .saved = 29728, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 15209738},
     {.name = "features.17.relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){145},
      .c = 960, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15047424, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.17.conv.2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){146},
      .c = 320, .h = 6, .w = 6, .in_c = 960, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15081984, .fused = MC_FUSED_NONE, .weight = 1519824, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.17.conv.3", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){147},
      .c = 320, .h = 6, .w = 6, .in_c = 320, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15093504, .fused = MC_FUSED_NONE, .weight = 1827024, .bias_at = 1827344, .running = 31648, .counter = 53,
-     .saved = 31648, .extra = 0, .folded = 1,
+     .saved = 31648, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = -1},
     {.name = "features.18.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){148},
      .c = 1280, .h = 6, .w = 6, .in_c = 320, .in_h = 6, .in_w = 6,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15105024, .fused = MC_FUSED_NONE, .weight = 1827664, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "features.18.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){149},
      .c = 1280, .h = 6, .w = 6, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15151104, .fused = MC_FUSED_RELU6, .weight = 2237264, .bias_at = 2238544, .running = 32288, .counter = 54,
-     .saved = 32288, .extra = 0, .folded = 0,
+     .saved = 32288, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "relu6#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){150},
      .c = 1280, .h = 6, .w = 6, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15151104, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){151},
      .c = 1280, .h = 1, .w = 1, .in_c = 1280, .in_h = 6, .in_w = 6,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15197184, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "classifier.0", .kind = MC_L_DROPOUT, .ninputs = 1, .inputs = (const int[]){152},
      .c = 1280, .h = 1, .w = 1, .in_c = 1280, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.2f,
      .act = 15198464, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "classifier.1", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){153},
      .c = 10, .h = 1, .w = 1, .in_c = 1280, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 15199744, .fused = MC_FUSED_NONE, .weight = 2239824, .bias_at = 2252624, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
 };
 

@@ -117,8 +117,17 @@ void conv_k1_c288_24_48x48_s1_p0_b_bn_fwd(int n, const float *restrict x, const 
 void conv_k1_c288_24_48x48_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
-void add2_n55296_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n55296_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void bn_c24_48x48_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c24_48x48_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c24_48x48_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n55296_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y);
+void add2_n55296_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_c144_48x48_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c144_48x48_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -167,8 +176,17 @@ void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const uint16
 void conv_k1_c192_32_24x24_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c192_32_24x24_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n18432_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n18432_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void bn_c32_24x24_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c32_24x24_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c32_24x24_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n18432_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y);
+void add2_n18432_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_c192_24x24_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c192_24x24_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -217,8 +235,17 @@ void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint16
 void conv_k1_c384_64_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c384_64_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n9216_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n9216_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void bn_c64_12x12_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c64_12x12_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c64_12x12_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n9216_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y);
+void add2_n9216_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void conv_k1_c384_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c384_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -256,8 +283,17 @@ void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint16
 void conv_k1_c576_96_12x12_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c576_96_12x12_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n13824_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n13824_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void bn_c96_12x12_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c96_12x12_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c96_12x12_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n13824_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y);
+void add2_n13824_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_c576_12x12_s2_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void dw_k3_c576_12x12_s2_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
@@ -306,8 +342,17 @@ void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t
 void conv_k1_c960_160_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c960_160_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n5760_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n5760_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void bn_c160_6x6_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c160_6x6_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c160_6x6_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n5760_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y);
+void add2_n5760_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void conv_k1_c960_320_6x6_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c960_320_6x6_s1_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);

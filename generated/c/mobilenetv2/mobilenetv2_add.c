@@ -4,15 +4,155 @@
 
 #include "mobilenetv2.h"
 
-/* add2_n55296: sum of 2 inputs of 55296 values per image */
-void add2_n55296_fwd(int n, const float *x0, const float *x1, float *restrict y)
+typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
+typedef int mc_v16i __attribute__((vector_size(64), aligned(4), may_alias)); /* masks: what v > 0 gives */
+
+/* The first count floats at p, zeros after: the tail of a row; and its
+ * store, the first count lanes of v to p. One masked instruction with
+ * AVX-512 (no lane past count is touched), lane by lane without it.
+ * (Vectors go by pointer: by value they would change the ABI without
+ * AVX-512.) */
+#ifdef __AVX512F__
+#include <immintrin.h>
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
 {
-    MC_OMP_FOR
-    for (long k = 0; k < (n * 55296); k++)
-        y[k] = x0[k] + x1[k];
+    *v = (mc_v16)_mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
 }
 
-void add2_n55296_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)*v);
+}
+#else
+static inline __attribute__((unused)) void mc_v16_part(mc_v16 *v, const float *p, int count)
+{
+    *v = (mc_v16){0};
+    for (int l = 0; l < count; l++)
+        (*v)[l] = p[l];
+}
+
+static inline __attribute__((unused)) void mc_v16_store_part(float *p, const mc_v16 *v, int count)
+{
+    for (int l = 0; l < count; l++)
+        p[l] = (*v)[l];
+}
+#endif
+
+/* The lanes added in order, in float and in double. */
+static inline __attribute__((unused)) float mc_v16_sum(const mc_v16 *v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+static inline __attribute__((unused)) double mc_v16_sum_double(const mc_v16 *v)
+{
+    double s = 0.0;
+    for (int l = 0; l < 16; l++)
+        s += (*v)[l];
+    return s;
+}
+
+/* The 16 x 16 block r transposed in registers: four rounds, each swapping
+ * bit d of the row index with bit d of the column index, rows i and i + d
+ * at a time (the lanes with bit d set come from the other row). */
+static inline __attribute__((unused)) void mc_v16_transpose(mc_v16 *r)
+{
+    for (int i = 0; i < 16; i++)
+        if (!(i & 8)) {
+            const mc_v16 lo = r[i], hi = r[i + 8];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+            r[i + 8] = __builtin_shufflevector(lo, hi, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 4)) {
+            const mc_v16 lo = r[i], hi = r[i + 4];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+            r[i + 4] = __builtin_shufflevector(lo, hi, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 2)) {
+            const mc_v16 lo = r[i], hi = r[i + 2];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+            r[i + 2] = __builtin_shufflevector(lo, hi, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+        }
+    for (int i = 0; i < 16; i++)
+        if (!(i & 1)) {
+            const mc_v16 lo = r[i], hi = r[i + 1];
+            r[i] = __builtin_shufflevector(lo, hi, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+            r[i + 1] = __builtin_shufflevector(lo, hi, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+        }
+}
+
+/* Activation masks kept as bits (plan.c, mask_activations): bit l of a
+ * 16-bit word for lane l of a vector. mc_v16_bits: which lanes of m are
+ * set; mc_v16_keep: the lanes of g whose bit is set, the others 0. */
+#ifdef __AVX512F__
+static inline __attribute__((unused)) uint16_t mc_v16_bits(const mc_v16i *m)
+{
+    return (uint16_t)_mm512_cmpneq_epi32_mask((__m512i)*m, _mm512_setzero_si512());
+}
+
+static inline __attribute__((unused)) void mc_v16_keep(mc_v16 *g, uint16_t bits)
+{
+    *g = (mc_v16)_mm512_maskz_mov_ps((__mmask16)bits, (__m512)*g);
+}
+#else
+static inline __attribute__((unused)) uint16_t mc_v16_bits(const mc_v16i *m)
+{
+    unsigned bits = 0;
+    for (int l = 0; l < 16; l++)
+        bits |= (unsigned)((*m)[l] != 0) << l;
+    return (uint16_t)bits;
+}
+
+static inline __attribute__((unused)) void mc_v16_keep(mc_v16 *g, uint16_t bits)
+{
+    for (int l = 0; l < 16; l++)
+        if (!(bits >> l & 1))
+            (*g)[l] = 0.0f;
+}
+#endif
+
+/* One value g where its bit is 1, else 0, by its bits: the select bit ? g
+ * : 0 compiled to a branch, which the signs of the data mispredict (the
+ * backward of a batch norm on 2 x 2 planes 7x slower). */
+static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {g};
+    v.u &= -(uint32_t)bit;
+    return v.f;
+}
+
+/* add2_n55296_bn1: sum of 2 inputs of 55296 values per image, some normalized by the batch norm they are */
+void add2_n55296_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y)
+{
+    MC_OMP_FOR
+    for (long bc = 0; bc < (long)n * 24; bc++) {
+        const long at = bc * 2304;
+        const int c = bc % 24;
+        const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
+        int p = 0;
+        for (; p < 2304; p += 16) {
+            const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
+            *(mc_v16 *)(y + at + p) = s;
+        }
+        for (; p < 2304; p++) {
+            const float s = x0[at + p] + (x1[at + p] - m1) * k1 + f1;
+            y[at + p] = s;
+        }
+    }
+}
+
+void add2_n55296_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     (void)y;
     if (acc0) {
@@ -35,15 +175,28 @@ void add2_n55296_bwd(int n, const float *restrict y, const float *restrict dy, f
     }
 }
 
-/* add2_n18432: sum of 2 inputs of 18432 values per image */
-void add2_n18432_fwd(int n, const float *x0, const float *x1, float *restrict y)
+/* add2_n18432_bn1: sum of 2 inputs of 18432 values per image, some normalized by the batch norm they are */
+void add2_n18432_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 18432); k++)
-        y[k] = x0[k] + x1[k];
+    for (long bc = 0; bc < (long)n * 32; bc++) {
+        const long at = bc * 576;
+        const int c = bc % 32;
+        const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
+        int p = 0;
+        for (; p < 576; p += 16) {
+            const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
+            *(mc_v16 *)(y + at + p) = s;
+        }
+        for (; p < 576; p++) {
+            const float s = x0[at + p] + (x1[at + p] - m1) * k1 + f1;
+            y[at + p] = s;
+        }
+    }
 }
 
-void add2_n18432_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+void add2_n18432_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     (void)y;
     if (acc0) {
@@ -66,15 +219,28 @@ void add2_n18432_bwd(int n, const float *restrict y, const float *restrict dy, f
     }
 }
 
-/* add2_n9216: sum of 2 inputs of 9216 values per image */
-void add2_n9216_fwd(int n, const float *x0, const float *x1, float *restrict y)
+/* add2_n9216_bn1: sum of 2 inputs of 9216 values per image, some normalized by the batch norm they are */
+void add2_n9216_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 9216); k++)
-        y[k] = x0[k] + x1[k];
+    for (long bc = 0; bc < (long)n * 64; bc++) {
+        const long at = bc * 144;
+        const int c = bc % 64;
+        const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
+        int p = 0;
+        for (; p < 144; p += 16) {
+            const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
+            *(mc_v16 *)(y + at + p) = s;
+        }
+        for (; p < 144; p++) {
+            const float s = x0[at + p] + (x1[at + p] - m1) * k1 + f1;
+            y[at + p] = s;
+        }
+    }
 }
 
-void add2_n9216_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+void add2_n9216_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     (void)y;
     if (acc0) {
@@ -97,15 +263,28 @@ void add2_n9216_bwd(int n, const float *restrict y, const float *restrict dy, fl
     }
 }
 
-/* add2_n13824: sum of 2 inputs of 13824 values per image */
-void add2_n13824_fwd(int n, const float *x0, const float *x1, float *restrict y)
+/* add2_n13824_bn1: sum of 2 inputs of 13824 values per image, some normalized by the batch norm they are */
+void add2_n13824_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 13824); k++)
-        y[k] = x0[k] + x1[k];
+    for (long bc = 0; bc < (long)n * 96; bc++) {
+        const long at = bc * 144;
+        const int c = bc % 96;
+        const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
+        int p = 0;
+        for (; p < 144; p += 16) {
+            const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
+            *(mc_v16 *)(y + at + p) = s;
+        }
+        for (; p < 144; p++) {
+            const float s = x0[at + p] + (x1[at + p] - m1) * k1 + f1;
+            y[at + p] = s;
+        }
+    }
 }
 
-void add2_n13824_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+void add2_n13824_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     (void)y;
     if (acc0) {
@@ -128,15 +307,28 @@ void add2_n13824_bwd(int n, const float *restrict y, const float *restrict dy, f
     }
 }
 
-/* add2_n5760: sum of 2 inputs of 5760 values per image */
-void add2_n5760_fwd(int n, const float *x0, const float *x1, float *restrict y)
+/* add2_n5760_bn1: sum of 2 inputs of 5760 values per image, some normalized by the batch norm they are */
+void add2_n5760_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y)
 {
     MC_OMP_FOR
-    for (long k = 0; k < (n * 5760); k++)
-        y[k] = x0[k] + x1[k];
+    for (long bc = 0; bc < (long)n * 160; bc++) {
+        const long at = bc * 36;
+        const int c = bc % 160;
+        const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
+        int p = 0;
+        for (; p < 32; p += 16) {
+            const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
+            *(mc_v16 *)(y + at + p) = s;
+        }
+        for (; p < 36; p++) {
+            const float s = x0[at + p] + (x1[at + p] - m1) * k1 + f1;
+            y[at + p] = s;
+        }
+    }
 }
 
-void add2_n5760_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+void add2_n5760_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
     (void)y;
     if (acc0) {

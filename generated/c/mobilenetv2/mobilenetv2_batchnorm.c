@@ -446,7 +446,7 @@ void bn_c96_96x96_stats_fwd_train(int n, const float *restrict x, const float *r
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
     double stats[2 * 96];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c96_96x96_stats_synced_stats(n, x, stats) : (double)n * 9216;
@@ -466,7 +466,7 @@ void bn_c96_96x96_stats_fwd_train(int n, const float *restrict x, const float *r
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c96_96x96_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -791,7 +791,7 @@ void bn_c16_96x96_stats_fwd_train(int n, const float *restrict x, const float *r
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
     double stats[2 * 16];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c16_96x96_stats_synced_stats(n, x, stats) : (double)n * 9216;
@@ -811,7 +811,7 @@ void bn_c16_96x96_stats_fwd_train(int n, const float *restrict x, const float *r
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c16_96x96_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -2062,7 +2062,7 @@ void bn_c288_48x48_stats_fwd_train(int n, const float *restrict x, const float *
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
     double stats[2 * 288];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c288_48x48_stats_synced_stats(n, x, stats) : (double)n * 2304;
@@ -2082,13 +2082,217 @@ void bn_c288_48x48_stats_fwd_train(int n, const float *restrict x, const float *
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c288_48x48_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
     for (int c = 0; c < 288; c++) {
         save_mean[c] = running_mean[c];
         save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* bn_c24_48x48_byadd: batch norm over 24 channels of 48x48, applied by the add after it */
+static inline double bn_c24_48x48_byadd_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 2304; i += 32) {
+        __builtin_prefetch(p + i + 110592, 0, 2);
+        __builtin_prefetch(p + i + 110592 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 2304; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 2304; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c24_48x48_byadd_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 2304; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 2304; i < 2304; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c24_48x48_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 2304; i += 16) {
+        __builtin_prefetch(g + i + 110592, 0, 2);
+        __builtin_prefetch(x + i + 110592, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 2304; i < 2304; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c24_48x48_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 2304; i += 16) {
+        __builtin_prefetch(dx + i + 110592, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 2304; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+
+static double bn_c24_48x48_byadd_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c24_48x48_byadd_plane_sum(x + ((long)b * 24 + c) * 2304);
+    return sum;
+}
+
+static double bn_c24_48x48_byadd_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c24_48x48_byadd_plane_sum_sq(x + ((long)b * 24 + c) * 2304, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c24_48x48_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++)
+        stats[c] = bn_c24_48x48_byadd_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 24, (double)n * 2304);
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++) {
+        stats[c] /= m;
+        stats[24 + c] = bn_c24_48x48_byadd_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 24, 24, m);
+    for (int c = 0; c < 24; c++)
+        stats[24 + c] /= m;
+    return m;
+}
+
+void bn_c24_48x48_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
+    double stats[2 * 24];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c24_48x48_byadd_synced_stats(n, x, stats) : (double)n * 2304;
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++) {
+        const double mean = synced ? stats[c] : bn_c24_48x48_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[24 + c] : bn_c24_48x48_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c24_48x48_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < 24; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c24_48x48_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 24 + c) * 2304;
+        bn_c24_48x48_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c24_48x48_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 24];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 2304;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 24; c++)
+            bn_c24_48x48_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 24, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 24; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c24_48x48_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 24 + c) * 2304;
+            bn_c24_48x48_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
     }
 }
 
@@ -2988,6 +3192,210 @@ void bn_c192_24x24_relu6_pstats_bwd(int n, const float *restrict x, const uint16
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 192 + c) * 576;
             bn_c192_24x24_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 6912 + (c) * 36, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
+/* bn_c32_24x24_byadd: batch norm over 32 channels of 24x24, applied by the add after it */
+static inline double bn_c32_24x24_byadd_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 576; i += 32) {
+        __builtin_prefetch(p + i + 36864, 0, 2);
+        __builtin_prefetch(p + i + 36864 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 576; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 576; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c32_24x24_byadd_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 576; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 576; i < 576; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c32_24x24_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 576; i += 16) {
+        __builtin_prefetch(g + i + 36864, 0, 2);
+        __builtin_prefetch(x + i + 36864, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 576; i < 576; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_24x24_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 576; i += 16) {
+        __builtin_prefetch(dx + i + 36864, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 576; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+
+static double bn_c32_24x24_byadd_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c32_24x24_byadd_plane_sum(x + ((long)b * 32 + c) * 576);
+    return sum;
+}
+
+static double bn_c32_24x24_byadd_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c32_24x24_byadd_plane_sum_sq(x + ((long)b * 32 + c) * 576, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c32_24x24_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++)
+        stats[c] = bn_c32_24x24_byadd_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 32, (double)n * 576);
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        stats[c] /= m;
+        stats[32 + c] = bn_c32_24x24_byadd_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 32, 32, m);
+    for (int c = 0; c < 32; c++)
+        stats[32 + c] /= m;
+    return m;
+}
+
+void bn_c32_24x24_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
+    double stats[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c32_24x24_byadd_synced_stats(n, x, stats) : (double)n * 576;
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const double mean = synced ? stats[c] : bn_c32_24x24_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_24x24_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c32_24x24_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < 32; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c32_24x24_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 32 + c) * 576;
+        bn_c32_24x24_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c32_24x24_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 576;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 32; c++)
+            bn_c32_24x24_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 32, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c32_24x24_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 32 + c) * 576;
+            bn_c32_24x24_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -3897,6 +4305,211 @@ void bn_c384_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint16
     }
 }
 
+/* bn_c64_12x12_byadd: batch norm over 64 channels of 12x12, applied by the add after it */
+static inline double bn_c64_12x12_byadd_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 144; i += 32) {
+        __builtin_prefetch(p + i + 18432, 0, 2);
+        __builtin_prefetch(p + i + 18432 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    __builtin_prefetch(p + i + 18432, 0, 2);
+    for (; i + 8 <= 144; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 144; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c64_12x12_byadd_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c64_12x12_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 144; i += 16) {
+        __builtin_prefetch(g + i + 18432, 0, 2);
+        __builtin_prefetch(x + i + 18432, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 144; i < 144; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c64_12x12_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(dx + i + 18432, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 144; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+
+static double bn_c64_12x12_byadd_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c64_12x12_byadd_plane_sum(x + ((long)b * 64 + c) * 144);
+    return sum;
+}
+
+static double bn_c64_12x12_byadd_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c64_12x12_byadd_plane_sum_sq(x + ((long)b * 64 + c) * 144, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c64_12x12_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++)
+        stats[c] = bn_c64_12x12_byadd_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 64, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        stats[c] /= m;
+        stats[64 + c] = bn_c64_12x12_byadd_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 64, 64, m);
+    for (int c = 0; c < 64; c++)
+        stats[64 + c] /= m;
+    return m;
+}
+
+void bn_c64_12x12_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
+    double stats[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c64_12x12_byadd_synced_stats(n, x, stats) : (double)n * 144;
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        const double mean = synced ? stats[c] : bn_c64_12x12_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_12x12_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c64_12x12_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < 64; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c64_12x12_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 64 + c) * 144;
+        bn_c64_12x12_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c64_12x12_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 64; c++)
+            bn_c64_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 64, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c64_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 64 + c) * 144;
+            bn_c64_12x12_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
 /* bn_c96_12x12: batch norm over 96 channels of 12x12 */
 static inline double bn_c96_12x12_plane_sum(const float *restrict p)
 {
@@ -4559,6 +5172,211 @@ void bn_c576_12x12_relu6_pstats_bwd(int n, const float *restrict x, const uint16
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 576 + c) * 144;
             bn_c576_12x12_relu6_pstats_plane_dx(dy + at, x + at, mask + (long)(b) * 5184 + (c) * 9, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
+/* bn_c96_12x12_byadd: batch norm over 96 channels of 12x12, applied by the add after it */
+static inline double bn_c96_12x12_byadd_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 144; i += 32) {
+        __builtin_prefetch(p + i + 27648, 0, 2);
+        __builtin_prefetch(p + i + 27648 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    __builtin_prefetch(p + i + 27648, 0, 2);
+    for (; i + 8 <= 144; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 144; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c96_12x12_byadd_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 144; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 144; i < 144; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c96_12x12_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 144; i += 16) {
+        __builtin_prefetch(g + i + 27648, 0, 2);
+        __builtin_prefetch(x + i + 27648, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 144; i < 144; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c96_12x12_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 144; i += 16) {
+        __builtin_prefetch(dx + i + 27648, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 144; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+
+static double bn_c96_12x12_byadd_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c96_12x12_byadd_plane_sum(x + ((long)b * 96 + c) * 144);
+    return sum;
+}
+
+static double bn_c96_12x12_byadd_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c96_12x12_byadd_plane_sum_sq(x + ((long)b * 96 + c) * 144, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c96_12x12_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++)
+        stats[c] = bn_c96_12x12_byadd_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 96, (double)n * 144);
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        stats[c] /= m;
+        stats[96 + c] = bn_c96_12x12_byadd_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 96, 96, m);
+    for (int c = 0; c < 96; c++)
+        stats[96 + c] /= m;
+    return m;
+}
+
+void bn_c96_12x12_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
+    double stats[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c96_12x12_byadd_synced_stats(n, x, stats) : (double)n * 144;
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        const double mean = synced ? stats[c] : bn_c96_12x12_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[96 + c] : bn_c96_12x12_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c96_12x12_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < 96; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c96_12x12_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 96 + c) * 144;
+        bn_c96_12x12_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c96_12x12_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 144;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 96; c++)
+            bn_c96_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 96, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c96_12x12_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 96 + c) * 144;
+            bn_c96_12x12_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -5471,6 +6289,211 @@ void bn_c960_6x6_relu6_pstats_bwd(int n, const float *restrict x, const uint16_t
     }
 }
 
+/* bn_c160_6x6_byadd: batch norm over 160 channels of 6x6, applied by the add after it */
+static inline double bn_c160_6x6_byadd_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 36; i += 32) {
+        __builtin_prefetch(p + i + 11520, 0, 2);
+        __builtin_prefetch(p + i + 11520 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    __builtin_prefetch(p + i + 11520, 0, 2);
+    for (; i + 8 <= 36; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 36; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c160_6x6_byadd_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 32; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 32; i < 36; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c160_6x6_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 32; i += 16) {
+        __builtin_prefetch(g + i + 11520, 0, 2);
+        __builtin_prefetch(x + i + 11520, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 32; i < 36; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c160_6x6_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 32; i += 16) {
+        __builtin_prefetch(dx + i + 11520, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 36; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+
+static double bn_c160_6x6_byadd_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c160_6x6_byadd_plane_sum(x + ((long)b * 160 + c) * 36);
+    return sum;
+}
+
+static double bn_c160_6x6_byadd_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c160_6x6_byadd_plane_sum_sq(x + ((long)b * 160 + c) * 36, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c160_6x6_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 160; c++)
+        stats[c] = bn_c160_6x6_byadd_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 160, (double)n * 36);
+    MC_OMP_FOR
+    for (int c = 0; c < 160; c++) {
+        stats[c] /= m;
+        stats[160 + c] = bn_c160_6x6_byadd_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 160, 160, m);
+    for (int c = 0; c < 160; c++)
+        stats[160 + c] /= m;
+    return m;
+}
+
+void bn_c160_6x6_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
+    double stats[2 * 160];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c160_6x6_byadd_synced_stats(n, x, stats) : (double)n * 36;
+    MC_OMP_FOR
+    for (int c = 0; c < 160; c++) {
+        const double mean = synced ? stats[c] : bn_c160_6x6_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[160 + c] : bn_c160_6x6_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c160_6x6_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < 160; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c160_6x6_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 160 + c) * 36;
+        bn_c160_6x6_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c160_6x6_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 160];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 36;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 160; c++)
+            bn_c160_6x6_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 160, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 160; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c160_6x6_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 160 + c) * 36;
+            bn_c160_6x6_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
 /* bn_c320_6x6_stats: batch norm over 320 channels of 6x6, applied by the pointwise conv after it */
 static inline double bn_c320_6x6_stats_plane_sum(const float *restrict p)
 {
@@ -5551,7 +6574,7 @@ void bn_c320_6x6_stats_fwd_train(int n, const float *restrict x, const float *re
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
     double stats[2 * 320];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c320_6x6_stats_synced_stats(n, x, stats) : (double)n * 36;
@@ -5571,7 +6594,7 @@ void bn_c320_6x6_stats_fwd_train(int n, const float *restrict x, const float *re
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c320_6x6_stats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {

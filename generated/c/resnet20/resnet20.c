@@ -170,19 +170,18 @@ static void resnet20_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
             (buf + 160), (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160),
             (sav + 176));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (act + (long)(183296) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 160), (buf + 176), (sav + 160), (sav + 176));
 }
 
 /* layer1.0.bn2 */
 static void resnet20_layer9_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
         (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024), 0);
 }
 
@@ -191,14 +190,15 @@ static void resnet20_layer10_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(183296) * n), (act + (long)(19456) * n), (act + (long)(199680) * n), train ? ((uint16_t *)(act + (long)(984362) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
+        (sav + 160), (sav + 176), (act + (long)(19456) * n), (act + (long)(199680) * n), train ? ((uint16_t *)(act + (long)(984362) * n)) : 0);
 }
 
 /* layer1.0.sum */
 static void resnet20_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(984362) * n)), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(984362) * n)), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.relu#2 */
@@ -326,19 +326,18 @@ static void resnet20_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
             (buf + 320), (buf + 336), (cnt + 6), (act + (long)(363520) * n), (sav + 320),
             (sav + 336));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
-            (act + (long)(363520) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 320), (buf + 336), (sav + 320), (sav + 336));
 }
 
 /* layer1.1.bn2 */
 static void resnet20_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
         (dact + (long)(363520) * n), (dact + (long)(347136) * n), (grad + 9584), (grad + 9600), 0);
 }
 
@@ -347,14 +346,15 @@ static void resnet20_layer19_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(363520) * n), (act + (long)(199680) * n), (act + (long)(379904) * n), train ? ((uint16_t *)(act + (long)(985386) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
+        (sav + 320), (sav + 336), (act + (long)(199680) * n), (act + (long)(379904) * n), train ? ((uint16_t *)(act + (long)(985386) * n)) : 0);
 }
 
 /* layer1.1.sum */
 static void resnet20_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(985386) * n)), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(985386) * n)), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
 }
 
 /* layer1.1.relu#2 */
@@ -482,19 +482,18 @@ static void resnet20_layer27_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
             (buf + 480), (buf + 496), (cnt + 9), (act + (long)(543744) * n), (sav + 480),
             (sav + 496));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
-            (act + (long)(543744) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 480), (buf + 496), (sav + 480), (sav + 496));
 }
 
 /* layer1.2.bn2 */
 static void resnet20_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
         (dact + (long)(543744) * n), (dact + (long)(527360) * n), (grad + 14160), (grad + 14176), 0);
 }
 
@@ -503,14 +502,15 @@ static void resnet20_layer28_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(543744) * n), (act + (long)(379904) * n), (act + (long)(560128) * n), train ? ((uint16_t *)(act + (long)(986410) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
+        (sav + 480), (sav + 496), (act + (long)(379904) * n), (act + (long)(560128) * n), train ? ((uint16_t *)(act + (long)(986410) * n)) : 0);
 }
 
 /* layer1.2.sum */
 static void resnet20_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(986410) * n)), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(986410) * n)), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
 }
 
 /* layer1.2.relu#2 */
@@ -638,19 +638,18 @@ static void resnet20_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(658432) * n), (par + 25136), (par + 25168),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(658432) * n), (par + 25136), (par + 25168),
             (buf + 640), (buf + 672), (cnt + 12), (act + (long)(666624) * n), (sav + 640),
             (sav + 672));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(658432) * n), (par + 25136), (par + 25168), (buf + 640), (buf + 672),
-            (act + (long)(666624) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 640), (buf + 672), (sav + 640), (sav + 672));
 }
 
 /* layer2.0.bn2 */
 static void resnet20_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(658432) * n), (act + (long)(666624) * n), (par + 25136), (sav + 640), (sav + 672),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(658432) * n), (act + (long)(666624) * n), (par + 25136), (sav + 640), (sav + 672),
         (dact + (long)(666624) * n), (dact + (long)(658432) * n), (grad + 25136), (grad + 25168), 0);
 }
 
@@ -676,19 +675,18 @@ static void resnet20_layer38_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(674816) * n), (par + 25712), (par + 25744),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(674816) * n), (par + 25712), (par + 25744),
             (buf + 704), (buf + 736), (cnt + 13), (act + (long)(683008) * n), (sav + 704),
             (sav + 736));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(674816) * n), (par + 25712), (par + 25744), (buf + 704), (buf + 736),
-            (act + (long)(683008) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 704), (buf + 736), (sav + 704), (sav + 736));
 }
 
 /* layer2.0.downsample.1 */
 static void resnet20_layer38_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(674816) * n), (act + (long)(683008) * n), (par + 25712), (sav + 704), (sav + 736),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(674816) * n), (act + (long)(683008) * n), (par + 25712), (sav + 704), (sav + 736),
         (dact + (long)(683008) * n), (dact + (long)(674816) * n), (grad + 25712), (grad + 25744), 0);
 }
 
@@ -697,14 +695,16 @@ static void resnet20_layer39_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(666624) * n), (act + (long)(683008) * n), (act + (long)(691200) * n), train ? ((uint16_t *)(act + (long)(987178) * n)) : 0);
+    add2_n8192_bn0_1_relu_fwd(n, (act + (long)(658432) * n), (par + 25136), (par + 25168),
+        (sav + 640), (sav + 672), (act + (long)(674816) * n), (par + 25712), (par + 25744),
+        (sav + 704), (sav + 736), (act + (long)(691200) * n), train ? ((uint16_t *)(act + (long)(987178) * n)) : 0);
 }
 
 /* layer2.0.sum */
 static void resnet20_layer39_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(987178) * n)), (dact + (long)(691200) * n), (dact + (long)(666624) * n), 0, (dact + (long)(683008) * n), 0);
+    add2_n8192_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(987178) * n)), (dact + (long)(691200) * n), (dact + (long)(666624) * n), 0, (dact + (long)(683008) * n), 0);
 }
 
 /* layer2.0.relu#2 */
@@ -832,19 +832,18 @@ static void resnet20_layer47_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(748544) * n), (par + 38352), (par + 38384),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(748544) * n), (par + 38352), (par + 38384),
             (buf + 960), (buf + 992), (cnt + 16), (act + (long)(756736) * n), (sav + 960),
             (sav + 992));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(748544) * n), (par + 38352), (par + 38384), (buf + 960), (buf + 992),
-            (act + (long)(756736) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 960), (buf + 992), (sav + 960), (sav + 992));
 }
 
 /* layer2.1.bn2 */
 static void resnet20_layer47_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(748544) * n), (act + (long)(756736) * n), (par + 38352), (sav + 960), (sav + 992),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(748544) * n), (act + (long)(756736) * n), (par + 38352), (sav + 960), (sav + 992),
         (dact + (long)(756736) * n), (dact + (long)(748544) * n), (grad + 38352), (grad + 38384), 0);
 }
 
@@ -853,14 +852,15 @@ static void resnet20_layer48_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(756736) * n), (act + (long)(691200) * n), (act + (long)(764928) * n), train ? ((uint16_t *)(act + (long)(987690) * n)) : 0);
+    add2_n8192_bn0_relu_fwd(n, (act + (long)(748544) * n), (par + 38352), (par + 38384),
+        (sav + 960), (sav + 992), (act + (long)(691200) * n), (act + (long)(764928) * n), train ? ((uint16_t *)(act + (long)(987690) * n)) : 0);
 }
 
 /* layer2.1.sum */
 static void resnet20_layer48_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(987690) * n)), (dact + (long)(764928) * n), (dact + (long)(756736) * n), 0, (dact + (long)(691200) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(987690) * n)), (dact + (long)(764928) * n), (dact + (long)(756736) * n), 0, (dact + (long)(691200) * n), 0);
 }
 
 /* layer2.1.relu#2 */
@@ -988,19 +988,18 @@ static void resnet20_layer56_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(822272) * n), (par + 50992), (par + 51024),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(822272) * n), (par + 50992), (par + 51024),
             (buf + 1216), (buf + 1248), (cnt + 19), (act + (long)(830464) * n), (sav + 1216),
             (sav + 1248));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(822272) * n), (par + 50992), (par + 51024), (buf + 1216), (buf + 1248),
-            (act + (long)(830464) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 1216), (buf + 1248), (sav + 1216), (sav + 1248));
 }
 
 /* layer2.2.bn2 */
 static void resnet20_layer56_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(822272) * n), (act + (long)(830464) * n), (par + 50992), (sav + 1216), (sav + 1248),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(822272) * n), (act + (long)(830464) * n), (par + 50992), (sav + 1216), (sav + 1248),
         (dact + (long)(830464) * n), (dact + (long)(822272) * n), (grad + 50992), (grad + 51024), 0);
 }
 
@@ -1009,14 +1008,15 @@ static void resnet20_layer57_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(830464) * n), (act + (long)(764928) * n), (act + (long)(838656) * n), train ? ((uint16_t *)(act + (long)(988202) * n)) : 0);
+    add2_n8192_bn0_relu_fwd(n, (act + (long)(822272) * n), (par + 50992), (par + 51024),
+        (sav + 1216), (sav + 1248), (act + (long)(764928) * n), (act + (long)(838656) * n), train ? ((uint16_t *)(act + (long)(988202) * n)) : 0);
 }
 
 /* layer2.2.sum */
 static void resnet20_layer57_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(988202) * n)), (dact + (long)(838656) * n), (dact + (long)(830464) * n), 0, (dact + (long)(764928) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(988202) * n)), (dact + (long)(838656) * n), (dact + (long)(830464) * n), 0, (dact + (long)(764928) * n), 0);
 }
 
 /* layer2.2.relu#2 */
@@ -1144,19 +1144,18 @@ static void resnet20_layer65_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(887808) * n), (par + 92912), (par + 92976),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(887808) * n), (par + 92912), (par + 92976),
             (buf + 1536), (buf + 1600), (cnt + 22), (act + (long)(891904) * n), (sav + 1536),
             (sav + 1600));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(887808) * n), (par + 92912), (par + 92976), (buf + 1536), (buf + 1600),
-            (act + (long)(891904) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 1536), (buf + 1600), (sav + 1536), (sav + 1600));
 }
 
 /* layer3.0.bn2 */
 static void resnet20_layer65_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(887808) * n), (act + (long)(891904) * n), (par + 92912), (sav + 1536), (sav + 1600),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(887808) * n), (act + (long)(891904) * n), (par + 92912), (sav + 1536), (sav + 1600),
         (dact + (long)(891904) * n), (dact + (long)(887808) * n), (grad + 92912), (grad + 92976), 0);
 }
 
@@ -1182,19 +1181,18 @@ static void resnet20_layer67_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(896000) * n), (par + 95088), (par + 95152),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(896000) * n), (par + 95088), (par + 95152),
             (buf + 1664), (buf + 1728), (cnt + 23), (act + (long)(900096) * n), (sav + 1664),
             (sav + 1728));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(896000) * n), (par + 95088), (par + 95152), (buf + 1664), (buf + 1728),
-            (act + (long)(900096) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 1664), (buf + 1728), (sav + 1664), (sav + 1728));
 }
 
 /* layer3.0.downsample.1 */
 static void resnet20_layer67_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(896000) * n), (act + (long)(900096) * n), (par + 95088), (sav + 1664), (sav + 1728),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(896000) * n), (act + (long)(900096) * n), (par + 95088), (sav + 1664), (sav + 1728),
         (dact + (long)(900096) * n), (dact + (long)(896000) * n), (grad + 95088), (grad + 95152), 0);
 }
 
@@ -1203,14 +1201,16 @@ static void resnet20_layer68_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(891904) * n), (act + (long)(900096) * n), (act + (long)(904192) * n), train ? ((uint16_t *)(act + (long)(988586) * n)) : 0);
+    add2_n4096_bn0_1_relu_fwd(n, (act + (long)(887808) * n), (par + 92912), (par + 92976),
+        (sav + 1536), (sav + 1600), (act + (long)(896000) * n), (par + 95088), (par + 95152),
+        (sav + 1664), (sav + 1728), (act + (long)(904192) * n), train ? ((uint16_t *)(act + (long)(988586) * n)) : 0);
 }
 
 /* layer3.0.sum */
 static void resnet20_layer68_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(988586) * n)), (dact + (long)(904192) * n), (dact + (long)(891904) * n), 0, (dact + (long)(900096) * n), 0);
+    add2_n4096_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(988586) * n)), (dact + (long)(904192) * n), (dact + (long)(891904) * n), 0, (dact + (long)(900096) * n), 0);
 }
 
 /* layer3.0.relu#2 */
@@ -1338,19 +1338,18 @@ static void resnet20_layer76_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(932864) * n), (par + 141872), (par + 141936),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(932864) * n), (par + 141872), (par + 141936),
             (buf + 2176), (buf + 2240), (cnt + 26), (act + (long)(936960) * n), (sav + 2176),
             (sav + 2240));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(932864) * n), (par + 141872), (par + 141936), (buf + 2176), (buf + 2240),
-            (act + (long)(936960) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 2176), (buf + 2240), (sav + 2176), (sav + 2240));
 }
 
 /* layer3.1.bn2 */
 static void resnet20_layer76_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(932864) * n), (act + (long)(936960) * n), (par + 141872), (sav + 2176), (sav + 2240),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(932864) * n), (act + (long)(936960) * n), (par + 141872), (sav + 2176), (sav + 2240),
         (dact + (long)(936960) * n), (dact + (long)(932864) * n), (grad + 141872), (grad + 141936), 0);
 }
 
@@ -1359,14 +1358,15 @@ static void resnet20_layer77_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(936960) * n), (act + (long)(904192) * n), (act + (long)(941056) * n), train ? ((uint16_t *)(act + (long)(988842) * n)) : 0);
+    add2_n4096_bn0_relu_fwd(n, (act + (long)(932864) * n), (par + 141872), (par + 141936),
+        (sav + 2176), (sav + 2240), (act + (long)(904192) * n), (act + (long)(941056) * n), train ? ((uint16_t *)(act + (long)(988842) * n)) : 0);
 }
 
 /* layer3.1.sum */
 static void resnet20_layer77_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(988842) * n)), (dact + (long)(941056) * n), (dact + (long)(936960) * n), 0, (dact + (long)(904192) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(988842) * n)), (dact + (long)(941056) * n), (dact + (long)(936960) * n), 0, (dact + (long)(904192) * n), 0);
 }
 
 /* layer3.1.relu#2 */
@@ -1494,19 +1494,18 @@ static void resnet20_layer85_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(969728) * n), (par + 188656), (par + 188720),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(969728) * n), (par + 188656), (par + 188720),
             (buf + 2688), (buf + 2752), (cnt + 29), (act + (long)(973824) * n), (sav + 2688),
             (sav + 2752));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(969728) * n), (par + 188656), (par + 188720), (buf + 2688), (buf + 2752),
-            (act + (long)(973824) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 2688), (buf + 2752), (sav + 2688), (sav + 2752));
 }
 
 /* layer3.2.bn2 */
 static void resnet20_layer85_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(969728) * n), (act + (long)(973824) * n), (par + 188656), (sav + 2688), (sav + 2752),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(969728) * n), (act + (long)(973824) * n), (par + 188656), (sav + 2688), (sav + 2752),
         (dact + (long)(973824) * n), (dact + (long)(969728) * n), (grad + 188656), (grad + 188720), 0);
 }
 
@@ -1515,14 +1514,15 @@ static void resnet20_layer86_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(973824) * n), (act + (long)(941056) * n), (act + (long)(977920) * n), train ? ((uint16_t *)(act + (long)(989098) * n)) : 0);
+    add2_n4096_bn0_relu_fwd(n, (act + (long)(969728) * n), (par + 188656), (par + 188720),
+        (sav + 2688), (sav + 2752), (act + (long)(941056) * n), (act + (long)(977920) * n), train ? ((uint16_t *)(act + (long)(989098) * n)) : 0);
 }
 
 /* layer3.2.sum */
 static void resnet20_layer86_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(989098) * n)), (dact + (long)(977920) * n), (dact + (long)(973824) * n), 0, (dact + (long)(941056) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(989098) * n)), (dact + (long)(977920) * n), (dact + (long)(973824) * n), 0, (dact + (long)(941056) * n), 0);
 }
 
 /* layer3.2.relu#2 */
@@ -2015,630 +2015,630 @@ static const mc_layer resnet20_layers[90] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3072, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_RELU, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 982090},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 84992, .fused = MC_FUSED_NONE, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
-     .saved = 32, .extra = 0, .folded = 1,
+     .saved = 32, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 982090},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 134144, .fused = MC_FUSED_NONE, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_RELU, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
-     .saved = 128, .extra = 0, .folded = 0,
+     .saved = 128, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
-     .saved = 160, .extra = 0, .folded = 0,
+     .saved = 160, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){9, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216064, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 982186},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
-     .saved = 192, .extra = 0, .folded = 1,
+     .saved = 192, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 982186},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 314368, .fused = MC_FUSED_NONE, .weight = 6464, .bias_at = 7232, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_RELU, .weight = 7248, .bias_at = 7264, .running = 288, .counter = 5,
-     .saved = 288, .extra = 0, .folded = 0,
+     .saved = 288, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347136, .fused = MC_FUSED_NONE, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363520, .fused = MC_FUSED_NONE, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
-     .saved = 320, .extra = 0, .folded = 0,
+     .saved = 320, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){18, 11},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396288, .fused = MC_FUSED_NONE, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 982282},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 445440, .fused = MC_FUSED_NONE, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
-     .saved = 352, .extra = 0, .folded = 1,
+     .saved = 352, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 982282},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 494592, .fused = MC_FUSED_NONE, .weight = 11040, .bias_at = 11808, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_RELU, .weight = 11824, .bias_at = 11840, .running = 448, .counter = 8,
-     .saved = 448, .extra = 0, .folded = 0,
+     .saved = 448, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){25},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 527360, .fused = MC_FUSED_NONE, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){26},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543744, .fused = MC_FUSED_NONE, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
-     .saved = 480, .extra = 0, .folded = 0,
+     .saved = 480, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){27, 20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){29},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 982378},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 609280, .fused = MC_FUSED_NONE, .weight = 14736, .bias_at = 14768, .running = 512, .counter = 10,
-     .saved = 512, .extra = 0, .folded = 1,
+     .saved = 512, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 982378},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 642048, .fused = MC_FUSED_NONE, .weight = 14800, .bias_at = 15824, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 650240, .fused = MC_FUSED_RELU, .weight = 15856, .bias_at = 15888, .running = 576, .counter = 11,
-     .saved = 576, .extra = 0, .folded = 0,
+     .saved = 576, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){33},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 650240, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 658432, .fused = MC_FUSED_NONE, .weight = 15920, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 666624, .fused = MC_FUSED_NONE, .weight = 25136, .bias_at = 25168, .running = 640, .counter = 12,
-     .saved = 640, .extra = 0, .folded = 0,
+     .saved = 640, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){29},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674816, .fused = MC_FUSED_NONE, .weight = 25200, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){37},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 683008, .fused = MC_FUSED_NONE, .weight = 25712, .bias_at = 25744, .running = 704, .counter = 13,
-     .saved = 704, .extra = 0, .folded = 0,
+     .saved = 704, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){36, 38},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){39},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){40},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 699392, .fused = MC_FUSED_NONE, .weight = 25776, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 982442},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){41},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 715776, .fused = MC_FUSED_NONE, .weight = 26864, .bias_at = 26928, .running = 768, .counter = 14,
-     .saved = 768, .extra = 0, .folded = 1,
+     .saved = 768, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 982442},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){42},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 732160, .fused = MC_FUSED_NONE, .weight = 26992, .bias_at = 29040, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){43},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_RELU, .weight = 29072, .bias_at = 29104, .running = 896, .counter = 15,
-     .saved = 896, .extra = 0, .folded = 0,
+     .saved = 896, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){44},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){45},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 748544, .fused = MC_FUSED_NONE, .weight = 29136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){46},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756736, .fused = MC_FUSED_NONE, .weight = 38352, .bias_at = 38384, .running = 960, .counter = 16,
-     .saved = 960, .extra = 0, .folded = 0,
+     .saved = 960, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){47, 40},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 764928, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){48},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 764928, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){49},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 773120, .fused = MC_FUSED_NONE, .weight = 38416, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 982570},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 789504, .fused = MC_FUSED_NONE, .weight = 39504, .bias_at = 39568, .running = 1024, .counter = 17,
-     .saved = 1024, .extra = 0, .folded = 1,
+     .saved = 1024, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 982570},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){51},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 805888, .fused = MC_FUSED_NONE, .weight = 39632, .bias_at = 41680, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){52},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 814080, .fused = MC_FUSED_RELU, .weight = 41712, .bias_at = 41744, .running = 1152, .counter = 18,
-     .saved = 1152, .extra = 0, .folded = 0,
+     .saved = 1152, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){53},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 814080, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){54},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 822272, .fused = MC_FUSED_NONE, .weight = 41776, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){55},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 830464, .fused = MC_FUSED_NONE, .weight = 50992, .bias_at = 51024, .running = 1216, .counter = 19,
-     .saved = 1216, .extra = 0, .folded = 0,
+     .saved = 1216, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){56, 49},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 838656, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){57},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 838656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){58},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 846848, .fused = MC_FUSED_NONE, .weight = 51056, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 982698},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){59},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 863232, .fused = MC_FUSED_NONE, .weight = 51632, .bias_at = 51696, .running = 1280, .counter = 20,
-     .saved = 1280, .extra = 0, .folded = 1,
+     .saved = 1280, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 982698},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){60},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 879616, .fused = MC_FUSED_NONE, .weight = 51760, .bias_at = 55856, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){61},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 883712, .fused = MC_FUSED_RELU, .weight = 55920, .bias_at = 55984, .running = 1408, .counter = 21,
-     .saved = 1408, .extra = 0, .folded = 0,
+     .saved = 1408, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){62},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 883712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){63},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 56048, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){64},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 891904, .fused = MC_FUSED_NONE, .weight = 92912, .bias_at = 92976, .running = 1536, .counter = 22,
-     .saved = 1536, .extra = 0, .folded = 0,
+     .saved = 1536, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){58},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 896000, .fused = MC_FUSED_NONE, .weight = 93040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){66},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 900096, .fused = MC_FUSED_NONE, .weight = 95088, .bias_at = 95152, .running = 1664, .counter = 23,
-     .saved = 1664, .extra = 0, .folded = 0,
+     .saved = 1664, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){65, 67},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 904192, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){68},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 904192, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){69},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 908288, .fused = MC_FUSED_NONE, .weight = 95216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 982826},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){70},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 916480, .fused = MC_FUSED_NONE, .weight = 96368, .bias_at = 96496, .running = 1792, .counter = 24,
-     .saved = 1792, .extra = 0, .folded = 1,
+     .saved = 1792, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 982826},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){71},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 924672, .fused = MC_FUSED_NONE, .weight = 96624, .bias_at = 104816, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){72},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 928768, .fused = MC_FUSED_RELU, .weight = 104880, .bias_at = 104944, .running = 2048, .counter = 25,
-     .saved = 2048, .extra = 0, .folded = 0,
+     .saved = 2048, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){73},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 928768, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){74},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 932864, .fused = MC_FUSED_NONE, .weight = 105008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){75},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 141872, .bias_at = 141936, .running = 2176, .counter = 26,
-     .saved = 2176, .extra = 0, .folded = 0,
+     .saved = 2176, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){76, 69},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 941056, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){77},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 941056, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){78},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 945152, .fused = MC_FUSED_NONE, .weight = 142000, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 983082},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){79},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 953344, .fused = MC_FUSED_NONE, .weight = 143152, .bias_at = 143280, .running = 2304, .counter = 27,
-     .saved = 2304, .extra = 0, .folded = 1,
+     .saved = 2304, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 983082},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){80},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 961536, .fused = MC_FUSED_NONE, .weight = 143408, .bias_at = 151600, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){81},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 965632, .fused = MC_FUSED_RELU, .weight = 151664, .bias_at = 151728, .running = 2560, .counter = 28,
-     .saved = 2560, .extra = 0, .folded = 0,
+     .saved = 2560, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){82},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 965632, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){83},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 969728, .fused = MC_FUSED_NONE, .weight = 151792, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){84},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 973824, .fused = MC_FUSED_NONE, .weight = 188656, .bias_at = 188720, .running = 2688, .counter = 29,
-     .saved = 2688, .extra = 0, .folded = 0,
+     .saved = 2688, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){85, 78},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 977920, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 977920, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){87},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 982016, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){88},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 982080, .fused = MC_FUSED_NONE, .weight = 188784, .bias_at = 189424, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
 };
 

@@ -39,16 +39,17 @@ void conv_k1_c48_16_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const f
 void conv_k3_c16_16_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c16_16_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c16_32x32_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c16_32x32_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c16_32x32_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
-void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
-void add2_n16384_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n16384_bn0_relu_fwd(int n, const float *x0, const float *restrict gamma0, const float *restrict beta0,
+    const float *restrict mean0, const float *restrict invstd0, const float *x1, float *restrict y, uint16_t *restrict mask);
+void add2_n16384_bn0_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_5_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_5_c16_32x32_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -75,19 +76,21 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *restr
 void conv_k3_c32_32_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c32_32_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c32_16x16_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c32_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c32_16x16_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c32_16x16_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c16_32_32x32_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
-void add2_n8192_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n8192_bn0_1_relu_fwd(int n, const float *x0, const float *restrict gamma0, const float *restrict beta0,
+    const float *restrict mean0, const float *restrict invstd0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y, uint16_t *restrict mask);
+void add2_n8192_bn0_1_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_5_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_5_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -103,6 +106,9 @@ void conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n8192_bn0_relu_fwd(int n, const float *x0, const float *restrict gamma0, const float *restrict beta0,
+    const float *restrict mean0, const float *restrict invstd0, const float *x1, float *restrict y, uint16_t *restrict mask);
+void add2_n8192_bn0_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_3_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_3_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -124,19 +130,21 @@ void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restric
 void conv_k3_c64_64_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c64_64_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c64_8x8_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c64_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c64_8x8_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c64_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void conv_k1_c32_64_16x16_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
-void add2_n4096_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n4096_bn0_1_relu_fwd(int n, const float *x0, const float *restrict gamma0, const float *restrict beta0,
+    const float *restrict mean0, const float *restrict invstd0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y, uint16_t *restrict mask);
+void add2_n4096_bn0_1_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_3_c64_8x8_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_3_c64_8x8_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -152,6 +160,9 @@ void conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const fl
 void conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n4096_bn0_relu_fwd(int n, const float *x0, const float *restrict gamma0, const float *restrict beta0,
+    const float *restrict mean0, const float *restrict invstd0, const float *x1, float *restrict y, uint16_t *restrict mask);
+void add2_n4096_bn0_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void gap_c64_8x8_fwd(int n, const float *restrict x, float *restrict y);
 void gap_c64_8x8_bwd(int n, const float *restrict dy, float *restrict dx);
 void linear_64_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);

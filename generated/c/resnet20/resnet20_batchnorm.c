@@ -412,7 +412,7 @@ void bn_c48_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 48];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c48_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
@@ -432,7 +432,7 @@ void bn_c48_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -442,8 +442,8 @@ void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, cons
     }
 }
 
-/* bn_c16_32x32: batch norm over 16 channels of 32x32 */
-static inline double bn_c16_32x32_plane_sum(const float *restrict p)
+/* bn_c16_32x32_byadd: batch norm over 16 channels of 32x32, applied by the add after it */
+static inline double bn_c16_32x32_byadd_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -467,7 +467,7 @@ static inline double bn_c16_32x32_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c16_32x32_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c16_32x32_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -481,7 +481,7 @@ static inline double bn_c16_32x32_plane_sum_sq(const float *restrict p, float me
 }
 
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c16_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c16_32x32_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -503,7 +503,7 @@ static inline void bn_c16_32x32_plane_sum_grad(const float *restrict g, const fl
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c16_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c16_32x32_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -522,53 +522,36 @@ static inline void bn_c16_32x32_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused, and
- * where that passed the gradient to m, unless m is 0), the next plane of y
- * prefetched for writing (its lines are read before they are written). */
-static inline void bn_c16_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean,
-    float scale, float shift)
-{
-    int i = 0;
-    for (; i < 1024; i += 16) {
-        __builtin_prefetch(y + i + 32768, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 1024; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
 
-static double bn_c16_32x32_sum(int n, const float *restrict x, int c)
+static double bn_c16_32x32_byadd_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c16_32x32_plane_sum(x + ((long)b * 16 + c) * 1024);
+        sum += bn_c16_32x32_byadd_plane_sum(x + ((long)b * 16 + c) * 1024);
     return sum;
 }
 
-static double bn_c16_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c16_32x32_byadd_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c16_32x32_plane_sum_sq(x + ((long)b * 16 + c) * 1024, (float)mean);
+        sq += bn_c16_32x32_byadd_plane_sum_sq(x + ((long)b * 16 + c) * 1024, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c16_32x32_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c16_32x32_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 16; c++)
-        stats[c] = bn_c16_32x32_sum(n, src, c);
+        stats[c] = bn_c16_32x32_byadd_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 16, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
         stats[c] /= m;
-        stats[16 + c] = bn_c16_32x32_sqdev(n, src, c, stats[c]);
+        stats[16 + c] = bn_c16_32x32_byadd_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 16, 16, m);
     for (int c = 0; c < 16; c++)
@@ -576,22 +559,19 @@ static double bn_c16_32x32_synced_stats(int n, const float *restrict src, double
     return m;
 }
 
-void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c16_32x32_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
     double stats[2 * 16];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c16_32x32_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c16_32x32_byadd_synced_stats(n, x, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
-        const double mean = synced ? stats[c] : bn_c16_32x32_sum(n, x, c) / m;
-        const double var = synced ? stats[16 + c] : bn_c16_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c16_32x32_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[16 + c] : bn_c16_32x32_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, fmean,
-                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -603,21 +583,18 @@ void bn_c16_32x32_fwd_train(int n, const float *restrict x, const float *restric
     *count += 1;
 }
 
-void bn_c16_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c16_32x32_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 16; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c16_32x32_plane_normalize(x + ((long)b * 16 + c) * 1024, y + ((long)b * 16 + c) * 1024, mean, scale,
-                shift);
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c16_32x32_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -625,7 +602,7 @@ static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 16 + c) * 1024;
-        bn_c16_32x32_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c16_32x32_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -639,7 +616,7 @@ static void bn_c16_32x32_grad_sums(int n, const float *restrict x, const float *
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c16_32x32_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -650,7 +627,7 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 16; c++)
-            bn_c16_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c16_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 16, m);
     }
     MC_OMP_FOR
@@ -659,11 +636,11 @@ void bn_c16_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c16_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c16_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 16 + c) * 1024;
-            bn_c16_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c16_32x32_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -714,7 +691,7 @@ void bn_c32_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 32];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c32_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
@@ -734,7 +711,7 @@ void bn_c32_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c32_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -980,8 +957,8 @@ void bn_c32_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *restr
     }
 }
 
-/* bn_c32_16x16: batch norm over 32 channels of 16x16 */
-static inline double bn_c32_16x16_plane_sum(const float *restrict p)
+/* bn_c32_16x16_byadd: batch norm over 32 channels of 16x16, applied by the add after it */
+static inline double bn_c32_16x16_byadd_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -1005,7 +982,7 @@ static inline double bn_c32_16x16_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c32_16x16_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c32_16x16_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 256; i += 16) {
@@ -1019,7 +996,7 @@ static inline double bn_c32_16x16_plane_sum_sq(const float *restrict p, float me
 }
 
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c32_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c32_16x16_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 256; i += 16) {
@@ -1041,7 +1018,7 @@ static inline void bn_c32_16x16_plane_sum_grad(const float *restrict g, const fl
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c32_16x16_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c32_16x16_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -1060,53 +1037,36 @@ static inline void bn_c32_16x16_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused, and
- * where that passed the gradient to m, unless m is 0), the next plane of y
- * prefetched for writing (its lines are read before they are written). */
-static inline void bn_c32_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean,
-    float scale, float shift)
-{
-    int i = 0;
-    for (; i < 256; i += 16) {
-        __builtin_prefetch(y + i + 16384, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 256; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
 
-static double bn_c32_16x16_sum(int n, const float *restrict x, int c)
+static double bn_c32_16x16_byadd_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c32_16x16_plane_sum(x + ((long)b * 32 + c) * 256);
+        sum += bn_c32_16x16_byadd_plane_sum(x + ((long)b * 32 + c) * 256);
     return sum;
 }
 
-static double bn_c32_16x16_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c32_16x16_byadd_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c32_16x16_plane_sum_sq(x + ((long)b * 32 + c) * 256, (float)mean);
+        sq += bn_c32_16x16_byadd_plane_sum_sq(x + ((long)b * 32 + c) * 256, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c32_16x16_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c32_16x16_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 32; c++)
-        stats[c] = bn_c32_16x16_sum(n, src, c);
+        stats[c] = bn_c32_16x16_byadd_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 32, (double)n * 256);
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
         stats[c] /= m;
-        stats[32 + c] = bn_c32_16x16_sqdev(n, src, c, stats[c]);
+        stats[32 + c] = bn_c32_16x16_byadd_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 32, 32, m);
     for (int c = 0; c < 32; c++)
@@ -1114,22 +1074,19 @@ static double bn_c32_16x16_synced_stats(int n, const float *restrict src, double
     return m;
 }
 
-void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c32_16x16_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
     double stats[2 * 32];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c32_16x16_synced_stats(n, x, stats) : (double)n * 256;
+    const double m = synced ? bn_c32_16x16_byadd_synced_stats(n, x, stats) : (double)n * 256;
     MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        const double mean = synced ? stats[c] : bn_c32_16x16_sum(n, x, c) / m;
-        const double var = synced ? stats[32 + c] : bn_c32_16x16_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c32_16x16_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_16x16_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c32_16x16_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, fmean,
-                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1141,21 +1098,18 @@ void bn_c32_16x16_fwd_train(int n, const float *restrict x, const float *restric
     *count += 1;
 }
 
-void bn_c32_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c32_16x16_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 32; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c32_16x16_plane_normalize(x + ((long)b * 32 + c) * 256, y + ((long)b * 32 + c) * 256, mean, scale,
-                shift);
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c32_16x16_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -1163,7 +1117,7 @@ static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 32 + c) * 256;
-        bn_c32_16x16_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c32_16x16_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1177,7 +1131,7 @@ static void bn_c32_16x16_grad_sums(int n, const float *restrict x, const float *
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c32_16x16_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -1188,7 +1142,7 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, c
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 32; c++)
-            bn_c32_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c32_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 32, m);
     }
     MC_OMP_FOR
@@ -1197,11 +1151,11 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, c
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c32_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c32_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 32 + c) * 256;
-            bn_c32_16x16_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c32_16x16_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -1252,7 +1206,7 @@ void bn_c64_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const f
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 64];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c64_16x16_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 256;
@@ -1272,7 +1226,7 @@ void bn_c64_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const f
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c64_16x16_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -1518,8 +1472,8 @@ void bn_c64_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restric
     }
 }
 
-/* bn_c64_8x8: batch norm over 64 channels of 8x8 */
-static inline double bn_c64_8x8_plane_sum(const float *restrict p)
+/* bn_c64_8x8_byadd: batch norm over 64 channels of 8x8, applied by the add after it */
+static inline double bn_c64_8x8_byadd_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -1543,7 +1497,7 @@ static inline double bn_c64_8x8_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c64_8x8_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c64_8x8_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 64; i += 16) {
@@ -1557,7 +1511,7 @@ static inline double bn_c64_8x8_plane_sum_sq(const float *restrict p, float mean
 }
 
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c64_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c64_8x8_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 64; i += 16) {
@@ -1579,7 +1533,7 @@ static inline void bn_c64_8x8_plane_sum_grad(const float *restrict g, const floa
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c64_8x8_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c64_8x8_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -1598,53 +1552,36 @@ static inline void bn_c64_8x8_plane_dx(const float *restrict g, const float *res
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused, and
- * where that passed the gradient to m, unless m is 0), the next plane of y
- * prefetched for writing (its lines are read before they are written). */
-static inline void bn_c64_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean,
-    float scale, float shift)
-{
-    int i = 0;
-    for (; i < 64; i += 16) {
-        __builtin_prefetch(y + i + 8192, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 64; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
 
-static double bn_c64_8x8_sum(int n, const float *restrict x, int c)
+static double bn_c64_8x8_byadd_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c64_8x8_plane_sum(x + ((long)b * 64 + c) * 64);
+        sum += bn_c64_8x8_byadd_plane_sum(x + ((long)b * 64 + c) * 64);
     return sum;
 }
 
-static double bn_c64_8x8_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c64_8x8_byadd_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c64_8x8_plane_sum_sq(x + ((long)b * 64 + c) * 64, (float)mean);
+        sq += bn_c64_8x8_byadd_plane_sum_sq(x + ((long)b * 64 + c) * 64, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c64_8x8_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c64_8x8_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 64; c++)
-        stats[c] = bn_c64_8x8_sum(n, src, c);
+        stats[c] = bn_c64_8x8_byadd_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 64, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
         stats[c] /= m;
-        stats[64 + c] = bn_c64_8x8_sqdev(n, src, c, stats[c]);
+        stats[64 + c] = bn_c64_8x8_byadd_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 64, 64, m);
     for (int c = 0; c < 64; c++)
@@ -1652,22 +1589,19 @@ static double bn_c64_8x8_synced_stats(int n, const float *restrict src, double *
     return m;
 }
 
-void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c64_8x8_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
     double stats[2 * 64];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c64_8x8_synced_stats(n, x, stats) : (double)n * 64;
+    const double m = synced ? bn_c64_8x8_byadd_synced_stats(n, x, stats) : (double)n * 64;
     MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
-        const double mean = synced ? stats[c] : bn_c64_8x8_sum(n, x, c) / m;
-        const double var = synced ? stats[64 + c] : bn_c64_8x8_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c64_8x8_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_8x8_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c64_8x8_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, fmean,
-                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1679,21 +1613,18 @@ void bn_c64_8x8_fwd_train(int n, const float *restrict x, const float *restrict 
     *count += 1;
 }
 
-void bn_c64_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c64_8x8_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 64; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c64_8x8_plane_normalize(x + ((long)b * 64 + c) * 64, y + ((long)b * 64 + c) * 64, mean, scale,
-                shift);
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c64_8x8_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -1701,7 +1632,7 @@ static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *re
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 64 + c) * 64;
-        bn_c64_8x8_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c64_8x8_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1715,7 +1646,7 @@ static void bn_c64_8x8_grad_sums(int n, const float *restrict x, const float *re
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c64_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -1726,7 +1657,7 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, con
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 64; c++)
-            bn_c64_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c64_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 64, m);
     }
     MC_OMP_FOR
@@ -1735,11 +1666,11 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, con
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c64_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c64_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 64 + c) * 64;
-            bn_c64_8x8_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c64_8x8_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -1790,7 +1721,7 @@ void bn_c128_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const fl
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 128];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c128_8x8_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 64;
@@ -1810,7 +1741,7 @@ void bn_c128_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const fl
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c128_8x8_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {

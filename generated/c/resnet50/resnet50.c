@@ -170,19 +170,18 @@ static void resnet50_layer9_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
             (buf + 160), (buf + 176), (cnt + 3), (act + (long)(183296) * n), (sav + 160),
             (sav + 176));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(166912) * n), (par + 5008), (par + 5024), (buf + 160), (buf + 176),
-            (act + (long)(183296) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 160), (buf + 176), (sav + 160), (sav + 176));
 }
 
 /* layer1.0.bn2 */
 static void resnet50_layer9_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(166912) * n), (act + (long)(183296) * n), (par + 5008), (sav + 160), (sav + 176),
         (dact + (long)(183296) * n), (dact + (long)(166912) * n), (grad + 5008), (grad + 5024), 0);
 }
 
@@ -191,14 +190,15 @@ static void resnet50_layer10_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(183296) * n), (act + (long)(19456) * n), (act + (long)(199680) * n), train ? ((uint16_t *)(act + (long)(2440842) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(166912) * n), (par + 5008), (par + 5024),
+        (sav + 160), (sav + 176), (act + (long)(19456) * n), (act + (long)(199680) * n), train ? ((uint16_t *)(act + (long)(2440842) * n)) : 0);
 }
 
 /* layer1.0.sum */
 static void resnet50_layer10_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2440842) * n)), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2440842) * n)), (dact + (long)(199680) * n), (dact + (long)(183296) * n), 0, (dact + (long)(19456) * n), 0);
 }
 
 /* layer1.0.relu#2 */
@@ -326,19 +326,18 @@ static void resnet50_layer18_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
             (buf + 320), (buf + 336), (cnt + 6), (act + (long)(363520) * n), (sav + 320),
             (sav + 336));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(347136) * n), (par + 9584), (par + 9600), (buf + 320), (buf + 336),
-            (act + (long)(363520) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 320), (buf + 336), (sav + 320), (sav + 336));
 }
 
 /* layer1.1.bn2 */
 static void resnet50_layer18_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(347136) * n), (act + (long)(363520) * n), (par + 9584), (sav + 320), (sav + 336),
         (dact + (long)(363520) * n), (dact + (long)(347136) * n), (grad + 9584), (grad + 9600), 0);
 }
 
@@ -347,14 +346,15 @@ static void resnet50_layer19_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(363520) * n), (act + (long)(199680) * n), (act + (long)(379904) * n), train ? ((uint16_t *)(act + (long)(2441866) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(347136) * n), (par + 9584), (par + 9600),
+        (sav + 320), (sav + 336), (act + (long)(199680) * n), (act + (long)(379904) * n), train ? ((uint16_t *)(act + (long)(2441866) * n)) : 0);
 }
 
 /* layer1.1.sum */
 static void resnet50_layer19_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2441866) * n)), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2441866) * n)), (dact + (long)(379904) * n), (dact + (long)(363520) * n), 0, (dact + (long)(199680) * n), 0);
 }
 
 /* layer1.1.relu#2 */
@@ -482,19 +482,18 @@ static void resnet50_layer27_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
             (buf + 480), (buf + 496), (cnt + 9), (act + (long)(543744) * n), (sav + 480),
             (sav + 496));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(527360) * n), (par + 14160), (par + 14176), (buf + 480), (buf + 496),
-            (act + (long)(543744) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 480), (buf + 496), (sav + 480), (sav + 496));
 }
 
 /* layer1.2.bn2 */
 static void resnet50_layer27_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(527360) * n), (act + (long)(543744) * n), (par + 14160), (sav + 480), (sav + 496),
         (dact + (long)(543744) * n), (dact + (long)(527360) * n), (grad + 14160), (grad + 14176), 0);
 }
 
@@ -503,14 +502,15 @@ static void resnet50_layer28_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(543744) * n), (act + (long)(379904) * n), (act + (long)(560128) * n), train ? ((uint16_t *)(act + (long)(2442890) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(527360) * n), (par + 14160), (par + 14176),
+        (sav + 480), (sav + 496), (act + (long)(379904) * n), (act + (long)(560128) * n), train ? ((uint16_t *)(act + (long)(2442890) * n)) : 0);
 }
 
 /* layer1.2.sum */
 static void resnet50_layer28_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2442890) * n)), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2442890) * n)), (dact + (long)(560128) * n), (dact + (long)(543744) * n), 0, (dact + (long)(379904) * n), 0);
 }
 
 /* layer1.2.relu#2 */
@@ -638,19 +638,18 @@ static void resnet50_layer36_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(707584) * n), (par + 18736), (par + 18752),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(707584) * n), (par + 18736), (par + 18752),
             (buf + 640), (buf + 656), (cnt + 12), (act + (long)(723968) * n), (sav + 640),
             (sav + 656));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(707584) * n), (par + 18736), (par + 18752), (buf + 640), (buf + 656),
-            (act + (long)(723968) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 640), (buf + 656), (sav + 640), (sav + 656));
 }
 
 /* layer1.3.bn2 */
 static void resnet50_layer36_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(707584) * n), (act + (long)(723968) * n), (par + 18736), (sav + 640), (sav + 656),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(707584) * n), (act + (long)(723968) * n), (par + 18736), (sav + 640), (sav + 656),
         (dact + (long)(723968) * n), (dact + (long)(707584) * n), (grad + 18736), (grad + 18752), 0);
 }
 
@@ -659,14 +658,15 @@ static void resnet50_layer37_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(723968) * n), (act + (long)(560128) * n), (act + (long)(740352) * n), train ? ((uint16_t *)(act + (long)(2443914) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(707584) * n), (par + 18736), (par + 18752),
+        (sav + 640), (sav + 656), (act + (long)(560128) * n), (act + (long)(740352) * n), train ? ((uint16_t *)(act + (long)(2443914) * n)) : 0);
 }
 
 /* layer1.3.sum */
 static void resnet50_layer37_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2443914) * n)), (dact + (long)(740352) * n), (dact + (long)(723968) * n), 0, (dact + (long)(560128) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2443914) * n)), (dact + (long)(740352) * n), (dact + (long)(723968) * n), 0, (dact + (long)(560128) * n), 0);
 }
 
 /* layer1.3.relu#2 */
@@ -794,19 +794,18 @@ static void resnet50_layer45_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(887808) * n), (par + 23312), (par + 23328),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(887808) * n), (par + 23312), (par + 23328),
             (buf + 800), (buf + 816), (cnt + 15), (act + (long)(904192) * n), (sav + 800),
             (sav + 816));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(887808) * n), (par + 23312), (par + 23328), (buf + 800), (buf + 816),
-            (act + (long)(904192) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 800), (buf + 816), (sav + 800), (sav + 816));
 }
 
 /* layer1.4.bn2 */
 static void resnet50_layer45_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(887808) * n), (act + (long)(904192) * n), (par + 23312), (sav + 800), (sav + 816),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(887808) * n), (act + (long)(904192) * n), (par + 23312), (sav + 800), (sav + 816),
         (dact + (long)(904192) * n), (dact + (long)(887808) * n), (grad + 23312), (grad + 23328), 0);
 }
 
@@ -815,14 +814,15 @@ static void resnet50_layer46_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(904192) * n), (act + (long)(740352) * n), (act + (long)(920576) * n), train ? ((uint16_t *)(act + (long)(2444938) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(887808) * n), (par + 23312), (par + 23328),
+        (sav + 800), (sav + 816), (act + (long)(740352) * n), (act + (long)(920576) * n), train ? ((uint16_t *)(act + (long)(2444938) * n)) : 0);
 }
 
 /* layer1.4.sum */
 static void resnet50_layer46_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2444938) * n)), (dact + (long)(920576) * n), (dact + (long)(904192) * n), 0, (dact + (long)(740352) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2444938) * n)), (dact + (long)(920576) * n), (dact + (long)(904192) * n), 0, (dact + (long)(740352) * n), 0);
 }
 
 /* layer1.4.relu#2 */
@@ -950,19 +950,18 @@ static void resnet50_layer54_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904),
             (buf + 960), (buf + 976), (cnt + 18), (act + (long)(1084416) * n), (sav + 960),
             (sav + 976));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904), (buf + 960), (buf + 976),
-            (act + (long)(1084416) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 960), (buf + 976), (sav + 960), (sav + 976));
 }
 
 /* layer1.5.bn2 */
 static void resnet50_layer54_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1068032) * n), (act + (long)(1084416) * n), (par + 27888), (sav + 960), (sav + 976),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(1068032) * n), (act + (long)(1084416) * n), (par + 27888), (sav + 960), (sav + 976),
         (dact + (long)(1084416) * n), (dact + (long)(1068032) * n), (grad + 27888), (grad + 27904), 0);
 }
 
@@ -971,14 +970,15 @@ static void resnet50_layer55_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1084416) * n), (act + (long)(920576) * n), (act + (long)(1100800) * n), train ? ((uint16_t *)(act + (long)(2445962) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(1068032) * n), (par + 27888), (par + 27904),
+        (sav + 960), (sav + 976), (act + (long)(920576) * n), (act + (long)(1100800) * n), train ? ((uint16_t *)(act + (long)(2445962) * n)) : 0);
 }
 
 /* layer1.5.sum */
 static void resnet50_layer55_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2445962) * n)), (dact + (long)(1100800) * n), (dact + (long)(1084416) * n), 0, (dact + (long)(920576) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2445962) * n)), (dact + (long)(1100800) * n), (dact + (long)(1084416) * n), 0, (dact + (long)(920576) * n), 0);
 }
 
 /* layer1.5.relu#2 */
@@ -1106,19 +1106,18 @@ static void resnet50_layer63_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480),
             (buf + 1120), (buf + 1136), (cnt + 21), (act + (long)(1264640) * n), (sav + 1120),
             (sav + 1136));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480), (buf + 1120), (buf + 1136),
-            (act + (long)(1264640) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 1120), (buf + 1136), (sav + 1120), (sav + 1136));
 }
 
 /* layer1.6.bn2 */
 static void resnet50_layer63_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1248256) * n), (act + (long)(1264640) * n), (par + 32464), (sav + 1120), (sav + 1136),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(1248256) * n), (act + (long)(1264640) * n), (par + 32464), (sav + 1120), (sav + 1136),
         (dact + (long)(1264640) * n), (dact + (long)(1248256) * n), (grad + 32464), (grad + 32480), 0);
 }
 
@@ -1127,14 +1126,15 @@ static void resnet50_layer64_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1264640) * n), (act + (long)(1100800) * n), (act + (long)(1281024) * n), train ? ((uint16_t *)(act + (long)(2446986) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(1248256) * n), (par + 32464), (par + 32480),
+        (sav + 1120), (sav + 1136), (act + (long)(1100800) * n), (act + (long)(1281024) * n), train ? ((uint16_t *)(act + (long)(2446986) * n)) : 0);
 }
 
 /* layer1.6.sum */
 static void resnet50_layer64_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2446986) * n)), (dact + (long)(1281024) * n), (dact + (long)(1264640) * n), 0, (dact + (long)(1100800) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2446986) * n)), (dact + (long)(1281024) * n), (dact + (long)(1264640) * n), 0, (dact + (long)(1100800) * n), 0);
 }
 
 /* layer1.6.relu#2 */
@@ -1262,19 +1262,18 @@ static void resnet50_layer72_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c16_32x32_fwd_train(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056),
+        bn_c16_32x32_byadd_fwd_train(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056),
             (buf + 1280), (buf + 1296), (cnt + 24), (act + (long)(1444864) * n), (sav + 1280),
             (sav + 1296));
     else
-        bn_c16_32x32_fwd_eval(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056), (buf + 1280), (buf + 1296),
-            (act + (long)(1444864) * n));
+        bn_c16_32x32_byadd_fwd_eval((buf + 1280), (buf + 1296), (sav + 1280), (sav + 1296));
 }
 
 /* layer1.7.bn2 */
 static void resnet50_layer72_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c16_32x32_bwd(n, (act + (long)(1428480) * n), (act + (long)(1444864) * n), (par + 37040), (sav + 1280), (sav + 1296),
+    bn_c16_32x32_byadd_bwd(n, (act + (long)(1428480) * n), (act + (long)(1444864) * n), (par + 37040), (sav + 1280), (sav + 1296),
         (dact + (long)(1444864) * n), (dact + (long)(1428480) * n), (grad + 37040), (grad + 37056), 0);
 }
 
@@ -1283,14 +1282,15 @@ static void resnet50_layer73_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n16384_relu_fwd(n, (act + (long)(1444864) * n), (act + (long)(1281024) * n), (act + (long)(1461248) * n), train ? ((uint16_t *)(act + (long)(2448010) * n)) : 0);
+    add2_n16384_bn0_relu_fwd(n, (act + (long)(1428480) * n), (par + 37040), (par + 37056),
+        (sav + 1280), (sav + 1296), (act + (long)(1281024) * n), (act + (long)(1461248) * n), train ? ((uint16_t *)(act + (long)(2448010) * n)) : 0);
 }
 
 /* layer1.7.sum */
 static void resnet50_layer73_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n16384_relu_bwd(n, ((uint16_t *)(act + (long)(2448010) * n)), (dact + (long)(1461248) * n), (dact + (long)(1444864) * n), 0, (dact + (long)(1281024) * n), 0);
+    add2_n16384_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2448010) * n)), (dact + (long)(1461248) * n), (dact + (long)(1444864) * n), 0, (dact + (long)(1281024) * n), 0);
 }
 
 /* layer1.7.relu#2 */
@@ -1418,19 +1418,18 @@ static void resnet50_layer81_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048),
             (buf + 1440), (buf + 1472), (cnt + 27), (act + (long)(1567744) * n), (sav + 1440),
             (sav + 1472));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048), (buf + 1440), (buf + 1472),
-            (act + (long)(1567744) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 1440), (buf + 1472), (sav + 1440), (sav + 1472));
 }
 
 /* layer2.0.bn2 */
 static void resnet50_layer81_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1559552) * n), (act + (long)(1567744) * n), (par + 48016), (sav + 1440), (sav + 1472),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(1559552) * n), (act + (long)(1567744) * n), (par + 48016), (sav + 1440), (sav + 1472),
         (dact + (long)(1567744) * n), (dact + (long)(1559552) * n), (grad + 48016), (grad + 48048), 0);
 }
 
@@ -1456,19 +1455,18 @@ static void resnet50_layer83_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1575936) * n), (par + 48592), (par + 48624),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1575936) * n), (par + 48592), (par + 48624),
             (buf + 1504), (buf + 1536), (cnt + 28), (act + (long)(1584128) * n), (sav + 1504),
             (sav + 1536));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1575936) * n), (par + 48592), (par + 48624), (buf + 1504), (buf + 1536),
-            (act + (long)(1584128) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 1504), (buf + 1536), (sav + 1504), (sav + 1536));
 }
 
 /* layer2.0.downsample.1 */
 static void resnet50_layer83_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1575936) * n), (act + (long)(1584128) * n), (par + 48592), (sav + 1504), (sav + 1536),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(1575936) * n), (act + (long)(1584128) * n), (par + 48592), (sav + 1504), (sav + 1536),
         (dact + (long)(1584128) * n), (dact + (long)(1575936) * n), (grad + 48592), (grad + 48624), 0);
 }
 
@@ -1477,14 +1475,16 @@ static void resnet50_layer84_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(1567744) * n), (act + (long)(1584128) * n), (act + (long)(1592320) * n), train ? ((uint16_t *)(act + (long)(2448778) * n)) : 0);
+    add2_n8192_bn0_1_relu_fwd(n, (act + (long)(1559552) * n), (par + 48016), (par + 48048),
+        (sav + 1440), (sav + 1472), (act + (long)(1575936) * n), (par + 48592), (par + 48624),
+        (sav + 1504), (sav + 1536), (act + (long)(1592320) * n), train ? ((uint16_t *)(act + (long)(2448778) * n)) : 0);
 }
 
 /* layer2.0.sum */
 static void resnet50_layer84_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(2448778) * n)), (dact + (long)(1592320) * n), (dact + (long)(1567744) * n), 0, (dact + (long)(1584128) * n), 0);
+    add2_n8192_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(2448778) * n)), (dact + (long)(1592320) * n), (dact + (long)(1567744) * n), 0, (dact + (long)(1584128) * n), 0);
 }
 
 /* layer2.0.relu#2 */
@@ -1612,19 +1612,18 @@ static void resnet50_layer92_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264),
             (buf + 1760), (buf + 1792), (cnt + 31), (act + (long)(1657856) * n), (sav + 1760),
             (sav + 1792));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264), (buf + 1760), (buf + 1792),
-            (act + (long)(1657856) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 1760), (buf + 1792), (sav + 1760), (sav + 1792));
 }
 
 /* layer2.1.bn2 */
 static void resnet50_layer92_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1649664) * n), (act + (long)(1657856) * n), (par + 61232), (sav + 1760), (sav + 1792),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(1649664) * n), (act + (long)(1657856) * n), (par + 61232), (sav + 1760), (sav + 1792),
         (dact + (long)(1657856) * n), (dact + (long)(1649664) * n), (grad + 61232), (grad + 61264), 0);
 }
 
@@ -1633,14 +1632,15 @@ static void resnet50_layer93_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(1657856) * n), (act + (long)(1592320) * n), (act + (long)(1666048) * n), train ? ((uint16_t *)(act + (long)(2449290) * n)) : 0);
+    add2_n8192_bn0_relu_fwd(n, (act + (long)(1649664) * n), (par + 61232), (par + 61264),
+        (sav + 1760), (sav + 1792), (act + (long)(1592320) * n), (act + (long)(1666048) * n), train ? ((uint16_t *)(act + (long)(2449290) * n)) : 0);
 }
 
 /* layer2.1.sum */
 static void resnet50_layer93_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(2449290) * n)), (dact + (long)(1666048) * n), (dact + (long)(1657856) * n), 0, (dact + (long)(1592320) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2449290) * n)), (dact + (long)(1666048) * n), (dact + (long)(1657856) * n), 0, (dact + (long)(1592320) * n), 0);
 }
 
 /* layer2.1.relu#2 */
@@ -1768,19 +1768,18 @@ static void resnet50_layer101_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904),
             (buf + 2016), (buf + 2048), (cnt + 34), (act + (long)(1731584) * n), (sav + 2016),
             (sav + 2048));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904), (buf + 2016), (buf + 2048),
-            (act + (long)(1731584) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 2016), (buf + 2048), (sav + 2016), (sav + 2048));
 }
 
 /* layer2.2.bn2 */
 static void resnet50_layer101_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1723392) * n), (act + (long)(1731584) * n), (par + 73872), (sav + 2016), (sav + 2048),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(1723392) * n), (act + (long)(1731584) * n), (par + 73872), (sav + 2016), (sav + 2048),
         (dact + (long)(1731584) * n), (dact + (long)(1723392) * n), (grad + 73872), (grad + 73904), 0);
 }
 
@@ -1789,14 +1788,15 @@ static void resnet50_layer102_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(1731584) * n), (act + (long)(1666048) * n), (act + (long)(1739776) * n), train ? ((uint16_t *)(act + (long)(2449802) * n)) : 0);
+    add2_n8192_bn0_relu_fwd(n, (act + (long)(1723392) * n), (par + 73872), (par + 73904),
+        (sav + 2016), (sav + 2048), (act + (long)(1666048) * n), (act + (long)(1739776) * n), train ? ((uint16_t *)(act + (long)(2449802) * n)) : 0);
 }
 
 /* layer2.2.sum */
 static void resnet50_layer102_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(2449802) * n)), (dact + (long)(1739776) * n), (dact + (long)(1731584) * n), 0, (dact + (long)(1666048) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2449802) * n)), (dact + (long)(1739776) * n), (dact + (long)(1731584) * n), 0, (dact + (long)(1666048) * n), 0);
 }
 
 /* layer2.2.relu#2 */
@@ -1924,19 +1924,18 @@ static void resnet50_layer110_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544),
             (buf + 2272), (buf + 2304), (cnt + 37), (act + (long)(1805312) * n), (sav + 2272),
             (sav + 2304));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544), (buf + 2272), (buf + 2304),
-            (act + (long)(1805312) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 2272), (buf + 2304), (sav + 2272), (sav + 2304));
 }
 
 /* layer2.3.bn2 */
 static void resnet50_layer110_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1797120) * n), (act + (long)(1805312) * n), (par + 86512), (sav + 2272), (sav + 2304),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(1797120) * n), (act + (long)(1805312) * n), (par + 86512), (sav + 2272), (sav + 2304),
         (dact + (long)(1805312) * n), (dact + (long)(1797120) * n), (grad + 86512), (grad + 86544), 0);
 }
 
@@ -1945,14 +1944,15 @@ static void resnet50_layer111_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(1805312) * n), (act + (long)(1739776) * n), (act + (long)(1813504) * n), train ? ((uint16_t *)(act + (long)(2450314) * n)) : 0);
+    add2_n8192_bn0_relu_fwd(n, (act + (long)(1797120) * n), (par + 86512), (par + 86544),
+        (sav + 2272), (sav + 2304), (act + (long)(1739776) * n), (act + (long)(1813504) * n), train ? ((uint16_t *)(act + (long)(2450314) * n)) : 0);
 }
 
 /* layer2.3.sum */
 static void resnet50_layer111_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(2450314) * n)), (dact + (long)(1813504) * n), (dact + (long)(1805312) * n), 0, (dact + (long)(1739776) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2450314) * n)), (dact + (long)(1813504) * n), (dact + (long)(1805312) * n), 0, (dact + (long)(1739776) * n), 0);
 }
 
 /* layer2.3.relu#2 */
@@ -2080,19 +2080,18 @@ static void resnet50_layer119_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184),
             (buf + 2528), (buf + 2560), (cnt + 40), (act + (long)(1879040) * n), (sav + 2528),
             (sav + 2560));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184), (buf + 2528), (buf + 2560),
-            (act + (long)(1879040) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 2528), (buf + 2560), (sav + 2528), (sav + 2560));
 }
 
 /* layer2.4.bn2 */
 static void resnet50_layer119_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1870848) * n), (act + (long)(1879040) * n), (par + 99152), (sav + 2528), (sav + 2560),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(1870848) * n), (act + (long)(1879040) * n), (par + 99152), (sav + 2528), (sav + 2560),
         (dact + (long)(1879040) * n), (dact + (long)(1870848) * n), (grad + 99152), (grad + 99184), 0);
 }
 
@@ -2101,14 +2100,15 @@ static void resnet50_layer120_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(1879040) * n), (act + (long)(1813504) * n), (act + (long)(1887232) * n), train ? ((uint16_t *)(act + (long)(2450826) * n)) : 0);
+    add2_n8192_bn0_relu_fwd(n, (act + (long)(1870848) * n), (par + 99152), (par + 99184),
+        (sav + 2528), (sav + 2560), (act + (long)(1813504) * n), (act + (long)(1887232) * n), train ? ((uint16_t *)(act + (long)(2450826) * n)) : 0);
 }
 
 /* layer2.4.sum */
 static void resnet50_layer120_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(2450826) * n)), (dact + (long)(1887232) * n), (dact + (long)(1879040) * n), 0, (dact + (long)(1813504) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2450826) * n)), (dact + (long)(1887232) * n), (dact + (long)(1879040) * n), 0, (dact + (long)(1813504) * n), 0);
 }
 
 /* layer2.4.relu#2 */
@@ -2236,19 +2236,18 @@ static void resnet50_layer128_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824),
             (buf + 2784), (buf + 2816), (cnt + 43), (act + (long)(1952768) * n), (sav + 2784),
             (sav + 2816));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824), (buf + 2784), (buf + 2816),
-            (act + (long)(1952768) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 2784), (buf + 2816), (sav + 2784), (sav + 2816));
 }
 
 /* layer2.5.bn2 */
 static void resnet50_layer128_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(1944576) * n), (act + (long)(1952768) * n), (par + 111792), (sav + 2784), (sav + 2816),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(1944576) * n), (act + (long)(1952768) * n), (par + 111792), (sav + 2784), (sav + 2816),
         (dact + (long)(1952768) * n), (dact + (long)(1944576) * n), (grad + 111792), (grad + 111824), 0);
 }
 
@@ -2257,14 +2256,15 @@ static void resnet50_layer129_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(1952768) * n), (act + (long)(1887232) * n), (act + (long)(1960960) * n), train ? ((uint16_t *)(act + (long)(2451338) * n)) : 0);
+    add2_n8192_bn0_relu_fwd(n, (act + (long)(1944576) * n), (par + 111792), (par + 111824),
+        (sav + 2784), (sav + 2816), (act + (long)(1887232) * n), (act + (long)(1960960) * n), train ? ((uint16_t *)(act + (long)(2451338) * n)) : 0);
 }
 
 /* layer2.5.sum */
 static void resnet50_layer129_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(2451338) * n)), (dact + (long)(1960960) * n), (dact + (long)(1952768) * n), 0, (dact + (long)(1887232) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2451338) * n)), (dact + (long)(1960960) * n), (dact + (long)(1952768) * n), 0, (dact + (long)(1887232) * n), 0);
 }
 
 /* layer2.5.relu#2 */
@@ -2392,19 +2392,18 @@ static void resnet50_layer137_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464),
             (buf + 3040), (buf + 3072), (cnt + 46), (act + (long)(2026496) * n), (sav + 3040),
             (sav + 3072));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464), (buf + 3040), (buf + 3072),
-            (act + (long)(2026496) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 3040), (buf + 3072), (sav + 3040), (sav + 3072));
 }
 
 /* layer2.6.bn2 */
 static void resnet50_layer137_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2018304) * n), (act + (long)(2026496) * n), (par + 124432), (sav + 3040), (sav + 3072),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(2018304) * n), (act + (long)(2026496) * n), (par + 124432), (sav + 3040), (sav + 3072),
         (dact + (long)(2026496) * n), (dact + (long)(2018304) * n), (grad + 124432), (grad + 124464), 0);
 }
 
@@ -2413,14 +2412,15 @@ static void resnet50_layer138_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2026496) * n), (act + (long)(1960960) * n), (act + (long)(2034688) * n), train ? ((uint16_t *)(act + (long)(2451850) * n)) : 0);
+    add2_n8192_bn0_relu_fwd(n, (act + (long)(2018304) * n), (par + 124432), (par + 124464),
+        (sav + 3040), (sav + 3072), (act + (long)(1960960) * n), (act + (long)(2034688) * n), train ? ((uint16_t *)(act + (long)(2451850) * n)) : 0);
 }
 
 /* layer2.6.sum */
 static void resnet50_layer138_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(2451850) * n)), (dact + (long)(2034688) * n), (dact + (long)(2026496) * n), 0, (dact + (long)(1960960) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2451850) * n)), (dact + (long)(2034688) * n), (dact + (long)(2026496) * n), 0, (dact + (long)(1960960) * n), 0);
 }
 
 /* layer2.6.relu#2 */
@@ -2548,19 +2548,18 @@ static void resnet50_layer146_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c32_16x16_fwd_train(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104),
+        bn_c32_16x16_byadd_fwd_train(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104),
             (buf + 3296), (buf + 3328), (cnt + 49), (act + (long)(2100224) * n), (sav + 3296),
             (sav + 3328));
     else
-        bn_c32_16x16_fwd_eval(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104), (buf + 3296), (buf + 3328),
-            (act + (long)(2100224) * n));
+        bn_c32_16x16_byadd_fwd_eval((buf + 3296), (buf + 3328), (sav + 3296), (sav + 3328));
 }
 
 /* layer2.7.bn2 */
 static void resnet50_layer146_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c32_16x16_bwd(n, (act + (long)(2092032) * n), (act + (long)(2100224) * n), (par + 137072), (sav + 3296), (sav + 3328),
+    bn_c32_16x16_byadd_bwd(n, (act + (long)(2092032) * n), (act + (long)(2100224) * n), (par + 137072), (sav + 3296), (sav + 3328),
         (dact + (long)(2100224) * n), (dact + (long)(2092032) * n), (grad + 137072), (grad + 137104), 0);
 }
 
@@ -2569,14 +2568,15 @@ static void resnet50_layer147_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n8192_relu_fwd(n, (act + (long)(2100224) * n), (act + (long)(2034688) * n), (act + (long)(2108416) * n), train ? ((uint16_t *)(act + (long)(2452362) * n)) : 0);
+    add2_n8192_bn0_relu_fwd(n, (act + (long)(2092032) * n), (par + 137072), (par + 137104),
+        (sav + 3296), (sav + 3328), (act + (long)(2034688) * n), (act + (long)(2108416) * n), train ? ((uint16_t *)(act + (long)(2452362) * n)) : 0);
 }
 
 /* layer2.7.sum */
 static void resnet50_layer147_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n8192_relu_bwd(n, ((uint16_t *)(act + (long)(2452362) * n)), (dact + (long)(2108416) * n), (dact + (long)(2100224) * n), 0, (dact + (long)(2034688) * n), 0);
+    add2_n8192_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2452362) * n)), (dact + (long)(2108416) * n), (dact + (long)(2100224) * n), 0, (dact + (long)(2034688) * n), 0);
 }
 
 /* layer2.7.relu#2 */
@@ -2704,19 +2704,18 @@ static void resnet50_layer155_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056),
             (buf + 3616), (buf + 3680), (cnt + 52), (act + (long)(2161664) * n), (sav + 3616),
             (sav + 3680));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056), (buf + 3616), (buf + 3680),
-            (act + (long)(2161664) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 3616), (buf + 3680), (sav + 3616), (sav + 3680));
 }
 
 /* layer3.0.bn2 */
 static void resnet50_layer155_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2157568) * n), (act + (long)(2161664) * n), (par + 178992), (sav + 3616), (sav + 3680),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(2157568) * n), (act + (long)(2161664) * n), (par + 178992), (sav + 3616), (sav + 3680),
         (dact + (long)(2161664) * n), (dact + (long)(2157568) * n), (grad + 178992), (grad + 179056), 0);
 }
 
@@ -2742,19 +2741,18 @@ static void resnet50_layer157_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2165760) * n), (par + 181168), (par + 181232),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2165760) * n), (par + 181168), (par + 181232),
             (buf + 3744), (buf + 3808), (cnt + 53), (act + (long)(2169856) * n), (sav + 3744),
             (sav + 3808));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2165760) * n), (par + 181168), (par + 181232), (buf + 3744), (buf + 3808),
-            (act + (long)(2169856) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 3744), (buf + 3808), (sav + 3744), (sav + 3808));
 }
 
 /* layer3.0.downsample.1 */
 static void resnet50_layer157_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2165760) * n), (act + (long)(2169856) * n), (par + 181168), (sav + 3744), (sav + 3808),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(2165760) * n), (act + (long)(2169856) * n), (par + 181168), (sav + 3744), (sav + 3808),
         (dact + (long)(2169856) * n), (dact + (long)(2165760) * n), (grad + 181168), (grad + 181232), 0);
 }
 
@@ -2763,14 +2761,16 @@ static void resnet50_layer158_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2161664) * n), (act + (long)(2169856) * n), (act + (long)(2173952) * n), train ? ((uint16_t *)(act + (long)(2452746) * n)) : 0);
+    add2_n4096_bn0_1_relu_fwd(n, (act + (long)(2157568) * n), (par + 178992), (par + 179056),
+        (sav + 3616), (sav + 3680), (act + (long)(2165760) * n), (par + 181168), (par + 181232),
+        (sav + 3744), (sav + 3808), (act + (long)(2173952) * n), train ? ((uint16_t *)(act + (long)(2452746) * n)) : 0);
 }
 
 /* layer3.0.sum */
 static void resnet50_layer158_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(2452746) * n)), (dact + (long)(2173952) * n), (dact + (long)(2161664) * n), 0, (dact + (long)(2169856) * n), 0);
+    add2_n4096_bn0_1_relu_bwd(n, ((uint16_t *)(act + (long)(2452746) * n)), (dact + (long)(2173952) * n), (dact + (long)(2161664) * n), 0, (dact + (long)(2169856) * n), 0);
 }
 
 /* layer3.0.relu#2 */
@@ -2898,19 +2898,18 @@ static void resnet50_layer166_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016),
             (buf + 4256), (buf + 4320), (cnt + 56), (act + (long)(2206720) * n), (sav + 4256),
             (sav + 4320));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016), (buf + 4256), (buf + 4320),
-            (act + (long)(2206720) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 4256), (buf + 4320), (sav + 4256), (sav + 4320));
 }
 
 /* layer3.1.bn2 */
 static void resnet50_layer166_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2202624) * n), (act + (long)(2206720) * n), (par + 227952), (sav + 4256), (sav + 4320),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(2202624) * n), (act + (long)(2206720) * n), (par + 227952), (sav + 4256), (sav + 4320),
         (dact + (long)(2206720) * n), (dact + (long)(2202624) * n), (grad + 227952), (grad + 228016), 0);
 }
 
@@ -2919,14 +2918,15 @@ static void resnet50_layer167_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2206720) * n), (act + (long)(2173952) * n), (act + (long)(2210816) * n), train ? ((uint16_t *)(act + (long)(2453002) * n)) : 0);
+    add2_n4096_bn0_relu_fwd(n, (act + (long)(2202624) * n), (par + 227952), (par + 228016),
+        (sav + 4256), (sav + 4320), (act + (long)(2173952) * n), (act + (long)(2210816) * n), train ? ((uint16_t *)(act + (long)(2453002) * n)) : 0);
 }
 
 /* layer3.1.sum */
 static void resnet50_layer167_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(2453002) * n)), (dact + (long)(2210816) * n), (dact + (long)(2206720) * n), 0, (dact + (long)(2173952) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2453002) * n)), (dact + (long)(2210816) * n), (dact + (long)(2206720) * n), 0, (dact + (long)(2173952) * n), 0);
 }
 
 /* layer3.1.relu#2 */
@@ -3054,19 +3054,18 @@ static void resnet50_layer175_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800),
             (buf + 4768), (buf + 4832), (cnt + 59), (act + (long)(2243584) * n), (sav + 4768),
             (sav + 4832));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800), (buf + 4768), (buf + 4832),
-            (act + (long)(2243584) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 4768), (buf + 4832), (sav + 4768), (sav + 4832));
 }
 
 /* layer3.2.bn2 */
 static void resnet50_layer175_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2239488) * n), (act + (long)(2243584) * n), (par + 274736), (sav + 4768), (sav + 4832),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(2239488) * n), (act + (long)(2243584) * n), (par + 274736), (sav + 4768), (sav + 4832),
         (dact + (long)(2243584) * n), (dact + (long)(2239488) * n), (grad + 274736), (grad + 274800), 0);
 }
 
@@ -3075,14 +3074,15 @@ static void resnet50_layer176_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2243584) * n), (act + (long)(2210816) * n), (act + (long)(2247680) * n), train ? ((uint16_t *)(act + (long)(2453258) * n)) : 0);
+    add2_n4096_bn0_relu_fwd(n, (act + (long)(2239488) * n), (par + 274736), (par + 274800),
+        (sav + 4768), (sav + 4832), (act + (long)(2210816) * n), (act + (long)(2247680) * n), train ? ((uint16_t *)(act + (long)(2453258) * n)) : 0);
 }
 
 /* layer3.2.sum */
 static void resnet50_layer176_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(2453258) * n)), (dact + (long)(2247680) * n), (dact + (long)(2243584) * n), 0, (dact + (long)(2210816) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2453258) * n)), (dact + (long)(2247680) * n), (dact + (long)(2243584) * n), 0, (dact + (long)(2210816) * n), 0);
 }
 
 /* layer3.2.relu#2 */
@@ -3210,19 +3210,18 @@ static void resnet50_layer184_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584),
             (buf + 5280), (buf + 5344), (cnt + 62), (act + (long)(2280448) * n), (sav + 5280),
             (sav + 5344));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584), (buf + 5280), (buf + 5344),
-            (act + (long)(2280448) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 5280), (buf + 5344), (sav + 5280), (sav + 5344));
 }
 
 /* layer3.3.bn2 */
 static void resnet50_layer184_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2276352) * n), (act + (long)(2280448) * n), (par + 321520), (sav + 5280), (sav + 5344),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(2276352) * n), (act + (long)(2280448) * n), (par + 321520), (sav + 5280), (sav + 5344),
         (dact + (long)(2280448) * n), (dact + (long)(2276352) * n), (grad + 321520), (grad + 321584), 0);
 }
 
@@ -3231,14 +3230,15 @@ static void resnet50_layer185_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2280448) * n), (act + (long)(2247680) * n), (act + (long)(2284544) * n), train ? ((uint16_t *)(act + (long)(2453514) * n)) : 0);
+    add2_n4096_bn0_relu_fwd(n, (act + (long)(2276352) * n), (par + 321520), (par + 321584),
+        (sav + 5280), (sav + 5344), (act + (long)(2247680) * n), (act + (long)(2284544) * n), train ? ((uint16_t *)(act + (long)(2453514) * n)) : 0);
 }
 
 /* layer3.3.sum */
 static void resnet50_layer185_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(2453514) * n)), (dact + (long)(2284544) * n), (dact + (long)(2280448) * n), 0, (dact + (long)(2247680) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2453514) * n)), (dact + (long)(2284544) * n), (dact + (long)(2280448) * n), 0, (dact + (long)(2247680) * n), 0);
 }
 
 /* layer3.3.relu#2 */
@@ -3366,19 +3366,18 @@ static void resnet50_layer193_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368),
             (buf + 5792), (buf + 5856), (cnt + 65), (act + (long)(2317312) * n), (sav + 5792),
             (sav + 5856));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368), (buf + 5792), (buf + 5856),
-            (act + (long)(2317312) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 5792), (buf + 5856), (sav + 5792), (sav + 5856));
 }
 
 /* layer3.4.bn2 */
 static void resnet50_layer193_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2313216) * n), (act + (long)(2317312) * n), (par + 368304), (sav + 5792), (sav + 5856),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(2313216) * n), (act + (long)(2317312) * n), (par + 368304), (sav + 5792), (sav + 5856),
         (dact + (long)(2317312) * n), (dact + (long)(2313216) * n), (grad + 368304), (grad + 368368), 0);
 }
 
@@ -3387,14 +3386,15 @@ static void resnet50_layer194_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2317312) * n), (act + (long)(2284544) * n), (act + (long)(2321408) * n), train ? ((uint16_t *)(act + (long)(2453770) * n)) : 0);
+    add2_n4096_bn0_relu_fwd(n, (act + (long)(2313216) * n), (par + 368304), (par + 368368),
+        (sav + 5792), (sav + 5856), (act + (long)(2284544) * n), (act + (long)(2321408) * n), train ? ((uint16_t *)(act + (long)(2453770) * n)) : 0);
 }
 
 /* layer3.4.sum */
 static void resnet50_layer194_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(2453770) * n)), (dact + (long)(2321408) * n), (dact + (long)(2317312) * n), 0, (dact + (long)(2284544) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2453770) * n)), (dact + (long)(2321408) * n), (dact + (long)(2317312) * n), 0, (dact + (long)(2284544) * n), 0);
 }
 
 /* layer3.4.relu#2 */
@@ -3522,19 +3522,18 @@ static void resnet50_layer202_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152),
             (buf + 6304), (buf + 6368), (cnt + 68), (act + (long)(2354176) * n), (sav + 6304),
             (sav + 6368));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152), (buf + 6304), (buf + 6368),
-            (act + (long)(2354176) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 6304), (buf + 6368), (sav + 6304), (sav + 6368));
 }
 
 /* layer3.5.bn2 */
 static void resnet50_layer202_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2350080) * n), (act + (long)(2354176) * n), (par + 415088), (sav + 6304), (sav + 6368),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(2350080) * n), (act + (long)(2354176) * n), (par + 415088), (sav + 6304), (sav + 6368),
         (dact + (long)(2354176) * n), (dact + (long)(2350080) * n), (grad + 415088), (grad + 415152), 0);
 }
 
@@ -3543,14 +3542,15 @@ static void resnet50_layer203_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2354176) * n), (act + (long)(2321408) * n), (act + (long)(2358272) * n), train ? ((uint16_t *)(act + (long)(2454026) * n)) : 0);
+    add2_n4096_bn0_relu_fwd(n, (act + (long)(2350080) * n), (par + 415088), (par + 415152),
+        (sav + 6304), (sav + 6368), (act + (long)(2321408) * n), (act + (long)(2358272) * n), train ? ((uint16_t *)(act + (long)(2454026) * n)) : 0);
 }
 
 /* layer3.5.sum */
 static void resnet50_layer203_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(2454026) * n)), (dact + (long)(2358272) * n), (dact + (long)(2354176) * n), 0, (dact + (long)(2321408) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2454026) * n)), (dact + (long)(2358272) * n), (dact + (long)(2354176) * n), 0, (dact + (long)(2321408) * n), 0);
 }
 
 /* layer3.5.relu#2 */
@@ -3678,19 +3678,18 @@ static void resnet50_layer211_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936),
             (buf + 6816), (buf + 6880), (cnt + 71), (act + (long)(2391040) * n), (sav + 6816),
             (sav + 6880));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936), (buf + 6816), (buf + 6880),
-            (act + (long)(2391040) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 6816), (buf + 6880), (sav + 6816), (sav + 6880));
 }
 
 /* layer3.6.bn2 */
 static void resnet50_layer211_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2386944) * n), (act + (long)(2391040) * n), (par + 461872), (sav + 6816), (sav + 6880),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(2386944) * n), (act + (long)(2391040) * n), (par + 461872), (sav + 6816), (sav + 6880),
         (dact + (long)(2391040) * n), (dact + (long)(2386944) * n), (grad + 461872), (grad + 461936), 0);
 }
 
@@ -3699,14 +3698,15 @@ static void resnet50_layer212_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2391040) * n), (act + (long)(2358272) * n), (act + (long)(2395136) * n), train ? ((uint16_t *)(act + (long)(2454282) * n)) : 0);
+    add2_n4096_bn0_relu_fwd(n, (act + (long)(2386944) * n), (par + 461872), (par + 461936),
+        (sav + 6816), (sav + 6880), (act + (long)(2358272) * n), (act + (long)(2395136) * n), train ? ((uint16_t *)(act + (long)(2454282) * n)) : 0);
 }
 
 /* layer3.6.sum */
 static void resnet50_layer212_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(2454282) * n)), (dact + (long)(2395136) * n), (dact + (long)(2391040) * n), 0, (dact + (long)(2358272) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2454282) * n)), (dact + (long)(2395136) * n), (dact + (long)(2391040) * n), 0, (dact + (long)(2358272) * n), 0);
 }
 
 /* layer3.6.relu#2 */
@@ -3834,19 +3834,18 @@ static void resnet50_layer220_forward(const mc_state *s, int train)
     MC_STEP_POINTERS(s);
     (void)train;
     if (train)
-        bn_c64_8x8_fwd_train(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720),
+        bn_c64_8x8_byadd_fwd_train(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720),
             (buf + 7328), (buf + 7392), (cnt + 74), (act + (long)(2427904) * n), (sav + 7328),
             (sav + 7392));
     else
-        bn_c64_8x8_fwd_eval(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720), (buf + 7328), (buf + 7392),
-            (act + (long)(2427904) * n));
+        bn_c64_8x8_byadd_fwd_eval((buf + 7328), (buf + 7392), (sav + 7328), (sav + 7392));
 }
 
 /* layer3.7.bn2 */
 static void resnet50_layer220_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    bn_c64_8x8_bwd(n, (act + (long)(2423808) * n), (act + (long)(2427904) * n), (par + 508656), (sav + 7328), (sav + 7392),
+    bn_c64_8x8_byadd_bwd(n, (act + (long)(2423808) * n), (act + (long)(2427904) * n), (par + 508656), (sav + 7328), (sav + 7392),
         (dact + (long)(2427904) * n), (dact + (long)(2423808) * n), (grad + 508656), (grad + 508720), 0);
 }
 
@@ -3855,14 +3854,15 @@ static void resnet50_layer221_forward(const mc_state *s, int train)
 {
     MC_STEP_POINTERS(s);
     (void)train;
-    add2_n4096_relu_fwd(n, (act + (long)(2427904) * n), (act + (long)(2395136) * n), (act + (long)(2432000) * n), train ? ((uint16_t *)(act + (long)(2454538) * n)) : 0);
+    add2_n4096_bn0_relu_fwd(n, (act + (long)(2423808) * n), (par + 508656), (par + 508720),
+        (sav + 7328), (sav + 7392), (act + (long)(2395136) * n), (act + (long)(2432000) * n), train ? ((uint16_t *)(act + (long)(2454538) * n)) : 0);
 }
 
 /* layer3.7.sum */
 static void resnet50_layer221_backward(const mc_state *s)
 {
     MC_STEP_POINTERS(s);
-    add2_n4096_relu_bwd(n, ((uint16_t *)(act + (long)(2454538) * n)), (dact + (long)(2432000) * n), (dact + (long)(2427904) * n), 0, (dact + (long)(2395136) * n), 0);
+    add2_n4096_bn0_relu_bwd(n, ((uint16_t *)(act + (long)(2454538) * n)), (dact + (long)(2432000) * n), (dact + (long)(2427904) * n), 0, (dact + (long)(2395136) * n), 0);
 }
 
 /* layer3.7.relu#2 */
@@ -4930,1575 +4930,1575 @@ static const mc_layer resnet50_layers[225] = {
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 3072, .fused = MC_FUSED_NONE, .weight = 0, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){0},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_RELU, .weight = 432, .bias_at = 448, .running = 0, .counter = 0,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){1},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 19456, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){2},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 35840, .fused = MC_FUSED_NONE, .weight = 464, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2436170},
     {.name = "layer1.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){3},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 84992, .fused = MC_FUSED_NONE, .weight = 1792, .bias_at = 1840, .running = 32, .counter = 1,
-     .saved = 32, .extra = 0, .folded = 1,
+     .saved = 32, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2436170},
     {.name = "layer1.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){4},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 134144, .fused = MC_FUSED_NONE, .weight = 1888, .bias_at = 2656, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){5},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_RELU, .weight = 2672, .bias_at = 2688, .running = 128, .counter = 2,
-     .saved = 128, .extra = 0, .folded = 0,
+     .saved = 128, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){6},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 150528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){7},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 166912, .fused = MC_FUSED_NONE, .weight = 2704, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){8},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 183296, .fused = MC_FUSED_NONE, .weight = 5008, .bias_at = 5024, .running = 160, .counter = 3,
-     .saved = 160, .extra = 0, .folded = 0,
+     .saved = 160, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){9, 2},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){10},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 199680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){11},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 216064, .fused = MC_FUSED_NONE, .weight = 5040, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2436266},
     {.name = "layer1.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){12},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 265216, .fused = MC_FUSED_NONE, .weight = 6368, .bias_at = 6416, .running = 192, .counter = 4,
-     .saved = 192, .extra = 0, .folded = 1,
+     .saved = 192, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2436266},
     {.name = "layer1.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){13},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 314368, .fused = MC_FUSED_NONE, .weight = 6464, .bias_at = 7232, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){14},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_RELU, .weight = 7248, .bias_at = 7264, .running = 288, .counter = 5,
-     .saved = 288, .extra = 0, .folded = 0,
+     .saved = 288, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){15},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 330752, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){16},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 347136, .fused = MC_FUSED_NONE, .weight = 7280, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){17},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 363520, .fused = MC_FUSED_NONE, .weight = 9584, .bias_at = 9600, .running = 320, .counter = 6,
-     .saved = 320, .extra = 0, .folded = 0,
+     .saved = 320, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){18, 11},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){19},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 379904, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){20},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 396288, .fused = MC_FUSED_NONE, .weight = 9616, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2436362},
     {.name = "layer1.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){21},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 445440, .fused = MC_FUSED_NONE, .weight = 10944, .bias_at = 10992, .running = 352, .counter = 7,
-     .saved = 352, .extra = 0, .folded = 1,
+     .saved = 352, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2436362},
     {.name = "layer1.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){22},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 494592, .fused = MC_FUSED_NONE, .weight = 11040, .bias_at = 11808, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){23},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_RELU, .weight = 11824, .bias_at = 11840, .running = 448, .counter = 8,
-     .saved = 448, .extra = 0, .folded = 0,
+     .saved = 448, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){24},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 510976, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){25},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 527360, .fused = MC_FUSED_NONE, .weight = 11856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){26},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 543744, .fused = MC_FUSED_NONE, .weight = 14160, .bias_at = 14176, .running = 480, .counter = 9,
-     .saved = 480, .extra = 0, .folded = 0,
+     .saved = 480, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){27, 20},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){28},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 560128, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){29},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 576512, .fused = MC_FUSED_NONE, .weight = 14192, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2436458},
     {.name = "layer1.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){30},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 625664, .fused = MC_FUSED_NONE, .weight = 15520, .bias_at = 15568, .running = 512, .counter = 10,
-     .saved = 512, .extra = 0, .folded = 1,
+     .saved = 512, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2436458},
     {.name = "layer1.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){31},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 674816, .fused = MC_FUSED_NONE, .weight = 15616, .bias_at = 16384, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){32},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_RELU, .weight = 16400, .bias_at = 16416, .running = 608, .counter = 11,
-     .saved = 608, .extra = 0, .folded = 0,
+     .saved = 608, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){33},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 691200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){34},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 707584, .fused = MC_FUSED_NONE, .weight = 16432, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){35},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 723968, .fused = MC_FUSED_NONE, .weight = 18736, .bias_at = 18752, .running = 640, .counter = 12,
-     .saved = 640, .extra = 0, .folded = 0,
+     .saved = 640, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){36, 29},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){37},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 740352, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){38},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 756736, .fused = MC_FUSED_NONE, .weight = 18768, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2436554},
     {.name = "layer1.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){39},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 805888, .fused = MC_FUSED_NONE, .weight = 20096, .bias_at = 20144, .running = 672, .counter = 13,
-     .saved = 672, .extra = 0, .folded = 1,
+     .saved = 672, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2436554},
     {.name = "layer1.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){40},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 855040, .fused = MC_FUSED_NONE, .weight = 20192, .bias_at = 20960, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){41},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871424, .fused = MC_FUSED_RELU, .weight = 20976, .bias_at = 20992, .running = 768, .counter = 14,
-     .saved = 768, .extra = 0, .folded = 0,
+     .saved = 768, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){42},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 871424, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){43},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 887808, .fused = MC_FUSED_NONE, .weight = 21008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){44},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 904192, .fused = MC_FUSED_NONE, .weight = 23312, .bias_at = 23328, .running = 800, .counter = 15,
-     .saved = 800, .extra = 0, .folded = 0,
+     .saved = 800, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){45, 38},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 920576, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){46},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 920576, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){47},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 936960, .fused = MC_FUSED_NONE, .weight = 23344, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2436650},
     {.name = "layer1.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){48},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 986112, .fused = MC_FUSED_NONE, .weight = 24672, .bias_at = 24720, .running = 832, .counter = 16,
-     .saved = 832, .extra = 0, .folded = 1,
+     .saved = 832, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2436650},
     {.name = "layer1.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){49},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1035264, .fused = MC_FUSED_NONE, .weight = 24768, .bias_at = 25536, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){50},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1051648, .fused = MC_FUSED_RELU, .weight = 25552, .bias_at = 25568, .running = 928, .counter = 17,
-     .saved = 928, .extra = 0, .folded = 0,
+     .saved = 928, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){51},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1051648, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){52},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1068032, .fused = MC_FUSED_NONE, .weight = 25584, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){53},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1084416, .fused = MC_FUSED_NONE, .weight = 27888, .bias_at = 27904, .running = 960, .counter = 18,
-     .saved = 960, .extra = 0, .folded = 0,
+     .saved = 960, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){54, 47},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1100800, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){55},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1100800, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){56},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1117184, .fused = MC_FUSED_NONE, .weight = 27920, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2436746},
     {.name = "layer1.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){57},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1166336, .fused = MC_FUSED_NONE, .weight = 29248, .bias_at = 29296, .running = 992, .counter = 19,
-     .saved = 992, .extra = 0, .folded = 1,
+     .saved = 992, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2436746},
     {.name = "layer1.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){58},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1215488, .fused = MC_FUSED_NONE, .weight = 29344, .bias_at = 30112, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){59},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1231872, .fused = MC_FUSED_RELU, .weight = 30128, .bias_at = 30144, .running = 1088, .counter = 20,
-     .saved = 1088, .extra = 0, .folded = 0,
+     .saved = 1088, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){60},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1231872, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){61},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1248256, .fused = MC_FUSED_NONE, .weight = 30160, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){62},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1264640, .fused = MC_FUSED_NONE, .weight = 32464, .bias_at = 32480, .running = 1120, .counter = 21,
-     .saved = 1120, .extra = 0, .folded = 0,
+     .saved = 1120, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){63, 56},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1281024, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){64},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1281024, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){65},
      .c = 48, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 3, .ks = {3, 5, 7}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1297408, .fused = MC_FUSED_NONE, .weight = 32496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2436842},
     {.name = "layer1.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){66},
      .c = 48, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1346560, .fused = MC_FUSED_NONE, .weight = 33824, .bias_at = 33872, .running = 1152, .counter = 22,
-     .saved = 1152, .extra = 0, .folded = 1,
+     .saved = 1152, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2436842},
     {.name = "layer1.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){67},
      .c = 16, .h = 32, .w = 32, .in_c = 48, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1395712, .fused = MC_FUSED_NONE, .weight = 33920, .bias_at = 34688, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){68},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1412096, .fused = MC_FUSED_RELU, .weight = 34704, .bias_at = 34720, .running = 1248, .counter = 23,
-     .saved = 1248, .extra = 0, .folded = 0,
+     .saved = 1248, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){69},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1412096, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){70},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1428480, .fused = MC_FUSED_NONE, .weight = 34736, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){71},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1444864, .fused = MC_FUSED_NONE, .weight = 37040, .bias_at = 37056, .running = 1280, .counter = 24,
-     .saved = 1280, .extra = 0, .folded = 0,
+     .saved = 1280, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer1.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){72, 65},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1461248, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer1.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){73},
      .c = 16, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1461248, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){74},
      .c = 32, .h = 32, .w = 32, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1477632, .fused = MC_FUSED_NONE, .weight = 37072, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2436938},
     {.name = "layer2.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){75},
      .c = 32, .h = 32, .w = 32, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1510400, .fused = MC_FUSED_NONE, .weight = 37616, .bias_at = 37648, .running = 1312, .counter = 25,
-     .saved = 1312, .extra = 0, .folded = 1,
+     .saved = 1312, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2436938},
     {.name = "layer2.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){76},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1543168, .fused = MC_FUSED_NONE, .weight = 37680, .bias_at = 38704, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){77},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1551360, .fused = MC_FUSED_RELU, .weight = 38736, .bias_at = 38768, .running = 1376, .counter = 26,
-     .saved = 1376, .extra = 0, .folded = 0,
+     .saved = 1376, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){78},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1551360, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){79},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1559552, .fused = MC_FUSED_NONE, .weight = 38800, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){80},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1567744, .fused = MC_FUSED_NONE, .weight = 48016, .bias_at = 48048, .running = 1440, .counter = 27,
-     .saved = 1440, .extra = 0, .folded = 0,
+     .saved = 1440, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){74},
      .c = 32, .h = 16, .w = 16, .in_c = 16, .in_h = 32, .in_w = 32,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1575936, .fused = MC_FUSED_NONE, .weight = 48080, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){82},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1584128, .fused = MC_FUSED_NONE, .weight = 48592, .bias_at = 48624, .running = 1504, .counter = 28,
-     .saved = 1504, .extra = 0, .folded = 0,
+     .saved = 1504, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){81, 83},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1592320, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){84},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1592320, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){85},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1600512, .fused = MC_FUSED_NONE, .weight = 48656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2437002},
     {.name = "layer2.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){86},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1616896, .fused = MC_FUSED_NONE, .weight = 49744, .bias_at = 49808, .running = 1568, .counter = 29,
-     .saved = 1568, .extra = 0, .folded = 1,
+     .saved = 1568, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2437002},
     {.name = "layer2.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){87},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1633280, .fused = MC_FUSED_NONE, .weight = 49872, .bias_at = 51920, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){88},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1641472, .fused = MC_FUSED_RELU, .weight = 51952, .bias_at = 51984, .running = 1696, .counter = 30,
-     .saved = 1696, .extra = 0, .folded = 0,
+     .saved = 1696, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){89},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1641472, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){90},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1649664, .fused = MC_FUSED_NONE, .weight = 52016, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){91},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1657856, .fused = MC_FUSED_NONE, .weight = 61232, .bias_at = 61264, .running = 1760, .counter = 31,
-     .saved = 1760, .extra = 0, .folded = 0,
+     .saved = 1760, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){92, 85},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1666048, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){93},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1666048, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){94},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1674240, .fused = MC_FUSED_NONE, .weight = 61296, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2437130},
     {.name = "layer2.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){95},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1690624, .fused = MC_FUSED_NONE, .weight = 62384, .bias_at = 62448, .running = 1824, .counter = 32,
-     .saved = 1824, .extra = 0, .folded = 1,
+     .saved = 1824, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2437130},
     {.name = "layer2.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){96},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1707008, .fused = MC_FUSED_NONE, .weight = 62512, .bias_at = 64560, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){97},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1715200, .fused = MC_FUSED_RELU, .weight = 64592, .bias_at = 64624, .running = 1952, .counter = 33,
-     .saved = 1952, .extra = 0, .folded = 0,
+     .saved = 1952, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){98},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1715200, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){99},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1723392, .fused = MC_FUSED_NONE, .weight = 64656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){100},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1731584, .fused = MC_FUSED_NONE, .weight = 73872, .bias_at = 73904, .running = 2016, .counter = 34,
-     .saved = 2016, .extra = 0, .folded = 0,
+     .saved = 2016, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){101, 94},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1739776, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){102},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1739776, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){103},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1747968, .fused = MC_FUSED_NONE, .weight = 73936, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2437258},
     {.name = "layer2.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){104},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1764352, .fused = MC_FUSED_NONE, .weight = 75024, .bias_at = 75088, .running = 2080, .counter = 35,
-     .saved = 2080, .extra = 0, .folded = 1,
+     .saved = 2080, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2437258},
     {.name = "layer2.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){105},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1780736, .fused = MC_FUSED_NONE, .weight = 75152, .bias_at = 77200, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){106},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1788928, .fused = MC_FUSED_RELU, .weight = 77232, .bias_at = 77264, .running = 2208, .counter = 36,
-     .saved = 2208, .extra = 0, .folded = 0,
+     .saved = 2208, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){107},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1788928, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){108},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1797120, .fused = MC_FUSED_NONE, .weight = 77296, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){109},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1805312, .fused = MC_FUSED_NONE, .weight = 86512, .bias_at = 86544, .running = 2272, .counter = 37,
-     .saved = 2272, .extra = 0, .folded = 0,
+     .saved = 2272, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){110, 103},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1813504, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){111},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1813504, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){112},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1821696, .fused = MC_FUSED_NONE, .weight = 86576, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2437386},
     {.name = "layer2.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){113},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1838080, .fused = MC_FUSED_NONE, .weight = 87664, .bias_at = 87728, .running = 2336, .counter = 38,
-     .saved = 2336, .extra = 0, .folded = 1,
+     .saved = 2336, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2437386},
     {.name = "layer2.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){114},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1854464, .fused = MC_FUSED_NONE, .weight = 87792, .bias_at = 89840, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){115},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1862656, .fused = MC_FUSED_RELU, .weight = 89872, .bias_at = 89904, .running = 2464, .counter = 39,
-     .saved = 2464, .extra = 0, .folded = 0,
+     .saved = 2464, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){116},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1862656, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){117},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1870848, .fused = MC_FUSED_NONE, .weight = 89936, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){118},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1879040, .fused = MC_FUSED_NONE, .weight = 99152, .bias_at = 99184, .running = 2528, .counter = 40,
-     .saved = 2528, .extra = 0, .folded = 0,
+     .saved = 2528, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){119, 112},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1887232, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){120},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1887232, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){121},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1895424, .fused = MC_FUSED_NONE, .weight = 99216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2437514},
     {.name = "layer2.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){122},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1911808, .fused = MC_FUSED_NONE, .weight = 100304, .bias_at = 100368, .running = 2592, .counter = 41,
-     .saved = 2592, .extra = 0, .folded = 1,
+     .saved = 2592, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2437514},
     {.name = "layer2.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){123},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1928192, .fused = MC_FUSED_NONE, .weight = 100432, .bias_at = 102480, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){124},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1936384, .fused = MC_FUSED_RELU, .weight = 102512, .bias_at = 102544, .running = 2720, .counter = 42,
-     .saved = 2720, .extra = 0, .folded = 0,
+     .saved = 2720, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){125},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1936384, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){126},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1944576, .fused = MC_FUSED_NONE, .weight = 102576, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){127},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1952768, .fused = MC_FUSED_NONE, .weight = 111792, .bias_at = 111824, .running = 2784, .counter = 43,
-     .saved = 2784, .extra = 0, .folded = 0,
+     .saved = 2784, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){128, 121},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1960960, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){129},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1960960, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){130},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1969152, .fused = MC_FUSED_NONE, .weight = 111856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2437642},
     {.name = "layer2.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){131},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 1985536, .fused = MC_FUSED_NONE, .weight = 112944, .bias_at = 113008, .running = 2848, .counter = 44,
-     .saved = 2848, .extra = 0, .folded = 1,
+     .saved = 2848, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2437642},
     {.name = "layer2.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){132},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2001920, .fused = MC_FUSED_NONE, .weight = 113072, .bias_at = 115120, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){133},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2010112, .fused = MC_FUSED_RELU, .weight = 115152, .bias_at = 115184, .running = 2976, .counter = 45,
-     .saved = 2976, .extra = 0, .folded = 0,
+     .saved = 2976, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){134},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2010112, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){135},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2018304, .fused = MC_FUSED_NONE, .weight = 115216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){136},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2026496, .fused = MC_FUSED_NONE, .weight = 124432, .bias_at = 124464, .running = 3040, .counter = 46,
-     .saved = 3040, .extra = 0, .folded = 0,
+     .saved = 3040, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){137, 130},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2034688, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){138},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2034688, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){139},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 5}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2042880, .fused = MC_FUSED_NONE, .weight = 124496, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2437770},
     {.name = "layer2.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){140},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2059264, .fused = MC_FUSED_NONE, .weight = 125584, .bias_at = 125648, .running = 3104, .counter = 47,
-     .saved = 3104, .extra = 0, .folded = 1,
+     .saved = 3104, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2437770},
     {.name = "layer2.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){141},
      .c = 32, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2075648, .fused = MC_FUSED_NONE, .weight = 125712, .bias_at = 127760, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){142},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2083840, .fused = MC_FUSED_RELU, .weight = 127792, .bias_at = 127824, .running = 3232, .counter = 48,
-     .saved = 3232, .extra = 0, .folded = 0,
+     .saved = 3232, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){143},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2083840, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){144},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2092032, .fused = MC_FUSED_NONE, .weight = 127856, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){145},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2100224, .fused = MC_FUSED_NONE, .weight = 137072, .bias_at = 137104, .running = 3296, .counter = 49,
-     .saved = 3296, .extra = 0, .folded = 0,
+     .saved = 3296, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer2.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){146, 139},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2108416, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer2.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){147},
      .c = 32, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2108416, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){148},
      .c = 64, .h = 16, .w = 16, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2116608, .fused = MC_FUSED_NONE, .weight = 137136, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2437898},
     {.name = "layer3.0.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){149},
      .c = 64, .h = 16, .w = 16, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2132992, .fused = MC_FUSED_NONE, .weight = 137712, .bias_at = 137776, .running = 3360, .counter = 50,
-     .saved = 3360, .extra = 0, .folded = 1,
+     .saved = 3360, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2437898},
     {.name = "layer3.0.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){150},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2149376, .fused = MC_FUSED_NONE, .weight = 137840, .bias_at = 141936, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){151},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2153472, .fused = MC_FUSED_RELU, .weight = 142000, .bias_at = 142064, .running = 3488, .counter = 51,
-     .saved = 3488, .extra = 0, .folded = 0,
+     .saved = 3488, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){152},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2153472, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){153},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2157568, .fused = MC_FUSED_NONE, .weight = 142128, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){154},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2161664, .fused = MC_FUSED_NONE, .weight = 178992, .bias_at = 179056, .running = 3616, .counter = 52,
-     .saved = 3616, .extra = 0, .folded = 0,
+     .saved = 3616, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.0.downsample.0", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){148},
      .c = 64, .h = 8, .w = 8, .in_c = 32, .in_h = 16, .in_w = 16,
      .k = 1, .stride = 2, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2165760, .fused = MC_FUSED_NONE, .weight = 179120, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.downsample.1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){156},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2169856, .fused = MC_FUSED_NONE, .weight = 181168, .bias_at = 181232, .running = 3744, .counter = 53,
-     .saved = 3744, .extra = 0, .folded = 0,
+     .saved = 3744, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.0.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){155, 157},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2173952, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.0.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){158},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2173952, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){159},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2178048, .fused = MC_FUSED_NONE, .weight = 181296, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2438026},
     {.name = "layer3.1.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){160},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2186240, .fused = MC_FUSED_NONE, .weight = 182448, .bias_at = 182576, .running = 3872, .counter = 54,
-     .saved = 3872, .extra = 0, .folded = 1,
+     .saved = 3872, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2438026},
     {.name = "layer3.1.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){161},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2194432, .fused = MC_FUSED_NONE, .weight = 182704, .bias_at = 190896, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){162},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2198528, .fused = MC_FUSED_RELU, .weight = 190960, .bias_at = 191024, .running = 4128, .counter = 55,
-     .saved = 4128, .extra = 0, .folded = 0,
+     .saved = 4128, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){163},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2198528, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){164},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2202624, .fused = MC_FUSED_NONE, .weight = 191088, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){165},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2206720, .fused = MC_FUSED_NONE, .weight = 227952, .bias_at = 228016, .running = 4256, .counter = 56,
-     .saved = 4256, .extra = 0, .folded = 0,
+     .saved = 4256, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.1.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){166, 159},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2210816, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.1.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){167},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2210816, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){168},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2214912, .fused = MC_FUSED_NONE, .weight = 228080, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2438282},
     {.name = "layer3.2.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){169},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2223104, .fused = MC_FUSED_NONE, .weight = 229232, .bias_at = 229360, .running = 4384, .counter = 57,
-     .saved = 4384, .extra = 0, .folded = 1,
+     .saved = 4384, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2438282},
     {.name = "layer3.2.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){170},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2231296, .fused = MC_FUSED_NONE, .weight = 229488, .bias_at = 237680, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){171},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2235392, .fused = MC_FUSED_RELU, .weight = 237744, .bias_at = 237808, .running = 4640, .counter = 58,
-     .saved = 4640, .extra = 0, .folded = 0,
+     .saved = 4640, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){172},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2235392, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){173},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2239488, .fused = MC_FUSED_NONE, .weight = 237872, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){174},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2243584, .fused = MC_FUSED_NONE, .weight = 274736, .bias_at = 274800, .running = 4768, .counter = 59,
-     .saved = 4768, .extra = 0, .folded = 0,
+     .saved = 4768, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.2.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){175, 168},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2247680, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.2.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){176},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2247680, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.3.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){177},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2251776, .fused = MC_FUSED_NONE, .weight = 274864, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2438538},
     {.name = "layer3.3.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){178},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2259968, .fused = MC_FUSED_NONE, .weight = 276016, .bias_at = 276144, .running = 4896, .counter = 60,
-     .saved = 4896, .extra = 0, .folded = 1,
+     .saved = 4896, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2438538},
     {.name = "layer3.3.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){179},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2268160, .fused = MC_FUSED_NONE, .weight = 276272, .bias_at = 284464, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.3.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){180},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2272256, .fused = MC_FUSED_RELU, .weight = 284528, .bias_at = 284592, .running = 5152, .counter = 61,
-     .saved = 5152, .extra = 0, .folded = 0,
+     .saved = 5152, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.3.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){181},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2272256, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.3.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){182},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2276352, .fused = MC_FUSED_NONE, .weight = 284656, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.3.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){183},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2280448, .fused = MC_FUSED_NONE, .weight = 321520, .bias_at = 321584, .running = 5280, .counter = 62,
-     .saved = 5280, .extra = 0, .folded = 0,
+     .saved = 5280, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.3.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){184, 177},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2284544, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.3.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){185},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2284544, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.4.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){186},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2288640, .fused = MC_FUSED_NONE, .weight = 321648, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2438794},
     {.name = "layer3.4.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){187},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2296832, .fused = MC_FUSED_NONE, .weight = 322800, .bias_at = 322928, .running = 5408, .counter = 63,
-     .saved = 5408, .extra = 0, .folded = 1,
+     .saved = 5408, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2438794},
     {.name = "layer3.4.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){188},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2305024, .fused = MC_FUSED_NONE, .weight = 323056, .bias_at = 331248, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.4.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){189},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2309120, .fused = MC_FUSED_RELU, .weight = 331312, .bias_at = 331376, .running = 5664, .counter = 64,
-     .saved = 5664, .extra = 0, .folded = 0,
+     .saved = 5664, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.4.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){190},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2309120, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.4.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){191},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2313216, .fused = MC_FUSED_NONE, .weight = 331440, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.4.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){192},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2317312, .fused = MC_FUSED_NONE, .weight = 368304, .bias_at = 368368, .running = 5792, .counter = 65,
-     .saved = 5792, .extra = 0, .folded = 0,
+     .saved = 5792, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.4.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){193, 186},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2321408, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.4.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){194},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2321408, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.5.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){195},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2325504, .fused = MC_FUSED_NONE, .weight = 368432, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2439050},
     {.name = "layer3.5.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){196},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2333696, .fused = MC_FUSED_NONE, .weight = 369584, .bias_at = 369712, .running = 5920, .counter = 66,
-     .saved = 5920, .extra = 0, .folded = 1,
+     .saved = 5920, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2439050},
     {.name = "layer3.5.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){197},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2341888, .fused = MC_FUSED_NONE, .weight = 369840, .bias_at = 378032, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.5.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){198},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2345984, .fused = MC_FUSED_RELU, .weight = 378096, .bias_at = 378160, .running = 6176, .counter = 67,
-     .saved = 6176, .extra = 0, .folded = 0,
+     .saved = 6176, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.5.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){199},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2345984, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.5.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){200},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2350080, .fused = MC_FUSED_NONE, .weight = 378224, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.5.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){201},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2354176, .fused = MC_FUSED_NONE, .weight = 415088, .bias_at = 415152, .running = 6304, .counter = 68,
-     .saved = 6304, .extra = 0, .folded = 0,
+     .saved = 6304, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.5.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){202, 195},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2358272, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.5.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){203},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2358272, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.6.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){204},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2362368, .fused = MC_FUSED_NONE, .weight = 415216, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2439306},
     {.name = "layer3.6.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){205},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2370560, .fused = MC_FUSED_NONE, .weight = 416368, .bias_at = 416496, .running = 6432, .counter = 69,
-     .saved = 6432, .extra = 0, .folded = 1,
+     .saved = 6432, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2439306},
     {.name = "layer3.6.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){206},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2378752, .fused = MC_FUSED_NONE, .weight = 416624, .bias_at = 424816, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.6.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){207},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2382848, .fused = MC_FUSED_RELU, .weight = 424880, .bias_at = 424944, .running = 6688, .counter = 70,
-     .saved = 6688, .extra = 0, .folded = 0,
+     .saved = 6688, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.6.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){208},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2382848, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.6.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){209},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2386944, .fused = MC_FUSED_NONE, .weight = 425008, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.6.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){210},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2391040, .fused = MC_FUSED_NONE, .weight = 461872, .bias_at = 461936, .running = 6816, .counter = 71,
-     .saved = 6816, .extra = 0, .folded = 0,
+     .saved = 6816, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.6.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){211, 204},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2395136, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.6.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){212},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2395136, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.7.conv_bn.seps", .kind = MC_L_DEPTHWISE, .ninputs = 1, .inputs = (const int[]){213},
      .c = 128, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 2, .ks = {3, 3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2399232, .fused = MC_FUSED_NONE, .weight = 462000, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = 2439562},
     {.name = "layer3.7.conv_bn.bn1", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){214},
      .c = 128, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2407424, .fused = MC_FUSED_NONE, .weight = 463152, .bias_at = 463280, .running = 6944, .counter = 72,
-     .saved = 6944, .extra = 0, .folded = 1,
+     .saved = 6944, .extra = 0, .folded = MC_FOLD_CONV,
      .stats = 2439562},
     {.name = "layer3.7.conv_bn.pointwise", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){215},
      .c = 64, .h = 8, .w = 8, .in_c = 128, .in_h = 8, .in_w = 8,
      .k = 1, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2415616, .fused = MC_FUSED_NONE, .weight = 463408, .bias_at = 471600, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.7.conv_bn.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){216},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 0, .ks = {0}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2419712, .fused = MC_FUSED_RELU, .weight = 471664, .bias_at = 471728, .running = 7200, .counter = 73,
-     .saved = 7200, .extra = 0, .folded = 0,
+     .saved = 7200, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.7.relu#1", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){217},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2419712, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.7.conv2", .kind = MC_L_CONV, .ninputs = 1, .inputs = (const int[]){218},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 3, .stride = 1, .pad = 1, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2423808, .fused = MC_FUSED_NONE, .weight = 471792, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.7.bn2", .kind = MC_L_BATCHNORM, .ninputs = 1, .inputs = (const int[]){219},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2427904, .fused = MC_FUSED_NONE, .weight = 508656, .bias_at = 508720, .running = 7328, .counter = 74,
-     .saved = 7328, .extra = 0, .folded = 0,
+     .saved = 7328, .extra = 0, .folded = MC_FOLD_ADD,
      .stats = -1},
     {.name = "layer3.7.sum", .kind = MC_L_ADD, .ninputs = 2, .inputs = (const int[]){220, 213},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2432000, .fused = MC_FUSED_RELU, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "layer3.7.relu#2", .kind = MC_L_IDENTITY, .ninputs = 1, .inputs = (const int[]){221},
      .c = 64, .h = 8, .w = 8, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2432000, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "pool", .kind = MC_L_AVGPOOL, .ninputs = 1, .inputs = (const int[]){222},
      .c = 64, .h = 1, .w = 1, .in_c = 64, .in_h = 8, .in_w = 8,
      .k = 0, .stride = 0, .pad = 0, .groups = 1, .offset = 0, .bias = 0,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2436096, .fused = MC_FUSED_NONE, .weight = -1, .bias_at = -1, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
     {.name = "fc", .kind = MC_L_LINEAR, .ninputs = 1, .inputs = (const int[]){223},
      .c = 10, .h = 1, .w = 1, .in_c = 64, .in_h = 1, .in_w = 1,
      .k = 0, .stride = 1, .pad = 0, .groups = 1, .offset = 0, .bias = 1,
      .nk = 1, .ks = {3}, .eps = 1e-05f, .momentum = 0.1f, .p = 0.0f,
      .act = 2436160, .fused = MC_FUSED_NONE, .weight = 508784, .bias_at = 509424, .running = -1, .counter = -1,
-     .saved = 0, .extra = 0, .folded = 0,
+     .saved = 0, .extra = 0, .folded = MC_FOLD_NONE,
      .stats = -1},
 };
 

@@ -118,8 +118,17 @@ void scale_c32_16x16_bwd(int n, const float *x, const float *s, const float *res
 void conv_k1_c16_32_32x32_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c16_32_32x32_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
-void add2_n8192_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void bn_c32_16x16_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c32_16x16_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c32_16x16_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n8192_bn1_relu_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y, uint16_t *restrict mask);
+void add2_n8192_bn1_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_5_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_5_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -135,6 +144,8 @@ void conv_k1_c64_32_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c64_32_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
+void add2_n8192_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_3_c32_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_3_c32_16x16_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -183,8 +194,17 @@ void scale_c64_8x8_bwd(int n, const float *x, const float *s, const float *restr
 void conv_k1_c32_64_16x16_s2_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k1_c32_64_16x16_s2_p0_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
-void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
-void add2_n4096_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void bn_c64_8x8_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c64_8x8_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c64_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n4096_bn1_relu_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y, uint16_t *restrict mask);
+void add2_n4096_bn1_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void dw_k3_3_c64_8x8_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
     float *restrict stats);
 void dw_k3_3_c64_8x8_s1_stats_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
@@ -200,6 +220,8 @@ void conv_k1_c128_64_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const fl
 void conv_k1_c128_64_8x8_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
+void add2_n4096_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void linear_64_10_b_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void linear_64_10_b_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias);

@@ -134,161 +134,270 @@ static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
 /* add2_n16384_relu: sum of 2 inputs of 16384 values per image, then relu */
 void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask)
 {
-    const long count = (n * 16384), full = count / 16 * 16;
     MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        const mc_v16 s = *(const mc_v16 *)(x0 + k) + *(const mc_v16 *)(x1 + k);
-        *(mc_v16 *)(y + k) = (mc_v16)((mc_v16i)(s) & (s > 0));
-        if (mask) {
-            const mc_v16i passes = (s > 0);
-            mask[k / 16] = mc_v16_bits(&passes);
+    for (long bc = 0; bc < (long)n * 16; bc++) {
+        const long at = bc * 1024;
+        uint16_t *restrict m = mask ? mask + bc / 16 * 1024 + bc % 16 * 64 : 0;
+        int p = 0;
+        for (; p < 1024; p += 16) {
+            const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + *(const mc_v16 *)(x1 + at + p);
+            *(mc_v16 *)(y + at + p) = (mc_v16)((mc_v16i)(s) & (s > 0));
+            if (m) {
+                const mc_v16i passes = (s > 0);
+                m[p / 16] = mc_v16_bits(&passes);
+            }
         }
+        unsigned bits = 0;
+        for (; p < 1024; p++) {
+            const float s = x0[at + p] + x1[at + p];
+            y[at + p] = (s > 0 ? s : 0);
+            bits |= (unsigned)(s > 0) << (p - 1024);
+        }
+        (void)bits;
     }
-    unsigned bits = 0;
-    for (long k = full; k < count; k++) {
-        const float s = x0[k] + x1[k];
-        y[k] = (s > 0 ? s : 0);
-        bits |= (unsigned)(s > 0) << (k - full);
-    }
-    if (mask && full < count)
-        mask[full / 16] = (uint16_t)bits;
 }
 
 void add2_n16384_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    const long count = (n * 16384), full = count / 16 * 16;
     MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        mc_v16 g = *(const mc_v16 *)(dy + k);
-        mc_v16_keep(&g, mask[k / 16]);
-        if (acc0)
-            *(mc_v16 *)(dx0 + k) += g;
-        else
-            *(mc_v16 *)(dx0 + k) = g;
+    for (long bc = 0; bc < (long)n * 16; bc++) {
+        const long at = bc * 1024;
+        const uint16_t *restrict m = mask + bc / 16 * 1024 + bc % 16 * 64;
+        int p = 0;
+        for (; p < 1024; p += 16) {
+            mc_v16 g = *(const mc_v16 *)(dy + at + p);
+            mc_v16_keep(&g, m[p / 16]);
+            if (acc0)
+                *(mc_v16 *)(dx0 + at + p) += g;
+            else
+                *(mc_v16 *)(dx0 + at + p) = g;
+            if (acc1)
+                *(mc_v16 *)(dx1 + at + p) += g;
+            else
+                *(mc_v16 *)(dx1 + at + p) = g;
+        }
+        for (; p < 1024; p++) {
+            const float g = mc_pass(dy[at + p], m[1024 / 16] >> (p - 1024) & 1);
+            dx0[at + p] = acc0 ? dx0[at + p] + g : g;
+            dx1[at + p] = acc1 ? dx1[at + p] + g : g;
+        }
     }
-    for (long k = full; k < count; k++) {
-        const float g = mc_pass(dy[k], mask[full / 16] >> (k - full) & 1);
-        dx0[k] = acc0 ? dx0[k] + g : g;
-    }
+}
+
+/* add2_n8192_bn1_relu: sum of 2 inputs of 8192 values per image, some normalized by the batch norm they are, then relu */
+void add2_n8192_bn1_relu_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y, uint16_t *restrict mask)
+{
     MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        mc_v16 g = *(const mc_v16 *)(dy + k);
-        mc_v16_keep(&g, mask[k / 16]);
-        if (acc1)
-            *(mc_v16 *)(dx1 + k) += g;
-        else
-            *(mc_v16 *)(dx1 + k) = g;
+    for (long bc = 0; bc < (long)n * 32; bc++) {
+        const long at = bc * 256;
+        const int c = bc % 32;
+        const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
+        uint16_t *restrict m = mask ? mask + bc / 32 * 512 + bc % 32 * 16 : 0;
+        int p = 0;
+        for (; p < 256; p += 16) {
+            const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
+            *(mc_v16 *)(y + at + p) = (mc_v16)((mc_v16i)(s) & (s > 0));
+            if (m) {
+                const mc_v16i passes = (s > 0);
+                m[p / 16] = mc_v16_bits(&passes);
+            }
+        }
+        unsigned bits = 0;
+        for (; p < 256; p++) {
+            const float s = x0[at + p] + (x1[at + p] - m1) * k1 + f1;
+            y[at + p] = (s > 0 ? s : 0);
+            bits |= (unsigned)(s > 0) << (p - 256);
+        }
+        (void)bits;
     }
-    for (long k = full; k < count; k++) {
-        const float g = mc_pass(dy[k], mask[full / 16] >> (k - full) & 1);
-        dx1[k] = acc1 ? dx1[k] + g : g;
+}
+
+void add2_n8192_bn1_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+{
+    MC_OMP_FOR
+    for (long bc = 0; bc < (long)n * 32; bc++) {
+        const long at = bc * 256;
+        const uint16_t *restrict m = mask + bc / 32 * 512 + bc % 32 * 16;
+        int p = 0;
+        for (; p < 256; p += 16) {
+            mc_v16 g = *(const mc_v16 *)(dy + at + p);
+            mc_v16_keep(&g, m[p / 16]);
+            if (acc0)
+                *(mc_v16 *)(dx0 + at + p) += g;
+            else
+                *(mc_v16 *)(dx0 + at + p) = g;
+            if (acc1)
+                *(mc_v16 *)(dx1 + at + p) += g;
+            else
+                *(mc_v16 *)(dx1 + at + p) = g;
+        }
+        for (; p < 256; p++) {
+            const float g = mc_pass(dy[at + p], m[256 / 16] >> (p - 256) & 1);
+            dx0[at + p] = acc0 ? dx0[at + p] + g : g;
+            dx1[at + p] = acc1 ? dx1[at + p] + g : g;
+        }
     }
 }
 
 /* add2_n8192_relu: sum of 2 inputs of 8192 values per image, then relu */
 void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask)
 {
-    const long count = (n * 8192), full = count / 16 * 16;
     MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        const mc_v16 s = *(const mc_v16 *)(x0 + k) + *(const mc_v16 *)(x1 + k);
-        *(mc_v16 *)(y + k) = (mc_v16)((mc_v16i)(s) & (s > 0));
-        if (mask) {
-            const mc_v16i passes = (s > 0);
-            mask[k / 16] = mc_v16_bits(&passes);
+    for (long bc = 0; bc < (long)n * 32; bc++) {
+        const long at = bc * 256;
+        uint16_t *restrict m = mask ? mask + bc / 32 * 512 + bc % 32 * 16 : 0;
+        int p = 0;
+        for (; p < 256; p += 16) {
+            const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + *(const mc_v16 *)(x1 + at + p);
+            *(mc_v16 *)(y + at + p) = (mc_v16)((mc_v16i)(s) & (s > 0));
+            if (m) {
+                const mc_v16i passes = (s > 0);
+                m[p / 16] = mc_v16_bits(&passes);
+            }
         }
+        unsigned bits = 0;
+        for (; p < 256; p++) {
+            const float s = x0[at + p] + x1[at + p];
+            y[at + p] = (s > 0 ? s : 0);
+            bits |= (unsigned)(s > 0) << (p - 256);
+        }
+        (void)bits;
     }
-    unsigned bits = 0;
-    for (long k = full; k < count; k++) {
-        const float s = x0[k] + x1[k];
-        y[k] = (s > 0 ? s : 0);
-        bits |= (unsigned)(s > 0) << (k - full);
-    }
-    if (mask && full < count)
-        mask[full / 16] = (uint16_t)bits;
 }
 
 void add2_n8192_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    const long count = (n * 8192), full = count / 16 * 16;
     MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        mc_v16 g = *(const mc_v16 *)(dy + k);
-        mc_v16_keep(&g, mask[k / 16]);
-        if (acc0)
-            *(mc_v16 *)(dx0 + k) += g;
-        else
-            *(mc_v16 *)(dx0 + k) = g;
+    for (long bc = 0; bc < (long)n * 32; bc++) {
+        const long at = bc * 256;
+        const uint16_t *restrict m = mask + bc / 32 * 512 + bc % 32 * 16;
+        int p = 0;
+        for (; p < 256; p += 16) {
+            mc_v16 g = *(const mc_v16 *)(dy + at + p);
+            mc_v16_keep(&g, m[p / 16]);
+            if (acc0)
+                *(mc_v16 *)(dx0 + at + p) += g;
+            else
+                *(mc_v16 *)(dx0 + at + p) = g;
+            if (acc1)
+                *(mc_v16 *)(dx1 + at + p) += g;
+            else
+                *(mc_v16 *)(dx1 + at + p) = g;
+        }
+        for (; p < 256; p++) {
+            const float g = mc_pass(dy[at + p], m[256 / 16] >> (p - 256) & 1);
+            dx0[at + p] = acc0 ? dx0[at + p] + g : g;
+            dx1[at + p] = acc1 ? dx1[at + p] + g : g;
+        }
     }
-    for (long k = full; k < count; k++) {
-        const float g = mc_pass(dy[k], mask[full / 16] >> (k - full) & 1);
-        dx0[k] = acc0 ? dx0[k] + g : g;
-    }
+}
+
+/* add2_n4096_bn1_relu: sum of 2 inputs of 4096 values per image, some normalized by the batch norm they are, then relu */
+void add2_n4096_bn1_relu_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y, uint16_t *restrict mask)
+{
     MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        mc_v16 g = *(const mc_v16 *)(dy + k);
-        mc_v16_keep(&g, mask[k / 16]);
-        if (acc1)
-            *(mc_v16 *)(dx1 + k) += g;
-        else
-            *(mc_v16 *)(dx1 + k) = g;
+    for (long bc = 0; bc < (long)n * 64; bc++) {
+        const long at = bc * 64;
+        const int c = bc % 64;
+        const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
+        uint16_t *restrict m = mask ? mask + bc / 64 * 256 + bc % 64 * 4 : 0;
+        int p = 0;
+        for (; p < 64; p += 16) {
+            const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
+            *(mc_v16 *)(y + at + p) = (mc_v16)((mc_v16i)(s) & (s > 0));
+            if (m) {
+                const mc_v16i passes = (s > 0);
+                m[p / 16] = mc_v16_bits(&passes);
+            }
+        }
+        unsigned bits = 0;
+        for (; p < 64; p++) {
+            const float s = x0[at + p] + (x1[at + p] - m1) * k1 + f1;
+            y[at + p] = (s > 0 ? s : 0);
+            bits |= (unsigned)(s > 0) << (p - 64);
+        }
+        (void)bits;
     }
-    for (long k = full; k < count; k++) {
-        const float g = mc_pass(dy[k], mask[full / 16] >> (k - full) & 1);
-        dx1[k] = acc1 ? dx1[k] + g : g;
+}
+
+void add2_n4096_bn1_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
+{
+    MC_OMP_FOR
+    for (long bc = 0; bc < (long)n * 64; bc++) {
+        const long at = bc * 64;
+        const uint16_t *restrict m = mask + bc / 64 * 256 + bc % 64 * 4;
+        int p = 0;
+        for (; p < 64; p += 16) {
+            mc_v16 g = *(const mc_v16 *)(dy + at + p);
+            mc_v16_keep(&g, m[p / 16]);
+            if (acc0)
+                *(mc_v16 *)(dx0 + at + p) += g;
+            else
+                *(mc_v16 *)(dx0 + at + p) = g;
+            if (acc1)
+                *(mc_v16 *)(dx1 + at + p) += g;
+            else
+                *(mc_v16 *)(dx1 + at + p) = g;
+        }
+        for (; p < 64; p++) {
+            const float g = mc_pass(dy[at + p], m[64 / 16] >> (p - 64) & 1);
+            dx0[at + p] = acc0 ? dx0[at + p] + g : g;
+            dx1[at + p] = acc1 ? dx1[at + p] + g : g;
+        }
     }
 }
 
 /* add2_n4096_relu: sum of 2 inputs of 4096 values per image, then relu */
 void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask)
 {
-    const long count = (n * 4096), full = count / 16 * 16;
     MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        const mc_v16 s = *(const mc_v16 *)(x0 + k) + *(const mc_v16 *)(x1 + k);
-        *(mc_v16 *)(y + k) = (mc_v16)((mc_v16i)(s) & (s > 0));
-        if (mask) {
-            const mc_v16i passes = (s > 0);
-            mask[k / 16] = mc_v16_bits(&passes);
+    for (long bc = 0; bc < (long)n * 64; bc++) {
+        const long at = bc * 64;
+        uint16_t *restrict m = mask ? mask + bc / 64 * 256 + bc % 64 * 4 : 0;
+        int p = 0;
+        for (; p < 64; p += 16) {
+            const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + *(const mc_v16 *)(x1 + at + p);
+            *(mc_v16 *)(y + at + p) = (mc_v16)((mc_v16i)(s) & (s > 0));
+            if (m) {
+                const mc_v16i passes = (s > 0);
+                m[p / 16] = mc_v16_bits(&passes);
+            }
         }
+        unsigned bits = 0;
+        for (; p < 64; p++) {
+            const float s = x0[at + p] + x1[at + p];
+            y[at + p] = (s > 0 ? s : 0);
+            bits |= (unsigned)(s > 0) << (p - 64);
+        }
+        (void)bits;
     }
-    unsigned bits = 0;
-    for (long k = full; k < count; k++) {
-        const float s = x0[k] + x1[k];
-        y[k] = (s > 0 ? s : 0);
-        bits |= (unsigned)(s > 0) << (k - full);
-    }
-    if (mask && full < count)
-        mask[full / 16] = (uint16_t)bits;
 }
 
 void add2_n4096_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1)
 {
-    const long count = (n * 4096), full = count / 16 * 16;
     MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        mc_v16 g = *(const mc_v16 *)(dy + k);
-        mc_v16_keep(&g, mask[k / 16]);
-        if (acc0)
-            *(mc_v16 *)(dx0 + k) += g;
-        else
-            *(mc_v16 *)(dx0 + k) = g;
-    }
-    for (long k = full; k < count; k++) {
-        const float g = mc_pass(dy[k], mask[full / 16] >> (k - full) & 1);
-        dx0[k] = acc0 ? dx0[k] + g : g;
-    }
-    MC_OMP_FOR
-    for (long k = 0; k < full; k += 16) {
-        mc_v16 g = *(const mc_v16 *)(dy + k);
-        mc_v16_keep(&g, mask[k / 16]);
-        if (acc1)
-            *(mc_v16 *)(dx1 + k) += g;
-        else
-            *(mc_v16 *)(dx1 + k) = g;
-    }
-    for (long k = full; k < count; k++) {
-        const float g = mc_pass(dy[k], mask[full / 16] >> (k - full) & 1);
-        dx1[k] = acc1 ? dx1[k] + g : g;
+    for (long bc = 0; bc < (long)n * 64; bc++) {
+        const long at = bc * 64;
+        const uint16_t *restrict m = mask + bc / 64 * 256 + bc % 64 * 4;
+        int p = 0;
+        for (; p < 64; p += 16) {
+            mc_v16 g = *(const mc_v16 *)(dy + at + p);
+            mc_v16_keep(&g, m[p / 16]);
+            if (acc0)
+                *(mc_v16 *)(dx0 + at + p) += g;
+            else
+                *(mc_v16 *)(dx0 + at + p) = g;
+            if (acc1)
+                *(mc_v16 *)(dx1 + at + p) += g;
+            else
+                *(mc_v16 *)(dx1 + at + p) = g;
+        }
+        for (; p < 64; p++) {
+            const float g = mc_pass(dy[at + p], m[64 / 16] >> (p - 64) & 1);
+            dx0[at + p] = acc0 ? dx0[at + p] + g : g;
+            dx1[at + p] = acc1 ? dx1[at + p] + g : g;
+        }
     }
 }

@@ -412,7 +412,7 @@ void bn_c48_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 48];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c48_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
@@ -432,7 +432,7 @@ void bn_c48_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -714,7 +714,7 @@ void bn_c32_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 32];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c32_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
@@ -734,7 +734,7 @@ void bn_c32_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c32_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -1207,6 +1207,210 @@ void bn_c32_16x16_bwd(int n, const float *restrict x, const float *restrict y, c
     }
 }
 
+/* bn_c32_16x16_byadd: batch norm over 32 channels of 16x16, applied by the add after it */
+static inline double bn_c32_16x16_byadd_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 256; i += 32) {
+        __builtin_prefetch(p + i + 16384, 0, 2);
+        __builtin_prefetch(p + i + 16384 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 256; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 256; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c32_16x16_byadd_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 256; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 256; i < 256; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c32_16x16_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 256; i += 16) {
+        __builtin_prefetch(g + i + 16384, 0, 2);
+        __builtin_prefetch(x + i + 16384, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 256; i < 256; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c32_16x16_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(dx + i + 16384, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 256; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+
+static double bn_c32_16x16_byadd_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c32_16x16_byadd_plane_sum(x + ((long)b * 32 + c) * 256);
+    return sum;
+}
+
+static double bn_c32_16x16_byadd_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c32_16x16_byadd_plane_sum_sq(x + ((long)b * 32 + c) * 256, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c32_16x16_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++)
+        stats[c] = bn_c32_16x16_byadd_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 32, (double)n * 256);
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        stats[c] /= m;
+        stats[32 + c] = bn_c32_16x16_byadd_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 32, 32, m);
+    for (int c = 0; c < 32; c++)
+        stats[32 + c] /= m;
+    return m;
+}
+
+void bn_c32_16x16_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
+    double stats[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c32_16x16_byadd_synced_stats(n, x, stats) : (double)n * 256;
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const double mean = synced ? stats[c] : bn_c32_16x16_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[32 + c] : bn_c32_16x16_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c32_16x16_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < 32; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c32_16x16_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 32 + c) * 256;
+        bn_c32_16x16_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c32_16x16_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 32];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 256;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 32; c++)
+            bn_c32_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 32, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 32; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c32_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 32 + c) * 256;
+            bn_c32_16x16_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
 /* bn_c64_16x16_stats_pstats: batch norm over 64 channels of 16x16, applied by the pointwise conv after it, from the statistics of the depthwise before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c64_16x16_stats_pstats_sum(int n, const float *restrict st, int c)
@@ -1252,7 +1456,7 @@ void bn_c64_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const f
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 64];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c64_16x16_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 256;
@@ -1272,7 +1476,7 @@ void bn_c64_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const f
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c64_16x16_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -1745,6 +1949,210 @@ void bn_c64_8x8_bwd(int n, const float *restrict x, const float *restrict y, con
     }
 }
 
+/* bn_c64_8x8_byadd: batch norm over 64 channels of 8x8, applied by the add after it */
+static inline double bn_c64_8x8_byadd_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 64; i += 32) {
+        __builtin_prefetch(p + i + 8192, 0, 2);
+        __builtin_prefetch(p + i + 8192 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 64; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 64; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c64_8x8_byadd_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 64; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 64; i < 64; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c64_8x8_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 64; i += 16) {
+        __builtin_prefetch(g + i + 8192, 0, 2);
+        __builtin_prefetch(x + i + 8192, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 64; i < 64; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c64_8x8_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(dx + i + 8192, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 64; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+
+static double bn_c64_8x8_byadd_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c64_8x8_byadd_plane_sum(x + ((long)b * 64 + c) * 64);
+    return sum;
+}
+
+static double bn_c64_8x8_byadd_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c64_8x8_byadd_plane_sum_sq(x + ((long)b * 64 + c) * 64, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c64_8x8_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++)
+        stats[c] = bn_c64_8x8_byadd_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 64, (double)n * 64);
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        stats[c] /= m;
+        stats[64 + c] = bn_c64_8x8_byadd_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 64, 64, m);
+    for (int c = 0; c < 64; c++)
+        stats[64 + c] /= m;
+    return m;
+}
+
+void bn_c64_8x8_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
+    double stats[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c64_8x8_byadd_synced_stats(n, x, stats) : (double)n * 64;
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        const double mean = synced ? stats[c] : bn_c64_8x8_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[64 + c] : bn_c64_8x8_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c64_8x8_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
+{
+    for (int c = 0; c < 64; c++) {
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c64_8x8_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 64 + c) * 64;
+        bn_c64_8x8_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c64_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 64];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 64;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 64; c++)
+            bn_c64_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 64, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 64; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c64_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 64 + c) * 64;
+            bn_c64_8x8_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
 /* bn_c128_8x8_stats_pstats: batch norm over 128 channels of 8x8, applied by the pointwise conv after it, from the statistics of the depthwise before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c128_8x8_stats_pstats_sum(int n, const float *restrict st, int c)
@@ -1790,7 +2198,7 @@ void bn_c128_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const fl
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 128];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c128_8x8_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 64;
@@ -1810,7 +2218,7 @@ void bn_c128_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const fl
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c128_8x8_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {

@@ -25,12 +25,12 @@ void subsample_c16_32x32_s1_o1_fwd(int n, const float *restrict x, float *restri
 void subsample_c16_32x32_s1_o1_bwd(int n, const float *restrict dy, float *restrict dx);
 void concat_c_48_48_32x32_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void concat_c_48_48_32x32_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
-void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c96_32x32_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c96_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c96_32x32_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c96_32x32_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_5_7_c16_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -59,10 +59,19 @@ void bn_c96_32x32_relu_bwd(int n, const float *restrict x, const uint16_t *restr
 void conv_k3_c96_96_32x32_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c96_96_32x32_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c96_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void shake_n98304_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
 void shake_n98304_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
-void add2_n98304_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n98304_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n98304_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y);
+void add2_n98304_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void relu_n98304_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n98304_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -81,6 +90,8 @@ void conv_k1_c288_96_32x32_s1_p0_b_bn_fwd(int n, const float *restrict x, const 
 void conv_k1_c288_96_32x32_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n98304_fwd(int n, const float *x0, const float *x1, float *restrict y);
+void add2_n98304_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void subsample_c96_32x32_s2_o0_fwd(int n, const float *restrict x, float *restrict y);
 void subsample_c96_32x32_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx);
 void conv_k1_c96_96_16x16_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -90,12 +101,12 @@ void subsample_c96_32x32_s2_o1_fwd(int n, const float *restrict x, float *restri
 void subsample_c96_32x32_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx);
 void concat_c_96_96_16x16_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void concat_c_96_96_16x16_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
-void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c192_16x16_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c192_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_16x16_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c192_16x16_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_5_c96_32x32_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -124,10 +135,19 @@ void bn_c192_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *rest
 void conv_k3_c192_192_16x16_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c192_192_16x16_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c192_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void shake_n49152_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
 void shake_n49152_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
-void add2_n49152_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n49152_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n49152_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y);
+void add2_n49152_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void relu_n49152_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n49152_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -146,6 +166,8 @@ void conv_k1_c384_192_16x16_s1_p0_b_bn_fwd(int n, const float *restrict x, const
 void conv_k1_c384_192_16x16_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n49152_fwd(int n, const float *x0, const float *x1, float *restrict y);
+void add2_n49152_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void subsample_c192_16x16_s2_o0_fwd(int n, const float *restrict x, float *restrict y);
 void subsample_c192_16x16_s2_o0_bwd(int n, const float *restrict dy, float *restrict dx);
 void conv_k1_c192_192_8x8_s1_p0_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
@@ -155,12 +177,12 @@ void subsample_c192_16x16_s2_o1_fwd(int n, const float *restrict x, float *restr
 void subsample_c192_16x16_s2_o1_bwd(int n, const float *restrict dy, float *restrict dx);
 void concat_c_192_192_8x8_fwd(int n, const float *x0, const float *x1, float *restrict y);
 void concat_c_192_192_8x8_bwd(int n, const float *restrict dy, float *dx0, float *dx1);
-void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c384_8x8_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd);
-void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
-void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c384_8x8_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd);
+void bn_c384_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc);
 void dw_k3_3_c192_16x16_s1_stats_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y,
@@ -184,10 +206,19 @@ void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restri
 void conv_k3_c384_384_8x8_s1_p1_fwd(int n, const float *restrict x, const float *restrict w, const float *restrict bias, float *restrict y);
 void conv_k3_c384_384_8x8_s1_p1_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, int acc);
+void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd);
+void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y);
+void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc);
 void shake_n24576_fwd(int n, const float *x0, const float *x1, const float *restrict a, float *restrict y);
 void shake_n24576_bwd(int n, const float *restrict beta, const float *restrict dy, float *dx0, float *dx1);
-void add2_n24576_fwd(int n, const float *x0, const float *x1, float *restrict y);
-void add2_n24576_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
+void add2_n24576_bn1_fwd(int n, const float *x0, const float *x1, const float *restrict gamma1, const float *restrict beta1,
+    const float *restrict mean1, const float *restrict invstd1, float *restrict y);
+void add2_n24576_bn1_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void relu_n24576_fwd(int n, const float *restrict x, float *restrict y);
 void relu_n24576_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict dy,
     float *restrict dx, int acc);
@@ -206,6 +237,8 @@ void conv_k1_c768_384_8x8_s1_p0_b_bn_fwd(int n, const float *restrict x, const f
 void conv_k1_c768_384_8x8_s1_p0_b_bn_bwd(int n, const float *restrict x, const float *restrict w, const float *restrict dy, float *restrict dx,
     float *restrict dw, float *restrict dbias, const float *restrict gamma, const float *restrict beta,
     const float *restrict mean, const float *restrict invstd, float *restrict dgamma, float *restrict dbeta, int acc);
+void add2_n24576_fwd(int n, const float *x0, const float *x1, float *restrict y);
+void add2_n24576_bwd(int n, const float *restrict y, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void add2_n24576_relu_fwd(int n, const float *x0, const float *x1, float *restrict y, uint16_t *restrict mask);
 void add2_n24576_relu_bwd(int n, const uint16_t *restrict mask, const float *restrict dy, float *dx0, int acc0, float *dx1, int acc1);
 void gap_c384_8x8_fwd(int n, const float *restrict x, float *restrict y);

@@ -4,7 +4,7 @@
 
 #include "shakenet26_2x96d.h"
 
-/* bn_c96_32x32: batch norm over 96 channels of 32x32 */
+/* bn_c96_32x32_byadd: batch norm over 96 channels of 32x32, applied by the add after it */
 typedef float mc_v16 __attribute__((vector_size(64), aligned(4), may_alias));
 typedef float mc_v8 __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double mc_v8d __attribute__((vector_size(64), aligned(8), may_alias));
@@ -132,7 +132,7 @@ static inline __attribute__((unused)) float mc_pass(float g, unsigned bit)
     return v.f;
 }
 
-static inline double bn_c96_32x32_plane_sum(const float *restrict p)
+static inline double bn_c96_32x32_byadd_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -156,7 +156,7 @@ static inline double bn_c96_32x32_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c96_32x32_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c96_32x32_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -170,7 +170,7 @@ static inline double bn_c96_32x32_plane_sum_sq(const float *restrict p, float me
 }
 
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c96_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c96_32x32_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 1024; i += 16) {
@@ -192,7 +192,7 @@ static inline void bn_c96_32x32_plane_sum_grad(const float *restrict g, const fl
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c96_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c96_32x32_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -211,53 +211,36 @@ static inline void bn_c96_32x32_plane_dx(const float *restrict g, const float *r
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused, and
- * where that passed the gradient to m, unless m is 0), the next plane of y
- * prefetched for writing (its lines are read before they are written). */
-static inline void bn_c96_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean,
-    float scale, float shift)
-{
-    int i = 0;
-    for (; i < 1024; i += 16) {
-        __builtin_prefetch(y + i + 196608, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 1024; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
 
-static double bn_c96_32x32_sum(int n, const float *restrict x, int c)
+static double bn_c96_32x32_byadd_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c96_32x32_plane_sum(x + ((long)b * 96 + c) * 1024);
+        sum += bn_c96_32x32_byadd_plane_sum(x + ((long)b * 96 + c) * 1024);
     return sum;
 }
 
-static double bn_c96_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c96_32x32_byadd_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c96_32x32_plane_sum_sq(x + ((long)b * 96 + c) * 1024, (float)mean);
+        sq += bn_c96_32x32_byadd_plane_sum_sq(x + ((long)b * 96 + c) * 1024, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c96_32x32_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c96_32x32_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 96; c++)
-        stats[c] = bn_c96_32x32_sum(n, src, c);
+        stats[c] = bn_c96_32x32_byadd_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 96, (double)n * 1024);
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
         stats[c] /= m;
-        stats[96 + c] = bn_c96_32x32_sqdev(n, src, c, stats[c]);
+        stats[96 + c] = bn_c96_32x32_byadd_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 96, 96, m);
     for (int c = 0; c < 96; c++)
@@ -265,22 +248,19 @@ static double bn_c96_32x32_synced_stats(int n, const float *restrict src, double
     return m;
 }
 
-void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c96_32x32_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
     double stats[2 * 96];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c96_32x32_synced_stats(n, x, stats) : (double)n * 1024;
+    const double m = synced ? bn_c96_32x32_byadd_synced_stats(n, x, stats) : (double)n * 1024;
     MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
-        const double mean = synced ? stats[c] : bn_c96_32x32_sum(n, x, c) / m;
-        const double var = synced ? stats[96 + c] : bn_c96_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c96_32x32_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[96 + c] : bn_c96_32x32_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c96_32x32_plane_normalize(x + ((long)b * 96 + c) * 1024, y + ((long)b * 96 + c) * 1024, fmean,
-                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -292,21 +272,18 @@ void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restric
     *count += 1;
 }
 
-void bn_c96_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c96_32x32_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 96; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c96_32x32_plane_normalize(x + ((long)b * 96 + c) * 1024, y + ((long)b * 96 + c) * 1024, mean, scale,
-                shift);
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c96_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c96_32x32_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -314,7 +291,7 @@ static void bn_c96_32x32_grad_sums(int n, const float *restrict x, const float *
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 96 + c) * 1024;
-        bn_c96_32x32_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c96_32x32_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -328,7 +305,7 @@ static void bn_c96_32x32_grad_sums(int n, const float *restrict x, const float *
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c96_32x32_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -339,7 +316,7 @@ void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 96; c++)
-            bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c96_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 96, m);
     }
     MC_OMP_FOR
@@ -348,11 +325,11 @@ void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, c
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c96_32x32_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 96 + c) * 1024;
-            bn_c96_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c96_32x32_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -403,7 +380,7 @@ void bn_c48_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 48];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c48_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
@@ -423,7 +400,7 @@ void bn_c48_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const f
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c48_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -669,6 +646,233 @@ void bn_c96_32x32_relu_bwd(int n, const float *restrict x, const uint16_t *restr
     }
 }
 
+/* bn_c96_32x32: batch norm over 96 channels of 32x32 */
+static inline double bn_c96_32x32_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 1024; i += 32) {
+        __builtin_prefetch(p + i + 196608, 0, 2);
+        __builtin_prefetch(p + i + 196608 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 1024; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 1024; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c96_32x32_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 1024; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 1024; i < 1024; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c96_32x32_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 1024; i += 16) {
+        __builtin_prefetch(g + i + 196608, 0, 2);
+        __builtin_prefetch(x + i + 196608, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 1024; i < 1024; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c96_32x32_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(dx + i + 196608, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 1024; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c96_32x32_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
+{
+    int i = 0;
+    for (; i < 1024; i += 16) {
+        __builtin_prefetch(y + i + 196608, 1, 2);
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
+    }
+    for (; i < 1024; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
+}
+
+static double bn_c96_32x32_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c96_32x32_plane_sum(x + ((long)b * 96 + c) * 1024);
+    return sum;
+}
+
+static double bn_c96_32x32_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c96_32x32_plane_sum_sq(x + ((long)b * 96 + c) * 1024, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c96_32x32_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++)
+        stats[c] = bn_c96_32x32_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 96, (double)n * 1024);
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        stats[c] /= m;
+        stats[96 + c] = bn_c96_32x32_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 96, 96, m);
+    for (int c = 0; c < 96; c++)
+        stats[96 + c] /= m;
+    return m;
+}
+
+void bn_c96_32x32_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    double stats[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c96_32x32_synced_stats(n, x, stats) : (double)n * 1024;
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        const double mean = synced ? stats[c] : bn_c96_32x32_sum(n, x, c) / m;
+        const double var = synced ? stats[96 + c] : bn_c96_32x32_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c96_32x32_plane_normalize(x + ((long)b * 96 + c) * 1024, y + ((long)b * 96 + c) * 1024, fmean,
+                scale, shift);
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+void bn_c96_32x32_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c96_32x32_plane_normalize(x + ((long)b * 96 + c) * 1024, y + ((long)b * 96 + c) * 1024, mean, scale,
+                shift);
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c96_32x32_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 96 + c) * 1024;
+        bn_c96_32x32_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c96_32x32_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 96];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 1024;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 96; c++)
+            bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 96, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 96; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c96_32x32_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 96 + c) * 1024;
+            bn_c96_32x32_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
 /* bn_c288_32x32_stats_pstats: batch norm over 288 channels of 32x32, applied by the pointwise conv after it, from the statistics of the depthwise before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c288_32x32_stats_pstats_sum(int n, const float *restrict st, int c)
@@ -714,7 +918,7 @@ void bn_c288_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const 
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 288];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c288_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
@@ -734,7 +938,7 @@ void bn_c288_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const 
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c288_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -744,8 +948,8 @@ void bn_c288_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, con
     }
 }
 
-/* bn_c192_16x16: batch norm over 192 channels of 16x16 */
-static inline double bn_c192_16x16_plane_sum(const float *restrict p)
+/* bn_c192_16x16_byadd: batch norm over 192 channels of 16x16, applied by the add after it */
+static inline double bn_c192_16x16_byadd_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -769,7 +973,7 @@ static inline double bn_c192_16x16_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c192_16x16_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c192_16x16_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 256; i += 16) {
@@ -783,7 +987,7 @@ static inline double bn_c192_16x16_plane_sum_sq(const float *restrict p, float m
 }
 
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c192_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c192_16x16_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 256; i += 16) {
@@ -805,7 +1009,7 @@ static inline void bn_c192_16x16_plane_sum_grad(const float *restrict g, const f
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c192_16x16_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c192_16x16_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -824,53 +1028,36 @@ static inline void bn_c192_16x16_plane_dx(const float *restrict g, const float *
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused, and
- * where that passed the gradient to m, unless m is 0), the next plane of y
- * prefetched for writing (its lines are read before they are written). */
-static inline void bn_c192_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean,
-    float scale, float shift)
-{
-    int i = 0;
-    for (; i < 256; i += 16) {
-        __builtin_prefetch(y + i + 98304, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 256; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
 
-static double bn_c192_16x16_sum(int n, const float *restrict x, int c)
+static double bn_c192_16x16_byadd_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c192_16x16_plane_sum(x + ((long)b * 192 + c) * 256);
+        sum += bn_c192_16x16_byadd_plane_sum(x + ((long)b * 192 + c) * 256);
     return sum;
 }
 
-static double bn_c192_16x16_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c192_16x16_byadd_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c192_16x16_plane_sum_sq(x + ((long)b * 192 + c) * 256, (float)mean);
+        sq += bn_c192_16x16_byadd_plane_sum_sq(x + ((long)b * 192 + c) * 256, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c192_16x16_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c192_16x16_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 192; c++)
-        stats[c] = bn_c192_16x16_sum(n, src, c);
+        stats[c] = bn_c192_16x16_byadd_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 192, (double)n * 256);
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
         stats[c] /= m;
-        stats[192 + c] = bn_c192_16x16_sqdev(n, src, c, stats[c]);
+        stats[192 + c] = bn_c192_16x16_byadd_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 192, 192, m);
     for (int c = 0; c < 192; c++)
@@ -878,22 +1065,19 @@ static double bn_c192_16x16_synced_stats(int n, const float *restrict src, doubl
     return m;
 }
 
-void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c192_16x16_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
     double stats[2 * 192];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c192_16x16_synced_stats(n, x, stats) : (double)n * 256;
+    const double m = synced ? bn_c192_16x16_byadd_synced_stats(n, x, stats) : (double)n * 256;
     MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        const double mean = synced ? stats[c] : bn_c192_16x16_sum(n, x, c) / m;
-        const double var = synced ? stats[192 + c] : bn_c192_16x16_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c192_16x16_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_16x16_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c192_16x16_plane_normalize(x + ((long)b * 192 + c) * 256, y + ((long)b * 192 + c) * 256, fmean,
-                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -905,21 +1089,18 @@ void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restri
     *count += 1;
 }
 
-void bn_c192_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c192_16x16_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 192; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c192_16x16_plane_normalize(x + ((long)b * 192 + c) * 256, y + ((long)b * 192 + c) * 256, mean, scale,
-                shift);
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c192_16x16_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c192_16x16_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -927,7 +1108,7 @@ static void bn_c192_16x16_grad_sums(int n, const float *restrict x, const float 
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 192 + c) * 256;
-        bn_c192_16x16_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c192_16x16_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -941,7 +1122,7 @@ static void bn_c192_16x16_grad_sums(int n, const float *restrict x, const float 
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c192_16x16_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -952,7 +1133,7 @@ void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, 
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 192; c++)
-            bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c192_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 192, m);
     }
     MC_OMP_FOR
@@ -961,11 +1142,11 @@ void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, 
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c192_16x16_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 192 + c) * 256;
-            bn_c192_16x16_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c192_16x16_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -1016,7 +1197,7 @@ void bn_c192_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const 
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 192];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c192_32x32_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 1024;
@@ -1036,7 +1217,7 @@ void bn_c192_32x32_stats_pstats_fwd_train(int n, const float *restrict x, const 
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c192_32x32_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -1282,6 +1463,233 @@ void bn_c192_16x16_relu_bwd(int n, const float *restrict x, const uint16_t *rest
     }
 }
 
+/* bn_c192_16x16: batch norm over 192 channels of 16x16 */
+static inline double bn_c192_16x16_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 256; i += 32) {
+        __builtin_prefetch(p + i + 98304, 0, 2);
+        __builtin_prefetch(p + i + 98304 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 256; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 256; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c192_16x16_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 256; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 256; i < 256; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c192_16x16_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 256; i += 16) {
+        __builtin_prefetch(g + i + 98304, 0, 2);
+        __builtin_prefetch(x + i + 98304, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 256; i < 256; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c192_16x16_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(dx + i + 98304, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 256; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c192_16x16_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
+{
+    int i = 0;
+    for (; i < 256; i += 16) {
+        __builtin_prefetch(y + i + 98304, 1, 2);
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
+    }
+    for (; i < 256; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
+}
+
+static double bn_c192_16x16_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c192_16x16_plane_sum(x + ((long)b * 192 + c) * 256);
+    return sum;
+}
+
+static double bn_c192_16x16_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c192_16x16_plane_sum_sq(x + ((long)b * 192 + c) * 256, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c192_16x16_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++)
+        stats[c] = bn_c192_16x16_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 192, (double)n * 256);
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        stats[c] /= m;
+        stats[192 + c] = bn_c192_16x16_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 192, 192, m);
+    for (int c = 0; c < 192; c++)
+        stats[192 + c] /= m;
+    return m;
+}
+
+void bn_c192_16x16_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    double stats[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c192_16x16_synced_stats(n, x, stats) : (double)n * 256;
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        const double mean = synced ? stats[c] : bn_c192_16x16_sum(n, x, c) / m;
+        const double var = synced ? stats[192 + c] : bn_c192_16x16_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c192_16x16_plane_normalize(x + ((long)b * 192 + c) * 256, y + ((long)b * 192 + c) * 256, fmean,
+                scale, shift);
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+void bn_c192_16x16_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c192_16x16_plane_normalize(x + ((long)b * 192 + c) * 256, y + ((long)b * 192 + c) * 256, mean, scale,
+                shift);
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c192_16x16_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 192 + c) * 256;
+        bn_c192_16x16_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c192_16x16_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 192];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 256;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 192; c++)
+            bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 192, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 192; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c192_16x16_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 192 + c) * 256;
+            bn_c192_16x16_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
 /* bn_c384_16x16_stats_pstats: batch norm over 384 channels of 16x16, applied by the pointwise conv after it, from the statistics of the depthwise before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c384_16x16_stats_pstats_sum(int n, const float *restrict st, int c)
@@ -1327,7 +1735,7 @@ void bn_c384_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const 
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 384];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c384_16x16_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 256;
@@ -1347,7 +1755,7 @@ void bn_c384_16x16_stats_pstats_fwd_train(int n, const float *restrict x, const 
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c384_16x16_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
@@ -1357,8 +1765,8 @@ void bn_c384_16x16_stats_pstats_fwd_eval(const float *restrict running_mean, con
     }
 }
 
-/* bn_c384_8x8: batch norm over 384 channels of 8x8 */
-static inline double bn_c384_8x8_plane_sum(const float *restrict p)
+/* bn_c384_8x8_byadd: batch norm over 384 channels of 8x8, applied by the add after it */
+static inline double bn_c384_8x8_byadd_plane_sum(const float *restrict p)
 {
     mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
     int i = 0;
@@ -1382,7 +1790,7 @@ static inline double bn_c384_8x8_plane_sum(const float *restrict p)
 }
 
 /* The sum of (p - mean)^2. */
-static inline double bn_c384_8x8_plane_sum_sq(const float *restrict p, float mean)
+static inline double bn_c384_8x8_byadd_plane_sum_sq(const float *restrict p, float mean)
 {
     mc_v16 lanes = {0};
     for (int i = 0; i < 64; i += 16) {
@@ -1396,7 +1804,7 @@ static inline double bn_c384_8x8_plane_sum_sq(const float *restrict p, float mea
 }
 
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void bn_c384_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+static inline void bn_c384_8x8_byadd_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
     for (int i = 0; i < 64; i += 16) {
@@ -1418,7 +1826,7 @@ static inline void bn_c384_8x8_plane_sum_grad(const float *restrict g, const flo
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void bn_c384_8x8_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+static inline void bn_c384_8x8_byadd_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -1437,53 +1845,36 @@ static inline void bn_c384_8x8_plane_dx(const float *restrict g, const float *re
     }
 }
 
-/* y = (x - mean) * scale + shift (its activation, when one is fused, and
- * where that passed the gradient to m, unless m is 0), the next plane of y
- * prefetched for writing (its lines are read before they are written). */
-static inline void bn_c384_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean,
-    float scale, float shift)
-{
-    int i = 0;
-    for (; i < 64; i += 16) {
-        __builtin_prefetch(y + i + 49152, 1, 2);
-        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
-        *(mc_v16 *)(y + i) = v;
-    }
-    for (; i < 64; i++) {
-        const float v = (x[i] - mean) * scale + shift;
-        y[i] = v;
-    }
-}
 
-static double bn_c384_8x8_sum(int n, const float *restrict x, int c)
+static double bn_c384_8x8_byadd_sum(int n, const float *restrict x, int c)
 {
     double sum = 0;
     for (int b = 0; b < n; b++)
-        sum += bn_c384_8x8_plane_sum(x + ((long)b * 384 + c) * 64);
+        sum += bn_c384_8x8_byadd_plane_sum(x + ((long)b * 384 + c) * 64);
     return sum;
 }
 
-static double bn_c384_8x8_sqdev(int n, const float *restrict x, int c, double mean)
+static double bn_c384_8x8_byadd_sqdev(int n, const float *restrict x, int c, double mean)
 {
     double sq = 0;
     for (int b = 0; b < n; b++)
-        sq += bn_c384_8x8_plane_sum_sq(x + ((long)b * 384 + c) * 64, (float)mean);
+        sq += bn_c384_8x8_byadd_plane_sum_sq(x + ((long)b * 384 + c) * 64, (float)mean);
     return sq;
 }
 
 /* Synchronized batch norm: every channel first, one reduction over all
  * processes for the sums, one for the squared deviations; stats gets the
  * means, then the variances. Returns the global count per channel. */
-static double bn_c384_8x8_synced_stats(int n, const float *restrict src, double *restrict stats)
+static double bn_c384_8x8_byadd_synced_stats(int n, const float *restrict src, double *restrict stats)
 {
     MC_OMP_FOR
     for (int c = 0; c < 384; c++)
-        stats[c] = bn_c384_8x8_sum(n, src, c);
+        stats[c] = bn_c384_8x8_byadd_sum(n, src, c);
     const double m = mc_bn_allreduce(stats, 384, (double)n * 64);
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
         stats[c] /= m;
-        stats[384 + c] = bn_c384_8x8_sqdev(n, src, c, stats[c]);
+        stats[384 + c] = bn_c384_8x8_byadd_sqdev(n, src, c, stats[c]);
     }
     mc_bn_allreduce(stats + 384, 384, m);
     for (int c = 0; c < 384; c++)
@@ -1491,22 +1882,19 @@ static double bn_c384_8x8_synced_stats(int n, const float *restrict src, double 
     return m;
 }
 
-void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+void bn_c384_8x8_byadd_fwd_train(int n, const float *restrict x, const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
+    (void)gamma, (void)beta, (void)y; /* the conv or add applies them */
     double stats[2 * 384];
     const int synced = mc_bn_allreduce != 0;
-    const double m = synced ? bn_c384_8x8_synced_stats(n, x, stats) : (double)n * 64;
+    const double m = synced ? bn_c384_8x8_byadd_synced_stats(n, x, stats) : (double)n * 64;
     MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
-        const double mean = synced ? stats[c] : bn_c384_8x8_sum(n, x, c) / m;
-        const double var = synced ? stats[384 + c] : bn_c384_8x8_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const double mean = synced ? stats[c] : bn_c384_8x8_byadd_sum(n, x, c) / m;
+        const double var = synced ? stats[384 + c] : bn_c384_8x8_byadd_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
         const float fmean = (float)mean;
-        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c384_8x8_plane_normalize(x + ((long)b * 384 + c) * 64, y + ((long)b * 384 + c) * 64, fmean,
-                scale, shift);
         save_mean[c] = fmean;
         save_invstd[c] = (float)invstd;
         /* With one value per channel the unbiased variance is 0/0: keep
@@ -1518,21 +1906,18 @@ void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict
     *count += 1;
 }
 
-void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
-    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+/* The running statistics as the mean and 1/std that the conv or add applies. */
+void bn_c384_8x8_byadd_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
+    float *restrict save_invstd)
 {
-    MC_OMP_FOR
     for (int c = 0; c < 384; c++) {
-        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
-        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
-        for (int b = 0; b < n; b++)
-            bn_c384_8x8_plane_normalize(x + ((long)b * 384 + c) * 64, y + ((long)b * 384 + c) * 64, mean, scale,
-                shift);
+        save_mean[c] = running_mean[c];
+        save_invstd[c] = (float)(1 / sqrt((double)running_var[c] + 1e-05f));
     }
 }
 
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void bn_c384_8x8_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+static void bn_c384_8x8_byadd_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -1540,7 +1925,7 @@ static void bn_c384_8x8_grad_sums(int n, const float *restrict x, const float *r
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * 384 + c) * 64;
-        bn_c384_8x8_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+        bn_c384_8x8_byadd_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -1554,7 +1939,7 @@ static void bn_c384_8x8_grad_sums(int n, const float *restrict x, const float *r
  * batch norm takes the means over all processes: every channel first, one
  * reduction (the parameter gradients keep the local sums; their all-reduce
  * adds them). */
-void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+void bn_c384_8x8_byadd_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
     const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
     float *restrict dgamma, float *restrict dbeta, int acc)
 {
@@ -1565,7 +1950,7 @@ void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, co
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < 384; c++)
-            bn_c384_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            bn_c384_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * 384, m);
     }
     MC_OMP_FOR
@@ -1574,11 +1959,11 @@ void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, co
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            bn_c384_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            bn_c384_8x8_byadd_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * 384 + c) * 64;
-            bn_c384_8x8_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            bn_c384_8x8_byadd_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -1820,6 +2205,233 @@ void bn_c384_8x8_relu_bwd(int n, const float *restrict x, const uint16_t *restri
     }
 }
 
+/* bn_c384_8x8: batch norm over 384 channels of 8x8 */
+static inline double bn_c384_8x8_plane_sum(const float *restrict p)
+{
+    mc_v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int i = 0;
+    for (; i + 32 <= 64; i += 32) {
+        __builtin_prefetch(p + i + 49152, 0, 2);
+        __builtin_prefetch(p + i + 49152 + 16, 0, 2);
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+        s1 += __builtin_convertvector(*(const mc_v8 *)(p + i + 8), mc_v8d);
+        s2 += __builtin_convertvector(*(const mc_v8 *)(p + i + 16), mc_v8d);
+        s3 += __builtin_convertvector(*(const mc_v8 *)(p + i + 24), mc_v8d);
+    }
+    for (; i + 8 <= 64; i += 8)
+        s0 += __builtin_convertvector(*(const mc_v8 *)(p + i), mc_v8d);
+    s0 += s1 + (s2 + s3);
+    double s = 0.0;
+    for (int l = 0; l < 8; l++)
+        s += s0[l];
+    for (; i < 64; i++)
+        s += p[i];
+    return s;
+}
+
+/* The sum of (p - mean)^2. */
+static inline double bn_c384_8x8_plane_sum_sq(const float *restrict p, float mean)
+{
+    mc_v16 lanes = {0};
+    for (int i = 0; i < 64; i += 16) {
+        const mc_v16 d = *(const mc_v16 *)(p + i) - mean;
+        lanes += d * d;
+    }
+    double s = mc_v16_sum_double(&lanes);
+    for (int i = 64; i < 64; i++)
+        s += (p[i] - mean) * (p[i] - mean);
+    return s;
+}
+
+/* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
+static inline void bn_c384_8x8_plane_sum_grad(const float *restrict g, const float *restrict x, float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
+{
+    mc_v16 lanes_g = {0}, lanes_gx = {0};
+    for (int i = 0; i < 64; i += 16) {
+        __builtin_prefetch(g + i + 49152, 0, 2);
+        __builtin_prefetch(x + i + 49152, 0, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        lanes_g += gv;
+        lanes_gx += gv * ((*(const mc_v16 *)(x + i) - mean) * invstd);
+    }
+    double sg = mc_v16_sum_double(&lanes_g), sgx = mc_v16_sum_double(&lanes_gx);
+    for (int i = 64; i < 64; i++) {
+        const float gi = g[i];
+        sg += gi;
+        sgx += gi * ((x[i] - mean) * invstd);
+    }
+    *sum_g += sg;
+    *sum_gx += sgx;
+}
+
+/* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
+ * it, with one), added when acc, the next plane of dx prefetched for writing. */
+static inline void bn_c384_8x8_plane_dx(const float *restrict g, const float *restrict x, float *restrict dx,
+    float k, float mean_g, float mean, float slope, int acc)
+{
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(dx + i + 49152, 1, 2);
+        mc_v16 gv = *(const mc_v16 *)(g + i);
+        const mc_v16 d = k * (gv - mean_g - (*(const mc_v16 *)(x + i) - mean) * slope);
+        if (acc)
+            *(mc_v16 *)(dx + i) += d;
+        else
+            *(mc_v16 *)(dx + i) = d;
+    }
+    for (; i < 64; i++) {
+        const float d = k * (g[i] - mean_g - (x[i] - mean) * slope);
+        dx[i] = acc ? dx[i] + d : d;
+    }
+}
+
+/* y = (x - mean) * scale + shift (its activation, when one is fused, and
+ * where that passed the gradient to m, unless m is 0), the next plane of y
+ * prefetched for writing (its lines are read before they are written). */
+static inline void bn_c384_8x8_plane_normalize(const float *restrict x, float *restrict y, float mean,
+    float scale, float shift)
+{
+    int i = 0;
+    for (; i < 64; i += 16) {
+        __builtin_prefetch(y + i + 49152, 1, 2);
+        const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
+        *(mc_v16 *)(y + i) = v;
+    }
+    for (; i < 64; i++) {
+        const float v = (x[i] - mean) * scale + shift;
+        y[i] = v;
+    }
+}
+
+static double bn_c384_8x8_sum(int n, const float *restrict x, int c)
+{
+    double sum = 0;
+    for (int b = 0; b < n; b++)
+        sum += bn_c384_8x8_plane_sum(x + ((long)b * 384 + c) * 64);
+    return sum;
+}
+
+static double bn_c384_8x8_sqdev(int n, const float *restrict x, int c, double mean)
+{
+    double sq = 0;
+    for (int b = 0; b < n; b++)
+        sq += bn_c384_8x8_plane_sum_sq(x + ((long)b * 384 + c) * 64, (float)mean);
+    return sq;
+}
+
+/* Synchronized batch norm: every channel first, one reduction over all
+ * processes for the sums, one for the squared deviations; stats gets the
+ * means, then the variances. Returns the global count per channel. */
+static double bn_c384_8x8_synced_stats(int n, const float *restrict src, double *restrict stats)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++)
+        stats[c] = bn_c384_8x8_sum(n, src, c);
+    const double m = mc_bn_allreduce(stats, 384, (double)n * 64);
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++) {
+        stats[c] /= m;
+        stats[384 + c] = bn_c384_8x8_sqdev(n, src, c, stats[c]);
+    }
+    mc_bn_allreduce(stats + 384, 384, m);
+    for (int c = 0; c < 384; c++)
+        stats[384 + c] /= m;
+    return m;
+}
+
+void bn_c384_8x8_fwd_train(int n, const float *restrict x, const float *restrict gamma,
+    const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd)
+{
+    double stats[2 * 384];
+    const int synced = mc_bn_allreduce != 0;
+    const double m = synced ? bn_c384_8x8_synced_stats(n, x, stats) : (double)n * 64;
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++) {
+        const double mean = synced ? stats[c] : bn_c384_8x8_sum(n, x, c) / m;
+        const double var = synced ? stats[384 + c] : bn_c384_8x8_sqdev(n, x, c, mean) / m, invstd = 1 / sqrt(var + 1e-05f);
+        const float fmean = (float)mean;
+        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c384_8x8_plane_normalize(x + ((long)b * 384 + c) * 64, y + ((long)b * 384 + c) * 64, fmean,
+                scale, shift);
+        save_mean[c] = fmean;
+        save_invstd[c] = (float)invstd;
+        /* With one value per channel the unbiased variance is 0/0: keep
+         * the biased one (0), as the generic kernel does. */
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        running_mean[c] = (float)((1 - 0.1f) * running_mean[c] + 0.1f * mean);
+        running_var[c] = (float)((1 - 0.1f) * running_var[c] + 0.1f * unbiased);
+    }
+    *count += 1;
+}
+
+void bn_c384_8x8_fwd_eval(int n, const float *restrict x, const float *restrict gamma, const float *restrict beta,
+    const float *restrict running_mean, const float *restrict running_var, float *restrict y)
+{
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++) {
+        const double invstd = 1 / sqrt((double)running_var[c] + 1e-05f);
+        const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
+        for (int b = 0; b < n; b++)
+            bn_c384_8x8_plane_normalize(x + ((long)b * 384 + c) * 64, y + ((long)b * 384 + c) * 64, mean, scale,
+                shift);
+    }
+}
+
+/* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
+static void bn_c384_8x8_grad_sums(int n, const float *restrict x, const float *restrict save_mean,
+    const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
+    double *restrict sums)
+{
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int b = 0; b < n; b++) {
+        const long at = ((long)b * 384 + c) * 64;
+        bn_c384_8x8_plane_sum_grad(dy + at, x + at, mean, invstd, &sum_dy, &sum_dy_xhat);
+    }
+    dgamma[c] += (float)sum_dy_xhat;
+    dbeta[c] += (float)sum_dy;
+    sums[0] = sum_dy;
+    sums[1] = sum_dy_xhat;
+}
+
+/* dx = gamma/std * (dy - mean(dy) - xhat * mean(dy * xhat)) (added to dx,
+ * or stored with acc 0; dy masked by the output y with an activation): the
+ * gradient also flows through the batch mean and variance. Synchronized
+ * batch norm takes the means over all processes: every channel first, one
+ * reduction (the parameter gradients keep the local sums; their all-reduce
+ * adds them). */
+void bn_c384_8x8_bwd(int n, const float *restrict x, const float *restrict y, const float *restrict gamma,
+    const float *restrict save_mean, const float *restrict save_invstd, const float *restrict dy, float *restrict dx,
+    float *restrict dgamma, float *restrict dbeta, int acc)
+{
+    (void)y; /* no activation: no mask, and the output is not needed */
+    double sums[2 * 384];
+    const int synced = mc_bn_allreduce != 0;
+    double m = (double)n * 64;
+    if (synced) {
+        MC_OMP_FOR
+        for (int c = 0; c < 384; c++)
+            bn_c384_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+        m = mc_bn_allreduce(sums, 2 * 384, m);
+    }
+    MC_OMP_FOR
+    for (int c = 0; c < 384; c++) {
+        const float mean = save_mean[c], invstd = save_invstd[c];
+        double local[2];
+        const double *restrict s = synced ? sums + 2 * c : local;
+        if (!synced)
+            bn_c384_8x8_grad_sums(n, x, save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+        const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
+        for (int b = 0; b < n; b++) {
+            const long at = ((long)b * 384 + c) * 64;
+            bn_c384_8x8_plane_dx(dy + at, x + at, dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+                acc);
+        }
+    }
+}
+
 /* bn_c768_8x8_stats_pstats: batch norm over 768 channels of 8x8, applied by the pointwise conv after it, from the statistics of the depthwise before it */
 /* Channel c: the sum of the images, from their means. */
 static double bn_c768_8x8_stats_pstats_sum(int n, const float *restrict st, int c)
@@ -1865,7 +2477,7 @@ void bn_c768_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const fl
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
     float *restrict y, float *restrict save_mean, float *restrict save_invstd)
 {
-    (void)gamma, (void)beta, (void)y, (void)x; /* the conv applies them */
+    (void)gamma, (void)beta, (void)y, (void)x; /* the conv or add applies them */
     double stats[2 * 768];
     const int synced = mc_bn_allreduce != 0;
     const double m = synced ? bn_c768_8x8_stats_pstats_synced_stats(n, pstats, stats) : (double)n * 64;
@@ -1885,7 +2497,7 @@ void bn_c768_8x8_stats_pstats_fwd_train(int n, const float *restrict x, const fl
     *count += 1;
 }
 
-/* The running statistics as the mean and 1/std that the conv applies. */
+/* The running statistics as the mean and 1/std that the conv or add applies. */
 void bn_c768_8x8_stats_pstats_fwd_eval(const float *restrict running_mean, const float *restrict running_var, float *restrict save_mean,
     float *restrict save_invstd)
 {
