@@ -21,15 +21,11 @@ m4_define(`ADD_SUM', `ADD_EACH(`m4_ifelse(i, 0, `', ` + ')$1')')
 # With an activation or a batch norm applied the values go a plane at a
 # time (a channel's constants for the batch norms), 16 at a time, and with
 # an activation the training forward also writes where it passed the
-# gradient, a bit per value as batchnorm.m4 lays them out (plan.c,
-# mask_activations), which the backward reads instead of the output (a
-# 32nd of its traffic).
+# gradient, a bit per value (plan.c, mask_activations; the layout in
+# common.m4), which the backward reads instead of the output (a 32nd of
+# its traffic).
 m4_define(`ADD_HW', `m4_eval(H * W)')
 m4_define(`ADD_HW16', `m4_eval(H * W / 16 * 16)')
-m4_define(`ADD_MW', `m4_eval((H * W + 15) / 16)')
-m4_define(`ADD_MASKED', `m4_ifelse(FUSED, none, `', `$1')')
-# ADD_PLANE_MASK(bc): the bits of plane bc (image bc / C, channel bc % C).
-m4_define(`ADD_PLANE_MASK', `mask + bc / C * MC_MASK_STRIDE(m4_eval(C * ADD_MW)) + bc % C * ADD_MW')
 # ADD_IN(i, at): input i at at, a vector (ADD_IN1: a float), normalized
 # when it is a batch norm the add applies.
 m4_define(`ADD_IN', `m4_ifelse(ADD_APPLY($1), 1, `(*(const mc_v16 *)(x$1 + $2) - m$1) * k$1 + f$1', `*(const mc_v16 *)(x$1 + $2)')')
@@ -37,7 +33,7 @@ m4_define(`ADD_IN1', `m4_ifelse(ADD_APPLY($1), 1, `(x$1[$2] - m$1) * k$1 + f$1',
 m4_define(`ADD_BN_PARAMS', `m4_ifelse(ADD_APPLY($1), 1, `const float *restrict gamma$1, const float *restrict beta$1,
     const float *restrict mean$1, const float *restrict invstd$1, ')')
 
-m4_define(`ADD_FWD_PARAMS', `int n, ADD_EACH(`const float *x`'i, ADD_BN_PARAMS(i)')float *restrict y`'ADD_MASKED(`, uint16_t *restrict mask')')
+m4_define(`ADD_FWD_PARAMS', `int n, ADD_EACH(`const float *x`'i, ADD_BN_PARAMS(i)')float *restrict y`'MC_MASKED(`, uint16_t *restrict mask')')
 m4_define(`ADD_BWD_PARAMS', `int n, m4_ifelse(FUSED, none, `const float *restrict y', `const uint16_t *restrict mask'), const float *restrict dy`'ADD_EACH(`, float *dx`'i, int acc`'i')')
 
 m4_define(`MC_ADD_KERNEL',
@@ -66,27 +62,27 @@ m4_ifelse(ADD_APPLIES, 1, `        const int c = bc % C;
 ')m4_dnl
 ADD_EACH(`m4_ifelse(ADD_APPLY(i), 1, `        const float m`'i = mean`'i[c], k`'i = gamma`'i[c] * invstd`'i[c], f`'i = beta`'i[c];
 ')')m4_dnl
-ADD_MASKED(`        uint16_t *restrict m = mask ? ADD_PLANE_MASK(bc) : 0;
+MC_MASKED(`        uint16_t *restrict m = mask ? MC_PLANE_MASK(mask, bc / C, bc % C) : 0;
 ')m4_dnl
         int p = 0;
         for (; p < ADD_HW16; p += 16) {
             const mc_v16 s = ADD_SUM(`ADD_IN(i, `at + p')');
             *(mc_v16 *)(y + at + p) = MC_FUSED_OUT_V(s);
-ADD_MASKED(`            if (m) {
+MC_MASKED(`            if (m) {
                 const mc_v16i passes = MC_FUSED_PASSES(s);
                 m[p / 16] = mc_v16_bits(&passes);
             }
 ')m4_dnl
         }
-ADD_MASKED(`        unsigned bits = 0;
+MC_MASKED(`        unsigned bits = 0;
 ')m4_dnl
         for (; p < ADD_HW; p++) {
             const float s = ADD_SUM(`ADD_IN1(i, `at + p')');
             y[at + p] = MC_FUSED_OUT(s);
-ADD_MASKED(`            bits |= (unsigned)MC_FUSED_PASSES(s) << (p - ADD_HW16);
+MC_MASKED(`            bits |= (unsigned)MC_FUSED_PASSES(s) << (p - ADD_HW16);
 ')m4_dnl
         }
-ADD_MASKED(m4_ifelse(ADD_HW16, ADD_HW, `        (void)bits;
+MC_MASKED(m4_ifelse(ADD_HW16, ADD_HW, `        (void)bits;
 ', `        if (m)
             m[ADD_HW16 / 16] = (uint16_t)bits;
 '))m4_dnl
@@ -118,7 +114,7 @@ m4_define(`ADD_BWD_PLANES',
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * C; bc++) {
         const long at = bc * ADD_HW;
-        const uint16_t *restrict m = ADD_PLANE_MASK(bc);
+        const uint16_t *restrict m = MC_PLANE_MASK(mask, bc / C, bc % C);
         int p = 0;
         for (; p < ADD_HW16; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);
@@ -149,7 +145,7 @@ void NAME`'_bwd(ADD_BWD_PARAMS);
 # the activation bits with one (written in training only).
 m4_define(`ADD_CALL_BN', `m4_ifelse(ADD_APPLY($1), 1, `MC_PARAM(m4_indir(`GAMMA'$1)), MC_PARAM(m4_indir(`BETA'$1)),
         MC_SAVED(m4_indir(`SAVED_MEAN'$1)), MC_SAVED(m4_indir(`SAVED_INVSTD'$1)), ')')
-m4_define(`MC_ADD_CALL_FWD', `    NAME`'_fwd(n, ADD_EACH(`MC_ACT(m4_indir(`XIN'i)), ADD_CALL_BN(i)')MC_ACT(OUT)`'ADD_MASKED(`, train ? MC_MASK(MASK_AT) : 0'));
+m4_define(`MC_ADD_CALL_FWD', `    NAME`'_fwd(n, ADD_EACH(`MC_ACT(m4_indir(`XIN'i)), ADD_CALL_BN(i)')MC_ACT(OUT)`'MC_MASKED(`, train ? MC_MASK(MASK_AT) : 0'));
 ')
 m4_define(`MC_ADD_CALL_BWD', `    NAME`'_bwd(n, m4_ifelse(FUSED, none, `MC_ACT(OUT)', `MC_MASK(MASK_AT)'), MC_DACT(OUT)`'ADD_EACH(`, MC_DACT(m4_indir(`IN'i)), MC_ACC(i)'));
 ')

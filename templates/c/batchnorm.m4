@@ -31,22 +31,16 @@ m4_define(`BN_HW16', `m4_eval(H * W / 16 * 16)')
 m4_define(`BN_NEXT', `m4_eval(2 * C * H * W)')
 
 # With an activation its training forward also writes where it let the
-# gradient through, a bit per value (plan.c, mask_activations): per plane
-# BN_MW words of 16 bits, bit l of word w for value 16 w + l. The backward
-# reads those bits instead of the output (a 32nd of the traffic: at 16 x
-# 28 x 28 a channel over the batch is 400 KB a stream, and three streams
-# did not stay in L2 from one pass to the next). BN_MASKED(text): text
-# with an activation. BN_KEEP(indent, v, at): the lanes of vector v (the
-# values from at) where the activation passed them, the others 0.
-m4_define(`BN_MW', `m4_eval((H * W + 15) / 16)')
-m4_define(`BN_MASKED', `m4_ifelse(FUSED, none, `', `$1')')
-m4_define(`BN_KEEP', `BN_MASKED(`$1mc_v16_keep(&$2, m[$3 / 16]);
+# gradient through, a bit per value (plan.c, mask_activations; the layout
+# in common.m4). The backward reads those bits instead of the output (a
+# 32nd of the traffic: at 16 x 28 x 28 a channel over the batch is 400 KB
+# a stream, and three streams did not stay in L2 from one pass to the
+# next). BN_KEEP(indent, v, at): the lanes of vector v (the values from
+# at) where the activation passed them, the others 0.
+m4_define(`BN_KEEP', `MC_MASKED(`$1mc_v16_keep(&$2, m[$3 / 16]);
 ')')
 # BN_DY1(g, i): the output gradient g of value i of the tail, passed or 0.
 m4_define(`BN_DY1', `m4_ifelse(FUSED, none, `$1', `mc_pass($1, m[BN_HW16 / 16] >> ($2 - BN_HW16) & 1)')')
-# BN_PLANE_MASK(b, c): the bits of plane c of image b (an image's words
-# run whole floats apart, see common.m4).
-m4_define(`BN_PLANE_MASK', `mask + (long)($1) * MC_MASK_STRIDE(m4_eval(C * BN_MW)) + ($2) * BN_MW')
 
 # The per-channel sums go plane by plane: each plane in the 16 float lanes
 # of a vector, the lanes and the tail then added in double, the planes in
@@ -74,7 +68,7 @@ static inline double NAME`'_plane_sum_sq(const float *restrict p, float mean)
 m4_define(`BN_PLANE_PASSES',
 `MC_VEC_PRELUDE()m4_dnl
 /* The sums of g and of g * (x - mean) * invstd (g where the activation passed it, with one). */
-static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, BN_MASKED(`const uint16_t *restrict m,
+static inline void NAME`'_plane_sum_grad(const float *restrict g, const float *restrict x, MC_MASKED(`const uint16_t *restrict m,
     ')float mean, float invstd, double *restrict sum_g, double *restrict sum_gx)
 {
     mc_v16 lanes_g = {0}, lanes_gx = {0};
@@ -98,7 +92,7 @@ BN_KEEP(`        ', `gv', `i')m4_dnl
 
 /* dx = k * (g - mean_g - (x - mean) * slope) (g where the activation passed
  * it, with one), added when acc, the next plane of dx prefetched for writing. */
-static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, BN_MASKED(`const uint16_t *restrict m, ')float *restrict dx,
+static inline void NAME`'_plane_dx(const float *restrict g, const float *restrict x, MC_MASKED(`const uint16_t *restrict m, ')float *restrict dx,
     float k, float mean_g, float mean, float slope, int acc)
 {
     int i = 0;
@@ -121,7 +115,7 @@ BN_KEEP(`        ', `gv', `i')m4_dnl
 m4_ifelse(FOLD, 0, `/* y = (x - mean) * scale + shift (its activation, when one is fused, and
  * where that passed the gradient to m, unless m is 0), the next plane of y
  * prefetched for writing (its lines are read before they are written). */
-static inline void NAME`'_plane_normalize(const float *restrict x, float *restrict y, BN_MASKED(`uint16_t *restrict m, ')float mean,
+static inline void NAME`'_plane_normalize(const float *restrict x, float *restrict y, MC_MASKED(`uint16_t *restrict m, ')float mean,
     float scale, float shift)
 {
     int i = 0;
@@ -129,21 +123,21 @@ static inline void NAME`'_plane_normalize(const float *restrict x, float *restri
         __builtin_prefetch(y + i + BN_NEXT, 1, 2);
         const mc_v16 v = (*(const mc_v16 *)(x + i) - mean) * scale + shift;
         *(mc_v16 *)(y + i) = MC_FUSED_OUT_V(v);
-BN_MASKED(`        if (m) {
+MC_MASKED(`        if (m) {
             const mc_v16i passes = MC_FUSED_PASSES(v);
             m[i / 16] = mc_v16_bits(&passes);
         }
 ')m4_dnl
     }
-BN_MASKED(`    unsigned bits = 0;
+MC_MASKED(`    unsigned bits = 0;
 ')m4_dnl
     for (; i < BN_HW; i++) {
         const float v = (x[i] - mean) * scale + shift;
         y[i] = MC_FUSED_OUT(v);
-BN_MASKED(`        bits |= (unsigned)MC_FUSED_PASSES(v) << (i - BN_HW16);
+MC_MASKED(`        bits |= (unsigned)MC_FUSED_PASSES(v) << (i - BN_HW16);
 ')m4_dnl
     }
-BN_MASKED(m4_ifelse(BN_HW16, BN_HW, `    (void)bits;
+MC_MASKED(m4_ifelse(BN_HW16, BN_HW, `    (void)bits;
 ', `    if (m)
         m[BN_HW16 / 16] = (uint16_t)bits;
 '))m4_dnl
@@ -184,7 +178,7 @@ m4_define(`BN_SRC', `m4_ifelse(PSTATS, 1, `pstats', `x')')
 m4_define(`BN_BWD_MASK', `m4_ifelse(FUSED, none, `const float *restrict y,', `const uint16_t *restrict mask,')')
 m4_define(`BN_TRAIN_PARAMS', `int n, const float *restrict x, m4_ifelse(PSTATS, 1, `const float *restrict pstats, ')const float *restrict gamma,
     const float *restrict beta, float *restrict running_mean, float *restrict running_var, int64_t *restrict count,
-    float *restrict y, float *restrict save_mean, float *restrict save_invstd`'BN_MASKED(`, uint16_t *restrict mask')')
+    float *restrict y, float *restrict save_mean, float *restrict save_invstd`'MC_MASKED(`, uint16_t *restrict mask')')
 
 # FOLD 1 or 2: its forward only takes the statistics (the conv or the add
 # after it applies them); FOLD 1: no backward either.
@@ -245,7 +239,7 @@ m4_ifelse(BN_STATS_ONLY, 1, `    (void)gamma, (void)beta, (void)y`'m4_ifelse(PST
         const float fmean = (float)mean;
 m4_ifelse(BN_STATS_ONLY, 1, `', `        const float scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, BN_MASKED(`BN_PLANE_MASK(b, c), ')fmean,
+            NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, MC_MASKED(`MC_PLANE_MASK(mask, b, c), ')fmean,
                 scale, shift);
 ')m4_dnl
         save_mean[c] = fmean;
@@ -276,14 +270,14 @@ void NAME`'_fwd_eval(const float *restrict running_mean, const float *restrict r
         const double invstd = 1 / sqrt((double)running_var[c] + EPS);
         const float mean = running_mean[c], scale = (float)(gamma[c] * invstd), shift = beta[c];
         for (int b = 0; b < n; b++)
-            NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, BN_MASKED(`0, ')mean, scale,
+            NAME`'_plane_normalize(x + ((long)b * C + c) * BN_HW, y + ((long)b * C + c) * BN_HW, MC_MASKED(`0, ')mean, scale,
                 shift);
     }
 }
 ')m4_dnl
 m4_ifelse(FOLD, 1, `', `
 /* Sums over channel c of dy and dy * xhat, also added to dgamma and dbeta. */
-static void NAME`'_grad_sums(int n, const float *restrict x, BN_MASKED(`const uint16_t *restrict mask, ')const float *restrict save_mean,
+static void NAME`'_grad_sums(int n, const float *restrict x, MC_MASKED(`const uint16_t *restrict mask, ')const float *restrict save_mean,
     const float *restrict save_invstd, const float *restrict dy, float *restrict dgamma, float *restrict dbeta, int c,
     double *restrict sums)
 {
@@ -291,7 +285,7 @@ static void NAME`'_grad_sums(int n, const float *restrict x, BN_MASKED(`const ui
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int b = 0; b < n; b++) {
         const long at = ((long)b * C + c) * BN_HW;
-        NAME`'_plane_sum_grad(dy + at, x + at, BN_MASKED(`BN_PLANE_MASK(b, c), ')mean, invstd, &sum_dy, &sum_dy_xhat);
+        NAME`'_plane_sum_grad(dy + at, x + at, MC_MASKED(`MC_PLANE_MASK(mask, b, c), ')mean, invstd, &sum_dy, &sum_dy_xhat);
     }
     dgamma[c] += (float)sum_dy_xhat;
     dbeta[c] += (float)sum_dy;
@@ -317,7 +311,7 @@ m4_ifelse(FUSED, none, `    (void)y; /* no activation: no mask, and the output i
     if (synced) {
         MC_OMP_FOR
         for (int c = 0; c < C; c++)
-            NAME`'_grad_sums(n, x, BN_MASKED(`mask, ')save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
+            NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')save_mean, save_invstd, dy, dgamma, dbeta, c, sums + 2 * c);
         m = mc_bn_allreduce(sums, 2 * C, m);
     }
     MC_OMP_FOR
@@ -326,11 +320,11 @@ m4_ifelse(FUSED, none, `    (void)y; /* no activation: no mask, and the output i
         double local[2];
         const double *restrict s = synced ? sums + 2 * c : local;
         if (!synced)
-            NAME`'_grad_sums(n, x, BN_MASKED(`mask, ')save_mean, save_invstd, dy, dgamma, dbeta, c, local);
+            NAME`'_grad_sums(n, x, MC_MASKED(`mask, ')save_mean, save_invstd, dy, dgamma, dbeta, c, local);
         const float k = gamma[c] * invstd, mean_dy = (float)(s[0] / m), mean_dy_xhat = (float)(s[1] / m);
         for (int b = 0; b < n; b++) {
             const long at = ((long)b * C + c) * BN_HW;
-            NAME`'_plane_dx(dy + at, x + at, BN_MASKED(`BN_PLANE_MASK(b, c), ')dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
+            NAME`'_plane_dx(dy + at, x + at, MC_MASKED(`MC_PLANE_MASK(mask, b, c), ')dx + at, k, mean_dy, mean, invstd * mean_dy_xhat,
                 acc);
         }
     }
@@ -355,7 +349,7 @@ m4_define(`MC_BATCHNORM_CALL_FWD',
 `    if (train)
         NAME`'_fwd_train(n, MC_ACT(IN0), m4_ifelse(PSTATS, 1, `MC_ACT(STATS_AT), ')MC_PARAM(GAMMA), MC_PARAM(BETA),
             MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_COUNTER(COUNTER), MC_ACT(OUT), MC_SAVED(SAVED_MEAN),
-            MC_SAVED(SAVED_INVSTD)BN_MASKED(`, MC_MASK(MASK_AT)'));
+            MC_SAVED(SAVED_INVSTD)MC_MASKED(`, MC_MASK(MASK_AT)'));
     else
 m4_ifelse(BN_STATS_ONLY, 1, `        NAME`'_fwd_eval(MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR), MC_SAVED(SAVED_MEAN), MC_SAVED(SAVED_INVSTD));
 ', `        NAME`'_fwd_eval(n, MC_ACT(IN0), MC_PARAM(GAMMA), MC_PARAM(BETA), MC_BUF(RUNNING_MEAN), MC_BUF(RUNNING_VAR),

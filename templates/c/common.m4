@@ -373,6 +373,8 @@ $1        $3 = $4;
 # (for a float, or lane by lane for a vector, as a mask).
 m4_define(`MC_FUSED_OUT', `m4_ifelse(FUSED, relu, `($1 > 0 ? $1 : 0)', FUSED, relu6, `($1 > 0 ? ($1 < 6 ? $1 : 6) : 0)', `$1')')
 m4_define(`MC_FUSED_PASSES', `m4_ifelse(FUSED, relu, `($1 > 0)', FUSED, relu6, `(($1 > 0) & ($1 < 6))', `1')')
+# MC_MASKED(text): text when an activation is fused (it keeps its bits).
+m4_define(`MC_MASKED', `m4_ifelse(FUSED, none, `', `$1')')
 # MC_FUSED_OUT_V(v): MC_FUSED_OUT of a vector (ReLU6: its lanes above 0 and
 # not above 6, or 6 where above; NaN gives 0, as the scalar form does).
 m4_define(`MC_FUSED_OUT_V', `m4_ifelse(FUSED, relu, `(mc_v16)((mc_v16i)($1) & ($1 > 0))',
@@ -397,9 +399,12 @@ m4_define(`MC_GRAD', `m4_ifelse(m4_eval($1 < 0), 1, `0', `(grad + $1)')')
 m4_define(`MC_BUF', `(buf + $1)')
 m4_define(`MC_COUNTER', `(cnt + $1)')
 m4_define(`MC_SAVED', `(sav + $1)')
-# MC_MASK(slot): the activation bits at that slot (plan.c, mask_activations),
-# with the words of an image MC_MASK_STRIDE(words) apart (whole floats).
+# MC_MASK(slot): the activation bits at that slot (plan.c, mask_activations):
+# per plane of H x W values words of 16 bits, bit l of word w for value
+# 16 w + l; an image's planes one after the other, the images whole floats
+# apart. MC_PLANE_MASK(mask, b, c): the words of plane c of image b.
 m4_define(`MC_MASK', `((uint16_t *)MC_ACT($1))')
-m4_define(`MC_MASK_STRIDE', `m4_eval(($1 + 1) / 2 * 2)')
+m4_define(`MC_MASK_WORDS', `m4_eval((H * W + 15) / 16)')
+m4_define(`MC_PLANE_MASK', `$1 + (long)($2) * m4_eval((C * MC_MASK_WORDS + 1) / 2 * 2) + ($3) * MC_MASK_WORDS')
 m4_define(`MC_EXTRA', `(ext + (long)($1) * n)')
 m4_divert(0)m4_dnl

@@ -140,7 +140,7 @@ void add2_n16384_bn0_relu_fwd(int n, const float *x0, const float *restrict gamm
         const long at = bc * 1024;
         const int c = bc % 16;
         const float m0 = mean0[c], k0 = gamma0[c] * invstd0[c], f0 = beta0[c];
-        uint16_t *restrict m = mask ? mask + bc / 16 * 1024 + bc % 16 * 64 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 16) * 1024 + (bc % 16) * 64 : 0;
         int p = 0;
         for (; p < 1024; p += 16) {
             const mc_v16 s = (*(const mc_v16 *)(x0 + at + p) - m0) * k0 + f0 + *(const mc_v16 *)(x1 + at + p);
@@ -165,7 +165,7 @@ void add2_n16384_bn0_relu_bwd(int n, const uint16_t *restrict mask, const float 
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 16; bc++) {
         const long at = bc * 1024;
-        const uint16_t *restrict m = mask + bc / 16 * 1024 + bc % 16 * 64;
+        const uint16_t *restrict m = mask + (long)(bc / 16) * 1024 + (bc % 16) * 64;
         int p = 0;
         for (; p < 1024; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);
@@ -198,7 +198,7 @@ void add2_n8192_bn0_1_relu_fwd(int n, const float *x0, const float *restrict gam
         const int c = bc % 32;
         const float m0 = mean0[c], k0 = gamma0[c] * invstd0[c], f0 = beta0[c];
         const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
-        uint16_t *restrict m = mask ? mask + bc / 32 * 512 + bc % 32 * 16 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 32) * 512 + (bc % 32) * 16 : 0;
         int p = 0;
         for (; p < 256; p += 16) {
             const mc_v16 s = (*(const mc_v16 *)(x0 + at + p) - m0) * k0 + f0 + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
@@ -223,7 +223,7 @@ void add2_n8192_bn0_1_relu_bwd(int n, const uint16_t *restrict mask, const float
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 32; bc++) {
         const long at = bc * 256;
-        const uint16_t *restrict m = mask + bc / 32 * 512 + bc % 32 * 16;
+        const uint16_t *restrict m = mask + (long)(bc / 32) * 512 + (bc % 32) * 16;
         int p = 0;
         for (; p < 256; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);
@@ -254,7 +254,7 @@ void add2_n8192_bn0_relu_fwd(int n, const float *x0, const float *restrict gamma
         const long at = bc * 256;
         const int c = bc % 32;
         const float m0 = mean0[c], k0 = gamma0[c] * invstd0[c], f0 = beta0[c];
-        uint16_t *restrict m = mask ? mask + bc / 32 * 512 + bc % 32 * 16 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 32) * 512 + (bc % 32) * 16 : 0;
         int p = 0;
         for (; p < 256; p += 16) {
             const mc_v16 s = (*(const mc_v16 *)(x0 + at + p) - m0) * k0 + f0 + *(const mc_v16 *)(x1 + at + p);
@@ -279,7 +279,7 @@ void add2_n8192_bn0_relu_bwd(int n, const uint16_t *restrict mask, const float *
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 32; bc++) {
         const long at = bc * 256;
-        const uint16_t *restrict m = mask + bc / 32 * 512 + bc % 32 * 16;
+        const uint16_t *restrict m = mask + (long)(bc / 32) * 512 + (bc % 32) * 16;
         int p = 0;
         for (; p < 256; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);
@@ -312,7 +312,7 @@ void add2_n4096_bn0_1_relu_fwd(int n, const float *x0, const float *restrict gam
         const int c = bc % 64;
         const float m0 = mean0[c], k0 = gamma0[c] * invstd0[c], f0 = beta0[c];
         const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
-        uint16_t *restrict m = mask ? mask + bc / 64 * 256 + bc % 64 * 4 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 64) * 256 + (bc % 64) * 4 : 0;
         int p = 0;
         for (; p < 64; p += 16) {
             const mc_v16 s = (*(const mc_v16 *)(x0 + at + p) - m0) * k0 + f0 + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
@@ -337,7 +337,7 @@ void add2_n4096_bn0_1_relu_bwd(int n, const uint16_t *restrict mask, const float
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 64; bc++) {
         const long at = bc * 64;
-        const uint16_t *restrict m = mask + bc / 64 * 256 + bc % 64 * 4;
+        const uint16_t *restrict m = mask + (long)(bc / 64) * 256 + (bc % 64) * 4;
         int p = 0;
         for (; p < 64; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);
@@ -368,7 +368,7 @@ void add2_n4096_bn0_relu_fwd(int n, const float *x0, const float *restrict gamma
         const long at = bc * 64;
         const int c = bc % 64;
         const float m0 = mean0[c], k0 = gamma0[c] * invstd0[c], f0 = beta0[c];
-        uint16_t *restrict m = mask ? mask + bc / 64 * 256 + bc % 64 * 4 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 64) * 256 + (bc % 64) * 4 : 0;
         int p = 0;
         for (; p < 64; p += 16) {
             const mc_v16 s = (*(const mc_v16 *)(x0 + at + p) - m0) * k0 + f0 + *(const mc_v16 *)(x1 + at + p);
@@ -393,7 +393,7 @@ void add2_n4096_bn0_relu_bwd(int n, const uint16_t *restrict mask, const float *
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 64; bc++) {
         const long at = bc * 64;
-        const uint16_t *restrict m = mask + bc / 64 * 256 + bc % 64 * 4;
+        const uint16_t *restrict m = mask + (long)(bc / 64) * 256 + (bc % 64) * 4;
         int p = 0;
         for (; p < 64; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);

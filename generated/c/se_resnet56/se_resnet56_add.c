@@ -137,7 +137,7 @@ void add2_n16384_relu_fwd(int n, const float *x0, const float *x1, float *restri
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 16; bc++) {
         const long at = bc * 1024;
-        uint16_t *restrict m = mask ? mask + bc / 16 * 1024 + bc % 16 * 64 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 16) * 1024 + (bc % 16) * 64 : 0;
         int p = 0;
         for (; p < 1024; p += 16) {
             const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + *(const mc_v16 *)(x1 + at + p);
@@ -162,7 +162,7 @@ void add2_n16384_relu_bwd(int n, const uint16_t *restrict mask, const float *res
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 16; bc++) {
         const long at = bc * 1024;
-        const uint16_t *restrict m = mask + bc / 16 * 1024 + bc % 16 * 64;
+        const uint16_t *restrict m = mask + (long)(bc / 16) * 1024 + (bc % 16) * 64;
         int p = 0;
         for (; p < 1024; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);
@@ -193,7 +193,7 @@ void add2_n8192_bn1_relu_fwd(int n, const float *x0, const float *x1, const floa
         const long at = bc * 256;
         const int c = bc % 32;
         const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
-        uint16_t *restrict m = mask ? mask + bc / 32 * 512 + bc % 32 * 16 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 32) * 512 + (bc % 32) * 16 : 0;
         int p = 0;
         for (; p < 256; p += 16) {
             const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
@@ -218,7 +218,7 @@ void add2_n8192_bn1_relu_bwd(int n, const uint16_t *restrict mask, const float *
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 32; bc++) {
         const long at = bc * 256;
-        const uint16_t *restrict m = mask + bc / 32 * 512 + bc % 32 * 16;
+        const uint16_t *restrict m = mask + (long)(bc / 32) * 512 + (bc % 32) * 16;
         int p = 0;
         for (; p < 256; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);
@@ -246,7 +246,7 @@ void add2_n8192_relu_fwd(int n, const float *x0, const float *x1, float *restric
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 32; bc++) {
         const long at = bc * 256;
-        uint16_t *restrict m = mask ? mask + bc / 32 * 512 + bc % 32 * 16 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 32) * 512 + (bc % 32) * 16 : 0;
         int p = 0;
         for (; p < 256; p += 16) {
             const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + *(const mc_v16 *)(x1 + at + p);
@@ -271,7 +271,7 @@ void add2_n8192_relu_bwd(int n, const uint16_t *restrict mask, const float *rest
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 32; bc++) {
         const long at = bc * 256;
-        const uint16_t *restrict m = mask + bc / 32 * 512 + bc % 32 * 16;
+        const uint16_t *restrict m = mask + (long)(bc / 32) * 512 + (bc % 32) * 16;
         int p = 0;
         for (; p < 256; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);
@@ -302,7 +302,7 @@ void add2_n4096_bn1_relu_fwd(int n, const float *x0, const float *x1, const floa
         const long at = bc * 64;
         const int c = bc % 64;
         const float m1 = mean1[c], k1 = gamma1[c] * invstd1[c], f1 = beta1[c];
-        uint16_t *restrict m = mask ? mask + bc / 64 * 256 + bc % 64 * 4 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 64) * 256 + (bc % 64) * 4 : 0;
         int p = 0;
         for (; p < 64; p += 16) {
             const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + (*(const mc_v16 *)(x1 + at + p) - m1) * k1 + f1;
@@ -327,7 +327,7 @@ void add2_n4096_bn1_relu_bwd(int n, const uint16_t *restrict mask, const float *
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 64; bc++) {
         const long at = bc * 64;
-        const uint16_t *restrict m = mask + bc / 64 * 256 + bc % 64 * 4;
+        const uint16_t *restrict m = mask + (long)(bc / 64) * 256 + (bc % 64) * 4;
         int p = 0;
         for (; p < 64; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);
@@ -355,7 +355,7 @@ void add2_n4096_relu_fwd(int n, const float *x0, const float *x1, float *restric
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 64; bc++) {
         const long at = bc * 64;
-        uint16_t *restrict m = mask ? mask + bc / 64 * 256 + bc % 64 * 4 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 64) * 256 + (bc % 64) * 4 : 0;
         int p = 0;
         for (; p < 64; p += 16) {
             const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + *(const mc_v16 *)(x1 + at + p);
@@ -380,7 +380,7 @@ void add2_n4096_relu_bwd(int n, const uint16_t *restrict mask, const float *rest
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 64; bc++) {
         const long at = bc * 64;
-        const uint16_t *restrict m = mask + bc / 64 * 256 + bc % 64 * 4;
+        const uint16_t *restrict m = mask + (long)(bc / 64) * 256 + (bc % 64) * 4;
         int p = 0;
         for (; p < 64; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);

@@ -362,7 +362,7 @@ void add2_n24576_relu_fwd(int n, const float *x0, const float *x1, float *restri
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 384; bc++) {
         const long at = bc * 64;
-        uint16_t *restrict m = mask ? mask + bc / 384 * 1536 + bc % 384 * 4 : 0;
+        uint16_t *restrict m = mask ? mask + (long)(bc / 384) * 1536 + (bc % 384) * 4 : 0;
         int p = 0;
         for (; p < 64; p += 16) {
             const mc_v16 s = *(const mc_v16 *)(x0 + at + p) + *(const mc_v16 *)(x1 + at + p);
@@ -387,7 +387,7 @@ void add2_n24576_relu_bwd(int n, const uint16_t *restrict mask, const float *res
     MC_OMP_FOR
     for (long bc = 0; bc < (long)n * 384; bc++) {
         const long at = bc * 64;
-        const uint16_t *restrict m = mask + bc / 384 * 1536 + bc % 384 * 4;
+        const uint16_t *restrict m = mask + (long)(bc / 384) * 1536 + (bc % 384) * 4;
         int p = 0;
         for (; p < 64; p += 16) {
             mc_v16 g = *(const mc_v16 *)(dy + at + p);
